@@ -1,0 +1,15 @@
+/* `sparsweep version`: version, git commit and the libraries this binary was built against. */
+#include <stdio.h>
+
+#include "cli/sw_cli.h"
+#include "sw_build_info.h"
+
+int cmd_version(int argc, char **argv) {
+  if (sw_cli_wants_help(argc, argv)) {
+    printf("usage: sparsweep version\n");
+    return SW_EXIT_OK;
+  }
+  printf("sparsweep %s\ncommit %s%s\ncompiler %s\nflags %s\n", SW_VERSION, SW_GIT_COMMIT,
+         SW_GIT_DIRTY ? " (dirty)" : "", SW_COMPILER, SW_C_FLAGS);
+  return SW_EXIT_OK;
+}

@@ -1,0 +1,39 @@
+/* sw_cli: the `sparsweep` command table.  Each command lives in cli/cmd_<name>.c as
+ * `int cmd_<name>(int argc, char **argv)`; argv[0] is the command name.  Exit codes (README):
+ * 0 success, 1 a failure or a detected regression, 2 bad usage or bad input (nothing written). */
+#ifndef SW_CLI_H
+#define SW_CLI_H
+
+enum {
+  SW_EXIT_OK = 0,
+  SW_EXIT_FAIL = 1,
+  SW_EXIT_USAGE = 2
+};
+
+typedef struct sw_cmd {
+  const char *name;                /* subcommand word */
+  int (*fn)(int argc, char **argv);/* entry point */
+  const char *help;                /* one-line description for `sparsweep --help` */
+} sw_cmd_t;
+
+/* The sorted command table and its length (exposed for the unit test that checks it). */
+extern const sw_cmd_t sw_cmd_table[];
+extern const int sw_cmd_count;
+
+int cmd_bench(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
+int cmd_executor(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_history(int argc, char **argv);
+int cmd_merge(int argc, char **argv);
+int cmd_model(int argc, char **argv);
+int cmd_plan(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_version(int argc, char **argv);
+int cmd_watch(int argc, char **argv);
+
+/* Returns 1 when argv[1..] contains -h or --help. */
+int sw_cli_wants_help(int argc, char **argv);
+
+#endif

@@ -1,0 +1,116 @@
+/* sw_buf: growable buffer; invariant: data[len] == '\0' whenever data != NULL. */
+#include "common/sw_buf.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int sw_buf_reserve(sw_buf_t *b, size_t extra) {
+  if (b->oom) return 0;
+  if (extra > SIZE_MAX - b->len - 1) {
+    b->oom = 1;
+    return 0;
+  }
+  size_t need = b->len + extra + 1;
+  if (need <= b->cap) return 1;
+  size_t cap = b->cap ? b->cap : 64;
+  while (cap < need) cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+  char *p = realloc(b->data, cap);
+  if (!p) {
+    b->oom = 1;
+    return 0;
+  }
+  b->data = p;
+  b->cap = cap;
+  return 1;
+}
+
+void sw_buf_append(sw_buf_t *b, const void *bytes, size_t n) {
+  if (!sw_buf_reserve(b, n)) return;
+  if (n) memcpy(b->data + b->len, bytes, n);
+  b->len += n;
+  b->data[b->len] = '\0';
+}
+
+void sw_buf_puts(sw_buf_t *b, const char *s) { sw_buf_append(b, s, strlen(s)); }
+
+void sw_buf_vprintf(sw_buf_t *b, const char *fmt, va_list ap) {
+  va_list ap2;
+  va_copy(ap2, ap);
+  int n = vsnprintf(NULL, 0, fmt, ap2);
+  va_end(ap2);
+  if (n < 0 || !sw_buf_reserve(b, (size_t)n)) return;
+  vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+  b->len += (size_t)n;
+}
+
+void sw_buf_printf(sw_buf_t *b, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  sw_buf_vprintf(b, fmt, ap);
+  va_end(ap);
+}
+
+void sw_buf_json_string(sw_buf_t *b, const char *s, size_t n) {
+  static const char hex[] = "0123456789abcdef";
+  sw_buf_append(b, "\"", 1);
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    switch (c) {
+      case '"': sw_buf_append(b, "\\\"", 2); break;
+      case '\\': sw_buf_append(b, "\\\\", 2); break;
+      case '\n': sw_buf_append(b, "\\n", 2); break;
+      case '\r': sw_buf_append(b, "\\r", 2); break;
+      case '\t': sw_buf_append(b, "\\t", 2); break;
+      default:
+        if (c < 0x20) {
+          char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+          sw_buf_append(b, esc, 6);
+        } else {
+          sw_buf_append(b, &s[i], 1);
+        }
+    }
+  }
+  sw_buf_append(b, "\"", 1);
+}
+
+void sw_buf_json_double(sw_buf_t *b, double v) {
+  if (!isfinite(v)) {
+    sw_buf_puts(b, "null");
+    return;
+  }
+  char tmp[40];
+  /* Shortest precision that round-trips, so the same value always prints the same text. */
+  for (int prec = 1; prec <= 17; prec++) {
+    snprintf(tmp, sizeof tmp, "%.*g", prec, v);
+    if (strtod(tmp, NULL) == v) break;
+  }
+  sw_buf_puts(b, tmp);
+}
+
+void sw_buf_reset(sw_buf_t *b) {
+  b->len = 0;
+  if (b->data) b->data[0] = '\0';
+}
+
+int sw_buf_ok(const sw_buf_t *b) { return !b->oom; }
+
+const char *sw_buf_str(const sw_buf_t *b) { return b->data ? b->data : ""; }
+
+char *sw_buf_take(sw_buf_t *b) {
+  char *p = NULL;
+  if (!b->oom) p = b->data ? b->data : strdup("");
+  else free(b->data);
+  b->data = NULL;
+  b->len = b->cap = 0;
+  b->oom = 0;
+  return p;
+}
+
+void sw_buf_free(sw_buf_t *b) {
+  free(b->data);
+  b->data = NULL;
+  b->len = b->cap = 0;
+  b->oom = 0;
+}

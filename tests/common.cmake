@@ -1,0 +1,2 @@
+sw_unit_test(common ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_common.c LIBS sw_common)
+sw_unit_test(cli ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_cli.c LIBS sw_cli)
