@@ -14,7 +14,7 @@ if [ "${1:-}" = "--sanitize" ]; then
   cmake --build build-asan -j"$jobs"
   # LeakSanitizer inside Open MPI's own allocations is noise; MPI tests run in the plain build.
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    ctest --test-dir build-asan --output-on-failure -L 'unit|fuzz-regress' -j"$jobs"
+    ctest --test-dir build-asan --output-on-failure -L 'unit|fuzz-regress|fuzz' -j"$jobs"
 else
   cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSW_WERROR=ON >/dev/null
   cmake --build build -j"$jobs"
