@@ -12,6 +12,7 @@
 #include "common/sw_cursor.h"
 #include "common/sw_err.h"
 #include "common/sw_hash.h"
+#include "common/sw_json.h"
 
 static void test_sha256_vectors(void **state) {
   (void)state;
@@ -92,11 +93,64 @@ static void test_err_prefix(void **state) {
   assert_string_equal(sw_err_name((sw_rc)999), "SW_ERR_UNKNOWN");
 }
 
+
+static void test_json_parse_document(void **state) {
+  (void)state;
+  const char *text = " {\"a\": [1, -2.5e1, true, null], \"s\": \"x\\u00e9\\ud83d\\ude00\\n\", \"n\": 12345678901} ";
+  sw_json_t *v = NULL;
+  sw_err_t err;
+  sw_err_clear(&err);
+  assert_int_equal(sw_json_parse(text, strlen(text), &v, &err), SW_OK);
+  const sw_json_t *a = sw_json_get(v, "a");
+  assert_non_null(a);
+  assert_int_equal(a->kind, SW_JSON_ARRAY);
+  assert_int_equal(a->count, 4u);
+  assert_true(a->items[0].is_integer);
+  assert_int_equal(a->items[0].integer, 1);
+  assert_false(a->items[1].is_integer);
+  assert_true(a->items[1].number == -25.0);
+  assert_int_equal(a->items[2].kind, SW_JSON_BOOL);
+  assert_int_equal(a->items[3].kind, SW_JSON_NULL);
+  const char *s = NULL;
+  assert_int_equal(sw_json_get_str(v, "s", NULL, &s, &err), SW_OK);
+  assert_string_equal(s, "x\xc3\xa9\xf0\x9f\x98\x80\n"); /* U+00E9, U+1F600 (surrogate pair) */
+  int64_t n = 0;
+  assert_int_equal(sw_json_get_int(v, "n", 0, &n, &err), SW_OK);
+  assert_true(n == 12345678901LL);
+  int64_t def = 0;
+  assert_int_equal(sw_json_get_int(v, "missing", 7, &def, &err), SW_OK);
+  assert_int_equal(def, 7);
+  assert_int_equal(sw_json_get_int(v, "s", 0, &n, &err), SW_ERR_INVALID);
+  assert_non_null(strstr(err.msg, "'s'"));
+  sw_json_free(v);
+}
+
+static void test_json_rejects_malformed(void **state) {
+  (void)state;
+  static const char *const bad[] = {"", "{", "[1,]", "{\"a\" 1}", "01", "1.", "\"abc", "\"\\x\"", "tru",
+                                    "[1] 2", "\"\\ud800\"", "{\"a\":1,}", "\"\x01\"", "-", "1e"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    sw_json_t *v = NULL;
+    sw_err_t err;
+    sw_err_clear(&err);
+    assert_int_equal(sw_json_parse(bad[i], strlen(bad[i]), &v, &err), SW_ERR_PARSE);
+    assert_null(v);
+    assert_non_null(strstr(err.msg, "offset"));
+  }
+  /* Nesting beyond the cap is refused rather than recursing without bound. */
+  char deep[SW_JSON_MAX_DEPTH * 2 + 8];
+  size_t n = 0;
+  for (int i = 0; i < SW_JSON_MAX_DEPTH + 2; i++) deep[n++] = '[';
+  sw_json_t *v = NULL;
+  assert_int_equal(sw_json_parse(deep, n, &v, NULL), SW_ERR_PARSE);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_sha256_vectors), cmocka_unit_test(test_sha256_streaming_equals_oneshot),
       cmocka_unit_test(test_cursor_bounds),  cmocka_unit_test(test_buf_json),
-      cmocka_unit_test(test_err_prefix),
+      cmocka_unit_test(test_err_prefix),     cmocka_unit_test(test_json_parse_document),
+      cmocka_unit_test(test_json_rejects_malformed),
   };
   return cmocka_run_group_tests_name("common", tests, NULL, NULL);
 }
