@@ -57,10 +57,17 @@ void sw_trial_out_json(const sw_trial_out_t *out, sw_buf_t *dst);
  * Returns SW_OK, or an error with a message; the executor records it as a failed trial. */
 typedef sw_rc (*sw_trial_fn)(sw_trial_cache_t *cache, const sw_json_t *config, sw_trial_out_t *out, sw_err_t *err);
 
+/* Optional: loads the expensive state a trial needs (weights, calibration) into the cache.  Runs in the
+ * executor process itself, BEFORE the per-trial fork, so the entry survives for later trials (a cache_put
+ * done inside run() happens in the forked child and is lost when it exits).  Not crash-isolated: it must
+ * validate its inputs and return an error instead of crashing.  run() then finds the entry with cache_get. */
+typedef sw_rc (*sw_trial_prepare_fn)(sw_trial_cache_t *cache, const sw_json_t *config, sw_err_t *err);
+
 typedef struct sw_workload {
   const char *name;  /* value of config["workload"] */
   sw_trial_fn run;
   const char *help;  /* one line */
+  sw_trial_prepare_fn prepare; /* NULL when the workload keeps no state across trials */
 } sw_workload_t;
 
 /* Finds the runner for a workload name, or NULL. */

@@ -1,0 +1,99 @@
+/* sw_executor: crash-isolated trial execution for a worker rank.  fork() inside an MPI process is unsafe on
+ * InfiniBand clusters, so the rank posix_spawns a NON-MPI executor process (`sparsweep executor --fd N`,
+ * the same binary) connected by a Unix socket pair.  The executor keeps the expensive state
+ * (sw_trial_cache_t) and forks one child per trial; the child runs the workload with its stdout/stderr
+ * captured, under RLIMIT_AS / no core dumps, in its own process group; on timeout the group gets SIGTERM,
+ * then SIGKILL after a grace period.  The rank restarts the executor automatically if it died. */
+#ifndef SW_EXECUTOR_H
+#define SW_EXECUTOR_H
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "common/sw_err.h"
+#include "workers/sw_trial.h"
+
+typedef enum sw_trial_status {
+  SW_TRIAL_OK = 0,          /* the workload returned SW_OK and wrote its result */
+  SW_TRIAL_FAILED = 1,      /* crash (signal), non-zero exit, workload error, out of memory, executor death */
+  SW_TRIAL_TIMEOUT = 2,     /* exceeded its timeout: SIGTERM, then SIGKILL after the grace period */
+  SW_TRIAL_INTERRUPTED = 3  /* stopped on request (drain) via sw_executor_interrupt() */
+} sw_trial_status;
+
+/* "ok", "failed", "timeout", "interrupted" (the strings stored in the results database). */
+const char *sw_trial_status_name(sw_trial_status status);
+/* "SIGSEGV" for 11 etc.; "SIG<n>" style text written into buf for unknown numbers.  Never NULL. */
+const char *sw_signal_name(int signo, char *buf, size_t buf_len);
+
+#define SW_TRIAL_CAUSE_MAX 512
+#define SW_TRIAL_STDERR_TAIL 4096 /* bytes of the child's stdout+stderr kept (the last ones) */
+
+typedef struct sw_trial_result {
+  sw_trial_status status;
+  char   cause[SW_TRIAL_CAUSE_MAX]; /* "" when OK; e.g. "killed by signal 11 (SIGSEGV)", "exited with status 3",
+                                       "timeout after 0.5 s (SIGTERM, exited within the 2 s grace period)",
+                                       "out of memory: ...", "workload error SW_ERR_INVALID: ..." */
+  int    signo;                     /* terminating signal of the child, 0 when none */
+  char   signal_name[16];           /* "SIGSEGV", "" when signo == 0 */
+  int    exit_status;               /* exit status when the child exited normally, -1 otherwise */
+  int    out_of_memory;             /* 1 when the failure was classified as out of memory */
+  char  *stderr_tail;               /* owned, NUL-terminated (never NULL after run): last <= 4 KiB of output */
+  char  *result_json;               /* owned: sw_trial_out_json() text when status == OK, else NULL */
+  double start_wall, end_wall;      /* wall-clock seconds since the epoch (sw_wall_s) around the child */
+} sw_trial_result_t;
+
+/* Releases the owned strings and zeroes the record (safe on a zeroed record). */
+void sw_trial_result_free(sw_trial_result_t *res);
+
+typedef struct sw_executor sw_executor_t;
+
+/* Tunables; zero fields mean "default".  Per-trial overrides come from the trial config keys
+ * "grace_s" and "mem_limit_mb" when present. */
+typedef struct sw_executor_opts {
+  double   grace_s;          /* SIGTERM -> SIGKILL grace period; default 2 s */
+  uint64_t mem_limit_bytes;  /* RLIMIT_AS headroom over the executor's own address space for each child;
+                                default 80% of physical RAM; UINT64_MAX = no limit */
+  double   start_timeout_s;  /* how long to wait for a freshly spawned executor's hello; default 60 s */
+} sw_executor_opts_t;
+
+/* Spawns the executor: exe_path is a sparsweep binary (NULL = /proc/self/exe).  opts may be NULL.
+ * Safe to call from an MPI process (posix_spawn + exec, no fork of the MPI process).  The caller frees
+ * with sw_executor_stop(). */
+sw_rc sw_executor_start(sw_executor_t **ex, const char *exe_path, const sw_executor_opts_t *opts, sw_err_t *err);
+
+/* Runs one trial and blocks (poll(), no busy wait) until it finished, timed out (timeout_s > 0; 0 = none)
+ * or was interrupted.  Restarts the executor first if it died.  Returns SW_OK whenever *res describes the
+ * trial (including failed/timeout trials, and a trial whose executor died under it: FAILED with cause
+ * "executor died ..."); an error only when the executor cannot be (re)started or talked to.  res must be
+ * zeroed or previously freed; the caller frees it with sw_trial_result_free(). */
+sw_rc sw_executor_run(sw_executor_t *ex, const char *config_json, double timeout_s, sw_trial_result_t *res,
+                      sw_err_t *err);
+
+/* Split form of sw_executor_run for a worker that must watch MPI while a trial runs:
+ * submit starts the trial and returns at once; wait blocks up to wait_ms (-1 = forever) and returns
+ * SW_OK with *res filled when the trial is done, SW_ERR_TIMEOUT when it is still running (res untouched);
+ * interrupt asks the executor to stop the running trial (drain): the next wait reports INTERRUPTED
+ * (or the trial's real outcome if it finished first). */
+sw_rc sw_executor_submit(sw_executor_t *ex, const char *config_json, double timeout_s, sw_err_t *err);
+sw_rc sw_executor_wait(sw_executor_t *ex, int wait_ms, sw_trial_result_t *res, sw_err_t *err);
+sw_rc sw_executor_interrupt(sw_executor_t *ex, sw_err_t *err);
+
+/* Process id of the current executor process (0 when none is running): for tests and logs. */
+pid_t sw_executor_pid(const sw_executor_t *ex);
+/* Number of times the executor has been (re)started (1 after a successful start). */
+int sw_executor_starts(const sw_executor_t *ex);
+
+/* Asks the executor to exit, waits for it (killing it after a few seconds), frees ex.  NULL is a no-op. */
+void sw_executor_stop(sw_executor_t *ex);
+
+/* The executor process side: serves requests on socket fd until the peer closes it or sends quit.
+ * Called by `sparsweep executor --fd N`.  Returns SW_OK on an orderly end. */
+sw_rc sw_executor_serve(int fd, sw_err_t *err);
+
+/* Runs one trial in a forked child of the calling process (no executor process, no cache reuse), with the
+ * same isolation and classification as the executor.  For `sparsweep executor --trial JSON` and tests;
+ * not for MPI processes. */
+sw_rc sw_trial_run_isolated(sw_trial_cache_t *cache, const char *config_json, double timeout_s,
+                            const sw_executor_opts_t *opts, sw_trial_result_t *res, sw_err_t *err);
+
+#endif
