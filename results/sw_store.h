@@ -1,0 +1,216 @@
+/* sw_store: the SQLite results database (schema in results/schema.sql, documented in results/SCHEMA.md).
+ * Rank 0 is the only writer: one sw_store_t per process, one connection, WAL + synchronous=NORMAL, so
+ * readers (reports, the sqlite3 shell, pandas) can read while a sweep writes.  Trials are buffered in one
+ * open write transaction and committed every N trials / T seconds and on flush/close: a killed process
+ * loses at most the uncommitted batch and never corrupts the file (SQLite's WAL guarantees atomic commits). */
+#ifndef SW_STORE_H
+#define SW_STORE_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/sw_buf.h"
+#include "common/sw_err.h"
+
+struct sqlite3;
+
+/* Schema version written to PRAGMA user_version; opening a file with a larger value fails. */
+#define SW_STORE_SCHEMA_VERSION 1
+/* PRAGMA application_id of sparsweep databases ("SWSP" in ASCII). */
+#define SW_STORE_APPLICATION_ID 0x53575350
+
+/* Trial status as stored in trials.status (text).  Values are explicit and never reused. */
+typedef enum sw_trial_status {
+  SW_TRIAL_OK = 0,          /* "ok": measured; metrics/samples/counters present */
+  SW_TRIAL_FAILED = 1,      /* "failed": crashed, aborted, exited non-zero, runner error, OOM */
+  SW_TRIAL_TIMEOUT = 2,     /* "timeout": killed after exceeding its timeout */
+  SW_TRIAL_INTERRUPTED = 3, /* "interrupted": the sweep was drained (SIGTERM/SIGUSR1) while it ran */
+  SW_TRIAL_SKIPPED = 4,     /* "skipped": not run (e.g. circuit breaker tripped) */
+  SW_TRIAL_STATUS_COUNT
+} sw_trial_status;
+
+/* "ok", "failed", ...; "unknown" for out-of-range values. */
+const char *sw_trial_status_name(sw_trial_status s);
+/* Parses a status name; SW_ERR_INVALID (message names the text) when unknown. */
+sw_rc sw_trial_status_parse(const char *name, sw_trial_status *out, sw_err_t *err);
+
+/* Open options.  sw_store_opts_default() fills the defaults noted per field. */
+typedef struct sw_store_opts {
+  int    batch_trials;    /* commit after this many buffered trials (default 64; 1 = every trial) */
+  double batch_seconds;   /* commit when the oldest buffered trial is older than this, s (default 2.0) */
+  int    busy_timeout_ms; /* sqlite3_busy_timeout, ms (default 5000) */
+  int    sync_full;       /* 1: PRAGMA synchronous=FULL (durable across power loss); 0: NORMAL (default) */
+  int    read_only;       /* 1: open an existing database read-only (no migration, no writes) */
+} sw_store_opts_t;
+
+void sw_store_opts_default(sw_store_opts_t *opts);
+
+/* Provenance of one run (one `sparsweep run` invocation), filled by the orchestrator.  All strings are
+ * borrowed for the duration of sw_store_run_begin(); NULL stores SQL NULL.  JSON fields must be valid JSON. */
+typedef struct sw_provenance {
+  const char *uuid;             /* run UUID; NULL = generate a random (v4) one */
+  double      started_s;        /* wall time, s since the Unix epoch; 0 = now */
+  const char *spec_name;        /* experiment name or file name */
+  const char *spec_text;        /* full experiment file text as read */
+  const char *spec_hash;        /* SHA-256 hex of spec_text; NULL = computed here */
+  const char *sw_version;       /* sparsweep version (SW_VERSION) */
+  const char *git_commit;       /* SW_GIT_COMMIT */
+  int         git_dirty;        /* SW_GIT_DIRTY: 1 when built from a modified tree, 0 clean, -1 unknown */
+  const char *hosts_json;       /* JSON array of host names taking part, e.g. ["n1","n2"] */
+  int         n_ranks;          /* MPI world size */
+  const char *cpu_model;        /* "AMD EPYC ..." (/proc/cpuinfo model name) */
+  int         cores;            /* online logical CPUs on rank 0's host */
+  int64_t     mem_bytes;        /* MemTotal of rank 0's host, bytes; 0 = unknown */
+  const char *compiler;         /* SW_COMPILER, e.g. "GNU-12.2.0" */
+  const char *cflags;           /* SW_C_FLAGS */
+  const char *openblas_version; /* openblas_get_config() */
+  const char *openblas_core;    /* openblas_get_corename() */
+  const char *mpi_version;      /* MPI_Get_library_version() (first line) */
+  const char *papi_version;     /* "7.0.0.0" */
+  const char *papi_presets_json;/* JSON array of available preset names, e.g. ["PAPI_TOT_CYC"] or [] */
+  const char *env_json;         /* JSON object of relevant environment variables (sw_store_env_json()) */
+  const char *fingerprint;      /* machine fingerprint; NULL = sw_machine_fingerprint() of this struct */
+  const char *command_line;     /* argv joined by spaces */
+} sw_provenance_t;
+
+/* Host facts read from /proc (Linux) for filling sw_provenance_t; missing facts stay "" / 0. */
+typedef struct sw_host_info {
+  char    hostname[256];   /* gethostname() */
+  char    cpu_model[256];  /* first "model name" of /proc/cpuinfo */
+  int     cores;           /* sysconf(_SC_NPROCESSORS_ONLN) */
+  int64_t mem_bytes;       /* MemTotal of /proc/meminfo, bytes */
+} sw_host_info_t;
+
+/* Fills info from /proc and libc.  Never fails: unknown facts are left empty/zero. */
+void sw_host_info_read(sw_host_info_t *info);
+
+/* Appends a JSON object of the environment variables that change results (OPENBLAS_*, OMP_*, GOMP_*,
+ * OMPI_MCA_*, PAPI_*, SW_*, SLURM_JOB_ID/SLURM_ARRAY_*, LD_PRELOAD, ...), keys sorted, to dst. */
+void sw_store_env_json(sw_buf_t *dst);
+
+/* A stable machine fingerprint: the first 16 hex digits of SHA-256 over bucketed stable fields only
+ * (CPU model, logical core count, memory rounded up to an even number of GiB, OpenBLAS core name), so it
+ * does not drift between reboots (unlike clocks or bogomips).  Writes 16 hex digits + NUL into out[17]. */
+void sw_machine_fingerprint(const sw_provenance_t *prov, char out[17]);
+
+/* Result of a file-system check of a database path. */
+typedef struct sw_fs_check {
+  int  network;     /* 1 when the path is on NFS/Lustre/GPFS/CIFS/... where SQLite locking is unreliable */
+  char fs_name[32]; /* "nfs", "lustre", "gpfs", "cifs", ..., or "local" */
+} sw_fs_check_t;
+
+/* statfs() of the path's directory, classified by f_type magic (linux/magic.h and the vendors' headers).
+ * SW_ERR_IO (message names the directory) when statfs fails. */
+sw_rc sw_fs_check_path(const char *path, sw_fs_check_t *out, sw_err_t *err);
+
+typedef struct sw_store sw_store_t;
+
+/* Opens (creating if needed) the database at path and checks, before returning, that it can be written:
+ * a missing or unwritable directory, a directory in place of the file, a read-only file, a non-SQLite file,
+ * a non-sparsweep database or a newer schema version ("schema version 7 is newer than this sparsweep's 1")
+ * each give an error naming the path.  Applies WAL, synchronous, busy_timeout, and migrates older schemas.
+ * opts may be NULL (defaults).  On success *out is the store; on failure *out is NULL and nothing to free. */
+sw_rc sw_store_open(sw_store_t **out, const char *path, const sw_store_opts_t *opts, sw_err_t *err);
+
+/* Flushes buffered trials, closes, frees and sets *stp to NULL.  NULL-safe and idempotent.  Returns the
+ * flush error (message names the path); the store is closed either way. */
+sw_rc sw_store_close(sw_store_t **stp, sw_err_t *err);
+
+/* Non-NULL (borrowed) when the database is on a network file system: a ready-to-print warning naming the
+ * path and file system.  NULL on local disks. */
+const char *sw_store_fs_warning(const sw_store_t *st);
+
+/* Path as given to sw_store_open (borrowed). */
+const char *sw_store_path(const sw_store_t *st);
+
+/* The underlying connection, for read queries by reports (borrowed; do not close, do not write). */
+struct sqlite3 *sw_store_handle(sw_store_t *st);
+
+/* Inserts a runs row (status "running") and commits it immediately, so a crash keeps the provenance.
+ * *run_id receives runs.run_id. */
+sw_rc sw_store_run_begin(sw_store_t *st, const sw_provenance_t *prov, int64_t *run_id, sw_err_t *err);
+
+/* Flushes buffered trials, then sets runs.status ("done", "drained", "failed", ...) and ended_s (0 = now)
+ * for run_id and commits. */
+sw_rc sw_store_run_end(sw_store_t *st, int64_t run_id, const char *status, double ended_s, sw_err_t *err);
+
+/* One finished trial as handed over by the orchestrator.  Strings borrowed for the call; NULL = SQL NULL. */
+typedef struct sw_trial_record {
+  int64_t         run_id;       /* from sw_store_run_begin */
+  const char     *config_hash;  /* canonical config SHA-256 hex (required) */
+  const char     *config_json;  /* canonical config JSON (required) */
+  sw_trial_status status;
+  int             attempt;      /* 1 for the first try, 2 for the first retry, ... */
+  int             rank;         /* MPI rank that ran it (0 with -np 1) */
+  const char     *host;         /* host name of that rank */
+  double          started_s;    /* wall time, s since the Unix epoch */
+  double          ended_s;      /* wall time, s since the Unix epoch */
+  double          duration_s;   /* monotonic duration, s; < 0 = ended_s - started_s */
+  int             signal;       /* terminating signal number, 0 = none */
+  int             exit_status;  /* child exit status, -1 = none (killed by a signal or never exited) */
+  const char     *stderr_tail;  /* last bytes of the child's stderr */
+  const char     *message;      /* error cause in words ("timeout after 30 s", runner error message) */
+  const char     *result_json;  /* worker result {"v":1,"metrics":[..],"samples":[..],"counters":[..]}; may be
+                                   NULL (failed trials); parsed with SQLite JSON1 into metrics/samples/counters */
+} sw_trial_record_t;
+
+/* Records one trial and its result rows in the current batch (one SAVEPOINT: either the trial and all its
+ * rows go in, or nothing does).  Commits when the batch reaches opts.batch_trials or opts.batch_seconds.
+ * A malformed result_json gives SW_ERR_PARSE naming the config hash and nothing is recorded (the caller may
+ * record the trial again as failed with the message).  trial_id may be NULL. */
+sw_rc sw_store_add_trial(sw_store_t *st, const sw_trial_record_t *t, int64_t *trial_id, sw_err_t *err);
+
+/* Commits the batch now (call before each dispatch round / on drain).  No-op when nothing is buffered.
+ * A failed commit (disk full, I/O error) returns SW_ERR_DB naming the path; rows committed earlier stay. */
+sw_rc sw_store_flush(sw_store_t *st, sw_err_t *err);
+
+/* Commits when the buffered batch is older than opts.batch_seconds (call from the orchestrator's loop). */
+sw_rc sw_store_tick(sw_store_t *st, sw_err_t *err);
+
+/* Number of trials buffered and not yet committed. */
+size_t sw_store_pending(const sw_store_t *st);
+
+/* A sorted set of config hashes (strings owned by the set). */
+typedef struct sw_hash_set {
+  char  **items; /* items[count], sorted by strcmp, unique */
+  size_t  count;
+} sw_hash_set_t;
+
+/* 1 when hash is in the set (binary search). */
+int  sw_hash_set_contains(const sw_hash_set_t *set, const char *hash);
+/* Frees the items; the set becomes empty.  Idempotent. */
+void sw_hash_set_free(sw_hash_set_t *set);
+
+/* Resume: config hashes with at least one "ok" trial in any run of this database (buffered trials
+ * included).  out must be empty/zeroed; caller frees with sw_hash_set_free. */
+sw_rc sw_store_ok_hashes(sw_store_t *st, sw_hash_set_t *out, sw_err_t *err);
+
+/* Like sw_store_ok_hashes for any set of statuses: status_mask has bit (1u << status) per wanted status. */
+sw_rc sw_store_hashes_with_status(sw_store_t *st, unsigned status_mask, sw_hash_set_t *out, sw_err_t *err);
+
+/* Highest attempt recorded for config_hash in any run (0 when never recorded), for numbering retries. */
+sw_rc sw_store_max_attempt(sw_store_t *st, const char *config_hash, int *out, sw_err_t *err);
+
+/* Merge policy for sw_store_merge. */
+typedef struct sw_merge_opts {
+  int keep_repeats; /* 0 (default): an "ok" trial whose config hash already has an "ok" trial in the output
+                       is skipped; 1: keep ok repeats from different runs (exact duplicates are always skipped) */
+} sw_merge_opts_t;
+
+/* Counts reported by sw_store_merge for one input. */
+typedef struct sw_merge_stats {
+  int64_t runs_added;      /* runs rows copied (runs already present, by uuid, are not copied again) */
+  int64_t trials_added;    /* trials copied with their metrics/samples/counters */
+  int64_t trials_skipped;  /* exact duplicates (same run uuid, config hash, attempt, status) + ok repeats */
+} sw_merge_stats_t;
+
+/* Copies runs and trials of the database at in_path into st in one transaction (all or nothing), keeping
+ * each run's provenance (runs.imported_from records in_path).  The input is opened read-only and its
+ * schema version checked (newer than ours fails naming both versions).  Idempotent: merging the same input
+ * twice adds nothing.  stats may be NULL. */
+sw_rc sw_store_merge(sw_store_t *st, const char *in_path, const sw_merge_opts_t *opts, sw_merge_stats_t *stats,
+                     sw_err_t *err);
+
+/* Runs PRAGMA integrity_check; SW_ERR_DB with the first problem when it is not "ok". */
+sw_rc sw_store_integrity_check(sw_store_t *st, sw_err_t *err);
+
+#endif
