@@ -1,0 +1,168 @@
+/* sw_types: the type-traits table and the dequantisers for F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q6_K.
+ * Block layouts follow ggml/src/ggml-common.h (block_q4_0, block_q4_1, block_q8_0, block_q6_k); the
+ * formulas are the ones in docs/models.md §2.  Reads of block fields are byte-wise little-endian. */
+#include "models/sw_types.h"
+
+#include <string.h>
+
+static uint16_t rd_u16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
+
+float sw_f16_to_f32(uint16_t h) {
+  uint32_t sign = (uint32_t)(h >> 15) << 31;
+  uint32_t exp = (h >> 10) & 0x1f;
+  uint32_t frac = h & 0x3ff;
+  if (exp == 0) {
+    /* zero or subnormal: frac * 2^-24 (exact in f32) */
+    float v = (float)frac * (1.0f / 16777216.0f);
+    return sign ? -v : v;
+  }
+  uint32_t bits = exp == 31 ? (sign | 0x7f800000u | (frac << 13)) : (sign | ((exp + 112) << 23) | (frac << 13));
+  float f;
+  memcpy(&f, &bits, sizeof f);
+  return f;
+}
+
+float sw_bf16_to_f32(uint16_t h) {
+  uint32_t bits = (uint32_t)h << 16;
+  float f;
+  memcpy(&f, &bits, sizeof f);
+  return f;
+}
+
+static void dq_f32(float *y, const uint8_t *src, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    uint32_t bits = (uint32_t)src[4 * i] | (uint32_t)src[4 * i + 1] << 8 | (uint32_t)src[4 * i + 2] << 16 |
+                    (uint32_t)src[4 * i + 3] << 24;
+    memcpy(&y[i], &bits, sizeof bits);
+  }
+}
+
+static void dq_f16(float *y, const uint8_t *src, size_t n) {
+  for (size_t i = 0; i < n; i++) y[i] = sw_f16_to_f32(rd_u16(src + 2 * i));
+}
+
+static void dq_bf16(float *y, const uint8_t *src, size_t n) {
+  for (size_t i = 0; i < n; i++) y[i] = sw_bf16_to_f32(rd_u16(src + 2 * i));
+}
+
+/* block_q8_0 {f16 d; int8 qs[32]}: y = qs * d */
+static void dq_q8_0(float *y, const uint8_t *src, size_t n) {
+  for (size_t b = 0; b < n / 32; b++, src += 34, y += 32) {
+    float d = sw_f16_to_f32(rd_u16(src));
+    for (int j = 0; j < 32; j++) y[j] = (float)(int8_t)src[2 + j] * d;
+  }
+}
+
+/* block_q4_0 {f16 d; u8 qs[16]}: low nibbles are elements 0..15, high nibbles 16..31, value (q-8)*d */
+static void dq_q4_0(float *y, const uint8_t *src, size_t n) {
+  for (size_t b = 0; b < n / 32; b++, src += 18, y += 32) {
+    float d = sw_f16_to_f32(rd_u16(src));
+    for (int j = 0; j < 16; j++) {
+      y[j] = (float)((src[2 + j] & 15) - 8) * d;
+      y[j + 16] = (float)((src[2 + j] >> 4) - 8) * d;
+    }
+  }
+}
+
+/* block_q4_1 {f16 d; f16 m; u8 qs[16]}: value q*d + m with unsigned nibbles */
+static void dq_q4_1(float *y, const uint8_t *src, size_t n) {
+  for (size_t b = 0; b < n / 32; b++, src += 20, y += 32) {
+    float d = sw_f16_to_f32(rd_u16(src));
+    float m = sw_f16_to_f32(rd_u16(src + 2));
+    for (int j = 0; j < 16; j++) {
+      y[j] = (float)(src[4 + j] & 15) * d + m;
+      y[j + 16] = (float)(src[4 + j] >> 4) * d + m;
+    }
+  }
+}
+
+/* block_q6_K {u8 ql[128]; u8 qh[64]; i8 scales[16]; f16 d}: 256 elements in two halves of 128 */
+static void dq_q6_k(float *y, const uint8_t *src, size_t n) {
+  for (size_t b = 0; b < n / 256; b++, src += 210) {
+    const uint8_t *ql = src, *qh = src + 128;
+    const int8_t *sc = (const int8_t *)(src + 192);
+    float d = sw_f16_to_f32(rd_u16(src + 208));
+    for (int half = 0; half < 2; half++, y += 128, ql += 64, qh += 32, sc += 8) {
+      for (int l = 0; l < 32; l++) {
+        int is = l / 16;
+        int q1 = (int)((ql[l] & 15) | ((qh[l] >> 0) & 3) << 4) - 32;
+        int q2 = (int)((ql[l + 32] & 15) | ((qh[l] >> 2) & 3) << 4) - 32;
+        int q3 = (int)((ql[l] >> 4) | ((qh[l] >> 4) & 3) << 4) - 32;
+        int q4 = (int)((ql[l + 32] >> 4) | ((qh[l] >> 6) & 3) << 4) - 32;
+        y[l] = d * (float)sc[is] * (float)q1;
+        y[l + 32] = d * (float)sc[is + 2] * (float)q2;
+        y[l + 64] = d * (float)sc[is + 4] * (float)q3;
+        y[l + 96] = d * (float)sc[is + 6] * (float)q4;
+      }
+    }
+  }
+}
+
+/* Block sizes and byte sizes from ggml's type_traits (ggml/src/ggml.c) and block structs (ggml-common.h). */
+static const sw_type_traits_t sw_type_traits[SW_TYPE_COUNT] = {
+    [SW_TYPE_F32] = {.name = "f32", .block_size = 1, .type_size = 4, .is_quantized = 0, .to_f32 = dq_f32},
+    [SW_TYPE_F16] = {.name = "f16", .block_size = 1, .type_size = 2, .is_quantized = 0, .to_f32 = dq_f16},
+    [SW_TYPE_Q4_0] = {.name = "q4_0", .block_size = 32, .type_size = 18, .is_quantized = 1, .to_f32 = dq_q4_0},
+    [SW_TYPE_Q4_1] = {.name = "q4_1", .block_size = 32, .type_size = 20, .is_quantized = 1, .to_f32 = dq_q4_1},
+    [SW_TYPE_Q5_0] = {.name = "q5_0", .block_size = 32, .type_size = 22, .is_quantized = 1, .to_f32 = NULL},
+    [SW_TYPE_Q5_1] = {.name = "q5_1", .block_size = 32, .type_size = 24, .is_quantized = 1, .to_f32 = NULL},
+    [SW_TYPE_Q8_0] = {.name = "q8_0", .block_size = 32, .type_size = 34, .is_quantized = 1, .to_f32 = dq_q8_0},
+    [SW_TYPE_Q8_1] = {.name = "q8_1", .block_size = 32, .type_size = 36, .is_quantized = 1, .to_f32 = NULL},
+    [SW_TYPE_Q2_K] = {.name = "q2_k", .block_size = 256, .type_size = 84, .is_quantized = 1, .to_f32 = NULL},
+    [SW_TYPE_Q3_K] = {.name = "q3_k", .block_size = 256, .type_size = 110, .is_quantized = 1, .to_f32 = NULL},
+    [SW_TYPE_Q4_K] = {.name = "q4_k", .block_size = 256, .type_size = 144, .is_quantized = 1, .to_f32 = NULL},
+    [SW_TYPE_Q5_K] = {.name = "q5_k", .block_size = 256, .type_size = 176, .is_quantized = 1, .to_f32 = NULL},
+    [SW_TYPE_Q6_K] = {.name = "q6_k", .block_size = 256, .type_size = 210, .is_quantized = 1, .to_f32 = dq_q6_k},
+    [SW_TYPE_Q8_K] = {.name = "q8_k", .block_size = 256, .type_size = 292, .is_quantized = 1, .to_f32 = NULL},
+    [SW_TYPE_IQ2_XXS] = {.name = "iq2_xxs", .block_size = 256, .type_size = 66, .is_quantized = 1, .to_f32 = NULL},
+    [SW_TYPE_IQ2_XS] = {.name = "iq2_xs", .block_size = 256, .type_size = 74, .is_quantized = 1, .to_f32 = NULL},
+    [SW_TYPE_IQ3_XXS] = {.name = "iq3_xxs", .block_size = 256, .type_size = 98, .is_quantized = 1, .to_f32 = NULL},
+    [SW_TYPE_IQ1_S] = {.name = "iq1_s", .block_size = 256, .type_size = 50, .is_quantized = 1, .to_f32 = NULL},
+    [SW_TYPE_IQ4_NL] = {.name = "iq4_nl", .block_size = 32, .type_size = 18, .is_quantized = 1, .to_f32 = NULL},
+    [SW_TYPE_IQ3_S] = {.name = "iq3_s", .block_size = 256, .type_size = 110, .is_quantized = 1, .to_f32 = NULL},
+    [SW_TYPE_IQ2_S] = {.name = "iq2_s", .block_size = 256, .type_size = 82, .is_quantized = 1, .to_f32 = NULL},
+    [SW_TYPE_IQ4_XS] = {.name = "iq4_xs", .block_size = 256, .type_size = 136, .is_quantized = 1, .to_f32 = NULL},
+    [SW_TYPE_I8] = {.name = "i8", .block_size = 1, .type_size = 1, .is_quantized = 0, .to_f32 = NULL},
+    [SW_TYPE_I16] = {.name = "i16", .block_size = 1, .type_size = 2, .is_quantized = 0, .to_f32 = NULL},
+    [SW_TYPE_I32] = {.name = "i32", .block_size = 1, .type_size = 4, .is_quantized = 0, .to_f32 = NULL},
+    [SW_TYPE_I64] = {.name = "i64", .block_size = 1, .type_size = 8, .is_quantized = 0, .to_f32 = NULL},
+    [SW_TYPE_F64] = {.name = "f64", .block_size = 1, .type_size = 8, .is_quantized = 0, .to_f32 = NULL},
+    [SW_TYPE_IQ1_M] = {.name = "iq1_m", .block_size = 256, .type_size = 56, .is_quantized = 1, .to_f32 = NULL},
+    [SW_TYPE_BF16] = {.name = "bf16", .block_size = 1, .type_size = 2, .is_quantized = 0, .to_f32 = dq_bf16},
+    [SW_TYPE_TQ1_0] = {.name = "tq1_0", .block_size = 256, .type_size = 54, .is_quantized = 1, .to_f32 = NULL},
+    [SW_TYPE_TQ2_0] = {.name = "tq2_0", .block_size = 256, .type_size = 66, .is_quantized = 1, .to_f32 = NULL},
+    [SW_TYPE_MXFP4] = {.name = "mxfp4", .block_size = 32, .type_size = 17, .is_quantized = 1, .to_f32 = NULL},
+};
+
+const sw_type_traits_t *sw_type_traits_get(uint32_t type) {
+  if (type >= SW_TYPE_COUNT || sw_type_traits[type].block_size == 0) return NULL;
+  return &sw_type_traits[type];
+}
+
+const char *sw_type_name(uint32_t type) {
+  const sw_type_traits_t *t = sw_type_traits_get(type);
+  return t ? t->name : "unknown";
+}
+
+size_t sw_type_row_bytes(uint32_t type, uint64_t n) {
+  const sw_type_traits_t *t = sw_type_traits_get(type);
+  if (!t || n % t->block_size != 0) return 0;
+  uint64_t blocks = n / t->block_size;
+  if (blocks > SIZE_MAX / t->type_size) return 0;
+  return (size_t)blocks * t->type_size;
+}
+
+sw_rc sw_dequant(float *y, const void *src, size_t n, uint32_t type, const char *tensor_name, sw_err_t *err) {
+  const char *tn = tensor_name ? tensor_name : "(unnamed)";
+  const sw_type_traits_t *t = sw_type_traits_get(type);
+  if (!t || !t->to_f32)
+    return sw_err_set(err, SW_ERR_UNSUPPORTED,
+                      "tensor '%s': type %s (id %u) cannot be dequantised (supported: f32, f16, bf16, q8_0, "
+                      "q4_0, q4_1, q6_k)",
+                      tn, sw_type_name(type), type);
+  if (n % t->block_size != 0)
+    return sw_err_set(err, SW_ERR_INVALID, "tensor '%s': %zu elements is not a whole number of %s blocks of %zu",
+                      tn, n, t->name, t->block_size);
+  t->to_f32(y, src, n);
+  return SW_OK;
+}
