@@ -1,0 +1,102 @@
+/* sw_stats: the statistics behind `report`, `compare` and `history`: Mann-Whitney U (exact and normal
+ * approximation), Holm and Benjamini-Hochberg adjustment, median with a distribution-free confidence
+ * interval, a confidence interval for a ratio of medians, CV, geometric mean, and change-point
+ * detection for a history.  Pure functions over double arrays; inputs are never modified (functions
+ * that need sorted data copy it).  No allocation in the simple summaries; the tests and intervals
+ * allocate scratch and report SW_ERR_NOMEM. */
+#ifndef SW_STATS_H
+#define SW_STATS_H
+#include <stddef.h>
+
+#include "common/sw_err.h"
+
+/* Exact Mann-Whitney null distribution is used when there are no ties and nx + ny <= this. */
+#define SW_MWU_EXACT_MAX_N 40
+
+/* Result of a two-sided Mann-Whitney U test of x against y. */
+typedef struct sw_mwu {
+  double u;       /* U statistic of x: #pairs x_i > y_j plus half the ties (scipy's U1) */
+  double p;       /* two-sided p-value in [0, 1] */
+  double z;       /* normal score (0 when the exact distribution was used) */
+  int    exact;   /* 1 when p comes from the exact null distribution */
+  int    ties;    /* 1 when the pooled sample had ties */
+} sw_mwu_t;
+
+/* Two-sided Mann-Whitney U (Wilcoxon rank-sum) test.  Exact p when there are no ties and
+ * nx + ny <= SW_MWU_EXACT_MAX_N; otherwise the normal approximation with tie-corrected variance and
+ * a 0.5 continuity correction (Hollander & Wolfe, Nonparametric Statistical Methods, 3rd ed., §4.1).
+ * nx, ny >= 1; SW_ERR_INVALID otherwise or on NaN input. */
+sw_rc sw_mwu_test(const double *x, size_t nx, const double *y, size_t ny, sw_mwu_t *out, sw_err_t *err);
+
+/* Smallest two-sided p-value a U test can reach with these sample sizes (no ties): 2 / C(nx+ny, nx).
+ * Used to say "too few samples to ever be significant" instead of giving a verdict. */
+double sw_mwu_min_p(size_t nx, size_t ny);
+
+/* Lower-tail probabilities of the exact null distribution of U: cdf[u] = P(U <= u), u = 0..nx*ny.
+ * cdf must hold nx*ny + 1 doubles. */
+sw_rc sw_mwu_null_cdf(size_t nx, size_t ny, double *cdf, sw_err_t *err);
+
+typedef enum sw_padjust {
+  SW_PADJUST_NONE = 0,
+  SW_PADJUST_HOLM = 1, /* family-wise error rate (Holm 1979) */
+  SW_PADJUST_BH = 2    /* false discovery rate (Benjamini & Hochberg 1995) */
+} sw_padjust;
+
+/* Adjusted p-values for m tests, in the input order: Holm's step-down or BH's step-up.  NaN inputs
+ * (tests that were not performed) stay NaN and do not count in m. */
+sw_rc sw_p_adjust(const double *p, size_t m, sw_padjust method, double *adjusted, sw_err_t *err);
+/* Parses "holm" | "bh" | "none"; SW_ERR_INVALID otherwise. */
+sw_rc sw_padjust_parse(const char *name, sw_padjust *out, sw_err_t *err);
+
+/* A location estimate with a confidence interval; lo/hi are NaN when n is too small for one. */
+typedef struct sw_estimate {
+  double value;      /* the point estimate */
+  double lo, hi;     /* interval bounds, NaN when unavailable */
+  double confidence; /* the interval's actual coverage guarantee (>= the requested level) */
+} sw_estimate_t;
+
+/* Median of x (mean of the two middle values for even n) with the distribution-free order-statistic
+ * interval [x_(l), x_(n-l+1)], l the largest index with P(Bin(n, 1/2) < l) <= (1 - level) / 2
+ * (Hollander & Wolfe §3.6; benchstat's QuantileCI).  Needs n >= 6 for a 95% interval. */
+sw_rc sw_median_ci(const double *x, size_t n, double level, sw_estimate_t *out, sw_err_t *err);
+
+/* Ratio y/x of medians (candidate y over baseline x) with a confidence interval for it.  The interval is
+ * the Hodges-Lehmann/Moses interval for a shift on the log scale: order statistics of the nx*ny pairwise
+ * differences log y_j - log x_i, cut at the Mann-Whitney critical value (exact null when small, normal
+ * otherwise), then exponentiated.  Why this and not a bootstrap: it needs no random numbers, it is
+ * exactly distribution-free under the multiplicative-slowdown model that suits latencies (y = r * x in
+ * distribution), and it is consistent with the U test reported next to it (the interval excludes 1
+ * essentially when the test rejects at the same level).  All values must be > 0.  value = median(y) /
+ * median(x); lo/hi NaN when the samples are too small. */
+sw_rc sw_ratio_ci(const double *x, size_t nx, const double *y, size_t ny, double level, sw_estimate_t *out,
+                  sw_err_t *err);
+
+/* Arithmetic mean; NaN when n == 0. */
+double sw_mean(const double *x, size_t n);
+/* Sample standard deviation (n - 1 denominator); NaN when n < 2. */
+double sw_stddev(const double *x, size_t n);
+/* Coefficient of variation stddev / |mean|; NaN when n < 2 or the mean is 0. */
+double sw_cv(const double *x, size_t n);
+/* Geometric mean exp(mean(log x)); NaN when n == 0 or any value <= 0. */
+double sw_geomean(const double *x, size_t n);
+/* Median (copies and sorts); NaN when n == 0. */
+double sw_median(const double *x, size_t n);
+/* Sorts a copy of x into out (n doubles). */
+void sw_sorted_copy(const double *x, size_t n, double *out);
+
+/* Standard normal upper-tail probability P(Z > z), and its inverse for p in (0, 1). */
+double sw_norm_sf(double z);
+double sw_norm_isf(double p);
+
+/* Change-point detection on a history (values in commit order).  Optimal partitioning (Jackson et al.
+ * 2005, "An algorithm for optimal partitioning of data on an interval") of an L1 piecewise-constant
+ * fit, as in asv's step detection but without its per-point weights and AR(1) term: minimise
+ * sum |x - segment median| + beta * (#segments), with beta = 2 ln(n) * b, b the Laplace scale estimated
+ * robustly from successive differences (a BIC-style penalty, Schwarz 1978).  Steps whose relative
+ * change |m_after / m_before - 1| is below min_rel are then merged away (asv default 5%).
+ * step_at[i] is set to 1 when a new level starts at index i (i >= 1), 0 otherwise; level[i] receives
+ * the fitted level (segment median).  Returns the number of steps in *nsteps. */
+sw_rc sw_change_points(const double *x, size_t n, double min_rel, int *step_at, double *level,
+                       size_t *nsteps, sw_err_t *err);
+
+#endif
