@@ -1,0 +1,56 @@
+/* sw_tokenizer: byte-level BPE (GPT-2 family) built from a vocabulary and merge list, as stored in GGUF
+ * metadata (tokenizer.ggml.tokens / merges / token_type), with the pre-tokenizers "smollm" (each numeric
+ * code point alone, then the GPT-2 split) and "gpt2".  Encoding matches llama.cpp's rules (models.md §2):
+ * no BOS, no space prefix, no normalisation; merges by lowest rank, leftmost first.
+ * Invalid UTF-8 bytes are kept as single-byte pieces, so decode(encode(x)) == x for any byte string whose
+ * bytes all have a byte token (a vocabulary may lack 0xC0, 0xC1, 0xF5..0xFF: those become unk_id).
+ * A built tokenizer is immutable: encode/decode may run from several threads at once. */
+#ifndef SW_TOKENIZER_H
+#define SW_TOKENIZER_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/sw_buf.h"
+#include "common/sw_err.h"
+
+typedef struct sw_tokenizer sw_tokenizer_t;
+
+/* GGUF token types (tokenizer.ggml.token_type). */
+enum {
+  SW_TOKEN_NORMAL = 1,
+  SW_TOKEN_UNKNOWN = 2,
+  SW_TOKEN_CONTROL = 3,
+  SW_TOKEN_USER_DEFINED = 4,
+  SW_TOKEN_UNUSED = 5,
+  SW_TOKEN_BYTE = 6
+};
+
+typedef struct sw_vocab_spec {
+  const char *const *tokens;      /* tokens[n_tokens]: byte-level strings (not NUL-terminated necessarily) */
+  const size_t      *token_lens;  /* token_lens[n_tokens]: bytes of each token */
+  size_t             n_tokens;
+  const char *const *merges;      /* merges[n_merges]: "A B"; rank = index */
+  const size_t      *merge_lens;  /* merge_lens[n_merges] */
+  size_t             n_merges;
+  const int32_t     *token_types; /* token_types[n_tokens] or NULL (all normal) */
+  const char        *pre;         /* pre-tokenizer name: "smollm" or "gpt2" (NULL = "gpt2") */
+  int32_t            unk_id;      /* id used when no byte token exists, or -1 */
+} sw_vocab_spec_t;
+
+/* Builds a tokenizer (copies everything it needs from spec).  Errors: a merge naming an unknown token or an
+ * unsupported pre-tokenizer (message names it), duplicate tokens, empty vocabulary.  Free with sw_tokenizer_free. */
+sw_rc sw_tokenizer_create(sw_tokenizer_t **out, const sw_vocab_spec_t *spec, sw_err_t *err);
+void  sw_tokenizer_free(sw_tokenizer_t *tok);
+
+/* Encodes len bytes of text; *ids is malloc'd (caller frees), *n_ids its length.  With parse_special, the
+ * text of control/user-defined tokens ("<|im_start|>") becomes those tokens; without it they are plain text. */
+sw_rc sw_tokenizer_encode(const sw_tokenizer_t *tok, const char *text, size_t len, int parse_special, int32_t **ids,
+                          size_t *n_ids, sw_err_t *err);
+/* Appends the bytes of ids to out (control tokens appear as their literal text).  SW_ERR_RANGE on a bad id. */
+sw_rc sw_tokenizer_decode(const sw_tokenizer_t *tok, const int32_t *ids, size_t n_ids, sw_buf_t *out, sw_err_t *err);
+
+size_t sw_tokenizer_vocab_size(const sw_tokenizer_t *tok);
+/* Token id of an exact byte-level string, or -1. */
+int32_t sw_tokenizer_lookup(const sw_tokenizer_t *tok, const char *s, size_t len);
+
+#endif
