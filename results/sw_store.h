@@ -101,6 +101,8 @@ typedef struct sw_fs_check {
 /* statfs() of the path's directory, classified by f_type magic (linux/magic.h and the vendors' headers).
  * SW_ERR_IO (message names the directory) when statfs fails. */
 sw_rc sw_fs_check_path(const char *path, sw_fs_check_t *out, sw_err_t *err);
+/* Classifies a statfs f_type magic number (exposed for tests). */
+void sw_fs_classify(uint64_t f_type, sw_fs_check_t *out);
 
 typedef struct sw_store sw_store_t;
 

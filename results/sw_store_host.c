@@ -1,0 +1,162 @@
+/* sw_store_host: provenance helpers for the runs table (host facts from /proc, the relevant environment
+ * as JSON, a stable machine fingerprint) and the file-system check that warns when a database would sit on
+ * a network file system, where SQLite locking and WAL shared memory are unreliable (sqlite.org faq.html#q5,
+ * wal.html). */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+#include <libgen.h>
+#include <errno.h>
+
+#include "common/sw_hash.h"
+#include "results/sw_store.h"
+
+extern char **environ;
+
+/* ---- host facts ---------------------------------------------------------------------------------- */
+
+static void read_cpu_model(char *out, size_t n) {
+  FILE *f = fopen("/proc/cpuinfo", "r");
+  char line[512];
+  if (!f) return;
+  while (fgets(line, sizeof line, f)) {
+    if (strncmp(line, "model name", 10) != 0) continue;
+    const char *colon = strchr(line, ':');
+    if (!colon) continue;
+    colon += 1 + (colon[1] == ' ');
+    snprintf(out, n, "%s", colon);
+    out[strcspn(out, "\n")] = '\0';
+    break;
+  }
+  fclose(f);
+}
+
+static int64_t read_mem_total(void) {
+  FILE *f = fopen("/proc/meminfo", "r");
+  char line[256];
+  long long kib = 0;
+  if (!f) return 0;
+  while (fgets(line, sizeof line, f))
+    if (sscanf(line, "MemTotal: %lld kB", &kib) == 1) break;
+  fclose(f);
+  return (int64_t)kib * 1024;
+}
+
+void sw_host_info_read(sw_host_info_t *info) {
+  memset(info, 0, sizeof *info);
+  if (gethostname(info->hostname, sizeof info->hostname - 1) != 0) info->hostname[0] = '\0';
+  read_cpu_model(info->cpu_model, sizeof info->cpu_model);
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  info->cores = n > 0 ? (int)n : 0;
+  info->mem_bytes = read_mem_total();
+}
+
+/* ---- environment --------------------------------------------------------------------------------- */
+
+/* Variables whose value can change a measurement or identifies the job. */
+static const char *const sw_env_prefixes[] = {"OPENBLAS_", "OMP_",       "GOMP_",        "KMP_",
+                                              "OMPI_MCA_", "PAPI_",      "SW_",          "SLURM_JOB_ID",
+                                              "SLURM_ARRAY_", "SLURM_NNODES", "SLURM_NTASKS", "LD_PRELOAD",
+                                              "LD_LIBRARY_PATH", "MKL_",  "GOTO_NUM_THREADS"};
+
+static int env_relevant(const char *entry) {
+  for (size_t i = 0; i < sizeof sw_env_prefixes / sizeof sw_env_prefixes[0]; i++)
+    if (strncmp(entry, sw_env_prefixes[i], strlen(sw_env_prefixes[i])) == 0) return 1;
+  return 0;
+}
+
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+void sw_store_env_json(sw_buf_t *dst) {
+  size_t n = 0, k = 0;
+  for (char **e = environ; e && *e; e++) n += env_relevant(*e);
+  const char **list = malloc((n ? n : 1) * sizeof *list);
+  if (!list) {
+    dst->oom = 1;
+    return;
+  }
+  for (char **e = environ; e && *e && k < n; e++)
+    if (env_relevant(*e)) list[k++] = *e;
+  qsort(list, k, sizeof *list, cmp_str);
+  sw_buf_puts(dst, "{");
+  for (size_t i = 0; i < k; i++) {
+    const char *eq = strchr(list[i], '=');
+    if (!eq) continue;
+    if (i) sw_buf_puts(dst, ",");
+    sw_buf_json_string(dst, list[i], (size_t)(eq - list[i]));
+    sw_buf_puts(dst, ":");
+    sw_buf_json_string(dst, eq + 1, strlen(eq + 1));
+  }
+  sw_buf_puts(dst, "}");
+  free(list);
+}
+
+/* ---- fingerprint --------------------------------------------------------------------------------- */
+
+/* MemTotal is always a little below the installed size and moves by a few MiB between kernels, so round up
+ * to whole GiB and then to an even number: 23.4 GiB (24 installed) -> 24, 15.6 -> 16, 62.8 -> 64. */
+static long long mem_bucket_gib(int64_t bytes) {
+  if (bytes <= 0) return 0;
+  long long gib = (long long)((bytes + (1LL << 30) - 1) >> 30);
+  return gib + (gib & 1);
+}
+
+void sw_machine_fingerprint(const sw_provenance_t *prov, char out[17]) {
+  char text[1024];
+  char hex[65];
+  snprintf(text, sizeof text, "cpu_model=%s\ncores=%d\nmem_gib=%lld\nopenblas_core=%s\n",
+           prov->cpu_model ? prov->cpu_model : "", prov->cores, mem_bucket_gib(prov->mem_bytes),
+           prov->openblas_core ? prov->openblas_core : "");
+  sw_sha256_hex(text, strlen(text), hex);
+  memcpy(out, hex, 16);
+  out[16] = '\0';
+}
+
+/* ---- file systems -------------------------------------------------------------------------------- */
+
+typedef struct sw_fs_kind {
+  uint32_t    magic;   /* statfs f_type */
+  const char *name;
+  int         network; /* 1 when SQLite locking/WAL cannot be trusted there */
+} sw_fs_kind_t;
+
+/* Magic numbers: linux/magic.h (NFS_SUPER_MAGIC, SMB_SUPER_MAGIC, CIFS_SUPER_MAGIC, SMB2_SUPER_MAGIC,
+ * AFS_SUPER_MAGIC, AFS_FS_MAGIC, CEPH_SUPER_MAGIC, CODA_SUPER_MAGIC, V9FS_MAGIC, OCFS2_SUPER_MAGIC);
+ * Lustre LL_SUPER_MAGIC from lustre/include/uapi/linux/lustre/lustre_user.h; GPFS ("GPFS" in ASCII),
+ * BeeGFS/FhGFS and PanFS as listed by GNU coreutils src/stat.c (human_fstype). */
+static const sw_fs_kind_t sw_fs_kinds[] = {
+    {0x6969u, "nfs", 1},          {0x517Bu, "smb", 1},       {0xFF534D42u, "cifs", 1}, {0xFE534D42u, "smb2", 1},
+    {0x0BD00BD0u, "lustre", 1},   {0x47504653u, "gpfs", 1},  {0x19830326u, "beegfs", 1},
+    {0xAAD7AAEAu, "panfs", 1},    {0x5346414Fu, "afs", 1},   {0x6B414653u, "afs", 1},  {0x00C36400u, "ceph", 1},
+    {0x73757245u, "coda", 1},     {0x01021997u, "9p", 1},    {0x7461636Fu, "ocfs2", 1},
+    {0x65735546u, "fuse", 0},     {0xEF53u, "ext4", 0},      {0x58465342u, "xfs", 0},  {0x9123683Eu, "btrfs", 0},
+    {0x01021994u, "tmpfs", 0},    {0x794C7630u, "overlayfs", 0}};
+
+void sw_fs_classify(uint64_t f_type, sw_fs_check_t *out) {
+  uint32_t magic = (uint32_t)(f_type & 0xFFFFFFFFu);
+  out->network = 0;
+  snprintf(out->fs_name, sizeof out->fs_name, "local");
+  for (size_t i = 0; i < sizeof sw_fs_kinds / sizeof sw_fs_kinds[0]; i++)
+    if (sw_fs_kinds[i].magic == magic) {
+      out->network = sw_fs_kinds[i].network;
+      snprintf(out->fs_name, sizeof out->fs_name, "%s", sw_fs_kinds[i].name);
+      return;
+    }
+}
+
+sw_rc sw_fs_check_path(const char *path, sw_fs_check_t *out, sw_err_t *err) {
+  char *copy = strdup(path);
+  if (!copy) return sw_err_set(err, SW_ERR_NOMEM, "out of memory");
+  const char *dir = dirname(copy);
+  struct statfs sf;
+  sw_rc rc = SW_OK;
+  if (statfs(dir, &sf) != 0) rc = sw_err_set(err, SW_ERR_IO, "cannot statfs directory '%s': %s", dir, strerror(errno));
+  else sw_fs_classify((uint64_t)sf.f_type, out);
+  free(copy);
+  return rc;
+}
