@@ -29,6 +29,10 @@ endif()
 if(SW_FUZZ AND NOT CMAKE_C_COMPILER_ID MATCHES "Clang")
   message(FATAL_ERROR "SW_FUZZ needs clang (libFuzzer): configure with -DCMAKE_C_COMPILER=clang")
 endif()
+if(SW_FUZZ)
+  # Coverage instrumentation for every library the fuzz targets link (libFuzzer needs it to explore).
+  add_compile_options(-fsanitize=fuzzer-no-link)
+endif()
 
 # Kernel targets get -march=native (AVX2/AVX-512 where present); the rest stays portable.
 add_library(sw_native INTERFACE)
