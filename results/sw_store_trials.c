@@ -45,9 +45,12 @@ static const char sw_counters_ingest_sql[] =
     " FROM json_each(?2, '$.counters')";
 /* Result JSON shape: 1 when valid, an object with "v" = 1, and every present list an array. */
 static const char sw_result_check_sql[] =
-    "SELECT json_valid(?1), json_type(?1), json_extract(?1, '$.v'),"
-    " coalesce(json_type(?1, '$.metrics'), 'array') = 'array' AND coalesce(json_type(?1, '$.samples'), 'array') = 'array'"
-    " AND coalesce(json_type(?1, '$.counters'), 'array') = 'array'";
+    "SELECT json_valid(?1),"
+    " CASE WHEN json_valid(?1) THEN json_type(?1) END,"
+    " CASE WHEN json_valid(?1) AND json_type(?1) = 'object' THEN json_extract(?1, '$.v') END,"
+    " CASE WHEN json_valid(?1) AND json_type(?1) = 'object' THEN"
+    "  coalesce(json_type(?1, '$.metrics'), 'array') = 'array' AND coalesce(json_type(?1, '$.samples'), 'array') = 'array'"
+    "  AND coalesce(json_type(?1, '$.counters'), 'array') = 'array' END";
 
 sw_rc sw_store_prepare_inserts(sw_store_t *st, sw_err_t *err) {
   struct {

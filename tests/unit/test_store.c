@@ -1,0 +1,755 @@
+/* test_store: the SQLite results store against hand-written expectations, checked through a second, raw
+ * sqlite3 connection (never through the store's own queries): schema and versions, exact rows ingested from
+ * a result JSON, resume hash sets, refusal of newer schemas and unwritable paths, merge without duplicates,
+ * concurrent readers, crash (SIGKILL) and disk-full behaviour.  Every test works in its own temp directory. */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <linux/magic.h>
+#include <math.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "results/sw_store.h"
+
+/* Values below are stored and read back as IEEE doubles: exact equality is expected. */
+#define TOL_EXACT 0.0
+
+typedef struct fixture {
+  char dir[256];  /* temp directory, removed after the test */
+  char path[320]; /* dir/results.db */
+} fixture_t;
+
+static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
+  (void)sb;
+  (void)flag;
+  (void)ftw;
+  return remove(p);
+}
+
+static int setup(void **state) {
+  fixture_t *f = calloc(1, sizeof *f);
+  const char *tmp = getenv("TMPDIR");
+  snprintf(f->dir, sizeof f->dir, "%s/sw_store_XXXXXX", tmp && *tmp ? tmp : "/tmp");
+  if (!mkdtemp(f->dir)) return -1;
+  snprintf(f->path, sizeof f->path, "%s/results.db", f->dir);
+  *state = f;
+  return 0;
+}
+
+static int teardown(void **state) {
+  fixture_t *f = *state;
+  nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+  free(f);
+  return 0;
+}
+
+/* ---- helpers: a raw connection and one-value queries ---------------------------------------------- */
+
+static sqlite3 *raw_open(const char *path) {
+  sqlite3 *db = NULL;
+  assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+  sqlite3_busy_timeout(db, 2000);
+  return db;
+}
+
+static int64_t q_int(sqlite3 *db, const char *sql) {
+  sqlite3_stmt *s = NULL;
+  assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+  int64_t v = sqlite3_column_int64(s, 0);
+  sqlite3_finalize(s);
+  return v;
+}
+
+static double q_double(sqlite3 *db, const char *sql) {
+  sqlite3_stmt *s = NULL;
+  assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+  double v = sqlite3_column_double(s, 0);
+  sqlite3_finalize(s);
+  return v;
+}
+
+/* Returns the first column of the first row as text ("(null)" for NULL) in the caller's buffer. */
+static const char *q_text(sqlite3 *db, const char *sql, char *buf, size_t n) {
+  sqlite3_stmt *s = NULL;
+  assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+  const unsigned char *t = sqlite3_column_text(s, 0);
+  snprintf(buf, n, "%s", t ? (const char *)t : "(null)");
+  sqlite3_finalize(s);
+  return buf;
+}
+
+static int64_t count_rows(const char *path, const char *table) {
+  sqlite3 *db = raw_open(path);
+  char sql[128];
+  snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", table);
+  int64_t n = q_int(db, sql);
+  sqlite3_close(db);
+  return n;
+}
+
+static sw_store_t *open_store(const char *path, int batch_trials) {
+  sw_store_opts_t o;
+  sw_err_t err;
+  sw_store_t *st = NULL;
+  sw_store_opts_default(&o);
+  o.batch_trials = batch_trials;
+  o.batch_seconds = 3600; /* commits only by count or flush in tests */
+  sw_err_clear(&err);
+  sw_rc rc = sw_store_open(&st, path, &o, &err);
+  if (rc != SW_OK) fprintf(stderr, "open: %s\n", err.msg);
+  assert_int_equal(rc, SW_OK);
+  return st;
+}
+
+static int64_t begin_run(sw_store_t *st, const char *name) {
+  sw_provenance_t p;
+  memset(&p, 0, sizeof p);
+  p.spec_name = name;
+  p.spec_text = "name: test\n";
+  p.git_commit = "abc123";
+  p.git_dirty = 1;
+  p.hosts_json = "[\"h1\",\"h2\"]";
+  p.n_ranks = 3;
+  p.cpu_model = "Test CPU";
+  p.cores = 2;
+  p.mem_bytes = 24LL << 30;
+  p.openblas_core = "Haswell";
+  p.papi_presets_json = "[]";
+  p.env_json = "{\"OPENBLAS_CORETYPE\":\"Haswell\"}";
+  int64_t run_id = 0;
+  sw_err_t err;
+  sw_err_clear(&err);
+  assert_int_equal(sw_store_run_begin(st, &p, &run_id, &err), SW_OK);
+  assert_true(run_id > 0);
+  return run_id;
+}
+
+static const char *const RESULT_JSON =
+    "{\"v\":1,\"metrics\":[{\"name\":\"speedup\",\"value\":1.5,\"unit\":\"ratio\"},"
+    "{\"name\":\"flops_sparse\",\"value\":1200000,\"unit\":\"flop\"}],"
+    "\"samples\":[{\"series\":\"dense\",\"rep\":0,\"value\":0.25},{\"series\":\"dense\",\"rep\":1,\"value\":0.5},"
+    "{\"series\":\"sparse\",\"rep\":0,\"value\":0.125}],"
+    "\"counters\":[{\"series\":\"sparse\",\"name\":\"PAPI_TOT_CYC\",\"value\":null,"
+    "\"reason\":\"no hardware counters\"},{\"series\":\"sparse\",\"name\":\"sde:::sw::flops\",\"value\":4096}]}";
+
+static sw_rc add(sw_store_t *st, int64_t run, const char *hash, sw_trial_status status, const char *result,
+                 sw_err_t *err) {
+  sw_trial_record_t t;
+  memset(&t, 0, sizeof t);
+  t.run_id = run;
+  t.config_hash = hash;
+  t.config_json = "{\"workload\":\"test\"}";
+  t.status = status;
+  t.attempt = 1;
+  t.rank = 1;
+  t.host = "h1";
+  t.started_s = 1000.0;
+  t.ended_s = 1002.5;
+  t.duration_s = -1;
+  t.exit_status = status == SW_TRIAL_OK ? 0 : -1;
+  t.result_json = result;
+  sw_err_clear(err);
+  return sw_store_add_trial(st, &t, NULL, err);
+}
+
+static void add_ok(sw_store_t *st, int64_t run, const char *hash) {
+  sw_err_t err;
+  assert_int_equal(add(st, run, hash, SW_TRIAL_OK, RESULT_JSON, &err), SW_OK);
+}
+
+/* ---- schema -------------------------------------------------------------------------------------- */
+
+static void test_schema_created(void **state) {
+  fixture_t *f = *state;
+  sw_store_t *st = open_store(f->path, 8);
+  sw_err_t err;
+  assert_null(sw_store_fs_warning(st)); /* a local temp dir: no network file-system warning */
+  assert_int_equal(sw_store_close(&st, &err), SW_OK);
+  assert_null(st);
+  assert_int_equal(sw_store_close(&st, &err), SW_OK); /* idempotent */
+  sqlite3 *db = raw_open(f->path);
+  char buf[64];
+  assert_int_equal(q_int(db, "PRAGMA user_version"), 1);
+  assert_int_equal(q_int(db, "PRAGMA application_id"), 0x53575350);
+  assert_string_equal(q_text(db, "PRAGMA journal_mode", buf, sizeof buf), "wal");
+  assert_int_equal(q_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN "
+                             "('runs','trials','metrics','samples','counters')"),
+                   5);
+  assert_int_equal(q_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN "
+                             "('trials_by_hash_status','trials_by_status','trials_by_run')"),
+                   3);
+  sqlite3_close(db);
+  /* Reopening an existing database keeps it as it is. */
+  st = open_store(f->path, 8);
+  assert_int_equal(sw_store_close(&st, &err), SW_OK);
+  assert_int_equal(count_rows(f->path, "runs"), 0);
+}
+
+/* ---- ingest -------------------------------------------------------------------------------------- */
+
+static void test_ingest_exact_rows(void **state) {
+  fixture_t *f = *state;
+  sw_store_t *st = open_store(f->path, 8);
+  int64_t run = begin_run(st, "ingest");
+  add_ok(st, run, "aaaa");
+  sw_trial_record_t t;
+  memset(&t, 0, sizeof t);
+  t.run_id = run;
+  t.config_hash = "bbbb";
+  t.config_json = "{\"workload\":\"test\",\"crash\":\"segv\"}";
+  t.status = SW_TRIAL_FAILED;
+  t.attempt = 2;
+  t.rank = 2;
+  t.started_s = 10.0;
+  t.ended_s = 11.0;
+  t.duration_s = 0.75;
+  t.signal = SIGSEGV;
+  t.exit_status = -1;
+  t.stderr_tail = "Segmentation fault";
+  t.message = "killed by signal 11";
+  sw_err_t err;
+  int64_t id = 0;
+  assert_int_equal(sw_store_add_trial(st, &t, &id, &err), SW_OK);
+  assert_true(id > 0);
+  assert_int_equal(sw_store_run_end(st, run, "done", 0, &err), SW_OK);
+  assert_int_equal(sw_store_close(&st, &err), SW_OK);
+
+  sqlite3 *db = raw_open(f->path);
+  char buf[256];
+  assert_int_equal(q_int(db, "SELECT count(*) FROM trials"), 2);
+  assert_int_equal(q_int(db, "SELECT count(*) FROM metrics"), 2);
+  assert_int_equal(q_int(db, "SELECT count(*) FROM samples"), 3);
+  assert_int_equal(q_int(db, "SELECT count(*) FROM counters"), 2);
+  assert_float_equal(q_double(db, "SELECT value FROM metrics WHERE name = 'speedup'"), 1.5, TOL_EXACT);
+  assert_string_equal(q_text(db, "SELECT unit FROM metrics WHERE name = 'flops_sparse'", buf, sizeof buf), "flop");
+  assert_float_equal(q_double(db, "SELECT value FROM metrics WHERE name = 'flops_sparse'"), 1200000.0, TOL_EXACT);
+  assert_float_equal(q_double(db, "SELECT sum(value) FROM samples WHERE series = 'dense'"), 0.75, TOL_EXACT);
+  assert_float_equal(q_double(db, "SELECT value FROM samples WHERE series = 'sparse' AND rep = 0"), 0.125, TOL_EXACT);
+  assert_int_equal(q_int(db, "SELECT value IS NULL FROM counters WHERE name = 'PAPI_TOT_CYC'"), 1);
+  assert_string_equal(q_text(db, "SELECT reason FROM counters WHERE name = 'PAPI_TOT_CYC'", buf, sizeof buf),
+                      "no hardware counters");
+  assert_float_equal(q_double(db, "SELECT value FROM counters WHERE name = 'sde:::sw::flops'"), 4096.0, TOL_EXACT);
+  /* ok trial: duration from wall times (2.5 s), exit status 0, no signal. */
+  assert_float_equal(q_double(db, "SELECT duration_s FROM trials WHERE config_hash = 'aaaa'"), 2.5, TOL_EXACT);
+  assert_int_equal(q_int(db, "SELECT signal IS NULL AND exit_status = 0 FROM trials WHERE config_hash = 'aaaa'"), 1);
+  /* failed trial: its cause. */
+  assert_string_equal(q_text(db, "SELECT status FROM trials WHERE config_hash = 'bbbb'", buf, sizeof buf), "failed");
+  assert_int_equal(q_int(db, "SELECT signal FROM trials WHERE config_hash = 'bbbb'"), 11);
+  assert_string_equal(q_text(db, "SELECT signal_name FROM trials WHERE config_hash = 'bbbb'", buf, sizeof buf),
+                      "SIGSEGV");
+  assert_int_equal(q_int(db, "SELECT exit_status IS NULL AND attempt = 2 AND rank = 2 FROM trials "
+                             "WHERE config_hash = 'bbbb'"),
+                   1);
+  assert_float_equal(q_double(db, "SELECT duration_s FROM trials WHERE config_hash = 'bbbb'"), 0.75, TOL_EXACT);
+  assert_string_equal(q_text(db, "SELECT stderr_tail FROM trials WHERE config_hash = 'bbbb'", buf, sizeof buf),
+                      "Segmentation fault");
+  assert_int_equal(q_int(db, "SELECT count(*) FROM metrics m JOIN trials t USING (trial_id) "
+                             "WHERE t.config_hash = 'bbbb'"),
+                   0);
+  /* run provenance */
+  assert_string_equal(q_text(db, "SELECT status FROM runs", buf, sizeof buf), "done");
+  assert_int_equal(q_int(db, "SELECT ended_s >= started_s AND git_dirty = 1 AND n_ranks = 3 FROM runs"), 1);
+  assert_int_equal(q_int(db, "SELECT length(uuid) = 36 AND length(machine_fingerprint) = 16 AND "
+                             "length(spec_hash) = 64 FROM runs"),
+                   1);
+  assert_string_equal(q_text(db, "SELECT json_extract(env, '$.OPENBLAS_CORETYPE') FROM runs", buf, sizeof buf),
+                      "Haswell");
+  assert_int_equal(q_int(db, "SELECT count(*) FROM latest_ok"), 1);
+  sqlite3_close(db);
+}
+
+static void test_ingest_rejects_bad_results(void **state) {
+  fixture_t *f = *state;
+  sw_store_t *st = open_store(f->path, 100);
+  int64_t run = begin_run(st, "bad");
+  sw_err_t err;
+  add_ok(st, run, "good1");
+  assert_int_equal(add(st, run, "h_trunc", SW_TRIAL_OK, "{\"v\":1,\"metrics\":[", &err), SW_ERR_PARSE);
+  assert_non_null(strstr(err.msg, "h_trunc"));
+  assert_int_equal(add(st, run, "h_v2", SW_TRIAL_OK, "{\"v\":2}", &err), SW_ERR_UNSUPPORTED);
+  assert_non_null(strstr(err.msg, "version"));
+  assert_int_equal(add(st, run, "h_arr", SW_TRIAL_OK, "[1,2]", &err), SW_ERR_PARSE);
+  assert_int_equal(add(st, run, "h_obj", SW_TRIAL_OK, "{\"v\":1,\"samples\":{}}", &err), SW_ERR_PARSE);
+  /* A string where a number belongs: the CHECK constraint rejects it and the whole trial is rolled back. */
+  assert_int_equal(
+      add(st, run, "h_str", SW_TRIAL_OK, "{\"v\":1,\"metrics\":[{\"name\":\"a\",\"value\":\"fast\"}]}", &err),
+      SW_ERR_PARSE);
+  assert_non_null(strstr(err.msg, "metrics"));
+  assert_int_equal(add(st, run, "h_rep", SW_TRIAL_OK,
+                       "{\"v\":1,\"samples\":[{\"series\":\"d\",\"rep\":0,\"value\":1.0},"
+                       "{\"series\":\"d\",\"rep\":0,\"value\":2.0}]}",
+                       &err),
+                   SW_ERR_PARSE);
+  assert_int_equal(add(st, run, "h_cnt", SW_TRIAL_OK,
+                       "{\"v\":1,\"counters\":[{\"series\":\"d\",\"name\":\"x\",\"value\":null}]}", &err),
+                   SW_ERR_PARSE);
+  add_ok(st, run, "good2");
+  assert_int_equal(sw_store_pending(st), 2);
+  assert_int_equal(sw_store_close(&st, &err), SW_OK);
+  assert_int_equal(count_rows(f->path, "trials"), 2);
+  assert_int_equal(count_rows(f->path, "metrics"), 4);
+  assert_int_equal(count_rows(f->path, "samples"), 6);
+}
+
+/* ---- resume -------------------------------------------------------------------------------------- */
+
+static void test_ok_hashes(void **state) {
+  fixture_t *f = *state;
+  sw_store_t *st = open_store(f->path, 2);
+  sw_err_t err;
+  int64_t r1 = begin_run(st, "r1");
+  add_ok(st, r1, "c3");
+  assert_int_equal(add(st, r1, "b2", SW_TRIAL_FAILED, NULL, &err), SW_OK);
+  assert_int_equal(add(st, r1, "d4", SW_TRIAL_TIMEOUT, NULL, &err), SW_OK);
+  int64_t r2 = begin_run(st, "r2");
+  assert_true(r2 != r1);
+  add_ok(st, r2, "a1");
+  add_ok(st, r2, "c3");                                                 /* ok twice: one entry */
+  assert_int_equal(add(st, r2, "e5", SW_TRIAL_INTERRUPTED, NULL, &err), SW_OK); /* still buffered */
+  sw_hash_set_t set = {0};
+  assert_int_equal(sw_store_ok_hashes(st, &set, &err), SW_OK);
+  assert_int_equal(set.count, 2);
+  assert_string_equal(set.items[0], "a1");
+  assert_string_equal(set.items[1], "c3");
+  assert_true(sw_hash_set_contains(&set, "a1"));
+  assert_true(sw_hash_set_contains(&set, "c3"));
+  assert_false(sw_hash_set_contains(&set, "b2"));
+  assert_false(sw_hash_set_contains(&set, "zz"));
+  sw_hash_set_free(&set);
+  sw_hash_set_free(&set);
+  assert_int_equal(set.count, 0);
+  assert_int_equal(
+      sw_store_hashes_with_status(st, (1u << SW_TRIAL_FAILED) | (1u << SW_TRIAL_INTERRUPTED), &set, &err), SW_OK);
+  assert_int_equal(set.count, 2);
+  assert_string_equal(set.items[0], "b2");
+  assert_string_equal(set.items[1], "e5");
+  sw_hash_set_free(&set);
+  int attempt = -1;
+  assert_int_equal(sw_store_max_attempt(st, "c3", &attempt, &err), SW_OK);
+  assert_int_equal(attempt, 1);
+  assert_int_equal(sw_store_max_attempt(st, "never", &attempt, &err), SW_OK);
+  assert_int_equal(attempt, 0);
+  assert_int_equal(sw_store_close(&st, &err), SW_OK);
+}
+
+/* ---- refusals ------------------------------------------------------------------------------------ */
+
+static void test_newer_version_refused(void **state) {
+  fixture_t *f = *state;
+  sw_store_t *st = open_store(f->path, 8);
+  sw_err_t err;
+  assert_int_equal(sw_store_close(&st, &err), SW_OK);
+  sqlite3 *db = raw_open(f->path);
+  assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 7", NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(db);
+  assert_int_equal(sw_store_open(&st, f->path, NULL, &err), SW_ERR_UNSUPPORTED);
+  assert_null(st);
+  assert_non_null(strstr(err.msg, "schema version 7"));
+  assert_non_null(strstr(err.msg, "version 1"));
+  assert_non_null(strstr(err.msg, f->path));
+  sw_store_opts_t o;
+  sw_store_opts_default(&o);
+  o.read_only = 1;
+  assert_int_equal(sw_store_open(&st, f->path, &o, &err), SW_ERR_UNSUPPORTED);
+}
+
+static void test_bad_paths(void **state) {
+  fixture_t *f = *state;
+  sw_store_t *st = NULL;
+  sw_err_t err;
+  char p[512];
+  /* missing directory */
+  snprintf(p, sizeof p, "%s/no/such/dir/r.db", f->dir);
+  assert_int_equal(sw_store_open(&st, p, NULL, &err), SW_ERR_IO);
+  assert_null(st);
+  assert_non_null(strstr(err.msg, p));
+  assert_non_null(strstr(err.msg, "No such file"));
+  /* a directory where the file should be */
+  assert_int_equal(sw_store_open(&st, f->dir, NULL, &err), SW_ERR_IO);
+  assert_non_null(strstr(err.msg, "is a directory"));
+  /* a regular file used as a directory */
+  snprintf(p, sizeof p, "%s/plain", f->dir);
+  FILE *fp = fopen(p, "w");
+  fputs("this is not a database, just text long enough to have a header..........................\n", fp);
+  fclose(fp);
+  char q[600];
+  snprintf(q, sizeof q, "%s/r.db", p);
+  assert_int_equal(sw_store_open(&st, q, NULL, &err), SW_ERR_IO);
+  assert_non_null(strstr(err.msg, q));
+  /* a file that is not a database */
+  assert_int_equal(sw_store_open(&st, p, NULL, &err), SW_ERR_DB);
+  assert_non_null(strstr(err.msg, p));
+  assert_non_null(strstr(err.msg, "not a database"));
+  /* an SQLite database that is not sparsweep's */
+  snprintf(p, sizeof p, "%s/other.db", f->dir);
+  sqlite3 *db = NULL;
+  sqlite3_open(p, &db);
+  sqlite3_exec(db, "CREATE TABLE t(x)", NULL, NULL, NULL);
+  sqlite3_close(db);
+  assert_int_equal(sw_store_open(&st, p, NULL, &err), SW_ERR_DB);
+  assert_non_null(strstr(err.msg, "not a sparsweep results database"));
+  if (geteuid() == 0) return; /* root ignores permission bits: the checks below cannot fail for root */
+  /* read-only file, read-only directory */
+  snprintf(p, sizeof p, "%s/ro.db", f->dir);
+  st = open_store(p, 1);
+  sw_store_close(&st, &err);
+  chmod(p, 0444);
+  assert_int_equal(sw_store_open(&st, p, NULL, &err), SW_ERR_IO);
+  assert_non_null(strstr(err.msg, p));
+  chmod(p, 0644);
+  snprintf(p, sizeof p, "%s/rodir", f->dir);
+  mkdir(p, 0555);
+  snprintf(q, sizeof q, "%s/r.db", p);
+  assert_int_equal(sw_store_open(&st, q, NULL, &err), SW_ERR_IO);
+  assert_non_null(strstr(err.msg, "not writable"));
+  chmod(p, 0755);
+}
+
+/* ---- merge --------------------------------------------------------------------------------------- */
+
+static void copy_file(const char *from, const char *to) {
+  FILE *a = fopen(from, "rb"), *b = fopen(to, "wb");
+  assert_non_null(a);
+  assert_non_null(b);
+  char buf[8192];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, a)) > 0) assert_int_equal(fwrite(buf, 1, n, b), n);
+  fclose(a);
+  fclose(b);
+}
+
+static void test_merge(void **state) {
+  fixture_t *f = *state;
+  char a[512], b[512], out[512], buf[512];
+  snprintf(a, sizeof a, "%s/a.db", f->dir);
+  snprintf(b, sizeof b, "%s/b.db", f->dir);
+  snprintf(out, sizeof out, "%s/out.db", f->dir);
+  sw_err_t err;
+  /* Job A: h1 ok, h2 ok, h3 failed. */
+  sw_store_t *st = open_store(a, 8);
+  int64_t ra = begin_run(st, "job-a");
+  add_ok(st, ra, "h1");
+  add_ok(st, ra, "h2");
+  assert_int_equal(add(st, ra, "h3", SW_TRIAL_FAILED, NULL, &err), SW_OK);
+  assert_int_equal(sw_store_close(&st, &err), SW_OK); /* close checkpoints: the .db file is complete */
+  /* Job B started from a copy of A (same run A inside), then its own run: h2 again (repeat), h3 ok, h4 ok. */
+  copy_file(a, b);
+  st = open_store(b, 8);
+  int64_t rb = begin_run(st, "job-b");
+  add_ok(st, rb, "h2");
+  add_ok(st, rb, "h3");
+  add_ok(st, rb, "h4");
+  assert_int_equal(sw_store_close(&st, &err), SW_OK);
+
+  st = open_store(out, 8);
+  sw_merge_stats_t s;
+  assert_int_equal(sw_store_merge(st, a, NULL, &s, &err), SW_OK);
+  assert_int_equal(s.runs_added, 1);
+  assert_int_equal(s.trials_added, 3);
+  assert_int_equal(s.trials_skipped, 0);
+  assert_int_equal(sw_store_merge(st, b, NULL, &s, &err), SW_OK);
+  assert_int_equal(s.runs_added, 1);      /* run A already present */
+  assert_int_equal(s.trials_added, 2);    /* h3 ok, h4 ok */
+  assert_int_equal(s.trials_skipped, 4);  /* run A's 3 trials + run B's repeat of h2 */
+  assert_int_equal(sw_store_merge(st, b, NULL, &s, &err), SW_OK);
+  assert_int_equal(s.runs_added + s.trials_added, 0);
+  /* The output itself and garbage inputs are refused, and the output is unchanged. */
+  assert_int_equal(sw_store_merge(st, out, NULL, &s, &err), SW_ERR_INVALID);
+  snprintf(buf, sizeof buf, "%s/missing.db", f->dir);
+  assert_int_equal(sw_store_merge(st, buf, NULL, &s, &err), SW_ERR_IO);
+  assert_non_null(strstr(err.msg, buf));
+  assert_int_equal(sw_store_integrity_check(st, &err), SW_OK);
+  assert_int_equal(sw_store_close(&st, &err), SW_OK);
+
+  sqlite3 *db = raw_open(out);
+  assert_int_equal(q_int(db, "SELECT count(*) FROM runs"), 2);
+  assert_int_equal(q_int(db, "SELECT count(*) FROM trials"), 5);
+  assert_int_equal(q_int(db, "SELECT count(*) FROM (SELECT config_hash FROM trials WHERE status = 'ok' "
+                             "GROUP BY config_hash HAVING count(*) > 1)"),
+                   0);
+  assert_int_equal(q_int(db, "SELECT count(*) FROM metrics"), 4 * 2);
+  assert_int_equal(q_int(db, "SELECT count(*) FROM samples"), 4 * 3);
+  assert_int_equal(q_int(db, "SELECT count(*) FROM counters"), 4 * 2);
+  /* Provenance: each run keeps its spec name and where it came from; trials point at the right run. */
+  snprintf(buf, sizeof buf, "SELECT imported_from FROM runs WHERE spec_name = 'job-b'");
+  char got[512];
+  assert_string_equal(q_text(db, buf, got, sizeof got), b);
+  assert_string_equal(q_text(db, "SELECT imported_from FROM runs WHERE spec_name = 'job-a'", got, sizeof got), a);
+  assert_string_equal(q_text(db, "SELECT r.spec_name FROM trials t JOIN runs r USING (run_id) "
+                                 "WHERE t.config_hash = 'h4'",
+                             got, sizeof got),
+                      "job-b");
+  assert_string_equal(q_text(db, "SELECT r.spec_name FROM trials t JOIN runs r USING (run_id) "
+                                 "WHERE t.config_hash = 'h3' AND t.status = 'failed'",
+                             got, sizeof got),
+                      "job-a");
+  assert_float_equal(q_double(db, "SELECT m.value FROM metrics m JOIN trials t USING (trial_id) "
+                                  "WHERE t.config_hash = 'h4' AND m.name = 'speedup'"),
+                     1.5, TOL_EXACT);
+  sqlite3_close(db);
+
+  /* --keep-repeats keeps run B's second measurement of h2. */
+  snprintf(out, sizeof out, "%s/out2.db", f->dir);
+  st = open_store(out, 8);
+  sw_merge_opts_t keep = {1};
+  assert_int_equal(sw_store_merge(st, b, &keep, &s, &err), SW_OK);
+  assert_int_equal(s.runs_added, 2);
+  assert_int_equal(s.trials_added, 6);
+  assert_int_equal(sw_store_close(&st, &err), SW_OK);
+}
+
+static void test_merge_refuses_newer_input(void **state) {
+  fixture_t *f = *state;
+  char in[512], out[512];
+  snprintf(in, sizeof in, "%s/in.db", f->dir);
+  snprintf(out, sizeof out, "%s/out.db", f->dir);
+  sw_err_t err;
+  sw_store_t *st = open_store(in, 8);
+  add_ok(st, begin_run(st, "x"), "h1");
+  assert_int_equal(sw_store_close(&st, &err), SW_OK);
+  sqlite3 *db = raw_open(in);
+  sqlite3_exec(db, "PRAGMA user_version = 9", NULL, NULL, NULL);
+  sqlite3_close(db);
+  st = open_store(out, 8);
+  assert_int_equal(sw_store_merge(st, in, NULL, NULL, &err), SW_ERR_UNSUPPORTED);
+  assert_non_null(strstr(err.msg, "version 9"));
+  assert_non_null(strstr(err.msg, "version 1"));
+  assert_int_equal(sw_store_close(&st, &err), SW_OK);
+  assert_int_equal(count_rows(out, "trials"), 0);
+}
+
+/* ---- batching, concurrency, crashes, disk full ---------------------------------------------------- */
+
+static void test_batches_and_concurrent_reader(void **state) {
+  fixture_t *f = *state;
+  sw_store_t *st = open_store(f->path, 3);
+  sw_err_t err;
+  int64_t run = begin_run(st, "batch");
+  sqlite3 *reader = raw_open(f->path);
+  add_ok(st, run, "t1");
+  add_ok(st, run, "t2");
+  assert_int_equal(sw_store_pending(st), 2);
+  assert_int_equal(q_int(reader, "SELECT count(*) FROM trials"), 0); /* not committed yet */
+  add_ok(st, run, "t3");                                              /* third: batch commits */
+  assert_int_equal(sw_store_pending(st), 0);
+  assert_int_equal(q_int(reader, "SELECT count(*) FROM trials"), 3);
+  /* A reader holding a snapshot does not block the writer's commit and keeps its snapshot. */
+  assert_int_equal(sqlite3_exec(reader, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
+  assert_int_equal(q_int(reader, "SELECT count(*) FROM trials"), 3);
+  add_ok(st, run, "t4");
+  assert_int_equal(sw_store_flush(st, &err), SW_OK);
+  assert_int_equal(q_int(reader, "SELECT count(*) FROM trials"), 3);
+  assert_int_equal(sqlite3_exec(reader, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+  assert_int_equal(q_int(reader, "SELECT count(*) FROM trials"), 4);
+  assert_int_equal(q_int(reader, "SELECT count(*) FROM samples"), 4 * 3);
+  assert_int_equal(sw_store_flush(st, &err), SW_OK); /* nothing pending: no-op */
+  sqlite3_close(reader);
+  assert_int_equal(sw_store_close(&st, &err), SW_OK);
+}
+
+static void test_killed_writer_loses_only_unflushed(void **state) {
+  fixture_t *f = *state;
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    sw_store_opts_t o;
+    sw_err_t err;
+    sw_store_t *st = NULL;
+    sw_store_opts_default(&o);
+    o.batch_trials = 1000;
+    o.batch_seconds = 3600;
+    if (sw_store_open(&st, f->path, &o, &err) != SW_OK) _exit(3);
+    sw_provenance_t p;
+    memset(&p, 0, sizeof p);
+    int64_t run = 0;
+    if (sw_store_run_begin(st, &p, &run, &err) != SW_OK) _exit(4);
+    char h[16];
+    for (int i = 0; i < 8; i++) {
+      snprintf(h, sizeof h, "k%d", i);
+      if (add(st, run, h, SW_TRIAL_OK, RESULT_JSON, &err) != SW_OK) _exit(5);
+      if (i == 4 && sw_store_flush(st, &err) != SW_OK) _exit(6);
+    }
+    raise(SIGKILL); /* three trials buffered, never committed */
+    _exit(7);
+  }
+  int status = 0;
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+  sw_store_t *st = open_store(f->path, 8);
+  sw_err_t err;
+  assert_int_equal(sw_store_integrity_check(st, &err), SW_OK);
+  sw_hash_set_t set = {0};
+  assert_int_equal(sw_store_ok_hashes(st, &set, &err), SW_OK);
+  assert_int_equal(set.count, 5);
+  assert_true(sw_hash_set_contains(&set, "k4"));
+  assert_false(sw_hash_set_contains(&set, "k5"));
+  sw_hash_set_free(&set);
+  assert_int_equal(sw_store_close(&st, &err), SW_OK);
+  assert_int_equal(count_rows(f->path, "samples"), 5 * 3);
+}
+
+static void test_disk_full_keeps_committed(void **state) {
+  fixture_t *f = *state;
+  sw_store_t *st = open_store(f->path, 4);
+  sw_err_t err;
+  int64_t run = begin_run(st, "full");
+  for (int i = 0; i < 4; i++) {
+    char h[16];
+    snprintf(h, sizeof h, "f%d", i);
+    add_ok(st, run, h);
+  }
+  assert_int_equal(sw_store_pending(st), 0);
+  /* Simulate a full disk: forbid the file from growing beyond its current size. */
+  sqlite3 *db = sw_store_handle(st);
+  int64_t pages = q_int(db, "PRAGMA page_count");
+  char sql[64];
+  snprintf(sql, sizeof sql, "PRAGMA max_page_count = %lld", (long long)pages);
+  assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+  static char big[64 * 1024];
+  memset(big, 'x', sizeof big - 1);
+  sw_trial_record_t t;
+  memset(&t, 0, sizeof t);
+  t.run_id = run;
+  t.config_hash = "g0";
+  t.config_json = "{}";
+  t.status = SW_TRIAL_FAILED;
+  t.stderr_tail = big;
+  t.exit_status = 1;
+  sw_rc rc = SW_OK;
+  for (int i = 0; i < 20 && rc == SW_OK; i++) rc = sw_store_add_trial(st, &t, NULL, &err);
+  assert_int_equal(rc, SW_ERR_DB);
+  assert_non_null(strstr(err.msg, f->path));
+  assert_non_null(strstr(err.msg, "full"));
+  assert_int_equal(sw_store_close(&st, &err), SW_OK);
+  assert_int_equal(count_rows(f->path, "trials"), 4);
+  st = open_store(f->path, 4);
+  assert_int_equal(sw_store_integrity_check(st, &err), SW_OK);
+  assert_int_equal(sw_store_close(&st, &err), SW_OK);
+}
+
+/* ---- provenance helpers -------------------------------------------------------------------------- */
+
+static void test_fs_classify(void **state) {
+  (void)state;
+  sw_fs_check_t c;
+  /* Constants from linux/magic.h, the independent reference for the table in sw_store_host.c. */
+  const unsigned long net[] = {NFS_SUPER_MAGIC, SMB_SUPER_MAGIC, CIFS_SUPER_MAGIC, SMB2_SUPER_MAGIC,
+                               CEPH_SUPER_MAGIC, AFS_SUPER_MAGIC, V9FS_MAGIC};
+  for (size_t i = 0; i < sizeof net / sizeof net[0]; i++) {
+    sw_fs_classify(net[i], &c);
+    assert_int_equal(c.network, 1);
+  }
+  sw_fs_classify(NFS_SUPER_MAGIC, &c);
+  assert_string_equal(c.fs_name, "nfs");
+  sw_fs_classify(0x0BD00BD0, &c); /* Lustre LL_SUPER_MAGIC */
+  assert_string_equal(c.fs_name, "lustre");
+  sw_fs_classify(0x47504653, &c); /* 'G''P''F''S' */
+  assert_string_equal(c.fs_name, "gpfs");
+  sw_fs_classify(EXT4_SUPER_MAGIC, &c);
+  assert_int_equal(c.network, 0);
+  sw_fs_classify(TMPFS_MAGIC, &c);
+  assert_int_equal(c.network, 0);
+  fixture_t *f = *state;
+  sw_err_t err;
+  assert_int_equal(sw_fs_check_path(f->path, &c, &err), SW_OK);
+}
+
+static void test_fingerprint_and_env(void **state) {
+  (void)state;
+  sw_provenance_t a, b;
+  memset(&a, 0, sizeof a);
+  a.cpu_model = "AMD EPYC 9R45";
+  a.cores = 2;
+  a.mem_bytes = (int64_t)(23.4 * (1 << 30)); /* MemTotal of a 24 GiB machine */
+  a.openblas_core = "Haswell";
+  b = a;
+  b.mem_bytes = 24LL << 30; /* another kernel reserves less */
+  b.git_commit = "different";  /* not part of the machine identity */
+  char fa[17], fb[17];
+  sw_machine_fingerprint(&a, fa);
+  sw_machine_fingerprint(&b, fb);
+  assert_int_equal(strlen(fa), 16);
+  assert_string_equal(fa, fb);
+  b.cores = 4;
+  sw_machine_fingerprint(&b, fb);
+  assert_string_not_equal(fa, fb);
+  b = a;
+  b.mem_bytes = 32LL << 30;
+  sw_machine_fingerprint(&b, fb);
+  assert_string_not_equal(fa, fb);
+
+  setenv("OPENBLAS_SW_TEST", "q\"uote", 1);
+  setenv("SW_UNRELATED_NOT", "1", 1);
+  setenv("ZZ_IRRELEVANT", "1", 1);
+  sw_buf_t buf = SW_BUF_INIT;
+  sw_store_env_json(&buf);
+  assert_true(sw_buf_ok(&buf));
+  sqlite3 *db = NULL;
+  assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
+  char sql[8192], got[256];
+  char *q = sqlite3_mprintf("%Q", sw_buf_str(&buf));
+  snprintf(sql, sizeof sql, "SELECT json_valid(%s)", q);
+  assert_int_equal(q_int(db, sql), 1);
+  snprintf(sql, sizeof sql, "SELECT json_extract(%s, '$.OPENBLAS_SW_TEST')", q);
+  assert_string_equal(q_text(db, sql, got, sizeof got), "q\"uote");
+  snprintf(sql, sizeof sql, "SELECT json_type(%s, '$.ZZ_IRRELEVANT') IS NULL", q);
+  assert_int_equal(q_int(db, sql), 1);
+  sqlite3_free(q);
+  sqlite3_close(db);
+  sw_buf_free(&buf);
+
+  sw_host_info_t h;
+  sw_host_info_read(&h);
+  assert_true(h.cores >= 1);
+  assert_true(h.mem_bytes > 0);
+}
+
+static void test_status_names(void **state) {
+  (void)state;
+  sw_err_t err;
+  for (int i = 0; i < SW_TRIAL_STATUS_COUNT; i++) {
+    sw_trial_status s = SW_TRIAL_STATUS_COUNT;
+    assert_int_equal(sw_trial_status_parse(sw_trial_status_name((sw_trial_status)i), &s, &err), SW_OK);
+    assert_int_equal(s, i);
+  }
+  sw_trial_status s;
+  assert_int_equal(sw_trial_status_parse("done", &s, &err), SW_ERR_INVALID);
+  assert_non_null(strstr(err.msg, "'done'"));
+  assert_string_equal(sw_trial_status_name(SW_TRIAL_TIMEOUT), "timeout");
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_schema_created, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_ingest_exact_rows, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_ingest_rejects_bad_results, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_ok_hashes, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_newer_version_refused, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_bad_paths, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_merge, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_merge_refuses_newer_input, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_batches_and_concurrent_reader, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_killed_writer_loses_only_unflushed, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_disk_full_keeps_committed, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_fs_classify, setup, teardown),
+      cmocka_unit_test(test_fingerprint_and_env),
+      cmocka_unit_test(test_status_names),
+  };
+  return cmocka_run_group_tests_name("store", tests, NULL, NULL);
+}
