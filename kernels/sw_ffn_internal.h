@@ -1,0 +1,58 @@
+/* sw_ffn_internal (private to kernels/): workspace carving and the shared execution core of the sparse FFN,
+ * used by the dense path for bf16 weights (every neuron selected) and by the policy forward. */
+#ifndef SW_FFN_INTERNAL_H
+#define SW_FFN_INTERNAL_H
+#include "kernels/sw_ffn.h"
+
+#define SW_FFN_UNION_BLOCK 64   /* neurons per packed block in the batched path */
+#define SW_FFN_GATHER_MAX_TOK 2 /* up to this many tokens, run the per-token gathered kernel */
+
+/* A selection: per-token CSR lists, or one list `all` shared by every token. */
+typedef struct sw_sel {
+  const int32_t *idx;
+  const int64_t *off;
+  const int32_t *all;
+  int64_t        n_all;
+} sw_sel_t;
+
+static inline const int32_t *sw_sel_tok(const sw_sel_t *s, int t, int64_t *n) {
+  if (s->all) {
+    *n = s->n_all;
+    return s->all;
+  }
+  *n = s->off[t + 1] - s->off[t];
+  return s->idx + s->off[t];
+}
+
+static inline size_t sw_ffn_pad16(size_t n) { return (n + 15) / 16 * 16; }
+/* Workspace regions (floats): activations of every token (gact, u, h; stride d_ff), packed blocks,
+ * per-thread accumulators.  Ints: flags[d_ff], union[d_ff], list[d_ff], cursors[max_tok]. */
+static inline float *sw_work_gact(const sw_ffn_work_t *wk) { return wk->f; }
+static inline float *sw_work_u(const sw_ffn_work_t *wk) {
+  return wk->f + (size_t)wk->max_tok * sw_ffn_pad16((size_t)wk->d_ff);
+}
+static inline float *sw_work_h(const sw_ffn_work_t *wk) {
+  return wk->f + 2 * (size_t)wk->max_tok * sw_ffn_pad16((size_t)wk->d_ff);
+}
+static inline float *sw_work_pack(const sw_ffn_work_t *wk) {
+  return wk->f + 3 * (size_t)wk->max_tok * sw_ffn_pad16((size_t)wk->d_ff);
+}
+static inline float *sw_work_accum(const sw_ffn_work_t *wk) {
+  size_t d = sw_ffn_pad16((size_t)wk->d_model), n = (size_t)wk->max_tok, b = SW_FFN_UNION_BLOCK;
+  return sw_work_pack(wk) + 3 * b * d + 3 * n * b;
+}
+static inline int32_t *sw_work_list(const sw_ffn_work_t *wk) { return wk->i32 + 2 * (size_t)wk->d_ff; }
+
+/* Checks that w/work/n_tok are consistent; SW_ERR_INVALID otherwise. */
+sw_rc sw_ffn_check(const sw_ffn_weights_t *w, const sw_ffn_work_t *work, int n_tok);
+/* out[t] = Σ_{i ∈ sel_t} h_i(x_t) down_i + b_down.  Known values: gact (n_tok × d_ff, act(gate) of gated FFNs:
+ * only up and down rows are read) or h (n_tok × d_ff: only down rows are read); both NULL: all rows read.
+ * *rows_read receives the number of distinct neurons read. */
+void sw_ffn_exec(float *out, const float *x, const sw_ffn_weights_t *w, const sw_sel_t *sel, const float *gact,
+                 const float *h, sw_ffn_work_t *work, int n_tok, int64_t *rows_read);
+/* act(gate)·x (gated) / h (plain) and optionally up / h for n_tok tokens into work-independent buffers
+ * (stride d_ff).  Uses OpenBLAS for f32 and the gathered kernel for bf16. */
+void sw_ffn_compute_acts(float *gact, float *u, float *h, const float *x, const sw_ffn_weights_t *w, int n_tok,
+                         int32_t *list_scratch);
+
+#endif

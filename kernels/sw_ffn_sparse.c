@@ -1,0 +1,292 @@
+/* sw_ffn_sparse: activation-sparse FFN.  Few tokens: per token, groups of 4 active neurons run a fused
+ * gate/up dot pass and a down axpy pass (sw_gather.h), split over the pool's threads with private
+ * accumulators.  More tokens: the union of active neurons is packed in blocks of SW_FFN_UNION_BLOCK rows
+ * and multiplied with OpenBLAS sgemm; h is zeroed for (token, neuron) pairs outside the token's set. */
+#include "kernels/sw_ffn_sparse.h"
+
+#include <cblas.h>
+#include <string.h>
+
+#include "kernels/sw_ffn_internal.h"
+#include "kernels/sw_flops.h"
+#include "kernels/sw_gather.h"
+#include "kernels/sw_pool.h"
+
+static size_t sw_esz(const sw_ffn_weights_t *w) { return w->dtype == SW_DTYPE_BF16 ? 2u : 4u; }
+
+static const void *sw_row_ptr(const void *m, size_t ld, size_t esz, int32_t i) {
+  return (const char *)m + (size_t)i * ld * esz;
+}
+
+sw_rc sw_ffn_check(const sw_ffn_weights_t *w, const sw_ffn_work_t *work, int n_tok) {
+  if (!w || !work || !work->f) return SW_ERR_INVALID;
+  if (n_tok < 0 || n_tok > work->max_tok) return SW_ERR_INVALID;
+  if (w->d_model <= 0 || w->d_ff <= 0 || w->d_model > work->d_model || w->d_ff > work->d_ff) return SW_ERR_INVALID;
+  if (!w->up || !w->down || (w->gated && !w->gate)) return SW_ERR_INVALID;
+  return SW_OK;
+}
+
+/* acc += Σ_{k<n} h_{idx[k]} down_{idx[k]} for one token (acc not cleared). */
+static void sw_token_run(float *acc, const float *x, const sw_ffn_weights_t *w, const int32_t *idx, int64_t n,
+                         const float *gact, const float *h) {
+  size_t esz = sw_esz(w);
+  int    d = w->d_model;
+  if (!w->gated && !h) gact = NULL;
+  for (int64_t k = 0; k < n; k += 4) {
+    int32_t cur[4], nxt[4];
+    for (int q = 0; q < 4; q++) {
+      cur[q] = idx[k + q < n ? k + q : n - 1];
+      nxt[q] = k + 4 < n ? idx[k + 4 + q < n ? k + 4 + q : n - 1] : cur[q];
+    }
+    const void *dn[4], *dn_pf[4];
+    float       hv[4];
+    for (int q = 0; q < 4; q++) {
+      dn[q] = sw_row_ptr(w->down, w->ld_down, esz, cur[q]);
+      dn_pf[q] = sw_row_ptr(w->down, w->ld_down, esz, nxt[q]);
+    }
+    if (h) {
+      for (int q = 0; q < 4; q++) hv[q] = h[cur[q]];
+    } else {
+      const void *up[4], *up_pf[4];
+      float       uv[4];
+      for (int q = 0; q < 4; q++) {
+        up[q] = sw_row_ptr(w->up, w->ld_up, esz, cur[q]);
+        up_pf[q] = sw_row_ptr(w->up, w->ld_up, esz, nxt[q]);
+      }
+      if (w->gated && gact) {
+        sw_gather_dot4(uv, up, up_pf, w->dtype, x, d);
+        for (int q = 0; q < 4; q++) hv[q] = gact[cur[q]] * uv[q];
+      } else if (w->gated) {
+        const void *g[4], *g_pf[4];
+        float       gv[4];
+        for (int q = 0; q < 4; q++) {
+          g[q] = sw_row_ptr(w->gate, w->ld_gate, esz, cur[q]);
+          g_pf[q] = sw_row_ptr(w->gate, w->ld_gate, esz, nxt[q]);
+        }
+        sw_gather_dot4x2(gv, uv, g, up, g_pf, up_pf, w->dtype, x, d);
+        for (int q = 0; q < 4; q++) hv[q] = sw_act_1(w->act, gv[q], w->act_param) * uv[q];
+      } else {
+        sw_gather_dot4(uv, up, up_pf, w->dtype, x, d);
+        for (int q = 0; q < 4; q++)
+          hv[q] = sw_act_1(w->act, uv[q] + (w->b_up ? w->b_up[cur[q]] : 0.0f), w->act_param);
+      }
+    }
+    for (int q = 0; q < 4; q++)
+      if (k + q >= n) hv[q] = 0.0f;
+    sw_gather_axpy4(acc, hv, dn, dn_pf, w->dtype, d);
+  }
+}
+
+typedef struct sw_token_job {
+  float                  *accum; /* n_threads accumulators of stride acc_ld */
+  size_t                  acc_ld;
+  const float            *x;
+  const sw_ffn_weights_t *w;
+  const int32_t          *idx;
+  int64_t                 n;
+  const float            *gact, *h;
+} sw_token_job_t;
+
+static void sw_token_job_fn(void *arg, int tid, int n_threads) {
+  sw_token_job_t *j = arg;
+  int64_t         groups = (j->n + 3) / 4;
+  int64_t         g0 = groups * tid / n_threads, g1 = groups * (tid + 1) / n_threads;
+  int64_t         k0 = 4 * g0, k1 = 4 * g1 < j->n ? 4 * g1 : j->n;
+  float          *acc = j->accum + (size_t)tid * j->acc_ld;
+  memset(acc, 0, (size_t)j->w->d_model * sizeof *acc);
+  if (k1 > k0) sw_token_run(acc, j->x, j->w, j->idx + k0, k1 - k0, j->gact, j->h);
+}
+
+static void sw_exec_gather(float *out, const float *x, const sw_ffn_weights_t *w, const sw_sel_t *sel,
+                           const float *gact, const float *h, sw_ffn_work_t *work, int n_tok) {
+  int d = w->d_model, nt = work->pool ? work->n_threads : 1;
+  for (int t = 0; t < n_tok; t++) {
+    int64_t        n;
+    const int32_t *idx = sw_sel_tok(sel, t, &n);
+    float         *o = out + (size_t)t * d;
+    const float   *xt = x + (size_t)t * d;
+    const float   *gt = gact ? gact + (size_t)t * w->d_ff : NULL, *ht = h ? h + (size_t)t * w->d_ff : NULL;
+    if (nt == 1 || n < 8) {
+      memset(o, 0, (size_t)d * sizeof *o);
+      sw_token_run(o, xt, w, idx, n, gt, ht);
+      continue;
+    }
+    sw_token_job_t job = {sw_work_accum(work), sw_ffn_pad16((size_t)d), xt, w, idx, n, gt, ht};
+    sw_pool_run(work->pool, sw_token_job_fn, &job);
+    memcpy(o, job.accum, (size_t)d * sizeof *o);
+    for (int th = 1; th < nt; th++) {
+      const float *a = job.accum + (size_t)th * job.acc_ld;
+      for (int j = 0; j < d; j++) o[j] += a[j];
+    }
+  }
+}
+
+/* Copies b rows (ids) of a weight matrix into dst (stride ldd floats), converting bf16 to f32. */
+static void sw_pack_rows(float *dst, size_t ldd, const void *m, size_t ld, sw_dtype_t dtype, const int32_t *ids, int b,
+                         int d) {
+  for (int k = 0; k < b; k++) {
+    if (dtype == SW_DTYPE_F32) {
+      memcpy(dst + (size_t)k * ldd, (const float *)m + (size_t)ids[k] * ld, (size_t)d * sizeof(float));
+    } else {
+      const uint16_t *r = (const uint16_t *)m + (size_t)ids[k] * ld;
+      for (int j = 0; j < d; j++) dst[(size_t)k * ldd + j] = sw_bf16_to_f32(r[j]);
+    }
+  }
+}
+
+/* Union of the selection's neurons (ascending) into uni; returns its size. */
+static int64_t sw_sel_union(int32_t *uni, int32_t *flags, const sw_sel_t *sel, int d_ff, int n_tok) {
+  if (sel->all) {
+    memcpy(uni, sel->all, (size_t)sel->n_all * sizeof *uni);
+    return sel->n_all;
+  }
+  memset(flags, 0, (size_t)d_ff * sizeof *flags);
+  for (int64_t k = sel->off[0]; k < sel->off[n_tok]; k++) flags[sel->idx[k]] = 1;
+  int64_t n = 0;
+  for (int i = 0; i < d_ff; i++)
+    if (flags[i]) uni[n++] = i;
+  return n;
+}
+
+/* Block products of the union path: Hb[t*b + k] = h of neuron ids[k] for token t, or 0 when inactive. */
+static void sw_union_block_h(float *hb, const float *x, const sw_ffn_weights_t *w, const sw_sel_t *sel,
+                             const int32_t *ids, int b, const float *gact, const float *h, float *pack_a,
+                             float *pack_b, float *tmp_a, float *tmp_b, int32_t *cursor, int n_tok) {
+  int    d = w->d_model, f = w->d_ff;
+  size_t dp = sw_ffn_pad16((size_t)d);
+  if (!h) {
+    sw_pack_rows(pack_b, dp, w->up, w->ld_up, w->dtype, ids, b, d);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n_tok, b, d, 1.0f, x, d, pack_b, (int)dp, 0.0f, tmp_b, b);
+    if (w->gated && !gact) {
+      sw_pack_rows(pack_a, dp, w->gate, w->ld_gate, w->dtype, ids, b, d);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n_tok, b, d, 1.0f, x, d, pack_a, (int)dp, 0.0f, tmp_a, b);
+    }
+  }
+  for (int t = 0; t < n_tok; t++) {
+    int64_t        n;
+    const int32_t *idx = sw_sel_tok(sel, t, &n);
+    for (int k = 0; k < b; k++) {
+      int32_t i = ids[k];
+      float   v = 0.0f;
+      if (cursor[t] < n && idx[cursor[t]] == i) {
+        cursor[t]++;
+        size_t at = (size_t)t * b + k;
+        if (h)
+          v = h[(size_t)t * f + i];
+        else if (!w->gated)
+          v = sw_act_1(w->act, tmp_b[at] + (w->b_up ? w->b_up[i] : 0.0f), w->act_param);
+        else if (gact)
+          v = gact[(size_t)t * f + i] * tmp_b[at];
+        else
+          v = sw_act_1(w->act, tmp_a[at], w->act_param) * tmp_b[at];
+      }
+      hb[(size_t)t * b + k] = v;
+    }
+  }
+}
+
+static int64_t sw_exec_union(float *out, const float *x, const sw_ffn_weights_t *w, const sw_sel_t *sel,
+                             const float *gact, const float *h, sw_ffn_work_t *work, int n_tok) {
+  int      d = w->d_model, B = SW_FFN_UNION_BLOCK;
+  size_t   dp = sw_ffn_pad16((size_t)d), n = (size_t)work->max_tok;
+  int32_t *flags = work->i32, *uni = work->i32 + work->d_ff, *cursor = work->i32 + 3 * (size_t)work->d_ff;
+  float   *pa = sw_work_pack(work), *pb = pa + (size_t)B * dp, *pd = pb + (size_t)B * dp;
+  float   *ta = pd + (size_t)B * dp, *tb = ta + n * B, *hb = tb + n * B;
+  int64_t  n_uni = sw_sel_union(uni, flags, sel, w->d_ff, n_tok);
+  memset(out, 0, (size_t)n_tok * d * sizeof *out);
+  memset(cursor, 0, (size_t)n_tok * sizeof *cursor);
+  for (int64_t k0 = 0; k0 < n_uni; k0 += B) {
+    int b = (int)(n_uni - k0 < B ? n_uni - k0 : B);
+    sw_union_block_h(hb, x, w, sel, uni + k0, b, gact, h, pa, pb, ta, tb, cursor, n_tok);
+    sw_pack_rows(pd, dp, w->down, w->ld_down, w->dtype, uni + k0, b, d);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n_tok, d, b, 1.0f, hb, b, pd, (int)dp, 1.0f, out, d);
+  }
+  return n_uni;
+}
+
+void sw_ffn_exec(float *out, const float *x, const sw_ffn_weights_t *w, const sw_sel_t *sel, const float *gact,
+                 const float *h, sw_ffn_work_t *work, int n_tok, int64_t *rows_read) {
+  if (n_tok <= SW_FFN_GATHER_MAX_TOK) {
+    sw_exec_gather(out, x, w, sel, gact, h, work, n_tok);
+    if (n_tok == 1) {
+      sw_sel_tok(sel, 0, rows_read);
+    } else {
+      *rows_read = sw_sel_union(work->i32 + work->d_ff, work->i32, sel, w->d_ff, n_tok);
+    }
+  } else {
+    *rows_read = sw_exec_union(out, x, w, sel, gact, h, work, n_tok);
+  }
+  if (w->b_down) {
+    for (int t = 0; t < n_tok; t++)
+      for (int j = 0; j < w->d_model; j++) out[(size_t)t * w->d_model + j] += w->b_down[j];
+  }
+}
+
+/* rows_per_neuron: weight rows read per active neuron (3 gated, 2 plain or gate known, 1 when h is known). */
+static void sw_fill_stats(sw_ffn_stats_t *st, const sw_ffn_weights_t *w, int n_tok, int64_t n_exec, int64_t rows,
+                          int rows_per_neuron, double flops_select, double bytes_select) {
+  if (!st) return;
+  memset(st, 0, sizeof *st);
+  double esz = w->dtype == SW_DTYPE_BF16 ? 2.0 : 4.0;
+  double per = 2.0 * w->d_model * rows_per_neuron + (w->gated && rows_per_neuron >= 2 ? 1.0 : 0.0);
+  st->flops_select = flops_select;
+  st->flops = flops_select + per * (double)n_exec;
+  st->flops_dense = sw_flops_ffn_dense(w->d_model, w->d_ff, w->gated, n_tok);
+  st->weight_bytes = bytes_select + (double)rows * rows_per_neuron * w->d_model * esz;
+  st->weight_bytes_dense = (double)sw_ffn_weights_bytes(w);
+  st->neurons_executed = n_exec;
+  st->neurons_total = (int64_t)n_tok * w->d_ff;
+  st->rows_read = rows;
+  st->tokens = n_tok;
+  st->calls = 1;
+}
+
+sw_rc sw_ffn_sparse_forward(float *out, const float *x, const sw_ffn_weights_t *w, const sw_mask_t *mask,
+                            sw_ffn_stats_t *stats, sw_ffn_work_t *work, int n_tok) {
+  if (sw_ffn_check(w, work, n_tok) != SW_OK || !mask || mask->n_tok != n_tok || mask->n_units != w->d_ff)
+    return SW_ERR_INVALID;
+  sw_sel_t sel = {mask->idx, mask->off, NULL, 0};
+  int64_t  rows = 0;
+  sw_ffn_exec(out, x, w, &sel, NULL, NULL, work, n_tok, &rows);
+  sw_fill_stats(stats, w, n_tok, mask->off[n_tok], rows, w->gated ? 3 : 2, 0.0, 0.0);
+  return SW_OK;
+}
+
+sw_rc sw_ffn_sparse_down(float *out, const float *h, const sw_ffn_weights_t *w, const sw_mask_t *mask,
+                         sw_ffn_stats_t *stats, sw_ffn_work_t *work, int n_tok) {
+  if (sw_ffn_check(w, work, n_tok) != SW_OK || !mask || mask->n_tok != n_tok || mask->n_units != w->d_ff)
+    return SW_ERR_INVALID;
+  sw_sel_t sel = {mask->idx, mask->off, NULL, 0};
+  int64_t  rows = 0;
+  sw_ffn_exec(out, NULL, w, &sel, NULL, h, work, n_tok, &rows);
+  sw_fill_stats(stats, w, n_tok, mask->off[n_tok], rows, 1, 0.0, 0.0);
+  return SW_OK;
+}
+
+sw_rc sw_ffn_policy_forward(float *out, sw_mask_t *mask_out, const float *x, const sw_ffn_weights_t *w,
+                            const sw_policy_t *p, uint64_t nonce, sw_ffn_stats_t *stats, sw_ffn_work_t *work,
+                            int n_tok) {
+  if (sw_ffn_check(w, work, n_tok) != SW_OK || !mask_out || !p || mask_out->max_tok < n_tok ||
+      mask_out->n_units != w->d_ff || p->d_ff != w->d_ff)
+    return SW_ERR_INVALID;
+  int    need_h = sw_policy_needs_h(p) || !w->gated;
+  int    need_gate = p->kind != SW_POLICY_RANDOM && p->kind != SW_POLICY_DENSE;
+  float *gact = sw_work_gact(work), *u = sw_work_u(work), *h = sw_work_h(work);
+  double esz = w->dtype == SW_DTYPE_BF16 ? 2.0 : 4.0, mat_bytes = (double)w->d_model * w->d_ff * esz;
+  double fsel = 0.0, bsel = 0.0;
+  if (need_gate) {
+    sw_ffn_compute_acts(gact, need_h && w->gated ? u : NULL, need_h ? h : NULL, x, w, n_tok, sw_work_list(work));
+    int mats = w->gated ? (need_h ? 2 : 1) : 1;
+    fsel = mats * sw_flops_linear(w->d_model, w->d_ff, n_tok) + (need_h && w->gated ? (double)n_tok * w->d_ff : 0);
+    bsel = mats * mat_bytes;
+  }
+  sw_rc rc = sw_policy_select(mask_out, p, gact, need_h ? h : NULL, nonce, work, n_tok);
+  if (rc != SW_OK) return rc;
+  sw_sel_t sel = {mask_out->idx, mask_out->off, NULL, 0};
+  int64_t  rows = 0;
+  int      use_h = need_gate && need_h, use_g = need_gate && !need_h;
+  sw_ffn_exec(out, x, w, &sel, use_g ? gact : NULL, use_h ? h : NULL, work, n_tok, &rows);
+  int per = use_h ? 1 : (use_g ? 2 : (w->gated ? 3 : 2));
+  sw_fill_stats(stats, w, n_tok, mask_out->off[n_tok], rows, per, fsel, bsel);
+  return SW_OK;
+}
