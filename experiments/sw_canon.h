@@ -16,8 +16,10 @@
  * SW_ERR_INVALID on a duplicate key or a nested list, SW_ERR_NOMEM on allocation failure. */
 sw_rc sw_canon_config(const sw_kv_t *kvs, size_t n, sw_buf_t *out, sw_err_t *err);
 
-/* Same for pointer arrays (the grid uses this to avoid copying values): kvs[i] non-NULL. */
-sw_rc sw_canon_config_ptrs(const sw_kv_t *const *kvs, size_t n, sw_buf_t *out, sw_err_t *err);
+/* Same for parallel arrays keys[n] / vals[n] (the grid uses this to avoid copying values);
+ * vals[i] may be NULL: that key is skipped. */
+sw_rc sw_canon_config_parts(const char *const *keys, const sw_value_t *const *vals, size_t n, sw_buf_t *out,
+                            sw_err_t *err);
 
 /* Appends the canonical JSON of a parsed flat JSON object (e.g. a config read back from the database)
  * to out: re-sorts keys and reprints numbers, so canonical(parse(canonical(x))) == canonical(x).

@@ -60,7 +60,8 @@ typedef struct sw_match {
 
 /* A zip group: equal-length value lists advanced together (one grid dimension). */
 typedef struct sw_zip {
-  sw_kv_t *keys;    /* keys[n]; each val is SW_VAL_LIST of length `length` (its items are the values) */
+  sw_kv_t *keys;    /* keys[n]; each val is SW_VAL_LIST of length `length` whose items are the values
+                       (each a scalar or a list of scalars) */
   size_t   n;
   size_t   length;  /* common list length (>= 1) */
   int      line, col;
@@ -69,7 +70,8 @@ typedef struct sw_zip {
 /* A grid block: product axes x zip groups, then conditional sub-blocks (applied in order). */
 typedef struct sw_grid_block sw_grid_block_t;
 struct sw_grid_block {
-  sw_kv_t         *axes;    /* axes[n_axes]: each val is SW_VAL_LIST of the axis values (>= 1, distinct) */
+  sw_kv_t         *axes;    /* axes[n_axes]: each val is SW_VAL_LIST whose items are the axis values
+                               (each a scalar or a list of scalars; >= 1 item, all distinct) */
   size_t           n_axes;  /* first axis varies slowest */
   sw_zip_t        *zips;    /* zips[n_zips], nested inside the axes in file order */
   size_t           n_zips;
