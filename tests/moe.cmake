@@ -1,3 +1,4 @@
 # MoE conversion, routers, predictors and their trainers (kernels/sw_mlp, sw_kmeans, sw_moe, sw_predictor).
 sw_unit_test(mlp ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_mlp.c LIBS sw_kernels TIMEOUT 60)
 sw_unit_test(kmeans ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_kmeans.c LIBS sw_kernels TIMEOUT 60)
+sw_unit_test(moe ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_moe.c LIBS sw_kernels TIMEOUT 60)

@@ -1,0 +1,537 @@
+/* sw_moe: expert-ordered FFN copies, routers (oracle / D2DMoE regression MLP / MoEfication-style classifier),
+ * selection rules (top-k, dynamic-k by max ratio and cumulative share, LTE score threshold) and the
+ * per-expert grouped sgemm execution with per-call accounting (router FLOPs included, as in D2DMoE's
+ * eval.py and LTE's Table 1). */
+#include "kernels/sw_moe.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/sw_act.h"
+#include "kernels/sw_flops.h"
+
+/* ---------------------------------------------------------------- weights */
+
+/* Row `row` of a weight matrix as f32 (bf16 = the high half of an IEEE float). */
+static void s_row_f32(float *dst, const void *m, size_t ld, sw_dtype_t dtype, size_t row, int d) {
+  if (dtype == SW_DTYPE_F32) {
+    memcpy(dst, (const float *)m + row * ld, (size_t)d * sizeof(float));
+    return;
+  }
+  const uint16_t *src = (const uint16_t *)m + row * ld;
+  for (int k = 0; k < d; k++) {
+    uint32_t bits = (uint32_t)src[k] << 16;
+    memcpy(&dst[k], &bits, sizeof bits);
+  }
+}
+
+sw_rc sw_moe_partition(int32_t *assign, const sw_ffn_weights_t *w, sw_partition_t kind, int n_expert,
+                       const sw_kmeans_cfg_t *cfg, uint64_t seed, sw_err_t *err) {
+  if (kind != SW_PARTITION_BALANCED_KMEANS)
+    return sw_partition_make(assign, kind, NULL, (size_t)w->d_ff, 0, (size_t)n_expert, cfg, seed, err);
+  const void *m = w->gated ? w->gate : w->up;
+  size_t ld = w->gated ? w->ld_gate : w->ld_up, d = (size_t)w->d_model;
+  float *rows = malloc((size_t)w->d_ff * d * sizeof(float));
+  if (!rows) return sw_err_set(err, SW_ERR_NOMEM, "moe: cannot copy %d neuron rows for clustering", w->d_ff);
+  for (int i = 0; i < w->d_ff; i++) s_row_f32(rows + (size_t)i * d, m, ld, w->dtype, (size_t)i, w->d_model);
+  sw_kmeans_cfg_t c;
+  if (cfg) c = *cfg;
+  else sw_kmeans_defaults(&c);
+  if (!cfg) c.seed = seed;
+  sw_rc rc = sw_kmeans_balanced(assign, rows, (size_t)w->d_ff, d, (size_t)n_expert, &c, err);
+  free(rows);
+  return rc;
+}
+
+void sw_moe_free(sw_moe_t *moe) {
+  if (!moe) return;
+  free(moe->gate), free(moe->up), free(moe->down), free(moe->b_up), free(moe->b_down);
+  free(moe->perm), free(moe->assign);
+  memset(moe, 0, sizeof *moe);
+}
+
+static sw_rc s_moe_alloc(sw_moe_t *moe, const sw_ffn_weights_t *w, sw_err_t *err) {
+  size_t n = (size_t)w->d_ff * (size_t)w->d_model;
+  moe->up = malloc(n * sizeof(float));
+  moe->down = malloc(n * sizeof(float));
+  moe->gate = w->gated ? malloc(n * sizeof(float)) : NULL;
+  moe->b_up = w->b_up ? malloc((size_t)w->d_ff * sizeof(float)) : NULL;
+  moe->b_down = w->b_down ? malloc((size_t)w->d_model * sizeof(float)) : NULL;
+  moe->perm = malloc((size_t)w->d_ff * sizeof(size_t));
+  moe->assign = malloc((size_t)w->d_ff * sizeof(int32_t));
+  if (!moe->up || !moe->down || (w->gated && !moe->gate) || (w->b_up && !moe->b_up) || (w->b_down && !moe->b_down) ||
+      !moe->perm || !moe->assign) {
+    sw_moe_free(moe);
+    return sw_err_set(err, SW_ERR_NOMEM, "moe: cannot allocate the expert-ordered copy (%zu floats per matrix)", n);
+  }
+  return SW_OK;
+}
+
+sw_rc sw_moe_build(sw_moe_t *moe, const sw_ffn_weights_t *w, const int32_t *assign, int n_expert, sw_err_t *err) {
+  memset(moe, 0, sizeof *moe);
+  if (n_expert <= 0 || w->d_ff % n_expert)
+    return sw_err_set(err, SW_ERR_INVALID, "moe: d_ff %d not divisible into %d experts", w->d_ff, n_expert);
+  sw_rc rc = s_moe_alloc(moe, w, err);
+  if (rc) return rc;
+  if ((rc = sw_partition_perm(moe->perm, assign, (size_t)w->d_ff, (size_t)n_expert, err))) {
+    sw_moe_free(moe);
+    return rc;
+  }
+  moe->d_model = w->d_model, moe->d_ff = w->d_ff, moe->n_expert = n_expert, moe->expert_size = w->d_ff / n_expert;
+  moe->gated = w->gated, moe->act = w->act, moe->act_param = w->act_param;
+  memcpy(moe->assign, assign, (size_t)w->d_ff * sizeof(int32_t));
+  const size_t d = (size_t)w->d_model;
+  for (size_t j = 0; j < (size_t)w->d_ff; j++) {
+    size_t i = moe->perm[j];
+    s_row_f32(moe->up + j * d, w->up, w->ld_up, w->dtype, i, w->d_model);
+    s_row_f32(moe->down + j * d, w->down, w->ld_down, w->dtype, i, w->d_model);
+    if (w->gated) s_row_f32(moe->gate + j * d, w->gate, w->ld_gate, w->dtype, i, w->d_model);
+    if (w->b_up) moe->b_up[j] = w->b_up[i];
+  }
+  if (w->b_down) memcpy(moe->b_down, w->b_down, d * sizeof(float));
+  return SW_OK;
+}
+
+void sw_moe_as_ffn(sw_ffn_weights_t *view, const sw_moe_t *moe) {
+  memset(view, 0, sizeof *view);
+  view->d_model = moe->d_model, view->d_ff = moe->d_ff, view->gated = moe->gated;
+  view->act = moe->act, view->act_param = moe->act_param, view->dtype = SW_DTYPE_F32;
+  view->gate = moe->gate, view->up = moe->up, view->down = moe->down;
+  view->ld_gate = view->ld_up = view->ld_down = (size_t)moe->d_model;
+  view->b_up = moe->b_up, view->b_down = moe->b_down;
+}
+
+/* ---------------------------------------------------------------- names */
+
+sw_rc sw_moe_router_parse(sw_moe_router_kind_t *kind, const char *name, sw_err_t *err) {
+  for (int i = 0; i <= SW_MOE_ROUTER_CLASSIFIER; i++)
+    if (strcmp(name, sw_moe_router_name((sw_moe_router_kind_t)i)) == 0) {
+      *kind = (sw_moe_router_kind_t)i;
+      return SW_OK;
+    }
+  return sw_err_set(err, SW_ERR_INVALID, "unknown router '%s' (oracle, mlp, classifier)", name);
+}
+
+const char *sw_moe_router_name(sw_moe_router_kind_t kind) {
+  switch (kind) {
+  case SW_MOE_ROUTER_ORACLE: return "oracle";
+  case SW_MOE_ROUTER_MLP: return "mlp";
+  case SW_MOE_ROUTER_CLASSIFIER: return "classifier";
+  }
+  return "?";
+}
+
+sw_rc sw_moe_select_parse(sw_moe_select_t *sel, const char *name, sw_err_t *err) {
+  for (int i = 0; i <= SW_MOE_SELECT_SCORE; i++)
+    if (strcmp(name, sw_moe_select_name((sw_moe_select_t)i)) == 0) {
+      *sel = (sw_moe_select_t)i;
+      return SW_OK;
+    }
+  return sw_err_set(err, SW_ERR_INVALID, "unknown expert selection '%s' (topk, dynk_max, dynk_cum, score)", name);
+}
+
+const char *sw_moe_select_name(sw_moe_select_t sel) {
+  switch (sel) {
+  case SW_MOE_SELECT_TOPK: return "topk";
+  case SW_MOE_SELECT_DYNK_MAX: return "dynk_max";
+  case SW_MOE_SELECT_DYNK_CUM: return "dynk_cum";
+  case SW_MOE_SELECT_SCORE: return "score";
+  }
+  return "?";
+}
+
+/* ---------------------------------------------------------------- workspace */
+
+typedef struct s_pair {
+  float   s;
+  int32_t i;
+} s_pair_t;
+
+sw_rc sw_moe_work_alloc(sw_moe_work_t *work, const sw_moe_t *moe, const sw_moe_router_t *router, int max_tok,
+                        sw_err_t *err) {
+  memset(work, 0, sizeof *work);
+  if (max_tok <= 0) return sw_err_set(err, SW_ERR_INVALID, "moe: workspace for %d tokens", max_tok);
+  const size_t T = (size_t)max_tok, E = (size_t)moe->n_expert, d = (size_t)moe->d_model, S = (size_t)moe->expert_size;
+  size_t mlp_n = (router && router->kind != SW_MOE_ROUTER_ORACLE) ? sw_mlp_work_floats(&router->mlp, T) : 0;
+  size_t floats = T * E + mlp_n + 2 * T * d + 2 * T * S;
+  size_t bytes = floats * sizeof(float) + E * sizeof(s_pair_t) + (E + 1 + T * E) * sizeof(int32_t) + E;
+  work->mem = malloc(bytes);
+  if (!work->mem) return sw_err_set(err, SW_ERR_NOMEM, "moe: cannot allocate a %zu-byte workspace", bytes);
+  float *f = work->mem;
+  work->scores = f, f += T * E;
+  work->mlp_ws = f, f += mlp_n;
+  work->xg = f, f += T * d;
+  work->yg = f, f += T * d;
+  work->g = f, f += T * S;
+  work->u = f, f += T * S;
+  work->pairs = f;
+  int32_t *ip = (int32_t *)((s_pair_t *)work->pairs + E);
+  work->grp_off = ip, ip += E + 1;
+  work->grp_tok = ip, ip += T * E;
+  work->flag = (uint8_t *)ip;
+  work->max_tok = max_tok, work->d_model = moe->d_model, work->expert_size = moe->expert_size;
+  work->n_expert = moe->n_expert, work->mlp_ws_n = mlp_n;
+  return SW_OK;
+}
+
+void sw_moe_work_free(sw_moe_work_t *work) {
+  if (!work) return;
+  free(work->mem);
+  memset(work, 0, sizeof *work);
+}
+
+static sw_rc s_check_work(const sw_moe_work_t *work, const sw_moe_t *moe, int n_tok) {
+  if (n_tok < 0 || n_tok > work->max_tok || work->d_model != moe->d_model || work->n_expert != moe->n_expert ||
+      work->expert_size != moe->expert_size)
+    return SW_ERR_INVALID;
+  return SW_OK;
+}
+
+/* ---------------------------------------------------------------- one expert over a group of tokens */
+
+/* h[c][S] = intermediate of expert e for the c rows of xs (row stride d). */
+static void s_expert_hidden(float *h, float *tmp, const sw_moe_t *moe, int e, const float *xs, int c) {
+  const int d = moe->d_model, S = moe->expert_size;
+  const size_t off = (size_t)e * (size_t)S;
+  const float *up = moe->up + off * (size_t)d;
+  if (c == 1)
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, S, d, 1.0f, up, d, xs, 1, 0.0f, h, 1);
+  else
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, c, S, d, 1.0f, xs, d, up, d, 0.0f, h, S);
+  if (moe->b_up)
+    for (int t = 0; t < c; t++)
+      for (int j = 0; j < S; j++) h[(size_t)t * S + j] += moe->b_up[off + (size_t)j];
+  if (!moe->gated) {
+    sw_act_apply(h, h, moe->act, moe->act_param, (size_t)c * (size_t)S);
+    return;
+  }
+  const float *gate = moe->gate + off * (size_t)d;
+  if (c == 1)
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, S, d, 1.0f, gate, d, xs, 1, 0.0f, tmp, 1);
+  else
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, c, S, d, 1.0f, xs, d, gate, d, 0.0f, tmp, S);
+  sw_act_apply_gated(h, tmp, h, moe->act, moe->act_param, (size_t)c * (size_t)S);
+}
+
+/* y[c][d] = beta*y + h · down_e. */
+static void s_expert_down(float *y, const sw_moe_t *moe, int e, const float *h, int c, float beta) {
+  const int d = moe->d_model, S = moe->expert_size;
+  const float *down = moe->down + (size_t)e * (size_t)S * (size_t)d;
+  if (c == 1)
+    cblas_sgemv(CblasRowMajor, CblasTrans, S, d, 1.0f, down, d, h, 1, beta, y, 1);
+  else
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c, d, S, 1.0f, h, S, down, d, beta, y, d);
+}
+
+/* ---------------------------------------------------------------- accounting */
+
+static void s_stats(sw_ffn_stats_t *st, const sw_moe_t *moe, const sw_mask_t *mask, const uint8_t *used, int n_tok) {
+  if (!st) return;
+  memset(st, 0, sizeof *st);
+  const int64_t S = moe->expert_size;
+  int64_t pairs = mask->off[n_tok] - mask->off[0], distinct = 0;
+  for (int e = 0; e < moe->n_expert; e++) distinct += used[e] != 0;
+  st->flops = sw_flops_ffn_neurons(moe->d_model, moe->gated, pairs * S);
+  st->flops_dense = sw_flops_ffn_dense(moe->d_model, moe->d_ff, moe->gated, n_tok);
+  st->weight_bytes = sw_bytes_ffn_rows(moe->d_model, moe->gated, SW_DTYPE_F32, distinct * S);
+  st->weight_bytes_dense = sw_bytes_ffn_rows(moe->d_model, moe->gated, SW_DTYPE_F32, moe->d_ff);
+  st->neurons_executed = pairs * S;
+  st->neurons_total = (int64_t)n_tok * moe->d_ff;
+  st->rows_read = distinct * S;
+  st->experts_executed = pairs;
+  st->experts_total = (int64_t)n_tok * moe->n_expert;
+  st->tokens = n_tok;
+  st->calls = 1;
+}
+
+static void s_init_out(float *out, const sw_moe_t *moe, int n_tok) {
+  const size_t d = (size_t)moe->d_model;
+  for (int t = 0; t < n_tok; t++) {
+    if (moe->b_down) memcpy(out + (size_t)t * d, moe->b_down, d * sizeof(float));
+    else memset(out + (size_t)t * d, 0, d * sizeof(float));
+  }
+}
+
+static sw_rc s_check_mask(const sw_mask_t *mask, const sw_moe_t *moe, int n_tok) {
+  if (mask->n_units != moe->n_expert || mask->n_tok != n_tok) return SW_ERR_INVALID;
+  for (int64_t p = mask->off[0]; p < mask->off[n_tok]; p++)
+    if (mask->idx[p] < 0 || mask->idx[p] >= moe->n_expert) return SW_ERR_RANGE;
+  return SW_OK;
+}
+
+/* ---------------------------------------------------------------- execution */
+
+/* Counting sort of (token, expert) pairs by expert into grp_off/grp_tok; flag[e] = group non-empty. */
+static void s_group_tokens(sw_moe_work_t *work, const sw_mask_t *mask, int E, int n_tok) {
+  int32_t *off = work->grp_off;
+  memset(off, 0, (size_t)(E + 1) * sizeof *off);
+  for (int64_t p = mask->off[0]; p < mask->off[n_tok]; p++) off[mask->idx[p] + 1]++;
+  for (int e = 0; e < E; e++) off[e + 1] += off[e];
+  for (int e = 0; e < E; e++) work->flag[e] = off[e + 1] > off[e];
+  int32_t *next = work->grp_tok; /* fill positions: reuse off as a cursor copy held in pairs' ints */
+  int32_t *cursor = (int32_t *)work->pairs;
+  memcpy(cursor, off, (size_t)E * sizeof *cursor);
+  for (int t = 0; t < n_tok; t++)
+    for (int64_t p = mask->off[t]; p < mask->off[t + 1]; p++) next[cursor[mask->idx[p]]++] = t;
+}
+
+sw_rc sw_moe_forward(float *out, const float *x, const sw_moe_t *moe, const sw_mask_t *mask, sw_ffn_stats_t *stats,
+                     sw_moe_work_t *work, int n_tok) {
+  sw_rc rc = s_check_work(work, moe, n_tok);
+  if (rc || (rc = s_check_mask(mask, moe, n_tok))) return rc;
+  const int E = moe->n_expert;
+  const size_t d = (size_t)moe->d_model;
+  s_init_out(out, moe, n_tok);
+  s_group_tokens(work, mask, E, n_tok);
+  for (int e = 0; e < E; e++) {
+    const int c = work->grp_off[e + 1] - work->grp_off[e];
+    const int32_t *toks = work->grp_tok + work->grp_off[e];
+    if (c == 0) continue;
+    if (c == 1) { /* no gather: vector kernels straight into the output row */
+      s_expert_hidden(work->u, work->g, moe, e, x + (size_t)toks[0] * d, 1);
+      s_expert_down(out + (size_t)toks[0] * d, moe, e, work->u, 1, 1.0f);
+      continue;
+    }
+    for (int j = 0; j < c; j++) memcpy(work->xg + (size_t)j * d, x + (size_t)toks[j] * d, d * sizeof(float));
+    s_expert_hidden(work->u, work->g, moe, e, work->xg, c);
+    s_expert_down(work->yg, moe, e, work->u, c, 0.0f);
+    for (int j = 0; j < c; j++) cblas_saxpy((int)d, 1.0f, work->yg + (size_t)j * d, 1, out + (size_t)toks[j] * d, 1);
+  }
+  s_stats(stats, moe, mask, work->flag, n_tok);
+  return SW_OK;
+}
+
+sw_rc sw_moe_forward_per_token(float *out, const float *x, const sw_moe_t *moe, const sw_mask_t *mask,
+                               sw_ffn_stats_t *stats, sw_moe_work_t *work, int n_tok) {
+  sw_rc rc = s_check_work(work, moe, n_tok);
+  if (rc || (rc = s_check_mask(mask, moe, n_tok))) return rc;
+  const size_t d = (size_t)moe->d_model;
+  s_init_out(out, moe, n_tok);
+  memset(work->flag, 0, (size_t)moe->n_expert);
+  for (int t = 0; t < n_tok; t++)
+    for (int64_t p = mask->off[t]; p < mask->off[t + 1]; p++) {
+      const int e = mask->idx[p];
+      work->flag[e] = 1;
+      s_expert_hidden(work->u, work->g, moe, e, x + (size_t)t * d, 1);
+      s_expert_down(out + (size_t)t * d, moe, e, work->u, 1, 1.0f);
+    }
+  s_stats(stats, moe, mask, work->flag, n_tok);
+  return SW_OK;
+}
+
+/* ---------------------------------------------------------------- targets and routers */
+
+/* For a chunk of c <= max_tok tokens: norms[t][e] = ‖E_e(x_t)‖ and raw mass[t][e] = Σ_{i∈e}|h_i|. */
+static void s_expert_norms(float *norms, float *mass, const sw_moe_t *moe, const float *x, int c, sw_moe_work_t *work) {
+  const int E = moe->n_expert, S = moe->expert_size, d = moe->d_model;
+  for (int e = 0; e < E; e++) {
+    s_expert_hidden(work->u, work->g, moe, e, x, c);
+    if (norms) s_expert_down(work->yg, moe, e, work->u, c, 0.0f);
+    for (int t = 0; t < c; t++) {
+      if (norms) {
+        double s = 0;
+        for (int k = 0; k < d; k++) s += (double)work->yg[(size_t)t * d + k] * work->yg[(size_t)t * d + k];
+        norms[(size_t)t * E + e] = (float)sqrt(s);
+      }
+      if (mass) {
+        double m = 0;
+        for (int j = 0; j < S; j++) m += fabs((double)work->u[(size_t)t * S + j]);
+        mass[(size_t)t * E + e] = (float)m;
+      }
+    }
+  }
+}
+
+sw_rc sw_moe_targets(float *norms, float *mass, const sw_moe_t *moe, const float *x, int n_tok, sw_err_t *err) {
+  sw_moe_work_t work;
+  const int chunk = n_tok < 256 ? (n_tok > 0 ? n_tok : 1) : 256, E = moe->n_expert;
+  sw_rc rc = sw_moe_work_alloc(&work, moe, NULL, chunk, err);
+  if (rc) return rc;
+  for (int t0 = 0; t0 < n_tok; t0 += chunk) {
+    int c = n_tok - t0 < chunk ? n_tok - t0 : chunk;
+    s_expert_norms(norms ? norms + (size_t)t0 * E : NULL, mass ? mass + (size_t)t0 * E : NULL, moe,
+                   x + (size_t)t0 * moe->d_model, c, &work);
+  }
+  for (int t = 0; mass && t < n_tok; t++) {
+    float mx = 0;
+    for (int e = 0; e < E; e++) mx = fmaxf(mx, mass[(size_t)t * E + e]);
+    for (int e = 0; e < E; e++) mass[(size_t)t * E + e] = mx > 0 ? mass[(size_t)t * E + e] / mx : 0.0f;
+  }
+  sw_moe_work_free(&work);
+  return SW_OK;
+}
+
+void sw_moe_router_defaults(sw_moe_router_cfg_t *cfg) {
+  cfg->hidden = 128;
+  sw_mlp_train_defaults(&cfg->train);
+  cfg->train.epochs = 20;
+  cfg->train.batch = 64;
+  cfg->seed = 1;
+}
+
+sw_rc sw_moe_router_train(sw_moe_router_t *r, sw_moe_router_kind_t kind, const sw_moe_t *moe, const float *x,
+                          int n_tok, const sw_moe_router_cfg_t *cfg, sw_mlp_train_stats_t *stats, sw_err_t *err) {
+  memset(r, 0, sizeof *r);
+  r->kind = kind, r->d_model = moe->d_model, r->n_expert = moe->n_expert;
+  if (kind == SW_MOE_ROUTER_ORACLE) return SW_OK;
+  if (kind != SW_MOE_ROUTER_MLP && kind != SW_MOE_ROUTER_CLASSIFIER)
+    return sw_err_set(err, SW_ERR_INVALID, "moe: unknown router kind %d", (int)kind);
+  if (n_tok <= 0) return sw_err_set(err, SW_ERR_INVALID, "moe: router training needs tokens");
+  const size_t E = (size_t)moe->n_expert, d = (size_t)moe->d_model;
+  sw_mlp_train_cfg_t tc = cfg->train;
+  sw_rc rc;
+  if (kind == SW_MOE_ROUTER_MLP) { /* D2DMoE: Linear(d,128) ReLU Linear(128,E) abs, no bias, MSE */
+    const size_t dims[3] = {d, (size_t)cfg->hidden, E};
+    const sw_mlp_act_t acts[2] = {SW_MLP_ACT_RELU, SW_MLP_ACT_ABS};
+    rc = sw_mlp_init(&r->mlp, dims, acts, 2, 0, cfg->seed, err);
+    tc.loss = SW_MLP_LOSS_MSE;
+  } else { /* MoEfication MLPCenter shape: Linear(d,E) tanh Linear(E,E), no bias, BCE-with-logits */
+    const size_t dims[3] = {d, E, E};
+    const sw_mlp_act_t acts[2] = {SW_MLP_ACT_TANH, SW_MLP_ACT_SIGMOID};
+    rc = sw_mlp_init(&r->mlp, dims, acts, 2, 0, cfg->seed, err);
+    tc.loss = SW_MLP_LOSS_BCE;
+  }
+  if (rc) return rc;
+  float *target = malloc((size_t)n_tok * E * sizeof(float));
+  if (!target) {
+    sw_moe_router_free(r);
+    return sw_err_set(err, SW_ERR_NOMEM, "moe: cannot allocate router targets");
+  }
+  rc = sw_moe_targets(kind == SW_MOE_ROUTER_MLP ? target : NULL, kind == SW_MOE_ROUTER_MLP ? NULL : target, moe, x,
+                      n_tok, err);
+  if (!rc) rc = sw_mlp_train(&r->mlp, x, target, (size_t)n_tok, &tc, stats, err);
+  free(target);
+  if (rc) sw_moe_router_free(r);
+  return rc;
+}
+
+void sw_moe_router_free(sw_moe_router_t *r) {
+  if (!r) return;
+  sw_mlp_free(&r->mlp);
+  memset(r, 0, sizeof *r);
+}
+
+double sw_moe_router_flops(const sw_moe_router_t *r, const sw_moe_t *moe) {
+  if (r->kind == SW_MOE_ROUTER_ORACLE) return sw_flops_ffn_dense(moe->d_model, moe->d_ff, moe->gated, 1);
+  return sw_mlp_flops_per_row(&r->mlp);
+}
+
+sw_rc sw_moe_router_scores(float *scores, const sw_moe_router_t *r, const sw_moe_t *moe, const float *x, int n_tok,
+                           sw_moe_work_t *work) {
+  sw_rc rc = s_check_work(work, moe, n_tok);
+  if (rc) return rc;
+  if (r->n_expert != moe->n_expert || r->d_model != moe->d_model) return SW_ERR_INVALID;
+  if (n_tok == 0) return SW_OK;
+  if (r->kind == SW_MOE_ROUTER_ORACLE) {
+    s_expert_norms(scores, NULL, moe, x, n_tok, work);
+    return SW_OK;
+  }
+  if (work->mlp_ws_n < sw_mlp_work_floats(&r->mlp, (size_t)n_tok)) return SW_ERR_INVALID;
+  sw_mlp_forward(scores, &r->mlp, x, (size_t)n_tok, work->mlp_ws);
+  return SW_OK;
+}
+
+/* ---------------------------------------------------------------- selection */
+
+static int s_pair_desc(const void *a, const void *b) {
+  const s_pair_t *p = a, *q = b;
+  if (p->s != q->s) return p->s > q->s ? -1 : 1;
+  return p->i < q->i ? -1 : (p->i > q->i);
+}
+
+/* Sorted (descending score, ascending id) pairs of one token. */
+static s_pair_t *s_sorted(sw_moe_work_t *work, const float *g, int E) {
+  s_pair_t *pr = work->pairs;
+  for (int e = 0; e < E; e++) pr[e] = (s_pair_t){g[e], e};
+  qsort(pr, (size_t)E, sizeof *pr, s_pair_desc);
+  return pr;
+}
+
+static int s_argmax(const float *g, int E) {
+  int best = 0;
+  for (int e = 1; e < E; e++)
+    if (g[e] > g[best]) best = e;
+  return best;
+}
+
+/* flag[e] for one token under the rule. */
+static void s_select_token(uint8_t *flag, const float *g, int E, sw_moe_select_t sel, int k, double tau, int norm,
+                           sw_moe_work_t *work) {
+  memset(flag, 0, (size_t)E);
+  const int top = s_argmax(g, E);
+  const double mx = g[top];
+  switch (sel) {
+  case SW_MOE_SELECT_TOPK: {
+    s_pair_t *pr = s_sorted(work, g, E);
+    for (int j = 0; j < k && j < E; j++) flag[pr[j].i] = 1;
+    break;
+  }
+  case SW_MOE_SELECT_DYNK_MAX:
+    if (tau >= 1.0 || (tau > 0.0 && mx <= 0.0)) {
+      flag[top] = 1;
+      break;
+    }
+    for (int e = 0; e < E; e++) flag[e] = (double)g[e] >= tau * mx;
+    break;
+  case SW_MOE_SELECT_DYNK_CUM: {
+    double total = 0;
+    for (int e = 0; e < E; e++) total += g[e] > 0 ? g[e] : 0;
+    s_pair_t *pr = s_sorted(work, g, E);
+    double cum = 0;
+    flag[pr[0].i] = 1;
+    cum += total > 0 ? pr[0].s / total : 0;
+    for (int j = 1; j < E && total > 0 && cum < tau; j++) {
+      flag[pr[j].i] = 1;
+      cum += (pr[j].s > 0 ? pr[j].s : 0) / total;
+    }
+    break;
+  }
+  case SW_MOE_SELECT_SCORE:
+    for (int e = 0; e < E; e++) {
+      double s = norm ? (mx > 0 ? g[e] / mx : 0.0) : g[e];
+      flag[e] = s > tau;
+    }
+    break;
+  }
+}
+
+sw_rc sw_moe_select(sw_mask_t *mask, const float *scores, sw_moe_select_t sel, int k, double tau,
+                    int normalise_scores, sw_moe_work_t *work, int n_tok) {
+  const int E = work->n_expert;
+  if (mask->n_units != E || n_tok > mask->max_tok || n_tok > work->max_tok || n_tok < 0) return SW_ERR_INVALID;
+  if (sel == SW_MOE_SELECT_TOPK && k < 0) return SW_ERR_RANGE;
+  mask->off[0] = 0;
+  for (int t = 0; t < n_tok; t++) {
+    s_select_token(work->flag, scores + (size_t)t * E, E, sel, k, tau, normalise_scores, work);
+    int64_t o = mask->off[t];
+    for (int e = 0; e < E; e++)
+      if (work->flag[e]) mask->idx[o++] = e;
+    mask->off[t + 1] = o;
+  }
+  mask->n_tok = n_tok;
+  return SW_OK;
+}
+
+sw_rc sw_moe_forward_routed(float *out, sw_mask_t *mask, const float *x, const sw_moe_t *moe,
+                            const sw_moe_router_t *r, sw_moe_select_t sel, int k, double tau, sw_ffn_stats_t *stats,
+                            sw_moe_work_t *work, int n_tok) {
+  sw_rc rc = sw_moe_router_scores(work->scores, r, moe, x, n_tok, work);
+  if (rc) return rc;
+  int norm = r->kind != SW_MOE_ROUTER_CLASSIFIER;
+  if ((rc = sw_moe_select(mask, work->scores, sel, k, tau, norm, work, n_tok))) return rc;
+  if ((rc = sw_moe_forward(out, x, moe, mask, stats, work, n_tok))) return rc;
+  if (stats) {
+    double f = sw_moe_router_flops(r, moe) * n_tok;
+    stats->flops_select = f;
+    stats->flops += f;
+    if (r->kind != SW_MOE_ROUTER_ORACLE) {
+      stats->weight_bytes += 4.0 * (double)r->mlp.n_params;
+    } else { /* the oracle read every expert's rows */
+      stats->weight_bytes = stats->weight_bytes_dense;
+      stats->rows_read = moe->d_ff;
+    }
+  }
+  return SW_OK;
+}
