@@ -130,9 +130,8 @@ typedef struct sw_migration {
 static const sw_migration_t sw_migrations[] = {{0, NULL}};
 
 static sw_rc create_schema(sw_store_t *st, sw_err_t *err) {
-  int n_tables = (int)0;
   int ok;
-  n_tables = (int)pragma_int(st->db, "SELECT count(*) FROM sqlite_master", &ok);
+  int n_tables = (int)pragma_int(st->db, "SELECT count(*) FROM sqlite_master", &ok);
   if (!ok) return sw_store_db_err(st, err, "cannot read");
   if (n_tables > 0)
     return sw_err_set(err, SW_ERR_DB,

@@ -26,6 +26,14 @@
 
 /* Values below are stored and read back as IEEE doubles: exact equality is expected. */
 #define TOL_EXACT 0.0
+/* Expected values, hand-derived from RESULT_JSON and the trial records below (all exact in binary). */
+#define EXP_SPEEDUP 1.5          /* metrics "speedup" */
+#define EXP_FLOPS 1200000.0      /* metrics "flops_sparse" (integer in JSON, stored as REAL) */
+#define EXP_DENSE_SUM 0.75       /* samples dense rep 0 + rep 1 = 0.25 + 0.5 */
+#define EXP_SPARSE_REP0 0.125    /* samples sparse rep 0 */
+#define EXP_SDE_FLOPS 4096.0     /* counters sde:::sw::flops */
+#define EXP_OK_DURATION 2.5      /* ended_s 1002.5 - started_s 1000.0 (duration_s < 0 given) */
+#define EXP_FAIL_DURATION 0.75   /* duration_s given explicitly for the failed trial */
 
 typedef struct fixture {
   char dir[256];  /* temp directory, removed after the test */
@@ -218,7 +226,7 @@ static void test_ingest_exact_rows(void **state) {
   t.rank = 2;
   t.started_s = 10.0;
   t.ended_s = 11.0;
-  t.duration_s = 0.75;
+  t.duration_s = EXP_FAIL_DURATION;
   t.signal = SIGSEGV;
   t.exit_status = -1;
   t.stderr_tail = "Segmentation fault";
@@ -236,17 +244,17 @@ static void test_ingest_exact_rows(void **state) {
   assert_int_equal(q_int(db, "SELECT count(*) FROM metrics"), 2);
   assert_int_equal(q_int(db, "SELECT count(*) FROM samples"), 3);
   assert_int_equal(q_int(db, "SELECT count(*) FROM counters"), 2);
-  assert_float_equal(q_double(db, "SELECT value FROM metrics WHERE name = 'speedup'"), 1.5, TOL_EXACT);
+  assert_float_equal(q_double(db, "SELECT value FROM metrics WHERE name = 'speedup'"), EXP_SPEEDUP, TOL_EXACT);
   assert_string_equal(q_text(db, "SELECT unit FROM metrics WHERE name = 'flops_sparse'", buf, sizeof buf), "flop");
-  assert_float_equal(q_double(db, "SELECT value FROM metrics WHERE name = 'flops_sparse'"), 1200000.0, TOL_EXACT);
-  assert_float_equal(q_double(db, "SELECT sum(value) FROM samples WHERE series = 'dense'"), 0.75, TOL_EXACT);
-  assert_float_equal(q_double(db, "SELECT value FROM samples WHERE series = 'sparse' AND rep = 0"), 0.125, TOL_EXACT);
+  assert_float_equal(q_double(db, "SELECT value FROM metrics WHERE name = 'flops_sparse'"), EXP_FLOPS, TOL_EXACT);
+  assert_float_equal(q_double(db, "SELECT sum(value) FROM samples WHERE series = 'dense'"), EXP_DENSE_SUM, TOL_EXACT);
+  assert_float_equal(q_double(db, "SELECT value FROM samples WHERE series = 'sparse' AND rep = 0"), EXP_SPARSE_REP0, TOL_EXACT);
   assert_int_equal(q_int(db, "SELECT value IS NULL FROM counters WHERE name = 'PAPI_TOT_CYC'"), 1);
   assert_string_equal(q_text(db, "SELECT reason FROM counters WHERE name = 'PAPI_TOT_CYC'", buf, sizeof buf),
                       "no hardware counters");
-  assert_float_equal(q_double(db, "SELECT value FROM counters WHERE name = 'sde:::sw::flops'"), 4096.0, TOL_EXACT);
+  assert_float_equal(q_double(db, "SELECT value FROM counters WHERE name = 'sde:::sw::flops'"), EXP_SDE_FLOPS, TOL_EXACT);
   /* ok trial: duration from wall times (2.5 s), exit status 0, no signal. */
-  assert_float_equal(q_double(db, "SELECT duration_s FROM trials WHERE config_hash = 'aaaa'"), 2.5, TOL_EXACT);
+  assert_float_equal(q_double(db, "SELECT duration_s FROM trials WHERE config_hash = 'aaaa'"), EXP_OK_DURATION, TOL_EXACT);
   assert_int_equal(q_int(db, "SELECT signal IS NULL AND exit_status = 0 FROM trials WHERE config_hash = 'aaaa'"), 1);
   /* failed trial: its cause. */
   assert_string_equal(q_text(db, "SELECT status FROM trials WHERE config_hash = 'bbbb'", buf, sizeof buf), "failed");
@@ -256,7 +264,7 @@ static void test_ingest_exact_rows(void **state) {
   assert_int_equal(q_int(db, "SELECT exit_status IS NULL AND attempt = 2 AND rank = 2 FROM trials "
                              "WHERE config_hash = 'bbbb'"),
                    1);
-  assert_float_equal(q_double(db, "SELECT duration_s FROM trials WHERE config_hash = 'bbbb'"), 0.75, TOL_EXACT);
+  assert_float_equal(q_double(db, "SELECT duration_s FROM trials WHERE config_hash = 'bbbb'"), EXP_FAIL_DURATION, TOL_EXACT);
   assert_string_equal(q_text(db, "SELECT stderr_tail FROM trials WHERE config_hash = 'bbbb'", buf, sizeof buf),
                       "Segmentation fault");
   assert_int_equal(q_int(db, "SELECT count(*) FROM metrics m JOIN trials t USING (trial_id) "
@@ -501,7 +509,7 @@ static void test_merge(void **state) {
                       "job-a");
   assert_float_equal(q_double(db, "SELECT m.value FROM metrics m JOIN trials t USING (trial_id) "
                                   "WHERE t.config_hash = 'h4' AND m.name = 'speedup'"),
-                     1.5, TOL_EXACT);
+                     EXP_SPEEDUP, TOL_EXACT);
   sqlite3_close(db);
 
   /* --keep-repeats keeps run B's second measurement of h2. */
@@ -621,8 +629,11 @@ static void test_disk_full_keeps_committed(void **state) {
   char sql[64];
   snprintf(sql, sizeof sql, "PRAGMA max_page_count = %lld", (long long)pages);
   assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
-  static char big[64 * 1024];
-  memset(big, 'x', sizeof big - 1);
+  size_t big_len = 64 * 1024;
+  char *big = malloc(big_len + 1);
+  assert_non_null(big);
+  memset(big, 'x', big_len);
+  big[big_len] = '\0';
   sw_trial_record_t t;
   memset(&t, 0, sizeof t);
   t.run_id = run;
@@ -633,6 +644,7 @@ static void test_disk_full_keeps_committed(void **state) {
   t.exit_status = 1;
   sw_rc rc = SW_OK;
   for (int i = 0; i < 20 && rc == SW_OK; i++) rc = sw_store_add_trial(st, &t, NULL, &err);
+  free(big);
   assert_int_equal(rc, SW_ERR_DB);
   assert_non_null(strstr(err.msg, f->path));
   assert_non_null(strstr(err.msg, "full"));
