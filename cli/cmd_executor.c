@@ -1,11 +1,106 @@
-/* `sparsweep executor`: placeholder until its module lands (see cli/sw_cmd_table.c for the intent). */
+/* `sparsweep executor`: (internal) the per-rank trial executor process started by workers with
+ * `--fd N` (a socket inherited from the rank); for debugging, `--trial JSON` runs one trial with the same
+ * crash isolation and prints its outcome as one JSON line. */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "cli/sw_cli.h"
+#include "common/sw_buf.h"
+#include "workers/sw_executor.h"
+
+static void usage(FILE *out) {
+  fprintf(out,
+          "usage: sparsweep executor --fd N\n"
+          "       sparsweep executor --trial JSON [--timeout S] [--grace S] [--mem-limit-mb MB]\n"
+          "  --fd N      serve trial requests on inherited socket N (started by worker ranks, not by hand)\n"
+          "  --trial     run one trial config (e.g. '{\"workload\":\"test\",\"action\":\"segv\"}') in a child\n"
+          "              process and print {\"status\",\"cause\",\"signal\",\"exit_status\",\"stderr_tail\",\"result\"}\n");
+}
+
+static int parse_double(const char *s, double *out) {
+  char *end = NULL;
+  *out = strtod(s, &end);
+  return end && end != s && *end == '\0';
+}
+
+static void print_outcome(const sw_trial_result_t *res) {
+  sw_buf_t b = SW_BUF_INIT;
+  sw_buf_puts(&b, "{\"status\":");
+  sw_buf_json_string(&b, sw_trial_status_name(res->status), strlen(sw_trial_status_name(res->status)));
+  sw_buf_puts(&b, ",\"cause\":");
+  sw_buf_json_string(&b, res->cause, strlen(res->cause));
+  sw_buf_printf(&b, ",\"signal\":%d,\"exit_status\":%d,\"out_of_memory\":%s,\"seconds\":", res->signo,
+                res->exit_status, res->out_of_memory ? "true" : "false");
+  sw_buf_json_double(&b, res->end_wall - res->start_wall);
+  sw_buf_puts(&b, ",\"stderr_tail\":");
+  sw_buf_json_string(&b, res->stderr_tail, strlen(res->stderr_tail));
+  sw_buf_puts(&b, ",\"result\":");
+  sw_buf_puts(&b, res->result_json ? res->result_json : "null");
+  sw_buf_puts(&b, "}\n");
+  fputs(sw_buf_str(&b), stdout);
+  sw_buf_free(&b);
+}
+
+static int run_one(const char *config, double timeout_s, const sw_executor_opts_t *opts) {
+  sw_trial_cache_t cache = {0};
+  sw_trial_result_t res;
+  sw_err_t err;
+  sw_rc rc = sw_trial_run_isolated(&cache, config, timeout_s, opts, &res, &err);
+  sw_trial_cache_free(&cache);
+  if (rc) {
+    fprintf(stderr, "sparsweep executor: %s\n", err.msg);
+    return SW_EXIT_FAIL;
+  }
+  print_outcome(&res);
+  int ok = res.status == SW_TRIAL_OK;
+  sw_trial_result_free(&res);
+  return ok ? SW_EXIT_OK : SW_EXIT_FAIL;
+}
 
 int cmd_executor(int argc, char **argv) {
-  (void)argc;
-  (void)argv;
-  fprintf(stderr, "sparsweep executor: not available in this build yet\n");
-  return SW_EXIT_FAIL;
+  const char *trial = NULL;
+  double timeout_s = 0, value = 0;
+  int fd = -1;
+  sw_executor_opts_t opts = {0};
+  if (sw_cli_wants_help(argc, argv)) {
+    usage(stdout);
+    return SW_EXIT_OK;
+  }
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    int ok = v != NULL;
+    if (strcmp(a, "--fd") == 0 && ok) {
+      fd = atoi(v);
+      ok = fd >= 0;
+    } else if (strcmp(a, "--trial") == 0 && ok) {
+      trial = v;
+    } else if (strcmp(a, "--timeout") == 0 && ok) {
+      ok = parse_double(v, &timeout_s) && timeout_s >= 0;
+    } else if (strcmp(a, "--grace") == 0 && ok) {
+      ok = parse_double(v, &opts.grace_s) && opts.grace_s > 0;
+    } else if (strcmp(a, "--mem-limit-mb") == 0 && ok) {
+      ok = parse_double(v, &value) && value > 0;
+      opts.mem_limit_bytes = (uint64_t)value << 20;
+    } else {
+      ok = 0;
+    }
+    if (!ok) {
+      fprintf(stderr, "sparsweep executor: bad or incomplete option '%s'\n", a);
+      usage(stderr);
+      return SW_EXIT_USAGE;
+    }
+    i++;
+  }
+  if ((fd >= 0) == (trial != NULL)) {
+    usage(stderr);
+    return SW_EXIT_USAGE;
+  }
+  if (trial) return run_one(trial, timeout_s, &opts);
+  sw_err_t err;
+  if (sw_executor_serve(fd, &err) != SW_OK) {
+    fprintf(stderr, "sparsweep executor: %s\n", err.msg);
+    return SW_EXIT_FAIL;
+  }
+  return SW_EXIT_OK;
 }

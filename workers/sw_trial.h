@@ -77,5 +77,7 @@ const sw_workload_t *sw_workload_find(const char *name);
 sw_rc sw_trial_run_test(sw_trial_cache_t *cache, const sw_json_t *config, sw_trial_out_t *out, sw_err_t *err);
 sw_rc sw_trial_run_ffn(sw_trial_cache_t *cache, const sw_json_t *config, sw_trial_out_t *out, sw_err_t *err);
 sw_rc sw_trial_run_model(sw_trial_cache_t *cache, const sw_json_t *config, sw_trial_out_t *out, sw_err_t *err);
+/* The test workload's prepare: with config "cache_key", stores its creation time under "test:<cache_key>". */
+sw_rc sw_trial_prepare_test(sw_trial_cache_t *cache, const sw_json_t *config, sw_err_t *err);
 
 #endif

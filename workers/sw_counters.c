@@ -1,0 +1,248 @@
+/* sw_counters: PAPI presets and SDE events by name into one event set; every event that cannot be counted
+ * keeps a precise reason (unknown name, component disabled with PAPI's own disabled_reason, conflicts). */
+#include "workers/sw_counters.h"
+
+#include <papi.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define REASON_MAX 320
+
+typedef struct counter_event {
+  char      name[128];
+  int       active;             /* added to the event set */
+  int       slot;               /* index in the event set's value array when active */
+  long long sum;                /* accumulated over start/stop pairs since the last write */
+  int       measured;           /* at least one stop since the last write */
+  char      reason[REASON_MAX]; /* why the value is missing (when !active, or a stop failed) */
+} counter_event_t;
+
+struct sw_counters {
+  counter_event_t events[SW_COUNTERS_MAX];
+  size_t          n, n_active;
+  int             event_set; /* PAPI_NULL when none */
+  int             running;
+  char            run_error[REASON_MAX]; /* start/stop failure, applies to every active event */
+};
+
+static const char *const sw_default_presets[] = {"PAPI_TOT_CYC", "PAPI_TOT_INS", "PAPI_FP_OPS", "PAPI_L3_TCM"};
+
+size_t sw_counters_default_presets(const char *const **names) {
+  *names = sw_default_presets;
+  return sizeof sw_default_presets / sizeof sw_default_presets[0];
+}
+
+static void set_reason(char *dst, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_reason(char *dst, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(dst, REASON_MAX, fmt, ap);
+  va_end(ap);
+}
+
+/* Initialises PAPI once per process (PAPI's own state); returns 0 or a PAPI error code. */
+static int papi_ready(void) {
+  if (PAPI_is_initialized() != PAPI_NOT_INITED) return 0;
+  int v = PAPI_library_init(PAPI_VER_CURRENT);
+  return v == PAPI_VER_CURRENT ? 0 : (v < 0 ? v : PAPI_EINVAL);
+}
+
+/* The component an event name belongs to ("sde:::x" -> sde; presets -> perf_event), for the reason text. */
+static const PAPI_component_info_t *component_of(const char *name) {
+  int code = 0, cidx = -1;
+  if (PAPI_event_name_to_code(name, &code) == PAPI_OK) cidx = PAPI_get_event_component(code);
+  const char *want = strncmp(name, "sde:::", 6) == 0 ? "sde" : "perf_event";
+  for (int i = 0; cidx < 0 && i < PAPI_num_components(); i++) {
+    const PAPI_component_info_t *ci = PAPI_get_component_info(i);
+    if (ci && strcmp(ci->name, want) == 0) cidx = i;
+  }
+  return cidx >= 0 ? PAPI_get_component_info(cidx) : NULL;
+}
+
+static void explain_failure(counter_event_t *e, int papi_rc) {
+  const PAPI_component_info_t *ci = component_of(e->name);
+  if (ci && ci->disabled)
+    set_reason(e->reason, "%s: not available on this machine (%s component disabled: %s)", e->name, ci->name,
+               ci->disabled_reason[0] ? ci->disabled_reason : "no reason given");
+  else if (papi_rc == PAPI_ENOEVNT)
+    set_reason(e->reason, "%s: no such event on this machine (PAPI: %s)", e->name, PAPI_strerror(papi_rc));
+  else if (papi_rc == PAPI_ECNFLCT)
+    set_reason(e->reason, "%s: cannot be counted together with the other requested events (PAPI: %s)", e->name,
+               PAPI_strerror(papi_rc));
+  else
+    set_reason(e->reason, "%s: cannot be counted (PAPI_add_named_event: %s)", e->name, PAPI_strerror(papi_rc));
+}
+
+static void add_events(sw_counters_t *c) {
+  if (PAPI_create_eventset(&c->event_set) != PAPI_OK) {
+    c->event_set = PAPI_NULL;
+    for (size_t i = 0; i < c->n; i++) set_reason(c->events[i].reason, "%s: PAPI_create_eventset failed", c->events[i].name);
+    return;
+  }
+  for (size_t i = 0; i < c->n; i++) {
+    counter_event_t *e = &c->events[i];
+    int rc = PAPI_add_named_event(c->event_set, e->name);
+    if (rc != PAPI_OK) {
+      explain_failure(e, rc);
+      continue;
+    }
+    e->active = 1;
+    e->slot = (int)c->n_active++;
+  }
+}
+
+sw_rc sw_counters_open(sw_counters_t **out, const char *const *names, size_t n, sw_err_t *err) {
+  *out = NULL;
+  if (n > SW_COUNTERS_MAX) return sw_err_set(err, SW_ERR_RANGE, "%zu counters requested, at most %d", n, SW_COUNTERS_MAX);
+  sw_counters_t *c = calloc(1, sizeof *c);
+  if (!c) return sw_err_set(err, SW_ERR_NOMEM, "counters: out of memory");
+  c->event_set = PAPI_NULL;
+  c->n = n;
+  for (size_t i = 0; i < n; i++) {
+    if (!names[i] || !names[i][0] || strlen(names[i]) >= sizeof c->events[i].name) {
+      free(c);
+      return sw_err_set(err, SW_ERR_INVALID, "counter %zu: empty or over-long event name", i);
+    }
+    snprintf(c->events[i].name, sizeof c->events[i].name, "%s", names[i]);
+  }
+  int prc = papi_ready();
+  if (prc != 0) {
+    for (size_t i = 0; i < n; i++)
+      set_reason(c->events[i].reason, "%s: PAPI_library_init failed (%s)", c->events[i].name, PAPI_strerror(prc));
+  } else if (n > 0) {
+    add_events(c);
+  }
+  *out = c;
+  return SW_OK;
+}
+
+size_t sw_counters_active(const sw_counters_t *c) { return c ? c->n_active : 0; }
+
+sw_rc sw_counters_start(sw_counters_t *c, sw_err_t *err) {
+  if (c->running) return sw_err_set(err, SW_ERR_INVALID, "counters: start while already running");
+  if (!c->n_active) return SW_OK;
+  int rc = PAPI_start(c->event_set);
+  if (rc != PAPI_OK) {
+    set_reason(c->run_error, "PAPI_start failed: %s", PAPI_strerror(rc));
+    return SW_OK;
+  }
+  c->running = 1;
+  return SW_OK;
+}
+
+sw_rc sw_counters_stop(sw_counters_t *c, sw_err_t *err) {
+  long long values[SW_COUNTERS_MAX];
+  if (!c->running) {
+    if (c->n_active && !c->run_error[0]) return sw_err_set(err, SW_ERR_INVALID, "counters: stop without start");
+    return SW_OK;
+  }
+  c->running = 0;
+  int rc = PAPI_stop(c->event_set, values);
+  if (rc != PAPI_OK) {
+    set_reason(c->run_error, "PAPI_stop failed: %s", PAPI_strerror(rc));
+    return SW_OK;
+  }
+  for (size_t i = 0; i < c->n; i++) {
+    counter_event_t *e = &c->events[i];
+    if (!e->active) continue;
+    e->sum += values[e->slot];
+    e->measured = 1;
+  }
+  return SW_OK;
+}
+
+void sw_counters_write(sw_counters_t *c, sw_trial_out_t *out, const char *series) {
+  for (size_t i = 0; i < c->n; i++) {
+    counter_event_t *e = &c->events[i];
+    char reason[REASON_MAX + 160];
+    if (e->active && e->measured && !c->run_error[0]) {
+      sw_trial_out_counter(out, series, e->name, 1, (double)e->sum, NULL);
+    } else {
+      if (!e->active)
+        snprintf(reason, sizeof reason, "%s", e->reason);
+      else if (c->run_error[0])
+        snprintf(reason, sizeof reason, "%s: %s", e->name, c->run_error);
+      else
+        snprintf(reason, sizeof reason, "%s: not measured (no start/stop around the region)", e->name);
+      sw_trial_out_counter(out, series, e->name, 0, 0, reason);
+    }
+    e->sum = 0;
+    e->measured = 0;
+  }
+  c->run_error[0] = '\0';
+}
+
+void sw_counters_close(sw_counters_t *c) {
+  if (!c) return;
+  if (c->event_set != PAPI_NULL) {
+    long long values[SW_COUNTERS_MAX];
+    if (c->running) PAPI_stop(c->event_set, values);
+    PAPI_cleanup_eventset(c->event_set);
+    PAPI_destroy_eventset(&c->event_set);
+  }
+  free(c);
+}
+
+/* ---- provenance ---- */
+
+static void describe_presets(sw_buf_t *json) {
+  int code = PAPI_PRESET_MASK, first = 1;
+  sw_buf_puts(json, "\"presets_available\":[");
+  if (PAPI_enum_event(&code, PAPI_ENUM_FIRST) == PAPI_OK) {
+    do {
+      char name[PAPI_MAX_STR_LEN];
+      if (PAPI_query_event(code) != PAPI_OK || PAPI_event_code_to_name(code, name) != PAPI_OK) continue;
+      if (!first) sw_buf_puts(json, ",");
+      sw_buf_json_string(json, name, strlen(name));
+      first = 0;
+    } while (PAPI_enum_event(&code, PAPI_PRESET_ENUM_AVAIL) == PAPI_OK);
+  }
+  sw_buf_puts(json, "]");
+}
+
+static void describe_components(sw_buf_t *json) {
+  const PAPI_component_info_t *perf = NULL;
+  sw_buf_puts(json, ",\"components\":[");
+  for (int i = 0; i < PAPI_num_components(); i++) {
+    const PAPI_component_info_t *ci = PAPI_get_component_info(i);
+    if (!ci) continue;
+    if (strcmp(ci->name, "perf_event") == 0) perf = ci;
+    sw_buf_puts(json, i ? ",{\"name\":" : "{\"name\":");
+    sw_buf_json_string(json, ci->name, strlen(ci->name));
+    sw_buf_printf(json, ",\"enabled\":%s,\"reason\":", ci->disabled ? "false" : "true");
+    sw_buf_json_string(json, ci->disabled_reason, strlen(ci->disabled_reason));
+    sw_buf_puts(json, "}");
+  }
+  sw_buf_puts(json, "],\"perf_event\":");
+  char text[PAPI_HUGE_STR_LEN + 32];
+  if (!perf)
+    snprintf(text, sizeof text, "disabled: PAPI was built without the perf_event component");
+  else if (perf->disabled)
+    snprintf(text, sizeof text, "disabled: %s", perf->disabled_reason);
+  else
+    snprintf(text, sizeof text, "enabled");
+  sw_buf_json_string(json, text, strlen(text));
+}
+
+sw_rc sw_counters_describe(sw_buf_t *json, sw_err_t *err) {
+  int prc = papi_ready();
+  char version[64];
+  snprintf(version, sizeof version, "%d.%d.%d.%d", PAPI_VERSION_MAJOR(PAPI_VERSION), PAPI_VERSION_MINOR(PAPI_VERSION),
+           PAPI_VERSION_REVISION(PAPI_VERSION), PAPI_VERSION_INCREMENT(PAPI_VERSION));
+  sw_buf_puts(json, "{\"papi_version\":");
+  sw_buf_json_string(json, version, strlen(version));
+  sw_buf_puts(json, ",");
+  if (prc != 0) {
+    char text[160];
+    snprintf(text, sizeof text, "disabled: PAPI_library_init failed (%s)", PAPI_strerror(prc));
+    sw_buf_puts(json, "\"presets_available\":[],\"components\":[],\"perf_event\":");
+    sw_buf_json_string(json, text, strlen(text));
+  } else {
+    describe_presets(json);
+    describe_components(json);
+  }
+  sw_buf_puts(json, "}");
+  return sw_buf_ok(json) ? SW_OK : sw_err_set(err, SW_ERR_NOMEM, "counters: out of memory describing PAPI");
+}

@@ -1,0 +1,39 @@
+/* sw_counters: PAPI event counting around a measured region, best effort.  Every requested event ends up
+ * in the trial result either with a value or as NULL with the reason it is missing ("PAPI_TOT_CYC: not
+ * available on this machine (perf_event component disabled: ...)").  Preset events (PAPI_TOT_CYC, ...) and
+ * the kernels' software-defined events ("sde:::sparsweep::<counter>", see kernels/sw_sde.h) are read the
+ * same way, by name.  Used inside the trial child, never across a fork. */
+#ifndef SW_COUNTERS_H
+#define SW_COUNTERS_H
+#include <stddef.h>
+
+#include "common/sw_buf.h"
+#include "common/sw_err.h"
+#include "workers/sw_trial.h"
+
+#define SW_COUNTERS_MAX 32
+
+typedef struct sw_counters sw_counters_t;
+
+/* The default preset list: cycles, instructions, FP operations, last-level cache misses.  Returns the count
+ * and points *names at a static table. */
+size_t sw_counters_default_presets(const char *const **names);
+
+/* Opens a counter set for names[n] (n <= SW_COUNTERS_MAX).  Events that cannot be counted are kept with
+ * their reason (PAPI errors never fail the open: counters are optional); errors are only bad arguments or
+ * out of memory. */
+sw_rc sw_counters_open(sw_counters_t **c, const char *const *names, size_t n, sw_err_t *err);
+/* Starts / stops counting.  Values of successive start/stop pairs add up until sw_counters_write. */
+sw_rc sw_counters_start(sw_counters_t *c, sw_err_t *err);
+sw_rc sw_counters_stop(sw_counters_t *c, sw_err_t *err);
+/* Writes one counter item per event for series (value or NULL + reason) and resets the sums. */
+void sw_counters_write(sw_counters_t *c, sw_trial_out_t *out, const char *series);
+/* Number of events that are actually being counted. */
+size_t sw_counters_active(const sw_counters_t *c);
+void   sw_counters_close(sw_counters_t *c);
+
+/* Run provenance: appends a JSON object {"papi_version":"7.0.0.0","presets_available":["PAPI_TOT_CYC",...],
+ * "components":[{"name":..,"enabled":bool,"reason":..}],"perf_event":"enabled"|"disabled: <reason>"}. */
+sw_rc sw_counters_describe(sw_buf_t *json, sw_err_t *err);
+
+#endif

@@ -1,0 +1,215 @@
+/* sw_executor_proto: frames over the worker <-> executor socket, result (de)serialisation, status and
+ * signal names, and option defaults. */
+#include "workers/sw_executor_proto.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/sw_cursor.h"
+
+const char *sw_trial_status_name(sw_trial_status status) {
+  switch (status) {
+    case SW_TRIAL_OK: return "ok";
+    case SW_TRIAL_FAILED: return "failed";
+    case SW_TRIAL_TIMEOUT: return "timeout";
+    case SW_TRIAL_INTERRUPTED: return "interrupted";
+  }
+  return "unknown";
+}
+
+typedef struct signal_name {
+  int         signo;
+  const char *name;
+} signal_name_t;
+
+static const signal_name_t sw_signal_names[] = {
+    {SIGHUP, "SIGHUP"},   {SIGINT, "SIGINT"},   {SIGQUIT, "SIGQUIT"}, {SIGILL, "SIGILL"},   {SIGTRAP, "SIGTRAP"},
+    {SIGABRT, "SIGABRT"}, {SIGBUS, "SIGBUS"},   {SIGFPE, "SIGFPE"},   {SIGKILL, "SIGKILL"}, {SIGUSR1, "SIGUSR1"},
+    {SIGSEGV, "SIGSEGV"}, {SIGUSR2, "SIGUSR2"}, {SIGPIPE, "SIGPIPE"}, {SIGALRM, "SIGALRM"}, {SIGTERM, "SIGTERM"},
+    {SIGCHLD, "SIGCHLD"}, {SIGCONT, "SIGCONT"}, {SIGSTOP, "SIGSTOP"}, {SIGXCPU, "SIGXCPU"}, {SIGXFSZ, "SIGXFSZ"},
+    {SIGSYS, "SIGSYS"},
+};
+
+const char *sw_signal_name(int signo, char *buf, size_t buf_len) {
+  for (size_t i = 0; i < sizeof sw_signal_names / sizeof sw_signal_names[0]; i++)
+    if (sw_signal_names[i].signo == signo) return sw_signal_names[i].name;
+  if (buf && buf_len) {
+    snprintf(buf, buf_len, "SIG%d", signo);
+    return buf;
+  }
+  return "SIG?";
+}
+
+void sw_trial_result_free(sw_trial_result_t *res) {
+  if (!res) return;
+  free(res->stderr_tail);
+  free(res->result_json);
+  memset(res, 0, sizeof *res);
+}
+
+void sw_exec_opts_defaults(const sw_executor_opts_t *in, sw_executor_opts_t *out) {
+  memset(out, 0, sizeof *out);
+  if (in) *out = *in;
+  if (!(out->grace_s > 0)) out->grace_s = 2.0;
+  if (!(out->start_timeout_s > 0)) out->start_timeout_s = 60.0;
+  if (out->mem_limit_bytes == 0) {
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    out->mem_limit_bytes = (pages > 0 && page > 0) ? (uint64_t)((double)pages * (double)page * 0.8) : UINT64_MAX;
+  }
+}
+
+/* ---- frames ---- */
+
+static sw_rc write_all(int fd, const char *p, size_t n, sw_err_t *err) {
+  while (n > 0) {
+    ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0 && errno == ENOTSOCK) w = write(fd, p, n);
+    if (w < 0) return sw_err_set(err, SW_ERR_IO, "executor socket: send failed: %s", strerror(errno));
+    p += w;
+    n -= (size_t)w;
+  }
+  return SW_OK;
+}
+
+/* Reads exactly n bytes; *got tells how many arrived before EOF. */
+static sw_rc read_all(int fd, char *p, size_t n, size_t *got, sw_err_t *err) {
+  *got = 0;
+  while (*got < n) {
+    ssize_t r = read(fd, p + *got, n - *got);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return sw_err_set(err, SW_ERR_IO, "executor socket: read failed: %s", strerror(errno));
+    if (r == 0) return SW_OK;
+    *got += (size_t)r;
+  }
+  return SW_OK;
+}
+
+void sw_exec_put_u32(sw_buf_t *b, uint32_t v) {
+  unsigned char x[4] = {(unsigned char)v, (unsigned char)(v >> 8), (unsigned char)(v >> 16), (unsigned char)(v >> 24)};
+  sw_buf_append(b, x, 4);
+}
+
+void sw_exec_put_u64(sw_buf_t *b, uint64_t v) {
+  sw_exec_put_u32(b, (uint32_t)v);
+  sw_exec_put_u32(b, (uint32_t)(v >> 32));
+}
+
+void sw_exec_put_f64(sw_buf_t *b, double v) {
+  uint64_t bits;
+  memcpy(&bits, &v, sizeof bits);
+  sw_exec_put_u64(b, bits);
+}
+
+void sw_exec_put_str(sw_buf_t *b, const char *s) {
+  if (!s) {
+    sw_exec_put_u32(b, UINT32_MAX);
+    return;
+  }
+  size_t n = strlen(s);
+  sw_exec_put_u32(b, (uint32_t)n);
+  sw_buf_append(b, s, n);
+}
+
+sw_rc sw_exec_send(int fd, uint32_t type, const void *payload, size_t len, sw_err_t *err) {
+  if (len >= SW_EXEC_FRAME_MAX) return sw_err_set(err, SW_ERR_RANGE, "executor frame of %zu bytes is too large", len);
+  sw_buf_t b = SW_BUF_INIT;
+  sw_exec_put_u32(&b, type);
+  sw_exec_put_u32(&b, (uint32_t)len);
+  if (len) sw_buf_append(&b, payload, len);
+  sw_rc rc = sw_buf_ok(&b) ? write_all(fd, b.data, b.len, err)
+                           : sw_err_set(err, SW_ERR_NOMEM, "executor frame: out of memory");
+  sw_buf_free(&b);
+  return rc;
+}
+
+sw_rc sw_exec_recv(int fd, uint32_t *type, sw_buf_t *payload, int *eof, sw_err_t *err) {
+  unsigned char hdr[8];
+  size_t got = 0;
+  *eof = 0;
+  sw_rc rc = read_all(fd, (char *)hdr, sizeof hdr, &got, err);
+  if (rc) return rc;
+  if (got == 0) {
+    *eof = 1;
+    return SW_OK;
+  }
+  if (got < sizeof hdr) return sw_err_set(err, SW_ERR_TRUNCATED, "executor socket: frame header cut short");
+  uint32_t len = (uint32_t)hdr[4] | (uint32_t)hdr[5] << 8 | (uint32_t)hdr[6] << 16 | (uint32_t)hdr[7] << 24;
+  *type = (uint32_t)hdr[0] | (uint32_t)hdr[1] << 8 | (uint32_t)hdr[2] << 16 | (uint32_t)hdr[3] << 24;
+  if (len >= SW_EXEC_FRAME_MAX) return sw_err_set(err, SW_ERR_RANGE, "executor socket: frame of %u bytes", len);
+  sw_buf_reset(payload);
+  char *tmp = len ? malloc(len) : NULL;
+  if (len && !tmp) return sw_err_set(err, SW_ERR_NOMEM, "executor socket: cannot allocate a %u-byte frame", len);
+  rc = len ? read_all(fd, tmp, len, &got, err) : SW_OK;
+  if (!rc && len && got < len) rc = sw_err_set(err, SW_ERR_TRUNCATED, "executor socket: frame cut short");
+  if (!rc) {
+    sw_buf_append(payload, tmp, len);
+    sw_buf_puts(payload, ""); /* makes data non-NULL even for empty frames */
+    if (!sw_buf_ok(payload)) rc = sw_err_set(err, SW_ERR_NOMEM, "executor socket: out of memory");
+  }
+  free(tmp);
+  return rc;
+}
+
+/* ---- results ---- */
+
+void sw_exec_encode_result(const sw_trial_result_t *res, sw_buf_t *b) {
+  sw_exec_put_u32(b, (uint32_t)res->status);
+  sw_exec_put_u32(b, (uint32_t)res->signo);
+  sw_exec_put_u32(b, (uint32_t)res->exit_status);
+  sw_exec_put_u32(b, (uint32_t)res->out_of_memory);
+  sw_exec_put_f64(b, res->start_wall);
+  sw_exec_put_f64(b, res->end_wall);
+  sw_exec_put_str(b, res->cause);
+  sw_exec_put_str(b, res->stderr_tail ? res->stderr_tail : "");
+  sw_exec_put_str(b, res->result_json);
+}
+
+/* Reads a u32-length-prefixed string; *out = NULL for the NULL marker, else a malloc'd copy. */
+static sw_rc get_str(sw_cursor_t *c, char **out, sw_err_t *err) {
+  uint32_t n;
+  const uint8_t *p;
+  *out = NULL;
+  if (sw_cursor_u32(c, &n)) return sw_err_set(err, SW_ERR_TRUNCATED, "executor result: string length missing");
+  if (n == UINT32_MAX) return SW_OK;
+  if (sw_cursor_bytes(c, n, &p)) return sw_err_set(err, SW_ERR_TRUNCATED, "executor result: string cut short");
+  *out = malloc((size_t)n + 1);
+  if (!*out) return sw_err_set(err, SW_ERR_NOMEM, "executor result: out of memory");
+  memcpy(*out, p, n);
+  (*out)[n] = '\0';
+  return SW_OK;
+}
+
+sw_rc sw_exec_decode_result(const void *payload, size_t len, sw_trial_result_t *res, sw_err_t *err) {
+  sw_cursor_t c;
+  uint32_t status, signo, exit_status, oom;
+  char *cause = NULL;
+  memset(res, 0, sizeof *res);
+  sw_cursor_init(&c, payload, len);
+  if (sw_cursor_u32(&c, &status) || sw_cursor_u32(&c, &signo) || sw_cursor_u32(&c, &exit_status) ||
+      sw_cursor_u32(&c, &oom) || sw_cursor_f64(&c, &res->start_wall) || sw_cursor_f64(&c, &res->end_wall))
+    return sw_err_set(err, SW_ERR_TRUNCATED, "executor result: header cut short");
+  if (status > SW_TRIAL_INTERRUPTED) return sw_err_set(err, SW_ERR_PARSE, "executor result: bad status %u", status);
+  res->status = (sw_trial_status)status;
+  res->signo = (int)signo;
+  res->exit_status = (int)exit_status;
+  res->out_of_memory = oom != 0;
+  sw_rc rc = get_str(&c, &cause, err);
+  if (!rc) rc = get_str(&c, &res->stderr_tail, err);
+  if (!rc) rc = get_str(&c, &res->result_json, err);
+  if (!rc && !res->stderr_tail && !(res->stderr_tail = strdup("")))
+    rc = sw_err_set(err, SW_ERR_NOMEM, "executor result: out of memory");
+  if (cause) snprintf(res->cause, sizeof res->cause, "%s", cause);
+  free(cause);
+  if (res->signo) {
+    char tmp[16];
+    snprintf(res->signal_name, sizeof res->signal_name, "%s", sw_signal_name(res->signo, tmp, sizeof tmp));
+  }
+  if (rc) sw_trial_result_free(res);
+  return rc;
+}

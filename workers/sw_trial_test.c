@@ -1,0 +1,138 @@
+/* The test-only workload ("workload":"test"): misbehaves on demand so the executor's crash isolation can be
+ * tested.  Config: action = ok|segv|abort|exit|hang|oom|sleep, sleep_ms, exit_code, oom_mb (0 = no bound),
+ * stderr_text (written to stderr first), ignore_term (hang ignoring SIGTERM), value (reported by ok),
+ * cache_key (prepare stores its creation time in the executor's cache; ok reports it). */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/sw_time.h"
+#include "workers/sw_trial.h"
+
+#define TEST_OOM_CHUNK ((size_t)16 << 20)
+
+typedef struct test_cache_value {
+  int64_t created_ns; /* monotonic time when prepare created the entry */
+  pid_t   created_pid;
+} test_cache_value_t;
+
+static sw_rc cache_key_of(const sw_json_t *config, char *key, size_t key_len, int *has_key, sw_err_t *err) {
+  const char *name = NULL;
+  sw_rc rc = sw_json_get_str(config, "cache_key", NULL, &name, err);
+  if (rc) return rc;
+  *has_key = name != NULL;
+  if (name) snprintf(key, key_len, "test:%s", name);
+  return SW_OK;
+}
+
+sw_rc sw_trial_prepare_test(sw_trial_cache_t *cache, const sw_json_t *config, sw_err_t *err) {
+  char key[256];
+  int  has_key = 0;
+  sw_rc rc = cache_key_of(config, key, sizeof key, &has_key, err);
+  if (rc || !has_key || sw_trial_cache_get(cache, key)) return rc;
+  test_cache_value_t *v = malloc(sizeof *v);
+  if (!v) return sw_err_set(err, SW_ERR_NOMEM, "test workload: cannot allocate a cache entry");
+  v->created_ns = sw_now_ns();
+  v->created_pid = getpid();
+  rc = sw_trial_cache_put(cache, key, v, free);
+  if (rc) return sw_err_set(err, rc, "test workload: cannot store cache entry '%s'", key);
+  return SW_OK;
+}
+
+static sw_rc action_ok(sw_trial_cache_t *cache, const sw_json_t *config, sw_trial_out_t *out, sw_err_t *err) {
+  double value = 0;
+  sw_rc rc = sw_json_get_double(config, "value", 42.0, &value, err);
+  if (rc) return rc;
+  sw_trial_out_metric(out, "value", value, "count");
+  sw_trial_out_metric(out, "pid", (double)getpid(), "id");
+  for (int rep = 0; rep < 3; rep++) sw_trial_out_sample(out, "test", rep, 1e-3 * (rep + 1));
+  sw_trial_out_counter(out, "test", "TEST_NULL_COUNTER", 0, 0, "the test workload measures no counters");
+  char key[256];
+  int  has_key = 0;
+  if ((rc = cache_key_of(config, key, sizeof key, &has_key, err))) return rc;
+  if (has_key) {
+    const test_cache_value_t *v = sw_trial_cache_get(cache, key);
+    if (!v) return sw_err_set(err, SW_ERR_INTERNAL, "test workload: cache entry '%s' missing (prepare not run)", key);
+    sw_trial_out_metric(out, "cache_created_ns", (double)v->created_ns, "ns");
+    sw_trial_out_metric(out, "cache_created_pid", (double)v->created_pid, "id");
+  }
+  return SW_OK;
+}
+
+/* A real invalid access: a store to a PROT_NONE page (not NULL, which UBSan would report first). */
+static void crash_segv(void) {
+  volatile int *page = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (page == MAP_FAILED) raise(SIGSEGV);
+  page[1] = 1;
+  raise(SIGSEGV); /* not reached */
+}
+
+static void hang_forever(int ignore_term) {
+  if (ignore_term) signal(SIGTERM, SIG_IGN);
+  for (;;) pause();
+}
+
+/* Allocates and touches 16 MiB chunks until malloc fails or limit_mb is reached (0 = no bound). */
+static sw_rc allocate_until_failure(int64_t limit_mb, sw_trial_out_t *out, sw_err_t *err) {
+  void  *chain = NULL; /* each chunk starts with a pointer to the previous one */
+  size_t total_mb = 0;
+  sw_rc  rc = SW_OK;
+  while (limit_mb <= 0 || (int64_t)total_mb < limit_mb) {
+    void *chunk = malloc(TEST_OOM_CHUNK);
+    if (!chunk) {
+      rc = sw_err_set(err, SW_ERR_NOMEM, "test workload: allocation failed after %zu MiB", total_mb);
+      break;
+    }
+    memset(chunk, 0x5a, TEST_OOM_CHUNK);
+    memcpy(chunk, &chain, sizeof chain);
+    chain = chunk;
+    total_mb += TEST_OOM_CHUNK >> 20;
+  }
+  while (chain) {
+    void *prev;
+    memcpy(&prev, chain, sizeof prev);
+    free(chain);
+    chain = prev;
+  }
+  if (!rc) sw_trial_out_metric(out, "allocated", (double)total_mb, "MiB");
+  return rc;
+}
+
+sw_rc sw_trial_run_test(sw_trial_cache_t *cache, const sw_json_t *config, sw_trial_out_t *out, sw_err_t *err) {
+  const char *action = NULL, *text = NULL;
+  int64_t     sleep_ms = 0, exit_code = 1, oom_mb = 0;
+  int         ignore_term = 0;
+  sw_rc rc;
+  if ((rc = sw_json_get_str(config, "action", "ok", &action, err)) ||
+      (rc = sw_json_get_str(config, "stderr_text", NULL, &text, err)) ||
+      (rc = sw_json_get_int(config, "sleep_ms", 0, &sleep_ms, err)) ||
+      (rc = sw_json_get_int(config, "exit_code", 1, &exit_code, err)) ||
+      (rc = sw_json_get_int(config, "oom_mb", 0, &oom_mb, err)) ||
+      (rc = sw_json_get_bool(config, "ignore_term", 0, &ignore_term, err)))
+    return sw_err_prefix(err, "test workload");
+  if (text) {
+    fputs(text, stderr);
+    fflush(stderr);
+  }
+  if (strcmp(action, "ok") == 0) return action_ok(cache, config, out, err);
+  if (strcmp(action, "sleep") == 0) {
+    struct timespec ts = {(time_t)(sleep_ms / 1000), (long)(sleep_ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0) {
+    }
+    return action_ok(cache, config, out, err);
+  }
+  if (strcmp(action, "segv") == 0) crash_segv();
+  if (strcmp(action, "abort") == 0) abort();
+  if (strcmp(action, "exit") == 0) {
+    fflush(NULL);
+    _exit((int)exit_code); /* like a library calling exit(); _exit skips LeakSanitizer's exit-time scan */
+  }
+  if (strcmp(action, "hang") == 0) hang_forever(ignore_term);
+  if (strcmp(action, "oom") == 0) return allocate_until_failure(oom_mb, out, err);
+  return sw_err_set(err, SW_ERR_INVALID, "test workload: unknown action '%s' (expected ok|segv|abort|exit|hang|oom|sleep)",
+                    action);
+}
