@@ -67,7 +67,7 @@ int cmd_executor(int argc, char **argv) {
     usage(stdout);
     return SW_EXIT_OK;
   }
-  for (int i = 1; i < argc; i++) {
+  for (int i = 1; i < argc; i += 2) { /* every option takes one value */
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     int ok = v != NULL;
     if (strcmp(a, "--fd") == 0 && ok) {
@@ -90,7 +90,6 @@ int cmd_executor(int argc, char **argv) {
       usage(stderr);
       return SW_EXIT_USAGE;
     }
-    i++;
   }
   if ((fd >= 0) == (trial != NULL)) {
     usage(stderr);
