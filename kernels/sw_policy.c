@@ -256,7 +256,9 @@ static sw_rc sw_calib_cett(sw_policy_t *p, const sw_ffn_weights_t *w, const floa
       else
         hi = mid;
     }
-    p->threshold = (float)lo;
+    float t = (float)lo;
+    if ((double)t > lo) t = nextafterf(t, 0.0f); /* never round ε up: that would truncate one more neuron */
+    p->threshold = t;
   } else {
     sw_err_set(err, rc, "cett calibration: out of memory");
   }

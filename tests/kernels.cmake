@@ -1,0 +1,4 @@
+# Reference kernels (kernels/sw_act, sw_ffn*, sw_policy, sw_gemv_sparse, sw_flops, sw_sde): cmocka tests against
+# float64 naive references.
+sw_unit_test(kernels ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_kernels.c LIBS sw_kernels TIMEOUT 60)
+sw_unit_test(kernels_policy ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_kernels_policy.c LIBS sw_kernels TIMEOUT 60)

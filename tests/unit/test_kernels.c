@@ -1,0 +1,328 @@
+/* Unit tests for the FFN kernels: activations vs hand-computed values and float64 formulas, dense and sparse
+ * FFN (f32 and bf16, gated and plain, odd sizes, batch 1..257, all-zero / all-active / random masks, 1 and
+ * 2 threads) vs the float64 naive masked reference with outputs poisoned before every call, input-sparse GEMV,
+ * and the FLOP/byte accounting. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "kernels/sw_act.h"
+#include "kernels/sw_ffn.h"
+#include "kernels/sw_ffn_dense.h"
+#include "kernels/sw_ffn_sparse.h"
+#include "kernels/sw_flops.h"
+#include "kernels/sw_gemv_sparse.h"
+#include "tests/unit/test_kernels_common.h"
+
+static void test_act_values(void **state) {
+  (void)state;
+  /* Hand values: Φ(1) = 0.841344746068543, silu(1) = 1/(1+e^-1) = 0.731058578630005,
+   * gelu_tanh(1) = 0.5(1+tanh(0.797884561(1.044715))) = 0.841191990607477. */
+  assert_true(fabs(sw_act_1(SW_ACT_GELU_ERF, 1.0f, 0) - 0.841344746) < 1e-6);
+  assert_true(fabs(sw_act_1(SW_ACT_SILU, 1.0f, 0) - 0.731058579) < 1e-6);
+  assert_true(fabs(sw_act_1(SW_ACT_GELU_TANH, 1.0f, 0) - 0.841191991) < 1e-6);
+  assert_true(sw_act_1(SW_ACT_RELU, -2.0f, 0) == 0.0f && sw_act_1(SW_ACT_RELU, 2.5f, 0) == 2.5f);
+  assert_true(sw_act_1(SW_ACT_RELU2, 3.0f, 0) == 9.0f && sw_act_1(SW_ACT_RELU2, -3.0f, 0) == 0.0f);
+  assert_true(sw_act_1(SW_ACT_FATRELU, 0.5f, 1.0f) == 0.0f && sw_act_1(SW_ACT_FATRELU, 1.5f, 1.0f) == 1.5f);
+  for (int a = 0; a < SW_ACT_COUNT; a++) {
+    for (double x = -6.0; x <= 6.0; x += 0.37) {
+      double got = sw_act_1((sw_act_t)a, (float)x, 0.25f), want = sw_act_ref((sw_act_t)a, (float)x, 0.25);
+      assert_true(fabs(got - want) <= 1e-6 + 1e-5 * fabs(want));
+    }
+  }
+  float g[5] = {-1, 0, 1, 2, 3}, u[5] = {2, 2, 2, 2, 2}, y[5];
+  sw_act_apply_gated(y, g, u, SW_ACT_RELU, 0, 5);
+  assert_true(y[0] == 0 && y[2] == 2 && y[4] == 6);
+}
+
+static void test_act_parse(void **state) {
+  (void)state;
+  sw_act_t act;
+  int      gated;
+  sw_err_t err;
+  assert_int_equal(sw_act_parse("swiglu", &act, &gated, &err), SW_OK);
+  assert_true(act == SW_ACT_SILU && gated == 1);
+  assert_int_equal(sw_act_parse("geglu", &act, &gated, &err), SW_OK);
+  assert_true(act == SW_ACT_GELU_ERF && gated == 1);
+  assert_int_equal(sw_act_parse("reglu", &act, &gated, &err), SW_OK);
+  assert_true(act == SW_ACT_RELU && gated == 1);
+  assert_int_equal(sw_act_parse("relu2", &act, &gated, &err), SW_OK);
+  assert_true(act == SW_ACT_RELU2 && gated == 0);
+  assert_int_equal(sw_act_parse("swish", &act, &gated, &err), SW_ERR_INVALID);
+  assert_non_null(strstr(err.msg, "swish"));
+}
+
+static void test_bf16_round(void **state) {
+  (void)state;
+  assert_int_equal(sw_bf16_from_f32(1.0f), 0x3f80);
+  /* 1 + 2^-8 is exactly halfway between bf16 1.0 and 1+2^-7: ties to even gives 1.0 */
+  assert_int_equal(sw_bf16_from_f32(1.00390625f), 0x3f80);
+  assert_int_equal(sw_bf16_from_f32(1.01171875f), 0x3f82); /* 1 + 3·2^-8: halfway, rounds to even 0x3f82 */
+  assert_true(sw_bf16_to_f32(0xc000) == -2.0f);
+  assert_true(isnan(sw_bf16_to_f32(sw_bf16_from_f32(NAN))));
+}
+
+typedef struct kt_ffn {
+  sw_ffn_weights_t w;
+  sw_ffn_work_t    work;
+  sw_mask_t        mask;
+  float           *x, *out;
+  double          *ref;
+  int              n_tok;
+} kt_ffn_t;
+
+static void kt_setup(kt_ffn_t *k, int d, int f, int gated, sw_act_t act, sw_dtype_t dt, int n_tok, int threads,
+                     uint64_t seed) {
+  sw_err_t err;
+  memset(k, 0, sizeof *k);
+  assert_int_equal(sw_ffn_weights_alloc(&k->w, d, f, gated, act, 0.1f, dt, &err), SW_OK);
+  sw_ffn_weights_fill_random(&k->w, seed);
+  assert_int_equal(sw_ffn_work_alloc(&k->work, d, f, n_tok, threads, &err), SW_OK);
+  assert_int_equal(sw_mask_alloc(&k->mask, f, n_tok, &err), SW_OK);
+  k->x = malloc((size_t)n_tok * d * sizeof *k->x);
+  k->out = malloc((size_t)n_tok * d * sizeof *k->out);
+  k->ref = malloc((size_t)n_tok * d * sizeof *k->ref);
+  assert_true(k->x && k->out && k->ref);
+  uint64_t s = seed * 31 + 7;
+  kt_fill_gauss(k->x, (size_t)n_tok * d, 1.0, &s);
+  k->n_tok = n_tok;
+}
+
+static void kt_teardown(kt_ffn_t *k) {
+  sw_ffn_weights_free(&k->w);
+  sw_ffn_work_free(&k->work);
+  sw_mask_free(&k->mask);
+  free(k->x);
+  free(k->out);
+  free(k->ref);
+}
+
+/* Random mask with per-token density p (0 = none, 1 = all). */
+static void kt_random_mask(sw_mask_t *m, int n_tok, double p, uint64_t seed) {
+  uint8_t *fl = malloc((size_t)n_tok * m->n_units);
+  assert_non_null(fl);
+  uint64_t s = seed;
+  for (size_t i = 0; i < (size_t)n_tok * m->n_units; i++) fl[i] = kt_unif(&s) < p;
+  sw_mask_from_flags(m, fl, n_tok);
+  free(fl);
+}
+
+static void kt_check_sparse(kt_ffn_t *k, double p, uint64_t seed, const char *what) {
+  int d = k->w.d_model;
+  kt_random_mask(&k->mask, k->n_tok, p, seed);
+  kt_poison(k->out, (size_t)k->n_tok * d);
+  sw_ffn_stats_t st;
+  assert_int_equal(sw_ffn_sparse_forward(k->out, k->x, &k->w, &k->mask, &st, &k->work, k->n_tok), SW_OK);
+  sw_ffn_reference_f64(k->ref, k->x, &k->w, &k->mask, k->n_tok);
+  assert_int_equal(kt_mismatches(k->out, k->ref, k->n_tok, d, what), 0);
+  assert_int_equal(st.neurons_executed, k->mask.off[k->n_tok]);
+  assert_int_equal(st.neurons_total, (int64_t)k->n_tok * k->w.d_ff);
+  assert_true(fabs(st.flops - sw_flops_ffn_neurons(d, k->w.gated, st.neurons_executed)) < 0.5);
+}
+
+static void test_sparse_matches_masked_reference(void **state) {
+  (void)state;
+  static const int shapes[][2] = {{37, 53}, {16, 64}, {17, 131}, {40, 9}};
+  static const int batches[] = {1, 2, 3, 5, 64, 257};
+  for (size_t si = 0; si < 4; si++) {
+    for (int gated = 0; gated <= 1; gated++) {
+      for (size_t bi = 0; bi < 6; bi++) {
+        int      nt = batches[bi];
+        kt_ffn_t k;
+        kt_setup(&k, shapes[si][0], shapes[si][1], gated, gated ? SW_ACT_SILU : SW_ACT_GELU_ERF, SW_DTYPE_F32, nt, 1,
+                 100 + si * 10 + bi);
+        char what[96];
+        snprintf(what, sizeof what, "sparse d=%d f=%d gated=%d batch=%d", shapes[si][0], shapes[si][1], gated, nt);
+        kt_check_sparse(&k, 0.0, 1, what);
+        kt_check_sparse(&k, 1.0, 2, what);
+        kt_check_sparse(&k, 0.3, 3, what);
+        kt_check_sparse(&k, 0.9, 4, what);
+        kt_teardown(&k);
+      }
+    }
+  }
+}
+
+static void test_sparse_bf16_and_threads(void **state) {
+  (void)state;
+  static const int batches[] = {1, 2, 7};
+  for (int dt = 0; dt <= 1; dt++) {
+    for (int threads = 1; threads <= 2; threads++) {
+      for (int bi = 0; bi < 3; bi++) {
+        kt_ffn_t k;
+        kt_setup(&k, 45, 203, 1, SW_ACT_SILU, (sw_dtype_t)dt, batches[bi], threads, 7 + dt * 3 + threads);
+        kt_check_sparse(&k, 0.5, 11, dt ? "bf16" : "f32 threads");
+        kt_check_sparse(&k, 1.0, 12, dt ? "bf16 all" : "f32 threads all");
+        kt_teardown(&k);
+      }
+    }
+  }
+}
+
+static void test_dense_matches_reference(void **state) {
+  (void)state;
+  static const int batches[] = {1, 2, 4, 33, 257};
+  for (int dt = 0; dt <= 1; dt++) {
+    for (int gated = 0; gated <= 1; gated++) {
+      for (int bi = 0; bi < 5; bi++) {
+        kt_ffn_t k;
+        kt_setup(&k, 29, 71, gated, gated ? SW_ACT_GELU_TANH : SW_ACT_RELU2, (sw_dtype_t)dt, batches[bi], 1,
+                 900 + bi + 10 * gated + 100 * dt);
+        float *b1 = malloc(71 * sizeof *b1), *b2 = malloc(29 * sizeof *b2);
+        uint64_t s = 5;
+        kt_fill_gauss(b1, 71, 0.2, &s);
+        kt_fill_gauss(b2, 29, 0.2, &s);
+        k.w.b_up = gated ? NULL : b1;
+        k.w.b_down = b2;
+        kt_poison(k.out, (size_t)k.n_tok * 29);
+        sw_ffn_stats_t st;
+        assert_int_equal(sw_ffn_dense_forward(k.out, k.x, &k.w, &st, &k.work, k.n_tok), SW_OK);
+        sw_ffn_reference_f64(k.ref, k.x, &k.w, NULL, k.n_tok);
+        assert_int_equal(kt_mismatches(k.out, k.ref, k.n_tok, 29, "dense"), 0);
+        assert_true(fabs(st.flops - sw_flops_ffn_dense(29, 71, gated, k.n_tok)) < 0.5);
+        assert_true(st.weight_bytes == (double)(gated ? 3 : 2) * 29 * 71 * (dt ? 2 : 4));
+        /* sparsity 0 equals dense (same biases) */
+        sw_mask_set_all(&k.mask, k.n_tok);
+        float *o2 = malloc((size_t)k.n_tok * 29 * sizeof *o2);
+        kt_poison(o2, (size_t)k.n_tok * 29);
+        assert_int_equal(sw_ffn_sparse_forward(o2, k.x, &k.w, &k.mask, NULL, &k.work, k.n_tok), SW_OK);
+        assert_int_equal(kt_mismatches(o2, k.ref, k.n_tok, 29, "sparse all == dense"), 0);
+        free(o2);
+        free(b1);
+        free(b2);
+        kt_teardown(&k);
+      }
+    }
+  }
+}
+
+/* A kernel that returned zeros (or left the output untouched) must fail the comparison used above. */
+static void test_zeroing_mutation_is_caught(void **state) {
+  (void)state;
+  kt_ffn_t k;
+  kt_setup(&k, 37, 53, 1, SW_ACT_SILU, SW_DTYPE_F32, 3, 1, 77);
+  kt_random_mask(&k.mask, 3, 0.5, 9);
+  sw_ffn_reference_f64(k.ref, k.x, &k.w, &k.mask, 3);
+  memset(k.out, 0, 3 * 37 * sizeof *k.out);
+  assert_true(kt_mismatches(k.out, k.ref, 3, 37, "expected failure (zeros)") > 3 * 37 / 2);
+  kt_poison(k.out, 3 * 37);
+  assert_int_equal(kt_mismatches(k.out, k.ref, 3, 37, "expected failure (poison)"), 3 * 37);
+  /* dropping a single active neuron is also caught */
+  assert_int_equal(sw_ffn_sparse_forward(k.out, k.x, &k.w, &k.mask, NULL, &k.work, 3), SW_OK);
+  sw_mask_t m2;
+  sw_err_t  err;
+  assert_int_equal(sw_mask_alloc(&m2, 53, 3, &err), SW_OK);
+  uint8_t fl[3 * 53] = {0};
+  for (int t = 0; t < 3; t++)
+    for (int64_t q = k.mask.off[t]; q < k.mask.off[t + 1]; q++) fl[t * 53 + k.mask.idx[q]] = 1;
+  fl[k.mask.idx[0]] = 0;
+  sw_mask_from_flags(&m2, fl, 3);
+  sw_ffn_reference_f64(k.ref, k.x, &k.w, &m2, 3);
+  assert_true(kt_mismatches(k.out, k.ref, 3, 37, "expected failure (one neuron)") > 0);
+  sw_mask_free(&m2);
+  kt_teardown(&k);
+}
+
+static void test_sparse_down_and_gemv(void **state) {
+  (void)state;
+  int      d = 33, f = 75, n = 3;
+  kt_ffn_t k;
+  kt_setup(&k, d, f, 1, SW_ACT_SILU, SW_DTYPE_F32, n, 1, 55);
+  float   *h = malloc((size_t)n * f * sizeof *h);
+  uint64_t s = 3;
+  kt_fill_gauss(h, (size_t)n * f, 1.0, &s);
+  kt_random_mask(&k.mask, n, 0.4, 21);
+  kt_poison(k.out, (size_t)n * d);
+  assert_int_equal(sw_ffn_sparse_down(k.out, h, &k.w, &k.mask, NULL, &k.work, n), SW_OK);
+  for (int t = 0; t < n; t++) {
+    for (int j = 0; j < d; j++) {
+      double r = 0.0;
+      for (int64_t q = k.mask.off[t]; q < k.mask.off[t + 1]; q++) {
+        int i = k.mask.idx[q];
+        r += (double)h[(size_t)t * f + i] * sw_ffn_weight_at(k.w.down, k.w.ld_down, SW_DTYPE_F32, i, j);
+      }
+      k.ref[(size_t)t * d + j] = r;
+    }
+  }
+  assert_int_equal(kt_mismatches(k.out, k.ref, n, d, "sparse down"), 0);
+  /* input-sparse GEMV with threshold: y = Σ_{|x_j|>t} x_j W^T[j] over the down matrix as W^T (f rows of d) */
+  int32_t idx[75];
+  float   y[33];
+  kt_poison(y, 33);
+  int na = sw_gemv_in_sparse_thr(y, k.w.down, k.w.ld_down, SW_DTYPE_F32, h, 0.7f, idx, f, d);
+  int want_na = 0;
+  double yr[33] = {0};
+  for (int i = 0; i < f; i++) {
+    if (fabsf(h[i]) <= 0.7f) continue;
+    want_na++;
+    for (int j = 0; j < d; j++) yr[j] += (double)h[i] * sw_ffn_weight_at(k.w.down, k.w.ld_down, SW_DTYPE_F32, i, j);
+  }
+  assert_int_equal(na, want_na);
+  assert_int_equal(kt_mismatches(y, yr, 1, d, "gemv thr"), 0);
+  kt_poison(y, 33);
+  sw_gemv_in_sparse_idx(y, k.w.down, k.w.ld_down, SW_DTYPE_F32, h, idx, 0, d);
+  for (int j = 0; j < d; j++) assert_true(y[j] == 0.0f);
+  free(h);
+  kt_teardown(&k);
+}
+
+static void test_invalid_args(void **state) {
+  (void)state;
+  kt_ffn_t k;
+  kt_setup(&k, 8, 16, 1, SW_ACT_SILU, SW_DTYPE_F32, 2, 1, 3);
+  sw_mask_set_all(&k.mask, 2);
+  assert_int_equal(sw_ffn_sparse_forward(k.out, k.x, &k.w, &k.mask, NULL, &k.work, 3), SW_ERR_INVALID);
+  assert_int_equal(sw_ffn_sparse_forward(k.out, k.x, &k.w, &k.mask, NULL, &k.work, 1), SW_ERR_INVALID);
+  assert_int_equal(sw_ffn_dense_forward(k.out, k.x, &k.w, NULL, &k.work, 5), SW_ERR_INVALID);
+  sw_err_t err;
+  sw_ffn_weights_t w2;
+  assert_int_equal(sw_ffn_weights_alloc(&w2, 0, 4, 1, SW_ACT_SILU, 0, SW_DTYPE_F32, &err), SW_ERR_INVALID);
+  kt_teardown(&k);
+}
+
+static void test_pack_layouts(void **state) {
+  (void)state;
+  int      d = 5, f = 7;
+  float    gate[35], up[35], down[35], downT[35];
+  uint64_t s = 1;
+  kt_fill_gauss(gate, 35, 1, &s);
+  kt_fill_gauss(up, 35, 1, &s);
+  kt_fill_gauss(down, 35, 1, &s);
+  for (int i = 0; i < f; i++)
+    for (int j = 0; j < d; j++) downT[j * f + i] = down[i * d + j];
+  sw_ffn_weights_t a, b;
+  sw_err_t         err;
+  assert_int_equal(sw_ffn_weights_alloc(&a, d, f, 1, SW_ACT_SILU, 0, SW_DTYPE_F32, &err), SW_OK);
+  assert_int_equal(sw_ffn_weights_alloc(&b, d, f, 1, SW_ACT_SILU, 0, SW_DTYPE_F32, &err), SW_OK);
+  sw_ffn_weights_pack(&a, gate, up, down, 0);
+  sw_ffn_weights_pack(&b, gate, up, downT, 1);
+  for (int i = 0; i < f; i++) {
+    for (int j = 0; j < d; j++) {
+      assert_true(sw_ffn_weight_at(a.gate, a.ld_gate, a.dtype, i, j) == gate[i * d + j]);
+      assert_true(sw_ffn_weight_at(a.up, a.ld_up, a.dtype, i, j) == up[i * d + j]);
+      assert_true(sw_ffn_weight_at(a.down, a.ld_down, a.dtype, i, j) == down[i * d + j]);
+      assert_true(sw_ffn_weight_at(b.down, b.ld_down, b.dtype, i, j) == down[i * d + j]);
+    }
+  }
+  assert_int_equal(sw_ffn_weights_bytes(&a), 3 * 35 * 4);
+  sw_ffn_weights_free(&a);
+  sw_ffn_weights_free(&b);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_act_values),
+      cmocka_unit_test(test_act_parse),
+      cmocka_unit_test(test_bf16_round),
+      cmocka_unit_test(test_pack_layouts),
+      cmocka_unit_test(test_dense_matches_reference),
+      cmocka_unit_test(test_sparse_matches_masked_reference),
+      cmocka_unit_test(test_sparse_bf16_and_threads),
+      cmocka_unit_test(test_zeroing_mutation_is_caught),
+      cmocka_unit_test(test_sparse_down_and_gemv),
+      cmocka_unit_test(test_invalid_args),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

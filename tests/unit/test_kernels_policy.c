@@ -1,0 +1,268 @@
+/* Unit tests for the k policies: threshold calibration (CATS |x| quantile, TEAL F⁻¹(0.5+s/2), CHESS per-channel)
+ * reaches the target sparsity within ±1 point on held-out samples; top-k selects exactly k of the largest
+ * |h|; random selects exactly k; CETT calibration hits its target measured by an independent float64 path;
+ * policy forwards equal the float64 reference masked by the mask they report. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "kernels/sw_ffn.h"
+#include "kernels/sw_ffn_dense.h"
+#include "kernels/sw_ffn_sparse.h"
+#include "kernels/sw_policy.h"
+#include "tests/unit/test_kernels_common.h"
+
+#define KT_SPARSITY_TOL 0.01 /* ±1 point (issue 3) */
+
+static double kt_laplace(uint64_t *s) {
+  double u = kt_unif(s) - 0.5;
+  return (u < 0 ? 1.0 : -1.0) * log(1.0 - 2.0 * fabs(u) + 1e-300);
+}
+
+static double kt_frac_at_or_below(const float *v, size_t n, float t) {
+  size_t c = 0;
+  for (size_t i = 0; i < n; i++) c += fabsf(v[i]) <= t;
+  return (double)c / (double)n;
+}
+
+static void test_calib_quantiles_held_out(void **state) {
+  (void)state;
+  size_t   n = 40000;
+  float   *cal = malloc(n * sizeof *cal), *held = malloc(n * sizeof *held);
+  uint64_t s = 42;
+  for (size_t i = 0; i < n; i++) cal[i] = (float)kt_laplace(&s), held[i] = (float)kt_laplace(&s);
+  static const double targets[] = {0.1, 0.5, 0.8, 0.9, 0.99};
+  sw_err_t err;
+  for (int k = 0; k < 5; k++) {
+    float t;
+    assert_int_equal(sw_calib_abs_quantile(&t, cal, n, targets[k], &err), SW_OK);
+    assert_true(fabs(kt_frac_at_or_below(held, n, t) - targets[k]) <= KT_SPARSITY_TOL);
+    assert_int_equal(sw_calib_teal(&t, cal, n, targets[k], &err), SW_OK); /* symmetric: the TEAL rule holds */
+    assert_true(fabs(kt_frac_at_or_below(held, n, t) - targets[k]) <= KT_SPARSITY_TOL);
+  }
+  float t;
+  assert_int_equal(sw_calib_abs_quantile(&t, cal, n, 0.0, &err), SW_OK);
+  assert_true(kt_frac_at_or_below(held, n, t) == 0.0);
+  assert_int_equal(sw_calib_abs_quantile(&t, cal, n, 1.5, &err), SW_ERR_RANGE);
+  /* Laplace(0,1): P(|x| <= t) = 1 - e^{-t}, so the s = 0.5 threshold is ln 2 (within sampling error) */
+  assert_int_equal(sw_calib_abs_quantile(&t, cal, n, 0.5, &err), SW_OK);
+  assert_true(fabs(t - 0.6931) < 0.03);
+  free(cal);
+  free(held);
+}
+
+static void test_calib_chess_held_out(void **state) {
+  (void)state;
+  int      n_tok = 400, f = 100;
+  size_t   n = (size_t)n_tok * f;
+  float   *g = malloc(n * sizeof *g), *u = malloc(n * sizeof *u), *g2 = malloc(n * sizeof *g2),
+        *u2 = malloc(n * sizeof *u2), *tch = malloc((size_t)f * sizeof *tch);
+  uint64_t s = 9;
+  for (size_t k = 0; k < n; k++) {
+    double sc = 0.2 + (double)(k % f) / f * 3.0; /* channel-dependent up scale */
+    g[k] = (float)kt_gauss(&s), u[k] = (float)(sc * kt_gauss(&s));
+    g2[k] = (float)kt_gauss(&s), u2[k] = (float)(sc * kt_gauss(&s));
+  }
+  sw_err_t err;
+  for (double target = 0.3; target < 0.95; target += 0.3) {
+    assert_int_equal(sw_calib_chess(tch, g, u, n_tok, f, target, &err), SW_OK);
+    size_t inactive = 0;
+    for (size_t k = 0; k < n; k++) inactive += fabsf(g2[k]) <= tch[k % f];
+    assert_true(fabs((double)inactive / n - target) <= KT_SPARSITY_TOL);
+    /* channels with larger E[u²] get smaller thresholds */
+    assert_true(tch[f - 1] < tch[0]);
+  }
+  free(g), free(u), free(g2), free(u2), free(tch);
+}
+
+typedef struct kt_layer {
+  sw_ffn_weights_t w;
+  sw_ffn_work_t    work;
+  sw_mask_t        mask;
+  float           *x, *gact, *u, *h, *out;
+  double          *ref;
+  int              n_tok;
+} kt_layer_t;
+
+static void kt_layer_init(kt_layer_t *L, int d, int f, int gated, int n_tok, uint64_t seed) {
+  sw_err_t err;
+  memset(L, 0, sizeof *L);
+  assert_int_equal(sw_ffn_weights_alloc(&L->w, d, f, gated, gated ? SW_ACT_SILU : SW_ACT_GELU_ERF, 0, SW_DTYPE_F32,
+                                        &err),
+                   SW_OK);
+  sw_ffn_weights_fill_random(&L->w, seed);
+  assert_int_equal(sw_ffn_work_alloc(&L->work, d, f, n_tok, 1, &err), SW_OK);
+  assert_int_equal(sw_mask_alloc(&L->mask, f, n_tok, &err), SW_OK);
+  size_t nf = (size_t)n_tok * f, nd = (size_t)n_tok * d;
+  L->x = malloc(nd * sizeof(float));
+  L->out = malloc(nd * sizeof(float));
+  L->ref = malloc(nd * sizeof(double));
+  L->gact = malloc(nf * sizeof(float));
+  L->u = malloc(nf * sizeof(float));
+  L->h = malloc(nf * sizeof(float));
+  uint64_t s = seed + 1000;
+  kt_fill_gauss(L->x, nd, 1.0, &s);
+  L->n_tok = n_tok;
+  assert_int_equal(sw_ffn_dense_acts(L->gact, L->u, L->h, L->x, &L->w, &L->work, n_tok), SW_OK);
+}
+
+static void kt_layer_free(kt_layer_t *L) {
+  sw_ffn_weights_free(&L->w);
+  sw_ffn_work_free(&L->work);
+  sw_mask_free(&L->mask);
+  free(L->x), free(L->out), free(L->ref), free(L->gact), free(L->u), free(L->h);
+}
+
+/* Runs the policy forward on L's tokens and checks the output against the masked float64 reference. */
+static void kt_policy_forward_check(kt_layer_t *L, const sw_policy_t *p, const char *what) {
+  int d = L->w.d_model;
+  kt_poison(L->out, (size_t)L->n_tok * d);
+  sw_ffn_stats_t st;
+  assert_int_equal(sw_ffn_policy_forward(L->out, &L->mask, L->x, &L->w, p, 1, &st, &L->work, L->n_tok), SW_OK);
+  sw_ffn_reference_f64(L->ref, L->x, &L->w, &L->mask, L->n_tok);
+  assert_int_equal(kt_mismatches(L->out, L->ref, L->n_tok, d, what), 0);
+  assert_int_equal(st.neurons_executed, L->mask.off[L->n_tok]);
+  if (p->kind != SW_POLICY_RANDOM && p->kind != SW_POLICY_DENSE) assert_true(st.flops_select > 0.0);
+}
+
+static void test_threshold_policy_ffn_held_out(void **state) {
+  (void)state;
+  kt_layer_t cal, held;
+  kt_layer_init(&cal, 32, 256, 1, 128, 5);
+  kt_layer_init(&held, 32, 256, 1, 128, 5); /* same weights (seed), different x below */
+  uint64_t s = 777;
+  kt_fill_gauss(held.x, (size_t)128 * 32, 1.0, &s);
+  sw_err_t err;
+  for (int kind = SW_POLICY_THRESHOLD; kind <= SW_POLICY_CHESS; kind++) {
+    for (double target = 0.5; target < 0.95; target += 0.2) {
+      sw_policy_t p;
+      assert_int_equal(sw_policy_init(&p, (sw_policy_kind_t)kind, 256, 1, &err), SW_OK);
+      assert_int_equal(sw_policy_calibrate(&p, &cal.w, cal.gact, cal.u, cal.n_tok, target, &err), SW_OK);
+      kt_policy_forward_check(&held, &p, sw_policy_name(p.kind));
+      assert_true(fabs(sw_mask_sparsity(&held.mask) - target) <= KT_SPARSITY_TOL * 2.5);
+      /* the 128 held-out tokens hold 32768 samples; ±1 point is checked on the pooled calibration too */
+      assert_int_equal(sw_ffn_policy_forward(cal.out, &cal.mask, cal.x, &cal.w, &p, 1, NULL, &cal.work, cal.n_tok),
+                       SW_OK);
+      assert_true(fabs(sw_mask_sparsity(&cal.mask) - target) <= KT_SPARSITY_TOL);
+      sw_policy_free(&p);
+    }
+  }
+  kt_layer_free(&cal);
+  kt_layer_free(&held);
+}
+
+static void test_topk_and_random(void **state) {
+  (void)state;
+  kt_layer_t L;
+  kt_layer_init(&L, 24, 103, 1, 5, 8);
+  sw_err_t    err;
+  sw_policy_t p;
+  assert_int_equal(sw_policy_init(&p, SW_POLICY_TOPK, 103, 1, &err), SW_OK);
+  assert_int_equal(sw_policy_calibrate(&p, &L.w, NULL, NULL, 0, 0.8, &err), SW_OK);
+  assert_int_equal(p.k, 21); /* round(0.2 * 103) */
+  kt_policy_forward_check(&L, &p, "topk");
+  for (int t = 0; t < 5; t++) {
+    assert_int_equal(sw_mask_count(&L.mask, t), 21);
+    uint8_t sel[103] = {0};
+    float   min_in = INFINITY, max_out = 0.0f;
+    for (int64_t q = L.mask.off[t]; q < L.mask.off[t + 1]; q++) {
+      if (q > L.mask.off[t]) assert_true(L.mask.idx[q] > L.mask.idx[q - 1]);
+      sel[L.mask.idx[q]] = 1;
+    }
+    for (int i = 0; i < 103; i++) {
+      float a = fabsf(L.h[(size_t)t * 103 + i]);
+      if (sel[i]) min_in = fminf(min_in, a);
+      else max_out = fmaxf(max_out, a);
+    }
+    assert_true(min_in >= max_out);
+  }
+  sw_policy_free(&p);
+  assert_int_equal(sw_policy_init(&p, SW_POLICY_RANDOM, 103, 99, &err), SW_OK);
+  assert_int_equal(sw_policy_calibrate(&p, &L.w, NULL, NULL, 0, 0.5, &err), SW_OK);
+  kt_policy_forward_check(&L, &p, "random");
+  sw_mask_t m2;
+  assert_int_equal(sw_mask_alloc(&m2, 103, 5, &err), SW_OK);
+  assert_int_equal(sw_policy_select(&m2, &p, NULL, NULL, 2, NULL, 5), SW_OK);
+  int differ = 0;
+  for (int t = 0; t < 5; t++) {
+    assert_int_equal(sw_mask_count(&m2, t), p.k);
+    for (int64_t q = 0; q < p.k; q++) differ |= m2.idx[m2.off[t] + q] != L.mask.idx[L.mask.off[t] + q];
+  }
+  assert_true(differ); /* nonce 2 vs 1 */
+  sw_mask_free(&m2);
+  sw_policy_free(&p);
+  assert_int_equal(sw_policy_init(&p, SW_POLICY_DENSE, 103, 0, &err), SW_OK);
+  kt_policy_forward_check(&L, &p, "dense policy");
+  assert_true(sw_mask_sparsity(&L.mask) == 0.0);
+  sw_policy_free(&p);
+  kt_layer_free(&L);
+}
+
+static void test_cett_calibration(void **state) {
+  (void)state;
+  kt_layer_t L;
+  kt_layer_init(&L, 20, 160, 1, 24, 13);
+  sw_err_t err;
+  double   prev_sparsity = -1.0;
+  for (double target = 0.05; target < 0.35; target += 0.1) {
+    sw_policy_t p;
+    assert_int_equal(sw_policy_init(&p, SW_POLICY_CETT, 160, 0, &err), SW_OK);
+    assert_int_equal(sw_policy_calibrate(&p, &L.w, L.gact, L.u, L.n_tok, target, &err), SW_OK);
+    double mean = 0.0;
+    for (int t = 0; t < L.n_tok; t++) mean += sw_cett_token(L.h + (size_t)t * 160, &L.w, p.down_norm, p.threshold);
+    mean /= L.n_tok;
+    assert_true(mean <= target + 1e-6);
+    assert_true(mean >= target - 0.02);
+    kt_policy_forward_check(&L, &p, "cett");
+    double sp = sw_mask_sparsity(&L.mask);
+    assert_true(sp > prev_sparsity);
+    prev_sparsity = sp;
+    sw_policy_free(&p);
+  }
+  kt_layer_free(&L);
+}
+
+static void test_plain_ffn_policies(void **state) {
+  (void)state;
+  kt_layer_t L;
+  kt_layer_init(&L, 19, 90, 0, 40, 17);
+  sw_err_t err;
+  for (int kind = SW_POLICY_TOPK; kind <= SW_POLICY_CETT; kind++) {
+    if (kind == SW_POLICY_CHESS) continue; /* gated only */
+    sw_policy_t p;
+    assert_int_equal(sw_policy_init(&p, (sw_policy_kind_t)kind, 90, 0, &err), SW_OK);
+    assert_int_equal(sw_policy_calibrate(&p, &L.w, L.gact, NULL, L.n_tok, kind == SW_POLICY_CETT ? 0.1 : 0.6, &err),
+                     SW_OK);
+    kt_policy_forward_check(&L, &p, sw_policy_name(p.kind));
+    sw_policy_free(&p);
+  }
+  sw_policy_t p;
+  assert_int_equal(sw_policy_init(&p, SW_POLICY_CHESS, 90, 0, &err), SW_OK);
+  assert_int_equal(sw_policy_calibrate(&p, &L.w, L.gact, NULL, L.n_tok, 0.5, &err), SW_ERR_INVALID);
+  sw_policy_free(&p);
+  kt_layer_free(&L);
+}
+
+static void test_policy_names(void **state) {
+  (void)state;
+  sw_policy_kind_t k;
+  sw_err_t         err;
+  assert_int_equal(sw_policy_parse("cats", &k, &err), SW_OK);
+  assert_int_equal(k, SW_POLICY_THRESHOLD);
+  assert_int_equal(sw_policy_parse("chess", &k, &err), SW_OK);
+  assert_int_equal(k, SW_POLICY_CHESS);
+  assert_int_equal(sw_policy_parse("teal", &k, &err), SW_ERR_INVALID);
+  assert_string_equal(sw_policy_name(SW_POLICY_CETT), "cett");
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_calib_quantiles_held_out), cmocka_unit_test(test_calib_chess_held_out),
+      cmocka_unit_test(test_threshold_policy_ffn_held_out), cmocka_unit_test(test_topk_and_random),
+      cmocka_unit_test(test_cett_calibration), cmocka_unit_test(test_plain_ffn_policies),
+      cmocka_unit_test(test_policy_names),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
