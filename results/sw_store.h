@@ -18,7 +18,8 @@ struct sqlite3;
 /* PRAGMA application_id of sparsweep databases ("SWSP" in ASCII). */
 #define SW_STORE_APPLICATION_ID 0x53575350
 
-/* Trial status as stored in trials.status (text).  Values are explicit and never reused. */
+/* Trial status as stored in trials.status (text).  Values are explicit and never reused; 0..3 are the same
+ * numbers as workers/sw_executor.h's sw_trial_status (do not include both headers in one file). */
 typedef enum sw_trial_status {
   SW_TRIAL_OK = 0,          /* "ok": measured; metrics/samples/counters present */
   SW_TRIAL_FAILED = 1,      /* "failed": crashed, aborted, exited non-zero, runner error, OOM */
@@ -29,9 +30,9 @@ typedef enum sw_trial_status {
 } sw_trial_status;
 
 /* "ok", "failed", ...; "unknown" for out-of-range values. */
-const char *sw_trial_status_name(sw_trial_status s);
+const char *sw_store_status_name(sw_trial_status s);
 /* Parses a status name; SW_ERR_INVALID (message names the text) when unknown. */
-sw_rc sw_trial_status_parse(const char *name, sw_trial_status *out, sw_err_t *err);
+sw_rc sw_store_status_parse(const char *name, sw_trial_status *out, sw_err_t *err);
 
 /* Open options.  sw_store_opts_default() fills the defaults noted per field. */
 typedef struct sw_store_opts {

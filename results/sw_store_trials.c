@@ -13,11 +13,11 @@
 static const char *const sw_status_names[SW_TRIAL_STATUS_COUNT] = {"ok", "failed", "timeout", "interrupted",
                                                                    "skipped"};
 
-const char *sw_trial_status_name(sw_trial_status s) {
+const char *sw_store_status_name(sw_trial_status s) {
   return (unsigned)s < SW_TRIAL_STATUS_COUNT ? sw_status_names[s] : "unknown";
 }
 
-sw_rc sw_trial_status_parse(const char *name, sw_trial_status *out, sw_err_t *err) {
+sw_rc sw_store_status_parse(const char *name, sw_trial_status *out, sw_err_t *err) {
   for (int i = 0; i < SW_TRIAL_STATUS_COUNT; i++)
     if (name && strcmp(name, sw_status_names[i]) == 0) {
       *out = (sw_trial_status)i;
@@ -151,7 +151,7 @@ static sw_rc insert_trial_row(sw_store_t *st, const sw_trial_record_t *t, sw_err
   sqlite3_bind_int64(s, 1, t->run_id);
   bind_text(s, 2, t->config_hash);
   bind_text(s, 3, t->config_json);
-  bind_text(s, 4, sw_trial_status_name(t->status));
+  bind_text(s, 4, sw_store_status_name(t->status));
   sqlite3_bind_int(s, 5, t->attempt);
   sqlite3_bind_int(s, 6, t->rank);
   bind_text(s, 7, t->host);

@@ -737,13 +737,13 @@ static void test_status_names(void **state) {
   sw_err_t err;
   for (int i = 0; i < SW_TRIAL_STATUS_COUNT; i++) {
     sw_trial_status s = SW_TRIAL_STATUS_COUNT;
-    assert_int_equal(sw_trial_status_parse(sw_trial_status_name((sw_trial_status)i), &s, &err), SW_OK);
+    assert_int_equal(sw_store_status_parse(sw_store_status_name((sw_trial_status)i), &s, &err), SW_OK);
     assert_int_equal(s, i);
   }
   sw_trial_status s;
-  assert_int_equal(sw_trial_status_parse("done", &s, &err), SW_ERR_INVALID);
+  assert_int_equal(sw_store_status_parse("done", &s, &err), SW_ERR_INVALID);
   assert_non_null(strstr(err.msg, "'done'"));
-  assert_string_equal(sw_trial_status_name(SW_TRIAL_TIMEOUT), "timeout");
+  assert_string_equal(sw_store_status_name(SW_TRIAL_TIMEOUT), "timeout");
 }
 
 int main(void) {
