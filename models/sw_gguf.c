@@ -246,6 +246,9 @@ static sw_rc rd_tensor_info(gguf_parser_t *p, size_t idx, sw_gguf_tensor_t *t) {
     return sw_err_set(p->err, SW_ERR_PARSE, "gguf: %s: ne[0] = %lld is not a multiple of the %s block size %zu", what,
                       (long long)t->ne[0], tr->name, tr->block_size);
   size_t row = sw_type_row_bytes(t->type, (uint64_t)t->ne[0]);
+  if (row == 0 && t->ne[0] != 0)
+    return sw_err_set(p->err, SW_ERR_RANGE, "gguf: %s: byte size of ne[0] = %lld %s elements overflows size_t", what,
+                      (long long)t->ne[0], tr->name);
   t->nb[0] = tr->type_size;
   t->nb[1] = row;
   size_t total = row;
@@ -273,17 +276,13 @@ static sw_rc find_duplicate(gguf_parser_t *p, const char **names, size_t n, cons
   return SW_OK;
 }
 
-static sw_rc check_duplicates(gguf_parser_t *p) {
+static sw_rc check_duplicates(gguf_parser_t *p, int keys, int tensors) {
   sw_gguf_t *g = p->g;
-  size_t n = g->n_kv > g->n_tensors ? g->n_kv : g->n_tensors;
+  size_t n = keys ? g->n_kv : g->n_tensors;
   const char **names = malloc((n ? n : 1) * sizeof *names);
   if (!names) return sw_err_set(p->err, SW_ERR_NOMEM, "gguf: out of memory checking names");
-  for (size_t i = 0; i < g->n_kv; i++) names[i] = g->kv[i].key;
-  sw_rc rc = find_duplicate(p, names, g->n_kv, "key");
-  if (!rc) {
-    for (size_t i = 0; i < g->n_tensors; i++) names[i] = g->tensors[i].name;
-    rc = find_duplicate(p, names, g->n_tensors, "tensor name");
-  }
+  for (size_t i = 0; i < n; i++) names[i] = keys ? g->kv[i].key : g->tensors[i].name;
+  sw_rc rc = find_duplicate(p, names, n, tensors ? "tensor name" : "key");
   free(names);
   return rc;
 }
@@ -311,6 +310,7 @@ static sw_rc place_tensors(gguf_parser_t *p) {
   size_t a = g->alignment;
   if (p->c.pos > SIZE_MAX - a) return sw_err_set(p->err, SW_ERR_RANGE, "gguf: data section offset overflows");
   g->data_offset = align_up(p->c.pos, a);
+  if (g->n_tensors == 0 && g->data_offset > g->len) g->data_offset = g->len; /* no data section needed */
   if (g->data_offset > g->len)
     return sw_err_set(p->err, SW_ERR_TRUNCATED, "gguf: padding before the data section: file ends at %zu, data "
                       "would start at %zu", g->len, g->data_offset);
@@ -374,15 +374,17 @@ sw_rc sw_gguf_parse(const void *buf, size_t len, sw_gguf_t **out, sw_err_t *err)
     if (!g->kv || !g->tensors) rc = sw_err_set(err, SW_ERR_NOMEM, "gguf: out of memory for %llu kv, %llu tensors",
                                                (unsigned long long)n_kv, (unsigned long long)n_tensors);
   }
-  for (size_t i = 0; !rc && i < n_kv; i++, g->n_kv++) rc = rd_kv(&p, i, &g->kv[i]);
-  if (!rc) rc = check_duplicates(&p); /* keys only so far */
+  if (!rc) { /* entries are zeroed, so a failure part-way can free every slot */
+    g->n_kv = (size_t)n_kv;
+    g->n_tensors = (size_t)n_tensors;
+  }
+  for (size_t i = 0; !rc && i < n_kv; i++) rc = rd_kv(&p, i, &g->kv[i]);
+  if (!rc) rc = check_duplicates(&p, 1, 0);
   if (!rc) rc = read_alignment(&p);
-  for (size_t i = 0; !rc && i < n_tensors; i++, g->n_tensors++) rc = rd_tensor_info(&p, i, &g->tensors[i]);
-  if (rc && g->n_tensors < n_tensors && g->tensors[g->n_tensors].name) g->n_tensors++; /* free partial entry */
-  if (!rc) rc = check_duplicates(&p);
+  for (size_t i = 0; !rc && i < n_tensors; i++) rc = rd_tensor_info(&p, i, &g->tensors[i]);
+  if (!rc) rc = check_duplicates(&p, 0, 1);
   if (!rc) rc = place_tensors(&p);
   if (rc) {
-    if (g->n_kv < n_kv && g->kv && g->kv[g->n_kv].key) g->n_kv++;
     sw_gguf_close(g);
     return rc;
   }

@@ -22,7 +22,7 @@ float sw_f16_to_f32(uint16_t h) {
   return f;
 }
 
-float sw_bf16_to_f32(uint16_t h) {
+float sw_bf16_bits_to_f32(uint16_t h) {
   uint32_t bits = (uint32_t)h << 16;
   float f;
   memcpy(&f, &bits, sizeof f);
@@ -42,7 +42,7 @@ static void dq_f16(float *y, const uint8_t *src, size_t n) {
 }
 
 static void dq_bf16(float *y, const uint8_t *src, size_t n) {
-  for (size_t i = 0; i < n; i++) y[i] = sw_bf16_to_f32(rd_u16(src + 2 * i));
+  for (size_t i = 0; i < n; i++) y[i] = sw_bf16_bits_to_f32(rd_u16(src + 2 * i));
 }
 
 /* block_q8_0 {f16 d; int8 qs[32]}: y = qs * d */
@@ -132,6 +132,8 @@ static const sw_type_traits_t sw_type_traits[SW_TYPE_COUNT] = {
     [SW_TYPE_TQ1_0] = {.name = "tq1_0", .block_size = 256, .type_size = 54, .is_quantized = 1, .to_f32 = NULL},
     [SW_TYPE_TQ2_0] = {.name = "tq2_0", .block_size = 256, .type_size = 66, .is_quantized = 1, .to_f32 = NULL},
     [SW_TYPE_MXFP4] = {.name = "mxfp4", .block_size = 32, .type_size = 17, .is_quantized = 1, .to_f32 = NULL},
+    [SW_TYPE_NVFP4] = {.name = "nvfp4", .block_size = 64, .type_size = 36, .is_quantized = 1, .to_f32 = NULL},
+    [SW_TYPE_Q1_0] = {.name = "q1_0", .block_size = 128, .type_size = 18, .is_quantized = 1, .to_f32 = NULL},
 };
 
 const sw_type_traits_t *sw_type_traits_get(uint32_t type) {

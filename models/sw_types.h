@@ -45,7 +45,9 @@ typedef enum sw_type {
   SW_TYPE_TQ2_0 = 35,
   /* 36..38 (IQ4_NL_4_4, _4_8, _8_8) were removed from ggml. */
   SW_TYPE_MXFP4 = 39,
-  SW_TYPE_COUNT = 40
+  SW_TYPE_NVFP4 = 40,
+  SW_TYPE_Q1_0 = 41,
+  SW_TYPE_COUNT = 42
 } sw_type;
 
 /* Converts n elements (a multiple of the block size) of src to f32. src holds n/block_size blocks. */
@@ -74,6 +76,6 @@ sw_rc sw_dequant(float *y, const void *src, size_t n, uint32_t type, const char 
 /* IEEE 754 binary16 bits to float (exact, including subnormals, inf and NaN). */
 float sw_f16_to_f32(uint16_t h);
 /* bfloat16 bits to float (the top 16 bits of the f32). */
-float sw_bf16_to_f32(uint16_t h);
+float sw_bf16_bits_to_f32(uint16_t h);
 
 #endif

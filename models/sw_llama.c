@@ -1,0 +1,425 @@
+/* sw_llama: loading a Llama-family GGUF into f32 and running the forward pass (docs/models.md §1).
+ * Matrix products go through OpenBLAS (sgemm for prefill, sgemv for decode); the FFN goes through the
+ * kernels library or a caller's per-layer hook.  RoPE rotates adjacent pairs (x[2i], x[2i+1]) by
+ * pos·theta^(-2i/rope_dim): convert_hf_to_gguf permutes the q/k rows so that this equals HF's rotate-half. */
+#include "models/sw_llama.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "common/sw_hash.h"
+#include "kernels/sw_ffn_dense.h"
+#include "kernels/sw_flops.h"
+
+/* Caps that keep a hostile file's metadata from requesting absurd allocations. */
+#define SW_LLAMA_MAX_DIM 65536
+#define SW_LLAMA_MAX_LAYERS 1024
+#define SW_LLAMA_MAX_VOCAB (1 << 22)
+#define SW_LLAMA_ALIGN_FLOATS 16 /* each family starts on a 64-byte boundary */
+
+static const char *const family_fmt[SW_LF_COUNT] = {
+    [SW_LF_TOKEN_EMBD] = "token_embd.weight",       [SW_LF_OUTPUT_NORM] = "output_norm.weight",
+    [SW_LF_OUTPUT] = "output.weight",               [SW_LF_ATTN_NORM] = "blk.%d.attn_norm.weight",
+    [SW_LF_ATTN_Q] = "blk.%d.attn_q.weight",        [SW_LF_ATTN_K] = "blk.%d.attn_k.weight",
+    [SW_LF_ATTN_V] = "blk.%d.attn_v.weight",        [SW_LF_ATTN_OUT] = "blk.%d.attn_output.weight",
+    [SW_LF_FFN_NORM] = "blk.%d.ffn_norm.weight",    [SW_LF_FFN_GATE] = "blk.%d.ffn_gate.weight",
+    [SW_LF_FFN_UP] = "blk.%d.ffn_up.weight",        [SW_LF_FFN_DOWN] = "blk.%d.ffn_down.weight",
+};
+
+static int family_per_layer(sw_llama_family_t f) { return f >= SW_LF_ATTN_NORM; }
+
+void sw_llama_tensor_name(sw_llama_family_t fam, int layer, char *buf, size_t len) {
+  if (family_per_layer(fam))
+    snprintf(buf, len, family_fmt[fam], layer);
+  else
+    snprintf(buf, len, "%s", family_fmt[fam]);
+}
+
+size_t sw_llama_tensor_shape(const sw_llama_config_t *c, sw_llama_family_t fam, int64_t ne[2]) {
+  int64_t d = c->d_model, qd = (int64_t)c->n_head * c->head_dim, kvd = (int64_t)c->n_head_kv * c->head_dim;
+  switch (fam) {
+    case SW_LF_TOKEN_EMBD: ne[0] = d; ne[1] = c->vocab; break;
+    case SW_LF_OUTPUT: ne[0] = d; ne[1] = c->vocab; break;
+    case SW_LF_OUTPUT_NORM:
+    case SW_LF_ATTN_NORM:
+    case SW_LF_FFN_NORM: ne[0] = d; ne[1] = 1; break;
+    case SW_LF_ATTN_Q: ne[0] = d; ne[1] = qd; break;
+    case SW_LF_ATTN_K:
+    case SW_LF_ATTN_V: ne[0] = d; ne[1] = kvd; break;
+    case SW_LF_ATTN_OUT: ne[0] = qd; ne[1] = d; break;
+    case SW_LF_FFN_GATE:
+    case SW_LF_FFN_UP: ne[0] = d; ne[1] = c->d_ff; break;
+    case SW_LF_FFN_DOWN: ne[0] = c->d_ff; ne[1] = d; break; /* GGUF shape; stored transposed */
+    default: ne[0] = ne[1] = 0; return 0;
+  }
+  if (fam == SW_LF_OUTPUT && c->tied_output) return 0;
+  size_t per = (size_t)ne[0] * (size_t)ne[1]; /* bounded by the config caps: no overflow */
+  return family_per_layer(fam) ? per * (size_t)c->n_layer : per;
+}
+
+static sw_rc get_dim(const sw_gguf_t *g, const char *arch, const char *suffix, int64_t def, int64_t max, int *out,
+                     sw_err_t *err) {
+  char key[160];
+  snprintf(key, sizeof key, "%s.%s", arch, suffix);
+  int64_t v = def;
+  sw_rc rc = sw_gguf_get_int(g, key, &v, err);
+  if (rc == SW_ERR_NOTFOUND && def >= 0) rc = SW_OK, v = def;
+  if (rc) return rc;
+  if (v < 1 || v > max) return sw_err_set(err, SW_ERR_RANGE, "model: %s = %lld is not in 1..%lld", key, (long long)v,
+                                          (long long)max);
+  *out = (int)v;
+  return SW_OK;
+}
+
+static sw_rc get_real(const sw_gguf_t *g, const char *arch, const char *suffix, double def, float *out,
+                      sw_err_t *err) {
+  char key[160];
+  snprintf(key, sizeof key, "%s.%s", arch, suffix);
+  double v = def;
+  sw_rc rc = sw_gguf_get_float(g, key, &v, err);
+  if (rc == SW_ERR_NOTFOUND) rc = SW_OK, v = def;
+  if (rc) return rc;
+  if (!(v > 0) || !isfinite(v)) return sw_err_set(err, SW_ERR_RANGE, "model: %s = %g must be positive", key, v);
+  *out = (float)v;
+  return SW_OK;
+}
+
+sw_rc sw_llama_config_read(sw_llama_config_t *c, const sw_gguf_t *g, sw_err_t *err) {
+  memset(c, 0, sizeof *c);
+  const char *arch = NULL;
+  sw_rc rc = sw_gguf_get_str(g, "general.architecture", &arch, NULL, err);
+  if (rc) return rc;
+  if (strcmp(arch, "llama") != 0 && strcmp(arch, "mistral") != 0)
+    return sw_err_set(err, SW_ERR_UNSUPPORTED, "model: architecture '%s' is not llama-family", arch);
+  if ((rc = get_dim(g, arch, "block_count", -1, SW_LLAMA_MAX_LAYERS, &c->n_layer, err)) ||
+      (rc = get_dim(g, arch, "embedding_length", -1, SW_LLAMA_MAX_DIM, &c->d_model, err)) ||
+      (rc = get_dim(g, arch, "feed_forward_length", -1, SW_LLAMA_MAX_DIM, &c->d_ff, err)) ||
+      (rc = get_dim(g, arch, "attention.head_count", -1, SW_LLAMA_MAX_DIM, &c->n_head, err)) ||
+      (rc = get_dim(g, arch, "attention.head_count_kv", c->n_head, c->n_head, &c->n_head_kv, err)) ||
+      (rc = get_dim(g, arch, "context_length", 2048, 1 << 24, &c->n_ctx_train, err)) ||
+      (rc = get_real(g, arch, "rope.freq_base", 10000.0, &c->rope_theta, err)) ||
+      (rc = get_real(g, arch, "attention.layer_norm_rms_epsilon", 1e-5, &c->rms_eps, err)))
+    return rc;
+  if (c->d_model % c->n_head || c->n_head % c->n_head_kv)
+    return sw_err_set(err, SW_ERR_RANGE, "model: embedding_length %d / head_count %d / head_count_kv %d do not divide",
+                      c->d_model, c->n_head, c->n_head_kv);
+  c->head_dim = c->d_model / c->n_head;
+  if ((rc = get_dim(g, arch, "rope.dimension_count", c->head_dim, c->head_dim, &c->rope_dim, err))) return rc;
+  if (c->rope_dim % 2) return sw_err_set(err, SW_ERR_RANGE, "model: rope.dimension_count %d is odd", c->rope_dim);
+  const sw_gguf_tensor_t *emb = sw_gguf_find_tensor(g, "token_embd.weight");
+  if (!emb) return sw_err_set(err, SW_ERR_NOTFOUND, "model: tensor 'token_embd.weight' is missing");
+  if (emb->ne[1] < 1 || emb->ne[1] > SW_LLAMA_MAX_VOCAB)
+    return sw_err_set(err, SW_ERR_RANGE, "model: tensor 'token_embd.weight': vocab %lld out of range",
+                      (long long)emb->ne[1]);
+  c->vocab = (int)emb->ne[1];
+  c->tied_output = sw_gguf_find_tensor(g, "output.weight") == NULL;
+  return SW_OK;
+}
+
+static float **family_ptr(sw_llama_weights_t *w, sw_llama_family_t f) {
+  switch (f) {
+    case SW_LF_TOKEN_EMBD: return &w->token_embd;
+    case SW_LF_OUTPUT_NORM: return &w->output_norm;
+    case SW_LF_OUTPUT: return &w->output;
+    case SW_LF_ATTN_NORM: return &w->attn_norm;
+    case SW_LF_ATTN_Q: return &w->wq;
+    case SW_LF_ATTN_K: return &w->wk;
+    case SW_LF_ATTN_V: return &w->wv;
+    case SW_LF_ATTN_OUT: return &w->wo;
+    case SW_LF_FFN_NORM: return &w->ffn_norm;
+    case SW_LF_FFN_GATE: return &w->w_gate;
+    case SW_LF_FFN_UP: return &w->w_up;
+    case SW_LF_FFN_DOWN: return &w->w_down_t;
+    default: return NULL;
+  }
+}
+
+static size_t round_up_floats(size_t n) {
+  return (n + SW_LLAMA_ALIGN_FLOATS - 1) / SW_LLAMA_ALIGN_FLOATS * SW_LLAMA_ALIGN_FLOATS;
+}
+
+/* One allocation for every family, carved in family order with the sizes from sw_llama_tensor_shape. */
+static sw_rc alloc_weights(sw_llama_t *m, sw_err_t *err) {
+  size_t total = 0, off[SW_LF_COUNT];
+  int64_t ne[2];
+  for (int f = 0; f < SW_LF_COUNT; f++) {
+    off[f] = total;
+    total += round_up_floats(sw_llama_tensor_shape(&m->cfg, (sw_llama_family_t)f, ne));
+  }
+  void *block = NULL;
+  if (total > SIZE_MAX / sizeof(float) || posix_memalign(&block, 64, total * sizeof(float)) != 0)
+    return sw_err_set(err, SW_ERR_NOMEM, "model: cannot allocate %zu MiB of f32 weights", total * 4 >> 20);
+  m->w.block = block;
+  m->w.block_bytes = total * sizeof(float);
+  for (int f = 0; f < SW_LF_COUNT; f++) *family_ptr(&m->w, (sw_llama_family_t)f) = (float *)block + off[f];
+  if (m->cfg.tied_output) m->w.output = m->w.token_embd;
+  m->w.ffn = calloc((size_t)m->cfg.n_layer, sizeof *m->w.ffn);
+  if (!m->w.ffn) return sw_err_set(err, SW_ERR_NOMEM, "model: out of memory");
+  return SW_OK;
+}
+
+/* Checks a tensor's shape against the config and dequantises it into dst (transposing ffn_down). */
+static sw_rc load_tensor(sw_llama_t *m, const sw_gguf_t *g, sw_llama_family_t fam, int layer, float *dst,
+                         sw_err_t *err) {
+  char name[96];
+  sw_llama_tensor_name(fam, layer, name, sizeof name);
+  const sw_gguf_tensor_t *t = sw_gguf_find_tensor(g, name);
+  if (!t) return sw_err_set(err, SW_ERR_NOTFOUND, "model: tensor '%s' is missing", name);
+  int64_t ne[2];
+  sw_llama_tensor_shape(&m->cfg, fam, ne);
+  if (t->ne[0] != ne[0] || t->ne[1] != ne[1] || t->ne[2] != 1 || t->ne[3] != 1)
+    return sw_err_set(err, SW_ERR_PARSE, "model: tensor '%s' has shape [%lld, %lld, %lld, %lld], expected [%lld, %lld]",
+                      name, (long long)t->ne[0], (long long)t->ne[1], (long long)t->ne[2], (long long)t->ne[3],
+                      (long long)ne[0], (long long)ne[1]);
+  size_t n = (size_t)ne[0] * (size_t)ne[1];
+  if (fam != SW_LF_FFN_DOWN) return sw_dequant(dst, t->data, n, t->type, name, err);
+  float *tmp = malloc(n * sizeof *tmp);
+  if (!tmp) return sw_err_set(err, SW_ERR_NOMEM, "model: out of memory transposing '%s'", name);
+  sw_rc rc = sw_dequant(tmp, t->data, n, t->type, name, err);
+  /* tmp row j (output j) holds d_ff inputs; dst row i (neuron i) holds d_model outputs */
+  for (int64_t j = 0; !rc && j < ne[1]; j++)
+    for (int64_t i = 0; i < ne[0]; i++) dst[i * ne[1] + j] = tmp[j * ne[0] + i];
+  free(tmp);
+  return rc;
+}
+
+static void set_ffn_views(sw_llama_t *m) {
+  const sw_llama_config_t *c = &m->cfg;
+  size_t per = (size_t)c->d_ff * (size_t)c->d_model;
+  for (int l = 0; l < c->n_layer; l++) {
+    sw_ffn_weights_t *f = &m->w.ffn[l];
+    memset(f, 0, sizeof *f);
+    f->d_model = c->d_model;
+    f->d_ff = c->d_ff;
+    f->gated = 1;
+    f->act = SW_ACT_SILU;
+    f->dtype = SW_DTYPE_F32;
+    f->gate = m->w.w_gate + per * (size_t)l;
+    f->up = m->w.w_up + per * (size_t)l;
+    f->down = m->w.w_down_t + per * (size_t)l;
+    f->ld_gate = f->ld_up = f->ld_down = (size_t)c->d_model;
+  }
+}
+
+sw_rc sw_llama_load_gguf(sw_llama_t *m, const sw_gguf_t *g, sw_err_t *err) {
+  memset(m, 0, sizeof *m);
+  sw_rc rc = sw_llama_config_read(&m->cfg, g, err);
+  if (!rc) rc = alloc_weights(m, err);
+  for (int f = 0; !rc && f < SW_LF_COUNT; f++) {
+    sw_llama_family_t fam = (sw_llama_family_t)f;
+    if (fam == SW_LF_OUTPUT && m->cfg.tied_output) continue;
+    int64_t ne[2];
+    sw_llama_tensor_shape(&m->cfg, fam, ne);
+    size_t per = (size_t)ne[0] * (size_t)ne[1];
+    int layers = family_per_layer(fam) ? m->cfg.n_layer : 1;
+    for (int l = 0; !rc && l < layers; l++)
+      rc = load_tensor(m, g, fam, l, *family_ptr(&m->w, fam) + per * (size_t)l, err);
+  }
+  if (rc) {
+    sw_llama_free(m);
+    return rc;
+  }
+  set_ffn_views(m);
+  return SW_OK;
+}
+
+sw_rc sw_llama_load(sw_llama_t *m, const char *path, sw_err_t *err) {
+  sw_gguf_t *g = NULL;
+  sw_rc rc = sw_gguf_open(path, &g, err);
+  if (rc) return rc;
+  rc = sw_llama_load_gguf(m, g, err);
+  if (rc) {
+    sw_err_prefix(err, "%s", path);
+  } else {
+    sw_sha256_hex(g->buf, g->len, m->sha256);
+    snprintf(m->path, sizeof m->path, "%s", path);
+  }
+  sw_gguf_close(g);
+  return rc;
+}
+
+void sw_llama_free(sw_llama_t *m) {
+  free(m->w.block);
+  free(m->w.ffn);
+  memset(&m->w, 0, sizeof m->w);
+}
+
+sw_rc sw_llama_state_init(sw_llama_state_t *s, const sw_llama_t *m, int max_tok, int n_ctx, sw_err_t *err) {
+  memset(s, 0, sizeof *s);
+  const sw_llama_config_t *c = &m->cfg;
+  if (max_tok < 1 || n_ctx < max_tok)
+    return sw_err_set(err, SW_ERR_INVALID, "model state: max_tok %d / n_ctx %d invalid", max_tok, n_ctx);
+  size_t d = (size_t)c->d_model, qd = (size_t)c->n_head * c->head_dim, kvd = (size_t)c->n_head_kv * c->head_dim;
+  s->max_tok = max_tok;
+  s->n_ctx = n_ctx;
+  s->x = calloc((size_t)max_tok * d, sizeof(float));
+  s->xb = calloc((size_t)max_tok * d, sizeof(float));
+  s->xb2 = calloc((size_t)max_tok * d, sizeof(float));
+  s->q = calloc((size_t)max_tok * qd, sizeof(float));
+  s->att = calloc((size_t)max_tok * qd, sizeof(float));
+  s->scores = calloc((size_t)n_ctx, sizeof(float));
+  s->k_cache = calloc((size_t)c->n_layer * (size_t)n_ctx * kvd, sizeof(float));
+  s->v_cache = calloc((size_t)c->n_layer * (size_t)n_ctx * kvd, sizeof(float));
+  s->logits = calloc((size_t)max_tok * (size_t)c->vocab, sizeof(float));
+  if (!s->x || !s->xb || !s->xb2 || !s->q || !s->att || !s->scores || !s->k_cache || !s->v_cache || !s->logits) {
+    sw_llama_state_free(s);
+    return sw_err_set(err, SW_ERR_NOMEM, "model state: out of memory (max_tok %d, n_ctx %d)", max_tok, n_ctx);
+  }
+  sw_rc rc = sw_ffn_work_alloc(&s->work, c->d_model, c->d_ff, max_tok, 1, err);
+  if (rc) sw_llama_state_free(s);
+  return rc;
+}
+
+void sw_llama_state_free(sw_llama_state_t *s) {
+  free(s->x);
+  free(s->xb);
+  free(s->xb2);
+  free(s->q);
+  free(s->att);
+  free(s->scores);
+  free(s->k_cache);
+  free(s->v_cache);
+  free(s->logits);
+  if (s->work.f || s->work.i32 || s->work.pool) sw_ffn_work_free(&s->work);
+  memset(s, 0, sizeof *s);
+}
+
+void sw_llama_state_reset(sw_llama_state_t *s) { s->pos = 0; }
+
+/* y (n_tok × n_out) = x (n_tok × n_in) · Wᵀ + beta·y, W row-major (n_out × n_in). */
+static void linear(float *y, const float *x, const float *w, int n_tok, int n_out, int n_in, float beta) {
+  if (n_tok == 1)
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, n_out, n_in, 1.0f, w, n_in, x, 1, beta, y, 1);
+  else
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n_tok, n_out, n_in, 1.0f, x, n_in, w, n_in, beta, y, n_out);
+}
+
+/* out = x / sqrt(mean(x²) + eps) ⊙ weight, per token. */
+static void rmsnorm(float *out, const float *x, const float *weight, int n_tok, int d, float eps) {
+  for (int t = 0; t < n_tok; t++) {
+    const float *xr = x + (size_t)t * d;
+    float *o = out + (size_t)t * d;
+    double ss = 0;
+    for (int i = 0; i < d; i++) ss += (double)xr[i] * xr[i];
+    float scale = (float)(1.0 / sqrt(ss / d + eps));
+    for (int i = 0; i < d; i++) o[i] = xr[i] * scale * weight[i];
+  }
+}
+
+/* Adjacent-pair RoPE on n_heads heads of one token at position pos. */
+static void rope(float *v, int n_heads, int head_dim, int rope_dim, float theta, int pos) {
+  for (int i = 0; i < rope_dim / 2; i++) {
+    double ang = (double)pos * pow((double)theta, -2.0 * i / rope_dim);
+    float cs = (float)cos(ang), sn = (float)sin(ang);
+    for (int h = 0; h < n_heads; h++) {
+      float *p = v + (size_t)h * head_dim + 2 * i;
+      float a = p[0], b = p[1];
+      p[0] = a * cs - b * sn;
+      p[1] = a * sn + b * cs;
+    }
+  }
+}
+
+/* Causal GQA attention of n_tok new tokens of layer l over cache positions [0, pos+t]. */
+static void attention(const sw_llama_t *m, sw_llama_state_t *s, int l, int n_tok) {
+  const sw_llama_config_t *c = &m->cfg;
+  int hd = c->head_dim, qd = c->n_head * hd, kvd = c->n_head_kv * hd, group = c->n_head / c->n_head_kv;
+  const float *kc = s->k_cache + (size_t)l * s->n_ctx * kvd, *vc = s->v_cache + (size_t)l * s->n_ctx * kvd;
+  float scale = 1.0f / sqrtf((float)hd);
+  for (int t = 0; t < n_tok; t++) {
+    int last = s->pos + t;
+    for (int h = 0; h < c->n_head; h++) {
+      const float *q = s->q + (size_t)t * qd + (size_t)h * hd;
+      int kvh = h / group;
+      float mx = -INFINITY;
+      for (int j = 0; j <= last; j++) {
+        const float *k = kc + (size_t)j * kvd + (size_t)kvh * hd;
+        float dot = 0;
+        for (int i = 0; i < hd; i++) dot += q[i] * k[i];
+        s->scores[j] = dot * scale;
+        if (s->scores[j] > mx) mx = s->scores[j];
+      }
+      double sum = 0;
+      for (int j = 0; j <= last; j++) sum += s->scores[j] = expf(s->scores[j] - mx);
+      float inv = (float)(1.0 / sum);
+      float *o = s->att + (size_t)t * qd + (size_t)h * hd;
+      memset(o, 0, (size_t)hd * sizeof *o);
+      for (int j = 0; j <= last; j++) {
+        const float *v = vc + (size_t)j * kvd + (size_t)kvh * hd;
+        float a = s->scores[j] * inv;
+        for (int i = 0; i < hd; i++) o[i] += a * v[i];
+      }
+    }
+  }
+}
+
+/* q/k/v projections, RoPE, cache writes, attention and output projection added into x. */
+static void attention_block(const sw_llama_t *m, sw_llama_state_t *s, int l, int n_tok) {
+  const sw_llama_config_t *c = &m->cfg;
+  int d = c->d_model, qd = c->n_head * c->head_dim, kvd = c->n_head_kv * c->head_dim;
+  rmsnorm(s->xb, s->x, m->w.attn_norm + (size_t)l * d, n_tok, d, c->rms_eps);
+  float *kc = s->k_cache + ((size_t)l * s->n_ctx + (size_t)s->pos) * kvd;
+  float *vc = s->v_cache + ((size_t)l * s->n_ctx + (size_t)s->pos) * kvd;
+  linear(s->q, s->xb, m->w.wq + (size_t)l * qd * d, n_tok, qd, d, 0.0f);
+  linear(kc, s->xb, m->w.wk + (size_t)l * kvd * d, n_tok, kvd, d, 0.0f);
+  linear(vc, s->xb, m->w.wv + (size_t)l * kvd * d, n_tok, kvd, d, 0.0f);
+  for (int t = 0; t < n_tok; t++) {
+    rope(s->q + (size_t)t * qd, c->n_head, c->head_dim, c->rope_dim, c->rope_theta, s->pos + t);
+    rope(kc + (size_t)t * kvd, c->n_head_kv, c->head_dim, c->rope_dim, c->rope_theta, s->pos + t);
+  }
+  attention(m, s, l, n_tok);
+  linear(s->x, s->att, m->w.wo + (size_t)l * d * qd, n_tok, d, qd, 1.0f);
+}
+
+static sw_rc ffn_block(const sw_llama_t *m, sw_llama_state_t *s, const sw_llama_ffn_t *ffn, int l, int n_tok,
+                       sw_err_t *err) {
+  const sw_llama_config_t *c = &m->cfg;
+  int d = c->d_model;
+  rmsnorm(s->xb, s->x, m->w.ffn_norm + (size_t)l * d, n_tok, d, c->rms_eps);
+  sw_rc rc = ffn && ffn->forward ? ffn->forward(ffn->ctx, l, s->xb2, s->xb, n_tok, err)
+                                 : sw_ffn_dense_forward(s->xb2, s->xb, &m->w.ffn[l], NULL, &s->work, n_tok);
+  if (rc) return err && err->code ? rc : sw_err_set(err, rc, "model: FFN of layer %d failed", l);
+  size_t n = (size_t)n_tok * d;
+  for (size_t i = 0; i < n; i++) s->x[i] += s->xb2[i];
+  return SW_OK;
+}
+
+sw_rc sw_llama_forward(const sw_llama_t *m, sw_llama_state_t *s, const sw_llama_ffn_t *ffn, const int32_t *tokens,
+                       int n_tok, int logits_mode, sw_err_t *err) {
+  const sw_llama_config_t *c = &m->cfg;
+  int d = c->d_model;
+  if (n_tok < 1 || n_tok > s->max_tok || s->pos + n_tok > s->n_ctx)
+    return sw_err_set(err, SW_ERR_RANGE, "model: %d tokens at position %d exceed max_tok %d / n_ctx %d", n_tok,
+                      s->pos, s->max_tok, s->n_ctx);
+  for (int t = 0; t < n_tok; t++) {
+    if (tokens[t] < 0 || tokens[t] >= c->vocab)
+      return sw_err_set(err, SW_ERR_RANGE, "model: token id %d at %d out of range (vocab %d)", tokens[t], t, c->vocab);
+    memcpy(s->x + (size_t)t * d, m->w.token_embd + (size_t)tokens[t] * d, (size_t)d * sizeof(float));
+  }
+  for (int l = 0; l < c->n_layer; l++) {
+    attention_block(m, s, l, n_tok);
+    sw_rc rc = ffn_block(m, s, ffn, l, n_tok, err);
+    if (rc) return rc;
+  }
+  s->pos += n_tok;
+  if (logits_mode == 0) return SW_OK;
+  int first = logits_mode == 1 ? n_tok - 1 : 0, rows = n_tok - first;
+  rmsnorm(s->xb, s->x + (size_t)first * d, m->w.output_norm, rows, d, c->rms_eps);
+  linear(s->logits, s->xb, m->w.output, rows, c->vocab, d, 0.0f);
+  return SW_OK;
+}
+
+double sw_llama_ffn_flops_per_token(const sw_llama_config_t *c) {
+  return c->n_layer * sw_flops_ffn_dense(c->d_model, c->d_ff, 1, 1);
+}
+
+double sw_llama_flops_per_token(const sw_llama_config_t *c, double ctx) {
+  double d = c->d_model, qd = (double)c->n_head * c->head_dim, kvd = (double)c->n_head_kv * c->head_dim;
+  double proj = 2.0 * d * (qd + 2 * kvd) + 2.0 * qd * d;
+  double attn = 2.0 * 2.0 * qd * ctx; /* q·k and the weighted sum of v, per query head dimension */
+  return c->n_layer * (proj + attn) + sw_llama_ffn_flops_per_token(c) + 2.0 * d * c->vocab;
+}

@@ -1,0 +1,130 @@
+/* sw_llama: a Llama-family decoder (SmolLM2, Llama 2/3, ...) loaded from GGUF into f32, with a per-layer
+ * pluggable FFN.  Config holds hyperparameters read from GGUF metadata, Weights the dequantised tensors
+ * (one allocation carved by a table; FFN weights neuron-major as the kernels want), RunState the activations
+ * and the KV cache.  One size function (sw_llama_tensor_shape) drives both the allocation and the shape
+ * check of every GGUF tensor.  Forward (docs/models.md §1): RMSNorm, adjacent-pair RoPE (GGUF's q/k row
+ * order), grouped-query attention with a KV cache, gated FFN, output embedding (tied when output.weight
+ * is absent).  Decode is the same path with n_tok = 1. */
+#ifndef SW_LLAMA_H
+#define SW_LLAMA_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/sw_err.h"
+#include "kernels/sw_ffn.h"
+#include "models/sw_gguf.h"
+
+typedef struct sw_llama_config {
+  int   n_layer;     /* transformer blocks ({arch}.block_count) */
+  int   d_model;     /* embedding width ({arch}.embedding_length) */
+  int   d_ff;        /* FFN neurons per layer ({arch}.feed_forward_length) */
+  int   n_head;      /* query heads */
+  int   n_head_kv;   /* key/value heads (GQA: query head h reads KV head h / (n_head/n_head_kv)) */
+  int   head_dim;    /* d_model / n_head */
+  int   rope_dim;    /* rotated dimensions per head ({arch}.rope.dimension_count, default head_dim) */
+  int   vocab;       /* rows of token_embd */
+  int   n_ctx_train; /* trained context length ({arch}.context_length) */
+  float rope_theta;  /* RoPE base ({arch}.rope.freq_base, default 10000) */
+  float rms_eps;     /* RMSNorm epsilon ({arch}.attention.layer_norm_rms_epsilon) */
+  int   tied_output; /* 1 when the file has no output.weight: logits use token_embd */
+} sw_llama_config_t;
+
+/* Weight families, in the order they are carved from the weight block. */
+typedef enum sw_llama_family {
+  SW_LF_TOKEN_EMBD = 0, /* token_embd.weight      (vocab, d_model) */
+  SW_LF_OUTPUT_NORM,    /* output_norm.weight     (d_model) */
+  SW_LF_OUTPUT,         /* output.weight          (vocab, d_model); 0 elements when tied */
+  SW_LF_ATTN_NORM,      /* blk.N.attn_norm.weight (n_layer, d_model) */
+  SW_LF_ATTN_Q,         /* blk.N.attn_q.weight    (n_layer, n_head*head_dim, d_model) */
+  SW_LF_ATTN_K,         /* blk.N.attn_k.weight    (n_layer, n_head_kv*head_dim, d_model) */
+  SW_LF_ATTN_V,         /* blk.N.attn_v.weight    (n_layer, n_head_kv*head_dim, d_model) */
+  SW_LF_ATTN_OUT,       /* blk.N.attn_output.weight (n_layer, d_model, n_head*head_dim) */
+  SW_LF_FFN_NORM,       /* blk.N.ffn_norm.weight  (n_layer, d_model) */
+  SW_LF_FFN_GATE,       /* blk.N.ffn_gate.weight  (n_layer, d_ff, d_model): row i = neuron i */
+  SW_LF_FFN_UP,         /* blk.N.ffn_up.weight    (n_layer, d_ff, d_model): row i = neuron i */
+  SW_LF_FFN_DOWN,       /* blk.N.ffn_down.weight stored TRANSPOSED (n_layer, d_ff, d_model): row i = neuron i */
+  SW_LF_COUNT
+} sw_llama_family_t;
+
+typedef struct sw_llama_weights {
+  float *token_embd;  /* (vocab, d_model) */
+  float *output_norm; /* (d_model) */
+  float *output;      /* (vocab, d_model); == token_embd when tied */
+  float *attn_norm;   /* (n_layer, d_model) */
+  float *wq;          /* (n_layer, n_head*head_dim, d_model): row r computes output r */
+  float *wk;          /* (n_layer, n_head_kv*head_dim, d_model) */
+  float *wv;          /* (n_layer, n_head_kv*head_dim, d_model) */
+  float *wo;          /* (n_layer, d_model, n_head*head_dim) */
+  float *ffn_norm;    /* (n_layer, d_model) */
+  float *w_gate;      /* (n_layer, d_ff, d_model) */
+  float *w_up;        /* (n_layer, d_ff, d_model) */
+  float *w_down_t;    /* (n_layer, d_ff, d_model): neuron i's down row = column i of GGUF ffn_down */
+  sw_ffn_weights_t *ffn; /* (n_layer) kernel views of w_gate/w_up/w_down_t, act = SiLU, gated */
+  void  *block;       /* the single allocation all the above point into (owned) */
+  size_t block_bytes; /* its size */
+} sw_llama_weights_t;
+
+typedef struct sw_llama {
+  sw_llama_config_t  cfg;
+  sw_llama_weights_t w;
+  char               sha256[65]; /* hex SHA-256 of the GGUF file ("" for memory images) */
+  char               path[1024]; /* where it was loaded from */
+} sw_llama_t;
+
+/* Expected shape of one GGUF tensor of a family: ne[0] (contiguous, input width) and ne[1] (rows), per layer.
+ * Returns the elements the family occupies in the weight block (all layers; 0 for OUTPUT when tied).
+ * Used for both allocation and validation. */
+size_t sw_llama_tensor_shape(const sw_llama_config_t *cfg, sw_llama_family_t fam, int64_t ne[2]);
+/* GGUF name of family fam in layer (layer ignored for global tensors) written into buf. */
+void sw_llama_tensor_name(sw_llama_family_t fam, int layer, char *buf, size_t len);
+
+/* Reads the config from GGUF metadata (general.architecture selects the key prefix; llama-family only). */
+sw_rc sw_llama_config_read(sw_llama_config_t *cfg, const sw_gguf_t *g, sw_err_t *err);
+/* Loads a model from a parsed GGUF: validates every tensor's shape against the config (message names the
+ * tensor), dequantises to f32 (message names tensor and type when unsupported).  Free with sw_llama_free. */
+sw_rc sw_llama_load_gguf(sw_llama_t *m, const sw_gguf_t *g, sw_err_t *err);
+/* Opens, hashes, parses and loads a GGUF file. */
+sw_rc sw_llama_load(sw_llama_t *m, const char *path, sw_err_t *err);
+void  sw_llama_free(sw_llama_t *m);
+
+/* The FFN of layer `layer` for n_tok tokens: out[t*d_model..] = FFN_layer(x_t).  A method (sparse policy,
+ * MoE, calibration recorder) implements this; NULL hook = the dense kernel. */
+typedef struct sw_llama_ffn {
+  sw_rc (*forward)(void *ctx, int layer, float *out, const float *x, int n_tok, sw_err_t *err);
+  void *ctx;
+} sw_llama_ffn_t;
+
+typedef struct sw_llama_state {
+  int    max_tok;   /* tokens per forward call */
+  int    n_ctx;     /* KV cache positions */
+  int    pos;       /* next position (tokens already in the cache) */
+  float *x;         /* (max_tok, d_model) residual stream */
+  float *xb;        /* (max_tok, d_model) normed input */
+  float *xb2;       /* (max_tok, d_model) block output */
+  float *q;         /* (max_tok, n_head*head_dim) */
+  float *att;       /* (max_tok, n_head*head_dim) attention output */
+  float *scores;    /* (n_ctx) softmax scratch */
+  float *k_cache;   /* (n_layer, n_ctx, kv_dim) */
+  float *v_cache;   /* (n_layer, n_ctx, kv_dim) */
+  float *logits;    /* (max_tok, vocab) */
+  sw_ffn_work_t work; /* dense FFN kernel scratch for max_tok tokens */
+} sw_llama_state_t;
+
+/* Allocates the run state for up to max_tok tokens per call and n_ctx cached positions. */
+sw_rc sw_llama_state_init(sw_llama_state_t *s, const sw_llama_t *m, int max_tok, int n_ctx, sw_err_t *err);
+void  sw_llama_state_free(sw_llama_state_t *s);
+/* Forgets the cached context (pos = 0). */
+void  sw_llama_state_reset(sw_llama_state_t *s);
+
+/* Runs n_tok tokens (1..max_tok) at positions s->pos.. and advances s->pos.  ffn: per-layer FFN (NULL =
+ * dense).  logits_mode: 0 none, 1 the last token's logits in s->logits[0..vocab), 2 all tokens' logits
+ * (s->logits row t).  SW_ERR_RANGE when the cache would overflow or a token id is out of range. */
+sw_rc sw_llama_forward(const sw_llama_t *m, sw_llama_state_t *s, const sw_llama_ffn_t *ffn, const int32_t *tokens,
+                       int n_tok, int logits_mode, sw_err_t *err);
+
+/* Dense FLOPs per token of the whole model at context length ctx (2 per multiply-add; attention scores
+ * and weighted sums included; norms/softmax excluded) and of the FFNs only. */
+double sw_llama_flops_per_token(const sw_llama_config_t *cfg, double ctx);
+double sw_llama_ffn_flops_per_token(const sw_llama_config_t *cfg);
+
+#endif
