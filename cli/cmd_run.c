@@ -1,11 +1,164 @@
-/* `sparsweep run`: placeholder until its module lands (see cli/sw_cmd_table.c for the intent). */
+/* `sparsweep run FILE --db DB [options]`: under mpirun rank 0 orchestrates (orchestrator/sw_orch.h) and
+ * ranks >= 1 work (workers/sw_worker_rank.h); started without a launcher (or with -np 1) the single process
+ * runs every trial through its own executor.  Options are parsed on every rank before MPI_Init, and every
+ * rank exits with the status rank 0 decided. */
+#include <mpi.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "cli/sw_cli.h"
+#include "orchestrator/sw_events.h"
+#include "orchestrator/sw_orch.h"
+#include "sw_build_info.h"
+#include "workers/sw_worker_rank.h"
+
+static const char s_usage[] =
+    "usage: [mpirun -np N] sparsweep run FILE --db DB [options]\n"
+    "  --db DB             results database (SQLite, on a local disk; created if missing)\n"
+    "  --force             run every trial again, even those already recorded\n"
+    "  --rerun-failed      also rerun trials recorded failed or timeout (default: only missing/interrupted)\n"
+    "  --retries N         retries after a failed or timed-out attempt (default: the experiment's, else 0)\n"
+    "  --max-failures N    circuit breaker: stop dispatching after N failed trials (exit 1)\n"
+    "  --events EP|none    live events endpoint (default " SW_EVENTS_DEFAULT_ENDPOINT ", best effort)\n"
+    "  --drain-file F      drain (as on SIGTERM/SIGUSR1) when file F appears\n"
+    "  --drain-grace S     seconds running trials may finish after a drain request (default 60)\n"
+    "  --batch N           commit every N trials (default: the store's)\n"
+    "  --dry-run           show what would run and what is skipped; write nothing\n"
+    "  -v, --verbose       one line per finished trial\n"
+    "SIGTERM/SIGUSR1 to rank 0 (mpirun forwards SIGUSR1 to all ranks) stop dispatching, let running trials\n"
+    "finish (interrupting them after the grace), commit and exit 0.\n";
+
+/* Parses a non-negative integer option value; 0 on success. */
+static int s_parse_int(const char *opt, const char *text, int *out) {
+  char *end = NULL;
+  long v = text ? strtol(text, &end, 10) : -1;
+  if (!text || !*text || *end || v < 0 || v > 1000000000L) {
+    fprintf(stderr, "sparsweep run: %s needs a non-negative integer, got '%s'\n", opt, text ? text : "");
+    return -1;
+  }
+  *out = (int)v;
+  return 0;
+}
+
+static int s_parse_double(const char *opt, const char *text, double *out) {
+  char *end = NULL;
+  double v = text ? strtod(text, &end) : -1;
+  if (!text || !*text || *end || !(v >= 0)) {
+    fprintf(stderr, "sparsweep run: %s needs a non-negative number, got '%s'\n", opt, text ? text : "");
+    return -1;
+  }
+  *out = v;
+  return 0;
+}
+
+/* Fills opts from argv; returns 0, or SW_EXIT_USAGE after printing the problem. */
+static int s_parse(int argc, char **argv, sw_orch_opts_t *o) {
+  o->events_endpoint = SW_EVENTS_DEFAULT_ENDPOINT;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i], *next = i + 1 < argc ? argv[i + 1] : NULL;
+    int bad = 0;
+    if (strcmp(a, "--db") == 0 && next) o->db_path = argv[++i];
+    else if (strcmp(a, "--force") == 0) o->resume = SW_ORCH_RESUME_NONE;
+    else if (strcmp(a, "--rerun-failed") == 0) o->resume = o->resume == SW_ORCH_RESUME_NONE ? o->resume : SW_ORCH_RESUME_OK;
+    else if (strcmp(a, "--dry-run") == 0) o->dry_run = 1;
+    else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) o->verbose = 1;
+    else if (strcmp(a, "--retries") == 0) bad = s_parse_int(a, argv[++i], &o->retries);
+    else if (strcmp(a, "--max-failures") == 0) bad = s_parse_int(a, argv[++i], &o->max_failures);
+    else if (strcmp(a, "--batch") == 0) bad = s_parse_int(a, argv[++i], &o->batch_trials);
+    else if (strcmp(a, "--drain-grace") == 0) bad = s_parse_double(a, argv[++i], &o->drain_grace_s);
+    else if (strcmp(a, "--drain-file") == 0 && next) o->drain_file = argv[++i];
+    else if (strcmp(a, "--events") == 0 && next) {
+      o->events_endpoint = strcmp(next, "none") == 0 ? NULL : next;
+      o->events_required = o->events_endpoint != NULL;
+      i++;
+    } else if (a[0] != '-' && !o->exp_path) o->exp_path = a;
+    else {
+      fprintf(stderr, "sparsweep run: unknown or incomplete option '%s'\n%s", a, s_usage);
+      return SW_EXIT_USAGE;
+    }
+    if (bad) return SW_EXIT_USAGE;
+  }
+  if (!o->exp_path || !o->db_path) {
+    fprintf(stderr, "sparsweep run: %s\n%s", o->exp_path ? "--db DB is required" : "an experiment FILE is required",
+            s_usage);
+    return SW_EXIT_USAGE;
+  }
+  return 0;
+}
+
+/* 1 when this process was started by an MPI launcher (mpirun/mpiexec/srun with PMI/PMIx). */
+static int s_launched_by_mpi(void) {
+  static const char *const vars[] = {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE"};
+  for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
+    if (getenv(vars[i])) return 1;
+  return 0;
+}
+
+static void s_print_summary(const sw_orch_opts_t *o, const sw_orch_summary_t *s) {
+  if (o->dry_run) return;
+  printf("sparsweep run: %lld trials: %lld ok, %lld failed, %lld interrupted, %lld skipped (already recorded), "
+         "%lld not run; %lld attempts recorded in run %lld of %s\n",
+         (long long)s->total, (long long)s->ok, (long long)s->failed, (long long)s->interrupted,
+         (long long)s->skipped, (long long)s->not_run, (long long)s->attempts, (long long)s->run_id, o->db_path);
+  printf("sparsweep run: %.2f s wall; rank 0 CPU %.3f s (%.1f%% of one core)%s%s\n", s->wall_s, s->cpu_s,
+         s->wall_s > 0 ? 100.0 * s->cpu_s / s->wall_s : 0.0,
+         s->drained ? "; drained" : "", s->tripped ? "; stopped by the circuit breaker" : "");
+}
+
+static int s_rank0(const sw_orch_opts_t *o, int world_size) {
+  sw_err_t err;
+  sw_orch_summary_t sum;
+  sw_worker_local_t *local = NULL;
+  sw_orch_local_t backend = {0};
+  if (sw_proto_signals_install(&err) != SW_OK) {
+    fprintf(stderr, "sparsweep run: %s\n", err.msg);
+    return SW_EXIT_FAIL;
+  }
+  if (world_size <= 1 && !o->dry_run) {
+    if (sw_worker_local_new(&local, NULL, &err) != SW_OK) {
+      fprintf(stderr, "sparsweep run: cannot start the trial executor: %s\n", err.msg);
+      return SW_EXIT_FAIL;
+    }
+    backend = (sw_orch_local_t){local, sw_worker_local_submit, sw_worker_local_wait, sw_worker_local_interrupt,
+                                sw_worker_local_host(local), sw_worker_local_info(local)};
+  } else if (world_size <= 1) {
+    backend = (sw_orch_local_t){NULL, sw_worker_local_submit, sw_worker_local_wait, sw_worker_local_interrupt,
+                                "", NULL};
+  }
+  sw_rc rc = sw_orch_run(o, world_size, world_size <= 1 ? &backend : NULL, &sum, &err);
+  sw_worker_local_destroy(&local);
+  if (rc != SW_OK) fprintf(stderr, "sparsweep run: %s\n", err.msg);
+  s_print_summary(o, &sum);
+  return sum.exit_code;
+}
 
 int cmd_run(int argc, char **argv) {
-  (void)argc;
-  (void)argv;
-  fprintf(stderr, "sparsweep run: not available in this build yet\n");
-  return SW_EXIT_FAIL;
+  if (sw_cli_wants_help(argc, argv)) {
+    fputs(s_usage, stdout);
+    return SW_EXIT_OK;
+  }
+  sw_orch_opts_t o;
+  sw_orch_opts_default(&o);
+  o.build = (sw_build_info_t){SW_VERSION, SW_GIT_COMMIT, SW_GIT_DIRTY, SW_COMPILER, SW_C_FLAGS};
+  o.argc = argc;
+  o.argv = argv;
+  int rc = s_parse(argc, argv, &o);
+  if (rc) return rc;
+  if (!s_launched_by_mpi()) return s_rank0(&o, 1);
+  int rank = 0, size = 1;
+  sw_err_t err;
+  if (MPI_Init(&argc, &argv) != MPI_SUCCESS || sw_proto_init(&err) != SW_OK ||
+      MPI_Comm_rank(MPI_COMM_WORLD, &rank) != MPI_SUCCESS || MPI_Comm_size(MPI_COMM_WORLD, &size) != MPI_SUCCESS) {
+    fprintf(stderr, "sparsweep run: MPI start-up failed\n");
+    return SW_EXIT_FAIL;
+  }
+  if (rank == 0) {
+    rc = s_rank0(&o, size);
+  } else if (sw_worker_rank_loop(rank, NULL, &rc, &err) != SW_OK) {
+    fprintf(stderr, "sparsweep[rank %d]: %s\n", rank, err.msg);
+    MPI_Abort(MPI_COMM_WORLD, SW_EXIT_FAIL); /* an MPI failure on a worker: rank 0 would wait forever */
+  }
+  MPI_Finalize();
+  return rc;
 }

@@ -1,0 +1,631 @@
+/* sw_orch: rank-0 scheduler.  State lives in one sw_orch_t; the loop is: check drain -> dispatch to idle
+ * slots -> poll one completion (MPI_Iprobe or the local backend) -> record it -> back off when idle.
+ * A slot is a worker rank (MPI) or the local executor backend (-np 1).  Invariants: a slot runs at most
+ * one trial; every dispatched attempt is recorded exactly once (ok/failed/timeout/interrupted); only
+ * this process writes the database. */
+#include "orchestrator/sw_orch.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "common/sw_buf.h"
+#include "common/sw_json.h"
+#include "common/sw_log.h"
+#include "common/sw_time.h"
+#include "experiments/sw_expfile.h"
+#include "experiments/sw_grid.h"
+#include "orchestrator/sw_events.h"
+#include "results/sw_store.h"
+
+#define SW_ORCH_MAGIC 0x4f524348u          /* "ORCH" */
+#define SW_ORCH_POLL_MIN_NS 50000LL        /* first idle sleep: 50 us */
+#define SW_ORCH_POLL_MAX_NS 2000000LL      /* idle sleep cap: 2 ms (rank 0 stays well under 5% of a core) */
+#define SW_ORCH_LOCAL_WAIT_MS 20           /* local backend: poll() slice while a trial runs */
+#define SW_ORCH_HEARTBEAT_NS 1000000000LL  /* "progress" event period: 1 s */
+#define SW_ORCH_DRAIN_CHECK_NS 200000000LL /* drain-file check period: 0.2 s */
+#define SW_ORCH_HELLO_TIMEOUT_S 300.0      /* workers must say hello within this */
+#define SW_ORCH_EVENT_METRICS 8            /* metrics copied into a trial_finished event */
+
+typedef struct s_slot {
+  int      rank;         /* MPI rank (0 = the local backend) */
+  int      ready;        /* hello received */
+  int      busy;         /* running a trial */
+  size_t   trial;        /* index into trials while busy */
+  uint32_t attempt;      /* attempt number while busy */
+  int      interrupted;  /* INTERRUPT already sent for the running trial */
+  char    *host;         /* owned host name */
+  char    *info_json;    /* owned worker library facts (hello) */
+} s_slot_t;
+
+typedef struct s_job {
+  size_t   trial;   /* index into trials */
+  uint32_t attempt; /* attempt number to run */
+} s_job_t;
+
+typedef struct sw_orch {
+  uint32_t               magic;       /* SW_ORCH_MAGIC */
+  const sw_orch_opts_t  *opts;        /* borrowed */
+  const sw_orch_local_t *local;       /* borrowed, NULL in MPI mode */
+  sw_log_t               log;         /* "sparsweep[rank 0]" */
+  sw_experiment_t       *exp;         /* owned */
+  sw_trial_list_t        trials;      /* owned */
+  uint32_t              *first_attempt; /* [trials.count]: attempt number of this invocation's first try */
+  s_job_t               *queue;       /* pending jobs queue[q_head..q_len) */
+  size_t                 q_head, q_len, q_cap;
+  s_slot_t              *slots;       /* slots[n_slots] */
+  int                    n_slots;
+  sw_store_t            *store;       /* owned */
+  sw_events_t           *events;      /* owned */
+  sw_events_counts_t     counts;      /* live counters (events and summary) */
+  sw_orch_summary_t     *sum;         /* borrowed */
+  int                    retries;     /* effective retries (-1 = per trial from the grid) */
+  int                    dispatching; /* 1 once the dispatch loop started */
+  int                    draining;    /* 1 after a drain request */
+  int64_t                drain_ns;    /* when the drain started (sw_now_ns) */
+  int64_t                next_heartbeat_ns, next_drain_check_ns;
+  sw_buf_t               scratch;     /* event member text */
+} sw_orch_t;
+
+/* ---------------------------------------------------------------- helpers */
+
+static char *s_strdup(const char *s) {
+  size_t n = strlen(s ? s : "") + 1;
+  char *d = malloc(n);
+  if (d) memcpy(d, s ? s : "", n);
+  return d;
+}
+
+static double s_cpu_seconds(void) {
+  struct rusage ru;
+  if (getrusage(RUSAGE_SELF, &ru) != 0) return 0.0;
+  return (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_sec +
+         1e-6 * (double)ru.ru_stime.tv_usec;
+}
+
+static sw_rc s_queue_push(sw_orch_t *o, size_t trial, uint32_t attempt, sw_err_t *err) {
+  if (o->q_len == o->q_cap) {
+    size_t cap = o->q_cap ? 2 * o->q_cap : 64;
+    s_job_t *q = realloc(o->queue, cap * sizeof *q);
+    if (!q) return sw_err_set(err, SW_ERR_NOMEM, "cannot grow the trial queue to %zu entries", cap);
+    o->queue = q;
+    o->q_cap = cap;
+  }
+  o->queue[o->q_len++] = (s_job_t){trial, attempt};
+  return SW_OK;
+}
+
+static size_t s_queue_size(const sw_orch_t *o) { return o->q_len - o->q_head; }
+
+static int s_in_flight(const sw_orch_t *o) {
+  int n = 0;
+  for (int i = 0; i < o->n_slots; i++) n += o->slots[i].busy;
+  return n;
+}
+
+static void s_publish(sw_orch_t *o, const char *topic, const char *members) {
+  o->counts.running = s_in_flight(o);
+  sw_events_publish(o->events, topic, &o->counts, members);
+}
+
+/* Sends STOP(exit_code) to every worker rank; errors are logged, not returned (best effort on exit). */
+static void s_stop_workers(sw_orch_t *o, int world_size, int exit_code) {
+  if (o->local || world_size <= 1) return;
+  sw_buf_t msg = SW_BUF_INIT;
+  sw_proto_encode_stop(&msg, exit_code);
+  for (int r = 1; r < world_size; r++) {
+    sw_err_t e;
+    if (sw_proto_send(&msg, r, &e) != SW_OK) sw_log(&o->log, SW_LOG_ERROR, "cannot stop rank %d: %s", r, e.msg);
+  }
+  sw_buf_free(&msg);
+}
+
+/* ---------------------------------------------------------------- set-up */
+
+static sw_rc s_load(sw_orch_t *o, sw_err_t *err) {
+  sw_rc rc = sw_expfile_load(o->opts->exp_path, &o->exp, err);
+  if (rc != SW_OK) return rc;
+  rc = sw_grid_expand(o->exp, &o->trials, err);
+  if (rc != SW_OK) return rc;
+  o->first_attempt = calloc(o->trials.count ? o->trials.count : 1, sizeof *o->first_attempt);
+  if (!o->first_attempt) return sw_err_set(err, SW_ERR_NOMEM, "cannot allocate %zu trial states", o->trials.count);
+  o->counts.total = (int64_t)o->trials.count;
+  return SW_OK;
+}
+
+static unsigned s_skip_mask(sw_orch_resume resume) {
+  switch (resume) {
+    case SW_ORCH_RESUME_OK: return 1u << SW_TRIAL_OK;
+    case SW_ORCH_RESUME_NONE: return 0;
+    default: return (1u << SW_TRIAL_OK) | (1u << SW_TRIAL_FAILED) | (1u << SW_TRIAL_TIMEOUT);
+  }
+}
+
+/* Builds the queue: trials not skipped by the resume policy, with attempt numbers continuing from the DB. */
+static sw_rc s_plan(sw_orch_t *o, sw_err_t *err) {
+  sw_hash_set_t skip = {0}, seen = {0};
+  unsigned mask = s_skip_mask(o->opts->resume);
+  sw_rc rc = SW_OK;
+  if (o->store) {
+    if (mask) rc = sw_store_hashes_with_status(o->store, mask, &skip, err);
+    if (rc == SW_OK) rc = sw_store_hashes_with_status(o->store, (1u << SW_TRIAL_STATUS_COUNT) - 1u, &seen, err);
+  }
+  for (size_t i = 0; rc == SW_OK && i < o->trials.count; i++) {
+    const sw_trial_spec_t *t = &o->trials.items[i];
+    if (sw_hash_set_contains(&skip, t->hash)) {
+      o->counts.skipped++;
+      continue;
+    }
+    int max_attempt = 0;
+    if (sw_hash_set_contains(&seen, t->hash)) rc = sw_store_max_attempt(o->store, t->hash, &max_attempt, err);
+    o->first_attempt[i] = (uint32_t)max_attempt + 1;
+    if (rc == SW_OK) rc = s_queue_push(o, i, o->first_attempt[i], err);
+  }
+  sw_hash_set_free(&skip);
+  sw_hash_set_free(&seen);
+  return rc;
+}
+
+static sw_rc s_open_events(sw_orch_t *o, sw_err_t *err) {
+  const char *ep = o->opts->events_endpoint;
+  sw_err_t e;
+  if (sw_events_new(&o->events, ep, 0, &e) == SW_OK) return SW_OK;
+  if (o->opts->events_required) return sw_err_set(err, e.code, "%s", e.msg);
+  sw_log(&o->log, SW_LOG_WARN, "%s; continuing without live events", e.msg);
+  return sw_events_new(&o->events, NULL, 0, err);
+}
+
+/* MPI mode: waits (non-spinning) until every worker rank has said hello. */
+static sw_rc s_collect_hellos(sw_orch_t *o, sw_err_t *err) {
+  sw_proto_backoff_t bo;
+  int missing = o->n_slots;
+  int64_t deadline = sw_now_ns() + (int64_t)(SW_ORCH_HELLO_TIMEOUT_S * 1e9);
+  sw_proto_backoff_init(&bo, SW_ORCH_POLL_MIN_NS, SW_ORCH_POLL_MAX_NS);
+  while (missing > 0) {
+    sw_proto_msg_t m;
+    int got = 0;
+    sw_rc rc = sw_proto_try_recv(MPI_ANY_SOURCE, &m, &got, err);
+    if (rc != SW_OK) return rc;
+    if (!got) {
+      if (sw_now_ns() > deadline)
+        return sw_err_set(err, SW_ERR_TIMEOUT, "%d worker rank(s) did not start within %.0f s", missing,
+                          SW_ORCH_HELLO_TIMEOUT_S);
+      sw_proto_backoff_sleep(&bo);
+      continue;
+    }
+    if (m.kind == SW_PROTO_HELLO && m.source >= 1 && m.source <= o->n_slots && !o->slots[m.source - 1].ready) {
+      s_slot_t *s = &o->slots[m.source - 1];
+      s->ready = 1;
+      s->host = m.u.hello.host ? m.u.hello.host : s_strdup("?");
+      s->info_json = m.u.hello.info_json;
+      m.u.hello.host = m.u.hello.info_json = NULL;
+      missing--;
+    } else {
+      sw_log(&o->log, SW_LOG_WARN, "ignoring unexpected message kind %d from rank %d before start", (int)m.kind,
+             m.source);
+    }
+    sw_proto_msg_free(&m);
+  }
+  return SW_OK;
+}
+
+static sw_rc s_init_slots(sw_orch_t *o, int world_size, char *rank0_host, sw_err_t *err) {
+  o->n_slots = o->local ? 1 : world_size - 1;
+  o->slots = calloc((size_t)o->n_slots, sizeof *o->slots);
+  if (!o->slots) return sw_err_set(err, SW_ERR_NOMEM, "cannot allocate %d worker slots", o->n_slots);
+  for (int i = 0; i < o->n_slots; i++) o->slots[i].rank = o->local ? 0 : i + 1;
+  if (!o->local) return s_collect_hellos(o, err);
+  o->slots[0].ready = 1;
+  o->slots[0].host = s_strdup(o->local->host ? o->local->host : rank0_host);
+  o->slots[0].info_json = o->local->info_json ? s_strdup(o->local->info_json) : NULL;
+  return SW_OK;
+}
+
+static sw_rc s_begin_run(sw_orch_t *o, const char *rank0_host, sw_err_t *err) {
+  int n_hosts = o->local ? 1 : o->n_slots + 1;
+  const char **hosts = calloc((size_t)n_hosts, sizeof *hosts);
+  if (!hosts) return sw_err_set(err, SW_ERR_NOMEM, "cannot allocate the host list");
+  hosts[0] = rank0_host;
+  for (int i = 0; !o->local && i < o->n_slots; i++) hosts[i + 1] = o->slots[i].host;
+  sw_run_provenance_t rp;
+  sw_rc rc = sw_run_provenance_init(&rp, &o->opts->build, o->exp->name, o->exp->spec_text, o->exp->spec_hash, hosts,
+                                    n_hosts, o->slots[0].info_json, o->opts->argc, o->opts->argv, err);
+  free(hosts);
+  if (rc != SW_OK) return rc;
+  rc = sw_store_run_begin(o->store, &rp.prov, &o->sum->run_id, err);
+  sw_run_provenance_free(&rp);
+  return rc;
+}
+
+/* ---------------------------------------------------------------- dispatch and results */
+
+static sw_rc s_dispatch(sw_orch_t *o, s_slot_t *s, sw_err_t *err) {
+  s_job_t job = o->queue[o->q_head++];
+  const sw_trial_spec_t *t = &o->trials.items[job.trial];
+  sw_proto_trial_t msg = {job.trial, job.attempt, t->timeout_s, t->config_json};
+  sw_rc rc;
+  if (o->local) {
+    rc = o->local->submit(o->local->ctx, &msg, err);
+  } else {
+    sw_buf_t b = SW_BUF_INIT;
+    sw_proto_encode_trial(&b, &msg);
+    rc = sw_proto_send(&b, s->rank, err);
+    sw_buf_free(&b);
+  }
+  if (rc != SW_OK) return rc;
+  s->busy = 1;
+  s->trial = job.trial;
+  s->attempt = job.attempt;
+  s->interrupted = 0;
+  sw_buf_reset(&o->scratch);
+  sw_buf_printf(&o->scratch, "\"index\":%zu,\"hash\":\"%s\",\"rank\":%d,\"attempt\":%u,\"label\":%s", job.trial,
+                t->hash, s->rank, job.attempt, t->axes_json ? t->axes_json : "{}");
+  s_publish(o, "trial_started", sw_buf_str(&o->scratch));
+  return SW_OK;
+}
+
+static sw_rc s_dispatch_idle(sw_orch_t *o, sw_err_t *err) {
+  for (int i = 0; i < o->n_slots && s_queue_size(o) > 0; i++) {
+    s_slot_t *s = &o->slots[i];
+    if (!s->ready || s->busy) continue;
+    sw_rc rc = s_dispatch(o, s, err);
+    if (rc != SW_OK) return rc;
+  }
+  return SW_OK;
+}
+
+/* Appends up to SW_ORCH_EVENT_METRICS metrics of a result as "metrics":{"name":value,...}. */
+static void s_metrics_member(sw_buf_t *b, const char *result_json) {
+  sw_json_t *doc = NULL;
+  sw_err_t ignored;
+  sw_buf_puts(b, ",\"metrics\":{");
+  if (result_json && sw_json_parse(result_json, strlen(result_json), &doc, &ignored) == SW_OK) {
+    const sw_json_t *arr = sw_json_get(doc, "metrics");
+    size_t n = 0;
+    for (size_t i = 0; arr && arr->kind == SW_JSON_ARRAY && i < arr->count && n < SW_ORCH_EVENT_METRICS; i++) {
+      const sw_json_t *name = sw_json_get(&arr->items[i], "name"), *value = sw_json_get(&arr->items[i], "value");
+      if (!name || name->kind != SW_JSON_STRING || !value || value->kind != SW_JSON_NUMBER) continue;
+      if (n++) sw_buf_puts(b, ",");
+      sw_buf_json_string(b, name->string, name->string_len);
+      sw_buf_puts(b, ":");
+      sw_buf_json_double(b, value->number);
+    }
+    sw_json_free(doc);
+  }
+  sw_buf_puts(b, "}");
+}
+
+static int s_max_retries(const sw_orch_t *o, size_t trial) {
+  return o->retries >= 0 ? o->retries : o->trials.items[trial].retries;
+}
+
+/* Records one attempt; a result the store rejects as malformed is recorded as a failed trial instead. */
+static sw_rc s_record(sw_orch_t *o, const s_slot_t *s, sw_proto_result_t *r, sw_err_t *err) {
+  const sw_trial_spec_t *t = &o->trials.items[r->slot];
+  sw_trial_record_t rec = {
+      .run_id = o->sum->run_id, .config_hash = t->hash, .config_json = t->config_json,
+      .status = (sw_trial_status)r->status, .attempt = (int)r->attempt, .rank = s->rank,
+      .host = r->host ? r->host : s->host, .started_s = r->start_wall, .ended_s = r->end_wall, .duration_s = -1.0,
+      .signal = r->signo, .exit_status = r->exit_status, .stderr_tail = r->stderr_tail,
+      .message = (r->cause && *r->cause) ? r->cause : NULL, .result_json = r->result_json};
+  sw_err_t e;
+  sw_rc rc = sw_store_add_trial(o->store, &rec, NULL, &e);
+  if (rc == SW_ERR_PARSE && r->status == SW_PROTO_OK) {
+    sw_log(&o->log, SW_LOG_WARN, "trial %.12s: malformed result recorded as failed: %s", t->hash, e.msg);
+    free(r->cause);
+    r->cause = s_strdup(e.msg);
+    r->status = SW_PROTO_FAILED;
+    rec.status = SW_TRIAL_FAILED;
+    rec.message = r->cause;
+    rec.result_json = NULL;
+    rc = sw_store_add_trial(o->store, &rec, NULL, &e);
+  }
+  if (rc != SW_OK) return sw_err_set(err, rc, "%s", e.msg);
+  o->sum->attempts++;
+  return SW_OK;
+}
+
+static void s_log_outcome(sw_orch_t *o, const s_slot_t *s, const sw_proto_result_t *r, int will_retry) {
+  const sw_trial_spec_t *t = &o->trials.items[r->slot];
+  sw_log_level lvl = r->status == SW_PROTO_OK ? SW_LOG_DEBUG : SW_LOG_WARN;
+  if (o->opts->verbose && lvl == SW_LOG_DEBUG) lvl = SW_LOG_INFO;
+  sw_log(&o->log, lvl, "trial %zu %.12s attempt %u on rank %d: %s%s%s%s", r->slot, t->hash, r->attempt, s->rank,
+         sw_proto_status_name(r->status), r->cause && *r->cause ? " (" : "", r->cause ? r->cause : "",
+         r->cause && *r->cause ? ")" : "");
+  if (will_retry) sw_log(&o->log, SW_LOG_INFO, "trial %zu: retrying (attempt %u)", r->slot, r->attempt + 1);
+}
+
+/* Updates counters, retries and the breaker after an attempt was recorded, and publishes the event. */
+static sw_rc s_account(sw_orch_t *o, const s_slot_t *s, const sw_proto_result_t *r, sw_err_t *err) {
+  const sw_trial_spec_t *t = &o->trials.items[r->slot];
+  int failed = r->status == SW_PROTO_FAILED || r->status == SW_PROTO_TIMEOUT;
+  int used = (int)(r->attempt - o->first_attempt[r->slot]);
+  int will_retry = failed && !o->draining && used < s_max_retries(o, r->slot);
+  sw_buf_t *b = &o->scratch;
+  sw_buf_reset(b);
+  sw_buf_printf(b, "\"index\":%zu,\"hash\":\"%s\",\"rank\":%d,\"attempt\":%u,\"status\":\"%s\",\"seconds\":", r->slot,
+                t->hash, s->rank, r->attempt, sw_proto_status_name(r->status));
+  sw_buf_json_double(b, r->end_wall - r->start_wall);
+  sw_buf_printf(b, ",\"label\":%s", t->axes_json ? t->axes_json : "{}");
+  if (r->status == SW_PROTO_OK) {
+    o->counts.ok++;
+    s_metrics_member(b, r->result_json);
+  } else {
+    sw_buf_puts(b, ",\"cause\":");
+    sw_buf_json_string(b, r->cause ? r->cause : "", strlen(r->cause ? r->cause : ""));
+    sw_buf_printf(b, ",\"retry\":%s", will_retry ? "true" : "false");
+    if (r->status == SW_PROTO_INTERRUPTED) o->counts.interrupted++;
+    else if (!will_retry) o->counts.failed++;
+  }
+  s_log_outcome(o, s, r, will_retry);
+  s_publish(o, r->status == SW_PROTO_OK ? "trial_finished" : "trial_failed", sw_buf_str(b));
+  if (will_retry) return s_queue_push(o, r->slot, r->attempt + 1, err);
+  return SW_OK;
+}
+
+static sw_rc s_handle_result(sw_orch_t *o, s_slot_t *s, sw_proto_result_t *r, sw_err_t *err) {
+  if (!s->busy || r->slot != s->trial || r->attempt != s->attempt)
+    return sw_err_set(err, SW_ERR_INTERNAL, "rank %d reported trial %llu attempt %u, but was given %s%zu attempt %u",
+                      s->rank, (unsigned long long)r->slot, r->attempt, s->busy ? "" : "nothing; last ", s->trial,
+                      s->attempt);
+  s->busy = 0;
+  sw_rc rc = s_record(o, s, r, err);
+  if (rc == SW_OK) rc = s_account(o, s, r, err);
+  return rc;
+}
+
+static void s_result_free(sw_proto_result_t *r) {
+  free(r->cause);
+  free(r->signal_name);
+  free(r->stderr_tail);
+  free(r->result_json);
+  free(r->host);
+  memset(r, 0, sizeof *r);
+}
+
+/* One poll for a completion; *got = 1 when something was handled. */
+static sw_rc s_poll(sw_orch_t *o, int *got, sw_err_t *err) {
+  sw_rc rc = SW_OK;
+  *got = 0;
+  if (o->local) {
+    if (!o->slots[0].busy) return SW_OK;
+    sw_proto_result_t r;
+    memset(&r, 0, sizeof r);
+    rc = o->local->wait(o->local->ctx, SW_ORCH_LOCAL_WAIT_MS, &r, got, err);
+    if (rc == SW_OK && *got) rc = s_handle_result(o, &o->slots[0], &r, err);
+    s_result_free(&r);
+    return rc;
+  }
+  sw_proto_msg_t m;
+  rc = sw_proto_try_recv(MPI_ANY_SOURCE, &m, got, err);
+  if (rc != SW_OK || !*got) return rc;
+  if (m.kind == SW_PROTO_RESULT && m.source >= 1 && m.source <= o->n_slots)
+    rc = s_handle_result(o, &o->slots[m.source - 1], &m.u.result, err);
+  else
+    sw_log(&o->log, SW_LOG_WARN, "ignoring unexpected message kind %d from rank %d", (int)m.kind, m.source);
+  sw_proto_msg_free(&m);
+  return rc;
+}
+
+/* ---------------------------------------------------------------- drain, breaker, loop */
+
+static void s_check_drain(sw_orch_t *o) {
+  if (o->draining) return;
+  int sig = sw_proto_signal_received();
+  int file = 0;
+  int64_t now = sw_now_ns();
+  if (!sig && o->opts->drain_file && now >= o->next_drain_check_ns) {
+    o->next_drain_check_ns = now + SW_ORCH_DRAIN_CHECK_NS;
+    file = access(o->opts->drain_file, F_OK) == 0;
+  }
+  if (!sig && !file) return;
+  o->draining = 1;
+  o->drain_ns = now;
+  o->sum->drained = 1;
+  o->sum->drain_signal = sig;
+  sw_log(&o->log, SW_LOG_WARN, "drain requested by %s%s: no more dispatching; %d running trial(s) get %.0f s to finish",
+         sig ? "signal " : "drain file ", sig ? (sig == SIGTERM ? "SIGTERM" : sig == SIGUSR1 ? "SIGUSR1" : "SIGINT")
+                                              : o->opts->drain_file,
+         s_in_flight(o), o->opts->drain_grace_s);
+  sw_buf_reset(&o->scratch);
+  sw_buf_printf(&o->scratch, "\"signal\":%d", sig);
+  s_publish(o, "run_draining", sw_buf_str(&o->scratch));
+}
+
+/* After the drain grace, asks every busy slot to interrupt its trial (once). */
+static sw_rc s_interrupt_overdue(sw_orch_t *o, sw_err_t *err) {
+  if (!o->draining || (double)(sw_now_ns() - o->drain_ns) < o->opts->drain_grace_s * 1e9) return SW_OK;
+  for (int i = 0; i < o->n_slots; i++) {
+    s_slot_t *s = &o->slots[i];
+    if (!s->busy || s->interrupted) continue;
+    s->interrupted = 1;
+    sw_log(&o->log, SW_LOG_WARN, "drain grace over: interrupting trial %zu on rank %d", s->trial, s->rank);
+    sw_rc rc;
+    if (o->local) {
+      rc = o->local->interrupt(o->local->ctx, err);
+    } else {
+      sw_buf_t b = SW_BUF_INIT;
+      sw_proto_encode_empty(&b, SW_PROTO_INTERRUPT);
+      rc = sw_proto_send(&b, s->rank, err);
+      sw_buf_free(&b);
+    }
+    if (rc != SW_OK) return rc;
+  }
+  return SW_OK;
+}
+
+static int s_breaker(sw_orch_t *o) {
+  if (o->sum->tripped || o->opts->max_failures <= 0 || o->counts.failed < o->opts->max_failures) return o->sum->tripped;
+  o->sum->tripped = 1;
+  sw_log(&o->log, SW_LOG_ERROR, "circuit breaker: %lld trials failed (--max-failures %d); no more dispatching",
+         (long long)o->counts.failed, o->opts->max_failures);
+  s_publish(o, "run_tripped", NULL);
+  return 1;
+}
+
+static sw_rc s_idle(sw_orch_t *o, sw_proto_backoff_t *bo, sw_err_t *err) {
+  int64_t now = sw_now_ns();
+  if (now >= o->next_heartbeat_ns) {
+    o->next_heartbeat_ns = now + SW_ORCH_HEARTBEAT_NS;
+    s_publish(o, "progress", NULL);
+  }
+  sw_rc rc = sw_store_tick(o->store, err);
+  if (rc == SW_OK && !o->local) sw_proto_backoff_sleep(bo);
+  return rc;
+}
+
+static sw_rc s_loop(sw_orch_t *o, sw_err_t *err) {
+  sw_proto_backoff_t bo;
+  sw_proto_backoff_init(&bo, SW_ORCH_POLL_MIN_NS, SW_ORCH_POLL_MAX_NS);
+  for (;;) {
+    s_check_drain(o);
+    int stop_dispatch = o->draining || s_breaker(o);
+    sw_rc rc = stop_dispatch ? s_interrupt_overdue(o, err) : s_dispatch_idle(o, err);
+    if (rc != SW_OK) return rc;
+    if (s_in_flight(o) == 0 && (stop_dispatch || s_queue_size(o) == 0)) return SW_OK;
+    int got = 0;
+    rc = s_poll(o, &got, err);
+    if (rc == SW_OK && got) sw_proto_backoff_reset(&bo);
+    else if (rc == SW_OK) rc = s_idle(o, &bo, err);
+    if (rc != SW_OK) return rc;
+  }
+}
+
+/* ---------------------------------------------------------------- entry */
+
+void sw_orch_opts_default(sw_orch_opts_t *opts) {
+  memset(opts, 0, sizeof *opts);
+  opts->resume = SW_ORCH_RESUME_FINAL;
+  opts->retries = -1;
+  opts->drain_grace_s = 60.0;
+  opts->build = (sw_build_info_t){"unknown", "unknown", -1, "unknown", ""};
+}
+
+static void s_free(sw_orch_t *o) {
+  for (int i = 0; i < o->n_slots; i++) {
+    free(o->slots[i].host);
+    free(o->slots[i].info_json);
+  }
+  free(o->slots);
+  free(o->queue);
+  free(o->first_attempt);
+  sw_trial_list_free(&o->trials);
+  sw_experiment_free(o->exp);
+  sw_events_destroy(&o->events);
+  sw_buf_free(&o->scratch);
+  o->magic = 0;
+}
+
+static void s_dry_run(sw_orch_t *o) {
+  printf("%s: %zu trials, %lld already recorded (skipped), %zu would run\n", o->opts->exp_path, o->trials.count,
+         (long long)o->counts.skipped, s_queue_size(o));
+  for (size_t i = o->q_head; i < o->q_len; i++) {
+    const sw_trial_spec_t *t = &o->trials.items[o->queue[i].trial];
+    printf("  %6zu  %.12s  attempt %u  %s\n", t->index, t->hash, o->queue[i].attempt, t->axes_json ? t->axes_json : "");
+  }
+}
+
+/* Opens the store for a dry run read-only (a missing database simply has no results). */
+static sw_rc s_open_store(sw_orch_t *o, sw_err_t *err) {
+  sw_store_opts_t so;
+  sw_store_opts_default(&so);
+  if (o->opts->batch_trials > 0) so.batch_trials = o->opts->batch_trials;
+  if (o->opts->dry_run) {
+    if (access(o->opts->db_path, F_OK) != 0) return SW_OK;
+    so.read_only = 1;
+  }
+  sw_rc rc = sw_store_open(&o->store, o->opts->db_path, &so, err);
+  if (rc != SW_OK) return sw_err_prefix(err, "cannot use results database '%s'", o->opts->db_path);
+  const char *warn = sw_store_fs_warning(o->store);
+  if (warn) sw_log(&o->log, SW_LOG_WARN, "%s", warn);
+  return SW_OK;
+}
+
+static const char *s_run_status(const sw_orch_summary_t *sum) {
+  return sum->tripped ? "tripped" : sum->drained ? "drained" : "done";
+}
+
+static sw_rc s_sweep(sw_orch_t *o, int world_size, sw_err_t *err) {
+  sw_host_info_t host;
+  sw_host_info_read(&host);
+  sw_rc rc = s_open_events(o, err);
+  if (rc == SW_OK) rc = s_init_slots(o, world_size, host.hostname, err);
+  if (rc == SW_OK) rc = s_begin_run(o, host.hostname, err);
+  if (rc != SW_OK) return rc;
+  sw_events_set_run_id(o->events, o->sum->run_id);
+  sw_buf_reset(&o->scratch);
+  sw_buf_printf(&o->scratch, "\"name\":\"%s\",\"workers\":%d,\"to_run\":%zu,\"endpoint\":\"%s\"",
+                o->exp->name ? o->exp->name : "", o->n_slots, s_queue_size(o), sw_events_endpoint(o->events));
+  s_publish(o, "run_started", sw_buf_str(&o->scratch));
+  sw_log(&o->log, SW_LOG_INFO, "run %lld: %zu trials, %lld skipped (already recorded), %zu to run on %d worker(s)%s%s",
+         (long long)o->sum->run_id, o->trials.count, (long long)o->counts.skipped, s_queue_size(o), o->n_slots,
+         *sw_events_endpoint(o->events) ? ", events on " : "", sw_events_endpoint(o->events));
+  double cpu0 = s_cpu_seconds();
+  int64_t t0 = sw_now_ns();
+  o->dispatching = 1;
+  rc = s_loop(o, err);
+  o->sum->wall_s = (double)(sw_now_ns() - t0) * 1e-9;
+  o->sum->cpu_s = s_cpu_seconds() - cpu0;
+  o->sum->not_run = (int64_t)s_queue_size(o);
+  sw_err_t e2;
+  const char *status = rc == SW_OK ? s_run_status(o->sum) : "failed";
+  if (sw_store_run_end(o->store, o->sum->run_id, status, 0, &e2) != SW_OK && rc == SW_OK)
+    rc = sw_err_set(err, e2.code, "%s", e2.msg);
+  sw_buf_reset(&o->scratch);
+  sw_buf_printf(&o->scratch, "\"status\":\"%s\",\"not_run\":%lld,\"wall_s\":", status, (long long)o->sum->not_run);
+  sw_buf_json_double(&o->scratch, o->sum->wall_s);
+  sw_buf_puts(&o->scratch, ",\"rank0_cpu_s\":");
+  sw_buf_json_double(&o->scratch, o->sum->cpu_s);
+  s_publish(o, "run_finished", sw_buf_str(&o->scratch));
+  return rc;
+}
+
+/* Exit status for an error: input problems found before the first dispatch (experiment file, database
+ * path, event endpoint) are usage/input errors (2); anything else (MPI, memory, a database failure
+ * during the sweep) is a failure (1). */
+static int s_exit_code_for(sw_rc rc, int dispatching) {
+  if (rc == SW_OK) return 0;
+  if (dispatching) return 1;
+  switch (rc) {
+    case SW_ERR_IO: case SW_ERR_PARSE: case SW_ERR_TRUNCATED: case SW_ERR_RANGE: case SW_ERR_UNSUPPORTED:
+    case SW_ERR_INVALID: case SW_ERR_DB: case SW_ERR_NOTFOUND: return 2;
+    default: return 1;
+  }
+}
+
+sw_rc sw_orch_run(const sw_orch_opts_t *opts, int world_size, const sw_orch_local_t *local, sw_orch_summary_t *sum,
+                  sw_err_t *err) {
+  sw_orch_t o;
+  memset(&o, 0, sizeof o);
+  memset(sum, 0, sizeof *sum);
+  o.magic = SW_ORCH_MAGIC;
+  o.opts = opts;
+  o.local = world_size <= 1 ? local : NULL;
+  o.sum = sum;
+  o.retries = opts->retries;
+  sw_log_init(&o.log, "sparsweep[rank 0]", SW_LOG_INFO);
+  if (world_size <= 1 && !local) return sw_err_set(err, SW_ERR_INVALID, "one rank and no local executor");
+  sw_rc rc = s_load(&o, err);
+  if (rc == SW_OK) rc = s_open_store(&o, err);
+  if (rc == SW_OK) rc = s_plan(&o, err);
+  if (rc == SW_OK && opts->dry_run) s_dry_run(&o);
+  else if (rc == SW_OK) rc = s_sweep(&o, world_size, err);
+  sum->exit_code = s_exit_code_for(rc, o.dispatching);
+  if (rc == SW_OK && sum->tripped) sum->exit_code = 1;
+  sum->total = o.counts.total;
+  sum->skipped = o.counts.skipped;
+  sum->ok = o.counts.ok;
+  sum->failed = o.counts.failed;
+  sum->interrupted = o.counts.interrupted;
+  sw_err_t e2;
+  if (sw_store_close(&o.store, &e2) != SW_OK && rc == SW_OK) {
+    rc = sw_err_set(err, e2.code, "%s", e2.msg);
+    sum->exit_code = 1;
+  }
+  s_stop_workers(&o, world_size, sum->exit_code);
+  s_free(&o);
+  return rc;
+}
