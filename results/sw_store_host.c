@@ -57,7 +57,7 @@ void sw_host_info_read(sw_host_info_t *info) {
 /* ---- environment --------------------------------------------------------------------------------- */
 
 /* Variables whose value can change a measurement or identifies the job. */
-static const char *const sw_env_prefixes[] = {"OPENBLAS_", "OMP_",       "GOMP_",        "KMP_",
+static const char sw_env_prefixes[][20] = {"OPENBLAS_", "OMP_",       "GOMP_",        "KMP_",
                                               "OMPI_MCA_", "PAPI_",      "SW_",          "SLURM_JOB_ID",
                                               "SLURM_ARRAY_", "SLURM_NNODES", "SLURM_NTASKS", "LD_PRELOAD",
                                               "LD_LIBRARY_PATH", "MKL_",  "GOTO_NUM_THREADS"};
@@ -121,7 +121,7 @@ void sw_machine_fingerprint(const sw_provenance_t *prov, char out[17]) {
 
 typedef struct sw_fs_kind {
   uint32_t    magic;   /* statfs f_type */
-  const char *name;
+  char        name[12];
   int         network; /* 1 when SQLite locking/WAL cannot be trusted there */
 } sw_fs_kind_t;
 

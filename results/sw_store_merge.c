@@ -28,7 +28,7 @@ typedef struct merge_stmts {
   sqlite3_stmt *children[3]; /* metrics, samples, counters */
 } merge_stmts_t;
 
-static const char *const sw_merge_sql[] = {
+static const char sw_merge_sql[][400] = {
     "SELECT t.trial_id, m.dst_run, t.config_hash, t.attempt, t.status FROM src.trials t"
     " JOIN temp.sw_merge_map m ON m.src_run = t.run_id ORDER BY t.trial_id",
     "SELECT 1 FROM main.trials WHERE run_id = ?1 AND config_hash = ?2 AND attempt = ?3 LIMIT 1",

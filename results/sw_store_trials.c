@@ -10,7 +10,7 @@
 #include "common/sw_time.h"
 #include "results/sw_store_int.h"
 
-static const char *const sw_status_names[SW_TRIAL_STATUS_COUNT] = {"ok", "failed", "timeout", "interrupted",
+static const char sw_status_names[SW_TRIAL_STATUS_COUNT][12] = {"ok", "failed", "timeout", "interrupted",
                                                                    "skipped"};
 
 const char *sw_store_status_name(sw_trial_status s) {
