@@ -2,3 +2,4 @@
 # float64 naive references.
 sw_unit_test(kernels ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_kernels.c LIBS sw_kernels TIMEOUT 60)
 sw_unit_test(kernels_policy ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_kernels_policy.c LIBS sw_kernels TIMEOUT 60)
+sw_unit_test(kernels_sde ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_kernels_sde.c LIBS sw_kernels PkgConfig::PAPI TIMEOUT 60)
