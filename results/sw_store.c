@@ -230,7 +230,7 @@ static sw_rc set_pragmas(sw_store_t *st, sw_err_t *err) {
   sw_rc rc = sw_store_exec(st, "PRAGMA foreign_keys = ON", "cannot configure", err);
   if (rc != SW_OK || st->opts.read_only) return rc;
   /* Reading journal_mode first also turns "file is not a database" into an early, named error. */
-  rc = sw_store_exec(st, "PRAGMA journal_mode = WAL", "cannot switch to WAL mode", err);
+  rc = sw_store_exec(st, "PRAGMA journal_mode = WAL", "cannot open results database", err);
   if (rc != SW_OK) return rc;
   return sw_store_exec(st, st->opts.sync_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL",
                        "cannot configure", err);

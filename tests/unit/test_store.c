@@ -207,6 +207,18 @@ static void test_schema_created(void **state) {
   st = open_store(f->path, 8);
   assert_int_equal(sw_store_close(&st, &err), SW_OK);
   assert_int_equal(count_rows(f->path, "runs"), 0);
+  /* Read-only open (reports): reads work, and a missing file is an error naming it. */
+  sw_store_opts_t o;
+  sw_store_opts_default(&o);
+  o.read_only = 1;
+  assert_int_equal(sw_store_open(&st, f->path, &o, &err), SW_OK);
+  assert_int_equal(q_int(sw_store_handle(st), "SELECT count(*) FROM trials"), 0);
+  assert_int_equal(sw_store_close(&st, &err), SW_OK);
+  char missing[400];
+  snprintf(missing, sizeof missing, "%s/missing.db", f->dir);
+  assert_int_equal(sw_store_open(&st, missing, &o, &err), SW_ERR_IO);
+  assert_non_null(strstr(err.msg, missing));
+  assert_int_equal(access(missing, F_OK), -1); /* read-only open never creates the file */
 }
 
 /* ---- ingest -------------------------------------------------------------------------------------- */
