@@ -2,3 +2,19 @@
 # (tests/reference/gen_model_ref.py, run at test time as a ctest fixture), llama forward, eval; fuzz target.
 sw_unit_test(gguf ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_gguf.c LIBS sw_models TIMEOUT 60)
 sw_fuzz_target(gguf ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_gguf.c sw_models)
+
+# Reference fixtures (dequantisation and dense logits from the `gguf` package + a float64 NumPy forward pass)
+# are generated at test time from the real model into the build tree.
+set(SW_MODEL_FILE "$ENV{SPARSWEEP_CACHE}")
+if(NOT SW_MODEL_FILE)
+  set(SW_MODEL_FILE ${PROJECT_SOURCE_DIR}/cache)
+endif()
+set(SW_MODEL_FILE ${SW_MODEL_FILE}/models/SmolLM2-135M-Instruct.Q4_1.gguf)
+set(SW_MODEL_REF_DIR ${PROJECT_BINARY_DIR}/tests/reference_out)
+file(MAKE_DIRECTORY ${SW_MODEL_REF_DIR})
+add_test(NAME model_reference_fixtures
+  COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/reference/gen_model_ref.py ${SW_MODEL_FILE} ${SW_MODEL_REF_DIR})
+set_tests_properties(model_reference_fixtures PROPERTIES TIMEOUT 120 LABELS unit FIXTURES_SETUP model_ref)
+sw_unit_test(model ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_model.c LIBS sw_models TIMEOUT 120)
+set_tests_properties(model PROPERTIES FIXTURES_REQUIRED model_ref
+  ENVIRONMENT "SW_MODEL_REF_DIR=${SW_MODEL_REF_DIR};SW_MODEL_PATH=${SW_MODEL_FILE};SW_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
