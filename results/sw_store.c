@@ -112,7 +112,8 @@ static sw_rc check_fs(sw_store_t *st, sw_err_t *err) {
   char msg[1024];
   snprintf(msg, sizeof msg,
            "warning: results database '%s' is on a network file system (%s): SQLite locking and WAL shared "
-           "memory are unreliable there; write to node-local disk and copy or merge afterwards",
+           "memory are unreliable there, so the database is locked exclusively (no reader until the sweep ends); "
+           "write to node-local disk and copy or merge afterwards",
            st->path, st->fs.fs_name);
   st->fs_warning = strdup(msg);
   return st->fs_warning ? SW_OK : sw_err_set(err, SW_ERR_NOMEM, "out of memory");
@@ -210,6 +211,7 @@ void sw_store_opts_default(sw_store_opts_t *opts) {
   opts->busy_timeout_ms = 5000;
   opts->sync_full = 0;
   opts->read_only = 0;
+  opts->exclusive = 0;
 }
 
 static sw_rc open_connection(sw_store_t *st, sw_err_t *err) {
@@ -229,7 +231,12 @@ static sw_rc open_connection(sw_store_t *st, sw_err_t *err) {
 static sw_rc set_pragmas(sw_store_t *st, sw_err_t *err) {
   sw_rc rc = sw_store_exec(st, "PRAGMA foreign_keys = ON", "cannot configure", err);
   if (rc != SW_OK || st->opts.read_only) return rc;
-  /* Reading journal_mode first also turns "file is not a database" into an early, named error. */
+  /* On a network file system the -shm shared memory cannot be trusted across hosts: keep the WAL index in
+   * this process's heap (exclusive locking, set before the first WAL access; sqlite.org wal.html). */
+  if (st->opts.exclusive || st->fs.network)
+    rc = sw_store_exec(st, "PRAGMA locking_mode = EXCLUSIVE", "cannot configure", err);
+  if (rc != SW_OK) return rc;
+  /* Setting journal_mode reads the header: "file is not a database" becomes an early, named error. */
   rc = sw_store_exec(st, "PRAGMA journal_mode = WAL", "cannot open results database", err);
   if (rc != SW_OK) return rc;
   return sw_store_exec(st, st->opts.sync_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL",

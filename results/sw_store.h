@@ -41,6 +41,9 @@ typedef struct sw_store_opts {
   int    busy_timeout_ms; /* sqlite3_busy_timeout, ms (default 5000) */
   int    sync_full;       /* 1: PRAGMA synchronous=FULL (durable across power loss); 0: NORMAL (default) */
   int    read_only;       /* 1: open an existing database read-only (no migration, no writes) */
+  int    exclusive;       /* 1: PRAGMA locking_mode=EXCLUSIVE, so WAL keeps its index in heap memory instead of
+                             the -shm file (sqlite.org wal.html, "WAL without shared memory"); no other process
+                             can read until close.  Default 0; forced on when the path is on a network file system */
 } sw_store_opts_t;
 
 void sw_store_opts_default(sw_store_opts_t *opts);

@@ -583,6 +583,24 @@ static void test_batches_and_concurrent_reader(void **state) {
   assert_int_equal(sw_store_close(&st, &err), SW_OK);
 }
 
+static void test_exclusive_locking(void **state) {
+  fixture_t *f = *state;
+  sw_store_opts_t o;
+  sw_err_t err;
+  sw_store_t *st = NULL;
+  sw_store_opts_default(&o);
+  o.exclusive = 1;
+  assert_int_equal(sw_store_open(&st, f->path, &o, &err), SW_OK);
+  add_ok(st, begin_run(st, "excl"), "x1");
+  assert_int_equal(sw_store_flush(st, &err), SW_OK);
+  sqlite3 *other = NULL;
+  assert_int_equal(sqlite3_open_v2(f->path, &other, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(other, "SELECT count(*) FROM trials", NULL, NULL, NULL), SQLITE_BUSY);
+  assert_int_equal(sw_store_close(&st, &err), SW_OK);
+  assert_int_equal(q_int(other, "SELECT count(*) FROM trials"), 1); /* released on close */
+  sqlite3_close(other);
+}
+
 static void test_killed_writer_loses_only_unflushed(void **state) {
   fixture_t *f = *state;
   pid_t pid = fork();
@@ -769,6 +787,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_merge, setup, teardown),
       cmocka_unit_test_setup_teardown(test_merge_refuses_newer_input, setup, teardown),
       cmocka_unit_test_setup_teardown(test_batches_and_concurrent_reader, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_exclusive_locking, setup, teardown),
       cmocka_unit_test_setup_teardown(test_killed_writer_loses_only_unflushed, setup, teardown),
       cmocka_unit_test_setup_teardown(test_disk_full_keeps_committed, setup, teardown),
       cmocka_unit_test_setup_teardown(test_fs_classify, setup, teardown),
