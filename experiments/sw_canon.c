@@ -4,6 +4,7 @@
 #include "experiments/sw_canon.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,10 +22,15 @@ static int canon_pair_cmp(const void *a, const void *b) {
   return strcmp(((const canon_pair_t *)a)->key, ((const canon_pair_t *)b)->key);
 }
 
-/* Doubles: integral-looking values print like integers; -0 prints as 0 so that re-parsing "-0"
- * (an integer) gives the same text. */
+/* Doubles that hold an integer below 2^53 in magnitude print as that integer (so 100.0, 1e2 and 100 are one
+ * value, and -0.0 is 0); everything else in shortest round-trip form.  Re-parsing either form gives the
+ * same text again. */
+#define CANON_EXACT_INT_LIMIT 9007199254740992.0 /* 2^53: doubles below this are exact integers */
 static void canon_double(sw_buf_t *out, double v) {
-  if (v == 0.0) v = 0.0;
+  if (v == floor(v) && fabs(v) < CANON_EXACT_INT_LIMIT) {
+    sw_buf_printf(out, "%" PRId64, (int64_t)v);
+    return;
+  }
   sw_buf_json_double(out, v);
 }
 

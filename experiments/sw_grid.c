@@ -26,6 +26,9 @@ typedef struct grid_ctx {
   const char           **keys;    /* keys[nk], sorted, distinct (borrowed) */
   unsigned char         *is_grid; /* is_grid[k]: key k is set by the grid, not fixed */
   size_t                 nk;
+  const sw_grid_block_t **whens;  /* every when block, in file order (pre-order) */
+  size_t                *hits;    /* hits[i]: points whens[i] was applied to, over the whole expansion */
+  size_t                 n_whens;
 } grid_ctx_t;
 
 static void plist_free(plist_t *l) {
@@ -86,6 +89,42 @@ static void block_keys(const sw_grid_block_t *b, const char **out, size_t *n) {
   for (size_t i = 0; i < b->n_when; i++) block_keys(&b->when[i], out, n);
 }
 
+static size_t when_count(const sw_grid_block_t *b) {
+  size_t n = b->n_when;
+  for (size_t i = 0; i < b->n_when; i++) n += when_count(&b->when[i]);
+  return n;
+}
+
+static void when_list(const sw_grid_block_t *b, const sw_grid_block_t **out, size_t *n) {
+  for (size_t i = 0; i < b->n_when; i++) {
+    out[(*n)++] = &b->when[i];
+    when_list(&b->when[i], out, n);
+  }
+}
+
+static sw_rc build_whens(grid_ctx_t *g) {
+  size_t total = when_count(&g->e->grid);
+  g->whens = calloc(total ? total : 1, sizeof *g->whens);
+  g->hits = calloc(total ? total : 1, sizeof *g->hits);
+  if (!g->whens || !g->hits) return sw_err_set(g->err, SW_ERR_NOMEM, "%s: out of memory", g->e->path);
+  when_list(&g->e->grid, g->whens, &g->n_whens);
+  return SW_OK;
+}
+
+static void count_hit(grid_ctx_t *g, const sw_grid_block_t *w) {
+  for (size_t i = 0; i < g->n_whens; i++)
+    if (g->whens[i] == w) g->hits[i]++;
+}
+
+/* A when block that applies to no point anywhere is almost surely a typo in its condition. */
+static sw_rc check_when_hits(grid_ctx_t *g) {
+  for (size_t i = 0; i < g->n_whens; i++)
+    if (!g->hits[i])
+      return sw_err_set(g->err, SW_ERR_INVALID, "%s:%d:%d: this when block's 'if' condition matches no trial (check "
+                        "its values against the grid)", g->e->path, g->whens[i]->cond.line, g->whens[i]->cond.col);
+  return SW_OK;
+}
+
 static sw_rc build_keys(grid_ctx_t *g) {
   const sw_experiment_t *e = g->e;
   size_t total = e->n_fixed + block_key_count(&e->grid), n = 0;
@@ -139,8 +178,8 @@ static sw_rc set_key(grid_ctx_t *g, const sw_value_t **p, const sw_kv_t *kv, con
     describe(g, p, desc, sizeof desc);
     return sw_err_set(g->err, SW_ERR_INVALID,
                       "%s:%d:%d: key '%s' is set again for trial %s, which already has it from line %d, column %d: "
-                      "when blocks whose conditions overlap must not set the same key", g->e->path, kv->val.line,
-                      kv->val.col, kv->key, desc, p[k]->line, p[k]->col);
+                      "when blocks whose conditions overlap must not set the same key", g->e->path, v->line, v->col,
+                      kv->key, desc, p[k]->line, p[k]->col);
   }
   p[k] = v;
   return SW_OK;
@@ -177,20 +216,16 @@ static sw_rc expand(grid_ctx_t *g, const sw_grid_block_t *b, const sw_value_t *c
 /* Replaces *list by the points with w applied to those matching its condition. */
 static sw_rc apply_when(grid_ctx_t *g, const sw_grid_block_t *w, plist_t *list) {
   plist_t next = {0};
-  size_t hits = 0;
   sw_rc rc = SW_OK;
   for (size_t i = 0; i < list->count && rc == SW_OK; i++) {
     const sw_value_t **p = point(g, list, i);
     if (point_matches(g, p, &w->cond)) {
-      hits++;
+      count_hit(g, w);
       rc = expand(g, w, p, list->timeout[i], list->retries[i], &next);
     } else {
       rc = plist_push(g, &next, p, list->timeout[i], list->retries[i]);
     }
   }
-  if (rc == SW_OK && hits == 0 && list->count > 0)
-    rc = sw_err_set(g->err, SW_ERR_INVALID, "%s:%d:%d: this when block's 'if' condition matches no trial (check its "
-                    "values against the grid)", g->e->path, w->cond.line, w->cond.col);
   if (rc != SW_OK) {
     plist_free(&next);
     return rc;
@@ -205,8 +240,8 @@ static sw_rc expand(grid_ctx_t *g, const sw_grid_block_t *b, const sw_value_t *c
                     plist_t *out) {
   size_t combos = block_combos(g, b);
   if (combos == SIZE_MAX || out->count > g->e->max_trials - combos) return too_many(g, b->line, b->col);
-  if (b->timeout_s > 0) t = b->timeout_s;
-  if (b->retries >= 0) r = b->retries;
+  if (b != &g->e->grid && b->timeout_s > 0) t = b->timeout_s; /* when-block overrides; the top block has none */
+  if (b != &g->e->grid && b->retries >= 0) r = b->retries;
   plist_t mine = {0};
   const sw_value_t **p = calloc(g->nk ? g->nk : 1, sizeof *p);
   sw_rc rc = p ? SW_OK : sw_err_set(g->err, SW_ERR_NOMEM, "%s: out of memory", g->e->path);
@@ -316,9 +351,11 @@ sw_rc sw_grid_expand(const sw_experiment_t *e, sw_trial_list_t *out, sw_err_t *e
   plist_t points = {0};
   const sw_value_t **base = NULL;
   sw_rc rc = build_keys(&g);
+  if (rc == SW_OK) rc = build_whens(&g);
   if (rc == SW_OK && !(base = calloc(g.nk ? g.nk : 1, sizeof *base))) rc = sw_err_set(err, SW_ERR_NOMEM, "out of memory");
   for (size_t i = 0; i < e->n_fixed && rc == SW_OK; i++) base[key_index(&g, e->fixed[i].key)] = &e->fixed[i].val;
   if (rc == SW_OK) rc = expand(&g, &e->grid, base, e->timeout_s, e->retries, &points);
+  if (rc == SW_OK) rc = check_when_hits(&g);
   if (rc == SW_OK) rc = apply_excludes(&g, &points);
   if (rc == SW_OK) rc = build_trials(&g, &points, out);
   if (rc != SW_OK) sw_trial_list_free(out);
@@ -326,6 +363,8 @@ sw_rc sw_grid_expand(const sw_experiment_t *e, sw_trial_list_t *out, sw_err_t *e
   plist_free(&points);
   free(g.keys);
   free(g.is_grid);
+  free(g.whens);
+  free(g.hits);
   return rc;
 }
 

@@ -57,8 +57,11 @@ static sw_rc libyaml_error(ybuild_t *b, const yaml_parser_t *p) {
   if (p->error == YAML_READER_ERROR) {
     size_t line, col;
     offset_position(b->text, b->len, p->problem_offset, &line, &col);
-    return sw_err_set(b->err, SW_ERR_PARSE, "%s:%zu:%zu: not valid UTF-8 text (%s, byte 0x%02x at offset %zu)",
-                      b->name, line, col, problem, (unsigned)p->problem_value & 0xFFu, p->problem_offset);
+    if (p->problem_value < 0)
+      return sw_err_set(b->err, SW_ERR_PARSE, "%s:%zu:%zu: expected UTF-8 text without control characters (%s at byte offset %zu)", b->name,
+                        line, col, problem, p->problem_offset);
+    return sw_err_set(b->err, SW_ERR_PARSE, "%s:%zu:%zu: expected UTF-8 text without control characters (%s: 0x%02x at byte offset %zu)",
+                      b->name, line, col, problem, (unsigned)p->problem_value, p->problem_offset);
   }
   if (p->context)
     return sw_err_set(b->err, SW_ERR_PARSE, "%s:%zu:%zu: YAML syntax error: %s (%s at line %zu, column %zu)",

@@ -1,0 +1,5 @@
+# experiments/: unit tests (grid expansion, canonical hashes, hostile-file table), the expfile fuzz target
+# replaying tests/fuzz/corpus/expfile/, and the `sparsweep plan` CLI contract on hostile files.
+sw_unit_test(experiments ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_experiments.c LIBS sw_experiments TIMEOUT 60)
+sw_fuzz_target(expfile ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_expfile.c sw_experiments)
+sw_script_test(plan_cli COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/hostile/check_plan_cli.sh TIMEOUT 60 LABELS e2e)
