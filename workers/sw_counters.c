@@ -2,6 +2,8 @@
  * keeps a precise reason (unknown name, component disabled with PAPI's own disabled_reason, conflicts). */
 #include "workers/sw_counters.h"
 
+#include "kernels/sw_sde.h"
+
 #include <papi.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -116,6 +118,20 @@ sw_rc sw_counters_open(sw_counters_t **out, const char *const *names, size_t n, 
   }
   *out = c;
   return SW_OK;
+}
+
+sw_rc sw_counters_open_default(sw_counters_t **c, const char *sde_library, sw_err_t *err) {
+  char        storage[SW_COUNTERS_MAX][128];
+  const char *names[SW_COUNTERS_MAX];
+  const char *const *presets;
+  size_t n_presets = sw_counters_default_presets(&presets), n = 0;
+  for (size_t i = 0; i < n_presets; i++) names[n++] = presets[i];
+  for (size_t k = 0; k < SW_SDE_N_COUNTERS && n < SW_COUNTERS_MAX; k++, n++) {
+    snprintf(storage[n], sizeof storage[n], "sde:::%.40s::%s", sde_library ? sde_library : SW_SDE_LIBRARY,
+             sw_sde_counter_names[k]);
+    names[n] = storage[n];
+  }
+  return sw_counters_open(c, names, n, err);
 }
 
 size_t sw_counters_active(const sw_counters_t *c) { return c ? c->n_active : 0; }

@@ -23,6 +23,10 @@ size_t sw_counters_default_presets(const char *const **names);
  * their reason (PAPI errors never fail the open: counters are optional); errors are only bad arguments or
  * out of memory. */
 sw_rc sw_counters_open(sw_counters_t **c, const char *const *names, size_t n, sw_err_t *err);
+/* Opens the default set: the presets above, then every kernels SDE counter as "sde:::<library>::<name>"
+ * (library NULL = "sparsweep", the kernels' default; see kernels/sw_sde.h).  The kernels' sw_sde_init must
+ * have run in this process for the SDE values to exist; otherwise they are NULL with PAPI's reason. */
+sw_rc sw_counters_open_default(sw_counters_t **c, const char *sde_library, sw_err_t *err);
 /* Starts / stops counting.  Values of successive start/stop pairs add up until sw_counters_write. */
 sw_rc sw_counters_start(sw_counters_t *c, sw_err_t *err);
 sw_rc sw_counters_stop(sw_counters_t *c, sw_err_t *err);

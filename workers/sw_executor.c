@@ -38,12 +38,14 @@ struct sw_executor {
   double             busy_start_wall;
 };
 
-/* Waits up to timeout_ms for pid to exit (reaping it); returns 1 when reaped. */
+/* Waits up to timeout_ms for pid to exit, reaping it: 1 reaped (status filled), -1 not our child any more
+ * (someone else reaped it), 0 still running. */
 static int reap_within(pid_t pid, int timeout_ms, int *status) {
   int64_t end = sw_now_ns() + (int64_t)timeout_ms * 1000000;
   for (;;) {
     pid_t r = waitpid(pid, status, WNOHANG);
-    if (r == pid || (r < 0 && errno == ECHILD)) return r == pid;
+    if (r == pid) return 1;
+    if (r < 0 && errno != EINTR) return -1;
     if (sw_now_ns() >= end) return 0;
     struct timespec ts = {0, 5000000};
     nanosleep(&ts, NULL);
@@ -55,7 +57,7 @@ static void drop_executor(sw_executor_t *ex, int *status) {
   int st = 0;
   if (ex->fd >= 0) close(ex->fd);
   ex->fd = -1;
-  if (ex->pid > 0 && !reap_within(ex->pid, 0, &st)) {
+  if (ex->pid > 0 && reap_within(ex->pid, 0, &st) == 0) {
     kill(ex->pid, SIGKILL);
     reap_within(ex->pid, 5000, &st);
   }
@@ -85,6 +87,11 @@ static sw_rc await_hello(sw_executor_t *ex, sw_err_t *err) {
   int eof = 0;
   sw_buf_t payload = SW_BUF_INIT;
   sw_rc rc = sw_exec_recv(ex->fd, &type, &payload, &eof, err);
+  uint32_t version = payload.len >= 4 ? (uint32_t)(unsigned char)payload.data[0] |
+                                           (uint32_t)(unsigned char)payload.data[1] << 8 : 0;
+  if (!rc && !eof && type == SW_EXEC_MSG_HELLO && payload.len >= 8 && version != SW_EXEC_PROTOCOL)
+    rc = sw_err_set(err, SW_ERR_UNSUPPORTED, "executor '%s' speaks protocol %u, this binary %d (mixed builds?)",
+                    ex->exe_path, version, SW_EXEC_PROTOCOL);
   if (!rc && (eof || type != SW_EXEC_MSG_HELLO || payload.len < 8)) {
     int st = 0;
     char how[96] = "sent no greeting";
@@ -182,15 +189,14 @@ sw_rc sw_executor_start(sw_executor_t **out, const char *exe_path, const sw_exec
   return SW_OK;
 }
 
-/* Restarts the executor when its process is gone or its socket closed. */
+/* Restarts the executor when it is gone.  An idle executor never writes, so a readable (EOF) or hung-up
+ * socket means it died; this does not rely on waitpid, which a foreign SIGCHLD handler could pre-empt. */
 static sw_rc ensure_alive(sw_executor_t *ex, sw_err_t *err) {
-  int st;
-  if (ex->fd >= 0 && ex->pid > 0 && waitpid(ex->pid, &st, WNOHANG) == 0) return SW_OK;
-  if (ex->pid > 0 || ex->fd >= 0) {
-    if (ex->fd >= 0) close(ex->fd);
-    ex->fd = -1;
-    ex->pid = 0; /* already reaped by the waitpid above (or never alive) */
+  if (ex->fd >= 0) {
+    struct pollfd pf = {ex->fd, POLLIN, 0};
+    if (poll(&pf, 1, 0) == 0) return SW_OK;
   }
+  drop_executor(ex, NULL);
   return spawn_executor(ex, err);
 }
 

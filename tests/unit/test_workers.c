@@ -16,6 +16,7 @@
 
 #include "common/sw_buf.h"
 #include "common/sw_json.h"
+#include "kernels/sw_sde.h"
 #include "workers/sw_counters.h"
 #include "workers/sw_executor.h"
 #include "workers/sw_trial.h"
@@ -462,6 +463,63 @@ static void test_sparsweep_binary_as_executor(void **state) {
 
 /* ---- PAPI counters ---- */
 
+/* Finds counter `name` in a result JSON's counters; returns the item (borrowed from doc). */
+static const sw_json_t *find_counter(const sw_json_t *doc, const char *name) {
+  const sw_json_t *items = sw_json_get(doc, "counters");
+  for (size_t i = 0; items && i < items->count; i++)
+    if (strcmp(sw_json_get(&items->items[i], "name")->string, name) == 0) return &items->items[i];
+  fail_msg("counter %s missing", name);
+  return NULL;
+}
+
+/* The kernels' software-defined events come back through PAPI with exactly what was accounted inside the
+ * measured region; presets missing on this machine come back NULL with the component's reason. */
+static void test_counters_sde_values_and_missing_presets(void **state) {
+  (void)state;
+  sw_sde_t sde;
+  sw_err_t err;
+  assert_int_equal(sw_sde_init(&sde, "sparsweep_wtest", &err), SW_OK);
+  sw_counters_t *c = NULL;
+  assert_int_equal(sw_counters_open_default(&c, "sparsweep_wtest", &err), SW_OK);
+  sw_ffn_stats_t st = {0};
+  st.flops = 100.0;
+  sw_sde_account(&sde, &st); /* outside the region: not counted */
+  st.flops = 2048.0;
+  st.neurons_executed = 12;
+  st.calls = 1;
+  for (int rep = 0; rep < 2; rep++) { /* two start/stop pairs add up */
+    assert_int_equal(sw_counters_start(c, &err), SW_OK);
+    sw_sde_account(&sde, &st);
+    assert_int_equal(sw_counters_stop(c, &err), SW_OK);
+  }
+  sw_trial_out_t out;
+  sw_trial_out_init(&out);
+  sw_counters_write(c, &out, "sparse");
+  sw_buf_t b = SW_BUF_INIT;
+  sw_trial_out_json(&out, &b);
+  sw_json_t *doc = NULL;
+  assert_int_equal(sw_json_parse(b.data, b.len, &doc, &err), SW_OK);
+  assert_int_equal(sw_json_get(doc, "counters")->count, 4 + SW_SDE_N_COUNTERS);
+  assert_true(sw_json_get(find_counter(doc, "sde:::sparsweep_wtest::flops"), "value")->number == 4096.0);
+  assert_true(sw_json_get(find_counter(doc, "sde:::sparsweep_wtest::neurons_executed"), "value")->number == 24.0);
+  assert_true(sw_json_get(find_counter(doc, "sde:::sparsweep_wtest::calls"), "value")->number == 2.0);
+  assert_true(sw_json_get(find_counter(doc, "sde:::sparsweep_wtest::tokens"), "value")->number == 0.0);
+  const sw_json_t *cyc = find_counter(doc, "PAPI_TOT_CYC");
+  if (sw_json_get(cyc, "value")->kind == SW_JSON_NULL) /* this VM: no PMU, the reason says so */
+    assert_non_null(strstr(sw_json_get(cyc, "reason")->string, "PAPI_TOT_CYC: not available on this machine ("));
+  sw_json_free(doc);
+  sw_buf_free(&b);
+  /* A second write without a new region: NULL "not measured", sums were reset. */
+  sw_trial_out_t again;
+  sw_trial_out_init(&again);
+  sw_counters_write(c, &again, "sparse");
+  assert_non_null(strstr(sw_buf_str(&again.counters), "not measured"));
+  sw_trial_out_free(&again);
+  sw_trial_out_free(&out);
+  sw_counters_close(c);
+  sw_sde_shutdown(&sde);
+}
+
 static void test_counters_null_with_reason(void **state) {
   (void)state;
   sw_counters_t *c = NULL;
@@ -547,6 +605,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_executor_bad_binary),
       cmocka_unit_test(test_run_isolated_without_executor),
       cmocka_unit_test(test_sparsweep_binary_as_executor),
+      cmocka_unit_test(test_counters_sde_values_and_missing_presets),
       cmocka_unit_test(test_counters_null_with_reason),
       cmocka_unit_test(test_counters_available_list),
   };
