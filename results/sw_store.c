@@ -220,7 +220,11 @@ static sw_rc open_connection(sw_store_t *st, sw_err_t *err) {
   int flags = SQLITE_OPEN_URI | (st->opts.read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   int src = sqlite3_open_v2(uri, &st->db, flags, NULL);
   free(uri);
-  if (src != SQLITE_OK) return sw_store_db_err(st, err, "cannot open results database");
+  if (src != SQLITE_OK) {
+    int sys = sqlite3_system_errno(st->db);
+    return sw_err_set(err, SW_ERR_IO, "cannot open results database '%s': %s%s%s", st->path, sqlite3_errmsg(st->db),
+                      sys ? ": " : "", sys ? strerror(sys) : "");
+  }
   sqlite3_extended_result_codes(st->db, 1);
   sqlite3_busy_timeout(st->db, st->opts.busy_timeout_ms);
   if (!st->opts.read_only && sqlite3_db_readonly(st->db, "main") == 1)

@@ -424,6 +424,9 @@ static void test_bad_paths(void **state) {
   sqlite3_close(db);
   assert_int_equal(sw_store_open(&st, p, NULL, &err), SW_ERR_DB);
   assert_non_null(strstr(err.msg, "not a sparsweep results database"));
+  /* a directory nobody can create files in, not even root */
+  assert_int_equal(sw_store_open(&st, "/proc/sw_store_test.db", NULL, &err), SW_ERR_IO);
+  assert_non_null(strstr(err.msg, "'/proc/sw_store_test.db'"));
   if (geteuid() == 0) return; /* root ignores permission bits: the checks below cannot fail for root */
   /* read-only file, read-only directory */
   snprintf(p, sizeof p, "%s/ro.db", f->dir);
