@@ -206,7 +206,7 @@ typedef struct sw_merge_opts {
 typedef struct sw_merge_stats {
   int64_t runs_added;      /* runs rows copied (runs already present, by uuid, are not copied again) */
   int64_t trials_added;    /* trials copied with their metrics/samples/counters */
-  int64_t trials_skipped;  /* exact duplicates (same run uuid, config hash, attempt, status) + ok repeats */
+  int64_t trials_skipped;  /* exact duplicates (same run uuid, config hash, attempt) + ok repeats */
 } sw_merge_stats_t;
 
 /* Copies runs and trials of the database at in_path into st in one transaction (all or nothing), keeping
