@@ -187,7 +187,7 @@ static sw_rc mwu_exact_p(size_t nx, size_t ny, double u, double *p, sw_err_t *er
 sw_rc sw_mwu_test(const double *x, size_t nx, const double *y, size_t ny, sw_mwu_t *out, sw_err_t *err) {
   if (nx == 0 || ny == 0) return sw_err_set(err, SW_ERR_INVALID, "U test needs two non-empty samples");
   if (any_nan(x, nx) || any_nan(y, ny)) return sw_err_set(err, SW_ERR_INVALID, "U test: NaN in a sample");
-  double rs, tt;
+  double rs = 0, tt = 0;
   sw_rc rc = pooled_ranks(x, nx, y, ny, &rs, &tt, err);
   if (rc != SW_OK) return rc;
   double m = (double)nx, n = (double)ny, big_n = m + n;
