@@ -87,7 +87,10 @@ int sw_executor_starts(const sw_executor_t *ex);
 void sw_executor_stop(sw_executor_t *ex);
 
 /* The executor process side: serves requests on socket fd until the peer closes it or sends quit.
- * Called by `sparsweep executor --fd N`.  Returns SW_OK on an orderly end. */
+ * Called by `sparsweep executor --fd N`; sets the process to ignore SIGTERM/SIGINT/SIGHUP/SIGUSR1/SIGUSR2/SIGPIPE
+ * (its lifetime follows the socket; trial children get default dispositions back).  A trial child killed by
+ * SIGTERM/SIGINT/SIGHUP that the executor did not send is reported INTERRUPTED (a scheduler stopping the job).
+ * Returns SW_OK on an orderly end. */
 sw_rc sw_executor_serve(int fd, sw_err_t *err);
 
 /* Runs one trial in a forked child of the calling process (no executor process, no cache reuse), with the

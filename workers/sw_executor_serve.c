@@ -59,7 +59,8 @@ static void child_limits(rlim_t as_limit) {
 /* Crash signals back to their default action, so a crash is reported as the signal it is (sanitizer
  * runtimes and inherited handlers would otherwise turn it into exit status 1). */
 static void child_signals(void) {
-  static const int defaults[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTERM, SIGINT, SIGPIPE, SIGCHLD};
+  static const int defaults[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL,  SIGABRT, SIGTERM, SIGINT,
+                                 SIGHUP,  SIGUSR1, SIGUSR2, SIGPIPE, SIGCHLD, SIGQUIT};
   for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++) signal(defaults[i], SIG_DFL);
   sigset_t none;
   sigemptyset(&none);
@@ -257,6 +258,9 @@ static int mentions_oom(const char *text) {
   return 0;
 }
 
+/* Signals a batch scheduler or a user sends to stop work (the executor never sends them except on timeout). */
+static int is_external_stop(int sig) { return sig == SIGTERM || sig == SIGINT || sig == SIGHUP; }
+
 static void classify_signal(const child_watch_t *w, sw_trial_result_t *res, const char *tail) {
   int sig = WTERMSIG(w->status);
   char tmp[16];
@@ -312,6 +316,12 @@ static void classify(const child_watch_t *w, const sw_exec_params_t *p, sw_trial
     res->status = SW_TRIAL_INTERRUPTED;
     res->out_of_memory = 0;
     set_cause(res, "interrupted: the worker asked to stop the trial (drain)");
+    return;
+  }
+  if (WIFSIGNALED(w->status) && is_external_stop(WTERMSIG(w->status))) {
+    res->status = SW_TRIAL_INTERRUPTED;
+    set_cause(res, "interrupted: killed by signal %d (%s) sent from outside (batch scheduler or user)", res->signo,
+              res->signal_name);
     return;
   }
   if (WIFSIGNALED(w->status)) return;
@@ -460,11 +470,19 @@ static sw_rc serve_run(sw_trial_cache_t *cache, int fd, const sw_buf_t *payload,
                               : sw_err_set(err, SW_ERR_NOMEM, "executor: out of memory encoding a result");
   sw_buf_free(&out);
   sw_trial_result_free(&res);
-  return src;
+  return *quit ? SW_OK : src; /* after a quit or EOF the worker is gone: nobody to report to */
+}
+
+/* The executor's lifetime follows its worker's socket, not signals: a scheduler's SIGTERM/SIGUSR1 to the whole
+ * job must reach the orchestrator's drain logic and the trial child, not kill the executor under it. */
+static void ignore_stop_signals(void) {
+  static const int ignored[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2, SIGPIPE};
+  for (size_t i = 0; i < sizeof ignored / sizeof ignored[0]; i++) signal(ignored[i], SIG_IGN);
 }
 
 sw_rc sw_executor_serve(int fd, sw_err_t *err) {
   sw_trial_cache_t cache = {0};
+  ignore_stop_signals();
   sw_buf_t hello = SW_BUF_INIT, payload = SW_BUF_INIT;
   sw_exec_put_u32(&hello, SW_EXEC_PROTOCOL);
   sw_exec_put_u32(&hello, (uint32_t)getpid());

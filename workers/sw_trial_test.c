@@ -1,7 +1,8 @@
 /* The test-only workload ("workload":"test"): misbehaves on demand so the executor's crash isolation can be
  * tested.  Config: action = ok|segv|abort|exit|hang|oom|sleep, sleep_ms, exit_code, oom_mb (0 = no bound),
  * stderr_text (written to stderr first), ignore_term (hang ignoring SIGTERM), value (reported by ok),
- * cache_key (prepare stores its creation time in the executor's cache; ok reports it). */
+ * cache_key (prepare stores its creation time in the executor's cache; ok reports it), pid_file (the child
+ * writes its pid there first, so a test can signal it). */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,8 +103,18 @@ static sw_rc allocate_until_failure(int64_t limit_mb, sw_trial_out_t *out, sw_er
   return rc;
 }
 
+/* Writes the pid to path.tmp and renames it, so a reader never sees a partial file. */
+static void write_pid_file(const char *path) {
+  char tmp[4096];
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  FILE *f = fopen(tmp, "w");
+  if (!f) return;
+  fprintf(f, "%ld\n", (long)getpid());
+  if (fclose(f) == 0) rename(tmp, path);
+}
+
 sw_rc sw_trial_run_test(sw_trial_cache_t *cache, const sw_json_t *config, sw_trial_out_t *out, sw_err_t *err) {
-  const char *action = NULL, *text = NULL;
+  const char *action = NULL, *text = NULL, *pid_file = NULL;
   int64_t     sleep_ms = 0, exit_code = 1, oom_mb = 0;
   int         ignore_term = 0;
   sw_rc rc;
@@ -114,6 +125,8 @@ sw_rc sw_trial_run_test(sw_trial_cache_t *cache, const sw_json_t *config, sw_tri
       (rc = sw_json_get_int(config, "oom_mb", 0, &oom_mb, err)) ||
       (rc = sw_json_get_bool(config, "ignore_term", 0, &ignore_term, err)))
     return sw_err_prefix(err, "test workload");
+  if ((rc = sw_json_get_str(config, "pid_file", NULL, &pid_file, err))) return sw_err_prefix(err, "test workload");
+  if (pid_file) write_pid_file(pid_file);
   if (text) {
     fputs(text, stderr);
     fflush(stderr);

@@ -255,7 +255,7 @@ static void test_executor_stderr_tail_is_last_4k(void **state) {
 
 static void test_executor_timeout_term_then_kill(void **state) {
   (void)state;
-  const double timeout = 0.5, grace = 0.5;
+  const double timeout = 0.5, grace = 1.0;
   sw_executor_t *ex = start_self(grace);
   sw_trial_result_t res;
   run(ex, "{\"workload\":\"test\",\"action\":\"hang\"}", timeout, &res);
@@ -379,6 +379,40 @@ static void test_executor_interrupt(void **state) {
   sw_trial_result_free(&res);
   run(ex, "{\"workload\":\"noop\"}", 5, &res); /* the executor carries on */
   assert_int_equal(res.status, SW_TRIAL_OK);
+  sw_trial_result_free(&res);
+  assert_int_equal(sw_executor_starts(ex), 1);
+  sw_executor_stop(ex);
+}
+
+/* A scheduler's SIGTERM to the trial child (not from the executor) means interrupted, not failed; the same
+ * signal sent to the executor itself does not stop it. */
+static void test_executor_external_sigterm(void **state) {
+  (void)state;
+  sw_executor_t *ex = start_self(0);
+  sw_trial_result_t res;
+  sw_err_t err;
+  char path[64], config[256];
+  snprintf(path, sizeof path, "/tmp/sw_test_workers_%ld.pid", (long)getpid());
+  unlink(path);
+  snprintf(config, sizeof config, "{\"workload\":\"test\",\"action\":\"hang\",\"pid_file\":\"%s\"}", path);
+  assert_int_equal(kill(sw_executor_pid(ex), SIGTERM), 0); /* ignored by the executor */
+  assert_int_equal(sw_executor_submit(ex, config, 30, &err), SW_OK);
+  long child = 0;
+  for (int i = 0; i < 1000 && child <= 0; i++) { /* up to 10 s for the child to write its pid */
+    FILE *f = fopen(path, "r");
+    if (f) {
+      if (fscanf(f, "%ld", &child) != 1) child = 0;
+      fclose(f);
+    }
+    if (child <= 0) usleep(10000);
+  }
+  unlink(path);
+  assert_true(child > 0);
+  assert_int_equal(kill((pid_t)child, SIGTERM), 0);
+  assert_int_equal(sw_executor_wait(ex, 10000, &res, &err), SW_OK);
+  assert_int_equal(res.status, SW_TRIAL_INTERRUPTED);
+  assert_int_equal(res.signo, SIGTERM);
+  assert_non_null(strstr(res.cause, "sent from outside"));
   sw_trial_result_free(&res);
   assert_int_equal(sw_executor_starts(ex), 1);
   sw_executor_stop(ex);
@@ -601,6 +635,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_executor_restart_after_external_kill),
       cmocka_unit_test(test_executor_dies_during_trial),
       cmocka_unit_test(test_executor_interrupt),
+      cmocka_unit_test(test_executor_external_sigterm),
       cmocka_unit_test(test_executor_cache_survives_trials),
       cmocka_unit_test(test_executor_bad_binary),
       cmocka_unit_test(test_run_isolated_without_executor),
