@@ -1,12 +1,409 @@
-/* `sparsweep bench`: placeholder until its module lands. */
+/* `sparsweep bench kernels`: dense (OpenBLAS) vs activation-sparse FFN kernels on the issue-3 shapes, printed
+ * as same-run ratios.  Dense and sparse calls are interleaved A B A B; the speedup is the median of per-pair
+ * ratios.  Cold = every call uses the next of several weight copies spanning > 256 MiB (beyond the LLC); warm =
+ * one copy.  The machine's read bandwidth is measured in the same run over the same buffers.  The VM is shared
+ * and noisy: compare rows only within one run. */
+#include <cblas.h>
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "cli/sw_cli.h"
+#include "common/sw_time.h"
+#include "kernels/sw_ffn.h"
+#include "kernels/sw_ffn_dense.h"
+#include "kernels/sw_ffn_sparse.h"
+#include "kernels/sw_membw.h"
+#include "kernels/sw_policy.h"
 
 int cmd_bench_kernels(int argc, char **argv);
+
+#define BK_COLD_BYTES ((size_t)256 << 20) /* rotation span: 8× the 32 MiB treated as LLC (machine.md) */
+#define BK_MAX_REPS 64
+#define BK_N_MASKS 4
+#define BK_CALIB_TOK 32
+
+typedef struct bk_shape {
+  const char *name;
+  int         d_model, d_ff;
+} bk_shape_t;
+
+static const bk_shape_t bk_shapes[] = {{"llama7b", 4096, 11008}, {"mistral7b", 4096, 14336}, {"smollm2", 576, 1536}};
+
+typedef struct bk_opts {
+  int    quick, reps, bf16, threads2;
+  int    shape_on[3];
+  int    batches[8], n_batches;
+  int    warm; /* also run warm rows */
+} bk_opts_t;
+
+typedef struct bk_ctx {
+  sw_ffn_weights_t *copies;
+  int               n_copies, next, warm;
+  size_t            copy_bytes;
+  sw_ffn_work_t     work;
+  sw_mask_t         masks[BK_N_MASKS], mask_out;
+  float            *x, *out;
+  int               n_tok, mask_next;
+  sw_policy_t       policy;
+} bk_ctx_t;
+
+typedef enum bk_kind { BK_DENSE, BK_MASK, BK_POLICY } bk_kind_t;
+
+static int bk_cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+static double bk_median(double *v, int n) {
+  qsort(v, (size_t)n, sizeof *v, bk_cmp_double);
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+static const sw_ffn_weights_t *bk_weights(bk_ctx_t *c) {
+  if (c->warm) return &c->copies[0];
+  const sw_ffn_weights_t *w = &c->copies[c->next];
+  c->next = (c->next + 1) % c->n_copies;
+  return w;
+}
+
+/* One timed call; stats of the call in *st. */
+static double bk_call(bk_ctx_t *c, bk_kind_t kind, sw_ffn_stats_t *st) {
+  const sw_ffn_weights_t *w = bk_weights(c);
+  int64_t                 t0 = sw_now_ns();
+  sw_rc                   rc = SW_OK;
+  if (kind == BK_DENSE) {
+    rc = sw_ffn_dense_forward(c->out, c->x, w, st, &c->work, c->n_tok);
+  } else if (kind == BK_MASK) {
+    sw_mask_t *m = &c->masks[c->mask_next];
+    c->mask_next = (c->mask_next + 1) % BK_N_MASKS;
+    rc = sw_ffn_sparse_forward(c->out, c->x, w, m, st, &c->work, c->n_tok);
+  } else {
+    rc = sw_ffn_policy_forward(c->out, &c->mask_out, c->x, w, &c->policy, (uint64_t)c->next, st, &c->work, c->n_tok);
+  }
+  int64_t t1 = sw_now_ns();
+  if (rc != SW_OK) fprintf(stderr, "bench kernels: kernel call failed (%d)\n", (int)rc);
+  return (double)(t1 - t0) * 1e-9;
+}
+
+typedef struct bk_result {
+  double ta, tb, ratio, bytes_b, sparsity;
+} bk_result_t;
+
+/* Interleaved A B pairs: medians of each side and of the per-pair ratios tA/tB. */
+static bk_result_t bk_pairs(bk_ctx_t *c, bk_kind_t a, bk_kind_t b, int reps) {
+  double         ta[BK_MAX_REPS], tb[BK_MAX_REPS], r[BK_MAX_REPS], sp = 0.0;
+  sw_ffn_stats_t st;
+  bk_call(c, a, &st); /* warm-up: page tables, OpenBLAS buffers */
+  bk_call(c, b, &st);
+  double bytes = 0.0;
+  for (int i = 0; i < reps; i++) {
+    ta[i] = bk_call(c, a, &st);
+    tb[i] = bk_call(c, b, &st);
+    r[i] = ta[i] / tb[i];
+    bytes = st.weight_bytes;
+    sp += 1.0 - (double)st.neurons_executed / (double)st.neurons_total;
+  }
+  bk_result_t res = {bk_median(ta, reps), bk_median(tb, reps), bk_median(r, reps), bytes, sp / reps};
+  return res;
+}
+
+static void bk_print_header(void) {
+  printf("%-9s %5s %4s %-6s %-9s %5s %6s %9s %9s %7s %6s %6s %7s %5s\n", "shape", "batch", "thr", "cache", "method",
+         "s", "s_ach", "dense_ms", "sparse_ms", "speedup", "ideal", "/ideal", "GB/s", "%bw");
+}
+
+static void bk_print_row(const char *shape, int batch, int thr, const char *cache, const char *method, double s,
+                         const bk_result_t *r, double ideal, double bw) {
+  double gbs = r->bytes_b / r->tb * 1e-9;
+  printf("%-9s %5d %4d %-6s %-9s %5.2f %6.3f %9.3f %9.3f %7.2f %6.2f %6.2f %7.1f %5.0f\n", shape, batch, thr, cache,
+         method, s, r->sparsity, r->ta * 1e3, r->tb * 1e3, r->ratio, ideal, r->ratio / ideal, gbs,
+         100.0 * gbs / bw);
+  fflush(stdout);
+}
+
+static int bk_alloc_copies(bk_ctx_t *c, const bk_shape_t *sh, sw_dtype_t dt, int n_copies) {
+  sw_err_t err;
+  c->copies = calloc((size_t)n_copies, sizeof *c->copies);
+  if (!c->copies) return -1;
+  for (int k = 0; k < n_copies; k++) {
+    if (sw_ffn_weights_alloc(&c->copies[k], sh->d_model, sh->d_ff, 1, SW_ACT_SILU, 0, dt, &err) != SW_OK) {
+      fprintf(stderr, "bench kernels: %s\n", err.msg);
+      return -1;
+    }
+    sw_ffn_weights_fill_random(&c->copies[k], 1000 + (uint64_t)k);
+    c->n_copies = k + 1;
+  }
+  c->copy_bytes = c->copies[0].ld_up * (size_t)sh->d_ff * (dt == SW_DTYPE_BF16 ? 2 : 4);
+  return 0;
+}
+
+static void bk_free_copies(bk_ctx_t *c) {
+  for (int k = 0; k < c->n_copies; k++) sw_ffn_weights_free(&c->copies[k]);
+  free(c->copies);
+  c->copies = NULL;
+  c->n_copies = 0;
+}
+
+/* Read bandwidth over all copies (GB/s), median of 3. */
+static double bk_bandwidth(bk_ctx_t *c, sw_pool_t *pool) {
+  double v[3];
+  float  sink = 0.0f;
+  for (int rep = 0; rep < 3; rep++) {
+    int64_t t0 = sw_now_ns();
+    for (int k = 0; k < c->n_copies; k++) sink += sw_membw_read_pool(pool, c->copies[k].owned_buf, c->copy_bytes);
+    v[rep] = (double)c->copy_bytes * c->n_copies / ((double)(sw_now_ns() - t0) * 1e-9) * 1e-9;
+  }
+  if (sink == 12345.678f) printf(" ");
+  return bk_median(v, 3);
+}
+
+static int bk_setup_batch(bk_ctx_t *c, const bk_shape_t *sh, int n_tok, int threads) {
+  sw_err_t err;
+  c->n_tok = n_tok;
+  if (sw_ffn_work_alloc(&c->work, sh->d_model, sh->d_ff, n_tok < BK_CALIB_TOK ? BK_CALIB_TOK : n_tok, threads,
+                        &err) != SW_OK ||
+      sw_mask_alloc(&c->mask_out, sh->d_ff, n_tok, &err) != SW_OK) {
+    fprintf(stderr, "bench kernels: %s\n", err.msg);
+    return -1;
+  }
+  for (int k = 0; k < BK_N_MASKS; k++)
+    if (sw_mask_alloc(&c->masks[k], sh->d_ff, n_tok, &err) != SW_OK) return -1;
+  c->x = malloc((size_t)n_tok * sh->d_model * sizeof *c->x);
+  c->out = malloc((size_t)n_tok * sh->d_model * sizeof *c->out);
+  if (!c->x || !c->out) return -1;
+  uint64_t s = 17;
+  for (size_t i = 0; i < (size_t)n_tok * sh->d_model; i++) {
+    s = s * 6364136223846793005ull + 1442695040888963407ull;
+    c->x[i] = (float)((double)(s >> 11) / 9007199254740992.0 * 3.4641016 - 1.7320508); /* unit variance */
+  }
+  return 0;
+}
+
+static void bk_free_batch(bk_ctx_t *c) {
+  sw_ffn_work_free(&c->work);
+  sw_mask_free(&c->mask_out);
+  for (int k = 0; k < BK_N_MASKS; k++) sw_mask_free(&c->masks[k]);
+  free(c->x);
+  free(c->out);
+  c->x = c->out = NULL;
+}
+
+/* Random masks with exactly round((1-s) d_ff) active neurons per token (the random policy). */
+static void bk_random_masks(bk_ctx_t *c, int d_ff, double s) {
+  sw_err_t    err;
+  sw_policy_t p;
+  sw_policy_init(&p, SW_POLICY_RANDOM, d_ff, 99, &err);
+  sw_policy_calibrate(&p, NULL, NULL, NULL, 0, s, &err);
+  for (int k = 0; k < BK_N_MASKS; k++) sw_policy_select(&c->masks[k], &p, NULL, NULL, (uint64_t)k, NULL, c->n_tok);
+  sw_policy_free(&p);
+}
+
+/* Calibrates c->policy on activation samples of copy 0 (fresh random tokens). */
+static int bk_calibrate(bk_ctx_t *c, const bk_shape_t *sh, sw_policy_kind_t kind, double s) {
+  sw_err_t err;
+  size_t   nf = (size_t)BK_CALIB_TOK * sh->d_ff;
+  float   *xs = malloc((size_t)BK_CALIB_TOK * sh->d_model * sizeof *xs), *g = malloc(nf * sizeof *g),
+        *u = malloc(nf * sizeof *u);
+  int      rc = (xs && g && u) ? 0 : -1;
+  uint64_t st = 4242;
+  for (size_t i = 0; rc == 0 && i < (size_t)BK_CALIB_TOK * sh->d_model; i++) {
+    st = st * 6364136223846793005ull + 1442695040888963407ull;
+    xs[i] = (float)((double)(st >> 11) / 9007199254740992.0 * 3.4641016 - 1.7320508);
+  }
+  if (rc == 0) rc = sw_ffn_dense_acts(g, u, NULL, xs, &c->copies[0], &c->work, BK_CALIB_TOK) == SW_OK ? 0 : -1;
+  if (rc == 0) rc = sw_policy_init(&c->policy, kind, sh->d_ff, 7, &err) == SW_OK ? 0 : -1;
+  if (rc == 0 && sw_policy_calibrate(&c->policy, &c->copies[0], g, u, BK_CALIB_TOK, s, &err) != SW_OK) {
+    fprintf(stderr, "bench kernels: %s\n", err.msg);
+    rc = -1;
+  }
+  free(xs), free(g), free(u);
+  return rc;
+}
+
+static const double bk_mask_s[] = {0.0, 0.25, 0.5, 0.8, 0.9};
+static const double bk_pol_s[] = {0.5, 0.8, 0.9};
+
+/* Linear interpolation of the sparsity where the mask kernel's speedup crosses 1. */
+static double bk_break_even(const double *s, const double *spd, int n) {
+  if (spd[0] >= 1.0) return 0.0;
+  for (int i = 1; i < n; i++)
+    if (spd[i] >= 1.0) return s[i - 1] + (s[i] - s[i - 1]) * (1.0 - spd[i - 1]) / (spd[i] - spd[i - 1]);
+  return NAN;
+}
+
+static int bk_run_batch(bk_ctx_t *c, const bk_shape_t *sh, int batch, const char *cache, const bk_opts_t *o,
+                        double bw) {
+  int reps = batch >= 64 ? (o->reps + 1) / 2 + 1 : o->reps;
+  if (bk_setup_batch(c, sh, batch, 1) != 0) return -1;
+  double spd[5];
+  int    n_mask = o->quick ? 0 : 5;
+  for (int k = 0; k < n_mask; k++) {
+    bk_random_masks(c, sh->d_ff, bk_mask_s[k]);
+    bk_result_t r = bk_pairs(c, BK_DENSE, BK_MASK, reps);
+    spd[k] = r.ratio;
+    bk_print_row(sh->name, batch, 1, cache, "mask", bk_mask_s[k], &r, 1.0 / (1.0 - bk_mask_s[k]), bw);
+  }
+  if (o->quick) {
+    for (int k = 2; k < 5; k += 2) {
+      bk_random_masks(c, sh->d_ff, bk_mask_s[k]);
+      bk_result_t r = bk_pairs(c, BK_DENSE, BK_MASK, reps);
+      bk_print_row(sh->name, batch, 1, cache, "mask", bk_mask_s[k], &r, 1.0 / (1.0 - bk_mask_s[k]), bw);
+    }
+  } else {
+    printf("%-9s %5d    1 %-6s break-even sparsity (mask kernel vs dense): %.2f\n", sh->name, batch, cache,
+           bk_break_even(bk_mask_s, spd, 5));
+  }
+  static const sw_policy_kind_t kinds[] = {SW_POLICY_THRESHOLD, SW_POLICY_CHESS, SW_POLICY_TOPK};
+  int n_kinds = o->quick ? 1 : 3;
+  for (int ki = 0; ki < n_kinds; ki++) {
+    for (int k = 0; k < 3; k++) {
+      if (o->quick && k == 1) continue;
+      if (bk_calibrate(c, sh, kinds[ki], bk_pol_s[k]) != 0) return -1;
+      double      s = bk_pol_s[k];
+      double      ideal = kinds[ki] == SW_POLICY_TOPK ? 3.0 / (2.0 + (1.0 - s)) : 3.0 / (1.0 + 2.0 * (1.0 - s));
+      bk_result_t r = bk_pairs(c, BK_DENSE, BK_POLICY, reps);
+      bk_print_row(sh->name, batch, 1, cache, kinds[ki] == SW_POLICY_THRESHOLD ? "cats" : sw_policy_name(kinds[ki]),
+                   s, &r, ideal, bw);
+      sw_policy_free(&c->policy);
+    }
+  }
+  bk_free_batch(c);
+  return 0;
+}
+
+/* 2 threads (batch 1, s = 0.5 mask): sparse 2-thread vs 1-thread throughput, and vs OpenBLAS with 2 threads. */
+static int bk_run_threads(bk_ctx_t *c, const bk_shape_t *sh, const bk_opts_t *o, double bw2) {
+  if (bk_setup_batch(c, sh, 1, 1) != 0) return -1;
+  bk_random_masks(c, sh->d_ff, 0.5);
+  bk_result_t one = bk_pairs(c, BK_DENSE, BK_MASK, o->reps);
+  sw_mask_t   saved[BK_N_MASKS];
+  memcpy(saved, c->masks, sizeof saved);
+  sw_ffn_work_free(&c->work);
+  sw_err_t err;
+  if (sw_ffn_work_alloc(&c->work, sh->d_model, sh->d_ff, BK_CALIB_TOK, 2, &err) != SW_OK) return -1;
+  openblas_set_num_threads(2);
+  bk_result_t two = bk_pairs(c, BK_DENSE, BK_MASK, o->reps);
+  openblas_set_num_threads(1);
+  bk_print_row(sh->name, 1, 2, "cold", "mask", 0.5, &two, 2.0, bw2);
+  printf("%-9s     1    2 cold   2-thread/1-thread throughput: sparse %.2fx, OpenBLAS dense %.2fx\n", sh->name,
+         one.tb / two.tb, one.ta / two.ta);
+  bk_free_batch(c);
+  return 0;
+}
+
+/* bf16 weights (batch 1, cold): sparse bf16 mask kernel vs bf16 dense (gathered, all neurons) and the f32 ratio. */
+static int bk_run_bf16(const bk_shape_t *sh, const bk_opts_t *o, double bw) {
+  bk_ctx_t c;
+  memset(&c, 0, sizeof c);
+  size_t one = (size_t)sh->d_model * sh->d_ff * 3 * 2;
+  int    n_copies = (int)((BK_COLD_BYTES + one - 1) / one);
+  if (bk_alloc_copies(&c, sh, SW_DTYPE_BF16, n_copies) != 0 || bk_setup_batch(&c, sh, 1, 1) != 0) return -1;
+  for (int k = 2; k < 5; k++) {
+    if (o->quick && k == 3) continue;
+    bk_random_masks(&c, sh->d_ff, bk_mask_s[k]);
+    bk_result_t r = bk_pairs(&c, BK_DENSE, BK_MASK, o->reps);
+    bk_print_row(sh->name, 1, 1, "cold", "mask-bf16", bk_mask_s[k], &r, 1.0 / (1.0 - bk_mask_s[k]), bw);
+  }
+  bk_free_batch(&c);
+  bk_free_copies(&c);
+  return 0;
+}
+
+static int bk_run_shape(const bk_shape_t *sh, const bk_opts_t *o) {
+  bk_ctx_t c;
+  memset(&c, 0, sizeof c);
+  size_t one = (size_t)sh->d_model * sh->d_ff * 3 * 4;
+  int    n_copies = (int)((BK_COLD_BYTES + one - 1) / one);
+  if (bk_alloc_copies(&c, sh, SW_DTYPE_F32, n_copies) != 0) return -1;
+  sw_err_t   err;
+  sw_pool_t *pool = NULL;
+  if (sw_pool_create(&pool, 2, &err) != SW_OK) return -1;
+  double bw1 = bk_bandwidth(&c, NULL), bw2 = bk_bandwidth(&c, pool);
+  sw_pool_destroy(pool);
+  printf("# %s: d_model %d d_ff %d gated SiLU, f32 weights %.1f MiB x %d copies; read bandwidth 1 thread %.1f GB/s, "
+         "2 threads %.1f GB/s\n",
+         sh->name, sh->d_model, sh->d_ff, one / 1048576.0, n_copies, bw1, bw2);
+  for (int b = 0; b < o->n_batches; b++) {
+    c.warm = 0;
+    if (bk_run_batch(&c, sh, o->batches[b], "cold", o, bw1) != 0) return -1;
+    if (o->warm && one < BK_COLD_BYTES / 8) {
+      c.warm = 1;
+      if (bk_run_batch(&c, sh, o->batches[b], "warm", o, bw1) != 0) return -1;
+    }
+  }
+  c.warm = 0;
+  if (o->threads2 && bk_run_threads(&c, sh, o, bw2) != 0) return -1;
+  bk_free_copies(&c);
+  if (o->bf16 && bk_run_bf16(sh, o, bw1) != 0) return -1;
+  return 0;
+}
+
+static int bk_parse(bk_opts_t *o, int argc, char **argv) {
+  memset(o, 0, sizeof *o);
+  o->reps = 7, o->bf16 = 1, o->threads2 = 1, o->warm = 1;
+  o->shape_on[0] = o->shape_on[1] = o->shape_on[2] = 1;
+  int bl[] = {1, 16, 64};
+  memcpy(o->batches, bl, sizeof bl);
+  o->n_batches = 3;
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--quick") == 0) {
+      o->quick = 1, o->reps = 5, o->warm = 0, o->shape_on[1] = 0;
+      o->n_batches = 2;
+    } else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc) {
+      o->reps = atoi(argv[++i]);
+      if (o->reps < 1 || o->reps > BK_MAX_REPS) return -1;
+    } else if (strcmp(argv[i], "--shape") == 0 && i + 1 < argc) {
+      const char *n = argv[++i];
+      int         found = 0;
+      for (int k = 0; k < 3; k++) {
+        o->shape_on[k] = strcmp(n, bk_shapes[k].name) == 0;
+        found |= o->shape_on[k];
+      }
+      if (!found) return -1;
+    } else if (strcmp(argv[i], "--batch") == 0 && i + 1 < argc) {
+      o->batches[0] = atoi(argv[++i]);
+      o->n_batches = 1;
+      if (o->batches[0] < 1 || o->batches[0] > 4096) return -1;
+    } else if (strcmp(argv[i], "--no-bf16") == 0) {
+      o->bf16 = 0;
+    } else if (strcmp(argv[i], "--no-threads") == 0) {
+      o->threads2 = 0;
+    } else if (strcmp(argv[i], "--no-warm") == 0) {
+      o->warm = 0;
+    } else {
+      return -1;
+    }
+  }
+  return 0;
+}
+
 int cmd_bench_kernels(int argc, char **argv) {
-  (void)argc;
-  (void)argv;
-  fprintf(stderr, "sparsweep bench: not available in this build yet\n");
-  return SW_EXIT_FAIL;
+  bk_opts_t o;
+  if (sw_cli_wants_help(argc, argv) || bk_parse(&o, argc, argv) != 0) {
+    int help = sw_cli_wants_help(argc, argv);
+    fprintf(help ? stdout : stderr,
+            "usage: sparsweep bench kernels [--quick] [--shape llama7b|mistral7b|smollm2] [--batch N] [--reps N]\n"
+            "                               [--no-bf16] [--no-threads] [--no-warm]\n"
+            "  Dense OpenBLAS vs sparse FFN (gated SiLU, f32), interleaved A B pairs, speedup = median pair ratio.\n"
+            "  methods: mask = given random mask, gathered kernel; cats/chess = threshold on the computed gate\n"
+            "  (selection included, ideal 3/(1+2(1-s))); topk = oracle on full h (ideal 3/(2+(1-s))).\n"
+            "  --quick: llama7b and smollm2, batch 1 and 16, fewer rows (about 30 s).\n");
+    return help ? SW_EXIT_OK : SW_EXIT_USAGE;
+  }
+  openblas_set_num_threads(1);
+  printf("# sparsweep bench kernels: OpenBLAS core %s, reps %d, cold span %zu MiB; shared noisy VM, compare within "
+         "this run only\n",
+         openblas_get_corename(), o.reps, BK_COLD_BYTES >> 20);
+  bk_print_header();
+  for (int k = 0; k < 3; k++) {
+    if (!o.shape_on[k]) continue;
+    if (bk_run_shape(&bk_shapes[k], &o) != 0) {
+      fprintf(stderr, "bench kernels: failed on %s\n", bk_shapes[k].name);
+      return SW_EXIT_FAIL;
+    }
+  }
+  return SW_EXIT_OK;
 }
