@@ -1,0 +1,141 @@
+/* Unit tests for workers/sw_trial_moe: each MoE/predictor method runs end to end on a small random FFN and its
+ * metrics obey the method's definition at the extremes (all experts / τ=0 / threshold 0 reproduce the dense
+ * output; τ→1 runs one expert per token; top-k runs k); flops include the router; bad keys are rejected. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/sw_buf.h"
+#include "common/sw_json.h"
+#include "workers/sw_trial_moe.h"
+
+/* The dense comparison runs the same float32 FFN; MoE/predictor at full activity differ by summation order. */
+#define DENSE_REL_ERR_MAX 1e-5
+
+typedef struct run {
+  sw_json_t *metrics; /* parsed array */
+  sw_rc      rc;
+  sw_err_t   err;
+} run_t;
+
+static void run_config(run_t *r, const char *json) {
+  sw_json_t *cfg = NULL;
+  assert_int_equal(sw_json_parse(json, strlen(json), &cfg, &r->err), SW_OK);
+  sw_trial_out_t out;
+  sw_trial_out_init(&out);
+  r->rc = sw_trial_run_ffn_moe(NULL, cfg, &out, &r->err);
+  sw_buf_t b = {0};
+  sw_buf_append(&b, "[", 1);
+  if (out.metrics.data) sw_buf_append(&b, out.metrics.data, out.metrics.len);
+  sw_buf_append(&b, "]", 1);
+  r->metrics = NULL;
+  assert_int_equal(sw_json_parse(b.data, b.len, &r->metrics, &r->err), SW_OK);
+  sw_buf_free(&b);
+  sw_trial_out_free(&out);
+  sw_json_free(cfg);
+}
+
+static double metric(const run_t *r, const char *name) {
+  for (size_t i = 0; i < r->metrics->count; i++) {
+    const sw_json_t *m = &r->metrics->items[i], *n = sw_json_get(m, "name"), *v = sw_json_get(m, "value");
+    if (n && n->kind == SW_JSON_STRING && strcmp(n->string, name) == 0)
+      return v && v->kind == SW_JSON_NUMBER ? v->number : NAN;
+  }
+  fail_msg("metric '%s' missing", name);
+  return NAN;
+}
+
+#define BASE "\"d_model\":40,\"d_ff\":96,\"batch\":9,\"n_calib\":128,\"reps\":2,\"router_epochs\":3,\"experts\":8"
+
+static void test_moe_methods_extremes(void **state) {
+  (void)state;
+  run_t r;
+  /* top-k with every expert: dense output, no expert skipped, router FLOPs counted */
+  run_config(&r, "{\"method\":\"moe_topk\"," BASE ",\"k\":8}");
+  assert_int_equal(r.rc, SW_OK);
+  assert_true(metric(&r, "rel_error") < DENSE_REL_ERR_MAX);
+  assert_true(metric(&r, "sparsity_expert") == 0.0);
+  double router = 9 * 2.0 * (40 * 128 + 128 * 8);
+  assert_true(metric(&r, "flops_select") == router);
+  assert_true(fabs(metric(&r, "flops") - (metric(&r, "flops_dense") + router)) < 1e-9 * metric(&r, "flops"));
+  assert_true(metric(&r, "speedup") > 0);
+  sw_json_free(r.metrics);
+  /* top-2 of 8 */
+  run_config(&r, "{\"method\":\"moe_topk\"," BASE ",\"k\":2,\"clustering\":\"random\"}");
+  assert_int_equal(r.rc, SW_OK);
+  assert_true(metric(&r, "experts_per_token_p10") == 2 && metric(&r, "experts_per_token_p90") == 2);
+  assert_true(fabs(metric(&r, "sparsity_neuron") - 0.75) < 1e-12);
+  assert_true(metric(&r, "rel_error") > 0.05); /* dropping 6 of 8 experts of a random FFN changes the output */
+  sw_json_free(r.metrics);
+  /* dynamic-k by max ratio: τ = 0 is dense, τ = 1 one expert per token */
+  run_config(&r, "{\"method\":\"moe_dynk_max\"," BASE ",\"tau\":0,\"router\":\"oracle\"}");
+  assert_int_equal(r.rc, SW_OK);
+  assert_true(metric(&r, "rel_error") < DENSE_REL_ERR_MAX);
+  assert_true(metric(&r, "experts_per_token_mean") == 8);
+  sw_json_free(r.metrics);
+  run_config(&r, "{\"method\":\"moe_dynk_max\"," BASE ",\"tau\":1,\"clustering\":\"contiguous\"}");
+  assert_int_equal(r.rc, SW_OK);
+  assert_true(metric(&r, "experts_per_token_p90") == 1 && metric(&r, "experts_per_token_p10") == 1);
+  sw_json_free(r.metrics);
+  /* cumulative share: at least one expert; LTE with a classifier router */
+  run_config(&r, "{\"method\":\"moe_dynk_cum\"," BASE ",\"tau\":0}");
+  assert_int_equal(r.rc, SW_OK);
+  assert_true(metric(&r, "experts_per_token_p10") == 1);
+  sw_json_free(r.metrics);
+  run_config(&r, "{\"method\":\"moe_lte\"," BASE ",\"tau\":0}");
+  assert_int_equal(r.rc, SW_OK);
+  assert_true(metric(&r, "sparsity_expert") == 0.0); /* sigmoid > 0 everywhere */
+  sw_json_free(r.metrics);
+}
+
+static void test_predictor_method(void **state) {
+  (void)state;
+  run_t r;
+  run_config(&r, "{\"method\":\"predictor\"," BASE ",\"act\":\"relu\",\"rank\":8,\"threshold\":0}");
+  assert_int_equal(r.rc, SW_OK);
+  assert_true(metric(&r, "rel_error") < DENSE_REL_ERR_MAX);
+  assert_true(metric(&r, "predictor_recall") == 1.0);
+  assert_true(metric(&r, "flops_select") == 9 * 2.0 * (40 * 8 + 8 * 96));
+  sw_json_free(r.metrics);
+  run_config(&r, "{\"method\":\"predictor\"," BASE ",\"act\":\"relu\",\"rank\":8,\"k\":24}");
+  assert_int_equal(r.rc, SW_OK);
+  assert_true(metric(&r, "neurons_per_token_p50") == 24);
+  assert_true(fabs(metric(&r, "sparsity_neuron") - 0.75) < 1e-12);
+  double td = metric(&r, "true_density");
+  assert_true(td > 0.3 && td < 0.7); /* ReLU of random pre-activations: about half active */
+  sw_json_free(r.metrics);
+}
+
+static void test_rejects_bad_keys(void **state) {
+  (void)state;
+  run_t r;
+  run_config(&r, "{\"method\":\"moe_topk\"," BASE ",\"router\":\"softmax\"}");
+  assert_int_equal(r.rc, SW_ERR_INVALID);
+  assert_non_null(strstr(r.err.msg, "softmax"));
+  sw_json_free(r.metrics);
+  run_config(&r, "{\"method\":\"moe_topk\",\"d_model\":40,\"d_ff\":96,\"experts\":7}");
+  assert_int_equal(r.rc, SW_ERR_INVALID);
+  assert_non_null(strstr(r.err.msg, "experts"));
+  sw_json_free(r.metrics);
+  run_config(&r, "{\"method\":\"moe_topk\",\"d_model\":40,\"d_ff\":96,\"experts\":8,\"k\":9}");
+  assert_int_equal(r.rc, SW_ERR_RANGE);
+  sw_json_free(r.metrics);
+  assert_true(sw_trial_moe_handles("moe_dynk_cum"));
+  assert_true(sw_trial_moe_handles("predictor"));
+  assert_false(sw_trial_moe_handles("topk"));
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_moe_methods_extremes),
+      cmocka_unit_test(test_predictor_method),
+      cmocka_unit_test(test_rejects_bad_keys),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,377 @@
+/* sw_trial_moe: MoE-conversion (MoEfication / D2DMoE / LTE selection) and Deja Vu predictor methods of the
+ * synthetic FFN trial.  Builds the conversion from the caller's FFN, trains on calibration tokens, measures
+ * quality against the dense output and times dense vs method calls interleaved (A B A B). */
+#include "workers/sw_trial_moe.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/sw_time.h"
+#include "kernels/sw_act.h"
+#include "kernels/sw_ffn_dense.h"
+#include "kernels/sw_moe.h"
+#include "kernels/sw_predictor.h"
+
+typedef enum moe_method {
+  MOE_METHOD_TOPK = 0,
+  MOE_METHOD_DYNK_MAX,
+  MOE_METHOD_DYNK_CUM,
+  MOE_METHOD_LTE,
+  MOE_METHOD_PREDICTOR,
+  MOE_METHOD_COUNT
+} moe_method_t;
+
+static const char *const k_method_names[MOE_METHOD_COUNT] = {"moe_topk", "moe_dynk_max", "moe_dynk_cum", "moe_lte",
+                                                             "predictor"};
+
+static int s_method_find(const char *method) {
+  for (int i = 0; method && i < MOE_METHOD_COUNT; i++)
+    if (strcmp(method, k_method_names[i]) == 0) return i;
+  return -1;
+}
+
+int sw_trial_moe_handles(const char *method) { return s_method_find(method) >= 0; }
+
+/* Keys of one run. */
+typedef struct moe_keys {
+  moe_method_t         method;
+  int                  experts, k, rank, pred_k;
+  double               tau, threshold, label_thr;
+  sw_moe_router_kind_t router;
+  sw_partition_t       clustering;
+  int64_t              seed, epochs, hidden, kmeans_iters;
+  double               lr;
+} moe_keys_t;
+
+static sw_rc s_get_int(const sw_json_t *c, const char *key, int64_t def, int64_t lo, int64_t hi, int64_t *v,
+                       sw_err_t *err) {
+  sw_rc rc = sw_json_get_int(c, key, def, v, err);
+  if (rc) return rc;
+  if (*v < lo || *v > hi) return sw_err_set(err, SW_ERR_RANGE, "'%s' = %lld outside [%lld, %lld]", key, (long long)*v, (long long)lo, (long long)hi);
+  return SW_OK;
+}
+
+static sw_rc s_read_selection(moe_keys_t *k, const sw_json_t *c, int d_ff, sw_err_t *err) {
+  int64_t e = 0, kk = 0;
+  sw_rc rc = s_get_int(c, "experts", d_ff % 32 == 0 ? d_ff / 32 : 0, 1, d_ff, &e, err);
+  if (rc) return rc;
+  if (e <= 0 || d_ff % e)
+    return sw_err_set(err, SW_ERR_INVALID, "'experts' = %lld does not divide d_ff %d", (long long)e, d_ff);
+  k->experts = (int)e;
+  double s = -1;
+  if ((rc = sw_json_get_double(c, "sparsity", -1.0, &s, err))) return rc;
+  int64_t kdef = s >= 0 && s <= 1 ? (int64_t)lround((1.0 - s) * (double)e) : (e + 3) / 4;
+  if ((rc = s_get_int(c, "k", kdef, 0, e, &kk, err))) return rc;
+  k->k = (int)kk;
+  const double tau_def = k->method == MOE_METHOD_DYNK_CUM ? 0.9 : 0.5;
+  if ((rc = sw_json_get_double(c, "tau", tau_def, &k->tau, err))) return rc;
+  if (!(k->tau >= 0.0 && k->tau <= 1.5)) return sw_err_set(err, SW_ERR_RANGE, "'tau' = %g outside [0, 1.5]", k->tau);
+  const char *router = NULL, *clus = NULL;
+  if ((rc = sw_json_get_str(c, "router", k->method == MOE_METHOD_LTE ? "classifier" : "mlp", &router, err))) return rc;
+  if ((rc = sw_moe_router_parse(&k->router, router, err))) return rc;
+  if ((rc = sw_json_get_str(c, "clustering", "balanced_kmeans", &clus, err))) return rc;
+  return sw_partition_parse(&k->clustering, clus, err);
+}
+
+static sw_rc s_read_keys(moe_keys_t *k, const sw_json_t *c, int d_ff, sw_err_t *err) {
+  memset(k, 0, sizeof *k);
+  const char *method = NULL;
+  sw_rc rc = sw_json_get_str(c, "method", NULL, &method, err);
+  if (rc) return rc;
+  int m = s_method_find(method);
+  if (m < 0) return sw_err_set(err, SW_ERR_INVALID, "method '%s' is not a MoE/predictor method", method ? method : "(none)");
+  k->method = (moe_method_t)m;
+  if ((rc = s_get_int(c, "seed", 1, 0, INT64_MAX, &k->seed, err))) return rc;
+  if ((rc = s_get_int(c, "router_epochs", 20, 0, 100000, &k->epochs, err))) return rc;
+  if ((rc = s_get_int(c, "router_hidden", 128, 1, 65536, &k->hidden, err))) return rc;
+  if ((rc = s_get_int(c, "kmeans_iters", 30, 1, 10000, &k->kmeans_iters, err))) return rc;
+  if ((rc = sw_json_get_double(c, "router_lr", 1e-3, &k->lr, err))) return rc;
+  if (k->method != MOE_METHOD_PREDICTOR) return s_read_selection(k, c, d_ff, err);
+  int64_t rank = 0, pk = 0;
+  if ((rc = s_get_int(c, "rank", 64, 1, 65536, &rank, err))) return rc;
+  if ((rc = s_get_int(c, "k", 0, 0, d_ff, &pk, err))) return rc;
+  if ((rc = sw_json_get_double(c, "threshold", 0.5, &k->threshold, err))) return rc;
+  if ((rc = sw_json_get_double(c, "label_thr", 0.0, &k->label_thr, err))) return rc;
+  k->rank = (int)rank, k->pred_k = (int)pk;
+  return SW_OK;
+}
+
+/* ---------------------------------------------------------------- shared measurement */
+
+static int s_cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+static double s_quantile(double *v, int n, double q) {
+  if (n <= 0) return NAN;
+  qsort(v, (size_t)n, sizeof *v, s_cmp_double);
+  double pos = q * (n - 1);
+  int lo = (int)floor(pos), hi = lo + 1 < n ? lo + 1 : lo;
+  return v[lo] + (v[hi] - v[lo]) * (pos - lo);
+}
+
+/* Mean over tokens of ‖y − ref‖ / ‖ref‖ (tokens with a zero reference are skipped). */
+static double s_rel_error(const float *y, const float *ref, int n_tok, int d) {
+  double sum = 0;
+  int used = 0;
+  for (int t = 0; t < n_tok; t++) {
+    double num = 0, den = 0;
+    for (int j = 0; j < d; j++) {
+      double a = y[(size_t)t * d + j], b = ref[(size_t)t * d + j];
+      num += (a - b) * (a - b), den += b * b;
+    }
+    if (den > 0) sum += sqrt(num / den), used++;
+  }
+  return used ? sum / used : 0.0;
+}
+
+/* The method under test as a callback so that timing and metrics are shared by MoE and predictor. */
+typedef struct method_ctx {
+  const sw_trial_moe_in_t *in;
+  const moe_keys_t        *keys;
+  const sw_moe_t          *moe;
+  const sw_moe_router_t   *router;
+  sw_moe_work_t           *mwork;
+  const sw_predictor_t    *pred;
+  sw_predictor_work_t     *pwork;
+  sw_ffn_work_t           *fwork;
+  sw_mask_t               *mask;
+} method_ctx_t;
+
+static sw_rc s_method_call(const method_ctx_t *m, float *y, sw_ffn_stats_t *st) {
+  const sw_trial_moe_in_t *in = m->in;
+  const moe_keys_t *k = m->keys;
+  if (k->method == MOE_METHOD_PREDICTOR)
+    return sw_predictor_forward(y, m->mask, in->x, in->w, m->pred, k->threshold, k->pred_k, st, m->pwork, m->fwork,
+                                in->n_tok);
+  static const sw_moe_select_t sel_of[4] = {SW_MOE_SELECT_TOPK, SW_MOE_SELECT_DYNK_MAX, SW_MOE_SELECT_DYNK_CUM,
+                                            SW_MOE_SELECT_SCORE};
+  return sw_moe_forward_routed(y, m->mask, in->x, m->moe, m->router, sel_of[k->method], k->k, k->tau, st, m->mwork,
+                               in->n_tok);
+}
+
+static void s_stats_metrics(sw_trial_out_t *out, const sw_ffn_stats_t *st, const sw_mask_t *mask, int n_units) {
+  sw_trial_out_metric(out, "flops", st->flops, "flop");
+  sw_trial_out_metric(out, "flops_dense", st->flops_dense, "flop");
+  sw_trial_out_metric(out, "flops_select", st->flops_select, "flop");
+  sw_trial_out_metric(out, "flop_ratio", st->flops_dense > 0 ? st->flops / st->flops_dense : NAN, "ratio");
+  sw_trial_out_metric(out, "weight_bytes", st->weight_bytes, "byte");
+  sw_trial_out_metric(out, "weight_bytes_dense", st->weight_bytes_dense, "byte");
+  sw_trial_out_metric(out, "sparsity_neuron",
+                      st->neurons_total ? 1.0 - (double)st->neurons_executed / (double)st->neurons_total : 0.0,
+                      "fraction");
+  if (st->experts_total)
+    sw_trial_out_metric(out, "sparsity_expert", 1.0 - (double)st->experts_executed / (double)st->experts_total,
+                        "fraction");
+  const int n = mask->n_tok;
+  double *cnt = malloc((size_t)(n > 0 ? n : 1) * sizeof(double)), *sp = malloc((size_t)(n > 0 ? n : 1) * sizeof(double));
+  if (!cnt || !sp) {
+    free(cnt), free(sp);
+    return;
+  }
+  double mean = 0;
+  for (int t = 0; t < n; t++) cnt[t] = (double)sw_mask_count(mask, t), sp[t] = 1.0 - cnt[t] / n_units, mean += cnt[t];
+  const char *unit_name = st->experts_total ? "experts_per_token" : "neurons_per_token";
+  char name[64];
+  snprintf(name, sizeof name, "%s_mean", unit_name);
+  sw_trial_out_metric(out, name, n ? mean / n : 0.0, "count");
+  static const double qs[3] = {0.1, 0.5, 0.9};
+  static const char *const qn[3] = {"p10", "p50", "p90"};
+  for (int i = 0; i < 3; i++) {
+    snprintf(name, sizeof name, "%s_%s", unit_name, qn[i]);
+    sw_trial_out_metric(out, name, s_quantile(cnt, n, qs[i]), "count");
+    snprintf(name, sizeof name, "sparsity_token_%s", qn[i]);
+    sw_trial_out_metric(out, name, s_quantile(sp, n, qs[i]), "fraction");
+  }
+  free(cnt), free(sp);
+}
+
+/* Quality call, then reps interleaved dense/method pairs. */
+static sw_rc s_measure(const method_ctx_t *m, int n_units, sw_trial_out_t *out, sw_err_t *err) {
+  const sw_trial_moe_in_t *in = m->in;
+  const size_t ny = (size_t)in->n_tok * (size_t)in->w->d_model;
+  float *yd = malloc(ny * sizeof(float)), *ym = malloc(ny * sizeof(float));
+  double *ratio = malloc((size_t)in->reps * sizeof(double)), *td = malloc((size_t)in->reps * sizeof(double));
+  double *tm = malloc((size_t)in->reps * sizeof(double));
+  sw_rc rc = SW_OK;
+  if (!yd || !ym || !ratio || !td || !tm) {
+    rc = sw_err_set(err, SW_ERR_NOMEM, "moe trial: cannot allocate output buffers");
+    goto out;
+  }
+  sw_ffn_stats_t st;
+  if ((rc = sw_ffn_dense_forward(yd, in->x, in->w, NULL, m->fwork, in->n_tok)) || (rc = s_method_call(m, ym, &st))) {
+    sw_err_set(err, rc, "moe trial: kernel call failed (shape or workspace mismatch)");
+    goto out;
+  }
+  sw_trial_out_metric(out, "rel_error", s_rel_error(ym, yd, in->n_tok, in->w->d_model), "ratio");
+  s_stats_metrics(out, &st, m->mask, n_units);
+  for (int rep = 0; rep < in->reps; rep++) {
+    int64_t t0 = sw_now_ns();
+    sw_ffn_dense_forward(yd, in->x, in->w, NULL, m->fwork, in->n_tok);
+    int64_t t1 = sw_now_ns();
+    s_method_call(m, ym, NULL);
+    int64_t t2 = sw_now_ns();
+    td[rep] = 1e-9 * (double)(t1 - t0), tm[rep] = 1e-9 * (double)(t2 - t1);
+    ratio[rep] = tm[rep] > 0 ? td[rep] / tm[rep] : NAN;
+    sw_trial_out_sample(out, "dense", rep, td[rep]);
+    sw_trial_out_sample(out, "sparse", rep, tm[rep]);
+  }
+  sw_trial_out_metric(out, "speedup", s_quantile(ratio, in->reps, 0.5), "ratio");
+  sw_trial_out_metric(out, "time_dense", s_quantile(td, in->reps, 0.5), "s");
+  sw_trial_out_metric(out, "time_method", s_quantile(tm, in->reps, 0.5), "s");
+out:
+  free(yd), free(ym), free(ratio), free(td), free(tm);
+  return rc;
+}
+
+/* ---------------------------------------------------------------- MoE and predictor setups */
+
+static sw_rc s_run_moe(const moe_keys_t *k, const sw_trial_moe_in_t *in, method_ctx_t *m, sw_trial_out_t *out,
+                       sw_err_t *err) {
+  const sw_ffn_weights_t *w = in->w;
+  sw_moe_t moe;
+  sw_moe_router_t router;
+  sw_moe_work_t mwork;
+  sw_mask_t mask;
+  memset(&moe, 0, sizeof moe), memset(&router, 0, sizeof router), memset(&mwork, 0, sizeof mwork);
+  memset(&mask, 0, sizeof mask);
+  int32_t *assign = malloc((size_t)w->d_ff * sizeof(int32_t));
+  if (!assign) return sw_err_set(err, SW_ERR_NOMEM, "moe trial: cannot allocate the partition");
+  sw_kmeans_cfg_t kc;
+  sw_kmeans_defaults(&kc);
+  kc.seed = (uint64_t)k->seed, kc.max_iter = (size_t)k->kmeans_iters;
+  int64_t t0 = sw_now_ns();
+  sw_rc rc = sw_moe_partition(assign, w, k->clustering, k->experts, &kc, (uint64_t)k->seed, err);
+  if (!rc) rc = sw_moe_build(&moe, w, assign, k->experts, err);
+  int64_t t1 = sw_now_ns();
+  sw_moe_router_cfg_t rcfg;
+  sw_moe_router_defaults(&rcfg);
+  rcfg.hidden = (int)k->hidden, rcfg.train.epochs = (size_t)k->epochs, rcfg.train.lr = k->lr;
+  rcfg.seed = rcfg.train.seed = (uint64_t)k->seed;
+  sw_mlp_train_stats_t ts = {NAN, NAN, 0};
+  if (!rc) rc = sw_moe_router_train(&router, k->router, &moe, in->x_calib, in->n_calib, &rcfg, &ts, err);
+  int64_t t2 = sw_now_ns();
+  if (!rc) rc = sw_moe_work_alloc(&mwork, &moe, &router, in->n_tok, err);
+  if (!rc) rc = sw_mask_alloc(&mask, k->experts, in->n_tok, err);
+  if (!rc) {
+    m->moe = &moe, m->router = &router, m->mwork = &mwork, m->mask = &mask;
+    sw_trial_out_metric(out, "n_experts", k->experts, "count");
+    sw_trial_out_metric(out, "expert_size", moe.expert_size, "count");
+    sw_trial_out_metric(out, "k", k->method == MOE_METHOD_TOPK ? k->k : NAN, "count");
+    sw_trial_out_metric(out, "tau", k->method == MOE_METHOD_TOPK ? NAN : k->tau, "ratio");
+    sw_trial_out_metric(out, "build_time", 1e-9 * (double)(t1 - t0), "s");
+    sw_trial_out_metric(out, "train_time", 1e-9 * (double)(t2 - t1), "s");
+    if (k->router != SW_MOE_ROUTER_ORACLE) {
+      sw_trial_out_metric(out, "router_loss_first", ts.first_epoch_loss, "loss");
+      sw_trial_out_metric(out, "router_loss_final", ts.final_loss, "loss");
+    }
+    rc = s_measure(m, k->experts, out, err);
+  }
+  sw_mask_free(&mask);
+  sw_moe_work_free(&mwork);
+  sw_moe_router_free(&router);
+  sw_moe_free(&moe);
+  free(assign);
+  return rc;
+}
+
+static sw_rc s_run_predictor(const moe_keys_t *k, const sw_trial_moe_in_t *in, method_ctx_t *m, sw_trial_out_t *out,
+                             sw_err_t *err) {
+  const sw_ffn_weights_t *w = in->w;
+  sw_predictor_t p;
+  sw_predictor_work_t pw;
+  sw_mask_t mask;
+  memset(&p, 0, sizeof p), memset(&pw, 0, sizeof pw), memset(&mask, 0, sizeof mask);
+  sw_predictor_cfg_t cfg;
+  sw_predictor_defaults(&cfg);
+  cfg.rank = k->rank, cfg.label_thr = k->label_thr, cfg.seed = cfg.train.seed = (uint64_t)k->seed;
+  cfg.train.epochs = (size_t)k->epochs, cfg.train.lr = k->lr;
+  sw_mlp_train_stats_t ts = {NAN, NAN, 0};
+  int64_t t0 = sw_now_ns();
+  sw_rc rc = sw_predictor_train(&p, w, in->x_calib, in->n_calib, &cfg, &ts, err);
+  int64_t t1 = sw_now_ns();
+  float *labels = rc ? NULL : malloc((size_t)in->n_tok * (size_t)w->d_ff * sizeof(float));
+  if (!rc && !labels) rc = sw_err_set(err, SW_ERR_NOMEM, "predictor trial: cannot allocate labels");
+  double recall = NAN, precision = NAN, pd = NAN, td = NAN;
+  if (!rc) rc = sw_predictor_labels(labels, w, in->x, in->n_tok, k->label_thr, err);
+  if (!rc)
+    rc = sw_predictor_eval(&recall, &precision, &pd, &td, &p, in->x, labels, in->n_tok, k->threshold, k->pred_k, err);
+  if (!rc) rc = sw_predictor_work_alloc(&pw, &p, in->n_tok, err);
+  if (!rc) rc = sw_mask_alloc(&mask, w->d_ff, in->n_tok, err);
+  if (!rc) {
+    m->pred = &p, m->pwork = &pw, m->mask = &mask;
+    sw_trial_out_metric(out, "rank", k->rank, "count");
+    sw_trial_out_metric(out, "k", k->pred_k ? k->pred_k : NAN, "count");
+    sw_trial_out_metric(out, "predictor_recall", recall, "fraction");
+    sw_trial_out_metric(out, "predictor_precision", precision, "fraction");
+    sw_trial_out_metric(out, "predictor_density", pd, "fraction");
+    sw_trial_out_metric(out, "true_density", td, "fraction");
+    sw_trial_out_metric(out, "train_time", 1e-9 * (double)(t1 - t0), "s");
+    sw_trial_out_metric(out, "router_loss_first", ts.first_epoch_loss, "loss");
+    sw_trial_out_metric(out, "router_loss_final", ts.final_loss, "loss");
+    rc = s_measure(m, w->d_ff, out, err);
+  }
+  free(labels);
+  sw_mask_free(&mask);
+  sw_predictor_work_free(&pw);
+  sw_predictor_free(&p);
+  return rc;
+}
+
+sw_rc sw_trial_ffn_moe(const sw_json_t *config, const sw_trial_moe_in_t *in, sw_trial_out_t *out, sw_err_t *err) {
+  if (!in || !in->w || !in->x || !in->x_calib || in->n_tok <= 0 || in->n_calib <= 0 || in->reps < 1)
+    return sw_err_set(err, SW_ERR_INVALID, "moe trial: missing weights/inputs or reps < 1");
+  moe_keys_t k;
+  sw_rc rc = s_read_keys(&k, config, in->w->d_ff, err);
+  if (rc) return rc;
+  sw_ffn_work_t fwork;
+  if ((rc = sw_ffn_work_alloc(&fwork, in->w->d_model, in->w->d_ff, in->n_tok, in->n_threads > 0 ? in->n_threads : 1, err)))
+    return rc;
+  method_ctx_t m;
+  memset(&m, 0, sizeof m);
+  m.in = in, m.keys = &k, m.fwork = &fwork;
+  sw_trial_out_metric(out, "calib_overlap", in->x_calib == in->x ? 1.0 : 0.0, "bool");
+  sw_trial_out_metric(out, "n_calib", in->n_calib, "count");
+  rc = k.method == MOE_METHOD_PREDICTOR ? s_run_predictor(&k, in, &m, out, err) : s_run_moe(&k, in, &m, out, err);
+  sw_ffn_work_free(&fwork);
+  if (rc) sw_err_prefix(err, "%s", k_method_names[k.method]);
+  return rc;
+}
+
+/* ---------------------------------------------------------------- standalone runner */
+
+sw_rc sw_trial_run_ffn_moe(sw_trial_cache_t *cache, const sw_json_t *config, sw_trial_out_t *out, sw_err_t *err) {
+  (void)cache;
+  int64_t d, f, seed, n_calib, batch, reps, threads;
+  const char *act_name = NULL;
+  sw_rc rc;
+  if ((rc = s_get_int(config, "d_model", 576, 1, 65536, &d, err)) || (rc = s_get_int(config, "d_ff", 1536, 1, 1 << 20, &f, err)) ||
+      (rc = s_get_int(config, "seed", 1, 0, INT64_MAX, &seed, err)) ||
+      (rc = s_get_int(config, "n_calib", 1024, 1, 1 << 20, &n_calib, err)) ||
+      (rc = s_get_int(config, "batch", 16, 1, 4096, &batch, err)) || (rc = s_get_int(config, "reps", 7, 1, 100000, &reps, err)) ||
+      (rc = s_get_int(config, "threads", 1, 1, 256, &threads, err)) ||
+      (rc = sw_json_get_str(config, "act", "swiglu", &act_name, err)))
+    return rc;
+  sw_act_t act;
+  int gated;
+  if ((rc = sw_act_parse(act_name, &act, &gated, err))) return rc;
+  sw_ffn_weights_t w;
+  if ((rc = sw_ffn_weights_alloc(&w, (int)d, (int)f, gated, act, 0.0f, SW_DTYPE_F32, err))) return rc;
+  sw_ffn_weights_fill_random(&w, (uint64_t)seed);
+  float *xc = malloc((size_t)(n_calib * d) * sizeof(float)), *x = malloc((size_t)(batch * d) * sizeof(float));
+  if (!xc || !x) rc = sw_err_set(err, SW_ERR_NOMEM, "moe trial: cannot allocate inputs");
+  if (!rc) {
+    sw_mlp_rng_t r = {(uint64_t)seed ^ 0x5eedull};
+    for (int64_t i = 0; i < n_calib * d; i++) xc[i] = (float)sw_mlp_rng_normal(&r);
+    for (int64_t i = 0; i < batch * d; i++) x[i] = (float)sw_mlp_rng_normal(&r);
+    openblas_set_num_threads((int)threads);
+    sw_trial_moe_in_t in = {&w, xc, (int)n_calib, x, (int)batch, (int)reps, (int)threads};
+    rc = sw_trial_ffn_moe(config, &in, out, err);
+  }
+  free(xc), free(x);
+  sw_ffn_weights_free(&w);
+  return rc;
+}
