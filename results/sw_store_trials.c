@@ -41,7 +41,8 @@ static const char sw_samples_ingest_sql[] =
     " json_extract(value, '$.rep'), json_extract(value, '$.value') FROM json_each(?2, '$.samples')";
 static const char sw_counters_ingest_sql[] =
     "INSERT INTO counters(trial_id, series, name, value, reason) SELECT ?1, json_extract(value, '$.series'),"
-    " json_extract(value, '$.name'), json_extract(value, '$.value'), json_extract(value, '$.reason')"
+    " json_extract(value, '$.name'), json_extract(value, '$.value'), coalesce(json_extract(value, '$.reason'),"
+    " CASE WHEN json_extract(value, '$.value') IS NULL THEN 'value missing or not finite in the result' END)"
     " FROM json_each(?2, '$.counters')";
 /* Result JSON shape: 1 when valid, an object with "v" = 1, and every present list an array. */
 static const char sw_result_check_sql[] =
