@@ -21,7 +21,6 @@
 extern char **environ;
 
 #define EXECUTOR_FD 3
-#define WATCHDOG_SLACK_S 30.0 /* beyond timeout + grace before an unresponsive executor is killed */
 
 struct sw_executor {
   char              *exe_path;
@@ -266,7 +265,7 @@ static int wait_budget_ms(const sw_executor_t *ex, int64_t caller_end_ns, int *w
   int64_t now = sw_now_ns(), end = caller_end_ns;
   *watchdog = 0;
   if (ex->busy_timeout_s > 0) {
-    double limit = ex->busy_timeout_s + ex->opts.grace_s + WATCHDOG_SLACK_S;
+    double limit = ex->busy_timeout_s + ex->opts.grace_s + ex->opts.watchdog_slack_s;
     int64_t dog = ex->busy_since_ns + (int64_t)(limit * 1e9);
     if (dog <= end) {
       end = dog;

@@ -57,6 +57,7 @@ void sw_exec_opts_defaults(const sw_executor_opts_t *in, sw_executor_opts_t *out
   if (in) *out = *in;
   if (!(out->grace_s > 0)) out->grace_s = 2.0;
   if (!(out->start_timeout_s > 0)) out->start_timeout_s = 60.0;
+  if (!(out->watchdog_slack_s > 0)) out->watchdog_slack_s = 30.0;
   if (out->mem_limit_bytes == 0) {
     long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
     out->mem_limit_bytes = (pages > 0 && page > 0) ? (uint64_t)((double)pages * (double)page * 0.8) : UINT64_MAX;

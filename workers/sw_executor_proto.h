@@ -41,7 +41,7 @@ void  sw_exec_put_str(sw_buf_t *b, const char *s); /* u32 length + bytes; NULL e
 void  sw_exec_encode_result(const sw_trial_result_t *res, sw_buf_t *b);
 sw_rc sw_exec_decode_result(const void *payload, size_t len, sw_trial_result_t *res, sw_err_t *err);
 
-/* Defaults: grace 2 s, memory limit 80% of physical RAM, start timeout 60 s. */
+/* Defaults: grace 2 s, memory limit 80% of physical RAM, start timeout 60 s, watchdog slack 30 s. */
 void sw_exec_opts_defaults(const sw_executor_opts_t *in, sw_executor_opts_t *out);
 
 /* Runs one trial in a forked child of the calling process (the executor's core).  ctl_fd >= 0 is watched for

@@ -2,7 +2,7 @@
  * tested.  Config: action = ok|segv|abort|exit|hang|oom|sleep, sleep_ms, exit_code, oom_mb (0 = no bound),
  * stderr_text (written to stderr first), ignore_term (hang ignoring SIGTERM), value (reported by ok),
  * cache_key (prepare stores its creation time in the executor's cache; ok reports it), pid_file (the child
- * writes its pid there first, so a test can signal it). */
+ * writes its pid there first, so a test can signal it), prepare_sleep_ms (prepare stalls the executor itself). */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,10 +30,20 @@ static sw_rc cache_key_of(const sw_json_t *config, char *key, size_t key_len, in
   return SW_OK;
 }
 
+static void sleep_ms_total(int64_t ms) {
+  struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+  while (nanosleep(&ts, &ts) != 0) {
+  }
+}
+
 sw_rc sw_trial_prepare_test(sw_trial_cache_t *cache, const sw_json_t *config, sw_err_t *err) {
   char key[256];
   int  has_key = 0;
-  sw_rc rc = cache_key_of(config, key, sizeof key, &has_key, err);
+  int64_t stall_ms = 0;
+  sw_rc rc = sw_json_get_int(config, "prepare_sleep_ms", 0, &stall_ms, err);
+  if (rc) return rc;
+  if (stall_ms > 0) sleep_ms_total(stall_ms);
+  rc = cache_key_of(config, key, sizeof key, &has_key, err);
   if (rc || !has_key || sw_trial_cache_get(cache, key)) return rc;
   test_cache_value_t *v = malloc(sizeof *v);
   if (!v) return sw_err_set(err, SW_ERR_NOMEM, "test workload: cannot allocate a cache entry");
@@ -133,9 +143,7 @@ sw_rc sw_trial_run_test(sw_trial_cache_t *cache, const sw_json_t *config, sw_tri
   }
   if (strcmp(action, "ok") == 0) return action_ok(cache, config, out, err);
   if (strcmp(action, "sleep") == 0) {
-    struct timespec ts = {(time_t)(sleep_ms / 1000), (long)(sleep_ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0) {
-    }
+    sleep_ms_total(sleep_ms);
     return action_ok(cache, config, out, err);
   }
   if (strcmp(action, "segv") == 0) crash_segv();

@@ -5,6 +5,7 @@
 
 #include <cblas.h>
 #include <papi.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -260,6 +261,11 @@ sw_rc sw_worker_rank_loop(int rank, const char *exe_path, int *exit_code, sw_err
   *exit_code = 1;
   sw_rc rc = sw_proto_signals_install(err);
   if (rc != SW_OK) return rc;
+  /* mpirun and srun deliver SIGUSR1 (the walltime warning) to every process of the job, including the
+   * executor and its trial children, whose default action would be to die.  The worker does not need
+   * it (rank 0 decides about draining), and an ignored disposition survives exec, so the executor and
+   * the trials it forks (also after a restart) ignore it too. */
+  signal(SIGUSR1, SIG_IGN);
   sw_worker_local_t *l = s_worker_new(exe_path, err);
   if (!l) return SW_ERR_NOMEM;
   if (!l->ex) sw_log(&log, SW_LOG_ERROR, "cannot start the executor: %s", l->start_err.msg);

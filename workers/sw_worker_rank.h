@@ -18,8 +18,9 @@ void sw_worker_rank_env_info(sw_buf_t *dst);
 
 /* The worker loop for rank `rank` (>= 1) of an initialised MPI job.  exe_path is the sparsweep binary
  * for the executor (NULL = /proc/self/exe).  Returns SW_OK after STOP with *exit_code set to the code
- * rank 0 sent; an error (MPI failure) otherwise.  Installs the drain-signal handlers so that SIGUSR1 or
- * SIGTERM forwarded by mpirun/srun does not kill the rank (rank 0 decides about draining). */
+ * rank 0 sent; an error (MPI failure) otherwise.  SIGTERM gets the drain-flag handler and SIGUSR1 is
+ * ignored (inherited through exec by the executor and its trials), so neither signal forwarded by
+ * mpirun/srun kills the rank or its running trial: rank 0 alone decides about draining. */
 sw_rc sw_worker_rank_loop(int rank, const char *exe_path, int *exit_code, sw_err_t *err);
 
 /* -np 1 backend: an executor driven from rank 0 itself.  The callbacks match sw_orch_local_t. */

@@ -418,6 +418,28 @@ static void test_executor_external_sigterm(void **state) {
   sw_executor_stop(ex);
 }
 
+/* A prepare step (runs in the executor itself, outside the child's timeout) that stalls: the worker side's
+ * watchdog kills the executor, records TIMEOUT, and the next trial gets a fresh executor. */
+static void test_executor_watchdog_on_stuck_prepare(void **state) {
+  (void)state;
+  sw_executor_t *ex = NULL;
+  sw_err_t err;
+  sw_executor_opts_t opts = {.grace_s = 0.2, .watchdog_slack_s = 0.3, .mem_limit_bytes = UINT64_MAX};
+  assert_int_equal(sw_executor_start(&ex, NULL, &opts, &err), SW_OK);
+  sw_trial_result_t res;
+  run(ex, "{\"workload\":\"test\",\"prepare_sleep_ms\":60000}", 0.3, &res);
+  assert_int_equal(res.status, SW_TRIAL_TIMEOUT);
+  assert_non_null(strstr(res.cause, "executor stopped answering"));
+  double took = res.end_wall - res.start_wall;
+  assert_true(took >= 0.3 + 0.2 + 0.3 && took < 10);
+  sw_trial_result_free(&res);
+  run(ex, "{\"workload\":\"test\",\"prepare_sleep_ms\":10}", 5, &res);
+  assert_int_equal(res.status, SW_TRIAL_OK);
+  sw_trial_result_free(&res);
+  assert_int_equal(sw_executor_starts(ex), 2);
+  sw_executor_stop(ex);
+}
+
 static void test_executor_cache_survives_trials(void **state) {
   (void)state;
   sw_executor_t *ex = start_self(0);
@@ -636,6 +658,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_executor_dies_during_trial),
       cmocka_unit_test(test_executor_interrupt),
       cmocka_unit_test(test_executor_external_sigterm),
+      cmocka_unit_test(test_executor_watchdog_on_stuck_prepare),
       cmocka_unit_test(test_executor_cache_survives_trials),
       cmocka_unit_test(test_executor_bad_binary),
       cmocka_unit_test(test_run_isolated_without_executor),
