@@ -330,8 +330,9 @@ static sw_rc check_map(exp_ctx_t *c, const sw_ynode_t *n, const char *what, cons
 }
 
 static const sw_ynode_t *map_get(const sw_ynode_t *n, const char *key) {
+  if (n->kind != SW_YN_MAP) return NULL;
   for (size_t i = 0; i + 1 < n->n; i += 2)
-    if (strcmp(n->kids[i]->text, key) == 0) return n->kids[i + 1];
+    if (n->kids[i]->kind == SW_YN_SCALAR && strcmp(n->kids[i]->text, key) == 0) return n->kids[i + 1];
   return NULL;
 }
 
@@ -823,8 +824,8 @@ static sw_rc parse_grid(exp_ctx_t *c, const sw_ynode_t *n) {
   c->e->grid.retries = -1;
   sw_rc rc = check_map(c, n, "grid", grid_keys, NELEM(grid_keys));
   if (rc == SW_OK) rc = parse_block(c, n, &c->e->grid, 0);
-  const sw_ynode_t *x = map_get(n, "exclude");
-  if (rc == SW_OK && x) rc = parse_exclude(c, x);
+  const sw_ynode_t *x = rc == SW_OK ? map_get(n, "exclude") : NULL;
+  if (x) rc = parse_exclude(c, x);
   return rc;
 }
 
@@ -869,7 +870,8 @@ static sw_rc parse_policy(exp_ctx_t *c, const sw_ynode_t *root) {
 
 static sw_rc parse_root(exp_ctx_t *c, const sw_ynode_t *root) {
   sw_rc rc = check_map(c, root, "the experiment file", top_keys, NELEM(top_keys));
-  if (rc == SW_OK) rc = parse_header(c, root);
+  if (rc != SW_OK) return rc; /* map_get needs scalar keys */
+  rc = parse_header(c, root);
   if (rc == SW_OK) rc = parse_policy(c, root);
   sw_value_t wl = {.kind = SW_VAL_STR, .s = rc == SW_OK ? strdup(c->e->workload) : NULL};
   if (rc == SW_OK) rc = wl.s ? add_fixed(c, "workload", &wl) : nomem(c);
