@@ -96,7 +96,7 @@ static int s_launched_by_mpi(void) {
 }
 
 static void s_print_summary(const sw_orch_opts_t *o, const sw_orch_summary_t *s) {
-  if (o->dry_run) return;
+  if (o->dry_run || s->run_id == 0) return; /* nothing ran */
   printf("sparsweep run: %lld trials: %lld ok, %lld failed, %lld interrupted, %lld skipped (already recorded), "
          "%lld not run; %lld attempts recorded in run %lld of %s\n",
          (long long)s->total, (long long)s->ok, (long long)s->failed, (long long)s->interrupted,

@@ -29,6 +29,7 @@ typedef struct s_watch {
   double  first_time;     /* event time of the first counters seen (epoch s) */
   int64_t first_finished; /* ok+failed+interrupted at first_time */
   double  last_time;      /* event time of the latest event */
+  double  last_bar_time;  /* event time when the bar was last printed (plain output) */
   int     seen;           /* 1 after the first event */
   int     tty;            /* redraw in place */
   char    run_name[128];  /* from run_started, may stay "" */
@@ -131,8 +132,13 @@ static int s_handle(s_watch_t *w, const char *topic, const sw_json_t *doc) {
     if (line.len) printf("\r\033[K%s\n", sw_buf_str(&line));
     printf("\r\033[K%s", sw_buf_str(&bar));
   } else {
+    /* plain output: every result line, the bar at run events and at most once a second */
+    int run_event = strncmp(topic, "run_", 4) == 0;
     if (line.len) printf("%s\n", sw_buf_str(&line));
-    if (line.len || strcmp(topic, "progress") != 0) printf("%s\n", sw_buf_str(&bar));
+    if (run_event || w->last_time - w->last_bar_time >= 1.0) {
+      printf("%s\n", sw_buf_str(&bar));
+      w->last_bar_time = w->last_time;
+    }
   }
   fflush(stdout);
   sw_buf_free(&line);
@@ -166,8 +172,9 @@ static int s_receive(void *sock, s_watch_t *w) {
 
 static int s_watch(const char *endpoint, double timeout_s, int plain) {
   void *ctx = zmq_ctx_new(), *sock = ctx ? zmq_socket(ctx, ZMQ_SUB) : NULL;
-  int linger = 0;
+  int linger = 0, reconnect_ms = 20; /* retry quickly while the run has not bound its endpoint yet */
   if (!sock || zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger) != 0 ||
+      zmq_setsockopt(sock, ZMQ_RECONNECT_IVL, &reconnect_ms, sizeof reconnect_ms) != 0 ||
       zmq_setsockopt(sock, ZMQ_SUBSCRIBE, "", 0) != 0 || zmq_connect(sock, endpoint) != 0) {
     fprintf(stderr, "sparsweep watch: cannot connect to '%s': %s\n", endpoint, zmq_strerror(zmq_errno()));
     if (sock) zmq_close(sock);

@@ -538,7 +538,9 @@ static sw_rc s_open_store(sw_orch_t *o, sw_err_t *err) {
     so.read_only = 1;
   }
   sw_rc rc = sw_store_open(&o->store, o->opts->db_path, &so, err);
-  if (rc != SW_OK) return sw_err_prefix(err, "cannot use results database '%s'", o->opts->db_path);
+  if (rc != SW_OK && !strstr(err->msg, o->opts->db_path))
+    return sw_err_prefix(err, "cannot use results database '%s'", o->opts->db_path);
+  if (rc != SW_OK) return rc;
   const char *warn = sw_store_fs_warning(o->store);
   if (warn) sw_log(&o->log, SW_LOG_WARN, "%s", warn);
   return SW_OK;
@@ -551,8 +553,7 @@ static const char *s_run_status(const sw_orch_summary_t *sum) {
 static sw_rc s_sweep(sw_orch_t *o, int world_size, sw_err_t *err) {
   sw_host_info_t host;
   sw_host_info_read(&host);
-  sw_rc rc = s_open_events(o, err);
-  if (rc == SW_OK) rc = s_init_slots(o, world_size, host.hostname, err);
+  sw_rc rc = s_init_slots(o, world_size, host.hostname, err);
   if (rc == SW_OK) rc = s_begin_run(o, host.hostname, err);
   if (rc != SW_OK) return rc;
   sw_events_set_run_id(o->events, o->sum->run_id);
@@ -609,6 +610,9 @@ sw_rc sw_orch_run(const sw_orch_opts_t *opts, int world_size, const sw_orch_loca
   sw_log_init(&o.log, "sparsweep[rank 0]", SW_LOG_INFO);
   if (world_size <= 1 && !local) return sw_err_set(err, SW_ERR_INVALID, "one rank and no local executor");
   sw_rc rc = s_load(&o, err);
+  /* bind the event endpoint early: subscribers waiting for the run connect while the store opens and
+   * the workers start, so they see the first trials (PUB/SUB drops events sent before a subscription) */
+  if (rc == SW_OK && !opts->dry_run) rc = s_open_events(&o, err);
   if (rc == SW_OK) rc = s_open_store(&o, err);
   if (rc == SW_OK) rc = s_plan(&o, err);
   if (rc == SW_OK && opts->dry_run) s_dry_run(&o);
