@@ -48,7 +48,7 @@ sw_rc sw_moe_partition(int32_t *assign, const sw_ffn_weights_t *w, sw_partition_
 
 void sw_moe_free(sw_moe_t *moe) {
   if (!moe) return;
-  free(moe->gate), free(moe->up), free(moe->down), free(moe->b_up), free(moe->b_down);
+  free(moe->gu), free(moe->down), free(moe->b_up), free(moe->b_down);
   free(moe->perm), free(moe->assign);
   memset(moe, 0, sizeof *moe);
 }
@@ -67,14 +67,13 @@ static float *s_big_floats(size_t n) {
 
 static sw_rc s_moe_alloc(sw_moe_t *moe, const sw_ffn_weights_t *w, sw_err_t *err) {
   size_t n = (size_t)w->d_ff * (size_t)w->d_model;
-  moe->up = s_big_floats(n);
+  moe->gu = s_big_floats(w->gated ? 2 * n : n);
   moe->down = s_big_floats(n);
-  moe->gate = w->gated ? s_big_floats(n) : NULL;
   moe->b_up = w->b_up ? malloc((size_t)w->d_ff * sizeof(float)) : NULL;
   moe->b_down = w->b_down ? malloc((size_t)w->d_model * sizeof(float)) : NULL;
   moe->perm = malloc((size_t)w->d_ff * sizeof(size_t));
   moe->assign = malloc((size_t)w->d_ff * sizeof(int32_t));
-  if (!moe->up || !moe->down || (w->gated && !moe->gate) || (w->b_up && !moe->b_up) || (w->b_down && !moe->b_down) ||
+  if (!moe->gu || !moe->down || (w->b_up && !moe->b_up) || (w->b_down && !moe->b_down) ||
       !moe->perm || !moe->assign) {
     sw_moe_free(moe);
     return sw_err_set(err, SW_ERR_NOMEM, "moe: cannot allocate the expert-ordered copy (%zu floats per matrix)", n);
@@ -95,25 +94,20 @@ sw_rc sw_moe_build(sw_moe_t *moe, const sw_ffn_weights_t *w, const int32_t *assi
   moe->d_model = w->d_model, moe->d_ff = w->d_ff, moe->n_expert = n_expert, moe->expert_size = w->d_ff / n_expert;
   moe->gated = w->gated, moe->act = w->act, moe->act_param = w->act_param;
   memcpy(moe->assign, assign, (size_t)w->d_ff * sizeof(int32_t));
-  const size_t d = (size_t)w->d_model;
+  const size_t d = (size_t)w->d_model, S = (size_t)moe->expert_size;
   for (size_t j = 0; j < (size_t)w->d_ff; j++) {
-    size_t i = moe->perm[j];
-    s_row_f32(moe->up + j * d, w->up, w->ld_up, w->dtype, i, w->d_model);
+    size_t i = moe->perm[j], e = j / S, r = j % S;
+    if (w->gated) {
+      s_row_f32(moe->gu + (e * 2 * S + r) * d, w->gate, w->ld_gate, w->dtype, i, w->d_model);
+      s_row_f32(moe->gu + (e * 2 * S + S + r) * d, w->up, w->ld_up, w->dtype, i, w->d_model);
+    } else {
+      s_row_f32(moe->gu + j * d, w->up, w->ld_up, w->dtype, i, w->d_model);
+    }
     s_row_f32(moe->down + j * d, w->down, w->ld_down, w->dtype, i, w->d_model);
-    if (w->gated) s_row_f32(moe->gate + j * d, w->gate, w->ld_gate, w->dtype, i, w->d_model);
     if (w->b_up) moe->b_up[j] = w->b_up[i];
   }
   if (w->b_down) memcpy(moe->b_down, w->b_down, d * sizeof(float));
   return SW_OK;
-}
-
-void sw_moe_as_ffn(sw_ffn_weights_t *view, const sw_moe_t *moe) {
-  memset(view, 0, sizeof *view);
-  view->d_model = moe->d_model, view->d_ff = moe->d_ff, view->gated = moe->gated;
-  view->act = moe->act, view->act_param = moe->act_param, view->dtype = SW_DTYPE_F32;
-  view->gate = moe->gate, view->up = moe->up, view->down = moe->down;
-  view->ld_gate = view->ld_up = view->ld_down = (size_t)moe->d_model;
-  view->b_up = moe->b_up, view->b_down = moe->b_down;
 }
 
 /* ---------------------------------------------------------------- names */
@@ -168,7 +162,7 @@ sw_rc sw_moe_work_alloc(sw_moe_work_t *work, const sw_moe_t *moe, const sw_moe_r
   if (max_tok <= 0) return sw_err_set(err, SW_ERR_INVALID, "moe: workspace for %d tokens", max_tok);
   const size_t T = (size_t)max_tok, E = (size_t)moe->n_expert, d = (size_t)moe->d_model, S = (size_t)moe->expert_size;
   size_t mlp_n = (router && router->kind != SW_MOE_ROUTER_ORACLE) ? sw_mlp_work_floats(&router->mlp, T) : 0;
-  size_t floats = T * E + mlp_n + 2 * T * d + 2 * T * S;
+  size_t floats = T * E + mlp_n + 2 * T * d + 3 * T * S;
   size_t bytes = floats * sizeof(float) + E * sizeof(s_pair_t) + (E + 1 + T * E) * sizeof(int32_t) + E;
   work->mem = malloc(bytes);
   if (!work->mem) return sw_err_set(err, SW_ERR_NOMEM, "moe: cannot allocate a %zu-byte workspace", bytes);
@@ -177,7 +171,7 @@ sw_rc sw_moe_work_alloc(sw_moe_work_t *work, const sw_moe_t *moe, const sw_moe_r
   work->mlp_ws = f, f += mlp_n;
   work->xg = f, f += T * d;
   work->yg = f, f += T * d;
-  work->g = f, f += T * S;
+  work->g = f, f += 2 * T * S;
   work->u = f, f += T * S;
   work->pairs = f;
   int32_t *ip = (int32_t *)((s_pair_t *)work->pairs + E);
@@ -204,28 +198,26 @@ static sw_rc s_check_work(const sw_moe_work_t *work, const sw_moe_t *moe, int n_
 
 /* ---------------------------------------------------------------- one expert over a group of tokens */
 
-/* h[c][S] = intermediate of expert e for the c rows of xs (row stride d). */
+/* h[c][S] = intermediates of expert e for the c rows of xs (row stride d); one GEMM (GEMV for c = 1) over
+ * the expert's gate|up block into tmp[c][2S], then the (gated) activation. */
 static void s_expert_hidden(float *h, float *tmp, const sw_moe_t *moe, int e, const float *xs, int c) {
-  const int d = moe->d_model, S = moe->expert_size;
-  const size_t off = (size_t)e * (size_t)S;
-  const float *up = moe->up + off * (size_t)d;
+  const int d = moe->d_model, S = moe->expert_size, R = moe->gated ? 2 * S : S;
+  const float *gu = moe->gu + (size_t)e * (size_t)R * (size_t)d;
+  float *z = moe->gated ? tmp : h;
   if (c == 1)
-    cblas_sgemv(CblasRowMajor, CblasNoTrans, S, d, 1.0f, up, d, xs, 1, 0.0f, h, 1);
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, R, d, 1.0f, gu, d, xs, 1, 0.0f, z, 1);
   else
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, c, S, d, 1.0f, xs, d, up, d, 0.0f, h, S);
-  if (moe->b_up)
-    for (int t = 0; t < c; t++)
-      for (int j = 0; j < S; j++) h[(size_t)t * S + j] += moe->b_up[off + (size_t)j];
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, c, R, d, 1.0f, xs, d, gu, d, 0.0f, z, R);
   if (!moe->gated) {
+    if (moe->b_up)
+      for (int t = 0; t < c; t++)
+        for (int j = 0; j < S; j++) h[(size_t)t * S + j] += moe->b_up[(size_t)e * S + (size_t)j];
     sw_act_apply(h, h, moe->act, moe->act_param, (size_t)c * (size_t)S);
     return;
   }
-  const float *gate = moe->gate + off * (size_t)d;
-  if (c == 1)
-    cblas_sgemv(CblasRowMajor, CblasNoTrans, S, d, 1.0f, gate, d, xs, 1, 0.0f, tmp, 1);
-  else
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, c, S, d, 1.0f, xs, d, gate, d, 0.0f, tmp, S);
-  sw_act_apply_gated(h, tmp, h, moe->act, moe->act_param, (size_t)c * (size_t)S);
+  for (int t = 0; t < c; t++)
+    sw_act_apply_gated(h + (size_t)t * S, tmp + (size_t)t * R, tmp + (size_t)t * R + S, moe->act, moe->act_param,
+                       (size_t)S);
 }
 
 /* y[c][d] = beta*y + h · down_e. */

@@ -22,9 +22,10 @@ typedef struct sw_moe {
   int      gated;
   sw_act_t act;
   float    act_param;
-  float   *gate;   /* gated only: [d_ff][d_model], position j holds original neuron perm[j] */
-  float   *up;     /* [d_ff][d_model] */
-  float   *down;   /* [d_ff][d_model] (neuron-major down rows) */
+  float   *gu;     /* expert blocks: expert e owns rows [e*R, (e+1)*R) of d_model floats, R = 2*expert_size
+                      (gated: its gate rows then its up rows, so one GEMM computes both) or expert_size (plain:
+                      up rows); row r of expert e is original neuron perm[e*expert_size + r] */
+  float   *down;   /* [d_ff][d_model] neuron-major down rows in expert order */
   float   *b_up;   /* [d_ff] permuted, or NULL */
   float   *b_down; /* [d_model] or NULL (not part of any expert: always added) */
   size_t  *perm;   /* [d_ff]: original neuron index at expert-order position j */
@@ -38,8 +39,6 @@ sw_rc sw_moe_partition(int32_t *assign, const sw_ffn_weights_t *w, sw_partition_
 /* Builds the expert-ordered copy of w (any dtype; bf16 is widened to f32) from a partition. */
 sw_rc sw_moe_build(sw_moe_t *moe, const sw_ffn_weights_t *w, const int32_t *assign, int n_expert, sw_err_t *err);
 void  sw_moe_free(sw_moe_t *moe);
-/* A borrowed sw_ffn_weights_t view of the expert-ordered weights (for the dense/sparse neuron kernels). */
-void sw_moe_as_ffn(sw_ffn_weights_t *view, const sw_moe_t *moe);
 
 /* ---- routers ---- */
 typedef enum sw_moe_router_kind {
@@ -102,7 +101,8 @@ typedef struct sw_moe_work {
   float   *scores;  /* [max_tok * E] */
   float   *mlp_ws;  /* router MLP workspace */
   float   *xg;      /* [max_tok * d_model] gathered inputs of one expert */
-  float   *g, *u;   /* [max_tok * expert_size] */
+  float   *g;       /* [max_tok * 2 * expert_size] gate|up products of one expert */
+  float   *u;       /* [max_tok * expert_size] intermediates h */
   float   *yg;      /* [max_tok * d_model] one expert's outputs */
   int32_t *grp_off; /* [E + 1] token-group offsets */
   int32_t *grp_tok; /* [max_tok * E] tokens of each expert, grouped */
