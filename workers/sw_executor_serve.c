@@ -56,12 +56,16 @@ static void child_limits(rlim_t as_limit) {
   }
 }
 
-/* Crash signals back to their default action, so a crash is reported as the signal it is (sanitizer
- * runtimes and inherited handlers would otherwise turn it into exit status 1). */
+/* Crash and stop signals back to their default action, so a crash is reported as the signal it is (sanitizer
+ * runtimes and inherited handlers would otherwise turn it into exit status 1) and the timeout's SIGTERM works.
+ * SIGUSR1/SIGUSR2 (a scheduler's walltime warning, delivered to every process of a job) stay ignored: rank 0
+ * decides about draining, a warning must not kill the running trial. */
 static void child_signals(void) {
-  static const int defaults[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL,  SIGABRT, SIGTERM, SIGINT,
-                                 SIGHUP,  SIGUSR1, SIGUSR2, SIGPIPE, SIGCHLD, SIGQUIT};
+  static const int defaults[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTERM,
+                                 SIGINT,  SIGHUP, SIGPIPE, SIGCHLD, SIGQUIT};
   for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++) signal(defaults[i], SIG_DFL);
+  signal(SIGUSR1, SIG_IGN);
+  signal(SIGUSR2, SIG_IGN);
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);

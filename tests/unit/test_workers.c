@@ -385,7 +385,7 @@ static void test_executor_interrupt(void **state) {
 }
 
 /* A scheduler's SIGTERM to the trial child (not from the executor) means interrupted, not failed; the same
- * signal sent to the executor itself does not stop it. */
+ * signal sent to the executor itself does not stop it, and SIGUSR1 (walltime warning) stops neither. */
 static void test_executor_external_sigterm(void **state) {
   (void)state;
   sw_executor_t *ex = start_self(0);
@@ -396,6 +396,7 @@ static void test_executor_external_sigterm(void **state) {
   unlink(path);
   snprintf(config, sizeof config, "{\"workload\":\"test\",\"action\":\"hang\",\"pid_file\":\"%s\"}", path);
   assert_int_equal(kill(sw_executor_pid(ex), SIGTERM), 0); /* ignored by the executor */
+  assert_int_equal(kill(sw_executor_pid(ex), SIGUSR1), 0);
   assert_int_equal(sw_executor_submit(ex, config, 30, &err), SW_OK);
   long child = 0;
   for (int i = 0; i < 1000 && child <= 0; i++) { /* up to 10 s for the child to write its pid */
@@ -408,6 +409,8 @@ static void test_executor_external_sigterm(void **state) {
   }
   unlink(path);
   assert_true(child > 0);
+  assert_int_equal(kill((pid_t)child, SIGUSR1), 0); /* a walltime warning: ignored by the trial */
+  assert_int_equal(sw_executor_wait(ex, 200, &res, &err), SW_ERR_TIMEOUT);
   assert_int_equal(kill((pid_t)child, SIGTERM), 0);
   assert_int_equal(sw_executor_wait(ex, 10000, &res, &err), SW_OK);
   assert_int_equal(res.status, SW_TRIAL_INTERRUPTED);
