@@ -10,6 +10,7 @@
 
 #include "common/sw_buf.h"
 #include "common/sw_err.h"
+#include "common/sw_status.h"
 
 struct sqlite3;
 
@@ -18,16 +19,7 @@ struct sqlite3;
 /* PRAGMA application_id of sparsweep databases ("SWSP" in ASCII). */
 #define SW_STORE_APPLICATION_ID 0x53575350
 
-/* Trial status as stored in trials.status (text).  Values are explicit and never reused; 0..3 are the same
- * numbers as workers/sw_executor.h's sw_trial_status (do not include both headers in one file). */
-typedef enum sw_trial_status {
-  SW_TRIAL_OK = 0,          /* "ok": measured; metrics/samples/counters present */
-  SW_TRIAL_FAILED = 1,      /* "failed": crashed, aborted, exited non-zero, runner error, OOM */
-  SW_TRIAL_TIMEOUT = 2,     /* "timeout": killed after exceeding its timeout */
-  SW_TRIAL_INTERRUPTED = 3, /* "interrupted": the sweep was drained (SIGTERM/SIGUSR1) while it ran */
-  SW_TRIAL_SKIPPED = 4,     /* "skipped": not run (e.g. circuit breaker tripped) */
-  SW_TRIAL_STATUS_COUNT
-} sw_trial_status;
+/* Trial status (common/sw_status.h) is stored as text in trials.status. */
 
 /* "ok", "failed", ...; "unknown" for out-of-range values. */
 const char *sw_store_status_name(sw_trial_status s);

@@ -11,14 +11,9 @@
 #include <sys/types.h>
 
 #include "common/sw_err.h"
+#include "common/sw_status.h"
 #include "workers/sw_trial.h"
 
-typedef enum sw_trial_status {
-  SW_TRIAL_OK = 0,          /* the workload returned SW_OK and wrote its result */
-  SW_TRIAL_FAILED = 1,      /* crash (signal), non-zero exit, workload error, out of memory, executor death */
-  SW_TRIAL_TIMEOUT = 2,     /* exceeded its timeout: SIGTERM, then SIGKILL after the grace period */
-  SW_TRIAL_INTERRUPTED = 3  /* stopped on request (drain) via sw_executor_interrupt() */
-} sw_trial_status;
 
 /* "ok", "failed", "timeout", "interrupted" (the strings stored in the results database). */
 const char *sw_trial_status_name(sw_trial_status status);

@@ -18,6 +18,8 @@ const char *sw_trial_status_name(sw_trial_status status) {
     case SW_TRIAL_FAILED: return "failed";
     case SW_TRIAL_TIMEOUT: return "timeout";
     case SW_TRIAL_INTERRUPTED: return "interrupted";
+    case SW_TRIAL_SKIPPED: return "skipped";
+    case SW_TRIAL_STATUS_COUNT: break;
   }
   return "unknown";
 }
