@@ -431,12 +431,12 @@ typedef struct measure_key {
 static const measure_key_t measure_keys[] = {
     {"warmup", ok_warmup, "an integer in [0, 1000000] (untimed repetitions)"},
     {"repetitions", ok_reps, "an integer in [1, 1000000] (timed repetitions)"},
-    {"batch_tokens", ok_batch, "an integer in [1, 1048576] or a non-empty list of them (tokens per call)"},
+    {"batch", ok_batch, "an integer in [1, 1048576] or a non-empty list of them (tokens per call)"},
     {"threads", ok_threads, "an integer in [1, 4096]"},
     {"papi_events", ok_papi, "a PAPI event name or a list of them (e.g. [PAPI_TOT_CYC, PAPI_TOT_INS])"},
     {"cache", ok_cache, "cold or warm"},
 };
-static const char *const measure_names[] = {"warmup", "repetitions", "batch_tokens", "threads", "papi_events", "cache"};
+static const char *const measure_names[] = {"warmup", "repetitions", "batch", "threads", "papi_events", "cache"};
 
 static const measure_key_t *measure_find(const char *key) {
   for (size_t i = 0; i < NELEM(measure_keys); i++)
@@ -451,16 +451,17 @@ static sw_rc check_measure_value(exp_ctx_t *c, const char *key, const sw_value_t
   return fail_at(c, v->line, v->col, SW_ERR_INVALID, "expected %s for '%s'", m->expected, key);
 }
 
-/* Built-in defaults, recorded in every config so the hash covers them. */
+/* Built-in defaults, recorded in every config so the hash covers them; equal to the ffn runner's own
+ * defaults (workers/sw_trial_ffn.c) so a config means the same with or without the key. */
 static sw_rc measure_default(const char *key, sw_value_t *v) {
   memset(v, 0, sizeof *v);
   if (!strcmp(key, "warmup")) *v = (sw_value_t){.kind = SW_VAL_INT, .i = 2};
-  else if (!strcmp(key, "repetitions")) *v = (sw_value_t){.kind = SW_VAL_INT, .i = 10};
-  else if (!strcmp(key, "batch_tokens")) *v = (sw_value_t){.kind = SW_VAL_INT, .i = 1};
+  else if (!strcmp(key, "repetitions")) *v = (sw_value_t){.kind = SW_VAL_INT, .i = 7};
+  else if (!strcmp(key, "batch")) *v = (sw_value_t){.kind = SW_VAL_INT, .i = 1};
   else if (!strcmp(key, "threads")) *v = (sw_value_t){.kind = SW_VAL_INT, .i = 1};
   else if (!strcmp(key, "papi_events")) *v = (sw_value_t){.kind = SW_VAL_LIST};
   else if (!strcmp(key, "cache")) {
-    *v = (sw_value_t){.kind = SW_VAL_STR, .s = strdup("warm")};
+    *v = (sw_value_t){.kind = SW_VAL_STR, .s = strdup("cold")};
     if (!v->s) return SW_ERR_NOMEM;
   }
   return SW_OK;

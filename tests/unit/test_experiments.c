@@ -119,7 +119,7 @@ static const char when_file[] =
     "grid:\n"
     "  product:\n"
     "    method: [dense, topk, cats, moe_dynk]\n"
-    "    batch_tokens: [1, 8]\n"
+    "    batch: [1, 8]\n"
     "  when:\n"
     "    - if: {method: [topk, cats]}\n"
     "      product: {sparsity: [0.5, 0.7, 0.9]}\n"
@@ -149,12 +149,12 @@ static void test_conditional_axes(void **state) {
     assert_true(t->timeout_s == (moe ? 120.0 : 30.0));
     assert_int_equal(t->retries, moe ? 2 : 0);
   }
-  /* Expanded in place (batch_tokens, the second axis, varies fastest): trials 0-1 are dense at batch 1
+  /* Expanded in place (batch, the second axis, varies fastest): trials 0-1 are dense at batch 1
    * and 8, trials 2..4 topk at batch 1 with its three sparsities. */
-  assert_string_equal(l.items[0].axes_json, "{\"batch_tokens\":1,\"method\":\"dense\"}");
-  assert_string_equal(l.items[1].axes_json, "{\"batch_tokens\":8,\"method\":\"dense\"}");
-  assert_string_equal(l.items[2].axes_json, "{\"batch_tokens\":1,\"method\":\"topk\",\"sparsity\":0.5}");
-  assert_string_equal(l.items[4].axes_json, "{\"batch_tokens\":1,\"method\":\"topk\",\"sparsity\":0.9}");
+  assert_string_equal(l.items[0].axes_json, "{\"batch\":1,\"method\":\"dense\"}");
+  assert_string_equal(l.items[1].axes_json, "{\"batch\":8,\"method\":\"dense\"}");
+  assert_string_equal(l.items[2].axes_json, "{\"batch\":1,\"method\":\"topk\",\"sparsity\":0.5}");
+  assert_string_equal(l.items[4].axes_json, "{\"batch\":1,\"method\":\"topk\",\"sparsity\":0.9}");
   sw_trial_list_free(&l);
 }
 
@@ -239,13 +239,13 @@ static void test_range(void **state) {
 static void test_grid_overrides_measure_default(void **state) {
   (void)state;
   sw_trial_list_t l;
-  plan_ok("name: m\nworkload: ffn\ngrid:\n  product: {threads: [1, 2], batch_tokens: [[1, 16], [64]]}\n", &l);
+  plan_ok("name: m\nworkload: ffn\ngrid:\n  product: {threads: [1, 2], batch: [[1, 16], [64]]}\n", &l);
   assert_int_equal(l.count, 4);
-  assert_string_equal(l.items[0].axes_json, "{\"batch_tokens\":[1,16],\"threads\":1}");
+  assert_string_equal(l.items[0].axes_json, "{\"batch\":[1,16],\"threads\":1}");
   /* The other measurement keys keep their defaults, recorded in the config. */
   assert_non_null(strstr(l.items[0].config_json, "\"warmup\":2"));
-  assert_non_null(strstr(l.items[0].config_json, "\"repetitions\":10"));
-  assert_non_null(strstr(l.items[0].config_json, "\"cache\":\"warm\""));
+  assert_non_null(strstr(l.items[0].config_json, "\"repetitions\":7"));
+  assert_non_null(strstr(l.items[0].config_json, "\"cache\":\"cold\""));
   sw_trial_list_free(&l);
 }
 
@@ -258,9 +258,9 @@ static void test_canonical_text_and_reference_hash(void **state) {
   assert_int_equal(l.count, 1);
   /* Hand-written canonical text; its SHA-256 from Python: hashlib.sha256(text.encode()).hexdigest(). */
   assert_string_equal(l.items[0].config_json,
-                      "{\"a\":1,\"b\":0.5,\"batch_tokens\":1,\"c\":\"x\",\"cache\":\"warm\",\"d\":[1,2],\"e\":true,"
-                      "\"papi_events\":[],\"repetitions\":10,\"threads\":1,\"warmup\":2,\"workload\":\"noop\"}");
-  assert_string_equal(l.items[0].hash, "65d3614b869b0425ae3cc508e44bf3a34a2c76bcca41f9721295a94bdd37dea0");
+                      "{\"a\":1,\"b\":0.5,\"batch\":1,\"c\":\"x\",\"cache\":\"cold\",\"d\":[1,2],\"e\":true,"
+                      "\"papi_events\":[],\"repetitions\":7,\"threads\":1,\"warmup\":2,\"workload\":\"noop\"}");
+  assert_string_equal(l.items[0].hash, "3310a1d82468e6c8fae9795fa4cbcb1734a1acdfc1e2c63599c1500e33360a7e");
   sw_trial_list_free(&l);
 }
 
@@ -319,11 +319,11 @@ static void test_hash_stable_across_key_order(void **state) {
   static const char a[] =
       "name: k\nworkload: ffn\nsettings: {activation: relu, seed: 1, gated: false}\n"
       "measure: {warmup: 1, repetitions: 5, papi_events: [PAPI_TOT_CYC]}\n"
-      "grid:\n  product: {method: [dense, topk], batch_tokens: [1, 4]}\n  zip: {d_model: [64, 128], d_ff: [256, 512]}\n"
+      "grid:\n  product: {method: [dense, topk], batch: [1, 4]}\n  zip: {d_model: [64, 128], d_ff: [256, 512]}\n"
       "  when:\n    - if: {method: topk}\n      product: {sparsity: [0.5, 0.75]}\n";
   static const char b[] =
       "grid:\n  when:\n    - product: {sparsity: [0.75, 0.5]}\n      if: {method: topk}\n"
-      "  zip: {d_ff: [256, 512], d_model: [64, 128]}\n  product: {batch_tokens: [4, 1], method: [topk, dense]}\n"
+      "  zip: {d_ff: [256, 512], d_model: [64, 128]}\n  product: {batch: [4, 1], method: [topk, dense]}\n"
       "measure: {papi_events: [PAPI_TOT_CYC], repetitions: 5, warmup: 1}\n"
       "settings: {gated: false, seed: 1, activation: relu}\nworkload: ffn\nname: k2\ntimeout: 5\nretries: 3\n";
   sw_trial_list_t la, lb;
