@@ -181,20 +181,25 @@ out:
   return res;
 }
 
-/* Break-even sparsity: sweep k = E·j/8; linear interpolation of the speedup crossing 1 (in sparsity). */
+/* Break-even sparsity: sweep k = E·j/8 (s = 1 - k/E from 0 up), record each median speedup in sweep_s/sweep_r
+ * (n points), and interpolate linearly where the speedup first reaches 1.  INFINITY: slower at every point. */
 static double s_break_even(bench_state_t *st, const bench_opts_t *o, const float *x, float *out, int n_tok,
-                           sw_ffn_work_t *fw, sw_moe_work_t *mw, sw_mask_t *mask) {
-  double prev_s = NAN, prev_r = NAN;
-  for (int j = 8; j >= 1; j--) { /* from dense-equivalent (s=0) to s=7/8 */
+                           sw_ffn_work_t *fw, sw_moe_work_t *mw, sw_mask_t *mask, double *sweep_s, double *sweep_r,
+                           int *n) {
+  double be = INFINITY;
+  *n = 0;
+  for (int j = 8; j >= 1; j--) {
     int k = (int)lround(st->E * j / 8.0);
     if (k < 1) k = 1;
     double s = 1.0 - (double)k / st->E;
     s_random_mask(mask, st->E, k, n_tok, 77 + (uint64_t)j);
     double r = s_time_pairs(st, o, x, out, n_tok, k, 0, fw, mw, mask).ratio;
-    if (r >= 1.0) return isnan(prev_r) ? s : prev_s + (s - prev_s) * (1.0 - prev_r) / (r - prev_r);
-    prev_s = s, prev_r = r;
+    sweep_s[*n] = s, sweep_r[*n] = r;
+    if (r >= 1.0 && isinf(be))
+      be = *n == 0 ? s : sweep_s[*n - 1] + (s - sweep_s[*n - 1]) * (1.0 - sweep_r[*n - 1]) / (r - sweep_r[*n - 1]);
+    (*n)++;
   }
-  return INFINITY; /* slower than dense even at 7/8 sparsity */
+  return be;
 }
 
 static int s_bench_batch(bench_state_t *st, const bench_opts_t *o, int n_tok) {
@@ -217,7 +222,9 @@ static int s_bench_batch(bench_state_t *st, const bench_opts_t *o, int n_tok) {
   s_random_mask(&mask, E, k, n_tok, 42);
   pair_result_t plain = s_time_pairs(st, o, x, out, n_tok, k, 0, &fw, &mw, &mask);
   pair_result_t routed = s_time_pairs(st, o, x, out, n_tok, k, 1, &fw, &mw, &mask);
-  double be = o->breakeven ? s_break_even(st, o, x, out, n_tok, &fw, &mw, &mask) : NAN;
+  double sweep_s[8], sweep_r[8];
+  int n_sweep = 0;
+  double be = o->breakeven ? s_break_even(st, o, x, out, n_tok, &fw, &mw, &mask, sweep_s, sweep_r, &n_sweep) : NAN;
   double bytes = (double)k * st->moe[0].expert_size * 3.0 * d * sizeof(float);
   printf("%-10s %5d %4d %4d %6.3f %9.3f %9.3f %8.2fx %6.2fx %8.1f %10.3f %8.2fx",
          st->shape->name, n_tok, E, k, (double)k / E, 1e3 * plain.dense_s, 1e3 * plain.moe_s, plain.ratio,
@@ -225,6 +232,11 @@ static int s_bench_batch(bench_state_t *st, const bench_opts_t *o, int n_tok) {
   if (isnan(be)) printf("  -\n");
   else if (isinf(be)) printf("  >%.3f\n", 1.0 - 1.0 / 8);
   else printf("  %.3f\n", be);
+  if (n_sweep) {
+    printf("%-10s %5d   speedup by sparsity:", "", n_tok);
+    for (int i = 0; i < n_sweep; i++) printf(" %.3f:%.2fx", sweep_s[i], sweep_r[i]);
+    printf("\n");
+  }
   fflush(stdout);
   free(x), free(out);
   sw_mask_free(&mask);
