@@ -1,21 +1,26 @@
 /* `sparsweep executor`: (internal) the per-rank trial executor process started by workers with
  * `--fd N` (a socket inherited from the rank); for debugging, `--trial JSON` runs one trial with the same
- * crash isolation and prints its outcome as one JSON line. */
+ * crash isolation and prints its outcome as one JSON line; `--bench N` prints the per-trial overhead of the
+ * isolation path (spawned executor, socket, fork per trial) over N no-op trials. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "cli/sw_cli.h"
 #include "common/sw_buf.h"
+#include "common/sw_time.h"
 #include "workers/sw_executor.h"
 
 static void usage(FILE *out) {
   fprintf(out,
           "usage: sparsweep executor --fd N\n"
           "       sparsweep executor --trial JSON [--timeout S] [--grace S] [--mem-limit-mb MB]\n"
+          "       sparsweep executor --bench N\n"
           "  --fd N      serve trial requests on inherited socket N (started by worker ranks, not by hand)\n"
           "  --trial     run one trial config (e.g. '{\"workload\":\"test\",\"action\":\"segv\"}') in a child\n"
-          "              process and print {\"status\",\"cause\",\"signal\",\"exit_status\",\"stderr_tail\",\"result\"}\n");
+          "              process and print {\"status\",\"cause\",\"signal\",\"exit_status\",\"stderr_tail\",\"result\"}\n"
+          "  --bench N   N no-op trials through a spawned executor: trials/s, overhead per trial, caller CPU\n");
 }
 
 static int parse_double(const char *s, double *out) {
@@ -58,9 +63,48 @@ static int run_one(const char *config, double timeout_s, const sw_executor_opts_
   return ok ? SW_EXIT_OK : SW_EXIT_FAIL;
 }
 
+static double cpu_seconds(void) {
+  struct rusage u;
+  getrusage(RUSAGE_SELF, &u);
+  return (double)u.ru_utime.tv_sec + (double)u.ru_stime.tv_sec + 1e-6 * (double)(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
+
+/* Runs n no-op trials (after 20 warm-up trials) through the worker-side API, as a worker rank would. */
+static int run_bench(long n) {
+  sw_executor_t *ex = NULL;
+  sw_err_t err;
+  sw_trial_result_t res;
+  if (sw_executor_start(&ex, NULL, NULL, &err) != SW_OK) {
+    fprintf(stderr, "sparsweep executor: %s\n", err.msg);
+    return SW_EXIT_FAIL;
+  }
+  double cpu0 = 0;
+  int64_t t0 = 0;
+  for (long i = -20; i < n; i++) {
+    if (i == 0) {
+      t0 = sw_now_ns();
+      cpu0 = cpu_seconds();
+    }
+    if (sw_executor_run(ex, "{\"workload\":\"noop\"}", 10, &res, &err) != SW_OK || res.status != SW_TRIAL_OK) {
+      fprintf(stderr, "sparsweep executor: no-op trial %ld failed: %s\n", i, res.status ? res.cause : err.msg);
+      sw_trial_result_free(&res);
+      sw_executor_stop(ex);
+      return SW_EXIT_FAIL;
+    }
+    sw_trial_result_free(&res);
+  }
+  double wall = (double)(sw_now_ns() - t0) * 1e-9, cpu = cpu_seconds() - cpu0;
+  printf("executor bench: %ld no-op trials in %.3f s: %.0f trials/s, %.1f us per trial (spawned executor, "
+         "fork per trial); caller CPU %.3f s (%.1f%% of a core)\n",
+         n, wall, (double)n / wall, 1e6 * wall / (double)n, cpu, 100.0 * cpu / wall);
+  sw_executor_stop(ex);
+  return SW_EXIT_OK;
+}
+
 int cmd_executor(int argc, char **argv) {
   const char *trial = NULL;
   double timeout_s = 0, value = 0;
+  long bench = 0;
   int fd = -1;
   sw_executor_opts_t opts = {0};
   if (sw_cli_wants_help(argc, argv)) {
@@ -73,6 +117,9 @@ int cmd_executor(int argc, char **argv) {
     if (strcmp(a, "--fd") == 0 && ok) {
       fd = atoi(v);
       ok = fd >= 0;
+    } else if (strcmp(a, "--bench") == 0 && ok) {
+      bench = atol(v);
+      ok = bench > 0;
     } else if (strcmp(a, "--trial") == 0 && ok) {
       trial = v;
     } else if (strcmp(a, "--timeout") == 0 && ok) {
@@ -91,11 +138,12 @@ int cmd_executor(int argc, char **argv) {
       return SW_EXIT_USAGE;
     }
   }
-  if ((fd >= 0) == (trial != NULL)) {
+  if ((fd >= 0) + (trial != NULL) + (bench > 0) != 1) {
     usage(stderr);
     return SW_EXIT_USAGE;
   }
   if (trial) return run_one(trial, timeout_s, &opts);
+  if (bench) return run_bench(bench);
   sw_err_t err;
   if (sw_executor_serve(fd, &err) != SW_OK) {
     fprintf(stderr, "sparsweep executor: %s\n", err.msg);
