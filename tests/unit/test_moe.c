@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "kernels/sw_act.h"
+#include "kernels/sw_ffn_dense.h"
 #include "kernels/sw_moe.h"
 
 /* float32 sgemm/sgemv over <= 64-term dot products vs float64 loops. */
@@ -120,8 +121,8 @@ static void test_moe_equals_reference(void **state) {
       assert_int_equal(sw_moe_partition(assign, &f.w, (sw_partition_t)kind, s->E, NULL, 7, &err), SW_OK);
       sw_moe_t moe;
       assert_int_equal(sw_moe_build(&moe, &f.w, assign, s->E, &err), SW_OK);
-      const int toks[3] = {1, 3, 33};
-      for (int ti = 0; ti < 3; ti++) {
+      const int toks[4] = {1, 3, 33, 257};
+      for (int ti = 0; ti < 4; ti++) {
         const int T = toks[ti];
         sw_mlp_rng_t r = {(uint64_t)(T * 31 + kind)};
         float *x = malloc((size_t)T * s->d * sizeof(float)), *y = malloc((size_t)T * s->d * sizeof(float));
@@ -377,6 +378,40 @@ static void test_accounting(void **state) {
   fixture_free(&fx);
 }
 
+/* bf16 weights are widened exactly: with all experts the MoE equals the library's float64 dense reference of
+ * the bf16 FFN (sw_ffn_reference_f64 reads bf16 through sw_ffn_weight_at). */
+static void test_bf16_source_weights(void **state) {
+  (void)state;
+  sw_err_t err;
+  sw_ffn_weights_t w;
+  assert_int_equal(sw_ffn_weights_alloc(&w, 19, 48, 1, SW_ACT_SILU, 0.0f, SW_DTYPE_BF16, &err), SW_OK);
+  sw_ffn_weights_fill_random(&w, 3);
+  int32_t assign[48];
+  assert_int_equal(sw_moe_partition(assign, &w, SW_PARTITION_BALANCED_KMEANS, 6, NULL, 2, &err), SW_OK);
+  sw_moe_t moe;
+  assert_int_equal(sw_moe_build(&moe, &w, assign, 6, &err), SW_OK);
+  enum { T = 5 };
+  float x[T * 19], y[T * 19];
+  double ref[T * 19];
+  sw_mlp_rng_t r = {4};
+  fill_normal(x, T * 19, 1.0, &r);
+  sw_moe_work_t work;
+  sw_mask_t mask;
+  assert_int_equal(sw_moe_work_alloc(&work, &moe, NULL, T, &err), SW_OK);
+  assert_int_equal(sw_mask_alloc(&mask, 6, T, &err), SW_OK);
+  sw_mask_set_all(&mask, T);
+  poison(y, T * 19);
+  assert_int_equal(sw_moe_forward(y, x, &moe, &mask, NULL, &work, T), SW_OK);
+  sw_ffn_reference_f64(ref, x, &w, NULL, T);
+  double mx = 0;
+  for (int t = 0; t < T; t++) mx = fmax(mx, check_close(y + t * 19, ref + t * 19, 19));
+  assert_true(mx > 0.05);
+  sw_mask_free(&mask);
+  sw_moe_work_free(&work);
+  sw_moe_free(&moe);
+  sw_ffn_weights_free(&w);
+}
+
 static void test_rejects_mismatches(void **state) {
   (void)state;
   fixture_t fx;
@@ -511,7 +546,7 @@ int main(void) {
       cmocka_unit_test(test_moe_equals_reference),        cmocka_unit_test(test_oracle_scores_are_expert_norms),
       cmocka_unit_test(test_dynk_max_extremes),           cmocka_unit_test(test_dynk_cum_properties),
       cmocka_unit_test(test_topk_and_score_rules),        cmocka_unit_test(test_accounting),
-      cmocka_unit_test(test_rejects_mismatches),          cmocka_unit_test(test_kmeans_beats_random_partition),
+      cmocka_unit_test(test_bf16_source_weights),         cmocka_unit_test(test_rejects_mismatches),          cmocka_unit_test(test_kmeans_beats_random_partition),
       cmocka_unit_test(test_trained_routers_route_well),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
