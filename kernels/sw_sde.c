@@ -23,11 +23,12 @@ sw_rc sw_sde_init(sw_sde_t *ctx, const char *library, sw_err_t *err) {
   ctx->handle = papi_sde_init(lib);
   if (!ctx->handle) return sw_err_set(err, SW_ERR_INTERNAL, "papi_sde_init(%s) failed", lib);
   for (int k = 0; k < SW_SDE_N_COUNTERS; k++) {
-    int rc = papi_sde_register_counter(ctx->handle, sw_sde_counter_names[k], PAPI_SDE_RO | PAPI_SDE_DELTA,
-                                       PAPI_SDE_long_long, sw_sde_slot(ctx, k));
-    if (rc != 0) {
+    ctx->cntr[k] = papi_sde_get_counter_handle(ctx->handle, sw_sde_counter_names[k]);
+    if (ctx->cntr[k]) continue;
+    int rc = papi_sde_create_counter(ctx->handle, sw_sde_counter_names[k], PAPI_SDE_DELTA, &ctx->cntr[k]);
+    if (rc != 0 || !ctx->cntr[k]) {
       sw_sde_shutdown(ctx);
-      return sw_err_set(err, SW_ERR_INTERNAL, "papi_sde_register_counter(%s::%s) failed (%d)", lib,
+      return sw_err_set(err, SW_ERR_INTERNAL, "papi_sde_create_counter(%s::%s) failed (%d)", lib,
                         sw_sde_counter_names[k], rc);
     }
   }
@@ -35,23 +36,17 @@ sw_rc sw_sde_init(sw_sde_t *ctx, const char *library, sw_err_t *err) {
 }
 
 void sw_sde_account(sw_sde_t *ctx, const sw_ffn_stats_t *st) {
-  ctx->flops += llround(st->flops);
-  ctx->flops_select += llround(st->flops_select);
-  ctx->flops_dense += llround(st->flops_dense);
-  ctx->weight_bytes += llround(st->weight_bytes);
-  ctx->neurons_executed += st->neurons_executed;
-  ctx->neurons_total += st->neurons_total;
-  ctx->experts_executed += st->experts_executed;
-  ctx->experts_total += st->experts_total;
-  ctx->tokens += st->tokens;
-  ctx->calls += st->calls;
+  long long v[SW_SDE_N_COUNTERS] = {llround(st->flops),       llround(st->flops_select), llround(st->flops_dense),
+                                    llround(st->weight_bytes), st->neurons_executed,      st->neurons_total,
+                                    st->experts_executed,      st->experts_total,         st->tokens,
+                                    st->calls};
+  for (int k = 0; k < SW_SDE_N_COUNTERS; k++) {
+    *sw_sde_slot(ctx, k) += v[k];
+    if (ctx->cntr[k]) (void)papi_sde_inc_counter(ctx->cntr[k], v[k]);
+  }
 }
 
 void sw_sde_shutdown(sw_sde_t *ctx) {
-  if (ctx->handle) {
-    /* papi_sde_shutdown releases the library's counters itself (libsde 7.0 double-frees when they were
-     * unregistered one by one first). */
-    (void)papi_sde_shutdown(ctx->handle);
-  }
   ctx->handle = NULL;
+  memset(ctx->cntr, 0, sizeof ctx->cntr);
 }

@@ -11,7 +11,10 @@
  *   sde:::sparsweep::experts_total     Σ over tokens of experts available (MoE)
  *   sde:::sparsweep::tokens            tokens processed
  *   sde:::sparsweep::calls             kernel calls accounted
- * All are monotonically increasing long long counters (PAPI_SDE_RO | PAPI_SDE_DELTA). */
+ * All are monotonically increasing long long counters (PAPI_SDE_DELTA) created with papi_sde_create_counter, so
+ * their storage belongs to libsde and lives as long as the process: contexts initialised later under the same
+ * library name find and increment the same counters (libsde 7.0 cannot re-register or re-initialise a library
+ * after papi_sde_shutdown).  The ctx fields hold this context's own totals. */
 #ifndef SW_SDE_H
 #define SW_SDE_H
 #include "common/sw_err.h"
@@ -22,6 +25,7 @@
 
 typedef struct sw_sde {
   void     *handle; /* papi_handle_t of the library name */
+  void     *cntr[SW_SDE_N_COUNTERS]; /* libsde counter handles, in sw_sde_counter_names order */
   long long flops, flops_select, flops_dense, weight_bytes;
   long long neurons_executed, neurons_total, experts_executed, experts_total, tokens, calls;
 } sw_sde_t;
@@ -34,7 +38,7 @@ extern const char *const sw_sde_counter_names[SW_SDE_N_COUNTERS];
 sw_rc sw_sde_init(sw_sde_t *ctx, const char *library, sw_err_t *err);
 /* Adds one call's statistics to the counters (FLOPs and bytes rounded to whole units). */
 void  sw_sde_account(sw_sde_t *ctx, const sw_ffn_stats_t *st);
-/* Unregisters the counters (the values stay readable in ctx). */
+/* Detaches ctx from the counters (libsde keeps them; the totals stay readable in ctx). */
 void  sw_sde_shutdown(sw_sde_t *ctx);
 
 #endif

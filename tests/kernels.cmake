@@ -3,3 +3,4 @@
 sw_unit_test(kernels ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_kernels.c LIBS sw_kernels TIMEOUT 60)
 sw_unit_test(kernels_policy ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_kernels_policy.c LIBS sw_kernels TIMEOUT 60)
 sw_unit_test(kernels_sde ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_kernels_sde.c LIBS sw_kernels PkgConfig::PAPI TIMEOUT 60)
+sw_unit_test(kernels_trial ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_kernels_trial.c LIBS sw_workers TIMEOUT 60)

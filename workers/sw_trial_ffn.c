@@ -1,9 +1,419 @@
-/* Placeholder for the "ffn" workload so the workload table links; replaced by its owner's implementation. */
+/* sw_trial_ffn: the "ffn" workload — dense vs activation-sparse FFN on synthetic weights (kernels/).
+ * Config keys (flat JSON; defaults in parentheses):
+ *   d_model (576), d_ff (1536)      FFN shape (SmolLM2-135M by default; Llama-7B is 4096/11008)
+ *   gated (1)                       1: gate/up/down (SwiGLU family), 0: plain W1/W2
+ *   activation ("silu")             any sw_act_parse name; gated names (swiglu, geglu, reglu) force gated = 1
+ *   dtype ("f32")                   "f32" | "bf16" weights
+ *   batch (1)                       tokens per call
+ *   method ("threshold")            dense | topk | threshold (alias cats) | chess | cett | random, and the MoE /
+ *                                   predictor methods of workers/sw_trial_moe.h (moe_topk, moe_dynk_max, ...)
+ *   sparsity (0.5)                  target sparsity s for topk/threshold/chess/random
+ *   tau (0.1)                       CETT target for cett (cumulative tail-truncation error), τ for MoE methods
+ *   timing ("full")                 "full": selection included (dense gate for threshold/chess, gate+up for
+ *                                   topk/cett); "kernel": mask computed once, only the masked kernel timed
+ *   n_calib (64)                    calibration tokens (disjoint from the evaluation tokens)
+ *   seed (1), warmup (2), repetitions (7), threads (1)
+ *   cache ("cold")                  "cold": every call uses the next of several weight copies spanning
+ *                                   cold_mib (256) MiB; "warm": one copy
+ *   error_tokens (4)                tokens checked against the float64 dense reference
+ * Metrics: speedup (median of per-pair dense/sparse ratios), time_dense, time_method (s, medians), ideal_speedup,
+ * sparsity_target, sparsity_neuron (achieved mean) and sparsity_token_p10/_p50/_p90, flops, flops_dense,
+ * flops_select (flop per call, analytical), flop_ratio, weight_bytes, weight_bytes_dense (byte per call),
+ * gbs_dense, gbs_method (GB/s), rel_error and rel_error_dense (mean ‖y − y_ref‖/‖y_ref‖ vs float64 dense),
+ * threshold, k.  Samples: "dense" and "sparse" (interleaved A B per repetition).  Counters: PAPI presets and
+ * the kernels' SDE events (sde:::sparsweep::*) for each series. */
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/sw_time.h"
+#include "kernels/sw_ffn.h"
+#include "kernels/sw_ffn_dense.h"
+#include "kernels/sw_ffn_sparse.h"
+#include "kernels/sw_flops.h"
+#include "kernels/sw_policy.h"
+#include "kernels/sw_sde.h"
+#include "workers/sw_counters.h"
 #include "workers/sw_trial.h"
+#include "workers/sw_trial_moe.h"
+
+#define FT_MAX_REPS 1000
+
+typedef struct ft_cfg {
+  int64_t     d_model, d_ff, gated, batch, seed, warmup, reps, threads, n_calib, cold_mib, error_tokens;
+  double      sparsity, tau;
+  const char *activation, *dtype, *method, *timing, *cache;
+  sw_act_t    act;
+} ft_cfg_t;
+
+static sw_rc ft_parse(ft_cfg_t *c, const sw_json_t *j, sw_err_t *err) {
+  sw_rc rc = SW_OK;
+  memset(c, 0, sizeof *c);
+#define FT_INT(key, def) \
+  if (rc == SW_OK) rc = sw_json_get_int(j, #key, def, &c->key, err)
+  FT_INT(d_model, 576);
+  FT_INT(d_ff, 1536);
+  FT_INT(gated, 1);
+  FT_INT(batch, 1);
+  FT_INT(seed, 1);
+  FT_INT(warmup, 2);
+  FT_INT(threads, 1);
+  FT_INT(n_calib, 64);
+  FT_INT(cold_mib, 256);
+  FT_INT(error_tokens, 4);
+#undef FT_INT
+  if (rc == SW_OK) rc = sw_json_get_int(j, "repetitions", 7, &c->reps, err);
+  if (rc == SW_OK) rc = sw_json_get_double(j, "sparsity", 0.5, &c->sparsity, err);
+  if (rc == SW_OK) rc = sw_json_get_double(j, "tau", 0.1, &c->tau, err);
+  if (rc == SW_OK) rc = sw_json_get_str(j, "activation", "silu", &c->activation, err);
+  if (rc == SW_OK) rc = sw_json_get_str(j, "dtype", "f32", &c->dtype, err);
+  if (rc == SW_OK) rc = sw_json_get_str(j, "method", "threshold", &c->method, err);
+  if (rc == SW_OK) rc = sw_json_get_str(j, "timing", "full", &c->timing, err);
+  if (rc == SW_OK) rc = sw_json_get_str(j, "cache", "cold", &c->cache, err);
+  if (rc != SW_OK) return rc;
+  int gated_name = 0;
+  if ((rc = sw_act_parse(c->activation, &c->act, &gated_name, err)) != SW_OK) return rc;
+  if (gated_name) c->gated = 1;
+  if (c->d_model < 1 || c->d_model > 65536 || c->d_ff < 1 || c->d_ff > 262144 || c->batch < 1 || c->batch > 4096)
+    return sw_err_set(err, SW_ERR_RANGE, "ffn: d_model %lld, d_ff %lld or batch %lld out of range",
+                      (long long)c->d_model, (long long)c->d_ff, (long long)c->batch);
+  if (c->reps < 1 || c->reps > FT_MAX_REPS || c->warmup < 0 || c->threads < 1 || c->threads > 64 || c->n_calib < 1)
+    return sw_err_set(err, SW_ERR_RANGE, "ffn: repetitions (1..%d), warmup, threads (1..64) or n_calib out of range",
+                      FT_MAX_REPS);
+  if (!(c->sparsity >= 0.0 && c->sparsity <= 1.0))
+    return sw_err_set(err, SW_ERR_RANGE, "ffn: sparsity %g outside [0, 1]", c->sparsity);
+  if (strcmp(c->dtype, "f32") != 0 && strcmp(c->dtype, "bf16") != 0)
+    return sw_err_set(err, SW_ERR_INVALID, "ffn: dtype '%s' (f32, bf16)", c->dtype);
+  if (strcmp(c->cache, "cold") != 0 && strcmp(c->cache, "warm") != 0)
+    return sw_err_set(err, SW_ERR_INVALID, "ffn: cache '%s' (cold, warm)", c->cache);
+  if (strcmp(c->timing, "full") != 0 && strcmp(c->timing, "kernel") != 0)
+    return sw_err_set(err, SW_ERR_INVALID, "ffn: timing '%s' (full, kernel)", c->timing);
+  return SW_OK;
+}
+
+/* Weight copies for cache rotation (kept in the trial cache across trials of the same shape). */
+typedef struct ft_weights {
+  sw_ffn_weights_t *w;
+  int               n;
+} ft_weights_t;
+
+static void ft_weights_destroy(void *v) {
+  ft_weights_t *fw = v;
+  for (int k = 0; k < fw->n; k++) sw_ffn_weights_free(&fw->w[k]);
+  free(fw->w);
+  free(fw);
+}
+
+static sw_rc ft_weights_get(ft_weights_t **out, sw_trial_cache_t *cache, const ft_cfg_t *c, sw_err_t *err) {
+  sw_dtype_t dt = strcmp(c->dtype, "bf16") == 0 ? SW_DTYPE_BF16 : SW_DTYPE_F32;
+  double     one = (double)c->d_model * c->d_ff * (c->gated ? 3 : 2) * (dt == SW_DTYPE_BF16 ? 2 : 4);
+  int        n = strcmp(c->cache, "warm") == 0 ? 1 : (int)ceil((double)c->cold_mib * 1048576.0 / one);
+  if (n < 1) n = 1;
+  char key[200];
+  snprintf(key, sizeof key, "ffn_weights:%lld:%lld:%lld:%d:%g:%s:%lld:%d", (long long)c->d_model,
+           (long long)c->d_ff, (long long)c->gated, (int)c->act, 0.0, c->dtype, (long long)c->seed, n);
+  ft_weights_t *fw = cache ? sw_trial_cache_get(cache, key) : NULL;
+  if (fw) {
+    *out = fw;
+    return SW_OK;
+  }
+  fw = calloc(1, sizeof *fw);
+  if (fw) fw->w = calloc((size_t)n, sizeof *fw->w);
+  if (!fw || !fw->w) {
+    free(fw);
+    return sw_err_set(err, SW_ERR_NOMEM, "ffn: out of memory for weight copies");
+  }
+  for (int k = 0; k < n; k++) {
+    sw_rc rc = sw_ffn_weights_alloc(&fw->w[k], (int)c->d_model, (int)c->d_ff, (int)c->gated, c->act, 0.0f, dt, err);
+    if (rc != SW_OK) {
+      ft_weights_destroy(fw);
+      return rc;
+    }
+    fw->n = k + 1;
+    /* copy 0 is the model; the rotation copies hold the same values so every call computes the same FFN */
+    if (k == 0)
+      sw_ffn_weights_fill_random(&fw->w[0], (uint64_t)c->seed);
+    else
+      memcpy(fw->w[k].owned_buf, fw->w[0].owned_buf, fw->w[0].ld_up * (size_t)c->d_ff * (dt == SW_DTYPE_BF16 ? 2 : 4));
+  }
+  if (cache) {
+    sw_rc rc = sw_trial_cache_put(cache, key, fw, ft_weights_destroy);
+    if (rc != SW_OK) return sw_err_set(err, rc, "ffn: cannot cache weights");
+  }
+  *out = fw;
+  return SW_OK;
+}
+
+static void ft_fill_tokens(float *x, size_t n, uint64_t seed) {
+  uint64_t s = seed * 0x9e3779b97f4a7c15ull + 12345;
+  for (size_t i = 0; i < n; i += 2) { /* Box–Muller: N(0, 1) entries */
+    s = s * 6364136223846793005ull + 1442695040888963407ull;
+    double u1 = ((double)(s >> 11) + 1.0) / 9007199254740993.0;
+    s = s * 6364136223846793005ull + 1442695040888963407ull;
+    double u2 = (double)(s >> 11) / 9007199254740992.0, r = sqrt(-2.0 * log(u1));
+    x[i] = (float)(r * cos(6.283185307179586 * u2));
+    if (i + 1 < n) x[i + 1] = (float)(r * sin(6.283185307179586 * u2));
+  }
+}
+
+static int ft_cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* q-quantile (nearest rank) of v[n] (sorted in place). */
+static double ft_quantile(double *v, int n, double q) {
+  qsort(v, (size_t)n, sizeof *v, ft_cmp_double);
+  int k = (int)ceil(q * n) - 1;
+  return v[k < 0 ? 0 : (k >= n ? n - 1 : k)];
+}
+
+/* Everything one trial needs, freed by ft_state_free. */
+typedef struct ft_state {
+  ft_cfg_t       cfg;
+  ft_weights_t  *fw;
+  sw_ffn_work_t  work;
+  sw_mask_t      mask;
+  sw_policy_t    policy;
+  int            has_policy, kernel_only;
+  float         *x, *xc, *y_dense, *y_sparse, *gact, *u;
+  int            next;
+  sw_sde_t       sde;
+  int            sde_on;
+  sw_counters_t *cnt_dense, *cnt_sparse;
+} ft_state_t;
+
+static void ft_state_free(ft_state_t *s) {
+  sw_ffn_work_free(&s->work);
+  sw_mask_free(&s->mask);
+  if (s->has_policy) sw_policy_free(&s->policy);
+  free(s->x), free(s->xc), free(s->y_dense), free(s->y_sparse), free(s->gact), free(s->u);
+  if (s->cnt_dense) sw_counters_close(s->cnt_dense);
+  if (s->cnt_sparse) sw_counters_close(s->cnt_sparse);
+  if (s->sde_on) sw_sde_shutdown(&s->sde);
+}
+
+static const sw_ffn_weights_t *ft_next_weights(ft_state_t *s) {
+  const sw_ffn_weights_t *w = &s->fw->w[s->next];
+  s->next = (s->next + 1) % s->fw->n;
+  return w;
+}
+
+/* Calibrates the policy on the calibration tokens and, for timing "kernel", precomputes the mask. */
+static sw_rc ft_setup_policy(ft_state_t *s, sw_policy_kind_t kind, sw_err_t *err) {
+  const ft_cfg_t         *c = &s->cfg;
+  const sw_ffn_weights_t *w0 = &s->fw->w[0];
+  sw_rc                   rc = sw_policy_init(&s->policy, kind, (int)c->d_ff, (uint64_t)c->seed, err);
+  if (rc != SW_OK) return rc;
+  s->has_policy = 1;
+  rc = sw_ffn_dense_acts(s->gact, c->gated ? s->u : NULL, NULL, s->xc, w0, &s->work, (int)c->n_calib);
+  if (rc != SW_OK) return sw_err_set(err, rc, "ffn: dense activations for calibration failed");
+  double target = kind == SW_POLICY_CETT ? c->tau : c->sparsity;
+  rc = sw_policy_calibrate(&s->policy, w0, s->gact, c->gated ? s->u : NULL, (int)c->n_calib, target, err);
+  if (rc != SW_OK) return rc;
+  /* the mask of the evaluation tokens (used by timing "kernel", and for the achieved-sparsity metrics) */
+  rc = sw_ffn_policy_forward(s->y_sparse, &s->mask, s->x, w0, &s->policy, 0, NULL, &s->work, (int)c->batch);
+  if (rc != SW_OK) return sw_err_set(err, rc, "ffn: policy forward failed");
+  return SW_OK;
+}
+
+static double ft_call(ft_state_t *s, int sparse, sw_ffn_stats_t *st, sw_rc *rc) {
+  const sw_ffn_weights_t *w = ft_next_weights(s);
+  int                     n = (int)s->cfg.batch;
+  int64_t                 t0 = sw_now_ns();
+  if (!sparse)
+    *rc = sw_ffn_dense_forward(s->y_dense, s->x, w, st, &s->work, n);
+  else if (s->kernel_only)
+    *rc = sw_ffn_sparse_forward(s->y_sparse, s->x, w, &s->mask, st, &s->work, n);
+  else
+    *rc = sw_ffn_policy_forward(s->y_sparse, &s->mask, s->x, w, &s->policy, (uint64_t)s->next, st, &s->work, n);
+  return (double)(sw_now_ns() - t0) * 1e-9;
+}
+
+static void ft_counted(sw_counters_t *c, int start) {
+  sw_err_t e;
+  if (!c) return;
+  if (start)
+    (void)sw_counters_start(c, &e);
+  else
+    (void)sw_counters_stop(c, &e);
+}
+
+/* Interleaved dense/sparse pairs; fills medians, the median pair ratio and the last sparse stats. */
+static sw_rc ft_time(ft_state_t *s, sw_trial_out_t *out, double *t_dense, double *t_sparse, double *ratio,
+                     sw_ffn_stats_t *st_sparse, sw_err_t *err) {
+  int     reps = (int)s->cfg.reps;
+  double *td = malloc((size_t)reps * 3 * sizeof *td), *ts = td + reps, *r = td + 2 * reps;
+  if (!td) return sw_err_set(err, SW_ERR_NOMEM, "ffn: out of memory");
+  sw_rc          rc = SW_OK;
+  sw_ffn_stats_t st;
+  for (int i = 0; rc == SW_OK && i < s->cfg.warmup; i++) {
+    ft_call(s, 0, &st, &rc);
+    if (rc == SW_OK) ft_call(s, 1, &st, &rc);
+  }
+  for (int i = 0; rc == SW_OK && i < reps; i++) {
+    ft_counted(s->cnt_dense, 1);
+    td[i] = ft_call(s, 0, &st, &rc);
+    ft_counted(s->cnt_dense, 0);
+    if (s->sde_on) sw_sde_account(&s->sde, &st);
+    if (rc != SW_OK) break;
+    ft_counted(s->cnt_sparse, 1);
+    ts[i] = ft_call(s, 1, st_sparse, &rc);
+    ft_counted(s->cnt_sparse, 0);
+    if (s->sde_on) sw_sde_account(&s->sde, st_sparse);
+    r[i] = td[i] / ts[i];
+    sw_trial_out_sample(out, "dense", i, td[i]);
+    sw_trial_out_sample(out, "sparse", i, ts[i]);
+  }
+  if (rc == SW_OK) {
+    *t_dense = ft_quantile(td, reps, 0.5);
+    *t_sparse = ft_quantile(ts, reps, 0.5);
+    *ratio = ft_quantile(r, reps, 0.5);
+  } else {
+    sw_err_set(err, rc, "ffn: kernel call failed (%s)", sw_err_name(rc));
+  }
+  free(td);
+  return rc;
+}
+
+/* Mean over the first error_tokens tokens of ‖y − ref‖ / ‖ref‖ against the float64 dense FFN. */
+static double ft_rel_error(const float *y, const double *ref, int n_tok, int d) {
+  double sum = 0.0;
+  for (int t = 0; t < n_tok; t++) {
+    double e = 0.0, nr = 0.0;
+    for (int j = 0; j < d; j++) {
+      double dv = (double)y[(size_t)t * d + j] - ref[(size_t)t * d + j];
+      e += dv * dv, nr += ref[(size_t)t * d + j] * ref[(size_t)t * d + j];
+    }
+    sum += nr > 0.0 ? sqrt(e / nr) : sqrt(e);
+  }
+  return n_tok > 0 ? sum / n_tok : 0.0;
+}
+
+static double ft_ideal(const ft_state_t *s, double sp) {
+  const ft_cfg_t *c = &s->cfg;
+  double          a = 1.0 - sp, rows = c->gated ? 3.0 : 2.0;
+  if (!s->has_policy || s->kernel_only || s->policy.kind == SW_POLICY_RANDOM || s->policy.kind == SW_POLICY_DENSE)
+    return a > 0.0 ? 1.0 / a : INFINITY;
+  if (!c->gated || sw_policy_needs_h(&s->policy)) return rows / (rows - 1.0 + a);
+  return 3.0 / (1.0 + 2.0 * a);
+}
+
+static void ft_write_metrics(ft_state_t *s, sw_trial_out_t *out, double td, double tsp, double ratio,
+                             const sw_ffn_stats_t *st) {
+  const ft_cfg_t *c = &s->cfg;
+  int             n = (int)c->batch;
+  double         *tok = malloc((size_t)n * sizeof *tok);
+  double          sp = sw_mask_sparsity(&s->mask);
+  sw_trial_out_metric(out, "speedup", ratio, "ratio");
+  sw_trial_out_metric(out, "time_dense", td, "s");
+  sw_trial_out_metric(out, "time_method", tsp, "s");
+  sw_trial_out_metric(out, "ideal_speedup", ft_ideal(s, sp), "ratio");
+  sw_trial_out_metric(out, "sparsity_target", c->sparsity, "fraction");
+  sw_trial_out_metric(out, "sparsity_neuron", sp, "fraction");
+  if (tok) {
+    for (int t = 0; t < n; t++) tok[t] = sw_mask_token_sparsity(&s->mask, t);
+    sw_trial_out_metric(out, "sparsity_token_p10", ft_quantile(tok, n, 0.1), "fraction");
+    sw_trial_out_metric(out, "sparsity_token_p50", ft_quantile(tok, n, 0.5), "fraction");
+    sw_trial_out_metric(out, "sparsity_token_p90", ft_quantile(tok, n, 0.9), "fraction");
+    free(tok);
+  }
+  sw_trial_out_metric(out, "flops", st->flops, "flop");
+  sw_trial_out_metric(out, "flops_dense", st->flops_dense, "flop");
+  sw_trial_out_metric(out, "flops_select", st->flops_select, "flop");
+  sw_trial_out_metric(out, "flop_ratio", st->flops_dense > 0 ? st->flops / st->flops_dense : 0.0, "ratio");
+  sw_trial_out_metric(out, "weight_bytes", st->weight_bytes, "byte");
+  sw_trial_out_metric(out, "weight_bytes_dense", st->weight_bytes_dense, "byte");
+  sw_trial_out_metric(out, "gbs_dense", st->weight_bytes_dense / td * 1e-9, "GB/s");
+  sw_trial_out_metric(out, "gbs_method", st->weight_bytes / tsp * 1e-9, "GB/s");
+  if (s->has_policy) {
+    sw_trial_out_metric(out, "threshold", s->policy.threshold, "value");
+    sw_trial_out_metric(out, "k", s->policy.k, "count");
+  }
+  sw_trial_out_metric(out, "n_weight_copies", s->fw->n, "count");
+  sw_trial_out_metric(out, "threads", (double)c->threads, "count");
+}
+
+static sw_rc ft_alloc_state(ft_state_t *s, sw_err_t *err) {
+  const ft_cfg_t *c = &s->cfg;
+  size_t          d = (size_t)c->d_model, f = (size_t)c->d_ff, nb = (size_t)c->batch, nc = (size_t)c->n_calib;
+  int             max_tok = (int)(nb > nc ? nb : nc);
+  sw_rc           rc = sw_ffn_work_alloc(&s->work, (int)d, (int)f, max_tok, (int)c->threads, err);
+  if (rc == SW_OK) rc = sw_mask_alloc(&s->mask, (int)f, (int)nb, err);
+  if (rc != SW_OK) return rc;
+  s->x = malloc(nb * d * sizeof(float));
+  s->xc = malloc(nc * d * sizeof(float));
+  s->y_dense = malloc(nb * d * sizeof(float));
+  s->y_sparse = malloc(nb * d * sizeof(float));
+  s->gact = malloc(nc * f * sizeof(float));
+  s->u = malloc(nc * f * sizeof(float));
+  if (!s->x || !s->xc || !s->y_dense || !s->y_sparse || !s->gact || !s->u)
+    return sw_err_set(err, SW_ERR_NOMEM, "ffn: out of memory for %zu tokens", nb + nc);
+  ft_fill_tokens(s->x, nb * d, (uint64_t)c->seed * 2 + 1);
+  ft_fill_tokens(s->xc, nc * d, (uint64_t)c->seed * 2 + 2);
+  return SW_OK;
+}
+
+static sw_rc ft_errors(ft_state_t *s, sw_trial_out_t *out, sw_err_t *err) {
+  const ft_cfg_t *c = &s->cfg;
+  int             n = (int)(c->error_tokens < c->batch ? c->error_tokens : c->batch);
+  if (n <= 0) return SW_OK;
+  double *ref = malloc((size_t)n * c->d_model * sizeof *ref);
+  if (!ref) return sw_err_set(err, SW_ERR_NOMEM, "ffn: out of memory for the reference");
+  sw_ffn_reference_f64(ref, s->x, &s->fw->w[0], NULL, n);
+  sw_trial_out_metric(out, "rel_error", ft_rel_error(s->y_sparse, ref, n, (int)c->d_model), "ratio");
+  sw_trial_out_metric(out, "rel_error_dense", ft_rel_error(s->y_dense, ref, n, (int)c->d_model), "ratio");
+  free(ref);
+  return SW_OK;
+}
+
+static void ft_open_counters(ft_state_t *s) {
+  sw_err_t e;
+  s->sde_on = sw_sde_init(&s->sde, NULL, &e) == SW_OK;
+  if (sw_counters_open_default(&s->cnt_dense, NULL, &e) != SW_OK) s->cnt_dense = NULL;
+  if (sw_counters_open_default(&s->cnt_sparse, NULL, &e) != SW_OK) s->cnt_sparse = NULL;
+}
+
+static sw_rc ft_run_moe(ft_state_t *s, const sw_json_t *config, sw_trial_out_t *out, sw_err_t *err) {
+  const ft_cfg_t   *c = &s->cfg;
+  sw_trial_moe_in_t in = {&s->fw->w[0], s->xc, (int)c->n_calib, s->x, (int)c->batch, (int)c->reps, (int)c->threads};
+  return sw_trial_ffn_moe(config, &in, out, err);
+}
 
 sw_rc sw_trial_run_ffn(sw_trial_cache_t *cache, const sw_json_t *config, sw_trial_out_t *out, sw_err_t *err) {
-  (void)cache;
-  (void)config;
-  (void)out;
-  return sw_err_set(err, SW_ERR_UNSUPPORTED, "workload 'ffn' is not implemented in this build yet");
+  ft_state_t s;
+  memset(&s, 0, sizeof s);
+  sw_rc rc = ft_parse(&s.cfg, config, err);
+  if (rc != SW_OK) return rc;
+  sw_policy_kind_t kind = SW_POLICY_DENSE;
+  int              moe = sw_trial_moe_handles(s.cfg.method);
+  if (!moe && (rc = sw_policy_parse(s.cfg.method, &kind, err)) != SW_OK) return rc;
+  openblas_set_num_threads((int)s.cfg.threads);
+  rc = ft_weights_get(&s.fw, cache, &s.cfg, err);
+  if (rc == SW_OK) rc = ft_alloc_state(&s, err);
+  if (rc == SW_OK && moe) {
+    rc = ft_run_moe(&s, config, out, err);
+    ft_state_free(&s);
+    if (!cache && s.fw) ft_weights_destroy(s.fw);
+    return rc;
+  }
+  if (rc == SW_OK) rc = ft_setup_policy(&s, kind, err);
+  s.kernel_only = strcmp(s.cfg.timing, "kernel") == 0;
+  double         td = 0, tsp = 0, ratio = 0;
+  sw_ffn_stats_t st;
+  memset(&st, 0, sizeof st);
+  if (rc == SW_OK) {
+    ft_open_counters(&s);
+    rc = ft_time(&s, out, &td, &tsp, &ratio, &st, err);
+  }
+  if (rc == SW_OK) {
+    if (s.cnt_dense) sw_counters_write(s.cnt_dense, out, "dense");
+    if (s.cnt_sparse) sw_counters_write(s.cnt_sparse, out, "sparse");
+    ft_write_metrics(&s, out, td, tsp, ratio, &st);
+    rc = ft_errors(&s, out, err);
+  }
+  ft_state_free(&s);
+  if (!cache && s.fw) ft_weights_destroy(s.fw);
+  return rc;
 }

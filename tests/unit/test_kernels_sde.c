@@ -1,5 +1,6 @@
 /* Unit test for sw_sde: kernel statistics accounted into an sw_sde_t context are read back through PAPI as
- * software-defined events (sde:::<library>::<counter>), with the values computed by hand. */
+ * software-defined events (sde:::<library>::<counter>), with the values computed by hand, also after a
+ * context is shut down and a new one created under the same library name. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -37,9 +38,21 @@ static void test_sde_counters_read_through_papi(void **state) {
   assert_int_equal(v[2], 8192);
   assert_int_equal(ctx.calls, 2);
   assert_int_equal(ctx.flops, 1029);
+  sw_sde_shutdown(&ctx);
+  /* a second context under the same name increments the same (libsde-owned) counters */
+  sw_sde_t ctx2;
+  assert_int_equal(sw_sde_init(&ctx2, "sparsweep_test", &err), SW_OK);
+  assert_int_equal(PAPI_start(es), PAPI_OK);
+  st.flops = 10.0, st.neurons_executed = 1, st.weight_bytes = 2.0;
+  sw_sde_account(&ctx2, &st);
+  assert_int_equal(PAPI_stop(es, v), PAPI_OK);
+  assert_int_equal(v[0], 10);
+  assert_int_equal(v[1], 1);
+  assert_int_equal(v[2], 2);
+  assert_int_equal(ctx2.calls, 1);
+  sw_sde_shutdown(&ctx2);
   PAPI_cleanup_eventset(es);
   PAPI_destroy_eventset(&es);
-  sw_sde_shutdown(&ctx);
   PAPI_shutdown();
   assert_string_equal(sw_sde_counter_names[0], "flops");
 }

@@ -1,0 +1,103 @@
+/* Unit test for the "ffn" trial runner (workers/sw_trial_ffn.c) on a tiny shape: the result JSON carries the
+ * interleaved samples, a sparsity near the target, FLOPs equal to the analytical count of the executed
+ * neurons, and a relative error that is ~0 at sparsity 0 and clearly non-zero at high sparsity. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/sw_json.h"
+#include "kernels/sw_flops.h"
+#include "workers/sw_trial.h"
+
+/* Runs the ffn trial with a JSON config and returns the parsed result JSON (caller frees). */
+static sw_json_t *kt_run(const char *cfg_text, sw_rc want) {
+  sw_json_t *cfg = NULL;
+  sw_err_t   err;
+  assert_int_equal(sw_json_parse(cfg_text, strlen(cfg_text), &cfg, &err), SW_OK);
+  sw_trial_out_t out;
+  sw_trial_out_init(&out);
+  sw_trial_cache_t cache = {0};
+  sw_rc            rc = sw_trial_run_ffn(&cache, cfg, &out, &err);
+  if (rc != want) fprintf(stderr, "trial: %s\n", err.msg);
+  assert_int_equal(rc, want);
+  sw_json_t *res = NULL;
+  if (rc == SW_OK) {
+    sw_buf_t buf = {0};
+    sw_trial_out_json(&out, &buf);
+    assert_int_equal(sw_json_parse(buf.data, buf.len, &res, &err), SW_OK);
+    sw_buf_free(&buf);
+  }
+  sw_trial_out_free(&out);
+  sw_trial_cache_free(&cache);
+  sw_json_free(cfg);
+  return res;
+}
+
+static double kt_metric(const sw_json_t *res, const char *name) {
+  const sw_json_t *m = sw_json_get(res, "metrics");
+  assert_non_null(m);
+  for (size_t i = 0; i < m->count; i++) {
+    const sw_json_t *n = sw_json_get(&m->items[i], "name");
+    if (n && strcmp(n->string, name) == 0) return sw_json_get(&m->items[i], "value")->number;
+  }
+  fail_msg("metric %s missing", name);
+  return NAN;
+}
+
+static void test_trial_threshold(void **state) {
+  (void)state;
+  sw_json_t *res = kt_run("{\"workload\":\"ffn\",\"d_model\":40,\"d_ff\":96,\"batch\":3,\"method\":\"threshold\","
+                          "\"sparsity\":0.7,\"repetitions\":3,\"warmup\":1,\"cache\":\"warm\",\"n_calib\":200}",
+                          SW_OK);
+  double sp = kt_metric(res, "sparsity_neuron");
+  assert_true(fabs(sp - 0.7) < 0.12); /* 3 held-out tokens of 96 neurons: sampling noise */
+  double flops = kt_metric(res, "flops"), select = kt_metric(res, "flops_select");
+  double n_exec = round((1.0 - sp) * 3 * 96);
+  assert_true(fabs(select - 2.0 * 40 * 96 * 3) < 0.5);                          /* dense gate */
+  assert_true(fabs(flops - select - n_exec * (2.0 * 40 * 2 + 1.0)) < 0.5);       /* up + down + product */
+  assert_true(fabs(kt_metric(res, "flops_dense") - sw_flops_ffn_dense(40, 96, 1, 3)) < 0.5);
+  double e = kt_metric(res, "rel_error");
+  assert_true(e > 1e-3 && e < 1.0);
+  assert_true(kt_metric(res, "rel_error_dense") < 1e-5);
+  const sw_json_t *samples = sw_json_get(res, "samples");
+  assert_int_equal(samples->count, 6); /* 3 dense + 3 sparse */
+  sw_json_free(res);
+}
+
+static void test_trial_sparsity_zero_is_exact(void **state) {
+  (void)state;
+  sw_json_t *res = kt_run("{\"d_model\":24,\"d_ff\":50,\"batch\":5,\"method\":\"topk\",\"sparsity\":0,"
+                          "\"repetitions\":2,\"cache\":\"cold\",\"cold_mib\":1,\"activation\":\"geglu\"}",
+                          SW_OK);
+  assert_true(kt_metric(res, "sparsity_neuron") == 0.0);
+  assert_true(kt_metric(res, "rel_error") < 1e-5);
+  assert_true(kt_metric(res, "n_weight_copies") > 1);
+  sw_json_free(res);
+  res = kt_run("{\"d_model\":24,\"d_ff\":50,\"batch\":2,\"method\":\"random\",\"sparsity\":0.5,\"timing\":\"kernel\","
+               "\"repetitions\":2,\"dtype\":\"bf16\",\"cache\":\"warm\"}",
+               SW_OK);
+  assert_true(fabs(kt_metric(res, "sparsity_neuron") - 0.5) < 1e-9); /* exactly 25 of 50 per token */
+  sw_json_free(res);
+}
+
+static void test_trial_bad_config(void **state) {
+  (void)state;
+  assert_null(kt_run("{\"method\":\"nope\"}", SW_ERR_INVALID));
+  assert_null(kt_run("{\"sparsity\":1.5}", SW_ERR_RANGE));
+  assert_null(kt_run("{\"d_model\":\"wide\"}", SW_ERR_INVALID));
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_trial_threshold),
+      cmocka_unit_test(test_trial_sparsity_zero_is_exact),
+      cmocka_unit_test(test_trial_bad_config),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
