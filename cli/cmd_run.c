@@ -25,6 +25,7 @@ static const char s_usage[] =
     "  --drain-grace S     seconds running trials may finish after a drain request (default 60)\n"
     "  --batch N           commit every N trials (default: the store's)\n"
     "  --dry-run           show what would run and what is skipped; write nothing\n"
+    "  --summary-json F    also write the run summary (counts, wall and rank 0 CPU seconds) to F as JSON\n"
     "  -v, --verbose       one line per finished trial\n"
     "SIGTERM/SIGUSR1 to rank 0 (mpirun forwards SIGUSR1 to all ranks) stop dispatching, let running trials\n"
     "finish (interrupting them after the grace), commit and exit 0.\n";
@@ -53,7 +54,7 @@ static int s_parse_double(const char *opt, const char *text, double *out) {
 }
 
 /* Fills opts from argv; returns 0, or SW_EXIT_USAGE after printing the problem. */
-static int s_parse(int argc, char **argv, sw_orch_opts_t *o) {
+static int s_parse(int argc, char **argv, sw_orch_opts_t *o, const char **summary_path) {
   o->events_endpoint = SW_EVENTS_DEFAULT_ENDPOINT;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *next = i + 1 < argc ? argv[i + 1] : NULL;
@@ -68,6 +69,7 @@ static int s_parse(int argc, char **argv, sw_orch_opts_t *o) {
     else if (strcmp(a, "--batch") == 0) bad = s_parse_int(a, argv[++i], &o->batch_trials);
     else if (strcmp(a, "--drain-grace") == 0) bad = s_parse_double(a, argv[++i], &o->drain_grace_s);
     else if (strcmp(a, "--drain-file") == 0 && next) o->drain_file = argv[++i];
+    else if (strcmp(a, "--summary-json") == 0 && next) *summary_path = argv[++i];
     else if (strcmp(a, "--events") == 0 && next) {
       o->events_endpoint = strcmp(next, "none") == 0 ? NULL : next;
       o->events_required = o->events_endpoint != NULL;
@@ -106,7 +108,23 @@ static void s_print_summary(const sw_orch_opts_t *o, const sw_orch_summary_t *s)
          s->drained ? "; drained" : "", s->tripped ? "; stopped by the circuit breaker" : "");
 }
 
-static int s_rank0(const sw_orch_opts_t *o, int world_size) {
+/* Writes the summary as one JSON object (for `sparsweep bench orchestration` and scripts). */
+static void s_write_summary_json(const char *path, const sw_orch_summary_t *s) {
+  FILE *f = fopen(path, "w");
+  if (!f) {
+    fprintf(stderr, "sparsweep run: cannot write summary '%s'\n", path);
+    return;
+  }
+  fprintf(f, "{\"total\":%lld,\"skipped\":%lld,\"ok\":%lld,\"failed\":%lld,\"interrupted\":%lld,"
+             "\"attempts\":%lld,\"not_run\":%lld,\"run_id\":%lld,\"wall_s\":%.9g,\"rank0_cpu_s\":%.9g,"
+             "\"drained\":%d,\"tripped\":%d,\"exit_code\":%d}\n",
+          (long long)s->total, (long long)s->skipped, (long long)s->ok, (long long)s->failed,
+          (long long)s->interrupted, (long long)s->attempts, (long long)s->not_run, (long long)s->run_id, s->wall_s,
+          s->cpu_s, s->drained, s->tripped, s->exit_code);
+  if (fclose(f) != 0) fprintf(stderr, "sparsweep run: cannot write summary '%s'\n", path);
+}
+
+static int s_rank0(const sw_orch_opts_t *o, int world_size, const char *summary_path) {
   sw_err_t err;
   sw_orch_summary_t sum;
   sw_worker_local_t *local = NULL;
@@ -130,6 +148,7 @@ static int s_rank0(const sw_orch_opts_t *o, int world_size) {
   sw_worker_local_destroy(&local);
   if (rc != SW_OK) fprintf(stderr, "sparsweep run: %s\n", err.msg);
   s_print_summary(o, &sum);
+  if (summary_path) s_write_summary_json(summary_path, &sum);
   return sum.exit_code;
 }
 
@@ -143,9 +162,10 @@ int cmd_run(int argc, char **argv) {
   o.build = (sw_build_info_t){SW_VERSION, SW_GIT_COMMIT, SW_GIT_DIRTY, SW_COMPILER, SW_C_FLAGS};
   o.argc = argc;
   o.argv = argv;
-  int rc = s_parse(argc, argv, &o);
+  const char *summary_path = NULL;
+  int rc = s_parse(argc, argv, &o, &summary_path);
   if (rc) return rc;
-  if (!s_launched_by_mpi()) return s_rank0(&o, 1);
+  if (!s_launched_by_mpi()) return s_rank0(&o, 1, summary_path);
   int rank = 0, size = 1;
   sw_err_t err;
   if (MPI_Init(&argc, &argv) != MPI_SUCCESS || sw_proto_init(&err) != SW_OK ||
@@ -154,7 +174,7 @@ int cmd_run(int argc, char **argv) {
     return SW_EXIT_FAIL;
   }
   if (rank == 0) {
-    rc = s_rank0(&o, size);
+    rc = s_rank0(&o, size, summary_path);
   } else if (sw_worker_rank_loop(rank, NULL, &rc, &err) != SW_OK) {
     fprintf(stderr, "sparsweep[rank %d]: %s\n", rank, err.msg);
     MPI_Abort(MPI_COMM_WORLD, SW_EXIT_FAIL); /* an MPI failure on a worker: rank 0 would wait forever */

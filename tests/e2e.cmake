@@ -4,3 +4,7 @@ foreach(t sweep kill9 drain unwritable np1)
   sw_script_test(mpi_${t} COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/mpi/${t}.sh TIMEOUT 120 LABELS e2e mpi)
   set_tests_properties(mpi_${t} PROPERTIES RESOURCE_LOCK mpi)
 endforeach()
+# Smoke run of the orchestration benchmark with small numbers (prints figures; fails only if a sweep fails).
+sw_script_test(mpi_bench_orch_smoke COMMAND $<TARGET_FILE:sparsweep> bench orchestration --trials 60
+  --long-trials 2 --long-ms 200 TIMEOUT 120 LABELS e2e mpi)
+set_tests_properties(mpi_bench_orch_smoke PROPERTIES RESOURCE_LOCK mpi)
