@@ -1,11 +1,65 @@
-/* `sparsweep history`: placeholder until its module lands (see cli/sw_cmd_table.c for the intent). */
+/* `sparsweep history DB --metric NAME`: one metric across every run of a database, per configuration,
+ * runs in start order (labelled by commit), with step changes found by change-point detection. */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
 
 #include "cli/sw_cli.h"
+#include "results/sw_report.h"
+
+static void usage(FILE *f) {
+  fprintf(f, "usage: sparsweep history DB --metric NAME [--where EXPR] [--min-change 0.05]\n"
+             "  NAME: a metric, or latency:SERIES for the median of a sample series.  Steps smaller than\n"
+             "  --min-change (relative) are not reported.\n");
+}
+
+static const char *opt_value(int argc, char **argv, int *i, const char *name, int *bad) {
+  size_t n = strlen(name);
+  if (strncmp(argv[*i], name, n) != 0) return NULL;
+  if (argv[*i][n] == '=') return argv[*i] + n + 1;
+  if (argv[*i][n] != '\0') return NULL;
+  if (*i + 1 >= argc) {
+    *bad = 1;
+    return NULL;
+  }
+  return argv[++*i];
+}
 
 int cmd_history(int argc, char **argv) {
-  (void)argc;
-  (void)argv;
-  fprintf(stderr, "sparsweep history: not available in this build yet\n");
-  return SW_EXIT_FAIL;
+  if (sw_cli_wants_help(argc, argv)) {
+    usage(stdout);
+    return SW_EXIT_OK;
+  }
+  const char *db_path = NULL, *metric = NULL, *where = NULL;
+  double min_rel = 0.05;
+  int bad = 0;
+  for (int i = 1; i < argc && !bad; i++) {
+    const char *v;
+    char *end;
+    if ((v = opt_value(argc, argv, &i, "--metric", &bad))) metric = v;
+    else if ((v = opt_value(argc, argv, &i, "--where", &bad))) where = v;
+    else if ((v = opt_value(argc, argv, &i, "--min-change", &bad))) {
+      min_rel = strtod(v, &end);
+      bad = !*v || *end || min_rel < 0;
+    } else if (argv[i][0] != '-' && !db_path) db_path = argv[i];
+    else bad = 1;
+    if (bad) fprintf(stderr, "sparsweep history: bad or incomplete option '%s'\n", argv[i]);
+  }
+  if (bad || !db_path || !metric) {
+    usage(stderr);
+    return SW_EXIT_USAGE;
+  }
+  sw_err_t err;
+  sw_err_clear(&err);
+  sqlite3 *db = NULL;
+  sw_buf_t out = SW_BUF_INIT;
+  sw_rc rc = sw_report_open(db_path, &db, &err);
+  if (rc == SW_OK) rc = sw_report_history(db, metric, where, min_rel, &out, &err);
+  sqlite3_close(db);
+  fputs(sw_buf_str(&out), stdout);
+  sw_buf_free(&out);
+  if (rc != SW_OK) fprintf(stderr, "sparsweep history: %s\n", err.msg);
+  return rc == SW_OK ? SW_EXIT_OK : rc == SW_ERR_NOMEM || rc == SW_ERR_IO ? SW_EXIT_FAIL : SW_EXIT_USAGE;
 }

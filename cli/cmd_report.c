@@ -1,11 +1,152 @@
-/* `sparsweep report`: placeholder until its module lands (see cli/sw_cmd_table.c for the intent). */
+/* `sparsweep report DB`: paper-style tables of one run (default: the latest), rows and columns chosen from
+ * the config axes that vary, cells = the main metrics with their uncertainty and validity; --pareto for
+ * the non-dominated configurations, --plot DIR for PNG/SVG figures through gnuplot. */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
 
 #include "cli/sw_cli.h"
+#include "results/sw_plot.h"
+#include "results/sw_report.h"
+
+static void usage(FILE *f) {
+  fprintf(f, "usage: sparsweep report DB [--run RUN] [--rows AXIS] [--cols AXIS] [--metric NAME[,NAME...]]\n"
+             "         [--format text|md|csv|latex] [--where EXPR] [--relative] [--trials] [--pareto X,Y]\n"
+             "         [--plot DIR] [--min-reps N] [--max-cv X] [--max-sparsity-gap X]\n"
+             "  RUN: run id, uuid prefix or 'latest' (default).  EXPR: SQL over config keys, e.g.\n"
+             "  \"method = 'teal' and sparsity >= 0.5\".  Cells of INVALID trials are marked '!'.\n"
+             "  --pareto X,Y: '+name' maximises, '-name' minimises (default by name).\n");
+}
+
+/* Value of "--name VALUE" / "--name=VALUE" at argv[*i] (advancing *i), or NULL when it is another option;
+ * *bad is set when the value is missing. */
+static const char *opt_value(int argc, char **argv, int *i, const char *name, int *bad) {
+  size_t n = strlen(name);
+  if (strncmp(argv[*i], name, n) != 0) return NULL;
+  if (argv[*i][n] == '=') return argv[*i] + n + 1;
+  if (argv[*i][n] != '\0') return NULL;
+  if (*i + 1 >= argc) {
+    *bad = 1;
+    return NULL;
+  }
+  return argv[++*i];
+}
+
+typedef struct report_args {
+  const char      *db, *run, *where, *pareto, *plot;
+  char            *metric_list; /* owned copy split in place */
+  sw_report_opts_t o;
+} report_args_t;
+
+static int parse_number(const char *s, double *out) {
+  char *end;
+  *out = strtod(s, &end);
+  return *s && *end == '\0';
+}
+
+static int parse_args(int argc, char **argv, report_args_t *a) {
+  int bad = 0;
+  for (int i = 1; i < argc && !bad; i++) {
+    const char *v;
+    double num;
+    if ((v = opt_value(argc, argv, &i, "--run", &bad))) a->run = v;
+    else if ((v = opt_value(argc, argv, &i, "--rows", &bad))) a->o.rows = v;
+    else if ((v = opt_value(argc, argv, &i, "--cols", &bad))) a->o.cols = v;
+    else if ((v = opt_value(argc, argv, &i, "--where", &bad))) a->where = v;
+    else if ((v = opt_value(argc, argv, &i, "--pareto", &bad))) a->pareto = v;
+    else if ((v = opt_value(argc, argv, &i, "--plot", &bad))) a->plot = v;
+    else if ((v = opt_value(argc, argv, &i, "--metric", &bad))) {
+      free(a->metric_list);
+      a->metric_list = strdup(v);
+    } else if ((v = opt_value(argc, argv, &i, "--format", &bad))) {
+      sw_err_t err;
+      if (sw_report_format_parse(v, &a->o.format, &err) != SW_OK) {
+        fprintf(stderr, "sparsweep report: %s\n", err.msg);
+        return 0;
+      }
+    } else if ((v = opt_value(argc, argv, &i, "--min-reps", &bad))) {
+      bad = !parse_number(v, &num) || num < 0;
+      a->o.validity.min_reps = (size_t)num;
+    } else if ((v = opt_value(argc, argv, &i, "--max-cv", &bad))) {
+      bad = !parse_number(v, &a->o.validity.max_cv);
+    } else if ((v = opt_value(argc, argv, &i, "--max-sparsity-gap", &bad))) {
+      bad = !parse_number(v, &a->o.validity.max_sparsity_gap);
+    } else if (strcmp(argv[i], "--relative") == 0) a->o.relative = 1;
+    else if (strcmp(argv[i], "--trials") == 0) a->o.trials_view = 1;
+    else if (argv[i][0] != '-' && !a->db) a->db = argv[i];
+    else bad = 1;
+    if (bad) fprintf(stderr, "sparsweep report: bad or incomplete option '%s'\n", argv[i]);
+  }
+  if (!bad && !a->db) fprintf(stderr, "sparsweep report: missing DB\n");
+  return !bad && a->db;
+}
+
+static void split_metrics(report_args_t *a) {
+  for (char *tok = a->metric_list ? strtok(a->metric_list, ",") : NULL; tok && a->o.n_metrics < SW_REPORT_MAX_METRICS;
+       tok = strtok(NULL, ","))
+    a->o.metrics[a->o.n_metrics++] = tok;
+}
+
+static int exit_for(sw_rc rc) {
+  return rc == SW_ERR_INVALID || rc == SW_ERR_NOTFOUND || rc == SW_ERR_PARSE || rc == SW_ERR_DB ? SW_EXIT_USAGE
+                                                                                                 : SW_EXIT_FAIL;
+}
+
+/* Pareto: "X,Y" split into two names. */
+static sw_rc do_pareto(sw_rset_t *set, const report_args_t *a, sw_buf_t *out, sw_err_t *err) {
+  char x[128], *comma = strchr(a->pareto, ',');
+  if (!comma || (size_t)(comma - a->pareto) >= sizeof x)
+    return sw_err_set(err, SW_ERR_INVALID, "--pareto wants X,Y (two metric names), got '%s'", a->pareto);
+  memcpy(x, a->pareto, (size_t)(comma - a->pareto));
+  x[comma - a->pareto] = '\0';
+  return sw_report_pareto(set, x, comma + 1, &a->o, out, err);
+}
+
+static sw_rc run_report(sqlite3 *db, report_args_t *a, sw_buf_t *out, sw_buf_t *notes, sw_err_t *err) {
+  int64_t run_id;
+  sw_rset_t set;
+  memset(&set, 0, sizeof set);
+  sw_rc rc = sw_report_resolve_run(db, a->run, &run_id, err);
+  if (rc == SW_OK) rc = sw_rset_load(db, run_id, a->where, &set, err);
+  if (rc == SW_OK && a->pareto) rc = do_pareto(&set, a, out, err);
+  else if (rc == SW_OK) rc = sw_report_tables(&set, &a->o, out, notes, err);
+  if (rc == SW_OK && a->plot) {
+    sw_plot_opts_t po;
+    sw_plot_opts_default(&po);
+    rc = sw_plot_run(&set, a->plot, &po, notes, err);
+  }
+  sw_rset_free(&set);
+  return rc;
+}
 
 int cmd_report(int argc, char **argv) {
-  (void)argc;
-  (void)argv;
-  fprintf(stderr, "sparsweep report: not available in this build yet\n");
-  return SW_EXIT_FAIL;
+  if (sw_cli_wants_help(argc, argv)) {
+    usage(stdout);
+    return SW_EXIT_OK;
+  }
+  report_args_t a;
+  memset(&a, 0, sizeof a);
+  sw_report_opts_default(&a.o);
+  if (!parse_args(argc, argv, &a)) {
+    usage(stderr);
+    free(a.metric_list);
+    return SW_EXIT_USAGE;
+  }
+  split_metrics(&a);
+  sw_err_t err;
+  sw_err_clear(&err);
+  sqlite3 *db = NULL;
+  sw_buf_t out = SW_BUF_INIT, notes = SW_BUF_INIT;
+  sw_rc rc = sw_report_open(a.db, &db, &err);
+  if (rc == SW_OK) rc = run_report(db, &a, &out, &notes, &err);
+  sqlite3_close(db);
+  fputs(sw_buf_str(&out), stdout);
+  if (rc == SW_OK) fputs(sw_buf_str(&notes), stderr);
+  else fprintf(stderr, "sparsweep report: %s\n", err.msg);
+  sw_buf_free(&out);
+  sw_buf_free(&notes);
+  free(a.metric_list);
+  return rc == SW_OK ? SW_EXIT_OK : exit_for(rc);
 }

@@ -1,0 +1,395 @@
+/* sw_plot: writes each figure's data (NAME.dat, tab-separated, one gnuplot index block per line) and
+ * script (NAME.gp) and runs gnuplot on the script with posix_spawnp: PNG through the pngcairo terminal,
+ * then SVG through the svg terminal from the same plot command (replot). */
+#include "results/sw_plot.h"
+
+#include <errno.h>
+#include <math.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "results/sw_report_int.h"
+
+extern char **environ;
+
+void sw_plot_opts_default(sw_plot_opts_t *o) {
+  memset(o, 0, sizeof *o);
+  o->gnuplot = "gnuplot";
+  o->max_latency_trials = 24;
+}
+
+/* ------------------------------------------------------------------ files and gnuplot */
+
+static void path_of(const char *dir, const char *name, const char *ext, char *dst, size_t cap) {
+  snprintf(dst, cap, "%s/%s.%s", dir, name, ext);
+}
+
+static sw_rc open_out(const char *dir, const char *name, const char *ext, FILE **f, sw_err_t *err) {
+  char path[4096];
+  path_of(dir, name, ext, path, sizeof path);
+  *f = fopen(path, "w");
+  return *f ? SW_OK : sw_err_set(err, SW_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+}
+
+/* A gnuplot single-quoted string ('' stands for a quote). */
+static void gp_quote(FILE *f, const char *s) {
+  fputc('\'', f);
+  for (; *s; s++) {
+    if (*s == '\'') fputc('\'', f);
+    if (*s != '\n' && *s != '\t') fputc(*s, f);
+  }
+  fputc('\'', f);
+}
+
+/* Script prelude: title and axis labels. */
+static void gp_head(FILE *f, const char *title, const char *xlabel, const char *ylabel) {
+  fputs("set datafile separator \"\\t\"\nset grid\nset key outside right top\nset title ", f);
+  gp_quote(f, title);
+  fputs("\nset xlabel ", f);
+  gp_quote(f, xlabel);
+  fputs("\nset ylabel ", f);
+  gp_quote(f, ylabel);
+  fputs("\n", f);
+}
+
+/* Terminal switches: PNG first, then the same plot as SVG. */
+static void gp_terminal(FILE *f, const char *dir, const char *name, const char *ext) {
+  char path[4096];
+  path_of(dir, name, ext, path, sizeof path);
+  fputs(strcmp(ext, "png") == 0 ? "set terminal pngcairo size 1000,640 noenhanced\nset output "
+                                : "set terminal svg size 1000,640 noenhanced\nset output ",
+        f);
+  gp_quote(f, path);
+  fputs("\n", f);
+}
+
+static sw_rc run_gnuplot(const sw_plot_opts_t *o, const char *dir, const char *name, sw_err_t *err) {
+  char script[4096];
+  path_of(dir, name, "gp", script, sizeof script);
+  char *argv[] = {(char *)o->gnuplot, script, NULL};
+  pid_t pid;
+  int rc = posix_spawnp(&pid, o->gnuplot, NULL, NULL, argv, environ);
+  if (rc != 0) return sw_err_set(err, SW_ERR_CHILD, "cannot run %s: %s", o->gnuplot, strerror(rc));
+  int status;
+  while (waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR) return sw_err_set(err, SW_ERR_CHILD, "waiting for %s: %s", o->gnuplot, strerror(errno));
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    return sw_err_set(err, SW_ERR_CHILD, "%s %s failed (status %d)", o->gnuplot, script,
+                      WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+  static const char *const exts[] = {"png", "svg"};
+  for (int i = 0; i < 2; i++) {
+    char out[4096];
+    struct stat sb;
+    path_of(dir, name, exts[i], out, sizeof out);
+    if (stat(out, &sb) != 0 || sb.st_size == 0)
+      return sw_err_set(err, SW_ERR_CHILD, "%s did not write %s", o->gnuplot, out);
+  }
+  return SW_OK;
+}
+
+/* ------------------------------------------------------------------ grouping */
+
+/* "k=v k2=v2" over the given keys (empty string when none). */
+static void group_text(const sw_rtrial_t *t, const char *const *keys, size_t nk, char *dst, size_t cap) {
+  char v[256];
+  dst[0] = '\0';
+  for (size_t k = 0; k < nk; k++) {
+    sw_rtrial_config_text(t, keys[k], v, sizeof v);
+    sw_report_appendf(dst, cap, "%s%s=%s", k ? " " : "", keys[k], v);
+  }
+}
+
+/* Varying axes of the set except `skip` (borrowed key pointers into axes). */
+static size_t varying_keys(const sw_axis_t *axes, size_t nax, const char *skip, const char **keys, size_t cap) {
+  size_t n = 0;
+  for (size_t i = 0; i < nax && n < cap; i++)
+    if (axes[i].n > 1 && (!skip || strcmp(axes[i].key, skip) != 0)) keys[n++] = axes[i].key;
+  return n;
+}
+
+typedef struct xy {
+  double x, y;
+  char   group[256];
+} xy_t;
+
+static int cmp_xy(const void *a, const void *b) {
+  const xy_t *u = a, *v = b;
+  int c = strcmp(u->group, v->group);
+  if (c) return c;
+  return (u->x > v->x) - (u->x < v->x);
+}
+
+/* Writes groups as gnuplot index blocks and the matching plot clauses; returns the number of groups. */
+static size_t write_groups(FILE *dat, FILE *gp, const char *datpath, xy_t *pts, size_t n, const char *style) {
+  qsort(pts, n, sizeof *pts, cmp_xy);
+  size_t blocks = 0;
+  fputs("plot ", gp);
+  for (size_t i = 0; i < n; i++) {
+    if (i == 0 || strcmp(pts[i].group, pts[i - 1].group) != 0) {
+      if (i) fputs("\n\n", dat);
+      fprintf(dat, "# %s\n", pts[i].group);
+      if (blocks) fputs(", \\\n     ", gp);
+      gp_quote(gp, blocks ? "" : datpath);
+      fprintf(gp, " index %zu using 1:2 with %s title ", blocks, style);
+      gp_quote(gp, *pts[i].group ? pts[i].group : "all");
+      blocks++;
+    }
+    fprintf(dat, "%.17g\t%.17g\n", pts[i].x, pts[i].y);
+  }
+  return blocks;
+}
+
+static const char *first_metric(const sw_rset_t *set, const char *const *names, size_t n) {
+  for (size_t k = 0; k < n; k++)
+    for (size_t i = 0; i < set->n; i++)
+      if (sw_rtrial_metric(&set->trials[i], names[k])) return names[k];
+  return NULL;
+}
+
+static const char *flops_metric(const sw_rset_t *set) {
+  static const char *const prefs[] = {"ffn_flops", "flops_sparse", "flops", "flops_executed"};
+  const char *m = first_metric(set, prefs, 4);
+  for (size_t i = 0; !m && i < set->n; i++)
+    for (size_t k = 0; k < set->trials[i].n_metrics && !m; k++) {
+      const sw_rmetric_t *x = &set->trials[i].metrics[k];
+      int flop = (x->unit && strcmp(x->unit, "flop") == 0) || strstr(x->name, "flops");
+      if (flop && !strstr(x->name, "dense") && !strstr(x->name, "saved")) m = x->name;
+    }
+  return m;
+}
+
+/* ------------------------------------------------------------------ figures */
+
+/* Draws one x/y figure: data points built by the caller, grouped into lines. */
+static sw_rc xy_figure(const char *dir, const char *name, const sw_plot_opts_t *o, xy_t *pts, size_t n,
+                       const char *title, const char *xl, const char *yl, const char *extra, sw_err_t *err) {
+  FILE *dat = NULL, *gp = NULL;
+  sw_rc rc = open_out(dir, name, "dat", &dat, err);
+  if (rc == SW_OK) rc = open_out(dir, name, "gp", &gp, err);
+  if (rc == SW_OK) {
+    char datpath[4096];
+    path_of(dir, name, "dat", datpath, sizeof datpath);
+    gp_head(gp, title, xl, yl);
+    if (extra) fputs(extra, gp);
+    gp_terminal(gp, dir, name, "png");
+    write_groups(dat, gp, datpath, pts, n, "linespoints pointsize 1.2");
+    if (strstr(name, "speedup")) fputs(", \\\n     1/(1-x) with lines dashtype 2 lc rgb 'black' title 'ideal 1/(1-s)'", gp);
+    fputs("\n", gp);
+    gp_terminal(gp, dir, name, "svg");
+    fputs("replot\nunset output\n", gp);
+  }
+  if (dat && fclose(dat) != 0 && rc == SW_OK) rc = sw_err_set(err, SW_ERR_IO, "writing %s/%s.dat failed", dir, name);
+  if (gp && fclose(gp) != 0 && rc == SW_OK) rc = sw_err_set(err, SW_ERR_IO, "writing %s/%s.gp failed", dir, name);
+  if (rc == SW_OK) rc = run_gnuplot(o, dir, name, err);
+  return rc;
+}
+
+sw_rc sw_plot_accuracy_vs_flops(const sw_rset_t *set, const char *dir, const sw_plot_opts_t *o, sw_err_t *err) {
+  static const char *const acc[] = {"ppl", "perplexity", "kl", "rel_l2_error", "rel_error", "top1_agree"};
+  const char *ym = o->accuracy_metric ? o->accuracy_metric : first_metric(set, acc, 6);
+  const char *xm = o->flops_metric ? o->flops_metric : flops_metric(set);
+  if (!ym || !xm) return sw_err_set(err, SW_ERR_NOTFOUND, "accuracy_vs_flops: no %s metric", ym ? "FLOPs" : "accuracy");
+  xy_t *pts = calloc(set->n ? set->n : 1, sizeof *pts);
+  if (!pts) return sw_err_set(err, SW_ERR_NOMEM, "plot: out of memory");
+  const char *group[] = {"method"};
+  size_t n = 0;
+  for (size_t i = 0; i < set->n; i++) {
+    const sw_rmetric_t *x = sw_rtrial_metric(&set->trials[i], xm), *y = sw_rtrial_metric(&set->trials[i], ym);
+    if (!x || !y || isnan(x->value) || isnan(y->value)) continue;
+    pts[n] = (xy_t){x->value, y->value, ""};
+    if (sw_json_get(set->trials[i].config, "method")) group_text(&set->trials[i], group, 1, pts[n].group, sizeof pts[n].group);
+    n++;
+  }
+  sw_rc rc = n ? SW_OK : sw_err_set(err, SW_ERR_NOTFOUND, "accuracy_vs_flops: no trial has both %s and %s", xm, ym);
+  char title[256];
+  snprintf(title, sizeof title, "%s vs %s per method (run %lld)", ym, xm, (long long)set->run.run_id);
+  if (rc == SW_OK) rc = xy_figure(dir, "accuracy_vs_flops", o, pts, n, title, xm, ym, NULL, err);
+  free(pts);
+  return rc;
+}
+
+sw_rc sw_plot_speedup_vs_sparsity(const sw_rset_t *set, const char *dir, const sw_plot_opts_t *o, sw_err_t *err) {
+  static const char *const sp[] = {"speedup", "decode_speedup"};
+  const char *ym = o->speedup_metric ? o->speedup_metric : first_metric(set, sp, 2);
+  if (!ym) return sw_err_set(err, SW_ERR_NOTFOUND, "speedup_vs_sparsity: no speedup metric");
+  sw_axis_t *axes = NULL;
+  size_t nax = 0, n = 0;
+  sw_rc rc = sw_axes_collect(set, &axes, &nax, err);
+  xy_t *pts = rc == SW_OK ? calloc(set->n ? set->n : 1, sizeof *pts) : NULL;
+  if (rc == SW_OK && !pts) rc = sw_err_set(err, SW_ERR_NOMEM, "plot: out of memory");
+  const char *keys[32];
+  size_t nk = rc == SW_OK ? varying_keys(axes, nax, "sparsity", keys, 32) : 0;
+  double max_s = 0, max_y = 1;
+  for (size_t i = 0; rc == SW_OK && i < set->n; i++) {
+    const sw_rtrial_t *t = &set->trials[i];
+    const sw_rmetric_t *y = sw_rtrial_metric(t, ym), *a = sw_rtrial_metric(t, "achieved_sparsity");
+    const sw_json_t *s = sw_json_get(t->config, "sparsity");
+    double x = a && !isnan(a->value) ? a->value : s && s->kind == SW_JSON_NUMBER ? s->number : NAN;
+    if (!y || isnan(y->value) || isnan(x) || x >= 1) continue;
+    pts[n] = (xy_t){x, y->value, ""};
+    group_text(t, keys, nk, pts[n++].group, sizeof pts[0].group);
+    max_s = x > max_s ? x : max_s;
+    max_y = y->value > max_y ? y->value : max_y;
+  }
+  if (rc == SW_OK && n == 0) rc = sw_err_set(err, SW_ERR_NOTFOUND, "speedup_vs_sparsity: no trial has %s and a sparsity", ym);
+  if (rc == SW_OK) {
+    double ideal = 1 / (1 - max_s), top = (ideal > max_y ? ideal : max_y) * 1.1;
+    char extra[256], title[256];
+    snprintf(extra, sizeof extra, "set xrange [0:%.6g]\nset yrange [0:%.6g]\nset samples 400\n", max_s, top);
+    snprintf(title, sizeof title, "%s vs sparsity (run %lld)", ym, (long long)set->run.run_id);
+    rc = xy_figure(dir, "speedup_vs_sparsity", o, pts, n, title, "sparsity", ym, extra, err);
+  }
+  free(pts);
+  sw_axes_free(axes, nax);
+  return rc;
+}
+
+/* Quantile by linear interpolation between order statistics (Hyndman & Fan type 7). */
+static double quantile(const double *sorted, size_t n, double q) {
+  double h = (double)(n - 1) * q;
+  size_t lo = (size_t)floor(h);
+  return lo + 1 < n ? sorted[lo] + (h - (double)lo) * (sorted[lo + 1] - sorted[lo]) : sorted[n - 1];
+}
+
+/* Union of series names over the first max trials (at most 4, sorted). */
+static size_t series_names(const sw_rset_t *set, size_t max, const char **names) {
+  size_t n = 0;
+  for (size_t i = 0; i < set->n && i < max; i++)
+    for (size_t k = 0; k < set->trials[i].n_series; k++) {
+      const char *s = set->trials[i].series[k].name;
+      size_t j = 0;
+      while (j < n && strcmp(names[j], s) != 0) j++;
+      if (j == n && n < 4) names[n++] = s;
+    }
+  for (size_t i = 1; i < n; i++)
+    for (size_t j = i; j > 0 && strcmp(names[j - 1], names[j]) > 0; j--) {
+      const char *t = names[j];
+      names[j] = names[j - 1];
+      names[j - 1] = t;
+    }
+  return n;
+}
+
+static double latency_scale(const sw_rset_t *set, size_t max, const char **unit) {
+  double m = 0;
+  for (size_t i = 0; i < set->n && i < max; i++)
+    for (size_t k = 0; k < set->trials[i].n_series; k++) {
+      double med = sw_median(set->trials[i].series[k].v, set->trials[i].series[k].n);
+      m = med > m ? med : m;
+    }
+  *unit = m >= 1 ? "s" : m >= 1e-3 ? "ms" : m >= 1e-6 ? "us" : "ns";
+  return m >= 1 ? 1 : m >= 1e-3 ? 1e3 : m >= 1e-6 ? 1e6 : 1e9;
+}
+
+static sw_rc latency_data(const sw_rset_t *set, size_t max, const char **names, size_t ns, const char **keys,
+                          size_t nk, double scale, FILE *dat) {
+  double *tmp = NULL;
+  size_t cap = 0;
+  char label[256];
+  for (size_t s = 0; s < ns; s++) {
+    if (s) fputs("\n\n", dat);
+    fprintf(dat, "# %s: x min p25 median p75 max label\n", names[s]);
+    for (size_t i = 0; i < set->n && i < max; i++) {
+      const sw_rseries_t *sr = sw_rtrial_series(&set->trials[i], names[s]);
+      if (!sr || sr->n == 0) continue;
+      if (sr->n > cap) {
+        double *p = realloc(tmp, sr->n * sizeof *p);
+        if (!p) {
+          free(tmp);
+          return SW_ERR_NOMEM;
+        }
+        tmp = p;
+        cap = sr->n;
+      }
+      sw_sorted_copy(sr->v, sr->n, tmp);
+      group_text(&set->trials[i], keys, nk, label, sizeof label);
+      double x = (double)i + ((double)s - (double)(ns - 1) / 2) * 0.8 / (double)ns;
+      fprintf(dat, "%.6g\t%.9g\t%.9g\t%.9g\t%.9g\t%.9g\t%s\n", x, tmp[0] * scale, quantile(tmp, sr->n, 0.25) * scale,
+              quantile(tmp, sr->n, 0.5) * scale, quantile(tmp, sr->n, 0.75) * scale, tmp[sr->n - 1] * scale,
+              *label ? label : set->trials[i].config_hash);
+    }
+  }
+  free(tmp);
+  return SW_OK;
+}
+
+static void latency_plot_cmd(FILE *gp, const char *datpath, const char **names, size_t ns, size_t ntr) {
+  fputs("plot ", gp);
+  for (size_t s = 0; s < ns; s++) {
+    if (s) fputs(", \\\n     ", gp);
+    gp_quote(gp, s ? "" : datpath);
+    fprintf(gp, " index %zu using 1:3:2:6:5%s with candlesticks whiskerbars lw 1.2 title ", s, s ? "" : ":xtic(7)");
+    gp_quote(gp, names[s]);
+    fprintf(gp, ", \\\n     '' index %zu using 1:4:4:4:4 with candlesticks lt -1 lw 2 notitle", s);
+  }
+  fprintf(gp, "\n");
+  (void)ntr;
+}
+
+sw_rc sw_plot_latency(const sw_rset_t *set, const char *dir, const sw_plot_opts_t *o, sw_err_t *err) {
+  const char *names[4];
+  size_t max = o->max_latency_trials ? o->max_latency_trials : 24;
+  size_t ns = series_names(set, max, names);
+  if (ns == 0) return sw_err_set(err, SW_ERR_NOTFOUND, "latency: no trial has samples");
+  sw_axis_t *axes = NULL;
+  size_t nax = 0;
+  sw_rc rc = sw_axes_collect(set, &axes, &nax, err);
+  const char *keys[32], *unit;
+  size_t nk = rc == SW_OK ? varying_keys(axes, nax, NULL, keys, 32) : 0;
+  double scale = latency_scale(set, max, &unit);
+  FILE *dat = NULL, *gp = NULL;
+  if (rc == SW_OK) rc = open_out(dir, "latency", "dat", &dat, err);
+  if (rc == SW_OK) rc = open_out(dir, "latency", "gp", &gp, err);
+  if (rc == SW_OK && latency_data(set, max, names, ns, keys, nk, scale, dat) != SW_OK)
+    rc = sw_err_set(err, SW_ERR_NOMEM, "plot: out of memory");
+  if (rc == SW_OK) {
+    char title[256], ylabel[64], datpath[4096];
+    size_t ntr = set->n < max ? set->n : max;
+    snprintf(title, sizeof title, "latency per trial: min, quartiles, median, max (run %lld, first %zu trials)",
+             (long long)set->run.run_id, ntr);
+    snprintf(ylabel, sizeof ylabel, "latency [%s]", unit);
+    path_of(dir, "latency", "dat", datpath, sizeof datpath);
+    gp_head(gp, title, "", ylabel);
+    fprintf(gp, "set boxwidth %.3f absolute\nset xtics rotate by -40 font ',8'\nset xrange [-0.6:%zu.4]\n"
+                "set bmargin 10\nset yrange [0:*]\n",
+            0.7 / (double)ns, ntr - 1);
+    gp_terminal(gp, dir, "latency", "png");
+    latency_plot_cmd(gp, datpath, names, ns, ntr);
+    gp_terminal(gp, dir, "latency", "svg");
+    fputs("replot\nunset output\n", gp);
+  }
+  if (dat && fclose(dat) != 0 && rc == SW_OK) rc = sw_err_set(err, SW_ERR_IO, "writing %s/latency.dat failed", dir);
+  if (gp && fclose(gp) != 0 && rc == SW_OK) rc = sw_err_set(err, SW_ERR_IO, "writing %s/latency.gp failed", dir);
+  if (rc == SW_OK) rc = run_gnuplot(o, dir, "latency", err);
+  sw_axes_free(axes, nax);
+  return rc;
+}
+
+sw_rc sw_plot_run(sw_rset_t *set, const char *dir, const sw_plot_opts_t *o, sw_buf_t *log, sw_err_t *err) {
+  if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+    return sw_err_set(err, SW_ERR_IO, "cannot create plot directory %s: %s", dir, strerror(errno));
+  typedef sw_rc (*fig_fn)(const sw_rset_t *, const char *, const sw_plot_opts_t *, sw_err_t *);
+  static const fig_fn figs[] = {sw_plot_accuracy_vs_flops, sw_plot_speedup_vs_sparsity, sw_plot_latency};
+  static const char *const names[] = {"accuracy_vs_flops", "speedup_vs_sparsity", "latency"};
+  int drawn = 0;
+  for (int i = 0; i < 3; i++) {
+    sw_err_t e;
+    sw_err_clear(&e);
+    sw_rc rc = figs[i](set, dir, o, &e);
+    if (rc == SW_ERR_NOTFOUND) {
+      if (log) sw_buf_printf(log, "plot %s skipped: %s\n", names[i], e.msg);
+      continue;
+    }
+    if (rc != SW_OK) {
+      sw_err_set(err, rc, "%s", e.msg);
+      return rc;
+    }
+    drawn++;
+    if (log) sw_buf_printf(log, "plot %s/%s.png and .svg written\n", dir, names[i]);
+  }
+  return drawn ? SW_OK : sw_err_set(err, SW_ERR_NOTFOUND, "no figure has data in run %lld", (long long)set->run.run_id);
+}

@@ -1,0 +1,205 @@
+/* sw_report: reading a results database (results/schema.sql) for people: trial sets loaded per run,
+ * validity stamps, benchstat-style projections into paper tables (rows and columns chosen from config
+ * axes, one table per value of the remaining varying axes) in text, Markdown, CSV or LaTeX, a Pareto view,
+ * A/B comparison of two runs with multiple-comparison control, metric history with change points, and
+ * export to CSV / JSON Lines.  Every connection used here is read-only. */
+#ifndef SW_REPORT_H
+#define SW_REPORT_H
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "common/sw_buf.h"
+#include "common/sw_err.h"
+#include "common/sw_json.h"
+#include "results/sw_stats.h"
+
+struct sqlite3;
+
+/* ------------------------------------------------------------------ loading */
+
+/* Opens path read-only and checks it is a sparsweep database this build understands (application_id and
+ * PRAGMA user_version <= SW_STORE_SCHEMA_VERSION); errors name the path. */
+sw_rc sw_report_open(const char *path, struct sqlite3 **db, sw_err_t *err);
+
+/* Resolves a run: NULL or "latest" = the newest run that has trials; a number = runs.run_id; otherwise a
+ * runs.uuid prefix (must be unique).  SW_ERR_NOTFOUND with a message when nothing matches. */
+sw_rc sw_report_resolve_run(struct sqlite3 *db, const char *spec, int64_t *run_id, sw_err_t *err);
+
+/* Rewrites a user filter into SQL over trials aliased t: bare identifiers are config keys
+ * (json_extract(t.config, '$.key')), except SQL keywords, function names (followed by '('), and the trial
+ * columns status, attempt, trial_id, run_id, config_hash, host.  Example: "method = 'teal' and sparsity >= 0.5".
+ * SW_ERR_PARSE on an unterminated string or a character that has no place in a filter (';'). */
+sw_rc sw_where_to_sql(const char *expr, sw_buf_t *out, sw_err_t *err);
+
+typedef struct sw_rmetric {
+  char  *name;
+  double value; /* NaN for SQL NULL */
+  char  *unit;  /* may be NULL */
+} sw_rmetric_t;
+
+typedef struct sw_rseries {
+  char   *name; /* "dense", "sparse", ... */
+  double *v;    /* seconds, in repetition order */
+  size_t  n;
+} sw_rseries_t;
+
+typedef struct sw_rcounter {
+  char  *series, *name;
+  double value;     /* NaN when not available */
+  char  *reason;    /* why it is missing, or NULL */
+} sw_rcounter_t;
+
+/* One trial (the latest "ok" attempt of a config hash in the run, else its latest attempt). */
+typedef struct sw_rtrial {
+  int64_t        trial_id, run_id;
+  char          *config_hash, *config_json, *status;
+  int            attempt;
+  sw_json_t     *config;  /* parsed flat object */
+  sw_rmetric_t  *metrics; /* sorted by name */
+  size_t         n_metrics;
+  sw_rseries_t  *series;  /* sorted by name */
+  size_t         n_series;
+  sw_rcounter_t *counters;
+  size_t         n_counters;
+  int            valid;        /* validity stamp (sw_report_stamp) */
+  char           reasons[512]; /* "; "-separated reasons when invalid */
+} sw_rtrial_t;
+
+/* Provenance of the run a set came from. */
+typedef struct sw_rrun {
+  int64_t run_id;
+  char   *uuid, *git_commit, *fingerprint, *spec_name, *status, *cpu_model;
+  int     git_dirty;
+  double  started_s;
+} sw_rrun_t;
+
+typedef struct sw_rset {
+  sw_rrun_t    run;
+  sw_rtrial_t *trials; /* sorted by trial_id */
+  size_t       n;
+} sw_rset_t;
+
+/* Loads the trials of run_id (with metrics, samples and counters), restricted by where (user syntax of
+ * sw_where_to_sql; NULL = all).  out must be zeroed; free with sw_rset_free. */
+sw_rc sw_rset_load(struct sqlite3 *db, int64_t run_id, const char *where, sw_rset_t *out, sw_err_t *err);
+void  sw_rset_free(sw_rset_t *set);
+
+/* Lookups (NULL when absent). */
+const sw_rmetric_t *sw_rtrial_metric(const sw_rtrial_t *t, const char *name);
+const sw_rseries_t *sw_rtrial_series(const sw_rtrial_t *t, const char *name);
+/* Display text of a config value ("0.5", "teal", "true"); "-" when the key is absent. */
+void sw_rtrial_config_text(const sw_rtrial_t *t, const char *key, char *dst, size_t cap);
+
+/* ------------------------------------------------------------------ validity */
+
+typedef struct sw_validity_opts {
+  size_t min_reps;          /* fewer samples in any series is INVALID (default 6: the least with a 95% median CI) */
+  double max_cv;            /* CV of any series above this is INVALID (default 0.10, pyperf's check) */
+  double min_sample_s;      /* a median sample below this is under the timer's useful resolution (default 1e-6 s:
+                               1000 x the 1 ns CLOCK_MONOTONIC resolution keeps quantisation below 0.1%) */
+  double max_sparsity_gap;  /* |achieved - target| sparsity above this is INVALID (default 0.05) */
+} sw_validity_opts_t;
+
+void sw_validity_opts_default(sw_validity_opts_t *o);
+/* Sets t->valid and t->reasons from the rules above (and status != "ok").  The target sparsity is config
+ * "sparsity"; the achieved one the metric "achieved_sparsity" (or "sparsity_achieved"). */
+void sw_report_stamp(sw_rtrial_t *t, const sw_validity_opts_t *o);
+
+/* ------------------------------------------------------------------ tables */
+
+typedef enum sw_report_format {
+  SW_FMT_TEXT = 0,
+  SW_FMT_MD = 1,
+  SW_FMT_CSV = 2,
+  SW_FMT_LATEX = 3
+} sw_report_format;
+
+/* Parses text|md|csv|latex. */
+sw_rc sw_report_format_parse(const char *s, sw_report_format *out, sw_err_t *err);
+
+#define SW_REPORT_MAX_METRICS 16
+
+typedef struct sw_report_opts {
+  const char        *rows, *cols;  /* config axes; NULL = chosen from the axes that vary */
+  const char        *metrics[SW_REPORT_MAX_METRICS]; /* cell metrics; none = chosen from what is present */
+  size_t             n_metrics;
+  sw_report_format   format;
+  int                relative;     /* 1: also print each metric relative to the dense cell of its row/column */
+  int                trials_view;  /* 1: one row per trial (axes, metrics, VALID/INVALID with reasons) */
+  double             confidence;   /* interval level (default 0.95) */
+  sw_validity_opts_t validity;
+} sw_report_opts_t;
+
+void sw_report_opts_default(sw_report_opts_t *o);
+
+/* Writes the tables of a loaded set (stamps every trial first).  Cell = the metric's value with its
+ * uncertainty: "<metric>_se" as "± se"; sample series (metric "latency:<series>", or a series' name) as
+ * median [95% order-statistic CI]; "speedup" with dense and sparse series gets the ratio-of-medians interval
+ * (dense over sparse).  An INVALID trial's cell is marked "!" and its reasons are listed under the table.
+ * Notes (axes chosen, hidden axes) go to notes when not NULL. */
+sw_rc sw_report_tables(sw_rset_t *set, const sw_report_opts_t *o, sw_buf_t *out, sw_buf_t *notes, sw_err_t *err);
+
+/* Pareto view: every trial with metrics x and y (prefix '+' = maximise, '-' = minimise; bare names are
+ * minimised unless they look like higher-is-better: speedup, agree, accuracy, saved, acc), and '*' on the
+ * configurations no other trial dominates. */
+sw_rc sw_report_pareto(sw_rset_t *set, const char *x, const char *y, const sw_report_opts_t *o, sw_buf_t *out,
+                       sw_err_t *err);
+
+/* 1 when a metric name is higher-is-better by the heuristic above. */
+int sw_metric_higher_is_better(const char *name);
+
+/* ------------------------------------------------------------------ compare */
+
+typedef struct sw_compare_opts {
+  double     threshold;   /* practical threshold on |ratio - 1| (default 0.05) */
+  double     alpha;       /* significance after correction (default 0.05) */
+  sw_padjust correction;  /* default Holm */
+  double     confidence;  /* ratio interval level (default 0.95) */
+  double     acc_rel_tol; /* accuracy metrics without a standard error: relative tolerance (default 1e-3) */
+  int        verbose;     /* 1: list every compared pair, not only changes and warnings */
+} sw_compare_opts_t;
+
+void sw_compare_opts_default(sw_compare_opts_t *o);
+
+typedef struct sw_compare_summary {
+  size_t matched, only_baseline, only_candidate;
+  size_t compared;          /* (trial, series) latency comparisons with a test */
+  size_t too_few;           /* comparisons without enough samples to ever be significant (warning) */
+  size_t regressions, improvements;
+  size_t accuracy_regressions, accuracy_changes;
+  size_t count_changes;     /* deterministic counts that differ */
+  double geomean_ratio;     /* geometric mean of candidate/baseline latency ratios (NaN when none) */
+  int    machines_differ;
+} sw_compare_summary_t;
+
+/* Compares two loaded sets, trials matched by config hash.  Writes the report to out and warnings to warn.
+ * The verdict is in the summary: a regression needs adjusted p < alpha AND ratio > 1 + threshold. */
+sw_rc sw_compare_sets(const sw_rset_t *base, const sw_rset_t *cand, const sw_compare_opts_t *o, sw_buf_t *out,
+                      sw_buf_t *warn, sw_compare_summary_t *sum, sw_err_t *err);
+
+/* 1 when a metric (is_counter 0: unit flop/count/byte(s) or a "flops" name) or a counter (is_counter 1) is a
+ * deterministic count compared exactly: FLOPs, SDE counters, instructions; never cycles, cache misses,
+ * stalls, branch misses, times or rates. */
+int sw_is_exact_count(const char *name, const char *unit, int is_counter);
+/* 1 when a metric is an accuracy metric (perplexity, KL, agreement, error, accuracy). */
+int sw_is_accuracy_metric(const char *name);
+
+/* ------------------------------------------------------------------ history and export */
+
+/* A metric ("latency:<series>" = median of samples) across all runs, per config (restricted by where),
+ * runs ordered by start time, with change points (sw_change_points, min_rel) marked. */
+sw_rc sw_report_history(struct sqlite3 *db, const char *metric, const char *where, double min_rel, sw_buf_t *out,
+                        sw_err_t *err);
+
+typedef enum sw_export_format {
+  SW_EXPORT_CSV = 0,
+  SW_EXPORT_JSONL = 1
+} sw_export_format;
+
+/* Writes every trial (run_id 0 = all runs) as one CSV row (run and trial columns, then config keys, then
+ * metrics, then per-series n and median) or one JSON object per line (config, metrics, units, samples,
+ * counters nested). */
+sw_rc sw_report_export(struct sqlite3 *db, int64_t run_id, sw_export_format fmt, FILE *out, sw_err_t *err);
+
+#endif

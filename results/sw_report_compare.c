@@ -1,0 +1,663 @@
+/* sw_report_compare: A/B comparison of two runs (trials matched by config hash; per sample series the
+ * candidate/baseline ratio of medians with its interval and a Mann-Whitney U test, Holm or BH across every
+ * comparison, a practical threshold, "too few samples" as a warning only, accuracy metrics against their
+ * own tolerance, deterministic counts compared exactly), metric history across runs with change points,
+ * and export to CSV / JSON Lines. */
+#include <math.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "results/sw_report.h"
+#include "results/sw_report_int.h"
+
+void sw_compare_opts_default(sw_compare_opts_t *o) {
+  memset(o, 0, sizeof *o);
+  o->threshold = 0.05;
+  o->alpha = 0.05;
+  o->correction = SW_PADJUST_HOLM;
+  o->confidence = 0.95;
+  o->acc_rel_tol = 1e-3;
+}
+
+/* "1.234 ms"-style text of a duration in seconds. */
+static void fmt_seconds(double s, char *dst, size_t cap) {
+  if (isnan(s)) snprintf(dst, cap, "-");
+  else if (s >= 1) snprintf(dst, cap, "%.4g s", s);
+  else if (s >= 1e-3) snprintf(dst, cap, "%.4g ms", s * 1e3);
+  else if (s >= 1e-6) snprintf(dst, cap, "%.4g us", s * 1e6);
+  else snprintf(dst, cap, "%.4g ns", s * 1e9);
+}
+
+/* Config description from the axes that vary (config hash prefix when none does). */
+static void describe(const sw_rtrial_t *t, const sw_axis_t *axes, size_t nax, char *dst, size_t cap) {
+  char v[256];
+  dst[0] = '\0';
+  for (size_t k = 0; k < nax; k++) {
+    if (axes[k].n < 2) continue;
+    sw_rtrial_config_text(t, axes[k].key, v, sizeof v);
+    sw_report_appendf(dst, cap, "%s%s=%s", dst[0] ? " " : "", axes[k].key, v);
+  }
+  if (!dst[0]) snprintf(dst, cap, "config %.12s", t->config_hash);
+}
+
+static int cmp_trial_hash(const void *a, const void *b) {
+  const sw_rtrial_t *x = *(const sw_rtrial_t *const *)a, *y = *(const sw_rtrial_t *const *)b;
+  return strcmp(x->config_hash, y->config_hash);
+}
+
+/* Candidate trials with status ok, sorted by config hash for bsearch. */
+static const sw_rtrial_t **index_by_hash(const sw_rset_t *set, size_t *n) {
+  const sw_rtrial_t **idx = malloc((set->n ? set->n : 1) * sizeof *idx);
+  *n = 0;
+  if (!idx) return NULL;
+  for (size_t i = 0; i < set->n; i++)
+    if (strcmp(set->trials[i].status, "ok") == 0) idx[(*n)++] = &set->trials[i];
+  qsort(idx, *n, sizeof *idx, cmp_trial_hash);
+  return idx;
+}
+
+static const sw_rtrial_t *find_hash(const sw_rtrial_t **idx, size_t n, const sw_rtrial_t *key) {
+  const sw_rtrial_t *const *hit = bsearch(&key, idx, n, sizeof *idx, cmp_trial_hash);
+  return hit ? *hit : NULL;
+}
+
+/* One latency comparison. */
+typedef struct lat_cmp {
+  const sw_rtrial_t *base, *cand;
+  const char        *series;
+  double             med_base, med_cand;
+  sw_estimate_t      ratio;
+  double             p, p_adj;
+  int                too_few;
+} lat_cmp_t;
+
+typedef struct cmp_ctx {
+  const sw_compare_opts_t *o;
+  lat_cmp_t               *lat;
+  size_t                   n_lat, cap_lat;
+  sw_axis_t               *axes;
+  size_t                   nax;
+  sw_grid_t                acc, counts;  /* accuracy and count change lists */
+  sw_compare_summary_t    *sum;
+  sw_buf_t                *warn;
+} cmp_ctx_t;
+
+static sw_rc compare_series(cmp_ctx_t *c, const sw_rtrial_t *b, const sw_rtrial_t *t, const sw_rseries_t *sb,
+                            const sw_rseries_t *sc, sw_err_t *err) {
+  if (c->n_lat == c->cap_lat) {
+    size_t nc = c->cap_lat ? c->cap_lat * 2 : 64;
+    lat_cmp_t *p = realloc(c->lat, nc * sizeof *p);
+    if (!p) return sw_err_set(err, SW_ERR_NOMEM, "compare: out of memory");
+    c->lat = p;
+    c->cap_lat = nc;
+  }
+  lat_cmp_t *l = &c->lat[c->n_lat];
+  memset(l, 0, sizeof *l);
+  l->base = b;
+  l->cand = t;
+  l->series = sb->name;
+  l->med_base = sw_median(sb->v, sb->n);
+  l->med_cand = sw_median(sc->v, sc->n);
+  sw_err_t e2;
+  if (sw_ratio_ci(sb->v, sb->n, sc->v, sc->n, c->o->confidence, &l->ratio, &e2) != SW_OK) {
+    char d[400];
+    describe(b, c->axes, c->nax, d, sizeof d);
+    sw_buf_printf(c->warn, "warning: %s series %s not compared: %s\n", d, sb->name, e2.msg);
+    return SW_OK;
+  }
+  sw_mwu_t u;
+  sw_rc rc = sw_mwu_test(sb->v, sb->n, sc->v, sc->n, &u, err);
+  if (rc != SW_OK) return rc;
+  l->p = u.p;
+  l->too_few = sw_mwu_min_p(sb->n, sc->n) >= c->o->alpha;
+  if (l->too_few) l->p = NAN; /* cannot ever be significant: not a test, not in the family */
+  c->n_lat++;
+  return SW_OK;
+}
+
+static void add_change_row(sw_grid_t *g, const char *desc, const char *what, double vb, double vc, const char *verdict) {
+  char a[40], b[40];
+  size_t r = sw_grid_add_row(g);
+  sw_report_fmt_number(vb, a, sizeof a);
+  sw_report_fmt_number(vc, b, sizeof b);
+  sw_grid_set(g, r, 0, desc);
+  sw_grid_set(g, r, 1, what);
+  sw_grid_set(g, r, 2, isnan(vb) ? "null" : a);
+  sw_grid_set(g, r, 3, isnan(vc) ? "null" : b);
+  sw_grid_set(g, r, 4, verdict);
+}
+
+static void compare_accuracy(cmp_ctx_t *c, const sw_rtrial_t *b, const sw_rtrial_t *t, const sw_rmetric_t *mb,
+                             const sw_rmetric_t *mc, const char *desc) {
+  char se_name[160];
+  snprintf(se_name, sizeof se_name, "%s_se", mb->name);
+  const sw_rmetric_t *sb = sw_rtrial_metric(b, se_name), *sc = sw_rtrial_metric(t, se_name);
+  double tol = c->o->acc_rel_tol * fabs(mb->value);
+  if (sb && sc && !isnan(sb->value) && !isnan(sc->value))
+    tol = 2 * sqrt(sb->value * sb->value + sc->value * sc->value); /* ~95% band for a difference */
+  double d = mc->value - mb->value;
+  if (isnan(d) || fabs(d) <= tol) return;
+  int worse = sw_metric_higher_is_better(mb->name) ? d < 0 : d > 0;
+  c->sum->accuracy_changes++;
+  c->sum->accuracy_regressions += (size_t)worse;
+  add_change_row(&c->acc, desc, mb->name, mb->value, mc->value, worse ? "WORSE" : "better");
+}
+
+static void compare_counts(cmp_ctx_t *c, const sw_rtrial_t *b, const sw_rtrial_t *t, const char *desc) {
+  for (size_t k = 0; k < b->n_metrics; k++) {
+    const sw_rmetric_t *mb = &b->metrics[k], *mc = sw_rtrial_metric(t, mb->name);
+    if (!mc) continue;
+    if (sw_is_accuracy_metric(mb->name)) compare_accuracy(c, b, t, mb, mc, desc);
+    else if (sw_is_exact_count(mb->name, mb->unit, 0) && !(mb->value == mc->value) &&
+             !(isnan(mb->value) && isnan(mc->value))) {
+      c->sum->count_changes++;
+      add_change_row(&c->counts, desc, mb->name, mb->value, mc->value, "CHANGED");
+    }
+  }
+  for (size_t k = 0; k < b->n_counters; k++) {
+    const sw_rcounter_t *cb = &b->counters[k];
+    if (isnan(cb->value) || !sw_is_exact_count(cb->name, NULL, 1)) continue;
+    for (size_t j = 0; j < t->n_counters; j++) {
+      const sw_rcounter_t *cc = &t->counters[j];
+      if (strcmp(cc->series, cb->series) != 0 || strcmp(cc->name, cb->name) != 0 || isnan(cc->value)) continue;
+      if (cc->value != cb->value) {
+        char what[200];
+        snprintf(what, sizeof what, "%s:%s", cb->series, cb->name);
+        c->sum->count_changes++;
+        add_change_row(&c->counts, desc, what, cb->value, cc->value, "CHANGED");
+      }
+    }
+  }
+}
+
+static sw_rc compare_pair(cmp_ctx_t *c, const sw_rtrial_t *b, const sw_rtrial_t *t, sw_err_t *err) {
+  char desc[400];
+  describe(b, c->axes, c->nax, desc, sizeof desc);
+  for (size_t k = 0; k < b->n_series; k++) {
+    const sw_rseries_t *sc = sw_rtrial_series(t, b->series[k].name);
+    if (!sc) continue;
+    sw_rc rc = compare_series(c, b, t, &b->series[k], sc, err);
+    if (rc != SW_OK) return rc;
+  }
+  compare_counts(c, b, t, desc);
+  return SW_OK;
+}
+
+static void latency_row(cmp_ctx_t *c, sw_grid_t *g, const lat_cmp_t *l, const char *verdict) {
+  char desc[400], a[40], b[40], r[120];
+  describe(l->base, c->axes, c->nax, desc, sizeof desc);
+  size_t row = sw_grid_add_row(g);
+  sw_grid_set(g, row, 0, desc);
+  sw_grid_set(g, row, 1, l->series);
+  fmt_seconds(l->med_base, a, sizeof a);
+  sw_grid_set(g, row, 2, a);
+  fmt_seconds(l->med_cand, a, sizeof a);
+  sw_grid_set(g, row, 3, a);
+  if (isnan(l->ratio.lo)) snprintf(r, sizeof r, "%.3f", l->ratio.value);
+  else snprintf(r, sizeof r, "%.3f [%.3f, %.3f]", l->ratio.value, l->ratio.lo, l->ratio.hi);
+  sw_grid_set(g, row, 4, r);
+  snprintf(a, sizeof a, "%.2g", l->p);
+  snprintf(b, sizeof b, "%.2g", l->p_adj);
+  sw_grid_set(g, row, 5, isnan(l->p) ? "-" : a);
+  sw_grid_set(g, row, 6, isnan(l->p_adj) ? "-" : b);
+  sw_grid_set(g, row, 7, verdict);
+}
+
+static void init_change_grid(sw_grid_t *g) {
+  static const char *const h[] = {"config", "metric", "baseline", "candidate", "verdict"};
+  sw_grid_init(g, 5);
+  for (size_t i = 0; i < 5; i++) sw_grid_header(g, i, h[i]);
+}
+
+/* Adjusts p-values, decides every comparison and writes the latency table. */
+static sw_rc verdicts(cmp_ctx_t *c, sw_buf_t *out, sw_err_t *err) {
+  double *p = malloc((c->n_lat ? c->n_lat : 1) * sizeof *p), *adj = malloc((c->n_lat ? c->n_lat : 1) * sizeof *adj);
+  double *ratios = malloc((c->n_lat ? c->n_lat : 1) * sizeof *ratios);
+  sw_rc rc = p && adj && ratios ? SW_OK : sw_err_set(err, SW_ERR_NOMEM, "compare: out of memory");
+  for (size_t i = 0; rc == SW_OK && i < c->n_lat; i++) p[i] = c->lat[i].p;
+  if (rc == SW_OK) rc = sw_p_adjust(p, c->n_lat, c->o->correction, adj, err);
+  static const char *const h[] = {"config", "series", "baseline", "candidate", "ratio [CI]", "p", "p_adj", "verdict"};
+  sw_grid_t g;
+  sw_grid_init(&g, 8);
+  for (size_t i = 0; i < 8; i++) sw_grid_header(&g, i, h[i]);
+  size_t nr = 0;
+  for (size_t i = 0; rc == SW_OK && i < c->n_lat; i++) {
+    lat_cmp_t *l = &c->lat[i];
+    l->p_adj = adj[i];
+    ratios[nr++] = l->ratio.value;
+    int big = fabs(l->ratio.value - 1) > c->o->threshold;
+    int sig = !l->too_few && l->p_adj < c->o->alpha;
+    const char *v = "~";
+    if (l->too_few) {
+      c->sum->too_few++;
+      v = "too few samples";
+    } else {
+      c->sum->compared++;
+      if (sig && big) v = l->ratio.value > 1 ? "REGRESSION" : "improvement";
+    }
+    if (sig && big && l->ratio.value > 1) c->sum->regressions++;
+    if (sig && big && l->ratio.value < 1) c->sum->improvements++;
+    if (c->o->verbose || (strcmp(v, "~") != 0 && !l->too_few)) latency_row(c, &g, l, v);
+  }
+  c->sum->geomean_ratio = sw_geomean(ratios, nr);
+  if (rc == SW_OK && g.nrows) {
+    sw_buf_printf(out, "latency: candidate/baseline ratio of medians, %.0f%% CI; changes need p_adj < %g AND |ratio-1| > %g\n",
+                  c->o->confidence * 100, c->o->alpha, c->o->threshold);
+    sw_grid_render(&g, NULL, SW_FMT_TEXT, out);
+    sw_buf_puts(out, "\n");
+  }
+  sw_grid_free(&g);
+  free(p);
+  free(adj);
+  free(ratios);
+  return rc;
+}
+
+static void machine_warning(const sw_rset_t *base, const sw_rset_t *cand, sw_compare_summary_t *sum, sw_buf_t *warn) {
+  const char *fb = base->run.fingerprint, *fc = cand->run.fingerprint;
+  if (fb && fc && strcmp(fb, fc) == 0) return;
+  sum->machines_differ = 1;
+  sw_buf_printf(warn, "warning: machines differ (baseline %s, candidate %s): latency changes may come from the machine\n",
+                fb ? fb : "unknown", fc ? fc : "unknown");
+}
+
+static const char *correction_name(sw_padjust m) {
+  return m == SW_PADJUST_HOLM ? "Holm" : m == SW_PADJUST_BH ? "Benjamini-Hochberg" : "no";
+}
+
+static void summary_lines(const cmp_ctx_t *c, const sw_rset_t *base, const sw_rset_t *cand, sw_buf_t *out) {
+  const sw_compare_summary_t *s = c->sum;
+  sw_buf_printf(out, "summary: %zu matched configs (only baseline %zu, only candidate %zu); %zu latency comparisons"
+                     " (%s correction), %zu with too few samples\n",
+                s->matched, s->only_baseline, s->only_candidate, s->compared, correction_name(c->o->correction),
+                s->too_few);
+  sw_buf_printf(out, "geomean latency ratio (candidate/baseline): %.4f\n", s->geomean_ratio);
+  sw_buf_printf(out, "%zu regressions, %zu improvements, %zu accuracy regressions (%zu changes), %zu count changes\n",
+                s->regressions, s->improvements, s->accuracy_regressions, s->accuracy_changes, s->count_changes);
+  (void)base;
+  (void)cand;
+}
+
+sw_rc sw_compare_sets(const sw_rset_t *base, const sw_rset_t *cand, const sw_compare_opts_t *o, sw_buf_t *out,
+                      sw_buf_t *warn, sw_compare_summary_t *sum, sw_err_t *err) {
+  memset(sum, 0, sizeof *sum);
+  cmp_ctx_t c;
+  memset(&c, 0, sizeof c);
+  c.o = o;
+  c.sum = sum;
+  c.warn = warn;
+  init_change_grid(&c.acc);
+  init_change_grid(&c.counts);
+  machine_warning(base, cand, sum, warn);
+  size_t ni;
+  const sw_rtrial_t **idx = index_by_hash(cand, &ni);
+  sw_rc rc = idx ? sw_axes_collect(base, &c.axes, &c.nax, err) : sw_err_set(err, SW_ERR_NOMEM, "compare: out of memory");
+  for (size_t i = 0; rc == SW_OK && i < base->n; i++) {
+    const sw_rtrial_t *b = &base->trials[i];
+    if (strcmp(b->status, "ok") != 0) continue;
+    const sw_rtrial_t *t = find_hash(idx, ni, b);
+    if (!t) {
+      sum->only_baseline++;
+      continue;
+    }
+    sum->matched++;
+    rc = compare_pair(&c, b, t, err);
+  }
+  sum->only_candidate = ni - sum->matched;
+  sw_buf_printf(out, "compare: baseline run %lld (commit %.7s, machine %s) vs candidate run %lld (commit %.7s, machine %s)\n\n",
+                (long long)base->run.run_id, base->run.git_commit ? base->run.git_commit : "unknown",
+                base->run.fingerprint ? base->run.fingerprint : "unknown", (long long)cand->run.run_id,
+                cand->run.git_commit ? cand->run.git_commit : "unknown",
+                cand->run.fingerprint ? cand->run.fingerprint : "unknown");
+  if (rc == SW_OK) rc = verdicts(&c, out, err);
+  if (rc == SW_OK && c.acc.nrows) {
+    sw_buf_printf(out, "accuracy metrics beyond tolerance (2 x combined standard error, else %g relative):\n", o->acc_rel_tol);
+    sw_grid_render(&c.acc, NULL, SW_FMT_TEXT, out);
+    sw_buf_puts(out, "\n");
+  }
+  if (rc == SW_OK && c.counts.nrows) {
+    sw_buf_puts(out, "deterministic counts that changed (compared exactly):\n");
+    sw_grid_render(&c.counts, NULL, SW_FMT_TEXT, out);
+    sw_buf_puts(out, "\n");
+  }
+  if (rc == SW_OK && sum->too_few)
+    sw_buf_printf(warn, "warning: %zu comparisons have too few samples to ever reach p < %g (need >= 4 per side): no verdict\n",
+                  sum->too_few, o->alpha);
+  if (rc == SW_OK) summary_lines(&c, base, cand, out);
+  sw_grid_free(&c.acc);
+  sw_grid_free(&c.counts);
+  sw_axes_free(c.axes, c.nax);
+  free(c.lat);
+  free(idx);
+  if (rc == SW_OK && (!sw_buf_ok(out) || !sw_buf_ok(warn))) rc = sw_err_set(err, SW_ERR_NOMEM, "compare: out of memory");
+  return rc;
+}
+
+/* ------------------------------------------------------------------ history */
+
+typedef struct hist_pt {
+  size_t run; /* index into the loaded sets */
+  double value;
+} hist_pt_t;
+
+/* Runs in start-time order. */
+static sw_rc list_runs(sqlite3 *db, int64_t **ids, size_t *n, sw_err_t *err) {
+  sqlite3_stmt *st = NULL;
+  *ids = NULL;
+  *n = 0;
+  if (sqlite3_prepare_v2(db, "SELECT run_id FROM runs ORDER BY started_s, run_id", -1, &st, NULL) != SQLITE_OK)
+    return sw_report_db_error(db, err, "runs");
+  size_t cap = 0;
+  sw_rc rc = SW_OK;
+  while (rc == SW_OK && sqlite3_step(st) == SQLITE_ROW) {
+    if (*n == cap) {
+      cap = cap ? cap * 2 : 16;
+      int64_t *p = realloc(*ids, cap * sizeof *p);
+      if (!p) rc = sw_err_set(err, SW_ERR_NOMEM, "runs: out of memory");
+      else *ids = p;
+    }
+    if (rc == SW_OK) (*ids)[(*n)++] = sqlite3_column_int64(st, 0);
+  }
+  sqlite3_finalize(st);
+  return rc;
+}
+
+static void fmt_time(double t, char *dst, size_t cap) {
+  time_t s = (time_t)t;
+  struct tm tm;
+  if (isnan(t) || !gmtime_r(&s, &tm)) snprintf(dst, cap, "-");
+  else strftime(dst, cap, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+/* All trials of all sets in one shallow view, for axes over the whole history. */
+static sw_rc history_axes(const sw_rset_t *sets, size_t ns, sw_axis_t **axes, size_t *nax, sw_err_t *err) {
+  size_t total = 0;
+  for (size_t i = 0; i < ns; i++) total += sets[i].n;
+  sw_rset_t all;
+  memset(&all, 0, sizeof all);
+  all.trials = malloc((total ? total : 1) * sizeof *all.trials);
+  if (!all.trials) return sw_err_set(err, SW_ERR_NOMEM, "history: out of memory");
+  for (size_t i = 0; i < ns; i++)
+    for (size_t k = 0; k < sets[i].n; k++) all.trials[all.n++] = sets[i].trials[k];
+  sw_rc rc = sw_axes_collect(&all, axes, nax, err);
+  free(all.trials);
+  return rc;
+}
+
+static sw_rc history_one(const sw_rset_t *sets, const hist_pt_t *pts, size_t n, const sw_rtrial_t *t,
+                         const sw_axis_t *axes, size_t nax, double min_rel, sw_buf_t *out, sw_err_t *err) {
+  double *x = malloc(n * sizeof *x), *level = malloc(n * sizeof *level);
+  int *step = malloc(n * sizeof *step);
+  sw_rc rc = x && level && step ? SW_OK : sw_err_set(err, SW_ERR_NOMEM, "history: out of memory");
+  size_t ns = 0;
+  for (size_t i = 0; rc == SW_OK && i < n; i++) x[i] = pts[i].value;
+  if (rc == SW_OK) rc = sw_change_points(x, n, min_rel, step, level, &ns, err);
+  if (rc == SW_OK) {
+    char desc[400], text[64];
+    describe(t, axes, nax, desc, sizeof desc);
+    sw_buf_printf(out, "%s: %zu runs, %zu step%s\n", desc, n, ns, ns == 1 ? "" : "s");
+    sw_grid_t g;
+    static const char *const h[] = {"run", "commit", "started (UTC)", "value", "level", "step"};
+    sw_grid_init(&g, 6);
+    for (size_t i = 0; i < 6; i++) sw_grid_header(&g, i, h[i]);
+    for (size_t i = 0; i < n; i++) {
+      const sw_rrun_t *r = &sets[pts[i].run].run;
+      size_t row = sw_grid_add_row(&g);
+      snprintf(text, sizeof text, "%lld", (long long)r->run_id);
+      sw_grid_set(&g, row, 0, text);
+      snprintf(text, sizeof text, "%.7s%s", r->git_commit ? r->git_commit : "-", r->git_dirty == 1 ? "+" : "");
+      sw_grid_set(&g, row, 1, text);
+      fmt_time(r->started_s, text, sizeof text);
+      sw_grid_set(&g, row, 2, text);
+      snprintf(text, sizeof text, "%.4g", x[i]);
+      sw_grid_set(&g, row, 3, text);
+      snprintf(text, sizeof text, "%.4g", level[i]);
+      sw_grid_set(&g, row, 4, text);
+      if (i > 0 && step[i]) snprintf(text, sizeof text, "<- %+.1f%%", (level[i] / level[i - 1] - 1) * 100);
+      else text[0] = '\0';
+      sw_grid_set(&g, row, 5, text);
+    }
+    sw_grid_render(&g, NULL, SW_FMT_TEXT, out);
+    sw_buf_puts(out, "\n");
+    sw_grid_free(&g);
+  }
+  free(x);
+  free(level);
+  free(step);
+  return rc;
+}
+
+sw_rc sw_report_history(sqlite3 *db, const char *metric, const char *where, double min_rel, sw_buf_t *out,
+                        sw_err_t *err) {
+  int64_t *ids;
+  size_t nr, nsets = 0;
+  sw_rc rc = list_runs(db, &ids, &nr, err);
+  sw_rset_t *sets = rc == SW_OK ? calloc(nr ? nr : 1, sizeof *sets) : NULL;
+  if (rc == SW_OK && !sets) rc = sw_err_set(err, SW_ERR_NOMEM, "history: out of memory");
+  for (size_t i = 0; rc == SW_OK && i < nr; i++, nsets++) rc = sw_rset_load(db, ids[i], where, &sets[i], err);
+  sw_axis_t *axes = NULL;
+  size_t nax = 0, shown = 0;
+  if (rc == SW_OK) rc = history_axes(sets, nsets, &axes, &nax, err);
+  hist_pt_t *pts = rc == SW_OK ? malloc((nsets ? nsets : 1) * sizeof *pts) : NULL;
+  if (rc == SW_OK && !pts) rc = sw_err_set(err, SW_ERR_NOMEM, "history: out of memory");
+  /* Each config hash once, in order of first appearance; its points across runs. */
+  for (size_t s = 0; rc == SW_OK && s < nsets; s++)
+    for (size_t k = 0; rc == SW_OK && k < sets[s].n; k++) {
+      const sw_rtrial_t *t = &sets[s].trials[k];
+      int seen = 0;
+      for (size_t s2 = 0; s2 < s && !seen; s2++)
+        for (size_t k2 = 0; k2 < sets[s2].n && !seen; k2++) seen = strcmp(sets[s2].trials[k2].config_hash, t->config_hash) == 0;
+      if (seen) continue;
+      size_t n = 0;
+      for (size_t s2 = s; s2 < nsets; s2++)
+        for (size_t k2 = 0; k2 < sets[s2].n; k2++) {
+          const sw_rtrial_t *u = &sets[s2].trials[k2];
+          sw_cell_t c;
+          if (strcmp(u->config_hash, t->config_hash) != 0 || strcmp(u->status, "ok") != 0) continue;
+          sw_cell_of(u, metric, 0.95, &c);
+          if (c.has) pts[n++] = (hist_pt_t){s2, c.value};
+          break;
+        }
+      if (n == 0) continue;
+      shown++;
+      rc = history_one(sets, pts, n, t, axes, nax, min_rel, out, err);
+    }
+  if (rc == SW_OK && shown == 0)
+    rc = sw_err_set(err, SW_ERR_NOTFOUND, "no trial has metric '%s'%s%s", metric, where ? " with --where " : "",
+                    where ? where : "");
+  free(pts);
+  sw_axes_free(axes, nax);
+  for (size_t i = 0; i < nsets; i++) sw_rset_free(&sets[i]);
+  free(sets);
+  free(ids);
+  return rc;
+}
+
+/* ------------------------------------------------------------------ export */
+
+/* Sorted unique names collected from every trial of every set by get(trial, i). */
+typedef struct name_list {
+  char  **v;
+  size_t  n;
+} name_list_t;
+
+static int names_add(name_list_t *l, const char *name) {
+  for (size_t i = 0; i < l->n; i++)
+    if (strcmp(l->v[i], name) == 0) return 1;
+  char **p = realloc(l->v, (l->n + 1) * sizeof *p);
+  if (!p) return 0;
+  l->v = p;
+  l->v[l->n] = sw_report_strdup(name);
+  return l->v[l->n++] != NULL;
+}
+
+static int cmp_name(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
+
+static void names_free(name_list_t *l) {
+  for (size_t i = 0; i < l->n; i++) free(l->v[i]);
+  free(l->v);
+}
+
+static void csv_out(FILE *f, const char *s) {
+  if (!strpbrk(s, ",\"\r\n")) {
+    fputs(s, f);
+    return;
+  }
+  fputc('"', f);
+  for (; *s; s++) {
+    if (*s == '"') fputc('"', f);
+    fputc(*s, f);
+  }
+  fputc('"', f);
+}
+
+static void csv_num(FILE *f, double v) {
+  char b[40];
+  if (isnan(v)) return;
+  sw_report_fmt_number(v, b, sizeof b);
+  fputs(b, f);
+}
+
+static void export_csv(const sw_rset_t *sets, size_t ns, const name_list_t *keys, const name_list_t *mets,
+                       const name_list_t *ser, FILE *f) {
+  fputs("run_id,run_uuid,git_commit,machine,trial_id,config_hash,status,attempt", f);
+  for (size_t i = 0; i < keys->n; i++) fprintf(f, ",config.%s", keys->v[i]);
+  for (size_t i = 0; i < mets->n; i++) fprintf(f, ",metric.%s", mets->v[i]);
+  for (size_t i = 0; i < ser->n; i++) fprintf(f, ",samples.%s.n,samples.%s.median", ser->v[i], ser->v[i]);
+  fputc('\n', f);
+  char text[512];
+  for (size_t s = 0; s < ns; s++)
+    for (size_t k = 0; k < sets[s].n; k++) {
+      const sw_rrun_t *r = &sets[s].run;
+      const sw_rtrial_t *t = &sets[s].trials[k];
+      fprintf(f, "%lld,%s,%s,%s,%lld,%s,%s,%d", (long long)r->run_id, r->uuid ? r->uuid : "",
+              r->git_commit ? r->git_commit : "", r->fingerprint ? r->fingerprint : "", (long long)t->trial_id,
+              t->config_hash, t->status, t->attempt);
+      for (size_t i = 0; i < keys->n; i++) {
+        fputc(',', f);
+        if (!sw_json_get(t->config, keys->v[i])) continue;
+        sw_rtrial_config_text(t, keys->v[i], text, sizeof text);
+        csv_out(f, text);
+      }
+      for (size_t i = 0; i < mets->n; i++) {
+        const sw_rmetric_t *m = sw_rtrial_metric(t, mets->v[i]);
+        fputc(',', f);
+        if (m) csv_num(f, m->value);
+      }
+      for (size_t i = 0; i < ser->n; i++) {
+        const sw_rseries_t *sr = sw_rtrial_series(t, ser->v[i]);
+        if (sr) fprintf(f, ",%zu,", sr->n);
+        else fputs(",,", f);
+        if (sr) csv_num(f, sw_median(sr->v, sr->n));
+      }
+      fputc('\n', f);
+    }
+}
+
+static void json_str(sw_buf_t *b, const char *s) {
+  if (s) sw_buf_json_string(b, s, strlen(s));
+  else sw_buf_puts(b, "null");
+}
+
+static void export_jsonl_trial(const sw_rrun_t *r, const sw_rtrial_t *t, sw_buf_t *b) {
+  sw_buf_printf(b, "{\"run_id\":%lld,\"run_uuid\":", (long long)r->run_id);
+  json_str(b, r->uuid);
+  sw_buf_puts(b, ",\"git_commit\":");
+  json_str(b, r->git_commit);
+  sw_buf_puts(b, ",\"machine\":");
+  json_str(b, r->fingerprint);
+  sw_buf_printf(b, ",\"trial_id\":%lld,\"config_hash\":", (long long)t->trial_id);
+  json_str(b, t->config_hash);
+  sw_buf_puts(b, ",\"status\":");
+  json_str(b, t->status);
+  sw_buf_printf(b, ",\"attempt\":%d,\"config\":%s,\"metrics\":{", t->attempt, t->config_json);
+  for (size_t i = 0; i < t->n_metrics; i++) {
+    if (i) sw_buf_puts(b, ",");
+    json_str(b, t->metrics[i].name);
+    sw_buf_puts(b, ":");
+    sw_buf_json_double(b, t->metrics[i].value);
+  }
+  sw_buf_puts(b, "},\"units\":{");
+  for (size_t i = 0; i < t->n_metrics; i++) {
+    if (i) sw_buf_puts(b, ",");
+    json_str(b, t->metrics[i].name);
+    sw_buf_puts(b, ":");
+    json_str(b, t->metrics[i].unit);
+  }
+  sw_buf_puts(b, "},\"samples\":{");
+  for (size_t i = 0; i < t->n_series; i++) {
+    if (i) sw_buf_puts(b, ",");
+    json_str(b, t->series[i].name);
+    sw_buf_puts(b, ":[");
+    for (size_t k = 0; k < t->series[i].n; k++) {
+      if (k) sw_buf_puts(b, ",");
+      sw_buf_json_double(b, t->series[i].v[k]);
+    }
+    sw_buf_puts(b, "]");
+  }
+  sw_buf_puts(b, "},\"counters\":[");
+  for (size_t i = 0; i < t->n_counters; i++) {
+    const sw_rcounter_t *c = &t->counters[i];
+    sw_buf_puts(b, i ? ",{\"series\":" : "{\"series\":");
+    json_str(b, c->series);
+    sw_buf_puts(b, ",\"name\":");
+    json_str(b, c->name);
+    sw_buf_puts(b, ",\"value\":");
+    sw_buf_json_double(b, c->value);
+    sw_buf_puts(b, ",\"reason\":");
+    json_str(b, c->reason);
+    sw_buf_puts(b, "}");
+  }
+  sw_buf_puts(b, "]}\n");
+}
+
+sw_rc sw_report_export(sqlite3 *db, int64_t run_id, sw_export_format fmt, FILE *out, sw_err_t *err) {
+  int64_t *ids = NULL;
+  size_t nr = 0, nsets = 0;
+  sw_rc rc = SW_OK;
+  if (run_id > 0) {
+    ids = malloc(sizeof *ids);
+    if (ids) ids[nr++] = run_id;
+    else rc = sw_err_set(err, SW_ERR_NOMEM, "export: out of memory");
+  } else {
+    rc = list_runs(db, &ids, &nr, err);
+  }
+  sw_rset_t *sets = rc == SW_OK ? calloc(nr ? nr : 1, sizeof *sets) : NULL;
+  if (rc == SW_OK && !sets) rc = sw_err_set(err, SW_ERR_NOMEM, "export: out of memory");
+  for (size_t i = 0; rc == SW_OK && i < nr; i++, nsets++) rc = sw_rset_load(db, ids[i], NULL, &sets[i], err);
+  name_list_t keys = {0}, mets = {0}, ser = {0};
+  int ok = 1;
+  for (size_t s = 0; rc == SW_OK && s < nsets; s++)
+    for (size_t k = 0; k < sets[s].n; k++) {
+      const sw_rtrial_t *t = &sets[s].trials[k];
+      for (size_t i = 0; i < t->config->count; i++) ok &= names_add(&keys, t->config->keys[i]);
+      for (size_t i = 0; i < t->n_metrics; i++) ok &= names_add(&mets, t->metrics[i].name);
+      for (size_t i = 0; i < t->n_series; i++) ok &= names_add(&ser, t->series[i].name);
+    }
+  if (rc == SW_OK && !ok) rc = sw_err_set(err, SW_ERR_NOMEM, "export: out of memory");
+  if (rc == SW_OK) {
+    qsort(keys.v, keys.n, sizeof *keys.v, cmp_name);
+    qsort(mets.v, mets.n, sizeof *mets.v, cmp_name);
+    qsort(ser.v, ser.n, sizeof *ser.v, cmp_name);
+    if (fmt == SW_EXPORT_CSV) export_csv(sets, nsets, &keys, &mets, &ser, out);
+    sw_buf_t b = SW_BUF_INIT;
+    for (size_t s = 0; fmt == SW_EXPORT_JSONL && s < nsets; s++)
+      for (size_t k = 0; k < sets[s].n; k++) {
+        sw_buf_reset(&b);
+        export_jsonl_trial(&sets[s].run, &sets[s].trials[k], &b);
+        fputs(sw_buf_str(&b), out);
+      }
+    if (!sw_buf_ok(&b)) rc = sw_err_set(err, SW_ERR_NOMEM, "export: out of memory");
+    sw_buf_free(&b);
+    if (rc == SW_OK && ferror(out)) rc = sw_err_set(err, SW_ERR_IO, "export: write error");
+  }
+  names_free(&keys);
+  names_free(&mets);
+  names_free(&ser);
+  for (size_t i = 0; i < nsets; i++) sw_rset_free(&sets[i]);
+  free(sets);
+  free(ids);
+  return rc;
+}

@@ -1,0 +1,669 @@
+/* Unit tests for the report layer: databases are built here with results/schema.sql and plain SQL (not
+ * through sw_store), then read back by sw_report / sw_plot and the report/compare/history/export commands.
+ * Checks: an exact expected table for a small run (values and layout worked out by hand), --where, the
+ * Pareto front, compare on two synthetic runs with a planted 10% slowdown in 5 of 300 noisy configurations
+ * (fixed seed: finds exactly those, exit 1; identical runs exit 0; too few samples warns without a verdict;
+ * a FLOPs change is flagged), history step marking, exports, and PNG/SVG files from gnuplot. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/sw_cli.h"
+#include "results/sw_plot.h"
+#include "results/sw_report.h"
+#include "results/sw_store.h"
+
+/* ------------------------------------------------------------------ fixtures */
+
+typedef struct rng {
+  uint64_t s;
+} rng_t;
+
+static uint64_t rng_next(rng_t *r) { /* splitmix64 */
+  uint64_t z = (r->s += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+static double rng_normal(rng_t *r) {
+  double u1 = ((double)(rng_next(r) >> 11) + 0.5) / 9007199254740992.0;
+  double u2 = ((double)(rng_next(r) >> 11) + 0.5) / 9007199254740992.0;
+  return sqrt(-2 * log(u1)) * cos(2 * M_PI * u2);
+}
+
+static char tmpdir[256];
+
+static int setup_tmp(void **state) {
+  (void)state;
+  snprintf(tmpdir, sizeof tmpdir, "/tmp/sw_test_report_XXXXXX");
+  return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int teardown_tmp(void **state) {
+  (void)state;
+  char cmd[512];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+  return system(cmd) == 0 ? 0 : -1;
+}
+
+static char *read_file(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char *s = malloc((size_t)n + 1);
+  if (s && fread(s, 1, (size_t)n, f) != (size_t)n) {
+    free(s);
+    s = NULL;
+  }
+  if (s) s[n] = '\0';
+  if (len) *len = (size_t)n;
+  fclose(f);
+  return s;
+}
+
+static void assert_contains(const char *hay, const char *needle) {
+  if (!strstr(hay, needle)) fail_msg("expected to find\n%s\n--- in\n%s", needle, hay);
+}
+
+static void exec_sql(sqlite3 *db, const char *sql) {
+  char *msg = NULL;
+  if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) fail_msg("SQL failed: %s\n%s", msg, sql);
+}
+
+/* A new database at tmpdir/name with the real schema. */
+static sqlite3 *new_db(const char *name, char *path, size_t cap) {
+  snprintf(path, cap, "%s/%s", tmpdir, name);
+  unlink(path);
+  const char *src = getenv("SW_SOURCE_DIR");
+  char schema_path[1024];
+  snprintf(schema_path, sizeof schema_path, "%s/results/schema.sql", src ? src : ".");
+  char *schema = read_file(schema_path, NULL);
+  if (!schema) fail_msg("cannot read %s (SW_SOURCE_DIR)", schema_path);
+  sqlite3 *db = NULL;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  exec_sql(db, schema);
+  free(schema);
+  char pragma[128];
+  snprintf(pragma, sizeof pragma, "PRAGMA application_id = %d; PRAGMA user_version = %d; BEGIN",
+           SW_STORE_APPLICATION_ID, SW_STORE_SCHEMA_VERSION);
+  exec_sql(db, pragma);
+  return db;
+}
+
+static void close_db(sqlite3 *db) {
+  exec_sql(db, "COMMIT");
+  sqlite3_close(db);
+}
+
+static void add_run(sqlite3 *db, int id, const char *commit, const char *machine, double started) {
+  char sql[512];
+  snprintf(sql, sizeof sql,
+           "INSERT INTO runs(run_id, uuid, started_s, status, spec_name, git_commit, git_dirty, machine_fingerprint)"
+           " VALUES (%d, 'uuid-%d-%s', %.17g, 'done', 'tiny', '%s', 0, '%s')",
+           id, id, commit, started, commit, machine);
+  exec_sql(db, sql);
+}
+
+static void add_trial(sqlite3 *db, int id, int run, const char *hash, const char *config) {
+  char sql[1024];
+  snprintf(sql, sizeof sql,
+           "INSERT INTO trials(trial_id, run_id, config_hash, config, status) VALUES (%d, %d, '%s', '%s', 'ok')", id,
+           run, hash, config);
+  exec_sql(db, sql);
+}
+
+static void add_metric(sqlite3 *db, int trial, const char *name, double v, const char *unit) {
+  char sql[512];
+  snprintf(sql, sizeof sql, "INSERT INTO metrics VALUES (%d, '%s', %.17g, %s%s%s)", trial, name, v, unit ? "'" : "",
+           unit ? unit : "NULL", unit ? "'" : "");
+  exec_sql(db, sql);
+}
+
+static void add_samples(sqlite3 *db, int trial, const char *series, const double *v, int n) {
+  sqlite3_stmt *st;
+  assert_int_equal(sqlite3_prepare_v2(db, "INSERT INTO samples VALUES (?1, ?2, ?3, ?4)", -1, &st, NULL), SQLITE_OK);
+  for (int i = 0; i < n; i++) {
+    sqlite3_bind_int(st, 1, trial);
+    sqlite3_bind_text(st, 2, series, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, i);
+    sqlite3_bind_double(st, 4, v[i]);
+    assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+    sqlite3_reset(st);
+  }
+  sqlite3_finalize(st);
+}
+
+static sqlite3 *open_ro(const char *path) {
+  sqlite3 *db = NULL;
+  sw_err_t err;
+  if (sw_report_open(path, &db, &err) != SW_OK) fail_msg("%s", err.msg);
+  return db;
+}
+
+/* The small run of the exact-table test: method x sparsity, ppl with a standard error, speedup, error.
+ * Trial 2 misses its sparsity target by 0.1; trial 3 has only 3 repetitions. */
+static void small_db(char *path, size_t cap) {
+  sqlite3 *db = new_db("small.db", path, cap);
+  add_run(db, 1, "0123456789abcdef", "fp1", 1e9);
+  add_trial(db, 1, 1, "h1", "{\"method\":\"topk\",\"sparsity\":0.5,\"workload\":\"ffn\"}");
+  add_trial(db, 2, 1, "h2", "{\"method\":\"topk\",\"sparsity\":0.9,\"workload\":\"ffn\"}");
+  add_trial(db, 3, 1, "h3", "{\"method\":\"teal\",\"sparsity\":0.5,\"workload\":\"ffn\"}");
+  add_trial(db, 4, 1, "h4", "{\"method\":\"teal\",\"sparsity\":0.9,\"workload\":\"ffn\"}");
+  const double ppl[] = {20.5, 31.25, 20.25, 29}, se[] = {0.25, 0.5, 0.25, 0.5};
+  const double sp[] = {1.8, 4.5, 1.5, 3.9}, rel[] = {0.012, 0.0625, 0.01, 0.05};
+  for (int i = 0; i < 4; i++) {
+    add_metric(db, i + 1, "ppl", ppl[i], NULL);
+    add_metric(db, i + 1, "ppl_se", se[i], NULL);
+    add_metric(db, i + 1, "speedup", sp[i], "x");
+    add_metric(db, i + 1, "rel_l2_error", rel[i], NULL);
+  }
+  add_metric(db, 2, "achieved_sparsity", 0.8, "fraction");
+  const double three[] = {1e-3, 1e-3, 1e-3};
+  add_samples(db, 3, "sparse", three, 3);
+  close_db(db);
+}
+
+/* ------------------------------------------------------------------ report tables */
+
+static const char *const expected_small =
+    "run 1 (tiny, commit 0123456, machine fp1): 4 trials, 2 INVALID\n"
+    "\n"
+    "ppl\n"
+    "method    sparsity=0.5   sparsity=0.9\n"
+    "------  --------------  -------------\n"
+    "teal    20.25 ± 0.25 !       29 ± 0.5\n"
+    "topk       20.5 ± 0.25  31.25 ± 0.5 !\n"
+    "\n"
+    "speedup [x]\n"
+    "method  sparsity=0.5  sparsity=0.9\n"
+    "------  ------------  ------------\n"
+    "teal           1.5 !           3.9\n"
+    "topk             1.8         4.5 !\n"
+    "\n"
+    "rel_l2_error\n"
+    "method  sparsity=0.5  sparsity=0.9\n"
+    "------  ------------  ------------\n"
+    "teal          0.01 !          0.05\n"
+    "topk           0.012      0.0625 !\n"
+    "\n"
+    "INVALID (!):\n"
+    "  trial 2 method=topk sparsity=0.9: achieved sparsity 0.800 vs target 0.900 (gap > 0.05)\n"
+    "  trial 3 method=teal sparsity=0.5: too few repetitions (sparse: 3 < 6)\n";
+
+static void report_text(const char *path, const char *where, const sw_report_opts_t *o, sw_buf_t *out) {
+  sqlite3 *db = open_ro(path);
+  int64_t run;
+  sw_err_t err;
+  sw_rset_t set;
+  assert_int_equal(sw_report_resolve_run(db, NULL, &run, &err), SW_OK);
+  if (sw_rset_load(db, run, where, &set, &err) != SW_OK) fail_msg("%s", err.msg);
+  if (sw_report_tables(&set, o, out, NULL, &err) != SW_OK) fail_msg("%s", err.msg);
+  sw_rset_free(&set);
+  sqlite3_close(db);
+}
+
+static void test_report_small_exact(void **state) {
+  (void)state;
+  char path[512];
+  small_db(path, sizeof path);
+  sw_report_opts_t o;
+  sw_report_opts_default(&o);
+  sw_buf_t out = SW_BUF_INIT;
+  report_text(path, NULL, &o, &out);
+  if (strcmp(sw_buf_str(&out), expected_small) != 0)
+    fail_msg("report differs:\n--- got\n%s--- want\n%s", sw_buf_str(&out), expected_small);
+  /* Markdown: same cells in pipes, right-aligned value columns. */
+  sw_buf_reset(&out);
+  o.format = SW_FMT_MD;
+  o.n_metrics = 1;
+  o.metrics[0] = "speedup";
+  report_text(path, NULL, &o, &out);
+  assert_contains(sw_buf_str(&out), "| method | sparsity=0.5 | sparsity=0.9 |\n|---|---:|---:|\n"
+                                           "| teal | 1.5 ! | 3.9 |\n| topk | 1.8 | 4.5 ! |\n");
+  /* CSV: plain numbers only. */
+  sw_buf_reset(&out);
+  o.format = SW_FMT_CSV;
+  report_text(path, NULL, &o, &out);
+  assert_string_equal(sw_buf_str(&out), "# speedup [x]\nmethod,sparsity=0.5,sparsity=0.9\nteal,1.5,3.9\ntopk,1.8,4.5\n\n");
+  /* LaTeX: booktabs rules, escaped underscores, $\pm$. */
+  sw_buf_reset(&out);
+  o.format = SW_FMT_LATEX;
+  o.metrics[0] = "rel_l2_error";
+  o.metrics[1] = "ppl";
+  o.n_metrics = 2;
+  report_text(path, NULL, &o, &out);
+  const char *tex = sw_buf_str(&out);
+  assert_contains(tex, "% rel_l2_error\n\\begin{tabular}{lrr}\n\\toprule\nmethod & sparsity=0.5 & sparsity=0.9 \\\\\n"
+                              "\\midrule\nteal & 0.01 ! & 0.05 \\\\\n");
+  assert_contains(tex, "teal & 20.25 $\\pm$ 0.25 ! & 29 $\\pm$ 0.5 \\\\\n");
+  sw_buf_free(&out);
+}
+
+static void test_report_where_relative_trials(void **state) {
+  (void)state;
+  char path[512];
+  small_db(path, sizeof path);
+  sw_report_opts_t o;
+  sw_report_opts_default(&o);
+  o.n_metrics = 1;
+  o.metrics[0] = "speedup";
+  sw_buf_t out = SW_BUF_INIT;
+  /* --where on a config key: only teal remains (2 trials), and the table keeps only its row. */
+  report_text(path, "method = 'teal' and sparsity >= 0.5", &o, &out);
+  assert_contains(sw_buf_str(&out), ": 2 trials, 1 INVALID");
+  assert_null(strstr(sw_buf_str(&out), "topk"));
+  /* Trials view: one row per trial with its stamp. */
+  sw_buf_reset(&out);
+  o.trials_view = 1;
+  report_text(path, "sparsity > 0.6", &o, &out);
+  assert_contains(sw_buf_str(&out), "INVALID: achieved sparsity 0.800 vs target 0.900 (gap > 0.05)");
+  assert_contains(sw_buf_str(&out), "VALID\n");
+  sw_buf_free(&out);
+  /* A filter that is not SQL is an input error, not a crash. */
+  sqlite3 *db = open_ro(path);
+  sw_rset_t set;
+  sw_err_t err;
+  assert_int_equal(sw_rset_load(db, 1, "method = ; drop table runs", &set, &err), SW_ERR_PARSE);
+  assert_int_equal(sw_rset_load(db, 1, "method = = 'x'", &set, &err), SW_ERR_INVALID);
+  sqlite3_close(db);
+  sw_buf_t sql = SW_BUF_INIT;
+  assert_int_equal(sw_where_to_sql("status = 'ok' and abs(tau) < 1e-3", &sql, &err), SW_OK);
+  assert_string_equal(sw_buf_str(&sql), "t.status = 'ok' and abs(json_extract(t.config, '$.\"tau\"')) < 1e-3");
+  sw_buf_free(&sql);
+}
+
+static void test_report_relative_to_dense(void **state) {
+  (void)state;
+  char path[512];
+  sqlite3 *db = new_db("rel.db", path, sizeof path);
+  add_run(db, 1, "abc", "fp", 1);
+  add_trial(db, 1, 1, "a", "{\"method\":\"topk\",\"sparsity\":0}");
+  add_trial(db, 2, 1, "b", "{\"method\":\"topk\",\"sparsity\":0.5}");
+  add_metric(db, 1, "ppl", 20, NULL);
+  add_metric(db, 2, "ppl", 25, NULL);
+  close_db(db);
+  sw_report_opts_t o;
+  sw_report_opts_default(&o);
+  o.relative = 1;
+  sw_buf_t out = SW_BUF_INIT;
+  report_text(path, NULL, &o, &out);
+  /* 25 / 20 = 1.25 against the sparsity-0 column of the same row. */
+  assert_contains(sw_buf_str(&out), "ppl relative to dense\nmethod  sparsity=0  sparsity=0.5\n"
+                                           "------  ----------  ------------\ntopk             1          1.25\n");
+  sw_buf_free(&out);
+}
+
+static void test_report_pareto(void **state) {
+  (void)state;
+  char path[512];
+  sqlite3 *db = new_db("pareto.db", path, sizeof path);
+  add_run(db, 1, "abc", "fp", 1);
+  /* (flops, ppl): A (1, 30) B (2, 25) C (3, 26) D (4, 20): C is dominated by B; A, B, D are on the front. */
+  const double f[] = {1, 2, 3, 4}, p[] = {30, 25, 26, 20};
+  for (int i = 0; i < 4; i++) {
+    char cfg[64], h[8];
+    snprintf(cfg, sizeof cfg, "{\"k\":%d}", i);
+    snprintf(h, sizeof h, "p%d", i);
+    add_trial(db, i + 1, 1, h, cfg);
+    add_metric(db, i + 1, "flops", f[i], "flop");
+    add_metric(db, i + 1, "ppl", p[i], NULL);
+  }
+  close_db(db);
+  db = open_ro(path);
+  sw_rset_t set;
+  sw_err_t err;
+  assert_int_equal(sw_rset_load(db, 1, NULL, &set, &err), SW_OK);
+  sw_report_opts_t o;
+  sw_report_opts_default(&o);
+  sw_buf_t out = SW_BUF_INIT;
+  assert_int_equal(sw_report_pareto(&set, "flops", "ppl", &o, &out, &err), SW_OK);
+  const char *want = "Pareto: flops (min) vs ppl (min): 3 of 4 configurations not dominated\n"
+                     "k  flops  ppl  pareto  validity\n"
+                     "-  -----  ---  ------  --------\n"
+                     "0      1   30       *     VALID\n"
+                     "1      2   25       *     VALID\n"
+                     "2      3   26             VALID\n"
+                     "3      4   20       *     VALID\n";
+  assert_string_equal(sw_buf_str(&out), want);
+  sw_buf_free(&out);
+  sw_rset_free(&set);
+  sqlite3_close(db);
+}
+
+/* ------------------------------------------------------------------ compare */
+
+enum { N_METHODS = 3, N_SPARS = 10, N_BATCH = 10, N_REPS = 16, N_PLANTED = 5 };
+static const int planted[N_PLANTED] = {7, 58, 123, 200, 277};
+
+static int is_planted(int cfg) {
+  for (int i = 0; i < N_PLANTED; i++)
+    if (planted[i] == cfg) return 1;
+  return 0;
+}
+
+static void describe_cfg(int cfg, char *dst, size_t cap) {
+  static const char *const methods[N_METHODS] = {"cats", "teal", "topk"};
+  snprintf(dst, cap, "{\"batch\":%d,\"method\":\"%s\",\"sparsity\":%.1f}", 1 << (cfg % N_BATCH) % 4,
+           methods[cfg / (N_SPARS * N_BATCH)], 0.05 + 0.1 * ((cfg / N_BATCH) % N_SPARS));
+}
+
+/* 300 configurations, dense and sparse series of 16 lognormal samples (2% noise); slow = 1.10 on the
+ * planted configurations' sparse series.  reps < N_REPS gives a too-small sample. */
+static void synthetic_run(const char *name, char *path, size_t cap, uint64_t seed, double slow, int reps,
+                          const char *machine, double flops_scale) {
+  sqlite3 *db = new_db(name, path, cap);
+  add_run(db, 1, seed == 1 ? "basebase" : "candcand", machine, (double)seed);
+  rng_t r = {seed};
+  double v[N_REPS];
+  for (int cfg = 0; cfg < N_METHODS * N_SPARS * N_BATCH; cfg++) {
+    char config[128], hash[16];
+    describe_cfg(cfg, config, sizeof config);
+    snprintf(hash, sizeof hash, "cfg%03d", cfg);
+    add_trial(db, cfg + 1, 1, hash, config);
+    double base = 1e-3 * (1 + cfg % 7);
+    for (int i = 0; i < reps; i++) v[i] = base * exp(0.02 * rng_normal(&r));
+    add_samples(db, cfg + 1, "dense", v, reps);
+    double f = is_planted(cfg) ? slow : 1;
+    for (int i = 0; i < reps; i++) v[i] = 0.5 * base * f * exp(0.02 * rng_normal(&r));
+    add_samples(db, cfg + 1, "sparse", v, reps);
+    add_metric(db, cfg + 1, "flops_sparse", 1e6 * (cfg == 3 ? flops_scale : 1), "flop");
+  }
+  close_db(db);
+}
+
+static void load_run(const char *path, sw_rset_t *set) {
+  sqlite3 *db = open_ro(path);
+  sw_err_t err;
+  if (sw_rset_load(db, 1, NULL, set, &err) != SW_OK) fail_msg("%s", err.msg);
+  sqlite3_close(db);
+}
+
+static size_t count_of(const char *hay, const char *needle) {
+  size_t n = 0;
+  for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle)) n++;
+  return n;
+}
+
+static void test_compare_planted_regression(void **state) {
+  (void)state;
+  char base[512], cand[512];
+  synthetic_run("base.db", base, sizeof base, 1, 1.0, N_REPS, "fp", 1);
+  synthetic_run("cand.db", cand, sizeof cand, 2, 1.10, N_REPS, "fp", 1);
+  sw_rset_t b, c;
+  load_run(base, &b);
+  load_run(cand, &c);
+  sw_compare_opts_t o;
+  sw_compare_opts_default(&o);
+  sw_buf_t out = SW_BUF_INIT, warn = SW_BUF_INIT;
+  sw_compare_summary_t sum;
+  sw_err_t err;
+  assert_int_equal(sw_compare_sets(&b, &c, &o, &out, &warn, &sum, &err), SW_OK);
+  assert_int_equal(sum.matched, 300);
+  assert_int_equal(sum.compared, 600);
+  assert_int_equal(sum.too_few, 0);
+  assert_int_equal(sum.regressions, N_PLANTED);
+  assert_int_equal(sum.improvements, 0);
+  assert_int_equal(sum.count_changes, 0);
+  assert_false(sum.machines_differ);
+  const char *text = sw_buf_str(&out);
+  assert_int_equal(count_of(text, "REGRESSION"), N_PLANTED);
+  /* Each planted configuration appears on a REGRESSION line of its sparse series. */
+  for (int i = 0; i < N_PLANTED; i++) {
+    char cfg[128], want[160];
+    sw_rtrial_t *t = &b.trials[planted[i]];
+    char bt[16], m[16], s[16];
+    sw_rtrial_config_text(t, "batch", bt, sizeof bt);
+    sw_rtrial_config_text(t, "method", m, sizeof m);
+    sw_rtrial_config_text(t, "sparsity", s, sizeof s);
+    snprintf(cfg, sizeof cfg, "batch=%s method=%s sparsity=%s", bt, m, s);
+    const char *line = strstr(text, cfg);
+    assert_non_null(line);
+    snprintf(want, sizeof want, "%s", line);
+    *strchr(want, '\n') = '\0';
+    assert_contains(want, "sparse");
+    assert_contains(want, "REGRESSION");
+  }
+  /* Geomean over 600 ratios: 5 of them at ~1.10, the rest at ~1: (1.1)^(5/600) = 1.0008. */
+  assert_true(fabs(sum.geomean_ratio - 1.0008) < 0.003);
+  sw_buf_free(&out);
+  sw_buf_free(&warn);
+  sw_rset_free(&b);
+  sw_rset_free(&c);
+  /* The command: exit 1 on the regression, 0 for a run against itself; BH finds the same. */
+  char *argv1[] = {"compare", base, "--baseline", "1", "--candidate", "1", "--candidate-db", cand, NULL};
+  assert_int_equal(cmd_compare(8, argv1), SW_EXIT_FAIL);
+  char *argv2[] = {"compare", base, "--baseline", "1", "--candidate", "1", "--candidate-db", base, NULL};
+  assert_int_equal(cmd_compare(8, argv2), SW_EXIT_OK);
+  char *argv3[] = {"compare", base, "--baseline", "1", "--candidate", "latest", "--candidate-db", cand,
+                   "--correction", "bh", NULL};
+  assert_int_equal(cmd_compare(10, argv3), SW_EXIT_FAIL);
+  char *argv4[] = {"compare", base, "--baseline", "1", NULL};
+  assert_int_equal(cmd_compare(4, argv4), SW_EXIT_USAGE);
+}
+
+static void test_compare_unchanged_noise_is_quiet(void **state) {
+  (void)state;
+  /* Two independent noisy runs of the same code: nothing flagged (fixed seeds). */
+  char base[512], cand[512];
+  synthetic_run("base2.db", base, sizeof base, 1, 1.0, N_REPS, "fp", 1);
+  synthetic_run("cand2.db", cand, sizeof cand, 3, 1.0, N_REPS, "fp", 1);
+  char *argv[] = {"compare", base, "--baseline", "1", "--candidate", "1", "--candidate-db", cand, NULL};
+  assert_int_equal(cmd_compare(8, argv), SW_EXIT_OK);
+}
+
+static void test_compare_too_few_and_counts(void **state) {
+  (void)state;
+  char base[512], cand[512];
+  /* 3 repetitions per side: even a planted 30% slowdown is a warning, never a verdict (min p = 0.1). */
+  synthetic_run("few_b.db", base, sizeof base, 1, 1.0, 3, "fp", 1);
+  synthetic_run("few_c.db", cand, sizeof cand, 2, 1.30, 3, "other", 1);
+  sw_rset_t b, c;
+  load_run(base, &b);
+  load_run(cand, &c);
+  sw_compare_opts_t o;
+  sw_compare_opts_default(&o);
+  sw_buf_t out = SW_BUF_INIT, warn = SW_BUF_INIT;
+  sw_compare_summary_t sum;
+  sw_err_t err;
+  assert_int_equal(sw_compare_sets(&b, &c, &o, &out, &warn, &sum, &err), SW_OK);
+  assert_int_equal(sum.regressions, 0);
+  assert_int_equal(sum.too_few, 600);
+  assert_true(sum.machines_differ);
+  assert_contains(sw_buf_str(&warn), "machines differ");
+  assert_contains(sw_buf_str(&warn), "too few samples");
+  sw_buf_free(&out);
+  sw_buf_free(&warn);
+  sw_rset_free(&c);
+  /* A deterministic count that changed (FLOPs of config 3) is flagged exactly. */
+  synthetic_run("flops_c.db", cand, sizeof cand, 1, 1.0, 3, "fp", 1.5);
+  load_run(cand, &c);
+  memset(&out, 0, sizeof out);
+  memset(&warn, 0, sizeof warn);
+  assert_int_equal(sw_compare_sets(&b, &c, &o, &out, &warn, &sum, &err), SW_OK);
+  assert_int_equal(sum.count_changes, 1);
+  assert_contains(sw_buf_str(&out), "batch=8 method=cats sparsity=0.1  flops_sparse   1000000    1500000  CHANGED");
+  sw_buf_free(&out);
+  sw_buf_free(&warn);
+  sw_rset_free(&b);
+  sw_rset_free(&c);
+}
+
+/* ------------------------------------------------------------------ history and export */
+
+static void test_history_marks_step(void **state) {
+  (void)state;
+  char path[512];
+  sqlite3 *db = new_db("hist.db", path, sizeof path);
+  const double speed[] = {2.0, 2.01, 1.99, 2.0, 1.7, 1.71, 1.69, 1.7};
+  for (int r = 0; r < 8; r++) {
+    char commit[16];
+    snprintf(commit, sizeof commit, "c%d000000", r);
+    add_run(db, r + 1, commit, "fp", 1000.0 + r);
+    add_trial(db, r + 1, r + 1, "same", "{\"method\":\"topk\",\"sparsity\":0.5}");
+    add_metric(db, r + 1, "speedup", speed[r], "x");
+  }
+  close_db(db);
+  db = open_ro(path);
+  sw_buf_t out = SW_BUF_INIT;
+  sw_err_t err;
+  assert_int_equal(sw_report_history(db, "speedup", NULL, 0.05, &out, &err), SW_OK);
+  const char *text = sw_buf_str(&out);
+  assert_contains(text, ": 8 runs, 1 step\n");
+  assert_int_equal(count_of(text, "<- "), 1);
+  /* The step is on run 5 (commit c4), from level 2 to 1.7: -15%. */
+  const char *line = strstr(text, "\n5    c400000");
+  assert_non_null(line);
+  assert_contains(line, "<- -15.0%");
+  assert_int_equal(sw_report_history(db, "nope", NULL, 0.05, &out, &err), SW_ERR_NOTFOUND);
+  sw_buf_free(&out);
+  sqlite3_close(db);
+}
+
+static void test_export_csv_jsonl(void **state) {
+  (void)state;
+  char path[512], out_path[600];
+  small_db(path, sizeof path);
+  snprintf(out_path, sizeof out_path, "%s/export.csv", tmpdir);
+  char *argv[] = {"export", path, "--format", "csv", "--out", out_path, NULL};
+  assert_int_equal(cmd_export(6, argv), SW_EXIT_OK);
+  char *csv = read_file(out_path, NULL);
+  assert_non_null(csv);
+  assert_contains(csv, "run_id,run_uuid,git_commit,machine,trial_id,config_hash,status,attempt,config.method,"
+                              "config.sparsity,config.workload,metric.achieved_sparsity,metric.ppl,metric.ppl_se,"
+                              "metric.rel_l2_error,metric.speedup,samples.sparse.n,samples.sparse.median\n");
+  assert_contains(csv, "\n1,uuid-1-0123456789abcdef,0123456789abcdef,fp1,2,h2,ok,1,topk,0.9,ffn,0.8,31.25,0.5,0.0625,4.5,,\n");
+  assert_contains(csv, ",1.5,3,0.001\n");
+  assert_int_equal(count_of(csv, "\n"), 5);
+  free(csv);
+  snprintf(out_path, sizeof out_path, "%s/export.jsonl", tmpdir);
+  char *argv2[] = {"export", path, "--format=jsonl", "--out", out_path, NULL};
+  assert_int_equal(cmd_export(5, argv2), SW_EXIT_OK);
+  char *jl = read_file(out_path, NULL);
+  assert_non_null(jl);
+  assert_int_equal(count_of(jl, "\n"), 4);
+  assert_contains(jl, "\"trial_id\":3,\"config_hash\":\"h3\",\"status\":\"ok\",\"attempt\":1,"
+                             "\"config\":{\"method\":\"teal\",\"sparsity\":0.5,\"workload\":\"ffn\"},");
+  assert_contains(jl, "\"samples\":{\"sparse\":[0.001,0.001,0.001]}");
+  free(jl);
+  char *argv3[] = {"export", path, "--format", "xml", NULL};
+  assert_int_equal(cmd_export(4, argv3), SW_EXIT_USAGE);
+}
+
+/* ------------------------------------------------------------------ plots */
+
+/* Minimal XML well-formedness: declarations, comments and CDATA skipped, every start tag closed in order,
+ * exactly one root element, which must be <svg>. */
+static int svg_well_formed(const char *s) {
+  char stack[64][64];
+  int depth = 0, roots = 0;
+  while ((s = strchr(s, '<'))) {
+    if (strncmp(s, "<?", 2) == 0) s = strstr(s, "?>");
+    else if (strncmp(s, "<!--", 4) == 0) s = strstr(s, "-->");
+    else if (strncmp(s, "<![CDATA[", 9) == 0) s = strstr(s, "]]>");
+    else if (strncmp(s, "<!", 2) == 0) s = strchr(s, '>');
+    else {
+      int closing = s[1] == '/';
+      const char *name = s + 1 + closing;
+      size_t n = strcspn(name, " \t\r\n/>");
+      const char *end = strchr(s, '>');
+      if (!end || n == 0 || n >= 64) return 0;
+      int empty = end[-1] == '/';
+      if (closing) {
+        if (depth == 0 || strlen(stack[depth - 1]) != n || strncmp(stack[depth - 1], name, n) != 0) return 0;
+        depth--;
+      } else {
+        if (depth == 0 && (roots++ || strncmp(name, "svg", n) != 0 || n != 3)) return 0;
+        if (!empty) {
+          if (depth == 64) return 0;
+          memcpy(stack[depth], name, n);
+          stack[depth++][n] = '\0';
+        }
+      }
+      s = end;
+    }
+    if (!s) return 0;
+    s++;
+  }
+  return depth == 0 && roots == 1;
+}
+
+static void check_figure(const char *dir, const char *name) {
+  char path[700];
+  size_t len;
+  snprintf(path, sizeof path, "%s/%s.png", dir, name);
+  char *png = read_file(path, &len);
+  if (!png) fail_msg("missing %s", path);
+  assert_true(len > 1000);
+  assert_memory_equal(png, "\x89PNG\r\n\x1a\n", 8); /* PNG signature, ISO/IEC 15948 §5.2 */
+  free(png);
+  snprintf(path, sizeof path, "%s/%s.svg", dir, name);
+  char *svg = read_file(path, &len);
+  if (!svg) fail_msg("missing %s", path);
+  if (!svg_well_formed(svg)) fail_msg("%s is not well-formed XML with root <svg>", path);
+  free(svg);
+}
+
+static void test_plots_png_svg(void **state) {
+  (void)state;
+  char path[512];
+  sqlite3 *db = new_db("plot.db", path, sizeof path);
+  add_run(db, 1, "abc", "fp", 1);
+  rng_t r = {11};
+  int id = 0;
+  static const char *const methods[] = {"topk", "teal"};
+  for (int m = 0; m < 2; m++)
+    for (int b = 1; b <= 4; b *= 4)
+      for (int s = 0; s < 4; s++) {
+        double sp = 0.2 * (s + 1), v[8];
+        char cfg[128], h[16];
+        snprintf(cfg, sizeof cfg, "{\"batch\":%d,\"method\":\"%s\",\"sparsity\":%.1f}", b, methods[m], sp);
+        snprintf(h, sizeof h, "t%d", ++id);
+        add_trial(db, id, 1, h, cfg);
+        add_metric(db, id, "speedup", 0.8 / (1 - sp), "x");
+        add_metric(db, id, "rel_l2_error", 0.05 * sp * (m + 1), NULL);
+        add_metric(db, id, "flops_sparse", 1e6 * (1 - sp), "flop");
+        for (int i = 0; i < 8; i++) v[i] = 1e-3 * (1 + 0.05 * rng_normal(&r));
+        add_samples(db, id, "dense", v, 8);
+        for (int i = 0; i < 8; i++) v[i] = 1e-3 * (1 - sp) * (1 + 0.05 * rng_normal(&r));
+        add_samples(db, id, "sparse", v, 8);
+      }
+  close_db(db);
+  char dir[600];
+  snprintf(dir, sizeof dir, "%s/plots", tmpdir);
+  char *argv[] = {"report", path, "--plot", dir, "--format", "md", NULL};
+  assert_int_equal(cmd_report(6, argv), SW_EXIT_OK);
+  check_figure(dir, "accuracy_vs_flops");
+  check_figure(dir, "speedup_vs_sparsity");
+  check_figure(dir, "latency");
+  /* The checker itself rejects broken documents. */
+  assert_false(svg_well_formed("<svg><g></svg>"));
+  assert_false(svg_well_formed("<html></html>"));
+  assert_true(svg_well_formed("<?xml version=\"1.0\"?><!-- c --><svg a=\"1\"><g/><text>x</text></svg>"));
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_report_small_exact),
+      cmocka_unit_test(test_report_where_relative_trials),
+      cmocka_unit_test(test_report_relative_to_dense),
+      cmocka_unit_test(test_report_pareto),
+      cmocka_unit_test(test_compare_planted_regression),
+      cmocka_unit_test(test_compare_unchanged_noise_is_quiet),
+      cmocka_unit_test(test_compare_too_few_and_counts),
+      cmocka_unit_test(test_history_marks_step),
+      cmocka_unit_test(test_export_csv_jsonl),
+      cmocka_unit_test(test_plots_png_svg),
+  };
+  return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);
+}
