@@ -1,6 +1,7 @@
 /* The test-only workload ("workload":"test"): misbehaves on demand so the executor's crash isolation can be
  * tested.  Config: action = ok|segv|abort|exit|hang|oom|sleep, sleep_ms, exit_code, oom_mb (0 = no bound),
- * stderr_text (written to stderr first), ignore_term (hang ignoring SIGTERM), value (reported by ok),
+ * stderr_text (written to stderr first), ignore_term (hang ignoring SIGTERM), value (reported by ok/sleep,
+ * which both sleep sleep_ms first),
  * cache_key (prepare stores its creation time in the executor's cache; ok reports it), pid_file (the child
  * writes its pid there first, so a test can signal it), prepare_sleep_ms (prepare stalls the executor itself). */
 #include <signal.h>
@@ -141,9 +142,8 @@ sw_rc sw_trial_run_test(sw_trial_cache_t *cache, const sw_json_t *config, sw_tri
     fputs(text, stderr);
     fflush(stderr);
   }
-  if (strcmp(action, "ok") == 0) return action_ok(cache, config, out, err);
-  if (strcmp(action, "sleep") == 0) {
-    sleep_ms_total(sleep_ms);
+  if (strcmp(action, "ok") == 0 || strcmp(action, "sleep") == 0) { /* both sleep sleep_ms (default 0) first */
+    if (sleep_ms > 0) sleep_ms_total(sleep_ms);
     return action_ok(cache, config, out, err);
   }
   if (strcmp(action, "segv") == 0) crash_segv();
