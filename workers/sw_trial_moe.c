@@ -219,9 +219,15 @@ static sw_rc s_measure(const method_ctx_t *m, int n_units, sw_trial_out_t *out, 
     sw_trial_out_sample(out, "dense", rep, td[rep]);
     sw_trial_out_sample(out, "sparse", rep, tm[rep]);
   }
+  double t_dense = s_quantile(td, in->reps, 0.5), t_method = s_quantile(tm, in->reps, 0.5);
   sw_trial_out_metric(out, "speedup", s_quantile(ratio, in->reps, 0.5), "ratio");
-  sw_trial_out_metric(out, "time_dense", s_quantile(td, in->reps, 0.5), "s");
-  sw_trial_out_metric(out, "time_method", s_quantile(tm, in->reps, 0.5), "s");
+  sw_trial_out_metric(out, "time_dense", t_dense, "s");
+  sw_trial_out_metric(out, "time_method", t_method, "s");
+  /* ideal: dense FLOPs over executed FLOPs (1/(1-s) for neuron sparsity s, router cost included) */
+  sw_trial_out_metric(out, "ideal_speedup", st.flops > 0 ? st.flops_dense / st.flops : NAN, "ratio");
+  sw_trial_out_metric(out, "gbs_dense", t_dense > 0 ? 1e-9 * st.weight_bytes_dense / t_dense : NAN, "GB/s");
+  sw_trial_out_metric(out, "gbs_method", t_method > 0 ? 1e-9 * st.weight_bytes / t_method : NAN, "GB/s");
+  sw_trial_out_metric(out, "threads", in->n_threads, "count");
 out:
   free(yd), free(ym), free(ratio), free(td), free(tm);
   return rc;

@@ -36,7 +36,8 @@ typedef struct sw_trial_moe_in {
  * per call; router/predictor included), flop_ratio, weight_bytes, weight_bytes_dense (byte), sparsity_neuron,
  * sparsity_expert (fraction, achieved), experts_per_token_mean/_p10/_p50/_p90 (count), sparsity_token_p10/
  * _p50/_p90 (fraction), rel_error (ratio: mean over tokens of ‖y−y_dense‖/‖y_dense‖), n_experts, expert_size,
- * k, tau, router_loss_first/_final, predictor_recall/_precision/_density, build_time, train_time (s).
+ * k, tau, router_loss_first/_final, predictor_recall/_precision/_density, build_time, train_time (s),
+ * ideal_speedup (flops_dense/flops), gbs_dense, gbs_method (GB/s of weights read), threads.
  * Samples: series "dense" and "sparse" per repetition. */
 sw_rc sw_trial_ffn_moe(const sw_json_t *config, const sw_trial_moe_in_t *in, sw_trial_out_t *out, sw_err_t *err);
 
