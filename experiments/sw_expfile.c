@@ -11,7 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/sw_buf.h"
 #include "common/sw_hash.h"
+#include "experiments/sw_canon.h"
 #include "experiments/sw_ytree.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
@@ -640,6 +642,46 @@ static sw_rc parse_range(exp_ctx_t *c, const sw_ynode_t *k, const sw_ynode_t *n,
   return SW_OK;
 }
 
+/* Canonical text of one value, for sorting (equal text <=> the value gives the same config). */
+typedef struct value_text {
+  char             *text; /* owned */
+  const sw_value_t *val;
+} value_text_t;
+
+static int value_text_cmp(const void *a, const void *b) {
+  const value_text_t *x = a, *y = b;
+  int r = strcmp(x->text, y->text);
+  if (r) return r;
+  if (x->val->line != y->val->line) return x->val->line < y->val->line ? -1 : 1; /* file order among equals */
+  return (x->val->col > y->val->col) - (x->val->col < y->val->col);
+}
+
+/* Refuses a repeated value in an axis, in O(n log n) (axes may hold up to SW_EXP_MAX_LIST values). */
+static sw_rc check_distinct(exp_ctx_t *c, const char *key, const sw_value_t *list) {
+  value_text_t *vt = calloc(list->count ? list->count : 1, sizeof *vt);
+  if (!vt) return nomem(c);
+  sw_rc rc = SW_OK;
+  size_t made = 0;
+  static const char *const one_key[] = {"v"};
+  for (; made < list->count && rc == SW_OK; made++) {
+    sw_buf_t b = SW_BUF_INIT;
+    const sw_value_t *v = &list->items[made];
+    rc = sw_canon_config_parts(one_key, &v, 1, &b, c->err);
+    vt[made] = (value_text_t){sw_buf_take(&b), v};
+    sw_buf_free(&b);
+    if (rc == SW_OK && !vt[made].text) rc = nomem(c);
+  }
+  if (rc == SW_OK) qsort(vt, list->count, sizeof *vt, value_text_cmp);
+  for (size_t i = 1; rc == SW_OK && i < list->count; i++)
+    if (strcmp(vt[i].text, vt[i - 1].text) == 0)
+      rc = fail_at(c, vt[i].val->line, vt[i].val->col, SW_ERR_INVALID,
+                   "value repeated in grid key '%s' (also at line %d, column %d): trials would repeat", key,
+                   vt[i - 1].val->line, vt[i - 1].val->col);
+  for (size_t i = 0; i < made; i++) free(vt[i].text);
+  free(vt);
+  return rc;
+}
+
 /* A list of grid values for key: a non-empty YAML list, each item a scalar or a list of scalars,
  * all distinct (when distinct != 0), each valid for the key when it is a measurement key. */
 static sw_rc parse_values(exp_ctx_t *c, const sw_ynode_t *k, const sw_ynode_t *n, int distinct, sw_value_t *out) {
@@ -663,13 +705,8 @@ static sw_rc parse_values(exp_ctx_t *c, const sw_ynode_t *k, const sw_ynode_t *n
     out->count++;
     rc = check_measure_value(c, k->text, &out->items[i]);
     if (rc != SW_OK) return rc;
-    if (!distinct) continue;
-    for (size_t j = 0; j < i; j++)
-      if (sw_value_equal(&out->items[j], &out->items[i]))
-        return FAIL(c, n->kids[i], "value repeated in grid key '%s' (also at line %d, column %d): trials would repeat",
-                    k->text, out->items[j].line, out->items[j].col);
   }
-  return SW_OK;
+  return distinct ? check_distinct(c, k->text, out) : SW_OK;
 }
 
 static sw_rc parse_product(exp_ctx_t *c, const sw_ynode_t *n, sw_grid_block_t *b, key_origin o) {
@@ -783,6 +820,7 @@ static sw_rc parse_when(exp_ctx_t *c, const sw_ynode_t *n, sw_grid_block_t *b, i
   if (depth >= SW_EXP_MAX_WHEN_DEPTH) return FAIL(c, n, "when blocks nested deeper than %d", SW_EXP_MAX_WHEN_DEPTH);
   if (n->kind != SW_YN_SEQ) return FAIL(c, n, "expected a list of when blocks, got %s", kind_name(n));
   if (n->n == 0) return FAIL(c, n, "empty when list: expected at least one block");
+  if (n->n > SW_EXP_MAX_BLOCKS) return FAIL(c, n, "more than %d when blocks in one list", SW_EXP_MAX_BLOCKS);
   b->when = calloc(n->n, sizeof *b->when);
   if (!b->when) return nomem(c);
   sw_rc rc = SW_OK;
@@ -808,6 +846,7 @@ static sw_rc parse_block(exp_ctx_t *c, const sw_ynode_t *n, sw_grid_block_t *b, 
 
 static sw_rc parse_exclude(exp_ctx_t *c, const sw_ynode_t *n) {
   if (n->kind != SW_YN_SEQ) return FAIL(c, n, "expected a list of partial configs for exclude, got %s", kind_name(n));
+  if (n->n > SW_EXP_MAX_BLOCKS) return FAIL(c, n, "more than %d exclude entries", SW_EXP_MAX_BLOCKS);
   sw_experiment_t *e = c->e;
   e->exclude = calloc(n->n ? n->n : 1, sizeof *e->exclude);
   if (!e->exclude) return nomem(c);

@@ -29,6 +29,7 @@ typedef struct grid_ctx {
   const sw_grid_block_t **whens;  /* every when block, in file order (pre-order) */
   size_t                *hits;    /* hits[i]: points whens[i] was applied to, over the whole expansion */
   size_t                 n_whens;
+  struct when_ref       *by_addr; /* (block, index into whens) sorted by block address, for count_hit */
 } grid_ctx_t;
 
 static void plist_free(plist_t *l) {
@@ -89,6 +90,16 @@ static void block_keys(const sw_grid_block_t *b, const char **out, size_t *n) {
   for (size_t i = 0; i < b->n_when; i++) block_keys(&b->when[i], out, n);
 }
 
+struct when_ref {
+  uintptr_t addr;  /* address of the when block */
+  size_t    index; /* its position in grid_ctx.whens */
+};
+
+static int when_ref_cmp(const void *a, const void *b) {
+  uintptr_t x = ((const struct when_ref *)a)->addr, y = ((const struct when_ref *)b)->addr;
+  return (x > y) - (x < y);
+}
+
 static size_t when_count(const sw_grid_block_t *b) {
   size_t n = b->n_when;
   for (size_t i = 0; i < b->n_when; i++) n += when_count(&b->when[i]);
@@ -106,14 +117,18 @@ static sw_rc build_whens(grid_ctx_t *g) {
   size_t total = when_count(&g->e->grid);
   g->whens = calloc(total ? total : 1, sizeof *g->whens);
   g->hits = calloc(total ? total : 1, sizeof *g->hits);
-  if (!g->whens || !g->hits) return sw_err_set(g->err, SW_ERR_NOMEM, "%s: out of memory", g->e->path);
+  g->by_addr = calloc(total ? total : 1, sizeof *g->by_addr);
+  if (!g->whens || !g->hits || !g->by_addr) return sw_err_set(g->err, SW_ERR_NOMEM, "%s: out of memory", g->e->path);
   when_list(&g->e->grid, g->whens, &g->n_whens);
+  for (size_t i = 0; i < g->n_whens; i++) g->by_addr[i] = (struct when_ref){(uintptr_t)g->whens[i], i};
+  qsort(g->by_addr, g->n_whens, sizeof *g->by_addr, when_ref_cmp);
   return SW_OK;
 }
 
 static void count_hit(grid_ctx_t *g, const sw_grid_block_t *w) {
-  for (size_t i = 0; i < g->n_whens; i++)
-    if (g->whens[i] == w) g->hits[i]++;
+  struct when_ref key = {(uintptr_t)w, 0};
+  const struct when_ref *r = bsearch(&key, g->by_addr, g->n_whens, sizeof key, when_ref_cmp);
+  if (r) g->hits[r->index]++;
 }
 
 /* A when block that applies to no point anywhere is almost surely a typo in its condition. */
@@ -365,6 +380,7 @@ sw_rc sw_grid_expand(const sw_experiment_t *e, sw_trial_list_t *out, sw_err_t *e
   free(g.is_grid);
   free(g.whens);
   free(g.hits);
+  free(g.by_addr);
   return rc;
 }
 
