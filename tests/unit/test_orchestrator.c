@@ -1,0 +1,565 @@
+/* Unit tests for orchestrator/: the MPI message codec (round trips, every truncation, hostile headers),
+ * polling back-off, the drain-signal flag, the zmq event publisher (a real SUB socket receives the
+ * versioned two-frame events), and the rank-0 scheduler driven through a scripted local backend (no MPI):
+ * retries, resume/--rerun-failed/--force, the circuit breaker, draining with interruption, and refusing
+ * an unwritable database before any trial runs.  Database rows are counted with plain SQL. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "common/sw_buf.h"
+#include "common/sw_json.h"
+#include "orchestrator/sw_events.h"
+#include "orchestrator/sw_orch.h"
+#include "orchestrator/sw_proto.h"
+
+/* ------------------------------------------------------------------ codec */
+
+static sw_proto_result_t sample_result(void) {
+  sw_proto_result_t r;
+  memset(&r, 0, sizeof r);
+  r.slot = 0x1122334455ULL;
+  r.attempt = 3;
+  r.status = SW_PROTO_TIMEOUT;
+  r.signo = 15;
+  r.exit_status = -1;
+  r.out_of_memory = 1;
+  r.start_wall = 1700000000.25;
+  r.end_wall = 1700000002.5;
+  r.cause = "timeout after 2 s";
+  r.signal_name = "SIGTERM";
+  r.stderr_tail = "";
+  r.result_json = NULL;
+  r.host = "node-7";
+  return r;
+}
+
+static void test_proto_result_round_trip(void **state) {
+  (void)state;
+  sw_proto_result_t in = sample_result();
+  sw_buf_t b = SW_BUF_INIT;
+  sw_proto_encode_result(&b, &in);
+  assert_true(sw_buf_ok(&b));
+  sw_proto_msg_t m;
+  sw_err_t err;
+  assert_int_equal(sw_proto_decode(b.data, b.len, &m, &err), SW_OK);
+  assert_int_equal(m.kind, SW_PROTO_RESULT);
+  const sw_proto_result_t *r = &m.u.result;
+  assert_true(r->slot == in.slot);
+  assert_int_equal(r->attempt, 3);
+  assert_int_equal(r->status, SW_PROTO_TIMEOUT);
+  assert_int_equal(r->signo, 15);
+  assert_int_equal(r->exit_status, -1);
+  assert_int_equal(r->out_of_memory, 1);
+  assert_memory_equal(&r->start_wall, &in.start_wall, sizeof(double));
+  assert_memory_equal(&r->end_wall, &in.end_wall, sizeof(double));
+  assert_string_equal(r->cause, "timeout after 2 s");
+  assert_string_equal(r->signal_name, "SIGTERM");
+  assert_string_equal(r->stderr_tail, ""); /* empty and absent stay distinct */
+  assert_null(r->result_json);
+  assert_string_equal(r->host, "node-7");
+  sw_proto_msg_free(&m);
+  sw_buf_free(&b);
+}
+
+static void test_proto_other_kinds_round_trip(void **state) {
+  (void)state;
+  sw_buf_t b = SW_BUF_INIT;
+  sw_proto_msg_t m;
+  sw_err_t err;
+  sw_proto_trial_t t = {42, 1, 2.5, "{\"action\":\"ok\"}"};
+  sw_proto_encode_trial(&b, &t);
+  assert_int_equal(sw_proto_decode(b.data, b.len, &m, &err), SW_OK);
+  assert_int_equal(m.kind, SW_PROTO_TRIAL);
+  assert_true(m.u.trial.slot == 42);
+  assert_true(m.u.trial.timeout_s == t.timeout_s);
+  assert_string_equal(m.u.trial.config_json, t.config_json);
+  sw_proto_msg_free(&m);
+  sw_buf_reset(&b);
+  sw_proto_hello_t h = {5, "host-a", "{\"papi_presets\":[]}"};
+  sw_proto_encode_hello(&b, &h);
+  assert_int_equal(sw_proto_decode(b.data, b.len, &m, &err), SW_OK);
+  assert_int_equal(m.u.hello.rank, 5);
+  assert_string_equal(m.u.hello.host, "host-a");
+  assert_string_equal(m.u.hello.info_json, h.info_json);
+  sw_proto_msg_free(&m);
+  sw_buf_reset(&b);
+  sw_proto_encode_stop(&b, 2);
+  assert_int_equal(sw_proto_decode(b.data, b.len, &m, &err), SW_OK);
+  assert_int_equal(m.kind, SW_PROTO_STOP);
+  assert_int_equal(m.u.stop_exit_code, 2);
+  sw_buf_reset(&b);
+  sw_proto_encode_empty(&b, SW_PROTO_INTERRUPT);
+  assert_int_equal(b.len, 8); /* header only */
+  assert_int_equal(sw_proto_decode(b.data, b.len, &m, &err), SW_OK);
+  assert_int_equal(m.kind, SW_PROTO_INTERRUPT);
+  sw_buf_free(&b);
+}
+
+/* Every proper prefix of a valid message must be rejected (and never read past its end: ASan). */
+static void test_proto_every_truncation_fails(void **state) {
+  (void)state;
+  sw_proto_result_t in = sample_result();
+  in.result_json = "{\"v\":1}";
+  sw_buf_t b = SW_BUF_INIT;
+  sw_proto_encode_result(&b, &in);
+  for (size_t n = 0; n < b.len; n++) {
+    char *copy = malloc(n ? n : 1); /* exact-size heap copy so ASan sees any overread */
+    memcpy(copy, b.data, n);
+    sw_proto_msg_t m;
+    sw_err_t err;
+    sw_err_clear(&err);
+    sw_rc rc = sw_proto_decode(copy, n, &m, &err);
+    assert_int_not_equal(rc, SW_OK);
+    assert_true(strlen(err.msg) > 0);
+    sw_proto_msg_free(&m);
+    free(copy);
+  }
+  sw_buf_free(&b);
+}
+
+static void test_proto_hostile_headers(void **state) {
+  (void)state;
+  sw_buf_t b = SW_BUF_INIT;
+  sw_proto_msg_t m;
+  sw_err_t err;
+  sw_proto_encode_stop(&b, 0);
+  b.data[0] ^= 0xff; /* magic */
+  assert_int_equal(sw_proto_decode(b.data, b.len, &m, &err), SW_ERR_PARSE);
+  assert_non_null(strstr(err.msg, "magic"));
+  b.data[0] ^= 0xff;
+  b.data[4] = 9; /* version */
+  assert_int_equal(sw_proto_decode(b.data, b.len, &m, &err), SW_ERR_UNSUPPORTED);
+  assert_non_null(strstr(err.msg, "version 9"));
+  b.data[4] = SW_PROTO_VERSION;
+  b.data[6] = 77; /* kind */
+  assert_int_equal(sw_proto_decode(b.data, b.len, &m, &err), SW_ERR_PARSE);
+  assert_non_null(strstr(err.msg, "kind 77"));
+  b.data[6] = SW_PROTO_STOP;
+  sw_buf_append(&b, "x", 1); /* trailing byte */
+  assert_int_equal(sw_proto_decode(b.data, b.len, &m, &err), SW_ERR_PARSE);
+  assert_non_null(strstr(err.msg, "trailing"));
+  /* a result whose status is out of range, and a string longer than the message */
+  sw_proto_result_t r = sample_result();
+  r.status = 9;
+  sw_buf_reset(&b);
+  sw_proto_encode_result(&b, &r);
+  assert_int_equal(sw_proto_decode(b.data, b.len, &m, &err), SW_ERR_PARSE);
+  sw_proto_msg_free(&m);
+  sw_buf_reset(&b);
+  sw_proto_trial_t t = {1, 1, 1.0, "abc"};
+  sw_proto_encode_trial(&b, &t);
+  b.data[b.len - 7] = 0x7f; /* the config length field (4 bytes before "abc") now claims 127+ bytes */
+  assert_int_equal(sw_proto_decode(b.data, b.len, &m, &err), SW_ERR_TRUNCATED);
+  assert_non_null(strstr(err.msg, "config_json"));
+  sw_proto_msg_free(&m);
+  sw_buf_free(&b);
+}
+
+static void test_proto_backoff_grows_to_cap_and_resets(void **state) {
+  (void)state;
+  sw_proto_backoff_t bo;
+  sw_proto_backoff_init(&bo, 1000, 3000);
+  const int64_t expected[] = {1000, 1500, 2250, 3000, 3000}; /* x1.5 per idle poll, capped */
+  for (size_t i = 0; i < sizeof expected / sizeof expected[0]; i++) {
+    assert_true(bo.cur_ns == expected[i]);
+    sw_proto_backoff_sleep(&bo);
+  }
+  sw_proto_backoff_reset(&bo);
+  assert_true(bo.cur_ns == 1000);
+}
+
+static void test_proto_drain_signal_flag(void **state) {
+  (void)state;
+  sw_err_t err;
+  assert_int_equal(sw_proto_signals_install(&err), SW_OK);
+  assert_int_equal(raise(SIGUSR1), 0); /* would terminate the process without the handler */
+  assert_int_equal(sw_proto_signal_received(), SIGUSR1);
+}
+
+/* ------------------------------------------------------------------ events */
+
+static void test_events_subscriber_receives_versioned_frames(void **state) {
+  (void)state;
+  sw_events_t *ev = NULL;
+  sw_err_t err;
+  assert_int_equal(sw_events_new(&ev, "tcp://127.0.0.1:*", 0, &err), SW_OK);
+  const char *ep = sw_events_endpoint(ev);
+  assert_non_null(strstr(ep, "tcp://127.0.0.1:"));
+  void *ctx = zmq_ctx_new(), *sub = zmq_socket(ctx, ZMQ_SUB);
+  int linger = 0;
+  zmq_setsockopt(sub, ZMQ_LINGER, &linger, sizeof linger);
+  assert_int_equal(zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "trial_finished", 14), 0);
+  assert_int_equal(zmq_connect(sub, ep), 0);
+  sw_events_set_run_id(ev, 7);
+  sw_events_counts_t c = {10, 2, 3, 1, 0, 2};
+  char topic[32] = "";
+  char body[1024] = "";
+  /* PUB/SUB drops events published before the subscription arrives: publish until one is received */
+  for (int i = 0; i < 500 && !topic[0]; i++) {
+    sw_events_publish(ev, "progress", &c, NULL); /* filtered out by the subscription */
+    sw_events_publish(ev, "trial_finished", &c, "\"hash\":\"abc\"");
+    zmq_pollitem_t it = {sub, 0, ZMQ_POLLIN, 0};
+    if (zmq_poll(&it, 1, 10) > 0) {
+      int n = zmq_recv(sub, topic, sizeof topic - 1, 0);
+      assert_true(n > 0);
+      topic[n] = '\0';
+      n = zmq_recv(sub, body, sizeof body - 1, 0);
+      assert_true(n > 0);
+      body[n] = '\0';
+    }
+  }
+  assert_string_equal(topic, "trial_finished");
+  sw_json_t *doc = NULL;
+  assert_int_equal(sw_json_parse(body, strlen(body), &doc, &err), SW_OK);
+  assert_true(sw_json_get(doc, "v")->number == SW_EVENTS_VERSION);
+  assert_string_equal(sw_json_get(doc, "event")->string, "trial_finished");
+  assert_true(sw_json_get(doc, "run_id")->number == 7);
+  assert_true(sw_json_get(doc, "total")->number == 10);
+  assert_true(sw_json_get(doc, "skipped")->number == 2);
+  assert_true(sw_json_get(doc, "ok")->number == 3);
+  assert_true(sw_json_get(doc, "failed")->number == 1);
+  assert_true(sw_json_get(doc, "running")->number == 2);
+  assert_string_equal(sw_json_get(doc, "hash")->string, "abc");
+  sw_json_free(doc);
+  zmq_close(sub);
+  zmq_ctx_term(ctx);
+  sw_events_destroy(&ev);
+  assert_null(ev);
+  sw_events_destroy(&ev); /* idempotent */
+}
+
+static void test_events_disabled_and_bad_endpoint(void **state) {
+  (void)state;
+  sw_events_t *ev = NULL;
+  sw_err_t err;
+  assert_int_equal(sw_events_new(&ev, NULL, 0, &err), SW_OK);
+  sw_events_counts_t c = {0};
+  assert_int_equal(sw_events_publish(ev, "progress", &c, NULL), SW_OK);
+  assert_string_equal(sw_events_endpoint(ev), "");
+  sw_events_destroy(&ev);
+  assert_int_equal(sw_events_new(&ev, "tcp://no-such-host.invalid:1", 0, &err), SW_ERR_IO);
+  assert_null(ev);
+  assert_non_null(strstr(err.msg, "tcp://no-such-host.invalid:1"));
+}
+
+/* Without any subscriber, many events never block (PUB drops) and are all accounted for. */
+static void test_events_absent_subscriber_never_blocks(void **state) {
+  (void)state;
+  sw_events_t *ev = NULL;
+  sw_err_t err;
+  assert_int_equal(sw_events_new(&ev, "tcp://127.0.0.1:*", 10, &err), SW_OK);
+  sw_events_counts_t c = {1, 0, 0, 0, 0, 0};
+  for (int i = 0; i < 20000; i++) assert_int_equal(sw_events_publish(ev, "progress", &c, NULL), SW_OK);
+  assert_true(sw_events_sent(ev) + sw_events_dropped(ev) == 20000);
+  sw_events_destroy(&ev);
+}
+
+/* ------------------------------------------------------------------ scheduler with a scripted backend */
+
+/* Scripted backend: the trial's "action" decides the outcome: ok; flaky (fails on the first attempt of
+ * an invocation, ok later); segv (always killed by signal 11).  Optionally creates a drain file at the
+ * n-th submit, and keeps that trial running until interrupted. */
+typedef struct fake {
+  int              busy;
+  sw_proto_trial_t cur;           /* copy of slot/attempt/timeout (config_json not kept) */
+  char             action[16];
+  int              interrupt;     /* interrupt requested */
+  int              submits;       /* trials submitted */
+  int              flaky_seen;    /* flaky attempts seen in this invocation */
+  const char      *drain_file;    /* created at submit number drain_at */
+  int              drain_at;
+  int              hold;          /* the current trial runs until interrupted */
+} fake_t;
+
+static sw_rc fake_submit(void *ctx, const sw_proto_trial_t *t, sw_err_t *err) {
+  fake_t *f = ctx;
+  assert_false(f->busy); /* one trial at a time per slot */
+  sw_json_t *doc = NULL;
+  assert_int_equal(sw_json_parse(t->config_json, strlen(t->config_json), &doc, err), SW_OK);
+  snprintf(f->action, sizeof f->action, "%s", sw_json_get(doc, "action")->string);
+  sw_json_free(doc);
+  f->cur = *t;
+  f->cur.config_json = NULL;
+  f->busy = 1;
+  f->interrupt = 0;
+  f->submits++;
+  f->hold = 0;
+  if (f->drain_file && f->submits == f->drain_at) {
+    FILE *df = fopen(f->drain_file, "w");
+    assert_non_null(df);
+    fclose(df);
+    f->hold = 1;
+  }
+  return SW_OK;
+}
+
+static char *dup_str(const char *s) {
+  char *d = malloc(strlen(s) + 1);
+  strcpy(d, s);
+  return d;
+}
+
+static sw_rc fake_wait(void *ctx, int wait_ms, sw_proto_result_t *r, int *done, sw_err_t *err) {
+  fake_t *f = ctx;
+  (void)err;
+  *done = 0;
+  if (!f->busy) return SW_OK;
+  if (f->hold && !f->interrupt) {
+    usleep((useconds_t)wait_ms * 100); /* "running" */
+    return SW_OK;
+  }
+  memset(r, 0, sizeof *r);
+  r->slot = f->cur.slot;
+  r->attempt = f->cur.attempt;
+  r->exit_status = -1;
+  r->start_wall = 1000.0;
+  r->end_wall = 1000.5;
+  int ok = strcmp(f->action, "ok") == 0 || (strcmp(f->action, "flaky") == 0 && f->flaky_seen++ > 0);
+  if (f->interrupt) {
+    r->status = SW_PROTO_INTERRUPTED;
+    r->cause = dup_str("interrupted by drain");
+  } else if (ok) {
+    r->status = SW_PROTO_OK;
+    r->exit_status = 0;
+    r->cause = dup_str("");
+    r->result_json = dup_str("{\"v\":1,\"metrics\":[{\"name\":\"value\",\"value\":1.5,\"unit\":\"count\"}],"
+                             "\"samples\":[{\"series\":\"t\",\"rep\":0,\"value\":0.001}],\"counters\":[]}");
+  } else {
+    r->status = SW_PROTO_FAILED;
+    r->signo = 11;
+    r->cause = dup_str("killed by signal 11 (SIGSEGV)");
+    r->signal_name = dup_str("SIGSEGV");
+  }
+  r->stderr_tail = dup_str("");
+  r->host = dup_str("fakehost");
+  f->busy = 0;
+  *done = 1;
+  return SW_OK;
+}
+
+static sw_rc fake_interrupt(void *ctx, sw_err_t *err) {
+  (void)err;
+  ((fake_t *)ctx)->interrupt = 1;
+  return SW_OK;
+}
+
+typedef struct fixture {
+  char dir[64];
+  char exp[128];
+  char db[128];
+  char drain[128];
+} fixture_t;
+
+/* 7 trials in expansion order: ok x5 (replica 0..4), flaky, segv. */
+static const char k_exp_yaml[] =
+    "name: orch_unit\nworkload: test\nmeasure:\n  warmup: 0\n  repetitions: 1\ntimeout: 5\n"
+    "grid:\n  product:\n    action: [ok, flaky, segv]\n  when:\n    - if: {action: ok}\n      product:\n"
+    "        replica: {range: [0, 5]}\n";
+enum { k_trials = 7, k_ok_trials = 5 };
+
+static int setup(void **state) {
+  fixture_t *fx = calloc(1, sizeof *fx);
+  snprintf(fx->dir, sizeof fx->dir, "/tmp/sw-test-orch.XXXXXX");
+  if (!mkdtemp(fx->dir)) return -1;
+  snprintf(fx->exp, sizeof fx->exp, "%s/exp.yaml", fx->dir);
+  snprintf(fx->db, sizeof fx->db, "%s/r.db", fx->dir);
+  snprintf(fx->drain, sizeof fx->drain, "%s/drain", fx->dir);
+  FILE *f = fopen(fx->exp, "w");
+  if (!f) return -1;
+  fputs(k_exp_yaml, f);
+  fclose(f);
+  *state = fx;
+  return 0;
+}
+
+static int teardown(void **state) {
+  fixture_t *fx = *state;
+  char p[200];
+  const char *files[] = {"exp.yaml", "r.db", "r.db-wal", "r.db-shm", "drain"};
+  for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+    snprintf(p, sizeof p, "%s/%s", fx->dir, files[i]);
+    unlink(p);
+  }
+  rmdir(fx->dir);
+  free(fx);
+  return 0;
+}
+
+static long long count(const char *db, const char *sql) {
+  sqlite3 *h = NULL;
+  sqlite3_stmt *st = NULL;
+  long long n = -1;
+  assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK);
+  if (sqlite3_step(st) == SQLITE_ROW) n = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  sqlite3_close(h);
+  return n;
+}
+
+static sw_rc run_orch(fixture_t *fx, fake_t *fake, sw_orch_opts_t *o, sw_orch_summary_t *sum, sw_err_t *err) {
+  sw_orch_local_t local = {fake, fake_submit, fake_wait, fake_interrupt, "fakehost", "{\"papi_presets\":[]}"};
+  o->exp_path = fx->exp;
+  if (!o->db_path) o->db_path = fx->db;
+  return sw_orch_run(o, 1, &local, sum, err);
+}
+
+static void test_orch_retries_then_resume_modes(void **state) {
+  fixture_t *fx = *state;
+  sw_orch_opts_t o;
+  sw_orch_summary_t s;
+  sw_err_t err;
+  fake_t fake = {0};
+  sw_orch_opts_default(&o);
+  o.retries = 1;
+  assert_int_equal(run_orch(fx, &fake, &o, &s, &err), SW_OK);
+  /* flaky: failed then ok; segv: failed twice; 5 ok trials once */
+  assert_int_equal(s.exit_code, 0);
+  assert_int_equal(fake.submits, k_trials + 2);
+  assert_true(s.ok == k_ok_trials + 1 && s.failed == 1 && s.attempts == k_trials + 2 && s.skipped == 0);
+  assert_int_equal(count(fx->db, "SELECT count(*) FROM trials"), k_trials + 2);
+  assert_int_equal(count(fx->db, "SELECT count(*) FROM trials WHERE status='ok'"), k_ok_trials + 1);
+  assert_int_equal(count(fx->db, "SELECT max(attempt) FROM trials WHERE config LIKE '%segv%'"), 2);
+  assert_int_equal(count(fx->db, "SELECT count(*) FROM trials WHERE signal=11 AND message LIKE 'killed%'"), 3); /* flaky once, segv twice */
+  assert_int_equal(count(fx->db, "SELECT count(*) FROM metrics"), k_ok_trials + 1);
+  assert_int_equal(count(fx->db, "SELECT count(*) FROM runs WHERE status='done' AND n_ranks=1"), 1);
+  /* resume: all 7 have a final status; nothing runs */
+  fake = (fake_t){0};
+  sw_orch_opts_default(&o);
+  assert_int_equal(run_orch(fx, &fake, &o, &s, &err), SW_OK);
+  assert_int_equal(fake.submits, 0);
+  assert_int_equal(s.skipped, k_trials);
+  /* --rerun-failed: only segv, numbered after the recorded attempts */
+  fake = (fake_t){0};
+  sw_orch_opts_default(&o);
+  o.resume = SW_ORCH_RESUME_OK;
+  assert_int_equal(run_orch(fx, &fake, &o, &s, &err), SW_OK);
+  assert_int_equal(fake.submits, 1);
+  assert_int_equal(count(fx->db, "SELECT max(attempt) FROM trials WHERE config LIKE '%segv%'"), 3);
+  /* --force: every trial again */
+  fake = (fake_t){0};
+  sw_orch_opts_default(&o);
+  o.resume = SW_ORCH_RESUME_NONE;
+  o.retries = 0;
+  assert_int_equal(run_orch(fx, &fake, &o, &s, &err), SW_OK);
+  assert_int_equal(fake.submits, k_trials);
+  assert_int_equal(count(fx->db, "SELECT count(*) FROM trials"), k_trials + 2 + 1 + k_trials);
+  assert_int_equal(count(fx->db, "SELECT count(*) FROM runs"), 4);
+}
+
+static void test_orch_circuit_breaker(void **state) {
+  fixture_t *fx = *state;
+  sw_orch_opts_t o;
+  sw_orch_summary_t s;
+  sw_err_t err;
+  fake_t fake = {0};
+  sw_orch_opts_default(&o);
+  o.retries = 0;
+  o.max_failures = 1;
+  assert_int_equal(run_orch(fx, &fake, &o, &s, &err), SW_OK);
+  assert_int_equal(s.exit_code, 1);
+  assert_true(s.tripped);
+  assert_int_equal(fake.submits, k_ok_trials + 1); /* segv never dispatched */
+  assert_int_equal(s.not_run, 1);
+  assert_int_equal(count(fx->db, "SELECT count(*) FROM runs WHERE status='tripped'"), 1);
+}
+
+static void test_orch_drain_interrupts_after_grace(void **state) {
+  fixture_t *fx = *state;
+  sw_orch_opts_t o;
+  sw_orch_summary_t s;
+  sw_err_t err;
+  fake_t fake = {0};
+  fake.drain_file = fx->drain;
+  fake.drain_at = 3;
+  sw_orch_opts_default(&o);
+  o.drain_file = fx->drain;
+  o.drain_grace_s = 0.05;
+  assert_int_equal(run_orch(fx, &fake, &o, &s, &err), SW_OK);
+  assert_int_equal(s.exit_code, 0);
+  assert_true(s.drained && s.drain_signal == 0);
+  assert_int_equal(fake.submits, 3);
+  assert_int_equal(s.ok, 2);
+  assert_int_equal(s.interrupted, 1);
+  assert_int_equal(s.not_run, k_trials - 3);
+  assert_int_equal(count(fx->db, "SELECT count(*) FROM trials WHERE status='interrupted'"), 1);
+  assert_int_equal(count(fx->db, "SELECT count(*) FROM runs WHERE status='drained'"), 1);
+  /* the rerun completes the grid: the interrupted trial runs again, nothing is duplicated */
+  unlink(fx->drain);
+  fake = (fake_t){0};
+  sw_orch_opts_default(&o);
+  assert_int_equal(run_orch(fx, &fake, &o, &s, &err), SW_OK);
+  assert_int_equal(fake.submits, k_trials - 2);
+  /* 5 ok trials; flaky failed on its only attempt (the experiment sets no retries) */
+  assert_int_equal(count(fx->db, "SELECT count(DISTINCT config_hash) FROM trials WHERE status='ok'"), k_ok_trials);
+  assert_int_equal(count(fx->db, "SELECT count(*) FROM trials WHERE status='ok'"), k_ok_trials);
+}
+
+static void test_orch_unwritable_db_refused_before_any_trial(void **state) {
+  fixture_t *fx = *state;
+  sw_orch_opts_t o;
+  sw_orch_summary_t s;
+  sw_err_t err;
+  fake_t fake = {0};
+  char bad[200];
+  snprintf(bad, sizeof bad, "%s/no/such/dir/r.db", fx->dir);
+  sw_orch_opts_default(&o);
+  o.db_path = bad;
+  assert_int_not_equal(run_orch(fx, &fake, &o, &s, &err), SW_OK);
+  assert_int_equal(s.exit_code, 2);
+  assert_int_equal(fake.submits, 0);
+  assert_non_null(strstr(err.msg, bad));
+  /* a bad experiment path is an input error too */
+  sw_orch_opts_default(&o);
+  sw_orch_local_t local = {&fake, fake_submit, fake_wait, fake_interrupt, "h", NULL};
+  o.exp_path = "/no/such/experiment.yaml";
+  o.db_path = fx->db;
+  assert_int_not_equal(sw_orch_run(&o, 1, &local, &s, &err), SW_OK);
+  assert_int_equal(s.exit_code, 2);
+  assert_int_equal(access(fx->db, F_OK), -1); /* nothing written */
+}
+
+static void test_orch_dry_run_writes_nothing(void **state) {
+  fixture_t *fx = *state;
+  sw_orch_opts_t o;
+  sw_orch_summary_t s;
+  sw_err_t err;
+  fake_t fake = {0};
+  sw_orch_opts_default(&o);
+  o.dry_run = 1;
+  assert_int_equal(run_orch(fx, &fake, &o, &s, &err), SW_OK);
+  assert_int_equal(s.exit_code, 0);
+  assert_int_equal(fake.submits, 0);
+  assert_int_equal(access(fx->db, F_OK), -1);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_proto_result_round_trip),
+      cmocka_unit_test(test_proto_other_kinds_round_trip),
+      cmocka_unit_test(test_proto_every_truncation_fails),
+      cmocka_unit_test(test_proto_hostile_headers),
+      cmocka_unit_test(test_proto_backoff_grows_to_cap_and_resets),
+      cmocka_unit_test(test_events_subscriber_receives_versioned_frames),
+      cmocka_unit_test(test_events_disabled_and_bad_endpoint),
+      cmocka_unit_test(test_events_absent_subscriber_never_blocks),
+      cmocka_unit_test_setup_teardown(test_orch_retries_then_resume_modes, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_orch_circuit_breaker, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_orch_drain_interrupts_after_grace, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_orch_unwritable_db_refused_before_any_trial, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_orch_dry_run_writes_nothing, setup, teardown),
+      /* last: once a drain signal was received, every later sweep in this process would drain */
+      cmocka_unit_test(test_proto_drain_signal_flag),
+  };
+  return cmocka_run_group_tests_name("orchestrator", tests, NULL, NULL);
+}
