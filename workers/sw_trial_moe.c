@@ -13,6 +13,8 @@
 #include "kernels/sw_ffn_dense.h"
 #include "kernels/sw_moe.h"
 #include "kernels/sw_predictor.h"
+#include "kernels/sw_sde.h"
+#include "workers/sw_counters.h"
 
 typedef enum moe_method {
   MOE_METHOD_TOPK = 0,
@@ -189,6 +191,33 @@ static void s_stats_metrics(sw_trial_out_t *out, const sw_ffn_stats_t *st, const
   free(cnt), free(sp);
 }
 
+/* PAPI presets and the kernels' SDE events around each timed call (best effort, as in the ffn runner). */
+typedef struct moe_counters {
+  sw_sde_t       sde;
+  int            sde_on;
+  sw_counters_t *dense, *method;
+} moe_counters_t;
+
+static void s_counters_open(moe_counters_t *c) {
+  sw_err_t e;
+  memset(c, 0, sizeof *c);
+  c->sde_on = sw_sde_init(&c->sde, NULL, &e) == SW_OK;
+  if (sw_counters_open_default(&c->dense, NULL, &e) != SW_OK) c->dense = NULL;
+  if (sw_counters_open_default(&c->method, NULL, &e) != SW_OK) c->method = NULL;
+}
+
+static void s_counted(sw_counters_t *c, int start) {
+  sw_err_t e;
+  if (c && start) (void)sw_counters_start(c, &e);
+  if (c && !start) (void)sw_counters_stop(c, &e);
+}
+
+static void s_counters_close(moe_counters_t *c, sw_trial_out_t *out) {
+  if (c->dense) sw_counters_write(c->dense, out, "dense"), sw_counters_close(c->dense);
+  if (c->method) sw_counters_write(c->method, out, "sparse"), sw_counters_close(c->method);
+  if (c->sde_on) sw_sde_shutdown(&c->sde);
+}
+
 /* Quality call, then reps interleaved dense/method pairs. */
 static sw_rc s_measure(const method_ctx_t *m, int n_units, sw_trial_out_t *out, sw_err_t *err) {
   const sw_trial_moe_in_t *in = m->in;
@@ -208,17 +237,28 @@ static sw_rc s_measure(const method_ctx_t *m, int n_units, sw_trial_out_t *out, 
   }
   sw_trial_out_metric(out, "rel_error", s_rel_error(ym, yd, in->n_tok, in->w->d_model), "ratio");
   s_stats_metrics(out, &st, m->mask, n_units);
+  moe_counters_t cn;
+  s_counters_open(&cn);
   for (int rep = 0; rep < in->reps; rep++) {
+    sw_ffn_stats_t sd, sm;
+    s_counted(cn.dense, 1);
     int64_t t0 = sw_now_ns();
-    sw_ffn_dense_forward(yd, in->x, in->w, NULL, m->fwork, in->n_tok);
+    sw_ffn_dense_forward(yd, in->x, in->w, &sd, m->fwork, in->n_tok);
     int64_t t1 = sw_now_ns();
-    s_method_call(m, ym, NULL);
+    if (cn.sde_on) sw_sde_account(&cn.sde, &sd); /* inside the counting window, or the SDE delta is 0 */
+    s_counted(cn.dense, 0);
+    s_counted(cn.method, 1);
     int64_t t2 = sw_now_ns();
-    td[rep] = 1e-9 * (double)(t1 - t0), tm[rep] = 1e-9 * (double)(t2 - t1);
+    s_method_call(m, ym, &sm);
+    int64_t t3 = sw_now_ns();
+    if (cn.sde_on) sw_sde_account(&cn.sde, &sm);
+    s_counted(cn.method, 0);
+    td[rep] = 1e-9 * (double)(t1 - t0), tm[rep] = 1e-9 * (double)(t3 - t2);
     ratio[rep] = tm[rep] > 0 ? td[rep] / tm[rep] : NAN;
     sw_trial_out_sample(out, "dense", rep, td[rep]);
     sw_trial_out_sample(out, "sparse", rep, tm[rep]);
   }
+  s_counters_close(&cn, out);
   double t_dense = s_quantile(td, in->reps, 0.5), t_method = s_quantile(tm, in->reps, 0.5);
   sw_trial_out_metric(out, "speedup", s_quantile(ratio, in->reps, 0.5), "ratio");
   sw_trial_out_metric(out, "time_dense", t_dense, "s");
