@@ -103,11 +103,19 @@ static void group_text(const sw_rtrial_t *t, const char *const *keys, size_t nk,
   }
 }
 
-/* Varying axes of the set except `skip` (borrowed key pointers into axes). */
-static size_t varying_keys(const sw_axis_t *axes, size_t nax, const char *skip, const char **keys, size_t cap) {
+/* Config keys that set how sparse a trial is: they move a point along one curve instead of making a new one. */
+static int is_sparsity_knob(const char *key) {
+  static const char *const knobs[] = {"sparsity", "tau", "k", "top_k", "target", "cett", "threshold"};
+  for (size_t i = 0; i < sizeof knobs / sizeof *knobs; i++)
+    if (strcmp(key, knobs[i]) == 0) return 1;
+  return 0;
+}
+
+/* Varying axes of the set (without the sparsity knobs when skip_knobs), as borrowed key pointers. */
+static size_t varying_keys(const sw_axis_t *axes, size_t nax, int skip_knobs, const char **keys, size_t cap) {
   size_t n = 0;
   for (size_t i = 0; i < nax && n < cap; i++)
-    if (axes[i].n > 1 && (!skip || strcmp(axes[i].key, skip) != 0)) keys[n++] = axes[i].key;
+    if (axes[i].n > 1 && !(skip_knobs && is_sparsity_knob(axes[i].key))) keys[n++] = axes[i].key;
   return n;
 }
 
@@ -116,9 +124,28 @@ typedef struct xy {
   char   group[256];
 } xy_t;
 
+/* strcmp with digit runs compared as numbers ("batch=4" before "batch=16"). */
+static int natural_cmp(const char *a, const char *b) {
+  while (*a && *b) {
+    if (*a >= '0' && *a <= '9' && *b >= '0' && *b <= '9') {
+      char *ea, *eb;
+      double x = strtod(a, &ea), y = strtod(b, &eb);
+      if (x != y) return x < y ? -1 : 1;
+      a = ea;
+      b = eb;
+    } else if (*a != *b) {
+      return (unsigned char)*a < (unsigned char)*b ? -1 : 1;
+    } else {
+      a++;
+      b++;
+    }
+  }
+  return (unsigned char)*a - (unsigned char)*b;
+}
+
 static int cmp_xy(const void *a, const void *b) {
   const xy_t *u = a, *v = b;
-  int c = strcmp(u->group, v->group);
+  int c = natural_cmp(u->group, v->group);
   if (c) return c;
   return (u->x > v->x) - (u->x < v->x);
 }
@@ -193,20 +220,28 @@ sw_rc sw_plot_accuracy_vs_flops(const sw_rset_t *set, const char *dir, const sw_
   const char *ym = o->accuracy_metric ? o->accuracy_metric : first_metric(set, acc, 6);
   const char *xm = o->flops_metric ? o->flops_metric : flops_metric(set);
   if (!ym || !xm) return sw_err_set(err, SW_ERR_NOTFOUND, "accuracy_vs_flops: no %s metric", ym ? "FLOPs" : "accuracy");
+  sw_axis_t *axes = NULL;
+  size_t nax = 0, n = 0;
+  sw_rc arc = sw_axes_collect(set, &axes, &nax, err);
+  if (arc != SW_OK) return arc;
   xy_t *pts = calloc(set->n ? set->n : 1, sizeof *pts);
-  if (!pts) return sw_err_set(err, SW_ERR_NOMEM, "plot: out of memory");
-  const char *group[] = {"method"};
-  size_t n = 0;
+  if (!pts) {
+    sw_axes_free(axes, nax);
+    return sw_err_set(err, SW_ERR_NOMEM, "plot: out of memory");
+  }
+  const char *keys[32];
+  size_t nk = varying_keys(axes, nax, 1, keys, 32);
   for (size_t i = 0; i < set->n; i++) {
     const sw_rmetric_t *x = sw_rtrial_metric(&set->trials[i], xm), *y = sw_rtrial_metric(&set->trials[i], ym);
     if (!x || !y || isnan(x->value) || isnan(y->value)) continue;
     pts[n] = (xy_t){x->value, y->value, ""};
-    if (sw_json_get(set->trials[i].config, "method")) group_text(&set->trials[i], group, 1, pts[n].group, sizeof pts[n].group);
+    group_text(&set->trials[i], keys, nk, pts[n].group, sizeof pts[n].group);
     n++;
   }
+  sw_axes_free(axes, nax);
   sw_rc rc = n ? SW_OK : sw_err_set(err, SW_ERR_NOTFOUND, "accuracy_vs_flops: no trial has both %s and %s", xm, ym);
   char title[256];
-  snprintf(title, sizeof title, "%s vs %s per method (run %lld)", ym, xm, (long long)set->run.run_id);
+  snprintf(title, sizeof title, "%s vs %s, one line per method and shape (run %lld)", ym, xm, (long long)set->run.run_id);
   if (rc == SW_OK) rc = xy_figure(dir, "accuracy_vs_flops", o, pts, n, title, xm, ym, NULL, err);
   free(pts);
   return rc;
@@ -222,11 +257,12 @@ sw_rc sw_plot_speedup_vs_sparsity(const sw_rset_t *set, const char *dir, const s
   xy_t *pts = rc == SW_OK ? calloc(set->n ? set->n : 1, sizeof *pts) : NULL;
   if (rc == SW_OK && !pts) rc = sw_err_set(err, SW_ERR_NOMEM, "plot: out of memory");
   const char *keys[32];
-  size_t nk = rc == SW_OK ? varying_keys(axes, nax, "sparsity", keys, 32) : 0;
+  size_t nk = rc == SW_OK ? varying_keys(axes, nax, 1, keys, 32) : 0;
   double max_s = 0, max_y = 1;
   for (size_t i = 0; rc == SW_OK && i < set->n; i++) {
     const sw_rtrial_t *t = &set->trials[i];
     const sw_rmetric_t *y = sw_rtrial_metric(t, ym), *a = sw_rtrial_metric(t, "achieved_sparsity");
+    if (!a) a = sw_rtrial_metric(t, "sparsity_neuron");
     const sw_json_t *s = sw_json_get(t->config, "sparsity");
     double x = a && !isnan(a->value) ? a->value : s && s->kind == SW_JSON_NUMBER ? s->number : NAN;
     if (!y || isnan(y->value) || isnan(x) || x >= 1) continue;
@@ -339,7 +375,7 @@ sw_rc sw_plot_latency(const sw_rset_t *set, const char *dir, const sw_plot_opts_
   size_t nax = 0;
   sw_rc rc = sw_axes_collect(set, &axes, &nax, err);
   const char *keys[32], *unit;
-  size_t nk = rc == SW_OK ? varying_keys(axes, nax, NULL, keys, 32) : 0;
+  size_t nk = rc == SW_OK ? varying_keys(axes, nax, 0, keys, 32) : 0;
   double scale = latency_scale(set, max, &unit);
   FILE *dat = NULL, *gp = NULL;
   if (rc == SW_OK) rc = open_out(dir, "latency", "dat", &dat, err);

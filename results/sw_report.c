@@ -479,6 +479,7 @@ void sw_report_stamp(sw_rtrial_t *t, const sw_validity_opts_t *o) {
   const sw_json_t *target = sw_json_get(t->config, "sparsity");
   const sw_rmetric_t *got = sw_rtrial_metric(t, "achieved_sparsity");
   if (!got) got = sw_rtrial_metric(t, "sparsity_achieved");
+  if (!got) got = sw_rtrial_metric(t, "sparsity_neuron"); /* the ffn runner's achieved neuron sparsity */
   if (target && target->kind == SW_JSON_NUMBER && got && !isnan(got->value) &&
       fabs(got->value - target->number) > o->max_sparsity_gap)
     add_reason(t, "achieved sparsity %.3f vs target %.3f (gap > %.2f)", got->value, target->number,

@@ -103,7 +103,7 @@ typedef struct sw_validity_opts {
 
 void sw_validity_opts_default(sw_validity_opts_t *o);
 /* Sets t->valid and t->reasons from the rules above (and status != "ok").  The target sparsity is config
- * "sparsity"; the achieved one the metric "achieved_sparsity" (or "sparsity_achieved"). */
+ * "sparsity"; the achieved one the metric "achieved_sparsity" (or "sparsity_achieved", "sparsity_neuron"). */
 void sw_report_stamp(sw_rtrial_t *t, const sw_validity_opts_t *o);
 
 /* ------------------------------------------------------------------ tables */
@@ -135,8 +135,9 @@ void sw_report_opts_default(sw_report_opts_t *o);
 
 /* Writes the tables of a loaded set (stamps every trial first).  Cell = the metric's value with its
  * uncertainty: "<metric>_se" as "± se"; sample series (metric "latency:<series>", or a series' name) as
- * median [95% order-statistic CI]; "speedup" with dense and sparse series gets the ratio-of-medians interval
- * (dense over sparse).  An INVALID trial's cell is marked "!" and its reasons are listed under the table.
+ * median [95% order-statistic CI]; "speedup" with paired dense and sparse series (same repetition count)
+ * gets the order-statistic interval of the median of the per-pair ratios dense_i / sparse_i, which is how
+ * the trial runners compute the stored speedup.  An INVALID trial's cell is marked "!" and its reasons are listed under the table.
  * Notes (axes chosen, hidden axes) go to notes when not NULL. */
 sw_rc sw_report_tables(sw_rset_t *set, const sw_report_opts_t *o, sw_buf_t *out, sw_buf_t *notes, sw_err_t *err);
 

@@ -296,6 +296,25 @@ static const sw_axis_t *axis_find(const sw_axis_t *axes, size_t n, const char *k
 
 /* ------------------------------------------------------------------ cells */
 
+/* A speedup measured as the median of per-pair ratios dense_i / sparse_i (interleaved repetitions, as the
+ * trial runners do) gets the order-statistic interval of that same median, from the stored samples. */
+static void paired_ratio_ci(const sw_rtrial_t *t, const char *metric, double confidence, sw_cell_t *c) {
+  if (strcmp(metric, "speedup") != 0 || !isnan(c->se)) return;
+  const sw_rseries_t *dense = sw_rtrial_series(t, "dense"), *sparse = sw_rtrial_series(t, "sparse");
+  if (!dense || !sparse || dense->n != sparse->n || dense->n == 0) return;
+  double *r = malloc(dense->n * sizeof *r);
+  if (!r) return;
+  size_t n = 0;
+  for (size_t i = 0; i < dense->n; i++)
+    if (sparse->v[i] > 0) r[n++] = dense->v[i] / sparse->v[i];
+  sw_estimate_t e;
+  if (n == dense->n && sw_median_ci(r, n, confidence, &e, NULL) == SW_OK) {
+    c->lo = e.lo;
+    c->hi = e.hi;
+  }
+  free(r);
+}
+
 void sw_cell_of(const sw_rtrial_t *t, const char *metric, double confidence, sw_cell_t *c) {
   c->has = 0;
   c->value = c->se = c->lo = c->hi = NAN;
@@ -309,13 +328,7 @@ void sw_cell_of(const sw_rtrial_t *t, const char *metric, double confidence, sw_
     snprintf(se_name, sizeof se_name, "%s_se", metric);
     const sw_rmetric_t *se = sw_rtrial_metric(t, se_name);
     if (se) c->se = se->value;
-    const sw_rseries_t *dense = sw_rtrial_series(t, "dense"), *sparse = sw_rtrial_series(t, "sparse");
-    sw_estimate_t e;
-    if (strcmp(metric, "speedup") == 0 && dense && sparse &&
-        sw_ratio_ci(sparse->v, sparse->n, dense->v, dense->n, confidence, &e, NULL) == SW_OK) {
-      c->lo = e.lo;
-      c->hi = e.hi;
-    }
+    paired_ratio_ci(t, metric, confidence, c);
     return;
   }
   const sw_rseries_t *s = sw_rtrial_series(t, series);
@@ -538,23 +551,42 @@ static int metric_block(const proj_t *p, const char *metric, const char *key, in
   return any;
 }
 
-/* Distinct split keys in trial order of first appearance, sorted. */
+/* Orders two trials by their split axes' value order (numeric axes numerically). */
+static int split_cmp(const proj_t *p, const sw_rtrial_t *a, const sw_rtrial_t *b) {
+  char va[256], vb[256];
+  for (size_t i = 0; i < p->n_split; i++) {
+    sw_rtrial_config_text(a, p->split[i]->key, va, sizeof va);
+    sw_rtrial_config_text(b, p->split[i]->key, vb, sizeof vb);
+    size_t ia = sw_axis_index(p->split[i], va), ib = sw_axis_index(p->split[i], vb);
+    if (ia != ib) return ia < ib ? -1 : 1;
+  }
+  return 0;
+}
+
+/* Distinct split keys, in the order of the split axes' values. */
 static char **split_groups(const proj_t *p, size_t *n) {
-  char **keys = NULL;
+  char **keys = calloc(p->set->n ? p->set->n : 1, sizeof *keys);
+  const sw_rtrial_t **rep = calloc(p->set->n ? p->set->n : 1, sizeof *rep);
   char k[512];
   *n = 0;
-  for (size_t i = 0; i < p->set->n; i++) {
-    split_key(p, &p->set->trials[i], k, sizeof k);
+  for (size_t i = 0; keys && rep && i < p->set->n; i++) {
+    const sw_rtrial_t *t = &p->set->trials[i];
+    split_key(p, t, k, sizeof k);
     size_t j = 0;
     while (j < *n && strcmp(keys[j], k) != 0) j++;
-    if (j < *n) continue;
-    char **q = realloc(keys, (*n + 1) * sizeof *q);
-    if (!q) break;
-    keys = q;
-    keys[*n] = sw_report_strdup(k);
-    if (keys[*n]) (*n)++;
+    if (j < *n || !(keys[*n] = sw_report_strdup(k))) continue;
+    rep[(*n)++] = t;
   }
-  if (*n > 1) qsort(keys, *n, sizeof *keys, cmp_str);
+  for (size_t i = 1; rep && i < *n; i++) /* insertion sort: few groups */
+    for (size_t j = i; j > 0 && split_cmp(p, rep[j - 1], rep[j]) > 0; j--) {
+      char *tk = keys[j];
+      const sw_rtrial_t *tr = rep[j];
+      keys[j] = keys[j - 1];
+      rep[j] = rep[j - 1];
+      keys[j - 1] = tk;
+      rep[j - 1] = tr;
+    }
+  free(rep);
   return keys;
 }
 
