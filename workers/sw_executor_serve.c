@@ -253,7 +253,10 @@ static void watch_child(child_watch_t *w, const sw_exec_params_t *p) {
 /* ---- classification ---- */
 
 static int mentions_oom(const char *text) {
-  static const char *needles[] = {"out of memory", "cannot allocate memory", "bad_alloc", "allocation-size-too-big"};
+  /* glibc/strerror, C++, sanitizer runtimes ("allocator is out of memory", "ERROR: Failed to mmap"), Python. */
+  static const char *needles[] = {"out of memory",           "cannot allocate memory", "bad_alloc",
+                                  "allocation-size-too-big", "failed to mmap",         "memory exhausted",
+                                  "MemoryError"};
   for (size_t i = 0; i < sizeof needles / sizeof needles[0]; i++) {
     size_t n = strlen(needles[i]);
     for (const char *p = text; *p; p++)
