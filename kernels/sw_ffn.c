@@ -208,7 +208,8 @@ void sw_ffn_stats_add(sw_ffn_stats_t *dst, const sw_ffn_stats_t *src) {
 static size_t sw_pad16(size_t n) { return (n + 15) / 16 * 16; }
 
 size_t sw_ffn_work_floats(int d_model, int d_ff, int max_tok, int n_threads) {
-  size_t d = sw_pad16((size_t)d_model), f = sw_pad16((size_t)d_ff), n = (size_t)max_tok, b = SW_FFN_UNION_BLOCK;
+  size_t d = sw_pad16((size_t)d_model), f = sw_pad16((size_t)d_ff), n = (size_t)max_tok;
+  size_t b = (size_t)sw_ffn_union_block(d_model);
   size_t acts = 3 * n * f;                   /* gate/act, up, h of every token */
   size_t packed = 3 * b * d + 3 * n * b;     /* packed union rows and their block products */
   size_t accum = (size_t)(n_threads > 0 ? n_threads : 1) * (n * d + 16); /* per-thread output accumulators */

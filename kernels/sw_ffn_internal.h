@@ -4,7 +4,10 @@
 #define SW_FFN_INTERNAL_H
 #include "kernels/sw_ffn.h"
 
-#define SW_FFN_UNION_BLOCK 64   /* neurons per packed block in the batched path */
+#define SW_FFN_UNION_MIN_BLOCK 64   /* neurons per packed block in the batched path: about 1 MiB of packed */
+#define SW_FFN_UNION_MAX_BLOCK 512  /* rows (L2 size, machine.md), at least 64 and at most 512 neurons */
+#define SW_FFN_UNION_DENSE_FRAC 0.8 /* f32: when the union covers this fraction of d_ff, skip packing and run
+                                       the dense sgemm path with h masked */
 #define SW_FFN_GATHER_MAX_TOK 2 /* up to this many tokens, run the per-token gathered kernel */
 
 /* A selection: per-token CSR lists, or one list `all` shared by every token. */
@@ -25,6 +28,11 @@ static inline const int32_t *sw_sel_tok(const sw_sel_t *s, int t, int64_t *n) {
 }
 
 static inline size_t sw_ffn_pad16(size_t n) { return (n + 15) / 16 * 16; }
+/* Neurons per packed block for rows of d_model floats. */
+static inline int sw_ffn_union_block(int d_model) {
+  size_t b = sw_ffn_pad16((size_t)262144 / sw_ffn_pad16((size_t)d_model));
+  return (int)(b < SW_FFN_UNION_MIN_BLOCK ? SW_FFN_UNION_MIN_BLOCK : (b > SW_FFN_UNION_MAX_BLOCK ? SW_FFN_UNION_MAX_BLOCK : b));
+}
 /* Workspace regions (floats): activations of every token (gact, u, h; stride d_ff), packed blocks,
  * per-thread accumulators.  Ints: flags[d_ff], union[d_ff], list[d_ff], cursors[max_tok]. */
 static inline float *sw_work_gact(const sw_ffn_work_t *wk) { return wk->f; }
@@ -38,7 +46,7 @@ static inline float *sw_work_pack(const sw_ffn_work_t *wk) {
   return wk->f + 3 * (size_t)wk->max_tok * sw_ffn_pad16((size_t)wk->d_ff);
 }
 static inline float *sw_work_accum(const sw_ffn_work_t *wk) {
-  size_t d = sw_ffn_pad16((size_t)wk->d_model), n = (size_t)wk->max_tok, b = SW_FFN_UNION_BLOCK;
+  size_t d = sw_ffn_pad16((size_t)wk->d_model), n = (size_t)wk->max_tok, b = (size_t)sw_ffn_union_block(wk->d_model);
   return sw_work_pack(wk) + 3 * b * d + 3 * n * b;
 }
 static inline int32_t *sw_work_list(const sw_ffn_work_t *wk) { return wk->i32 + 2 * (size_t)wk->d_ff; }

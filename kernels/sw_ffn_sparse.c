@@ -1,7 +1,8 @@
 /* sw_ffn_sparse: activation-sparse FFN.  Few tokens: per token, groups of 4 active neurons run a fused
  * gate/up dot pass and a down axpy pass (sw_gather.h), split over the pool's threads with private
- * accumulators.  More tokens: the union of active neurons is packed in blocks of SW_FFN_UNION_BLOCK rows
- * and multiplied with OpenBLAS sgemm; h is zeroed for (token, neuron) pairs outside the token's set. */
+ * accumulators.  More tokens: the union of active neurons is packed in blocks of about 1 MiB of rows and
+ * multiplied with OpenBLAS sgemm; h is zeroed for (token, neuron) pairs outside the token's set.  When the
+ * union covers most neurons (f32), the dense sgemm path runs with h masked instead (no packing). */
 #include "kernels/sw_ffn_sparse.h"
 
 #include <cblas.h>
@@ -185,14 +186,47 @@ static void sw_union_block_h(float *hb, const float *x, const sw_ffn_weights_t *
   }
 }
 
-static int64_t sw_exec_union(float *out, const float *x, const sw_ffn_weights_t *w, const sw_sel_t *sel,
-                             const float *gact, const float *h, sw_ffn_work_t *work, int n_tok) {
-  int      d = w->d_model, B = SW_FFN_UNION_BLOCK;
+/* f32, union covering most neurons: dense sgemm projections, h zeroed outside each token's set, dense down. */
+static void sw_exec_dense_masked(float *out, const float *x, const sw_ffn_weights_t *w, const sw_sel_t *sel,
+                                 const float *gact, const float *h, sw_ffn_work_t *work, int n_tok) {
+  int    f = w->d_ff, d = w->d_model;
+  float *m = sw_work_u(work); /* receives the masked h; never the caller's buffer */
+  if (h) {
+    memcpy(m, h, (size_t)n_tok * f * sizeof *m);
+  } else if (w->gated && gact) {
+    sw_ffn_compute_acts(m, NULL, NULL, x, &(sw_ffn_weights_t){.d_model = d, .d_ff = f, .gated = 0, .act = SW_ACT_IDENTITY,
+                                                             .dtype = w->dtype, .up = w->up, .ld_up = w->ld_up},
+                        n_tok, NULL);
+    for (size_t k = 0; k < (size_t)n_tok * f; k++) m[k] *= gact[k];
+  } else {
+    sw_ffn_compute_acts(sw_work_gact(work), w->gated ? m : NULL, w->gated ? NULL : m, x, w, n_tok, NULL);
+    if (w->gated) {
+      const float *g = sw_work_gact(work);
+      for (size_t k = 0; k < (size_t)n_tok * f; k++) m[k] *= g[k];
+    }
+  }
+  for (int t = 0; t < n_tok; t++) {
+    int64_t        n, c = 0;
+    const int32_t *idx = sw_sel_tok(sel, t, &n);
+    float         *row = m + (size_t)t * f;
+    for (int i = 0; i < f; i++) {
+      if (c < n && idx[c] == i)
+        c++;
+      else
+        row[i] = 0.0f;
+    }
+  }
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n_tok, d, f, 1.0f, m, f, (const float *)w->down,
+              (int)w->ld_down, 0.0f, out, d);
+}
+
+static void sw_exec_union(float *out, const float *x, const sw_ffn_weights_t *w, const sw_sel_t *sel,
+                          const float *gact, const float *h, sw_ffn_work_t *work, int n_tok, int64_t n_uni) {
+  int      d = w->d_model, B = sw_ffn_union_block(work->d_model);
   size_t   dp = sw_ffn_pad16((size_t)d), n = (size_t)work->max_tok;
-  int32_t *flags = work->i32, *uni = work->i32 + work->d_ff, *cursor = work->i32 + 3 * (size_t)work->d_ff;
+  int32_t *uni = work->i32 + work->d_ff, *cursor = work->i32 + 3 * (size_t)work->d_ff;
   float   *pa = sw_work_pack(work), *pb = pa + (size_t)B * dp, *pd = pb + (size_t)B * dp;
   float   *ta = pd + (size_t)B * dp, *tb = ta + n * B, *hb = tb + n * B;
-  int64_t  n_uni = sw_sel_union(uni, flags, sel, w->d_ff, n_tok);
   memset(out, 0, (size_t)n_tok * d * sizeof *out);
   memset(cursor, 0, (size_t)n_tok * sizeof *cursor);
   for (int64_t k0 = 0; k0 < n_uni; k0 += B) {
@@ -201,7 +235,6 @@ static int64_t sw_exec_union(float *out, const float *x, const sw_ffn_weights_t 
     sw_pack_rows(pd, dp, w->down, w->ld_down, w->dtype, uni + k0, b, d);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n_tok, d, b, 1.0f, hb, b, pd, (int)dp, 1.0f, out, d);
   }
-  return n_uni;
 }
 
 void sw_ffn_exec(float *out, const float *x, const sw_ffn_weights_t *w, const sw_sel_t *sel, const float *gact,
@@ -214,7 +247,14 @@ void sw_ffn_exec(float *out, const float *x, const sw_ffn_weights_t *w, const sw
       *rows_read = sw_sel_union(work->i32 + work->d_ff, work->i32, sel, w->d_ff, n_tok);
     }
   } else {
-    *rows_read = sw_exec_union(out, x, w, sel, gact, h, work, n_tok);
+    int64_t n_uni = sw_sel_union(work->i32 + work->d_ff, work->i32, sel, w->d_ff, n_tok);
+    if (w->dtype == SW_DTYPE_F32 && (double)n_uni >= SW_FFN_UNION_DENSE_FRAC * w->d_ff) {
+      sw_exec_dense_masked(out, x, w, sel, gact, h, work, n_tok);
+      *rows_read = w->d_ff;
+    } else {
+      sw_exec_union(out, x, w, sel, gact, h, work, n_tok, n_uni);
+      *rows_read = n_uni;
+    }
   }
   if (w->b_down) {
     for (int t = 0; t < n_tok; t++)

@@ -139,6 +139,7 @@ static void test_sparse_matches_masked_reference(void **state) {
         kt_check_sparse(&k, 1.0, 2, what);
         kt_check_sparse(&k, 0.3, 3, what);
         kt_check_sparse(&k, 0.9, 4, what);
+        kt_check_sparse(&k, 0.03, 5, what); /* small union: the packed-block path for batch > 2 */
         kt_teardown(&k);
       }
     }

@@ -193,6 +193,12 @@ static void test_topk_and_random(void **state) {
   assert_true(differ); /* nonce 2 vs 1 */
   sw_mask_free(&m2);
   sw_policy_free(&p);
+  /* threshold on few tokens at high sparsity: the union path with the gate already computed */
+  assert_int_equal(sw_policy_init(&p, SW_POLICY_THRESHOLD, 103, 0, &err), SW_OK);
+  assert_int_equal(sw_policy_calibrate(&p, &L.w, L.gact, L.u, L.n_tok, 0.9, &err), SW_OK);
+  kt_policy_forward_check(&L, &p, "threshold few tokens");
+  assert_true(sw_mask_sparsity(&L.mask) > 0.8);
+  sw_policy_free(&p);
   assert_int_equal(sw_policy_init(&p, SW_POLICY_DENSE, 103, 0, &err), SW_OK);
   kt_policy_forward_check(&L, &p, "dense policy");
   assert_true(sw_mask_sparsity(&L.mask) == 0.0);
