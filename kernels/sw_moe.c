@@ -12,6 +12,12 @@
 
 #include "kernels/sw_act.h"
 #include "kernels/sw_flops.h"
+#include "kernels/sw_gather.h"
+
+/* Groups of at most this many tokens skip OpenBLAS (whose packing copies every weight panel, a cost that
+ * dominates when few tokens share an expert) and stream each group of 4 expert rows once from memory,
+ * reusing it from cache for every token of the group (the 4-row gathered primitives of sw_gather.h). */
+#define SW_MOE_GATHER_MAX_TOK 8
 
 /* ---------------------------------------------------------------- weights */
 
@@ -230,6 +236,51 @@ static void s_expert_down(float *y, const sw_moe_t *moe, int e, const float *h, 
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c, d, S, 1.0f, h, S, down, d, beta, y, d);
 }
 
+/* Row pointers of 4 consecutive rows starting at row r of a block of n rows (rows past the end repeat the last
+ * row; callers give them zero weight or ignore their results). */
+static void s_rows4(const void *rows[4], const float *block, int r, int n, int d) {
+  for (int q = 0; q < 4; q++) rows[q] = block + (size_t)(r + q < n ? r + q : n - 1) * (size_t)d;
+}
+
+/* h[j][S] for the c tokens toks[] of expert e: every 4 gate|up rows are read from memory once and dotted with
+ * each token (the next group is prefetched while the first token streams). */
+static void s_gathered_hidden(float *h, const float *x, const sw_moe_t *moe, int e, const int32_t *toks, int c) {
+  const int d = moe->d_model, S = moe->expert_size, R = moe->gated ? 2 * S : S;
+  const float *gate = moe->gu + (size_t)e * (size_t)R * (size_t)d, *up = moe->gated ? gate + (size_t)S * d : gate;
+  const float *bu = moe->b_up ? moe->b_up + (size_t)e * S : NULL;
+  for (int r = 0; r < S; r += 4) {
+    const void *g4[4], *u4[4], *gpf[4], *upf[4];
+    s_rows4(g4, gate, r, S, d), s_rows4(u4, up, r, S, d);
+    s_rows4(gpf, gate, r + 4 < S ? r + 4 : r, S, d), s_rows4(upf, up, r + 4 < S ? r + 4 : r, S, d);
+    for (int j = 0; j < c; j++) {
+      const float *xt = x + (size_t)toks[j] * (size_t)d;
+      float gv[4], uv[4];
+      if (moe->gated) sw_gather_dot4x2(gv, uv, g4, u4, j ? g4 : gpf, j ? u4 : upf, SW_DTYPE_F32, xt, d);
+      else sw_gather_dot4(uv, u4, j ? u4 : upf, SW_DTYPE_F32, xt, d);
+      for (int q = 0; q < 4 && r + q < S; q++) {
+        float *hv = h + (size_t)j * S + r + q;
+        if (moe->gated) *hv = sw_act_1(moe->act, gv[q], moe->act_param) * uv[q];
+        else *hv = sw_act_1(moe->act, uv[q] + (bu ? bu[r + q] : 0.0f), moe->act_param);
+      }
+    }
+  }
+}
+
+/* out[toks[j]] += h[j] · down_e, 4 down rows at a time, each reused for every token of the group. */
+static void s_gathered_down(float *out, const float *h, const sw_moe_t *moe, int e, const int32_t *toks, int c) {
+  const int d = moe->d_model, S = moe->expert_size;
+  const float *down = moe->down + (size_t)e * (size_t)S * (size_t)d;
+  for (int r = 0; r < S; r += 4) {
+    const void *d4[4], *pf[4];
+    s_rows4(d4, down, r, S, d), s_rows4(pf, down, r + 4 < S ? r + 4 : r, S, d);
+    for (int j = 0; j < c; j++) {
+      float coef[4];
+      for (int q = 0; q < 4; q++) coef[q] = r + q < S ? h[(size_t)j * S + r + q] : 0.0f;
+      sw_gather_axpy4(out + (size_t)toks[j] * (size_t)d, coef, d4, j ? d4 : pf, SW_DTYPE_F32, d);
+    }
+  }
+}
+
 /* ---------------------------------------------------------------- accounting */
 
 static void s_stats(sw_ffn_stats_t *st, const sw_moe_t *moe, const sw_mask_t *mask, const uint8_t *used, int n_tok) {
@@ -297,6 +348,11 @@ sw_rc sw_moe_forward(float *out, const float *x, const sw_moe_t *moe, const sw_m
     if (c == 1) { /* no gather: vector kernels straight into the output row */
       s_expert_hidden(work->u, work->g, moe, e, x + (size_t)toks[0] * d, 1);
       s_expert_down(out + (size_t)toks[0] * d, moe, e, work->u, 1, 1.0f);
+      continue;
+    }
+    if (c <= SW_MOE_GATHER_MAX_TOK) {
+      s_gathered_hidden(work->u, x, moe, e, toks, c);
+      s_gathered_down(out, work->u, moe, e, toks, c);
       continue;
     }
     for (int j = 0; j < c; j++) memcpy(work->xg + (size_t)j * d, x + (size_t)toks[j] * d, d * sizeof(float));

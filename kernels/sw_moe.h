@@ -128,8 +128,9 @@ sw_rc sw_moe_select(sw_mask_t *mask, const float *scores, sw_moe_select_t sel, i
                     int normalise_scores, sw_moe_work_t *work, int n_tok);
 
 /* ---- execution ---- */
-/* Batched: out[t] = Σ_{e∈mask_t} E_e(x_t) + b_down.  Tokens are grouped per expert and each expert runs
- * one sgemm per projection over its group (sgemv for a group of one).  stats (may be NULL) is overwritten
+/* Batched: out[t] = Σ_{e∈mask_t} E_e(x_t) + b_down.  Tokens are grouped per expert; a group of one runs
+ * sgemv, a group of 2..8 tokens streams the expert's rows 4 at a time once and reuses them for each token,
+ * larger groups run one sgemm per projection (gate|up fused, then down).  stats (may be NULL) is overwritten
  * with this call's counters (no router cost: see sw_moe_forward_routed).  No allocation. */
 sw_rc sw_moe_forward(float *out, const float *x, const sw_moe_t *moe, const sw_mask_t *mask, sw_ffn_stats_t *stats,
                      sw_moe_work_t *work, int n_tok);
