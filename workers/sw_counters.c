@@ -18,6 +18,7 @@ typedef struct counter_event {
   int       slot;               /* index in the event set's value array when active */
   long long sum;                /* accumulated over start/stop pairs since the last write */
   int       measured;           /* at least one stop since the last write */
+  int       unregistered;       /* an SDE event read back negative: a placeholder nobody registered */
   char      reason[REASON_MAX]; /* why the value is missing (when !active, or a stop failed) */
 } counter_event_t;
 
@@ -163,6 +164,9 @@ sw_rc sw_counters_stop(sw_counters_t *c, sw_err_t *err) {
   for (size_t i = 0; i < c->n; i++) {
     counter_event_t *e = &c->events[i];
     if (!e->active) continue;
+    /* PAPI SDE accepts names nobody registered (placeholders) and reads them as -1; real counters are
+     * monotonically increasing, so a negative delta can only mean "not registered in this process". */
+    if (values[e->slot] < 0 && strncmp(e->name, "sde:::", 6) == 0) e->unregistered = 1;
     e->sum += values[e->slot];
     e->measured = 1;
   }
@@ -173,11 +177,15 @@ void sw_counters_write(sw_counters_t *c, sw_trial_out_t *out, const char *series
   for (size_t i = 0; i < c->n; i++) {
     counter_event_t *e = &c->events[i];
     char reason[REASON_MAX + 160];
-    if (e->active && e->measured && !c->run_error[0]) {
+    if (e->active && e->measured && !e->unregistered && !c->run_error[0]) {
       sw_trial_out_counter(out, series, e->name, 1, (double)e->sum, NULL);
     } else {
       if (!e->active)
         snprintf(reason, sizeof reason, "%s", e->reason);
+      else if (e->unregistered)
+        snprintf(reason, sizeof reason,
+                 "%s: no such software-defined counter registered in this process (kernels' sw_sde_init not run "
+                 "for that library)", e->name);
       else if (c->run_error[0])
         snprintf(reason, sizeof reason, "%s: %s", e->name, c->run_error);
       else
@@ -186,6 +194,7 @@ void sw_counters_write(sw_counters_t *c, sw_trial_out_t *out, const char *series
     }
     e->sum = 0;
     e->measured = 0;
+    e->unregistered = 0;
   }
   c->run_error[0] = '\0';
 }

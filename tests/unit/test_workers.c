@@ -583,8 +583,9 @@ static void test_counters_null_with_reason(void **state) {
   (void)state;
   sw_counters_t *c = NULL;
   sw_err_t err;
-  const char *events[] = {"PAPI_TOT_CYC", "PAPI_TOT_INS", "PAPI_NOT_AN_EVENT"};
-  assert_int_equal(sw_counters_open(&c, events, 3, &err), SW_OK);
+  /* The last one is an SDE library nobody registered: never a value. */
+  const char *events[] = {"PAPI_TOT_CYC", "PAPI_TOT_INS", "PAPI_NOT_AN_EVENT", "sde:::sw_nobody_registered::flops"};
+  assert_int_equal(sw_counters_open(&c, events, 4, &err), SW_OK);
   assert_int_equal(sw_counters_start(c, &err), SW_OK);
   volatile double x = 0;
   for (int i = 0; i < 1000; i++) x += i;
@@ -593,13 +594,13 @@ static void test_counters_null_with_reason(void **state) {
   sw_trial_out_t out;
   sw_trial_out_init(&out);
   sw_counters_write(c, &out, "dense");
-  assert_int_equal(out.n_counters, 3);
+  assert_int_equal(out.n_counters, 4);
   sw_buf_t b = SW_BUF_INIT;
   sw_trial_out_json(&out, &b);
   sw_json_t *doc = NULL;
   assert_int_equal(sw_json_parse(b.data, b.len, &doc, &err), SW_OK);
   const sw_json_t *items = sw_json_get(doc, "counters");
-  for (size_t i = 0; i < 3; i++) {
+  for (size_t i = 0; i < 4; i++) {
     const sw_json_t *it = &items->items[i];
     assert_string_equal(sw_json_get(it, "name")->string, events[i]);
     assert_string_equal(sw_json_get(it, "series")->string, "dense");
@@ -612,8 +613,9 @@ static void test_counters_null_with_reason(void **state) {
       assert_true(v->number >= 0);
     }
   }
-  /* An unknown event name is never available. */
+  /* An unknown event name and an unregistered SDE counter are never available. */
   assert_int_equal(sw_json_get(&items->items[2], "value")->kind, SW_JSON_NULL);
+  assert_int_equal(sw_json_get(&items->items[3], "value")->kind, SW_JSON_NULL);
   sw_json_free(doc);
   sw_buf_free(&b);
   sw_trial_out_free(&out);
