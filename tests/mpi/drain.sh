@@ -22,7 +22,8 @@ grep -q "drain requested by signal SIGTERM" "$WORK/run1.out" || fail "no drain m
 mpirun -np 3 "$SPARSWEEP" run "$TESTS/long_trials.yaml" --db "$db" --events none --drain-grace 0.5 \
   > "$WORK/run2.out" 2>&1 &
 mp=$!
-sleep 2
+wait_sql "$db" "select count(*) from runs" 2   # run 2 has begun: its first two trials are dispatched
+sleep 1
 kill -USR1 "$mp"
 rc=0; wait "$mp" || rc=$?
 check "exit after SIGUSR1 drain" "$rc" 0

@@ -37,6 +37,17 @@ wait_rows() {
   fail "database $db never reached $n rows"
 }
 
+# Waits until an SQL count query reaches N, up to 60 s.
+wait_sql() {
+  local db="$1" q="$2" n="$3" i got
+  for i in $(seq 1 300); do
+    got=$(sqlite3 -batch -noheader "$db" "$q" 2>/dev/null || echo 0)
+    [ "${got:-0}" -ge "$n" ] && return 0
+    sleep 0.2
+  done
+  fail "'$q' on $db never reached $n"
+}
+
 # Pid of the MPI rank 0 among the children of an mpirun process.
 rank0_pid() {
   local mp="$1" p
