@@ -219,7 +219,7 @@ size_t sw_ffn_work_floats(int d_model, int d_ff, int max_tok, int n_threads) {
 size_t sw_ffn_work_ints(int d_model, int d_ff, int max_tok, int n_threads) {
   (void)d_model;
   (void)n_threads;
-  return 3 * (size_t)d_ff + 2 * (size_t)max_tok + 64;
+  return 4 * (size_t)d_ff + 2 * (size_t)max_tok + (size_t)max_tok * (size_t)d_ff + 64;
 }
 
 sw_rc sw_ffn_work_alloc(sw_ffn_work_t *work, int d_model, int d_ff, int max_tok, int n_threads, sw_err_t *err) {

@@ -8,7 +8,9 @@
 #define SW_FFN_UNION_MAX_BLOCK 512  /* rows (L2 size, machine.md), at least 64 and at most 512 neurons */
 #define SW_FFN_UNION_DENSE_FRAC 0.8 /* f32: when the union covers this fraction of d_ff, skip packing and run
                                        the dense sgemm path with h masked */
-#define SW_FFN_GATHER_MAX_TOK 2 /* up to this many tokens, run the per-token gathered kernel */
+#define SW_FFN_GATHER_MAX_TOK 1 /* up to this many tokens, run the per-token gathered kernel */
+#define SW_FFN_TOKSPARSE_MAX_DENSITY 0.35 /* f32 batches: token-sparse neuron-major kernel when at most this
+                                             fraction of (token, neuron) pairs is active */
 
 /* A selection: per-token CSR lists, or one list `all` shared by every token. */
 typedef struct sw_sel {
@@ -34,7 +36,8 @@ static inline int sw_ffn_union_block(int d_model) {
   return (int)(b < SW_FFN_UNION_MIN_BLOCK ? SW_FFN_UNION_MIN_BLOCK : (b > SW_FFN_UNION_MAX_BLOCK ? SW_FFN_UNION_MAX_BLOCK : b));
 }
 /* Workspace regions (floats): activations of every token (gact, u, h; stride d_ff), packed blocks,
- * per-thread accumulators.  Ints: flags[d_ff], union[d_ff], list[d_ff], cursors[max_tok]. */
+ * per-thread accumulators.  Ints: flags/counts[d_ff], union[d_ff], list[d_ff], cursors[max_tok],
+ * token-list positions[d_ff], token lists[max_tok * d_ff]. */
 static inline float *sw_work_gact(const sw_ffn_work_t *wk) { return wk->f; }
 static inline float *sw_work_u(const sw_ffn_work_t *wk) {
   return wk->f + (size_t)wk->max_tok * sw_ffn_pad16((size_t)wk->d_ff);

@@ -237,18 +237,118 @@ static void sw_exec_union(float *out, const float *x, const sw_ffn_weights_t *w,
   }
 }
 
+/* Token-sparse, neuron-major: every union neuron's rows are read once and applied to its active tokens, 4
+ * tokens at a time (x and the outputs stay in cache).  Per-neuron token lists are built from the CSR mask. */
+typedef struct sw_tok_job {
+  float                  *out, *accum, *dummy;
+  size_t                  acc_ld, dp;
+  const float            *x, *gact, *h;
+  const sw_ffn_weights_t *w;
+  const int32_t          *uni, *cnt, *end, *ttok;
+  int64_t                 n_uni;
+  int                     n_tok;
+} sw_tok_job_t;
+
+static void sw_tok_neuron(const sw_tok_job_t *j, float *out, float *dummy, int32_t i, int32_t inext) {
+  const sw_ffn_weights_t *w = j->w;
+  size_t                  esz = sw_esz(w);
+  int                     d = w->d_model, f = w->d_ff;
+  const void *g = w->gated ? sw_row_ptr(w->gate, w->ld_gate, esz, i) : NULL, *u = sw_row_ptr(w->up, w->ld_up, esz, i);
+  const void *dn = sw_row_ptr(w->down, w->ld_down, esz, i);
+  const void *gpf = w->gated ? sw_row_ptr(w->gate, w->ld_gate, esz, inext) : NULL;
+  const void *upf = sw_row_ptr(w->up, w->ld_up, esz, inext), *dpf = sw_row_ptr(w->down, w->ld_down, esz, inext);
+  const int32_t *tl = j->ttok + j->end[i] - j->cnt[i];
+  int            n = j->cnt[i];
+  for (int k = 0; k < n; k += 4) {
+    const float *xs[4];
+    float       *ys[4], hv[4], av[4], bv[4];
+    for (int q = 0; q < 4; q++) {
+      int t = tl[k + q < n ? k + q : k];
+      xs[q] = j->x ? j->x + (size_t)t * d : NULL;
+      ys[q] = k + q < n ? out + (size_t)tl[k + q] * j->acc_ld : dummy + (size_t)q * j->dp;
+    }
+    if (j->h) {
+      for (int q = 0; q < 4; q++) hv[q] = j->h[(size_t)tl[k + q < n ? k + q : k] * f + i];
+    } else if (w->gated && j->gact) {
+      sw_gather_rows_dot_x4(bv, NULL, u, NULL, xs, upf, NULL, w->dtype, d);
+      for (int q = 0; q < 4; q++) hv[q] = j->gact[(size_t)tl[k + q < n ? k + q : k] * f + i] * bv[q];
+    } else if (w->gated) {
+      sw_gather_rows_dot_x4(av, bv, g, u, xs, gpf, upf, w->dtype, d);
+      for (int q = 0; q < 4; q++) hv[q] = sw_act_1(w->act, av[q], w->act_param) * bv[q];
+    } else {
+      sw_gather_rows_dot_x4(bv, NULL, u, NULL, xs, upf, NULL, w->dtype, d);
+      for (int q = 0; q < 4; q++) hv[q] = sw_act_1(w->act, bv[q] + (w->b_up ? w->b_up[i] : 0.0f), w->act_param);
+    }
+    for (int q = 0; q < 4; q++)
+      if (k + q >= n) hv[q] = 0.0f;
+    sw_gather_row_axpy_y4(ys, hv, dn, dpf, w->dtype, d);
+  }
+}
+
+static void sw_tok_job_fn(void *arg, int tid, int n_threads) {
+  const sw_tok_job_t *j = arg;
+  int64_t             a = j->n_uni * tid / n_threads, b = j->n_uni * (tid + 1) / n_threads;
+  float              *out = n_threads == 1 ? j->out : j->accum + (size_t)tid * ((size_t)j->n_tok * j->acc_ld + 16);
+  float              *dummy = j->dummy + (size_t)tid * 4 * j->dp;
+  if (n_threads > 1)
+    for (int t = 0; t < j->n_tok; t++) memset(out + (size_t)t * j->acc_ld, 0, (size_t)j->w->d_model * sizeof *out);
+  for (int64_t k = a; k < b; k++) sw_tok_neuron(j, out, dummy, j->uni[k], j->uni[k + 1 < b ? k + 1 : k]);
+}
+
+static void sw_exec_toksparse(float *out, const float *x, const sw_ffn_weights_t *w, const sw_sel_t *sel,
+                              const float *gact, const float *h, sw_ffn_work_t *work, int n_tok, int64_t n_uni) {
+  int      f = w->d_ff, d = w->d_model, nt = work->pool ? work->n_threads : 1;
+  size_t   F = (size_t)work->d_ff, N = (size_t)work->max_tok;
+  int32_t *cnt = work->i32, *uni = work->i32 + F, *pos = work->i32 + 3 * F + N, *ttok = pos + F;
+  memset(cnt, 0, (size_t)f * sizeof *cnt);
+  for (int t = 0; t < n_tok; t++) {
+    int64_t        n;
+    const int32_t *idx = sw_sel_tok(sel, t, &n);
+    for (int64_t k = 0; k < n; k++) cnt[idx[k]]++;
+  }
+  int32_t acc = 0;
+  for (int i = 0; i < f; i++) pos[i] = acc, acc += cnt[i];
+  for (int t = 0; t < n_tok; t++) {
+    int64_t        n;
+    const int32_t *idx = sw_sel_tok(sel, t, &n);
+    for (int64_t k = 0; k < n; k++) ttok[pos[idx[k]]++] = t; /* pos[i] ends at the end of neuron i's list */
+  }
+  memset(out, 0, (size_t)n_tok * d * sizeof *out);
+  sw_tok_job_t job = {out, sw_work_accum(work), sw_work_pack(work), (size_t)d, sw_ffn_pad16((size_t)d), x, gact, h, w,
+                      uni, cnt, pos, ttok, n_uni, n_tok};
+  if (nt == 1 || n_uni < 8) {
+    sw_tok_job_fn(&job, 0, 1);
+    return;
+  }
+  job.acc_ld = sw_ffn_pad16((size_t)d);
+  sw_pool_run(work->pool, sw_tok_job_fn, &job);
+  for (int th = 0; th < nt; th++) {
+    const float *a = job.accum + (size_t)th * ((size_t)n_tok * job.acc_ld + 16);
+    for (int t = 0; t < n_tok; t++)
+      for (int jj = 0; jj < d; jj++) out[(size_t)t * d + jj] += a[(size_t)t * job.acc_ld + jj];
+  }
+}
+
 void sw_ffn_exec(float *out, const float *x, const sw_ffn_weights_t *w, const sw_sel_t *sel, const float *gact,
                  const float *h, sw_ffn_work_t *work, int n_tok, int64_t *rows_read) {
   if (n_tok <= SW_FFN_GATHER_MAX_TOK) {
     sw_exec_gather(out, x, w, sel, gact, h, work, n_tok);
-    if (n_tok == 1) {
+    if (n_tok == 1)
       sw_sel_tok(sel, 0, rows_read);
-    } else {
+    else
       *rows_read = sw_sel_union(work->i32 + work->d_ff, work->i32, sel, w->d_ff, n_tok);
-    }
   } else {
     int64_t n_uni = sw_sel_union(work->i32 + work->d_ff, work->i32, sel, w->d_ff, n_tok);
-    if (w->dtype == SW_DTYPE_F32 && (double)n_uni >= SW_FFN_UNION_DENSE_FRAC * w->d_ff) {
+    int64_t nnz = 0;
+    for (int t = 0; t < n_tok; t++) {
+      int64_t n;
+      sw_sel_tok(sel, t, &n);
+      nnz += n;
+    }
+    if (w->dtype == SW_DTYPE_BF16 || (double)nnz <= SW_FFN_TOKSPARSE_MAX_DENSITY * n_tok * (double)w->d_ff) {
+      sw_exec_toksparse(out, x, w, sel, gact, h, work, n_tok, n_uni);
+      *rows_read = n_uni;
+    } else if (w->dtype == SW_DTYPE_F32 && (double)n_uni >= SW_FFN_UNION_DENSE_FRAC * w->d_ff) {
       sw_exec_dense_masked(out, x, w, sel, gact, h, work, n_tok);
       *rows_read = w->d_ff;
     } else {

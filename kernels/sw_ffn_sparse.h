@@ -1,7 +1,10 @@
 /* sw_ffn_sparse: activation-sparse FFN at neuron granularity.  Only the active neurons' gate/up rows and
- * down rows are read: batch 1 (and small batches) run a gathered kernel over 4 active neurons at a time
- * with software prefetch; larger batches pack the union of active rows in blocks and run OpenBLAS sgemm,
- * zeroing h for (token, neuron) pairs outside each token's set.  Results equal the masked dense FFN. */
+ * down rows are read.  Batch 1: a gathered kernel over 4 active neurons at a time with software prefetch
+ * (split over the workspace's threads).  Batches: when at most 35% of (token, neuron) pairs are active (and
+ * always for bf16), a token-sparse neuron-major kernel reads each union neuron's rows once and applies them
+ * to its active tokens 4 at a time; denser f32 batches run OpenBLAS sgemm, on packed blocks of the union's
+ * rows or, when the union covers >= 80% of the neurons, on the whole matrices with h masked.  Results equal
+ * the masked dense FFN in every case. */
 #ifndef SW_FFN_SPARSE_H
 #define SW_FFN_SPARSE_H
 #include "kernels/sw_ffn.h"

@@ -16,4 +16,11 @@ void sw_gather_dot4x2(float ra[4], float rb[4], const void *const a[4], const vo
 void sw_gather_axpy4(float *y, const float c[4], const void *const rows[4], const void *const pf[4], sw_dtype_t dtype,
                      int d);
 
+/* One row (or two: a and b, b may be NULL) against 4 vectors: ra[k] = a · x[k], rb[k] = b · x[k]. */
+void sw_gather_rows_dot_x4(float ra[4], float rb[4], const void *a, const void *b, const float *const x[4],
+                           const void *pfa, const void *pfb, sw_dtype_t dtype, int d);
+/* y[k] += c[k] · row for k < 4; the four y must be distinct buffers. */
+void sw_gather_row_axpy_y4(float *const y[4], const float c[4], const void *row, const void *pf, sw_dtype_t dtype,
+                           int d);
+
 #endif

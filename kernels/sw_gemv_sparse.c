@@ -141,6 +141,81 @@ static inline __attribute__((always_inline)) void sw_axpy4_body(float *y, const 
   }
 }
 
+static inline __attribute__((always_inline)) void sw_rows_dot_x4_body(float ra[4], float rb[4], const void *a,
+                                                                      const void *b, const float *const x[4],
+                                                                      const void *pfa, const void *pfb, int bf,
+                                                                      int d) {
+  __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+  int    j = 0;
+  for (; j + 16 <= d; j += 16) {
+    if (!bf || (j & 16) == 0) {
+      SW_PF(SW_AT(bf, pfa, j));
+      if (b) SW_PF(SW_AT(bf, pfb, j));
+    }
+    __m512 av = SW_LD(bf, a, j), x0 = _mm512_loadu_ps(x[0] + j), x1 = _mm512_loadu_ps(x[1] + j);
+    __m512 x2 = _mm512_loadu_ps(x[2] + j), x3 = _mm512_loadu_ps(x[3] + j);
+    a0 = _mm512_fmadd_ps(av, x0, a0);
+    a1 = _mm512_fmadd_ps(av, x1, a1);
+    a2 = _mm512_fmadd_ps(av, x2, a2);
+    a3 = _mm512_fmadd_ps(av, x3, a3);
+    if (b) {
+      __m512 bv = SW_LD(bf, b, j);
+      b0 = _mm512_fmadd_ps(bv, x0, b0);
+      b1 = _mm512_fmadd_ps(bv, x1, b1);
+      b2 = _mm512_fmadd_ps(bv, x2, b2);
+      b3 = _mm512_fmadd_ps(bv, x3, b3);
+    }
+  }
+  if (j < d) {
+    __mmask16 m = (__mmask16)((1u << (d - j)) - 1u);
+    __m512    av = SW_LDT(bf, a, j, m), x0 = _mm512_maskz_loadu_ps(m, x[0] + j), x1 = _mm512_maskz_loadu_ps(m, x[1] + j);
+    __m512    x2 = _mm512_maskz_loadu_ps(m, x[2] + j), x3 = _mm512_maskz_loadu_ps(m, x[3] + j);
+    a0 = _mm512_fmadd_ps(av, x0, a0);
+    a1 = _mm512_fmadd_ps(av, x1, a1);
+    a2 = _mm512_fmadd_ps(av, x2, a2);
+    a3 = _mm512_fmadd_ps(av, x3, a3);
+    if (b) {
+      __m512 bv = SW_LDT(bf, b, j, m);
+      b0 = _mm512_fmadd_ps(bv, x0, b0);
+      b1 = _mm512_fmadd_ps(bv, x1, b1);
+      b2 = _mm512_fmadd_ps(bv, x2, b2);
+      b3 = _mm512_fmadd_ps(bv, x3, b3);
+    }
+  }
+  ra[0] = _mm512_reduce_add_ps(a0);
+  ra[1] = _mm512_reduce_add_ps(a1);
+  ra[2] = _mm512_reduce_add_ps(a2);
+  ra[3] = _mm512_reduce_add_ps(a3);
+  if (b) {
+    rb[0] = _mm512_reduce_add_ps(b0);
+    rb[1] = _mm512_reduce_add_ps(b1);
+    rb[2] = _mm512_reduce_add_ps(b2);
+    rb[3] = _mm512_reduce_add_ps(b3);
+  }
+}
+
+static inline __attribute__((always_inline)) void sw_row_axpy_y4_body(float *const y[4], const float c[4],
+                                                                      const void *row, const void *pf, int bf, int d) {
+  __m512 c0 = _mm512_set1_ps(c[0]), c1 = _mm512_set1_ps(c[1]), c2 = _mm512_set1_ps(c[2]), c3 = _mm512_set1_ps(c[3]);
+  int    j = 0;
+  for (; j + 16 <= d; j += 16) {
+    if (!bf || (j & 16) == 0) SW_PF(SW_AT(bf, pf, j));
+    __m512 r = SW_LD(bf, row, j);
+    _mm512_storeu_ps(y[0] + j, _mm512_fmadd_ps(r, c0, _mm512_loadu_ps(y[0] + j)));
+    _mm512_storeu_ps(y[1] + j, _mm512_fmadd_ps(r, c1, _mm512_loadu_ps(y[1] + j)));
+    _mm512_storeu_ps(y[2] + j, _mm512_fmadd_ps(r, c2, _mm512_loadu_ps(y[2] + j)));
+    _mm512_storeu_ps(y[3] + j, _mm512_fmadd_ps(r, c3, _mm512_loadu_ps(y[3] + j)));
+  }
+  if (j < d) {
+    __mmask16 m = (__mmask16)((1u << (d - j)) - 1u);
+    __m512    r = SW_LDT(bf, row, j, m);
+    _mm512_mask_storeu_ps(y[0] + j, m, _mm512_fmadd_ps(r, c0, _mm512_maskz_loadu_ps(m, y[0] + j)));
+    _mm512_mask_storeu_ps(y[1] + j, m, _mm512_fmadd_ps(r, c1, _mm512_maskz_loadu_ps(m, y[1] + j)));
+    _mm512_mask_storeu_ps(y[2] + j, m, _mm512_fmadd_ps(r, c2, _mm512_maskz_loadu_ps(m, y[2] + j)));
+    _mm512_mask_storeu_ps(y[3] + j, m, _mm512_fmadd_ps(r, c3, _mm512_maskz_loadu_ps(m, y[3] + j)));
+  }
+}
+
 #else /* portable fallback */
 
 static inline float sw_elem(const void *row, int j, int bf) {
@@ -174,6 +249,27 @@ static inline void sw_axpy4_body(float *y, const float c[4], const void *const r
     y[j] += c[0] * sw_elem(rows[0], j, bf) + c[1] * sw_elem(rows[1], j, bf) + c[2] * sw_elem(rows[2], j, bf) +
             c[3] * sw_elem(rows[3], j, bf);
 }
+
+static inline void sw_rows_dot_x4_body(float ra[4], float rb[4], const void *a, const void *b, const float *const x[4],
+                                       const void *pfa, const void *pfb, int bf, int d) {
+  (void)pfa, (void)pfb;
+  for (int k = 0; k < 4; k++) {
+    float sa = 0, sb = 0;
+    for (int j = 0; j < d; j++) {
+      sa += sw_elem(a, j, bf) * x[k][j];
+      if (b) sb += sw_elem(b, j, bf) * x[k][j];
+    }
+    ra[k] = sa;
+    if (b) rb[k] = sb;
+  }
+}
+
+static inline void sw_row_axpy_y4_body(float *const y[4], const float c[4], const void *row, const void *pf, int bf,
+                                       int d) {
+  (void)pf;
+  for (int k = 0; k < 4; k++)
+    for (int j = 0; j < d; j++) y[k][j] += c[k] * sw_elem(row, j, bf);
+}
 #endif
 
 void sw_gather_dot4(float r[4], const void *const rows[4], const void *const pf[4], sw_dtype_t dtype, const float *x,
@@ -198,6 +294,22 @@ void sw_gather_axpy4(float *y, const float c[4], const void *const rows[4], cons
     sw_axpy4_body(y, c, rows, pf, 1, d);
   else
     sw_axpy4_body(y, c, rows, pf, 0, d);
+}
+
+void sw_gather_rows_dot_x4(float ra[4], float rb[4], const void *a, const void *b, const float *const x[4],
+                           const void *pfa, const void *pfb, sw_dtype_t dtype, int d) {
+  if (dtype == SW_DTYPE_BF16)
+    sw_rows_dot_x4_body(ra, rb, a, b, x, pfa, pfb, 1, d);
+  else
+    sw_rows_dot_x4_body(ra, rb, a, b, x, pfa, pfb, 0, d);
+}
+
+void sw_gather_row_axpy_y4(float *const y[4], const float c[4], const void *row, const void *pf, sw_dtype_t dtype,
+                           int d) {
+  if (dtype == SW_DTYPE_BF16)
+    sw_row_axpy_y4_body(y, c, row, pf, 1, d);
+  else
+    sw_row_axpy_y4_body(y, c, row, pf, 0, d);
 }
 
 static const void *sw_row(const void *base, size_t ld, sw_dtype_t dtype, int32_t i) {

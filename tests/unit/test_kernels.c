@@ -139,7 +139,8 @@ static void test_sparse_matches_masked_reference(void **state) {
         kt_check_sparse(&k, 1.0, 2, what);
         kt_check_sparse(&k, 0.3, 3, what);
         kt_check_sparse(&k, 0.9, 4, what);
-        kt_check_sparse(&k, 0.03, 5, what); /* small union: the packed-block path for batch > 2 */
+        kt_check_sparse(&k, 0.03, 5, what); /* few active pairs: token-sparse neuron-major path */
+        kt_check_sparse(&k, 0.5, 6, what);  /* batch 2: union 75%, packed-block path */
         kt_teardown(&k);
       }
     }
@@ -155,6 +156,7 @@ static void test_sparse_bf16_and_threads(void **state) {
         kt_ffn_t k;
         kt_setup(&k, 45, 203, 1, SW_ACT_SILU, (sw_dtype_t)dt, batches[bi], threads, 7 + dt * 3 + threads);
         kt_check_sparse(&k, 0.5, 11, dt ? "bf16" : "f32 threads");
+        kt_check_sparse(&k, 0.2, 13, dt ? "bf16 0.2" : "f32 threads token-sparse");
         kt_check_sparse(&k, 1.0, 12, dt ? "bf16 all" : "f32 threads all");
         kt_teardown(&k);
       }
