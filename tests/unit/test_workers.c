@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -468,6 +469,57 @@ static void test_executor_cache_survives_trials(void **state) {
   sw_executor_stop(ex);
 }
 
+static int count_open_fds(pid_t pid) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%ld/fd", (long)pid);
+  DIR *d = opendir(path);
+  assert_non_null(d);
+  int n = 0;
+  for (struct dirent *e; (e = readdir(d));) n += e->d_name[0] != '.';
+  closedir(d);
+  return n;
+}
+
+/* Children of pid still present (running or zombie), from /proc/<pid>/task/<pid>/children. */
+static int count_children(pid_t pid) {
+  char path[96], buf[4096];
+  snprintf(path, sizeof path, "/proc/%ld/task/%ld/children", (long)pid, (long)pid);
+  FILE *f = fopen(path, "r");
+  if (!f) return -1; /* kernel without CONFIG_PROC_CHILDREN */
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  int count = 0;
+  char *save = NULL;
+  for (char *tok = strtok_r(buf, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save)) count++;
+  return count;
+}
+
+/* Many trials of every outcome leave the executor with the same descriptors and no children. */
+static void test_executor_no_fd_or_child_leaks(void **state) {
+  (void)state;
+  sw_executor_t *ex = start_self(0.2);
+  sw_trial_result_t res;
+  run(ex, "{\"workload\":\"noop\"}", 5, &res);
+  sw_trial_result_free(&res);
+  pid_t pid = sw_executor_pid(ex);
+  int fds_before = count_open_fds(pid);
+  const char *configs[] = {"{\"workload\":\"test\",\"action\":\"segv\"}", "{\"workload\":\"test\",\"action\":\"abort\"}",
+                           "{\"workload\":\"test\",\"action\":\"exit\"}", "{\"workload\":\"test\",\"action\":\"hang\"}",
+                           "{\"workload\":\"test\",\"action\":\"dance\"}", "{oops", "{\"workload\":\"test\"}"};
+  for (int round = 0; round < 3; round++)
+    for (size_t i = 0; i < sizeof configs / sizeof configs[0]; i++) {
+      run(ex, configs[i], 0.2, &res);
+      assert_int_equal(res.status, i == 6 ? SW_TRIAL_OK : (i == 3 ? SW_TRIAL_TIMEOUT : SW_TRIAL_FAILED));
+      sw_trial_result_free(&res);
+    }
+  assert_int_equal(sw_executor_pid(ex), pid);
+  assert_int_equal(count_open_fds(pid), fds_before);
+  int children = count_children(pid);
+  if (children >= 0) assert_int_equal(children, 0);
+  sw_executor_stop(ex);
+}
+
 static void test_executor_bad_binary(void **state) {
   (void)state;
   sw_executor_t *ex = NULL;
@@ -665,6 +717,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_executor_external_sigterm),
       cmocka_unit_test(test_executor_watchdog_on_stuck_prepare),
       cmocka_unit_test(test_executor_cache_survives_trials),
+      cmocka_unit_test(test_executor_no_fd_or_child_leaks),
       cmocka_unit_test(test_executor_bad_binary),
       cmocka_unit_test(test_run_isolated_without_executor),
       cmocka_unit_test(test_sparsweep_binary_as_executor),
