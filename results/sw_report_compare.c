@@ -342,6 +342,30 @@ typedef struct hist_pt {
   double value;
 } hist_pt_t;
 
+/* One trial of one run, and one configuration's group of them. */
+typedef struct hist_ref {
+  const sw_rtrial_t *t;
+  size_t             set;
+} hist_ref_t;
+
+typedef struct hist_group {
+  size_t  first; /* index of its first ref */
+  size_t  set;   /* run (set index) where it first appears */
+  int64_t trial_id;
+} hist_group_t;
+
+static int cmp_hist_ref(const void *a, const void *b) {
+  const hist_ref_t *x = a, *y = b;
+  int c = strcmp(x->t->config_hash, y->t->config_hash);
+  return c ? c : (x->set > y->set) - (x->set < y->set);
+}
+
+static int cmp_hist_group(const void *a, const void *b) {
+  const hist_group_t *x = a, *y = b;
+  if (x->set != y->set) return x->set < y->set ? -1 : 1;
+  return (x->trial_id > y->trial_id) - (x->trial_id < y->trial_id);
+}
+
 /* Runs in start-time order. */
 static sw_rc list_runs(sqlite3 *db, int64_t **ids, size_t *n, sw_err_t *err) {
   sqlite3_stmt *st = NULL;
@@ -442,28 +466,34 @@ sw_rc sw_report_history(sqlite3 *db, const char *metric, const char *where, doub
   if (rc == SW_OK) rc = history_axes(sets, nsets, &axes, &nax, err);
   hist_pt_t *pts = rc == SW_OK ? malloc((nsets ? nsets : 1) * sizeof *pts) : NULL;
   if (rc == SW_OK && !pts) rc = sw_err_set(err, SW_ERR_NOMEM, "history: out of memory");
-  /* Each config hash once, in order of first appearance; its points across runs. */
-  for (size_t s = 0; rc == SW_OK && s < nsets; s++)
-    for (size_t k = 0; rc == SW_OK && k < sets[s].n; k++) {
-      const sw_rtrial_t *t = &sets[s].trials[k];
-      int seen = 0;
-      for (size_t s2 = 0; s2 < s && !seen; s2++)
-        for (size_t k2 = 0; k2 < sets[s2].n && !seen; k2++) seen = strcmp(sets[s2].trials[k2].config_hash, t->config_hash) == 0;
-      if (seen) continue;
-      size_t n = 0;
-      for (size_t s2 = s; s2 < nsets; s2++)
-        for (size_t k2 = 0; k2 < sets[s2].n; k2++) {
-          const sw_rtrial_t *u = &sets[s2].trials[k2];
-          sw_cell_t c;
-          if (strcmp(u->config_hash, t->config_hash) != 0 || strcmp(u->status, "ok") != 0) continue;
-          sw_cell_of(u, metric, 0.95, &c);
-          if (c.has) pts[n++] = (hist_pt_t){s2, c.value};
-          break;
-        }
-      if (n == 0) continue;
-      shown++;
-      rc = history_one(sets, pts, n, t, axes, nax, min_rel, out, err);
+  /* Every (config, run) once, sorted by config hash then run; a config's points are one run of that order. */
+  size_t total = 0, nref = 0;
+  for (size_t i = 0; i < nsets; i++) total += sets[i].n;
+  hist_ref_t *refs = rc == SW_OK ? malloc((total ? total : 1) * sizeof *refs) : NULL;
+  if (rc == SW_OK && !refs) rc = sw_err_set(err, SW_ERR_NOMEM, "history: out of memory");
+  for (size_t i = 0; rc == SW_OK && i < nsets; i++)
+    for (size_t k = 0; k < sets[i].n; k++) refs[nref++] = (hist_ref_t){&sets[i].trials[k], i};
+  if (rc == SW_OK) qsort(refs, nref, sizeof *refs, cmp_hist_ref);
+  hist_group_t *groups = rc == SW_OK ? malloc((nref ? nref : 1) * sizeof *groups) : NULL;
+  size_t ng = 0;
+  if (rc == SW_OK && !groups) rc = sw_err_set(err, SW_ERR_NOMEM, "history: out of memory");
+  for (size_t i = 0; rc == SW_OK && i < nref; i++)
+    if (i == 0 || strcmp(refs[i].t->config_hash, refs[i - 1].t->config_hash) != 0) groups[ng++] = (hist_group_t){i, refs[i].set, refs[i].t->trial_id};
+  if (rc == SW_OK) qsort(groups, ng, sizeof *groups, cmp_hist_group); /* order of first appearance */
+  for (size_t g = 0; rc == SW_OK && g < ng; g++) {
+    size_t n = 0;
+    for (size_t i = groups[g].first; i < nref && strcmp(refs[i].t->config_hash, refs[groups[g].first].t->config_hash) == 0; i++) {
+      sw_cell_t c;
+      if (strcmp(refs[i].t->status, "ok") != 0) continue;
+      sw_cell_of(refs[i].t, metric, 0.95, &c);
+      if (c.has) pts[n++] = (hist_pt_t){refs[i].set, c.value};
     }
+    if (n == 0) continue;
+    shown++;
+    rc = history_one(sets, pts, n, refs[groups[g].first].t, axes, nax, min_rel, out, err);
+  }
+  free(refs);
+  free(groups);
   if (rc == SW_OK && shown == 0)
     rc = sw_err_set(err, SW_ERR_NOTFOUND, "no trial has metric '%s'%s%s", metric, where ? " with --where " : "",
                     where ? where : "");

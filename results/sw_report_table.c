@@ -205,9 +205,10 @@ static int is_number(const char *s, double *v) {
 static int cmp_values(const void *a, const void *b) {
   const char *x = *(const char *const *)a, *y = *(const char *const *)b;
   double u, v;
+  if (strcmp(x, "-") == 0 || strcmp(y, "-") == 0) return (strcmp(y, "-") == 0) - (strcmp(x, "-") == 0); /* absent first */
   int nx = is_number(x, &u), ny = is_number(y, &v);
   if (nx && ny) return (u > v) - (u < v);
-  if (nx != ny) return nx ? -1 : 1; /* numbers first, then text ("-" = absent last among text) */
+  if (nx != ny) return nx ? -1 : 1; /* numbers first, then text */
   return strcmp(x, y);
 }
 
