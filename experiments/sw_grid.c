@@ -42,7 +42,8 @@ static void plist_free(plist_t *l) {
 static sw_rc too_many(grid_ctx_t *g, int line, int col) {
   return sw_err_set(g->err, SW_ERR_INVALID,
                     "%s:%d:%d: the grid expands to more than max_trials = %zu trials (before exclusions); shrink it "
-                    "or raise max_trials (at most %d)", g->e->path, line, col, g->e->max_trials, SW_EXP_HARD_MAX_TRIALS);
+                    "or raise max_trials (at most %d)", g->e->path, line, col, g->e->max_trials,
+                    SW_EXP_HARD_MAX_TRIALS);
 }
 
 static sw_rc plist_push(grid_ctx_t *g, plist_t *l, const sw_value_t *const *vals, double t, int r) {
@@ -210,7 +211,8 @@ static sw_rc set_combo(grid_ctx_t *g, const sw_grid_block_t *b, size_t idx, cons
       idx /= a->val.count;
     } else {
       const sw_zip_t *z = &b->zips[i - b->n_axes];
-      for (size_t j = 0; j < z->n && rc == SW_OK; j++) rc = set_key(g, p, &z->keys[j], &z->keys[j].val.items[idx % z->length]);
+      for (size_t j = 0; j < z->n && rc == SW_OK; j++)
+        rc = set_key(g, p, &z->keys[j], &z->keys[j].val.items[idx % z->length]);
       idx /= z->length;
     }
   }
@@ -367,7 +369,8 @@ sw_rc sw_grid_expand(const sw_experiment_t *e, sw_trial_list_t *out, sw_err_t *e
   const sw_value_t **base = NULL;
   sw_rc rc = build_keys(&g);
   if (rc == SW_OK) rc = build_whens(&g);
-  if (rc == SW_OK && !(base = calloc(g.nk ? g.nk : 1, sizeof *base))) rc = sw_err_set(err, SW_ERR_NOMEM, "out of memory");
+  if (rc == SW_OK && !(base = calloc(g.nk ? g.nk : 1, sizeof *base)))
+    rc = sw_err_set(err, SW_ERR_NOMEM, "%s: out of memory", e->path);
   for (size_t i = 0; i < e->n_fixed && rc == SW_OK; i++) base[key_index(&g, e->fixed[i].key)] = &e->fixed[i].val;
   if (rc == SW_OK) rc = expand(&g, &e->grid, base, e->timeout_s, e->retries, &points);
   if (rc == SW_OK) rc = check_when_hits(&g);

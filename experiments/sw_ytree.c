@@ -12,6 +12,7 @@
 
 #define TAG_STR "tag:yaml.org,2002:str"
 #define TAG_PREFIX "tag:yaml.org,2002:"
+#define READER_EXPECT "expected UTF-8 text without control characters"
 
 typedef struct yanchor {
   char       *name;  /* owned */
@@ -58,10 +59,10 @@ static sw_rc libyaml_error(ybuild_t *b, const yaml_parser_t *p) {
     size_t line, col;
     offset_position(b->text, b->len, p->problem_offset, &line, &col);
     if (p->problem_value < 0)
-      return sw_err_set(b->err, SW_ERR_PARSE, "%s:%zu:%zu: expected UTF-8 text without control characters (%s at byte offset %zu)", b->name,
-                        line, col, problem, p->problem_offset);
-    return sw_err_set(b->err, SW_ERR_PARSE, "%s:%zu:%zu: expected UTF-8 text without control characters (%s: 0x%02x at byte offset %zu)",
-                      b->name, line, col, problem, (unsigned)p->problem_value, p->problem_offset);
+      return sw_err_set(b->err, SW_ERR_PARSE, "%s:%zu:%zu: " READER_EXPECT " (%s at byte offset %zu)", b->name, line,
+                        col, problem, p->problem_offset);
+    return sw_err_set(b->err, SW_ERR_PARSE, "%s:%zu:%zu: " READER_EXPECT " (%s: 0x%02x at byte offset %zu)", b->name,
+                      line, col, problem, (unsigned)p->problem_value, p->problem_offset);
   }
   if (p->context)
     return sw_err_set(b->err, SW_ERR_PARSE, "%s:%zu:%zu: YAML syntax error: %s (%s at line %zu, column %zu)",

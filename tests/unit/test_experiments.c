@@ -503,7 +503,8 @@ static const bad_case_t bad_cases[] = {
      SW_ERR_INVALID, "t.yaml:4:3:", "grid is empty"},
     {"duplicate trials via zip", "name: a\nworkload: ffn\ngrid:\n  zip: {a: [1, 1], b: [2, 2]}\n", SW_ERR_INVALID,
      "t.yaml:4:3:", "same config"},
-    {"huge grid", "name: a\nworkload: ffn\ngrid:\n  product:\n    a: {range: [0, 100000]}\n    b: {range: [0, 100000]}\n"
+    {"huge grid", "name: a\nworkload: ffn\ngrid:\n  product:\n    a: {range: [0, 100000]}\n"
+     "    b: {range: [0, 100000]}\n"
      "    c: {range: [0, 100000]}\n", SW_ERR_INVALID, "t.yaml:4:3:", "max_trials"},
     {"grid over a lowered cap", "name: a\nworkload: ffn\nmax_trials: 5\ngrid: {product: {a: [1, 2, 3], b: [1, 2]}}\n",
      SW_ERR_INVALID, "t.yaml:4:7:", "max_trials = 5"},
@@ -521,7 +522,8 @@ static const bad_case_t bad_cases[] = {
      "NUL"},
     {"non-UTF-8 byte", "name: a\nworkload: ffn\nsettings: {k: \"\xff\"}\n", SW_ERR_PARSE, "t.yaml:3:16:", "UTF-8"},
     {"overlong UTF-8", "name: a\nworkload: \xc0\xaf\n", SW_ERR_PARSE, "t.yaml:2:11:", "UTF-8"},
-    {"control character", "name: a\x01\nworkload: ffn\n", SW_ERR_PARSE, "t.yaml:1:8:", "control characters are not allowed"},
+    {"control character", "name: a\x01\nworkload: ffn\n", SW_ERR_PARSE, "t.yaml:1:8:",
+     "control characters are not allowed"},
     {"billion laughs", NULL, SW_ERR_PARSE, "t.yaml:9:", "alias bomb"},
     /* the root mapping is level 1, so the 32nd "[" (column 35) would be level 33 */
     {"deep nesting", NULL, SW_ERR_PARSE, "t.yaml:1:35:", "nesting deeper than 32"},
@@ -533,7 +535,8 @@ static const bad_case_t bad_cases[] = {
 static char *generate(const char *what, size_t *len) {
   sw_buf_t b = SW_BUF_INIT;
   if (!strcmp(what, "billion laughs")) {
-    sw_buf_puts(&b, "name: a\nworkload: ffn\nsettings:\n  l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+    sw_buf_puts(&b, "name: a\nworkload: ffn\nsettings:\n"
+                    "  l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
     for (int i = 1; i < 10; i++) {
       sw_buf_printf(&b, "  l%d: &l%d [", i, i);
       for (int j = 0; j < 10; j++) sw_buf_printf(&b, "%s*l%d", j ? ", " : "", i - 1);
