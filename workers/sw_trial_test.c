@@ -1,7 +1,7 @@
 /* The test-only workload ("workload":"test"): misbehaves on demand so the executor's crash isolation can be
  * tested.  Config: action = ok|segv|abort|exit|hang|oom|sleep, sleep_ms, exit_code, oom_mb (0 = no bound),
- * stderr_text (written to stderr first), ignore_term (hang ignoring SIGTERM), value (reported by ok/sleep,
- * which both sleep sleep_ms first),
+ * stderr_text (written to stderr first), ignore_term (hang ignoring SIGTERM), value and samples (count of
+ * 1 ms, 2 ms, ... samples; reported by ok/sleep, which both sleep sleep_ms first),
  * cache_key (prepare stores its creation time in the executor's cache; ok reports it), pid_file (the child
  * writes its pid there first, so a test can signal it), prepare_sleep_ms (prepare stalls the executor itself). */
 #include <signal.h>
@@ -57,11 +57,14 @@ sw_rc sw_trial_prepare_test(sw_trial_cache_t *cache, const sw_json_t *config, sw
 
 static sw_rc action_ok(sw_trial_cache_t *cache, const sw_json_t *config, sw_trial_out_t *out, sw_err_t *err) {
   double value = 0;
+  int64_t n_samples = 3;
   sw_rc rc = sw_json_get_double(config, "value", 42.0, &value, err);
+  if (!rc) rc = sw_json_get_int(config, "samples", 3, &n_samples, err);
   if (rc) return rc;
+  if (n_samples < 0 || n_samples > 10000000) return sw_err_set(err, SW_ERR_RANGE, "test workload: samples out of range");
   sw_trial_out_metric(out, "value", value, "count");
   sw_trial_out_metric(out, "pid", (double)getpid(), "id");
-  for (int rep = 0; rep < 3; rep++) sw_trial_out_sample(out, "test", rep, 1e-3 * (rep + 1));
+  for (int rep = 0; rep < (int)n_samples; rep++) sw_trial_out_sample(out, "test", rep, 1e-3 * (rep + 1));
   sw_trial_out_counter(out, "test", "TEST_NULL_COUNTER", 0, 0, "the test workload measures no counters");
   char key[256];
   int  has_key = 0;

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <math.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -196,6 +197,26 @@ static void test_executor_ok_result(void **state) {
   assert_true(result_metric(res.result_json, "noop") == 1.0);
   sw_trial_result_free(&res);
   assert_int_equal(sw_executor_starts(ex), 1);
+  sw_executor_stop(ex);
+}
+
+/* A result far larger than a pipe's buffer (~1 MB of JSON) arrives whole. */
+static void test_executor_large_result(void **state) {
+  (void)state;
+  sw_executor_t *ex = start_self(0);
+  sw_trial_result_t res;
+  run(ex, "{\"workload\":\"test\",\"samples\":20000}", 30, &res);
+  assert_int_equal(res.status, SW_TRIAL_OK);
+  assert_true(strlen(res.result_json) > 20000 * 30);
+  sw_json_t *doc = NULL;
+  sw_err_t err;
+  assert_int_equal(sw_json_parse(res.result_json, strlen(res.result_json), &doc, &err), SW_OK);
+  const sw_json_t *samples = sw_json_get(doc, "samples");
+  assert_int_equal(samples->count, 20000);
+  assert_int_equal(sw_json_get(&samples->items[19999], "rep")->integer, 19999);
+  assert_true(fabs(sw_json_get(&samples->items[19999], "value")->number - 20.0) < 1e-12); /* 1 ms * 20000 */
+  sw_json_free(doc);
+  sw_trial_result_free(&res);
   sw_executor_stop(ex);
 }
 
@@ -706,6 +727,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_workload_table),
       cmocka_unit_test(test_signal_and_status_names),
       cmocka_unit_test(test_executor_ok_result),
+      cmocka_unit_test(test_executor_large_result),
       cmocka_unit_test(test_executor_segv_abort_exit),
       cmocka_unit_test(test_executor_stderr_tail_is_last_4k),
       cmocka_unit_test(test_executor_timeout_term_then_kill),
