@@ -296,7 +296,12 @@ sw_rc sw_executor_wait(sw_executor_t *ex, int wait_ms, sw_trial_result_t *res, s
     int r;
     do r = poll(&pf, 1, budget);
     while (r < 0 && errno == EINTR);
-    if (r < 0) return sw_err_set(err, SW_ERR_IO, "executor: poll: %s", strerror(errno));
+    if (r < 0) {
+      sw_rc prc = sw_err_set(err, SW_ERR_IO, "executor: poll: %s", strerror(errno));
+      drop_executor(ex, NULL); /* the next submit starts afresh */
+      clear_busy(ex);
+      return prc;
+    }
     if (r == 0 && watchdog) {
       clear_busy(ex);
       return executor_lost(ex, res, 1, err);
@@ -322,6 +327,7 @@ sw_rc sw_executor_wait(sw_executor_t *ex, int wait_ms, sw_trial_result_t *res, s
     }
     rc = sw_exec_decode_result(payload.data, payload.len, res, err);
     sw_buf_free(&payload);
+    if (rc) drop_executor(ex, NULL); /* a garbled frame: do not trust the stream any more */
     clear_busy(ex);
     return rc;
   }

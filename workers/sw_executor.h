@@ -70,8 +70,9 @@ sw_rc sw_executor_run(sw_executor_t *ex, const char *config_json, double timeout
 /* Split form of sw_executor_run for a worker that must watch MPI while a trial runs:
  * submit starts the trial and returns at once; wait blocks up to wait_ms (-1 = forever) and returns
  * SW_OK with *res filled when the trial is done, SW_ERR_TIMEOUT when it is still running (res untouched);
- * interrupt asks the executor to stop the running trial (drain): the next wait reports INTERRUPTED
- * (or the trial's real outcome if it finished first). */
+ * any other error from wait means the trial has no result (the executor is dropped and restarted by the
+ * next submit); interrupt asks the executor to stop the running trial (drain): the next wait reports
+ * INTERRUPTED (or the trial's real outcome if it finished first). */
 sw_rc sw_executor_submit(sw_executor_t *ex, const char *config_json, double timeout_s, sw_err_t *err);
 sw_rc sw_executor_wait(sw_executor_t *ex, int wait_ms, sw_trial_result_t *res, sw_err_t *err);
 sw_rc sw_executor_interrupt(sw_executor_t *ex, sw_err_t *err);
