@@ -869,6 +869,94 @@ static sw_rc parse_grid(exp_ctx_t *c, const sw_ynode_t *n) {
   return rc;
 }
 
+/* ---------------------------------------------------------------- condition values */
+
+/* Calls fn on every value key can take in block b (axes and zip items, nested blocks included);
+ * stops and returns 1 when fn does. */
+typedef int (*value_fn)(const sw_value_t *v, void *arg);
+
+static int block_values(const sw_grid_block_t *b, const char *key, value_fn fn, void *arg) {
+  for (size_t i = 0; i < b->n_axes; i++)
+    if (!strcmp(b->axes[i].key, key))
+      for (size_t j = 0; j < b->axes[i].val.count; j++)
+        if (fn(&b->axes[i].val.items[j], arg)) return 1;
+  for (size_t z = 0; z < b->n_zips; z++)
+    for (size_t i = 0; i < b->zips[z].n; i++)
+      if (!strcmp(b->zips[z].keys[i].key, key))
+        for (size_t j = 0; j < b->zips[z].keys[i].val.count; j++)
+          if (fn(&b->zips[z].keys[i].val.items[j], arg)) return 1;
+  for (size_t w = 0; w < b->n_when; w++)
+    if (block_values(&b->when[w], key, fn, arg)) return 1;
+  return 0;
+}
+
+static int experiment_values(const sw_experiment_t *e, const char *key, value_fn fn, void *arg) {
+  for (size_t i = 0; i < e->n_fixed; i++)
+    if (!strcmp(e->fixed[i].key, key) && fn(&e->fixed[i].val, arg)) return 1;
+  return block_values(&e->grid, key, fn, arg);
+}
+
+static int value_is(const sw_value_t *v, void *arg) { return sw_value_equal(v, arg); }
+
+/* Closest string value of a key (for did-you-mean on condition values). */
+typedef struct closest_str {
+  const char *word;
+  const char *best;
+  size_t      best_d;
+} closest_str_t;
+
+static int value_closer(const sw_value_t *v, void *arg) {
+  closest_str_t *c = arg;
+  if (v->kind != SW_VAL_STR) return 0;
+  size_t d = edit_distance(c->word, v->s), limit = strlen(c->word) <= 4 ? 1 : 2;
+  if (d <= limit && d < c->best_d) {
+    c->best = v->s;
+    c->best_d = d;
+  }
+  return 0;
+}
+
+/* One value of a condition or exclusion: some trial must be able to have it. */
+static sw_rc check_term_value(exp_ctx_t *c, const char *key, const sw_value_t *t, const char *what) {
+  if (experiment_values(c->e, key, value_is, (void *)t)) return SW_OK;
+  closest_str_t near = {t->kind == SW_VAL_STR ? t->s : "", NULL, (size_t)-1};
+  if (t->kind == SW_VAL_STR) experiment_values(c->e, key, value_closer, &near);
+  char h[96] = "";
+  if (near.best) snprintf(h, sizeof h, " (did you mean '%.64s'?)", near.best);
+  return fail_at(c, t->line, t->col, SW_ERR_INVALID, "%s: no trial can have this value of '%s'%s", what, key, h);
+}
+
+static sw_rc check_match_values(exp_ctx_t *c, const sw_match_t *m, const char *what) {
+  sw_rc rc = SW_OK;
+  for (size_t i = 0; i < m->n && rc == SW_OK; i++) {
+    const sw_kv_t *t = &m->terms[i];
+    if (t->val.kind != SW_VAL_LIST) {
+      rc = check_term_value(c, t->key, &t->val, what);
+    } else if (!experiment_values(c->e, t->key, value_is, (void *)&t->val)) { /* a whole list value, or any of */
+      for (size_t j = 0; j < t->val.count && rc == SW_OK; j++) rc = check_term_value(c, t->key, &t->val.items[j], what);
+    }
+  }
+  return rc;
+}
+
+static sw_rc check_block_conditions(exp_ctx_t *c, const sw_grid_block_t *b) {
+  sw_rc rc = SW_OK;
+  for (size_t i = 0; i < b->n_when && rc == SW_OK; i++) {
+    rc = check_match_values(c, &b->when[i].cond, "if condition");
+    if (rc == SW_OK) rc = check_block_conditions(c, &b->when[i]);
+  }
+  return rc;
+}
+
+/* Typos in condition and exclusion values are caught here, with a position and a suggestion; the
+ * grid expansion then only reports combinations that never occur together. */
+static sw_rc check_conditions(exp_ctx_t *c) {
+  sw_rc rc = check_block_conditions(c, &c->e->grid);
+  for (size_t i = 0; i < c->e->n_exclude && rc == SW_OK; i++)
+    rc = check_match_values(c, &c->e->exclude[i], "exclude entry");
+  return rc;
+}
+
 /* ---------------------------------------------------------------- top level */
 
 static sw_rc parse_header(exp_ctx_t *c, const sw_ynode_t *root) {
@@ -920,6 +1008,7 @@ static sw_rc parse_root(exp_ctx_t *c, const sw_ynode_t *root) {
   if (rc == SW_OK && m) rc = parse_measure(c, m);
   if (rc == SW_OK && g) rc = parse_grid(c, g);
   if (rc == SW_OK) rc = fill_measure_defaults(c);
+  if (rc == SW_OK) rc = check_conditions(c);
   return rc;
 }
 

@@ -488,8 +488,14 @@ static const bad_case_t bad_cases[] = {
      SW_ERR_INVALID, "t.yaml:6:7:", "without 'if:'"},
     {"when block sets nothing", "name: a\nworkload: ffn\ngrid:\n  product: {a: [1]}\n  when:\n    - if: {a: 1}\n",
      SW_ERR_INVALID, "t.yaml:6:7:", "sets nothing"},
-    {"when matches nothing", "name: a\nworkload: ffn\ngrid:\n  product: {a: [1, 2]}\n  when:\n    - if: {a: 3}\n"
-     "      product: {b: [1]}\n", SW_ERR_INVALID, "t.yaml:6:11:", "matches no trial"},
+    {"if value no trial has", "name: a\nworkload: ffn\ngrid:\n  product: {a: [1, 2]}\n  when:\n    - if: {a: 3}\n"
+     "      product: {b: [1]}\n", SW_ERR_INVALID, "t.yaml:6:15:", "no trial can have this value of 'a'"},
+    {"if value typo", "name: a\nworkload: ffn\ngrid:\n  product: {method: [dense, topk]}\n  when:\n"
+     "    - if: {method: [dense, topkk]}\n      product: {b: [1]}\n", SW_ERR_INVALID, "t.yaml:6:28:",
+     "did you mean 'topk'"},
+    {"if values never together", "name: a\nworkload: ffn\ngrid:\n  product: {a: [1, 2]}\n  when:\n"
+     "    - if: {a: 1}\n      product: {b: [1]}\n    - if: {a: 2}\n      product: {c: [1]}\n"
+     "    - if: {b: 1, c: 1}\n      product: {d: [1]}\n", SW_ERR_INVALID, "t.yaml:10:11:", "matches no trial"},
     {"overlapping when blocks set one key", "name: a\nworkload: ffn\ngrid:\n  product: {a: [1, 2]}\n  when:\n"
      "    - if: {a: [1, 2]}\n      product: {b: [1]}\n    - if: {a: 2}\n      product: {b: [5]}\n",
      SW_ERR_INVALID, "t.yaml:9:21:", "set again"},
@@ -497,8 +503,10 @@ static const bad_case_t bad_cases[] = {
      "  exclude:\n    - {k: 1}\n", SW_ERR_INVALID, "t.yaml:7:8:", "only grid keys"},
     {"exclude names unknown key", "name: a\nworkload: ffn\ngrid:\n  product: {aa: [1, 2]}\n  exclude:\n    - {ab: 1}\n",
      SW_ERR_INVALID, "t.yaml:6:8:", "did you mean 'aa'"},
-    {"exclude matches nothing", "name: a\nworkload: ffn\ngrid:\n  product: {a: [1, 2]}\n  exclude:\n    - {a: 3}\n",
-     SW_ERR_INVALID, "t.yaml:6:7:", "matches no trial"},
+    {"exclude value no trial has", "name: a\nworkload: ffn\ngrid:\n  product: {a: [1, 2]}\n  exclude:\n"
+     "    - {a: 3}\n", SW_ERR_INVALID, "t.yaml:6:11:", "no trial can have this value"},
+    {"exclude values never together", "name: a\nworkload: ffn\ngrid:\n  zip: {a: [1, 2], b: [1, 2]}\n  exclude:\n"
+     "    - {a: 1, b: 2}\n", SW_ERR_INVALID, "t.yaml:6:7:", "matches no trial"},
     {"everything excluded", "name: a\nworkload: ffn\ngrid:\n  product: {a: [1, 2]}\n  exclude:\n    - {a: [1, 2]}\n",
      SW_ERR_INVALID, "t.yaml:4:3:", "grid is empty"},
     {"duplicate trials via zip", "name: a\nworkload: ffn\ngrid:\n  zip: {a: [1, 1], b: [2, 2]}\n", SW_ERR_INVALID,
