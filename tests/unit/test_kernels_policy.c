@@ -130,10 +130,10 @@ static void kt_policy_forward_check(kt_layer_t *L, const sw_policy_t *p, const c
 static void test_threshold_policy_ffn_held_out(void **state) {
   (void)state;
   kt_layer_t cal, held;
-  kt_layer_init(&cal, 32, 256, 1, 128, 5);
-  kt_layer_init(&held, 32, 256, 1, 128, 5); /* same weights (seed), different x below */
+  kt_layer_init(&cal, 32, 256, 1, 512, 5);
+  kt_layer_init(&held, 32, 256, 1, 512, 5); /* same weights (seed), different x below */
   uint64_t s = 777;
-  kt_fill_gauss(held.x, (size_t)128 * 32, 1.0, &s);
+  kt_fill_gauss(held.x, (size_t)512 * 32, 1.0, &s);
   sw_err_t err;
   for (int kind = SW_POLICY_THRESHOLD; kind <= SW_POLICY_CHESS; kind++) {
     for (double target = 0.5; target < 0.95; target += 0.2) {
@@ -141,8 +141,8 @@ static void test_threshold_policy_ffn_held_out(void **state) {
       assert_int_equal(sw_policy_init(&p, (sw_policy_kind_t)kind, 256, 1, &err), SW_OK);
       assert_int_equal(sw_policy_calibrate(&p, &cal.w, cal.gact, cal.u, cal.n_tok, target, &err), SW_OK);
       kt_policy_forward_check(&held, &p, sw_policy_name(p.kind));
-      assert_true(fabs(sw_mask_sparsity(&held.mask) - target) <= KT_SPARSITY_TOL * 2.5);
-      /* the 128 held-out tokens hold 32768 samples; ±1 point is checked on the pooled calibration too */
+      assert_true(fabs(sw_mask_sparsity(&held.mask) - target) <= KT_SPARSITY_TOL);
+      /* ±1 point on 512 held-out tokens (131072 samples); the calibration tokens themselves hit it too */
       assert_int_equal(sw_ffn_policy_forward(cal.out, &cal.mask, cal.x, &cal.w, &p, 1, NULL, &cal.work, cal.n_tok),
                        SW_OK);
       assert_true(fabs(sw_mask_sparsity(&cal.mask) - target) <= KT_SPARSITY_TOL);
