@@ -86,8 +86,8 @@ static sw_rc await_hello(sw_executor_t *ex, sw_err_t *err) {
   int eof = 0;
   sw_buf_t payload = SW_BUF_INIT;
   sw_rc rc = sw_exec_recv(ex->fd, &type, &payload, &eof, err);
-  uint32_t version = payload.len >= 4 ? (uint32_t)(unsigned char)payload.data[0] |
-                                           (uint32_t)(unsigned char)payload.data[1] << 8 : 0;
+  uint32_t version = 0;
+  for (int i = 3; i >= 0 && payload.len >= 4; i--) version = version << 8 | (unsigned char)payload.data[i];
   if (!rc && !eof && type == SW_EXEC_MSG_HELLO && payload.len >= 8 && version != SW_EXEC_PROTOCOL)
     rc = sw_err_set(err, SW_ERR_UNSUPPORTED, "executor '%s' speaks protocol %u, this binary %d (mixed builds?)",
                     ex->exe_path, version, SW_EXEC_PROTOCOL);
