@@ -43,6 +43,7 @@ void sw_ffn_compute_acts(float *gact, float *u, float *h, const float *x, const 
                          int32_t *list_scratch) {
   (void)list_scratch;
   size_t n = (size_t)n_tok * w->d_ff;
+  if (n_tok <= 0) return;
   if (w->gated) {
     sw_project(gact, w->gate, w->ld_gate, w, x, n_tok);
     sw_act_apply(gact, gact, w->act, w->act_param, n);
@@ -82,6 +83,7 @@ sw_rc sw_ffn_dense_forward(float *out, const float *x, const sw_ffn_weights_t *w
   if (sw_ffn_check(w, work, n_tok) != SW_OK) return SW_ERR_INVALID;
   int d = w->d_model, f = w->d_ff;
   sw_dense_stats(stats, w, n_tok);
+  if (n_tok == 0) return SW_OK;
   if (w->dtype == SW_DTYPE_BF16) {
     int32_t *all = sw_work_list(work);
     for (int i = 0; i < f; i++) all[i] = i;

@@ -331,6 +331,8 @@ static void sw_exec_toksparse(float *out, const float *x, const sw_ffn_weights_t
 
 void sw_ffn_exec(float *out, const float *x, const sw_ffn_weights_t *w, const sw_sel_t *sel, const float *gact,
                  const float *h, sw_ffn_work_t *work, int n_tok, int64_t *rows_read) {
+  *rows_read = 0;
+  if (n_tok <= 0) return;
   if (n_tok <= SW_FFN_GATHER_MAX_TOK) {
     sw_exec_gather(out, x, w, sel, gact, h, work, n_tok);
     if (n_tok == 1)

@@ -279,6 +279,9 @@ static void test_invalid_args(void **state) {
   assert_int_equal(sw_ffn_sparse_forward(k.out, k.x, &k.w, &k.mask, NULL, &k.work, 3), SW_ERR_INVALID);
   assert_int_equal(sw_ffn_sparse_forward(k.out, k.x, &k.w, &k.mask, NULL, &k.work, 1), SW_ERR_INVALID);
   assert_int_equal(sw_ffn_dense_forward(k.out, k.x, &k.w, NULL, &k.work, 5), SW_ERR_INVALID);
+  sw_mask_set_none(&k.mask, 0);
+  assert_int_equal(sw_ffn_sparse_forward(k.out, k.x, &k.w, &k.mask, NULL, &k.work, 0), SW_OK);
+  assert_int_equal(sw_ffn_dense_forward(k.out, k.x, &k.w, NULL, &k.work, 0), SW_OK);
   sw_err_t err;
   sw_ffn_weights_t w2;
   assert_int_equal(sw_ffn_weights_alloc(&w2, 0, 4, 1, SW_ACT_SILU, 0, SW_DTYPE_F32, &err), SW_ERR_INVALID);
