@@ -13,7 +13,9 @@
 
 static void usage(FILE *f) {
   fprintf(f, "usage: sparsweep compare DB --baseline RUN --candidate RUN [--candidate-db DB2] [--threshold 0.05]\n"
-             "         [--alpha 0.05] [--correction holm|bh|none] [--acc-tol 1e-3] [--where EXPR] [--verbose]\n"
+             "         [--alpha 0.05] [--correction holm|bh|none] [--acc-tol 1e-3] [--where EXPR] [--paired] [--verbose]\n"
+             "  --paired: compare each trial's interleaved per-repetition speedups dense_i/sparse_i instead of raw\n"
+             "  latencies (drift of a shared machine between the two runs cancels).\n"
              "  exit 0: no significant regression; 1: a latency regression (adjusted p < alpha and ratio > 1 +\n"
              "  threshold), an accuracy regression, or a changed deterministic count; 2: bad usage or input.\n");
 }
@@ -59,6 +61,7 @@ static int parse_args(int argc, char **argv, compare_args_t *a) {
         return 0;
       }
     } else if (strcmp(argv[i], "--verbose") == 0 || strcmp(argv[i], "-v") == 0) a->o.verbose = 1;
+    else if (strcmp(argv[i], "--paired") == 0) a->o.paired = 1;
     else if (argv[i][0] != '-' && !a->db) a->db = argv[i];
     else bad = 1;
     if (bad) fprintf(stderr, "sparsweep compare: bad or incomplete option '%s'\n", argv[i]);

@@ -159,6 +159,9 @@ typedef struct sw_compare_opts {
   double     confidence;  /* ratio interval level (default 0.95) */
   double     acc_rel_tol; /* accuracy metrics without a standard error: relative tolerance (default 1e-3) */
   int        verbose;     /* 1: list every compared pair, not only changes and warnings */
+  int        paired;      /* 1: compare each trial's per-repetition speedups dense_i/sparse_i (interleaved pairs,
+                             so machine drift between the two runs cancels) instead of raw latencies; a lower
+                             candidate speedup is the regression */
 } sw_compare_opts_t;
 
 void sw_compare_opts_default(sw_compare_opts_t *o);
@@ -175,7 +178,8 @@ typedef struct sw_compare_summary {
 } sw_compare_summary_t;
 
 /* Compares two loaded sets, trials matched by config hash.  Writes the report to out and warnings to warn.
- * The verdict is in the summary: a regression needs adjusted p < alpha AND ratio > 1 + threshold. */
+ * The verdict is in the summary: a regression needs adjusted p < alpha AND the candidate slower by more than
+ * the threshold (latency ratio > 1 + threshold; paired: speedup ratio < 1 / (1 + threshold)). */
 sw_rc sw_compare_sets(const sw_rset_t *base, const sw_rset_t *cand, const sw_compare_opts_t *o, sw_buf_t *out,
                       sw_buf_t *warn, sw_compare_summary_t *sum, sw_err_t *err);
 

@@ -71,6 +71,7 @@ typedef struct lat_cmp {
   sw_estimate_t      ratio;
   double             p, p_adj;
   int                too_few;
+  int                higher_better; /* 1 for paired speedups: a lower candidate value is the regression */
 } lat_cmp_t;
 
 typedef struct cmp_ctx {
@@ -84,37 +85,65 @@ typedef struct cmp_ctx {
   sw_buf_t                *warn;
 } cmp_ctx_t;
 
-static sw_rc compare_series(cmp_ctx_t *c, const sw_rtrial_t *b, const sw_rtrial_t *t, const sw_rseries_t *sb,
-                            const sw_rseries_t *sc, sw_err_t *err) {
+/* One comparison of baseline values xb[nb] with candidate values xc[nc] (all > 0). */
+static sw_rc compare_values(cmp_ctx_t *c, const sw_rtrial_t *b, const sw_rtrial_t *t, const char *name,
+                            const double *xb, size_t nb, const double *xc, size_t nc, int higher_better, sw_err_t *err) {
   if (c->n_lat == c->cap_lat) {
-    size_t nc = c->cap_lat ? c->cap_lat * 2 : 64;
-    lat_cmp_t *p = realloc(c->lat, nc * sizeof *p);
+    size_t ncap = c->cap_lat ? c->cap_lat * 2 : 64;
+    lat_cmp_t *p = realloc(c->lat, ncap * sizeof *p);
     if (!p) return sw_err_set(err, SW_ERR_NOMEM, "compare: out of memory");
     c->lat = p;
-    c->cap_lat = nc;
+    c->cap_lat = ncap;
   }
   lat_cmp_t *l = &c->lat[c->n_lat];
   memset(l, 0, sizeof *l);
   l->base = b;
   l->cand = t;
-  l->series = sb->name;
-  l->med_base = sw_median(sb->v, sb->n);
-  l->med_cand = sw_median(sc->v, sc->n);
+  l->series = name;
+  l->higher_better = higher_better;
+  l->med_base = sw_median(xb, nb);
+  l->med_cand = sw_median(xc, nc);
   sw_err_t e2;
-  if (sw_ratio_ci(sb->v, sb->n, sc->v, sc->n, c->o->confidence, &l->ratio, &e2) != SW_OK) {
+  if (sw_ratio_ci(xb, nb, xc, nc, c->o->confidence, &l->ratio, &e2) != SW_OK) {
     char d[400];
     describe(b, c->axes, c->nax, d, sizeof d);
-    sw_buf_printf(c->warn, "warning: %s series %s not compared: %s\n", d, sb->name, e2.msg);
+    sw_buf_printf(c->warn, "warning: %s series %s not compared: %s\n", d, name, e2.msg);
     return SW_OK;
   }
   sw_mwu_t u;
-  sw_rc rc = sw_mwu_test(sb->v, sb->n, sc->v, sc->n, &u, err);
+  sw_rc rc = sw_mwu_test(xb, nb, xc, nc, &u, err);
   if (rc != SW_OK) return rc;
   l->p = u.p;
-  l->too_few = sw_mwu_min_p(sb->n, sc->n) >= c->o->alpha;
+  l->too_few = sw_mwu_min_p(nb, nc) >= c->o->alpha;
   if (l->too_few) l->p = NAN; /* cannot ever be significant: not a test, not in the family */
   c->n_lat++;
   return SW_OK;
+}
+
+/* Per-repetition ratios dense_i / sparse_i of a trial (interleaved pairs); NULL when it has no such pairs. */
+static double *paired_ratios(const sw_rtrial_t *t, size_t *n) {
+  const sw_rseries_t *d = sw_rtrial_series(t, "dense"), *s = sw_rtrial_series(t, "sparse");
+  *n = 0;
+  if (!d || !s || d->n != s->n || d->n == 0) return NULL;
+  double *r = malloc(d->n * sizeof *r);
+  for (size_t i = 0; r && i < d->n; i++) {
+    if (!(s->v[i] > 0) || !(d->v[i] > 0)) {
+      free(r);
+      return NULL;
+    }
+    r[i] = d->v[i] / s->v[i];
+  }
+  if (r) *n = d->n;
+  return r;
+}
+
+static sw_rc compare_paired(cmp_ctx_t *c, const sw_rtrial_t *b, const sw_rtrial_t *t, sw_err_t *err) {
+  size_t nb, nc;
+  double *rb = paired_ratios(b, &nb), *rc_ = paired_ratios(t, &nc);
+  sw_rc rc = rb && rc_ ? compare_values(c, b, t, "dense/sparse", rb, nb, rc_, nc, 1, err) : SW_OK;
+  free(rb);
+  free(rc_);
+  return rc;
 }
 
 static void add_change_row(sw_grid_t *g, const char *desc, const char *what, double vb, double vc, const char *verdict) {
@@ -175,10 +204,14 @@ static void compare_counts(cmp_ctx_t *c, const sw_rtrial_t *b, const sw_rtrial_t
 static sw_rc compare_pair(cmp_ctx_t *c, const sw_rtrial_t *b, const sw_rtrial_t *t, sw_err_t *err) {
   char desc[400];
   describe(b, c->axes, c->nax, desc, sizeof desc);
-  for (size_t k = 0; k < b->n_series; k++) {
-    const sw_rseries_t *sc = sw_rtrial_series(t, b->series[k].name);
+  for (size_t k = 0; !c->o->paired && k < b->n_series; k++) {
+    const sw_rseries_t *sb = &b->series[k], *sc = sw_rtrial_series(t, sb->name);
     if (!sc) continue;
-    sw_rc rc = compare_series(c, b, t, &b->series[k], sc, err);
+    sw_rc rc = compare_values(c, b, t, sb->name, sb->v, sb->n, sc->v, sc->n, 0, err);
+    if (rc != SW_OK) return rc;
+  }
+  if (c->o->paired) {
+    sw_rc rc = compare_paired(c, b, t, err);
     if (rc != SW_OK) return rc;
   }
   compare_counts(c, b, t, desc);
@@ -191,9 +224,11 @@ static void latency_row(cmp_ctx_t *c, sw_grid_t *g, const lat_cmp_t *l, const ch
   size_t row = sw_grid_add_row(g);
   sw_grid_set(g, row, 0, desc);
   sw_grid_set(g, row, 1, l->series);
-  fmt_seconds(l->med_base, a, sizeof a);
+  if (l->higher_better) snprintf(a, sizeof a, "%.4gx", l->med_base);
+  else fmt_seconds(l->med_base, a, sizeof a);
   sw_grid_set(g, row, 2, a);
-  fmt_seconds(l->med_cand, a, sizeof a);
+  if (l->higher_better) snprintf(a, sizeof a, "%.4gx", l->med_cand);
+  else fmt_seconds(l->med_cand, a, sizeof a);
   sw_grid_set(g, row, 3, a);
   if (isnan(l->ratio.lo)) snprintf(r, sizeof r, "%.3f", l->ratio.value);
   else snprintf(r, sizeof r, "%.3f [%.3f, %.3f]", l->ratio.value, l->ratio.lo, l->ratio.hi);
@@ -227,7 +262,9 @@ static sw_rc verdicts(cmp_ctx_t *c, sw_buf_t *out, sw_err_t *err) {
     lat_cmp_t *l = &c->lat[i];
     l->p_adj = adj[i];
     ratios[nr++] = l->ratio.value;
-    int big = fabs(l->ratio.value - 1) > c->o->threshold;
+    /* "worse" is the factor by which the candidate is slower: latency ratio, or the inverse speedup ratio. */
+    double worse = l->higher_better ? 1 / l->ratio.value : l->ratio.value;
+    int big = worse > 1 + c->o->threshold || worse < 1 / (1 + c->o->threshold);
     int sig = !l->too_few && l->p_adj < c->o->alpha;
     const char *v = "~";
     if (l->too_few) {
@@ -235,16 +272,17 @@ static sw_rc verdicts(cmp_ctx_t *c, sw_buf_t *out, sw_err_t *err) {
       v = "too few samples";
     } else {
       c->sum->compared++;
-      if (sig && big) v = l->ratio.value > 1 ? "REGRESSION" : "improvement";
+      if (sig && big) v = worse > 1 ? "REGRESSION" : "improvement";
     }
-    if (sig && big && l->ratio.value > 1) c->sum->regressions++;
-    if (sig && big && l->ratio.value < 1) c->sum->improvements++;
+    if (sig && big && worse > 1) c->sum->regressions++;
+    if (sig && big && worse < 1) c->sum->improvements++;
     if (c->o->verbose || (strcmp(v, "~") != 0 && !l->too_few)) latency_row(c, &g, l, v);
   }
   c->sum->geomean_ratio = sw_geomean(ratios, nr);
   if (rc == SW_OK && g.nrows) {
-    sw_buf_printf(out, "latency: candidate/baseline ratio of medians, %.0f%% CI; changes need p_adj < %g AND |ratio-1| > %g\n",
-                  c->o->confidence * 100, c->o->alpha, c->o->threshold);
+    sw_buf_printf(out, "%s: candidate/baseline ratio of medians, %.0f%% CI; changes need p_adj < %g AND a change > %g\n",
+                  c->o->paired ? "paired speedup (dense_i/sparse_i)" : "latency", c->o->confidence * 100, c->o->alpha,
+                  c->o->threshold);
     sw_grid_render(&g, NULL, SW_FMT_TEXT, out);
     sw_buf_puts(out, "\n");
   }
@@ -273,7 +311,8 @@ static void summary_lines(const cmp_ctx_t *c, const sw_rset_t *base, const sw_rs
                      " (%s correction), %zu with too few samples\n",
                 s->matched, s->only_baseline, s->only_candidate, s->compared, correction_name(c->o->correction),
                 s->too_few);
-  sw_buf_printf(out, "geomean latency ratio (candidate/baseline): %.4f\n", s->geomean_ratio);
+  sw_buf_printf(out, "geomean %s ratio (candidate/baseline): %.4f\n", c->o->paired ? "paired speedup" : "latency",
+                s->geomean_ratio);
   sw_buf_printf(out, "%zu regressions, %zu improvements, %zu accuracy regressions (%zu changes), %zu count changes\n",
                 s->regressions, s->improvements, s->accuracy_regressions, s->accuracy_changes, s->count_changes);
   (void)base;

@@ -358,28 +358,41 @@ static void describe_cfg(int cfg, char *dst, size_t cap) {
            methods[cfg / (N_SPARS * N_BATCH)], 0.05 + 0.1 * ((cfg / N_BATCH) % N_SPARS));
 }
 
-/* 300 configurations, dense and sparse series of 16 lognormal samples (2% noise); slow = 1.10 on the
- * planted configurations' sparse series.  reps < N_REPS gives a too-small sample. */
-static void synthetic_run(const char *name, char *path, size_t cap, uint64_t seed, double slow, int reps,
-                          const char *machine, double flops_scale) {
+/* Noise model of a synthetic run: per-sample lognormal noise, an optional per-repetition machine-state factor
+ * shared by the interleaved dense_i/sparse_i pair, and a drift factor applied to every sample of the run. */
+typedef struct noise {
+  double indep, shared, drift;
+} noise_t;
+
+/* 300 configurations, dense and sparse series of reps lognormal samples; slow multiplies the planted
+ * configurations' sparse series.  flops_scale changes config 3's FLOPs count. */
+static void synthetic_run_noise(const char *name, char *path, size_t cap, uint64_t seed, double slow, int reps,
+                                const char *machine, double flops_scale, noise_t nz) {
   sqlite3 *db = new_db(name, path, cap);
   add_run(db, 1, seed == 1 ? "basebase" : "candcand", machine, (double)seed);
   rng_t r = {seed};
-  double v[N_REPS];
+  double dv[N_REPS], sv[N_REPS];
   for (int cfg = 0; cfg < N_METHODS * N_SPARS * N_BATCH; cfg++) {
     char config[128], hash[16];
     describe_cfg(cfg, config, sizeof config);
     snprintf(hash, sizeof hash, "cfg%03d", cfg);
     add_trial(db, cfg + 1, 1, hash, config);
-    double base = 1e-3 * (1 + cfg % 7);
-    for (int i = 0; i < reps; i++) v[i] = base * exp(0.02 * rng_normal(&r));
-    add_samples(db, cfg + 1, "dense", v, reps);
-    double f = is_planted(cfg) ? slow : 1;
-    for (int i = 0; i < reps; i++) v[i] = 0.5 * base * f * exp(0.02 * rng_normal(&r));
-    add_samples(db, cfg + 1, "sparse", v, reps);
+    double base = 1e-3 * (1 + cfg % 7), f = is_planted(cfg) ? slow : 1;
+    for (int i = 0; i < reps; i++) {
+      double state = nz.shared > 0 ? exp(nz.shared * rng_normal(&r)) : 1;
+      dv[i] = nz.drift * state * base * exp(nz.indep * rng_normal(&r));
+      sv[i] = nz.drift * state * 0.5 * base * f * exp(nz.indep * rng_normal(&r));
+    }
+    add_samples(db, cfg + 1, "dense", dv, reps);
+    add_samples(db, cfg + 1, "sparse", sv, reps);
     add_metric(db, cfg + 1, "flops_sparse", 1e6 * (cfg == 3 ? flops_scale : 1), "flop");
   }
   close_db(db);
+}
+
+static void synthetic_run(const char *name, char *path, size_t cap, uint64_t seed, double slow, int reps,
+                          const char *machine, double flops_scale) {
+  synthetic_run_noise(name, path, cap, seed, slow, reps, machine, flops_scale, (noise_t){0.02, 0, 1});
 }
 
 static void load_run(const char *path, sw_rset_t *set) {
@@ -493,6 +506,36 @@ static void test_compare_too_few_and_counts(void **state) {
   assert_int_equal(sw_compare_sets(&b, &c, &o, &out, &warn, &sum, &err), SW_OK);
   assert_int_equal(sum.count_changes, 1);
   assert_contains(sw_buf_str(&out), "batch=8 method=cats sparsity=0.1  flops_sparse   1000000    1500000  CHANGED");
+  sw_buf_free(&out);
+  sw_buf_free(&warn);
+  sw_rset_free(&b);
+  sw_rset_free(&c);
+}
+
+/* Machine drift between runs (+8% on every sample of the candidate, e.g. a busier shared node): raw latencies
+ * flag most configurations, the paired per-repetition speedups flag exactly the planted sparse slowdowns. */
+static void test_compare_paired_resists_drift(void **state) {
+  (void)state;
+  char base[512], cand[512];
+  synthetic_run_noise("drift_b.db", base, sizeof base, 1, 1.0, N_REPS, "fp", 1, (noise_t){0.01, 0.03, 1.0});
+  synthetic_run_noise("drift_c.db", cand, sizeof cand, 2, 1.10, N_REPS, "fp", 1, (noise_t){0.01, 0.03, 1.08});
+  sw_rset_t b, c;
+  load_run(base, &b);
+  load_run(cand, &c);
+  sw_compare_opts_t o;
+  sw_compare_opts_default(&o);
+  sw_buf_t out = SW_BUF_INIT, warn = SW_BUF_INIT;
+  sw_compare_summary_t sum;
+  sw_err_t err;
+  assert_int_equal(sw_compare_sets(&b, &c, &o, &out, &warn, &sum, &err), SW_OK);
+  if (sum.regressions < 100) fail_msg("raw latencies: only %zu regressions under an 8%% drift", sum.regressions);
+  sw_buf_reset(&out);
+  o.paired = 1;
+  assert_int_equal(sw_compare_sets(&b, &c, &o, &out, &warn, &sum, &err), SW_OK);
+  assert_int_equal(sum.compared, 300);
+  assert_int_equal(sum.regressions, N_PLANTED);
+  assert_int_equal(sum.improvements, 0);
+  assert_int_equal(count_of(sw_buf_str(&out), "dense/sparse"), N_PLANTED);
   sw_buf_free(&out);
   sw_buf_free(&warn);
   sw_rset_free(&b);
@@ -661,6 +704,7 @@ int main(void) {
       cmocka_unit_test(test_compare_planted_regression),
       cmocka_unit_test(test_compare_unchanged_noise_is_quiet),
       cmocka_unit_test(test_compare_too_few_and_counts),
+      cmocka_unit_test(test_compare_paired_resists_drift),
       cmocka_unit_test(test_history_marks_step),
       cmocka_unit_test(test_export_csv_jsonl),
       cmocka_unit_test(test_plots_png_svg),
