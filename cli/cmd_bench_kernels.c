@@ -257,7 +257,7 @@ static int bk_run_batch(bk_ctx_t *c, const bk_shape_t *sh, int batch, const char
            bk_break_even(bk_mask_s, spd, 5));
   }
   static const sw_policy_kind_t kinds[] = {SW_POLICY_THRESHOLD, SW_POLICY_CHESS, SW_POLICY_TOPK};
-  int n_kinds = o->quick ? 1 : 3;
+  int n_kinds = (o->quick || batch >= 64) ? 1 : 3; /* batch 64 calls are long: CATS only */
   for (int ki = 0; ki < n_kinds; ki++) {
     for (int k = 0; k < 3; k++) {
       if (o->quick && k == 1) continue;
@@ -390,7 +390,8 @@ int cmd_bench_kernels(int argc, char **argv) {
             "  Dense OpenBLAS vs sparse FFN (gated SiLU, f32), interleaved A B pairs, speedup = median pair ratio.\n"
             "  methods: mask = given random mask, gathered kernel; cats/chess = threshold on the computed gate\n"
             "  (selection included, ideal 3/(1+2(1-s))); topk = oracle on full h (ideal 3/(2+(1-s))).\n"
-            "  --quick: llama7b and smollm2, batch 1 and 16, fewer rows (about 30 s).\n");
+            "  --quick: llama7b and smollm2, batch 1 and 16, fewer rows (about 30 s).\n"
+            "  MoE-converted FFNs (expert top-k, dynamic-k) are benchmarked by `sparsweep bench moe`.\n");
     return help ? SW_EXIT_OK : SW_EXIT_USAGE;
   }
   openblas_set_num_threads(1);
