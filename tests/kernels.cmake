@@ -4,3 +4,5 @@ sw_unit_test(kernels ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_kernels.c LIBS sw_ker
 sw_unit_test(kernels_policy ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_kernels_policy.c LIBS sw_kernels TIMEOUT 60)
 sw_unit_test(kernels_sde ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_kernels_sde.c LIBS sw_kernels PkgConfig::PAPI TIMEOUT 60)
 sw_unit_test(kernels_trial ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_kernels_trial.c LIBS sw_workers TIMEOUT 60)
+# `sparsweep bench kernels` argument handling only (the benchmark itself is never a timed test).
+sw_script_test(bench_kernels_usage COMMAND sh -c "\"$SPARSWEEP\" bench kernels --bogus 2>/dev/null && exit 1 || test $? -eq 2 && \"$SPARSWEEP\" bench kernels --help | grep -q quick" TIMEOUT 30 LABELS e2e)
