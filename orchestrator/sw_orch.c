@@ -65,6 +65,9 @@ typedef struct sw_orch {
   int                    retries;     /* effective retries (-1 = per trial from the grid) */
   int                    dispatching; /* 1 once the dispatch loop started */
   int                    draining;    /* 1 after a drain request */
+  int                    forced;      /* 1 after a second drain signal: interrupt without grace */
+  int                    start_signal_count; /* drain signals already counted when this sweep started */
+  int                    drain_signal_count; /* drain signals counted when the drain started */
   int64_t                drain_ns;    /* when the drain started (sw_now_ns) */
   int64_t                next_heartbeat_ns, next_drain_check_ns;
   sw_buf_t               scratch;     /* event member text */
@@ -413,8 +416,12 @@ static sw_rc s_poll(sw_orch_t *o, int *got, sw_err_t *err) {
 /* ---------------------------------------------------------------- drain, breaker, loop */
 
 static void s_check_drain(sw_orch_t *o) {
+  if (o->draining && !o->forced && sw_proto_signal_count() > o->drain_signal_count) {
+    o->forced = 1; /* a second signal: do not wait for the grace period */
+    sw_log(&o->log, SW_LOG_WARN, "second drain signal: interrupting running trials now");
+  }
   if (o->draining) return;
-  int sig = sw_proto_signal_received();
+  int sig = sw_proto_signal_count() > o->start_signal_count ? sw_proto_signal_received() : 0;
   int file = 0;
   int64_t now = sw_now_ns();
   if (!sig && o->opts->drain_file && now >= o->next_drain_check_ns) {
@@ -423,6 +430,7 @@ static void s_check_drain(sw_orch_t *o) {
   }
   if (!sig && !file) return;
   o->draining = 1;
+  o->drain_signal_count = sw_proto_signal_count();
   o->drain_ns = now;
   o->sum->drained = 1;
   o->sum->drain_signal = sig;
@@ -437,12 +445,13 @@ static void s_check_drain(sw_orch_t *o) {
 
 /* After the drain grace, asks every busy slot to interrupt its trial (once). */
 static sw_rc s_interrupt_overdue(sw_orch_t *o, sw_err_t *err) {
-  if (!o->draining || (double)(sw_now_ns() - o->drain_ns) < o->opts->drain_grace_s * 1e9) return SW_OK;
+  if (!o->draining || (!o->forced && (double)(sw_now_ns() - o->drain_ns) < o->opts->drain_grace_s * 1e9))
+    return SW_OK;
   for (int i = 0; i < o->n_slots; i++) {
     s_slot_t *s = &o->slots[i];
     if (!s->busy || s->interrupted) continue;
     s->interrupted = 1;
-    sw_log(&o->log, SW_LOG_WARN, "drain grace over: interrupting trial %zu on rank %d", s->trial, s->rank);
+    sw_log(&o->log, SW_LOG_WARN, "drain: interrupting trial %zu on rank %d", s->trial, s->rank);
     sw_rc rc;
     if (o->local) {
       rc = o->local->interrupt(o->local->ctx, err);
@@ -607,6 +616,7 @@ sw_rc sw_orch_run(const sw_orch_opts_t *opts, int world_size, const sw_orch_loca
   o.local = world_size <= 1 ? local : NULL;
   o.sum = sum;
   o.retries = opts->retries;
+  o.start_signal_count = sw_proto_signal_count();
   sw_log_init(&o.log, "sparsweep[rank 0]", SW_LOG_INFO);
   if (world_size <= 1 && !local) return sw_err_set(err, SW_ERR_INVALID, "one rank and no local executor");
   sw_rc rc = s_load(&o, err);

@@ -12,10 +12,17 @@
 
 /* The one piece of mutable file-scope state in the orchestrator: POSIX signal handlers get no user
  * pointer, so the only async-signal-safe way to hand "SIGTERM arrived" to the polling loops is a
- * volatile sig_atomic_t.  It is written only by s_on_drain_signal and read by sw_proto_signal_received. */
-static volatile sig_atomic_t s_drain_signal_received;
+ * volatile sig_atomic_t.  It packs the number of drain signals received so far and the last signal
+ * number as count * SW_PROTO_SIGNAL_BASE + signo.  Only s_on_drain_signal writes it (the other drain
+ * signals are blocked while it runs, so its read-modify-write cannot interleave with itself). */
+#define SW_PROTO_SIGNAL_BASE 128
+static volatile sig_atomic_t s_drain_signals;
 
-static void s_on_drain_signal(int signo) { s_drain_signal_received = signo; }
+static void s_on_drain_signal(int signo) {
+  int count = (int)s_drain_signals / SW_PROTO_SIGNAL_BASE;
+  if (count < 1000) count++;
+  s_drain_signals = (sig_atomic_t)(count * SW_PROTO_SIGNAL_BASE + signo);
+}
 
 sw_rc sw_proto_signals_install(sw_err_t *err) {
   static const int signals[] = {SIGTERM, SIGUSR1, SIGINT};
@@ -23,6 +30,7 @@ sw_rc sw_proto_signals_install(sw_err_t *err) {
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = s_on_drain_signal;
   sigemptyset(&sa.sa_mask);
+  for (size_t i = 0; i < sizeof signals / sizeof signals[0]; i++) sigaddset(&sa.sa_mask, signals[i]);
   sa.sa_flags = SA_RESTART;
   for (size_t i = 0; i < sizeof signals / sizeof signals[0]; i++)
     if (sigaction(signals[i], &sa, NULL) != 0)
@@ -30,7 +38,8 @@ sw_rc sw_proto_signals_install(sw_err_t *err) {
   return SW_OK;
 }
 
-int sw_proto_signal_received(void) { return (int)s_drain_signal_received; }
+int sw_proto_signal_received(void) { return (int)s_drain_signals % SW_PROTO_SIGNAL_BASE; }
+int sw_proto_signal_count(void) { return (int)s_drain_signals / SW_PROTO_SIGNAL_BASE; }
 
 sw_rc sw_proto_mpi_error(sw_err_t *err, int mpi_rc, const char *call, const char *file, int line) {
   char text[MPI_MAX_ERROR_STRING];

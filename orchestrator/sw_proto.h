@@ -140,5 +140,7 @@ sw_rc sw_proto_send(const sw_buf_t *msg, int dest, sw_err_t *err);
 sw_rc sw_proto_signals_install(sw_err_t *err);
 /* The number of the last drain signal received since start-up, 0 when none. */
 int sw_proto_signal_received(void);
+/* How many drain signals were received since start-up (a second one means "interrupt now"). */
+int sw_proto_signal_count(void);
 
 #endif

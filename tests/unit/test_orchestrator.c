@@ -182,8 +182,12 @@ static void test_proto_drain_signal_flag(void **state) {
   (void)state;
   sw_err_t err;
   assert_int_equal(sw_proto_signals_install(&err), SW_OK);
+  int before = sw_proto_signal_count();
   assert_int_equal(raise(SIGUSR1), 0); /* would terminate the process without the handler */
   assert_int_equal(sw_proto_signal_received(), SIGUSR1);
+  assert_int_equal(raise(SIGTERM), 0);
+  assert_int_equal(sw_proto_signal_received(), SIGTERM);
+  assert_int_equal(sw_proto_signal_count(), before + 2);
 }
 
 /* ------------------------------------------------------------------ events */
@@ -558,8 +562,9 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_orch_drain_interrupts_after_grace, setup, teardown),
       cmocka_unit_test_setup_teardown(test_orch_unwritable_db_refused_before_any_trial, setup, teardown),
       cmocka_unit_test_setup_teardown(test_orch_dry_run_writes_nothing, setup, teardown),
-      /* last: once a drain signal was received, every later sweep in this process would drain */
       cmocka_unit_test(test_proto_drain_signal_flag),
+      /* after the signals above: a sweep drains only on signals that arrive while it runs */
+      cmocka_unit_test_setup_teardown(test_orch_circuit_breaker, setup, teardown),
   };
   return cmocka_run_group_tests_name("orchestrator", tests, NULL, NULL);
 }
