@@ -40,18 +40,19 @@ static double rng_normal(rng_t *r) {
   return sqrt(-2 * log(u1)) * cos(2 * M_PI * u2);
 }
 
-static char tmpdir[256];
-
+/* Group state: a fresh temporary directory (char[256]) that every test writes its databases into. */
 static int setup_tmp(void **state) {
-  (void)state;
-  snprintf(tmpdir, sizeof tmpdir, "/tmp/sw_test_report_XXXXXX");
-  return mkdtemp(tmpdir) ? 0 : -1;
+  char *dir = malloc(256);
+  if (!dir) return -1;
+  snprintf(dir, 256, "/tmp/sw_test_report_XXXXXX");
+  *state = dir;
+  return mkdtemp(dir) ? 0 : -1;
 }
 
 static int teardown_tmp(void **state) {
-  (void)state;
   char cmd[512];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", (char *)*state);
+  free(*state);
   return system(cmd) == 0 ? 0 : -1;
 }
 
@@ -81,9 +82,9 @@ static void exec_sql(sqlite3 *db, const char *sql) {
   if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) fail_msg("SQL failed: %s\n%s", msg, sql);
 }
 
-/* A new database at tmpdir/name with the real schema. */
-static sqlite3 *new_db(const char *name, char *path, size_t cap) {
-  snprintf(path, cap, "%s/%s", tmpdir, name);
+/* A new database at dir/name with the real schema. */
+static sqlite3 *new_db(const char *dir, const char *name, char *path, size_t cap) {
+  snprintf(path, cap, "%s/%s", dir, name);
   unlink(path);
   const char *src = getenv("SW_SOURCE_DIR");
   char schema_path[1024];
@@ -153,8 +154,8 @@ static sqlite3 *open_ro(const char *path) {
 
 /* The small run of the exact-table test: method x sparsity, ppl with a standard error, speedup, error.
  * Trial 2 misses its sparsity target by 0.1; trial 3 has only 3 repetitions. */
-static void small_db(char *path, size_t cap) {
-  sqlite3 *db = new_db("small.db", path, cap);
+static void small_db(const char *dir, char *path, size_t cap) {
+  sqlite3 *db = new_db(dir, "small.db", path, cap);
   add_run(db, 1, "0123456789abcdef", "fp1", 1e9);
   add_trial(db, 1, 1, "h1", "{\"method\":\"topk\",\"sparsity\":0.5,\"workload\":\"ffn\"}");
   add_trial(db, 2, 1, "h2", "{\"method\":\"topk\",\"sparsity\":0.9,\"workload\":\"ffn\"}");
@@ -214,9 +215,9 @@ static void report_text(const char *path, const char *where, const sw_report_opt
 }
 
 static void test_report_small_exact(void **state) {
-  (void)state;
+  const char *dir = *state;
   char path[512];
-  small_db(path, sizeof path);
+  small_db(dir, path, sizeof path);
   sw_report_opts_t o;
   sw_report_opts_default(&o);
   sw_buf_t out = SW_BUF_INIT;
@@ -251,9 +252,9 @@ static void test_report_small_exact(void **state) {
 }
 
 static void test_report_where_relative_trials(void **state) {
-  (void)state;
+  const char *dir = *state;
   char path[512];
-  small_db(path, sizeof path);
+  small_db(dir, path, sizeof path);
   sw_report_opts_t o;
   sw_report_opts_default(&o);
   o.n_metrics = 1;
@@ -284,9 +285,9 @@ static void test_report_where_relative_trials(void **state) {
 }
 
 static void test_report_relative_to_dense(void **state) {
-  (void)state;
+  const char *dir = *state;
   char path[512];
-  sqlite3 *db = new_db("rel.db", path, sizeof path);
+  sqlite3 *db = new_db(dir, "rel.db", path, sizeof path);
   add_run(db, 1, "abc", "fp", 1);
   add_trial(db, 1, 1, "a", "{\"method\":\"topk\",\"sparsity\":0}");
   add_trial(db, 2, 1, "b", "{\"method\":\"topk\",\"sparsity\":0.5}");
@@ -305,9 +306,9 @@ static void test_report_relative_to_dense(void **state) {
 }
 
 static void test_report_pareto(void **state) {
-  (void)state;
+  const char *dir = *state;
   char path[512];
-  sqlite3 *db = new_db("pareto.db", path, sizeof path);
+  sqlite3 *db = new_db(dir, "pareto.db", path, sizeof path);
   add_run(db, 1, "abc", "fp", 1);
   /* (flops, ppl): A (1, 30) B (2, 25) C (3, 26) D (4, 20): C is dominated by B; A, B, D are on the front. */
   const double f[] = {1, 2, 3, 4}, p[] = {30, 25, 26, 20};
@@ -366,9 +367,9 @@ typedef struct noise {
 
 /* 300 configurations, dense and sparse series of reps lognormal samples; slow multiplies the planted
  * configurations' sparse series.  flops_scale changes config 3's FLOPs count. */
-static void synthetic_run_noise(const char *name, char *path, size_t cap, uint64_t seed, double slow, int reps,
-                                const char *machine, double flops_scale, noise_t nz) {
-  sqlite3 *db = new_db(name, path, cap);
+static void synthetic_run_noise(const char *dir, const char *name, char *path, size_t cap, uint64_t seed,
+                                double slow, int reps, const char *machine, double flops_scale, noise_t nz) {
+  sqlite3 *db = new_db(dir, name, path, cap);
   add_run(db, 1, seed == 1 ? "basebase" : "candcand", machine, (double)seed);
   rng_t r = {seed};
   double dv[N_REPS], sv[N_REPS];
@@ -390,9 +391,9 @@ static void synthetic_run_noise(const char *name, char *path, size_t cap, uint64
   close_db(db);
 }
 
-static void synthetic_run(const char *name, char *path, size_t cap, uint64_t seed, double slow, int reps,
+static void synthetic_run(const char *dir, const char *name, char *path, size_t cap, uint64_t seed, double slow, int reps,
                           const char *machine, double flops_scale) {
-  synthetic_run_noise(name, path, cap, seed, slow, reps, machine, flops_scale, (noise_t){0.02, 0, 1});
+  synthetic_run_noise(dir, name, path, cap, seed, slow, reps, machine, flops_scale, (noise_t){0.02, 0, 1});
 }
 
 static void load_run(const char *path, sw_rset_t *set) {
@@ -409,10 +410,10 @@ static size_t count_of(const char *hay, const char *needle) {
 }
 
 static void test_compare_planted_regression(void **state) {
-  (void)state;
+  const char *dir = *state;
   char base[512], cand[512];
-  synthetic_run("base.db", base, sizeof base, 1, 1.0, N_REPS, "fp", 1);
-  synthetic_run("cand.db", cand, sizeof cand, 2, 1.10, N_REPS, "fp", 1);
+  synthetic_run(dir, "base.db", base, sizeof base, 1, 1.0, N_REPS, "fp", 1);
+  synthetic_run(dir, "cand.db", cand, sizeof cand, 2, 1.10, N_REPS, "fp", 1);
   sw_rset_t b, c;
   load_run(base, &b);
   load_run(cand, &c);
@@ -466,21 +467,21 @@ static void test_compare_planted_regression(void **state) {
 }
 
 static void test_compare_unchanged_noise_is_quiet(void **state) {
-  (void)state;
+  const char *dir = *state;
   /* Two independent noisy runs of the same code: nothing flagged (fixed seeds). */
   char base[512], cand[512];
-  synthetic_run("base2.db", base, sizeof base, 1, 1.0, N_REPS, "fp", 1);
-  synthetic_run("cand2.db", cand, sizeof cand, 3, 1.0, N_REPS, "fp", 1);
+  synthetic_run(dir, "base2.db", base, sizeof base, 1, 1.0, N_REPS, "fp", 1);
+  synthetic_run(dir, "cand2.db", cand, sizeof cand, 3, 1.0, N_REPS, "fp", 1);
   char *argv[] = {"compare", base, "--baseline", "1", "--candidate", "1", "--candidate-db", cand, NULL};
   assert_int_equal(cmd_compare(8, argv), SW_EXIT_OK);
 }
 
 static void test_compare_too_few_and_counts(void **state) {
-  (void)state;
+  const char *dir = *state;
   char base[512], cand[512];
   /* 3 repetitions per side: even a planted 30% slowdown is a warning, never a verdict (min p = 0.1). */
-  synthetic_run("few_b.db", base, sizeof base, 1, 1.0, 3, "fp", 1);
-  synthetic_run("few_c.db", cand, sizeof cand, 2, 1.30, 3, "other", 1);
+  synthetic_run(dir, "few_b.db", base, sizeof base, 1, 1.0, 3, "fp", 1);
+  synthetic_run(dir, "few_c.db", cand, sizeof cand, 2, 1.30, 3, "other", 1);
   sw_rset_t b, c;
   load_run(base, &b);
   load_run(cand, &c);
@@ -499,7 +500,7 @@ static void test_compare_too_few_and_counts(void **state) {
   sw_buf_free(&warn);
   sw_rset_free(&c);
   /* A deterministic count that changed (FLOPs of config 3) is flagged exactly. */
-  synthetic_run("flops_c.db", cand, sizeof cand, 1, 1.0, 3, "fp", 1.5);
+  synthetic_run(dir, "flops_c.db", cand, sizeof cand, 1, 1.0, 3, "fp", 1.5);
   load_run(cand, &c);
   memset(&out, 0, sizeof out);
   memset(&warn, 0, sizeof warn);
@@ -515,10 +516,10 @@ static void test_compare_too_few_and_counts(void **state) {
 /* Machine drift between runs (+8% on every sample of the candidate, e.g. a busier shared node): raw latencies
  * flag most configurations, the paired per-repetition speedups flag exactly the planted sparse slowdowns. */
 static void test_compare_paired_resists_drift(void **state) {
-  (void)state;
+  const char *dir = *state;
   char base[512], cand[512];
-  synthetic_run_noise("drift_b.db", base, sizeof base, 1, 1.0, N_REPS, "fp", 1, (noise_t){0.01, 0.03, 1.0});
-  synthetic_run_noise("drift_c.db", cand, sizeof cand, 2, 1.10, N_REPS, "fp", 1, (noise_t){0.01, 0.03, 1.08});
+  synthetic_run_noise(dir, "drift_b.db", base, sizeof base, 1, 1.0, N_REPS, "fp", 1, (noise_t){0.01, 0.03, 1.0});
+  synthetic_run_noise(dir, "drift_c.db", cand, sizeof cand, 2, 1.10, N_REPS, "fp", 1, (noise_t){0.01, 0.03, 1.08});
   sw_rset_t b, c;
   load_run(base, &b);
   load_run(cand, &c);
@@ -545,9 +546,9 @@ static void test_compare_paired_resists_drift(void **state) {
 /* ------------------------------------------------------------------ history and export */
 
 static void test_history_marks_step(void **state) {
-  (void)state;
+  const char *dir = *state;
   char path[512];
-  sqlite3 *db = new_db("hist.db", path, sizeof path);
+  sqlite3 *db = new_db(dir, "hist.db", path, sizeof path);
   const double speed[] = {2.0, 2.01, 1.99, 2.0, 1.7, 1.71, 1.69, 1.7};
   for (int r = 0; r < 8; r++) {
     char commit[16];
@@ -574,10 +575,10 @@ static void test_history_marks_step(void **state) {
 }
 
 static void test_export_csv_jsonl(void **state) {
-  (void)state;
+  const char *dir = *state;
   char path[512], out_path[600];
-  small_db(path, sizeof path);
-  snprintf(out_path, sizeof out_path, "%s/export.csv", tmpdir);
+  small_db(dir, path, sizeof path);
+  snprintf(out_path, sizeof out_path, "%s/export.csv", dir);
   char *argv[] = {"export", path, "--format", "csv", "--out", out_path, NULL};
   assert_int_equal(cmd_export(6, argv), SW_EXIT_OK);
   char *csv = read_file(out_path, NULL);
@@ -589,7 +590,7 @@ static void test_export_csv_jsonl(void **state) {
   assert_contains(csv, ",1.5,3,0.001\n");
   assert_int_equal(count_of(csv, "\n"), 5);
   free(csv);
-  snprintf(out_path, sizeof out_path, "%s/export.jsonl", tmpdir);
+  snprintf(out_path, sizeof out_path, "%s/export.jsonl", dir);
   char *argv2[] = {"export", path, "--format=jsonl", "--out", out_path, NULL};
   assert_int_equal(cmd_export(5, argv2), SW_EXIT_OK);
   char *jl = read_file(out_path, NULL);
@@ -658,9 +659,9 @@ static void check_figure(const char *dir, const char *name) {
 }
 
 static void test_plots_png_svg(void **state) {
-  (void)state;
+  const char *dir = *state;
   char path[512];
-  sqlite3 *db = new_db("plot.db", path, sizeof path);
+  sqlite3 *db = new_db(dir, "plot.db", path, sizeof path);
   add_run(db, 1, "abc", "fp", 1);
   rng_t r = {11};
   int id = 0;
@@ -682,13 +683,13 @@ static void test_plots_png_svg(void **state) {
         add_samples(db, id, "sparse", v, 8);
       }
   close_db(db);
-  char dir[600];
-  snprintf(dir, sizeof dir, "%s/plots", tmpdir);
-  char *argv[] = {"report", path, "--plot", dir, "--format", "md", NULL};
+  char plots[600];
+  snprintf(plots, sizeof plots, "%s/plots", dir);
+  char *argv[] = {"report", path, "--plot", plots, "--format", "md", NULL};
   assert_int_equal(cmd_report(6, argv), SW_EXIT_OK);
-  check_figure(dir, "accuracy_vs_flops");
-  check_figure(dir, "speedup_vs_sparsity");
-  check_figure(dir, "latency");
+  check_figure(plots, "accuracy_vs_flops");
+  check_figure(plots, "speedup_vs_sparsity");
+  check_figure(plots, "latency");
   /* The checker itself rejects broken documents. */
   assert_false(svg_well_formed("<svg><g></svg>"));
   assert_false(svg_well_formed("<html></html>"));
