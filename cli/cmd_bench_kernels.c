@@ -1,8 +1,9 @@
 /* `sparsweep bench kernels`: dense (OpenBLAS) vs activation-sparse FFN kernels on the issue-3 shapes, printed
  * as same-run ratios.  Dense and sparse calls are interleaved A B A B; the speedup is the median of per-pair
  * ratios.  Cold = every call uses the next of several weight copies spanning > 256 MiB (beyond the LLC); warm =
- * one copy.  The machine's read bandwidth is measured in the same run over the same buffers.  The VM is shared
- * and noisy: compare rows only within one run. */
+ * one copy.  The machine's read bandwidth is measured in the same run over the same buffers.  Columns: GB/s
+ * and %bw = sparse weight bytes / sparse time (and as % of the measured read bandwidth), dGB/s = the dense
+ * baseline's weight bytes / dense time.  The VM is shared and noisy: compare rows only within one run. */
 #include <cblas.h>
 #include <math.h>
 #include <stdint.h>
@@ -89,7 +90,7 @@ static double bk_call(bk_ctx_t *c, bk_kind_t kind, sw_ffn_stats_t *st) {
 }
 
 typedef struct bk_result {
-  double ta, tb, ratio, bytes_b, sparsity;
+  double ta, tb, ratio, bytes_b, sparsity, bytes_a;
 } bk_result_t;
 
 /* Interleaved A B pairs: medians of each side and of the per-pair ratios tA/tB. */
@@ -97,6 +98,7 @@ static bk_result_t bk_pairs(bk_ctx_t *c, bk_kind_t a, bk_kind_t b, int reps) {
   double         ta[BK_MAX_REPS], tb[BK_MAX_REPS], r[BK_MAX_REPS], sp = 0.0;
   sw_ffn_stats_t st;
   bk_call(c, a, &st); /* warm-up: page tables, OpenBLAS buffers */
+  double bytes_a = st.weight_bytes;
   bk_call(c, b, &st);
   double bytes = 0.0;
   for (int i = 0; i < reps; i++) {
@@ -106,21 +108,21 @@ static bk_result_t bk_pairs(bk_ctx_t *c, bk_kind_t a, bk_kind_t b, int reps) {
     bytes = st.weight_bytes;
     sp += 1.0 - (double)st.neurons_executed / (double)st.neurons_total;
   }
-  bk_result_t res = {bk_median(ta, reps), bk_median(tb, reps), bk_median(r, reps), bytes, sp / reps};
+  bk_result_t res = {bk_median(ta, reps), bk_median(tb, reps), bk_median(r, reps), bytes, sp / reps, bytes_a};
   return res;
 }
 
 static void bk_print_header(void) {
-  printf("%-9s %5s %4s %-6s %-9s %5s %6s %9s %9s %7s %6s %6s %7s %5s\n", "shape", "batch", "thr", "cache", "method",
-         "s", "s_ach", "dense_ms", "sparse_ms", "speedup", "ideal", "/ideal", "GB/s", "%bw");
+  printf("%-9s %5s %4s %-6s %-9s %5s %6s %9s %9s %7s %6s %6s %7s %5s %7s\n", "shape", "batch", "thr", "cache",
+         "method", "s", "s_ach", "dense_ms", "sparse_ms", "speedup", "ideal", "/ideal", "GB/s", "%bw", "dGB/s");
 }
 
 static void bk_print_row(const char *shape, int batch, int thr, const char *cache, const char *method, double s,
                          const bk_result_t *r, double ideal, double bw) {
   double gbs = r->bytes_b / r->tb * 1e-9;
-  printf("%-9s %5d %4d %-6s %-9s %5.2f %6.3f %9.3f %9.3f %7.2f %6.2f %6.2f %7.1f %5.0f\n", shape, batch, thr, cache,
-         method, s, r->sparsity, r->ta * 1e3, r->tb * 1e3, r->ratio, ideal, r->ratio / ideal, gbs,
-         100.0 * gbs / bw);
+  printf("%-9s %5d %4d %-6s %-9s %5.2f %6.3f %9.3f %9.3f %7.2f %6.2f %6.2f %7.1f %5.0f %7.1f\n", shape, batch, thr,
+         cache, method, s, r->sparsity, r->ta * 1e3, r->tb * 1e3, r->ratio, ideal, r->ratio / ideal, gbs,
+         100.0 * gbs / bw, r->bytes_a / r->ta * 1e-9);
   fflush(stdout);
 }
 
