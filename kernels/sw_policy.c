@@ -130,6 +130,13 @@ sw_rc sw_calib_chess(float *t_ch, const float *gact, const float *u, int n_tok, 
 
 /* --- CETT --- */
 
+/* Row i of the down matrix as floats into buf (d_model entries); returns buf or the row itself for f32. */
+static const float *sw_down_row(const sw_ffn_weights_t *w, int i, float *buf) {
+  if (w->dtype == SW_DTYPE_F32) return (const float *)w->down + (size_t)i * w->ld_down;
+  for (int j = 0; j < w->d_model; j++) buf[j] = sw_ffn_weight_at(w->down, w->ld_down, w->dtype, i, j);
+  return buf;
+}
+
 static void sw_down_norms(float *nrm, const sw_ffn_weights_t *w) {
   for (int i = 0; i < w->d_ff; i++) {
     double s = 0.0;
@@ -144,16 +151,19 @@ static void sw_down_norms(float *nrm, const sw_ffn_weights_t *w) {
 double sw_cett_token(const float *h, const sw_ffn_weights_t *w, const float *down_norm, double eps) {
   int     d = w->d_model;
   double *tail = calloc((size_t)d, sizeof *tail), *full = calloc((size_t)d, sizeof *full);
+  float  *buf = malloc((size_t)d * sizeof *buf);
   double  nt = 0.0, nf = 0.0;
-  if (!tail || !full) {
+  if (!tail || !full || !buf) {
     free(tail);
     free(full);
+    free(buf);
     return NAN;
   }
   for (int i = 0; i < w->d_ff; i++) {
-    int small = fabs((double)h[i]) * down_norm[i] < eps;
+    int          small = fabs((double)h[i]) * down_norm[i] < eps;
+    const float *row = sw_down_row(w, i, buf);
     for (int j = 0; j < d; j++) {
-      double v = (double)h[i] * sw_ffn_weight_at(w->down, w->ld_down, w->dtype, i, j);
+      double v = (double)h[i] * row[j];
       full[j] += v;
       if (small) tail[j] += v;
     }
@@ -161,6 +171,7 @@ double sw_cett_token(const float *h, const sw_ffn_weights_t *w, const float *dow
   for (int j = 0; j < d; j++) nt += tail[j] * tail[j], nf += full[j] * full[j];
   free(tail);
   free(full);
+  free(buf);
   return nf > 0.0 ? sqrt(nt / nf) : 0.0;
 }
 
@@ -186,10 +197,11 @@ static sw_rc sw_cett_prepare(sw_cett_sorted_t *cs, const float *h, const sw_ffn_
   int        d = w->d_model, f = w->d_ff;
   sw_rank_t *rk = malloc((size_t)f * sizeof *rk);
   double    *acc = malloc((size_t)d * sizeof *acc);
+  float     *buf = malloc((size_t)d * sizeof *buf);
   cs->r = malloc((size_t)n_tok * f * sizeof *cs->r);
   cs->pnorm = malloc((size_t)n_tok * (f + 1) * sizeof *cs->pnorm);
   cs->n_tok = n_tok, cs->d_ff = f;
-  sw_rc rc = (rk && acc && cs->r && cs->pnorm) ? SW_OK : SW_ERR_NOMEM;
+  sw_rc rc = (rk && acc && buf && cs->r && cs->pnorm) ? SW_OK : SW_ERR_NOMEM;
   for (int t = 0; rc == SW_OK && t < n_tok; t++) {
     const float *ht = h + (size_t)t * f;
     for (int i = 0; i < f; i++) rk[i] = (sw_rank_t){fabs((double)ht[i]) * nrm[i], i};
@@ -198,11 +210,12 @@ static sw_rc sw_cett_prepare(sw_cett_sorted_t *cs, const float *h, const sw_ffn_
     memset(acc, 0, (size_t)d * sizeof *acc);
     pn[0] = 0.0;
     for (int k = 0; k < f; k++) {
-      int    i = rk[k].i;
-      double s = 0.0;
+      int          i = rk[k].i;
+      double       s = 0.0, hi = (double)ht[i];
+      const float *row = sw_down_row(w, i, buf);
       cs->r[(size_t)t * f + k] = rk[k].r;
       for (int j = 0; j < d; j++) {
-        acc[j] += (double)ht[i] * sw_ffn_weight_at(w->down, w->ld_down, w->dtype, i, j);
+        acc[j] += hi * row[j];
         s += acc[j] * acc[j];
       }
       pn[k + 1] = sqrt(s);
@@ -212,6 +225,7 @@ static sw_rc sw_cett_prepare(sw_cett_sorted_t *cs, const float *h, const sw_ffn_
   }
   free(rk);
   free(acc);
+  free(buf);
   return rc;
 }
 
