@@ -567,8 +567,11 @@ static sw_rc s_sweep(sw_orch_t *o, int world_size, sw_err_t *err) {
   if (rc != SW_OK) return rc;
   sw_events_set_run_id(o->events, o->sum->run_id);
   sw_buf_reset(&o->scratch);
-  sw_buf_printf(&o->scratch, "\"name\":\"%s\",\"workers\":%d,\"to_run\":%zu,\"endpoint\":\"%s\"",
-                o->exp->name ? o->exp->name : "", o->n_slots, s_queue_size(o), sw_events_endpoint(o->events));
+  const char *name = o->exp->name ? o->exp->name : "", *endpoint = sw_events_endpoint(o->events);
+  sw_buf_puts(&o->scratch, "\"name\":");
+  sw_buf_json_string(&o->scratch, name, strlen(name));
+  sw_buf_printf(&o->scratch, ",\"workers\":%d,\"to_run\":%zu,\"endpoint\":", o->n_slots, s_queue_size(o));
+  sw_buf_json_string(&o->scratch, endpoint, strlen(endpoint));
   s_publish(o, "run_started", sw_buf_str(&o->scratch));
   sw_log(&o->log, SW_LOG_INFO, "run %lld: %zu trials, %lld skipped (already recorded), %zu to run on %d worker(s)%s%s",
          (long long)o->sum->run_id, o->trials.count, (long long)o->counts.skipped, s_queue_size(o), o->n_slots,
