@@ -439,6 +439,18 @@ void sw_rtrial_config_text(const sw_rtrial_t *t, const char *key, char *dst, siz
   }
 }
 
+const sw_rmetric_t *sw_metric_se(const sw_rtrial_t *t, const char *metric) {
+  char name[160];
+  snprintf(name, sizeof name, "%s_se", metric);
+  const sw_rmetric_t *se = sw_rtrial_metric(t, name);
+  size_t n = strlen(metric);
+  if (!se && n > 5 && n < sizeof name && strcmp(metric + n - 5, "_mean") == 0) { /* kl_mean -> kl_se */
+    snprintf(name, sizeof name, "%.*s_se", (int)(n - 5), metric);
+    se = sw_rtrial_metric(t, name);
+  }
+  return se;
+}
+
 /* ------------------------------------------------------------------ validity */
 
 void sw_validity_opts_default(sw_validity_opts_t *o) {

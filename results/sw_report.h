@@ -88,6 +88,8 @@ void  sw_rset_free(sw_rset_t *set);
 /* Lookups (NULL when absent). */
 const sw_rmetric_t *sw_rtrial_metric(const sw_rtrial_t *t, const char *name);
 const sw_rseries_t *sw_rtrial_series(const sw_rtrial_t *t, const char *name);
+/* The standard error companion of a metric: "<name>_se", or for "<x>_mean" also "<x>_se"; NULL when none. */
+const sw_rmetric_t *sw_metric_se(const sw_rtrial_t *t, const char *metric);
 /* Display text of a config value ("0.5", "teal", "true"); "-" when the key is absent. */
 void sw_rtrial_config_text(const sw_rtrial_t *t, const char *key, char *dst, size_t cap);
 

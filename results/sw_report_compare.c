@@ -120,11 +120,14 @@ static sw_rc compare_values(cmp_ctx_t *c, const sw_rtrial_t *b, const sw_rtrial_
   return SW_OK;
 }
 
-/* Per-repetition ratios dense_i / sparse_i of a trial (interleaved pairs); NULL when it has no such pairs. */
-static double *paired_ratios(const sw_rtrial_t *t, size_t *n) {
-  const sw_rseries_t *d = sw_rtrial_series(t, "dense"), *s = sw_rtrial_series(t, "sparse");
+/* Per-repetition ratios dense_i / sparse_i of the series pair (<p>dense, <p>sparse); NULL when not paired. */
+static double *paired_ratios(const sw_rtrial_t *t, const sw_rseries_t *d, size_t *n) {
+  size_t pl = strlen(d->name) - 5;
+  char sn[160];
   *n = 0;
-  if (!d || !s || d->n != s->n || d->n == 0) return NULL;
+  snprintf(sn, sizeof sn, "%.*ssparse", (int)pl, d->name);
+  const sw_rseries_t *s = sw_rtrial_series(t, sn);
+  if (!s || d->n != s->n || d->n == 0) return NULL;
   double *r = malloc(d->n * sizeof *r);
   for (size_t i = 0; r && i < d->n; i++) {
     if (!(s->v[i] > 0) || !(d->v[i] > 0)) {
@@ -137,12 +140,21 @@ static double *paired_ratios(const sw_rtrial_t *t, size_t *n) {
   return r;
 }
 
+/* Every series pair "<p>dense"/"<p>sparse" present in both trials, as per-repetition speedups. */
 static sw_rc compare_paired(cmp_ctx_t *c, const sw_rtrial_t *b, const sw_rtrial_t *t, sw_err_t *err) {
-  size_t nb, nc;
-  double *rb = paired_ratios(b, &nb), *rc_ = paired_ratios(t, &nc);
-  sw_rc rc = rb && rc_ ? compare_values(c, b, t, "dense/sparse", rb, nb, rc_, nc, 1, err) : SW_OK;
-  free(rb);
-  free(rc_);
+  sw_rc rc = SW_OK;
+  for (size_t k = 0; rc == SW_OK && k < b->n_series; k++) {
+    const sw_rseries_t *db = &b->series[k];
+    size_t len = strlen(db->name);
+    if (len < 5 || strcmp(db->name + len - 5, "dense") != 0) continue;
+    const sw_rseries_t *dc = sw_rtrial_series(t, db->name);
+    if (!dc) continue;
+    size_t nb, nc;
+    double *rb = paired_ratios(b, db, &nb), *rc_ = paired_ratios(t, dc, &nc);
+    if (rb && rc_) rc = compare_values(c, b, t, db->name, rb, nb, rc_, nc, 1, err);
+    free(rb);
+    free(rc_);
+  }
   return rc;
 }
 
@@ -160,9 +172,7 @@ static void add_change_row(sw_grid_t *g, const char *desc, const char *what, dou
 
 static void compare_accuracy(cmp_ctx_t *c, const sw_rtrial_t *b, const sw_rtrial_t *t, const sw_rmetric_t *mb,
                              const sw_rmetric_t *mc, const char *desc) {
-  char se_name[160];
-  snprintf(se_name, sizeof se_name, "%s_se", mb->name);
-  const sw_rmetric_t *sb = sw_rtrial_metric(b, se_name), *sc = sw_rtrial_metric(t, se_name);
+  const sw_rmetric_t *sb = sw_metric_se(b, mb->name), *sc = sw_metric_se(t, mb->name);
   double tol = c->o->acc_rel_tol * fabs(mb->value);
   if (sb && sc && !isnan(sb->value) && !isnan(sc->value))
     tol = 2 * sqrt(sb->value * sb->value + sc->value * sc->value); /* ~95% band for a difference */
@@ -223,7 +233,12 @@ static void latency_row(cmp_ctx_t *c, sw_grid_t *g, const lat_cmp_t *l, const ch
   describe(l->base, c->axes, c->nax, desc, sizeof desc);
   size_t row = sw_grid_add_row(g);
   sw_grid_set(g, row, 0, desc);
-  sw_grid_set(g, row, 1, l->series);
+  if (l->higher_better) { /* "<p>dense" -> "<p>dense/sparse" */
+    snprintf(r, sizeof r, "%s/sparse", l->series);
+    sw_grid_set(g, row, 1, r);
+  } else {
+    sw_grid_set(g, row, 1, l->series);
+  }
   if (l->higher_better) snprintf(a, sizeof a, "%.4gx", l->med_base);
   else fmt_seconds(l->med_base, a, sizeof a);
   sw_grid_set(g, row, 2, a);

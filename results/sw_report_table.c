@@ -298,18 +298,23 @@ static const sw_axis_t *axis_find(const sw_axis_t *axes, size_t n, const char *k
 /* ------------------------------------------------------------------ cells */
 
 /* A speedup measured as the median of per-pair ratios dense_i / sparse_i (interleaved repetitions, as the
- * trial runners do) gets the order-statistic interval of that same median, from the stored samples. */
+ * trial runners do) gets the order-statistic interval of that same median, from the stored samples.
+ * "<p>speedup" pairs the series "<p>dense" and "<p>sparse". */
 static void paired_ratio_ci(const sw_rtrial_t *t, const char *metric, double confidence, sw_cell_t *c) {
-  if (strcmp(metric, "speedup") != 0 || !isnan(c->se)) return;
-  const sw_rseries_t *dense = sw_rtrial_series(t, "dense"), *sparse = sw_rtrial_series(t, "sparse");
+  size_t n = strlen(metric);
+  if (n < 7 || n > 100 || strcmp(metric + n - 7, "speedup") != 0 || !isnan(c->se)) return;
+  char dn[128], sn[128]; /* "speedup" -> dense/sparse, "decode_speedup" -> decode_dense/decode_sparse */
+  snprintf(dn, sizeof dn, "%.*sdense", (int)(n - 7), metric);
+  snprintf(sn, sizeof sn, "%.*ssparse", (int)(n - 7), metric);
+  const sw_rseries_t *dense = sw_rtrial_series(t, dn), *sparse = sw_rtrial_series(t, sn);
   if (!dense || !sparse || dense->n != sparse->n || dense->n == 0) return;
   double *r = malloc(dense->n * sizeof *r);
   if (!r) return;
-  size_t n = 0;
+  size_t k = 0;
   for (size_t i = 0; i < dense->n; i++)
-    if (sparse->v[i] > 0) r[n++] = dense->v[i] / sparse->v[i];
+    if (sparse->v[i] > 0) r[k++] = dense->v[i] / sparse->v[i];
   sw_estimate_t e;
-  if (n == dense->n && sw_median_ci(r, n, confidence, &e, NULL) == SW_OK) {
+  if (k == dense->n && sw_median_ci(r, k, confidence, &e, NULL) == SW_OK) {
     c->lo = e.lo;
     c->hi = e.hi;
   }
@@ -325,9 +330,7 @@ void sw_cell_of(const sw_rtrial_t *t, const char *metric, double confidence, sw_
   if (m) {
     c->has = !isnan(m->value);
     c->value = m->value;
-    char se_name[160];
-    snprintf(se_name, sizeof se_name, "%s_se", metric);
-    const sw_rmetric_t *se = sw_rtrial_metric(t, se_name);
+    const sw_rmetric_t *se = sw_metric_se(t, metric);
     if (se) c->se = se->value;
     paired_ratio_ci(t, metric, confidence, c);
     return;
@@ -381,7 +384,7 @@ static void cell_text(const sw_cell_t *c, int invalid, sw_report_format fmt, cha
 
 static const char *const row_prefs[] = {"method", "policy", "kernel", "variant", "workload"};
 static const char *const col_prefs[] = {"sparsity", "tau", "target", "k", "top_k", "cett", "batch"};
-static const char *const metric_prefs[] = {"ppl", "perplexity", "kl", "kl_div", "top1_agree", "top1_agreement",
+static const char *const metric_prefs[] = {"ppl", "perplexity", "kl", "kl_mean", "kl_div", "top1_agree", "top1_agreement",
                                            "ffn_flops_saved", "flops_saved", "decode_speedup", "speedup",
                                            "rel_l2_error", "rel_error"};
 

@@ -23,6 +23,14 @@
 
 /* ------------------------------------------------------------------ fixtures */
 
+/* The commands under test are compiled into this test without cli/sw_cmd_table.c (which would pull in every
+ * module); this is its help check, same contract as there. */
+int sw_cli_wants_help(int argc, char **argv) {
+  for (int i = 1; i < argc; i++)
+    if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) return 1;
+  return 0;
+}
+
 typedef struct rng {
   uint64_t s;
 } rng_t;
@@ -570,6 +578,10 @@ static void test_history_marks_step(void **state) {
   assert_non_null(line);
   assert_contains(line, "<- -15.0%");
   assert_int_equal(sw_report_history(db, "nope", NULL, 0.05, &out, &err), SW_ERR_NOTFOUND);
+  char *argv1[] = {"history", path, NULL}; /* --metric is required */
+  assert_int_equal(cmd_history(2, argv1), SW_EXIT_USAGE);
+  char *argv2[] = {"history", path, "--metric", "speedup", "--where", "method = 'topk'", NULL};
+  assert_int_equal(cmd_history(6, argv2), SW_EXIT_OK);
   sw_buf_free(&out);
   sqlite3_close(db);
 }
