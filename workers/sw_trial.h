@@ -79,5 +79,8 @@ sw_rc sw_trial_run_ffn(sw_trial_cache_t *cache, const sw_json_t *config, sw_tria
 sw_rc sw_trial_run_model(sw_trial_cache_t *cache, const sw_json_t *config, sw_trial_out_t *out, sw_err_t *err);
 /* The test workload's prepare: with config "cache_key", stores its creation time under "test:<cache_key>". */
 sw_rc sw_trial_prepare_test(sw_trial_cache_t *cache, const sw_json_t *config, sw_err_t *err);
+/* The model workload's prepare: loads the GGUF model, tokenises the spans, computes the dense reference and
+ * records the calibration inputs into the executor's cache (workers/sw_trial_model.c). */
+sw_rc sw_trial_prepare_model(sw_trial_cache_t *cache, const sw_json_t *config, sw_err_t *err);
 
 #endif

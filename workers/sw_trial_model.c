@@ -1,9 +1,483 @@
-/* Placeholder for the "model" workload so the workload table links; replaced by its owner's implementation. */
+/* sw_trial_model: the "model" workload — a GGUF Llama-family model (SmolLM2-135M by default) evaluated with a
+ * sparsity method in its FFN layers: perplexity / bits per byte / KL / top-1 agreement against dense on real
+ * text, achieved sparsity, FLOPs, and decode latency + prefill throughput of dense and method measured in the
+ * same trial (interleaved repetitions).
+ * Config keys (flat JSON; defaults in parentheses):
+ *   model (cache/models/SmolLM2-135M-Instruct.Q4_1.gguf under $SPARSWEEP_CACHE or ./cache)
+ *   text (cache/text/austen.txt)   any UTF-8 text file
+ *   method ("dense")               dense | topk | cats (alias threshold) | chess | cett | random | teal | d2dmoe |
+ *                                  moefication | dejavu
+ *   sparsity (0.5)                 target s for topk/cats/chess/random/teal/moefication (experts)/dejavu
+ *   tau (0.1)                      cett: target CETT; d2dmoe: τ of dynk_max (run e iff ĝ_e >= τ·max ĝ)
+ *   activation ("silu")            silu (the model's own) | relu | relu2 | fatrelu: a change of the model
+ *   act_param (0)                  FATReLU threshold
+ *   layers ("all")                 "all" or a list "0,2,5-9"; other layers run dense
+ *   calib_tokens (1024), eval_tokens (2048), window (128)
+ *   calib_offset (0), eval_offset (-1 = the first line start at or after the middle of the text), bytes
+ *   experts (d_ff/32), rank (64), epochs (8), seed (1)
+ *   prompt_tokens (64), decode_tokens (16), repetitions (3), warmup (1)
+ * The model, the tokenised spans, the dense reference distributions and the calibration inputs are prepared
+ * once per executor (sw_trial_prepare_model) and kept in the trial cache; per-method calibration is cached on
+ * disk under <cache>/calib keyed by model hash, calibration span and method parameters. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/sw_time.h"
+#include "kernels/sw_flops.h"
+#include "models/sw_calib.h"
+#include "models/sw_eval.h"
+#include "models/sw_gguf.h"
+#include "models/sw_llama.h"
+#include "models/sw_method.h"
+#include "models/sw_tokenizer_gguf.h"
 #include "workers/sw_trial.h"
 
+#define TM_MAX_REPS 100
+#define TM_MAX_DECODE 256
+
+typedef struct tm_cfg {
+  const char *model, *text, *method, *activation, *layers;
+  double      sparsity, tau, act_param;
+  int64_t     calib_tokens, eval_tokens, window, calib_offset, eval_offset;
+  int64_t     experts, rank, epochs, seed, prompt_tokens, decode_tokens, reps, warmup;
+  char        model_path[2048], text_path[2048], cache_dir[1024];
+} tm_cfg_t;
+
+/* Executor-lifetime model entry. */
+typedef struct tm_model {
+  sw_llama_t      model;
+  sw_tokenizer_t *tok;
+} tm_model_t;
+
+/* Executor-lifetime data entry: spans, dense reference, calibration inputs. */
+typedef struct tm_data {
+  int32_t        *calib, *eval;        /* token ids */
+  size_t          n_calib, n_eval;
+  uint32_t       *eval_bytes;          /* UTF-8 bytes per eval token */
+  size_t          calib_b0, calib_b1, eval_b0, eval_b1; /* byte spans [b0, b1) in the text file */
+  char            span[512];           /* "austen.txt:[0,4711)" (calibration span, part of the calib key) */
+  sw_eval_ref_t   ref;                 /* dense reference on the eval span */
+  sw_eval_result_t dense;              /* dense quality on the eval span */
+} tm_data_t;
+
+static void default_cache_dir(char *buf, size_t len) {
+  const char *env = getenv("SPARSWEEP_CACHE");
+  snprintf(buf, len, "%s", env && *env ? env : "cache");
+}
+
+static sw_rc tm_parse(tm_cfg_t *c, const sw_json_t *j, sw_err_t *err) {
+  memset(c, 0, sizeof *c);
+  sw_rc rc = SW_OK;
+#define TM_STR(key, def) \
+  if (!rc) rc = sw_json_get_str(j, #key, def, &c->key, err)
+#define TM_INT(key, def) \
+  if (!rc) rc = sw_json_get_int(j, #key, def, &c->key, err)
+#define TM_DBL(key, def) \
+  if (!rc) rc = sw_json_get_double(j, #key, def, &c->key, err)
+  TM_STR(model, NULL);
+  TM_STR(text, NULL);
+  TM_STR(method, "dense");
+  TM_STR(activation, "silu");
+  TM_STR(layers, "all");
+  TM_DBL(sparsity, 0.5);
+  TM_DBL(tau, 0.1);
+  TM_DBL(act_param, 0.0);
+  TM_INT(calib_tokens, 1024);
+  TM_INT(eval_tokens, 2048);
+  TM_INT(window, 128);
+  TM_INT(calib_offset, 0);
+  TM_INT(eval_offset, -1);
+  TM_INT(experts, 0);
+  TM_INT(rank, 64);
+  TM_INT(epochs, 8);
+  TM_INT(seed, 1);
+  TM_INT(prompt_tokens, 64);
+  TM_INT(decode_tokens, 16);
+  TM_INT(warmup, 1);
+  if (!rc) rc = sw_json_get_int(j, "repetitions", 3, &c->reps, err);
+#undef TM_STR
+#undef TM_INT
+#undef TM_DBL
+  if (rc) return rc;
+  if (c->window < 2 || c->window > 4096 || c->calib_tokens < c->window || c->eval_tokens < c->window ||
+      c->calib_tokens > (1 << 20) || c->eval_tokens > (1 << 20))
+    return sw_err_set(err, SW_ERR_RANGE, "model: window %lld, calib_tokens %lld, eval_tokens %lld out of range "
+                      "(each span needs at least one window)", (long long)c->window, (long long)c->calib_tokens,
+                      (long long)c->eval_tokens);
+  if (c->reps < 1 || c->reps > TM_MAX_REPS || c->decode_tokens < 1 || c->decode_tokens > TM_MAX_DECODE ||
+      c->prompt_tokens < 1 || c->prompt_tokens + c->decode_tokens > c->eval_tokens || c->warmup < 0)
+    return sw_err_set(err, SW_ERR_RANGE, "model: repetitions 1..%d, decode_tokens 1..%d, prompt+decode <= eval_tokens",
+                      TM_MAX_REPS, TM_MAX_DECODE);
+  default_cache_dir(c->cache_dir, sizeof c->cache_dir);
+  if (c->model) snprintf(c->model_path, sizeof c->model_path, "%s", c->model);
+  else snprintf(c->model_path, sizeof c->model_path, "%s/models/SmolLM2-135M-Instruct.Q4_1.gguf", c->cache_dir);
+  if (c->text) snprintf(c->text_path, sizeof c->text_path, "%s", c->text);
+  else snprintf(c->text_path, sizeof c->text_path, "%s/text/austen.txt", c->cache_dir);
+  return SW_OK;
+}
+
+static void tm_model_destroy(void *v) {
+  tm_model_t *m = v;
+  sw_llama_free(&m->model);
+  sw_tokenizer_free(m->tok);
+  free(m);
+}
+
+static void tm_data_destroy(void *v) {
+  tm_data_t *d = v;
+  free(d->calib);
+  free(d->eval);
+  free(d->eval_bytes);
+  sw_eval_ref_free(&d->ref);
+  free(d);
+}
+
+static void tm_calibx_destroy(void *v) {
+  sw_calib_data_free(v);
+  free(v);
+}
+
+static sw_rc load_model(tm_model_t **out, const char *path, sw_err_t *err) {
+  tm_model_t *m = calloc(1, sizeof *m);
+  if (!m) return sw_err_set(err, SW_ERR_NOMEM, "model: out of memory");
+  sw_rc rc = sw_llama_load(&m->model, path, err);
+  sw_gguf_t *g = NULL;
+  if (!rc) rc = sw_gguf_open(path, &g, err);
+  if (!rc) rc = sw_tokenizer_from_gguf(g, &m->tok, err);
+  sw_gguf_close(g);
+  if (rc) {
+    if (m->model.w.block) sw_llama_free(&m->model);
+    free(m);
+    return rc;
+  }
+  *out = m;
+  return SW_OK;
+}
+
+static sw_rc read_text(const char *path, char **buf, size_t *len, sw_err_t *err) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return sw_err_set(err, SW_ERR_IO, "model: cannot open text '%s' (HINT: scripts/fetch_text.sh)", path);
+  struct stat st;
+  if (fstat(fileno(f), &st) != 0 || st.st_size <= 0) {
+    fclose(f);
+    return sw_err_set(err, SW_ERR_IO, "model: text '%s' is empty", path);
+  }
+  *len = (size_t)st.st_size;
+  *buf = malloc(*len);
+  size_t got = *buf ? fread(*buf, 1, *len, f) : 0;
+  fclose(f);
+  if (got != *len) {
+    free(*buf);
+    return sw_err_set(err, SW_ERR_IO, "model: cannot read text '%s'", path);
+  }
+  return SW_OK;
+}
+
+/* Tokenises text from byte b0 until n tokens are produced (chunks end at a newline so no UTF-8 sequence or
+ * word is cut); *b1 = b0 + the UTF-8 bytes of those n tokens. */
+static sw_rc tokenize_span(const sw_tokenizer_t *tok, const char *text, size_t len, size_t b0, size_t n,
+                           int32_t **ids, uint32_t **bytes, size_t *b1, sw_err_t *err) {
+  size_t chunk = n * 6 + 256;
+  for (;;) {
+    size_t end = b0 + chunk < len ? b0 + chunk : len;
+    while (end < len && text[end - 1] != '\n') end++;
+    size_t got = 0;
+    int32_t *all = NULL;
+    sw_rc rc = sw_tokenizer_encode(tok, text + b0, end - b0, 0, &all, &got, err);
+    if (rc) return rc;
+    if (got >= n || end == len) {
+      if (got < n) {
+        free(all);
+        return sw_err_set(err, SW_ERR_RANGE, "model: text from byte %zu holds only %zu tokens, %zu wanted", b0, got, n);
+      }
+      *ids = all;
+      *bytes = malloc(n * sizeof **bytes);
+      sw_buf_t b = SW_BUF_INIT;
+      size_t total = 0;
+      for (size_t i = 0; *bytes && i < n; i++) {
+        sw_buf_reset(&b);
+        if ((rc = sw_tokenizer_decode(tok, &all[i], 1, &b, err))) break;
+        (*bytes)[i] = (uint32_t)b.len;
+        total += b.len;
+      }
+      sw_buf_free(&b);
+      if (!*bytes) rc = sw_err_set(err, SW_ERR_NOMEM, "model: out of memory");
+      *b1 = b0 + total;
+      return rc;
+    }
+    free(all);
+    chunk *= 2;
+  }
+}
+
+static sw_rc make_spans(tm_data_t *d, const tm_cfg_t *c, const tm_model_t *m, sw_err_t *err) {
+  char *text = NULL;
+  size_t len = 0;
+  sw_rc rc = read_text(c->text_path, &text, &len, err);
+  if (rc) return rc;
+  size_t e0 = c->eval_offset >= 0 ? (size_t)c->eval_offset : len / 2;
+  if (c->eval_offset < 0)
+    while (e0 < len && e0 > 0 && text[e0 - 1] != '\n') e0++;
+  size_t c0 = (size_t)c->calib_offset;
+  uint32_t *cbytes = NULL;
+  if (c0 >= len || e0 >= len) rc = sw_err_set(err, SW_ERR_RANGE, "model: span offsets beyond the text (%zu bytes)", len);
+  if (!rc) rc = tokenize_span(m->tok, text, len, c0, (size_t)c->calib_tokens, &d->calib, &cbytes, &d->calib_b1, err);
+  if (!rc) rc = tokenize_span(m->tok, text, len, e0, (size_t)c->eval_tokens, &d->eval, &d->eval_bytes, &d->eval_b1, err);
+  free(cbytes);
+  free(text);
+  if (rc) return rc;
+  d->n_calib = (size_t)c->calib_tokens;
+  d->n_eval = (size_t)c->eval_tokens;
+  d->calib_b0 = c0;
+  d->eval_b0 = e0;
+  if (!(d->calib_b1 <= d->eval_b0 || d->eval_b1 <= d->calib_b0))
+    return sw_err_set(err, SW_ERR_INVALID, "model: calibration span [%zu,%zu) overlaps evaluation span [%zu,%zu)",
+                      d->calib_b0, d->calib_b1, d->eval_b0, d->eval_b1);
+  const char *base = strrchr(c->text_path, '/');
+  snprintf(d->span, sizeof d->span, "%.200s:[%zu,%zu):%zu", base ? base + 1 : c->text_path, d->calib_b0, d->calib_b1,
+           d->n_calib);
+  return SW_OK;
+}
+
+static void data_key(char *key, size_t len, const tm_cfg_t *c, const tm_model_t *m) {
+  snprintf(key, len, "model-data:%s:%s:%lld:%lld:%lld:%lld:%lld", m->model.sha256, c->text_path,
+           (long long)c->calib_tokens, (long long)c->eval_tokens, (long long)c->window, (long long)c->calib_offset,
+           (long long)c->eval_offset);
+}
+
+static sw_rc parse_act(const tm_cfg_t *c, sw_act_t *act, sw_err_t *err) {
+  int gated = 0;
+  sw_rc rc = sw_act_parse(c->activation, act, &gated, err);
+  if (!rc && gated) rc = sw_err_set(err, SW_ERR_INVALID, "model: activation '%s': give the plain name (silu, relu, "
+                                    "relu2, fatrelu); the FFN stays gated", c->activation);
+  return rc;
+}
+
+/* Loads (or finds) the model, spans + dense reference, and calibration inputs of the config. */
+static sw_rc tm_prepare(sw_trial_cache_t *cache, const tm_cfg_t *c, tm_model_t **mo, tm_data_t **da,
+                        sw_calib_data_t **cx, sw_err_t *err) {
+  char key[4096];
+  snprintf(key, sizeof key, "model:%s", c->model_path);
+  tm_model_t *m = sw_trial_cache_get(cache, key);
+  sw_rc rc = SW_OK;
+  if (!m) {
+    if ((rc = load_model(&m, c->model_path, err))) return rc;
+    if ((rc = sw_trial_cache_put(cache, key, m, tm_model_destroy))) return sw_err_set(err, rc, "model: cache full");
+  }
+  data_key(key, sizeof key, c, m);
+  tm_data_t *d = sw_trial_cache_get(cache, key);
+  if (!d) {
+    d = calloc(1, sizeof *d);
+    if (!d) return sw_err_set(err, SW_ERR_NOMEM, "model: out of memory");
+    rc = make_spans(d, c, m, err);
+    sw_llama_state_t st;
+    if (!rc) rc = sw_llama_state_init(&st, &m->model, (int)c->window, (int)c->window, err);
+    if (!rc) {
+      rc = sw_eval_run(&m->model, &st, NULL, d->eval, d->n_eval, d->eval_bytes, (int)c->window, NULL, &d->ref,
+                       &d->dense, err);
+      sw_llama_state_free(&st);
+    }
+    if (rc) {
+      tm_data_destroy(d);
+      return rc;
+    }
+    if ((rc = sw_trial_cache_put(cache, key, d, tm_data_destroy))) return sw_err_set(err, rc, "model: cache full");
+  }
+  sw_act_t act;
+  if ((rc = parse_act(c, &act, err))) return rc;
+  size_t kl = strlen(key);
+  snprintf(key + kl, sizeof key - kl, ":calibx:%s:%.9g", sw_act_name(act), c->act_param);
+  sw_calib_data_t *x = sw_trial_cache_get(cache, key);
+  if (!x) {
+    x = calloc(1, sizeof *x);
+    if (!x) return sw_err_set(err, SW_ERR_NOMEM, "model: out of memory");
+    rc = sw_calib_collect(x, &m->model, act, (float)c->act_param, d->calib, d->n_calib, (int)c->window, err);
+    if (rc) {
+      free(x);
+      return rc;
+    }
+    if ((rc = sw_trial_cache_put(cache, key, x, tm_calibx_destroy))) return sw_err_set(err, rc, "model: cache full");
+  }
+  *mo = m, *da = d, *cx = x;
+  return SW_OK;
+}
+
+sw_rc sw_trial_prepare_model(sw_trial_cache_t *cache, const sw_json_t *config, sw_err_t *err) {
+  tm_cfg_t c;
+  sw_rc rc = tm_parse(&c, config, err);
+  tm_model_t *m;
+  tm_data_t *d;
+  sw_calib_data_t *x;
+  return rc ? rc : tm_prepare(cache, &c, &m, &d, &x, err);
+}
+
+static sw_rc method_cfg(sw_method_cfg_t *mc, const tm_cfg_t *c, const sw_llama_t *m, sw_err_t *err) {
+  sw_method_cfg_defaults(mc, &m->cfg);
+  sw_rc rc = sw_method_parse(c->method, &mc->kind, err);
+  if (!rc) rc = parse_act(c, &mc->act, err);
+  if (!rc) rc = sw_method_parse_layers(mc, c->layers, m->cfg.n_layer, err);
+  if (rc) return rc;
+  mc->act_param = (float)c->act_param;
+  mc->level = mc->kind == SW_METHOD_CETT || mc->kind == SW_METHOD_D2DMOE ? c->tau : c->sparsity;
+  if (mc->kind == SW_METHOD_DENSE) mc->level = 0;
+  if (!(mc->level >= 0 && mc->level <= 1) || (mc->kind == SW_METHOD_CETT && mc->level >= 1))
+    return sw_err_set(err, SW_ERR_RANGE, "model: method %s level %g outside [0,1]", c->method, mc->level);
+  if (c->experts > 0) mc->n_expert = (int)c->experts;
+  if (m->cfg.d_ff % mc->n_expert != 0)
+    return sw_err_set(err, SW_ERR_RANGE, "model: experts %d does not divide d_ff %d", mc->n_expert, m->cfg.d_ff);
+  mc->pred_rank = (int)c->rank;
+  mc->train_epochs = (int)c->epochs;
+  mc->seed = (uint64_t)c->seed;
+  return SW_OK;
+}
+
+/* Calibrates from the disk cache when present, else from the recorded inputs (then saves). */
+static sw_rc calibrate(sw_method_t *M, const tm_cfg_t *c, const tm_model_t *m, const tm_data_t *d,
+                       const sw_calib_data_t *x, int *cached, double *seconds, sw_err_t *err) {
+  char key[8192], dir[2100];
+  snprintf(dir, sizeof dir, "%s/calib", c->cache_dir);
+  sw_calib_key(key, sizeof key, M, m->model.sha256, d->span);
+  int64_t t0 = sw_now_ns();
+  sw_err_t e2 = {0};
+  *cached = sw_calib_load(M, dir, key, &e2) == SW_OK;
+  sw_rc rc = SW_OK;
+  if (!*cached) {
+    sw_method_t fresh;
+    sw_method_cfg_t mc = M->cfg;
+    int max_tok = M->max_tok;
+    sw_method_free(M); /* a failed load may have filled some layers */
+    if ((rc = sw_method_init(&fresh, &m->model, &mc, max_tok, err))) return rc;
+    *M = fresh;
+    if ((rc = sw_calib_method(M, x, err))) return rc;
+    if (mkdir(c->cache_dir, 0777) == 0 || 1) (void)sw_calib_save(M, dir, key, &e2); /* best effort */
+  }
+  *seconds = (double)(sw_now_ns() - t0) * 1e-9;
+  return SW_OK;
+}
+
+static void put_quality(sw_trial_out_t *out, const sw_eval_result_t *r, const sw_eval_result_t *dense) {
+  sw_trial_out_metric(out, "ppl", r->ppl, "ppl");
+  sw_trial_out_metric(out, "ppl_se", r->ppl_se, "ppl");
+  sw_trial_out_metric(out, "nll", r->nll_mean, "nat/token");
+  sw_trial_out_metric(out, "nll_se", r->nll_se, "nat/token");
+  sw_trial_out_metric(out, "bits_per_byte", r->bits_per_byte, "bit/byte");
+  sw_trial_out_metric(out, "kl", r->kl_mean, "nat/token");
+  sw_trial_out_metric(out, "kl_se", r->kl_se, "nat/token");
+  sw_trial_out_metric(out, "top1_agree", r->top1_agree, "fraction");
+  sw_trial_out_metric(out, "ppl_dense", dense->ppl, "ppl");
+  sw_trial_out_metric(out, "ppl_dense_se", dense->ppl_se, "ppl");
+  sw_trial_out_metric(out, "bits_per_byte_dense", dense->bits_per_byte, "bit/byte");
+  sw_trial_out_metric(out, "ppl_ratio", r->ppl / dense->ppl, "ratio");
+  sw_trial_out_metric(out, "eval_windows", (double)r->n_windows, "count");
+  sw_trial_out_metric(out, "eval_scored_tokens", (double)r->n_scored, "count");
+  sw_trial_out_metric(out, "eval_seconds", r->seconds, "s");
+}
+
+static void put_sparsity(sw_trial_out_t *out, const sw_method_t *M, const sw_llama_config_t *mc, double ctx) {
+  sw_method_summary_t s;
+  sw_method_summary(M, &s);
+  sw_trial_out_metric(out, "sparsity", s.sparsity, "fraction");
+  sw_trial_out_metric(out, "sparsity_sparse_layers", s.sparsity_sparse_layers, "fraction");
+  sw_trial_out_metric(out, "sparsity_definition", sw_method_sparsity_definition(M->cfg.kind), "methods.md §1 item");
+  for (int l = 0; l < M->n_layer; l++) {
+    char name[64];
+    snprintf(name, sizeof name, "sparsity_layer_%02d", l);
+    double v = sw_method_layer_sparsity(M, l);
+    sw_trial_out_metric(out, name, isnan(v) ? 0.0 : v, "fraction");
+  }
+  double model_dense = sw_llama_flops_per_token(mc, ctx);
+  double other = model_dense - sw_llama_ffn_flops_per_token(mc);
+  sw_trial_out_metric(out, "ffn_flops_per_token", s.ffn_flops_per_tok, "flop");
+  sw_trial_out_metric(out, "ffn_flops_dense_per_token", s.ffn_flops_dense_per_tok, "flop");
+  sw_trial_out_metric(out, "ffn_select_flops_per_token", s.select_flops_per_tok, "flop");
+  sw_trial_out_metric(out, "ffn_flops_saved", 1.0 - s.ffn_flops_per_tok / s.ffn_flops_dense_per_tok, "fraction");
+  sw_trial_out_metric(out, "model_flops_per_token", other + s.ffn_flops_per_tok, "flop");
+  sw_trial_out_metric(out, "model_flops_dense_per_token", model_dense, "flop");
+  sw_trial_out_metric(out, "model_flops_saved", 1.0 - (other + s.ffn_flops_per_tok) / model_dense, "fraction");
+}
+
+/* Dense and method timed alternately per repetition (same trial, same machine state). */
+static sw_rc put_timing(sw_trial_out_t *out, const tm_cfg_t *c, const tm_model_t *m, const tm_data_t *d,
+                        sw_method_t *M, sw_err_t *err) {
+  int np = (int)c->prompt_tokens, nd = (int)c->decode_tokens;
+  sw_llama_state_t st;
+  sw_rc rc = sw_llama_state_init(&st, &m->model, np, np + nd, err);
+  if (rc) return rc;
+  double dec[TM_MAX_DECODE], med[2][TM_MAX_REPS], pre[2][TM_MAX_REPS];
+  sw_llama_ffn_t hook = sw_method_hook(M);
+  for (int rep = -(int)c->warmup; !rc && rep < (int)c->reps; rep++) {
+    for (int which = 0; !rc && which < 2; which++) {
+      double p = 0;
+      rc = sw_eval_time(&m->model, &st, which ? &hook : NULL, d->eval, np, nd, &p, dec, err);
+      if (rc || rep < 0) continue;
+      med[which][rep] = sw_eval_median(dec, (size_t)nd);
+      pre[which][rep] = p;
+      sw_trial_out_sample(out, which ? "decode_sparse" : "decode_dense", rep, med[which][rep]);
+      sw_trial_out_sample(out, which ? "prefill_sparse" : "prefill_dense", rep, p);
+    }
+  }
+  sw_llama_state_free(&st);
+  if (rc) return rc;
+  double ratios[TM_MAX_REPS], pr[TM_MAX_REPS];
+  for (int r = 0; r < c->reps; r++) ratios[r] = med[0][r] / med[1][r], pr[r] = pre[0][r] / pre[1][r];
+  double dd = sw_eval_median(med[0], (size_t)c->reps), ds = sw_eval_median(med[1], (size_t)c->reps);
+  double pd = sw_eval_median(pre[0], (size_t)c->reps), ps = sw_eval_median(pre[1], (size_t)c->reps);
+  sw_trial_out_metric(out, "decode_s_dense", dd, "s/token");
+  sw_trial_out_metric(out, "decode_s_sparse", ds, "s/token");
+  sw_trial_out_metric(out, "speedup", sw_eval_median(ratios, (size_t)c->reps), "ratio");
+  sw_trial_out_metric(out, "prefill_tok_s_dense", np / pd, "token/s");
+  sw_trial_out_metric(out, "prefill_tok_s_sparse", np / ps, "token/s");
+  sw_trial_out_metric(out, "prefill_speedup", sw_eval_median(pr, (size_t)c->reps), "ratio");
+  return SW_OK;
+}
+
+static void put_setup(sw_trial_out_t *out, const tm_data_t *d, const sw_method_t *M, int cached, double calib_s) {
+  sw_trial_out_metric(out, "calib_byte_start", (double)d->calib_b0, "byte");
+  sw_trial_out_metric(out, "calib_byte_end", (double)d->calib_b1, "byte");
+  sw_trial_out_metric(out, "eval_byte_start", (double)d->eval_b0, "byte");
+  sw_trial_out_metric(out, "eval_byte_end", (double)d->eval_b1, "byte");
+  sw_trial_out_metric(out, "calib_tokens", (double)d->n_calib, "count");
+  sw_trial_out_metric(out, "eval_tokens", (double)d->n_eval, "count");
+  sw_trial_out_metric(out, "calib_cached", cached, "bool");
+  sw_trial_out_metric(out, "calib_seconds", calib_s, "s");
+  sw_trial_out_metric(out, "model_changed", M->cfg.act != SW_ACT_SILU, "bool");
+  sw_trial_out_metric(out, "level", M->cfg.level, "fraction");
+}
+
 sw_rc sw_trial_run_model(sw_trial_cache_t *cache, const sw_json_t *config, sw_trial_out_t *out, sw_err_t *err) {
-  (void)cache;
-  (void)config;
-  (void)out;
-  return sw_err_set(err, SW_ERR_UNSUPPORTED, "workload 'model' is not implemented in this build yet");
+  tm_cfg_t c;
+  tm_model_t *m;
+  tm_data_t *d;
+  sw_calib_data_t *x;
+  sw_rc rc = tm_parse(&c, config, err);
+  if (!rc) rc = tm_prepare(cache, &c, &m, &d, &x, err);
+  if (rc) return rc;
+  sw_method_cfg_t mc;
+  if ((rc = method_cfg(&mc, &c, &m->model, err))) return rc;
+  int max_tok = (int)(c.window > c.prompt_tokens ? c.window : c.prompt_tokens);
+  sw_method_t M;
+  if ((rc = sw_method_init(&M, &m->model, &mc, max_tok, err))) return rc;
+  int cached = 0;
+  double calib_s = 0;
+  rc = calibrate(&M, &c, m, d, x, &cached, &calib_s, err);
+  sw_llama_state_t st;
+  memset(&st, 0, sizeof st);
+  if (!rc) rc = sw_llama_state_init(&st, &m->model, (int)c.window, (int)c.window, err);
+  sw_eval_result_t r;
+  sw_llama_ffn_t hook = sw_method_hook(&M);
+  if (!rc) rc = sw_eval_run(&m->model, &st, &hook, d->eval, d->n_eval, d->eval_bytes, (int)c.window, &d->ref, NULL,
+                            &r, err);
+  if (st.x) sw_llama_state_free(&st);
+  if (!rc) {
+    put_quality(out, &r, &d->dense);
+    put_sparsity(out, &M, &m->model.cfg, 0.5 * (double)c.window);
+    put_setup(out, d, &M, cached, calib_s);
+    sw_method_reset_stats(&M);
+    rc = put_timing(out, &c, m, d, &M, err);
+  }
+  sw_method_free(&M);
+  return rc;
 }

@@ -1,0 +1,415 @@
+/* sw_calib: FFN-input recording, per-method calibration and the on-disk calibration cache.
+ * Cache file: "SWCB" magic, u32 version, u64 key length + key, u32 n_layer, then per layer
+ * u64 n_floats, floats, u64 n_ints, ints (little-endian host order; the key includes nothing host-specific
+ * but the file is only read back on the machine that wrote it). */
+#include "models/sw_calib.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/sw_hash.h"
+#include "kernels/sw_ffn_dense.h"
+#include "kernels/sw_kmeans.h"
+
+#define CALIB_MAGIC "SWCB"
+#define CALIB_VERSION 1u
+
+typedef struct recorder {
+  const sw_llama_t *m;
+  sw_calib_data_t  *cd;
+  sw_ffn_weights_t *w;   /* per-layer views with the activation */
+  sw_ffn_work_t     work;
+  int               off; /* token offset of the current window */
+} recorder_t;
+
+static sw_rc record_forward(void *ctx, int l, float *out, const float *x, int n_tok, sw_err_t *err) {
+  recorder_t *r = ctx;
+  sw_calib_data_t *cd = r->cd;
+  memcpy(cd->x + ((size_t)l * cd->n_tok + (size_t)r->off) * cd->d_model, x, (size_t)n_tok * cd->d_model * sizeof(float));
+  sw_rc rc = sw_ffn_dense_forward(out, x, &r->w[l], NULL, &r->work, n_tok);
+  return rc ? sw_err_set(err, rc, "calibration: dense FFN of layer %d failed", l) : SW_OK;
+}
+
+sw_rc sw_calib_collect(sw_calib_data_t *cd, const sw_llama_t *m, sw_act_t act, float act_param, const int32_t *tokens,
+                       size_t n_tokens, int window, sw_err_t *err) {
+  memset(cd, 0, sizeof *cd);
+  const sw_llama_config_t *c = &m->cfg;
+  size_t nw = window > 0 ? n_tokens / (size_t)window : 0;
+  if (nw == 0) return sw_err_set(err, SW_ERR_INVALID, "calibration: %zu tokens make no window of %d", n_tokens, window);
+  cd->n_layer = c->n_layer;
+  cd->d_model = c->d_model;
+  cd->n_tok = (int)(nw * (size_t)window);
+  cd->act = act;
+  cd->act_param = act_param;
+  cd->x = malloc((size_t)c->n_layer * (size_t)cd->n_tok * (size_t)c->d_model * sizeof(float));
+  recorder_t r = {.m = m, .cd = cd};
+  r.w = malloc((size_t)c->n_layer * sizeof *r.w);
+  if (!cd->x || !r.w) {
+    free(r.w);
+    sw_calib_data_free(cd);
+    return sw_err_set(err, SW_ERR_NOMEM, "calibration: cannot hold %d tokens of FFN inputs", cd->n_tok);
+  }
+  for (int l = 0; l < c->n_layer; l++) {
+    r.w[l] = m->w.ffn[l];
+    r.w[l].act = act;
+    r.w[l].act_param = act_param;
+  }
+  sw_llama_state_t st;
+  sw_rc rc = sw_llama_state_init(&st, m, window, window, err);
+  if (!rc) rc = sw_ffn_work_alloc(&r.work, c->d_model, c->d_ff, window, 1, err);
+  sw_llama_ffn_t hook = {record_forward, &r};
+  for (size_t w = 0; !rc && w < nw; w++) {
+    r.off = (int)(w * (size_t)window);
+    sw_llama_state_reset(&st);
+    rc = sw_llama_forward(m, &st, &hook, tokens + r.off, window, 0, err);
+  }
+  if (r.work.f || r.work.i32) sw_ffn_work_free(&r.work);
+  if (st.x) sw_llama_state_free(&st);
+  free(r.w);
+  if (rc) sw_calib_data_free(cd);
+  return rc;
+}
+
+void sw_calib_data_free(sw_calib_data_t *cd) {
+  free(cd->x);
+  memset(cd, 0, sizeof *cd);
+}
+
+static sw_policy_kind_t policy_of(sw_method_kind_t k) {
+  switch (k) {
+    case SW_METHOD_TOPK: return SW_POLICY_TOPK;
+    case SW_METHOD_CATS: return SW_POLICY_THRESHOLD;
+    case SW_METHOD_CHESS: return SW_POLICY_CHESS;
+    case SW_METHOD_CETT: return SW_POLICY_CETT;
+    case SW_METHOD_RANDOM: return SW_POLICY_RANDOM;
+    default: return SW_POLICY_DENSE;
+  }
+}
+
+/* gact and u (n × d_ff each) of layer l's first n calibration tokens, in chunks. */
+static sw_rc layer_acts(float *gact, float *u, const sw_ffn_weights_t *w, const float *x, int n, sw_err_t *err) {
+  enum { CHUNK = 256 };
+  sw_ffn_work_t work;
+  sw_rc rc = sw_ffn_work_alloc(&work, w->d_model, w->d_ff, CHUNK, 1, err);
+  for (int t0 = 0; !rc && t0 < n; t0 += CHUNK) {
+    int c = n - t0 < CHUNK ? n - t0 : CHUNK;
+    rc = sw_ffn_dense_acts(gact + (size_t)t0 * w->d_ff, u + (size_t)t0 * w->d_ff, NULL, x + (size_t)t0 * w->d_model,
+                           w, &work, c);
+    if (rc) sw_err_set(err, rc, "calibration: activations failed");
+  }
+  sw_ffn_work_free(&work);
+  return rc;
+}
+
+static sw_rc calib_policy(sw_method_t *M, int l, const float *x, int n, sw_err_t *err) {
+  sw_method_layer_t *L = &M->layers[l];
+  int f = L->w.d_ff;
+  if (M->cfg.kind == SW_METHOD_CETT && n > SW_CALIB_CETT_TOKENS) n = SW_CALIB_CETT_TOKENS;
+  float *gact = malloc((size_t)n * f * sizeof(float)), *u = malloc((size_t)n * f * sizeof(float));
+  sw_rc rc = gact && u ? SW_OK : sw_err_set(err, SW_ERR_NOMEM, "calibration: out of memory");
+  if (!rc) rc = layer_acts(gact, u, &L->w, x, n, err);
+  if (!rc) rc = sw_policy_init(&L->policy, policy_of(M->cfg.kind), f, M->cfg.seed + (uint64_t)l, err);
+  if (!rc) rc = sw_policy_calibrate(&L->policy, &L->w, gact, u, n, M->cfg.level, err);
+  free(gact);
+  free(u);
+  return rc;
+}
+
+/* Transposed gate/up for TEAL's input-sparse GEMV. */
+static sw_rc teal_transpose(sw_method_layer_t *L, sw_err_t *err) {
+  int d = L->w.d_model, f = L->w.d_ff;
+  L->gate_t = malloc((size_t)d * f * sizeof(float));
+  L->up_t = malloc((size_t)d * f * sizeof(float));
+  if (!L->gate_t || !L->up_t) return sw_err_set(err, SW_ERR_NOMEM, "teal: out of memory for transposed weights");
+  const float *g = L->w.gate, *u = L->w.up;
+  for (int i = 0; i < f; i++)
+    for (int j = 0; j < d; j++) {
+      L->gate_t[(size_t)j * f + i] = g[(size_t)i * d + j];
+      L->up_t[(size_t)j * f + i] = u[(size_t)i * d + j];
+    }
+  return SW_OK;
+}
+
+static sw_rc calib_teal(sw_method_t *M, int l, const float *x, int n, sw_err_t *err) {
+  sw_method_layer_t *L = &M->layers[l];
+  int f = L->w.d_ff;
+  float *gact = malloc((size_t)n * f * sizeof(float)), *u = malloc((size_t)n * f * sizeof(float));
+  sw_rc rc = gact && u ? SW_OK : sw_err_set(err, SW_ERR_NOMEM, "calibration: out of memory");
+  if (!rc) rc = sw_calib_teal(&L->teal_tx, x, (size_t)n * L->w.d_model, M->cfg.level, err);
+  if (!rc) rc = layer_acts(gact, u, &L->w, x, n, err);
+  for (size_t k = 0; !rc && k < (size_t)n * f; k++) gact[k] *= u[k];
+  if (!rc) rc = sw_calib_teal(&L->teal_th, gact, (size_t)n * f, M->cfg.level, err);
+  if (!rc) rc = teal_transpose(L, err);
+  free(gact);
+  free(u);
+  return rc;
+}
+
+static sw_rc method_workspaces(sw_method_t *M, const sw_method_layer_t *L, sw_err_t *err) {
+  sw_rc rc = SW_OK;
+  if (L->has_moe && !M->has_moe_work) {
+    rc = sw_moe_work_alloc(&M->moe_work, &L->moe, &L->router, M->max_tok, err);
+    M->has_moe_work = rc == SW_OK;
+  }
+  if (!rc && L->has_pred && !M->has_pred_work) {
+    rc = sw_predictor_work_alloc(&M->pred_work, &L->pred, M->max_tok, err);
+    M->has_pred_work = rc == SW_OK;
+  }
+  return rc;
+}
+
+/* Experts by balanced k-means on the gate rows, then a router trained on x (n tokens; epochs may be 0). */
+static sw_rc build_moe(sw_method_t *M, int l, const int32_t *assign_in, const float *x, int n, int epochs,
+                       sw_err_t *err) {
+  sw_method_layer_t *L = &M->layers[l];
+  int E = M->cfg.n_expert;
+  int32_t *assign = malloc((size_t)L->w.d_ff * sizeof *assign);
+  if (!assign) return sw_err_set(err, SW_ERR_NOMEM, "moe: out of memory");
+  sw_rc rc = SW_OK;
+  if (assign_in) {
+    memcpy(assign, assign_in, (size_t)L->w.d_ff * sizeof *assign);
+  } else {
+    sw_kmeans_cfg_t kc;
+    sw_kmeans_defaults(&kc);
+    kc.seed = M->cfg.seed + (uint64_t)l;
+    rc = sw_moe_partition(assign, &L->w, SW_PARTITION_BALANCED_KMEANS, E, &kc, M->cfg.seed + (uint64_t)l, err);
+  }
+  if (!rc) rc = sw_moe_build(&L->moe, &L->w, assign, E, err);
+  free(assign);
+  if (rc) return rc;
+  L->has_moe = 1;
+  sw_moe_router_cfg_t rcfg;
+  sw_moe_router_defaults(&rcfg);
+  rcfg.train.epochs = (size_t)epochs;
+  rcfg.seed = M->cfg.seed + 1000u + (uint64_t)l;
+  sw_moe_router_kind_t kind = M->cfg.kind == SW_METHOD_D2DMOE ? SW_MOE_ROUTER_MLP : SW_MOE_ROUTER_CLASSIFIER;
+  rc = sw_moe_router_train(&L->router, kind, &L->moe, x, n, &rcfg, NULL, err);
+  return rc ? rc : method_workspaces(M, L, err);
+}
+
+static sw_rc build_pred(sw_method_t *M, int l, const float *x, int n, int epochs, sw_err_t *err) {
+  sw_method_layer_t *L = &M->layers[l];
+  sw_predictor_cfg_t pc;
+  sw_predictor_defaults(&pc);
+  pc.rank = M->cfg.pred_rank;
+  pc.train.epochs = (size_t)epochs;
+  pc.seed = M->cfg.seed + 2000u + (uint64_t)l;
+  sw_rc rc = sw_predictor_train(&L->pred, &L->w, x, n, &pc, NULL, err);
+  if (rc) return rc;
+  L->has_pred = 1;
+  return method_workspaces(M, L, err);
+}
+
+sw_rc sw_calib_method(sw_method_t *M, const sw_calib_data_t *cd, sw_err_t *err) {
+  if (cd->n_layer != M->n_layer || cd->act != M->cfg.act || cd->act_param != M->cfg.act_param)
+    return sw_err_set(err, SW_ERR_INVALID, "calibration data was recorded with another model or activation");
+  for (int l = 0; l < M->n_layer; l++) {
+    sw_method_layer_t *L = &M->layers[l];
+    L->sparse = M->cfg.layers[l] && M->cfg.kind != SW_METHOD_DENSE;
+    if (!L->sparse) continue;
+    const float *x = cd->x + (size_t)l * cd->n_tok * cd->d_model;
+    sw_rc rc;
+    switch (M->cfg.kind) {
+      case SW_METHOD_TEAL: rc = calib_teal(M, l, x, cd->n_tok, err); break;
+      case SW_METHOD_D2DMOE:
+      case SW_METHOD_MOEFICATION: rc = build_moe(M, l, NULL, x, cd->n_tok, M->cfg.train_epochs, err); break;
+      case SW_METHOD_DEJAVU: rc = build_pred(M, l, x, cd->n_tok, M->cfg.train_epochs, err); break;
+      default: rc = calib_policy(M, l, x, cd->n_tok, err); break;
+    }
+    if (rc) return sw_err_prefix(err, "calibrating %s layer %d", sw_method_name(M->cfg.kind), l);
+  }
+  return SW_OK;
+}
+
+void sw_calib_key(char *key, size_t len, const sw_method_t *M, const char *model_sha, const char *span) {
+  const sw_method_cfg_t *c = &M->cfg;
+  char layers[SW_METHOD_MAX_LAYERS + 1];
+  int n = M->n_layer < SW_METHOD_MAX_LAYERS ? M->n_layer : SW_METHOD_MAX_LAYERS;
+  for (int l = 0; l < n; l++) layers[l] = c->layers[l] ? '1' : '0';
+  layers[n] = 0;
+  snprintf(key, len,
+           "v%u|model=%s|span=%s|method=%s|level=%.17g|act=%s|act_param=%.9g|experts=%d|rank=%d|epochs=%d|seed=%llu|"
+           "layers=%s|cett_tokens=%d",
+           CALIB_VERSION, model_sha, span, sw_method_name(c->kind), c->level, sw_act_name(c->act), c->act_param,
+           c->n_expert, c->pred_rank, c->train_epochs, (unsigned long long)c->seed, layers, SW_CALIB_CETT_TOKENS);
+}
+
+static void cache_path(char *path, size_t len, const char *dir, const char *key) {
+  char hex[65];
+  sw_sha256_hex(key, strlen(key), hex);
+  snprintf(path, len, "%s/calib-%.32s.bin", dir, hex);
+}
+
+/* Per-layer floats and ints that describe the calibration. */
+static void layer_blobs(const sw_method_t *M, const sw_method_layer_t *L, const float **f, size_t *nf,
+                        float scalars[2], const int32_t **ints, size_t *ni, int32_t *assign_buf) {
+  *f = NULL, *nf = 0, *ints = NULL, *ni = 0;
+  int d_ff = L->w.d_ff;
+  switch (M->cfg.kind) {
+    case SW_METHOD_CATS:
+    case SW_METHOD_TOPK:
+    case SW_METHOD_RANDOM:
+    case SW_METHOD_CETT:
+      scalars[0] = L->policy.threshold, scalars[1] = (float)L->policy.k;
+      *f = scalars, *nf = 2;
+      break;
+    case SW_METHOD_CHESS: *f = L->policy.chan_thr, *nf = (size_t)d_ff; break;
+    case SW_METHOD_TEAL:
+      scalars[0] = L->teal_tx, scalars[1] = L->teal_th;
+      *f = scalars, *nf = 2;
+      break;
+    case SW_METHOD_D2DMOE:
+    case SW_METHOD_MOEFICATION:
+      *f = L->router.mlp.params, *nf = L->router.mlp.n_params;
+      for (int i = 0; i < d_ff; i++) assign_buf[i] = L->moe.assign[i];
+      *ints = assign_buf, *ni = (size_t)d_ff;
+      break;
+    case SW_METHOD_DEJAVU: *f = L->pred.mlp.params, *nf = L->pred.mlp.n_params; break;
+    default: break;
+  }
+}
+
+sw_rc sw_calib_save(const sw_method_t *M, const char *dir, const char *key, sw_err_t *err) {
+  char path[4096], tmp[4200];
+  mkdir(dir, 0777); /* may exist */
+  cache_path(path, sizeof path, dir, key);
+  snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+  FILE *fp = fopen(tmp, "wb");
+  if (!fp) return sw_err_set(err, SW_ERR_IO, "calibration cache: cannot write %s: %s", tmp, strerror(errno));
+  uint32_t v = CALIB_VERSION, nl = (uint32_t)M->n_layer;
+  uint64_t klen = strlen(key);
+  fwrite(CALIB_MAGIC, 1, 4, fp);
+  fwrite(&v, 4, 1, fp);
+  fwrite(&klen, 8, 1, fp);
+  fwrite(key, 1, klen, fp);
+  fwrite(&nl, 4, 1, fp);
+  int32_t *assign = malloc((size_t)M->model->cfg.d_ff * sizeof *assign);
+  for (int l = 0; assign && l < M->n_layer; l++) {
+    const float *f;
+    const int32_t *ints;
+    size_t nf, ni;
+    float sc[2];
+    if (M->layers[l].sparse)
+      layer_blobs(M, &M->layers[l], &f, &nf, sc, &ints, &ni, assign);
+    else
+      f = NULL, ints = NULL, nf = ni = 0;
+    uint64_t a = nf, b = ni;
+    fwrite(&a, 8, 1, fp);
+    if (nf) fwrite(f, sizeof(float), nf, fp);
+    fwrite(&b, 8, 1, fp);
+    if (ni) fwrite(ints, sizeof(int32_t), ni, fp);
+  }
+  free(assign);
+  int bad = ferror(fp) || !assign;
+  if (fclose(fp) != 0 || bad || rename(tmp, path) != 0) {
+    unlink(tmp);
+    return sw_err_set(err, SW_ERR_IO, "calibration cache: cannot write %s", path);
+  }
+  return SW_OK;
+}
+
+static int rd(FILE *fp, void *p, size_t sz, size_t n) { return fread(p, sz, n, fp) == n; }
+
+/* Restores one layer from its blobs. */
+static sw_rc restore_layer(sw_method_t *M, int l, const float *f, size_t nf, const int32_t *ints, size_t ni,
+                           sw_err_t *err) {
+  sw_method_layer_t *L = &M->layers[l];
+  int d_ff = L->w.d_ff;
+  sw_rc rc = SW_OK;
+  float *zero = NULL;
+  switch (M->cfg.kind) {
+    case SW_METHOD_CATS:
+    case SW_METHOD_TOPK:
+    case SW_METHOD_RANDOM:
+    case SW_METHOD_CETT:
+    case SW_METHOD_CHESS:
+      if (nf != (M->cfg.kind == SW_METHOD_CHESS ? (size_t)d_ff : 2))
+        return sw_err_set(err, SW_ERR_PARSE, "calibration cache: layer %d has %zu values", l, nf);
+      rc = sw_policy_init(&L->policy, policy_of(M->cfg.kind), d_ff, M->cfg.seed + (uint64_t)l, err);
+      if (rc) return rc;
+      L->policy.target = M->cfg.level;
+      L->policy.calibrated = 1;
+      if (M->cfg.kind == SW_METHOD_CHESS) {
+        memcpy(L->policy.chan_thr, f, (size_t)d_ff * sizeof(float));
+      } else {
+        L->policy.threshold = f[0];
+        L->policy.k = (int)f[1];
+      }
+      if (M->cfg.kind == SW_METHOD_CETT) { /* ‖down_i‖₂, recomputed from the weights */
+        for (int i = 0; i < d_ff; i++) {
+          double s = 0;
+          const float *row = (const float *)L->w.down + (size_t)i * L->w.ld_down;
+          for (int j = 0; j < L->w.d_model; j++) s += (double)row[j] * row[j];
+          L->policy.down_norm[i] = (float)sqrt(s);
+        }
+      }
+      return SW_OK;
+    case SW_METHOD_TEAL:
+      if (nf != 2) return sw_err_set(err, SW_ERR_PARSE, "calibration cache: layer %d has %zu values", l, nf);
+      L->teal_tx = f[0], L->teal_th = f[1];
+      return teal_transpose(L, err);
+    case SW_METHOD_D2DMOE:
+    case SW_METHOD_MOEFICATION:
+    case SW_METHOD_DEJAVU:
+      zero = calloc((size_t)L->w.d_model, sizeof *zero);
+      if (!zero) return sw_err_set(err, SW_ERR_NOMEM, "calibration cache: out of memory");
+      if (M->cfg.kind == SW_METHOD_DEJAVU) {
+        rc = build_pred(M, l, zero, 1, 0, err);
+      } else {
+        if (ni != (size_t)d_ff) rc = sw_err_set(err, SW_ERR_PARSE, "calibration cache: layer %d assignment", l);
+        if (!rc) rc = build_moe(M, l, ints, zero, 1, 0, err);
+      }
+      free(zero);
+      if (rc) return rc;
+      sw_mlp_t *mlp = M->cfg.kind == SW_METHOD_DEJAVU ? &L->pred.mlp : &L->router.mlp;
+      if (mlp->n_params != nf)
+        return sw_err_set(err, SW_ERR_PARSE, "calibration cache: layer %d has %zu parameters, expected %zu", l, nf,
+                          mlp->n_params);
+      memcpy(mlp->params, f, nf * sizeof(float));
+      return SW_OK;
+    default: return SW_OK;
+  }
+}
+
+sw_rc sw_calib_load(sw_method_t *M, const char *dir, const char *key, sw_err_t *err) {
+  char path[4096];
+  cache_path(path, sizeof path, dir, key);
+  FILE *fp = fopen(path, "rb");
+  if (!fp) return sw_err_set(err, SW_ERR_NOTFOUND, "calibration cache: no entry %s", path);
+  char magic[4];
+  uint32_t v = 0, nl = 0;
+  uint64_t klen = 0;
+  sw_rc rc = SW_OK;
+  if (!rd(fp, magic, 1, 4) || memcmp(magic, CALIB_MAGIC, 4) || !rd(fp, &v, 4, 1) || v != CALIB_VERSION ||
+      !rd(fp, &klen, 8, 1) || klen != strlen(key)) {
+    rc = sw_err_set(err, SW_ERR_PARSE, "calibration cache %s: bad header or version (HINT: delete the file)", path);
+  }
+  char *k = rc ? NULL : malloc(klen + 1);
+  if (!rc && (!k || !rd(fp, k, 1, klen) || memcmp(k, key, klen) || !rd(fp, &nl, 4, 1) || nl != (uint32_t)M->n_layer))
+    rc = sw_err_set(err, SW_ERR_PARSE, "calibration cache %s: key or layer count mismatch", path);
+  free(k);
+  for (int l = 0; !rc && l < M->n_layer; l++) {
+    uint64_t nf = 0, ni = 0;
+    float *f = NULL;
+    int32_t *ints = NULL;
+    if (!rd(fp, &nf, 8, 1) || nf > (1u << 26)) rc = SW_ERR_PARSE;
+    if (!rc && nf && (!(f = malloc(nf * sizeof *f)) || !rd(fp, f, sizeof *f, nf))) rc = SW_ERR_PARSE;
+    if (!rc && (!rd(fp, &ni, 8, 1) || ni > (1u << 26))) rc = SW_ERR_PARSE;
+    if (!rc && ni && (!(ints = malloc(ni * sizeof *ints)) || !rd(fp, ints, sizeof *ints, ni))) rc = SW_ERR_PARSE;
+    if (rc) {
+      sw_err_set(err, SW_ERR_PARSE, "calibration cache %s: layer %d truncated", path, l);
+    } else {
+      M->layers[l].sparse = M->cfg.layers[l] && M->cfg.kind != SW_METHOD_DENSE;
+      if (M->layers[l].sparse) rc = restore_layer(M, l, f, (size_t)nf, ints, (size_t)ni, err);
+    }
+    free(f);
+    free(ints);
+  }
+  fclose(fp);
+  return rc;
+}

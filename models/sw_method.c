@@ -1,0 +1,306 @@
+/* sw_method: dispatch of one layer's FFN to the kernels library according to the method, with counters.
+ * TEAL (Liu et al. 2024, teal/mlp.py): x̃ = x·1[|x| > t_x] feeds gate and up, h̃ = h·1[|h| > t_h] feeds down;
+ * batch 1 uses the input-sparse GEMV on transposed gate/up and the row-axpy on down, larger batches mask and
+ * use sgemm (identical values up to summation order). */
+#include "models/sw_method.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/sw_ffn_dense.h"
+#include "kernels/sw_ffn_sparse.h"
+#include "kernels/sw_flops.h"
+#include "kernels/sw_gemv_sparse.h"
+
+static const char *const method_names[SW_METHOD_COUNT] = {
+    [SW_METHOD_DENSE] = "dense", [SW_METHOD_TOPK] = "topk",     [SW_METHOD_CATS] = "cats",
+    [SW_METHOD_CHESS] = "chess", [SW_METHOD_CETT] = "cett",     [SW_METHOD_RANDOM] = "random",
+    [SW_METHOD_TEAL] = "teal",   [SW_METHOD_D2DMOE] = "d2dmoe", [SW_METHOD_MOEFICATION] = "moefication",
+    [SW_METHOD_DEJAVU] = "dejavu",
+};
+
+const char *sw_method_name(sw_method_kind_t kind) {
+  return kind >= 0 && kind < SW_METHOD_COUNT ? method_names[kind] : "?";
+}
+
+sw_rc sw_method_parse(const char *name, sw_method_kind_t *kind, sw_err_t *err) {
+  for (int k = 0; name && k < SW_METHOD_COUNT; k++)
+    if (strcmp(name, method_names[k]) == 0) {
+      *kind = (sw_method_kind_t)k;
+      return SW_OK;
+    }
+  if (name && strcmp(name, "threshold") == 0) {
+    *kind = SW_METHOD_CATS;
+    return SW_OK;
+  }
+  return sw_err_set(err, SW_ERR_INVALID,
+                    "unknown method '%s' (dense, topk, cats, chess, cett, random, teal, d2dmoe, moefication, dejavu)",
+                    name ? name : "(null)");
+}
+
+int sw_method_sparsity_definition(sw_method_kind_t kind) { return kind == SW_METHOD_TEAL ? 2 : 1; }
+
+void sw_method_cfg_defaults(sw_method_cfg_t *cfg, const sw_llama_config_t *mc) {
+  memset(cfg, 0, sizeof *cfg);
+  cfg->kind = SW_METHOD_DENSE;
+  cfg->act = SW_ACT_SILU;
+  for (int l = 0; l < mc->n_layer && l < SW_METHOD_MAX_LAYERS; l++) cfg->layers[l] = 1;
+  cfg->n_expert = mc->d_ff % 32 == 0 ? mc->d_ff / 32 : 1;
+  cfg->pred_rank = 64;
+  cfg->train_epochs = 8;
+  cfg->seed = 1;
+}
+
+sw_rc sw_method_parse_layers(sw_method_cfg_t *cfg, const char *spec, int n_layer, sw_err_t *err) {
+  memset(cfg->layers, 0, sizeof cfg->layers);
+  if (!spec || strcmp(spec, "all") == 0 || spec[0] == 0) {
+    for (int l = 0; l < n_layer && l < SW_METHOD_MAX_LAYERS; l++) cfg->layers[l] = 1;
+    return SW_OK;
+  }
+  const char *p = spec;
+  while (*p) {
+    char *end;
+    long a = strtol(p, &end, 10), b = a;
+    if (end == p) return sw_err_set(err, SW_ERR_INVALID, "layers '%s': expected a number at '%s'", spec, p);
+    p = end;
+    if (*p == '-') {
+      b = strtol(p + 1, &end, 10);
+      if (end == p + 1) return sw_err_set(err, SW_ERR_INVALID, "layers '%s': bad range", spec);
+      p = end;
+    }
+    if (a < 0 || b < a || b >= n_layer)
+      return sw_err_set(err, SW_ERR_RANGE, "layers '%s': %ld-%ld outside 0..%d", spec, a, b, n_layer - 1);
+    for (long l = a; l <= b; l++) cfg->layers[l] = 1;
+    if (*p == ',') p++;
+    else if (*p) return sw_err_set(err, SW_ERR_INVALID, "layers '%s': unexpected '%c'", spec, *p);
+  }
+  return SW_OK;
+}
+
+sw_rc sw_method_init(sw_method_t *M, const sw_llama_t *m, const sw_method_cfg_t *cfg, int max_tok, sw_err_t *err) {
+  memset(M, 0, sizeof *M);
+  const sw_llama_config_t *c = &m->cfg;
+  if (c->n_layer > SW_METHOD_MAX_LAYERS) return sw_err_set(err, SW_ERR_RANGE, "method: too many layers");
+  M->cfg = *cfg;
+  M->model = m;
+  M->n_layer = c->n_layer;
+  M->max_tok = max_tok;
+  M->layers = calloc((size_t)c->n_layer, sizeof *M->layers);
+  M->scratch = malloc((size_t)max_tok * (2 * (size_t)c->d_ff + (size_t)c->d_model) * sizeof(float));
+  M->idx = malloc((size_t)(c->d_ff > c->d_model ? c->d_ff : c->d_model) * sizeof(int32_t));
+  if (!M->layers || !M->scratch || !M->idx) {
+    sw_method_free(M);
+    return sw_err_set(err, SW_ERR_NOMEM, "method: out of memory");
+  }
+  for (int l = 0; l < c->n_layer; l++) {
+    M->layers[l].w = m->w.ffn[l];
+    M->layers[l].w.act = cfg->act;
+    M->layers[l].w.act_param = cfg->act_param;
+    M->layers[l].teal_tx = M->layers[l].teal_th = -1.0f;
+  }
+  sw_rc rc = sw_mask_alloc(&M->mask, c->d_ff, max_tok, err);
+  if (!rc) rc = sw_mask_alloc(&M->emask, cfg->n_expert > 0 ? cfg->n_expert : 1, max_tok, err);
+  if (!rc) rc = sw_ffn_work_alloc(&M->work, c->d_model, c->d_ff, max_tok, 1, err);
+  if (rc) sw_method_free(M);
+  return rc;
+}
+
+void sw_method_free(sw_method_t *M) {
+  if (M->layers) {
+    for (int l = 0; l < M->n_layer; l++) {
+      sw_method_layer_t *L = &M->layers[l];
+      if (L->policy.d_ff) sw_policy_free(&L->policy);
+      if (L->has_moe) {
+        sw_moe_router_free(&L->router);
+        sw_moe_free(&L->moe);
+      }
+      if (L->has_pred) sw_predictor_free(&L->pred);
+      free(L->gate_t);
+      free(L->up_t);
+    }
+  }
+  free(M->layers);
+  free(M->scratch);
+  free(M->idx);
+  if (M->mask.idx || M->mask.off) sw_mask_free(&M->mask);
+  if (M->emask.idx || M->emask.off) sw_mask_free(&M->emask);
+  if (M->work.f || M->work.i32) sw_ffn_work_free(&M->work);
+  if (M->has_moe_work) sw_moe_work_free(&M->moe_work);
+  if (M->has_pred_work) sw_predictor_work_free(&M->pred_work);
+  memset(M, 0, sizeof *M);
+}
+
+void sw_method_reset_stats(sw_method_t *M) {
+  for (int l = 0; l < M->n_layer; l++) {
+    memset(&M->layers[l].stats, 0, sizeof M->layers[l].stats);
+    M->layers[l].teal_sp_sum = 0;
+  }
+}
+
+/* TEAL, one token at a time through the input-sparse kernels. */
+static void teal_token(sw_method_t *M, sw_method_layer_t *L, float *out, const float *x, sw_ffn_stats_t *st) {
+  const sw_ffn_weights_t *w = &L->w;
+  int d = w->d_model, f = w->d_ff;
+  float *g = M->scratch, *u = g + f;
+  int nx = sw_gemv_in_sparse_thr(g, L->gate_t, (size_t)f, SW_DTYPE_F32, x, L->teal_tx, M->idx, d, f);
+  sw_gemv_in_sparse_idx(u, L->up_t, (size_t)f, SW_DTYPE_F32, x, M->idx, nx, f);
+  sw_act_apply_gated(g, g, u, w->act, w->act_param, (size_t)f);
+  int nh = 0;
+  for (int i = 0; i < f; i++)
+    if (fabsf(g[i]) > L->teal_th) M->idx[nh] = i, u[nh++] = g[i];
+  sw_gemv_rows_axpy(out, w->down, (size_t)d, SW_DTYPE_F32, u, M->idx, nh, d);
+  st->flops += 2.0 * 2.0 * nx * f + f + 2.0 * nh * d;
+  st->neurons_executed += nh;
+  L->teal_sp_sum += (2.0 * (1.0 - (double)nx / d) + (1.0 - (double)nh / f)) / 3.0;
+}
+
+/* TEAL for a batch: mask x, dense acts, mask h, sgemm through the neuron-major down rows. */
+static sw_rc teal_batch(sw_method_t *M, sw_method_layer_t *L, float *out, const float *x, int n_tok,
+                        sw_ffn_stats_t *st) {
+  const sw_ffn_weights_t *w = &L->w;
+  int d = w->d_model, f = w->d_ff;
+  float *h = M->scratch, *ga = h + (size_t)n_tok * f, *xm = ga + (size_t)n_tok * f;
+  for (int t = 0; t < n_tok; t++) {
+    int nx = 0;
+    for (int j = 0; j < d; j++) {
+      float v = x[(size_t)t * d + j];
+      int keep = fabsf(v) > L->teal_tx;
+      xm[(size_t)t * d + j] = keep ? v : 0.0f;
+      nx += keep;
+    }
+    st->flops += 2.0 * 2.0 * nx * f + f;
+    L->teal_sp_sum += 2.0 * (1.0 - (double)nx / d) / 3.0;
+  }
+  sw_rc rc = sw_ffn_dense_acts(ga, NULL, h, xm, w, &M->work, n_tok);
+  if (rc) return rc;
+  for (int t = 0; t < n_tok; t++) {
+    int nh = 0;
+    for (int i = 0; i < f; i++) {
+      float *v = &h[(size_t)t * f + i];
+      if (fabsf(*v) > L->teal_th) nh++;
+      else *v = 0.0f;
+    }
+    st->flops += 2.0 * nh * d;
+    st->neurons_executed += nh;
+    L->teal_sp_sum += (1.0 - (double)nh / f) / 3.0;
+  }
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n_tok, d, f, 1.0f, h, f, (const float *)w->down, d, 0.0f,
+              out, d);
+  return SW_OK;
+}
+
+static sw_rc teal_forward(sw_method_t *M, sw_method_layer_t *L, float *out, const float *x, int n_tok,
+                          sw_ffn_stats_t *st) {
+  const sw_ffn_weights_t *w = &L->w;
+  memset(st, 0, sizeof *st);
+  st->tokens = n_tok;
+  st->calls = 1;
+  st->neurons_total = (int64_t)n_tok * w->d_ff;
+  st->flops_dense = sw_flops_ffn_dense(w->d_model, w->d_ff, 1, n_tok);
+  if (n_tok > 1) return teal_batch(M, L, out, x, n_tok, st);
+  teal_token(M, L, out, x, st);
+  return SW_OK;
+}
+
+/* 1 when the calibrated layer would keep every neuron: run the dense kernel instead (bitwise dense). */
+static int layer_keeps_all(const sw_method_t *M, const sw_method_layer_t *L) {
+  const sw_policy_t *p = &L->policy;
+  int f = L->w.d_ff;
+  switch (M->cfg.kind) {
+    case SW_METHOD_DENSE: return 1;
+    case SW_METHOD_TOPK:
+    case SW_METHOD_RANDOM: return p->k >= f;
+    case SW_METHOD_CATS: return p->threshold < 0.0f;
+    case SW_METHOD_CETT: return p->threshold <= 0.0f;
+    case SW_METHOD_CHESS:
+      for (int i = 0; i < f; i++)
+        if (p->chan_thr[i] >= 0.0f) return 0;
+      return 1;
+    case SW_METHOD_TEAL: return L->teal_tx < 0.0f && L->teal_th < 0.0f;
+    case SW_METHOD_D2DMOE: return M->cfg.level <= 0.0;
+    case SW_METHOD_MOEFICATION:
+    case SW_METHOD_DEJAVU: return M->cfg.level <= 0.0;
+    default: return 0;
+  }
+}
+
+static sw_rc method_forward(void *ctx, int l, float *out, const float *x, int n_tok, sw_err_t *err) {
+  sw_method_t *M = ctx;
+  sw_method_layer_t *L = &M->layers[l];
+  sw_ffn_stats_t st;
+  memset(&st, 0, sizeof st);
+  M->nonce++;
+  sw_rc rc;
+  int E = L->has_moe ? L->moe.n_expert : 1;
+  if (!L->sparse || layer_keeps_all(M, L)) {
+    rc = sw_ffn_dense_forward(out, x, &L->w, &st, &M->work, n_tok);
+  } else {
+    switch (M->cfg.kind) {
+      case SW_METHOD_TEAL: rc = teal_forward(M, L, out, x, n_tok, &st); break;
+      case SW_METHOD_D2DMOE:
+        rc = sw_moe_forward_routed(out, &M->emask, x, &L->moe, &L->router, SW_MOE_SELECT_DYNK_MAX, 0, M->cfg.level,
+                                   &st, &M->moe_work, n_tok);
+        break;
+      case SW_METHOD_MOEFICATION: {
+        int k = (int)llround((1.0 - M->cfg.level) * E);
+        rc = sw_moe_forward_routed(out, &M->emask, x, &L->moe, &L->router, SW_MOE_SELECT_TOPK, k < 1 ? 1 : k, 0.0,
+                                   &st, &M->moe_work, n_tok);
+        break;
+      }
+      case SW_METHOD_DEJAVU: {
+        int k = (int)llround((1.0 - M->cfg.level) * L->w.d_ff);
+        rc = sw_predictor_forward(out, &M->mask, x, &L->w, &L->pred, 0.5, k < 1 ? 1 : k, &st, &M->pred_work,
+                                  &M->work, n_tok);
+        break;
+      }
+      default:
+        rc = sw_ffn_policy_forward(out, &M->mask, x, &L->w, &L->policy, M->nonce, &st, &M->work, n_tok);
+        break;
+    }
+  }
+  if (rc) return sw_err_set(err, rc, "method %s: layer %d FFN kernel failed (%s)", sw_method_name(M->cfg.kind), l,
+                            sw_err_text(rc));
+  sw_ffn_stats_add(&L->stats, &st);
+  return SW_OK;
+}
+
+sw_llama_ffn_t sw_method_hook(sw_method_t *M) {
+  sw_llama_ffn_t h = {method_forward, M};
+  return h;
+}
+
+double sw_method_layer_sparsity(const sw_method_t *M, int l) {
+  const sw_method_layer_t *L = &M->layers[l];
+  const sw_ffn_stats_t *s = &L->stats;
+  if (s->tokens == 0) return NAN;
+  if (M->cfg.kind == SW_METHOD_TEAL) return L->teal_sp_sum / (double)s->tokens;
+  if (s->experts_total > 0) return 1.0 - (double)s->experts_executed / (double)s->experts_total;
+  if (s->neurons_total > 0) return 1.0 - (double)s->neurons_executed / (double)s->neurons_total;
+  return 0.0;
+}
+
+void sw_method_summary(const sw_method_t *M, sw_method_summary_t *sum) {
+  memset(sum, 0, sizeof *sum);
+  double sp = 0, sp_sparse = 0;
+  int n_sparse = 0;
+  for (int l = 0; l < M->n_layer; l++) {
+    const sw_ffn_stats_t *s = &M->layers[l].stats;
+    double ls = sw_method_layer_sparsity(M, l);
+    if (isnan(ls)) ls = 0;
+    sp += ls;
+    if (M->layers[l].sparse) sp_sparse += ls, n_sparse++;
+    sum->ffn_flops_per_tok += s->flops;
+    sum->ffn_flops_dense_per_tok += s->flops_dense;
+    sum->select_flops_per_tok += s->flops_select;
+    if (l == 0) sum->tokens = s->tokens;
+  }
+  double tok = sum->tokens > 0 ? (double)sum->tokens : NAN;
+  sum->sparsity = M->n_layer ? sp / M->n_layer : 0;
+  sum->sparsity_sparse_layers = n_sparse ? sp_sparse / n_sparse : 0;
+  sum->ffn_flops_per_tok /= tok;
+  sum->ffn_flops_dense_per_tok /= tok;
+  sum->select_flops_per_tok /= tok;
+}

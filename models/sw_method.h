@@ -1,0 +1,117 @@
+/* sw_method: a per-layer FFN method for sw_llama (the sw_llama_ffn_t hook): dense, the kernels' neuron
+ * policies (oracle top-k, CATS, CHESS, CETT, random), TEAL input thresholds, MoE conversions (D2DMoE
+ * regression router + dynamic-k, MoEfication classifier router + top-k) and the Deja Vu predictor, with an
+ * optional activation replacement (SiLU -> ReLU, ReLU², FATReLU: a change of the model, no fine-tuning).
+ * Layers outside the method's layer set run dense.  A layer whose calibrated method would keep every
+ * neuron (level 0) runs the dense kernel itself, so sparsity 0 reproduces dense results bit for bit.
+ * Per-layer counters accumulate (sw_ffn_stats_t); sparsity is reported as methods.md §1 definition 1
+ * (fraction of the d_ff intermediate neurons not computed) for every method except TEAL, whose number is
+ * definition 2 (input sparsity of gate/up/down, weighted by matrix size). */
+#ifndef SW_METHOD_H
+#define SW_METHOD_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/sw_err.h"
+#include "kernels/sw_ffn.h"
+#include "kernels/sw_moe.h"
+#include "kernels/sw_policy.h"
+#include "kernels/sw_predictor.h"
+#include "models/sw_llama.h"
+
+typedef enum sw_method_kind {
+  SW_METHOD_DENSE = 0,
+  SW_METHOD_TOPK = 1,        /* oracle top-k by |h_i| at sparsity s */
+  SW_METHOD_CATS = 2,        /* per-layer threshold on |act(gate)| (Lee et al. 2024) */
+  SW_METHOD_CHESS = 3,       /* per-channel thresholds (He et al. 2024) */
+  SW_METHOD_CETT = 4,        /* per-layer ε so that mean CETT = level (Zhang et al. 2024) */
+  SW_METHOD_RANDOM = 5,      /* random neurons at sparsity s (control) */
+  SW_METHOD_TEAL = 6,        /* thresholds on the FFN input and on h (Liu et al. 2024), uniform s */
+  SW_METHOD_D2DMOE = 7,      /* experts + MLP regression router + dynk_max with τ = level */
+  SW_METHOD_MOEFICATION = 8, /* experts + classifier router + static top-k at expert sparsity s */
+  SW_METHOD_DEJAVU = 9,      /* low-rank predictor + top-k neurons at sparsity s */
+  SW_METHOD_COUNT
+} sw_method_kind_t;
+
+/* "dense", "topk", "cats", "chess", "cett", "random", "teal", "d2dmoe", "moefication", "dejavu". */
+const char *sw_method_name(sw_method_kind_t kind);
+sw_rc       sw_method_parse(const char *name, sw_method_kind_t *kind, sw_err_t *err);
+/* The sparsity definition (methods.md §1) a method's reported sparsity uses: 1 or 2. */
+int sw_method_sparsity_definition(sw_method_kind_t kind);
+
+#define SW_METHOD_MAX_LAYERS 1024
+
+typedef struct sw_method_cfg {
+  sw_method_kind_t kind;
+  double   level;       /* sparsity s in [0,1]; CETT: target CETT in [0,1); D2DMoE: τ in [0,1] */
+  sw_act_t act;         /* FFN activation (SW_ACT_SILU = the model's own) */
+  float    act_param;   /* FATReLU threshold */
+  uint8_t  layers[SW_METHOD_MAX_LAYERS]; /* 1 = sparsify this layer (others run dense) */
+  int      n_expert;    /* MoE: experts per layer (d_ff must be divisible); default d_ff/32 */
+  int      pred_rank;   /* Deja Vu predictor rank; default 64 */
+  int      train_epochs;/* router/predictor epochs; default 8 */
+  uint64_t seed;        /* clustering, router and random-policy seed */
+} sw_method_cfg_t;
+
+/* Defaults for a model: dense, SiLU, all layers, n_expert d_ff/32, rank 64, 8 epochs, seed 1. */
+void sw_method_cfg_defaults(sw_method_cfg_t *cfg, const sw_llama_config_t *mc);
+/* Parses a layer list "all" | "0,3,5-9" into cfg->layers for n_layer layers. */
+sw_rc sw_method_parse_layers(sw_method_cfg_t *cfg, const char *spec, int n_layer, sw_err_t *err);
+
+typedef struct sw_method_layer {
+  sw_ffn_weights_t w;       /* the model's FFN view with this method's activation */
+  int              sparse;  /* 0: the layer runs the dense kernel */
+  sw_policy_t      policy;  /* TOPK/CATS/CHESS/CETT/RANDOM */
+  float            teal_tx, teal_th; /* TEAL thresholds on |x| and |h| (negative = keep all) */
+  int              has_moe;
+  sw_moe_t         moe;     /* D2DMOE/MOEFICATION */
+  sw_moe_router_t  router;
+  int              has_pred;
+  sw_predictor_t   pred;    /* DEJAVU */
+  float           *gate_t, *up_t; /* TEAL: (d_model, d_ff) transposed gate/up, input-channel-major (owned) */
+  sw_ffn_stats_t   stats;   /* accumulated over calls */
+  double           teal_sp_sum; /* TEAL: Σ over tokens of the size-weighted input sparsity of gate/up/down */
+} sw_method_layer_t;
+
+typedef struct sw_method {
+  sw_method_cfg_t    cfg;
+  const sw_llama_t  *model;  /* borrowed */
+  int                n_layer;
+  sw_method_layer_t *layers; /* (n_layer) */
+  int                max_tok;
+  sw_mask_t          mask;   /* neuron mask scratch (max_tok x d_ff) */
+  sw_mask_t          emask;  /* expert mask scratch (max_tok x n_expert) */
+  sw_ffn_work_t      work;   /* kernel scratch */
+  sw_moe_work_t      moe_work;
+  int                has_moe_work;
+  sw_predictor_work_t pred_work;
+  int                has_pred_work;
+  float             *scratch; /* TEAL: (max_tok, 2*d_ff + d_model) */
+  int32_t           *idx;     /* TEAL: (max(d_model, d_ff)) */
+  uint64_t           nonce;   /* advances every call (random policy) */
+} sw_method_t;
+
+/* Creates an uncalibrated method for model m (kernels' scratch for max_tok tokens per call).
+ * Layers run dense until sw_calib fills them.  Free with sw_method_free. */
+sw_rc sw_method_init(sw_method_t *meth, const sw_llama_t *m, const sw_method_cfg_t *cfg, int max_tok, sw_err_t *err);
+void  sw_method_free(sw_method_t *meth);
+/* The hook to pass to sw_llama_forward / sw_eval_run. */
+sw_llama_ffn_t sw_method_hook(sw_method_t *meth);
+/* Zeroes the per-layer counters. */
+void sw_method_reset_stats(sw_method_t *meth);
+
+/* Summary of the counters since the last reset. */
+typedef struct sw_method_summary {
+  double sparsity;          /* model-wide, over sparsified and dense layers, in the method's definition */
+  double sparsity_sparse_layers; /* mean over the layers the method sparsifies */
+  double ffn_flops_per_tok; /* executed FFN FLOPs per token incl. selection/router/predictor */
+  double ffn_flops_dense_per_tok;
+  double select_flops_per_tok;
+  int64_t tokens;           /* tokens seen per layer */
+} sw_method_summary_t;
+
+void sw_method_summary(const sw_method_t *meth, sw_method_summary_t *sum);
+/* Sparsity of layer l since the last reset (definition as above). */
+double sw_method_layer_sparsity(const sw_method_t *meth, int l);
+
+#endif
