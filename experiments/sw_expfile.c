@@ -46,6 +46,7 @@ typedef struct exp_ctx {
   sw_experiment_t *e;
   key_reg_t       *regs; /* every definition of a config key, in parse order */
   size_t           n_regs, cap_regs;
+  size_t           n_match_values; /* values in all if: and exclude: entries so far (bounded) */
 } exp_ctx_t;
 
 /* ---------------------------------------------------------------- messages */
@@ -656,20 +657,24 @@ static int value_text_cmp(const void *a, const void *b) {
   return (x->val->col > y->val->col) - (x->val->col < y->val->col);
 }
 
+/* {"v":<value>} in canonical form (allocated), or NULL on OOM. */
+static char *value_canon(const sw_value_t *v) {
+  static const char *const one_key[] = {"v"};
+  sw_buf_t b = SW_BUF_INIT;
+  char *text = sw_canon_config_parts(one_key, &v, 1, &b, NULL) == SW_OK ? sw_buf_take(&b) : NULL;
+  sw_buf_free(&b);
+  return text;
+}
+
 /* Refuses a repeated value in an axis, in O(n log n) (axes may hold up to SW_EXP_MAX_LIST values). */
 static sw_rc check_distinct(exp_ctx_t *c, const char *key, const sw_value_t *list) {
   value_text_t *vt = calloc(list->count ? list->count : 1, sizeof *vt);
   if (!vt) return nomem(c);
   sw_rc rc = SW_OK;
   size_t made = 0;
-  static const char *const one_key[] = {"v"};
   for (; made < list->count && rc == SW_OK; made++) {
-    sw_buf_t b = SW_BUF_INIT;
-    const sw_value_t *v = &list->items[made];
-    rc = sw_canon_config_parts(one_key, &v, 1, &b, c->err);
-    vt[made] = (value_text_t){sw_buf_take(&b), v};
-    sw_buf_free(&b);
-    if (rc == SW_OK && !vt[made].text) rc = nomem(c);
+    vt[made] = (value_text_t){value_canon(&list->items[made]), &list->items[made]};
+    if (!vt[made].text) rc = nomem(c);
   }
   if (rc == SW_OK) qsort(vt, list->count, sizeof *vt, value_text_cmp);
   for (size_t i = 1; rc == SW_OK && i < list->count; i++)
@@ -793,6 +798,10 @@ static sw_rc parse_match(exp_ctx_t *c, const sw_ynode_t *n, const char *what, in
     char w[96];
     snprintf(w, sizeof w, "'%s' in %s", k->text, what);
     rc = to_value(c, n->kids[i + 1], w, &kv->val);
+    c->n_match_values += kv->val.kind == SW_VAL_LIST ? kv->val.count : 1;
+    if (rc == SW_OK && c->n_match_values > SW_EXP_MAX_MATCH_VALUES)
+      rc = FAIL(c, n->kids[i + 1], "more than %d values in all if: conditions and exclude: entries together",
+                SW_EXP_MAX_MATCH_VALUES);
   }
   return rc;
 }
@@ -896,7 +905,63 @@ static int experiment_values(const sw_experiment_t *e, const char *key, value_fn
   return block_values(&e->grid, key, fn, arg);
 }
 
-static int value_is(const sw_value_t *v, void *arg) { return sw_value_equal(v, arg); }
+/* Sorted canonical texts of every value one key can take, built once per key named in a condition. */
+typedef struct key_values {
+  const char   *key;  /* borrowed */
+  value_text_t *vt;   /* vt[n], sorted by text, owned */
+  size_t        n, cap;
+  int           oom;
+} key_values_t;
+
+typedef struct cond_ctx {
+  exp_ctx_t    *c;
+  key_values_t *kv; /* kv[n_kv] */
+  size_t        n_kv;
+} cond_ctx_t;
+
+static int collect_value(const sw_value_t *v, void *arg) {
+  key_values_t *k = arg;
+  if (k->n == k->cap) {
+    size_t cap = k->cap ? k->cap * 2 : 16;
+    value_text_t *vt = realloc(k->vt, cap * sizeof *vt);
+    if (!vt) return k->oom = 1;
+    k->vt = vt;
+    k->cap = cap;
+  }
+  char *text = value_canon(v);
+  if (!text) return k->oom = 1;
+  k->vt[k->n++] = (value_text_t){text, v};
+  return 0;
+}
+
+static int text_cmp(const void *a, const void *b) {
+  return strcmp(((const value_text_t *)a)->text, ((const value_text_t *)b)->text);
+}
+
+static const key_values_t *key_values(cond_ctx_t *cc, const char *key) {
+  for (size_t i = 0; i < cc->n_kv; i++)
+    if (!strcmp(cc->kv[i].key, key)) return &cc->kv[i];
+  key_values_t *grown = realloc(cc->kv, (cc->n_kv + 1) * sizeof *grown);
+  if (!grown) return NULL;
+  cc->kv = grown;
+  key_values_t *k = &cc->kv[cc->n_kv++];
+  *k = (key_values_t){.key = key};
+  experiment_values(cc->c->e, key, collect_value, k);
+  if (k->oom) return NULL;
+  qsort(k->vt, k->n, sizeof *k->vt, text_cmp);
+  return k;
+}
+
+/* 1 when key can take value t (-1 on OOM). */
+static int value_possible(cond_ctx_t *cc, const char *key, const sw_value_t *t) {
+  const key_values_t *k = key_values(cc, key);
+  char *text = value_canon(t);
+  if (!k || !text) return free(text), -1;
+  value_text_t probe = {text, t};
+  int found = bsearch(&probe, k->vt, k->n, sizeof probe, text_cmp) != NULL;
+  free(text);
+  return found;
+}
 
 /* Closest string value of a key (for did-you-mean on condition values). */
 typedef struct closest_str {
@@ -917,33 +982,38 @@ static int value_closer(const sw_value_t *v, void *arg) {
 }
 
 /* One value of a condition or exclusion: some trial must be able to have it. */
-static sw_rc check_term_value(exp_ctx_t *c, const char *key, const sw_value_t *t, const char *what) {
-  if (experiment_values(c->e, key, value_is, (void *)t)) return SW_OK;
+static sw_rc check_term_value(cond_ctx_t *cc, const char *key, const sw_value_t *t, const char *what) {
+  int ok = value_possible(cc, key, t);
+  if (ok < 0) return nomem(cc->c);
+  if (ok) return SW_OK;
   closest_str_t near = {t->kind == SW_VAL_STR ? t->s : "", NULL, (size_t)-1};
-  if (t->kind == SW_VAL_STR) experiment_values(c->e, key, value_closer, &near);
+  if (t->kind == SW_VAL_STR) experiment_values(cc->c->e, key, value_closer, &near);
   char h[96] = "";
   if (near.best) snprintf(h, sizeof h, " (did you mean '%.64s'?)", near.best);
-  return fail_at(c, t->line, t->col, SW_ERR_INVALID, "%s: no trial can have this value of '%s'%s", what, key, h);
+  return fail_at(cc->c, t->line, t->col, SW_ERR_INVALID, "%s: no trial can have this value of '%s'%s", what, key, h);
 }
 
-static sw_rc check_match_values(exp_ctx_t *c, const sw_match_t *m, const char *what) {
+static sw_rc check_match_values(cond_ctx_t *cc, const sw_match_t *m, const char *what) {
   sw_rc rc = SW_OK;
   for (size_t i = 0; i < m->n && rc == SW_OK; i++) {
     const sw_kv_t *t = &m->terms[i];
     if (t->val.kind != SW_VAL_LIST) {
-      rc = check_term_value(c, t->key, &t->val, what);
-    } else if (!experiment_values(c->e, t->key, value_is, (void *)&t->val)) { /* a whole list value, or any of */
-      for (size_t j = 0; j < t->val.count && rc == SW_OK; j++) rc = check_term_value(c, t->key, &t->val.items[j], what);
+      rc = check_term_value(cc, t->key, &t->val, what);
+      continue;
     }
+    int whole = value_possible(cc, t->key, &t->val); /* a list value itself, else "any of" its items */
+    if (whole < 0) rc = nomem(cc->c);
+    for (size_t j = 0; !whole && j < t->val.count && rc == SW_OK; j++)
+      rc = check_term_value(cc, t->key, &t->val.items[j], what);
   }
   return rc;
 }
 
-static sw_rc check_block_conditions(exp_ctx_t *c, const sw_grid_block_t *b) {
+static sw_rc check_block_conditions(cond_ctx_t *cc, const sw_grid_block_t *b) {
   sw_rc rc = SW_OK;
   for (size_t i = 0; i < b->n_when && rc == SW_OK; i++) {
-    rc = check_match_values(c, &b->when[i].cond, "if condition");
-    if (rc == SW_OK) rc = check_block_conditions(c, &b->when[i]);
+    rc = check_match_values(cc, &b->when[i].cond, "if condition");
+    if (rc == SW_OK) rc = check_block_conditions(cc, &b->when[i]);
   }
   return rc;
 }
@@ -951,9 +1021,15 @@ static sw_rc check_block_conditions(exp_ctx_t *c, const sw_grid_block_t *b) {
 /* Typos in condition and exclusion values are caught here, with a position and a suggestion; the
  * grid expansion then only reports combinations that never occur together. */
 static sw_rc check_conditions(exp_ctx_t *c) {
-  sw_rc rc = check_block_conditions(c, &c->e->grid);
+  cond_ctx_t cc = {.c = c};
+  sw_rc rc = check_block_conditions(&cc, &c->e->grid);
   for (size_t i = 0; i < c->e->n_exclude && rc == SW_OK; i++)
-    rc = check_match_values(c, &c->e->exclude[i], "exclude entry");
+    rc = check_match_values(&cc, &c->e->exclude[i], "exclude entry");
+  for (size_t i = 0; i < cc.n_kv; i++) {
+    for (size_t j = 0; j < cc.kv[i].n; j++) free(cc.kv[i].vt[j].text);
+    free(cc.kv[i].vt);
+  }
+  free(cc.kv);
   return rc;
 }
 

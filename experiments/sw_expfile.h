@@ -22,6 +22,7 @@
 #define SW_EXP_HARD_MAX_TRIALS  1000000     /* max_trials may not exceed this */
 #define SW_EXP_MAX_WHEN_DEPTH   8           /* nested `when` blocks */
 #define SW_EXP_MAX_BLOCKS       1024        /* entries in one `when` list, and `exclude` entries */
+#define SW_EXP_MAX_MATCH_VALUES 4096        /* values in all `if:` and `exclude:` entries together */
 
 /* A config value: a scalar, or a list of scalars.  line/col are 1-based file positions (0 = default). */
 typedef enum sw_value_kind {

@@ -537,6 +537,7 @@ static const bad_case_t bad_cases[] = {
     {"deep nesting", NULL, SW_ERR_PARSE, "t.yaml:1:35:", "nesting deeper than 32"},
     {"huge scalar", NULL, SW_ERR_PARSE, "t.yaml:3:15:", "longer than the limit"},
     {"file over 1 MiB", NULL, SW_ERR_PARSE, "t.yaml:1:1:", "larger than the limit"},
+    {"too many exclusion values", NULL, SW_ERR_INVALID, "t.yaml:7:11:", "more than 4096 values"},
 };
 
 /* Texts too large or too repetitive to write inline. */
@@ -561,6 +562,10 @@ static char *generate(const char *what, size_t *len) {
     sw_buf_puts(&b, "name: a\nworkload: ffn\nsettings: {k: ");
     for (int i = 0; i < SW_EXP_MAX_SCALAR + 1; i++) sw_buf_puts(&b, "x");
     sw_buf_puts(&b, "}\n");
+  } else if (!strcmp(what, "too many exclusion values")) {
+    sw_buf_puts(&b, "name: a\nworkload: ffn\ngrid:\n  product:\n    a: {range: [0, 5000]}\n  exclude:\n    - {a: [0");
+    for (int i = 1; i <= SW_EXP_MAX_MATCH_VALUES; i++) sw_buf_printf(&b, ", %d", i);
+    sw_buf_puts(&b, "]}\n");
   } else {
     sw_buf_puts(&b, "name: a\nworkload: ffn\n");
     while (b.len <= SW_EXP_MAX_FILE_BYTES) sw_buf_puts(&b, "# padding padding padding padding padding padding\n");
