@@ -12,6 +12,7 @@
 #include "kernels/sw_ffn_dense.h"
 #include "kernels/sw_ffn_sparse.h"
 #include "kernels/sw_policy.h"
+#include "kernels/sw_teal.h"
 #include "tests/unit/test_kernels_common.h"
 
 #define KT_SPARSITY_TOL 0.01 /* ±1 point (issue 3) */
@@ -251,6 +252,54 @@ static void test_plain_ffn_policies(void **state) {
   kt_layer_free(&L);
 }
 
+/* Float64 TEAL reference: x̃ = x·1[|x| > t_x], h from x̃, h̃ = h·1[|h| > t_h], out = Σ h̃_i down_i. */
+static void kt_teal_reference(double *out, const float *x, const sw_ffn_weights_t *w, float t_x, float t_h, int n_tok) {
+  int d = w->d_model, f = w->d_ff;
+  for (int t = 0; t < n_tok; t++) {
+    const float *xt = x + (size_t)t * d;
+    double      *o = out + (size_t)t * d;
+    for (int j = 0; j < d; j++) o[j] = 0.0;
+    for (int i = 0; i < f; i++) {
+      double g = 0.0, u = 0.0;
+      for (int j = 0; j < d; j++) {
+        if (!(fabsf(xt[j]) > t_x)) continue;
+        if (w->gated) g += (double)sw_ffn_weight_at(w->gate, w->ld_gate, w->dtype, i, j) * xt[j];
+        u += (double)sw_ffn_weight_at(w->up, w->ld_up, w->dtype, i, j) * xt[j];
+      }
+      double hv = w->gated ? sw_act_ref(w->act, g, 0) * u : sw_act_ref(w->act, u, 0);
+      if (!(fabs(hv) > t_h)) continue;
+      for (int j = 0; j < d; j++) o[j] += hv * sw_ffn_weight_at(w->down, w->ld_down, w->dtype, i, j);
+    }
+  }
+}
+
+static void test_teal_forward(void **state) {
+  (void)state;
+  for (int gated = 0; gated <= 1; gated++) {
+    kt_layer_t L;
+    kt_layer_init(&L, 33, 70, gated, 6, 21 + gated);
+    sw_err_t          err;
+    sw_teal_weights_t tw;
+    sw_teal_policy_t  p;
+    assert_int_equal(sw_teal_weights_init(&tw, &L.w, &err), SW_OK);
+    assert_int_equal(sw_teal_calibrate(&p, L.x, L.h, L.n_tok, 33, 70, 0.5, &err), SW_OK);
+    assert_true(p.t_x > 0.0f && p.t_h > 0.0f);
+    kt_poison(L.out, (size_t)6 * 33);
+    sw_ffn_stats_t st;
+    int64_t        nx = 0;
+    assert_int_equal(sw_ffn_teal_forward(L.out, L.x, &tw, &p, &st, &nx, &L.work, L.n_tok), SW_OK);
+    kt_teal_reference(L.ref, L.x, &L.w, p.t_x, p.t_h, L.n_tok);
+    assert_int_equal(kt_mismatches(L.out, L.ref, 6, 33, "teal"), 0);
+    int64_t want_nx = 0;
+    for (int k = 0; k < 6 * 33; k++) want_nx += fabsf(L.x[k]) > p.t_x;
+    assert_int_equal(nx, want_nx);
+    assert_true(st.neurons_executed > 0 && st.neurons_executed < 6 * 70);
+    assert_true(st.weight_bytes < st.weight_bytes_dense * 6);
+    sw_teal_weights_free(&tw);
+    kt_layer_free(&L);
+  }
+}
+
 static void test_policy_names(void **state) {
   (void)state;
   sw_policy_kind_t k;
@@ -268,7 +317,7 @@ int main(void) {
       cmocka_unit_test(test_calib_quantiles_held_out), cmocka_unit_test(test_calib_chess_held_out),
       cmocka_unit_test(test_threshold_policy_ffn_held_out), cmocka_unit_test(test_topk_and_random),
       cmocka_unit_test(test_cett_calibration), cmocka_unit_test(test_plain_ffn_policies),
-      cmocka_unit_test(test_policy_names),
+      cmocka_unit_test(test_policy_names), cmocka_unit_test(test_teal_forward),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
