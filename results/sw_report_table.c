@@ -456,8 +456,14 @@ typedef struct proj {
   const sw_report_opts_t *o;
   sw_axis_t              *axes;
   size_t                  n_axes;
-  const sw_axis_t        *row, *col;     /* col may be NULL (one value column) */
-  const sw_axis_t        *split[32];     /* other varying axes */
+  const sw_axis_t        *row;
+  const sw_axis_t        *cols[8];       /* column axes: none, one, or several sparsity knobs merged */
+  size_t                  n_cols;
+  char                  **colv;          /* distinct column texts in display order (n_colv) */
+  size_t                  n_colv;
+  const sw_axis_t        *attrs[16];     /* varying axes fixed by the row value: shown in the row label */
+  size_t                  n_attrs;
+  const sw_axis_t        *split[32];     /* other varying axes: one table per combination */
   size_t                  n_split;
   const char             *metrics[SW_REPORT_MAX_METRICS];
   size_t                  n_metrics;
@@ -473,16 +479,71 @@ static void split_key(const proj_t *p, const sw_rtrial_t *t, char *dst, size_t c
   }
 }
 
-/* The trial at (row value r, col value c) among trials with split key `key`; NULL when none. */
+/* Column text of a trial: the single column axis' value, or "k=v ..." of the merged knobs it sets ("-": none). */
+static void col_text(const proj_t *p, const sw_rtrial_t *t, char *dst, size_t cap) {
+  char v[256];
+  dst[0] = '\0';
+  if (p->n_cols == 1) {
+    sw_rtrial_config_text(t, p->cols[0]->key, dst, cap);
+    return;
+  }
+  for (size_t i = 0; i < p->n_cols; i++) {
+    sw_rtrial_config_text(t, p->cols[i]->key, v, sizeof v);
+    if (strcmp(v, "-") != 0) sw_report_appendf(dst, cap, "%s%s=%s", dst[0] ? " " : "", p->cols[i]->key, v);
+  }
+  if (!dst[0]) snprintf(dst, cap, "-");
+}
+
+/* Display order of column texts: "-" first; merged knobs by knob, then numerically. */
+static int col_cmp(const proj_t *p, const char *a, const char *b) {
+  if (p->n_cols == 1) {
+    size_t ia = sw_axis_index(p->cols[0], a), ib = sw_axis_index(p->cols[0], b);
+    return (ia > ib) - (ia < ib);
+  }
+  if (strcmp(a, "-") == 0 || strcmp(b, "-") == 0) return (strcmp(b, "-") == 0) - (strcmp(a, "-") == 0);
+  size_t ka = p->n_cols, kb = p->n_cols;
+  for (size_t i = 0; i < p->n_cols; i++) {
+    size_t n = strlen(p->cols[i]->key);
+    if (ka == p->n_cols && strncmp(a, p->cols[i]->key, n) == 0 && a[n] == '=') ka = i;
+    if (kb == p->n_cols && strncmp(b, p->cols[i]->key, n) == 0 && b[n] == '=') kb = i;
+  }
+  if (ka != kb) return ka < kb ? -1 : 1;
+  const char *ea = strchr(a, '='), *eb = strchr(b, '=');
+  double x = ea ? strtod(ea + 1, NULL) : 0, y = eb ? strtod(eb + 1, NULL) : 0;
+  if (x != y) return x < y ? -1 : 1;
+  return strcmp(a, b);
+}
+
+/* Collects the distinct column texts of the set into p->colv, ordered by col_cmp. */
+static int build_columns(proj_t *p) {
+  char text[512];
+  p->colv = calloc(p->set->n ? p->set->n : 1, sizeof *p->colv);
+  if (!p->colv) return 0;
+  for (size_t i = 0; p->n_cols && i < p->set->n; i++) {
+    col_text(p, &p->set->trials[i], text, sizeof text);
+    size_t j = 0;
+    while (j < p->n_colv && strcmp(p->colv[j], text) != 0) j++;
+    if (j < p->n_colv) continue;
+    if (!(p->colv[p->n_colv] = sw_report_strdup(text))) return 0;
+    for (j = p->n_colv++; j > 0 && col_cmp(p, p->colv[j - 1], p->colv[j]) > 0; j--) {
+      char *t = p->colv[j];
+      p->colv[j] = p->colv[j - 1];
+      p->colv[j - 1] = t;
+    }
+  }
+  return 1;
+}
+
+/* The trial at (row value r, column c) among trials with split key `key`; NULL when none. */
 static const sw_rtrial_t *trial_at(const proj_t *p, const char *key, size_t r, size_t c) {
-  char k[512], v[256];
+  char k[512], v[512];
   for (size_t i = 0; i < p->set->n; i++) {
     const sw_rtrial_t *t = &p->set->trials[i];
     sw_rtrial_config_text(t, p->row->key, v, sizeof v);
     if (strcmp(v, p->row->values[r]) != 0) continue;
-    if (p->col) {
-      sw_rtrial_config_text(t, p->col->key, v, sizeof v);
-      if (strcmp(v, p->col->values[c]) != 0) continue;
+    if (p->n_cols) {
+      col_text(p, t, v, sizeof v);
+      if (strcmp(v, p->colv[c]) != 0) continue;
     }
     split_key(p, t, k, sizeof k);
     if (strcmp(k, key) == 0) return t;
@@ -490,14 +551,39 @@ static const sw_rtrial_t *trial_at(const proj_t *p, const char *key, size_t r, s
   return NULL;
 }
 
-/* Dense reference of cell (r, c): the column whose value is 0 in the same row, else the row named "dense"
- * in the same column. */
-static const sw_rtrial_t *dense_ref(const proj_t *p, const char *key, size_t r, size_t c) {
+/* 1 when column text c means "no sparsity": a single numeric 0, or one merged knob at 0. */
+static int zero_column(const char *c) {
+  const char *eq = strchr(c, '=');
   double v;
-  for (size_t j = 0; p->col && j < p->col->n; j++)
-    if (is_number(p->col->values[j], &v) && v == 0) return trial_at(p, key, r, j);
+  return is_number(eq ? eq + 1 : c, &v) && v == 0;
+}
+
+/* Dense reference of cell (r, c): the same row's zero-sparsity column, else the row named "dense" in the
+ * same column, else that row's only cell. */
+static const sw_rtrial_t *dense_ref(const proj_t *p, const char *key, size_t r, size_t c) {
+  for (size_t j = 0; j < p->n_colv; j++)
+    if (zero_column(p->colv[j])) return trial_at(p, key, r, j);
   size_t d = sw_axis_index(p->row, "dense");
-  return d != (size_t)-1 ? trial_at(p, key, d, c) : NULL;
+  if (d == (size_t)-1) return NULL;
+  const sw_rtrial_t *t = trial_at(p, key, d, c), *only = NULL;
+  for (size_t j = 0; !t && j < p->n_colv; j++) {
+    const sw_rtrial_t *u = trial_at(p, key, d, j);
+    if (u && only) return NULL;
+    if (u) only = u;
+  }
+  return t ? t : only;
+}
+
+/* Row label: the row value, then the attributes it fixes ("moe_topk experts=48"). */
+static void row_label(const proj_t *p, size_t r, const char *key, char *dst, size_t cap) {
+  char v[256];
+  snprintf(dst, cap, "%s", p->row->values[r]);
+  const sw_rtrial_t *t = NULL;
+  for (size_t c = 0; !t && c < (p->n_cols ? p->n_colv : 1); c++) t = trial_at(p, key, r, c);
+  for (size_t i = 0; t && i < p->n_attrs; i++) {
+    sw_rtrial_config_text(t, p->attrs[i]->key, v, sizeof v);
+    if (strcmp(v, "-") != 0) sw_report_appendf(dst, cap, " %s=%s", p->attrs[i]->key, v);
+  }
 }
 
 static void block_title(const proj_t *p, const char *metric, const char *key, int relative, char *dst, size_t cap) {
@@ -509,15 +595,16 @@ static void block_title(const proj_t *p, const char *metric, const char *key, in
 
 /* One metric block of one split group; returns 0 when no cell has the metric. */
 static int metric_block(const proj_t *p, const char *metric, const char *key, int relative, sw_buf_t *out) {
-  size_t ncol = p->col ? p->col->n : 1;
+  size_t ncol = p->n_cols ? p->n_colv : 1;
   int any = 0;
   sw_grid_t g;
   sw_grid_init(&g, ncol + 1);
   sw_grid_header(&g, 0, p->row->key);
-  char text[160];
+  char text[600];
   for (size_t c = 0; c < ncol; c++) {
-    snprintf(text, sizeof text, "%s=%s", p->col ? p->col->key : "", p->col ? p->col->values[c] : "");
-    sw_grid_header(&g, c + 1, p->col ? text : metric);
+    if (p->n_cols == 1) snprintf(text, sizeof text, "%s=%s", p->cols[0]->key, p->colv[c]);
+    else snprintf(text, sizeof text, "%s", p->n_cols ? p->colv[c] : metric);
+    sw_grid_header(&g, c + 1, text);
   }
   for (size_t r = 0; r < p->row->n; r++) {
     size_t row = (size_t)-1;
@@ -536,7 +623,8 @@ static int metric_block(const proj_t *p, const char *metric, const char *key, in
       }
       if (row == (size_t)-1) {
         row = sw_grid_add_row(&g);
-        sw_grid_set(&g, row, 0, p->row->values[r]);
+        row_label(p, r, key, text, sizeof text);
+        sw_grid_set(&g, row, 0, text);
         for (size_t k = 0; k < ncol; k++) sw_grid_set(&g, row, k + 1, p->o->format == SW_FMT_CSV ? "" : "-");
       }
       cell_text(&cell, !t->valid, p->o->format, text, sizeof text);
@@ -594,10 +682,72 @@ static char **split_groups(const proj_t *p, size_t *n) {
   return keys;
 }
 
+static const char *const knobs[] = {"sparsity", "tau", "target", "k", "top_k", "cett", "threshold"};
+
+static int is_knob(const char *key) {
+  for (size_t i = 0; i < sizeof knobs / sizeof *knobs; i++)
+    if (strcmp(key, knobs[i]) == 0) return 1;
+  return 0;
+}
+
+static sw_rc unknown_key(const proj_t *p, const char *key, sw_err_t *err) {
+  sw_buf_t keys = SW_BUF_INIT;
+  for (size_t i = 0; i < p->n_axes; i++) sw_buf_printf(&keys, "%s%s", i ? ", " : "", p->axes[i].key);
+  sw_rc rc = sw_err_set(err, SW_ERR_INVALID, "no config key '%s' in run %lld (keys: %s)", key,
+                        (long long)p->set->run.run_id, sw_buf_str(&keys));
+  sw_buf_free(&keys);
+  return rc;
+}
+
+/* Column axes: --cols (comma-separated), else the auto column key plus, when it is a sparsity knob, every
+ * other varying knob (methods set different knobs: sparsity for top-k, tau for CETT, ...). */
+static sw_rc choose_columns(proj_t *p, const char *ck, sw_err_t *err) {
+  const char *given = p->o->cols;
+  if (given) {
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", given);
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok && p->n_cols < 8; tok = strtok_r(NULL, ",", &save)) {
+      const sw_axis_t *a = axis_find(p->axes, p->n_axes, tok);
+      if (!a) return unknown_key(p, tok, err);
+      p->cols[p->n_cols++] = a;
+    }
+    return SW_OK;
+  }
+  if (!ck) return SW_OK;
+  p->cols[p->n_cols++] = axis_find(p->axes, p->n_axes, ck);
+  for (size_t k = 0; is_knob(ck) && k < sizeof knobs / sizeof *knobs && p->n_cols < 8; k++) {
+    const sw_axis_t *a = axis_find(p->axes, p->n_axes, knobs[k]);
+    if (a && a->n > 1 && a != p->cols[0] && a != p->row) p->cols[p->n_cols++] = a;
+  }
+  return SW_OK;
+}
+
+/* 1 when axis a takes one value for each value of the row axis (e.g. "experts" only set for MoE methods). */
+static int fixed_by_row(const proj_t *p, const sw_axis_t *a) {
+  char rv[256], av[256], rv2[256], av2[256];
+  for (size_t i = 0; i < p->set->n; i++) {
+    sw_rtrial_config_text(&p->set->trials[i], p->row->key, rv, sizeof rv);
+    sw_rtrial_config_text(&p->set->trials[i], a->key, av, sizeof av);
+    for (size_t j = i + 1; j < p->set->n; j++) {
+      sw_rtrial_config_text(&p->set->trials[j], p->row->key, rv2, sizeof rv2);
+      if (strcmp(rv, rv2) != 0) continue;
+      sw_rtrial_config_text(&p->set->trials[j], a->key, av2, sizeof av2);
+      if (strcmp(av, av2) != 0) return 0;
+    }
+  }
+  return 1;
+}
+
+static int is_col(const proj_t *p, const sw_axis_t *a) {
+  for (size_t i = 0; i < p->n_cols; i++)
+    if (p->cols[i] == a) return 1;
+  return 0;
+}
+
 static sw_rc choose_projection(proj_t *p, sw_buf_t *notes, sw_err_t *err) {
   const sw_report_opts_t *o = p->o;
-  const char *rk = o->rows, *ck = o->cols;
-  if (!ck && !rk) ck = pick_axis(p->axes, p->n_axes, col_prefs, 7, NULL, 1);
+  const char *rk = o->rows, *ck = NULL;
+  if (!o->cols && !rk) ck = pick_axis(p->axes, p->n_axes, col_prefs, 7, NULL, 1);
   if (!rk) rk = pick_axis(p->axes, p->n_axes, row_prefs, 5, ck, 0);
   for (size_t i = 0; !rk && i < 5; i++) /* a constant "method" as the single row */
     if (axis_find(p->axes, p->n_axes, row_prefs[i]) && (!ck || strcmp(row_prefs[i], ck) != 0)) rk = row_prefs[i];
@@ -608,20 +758,21 @@ static sw_rc choose_projection(proj_t *p, sw_buf_t *notes, sw_err_t *err) {
   if (!ck && !o->cols && o->rows) ck = pick_axis(p->axes, p->n_axes, col_prefs, 7, rk, 1);
   if (!rk) return sw_err_set(err, SW_ERR_INVALID, "run %lld has no trials with a config", (long long)p->set->run.run_id);
   p->row = axis_find(p->axes, p->n_axes, rk);
-  p->col = ck ? axis_find(p->axes, p->n_axes, ck) : NULL;
-  if (!p->row || (ck && !p->col)) {
-    sw_buf_t keys = SW_BUF_INIT;
-    for (size_t i = 0; i < p->n_axes; i++) sw_buf_printf(&keys, "%s%s", i ? ", " : "", p->axes[i].key);
-    sw_rc rc = sw_err_set(err, SW_ERR_INVALID, "no config key '%s' in run %lld (keys: %s)", p->row ? ck : rk,
-                          (long long)p->set->run.run_id, sw_buf_str(&keys));
-    sw_buf_free(&keys);
-    return rc;
+  if (!p->row) return unknown_key(p, rk, err);
+  sw_rc rc = choose_columns(p, ck, err);
+  if (rc != SW_OK) return rc;
+  for (size_t i = 0; i < p->n_axes; i++) {
+    const sw_axis_t *a = &p->axes[i];
+    if (a->n < 2 || a == p->row || is_col(p, a)) continue;
+    if (fixed_by_row(p, a) && p->n_attrs < 16) p->attrs[p->n_attrs++] = a;
+    else if (p->n_split < 32) p->split[p->n_split++] = a;
   }
-  for (size_t i = 0; i < p->n_axes && p->n_split < 32; i++)
-    if (p->axes[i].n > 1 && &p->axes[i] != p->row && &p->axes[i] != p->col) p->split[p->n_split++] = &p->axes[i];
-  if (notes)
-    sw_buf_printf(notes, "rows: %s, columns: %s%s%zu other varying axes split the tables\n", p->row->key,
-                  p->col ? p->col->key : "(none)", "; ", p->n_split);
+  if (!build_columns(p)) return sw_err_set(err, SW_ERR_NOMEM, "report: out of memory");
+  if (notes) {
+    sw_buf_printf(notes, "rows: %s; columns:", p->row->key);
+    for (size_t i = 0; i < p->n_cols; i++) sw_buf_printf(notes, " %s", p->cols[i]->key);
+    sw_buf_printf(notes, "%s; %zu axes split the tables\n", p->n_cols ? "" : " (none)", p->n_split);
+  }
   p->n_metrics = o->n_metrics;
   for (size_t i = 0; i < o->n_metrics; i++) p->metrics[i] = o->metrics[i];
   if (!p->n_metrics) p->n_metrics = pick_metrics(p->set, p->metrics);
@@ -650,12 +801,15 @@ static void invalid_list(const sw_rset_t *set, const proj_t *p, sw_report_format
     first = 0;
     sw_buf_puts(out, fmt == SW_FMT_LATEX ? "%   " : fmt == SW_FMT_MD ? "- " : "  ");
     sw_buf_printf(out, "trial %lld", (long long)t->trial_id);
-    const sw_axis_t *shown[34] = {p->row, p->col};
-    size_t ns = p->col ? 2 : 1;
+    const sw_axis_t *shown[64] = {p->row};
+    size_t ns = 1;
+    for (size_t k = 0; k < p->n_attrs; k++) shown[ns++] = p->attrs[k];
+    for (size_t k = 0; k < p->n_cols; k++) shown[ns++] = p->cols[k];
     for (size_t k = 0; k < p->n_split; k++) shown[ns++] = p->split[k];
     for (size_t k = 0; k < ns; k++) {
       sw_rtrial_config_text(t, shown[k]->key, v, sizeof v);
-      sw_buf_printf(out, " %s=%s", shown[k]->key, v);
+      if (k == 0 || strcmp(v, "-") != 0 || (p->n_cols == 1 && shown[k] == p->cols[0]))
+        sw_buf_printf(out, " %s=%s", shown[k]->key, v);
     }
     sw_buf_printf(out, ": %s\n", t->reasons);
   }
@@ -705,6 +859,8 @@ sw_rc sw_report_tables(sw_rset_t *set, const sw_report_opts_t *o, sw_buf_t *out,
   sw_rc rc = sw_axes_collect(set, &p.axes, &p.n_axes, err);
   if (rc == SW_OK) rc = choose_projection(&p, notes, err);
   if (rc != SW_OK) {
+    for (size_t i = 0; i < p.n_colv; i++) free(p.colv[i]);
+    free(p.colv);
     sw_axes_free(p.axes, p.n_axes);
     return rc;
   }
@@ -723,6 +879,8 @@ sw_rc sw_report_tables(sw_rset_t *set, const sw_report_opts_t *o, sw_buf_t *out,
     free(groups);
     if (o->format != SW_FMT_CSV) invalid_list(set, &p, o->format, out);
   }
+  for (size_t i = 0; i < p.n_colv; i++) free(p.colv[i]);
+  free(p.colv);
   sw_axes_free(p.axes, p.n_axes);
   return sw_buf_ok(out) ? SW_OK : sw_err_set(err, SW_ERR_NOMEM, "report: out of memory");
 }
