@@ -5,7 +5,7 @@
  *   activation ("silu")             any sw_act_parse name; gated names (swiglu, geglu, reglu) force gated = 1
  *   dtype ("f32")                   "f32" | "bf16" weights
  *   batch (1)                       tokens per call
- *   method ("threshold")            dense | topk | threshold (alias cats) | chess | cett | random, and the MoE /
+ *   method ("threshold")            dense | topk | threshold (alias cats) | chess | cett | random | teal, and the MoE /
  *                                   predictor methods of workers/sw_trial_moe.h (moe_topk, moe_dynk_max, ...)
  *   sparsity (0.5)                  target sparsity s for topk/threshold/chess/random
  *   tau (0.1)                       CETT target for cett (cumulative tail-truncation error), τ for MoE methods
@@ -20,7 +20,8 @@
  * sparsity_target, sparsity_neuron (achieved mean) and sparsity_token_p10/_p50/_p90, flops, flops_dense,
  * flops_select (flop per call, analytical), flop_ratio, weight_bytes, weight_bytes_dense (byte per call),
  * gbs_dense, gbs_method (GB/s), rel_error and rel_error_dense (mean ‖y − y_ref‖/‖y_ref‖ vs float64 dense),
- * threshold, k.  Samples: "dense" and "sparse" (interleaved A B per repetition).  Counters: PAPI presets and
+ * threshold, k; teal adds sparsity_input (x̃ of gate/up), sparsity_model (parameter-weighted over the three
+ * matrices, TEAL's "model-wide" notion restricted to the FFN) and thresholds t_x, t_h.  Samples: "dense" and "sparse" (interleaved A B per repetition).  Counters: PAPI presets and
  * the kernels' SDE events (sde:::sparsweep::*) for each series. */
 #include <cblas.h>
 #include <math.h>
@@ -34,6 +35,7 @@
 #include "kernels/sw_flops.h"
 #include "kernels/sw_policy.h"
 #include "kernels/sw_sde.h"
+#include "kernels/sw_teal.h"
 #include "workers/sw_counters.h"
 #include "workers/sw_trial.h"
 #include "workers/sw_trial_moe.h"
@@ -176,7 +178,10 @@ typedef struct ft_state {
   sw_ffn_work_t  work;
   sw_mask_t      mask;
   sw_policy_t    policy;
-  int            has_policy, kernel_only;
+  int            has_policy, kernel_only, teal;
+  sw_teal_weights_t *tw; /* teal: one per weight copy */
+  sw_teal_policy_t   tp;
+  int64_t            teal_nx; /* active x channels of the last teal call */
   float         *x, *xc, *y_dense, *y_sparse, *gact, *u;
   int            next;
   sw_sde_t       sde;
@@ -185,6 +190,8 @@ typedef struct ft_state {
 } ft_state_t;
 
 static void ft_state_free(ft_state_t *s) {
+  for (int k = 0; s->tw && k < s->fw->n; k++) sw_teal_weights_free(&s->tw[k]);
+  free(s->tw);
   sw_ffn_work_free(&s->work);
   sw_mask_free(&s->mask);
   if (s->has_policy) sw_policy_free(&s->policy);
@@ -218,11 +225,30 @@ static sw_rc ft_setup_policy(ft_state_t *s, sw_policy_kind_t kind, sw_err_t *err
   return SW_OK;
 }
 
+/* TEAL: transposed copies of every rotation copy, thresholds from the calibration tokens. */
+static sw_rc ft_setup_teal(ft_state_t *s, sw_err_t *err) {
+  const ft_cfg_t *c = &s->cfg;
+  s->teal = 1;
+  s->tw = calloc((size_t)s->fw->n, sizeof *s->tw);
+  if (!s->tw) return sw_err_set(err, SW_ERR_NOMEM, "ffn: out of memory for teal weights");
+  for (int k = 0; k < s->fw->n; k++) {
+    sw_rc rc = sw_teal_weights_init(&s->tw[k], &s->fw->w[k], err);
+    if (rc != SW_OK) return rc;
+  }
+  /* h of the calibration tokens into s->u (u is not needed separately) */
+  sw_rc rc = sw_ffn_dense_acts(s->gact, NULL, s->u, s->xc, &s->fw->w[0], &s->work, (int)c->n_calib);
+  if (rc != SW_OK) return sw_err_set(err, rc, "ffn: dense activations for calibration failed");
+  return sw_teal_calibrate(&s->tp, s->xc, s->u, (int)c->n_calib, (int)c->d_model, (int)c->d_ff, c->sparsity, err);
+}
+
 static double ft_call(ft_state_t *s, int sparse, sw_ffn_stats_t *st, sw_rc *rc) {
+  int                     copy = s->next;
   const sw_ffn_weights_t *w = ft_next_weights(s);
   int                     n = (int)s->cfg.batch;
   int64_t                 t0 = sw_now_ns();
-  if (!sparse)
+  if (sparse && s->teal)
+    *rc = sw_ffn_teal_forward(s->y_sparse, s->x, &s->tw[copy], &s->tp, st, &s->teal_nx, &s->work, n);
+  else if (!sparse)
     *rc = sw_ffn_dense_forward(s->y_dense, s->x, w, st, &s->work, n);
   else if (s->kernel_only)
     *rc = sw_ffn_sparse_forward(s->y_sparse, s->x, w, &s->mask, st, &s->work, n);
@@ -294,6 +320,7 @@ static double ft_rel_error(const float *y, const double *ref, int n_tok, int d) 
 static double ft_ideal(const ft_state_t *s, double sp) {
   const ft_cfg_t *c = &s->cfg;
   double          a = 1.0 - sp, rows = c->gated ? 3.0 : 2.0;
+  if (s->teal) return a > 0.0 ? 1.0 / a : INFINITY; /* sp is then the parameter-weighted sparsity */
   if (!s->has_policy || s->kernel_only || s->policy.kind == SW_POLICY_RANDOM || s->policy.kind == SW_POLICY_DENSE)
     return a > 0.0 ? 1.0 / a : INFINITY;
   if (!c->gated || sw_policy_needs_h(&s->policy)) return rows / (rows - 1.0 + a);
@@ -304,12 +331,23 @@ static void ft_write_metrics(ft_state_t *s, sw_trial_out_t *out, double td, doub
                              const sw_ffn_stats_t *st) {
   const ft_cfg_t *c = &s->cfg;
   int             n = (int)c->batch;
-  double         *tok = malloc((size_t)n * sizeof *tok);
-  double          sp = sw_mask_sparsity(&s->mask);
+  double         *tok = s->teal ? NULL : malloc((size_t)n * sizeof *tok);
+  double          sp = sw_mask_sparsity(&s->mask), sp_ideal = sp;
+  if (s->teal) {
+    double sx = 1.0 - (double)s->teal_nx / ((double)n * c->d_model);
+    double sh = st->neurons_total ? 1.0 - (double)st->neurons_executed / (double)st->neurons_total : 0.0;
+    sp = c->gated ? (2.0 * sx + sh) / 3.0 : (sx + sh) / 2.0;
+    sp_ideal = sp;
+    sw_trial_out_metric(out, "sparsity_input", sx, "fraction");
+    sw_trial_out_metric(out, "sparsity_model", sp, "fraction");
+    sw_trial_out_metric(out, "t_x", s->tp.t_x, "value");
+    sw_trial_out_metric(out, "t_h", s->tp.t_h, "value");
+    sp = sh; /* sparsity_neuron below: the down input (intermediate) sparsity */
+  }
   sw_trial_out_metric(out, "speedup", ratio, "ratio");
   sw_trial_out_metric(out, "time_dense", td, "s");
   sw_trial_out_metric(out, "time_method", tsp, "s");
-  sw_trial_out_metric(out, "ideal_speedup", ft_ideal(s, sp), "ratio");
+  sw_trial_out_metric(out, "ideal_speedup", ft_ideal(s, sp_ideal), "ratio");
   sw_trial_out_metric(out, "sparsity_target", c->sparsity, "fraction");
   sw_trial_out_metric(out, "sparsity_neuron", sp, "fraction");
   if (tok) {
@@ -387,8 +425,8 @@ sw_rc sw_trial_run_ffn(sw_trial_cache_t *cache, const sw_json_t *config, sw_tria
   sw_rc rc = ft_parse(&s.cfg, config, err);
   if (rc != SW_OK) return rc;
   sw_policy_kind_t kind = SW_POLICY_DENSE;
-  int              moe = sw_trial_moe_handles(s.cfg.method);
-  if (!moe && (rc = sw_policy_parse(s.cfg.method, &kind, err)) != SW_OK) return rc;
+  int              moe = sw_trial_moe_handles(s.cfg.method), teal = strcmp(s.cfg.method, "teal") == 0;
+  if (!moe && !teal && (rc = sw_policy_parse(s.cfg.method, &kind, err)) != SW_OK) return rc;
   openblas_set_num_threads((int)s.cfg.threads);
   rc = ft_weights_get(&s.fw, cache, &s.cfg, err);
   if (rc == SW_OK) rc = ft_alloc_state(&s, err);
@@ -398,7 +436,7 @@ sw_rc sw_trial_run_ffn(sw_trial_cache_t *cache, const sw_json_t *config, sw_tria
     if (!cache && s.fw) ft_weights_destroy(s.fw);
     return rc;
   }
-  if (rc == SW_OK) rc = ft_setup_policy(&s, kind, err);
+  if (rc == SW_OK) rc = teal ? ft_setup_teal(&s, err) : ft_setup_policy(&s, kind, err);
   s.kernel_only = strcmp(s.cfg.timing, "kernel") == 0;
   double         td = 0, tsp = 0, ratio = 0;
   sw_ffn_stats_t st;

@@ -86,6 +86,20 @@ static void test_trial_sparsity_zero_is_exact(void **state) {
   sw_json_free(res);
 }
 
+static void test_trial_teal(void **state) {
+  (void)state;
+  sw_json_t *res = kt_run("{\"d_model\":48,\"d_ff\":96,\"batch\":2,\"method\":\"teal\",\"sparsity\":0.5,"
+                          "\"repetitions\":2,\"cache\":\"cold\",\"cold_mib\":1,\"n_calib\":256}",
+                          SW_OK);
+  /* 2 held-out tokens: 96 inputs and 192 intermediates, so only a loose check of the calibrated sparsity */
+  assert_true(fabs(kt_metric(res, "sparsity_input") - 0.5) < 0.2);
+  assert_true(fabs(kt_metric(res, "sparsity_neuron") - 0.5) < 0.2);
+  double e = kt_metric(res, "rel_error");
+  assert_true(e > 1e-3 && e < 1.0);
+  assert_true(kt_metric(res, "t_x") > 0.0);
+  sw_json_free(res);
+}
+
 static void test_trial_bad_config(void **state) {
   (void)state;
   assert_null(kt_run("{\"method\":\"nope\"}", SW_ERR_INVALID));
@@ -97,6 +111,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_trial_threshold),
       cmocka_unit_test(test_trial_sparsity_zero_is_exact),
+      cmocka_unit_test(test_trial_teal),
       cmocka_unit_test(test_trial_bad_config),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
