@@ -81,6 +81,8 @@ static char *read_file(const char *path, size_t *len) {
   return s;
 }
 
+static size_t count_of(const char *hay, const char *needle);
+
 static void assert_contains(const char *hay, const char *needle) {
   if (!strstr(hay, needle)) fail_msg("expected to find\n%s\n--- in\n%s", needle, hay);
 }
@@ -310,6 +312,43 @@ static void test_report_relative_to_dense(void **state) {
   /* 25 / 20 = 1.25 against the sparsity-0 column of the same row. */
   assert_contains(sw_buf_str(&out), "ppl relative to dense\nmethod  sparsity=0  sparsity=0.5\n"
                                            "------  ----------  ------------\ntopk             1          1.25\n");
+  sw_buf_free(&out);
+}
+
+/* Methods set different knobs (sparsity, tau) and MoE adds "experts": one table, knob columns merged,
+ * "experts" in the row label (it is fixed by the method), dense as the "-" column. */
+static void test_report_merged_knobs(void **state) {
+  const char *dir = *state;
+  char path[512];
+  sqlite3 *db = new_db(dir, "knobs.db", path, sizeof path);
+  add_run(db, 1, "abc", "fp", 1);
+  const char *cfg[] = {"{\"method\":\"dense\"}", "{\"method\":\"topk\",\"sparsity\":0.5}",
+                       "{\"method\":\"topk\",\"sparsity\":0.9}", "{\"method\":\"cett\",\"tau\":0.05}",
+                       "{\"experts\":48,\"method\":\"moe_topk\",\"sparsity\":0.5}"};
+  const double sp[] = {1, 1.6, 3.2, 2.1, 1.4};
+  for (int i = 0; i < 5; i++) {
+    char h[8];
+    snprintf(h, sizeof h, "k%d", i);
+    add_trial(db, i + 1, 1, h, cfg[i]);
+    add_metric(db, i + 1, "speedup", sp[i], "x");
+  }
+  close_db(db);
+  sw_report_opts_t o;
+  sw_report_opts_default(&o);
+  o.relative = 1;
+  sw_buf_t out = SW_BUF_INIT;
+  report_text(path, NULL, &o, &out);
+  const char *table = "method               -  sparsity=0.5  sparsity=0.9  tau=0.05\n"
+                      "-------------------  -  ------------  ------------  --------\n"
+                      "cett                 -             -             -       2.1\n"
+                      "dense                1             -             -         -\n"
+                      "moe_topk experts=48  -           1.4             -         -\n"
+                      "topk                 -           1.6           3.2         -\n";
+  assert_contains(sw_buf_str(&out), table);
+  assert_int_equal(count_of(sw_buf_str(&out), "speedup [x]"), 1); /* no split tables */
+  /* Relative to the dense row's only cell (1): the same numbers. */
+  assert_contains(sw_buf_str(&out), "speedup relative to dense\n");
+  assert_int_equal(count_of(sw_buf_str(&out), "moe_topk experts=48  -           1.4             -         -\n"), 2);
   sw_buf_free(&out);
 }
 
@@ -713,6 +752,7 @@ int main(void) {
       cmocka_unit_test(test_report_small_exact),
       cmocka_unit_test(test_report_where_relative_trials),
       cmocka_unit_test(test_report_relative_to_dense),
+      cmocka_unit_test(test_report_merged_knobs),
       cmocka_unit_test(test_report_pareto),
       cmocka_unit_test(test_compare_planted_regression),
       cmocka_unit_test(test_compare_unchanged_noise_is_quiet),
