@@ -64,9 +64,10 @@ static void s_worker_facts(sw_run_provenance_t *rp, const char *worker_info_json
     rp->openblas_version = s_strdup_or_null(v->string);
   if ((v = sw_json_get(doc, "openblas_corename")) && v->kind == SW_JSON_STRING)
     rp->openblas_core = s_strdup_or_null(v->string);
-  if ((v = sw_json_get(doc, "papi_version")) && v->kind == SW_JSON_STRING)
+  const sw_json_t *papi = sw_json_get(doc, "papi");
+  if ((v = sw_json_get(papi, "papi_version")) && v->kind == SW_JSON_STRING)
     rp->papi_version = s_strdup_or_null(v->string);
-  if ((v = sw_json_get(doc, "papi_presets")) && v->kind == SW_JSON_ARRAY) {
+  if ((v = sw_json_get(papi, "presets_available")) && v->kind == SW_JSON_ARRAY) {
     sw_buf_t b = SW_BUF_INIT;
     sw_buf_puts(&b, "[");
     for (size_t i = 0, n = 0; i < v->count; i++) {

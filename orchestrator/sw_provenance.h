@@ -35,8 +35,8 @@ typedef struct sw_run_provenance {
 
 /* Fills rp.  hosts[n_ranks] are the host names by rank (hosts[0] = rank 0).  worker_info_json is the
  * JSON object sent by a worker (or computed locally with -np 1): keys "openblas_config",
- * "openblas_corename", "papi_version", "papi_presets" (array); NULL or unparsable leaves those NULL
- * (recorded as SQL NULL).  spec_* describe the experiment.  mpi_initialized = 0 skips nothing (the MPI
+ * "openblas_corename", "papi" {"papi_version", "presets_available": [..]}; NULL, unparsable or missing
+ * keys leave those facts NULL (recorded as SQL NULL).  spec_* describe the experiment.  mpi_initialized = 0 skips nothing (the MPI
  * version query is legal before MPI_Init).  On error everything is freed.  Free with sw_run_provenance_free. */
 sw_rc sw_run_provenance_init(sw_run_provenance_t *rp, const sw_build_info_t *build, const char *spec_name,
                              const char *spec_text, const char *spec_hash, const char *const *hosts, int n_ranks,

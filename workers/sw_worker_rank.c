@@ -4,7 +4,6 @@
 #include "workers/sw_worker_rank.h"
 
 #include <cblas.h>
-#include <papi.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +11,7 @@
 
 #include "common/sw_log.h"
 #include "common/sw_time.h"
+#include "workers/sw_counters.h"
 #include "workers/sw_executor.h"
 
 #define SW_WORKER_POLL_MIN_NS 50000LL   /* first idle sleep: 50 us */
@@ -38,27 +38,14 @@ static char *s_dup(const char *s) {
   return d;
 }
 
+/* PAPI facts from workers/sw_counters ({"papi_version":..,"presets_available":[..],"components":[..],
+ * "perf_event":..}), or null when they cannot be described. */
 static void s_papi_info(sw_buf_t *b) {
-  int ver = PAPI_library_init(PAPI_VER_CURRENT);
-  if (ver != PAPI_VER_CURRENT) {
-    sw_buf_puts(b, ",\"papi_error\":");
-    const char *msg = ver < 0 ? PAPI_strerror(ver) : "library version mismatch";
-    sw_buf_json_string(b, msg ? msg : "unknown", strlen(msg ? msg : "unknown"));
-    return;
-  }
-  sw_buf_printf(b, ",\"papi_version\":\"%d.%d.%d.%d\",\"papi_presets\":[", PAPI_VERSION_MAJOR(ver),
-                PAPI_VERSION_MINOR(ver), PAPI_VERSION_REVISION(ver), PAPI_VERSION_INCREMENT(ver));
-  int code = PAPI_PRESET_MASK, n = 0;
-  if (PAPI_enum_event(&code, PAPI_ENUM_FIRST) == PAPI_OK) {
-    do {
-      PAPI_event_info_t info;
-      if (PAPI_query_event(code) != PAPI_OK || PAPI_get_event_info(code, &info) != PAPI_OK) continue;
-      if (n++) sw_buf_puts(b, ",");
-      sw_buf_json_string(b, info.symbol, strlen(info.symbol));
-    } while (PAPI_enum_event(&code, PAPI_PRESET_ENUM_AVAIL) == PAPI_OK);
-  }
-  sw_buf_puts(b, "]");
-  PAPI_shutdown();
+  sw_buf_t papi = SW_BUF_INIT;
+  sw_err_t err;
+  sw_buf_puts(b, ",\"papi\":");
+  sw_buf_puts(b, sw_counters_describe(&papi, &err) == SW_OK ? sw_buf_str(&papi) : "null");
+  sw_buf_free(&papi);
 }
 
 void sw_worker_rank_env_info(sw_buf_t *dst) {

@@ -12,8 +12,8 @@
 #include "orchestrator/sw_proto.h"
 
 /* Appends a JSON object with this process's host and library facts to dst:
- * {"host":..,"openblas_config":..,"openblas_corename":..,"papi_version":..,"papi_presets":[...],
- *  "papi_error":..(only when PAPI cannot initialise)}.  Never fails (facts it cannot get are omitted). */
+ * {"host":..,"openblas_config":..,"openblas_corename":..,"papi":<sw_counters_describe object or null>}.
+ * Never fails (facts it cannot get are omitted or null). */
 void sw_worker_rank_env_info(sw_buf_t *dst);
 
 /* The worker loop for rank `rank` (>= 1) of an initialised MPI job.  exe_path is the sparsweep binary

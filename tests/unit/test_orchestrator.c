@@ -412,7 +412,9 @@ static long long count(const char *db, const char *sql) {
 }
 
 static sw_rc run_orch(fixture_t *fx, fake_t *fake, sw_orch_opts_t *o, sw_orch_summary_t *sum, sw_err_t *err) {
-  sw_orch_local_t local = {fake, fake_submit, fake_wait, fake_interrupt, "fakehost", "{\"papi_presets\":[]}"};
+  sw_orch_local_t local = {fake, fake_submit, fake_wait, fake_interrupt, "fakehost",
+                           "{\"openblas_config\":\"OpenBLAS test\",\"openblas_corename\":\"Zen\",\"papi\":"
+                           "{\"papi_version\":\"7.0.0.0\",\"presets_available\":[\"PAPI_TOT_CYC\"]}}"};
   o->exp_path = fx->exp;
   if (!o->db_path) o->db_path = fx->db;
   return sw_orch_run(o, 1, &local, sum, err);
@@ -437,6 +439,12 @@ static void test_orch_retries_then_resume_modes(void **state) {
   assert_int_equal(count(fx->db, "SELECT count(*) FROM trials WHERE signal=11 AND message LIKE 'killed%'"), 3); /* flaky once, segv twice */
   assert_int_equal(count(fx->db, "SELECT count(*) FROM metrics"), k_ok_trials + 1);
   assert_int_equal(count(fx->db, "SELECT count(*) FROM runs WHERE status='done' AND n_ranks=1"), 1);
+  /* provenance: the worker-side library facts, MPI version, spec and fingerprint reach the run row */
+  assert_int_equal(count(fx->db, "SELECT count(*) FROM runs WHERE openblas_core='Zen' AND openblas_version="
+                                 "'OpenBLAS test' AND papi_version='7.0.0.0' AND papi_presets='[\"PAPI_TOT_CYC\"]' "
+                                 "AND mpi_version LIKE '%MPI%' AND spec_name='orch_unit' AND spec_text LIKE "
+                                 "'%flaky%' AND json_array_length(hosts)=1 AND length(machine_fingerprint)=16"),
+                   1);
   /* resume: all 7 have a final status; nothing runs */
   fake = (fake_t){0};
   sw_orch_opts_default(&o);
