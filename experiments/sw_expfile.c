@@ -41,11 +41,11 @@ typedef struct key_reg {
 } key_reg_t;
 
 typedef struct exp_ctx {
-  const char      *path;
-  sw_err_t        *err;
-  sw_experiment_t *e;
+  const char      *path; /* file name for messages */
+  sw_err_t        *err;  /* where messages go */
+  sw_experiment_t *e;    /* experiment being filled */
   key_reg_t       *regs; /* every definition of a config key, in parse order */
-  size_t           n_regs, cap_regs;
+  size_t           n_regs, cap_regs; /* used / allocated regs */
   size_t           n_match_values; /* values in all if: and exclude: entries so far (bounded) */
 } exp_ctx_t;
 

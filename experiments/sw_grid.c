@@ -14,21 +14,21 @@
 
 /* A growable list of points: vals[count * nk]. */
 typedef struct plist {
-  const sw_value_t **vals;
+  const sw_value_t **vals;    /* vals[i * nk + k]: value of key k in point i, or NULL (borrowed) */
   double            *timeout; /* per point, seconds */
   int               *retries; /* per point */
-  size_t             count, cap;
+  size_t             count, cap; /* points used / allocated */
 } plist_t;
 
 typedef struct grid_ctx {
-  const sw_experiment_t *e;
-  sw_err_t              *err;
+  const sw_experiment_t *e;       /* the experiment being expanded */
+  sw_err_t              *err;     /* where messages go */
   const char           **keys;    /* keys[nk], sorted, distinct (borrowed) */
   unsigned char         *is_grid; /* is_grid[k]: key k is set by the grid, not fixed */
-  size_t                 nk;
+  size_t                 nk;      /* number of distinct config keys */
   const sw_grid_block_t **whens;  /* every when block, in file order (pre-order) */
   size_t                *hits;    /* hits[i]: points whens[i] was applied to, over the whole expansion */
-  size_t                 n_whens;
+  size_t                 n_whens; /* entries in whens, hits, by_addr */
   struct when_ref       *by_addr; /* (block, index into whens) sorted by block address, for count_hit */
 } grid_ctx_t;
 

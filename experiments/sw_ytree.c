@@ -21,15 +21,15 @@ typedef struct yanchor {
 
 /* Parser state: the tree being built, open collections, anchors, and the expansion budget. */
 typedef struct ybuild {
-  sw_ytree_t *t;
-  const char *name;
-  const char *text;
-  size_t      len;
-  sw_err_t   *err;
+  sw_ytree_t *t;    /* tree being built */
+  const char *name; /* file name for messages */
+  const char *text; /* input bytes */
+  size_t      len;  /* bytes in text */
+  sw_err_t   *err;  /* where messages go */
   sw_ynode_t *stack[SW_EXP_MAX_DEPTH + 1]; /* open collections, innermost last */
-  int         depth;
-  yanchor_t  *anchors;
-  size_t      n_anchors, cap_anchors;
+  int         depth;                       /* entries used in stack */
+  yanchor_t  *anchors;                     /* anchors defined so far (a later one shadows) */
+  size_t      n_anchors, cap_anchors;      /* used / allocated anchors */
   size_t      expanded; /* nodes so far with aliases expanded */
   int         docs;     /* documents seen */
 } ybuild_t;
