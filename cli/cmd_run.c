@@ -30,31 +30,31 @@ static const char s_usage[] =
     "SIGTERM/SIGUSR1 to rank 0 (mpirun forwards SIGUSR1 to all ranks) stop dispatching, let running trials\n"
     "finish (interrupting them after the grace), commit and exit 0.\n";
 
-/* Parses a non-negative integer option value; 0 on success. */
-static int s_parse_int(const char *opt, const char *text, int *out) {
+/* Parses a non-negative integer option value; 0 on success, else -1 with the reason in why. */
+static int s_parse_int(const char *opt, const char *text, int *out, char *why, size_t why_len) {
   char *end = NULL;
   long v = text ? strtol(text, &end, 10) : -1;
   if (!text || !*text || *end || v < 0 || v > 1000000000L) {
-    fprintf(stderr, "sparsweep run: %s needs a non-negative integer, got '%s'\n", opt, text ? text : "");
+    snprintf(why, why_len, "%s needs a non-negative integer, got '%s'", opt, text ? text : "");
     return -1;
   }
   *out = (int)v;
   return 0;
 }
 
-static int s_parse_double(const char *opt, const char *text, double *out) {
+static int s_parse_double(const char *opt, const char *text, double *out, char *why, size_t why_len) {
   char *end = NULL;
   double v = text ? strtod(text, &end) : -1;
   if (!text || !*text || *end || !(v >= 0)) {
-    fprintf(stderr, "sparsweep run: %s needs a non-negative number, got '%s'\n", opt, text ? text : "");
+    snprintf(why, why_len, "%s needs a non-negative number, got '%s'", opt, text ? text : "");
     return -1;
   }
   *out = v;
   return 0;
 }
 
-/* Fills opts from argv; returns 0, or SW_EXIT_USAGE after printing the problem. */
-static int s_parse(int argc, char **argv, sw_orch_opts_t *o, const char **summary_path) {
+/* Fills opts from argv; returns 0, or SW_EXIT_USAGE with the problem in why. */
+static int s_parse(int argc, char **argv, sw_orch_opts_t *o, const char **summary_path, char *why, size_t why_len) {
   o->events_endpoint = SW_EVENTS_DEFAULT_ENDPOINT;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *next = i + 1 < argc ? argv[i + 1] : NULL;
@@ -64,10 +64,10 @@ static int s_parse(int argc, char **argv, sw_orch_opts_t *o, const char **summar
     else if (strcmp(a, "--rerun-failed") == 0) o->resume = o->resume == SW_ORCH_RESUME_NONE ? o->resume : SW_ORCH_RESUME_OK;
     else if (strcmp(a, "--dry-run") == 0) o->dry_run = 1;
     else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) o->verbose = 1;
-    else if (strcmp(a, "--retries") == 0) bad = s_parse_int(a, argv[++i], &o->retries);
-    else if (strcmp(a, "--max-failures") == 0) bad = s_parse_int(a, argv[++i], &o->max_failures);
-    else if (strcmp(a, "--batch") == 0) bad = s_parse_int(a, argv[++i], &o->batch_trials);
-    else if (strcmp(a, "--drain-grace") == 0) bad = s_parse_double(a, argv[++i], &o->drain_grace_s);
+    else if (strcmp(a, "--retries") == 0) bad = s_parse_int(a, argv[++i], &o->retries, why, why_len);
+    else if (strcmp(a, "--max-failures") == 0) bad = s_parse_int(a, argv[++i], &o->max_failures, why, why_len);
+    else if (strcmp(a, "--batch") == 0) bad = s_parse_int(a, argv[++i], &o->batch_trials, why, why_len);
+    else if (strcmp(a, "--drain-grace") == 0) bad = s_parse_double(a, argv[++i], &o->drain_grace_s, why, why_len);
     else if (strcmp(a, "--drain-file") == 0 && next) o->drain_file = argv[++i];
     else if (strcmp(a, "--summary-json") == 0 && next) *summary_path = argv[++i];
     else if (strcmp(a, "--events") == 0 && next) {
@@ -76,16 +76,23 @@ static int s_parse(int argc, char **argv, sw_orch_opts_t *o, const char **summar
       i++;
     } else if (a[0] != '-' && !o->exp_path) o->exp_path = a;
     else {
-      fprintf(stderr, "sparsweep run: unknown or incomplete option '%s'\n%s", a, s_usage);
+      snprintf(why, why_len, "unknown or incomplete option '%s'", a);
       return SW_EXIT_USAGE;
     }
     if (bad) return SW_EXIT_USAGE;
   }
   if (!o->exp_path || !o->db_path) {
-    fprintf(stderr, "sparsweep run: %s\n%s", o->exp_path ? "--db DB is required" : "an experiment FILE is required",
-            s_usage);
+    snprintf(why, why_len, "%s", o->exp_path ? "--db DB is required" : "an experiment FILE is required");
     return SW_EXIT_USAGE;
   }
+  return 0;
+}
+
+/* This process's rank from the launcher's environment (before MPI_Init), 0 when not launched by MPI. */
+static int s_env_rank(void) {
+  static const char *const vars[] = {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"};
+  for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
+    if (getenv(vars[i])) return atoi(getenv(vars[i]));
   return 0;
 }
 
@@ -163,7 +170,10 @@ int cmd_run(int argc, char **argv) {
   o.argc = argc;
   o.argv = argv;
   const char *summary_path = NULL;
-  int rc = s_parse(argc, argv, &o, &summary_path);
+  /* options are checked on every rank before MPI_Init (all exit 2 alike); only rank 0 says why */
+  char why[512] = "";
+  int rc = s_parse(argc, argv, &o, &summary_path, why, sizeof why);
+  if (rc && s_env_rank() == 0) fprintf(stderr, "sparsweep run: %s\n%s", why, s_usage);
   if (rc) return rc;
   if (!s_launched_by_mpi()) return s_rank0(&o, 1, summary_path);
   int rank = 0, size = 1;
@@ -179,6 +189,9 @@ int cmd_run(int argc, char **argv) {
     fprintf(stderr, "sparsweep[rank %d]: %s\n", rank, err.msg);
     MPI_Abort(MPI_COMM_WORLD, SW_EXIT_FAIL); /* an MPI failure on a worker: rank 0 would wait forever */
   }
-  MPI_Finalize();
+  if (MPI_Finalize() != MPI_SUCCESS) {
+    fprintf(stderr, "sparsweep[rank %d]: MPI_Finalize failed\n", rank);
+    if (rc == SW_EXIT_OK) rc = SW_EXIT_FAIL;
+  }
   return rc;
 }
