@@ -19,6 +19,7 @@ DEB_PACKAGES=(
   gnuplot-nox
   python3-numpy
   unzip zlib1g-dev unicode-data
+  procps
 )
 
 missing=()
