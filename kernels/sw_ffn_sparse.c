@@ -105,7 +105,7 @@ static void sw_exec_gather(float *out, const float *x, const sw_ffn_weights_t *w
     int64_t        n;
     const int32_t *idx = sw_sel_tok(sel, t, &n);
     float         *o = out + (size_t)t * d;
-    const float   *xt = x + (size_t)t * d;
+    const float   *xt = x ? x + (size_t)t * d : NULL;
     const float   *gt = gact ? gact + (size_t)t * w->d_ff : NULL, *ht = h ? h + (size_t)t * w->d_ff : NULL;
     if (nt == 1 || n < 8) {
       memset(o, 0, (size_t)d * sizeof *o);
