@@ -31,6 +31,14 @@ for spec in "test_crash.yaml 52" "ffn_small.yaml 28" "noop.yaml 1000" "default.y
   fi
   rm -f out.txt err.txt out.json
 done
+# Every trial hash of the examples (and a file of awkward numbers and strings) must equal the SHA-256 of
+# the canonical text computed by the independent Python reference.
+for f in "$SW_SOURCE_DIR"/experiments/examples/*.yaml "$SW_SOURCE_DIR/tests/hostile/canon_numbers.yaml"; do
+  if ! "$SPARSWEEP" plan --json "$f" | python3 "$SW_SOURCE_DIR/tests/reference/canon_config_ref.py" >ref.txt; then
+    echo "FAIL $f: canonical JSON differs from the Python reference"; cat ref.txt; fails=$((fails + 1))
+  fi
+  rm -f ref.txt
+done
 "$SPARSWEEP" plan >/dev/null 2>&1; rc=$?
 [ "$rc" -eq 2 ] || { echo "FAIL: plan without FILE exited $rc, expected 2"; fails=$((fails + 1)); }
 "$SPARSWEEP" plan /nonexistent/file.yaml >/dev/null 2>&1; rc=$?

@@ -1,0 +1,57 @@
+#!/usr/bin/env python3
+"""Independent reference for experiments/sw_canon.c, written from the rules in experiments/README.md
+("Trial identity"), not from the C code: re-canonicalises every trial config printed by
+`sparsweep plan --json` and checks the text's SHA-256 against the hash sparsweep reported.
+
+usage: sparsweep plan --json FILE | canon_config_ref.py      (exit 0 when every trial agrees)
+"""
+import hashlib
+import json
+import sys
+
+EXACT_INT_LIMIT = 2 ** 53  # doubles below this that hold an integer print as that integer
+
+
+def number(v):
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if v == int(v) and abs(v) < EXACT_INT_LIMIT:
+        return str(int(v))
+    text = repr(v)  # Python's repr is the shortest round-trip form
+    if "e" not in text:
+        return text
+    mantissa, exp = text.split("e")
+    e = int(exp)  # C's %g writes at least two exponent digits and a sign
+    return "%se%s%02d" % (mantissa, "-" if e < 0 else "+", abs(e))
+
+
+def value(v):
+    if isinstance(v, list):
+        return "[" + ",".join(value(x) for x in v) + "]"
+    if isinstance(v, str):
+        return json.dumps(v, ensure_ascii=False)
+    return number(v)
+
+
+def canonical(config):
+    keys = sorted(config, key=lambda k: k.encode("utf-8"))  # bytewise order
+    return "{" + ",".join(json.dumps(k, ensure_ascii=False) + ":" + value(config[k]) for k in keys) + "}"
+
+
+def main():
+    plan = json.load(sys.stdin)
+    bad = 0
+    for t in plan["trials"]:
+        text = canonical(t["config"])
+        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        if digest != t["hash"]:
+            print("trial %d: reference %s != sparsweep %s for %s" % (t["index"], digest, t["hash"], text))
+            bad += 1
+    print("canon_config_ref: %d trials, %d mismatches" % (len(plan["trials"]), bad))
+    return 1 if bad or plan["count"] != len(plan["trials"]) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
