@@ -44,7 +44,7 @@ typedef struct sw_orch_opts {
   int             max_failures;    /* circuit breaker: stop dispatching after this many failed trials (0 = off) */
   int             retries;         /* retries after a failed/timeout attempt; -1 = the experiment's value */
   double          drain_grace_s;   /* after a drain request, seconds to let running trials finish before
-                                      interrupting them (default 60 when <= 0) */
+                                      interrupting them (default 60; 0 = interrupt at once) */
   const char     *drain_file;      /* NULL or a path: its appearance requests a drain (batch-script trap) */
   int             batch_trials;    /* store commit batch (0 = store default) */
   int             verbose;         /* 1: one line per finished trial on stderr */
