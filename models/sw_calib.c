@@ -192,10 +192,30 @@ static sw_rc build_moe(sw_method_t *M, int l, const int32_t *assign_in, const fl
   return rc ? rc : method_workspaces(M, L, err);
 }
 
+/* Deja Vu labels a neuron active when |h_i| > label_thr.  SiLU never gives exact zeros, so the label threshold
+ * is the s-quantile of |h| over this layer's calibration tokens: the predictor learns which neurons are in
+ * the top (1-s) by magnitude (label_thr = 0 when epochs = 0, i.e. restoring from the cache). */
+static sw_rc label_threshold(double *thr, const sw_ffn_weights_t *w, const float *x, int n, double s, sw_err_t *err) {
+  size_t k = (size_t)n * w->d_ff;
+  float *g = malloc(k * sizeof *g), *u = malloc(k * sizeof *u);
+  sw_rc rc = g && u ? layer_acts(g, u, w, x, n, err) : sw_err_set(err, SW_ERR_NOMEM, "dejavu: out of memory");
+  for (size_t i = 0; !rc && i < k; i++) g[i] *= u[i];
+  float t = 0;
+  if (!rc) rc = sw_calib_abs_quantile(&t, g, k, s, err);
+  *thr = t > 0 ? t : 0;
+  free(g);
+  free(u);
+  return rc;
+}
+
 static sw_rc build_pred(sw_method_t *M, int l, const float *x, int n, int epochs, sw_err_t *err) {
   sw_method_layer_t *L = &M->layers[l];
   sw_predictor_cfg_t pc;
   sw_predictor_defaults(&pc);
+  if (epochs > 0) {
+    sw_rc rc = label_threshold(&pc.label_thr, &L->w, x, n, M->cfg.level, err);
+    if (rc) return rc;
+  }
   pc.rank = M->cfg.pred_rank;
   pc.train.epochs = (size_t)epochs;
   pc.seed = M->cfg.seed + 2000u + (uint64_t)l;

@@ -13,7 +13,7 @@
 #include "models/sw_llama.h"
 #include "models/sw_method.h"
 
-#define SW_CALIB_CETT_TOKENS 256 /* CETT bisection uses at most this many tokens per layer (cost) */
+#define SW_CALIB_CETT_TOKENS 128 /* CETT bisection uses at most this many tokens per layer (cost) */
 
 typedef struct sw_calib_data {
   int      n_layer, d_model;

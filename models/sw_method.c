@@ -209,6 +209,7 @@ static sw_rc teal_forward(sw_method_t *M, sw_method_layer_t *L, float *out, cons
 static int layer_keeps_all(const sw_method_t *M, const sw_method_layer_t *L) {
   const sw_policy_t *p = &L->policy;
   int f = L->w.d_ff;
+  if (M->cfg.level <= 0.0) return 1; /* level 0: no neuron may be dropped (CETT 0 = no truncation error) */
   switch (M->cfg.kind) {
     case SW_METHOD_DENSE: return 1;
     case SW_METHOD_TOPK:

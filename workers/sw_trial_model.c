@@ -15,7 +15,7 @@
  *   calib_tokens (1024), eval_tokens (2048), window (128)
  *   calib_offset (0), eval_offset (-1 = the first line start at or after the middle of the text), bytes
  *   experts (d_ff/32), rank (64), epochs (8), seed (1)
- *   prompt_tokens (64), decode_tokens (16), repetitions (3), warmup (1)
+ *   prompt_tokens (32), decode_tokens (16), repetitions (7), warmup (1)
  * The model, the tokenised spans, the dense reference distributions and the calibration inputs are prepared
  * once per executor (sw_trial_prepare_model) and kept in the trial cache; per-method calibration is cached on
  * disk under <cache>/calib keyed by model hash, calibration span and method parameters. */
@@ -94,10 +94,10 @@ static sw_rc tm_parse(tm_cfg_t *c, const sw_json_t *j, sw_err_t *err) {
   TM_INT(rank, 64);
   TM_INT(epochs, 8);
   TM_INT(seed, 1);
-  TM_INT(prompt_tokens, 64);
+  TM_INT(prompt_tokens, 32);
   TM_INT(decode_tokens, 16);
   TM_INT(warmup, 1);
-  if (!rc) rc = sw_json_get_int(j, "repetitions", 3, &c->reps, err);
+  if (!rc) rc = sw_json_get_int(j, "repetitions", 7, &c->reps, err);
 #undef TM_STR
 #undef TM_INT
 #undef TM_DBL
@@ -379,8 +379,8 @@ static void put_quality(sw_trial_out_t *out, const sw_eval_result_t *r, const sw
 static void put_sparsity(sw_trial_out_t *out, const sw_method_t *M, const sw_llama_config_t *mc, double ctx) {
   sw_method_summary_t s;
   sw_method_summary(M, &s);
-  sw_trial_out_metric(out, "sparsity", s.sparsity, "fraction");
-  sw_trial_out_metric(out, "sparsity_sparse_layers", s.sparsity_sparse_layers, "fraction");
+  sw_trial_out_metric(out, "achieved_sparsity", s.sparsity_sparse_layers, "fraction"); /* over sparsified layers */
+  sw_trial_out_metric(out, "sparsity_model_wide", s.sparsity, "fraction");               /* over all layers */
   sw_trial_out_metric(out, "sparsity_definition", sw_method_sparsity_definition(M->cfg.kind), "methods.md §1 item");
   for (int l = 0; l < M->n_layer; l++) {
     char name[64];
@@ -427,7 +427,7 @@ static sw_rc put_timing(sw_trial_out_t *out, const tm_cfg_t *c, const tm_model_t
   double pd = sw_eval_median(pre[0], (size_t)c->reps), ps = sw_eval_median(pre[1], (size_t)c->reps);
   sw_trial_out_metric(out, "decode_s_dense", dd, "s/token");
   sw_trial_out_metric(out, "decode_s_sparse", ds, "s/token");
-  sw_trial_out_metric(out, "speedup", sw_eval_median(ratios, (size_t)c->reps), "ratio");
+  sw_trial_out_metric(out, "decode_speedup", sw_eval_median(ratios, (size_t)c->reps), "ratio");
   sw_trial_out_metric(out, "prefill_tok_s_dense", np / pd, "token/s");
   sw_trial_out_metric(out, "prefill_tok_s_sparse", np / ps, "token/s");
   sw_trial_out_metric(out, "prefill_speedup", sw_eval_median(pr, (size_t)c->reps), "ratio");

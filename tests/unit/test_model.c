@@ -11,9 +11,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "models/sw_calib.h"
+#include "models/sw_eval.h"
 #include "models/sw_gguf.h"
 #include "models/sw_llama.h"
+#include "models/sw_method.h"
 #include "models/sw_types.h"
 #include "tests/unit/sw_test_gguf_build.h"
 
@@ -26,6 +30,10 @@
 /* Decode (sgemv, one token at a time) vs prefill (sgemm): only summation order differs. */
 #define SW_TOL_DECODE_ABS 2e-4
 #define SW_TOL_DECODE_REL 1e-4
+
+/* Eval NLL from the engine's logits vs from the NumPy logits (logit error 7e-5 -> NLL error of the same order). */
+#define SW_TOL_NLL_ABS 1e-3
+#define SW_TOL_NLL_REL 1e-5
 
 #define REF_VERSION 1
 
@@ -213,6 +221,176 @@ static void test_logits_vs_numpy(void **state) {
   free(path);
 }
 
+
+/* Reads sequence `want` of logits.bin: tokens (*T of them) and float64-reference logits. */
+static void read_ref_seq(uint32_t want, int32_t **tok, uint32_t *T, float **logits, uint32_t *vocab) {
+  char *path = ref_path("logits.bin");
+  size_t len;
+  uint8_t *buf = read_file(path, &len);
+  check_magic(buf, len, "SWLG", path);
+  uint32_t n_seq;
+  memcpy(vocab, buf + 72, 4);
+  memcpy(&n_seq, buf + 76, 4);
+  assert_true(want < n_seq);
+  size_t pos = 80;
+  for (uint32_t s = 0; s <= want; s++) {
+    memcpy(T, buf + pos, 4);
+    pos += 4;
+    if (s == want) {
+      *tok = malloc(4ull * *T);
+      memcpy(*tok, buf + pos, 4ull * *T);
+      *logits = malloc(4ull * *T * *vocab);
+      memcpy(*logits, buf + pos + 4ull * *T, 4ull * *T * *vocab);
+    }
+    pos += 4ull * *T + 4ull * *T * *vocab;
+  }
+  free(buf);
+  free(path);
+}
+
+/* Perplexity of one window against the NLL computed (float64) from the NumPy reference logits. */
+static void test_eval_nll_vs_numpy(void **state) {
+  model_fixture_t *f = *state;
+  int32_t *tok;
+  float *ref;
+  uint32_t T, V;
+  read_ref_seq(2, &tok, &T, &ref, &V);
+  double nll = 0;
+  for (uint32_t t = 0; t + 1 < T; t++) {
+    const float *l = ref + (size_t)t * V;
+    double mx = l[0], s = 0;
+    for (uint32_t v = 1; v < V; v++) mx = l[v] > mx ? l[v] : mx;
+    for (uint32_t v = 0; v < V; v++) s += exp((double)l[v] - mx);
+    nll += mx + log(s) - l[tok[t + 1]];
+  }
+  nll /= T - 1;
+  sw_eval_result_t r;
+  sw_eval_ref_t dref;
+  sw_err_t err = {0};
+  uint32_t *bytes = malloc(T * sizeof *bytes);
+  for (uint32_t t = 0; t < T; t++) bytes[t] = 3;
+  assert_int_equal(sw_eval_run(&f->model, &f->st, NULL, tok, T, bytes, (int)T, NULL, &dref, &r, &err), SW_OK);
+  if (!close_enough(r.nll_mean, nll, SW_TOL_NLL_ABS, SW_TOL_NLL_REL))
+    fail_msg("eval NLL %.6f vs NumPy %.6f", r.nll_mean, nll);
+  assert_true(close_enough(r.ppl, exp(nll), SW_TOL_NLL_ABS * exp(nll), SW_TOL_NLL_REL));
+  /* bits per byte: total nats / ln 2 / bytes (3 per token here, hand-set) */
+  assert_true(close_enough(r.bits_per_byte, r.nll_mean / log(2.0) / 3.0, 1e-12, 1e-9));
+  /* the dense run against its own reference: KL 0, agreement 1 */
+  sw_eval_result_t r2;
+  assert_int_equal(sw_eval_run(&f->model, &f->st, NULL, tok, T, NULL, (int)T, &dref, NULL, &r2, &err), SW_OK);
+  assert_true(fabs(r2.kl_mean) < 1e-6);
+  assert_true(r2.top1_agree == 1.0);
+  assert_true(isnan(r2.bits_per_byte));
+  sw_eval_ref_free(&dref);
+  free(bytes);
+  free(tok);
+  free(ref);
+}
+
+/* Reproducible pseudo-random token ids (LCG), avoiding the special ids 0..16. */
+static void lcg_tokens(int32_t *t, size_t n, uint32_t seed, int vocab) {
+  for (size_t i = 0; i < n; i++) {
+    seed = seed * 1664525u + 1013904223u;
+    t[i] = 17 + (int32_t)((seed >> 8) % (uint32_t)(vocab - 17));
+  }
+}
+
+enum { CAL_TOK = 128, EVAL_WIN = 16, EVAL_TOK = 32 };
+
+/* Every method at level 0 keeps every neuron and so reproduces dense perplexity bit for bit; at level 0.5
+ * CATS really changes it (the comparison can fail). */
+static void test_sparsity0_reproduces_dense(void **state) {
+  model_fixture_t *f = *state;
+  int32_t cal[CAL_TOK], ev[EVAL_TOK];
+  lcg_tokens(cal, CAL_TOK, 11, f->model.cfg.vocab);
+  lcg_tokens(ev, EVAL_TOK, 99, f->model.cfg.vocab);
+  sw_err_t err = {0};
+  sw_calib_data_t cd;
+  assert_int_equal(sw_calib_collect(&cd, &f->model, SW_ACT_SILU, 0, cal, CAL_TOK, 32, &err), SW_OK);
+  sw_eval_result_t dense, r;
+  sw_eval_ref_t ref;
+  assert_int_equal(sw_eval_run(&f->model, &f->st, NULL, ev, EVAL_TOK, NULL, EVAL_WIN, NULL, &ref, &dense, &err),
+                   SW_OK);
+  for (int k = 0; k < SW_METHOD_COUNT; k++) {
+    for (int half = 0; half <= (k == SW_METHOD_CATS); half++) {
+      sw_method_cfg_t mc;
+      sw_method_cfg_defaults(&mc, &f->model.cfg);
+      mc.kind = (sw_method_kind_t)k;
+      mc.level = half ? 0.5 : 0.0;
+      mc.train_epochs = 1;
+      sw_method_t M;
+      assert_int_equal(sw_method_init(&M, &f->model, &mc, 32, &err), SW_OK);
+      if (sw_calib_method(&M, &cd, &err)) fail_msg("%s: %s", sw_method_name(mc.kind), err.msg);
+      sw_llama_ffn_t hook = sw_method_hook(&M);
+      assert_int_equal(sw_eval_run(&f->model, &f->st, &hook, ev, EVAL_TOK, NULL, EVAL_WIN, &ref, NULL, &r, &err),
+                       SW_OK);
+      sw_method_summary_t sum;
+      sw_method_summary(&M, &sum);
+      if (!half) {
+        if (r.ppl != dense.ppl) fail_msg("%s at level 0: ppl %.9g, dense %.9g", sw_method_name(mc.kind), r.ppl, dense.ppl);
+        assert_true(r.top1_agree == 1.0);
+        assert_true(sum.sparsity == 0.0);
+      } else {
+        assert_true(r.ppl != dense.ppl);
+        assert_true(r.kl_mean > 0.0);
+        assert_true(sum.sparsity > 0.2 && sum.ffn_flops_per_tok < sum.ffn_flops_dense_per_tok);
+      }
+      sw_method_free(&M);
+    }
+  }
+  sw_eval_ref_free(&ref);
+  sw_calib_data_free(&cd);
+}
+
+/* A calibration saved to disk and loaded into a fresh method gives the same perplexity (thresholds and a
+ * trained router round-trip). */
+static void test_calib_cache_roundtrip(void **state) {
+  model_fixture_t *f = *state;
+  int32_t cal[CAL_TOK], ev[EVAL_TOK];
+  lcg_tokens(cal, CAL_TOK, 5, f->model.cfg.vocab);
+  lcg_tokens(ev, EVAL_TOK, 6, f->model.cfg.vocab);
+  sw_err_t err = {0};
+  sw_calib_data_t cd;
+  assert_int_equal(sw_calib_collect(&cd, &f->model, SW_ACT_SILU, 0, cal, CAL_TOK, 32, &err), SW_OK);
+  char dir[] = "/tmp/sw_calib_test_XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  static const sw_method_kind_t kinds[] = {SW_METHOD_CHESS, SW_METHOD_D2DMOE};
+  for (size_t i = 0; i < 2; i++) {
+    sw_method_cfg_t mc;
+    sw_method_cfg_defaults(&mc, &f->model.cfg);
+    mc.kind = kinds[i];
+    mc.level = kinds[i] == SW_METHOD_D2DMOE ? 0.3 : 0.5;
+    mc.train_epochs = 1;
+    sw_method_t A, B;
+    assert_int_equal(sw_method_init(&A, &f->model, &mc, 32, &err), SW_OK);
+    assert_int_equal(sw_calib_method(&A, &cd, &err), SW_OK);
+    char key[8192];
+    sw_calib_key(key, sizeof key, &A, f->model.sha256, "test-span");
+    assert_int_equal(sw_calib_save(&A, dir, key, &err), SW_OK);
+    assert_int_equal(sw_method_init(&B, &f->model, &mc, 32, &err), SW_OK);
+    if (sw_calib_load(&B, dir, key, &err)) fail_msg("load: %s", err.msg);
+    sw_eval_result_t ra, rb;
+    sw_llama_ffn_t ha = sw_method_hook(&A), hb = sw_method_hook(&B);
+    assert_int_equal(sw_eval_run(&f->model, &f->st, &ha, ev, EVAL_TOK, NULL, EVAL_WIN, NULL, NULL, &ra, &err), SW_OK);
+    assert_int_equal(sw_eval_run(&f->model, &f->st, &hb, ev, EVAL_TOK, NULL, EVAL_WIN, NULL, NULL, &rb, &err), SW_OK);
+    assert_true(ra.ppl == rb.ppl);
+    /* another key is a miss */
+    sw_method_t C;
+    assert_int_equal(sw_method_init(&C, &f->model, &mc, 32, &err), SW_OK);
+    assert_int_equal(sw_calib_load(&C, dir, "another key", &err), SW_ERR_NOTFOUND);
+    sw_method_free(&A);
+    sw_method_free(&B);
+    sw_method_free(&C);
+    char path[512];
+    char hex[65];
+    (void)hex;
+    snprintf(path, sizeof path, "rm -f %s/calib-*.bin", dir);
+    assert_int_equal(system(path), 0);
+  }
+  rmdir(dir);
+  sw_calib_data_free(&cd);
+}
+
 /* A tiny synthetic llama GGUF (all f32); ffn_up_rows lets a test put a wrong shape in. */
 static void build_tiny(sw_buf_t *b, uint64_t ffn_up_rows) {
   enum { D = 32, FF = 64, V = 16, L = 1 };
@@ -273,6 +451,9 @@ int main(void) {
   const struct CMUnitTest with_model[] = {
       cmocka_unit_test(test_config_smollm2),
       cmocka_unit_test(test_logits_vs_numpy),
+      cmocka_unit_test(test_eval_nll_vs_numpy),
+      cmocka_unit_test(test_sparsity0_reproduces_dense),
+      cmocka_unit_test(test_calib_cache_roundtrip),
   };
   int fails = cmocka_run_group_tests_name("model", plain, NULL, NULL);
   fails += cmocka_run_group_tests_name("model_smollm2", with_model, setup_model, teardown_model);
