@@ -341,12 +341,7 @@ void sw_ffn_exec(float *out, const float *x, const sw_ffn_weights_t *w, const sw
       *rows_read = sw_sel_union(work->i32 + work->d_ff, work->i32, sel, w->d_ff, n_tok);
   } else {
     int64_t n_uni = sw_sel_union(work->i32 + work->d_ff, work->i32, sel, w->d_ff, n_tok);
-    int64_t nnz = 0;
-    for (int t = 0; t < n_tok; t++) {
-      int64_t n;
-      sw_sel_tok(sel, t, &n);
-      nnz += n;
-    }
+    int64_t nnz = sel->all ? sel->n_all * n_tok : sel->off[n_tok] - sel->off[0];
     if (w->dtype == SW_DTYPE_BF16 || (double)nnz <= SW_FFN_TOKSPARSE_MAX_DENSITY * n_tok * (double)w->d_ff) {
       sw_exec_toksparse(out, x, w, sel, gact, h, work, n_tok, n_uni);
       *rows_read = n_uni;
