@@ -47,7 +47,8 @@ static void gp_quote(FILE *f, const char *s) {
 
 /* Script prelude: title and axis labels. */
 static void gp_head(FILE *f, const char *title, const char *xlabel, const char *ylabel) {
-  fputs("set datafile separator \"\\t\"\nset grid\nset key outside right top\nset title ", f);
+  fputs("set datafile separator \"\\t\"\nset grid\nset key outside right top font ',9' spacing 0.9\n"
+        "set format x '%g'\nset format y '%g'\nset title ", f);
   gp_quote(f, title);
   fputs("\nset xlabel ", f);
   gp_quote(f, xlabel);
@@ -60,8 +61,8 @@ static void gp_head(FILE *f, const char *title, const char *xlabel, const char *
 static void gp_terminal(FILE *f, const char *dir, const char *name, const char *ext) {
   char path[4096];
   path_of(dir, name, ext, path, sizeof path);
-  fputs(strcmp(ext, "png") == 0 ? "set terminal pngcairo size 1000,640 noenhanced\nset output "
-                                : "set terminal svg size 1000,640 noenhanced\nset output ",
+  fputs(strcmp(ext, "png") == 0 ? "set terminal pngcairo size 1200,700 noenhanced\nset output "
+                                : "set terminal svg size 1200,700 noenhanced\nset output ",
         f);
   gp_quote(f, path);
   fputs("\n", f);
@@ -93,13 +94,13 @@ static sw_rc run_gnuplot(const sw_plot_opts_t *o, const char *dir, const char *n
 
 /* ------------------------------------------------------------------ grouping */
 
-/* "k=v k2=v2" over the given keys (empty string when none). */
+/* "k=v k2=v2" over the given keys that the trial sets (empty string when none). */
 static void group_text(const sw_rtrial_t *t, const char *const *keys, size_t nk, char *dst, size_t cap) {
   char v[256];
   dst[0] = '\0';
-  for (size_t k = 0; k < nk; k++) {
+  for (size_t k = 0; k < nk; k++) { /* keys a trial does not set ("-") are left out */
     sw_rtrial_config_text(t, keys[k], v, sizeof v);
-    sw_report_appendf(dst, cap, "%s%s=%s", k ? " " : "", keys[k], v);
+    if (strcmp(v, "-") != 0) sw_report_appendf(dst, cap, "%s%s=%s", dst[0] ? " " : "", keys[k], v);
   }
 }
 
@@ -178,8 +179,9 @@ static const char *first_metric(const sw_rset_t *set, const char *const *names, 
 }
 
 static const char *flops_metric(const sw_rset_t *set) {
-  static const char *const prefs[] = {"ffn_flops", "flops_sparse", "flops", "flops_executed"};
-  const char *m = first_metric(set, prefs, 4);
+  /* FLOPs relative to dense first: comparable across shapes and batch sizes (the TEAL / D2DMoE x axis). */
+  static const char *const prefs[] = {"flop_ratio", "ffn_flops", "flops_sparse", "flops", "flops_executed"};
+  const char *m = first_metric(set, prefs, 5);
   for (size_t i = 0; !m && i < set->n; i++)
     for (size_t k = 0; k < set->trials[i].n_metrics && !m; k++) {
       const sw_rmetric_t *x = &set->trials[i].metrics[k];
@@ -391,7 +393,7 @@ sw_rc sw_plot_latency(const sw_rset_t *set, const char *dir, const sw_plot_opts_
     path_of(dir, "latency", "dat", datpath, sizeof datpath);
     gp_head(gp, title, "", ylabel);
     fprintf(gp, "set boxwidth %.3f absolute\nset xtics rotate by -40 font ',8'\nset xrange [-0.6:%zu.4]\n"
-                "set bmargin 10\nset yrange [0:*]\n",
+                "set bmargin 14\nset yrange [0:*]\n",
             0.7 / (double)ns, ntr - 1);
     gp_terminal(gp, dir, "latency", "png");
     latency_plot_cmd(gp, datpath, names, ns, ntr);
