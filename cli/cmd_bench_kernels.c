@@ -93,17 +93,17 @@ typedef struct bk_result {
   double ta, tb, ratio, bytes_b, sparsity, bytes_a;
 } bk_result_t;
 
-/* Interleaved A B pairs: medians of each side and of the per-pair ratios tA/tB. */
-static bk_result_t bk_pairs(bk_ctx_t *c, bk_kind_t a, bk_kind_t b, int reps) {
+/* Interleaved A B pairs (A on context ca, B on cb): medians of each side and of the per-pair ratios tA/tB. */
+static bk_result_t bk_pairs_x(bk_ctx_t *ca, bk_kind_t a, bk_ctx_t *cb, bk_kind_t b, int reps) {
   double         ta[BK_MAX_REPS], tb[BK_MAX_REPS], r[BK_MAX_REPS], sp = 0.0;
   sw_ffn_stats_t st;
-  bk_call(c, a, &st); /* warm-up: page tables, OpenBLAS buffers */
+  bk_call(ca, a, &st); /* warm-up: page tables, OpenBLAS buffers */
   double bytes_a = st.weight_bytes;
-  bk_call(c, b, &st);
+  bk_call(cb, b, &st);
   double bytes = 0.0;
   for (int i = 0; i < reps; i++) {
-    ta[i] = bk_call(c, a, &st);
-    tb[i] = bk_call(c, b, &st);
+    ta[i] = bk_call(ca, a, &st);
+    tb[i] = bk_call(cb, b, &st);
     r[i] = ta[i] / tb[i];
     bytes = st.weight_bytes;
     sp += 1.0 - (double)st.neurons_executed / (double)st.neurons_total;
@@ -111,6 +111,8 @@ static bk_result_t bk_pairs(bk_ctx_t *c, bk_kind_t a, bk_kind_t b, int reps) {
   bk_result_t res = {bk_median(ta, reps), bk_median(tb, reps), bk_median(r, reps), bytes, sp / reps, bytes_a};
   return res;
 }
+
+static bk_result_t bk_pairs(bk_ctx_t *c, bk_kind_t a, bk_kind_t b, int reps) { return bk_pairs_x(c, a, c, b, reps); }
 
 static void bk_print_header(void) {
   printf("%-9s %5s %4s %-6s %-9s %5s %6s %9s %9s %7s %6s %6s %7s %5s %7s\n", "shape", "batch", "thr", "cache",
@@ -298,22 +300,29 @@ static int bk_run_threads(bk_ctx_t *c, const bk_shape_t *sh, const bk_opts_t *o,
   return 0;
 }
 
-/* bf16 weights (batch 1, cold): sparse bf16 mask kernel vs bf16 dense (gathered, all neurons) and the f32 ratio. */
-static int bk_run_bf16(const bk_shape_t *sh, const bk_opts_t *o, double bw) {
+/* bf16 weights (batch 1, cold), against the f32 OpenBLAS dense baseline of cf (interleaved): the bf16 dense
+ * (gathered kernel, every neuron; ideal 2) and the bf16 mask kernel (ideal 2/(1-s)). */
+static int bk_run_bf16(const bk_shape_t *sh, const bk_opts_t *o, double bw, bk_ctx_t *cf) {
   bk_ctx_t c;
   memset(&c, 0, sizeof c);
   size_t one = (size_t)sh->d_model * sh->d_ff * 3 * 2;
-  int    n_copies = (int)((BK_COLD_BYTES + one - 1) / one);
-  if (bk_alloc_copies(&c, sh, SW_DTYPE_BF16, n_copies) != 0 || bk_setup_batch(&c, sh, 1, 1) != 0) return -1;
-  for (int k = 2; k < 5; k++) {
-    if (o->quick && k == 3) continue;
-    bk_random_masks(&c, sh->d_ff, bk_mask_s[k]);
-    bk_result_t r = bk_pairs(&c, BK_DENSE, BK_MASK, o->reps);
-    bk_print_row(sh->name, 1, 1, "cold", "mask-bf16", bk_mask_s[k], &r, 1.0 / (1.0 - bk_mask_s[k]), bw);
+  int    n_copies = (int)((BK_COLD_BYTES + one - 1) / one), rc = -1;
+  if (bk_alloc_copies(&c, sh, SW_DTYPE_BF16, n_copies) == 0 && bk_setup_batch(&c, sh, 1, 1) == 0 &&
+      bk_setup_batch(cf, sh, 1, 1) == 0) {
+    bk_result_t r = bk_pairs_x(cf, BK_DENSE, &c, BK_DENSE, o->reps);
+    bk_print_row(sh->name, 1, 1, "cold", "bf16dense", 0.0, &r, 2.0, bw);
+    for (int k = 2; k < 5; k++) {
+      if (o->quick && k == 3) continue;
+      bk_random_masks(&c, sh->d_ff, bk_mask_s[k]);
+      r = bk_pairs_x(cf, BK_DENSE, &c, BK_MASK, o->reps);
+      bk_print_row(sh->name, 1, 1, "cold", "bf16mask", bk_mask_s[k], &r, 2.0 / (1.0 - bk_mask_s[k]), bw);
+    }
+    rc = 0;
   }
+  bk_free_batch(cf);
   bk_free_batch(&c);
   bk_free_copies(&c);
-  return 0;
+  return rc;
 }
 
 static int bk_run_shape(const bk_shape_t *sh, const bk_opts_t *o) {
@@ -340,9 +349,9 @@ static int bk_run_shape(const bk_shape_t *sh, const bk_opts_t *o) {
   }
   c.warm = 0;
   if (o->threads2 && bk_run_threads(&c, sh, o, bw2) != 0) return -1;
+  int rc = o->bf16 ? bk_run_bf16(sh, o, bw1, &c) : 0;
   bk_free_copies(&c);
-  if (o->bf16 && bk_run_bf16(sh, o, bw1) != 0) return -1;
-  return 0;
+  return rc;
 }
 
 static int bk_parse(bk_opts_t *o, int argc, char **argv) {
@@ -394,6 +403,7 @@ int cmd_bench_kernels(int argc, char **argv) {
             "  Dense OpenBLAS vs sparse FFN (gated SiLU, f32), interleaved A B pairs, speedup = median pair ratio.\n"
             "  methods: mask = given random mask, gathered kernel; cats/chess = threshold on the computed gate\n"
             "  (selection included, ideal 3/(1+2(1-s))); topk = oracle on full h (ideal 3/(2+(1-s))).\n"
+            "  bf16 rows compare bf16 weights with the f32 OpenBLAS dense baseline (ideal 2, resp. 2/(1-s)).\n"
             "  --quick: llama7b and smollm2, batch 1 and 16, fewer rows (about 30 s).\n"
             "  MoE-converted FFNs (expert top-k, dynamic-k) are benchmarked by `sparsweep bench moe`.\n");
     return help ? SW_EXIT_OK : SW_EXIT_USAGE;
