@@ -24,6 +24,9 @@ static const char s_usage[] =
     "  --drain-file F      drain (as on SIGTERM/SIGUSR1) when file F appears\n"
     "  --drain-grace S     seconds running trials may finish after a drain request (default 60)\n"
     "  --batch N           commit every N trials (default: the store's)\n"
+    "  --snapshot F        write a consistent copy of the database to F (e.g. shared storage) at the end,\n"
+    "                      after a drain request and every --snapshot-every S seconds (VACUUM INTO + rename)\n"
+    "  --snapshot-every S  snapshot period in seconds (default: only at the end and on drain)\n"
     "  --dry-run           show what would run and what is skipped; write nothing\n"
     "  --summary-json F    also write the run summary (counts, wall and rank 0 CPU seconds) to F as JSON\n"
     "  -v, --verbose       one line per finished trial\n"
@@ -70,6 +73,8 @@ static int s_parse(int argc, char **argv, sw_orch_opts_t *o, const char **summar
     else if (strcmp(a, "--drain-grace") == 0) bad = s_parse_double(a, argv[++i], &o->drain_grace_s, why, why_len);
     else if (strcmp(a, "--drain-file") == 0 && next) o->drain_file = argv[++i];
     else if (strcmp(a, "--summary-json") == 0 && next) *summary_path = argv[++i];
+    else if (strcmp(a, "--snapshot") == 0 && next) o->snapshot_path = argv[++i];
+    else if (strcmp(a, "--snapshot-every") == 0) bad = s_parse_double(a, argv[++i], &o->snapshot_every_s, why, why_len);
     else if (strcmp(a, "--events") == 0 && next) {
       o->events_endpoint = strcmp(next, "none") == 0 ? NULL : next;
       o->events_required = o->events_endpoint != NULL;

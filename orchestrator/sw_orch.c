@@ -6,6 +6,7 @@
 #include "orchestrator/sw_orch.h"
 
 #include <errno.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,7 +70,7 @@ typedef struct sw_orch {
   int                    start_signal_count; /* drain signals already counted when this sweep started */
   int                    drain_signal_count; /* drain signals counted when the drain started */
   int64_t                drain_ns;    /* when the drain started (sw_now_ns) */
-  int64_t                next_heartbeat_ns, next_drain_check_ns;
+  int64_t                next_heartbeat_ns, next_drain_check_ns, next_snapshot_ns;
   sw_buf_t               scratch;     /* event member text */
 } sw_orch_t;
 
@@ -441,6 +442,7 @@ static void s_check_drain(sw_orch_t *o) {
   sw_buf_reset(&o->scratch);
   sw_buf_printf(&o->scratch, "\"signal\":%d", sig);
   s_publish(o, "run_draining", sw_buf_str(&o->scratch));
+  if (o->opts->snapshot_path) o->next_snapshot_ns = now; /* walltime is near: copy what we have now */
 }
 
 /* After the drain grace, asks every busy slot to interrupt its trial (once). */
@@ -475,8 +477,49 @@ static int s_breaker(sw_orch_t *o) {
   return 1;
 }
 
+/* Commits the batch, then writes a consistent copy of the database to opts->snapshot_path: VACUUM INTO a
+ * temporary file next to it, then rename(), so readers of the snapshot never see a partial file
+ * (orchestration.md §14: only rank 0 holds a connection, and only to the node-local file). */
+static sw_rc s_snapshot(sw_orch_t *o, sw_err_t *err) {
+  const char *path = o->opts->snapshot_path;
+  if (!path || !o->store) return SW_OK;
+  sw_rc rc = sw_store_flush(o->store, err);
+  if (rc != SW_OK) return rc;
+  sw_buf_t tmp = SW_BUF_INIT;
+  sw_buf_printf(&tmp, "%s.tmp-%ld", path, (long)getpid());
+  char *sql = sqlite3_mprintf("VACUUM INTO %Q", sw_buf_str(&tmp));
+  char *msg = NULL;
+  unlink(sw_buf_str(&tmp));
+  if (!sql || sqlite3_exec(sw_store_handle(o->store), sql, NULL, NULL, &msg) != SQLITE_OK) {
+    rc = sw_err_set(err, SW_ERR_IO, "cannot write snapshot '%s': %s", sw_buf_str(&tmp), msg ? msg : "out of memory");
+  } else if (rename(sw_buf_str(&tmp), path) != 0) {
+    rc = sw_err_set(err, SW_ERR_IO, "cannot rename snapshot '%s' to '%s': %s", sw_buf_str(&tmp), path, strerror(errno));
+  } else {
+    o->sum->snapshots++;
+    sw_log(&o->log, SW_LOG_INFO, "snapshot of %s written to %s", o->opts->db_path, path);
+  }
+  if (rc != SW_OK) unlink(sw_buf_str(&tmp));
+  sqlite3_free(msg);
+  sqlite3_free(sql);
+  sw_buf_free(&tmp);
+  return rc;
+}
+
+/* A periodic snapshot that fails is reported and retried at the next period; it does not stop the sweep. */
+static void s_snapshot_periodic(sw_orch_t *o, int64_t now) {
+  if (!o->opts->snapshot_path) return;
+  double every = o->opts->snapshot_every_s;
+  int64_t next = every > 0 ? now + (int64_t)(every * 1e9) : INT64_MAX;
+  if (o->next_snapshot_ns == 0) o->next_snapshot_ns = next;
+  if (now < o->next_snapshot_ns) return;
+  o->next_snapshot_ns = next;
+  sw_err_t e;
+  if (s_snapshot(o, &e) != SW_OK) sw_log(&o->log, SW_LOG_ERROR, "%s", e.msg);
+}
+
 static sw_rc s_idle(sw_orch_t *o, sw_proto_backoff_t *bo, sw_err_t *err) {
   int64_t now = sw_now_ns();
+  s_snapshot_periodic(o, now);
   if (now >= o->next_heartbeat_ns) {
     o->next_heartbeat_ns = now + SW_ORCH_HEARTBEAT_NS;
     s_publish(o, "progress", NULL);
@@ -587,6 +630,7 @@ static sw_rc s_sweep(sw_orch_t *o, int world_size, sw_err_t *err) {
   const char *status = rc == SW_OK ? s_run_status(o->sum) : "failed";
   if (sw_store_run_end(o->store, o->sum->run_id, status, 0, &e2) != SW_OK && rc == SW_OK)
     rc = sw_err_set(err, e2.code, "%s", e2.msg);
+  if (s_snapshot(o, &e2) != SW_OK && rc == SW_OK) rc = sw_err_set(err, e2.code, "%s", e2.msg);
   sw_buf_reset(&o->scratch);
   sw_buf_printf(&o->scratch, "\"status\":\"%s\",\"not_run\":%lld,\"wall_s\":", status, (long long)o->sum->not_run);
   sw_buf_json_double(&o->scratch, o->sum->wall_s);

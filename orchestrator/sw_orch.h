@@ -46,6 +46,10 @@ typedef struct sw_orch_opts {
   double          drain_grace_s;   /* after a drain request, seconds to let running trials finish before
                                       interrupting them (default 60; 0 = interrupt at once) */
   const char     *drain_file;      /* NULL or a path: its appearance requests a drain (batch-script trap) */
+  const char     *snapshot_path;   /* NULL or a path (e.g. on shared storage): a consistent copy of the
+                                      database is written there (VACUUM INTO a temporary file, then rename)
+                                      at the end of the run, after a drain, and every snapshot_every_s */
+  double          snapshot_every_s;/* period of snapshots during the run, s (0 = only at the end) */
   int             batch_trials;    /* store commit batch (0 = store default) */
   int             verbose;         /* 1: one line per finished trial on stderr */
   sw_build_info_t build;           /* provenance of the binary */
@@ -71,6 +75,7 @@ typedef struct sw_orch_summary {
   int     drained;      /* 1 when a signal or the drain file stopped dispatching */
   int     drain_signal; /* the signal number, 0 for the drain file */
   int     tripped;      /* 1 when the circuit breaker stopped dispatching */
+  int     snapshots;    /* snapshots written */
   int     exit_code;    /* 0 done or drained, 1 circuit breaker or a database failure, 2 bad input/DB path */
 } sw_orch_summary_t;
 

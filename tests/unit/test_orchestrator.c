@@ -469,6 +469,34 @@ static void test_orch_retries_then_resume_modes(void **state) {
   assert_int_equal(count(fx->db, "SELECT count(*) FROM runs"), 4);
 }
 
+static void test_orch_snapshot_is_a_complete_copy(void **state) {
+  fixture_t *fx = *state;
+  sw_orch_opts_t o;
+  sw_orch_summary_t s;
+  sw_err_t err;
+  fake_t fake = {0};
+  char snap[200];
+  snprintf(snap, sizeof snap, "%s/drain", fx->dir); /* a fixture path teardown removes */
+  sw_orch_opts_default(&o);
+  o.snapshot_path = snap;
+  assert_int_equal(run_orch(fx, &fake, &o, &s, &err), SW_OK);
+  assert_int_equal(s.snapshots, 1);
+  assert_int_equal(count(snap, "SELECT count(*) FROM trials"), count(fx->db, "SELECT count(*) FROM trials"));
+  assert_int_equal(count(snap, "SELECT count(*) FROM trials"), k_trials);
+  assert_int_equal(count(snap, "SELECT count(*) FROM runs WHERE status='done'"), 1);
+  assert_int_equal(count(snap, "SELECT count(*) FROM pragma_integrity_check WHERE integrity_check='ok'"), 1);
+  /* an unwritable snapshot path is a failure of the run (exit 1), after all trials were recorded */
+  snprintf(snap, sizeof snap, "%s/no/such/dir/snap.db", fx->dir);
+  fake = (fake_t){0};
+  sw_orch_opts_default(&o);
+  o.snapshot_path = snap;
+  o.resume = SW_ORCH_RESUME_NONE;
+  assert_int_not_equal(run_orch(fx, &fake, &o, &s, &err), SW_OK);
+  assert_int_equal(s.exit_code, 1);
+  assert_non_null(strstr(err.msg, "snapshot"));
+  assert_int_equal(count(fx->db, "SELECT count(*) FROM trials"), 2 * k_trials);
+}
+
 static void test_orch_circuit_breaker(void **state) {
   fixture_t *fx = *state;
   sw_orch_opts_t o;
@@ -566,6 +594,7 @@ int main(void) {
       cmocka_unit_test(test_events_disabled_and_bad_endpoint),
       cmocka_unit_test(test_events_absent_subscriber_never_blocks),
       cmocka_unit_test_setup_teardown(test_orch_retries_then_resume_modes, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_orch_snapshot_is_a_complete_copy, setup, teardown),
       cmocka_unit_test_setup_teardown(test_orch_circuit_breaker, setup, teardown),
       cmocka_unit_test_setup_teardown(test_orch_drain_interrupts_after_grace, setup, teardown),
       cmocka_unit_test_setup_teardown(test_orch_unwritable_db_refused_before_any_trial, setup, teardown),
