@@ -285,8 +285,6 @@ static int bk_run_threads(bk_ctx_t *c, const bk_shape_t *sh, const bk_opts_t *o,
   if (bk_setup_batch(c, sh, 1, 1) != 0) return -1;
   bk_random_masks(c, sh->d_ff, 0.5);
   bk_result_t one = bk_pairs(c, BK_DENSE, BK_MASK, o->reps);
-  sw_mask_t   saved[BK_N_MASKS];
-  memcpy(saved, c->masks, sizeof saved);
   sw_ffn_work_free(&c->work);
   sw_err_t err;
   if (sw_ffn_work_alloc(&c->work, sh->d_model, sh->d_ff, BK_CALIB_TOK, 2, &err) != SW_OK) return -1;

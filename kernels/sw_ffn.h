@@ -86,7 +86,10 @@ double sw_mask_token_sparsity(const sw_mask_t *m, int t);
 
 /* Per-call accounting.  FLOPs count 2 per multiply-add of a matrix product plus 1 per elementwise gated
  * product (activations themselves are not counted; fvcore-based papers count 1 per multiply-add, i.e. half).
- * Weight bytes count each weight row read once per call (a row shared by several tokens is read once). */
+ * Weight bytes count each weight row read once per call (a row shared by several tokens is read once).
+ * FLOPs are analytical over the (token, neuron) pairs of the mask: batched paths that compute a superset and
+ * discard it (sgemm over the union or over all neurons with h masked) are not charged for the discarded part,
+ * but rows_read / weight_bytes do reflect every row they read. */
 typedef struct sw_ffn_stats {
   double  flops;            /* executed, including selection/router/predictor work below */
   double  flops_dense;      /* what the dense FFN would execute for the same tokens */
