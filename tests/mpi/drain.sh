@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Draining: SIGTERM to rank 0 stops dispatching, running trials finish, exit 0, run 'drained'; SIGUSR1
+# Draining: SIGTERM to rank 0 stops dispatching, running trials finish, exit 0, run 'drained', and the
+# --snapshot copy holds exactly what the database holds; SIGUSR1
 # to mpirun (forwarded to every rank and executor) with a short grace interrupts the running trials
 # (recorded 'interrupted', not 'failed'); a drain file works the same; a rerun then completes the grid.
 . "$(dirname "$0")/lib.sh"
 db="$WORK/drain.db"
 exp="$TESTS/sleep_trials.yaml"   # 40 trials of 300 ms
 # 1. SIGTERM to rank 0
-mpirun -np 3 "$SPARSWEEP" run "$exp" --db "$db" --events none --batch 1 > "$WORK/run1.out" 2>&1 &
+mpirun -np 3 "$SPARSWEEP" run "$exp" --db "$db" --events none --batch 1 --snapshot "$WORK/snap.db" \
+  > "$WORK/run1.out" 2>&1 &
 mp=$!
 wait_rows "$db" 4
 r0=$(rank0_pid "$mp") || fail "rank 0 not found"
@@ -18,6 +20,9 @@ check "failed rows" "$(sql "$db" "select count(*) from trials where status!='ok'
 n1=$(sql "$db" "select count(*) from trials")
 [ "$n1" -lt 40 ] || fail "the drain did not stop dispatching ($n1 rows)"
 grep -q "drain requested by signal SIGTERM" "$WORK/run1.out" || fail "no drain message"
+check "snapshot rows" "$(sql "$WORK/snap.db" "select count(*) from trials")" "$n1"
+check "snapshot run status" "$(sql "$WORK/snap.db" "select status from runs")" drained
+check "snapshot integrity" "$(sql "$WORK/snap.db" "pragma integrity_check")" ok
 # 2. SIGUSR1 to mpirun with a 0.5 s grace on 20 s trials: interrupted, not failed
 mpirun -np 3 "$SPARSWEEP" run "$TESTS/long_trials.yaml" --db "$db" --events none --drain-grace 0.5 \
   > "$WORK/run2.out" 2>&1 &
