@@ -215,9 +215,9 @@ static int cmp_values(const void *a, const void *b) {
 static void axis_sort(sw_axis_t *a) {
   qsort(a->values, a->n, sizeof *a->values, cmp_values);
   a->numeric = 1;
-  for (size_t i = 0; i < a->n; i++) {
+  for (size_t i = 0; i < a->n; i++) { /* "-" (key not set by some trials) does not make an axis textual */
     double v;
-    if (!is_number(a->values[i], &v)) a->numeric = 0;
+    if (strcmp(a->values[i], "-") != 0 && !is_number(a->values[i], &v)) a->numeric = 0;
   }
 }
 
@@ -394,10 +394,14 @@ static const char *pick_axis(const sw_axis_t *ax, size_t n, const char *const *p
     const sw_axis_t *a = axis_find(ax, n, prefs[p]);
     if (a && a->n > 1 && (!avoid || strcmp(a->key, avoid) != 0)) return a->key;
   }
-  for (int pass = 0; pass < 2; pass++)
+  for (int pass = 0; pass < 2; pass++) { /* the widest axis of the wanted kind, then of any kind */
+    const sw_axis_t *best = NULL;
     for (size_t i = 0; i < n; i++)
-      if (ax[i].n > 1 && (!avoid || strcmp(ax[i].key, avoid) != 0) && (pass || ax[i].numeric == want_numeric))
-        return ax[i].key;
+      if (ax[i].n > 1 && (!avoid || strcmp(ax[i].key, avoid) != 0) && (pass || ax[i].numeric == want_numeric) &&
+          (!best || ax[i].n > best->n))
+        best = &ax[i];
+    if (best) return best->key;
+  }
   return NULL;
 }
 
@@ -593,53 +597,91 @@ static void block_title(const proj_t *p, const char *metric, const char *key, in
            *key ? " -- " : "", key);
 }
 
-/* One metric block of one split group; returns 0 when no cell has the metric. */
-static int metric_block(const proj_t *p, const char *metric, const char *key, int relative, sw_buf_t *out) {
-  size_t ncol = p->n_cols ? p->n_colv : 1;
-  int any = 0;
-  sw_grid_t g;
-  sw_grid_init(&g, ncol + 1);
-  sw_grid_header(&g, 0, p->row->key);
+/* Fills cells[r * ncol + c] (and trials) for one metric of one split group; relative divides by the dense cell. */
+static void block_cells(const proj_t *p, const char *metric, const char *key, int relative, size_t ncol,
+                        sw_cell_t *cells, const sw_rtrial_t **trials) {
+  for (size_t r = 0; r < p->row->n; r++)
+    for (size_t c = 0; c < ncol; c++) {
+      sw_cell_t *cell = &cells[r * ncol + c], ref;
+      const sw_rtrial_t *t = trials[r * ncol + c] = trial_at(p, key, r, c);
+      cell->has = 0;
+      if (!t) continue;
+      sw_cell_of(t, metric, p->o->confidence, cell);
+      if (!relative) continue;
+      const sw_rtrial_t *d = dense_ref(p, key, r, c);
+      ref.has = 0;
+      if (d) sw_cell_of(d, metric, p->o->confidence, &ref);
+      cell->has = cell->has && ref.has && ref.value != 0;
+      cell->value = cell->has ? cell->value / ref.value : NAN;
+      cell->se = cell->lo = cell->hi = NAN;
+    }
+}
+
+/* Renders the rows and columns of a block that have at least one value. */
+static void block_grid(const proj_t *p, const char *metric, const char *key, size_t ncol, const sw_cell_t *cells,
+                       const sw_rtrial_t **trials, sw_grid_t *g) {
+  size_t nrow = p->row->n, used = 0, *col_of = calloc(ncol, sizeof *col_of);
   char text[600];
+  if (!col_of) {
+    g->oom = 1;
+    return;
+  }
   for (size_t c = 0; c < ncol; c++) {
+    int any = 0;
+    for (size_t r = 0; r < nrow; r++) any |= cells[r * ncol + c].has;
+    col_of[c] = any ? ++used : 0; /* 0: column dropped, else its grid column */
+  }
+  sw_grid_init(g, used + 1);
+  sw_grid_header(g, 0, p->row->key);
+  for (size_t c = 0; c < ncol; c++) {
+    if (!col_of[c]) continue;
     if (p->n_cols == 1) snprintf(text, sizeof text, "%s=%s", p->cols[0]->key, p->colv[c]);
     else snprintf(text, sizeof text, "%s", p->n_cols ? p->colv[c] : metric);
-    sw_grid_header(&g, c + 1, text);
+    sw_grid_header(g, col_of[c], text);
   }
-  for (size_t r = 0; r < p->row->n; r++) {
-    size_t row = (size_t)-1;
+  for (size_t r = 0; r < nrow; r++) {
+    int any = 0;
+    for (size_t c = 0; c < ncol; c++) any |= cells[r * ncol + c].has;
+    if (!any) continue;
+    size_t row = sw_grid_add_row(g);
+    row_label(p, r, key, text, sizeof text);
+    sw_grid_set(g, row, 0, text);
     for (size_t c = 0; c < ncol; c++) {
-      const sw_rtrial_t *t = trial_at(p, key, r, c);
-      if (!t) continue;
-      sw_cell_t cell, ref;
-      sw_cell_of(t, metric, p->o->confidence, &cell);
-      if (relative) {
-        const sw_rtrial_t *d = dense_ref(p, key, r, c);
-        ref.has = 0;
-        if (d) sw_cell_of(d, metric, p->o->confidence, &ref);
-        cell.has = cell.has && ref.has && ref.value != 0;
-        cell.value = cell.has ? cell.value / ref.value : NAN;
-        cell.se = cell.lo = cell.hi = NAN;
-      }
-      if (row == (size_t)-1) {
-        row = sw_grid_add_row(&g);
-        row_label(p, r, key, text, sizeof text);
-        sw_grid_set(&g, row, 0, text);
-        for (size_t k = 0; k < ncol; k++) sw_grid_set(&g, row, k + 1, p->o->format == SW_FMT_CSV ? "" : "-");
-      }
-      cell_text(&cell, !t->valid, p->o->format, text, sizeof text);
-      sw_grid_set(&g, row, c + 1, text);
-      any |= cell.has;
+      if (!col_of[c]) continue;
+      const sw_rtrial_t *t = trials[r * ncol + c];
+      cell_text(&cells[r * ncol + c], t && !t->valid, p->o->format, text, sizeof text);
+      sw_grid_set(g, row, col_of[c], text);
     }
   }
+  free(col_of);
+}
+
+/* One metric block of one split group; returns 0 when no cell has the metric. */
+static int metric_block(const proj_t *p, const char *metric, const char *key, int relative, sw_buf_t *out) {
+  size_t ncol = p->n_cols ? p->n_colv : 1, nrow = p->row->n, ncell = nrow * ncol;
+  sw_cell_t *cells = calloc(ncell > 0 ? ncell : 1, sizeof *cells);
+  const sw_rtrial_t **trials = calloc(ncell > 0 ? ncell : 1, sizeof *trials);
+  if (!cells || !trials) {
+    free(cells);
+    free(trials);
+    out->oom = 1;
+    return 0;
+  }
+  block_cells(p, metric, key, relative, ncol, cells, trials);
+  int any = 0;
+  for (size_t i = 0; i < nrow * ncol; i++) any |= cells[i].has;
   if (any) {
+    sw_grid_t g;
     char title[640];
+    block_grid(p, metric, key, ncol, cells, trials, &g);
     block_title(p, metric, key, relative, title, sizeof title);
     if (p->o->format == SW_FMT_CSV) sw_buf_printf(out, "# %s\n", title);
     sw_grid_render(&g, p->o->format == SW_FMT_CSV ? NULL : title, p->o->format, out);
     sw_buf_puts(out, "\n");
+    sw_grid_free(&g);
   }
-  sw_grid_free(&g);
+  free(cells);
+  free(trials);
   return any;
 }
 
