@@ -77,8 +77,9 @@ static int parse_args(int argc, char **argv, compare_args_t *a) {
 static sw_rc load(const char *path, const char *run, const char *where, sw_rset_t *set, sw_err_t *err) {
   sqlite3 *db = NULL;
   int64_t id;
-  sw_rc rc = sw_report_open(path, &db, err);
-  if (rc == SW_OK) rc = sw_report_resolve_run(db, run, &id, err);
+  sw_rc rc = sw_report_open(path, &db, err); /* its messages name the path already */
+  if (rc != SW_OK) return rc;
+  rc = sw_report_resolve_run(db, run, &id, err);
   if (rc == SW_OK) rc = sw_rset_load(db, id, where, set, err);
   if (rc != SW_OK) sw_err_prefix(err, "%s", path);
   sqlite3_close(db);
