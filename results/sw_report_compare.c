@@ -322,7 +322,7 @@ static const char *correction_name(sw_padjust m) {
 
 static void summary_lines(const cmp_ctx_t *c, const sw_rset_t *base, const sw_rset_t *cand, sw_buf_t *out) {
   const sw_compare_summary_t *s = c->sum;
-  sw_buf_printf(out, "summary: %zu matched configs (only baseline %zu, only candidate %zu); %zu latency comparisons"
+  sw_buf_printf(out, "summary: %zu matched configs (only baseline %zu, only candidate %zu); %zu comparisons"
                      " (%s correction), %zu with too few samples\n",
                 s->matched, s->only_baseline, s->only_candidate, s->compared, correction_name(c->o->correction),
                 s->too_few);
