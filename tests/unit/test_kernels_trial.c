@@ -67,6 +67,20 @@ static void test_trial_threshold(void **state) {
   assert_true(kt_metric(res, "rel_error_dense") < 1e-5);
   const sw_json_t *samples = sw_json_get(res, "samples");
   assert_int_equal(samples->count, 6); /* 3 dense + 3 sparse */
+  /* the kernels' SDE counters, read through PAPI around the 3 timed sparse calls */
+  const sw_json_t *counters = sw_json_get(res, "counters");
+  int              found = 0;
+  for (size_t i = 0; counters && i < counters->count; i++) {
+    const sw_json_t *c = &counters->items[i], *v = sw_json_get(c, "value");
+    if (strcmp(sw_json_get(c, "series")->string, "sparse") != 0) continue;
+    if (strcmp(sw_json_get(c, "name")->string, "sde:::sparsweep::calls") == 0) {
+      found = 1;
+      assert_true(v && v->kind == SW_JSON_NUMBER && v->number == 3.0);
+    }
+    if (strcmp(sw_json_get(c, "name")->string, "sde:::sparsweep::flops") == 0)
+      assert_true(v && v->kind == SW_JSON_NUMBER && fabs(v->number - 3.0 * flops) <= 3.0);
+  }
+  assert_true(found);
   sw_json_free(res);
 }
 
