@@ -317,6 +317,17 @@ static void test_pack_layouts(void **state) {
   sw_ffn_weights_free(&b);
 }
 
+static void test_flops_hand_values(void **state) {
+  (void)state;
+  /* gated d=4, f=8, 2 tokens: per neuron 3 dots/axpys of 4 MACs = 24 FLOPs + 1 product; 16 pairs -> 400 */
+  assert_true(sw_flops_ffn_dense(4, 8, 1, 2) == 400.0);
+  assert_true(sw_flops_ffn_dense(4, 8, 0, 2) == 256.0); /* plain: 2 x 8 FLOPs per pair */
+  assert_true(sw_flops_ffn_neurons(4096, 1, 1) == 24577.0);
+  assert_true(sw_bytes_ffn_rows(4096, 1, SW_DTYPE_F32, 10) == 491520.0);
+  assert_true(sw_bytes_ffn_rows(4096, 0, SW_DTYPE_BF16, 10) == 163840.0);
+  assert_true(sw_flops_linear(576, 128, 3) == 442368.0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_act_values),
@@ -329,6 +340,7 @@ int main(void) {
       cmocka_unit_test(test_zeroing_mutation_is_caught),
       cmocka_unit_test(test_sparse_down_and_gemv),
       cmocka_unit_test(test_invalid_args),
+      cmocka_unit_test(test_flops_hand_values),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
