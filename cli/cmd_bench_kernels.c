@@ -262,17 +262,21 @@ static int bk_run_batch(bk_ctx_t *c, const bk_shape_t *sh, int batch, const char
     printf("%-9s %5d    1 %-6s break-even sparsity (mask kernel vs dense): %.2f\n", sh->name, batch, cache,
            bk_break_even(bk_mask_s, spd, 5));
   }
-  static const sw_policy_kind_t kinds[] = {SW_POLICY_THRESHOLD, SW_POLICY_CHESS, SW_POLICY_TOPK};
-  int n_kinds = (o->quick || batch >= 64) ? 1 : 3; /* batch 64 calls are long: CATS only */
+  static const sw_policy_kind_t kinds[] = {SW_POLICY_THRESHOLD, SW_POLICY_CHESS, SW_POLICY_TOPK, SW_POLICY_CETT};
+  static const double           cett_tau[] = {0.05, 0.1, 0.2};
+  /* batch 64 calls are long: CATS only; CETT (costly calibration) at batch 1 only */
+  int n_kinds = (o->quick || batch >= 64) ? 1 : (batch == 1 ? 4 : 3);
   for (int ki = 0; ki < n_kinds; ki++) {
+    int cett = kinds[ki] == SW_POLICY_CETT;
     for (int k = 0; k < 3; k++) {
       if (o->quick && k == 1) continue;
-      if (bk_calibrate(c, sh, kinds[ki], bk_pol_s[k]) != 0) return -1;
-      double      s = bk_pol_s[k];
-      double      ideal = kinds[ki] == SW_POLICY_TOPK ? 3.0 / (2.0 + (1.0 - s)) : 3.0 / (1.0 + 2.0 * (1.0 - s));
+      double target = cett ? cett_tau[k] : bk_pol_s[k];
+      if (bk_calibrate(c, sh, kinds[ki], target) != 0) return -1;
       bk_result_t r = bk_pairs(c, BK_DENSE, BK_POLICY, reps);
+      double      s = cett ? r.sparsity : target;
+      double      ideal = (kinds[ki] == SW_POLICY_TOPK || cett) ? 3.0 / (2.0 + (1.0 - s)) : 3.0 / (1.0 + 2.0 * (1.0 - s));
       bk_print_row(sh->name, batch, 1, cache, kinds[ki] == SW_POLICY_THRESHOLD ? "cats" : sw_policy_name(kinds[ki]),
-                   s, &r, ideal, bw);
+                   target, &r, ideal, bw);
       sw_policy_free(&c->policy);
     }
   }
@@ -401,6 +405,7 @@ int cmd_bench_kernels(int argc, char **argv) {
             "  Dense OpenBLAS vs sparse FFN (gated SiLU, f32), interleaved A B pairs, speedup = median pair ratio.\n"
             "  methods: mask = given random mask, gathered kernel; cats/chess = threshold on the computed gate\n"
             "  (selection included, ideal 3/(1+2(1-s))); topk = oracle on full h (ideal 3/(2+(1-s))).\n"
+            "  cett: the s column is the CETT target tau (0.05, 0.1, 0.2), s_ach the resulting sparsity.\n"
             "  bf16 rows compare bf16 weights with the f32 OpenBLAS dense baseline (ideal 2, resp. 2/(1-s)).\n"
             "  --quick: llama7b and smollm2, batch 1 and 16, fewer rows (about 30 s).\n"
             "  MoE-converted FFNs (expert top-k, dynamic-k) are benchmarked by `sparsweep bench moe`.\n");
