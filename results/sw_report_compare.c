@@ -311,6 +311,10 @@ static sw_rc verdicts(cmp_ctx_t *c, sw_buf_t *out, sw_err_t *err) {
 static void machine_warning(const sw_rset_t *base, const sw_rset_t *cand, sw_compare_summary_t *sum, sw_buf_t *warn) {
   const char *fb = base->run.fingerprint, *fc = cand->run.fingerprint;
   if (fb && fc && strcmp(fb, fc) == 0) return;
+  if (!fb && !fc) {
+    sw_buf_puts(warn, "warning: machine fingerprints unknown: cannot check that both runs come from one machine\n");
+    return;
+  }
   sum->machines_differ = 1;
   sw_buf_printf(warn, "warning: machines differ (baseline %s, candidate %s): latency changes may come from the machine\n",
                 fb ? fb : "unknown", fc ? fc : "unknown");

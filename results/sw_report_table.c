@@ -469,6 +469,8 @@ typedef struct proj {
   size_t                  n_attrs;
   const sw_axis_t        *split[32];     /* other varying axes: one table per combination */
   size_t                  n_split;
+  size_t                 *t_row, *t_col, *t_grp; /* per trial: row value, column and split group indexes */
+  const sw_rtrial_t     **map;           /* current group's trial at [r * ncol + c], NULL when none */
   const char             *metrics[SW_REPORT_MAX_METRICS];
   size_t                  n_metrics;
 } proj_t;
@@ -538,21 +540,53 @@ static int build_columns(proj_t *p) {
   return 1;
 }
 
-/* The trial at (row value r, column c) among trials with split key `key`; NULL when none. */
-static const sw_rtrial_t *trial_at(const proj_t *p, const char *key, size_t r, size_t c) {
-  char k[512], v[512];
-  for (size_t i = 0; i < p->set->n; i++) {
+/* The trial at (row value r, column c) of the current split group (set_group); NULL when none. */
+static const sw_rtrial_t *trial_at(const proj_t *p, size_t r, size_t c) {
+  return p->map[r * (p->n_cols ? p->n_colv : 1) + c];
+}
+
+/* Row, column and group index of every trial, computed once (groups: the sorted split keys). */
+static int index_trials(proj_t *p, char **groups, size_t ng) {
+  size_t n = p->set->n;
+  char text[512];
+  p->t_row = calloc(n ? n : 1, sizeof *p->t_row);
+  p->t_col = calloc(n ? n : 1, sizeof *p->t_col);
+  p->t_grp = calloc(n ? n : 1, sizeof *p->t_grp);
+  p->map = calloc(p->row->n * (p->n_cols ? p->n_colv : 1) + 1, sizeof *p->map);
+  if (!p->t_row || !p->t_col || !p->t_grp || !p->map) return 0;
+  for (size_t i = 0; i < n; i++) {
     const sw_rtrial_t *t = &p->set->trials[i];
-    sw_rtrial_config_text(t, p->row->key, v, sizeof v);
-    if (strcmp(v, p->row->values[r]) != 0) continue;
+    sw_rtrial_config_text(t, p->row->key, text, sizeof text);
+    p->t_row[i] = sw_axis_index(p->row, text);
+    p->t_col[i] = 0;
     if (p->n_cols) {
-      col_text(p, t, v, sizeof v);
-      if (strcmp(v, p->colv[c]) != 0) continue;
+      col_text(p, t, text, sizeof text);
+      while (p->t_col[i] < p->n_colv && strcmp(p->colv[p->t_col[i]], text) != 0) p->t_col[i]++;
     }
-    split_key(p, t, k, sizeof k);
-    if (strcmp(k, key) == 0) return t;
+    split_key(p, t, text, sizeof text);
+    for (p->t_grp[i] = 0; p->t_grp[i] < ng && strcmp(groups[p->t_grp[i]], text) != 0;) p->t_grp[i]++;
   }
-  return NULL;
+  return 1;
+}
+
+/* Makes group g current: fills the cell map with its trials (the first trial of a cell wins). */
+static void set_group(proj_t *p, size_t g) {
+  size_t ncol = p->n_cols ? p->n_colv : 1;
+  memset(p->map, 0, p->row->n * ncol * sizeof *p->map);
+  for (size_t i = 0; i < p->set->n; i++) {
+    const sw_rtrial_t **slot = &p->map[p->t_row[i] * ncol + p->t_col[i]];
+    if (p->t_grp[i] == g && p->t_row[i] < p->row->n && p->t_col[i] < ncol && !*slot) *slot = &p->set->trials[i];
+  }
+}
+
+static void proj_free(proj_t *p) {
+  for (size_t i = 0; i < p->n_colv; i++) free(p->colv[i]);
+  free(p->colv);
+  free(p->t_row);
+  free(p->t_col);
+  free(p->t_grp);
+  free(p->map);
+  sw_axes_free(p->axes, p->n_axes);
 }
 
 /* 1 when column text c means "no sparsity": a single numeric 0, or one merged knob at 0. */
@@ -564,14 +598,14 @@ static int zero_column(const char *c) {
 
 /* Dense reference of cell (r, c): the same row's zero-sparsity column, else the row named "dense" in the
  * same column, else that row's only cell. */
-static const sw_rtrial_t *dense_ref(const proj_t *p, const char *key, size_t r, size_t c) {
+static const sw_rtrial_t *dense_ref(const proj_t *p, size_t r, size_t c) {
   for (size_t j = 0; j < p->n_colv; j++)
-    if (zero_column(p->colv[j])) return trial_at(p, key, r, j);
+    if (zero_column(p->colv[j])) return trial_at(p, r, j);
   size_t d = sw_axis_index(p->row, "dense");
   if (d == (size_t)-1) return NULL;
-  const sw_rtrial_t *t = trial_at(p, key, d, c), *only = NULL;
+  const sw_rtrial_t *t = trial_at(p, d, c), *only = NULL;
   for (size_t j = 0; !t && j < p->n_colv; j++) {
-    const sw_rtrial_t *u = trial_at(p, key, d, j);
+    const sw_rtrial_t *u = trial_at(p, d, j);
     if (u && only) return NULL;
     if (u) only = u;
   }
@@ -579,11 +613,11 @@ static const sw_rtrial_t *dense_ref(const proj_t *p, const char *key, size_t r, 
 }
 
 /* Row label: the row value, then the attributes it fixes ("moe_topk experts=48"). */
-static void row_label(const proj_t *p, size_t r, const char *key, char *dst, size_t cap) {
+static void row_label(const proj_t *p, size_t r, char *dst, size_t cap) {
   char v[256];
   snprintf(dst, cap, "%s", p->row->values[r]);
   const sw_rtrial_t *t = NULL;
-  for (size_t c = 0; !t && c < (p->n_cols ? p->n_colv : 1); c++) t = trial_at(p, key, r, c);
+  for (size_t c = 0; !t && c < (p->n_cols ? p->n_colv : 1); c++) t = trial_at(p, r, c);
   for (size_t i = 0; t && i < p->n_attrs; i++) {
     sw_rtrial_config_text(t, p->attrs[i]->key, v, sizeof v);
     if (strcmp(v, "-") != 0) sw_report_appendf(dst, cap, " %s=%s", p->attrs[i]->key, v);
@@ -597,18 +631,18 @@ static void block_title(const proj_t *p, const char *metric, const char *key, in
            *key ? " -- " : "", key);
 }
 
-/* Fills cells[r * ncol + c] (and trials) for one metric of one split group; relative divides by the dense cell. */
-static void block_cells(const proj_t *p, const char *metric, const char *key, int relative, size_t ncol,
+/* Fills cells[r * ncol + c] (and trials) for one metric of the current group; relative divides by the dense cell. */
+static void block_cells(const proj_t *p, const char *metric, int relative, size_t ncol,
                         sw_cell_t *cells, const sw_rtrial_t **trials) {
   for (size_t r = 0; r < p->row->n; r++)
     for (size_t c = 0; c < ncol; c++) {
       sw_cell_t *cell = &cells[r * ncol + c], ref;
-      const sw_rtrial_t *t = trials[r * ncol + c] = trial_at(p, key, r, c);
+      const sw_rtrial_t *t = trials[r * ncol + c] = trial_at(p, r, c);
       cell->has = 0;
       if (!t) continue;
       sw_cell_of(t, metric, p->o->confidence, cell);
       if (!relative) continue;
-      const sw_rtrial_t *d = dense_ref(p, key, r, c);
+      const sw_rtrial_t *d = dense_ref(p, r, c);
       ref.has = 0;
       if (d) sw_cell_of(d, metric, p->o->confidence, &ref);
       cell->has = cell->has && ref.has && ref.value != 0;
@@ -618,7 +652,7 @@ static void block_cells(const proj_t *p, const char *metric, const char *key, in
 }
 
 /* Renders the rows and columns of a block that have at least one value. */
-static void block_grid(const proj_t *p, const char *metric, const char *key, size_t ncol, const sw_cell_t *cells,
+static void block_grid(const proj_t *p, const char *metric, size_t ncol, const sw_cell_t *cells,
                        const sw_rtrial_t **trials, sw_grid_t *g) {
   size_t nrow = p->row->n, used = 0, *col_of = calloc(ncol, sizeof *col_of);
   char text[600];
@@ -644,7 +678,7 @@ static void block_grid(const proj_t *p, const char *metric, const char *key, siz
     for (size_t c = 0; c < ncol; c++) any |= cells[r * ncol + c].has;
     if (!any) continue;
     size_t row = sw_grid_add_row(g);
-    row_label(p, r, key, text, sizeof text);
+    row_label(p, r, text, sizeof text);
     sw_grid_set(g, row, 0, text);
     for (size_t c = 0; c < ncol; c++) {
       if (!col_of[c]) continue;
@@ -667,13 +701,13 @@ static int metric_block(const proj_t *p, const char *metric, const char *key, in
     out->oom = 1;
     return 0;
   }
-  block_cells(p, metric, key, relative, ncol, cells, trials);
+  block_cells(p, metric, relative, ncol, cells, trials);
   int any = 0;
   for (size_t i = 0; i < nrow * ncol; i++) any |= cells[i].has;
   if (any) {
     sw_grid_t g;
     char title[640];
-    block_grid(p, metric, key, ncol, cells, trials, &g);
+    block_grid(p, metric, ncol, cells, trials, &g);
     block_title(p, metric, key, relative, title, sizeof title);
     if (p->o->format == SW_FMT_CSV) sw_buf_printf(out, "# %s\n", title);
     sw_grid_render(&g, p->o->format == SW_FMT_CSV ? NULL : title, p->o->format, out);
@@ -901,9 +935,7 @@ sw_rc sw_report_tables(sw_rset_t *set, const sw_report_opts_t *o, sw_buf_t *out,
   sw_rc rc = sw_axes_collect(set, &p.axes, &p.n_axes, err);
   if (rc == SW_OK) rc = choose_projection(&p, notes, err);
   if (rc != SW_OK) {
-    for (size_t i = 0; i < p.n_colv; i++) free(p.colv[i]);
-    free(p.colv);
-    sw_axes_free(p.axes, p.n_axes);
+    proj_free(&p);
     return rc;
   }
   if (o->format != SW_FMT_CSV) run_header(set, o->format, out);
@@ -912,18 +944,19 @@ sw_rc sw_report_tables(sw_rset_t *set, const sw_report_opts_t *o, sw_buf_t *out,
   } else {
     size_t ng;
     char **groups = split_groups(&p, &ng);
-    for (size_t gi = 0; gi < ng; gi++)
+    if (!groups || !index_trials(&p, groups, ng)) out->oom = 1;
+    for (size_t gi = 0; groups && p.map && gi < ng; gi++) {
+      set_group(&p, gi);
       for (size_t m = 0; m < p.n_metrics; m++) {
         metric_block(&p, p.metrics[m], groups[gi], 0, out);
         if (o->relative) metric_block(&p, p.metrics[m], groups[gi], 1, out);
       }
-    for (size_t gi = 0; gi < ng; gi++) free(groups[gi]);
+    }
+    for (size_t gi = 0; groups && gi < ng; gi++) free(groups[gi]);
     free(groups);
     if (o->format != SW_FMT_CSV) invalid_list(set, &p, o->format, out);
   }
-  for (size_t i = 0; i < p.n_colv; i++) free(p.colv[i]);
-  free(p.colv);
-  sw_axes_free(p.axes, p.n_axes);
+  proj_free(&p);
   return sw_buf_ok(out) ? SW_OK : sw_err_set(err, SW_ERR_NOMEM, "report: out of memory");
 }
 
