@@ -477,7 +477,7 @@ static void add_reason(sw_rtrial_t *t, const char *fmt, ...) {
 static void stamp_series(sw_rtrial_t *t, const sw_rseries_t *s, const sw_validity_opts_t *o) {
   if (s->n < o->min_reps) add_reason(t, "too few repetitions (%s: %zu < %zu)", s->name, s->n, o->min_reps);
   double cv = sw_cv(s->v, s->n);
-  if (cv > o->max_cv) add_reason(t, "CV %.2f > %.2f (%s)", cv, o->max_cv, s->name);
+  if (cv > o->max_cv) add_reason(t, "CV %.3f > %.2f (%s)", cv, o->max_cv, s->name);
   double med = sw_median(s->v, s->n);
   if (med < o->min_sample_s)
     add_reason(t, "%s median %.3g s below the timer resolution bound %.3g s", s->name, med, o->min_sample_s);

@@ -423,7 +423,7 @@ sw_rc sw_change_points(const double *x, size_t n, double min_rel, int *step_at, 
                        size_t *nsteps, sw_err_t *err) {
   *nsteps = 0;
   if (n == 0) return SW_OK;
-  if (n > 5000) return sw_err_set(err, SW_ERR_RANGE, "change points: history of %zu points is too long", n);
+  if (n > 1000) return sw_err_set(err, SW_ERR_RANGE, "change points: history of %zu points is too long (max 1000)", n);
   if (any_nan(x, n)) return sw_err_set(err, SW_ERR_INVALID, "change points: NaN in the history");
   double *best = malloc((n + 1) * sizeof *best), *tmp = malloc((n + 1) * sizeof *tmp);
   size_t *start = calloc(n + 1, sizeof *start);

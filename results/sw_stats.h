@@ -95,7 +95,8 @@ double sw_norm_isf(double p);
  * robustly from successive differences (a BIC-style penalty, Schwarz 1978).  Steps whose relative
  * change |m_after / m_before - 1| is below min_rel are then merged away (asv default 5%).
  * step_at[i] is set to 1 when a new level starts at index i (i >= 1), 0 otherwise; level[i] receives
- * the fitted level (segment median).  Returns the number of steps in *nsteps. */
+ * the fitted level (segment median).  Returns the number of steps in *nsteps.  O(n^3) time with the
+ * straightforward segment costs: n <= 1000 (SW_ERR_RANGE beyond). */
 sw_rc sw_change_points(const double *x, size_t n, double min_rel, int *step_at, double *level,
                        size_t *nsteps, sw_err_t *err);
 
