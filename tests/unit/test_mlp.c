@@ -18,6 +18,8 @@
 /* Finite differences of a float32 forward pass: step 1e-2, float64 accumulation of the loss. */
 #define GRAD_TOL_ABS 2e-3
 #define GRAD_TOL_REL 3e-2
+/* Largest |gradient| entry below which the gradient counts as zero (a broken backward pass). */
+#define GRAD_NONZERO_MIN 1e-3
 
 static double ref_act(sw_mlp_act_t a, double z) {
   switch (a) {
@@ -86,7 +88,7 @@ static void check_grad(sw_mlp_t *mlp, const float *x, const float *t, size_t n, 
   assert_int_equal(sw_mlp_grad(&loss, g, mlp, x, t, n, cfg, &err), SW_OK);
   double gmax = 0;
   for (size_t i = 0; i < mlp->n_params; i++) gmax = fmax(gmax, fabs(g[i]));
-  assert_true(gmax > 1e-3); /* a zero gradient must not pass */
+  assert_true(gmax > GRAD_NONZERO_MIN); /* a zero gradient must not pass */
   for (size_t i = 0; i < mlp->n_params; i += 3) {
     const float keep = mlp->params[i], h = 1e-2f;
     double lp, lm;
