@@ -330,8 +330,11 @@ static void summary_lines(const cmp_ctx_t *c, const sw_rset_t *base, const sw_rs
                      " (%s correction), %zu with too few samples\n",
                 s->matched, s->only_baseline, s->only_candidate, s->compared, correction_name(c->o->correction),
                 s->too_few);
-  sw_buf_printf(out, "geomean %s ratio (candidate/baseline): %.4f\n", c->o->paired ? "paired speedup" : "latency",
-                s->geomean_ratio);
+  if (isnan(s->geomean_ratio))
+    sw_buf_printf(out, "geomean %s ratio (candidate/baseline): - (nothing compared)\n", c->o->paired ? "paired speedup" : "latency");
+  else
+    sw_buf_printf(out, "geomean %s ratio (candidate/baseline): %.4f\n", c->o->paired ? "paired speedup" : "latency",
+                  s->geomean_ratio);
   sw_buf_printf(out, "%zu regressions, %zu improvements, %zu accuracy regressions (%zu changes), %zu count changes\n",
                 s->regressions, s->improvements, s->accuracy_regressions, s->accuracy_changes, s->count_changes);
   (void)base;

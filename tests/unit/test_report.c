@@ -560,6 +560,51 @@ static void test_compare_too_few_and_counts(void **state) {
   sw_rset_free(&c);
 }
 
+/* Accuracy metrics against their own tolerance: twice the combined standard error when both runs have one,
+ * else 1e-3 relative; the direction decides WORSE (ppl up, agreement down) or better. */
+static void test_compare_accuracy_tolerance(void **state) {
+  const char *dir = *state;
+  char base[512], cand[512];
+  const double ppl_b[] = {20, 30}, ppl_c[] = {20.5, 30.6}, se[] = {0.1, 0.5};
+  const double agree_b[] = {0.9, 0.8}, agree_c[] = {0.95, 0.8};
+  for (int v = 0; v < 2; v++) {
+    sqlite3 *db = new_db(dir, v ? "acc_c.db" : "acc_b.db", v ? cand : base, sizeof base);
+    add_run(db, 1, v ? "cand" : "base", "fp", 1 + v);
+    for (int i = 0; i < 2; i++) {
+      char h[8], cfg[64];
+      snprintf(h, sizeof h, "a%d", i);
+      snprintf(cfg, sizeof cfg, "{\"method\":\"m%d\"}", i);
+      add_trial(db, i + 1, 1, h, cfg);
+      add_metric(db, i + 1, "ppl", v ? ppl_c[i] : ppl_b[i], NULL);
+      add_metric(db, i + 1, "ppl_se", se[i], NULL);
+      add_metric(db, i + 1, "top1_agree", v ? agree_c[i] : agree_b[i], "fraction");
+    }
+    close_db(db);
+  }
+  sw_rset_t b, c;
+  load_run(base, &b);
+  load_run(cand, &c);
+  sw_compare_opts_t o;
+  sw_compare_opts_default(&o);
+  sw_buf_t out = SW_BUF_INIT, warn = SW_BUF_INIT;
+  sw_compare_summary_t sum;
+  sw_err_t err;
+  assert_int_equal(sw_compare_sets(&b, &c, &o, &out, &warn, &sum, &err), SW_OK);
+  /* m0: ppl +0.5 > 2 * sqrt(0.1^2 + 0.1^2) = 0.283 -> WORSE; agreement +0.05 -> better.
+   * m1: ppl +0.6 < 2 * sqrt(0.5^2 + 0.5^2) = 1.414 -> within tolerance. */
+  assert_int_equal(sum.accuracy_changes, 2);
+  assert_int_equal(sum.accuracy_regressions, 1);
+  assert_contains(sw_buf_str(&out), "method=m0         ppl        20       20.5    WORSE\n");
+  assert_contains(sw_buf_str(&out), "method=m0  top1_agree       0.9       0.95   better\n");
+  assert_null(strstr(sw_buf_str(&out), "method=m1 "));
+  sw_buf_free(&out);
+  sw_buf_free(&warn);
+  sw_rset_free(&b);
+  sw_rset_free(&c);
+  char *argv[] = {"compare", base, "--baseline", "1", "--candidate", "1", "--candidate-db", cand, NULL};
+  assert_int_equal(cmd_compare(8, argv), SW_EXIT_FAIL);
+}
+
 /* Machine drift between runs (+8% on every sample of the candidate, e.g. a busier shared node): raw latencies
  * flag most configurations, the paired per-repetition speedups flag exactly the planted sparse slowdowns. */
 static void test_compare_paired_resists_drift(void **state) {
@@ -758,6 +803,7 @@ int main(void) {
       cmocka_unit_test(test_compare_unchanged_noise_is_quiet),
       cmocka_unit_test(test_compare_too_few_and_counts),
       cmocka_unit_test(test_compare_paired_resists_drift),
+      cmocka_unit_test(test_compare_accuracy_tolerance),
       cmocka_unit_test(test_history_marks_step),
       cmocka_unit_test(test_export_csv_jsonl),
       cmocka_unit_test(test_plots_png_svg),
