@@ -135,6 +135,36 @@ sw_rc sw_counters_open_default(sw_counters_t **c, const char *sde_library, sw_er
   return sw_counters_open(c, names, n, err);
 }
 
+/* Collects the event names of config["papi_events"] (a string or a list of strings) into names. */
+static sw_rc papi_event_names(const sw_json_t *ev, const char **names, size_t *n, sw_err_t *err) {
+  if (ev->kind == SW_JSON_STRING) {
+    names[0] = ev->string, *n = 1;
+    return SW_OK;
+  }
+  if (ev->kind != SW_JSON_ARRAY)
+    return sw_err_set(err, SW_ERR_INVALID, "'papi_events' must be a string or a list of strings");
+  if (ev->count > SW_COUNTERS_MAX)
+    return sw_err_set(err, SW_ERR_RANGE, "'papi_events' lists %zu events, at most %d", ev->count, SW_COUNTERS_MAX);
+  for (size_t i = 0; i < ev->count; i++) {
+    if (ev->items[i].kind != SW_JSON_STRING)
+      return sw_err_set(err, SW_ERR_INVALID, "'papi_events' item %zu is not an event name", i);
+    names[i] = ev->items[i].string;
+  }
+  *n = ev->count;
+  return SW_OK;
+}
+
+sw_rc sw_counters_open_config(sw_counters_t **c, const sw_json_t *config, const char *sde_library, sw_err_t *err) {
+  *c = NULL;
+  const sw_json_t *ev = sw_json_get(config, "papi_events");
+  if (!ev) return sw_counters_open_default(c, sde_library, err);
+  const char *names[SW_COUNTERS_MAX];
+  size_t      n = 0;
+  sw_rc       rc = papi_event_names(ev, names, &n, err);
+  if (rc || n == 0) return rc;
+  return sw_counters_open(c, names, n, err);
+}
+
 size_t sw_counters_active(const sw_counters_t *c) { return c ? c->n_active : 0; }
 
 sw_rc sw_counters_start(sw_counters_t *c, sw_err_t *err) {

@@ -9,6 +9,7 @@
 
 #include "common/sw_buf.h"
 #include "common/sw_err.h"
+#include "common/sw_json.h"
 #include "workers/sw_trial.h"
 
 #define SW_COUNTERS_MAX 32
@@ -27,6 +28,11 @@ sw_rc sw_counters_open(sw_counters_t **c, const char *const *names, size_t n, sw
  * (library NULL = "sparsweep", the kernels' default; see kernels/sw_sde.h).  The kernels' sw_sde_init must
  * have run in this process for the SDE values to exist; otherwise they are NULL with PAPI's reason. */
 sw_rc sw_counters_open_default(sw_counters_t **c, const char *sde_library, sw_err_t *err);
+/* Opens the set a trial config asks for: config["papi_events"] (a name or a list of names, see
+ * experiments/README.md) when present, the default set above when absent.  An empty list leaves *c NULL
+ * (nothing requested, nothing counted: callers treat a NULL set as "no counters").  Errors: the key has the
+ * wrong type, more than SW_COUNTERS_MAX names, or out of memory. */
+sw_rc sw_counters_open_config(sw_counters_t **c, const sw_json_t *config, const char *sde_library, sw_err_t *err);
 /* Starts / stops counting.  Values of successive start/stop pairs add up until sw_counters_write. */
 sw_rc sw_counters_start(sw_counters_t *c, sw_err_t *err);
 sw_rc sw_counters_stop(sw_counters_t *c, sw_err_t *err);

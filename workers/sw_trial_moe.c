@@ -44,6 +44,7 @@ typedef struct moe_keys {
   sw_moe_router_kind_t router;
   sw_partition_t       clustering;
   int64_t              seed, epochs, hidden, kmeans_iters;
+  int64_t              warmup; /* untimed dense/method pairs before timing (measure.warmup) */
   double               lr;
 } moe_keys_t;
 
@@ -89,6 +90,7 @@ static sw_rc s_read_keys(moe_keys_t *k, const sw_json_t *c, int d_ff, sw_err_t *
   if ((rc = s_get_int(c, "router_epochs", 20, 0, 100000, &k->epochs, err))) return rc;
   if ((rc = s_get_int(c, "router_hidden", 128, 1, 65536, &k->hidden, err))) return rc;
   if ((rc = s_get_int(c, "kmeans_iters", 30, 1, 10000, &k->kmeans_iters, err))) return rc;
+  if ((rc = s_get_int(c, "warmup", 2, 0, 1000000, &k->warmup, err))) return rc;
   if ((rc = sw_json_get_double(c, "router_lr", 1e-3, &k->lr, err))) return rc;
   if (k->method != MOE_METHOD_PREDICTOR) return s_read_selection(k, c, d_ff, err);
   int64_t rank = 0, pk = 0;
@@ -132,6 +134,7 @@ static double s_rel_error(const float *y, const float *ref, int n_tok, int d) {
 
 /* The method under test as a callback so that timing and metrics are shared by MoE and predictor. */
 typedef struct method_ctx {
+  const sw_json_t         *config; /* the trial config (papi_events) */
   const sw_trial_moe_in_t *in;
   const moe_keys_t        *keys;
   const sw_moe_t          *moe;
@@ -191,19 +194,21 @@ static void s_stats_metrics(sw_trial_out_t *out, const sw_ffn_stats_t *st, const
   free(cnt), free(sp);
 }
 
-/* PAPI presets and the kernels' SDE events around each timed call (best effort, as in the ffn runner). */
+/* The events of config "papi_events" (PAPI presets or the kernels' SDE events) around each timed call.  PAPI
+ * being unavailable is recorded per event, not an error; a malformed papi_events value is. */
 typedef struct moe_counters {
   sw_sde_t       sde;
   int            sde_on;
-  sw_counters_t *dense, *method;
+  sw_counters_t *dense, *method; /* NULL when no event is requested */
 } moe_counters_t;
 
-static void s_counters_open(moe_counters_t *c) {
+static sw_rc s_counters_open(moe_counters_t *c, const sw_json_t *config, sw_err_t *err) {
   sw_err_t e;
   memset(c, 0, sizeof *c);
   c->sde_on = sw_sde_init(&c->sde, NULL, &e) == SW_OK;
-  if (sw_counters_open_default(&c->dense, NULL, &e) != SW_OK) c->dense = NULL;
-  if (sw_counters_open_default(&c->method, NULL, &e) != SW_OK) c->method = NULL;
+  sw_rc rc = sw_counters_open_config(&c->dense, config, NULL, err);
+  if (!rc) rc = sw_counters_open_config(&c->method, config, NULL, err);
+  return rc;
 }
 
 static void s_counted(sw_counters_t *c, int start) {
@@ -212,20 +217,76 @@ static void s_counted(sw_counters_t *c, int start) {
   if (c && !start) (void)sw_counters_stop(c, &e);
 }
 
+/* Writes the counted values into out (unless out is NULL: the trial failed) and releases everything. */
 static void s_counters_close(moe_counters_t *c, sw_trial_out_t *out) {
-  if (c->dense) sw_counters_write(c->dense, out, "dense"), sw_counters_close(c->dense);
-  if (c->method) sw_counters_write(c->method, out, "sparse"), sw_counters_close(c->method);
+  if (c->dense && out) sw_counters_write(c->dense, out, "dense");
+  if (c->method && out) sw_counters_write(c->method, out, "sparse");
+  sw_counters_close(c->dense);
+  sw_counters_close(c->method);
   if (c->sde_on) sw_sde_shutdown(&c->sde);
 }
 
-/* Quality call, then reps interleaved dense/method pairs. */
+/* One dense call then one method call, each inside its own counting window; seconds in t_dense/t_method. */
+static void s_timed_pair(const method_ctx_t *m, moe_counters_t *cn, float *yd, float *ym, double *t_dense,
+                         double *t_method) {
+  const sw_trial_moe_in_t *in = m->in;
+  sw_ffn_stats_t sd, sm;
+  s_counted(cn->dense, 1);
+  int64_t t0 = sw_now_ns();
+  sw_ffn_dense_forward(yd, in->x, in->w, &sd, m->fwork, in->n_tok);
+  int64_t t1 = sw_now_ns();
+  if (cn->sde_on) sw_sde_account(&cn->sde, &sd); /* inside the counting window, or the SDE delta is 0 */
+  s_counted(cn->dense, 0);
+  s_counted(cn->method, 1);
+  int64_t t2 = sw_now_ns();
+  s_method_call(m, ym, &sm);
+  int64_t t3 = sw_now_ns();
+  if (cn->sde_on) sw_sde_account(&cn->sde, &sm);
+  s_counted(cn->method, 0);
+  *t_dense = 1e-9 * (double)(t1 - t0), *t_method = 1e-9 * (double)(t3 - t2);
+}
+
+/* Untimed warm-up pairs (keys->warmup), then in->reps timed pairs recorded as samples and counters. */
+static void s_time_pairs(const method_ctx_t *m, moe_counters_t *cn, float *yd, float *ym, double *td, double *tm,
+                         double *ratio, sw_trial_out_t *out) {
+  const sw_trial_moe_in_t *in = m->in;
+  sw_ffn_stats_t st;
+  for (int64_t i = 0; i < m->keys->warmup; i++) {
+    sw_ffn_dense_forward(yd, in->x, in->w, NULL, m->fwork, in->n_tok);
+    s_method_call(m, ym, &st);
+  }
+  for (int rep = 0; rep < in->reps; rep++) {
+    s_timed_pair(m, cn, yd, ym, &td[rep], &tm[rep]);
+    ratio[rep] = tm[rep] > 0 ? td[rep] / tm[rep] : NAN;
+    sw_trial_out_sample(out, "dense", rep, td[rep]);
+    sw_trial_out_sample(out, "sparse", rep, tm[rep]);
+  }
+}
+
+/* Medians of the timed pairs and the rates derived from them and the quality call's stats st. */
+static void s_timing_metrics(const sw_trial_moe_in_t *in, const sw_ffn_stats_t *st, double *td, double *tm,
+                             double *ratio, sw_trial_out_t *out) {
+  double t_dense = s_quantile(td, in->reps, 0.5), t_method = s_quantile(tm, in->reps, 0.5);
+  sw_trial_out_metric(out, "speedup", s_quantile(ratio, in->reps, 0.5), "ratio");
+  sw_trial_out_metric(out, "time_dense", t_dense, "s");
+  sw_trial_out_metric(out, "time_method", t_method, "s");
+  /* ideal: dense FLOPs over executed FLOPs (1/(1-s) for neuron sparsity s, router cost included) */
+  sw_trial_out_metric(out, "ideal_speedup", st->flops > 0 ? st->flops_dense / st->flops : NAN, "ratio");
+  sw_trial_out_metric(out, "gbs_dense", t_dense > 0 ? 1e-9 * st->weight_bytes_dense / t_dense : NAN, "GB/s");
+  sw_trial_out_metric(out, "gbs_method", t_method > 0 ? 1e-9 * st->weight_bytes / t_method : NAN, "GB/s");
+  sw_trial_out_metric(out, "threads", in->n_threads, "count");
+}
+
+/* Quality call, then warm-up and reps interleaved dense/method pairs. */
 static sw_rc s_measure(const method_ctx_t *m, int n_units, sw_trial_out_t *out, sw_err_t *err) {
   const sw_trial_moe_in_t *in = m->in;
   const size_t ny = (size_t)in->n_tok * (size_t)in->w->d_model;
   float *yd = malloc(ny * sizeof(float)), *ym = malloc(ny * sizeof(float));
   double *ratio = malloc((size_t)in->reps * sizeof(double)), *td = malloc((size_t)in->reps * sizeof(double));
   double *tm = malloc((size_t)in->reps * sizeof(double));
-  sw_rc rc = SW_OK;
+  moe_counters_t cn;
+  sw_rc rc = s_counters_open(&cn, m->config, err);
+  if (rc) goto out;
   if (!yd || !ym || !ratio || !td || !tm) {
     rc = sw_err_set(err, SW_ERR_NOMEM, "moe trial: cannot allocate output buffers");
     goto out;
@@ -237,38 +298,10 @@ static sw_rc s_measure(const method_ctx_t *m, int n_units, sw_trial_out_t *out, 
   }
   sw_trial_out_metric(out, "rel_error", s_rel_error(ym, yd, in->n_tok, in->w->d_model), "ratio");
   s_stats_metrics(out, &st, m->mask, n_units);
-  moe_counters_t cn;
-  s_counters_open(&cn);
-  for (int rep = 0; rep < in->reps; rep++) {
-    sw_ffn_stats_t sd, sm;
-    s_counted(cn.dense, 1);
-    int64_t t0 = sw_now_ns();
-    sw_ffn_dense_forward(yd, in->x, in->w, &sd, m->fwork, in->n_tok);
-    int64_t t1 = sw_now_ns();
-    if (cn.sde_on) sw_sde_account(&cn.sde, &sd); /* inside the counting window, or the SDE delta is 0 */
-    s_counted(cn.dense, 0);
-    s_counted(cn.method, 1);
-    int64_t t2 = sw_now_ns();
-    s_method_call(m, ym, &sm);
-    int64_t t3 = sw_now_ns();
-    if (cn.sde_on) sw_sde_account(&cn.sde, &sm);
-    s_counted(cn.method, 0);
-    td[rep] = 1e-9 * (double)(t1 - t0), tm[rep] = 1e-9 * (double)(t3 - t2);
-    ratio[rep] = tm[rep] > 0 ? td[rep] / tm[rep] : NAN;
-    sw_trial_out_sample(out, "dense", rep, td[rep]);
-    sw_trial_out_sample(out, "sparse", rep, tm[rep]);
-  }
-  s_counters_close(&cn, out);
-  double t_dense = s_quantile(td, in->reps, 0.5), t_method = s_quantile(tm, in->reps, 0.5);
-  sw_trial_out_metric(out, "speedup", s_quantile(ratio, in->reps, 0.5), "ratio");
-  sw_trial_out_metric(out, "time_dense", t_dense, "s");
-  sw_trial_out_metric(out, "time_method", t_method, "s");
-  /* ideal: dense FLOPs over executed FLOPs (1/(1-s) for neuron sparsity s, router cost included) */
-  sw_trial_out_metric(out, "ideal_speedup", st.flops > 0 ? st.flops_dense / st.flops : NAN, "ratio");
-  sw_trial_out_metric(out, "gbs_dense", t_dense > 0 ? 1e-9 * st.weight_bytes_dense / t_dense : NAN, "GB/s");
-  sw_trial_out_metric(out, "gbs_method", t_method > 0 ? 1e-9 * st.weight_bytes / t_method : NAN, "GB/s");
-  sw_trial_out_metric(out, "threads", in->n_threads, "count");
+  s_time_pairs(m, &cn, yd, ym, td, tm, ratio, out);
+  s_timing_metrics(in, &st, td, tm, ratio, out);
 out:
+  s_counters_close(&cn, rc ? NULL : out);
   free(yd), free(ym), free(ratio), free(td), free(tm);
   return rc;
 }
@@ -378,7 +411,7 @@ sw_rc sw_trial_ffn_moe(const sw_json_t *config, const sw_trial_moe_in_t *in, sw_
     return rc;
   method_ctx_t m;
   memset(&m, 0, sizeof m);
-  m.in = in, m.keys = &k, m.fwork = &fwork;
+  m.config = config, m.in = in, m.keys = &k, m.fwork = &fwork;
   sw_trial_out_metric(out, "calib_overlap", in->x_calib == in->x ? 1.0 : 0.0, "bool");
   sw_trial_out_metric(out, "n_calib", in->n_calib, "count");
   rc = k.method == MOE_METHOD_PREDICTOR ? s_run_predictor(&k, in, &m, out, err) : s_run_moe(&k, in, &m, out, err);
@@ -397,7 +430,8 @@ sw_rc sw_trial_run_ffn_moe(sw_trial_cache_t *cache, const sw_json_t *config, sw_
   if ((rc = s_get_int(config, "d_model", 576, 1, 65536, &d, err)) || (rc = s_get_int(config, "d_ff", 1536, 1, 1 << 20, &f, err)) ||
       (rc = s_get_int(config, "seed", 1, 0, INT64_MAX, &seed, err)) ||
       (rc = s_get_int(config, "n_calib", 1024, 1, 1 << 20, &n_calib, err)) ||
-      (rc = s_get_int(config, "batch", 16, 1, 4096, &batch, err)) || (rc = s_get_int(config, "reps", 7, 1, 100000, &reps, err)) ||
+      (rc = s_get_int(config, "batch", 1, 1, 4096, &batch, err)) ||
+      (rc = s_get_int(config, "repetitions", 7, 1, 1000000, &reps, err)) ||
       (rc = s_get_int(config, "threads", 1, 1, 256, &threads, err)) ||
       (rc = sw_json_get_str(config, "act", "swiglu", &act_name, err)))
     return rc;
