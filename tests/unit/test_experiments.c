@@ -400,7 +400,7 @@ static void test_examples(void **state) {
   assert_int_equal(l.count, 28); /* (dense + 3 topk + 3 threshold) x 2 batch sizes x 2 zipped shapes */
   assert_int_equal(count_with(&l, "\"method\":\"dense\""), 4);
   sw_trial_list_free(&l);
-  load_example("experiments/examples/default.yaml", &l);
+  load_example("experiments/examples/ffn_default.yaml", &l);
   /* per batch size: dense 1 + 3 methods x 3 sparsities + cett 2 + moe_topk 2 + moe_dynk_max 2 = 16; x 2 */
   assert_int_equal(l.count, 32);
   assert_int_equal(count_with(&l, "\"tau\""), 8);
