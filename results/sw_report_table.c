@@ -800,18 +800,20 @@ static sw_rc choose_columns(proj_t *p, const char *ck, sw_err_t *err) {
 
 /* 1 when axis a takes one value for each value of the row axis (e.g. "experts" only set for MoE methods). */
 static int fixed_by_row(const proj_t *p, const sw_axis_t *a) {
-  char rv[256], av[256], rv2[256], av2[256];
-  for (size_t i = 0; i < p->set->n; i++) {
+  size_t *first = malloc(p->row->n * sizeof *first); /* per row value: the axis value index seen first */
+  char rv[256], av[256];
+  int fixed = first != NULL;
+  for (size_t r = 0; fixed && r < p->row->n; r++) first[r] = (size_t)-1;
+  for (size_t i = 0; fixed && i < p->set->n; i++) {
     sw_rtrial_config_text(&p->set->trials[i], p->row->key, rv, sizeof rv);
     sw_rtrial_config_text(&p->set->trials[i], a->key, av, sizeof av);
-    for (size_t j = i + 1; j < p->set->n; j++) {
-      sw_rtrial_config_text(&p->set->trials[j], p->row->key, rv2, sizeof rv2);
-      if (strcmp(rv, rv2) != 0) continue;
-      sw_rtrial_config_text(&p->set->trials[j], a->key, av2, sizeof av2);
-      if (strcmp(av, av2) != 0) return 0;
-    }
+    size_t r = sw_axis_index(p->row, rv), v = sw_axis_index(a, av);
+    if (r == (size_t)-1) continue;
+    if (first[r] == (size_t)-1) first[r] = v;
+    else fixed = first[r] == v;
   }
-  return 1;
+  free(first);
+  return fixed;
 }
 
 static int is_col(const proj_t *p, const sw_axis_t *a) {
