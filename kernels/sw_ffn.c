@@ -213,7 +213,8 @@ size_t sw_ffn_work_floats(int d_model, int d_ff, int max_tok, int n_threads) {
   size_t acts = 3 * n * f;                   /* gate/act, up, h of every token */
   size_t packed = 3 * b * d + 3 * n * b;     /* packed union rows and their block products */
   size_t accum = (size_t)(n_threads > 0 ? n_threads : 1) * (n * d + 16); /* per-thread output accumulators */
-  return acts + packed + accum + 64;
+  size_t pairs = 2 * n * f;                  /* tiled token-sparse path: partial dots of active pairs */
+  return acts + packed + accum + pairs + 64;
 }
 
 size_t sw_ffn_work_ints(int d_model, int d_ff, int max_tok, int n_threads) {

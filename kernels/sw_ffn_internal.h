@@ -9,6 +9,7 @@
 #define SW_FFN_UNION_DENSE_FRAC 0.8 /* f32: when the union covers this fraction of d_ff, skip packing and run
                                        the dense sgemm path with h masked */
 #define SW_FFN_GATHER_MAX_TOK 1 /* up to this many tokens, run the per-token gathered kernel */
+#define SW_FFN_TILE_X_FLOATS 65536 /* token-sparse path: tile d when the batch's inputs exceed 256 KiB */
 #define SW_FFN_TOKSPARSE_MAX_DENSITY 0.35 /* f32 batches: token-sparse neuron-major kernel when at most this
                                              fraction of (token, neuron) pairs is active */
 
@@ -51,6 +52,10 @@ static inline float *sw_work_pack(const sw_ffn_work_t *wk) {
 static inline float *sw_work_accum(const sw_ffn_work_t *wk) {
   size_t d = sw_ffn_pad16((size_t)wk->d_model), n = (size_t)wk->max_tok, b = (size_t)sw_ffn_union_block(wk->d_model);
   return sw_work_pack(wk) + 3 * b * d + 3 * n * b;
+}
+static inline float *sw_work_pairs(const sw_ffn_work_t *wk) {
+  size_t d = sw_ffn_pad16((size_t)wk->d_model), n = (size_t)wk->max_tok;
+  return sw_work_accum(wk) + (size_t)wk->n_threads * (n * d + 16);
 }
 static inline int32_t *sw_work_list(const sw_ffn_work_t *wk) { return wk->i32 + 2 * (size_t)wk->d_ff; }
 

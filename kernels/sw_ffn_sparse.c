@@ -247,6 +247,8 @@ typedef struct sw_tok_job {
   const int32_t          *uni, *cnt, *end, *ttok;
   int64_t                 n_uni;
   int                     n_tok;
+  float                  *pg, *pu; /* tiled path: per-pair partial gate/up dots, then h in pg */
+  int                     tile, pass;
 } sw_tok_job_t;
 
 static void sw_tok_neuron(const sw_tok_job_t *j, float *out, float *dummy, int32_t i, int32_t inext) {
@@ -295,6 +297,126 @@ static void sw_tok_job_fn(void *arg, int tid, int n_threads) {
   for (int64_t k = a; k < b; k++) sw_tok_neuron(j, out, dummy, j->uni[k], j->uni[k + 1 < b ? k + 1 : k]);
 }
 
+/* Tiled pass A: partial gate/up dots of every active pair over one d-tile [j0, j0+tl), neurons [a, b). */
+static void sw_tile_dots(const sw_tok_job_t *j, int64_t a, int64_t b, int j0, int tl) {
+  const sw_ffn_weights_t *w = j->w;
+  size_t                  esz = sw_esz(w), off = (size_t)j0 * esz;
+  int                     d = w->d_model, both = w->gated && !j->gact;
+  for (int64_t k = a; k < b; k++) {
+    int32_t     i = j->uni[k], in = j->uni[k + 1 < b ? k + 1 : k];
+    const char *u = (const char *)sw_row_ptr(w->up, w->ld_up, esz, i) + off;
+    const char *upf = (const char *)sw_row_ptr(w->up, w->ld_up, esz, in) + off;
+    const char *g = both ? (const char *)sw_row_ptr(w->gate, w->ld_gate, esz, i) + off : NULL;
+    const char *gpf = both ? (const char *)sw_row_ptr(w->gate, w->ld_gate, esz, in) + off : NULL;
+    int64_t     s0 = j->end[i] - j->cnt[i];
+    int         n = j->cnt[i];
+    for (int q0 = 0; q0 < n; q0 += 4) {
+      const float *xs[4];
+      float        av[4], bv[4];
+      for (int q = 0; q < 4; q++) xs[q] = j->x + (size_t)j->ttok[s0 + (q0 + q < n ? q0 + q : q0)] * d + j0;
+      if (both)
+        sw_gather_rows_dot_x4(av, bv, g, u, xs, gpf, upf, w->dtype, tl);
+      else
+        sw_gather_rows_dot_x4(bv, NULL, u, NULL, xs, upf, NULL, w->dtype, tl);
+      for (int q = 0; q < 4 && q0 + q < n; q++) {
+        if (both) j->pg[s0 + q0 + q] += av[q];
+        j->pu[s0 + q0 + q] += bv[q];
+      }
+    }
+  }
+}
+
+/* Tiled pass B: out[t][tile] += h · down_i[tile] for the active pairs of neurons [a, b). */
+static void sw_tile_axpy(const sw_tok_job_t *j, float *out, float *dummy, int64_t a, int64_t b, int j0, int tl) {
+  const sw_ffn_weights_t *w = j->w;
+  size_t                  esz = sw_esz(w), off = (size_t)j0 * esz;
+  for (int64_t k = a; k < b; k++) {
+    int32_t     i = j->uni[k], in = j->uni[k + 1 < b ? k + 1 : k];
+    const char *dn = (const char *)sw_row_ptr(w->down, w->ld_down, esz, i) + off;
+    const char *dpf = (const char *)sw_row_ptr(w->down, w->ld_down, esz, in) + off;
+    int64_t     s0 = j->end[i] - j->cnt[i];
+    int         n = j->cnt[i];
+    for (int q0 = 0; q0 < n; q0 += 4) {
+      float *ys[4], hv[4];
+      for (int q = 0; q < 4; q++) {
+        int in_range = q0 + q < n;
+        ys[q] = in_range ? out + (size_t)j->ttok[s0 + q0 + q] * j->acc_ld + j0 : dummy + (size_t)q * j->dp;
+        hv[q] = in_range ? j->pg[s0 + q0 + q] : 0.0f;
+      }
+      sw_gather_row_axpy_y4(ys, hv, dn, dpf, w->dtype, tl);
+    }
+  }
+}
+
+static void sw_tile_job_fn(void *arg, int tid, int n_threads) {
+  const sw_tok_job_t *j = arg;
+  int64_t             a = j->n_uni * tid / n_threads, b = j->n_uni * (tid + 1) / n_threads;
+  int                 d = j->w->d_model;
+  float              *out = n_threads == 1 ? j->out : j->accum + (size_t)tid * ((size_t)j->n_tok * j->acc_ld + 16);
+  float              *dummy = j->dummy + (size_t)tid * 4 * j->dp;
+  if (j->pass == 1 && n_threads > 1)
+    for (int t = 0; t < j->n_tok; t++) memset(out + (size_t)t * j->acc_ld, 0, (size_t)d * sizeof *out);
+  for (int j0 = 0; j0 < d; j0 += j->tile) {
+    int tl = d - j0 < j->tile ? d - j0 : j->tile;
+    if (j->pass == 0)
+      sw_tile_dots(j, a, b, j0, tl);
+    else
+      sw_tile_axpy(j, out, dummy, a, b, j0, tl);
+  }
+}
+
+/* h of every active pair into pg (after pass A, or from the known h). */
+static void sw_tile_h(sw_tok_job_t *j) {
+  const sw_ffn_weights_t *w = j->w;
+  int                     f = w->d_ff;
+  for (int64_t k = 0; k < j->n_uni; k++) {
+    int32_t i = j->uni[k];
+    int64_t s0 = j->end[i] - j->cnt[i];
+    for (int q = 0; q < j->cnt[i]; q++) {
+      size_t tf = (size_t)j->ttok[s0 + q] * f + i;
+      float *hv = &j->pg[s0 + q], u = j->pu[s0 + q];
+      if (j->h)
+        *hv = j->h[tf];
+      else if (!w->gated)
+        *hv = sw_act_1(w->act, u + (w->b_up ? w->b_up[i] : 0.0f), w->act_param);
+      else if (j->gact)
+        *hv = j->gact[tf] * u;
+      else
+        *hv = sw_act_1(w->act, *hv, w->act_param) * u;
+    }
+  }
+}
+
+/* Runs the tiled two-pass token-sparse kernel (x tile and out tile stay in L2). */
+static void sw_exec_tiled(sw_tok_job_t *job, sw_ffn_work_t *work, int64_t nnz) {
+  int nt = work->pool && job->n_uni >= 8 ? work->n_threads : 1, d = job->w->d_model;
+  job->tile = (int)sw_ffn_pad16((size_t)(SW_FFN_TILE_X_FLOATS / job->n_tok));
+  if (job->tile < 64) job->tile = 64;
+  job->pg = sw_work_pairs(work);
+  job->pu = job->pg + nnz;
+  memset(job->pg, 0, 2 * (size_t)nnz * sizeof *job->pg);
+  if (!job->h) {
+    job->pass = 0;
+    if (nt > 1)
+      sw_pool_run(work->pool, sw_tile_job_fn, job);
+    else
+      sw_tile_job_fn(job, 0, 1);
+  }
+  sw_tile_h(job);
+  job->pass = 1;
+  if (nt == 1) {
+    sw_tile_job_fn(job, 0, 1);
+    return;
+  }
+  job->acc_ld = sw_ffn_pad16((size_t)d);
+  sw_pool_run(work->pool, sw_tile_job_fn, job);
+  for (int th = 0; th < nt; th++) {
+    const float *a = job->accum + (size_t)th * ((size_t)job->n_tok * job->acc_ld + 16);
+    for (int t = 0; t < job->n_tok; t++)
+      for (int jj = 0; jj < d; jj++) job->out[(size_t)t * d + jj] += a[(size_t)t * job->acc_ld + jj];
+  }
+}
+
 static void sw_exec_toksparse(float *out, const float *x, const sw_ffn_weights_t *w, const sw_sel_t *sel,
                               const float *gact, const float *h, sw_ffn_work_t *work, int n_tok, int64_t n_uni) {
   int      f = w->d_ff, d = w->d_model, nt = work->pool ? work->n_threads : 1;
@@ -314,8 +436,12 @@ static void sw_exec_toksparse(float *out, const float *x, const sw_ffn_weights_t
     for (int64_t k = 0; k < n; k++) ttok[pos[idx[k]]++] = t; /* pos[i] ends at the end of neuron i's list */
   }
   memset(out, 0, (size_t)n_tok * d * sizeof *out);
-  sw_tok_job_t job = {out, sw_work_accum(work), sw_work_pack(work), (size_t)d, sw_ffn_pad16((size_t)d), x, gact, h, w,
-                      uni, cnt, pos, ttok, n_uni, n_tok};
+  sw_tok_job_t job = {out,  sw_work_accum(work), sw_work_pack(work), (size_t)d, sw_ffn_pad16((size_t)d), x, gact, h, w,
+                      uni,  cnt, pos, ttok, n_uni, n_tok, NULL, NULL, 0, 0};
+  if ((size_t)n_tok * (size_t)d > SW_FFN_TILE_X_FLOATS) {
+    sw_exec_tiled(&job, work, acc);
+    return;
+  }
   if (nt == 1 || n_uni < 8) {
     sw_tok_job_fn(&job, 0, 1);
     return;

@@ -14,6 +14,7 @@
 #include "kernels/sw_ffn_sparse.h"
 #include "kernels/sw_flops.h"
 #include "kernels/sw_gemv_sparse.h"
+#include "kernels/sw_policy.h"
 #include "tests/unit/test_kernels_common.h"
 
 static void test_act_values(void **state) {
@@ -201,6 +202,39 @@ static void test_dense_matches_reference(void **state) {
   }
 }
 
+/* Batches whose inputs exceed 256 KiB (n_tok * d_model > 65536) run the d-tiled two-pass token-sparse kernel:
+ * d = 300 with 257 tokens gives tiles of 256 and a 44-wide tail. */
+static void test_sparse_tiled_batches(void **state) {
+  (void)state;
+  for (int v = 0; v < 4; v++) {
+    int      gated = v != 1, threads = v == 2 ? 2 : 1;
+    kt_ffn_t k;
+    kt_setup(&k, 300, 37, gated, gated ? SW_ACT_SILU : SW_ACT_RELU, v == 3 ? SW_DTYPE_BF16 : SW_DTYPE_F32, 257,
+             threads, 300 + v);
+    kt_check_sparse(&k, 0.03, 31, "tiled 0.03");
+    kt_check_sparse(&k, 0.25, 32, "tiled 0.25");
+    if (v == 0) {
+      /* policy forwards: gate known (threshold) and h known (topk) on the tiled path */
+      sw_err_t    err;
+      float      *g = malloc((size_t)257 * 37 * sizeof *g), *u = malloc((size_t)257 * 37 * sizeof *u);
+      sw_policy_t p;
+      assert_int_equal(sw_ffn_dense_acts(g, u, NULL, k.x, &k.w, &k.work, 257), SW_OK);
+      for (int kind = SW_POLICY_TOPK; kind <= SW_POLICY_THRESHOLD; kind++) {
+        assert_int_equal(sw_policy_init(&p, (sw_policy_kind_t)kind, 37, 0, &err), SW_OK);
+        assert_int_equal(sw_policy_calibrate(&p, &k.w, g, u, 257, 0.85, &err), SW_OK);
+        kt_poison(k.out, (size_t)257 * 300);
+        assert_int_equal(sw_ffn_policy_forward(k.out, &k.mask, k.x, &k.w, &p, 0, NULL, &k.work, 257), SW_OK);
+        sw_ffn_reference_f64(k.ref, k.x, &k.w, &k.mask, 257);
+        assert_int_equal(kt_mismatches(k.out, k.ref, 257, 300, "tiled policy"), 0);
+        sw_policy_free(&p);
+      }
+      free(g);
+      free(u);
+    }
+    kt_teardown(&k);
+  }
+}
+
 /* A kernel that returned zeros (or left the output untouched) must fail the comparison used above. */
 static void test_zeroing_mutation_is_caught(void **state) {
   (void)state;
@@ -337,6 +371,7 @@ int main(void) {
       cmocka_unit_test(test_dense_matches_reference),
       cmocka_unit_test(test_sparse_matches_masked_reference),
       cmocka_unit_test(test_sparse_bf16_and_threads),
+      cmocka_unit_test(test_sparse_tiled_batches),
       cmocka_unit_test(test_zeroing_mutation_is_caught),
       cmocka_unit_test(test_sparse_down_and_gemv),
       cmocka_unit_test(test_invalid_args),
