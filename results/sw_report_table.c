@@ -996,6 +996,18 @@ static void pareto_mark(pareto_pt_t *pts, size_t n, int sx, int sy) {
   }
 }
 
+/* Moves the row-preference keys (method, ...) to the front of axes, keeping the rest in order. */
+static void axes_rows_first(sw_axis_t *axes, size_t nax) {
+  for (size_t p = sizeof row_prefs / sizeof *row_prefs; p-- > 0;)
+    for (size_t i = 1; i < nax; i++)
+      if (strcmp(axes[i].key, row_prefs[p]) == 0) {
+        sw_axis_t a = axes[i];
+        memmove(&axes[1], &axes[0], i * sizeof *axes);
+        axes[0] = a;
+        break;
+      }
+}
+
 sw_rc sw_report_pareto(sw_rset_t *set, const char *xs, const char *ys, const sw_report_opts_t *o, sw_buf_t *out,
                        sw_err_t *err) {
   int sx, sy;
@@ -1014,6 +1026,7 @@ sw_rc sw_report_pareto(sw_rset_t *set, const char *xs, const char *ys, const sw_
   if (rc == SW_OK && n == 0)
     rc = sw_err_set(err, SW_ERR_NOTFOUND, "no trial has both metrics '%s' and '%s'", xn, yn);
   if (rc == SW_OK) {
+    axes_rows_first(axes, nax);
     qsort(pts, n, sizeof *pts, cmp_pareto);
     pareto_mark(pts, n, sx, sy);
     size_t nv = 0, front = 0;
