@@ -1,4 +1,5 @@
-/* sparsweep: git-style dispatch through the sorted command table; checks stdout for write errors. */
+/* sparsweep: git-style dispatch through the sorted command table (cli/sw_cmd_table.c).  Exit codes are the
+ * command's (0 ok, 1 failure, 2 usage); a write error on stdout turns success into 1. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>

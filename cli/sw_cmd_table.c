@@ -1,4 +1,5 @@
-/* The command table: sorted by name (a unit test checks it), one line of help each. */
+/* sw_cmd_table: the table of subcommands, sorted by name (tests/unit/test_cli.c checks it), one line of help
+ * each.  A new command is one row here plus its cli/cmd_<name>.c. */
 #include "cli/sw_cli.h"
 
 #include <string.h>

@@ -1,4 +1,5 @@
-/* sw_buf: growable buffer; invariant: data[len] == '\0' whenever data != NULL. */
+/* sw_buf: growable byte buffer and JSON text writer.  Invariant: data[len] == '\0' whenever data != NULL;
+ * an allocation failure is sticky (sw_buf_ok() turns 0, later appends are dropped) instead of an error per call. */
 #include "common/sw_buf.h"
 
 #include <math.h>

@@ -1,4 +1,5 @@
-/* sw_cursor: bounded little-endian reads over (buf, len). */
+/* sw_cursor: bounded little-endian reads over (buf, len).  Every read checks the bytes remaining before it
+ * touches memory; a failed read leaves pos unchanged and returns SW_ERR_TRUNCATED. */
 #include "common/sw_cursor.h"
 
 #include <string.h>

@@ -13,7 +13,9 @@ typedef struct sw_cursor {
   size_t         pos; /* bytes consumed so far; always <= len */
 } sw_cursor_t;
 
+/* Starts a cursor at offset 0 of buf[len] (borrowed: buf must outlive the cursor). */
 void   sw_cursor_init(sw_cursor_t *c, const void *buf, size_t len);
+/* Bytes not yet consumed (len - pos). */
 size_t sw_cursor_remain(const sw_cursor_t *c);
 /* Little-endian fixed-size reads. */
 sw_rc sw_cursor_u8(sw_cursor_t *c, uint8_t *out);
@@ -24,6 +26,7 @@ sw_rc sw_cursor_f32(sw_cursor_t *c, float *out);
 sw_rc sw_cursor_f64(sw_cursor_t *c, double *out);
 /* Returns a pointer to the next n bytes (borrowed from the buffer) and advances past them. */
 sw_rc sw_cursor_bytes(sw_cursor_t *c, size_t n, const uint8_t **out);
+/* Advances past n bytes without reading them; SW_ERR_TRUNCATED when fewer remain. */
 sw_rc sw_cursor_skip(sw_cursor_t *c, size_t n);
 /* Moves to absolute offset pos (<= len). */
 sw_rc sw_cursor_seek(sw_cursor_t *c, size_t pos);

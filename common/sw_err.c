@@ -1,4 +1,5 @@
-/* sw_err: code tables and message formatting for sw_err_t. */
+/* sw_err: name and text tables generated from SW_ERR_MAP, and message formatting for sw_err_t.  Messages
+ * are truncated to the sw_err_t buffer; a NULL sw_err_t drops the message but keeps the code. */
 #include "common/sw_err.h"
 
 #include <stdio.h>

@@ -1,4 +1,5 @@
-/* sw_hash: SHA-256 (FIPS 180-4), used for trial config hashes, spec hashes and model checksums. */
+/* sw_hash: SHA-256 (FIPS 180-4), used for trial config hashes, spec hashes and model checksums.
+ * Incremental (init / update / final on a caller-owned context) or one-shot to lowercase hex. */
 #ifndef SW_HASH_H
 #define SW_HASH_H
 #include <stddef.h>
@@ -11,8 +12,11 @@ typedef struct sw_sha256 {
   size_t   nblock;     /* bytes pending in block */
 } sw_sha256_t;
 
+/* Starts a new hash in h (FIPS 180-4 §5.3.3 initial values). */
 void sw_sha256_init(sw_sha256_t *h);
+/* Absorbs n bytes of data; may be called any number of times. */
 void sw_sha256_update(sw_sha256_t *h, const void *data, size_t n);
+/* Pads, writes the 32-byte digest; h must be re-initialised before reuse. */
 void sw_sha256_final(sw_sha256_t *h, uint8_t digest[32]);
 /* One-shot: writes the 64 lowercase hex digits plus NUL into hex[65]. */
 void sw_sha256_hex(const void *data, size_t n, char hex[65]);

@@ -1,4 +1,5 @@
-/* sw_log: one line per message: "<prefix>: <level>: <text>". */
+/* sw_log: one line per message, "<prefix>: <level>: <text>", flushed at once so that lines of different ranks
+ * interleave whole.  State is the caller's sw_log_t; the only input besides it is SPARSWEEP_LOG. */
 #include "common/sw_log.h"
 
 #include <stdarg.h>

@@ -1,9 +1,11 @@
-/* sw_time: monotonic clock helpers (CLOCK_MONOTONIC; nanoseconds since an arbitrary origin). */
+/* sw_time: clock helpers, header-only.  sw_now_ns is for intervals (CLOCK_MONOTONIC), sw_wall_s for
+ * timestamps stored in the database (CLOCK_REALTIME). */
 #ifndef SW_TIME_H
 #define SW_TIME_H
 #include <stdint.h>
 #include <time.h>
 
+/* Monotonic nanoseconds since an arbitrary origin: subtract two readings for an interval. */
 static inline int64_t sw_now_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);

@@ -25,6 +25,7 @@ typedef struct sw_kmeans_cfg {
   size_t   candidates; /* nearest centres each row may bid for in the balanced E-step; default 16 */
 } sw_kmeans_cfg_t;
 
+/* Fills cfg with the defaults: 30 iterations, seed 0, 16 candidate centres per row. */
 void sw_kmeans_defaults(sw_kmeans_cfg_t *cfg);
 
 /* Balanced k-means: assign[n] in [0, E) with exactly n/E rows per expert, clustering the L2-normalised

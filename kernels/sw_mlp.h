@@ -29,6 +29,8 @@ typedef enum sw_mlp_loss {
 typedef struct sw_mlp_rng {
   uint64_t s;
 } sw_mlp_rng_t;
+
+/* Next 64 random bits; advances r. */
 uint64_t sw_mlp_rng_next(sw_mlp_rng_t *r);
 /* Uniform in [0, 1). */
 double sw_mlp_rng_uniform(sw_mlp_rng_t *r);
@@ -86,6 +88,7 @@ typedef struct sw_mlp_train_cfg {
   uint64_t      seed;         /* shuffling */
 } sw_mlp_train_cfg_t;
 
+/* Fills cfg with the training defaults (MSE loss, Adam with lr 1e-3, beta 0.9/0.999; see sw_mlp.c). */
 void sw_mlp_train_defaults(sw_mlp_train_cfg_t *cfg);
 
 /* Per-run statistics. */

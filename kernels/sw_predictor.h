@@ -49,7 +49,10 @@ typedef struct sw_predictor_work {
   void  *mem;
 } sw_predictor_work_t;
 
+/* Allocates a workspace for up to max_tok tokens of p (one block); SW_ERR_INVALID for max_tok <= 0,
+ * SW_ERR_NOMEM.  A failed alloc leaves nothing to free. */
 sw_rc sw_predictor_work_alloc(sw_predictor_work_t *work, const sw_predictor_t *p, int max_tok, sw_err_t *err);
+/* Releases the workspace and zeroes it; safe on a zeroed or already freed workspace. */
 void  sw_predictor_work_free(sw_predictor_work_t *work);
 
 /* Neuron mask of n_tok tokens (mask->n_units == d_ff): k > 0 selects the k most probable neurons per token

@@ -38,6 +38,8 @@ typedef struct sw_store_opts {
                              can read until close.  Default 0; forced on when the path is on a network file system */
 } sw_store_opts_t;
 
+/* Fills opts with the defaults: batches of 64 trials or 2 s, busy timeout 5 s, synchronous=NORMAL,
+ * read-write, not exclusive. */
 void sw_store_opts_default(sw_store_opts_t *opts);
 
 /* Provenance of one run (one `sparsweep run` invocation), filled by the orchestrator.  All strings are

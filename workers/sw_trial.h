@@ -41,7 +41,9 @@ typedef struct sw_trial_out {
   size_t   n_metrics, n_samples, n_counters;
 } sw_trial_out_t;
 
+/* Empties out (no allocation until the first item). */
 void sw_trial_out_init(sw_trial_out_t *out);
+/* Releases the buffers and leaves out empty; safe to call twice. */
 void sw_trial_out_free(sw_trial_out_t *out);
 /* A named scalar, e.g. ("speedup", 1.93, "ratio"), ("ppl", 23.1, "ppl"), ("flops_sparse", 1.2e6, "flop"). */
 void sw_trial_out_metric(sw_trial_out_t *out, const char *name, double value, const char *unit);

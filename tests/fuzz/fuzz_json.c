@@ -1,4 +1,5 @@
-/* libFuzzer entry point for common/sw_json: any input must parse or fail cleanly, never crash or leak. */
+/* libFuzzer entry point for common/sw_json: any input must parse or fail cleanly, never crash or leak.
+ * ctest replays tests/fuzz/corpus/json through replay_main.c (label fuzz-regress). */
 #include <stddef.h>
 #include <stdint.h>
 

@@ -1,10 +1,9 @@
-/* Unit tests for kernels/sw_moe: the MoE view of an FFN against float64 references computed from the ORIGINAL
- * weights (all experts = dense FFN for every clustering, i.e. clustering is a permutation; any expert mask =
- * the masked sum of the experts' neurons), batched per-expert GEMM path = per-token path, outputs poisoned
- * before each call, oracle scores = float64 expert output norms, the selection rules' defining properties
- * (top-k, dynamic-k by max ratio at τ=0 and τ→1, cumulative share >= 1 expert and minimal, LTE score > τ),
- * accounting, and on a planted-cluster FFN: balanced k-means beats a random partition and trained routers
- * beat random routing at a fixed number of experts. */
+/* Unit tests for kernels/sw_moe against float64 references from the ORIGINAL weights: all experts = dense FFN
+ * for every clustering; any expert mask = the masked sum of its neurons; batched per-expert GEMM = per-token
+ * path (outputs poisoned before each call); oracle scores = float64 expert output norms; the selection rules'
+ * defining properties (top-k, dynamic-k by max ratio at τ=0 and τ→1, minimal cumulative share, LTE score > τ);
+ * accounting; and on a planted-cluster FFN, balanced k-means beats a random partition and trained routers beat
+ * random routing at a fixed number of experts. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
