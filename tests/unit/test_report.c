@@ -662,6 +662,16 @@ static void test_history_marks_step(void **state) {
   assert_non_null(line);
   assert_contains(line, "<- -15.0%");
   assert_int_equal(sw_report_history(db, "nope", NULL, 0.05, &out, &err), SW_ERR_NOTFOUND);
+  /* Run selection: latest by start time, id, unique uuid prefix; ambiguous and missing runs are errors. */
+  int64_t run = 0;
+  assert_int_equal(sw_report_resolve_run(db, NULL, &run, &err), SW_OK);
+  assert_int_equal(run, 8);
+  assert_int_equal(sw_report_resolve_run(db, "3", &run, &err), SW_OK);
+  assert_int_equal(run, 3);
+  assert_int_equal(sw_report_resolve_run(db, "uuid-5", &run, &err), SW_OK);
+  assert_int_equal(run, 5);
+  assert_int_equal(sw_report_resolve_run(db, "uuid-", &run, &err), SW_ERR_INVALID);
+  assert_int_equal(sw_report_resolve_run(db, "99", &run, &err), SW_ERR_NOTFOUND);
   char *argv1[] = {"history", path, NULL}; /* --metric is required */
   assert_int_equal(cmd_history(2, argv1), SW_EXIT_USAGE);
   char *argv2[] = {"history", path, "--metric", "speedup", "--where", "method = 'topk'", NULL};
