@@ -14,6 +14,7 @@
 static double cpu(void){struct timespec t; clock_gettime(CLOCK_THREAD_CPUTIME_ID,&t); return t.tv_sec+1e-9*t.tv_nsec;}
 static double wall(void){struct timespec t; clock_gettime(CLOCK_MONOTONIC,&t); return t.tv_sec+1e-9*t.tv_nsec;}
 int main(int argc, char **argv){
+  if (argc != 5) { fprintf(stderr, "usage: cpu_time D_MODEL D_FF N_TOK SPARSITY\n"); return 2; }
   int d = atoi(argv[1]), f = atoi(argv[2]), n = atoi(argv[3]); double s = atof(argv[4]);
   openblas_set_num_threads(1);
   sw_ffn_weights_t w; sw_ffn_work_t wk; sw_mask_t m; sw_err_t e; sw_policy_t p;
