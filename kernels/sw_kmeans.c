@@ -8,26 +8,27 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/sw_names.h"
 #include "kernels/sw_mlp.h" /* sw_mlp_rng_t */
 
+/* Spelling of each sw_partition_t (index = enum value). */
+static const char *const k_partition_names[] = {
+    [SW_PARTITION_BALANCED_KMEANS] = "balanced_kmeans",
+    [SW_PARTITION_RANDOM] = "random",
+    [SW_PARTITION_CONTIGUOUS] = "contiguous",
+};
+#define N_PARTITION_NAMES (sizeof k_partition_names / sizeof k_partition_names[0])
+
 sw_rc sw_partition_parse(sw_partition_t *out, const char *name, sw_err_t *err) {
-  static const char *const names[] = {"balanced_kmeans", "random", "contiguous"};
-  for (int i = 0; i < 3; i++)
-    if (strcmp(name, names[i]) == 0) {
-      *out = (sw_partition_t)i;
-      return SW_OK;
-    }
-  return sw_err_set(err, SW_ERR_INVALID, "unknown clustering '%s' (balanced_kmeans, random, contiguous)", name);
+  int i = sw_names_find(k_partition_names, N_PARTITION_NAMES, name);
+  if (i < 0)
+    return sw_err_set(err, SW_ERR_INVALID, "unknown clustering '%s' (balanced_kmeans, random, contiguous)",
+                      name ? name : "(null)");
+  *out = (sw_partition_t)i;
+  return SW_OK;
 }
 
-const char *sw_partition_name(sw_partition_t p) {
-  switch (p) {
-  case SW_PARTITION_BALANCED_KMEANS: return "balanced_kmeans";
-  case SW_PARTITION_RANDOM: return "random";
-  case SW_PARTITION_CONTIGUOUS: return "contiguous";
-  }
-  return "?";
-}
+const char *sw_partition_name(sw_partition_t p) { return sw_names_at(k_partition_names, N_PARTITION_NAMES, (int)p); }
 
 void sw_kmeans_defaults(sw_kmeans_cfg_t *cfg) {
   cfg->max_iter = 30;

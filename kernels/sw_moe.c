@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "common/sw_names.h"
 #include "kernels/sw_act.h"
 #include "kernels/sw_flops.h"
 #include "kernels/sw_gather.h"
@@ -118,42 +119,43 @@ sw_rc sw_moe_build(sw_moe_t *moe, const sw_ffn_weights_t *w, const int32_t *assi
 
 /* ---------------------------------------------------------------- names */
 
+/* Spellings of the router kinds and selection rules (index = enum value). */
+static const char *const k_router_names[] = {
+    [SW_MOE_ROUTER_ORACLE] = "oracle",
+    [SW_MOE_ROUTER_MLP] = "mlp",
+    [SW_MOE_ROUTER_CLASSIFIER] = "classifier",
+};
+static const char *const k_select_names[] = {
+    [SW_MOE_SELECT_TOPK] = "topk",
+    [SW_MOE_SELECT_DYNK_MAX] = "dynk_max",
+    [SW_MOE_SELECT_DYNK_CUM] = "dynk_cum",
+    [SW_MOE_SELECT_SCORE] = "score",
+};
+#define N_ROUTER_NAMES (sizeof k_router_names / sizeof k_router_names[0])
+#define N_SELECT_NAMES (sizeof k_select_names / sizeof k_select_names[0])
+
 sw_rc sw_moe_router_parse(sw_moe_router_kind_t *kind, const char *name, sw_err_t *err) {
-  for (int i = 0; i <= SW_MOE_ROUTER_CLASSIFIER; i++)
-    if (strcmp(name, sw_moe_router_name((sw_moe_router_kind_t)i)) == 0) {
-      *kind = (sw_moe_router_kind_t)i;
-      return SW_OK;
-    }
-  return sw_err_set(err, SW_ERR_INVALID, "unknown router '%s' (oracle, mlp, classifier)", name);
+  int i = sw_names_find(k_router_names, N_ROUTER_NAMES, name);
+  if (i < 0)
+    return sw_err_set(err, SW_ERR_INVALID, "unknown router '%s' (oracle, mlp, classifier)", name ? name : "(null)");
+  *kind = (sw_moe_router_kind_t)i;
+  return SW_OK;
 }
 
 const char *sw_moe_router_name(sw_moe_router_kind_t kind) {
-  switch (kind) {
-  case SW_MOE_ROUTER_ORACLE: return "oracle";
-  case SW_MOE_ROUTER_MLP: return "mlp";
-  case SW_MOE_ROUTER_CLASSIFIER: return "classifier";
-  }
-  return "?";
+  return sw_names_at(k_router_names, N_ROUTER_NAMES, (int)kind);
 }
 
 sw_rc sw_moe_select_parse(sw_moe_select_t *sel, const char *name, sw_err_t *err) {
-  for (int i = 0; i <= SW_MOE_SELECT_SCORE; i++)
-    if (strcmp(name, sw_moe_select_name((sw_moe_select_t)i)) == 0) {
-      *sel = (sw_moe_select_t)i;
-      return SW_OK;
-    }
-  return sw_err_set(err, SW_ERR_INVALID, "unknown expert selection '%s' (topk, dynk_max, dynk_cum, score)", name);
+  int i = sw_names_find(k_select_names, N_SELECT_NAMES, name);
+  if (i < 0)
+    return sw_err_set(err, SW_ERR_INVALID, "unknown expert selection '%s' (topk, dynk_max, dynk_cum, score)",
+                      name ? name : "(null)");
+  *sel = (sw_moe_select_t)i;
+  return SW_OK;
 }
 
-const char *sw_moe_select_name(sw_moe_select_t sel) {
-  switch (sel) {
-  case SW_MOE_SELECT_TOPK: return "topk";
-  case SW_MOE_SELECT_DYNK_MAX: return "dynk_max";
-  case SW_MOE_SELECT_DYNK_CUM: return "dynk_cum";
-  case SW_MOE_SELECT_SCORE: return "score";
-  }
-  return "?";
-}
+const char *sw_moe_select_name(sw_moe_select_t sel) { return sw_names_at(k_select_names, N_SELECT_NAMES, (int)sel); }
 
 /* ---------------------------------------------------------------- workspace */
 

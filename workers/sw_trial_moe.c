@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/sw_names.h"
 #include "common/sw_time.h"
 #include "kernels/sw_act.h"
 #include "kernels/sw_ffn_dense.h"
@@ -28,11 +29,7 @@ typedef enum moe_method {
 static const char *const k_method_names[MOE_METHOD_COUNT] = {"moe_topk", "moe_dynk_max", "moe_dynk_cum", "moe_lte",
                                                              "predictor"};
 
-static int s_method_find(const char *method) {
-  for (int i = 0; method && i < MOE_METHOD_COUNT; i++)
-    if (strcmp(method, k_method_names[i]) == 0) return i;
-  return -1;
-}
+static int s_method_find(const char *method) { return sw_names_find(k_method_names, MOE_METHOD_COUNT, method); }
 
 int sw_trial_moe_handles(const char *method) { return s_method_find(method) >= 0; }
 

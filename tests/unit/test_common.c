@@ -13,6 +13,7 @@
 #include "common/sw_err.h"
 #include "common/sw_hash.h"
 #include "common/sw_json.h"
+#include "common/sw_names.h"
 
 static void test_sha256_vectors(void **state) {
   (void)state;
@@ -145,12 +146,28 @@ static void test_json_rejects_malformed(void **state) {
   assert_int_equal(sw_json_parse(deep, n, &v, NULL), SW_ERR_PARSE);
 }
 
+/* Name tables: exact matches only, holes and out-of-range indexes give "?" instead of NULL. */
+static void test_names_lookup(void **state) {
+  (void)state;
+  static const char *const names[] = {[0] = "alpha", [2] = "gamma"};
+  assert_int_equal(sw_names_find(names, 3, "alpha"), 0);
+  assert_int_equal(sw_names_find(names, 3, "gamma"), 2);
+  assert_int_equal(sw_names_find(names, 3, "Gamma"), -1);
+  assert_int_equal(sw_names_find(names, 3, "gam"), -1);
+  assert_int_equal(sw_names_find(names, 3, NULL), -1);
+  assert_int_equal(sw_names_find(names, 1, "gamma"), -1); /* outside the counted part */
+  assert_string_equal(sw_names_at(names, 3, 2), "gamma");
+  assert_string_equal(sw_names_at(names, 3, 1), "?");
+  assert_string_equal(sw_names_at(names, 3, 3), "?");
+  assert_string_equal(sw_names_at(names, 3, -1), "?");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_sha256_vectors), cmocka_unit_test(test_sha256_streaming_equals_oneshot),
       cmocka_unit_test(test_cursor_bounds),  cmocka_unit_test(test_buf_json),
       cmocka_unit_test(test_err_prefix),     cmocka_unit_test(test_json_parse_document),
-      cmocka_unit_test(test_json_rejects_malformed),
+      cmocka_unit_test(test_json_rejects_malformed), cmocka_unit_test(test_names_lookup),
   };
   return cmocka_run_group_tests_name("common", tests, NULL, NULL);
 }
