@@ -9,7 +9,10 @@
 #define SW_FFN_UNION_DENSE_FRAC 0.8 /* f32: when the union covers this fraction of d_ff, skip packing and run
                                        the dense sgemm path with h masked */
 #define SW_FFN_GATHER_MAX_TOK 1 /* up to this many tokens, run the per-token gathered kernel */
-#define SW_FFN_TILE_X_FLOATS 65536 /* token-sparse path: tile d when the batch's inputs exceed 256 KiB */
+#define SW_FFN_TILE_X_FLOATS 65536 /* token-sparse d-tile: x and out tiles of the batch within ~512 KiB of L2 */
+#define SW_FFN_TILE_MIN 256          /* tile width bounds (floats); 1024 measured best for Llama rows at */
+#define SW_FFN_TILE_MAX 1024         /* batch 16 and 64 (kernels/dev/cpu_time.c) */
+#define SW_FFN_TILED_MIN_X 16384     /* tile when the batch's inputs exceed 64 KiB and d_model > one tile */
 #define SW_FFN_TOKSPARSE_MAX_DENSITY 0.35 /* f32 batches: token-sparse neuron-major kernel when at most this
                                              fraction of (token, neuron) pairs is active */
 

@@ -297,6 +297,12 @@ static void sw_tok_job_fn(void *arg, int tid, int n_threads) {
   for (int64_t k = a; k < b; k++) sw_tok_neuron(j, out, dummy, j->uni[k], j->uni[k + 1 < b ? k + 1 : k]);
 }
 
+/* Tile width (floats) of the d-tiled token-sparse kernel for n_tok tokens. */
+static int sw_ffn_tile(int n_tok) {
+  size_t t = sw_ffn_pad16((size_t)SW_FFN_TILE_X_FLOATS / (size_t)n_tok);
+  return (int)(t < SW_FFN_TILE_MIN ? SW_FFN_TILE_MIN : (t > SW_FFN_TILE_MAX ? SW_FFN_TILE_MAX : t));
+}
+
 /* Tiled pass A: partial gate/up dots of every active pair over one d-tile [j0, j0+tl), neurons [a, b). */
 static void sw_tile_dots(const sw_tok_job_t *j, int64_t a, int64_t b, int j0, int tl) {
   const sw_ffn_weights_t *w = j->w;
@@ -390,8 +396,7 @@ static void sw_tile_h(sw_tok_job_t *j) {
 /* Runs the tiled two-pass token-sparse kernel (x tile and out tile stay in L2). */
 static void sw_exec_tiled(sw_tok_job_t *job, sw_ffn_work_t *work, int64_t nnz) {
   int nt = work->pool && job->n_uni >= 8 ? work->n_threads : 1, d = job->w->d_model;
-  job->tile = (int)sw_ffn_pad16((size_t)(SW_FFN_TILE_X_FLOATS / job->n_tok));
-  if (job->tile < 64) job->tile = 64;
+  job->tile = sw_ffn_tile(job->n_tok);
   job->pg = sw_work_pairs(work);
   job->pu = job->pg + nnz;
   memset(job->pg, 0, 2 * (size_t)nnz * sizeof *job->pg);
@@ -438,7 +443,7 @@ static void sw_exec_toksparse(float *out, const float *x, const sw_ffn_weights_t
   memset(out, 0, (size_t)n_tok * d * sizeof *out);
   sw_tok_job_t job = {out,  sw_work_accum(work), sw_work_pack(work), (size_t)d, sw_ffn_pad16((size_t)d), x, gact, h, w,
                       uni,  cnt, pos, ttok, n_uni, n_tok, NULL, NULL, 0, 0};
-  if ((size_t)n_tok * (size_t)d > SW_FFN_TILE_X_FLOATS) {
+  if ((size_t)n_tok * (size_t)d > SW_FFN_TILED_MIN_X && d > sw_ffn_tile(n_tok)) {
     sw_exec_tiled(&job, work, acc);
     return;
   }
