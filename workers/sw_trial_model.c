@@ -15,10 +15,21 @@
  *   calib_tokens (1024), eval_tokens (2048), window (128)
  *   calib_offset (0), eval_offset (-1 = the first line start at or after the middle of the text), bytes
  *   experts (d_ff/32), rank (64), epochs (8), seed (1)
- *   prompt_tokens (32), decode_tokens (16), repetitions (7), warmup (1)
+ *   prompt_tokens (32), decode_tokens (16), repetitions (7), warmup (1), threads (1: OpenBLAS threads)
+ * Metrics: ppl, ppl_se, nll, nll_se, bits_per_byte, kl, kl_se (KL(dense ‖ method), nat/token), top1_agree,
+ * ppl_dense, ppl_dense_se, bits_per_byte_dense, ppl_ratio; achieved_sparsity (mean over the sparsified layers),
+ * sparsity_model_wide (all layers), sparsity_definition (methods.md §1 item: 1 intermediate neurons, 2 TEAL input
+ * channels), sparsity_layer_NN; ffn_flops_per_token, ffn_flops_dense_per_token, ffn_select_flops_per_token,
+ * ffn_flops_saved, model_flops_per_token, model_flops_dense_per_token, model_flops_saved (attention at the mean
+ * context window/2); decode_s_dense, decode_s_sparse (median s/token), decode_speedup (median of per-repetition
+ * dense/method ratios), prefill_tok_s_dense/_sparse, prefill_speedup; calib/eval byte spans and token counts,
+ * calib_cached, calib_seconds, model_changed (activation replaced), level, eval_windows, eval_scored_tokens.
+ * Samples: decode_dense/decode_sparse (median per-token decode time per repetition) and prefill_dense/
+ * prefill_sparse (prompt time), interleaved dense, method per repetition.
  * The model, the tokenised spans, the dense reference distributions and the calibration inputs are prepared
  * once per executor (sw_trial_prepare_model) and kept in the trial cache; per-method calibration is cached on
  * disk under <cache>/calib keyed by model hash, calibration span and method parameters. */
+#include <cblas.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,7 +53,7 @@ typedef struct tm_cfg {
   const char *model, *text, *method, *activation, *layers;
   double      sparsity, tau, act_param;
   int64_t     calib_tokens, eval_tokens, window, calib_offset, eval_offset;
-  int64_t     experts, rank, epochs, seed, prompt_tokens, decode_tokens, reps, warmup;
+  int64_t     experts, rank, epochs, seed, prompt_tokens, decode_tokens, reps, warmup, threads;
   char        model_path[2048], text_path[2048], cache_dir[1024];
 } tm_cfg_t;
 
@@ -97,6 +108,7 @@ static sw_rc tm_parse(tm_cfg_t *c, const sw_json_t *j, sw_err_t *err) {
   TM_INT(prompt_tokens, 32);
   TM_INT(decode_tokens, 16);
   TM_INT(warmup, 1);
+  TM_INT(threads, 1);
   if (!rc) rc = sw_json_get_int(j, "repetitions", 7, &c->reps, err);
 #undef TM_STR
 #undef TM_INT
@@ -107,6 +119,7 @@ static sw_rc tm_parse(tm_cfg_t *c, const sw_json_t *j, sw_err_t *err) {
     return sw_err_set(err, SW_ERR_RANGE, "model: window %lld, calib_tokens %lld, eval_tokens %lld out of range "
                       "(each span needs at least one window)", (long long)c->window, (long long)c->calib_tokens,
                       (long long)c->eval_tokens);
+  if (c->threads < 1 || c->threads > 256) return sw_err_set(err, SW_ERR_RANGE, "model: threads %lld", (long long)c->threads);
   if (c->reps < 1 || c->reps > TM_MAX_REPS || c->decode_tokens < 1 || c->decode_tokens > TM_MAX_DECODE ||
       c->prompt_tokens < 1 || c->prompt_tokens + c->decode_tokens > c->eval_tokens || c->warmup < 0)
     return sw_err_set(err, SW_ERR_RANGE, "model: repetitions 1..%d, decode_tokens 1..%d, prompt+decode <= eval_tokens",
@@ -311,7 +324,9 @@ sw_rc sw_trial_prepare_model(sw_trial_cache_t *cache, const sw_json_t *config, s
   tm_model_t *m;
   tm_data_t *d;
   sw_calib_data_t *x;
-  return rc ? rc : tm_prepare(cache, &c, &m, &d, &x, err);
+  if (rc) return rc;
+  openblas_set_num_threads((int)c.threads);
+  return tm_prepare(cache, &c, &m, &d, &x, err);
 }
 
 static sw_rc method_cfg(sw_method_cfg_t *mc, const tm_cfg_t *c, const sw_llama_t *m, sw_err_t *err) {
@@ -453,8 +468,9 @@ sw_rc sw_trial_run_model(sw_trial_cache_t *cache, const sw_json_t *config, sw_tr
   tm_data_t *d;
   sw_calib_data_t *x;
   sw_rc rc = tm_parse(&c, config, err);
-  if (!rc) rc = tm_prepare(cache, &c, &m, &d, &x, err);
   if (rc) return rc;
+  openblas_set_num_threads((int)c.threads); /* OpenBLAS threads (the sparse kernels run single-threaded) */
+  if ((rc = tm_prepare(cache, &c, &m, &d, &x, err))) return rc;
   sw_method_cfg_t mc;
   if ((rc = method_cfg(&mc, &c, &m->model, err))) return rc;
   int max_tok = (int)(c.window > c.prompt_tokens ? c.window : c.prompt_tokens);
