@@ -115,3 +115,35 @@ void sw_buf_free(sw_buf_t *b) {
   b->len = b->cap = 0;
   b->oom = 0;
 }
+
+/* ---- binary little-endian appends ---- */
+
+static void put_le(sw_buf_t *b, uint64_t v, size_t n) {
+  unsigned char x[8];
+  for (size_t i = 0; i < n; i++) x[i] = (unsigned char)(v >> (8 * i));
+  sw_buf_append(b, x, n);
+}
+
+void sw_buf_put_u16(sw_buf_t *b, uint16_t v) { put_le(b, v, 2); }
+void sw_buf_put_u32(sw_buf_t *b, uint32_t v) { put_le(b, v, 4); }
+void sw_buf_put_u64(sw_buf_t *b, uint64_t v) { put_le(b, v, 8); }
+
+void sw_buf_put_f64(sw_buf_t *b, double v) {
+  uint64_t bits;
+  memcpy(&bits, &v, sizeof bits);
+  put_le(b, bits, 8);
+}
+
+void sw_buf_put_str(sw_buf_t *b, const char *s) {
+  if (!s) {
+    sw_buf_put_u32(b, SW_BUF_STR_NULL);
+    return;
+  }
+  size_t n = strlen(s);
+  if (n >= SW_BUF_STR_NULL) {
+    b->oom = 1;
+    return;
+  }
+  sw_buf_put_u32(b, (uint32_t)n);
+  sw_buf_append(b, s, n);
+}

@@ -36,4 +36,15 @@ const char *sw_buf_str(const sw_buf_t *b);
 char *sw_buf_take(sw_buf_t *b);
 void sw_buf_free(sw_buf_t *b);
 
+/* Binary little-endian appends, the writing side of sw_cursor: fixed-size integers, doubles by their IEEE-754
+ * bits, and strings as a u32 byte length followed by the bytes (no NUL), NULL as the length SW_BUF_STR_NULL so
+ * that "absent" and "" stay distinct. */
+#define SW_BUF_STR_NULL UINT32_MAX
+void sw_buf_put_u16(sw_buf_t *b, uint16_t v);
+void sw_buf_put_u32(sw_buf_t *b, uint32_t v);
+void sw_buf_put_u64(sw_buf_t *b, uint64_t v);
+void sw_buf_put_f64(sw_buf_t *b, double v);
+/* s must be shorter than SW_BUF_STR_NULL bytes; a longer one sets the out-of-memory flag instead. */
+void sw_buf_put_str(sw_buf_t *b, const char *s);
+
 #endif

@@ -2,6 +2,7 @@
  * touches memory; a failed read leaves pos unchanged and returns SW_ERR_TRUNCATED. */
 #include "common/sw_cursor.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 void sw_cursor_init(sw_cursor_t *c, const void *buf, size_t len) {
@@ -81,4 +82,22 @@ int sw_cursor_has_array(const sw_cursor_t *c, uint64_t count, size_t size) {
   if (size == 0) return 1;
   if (count > SIZE_MAX / size) return 0;
   return count * size <= sw_cursor_remain(c);
+}
+
+sw_rc sw_cursor_str(sw_cursor_t *c, size_t max_len, const char *field, char **out, sw_err_t *err) {
+  uint32_t n;
+  const uint8_t *p;
+  *out = NULL;
+  if (sw_cursor_u32(c, &n)) return sw_err_set(err, SW_ERR_TRUNCATED, "input ends before the length of '%s'", field);
+  if (n == UINT32_MAX) return SW_OK; /* SW_BUF_STR_NULL: absent */
+  if (n > max_len)
+    return sw_err_set(err, SW_ERR_RANGE, "'%s' length %u exceeds the %zu-byte limit", field, n, max_len);
+  if (sw_cursor_bytes(c, n, &p))
+    return sw_err_set(err, SW_ERR_TRUNCATED, "'%s' claims %u bytes, %zu left", field, n, sw_cursor_remain(c));
+  char *s = malloc((size_t)n + 1);
+  if (!s) return sw_err_set(err, SW_ERR_NOMEM, "cannot allocate %zu bytes for '%s'", (size_t)n + 1, field);
+  memcpy(s, p, n);
+  s[n] = '\0';
+  *out = s;
+  return SW_OK;
 }

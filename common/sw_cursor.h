@@ -33,4 +33,10 @@ sw_rc sw_cursor_seek(sw_cursor_t *c, size_t pos);
 /* 1 when count*size fits in size_t and in the bytes remaining. */
 int sw_cursor_has_array(const sw_cursor_t *c, uint64_t count, size_t size);
 
+/* Reads a string written by sw_buf_put_str (u32 length, then the bytes): *out = NULL for the NULL marker, else
+ * a malloc'd NUL-terminated copy the caller frees.  Errors name field: SW_ERR_TRUNCATED (length or bytes cut
+ * short; the length may have been consumed), SW_ERR_RANGE (longer than max_len bytes), SW_ERR_NOMEM.  On an
+ * error *out is NULL. */
+sw_rc sw_cursor_str(sw_cursor_t *c, size_t max_len, const char *field, char **out, sw_err_t *err);
+
 #endif

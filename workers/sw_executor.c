@@ -201,9 +201,9 @@ static sw_rc ensure_alive(sw_executor_t *ex, sw_err_t *err) {
 
 static sw_rc send_run(sw_executor_t *ex, const char *config_json, double timeout_s, sw_err_t *err) {
   sw_buf_t b = SW_BUF_INIT;
-  sw_exec_put_f64(&b, timeout_s);
-  sw_exec_put_f64(&b, ex->opts.grace_s);
-  sw_exec_put_u64(&b, ex->opts.mem_limit_bytes);
+  sw_buf_put_f64(&b, timeout_s);
+  sw_buf_put_f64(&b, ex->opts.grace_s);
+  sw_buf_put_u64(&b, ex->opts.mem_limit_bytes);
   sw_buf_puts(&b, config_json);
   sw_rc rc = sw_buf_ok(&b) ? sw_exec_send(ex->fd, SW_EXEC_MSG_RUN, b.data, b.len, err)
                            : sw_err_set(err, SW_ERR_NOMEM, "executor: out of memory");

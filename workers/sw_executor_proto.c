@@ -87,37 +87,11 @@ static sw_rc read_all(int fd, char *p, size_t n, size_t *got, sw_err_t *err) {
   return SW_OK;
 }
 
-void sw_exec_put_u32(sw_buf_t *b, uint32_t v) {
-  unsigned char x[4] = {(unsigned char)v, (unsigned char)(v >> 8), (unsigned char)(v >> 16), (unsigned char)(v >> 24)};
-  sw_buf_append(b, x, 4);
-}
-
-void sw_exec_put_u64(sw_buf_t *b, uint64_t v) {
-  sw_exec_put_u32(b, (uint32_t)v);
-  sw_exec_put_u32(b, (uint32_t)(v >> 32));
-}
-
-void sw_exec_put_f64(sw_buf_t *b, double v) {
-  uint64_t bits;
-  memcpy(&bits, &v, sizeof bits);
-  sw_exec_put_u64(b, bits);
-}
-
-void sw_exec_put_str(sw_buf_t *b, const char *s) {
-  if (!s) {
-    sw_exec_put_u32(b, UINT32_MAX);
-    return;
-  }
-  size_t n = strlen(s);
-  sw_exec_put_u32(b, (uint32_t)n);
-  sw_buf_append(b, s, n);
-}
-
 sw_rc sw_exec_send(int fd, uint32_t type, const void *payload, size_t len, sw_err_t *err) {
   if (len >= SW_EXEC_FRAME_MAX) return sw_err_set(err, SW_ERR_RANGE, "executor frame of %zu bytes is too large", len);
   sw_buf_t b = SW_BUF_INIT;
-  sw_exec_put_u32(&b, type);
-  sw_exec_put_u32(&b, (uint32_t)len);
+  sw_buf_put_u32(&b, type);
+  sw_buf_put_u32(&b, (uint32_t)len);
   if (len) sw_buf_append(&b, payload, len);
   sw_rc rc = sw_buf_ok(&b) ? write_all(fd, b.data, b.len, err)
                            : sw_err_set(err, SW_ERR_NOMEM, "executor frame: out of memory");
@@ -136,8 +110,10 @@ sw_rc sw_exec_recv(int fd, uint32_t *type, sw_buf_t *payload, int *eof, sw_err_t
     return SW_OK;
   }
   if (got < sizeof hdr) return sw_err_set(err, SW_ERR_TRUNCATED, "executor socket: frame header cut short");
-  uint32_t len = (uint32_t)hdr[4] | (uint32_t)hdr[5] << 8 | (uint32_t)hdr[6] << 16 | (uint32_t)hdr[7] << 24;
-  *type = (uint32_t)hdr[0] | (uint32_t)hdr[1] << 8 | (uint32_t)hdr[2] << 16 | (uint32_t)hdr[3] << 24;
+  sw_cursor_t c;
+  uint32_t    len = 0;
+  sw_cursor_init(&c, hdr, sizeof hdr);
+  (void)(sw_cursor_u32(&c, type) || sw_cursor_u32(&c, &len)); /* 8 bytes are there: cannot fail */
   if (len >= SW_EXEC_FRAME_MAX) return sw_err_set(err, SW_ERR_RANGE, "executor socket: frame of %u bytes", len);
   sw_buf_reset(payload);
   char *tmp = len ? malloc(len) : NULL;
@@ -156,30 +132,15 @@ sw_rc sw_exec_recv(int fd, uint32_t *type, sw_buf_t *payload, int *eof, sw_err_t
 /* ---- results ---- */
 
 void sw_exec_encode_result(const sw_trial_result_t *res, sw_buf_t *b) {
-  sw_exec_put_u32(b, (uint32_t)res->status);
-  sw_exec_put_u32(b, (uint32_t)res->signo);
-  sw_exec_put_u32(b, (uint32_t)res->exit_status);
-  sw_exec_put_u32(b, (uint32_t)res->out_of_memory);
-  sw_exec_put_f64(b, res->start_wall);
-  sw_exec_put_f64(b, res->end_wall);
-  sw_exec_put_str(b, res->cause);
-  sw_exec_put_str(b, res->stderr_tail ? res->stderr_tail : "");
-  sw_exec_put_str(b, res->result_json);
-}
-
-/* Reads a u32-length-prefixed string; *out = NULL for the NULL marker, else a malloc'd copy. */
-static sw_rc get_str(sw_cursor_t *c, char **out, sw_err_t *err) {
-  uint32_t n;
-  const uint8_t *p;
-  *out = NULL;
-  if (sw_cursor_u32(c, &n)) return sw_err_set(err, SW_ERR_TRUNCATED, "executor result: string length missing");
-  if (n == UINT32_MAX) return SW_OK;
-  if (sw_cursor_bytes(c, n, &p)) return sw_err_set(err, SW_ERR_TRUNCATED, "executor result: string cut short");
-  *out = malloc((size_t)n + 1);
-  if (!*out) return sw_err_set(err, SW_ERR_NOMEM, "executor result: out of memory");
-  memcpy(*out, p, n);
-  (*out)[n] = '\0';
-  return SW_OK;
+  sw_buf_put_u32(b, (uint32_t)res->status);
+  sw_buf_put_u32(b, (uint32_t)res->signo);
+  sw_buf_put_u32(b, (uint32_t)res->exit_status);
+  sw_buf_put_u32(b, (uint32_t)res->out_of_memory);
+  sw_buf_put_f64(b, res->start_wall);
+  sw_buf_put_f64(b, res->end_wall);
+  sw_buf_put_str(b, res->cause);
+  sw_buf_put_str(b, res->stderr_tail ? res->stderr_tail : "");
+  sw_buf_put_str(b, res->result_json);
 }
 
 sw_rc sw_exec_decode_result(const void *payload, size_t len, sw_trial_result_t *res, sw_err_t *err) {
@@ -196,9 +157,10 @@ sw_rc sw_exec_decode_result(const void *payload, size_t len, sw_trial_result_t *
   res->signo = (int)signo;
   res->exit_status = (int)exit_status;
   res->out_of_memory = oom != 0;
-  sw_rc rc = get_str(&c, &cause, err);
-  if (!rc) rc = get_str(&c, &res->stderr_tail, err);
-  if (!rc) rc = get_str(&c, &res->result_json, err);
+  sw_rc rc = sw_cursor_str(&c, SW_EXEC_FRAME_MAX, "cause", &cause, err);
+  if (!rc) rc = sw_cursor_str(&c, SW_EXEC_FRAME_MAX, "stderr_tail", &res->stderr_tail, err);
+  if (!rc) rc = sw_cursor_str(&c, SW_EXEC_FRAME_MAX, "result_json", &res->result_json, err);
+  if (rc) sw_err_prefix(err, "executor result");
   if (!rc && !res->stderr_tail && !(res->stderr_tail = strdup("")))
     rc = sw_err_set(err, SW_ERR_NOMEM, "executor result: out of memory");
   if (cause) snprintf(res->cause, sizeof res->cause, "%s", cause);

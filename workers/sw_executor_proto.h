@@ -33,13 +33,7 @@ sw_rc sw_exec_send(int fd, uint32_t type, const void *payload, size_t len, sw_er
 /* Blocks until one whole frame arrived.  *eof = 1 (and SW_OK) when the peer closed before a header. */
 sw_rc sw_exec_recv(int fd, uint32_t *type, sw_buf_t *payload, int *eof, sw_err_t *err);
 
-/* Little-endian appends of one payload field to b. */
-void  sw_exec_put_u32(sw_buf_t *b, uint32_t v);
-void  sw_exec_put_u64(sw_buf_t *b, uint64_t v);
-void  sw_exec_put_f64(sw_buf_t *b, double v);
-void  sw_exec_put_str(sw_buf_t *b, const char *s); /* u32 length + bytes; NULL encodes as 0xffffffff */
-
-/* Appends res as a RESULT payload (fields in struct order, strings as sw_exec_put_str). */
+/* Appends res as a RESULT payload (fields in struct order, strings as sw_buf_put_str). */
 void  sw_exec_encode_result(const sw_trial_result_t *res, sw_buf_t *b);
 /* Parses a RESULT payload through a bounded cursor into res (caller frees it with sw_trial_result_free; on
  * an error res is left empty): SW_ERR_TRUNCATED / SW_ERR_PARSE on a short or malformed payload. */

@@ -491,8 +491,8 @@ sw_rc sw_executor_serve(int fd, sw_err_t *err) {
   sw_trial_cache_t cache = {0};
   ignore_stop_signals();
   sw_buf_t hello = SW_BUF_INIT, payload = SW_BUF_INIT;
-  sw_exec_put_u32(&hello, SW_EXEC_PROTOCOL);
-  sw_exec_put_u32(&hello, (uint32_t)getpid());
+  sw_buf_put_u32(&hello, SW_EXEC_PROTOCOL);
+  sw_buf_put_u32(&hello, (uint32_t)getpid());
   sw_rc rc = sw_exec_send(fd, SW_EXEC_MSG_HELLO, hello.data, hello.len, err);
   sw_buf_free(&hello);
   int quit = 0;

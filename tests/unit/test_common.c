@@ -146,6 +146,51 @@ static void test_json_rejects_malformed(void **state) {
   assert_int_equal(sw_json_parse(deep, n, &v, NULL), SW_ERR_PARSE);
 }
 
+/* The binary writer and sw_cursor agree: hand-written little-endian bytes, a NULL string distinct from "",
+ * and a string whose length claims more than the input, or more than the caller's limit, is refused. */
+static void test_buf_put_cursor_roundtrip(void **state) {
+  (void)state;
+  sw_buf_t b = SW_BUF_INIT;
+  sw_buf_put_u16(&b, 0x0201);
+  sw_buf_put_u32(&b, 0x06050403u);
+  static const unsigned char head[6] = {1, 2, 3, 4, 5, 6};
+  assert_memory_equal(b.data, head, sizeof head);
+  sw_buf_put_u64(&b, 0x0102030405060708ull);
+  sw_buf_put_f64(&b, -0.375);
+  sw_buf_put_str(&b, "abc");
+  sw_buf_put_str(&b, NULL);
+  sw_buf_put_str(&b, "");
+  assert_true(sw_buf_ok(&b));
+  assert_int_equal(b.len, 2 + 4 + 8 + 8 + (4 + 3) + 4 + 4);
+  sw_cursor_t c;
+  sw_cursor_init(&c, b.data, b.len);
+  uint16_t u16;
+  uint32_t u32;
+  uint64_t u64;
+  double f;
+  char *s1, *s2, *s3;
+  sw_err_t err;
+  assert_int_equal(sw_cursor_u16(&c, &u16) | sw_cursor_u32(&c, &u32) | sw_cursor_u64(&c, &u64), SW_OK);
+  assert_int_equal(sw_cursor_f64(&c, &f), SW_OK);
+  assert_true(u16 == 0x0201 && u32 == 0x06050403u && u64 == 0x0102030405060708ull && f == -0.375);
+  assert_int_equal(sw_cursor_str(&c, 16, "s1", &s1, &err), SW_OK);
+  assert_int_equal(sw_cursor_str(&c, 16, "s2", &s2, &err), SW_OK);
+  assert_int_equal(sw_cursor_str(&c, 16, "s3", &s3, &err), SW_OK);
+  assert_string_equal(s1, "abc");
+  assert_null(s2);
+  assert_string_equal(s3, "");
+  assert_int_equal(sw_cursor_remain(&c), 0);
+  free(s1), free(s3);
+  sw_cursor_init(&c, b.data + 22, 6); /* "abc" string cut after 2 of its 3 bytes */
+  assert_int_equal(sw_cursor_str(&c, 16, "name", &s1, &err), SW_ERR_TRUNCATED);
+  assert_null(s1);
+  assert_non_null(strstr(err.msg, "'name' claims 3 bytes, 2 left"));
+  sw_cursor_init(&c, b.data + 22, 7);
+  assert_int_equal(sw_cursor_str(&c, 2, "name", &s1, &err), SW_ERR_RANGE);
+  assert_non_null(strstr(err.msg, "'name' length 3 exceeds the 2-byte limit"));
+  sw_buf_free(&b);
+}
+
 /* Name tables: exact matches only, holes and out-of-range indexes give "?" instead of NULL. */
 static void test_names_lookup(void **state) {
   (void)state;
@@ -168,6 +213,7 @@ int main(void) {
       cmocka_unit_test(test_cursor_bounds),  cmocka_unit_test(test_buf_json),
       cmocka_unit_test(test_err_prefix),     cmocka_unit_test(test_json_parse_document),
       cmocka_unit_test(test_json_rejects_malformed), cmocka_unit_test(test_names_lookup),
+      cmocka_unit_test(test_buf_put_cursor_roundtrip),
   };
   return cmocka_run_group_tests_name("common", tests, NULL, NULL);
 }
