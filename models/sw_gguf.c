@@ -154,14 +154,14 @@ static sw_rc rd_array(gguf_parser_t *p, sw_gguf_kv_t *kv, int depth, const char 
       return sw_err_set(p->err, SW_ERR_TRUNCATED,
                         "gguf: %s: array count %llu of %s needs more than the %zu bytes remaining", what,
                         (unsigned long long)n, vtype_names[kv->arr_type], sw_cursor_remain(&p->c));
-    if (kv->arr_type == SW_GGUF_BOOL) {
-      /* validate every bool before exposing the raw bytes */
-      for (uint64_t i = 0; i < n; i++) {
-        sw_gguf_kv_t tmp;
-        rc = rd_scalar(p, SW_GGUF_BOOL, &tmp, what);
-        if (rc) return rc;
-      }
-      kv->arr_data = p->c.buf + p->c.pos - (size_t)n;
+    if (kv->arr_type == SW_GGUF_BOOL) { /* every bool must be 0 or 1 before the raw bytes are exposed */
+      const uint8_t *b;
+      if (sw_cursor_bytes(&p->c, (size_t)n, &b)) return trunc_err(p, what, (size_t)n);
+      for (uint64_t i = 0; i < n; i++)
+        if (b[i] > 1)
+          return sw_err_set(p->err, SW_ERR_PARSE, "gguf: %s: bool element %llu is %u, not 0 or 1", what,
+                            (unsigned long long)i, b[i]);
+      kv->arr_data = b;
       return SW_OK;
     }
     const uint8_t *b;
