@@ -274,7 +274,8 @@ static int bk_run_batch(bk_ctx_t *c, const bk_shape_t *sh, int batch, const char
       if (bk_calibrate(c, sh, kinds[ki], target) != 0) return -1;
       bk_result_t r = bk_pairs(c, BK_DENSE, BK_POLICY, reps);
       double      s = cett ? r.sparsity : target;
-      double      ideal = (kinds[ki] == SW_POLICY_TOPK || cett) ? 3.0 / (2.0 + (1.0 - s)) : 3.0 / (1.0 + 2.0 * (1.0 - s));
+      int         full_h = kinds[ki] == SW_POLICY_TOPK || cett; /* gate and up computed densely */
+      double      ideal = full_h ? 3.0 / (2.0 + (1.0 - s)) : 3.0 / (1.0 + 2.0 * (1.0 - s));
       bk_print_row(sh->name, batch, 1, cache, kinds[ki] == SW_POLICY_THRESHOLD ? "cats" : sw_policy_name(kinds[ki]),
                    target, &r, ideal, bw);
       sw_policy_free(&c->policy);

@@ -37,7 +37,9 @@ static inline size_t sw_ffn_pad16(size_t n) { return (n + 15) / 16 * 16; }
 /* Neurons per packed block for rows of d_model floats. */
 static inline int sw_ffn_union_block(int d_model) {
   size_t b = sw_ffn_pad16((size_t)262144 / sw_ffn_pad16((size_t)d_model));
-  return (int)(b < SW_FFN_UNION_MIN_BLOCK ? SW_FFN_UNION_MIN_BLOCK : (b > SW_FFN_UNION_MAX_BLOCK ? SW_FFN_UNION_MAX_BLOCK : b));
+  if (b < SW_FFN_UNION_MIN_BLOCK) b = SW_FFN_UNION_MIN_BLOCK;
+  if (b > SW_FFN_UNION_MAX_BLOCK) b = SW_FFN_UNION_MAX_BLOCK;
+  return (int)b;
 }
 /* Workspace regions (floats): activations of every token (gact, u, h; stride d_ff), packed blocks,
  * per-thread accumulators.  Ints: flags/counts[d_ff], union[d_ff], list[d_ff], cursors[max_tok],

@@ -194,9 +194,9 @@ static void sw_exec_dense_masked(float *out, const float *x, const sw_ffn_weight
   if (h) {
     memcpy(m, h, (size_t)n_tok * f * sizeof *m);
   } else if (w->gated && gact) {
-    sw_ffn_compute_acts(m, NULL, NULL, x, &(sw_ffn_weights_t){.d_model = d, .d_ff = f, .gated = 0, .act = SW_ACT_IDENTITY,
-                                                             .dtype = w->dtype, .up = w->up, .ld_up = w->ld_up},
-                        n_tok, NULL);
+    sw_ffn_weights_t up_only = {.d_model = d, .d_ff = f, .act = SW_ACT_IDENTITY, .dtype = w->dtype, .up = w->up,
+                                .ld_up = w->ld_up};
+    sw_ffn_compute_acts(m, NULL, NULL, x, &up_only, n_tok, NULL); /* u = up·x */
     for (size_t k = 0; k < (size_t)n_tok * f; k++) m[k] *= gact[k];
   } else {
     sw_ffn_compute_acts(sw_work_gact(work), w->gated ? m : NULL, w->gated ? NULL : m, x, w, n_tok, NULL);

@@ -3,8 +3,9 @@
  * (split over the workspace's threads).  Batches: when at most 35% of (token, neuron) pairs are active (and
  * always for bf16), a token-sparse neuron-major kernel reads each union neuron's rows once and applies them
  * to its active tokens 4 at a time (tiled over d_model in 256..1024-float tiles, dots then axpys, when the
- * batch's inputs exceed 64 KiB, so the x/out tiles stay in L2); denser f32 batches run OpenBLAS sgemm, on packed blocks of the union's
- * rows or, when the union covers >= 80% of the neurons, on the whole matrices with h masked.  Results equal
+ * batch's inputs exceed 64 KiB, so the x/out tiles stay in L2); denser f32 batches run OpenBLAS sgemm, on
+ * packed blocks of the union's rows or, when the union covers >= 80% of the neurons, on the whole matrices
+ * with h masked.  Results equal
  * the masked dense FFN in every case. */
 #ifndef SW_FFN_SPARSE_H
 #define SW_FFN_SPARSE_H

@@ -168,7 +168,8 @@ static inline __attribute__((always_inline)) void sw_rows_dot_x4_body(float ra[4
   }
   if (j < d) {
     __mmask16 m = (__mmask16)((1u << (d - j)) - 1u);
-    __m512    av = SW_LDT(bf, a, j, m), x0 = _mm512_maskz_loadu_ps(m, x[0] + j), x1 = _mm512_maskz_loadu_ps(m, x[1] + j);
+    __m512    av = SW_LDT(bf, a, j, m);
+    __m512    x0 = _mm512_maskz_loadu_ps(m, x[0] + j), x1 = _mm512_maskz_loadu_ps(m, x[1] + j);
     __m512    x2 = _mm512_maskz_loadu_ps(m, x[2] + j), x3 = _mm512_maskz_loadu_ps(m, x[3] + j);
     a0 = _mm512_fmadd_ps(av, x0, a0);
     a1 = _mm512_fmadd_ps(av, x1, a1);

@@ -21,7 +21,8 @@
  * flops_select (flop per call, analytical), flop_ratio, weight_bytes, weight_bytes_dense (byte per call),
  * gbs_dense, gbs_method (GB/s), rel_error and rel_error_dense (mean ‖y − y_ref‖/‖y_ref‖ vs float64 dense),
  * threshold, k; teal adds sparsity_input (x̃ of gate/up), sparsity_model (parameter-weighted over the three
- * matrices, TEAL's "model-wide" notion restricted to the FFN) and thresholds t_x, t_h.  Samples: "dense" and "sparse" (interleaved A B per repetition).  Counters: PAPI presets and
+ * matrices, TEAL's "model-wide" notion restricted to the FFN) and thresholds t_x, t_h.
+ * Samples: "dense" and "sparse" (interleaved A B per repetition).  Counters: PAPI presets and
  * the kernels' SDE events (sde:::sparsweep::*) for each series. */
 #include <cblas.h>
 #include <math.h>
