@@ -430,7 +430,7 @@ sw_rc sw_trial_run_ffn_moe(sw_trial_cache_t *cache, const sw_json_t *config, sw_
       (rc = s_get_int(config, "batch", 1, 1, 4096, &batch, err)) ||
       (rc = s_get_int(config, "repetitions", 7, 1, 1000000, &reps, err)) ||
       (rc = s_get_int(config, "threads", 1, 1, 256, &threads, err)) ||
-      (rc = sw_json_get_str(config, "act", "swiglu", &act_name, err)))
+      (rc = sw_json_get_str(config, "activation", "swiglu", &act_name, err)))
     return rc;
   sw_act_t act;
   int gated;

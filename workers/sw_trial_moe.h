@@ -47,10 +47,10 @@ typedef struct sw_trial_moe_in {
  * ("dense", "sparse"), a value or NULL with the reason. */
 sw_rc sw_trial_ffn_moe(const sw_json_t *config, const sw_trial_moe_in_t *in, sw_trial_out_t *out, sw_err_t *err);
 
-/* Standalone runner (workload-table compatible) for when the ffn trial is not wired: builds a random gated
- * FFN from keys d_model (576), d_ff (1536), act ("swiglu"; any sw_act_parse name), seed, Gaussian
- * calibration (n_calib, 1024) and evaluation (batch, 1) tokens, repetitions (7), threads (1), then calls
- * sw_trial_ffn_moe.  The measurement defaults are those of experiments/README.md. */
+/* Standalone runner (workload-table compatible) for when the ffn trial is not wired: builds a random FFN from
+ * keys d_model (576), d_ff (1536), activation ("swiglu"; any sw_act_parse name, the ffn runner's key), seed,
+ * Gaussian calibration (n_calib, 1024) and evaluation (batch, 1) tokens, repetitions (7), threads (1), then
+ * calls sw_trial_ffn_moe.  The measurement defaults are those of experiments/README.md. */
 sw_rc sw_trial_run_ffn_moe(sw_trial_cache_t *cache, const sw_json_t *config, sw_trial_out_t *out, sw_err_t *err);
 
 #endif

@@ -128,13 +128,13 @@ static void test_moe_methods_extremes(void **state) {
 static void test_predictor_method(void **state) {
   (void)state;
   run_t r;
-  run_config(&r, "{\"method\":\"predictor\"," BASE ",\"act\":\"relu\",\"rank\":8,\"threshold\":0}");
+  run_config(&r, "{\"method\":\"predictor\"," BASE ",\"activation\":\"relu\",\"rank\":8,\"threshold\":0}");
   assert_int_equal(r.rc, SW_OK);
   assert_true(metric(&r, "rel_error") < DENSE_REL_ERR_MAX);
   assert_true(metric(&r, "predictor_recall") == 1.0);
   assert_true(metric(&r, "flops_select") == 9 * 2.0 * (40 * 8 + 8 * 96));
   run_free(&r);
-  run_config(&r, "{\"method\":\"predictor\"," BASE ",\"act\":\"relu\",\"rank\":8,\"k\":24}");
+  run_config(&r, "{\"method\":\"predictor\"," BASE ",\"activation\":\"relu\",\"rank\":8,\"k\":24}");
   assert_int_equal(r.rc, SW_OK);
   assert_true(metric(&r, "neurons_per_token_p50") == 24);
   assert_true(fabs(metric(&r, "sparsity_neuron") - 0.75) <= FRACTION_TOL_ABS);
