@@ -1,3 +1,5 @@
 # workers/: result writer, cache, crash-isolating executor (the test binary is its own executor executable)
 # and PAPI counters.  The executor tests fork and spawn; they take a few seconds (timeouts of 0.5 s).
 sw_unit_test(workers ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_workers.c LIBS sw_workers TIMEOUT 60 LABELS unit)
+# The executor's RESULT payload decoder (bytes from a possibly crashed child) under libFuzzer; corpus replayed by ctest.
+sw_fuzz_target(exec_result ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_exec_result.c sw_workers)
