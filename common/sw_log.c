@@ -19,7 +19,7 @@ void sw_log_init(sw_log_t *log, const char *prefix, sw_log_level level) {
 
 void sw_log(const sw_log_t *log, sw_log_level level, const char *fmt, ...) {
   static const char *const names[] = {"error", "warning", "info", "debug"};
-  if (level > log->level) return;
+  if ((unsigned)level > SW_LOG_DEBUG || level > log->level) return; /* names[] has 4 entries */
   FILE *out = log->out ? log->out : stderr;
   char line[2048];
   va_list ap;

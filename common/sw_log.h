@@ -19,6 +19,7 @@ typedef struct sw_log {
 
 /* Initialises a logger; the level comes from SPARSWEEP_LOG (error|warn|info|debug) when set. */
 void sw_log_init(sw_log_t *log, const char *prefix, sw_log_level level);
+/* Writes one formatted line (truncated at 2 KiB) when level <= log->level; a level outside the enum is dropped. */
 void sw_log(const sw_log_t *log, sw_log_level level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #endif
