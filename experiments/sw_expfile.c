@@ -425,21 +425,34 @@ static int ok_papi(const sw_value_t *v) {
   return 1;
 }
 
+/* The measurement keys, one row each: name, validator, what the validator expects (for messages), and the
+ * built-in default, recorded in every config so the hash covers it.  The defaults equal the ffn runner's own
+ * (workers/sw_trial_ffn.c) so a config means the same with or without the key. */
+#define MEASURE_KEYS(X)                                                                                       \
+  X("warmup", ok_warmup, "an integer in [0, 1000000] (untimed repetitions)", SW_VAL_INT, 2, NULL)             \
+  X("repetitions", ok_reps, "an integer in [1, 1000000] (timed repetitions)", SW_VAL_INT, 7, NULL)            \
+  X("batch", ok_batch, "an integer in [1, 1048576] or a non-empty list of them (tokens per call)", SW_VAL_INT, \
+    1, NULL)                                                                                                  \
+  X("threads", ok_threads, "an integer in [1, 4096]", SW_VAL_INT, 1, NULL)                                    \
+  X("papi_events", ok_papi, "a PAPI event name or a list of them (e.g. [PAPI_TOT_CYC, PAPI_TOT_INS])",        \
+    SW_VAL_LIST, 0, NULL)                                                                                     \
+  X("cache", ok_cache, "cold or warm", SW_VAL_STR, 0, "cold")
+
 typedef struct measure_key {
-  const char *key;
-  int (*ok)(const sw_value_t *v);
-  const char *expected;
+  const char   *key;
+  int           (*ok)(const sw_value_t *v);
+  const char   *expected;
+  sw_value_kind def_kind; /* default: an empty list for SW_VAL_LIST */
+  int64_t       def_int;  /* default when def_kind is SW_VAL_INT */
+  const char   *def_str;  /* default when def_kind is SW_VAL_STR */
 } measure_key_t;
 
-static const measure_key_t measure_keys[] = {
-    {"warmup", ok_warmup, "an integer in [0, 1000000] (untimed repetitions)"},
-    {"repetitions", ok_reps, "an integer in [1, 1000000] (timed repetitions)"},
-    {"batch", ok_batch, "an integer in [1, 1048576] or a non-empty list of them (tokens per call)"},
-    {"threads", ok_threads, "an integer in [1, 4096]"},
-    {"papi_events", ok_papi, "a PAPI event name or a list of them (e.g. [PAPI_TOT_CYC, PAPI_TOT_INS])"},
-    {"cache", ok_cache, "cold or warm"},
-};
-static const char *const measure_names[] = {"warmup", "repetitions", "batch", "threads", "papi_events", "cache"};
+#define MEASURE_ROW(key, ok, expected, kind, i, str) {key, ok, expected, kind, i, str},
+#define MEASURE_NAME(key, ok, expected, kind, i, str) key,
+static const measure_key_t measure_keys[] = {MEASURE_KEYS(MEASURE_ROW)};
+static const char *const   measure_names[] = {MEASURE_KEYS(MEASURE_NAME)};
+#undef MEASURE_ROW
+#undef MEASURE_NAME
 
 static const measure_key_t *measure_find(const char *key) {
   for (size_t i = 0; i < NELEM(measure_keys); i++)
@@ -454,19 +467,12 @@ static sw_rc check_measure_value(exp_ctx_t *c, const char *key, const sw_value_t
   return fail_at(c, v->line, v->col, SW_ERR_INVALID, "expected %s for '%s'", m->expected, key);
 }
 
-/* Built-in defaults, recorded in every config so the hash covers them; equal to the ffn runner's own
- * defaults (workers/sw_trial_ffn.c) so a config means the same with or without the key. */
-static sw_rc measure_default(const char *key, sw_value_t *v) {
+/* The built-in default of measurement key m (an owned copy). */
+static sw_rc measure_default(const measure_key_t *m, sw_value_t *v) {
   memset(v, 0, sizeof *v);
-  if (!strcmp(key, "warmup")) *v = (sw_value_t){.kind = SW_VAL_INT, .i = 2};
-  else if (!strcmp(key, "repetitions")) *v = (sw_value_t){.kind = SW_VAL_INT, .i = 7};
-  else if (!strcmp(key, "batch")) *v = (sw_value_t){.kind = SW_VAL_INT, .i = 1};
-  else if (!strcmp(key, "threads")) *v = (sw_value_t){.kind = SW_VAL_INT, .i = 1};
-  else if (!strcmp(key, "papi_events")) *v = (sw_value_t){.kind = SW_VAL_LIST};
-  else if (!strcmp(key, "cache")) {
-    *v = (sw_value_t){.kind = SW_VAL_STR, .s = strdup("cold")};
-    if (!v->s) return SW_ERR_NOMEM;
-  }
+  v->kind = m->def_kind;
+  v->i = m->def_int;
+  if (m->def_str && !(v->s = strdup(m->def_str))) return SW_ERR_NOMEM;
   return SW_OK;
 }
 
@@ -588,7 +594,7 @@ static sw_rc fill_measure_defaults(exp_ctx_t *c) {
   for (size_t i = 0; i < NELEM(measure_keys); i++) {
     if (reg_find(c, measure_keys[i].key)) continue;
     sw_value_t v;
-    if (measure_default(measure_keys[i].key, &v) != SW_OK) return nomem(c);
+    if (measure_default(&measure_keys[i], &v) != SW_OK) return nomem(c);
     sw_rc rc = add_fixed(c, measure_keys[i].key, &v);
     if (rc != SW_OK) return rc;
   }
