@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/sw_cursor.h"
 #include "common/sw_time.h"
 #include "workers/sw_executor_proto.h"
 
@@ -86,8 +87,10 @@ static sw_rc await_hello(sw_executor_t *ex, sw_err_t *err) {
   int eof = 0;
   sw_buf_t payload = SW_BUF_INIT;
   sw_rc rc = sw_exec_recv(ex->fd, &type, &payload, &eof, err);
-  uint32_t version = 0;
-  for (int i = 3; i >= 0 && payload.len >= 4; i--) version = version << 8 | (unsigned char)payload.data[i];
+  uint32_t    version = 0;
+  sw_cursor_t hello; /* HELLO payload: u32 protocol version, u32 pid */
+  sw_cursor_init(&hello, payload.data, payload.len);
+  (void)sw_cursor_u32(&hello, &version); /* a short payload leaves 0 and is refused below (len < 8) */
   if (!rc && !eof && type == SW_EXEC_MSG_HELLO && payload.len >= 8 && version != SW_EXEC_PROTOCOL)
     rc = sw_err_set(err, SW_ERR_UNSUPPORTED, "executor '%s' speaks protocol %u, this binary %d (mixed builds?)",
                     ex->exe_path, version, SW_EXEC_PROTOCOL);

@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/sw_cursor.h"
 #include "common/sw_time.h"
 #include "workers/sw_executor_proto.h"
 
@@ -452,19 +453,17 @@ sw_rc sw_exec_trial(sw_trial_cache_t *cache, const char *config, size_t config_l
 
 static sw_rc serve_run(sw_trial_cache_t *cache, int fd, const sw_buf_t *payload, int *quit, sw_err_t *err) {
   sw_exec_params_t p;
-  if (payload->len < 24) return sw_err_set(err, SW_ERR_TRUNCATED, "executor: RUN frame of %zu bytes", payload->len);
-  uint64_t bits[3];
-  for (int i = 0; i < 3; i++) {
-    bits[i] = 0;
-    for (int b = 7; b >= 0; b--) bits[i] = bits[i] << 8 | (unsigned char)payload->data[8 * i + b];
-  }
-  memcpy(&p.timeout_s, &bits[0], sizeof(double));
-  memcpy(&p.grace_s, &bits[1], sizeof(double));
-  p.mem_limit = bits[2];
+  sw_cursor_t      c; /* RUN payload: f64 timeout_s, f64 grace_s, u64 mem_limit, then the config text */
+  const uint8_t   *config;
+  sw_cursor_init(&c, payload->data, payload->len);
+  if (sw_cursor_f64(&c, &p.timeout_s) || sw_cursor_f64(&c, &p.grace_s) || sw_cursor_u64(&c, &p.mem_limit))
+    return sw_err_set(err, SW_ERR_TRUNCATED, "executor: RUN frame of %zu bytes", payload->len);
+  const size_t config_len = sw_cursor_remain(&c);
+  (void)sw_cursor_bytes(&c, config_len, &config); /* exactly the bytes remaining: cannot fail */
   sw_rc rc = sw_exec_send(fd, SW_EXEC_MSG_STARTED, NULL, 0, err);
   if (rc) return rc;
   sw_trial_result_t res;
-  rc = sw_exec_trial(cache, payload->data + 24, payload->len - 24, &p, fd, &res, quit, err);
+  rc = sw_exec_trial(cache, (const char *)config, config_len, &p, fd, &res, quit, err);
   if (rc) {
     memset(&res, 0, sizeof res);
     res.status = SW_TRIAL_FAILED;
