@@ -418,6 +418,7 @@ static int ok_batch(const sw_value_t *v) {
     if (!is_int_in(&v->items[i], 1, 1 << 20)) return 0;
   return 1;
 }
+/* "default" (the default presets plus the kernels' SDE events), one event name, or a list of names. */
 static int ok_papi(const sw_value_t *v) {
   if (v->kind != SW_VAL_LIST) return papi_name_ok(v);
   for (size_t i = 0; i < v->count; i++)
@@ -434,8 +435,8 @@ static int ok_papi(const sw_value_t *v) {
   X("batch", ok_batch, "an integer in [1, 1048576] or a non-empty list of them (tokens per call)", SW_VAL_INT, \
     1, NULL)                                                                                                  \
   X("threads", ok_threads, "an integer in [1, 4096]", SW_VAL_INT, 1, NULL)                                    \
-  X("papi_events", ok_papi, "a PAPI event name or a list of them (e.g. [PAPI_TOT_CYC, PAPI_TOT_INS])",        \
-    SW_VAL_LIST, 0, NULL)                                                                                     \
+  X("papi_events", ok_papi, "default, a PAPI event name or a list of them (e.g. [PAPI_TOT_CYC, PAPI_TOT_INS])", \
+    SW_VAL_STR, 0, "default")                                                                                 \
   X("cache", ok_cache, "cold or warm", SW_VAL_STR, 0, "cold")
 
 typedef struct measure_key {

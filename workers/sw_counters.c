@@ -157,7 +157,8 @@ static sw_rc papi_event_names(const sw_json_t *ev, const char **names, size_t *n
 sw_rc sw_counters_open_config(sw_counters_t **c, const sw_json_t *config, const char *sde_library, sw_err_t *err) {
   *c = NULL;
   const sw_json_t *ev = sw_json_get(config, "papi_events");
-  if (!ev) return sw_counters_open_default(c, sde_library, err);
+  if (!ev || (ev->kind == SW_JSON_STRING && strcmp(ev->string, "default") == 0))
+    return sw_counters_open_default(c, sde_library, err);
   const char *names[SW_COUNTERS_MAX];
   size_t      n = 0;
   sw_rc       rc = papi_event_names(ev, names, &n, err);

@@ -29,7 +29,7 @@ sw_rc sw_counters_open(sw_counters_t **c, const char *const *names, size_t n, sw
  * have run in this process for the SDE values to exist; otherwise they are NULL with PAPI's reason. */
 sw_rc sw_counters_open_default(sw_counters_t **c, const char *sde_library, sw_err_t *err);
 /* Opens the set a trial config asks for: config["papi_events"] (a name or a list of names, see
- * experiments/README.md) when present, the default set above when absent.  An empty list leaves *c NULL
+ * experiments/README.md) when present, the default set above when absent or "default".  An empty list leaves *c NULL
  * (nothing requested, nothing counted: callers treat a NULL set as "no counters").  Errors: the key has the
  * wrong type, more than SW_COUNTERS_MAX names, or out of memory. */
 sw_rc sw_counters_open_config(sw_counters_t **c, const sw_json_t *config, const char *sde_library, sw_err_t *err);

@@ -408,11 +408,14 @@ static sw_rc ft_errors(ft_state_t *s, sw_trial_out_t *out, sw_err_t *err) {
   return SW_OK;
 }
 
-static void ft_open_counters(ft_state_t *s) {
+/* Opens the counters the experiment asks for (measure.papi_events; "default" = the default presets plus
+ * the kernels' SDE events); a malformed papi_events fails the trial with a message naming the key. */
+static sw_rc ft_open_counters(ft_state_t *s, const sw_json_t *config, sw_err_t *err) {
   sw_err_t e;
   s->sde_on = sw_sde_init(&s->sde, NULL, &e) == SW_OK;
-  if (sw_counters_open_default(&s->cnt_dense, NULL, &e) != SW_OK) s->cnt_dense = NULL;
-  if (sw_counters_open_default(&s->cnt_sparse, NULL, &e) != SW_OK) s->cnt_sparse = NULL;
+  sw_rc rc = sw_counters_open_config(&s->cnt_dense, config, NULL, err);
+  if (rc == SW_OK) rc = sw_counters_open_config(&s->cnt_sparse, config, NULL, err);
+  return rc;
 }
 
 static sw_rc ft_run_moe(ft_state_t *s, const sw_json_t *config, sw_trial_out_t *out, sw_err_t *err) {
@@ -443,10 +446,8 @@ sw_rc sw_trial_run_ffn(sw_trial_cache_t *cache, const sw_json_t *config, sw_tria
   double         td = 0, tsp = 0, ratio = 0;
   sw_ffn_stats_t st;
   memset(&st, 0, sizeof st);
-  if (rc == SW_OK) {
-    ft_open_counters(&s);
-    rc = ft_time(&s, out, &td, &tsp, &ratio, &st, err);
-  }
+  if (rc == SW_OK) rc = ft_open_counters(&s, config, err);
+  if (rc == SW_OK) rc = ft_time(&s, out, &td, &tsp, &ratio, &st, err);
   if (rc == SW_OK) {
     if (s.cnt_dense) sw_counters_write(s.cnt_dense, out, "dense");
     if (s.cnt_sparse) sw_counters_write(s.cnt_sparse, out, "sparse");
