@@ -196,6 +196,14 @@ static sw_json_t *json_grow(sw_json_t *v, size_t *cap, int with_keys) {
   return slot;
 }
 
+/* 1 when keys[last] equals an earlier key of the object (RFC 8259 §4: names SHOULD be unique; a config with
+ * a repeated key is almost certainly a mistake, and first-wins lookups would hide it). */
+static int json_key_seen(const sw_json_t *v, size_t last) {
+  for (size_t i = 0; i < last; i++)
+    if (strcmp(v->keys[i], v->keys[last]) == 0) return 1;
+  return 0;
+}
+
 static sw_rc json_container(json_parser_t *p, sw_json_t *v, int depth, int is_object) {
   v->kind = is_object ? SW_JSON_OBJECT : SW_JSON_ARRAY;
   char close = is_object ? '}' : ']';
@@ -215,6 +223,7 @@ static sw_rc json_container(json_parser_t *p, sw_json_t *v, int depth, int is_ob
       size_t klen;
       sw_rc rc = json_string(p, &v->keys[v->count - 1], &klen);
       if (rc) return rc;
+      if (json_key_seen(v, v->count - 1)) return json_fail(p, "duplicate key in object");
       json_skip_ws(p);
       if (json_peek(p) != ':') return json_fail(p, "expected ':'");
       p->pos++;

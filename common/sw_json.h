@@ -33,7 +33,7 @@ struct sw_json {
   char       **keys;       /* OBJECT: keys[count], NUL-terminated */
 };
 
-/* Parses exactly one JSON value (surrounding whitespace allowed).  On error returns SW_ERR_PARSE with
+/* Parses exactly one JSON value (surrounding whitespace allowed; duplicate keys in an object are an error).  On error returns SW_ERR_PARSE with
  * "offset N: <what was expected>" in err and *out untouched.  Caller frees with sw_json_free(). */
 sw_rc sw_json_parse(const char *text, size_t len, sw_json_t **out, sw_err_t *err);
 void  sw_json_free(sw_json_t *v);

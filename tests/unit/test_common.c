@@ -129,7 +129,7 @@ static void test_json_parse_document(void **state) {
 static void test_json_rejects_malformed(void **state) {
   (void)state;
   static const char *const bad[] = {"", "{", "[1,]", "{\"a\" 1}", "01", "1.", "\"abc", "\"\\x\"", "tru",
-                                    "[1] 2", "\"\\ud800\"", "{\"a\":1,}", "\"\x01\"", "-", "1e"};
+                                    "[1] 2", "\"\\ud800\"", "{\"a\":1,}", "{\"a\":1,\"a\":2}", "\"\x01\"", "-", "1e"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     sw_json_t *v = NULL;
     sw_err_t err;
