@@ -122,7 +122,8 @@ int cmd_model(int argc, char **argv) {
   char def[2048];
   default_path(def, sizeof def);
   if (argc == 2 && strcmp(argv[1], "path") == 0) {
-    printf("%s\n", def);
+    char abs[4096];
+    printf("%s\n", realpath(def, abs) ? abs : def); /* absolute once the file exists */
     return SW_EXIT_OK;
   }
   if ((argc == 3 || argc == 4) && strcmp(argv[1], "inspect") == 0) {

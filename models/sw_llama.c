@@ -162,9 +162,9 @@ static sw_rc alloc_weights(sw_llama_t *m, sw_err_t *err) {
   return SW_OK;
 }
 
-/* Checks a tensor's shape against the config and dequantises it into dst (transposing ffn_down). */
-static sw_rc load_tensor(sw_llama_t *m, const sw_gguf_t *g, sw_llama_family_t fam, int layer, float *dst,
-                         sw_err_t *err) {
+/* Finds a tensor and checks its shape against the config (message names the tensor and both shapes). */
+static sw_rc check_tensor(const sw_llama_t *m, const sw_gguf_t *g, sw_llama_family_t fam, int layer,
+                          const sw_gguf_tensor_t **out, sw_err_t *err) {
   char name[96];
   sw_llama_tensor_name(fam, layer, name, sizeof name);
   const sw_gguf_tensor_t *t = sw_gguf_find_tensor(g, name);
@@ -175,14 +175,20 @@ static sw_rc load_tensor(sw_llama_t *m, const sw_gguf_t *g, sw_llama_family_t fa
     return sw_err_set(err, SW_ERR_PARSE, "model: tensor '%s' has shape [%lld, %lld, %lld, %lld], expected [%lld, %lld]",
                       name, (long long)t->ne[0], (long long)t->ne[1], (long long)t->ne[2], (long long)t->ne[3],
                       (long long)ne[0], (long long)ne[1]);
-  size_t n = (size_t)ne[0] * (size_t)ne[1];
-  if (fam != SW_LF_FFN_DOWN) return sw_dequant(dst, t->data, n, t->type, name, err);
+  *out = t;
+  return SW_OK;
+}
+
+/* Dequantises a checked tensor into dst (transposing ffn_down to neuron-major rows). */
+static sw_rc load_tensor(const sw_gguf_tensor_t *t, sw_llama_family_t fam, float *dst, sw_err_t *err) {
+  size_t n = (size_t)t->ne[0] * (size_t)t->ne[1];
+  if (fam != SW_LF_FFN_DOWN) return sw_dequant(dst, t->data, n, t->type, t->name, err);
   float *tmp = malloc(n * sizeof *tmp);
-  if (!tmp) return sw_err_set(err, SW_ERR_NOMEM, "model: out of memory transposing '%s'", name);
-  sw_rc rc = sw_dequant(tmp, t->data, n, t->type, name, err);
-  /* tmp row j (output j) holds d_ff inputs; dst row i (neuron i) holds d_model outputs */
-  for (int64_t j = 0; !rc && j < ne[1]; j++)
-    for (int64_t i = 0; i < ne[0]; i++) dst[i * ne[1] + j] = tmp[j * ne[0] + i];
+  if (!tmp) return sw_err_set(err, SW_ERR_NOMEM, "model: out of memory transposing '%s'", t->name);
+  sw_rc rc = sw_dequant(tmp, t->data, n, t->type, t->name, err);
+  /* tmp row j (output j) holds ne[0] = d_ff inputs; dst row i (neuron i) holds ne[1] = d_model outputs */
+  for (int64_t j = 0; !rc && j < t->ne[1]; j++)
+    for (int64_t i = 0; i < t->ne[0]; i++) dst[i * t->ne[1] + j] = tmp[j * t->ne[0] + i];
   free(tmp);
   return rc;
 }
@@ -205,10 +211,9 @@ static void set_ffn_views(sw_llama_t *m) {
   }
 }
 
-sw_rc sw_llama_load_gguf(sw_llama_t *m, const sw_gguf_t *g, sw_err_t *err) {
-  memset(m, 0, sizeof *m);
-  sw_rc rc = sw_llama_config_read(&m->cfg, g, err);
-  if (!rc) rc = alloc_weights(m, err);
+/* Visits every tensor the config needs: check only (dst NULL) or check and load. */
+static sw_rc each_tensor(sw_llama_t *m, const sw_gguf_t *g, int load, sw_err_t *err) {
+  sw_rc rc = SW_OK;
   for (int f = 0; !rc && f < SW_LF_COUNT; f++) {
     sw_llama_family_t fam = (sw_llama_family_t)f;
     if (fam == SW_LF_OUTPUT && m->cfg.tied_output) continue;
@@ -216,9 +221,21 @@ sw_rc sw_llama_load_gguf(sw_llama_t *m, const sw_gguf_t *g, sw_err_t *err) {
     sw_llama_tensor_shape(&m->cfg, fam, ne);
     size_t per = (size_t)ne[0] * (size_t)ne[1];
     int layers = family_per_layer(fam) ? m->cfg.n_layer : 1;
-    for (int l = 0; !rc && l < layers; l++)
-      rc = load_tensor(m, g, fam, l, *family_ptr(&m->w, fam) + per * (size_t)l, err);
+    for (int l = 0; !rc && l < layers; l++) {
+      const sw_gguf_tensor_t *t = NULL;
+      rc = check_tensor(m, g, fam, l, &t, err);
+      if (!rc && load) rc = load_tensor(t, fam, *family_ptr(&m->w, fam) + per * (size_t)l, err);
+    }
   }
+  return rc;
+}
+
+sw_rc sw_llama_load_gguf(sw_llama_t *m, const sw_gguf_t *g, sw_err_t *err) {
+  memset(m, 0, sizeof *m);
+  sw_rc rc = sw_llama_config_read(&m->cfg, g, err);
+  if (!rc) rc = each_tensor(m, g, 0, err); /* every shape is validated before anything is allocated */
+  if (!rc) rc = alloc_weights(m, err);
+  if (!rc) rc = each_tensor(m, g, 1, err);
   if (rc) {
     sw_llama_free(m);
     return rc;
