@@ -386,11 +386,47 @@ static void test_calib_cache_roundtrip(void **state) {
     char path[512];
     char hex[65];
     (void)hex;
+    /* a truncated cache file is an error (never a crash or a half-filled method) */
+    snprintf(path, sizeof path, "for f in %s/calib-*.bin; do head -c 40 \"$f\" > \"$f.t\" && mv \"$f.t\" \"$f\"; done", dir);
+    assert_int_equal(system(path), 0);
+    sw_method_t D;
+    assert_int_equal(sw_method_init(&D, &f->model, &mc, 32, &err), SW_OK);
+    assert_int_equal(sw_calib_load(&D, dir, key, &err), SW_ERR_PARSE);
+    sw_method_free(&D);
     snprintf(path, sizeof path, "rm -f %s/calib-*.bin", dir);
     assert_int_equal(system(path), 0);
   }
   rmdir(dir);
   sw_calib_data_free(&cd);
+}
+
+/* Layer lists, method names and the sparsity definition each method reports (methods.md §1). */
+static void test_method_config(void **state) {
+  (void)state;
+  sw_llama_config_t lc = {.n_layer = 30, .d_ff = 1536};
+  sw_method_cfg_t mc;
+  sw_err_t err = {0};
+  sw_method_cfg_defaults(&mc, &lc);
+  assert_int_equal(mc.n_expert, 48);
+  assert_int_equal(sw_method_parse_layers(&mc, "0,3,5-7", 30, &err), SW_OK);
+  int on = 0;
+  for (int l = 0; l < 30; l++) on += mc.layers[l];
+  assert_int_equal(on, 5);
+  assert_true(mc.layers[0] && mc.layers[3] && mc.layers[5] && mc.layers[7] && !mc.layers[4] && !mc.layers[8]);
+  assert_int_equal(sw_method_parse_layers(&mc, "all", 30, &err), SW_OK);
+  assert_true(mc.layers[29]);
+  assert_int_equal(sw_method_parse_layers(&mc, "3-30", 30, &err), SW_ERR_RANGE);
+  assert_int_equal(sw_method_parse_layers(&mc, "1,x", 30, &err), SW_ERR_INVALID);
+  sw_method_kind_t k;
+  for (int i = 0; i < SW_METHOD_COUNT; i++) {
+    assert_int_equal(sw_method_parse(sw_method_name((sw_method_kind_t)i), &k, &err), SW_OK);
+    assert_int_equal(k, i);
+    assert_int_equal(sw_method_sparsity_definition(k), k == SW_METHOD_TEAL ? 2 : 1);
+  }
+  assert_int_equal(sw_method_parse("threshold", &k, &err), SW_OK);
+  assert_int_equal(k, SW_METHOD_CATS);
+  assert_int_equal(sw_method_parse("bogus", &k, &err), SW_ERR_INVALID);
+  assert_non_null(strstr(err.msg, "bogus"));
 }
 
 /* A tiny synthetic llama GGUF (all f32); ffn_up_rows lets a test put a wrong shape in. */
@@ -449,6 +485,7 @@ int main(void) {
   const struct CMUnitTest plain[] = {
       cmocka_unit_test(test_dequant_vs_gguf),
       cmocka_unit_test(test_shape_mismatch_names_tensor),
+      cmocka_unit_test(test_method_config),
   };
   const struct CMUnitTest with_model[] = {
       cmocka_unit_test(test_config_smollm2),
