@@ -60,72 +60,43 @@ const char *sw_proto_status_name(int status) {
 
 /* --- encoding --- */
 
-static void s_put_u16(sw_buf_t *b, uint16_t v) {
-  uint8_t x[2] = {(uint8_t)v, (uint8_t)(v >> 8)};
-  sw_buf_append(b, x, 2);
-}
-static void s_put_u32(sw_buf_t *b, uint32_t v) {
-  uint8_t x[4];
-  for (int i = 0; i < 4; i++) x[i] = (uint8_t)(v >> (8 * i));
-  sw_buf_append(b, x, 4);
-}
-static void s_put_u64(sw_buf_t *b, uint64_t v) {
-  uint8_t x[8];
-  for (int i = 0; i < 8; i++) x[i] = (uint8_t)(v >> (8 * i));
-  sw_buf_append(b, x, 8);
-}
-static void s_put_i32(sw_buf_t *b, int32_t v) { s_put_u32(b, (uint32_t)v); }
-static void s_put_f64(sw_buf_t *b, double v) {
-  uint64_t u;
-  memcpy(&u, &v, sizeof u);
-  s_put_u64(b, u);
-}
-/* NULL is encoded as length 0xFFFFFFFF so "absent" and "" stay distinct. */
-static void s_put_str(sw_buf_t *b, const char *s) {
-  if (!s) {
-    s_put_u32(b, UINT32_MAX);
-    return;
-  }
-  size_t n = strlen(s);
-  s_put_u32(b, (uint32_t)n);
-  sw_buf_append(b, s, n);
-}
+static void s_put_i32(sw_buf_t *b, int32_t v) { sw_buf_put_u32(b, (uint32_t)v); }
 static void s_put_header(sw_buf_t *b, sw_proto_kind kind) {
-  s_put_u32(b, SW_PROTO_MAGIC);
-  s_put_u16(b, SW_PROTO_VERSION);
-  s_put_u16(b, (uint16_t)kind);
+  sw_buf_put_u32(b, SW_PROTO_MAGIC);
+  sw_buf_put_u16(b, SW_PROTO_VERSION);
+  sw_buf_put_u16(b, (uint16_t)kind);
 }
 
 void sw_proto_encode_hello(sw_buf_t *dst, const sw_proto_hello_t *m) {
   s_put_header(dst, SW_PROTO_HELLO);
   s_put_i32(dst, m->rank);
-  s_put_str(dst, m->host);
-  s_put_str(dst, m->info_json);
+  sw_buf_put_str(dst, m->host);
+  sw_buf_put_str(dst, m->info_json);
 }
 
 void sw_proto_encode_trial(sw_buf_t *dst, const sw_proto_trial_t *m) {
   s_put_header(dst, SW_PROTO_TRIAL);
-  s_put_u64(dst, m->slot);
-  s_put_u32(dst, m->attempt);
-  s_put_f64(dst, m->timeout_s);
-  s_put_str(dst, m->config_json);
+  sw_buf_put_u64(dst, m->slot);
+  sw_buf_put_u32(dst, m->attempt);
+  sw_buf_put_f64(dst, m->timeout_s);
+  sw_buf_put_str(dst, m->config_json);
 }
 
 void sw_proto_encode_result(sw_buf_t *dst, const sw_proto_result_t *m) {
   s_put_header(dst, SW_PROTO_RESULT);
-  s_put_u64(dst, m->slot);
-  s_put_u32(dst, m->attempt);
+  sw_buf_put_u64(dst, m->slot);
+  sw_buf_put_u32(dst, m->attempt);
   s_put_i32(dst, m->status);
   s_put_i32(dst, m->signo);
   s_put_i32(dst, m->exit_status);
   s_put_i32(dst, m->out_of_memory);
-  s_put_f64(dst, m->start_wall);
-  s_put_f64(dst, m->end_wall);
-  s_put_str(dst, m->cause);
-  s_put_str(dst, m->signal_name);
-  s_put_str(dst, m->stderr_tail);
-  s_put_str(dst, m->result_json);
-  s_put_str(dst, m->host);
+  sw_buf_put_f64(dst, m->start_wall);
+  sw_buf_put_f64(dst, m->end_wall);
+  sw_buf_put_str(dst, m->cause);
+  sw_buf_put_str(dst, m->signal_name);
+  sw_buf_put_str(dst, m->stderr_tail);
+  sw_buf_put_str(dst, m->result_json);
+  sw_buf_put_str(dst, m->host);
 }
 
 void sw_proto_encode_stop(sw_buf_t *dst, int32_t exit_code) {
@@ -146,25 +117,7 @@ static sw_rc s_get_i32(sw_cursor_t *c, int32_t *out) {
 
 /* Reads a string field into a fresh NUL-terminated copy (NULL for the "absent" marker). */
 static sw_rc s_get_str(sw_cursor_t *c, char **out, const char *field, sw_err_t *err) {
-  uint32_t n;
-  const uint8_t *p;
-  if (sw_cursor_u32(c, &n) != SW_OK) return sw_err_set(err, SW_ERR_TRUNCATED, "message ends before '%s'", field);
-  if (n == UINT32_MAX) {
-    *out = NULL;
-    return SW_OK;
-  }
-  if (n > SW_PROTO_MAX_STRING)
-    return sw_err_set(err, SW_ERR_RANGE, "field '%s' length %u exceeds the %u-byte limit", field, n,
-                      SW_PROTO_MAX_STRING);
-  if (sw_cursor_bytes(c, n, &p) != SW_OK)
-    return sw_err_set(err, SW_ERR_TRUNCATED, "field '%s' claims %u bytes, message has %zu left", field, n,
-                      sw_cursor_remain(c));
-  char *s = malloc((size_t)n + 1);
-  if (!s) return sw_err_set(err, SW_ERR_NOMEM, "cannot allocate %u bytes for '%s'", n + 1, field);
-  memcpy(s, p, n);
-  s[n] = '\0';
-  *out = s;
-  return SW_OK;
+  return sw_cursor_str(c, SW_PROTO_MAX_STRING, field, out, err);
 }
 
 #define S_TRY(x)                  \
