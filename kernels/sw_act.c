@@ -5,6 +5,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "common/sw_names.h"
+
 #define SW_SQRT_2_OVER_PI 0.7978845608028654  /* sqrt(2/pi), GELU tanh form (Hendrycks & Gimpel 2016) */
 #define SW_GELU_TANH_C 0.044715
 #define SW_INV_SQRT2 0.7071067811865476
@@ -51,41 +53,22 @@ void sw_act_apply_gated(float *y, const float *g, const float *u, sw_act_t act, 
   for (size_t i = 0; i < n; i++) y[i] = sw_act_1(act, g[i], param) * u[i];
 }
 
-typedef struct sw_act_name_entry {
-  const char *name;
-  sw_act_t    act;
-  int         gated;
-} sw_act_name_entry_t;
+/* Config spellings, indexed by sw_act_t: the plain activation and its gated (GLU) form (NULL: no GLU form). */
+static const char *const sw_act_names[SW_ACT_COUNT] = {"identity", "relu",  "gelu",   "gelu_tanh",
+                                                       "silu",     "relu2", "fatrelu"};
+static const char *const sw_act_glu_names[SW_ACT_COUNT] = {NULL,     "reglu",    "geglu", "geglu_tanh",
+                                                           "swiglu", "relu2glu", NULL};
 
-static const sw_act_name_entry_t sw_act_names[] = {
-    {"identity", SW_ACT_IDENTITY, 0}, {"relu", SW_ACT_RELU, 0},           {"gelu", SW_ACT_GELU_ERF, 0},
-    {"gelu_erf", SW_ACT_GELU_ERF, 0}, {"gelu_tanh", SW_ACT_GELU_TANH, 0}, {"silu", SW_ACT_SILU, 0},
-    {"relu2", SW_ACT_RELU2, 0},       {"fatrelu", SW_ACT_FATRELU, 0},     {"swiglu", SW_ACT_SILU, 1},
-    {"geglu", SW_ACT_GELU_ERF, 1},    {"geglu_tanh", SW_ACT_GELU_TANH, 1}, {"reglu", SW_ACT_RELU, 1},
-    {"relu2glu", SW_ACT_RELU2, 1},
-};
-
-const char *sw_act_name(sw_act_t act) {
-  switch (act) {
-  case SW_ACT_IDENTITY: return "identity";
-  case SW_ACT_RELU: return "relu";
-  case SW_ACT_GELU_ERF: return "gelu";
-  case SW_ACT_GELU_TANH: return "gelu_tanh";
-  case SW_ACT_SILU: return "silu";
-  case SW_ACT_RELU2: return "relu2";
-  case SW_ACT_FATRELU: return "fatrelu";
-  case SW_ACT_COUNT: break;
-  }
-  return "?";
-}
+const char *sw_act_name(sw_act_t act) { return sw_names_at(sw_act_names, SW_ACT_COUNT, (int)act); }
 
 sw_rc sw_act_parse(const char *name, sw_act_t *act, int *gated, sw_err_t *err) {
-  for (size_t i = 0; name && i < sizeof sw_act_names / sizeof sw_act_names[0]; i++) {
-    if (strcmp(name, sw_act_names[i].name) == 0) {
-      *act = sw_act_names[i].act;
-      *gated = sw_act_names[i].gated;
-      return SW_OK;
-    }
+  int plain = sw_names_find(sw_act_names, SW_ACT_COUNT, name);
+  int glu = sw_names_find(sw_act_glu_names, SW_ACT_COUNT, name);
+  if (name && strcmp(name, "gelu_erf") == 0) plain = SW_ACT_GELU_ERF; /* explicit spelling of "gelu" */
+  if (plain >= 0 || glu >= 0) {
+    *act = (sw_act_t)(plain >= 0 ? plain : glu);
+    *gated = plain < 0;
+    return SW_OK;
   }
   return sw_err_set(err, SW_ERR_INVALID,
                     "unknown activation '%s' (identity, relu, gelu, gelu_tanh, silu, relu2, fatrelu, swiglu, "

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/sw_names.h"
 #include "kernels/sw_ffn_internal.h"
 
 #define SW_CETT_BISECT_STEPS 60
@@ -16,15 +17,14 @@
 static const char *const sw_policy_names[SW_POLICY_COUNT] = {"dense", "topk", "threshold", "chess", "cett", "random"};
 
 const char *sw_policy_name(sw_policy_kind_t kind) {
-  return kind >= 0 && kind < SW_POLICY_COUNT ? sw_policy_names[kind] : "?";
+  return sw_names_at(sw_policy_names, SW_POLICY_COUNT, (int)kind);
 }
 
 sw_rc sw_policy_parse(const char *name, sw_policy_kind_t *kind, sw_err_t *err) {
-  for (int k = 0; name && k < SW_POLICY_COUNT; k++) {
-    if (strcmp(name, sw_policy_names[k]) == 0) {
-      *kind = (sw_policy_kind_t)k;
-      return SW_OK;
-    }
+  int k = sw_names_find(sw_policy_names, SW_POLICY_COUNT, name);
+  if (k >= 0) {
+    *kind = (sw_policy_kind_t)k;
+    return SW_OK;
   }
   if (name && strcmp(name, "cats") == 0) {
     *kind = SW_POLICY_THRESHOLD;

@@ -38,21 +38,37 @@ static void test_act_values(void **state) {
   assert_true(y[0] == 0 && y[2] == 2 && y[4] == 6);
 }
 
+/* Every accepted spelling with the (activation, gated) pair it must give, written out by hand. */
+static const struct {
+  const char *name;
+  sw_act_t    act;
+  int         gated;
+} kt_act_spellings[] = {
+    {"identity", SW_ACT_IDENTITY, 0}, {"relu", SW_ACT_RELU, 0},           {"gelu", SW_ACT_GELU_ERF, 0},
+    {"gelu_erf", SW_ACT_GELU_ERF, 0}, {"gelu_tanh", SW_ACT_GELU_TANH, 0}, {"silu", SW_ACT_SILU, 0},
+    {"relu2", SW_ACT_RELU2, 0},       {"fatrelu", SW_ACT_FATRELU, 0},     {"swiglu", SW_ACT_SILU, 1},
+    {"geglu", SW_ACT_GELU_ERF, 1},    {"geglu_tanh", SW_ACT_GELU_TANH, 1}, {"reglu", SW_ACT_RELU, 1},
+    {"relu2glu", SW_ACT_RELU2, 1},
+};
+
 static void test_act_parse(void **state) {
   (void)state;
   sw_act_t act;
   int      gated;
   sw_err_t err;
-  assert_int_equal(sw_act_parse("swiglu", &act, &gated, &err), SW_OK);
-  assert_true(act == SW_ACT_SILU && gated == 1);
-  assert_int_equal(sw_act_parse("geglu", &act, &gated, &err), SW_OK);
-  assert_true(act == SW_ACT_GELU_ERF && gated == 1);
-  assert_int_equal(sw_act_parse("reglu", &act, &gated, &err), SW_OK);
-  assert_true(act == SW_ACT_RELU && gated == 1);
-  assert_int_equal(sw_act_parse("relu2", &act, &gated, &err), SW_OK);
-  assert_true(act == SW_ACT_RELU2 && gated == 0);
+  for (size_t i = 0; i < sizeof kt_act_spellings / sizeof kt_act_spellings[0]; i++) {
+    act = SW_ACT_COUNT;
+    gated = -1;
+    assert_int_equal(sw_act_parse(kt_act_spellings[i].name, &act, &gated, &err), SW_OK);
+    assert_int_equal(act, kt_act_spellings[i].act);
+    assert_int_equal(gated, kt_act_spellings[i].gated);
+  }
+  assert_string_equal(sw_act_name(SW_ACT_GELU_ERF), "gelu");
+  assert_string_equal(sw_act_name(SW_ACT_FATRELU), "fatrelu");
+  assert_string_equal(sw_act_name(SW_ACT_COUNT), "?");
   assert_int_equal(sw_act_parse("swish", &act, &gated, &err), SW_ERR_INVALID);
   assert_non_null(strstr(err.msg, "swish"));
+  assert_int_equal(sw_act_parse(NULL, &act, &gated, &err), SW_ERR_INVALID);
 }
 
 static void test_bf16_round(void **state) {
