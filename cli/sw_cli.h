@@ -20,6 +20,8 @@ typedef struct sw_cmd {
 extern const sw_cmd_t sw_cmd_table[];
 extern const int sw_cmd_count;
 
+/* Subcommand entry points (one per cli/cmd_<name>.c, listed in sw_cmd_table): argv[0] is the command name;
+ * they return the process exit status (0 ok, 1 failure, 2 usage or input error) and print their own errors. */
 int cmd_bench(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_executor(int argc, char **argv);

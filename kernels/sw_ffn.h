@@ -69,7 +69,10 @@ typedef struct sw_mask {
   size_t   cap;     /* = max_tok * n_units */
 } sw_mask_t;
 
+/* Allocates a mask for up to max_tok tokens over n_units units (n_tok = 0); SW_ERR_INVALID for non-positive
+ * sizes, SW_ERR_NOMEM.  The caller owns m's storage: release it with sw_mask_free (also after a failed alloc). */
 sw_rc sw_mask_alloc(sw_mask_t *m, int n_units, int max_tok, sw_err_t *err);
+/* Frees the index arrays and zeroes m; NULL or an already freed mask is a no-op. */
 void  sw_mask_free(sw_mask_t *m);
 /* Every unit active for n_tok tokens (n_tok <= max_tok). */
 void sw_mask_set_all(sw_mask_t *m, int n_tok);

@@ -24,6 +24,7 @@ typedef struct sw_sel {
   int64_t        n_all;
 } sw_sel_t;
 
+/* Active neurons of token t: returns the list and stores its length in *n (borrowed from s). */
 static inline const int32_t *sw_sel_tok(const sw_sel_t *s, int t, int64_t *n) {
   if (s->all) {
     *n = s->n_all;
@@ -33,6 +34,7 @@ static inline const int32_t *sw_sel_tok(const sw_sel_t *s, int t, int64_t *n) {
   return s->idx + s->off[t];
 }
 
+/* n rounded up to a multiple of 16 elements (64-byte rows for f32). */
 static inline size_t sw_ffn_pad16(size_t n) { return (n + 15) / 16 * 16; }
 /* Neurons per packed block for rows of d_model floats. */
 static inline int sw_ffn_union_block(int d_model) {
@@ -44,24 +46,31 @@ static inline int sw_ffn_union_block(int d_model) {
 /* Workspace regions (floats): activations of every token (gact, u, h; stride d_ff), packed blocks,
  * per-thread accumulators.  Ints: flags/counts[d_ff], union[d_ff], list[d_ff], cursors[max_tok],
  * token-list positions[d_ff], token lists[max_tok * d_ff]. */
+/* act(gate) of every token. */
 static inline float *sw_work_gact(const sw_ffn_work_t *wk) { return wk->f; }
+/* up projections of every token. */
 static inline float *sw_work_u(const sw_ffn_work_t *wk) {
   return wk->f + (size_t)wk->max_tok * sw_ffn_pad16((size_t)wk->d_ff);
 }
+/* h = act(gate)·up (gated) or act(up) of every token. */
 static inline float *sw_work_h(const sw_ffn_work_t *wk) {
   return wk->f + 2 * (size_t)wk->max_tok * sw_ffn_pad16((size_t)wk->d_ff);
 }
+/* Packed weight blocks of the batched union path. */
 static inline float *sw_work_pack(const sw_ffn_work_t *wk) {
   return wk->f + 3 * (size_t)wk->max_tok * sw_ffn_pad16((size_t)wk->d_ff);
 }
+/* Per-thread output accumulators (n_threads x max_tok x padded d_model). */
 static inline float *sw_work_accum(const sw_ffn_work_t *wk) {
   size_t d = sw_ffn_pad16((size_t)wk->d_model), n = (size_t)wk->max_tok, b = (size_t)sw_ffn_union_block(wk->d_model);
   return sw_work_pack(wk) + 3 * b * d + 3 * n * b;
 }
+/* (token, neuron) pair scratch of the token-sparse kernel, after the accumulators. */
 static inline float *sw_work_pairs(const sw_ffn_work_t *wk) {
   size_t d = sw_ffn_pad16((size_t)wk->d_model), n = (size_t)wk->max_tok;
   return sw_work_accum(wk) + (size_t)wk->n_threads * (n * d + 16);
 }
+/* Neuron list scratch (d_ff ints, after the flags and the union). */
 static inline int32_t *sw_work_list(const sw_ffn_work_t *wk) { return wk->i32 + 2 * (size_t)wk->d_ff; }
 
 /* Checks that w/work/n_tok are consistent; SW_ERR_INVALID otherwise. */

@@ -61,7 +61,9 @@ sw_rc sw_mlp_init(sw_mlp_t *mlp, const size_t *dims, const sw_mlp_act_t *acts, s
                   uint64_t seed, sw_err_t *err);
 /* Deep copy (dst must be uninitialised or freed). */
 sw_rc sw_mlp_copy(sw_mlp_t *dst, const sw_mlp_t *src, sw_err_t *err);
+/* Frees the layers and zeroes mlp (safe on a zeroed or failed-init MLP). */
 void  sw_mlp_free(sw_mlp_t *mlp);
+/* Input width dims[0] and output width dims[n_layer]. */
 size_t sw_mlp_n_in(const sw_mlp_t *mlp);
 size_t sw_mlp_n_out(const sw_mlp_t *mlp);
 /* Number of parameters (weights + biases). */

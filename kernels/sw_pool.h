@@ -13,7 +13,9 @@ typedef void (*sw_pool_fn)(void *arg, int tid, int n_threads);
 sw_rc sw_pool_create(sw_pool_t **pool, int n_threads, sw_err_t *err);
 /* Runs fn on every thread and returns when all have finished. */
 void  sw_pool_run(sw_pool_t *pool, sw_pool_fn fn, void *arg);
+/* Threads in total, the caller included. */
 int   sw_pool_threads(const sw_pool_t *pool);
+/* Stops and joins the workers and frees the pool; NULL is a no-op. */
 void  sw_pool_destroy(sw_pool_t *pool);
 
 #endif

@@ -114,7 +114,9 @@ typedef struct sw_proto_backoff {
   int64_t cur_ns;   /* next sleep, nanoseconds */
 } sw_proto_backoff_t;
 
+/* Sets the bounds (min_ns <= 0 becomes 1 µs; max_ns below min_ns becomes min_ns) and cur_ns = min_ns. */
 void sw_proto_backoff_init(sw_proto_backoff_t *bo, int64_t min_ns, int64_t max_ns);
+/* Back to the shortest sleep (call after a poll found work). */
 void sw_proto_backoff_reset(sw_proto_backoff_t *bo);
 /* Sleeps cur_ns (nanosleep) and grows cur_ns. */
 void sw_proto_backoff_sleep(sw_proto_backoff_t *bo);

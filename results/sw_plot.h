@@ -21,6 +21,7 @@ typedef struct sw_plot_opts {
   size_t      max_latency_trials; /* at most this many trials in the latency figure (default 24) */
 } sw_plot_opts_t;
 
+/* Fills o with the defaults: gnuplot from PATH, at most 24 trials in the latency figure. */
 void sw_plot_opts_default(sw_plot_opts_t *o);
 
 /* Draws every figure the set has data for into dir (created if missing).  Lines naming each written file

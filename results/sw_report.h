@@ -103,6 +103,7 @@ typedef struct sw_validity_opts {
   double max_sparsity_gap;  /* |achieved - target| sparsity above this is INVALID (default 0.05) */
 } sw_validity_opts_t;
 
+/* Fills o with the default validity rules: >= 6 repetitions, CV <= 0.10, samples >= 1 µs, sparsity gap 0.05. */
 void sw_validity_opts_default(sw_validity_opts_t *o);
 /* Sets t->valid and t->reasons from the rules above (and status != "ok").  The target sparsity is config
  * "sparsity"; the achieved one the metric "achieved_sparsity" (or "sparsity_achieved", "sparsity_neuron"). */
@@ -133,6 +134,8 @@ typedef struct sw_report_opts {
   sw_validity_opts_t validity;
 } sw_report_opts_t;
 
+/* Fills o with the defaults: text format, 95 % confidence intervals, default validity rules, axes and metrics
+ * chosen from the data (all pointers NULL). */
 void sw_report_opts_default(sw_report_opts_t *o);
 
 /* Writes the tables of a loaded set (stamps every trial first).  Cell = the metric's value with its
@@ -166,6 +169,8 @@ typedef struct sw_compare_opts {
                              candidate speedup is the regression */
 } sw_compare_opts_t;
 
+/* Fills o with the defaults: 5 % regression threshold, alpha 0.05 with Holm correction, 95 % confidence,
+ * accuracy relative tolerance 1e-3. */
 void sw_compare_opts_default(sw_compare_opts_t *o);
 
 typedef struct sw_compare_summary {

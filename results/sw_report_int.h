@@ -27,14 +27,17 @@ typedef struct sw_grid {
   int     oom;
 } sw_grid_t;
 
+/* Starts an empty grid of ncols columns (header cells NULL); allocation failure sets g->oom. Free with sw_grid_free. */
 void sw_grid_init(sw_grid_t *g, size_t ncols);
 /* Sets header cell c. */
 void sw_grid_header(sw_grid_t *g, size_t c, const char *text);
 /* Appends an empty body row; returns its index (cells set with sw_grid_set). */
 size_t sw_grid_add_row(sw_grid_t *g);
+/* Sets body cell (row, c) to a copy of text (out-of-range row or column: ignored). */
 void sw_grid_set(sw_grid_t *g, size_t row, size_t c, const char *text);
 /* Renders with a title line (may be NULL).  Text: aligned, first column left, others right. */
 void sw_grid_render(const sw_grid_t *g, const char *title, sw_report_format fmt, sw_buf_t *out);
+/* Frees every cell and zeroes g. */
 void sw_grid_free(sw_grid_t *g);
 
 /* Distinct display values of one config key over a set, sorted (numerically when all are numbers). */
