@@ -142,6 +142,74 @@ sw_rc sw_eval_run(const sw_llama_t *m, sw_llama_state_t *s, const sw_llama_ffn_t
   return rc;
 }
 
+size_t sw_eval_ref_bytes(size_t n_tokens, int window, int vocab) {
+  return sw_eval_n_windows(n_tokens, window) * (size_t)(window > 1 ? window - 1 : 0) * ((size_t)vocab * 4 + 4);
+}
+
+/* Combines per-window results (each of one window) into one result, as sw_eval_run computes it. */
+static void combine(sw_eval_result_t *res, const sw_eval_result_t *w, size_t nw, double seconds, int with_ref) {
+  double *nll = malloc(nw * sizeof *nll), *kl = malloc(nw * sizeof *kl);
+  memset(res, 0, sizeof *res);
+  double total = 0, agree = 0;
+  for (size_t i = 0; i < nw; i++) {
+    res->n_scored += w[i].n_scored;
+    res->n_bytes += w[i].n_bytes;
+    total += w[i].nll_mean * (double)w[i].n_scored;
+    agree += w[i].top1_agree * (double)w[i].n_scored;
+    if (nll) nll[i] = w[i].nll_mean;
+    if (kl) kl[i] = w[i].kl_mean;
+  }
+  res->n_windows = nw;
+  res->nll_mean = total / (double)res->n_scored;
+  double unused;
+  if (nll) mean_se(nll, nw, &unused, &res->nll_se);
+  res->ppl = exp(res->nll_mean);
+  res->ppl_se = res->ppl * res->nll_se;
+  res->bits_per_byte = res->n_bytes ? total / log(2.0) / (double)res->n_bytes : NAN;
+  res->kl_mean = res->kl_se = res->top1_agree = NAN;
+  if (with_ref && kl) {
+    mean_se(kl, nw, &res->kl_mean, &res->kl_se);
+    res->top1_agree = agree / (double)res->n_scored;
+  }
+  res->seconds = seconds;
+  free(nll);
+  free(kl);
+}
+
+sw_rc sw_eval_run_paired(const sw_llama_t *m, sw_llama_state_t *s, const sw_llama_ffn_t *ffn, const int32_t *tokens,
+                         size_t n_tokens, const uint32_t *tok_bytes, int window, sw_eval_result_t *res,
+                         sw_eval_result_t *dense, sw_err_t *err) {
+  size_t nw = sw_eval_n_windows(n_tokens, window);
+  if (nw == 0) return sw_err_set(err, SW_ERR_INVALID, "eval: %zu tokens make no window of %d", n_tokens, window);
+  sw_eval_result_t *wd = calloc(nw, sizeof *wd), *wm = calloc(nw, sizeof *wm);
+  if (!wd || !wm) {
+    free(wd);
+    free(wm);
+    return sw_err_set(err, SW_ERR_NOMEM, "eval: out of memory");
+  }
+  int64_t t0 = sw_now_ns();
+  double dense_s = 0;
+  sw_rc rc = SW_OK;
+  for (size_t w = 0; !rc && w < nw; w++) {
+    const int32_t *tok = tokens + w * (size_t)window;
+    const uint32_t *b = tok_bytes ? tok_bytes + w * (size_t)window : NULL;
+    sw_eval_ref_t ref;
+    rc = sw_eval_run(m, s, NULL, tok, (size_t)window, b, window, NULL, &ref, &wd[w], err);
+    if (rc) break;
+    dense_s += wd[w].seconds;
+    rc = sw_eval_run(m, s, ffn, tok, (size_t)window, b, window, &ref, NULL, &wm[w], err);
+    sw_eval_ref_free(&ref);
+  }
+  if (!rc) {
+    double total_s = (double)(sw_now_ns() - t0) * 1e-9;
+    combine(res, wm, nw, total_s - dense_s, 1);
+    if (dense) combine(dense, wd, nw, dense_s, 0);
+  }
+  free(wd);
+  free(wm);
+  return rc;
+}
+
 sw_rc sw_eval_time(const sw_llama_t *m, sw_llama_state_t *s, const sw_llama_ffn_t *ffn, const int32_t *tokens,
                    int n_prompt, int n_decode, double *prefill_s, double *decode_s, sw_err_t *err) {
   sw_llama_state_reset(s);

@@ -50,6 +50,15 @@ sw_rc sw_eval_run(const sw_llama_t *m, sw_llama_state_t *s, const sw_llama_ffn_t
                   sw_eval_ref_t *ref_out, sw_eval_result_t *res, sw_err_t *err);
 void  sw_eval_ref_free(sw_eval_ref_t *ref);
 
+/* Same result as sw_eval_run with a dense reference, without storing one: each window is run dense first
+ * (its distributions kept for that window only), then with ffn.  Costs two forward passes per window and
+ * window x vocab floats of memory; dense (may be NULL) receives the dense model's own result. */
+sw_rc sw_eval_run_paired(const sw_llama_t *m, sw_llama_state_t *s, const sw_llama_ffn_t *ffn, const int32_t *tokens,
+                         size_t n_tokens, const uint32_t *tok_bytes, int window, sw_eval_result_t *res,
+                         sw_eval_result_t *dense, sw_err_t *err);
+/* Bytes a dense reference of n_tokens in windows of `window` would take (for choosing run vs run_paired). */
+size_t sw_eval_ref_bytes(size_t n_tokens, int window, int vocab);
+
 /* Timing of one configuration: prefill n_prompt tokens (seconds), then n_decode single-token steps
  * (seconds each into decode_s[n_decode]).  The state is reset first. */
 sw_rc sw_eval_time(const sw_llama_t *m, sw_llama_state_t *s, const sw_llama_ffn_t *ffn, const int32_t *tokens,

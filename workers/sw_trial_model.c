@@ -16,6 +16,8 @@
  *   calib_offset (0), eval_offset (-1 = the first line start at or after the middle of the text), bytes
  *   experts (d_ff/32), rank (64), epochs (8), seed (1)
  *   prompt_tokens (32), decode_tokens (16), repetitions (7), warmup (1), threads (1: OpenBLAS threads)
+ *   ref_mb (2048)                  the dense reference distributions are kept in memory up to this size; beyond
+ *                                  it every trial runs each window dense then with the method (paired mode)
  * Metrics: ppl, ppl_se, nll, nll_se, bits_per_byte, kl, kl_se (KL(dense ‖ method), nat/token), top1_agree,
  * ppl_dense, ppl_dense_se, bits_per_byte_dense, ppl_ratio; achieved_sparsity (mean over the sparsified layers),
  * sparsity_model_wide (all layers), sparsity_definition (methods.md §1 item: 1 intermediate neurons, 2 TEAL input
@@ -53,7 +55,7 @@ typedef struct tm_cfg {
   const char *model, *text, *method, *activation, *layers;
   double      sparsity, tau, act_param;
   int64_t     calib_tokens, eval_tokens, window, calib_offset, eval_offset;
-  int64_t     experts, rank, epochs, seed, prompt_tokens, decode_tokens, reps, warmup, threads;
+  int64_t     experts, rank, epochs, seed, prompt_tokens, decode_tokens, reps, warmup, threads, ref_mb;
   char        model_path[2048], text_path[2048], cache_dir[1024];
 } tm_cfg_t;
 
@@ -70,7 +72,8 @@ typedef struct tm_data {
   uint32_t       *eval_bytes;          /* UTF-8 bytes per eval token */
   size_t          calib_b0, calib_b1, eval_b0, eval_b1; /* byte spans [b0, b1) in the text file */
   char            span[512];           /* "austen.txt:[0,4711)" (calibration span, part of the calib key) */
-  sw_eval_ref_t   ref;                 /* dense reference on the eval span */
+  int             paired;              /* 1: no stored reference (too large); trials run dense per window */
+  sw_eval_ref_t   ref;                 /* dense reference on the eval span (unless paired) */
   sw_eval_result_t dense;              /* dense quality on the eval span */
 } tm_data_t;
 
@@ -109,6 +112,7 @@ static sw_rc tm_parse(tm_cfg_t *c, const sw_json_t *j, sw_err_t *err) {
   TM_INT(decode_tokens, 16);
   TM_INT(warmup, 1);
   TM_INT(threads, 1);
+  TM_INT(ref_mb, 2048);
   if (!rc) rc = sw_json_get_int(j, "repetitions", 7, &c->reps, err);
 #undef TM_STR
 #undef TM_INT
@@ -256,9 +260,9 @@ static sw_rc make_spans(tm_data_t *d, const tm_cfg_t *c, const tm_model_t *m, sw
 }
 
 static void data_key(char *key, size_t len, const tm_cfg_t *c, const tm_model_t *m) {
-  snprintf(key, len, "model-data:%s:%s:%lld:%lld:%lld:%lld:%lld", m->model.sha256, c->text_path,
+  snprintf(key, len, "model-data:%s:%s:%lld:%lld:%lld:%lld:%lld:%lld", m->model.sha256, c->text_path,
            (long long)c->calib_tokens, (long long)c->eval_tokens, (long long)c->window, (long long)c->calib_offset,
-           (long long)c->eval_offset);
+           (long long)c->eval_offset, (long long)c->ref_mb);
 }
 
 static sw_rc parse_act(const tm_cfg_t *c, sw_act_t *act, sw_err_t *err) {
@@ -286,9 +290,10 @@ static sw_rc tm_prepare(sw_trial_cache_t *cache, const tm_cfg_t *c, tm_model_t *
     d = calloc(1, sizeof *d);
     if (!d) return sw_err_set(err, SW_ERR_NOMEM, "model: out of memory");
     rc = make_spans(d, c, m, err);
+    d->paired = sw_eval_ref_bytes(d->n_eval, (int)c->window, m->model.cfg.vocab) > ((size_t)c->ref_mb << 20);
     sw_llama_state_t st;
-    if (!rc) rc = sw_llama_state_init(&st, &m->model, (int)c->window, (int)c->window, err);
-    if (!rc) {
+    if (!rc && !d->paired) rc = sw_llama_state_init(&st, &m->model, (int)c->window, (int)c->window, err);
+    if (!rc && !d->paired) {
       rc = sw_eval_run(&m->model, &st, NULL, d->eval, d->n_eval, d->eval_bytes, (int)c->window, NULL, &d->ref,
                        &d->dense, err);
       sw_llama_state_free(&st);
@@ -484,11 +489,15 @@ sw_rc sw_trial_run_model(sw_trial_cache_t *cache, const sw_json_t *config, sw_tr
   if (!rc) rc = sw_llama_state_init(&st, &m->model, (int)c.window, (int)c.window, err);
   sw_eval_result_t r;
   sw_llama_ffn_t hook = sw_method_hook(&M);
-  if (!rc) rc = sw_eval_run(&m->model, &st, &hook, d->eval, d->n_eval, d->eval_bytes, (int)c.window, &d->ref, NULL,
-                            &r, err);
+  sw_eval_result_t dense = d->dense;
+  if (!rc && d->paired)
+    rc = sw_eval_run_paired(&m->model, &st, &hook, d->eval, d->n_eval, d->eval_bytes, (int)c.window, &r, &dense, err);
+  else if (!rc)
+    rc = sw_eval_run(&m->model, &st, &hook, d->eval, d->n_eval, d->eval_bytes, (int)c.window, &d->ref, NULL, &r, err);
   if (st.x) sw_llama_state_free(&st);
   if (!rc) {
-    put_quality(out, &r, &d->dense);
+    put_quality(out, &r, &dense);
+    sw_trial_out_metric(out, "eval_paired", d->paired, "bool");
     put_sparsity(out, &M, &m->model.cfg, 0.5 * (double)c.window);
     put_setup(out, d, &M, cached, calib_s);
     sw_method_reset_stats(&M);

@@ -327,6 +327,14 @@ static void test_sparsity0_reproduces_dense(void **state) {
                        SW_OK);
       sw_method_summary_t sum;
       sw_method_summary(&M, &sum);
+      if (k == SW_METHOD_CHESS || (k == SW_METHOD_CATS && half)) { /* paired mode = stored-reference mode */
+        sw_eval_result_t rp, dp;
+        sw_method_reset_stats(&M);
+        assert_int_equal(sw_eval_run_paired(&f->model, &f->st, &hook, ev, EVAL_TOK, NULL, EVAL_WIN, &rp, &dp, &err),
+                         SW_OK);
+        assert_true(close_enough(rp.ppl, r.ppl, 0, 1e-12) && close_enough(dp.ppl, dense.ppl, 0, 1e-12));
+        assert_true(close_enough(rp.kl_mean, r.kl_mean, 1e-15, 1e-12) && rp.top1_agree == r.top1_agree);
+      }
       if (!half) {
         if (r.ppl != dense.ppl) fail_msg("%s at level 0: ppl %.9g, dense %.9g", sw_method_name(mc.kind), r.ppl, dense.ppl);
         assert_true(r.top1_agree == 1.0);

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,6 +82,14 @@ static void test_model_workload(void **state) {
   if (!r5b) fail_msg("cats 0.5 again: %s", err.msg);
   assert_true(metric(r5b, "calib_cached") == 1.0);
   assert_true(metric(r5b, "ppl") == metric(r5, "ppl"));
+  /* paired mode (no stored dense reference) gives the same numbers */
+  sw_json_t *rp = run(&cache, config(",\"method\":\"cats\",\"sparsity\":0.5,\"ref_mb\":0"), &err);
+  if (!rp) fail_msg("cats 0.5 paired: %s", err.msg);
+  assert_true(metric(rp, "eval_paired") == 1.0 && metric(r5, "eval_paired") == 0.0);
+  assert_true(fabs(metric(rp, "ppl") - metric(r5, "ppl")) <= 1e-9 * metric(r5, "ppl"));
+  assert_true(fabs(metric(rp, "kl") - metric(r5, "kl")) <= 1e-9 * metric(r5, "kl"));
+  assert_true(fabs(metric(rp, "ppl_dense") - metric(r0, "ppl_dense")) <= 1e-9 * metric(r0, "ppl_dense"));
+  sw_json_free(rp);
   /* overlapping spans and unknown methods are errors with a message */
   assert_null(run(&cache, config(",\"method\":\"cats\",\"eval_offset\":0"), &err));
   assert_non_null(strstr(err.msg, "overlaps"));
