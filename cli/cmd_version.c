@@ -1,4 +1,5 @@
-/* `sparsweep version`: version, git commit and the libraries this binary was built against. */
+/* `sparsweep version`: prints the version, the git commit (marked dirty when the tree had local changes),
+ * the compiler and the C flags this binary was built with, all taken from the generated sw_build_info.h. */
 #include <stdio.h>
 
 #include "cli/sw_cli.h"

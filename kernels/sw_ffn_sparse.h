@@ -1,12 +1,13 @@
 /* sw_ffn_sparse: activation-sparse FFN at neuron granularity.  Only the active neurons' gate/up rows and
- * down rows are read.  Batch 1: a gathered kernel over 4 active neurons at a time with software prefetch
- * (split over the workspace's threads).  Batches: when at most 35% of (token, neuron) pairs are active (and
- * always for bf16), a token-sparse neuron-major kernel reads each union neuron's rows once and applies them
- * to its active tokens 4 at a time (tiled over d_model in 256..1024-float tiles, dots then axpys, when the
- * batch's inputs exceed 64 KiB, so the x/out tiles stay in L2); denser f32 batches run OpenBLAS sgemm, on
- * packed blocks of the union's rows or, when the union covers >= 80% of the neurons, on the whole matrices
- * with h masked.  Results equal
- * the masked dense FFN in every case. */
+ * down rows are read, and the results equal the masked dense FFN in every case; which kernel runs depends on
+ * the batch size and on the fraction of active (token, neuron) pairs (see the next comment). */
+
+/* Batch 1: a gathered kernel over 4 active neurons at a time with software prefetch (split over the
+ * workspace's threads).  Batches: when at most 35% of (token, neuron) pairs are active (and always for bf16),
+ * a token-sparse neuron-major kernel reads each union neuron's rows once and applies them to its active tokens
+ * 4 at a time (tiled over d_model in 256..1024-float tiles, dots then axpys, when the batch's inputs exceed
+ * 64 KiB, so the x/out tiles stay in L2); denser f32 batches run OpenBLAS sgemm, on packed blocks of the
+ * union's rows or, when the union covers >= 80% of the neurons, on the whole matrices with h masked. */
 #ifndef SW_FFN_SPARSE_H
 #define SW_FFN_SPARSE_H
 #include "kernels/sw_ffn.h"

@@ -1,4 +1,6 @@
-/* sw_membw: streaming read kernel for same-run bandwidth measurements (sum of floats, 4 accumulators). */
+/* sw_membw: streaming read kernel for same-run bandwidth measurements (sum of floats, 4 accumulators).
+ * The sum is returned so the reads cannot be elided; the pool variant splits the buffer into 64-byte lines
+ * over the pool's threads.  No allocation, no state. */
 #include "kernels/sw_membw.h"
 
 #include <string.h>

@@ -1,11 +1,13 @@
 /* sw_policy: the k policies that turn an FFN's intermediate activations into a per-token active-neuron mask
- * (methods.md §1, §4, §5, §8), and their per-layer calibration from activation samples:
+ * (methods.md §1, §4, §5, §8), and their per-layer calibration from activation samples.
+ * Usage per layer: sw_policy_init, sw_policy_calibrate(samples of that layer), then sw_policy_select per call. */
+
+/* The policies:
  *   topk      k neurons per token with the largest |h_i| (oracle; h_i = act(gate_i·x)·(up_i·x));
  *   threshold |act(gate_i·x)| > t, t = the s-quantile of |act(gate)| over calibration tokens (CATS);
  *   chess     |act(gate_i·x)| > t_i, t_i = sqrt(T_l / E[u_i²]), T_l = s-quantile of act(gate)²·E[u²] (CHESS);
  *   cett      |h_i|·‖down_i‖ >= ε, ε found by binary search so that the mean CETT equals the target (ReLU²);
- *   random    k uniformly random neurons per token (baseline).
- * Usage per layer: sw_policy_init, sw_policy_calibrate(samples of that layer), then sw_policy_select per call. */
+ *   random    k uniformly random neurons per token (baseline). */
 #ifndef SW_POLICY_H
 #define SW_POLICY_H
 #include <stddef.h>

@@ -1,6 +1,8 @@
 /* sw_sde: exports the kernels' per-call accounting (sw_ffn_stats_t) as PAPI software-defined events, so any PAPI
  * tool (and the workers) read them like hardware counters.  Counters live in an sw_sde_t context, registered
- * under a library name; with the default name "sparsweep" the events are:
+ * under a library name (default "sparsweep"); the events and the counters' lifetime are described below. */
+
+/* With the default name "sparsweep" the events are:
  *   sde:::sparsweep::flops             FLOPs executed (2 per multiply-add; selection/router/predictor included)
  *   sde:::sparsweep::flops_select      part of flops spent selecting (dense gate, router, predictor)
  *   sde:::sparsweep::flops_dense       FLOPs the dense FFN would have executed for the same tokens

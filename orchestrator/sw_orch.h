@@ -1,10 +1,12 @@
 /* sw_orch: the rank-0 scheduler of `sparsweep run`.  It loads and expands the experiment, opens the
- * results database (the only writer) and checks it can be written before any trial runs, skips trials
- * that already have a final result (resume), hands trials to workers one at a time as they become free
- * (dynamic dispatch), records every outcome, retries failed attempts, trips a circuit breaker after
- * --max-failures, drains on SIGTERM/SIGUSR1 or a drain file, and publishes live events.  Waiting never
- * spins: MPI_Iprobe + nanosleep back-off; its own CPU time is measured and reported.
- * With one rank, trials run through a local backend (the same executor a worker rank uses). */
+ * results database (the only writer), hands trials to workers as they become free and records every outcome.
+ * Waiting never spins: MPI_Iprobe + nanosleep back-off; its own CPU time is measured and reported. */
+
+/* In detail: it checks the database can be written before any trial runs, skips trials that already have a
+ * final result (resume), dispatches dynamically (one trial at a time per free worker), retries failed
+ * attempts, trips a circuit breaker after --max-failures, drains on SIGTERM/SIGUSR1 or a drain file, and
+ * publishes live events.  With one rank, trials run through a local backend (the same executor a worker
+ * rank uses). */
 #ifndef SW_ORCH_H
 #define SW_ORCH_H
 #include <stdint.h>

@@ -1,6 +1,8 @@
 /* sw_plot: figures of a run as PNG and SVG, drawn by the gnuplot program (Debian gnuplot-nox; pngcairo and
  * svg terminals).  For each figure sw_plot writes NAME.dat (the data) and NAME.gp (the script) into the
- * output directory and runs `gnuplot NAME.gp`, so every figure can be re-drawn or restyled by hand:
+ * output directory and runs `gnuplot NAME.gp`, so every figure can be re-drawn or restyled by hand. */
+
+/* The figures:
  *   accuracy_vs_flops  accuracy metric against FLOPs, one line per method (the TEAL / D2DMoE figure)
  *   speedup_vs_sparsity  measured speedup against sparsity, one line per batch size (and other varying
  *                        axes), with the ideal 1/(1-s) curve

@@ -1,5 +1,8 @@
 /* sw_trial_ffn: the "ffn" workload — dense vs activation-sparse FFN on synthetic weights (kernels/).
- * Config keys (flat JSON; defaults in parentheses):
+ * Each trial times dense and sparse calls interleaved, checks the sparse output against a float64 dense
+ * reference and reports speedup, FLOPs, bytes, achieved sparsity and error (config keys and metrics below). */
+
+/* Config keys (flat JSON; defaults in parentheses):
  *   d_model (576), d_ff (1536)      FFN shape (SmolLM2-135M by default; Llama-7B is 4096/11008)
  *   gated (1)                       1: gate/up/down (SwiGLU family), 0: plain W1/W2
  *   activation ("silu")             any sw_act_parse name; gated names (swiglu, geglu, reglu) force gated = 1
@@ -15,8 +18,9 @@
  *   seed (1), warmup (2), repetitions (7), threads (1)
  *   cache ("cold")                  "cold": every call uses the next of several weight copies spanning
  *                                   cold_mib (256) MiB; "warm": one copy
- *   error_tokens (4)                tokens checked against the float64 dense reference
- * Metrics: speedup (median of per-pair dense/sparse ratios), time_dense, time_method (s, medians), ideal_speedup,
+ *   error_tokens (4)                tokens checked against the float64 dense reference */
+
+/* Metrics: speedup (median of per-pair dense/sparse ratios), time_dense, time_method (s, medians), ideal_speedup,
  * sparsity_target, sparsity_neuron (achieved mean) and sparsity_token_p10/_p50/_p90, flops, flops_dense,
  * flops_select (flop per call, analytical), flop_ratio, weight_bytes, weight_bytes_dense (byte per call),
  * gbs_dense, gbs_method (GB/s), rel_error and rel_error_dense (mean ‖y − y_ref‖/‖y_ref‖ vs float64 dense),
