@@ -27,7 +27,8 @@
  * dense/method ratios), prefill_tok_s_dense/_sparse, prefill_speedup; calib/eval byte spans and token counts,
  * calib_cached, calib_seconds, model_changed (activation replaced), level, eval_windows, eval_scored_tokens.
  * Samples: decode_dense/decode_sparse (median per-token decode time per repetition) and prefill_dense/
- * prefill_sparse (prompt time), interleaved dense, method per repetition.
+ * prefill_sparse (prompt time), interleaved dense, method per repetition.  Counters (config papi_events, default
+ * presets + the kernels' SDE events) over the timed decode steps: series decode_dense / decode_sparse.
  * The model, the tokenised spans, the dense reference distributions and the calibration inputs are prepared
  * once per executor (sw_trial_prepare_model) and kept in the trial cache; per-method calibration is cached on
  * disk under <cache>/calib keyed by model hash, calibration span and method parameters. */
@@ -40,12 +41,14 @@
 
 #include "common/sw_time.h"
 #include "kernels/sw_flops.h"
+#include "kernels/sw_sde.h"
 #include "models/sw_calib.h"
 #include "models/sw_eval.h"
 #include "models/sw_gguf.h"
 #include "models/sw_llama.h"
 #include "models/sw_method.h"
 #include "models/sw_tokenizer_gguf.h"
+#include "workers/sw_counters.h"
 #include "workers/sw_trial.h"
 
 #define TM_MAX_REPS 100
@@ -419,19 +422,45 @@ static void put_sparsity(sw_trial_out_t *out, const sw_method_t *M, const sw_lla
   sw_trial_out_metric(out, "model_flops_saved", 1.0 - (other + s.ffn_flops_per_tok) / model_dense, "fraction");
 }
 
-/* Dense and method timed alternately per repetition (same trial, same machine state). */
-static sw_rc put_timing(sw_trial_out_t *out, const tm_cfg_t *c, const tm_model_t *m, const tm_data_t *d,
-                        sw_method_t *M, sw_err_t *err) {
+/* One timed sequence: prefill np tokens, then nd single-token decode steps counted by cnt (may be NULL). */
+static sw_rc timed_sequence(const sw_llama_t *m, sw_llama_state_t *st, const sw_llama_ffn_t *ffn, const int32_t *tok,
+                            int np, int nd, sw_counters_t *cnt, double *prefill_s, double *decode_s, sw_err_t *err) {
+  sw_err_t ce;
+  sw_llama_state_reset(st);
+  int64_t t0 = sw_now_ns();
+  sw_rc rc = sw_llama_forward(m, st, ffn, tok, np, 1, err);
+  *prefill_s = (double)(sw_now_ns() - t0) * 1e-9;
+  if (cnt) (void)sw_counters_start(cnt, &ce);
+  for (int i = 0; !rc && i < nd; i++) {
+    int64_t t1 = sw_now_ns();
+    rc = sw_llama_forward(m, st, ffn, &tok[np + i], 1, 1, err);
+    decode_s[i] = (double)(sw_now_ns() - t1) * 1e-9;
+  }
+  if (cnt) (void)sw_counters_stop(cnt, &ce);
+  return rc;
+}
+
+/* Dense and method timed alternately per repetition (same trial, same machine state); PAPI/SDE counters of
+ * the decode steps (config papi_events) as series decode_dense / decode_sparse. */
+static sw_rc put_timing(sw_trial_out_t *out, const sw_json_t *config, const tm_cfg_t *c, const tm_model_t *m,
+                        const tm_data_t *d, sw_method_t *M, sw_err_t *err) {
   int np = (int)c->prompt_tokens, nd = (int)c->decode_tokens;
   sw_llama_state_t st;
   sw_rc rc = sw_llama_state_init(&st, &m->model, np, np + nd, err);
   if (rc) return rc;
+  sw_sde_t sde;
+  sw_err_t ce;
+  int sde_on = sw_sde_init(&sde, NULL, &ce) == SW_OK;
+  sw_counters_t *cnt[2] = {NULL, NULL};
+  rc = sw_counters_open_config(&cnt[0], config, NULL, err);
+  if (!rc) rc = sw_counters_open_config(&cnt[1], config, NULL, err);
   double dec[TM_MAX_DECODE], med[2][TM_MAX_REPS], pre[2][TM_MAX_REPS];
   sw_llama_ffn_t hook = sw_method_hook(M);
   for (int rep = -(int)c->warmup; !rc && rep < (int)c->reps; rep++) {
     for (int which = 0; !rc && which < 2; which++) {
       double p = 0;
-      rc = sw_eval_time(&m->model, &st, which ? &hook : NULL, d->eval, np, nd, &p, dec, err);
+      rc = timed_sequence(&m->model, &st, which ? &hook : NULL, d->eval, np, nd, rep < 0 ? NULL : cnt[which], &p,
+                          dec, err);
       if (rc || rep < 0) continue;
       med[which][rep] = sw_eval_median(dec, (size_t)nd);
       pre[which][rep] = p;
@@ -440,6 +469,11 @@ static sw_rc put_timing(sw_trial_out_t *out, const tm_cfg_t *c, const tm_model_t
     }
   }
   sw_llama_state_free(&st);
+  for (int which = 0; which < 2; which++) {
+    if (cnt[which] && !rc) sw_counters_write(cnt[which], out, which ? "decode_sparse" : "decode_dense");
+    if (cnt[which]) sw_counters_close(cnt[which]);
+  }
+  if (sde_on) sw_sde_shutdown(&sde);
   if (rc) return rc;
   double ratios[TM_MAX_REPS], pr[TM_MAX_REPS];
   for (int r = 0; r < c->reps; r++) ratios[r] = med[0][r] / med[1][r], pr[r] = pre[0][r] / pre[1][r];
@@ -501,7 +535,7 @@ sw_rc sw_trial_run_model(sw_trial_cache_t *cache, const sw_json_t *config, sw_tr
     put_sparsity(out, &M, &m->model.cfg, 0.5 * (double)c.window);
     put_setup(out, d, &M, cached, calib_s);
     sw_method_reset_stats(&M);
-    rc = put_timing(out, &c, m, d, &M, err);
+    rc = put_timing(out, config, &c, m, d, &M, err);
   }
   sw_method_free(&M);
   return rc;
