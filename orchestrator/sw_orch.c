@@ -20,6 +20,7 @@
 #include "experiments/sw_expfile.h"
 #include "experiments/sw_grid.h"
 #include "orchestrator/sw_events.h"
+#include "orchestrator/sw_stale.h"
 #include "results/sw_store.h"
 
 #define SW_ORCH_MAGIC 0x4f524348u          /* "ORCH" */
@@ -228,6 +229,16 @@ static sw_rc s_init_slots(sw_orch_t *o, int world_size, char *rank0_host, sw_err
   return SW_OK;
 }
 
+/* Earlier runs of this host still marked 'running' whose rank 0 is gone (kill -9) become 'aborted'. */
+static sw_rc s_abort_stale_runs(sw_orch_t *o, const char *rank0_host, sw_err_t *err) {
+  int64_t n = 0;
+  sw_rc   rc = sw_stale_abort_runs(o->store, rank0_host, &n, err);
+  if (rc == SW_OK && n > 0)
+    sw_log(&o->log, SW_LOG_WARN, "%lld earlier run(s) of %s left 'running' by a killed rank 0 marked 'aborted'",
+           (long long)n, rank0_host);
+  return rc;
+}
+
 static sw_rc s_begin_run(sw_orch_t *o, const char *rank0_host, sw_err_t *err) {
   int n_hosts = o->local ? 1 : o->n_slots + 1;
   const char **hosts = calloc((size_t)n_hosts, sizeof *hosts);
@@ -238,7 +249,11 @@ static sw_rc s_begin_run(sw_orch_t *o, const char *rank0_host, sw_err_t *err) {
   sw_rc rc = sw_run_provenance_init(&rp, &o->opts->build, o->exp->name, o->exp->spec_text, o->exp->spec_hash, hosts,
                                     n_hosts, o->slots[0].info_json, o->opts->argc, o->opts->argv, err);
   free(hosts);
-  if (rc != SW_OK) return rc;
+  if (rc == SW_OK) rc = s_abort_stale_runs(o, rank0_host, err);
+  if (rc != SW_OK) {
+    sw_run_provenance_free(&rp);
+    return rc;
+  }
   rc = sw_store_run_begin(o->store, &rp.prov, &o->sum->run_id, err);
   sw_run_provenance_free(&rp);
   return rc;

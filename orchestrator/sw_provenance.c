@@ -8,6 +8,7 @@
 
 #include "common/sw_buf.h"
 #include "common/sw_json.h"
+#include "orchestrator/sw_stale.h"
 
 static char *s_strdup_or_null(const char *s) {
   if (!s) return NULL;
@@ -88,6 +89,7 @@ sw_rc sw_run_provenance_init(sw_run_provenance_t *rp, const sw_build_info_t *bui
   sw_host_info_read(&rp->host);
   sw_buf_t env = SW_BUF_INIT;
   sw_store_env_json(&env);
+  if (n_ranks >= 1) sw_stale_stamp_env(&env, hosts[0]); /* lets a later run tell that this one was killed */
   rp->env_json = sw_buf_take(&env);
   rp->hosts_json = s_hosts_json(hosts, n_ranks);
   rp->mpi_version = s_mpi_version();

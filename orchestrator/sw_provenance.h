@@ -1,9 +1,8 @@
-/* sw_provenance: assembles the provenance of one `sparsweep run` (the store's sw_provenance_t) on rank 0
- * from the build (git commit, dirty flag, compiler, flags: cli passes the generated sw_build_info.h
- * values), rank 0's host (/proc), the host of every rank, the MPI library version, the worker-side
- * environment (OpenBLAS config and core, PAPI version and presets: a worker links those libraries and
- * sends them in its hello, see workers/sw_worker_rank.h), the relevant environment variables, and the
- * stable machine fingerprint.  The struct owns every string the sw_provenance_t points into. */
+/* sw_provenance: assembles the provenance of one `sparsweep run` (the store's sw_provenance_t) on rank 0:
+ * the build (git commit, dirty flag, compiler, flags from the generated sw_build_info.h), rank 0's host (/proc),
+ * the host of every rank, the MPI library version, the worker-side environment (OpenBLAS, PAPI: a worker sends
+ * them in its hello, see workers/sw_worker_rank.h), the relevant environment variables plus rank 0's host, pid
+ * and start time (sw_stale.h), and the stable machine fingerprint.  The struct owns every string it points to. */
 #ifndef SW_PROVENANCE_H
 #define SW_PROVENANCE_H
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # kill -9 of mpirun in the middle of a sweep, then a rerun: the grid is complete with no trial lost and
-# none duplicated, and the database passes PRAGMA integrity_check.
+# none duplicated, the database passes PRAGMA integrity_check, and the killed run is marked 'aborted'.
 . "$(dirname "$0")/lib.sh"
 db="$WORK/kill9.db"
 exp="$TESTS/sleep_trials.yaml"   # 40 trials of 300 ms
@@ -22,4 +22,7 @@ check "distinct ok hashes" "$(sql "$db" "select count(distinct config_hash) from
 check "duplicates" "$(sql "$db" "select count(*) from (select config_hash from trials group by config_hash having count(*)>1)")" 0
 check "integrity" "$(sql "$db" "pragma integrity_check")" ok
 check "runs" "$(sql "$db" "select count(*) from runs")" 2
+# the killed run's rank 0 is gone: the rerun marked it aborted (its own run is done)
+check "killed run aborted" "$(sql "$db" "select status from runs order by run_id limit 1")" aborted
+check "rerun done" "$(sql "$db" "select status from runs order by run_id desc limit 1")" done
 echo "PASS"

@@ -7,7 +7,7 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_
 EXAMPLES="$SW_SOURCE_DIR/experiments/examples"
 TESTS="$SW_SOURCE_DIR/tests/mpi"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/sw-e2e.XXXXXX")"
-trap 'rm -rf "$WORK"' EXIT
+trap '[ -n "${SW_KEEP_WORK:-}" ] || rm -rf "$WORK"' EXIT  # SW_KEEP_WORK=1 keeps it for debugging
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 # check NAME GOT WANT

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -21,6 +22,7 @@
 #include "orchestrator/sw_events.h"
 #include "orchestrator/sw_orch.h"
 #include "orchestrator/sw_proto.h"
+#include "orchestrator/sw_stale.h"
 
 /* ------------------------------------------------------------------ codec */
 
@@ -596,6 +598,200 @@ static void test_orch_dry_run_writes_nothing(void **state) {
   assert_int_equal(access(fx->db, F_OK), -1);
 }
 
+/* ------------------------------------------------------------------ stale 'running' runs */
+
+/* Field 22 (starttime) of /proc/self/stat, read here with sscanf rather than through sw_stale. */
+static void own_start_ticks(char *dst, size_t cap) {
+  char line[1024];
+  FILE *f = fopen("/proc/self/stat", "r");
+  assert_non_null(f);
+  assert_non_null(fgets(line, sizeof line, f));
+  fclose(f);
+  const char *p = strrchr(line, ')');
+  assert_non_null(p);
+  unsigned long long ticks = 0;
+  /* after ')': state, then fields 4..21 (18 numbers), then starttime */
+  assert_int_equal(sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+                          &ticks), 1);
+  snprintf(dst, cap, "%llu", ticks);
+}
+
+/* The pid of a child that has already exited and been reaped: no process has it (until the kernel reuses it). */
+static pid_t dead_pid(void) {
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) _exit(0);
+  int status = 0;
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  return pid;
+}
+
+/* State letter of /proc/<pid>/stat ('?' when unreadable). */
+static char proc_state(pid_t pid) {
+  char path[64], line[1024], c = '?';
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  FILE *f = fopen(path, "r");
+  if (!f) return c;
+  const char *p = fgets(line, sizeof line, f) ? strrchr(line, ')') : NULL;
+  fclose(f);
+  if (!p || sscanf(p + 1, " %c", &c) != 1) c = '?';
+  return c;
+}
+
+static void test_stale_owner_gone(void **state) {
+  (void)state;
+  char start[32];
+  own_start_ticks(start, sizeof start);
+  assert_int_equal(sw_stale_owner_gone((int64_t)getpid(), start), 0);
+  assert_int_equal(sw_stale_owner_gone((int64_t)getpid(), NULL), 0);
+  assert_int_equal(sw_stale_owner_gone((int64_t)getpid(), "not-my-start"), 1); /* pid reused by another process */
+  assert_int_equal(sw_stale_owner_gone((int64_t)dead_pid(), NULL), 1);
+  /* a child that has exited but is not reaped yet (a zombie: kill(pid, 0) still succeeds) */
+  pid_t zombie = fork();
+  assert_true(zombie >= 0);
+  if (zombie == 0) _exit(0);
+  for (int i = 0; i < 1000 && proc_state(zombie) != 'Z'; i++) usleep(2000);
+  assert_int_equal(proc_state(zombie), 'Z');
+  assert_int_equal(sw_stale_owner_gone((int64_t)zombie, NULL), 1);
+  int status = 0;
+  assert_int_equal(waitpid(zombie, &status, 0), zombie);
+  assert_int_equal(sw_stale_owner_gone(0, NULL), 0);  /* unknown: never judged gone */
+  assert_int_equal(sw_stale_owner_gone(-7, NULL), 0);
+}
+
+static void test_stale_stamp_env(void **state) {
+  (void)state;
+  char start[32], pid[32];
+  own_start_ticks(start, sizeof start);
+  snprintf(pid, sizeof pid, "%lld", (long long)getpid());
+  const char *inputs[] = {"{}", "{\"OMP_NUM_THREADS\":\"1\"}"};
+  for (size_t i = 0; i < 2; i++) {
+    sw_buf_t b = SW_BUF_INIT;
+    sw_buf_puts(&b, inputs[i]);
+    sw_stale_stamp_env(&b, "node-7");
+    sw_json_t *doc = NULL;
+    sw_err_t err;
+    assert_int_equal(sw_json_parse(b.data, b.len, &doc, &err), SW_OK);
+    assert_string_equal(sw_json_get(doc, "sparsweep.rank0_host")->string, "node-7");
+    assert_string_equal(sw_json_get(doc, "sparsweep.rank0_pid")->string, pid);
+    assert_string_equal(sw_json_get(doc, "sparsweep.rank0_start")->string, start);
+    if (i == 1) assert_string_equal(sw_json_get(doc, "OMP_NUM_THREADS")->string, "1");
+    assert_int_equal(doc->count, 3 + i);
+    sw_json_free(doc);
+    sw_buf_free(&b);
+  }
+  sw_buf_t bad = SW_BUF_INIT;
+  sw_buf_puts(&bad, "[1]");
+  sw_stale_stamp_env(&bad, "node-7");
+  assert_string_equal(bad.data, "[1]");
+  sw_buf_free(&bad);
+}
+
+/* Inserts a run with the given env through the store; returns its id. */
+static int64_t add_run(sw_store_t *st, const char *env_json, double started_s) {
+  sw_provenance_t p;
+  memset(&p, 0, sizeof p);
+  p.env_json = env_json;
+  p.started_s = started_s;
+  int64_t id = 0;
+  sw_err_t err;
+  assert_int_equal(sw_store_run_begin(st, &p, &id, &err), SW_OK);
+  return id;
+}
+
+static char *run_status(const char *db, int64_t run_id, double *ended_s) {
+  sqlite3 *h = NULL;
+  sqlite3_stmt *q = NULL;
+  char *out = NULL;
+  assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_prepare_v2(h, "SELECT status, ended_s FROM runs WHERE run_id = ?1", -1, &q, NULL),
+                   SQLITE_OK);
+  sqlite3_bind_int64(q, 1, run_id);
+  assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+  out = dup_str((const char *)sqlite3_column_text(q, 0));
+  if (ended_s) *ended_s = sqlite3_column_type(q, 1) == SQLITE_NULL ? -1.0 : sqlite3_column_double(q, 1);
+  sqlite3_finalize(q);
+  sqlite3_close(h);
+  return out;
+}
+
+static void assert_run_status(const char *db, int64_t run_id, const char *want) {
+  char *got = run_status(db, run_id, NULL);
+  assert_string_equal(got, want);
+  free(got);
+}
+
+static void test_stale_runs_marked_aborted(void **state) {
+  fixture_t *fx = *state;
+  sw_store_t *st = NULL;
+  sw_err_t err;
+  char start[32], env_dead[256], env_alive[256], env_other[256], env_reused[256];
+  own_start_ticks(start, sizeof start);
+  long long dead = (long long)dead_pid(), self = (long long)getpid();
+  const char *fmt =
+      "{\"sparsweep.rank0_host\":\"%s\",\"sparsweep.rank0_pid\":\"%lld\",\"sparsweep.rank0_start\":\"%s\"}";
+  snprintf(env_dead, sizeof env_dead, fmt, "hostA", dead, "1");
+  snprintf(env_alive, sizeof env_alive, fmt, "hostA", self, start);
+  snprintf(env_other, sizeof env_other, fmt, "hostB", dead, "1");
+  snprintf(env_reused, sizeof env_reused, fmt, "hostA", self, "not-my-start");
+  assert_int_equal(sw_store_open(&st, fx->db, NULL, &err), SW_OK);
+  int64_t r_dead = add_run(st, env_dead, 1000.0), r_alive = add_run(st, env_alive, 1001.0);
+  int64_t r_other = add_run(st, env_other, 1002.0), r_plain = add_run(st, "{\"OMP_NUM_THREADS\":\"1\"}", 1003.0);
+  int64_t r_done = add_run(st, env_dead, 1004.0), r_reused = add_run(st, env_reused, 1005.0);
+  assert_int_equal(sw_store_run_end(st, r_done, "done", 1010.0, &err), SW_OK);
+  /* a trial of r_reused that ended at 1007.5: the aborted run's end is its last activity */
+  char sql[256];
+  snprintf(sql, sizeof sql,
+           "INSERT INTO trials(run_id, config_hash, config, status, started_s, ended_s) "
+           "VALUES(%lld, 'h', '{}', 'ok', 1006.0, 1007.5)", (long long)r_reused);
+  assert_int_equal(sqlite3_exec(sw_store_handle(st), sql, NULL, NULL, NULL), SQLITE_OK);
+  int64_t n = -1;
+  assert_int_equal(sw_stale_abort_runs(st, "hostA", &n, &err), SW_OK);
+  assert_int_equal(n, 2);
+  assert_int_equal(sw_stale_abort_runs(st, "hostA", &n, &err), SW_OK); /* nothing left to do */
+  assert_int_equal(n, 0);
+  assert_int_equal(sw_store_close(&st, &err), SW_OK);
+  double ended = 0.0;
+  char *s_dead = run_status(fx->db, r_dead, &ended);
+  assert_string_equal(s_dead, "aborted");
+  free(s_dead);
+  assert_true(ended == 1000.0); /* no trial: ended at its start */
+  char *s_reused = run_status(fx->db, r_reused, &ended);
+  assert_string_equal(s_reused, "aborted");
+  free(s_reused);
+  assert_true(ended == 1007.5);
+  assert_run_status(fx->db, r_alive, "running");
+  assert_run_status(fx->db, r_other, "running");
+  assert_run_status(fx->db, r_plain, "running");
+  assert_run_status(fx->db, r_done, "done");
+}
+
+/* A sweep on a database holding a run of this host left 'running' by a dead rank 0 marks it 'aborted'. */
+static void test_orch_marks_killed_run_aborted(void **state) {
+  fixture_t *fx = *state;
+  sw_host_info_t host;
+  sw_host_info_read(&host);
+  char env[512];
+  snprintf(env, sizeof env, "{\"sparsweep.rank0_host\":\"%s\",\"sparsweep.rank0_pid\":\"%lld\"}", host.hostname,
+           (long long)dead_pid());
+  sw_store_t *st = NULL;
+  sw_err_t err;
+  assert_int_equal(sw_store_open(&st, fx->db, NULL, &err), SW_OK);
+  int64_t killed = add_run(st, env, 1000.0);
+  assert_int_equal(sw_store_close(&st, &err), SW_OK);
+  sw_orch_opts_t o;
+  sw_orch_summary_t s;
+  fake_t fake = {0};
+  sw_orch_opts_default(&o);
+  assert_int_equal(run_orch(fx, &fake, &o, &s, &err), SW_OK);
+  assert_run_status(fx->db, killed, "aborted");
+  assert_run_status(fx->db, s.run_id, "done");
+  assert_int_equal(count(fx->db, "SELECT count(*) FROM runs WHERE status = 'running'"), 0);
+  /* the new run carries its own owner stamp for the next one */
+  assert_int_equal(count(fx->db, "SELECT count(*) FROM runs WHERE json_extract(env, '$.\"sparsweep.rank0_pid\"') "
+                                 "IS NOT NULL"), 2);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_proto_result_round_trip),
@@ -612,6 +808,10 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_orch_drain_interrupts_after_grace, setup, teardown),
       cmocka_unit_test_setup_teardown(test_orch_unwritable_db_refused_before_any_trial, setup, teardown),
       cmocka_unit_test_setup_teardown(test_orch_dry_run_writes_nothing, setup, teardown),
+      cmocka_unit_test(test_stale_owner_gone),
+      cmocka_unit_test(test_stale_stamp_env),
+      cmocka_unit_test_setup_teardown(test_stale_runs_marked_aborted, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_orch_marks_killed_run_aborted, setup, teardown),
       cmocka_unit_test(test_proto_drain_signal_flag),
       /* after the signals above: a sweep drains only on signals that arrive while it runs */
       cmocka_unit_test_setup_teardown(test_orch_circuit_breaker, setup, teardown),
