@@ -20,18 +20,6 @@ static void usage(FILE *f) {
              "  threshold), an accuracy regression, or a changed deterministic count; 2: bad usage or input.\n");
 }
 
-static const char *opt_value(int argc, char **argv, int *i, const char *name, int *bad) {
-  size_t n = strlen(name);
-  if (strncmp(argv[*i], name, n) != 0) return NULL;
-  if (argv[*i][n] == '=') return argv[*i] + n + 1;
-  if (argv[*i][n] != '\0') return NULL;
-  if (*i + 1 >= argc) {
-    *bad = 1;
-    return NULL;
-  }
-  return argv[++*i];
-}
-
 typedef struct compare_args {
   const char       *db, *db2, *base, *cand, *where;
   sw_compare_opts_t o;
@@ -47,14 +35,14 @@ static int parse_args(int argc, char **argv, compare_args_t *a) {
   int bad = 0;
   for (int i = 1; i < argc && !bad; i++) {
     const char *v;
-    if ((v = opt_value(argc, argv, &i, "--baseline", &bad))) a->base = v;
-    else if ((v = opt_value(argc, argv, &i, "--candidate-db", &bad))) a->db2 = v;
-    else if ((v = opt_value(argc, argv, &i, "--candidate", &bad))) a->cand = v;
-    else if ((v = opt_value(argc, argv, &i, "--where", &bad))) a->where = v;
-    else if ((v = opt_value(argc, argv, &i, "--threshold", &bad))) bad = !number(v, &a->o.threshold) || a->o.threshold < 0;
-    else if ((v = opt_value(argc, argv, &i, "--alpha", &bad))) bad = !number(v, &a->o.alpha) || !(a->o.alpha > 0 && a->o.alpha < 1);
-    else if ((v = opt_value(argc, argv, &i, "--acc-tol", &bad))) bad = !number(v, &a->o.acc_rel_tol) || a->o.acc_rel_tol < 0;
-    else if ((v = opt_value(argc, argv, &i, "--correction", &bad))) {
+    if ((v = sw_cli_opt_value(argc, argv, &i, "--baseline", &bad))) a->base = v;
+    else if ((v = sw_cli_opt_value(argc, argv, &i, "--candidate-db", &bad))) a->db2 = v;
+    else if ((v = sw_cli_opt_value(argc, argv, &i, "--candidate", &bad))) a->cand = v;
+    else if ((v = sw_cli_opt_value(argc, argv, &i, "--where", &bad))) a->where = v;
+    else if ((v = sw_cli_opt_value(argc, argv, &i, "--threshold", &bad))) bad = !number(v, &a->o.threshold) || a->o.threshold < 0;
+    else if ((v = sw_cli_opt_value(argc, argv, &i, "--alpha", &bad))) bad = !number(v, &a->o.alpha) || !(a->o.alpha > 0 && a->o.alpha < 1);
+    else if ((v = sw_cli_opt_value(argc, argv, &i, "--acc-tol", &bad))) bad = !number(v, &a->o.acc_rel_tol) || a->o.acc_rel_tol < 0;
+    else if ((v = sw_cli_opt_value(argc, argv, &i, "--correction", &bad))) {
       sw_err_t err;
       if (sw_padjust_parse(v, &a->o.correction, &err) != SW_OK) {
         fprintf(stderr, "sparsweep compare: %s\n", err.msg);

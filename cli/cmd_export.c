@@ -14,18 +14,6 @@ static void usage(FILE *f) {
              "  One row per configuration and run (its latest ok attempt, else its latest attempt).\n");
 }
 
-static const char *opt_value(int argc, char **argv, int *i, const char *name, int *bad) {
-  size_t n = strlen(name);
-  if (strncmp(argv[*i], name, n) != 0) return NULL;
-  if (argv[*i][n] == '=') return argv[*i] + n + 1;
-  if (argv[*i][n] != '\0') return NULL;
-  if (*i + 1 >= argc) {
-    *bad = 1;
-    return NULL;
-  }
-  return argv[++*i];
-}
-
 int cmd_export(int argc, char **argv) {
   if (sw_cli_wants_help(argc, argv)) {
     usage(stdout);
@@ -35,9 +23,9 @@ int cmd_export(int argc, char **argv) {
   int bad = 0;
   for (int i = 1; i < argc && !bad; i++) {
     const char *v;
-    if ((v = opt_value(argc, argv, &i, "--format", &bad))) format = v;
-    else if ((v = opt_value(argc, argv, &i, "--out", &bad))) out_path = v;
-    else if ((v = opt_value(argc, argv, &i, "--run", &bad))) run = v;
+    if ((v = sw_cli_opt_value(argc, argv, &i, "--format", &bad))) format = v;
+    else if ((v = sw_cli_opt_value(argc, argv, &i, "--out", &bad))) out_path = v;
+    else if ((v = sw_cli_opt_value(argc, argv, &i, "--run", &bad))) run = v;
     else if (argv[i][0] != '-' && !db_path) db_path = argv[i];
     else bad = 1;
     if (bad) fprintf(stderr, "sparsweep export: bad or incomplete option '%s'\n", argv[i]);

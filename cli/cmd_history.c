@@ -15,18 +15,6 @@ static void usage(FILE *f) {
              "  --min-change (relative) are not reported.\n");
 }
 
-static const char *opt_value(int argc, char **argv, int *i, const char *name, int *bad) {
-  size_t n = strlen(name);
-  if (strncmp(argv[*i], name, n) != 0) return NULL;
-  if (argv[*i][n] == '=') return argv[*i] + n + 1;
-  if (argv[*i][n] != '\0') return NULL;
-  if (*i + 1 >= argc) {
-    *bad = 1;
-    return NULL;
-  }
-  return argv[++*i];
-}
-
 int cmd_history(int argc, char **argv) {
   if (sw_cli_wants_help(argc, argv)) {
     usage(stdout);
@@ -38,9 +26,9 @@ int cmd_history(int argc, char **argv) {
   for (int i = 1; i < argc && !bad; i++) {
     const char *v;
     char *end;
-    if ((v = opt_value(argc, argv, &i, "--metric", &bad))) metric = v;
-    else if ((v = opt_value(argc, argv, &i, "--where", &bad))) where = v;
-    else if ((v = opt_value(argc, argv, &i, "--min-change", &bad))) {
+    if ((v = sw_cli_opt_value(argc, argv, &i, "--metric", &bad))) metric = v;
+    else if ((v = sw_cli_opt_value(argc, argv, &i, "--where", &bad))) where = v;
+    else if ((v = sw_cli_opt_value(argc, argv, &i, "--min-change", &bad))) {
       min_rel = strtod(v, &end);
       bad = !*v || *end || min_rel < 0;
     } else if (argv[i][0] != '-' && !db_path) db_path = argv[i];

@@ -22,18 +22,6 @@ static void usage(FILE *f) {
 
 /* Value of "--name VALUE" / "--name=VALUE" at argv[*i] (advancing *i), or NULL when it is another option;
  * *bad is set when the value is missing. */
-static const char *opt_value(int argc, char **argv, int *i, const char *name, int *bad) {
-  size_t n = strlen(name);
-  if (strncmp(argv[*i], name, n) != 0) return NULL;
-  if (argv[*i][n] == '=') return argv[*i] + n + 1;
-  if (argv[*i][n] != '\0') return NULL;
-  if (*i + 1 >= argc) {
-    *bad = 1;
-    return NULL;
-  }
-  return argv[++*i];
-}
-
 typedef struct report_args {
   const char      *db, *run, *where, *pareto, *plot;
   char            *metric_list; /* owned copy split in place */
@@ -51,27 +39,27 @@ static int parse_args(int argc, char **argv, report_args_t *a) {
   for (int i = 1; i < argc && !bad; i++) {
     const char *v;
     double num;
-    if ((v = opt_value(argc, argv, &i, "--run", &bad))) a->run = v;
-    else if ((v = opt_value(argc, argv, &i, "--rows", &bad))) a->o.rows = v;
-    else if ((v = opt_value(argc, argv, &i, "--cols", &bad))) a->o.cols = v;
-    else if ((v = opt_value(argc, argv, &i, "--where", &bad))) a->where = v;
-    else if ((v = opt_value(argc, argv, &i, "--pareto", &bad))) a->pareto = v;
-    else if ((v = opt_value(argc, argv, &i, "--plot", &bad))) a->plot = v;
-    else if ((v = opt_value(argc, argv, &i, "--metric", &bad))) {
+    if ((v = sw_cli_opt_value(argc, argv, &i, "--run", &bad))) a->run = v;
+    else if ((v = sw_cli_opt_value(argc, argv, &i, "--rows", &bad))) a->o.rows = v;
+    else if ((v = sw_cli_opt_value(argc, argv, &i, "--cols", &bad))) a->o.cols = v;
+    else if ((v = sw_cli_opt_value(argc, argv, &i, "--where", &bad))) a->where = v;
+    else if ((v = sw_cli_opt_value(argc, argv, &i, "--pareto", &bad))) a->pareto = v;
+    else if ((v = sw_cli_opt_value(argc, argv, &i, "--plot", &bad))) a->plot = v;
+    else if ((v = sw_cli_opt_value(argc, argv, &i, "--metric", &bad))) {
       free(a->metric_list);
       a->metric_list = strdup(v);
-    } else if ((v = opt_value(argc, argv, &i, "--format", &bad))) {
+    } else if ((v = sw_cli_opt_value(argc, argv, &i, "--format", &bad))) {
       sw_err_t err;
       if (sw_report_format_parse(v, &a->o.format, &err) != SW_OK) {
         fprintf(stderr, "sparsweep report: %s\n", err.msg);
         return 0;
       }
-    } else if ((v = opt_value(argc, argv, &i, "--min-reps", &bad))) {
+    } else if ((v = sw_cli_opt_value(argc, argv, &i, "--min-reps", &bad))) {
       bad = !parse_number(v, &num) || num < 0;
       a->o.validity.min_reps = (size_t)num;
-    } else if ((v = opt_value(argc, argv, &i, "--max-cv", &bad))) {
+    } else if ((v = sw_cli_opt_value(argc, argv, &i, "--max-cv", &bad))) {
       bad = !parse_number(v, &a->o.validity.max_cv);
-    } else if ((v = opt_value(argc, argv, &i, "--max-sparsity-gap", &bad))) {
+    } else if ((v = sw_cli_opt_value(argc, argv, &i, "--max-sparsity-gap", &bad))) {
       bad = !parse_number(v, &a->o.validity.max_sparsity_gap);
     } else if (strcmp(argv[i], "--relative") == 0) a->o.relative = 1;
     else if (strcmp(argv[i], "--trials") == 0) a->o.trials_view = 1;

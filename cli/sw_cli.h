@@ -37,5 +37,9 @@ int cmd_watch(int argc, char **argv);
 
 /* Returns 1 when argv[1..] contains -h or --help. */
 int sw_cli_wants_help(int argc, char **argv);
+/* Option `name` at argv[*i]: returns its value for "--name VALUE" (advancing *i past it) or "--name=VALUE",
+ * NULL when argv[*i] is another option.  A "--name" with no value left sets *bad = 1 and returns NULL.  The
+ * value is borrowed from argv. */
+const char *sw_cli_opt_value(int argc, char **argv, int *i, const char *name, int *bad);
 
 #endif

@@ -2,8 +2,6 @@
  * each.  A new command is one row here plus its cli/cmd_<name>.c. */
 #include "cli/sw_cli.h"
 
-#include <string.h>
-
 const sw_cmd_t sw_cmd_table[] = {
     {"bench", cmd_bench, "benchmarks that print same-run ratios: `bench kernels`, `bench orchestration`"},
     {"compare", cmd_compare, "compare two runs' latencies and counts; exit 1 on a significant regression"},
@@ -19,9 +17,3 @@ const sw_cmd_t sw_cmd_table[] = {
     {"watch", cmd_watch, "live progress of a running sweep from its event stream"},
 };
 const int sw_cmd_count = (int)(sizeof sw_cmd_table / sizeof sw_cmd_table[0]);
-
-int sw_cli_wants_help(int argc, char **argv) {
-  for (int i = 1; i < argc; i++)
-    if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) return 1;
-  return 0;
-}

@@ -23,14 +23,6 @@
 
 /* ------------------------------------------------------------------ fixtures */
 
-/* The commands under test are compiled into this test without cli/sw_cmd_table.c (which would pull in every
- * module); this is its help check, same contract as there. */
-int sw_cli_wants_help(int argc, char **argv) {
-  for (int i = 1; i < argc; i++)
-    if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) return 1;
-  return 0;
-}
-
 typedef struct rng {
   uint64_t s;
 } rng_t;
