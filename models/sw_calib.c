@@ -17,7 +17,7 @@
 #include "kernels/sw_kmeans.h"
 
 #define CALIB_MAGIC "SWCB"
-#define CALIB_VERSION 1u
+#define CALIB_VERSION 2u
 
 typedef struct recorder {
   const sw_llama_t *m;
@@ -35,6 +35,14 @@ static sw_rc record_forward(void *ctx, int l, float *out, const float *x, int n_
   return rc ? sw_err_set(err, rc, "calibration: dense FFN of layer %d failed", l) : SW_OK;
 }
 
+static void record_attn(void *ctx, int l, int site, float *x, int n_tok, int dim) {
+  recorder_t *r = ctx;
+  sw_calib_data_t *cd = r->cd;
+  if (dim != cd->d_model) return;
+  memcpy(cd->a + (((size_t)l * SW_LLAMA_SITES + (size_t)site) * cd->n_tok + (size_t)r->off) * cd->d_model, x,
+         (size_t)n_tok * cd->d_model * sizeof(float));
+}
+
 sw_rc sw_calib_collect(sw_calib_data_t *cd, const sw_llama_t *m, sw_act_t act, float act_param, const int32_t *tokens,
                        size_t n_tokens, int window, sw_err_t *err) {
   memset(cd, 0, sizeof *cd);
@@ -46,10 +54,12 @@ sw_rc sw_calib_collect(sw_calib_data_t *cd, const sw_llama_t *m, sw_act_t act, f
   cd->n_tok = (int)(nw * (size_t)window);
   cd->act = act;
   cd->act_param = act_param;
-  cd->x = malloc((size_t)c->n_layer * (size_t)cd->n_tok * (size_t)c->d_model * sizeof(float));
+  size_t per_layer = (size_t)cd->n_tok * (size_t)c->d_model;
+  cd->x = malloc((size_t)c->n_layer * per_layer * sizeof(float));
+  cd->a = calloc((size_t)c->n_layer * SW_LLAMA_SITES * per_layer, sizeof(float));
   recorder_t r = {.m = m, .cd = cd};
   r.w = malloc((size_t)c->n_layer * sizeof *r.w);
-  if (!cd->x || !r.w) {
+  if (!cd->x || !cd->a || !r.w) {
     free(r.w);
     sw_calib_data_free(cd);
     return sw_err_set(err, SW_ERR_NOMEM, "calibration: cannot hold %d tokens of FFN inputs", cd->n_tok);
@@ -62,7 +72,7 @@ sw_rc sw_calib_collect(sw_calib_data_t *cd, const sw_llama_t *m, sw_act_t act, f
   sw_llama_state_t st;
   sw_rc rc = sw_llama_state_init(&st, m, window, window, err);
   if (!rc) rc = sw_ffn_work_alloc(&r.work, c->d_model, c->d_ff, window, 1, err);
-  sw_llama_ffn_t hook = {record_forward, &r};
+  sw_llama_ffn_t hook = {.forward = record_forward, .attn_input = record_attn, .ctx = &r};
   for (size_t w = 0; !rc && w < nw; w++) {
     r.off = (int)(w * (size_t)window);
     sw_llama_state_reset(&st);
@@ -77,6 +87,7 @@ sw_rc sw_calib_collect(sw_calib_data_t *cd, const sw_llama_t *m, sw_act_t act, f
 
 void sw_calib_data_free(sw_calib_data_t *cd) {
   free(cd->x);
+  free(cd->a);
   memset(cd, 0, sizeof *cd);
 }
 
@@ -135,9 +146,14 @@ static sw_rc teal_transpose(sw_method_layer_t *L, sw_err_t *err) {
   return SW_OK;
 }
 
-static sw_rc calib_teal(sw_method_t *M, int l, const float *x, int n, sw_err_t *err) {
+static sw_rc calib_teal(sw_method_t *M, int l, const float *x, const float *a, int n, sw_err_t *err) {
   sw_method_layer_t *L = &M->layers[l];
   int f = L->w.d_ff;
+  size_t na = (size_t)n * L->w.d_model;
+  for (int site = 0; site < SW_LLAMA_SITES; site++) {
+    sw_rc rc = sw_calib_teal(&L->teal_ta[site], a + (size_t)site * na, na, M->cfg.level, err);
+    if (rc) return rc;
+  }
   float *gact = malloc((size_t)n * f * sizeof(float)), *u = malloc((size_t)n * f * sizeof(float));
   sw_rc rc = gact && u ? SW_OK : sw_err_set(err, SW_ERR_NOMEM, "calibration: out of memory");
   if (!rc) rc = sw_calib_teal(&L->teal_tx, x, (size_t)n * L->w.d_model, M->cfg.level, err);
@@ -235,7 +251,9 @@ sw_rc sw_calib_method(sw_method_t *M, const sw_calib_data_t *cd, sw_err_t *err) 
     const float *x = cd->x + (size_t)l * cd->n_tok * cd->d_model;
     sw_rc rc;
     switch (M->cfg.kind) {
-      case SW_METHOD_TEAL: rc = calib_teal(M, l, x, cd->n_tok, err); break;
+      case SW_METHOD_TEAL:
+        rc = calib_teal(M, l, x, cd->a + (size_t)l * SW_LLAMA_SITES * cd->n_tok * cd->d_model, cd->n_tok, err);
+        break;
       case SW_METHOD_D2DMOE:
       case SW_METHOD_MOEFICATION: rc = build_moe(M, l, NULL, x, cd->n_tok, M->cfg.train_epochs, err); break;
       case SW_METHOD_DEJAVU: rc = build_pred(M, l, x, cd->n_tok, M->cfg.train_epochs, err); break;
@@ -267,7 +285,7 @@ static void cache_path(char *path, size_t len, const char *dir, const char *key)
 
 /* Per-layer floats and ints that describe the calibration. */
 static void layer_blobs(const sw_method_t *M, const sw_method_layer_t *L, const float **f, size_t *nf,
-                        float scalars[2], const int32_t **ints, size_t *ni, int32_t *assign_buf) {
+                        float scalars[4], const int32_t **ints, size_t *ni, int32_t *assign_buf) {
   *f = NULL, *nf = 0, *ints = NULL, *ni = 0;
   int d_ff = L->w.d_ff;
   switch (M->cfg.kind) {
@@ -280,8 +298,8 @@ static void layer_blobs(const sw_method_t *M, const sw_method_layer_t *L, const 
       break;
     case SW_METHOD_CHESS: *f = L->policy.chan_thr, *nf = (size_t)d_ff; break;
     case SW_METHOD_TEAL:
-      scalars[0] = L->teal_tx, scalars[1] = L->teal_th;
-      *f = scalars, *nf = 2;
+      scalars[0] = L->teal_tx, scalars[1] = L->teal_th, scalars[2] = L->teal_ta[0], scalars[3] = L->teal_ta[1];
+      *f = scalars, *nf = 4;
       break;
     case SW_METHOD_D2DMOE:
     case SW_METHOD_MOEFICATION:
@@ -313,7 +331,7 @@ sw_rc sw_calib_save(const sw_method_t *M, const char *dir, const char *key, sw_e
     const float *f;
     const int32_t *ints;
     size_t nf, ni;
-    float sc[2];
+    float sc[4];
     if (M->layers[l].sparse)
       layer_blobs(M, &M->layers[l], &f, &nf, sc, &ints, &ni, assign);
     else
@@ -370,8 +388,8 @@ static sw_rc restore_layer(sw_method_t *M, int l, const float *f, size_t nf, con
       }
       return SW_OK;
     case SW_METHOD_TEAL:
-      if (nf != 2) return sw_err_set(err, SW_ERR_PARSE, "calibration cache: layer %d has %zu values", l, nf);
-      L->teal_tx = f[0], L->teal_th = f[1];
+      if (nf != 4) return sw_err_set(err, SW_ERR_PARSE, "calibration cache: layer %d has %zu values", l, nf);
+      L->teal_tx = f[0], L->teal_th = f[1], L->teal_ta[0] = f[2], L->teal_ta[1] = f[3];
       return teal_transpose(L, err);
     case SW_METHOD_D2DMOE:
     case SW_METHOD_MOEFICATION:

@@ -21,6 +21,8 @@ typedef struct sw_calib_data {
   sw_act_t act;        /* activation the model ran with */
   float    act_param;
   float   *x;          /* (n_layer, n_tok, d_model) FFN inputs (after ffn_norm) */
+  float   *a;          /* (n_layer, SW_LLAMA_SITES, n_tok, d_model) attention projection inputs: the normed block
+                          input (q/k/v) and the attention output (o_proj); n_head*head_dim == d_model */
 } sw_calib_data_t;
 
 /* Runs the dense model (activation act) over tokens in windows of `window` and records every layer's FFN

@@ -375,10 +375,11 @@ static void attention(const sw_llama_t *m, sw_llama_state_t *s, int l, int n_tok
 }
 
 /* q/k/v projections, RoPE, cache writes, attention and output projection added into x. */
-static void attention_block(const sw_llama_t *m, sw_llama_state_t *s, int l, int n_tok) {
+static void attention_block(const sw_llama_t *m, sw_llama_state_t *s, const sw_llama_ffn_t *hook, int l, int n_tok) {
   const sw_llama_config_t *c = &m->cfg;
   int d = c->d_model, qd = c->n_head * c->head_dim, kvd = c->n_head_kv * c->head_dim;
   rmsnorm(s->xb, s->x, m->w.attn_norm + (size_t)l * d, n_tok, d, c->rms_eps);
+  if (hook && hook->attn_input) hook->attn_input(hook->ctx, l, SW_LLAMA_SITE_QKV, s->xb, n_tok, d);
   float *kc = s->k_cache + ((size_t)l * s->n_ctx + (size_t)s->pos) * kvd;
   float *vc = s->v_cache + ((size_t)l * s->n_ctx + (size_t)s->pos) * kvd;
   linear(s->q, s->xb, m->w.wq + (size_t)l * qd * d, n_tok, qd, d, 0.0f);
@@ -389,6 +390,7 @@ static void attention_block(const sw_llama_t *m, sw_llama_state_t *s, int l, int
     rope(kc + (size_t)t * kvd, c->n_head_kv, c->head_dim, c->rope_dim, c->rope_theta, s->pos + t);
   }
   attention(m, s, l, n_tok);
+  if (hook && hook->attn_input) hook->attn_input(hook->ctx, l, SW_LLAMA_SITE_O, s->att, n_tok, qd);
   linear(s->x, s->att, m->w.wo + (size_t)l * d * qd, n_tok, d, qd, 1.0f);
 }
 
@@ -418,7 +420,7 @@ sw_rc sw_llama_forward(const sw_llama_t *m, sw_llama_state_t *s, const sw_llama_
     memcpy(s->x + (size_t)t * d, m->w.token_embd + (size_t)tokens[t] * d, (size_t)d * sizeof(float));
   }
   for (int l = 0; l < c->n_layer; l++) {
-    attention_block(m, s, l, n_tok);
+    attention_block(m, s, ffn, l, n_tok);
     sw_rc rc = ffn_block(m, s, ffn, l, n_tok, err);
     if (rc) return rc;
   }

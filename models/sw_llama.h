@@ -91,8 +91,14 @@ void  sw_llama_free(sw_llama_t *m);
  * MoE, calibration recorder) implements this; NULL hook = the dense kernel. */
 typedef struct sw_llama_ffn {
   sw_rc (*forward)(void *ctx, int layer, float *out, const float *x, int n_tok, sw_err_t *err);
+  /* Optional (NULL = none): may modify, in place, an attention projection input of layer `layer` before it is
+   * used: site SW_LLAMA_SITE_QKV is the normed block input shared by q/k/v, SW_LLAMA_SITE_O the attention
+   * output entering o_proj; x is (n_tok, dim).  TEAL's input sparsity on attention uses it. */
+  void (*attn_input)(void *ctx, int layer, int site, float *x, int n_tok, int dim);
   void *ctx;
 } sw_llama_ffn_t;
+
+enum { SW_LLAMA_SITE_QKV = 0, SW_LLAMA_SITE_O = 1, SW_LLAMA_SITES = 2 };
 
 typedef struct sw_llama_state {
   int    max_tok;   /* tokens per forward call */

@@ -41,7 +41,7 @@ sw_rc sw_method_parse(const char *name, sw_method_kind_t *kind, sw_err_t *err) {
                     name ? name : "(null)");
 }
 
-int sw_method_sparsity_definition(sw_method_kind_t kind) { return kind == SW_METHOD_TEAL ? 2 : 1; }
+int sw_method_sparsity_definition(sw_method_kind_t kind) { return kind == SW_METHOD_TEAL ? 3 : 1; }
 
 void sw_method_cfg_defaults(sw_method_cfg_t *cfg, const sw_llama_config_t *mc) {
   memset(cfg, 0, sizeof *cfg);
@@ -100,6 +100,7 @@ sw_rc sw_method_init(sw_method_t *M, const sw_llama_t *m, const sw_method_cfg_t 
     M->layers[l].w.act = cfg->act;
     M->layers[l].w.act_param = cfg->act_param;
     M->layers[l].teal_tx = M->layers[l].teal_th = -1.0f;
+    M->layers[l].teal_ta[0] = M->layers[l].teal_ta[1] = -1.0f;
   }
   sw_rc rc = sw_mask_alloc(&M->mask, c->d_ff, max_tok, err);
   if (!rc) rc = sw_mask_alloc(&M->emask, cfg->n_expert > 0 ? cfg->n_expert : 1, max_tok, err);
@@ -135,8 +136,10 @@ void sw_method_free(sw_method_t *M) {
 
 void sw_method_reset_stats(sw_method_t *M) {
   for (int l = 0; l < M->n_layer; l++) {
-    memset(&M->layers[l].stats, 0, sizeof M->layers[l].stats);
-    M->layers[l].teal_sp_sum = 0;
+    sw_method_layer_t *L = &M->layers[l];
+    memset(&L->stats, 0, sizeof L->stats);
+    L->teal_sx_sum = L->teal_sh_sum = L->teal_sa_sum[0] = L->teal_sa_sum[1] = 0;
+    L->teal_att_tokens = 0;
   }
 }
 
@@ -154,7 +157,8 @@ static void teal_token(sw_method_t *M, sw_method_layer_t *L, float *out, const f
   sw_gemv_rows_axpy(out, w->down, (size_t)d, SW_DTYPE_F32, u, M->idx, nh, d);
   st->flops += 2.0 * 2.0 * nx * f + f + 2.0 * nh * d;
   st->neurons_executed += nh;
-  L->teal_sp_sum += (2.0 * (1.0 - (double)nx / d) + (1.0 - (double)nh / f)) / 3.0;
+  L->teal_sx_sum += 1.0 - (double)nx / d;
+  L->teal_sh_sum += 1.0 - (double)nh / f;
 }
 
 /* TEAL for a batch: mask x, dense acts, mask h, sgemm through the neuron-major down rows. */
@@ -172,7 +176,7 @@ static sw_rc teal_batch(sw_method_t *M, sw_method_layer_t *L, float *out, const 
       nx += keep;
     }
     st->flops += 2.0 * 2.0 * nx * f + f;
-    L->teal_sp_sum += 2.0 * (1.0 - (double)nx / d) / 3.0;
+    L->teal_sx_sum += 1.0 - (double)nx / d;
   }
   sw_rc rc = sw_ffn_dense_acts(ga, NULL, h, xm, w, &M->work, n_tok);
   if (rc) return rc;
@@ -185,7 +189,7 @@ static sw_rc teal_batch(sw_method_t *M, sw_method_layer_t *L, float *out, const 
     }
     st->flops += 2.0 * nh * d;
     st->neurons_executed += nh;
-    L->teal_sp_sum += (1.0 - (double)nh / f) / 3.0;
+    L->teal_sh_sum += 1.0 - (double)nh / f;
   }
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n_tok, d, f, 1.0f, h, f, (const float *)w->down, d, 0.0f,
               out, d);
@@ -220,7 +224,7 @@ static int layer_keeps_all(const sw_method_t *M, const sw_method_layer_t *L) {
       for (int i = 0; i < f; i++)
         if (p->chan_thr[i] >= 0.0f) return 0;
       return 1;
-    case SW_METHOD_TEAL: return L->teal_tx < 0.0f && L->teal_th < 0.0f;
+    case SW_METHOD_TEAL: return L->teal_tx < 0.0f && L->teal_th < 0.0f && L->teal_ta[0] < 0.0f && L->teal_ta[1] < 0.0f;
     case SW_METHOD_D2DMOE: return M->cfg.level <= 0.0;
     case SW_METHOD_MOEFICATION:
     case SW_METHOD_DEJAVU: return M->cfg.level <= 0.0;
@@ -268,16 +272,46 @@ static sw_rc method_forward(void *ctx, int l, float *out, const float *x, int n_
   return SW_OK;
 }
 
+/* TEAL on attention inputs: x̃ = x·1[|x| > t] in place (simulated: the projections stay dense). */
+static void method_attn_input(void *ctx, int l, int site, float *x, int n_tok, int dim) {
+  sw_method_t *M = ctx;
+  sw_method_layer_t *L = &M->layers[l];
+  if (M->cfg.kind != SW_METHOD_TEAL || !L->sparse || layer_keeps_all(M, L)) return;
+  float t = L->teal_ta[site];
+  for (int tk = 0; tk < n_tok; tk++) {
+    int zero = 0;
+    float *v = x + (size_t)tk * dim;
+    for (int j = 0; j < dim; j++)
+      if (!(fabsf(v[j]) > t)) v[j] = 0.0f, zero++;
+    L->teal_sa_sum[site] += (double)zero / dim;
+  }
+  if (site == SW_LLAMA_SITE_QKV) L->teal_att_tokens += n_tok;
+}
+
 sw_llama_ffn_t sw_method_hook(sw_method_t *M) {
-  sw_llama_ffn_t h = {method_forward, M};
+  sw_llama_ffn_t h = {.forward = method_forward, .attn_input = method_attn_input, .ctx = M};
   return h;
+}
+
+/* TEAL's per-layer zeroed fractions: s[0] q/k/v input, s[1] o input, s[2] gate/up input, s[3] down input. */
+static void teal_fractions(const sw_method_layer_t *L, double s[4]) {
+  double at = L->teal_att_tokens > 0 ? (double)L->teal_att_tokens : 1, ft = L->stats.tokens > 0 ? (double)L->stats.tokens : 1;
+  s[0] = L->teal_sa_sum[0] / at, s[1] = L->teal_sa_sum[1] / at;
+  s[2] = L->teal_sx_sum / ft, s[3] = L->teal_sh_sum / ft;
 }
 
 double sw_method_layer_sparsity(const sw_method_t *M, int l) {
   const sw_method_layer_t *L = &M->layers[l];
   const sw_ffn_stats_t *s = &L->stats;
   if (s->tokens == 0) return NAN;
-  if (M->cfg.kind == SW_METHOD_TEAL) return L->teal_sp_sum / (double)s->tokens;
+  if (M->cfg.kind == SW_METHOD_TEAL) { /* matrix-size weights (TEAL greedyopt.py): q, k, v, o, gate, up, down */
+    const sw_llama_config_t *c = &M->model->cfg;
+    double d = c->d_model, qd = (double)c->n_head * c->head_dim, kvd = (double)c->n_head_kv * c->head_dim;
+    double f = c->d_ff, sp[4];
+    teal_fractions(L, sp);
+    double wq = d * qd, wkv = 2 * d * kvd, wo = qd * d, wf = d * f;
+    return ((wq + wkv) * sp[0] + wo * sp[1] + 2 * wf * sp[2] + wf * sp[3]) / (wq + wkv + wo + 3 * wf);
+  }
   if (s->experts_total > 0) return 1.0 - (double)s->experts_executed / (double)s->experts_total;
   if (s->neurons_total > 0) return 1.0 - (double)s->neurons_executed / (double)s->neurons_total;
   return 0.0;
@@ -296,6 +330,12 @@ void sw_method_summary(const sw_method_t *M, sw_method_summary_t *sum) {
     sum->ffn_flops_per_tok += s->flops;
     sum->ffn_flops_dense_per_tok += s->flops_dense;
     sum->select_flops_per_tok += s->flops_select;
+    if (M->cfg.kind == SW_METHOD_TEAL && M->layers[l].sparse) {
+      const sw_llama_config_t *c = &M->model->cfg;
+      double d = c->d_model, qd = (double)c->n_head * c->head_dim, kvd = (double)c->n_head_kv * c->head_dim, fr[4];
+      teal_fractions(&M->layers[l], fr);
+      sum->attn_flops_saved_per_tok += (2.0 * d * (qd + 2 * kvd) * fr[0] + 2.0 * qd * d * fr[1]) * (double)s->tokens;
+    }
     if (l == 0) sum->tokens = s->tokens;
   }
   double tok = sum->tokens > 0 ? (double)sum->tokens : NAN;
@@ -304,4 +344,5 @@ void sw_method_summary(const sw_method_t *M, sw_method_summary_t *sum) {
   sum->ffn_flops_per_tok /= tok;
   sum->ffn_flops_dense_per_tok /= tok;
   sum->select_flops_per_tok /= tok;
+  sum->attn_flops_saved_per_tok /= tok;
 }

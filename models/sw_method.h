@@ -6,7 +6,9 @@
  * neuron (level 0) runs the dense kernel itself, so sparsity 0 reproduces dense results bit for bit.
  * Per-layer counters accumulate (sw_ffn_stats_t); sparsity is reported as methods.md §1 definition 1
  * (fraction of the d_ff intermediate neurons not computed) for every method except TEAL, whose number is
- * definition 2 (input sparsity of gate/up/down, weighted by matrix size). */
+ * definition 3 (input sparsity of q, k, v, o, gate, up, down weighted by matrix size; TEAL greedyopt.py).
+ * TEAL's attention-input sparsity is simulated (inputs zeroed, projections still dense): it changes quality
+ * and the analytic FLOPs, not the measured time. */
 #ifndef SW_METHOD_H
 #define SW_METHOD_H
 #include <stddef.h>
@@ -36,7 +38,7 @@ typedef enum sw_method_kind {
 /* "dense", "topk", "cats", "chess", "cett", "random", "teal", "d2dmoe", "moefication", "dejavu". */
 const char *sw_method_name(sw_method_kind_t kind);
 sw_rc       sw_method_parse(const char *name, sw_method_kind_t *kind, sw_err_t *err);
-/* The sparsity definition (methods.md §1) a method's reported sparsity uses: 1 or 2. */
+/* The sparsity definition (methods.md §1) a method's reported sparsity uses: 1 or 3 (TEAL, model-wide). */
 int sw_method_sparsity_definition(sw_method_kind_t kind);
 
 #define SW_METHOD_MAX_LAYERS 1024
@@ -62,7 +64,8 @@ typedef struct sw_method_layer {
   sw_ffn_weights_t w;       /* the model's FFN view with this method's activation */
   int              sparse;  /* 0: the layer runs the dense kernel */
   sw_policy_t      policy;  /* TOPK/CATS/CHESS/CETT/RANDOM */
-  float            teal_tx, teal_th; /* TEAL thresholds on |x| and |h| (negative = keep all) */
+  float            teal_tx, teal_th; /* TEAL thresholds on |x| (gate/up input) and |h| (down input); < 0 keeps all */
+  float            teal_ta[SW_LLAMA_SITES]; /* TEAL thresholds on the q/k/v input and the o_proj input */
   int              has_moe;
   sw_moe_t         moe;     /* D2DMOE/MOEFICATION */
   sw_moe_router_t  router;
@@ -70,7 +73,9 @@ typedef struct sw_method_layer {
   sw_predictor_t   pred;    /* DEJAVU */
   float           *gate_t, *up_t; /* TEAL: (d_model, d_ff) transposed gate/up, input-channel-major (owned) */
   sw_ffn_stats_t   stats;   /* accumulated over calls */
-  double           teal_sp_sum; /* TEAL: Σ over tokens of the size-weighted input sparsity of gate/up/down */
+  double           teal_sx_sum, teal_sh_sum; /* TEAL: Σ over tokens of the zeroed fraction of x and of h */
+  double           teal_sa_sum[SW_LLAMA_SITES]; /* TEAL: Σ over tokens of the zeroed fraction at each attention site */
+  int64_t          teal_att_tokens;          /* TEAL: tokens seen by the attention hook */
 } sw_method_layer_t;
 
 typedef struct sw_method {
@@ -105,6 +110,7 @@ typedef struct sw_method_summary {
   double sparsity;          /* model-wide, over sparsified and dense layers, in the method's definition */
   double sparsity_sparse_layers; /* mean over the layers the method sparsifies */
   double ffn_flops_per_tok; /* executed FFN FLOPs per token incl. selection/router/predictor */
+  double attn_flops_saved_per_tok; /* TEAL: attention projection FLOPs per token made unnecessary by zero inputs */
   double ffn_flops_dense_per_tok;
   double select_flops_per_tok;
   int64_t tokens;           /* tokens seen per layer */

@@ -20,8 +20,8 @@
  *                                  it every trial runs each window dense then with the method (paired mode)
  * Metrics: ppl, ppl_se, nll, nll_se, bits_per_byte, kl, kl_se (KL(dense ‖ method), nat/token), top1_agree,
  * ppl_dense, ppl_dense_se, bits_per_byte_dense, ppl_ratio; achieved_sparsity (mean over the sparsified layers),
- * sparsity_model_wide (all layers), sparsity_definition (methods.md §1 item: 1 intermediate neurons, 2 TEAL input
- * channels), sparsity_layer_NN; ffn_flops_per_token, ffn_flops_dense_per_token, ffn_select_flops_per_token,
+ * sparsity_model_wide (all layers), sparsity_definition (methods.md §1 item: 1 intermediate neurons, 3 TEAL
+ * size-weighted input channels of q/k/v/o/gate/up/down), sparsity_layer_NN; attn_flops_saved_per_token (TEAL); ffn_flops_per_token, ffn_flops_dense_per_token, ffn_select_flops_per_token,
  * ffn_flops_saved, model_flops_per_token, model_flops_dense_per_token, model_flops_saved (attention at the mean
  * context window/2); decode_s_dense, decode_s_sparse (median s/token), decode_speedup (median of per-repetition
  * dense/method ratios), prefill_tok_s_dense/_sparse, prefill_speedup; calib/eval byte spans and token counts,
@@ -417,9 +417,11 @@ static void put_sparsity(sw_trial_out_t *out, const sw_method_t *M, const sw_lla
   sw_trial_out_metric(out, "ffn_flops_dense_per_token", s.ffn_flops_dense_per_tok, "flop");
   sw_trial_out_metric(out, "ffn_select_flops_per_token", s.select_flops_per_tok, "flop");
   sw_trial_out_metric(out, "ffn_flops_saved", 1.0 - s.ffn_flops_per_tok / s.ffn_flops_dense_per_tok, "fraction");
-  sw_trial_out_metric(out, "model_flops_per_token", other + s.ffn_flops_per_tok, "flop");
+  double model = other - s.attn_flops_saved_per_tok + s.ffn_flops_per_tok;
+  sw_trial_out_metric(out, "attn_flops_saved_per_token", s.attn_flops_saved_per_tok, "flop");
+  sw_trial_out_metric(out, "model_flops_per_token", model, "flop");
   sw_trial_out_metric(out, "model_flops_dense_per_token", model_dense, "flop");
-  sw_trial_out_metric(out, "model_flops_saved", 1.0 - (other + s.ffn_flops_per_tok) / model_dense, "fraction");
+  sw_trial_out_metric(out, "model_flops_saved", 1.0 - model / model_dense, "fraction");
 }
 
 /* One timed sequence: prefill np tokens, then nd single-token decode steps counted by cnt (may be NULL). */

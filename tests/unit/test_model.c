@@ -298,7 +298,7 @@ static void lcg_tokens(int32_t *t, size_t n, uint32_t seed, int vocab) {
 enum { CAL_TOK = 128, EVAL_WIN = 16, EVAL_TOK = 32 };
 
 /* Every method at level 0 keeps every neuron and so reproduces dense perplexity bit for bit; at level 0.5
- * CATS really changes it (the comparison can fail). */
+ * CATS and TEAL really change it (the comparison can fail). */
 static void test_sparsity0_reproduces_dense(void **state) {
   model_fixture_t *f = *state;
   int32_t cal[CAL_TOK], ev[EVAL_TOK];
@@ -312,7 +312,7 @@ static void test_sparsity0_reproduces_dense(void **state) {
   assert_int_equal(sw_eval_run(&f->model, &f->st, NULL, ev, EVAL_TOK, NULL, EVAL_WIN, NULL, &ref, &dense, &err),
                    SW_OK);
   for (int k = 0; k < SW_METHOD_COUNT; k++) {
-    for (int half = 0; half <= (k == SW_METHOD_CATS); half++) {
+    for (int half = 0; half <= (k == SW_METHOD_CATS || k == SW_METHOD_TEAL); half++) {
       sw_method_cfg_t mc;
       sw_method_cfg_defaults(&mc, &f->model.cfg);
       mc.kind = (sw_method_kind_t)k;
@@ -343,6 +343,7 @@ static void test_sparsity0_reproduces_dense(void **state) {
         assert_true(r.ppl != dense.ppl);
         assert_true(r.kl_mean > 0.0);
         assert_true(sum.sparsity_sparse_layers > 0.2 && sum.ffn_flops_per_tok < sum.ffn_flops_dense_per_tok);
+        assert_true((k == SW_METHOD_TEAL) == (sum.attn_flops_saved_per_tok > 0.0)); /* TEAL also zeroes q/k/v/o inputs */
       }
       sw_method_free(&M);
     }
@@ -429,7 +430,7 @@ static void test_method_config(void **state) {
   for (int i = 0; i < SW_METHOD_COUNT; i++) {
     assert_int_equal(sw_method_parse(sw_method_name((sw_method_kind_t)i), &k, &err), SW_OK);
     assert_int_equal(k, i);
-    assert_int_equal(sw_method_sparsity_definition(k), k == SW_METHOD_TEAL ? 2 : 1);
+    assert_int_equal(sw_method_sparsity_definition(k), k == SW_METHOD_TEAL ? 3 : 1);
   }
   assert_int_equal(sw_method_parse("threshold", &k, &err), SW_OK);
   assert_int_equal(k, SW_METHOD_CATS);
