@@ -396,15 +396,6 @@ static sw_rc s_handle_result(sw_orch_t *o, s_slot_t *s, sw_proto_result_t *r, sw
   return rc;
 }
 
-static void s_result_free(sw_proto_result_t *r) {
-  free(r->cause);
-  free(r->signal_name);
-  free(r->stderr_tail);
-  free(r->result_json);
-  free(r->host);
-  memset(r, 0, sizeof *r);
-}
-
 /* One poll for a completion; *got = 1 when something was handled. */
 static sw_rc s_poll(sw_orch_t *o, int *got, sw_err_t *err) {
   sw_rc rc = SW_OK;
@@ -415,7 +406,7 @@ static sw_rc s_poll(sw_orch_t *o, int *got, sw_err_t *err) {
     memset(&r, 0, sizeof r);
     rc = o->local->wait(o->local->ctx, SW_ORCH_LOCAL_WAIT_MS, &r, got, err);
     if (rc == SW_OK && *got) rc = s_handle_result(o, &o->slots[0], &r, err);
-    s_result_free(&r);
+    sw_proto_result_free(&r);
     return rc;
   }
   sw_proto_msg_t m;

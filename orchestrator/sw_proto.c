@@ -196,6 +196,16 @@ sw_rc sw_proto_decode(const void *bytes, size_t len, sw_proto_msg_t *out, sw_err
   return rc;
 }
 
+void sw_proto_result_free(sw_proto_result_t *r) {
+  if (!r) return;
+  free(r->cause);
+  free(r->signal_name);
+  free(r->stderr_tail);
+  free(r->result_json);
+  free(r->host);
+  memset(r, 0, sizeof *r);
+}
+
 void sw_proto_msg_free(sw_proto_msg_t *m) {
   if (!m) return;
   switch (m->kind) {
@@ -204,13 +214,7 @@ void sw_proto_msg_free(sw_proto_msg_t *m) {
       free(m->u.hello.info_json);
       break;
     case SW_PROTO_TRIAL: free(m->u.trial.config_json); break;
-    case SW_PROTO_RESULT:
-      free(m->u.result.cause);
-      free(m->u.result.signal_name);
-      free(m->u.result.stderr_tail);
-      free(m->u.result.result_json);
-      free(m->u.result.host);
-      break;
+    case SW_PROTO_RESULT: sw_proto_result_free(&m->u.result); break;
     default: break;
   }
   memset(m, 0, sizeof *m);

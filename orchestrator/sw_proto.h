@@ -105,6 +105,9 @@ void sw_proto_encode_empty(sw_buf_t *dst, sw_proto_kind kind);
 sw_rc sw_proto_decode(const void *bytes, size_t len, sw_proto_msg_t *out, sw_err_t *err);
 /* Frees the owned strings of a decoded message and zeroes it. */
 void sw_proto_msg_free(sw_proto_msg_t *m);
+/* Frees the five owned strings of a result (decoded, or filled by a worker or local backend) and zeroes it;
+ * NULL-safe. */
+void sw_proto_result_free(sw_proto_result_t *r);
 
 /* Capped exponential back-off for polling loops: sleep starts at min_ns and grows by half each idle
  * poll up to max_ns; sw_proto_backoff_reset() after activity. */

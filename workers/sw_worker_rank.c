@@ -172,22 +172,13 @@ sw_rc sw_worker_local_interrupt(void *ctx, sw_err_t *err) {
 
 /* ---------------------------------------------------------------- MPI worker loop */
 
-static void s_result_free(sw_proto_result_t *r) {
-  free(r->cause);
-  free(r->signal_name);
-  free(r->stderr_tail);
-  free(r->result_json);
-  free(r->host);
-  memset(r, 0, sizeof *r);
-}
-
 /* Sends the result to rank 0 and frees its strings. */
 static sw_rc s_send_result(sw_proto_result_t *r, sw_err_t *err) {
   sw_buf_t b = SW_BUF_INIT;
   sw_proto_encode_result(&b, r);
   sw_rc rc = sw_proto_send(&b, 0, err);
   sw_buf_free(&b);
-  s_result_free(r);
+  sw_proto_result_free(r);
   return rc;
 }
 
@@ -214,7 +205,7 @@ static sw_rc s_run_trial(sw_worker_local_t *l, const sw_proto_trial_t *t, int *s
   }
   if (rc != SW_OK) return rc;
   if (*stop) { /* rank 0 is shutting down and will not receive this result: drop it */
-    s_result_free(&r);
+    sw_proto_result_free(&r);
     return SW_OK;
   }
   return s_send_result(&r, err);
