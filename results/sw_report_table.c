@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/sw_names.h"
 #include "results/sw_report.h"
 #include "results/sw_report_int.h"
 
@@ -441,17 +442,17 @@ void sw_report_opts_default(sw_report_opts_t *o) {
 }
 
 sw_rc sw_report_format_parse(const char *s, sw_report_format *out, sw_err_t *err) {
-  static const char *const names[] = {"text", "md", "csv", "latex"};
-  for (int i = 0; i < 4; i++)
-    if (strcmp(s, names[i]) == 0) {
-      *out = (sw_report_format)i;
-      return SW_OK;
-    }
-  if (strcmp(s, "markdown") == 0) {
+  static const char *const names[] = {"text", "md", "csv", "latex"}; /* indexed by sw_report_format */
+  int i = sw_names_find(names, sizeof names / sizeof names[0], s);
+  if (i >= 0) {
+    *out = (sw_report_format)i;
+    return SW_OK;
+  }
+  if (s && strcmp(s, "markdown") == 0) {
     *out = SW_FMT_MD;
     return SW_OK;
   }
-  return sw_err_set(err, SW_ERR_INVALID, "unknown format '%s' (expected text, md, csv or latex)", s);
+  return sw_err_set(err, SW_ERR_INVALID, "unknown format '%s' (expected text, md, csv or latex)", s ? s : "(null)");
 }
 
 /* Everything one projection needs. */

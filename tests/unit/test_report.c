@@ -794,8 +794,28 @@ static void test_plots_png_svg(void **state) {
   assert_true(svg_well_formed("<?xml version=\"1.0\"?><!-- c --><svg a=\"1\"><g/><text>x</text></svg>"));
 }
 
+static void test_report_format_names(void **state) {
+  (void)state;
+  static const struct {
+    const char      *name;
+    sw_report_format want;
+  } cases[] = {{"text", SW_FMT_TEXT}, {"md", SW_FMT_MD}, {"markdown", SW_FMT_MD}, {"csv", SW_FMT_CSV},
+               {"latex", SW_FMT_LATEX}};
+  sw_report_format f;
+  sw_err_t err;
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    f = (sw_report_format)-1;
+    assert_int_equal(sw_report_format_parse(cases[i].name, &f, &err), SW_OK);
+    assert_int_equal(f, cases[i].want);
+  }
+  assert_int_equal(sw_report_format_parse("xml", &f, &err), SW_ERR_INVALID);
+  assert_non_null(strstr(err.msg, "'xml'"));
+  assert_int_equal(sw_report_format_parse("TEXT", &f, &err), SW_ERR_INVALID); /* exact spelling only */
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_report_format_names),
       cmocka_unit_test(test_report_small_exact),
       cmocka_unit_test(test_report_where_relative_trials),
       cmocka_unit_test(test_report_relative_to_dense),
