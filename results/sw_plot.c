@@ -104,19 +104,11 @@ static void group_text(const sw_rtrial_t *t, const char *const *keys, size_t nk,
   }
 }
 
-/* Config keys that set how sparse a trial is: they move a point along one curve instead of making a new one. */
-static int is_sparsity_knob(const char *key) {
-  static const char *const knobs[] = {"sparsity", "tau", "k", "top_k", "target", "cett", "threshold"};
-  for (size_t i = 0; i < sizeof knobs / sizeof *knobs; i++)
-    if (strcmp(key, knobs[i]) == 0) return 1;
-  return 0;
-}
-
 /* Varying axes of the set (without the sparsity knobs when skip_knobs), as borrowed key pointers. */
 static size_t varying_keys(const sw_axis_t *axes, size_t nax, int skip_knobs, const char **keys, size_t cap) {
   size_t n = 0;
   for (size_t i = 0; i < nax && n < cap; i++)
-    if (axes[i].n > 1 && !(skip_knobs && is_sparsity_knob(axes[i].key))) keys[n++] = axes[i].key;
+    if (axes[i].n > 1 && !(skip_knobs && sw_report_is_sparsity_knob(axes[i].key))) keys[n++] = axes[i].key;
   return n;
 }
 

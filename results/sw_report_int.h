@@ -67,4 +67,8 @@ void sw_cell_of(const sw_rtrial_t *t, const char *metric, double confidence, sw_
 /* Unit of a metric over the set ("s" for series), or NULL. */
 const char *sw_metric_unit(const sw_rset_t *set, const char *metric);
 
+/* 1 when key is a config key that sets how sparse a trial is (sparsity, tau, target, k, top_k, cett, threshold):
+ * it moves a point along one curve instead of making a new one.  0 for NULL. */
+int sw_report_is_sparsity_knob(const char *key);
+
 #endif

@@ -759,13 +759,10 @@ static char **split_groups(const proj_t *p, size_t *n) {
   return keys;
 }
 
+/* In the order merged knob columns are shown. */
 static const char *const knobs[] = {"sparsity", "tau", "target", "k", "top_k", "cett", "threshold"};
 
-static int is_knob(const char *key) {
-  for (size_t i = 0; i < sizeof knobs / sizeof *knobs; i++)
-    if (strcmp(key, knobs[i]) == 0) return 1;
-  return 0;
-}
+int sw_report_is_sparsity_knob(const char *key) { return sw_names_find(knobs, sizeof knobs / sizeof *knobs, key) >= 0; }
 
 static sw_rc unknown_key(const proj_t *p, const char *key, sw_err_t *err) {
   sw_buf_t keys = SW_BUF_INIT;
@@ -792,7 +789,7 @@ static sw_rc choose_columns(proj_t *p, const char *ck, sw_err_t *err) {
   }
   if (!ck) return SW_OK;
   p->cols[p->n_cols++] = axis_find(p->axes, p->n_axes, ck);
-  for (size_t k = 0; is_knob(ck) && k < sizeof knobs / sizeof *knobs && p->n_cols < 8; k++) {
+  for (size_t k = 0; sw_report_is_sparsity_knob(ck) && k < sizeof knobs / sizeof *knobs && p->n_cols < 8; k++) {
     const sw_axis_t *a = axis_find(p->axes, p->n_axes, knobs[k]);
     if (a && a->n > 1 && a != p->cols[0] && a != p->row) p->cols[p->n_cols++] = a;
   }
