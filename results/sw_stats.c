@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/sw_names.h"
+
 /* ---------------------------------------------------------------- small helpers */
 
 static int cmp_double(const void *a, const void *b) {
@@ -226,10 +228,11 @@ static int cmp_indexed(const void *a, const void *b) {
 }
 
 sw_rc sw_padjust_parse(const char *name, sw_padjust *out, sw_err_t *err) {
-  if (strcmp(name, "holm") == 0) *out = SW_PADJUST_HOLM;
-  else if (strcmp(name, "bh") == 0) *out = SW_PADJUST_BH;
-  else if (strcmp(name, "none") == 0) *out = SW_PADJUST_NONE;
-  else return sw_err_set(err, SW_ERR_INVALID, "unknown correction '%s' (expected holm, bh or none)", name);
+  static const char *const names[] = {"none", "holm", "bh"}; /* indexed by sw_padjust */
+  int i = sw_names_find(names, sizeof names / sizeof names[0], name);
+  if (i < 0)
+    return sw_err_set(err, SW_ERR_INVALID, "unknown correction '%s' (expected holm, bh or none)", name ? name : "(null)");
+  *out = (sw_padjust)i;
   return SW_OK;
 }
 

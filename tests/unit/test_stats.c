@@ -157,6 +157,10 @@ static void test_p_adjust_holm_bh(void **state) {
   sw_padjust m;
   assert_int_equal(sw_padjust_parse("bh", &m, &err), SW_OK);
   assert_int_equal(m, SW_PADJUST_BH);
+  assert_int_equal(sw_padjust_parse("holm", &m, &err), SW_OK);
+  assert_int_equal(m, SW_PADJUST_HOLM);
+  assert_int_equal(sw_padjust_parse("none", &m, &err), SW_OK);
+  assert_int_equal(m, SW_PADJUST_NONE);
   assert_int_equal(sw_padjust_parse("bonferroni", &m, &err), SW_ERR_INVALID);
 }
 
