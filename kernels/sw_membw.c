@@ -27,16 +27,20 @@ float sw_membw_read(const void *buf, size_t bytes) {
   return tail;
 }
 
+#define SW_MEMBW_MAX_READERS 64 /* threads beyond this many stay idle (one checksum slot per reader) */
+
 typedef struct sw_membw_job {
   const char *buf;
   size_t      bytes;
-  float       sums[64];
+  float       sums[SW_MEMBW_MAX_READERS];
 } sw_membw_job_t;
 
 static void sw_membw_fn(void *arg, int tid, int n_threads) {
   sw_membw_job_t *j = arg;
-  size_t          lines = j->bytes / 64, l0 = lines * tid / n_threads, l1 = lines * (tid + 1) / n_threads;
-  j->sums[tid % 64] = sw_membw_read(j->buf + l0 * 64, (l1 - l0) * 64);
+  int             readers = n_threads < SW_MEMBW_MAX_READERS ? n_threads : SW_MEMBW_MAX_READERS;
+  if (tid >= readers) return;
+  size_t lines = j->bytes / 64, l0 = lines * tid / readers, l1 = lines * (tid + 1) / readers;
+  j->sums[tid] = sw_membw_read(j->buf + l0 * 64, (l1 - l0) * 64);
 }
 
 float sw_membw_read_pool(sw_pool_t *pool, const void *buf, size_t bytes) {
@@ -47,6 +51,6 @@ float sw_membw_read_pool(sw_pool_t *pool, const void *buf, size_t bytes) {
   job.bytes = bytes;
   sw_pool_run(pool, sw_membw_fn, &job);
   float s = 0.0f;
-  for (int t = 0; t < 64; t++) s += job.sums[t];
+  for (int t = 0; t < SW_MEMBW_MAX_READERS; t++) s += job.sums[t];
   return s;
 }

@@ -14,6 +14,8 @@
 #include "kernels/sw_ffn_sparse.h"
 #include "kernels/sw_flops.h"
 #include "kernels/sw_gemv_sparse.h"
+#include "kernels/sw_membw.h"
+#include "kernels/sw_pool.h"
 #include "kernels/sw_policy.h"
 #include "tests/unit/test_kernels_common.h"
 
@@ -394,6 +396,26 @@ static void test_flops_hand_values(void **state) {
   assert_true(sw_flops_linear(576, 128, 3) == 442368.0);
 }
 
+/* The bandwidth kernel's checksum is the exact sum (values are powers of two, so float sums are exact) alone and
+ * split over pools of 2, 3 and 70 threads (more threads than checksum slots: the extra ones stay idle). */
+static void test_membw_checksum(void **state) {
+  (void)state;
+  enum { n = 4096 };          /* 16 KiB: 256 lines of 64 bytes */
+  static float buf[n];
+  for (int i = 0; i < n; i++) buf[i] = (i % 2) ? 0.25f : 0.5f;
+  const float want = (n / 2) * 0.25f + (n / 2) * 0.5f; /* hand sum: 1536 */
+  assert_true(sw_membw_read(buf, sizeof buf) == want);
+  assert_true(sw_membw_read_pool(NULL, buf, sizeof buf) == want);
+  static const int threads[] = {2, 3, 70};
+  for (size_t t = 0; t < sizeof threads / sizeof threads[0]; t++) {
+    sw_pool_t *pool = NULL;
+    sw_err_t   err;
+    assert_int_equal(sw_pool_create(&pool, threads[t], &err), SW_OK);
+    assert_true(sw_membw_read_pool(pool, buf, sizeof buf) == want);
+    sw_pool_destroy(pool);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_act_values),
@@ -408,6 +430,7 @@ int main(void) {
       cmocka_unit_test(test_sparse_down_and_gemv),
       cmocka_unit_test(test_invalid_args),
       cmocka_unit_test(test_flops_hand_values),
+      cmocka_unit_test(test_membw_checksum),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
