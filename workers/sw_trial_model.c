@@ -375,7 +375,8 @@ static sw_rc calibrate(sw_method_t *M, const tm_cfg_t *c, const tm_model_t *m, c
     if ((rc = sw_method_init(&fresh, &m->model, &mc, max_tok, err))) return rc;
     *M = fresh;
     if ((rc = sw_calib_method(M, x, err))) return rc;
-    if (mkdir(c->cache_dir, 0777) == 0 || 1) (void)sw_calib_save(M, dir, key, &e2); /* best effort */
+    (void)mkdir(c->cache_dir, 0777);           /* may exist */
+    (void)sw_calib_save(M, dir, key, &e2);     /* best effort: a read-only cache only costs recalibration */
   }
   *seconds = (double)(sw_now_ns() - t0) * 1e-9;
   return SW_OK;
