@@ -236,7 +236,9 @@ sw_rc sw_plot_accuracy_vs_flops(const sw_rset_t *set, const char *dir, const sw_
   sw_rc rc = n ? SW_OK : sw_err_set(err, SW_ERR_NOTFOUND, "accuracy_vs_flops: no trial has both %s and %s", xm, ym);
   char title[256];
   snprintf(title, sizeof title, "%s vs %s, one line per method and shape (run %lld)", ym, xm, (long long)set->run.run_id);
-  if (rc == SW_OK) rc = xy_figure(dir, "accuracy_vs_flops", o, pts, n, title, xm, ym, NULL, err);
+  /* Perplexity spans orders of magnitude between mild and aggressive sparsity: a log axis keeps both readable. */
+  const char *extra = strstr(ym, "ppl") || strstr(ym, "perplexity") ? "set logscale y\n" : NULL;
+  if (rc == SW_OK) rc = xy_figure(dir, "accuracy_vs_flops", o, pts, n, title, xm, ym, extra, err);
   free(pts);
   return rc;
 }
