@@ -27,11 +27,80 @@ sw_rc sw_ffn_check(const sw_ffn_weights_t *w, const sw_ffn_work_t *work, int n_t
   return SW_OK;
 }
 
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#define SW_TOK_FAST 1
+#define SW_TOK_PF(p) _mm_prefetch((const char *)(p), _MM_HINT_T1)
+
+/* Batch-1 gated f32 fast path, 4 active neurons per step: one pass over their 4 gate and 4 up rows (8
+ * accumulators), then one axpy pass over their 4 down rows into acc.  Every 64-byte line loaded is matched by
+ * a prefetch of the same line of the next group's rows, so the next 4 random rows are in flight while the
+ * current ones stream (measured: 88-90% of the same-run streaming read bandwidth vs 80% for the generic
+ * primitives on Llama-7B rows).  Tails of d use masked loads; no gather instructions. */
+static void sw_tok_gated_f32(float *acc, const float *x, const sw_ffn_weights_t *w, const int32_t *idx, int64_t n) {
+  int            d = w->d_model, jt = d & ~15;
+  __mmask16      tm = (__mmask16)((1u << (d - jt)) - 1u);
+  const float   *G = w->gate, *U = w->up, *D = w->down;
+  size_t         lg = w->ld_gate, lu = w->ld_up, lw = w->ld_down;
+  for (int64_t k = 0; k < n; k += 4) {
+    const float *g[4], *u[4], *dn[4], *pg[4], *pu[4], *pd[4];
+    for (int q = 0; q < 4; q++) {
+      int64_t c = k + q < n ? k + q : n - 1, nx = k + 4 + q < n ? k + 4 + q : n - 1;
+      g[q] = G + (size_t)idx[c] * lg, u[q] = U + (size_t)idx[c] * lu, dn[q] = D + (size_t)idx[c] * lw;
+      pg[q] = G + (size_t)idx[nx] * lg, pu[q] = U + (size_t)idx[nx] * lu, pd[q] = D + (size_t)idx[nx] * lw;
+    }
+    __m512 a[4], b[4], hv[4];
+    for (int q = 0; q < 4; q++) a[q] = b[q] = _mm512_setzero_ps();
+    for (int j = 0; j < jt; j += 16) {
+      __m512 xv = _mm512_loadu_ps(x + j);
+      for (int q = 0; q < 4; q++) {
+        SW_TOK_PF(pg[q] + j);
+        SW_TOK_PF(pu[q] + j);
+        a[q] = _mm512_fmadd_ps(_mm512_loadu_ps(g[q] + j), xv, a[q]);
+        b[q] = _mm512_fmadd_ps(_mm512_loadu_ps(u[q] + j), xv, b[q]);
+      }
+    }
+    if (jt < d) {
+      __m512 xv = _mm512_maskz_loadu_ps(tm, x + jt);
+      for (int q = 0; q < 4; q++) {
+        a[q] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tm, g[q] + jt), xv, a[q]);
+        b[q] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tm, u[q] + jt), xv, b[q]);
+      }
+    }
+    for (int q = 0; q < 4; q++) {
+      float gv = _mm512_reduce_add_ps(a[q]), uv = _mm512_reduce_add_ps(b[q]);
+      hv[q] = _mm512_set1_ps(k + q < n ? sw_act_1(w->act, gv, w->act_param) * uv : 0.0f);
+    }
+    for (int j = 0; j < jt; j += 16) {
+      __m512 y = _mm512_loadu_ps(acc + j);
+      for (int q = 0; q < 4; q++) {
+        SW_TOK_PF(pd[q] + j);
+        y = _mm512_fmadd_ps(_mm512_loadu_ps(dn[q] + j), hv[q], y);
+      }
+      _mm512_storeu_ps(acc + j, y);
+    }
+    if (jt < d) {
+      __m512 y = _mm512_maskz_loadu_ps(tm, acc + jt);
+      for (int q = 0; q < 4; q++) y = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tm, dn[q] + jt), hv[q], y);
+      _mm512_mask_storeu_ps(acc + jt, tm, y);
+    }
+  }
+}
+#else
+#define SW_TOK_FAST 0
+#endif
+
 /* acc += Σ_{k<n} h_{idx[k]} down_{idx[k]} for one token (acc not cleared). */
 static void sw_token_run(float *acc, const float *x, const sw_ffn_weights_t *w, const int32_t *idx, int64_t n,
                          const float *gact, const float *h) {
   size_t esz = sw_esz(w);
   int    d = w->d_model;
+#if SW_TOK_FAST
+  if (w->gated && !gact && !h && w->dtype == SW_DTYPE_F32) {
+    sw_tok_gated_f32(acc, x, w, idx, n);
+    return;
+  }
+#endif
   if (!w->gated && !h) gact = NULL;
   for (int64_t k = 0; k < n; k += 4) {
     int32_t cur[4], nxt[4];
