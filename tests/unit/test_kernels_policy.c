@@ -207,6 +207,40 @@ static void test_topk_and_random(void **state) {
   kt_layer_free(&L);
 }
 
+/* Batch 1 (the per-token gathered kernel) with the gate given (CATS threshold), with h given (top-k, and the
+ * down-only entry point) and the gate computed (random), on 1 and 2 threads; d = 2*16 + 13 covers the vector
+ * body and the masked tail. */
+static void test_batch1_paths(void **state) {
+  (void)state;
+  sw_err_t err;
+  for (int threads = 1; threads <= 2; threads++) {
+    kt_layer_t L;
+    kt_layer_init(&L, 45, 203, 1, 1, 30 + (uint64_t)threads);
+    if (threads == 2) {
+      sw_ffn_work_free(&L.work);
+      assert_int_equal(sw_ffn_work_alloc(&L.work, 45, 203, 1, 2, &err), SW_OK);
+    }
+    sw_policy_t p;
+    assert_int_equal(sw_policy_init(&p, SW_POLICY_THRESHOLD, 203, 0, &err), SW_OK);
+    assert_int_equal(sw_policy_calibrate(&p, &L.w, L.gact, L.u, 1, 0.5, &err), SW_OK);
+    kt_policy_forward_check(&L, &p, "threshold batch 1 (gate given)");
+    assert_true(L.mask.off[1] >= 8); /* the 2-thread split needs at least 8 active neurons */
+    sw_policy_free(&p);
+    assert_int_equal(sw_policy_init(&p, SW_POLICY_RANDOM, 203, 3, &err), SW_OK);
+    assert_int_equal(sw_policy_calibrate(&p, &L.w, NULL, NULL, 0, 0.6, &err), SW_OK);
+    kt_policy_forward_check(&L, &p, "random batch 1 (gate computed)");
+    sw_policy_free(&p);
+    assert_int_equal(sw_policy_init(&p, SW_POLICY_TOPK, 203, 0, &err), SW_OK);
+    assert_int_equal(sw_policy_calibrate(&p, &L.w, NULL, NULL, 0, 0.7, &err), SW_OK);
+    kt_policy_forward_check(&L, &p, "topk batch 1 (h given)");
+    kt_poison(L.out, 45);
+    assert_int_equal(sw_ffn_sparse_down(L.out, L.h, &L.w, &L.mask, NULL, &L.work, 1), SW_OK);
+    assert_int_equal(kt_mismatches(L.out, L.ref, 1, 45, "sparse down batch 1"), 0); /* ref of the top-k mask */
+    sw_policy_free(&p);
+    kt_layer_free(&L);
+  }
+}
+
 static void test_cett_calibration(void **state) {
   (void)state;
   kt_layer_t L;
@@ -316,6 +350,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_calib_quantiles_held_out), cmocka_unit_test(test_calib_chess_held_out),
       cmocka_unit_test(test_threshold_policy_ffn_held_out), cmocka_unit_test(test_topk_and_random),
+      cmocka_unit_test(test_batch1_paths),
       cmocka_unit_test(test_cett_calibration), cmocka_unit_test(test_plain_ffn_policies),
       cmocka_unit_test(test_policy_names), cmocka_unit_test(test_teal_forward),
   };
