@@ -1,7 +1,8 @@
-/* `sparsweep compare DB --baseline RUN --candidate RUN`: A/B statistics between two runs (possibly from two
- * databases): ratio of medians with a CI and a Mann-Whitney U test per trial and series, Holm/BH across all
- * of them, a practical threshold; exit 1 when a significant regression (or an accuracy regression, or a
- * change in a deterministic count) is found, for CI. */
+/* `sparsweep compare DB --baseline RUN[,RUN...] --candidate RUN[,RUN...]`: A/B statistics between runs
+ * (candidates possibly from a second database): ratio of medians with a CI and a Mann-Whitney U test per trial
+ * and series, Holm/BH across all of them, a practical threshold and, with two or more baseline runs, their
+ * run-to-run noise floor; exit 1 when a significant regression (or an accuracy regression, or a change in a
+ * deterministic count) is found, for CI. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,12 +13,19 @@
 #include "results/sw_report.h"
 
 static void usage(FILE *f) {
-  fprintf(f, "usage: sparsweep compare DB --baseline RUN --candidate RUN [--candidate-db DB2] [--threshold 0.05]\n"
-             "         [--alpha 0.05] [--correction holm|bh|none] [--acc-tol 1e-3] [--where EXPR] [--paired] [--verbose]\n"
+  fprintf(f, "usage: sparsweep compare DB --baseline RUN[,RUN...] --candidate RUN[,RUN...] [--candidate-db DB2]\n"
+             "         [--threshold 0.05] [--alpha 0.05] [--correction holm|bh|none] [--acc-tol 1e-3] [--where EXPR]\n"
+             "         [--paired] [--verbose]\n"
+             "  RUN: a run id, a run uuid prefix, or 'latest'; a comma-separated list pools the samples of its runs\n"
+             "  (at most %d) for the U test and the ratio CI.  With two or more baseline runs (recommended: a\n"
+             "  single run only measures within-run noise), each config and series gets a run-to-run noise floor,\n"
+             "  the largest ratio between the baseline runs' medians: a change must also exceed it; one that only\n"
+             "  the floor stops is shown as 'noisy (floor X%%)', a warning that does not fail the command.\n"
              "  --paired: compare each trial's interleaved per-repetition speedups dense_i/sparse_i instead of raw\n"
              "  latencies (drift of a shared machine between the two runs cancels).\n"
-             "  exit 0: no significant regression; 1: a latency regression (adjusted p < alpha and ratio > 1 +\n"
-             "  threshold), an accuracy regression, or a changed deterministic count; 2: bad usage or input.\n");
+             "  exit 0: no significant regression; 1: a latency regression (adjusted p < alpha, ratio > 1 +\n"
+             "  threshold and beyond the floor), an accuracy regression, or a changed deterministic count;\n"
+             "  2: bad usage or input.\n", SW_COMPARE_MAX_RUNS);
 }
 
 typedef struct compare_args {
@@ -61,17 +69,37 @@ static int parse_args(int argc, char **argv, compare_args_t *a) {
   return !bad;
 }
 
-/* Opens a database and loads one run of it. */
-static sw_rc load(const char *path, const char *run, const char *where, sw_rset_t *set, sw_err_t *err) {
+/* Opens a database and loads the runs of a comma-separated list (each resolved by sw_report_resolve_run) into
+ * sets[0..*n); a run listed twice is an error. */
+static sw_rc load(const char *path, const char *list, const char *where, sw_rset_t *sets, size_t *n, sw_err_t *err) {
   sqlite3 *db = NULL;
-  int64_t id;
+  *n = 0;
   sw_rc rc = sw_report_open(path, &db, err); /* its messages name the path already */
   if (rc != SW_OK) return rc;
-  rc = sw_report_resolve_run(db, run, &id, err);
-  if (rc == SW_OK) rc = sw_rset_load(db, id, where, set, err);
+  for (const char *p = list; rc == SW_OK && p;) {
+    const char *comma = strchr(p, ',');
+    size_t len = comma ? (size_t)(comma - p) : strlen(p);
+    char spec[128];
+    int64_t id;
+    if (len == 0 || len >= sizeof spec) rc = sw_err_set(err, SW_ERR_INVALID, "bad run list '%s'", list);
+    else if (*n == SW_COMPARE_MAX_RUNS) rc = sw_err_set(err, SW_ERR_INVALID, "more than %d runs in '%s'", SW_COMPARE_MAX_RUNS, list);
+    if (rc != SW_OK) break;
+    memcpy(spec, p, len);
+    spec[len] = '\0';
+    rc = sw_report_resolve_run(db, spec, &id, err);
+    for (size_t i = 0; rc == SW_OK && i < *n; i++)
+      if (sets[i].run.run_id == id) rc = sw_err_set(err, SW_ERR_INVALID, "run %lld listed twice in '%s'", (long long)id, list);
+    if (rc == SW_OK) rc = sw_rset_load(db, id, where, &sets[*n], err);
+    if (rc == SW_OK) (*n)++;
+    p = comma ? comma + 1 : NULL;
+  }
   if (rc != SW_OK) sw_err_prefix(err, "%s", path);
   sqlite3_close(db);
   return rc;
+}
+
+static void free_sets(sw_rset_t *sets, size_t n) {
+  for (size_t i = 0; i < n; i++) sw_rset_free(&sets[i]);
 }
 
 int cmd_compare(int argc, char **argv) {
@@ -88,26 +116,28 @@ int cmd_compare(int argc, char **argv) {
   }
   sw_err_t err;
   sw_err_clear(&err);
-  sw_rset_t base, cand;
-  memset(&base, 0, sizeof base);
-  memset(&cand, 0, sizeof cand);
-  sw_rc rc = load(a.db, a.base, a.where, &base, &err);
-  if (rc == SW_OK) rc = load(a.db2 ? a.db2 : a.db, a.cand, a.where, &cand, &err);
+  sw_rset_t base[SW_COMPARE_MAX_RUNS], cand[SW_COMPARE_MAX_RUNS];
+  size_t nb = 0, nc = 0;
+  memset(base, 0, sizeof base);
+  memset(cand, 0, sizeof cand);
+  sw_rc rc = load(a.db, a.base, a.where, base, &nb, &err);
+  if (rc == SW_OK) rc = load(a.db2 ? a.db2 : a.db, a.cand, a.where, cand, &nc, &err);
   if (rc != SW_OK) {
     fprintf(stderr, "sparsweep compare: %s\n", err.msg);
-    sw_rset_free(&base);
+    free_sets(base, SW_COMPARE_MAX_RUNS);
+    free_sets(cand, SW_COMPARE_MAX_RUNS);
     return SW_EXIT_USAGE;
   }
   sw_buf_t out = SW_BUF_INIT, warn = SW_BUF_INIT;
   sw_compare_summary_t sum;
-  rc = sw_compare_sets(&base, &cand, &a.o, &out, &warn, &sum, &err);
+  rc = sw_compare_runs(base, nb, cand, nc, &a.o, &out, &warn, &sum, &err);
   fputs(sw_buf_str(&warn), stderr);
   fputs(sw_buf_str(&out), stdout);
   if (rc != SW_OK) fprintf(stderr, "sparsweep compare: %s\n", err.msg);
   sw_buf_free(&out);
   sw_buf_free(&warn);
-  sw_rset_free(&base);
-  sw_rset_free(&cand);
+  free_sets(base, nb);
+  free_sets(cand, nc);
   if (rc != SW_OK) return SW_EXIT_FAIL;
   return sum.regressions + sum.accuracy_regressions + sum.count_changes > 0 ? SW_EXIT_FAIL : SW_EXIT_OK;
 }

@@ -182,6 +182,9 @@ typedef struct sw_compare_summary {
   size_t count_changes;     /* deterministic counts that differ */
   double geomean_ratio;     /* geometric mean of candidate/baseline latency ratios (NaN when none) */
   int    machines_differ;
+  size_t noisy;             /* significant and beyond the threshold but within the run-to-run noise floor of the
+                               baseline runs (warning "noisy (floor X%)", never a verdict); 0 with one baseline run */
+  size_t floor_above;       /* comparisons whose noise floor alone exceeds the threshold */
 } sw_compare_summary_t;
 
 /* Compares two loaded sets, trials matched by config hash.  Writes the report to out and warnings to warn.
@@ -189,6 +192,22 @@ typedef struct sw_compare_summary {
  * the threshold (latency ratio > 1 + threshold; paired: speedup ratio < 1 / (1 + threshold)). */
 sw_rc sw_compare_sets(const sw_rset_t *base, const sw_rset_t *cand, const sw_compare_opts_t *o, sw_buf_t *out,
                       sw_buf_t *warn, sw_compare_summary_t *sum, sw_err_t *err);
+
+#define SW_COMPARE_MAX_RUNS 16
+
+/* sw_compare_sets over nb >= 1 baseline runs and nc >= 1 candidate runs (at most SW_COMPARE_MAX_RUNS each), in
+ * the spirit of pyperf's several worker processes and asv's repeated runs: one run's repetitions only measure
+ * within-run noise, and on a shared machine a configuration's level drifts between runs by more than that.
+ * Configurations are those of base[0] (ok status) that at least one candidate run has.  The U test and the
+ * ratio interval pool the samples of all baseline runs (and of all candidate runs) that have the series.
+ * With nb >= 2, each (configuration, series) also gets a run-to-run noise floor: the largest |log(m_i / m_j)|
+ * over the medians m of the baseline runs (--paired: medians of the per-repetition speedups); a change then
+ * also needs |log ratio| > floor.  A change that is significant and beyond the threshold but within the floor
+ * gets the verdict "noisy (floor X%)": a warning, counted in sum->noisy, never a regression.  Accuracy
+ * metrics and deterministic counts are compared between base[0] and the first candidate run that has the
+ * configuration.  nb == nc == 1 is exactly sw_compare_sets (plus a hint on warn to use two baseline runs). */
+sw_rc sw_compare_runs(const sw_rset_t *base, size_t nb, const sw_rset_t *cand, size_t nc, const sw_compare_opts_t *o,
+                      sw_buf_t *out, sw_buf_t *warn, sw_compare_summary_t *sum, sw_err_t *err);
 
 /* 1 when a metric (is_counter 0: unit flop/count/byte(s) or a "flops" name) or a counter (is_counter 1) is a
  * deterministic count compared exactly: FLOPs, SDE counters, instructions; never cycles, cache misses,

@@ -1,8 +1,8 @@
-/* sw_report_compare: A/B comparison of two runs (trials matched by config hash; per sample series the
+/* sw_report_compare: A/B comparison of runs (trials matched by config hash; per sample series the
  * candidate/baseline ratio of medians with its interval and a Mann-Whitney U test, Holm or BH across every
- * comparison, a practical threshold, "too few samples" as a warning only, accuracy metrics against their
- * own tolerance, deterministic counts compared exactly), metric history across runs with change points,
- * and export to CSV / JSON Lines. */
+ * comparison, a practical threshold, a run-to-run noise floor when several baseline runs are given, "too few
+ * samples" as a warning only, accuracy metrics against their own tolerance, deterministic counts compared
+ * exactly), metric history across runs with change points, and export to CSV / JSON Lines. */
 #include <math.h>
 #include <sqlite3.h>
 #include <stdlib.h>
@@ -70,12 +70,14 @@ typedef struct lat_cmp {
   double             med_base, med_cand;
   sw_estimate_t      ratio;
   double             p, p_adj;
+  double             floor;         /* run-to-run noise floor, max |log(m_i/m_j)| over baseline runs; NaN if < 2 */
   int                too_few;
   int                higher_better; /* 1 for paired speedups: a lower candidate value is the regression */
 } lat_cmp_t;
 
 typedef struct cmp_ctx {
   const sw_compare_opts_t *o;
+  size_t                   n_base_runs;   /* >= 2: the noise floor column is shown */
   lat_cmp_t               *lat;
   size_t                   n_lat, cap_lat;
   sw_axis_t               *axes;
@@ -87,7 +89,8 @@ typedef struct cmp_ctx {
 
 /* One comparison of baseline values xb[nb] with candidate values xc[nc] (all > 0). */
 static sw_rc compare_values(cmp_ctx_t *c, const sw_rtrial_t *b, const sw_rtrial_t *t, const char *name,
-                            const double *xb, size_t nb, const double *xc, size_t nc, int higher_better, sw_err_t *err) {
+                            const double *xb, size_t nb, const double *xc, size_t nc, int higher_better, double floor,
+                            sw_err_t *err) {
   if (c->n_lat == c->cap_lat) {
     size_t ncap = c->cap_lat ? c->cap_lat * 2 : 64;
     lat_cmp_t *p = realloc(c->lat, ncap * sizeof *p);
@@ -101,6 +104,7 @@ static sw_rc compare_values(cmp_ctx_t *c, const sw_rtrial_t *b, const sw_rtrial_
   l->cand = t;
   l->series = name;
   l->higher_better = higher_better;
+  l->floor = floor;
   l->med_base = sw_median(xb, nb);
   l->med_cand = sw_median(xc, nc);
   sw_err_t e2;
@@ -138,24 +142,6 @@ static double *paired_ratios(const sw_rtrial_t *t, const sw_rseries_t *d, size_t
   }
   if (r) *n = d->n;
   return r;
-}
-
-/* Every series pair "<p>dense"/"<p>sparse" present in both trials, as per-repetition speedups. */
-static sw_rc compare_paired(cmp_ctx_t *c, const sw_rtrial_t *b, const sw_rtrial_t *t, sw_err_t *err) {
-  sw_rc rc = SW_OK;
-  for (size_t k = 0; rc == SW_OK && k < b->n_series; k++) {
-    const sw_rseries_t *db = &b->series[k];
-    size_t len = strlen(db->name);
-    if (len < 5 || strcmp(db->name + len - 5, "dense") != 0) continue;
-    const sw_rseries_t *dc = sw_rtrial_series(t, db->name);
-    if (!dc) continue;
-    size_t nb, nc;
-    double *rb = paired_ratios(b, db, &nb), *rc_ = paired_ratios(t, dc, &nc);
-    if (rb && rc_) rc = compare_values(c, b, t, db->name, rb, nb, rc_, nc, 1, err);
-    free(rb);
-    free(rc_);
-  }
-  return rc;
 }
 
 static void add_change_row(sw_grid_t *g, const char *desc, const char *what, double vb, double vc, const char *verdict) {
@@ -211,21 +197,89 @@ static void compare_counts(cmp_ctx_t *c, const sw_rtrial_t *b, const sw_rtrial_t
   }
 }
 
-static sw_rc compare_pair(cmp_ctx_t *c, const sw_rtrial_t *b, const sw_rtrial_t *t, sw_err_t *err) {
+/* One configuration in every listed run: bt[0] is the base[0] trial; NULL where a run lacks it. */
+typedef struct cfg_runs {
+  const sw_rtrial_t *bt[SW_COMPARE_MAX_RUNS], *ct[SW_COMPARE_MAX_RUNS];
+  size_t             nb, nc;
+} cfg_runs_t;
+
+/* Values of one series of one trial: the raw samples, or (paired) the per-repetition speedups; NULL if absent. */
+static double *series_values(const sw_rtrial_t *t, const char *name, int paired, size_t *n) {
+  const sw_rseries_t *s = t ? sw_rtrial_series(t, name) : NULL;
+  *n = 0;
+  if (!s) return NULL;
+  if (paired) return paired_ratios(t, s, n);
+  double *v = malloc((s->n ? s->n : 1) * sizeof *v);
+  if (v && s->n) memcpy(v, s->v, s->n * sizeof *v);
+  if (v) *n = s->n;
+  return v;
+}
+
+/* The values of series name pooled over trials ts[n] (runs without it are skipped) into *pool (malloc'd, NULL
+ * when no run has it); *floor = max |log(m_i / m_j)| = log(max m / min m) over the per-run medians m when at
+ * least two runs contributed, else NaN.  Returns 0 on allocation failure. */
+static int pool_series(const sw_rtrial_t *const *ts, size_t n, const char *name, int paired, double **pool,
+                       size_t *len, double *floor) {
+  double mmin = INFINITY, mmax = -INFINITY;
+  size_t runs = 0;
+  *pool = NULL;
+  *len = 0;
+  *floor = NAN;
+  for (size_t i = 0; i < n; i++) {
+    size_t k;
+    double *v = series_values(ts[i], name, paired, &k);
+    if (!v || k == 0) {
+      free(v);
+      continue;
+    }
+    double *p = realloc(*pool, (*len + k) * sizeof *p);
+    if (!p) {
+      free(v);
+      return 0;
+    }
+    memcpy(p + *len, v, k * sizeof *v);
+    *pool = p;
+    *len += k;
+    double m = sw_median(v, k);
+    mmin = fmin(mmin, m);
+    mmax = fmax(mmax, m);
+    runs++;
+    free(v);
+  }
+  if (runs >= 2 && mmin > 0) *floor = log(mmax / mmin);
+  return 1;
+}
+
+/* Compares one series (raw samples, or paired speedups of "<p>dense"/"<p>sparse") pooled over the runs. */
+static sw_rc compare_series(cmp_ctx_t *c, const cfg_runs_t *r, const char *name, int paired, sw_err_t *err) {
+  double *xb, *xc, floor, unused;
+  size_t nb, nc;
+  int ok = pool_series(r->bt, r->nb, name, paired, &xb, &nb, &floor);
+  ok = pool_series(r->ct, r->nc, name, paired, &xc, &nc, &unused) && ok;
+  sw_rc rc = ok ? SW_OK : sw_err_set(err, SW_ERR_NOMEM, "compare: out of memory");
+  const sw_rtrial_t *t = NULL;
+  for (size_t j = 0; j < r->nc && !t; j++) t = r->ct[j];
+  if (rc == SW_OK && xb && xc && nb && nc)
+    rc = compare_values(c, r->bt[0], t, name, xb, nb, xc, nc, paired, floor, err);
+  free(xb);
+  free(xc);
+  return rc;
+}
+
+static sw_rc compare_config(cmp_ctx_t *c, const cfg_runs_t *r, sw_err_t *err) {
+  const sw_rtrial_t *b = r->bt[0], *t = NULL;
+  for (size_t j = 0; j < r->nc && !t; j++) t = r->ct[j];
   char desc[400];
   describe(b, c->axes, c->nax, desc, sizeof desc);
-  for (size_t k = 0; !c->o->paired && k < b->n_series; k++) {
-    const sw_rseries_t *sb = &b->series[k], *sc = sw_rtrial_series(t, sb->name);
-    if (!sc) continue;
-    sw_rc rc = compare_values(c, b, t, sb->name, sb->v, sb->n, sc->v, sc->n, 0, err);
-    if (rc != SW_OK) return rc;
+  sw_rc rc = SW_OK;
+  for (size_t k = 0; rc == SW_OK && k < b->n_series; k++) {
+    const char *name = b->series[k].name;
+    size_t len = strlen(name);
+    if (c->o->paired && (len < 5 || strcmp(name + len - 5, "dense") != 0)) continue;
+    rc = compare_series(c, r, name, c->o->paired, err);
   }
-  if (c->o->paired) {
-    sw_rc rc = compare_paired(c, b, t, err);
-    if (rc != SW_OK) return rc;
-  }
-  compare_counts(c, b, t, desc);
-  return SW_OK;
+  if (rc == SW_OK) compare_counts(c, b, t, desc);
+  return rc;
 }
 
 static void latency_row(cmp_ctx_t *c, sw_grid_t *g, const lat_cmp_t *l, const char *verdict) {
@@ -252,7 +306,13 @@ static void latency_row(cmp_ctx_t *c, sw_grid_t *g, const lat_cmp_t *l, const ch
   snprintf(b, sizeof b, "%.2g", l->p_adj);
   sw_grid_set(g, row, 5, isnan(l->p) ? "-" : a);
   sw_grid_set(g, row, 6, isnan(l->p_adj) ? "-" : b);
-  sw_grid_set(g, row, 7, verdict);
+  size_t vc = 7;
+  if (c->n_base_runs >= 2) {
+    if (isnan(l->floor)) snprintf(r, sizeof r, "-");
+    else snprintf(r, sizeof r, "%.1f%%", (exp(l->floor) - 1) * 100);
+    sw_grid_set(g, row, vc++, r);
+  }
+  sw_grid_set(g, row, vc, verdict);
 }
 
 static void init_change_grid(sw_grid_t *g) {
@@ -268,10 +328,12 @@ static sw_rc verdicts(cmp_ctx_t *c, sw_buf_t *out, sw_err_t *err) {
   sw_rc rc = p && adj && ratios ? SW_OK : sw_err_set(err, SW_ERR_NOMEM, "compare: out of memory");
   for (size_t i = 0; rc == SW_OK && i < c->n_lat; i++) p[i] = c->lat[i].p;
   if (rc == SW_OK) rc = sw_p_adjust(p, c->n_lat, c->o->correction, adj, err);
-  static const char *const h[] = {"config", "series", "baseline", "candidate", "ratio [CI]", "p", "p_adj", "verdict"};
+  static const char *const h[] = {"config", "series", "baseline", "candidate", "ratio [CI]", "p", "p_adj", "floor", "verdict"};
+  int with_floor = c->n_base_runs >= 2;
+  size_t ncol = with_floor ? 9 : 8;
   sw_grid_t g;
-  sw_grid_init(&g, 8);
-  for (size_t i = 0; i < 8; i++) sw_grid_header(&g, i, h[i]);
+  sw_grid_init(&g, ncol);
+  for (size_t i = 0; i < ncol; i++) sw_grid_header(&g, i, h[i + (!with_floor && i == 7)]);
   size_t nr = 0;
   for (size_t i = 0; rc == SW_OK && i < c->n_lat; i++) {
     lat_cmp_t *l = &c->lat[i];
@@ -279,15 +341,24 @@ static sw_rc verdicts(cmp_ctx_t *c, sw_buf_t *out, sw_err_t *err) {
     ratios[nr++] = l->ratio.value;
     /* "worse" is the factor by which the candidate is slower: latency ratio, or the inverse speedup ratio. */
     double worse = l->higher_better ? 1 / l->ratio.value : l->ratio.value;
-    int big = worse > 1 + c->o->threshold || worse < 1 / (1 + c->o->threshold);
+    int over = worse > 1 + c->o->threshold || worse < 1 / (1 + c->o->threshold);
+    /* Beyond the run-to-run noise floor too (NaN floor: one baseline run, the threshold alone decides). */
+    int big = over && !(fabs(log(worse)) <= l->floor);
     int sig = !l->too_few && l->p_adj < c->o->alpha;
+    char noisy[64];
     const char *v = "~";
+    if (l->floor > log1p(c->o->threshold)) c->sum->floor_above++;
     if (l->too_few) {
       c->sum->too_few++;
       v = "too few samples";
     } else {
       c->sum->compared++;
       if (sig && big) v = worse > 1 ? "REGRESSION" : "improvement";
+      else if (sig && over) { /* only the floor, which exceeds the threshold, keeps it from being flagged */
+        c->sum->noisy++;
+        snprintf(noisy, sizeof noisy, "noisy (floor %.1f%%)", (exp(l->floor) - 1) * 100);
+        v = noisy;
+      }
     }
     if (sig && big && worse > 1) c->sum->regressions++;
     if (sig && big && worse < 1) c->sum->improvements++;
@@ -295,9 +366,9 @@ static sw_rc verdicts(cmp_ctx_t *c, sw_buf_t *out, sw_err_t *err) {
   }
   c->sum->geomean_ratio = sw_geomean(ratios, nr);
   if (rc == SW_OK && g.nrows) {
-    sw_buf_printf(out, "%s: candidate/baseline ratio of medians, %.0f%% CI; changes need p_adj < %g AND a change > %g\n",
+    sw_buf_printf(out, "%s: candidate/baseline ratio of medians, %.0f%% CI; changes need p_adj < %g AND a change > %g%s\n",
                   c->o->paired ? "paired speedup (dense_i/sparse_i)" : "latency", c->o->confidence * 100, c->o->alpha,
-                  c->o->threshold);
+                  c->o->threshold, with_floor ? " AND > floor" : "");
     sw_grid_render(&g, NULL, SW_FMT_TEXT, out);
     sw_buf_puts(out, "\n");
   }
@@ -308,23 +379,25 @@ static sw_rc verdicts(cmp_ctx_t *c, sw_buf_t *out, sw_err_t *err) {
   return rc;
 }
 
-static void machine_warning(const sw_rset_t *base, const sw_rset_t *cand, sw_compare_summary_t *sum, sw_buf_t *warn) {
+/* Warns when two runs' machines differ or are unknown; returns 1 when it warned. */
+static int machine_warning(const sw_rset_t *base, const sw_rset_t *cand, sw_compare_summary_t *sum, sw_buf_t *warn) {
   const char *fb = base->run.fingerprint, *fc = cand->run.fingerprint;
-  if (fb && fc && strcmp(fb, fc) == 0) return;
+  if (fb && fc && strcmp(fb, fc) == 0) return 0;
   if (!fb && !fc) {
     sw_buf_puts(warn, "warning: machine fingerprints unknown: cannot check that both runs come from one machine\n");
-    return;
+    return 1;
   }
   sum->machines_differ = 1;
   sw_buf_printf(warn, "warning: machines differ (baseline %s, candidate %s): latency changes may come from the machine\n",
                 fb ? fb : "unknown", fc ? fc : "unknown");
+  return 1;
 }
 
 static const char *correction_name(sw_padjust m) {
   return m == SW_PADJUST_HOLM ? "Holm" : m == SW_PADJUST_BH ? "Benjamini-Hochberg" : "no";
 }
 
-static void summary_lines(const cmp_ctx_t *c, const sw_rset_t *base, const sw_rset_t *cand, sw_buf_t *out) {
+static void summary_lines(const cmp_ctx_t *c, sw_buf_t *out) {
   const sw_compare_summary_t *s = c->sum;
   sw_buf_printf(out, "summary: %zu matched configs (only baseline %zu, only candidate %zu); %zu comparisons"
                      " (%s correction), %zu with too few samples\n",
@@ -337,41 +410,95 @@ static void summary_lines(const cmp_ctx_t *c, const sw_rset_t *base, const sw_rs
                   s->geomean_ratio);
   sw_buf_printf(out, "%zu regressions, %zu improvements, %zu accuracy regressions (%zu changes), %zu count changes\n",
                 s->regressions, s->improvements, s->accuracy_regressions, s->accuracy_changes, s->count_changes);
-  (void)base;
-  (void)cand;
+  if (c->n_base_runs >= 2)
+    sw_buf_printf(out, "run-to-run noise: %zu comparisons have a floor above the threshold; %zu changes within their floor"
+                       " (noisy: a warning, not a verdict)\n", s->floor_above, s->noisy);
+}
+
+/* "run 1 (commit abc1234, machine fp)" for every listed run, comma-separated. */
+static void runs_text(const sw_rset_t *sets, size_t n, sw_buf_t *out) {
+  for (size_t i = 0; i < n; i++)
+    sw_buf_printf(out, "%srun %lld (commit %.7s, machine %s)", i ? ", " : "", (long long)sets[i].run.run_id,
+                  sets[i].run.git_commit ? sets[i].run.git_commit : "unknown",
+                  sets[i].run.fingerprint ? sets[i].run.fingerprint : "unknown");
+}
+
+static void header_lines(const cmp_ctx_t *c, const sw_rset_t *base, size_t nb, const sw_rset_t *cand, size_t nc,
+                         sw_buf_t *out) {
+  sw_buf_printf(out, "compare: baseline%s ", nb > 1 ? "s" : "");
+  runs_text(base, nb, out);
+  sw_buf_printf(out, " vs candidate%s ", nc > 1 ? "s" : "");
+  runs_text(cand, nc, out);
+  sw_buf_puts(out, "\n");
+  if (nb > 1 || nc > 1)
+    sw_buf_printf(out, "samples pooled over the %zu baseline and the %zu candidate runs for the U test and the ratio CI\n",
+                  nb, nc);
+  if (c->n_base_runs >= 2)
+    sw_buf_puts(out, "floor: run-to-run noise, the largest ratio between the baseline runs' medians; a change must exceed"
+                     " it and the threshold\n");
+  sw_buf_puts(out, "\n");
+}
+
+/* Every (config, series) of base[0] against the candidate runs; fills c->lat and the change grids. */
+static sw_rc match_configs(cmp_ctx_t *c, const sw_rset_t *base, size_t nb, const sw_rset_t *cand, size_t nc,
+                           sw_err_t *err) {
+  const sw_rtrial_t **bidx[SW_COMPARE_MAX_RUNS] = {0}, **cidx[SW_COMPARE_MAX_RUNS] = {0};
+  size_t bn[SW_COMPARE_MAX_RUNS] = {0}, cn[SW_COMPARE_MAX_RUNS] = {0};
+  sw_rc rc = SW_OK;
+  for (size_t i = 0; rc == SW_OK && i < nb; i++)
+    if (!(bidx[i] = index_by_hash(&base[i], &bn[i]))) rc = sw_err_set(err, SW_ERR_NOMEM, "compare: out of memory");
+  for (size_t j = 0; rc == SW_OK && j < nc; j++)
+    if (!(cidx[j] = index_by_hash(&cand[j], &cn[j]))) rc = sw_err_set(err, SW_ERR_NOMEM, "compare: out of memory");
+  for (size_t i = 0; rc == SW_OK && i < base[0].n; i++) {
+    const sw_rtrial_t *b = &base[0].trials[i];
+    if (strcmp(b->status, "ok") != 0) continue;
+    cfg_runs_t r;
+    memset(&r, 0, sizeof r);
+    r.nb = nb;
+    r.nc = nc;
+    size_t found = 0;
+    for (size_t k = 0; k < nb; k++) r.bt[k] = find_hash(bidx[k], bn[k], b);
+    for (size_t j = 0; j < nc; j++) found += (r.ct[j] = find_hash(cidx[j], cn[j], b)) != NULL;
+    if (!found) {
+      c->sum->only_baseline++;
+      continue;
+    }
+    c->sum->matched++;
+    rc = compare_config(c, &r, err);
+  }
+  if (rc == SW_OK) c->sum->only_candidate = cn[0] >= c->sum->matched ? cn[0] - c->sum->matched : 0;
+  for (size_t i = 0; i < SW_COMPARE_MAX_RUNS; i++) {
+    free(bidx[i]);
+    free(cidx[i]);
+  }
+  return rc;
 }
 
 sw_rc sw_compare_sets(const sw_rset_t *base, const sw_rset_t *cand, const sw_compare_opts_t *o, sw_buf_t *out,
                       sw_buf_t *warn, sw_compare_summary_t *sum, sw_err_t *err) {
+  return sw_compare_runs(base, 1, cand, 1, o, out, warn, sum, err);
+}
+
+sw_rc sw_compare_runs(const sw_rset_t *base, size_t nb, const sw_rset_t *cand, size_t nc, const sw_compare_opts_t *o,
+                      sw_buf_t *out, sw_buf_t *warn, sw_compare_summary_t *sum, sw_err_t *err) {
   memset(sum, 0, sizeof *sum);
+  if (nb < 1 || nc < 1 || nb > SW_COMPARE_MAX_RUNS || nc > SW_COMPARE_MAX_RUNS)
+    return sw_err_set(err, SW_ERR_INVALID, "compare: need 1 to %d baseline and candidate runs (got %zu and %zu)",
+                      SW_COMPARE_MAX_RUNS, nb, nc);
   cmp_ctx_t c;
   memset(&c, 0, sizeof c);
   c.o = o;
   c.sum = sum;
   c.warn = warn;
+  c.n_base_runs = nb;
   init_change_grid(&c.acc);
   init_change_grid(&c.counts);
-  machine_warning(base, cand, sum, warn);
-  size_t ni;
-  const sw_rtrial_t **idx = index_by_hash(cand, &ni);
-  sw_rc rc = idx ? sw_axes_collect(base, &c.axes, &c.nax, err) : sw_err_set(err, SW_ERR_NOMEM, "compare: out of memory");
-  for (size_t i = 0; rc == SW_OK && i < base->n; i++) {
-    const sw_rtrial_t *b = &base->trials[i];
-    if (strcmp(b->status, "ok") != 0) continue;
-    const sw_rtrial_t *t = find_hash(idx, ni, b);
-    if (!t) {
-      sum->only_baseline++;
-      continue;
-    }
-    sum->matched++;
-    rc = compare_pair(&c, b, t, err);
-  }
-  sum->only_candidate = ni - sum->matched;
-  sw_buf_printf(out, "compare: baseline run %lld (commit %.7s, machine %s) vs candidate run %lld (commit %.7s, machine %s)\n\n",
-                (long long)base->run.run_id, base->run.git_commit ? base->run.git_commit : "unknown",
-                base->run.fingerprint ? base->run.fingerprint : "unknown", (long long)cand->run.run_id,
-                cand->run.git_commit ? cand->run.git_commit : "unknown",
-                cand->run.fingerprint ? cand->run.fingerprint : "unknown");
+  int warned = 0; /* one machine warning at most: base[0] against every other listed run */
+  for (size_t i = 1; i < nb && !warned; i++) warned = machine_warning(&base[0], &base[i], sum, warn);
+  for (size_t j = 0; j < nc && !warned; j++) warned = machine_warning(&base[0], &cand[j], sum, warn);
+  sw_rc rc = sw_axes_collect(&base[0], &c.axes, &c.nax, err);
+  if (rc == SW_OK) rc = match_configs(&c, base, nb, cand, nc, err);
+  header_lines(&c, base, nb, cand, nc, out);
   if (rc == SW_OK) rc = verdicts(&c, out, err);
   if (rc == SW_OK && c.acc.nrows) {
     sw_buf_printf(out, "accuracy metrics beyond tolerance (2 x combined standard error, else %g relative):\n", o->acc_rel_tol);
@@ -386,12 +513,17 @@ sw_rc sw_compare_sets(const sw_rset_t *base, const sw_rset_t *cand, const sw_com
   if (rc == SW_OK && sum->too_few)
     sw_buf_printf(warn, "warning: %zu comparisons have too few samples to ever reach p < %g (need >= 4 per side): no verdict\n",
                   sum->too_few, o->alpha);
-  if (rc == SW_OK) summary_lines(&c, base, cand, out);
+  if (rc == SW_OK && sum->noisy)
+    sw_buf_printf(warn, "warning: %zu changes are significant and beyond the threshold but within the run-to-run noise"
+                        " floor of the baseline runs: marked noisy, no verdict\n", sum->noisy);
+  if (rc == SW_OK && nb == 1 && (sum->compared || sum->too_few))
+    sw_buf_puts(warn, "hint: one baseline run measures only within-run noise; give two or more (--baseline 1,2) to"
+                      " measure the run-to-run noise floor\n");
+  if (rc == SW_OK) summary_lines(&c, out);
   sw_grid_free(&c.acc);
   sw_grid_free(&c.counts);
   sw_axes_free(c.axes, c.nax);
   free(c.lat);
-  free(idx);
   if (rc == SW_OK && (!sw_buf_ok(out) || !sw_buf_ok(warn))) rc = sw_err_set(err, SW_ERR_NOMEM, "compare: out of memory");
   return rc;
 }

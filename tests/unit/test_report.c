@@ -3,7 +3,9 @@
  * Checks: an exact expected table for a small run (values and layout worked out by hand), --where, the
  * Pareto front, compare on two synthetic runs with a planted 10% slowdown in 5 of 300 noisy configurations
  * (fixed seed: finds exactly those, exit 1; identical runs exit 0; too few samples warns without a verdict;
- * a FLOPs change is flagged), history step marking, exports, and PNG/SVG files from gnuplot. */
+ * a FLOPs change is flagged), several baseline runs with a run-to-run noise floor (configurations that drift
+ * 8% between baseline runs are not flagged, a planted 15% slowdown is), history step marking, exports, and
+ * PNG/SVG files from gnuplot. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -627,6 +629,155 @@ static void test_compare_paired_resists_drift(void **state) {
   sw_rset_free(&c);
 }
 
+/* ------------------------------------------------------------------ several baseline runs, noise floor */
+
+enum { N_DRIFT = 10 };
+
+/* Configurations whose sparse series moves between runs (e.g. another page placement per process). */
+static int is_drifting(int cfg) { return cfg % 30 == 13; }
+
+/* One database with runs 1..3 of the 300 configurations (0.3% lognormal noise, so that the drift, threshold and
+ * floor are several standard errors apart; trial ids run * 1000 + cfg + 1).
+ * The sparse series of a drifting configuration is scaled by level[run - 1]; in run 3 the planted
+ * configurations' sparse series is scaled by slow3. */
+static void multi_run_db(const char *dir, const char *name, char *path, size_t cap, const double level[3], double slow3) {
+  sqlite3 *db = new_db(dir, name, path, cap);
+  double dv[N_REPS], sv[N_REPS];
+  for (int run = 1; run <= 3; run++) {
+    add_run(db, run, run < 3 ? "basebase" : "candcand", "fp", (double)run);
+    rng_t r = {100 + (uint64_t)run};
+    for (int cfg = 0; cfg < N_METHODS * N_SPARS * N_BATCH; cfg++) {
+      char config[128], hash[16];
+      describe_cfg(cfg, config, sizeof config);
+      snprintf(hash, sizeof hash, "cfg%03d", cfg);
+      int id = run * 1000 + cfg + 1;
+      add_trial(db, id, run, hash, config);
+      double base = 1e-3 * (1 + cfg % 7), f = is_drifting(cfg) ? level[run - 1] : 1;
+      if (run == 3 && is_planted(cfg)) f *= slow3;
+      for (int i = 0; i < N_REPS; i++) {
+        dv[i] = base * exp(0.003 * rng_normal(&r));
+        sv[i] = 0.5 * base * f * exp(0.003 * rng_normal(&r));
+      }
+      add_samples(db, id, "dense", dv, N_REPS);
+      add_samples(db, id, "sparse", sv, N_REPS);
+    }
+  }
+  close_db(db);
+}
+
+static void load_run_id(const char *path, int run, sw_rset_t *set) {
+  sqlite3 *db = open_ro(path);
+  sw_err_t err;
+  if (sw_rset_load(db, run, NULL, set, &err) != SW_OK) fail_msg("%s", err.msg);
+  sqlite3_close(db);
+}
+
+/* The line of out that describes cfg (its first one), copied into line. */
+static void config_line(const sw_rset_t *b, int cfg, const char *out, char *line, size_t cap) {
+  char bt[16], m[16], sp[16], want[128];
+  const sw_rtrial_t *t = &b->trials[cfg];
+  sw_rtrial_config_text(t, "batch", bt, sizeof bt);
+  sw_rtrial_config_text(t, "method", m, sizeof m);
+  sw_rtrial_config_text(t, "sparsity", sp, sizeof sp);
+  snprintf(want, sizeof want, "batch=%s method=%s sparsity=%s ", bt, m, sp);
+  const char *p = strstr(out, want);
+  if (!p) fail_msg("no line for config %d (%s)", cfg, want);
+  snprintf(line, cap, "%s", p);
+  char *nl = strchr(line, '\n');
+  if (nl) *nl = '\0';
+}
+
+/* Baseline runs 1 and 2 differ by 8% on the drifting configurations; the candidate (run 3) lands 10.25% above
+ * run 1 there, i.e. inside the run-to-run spread (2.1% from run 2; about 6% above the pooled median, between the 5% threshold and the 8% floor), and has a 15% slowdown planted in 5 other
+ * configurations.  Against run 1 alone, both kinds are flagged; against the pooled runs 1,2 with the floor,
+ * exactly the planted ones are, and the drifting ones are "noisy (floor ~8%)" warnings. */
+static void test_compare_noise_floor_two_baselines(void **state) {
+  const char *dir = *state;
+  char path[512];
+  const double level[3] = {1.0, 1.08, 1.1025};
+  multi_run_db(dir, "floor.db", path, sizeof path, level, 1.15);
+  sw_rset_t b[2], c;
+  memset(b, 0, sizeof b);
+  load_run_id(path, 1, &b[0]);
+  load_run_id(path, 2, &b[1]);
+  load_run_id(path, 3, &c);
+  sw_compare_opts_t o;
+  sw_compare_opts_default(&o);
+  sw_buf_t out = SW_BUF_INIT, warn = SW_BUF_INIT;
+  sw_compare_summary_t sum;
+  sw_err_t err;
+  /* One baseline run: the 8% drift is indistinguishable from a regression, and the hint says so. */
+  assert_int_equal(sw_compare_runs(b, 1, &c, 1, &o, &out, &warn, &sum, &err), SW_OK);
+  assert_int_equal(sum.regressions, N_PLANTED + N_DRIFT);
+  assert_int_equal(sum.noisy, 0);
+  assert_contains(sw_buf_str(&warn), "hint: one baseline run");
+  assert_null(strstr(sw_buf_str(&out), "floor"));
+  for (int paired = 0; paired < 2; paired++) {
+    sw_buf_reset(&out);
+    sw_buf_reset(&warn);
+    o.paired = paired;
+    assert_int_equal(sw_compare_runs(b, 2, &c, 1, &o, &out, &warn, &sum, &err), SW_OK);
+    const char *text = sw_buf_str(&out);
+    assert_int_equal(sum.matched, 300);
+    assert_int_equal(sum.compared, paired ? 300 : 600);
+    assert_int_equal(sum.regressions, N_PLANTED);
+    assert_int_equal(sum.improvements, 0);
+    assert_int_equal(sum.noisy, N_DRIFT);
+    assert_int_equal(sum.floor_above, N_DRIFT);
+    assert_int_equal(count_of(text, "REGRESSION"), N_PLANTED);
+    assert_contains(text, "samples pooled over the 2 baseline and the 1 candidate runs");
+    assert_contains(sw_buf_str(&warn), "within the run-to-run noise floor");
+    assert_null(strstr(sw_buf_str(&warn), "hint:"));
+    assert_int_equal(count_of(text, "noisy (floor "), N_DRIFT);
+    /* Only changed rows are listed (the dense rows are unchanged), and no two of them share a description. */
+    for (int cfg = 0; cfg < N_METHODS * N_SPARS * N_BATCH; cfg++) {
+      if (!is_planted(cfg) && !is_drifting(cfg)) continue;
+      char line[512];
+      config_line(&b[0], cfg, text, line, sizeof line);
+      assert_contains(line, paired ? "dense/sparse" : "sparse");
+      if (is_planted(cfg)) {
+        assert_contains(line, "REGRESSION");
+        continue;
+      }
+      /* Floor = run 2 / run 1 medians = 8% (x 0.3% sample noise on 16-sample medians): shown and in the verdict. */
+      const char *v = strstr(line, "noisy (floor ");
+      if (!v) fail_msg("drifting config %d not marked noisy: %s", cfg, line);
+      double floor_pct = strtod(v + strlen("noisy (floor "), NULL);
+      if (fabs(floor_pct - 8.0) > 1.0) fail_msg("config %d: floor %.2f%%, want 8%% +- 1", cfg, floor_pct);
+    }
+  }
+  sw_buf_free(&out);
+  sw_buf_free(&warn);
+  sw_rset_free(&b[0]);
+  sw_rset_free(&b[1]);
+  sw_rset_free(&c);
+  /* The command: --baseline 1,2 fails on the planted slowdowns (noisy alone does not), --baseline 1 too. */
+  char *argv1[] = {"compare", path, "--baseline", "1,2", "--candidate", "3", NULL};
+  assert_int_equal(cmd_compare(6, argv1), SW_EXIT_FAIL);
+  char *argv2[] = {"compare", path, "--baseline", "1,2", "--candidate", "3", "--paired", NULL};
+  assert_int_equal(cmd_compare(7, argv2), SW_EXIT_FAIL);
+  char *argv3[] = {"compare", path, "--baseline", "1,1", "--candidate", "3", NULL};
+  assert_int_equal(cmd_compare(6, argv3), SW_EXIT_USAGE);
+  char *argv4[] = {"compare", path, "--baseline", "1,", "--candidate", "3", NULL};
+  assert_int_equal(cmd_compare(6, argv4), SW_EXIT_USAGE);
+}
+
+/* No planted change, the same drift as above: baseline 1,2 vs candidate 3 exits 0, raw and paired (noisy is
+ * not a failure), while baseline 1 alone fails on the drift. */
+static void test_compare_two_baselines_unchanged(void **state) {
+  const char *dir = *state;
+  char path[512];
+  const double level[3] = {1.0, 1.08, 1.1025};
+  multi_run_db(dir, "floor0.db", path, sizeof path, level, 1.0);
+  char *argv1[] = {"compare", path, "--baseline", "1,2", "--candidate", "3", NULL};
+  assert_int_equal(cmd_compare(6, argv1), SW_EXIT_OK);
+  char *argv2[] = {"compare", path, "--baseline", "1,2", "--candidate", "3", "--paired", NULL};
+  assert_int_equal(cmd_compare(7, argv2), SW_EXIT_OK);
+  /* The same data through one baseline run fails: the drift looks like a regression. */
+  char *argv3[] = {"compare", path, "--baseline", "1", "--candidate", "3", NULL};
+  assert_int_equal(cmd_compare(6, argv3), SW_EXIT_FAIL);
+}
+
 /* ------------------------------------------------------------------ history and export */
 
 static void test_history_marks_step(void **state) {
@@ -825,6 +976,8 @@ int main(void) {
       cmocka_unit_test(test_compare_unchanged_noise_is_quiet),
       cmocka_unit_test(test_compare_too_few_and_counts),
       cmocka_unit_test(test_compare_paired_resists_drift),
+      cmocka_unit_test(test_compare_noise_floor_two_baselines),
+      cmocka_unit_test(test_compare_two_baselines_unchanged),
       cmocka_unit_test(test_compare_accuracy_tolerance),
       cmocka_unit_test(test_history_marks_step),
       cmocka_unit_test(test_export_csv_jsonl),
