@@ -215,7 +215,15 @@ static double *series_values(const sw_rtrial_t *t, const char *name, int paired,
   return v;
 }
 
-/* The values of series name pooled over trials ts[n] (runs without it are skipped) into *pool (malloc'd, NULL
+/* Why several runs: a benchmark's level moves between processes (memory placement, frequency, neighbours on a
+ * shared machine) by more than its repetitions inside one process vary, so one run's repetitions underestimate
+ * the noise that matters between two runs.  pyperf therefore spreads its values over many worker processes
+ * (--processes, 20 by default) and asv repeats each benchmark in several processes ("processes", 2 by
+ * default) and folds the spread into the uncertainty its compare uses.  Here the unit is a whole run: the
+ * baseline runs' medians give a run-to-run noise floor, and a change must exceed it as well (ideas only; no
+ * code from either project).  With two runs the floor is one draw of that spread, so more runs are safer.
+ *
+ * The values of series name pooled over trials ts[n] (runs without it are skipped) into *pool (malloc'd, NULL
  * when no run has it); *floor = max |log(m_i / m_j)| = log(max m / min m) over the per-run medians m when at
  * least two runs contributed, else NaN.  Returns 0 on allocation failure. */
 static int pool_series(const sw_rtrial_t *const *ts, size_t n, const char *name, int paired, double **pool,
