@@ -47,7 +47,7 @@ static int cmp_trial_hash(const void *a, const void *b) {
   return strcmp(x->config_hash, y->config_hash);
 }
 
-/* Candidate trials with status ok, sorted by config hash for bsearch. */
+/* A run's trials with status ok, sorted by config hash for bsearch. */
 static const sw_rtrial_t **index_by_hash(const sw_rset_t *set, size_t *n) {
   const sw_rtrial_t **idx = malloc((set->n ? set->n : 1) * sizeof *idx);
   *n = 0;
