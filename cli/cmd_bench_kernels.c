@@ -316,7 +316,8 @@ static double bk_thread_ratios(bk_ctx_t *c1, bk_ctx_t *c2, int reps, double *bw_
  * pairs of 1-thread and 2-thread sparse calls (a same-run ratio, not two medians from separate phases), run
  * while OpenBLAS is on 1 thread so that its idle workers, which poll for a while after each multi-threaded
  * call, cannot compete for the second core; 1- and 2-thread read passes run in the same loop, and the target
- * is 0.9x their ratio.  Then dense (OpenBLAS, 2 threads) vs sparse, both on 2 threads, and the dense 2/1-thread ratio. */
+ * is 0.9x their ratio.  Then dense (OpenBLAS, 2 threads) vs sparse, both on 2 threads, and the dense
+ * 2/1-thread ratio. */
 static int bk_run_threads(bk_ctx_t *c, const bk_shape_t *sh, const bk_opts_t *o, double bw1, double bw2) {
   if (bk_setup_batch(c, sh, 1, 1) != 0) return -1;
   bk_random_masks(c, sh->d_ff, 0.5);

@@ -1,8 +1,8 @@
 /* sw_ffn_sparse: activation-sparse FFN.  Few tokens: per token, groups of 4 active neurons run a fused
  * gate/up dot pass and a down axpy pass (AVX-512 fast path below, else sw_gather.h), split over the pool's
- * threads with private accumulators.  More tokens: the union of active neurons is packed in blocks of about 1 MiB of rows and
- * multiplied with OpenBLAS sgemm; h is zeroed for (token, neuron) pairs outside the token's set.  When the
- * union covers most neurons (f32), the dense sgemm path runs with h masked instead (no packing). */
+ * threads with private accumulators.  More tokens: the union of active neurons is packed in blocks of about
+ * 1 MiB of rows and multiplied with OpenBLAS sgemm; h is zeroed for (token, neuron) pairs outside the token's
+ * set.  When the union covers most neurons (f32), the dense sgemm path runs with h masked instead. */
 #include "kernels/sw_ffn_sparse.h"
 
 #include <cblas.h>
