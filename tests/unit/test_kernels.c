@@ -18,6 +18,7 @@
 #include "kernels/sw_pool.h"
 #include "kernels/sw_policy.h"
 #include "tests/unit/test_kernels_common.h"
+#include "tests/unit/sw_test_util.h"
 
 /* Hand values at x = 1: Φ(1) = 0.841344746068543, silu(1) = 1/(1+e^-1) = 0.731058578630005,
  * gelu_tanh(1) = 0.5(1+tanh(0.797884561(1.044715))) = 0.841191990607477. */
@@ -33,22 +34,18 @@
 /* FLOP counts are integers: half a unit absorbs double rounding */
 #define KT_COUNT_TOL 0.5
 
-static int kt_close(double got, double want, double atol, double rtol) {
-  return fabs(got - want) <= atol + rtol * fabs(want);
-}
-
 static void test_act_values(void **state) {
   (void)state;
-  assert_true(kt_close(sw_act_1(SW_ACT_GELU_ERF, 1.0f, 0), KT_GELU_ERF_AT_1, KT_HAND_ATOL, KT_HAND_RTOL));
-  assert_true(kt_close(sw_act_1(SW_ACT_SILU, 1.0f, 0), KT_SILU_AT_1, KT_HAND_ATOL, KT_HAND_RTOL));
-  assert_true(kt_close(sw_act_1(SW_ACT_GELU_TANH, 1.0f, 0), KT_GELU_TANH_AT_1, KT_HAND_ATOL, KT_HAND_RTOL));
+  assert_true(sw_test_close(sw_act_1(SW_ACT_GELU_ERF, 1.0f, 0), KT_GELU_ERF_AT_1, KT_HAND_ATOL, KT_HAND_RTOL));
+  assert_true(sw_test_close(sw_act_1(SW_ACT_SILU, 1.0f, 0), KT_SILU_AT_1, KT_HAND_ATOL, KT_HAND_RTOL));
+  assert_true(sw_test_close(sw_act_1(SW_ACT_GELU_TANH, 1.0f, 0), KT_GELU_TANH_AT_1, KT_HAND_ATOL, KT_HAND_RTOL));
   assert_true(sw_act_1(SW_ACT_RELU, -2.0f, 0) == 0.0f && sw_act_1(SW_ACT_RELU, 2.5f, 0) == 2.5f);
   assert_true(sw_act_1(SW_ACT_RELU2, 3.0f, 0) == 9.0f && sw_act_1(SW_ACT_RELU2, -3.0f, 0) == 0.0f);
   assert_true(sw_act_1(SW_ACT_FATRELU, 0.5f, 1.0f) == 0.0f && sw_act_1(SW_ACT_FATRELU, 1.5f, 1.0f) == 1.5f);
   for (int a = 0; a < SW_ACT_COUNT; a++) {
     for (double x = -6.0; x <= 6.0; x += 0.37) {
       double got = sw_act_1((sw_act_t)a, (float)x, 0.25f), want = sw_act_ref((sw_act_t)a, (float)x, 0.25);
-      assert_true(kt_close(got, want, KT_ACT_ATOL, KT_ACT_RTOL));
+      assert_true(sw_test_close(got, want, KT_ACT_ATOL, KT_ACT_RTOL));
     }
   }
   float g[5] = {-1, 0, 1, 2, 3}, u[5] = {2, 2, 2, 2, 2}, y[5];

@@ -20,6 +20,7 @@
 #include "models/sw_method.h"
 #include "models/sw_types.h"
 #include "tests/unit/sw_test_gguf_build.h"
+#include "tests/unit/sw_test_util.h"
 
 /* Dequantisation: one f32 rounding of d*sc*q may differ from numpy's order of operations. */
 #define SW_TOL_DEQUANT_ABS 1e-30
@@ -36,10 +37,6 @@
 #define SW_TOL_NLL_REL 1e-5
 
 #define REF_VERSION 1
-
-static int close_enough(double got, double ref, double abs_tol, double rel_tol) {
-  return fabs(got - ref) <= abs_tol + rel_tol * fabs(ref);
-}
 
 static char *ref_path(const char *file) {
   static const char *const fallback = ".";
@@ -61,16 +58,10 @@ static char *model_path(void) {
   return p;
 }
 
-static uint8_t *read_file(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  if (!f) fail_msg("cannot open %s (HINT: run tests/reference/gen_model_ref.py MODEL %s)", path, "OUT_DIR");
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  uint8_t *buf = malloc((size_t)n + 1);
-  assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-  fclose(f);
-  *len = (size_t)n;
+/* Reads a reference fixture, failing the test with the regeneration hint when it is missing. */
+static uint8_t *read_fixture(const char *path, size_t *len) {
+  uint8_t *buf = (uint8_t *)sw_test_read_file(path, len);
+  if (!buf) fail_msg("cannot read %s (HINT: run tests/reference/gen_model_ref.py MODEL %s)", path, "OUT_DIR");
   return buf;
 }
 
@@ -88,7 +79,7 @@ static void test_dequant_vs_gguf(void **state) {
   (void)state;
   char *path = ref_path("dequant.bin");
   size_t len;
-  uint8_t *buf = read_file(path, &len);
+  uint8_t *buf = read_fixture(path, &len);
   check_magic(buf, len, "SWDQ", path);
   uint32_t n_cases;
   memcpy(&n_cases, buf + 8, 4);
@@ -107,7 +98,7 @@ static void test_dequant_vs_gguf(void **state) {
     assert_int_equal(sw_dequant(got, buf + pos, n, type, "fixture", &err), SW_OK);
     for (uint32_t i = 0; i < n; i++) {
       int same_inf = isinf(ref[i]) && got[i] == ref[i];
-      if (!same_inf && !close_enough(got[i], ref[i], SW_TOL_DEQUANT_ABS, SW_TOL_DEQUANT_REL))
+      if (!same_inf && !sw_test_close(got[i], ref[i], SW_TOL_DEQUANT_ABS, SW_TOL_DEQUANT_REL))
         fail_msg("case %u (%s) element %u: got %.9g, gguf %.9g", c, sw_type_name(type), i, got[i], ref[i]);
     }
     seen[type] = 1;
@@ -174,7 +165,7 @@ static void test_logits_vs_numpy(void **state) {
   model_fixture_t *f = *state;
   char *path = ref_path("logits.bin");
   size_t len;
-  uint8_t *buf = read_file(path, &len);
+  uint8_t *buf = read_fixture(path, &len);
   check_magic(buf, len, "SWLG", path);
   if (memcmp(buf + 8, f->model.sha256, 64) != 0) fail_msg("fixture was generated from another model file");
   uint32_t vocab, n_seq;
@@ -201,14 +192,14 @@ static void test_logits_vs_numpy(void **state) {
     for (size_t i = 0; i < (size_t)T * vocab; i++) {
       double e = fabs(prefill[i] - ref[i]);
       if (e > max_err) max_err = e;
-      if (!close_enough(prefill[i], ref[i], SW_TOL_LOGIT_ABS, SW_TOL_LOGIT_REL))
+      if (!sw_test_close(prefill[i], ref[i], SW_TOL_LOGIT_ABS, SW_TOL_LOGIT_REL))
         fail_msg("seq %u pos %zu token %zu: logit %.6f, NumPy %.6f", s, i / vocab, i % vocab, prefill[i], ref[i]);
     }
     sw_llama_state_reset(&f->st);
     for (uint32_t t = 0; t < T; t++) {
       assert_int_equal(sw_llama_forward(&f->model, &f->st, NULL, &tok[t], 1, 1, &err), SW_OK);
       for (uint32_t v = 0; v < vocab; v++)
-        if (!close_enough(f->st.logits[v], prefill[(size_t)t * vocab + v], SW_TOL_DECODE_ABS, SW_TOL_DECODE_REL))
+        if (!sw_test_close(f->st.logits[v], prefill[(size_t)t * vocab + v], SW_TOL_DECODE_ABS, SW_TOL_DECODE_REL))
           fail_msg("seq %u pos %u: decode logit %.6f vs prefill %.6f", s, t, f->st.logits[v],
                    prefill[(size_t)t * vocab + v]);
     }
@@ -226,7 +217,7 @@ static void test_logits_vs_numpy(void **state) {
 static void read_ref_seq(uint32_t want, int32_t **tok, uint32_t *T, float **logits, uint32_t *vocab) {
   char *path = ref_path("logits.bin");
   size_t len;
-  uint8_t *buf = read_file(path, &len);
+  uint8_t *buf = read_fixture(path, &len);
   check_magic(buf, len, "SWLG", path);
   uint32_t n_seq;
   memcpy(vocab, buf + 72, 4);
@@ -270,11 +261,11 @@ static void test_eval_nll_vs_numpy(void **state) {
   uint32_t *bytes = malloc(T * sizeof *bytes);
   for (uint32_t t = 0; t < T; t++) bytes[t] = 3;
   assert_int_equal(sw_eval_run(&f->model, &f->st, NULL, tok, T, bytes, (int)T, NULL, &dref, &r, &err), SW_OK);
-  if (!close_enough(r.nll_mean, nll, SW_TOL_NLL_ABS, SW_TOL_NLL_REL))
+  if (!sw_test_close(r.nll_mean, nll, SW_TOL_NLL_ABS, SW_TOL_NLL_REL))
     fail_msg("eval NLL %.6f vs NumPy %.6f", r.nll_mean, nll);
-  assert_true(close_enough(r.ppl, exp(nll), SW_TOL_NLL_ABS * exp(nll), SW_TOL_NLL_REL));
+  assert_true(sw_test_close(r.ppl, exp(nll), SW_TOL_NLL_ABS * exp(nll), SW_TOL_NLL_REL));
   /* bits per byte: total nats / ln 2 / bytes (3 per token here, hand-set) */
-  assert_true(close_enough(r.bits_per_byte, r.nll_mean / log(2.0) / 3.0, 1e-12, 1e-9));
+  assert_true(sw_test_close(r.bits_per_byte, r.nll_mean / log(2.0) / 3.0, 1e-12, 1e-9));
   /* the dense run against its own reference: KL 0, agreement 1 */
   sw_eval_result_t r2;
   assert_int_equal(sw_eval_run(&f->model, &f->st, NULL, tok, T, NULL, (int)T, &dref, NULL, &r2, &err), SW_OK);
@@ -332,8 +323,8 @@ static void test_sparsity0_reproduces_dense(void **state) {
         sw_method_reset_stats(&M);
         assert_int_equal(sw_eval_run_paired(&f->model, &f->st, &hook, ev, EVAL_TOK, NULL, EVAL_WIN, &rp, &dp, &err),
                          SW_OK);
-        assert_true(close_enough(rp.ppl, r.ppl, 0, 1e-12) && close_enough(dp.ppl, dense.ppl, 0, 1e-12));
-        assert_true(close_enough(rp.kl_mean, r.kl_mean, 1e-15, 1e-12) && rp.top1_agree == r.top1_agree);
+        assert_true(sw_test_close(rp.ppl, r.ppl, 0, 1e-12) && sw_test_close(dp.ppl, dense.ppl, 0, 1e-12));
+        assert_true(sw_test_close(rp.kl_mean, r.kl_mean, 1e-15, 1e-12) && rp.top1_agree == r.top1_agree);
       }
       if (!half) {
         if (r.ppl != dense.ppl) fail_msg("%s at level 0: ppl %.9g, dense %.9g", sw_method_name(mc.kind), r.ppl, dense.ppl);

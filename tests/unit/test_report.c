@@ -22,6 +22,7 @@
 #include "results/sw_plot.h"
 #include "results/sw_report.h"
 #include "results/sw_store.h"
+#include "tests/unit/sw_test_util.h"
 
 /* ------------------------------------------------------------------ fixtures */
 
@@ -58,23 +59,6 @@ static int teardown_tmp(void **state) {
   return system(cmd) == 0 ? 0 : -1;
 }
 
-static char *read_file(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *s = malloc((size_t)n + 1);
-  if (s && fread(s, 1, (size_t)n, f) != (size_t)n) {
-    free(s);
-    s = NULL;
-  }
-  if (s) s[n] = '\0';
-  if (len) *len = (size_t)n;
-  fclose(f);
-  return s;
-}
-
 static size_t count_of(const char *hay, const char *needle);
 
 static void assert_contains(const char *hay, const char *needle) {
@@ -93,7 +77,7 @@ static sqlite3 *new_db(const char *dir, const char *name, char *path, size_t cap
   const char *src = getenv("SW_SOURCE_DIR");
   char schema_path[1024];
   snprintf(schema_path, sizeof schema_path, "%s/results/schema.sql", src ? src : ".");
-  char *schema = read_file(schema_path, NULL);
+  char *schema = sw_test_read_file(schema_path, NULL);
   if (!schema) fail_msg("cannot read %s (SW_SOURCE_DIR)", schema_path);
   sqlite3 *db = NULL;
   assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
@@ -830,7 +814,7 @@ static void test_export_csv_jsonl(void **state) {
   snprintf(out_path, sizeof out_path, "%s/export.csv", dir);
   char *argv[] = {"export", path, "--format", "csv", "--out", out_path, NULL};
   assert_int_equal(cmd_export(6, argv), SW_EXIT_OK);
-  char *csv = read_file(out_path, NULL);
+  char *csv = sw_test_read_file(out_path, NULL);
   assert_non_null(csv);
   assert_contains(csv, "run_id,run_uuid,git_commit,machine,trial_id,config_hash,status,attempt,config.method,"
                               "config.sparsity,config.workload,metric.achieved_sparsity,metric.ppl,metric.ppl_se,"
@@ -842,7 +826,7 @@ static void test_export_csv_jsonl(void **state) {
   snprintf(out_path, sizeof out_path, "%s/export.jsonl", dir);
   char *argv2[] = {"export", path, "--format=jsonl", "--out", out_path, NULL};
   assert_int_equal(cmd_export(5, argv2), SW_EXIT_OK);
-  char *jl = read_file(out_path, NULL);
+  char *jl = sw_test_read_file(out_path, NULL);
   assert_non_null(jl);
   assert_int_equal(count_of(jl, "\n"), 4);
   assert_contains(jl, "\"trial_id\":3,\"config_hash\":\"h3\",\"status\":\"ok\",\"attempt\":1,"
@@ -895,13 +879,13 @@ static void check_figure(const char *dir, const char *name) {
   char path[700];
   size_t len;
   snprintf(path, sizeof path, "%s/%s.png", dir, name);
-  char *png = read_file(path, &len);
+  char *png = sw_test_read_file(path, &len);
   if (!png) fail_msg("missing %s", path);
   assert_true(len > 1000);
   assert_memory_equal(png, "\x89PNG\r\n\x1a\n", 8); /* PNG signature, ISO/IEC 15948 §5.2 */
   free(png);
   snprintf(path, sizeof path, "%s/%s.svg", dir, name);
-  char *svg = read_file(path, &len);
+  char *svg = sw_test_read_file(path, &len);
   if (!svg) fail_msg("missing %s", path);
   if (!svg_well_formed(svg)) fail_msg("%s is not well-formed XML with root <svg>", path);
   free(svg);

@@ -16,28 +16,12 @@
 #include "models/sw_gguf.h"
 #include "models/sw_tokenizer.h"
 #include "models/sw_tokenizer_gguf.h"
+#include "tests/unit/sw_test_util.h"
 
 typedef struct tok_fixture {
   sw_gguf_t      *gguf;
   sw_tokenizer_t *tok;
 } tok_fixture_t;
-
-static char *read_file(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *buf = malloc((size_t)n + 1);
-  if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-    free(buf);
-    buf = NULL;
-  }
-  fclose(f);
-  if (buf) buf[n] = '\0';
-  *len = (size_t)n;
-  return buf;
-}
 
 static int setup_model(void **state) {
   const char *src = getenv("SW_SOURCE_DIR");
@@ -90,7 +74,7 @@ static void test_matches_independent_reference(void **state) {
   char path[4096];
   snprintf(path, sizeof path, "%s/tests/reference/tokenizer_austen.jsonl", src ? src : ".");
   size_t len;
-  char *data = read_file(path, &len);
+  char *data = sw_test_read_file(path, &len);
   assert_non_null(data);
   size_t cases = 0, failures = 0, ids_total = 0;
   int64_t want[8192];
