@@ -3,3 +3,5 @@
 sw_unit_test(workers ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_workers.c LIBS sw_workers TIMEOUT 60 LABELS unit)
 # The executor's RESULT payload decoder (bytes from a possibly crashed child) under libFuzzer; corpus replayed by ctest.
 sw_fuzz_target(exec_result ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_exec_result.c sw_workers)
+# PAPI counters of several components around one region (workers/sw_counters.c); prints the machine's case.
+sw_unit_test(counters ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_counters.c LIBS sw_workers TIMEOUT 60 LABELS unit)

@@ -1,5 +1,6 @@
-/* sw_counters: PAPI presets and SDE events by name into one event set; every event that cannot be counted
- * keeps a precise reason (unknown name, component disabled with PAPI's own disabled_reason, conflicts). */
+/* sw_counters: PAPI presets, native events and SDE events by name, one event set per PAPI component; every
+ * event that cannot be counted keeps a precise reason (unknown name, component disabled with PAPI's own
+ * disabled_reason, conflicts, a component's set that failed to start). */
 #include "workers/sw_counters.h"
 
 #include "kernels/sw_sde.h"
@@ -12,25 +13,38 @@
 
 #define REASON_MAX 320
 
+/* PAPI binds an event set to one component (perf_event, perf_event_uncore, sde, ...) and refuses events of
+ * another, so the events are grouped: one event set per component, all started and stopped together. */
+typedef struct counter_set {
+  int  cidx;                   /* PAPI component index */
+  int  event_set;              /* PAPI_NULL when it could not be created */
+  int  n_active;               /* events added to it */
+  int  running;                /* PAPI_start succeeded and no stop yet */
+  char run_error[REASON_MAX];  /* start/stop failure since the last write, for this set's events only */
+} counter_set_t;
+
 typedef struct counter_event {
   char      name[128];
-  int       active;             /* added to the event set */
-  int       slot;               /* index in the event set's value array when active */
+  int       set;                /* index in sw_counters.sets when added, -1 otherwise */
+  int       slot;               /* index in that event set's value array */
   long long sum;                /* accumulated over start/stop pairs since the last write */
   int       measured;           /* at least one stop since the last write */
   int       unregistered;       /* an SDE event read back negative: a placeholder nobody registered */
-  char      reason[REASON_MAX]; /* why the value is missing (when !active, or a stop failed) */
+  char      reason[REASON_MAX]; /* why the value is missing when the event was not added */
 } counter_event_t;
 
 struct sw_counters {
   counter_event_t events[SW_COUNTERS_MAX];
-  size_t          n, n_active;
-  int             event_set; /* PAPI_NULL when none */
-  int             running;
-  char            run_error[REASON_MAX]; /* start/stop failure, applies to every active event */
+  counter_set_t   sets[SW_COUNTERS_MAX];
+  size_t          n, n_sets, n_active;
+  int             running; /* between sw_counters_start and sw_counters_stop */
 };
 
-static const char *const sw_default_presets[] = {"PAPI_TOT_CYC", "PAPI_TOT_INS", "PAPI_FP_OPS", "PAPI_L3_TCM"};
+/* Cycles, instructions, FP operations, last-level cache misses (hardware presets: need a PMU), then two perf
+ * software events that every Linux perf_event reports even in a VM without a PMU (CPU time of the task; page
+ * faults, which expose first-touch effects in cold-cache runs). */
+static const char *const sw_default_presets[] = {"PAPI_TOT_CYC", "PAPI_TOT_INS",     "PAPI_FP_OPS",
+                                                 "PAPI_L3_TCM",  "perf::TASK-CLOCK", "perf::PAGE-FAULTS"};
 
 size_t sw_counters_default_presets(const char *const **names) {
   *names = sw_default_presets;
@@ -52,48 +66,66 @@ static int papi_ready(void) {
   return v == PAPI_VER_CURRENT ? 0 : (v < 0 ? v : PAPI_EINVAL);
 }
 
-/* The component an event name belongs to ("sde:::x" -> sde; presets -> perf_event), for the reason text. */
-static const PAPI_component_info_t *component_of(const char *name) {
-  int code = 0, cidx = -1;
-  if (PAPI_event_name_to_code(name, &code) == PAPI_OK) cidx = PAPI_get_event_component(code);
-  const char *want = strncmp(name, "sde:::", 6) == 0 ? "sde" : "perf_event";
-  for (int i = 0; cidx < 0 && i < PAPI_num_components(); i++) {
-    const PAPI_component_info_t *ci = PAPI_get_component_info(i);
-    if (ci && strcmp(ci->name, want) == 0) cidx = i;
+/* The component an event belongs to: PAPI's own answer for a known name; "sde" for an "sde:::" name PAPI does
+ * not know (the SDE component adds such names as placeholders); -1 with the lookup's error otherwise. */
+static int component_of(const char *name, int *papi_rc) {
+  int code = 0;
+  *papi_rc = PAPI_event_name_to_code(name, &code);
+  if (*papi_rc == PAPI_OK) {
+    int cidx = PAPI_get_event_component(code);
+    if (cidx >= 0) return cidx;
+    *papi_rc = cidx;
   }
-  return cidx >= 0 ? PAPI_get_component_info(cidx) : NULL;
+  if (strncmp(name, "sde:::", 6) == 0) return PAPI_get_component_index("sde");
+  return -1;
 }
 
-static void explain_failure(counter_event_t *e, int papi_rc) {
-  const PAPI_component_info_t *ci = component_of(e->name);
+static void explain_failure(counter_event_t *e, int cidx, int papi_rc) {
+  const PAPI_component_info_t *ci = cidx >= 0 ? PAPI_get_component_info(cidx) : NULL;
   if (ci && ci->disabled)
     set_reason(e->reason, "%s: not available on this machine (%s component disabled: %s)", e->name, ci->name,
                ci->disabled_reason[0] ? ci->disabled_reason : "no reason given");
-  else if (papi_rc == PAPI_ENOEVNT)
+  else if (cidx < 0 || papi_rc == PAPI_ENOEVNT)
     set_reason(e->reason, "%s: no such event on this machine (PAPI: %s)", e->name, PAPI_strerror(papi_rc));
   else if (papi_rc == PAPI_ECNFLCT)
-    set_reason(e->reason, "%s: cannot be counted together with the other requested events (PAPI: %s)", e->name,
-               PAPI_strerror(papi_rc));
+    set_reason(e->reason, "%s: cannot be counted together with the other requested %s events (PAPI: %s)", e->name,
+               ci ? ci->name : "", PAPI_strerror(papi_rc));
   else
-    set_reason(e->reason, "%s: cannot be counted (PAPI_add_named_event: %s)", e->name, PAPI_strerror(papi_rc));
+    set_reason(e->reason, "%s: cannot be counted (%s component, PAPI_add_named_event: %s)", e->name,
+               ci ? ci->name : "unknown", PAPI_strerror(papi_rc));
 }
 
-static void add_events(sw_counters_t *c) {
-  if (PAPI_create_eventset(&c->event_set) != PAPI_OK) {
-    c->event_set = PAPI_NULL;
-    for (size_t i = 0; i < c->n; i++) set_reason(c->events[i].reason, "%s: PAPI_create_eventset failed", c->events[i].name);
+/* The set of component cidx, created and bound on first use; returns its index, or -1 with *papi_rc set. */
+static int set_for_component(sw_counters_t *c, int cidx, int *papi_rc) {
+  for (size_t s = 0; s < c->n_sets; s++)
+    if (c->sets[s].cidx == cidx) return c->sets[s].event_set == PAPI_NULL ? -1 : (int)s;
+  counter_set_t *set = &c->sets[c->n_sets];
+  memset(set, 0, sizeof *set);
+  set->cidx = cidx;
+  set->event_set = PAPI_NULL;
+  *papi_rc = PAPI_create_eventset(&set->event_set);
+  if (*papi_rc == PAPI_OK) {
+    *papi_rc = PAPI_assign_eventset_component(set->event_set, cidx);
+    if (*papi_rc != PAPI_OK) PAPI_destroy_eventset(&set->event_set);
+  }
+  if (*papi_rc != PAPI_OK) set->event_set = PAPI_NULL;
+  c->n_sets++;
+  return set->event_set == PAPI_NULL ? -1 : (int)c->n_sets - 1;
+}
+
+/* Adds one event to its component's set; a failure only marks this event (reason kept). */
+static void add_event(sw_counters_t *c, counter_event_t *e) {
+  int papi_rc = PAPI_OK, cidx = component_of(e->name, &papi_rc), s = -1;
+  if (cidx >= 0) s = set_for_component(c, cidx, &papi_rc);
+  if (s >= 0) papi_rc = PAPI_add_named_event(c->sets[s].event_set, e->name);
+  if (s < 0 || papi_rc != PAPI_OK) {
+    if (papi_rc == PAPI_OK) papi_rc = PAPI_ENOCMP;
+    explain_failure(e, cidx, papi_rc);
     return;
   }
-  for (size_t i = 0; i < c->n; i++) {
-    counter_event_t *e = &c->events[i];
-    int rc = PAPI_add_named_event(c->event_set, e->name);
-    if (rc != PAPI_OK) {
-      explain_failure(e, rc);
-      continue;
-    }
-    e->active = 1;
-    e->slot = (int)c->n_active++;
-  }
+  e->set = s;
+  e->slot = c->sets[s].n_active++;
+  c->n_active++;
 }
 
 sw_rc sw_counters_open(sw_counters_t **out, const char *const *names, size_t n, sw_err_t *err) {
@@ -101,7 +133,6 @@ sw_rc sw_counters_open(sw_counters_t **out, const char *const *names, size_t n, 
   if (n > SW_COUNTERS_MAX) return sw_err_set(err, SW_ERR_RANGE, "%zu counters requested, at most %d", n, SW_COUNTERS_MAX);
   sw_counters_t *c = calloc(1, sizeof *c);
   if (!c) return sw_err_set(err, SW_ERR_NOMEM, "counters: out of memory");
-  c->event_set = PAPI_NULL;
   c->n = n;
   for (size_t i = 0; i < n; i++) {
     if (!names[i] || !names[i][0] || strlen(names[i]) >= sizeof c->events[i].name) {
@@ -109,13 +140,14 @@ sw_rc sw_counters_open(sw_counters_t **out, const char *const *names, size_t n, 
       return sw_err_set(err, SW_ERR_INVALID, "counter %zu: empty or over-long event name", i);
     }
     snprintf(c->events[i].name, sizeof c->events[i].name, "%s", names[i]);
+    c->events[i].set = -1;
   }
   int prc = papi_ready();
-  if (prc != 0) {
-    for (size_t i = 0; i < n; i++)
+  for (size_t i = 0; i < n; i++) {
+    if (prc == 0)
+      add_event(c, &c->events[i]);
+    else
       set_reason(c->events[i].reason, "%s: PAPI_library_init failed (%s)", c->events[i].name, PAPI_strerror(prc));
-  } else if (n > 0) {
-    add_events(c);
   }
   *out = c;
   return SW_OK;
@@ -170,78 +202,108 @@ size_t sw_counters_active(const sw_counters_t *c) { return c ? c->n_active : 0; 
 
 sw_rc sw_counters_start(sw_counters_t *c, sw_err_t *err) {
   if (c->running) return sw_err_set(err, SW_ERR_INVALID, "counters: start while already running");
-  if (!c->n_active) return SW_OK;
-  int rc = PAPI_start(c->event_set);
-  if (rc != PAPI_OK) {
-    set_reason(c->run_error, "PAPI_start failed: %s", PAPI_strerror(rc));
-    return SW_OK;
-  }
   c->running = 1;
+  for (size_t s = 0; s < c->n_sets; s++) {
+    counter_set_t *set = &c->sets[s];
+    if (!set->n_active) continue;
+    int rc = PAPI_start(set->event_set);
+    if (rc == PAPI_OK)
+      set->running = 1;
+    else /* this component only: the other sets still count */
+      set_reason(set->run_error, "PAPI_start of the %s event set failed: %s",
+                 PAPI_get_component_info(set->cidx)->name, PAPI_strerror(rc));
+  }
   return SW_OK;
 }
 
-sw_rc sw_counters_stop(sw_counters_t *c, sw_err_t *err) {
-  long long values[SW_COUNTERS_MAX];
-  if (!c->running) {
-    if (c->n_active && !c->run_error[0]) return sw_err_set(err, SW_ERR_INVALID, "counters: stop without start");
-    return SW_OK;
-  }
-  c->running = 0;
-  int rc = PAPI_stop(c->event_set, values);
+/* Stops one set and adds its values to its events' sums. */
+static void stop_set(sw_counters_t *c, int s) {
+  counter_set_t *set = &c->sets[s];
+  long long      values[SW_COUNTERS_MAX];
+  set->running = 0;
+  int rc = PAPI_stop(set->event_set, values);
   if (rc != PAPI_OK) {
-    set_reason(c->run_error, "PAPI_stop failed: %s", PAPI_strerror(rc));
-    return SW_OK;
+    set_reason(set->run_error, "PAPI_stop of the %s event set failed: %s", PAPI_get_component_info(set->cidx)->name,
+               PAPI_strerror(rc));
+    return;
   }
   for (size_t i = 0; i < c->n; i++) {
     counter_event_t *e = &c->events[i];
-    if (!e->active) continue;
+    if (e->set != s) continue;
     /* PAPI SDE accepts names nobody registered (placeholders) and reads them as -1; real counters are
      * monotonically increasing, so a negative delta can only mean "not registered in this process". */
     if (values[e->slot] < 0 && strncmp(e->name, "sde:::", 6) == 0) e->unregistered = 1;
     e->sum += values[e->slot];
     e->measured = 1;
   }
+}
+
+sw_rc sw_counters_stop(sw_counters_t *c, sw_err_t *err) {
+  if (!c->running) return c->n_active ? sw_err_set(err, SW_ERR_INVALID, "counters: stop without start") : SW_OK;
+  c->running = 0;
+  for (size_t s = c->n_sets; s-- > 0;) /* reverse order: the sets' regions nest */
+    if (c->sets[s].running) stop_set(c, (int)s);
   return SW_OK;
+}
+
+/* The reason an event has no value after a region, or NULL when it has one. */
+static const char *missing_reason(const sw_counters_t *c, const counter_event_t *e, char *buf, size_t cap) {
+  if (e->set < 0) return e->reason;
+  const counter_set_t *set = &c->sets[e->set];
+  if (set->run_error[0])
+    snprintf(buf, cap, "%s: %s", e->name, set->run_error);
+  else if (e->unregistered)
+    snprintf(buf, cap,
+             "%s: no such software-defined counter registered in this process (kernels' sw_sde_init not run "
+             "for that library)", e->name);
+  else if (!e->measured)
+    snprintf(buf, cap, "%s: not measured (no start/stop around the region)", e->name);
+  else
+    return NULL;
+  return buf;
 }
 
 void sw_counters_write(sw_counters_t *c, sw_trial_out_t *out, const char *series) {
   for (size_t i = 0; i < c->n; i++) {
     counter_event_t *e = &c->events[i];
-    char reason[REASON_MAX + 160];
-    if (e->active && e->measured && !e->unregistered && !c->run_error[0]) {
-      sw_trial_out_counter(out, series, e->name, 1, (double)e->sum, NULL);
-    } else {
-      if (!e->active)
-        snprintf(reason, sizeof reason, "%s", e->reason);
-      else if (e->unregistered)
-        snprintf(reason, sizeof reason,
-                 "%s: no such software-defined counter registered in this process (kernels' sw_sde_init not run "
-                 "for that library)", e->name);
-      else if (c->run_error[0])
-        snprintf(reason, sizeof reason, "%s: %s", e->name, c->run_error);
-      else
-        snprintf(reason, sizeof reason, "%s: not measured (no start/stop around the region)", e->name);
+    char        buf[REASON_MAX + 160];
+    const char *reason = missing_reason(c, e, buf, sizeof buf);
+    if (reason)
       sw_trial_out_counter(out, series, e->name, 0, 0, reason);
-    }
+    else
+      sw_trial_out_counter(out, series, e->name, 1, (double)e->sum, NULL);
     e->sum = 0;
     e->measured = 0;
     e->unregistered = 0;
   }
-  c->run_error[0] = '\0';
+  for (size_t s = 0; s < c->n_sets; s++) c->sets[s].run_error[0] = '\0';
 }
 
 void sw_counters_close(sw_counters_t *c) {
   if (!c) return;
-  if (c->event_set != PAPI_NULL) {
+  for (size_t s = 0; s < c->n_sets; s++) {
+    counter_set_t *set = &c->sets[s];
+    if (set->event_set == PAPI_NULL) continue;
     long long values[SW_COUNTERS_MAX];
-    if (c->running) PAPI_stop(c->event_set, values);
-    PAPI_cleanup_eventset(c->event_set);
-    PAPI_destroy_eventset(&c->event_set);
+    if (set->running) PAPI_stop(set->event_set, values);
+    PAPI_cleanup_eventset(set->event_set);
+    PAPI_destroy_eventset(&set->event_set);
   }
   free(c);
 }
 
 /* ---- provenance ---- */
+
+/* 1 when preset code can be added to an event set on this host (PAPI also names presets it cannot count,
+ * e.g. every hardware preset on a VM without a PMU). */
+static int preset_addable(int code) {
+  int es = PAPI_NULL;
+  if (PAPI_create_eventset(&es) != PAPI_OK) return 0;
+  int ok = PAPI_add_event(es, code) == PAPI_OK;
+  PAPI_cleanup_eventset(es);
+  PAPI_destroy_eventset(&es);
+  return ok;
+}
 
 static void describe_presets(sw_buf_t *json) {
   int code = PAPI_PRESET_MASK, first = 1;
@@ -249,7 +311,8 @@ static void describe_presets(sw_buf_t *json) {
   if (PAPI_enum_event(&code, PAPI_ENUM_FIRST) == PAPI_OK) {
     do {
       char name[PAPI_MAX_STR_LEN];
-      if (PAPI_query_event(code) != PAPI_OK || PAPI_event_code_to_name(code, name) != PAPI_OK) continue;
+      if (PAPI_query_event(code) != PAPI_OK || !preset_addable(code) || PAPI_event_code_to_name(code, name) != PAPI_OK)
+        continue;
       if (!first) sw_buf_puts(json, ",");
       sw_buf_json_string(json, name, strlen(name));
       first = 0;

@@ -1,6 +1,7 @@
 /* Unit tests for workers/: the trial result writer (parsed back with sw_json), the executor cache, and the
  * crash-isolating executor driven through the test workload (ok, segv, abort, exit, hang, oom, interrupt,
- * executor death and restart).  This test binary doubles as the executor executable: started as
+ * executor death and restart; the PAPI counters are tested in test_counters.c).  This test binary doubles as
+ * the executor executable: started as
  * `test_workers executor --fd N` it serves trials exactly like `sparsweep executor`. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,8 +19,6 @@
 
 #include "common/sw_buf.h"
 #include "common/sw_json.h"
-#include "kernels/sw_sde.h"
-#include "workers/sw_counters.h"
 
 /* Sample values are sums of binary fractions written with %.17g: only JSON round-off separates them. */
 #define SAMPLE_TOL_ABS 1e-12
@@ -596,125 +595,6 @@ static void test_sparsweep_binary_as_executor(void **state) {
   sw_executor_stop(ex);
 }
 
-/* ---- PAPI counters ---- */
-
-/* Finds counter `name` in a result JSON's counters; returns the item (borrowed from doc). */
-static const sw_json_t *find_counter(const sw_json_t *doc, const char *name) {
-  const sw_json_t *items = sw_json_get(doc, "counters");
-  for (size_t i = 0; items && i < items->count; i++)
-    if (strcmp(sw_json_get(&items->items[i], "name")->string, name) == 0) return &items->items[i];
-  fail_msg("counter %s missing", name);
-  return NULL;
-}
-
-/* The kernels' software-defined events come back through PAPI with exactly what was accounted inside the
- * measured region; presets missing on this machine come back NULL with the component's reason. */
-static void test_counters_sde_values_and_missing_presets(void **state) {
-  (void)state;
-  sw_sde_t sde;
-  sw_err_t err;
-  assert_int_equal(sw_sde_init(&sde, "sparsweep_wtest", &err), SW_OK);
-  sw_counters_t *c = NULL;
-  assert_int_equal(sw_counters_open_default(&c, "sparsweep_wtest", &err), SW_OK);
-  sw_ffn_stats_t st = {0};
-  st.flops = 100.0;
-  sw_sde_account(&sde, &st); /* outside the region: not counted */
-  st.flops = 2048.0;
-  st.neurons_executed = 12;
-  st.calls = 1;
-  for (int rep = 0; rep < 2; rep++) { /* two start/stop pairs add up */
-    assert_int_equal(sw_counters_start(c, &err), SW_OK);
-    sw_sde_account(&sde, &st);
-    assert_int_equal(sw_counters_stop(c, &err), SW_OK);
-  }
-  sw_trial_out_t out;
-  sw_trial_out_init(&out);
-  sw_counters_write(c, &out, "sparse");
-  sw_buf_t b = SW_BUF_INIT;
-  sw_trial_out_json(&out, &b);
-  sw_json_t *doc = NULL;
-  assert_int_equal(sw_json_parse(b.data, b.len, &doc, &err), SW_OK);
-  assert_int_equal(sw_json_get(doc, "counters")->count, 4 + SW_SDE_N_COUNTERS);
-  assert_true(sw_json_get(find_counter(doc, "sde:::sparsweep_wtest::flops"), "value")->number == 4096.0);
-  assert_true(sw_json_get(find_counter(doc, "sde:::sparsweep_wtest::neurons_executed"), "value")->number == 24.0);
-  assert_true(sw_json_get(find_counter(doc, "sde:::sparsweep_wtest::calls"), "value")->number == 2.0);
-  assert_true(sw_json_get(find_counter(doc, "sde:::sparsweep_wtest::tokens"), "value")->number == 0.0);
-  const sw_json_t *cyc = find_counter(doc, "PAPI_TOT_CYC");
-  if (sw_json_get(cyc, "value")->kind == SW_JSON_NULL) /* this VM: no PMU, the reason says so */
-    assert_non_null(strstr(sw_json_get(cyc, "reason")->string, "PAPI_TOT_CYC: not available on this machine ("));
-  sw_json_free(doc);
-  sw_buf_free(&b);
-  /* A second write without a new region: NULL "not measured", sums were reset. */
-  sw_trial_out_t again;
-  sw_trial_out_init(&again);
-  sw_counters_write(c, &again, "sparse");
-  assert_non_null(strstr(sw_buf_str(&again.counters), "not measured"));
-  sw_trial_out_free(&again);
-  sw_trial_out_free(&out);
-  sw_counters_close(c);
-  sw_sde_shutdown(&sde);
-}
-
-static void test_counters_null_with_reason(void **state) {
-  (void)state;
-  sw_counters_t *c = NULL;
-  sw_err_t err;
-  /* The last one is an SDE library nobody registered: never a value. */
-  const char *events[] = {"PAPI_TOT_CYC", "PAPI_TOT_INS", "PAPI_NOT_AN_EVENT", "sde:::sw_nobody_registered::flops"};
-  assert_int_equal(sw_counters_open(&c, events, 4, &err), SW_OK);
-  assert_int_equal(sw_counters_start(c, &err), SW_OK);
-  volatile double x = 0;
-  for (int i = 0; i < 1000; i++) x += i;
-  assert_true(x == 499500.0);
-  assert_int_equal(sw_counters_stop(c, &err), SW_OK);
-  sw_trial_out_t out;
-  sw_trial_out_init(&out);
-  sw_counters_write(c, &out, "dense");
-  assert_int_equal(out.n_counters, 4);
-  sw_buf_t b = SW_BUF_INIT;
-  sw_trial_out_json(&out, &b);
-  sw_json_t *doc = NULL;
-  assert_int_equal(sw_json_parse(b.data, b.len, &doc, &err), SW_OK);
-  const sw_json_t *items = sw_json_get(doc, "counters");
-  for (size_t i = 0; i < 4; i++) {
-    const sw_json_t *it = &items->items[i];
-    assert_string_equal(sw_json_get(it, "name")->string, events[i]);
-    assert_string_equal(sw_json_get(it, "series")->string, "dense");
-    const sw_json_t *v = sw_json_get(it, "value"), *r = sw_json_get(it, "reason");
-    if (v->kind == SW_JSON_NULL) { /* missing: the reason names the event and says why */
-      assert_int_equal(r->kind, SW_JSON_STRING);
-      assert_non_null(strstr(r->string, events[i]));
-      assert_true(strlen(r->string) > strlen(events[i]) + 10);
-    } else {
-      assert_true(v->number >= 0);
-    }
-  }
-  /* An unknown event name and an unregistered SDE counter are never available. */
-  assert_int_equal(sw_json_get(&items->items[2], "value")->kind, SW_JSON_NULL);
-  assert_int_equal(sw_json_get(&items->items[3], "value")->kind, SW_JSON_NULL);
-  sw_json_free(doc);
-  sw_buf_free(&b);
-  sw_trial_out_free(&out);
-  sw_counters_close(c);
-}
-
-static void test_counters_available_list(void **state) {
-  (void)state;
-  sw_buf_t list = SW_BUF_INIT;
-  sw_err_t err;
-  assert_int_equal(sw_counters_describe(&list, &err), SW_OK);
-  sw_json_t *doc = NULL;
-  assert_int_equal(sw_json_parse(list.data, list.len, &doc, &err), SW_OK);
-  assert_non_null(sw_json_get(doc, "papi_version"));
-  const sw_json_t *avail = sw_json_get(doc, "presets_available");
-  assert_non_null(avail);
-  assert_int_equal(avail->kind, SW_JSON_ARRAY);
-  const sw_json_t *reason = sw_json_get(doc, "perf_event");
-  assert_non_null(reason);
-  sw_json_free(doc);
-  sw_buf_free(&list);
-}
-
 int main(int argc, char **argv) {
   if (argc >= 2 && strcmp(argv[1], "executor") == 0) { /* started by sw_executor_start(NULL = self) */
     if (argc != 4 || strcmp(argv[2], "--fd") != 0) return 2;
@@ -746,9 +626,6 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_executor_bad_binary),
       cmocka_unit_test(test_run_isolated_without_executor),
       cmocka_unit_test(test_sparsweep_binary_as_executor),
-      cmocka_unit_test(test_counters_sde_values_and_missing_presets),
-      cmocka_unit_test(test_counters_null_with_reason),
-      cmocka_unit_test(test_counters_available_list),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
