@@ -40,6 +40,7 @@
 #include <sys/stat.h>
 
 #include "common/sw_time.h"
+#include "kernels/sw_ffn_dense.h"
 #include "kernels/sw_flops.h"
 #include "kernels/sw_sde.h"
 #include "models/sw_calib.h"
@@ -425,6 +426,54 @@ static void put_sparsity(sw_trial_out_t *out, const sw_method_t *M, const sw_lla
   sw_trial_out_metric(out, "model_flops_saved", 1.0 - model / model_dense, "fraction");
 }
 
+/* The FFN hook of one timed series with every kernel call accounted into the SDE counters (sde NULL: none):
+ * the method's hook (its per-layer stats give the call's counts), or, for the dense series, the dense kernel on
+ * the model's own weights, which is what sw_llama_forward runs without a hook. */
+typedef struct tm_counted_ffn {
+  sw_method_t      *method; /* NULL: dense series */
+  const sw_llama_t *model;
+  sw_ffn_work_t    *work;   /* dense series scratch */
+  sw_sde_t         *sde;
+} tm_counted_ffn_t;
+
+/* after - before, field by field (the counts of the calls in between). */
+static sw_ffn_stats_t tm_stats_delta(const sw_ffn_stats_t *after, const sw_ffn_stats_t *before) {
+  sw_ffn_stats_t d = *after;
+  d.flops -= before->flops, d.flops_dense -= before->flops_dense, d.flops_select -= before->flops_select;
+  d.weight_bytes -= before->weight_bytes, d.weight_bytes_dense -= before->weight_bytes_dense;
+  d.neurons_executed -= before->neurons_executed, d.neurons_total -= before->neurons_total;
+  d.rows_read -= before->rows_read, d.experts_executed -= before->experts_executed;
+  d.experts_total -= before->experts_total, d.tokens -= before->tokens, d.calls -= before->calls;
+  return d;
+}
+
+static sw_rc tm_counted_forward(void *ctx, int l, float *out, const float *x, int n_tok, sw_err_t *err) {
+  tm_counted_ffn_t *h = ctx;
+  sw_ffn_stats_t    st = {0};
+  sw_rc             rc;
+  if (h->method) {
+    sw_ffn_stats_t before = h->method->layers[l].stats;
+    sw_llama_ffn_t inner = sw_method_hook(h->method);
+    rc = inner.forward(inner.ctx, l, out, x, n_tok, err);
+    st = tm_stats_delta(&h->method->layers[l].stats, &before);
+  } else {
+    rc = sw_ffn_dense_forward(out, x, &h->model->w.ffn[l], &st, h->work, n_tok);
+  }
+  if (!rc && h->sde) sw_sde_account(h->sde, &st);
+  return rc;
+}
+
+static void tm_counted_attn_input(void *ctx, int l, int site, float *x, int n_tok, int dim) {
+  tm_counted_ffn_t *h = ctx;
+  sw_llama_ffn_t    inner = sw_method_hook(h->method);
+  inner.attn_input(inner.ctx, l, site, x, n_tok, dim);
+}
+
+static sw_llama_ffn_t tm_counted_hook(tm_counted_ffn_t *h) {
+  sw_llama_ffn_t hook = {.forward = tm_counted_forward, .attn_input = h->method ? tm_counted_attn_input : NULL, .ctx = h};
+  return hook;
+}
+
 /* One timed sequence: prefill np tokens, then nd single-token decode steps counted by cnt (may be NULL). */
 static sw_rc timed_sequence(const sw_llama_t *m, sw_llama_state_t *st, const sw_llama_ffn_t *ffn, const int32_t *tok,
                             int np, int nd, sw_counters_t *cnt, double *prefill_s, double *decode_s, sw_err_t *err) {
@@ -458,12 +507,14 @@ static sw_rc put_timing(sw_trial_out_t *out, const sw_json_t *config, const tm_c
   rc = sw_counters_open_config(&cnt[0], config, NULL, err);
   if (!rc) rc = sw_counters_open_config(&cnt[1], config, NULL, err);
   double dec[TM_MAX_DECODE], med[2][TM_MAX_REPS], pre[2][TM_MAX_REPS];
-  sw_llama_ffn_t hook = sw_method_hook(M);
+  /* every kernel call of both series is accounted (warm-up and prefill too: the counters are read around the
+   * decode steps only, and SDE counters only count between start and stop) */
+  tm_counted_ffn_t counted[2] = {{NULL, &m->model, &M->work, sde_on ? &sde : NULL}, {M, &m->model, NULL, sde_on ? &sde : NULL}};
+  sw_llama_ffn_t hooks[2] = {tm_counted_hook(&counted[0]), tm_counted_hook(&counted[1])};
   for (int rep = -(int)c->warmup; !rc && rep < (int)c->reps; rep++) {
     for (int which = 0; !rc && which < 2; which++) {
       double p = 0;
-      rc = timed_sequence(&m->model, &st, which ? &hook : NULL, d->eval, np, nd, rep < 0 ? NULL : cnt[which], &p,
-                          dec, err);
+      rc = timed_sequence(&m->model, &st, &hooks[which], d->eval, np, nd, rep < 0 ? NULL : cnt[which], &p, dec, err);
       if (rc || rep < 0) continue;
       med[which][rep] = sw_eval_median(dec, (size_t)nd);
       pre[which][rep] = p;

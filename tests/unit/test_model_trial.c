@@ -12,7 +12,15 @@
 #include <string.h>
 
 #include "common/sw_json.h"
+#include "kernels/sw_flops.h"
 #include "workers/sw_trial.h"
+
+/* SmolLM2-135M's FFN shape (its GGUF header: 30 blocks, embedding 576, feed-forward 1536) and the timed
+ * region of config() below: 2 repetitions x 2 decode steps of one token each. */
+#define MT_LAYERS 30
+#define MT_D_MODEL 576
+#define MT_D_FF 1536
+#define MT_TIMED_TOKENS (2 * 2)
 
 static char config_buf[4096];
 
@@ -58,6 +66,41 @@ static double metric(const sw_json_t *res, const char *name) {
   return 0;
 }
 
+/* Value of SDE counter sde:::sparsweep::<name> in series (NULL fails the test with its reason). */
+static double sde_value(const sw_json_t *res, const char *series, const char *name) {
+  const sw_json_t *cs = sw_json_get(res, "counters");
+  char             full[96];
+  snprintf(full, sizeof full, "sde:::sparsweep::%s", name);
+  for (size_t i = 0; cs && i < cs->count; i++) {
+    const sw_json_t *c = &cs->items[i], *v = sw_json_get(c, "value");
+    if (strcmp(sw_json_get(c, "series")->string, series) || strcmp(sw_json_get(c, "name")->string, full)) continue;
+    if (v->kind != SW_JSON_NUMBER) fail_msg("%s %s: NULL (%s)", series, full, sw_json_get(c, "reason")->string);
+    return v->number;
+  }
+  fail_msg("%s %s missing", series, full);
+  return 0;
+}
+
+/* The kernels' SDE counters around the timed decode steps: one call per layer and token in both series, the
+ * dense FLOPs of every call, and in the sparse series fewer executed FLOPs than dense when sparsity > 0. */
+static void check_sde(const sw_json_t *res, int sparse) {
+  double calls = (double)MT_LAYERS * MT_TIMED_TOKENS;
+  double dense = calls * sw_flops_ffn_dense(MT_D_MODEL, MT_D_FF, 1, 1);
+  const char *series[2] = {"decode_dense", "decode_sparse"};
+  for (int s = 0; s < 2; s++) {
+    assert_true(sde_value(res, series[s], "calls") == calls);
+    assert_true(sde_value(res, series[s], "tokens") == calls);
+    assert_true(sde_value(res, series[s], "neurons_total") == calls * MT_D_FF);
+    assert_true(sde_value(res, series[s], "flops_dense") == dense);
+  }
+  assert_true(sde_value(res, "decode_dense", "flops") == dense);
+  double flops = sde_value(res, "decode_sparse", "flops");
+  if (sparse)
+    assert_true(flops > 0 && flops < dense);
+  else
+    assert_true(flops == dense);
+}
+
 static void test_model_workload(void **state) {
   (void)state;
   sw_trial_cache_t cache = {0};
@@ -73,6 +116,7 @@ static void test_model_workload(void **state) {
   const sw_json_t *cn = sw_json_get(r0, "counters"), *sm = sw_json_get(r0, "samples");
   assert_true(cn && cn->count > 0); /* default PAPI/SDE set: each event with a value or NULL + reason */
   assert_true(sm && sm->count == 4 * 2); /* decode/prefill x dense/sparse x 2 repetitions */
+  check_sde(r0, 0);
   sw_json_t *r5 = run(&cache, config(",\"method\":\"cats\",\"sparsity\":0.5"), &err);
   if (!r5) fail_msg("cats 0.5: %s", err.msg);
   assert_true(metric(r5, "ppl") != metric(r5, "ppl_dense"));
@@ -80,6 +124,7 @@ static void test_model_workload(void **state) {
   assert_true(metric(r5, "ffn_flops_saved") > 0.0);
   assert_true(metric(r5, "sparsity_layer_00") > 0.2);
   assert_true(metric(r5, "sparsity_layer_10") == 0.0); /* outside layers 0-3: dense */
+  check_sde(r5, 1);
   /* the same trial again comes from the disk calibration cache */
   sw_json_t *r5b = run(&cache, config(",\"method\":\"cats\",\"sparsity\":0.5"), &err);
   if (!r5b) fail_msg("cats 0.5 again: %s", err.msg);
