@@ -171,7 +171,7 @@ int cmd_run(int argc, char **argv) {
   }
   sw_orch_opts_t o;
   sw_orch_opts_default(&o);
-  o.build = (sw_build_info_t){SW_VERSION, SW_GIT_COMMIT, SW_GIT_DIRTY, SW_COMPILER, SW_C_FLAGS};
+  o.build = (sw_build_info_t){SW_VERSION, SW_GIT_COMMIT, SW_GIT_DIRTY, SW_COMPILER, SW_C_FLAGS, SW_KERNEL_C_FLAGS};
   o.argc = argc;
   o.argv = argv;
   const char *summary_path = NULL;

@@ -1,5 +1,6 @@
 /* `sparsweep version`: prints the version, the git commit (marked dirty when the tree had local changes),
- * the compiler and the C flags this binary was built with, all taken from the generated sw_build_info.h. */
+ * the compiler, the C flags this binary was built with and the kernels' own flags, all taken from the
+ * generated sw_build_info.h. */
 #include <stdio.h>
 
 #include "cli/sw_cli.h"
@@ -10,7 +11,7 @@ int cmd_version(int argc, char **argv) {
     printf("usage: sparsweep version\n");
     return SW_EXIT_OK;
   }
-  printf("sparsweep %s\ncommit %s%s\ncompiler %s\nflags %s\n", SW_VERSION, SW_GIT_COMMIT,
-         SW_GIT_DIRTY ? " (dirty)" : "", SW_COMPILER, SW_C_FLAGS);
+  printf("sparsweep %s\ncommit %s%s\ncompiler %s\nflags %s\nkernel flags %s\n", SW_VERSION, SW_GIT_COMMIT,
+         SW_GIT_DIRTY ? " (dirty)" : "", SW_COMPILER, SW_C_FLAGS, SW_KERNEL_C_FLAGS);
   return SW_EXIT_OK;
 }

@@ -559,7 +559,7 @@ void sw_orch_opts_default(sw_orch_opts_t *opts) {
   opts->resume = SW_ORCH_RESUME_FINAL;
   opts->retries = -1;
   opts->drain_grace_s = 60.0;
-  opts->build = (sw_build_info_t){"unknown", "unknown", -1, "unknown", ""};
+  opts->build = (sw_build_info_t){"unknown", "unknown", -1, "unknown", "", ""};
 }
 
 static void s_free(sw_orch_t *o) {

@@ -109,10 +109,12 @@ sw_rc sw_run_provenance_init(sw_run_provenance_t *rp, const sw_build_info_t *bui
   p->hosts_json = rp->hosts_json;
   p->n_ranks = n_ranks;
   p->cpu_model = rp->host.cpu_model;
+  p->cpu_id = rp->host.cpu_id[0] ? rp->host.cpu_id : NULL;
   p->cores = rp->host.cores;
   p->mem_bytes = rp->host.mem_bytes;
   p->compiler = build->compiler;
   p->cflags = build->c_flags;
+  p->kernel_cflags = build->kernel_c_flags;
   p->openblas_version = rp->openblas_version;
   p->openblas_core = rp->openblas_core;
   p->mpi_version = rp->mpi_version;

@@ -9,13 +9,14 @@
 #include "common/sw_err.h"
 #include "results/sw_store.h"
 
-/* Build facts, normally SW_VERSION, SW_GIT_COMMIT, SW_GIT_DIRTY, SW_COMPILER, SW_C_FLAGS. */
+/* Build facts, normally SW_VERSION, SW_GIT_COMMIT, SW_GIT_DIRTY, SW_COMPILER, SW_C_FLAGS, SW_KERNEL_C_FLAGS. */
 typedef struct sw_build_info {
   const char *version;    /* "0.1.0" */
   const char *git_commit; /* 40 hex digits or "unknown" */
   int         git_dirty;  /* 1 modified tree, 0 clean, -1 unknown */
   const char *compiler;   /* "GNU-12.2.0" */
   const char *c_flags;    /* compile flags of the build */
+  const char *kernel_c_flags; /* compile flags of the kernels (SW_KERNEL_C_FLAGS: -march, -O3, ...) */
 } sw_build_info_t;
 
 typedef struct sw_run_provenance {

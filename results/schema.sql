@@ -1,4 +1,4 @@
--- sparsweep results database, schema version 1 (PRAGMA user_version = 1, application_id = 0x53575350).
+-- sparsweep results database, schema version 2 (PRAGMA user_version = 2, application_id = 0x53575350).
 -- Embedded into sw_results at build time and executed on an empty database by sw_store_open(); older
 -- versions are upgraded by the explicit migration steps in results/sw_store.c.  Documented, column by
 -- column, in results/SCHEMA.md: keep the two in step.  Times are seconds since the Unix epoch (REAL).
@@ -32,7 +32,9 @@ CREATE TABLE runs (
   machine_fingerprint TEXT,
   command_line        TEXT,
   imported_from       TEXT,
-  imported_s          REAL
+  imported_s          REAL,
+  cpu_id              TEXT,
+  kernel_cflags       TEXT
 );
 
 -- One row per execution of one trial (a retry is a new row with attempt + 1).

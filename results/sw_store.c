@@ -121,14 +121,17 @@ static sw_rc check_fs(sw_store_t *st, sw_err_t *err) {
 
 /* ---- schema version and migration ---------------------------------------------------------------- */
 
-/* One migration step upgrades version from to from + 1.  Version 1 is the first schema: there are no
- * steps yet.  A future version N adds {N - 1, "ALTER TABLE ..."} here and schema.sql becomes version N. */
+/* One migration step upgrades version from to from + 1.  Version 1 is the first schema.  A version N adds
+ * {N - 1, "ALTER TABLE ..."} here and schema.sql becomes version N. */
 typedef struct sw_migration {
   int         from; /* user_version this step applies to */
   const char *sql;  /* statements run inside the migration transaction */
 } sw_migration_t;
 
-static const sw_migration_t sw_migrations[] = {{0, NULL}};
+static const sw_migration_t sw_migrations[] = {
+    /* 1 -> 2: the CPU generation and the kernels' real compile flags (issue 8); NULL for older runs */
+    {1, "ALTER TABLE runs ADD COLUMN cpu_id TEXT; ALTER TABLE runs ADD COLUMN kernel_cflags TEXT;"},
+};
 
 static sw_rc create_schema(sw_store_t *st, sw_err_t *err) {
   int ok;
@@ -354,9 +357,9 @@ static void random_uuid(char out[37]) {
 static const char sw_run_insert_sql[] =
     "INSERT INTO runs(uuid, started_s, status, spec_name, spec_text, spec_hash, sw_version, git_commit, git_dirty,"
     " hosts, n_ranks, cpu_model, cores, mem_bytes, compiler, cflags, openblas_version, openblas_core, mpi_version,"
-    " papi_version, papi_presets, env, machine_fingerprint, command_line)"
+    " papi_version, papi_presets, env, machine_fingerprint, command_line, cpu_id, kernel_cflags)"
     " VALUES(?1, ?2, 'running', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,"
-    " ?21, ?22, ?23)";
+    " ?21, ?22, ?23, ?24, ?25)";
 
 static void bind_text(sqlite3_stmt *s, int i, const char *v) {
   if (v) sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
@@ -388,6 +391,8 @@ static void bind_run(sqlite3_stmt *s, const sw_provenance_t *p, const char *uuid
   bind_text(s, 21, p->env_json);
   bind_text(s, 22, fingerprint);
   bind_text(s, 23, p->command_line);
+  bind_text(s, 24, p->cpu_id);
+  bind_text(s, 25, p->kernel_cflags);
 }
 
 sw_rc sw_store_run_begin(sw_store_t *st, const sw_provenance_t *prov, int64_t *run_id, sw_err_t *err) {

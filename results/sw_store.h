@@ -15,7 +15,7 @@
 struct sqlite3;
 
 /* Schema version written to PRAGMA user_version; opening a file with a larger value fails. */
-#define SW_STORE_SCHEMA_VERSION 1
+#define SW_STORE_SCHEMA_VERSION 2
 /* PRAGMA application_id of sparsweep databases ("SWSP" in ASCII). */
 #define SW_STORE_APPLICATION_ID 0x53575350
 
@@ -56,10 +56,12 @@ typedef struct sw_provenance {
   const char *hosts_json;       /* JSON array of host names taking part, e.g. ["n1","n2"] */
   int         n_ranks;          /* MPI world size */
   const char *cpu_model;        /* "AMD EPYC ..." (/proc/cpuinfo model name) */
+  const char *cpu_id;           /* vendor, family/model/stepping and ISA flags (sw_host_info_t.cpu_id) */
   int         cores;            /* online logical CPUs on rank 0's host */
   int64_t     mem_bytes;        /* MemTotal of rank 0's host, bytes; 0 = unknown */
   const char *compiler;         /* SW_COMPILER, e.g. "GNU-12.2.0" */
   const char *cflags;           /* SW_C_FLAGS */
+  const char *kernel_cflags;    /* SW_KERNEL_C_FLAGS: what the kernels were really compiled with */
   const char *openblas_version; /* openblas_get_config() */
   const char *openblas_core;    /* openblas_get_corename() */
   const char *mpi_version;      /* MPI_Get_library_version() (first line) */
@@ -74,6 +76,7 @@ typedef struct sw_provenance {
 typedef struct sw_host_info {
   char    hostname[256];   /* gethostname() */
   char    cpu_model[256];  /* first "model name" of /proc/cpuinfo */
+  char    cpu_id[256];     /* sw_cpu_id_read of /proc/cpuinfo */
   int     cores;           /* sysconf(_SC_NPROCESSORS_ONLN) */
   int64_t mem_bytes;       /* MemTotal of /proc/meminfo, bytes */
 } sw_host_info_t;
@@ -81,12 +84,19 @@ typedef struct sw_host_info {
 /* Fills info from /proc and libc.  Never fails: unknown facts are left empty/zero. */
 void sw_host_info_read(sw_host_info_t *info);
 
-/* Appends a JSON object of the environment variables that change results (OPENBLAS_*, OMP_*, GOMP_*,
+/* Identifies the CPU generation from a /proc/cpuinfo-format file (its first processor): on x86
+ * "x86 vendor=AuthenticAMD family=25 model=1 stepping=1 isa=avx2", on aarch64 "arm implementer=0x41
+ * part=0xd0c variant=0x3 revision=1 isa=asimd,sve".  isa lists only the flags that decide which kernels can
+ * run (avx2, avx512f, avx512_bf16, amx_tile; asimd, sve).  A missing or unreadable file leaves out "". */
+void sw_cpu_id_read(const char *cpuinfo_path, char *out, size_t n);
+
+/* Appends a JSON object of the environment variables that change results (OPENBLAS_*, OMP_*, GOMP_*, SPARSWEEP_*,
  * OMPI_MCA_*, PAPI_*, SW_*, SLURM_JOB_ID/SLURM_ARRAY_*, LD_PRELOAD, ...), keys sorted, to dst. */
 void sw_store_env_json(sw_buf_t *dst);
 
 /* A stable machine fingerprint: the first 16 hex digits of SHA-256 over bucketed stable fields only
- * (CPU model, logical core count, memory rounded up to an even number of GiB, OpenBLAS core name), so it
+ * (CPU model name, CPU id = vendor/family/model/stepping/ISA flags, logical core count, memory rounded up to
+ * an even number of GiB, OpenBLAS core name): two CPU generations sold under one name differ, and it
  * does not drift between reboots (unlike clocks or bogomips).  Writes 16 hex digits + NUL into out[17]. */
 void sw_machine_fingerprint(const sw_provenance_t *prov, char out[17]);
 

@@ -2,6 +2,7 @@
  * as JSON, a stable machine fingerprint) and the file-system check that warns when a database would sit on
  * a network file system, where SQLite locking and WAL shared memory are unreliable (sqlite.org faq.html#q5,
  * wal.html). */
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,10 +46,89 @@ static int64_t read_mem_total(void) {
   return (int64_t)kib * 1024;
 }
 
+/* The CPU identity fields of /proc/cpuinfo (x86 and aarch64 spellings) and the ISA flags that matter. */
+typedef struct cpu_fields {
+  char vendor[64], family[16], model[16], stepping[16];      /* x86: vendor_id, cpu family, model, stepping */
+  char implementer[16], part[16], variant[16], revision[16]; /* aarch64: CPU implementer, part, ... */
+  char isa[128];
+} cpu_fields_t;
+
+static const char *const sw_cpu_isa_flags[] = {"avx2", "avx512f", "avx512_bf16", "amx_tile", "asimd", "sve"};
+
+/* 1 when the space-separated list has the word. */
+static int has_word(const char *list, const char *word) {
+  size_t n = strlen(word);
+  for (const char *p = strstr(list, word); p; p = strstr(p + 1, word))
+    if ((p == list || p[-1] == ' ' || p[-1] == '\t') && (p[n] == '\0' || p[n] == ' ' || p[n] == '\n')) return 1;
+  return 0;
+}
+
+static void isa_of(const char *flags, char *out, size_t n) {
+  out[0] = '\0';
+  for (size_t i = 0; i < sizeof sw_cpu_isa_flags / sizeof sw_cpu_isa_flags[0]; i++) {
+    if (!has_word(flags, sw_cpu_isa_flags[i])) continue;
+    size_t used = strlen(out);
+    snprintf(out + used, n - used, "%s%s", used ? "," : "", sw_cpu_isa_flags[i]);
+  }
+}
+
+/* Stores value under the field named key (tabs and spaces around both removed). */
+static void cpu_field(cpu_fields_t *f, const char *key, const char *value) {
+  static const struct { const char *key; size_t off, cap; } map[] = {
+      {"vendor_id", offsetof(cpu_fields_t, vendor), 64},         {"cpu family", offsetof(cpu_fields_t, family), 16},
+      {"model", offsetof(cpu_fields_t, model), 16},              {"stepping", offsetof(cpu_fields_t, stepping), 16},
+      {"CPU implementer", offsetof(cpu_fields_t, implementer), 16}, {"CPU part", offsetof(cpu_fields_t, part), 16},
+      {"CPU variant", offsetof(cpu_fields_t, variant), 16},      {"CPU revision", offsetof(cpu_fields_t, revision), 16}};
+  if (strcmp(key, "flags") == 0 || strcmp(key, "Features") == 0) {
+    isa_of(value, f->isa, sizeof f->isa);
+    return;
+  }
+  for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+    if (strcmp(key, map[i].key) == 0) snprintf((char *)f + map[i].off, map[i].cap, "%s", value);
+}
+
+/* Splits "key<tabs>: value" in place; returns 0 when the line has no colon. */
+static int split_line(char *line, char **key, char **value) {
+  char *colon = strchr(line, ':');
+  if (!colon) return 0;
+  char *end = colon;
+  while (end > line && (end[-1] == ' ' || end[-1] == '\t')) end--;
+  *end = '\0';
+  *key = line;
+  *value = colon + 1 + (colon[1] == ' ');
+  (*value)[strcspn(*value, "\n")] = '\0';
+  return 1;
+}
+
+void sw_cpu_id_read(const char *cpuinfo_path, char *out, size_t n) {
+  char         line[8192]; /* x86 flags lines run to ~1.5 KB */
+  cpu_fields_t f;
+  memset(&f, 0, sizeof f);
+  out[0] = '\0';
+  FILE *fp = fopen(cpuinfo_path, "r");
+  if (!fp) return;
+  int seen = 0;
+  while (fgets(line, sizeof line, fp)) {
+    char *key, *value;
+    if (line[0] == '\n' && seen) break; /* end of the first processor's block */
+    if (!split_line(line, &key, &value)) continue;
+    cpu_field(&f, key, value);
+    seen = 1;
+  }
+  fclose(fp);
+  if (f.vendor[0] || f.family[0])
+    snprintf(out, n, "x86 vendor=%s family=%s model=%s stepping=%s isa=%s", f.vendor, f.family, f.model, f.stepping,
+             f.isa);
+  else if (f.implementer[0])
+    snprintf(out, n, "arm implementer=%s part=%s variant=%s revision=%s isa=%s", f.implementer, f.part, f.variant,
+             f.revision, f.isa);
+}
+
 void sw_host_info_read(sw_host_info_t *info) {
   memset(info, 0, sizeof *info);
   if (gethostname(info->hostname, sizeof info->hostname - 1) != 0) info->hostname[0] = '\0';
   read_cpu_model(info->cpu_model, sizeof info->cpu_model);
+  sw_cpu_id_read("/proc/cpuinfo", info->cpu_id, sizeof info->cpu_id);
   long n = sysconf(_SC_NPROCESSORS_ONLN);
   info->cores = n > 0 ? (int)n : 0;
   info->mem_bytes = read_mem_total();
@@ -60,7 +140,8 @@ void sw_host_info_read(sw_host_info_t *info) {
 static const char sw_env_prefixes[][20] = {"OPENBLAS_", "OMP_",       "GOMP_",        "KMP_",
                                               "OMPI_MCA_", "PAPI_",      "SW_",          "SLURM_JOB_ID",
                                               "SLURM_ARRAY_", "SLURM_NNODES", "SLURM_NTASKS", "LD_PRELOAD",
-                                              "LD_LIBRARY_PATH", "MKL_",  "GOTO_NUM_THREADS"};
+                                              "LD_LIBRARY_PATH", "MKL_",  "GOTO_NUM_THREADS",
+                                              "SPARSWEEP_"};
 
 static int env_relevant(const char *entry) {
   for (size_t i = 0; i < sizeof sw_env_prefixes / sizeof sw_env_prefixes[0]; i++)
@@ -109,8 +190,9 @@ static long long mem_bucket_gib(int64_t bytes) {
 void sw_machine_fingerprint(const sw_provenance_t *prov, char out[17]) {
   char text[1024];
   char hex[65];
-  snprintf(text, sizeof text, "cpu_model=%s\ncores=%d\nmem_gib=%lld\nopenblas_core=%s\n",
-           prov->cpu_model ? prov->cpu_model : "", prov->cores, mem_bucket_gib(prov->mem_bytes),
+  snprintf(text, sizeof text, "cpu_model=%s\ncpu_id=%s\ncores=%d\nmem_gib=%lld\nopenblas_core=%s\n",
+           prov->cpu_model ? prov->cpu_model : "", prov->cpu_id ? prov->cpu_id : "", prov->cores,
+           mem_bucket_gib(prov->mem_bytes),
            prov->openblas_core ? prov->openblas_core : "");
   sw_sha256_hex(text, strlen(text), hex);
   memcpy(out, hex, 16);

@@ -14,7 +14,7 @@
 #define SW_RUN_COLS                                                                                             \
   "uuid, started_s, ended_s, status, spec_name, spec_text, spec_hash, sw_version, git_commit, git_dirty, hosts,"  \
   " n_ranks, cpu_model, cores, mem_bytes, compiler, cflags, openblas_version, openblas_core, mpi_version,"        \
-  " papi_version, papi_presets, env, machine_fingerprint, command_line"
+  " papi_version, papi_presets, env, machine_fingerprint, command_line, cpu_id, kernel_cflags"
 #define SW_TRIAL_COLS                                                                                           \
   "config_hash, config, status, attempt, rank, host, started_s, ended_s, duration_s, signal, signal_name,"        \
   " exit_status, stderr_tail, message"

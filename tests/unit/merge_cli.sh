@@ -13,7 +13,7 @@ mk() {
   db=$1 uuid=$2
   shift 2
   sqlite3 "$db" < "$SW_SOURCE_DIR/results/schema.sql"
-  q "$db" "PRAGMA user_version = 1; PRAGMA application_id = 1398231888;
+  q "$db" "PRAGMA user_version = 2; PRAGMA application_id = 1398231888;
            INSERT INTO runs(uuid, started_s, spec_name) VALUES('$uuid', 1000, 'job-$uuid');"
   for h in "$@"; do
     q "$db" "INSERT INTO trials(run_id, config_hash, config, status) VALUES(1, '$h', '{\"h\":\"$h\"}', 'ok');

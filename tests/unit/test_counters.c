@@ -71,6 +71,7 @@ static long long ct_region(sw_sde_t *sde, int calls, double flops_per_call) {
   volatile double x = 0;
   while (ct_thread_ns() - t0 < CT_BUSY_NS)
     for (int i = 0; i < 1000; i++) x += i;
+  assert_true(x > 0);
   sw_ffn_stats_t st = {0};
   st.flops = flops_per_call;
   st.neurons_executed = 12;

@@ -443,6 +443,7 @@ static void test_orch_retries_then_resume_modes(void **state) {
   fake_t fake = {0};
   sw_orch_opts_default(&o);
   o.retries = 1;
+  o.build.kernel_c_flags = "-O3 -march=unit-test";
   assert_int_equal(run_orch(fx, &fake, &o, &s, &err), SW_OK);
   /* flaky: failed then ok; segv: failed twice; 5 ok trials once */
   assert_int_equal(s.exit_code, 0);
@@ -459,6 +460,10 @@ static void test_orch_retries_then_resume_modes(void **state) {
                                  "'OpenBLAS test' AND papi_version='7.0.0.0' AND papi_presets='[\"PAPI_TOT_CYC\"]' "
                                  "AND mpi_version LIKE '%MPI%' AND spec_name='orch_unit' AND spec_text LIKE "
                                  "'%flaky%' AND json_array_length(hosts)=1 AND length(machine_fingerprint)=16"),
+                   1);
+  assert_int_equal(count(fx->db, "SELECT count(*) FROM runs WHERE kernel_cflags='-O3 -march=unit-test' AND "
+                                 "(cpu_id LIKE 'x86 vendor=% family=%' OR cpu_id LIKE 'arm implementer=%' OR "
+                                 "cpu_id IS NULL)"),
                    1);
   /* resume: all 7 have a final status; nothing runs */
   fake = (fake_t){0};

@@ -17,6 +17,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <grp.h>
+#include <pwd.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -135,6 +137,8 @@ static int64_t begin_run(sw_store_t *st, const char *name) {
   p.hosts_json = "[\"h1\",\"h2\"]";
   p.n_ranks = 3;
   p.cpu_model = "Test CPU";
+  p.cpu_id = "x86 vendor=TestVendor family=25 model=1 stepping=1 isa=avx2";
+  p.kernel_cflags = "-O2 -march=test";
   p.cores = 2;
   p.mem_bytes = 24LL << 30;
   p.openblas_core = "Haswell";
@@ -193,7 +197,7 @@ static void test_schema_created(void **state) {
   assert_int_equal(sw_store_close(&st, &err), SW_OK); /* idempotent */
   sqlite3 *db = raw_open(f->path);
   char buf[64];
-  assert_int_equal(q_int(db, "PRAGMA user_version"), 1);
+  assert_int_equal(q_int(db, "PRAGMA user_version"), 2);
   assert_int_equal(q_int(db, "PRAGMA application_id"), 0x53575350);
   assert_string_equal(q_text(db, "PRAGMA journal_mode", buf, sizeof buf), "wal");
   assert_int_equal(q_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN "
@@ -290,6 +294,9 @@ static void test_ingest_exact_rows(void **state) {
                    1);
   assert_string_equal(q_text(db, "SELECT json_extract(env, '$.OPENBLAS_CORETYPE') FROM runs", buf, sizeof buf),
                       "Haswell");
+  assert_string_equal(q_text(db, "SELECT kernel_cflags FROM runs", buf, sizeof buf), "-O2 -march=test");
+  assert_string_equal(q_text(db, "SELECT cpu_id FROM runs", buf, sizeof buf),
+                      "x86 vendor=TestVendor family=25 model=1 stepping=1 isa=avx2");
   assert_int_equal(q_int(db, "SELECT count(*) FROM latest_ok"), 1);
   sqlite3_close(db);
 }
@@ -376,6 +383,40 @@ static void test_ok_hashes(void **state) {
   assert_int_equal(sw_store_close(&st, &err), SW_OK);
 }
 
+/* A version-1 database (before cpu_id and kernel_cflags) is refused read-only with a hint, and migrated
+ * when opened read-write: its run keeps every value, the new columns are NULL for it and filled for new runs. */
+static void test_migrates_version_1(void **state) {
+  fixture_t  *f = *state;
+  sw_store_t *st = open_store(f->path, 8);
+  sw_err_t    err;
+  assert_int_equal(sw_store_close(&st, &err), SW_OK);
+  sqlite3 *db = raw_open(f->path);
+  assert_int_equal(sqlite3_exec(db,
+                                "ALTER TABLE runs DROP COLUMN cpu_id; ALTER TABLE runs DROP COLUMN kernel_cflags;"
+                                "INSERT INTO runs(uuid, started_s, spec_name, cflags) VALUES('old', 1000, 'v1', '-O2');"
+                                "PRAGMA user_version = 1",
+                                NULL, NULL, NULL),
+                   SQLITE_OK);
+  sqlite3_close(db);
+  sw_store_opts_t o;
+  sw_store_opts_default(&o);
+  o.read_only = 1;
+  assert_int_equal(sw_store_open(&st, f->path, &o, &err), SW_ERR_UNSUPPORTED);
+  assert_non_null(strstr(err.msg, "open it once read-write to migrate"));
+  st = open_store(f->path, 8);
+  begin_run(st, "v2");
+  assert_int_equal(sw_store_close(&st, &err), SW_OK);
+  db = raw_open(f->path);
+  char buf[128];
+  assert_int_equal(q_int(db, "PRAGMA user_version"), 2);
+  assert_int_equal(q_int(db, "SELECT cpu_id IS NULL AND kernel_cflags IS NULL AND cflags = '-O2' AND spec_name = 'v1'"
+                             " FROM runs WHERE uuid = 'old'"),
+                   1);
+  assert_string_equal(q_text(db, "SELECT kernel_cflags FROM runs WHERE spec_name = 'v2'", buf, sizeof buf),
+                      "-O2 -march=test");
+  sqlite3_close(db);
+}
+
 /* ---- refusals ------------------------------------------------------------------------------------ */
 
 static void test_newer_version_refused(void **state) {
@@ -389,7 +430,7 @@ static void test_newer_version_refused(void **state) {
   assert_int_equal(sw_store_open(&st, f->path, NULL, &err), SW_ERR_UNSUPPORTED);
   assert_null(st);
   assert_non_null(strstr(err.msg, "schema version 7"));
-  assert_non_null(strstr(err.msg, "version 1"));
+  assert_non_null(strstr(err.msg, "version 2"));
   assert_non_null(strstr(err.msg, f->path));
   sw_store_opts_t o;
   sw_store_opts_default(&o);
@@ -435,21 +476,55 @@ static void test_bad_paths(void **state) {
   /* a directory nobody can create files in, not even root */
   assert_int_equal(sw_store_open(&st, "/proc/sw_store_test.db", NULL, &err), SW_ERR_IO);
   assert_non_null(strstr(err.msg, "'/proc/sw_store_test.db'"));
-  if (geteuid() == 0) return; /* root ignores permission bits: the checks below cannot fail for root */
-  /* read-only file, read-only directory */
-  snprintf(p, sizeof p, "%s/ro.db", f->dir);
-  st = open_store(p, 1);
-  sw_store_close(&st, &err);
+}
+
+/* The permission checks of a read-only file and a read-only directory under dir; returns 0 or the number of
+ * the first check that failed (run in a child process: no cmocka assertion may fire there). */
+static int read_only_checks(const char *dir) {
+  char        p[512], q[600];
+  sw_store_t *st = NULL;
+  sw_err_t    err;
+  snprintf(p, sizeof p, "%s/ro.db", dir);
+  if (sw_store_open(&st, p, NULL, &err) != SW_OK || sw_store_close(&st, &err) != SW_OK) return 1;
   chmod(p, 0444);
-  assert_int_equal(sw_store_open(&st, p, NULL, &err), SW_ERR_IO);
-  assert_non_null(strstr(err.msg, p));
+  if (sw_store_open(&st, p, NULL, &err) != SW_ERR_IO) return 2;
+  if (!strstr(err.msg, p)) return 3;
   chmod(p, 0644);
-  snprintf(p, sizeof p, "%s/rodir", f->dir);
+  snprintf(p, sizeof p, "%s/rodir", dir);
   mkdir(p, 0555);
   snprintf(q, sizeof q, "%s/r.db", p);
-  assert_int_equal(sw_store_open(&st, q, NULL, &err), SW_ERR_IO);
-  assert_non_null(strstr(err.msg, "not writable"));
+  if (sw_store_open(&st, q, NULL, &err) != SW_ERR_IO) return 4;
+  if (!strstr(err.msg, "not writable")) return 5;
   chmod(p, 0755);
+  return 0;
+}
+
+#define RO_CANNOT_DROP_ROOT 100 /* child exit status: setgid/setuid to nobody refused (no CAP_SETUID) */
+
+/* Read-only file and directory are refused with the path named.  Root ignores permission bits, so as root
+ * the checks run in a child that first becomes `nobody` (uid/gid 65534 when there is no such entry). */
+static void test_read_only_paths(void **state) {
+  fixture_t     *f = *state;
+  struct passwd *pw = getpwnam("nobody");
+  uid_t          uid = pw ? pw->pw_uid : 65534;
+  gid_t          gid = pw ? pw->pw_gid : 65534;
+  int            as_root = geteuid() == 0;
+  if (as_root) assert_int_equal(chmod(f->dir, 0777), 0); /* nobody must create files in the fixture dir */
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    if (as_root && (setgroups(0, NULL) != 0 || setgid(gid) != 0 || setuid(uid) != 0)) _exit(RO_CANNOT_DROP_ROOT);
+    _exit(read_only_checks(f->dir));
+  }
+  int status = 0;
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  assert_true(WIFEXITED(status));
+  if (WEXITSTATUS(status) == RO_CANNOT_DROP_ROOT) {
+    print_message("skipped: running as root and cannot become nobody (setuid refused)\n");
+    skip();
+  }
+  if (as_root) print_message("read-only checks ran as uid %d (nobody), not root\n", (int)uid);
+  if (WEXITSTATUS(status) != 0) fail_msg("read-only check %d failed", WEXITSTATUS(status));
 }
 
 /* ---- merge --------------------------------------------------------------------------------------- */
@@ -560,7 +635,7 @@ static void test_merge_refuses_newer_input(void **state) {
   st = open_store(out, 8);
   assert_int_equal(sw_store_merge(st, in, NULL, NULL, &err), SW_ERR_UNSUPPORTED);
   assert_non_null(strstr(err.msg, "version 9"));
-  assert_non_null(strstr(err.msg, "version 1"));
+  assert_non_null(strstr(err.msg, "version 2"));
   assert_int_equal(sw_store_close(&st, &err), SW_OK);
   assert_int_equal(count_rows(out, "trials"), 0);
 }
@@ -723,6 +798,50 @@ static void test_fs_classify(void **state) {
   assert_int_equal(sw_fs_check_path(f->path, &c, &err), SW_OK);
 }
 
+/* Writes text to dir/name and returns the path in buf. */
+static const char *write_fixture(const char *dir, const char *name, const char *text, char *buf, size_t cap) {
+  snprintf(buf, cap, "%s/%s", dir, name);
+  FILE *fp = fopen(buf, "w");
+  assert_non_null(fp);
+  fputs(text, fp);
+  fclose(fp);
+  return buf;
+}
+
+/* Two CPU generations sold as "AMD EPYC" (Zen 2, family 23; Zen 3, family 25) and an aarch64 Neoverse: the
+ * CPU ids are the hand-read fields of these /proc/cpuinfo excerpts, and the fingerprints differ. */
+static void test_cpu_id_tells_generations_apart(void **state) {
+  fixture_t  *f = *state;
+  const char *zen2 = "processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 23\nmodel\t\t: 49\n"
+                     "model name\t: AMD EPYC\nstepping\t: 0\nflags\t\t: fpu sse2 avx avx2 fma avx512fake\n\n"
+                     "processor\t: 1\nvendor_id\t: Other\ncpu family\t: 99\n";
+  const char *zen3 = "processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: 1\n"
+                     "model name\t: AMD EPYC\nstepping\t: 1\nflags\t\t: fpu avx2 fma vaes avx512f avx512_bf16 "
+                     "amx_tile\n";
+  const char *arm = "processor\t: 0\nFeatures\t: fp asimd evtstrm sve2 sve\nCPU implementer\t: 0x41\n"
+                    "CPU variant\t: 0x1\nCPU part\t: 0xd0c\nCPU revision\t: 1\n";
+  char path[512], id2[256], id3[256], ida[256];
+  sw_cpu_id_read(write_fixture(f->dir, "zen2", zen2, path, sizeof path), id2, sizeof id2);
+  sw_cpu_id_read(write_fixture(f->dir, "zen3", zen3, path, sizeof path), id3, sizeof id3);
+  sw_cpu_id_read(write_fixture(f->dir, "arm", arm, path, sizeof path), ida, sizeof ida);
+  assert_string_equal(id2, "x86 vendor=AuthenticAMD family=23 model=49 stepping=0 isa=avx2");
+  assert_string_equal(id3, "x86 vendor=AuthenticAMD family=25 model=1 stepping=1 isa=avx2,avx512f,avx512_bf16,amx_tile");
+  assert_string_equal(ida, "arm implementer=0x41 part=0xd0c variant=0x1 revision=1 isa=asimd,sve");
+  sw_cpu_id_read("/nonexistent/cpuinfo", id2, sizeof id2);
+  assert_string_equal(id2, "");
+  sw_provenance_t a, b;
+  memset(&a, 0, sizeof a);
+  a.cpu_model = "AMD EPYC";
+  a.cores = 2;
+  a.cpu_id = "x86 vendor=AuthenticAMD family=23 model=49 stepping=0 isa=avx2";
+  b = a;
+  b.cpu_id = id3;
+  char fa[17], fb[17];
+  sw_machine_fingerprint(&a, fa);
+  sw_machine_fingerprint(&b, fb);
+  assert_string_not_equal(fa, fb);
+}
+
 static void test_fingerprint_and_env(void **state) {
   (void)state;
   sw_provenance_t a, b;
@@ -750,6 +869,7 @@ static void test_fingerprint_and_env(void **state) {
   setenv("OPENBLAS_SW_TEST", "q\"uote", 1);
   setenv("SW_UNRELATED_NOT", "1", 1);
   setenv("ZZ_IRRELEVANT", "1", 1);
+  setenv("SPARSWEEP_KERNEL_ISA", "avx2", 1); /* read by the kernels: changes what is measured */
   sw_buf_t buf = SW_BUF_INIT;
   sw_store_env_json(&buf);
   assert_true(sw_buf_ok(&buf));
@@ -763,6 +883,8 @@ static void test_fingerprint_and_env(void **state) {
   assert_string_equal(q_text(db, sql, got, sizeof got), "q\"uote");
   snprintf(sql, sizeof sql, "SELECT json_type(%s, '$.ZZ_IRRELEVANT') IS NULL", q);
   assert_int_equal(q_int(db, sql), 1);
+  snprintf(sql, sizeof sql, "SELECT json_extract(%s, '$.SPARSWEEP_KERNEL_ISA')", q);
+  assert_string_equal(q_text(db, sql, got, sizeof got), "avx2");
   sqlite3_free(q);
   sqlite3_close(db);
   sw_buf_free(&buf);
@@ -793,8 +915,10 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_ingest_exact_rows, setup, teardown),
       cmocka_unit_test_setup_teardown(test_ingest_rejects_bad_results, setup, teardown),
       cmocka_unit_test_setup_teardown(test_ok_hashes, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_migrates_version_1, setup, teardown),
       cmocka_unit_test_setup_teardown(test_newer_version_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bad_paths, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_read_only_paths, setup, teardown),
       cmocka_unit_test_setup_teardown(test_merge, setup, teardown),
       cmocka_unit_test_setup_teardown(test_merge_refuses_newer_input, setup, teardown),
       cmocka_unit_test_setup_teardown(test_batches_and_concurrent_reader, setup, teardown),
@@ -803,6 +927,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_disk_full_keeps_committed, setup, teardown),
       cmocka_unit_test_setup_teardown(test_fs_classify, setup, teardown),
       cmocka_unit_test(test_fingerprint_and_env),
+      cmocka_unit_test_setup_teardown(test_cpu_id_tells_generations_apart, setup, teardown),
       cmocka_unit_test(test_status_names),
   };
   return cmocka_run_group_tests_name("store", tests, NULL, NULL);
