@@ -294,12 +294,14 @@ void sw_counters_close(sw_counters_t *c) {
 
 /* ---- provenance ---- */
 
-/* 1 when preset code can be added to an event set on this host (PAPI also names presets it cannot count,
- * e.g. every hardware preset on a VM without a PMU). */
+/* 1 when preset code can be added to an event set on this host and started (PAPI also names presets it
+ * cannot count, e.g. every hardware preset on a VM without a PMU). */
 static int preset_addable(int code) {
-  int es = PAPI_NULL;
+  int       es = PAPI_NULL;
+  long long values[1]; /* PAPI_stop writes one value per event in the set, derived presets included */
   if (PAPI_create_eventset(&es) != PAPI_OK) return 0;
-  int ok = PAPI_add_event(es, code) == PAPI_OK;
+  int ok = PAPI_add_event(es, code) == PAPI_OK && PAPI_start(es) == PAPI_OK;
+  if (ok) ok = PAPI_stop(es, values) == PAPI_OK;
   PAPI_cleanup_eventset(es);
   PAPI_destroy_eventset(&es);
   return ok;
