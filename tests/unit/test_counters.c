@@ -171,33 +171,6 @@ static void test_counters_default_set_mixes_components(void **state) {
   sw_sde_shutdown(&sde);
 }
 
-/* An unknown native event, a disabled or absent component's event and a hardware preset requested with the
- * SDE and software events: each failing event is NULL with its own reason, the others still count. */
-static void test_counters_failing_events_keep_other_components(void **state) {
-  (void)state;
-  ct_perf_case_t k = ct_perf_case();
-  sw_sde_t       sde;
-  sw_err_t       err;
-  assert_int_equal(sw_sde_init(&sde, CT_SDE_LIBRARY, &err), SW_OK);
-  const char *names[] = {"perf::SW_NOT_AN_EVENT", "sde:::" CT_SDE_LIBRARY "::flops", "rocm_smi:::NO_SUCH_GPU",
-                         "PAPI_TOT_CYC",          "sde:::" CT_SDE_LIBRARY "::calls", "perf::TASK-CLOCK"};
-  sw_counters_t *c = NULL;
-  assert_int_equal(sw_counters_open(&c, names, 6, &err), SW_OK);
-  assert_int_equal(sw_counters_start(c, &err), SW_OK);
-  long long cpu_ns = ct_region(&sde, 5, 64.0);
-  assert_int_equal(sw_counters_stop(c, &err), SW_OK);
-  sw_json_t *doc = ct_written(c);
-  ct_assert_null(doc, "perf::SW_NOT_AN_EVENT", "no such event");
-  ct_assert_null(doc, "rocm_smi:::NO_SUCH_GPU", "rocm_smi:::NO_SUCH_GPU: ");
-  assert_true(ct_value(doc, "sde:::" CT_SDE_LIBRARY "::flops") == 5 * 64.0);
-  assert_true(ct_value(doc, "sde:::" CT_SDE_LIBRARY "::calls") == 5.0);
-  ct_check_task_clock(doc, k, cpu_ns);
-  if (k != CT_PERF_HARDWARE) ct_assert_null(doc, "PAPI_TOT_CYC", "PAPI_TOT_CYC: ");
-  sw_json_free(doc);
-  sw_counters_close(c);
-  sw_sde_shutdown(&sde);
-}
-
 /* Occupies component `busy_event`'s component in this thread with a running set of its own, so that PAPI
  * refuses to start sw_counters' set of that component (PAPI_EISRUN); returns the private set. */
 static int ct_occupy(const char *busy_event) {
@@ -215,6 +188,44 @@ static void ct_release(int es) {
   PAPI_destroy_eventset(&es);
 }
 
+/* Opens names[n], runs one region of `calls` SDE accountings of flops_per_call FLOPs (with busy_event's
+ * component occupied when not NULL) and returns the written values; *cpu_ns = the region's thread CPU time. */
+static sw_json_t *ct_measure(const char *const *names, size_t n, const char *busy_event, int calls,
+                             double flops_per_call, long long *cpu_ns) {
+  sw_sde_t       sde;
+  sw_err_t       err;
+  sw_counters_t *c = NULL;
+  assert_int_equal(sw_sde_init(&sde, CT_SDE_LIBRARY, &err), SW_OK);
+  assert_int_equal(sw_counters_open(&c, names, n, &err), SW_OK);
+  int busy = busy_event ? ct_occupy(busy_event) : PAPI_NULL;
+  assert_int_equal(sw_counters_start(c, &err), SW_OK);
+  *cpu_ns = ct_region(&sde, calls, flops_per_call);
+  assert_int_equal(sw_counters_stop(c, &err), SW_OK);
+  if (busy_event) ct_release(busy);
+  sw_json_t *doc = ct_written(c);
+  sw_counters_close(c);
+  sw_sde_shutdown(&sde);
+  return doc;
+}
+
+/* An unknown native event, a disabled or absent component's event and a hardware preset requested with the
+ * SDE and software events: each failing event is NULL with its own reason, the others still count. */
+static void test_counters_failing_events_keep_other_components(void **state) {
+  (void)state;
+  ct_perf_case_t k = ct_perf_case();
+  const char *names[] = {"perf::SW_NOT_AN_EVENT", "sde:::" CT_SDE_LIBRARY "::flops", "rocm_smi:::NO_SUCH_GPU",
+                         "PAPI_TOT_CYC",          "sde:::" CT_SDE_LIBRARY "::calls", "perf::TASK-CLOCK"};
+  long long   cpu_ns = 0;
+  sw_json_t  *doc = ct_measure(names, 6, NULL, 5, 64.0, &cpu_ns);
+  ct_assert_null(doc, "perf::SW_NOT_AN_EVENT", "no such event");
+  ct_assert_null(doc, "rocm_smi:::NO_SUCH_GPU", "rocm_smi:::NO_SUCH_GPU: ");
+  assert_true(ct_value(doc, "sde:::" CT_SDE_LIBRARY "::flops") == 5 * 64.0);
+  assert_true(ct_value(doc, "sde:::" CT_SDE_LIBRARY "::calls") == 5.0);
+  ct_check_task_clock(doc, k, cpu_ns);
+  if (k != CT_PERF_HARDWARE) ct_assert_null(doc, "PAPI_TOT_CYC", "PAPI_TOT_CYC: ");
+  sw_json_free(doc);
+}
+
 /* The perf_event set fails to start: its events are NULL with the start failure, the SDE set still counts. */
 static void test_counters_perf_start_failure_keeps_sde(void **state) {
   (void)state;
@@ -222,47 +233,25 @@ static void test_counters_perf_start_failure_keeps_sde(void **state) {
     print_message("skipped: perf_event cannot count here, there is no perf_event set to make fail\n");
     skip();
   }
-  sw_sde_t sde;
-  sw_err_t err;
-  assert_int_equal(sw_sde_init(&sde, CT_SDE_LIBRARY, &err), SW_OK);
-  const char    *names[] = {"perf::TASK-CLOCK", "sde:::" CT_SDE_LIBRARY "::flops", "perf::PAGE-FAULTS"};
-  sw_counters_t *c = NULL;
-  assert_int_equal(sw_counters_open(&c, names, 3, &err), SW_OK);
-  int busy = ct_occupy("perf::CPU-CLOCK");
-  assert_int_equal(sw_counters_start(c, &err), SW_OK);
-  (void)ct_region(&sde, 7, 10.0);
-  assert_int_equal(sw_counters_stop(c, &err), SW_OK);
-  ct_release(busy);
-  sw_json_t *doc = ct_written(c);
+  const char *names[] = {"perf::TASK-CLOCK", "sde:::" CT_SDE_LIBRARY "::flops", "perf::PAGE-FAULTS"};
+  long long   cpu_ns = 0;
+  sw_json_t  *doc = ct_measure(names, 3, "perf::CPU-CLOCK", 7, 10.0, &cpu_ns);
   ct_assert_null(doc, "perf::TASK-CLOCK", "PAPI_start of the perf_event event set failed");
   ct_assert_null(doc, "perf::PAGE-FAULTS", "PAPI_start of the perf_event event set failed");
   assert_true(ct_value(doc, "sde:::" CT_SDE_LIBRARY "::flops") == 70.0);
   sw_json_free(doc);
-  sw_counters_close(c);
-  sw_sde_shutdown(&sde);
 }
 
 /* The SDE set fails to start: the SDE events are NULL with the start failure, perf_event still counts. */
 static void test_counters_sde_start_failure_keeps_perf(void **state) {
   (void)state;
   ct_perf_case_t k = ct_perf_case();
-  sw_sde_t       sde;
-  sw_err_t       err;
-  assert_int_equal(sw_sde_init(&sde, CT_SDE_LIBRARY, &err), SW_OK);
   const char    *names[] = {"sde:::" CT_SDE_LIBRARY "::calls", "perf::TASK-CLOCK"};
-  sw_counters_t *c = NULL;
-  assert_int_equal(sw_counters_open(&c, names, 2, &err), SW_OK);
-  int busy = ct_occupy("sde:::" CT_SDE_LIBRARY "::tokens");
-  assert_int_equal(sw_counters_start(c, &err), SW_OK);
-  long long cpu_ns = ct_region(&sde, 2, 1.0);
-  assert_int_equal(sw_counters_stop(c, &err), SW_OK);
-  ct_release(busy);
-  sw_json_t *doc = ct_written(c);
+  long long      cpu_ns = 0;
+  sw_json_t     *doc = ct_measure(names, 2, "sde:::" CT_SDE_LIBRARY "::tokens", 2, 1.0, &cpu_ns);
   ct_assert_null(doc, "sde:::" CT_SDE_LIBRARY "::calls", "PAPI_start of the sde event set failed");
   ct_check_task_clock(doc, k, cpu_ns);
   sw_json_free(doc);
-  sw_counters_close(c);
-  sw_sde_shutdown(&sde);
 }
 
 /* Unknown names and SDE libraries nobody registered are never counted; the reasons say why. */

@@ -383,21 +383,25 @@ static void test_ok_hashes(void **state) {
   assert_int_equal(sw_store_close(&st, &err), SW_OK);
 }
 
+/* Creates a current database at path through the store, then runs sql on it through a raw connection. */
+static void create_then_alter(const char *path, const char *sql) {
+  sw_store_t *st = open_store(path, 8);
+  sw_err_t    err;
+  assert_int_equal(sw_store_close(&st, &err), SW_OK);
+  sqlite3 *db = raw_open(path);
+  assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(db);
+}
+
 /* A version-1 database (before cpu_id and kernel_cflags) is refused read-only with a hint, and migrated
  * when opened read-write: its run keeps every value, the new columns are NULL for it and filled for new runs. */
 static void test_migrates_version_1(void **state) {
-  fixture_t  *f = *state;
-  sw_store_t *st = open_store(f->path, 8);
-  sw_err_t    err;
-  assert_int_equal(sw_store_close(&st, &err), SW_OK);
-  sqlite3 *db = raw_open(f->path);
-  assert_int_equal(sqlite3_exec(db,
-                                "ALTER TABLE runs DROP COLUMN cpu_id; ALTER TABLE runs DROP COLUMN kernel_cflags;"
-                                "INSERT INTO runs(uuid, started_s, spec_name, cflags) VALUES('old', 1000, 'v1', '-O2');"
-                                "PRAGMA user_version = 1",
-                                NULL, NULL, NULL),
-                   SQLITE_OK);
-  sqlite3_close(db);
+  fixture_t *f = *state;
+  create_then_alter(f->path, "ALTER TABLE runs DROP COLUMN cpu_id; ALTER TABLE runs DROP COLUMN kernel_cflags;"
+                             "INSERT INTO runs(uuid, started_s, spec_name, cflags) VALUES('old', 1000, 'v1', '-O2');"
+                             "PRAGMA user_version = 1");
+  sw_store_t     *st = NULL;
+  sw_err_t        err;
   sw_store_opts_t o;
   sw_store_opts_default(&o);
   o.read_only = 1;
@@ -406,8 +410,8 @@ static void test_migrates_version_1(void **state) {
   st = open_store(f->path, 8);
   begin_run(st, "v2");
   assert_int_equal(sw_store_close(&st, &err), SW_OK);
-  db = raw_open(f->path);
-  char buf[128];
+  sqlite3 *db = raw_open(f->path);
+  char     buf[128];
   assert_int_equal(q_int(db, "PRAGMA user_version"), 2);
   assert_int_equal(q_int(db, "SELECT cpu_id IS NULL AND kernel_cflags IS NULL AND cflags = '-O2' AND spec_name = 'v1'"
                              " FROM runs WHERE uuid = 'old'"),
@@ -421,12 +425,9 @@ static void test_migrates_version_1(void **state) {
 
 static void test_newer_version_refused(void **state) {
   fixture_t *f = *state;
-  sw_store_t *st = open_store(f->path, 8);
-  sw_err_t err;
-  assert_int_equal(sw_store_close(&st, &err), SW_OK);
-  sqlite3 *db = raw_open(f->path);
-  assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 7", NULL, NULL, NULL), SQLITE_OK);
-  sqlite3_close(db);
+  create_then_alter(f->path, "PRAGMA user_version = 7");
+  sw_store_t *st = NULL;
+  sw_err_t    err;
   assert_int_equal(sw_store_open(&st, f->path, NULL, &err), SW_ERR_UNSUPPORTED);
   assert_null(st);
   assert_non_null(strstr(err.msg, "schema version 7"));
