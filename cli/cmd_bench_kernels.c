@@ -106,11 +106,22 @@ static double bk_call(bk_ctx_t *c, bk_kind_t kind, sw_ffn_stats_t *st) {
 
 typedef struct bk_result {
   double ta, tb, ratio, bytes_b, sparsity, bytes_a;
+  double bw; /* fastest read pass (GB/s) over a's weight copies, interleaved with the pairs */
 } bk_result_t;
 
-/* Interleaved A B pairs (A on context ca, B on cb): medians of each side and of the per-pair ratios tA/tB. */
+/* One streaming read pass over all of c's copies (seconds), on pool's threads (NULL = calling thread). */
+static double bk_read_pass(bk_ctx_t *c, sw_pool_t *pool, float *sink) {
+  int64_t t0 = sw_now_ns();
+  for (int k = 0; k < c->n_copies; k++) *sink += sw_membw_read_pool(pool, &c->reader, c->copies[k].owned_buf, c->copy_bytes);
+  return (double)(sw_now_ns() - t0) * 1e-9;
+}
+
+/* Interleaved A B pairs (A on context ca, B on cb): medians of each side and of the per-pair ratios tA/tB.  A
+ * read pass over ca's copies (on ca's pool) follows every pair, so the row's bandwidth anchor sees the same
+ * machine state as its kernels. */
 static bk_result_t bk_pairs_x(bk_ctx_t *ca, bk_kind_t a, bk_ctx_t *cb, bk_kind_t b, int reps) {
-  double         ta[BK_MAX_REPS], tb[BK_MAX_REPS], r[BK_MAX_REPS], sp = 0.0;
+  double         ta[BK_MAX_REPS], tb[BK_MAX_REPS], r[BK_MAX_REPS], sp = 0.0, bw = 0.0;
+  float          sink = 0.0f;
   sw_ffn_stats_t st;
   bk_call(ca, a, &st); /* warm-up: page tables, OpenBLAS buffers */
   double bytes_a = st.weight_bytes;
@@ -122,8 +133,11 @@ static bk_result_t bk_pairs_x(bk_ctx_t *ca, bk_kind_t a, bk_ctx_t *cb, bk_kind_t
     r[i] = ta[i] / tb[i];
     bytes = st.weight_bytes;
     sp += 1.0 - (double)st.neurons_executed / (double)st.neurons_total;
+    double g = (double)ca->copy_bytes * ca->n_copies / bk_read_pass(ca, ca->work.pool, &sink) * 1e-9;
+    bw = g > bw ? g : bw;
   }
-  bk_result_t res = {bk_median(ta, reps), bk_median(tb, reps), bk_median(r, reps), bytes, sp / reps, bytes_a};
+  if (sink == 12345.678f) printf(" ");
+  bk_result_t res = {bk_median(ta, reps), bk_median(tb, reps), bk_median(r, reps), bytes, sp / reps, bytes_a, bw};
   return res;
 }
 
@@ -134,17 +148,18 @@ static void bk_print_header(void) {
          "method", "s", "s_ach", "dense_ms", "sparse_ms", "speedup", "ideal", "/ideal", "GB/s", "%bw", "dGB/s");
 }
 
-/* One result row; %bw above BK_BW_MAX_PCT of the anchor is refused (printed as "ERR", counted in bw->errors). */
+/* One result row.  %bw is against the larger of the run's anchor and the row's own interleaved read passes; above
+ * BK_BW_MAX_PCT it is refused (printed as "ERR", counted in bw->errors). */
 static void bk_print_row(const char *shape, int batch, int thr, const char *cache, const char *method, double s,
                          const bk_result_t *r, double ideal, bk_anchor_t *bw) {
-  double gbs = r->bytes_b / r->tb * 1e-9, pct = 100.0 * gbs / bw->gbs;
+  double anchor = r->bw > bw->gbs ? r->bw : bw->gbs, gbs = r->bytes_b / r->tb * 1e-9, pct = 100.0 * gbs / anchor;
   char   pct_s[16];
   snprintf(pct_s, sizeof pct_s, "%.0f", pct);
   if (pct > BK_BW_MAX_PCT) {
     snprintf(pct_s, sizeof pct_s, "ERR");
     bw->errors++;
     fprintf(stderr, "bench kernels: %s %s s=%.2f reads %.1f GB/s, %.0f%% of the %.1f GB/s anchor: the bandwidth "
-            "anchor is wrong (a kernel cannot outrun the machine's read rate)\n", shape, method, s, gbs, pct, bw->gbs);
+            "anchor is wrong (a kernel cannot outrun the machine's read rate)\n", shape, method, s, gbs, pct, anchor);
   }
   printf("%-9s %5d %4d %-6s %-13s %5.2f %6.3f %9.3f %9.3f %7.2f %6.2f %6.2f %7.1f %5s %7.1f\n", shape, batch, thr,
          cache, method, s, r->sparsity, r->ta * 1e3, r->tb * 1e3, r->ratio, ideal, r->ratio / ideal, gbs, pct_s,
@@ -191,18 +206,24 @@ static double bk_bandwidth(bk_ctx_t *c, sw_pool_t *pool, const sw_membw_t *how, 
   return bk_median(v, n);
 }
 
-/* The anchor's read method: every strategy of the best SIMD variant, 3 passes each on the calling thread; the
- * fastest median wins.  *plain_gbs receives the plain strategy's median (the reference the anchor must stay
- * near). */
+/* The anchor's read method: every strategy of the best SIMD variant, in BK_PICK_ROUNDS interleaved rounds on the
+ * calling thread; the strategy with the fastest pass wins (on a shared machine noise only slows a pass down, so
+ * the fastest pass is the closest to the machine's rate).  *plain_gbs receives the plain strategy's fastest pass
+ * (the reference the anchor must stay near). */
+#define BK_PICK_ROUNDS 4
 static sw_membw_t bk_pick_reader(bk_ctx_t *c, double *plain_gbs) {
-  sw_membw_t best = {sw_isa_best(), SW_MEMBW_PLAIN};
-  double     best_gbs = 0.0, dummy;
-  for (int st = 0; st < SW_MEMBW_N_STRATEGIES; st++) {
-    sw_membw_t how = {best.isa, (sw_membw_strategy_t)st};
-    double     g = bk_bandwidth(c, NULL, &how, 3, &dummy);
-    if (st == SW_MEMBW_PLAIN) *plain_gbs = g;
-    if (g > best_gbs) best_gbs = g, best = how;
-  }
+  sw_isa_t isa = sw_isa_best();
+  double   top[SW_MEMBW_N_STRATEGIES] = {0}, pass;
+  for (int r = 0; r < BK_PICK_ROUNDS; r++)
+    for (int st = 0; st < SW_MEMBW_N_STRATEGIES; st++) {
+      sw_membw_t how = {isa, (sw_membw_strategy_t)st};
+      bk_bandwidth(c, NULL, &how, 1, &pass);
+      if (pass > top[st]) top[st] = pass;
+    }
+  sw_membw_t best = {isa, SW_MEMBW_PLAIN};
+  for (int st = 1; st < SW_MEMBW_N_STRATEGIES; st++)
+    if (top[st] > top[best.strategy]) best.strategy = (sw_membw_strategy_t)st;
+  *plain_gbs = top[SW_MEMBW_PLAIN];
   return best;
 }
 
@@ -346,12 +367,6 @@ static int bk_run_batch(bk_ctx_t *c, const bk_shape_t *sh, int batch, const char
   return 0;
 }
 
-/* One streaming read pass over all of c's copies (seconds), on pool's threads (NULL = calling thread). */
-static double bk_read_pass(bk_ctx_t *c, sw_pool_t *pool, float *sink) {
-  int64_t t0 = sw_now_ns();
-  for (int k = 0; k < c->n_copies; k++) *sink += sw_membw_read_pool(pool, &c->reader, c->copies[k].owned_buf, c->copy_bytes);
-  return (double)(sw_now_ns() - t0) * 1e-9;
-}
 
 /* Interleaved loop of 1-thread sparse (c1), 2-thread sparse (c2), 1-thread and 2-thread read passes: medians of
  * the per-iteration 2/1-thread throughput ratios of the sparse kernel (returned) and of the read (*bw_ratio),
@@ -408,6 +423,7 @@ static int bk_run_bf16(const bk_shape_t *sh, const bk_opts_t *o, bk_anchor_t *bw
   bk_ctx_t c;
   memset(&c, 0, sizeof c);
   c.isa = cf->isa;
+  c.reader = cf->reader;
   size_t one = (size_t)sh->d_model * sh->d_ff * 3 * 2;
   int    n_copies = (int)((BK_COLD_BYTES + one - 1) / one), rc = -1;
   if (bk_alloc_copies(&c, sh, SW_DTYPE_BF16, n_copies) == 0 && bk_setup_batch(&c, sh, 1, 1) == 0 &&
@@ -443,14 +459,14 @@ static int bk_run_shape(const bk_shape_t *sh, const bk_opts_t *o) {
   c.reader = how;
   double     bw1 = bk_bandwidth(&c, NULL, &how, 7, &best1), bw2 = bk_bandwidth(&c, pool, &how, 7, &best2);
   sw_pool_destroy(pool);
-  bk_anchor_t a1 = {bw1, 0}, a2 = {bw2, 0};
+  bk_anchor_t a1 = {best1, 0}, a2 = {best2, 0};
   printf("# %s: d_model %d d_ff %d gated SiLU, f32 weights %.1f MiB x %d copies; read bandwidth (median of 7 passes, "
-         "best) 1 thread %.1f (%.1f) GB/s, 2 threads %.1f (%.1f) GB/s; %%bw is against the 1-thread median\n",
+         "best) 1 thread %.1f (%.1f) GB/s, 2 threads %.1f (%.1f) GB/s; %%bw: against the larger of the best pass and the row's own interleaved read passes\n",
          sh->name, sh->d_model, sh->d_ff, one / 1048576.0, n_copies, bw1, best1, bw2, best2);
-  printf("# %s: bandwidth anchor measured by %s/%s (fastest of %d read strategies); plain %s read %.1f GB/s, "
-         "anchor/plain %.2f\n",
+  printf("# %s: bandwidth anchor measured by %s/%s (fastest of %d read strategies, best pass of %d interleaved "
+         "rounds); plain %s read %.1f GB/s best pass, anchor/plain %.2f\n",
          sh->name, sw_isa_name(how.isa), sw_membw_strategy_name(how.strategy), (int)SW_MEMBW_N_STRATEGIES,
-         sw_isa_name(how.isa), plain, bw1 / plain);
+         BK_PICK_ROUNDS, sw_isa_name(how.isa), plain, best1 / plain);
   for (int b = 0; b < o->n_batches; b++) {
     c.warm = 0;
     if (bk_run_batch(&c, sh, o->batches[b], "cold", o, &a1) != 0) return -1;
@@ -460,7 +476,7 @@ static int bk_run_shape(const bk_shape_t *sh, const bk_opts_t *o) {
     }
   }
   c.warm = 0;
-  if (o->threads2 && bk_run_threads(&c, sh, o, bw1, &a2) != 0) return -1;
+  if (o->threads2 && bk_run_threads(&c, sh, o, best1, &a2) != 0) return -1;
   int rc = o->bf16 ? bk_run_bf16(sh, o, &a1, &c) : 0;
   bk_free_copies(&c);
   if (rc == 0 && a1.errors + a2.errors > 0) {
