@@ -18,6 +18,7 @@
 #include "kernels/sw_membw.h"
 #include "kernels/sw_pool.h"
 #include "kernels/sw_policy.h"
+#include "tests/unit/test_isa_variants.h"
 #include "tests/unit/test_kernels_common.h"
 #include "tests/unit/sw_test_util.h"
 
@@ -35,18 +36,6 @@
 /* FLOP counts are integers: half a unit absorbs double rounding */
 #define KT_COUNT_TOL 0.5
 
-/* Kernel tests that depend on the SIMD variant run once per level (main: KT_VARIANT), each with a pointer to
- * its sw_isa_t as cmocka state; a level this CPU cannot run is reported skipped, never passed. */
-static const sw_isa_t kt_levels[SW_ISA_COUNT] = {SW_ISA_PORTABLE, SW_ISA_AVX2, SW_ISA_AVX512};
-
-static sw_isa_t kt_variant(void **state) {
-  sw_isa_t isa = *(const sw_isa_t *)*state;
-  if (!sw_isa_supported(isa)) {
-    print_message("variant %s skipped: this CPU (or build target) cannot run it\n", sw_isa_name(isa));
-    skip();
-  }
-  return isa;
-}
 
 static void test_act_values(void **state) {
   (void)state;
@@ -458,10 +447,6 @@ static void test_work_isa_choice(void **state) {
     skip();
   }
 }
-
-/* One cmocka test per SIMD level, named "test/level". */
-#define KT_ONE(f, l) {#f "/" #l, f, NULL, NULL, (void *)&kt_levels[l]}
-#define KT_VARIANT(f) KT_ONE(f, SW_ISA_PORTABLE), KT_ONE(f, SW_ISA_AVX2), KT_ONE(f, SW_ISA_AVX512)
 
 int main(void) {
   const struct CMUnitTest tests[] = {

@@ -12,8 +12,8 @@
 #include <string.h>
 
 #include "common/sw_json.h"
-#include "kernels/sw_isa.h"
 #include "kernels/sw_flops.h"
+#include "tests/unit/test_isa_variants.h"
 #include "workers/sw_trial.h"
 
 /* Named tolerances of the trial checks. */
@@ -131,8 +131,6 @@ static void test_trial_teal(void **state) {
 /* kernel_isa: the trial runs in the requested SIMD variant (checked against the float64 reference through
  * rel_error at sparsity 0) and records it as metric kernel_isa (level as value, name as unit); a variant this CPU cannot run
  * fails the trial with SW_ERR_UNSUPPORTED, and the test then reports itself skipped for that variant. */
-static const sw_isa_t kt_levels[SW_ISA_COUNT] = {SW_ISA_PORTABLE, SW_ISA_AVX2, SW_ISA_AVX512};
-
 static void test_trial_kernel_isa(void **state) {
   sw_isa_t isa = *(const sw_isa_t *)*state;
   char     cfg[256];
@@ -174,9 +172,7 @@ int main(void) {
       cmocka_unit_test(test_trial_sparsity_zero_is_exact),
       cmocka_unit_test(test_trial_teal),
       cmocka_unit_test(test_trial_bad_config),
-      {"test_trial_kernel_isa/portable", test_trial_kernel_isa, NULL, NULL, (void *)&kt_levels[SW_ISA_PORTABLE]},
-      {"test_trial_kernel_isa/avx2", test_trial_kernel_isa, NULL, NULL, (void *)&kt_levels[SW_ISA_AVX2]},
-      {"test_trial_kernel_isa/avx512", test_trial_kernel_isa, NULL, NULL, (void *)&kt_levels[SW_ISA_AVX512]},
+      KT_VARIANT(test_trial_kernel_isa),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
