@@ -23,11 +23,16 @@ SW_VI sw_vf v_ldf(const float *p) {
   __builtin_memcpy(&v, p, sizeof v);
   return v;
 }
-/* bf16 → f32: widen the 16-bit lanes to 32 bits and shift them into the high half. */
+/* bf16 → f32: widen the 16-bit lanes to 32 bits and shift them into the high half (the includer may give a
+ * one-instruction widening as SW_V_WIDEN_BF16: GCC 12 splits __builtin_convertvector into 128-bit halves). */
 SW_VI sw_vf v_ldh(const uint16_t *p) {
+#ifdef SW_V_WIDEN_BF16
+  return SW_V_WIDEN_BF16(p);
+#else
   sw_vh h;
   __builtin_memcpy(&h, p, sizeof h);
   return (sw_vf)(__builtin_convertvector(h, sw_vu) << 16);
+#endif
 }
 SW_VI sw_vf v_ld(const void *row, int j, int bf) {
   return bf ? v_ldh((const uint16_t *)row + j) : v_ldf((const float *)row + j);
