@@ -15,7 +15,13 @@ typedef uint32_t sw_vu __attribute__((vector_size(4 * SW_V_LANES)));
 
 #define SW_VI static inline __attribute__((always_inline)) SW_V_ATTR
 #define SW_VF static SW_V_ATTR
-#define SW_V_PF(p) __builtin_prefetch((const void *)(p), 0, 2)
+#ifndef SW_V_PF_GROUPS
+#define SW_V_PF_GROUPS 1 /* batch-1 kernel: prefetch the rows of the group this many groups of 4 neurons ahead */
+#endif
+#ifndef SW_V_PF_LOCALITY
+#define SW_V_PF_LOCALITY 2 /* __builtin_prefetch locality: 2 = into L2 (prefetcht1 on x86) */
+#endif
+#define SW_V_PF(p) __builtin_prefetch((const void *)(p), 0, SW_V_PF_LOCALITY)
 
 SW_VI sw_vf v_set1(float c) { return (sw_vf){0} + c; }
 SW_VI sw_vf v_ldf(const float *p) {
@@ -240,7 +246,7 @@ SW_VI void b_tok_run(float *acc, const float *x, const sw_ffn_weights_t *w, cons
     float       hv[4];
     for (int q = 0; q < 4; q++) {
       cur[q] = idx[k + q < n ? k + q : n - 1];
-      nxt[q] = idx[k + 4 + q < n ? k + 4 + q : n - 1];
+      nxt[q] = idx[k + 4 * SW_V_PF_GROUPS + q < n ? k + 4 * SW_V_PF_GROUPS + q : n - 1];
       dn[q] = D + cur[q] * lw, dpf[q] = D + nxt[q] * lw;
     }
     b_tok_h(hv, w, cur, nxt, x, gact, h, bf);
