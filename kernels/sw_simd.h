@@ -37,6 +37,11 @@ typedef struct sw_simd {
   float (*read)(const void *buf, size_t bytes, sw_membw_strategy_t strategy);
 } sw_simd_t;
 
+/* Prefetch distance in bytes of a read strategy (0: none); every strategy but plain uses 8 accumulators. */
+static inline size_t sw_membw_pf_bytes(sw_membw_strategy_t s) {
+  return s == SW_MEMBW_PF1K ? 1024u : s == SW_MEMBW_PF4K ? 4096u : s == SW_MEMBW_PF16K ? 16384u : 0u;
+}
+
 /* The table of a resolved level; a level the build has no code for (AVX2/AVX-512 off x86-64) gives the
  * portable table.  The caller checks sw_isa_supported (sw_isa_resolve does). */
 const sw_simd_t *sw_simd_get(sw_isa_t isa);

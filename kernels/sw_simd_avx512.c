@@ -410,13 +410,7 @@ SW_I5 float sw5_read_body(const float *p, size_t n, int acc, size_t pf_bytes) {
 SW_T5 static float sw5_read(const void *buf, size_t bytes, sw_membw_strategy_t strategy) {
   const float *p = buf;
   size_t       n = bytes / sizeof(float);
-  switch (strategy) {
-  case SW_MEMBW_UNROLL: return sw5_read_body(p, n, 8, 0);
-  case SW_MEMBW_PF1K: return sw5_read_body(p, n, 8, 1024);
-  case SW_MEMBW_PF4K: return sw5_read_body(p, n, 8, 4096);
-  case SW_MEMBW_PF16K: return sw5_read_body(p, n, 8, 16384);
-  default: return sw5_read_body(p, n, 4, 0);
-  }
+  return strategy == SW_MEMBW_PLAIN ? sw5_read_body(p, n, 4, 0) : sw5_read_body(p, n, 8, sw_membw_pf_bytes(strategy));
 }
 
 const sw_simd_t sw_simd_avx512 = {SW_ISA_AVX512, sw5_dot4,    sw5_dot4x2,      sw5_axpy4, sw5_rows_dot_x4,

@@ -289,13 +289,7 @@ SW_VI float b_read(const float *p, size_t n, int acc, size_t pf_bytes) {
 SW_VF float v_read(const void *buf, size_t bytes, sw_membw_strategy_t strategy) {
   const float *p = buf;
   size_t       n = bytes / sizeof(float);
-  switch (strategy) {
-  case SW_MEMBW_UNROLL: return b_read(p, n, 8, 0);
-  case SW_MEMBW_PF1K: return b_read(p, n, 8, 1024);
-  case SW_MEMBW_PF4K: return b_read(p, n, 8, 4096);
-  case SW_MEMBW_PF16K: return b_read(p, n, 8, 16384);
-  default: return b_read(p, n, 4, 0);
-  }
+  return strategy == SW_MEMBW_PLAIN ? b_read(p, n, 4, 0) : b_read(p, n, 8, sw_membw_pf_bytes(strategy));
 }
 
 const sw_simd_t SW_V_TABLE = {SW_V_ISA,  v_dot4,    v_dot4x2,      v_axpy4, v_rows_dot_x4,
