@@ -34,11 +34,15 @@ if(SW_FUZZ)
   add_compile_options(-fsanitize=fuzzer-no-link)
 endif()
 
-# Kernel targets get -march=native (AVX2/AVX-512 where present); the rest stays portable.
+# Kernel targets get -O3.  Their AVX2 and AVX-512 variants carry per-function target attributes and are chosen at
+# run time (kernels/sw_isa.h), so the default build runs on any x86-64 (or aarch64) node; SW_NATIVE=ON adds
+# -march=native for experiments on one machine only.  SW_KERNEL_FLAGS is what provenance records.
 add_library(sw_native INTERFACE)
+set(SW_KERNEL_FLAGS -O3)
 if(SW_NATIVE)
-  target_compile_options(sw_native INTERFACE -march=native -O3)
+  list(APPEND SW_KERNEL_FLAGS -march=native)
 endif()
+target_compile_options(sw_native INTERFACE ${SW_KERNEL_FLAGS})
 
 # sw_module(NAME DIR LIBS...): one static library per top-level directory, made of every .c file in
 # it (new files are picked up at configure time).  Dependencies are the LIBS given here only, which

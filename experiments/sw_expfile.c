@@ -408,6 +408,11 @@ static int papi_name_ok(const sw_value_t *v) {
 static int ok_warmup(const sw_value_t *v) { return is_int_in(v, 0, 1000000); }
 static int ok_reps(const sw_value_t *v) { return is_int_in(v, 1, 1000000); }
 static int ok_threads(const sw_value_t *v) { return is_int_in(v, 1, 4096); }
+/* The SIMD variant of the kernels (kernels/sw_isa.h names; experiments/ does not link kernels/). */
+static int ok_isa(const sw_value_t *v) {
+  return v->kind == SW_VAL_STR &&
+         (!strcmp(v->s, "auto") || !strcmp(v->s, "portable") || !strcmp(v->s, "avx2") || !strcmp(v->s, "avx512"));
+}
 static int ok_cache(const sw_value_t *v) {
   return v->kind == SW_VAL_STR && (!strcmp(v->s, "cold") || !strcmp(v->s, "warm"));
 }
@@ -428,7 +433,8 @@ static int ok_papi(const sw_value_t *v) {
 
 /* The measurement keys, one row each: name, validator, what the validator expects (for messages), and the
  * built-in default, recorded in every config so the hash covers it.  The defaults equal the ffn runner's own
- * (workers/sw_trial_ffn.c) so a config means the same with or without the key. */
+ * (workers/sw_trial_ffn.c) so a config means the same with or without the key.  A string key without a default
+ * (kernel_isa: absent means auto) is written only when given, so adding it kept existing trial hashes. */
 #define MEASURE_KEYS(X)                                                                                       \
   X("warmup", ok_warmup, "an integer in [0, 1000000] (untimed repetitions)", SW_VAL_INT, 2, NULL)             \
   X("repetitions", ok_reps, "an integer in [1, 1000000] (timed repetitions)", SW_VAL_INT, 7, NULL)            \
@@ -437,7 +443,8 @@ static int ok_papi(const sw_value_t *v) {
   X("threads", ok_threads, "an integer in [1, 4096]", SW_VAL_INT, 1, NULL)                                    \
   X("papi_events", ok_papi, "default, a PAPI event name or a list of them (e.g. [PAPI_TOT_CYC, PAPI_TOT_INS])", \
     SW_VAL_STR, 0, "default")                                                                                 \
-  X("cache", ok_cache, "cold or warm", SW_VAL_STR, 0, "cold")
+  X("cache", ok_cache, "cold or warm", SW_VAL_STR, 0, "cold")                                                \
+  X("kernel_isa", ok_isa, "auto, portable, avx2 or avx512", SW_VAL_STR, 0, NULL)
 
 typedef struct measure_key {
   const char   *key;
@@ -594,6 +601,7 @@ static sw_rc parse_measure(exp_ctx_t *c, const sw_ynode_t *n) {
 static sw_rc fill_measure_defaults(exp_ctx_t *c) {
   for (size_t i = 0; i < NELEM(measure_keys); i++) {
     if (reg_find(c, measure_keys[i].key)) continue;
+    if (measure_keys[i].def_kind == SW_VAL_STR && !measure_keys[i].def_str) continue; /* no default */
     sw_value_t v;
     if (measure_default(&measure_keys[i], &v) != SW_OK) return nomem(c);
     sw_rc rc = add_fixed(c, measure_keys[i].key, &v);

@@ -242,14 +242,26 @@ sw_rc sw_ffn_work_alloc(sw_ffn_work_t *work, int d_model, int d_ff, int max_tok,
   work->d_model = d_model;
   work->d_ff = d_ff;
   work->n_threads = n_threads;
+  sw_rc rc = sw_isa_resolve(SW_ISA_AUTO, &work->isa, err);
+  if (rc != SW_OK) {
+    sw_ffn_work_free(work);
+    return rc;
+  }
   if (n_threads > 1) {
-    sw_rc rc = sw_pool_create(&work->pool, n_threads, err);
+    rc = sw_pool_create(&work->pool, n_threads, err);
     if (rc != SW_OK) {
       sw_ffn_work_free(work);
       return rc;
     }
   }
   return SW_OK;
+}
+
+sw_rc sw_ffn_work_set_isa(sw_ffn_work_t *work, sw_isa_t request, sw_err_t *err) {
+  sw_isa_t isa;
+  sw_rc    rc = sw_isa_resolve(request, &isa, err);
+  if (rc == SW_OK) work->isa = isa;
+  return rc;
 }
 
 void sw_ffn_work_free(sw_ffn_work_t *work) {

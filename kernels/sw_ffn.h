@@ -11,6 +11,7 @@
 
 #include "common/sw_err.h"
 #include "kernels/sw_act.h"
+#include "kernels/sw_isa.h"
 
 typedef enum sw_dtype {
   SW_DTYPE_F32 = 0,
@@ -124,13 +125,19 @@ typedef struct sw_ffn_work {
   int             d_model, d_ff;
   int             n_threads; /* threads used by the sparse kernels (the dense path uses OpenBLAS's setting) */
   struct sw_pool *pool;      /* NULL when n_threads == 1 */
+  sw_isa_t        isa;       /* SIMD variant the kernels run (resolved, never AUTO); see sw_ffn_work_set_isa */
 } sw_ffn_work_t;
 
 /* Scratch floats/ints needed for max_tok tokens of an FFN of this shape with n_threads threads. */
 size_t sw_ffn_work_floats(int d_model, int d_ff, int max_tok, int n_threads);
 size_t sw_ffn_work_ints(int d_model, int d_ff, int max_tok, int n_threads);
-/* Allocates the workspace (and a pool of n_threads-1 worker threads when n_threads > 1). */
+/* Allocates the workspace (and a pool of n_threads-1 worker threads when n_threads > 1).  The SIMD variant is
+ * sw_isa_resolve(SW_ISA_AUTO): SPARSWEEP_KERNEL_ISA when set (a bad or unsupported value is an error), else the
+ * best the CPU supports. */
 sw_rc sw_ffn_work_alloc(sw_ffn_work_t *work, int d_model, int d_ff, int max_tok, int n_threads, sw_err_t *err);
+/* Chooses the SIMD variant of the kernels using this workspace (request resolved by sw_isa_resolve; an
+ * unsupported level is SW_ERR_UNSUPPORTED and leaves the workspace unchanged). */
+sw_rc sw_ffn_work_set_isa(sw_ffn_work_t *work, sw_isa_t request, sw_err_t *err);
 void  sw_ffn_work_free(sw_ffn_work_t *work);
 
 #endif

@@ -11,7 +11,8 @@
 #include "kernels/sw_gather.h"
 
 /* y[i] = row_i · x for i < rows, bf16 rows, 4 rows per pass. */
-static void sw_matvec_gathered(float *y, const void *m, size_t ld, sw_dtype_t dtype, const float *x, int rows, int d) {
+static void sw_matvec_gathered(const sw_simd_t *k, float *y, const void *m, size_t ld, sw_dtype_t dtype, const float *x,
+                               int rows, int d) {
   size_t esz = dtype == SW_DTYPE_BF16 ? 2u : 4u;
   for (int i = 0; i < rows; i += 4) {
     const void *r[4], *pf[4];
@@ -21,16 +22,17 @@ static void sw_matvec_gathered(float *y, const void *m, size_t ld, sw_dtype_t dt
       r[q] = (const char *)m + (size_t)ii * ld * esz;
       pf[q] = (const char *)m + (size_t)in * ld * esz;
     }
-    sw_gather_dot4(v, r, pf, dtype, x, d);
+    sw_gather_dot4(k, v, r, pf, dtype, x, d);
     for (int q = 0; q < 4 && i + q < rows; q++) y[i + q] = v[q];
   }
 }
 
 /* y (n_tok × rows) = x (n_tok × d) · Mᵀ. */
-static void sw_project(float *y, const void *m, size_t ld, const sw_ffn_weights_t *w, const float *x, int n_tok) {
+static void sw_project(float *y, const void *m, size_t ld, const sw_ffn_weights_t *w, const float *x, int n_tok,
+                       const sw_simd_t *k) {
   int d = w->d_model, f = w->d_ff;
   if (w->dtype == SW_DTYPE_BF16) {
-    for (int t = 0; t < n_tok; t++) sw_matvec_gathered(y + (size_t)t * f, m, ld, w->dtype, x + (size_t)t * d, f, d);
+    for (int t = 0; t < n_tok; t++) sw_matvec_gathered(k, y + (size_t)t * f, m, ld, w->dtype, x + (size_t)t * d, f, d);
   } else if (n_tok == 1) {
     cblas_sgemv(CblasRowMajor, CblasNoTrans, f, d, 1.0f, (const float *)m, (int)ld, x, 1, 0.0f, y, 1);
   } else {
@@ -40,20 +42,20 @@ static void sw_project(float *y, const void *m, size_t ld, const sw_ffn_weights_
 }
 
 void sw_ffn_compute_acts(float *gact, float *u, float *h, const float *x, const sw_ffn_weights_t *w, int n_tok,
-                         int32_t *list_scratch) {
-  (void)list_scratch;
+                         const sw_ffn_work_t *work) {
+  const sw_simd_t *k = sw_simd_get(work->isa);
   size_t n = (size_t)n_tok * w->d_ff;
   if (n_tok <= 0) return;
   if (w->gated) {
-    sw_project(gact, w->gate, w->ld_gate, w, x, n_tok);
+    sw_project(gact, w->gate, w->ld_gate, w, x, n_tok, k);
     sw_act_apply(gact, gact, w->act, w->act_param, n);
     float *uu = u ? u : h;
-    if (uu) sw_project(uu, w->up, w->ld_up, w, x, n_tok);
+    if (uu) sw_project(uu, w->up, w->ld_up, w, x, n_tok, k);
     if (h)
       for (size_t i = 0; i < n; i++) h[i] = gact[i] * uu[i];
     return;
   }
-  sw_project(gact, w->up, w->ld_up, w, x, n_tok);
+  sw_project(gact, w->up, w->ld_up, w, x, n_tok, k);
   for (int t = 0; t < n_tok && w->b_up; t++)
     for (int i = 0; i < w->d_ff; i++) gact[(size_t)t * w->d_ff + i] += w->b_up[i];
   sw_act_apply(gact, gact, w->act, w->act_param, n);
@@ -63,7 +65,7 @@ void sw_ffn_compute_acts(float *gact, float *u, float *h, const float *x, const 
 sw_rc sw_ffn_dense_acts(float *gact, float *u, float *h, const float *x, const sw_ffn_weights_t *w,
                         sw_ffn_work_t *work, int n_tok) {
   if (sw_ffn_check(w, work, n_tok) != SW_OK || !gact) return SW_ERR_INVALID;
-  sw_ffn_compute_acts(gact, w->gated ? u : NULL, h, x, w, n_tok, sw_work_list(work));
+  sw_ffn_compute_acts(gact, w->gated ? u : NULL, h, x, w, n_tok, work);
   return SW_OK;
 }
 
@@ -93,7 +95,7 @@ sw_rc sw_ffn_dense_forward(float *out, const float *x, const sw_ffn_weights_t *w
     return SW_OK;
   }
   float *h = sw_work_h(work);
-  sw_ffn_compute_acts(sw_work_gact(work), w->gated ? sw_work_u(work) : NULL, h, x, w, n_tok, NULL);
+  sw_ffn_compute_acts(sw_work_gact(work), w->gated ? sw_work_u(work) : NULL, h, x, w, n_tok, work);
   if (n_tok == 1)
     cblas_sgemv(CblasRowMajor, CblasTrans, f, d, 1.0f, (const float *)w->down, (int)w->ld_down, h, 1, 0.0f, out, 1);
   else

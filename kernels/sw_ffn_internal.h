@@ -80,9 +80,9 @@ sw_rc sw_ffn_check(const sw_ffn_weights_t *w, const sw_ffn_work_t *work, int n_t
  * *rows_read receives the number of distinct neurons read. */
 void sw_ffn_exec(float *out, const float *x, const sw_ffn_weights_t *w, const sw_sel_t *sel, const float *gact,
                  const float *h, sw_ffn_work_t *work, int n_tok, int64_t *rows_read);
-/* act(gate)·x (gated) / h (plain) and optionally up / h for n_tok tokens into work-independent buffers
- * (stride d_ff).  Uses OpenBLAS for f32 and the gathered kernel for bf16. */
+/* act(gate)·x (gated) / h (plain) and optionally up / h for n_tok tokens into buffers of stride d_ff (not
+ * work's).  Uses OpenBLAS for f32 and the gathered kernel of work's SIMD variant for bf16. */
 void sw_ffn_compute_acts(float *gact, float *u, float *h, const float *x, const sw_ffn_weights_t *w, int n_tok,
-                         int32_t *list_scratch);
+                         const sw_ffn_work_t *work);
 
 #endif

@@ -1,5 +1,5 @@
 /* sw_ffn_sparse: activation-sparse FFN.  Few tokens: per token, groups of 4 active neurons run a fused
- * gate/up dot pass and a down axpy pass (AVX-512 fast path below, else sw_gather.h), split over the pool's
+ * gate/up dot pass and a down axpy pass (sw_simd_t.tok_run of the workspace's variant), split over the pool's
  * threads with private accumulators.  More tokens: the union of active neurons is packed in blocks of about
  * 1 MiB of rows and multiplied with OpenBLAS sgemm; h is zeroed for (token, neuron) pairs outside the token's
  * set.  When the union covers most neurons (f32), the dense sgemm path runs with h masked instead. */
@@ -12,6 +12,7 @@
 #include "kernels/sw_flops.h"
 #include "kernels/sw_gather.h"
 #include "kernels/sw_pool.h"
+#include "kernels/sw_simd.h"
 
 static size_t sw_esz(const sw_ffn_weights_t *w) { return w->dtype == SW_DTYPE_BF16 ? 2u : 4u; }
 
@@ -27,202 +28,6 @@ sw_rc sw_ffn_check(const sw_ffn_weights_t *w, const sw_ffn_work_t *work, int n_t
   return SW_OK;
 }
 
-#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__)
-#include <immintrin.h>
-#define SW_TOK_FAST 1
-#define SW_ALWAYS_INLINE static inline __attribute__((always_inline))
-
-/* What the batch-1 fast path computes per neuron before the down row. */
-typedef enum sw_tok_mode {
-  SW_TOK_GATE_UP,  /* gated: h = act(gate·x) · (up·x) */
-  SW_TOK_UP_GACT,  /* gated, act(gate·x) given: h = gact · (up·x) */
-  SW_TOK_UP_PLAIN, /* plain: h = act(up·x + b_up) */
-  SW_TOK_H         /* h given */
-} sw_tok_mode_t;
-
-/* Elements j..j+15 of a row (bf = bf16 row, else f32) as f32; the tail form loads only the lanes of m. */
-SW_ALWAYS_INLINE __m512 sw_tok_ld(const char *r, int j, int bf) {
-  if (!bf) return _mm512_loadu_ps((const float *)r + j);
-  __m256i v = _mm256_loadu_si256((const __m256i *)((const uint16_t *)r + j));
-  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(v), 16));
-}
-SW_ALWAYS_INLINE __m512 sw_tok_ldt(const char *r, int j, int bf, __mmask16 m) {
-  if (!bf) return _mm512_maskz_loadu_ps(m, (const float *)r + j);
-  __m256i v = _mm256_maskz_loadu_epi16(m, (const uint16_t *)r + j);
-  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(v), 16));
-}
-/* Prefetch (into L2) of the 64-byte line holding element j, once per line. */
-SW_ALWAYS_INLINE void sw_tok_pf(const char *r, int j, int bf) {
-  if (!bf || (j & 16) == 0) _mm_prefetch(r + (size_t)j * (bf ? 2u : 4u), _MM_HINT_T1);
-}
-
-/* ra[q] = rows a[q] · x, and rb[q] = rows b[q] · x when two (4 or 8 streams), prefetching the same lines of pa/pb. */
-SW_ALWAYS_INLINE void sw_tok_dots(__m512 ra[4], __m512 rb[4], const char *const a[4], const char *const b[4],
-                                  const char *const pa[4], const char *const pb[4], int two, int bf, const float *x,
-                                  int d) {
-  int       jt = d & ~15;
-  __mmask16 tm = (__mmask16)((1u << (d - jt)) - 1u);
-  for (int q = 0; q < 4; q++) ra[q] = rb[q] = _mm512_setzero_ps();
-  for (int j = 0; j < jt; j += 16) {
-    __m512 xv = _mm512_loadu_ps(x + j);
-    for (int q = 0; q < 4; q++) {
-      sw_tok_pf(pa[q], j, bf);
-      ra[q] = _mm512_fmadd_ps(sw_tok_ld(a[q], j, bf), xv, ra[q]);
-      if (two) {
-        sw_tok_pf(pb[q], j, bf);
-        rb[q] = _mm512_fmadd_ps(sw_tok_ld(b[q], j, bf), xv, rb[q]);
-      }
-    }
-  }
-  if (jt < d) {
-    __m512 xv = _mm512_maskz_loadu_ps(tm, x + jt);
-    for (int q = 0; q < 4; q++) {
-      ra[q] = _mm512_fmadd_ps(sw_tok_ldt(a[q], jt, bf, tm), xv, ra[q]);
-      if (two) rb[q] = _mm512_fmadd_ps(sw_tok_ldt(b[q], jt, bf, tm), xv, rb[q]);
-    }
-  }
-}
-
-/* acc += Σ_q hv[q] · dn[q], prefetching the same lines of pd. */
-SW_ALWAYS_INLINE void sw_tok_axpy(float *acc, const __m512 hv[4], const char *const dn[4], const char *const pd[4],
-                                  int bf, int d) {
-  int       jt = d & ~15;
-  __mmask16 tm = (__mmask16)((1u << (d - jt)) - 1u);
-  for (int j = 0; j < jt; j += 16) {
-    __m512 y = _mm512_loadu_ps(acc + j);
-    for (int q = 0; q < 4; q++) {
-      sw_tok_pf(pd[q], j, bf);
-      y = _mm512_fmadd_ps(sw_tok_ld(dn[q], j, bf), hv[q], y);
-    }
-    _mm512_storeu_ps(acc + j, y);
-  }
-  if (jt < d) {
-    __m512 y = _mm512_maskz_loadu_ps(tm, acc + jt);
-    for (int q = 0; q < 4; q++) y = _mm512_fmadd_ps(sw_tok_ldt(dn[q], jt, bf, tm), hv[q], y);
-    _mm512_mask_storeu_ps(acc + jt, tm, y);
-  }
-}
-
-/* h of neuron i from the dot accumulators (mode SW_TOK_H reads it from h). */
-SW_ALWAYS_INLINE float sw_tok_h(const sw_ffn_weights_t *w, sw_tok_mode_t mode, __m512 a, __m512 b, int32_t i,
-                                const float *gact, const float *h) {
-  if (mode == SW_TOK_H) return h[i];
-  float av = _mm512_reduce_add_ps(a);
-  if (mode == SW_TOK_UP_GACT) return gact[i] * av;
-  if (mode == SW_TOK_UP_PLAIN) return sw_act_1(w->act, av + (w->b_up ? w->b_up[i] : 0.0f), w->act_param);
-  return sw_act_1(w->act, av, w->act_param) * _mm512_reduce_add_ps(b);
-}
-
-/* Batch-1 fast path (f32 or bf16 rows), 4 active neurons per step: one pass over their gate and/or up rows (8
- * or 4 streams), then one axpy pass over their 4 down rows into acc.  Every 64-byte line loaded is matched by a
- * prefetch of the same line of the next group's rows, so the next 4 random rows are in flight while the
- * current ones stream (measured, f32: 87-91% of the same-run streaming read bandwidth vs 80-82% for the generic
- * primitives on Llama/Mistral-7B rows).  Tails of d use masked loads; no gather instructions. */
-SW_ALWAYS_INLINE void sw_tok_body(float *acc, const float *x, const sw_ffn_weights_t *w, const int32_t *idx,
-                                  int64_t n, const float *gact, const float *h, sw_tok_mode_t mode, int bf) {
-  size_t      esz = bf ? 2u : 4u;
-  const char *A = mode == SW_TOK_GATE_UP ? w->gate : w->up, *B = w->up, *D = w->down;
-  size_t      la = (mode == SW_TOK_GATE_UP ? w->ld_gate : w->ld_up) * esz, lb = w->ld_up * esz, lw = w->ld_down * esz;
-  for (int64_t k = 0; k < n; k += 4) {
-    const char *a[4], *b[4], *dn[4], *pa[4], *pb[4], *pd[4];
-    __m512      ra[4], rb[4], hv[4];
-    for (int q = 0; q < 4; q++) {
-      int64_t c = k + q < n ? k + q : n - 1, nx = k + 4 + q < n ? k + 4 + q : n - 1;
-      a[q] = A + (size_t)idx[c] * la, b[q] = B + (size_t)idx[c] * lb, dn[q] = D + (size_t)idx[c] * lw;
-      pa[q] = A + (size_t)idx[nx] * la, pb[q] = B + (size_t)idx[nx] * lb, pd[q] = D + (size_t)idx[nx] * lw;
-    }
-    if (mode != SW_TOK_H)
-      sw_tok_dots(ra, rb, a, b, pa, pb, mode == SW_TOK_GATE_UP, bf, x, w->d_model);
-    else
-      for (int q = 0; q < 4; q++) ra[q] = rb[q] = _mm512_setzero_ps();
-    for (int q = 0; q < 4; q++) {
-      int64_t c = k + q < n ? k + q : n - 1;
-      hv[q] = _mm512_set1_ps(k + q < n ? sw_tok_h(w, mode, ra[q], rb[q], idx[c], gact, h) : 0.0f);
-    }
-    sw_tok_axpy(acc, hv, dn, pd, bf, w->d_model);
-  }
-}
-
-SW_ALWAYS_INLINE void sw_tok_modes(float *acc, const float *x, const sw_ffn_weights_t *w, const int32_t *idx,
-                                   int64_t n, const float *gact, const float *h, int bf) {
-  if (h)
-    sw_tok_body(acc, x, w, idx, n, gact, h, SW_TOK_H, bf);
-  else if (!w->gated)
-    sw_tok_body(acc, x, w, idx, n, gact, h, SW_TOK_UP_PLAIN, bf);
-  else if (gact)
-    sw_tok_body(acc, x, w, idx, n, gact, h, SW_TOK_UP_GACT, bf);
-  else
-    sw_tok_body(acc, x, w, idx, n, gact, h, SW_TOK_GATE_UP, bf);
-}
-
-/* The fast path for f32 or bf16 rows (gact is ignored for plain FFNs). */
-static void sw_tok_fast(float *acc, const float *x, const sw_ffn_weights_t *w, const int32_t *idx, int64_t n,
-                        const float *gact, const float *h) {
-  if (w->dtype == SW_DTYPE_BF16)
-    sw_tok_modes(acc, x, w, idx, n, w->gated ? gact : NULL, h, 1);
-  else
-    sw_tok_modes(acc, x, w, idx, n, w->gated ? gact : NULL, h, 0);
-}
-#else
-#define SW_TOK_FAST 0
-#endif
-
-/* acc += Σ_{k<n} h_{idx[k]} down_{idx[k]} for one token (acc not cleared). */
-static void sw_token_run(float *acc, const float *x, const sw_ffn_weights_t *w, const int32_t *idx, int64_t n,
-                         const float *gact, const float *h) {
-  size_t esz = sw_esz(w);
-  int    d = w->d_model;
-#if SW_TOK_FAST
-  if (w->dtype == SW_DTYPE_F32 || w->dtype == SW_DTYPE_BF16) {
-    sw_tok_fast(acc, x, w, idx, n, gact, h);
-    return;
-  }
-#endif
-  if (!w->gated && !h) gact = NULL;
-  for (int64_t k = 0; k < n; k += 4) {
-    int32_t cur[4], nxt[4];
-    for (int q = 0; q < 4; q++) {
-      cur[q] = idx[k + q < n ? k + q : n - 1];
-      nxt[q] = k + 4 < n ? idx[k + 4 + q < n ? k + 4 + q : n - 1] : cur[q];
-    }
-    const void *dn[4], *dn_pf[4];
-    float       hv[4];
-    for (int q = 0; q < 4; q++) {
-      dn[q] = sw_row_ptr(w->down, w->ld_down, esz, cur[q]);
-      dn_pf[q] = sw_row_ptr(w->down, w->ld_down, esz, nxt[q]);
-    }
-    if (h) {
-      for (int q = 0; q < 4; q++) hv[q] = h[cur[q]];
-    } else {
-      const void *up[4], *up_pf[4];
-      float       uv[4];
-      for (int q = 0; q < 4; q++) {
-        up[q] = sw_row_ptr(w->up, w->ld_up, esz, cur[q]);
-        up_pf[q] = sw_row_ptr(w->up, w->ld_up, esz, nxt[q]);
-      }
-      if (w->gated && gact) {
-        sw_gather_dot4(uv, up, up_pf, w->dtype, x, d);
-        for (int q = 0; q < 4; q++) hv[q] = gact[cur[q]] * uv[q];
-      } else if (w->gated) {
-        const void *g[4], *g_pf[4];
-        float       gv[4];
-        for (int q = 0; q < 4; q++) {
-          g[q] = sw_row_ptr(w->gate, w->ld_gate, esz, cur[q]);
-          g_pf[q] = sw_row_ptr(w->gate, w->ld_gate, esz, nxt[q]);
-        }
-        sw_gather_dot4x2(gv, uv, g, up, g_pf, up_pf, w->dtype, x, d);
-        for (int q = 0; q < 4; q++) hv[q] = sw_act_1(w->act, gv[q], w->act_param) * uv[q];
-      } else {
-        sw_gather_dot4(uv, up, up_pf, w->dtype, x, d);
-        for (int q = 0; q < 4; q++)
-          hv[q] = sw_act_1(w->act, uv[q] + (w->b_up ? w->b_up[cur[q]] : 0.0f), w->act_param);
-      }
-    }
-    for (int q = 0; q < 4; q++)
-      if (k + q >= n) hv[q] = 0.0f;
-    sw_gather_axpy4(acc, hv, dn, dn_pf, w->dtype, d);
-  }
-}
 
 typedef struct sw_token_job {
   float                  *accum; /* n_threads accumulators of stride acc_ld */
@@ -232,6 +37,7 @@ typedef struct sw_token_job {
   const int32_t          *idx;
   int64_t                 n;
   const float            *gact, *h;
+  const sw_simd_t        *k; /* SIMD variant of the workspace */
 } sw_token_job_t;
 
 static void sw_token_job_fn(void *arg, int tid, int n_threads) {
@@ -241,12 +47,13 @@ static void sw_token_job_fn(void *arg, int tid, int n_threads) {
   int64_t         k0 = 4 * g0, k1 = 4 * g1 < j->n ? 4 * g1 : j->n;
   float          *acc = j->accum + (size_t)tid * j->acc_ld;
   memset(acc, 0, (size_t)j->w->d_model * sizeof *acc);
-  if (k1 > k0) sw_token_run(acc, j->x, j->w, j->idx + k0, k1 - k0, j->gact, j->h);
+  if (k1 > k0) j->k->tok_run(acc, j->x, j->w, j->idx + k0, k1 - k0, j->gact, j->h);
 }
 
 static void sw_exec_gather(float *out, const float *x, const sw_ffn_weights_t *w, const sw_sel_t *sel,
                            const float *gact, const float *h, sw_ffn_work_t *work, int n_tok) {
-  int d = w->d_model, nt = work->pool ? work->n_threads : 1;
+  int              d = w->d_model, nt = work->pool ? work->n_threads : 1;
+  const sw_simd_t *k = sw_simd_get(work->isa);
   for (int t = 0; t < n_tok; t++) {
     int64_t        n;
     const int32_t *idx = sw_sel_tok(sel, t, &n);
@@ -255,10 +62,10 @@ static void sw_exec_gather(float *out, const float *x, const sw_ffn_weights_t *w
     const float   *gt = gact ? gact + (size_t)t * w->d_ff : NULL, *ht = h ? h + (size_t)t * w->d_ff : NULL;
     if (nt == 1 || n < 8) {
       memset(o, 0, (size_t)d * sizeof *o);
-      sw_token_run(o, xt, w, idx, n, gt, ht);
+      k->tok_run(o, xt, w, idx, n, gt, ht);
       continue;
     }
-    sw_token_job_t job = {sw_work_accum(work), sw_ffn_pad16((size_t)d), xt, w, idx, n, gt, ht};
+    sw_token_job_t job = {sw_work_accum(work), sw_ffn_pad16((size_t)d), xt, w, idx, n, gt, ht, k};
     sw_pool_run(work->pool, sw_token_job_fn, &job);
     memcpy(o, job.accum, (size_t)d * sizeof *o);
     for (int th = 1; th < nt; th++) {
@@ -269,15 +76,13 @@ static void sw_exec_gather(float *out, const float *x, const sw_ffn_weights_t *w
 }
 
 /* Copies b rows (ids) of a weight matrix into dst (stride ldd floats), converting bf16 to f32. */
-static void sw_pack_rows(float *dst, size_t ldd, const void *m, size_t ld, sw_dtype_t dtype, const int32_t *ids, int b,
-                         int d) {
+static void sw_pack_rows(const sw_simd_t *ks, float *dst, size_t ldd, const void *m, size_t ld, sw_dtype_t dtype,
+                         const int32_t *ids, int b, int d) {
   for (int k = 0; k < b; k++) {
-    if (dtype == SW_DTYPE_F32) {
+    if (dtype == SW_DTYPE_F32)
       memcpy(dst + (size_t)k * ldd, (const float *)m + (size_t)ids[k] * ld, (size_t)d * sizeof(float));
-    } else {
-      const uint16_t *r = (const uint16_t *)m + (size_t)ids[k] * ld;
-      for (int j = 0; j < d; j++) dst[(size_t)k * ldd + j] = sw_bf16_to_f32(r[j]);
-    }
+    else
+      ks->bf16_to_f32(dst + (size_t)k * ldd, (const uint16_t *)m + (size_t)ids[k] * ld, (size_t)d);
   }
 }
 
@@ -298,14 +103,15 @@ static int64_t sw_sel_union(int32_t *uni, int32_t *flags, const sw_sel_t *sel, i
 /* Block products of the union path: Hb[t*b + k] = h of neuron ids[k] for token t, or 0 when inactive. */
 static void sw_union_block_h(float *hb, const float *x, const sw_ffn_weights_t *w, const sw_sel_t *sel,
                              const int32_t *ids, int b, const float *gact, const float *h, float *pack_a,
-                             float *pack_b, float *tmp_a, float *tmp_b, int32_t *cursor, int n_tok) {
+                             float *pack_b, float *tmp_a, float *tmp_b, int32_t *cursor, int n_tok,
+                             const sw_simd_t *ks) {
   int    d = w->d_model, f = w->d_ff;
   size_t dp = sw_ffn_pad16((size_t)d);
   if (!h) {
-    sw_pack_rows(pack_b, dp, w->up, w->ld_up, w->dtype, ids, b, d);
+    sw_pack_rows(ks, pack_b, dp, w->up, w->ld_up, w->dtype, ids, b, d);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n_tok, b, d, 1.0f, x, d, pack_b, (int)dp, 0.0f, tmp_b, b);
     if (w->gated && !gact) {
-      sw_pack_rows(pack_a, dp, w->gate, w->ld_gate, w->dtype, ids, b, d);
+      sw_pack_rows(ks, pack_a, dp, w->gate, w->ld_gate, w->dtype, ids, b, d);
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n_tok, b, d, 1.0f, x, d, pack_a, (int)dp, 0.0f, tmp_a, b);
     }
   }
@@ -342,10 +148,10 @@ static void sw_exec_dense_masked(float *out, const float *x, const sw_ffn_weight
   } else if (w->gated && gact) {
     sw_ffn_weights_t up_only = {.d_model = d, .d_ff = f, .act = SW_ACT_IDENTITY, .dtype = w->dtype, .up = w->up,
                                 .ld_up = w->ld_up};
-    sw_ffn_compute_acts(m, NULL, NULL, x, &up_only, n_tok, NULL); /* u = up·x */
+    sw_ffn_compute_acts(m, NULL, NULL, x, &up_only, n_tok, work); /* u = up·x */
     for (size_t k = 0; k < (size_t)n_tok * f; k++) m[k] *= gact[k];
   } else {
-    sw_ffn_compute_acts(sw_work_gact(work), w->gated ? m : NULL, w->gated ? NULL : m, x, w, n_tok, NULL);
+    sw_ffn_compute_acts(sw_work_gact(work), w->gated ? m : NULL, w->gated ? NULL : m, x, w, n_tok, work);
     if (w->gated) {
       const float *g = sw_work_gact(work);
       for (size_t k = 0; k < (size_t)n_tok * f; k++) m[k] *= g[k];
@@ -368,7 +174,8 @@ static void sw_exec_dense_masked(float *out, const float *x, const sw_ffn_weight
 
 static void sw_exec_union(float *out, const float *x, const sw_ffn_weights_t *w, const sw_sel_t *sel,
                           const float *gact, const float *h, sw_ffn_work_t *work, int n_tok, int64_t n_uni) {
-  int      d = w->d_model, B = sw_ffn_union_block(work->d_model);
+  int              d = w->d_model, B = sw_ffn_union_block(work->d_model);
+  const sw_simd_t *ks = sw_simd_get(work->isa);
   size_t   dp = sw_ffn_pad16((size_t)d), n = (size_t)work->max_tok;
   int32_t *uni = work->i32 + work->d_ff, *cursor = work->i32 + 3 * (size_t)work->d_ff;
   float   *pa = sw_work_pack(work), *pb = pa + (size_t)B * dp, *pd = pb + (size_t)B * dp;
@@ -377,8 +184,8 @@ static void sw_exec_union(float *out, const float *x, const sw_ffn_weights_t *w,
   memset(cursor, 0, (size_t)n_tok * sizeof *cursor);
   for (int64_t k0 = 0; k0 < n_uni; k0 += B) {
     int b = (int)(n_uni - k0 < B ? n_uni - k0 : B);
-    sw_union_block_h(hb, x, w, sel, uni + k0, b, gact, h, pa, pb, ta, tb, cursor, n_tok);
-    sw_pack_rows(pd, dp, w->down, w->ld_down, w->dtype, uni + k0, b, d);
+    sw_union_block_h(hb, x, w, sel, uni + k0, b, gact, h, pa, pb, ta, tb, cursor, n_tok, ks);
+    sw_pack_rows(ks, pd, dp, w->down, w->ld_down, w->dtype, uni + k0, b, d);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n_tok, d, b, 1.0f, hb, b, pd, (int)dp, 1.0f, out, d);
   }
 }
@@ -395,6 +202,7 @@ typedef struct sw_tok_job {
   int                     n_tok;
   float                  *pg, *pu; /* tiled path: per-pair partial gate/up dots, then h in pg */
   int                     tile, pass;
+  const sw_simd_t        *k; /* SIMD variant of the workspace */
 } sw_tok_job_t;
 
 static void sw_tok_neuron(const sw_tok_job_t *j, float *out, float *dummy, int32_t i, int32_t inext) {
@@ -418,18 +226,18 @@ static void sw_tok_neuron(const sw_tok_job_t *j, float *out, float *dummy, int32
     if (j->h) {
       for (int q = 0; q < 4; q++) hv[q] = j->h[(size_t)tl[k + q < n ? k + q : k] * f + i];
     } else if (w->gated && j->gact) {
-      sw_gather_rows_dot_x4(bv, NULL, u, NULL, xs, upf, NULL, w->dtype, d);
+      sw_gather_rows_dot_x4(j->k, bv, NULL, u, NULL, xs, upf, NULL, w->dtype, d);
       for (int q = 0; q < 4; q++) hv[q] = j->gact[(size_t)tl[k + q < n ? k + q : k] * f + i] * bv[q];
     } else if (w->gated) {
-      sw_gather_rows_dot_x4(av, bv, g, u, xs, gpf, upf, w->dtype, d);
+      sw_gather_rows_dot_x4(j->k, av, bv, g, u, xs, gpf, upf, w->dtype, d);
       for (int q = 0; q < 4; q++) hv[q] = sw_act_1(w->act, av[q], w->act_param) * bv[q];
     } else {
-      sw_gather_rows_dot_x4(bv, NULL, u, NULL, xs, upf, NULL, w->dtype, d);
+      sw_gather_rows_dot_x4(j->k, bv, NULL, u, NULL, xs, upf, NULL, w->dtype, d);
       for (int q = 0; q < 4; q++) hv[q] = sw_act_1(w->act, bv[q] + (w->b_up ? w->b_up[i] : 0.0f), w->act_param);
     }
     for (int q = 0; q < 4; q++)
       if (k + q >= n) hv[q] = 0.0f;
-    sw_gather_row_axpy_y4(ys, hv, dn, dpf, w->dtype, d);
+    sw_gather_row_axpy_y4(j->k, ys, hv, dn, dpf, w->dtype, d);
   }
 }
 
@@ -467,9 +275,9 @@ static void sw_tile_dots(const sw_tok_job_t *j, int64_t a, int64_t b, int j0, in
       float        av[4], bv[4];
       for (int q = 0; q < 4; q++) xs[q] = j->x + (size_t)j->ttok[s0 + (q0 + q < n ? q0 + q : q0)] * d + j0;
       if (both)
-        sw_gather_rows_dot_x4(av, bv, g, u, xs, gpf, upf, w->dtype, tl);
+        sw_gather_rows_dot_x4(j->k, av, bv, g, u, xs, gpf, upf, w->dtype, tl);
       else
-        sw_gather_rows_dot_x4(bv, NULL, u, NULL, xs, upf, NULL, w->dtype, tl);
+        sw_gather_rows_dot_x4(j->k, bv, NULL, u, NULL, xs, upf, NULL, w->dtype, tl);
       for (int q = 0; q < 4 && q0 + q < n; q++) {
         if (both) j->pg[s0 + q0 + q] += av[q];
         j->pu[s0 + q0 + q] += bv[q];
@@ -495,7 +303,7 @@ static void sw_tile_axpy(const sw_tok_job_t *j, float *out, float *dummy, int64_
         ys[q] = in_range ? out + (size_t)j->ttok[s0 + q0 + q] * j->acc_ld + j0 : dummy + (size_t)q * j->dp;
         hv[q] = in_range ? j->pg[s0 + q0 + q] : 0.0f;
       }
-      sw_gather_row_axpy_y4(ys, hv, dn, dpf, w->dtype, tl);
+      sw_gather_row_axpy_y4(j->k, ys, hv, dn, dpf, w->dtype, tl);
     }
   }
 }
@@ -588,7 +396,7 @@ static void sw_exec_toksparse(float *out, const float *x, const sw_ffn_weights_t
   }
   memset(out, 0, (size_t)n_tok * d * sizeof *out);
   sw_tok_job_t job = {out,  sw_work_accum(work), sw_work_pack(work), (size_t)d, sw_ffn_pad16((size_t)d), x, gact, h, w,
-                      uni,  cnt, pos, ttok, n_uni, n_tok, NULL, NULL, 0, 0};
+                      uni,  cnt, pos, ttok, n_uni, n_tok, NULL, NULL, 0, 0, sw_simd_get(work->isa)};
   if ((size_t)n_tok * (size_t)d > SW_FFN_TILED_MIN_X && d > sw_ffn_tile(n_tok)) {
     sw_exec_tiled(&job, work, acc);
     return;
@@ -689,7 +497,7 @@ sw_rc sw_ffn_policy_forward(float *out, sw_mask_t *mask_out, const float *x, con
   double esz = w->dtype == SW_DTYPE_BF16 ? 2.0 : 4.0, mat_bytes = (double)w->d_model * w->d_ff * esz;
   double fsel = 0.0, bsel = 0.0;
   if (need_gate) {
-    sw_ffn_compute_acts(gact, need_h && w->gated ? u : NULL, need_h ? h : NULL, x, w, n_tok, sw_work_list(work));
+    sw_ffn_compute_acts(gact, need_h && w->gated ? u : NULL, need_h ? h : NULL, x, w, n_tok, work);
     int mats = w->gated ? (need_h ? 2 : 1) : 1;
     fsel = mats * sw_flops_linear(w->d_model, w->d_ff, n_tok) + (need_h && w->gated ? (double)n_tok * w->d_ff : 0);
     bsel = mats * mat_bytes;

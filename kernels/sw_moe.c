@@ -188,7 +188,9 @@ sw_rc sw_moe_work_alloc(sw_moe_work_t *work, const sw_moe_t *moe, const sw_moe_r
   work->flag = (uint8_t *)ip;
   work->max_tok = max_tok, work->d_model = moe->d_model, work->expert_size = moe->expert_size;
   work->n_expert = moe->n_expert, work->mlp_ws_n = mlp_n;
-  return SW_OK;
+  sw_rc rc = sw_isa_resolve(SW_ISA_AUTO, &work->isa, err);
+  if (rc != SW_OK) sw_moe_work_free(work);
+  return rc;
 }
 
 void sw_moe_work_free(sw_moe_work_t *work) {
@@ -246,7 +248,8 @@ static void s_rows4(const void *rows[4], const float *block, int r, int n, int d
 
 /* h[j][S] for the c tokens toks[] of expert e: every 4 gate|up rows are read from memory once and dotted with
  * each token (the next group is prefetched while the first token streams). */
-static void s_gathered_hidden(float *h, const float *x, const sw_moe_t *moe, int e, const int32_t *toks, int c) {
+static void s_gathered_hidden(float *h, const float *x, const sw_moe_t *moe, int e, const int32_t *toks, int c,
+                              const sw_simd_t *k) {
   const int d = moe->d_model, S = moe->expert_size, R = moe->gated ? 2 * S : S;
   const float *gate = moe->gu + (size_t)e * (size_t)R * (size_t)d, *up = moe->gated ? gate + (size_t)S * d : gate;
   const float *bu = moe->b_up ? moe->b_up + (size_t)e * S : NULL;
@@ -257,8 +260,8 @@ static void s_gathered_hidden(float *h, const float *x, const sw_moe_t *moe, int
     for (int j = 0; j < c; j++) {
       const float *xt = x + (size_t)toks[j] * (size_t)d;
       float gv[4], uv[4];
-      if (moe->gated) sw_gather_dot4x2(gv, uv, g4, u4, j ? g4 : gpf, j ? u4 : upf, SW_DTYPE_F32, xt, d);
-      else sw_gather_dot4(uv, u4, j ? u4 : upf, SW_DTYPE_F32, xt, d);
+      if (moe->gated) sw_gather_dot4x2(k, gv, uv, g4, u4, j ? g4 : gpf, j ? u4 : upf, SW_DTYPE_F32, xt, d);
+      else sw_gather_dot4(k, uv, u4, j ? u4 : upf, SW_DTYPE_F32, xt, d);
       for (int q = 0; q < 4 && r + q < S; q++) {
         float *hv = h + (size_t)j * S + r + q;
         if (moe->gated) *hv = sw_act_1(moe->act, gv[q], moe->act_param) * uv[q];
@@ -269,7 +272,8 @@ static void s_gathered_hidden(float *h, const float *x, const sw_moe_t *moe, int
 }
 
 /* out[toks[j]] += h[j] · down_e, 4 down rows at a time, each reused for every token of the group. */
-static void s_gathered_down(float *out, const float *h, const sw_moe_t *moe, int e, const int32_t *toks, int c) {
+static void s_gathered_down(float *out, const float *h, const sw_moe_t *moe, int e, const int32_t *toks, int c,
+                            const sw_simd_t *k) {
   const int d = moe->d_model, S = moe->expert_size;
   const float *down = moe->down + (size_t)e * (size_t)S * (size_t)d;
   for (int r = 0; r < S; r += 4) {
@@ -278,7 +282,7 @@ static void s_gathered_down(float *out, const float *h, const sw_moe_t *moe, int
     for (int j = 0; j < c; j++) {
       float coef[4];
       for (int q = 0; q < 4; q++) coef[q] = r + q < S ? h[(size_t)j * S + r + q] : 0.0f;
-      sw_gather_axpy4(out + (size_t)toks[j] * (size_t)d, coef, d4, j ? d4 : pf, SW_DTYPE_F32, d);
+      sw_gather_axpy4(k, out + (size_t)toks[j] * (size_t)d, coef, d4, j ? d4 : pf, SW_DTYPE_F32, d);
     }
   }
 }
@@ -353,8 +357,8 @@ sw_rc sw_moe_forward(float *out, const float *x, const sw_moe_t *moe, const sw_m
       continue;
     }
     if (c <= SW_MOE_GATHER_MAX_TOK) {
-      s_gathered_hidden(work->u, x, moe, e, toks, c);
-      s_gathered_down(out, work->u, moe, e, toks, c);
+      s_gathered_hidden(work->u, x, moe, e, toks, c, sw_simd_get(work->isa));
+      s_gathered_down(out, work->u, moe, e, toks, c, sw_simd_get(work->isa));
       continue;
     }
     for (int j = 0; j < c; j++) memcpy(work->xg + (size_t)j * d, x + (size_t)toks[j] * d, d * sizeof(float));

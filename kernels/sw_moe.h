@@ -109,6 +109,7 @@ typedef struct sw_moe_work {
   void    *pairs;   /* [E] (score, id) pairs for sorting */
   size_t   mlp_ws_n;
   void    *mem;
+  sw_isa_t isa; /* SIMD variant of the gathered expert kernels (resolved at alloc, like sw_ffn_work_t.isa) */
 } sw_moe_work_t;
 
 /* router may be NULL (no MLP workspace).  Free with sw_moe_work_free. */

@@ -59,9 +59,9 @@ static int sw_teal_token(float *out, const float *x, const sw_teal_weights_t *tw
   for (int j = 0; j < d; j++)
     if (fabsf(x[j]) > p->t_x) idx_x[n++] = j;
   *nx = n;
-  sw_gemv_in_sparse_idx(u, tw->up_t, tw->ld_t, w->dtype, x, idx_x, n, f);
+  sw_gemv_in_sparse_idx(u, tw->up_t, tw->ld_t, w->dtype, x, idx_x, n, f, work->isa);
   if (w->gated) {
-    sw_gemv_in_sparse_idx(g, tw->gate_t, tw->ld_t, w->dtype, x, idx_x, n, f);
+    sw_gemv_in_sparse_idx(g, tw->gate_t, tw->ld_t, w->dtype, x, idx_x, n, f, work->isa);
     sw_act_apply_gated(h, g, u, w->act, w->act_param, (size_t)f);
   } else {
     for (int i = 0; i < f; i++) h[i] = sw_act_1(w->act, u[i] + (w->b_up ? w->b_up[i] : 0.0f), w->act_param);
@@ -69,7 +69,7 @@ static int sw_teal_token(float *out, const float *x, const sw_teal_weights_t *tw
   int m = 0;
   for (int i = 0; i < f; i++)
     if (fabsf(h[i]) > p->t_h) idx_h[m++] = i;
-  sw_gemv_in_sparse_idx(out, w->down, w->ld_down, w->dtype, h, idx_h, m, d);
+  sw_gemv_in_sparse_idx(out, w->down, w->ld_down, w->dtype, h, idx_h, m, d, work->isa);
   if (w->b_down)
     for (int j = 0; j < d; j++) out[j] += w->b_down[j];
   return m;

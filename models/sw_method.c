@@ -148,13 +148,13 @@ static void teal_token(sw_method_t *M, sw_method_layer_t *L, float *out, const f
   const sw_ffn_weights_t *w = &L->w;
   int d = w->d_model, f = w->d_ff;
   float *g = M->scratch, *u = g + f;
-  int nx = sw_gemv_in_sparse_thr(g, L->gate_t, (size_t)f, SW_DTYPE_F32, x, L->teal_tx, M->idx, d, f);
-  sw_gemv_in_sparse_idx(u, L->up_t, (size_t)f, SW_DTYPE_F32, x, M->idx, nx, f);
+  int nx = sw_gemv_in_sparse_thr(g, L->gate_t, (size_t)f, SW_DTYPE_F32, x, L->teal_tx, M->idx, d, f, M->work.isa);
+  sw_gemv_in_sparse_idx(u, L->up_t, (size_t)f, SW_DTYPE_F32, x, M->idx, nx, f, M->work.isa);
   sw_act_apply_gated(g, g, u, w->act, w->act_param, (size_t)f);
   int nh = 0;
   for (int i = 0; i < f; i++)
     if (fabsf(g[i]) > L->teal_th) M->idx[nh] = i, u[nh++] = g[i];
-  sw_gemv_rows_axpy(out, w->down, (size_t)d, SW_DTYPE_F32, u, M->idx, nh, d);
+  sw_gemv_rows_axpy(out, w->down, (size_t)d, SW_DTYPE_F32, u, M->idx, nh, d, M->work.isa);
   st->flops += 2.0 * 2.0 * nx * f + f + 2.0 * nh * d;
   st->neurons_executed += nh;
   L->teal_sx_sum += 1.0 - (double)nx / d;

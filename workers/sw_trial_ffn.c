@@ -38,6 +38,7 @@
 #include "kernels/sw_ffn_dense.h"
 #include "kernels/sw_ffn_sparse.h"
 #include "kernels/sw_flops.h"
+#include "kernels/sw_isa.h"
 #include "kernels/sw_policy.h"
 #include "kernels/sw_sde.h"
 #include "kernels/sw_teal.h"
@@ -50,8 +51,9 @@
 typedef struct ft_cfg {
   int64_t     d_model, d_ff, gated, batch, seed, warmup, reps, threads, n_calib, cold_mib, error_tokens;
   double      sparsity, tau;
-  const char *activation, *dtype, *method, *timing, *cache;
+  const char *activation, *dtype, *method, *timing, *cache, *kernel_isa;
   sw_act_t    act;
+  sw_isa_t    isa; /* requested SIMD variant (AUTO: SPARSWEEP_KERNEL_ISA or the best) */
 } ft_cfg_t;
 
 static sw_rc ft_parse(ft_cfg_t *c, const sw_json_t *j, sw_err_t *err) {
@@ -78,7 +80,9 @@ static sw_rc ft_parse(ft_cfg_t *c, const sw_json_t *j, sw_err_t *err) {
   if (rc == SW_OK) rc = sw_json_get_str(j, "method", "threshold", &c->method, err);
   if (rc == SW_OK) rc = sw_json_get_str(j, "timing", "full", &c->timing, err);
   if (rc == SW_OK) rc = sw_json_get_str(j, "cache", "cold", &c->cache, err);
+  if (rc == SW_OK) rc = sw_json_get_str(j, "kernel_isa", "auto", &c->kernel_isa, err);
   if (rc != SW_OK) return rc;
+  if ((rc = sw_isa_parse(c->kernel_isa, &c->isa, err)) != SW_OK) return sw_err_prefix(err, "ffn: kernel_isa");
   int gated_name = 0;
   if ((rc = sw_act_parse(c->activation, &c->act, &gated_name, err)) != SW_OK) return rc;
   if (gated_name) c->gated = 1;
@@ -377,6 +381,8 @@ static void ft_write_metrics(ft_state_t *s, sw_trial_out_t *out, double td, doub
   }
   sw_trial_out_metric(out, "n_weight_copies", s->fw->n, "count");
   sw_trial_out_metric(out, "threads", (double)c->threads, "count");
+  /* the variant that ran: its level as the value, its name as the unit (e.g. 1, "avx2") */
+  sw_trial_out_metric(out, "kernel_isa", (double)s->work.isa, sw_isa_name(s->work.isa));
 }
 
 static sw_rc ft_alloc_state(ft_state_t *s, sw_err_t *err) {
@@ -384,6 +390,7 @@ static sw_rc ft_alloc_state(ft_state_t *s, sw_err_t *err) {
   size_t          d = (size_t)c->d_model, f = (size_t)c->d_ff, nb = (size_t)c->batch, nc = (size_t)c->n_calib;
   int             max_tok = (int)(nb > nc ? nb : nc);
   sw_rc           rc = sw_ffn_work_alloc(&s->work, (int)d, (int)f, max_tok, (int)c->threads, err);
+  if (rc == SW_OK && (rc = sw_ffn_work_set_isa(&s->work, c->isa, err)) != SW_OK) sw_err_prefix(err, "ffn: kernel_isa");
   if (rc == SW_OK) rc = sw_mask_alloc(&s->mask, (int)f, (int)nb, err);
   if (rc != SW_OK) return rc;
   s->x = malloc(nb * d * sizeof(float));

@@ -12,6 +12,7 @@
 #include "common/sw_time.h"
 #include "kernels/sw_act.h"
 #include "kernels/sw_ffn_dense.h"
+#include "kernels/sw_isa.h"
 #include "kernels/sw_moe.h"
 #include "kernels/sw_predictor.h"
 #include "kernels/sw_sde.h"
@@ -331,6 +332,7 @@ static sw_rc s_run_moe(const moe_keys_t *k, const sw_trial_moe_in_t *in, method_
   if (!rc) rc = sw_moe_router_train(&router, k->router, &moe, in->x_calib, in->n_calib, &rcfg, &ts, err);
   int64_t t2 = sw_now_ns();
   if (!rc) rc = sw_moe_work_alloc(&mwork, &moe, &router, in->n_tok, err);
+  if (!rc) mwork.isa = m->fwork->isa; /* the trial's kernel_isa (sw_trial_ffn_moe) */
   if (!rc) rc = sw_mask_alloc(&mask, k->experts, in->n_tok, err);
   if (!rc) {
     m->moe = &moe, m->router = &router, m->mwork = &mwork, m->mask = &mask;
@@ -397,6 +399,16 @@ static sw_rc s_run_predictor(const moe_keys_t *k, const sw_trial_moe_in_t *in, m
   return rc;
 }
 
+/* The SIMD variant of config key kernel_isa (default auto: SPARSWEEP_KERNEL_ISA or the best) on the workspace. */
+static sw_rc s_set_isa(sw_ffn_work_t *work, const sw_json_t *config, sw_err_t *err) {
+  const char *name = NULL;
+  sw_isa_t    isa;
+  sw_rc       rc = sw_json_get_str(config, "kernel_isa", "auto", &name, err);
+  if (!rc) rc = sw_isa_parse(name, &isa, err);
+  if (!rc) rc = sw_ffn_work_set_isa(work, isa, err);
+  return rc ? sw_err_prefix(err, "kernel_isa") : rc;
+}
+
 sw_rc sw_trial_ffn_moe(const sw_json_t *config, const sw_trial_moe_in_t *in, sw_trial_out_t *out, sw_err_t *err) {
   if (!in || !in->w || !in->x || !in->x_calib || in->n_tok <= 0 || in->n_calib <= 0 || in->reps < 1)
     return sw_err_set(err, SW_ERR_INVALID, "moe trial: missing weights/inputs or reps < 1");
@@ -406,6 +418,11 @@ sw_rc sw_trial_ffn_moe(const sw_json_t *config, const sw_trial_moe_in_t *in, sw_
   sw_ffn_work_t fwork;
   if ((rc = sw_ffn_work_alloc(&fwork, in->w->d_model, in->w->d_ff, in->n_tok, in->n_threads > 0 ? in->n_threads : 1, err)))
     return rc;
+  if ((rc = s_set_isa(&fwork, config, err))) {
+    sw_ffn_work_free(&fwork);
+    return rc;
+  }
+  sw_trial_out_metric(out, "kernel_isa", (double)fwork.isa, sw_isa_name(fwork.isa)); /* level, name as unit */
   method_ctx_t m;
   memset(&m, 0, sizeof m);
   m.config = config, m.in = in, m.keys = &k, m.fwork = &fwork;

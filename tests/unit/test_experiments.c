@@ -454,6 +454,8 @@ static const bad_case_t bad_cases[] = {
      "expected an integer"},
     {"wrong value: cache", "name: a\nworkload: ffn\nmeasure: {cache: lukewarm}\n", SW_ERR_INVALID, "t.yaml:3:18:",
      "cold or warm"},
+    {"wrong value: kernel_isa", "name: a\nworkload: ffn\nmeasure: {kernel_isa: avx1024}\n", SW_ERR_INVALID,
+     "t.yaml:3:23:", "auto, portable, avx2 or avx512"},
     {"bad grid value for measure key", "name: a\nworkload: ffn\ngrid: {product: {threads: [1, 0]}}\n", SW_ERR_INVALID,
      "t.yaml:3:31:", "threads"},
     {"settings value is a mapping", "name: a\nworkload: ffn\nsettings: {k: {x: 1}}\n", SW_ERR_INVALID,

@@ -14,9 +14,11 @@
 #include "kernels/sw_ffn_sparse.h"
 #include "kernels/sw_flops.h"
 #include "kernels/sw_gemv_sparse.h"
+#include "kernels/sw_isa.h"
 #include "kernels/sw_membw.h"
 #include "kernels/sw_pool.h"
 #include "kernels/sw_policy.h"
+#include "tests/unit/test_isa_variants.h"
 #include "tests/unit/test_kernels_common.h"
 #include "tests/unit/sw_test_util.h"
 
@@ -33,6 +35,7 @@
 #define KT_ACT_RTOL 1e-5
 /* FLOP counts are integers: half a unit absorbs double rounding */
 #define KT_COUNT_TOL 0.5
+
 
 static void test_act_values(void **state) {
   (void)state;
@@ -106,12 +109,13 @@ typedef struct kt_ffn {
 } kt_ffn_t;
 
 static void kt_setup(kt_ffn_t *k, int d, int f, int gated, sw_act_t act, sw_dtype_t dt, int n_tok, int threads,
-                     uint64_t seed) {
+                     uint64_t seed, sw_isa_t isa) {
   sw_err_t err;
   memset(k, 0, sizeof *k);
   assert_int_equal(sw_ffn_weights_alloc(&k->w, d, f, gated, act, 0.1f, dt, &err), SW_OK);
   sw_ffn_weights_fill_random(&k->w, seed);
   assert_int_equal(sw_ffn_work_alloc(&k->work, d, f, n_tok, threads, &err), SW_OK);
+  assert_int_equal(sw_ffn_work_set_isa(&k->work, isa, &err), SW_OK);
   assert_int_equal(sw_mask_alloc(&k->mask, f, n_tok, &err), SW_OK);
   k->x = malloc((size_t)n_tok * d * sizeof *k->x);
   k->out = malloc((size_t)n_tok * d * sizeof *k->out);
@@ -155,7 +159,7 @@ static void kt_check_sparse(kt_ffn_t *k, double p, uint64_t seed, const char *wh
 }
 
 static void test_sparse_matches_masked_reference(void **state) {
-  (void)state;
+  sw_isa_t isa = kt_variant(state);
   static const int shapes[][2] = {{37, 53}, {16, 64}, {17, 131}, {40, 9}};
   static const int batches[] = {1, 2, 3, 5, 64, 257};
   for (size_t si = 0; si < 4; si++) {
@@ -164,7 +168,7 @@ static void test_sparse_matches_masked_reference(void **state) {
         int      nt = batches[bi];
         kt_ffn_t k;
         kt_setup(&k, shapes[si][0], shapes[si][1], gated, gated ? SW_ACT_SILU : SW_ACT_GELU_ERF, SW_DTYPE_F32, nt, 1,
-                 100 + si * 10 + bi);
+                 100 + si * 10 + bi, isa);
         char what[96];
         snprintf(what, sizeof what, "sparse d=%d f=%d gated=%d batch=%d", shapes[si][0], shapes[si][1], gated, nt);
         kt_check_sparse(&k, 0.0, 1, what);
@@ -180,13 +184,14 @@ static void test_sparse_matches_masked_reference(void **state) {
 }
 
 static void test_sparse_bf16_and_threads(void **state) {
-  (void)state;
+  sw_isa_t isa = kt_variant(state);
   static const int batches[] = {1, 2, 7};
   for (int dt = 0; dt <= 1; dt++) {
     for (int threads = 1; threads <= 2; threads++) {
       for (int bi = 0; bi < 3; bi++) {
         kt_ffn_t k;
-        kt_setup(&k, 45, 203, 1, SW_ACT_SILU, (sw_dtype_t)dt, batches[bi], threads, 7 + dt * 3 + threads);
+        kt_setup(&k, 45, 203, 1, SW_ACT_SILU, (sw_dtype_t)dt, batches[bi], threads, 7 + dt * 3 + threads,
+                 isa);
         kt_check_sparse(&k, 0.5, 11, dt ? "bf16" : "f32 threads");
         kt_check_sparse(&k, 0.2, 13, dt ? "bf16 0.2" : "f32 threads token-sparse");
         kt_check_sparse(&k, 1.0, 12, dt ? "bf16 all" : "f32 threads all");
@@ -197,14 +202,14 @@ static void test_sparse_bf16_and_threads(void **state) {
 }
 
 static void test_dense_matches_reference(void **state) {
-  (void)state;
+  sw_isa_t isa = kt_variant(state);
   static const int batches[] = {1, 2, 4, 33, 257};
   for (int dt = 0; dt <= 1; dt++) {
     for (int gated = 0; gated <= 1; gated++) {
       for (int bi = 0; bi < 5; bi++) {
         kt_ffn_t k;
         kt_setup(&k, 29, 71, gated, gated ? SW_ACT_GELU_TANH : SW_ACT_RELU2, (sw_dtype_t)dt, batches[bi], 1,
-                 900 + bi + 10 * gated + 100 * dt);
+                 900 + bi + 10 * gated + 100 * dt, isa);
         float *b1 = malloc(71 * sizeof *b1), *b2 = malloc(29 * sizeof *b2);
         uint64_t s = 5;
         kt_fill_gauss(b1, 71, 0.2, &s);
@@ -236,12 +241,12 @@ static void test_dense_matches_reference(void **state) {
 /* Batches whose inputs exceed 256 KiB (n_tok * d_model > 65536) run the d-tiled two-pass token-sparse kernel:
  * d = 300 with 257 tokens gives tiles of 256 and a 44-wide tail. */
 static void test_sparse_tiled_batches(void **state) {
-  (void)state;
+  sw_isa_t isa = kt_variant(state);
   for (int v = 0; v < 4; v++) {
     int      gated = v != 1, threads = v == 2 ? 2 : 1;
     kt_ffn_t k;
     kt_setup(&k, 300, 37, gated, gated ? SW_ACT_SILU : SW_ACT_RELU, v == 3 ? SW_DTYPE_BF16 : SW_DTYPE_F32, 257,
-             threads, 300 + v);
+             threads, 300 + v, isa);
     kt_check_sparse(&k, 0.03, 31, "tiled 0.03");
     kt_check_sparse(&k, 0.25, 32, "tiled 0.25");
     if (v == 0) {
@@ -270,7 +275,7 @@ static void test_sparse_tiled_batches(void **state) {
 static void test_zeroing_mutation_is_caught(void **state) {
   (void)state;
   kt_ffn_t k;
-  kt_setup(&k, 37, 53, 1, SW_ACT_SILU, SW_DTYPE_F32, 3, 1, 77);
+  kt_setup(&k, 37, 53, 1, SW_ACT_SILU, SW_DTYPE_F32, 3, 1, 77, SW_ISA_AUTO);
   kt_random_mask(&k.mask, 3, 0.5, 9);
   sw_ffn_reference_f64(k.ref, k.x, &k.w, &k.mask, 3);
   memset(k.out, 0, 3 * 37 * sizeof *k.out);
@@ -294,10 +299,10 @@ static void test_zeroing_mutation_is_caught(void **state) {
 }
 
 static void test_sparse_down_and_gemv(void **state) {
-  (void)state;
+  sw_isa_t isa = kt_variant(state);
   int      d = 33, f = 75, n = 3;
   kt_ffn_t k;
-  kt_setup(&k, d, f, 1, SW_ACT_SILU, SW_DTYPE_F32, n, 1, 55);
+  kt_setup(&k, d, f, 1, SW_ACT_SILU, SW_DTYPE_F32, n, 1, 55, isa);
   float   *h = malloc((size_t)n * f * sizeof *h);
   uint64_t s = 3;
   kt_fill_gauss(h, (size_t)n * f, 1.0, &s);
@@ -319,7 +324,7 @@ static void test_sparse_down_and_gemv(void **state) {
   int32_t idx[75];
   float   y[33];
   kt_poison(y, 33);
-  int na = sw_gemv_in_sparse_thr(y, k.w.down, k.w.ld_down, SW_DTYPE_F32, h, 0.7f, idx, f, d);
+  int na = sw_gemv_in_sparse_thr(y, k.w.down, k.w.ld_down, SW_DTYPE_F32, h, 0.7f, idx, f, d, isa);
   int want_na = 0;
   double yr[33] = {0};
   for (int i = 0; i < f; i++) {
@@ -330,7 +335,7 @@ static void test_sparse_down_and_gemv(void **state) {
   assert_int_equal(na, want_na);
   assert_int_equal(kt_mismatches(y, yr, 1, d, "gemv thr"), 0);
   kt_poison(y, 33);
-  sw_gemv_in_sparse_idx(y, k.w.down, k.w.ld_down, SW_DTYPE_F32, h, idx, 0, d);
+  sw_gemv_in_sparse_idx(y, k.w.down, k.w.ld_down, SW_DTYPE_F32, h, idx, 0, d, isa);
   for (int j = 0; j < d; j++) assert_true(y[j] == 0.0f);
   free(h);
   kt_teardown(&k);
@@ -339,7 +344,7 @@ static void test_sparse_down_and_gemv(void **state) {
 static void test_invalid_args(void **state) {
   (void)state;
   kt_ffn_t k;
-  kt_setup(&k, 8, 16, 1, SW_ACT_SILU, SW_DTYPE_F32, 2, 1, 3);
+  kt_setup(&k, 8, 16, 1, SW_ACT_SILU, SW_DTYPE_F32, 2, 1, 3, SW_ISA_AUTO);
   sw_mask_set_all(&k.mask, 2);
   assert_int_equal(sw_ffn_sparse_forward(k.out, k.x, &k.w, &k.mask, NULL, &k.work, 3), SW_ERR_INVALID);
   assert_int_equal(sw_ffn_sparse_forward(k.out, k.x, &k.w, &k.mask, NULL, &k.work, 1), SW_ERR_INVALID);
@@ -393,23 +398,55 @@ static void test_flops_hand_values(void **state) {
   assert_true(sw_flops_linear(576, 128, 3) == 442368.0);
 }
 
-/* The bandwidth kernel's checksum is the exact sum (values are powers of two, so float sums are exact) alone and
- * split over pools of 2, 3 and 70 threads (more threads than checksum slots: the extra ones stay idle). */
+/* The bandwidth kernel's checksum is the exact sum (values are powers of two, so float sums are exact) for every
+ * read strategy, alone and split over pools of 2, 3 and 70 threads (more threads than checksum slots: the extra
+ * ones stay idle).  The buffer length is not a multiple of any unrolled step, so the tails are covered too. */
 static void test_membw_checksum(void **state) {
-  (void)state;
-  enum { n = 4096 };          /* 16 KiB: 256 lines of 64 bytes */
+  sw_isa_t isa = kt_variant(state);
+  enum { n = 4096 + 16 * 3 }; /* 16 KiB + 3 lines */
   static float buf[n];
   for (int i = 0; i < n; i++) buf[i] = (i % 2) ? 0.25f : 0.5f;
-  const float want = (n / 2) * 0.25f + (n / 2) * 0.5f; /* hand sum: 1536 */
-  assert_true(sw_membw_read(buf, sizeof buf) == want);
-  assert_true(sw_membw_read_pool(NULL, buf, sizeof buf) == want);
+  const float want = (n / 2) * 0.25f + (n / 2) * 0.5f; /* hand sum: 1554 */
   static const int threads[] = {2, 3, 70};
-  for (size_t t = 0; t < sizeof threads / sizeof threads[0]; t++) {
-    sw_pool_t *pool = NULL;
-    sw_err_t   err;
-    assert_int_equal(sw_pool_create(&pool, threads[t], &err), SW_OK);
-    assert_true(sw_membw_read_pool(pool, buf, sizeof buf) == want);
-    sw_pool_destroy(pool);
+  for (int st = 0; st < SW_MEMBW_N_STRATEGIES; st++) {
+    sw_membw_t how = {isa, (sw_membw_strategy_t)st};
+    assert_true(sw_membw_read(&how, buf, sizeof buf) == want);
+    assert_true(sw_membw_read(&how, buf + 1, sizeof buf - 2 * sizeof *buf) == want - 0.75f);
+    assert_true(sw_membw_read_pool(NULL, &how, buf, sizeof buf) == want);
+    for (size_t t = 0; t < sizeof threads / sizeof threads[0]; t++) {
+      sw_pool_t *pool = NULL;
+      sw_err_t   err;
+      assert_int_equal(sw_pool_create(&pool, threads[t], &err), SW_OK);
+      assert_true(sw_membw_read_pool(pool, &how, buf, sizeof buf) == want);
+      sw_pool_destroy(pool);
+    }
+  }
+}
+
+/* Level resolution through the workspace: auto without the environment variable is the best level; an explicit
+ * level the CPU lacks is refused and leaves the workspace's level unchanged. */
+static void test_work_isa_choice(void **state) {
+  (void)state;
+  sw_ffn_work_t work;
+  sw_err_t      err;
+  const char   *env = getenv(SW_ISA_ENV);
+  assert_int_equal(sw_ffn_work_alloc(&work, 8, 8, 1, 1, &err), SW_OK);
+  if (!env || !*env) assert_int_equal(work.isa, sw_isa_best());
+  assert_int_equal(sw_ffn_work_set_isa(&work, SW_ISA_PORTABLE, &err), SW_OK);
+  assert_int_equal(work.isa, SW_ISA_PORTABLE);
+  sw_isa_t missing = SW_ISA_COUNT;
+  for (int l = SW_ISA_COUNT - 1; l >= 0; l--)
+    if (!sw_isa_supported((sw_isa_t)l)) missing = (sw_isa_t)l;
+  if (missing != SW_ISA_COUNT) {
+    assert_int_equal(sw_ffn_work_set_isa(&work, missing, &err), SW_ERR_UNSUPPORTED);
+    assert_int_equal(work.isa, SW_ISA_PORTABLE);
+  }
+  sw_ffn_work_free(&work);
+  /* the recorded build flags name the optimisation level the kernels were built with (kernels/CMakeLists.txt) */
+  assert_non_null(strstr(sw_isa_build_flags(), "-O3"));
+  if (missing == SW_ISA_COUNT) {
+    print_message("refusal of a missing level not checked: this CPU supports every level\n");
+    skip();
   }
 }
 
@@ -419,15 +456,16 @@ int main(void) {
       cmocka_unit_test(test_act_parse),
       cmocka_unit_test(test_bf16_round),
       cmocka_unit_test(test_pack_layouts),
-      cmocka_unit_test(test_dense_matches_reference),
-      cmocka_unit_test(test_sparse_matches_masked_reference),
-      cmocka_unit_test(test_sparse_bf16_and_threads),
-      cmocka_unit_test(test_sparse_tiled_batches),
+      KT_VARIANT(test_dense_matches_reference),
+      KT_VARIANT(test_sparse_matches_masked_reference),
+      KT_VARIANT(test_sparse_bf16_and_threads),
+      KT_VARIANT(test_sparse_tiled_batches),
       cmocka_unit_test(test_zeroing_mutation_is_caught),
-      cmocka_unit_test(test_sparse_down_and_gemv),
+      KT_VARIANT(test_sparse_down_and_gemv),
       cmocka_unit_test(test_invalid_args),
       cmocka_unit_test(test_flops_hand_values),
-      cmocka_unit_test(test_membw_checksum),
+      KT_VARIANT(test_membw_checksum),
+      cmocka_unit_test(test_work_isa_choice),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

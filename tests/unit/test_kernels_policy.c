@@ -13,6 +13,7 @@
 #include "kernels/sw_ffn_sparse.h"
 #include "kernels/sw_policy.h"
 #include "kernels/sw_teal.h"
+#include "tests/unit/test_isa_variants.h"
 #include "tests/unit/test_kernels_common.h"
 
 #define KT_SPARSITY_TOL 0.01 /* ±1 point (issue 3) */
@@ -211,7 +212,7 @@ static void test_topk_and_random(void **state) {
  * down-only entry point) and the gate computed (random), on 1 and 2 threads; d = 2*16 + 13 covers the vector
  * body and the masked tail. */
 static void test_batch1_paths(void **state) {
-  (void)state;
+  sw_isa_t isa = kt_variant(state);
   sw_err_t err;
   for (int threads = 1; threads <= 2; threads++) {
     kt_layer_t L;
@@ -220,6 +221,7 @@ static void test_batch1_paths(void **state) {
       sw_ffn_work_free(&L.work);
       assert_int_equal(sw_ffn_work_alloc(&L.work, 45, 203, 1, 2, &err), SW_OK);
     }
+    assert_int_equal(sw_ffn_work_set_isa(&L.work, isa, &err), SW_OK);
     sw_policy_t p;
     assert_int_equal(sw_policy_init(&p, SW_POLICY_THRESHOLD, 203, 0, &err), SW_OK);
     assert_int_equal(sw_policy_calibrate(&p, &L.w, L.gact, L.u, 1, 0.5, &err), SW_OK);
@@ -308,11 +310,12 @@ static void kt_teal_reference(double *out, const float *x, const sw_ffn_weights_
 }
 
 static void test_teal_forward(void **state) {
-  (void)state;
+  sw_isa_t isa = kt_variant(state);
   for (int gated = 0; gated <= 1; gated++) {
     kt_layer_t L;
     kt_layer_init(&L, 33, 70, gated, 6, 21 + gated);
     sw_err_t          err;
+    assert_int_equal(sw_ffn_work_set_isa(&L.work, isa, &err), SW_OK);
     sw_teal_weights_t tw;
     sw_teal_policy_t  p;
     assert_int_equal(sw_teal_weights_init(&tw, &L.w, &err), SW_OK);
@@ -350,9 +353,9 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_calib_quantiles_held_out), cmocka_unit_test(test_calib_chess_held_out),
       cmocka_unit_test(test_threshold_policy_ffn_held_out), cmocka_unit_test(test_topk_and_random),
-      cmocka_unit_test(test_batch1_paths),
+      KT_VARIANT(test_batch1_paths),
       cmocka_unit_test(test_cett_calibration), cmocka_unit_test(test_plain_ffn_policies),
-      cmocka_unit_test(test_policy_names), cmocka_unit_test(test_teal_forward),
+      cmocka_unit_test(test_policy_names), KT_VARIANT(test_teal_forward),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,6 +13,7 @@
 
 #include "common/sw_json.h"
 #include "kernels/sw_flops.h"
+#include "tests/unit/test_isa_variants.h"
 #include "workers/sw_trial.h"
 
 /* Named tolerances of the trial checks. */
@@ -127,11 +128,42 @@ static void test_trial_teal(void **state) {
   sw_json_free(res);
 }
 
+/* kernel_isa: the trial runs in the requested SIMD variant (checked against the float64 reference through
+ * rel_error at sparsity 0) and records it as metric kernel_isa (level as value, name as unit); a variant this CPU cannot run
+ * fails the trial with SW_ERR_UNSUPPORTED, and the test then reports itself skipped for that variant. */
+static void test_trial_kernel_isa(void **state) {
+  sw_isa_t isa = *(const sw_isa_t *)*state;
+  char     cfg[256];
+  snprintf(cfg, sizeof cfg,
+           "{\"d_model\":40,\"d_ff\":72,\"batch\":1,\"method\":\"random\",\"sparsity\":0,\"timing\":\"kernel\","
+           "\"repetitions\":2,\"cache\":\"warm\",\"kernel_isa\":\"%s\"}",
+           sw_isa_name(isa));
+  if (!sw_isa_supported(isa)) {
+    assert_null(kt_run(cfg, SW_ERR_UNSUPPORTED));
+    print_message("variant %s skipped: this CPU cannot run it (the trial refused it)\n", sw_isa_name(isa));
+    skip();
+  }
+  sw_json_t       *res = kt_run(cfg, SW_OK);
+  const sw_json_t *m = sw_json_get(res, "metrics");
+  int              found = 0;
+  for (size_t i = 0; i < m->count; i++) {
+    const sw_json_t *n = sw_json_get(&m->items[i], "name");
+    if (strcmp(n->string, "kernel_isa") != 0) continue;
+    found = 1;
+    assert_true(sw_json_get(&m->items[i], "value")->number == (double)isa);
+    assert_string_equal(sw_json_get(&m->items[i], "unit")->string, sw_isa_name(isa));
+  }
+  assert_true(found);
+  assert_true(kt_metric(res, "rel_error") < KT_REL_ERROR_EXACT);
+  sw_json_free(res);
+}
+
 static void test_trial_bad_config(void **state) {
   (void)state;
   assert_null(kt_run("{\"method\":\"nope\"}", SW_ERR_INVALID));
   assert_null(kt_run("{\"sparsity\":1.5}", SW_ERR_RANGE));
   assert_null(kt_run("{\"d_model\":\"wide\"}", SW_ERR_INVALID));
+  assert_null(kt_run("{\"kernel_isa\":\"sse9\"}", SW_ERR_PARSE));
 }
 
 int main(void) {
@@ -140,6 +172,7 @@ int main(void) {
       cmocka_unit_test(test_trial_sparsity_zero_is_exact),
       cmocka_unit_test(test_trial_teal),
       cmocka_unit_test(test_trial_bad_config),
+      KT_VARIANT(test_trial_kernel_isa),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
