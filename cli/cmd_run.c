@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli/sw_cli.h"
+#include "kernels/sw_isa.h"
 #include "orchestrator/sw_events.h"
 #include "orchestrator/sw_orch.h"
 #include "sw_build_info.h"
@@ -171,7 +172,9 @@ int cmd_run(int argc, char **argv) {
   }
   sw_orch_opts_t o;
   sw_orch_opts_default(&o);
-  o.build = (sw_build_info_t){SW_VERSION, SW_GIT_COMMIT, SW_GIT_DIRTY, SW_COMPILER, SW_C_FLAGS, SW_KERNEL_C_FLAGS};
+  char kernel_flags[1024]; /* the kernels library's flags, then the SIMD variants compiled in (kernels/sw_isa.h) */
+  snprintf(kernel_flags, sizeof kernel_flags, "%s; %s", SW_KERNEL_C_FLAGS, sw_isa_variant_flags());
+  o.build = (sw_build_info_t){SW_VERSION, SW_GIT_COMMIT, SW_GIT_DIRTY, SW_COMPILER, SW_C_FLAGS, kernel_flags};
   o.argc = argc;
   o.argv = argv;
   const char *summary_path = NULL;

@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "cli/sw_cli.h"
+#include "kernels/sw_isa.h"
 #include "sw_build_info.h"
 
 int cmd_version(int argc, char **argv) {
@@ -11,7 +12,7 @@ int cmd_version(int argc, char **argv) {
     printf("usage: sparsweep version\n");
     return SW_EXIT_OK;
   }
-  printf("sparsweep %s\ncommit %s%s\ncompiler %s\nflags %s\nkernel flags %s\n", SW_VERSION, SW_GIT_COMMIT,
-         SW_GIT_DIRTY ? " (dirty)" : "", SW_COMPILER, SW_C_FLAGS, SW_KERNEL_C_FLAGS);
+  printf("sparsweep %s\ncommit %s%s\ncompiler %s\nflags %s\nkernel flags %s; %s\n", SW_VERSION, SW_GIT_COMMIT,
+         SW_GIT_DIRTY ? " (dirty)" : "", SW_COMPILER, SW_C_FLAGS, SW_KERNEL_C_FLAGS, sw_isa_variant_flags());
   return SW_EXIT_OK;
 }

@@ -66,15 +66,11 @@ sw_rc sw_isa_resolve(sw_isa_t request, sw_isa_t *out, sw_err_t *err) {
   return SW_OK;
 }
 
-#ifndef SW_KERNEL_FLAGS_STR
-#define SW_KERNEL_FLAGS_STR "?"
-#endif
-
-const char *sw_isa_build_flags(void) {
+const char *sw_isa_variant_flags(void) {
 #if defined(__x86_64__)
-  return SW_KERNEL_FLAGS_STR "; variants portable, avx2 (target avx2,fma; -ffp-contract=fast), avx512 (target "
-                             "avx512f,avx512bw,avx512vl,avx512dq)";
+  return "variants portable, avx2 (target avx2,fma; -ffp-contract=fast), avx512 (target "
+         "avx512f,avx512bw,avx512vl,avx512dq)";
 #else
-  return SW_KERNEL_FLAGS_STR "; variant portable";
+  return "variant portable";
 #endif
 }

@@ -29,8 +29,9 @@ sw_isa_t sw_isa_best(void);
 /* Resolves a request: AUTO becomes SPARSWEEP_KERNEL_ISA if set (parsed; bad value is an error) else
  * sw_isa_best(); an explicit level the CPU cannot run is SW_ERR_UNSUPPORTED with a message naming it. */
 sw_rc sw_isa_resolve(sw_isa_t request, sw_isa_t *out, sw_err_t *err);
-/* The compile flags of the kernels library as built (e.g. "-O2 -g -DNDEBUG -O3"; "-march=native" when configured
- * with SW_NATIVE=ON) followed by the per-variant target attributes, for run provenance; never NULL. */
-const char *sw_isa_build_flags(void);
+/* The per-variant target attributes compiled into this binary ("variants portable, avx2 (target avx2,fma; ...)"),
+ * recorded after the kernels library's compile flags (SW_KERNEL_C_FLAGS, cmake/SwBuildInfo.cmake) in a run's
+ * provenance; never NULL. */
+const char *sw_isa_variant_flags(void);
 
 #endif
