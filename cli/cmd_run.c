@@ -19,7 +19,10 @@ static const char s_usage[] =
     "  --force             run every trial again, even those already recorded\n"
     "  --rerun-failed      also rerun trials recorded failed or timeout (default: only missing/interrupted)\n"
     "  --retries N         retries after a failed or timed-out attempt (default: the experiment's, else 0)\n"
-    "  --max-failures N    circuit breaker: stop dispatching after N failed trials (exit 1)\n"
+    "  --max-failures N    circuit breaker: stop dispatching after N distinct trials failed (exit 1)\n"
+    "  --quarantine-after N  no more trials to a rank after N infrastructure failures in a row (executor cannot\n"
+    "                      start or fork; the trial is requeued on another rank; default 3, 0 = never)\n"
+    "  --wait              when another live run uses the database, wait for it (default: refuse, exit 2)\n"
     "  --events EP|none    live events endpoint (default " SW_EVENTS_DEFAULT_ENDPOINT ", best effort)\n"
     "  --drain-file F      drain (as on SIGTERM/SIGUSR1) when file F appears\n"
     "  --drain-grace S     seconds running trials may finish after a drain request (default 60)\n"
@@ -66,6 +69,8 @@ static int s_parse(int argc, char **argv, sw_orch_opts_t *o, const char **summar
     else if (strcmp(a, "--force") == 0) o->resume = SW_ORCH_RESUME_NONE;
     else if (strcmp(a, "--rerun-failed") == 0) o->resume = o->resume == SW_ORCH_RESUME_NONE ? o->resume : SW_ORCH_RESUME_OK;
     else if (strcmp(a, "--dry-run") == 0) o->dry_run = 1;
+    else if (strcmp(a, "--wait") == 0) o->wait_for_db = 1;
+    else if (strcmp(a, "--quarantine-after") == 0) bad = s_parse_int(a, argv[++i], &o->quarantine_after, why, why_len);
     else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) o->verbose = 1;
     else if (strcmp(a, "--retries") == 0) bad = s_parse_int(a, argv[++i], &o->retries, why, why_len);
     else if (strcmp(a, "--max-failures") == 0) bad = s_parse_int(a, argv[++i], &o->max_failures, why, why_len);

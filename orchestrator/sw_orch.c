@@ -20,6 +20,7 @@
 #include "experiments/sw_expfile.h"
 #include "experiments/sw_grid.h"
 #include "orchestrator/sw_events.h"
+#include "orchestrator/sw_runlock.h"
 #include "orchestrator/sw_stale.h"
 #include "results/sw_store.h"
 
@@ -39,6 +40,8 @@ typedef struct s_slot {
   size_t   trial;        /* index into trials while busy */
   uint32_t attempt;      /* attempt number while busy */
   int      interrupted;  /* INTERRUPT already sent for the running trial */
+  int      infra_streak; /* infrastructure failures in a row (reset by any trial outcome) */
+  int      quarantined;  /* 1: no more dispatch to this slot (infra_streak reached opts.quarantine_after) */
   char    *host;         /* owned host name */
   char    *info_json;    /* owned worker library facts (hello) */
 } s_slot_t;
@@ -71,7 +74,8 @@ typedef struct sw_orch {
   int                    start_signal_count; /* drain signals already counted when this sweep started */
   int                    drain_signal_count; /* drain signals counted when the drain started */
   int64_t                drain_ns;    /* when the drain started (sw_now_ns) */
-  int64_t                next_heartbeat_ns, next_drain_check_ns, next_snapshot_ns;
+  int64_t                next_heartbeat_ns, next_drain_check_ns, next_snapshot_ns, next_lock_beat_ns;
+  int                    lock_held;   /* 1 while this sweep holds the database's run lock (sw_runlock.h) */
   sw_buf_t               scratch;     /* event member text */
 } sw_orch_t;
 
@@ -104,6 +108,14 @@ static sw_rc s_queue_push(sw_orch_t *o, size_t trial, uint32_t attempt, sw_err_t
 }
 
 static size_t s_queue_size(const sw_orch_t *o) { return o->q_len - o->q_head; }
+
+/* Puts a job at the head of the queue (a retry or a requeued trial runs next, not after every first
+ * attempt).  The slot before q_head is free whenever a dispatched job comes back; else it appends. */
+static sw_rc s_queue_push_front(sw_orch_t *o, size_t trial, uint32_t attempt, sw_err_t *err) {
+  if (o->q_head == 0) return s_queue_push(o, trial, attempt, err);
+  o->queue[--o->q_head] = (s_job_t){trial, attempt};
+  return SW_OK;
+}
 
 static int s_in_flight(const sw_orch_t *o) {
   int n = 0;
@@ -289,7 +301,7 @@ static sw_rc s_dispatch(sw_orch_t *o, s_slot_t *s, sw_err_t *err) {
 static sw_rc s_dispatch_idle(sw_orch_t *o, sw_err_t *err) {
   for (int i = 0; i < o->n_slots && s_queue_size(o) > 0; i++) {
     s_slot_t *s = &o->slots[i];
-    if (!s->ready || s->busy) continue;
+    if (!s->ready || s->busy || s->quarantined) continue;
     sw_rc rc = s_dispatch(o, s, err);
     if (rc != SW_OK) return rc;
   }
@@ -381,8 +393,43 @@ static sw_rc s_account(sw_orch_t *o, const s_slot_t *s, const sw_proto_result_t 
   }
   s_log_outcome(o, s, r, will_retry);
   s_publish(o, r->status == SW_PROTO_OK ? "trial_finished" : "trial_failed", sw_buf_str(b));
-  if (will_retry) return s_queue_push(o, r->slot, r->attempt + 1, err);
+  if (will_retry) return s_queue_push_front(o, r->slot, r->attempt + 1, err);
   return SW_OK;
+}
+
+static int s_live_slots(const sw_orch_t *o) {
+  int n = 0;
+  for (int i = 0; i < o->n_slots; i++) n += !o->slots[i].quarantined;
+  return n;
+}
+
+/* Stops dispatching to a slot whose infrastructure keeps failing; records it in the run and the events. */
+static sw_rc s_quarantine(sw_orch_t *o, s_slot_t *s, const char *cause, sw_err_t *err) {
+  s->quarantined = 1;
+  o->sum->quarantined++;
+  sw_log(&o->log, SW_LOG_ERROR, "rank %d (%s) quarantined after %d infrastructure failures in a row: %s", s->rank,
+         s->host ? s->host : "?", s->infra_streak, cause);
+  sw_buf_reset(&o->scratch);
+  sw_buf_printf(&o->scratch, "\"rank\":%d,\"failures\":%d,\"cause\":", s->rank, s->infra_streak);
+  sw_buf_json_string(&o->scratch, cause, strlen(cause));
+  s_publish(o, "rank_quarantined", sw_buf_str(&o->scratch));
+  sw_store_rank_event_t ev = {o->sum->run_id, s->rank, s->host, "quarantined", cause};
+  return sw_store_add_rank_event(o->store, &ev, err);
+}
+
+/* An infrastructure failure: not recorded as an attempt of the trial, which goes back to the head of the queue
+ * with the same attempt number; the rank's streak grows and quarantines it at opts.quarantine_after. */
+static sw_rc s_infra_failure(sw_orch_t *o, s_slot_t *s, const sw_proto_result_t *r, sw_err_t *err) {
+  const char *cause = r->cause ? r->cause : "";
+  s->infra_streak++;
+  o->sum->requeued++;
+  sw_log(&o->log, SW_LOG_WARN, "trial %zu on rank %d: %s; requeued", (size_t)r->slot, s->rank, cause);
+  sw_store_rank_event_t ev = {o->sum->run_id, s->rank, s->host, "infra_failure", cause};
+  sw_rc rc = sw_store_add_rank_event(o->store, &ev, err);
+  if (rc == SW_OK) rc = s_queue_push_front(o, r->slot, r->attempt, err);
+  if (rc == SW_OK && o->opts->quarantine_after > 0 && s->infra_streak >= o->opts->quarantine_after)
+    rc = s_quarantine(o, s, cause, err);
+  return rc;
 }
 
 static sw_rc s_handle_result(sw_orch_t *o, s_slot_t *s, sw_proto_result_t *r, sw_err_t *err) {
@@ -391,6 +438,8 @@ static sw_rc s_handle_result(sw_orch_t *o, s_slot_t *s, sw_proto_result_t *r, sw
                       s->rank, (unsigned long long)r->slot, r->attempt, s->busy ? "" : "nothing; last ", s->trial,
                       s->attempt);
   s->busy = 0;
+  if (r->infra && r->status != SW_PROTO_OK) return s_infra_failure(o, s, r, err);
+  s->infra_streak = 0;
   sw_rc rc = s_record(o, s, r, err);
   if (rc == SW_OK) rc = s_account(o, s, r, err);
   return rc;
@@ -474,6 +523,16 @@ static sw_rc s_interrupt_overdue(sw_orch_t *o, sw_err_t *err) {
   return SW_OK;
 }
 
+/* 1 when no slot may run trials any more (each was quarantined): the sweep stops with exit 1. */
+static int s_all_quarantined(sw_orch_t *o) {
+  if (o->n_slots == 0 || s_live_slots(o) > 0) return 0;
+  if (!o->sum->all_quarantined)
+    sw_log(&o->log, SW_LOG_ERROR, "every worker rank is quarantined; %zu trial(s) not run (a rerun runs them)",
+           s_queue_size(o));
+  o->sum->all_quarantined = 1;
+  return 1;
+}
+
 static int s_breaker(sw_orch_t *o) {
   if (o->sum->tripped || o->opts->max_failures <= 0 || o->counts.failed < o->opts->max_failures) return o->sum->tripped;
   o->sum->tripped = 1;
@@ -523,9 +582,19 @@ static void s_snapshot_periodic(sw_orch_t *o, int64_t now) {
   if (s_snapshot(o, &e) != SW_OK) sw_log(&o->log, SW_LOG_ERROR, "%s", e.msg);
 }
 
+/* Refreshes the run lock's heartbeat (in the batch, committed with it); a failure is logged, not fatal. */
+static void s_lock_heartbeat(sw_orch_t *o, int64_t now) {
+  if (!o->lock_held || now < o->next_lock_beat_ns) return;
+  o->next_lock_beat_ns = now + (int64_t)(SW_RUNLOCK_HEARTBEAT_S * 1e9);
+  sw_err_t e;
+  if (sw_store_lock_heartbeat(o->store, (int64_t)getpid(), o->sum->run_id, &e) != SW_OK)
+    sw_log(&o->log, SW_LOG_WARN, "%s", e.msg);
+}
+
 static sw_rc s_idle(sw_orch_t *o, sw_proto_backoff_t *bo, sw_err_t *err) {
   int64_t now = sw_now_ns();
   s_snapshot_periodic(o, now);
+  s_lock_heartbeat(o, now);
   if (now >= o->next_heartbeat_ns) {
     o->next_heartbeat_ns = now + SW_ORCH_HEARTBEAT_NS;
     s_publish(o, "progress", NULL);
@@ -540,7 +609,7 @@ static sw_rc s_loop(sw_orch_t *o, sw_err_t *err) {
   sw_proto_backoff_init(&bo, SW_ORCH_POLL_MIN_NS, SW_ORCH_POLL_MAX_NS);
   for (;;) {
     s_check_drain(o);
-    int stop_dispatch = o->draining || s_breaker(o);
+    int stop_dispatch = o->draining || s_breaker(o) || s_all_quarantined(o);
     sw_rc rc = stop_dispatch ? s_interrupt_overdue(o, err) : s_dispatch_idle(o, err);
     if (rc != SW_OK) return rc;
     if (s_in_flight(o) == 0 && (stop_dispatch || s_queue_size(o) == 0)) return SW_OK;
@@ -559,6 +628,7 @@ void sw_orch_opts_default(sw_orch_opts_t *opts) {
   opts->resume = SW_ORCH_RESUME_FINAL;
   opts->retries = -1;
   opts->drain_grace_s = 60.0;
+  opts->quarantine_after = 3;
   opts->build = (sw_build_info_t){"unknown", "unknown", -1, "unknown", ""};
 }
 
@@ -604,8 +674,35 @@ static sw_rc s_open_store(sw_orch_t *o, sw_err_t *err) {
   return SW_OK;
 }
 
+static void s_log_lock_wait(void *ctx, const char *msg) {
+  sw_orch_t *o = ctx;
+  sw_log(&o->log, SW_LOG_WARN, "%s; waiting (--wait)", msg);
+}
+
+static int s_lock_wait_stop(void *ctx) {
+  const sw_orch_t *o = ctx;
+  return sw_proto_signal_count() > o->start_signal_count;
+}
+
+/* One writer per database: takes the run lock before planning, so the plan sees every earlier result. */
+static sw_rc s_take_lock(sw_orch_t *o, sw_err_t *err) {
+  if (o->opts->dry_run) return SW_OK;
+  sw_host_info_t host;
+  sw_host_info_read(&host);
+  sw_rc rc = sw_runlock_take(o->store, host.hostname, o->opts->wait_for_db, s_lock_wait_stop, s_log_lock_wait, o, err);
+  o->lock_held = rc == SW_OK;
+  return rc;
+}
+
+static void s_release_lock(sw_orch_t *o) {
+  sw_err_t e;
+  if (o->lock_held && sw_store_lock_release(o->store, (int64_t)getpid(), &e) != SW_OK)
+    sw_log(&o->log, SW_LOG_WARN, "%s", e.msg);
+  o->lock_held = 0;
+}
+
 static const char *s_run_status(const sw_orch_summary_t *sum) {
-  return sum->tripped ? "tripped" : sum->drained ? "drained" : "done";
+  return sum->tripped ? "tripped" : sum->all_quarantined ? "quarantined" : sum->drained ? "drained" : "done";
 }
 
 static sw_rc s_sweep(sw_orch_t *o, int world_size, sw_err_t *err) {
@@ -614,6 +711,7 @@ static sw_rc s_sweep(sw_orch_t *o, int world_size, sw_err_t *err) {
   sw_rc rc = s_init_slots(o, world_size, host.hostname, err);
   if (rc == SW_OK) rc = s_begin_run(o, host.hostname, err);
   if (rc != SW_OK) return rc;
+  s_lock_heartbeat(o, sw_now_ns()); /* the lock row now names the run */
   sw_events_set_run_id(o->events, o->sum->run_id);
   sw_buf_reset(&o->scratch);
   const char *name = o->exp->name ? o->exp->name : "", *endpoint = sw_events_endpoint(o->events);
@@ -677,17 +775,19 @@ sw_rc sw_orch_run(const sw_orch_opts_t *opts, int world_size, const sw_orch_loca
    * the workers start, so they see the first trials (PUB/SUB drops events sent before a subscription) */
   if (rc == SW_OK && !opts->dry_run) rc = s_open_events(&o, err);
   if (rc == SW_OK) rc = s_open_store(&o, err);
+  if (rc == SW_OK) rc = s_take_lock(&o, err);
   if (rc == SW_OK) rc = s_plan(&o, err);
   if (rc == SW_OK && opts->dry_run) s_dry_run(&o);
   else if (rc == SW_OK) rc = s_sweep(&o, world_size, err);
   sum->exit_code = s_exit_code_for(rc, o.dispatching);
-  if (rc == SW_OK && sum->tripped) sum->exit_code = 1;
+  if (rc == SW_OK && (sum->tripped || sum->all_quarantined)) sum->exit_code = 1;
   sum->total = o.counts.total;
   sum->skipped = o.counts.skipped;
   sum->ok = o.counts.ok;
   sum->failed = o.counts.failed;
   sum->interrupted = o.counts.interrupted;
   sw_err_t e2;
+  if (o.store) s_release_lock(&o);
   if (sw_store_close(&o.store, &e2) != SW_OK && rc == SW_OK) {
     rc = sw_err_set(err, e2.code, "%s", e2.msg);
     sum->exit_code = 1;

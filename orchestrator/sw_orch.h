@@ -43,8 +43,12 @@ typedef struct sw_orch_opts {
   int             events_required; /* 1: a bind failure is an error; 0: a warning and no events */
   sw_orch_resume  resume;          /* which recorded trials to skip */
   int             dry_run;         /* 1: print the plan (what would run / be skipped), write nothing */
+  int             wait_for_db;     /* 1 (--wait): when another live run holds the database, wait for it instead of
+                                      refusing with exit 2 (orchestrator/sw_runlock.h) */
   int             max_failures;    /* circuit breaker: stop dispatching after this many failed trials (0 = off) */
   int             retries;         /* retries after a failed/timeout attempt; -1 = the experiment's value */
+  int             quarantine_after;/* infrastructure failures in a row (executor cannot start or fork, worker I/O
+                                      error) after which a rank gets no more trials (default 3; 0 = never) */
   double          drain_grace_s;   /* after a drain request, seconds to let running trials finish before
                                       interrupting them (default 60; 0 = interrupt at once) */
   const char     *drain_file;      /* NULL or a path: its appearance requests a drain (batch-script trap) */
@@ -77,6 +81,9 @@ typedef struct sw_orch_summary {
   int     drained;      /* 1 when a signal or the drain file stopped dispatching */
   int     drain_signal; /* the signal number, 0 for the drain file */
   int     tripped;      /* 1 when the circuit breaker stopped dispatching */
+  int     quarantined;  /* worker ranks quarantined for repeated infrastructure failures */
+  int     all_quarantined; /* 1 when every rank was quarantined (dispatch stopped, exit 1) */
+  int64_t requeued;     /* trials handed back by an infrastructure failure and requeued (not attempts) */
   int     snapshots;    /* snapshots written */
   int     exit_code;    /* 0 done or drained, 1 circuit breaker or a database failure, 2 bad input/DB path */
 } sw_orch_summary_t;

@@ -121,14 +121,24 @@ static sw_rc check_fs(sw_store_t *st, sw_err_t *err) {
 
 /* ---- schema version and migration ---------------------------------------------------------------- */
 
-/* One migration step upgrades version from to from + 1.  Version 1 is the first schema: there are no
- * steps yet.  A future version N adds {N - 1, "ALTER TABLE ..."} here and schema.sql becomes version N. */
+/* One migration step upgrades version from to from + 1.  Version 1 is the first schema; a version N
+ * adds {N - 1, "..."} here and schema.sql becomes version N (with the same tables a migrated file gets). */
 typedef struct sw_migration {
   int         from; /* user_version this step applies to */
   const char *sql;  /* statements run inside the migration transaction */
 } sw_migration_t;
 
-static const sw_migration_t sw_migrations[] = {{0, NULL}};
+/* 1 -> 2: the run lock (one writer per database) and the rank events (infrastructure failures, quarantine). */
+static const char sw_migrate_1_to_2[] =
+    "CREATE TABLE run_lock (lock_id INTEGER PRIMARY KEY CHECK (lock_id = 1), run_id INTEGER, host TEXT NOT NULL,"
+    " pid INTEGER NOT NULL, pid_start TEXT, acquired_s REAL NOT NULL, heartbeat_s REAL NOT NULL,"
+    " stale_after_s REAL NOT NULL);"
+    "CREATE TABLE rank_events (event_id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL REFERENCES runs(run_id),"
+    " rank INTEGER NOT NULL, host TEXT, at_s REAL NOT NULL, kind TEXT NOT NULL CHECK (kind IN ('infra_failure',"
+    " 'quarantined', 'unresponsive')), message TEXT);"
+    "CREATE INDEX rank_events_by_run ON rank_events(run_id);";
+
+static const sw_migration_t sw_migrations[] = {{1, sw_migrate_1_to_2}};
 
 static sw_rc create_schema(sw_store_t *st, sw_err_t *err) {
   int ok;

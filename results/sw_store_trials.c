@@ -94,7 +94,7 @@ static void note_lost_batch(sw_store_t *st, sw_err_t *err) {
   st->pending = 0;
 }
 
-static sw_rc batch_begin(sw_store_t *st, sw_err_t *err) {
+sw_rc sw_store_batch_begin(sw_store_t *st, sw_err_t *err) {
   if (st->in_txn) return SW_OK;
   sw_rc rc = sw_store_exec(st, "BEGIN IMMEDIATE", "cannot start a write transaction in", err);
   if (rc != SW_OK) return rc;
@@ -238,7 +238,7 @@ sw_rc sw_store_add_trial(sw_store_t *st, const sw_trial_record_t *t, int64_t *tr
     return sw_err_set(err, SW_ERR_INVALID, "trial record needs config_hash and config_json");
   if ((unsigned)t->status >= SW_TRIAL_STATUS_COUNT)
     return sw_err_set(err, SW_ERR_INVALID, "trial %.16s: invalid status %d", t->config_hash, (int)t->status);
-  sw_rc rc = batch_begin(st, err);
+  sw_rc rc = sw_store_batch_begin(st, err);
   if (rc == SW_OK) rc = sw_store_exec(st, "SAVEPOINT sw_trial", "cannot start a savepoint in", err);
   if (rc != SW_OK) return rc;
   int64_t id = 0;

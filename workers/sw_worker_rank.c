@@ -76,6 +76,7 @@ static void s_to_proto(const sw_trial_result_t *res, uint64_t slot, uint32_t att
   out->signo = res->signo;
   out->exit_status = res->exit_status;
   out->out_of_memory = res->out_of_memory;
+  out->infra = res->infra;
   out->start_wall = res->start_wall;
   out->end_wall = res->end_wall;
   out->cause = s_dup(res->cause);
@@ -92,7 +93,8 @@ static void s_failed_proto(const char *cause, uint64_t slot, uint32_t attempt, c
   memset(&res, 0, sizeof res);
   res.status = SW_TRIAL_FAILED;
   res.exit_status = -1;
-  snprintf(res.cause, sizeof res.cause, "executor unavailable: %s", cause);
+  res.infra = 1;
+  snprintf(res.cause, sizeof res.cause, "infrastructure: executor unavailable: %s", cause);
   res.start_wall = res.end_wall = sw_wall_s();
   s_to_proto(&res, slot, attempt, host, out);
 }
