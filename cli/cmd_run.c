@@ -114,15 +114,24 @@ static int s_launched_by_mpi(void) {
   return 0;
 }
 
+/* Below this wall time a CPU share is mostly start-up noise and is not printed. */
+#define SW_RUN_CPU_SHARE_MIN_WALL_S 1.0
+
 static void s_print_summary(const sw_orch_opts_t *o, const sw_orch_summary_t *s) {
   if (o->dry_run || s->run_id == 0) return; /* nothing ran */
-  printf("sparsweep run: %lld trials: %lld ok, %lld failed, %lld interrupted, %lld skipped (already recorded), "
-         "%lld not run; %lld attempts recorded in run %lld of %s\n",
-         (long long)s->total, (long long)s->ok, (long long)s->failed, (long long)s->interrupted,
-         (long long)s->skipped, (long long)s->not_run, (long long)s->attempts, (long long)s->run_id, o->db_path);
-  printf("sparsweep run: %.2f s wall; rank 0 CPU %.3f s (%.1f%% of one core)%s%s\n", s->wall_s, s->cpu_s,
-         s->wall_s > 0 ? 100.0 * s->cpu_s / s->wall_s : 0.0,
-         s->drained ? "; drained" : "", s->tripped ? "; stopped by the circuit breaker" : "");
+  printf("sparsweep run: %lld trials: %lld ok, %lld failed, %lld timeout, %lld interrupted, %lld skipped (already "
+         "recorded), %lld not run (a rerun runs them); %lld attempts recorded in run %lld of %s%s\n",
+         (long long)s->total, (long long)s->ok, (long long)s->failed, (long long)s->timeout,
+         (long long)s->interrupted, (long long)s->skipped, (long long)s->not_run, (long long)s->attempts,
+         (long long)s->run_id, o->db_path, s->counts_from_db ? "" : " (database unreadable: counts not verified)");
+  if (s->quarantined || s->requeued)
+    printf("sparsweep run: %d rank(s) quarantined; %lld trial(s) requeued after infrastructure failures\n",
+           s->quarantined, (long long)s->requeued);
+  char share[64] = "";
+  if (s->wall_s >= SW_RUN_CPU_SHARE_MIN_WALL_S) snprintf(share, sizeof share, " (%.1f%% of one core)", 100.0 * s->cpu_s / s->wall_s);
+  printf("sparsweep run: %.2f s wall; rank 0 CPU %.3f s%s%s%s%s\n", s->wall_s, s->cpu_s, share,
+         s->drained ? "; drained" : "", s->tripped ? "; stopped by the circuit breaker" : "",
+         s->all_quarantined ? "; stopped: every rank quarantined" : "");
 }
 
 /* Writes the summary as one JSON object (for `sparsweep bench orchestration` and scripts). */
@@ -132,12 +141,14 @@ static void s_write_summary_json(const char *path, const sw_orch_summary_t *s) {
     fprintf(stderr, "sparsweep run: cannot write summary '%s'\n", path);
     return;
   }
-  fprintf(f, "{\"total\":%lld,\"skipped\":%lld,\"ok\":%lld,\"failed\":%lld,\"interrupted\":%lld,"
-             "\"attempts\":%lld,\"not_run\":%lld,\"run_id\":%lld,\"wall_s\":%.9g,\"rank0_cpu_s\":%.9g,"
-             "\"drained\":%d,\"tripped\":%d,\"exit_code\":%d}\n",
-          (long long)s->total, (long long)s->skipped, (long long)s->ok, (long long)s->failed,
-          (long long)s->interrupted, (long long)s->attempts, (long long)s->not_run, (long long)s->run_id, s->wall_s,
-          s->cpu_s, s->drained, s->tripped, s->exit_code);
+  fprintf(f, "{\"total\":%lld,\"skipped\":%lld,\"ok\":%lld,\"failed\":%lld,\"timeout\":%lld,"
+             "\"interrupted\":%lld,\"attempts\":%lld,\"not_run\":%lld,\"counts_from_db\":%d,\"quarantined\":%d,"
+             "\"requeued\":%lld,\"run_id\":%lld,\"wall_s\":%.9g,\"rank0_cpu_s\":%.9g,\"drained\":%d,"
+             "\"tripped\":%d,\"exit_code\":%d}\n",
+          (long long)s->total, (long long)s->skipped, (long long)s->ok, (long long)s->failed, (long long)s->timeout,
+          (long long)s->interrupted, (long long)s->attempts, (long long)s->not_run, s->counts_from_db,
+          s->quarantined, (long long)s->requeued, (long long)s->run_id, s->wall_s, s->cpu_s, s->drained,
+          s->tripped, s->exit_code);
   if (fclose(f) != 0) fprintf(stderr, "sparsweep run: cannot write summary '%s'\n", path);
 }
 

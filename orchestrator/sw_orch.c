@@ -22,6 +22,7 @@
 #include "orchestrator/sw_events.h"
 #include "orchestrator/sw_runlock.h"
 #include "orchestrator/sw_stale.h"
+#include "orchestrator/sw_tally.h"
 #include "results/sw_store.h"
 
 #define SW_ORCH_MAGIC 0x4f524348u          /* "ORCH" */
@@ -75,6 +76,7 @@ typedef struct sw_orch {
   int                    drain_signal_count; /* drain signals counted when the drain started */
   int64_t                drain_ns;    /* when the drain started (sw_now_ns) */
   int64_t                next_heartbeat_ns, next_drain_check_ns, next_snapshot_ns, next_lock_beat_ns;
+  int64_t                timeouts;    /* trials whose last attempt timed out (also in counts.failed) */
   int                    lock_held;   /* 1 while this sweep holds the database's run lock (sw_runlock.h) */
   sw_buf_t               scratch;     /* event member text */
 } sw_orch_t;
@@ -390,6 +392,7 @@ static sw_rc s_account(sw_orch_t *o, const s_slot_t *s, const sw_proto_result_t 
     sw_buf_printf(b, ",\"retry\":%s", will_retry ? "true" : "false");
     if (r->status == SW_PROTO_INTERRUPTED) o->counts.interrupted++;
     else if (!will_retry) o->counts.failed++;
+    if (r->status == SW_PROTO_TIMEOUT && !will_retry) o->timeouts++;
   }
   s_log_outcome(o, s, r, will_retry);
   s_publish(o, r->status == SW_PROTO_OK ? "trial_finished" : "trial_failed", sw_buf_str(b));
@@ -684,6 +687,15 @@ static int s_lock_wait_stop(void *ctx) {
   return sw_proto_signal_count() > o->start_signal_count;
 }
 
+/* Refuses (or waits) before the read-write open when a live run already holds the database. */
+static sw_rc s_precheck_lock(sw_orch_t *o, sw_err_t *err) {
+  if (o->opts->dry_run) return SW_OK;
+  sw_host_info_t host;
+  sw_host_info_read(&host);
+  return sw_runlock_precheck(o->opts->db_path, host.hostname, o->opts->wait_for_db, s_lock_wait_stop,
+                             s_log_lock_wait, o, err);
+}
+
 /* One writer per database: takes the run lock before planning, so the plan sees every earlier result. */
 static sw_rc s_take_lock(sw_orch_t *o, sw_err_t *err) {
   if (o->opts->dry_run) return SW_OK;
@@ -699,6 +711,34 @@ static void s_release_lock(sw_orch_t *o) {
   if (o->lock_held && sw_store_lock_release(o->store, (int64_t)getpid(), &e) != SW_OK)
     sw_log(&o->log, SW_LOG_WARN, "%s", e.msg);
   o->lock_held = 0;
+}
+
+/* The summary's counts as the database holds them after the last commit (sw_tally.h). */
+static void s_tally(sw_orch_t *o) {
+  unsigned char *planned = calloc(o->trials.count ? o->trials.count : 1, 1);
+  sw_tally_t t;
+  sw_err_t e;
+  for (size_t i = 0; planned && i < o->trials.count; i++) planned[i] = o->first_attempt[i] != 0;
+  if (planned && sw_tally_run(o->store, o->sum->run_id, &o->trials, planned, &t, &e) == SW_OK) {
+    o->sum->ok = t.ok;
+    o->sum->failed = t.failed;
+    o->sum->timeout = t.timeout;
+    o->sum->interrupted = t.interrupted;
+    o->sum->attempts = t.attempts;
+    o->sum->not_run = t.not_run;
+    o->sum->counts_from_db = 1;
+  } else {
+    sw_log(&o->log, SW_LOG_WARN, "summary from this process's counts: %s", planned ? e.msg : "out of memory");
+  }
+  free(planned);
+}
+
+/* This process's own counts, used when the database cannot be read back. */
+static void s_counts_fallback(const sw_orch_t *o, sw_orch_summary_t *sum) {
+  sum->ok = o->counts.ok;
+  sum->failed = o->counts.failed - o->timeouts;
+  sum->timeout = o->timeouts;
+  sum->interrupted = o->counts.interrupted;
 }
 
 static const char *s_run_status(const sw_orch_summary_t *sum) {
@@ -735,6 +775,7 @@ static sw_rc s_sweep(sw_orch_t *o, int world_size, sw_err_t *err) {
   if (sw_store_run_end(o->store, o->sum->run_id, status, 0, &e2) != SW_OK && rc == SW_OK)
     rc = sw_err_set(err, e2.code, "%s", e2.msg);
   if (s_snapshot(o, &e2) != SW_OK && rc == SW_OK) rc = sw_err_set(err, e2.code, "%s", e2.msg);
+  s_tally(o);
   sw_buf_reset(&o->scratch);
   sw_buf_printf(&o->scratch, "\"status\":\"%s\",\"not_run\":%lld,\"wall_s\":", status, (long long)o->sum->not_run);
   sw_buf_json_double(&o->scratch, o->sum->wall_s);
@@ -774,6 +815,7 @@ sw_rc sw_orch_run(const sw_orch_opts_t *opts, int world_size, const sw_orch_loca
   /* bind the event endpoint early: subscribers waiting for the run connect while the store opens and
    * the workers start, so they see the first trials (PUB/SUB drops events sent before a subscription) */
   if (rc == SW_OK && !opts->dry_run) rc = s_open_events(&o, err);
+  if (rc == SW_OK) rc = s_precheck_lock(&o, err);
   if (rc == SW_OK) rc = s_open_store(&o, err);
   if (rc == SW_OK) rc = s_take_lock(&o, err);
   if (rc == SW_OK) rc = s_plan(&o, err);
@@ -783,9 +825,7 @@ sw_rc sw_orch_run(const sw_orch_opts_t *opts, int world_size, const sw_orch_loca
   if (rc == SW_OK && (sum->tripped || sum->all_quarantined)) sum->exit_code = 1;
   sum->total = o.counts.total;
   sum->skipped = o.counts.skipped;
-  sum->ok = o.counts.ok;
-  sum->failed = o.counts.failed;
-  sum->interrupted = o.counts.interrupted;
+  if (!sum->counts_from_db) s_counts_fallback(&o, sum);
   sw_err_t e2;
   if (o.store) s_release_lock(&o);
   if (sw_store_close(&o.store, &e2) != SW_OK && rc == SW_OK) {

@@ -71,10 +71,14 @@ typedef struct sw_orch_summary {
   int64_t total;        /* trials in the grid */
   int64_t skipped;      /* skipped as already recorded */
   int64_t ok;           /* trials ok in this invocation */
-  int64_t failed;       /* trials failed/timeout after their last attempt */
-  int64_t interrupted;  /* trials interrupted by a drain */
+  int64_t failed;       /* trials failed after their last attempt (timeouts not included) */
+  int64_t timeout;      /* trials that timed out on their last attempt */
+  int64_t interrupted;  /* trials interrupted by a drain or an unresponsive rank */
   int64_t attempts;     /* trial attempts recorded (>= ok + failed + interrupted when retrying) */
-  int64_t not_run;      /* trials left undispatched (drain or circuit breaker) */
+  int64_t not_run;      /* planned trials without a final result in this run: what a resume will run */
+  int     counts_from_db; /* 1: ok..not_run were counted back from the database after the last commit
+                             (orchestrator/sw_tally.h); 0: this process's own counts (the database could not
+                             be read), which may include results a failed commit lost */
   int64_t run_id;       /* runs.run_id, 0 for a dry run */
   double  wall_s;       /* wall time of the dispatch loop, s */
   double  cpu_s;        /* rank 0 user+system CPU time during the loop, s (getrusage, all threads) */

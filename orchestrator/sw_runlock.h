@@ -17,4 +17,10 @@
 sw_rc sw_runlock_take(sw_store_t *st, const char *host, int wait, int (*stop)(void *ctx),
                       void (*log_wait)(void *ctx, const char *msg), void *ctx, sw_err_t *err);
 
+/* Before opening the database for writing (which takes SQLite's write lock, and waits for it while the other
+ * run's batch holds it): reads the lock row through a read-only connection and, while a live run holds it,
+ * refuses or waits exactly as sw_runlock_take.  A missing file or one without a run lock passes. */
+sw_rc sw_runlock_precheck(const char *db_path, const char *host, int wait, int (*stop)(void *ctx),
+                          void (*log_wait)(void *ctx, const char *msg), void *ctx, sw_err_t *err);
+
 #endif

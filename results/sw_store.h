@@ -235,6 +235,9 @@ typedef int (*sw_store_lock_alive_fn)(const sw_store_lock_t *holder, void *ctx);
  * locked past the busy timeout included). */
 sw_rc sw_store_lock_acquire(sw_store_t *st, const sw_store_lock_t *me, sw_store_lock_alive_fn alive, void *ctx,
                             int *acquired, sw_store_lock_t *holder, sw_err_t *err);
+/* Reads the lock row without taking the write lock (works on a read-only store); *found = 0 when there is
+ * none or the file predates the run lock (schema version 1). */
+sw_rc sw_store_lock_peek(sw_store_t *st, sw_store_lock_t *holder, int *found, sw_err_t *err);
 /* Sets the lock's run_id and heartbeat_s = now for the holder pid, in the current batch (committed with it). */
 sw_rc sw_store_lock_heartbeat(sw_store_t *st, int64_t pid, int64_t run_id, sw_err_t *err);
 /* Deletes the lock row held by pid and commits (the end of a run). */

@@ -37,6 +37,16 @@ static sw_rc s_read_lock(sw_store_t *st, sw_store_lock_t *holder, int *found, sw
   return rc;
 }
 
+sw_rc sw_store_lock_peek(sw_store_t *st, sw_store_lock_t *holder, int *found, sw_err_t *err) {
+  SW_STORE_CHECK(st);
+  *found = 0;
+  sqlite3_stmt *q = NULL;
+  int has_table = sqlite3_prepare_v2(st->db, "SELECT 1 FROM sqlite_master WHERE name = 'run_lock'", -1, &q, NULL) ==
+                      SQLITE_OK && sqlite3_step(q) == SQLITE_ROW;
+  sqlite3_finalize(q);
+  return has_table ? s_read_lock(st, holder, found, err) : SW_OK;
+}
+
 static sw_rc s_write_lock(sw_store_t *st, const sw_store_lock_t *me, sw_err_t *err) {
   static const char sql[] = "INSERT OR REPLACE INTO run_lock(lock_id, run_id, host, pid, pid_start, acquired_s,"
                             " heartbeat_s, stale_after_s) VALUES(1, NULLIF(?1, 0), ?2, ?3, NULLIF(?4, ''), ?5, ?5, ?6)";
