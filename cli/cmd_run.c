@@ -34,7 +34,8 @@ static const char s_usage[] =
     "  --summary-json F    also write the run summary (counts, wall and rank 0 CPU seconds) to F as JSON\n"
     "  -v, --verbose       one line per finished trial\n"
     "SIGTERM/SIGUSR1 to rank 0 (mpirun forwards SIGUSR1 to all ranks) stop dispatching, let running trials\n"
-    "finish (interrupting them after the grace), commit and exit 0.\n";
+    "finish (interrupting them after the grace), commit and exit 0.  A rank that has not answered 5 s after the\n"
+    "grace has its trial recorded interrupted, and the job ends with MPI_Abort (exit 1).\n";
 
 /* Parses a non-negative integer option value; 0 on success, else -1 with the reason in why. */
 static int s_parse_int(const char *opt, const char *text, int *out, char *why, size_t why_len) {
@@ -152,7 +153,8 @@ static void s_write_summary_json(const char *path, const sw_orch_summary_t *s) {
   if (fclose(f) != 0) fprintf(stderr, "sparsweep run: cannot write summary '%s'\n", path);
 }
 
-static int s_rank0(const sw_orch_opts_t *o, int world_size, const char *summary_path) {
+/* *abort_job = 1 when a worker rank did not answer by the drain deadline: MPI_Finalize would wait for it. */
+static int s_rank0(const sw_orch_opts_t *o, int world_size, const char *summary_path, int *abort_job) {
   sw_err_t err;
   sw_orch_summary_t sum;
   sw_worker_local_t *local = NULL;
@@ -177,6 +179,7 @@ static int s_rank0(const sw_orch_opts_t *o, int world_size, const char *summary_
   if (rc != SW_OK) fprintf(stderr, "sparsweep run: %s\n", err.msg);
   s_print_summary(o, &sum);
   if (summary_path) s_write_summary_json(summary_path, &sum);
+  *abort_job = sum.unresponsive > 0;
   return sum.exit_code;
 }
 
@@ -196,7 +199,8 @@ int cmd_run(int argc, char **argv) {
   int rc = s_parse(argc, argv, &o, &summary_path, why, sizeof why);
   if (rc && s_env_rank() == 0) fprintf(stderr, "sparsweep run: %s\n%s", why, s_usage);
   if (rc) return rc;
-  if (!s_launched_by_mpi()) return s_rank0(&o, 1, summary_path);
+  int abort_job = 0;
+  if (!s_launched_by_mpi()) return s_rank0(&o, 1, summary_path, &abort_job);
   int rank = 0, size = 1;
   sw_err_t err;
   if (MPI_Init(&argc, &argv) != MPI_SUCCESS || sw_proto_init(&err) != SW_OK ||
@@ -205,7 +209,13 @@ int cmd_run(int argc, char **argv) {
     return SW_EXIT_FAIL;
   }
   if (rank == 0) {
-    rc = s_rank0(&o, size, summary_path);
+    rc = s_rank0(&o, size, summary_path, &abort_job);
+    if (abort_job) { /* everything is committed and the summary printed; a frozen rank must not hold the job */
+      fprintf(stderr, "sparsweep run: ending the job with MPI_Abort: a worker rank did not answer by the drain "
+                      "deadline\n");
+      fflush(NULL);
+      MPI_Abort(MPI_COMM_WORLD, rc == SW_EXIT_OK ? SW_EXIT_FAIL : rc);
+    }
   } else if (sw_worker_rank_loop(rank, NULL, &rc, &err) != SW_OK) {
     fprintf(stderr, "sparsweep[rank %d]: %s\n", rank, err.msg);
     MPI_Abort(MPI_COMM_WORLD, SW_EXIT_FAIL); /* an MPI failure on a worker: rank 0 would wait forever */

@@ -33,6 +33,9 @@
 #define SW_ORCH_DRAIN_CHECK_NS 200000000LL /* drain-file check period: 0.2 s */
 #define SW_ORCH_HELLO_TIMEOUT_S 300.0      /* workers must say hello within this */
 #define SW_ORCH_EVENT_METRICS 8            /* metrics copied into a trial_finished event */
+#define SW_ORCH_DRAIN_MARGIN_S 5.0         /* after the drain grace, interrupted trials get this long to report
+                                              (the executor's TERM->KILL grace is 2 s); then rank 0 gives up on
+                                              their ranks (sw_orch.h, drain deadline) */
 
 typedef struct s_slot {
   int      rank;         /* MPI rank (0 = the local backend) */
@@ -43,6 +46,7 @@ typedef struct s_slot {
   int      interrupted;  /* INTERRUPT already sent for the running trial */
   int      infra_streak; /* infrastructure failures in a row (reset by any trial outcome) */
   int      quarantined;  /* 1: no more dispatch to this slot (infra_streak reached opts.quarantine_after) */
+  int      lost;         /* 1: did not answer by the drain deadline; its trial was recorded interrupted */
   char    *host;         /* owned host name */
   char    *info_json;    /* owned worker library facts (hello) */
 } s_slot_t;
@@ -75,6 +79,7 @@ typedef struct sw_orch {
   int                    start_signal_count; /* drain signals already counted when this sweep started */
   int                    drain_signal_count; /* drain signals counted when the drain started */
   int64_t                drain_ns;    /* when the drain started (sw_now_ns) */
+  int64_t                forced_ns;   /* when a second drain signal arrived (sw_now_ns), 0 before */
   int64_t                next_heartbeat_ns, next_drain_check_ns, next_snapshot_ns, next_lock_beat_ns;
   int64_t                timeouts;    /* trials whose last attempt timed out (also in counts.failed) */
   int                    lock_held;   /* 1 while this sweep holds the database's run lock (sw_runlock.h) */
@@ -464,7 +469,9 @@ static sw_rc s_poll(sw_orch_t *o, int *got, sw_err_t *err) {
   sw_proto_msg_t m;
   rc = sw_proto_try_recv(MPI_ANY_SOURCE, &m, got, err);
   if (rc != SW_OK || !*got) return rc;
-  if (m.kind == SW_PROTO_RESULT && m.source >= 1 && m.source <= o->n_slots)
+  if (m.kind == SW_PROTO_RESULT && m.source >= 1 && m.source <= o->n_slots && o->slots[m.source - 1].lost)
+    sw_log(&o->log, SW_LOG_WARN, "ignoring a late result of rank %d (already recorded interrupted)", m.source);
+  else if (m.kind == SW_PROTO_RESULT && m.source >= 1 && m.source <= o->n_slots)
     rc = s_handle_result(o, &o->slots[m.source - 1], &m.u.result, err);
   else
     sw_log(&o->log, SW_LOG_WARN, "ignoring unexpected message kind %d from rank %d", (int)m.kind, m.source);
@@ -477,6 +484,7 @@ static sw_rc s_poll(sw_orch_t *o, int *got, sw_err_t *err) {
 static void s_check_drain(sw_orch_t *o) {
   if (o->draining && !o->forced && sw_proto_signal_count() > o->drain_signal_count) {
     o->forced = 1; /* a second signal: do not wait for the grace period */
+    o->forced_ns = sw_now_ns();
     sw_log(&o->log, SW_LOG_WARN, "second drain signal: interrupting running trials now");
   }
   if (o->draining) return;
@@ -534,6 +542,34 @@ static int s_all_quarantined(sw_orch_t *o) {
            s_queue_size(o));
   o->sum->all_quarantined = 1;
   return 1;
+}
+
+/* The drain deadline: grace + SW_ORCH_DRAIN_MARGIN_S after the drain request (margin only, after a second
+ * signal).  Past it, every slot still busy is given up: its trial is recorded 'interrupted', the rank
+ * 'unresponsive', and the summary asks the caller to end the job with MPI_Abort (a frozen rank would hold
+ * MPI_Finalize forever). */
+static sw_rc s_give_up_unresponsive(sw_orch_t *o, sw_err_t *err) {
+  if (!o->draining || s_in_flight(o) == 0) return SW_OK;
+  int64_t deadline = o->drain_ns + (int64_t)(o->opts->drain_grace_s * 1e9);
+  if (o->forced && o->forced_ns < deadline) deadline = o->forced_ns;
+  if (sw_now_ns() < deadline + (int64_t)(SW_ORCH_DRAIN_MARGIN_S * 1e9)) return SW_OK;
+  for (int i = 0; i < o->n_slots; i++) {
+    s_slot_t *s = &o->slots[i];
+    if (!s->busy) continue;
+    char cause[160];
+    snprintf(cause, sizeof cause, "interrupted: rank %d did not answer within %.0f s of the drain deadline (frozen or "
+             "lost); the job ends with MPI_Abort", s->rank, SW_ORCH_DRAIN_MARGIN_S);
+    sw_proto_result_t r = {.slot = s->trial, .attempt = s->attempt, .status = SW_PROTO_INTERRUPTED, .exit_status = -1,
+                           .start_wall = sw_wall_s(), .end_wall = sw_wall_s(), .cause = cause, .host = s->host};
+    sw_log(&o->log, SW_LOG_ERROR, "%s", cause);
+    s->lost = 1;
+    o->sum->unresponsive++;
+    sw_store_rank_event_t ev = {o->sum->run_id, s->rank, s->host, "unresponsive", cause};
+    sw_rc rc = sw_store_add_rank_event(o->store, &ev, err);
+    if (rc == SW_OK) rc = s_handle_result(o, s, &r, err);
+    if (rc != SW_OK) return rc;
+  }
+  return SW_OK;
 }
 
 static int s_breaker(sw_orch_t *o) {
@@ -614,6 +650,7 @@ static sw_rc s_loop(sw_orch_t *o, sw_err_t *err) {
     s_check_drain(o);
     int stop_dispatch = o->draining || s_breaker(o) || s_all_quarantined(o);
     sw_rc rc = stop_dispatch ? s_interrupt_overdue(o, err) : s_dispatch_idle(o, err);
+    if (rc == SW_OK) rc = s_give_up_unresponsive(o, err);
     if (rc != SW_OK) return rc;
     if (s_in_flight(o) == 0 && (stop_dispatch || s_queue_size(o) == 0)) return SW_OK;
     int got = 0;

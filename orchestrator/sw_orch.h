@@ -88,6 +88,9 @@ typedef struct sw_orch_summary {
   int     quarantined;  /* worker ranks quarantined for repeated infrastructure failures */
   int     all_quarantined; /* 1 when every rank was quarantined (dispatch stopped, exit 1) */
   int64_t requeued;     /* trials handed back by an infrastructure failure and requeued (not attempts) */
+  int     unresponsive; /* worker ranks that did not answer by the drain deadline: their trials were recorded
+                           'interrupted'; the caller must end the job with MPI_Abort (MPI_Finalize would wait
+                           for them forever) */
   int     snapshots;    /* snapshots written */
   int     exit_code;    /* 0 done or drained, 1 circuit breaker or a database failure, 2 bad input/DB path */
 } sw_orch_summary_t;
