@@ -130,7 +130,9 @@ static void s_print_summary(const sw_orch_opts_t *o, const sw_orch_summary_t *s)
            s->quarantined, (long long)s->requeued);
   char share[64] = "";
   if (s->wall_s >= SW_RUN_CPU_SHARE_MIN_WALL_S) snprintf(share, sizeof share, " (%.1f%% of one core)", 100.0 * s->cpu_s / s->wall_s);
-  printf("sparsweep run: %.2f s wall; rank 0 CPU %.3f s%s%s%s%s\n", s->wall_s, s->cpu_s, share,
+  char waited[64] = "";
+  if (s->db_wait_s > 0) snprintf(waited, sizeof waited, "; %.1f s waiting for a locked database", s->db_wait_s);
+  printf("sparsweep run: %.2f s wall%s; rank 0 CPU %.3f s%s%s%s%s\n", s->wall_s, waited, s->cpu_s, share,
          s->drained ? "; drained" : "", s->tripped ? "; stopped by the circuit breaker" : "",
          s->all_quarantined ? "; stopped: every rank quarantined" : "");
 }
@@ -144,11 +146,11 @@ static void s_write_summary_json(const char *path, const sw_orch_summary_t *s) {
   }
   fprintf(f, "{\"total\":%lld,\"skipped\":%lld,\"ok\":%lld,\"failed\":%lld,\"timeout\":%lld,"
              "\"interrupted\":%lld,\"attempts\":%lld,\"not_run\":%lld,\"counts_from_db\":%d,\"quarantined\":%d,"
-             "\"requeued\":%lld,\"run_id\":%lld,\"wall_s\":%.9g,\"rank0_cpu_s\":%.9g,\"drained\":%d,"
+             "\"requeued\":%lld,\"db_wait_s\":%.9g,\"run_id\":%lld,\"wall_s\":%.9g,\"rank0_cpu_s\":%.9g,\"drained\":%d,"
              "\"tripped\":%d,\"exit_code\":%d}\n",
           (long long)s->total, (long long)s->skipped, (long long)s->ok, (long long)s->failed, (long long)s->timeout,
           (long long)s->interrupted, (long long)s->attempts, (long long)s->not_run, s->counts_from_db,
-          s->quarantined, (long long)s->requeued, (long long)s->run_id, s->wall_s, s->cpu_s, s->drained,
+          s->quarantined, (long long)s->requeued, s->db_wait_s, (long long)s->run_id, s->wall_s, s->cpu_s, s->drained,
           s->tripped, s->exit_code);
   if (fclose(f) != 0) fprintf(stderr, "sparsweep run: cannot write summary '%s'\n", path);
 }

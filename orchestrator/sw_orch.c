@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/sw_buf.h"
@@ -33,6 +34,14 @@
 #define SW_ORCH_DRAIN_CHECK_NS 200000000LL /* drain-file check period: 0.2 s */
 #define SW_ORCH_HELLO_TIMEOUT_S 300.0      /* workers must say hello within this */
 #define SW_ORCH_EVENT_METRICS 8            /* metrics copied into a trial_finished event */
+#define SW_ORCH_BACKLOG_MAX 256            /* finished results held in memory while the database is locked by
+                                              another process; at this many, dispatching pauses until they are
+                                              recorded (so at most this + one per rank are ever held) */
+#define SW_ORCH_DB_WAIT_MAX_S 600.0        /* a lock held longer than this ends the sweep (exit 1; the held
+                                              results are lost, the committed ones kept, a rerun redoes them) */
+#define SW_ORCH_DB_BUSY_MS 50              /* busy timeout during the sweep: rank 0 never blocks long on a lock */
+#define SW_ORCH_DB_RETRY_MIN_NS 50000000LL /* first retry of a locked database after 50 ms ... */
+#define SW_ORCH_DB_RETRY_MAX_NS 2000000000LL /* ... doubling up to every 2 s */
 #define SW_ORCH_DRAIN_MARGIN_S 5.0         /* after the drain grace, interrupted trials get this long to report
                                               (the executor's TERM->KILL grace is 2 s); then rank 0 gives up on
                                               their ranks (sw_orch.h, drain deadline) */
@@ -55,6 +64,12 @@ typedef struct s_job {
   size_t   trial;   /* index into trials */
   uint32_t attempt; /* attempt number to run */
 } s_job_t;
+
+/* A finished result waiting for a locked database (owned strings). */
+typedef struct s_held {
+  int               slot; /* index into slots */
+  sw_proto_result_t res;
+} s_held_t;
 
 typedef struct sw_orch {
   uint32_t               magic;       /* SW_ORCH_MAGIC */
@@ -81,6 +96,10 @@ typedef struct sw_orch {
   int64_t                drain_ns;    /* when the drain started (sw_now_ns) */
   int64_t                forced_ns;   /* when a second drain signal arrived (sw_now_ns), 0 before */
   int64_t                next_heartbeat_ns, next_drain_check_ns, next_snapshot_ns, next_lock_beat_ns;
+  s_held_t              *held;        /* results not yet recorded because the database was locked, in order */
+  size_t                 n_held, held_cap;
+  int64_t                db_busy_since_ns; /* when the database was first found locked (0 = writable) */
+  int64_t                db_retry_ns, db_retry_step_ns; /* next retry and the current back-off step */
   int64_t                timeouts;    /* trials whose last attempt timed out (also in counts.failed) */
   int                    lock_held;   /* 1 while this sweep holds the database's run lock (sw_runlock.h) */
   sw_buf_t               scratch;     /* event member text */
@@ -405,6 +424,14 @@ static sw_rc s_account(sw_orch_t *o, const s_slot_t *s, const sw_proto_result_t 
   return SW_OK;
 }
 
+/* Records a rank event in the run (best effort: a locked or failing database only costs the event). */
+static void s_rank_event(sw_orch_t *o, const s_slot_t *s, const char *kind, const char *cause) {
+  sw_store_rank_event_t ev = {o->sum->run_id, s->rank, s->host, kind, cause};
+  sw_err_t e;
+  if (sw_store_add_rank_event(o->store, &ev, &e) != SW_OK)
+    sw_log(&o->log, SW_LOG_WARN, "rank %d event '%s' not recorded: %s", s->rank, kind, e.msg);
+}
+
 static int s_live_slots(const sw_orch_t *o) {
   int n = 0;
   for (int i = 0; i < o->n_slots; i++) n += !o->slots[i].quarantined;
@@ -421,8 +448,9 @@ static sw_rc s_quarantine(sw_orch_t *o, s_slot_t *s, const char *cause, sw_err_t
   sw_buf_printf(&o->scratch, "\"rank\":%d,\"failures\":%d,\"cause\":", s->rank, s->infra_streak);
   sw_buf_json_string(&o->scratch, cause, strlen(cause));
   s_publish(o, "rank_quarantined", sw_buf_str(&o->scratch));
-  sw_store_rank_event_t ev = {o->sum->run_id, s->rank, s->host, "quarantined", cause};
-  return sw_store_add_rank_event(o->store, &ev, err);
+  s_rank_event(o, s, "quarantined", cause);
+  (void)err;
+  return SW_OK;
 }
 
 /* An infrastructure failure: not recorded as an attempt of the trial, which goes back to the head of the queue
@@ -432,12 +460,55 @@ static sw_rc s_infra_failure(sw_orch_t *o, s_slot_t *s, const sw_proto_result_t 
   s->infra_streak++;
   o->sum->requeued++;
   sw_log(&o->log, SW_LOG_WARN, "trial %zu on rank %d: %s; requeued", (size_t)r->slot, s->rank, cause);
-  sw_store_rank_event_t ev = {o->sum->run_id, s->rank, s->host, "infra_failure", cause};
-  sw_rc rc = sw_store_add_rank_event(o->store, &ev, err);
-  if (rc == SW_OK) rc = s_queue_push_front(o, r->slot, r->attempt, err);
+  s_rank_event(o, s, "infra_failure", cause);
+  sw_rc rc = s_queue_push_front(o, r->slot, r->attempt, err);
   if (rc == SW_OK && o->opts->quarantine_after > 0 && s->infra_streak >= o->opts->quarantine_after)
     rc = s_quarantine(o, s, cause, err);
   return rc;
+}
+
+/* The database was writable again: how long the sweep waited goes into the summary. */
+static void s_db_writable(sw_orch_t *o, int64_t now) {
+  double waited = (double)(now - o->db_busy_since_ns) * 1e-9;
+  o->sum->db_wait_s += waited;
+  o->db_busy_since_ns = 0;
+  o->db_retry_step_ns = 0;
+  sw_log(&o->log, SW_LOG_WARN, "results database writable again after %.1f s; the held results are recorded", waited);
+}
+
+/* Schedules the next retry (doubling back-off) or gives up past SW_ORCH_DB_WAIT_MAX_S. */
+static sw_rc s_db_still_locked(sw_orch_t *o, int64_t now, sw_err_t *err) {
+  o->db_retry_step_ns = o->db_retry_step_ns ? o->db_retry_step_ns * 2 : SW_ORCH_DB_RETRY_MIN_NS;
+  if (o->db_retry_step_ns > SW_ORCH_DB_RETRY_MAX_NS) o->db_retry_step_ns = SW_ORCH_DB_RETRY_MAX_NS;
+  o->db_retry_ns = now + o->db_retry_step_ns;
+  if ((double)(now - o->db_busy_since_ns) * 1e-9 <= SW_ORCH_DB_WAIT_MAX_S) return SW_OK;
+  return sw_err_set(err, SW_ERR_DB, "results database '%s' stayed locked by another process for more than %.0f s: "
+                    "%zu finished result(s) held in memory are lost (committed results are kept; a rerun redoes them)",
+                    o->opts->db_path, SW_ORCH_DB_WAIT_MAX_S, o->n_held);
+}
+
+/* Keeps a finished result in memory while the database is locked (takes ownership of r's strings). */
+static sw_rc s_hold(sw_orch_t *o, s_slot_t *s, sw_proto_result_t *r, sw_err_t *err) {
+  if (o->n_held == o->held_cap) {
+    size_t cap = o->held_cap ? 2 * o->held_cap : 16;
+    s_held_t *h = realloc(o->held, cap * sizeof *h);
+    if (!h) return sw_err_set(err, SW_ERR_NOMEM, "cannot hold %zu results for a locked database", cap);
+    o->held = h;
+    o->held_cap = cap;
+  }
+  o->held[o->n_held].slot = (int)(s - o->slots);
+  o->held[o->n_held++].res = *r;
+  memset(r, 0, sizeof *r);
+  int64_t now = sw_now_ns();
+  if (o->db_busy_since_ns == 0) {
+    o->db_busy_since_ns = now;
+    o->db_retry_step_ns = 0;
+    sw_log(&o->log, SW_LOG_WARN, "results database '%s' is locked by another process; finished results are held in "
+           "memory (up to %d, then dispatching pauses) and recorded when it is free", o->opts->db_path,
+           SW_ORCH_BACKLOG_MAX);
+    return s_db_still_locked(o, now, err);
+  }
+  return SW_OK;
 }
 
 static sw_rc s_handle_result(sw_orch_t *o, s_slot_t *s, sw_proto_result_t *r, sw_err_t *err) {
@@ -448,8 +519,30 @@ static sw_rc s_handle_result(sw_orch_t *o, s_slot_t *s, sw_proto_result_t *r, sw
   s->busy = 0;
   if (r->infra && r->status != SW_PROTO_OK) return s_infra_failure(o, s, r, err);
   s->infra_streak = 0;
+  if (o->n_held > 0) return s_hold(o, s, r, err); /* keep the order: behind the results already waiting */
   sw_rc rc = s_record(o, s, r, err);
+  if (rc == SW_ERR_TIMEOUT) return s_hold(o, s, r, err);
   if (rc == SW_OK) rc = s_account(o, s, r, err);
+  return rc;
+}
+
+/* Records the held results in order once the database is writable again; backs off while it is not.  A lock
+ * held past SW_ORCH_DB_WAIT_MAX_S (or past the drain deadline, see s_give_up_unresponsive) ends the sweep. */
+static sw_rc s_record_held(sw_orch_t *o, sw_err_t *err) {
+  int64_t now = sw_now_ns();
+  if (o->n_held == 0 || now < o->db_retry_ns) return SW_OK;
+  size_t done = 0;
+  sw_rc rc = SW_OK;
+  while (done < o->n_held && rc == SW_OK) {
+    s_held_t *h = &o->held[done];
+    rc = s_record(o, &o->slots[h->slot], &h->res, err);
+    if (rc == SW_OK) rc = s_account(o, &o->slots[h->slot], &h->res, err);
+    if (rc == SW_OK) sw_proto_result_free(&o->held[done++].res);
+  }
+  memmove(o->held, o->held + done, (o->n_held - done) * sizeof *o->held);
+  o->n_held -= done;
+  if (rc == SW_ERR_TIMEOUT) return s_db_still_locked(o, now, err);
+  if (rc == SW_OK && o->n_held == 0) s_db_writable(o, now);
   return rc;
 }
 
@@ -549,7 +642,7 @@ static int s_all_quarantined(sw_orch_t *o) {
  * 'unresponsive', and the summary asks the caller to end the job with MPI_Abort (a frozen rank would hold
  * MPI_Finalize forever). */
 static sw_rc s_give_up_unresponsive(sw_orch_t *o, sw_err_t *err) {
-  if (!o->draining || s_in_flight(o) == 0) return SW_OK;
+  if (!o->draining || (s_in_flight(o) == 0 && o->n_held == 0)) return SW_OK;
   int64_t deadline = o->drain_ns + (int64_t)(o->opts->drain_grace_s * 1e9);
   if (o->forced && o->forced_ns < deadline) deadline = o->forced_ns;
   if (sw_now_ns() < deadline + (int64_t)(SW_ORCH_DRAIN_MARGIN_S * 1e9)) return SW_OK;
@@ -560,15 +653,20 @@ static sw_rc s_give_up_unresponsive(sw_orch_t *o, sw_err_t *err) {
     snprintf(cause, sizeof cause, "interrupted: rank %d did not answer within %.0f s of the drain deadline (frozen or "
              "lost); the job ends with MPI_Abort", s->rank, SW_ORCH_DRAIN_MARGIN_S);
     sw_proto_result_t r = {.slot = s->trial, .attempt = s->attempt, .status = SW_PROTO_INTERRUPTED, .exit_status = -1,
-                           .start_wall = sw_wall_s(), .end_wall = sw_wall_s(), .cause = cause, .host = s->host};
+                           .start_wall = sw_wall_s(), .end_wall = sw_wall_s(), .cause = s_strdup(cause),
+                           .host = s_strdup(s->host)};
     sw_log(&o->log, SW_LOG_ERROR, "%s", cause);
     s->lost = 1;
     o->sum->unresponsive++;
-    sw_store_rank_event_t ev = {o->sum->run_id, s->rank, s->host, "unresponsive", cause};
-    sw_rc rc = sw_store_add_rank_event(o->store, &ev, err);
-    if (rc == SW_OK) rc = s_handle_result(o, s, &r, err);
+    s_rank_event(o, s, "unresponsive", cause);
+    sw_rc rc = s_handle_result(o, s, &r, err);
+    sw_proto_result_free(&r);
     if (rc != SW_OK) return rc;
   }
+  if (o->n_held > 0 && s_record_held(o, err) == SW_OK && o->n_held > 0)
+    return sw_err_set(err, SW_ERR_DB, "results database '%s' still locked by another process at the drain deadline: "
+                      "%zu finished result(s) held in memory are lost (a rerun redoes them)", o->opts->db_path,
+                      o->n_held);
   return SW_OK;
 }
 
@@ -639,6 +737,7 @@ static sw_rc s_idle(sw_orch_t *o, sw_proto_backoff_t *bo, sw_err_t *err) {
     s_publish(o, "progress", NULL);
   }
   sw_rc rc = sw_store_tick(o->store, err);
+  if (rc == SW_ERR_TIMEOUT) rc = SW_OK; /* a locked database: the batch stays open, the next tick commits it */
   if (rc == SW_OK && !o->local) sw_proto_backoff_sleep(bo);
   return rc;
 }
@@ -649,10 +748,12 @@ static sw_rc s_loop(sw_orch_t *o, sw_err_t *err) {
   for (;;) {
     s_check_drain(o);
     int stop_dispatch = o->draining || s_breaker(o) || s_all_quarantined(o);
-    sw_rc rc = stop_dispatch ? s_interrupt_overdue(o, err) : s_dispatch_idle(o, err);
+    int paused = o->n_held >= SW_ORCH_BACKLOG_MAX; /* the database is locked: hold no more than this */
+    sw_rc rc = stop_dispatch ? s_interrupt_overdue(o, err) : paused ? SW_OK : s_dispatch_idle(o, err);
     if (rc == SW_OK) rc = s_give_up_unresponsive(o, err);
+    if (rc == SW_OK) rc = s_record_held(o, err);
     if (rc != SW_OK) return rc;
-    if (s_in_flight(o) == 0 && (stop_dispatch || s_queue_size(o) == 0)) return SW_OK;
+    if (s_in_flight(o) == 0 && o->n_held == 0 && (stop_dispatch || s_queue_size(o) == 0)) return SW_OK;
     int got = 0;
     rc = s_poll(o, &got, err);
     if (rc == SW_OK && got) sw_proto_backoff_reset(&bo);
@@ -680,6 +781,8 @@ static void s_free(sw_orch_t *o) {
   free(o->slots);
   free(o->queue);
   free(o->first_attempt);
+  for (size_t i = 0; i < o->n_held; i++) sw_proto_result_free(&o->held[i].res);
+  free(o->held);
   sw_trial_list_free(&o->trials);
   sw_experiment_free(o->exp);
   sw_events_destroy(&o->events);
@@ -782,6 +885,24 @@ static const char *s_run_status(const sw_orch_summary_t *sum) {
   return sum->tripped ? "tripped" : sum->all_quarantined ? "quarantined" : sum->drained ? "drained" : "done";
 }
 
+/* Ends the run row, waiting (with back-off) for a database another process holds locked, up to
+ * SW_ORCH_DB_WAIT_MAX_S, or up to the drain margin when draining (the job's walltime is near). */
+static sw_rc s_run_end(sw_orch_t *o, const char *status, sw_err_t *err) {
+  double limit = o->draining ? SW_ORCH_DRAIN_MARGIN_S : SW_ORCH_DB_WAIT_MAX_S;
+  int64_t t0 = sw_now_ns(), step = SW_ORCH_DB_RETRY_MIN_NS;
+  sw_rc rc;
+  int retried = 0;
+  while ((rc = sw_store_run_end(o->store, o->sum->run_id, status, 0, err)) == SW_ERR_TIMEOUT &&
+         (double)(sw_now_ns() - t0) * 1e-9 < limit) {
+    struct timespec ts = {(time_t)(step / 1000000000LL), (long)(step % 1000000000LL)};
+    nanosleep(&ts, NULL);
+    step = step * 2 > SW_ORCH_DB_RETRY_MAX_NS ? SW_ORCH_DB_RETRY_MAX_NS : step * 2;
+    retried = 1;
+  }
+  if (retried) o->sum->db_wait_s += (double)(sw_now_ns() - t0) * 1e-9;
+  return rc;
+}
+
 static sw_rc s_sweep(sw_orch_t *o, int world_size, sw_err_t *err) {
   sw_host_info_t host;
   sw_host_info_read(&host);
@@ -803,14 +924,14 @@ static sw_rc s_sweep(sw_orch_t *o, int world_size, sw_err_t *err) {
   double cpu0 = s_cpu_seconds();
   int64_t t0 = sw_now_ns();
   o->dispatching = 1;
+  sw_store_set_busy_timeout(o->store, SW_ORCH_DB_BUSY_MS);
   rc = s_loop(o, err);
   o->sum->wall_s = (double)(sw_now_ns() - t0) * 1e-9;
   o->sum->cpu_s = s_cpu_seconds() - cpu0;
   o->sum->not_run = (int64_t)s_queue_size(o);
   sw_err_t e2;
   const char *status = rc == SW_OK ? s_run_status(o->sum) : "failed";
-  if (sw_store_run_end(o->store, o->sum->run_id, status, 0, &e2) != SW_OK && rc == SW_OK)
-    rc = sw_err_set(err, e2.code, "%s", e2.msg);
+  if (s_run_end(o, status, &e2) != SW_OK && rc == SW_OK) rc = sw_err_set(err, e2.code, "%s", e2.msg);
   if (s_snapshot(o, &e2) != SW_OK && rc == SW_OK) rc = sw_err_set(err, e2.code, "%s", e2.msg);
   s_tally(o);
   sw_buf_reset(&o->scratch);

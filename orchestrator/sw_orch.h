@@ -88,6 +88,7 @@ typedef struct sw_orch_summary {
   int     quarantined;  /* worker ranks quarantined for repeated infrastructure failures */
   int     all_quarantined; /* 1 when every rank was quarantined (dispatch stopped, exit 1) */
   int64_t requeued;     /* trials handed back by an infrastructure failure and requeued (not attempts) */
+  double  db_wait_s;    /* seconds the sweep waited for a database locked by another process */
   int     unresponsive; /* worker ranks that did not answer by the drain deadline: their trials were recorded
                            'interrupted'; the caller must end the job with MPI_Abort (MPI_Finalize would wait
                            for them forever) */

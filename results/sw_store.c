@@ -18,14 +18,29 @@
 
 /* ---- small helpers ------------------------------------------------------------------------------- */
 
+/* SQLite's "database is locked" past the busy timeout: another process holds the write lock (nothing wrong
+ * with the file); callers may keep their results and try again. */
+static int s_is_busy(sqlite3 *db) {
+  int code = db ? sqlite3_errcode(db) & 0xff : SQLITE_OK;
+  return code == SQLITE_BUSY || code == SQLITE_LOCKED;
+}
+
 sw_rc sw_store_db_err(sw_store_t *st, sw_err_t *err, const char *what) {
-  return sw_err_set(err, SW_ERR_DB, "%s '%s': %s", what, st->path, st->db ? sqlite3_errmsg(st->db) : "no connection");
+  return sw_err_set(err, s_is_busy(st->db) ? SW_ERR_TIMEOUT : SW_ERR_DB, "%s '%s': %s", what, st->path,
+                    st->db ? sqlite3_errmsg(st->db) : "no connection");
+}
+
+void sw_store_set_busy_timeout(sw_store_t *st, int ms) {
+  SW_STORE_CHECK(st);
+  st->opts.busy_timeout_ms = ms;
+  sqlite3_busy_timeout(st->db, ms);
 }
 
 sw_rc sw_store_exec(sw_store_t *st, const char *sql, const char *what, sw_err_t *err) {
   char *msg = NULL;
   if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) == SQLITE_OK) return SW_OK;
-  sw_rc rc = sw_err_set(err, SW_ERR_DB, "%s '%s': %s", what, st->path, msg ? msg : sqlite3_errmsg(st->db));
+  sw_rc rc = sw_err_set(err, s_is_busy(st->db) ? SW_ERR_TIMEOUT : SW_ERR_DB, "%s '%s': %s", what, st->path,
+                        msg ? msg : sqlite3_errmsg(st->db));
   sqlite3_free(msg);
   return rc;
 }

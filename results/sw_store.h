@@ -115,6 +115,12 @@ sw_rc sw_store_open(sw_store_t **out, const char *path, const sw_store_opts_t *o
  * flush error (message names the path); the store is closed either way. */
 sw_rc sw_store_close(sw_store_t **stp, sw_err_t *err);
 
+/* Changes the busy timeout of the open connection (ms): how long a write waits for another process's write
+ * lock before giving up.  Every write that gives up because of such a lock returns SW_ERR_TIMEOUT (not
+ * SW_ERR_DB) with nothing lost: buffered trials stay in the open batch, an unrecorded trial can be offered
+ * again (orchestrator/sw_orch.c retries with back-off). */
+void sw_store_set_busy_timeout(sw_store_t *st, int ms);
+
 /* Non-NULL (borrowed) when the database is on a network file system: a ready-to-print warning naming the
  * path and file system.  NULL on local disks. */
 const char *sw_store_fs_warning(const sw_store_t *st);
