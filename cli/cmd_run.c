@@ -96,7 +96,7 @@ static int s_parse(int argc, char **argv, sw_orch_opts_t *o, const char **summar
     snprintf(why, why_len, "%s", o->exp_path ? "--db DB is required" : "an experiment FILE is required");
     return SW_EXIT_USAGE;
   }
-  return 0;
+  return sw_cli_check_input(o->exp_path, 1, why, why_len) != 0 ? SW_EXIT_USAGE : 0;
 }
 
 /* This process's rank from the launcher's environment (before MPI_Init), 0 when not launched by MPI. */

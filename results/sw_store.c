@@ -145,13 +145,13 @@ typedef struct sw_migration {
 
 /* 1 -> 2: the run lock (one writer per database) and the rank events (infrastructure failures, quarantine). */
 static const char sw_migrate_1_to_2[] =
-    "CREATE TABLE run_lock (lock_id INTEGER PRIMARY KEY CHECK (lock_id = 1), run_id INTEGER, host TEXT NOT NULL,"
+    "CREATE TABLE IF NOT EXISTS run_lock (lock_id INTEGER PRIMARY KEY CHECK (lock_id = 1), run_id INTEGER, host TEXT NOT NULL,"
     " pid INTEGER NOT NULL, pid_start TEXT, acquired_s REAL NOT NULL, heartbeat_s REAL NOT NULL,"
     " stale_after_s REAL NOT NULL);"
-    "CREATE TABLE rank_events (event_id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL REFERENCES runs(run_id),"
+    "CREATE TABLE IF NOT EXISTS rank_events (event_id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL REFERENCES runs(run_id),"
     " rank INTEGER NOT NULL, host TEXT, at_s REAL NOT NULL, kind TEXT NOT NULL CHECK (kind IN ('infra_failure',"
     " 'quarantined', 'unresponsive')), message TEXT);"
-    "CREATE INDEX rank_events_by_run ON rank_events(run_id);";
+    "CREATE INDEX IF NOT EXISTS rank_events_by_run ON rank_events(run_id);";
 
 static const sw_migration_t sw_migrations[] = {{1, sw_migrate_1_to_2}};
 

@@ -9,3 +9,5 @@ endforeach()
 sw_script_test(mpi_bench_orch_smoke COMMAND $<TARGET_FILE:sparsweep> bench orchestration --trials 60
   --long-trials 2 --long-ms 200 TIMEOUT 120 LABELS e2e mpi)
 set_tests_properties(mpi_bench_orch_smoke PROPERTIES RESOURCE_LOCK mpi)
+# Hostile inputs to plan, model inspect, run and merge (no MPI: runs in seconds).
+sw_script_test(cli_inputs COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/mpi/inputs.sh TIMEOUT 60 LABELS e2e)
