@@ -230,10 +230,13 @@ static sw_worker_local_t *s_worker_new(const char *exe_path, sw_err_t *err) {
     sw_err_set(err, SW_ERR_NOMEM, "cannot allocate the worker state");
     return NULL;
   }
-  l->exe_path = exe_path;
+  /* Fault injection for tests (tests/mpi/blackhole.sh): SW_FAULT_EXECUTOR_PATH names the executor binary
+   * instead of this one, e.g. a path that does not exist, as when the binary is deleted during a sweep. */
+  const char *fault_path = getenv("SW_FAULT_EXECUTOR_PATH");
+  l->exe_path = fault_path && *fault_path ? fault_path : exe_path;
   gethostname(l->host, sizeof l->host - 1);
   sw_worker_rank_env_info(&l->info);
-  if (sw_executor_start(&l->ex, exe_path, NULL, &l->start_err) != SW_OK) l->ex = NULL;
+  if (sw_executor_start(&l->ex, l->exe_path, NULL, &l->start_err) != SW_OK) l->ex = NULL;
   return l;
 }
 

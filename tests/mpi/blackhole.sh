@@ -18,6 +18,17 @@ check "quarantine of rank 2" "$(sql "$db" "select count(*) from rank_events wher
 check "run status" "$(sql "$db" "select status from runs")" done
 grep -q "rank 2 (.*) quarantined after 3 infrastructure failures" "$WORK/run.out" || fail "no quarantine message"
 grep -q "1 rank(s) quarantined" "$WORK/run.out" || { cat "$WORK/run.out"; fail "the summary does not show the quarantine"; }
+# rank 1's executor binary is missing (deleted or rebuilt during the sweep): the same, rank 1 quarantined
+db3="$WORK/noexec.db"
+rc=0
+mpirun -np 1 "$SPARSWEEP" run "$exp" --db "$db3" --events none : \
+  -np 1 -x SW_FAULT_EXECUTOR_PATH="$WORK/no-such-binary" "$SPARSWEEP" run "$exp" --db "$db3" --events none : \
+  -np 1 "$SPARSWEEP" run "$exp" --db "$db3" --events none > "$WORK/noexec.out" 2>&1 || rc=$?
+check "exit with a missing executor on rank 1" "$rc" 0
+check "ok rows with a missing executor" "$(sql "$db3" "select count(*) from trials where status='ok'")" 40
+check "ranks that recorded trials (missing executor)" "$(sql "$db3" "select group_concat(distinct rank) from trials")" 2
+check "quarantine of rank 1" "$(sql "$db3" "select count(*) from rank_events where rank=1 and kind='quarantined'")" 1
+grep -q "no-such-binary" "$WORK/noexec.out" || fail "the cause does not name the missing executor"
 # every rank broken: nothing is recorded as failed, the run stops (exit 1) and a rerun runs all 40
 db2="$WORK/allbad.db"
 rc=0
