@@ -56,6 +56,11 @@ static void print_array(const sw_gguf_t *g, const sw_gguf_kv_t *kv, int all) {
 static int inspect(const char *path, int all) {
   sw_gguf_t *g = NULL;
   sw_err_t err = {0};
+  char why[1024];
+  if (sw_cli_check_input(path, 0, why, sizeof why) != 0) {
+    fprintf(stderr, "sparsweep model: %s\n", why);
+    return SW_EXIT_USAGE;
+  }
   if (sw_gguf_open(path, &g, &err) != SW_OK) {
     fprintf(stderr, "sparsweep model: %s\n", err.msg);
     return SW_EXIT_USAGE;
@@ -94,6 +99,11 @@ static int inspect(const char *path, int all) {
 }
 
 static int tokenize(const char *path, const char *text) {
+  char why[1024];
+  if (sw_cli_check_input(path, 0, why, sizeof why) != 0) {
+    fprintf(stderr, "sparsweep model: %s\n", why);
+    return SW_EXIT_USAGE;
+  }
   sw_gguf_t *g = NULL;
   sw_tokenizer_t *tok = NULL;
   sw_err_t err = {0};

@@ -83,6 +83,11 @@ int cmd_plan(int argc, char **argv) {
   sw_err_t err;
   sw_experiment_t *e = NULL;
   sw_trial_list_t trials = {0};
+  char why[1024];
+  if (sw_cli_check_input(path, 1, why, sizeof why) != 0) {
+    fprintf(stderr, "sparsweep plan: %s\n", why);
+    return SW_EXIT_USAGE;
+  }
   sw_rc rc = sw_expfile_load(path, &e, &err);
   if (rc == SW_OK) rc = sw_grid_expand(e, &trials, &err);
   if (rc != SW_OK) {

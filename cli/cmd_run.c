@@ -20,7 +20,10 @@ static const char s_usage[] =
     "  --force             run every trial again, even those already recorded\n"
     "  --rerun-failed      also rerun trials recorded failed or timeout (default: only missing/interrupted)\n"
     "  --retries N         retries after a failed or timed-out attempt (default: the experiment's, else 0)\n"
-    "  --max-failures N    circuit breaker: stop dispatching after N failed trials (exit 1)\n"
+    "  --max-failures N    circuit breaker: stop dispatching after N distinct trials failed (exit 1)\n"
+    "  --quarantine-after N  no more trials to a rank after N infrastructure failures in a row (executor cannot\n"
+    "                      start or fork; the trial is requeued on another rank; default 3, 0 = never)\n"
+    "  --wait              when another live run uses the database, wait for it (default: refuse, exit 2)\n"
     "  --events EP|none    live events endpoint (default " SW_EVENTS_DEFAULT_ENDPOINT ", best effort)\n"
     "  --drain-file F      drain (as on SIGTERM/SIGUSR1) when file F appears\n"
     "  --drain-grace S     seconds running trials may finish after a drain request (default 60)\n"
@@ -32,7 +35,8 @@ static const char s_usage[] =
     "  --summary-json F    also write the run summary (counts, wall and rank 0 CPU seconds) to F as JSON\n"
     "  -v, --verbose       one line per finished trial\n"
     "SIGTERM/SIGUSR1 to rank 0 (mpirun forwards SIGUSR1 to all ranks) stop dispatching, let running trials\n"
-    "finish (interrupting them after the grace), commit and exit 0.\n";
+    "finish (interrupting them after the grace), commit and exit 0.  A rank that has not answered 5 s after the\n"
+    "grace has its trial recorded interrupted, and the job ends with MPI_Abort (exit 1).\n";
 
 /* Parses a non-negative integer option value; 0 on success, else -1 with the reason in why. */
 static int s_parse_int(const char *opt, const char *text, int *out, char *why, size_t why_len) {
@@ -67,6 +71,8 @@ static int s_parse(int argc, char **argv, sw_orch_opts_t *o, const char **summar
     else if (strcmp(a, "--force") == 0) o->resume = SW_ORCH_RESUME_NONE;
     else if (strcmp(a, "--rerun-failed") == 0) o->resume = o->resume == SW_ORCH_RESUME_NONE ? o->resume : SW_ORCH_RESUME_OK;
     else if (strcmp(a, "--dry-run") == 0) o->dry_run = 1;
+    else if (strcmp(a, "--wait") == 0) o->wait_for_db = 1;
+    else if (strcmp(a, "--quarantine-after") == 0) bad = s_parse_int(a, argv[++i], &o->quarantine_after, why, why_len);
     else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) o->verbose = 1;
     else if (strcmp(a, "--retries") == 0) bad = s_parse_int(a, argv[++i], &o->retries, why, why_len);
     else if (strcmp(a, "--max-failures") == 0) bad = s_parse_int(a, argv[++i], &o->max_failures, why, why_len);
@@ -91,7 +97,7 @@ static int s_parse(int argc, char **argv, sw_orch_opts_t *o, const char **summar
     snprintf(why, why_len, "%s", o->exp_path ? "--db DB is required" : "an experiment FILE is required");
     return SW_EXIT_USAGE;
   }
-  return 0;
+  return sw_cli_check_input(o->exp_path, 1, why, why_len) != 0 ? SW_EXIT_USAGE : 0;
 }
 
 /* This process's rank from the launcher's environment (before MPI_Init), 0 when not launched by MPI. */
@@ -110,15 +116,26 @@ static int s_launched_by_mpi(void) {
   return 0;
 }
 
+/* Below this wall time a CPU share is mostly start-up noise and is not printed. */
+#define SW_RUN_CPU_SHARE_MIN_WALL_S 1.0
+
 static void s_print_summary(const sw_orch_opts_t *o, const sw_orch_summary_t *s) {
   if (o->dry_run || s->run_id == 0) return; /* nothing ran */
-  printf("sparsweep run: %lld trials: %lld ok, %lld failed, %lld interrupted, %lld skipped (already recorded), "
-         "%lld not run; %lld attempts recorded in run %lld of %s\n",
-         (long long)s->total, (long long)s->ok, (long long)s->failed, (long long)s->interrupted,
-         (long long)s->skipped, (long long)s->not_run, (long long)s->attempts, (long long)s->run_id, o->db_path);
-  printf("sparsweep run: %.2f s wall; rank 0 CPU %.3f s (%.1f%% of one core)%s%s\n", s->wall_s, s->cpu_s,
-         s->wall_s > 0 ? 100.0 * s->cpu_s / s->wall_s : 0.0,
-         s->drained ? "; drained" : "", s->tripped ? "; stopped by the circuit breaker" : "");
+  printf("sparsweep run: %lld trials: %lld ok, %lld failed, %lld timeout, %lld interrupted, %lld skipped (already "
+         "recorded), %lld not run (a rerun runs them); %lld attempts recorded in run %lld of %s%s\n",
+         (long long)s->total, (long long)s->ok, (long long)s->failed, (long long)s->timeout,
+         (long long)s->interrupted, (long long)s->skipped, (long long)s->not_run, (long long)s->attempts,
+         (long long)s->run_id, o->db_path, s->counts_from_db ? "" : " (database unreadable: counts not verified)");
+  if (s->quarantined || s->requeued)
+    printf("sparsweep run: %d rank(s) quarantined; %lld trial(s) requeued after infrastructure failures\n",
+           s->quarantined, (long long)s->requeued);
+  char share[64] = "";
+  if (s->wall_s >= SW_RUN_CPU_SHARE_MIN_WALL_S) snprintf(share, sizeof share, " (%.1f%% of one core)", 100.0 * s->cpu_s / s->wall_s);
+  char waited[64] = "";
+  if (s->db_wait_s > 0) snprintf(waited, sizeof waited, "; %.1f s waiting for a locked database", s->db_wait_s);
+  printf("sparsweep run: %.2f s wall%s; rank 0 CPU %.3f s%s%s%s%s\n", s->wall_s, waited, s->cpu_s, share,
+         s->drained ? "; drained" : "", s->tripped ? "; stopped by the circuit breaker" : "",
+         s->all_quarantined ? "; stopped: every rank quarantined" : "");
 }
 
 /* Writes the summary as one JSON object (for `sparsweep bench orchestration` and scripts). */
@@ -128,16 +145,19 @@ static void s_write_summary_json(const char *path, const sw_orch_summary_t *s) {
     fprintf(stderr, "sparsweep run: cannot write summary '%s'\n", path);
     return;
   }
-  fprintf(f, "{\"total\":%lld,\"skipped\":%lld,\"ok\":%lld,\"failed\":%lld,\"interrupted\":%lld,"
-             "\"attempts\":%lld,\"not_run\":%lld,\"run_id\":%lld,\"wall_s\":%.9g,\"rank0_cpu_s\":%.9g,"
-             "\"drained\":%d,\"tripped\":%d,\"exit_code\":%d}\n",
-          (long long)s->total, (long long)s->skipped, (long long)s->ok, (long long)s->failed,
-          (long long)s->interrupted, (long long)s->attempts, (long long)s->not_run, (long long)s->run_id, s->wall_s,
-          s->cpu_s, s->drained, s->tripped, s->exit_code);
+  fprintf(f, "{\"total\":%lld,\"skipped\":%lld,\"ok\":%lld,\"failed\":%lld,\"timeout\":%lld,"
+             "\"interrupted\":%lld,\"attempts\":%lld,\"not_run\":%lld,\"counts_from_db\":%d,\"quarantined\":%d,"
+             "\"requeued\":%lld,\"db_wait_s\":%.9g,\"run_id\":%lld,\"wall_s\":%.9g,\"rank0_cpu_s\":%.9g,\"drained\":%d,"
+             "\"tripped\":%d,\"exit_code\":%d}\n",
+          (long long)s->total, (long long)s->skipped, (long long)s->ok, (long long)s->failed, (long long)s->timeout,
+          (long long)s->interrupted, (long long)s->attempts, (long long)s->not_run, s->counts_from_db,
+          s->quarantined, (long long)s->requeued, s->db_wait_s, (long long)s->run_id, s->wall_s, s->cpu_s, s->drained,
+          s->tripped, s->exit_code);
   if (fclose(f) != 0) fprintf(stderr, "sparsweep run: cannot write summary '%s'\n", path);
 }
 
-static int s_rank0(const sw_orch_opts_t *o, int world_size, const char *summary_path) {
+/* *abort_job = 1 when a worker rank did not answer by the drain deadline: MPI_Finalize would wait for it. */
+static int s_rank0(const sw_orch_opts_t *o, int world_size, const char *summary_path, int *abort_job) {
   sw_err_t err;
   sw_orch_summary_t sum;
   sw_worker_local_t *local = NULL;
@@ -162,6 +182,7 @@ static int s_rank0(const sw_orch_opts_t *o, int world_size, const char *summary_
   if (rc != SW_OK) fprintf(stderr, "sparsweep run: %s\n", err.msg);
   s_print_summary(o, &sum);
   if (summary_path) s_write_summary_json(summary_path, &sum);
+  *abort_job = sum.unresponsive > 0;
   return sum.exit_code;
 }
 
@@ -183,7 +204,8 @@ int cmd_run(int argc, char **argv) {
   int rc = s_parse(argc, argv, &o, &summary_path, why, sizeof why);
   if (rc && s_env_rank() == 0) fprintf(stderr, "sparsweep run: %s\n%s", why, s_usage);
   if (rc) return rc;
-  if (!s_launched_by_mpi()) return s_rank0(&o, 1, summary_path);
+  int abort_job = 0;
+  if (!s_launched_by_mpi()) return s_rank0(&o, 1, summary_path, &abort_job);
   int rank = 0, size = 1;
   sw_err_t err;
   if (MPI_Init(&argc, &argv) != MPI_SUCCESS || sw_proto_init(&err) != SW_OK ||
@@ -192,7 +214,13 @@ int cmd_run(int argc, char **argv) {
     return SW_EXIT_FAIL;
   }
   if (rank == 0) {
-    rc = s_rank0(&o, size, summary_path);
+    rc = s_rank0(&o, size, summary_path, &abort_job);
+    if (abort_job) { /* everything is committed and the summary printed; a frozen rank must not hold the job */
+      fprintf(stderr, "sparsweep run: ending the job with MPI_Abort: a worker rank did not answer by the drain "
+                      "deadline\n");
+      fflush(NULL);
+      MPI_Abort(MPI_COMM_WORLD, rc == SW_EXIT_OK ? SW_EXIT_FAIL : rc);
+    }
   } else if (sw_worker_rank_loop(rank, NULL, &rc, &err) != SW_OK) {
     fprintf(stderr, "sparsweep[rank %d]: %s\n", rank, err.msg);
     MPI_Abort(MPI_COMM_WORLD, SW_EXIT_FAIL); /* an MPI failure on a worker: rank 0 would wait forever */

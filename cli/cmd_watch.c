@@ -17,6 +17,8 @@
 
 #define SW_WATCH_POLL_MS 250
 #define SW_WATCH_BAR 30
+#define SW_WATCH_MAX_MSG (1 << 20) /* bytes: events are a few hundred bytes (orchestrator/sw_events.h); anything larger
+                                     is not from a sweep and would only cost memory */
 
 static const char s_usage[] =
     "usage: sparsweep watch [ENDPOINT] [--timeout S] [--plain]\n"
@@ -173,7 +175,9 @@ static int s_receive(void *sock, s_watch_t *w) {
 static int s_watch(const char *endpoint, double timeout_s, int plain) {
   void *ctx = zmq_ctx_new(), *sock = ctx ? zmq_socket(ctx, ZMQ_SUB) : NULL;
   int linger = 0, reconnect_ms = 20; /* retry quickly while the run has not bound its endpoint yet */
+  int64_t max_msg = SW_WATCH_MAX_MSG; /* a peer sending larger messages is disconnected by libzmq */
   if (!sock || zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger) != 0 ||
+      zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &max_msg, sizeof max_msg) != 0 ||
       zmq_setsockopt(sock, ZMQ_RECONNECT_IVL, &reconnect_ms, sizeof reconnect_ms) != 0 ||
       zmq_setsockopt(sock, ZMQ_SUBSCRIBE, "", 0) != 0 || zmq_connect(sock, endpoint) != 0) {
     fprintf(stderr, "sparsweep watch: cannot connect to '%s': %s\n", endpoint, zmq_strerror(zmq_errno()));

@@ -3,6 +3,7 @@
  * 0 success, 1 a failure or a detected regression, 2 bad usage or bad input (nothing written). */
 #ifndef SW_CLI_H
 #define SW_CLI_H
+#include <stddef.h>
 
 enum {
   SW_EXIT_OK = 0,
@@ -41,5 +42,9 @@ int sw_cli_wants_help(int argc, char **argv);
  * NULL when argv[*i] is another option.  A "--name" with no value left sets *bad = 1 and returns NULL.  The
  * value is borrowed from argv. */
 const char *sw_cli_opt_value(int argc, char **argv, int *i, const char *name, int *bad);
+/* Input path checks before a loader opens it (cli/sw_cli_input.c): an existing path that is not a regular file
+ * (a FIFO would block open() for ever), or with text = 1 a file starting with a UTF-8 byte-order mark, gives -1
+ * and a message naming the path in why; 0 otherwise (a missing file is left to the loader). */
+int sw_cli_check_input(const char *path, int text, char *why, size_t why_len);
 
 #endif

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/sw_buf.h"
@@ -20,7 +21,9 @@
 #include "experiments/sw_expfile.h"
 #include "experiments/sw_grid.h"
 #include "orchestrator/sw_events.h"
+#include "orchestrator/sw_runlock.h"
 #include "orchestrator/sw_stale.h"
+#include "orchestrator/sw_tally.h"
 #include "results/sw_store.h"
 
 #define SW_ORCH_MAGIC 0x4f524348u          /* "ORCH" */
@@ -31,6 +34,17 @@
 #define SW_ORCH_DRAIN_CHECK_NS 200000000LL /* drain-file check period: 0.2 s */
 #define SW_ORCH_HELLO_TIMEOUT_S 300.0      /* workers must say hello within this */
 #define SW_ORCH_EVENT_METRICS 8            /* metrics copied into a trial_finished event */
+#define SW_ORCH_BACKLOG_MAX 256            /* finished results held in memory while the database is locked by
+                                              another process; at this many, dispatching pauses until they are
+                                              recorded (so at most this + one per rank are ever held) */
+#define SW_ORCH_DB_WAIT_MAX_S 600.0        /* a lock held longer than this ends the sweep (exit 1; the held
+                                              results are lost, the committed ones kept, a rerun redoes them) */
+#define SW_ORCH_DB_BUSY_MS 50              /* busy timeout during the sweep: rank 0 never blocks long on a lock */
+#define SW_ORCH_DB_RETRY_MIN_NS 50000000LL /* first retry of a locked database after 50 ms ... */
+#define SW_ORCH_DB_RETRY_MAX_NS 2000000000LL /* ... doubling up to every 2 s */
+#define SW_ORCH_DRAIN_MARGIN_S 5.0         /* after the drain grace, interrupted trials get this long to report
+                                              (the executor's TERM->KILL grace is 2 s); then rank 0 gives up on
+                                              their ranks (sw_orch.h, drain deadline) */
 
 typedef struct s_slot {
   int      rank;         /* MPI rank (0 = the local backend) */
@@ -39,6 +53,9 @@ typedef struct s_slot {
   size_t   trial;        /* index into trials while busy */
   uint32_t attempt;      /* attempt number while busy */
   int      interrupted;  /* INTERRUPT already sent for the running trial */
+  int      infra_streak; /* infrastructure failures in a row (reset by any trial outcome) */
+  int      quarantined;  /* 1: no more dispatch to this slot (infra_streak reached opts.quarantine_after) */
+  int      lost;         /* 1: did not answer by the drain deadline; its trial was recorded interrupted */
   char    *host;         /* owned host name */
   char    *info_json;    /* owned worker library facts (hello) */
 } s_slot_t;
@@ -47,6 +64,12 @@ typedef struct s_job {
   size_t   trial;   /* index into trials */
   uint32_t attempt; /* attempt number to run */
 } s_job_t;
+
+/* A finished result waiting for a locked database (owned strings). */
+typedef struct s_held {
+  int               slot; /* index into slots */
+  sw_proto_result_t res;
+} s_held_t;
 
 typedef struct sw_orch {
   uint32_t               magic;       /* SW_ORCH_MAGIC */
@@ -71,7 +94,14 @@ typedef struct sw_orch {
   int                    start_signal_count; /* drain signals already counted when this sweep started */
   int                    drain_signal_count; /* drain signals counted when the drain started */
   int64_t                drain_ns;    /* when the drain started (sw_now_ns) */
-  int64_t                next_heartbeat_ns, next_drain_check_ns, next_snapshot_ns;
+  int64_t                forced_ns;   /* when a second drain signal arrived (sw_now_ns), 0 before */
+  int64_t                next_heartbeat_ns, next_drain_check_ns, next_snapshot_ns, next_lock_beat_ns;
+  s_held_t              *held;        /* results not yet recorded because the database was locked, in order */
+  size_t                 n_held, held_cap;
+  int64_t                db_busy_since_ns; /* when the database was first found locked (0 = writable) */
+  int64_t                db_retry_ns, db_retry_step_ns; /* next retry and the current back-off step */
+  int64_t                timeouts;    /* trials whose last attempt timed out (also in counts.failed) */
+  int                    lock_held;   /* 1 while this sweep holds the database's run lock (sw_runlock.h) */
   sw_buf_t               scratch;     /* event member text */
 } sw_orch_t;
 
@@ -104,6 +134,14 @@ static sw_rc s_queue_push(sw_orch_t *o, size_t trial, uint32_t attempt, sw_err_t
 }
 
 static size_t s_queue_size(const sw_orch_t *o) { return o->q_len - o->q_head; }
+
+/* Puts a job at the head of the queue (a retry or a requeued trial runs next, not after every first
+ * attempt).  The slot before q_head is free whenever a dispatched job comes back; else it appends. */
+static sw_rc s_queue_push_front(sw_orch_t *o, size_t trial, uint32_t attempt, sw_err_t *err) {
+  if (o->q_head == 0) return s_queue_push(o, trial, attempt, err);
+  o->queue[--o->q_head] = (s_job_t){trial, attempt};
+  return SW_OK;
+}
 
 static int s_in_flight(const sw_orch_t *o) {
   int n = 0;
@@ -289,7 +327,7 @@ static sw_rc s_dispatch(sw_orch_t *o, s_slot_t *s, sw_err_t *err) {
 static sw_rc s_dispatch_idle(sw_orch_t *o, sw_err_t *err) {
   for (int i = 0; i < o->n_slots && s_queue_size(o) > 0; i++) {
     s_slot_t *s = &o->slots[i];
-    if (!s->ready || s->busy) continue;
+    if (!s->ready || s->busy || s->quarantined) continue;
     sw_rc rc = s_dispatch(o, s, err);
     if (rc != SW_OK) return rc;
   }
@@ -378,10 +416,98 @@ static sw_rc s_account(sw_orch_t *o, const s_slot_t *s, const sw_proto_result_t 
     sw_buf_printf(b, ",\"retry\":%s", will_retry ? "true" : "false");
     if (r->status == SW_PROTO_INTERRUPTED) o->counts.interrupted++;
     else if (!will_retry) o->counts.failed++;
+    if (r->status == SW_PROTO_TIMEOUT && !will_retry) o->timeouts++;
   }
   s_log_outcome(o, s, r, will_retry);
   s_publish(o, r->status == SW_PROTO_OK ? "trial_finished" : "trial_failed", sw_buf_str(b));
-  if (will_retry) return s_queue_push(o, r->slot, r->attempt + 1, err);
+  if (will_retry) return s_queue_push_front(o, r->slot, r->attempt + 1, err);
+  return SW_OK;
+}
+
+/* Records a rank event in the run (best effort: a locked or failing database only costs the event). */
+static void s_rank_event(sw_orch_t *o, const s_slot_t *s, const char *kind, const char *cause) {
+  sw_store_rank_event_t ev = {o->sum->run_id, s->rank, s->host, kind, cause};
+  sw_err_t e;
+  if (sw_store_add_rank_event(o->store, &ev, &e) != SW_OK)
+    sw_log(&o->log, SW_LOG_WARN, "rank %d event '%s' not recorded: %s", s->rank, kind, e.msg);
+}
+
+static int s_live_slots(const sw_orch_t *o) {
+  int n = 0;
+  for (int i = 0; i < o->n_slots; i++) n += !o->slots[i].quarantined;
+  return n;
+}
+
+/* Stops dispatching to a slot whose infrastructure keeps failing; records it in the run and the events. */
+static sw_rc s_quarantine(sw_orch_t *o, s_slot_t *s, const char *cause, sw_err_t *err) {
+  s->quarantined = 1;
+  o->sum->quarantined++;
+  sw_log(&o->log, SW_LOG_ERROR, "rank %d (%s) quarantined after %d infrastructure failures in a row: %s", s->rank,
+         s->host ? s->host : "?", s->infra_streak, cause);
+  sw_buf_reset(&o->scratch);
+  sw_buf_printf(&o->scratch, "\"rank\":%d,\"failures\":%d,\"cause\":", s->rank, s->infra_streak);
+  sw_buf_json_string(&o->scratch, cause, strlen(cause));
+  s_publish(o, "rank_quarantined", sw_buf_str(&o->scratch));
+  s_rank_event(o, s, "quarantined", cause);
+  (void)err;
+  return SW_OK;
+}
+
+/* An infrastructure failure: not recorded as an attempt of the trial, which goes back to the head of the queue
+ * with the same attempt number; the rank's streak grows and quarantines it at opts.quarantine_after. */
+static sw_rc s_infra_failure(sw_orch_t *o, s_slot_t *s, const sw_proto_result_t *r, sw_err_t *err) {
+  const char *cause = r->cause ? r->cause : "";
+  s->infra_streak++;
+  o->sum->requeued++;
+  sw_log(&o->log, SW_LOG_WARN, "trial %zu on rank %d: %s; requeued", (size_t)r->slot, s->rank, cause);
+  s_rank_event(o, s, "infra_failure", cause);
+  sw_rc rc = s_queue_push_front(o, r->slot, r->attempt, err);
+  if (rc == SW_OK && o->opts->quarantine_after > 0 && s->infra_streak >= o->opts->quarantine_after)
+    rc = s_quarantine(o, s, cause, err);
+  return rc;
+}
+
+/* The database was writable again: how long the sweep waited goes into the summary. */
+static void s_db_writable(sw_orch_t *o, int64_t now) {
+  double waited = (double)(now - o->db_busy_since_ns) * 1e-9;
+  o->sum->db_wait_s += waited;
+  o->db_busy_since_ns = 0;
+  o->db_retry_step_ns = 0;
+  sw_log(&o->log, SW_LOG_WARN, "results database writable again after %.1f s; the held results are recorded", waited);
+}
+
+/* Schedules the next retry (doubling back-off) or gives up past SW_ORCH_DB_WAIT_MAX_S. */
+static sw_rc s_db_still_locked(sw_orch_t *o, int64_t now, sw_err_t *err) {
+  o->db_retry_step_ns = o->db_retry_step_ns ? o->db_retry_step_ns * 2 : SW_ORCH_DB_RETRY_MIN_NS;
+  if (o->db_retry_step_ns > SW_ORCH_DB_RETRY_MAX_NS) o->db_retry_step_ns = SW_ORCH_DB_RETRY_MAX_NS;
+  o->db_retry_ns = now + o->db_retry_step_ns;
+  if ((double)(now - o->db_busy_since_ns) * 1e-9 <= SW_ORCH_DB_WAIT_MAX_S) return SW_OK;
+  return sw_err_set(err, SW_ERR_DB, "results database '%s' stayed locked by another process for more than %.0f s: "
+                    "%zu finished result(s) held in memory are lost (committed results are kept; a rerun redoes them)",
+                    o->opts->db_path, SW_ORCH_DB_WAIT_MAX_S, o->n_held);
+}
+
+/* Keeps a finished result in memory while the database is locked (takes ownership of r's strings). */
+static sw_rc s_hold(sw_orch_t *o, s_slot_t *s, sw_proto_result_t *r, sw_err_t *err) {
+  if (o->n_held == o->held_cap) {
+    size_t cap = o->held_cap ? 2 * o->held_cap : 16;
+    s_held_t *h = realloc(o->held, cap * sizeof *h);
+    if (!h) return sw_err_set(err, SW_ERR_NOMEM, "cannot hold %zu results for a locked database", cap);
+    o->held = h;
+    o->held_cap = cap;
+  }
+  o->held[o->n_held].slot = (int)(s - o->slots);
+  o->held[o->n_held++].res = *r;
+  memset(r, 0, sizeof *r);
+  int64_t now = sw_now_ns();
+  if (o->db_busy_since_ns == 0) {
+    o->db_busy_since_ns = now;
+    o->db_retry_step_ns = 0;
+    sw_log(&o->log, SW_LOG_WARN, "results database '%s' is locked by another process; finished results are held in "
+           "memory (up to %d, then dispatching pauses) and recorded when it is free", o->opts->db_path,
+           SW_ORCH_BACKLOG_MAX);
+    return s_db_still_locked(o, now, err);
+  }
   return SW_OK;
 }
 
@@ -391,8 +517,32 @@ static sw_rc s_handle_result(sw_orch_t *o, s_slot_t *s, sw_proto_result_t *r, sw
                       s->rank, (unsigned long long)r->slot, r->attempt, s->busy ? "" : "nothing; last ", s->trial,
                       s->attempt);
   s->busy = 0;
+  if (r->infra && r->status != SW_PROTO_OK) return s_infra_failure(o, s, r, err);
+  s->infra_streak = 0;
+  if (o->n_held > 0) return s_hold(o, s, r, err); /* keep the order: behind the results already waiting */
   sw_rc rc = s_record(o, s, r, err);
+  if (rc == SW_ERR_TIMEOUT) return s_hold(o, s, r, err);
   if (rc == SW_OK) rc = s_account(o, s, r, err);
+  return rc;
+}
+
+/* Records the held results in order once the database is writable again; backs off while it is not.  A lock
+ * held past SW_ORCH_DB_WAIT_MAX_S (or past the drain deadline, see s_give_up_unresponsive) ends the sweep. */
+static sw_rc s_record_held(sw_orch_t *o, sw_err_t *err) {
+  int64_t now = sw_now_ns();
+  if (o->n_held == 0 || now < o->db_retry_ns) return SW_OK;
+  size_t done = 0;
+  sw_rc rc = SW_OK;
+  while (done < o->n_held && rc == SW_OK) {
+    s_held_t *h = &o->held[done];
+    rc = s_record(o, &o->slots[h->slot], &h->res, err);
+    if (rc == SW_OK) rc = s_account(o, &o->slots[h->slot], &h->res, err);
+    if (rc == SW_OK) sw_proto_result_free(&o->held[done++].res);
+  }
+  memmove(o->held, o->held + done, (o->n_held - done) * sizeof *o->held);
+  o->n_held -= done;
+  if (rc == SW_ERR_TIMEOUT) return s_db_still_locked(o, now, err);
+  if (rc == SW_OK && o->n_held == 0) s_db_writable(o, now);
   return rc;
 }
 
@@ -412,7 +562,9 @@ static sw_rc s_poll(sw_orch_t *o, int *got, sw_err_t *err) {
   sw_proto_msg_t m;
   rc = sw_proto_try_recv(MPI_ANY_SOURCE, &m, got, err);
   if (rc != SW_OK || !*got) return rc;
-  if (m.kind == SW_PROTO_RESULT && m.source >= 1 && m.source <= o->n_slots)
+  if (m.kind == SW_PROTO_RESULT && m.source >= 1 && m.source <= o->n_slots && o->slots[m.source - 1].lost)
+    sw_log(&o->log, SW_LOG_WARN, "ignoring a late result of rank %d (already recorded interrupted)", m.source);
+  else if (m.kind == SW_PROTO_RESULT && m.source >= 1 && m.source <= o->n_slots)
     rc = s_handle_result(o, &o->slots[m.source - 1], &m.u.result, err);
   else
     sw_log(&o->log, SW_LOG_WARN, "ignoring unexpected message kind %d from rank %d", (int)m.kind, m.source);
@@ -425,6 +577,7 @@ static sw_rc s_poll(sw_orch_t *o, int *got, sw_err_t *err) {
 static void s_check_drain(sw_orch_t *o) {
   if (o->draining && !o->forced && sw_proto_signal_count() > o->drain_signal_count) {
     o->forced = 1; /* a second signal: do not wait for the grace period */
+    o->forced_ns = sw_now_ns();
     sw_log(&o->log, SW_LOG_WARN, "second drain signal: interrupting running trials now");
   }
   if (o->draining) return;
@@ -471,6 +624,49 @@ static sw_rc s_interrupt_overdue(sw_orch_t *o, sw_err_t *err) {
     }
     if (rc != SW_OK) return rc;
   }
+  return SW_OK;
+}
+
+/* 1 when no slot may run trials any more (each was quarantined): the sweep stops with exit 1. */
+static int s_all_quarantined(sw_orch_t *o) {
+  if (o->n_slots == 0 || s_live_slots(o) > 0) return 0;
+  if (!o->sum->all_quarantined)
+    sw_log(&o->log, SW_LOG_ERROR, "every worker rank is quarantined; %zu trial(s) not run (a rerun runs them)",
+           s_queue_size(o));
+  o->sum->all_quarantined = 1;
+  return 1;
+}
+
+/* The drain deadline: grace + SW_ORCH_DRAIN_MARGIN_S after the drain request (margin only, after a second
+ * signal).  Past it, every slot still busy is given up: its trial is recorded 'interrupted', the rank
+ * 'unresponsive', and the summary asks the caller to end the job with MPI_Abort (a frozen rank would hold
+ * MPI_Finalize forever). */
+static sw_rc s_give_up_unresponsive(sw_orch_t *o, sw_err_t *err) {
+  if (!o->draining || (s_in_flight(o) == 0 && o->n_held == 0)) return SW_OK;
+  int64_t deadline = o->drain_ns + (int64_t)(o->opts->drain_grace_s * 1e9);
+  if (o->forced && o->forced_ns < deadline) deadline = o->forced_ns;
+  if (sw_now_ns() < deadline + (int64_t)(SW_ORCH_DRAIN_MARGIN_S * 1e9)) return SW_OK;
+  for (int i = 0; i < o->n_slots; i++) {
+    s_slot_t *s = &o->slots[i];
+    if (!s->busy) continue;
+    char cause[160];
+    snprintf(cause, sizeof cause, "interrupted: rank %d did not answer within %.0f s of the drain deadline (frozen or "
+             "lost); the job ends with MPI_Abort", s->rank, SW_ORCH_DRAIN_MARGIN_S);
+    sw_proto_result_t r = {.slot = s->trial, .attempt = s->attempt, .status = SW_PROTO_INTERRUPTED, .exit_status = -1,
+                           .start_wall = sw_wall_s(), .end_wall = sw_wall_s(), .cause = s_strdup(cause),
+                           .host = s_strdup(s->host)};
+    sw_log(&o->log, SW_LOG_ERROR, "%s", cause);
+    s->lost = 1;
+    o->sum->unresponsive++;
+    s_rank_event(o, s, "unresponsive", cause);
+    sw_rc rc = s_handle_result(o, s, &r, err);
+    sw_proto_result_free(&r);
+    if (rc != SW_OK) return rc;
+  }
+  if (o->n_held > 0 && s_record_held(o, err) == SW_OK && o->n_held > 0)
+    return sw_err_set(err, SW_ERR_DB, "results database '%s' still locked by another process at the drain deadline: "
+                      "%zu finished result(s) held in memory are lost (a rerun redoes them)", o->opts->db_path,
+                      o->n_held);
   return SW_OK;
 }
 
@@ -523,14 +719,25 @@ static void s_snapshot_periodic(sw_orch_t *o, int64_t now) {
   if (s_snapshot(o, &e) != SW_OK) sw_log(&o->log, SW_LOG_ERROR, "%s", e.msg);
 }
 
+/* Refreshes the run lock's heartbeat (in the batch, committed with it); a failure is logged, not fatal. */
+static void s_lock_heartbeat(sw_orch_t *o, int64_t now) {
+  if (!o->lock_held || now < o->next_lock_beat_ns) return;
+  o->next_lock_beat_ns = now + (int64_t)(SW_RUNLOCK_HEARTBEAT_S * 1e9);
+  sw_err_t e;
+  if (sw_store_lock_heartbeat(o->store, (int64_t)getpid(), o->sum->run_id, &e) != SW_OK)
+    sw_log(&o->log, SW_LOG_WARN, "%s", e.msg);
+}
+
 static sw_rc s_idle(sw_orch_t *o, sw_proto_backoff_t *bo, sw_err_t *err) {
   int64_t now = sw_now_ns();
   s_snapshot_periodic(o, now);
+  s_lock_heartbeat(o, now);
   if (now >= o->next_heartbeat_ns) {
     o->next_heartbeat_ns = now + SW_ORCH_HEARTBEAT_NS;
     s_publish(o, "progress", NULL);
   }
   sw_rc rc = sw_store_tick(o->store, err);
+  if (rc == SW_ERR_TIMEOUT) rc = SW_OK; /* a locked database: the batch stays open, the next tick commits it */
   if (rc == SW_OK && !o->local) sw_proto_backoff_sleep(bo);
   return rc;
 }
@@ -540,10 +747,13 @@ static sw_rc s_loop(sw_orch_t *o, sw_err_t *err) {
   sw_proto_backoff_init(&bo, SW_ORCH_POLL_MIN_NS, SW_ORCH_POLL_MAX_NS);
   for (;;) {
     s_check_drain(o);
-    int stop_dispatch = o->draining || s_breaker(o);
-    sw_rc rc = stop_dispatch ? s_interrupt_overdue(o, err) : s_dispatch_idle(o, err);
+    int stop_dispatch = o->draining || s_breaker(o) || s_all_quarantined(o);
+    int paused = o->n_held >= SW_ORCH_BACKLOG_MAX; /* the database is locked: hold no more than this */
+    sw_rc rc = stop_dispatch ? s_interrupt_overdue(o, err) : paused ? SW_OK : s_dispatch_idle(o, err);
+    if (rc == SW_OK) rc = s_give_up_unresponsive(o, err);
+    if (rc == SW_OK) rc = s_record_held(o, err);
     if (rc != SW_OK) return rc;
-    if (s_in_flight(o) == 0 && (stop_dispatch || s_queue_size(o) == 0)) return SW_OK;
+    if (s_in_flight(o) == 0 && o->n_held == 0 && (stop_dispatch || s_queue_size(o) == 0)) return SW_OK;
     int got = 0;
     rc = s_poll(o, &got, err);
     if (rc == SW_OK && got) sw_proto_backoff_reset(&bo);
@@ -559,6 +769,7 @@ void sw_orch_opts_default(sw_orch_opts_t *opts) {
   opts->resume = SW_ORCH_RESUME_FINAL;
   opts->retries = -1;
   opts->drain_grace_s = 60.0;
+  opts->quarantine_after = 3;
   opts->build = (sw_build_info_t){"unknown", "unknown", -1, "unknown", "", ""};
 }
 
@@ -570,6 +781,8 @@ static void s_free(sw_orch_t *o) {
   free(o->slots);
   free(o->queue);
   free(o->first_attempt);
+  for (size_t i = 0; i < o->n_held; i++) sw_proto_result_free(&o->held[i].res);
+  free(o->held);
   sw_trial_list_free(&o->trials);
   sw_experiment_free(o->exp);
   sw_events_destroy(&o->events);
@@ -604,8 +817,90 @@ static sw_rc s_open_store(sw_orch_t *o, sw_err_t *err) {
   return SW_OK;
 }
 
+static void s_log_lock_wait(void *ctx, const char *msg) {
+  sw_orch_t *o = ctx;
+  sw_log(&o->log, SW_LOG_WARN, "%s; waiting (--wait)", msg);
+}
+
+static int s_lock_wait_stop(void *ctx) {
+  const sw_orch_t *o = ctx;
+  return sw_proto_signal_count() > o->start_signal_count;
+}
+
+/* Refuses (or waits) before the read-write open when a live run already holds the database. */
+static sw_rc s_precheck_lock(sw_orch_t *o, sw_err_t *err) {
+  if (o->opts->dry_run) return SW_OK;
+  sw_host_info_t host;
+  sw_host_info_read(&host);
+  return sw_runlock_precheck(o->opts->db_path, host.hostname, o->opts->wait_for_db, s_lock_wait_stop,
+                             s_log_lock_wait, o, err);
+}
+
+/* One writer per database: takes the run lock before planning, so the plan sees every earlier result. */
+static sw_rc s_take_lock(sw_orch_t *o, sw_err_t *err) {
+  if (o->opts->dry_run) return SW_OK;
+  sw_host_info_t host;
+  sw_host_info_read(&host);
+  sw_rc rc = sw_runlock_take(o->store, host.hostname, o->opts->wait_for_db, s_lock_wait_stop, s_log_lock_wait, o, err);
+  o->lock_held = rc == SW_OK;
+  return rc;
+}
+
+static void s_release_lock(sw_orch_t *o) {
+  sw_err_t e;
+  if (o->lock_held && sw_store_lock_release(o->store, (int64_t)getpid(), &e) != SW_OK)
+    sw_log(&o->log, SW_LOG_WARN, "%s", e.msg);
+  o->lock_held = 0;
+}
+
+/* The summary's counts as the database holds them after the last commit (sw_tally.h). */
+static void s_tally(sw_orch_t *o) {
+  unsigned char *planned = calloc(o->trials.count ? o->trials.count : 1, 1);
+  sw_tally_t t;
+  sw_err_t e;
+  for (size_t i = 0; planned && i < o->trials.count; i++) planned[i] = o->first_attempt[i] != 0;
+  if (planned && sw_tally_run(o->store, o->sum->run_id, &o->trials, planned, &t, &e) == SW_OK) {
+    o->sum->ok = t.ok;
+    o->sum->failed = t.failed;
+    o->sum->timeout = t.timeout;
+    o->sum->interrupted = t.interrupted;
+    o->sum->attempts = t.attempts;
+    o->sum->not_run = t.not_run;
+    o->sum->counts_from_db = 1;
+  } else {
+    sw_log(&o->log, SW_LOG_WARN, "summary from this process's counts: %s", planned ? e.msg : "out of memory");
+  }
+  free(planned);
+}
+
+/* This process's own counts, used when the database cannot be read back. */
+static void s_counts_fallback(const sw_orch_t *o, sw_orch_summary_t *sum) {
+  sum->ok = o->counts.ok;
+  sum->failed = o->counts.failed - o->timeouts;
+  sum->timeout = o->timeouts;
+  sum->interrupted = o->counts.interrupted;
+}
+
 static const char *s_run_status(const sw_orch_summary_t *sum) {
-  return sum->tripped ? "tripped" : sum->drained ? "drained" : "done";
+  return sum->tripped ? "tripped" : sum->all_quarantined ? "quarantined" : sum->drained ? "drained" : "done";
+}
+
+/* Ends the run row, waiting (with back-off) for a database another process holds locked, up to
+ * SW_ORCH_DB_WAIT_MAX_S, or up to the drain margin when draining (the job's walltime is near). */
+static sw_rc s_run_end(sw_orch_t *o, const char *status, sw_err_t *err) {
+  double limit = o->draining ? SW_ORCH_DRAIN_MARGIN_S : SW_ORCH_DB_WAIT_MAX_S;
+  int64_t t0 = sw_now_ns(), step = SW_ORCH_DB_RETRY_MIN_NS;
+  sw_rc rc;
+  int retried = 0;
+  while ((rc = sw_store_run_end(o->store, o->sum->run_id, status, 0, err)) == SW_ERR_TIMEOUT &&
+         (double)(sw_now_ns() - t0) * 1e-9 < limit) {
+    struct timespec ts = {(time_t)(step / 1000000000LL), (long)(step % 1000000000LL)};
+    nanosleep(&ts, NULL);
+    step = step * 2 > SW_ORCH_DB_RETRY_MAX_NS ? SW_ORCH_DB_RETRY_MAX_NS : step * 2;
+    retried = 1;
+  }
+  if (retried) o->sum->db_wait_s += (double)(sw_now_ns() - t0) * 1e-9;
+  return rc;
 }
 
 static sw_rc s_sweep(sw_orch_t *o, int world_size, sw_err_t *err) {
@@ -614,6 +909,7 @@ static sw_rc s_sweep(sw_orch_t *o, int world_size, sw_err_t *err) {
   sw_rc rc = s_init_slots(o, world_size, host.hostname, err);
   if (rc == SW_OK) rc = s_begin_run(o, host.hostname, err);
   if (rc != SW_OK) return rc;
+  s_lock_heartbeat(o, sw_now_ns()); /* the lock row now names the run */
   sw_events_set_run_id(o->events, o->sum->run_id);
   sw_buf_reset(&o->scratch);
   const char *name = o->exp->name ? o->exp->name : "", *endpoint = sw_events_endpoint(o->events);
@@ -628,15 +924,16 @@ static sw_rc s_sweep(sw_orch_t *o, int world_size, sw_err_t *err) {
   double cpu0 = s_cpu_seconds();
   int64_t t0 = sw_now_ns();
   o->dispatching = 1;
+  sw_store_set_busy_timeout(o->store, SW_ORCH_DB_BUSY_MS);
   rc = s_loop(o, err);
   o->sum->wall_s = (double)(sw_now_ns() - t0) * 1e-9;
   o->sum->cpu_s = s_cpu_seconds() - cpu0;
   o->sum->not_run = (int64_t)s_queue_size(o);
   sw_err_t e2;
   const char *status = rc == SW_OK ? s_run_status(o->sum) : "failed";
-  if (sw_store_run_end(o->store, o->sum->run_id, status, 0, &e2) != SW_OK && rc == SW_OK)
-    rc = sw_err_set(err, e2.code, "%s", e2.msg);
+  if (s_run_end(o, status, &e2) != SW_OK && rc == SW_OK) rc = sw_err_set(err, e2.code, "%s", e2.msg);
   if (s_snapshot(o, &e2) != SW_OK && rc == SW_OK) rc = sw_err_set(err, e2.code, "%s", e2.msg);
+  s_tally(o);
   sw_buf_reset(&o->scratch);
   sw_buf_printf(&o->scratch, "\"status\":\"%s\",\"not_run\":%lld,\"wall_s\":", status, (long long)o->sum->not_run);
   sw_buf_json_double(&o->scratch, o->sum->wall_s);
@@ -676,18 +973,19 @@ sw_rc sw_orch_run(const sw_orch_opts_t *opts, int world_size, const sw_orch_loca
   /* bind the event endpoint early: subscribers waiting for the run connect while the store opens and
    * the workers start, so they see the first trials (PUB/SUB drops events sent before a subscription) */
   if (rc == SW_OK && !opts->dry_run) rc = s_open_events(&o, err);
+  if (rc == SW_OK) rc = s_precheck_lock(&o, err);
   if (rc == SW_OK) rc = s_open_store(&o, err);
+  if (rc == SW_OK) rc = s_take_lock(&o, err);
   if (rc == SW_OK) rc = s_plan(&o, err);
   if (rc == SW_OK && opts->dry_run) s_dry_run(&o);
   else if (rc == SW_OK) rc = s_sweep(&o, world_size, err);
   sum->exit_code = s_exit_code_for(rc, o.dispatching);
-  if (rc == SW_OK && sum->tripped) sum->exit_code = 1;
+  if (rc == SW_OK && (sum->tripped || sum->all_quarantined)) sum->exit_code = 1;
   sum->total = o.counts.total;
   sum->skipped = o.counts.skipped;
-  sum->ok = o.counts.ok;
-  sum->failed = o.counts.failed;
-  sum->interrupted = o.counts.interrupted;
+  if (!sum->counts_from_db) s_counts_fallback(&o, sum);
   sw_err_t e2;
+  if (o.store) s_release_lock(&o);
   if (sw_store_close(&o.store, &e2) != SW_OK && rc == SW_OK) {
     rc = sw_err_set(err, e2.code, "%s", e2.msg);
     sum->exit_code = 1;

@@ -43,8 +43,12 @@ typedef struct sw_orch_opts {
   int             events_required; /* 1: a bind failure is an error; 0: a warning and no events */
   sw_orch_resume  resume;          /* which recorded trials to skip */
   int             dry_run;         /* 1: print the plan (what would run / be skipped), write nothing */
+  int             wait_for_db;     /* 1 (--wait): when another live run holds the database, wait for it instead of
+                                      refusing with exit 2 (orchestrator/sw_runlock.h) */
   int             max_failures;    /* circuit breaker: stop dispatching after this many failed trials (0 = off) */
   int             retries;         /* retries after a failed/timeout attempt; -1 = the experiment's value */
+  int             quarantine_after;/* infrastructure failures in a row (executor cannot start or fork, worker I/O
+                                      error) after which a rank gets no more trials (default 3; 0 = never) */
   double          drain_grace_s;   /* after a drain request, seconds to let running trials finish before
                                       interrupting them (default 60; 0 = interrupt at once) */
   const char     *drain_file;      /* NULL or a path: its appearance requests a drain (batch-script trap) */
@@ -67,16 +71,27 @@ typedef struct sw_orch_summary {
   int64_t total;        /* trials in the grid */
   int64_t skipped;      /* skipped as already recorded */
   int64_t ok;           /* trials ok in this invocation */
-  int64_t failed;       /* trials failed/timeout after their last attempt */
-  int64_t interrupted;  /* trials interrupted by a drain */
+  int64_t failed;       /* trials failed after their last attempt (timeouts not included) */
+  int64_t timeout;      /* trials that timed out on their last attempt */
+  int64_t interrupted;  /* trials interrupted by a drain or an unresponsive rank */
   int64_t attempts;     /* trial attempts recorded (>= ok + failed + interrupted when retrying) */
-  int64_t not_run;      /* trials left undispatched (drain or circuit breaker) */
+  int64_t not_run;      /* planned trials without a final result in this run: what a resume will run */
+  int     counts_from_db; /* 1: ok..not_run were counted back from the database after the last commit
+                             (orchestrator/sw_tally.h); 0: this process's own counts (the database could not
+                             be read), which may include results a failed commit lost */
   int64_t run_id;       /* runs.run_id, 0 for a dry run */
   double  wall_s;       /* wall time of the dispatch loop, s */
   double  cpu_s;        /* rank 0 user+system CPU time during the loop, s (getrusage, all threads) */
   int     drained;      /* 1 when a signal or the drain file stopped dispatching */
   int     drain_signal; /* the signal number, 0 for the drain file */
   int     tripped;      /* 1 when the circuit breaker stopped dispatching */
+  int     quarantined;  /* worker ranks quarantined for repeated infrastructure failures */
+  int     all_quarantined; /* 1 when every rank was quarantined (dispatch stopped, exit 1) */
+  int64_t requeued;     /* trials handed back by an infrastructure failure and requeued (not attempts) */
+  double  db_wait_s;    /* seconds the sweep waited for a database locked by another process */
+  int     unresponsive; /* worker ranks that did not answer by the drain deadline: their trials were recorded
+                           'interrupted'; the caller must end the job with MPI_Abort (MPI_Finalize would wait
+                           for them forever) */
   int     snapshots;    /* snapshots written */
   int     exit_code;    /* 0 done or drained, 1 circuit breaker or a database failure, 2 bad input/DB path */
 } sw_orch_summary_t;

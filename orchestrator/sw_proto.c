@@ -90,6 +90,7 @@ void sw_proto_encode_result(sw_buf_t *dst, const sw_proto_result_t *m) {
   s_put_i32(dst, m->signo);
   s_put_i32(dst, m->exit_status);
   s_put_i32(dst, m->out_of_memory);
+  s_put_i32(dst, m->infra);
   sw_buf_put_f64(dst, m->start_wall);
   sw_buf_put_f64(dst, m->end_wall);
   sw_buf_put_str(dst, m->cause);
@@ -150,6 +151,7 @@ static sw_rc s_decode_result(sw_cursor_t *c, sw_proto_result_t *m, sw_err_t *err
   S_FIELD(s_get_i32(c, &m->signo), "signo");
   S_FIELD(s_get_i32(c, &m->exit_status), "exit_status");
   S_FIELD(s_get_i32(c, &m->out_of_memory), "out_of_memory");
+  S_FIELD(s_get_i32(c, &m->infra), "infra");
   S_FIELD(sw_cursor_f64(c, &m->start_wall), "start_wall");
   S_FIELD(sw_cursor_f64(c, &m->end_wall), "end_wall");
   S_TRY(s_get_str(c, &m->cause, "cause", err));

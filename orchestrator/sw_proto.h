@@ -15,7 +15,7 @@
 #include "common/sw_err.h"
 
 #define SW_PROTO_MAGIC 0x31505753u /* "SWP1" little-endian */
-#define SW_PROTO_VERSION 1
+#define SW_PROTO_VERSION 2 /* 2: results carry the infrastructure flag */
 #define SW_PROTO_TAG 4711
 #define SW_PROTO_MAX_STRING (256u << 20) /* 256 MiB: bound on any one string field */
 
@@ -71,6 +71,8 @@ typedef struct sw_proto_result {
   int32_t  signo;        /* terminating signal, 0 when none */
   int32_t  exit_status;  /* exit status, -1 when the child did not exit normally */
   int32_t  out_of_memory;/* 1 when classified as out of memory */
+  int32_t  infra;        /* 1: an infrastructure failure (executor cannot start or fork, worker I/O error), not
+                            the trial's own: rank 0 requeues the trial elsewhere and counts it against the rank */
   double   start_wall;   /* seconds since the epoch */
   double   end_wall;     /* seconds since the epoch */
   char    *cause;        /* owned, "" when ok */

@@ -47,6 +47,11 @@ static void s_member(sw_buf_t *dst, const char *key, const char *value) {
   sw_buf_json_string(dst, value, strlen(value));
 }
 
+void sw_stale_self_start(char *buf, size_t cap) {
+  char state;
+  if (cap > 0 && s_proc_stat((int64_t)getpid(), &state, buf, cap) != 0) buf[0] = '\0';
+}
+
 void sw_stale_owner_members(sw_buf_t *dst, const char *host) {
   char pid[32], start[32];
   snprintf(pid, sizeof pid, "%lld", (long long)getpid());

@@ -14,6 +14,9 @@
 #define SW_STALE_KEY_PID "sparsweep.rank0_pid"     /* rank 0's process id */
 #define SW_STALE_KEY_START "sparsweep.rank0_start" /* field 22 of /proc/<pid>/stat (clock ticks after boot) */
 
+/* Writes this process's start time (/proc/self/stat field 22) into buf; "" when unreadable. */
+void sw_stale_self_start(char *buf, size_t cap);
+
 /* Appends the three owner members `"key":"value"` (comma-separated, no braces) for this process running on
  * host.  The start time is omitted when /proc cannot be read.  Check sw_buf_ok(dst) afterwards. */
 void sw_stale_owner_members(sw_buf_t *dst, const char *host);

@@ -1,4 +1,4 @@
--- sparsweep results database, schema version 2 (PRAGMA user_version = 2, application_id = 0x53575350).
+-- sparsweep results database, schema version 3 (PRAGMA user_version = 3, application_id = 0x53575350).
 -- Embedded into sw_results at build time and executed on an empty database by sw_store_open(); older
 -- versions are upgraded by the explicit migration steps in results/sw_store.c.  Documented, column by
 -- column, in results/SCHEMA.md: keep the two in step.  Times are seconds since the Unix epoch (REAL).
@@ -97,3 +97,28 @@ CREATE VIEW latest_ok AS
   WHERE t.status = 'ok'
     AND t.trial_id = (SELECT max(t2.trial_id) FROM trials t2
                       WHERE t2.config_hash = t.config_hash AND t2.status = 'ok');
+
+-- Version 2: the one live writer of this database (at most one row).  `sparsweep run` takes it in the same
+-- write transaction that checks it, refreshes heartbeat_s while it runs and deletes it at the end.
+CREATE TABLE run_lock (
+  lock_id       INTEGER PRIMARY KEY CHECK (lock_id = 1),
+  run_id        INTEGER,
+  host          TEXT    NOT NULL,
+  pid           INTEGER NOT NULL,
+  pid_start     TEXT,
+  acquired_s    REAL    NOT NULL,
+  heartbeat_s   REAL    NOT NULL,
+  stale_after_s REAL    NOT NULL
+);
+
+-- Version 2: infrastructure failures of worker ranks and their quarantine (not attempts of a trial).
+CREATE TABLE rank_events (
+  event_id INTEGER PRIMARY KEY,
+  run_id   INTEGER NOT NULL REFERENCES runs(run_id),
+  rank     INTEGER NOT NULL,
+  host     TEXT,
+  at_s     REAL    NOT NULL,
+  kind     TEXT    NOT NULL CHECK (kind IN ('infra_failure', 'quarantined', 'unresponsive')),
+  message  TEXT
+);
+CREATE INDEX rank_events_by_run ON rank_events(run_id);

@@ -18,14 +18,29 @@
 
 /* ---- small helpers ------------------------------------------------------------------------------- */
 
+/* SQLite's "database is locked" past the busy timeout: another process holds the write lock (nothing wrong
+ * with the file); callers may keep their results and try again. */
+static int s_is_busy(sqlite3 *db) {
+  int code = db ? sqlite3_errcode(db) & 0xff : SQLITE_OK;
+  return code == SQLITE_BUSY || code == SQLITE_LOCKED;
+}
+
 sw_rc sw_store_db_err(sw_store_t *st, sw_err_t *err, const char *what) {
-  return sw_err_set(err, SW_ERR_DB, "%s '%s': %s", what, st->path, st->db ? sqlite3_errmsg(st->db) : "no connection");
+  return sw_err_set(err, s_is_busy(st->db) ? SW_ERR_TIMEOUT : SW_ERR_DB, "%s '%s': %s", what, st->path,
+                    st->db ? sqlite3_errmsg(st->db) : "no connection");
+}
+
+void sw_store_set_busy_timeout(sw_store_t *st, int ms) {
+  SW_STORE_CHECK(st);
+  st->opts.busy_timeout_ms = ms;
+  sqlite3_busy_timeout(st->db, ms);
 }
 
 sw_rc sw_store_exec(sw_store_t *st, const char *sql, const char *what, sw_err_t *err) {
   char *msg = NULL;
   if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) == SQLITE_OK) return SW_OK;
-  sw_rc rc = sw_err_set(err, SW_ERR_DB, "%s '%s': %s", what, st->path, msg ? msg : sqlite3_errmsg(st->db));
+  sw_rc rc = sw_err_set(err, s_is_busy(st->db) ? SW_ERR_TIMEOUT : SW_ERR_DB, "%s '%s': %s", what, st->path,
+                        msg ? msg : sqlite3_errmsg(st->db));
   sqlite3_free(msg);
   return rc;
 }
@@ -128,9 +143,20 @@ typedef struct sw_migration {
   const char *sql;  /* statements run inside the migration transaction */
 } sw_migration_t;
 
+/* 2 -> 3: the run lock (one writer per database) and the rank events (infrastructure failures, quarantine). */
+static const char sw_migrate_2_to_3[] =
+    "CREATE TABLE IF NOT EXISTS run_lock (lock_id INTEGER PRIMARY KEY CHECK (lock_id = 1), run_id INTEGER, host TEXT NOT NULL,"
+    " pid INTEGER NOT NULL, pid_start TEXT, acquired_s REAL NOT NULL, heartbeat_s REAL NOT NULL,"
+    " stale_after_s REAL NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS rank_events (event_id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL REFERENCES runs(run_id),"
+    " rank INTEGER NOT NULL, host TEXT, at_s REAL NOT NULL, kind TEXT NOT NULL CHECK (kind IN ('infra_failure',"
+    " 'quarantined', 'unresponsive')), message TEXT);"
+    "CREATE INDEX IF NOT EXISTS rank_events_by_run ON rank_events(run_id);";
+
 static const sw_migration_t sw_migrations[] = {
-    /* 1 -> 2: the CPU generation and the kernels' real compile flags (issue 8); NULL for older runs */
+    /* 1 -> 2: the CPU generation and the kernels' real compile flags; NULL for older runs */
     {1, "ALTER TABLE runs ADD COLUMN cpu_id TEXT; ALTER TABLE runs ADD COLUMN kernel_cflags TEXT;"},
+    {2, sw_migrate_2_to_3},
 };
 
 static sw_rc create_schema(sw_store_t *st, sw_err_t *err) {

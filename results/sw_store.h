@@ -15,7 +15,7 @@
 struct sqlite3;
 
 /* Schema version written to PRAGMA user_version; opening a file with a larger value fails. */
-#define SW_STORE_SCHEMA_VERSION 2
+#define SW_STORE_SCHEMA_VERSION 3
 /* PRAGMA application_id of sparsweep databases ("SWSP" in ASCII). */
 #define SW_STORE_APPLICATION_ID 0x53575350
 
@@ -125,6 +125,12 @@ sw_rc sw_store_open(sw_store_t **out, const char *path, const sw_store_opts_t *o
  * flush error (message names the path); the store is closed either way. */
 sw_rc sw_store_close(sw_store_t **stp, sw_err_t *err);
 
+/* Changes the busy timeout of the open connection (ms): how long a write waits for another process's write
+ * lock before giving up.  Every write that gives up because of such a lock returns SW_ERR_TIMEOUT (not
+ * SW_ERR_DB) with nothing lost: buffered trials stay in the open batch, an unrecorded trial can be offered
+ * again (orchestrator/sw_orch.c retries with back-off). */
+void sw_store_set_busy_timeout(sw_store_t *st, int ms);
+
 /* Non-NULL (borrowed) when the database is on a network file system: a ready-to-print warning naming the
  * path and file system.  NULL on local disks. */
 const char *sw_store_fs_warning(const sw_store_t *st);
@@ -222,5 +228,47 @@ sw_rc sw_store_merge(sw_store_t *st, const char *in_path, const sw_merge_opts_t 
 
 /* Runs PRAGMA integrity_check; SW_ERR_DB with the first problem when it is not "ok". */
 sw_rc sw_store_integrity_check(sw_store_t *st, sw_err_t *err);
+
+/* ---- one writer per database (table run_lock) and rank events (table rank_events) ---------------- */
+
+/* The holder of a database's run lock. */
+typedef struct sw_store_lock {
+  int64_t run_id;        /* runs.run_id once known, 0 before sw_store_run_begin */
+  char    host[256];     /* rank 0's host name */
+  int64_t pid;           /* rank 0's process id */
+  char    pid_start[32]; /* its start time (/proc/<pid>/stat field 22), "" when unknown */
+  double  acquired_s;    /* when the lock was taken, s since the epoch */
+  double  heartbeat_s;   /* last refresh, s since the epoch */
+  double  stale_after_s; /* a holder on another host whose heartbeat is older than this is presumed dead */
+} sw_store_lock_t;
+
+/* Decides whether the recorded holder still runs (1) or is gone (0); ctx is passed through. */
+typedef int (*sw_store_lock_alive_fn)(const sw_store_lock_t *holder, void *ctx);
+
+/* In one write transaction: reads the lock row; when a holder is recorded and alive(holder) says it runs,
+ * *acquired = 0 and *holder receives it; otherwise writes me (acquired_s, heartbeat_s = now) and
+ * *acquired = 1.  No batch may be open.  SW_ERR_DB naming the path on SQL errors (a database that stays
+ * locked past the busy timeout included). */
+sw_rc sw_store_lock_acquire(sw_store_t *st, const sw_store_lock_t *me, sw_store_lock_alive_fn alive, void *ctx,
+                            int *acquired, sw_store_lock_t *holder, sw_err_t *err);
+/* Reads the lock row without taking the write lock (works on a read-only store); *found = 0 when there is
+ * none or the file predates the run lock (schema version 1). */
+sw_rc sw_store_lock_peek(sw_store_t *st, sw_store_lock_t *holder, int *found, sw_err_t *err);
+/* Sets the lock's run_id and heartbeat_s = now for the holder pid, in the current batch (committed with it). */
+sw_rc sw_store_lock_heartbeat(sw_store_t *st, int64_t pid, int64_t run_id, sw_err_t *err);
+/* Deletes the lock row held by pid and commits (the end of a run). */
+sw_rc sw_store_lock_release(sw_store_t *st, int64_t pid, sw_err_t *err);
+
+/* One rank event: an infrastructure failure, a quarantine or an unresponsive rank during a run. */
+typedef struct sw_store_rank_event {
+  int64_t     run_id;
+  int         rank;
+  const char *host;    /* NULL = SQL NULL */
+  const char *kind;    /* "infra_failure", "quarantined" or "unresponsive" */
+  const char *message; /* cause in words */
+} sw_store_rank_event_t;
+
+/* Records a rank event in the current batch (committed with the trials). */
+sw_rc sw_store_add_rank_event(sw_store_t *st, const sw_store_rank_event_t *ev, sw_err_t *err);
 
 #endif

@@ -37,6 +37,8 @@ struct sw_store {
 sw_rc sw_store_db_err(sw_store_t *st, sw_err_t *err, const char *what);
 /* Executes SQL without results; SW_ERR_DB naming what + path on failure. */
 sw_rc sw_store_exec(sw_store_t *st, const char *sql, const char *what, sw_err_t *err);
+/* Opens the batch write transaction (BEGIN IMMEDIATE) unless one is open. */
+sw_rc sw_store_batch_begin(sw_store_t *st, sw_err_t *err);
 /* Prepares the insert statements used by sw_store_add_trial. */
 sw_rc sw_store_prepare_inserts(sw_store_t *st, sw_err_t *err);
 /* Finalizes them (NULL-safe). */

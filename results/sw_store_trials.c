@@ -94,7 +94,7 @@ static void note_lost_batch(sw_store_t *st, sw_err_t *err) {
   st->pending = 0;
 }
 
-static sw_rc batch_begin(sw_store_t *st, sw_err_t *err) {
+sw_rc sw_store_batch_begin(sw_store_t *st, sw_err_t *err) {
   if (st->in_txn) return SW_OK;
   sw_rc rc = sw_store_exec(st, "BEGIN IMMEDIATE", "cannot start a write transaction in", err);
   if (rc != SW_OK) return rc;
@@ -112,6 +112,10 @@ sw_rc sw_store_flush(sw_store_t *st, sw_err_t *err) {
     st->pending = 0;
     return SW_OK;
   }
+  int code = sqlite3_errcode(st->db) & 0xff;
+  if ((code == SQLITE_BUSY || code == SQLITE_LOCKED) && !sqlite3_get_autocommit(st->db))
+    return sw_err_set(err, SW_ERR_TIMEOUT, "cannot commit %zu trials to results database '%s' yet: %s (they stay in "
+                      "the open batch)", st->pending, st->path, sqlite3_errmsg(st->db));
   sw_err_set(err, SW_ERR_DB, "cannot commit %zu trials to results database '%s': %s", st->pending, st->path,
              sqlite3_errmsg(st->db));
   if (!sqlite3_get_autocommit(st->db)) sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
@@ -238,7 +242,7 @@ sw_rc sw_store_add_trial(sw_store_t *st, const sw_trial_record_t *t, int64_t *tr
     return sw_err_set(err, SW_ERR_INVALID, "trial record needs config_hash and config_json");
   if ((unsigned)t->status >= SW_TRIAL_STATUS_COUNT)
     return sw_err_set(err, SW_ERR_INVALID, "trial %.16s: invalid status %d", t->config_hash, (int)t->status);
-  sw_rc rc = batch_begin(st, err);
+  sw_rc rc = sw_store_batch_begin(st, err);
   if (rc == SW_OK) rc = sw_store_exec(st, "SAVEPOINT sw_trial", "cannot start a savepoint in", err);
   if (rc != SW_OK) return rc;
   int64_t id = 0;
@@ -255,8 +259,8 @@ sw_rc sw_store_add_trial(sw_store_t *st, const sw_trial_record_t *t, int64_t *tr
   }
   st->pending++;
   if (trial_id) *trial_id = id;
-  if (st->pending >= (size_t)st->opts.batch_trials) return sw_store_flush(st, err);
-  return sw_store_tick(st, err);
+  rc = st->pending >= (size_t)st->opts.batch_trials ? sw_store_flush(st, err) : sw_store_tick(st, err);
+  return rc == SW_ERR_TIMEOUT ? SW_OK : rc; /* recorded in the open batch; a later commit takes it */
 }
 
 /* ---- resume queries ------------------------------------------------------------------------------ */

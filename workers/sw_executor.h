@@ -32,6 +32,8 @@ typedef struct sw_trial_result {
   char   signal_name[16];           /* "SIGSEGV", "" when signo == 0 */
   int    exit_status;               /* exit status when the child exited normally, -1 otherwise */
   int    out_of_memory;             /* 1 when the failure was classified as out of memory */
+  int    infra;                     /* 1 when the executor, not the trial, failed (cannot fork, pipe, spawn):
+                                       the orchestrator requeues the trial and counts it against the rank */
   char  *stderr_tail;               /* owned, NUL-terminated (never NULL after run): last <= 4 KiB of output */
   char  *result_json;               /* owned: sw_trial_out_json() text when status == OK, else NULL */
   double start_wall, end_wall;      /* wall-clock seconds since the epoch (sw_wall_s) around the child */

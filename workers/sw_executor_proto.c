@@ -136,6 +136,7 @@ void sw_exec_encode_result(const sw_trial_result_t *res, sw_buf_t *b) {
   sw_buf_put_u32(b, (uint32_t)res->signo);
   sw_buf_put_u32(b, (uint32_t)res->exit_status);
   sw_buf_put_u32(b, (uint32_t)res->out_of_memory);
+  sw_buf_put_u32(b, (uint32_t)res->infra);
   sw_buf_put_f64(b, res->start_wall);
   sw_buf_put_f64(b, res->end_wall);
   sw_buf_put_str(b, res->cause);
@@ -145,18 +146,19 @@ void sw_exec_encode_result(const sw_trial_result_t *res, sw_buf_t *b) {
 
 sw_rc sw_exec_decode_result(const void *payload, size_t len, sw_trial_result_t *res, sw_err_t *err) {
   sw_cursor_t c;
-  uint32_t status, signo, exit_status, oom;
+  uint32_t status, signo, exit_status, oom, infra;
   char *cause = NULL;
   memset(res, 0, sizeof *res);
   sw_cursor_init(&c, payload, len);
   if (sw_cursor_u32(&c, &status) || sw_cursor_u32(&c, &signo) || sw_cursor_u32(&c, &exit_status) ||
-      sw_cursor_u32(&c, &oom) || sw_cursor_f64(&c, &res->start_wall) || sw_cursor_f64(&c, &res->end_wall))
+      sw_cursor_u32(&c, &oom) || sw_cursor_u32(&c, &infra) || sw_cursor_f64(&c, &res->start_wall) || sw_cursor_f64(&c, &res->end_wall))
     return sw_err_set(err, SW_ERR_TRUNCATED, "executor result: header cut short");
   if (status > SW_TRIAL_INTERRUPTED) return sw_err_set(err, SW_ERR_PARSE, "executor result: bad status %u", status);
   res->status = (sw_trial_status)status;
   res->signo = (int)signo;
   res->exit_status = (int)exit_status;
   res->out_of_memory = oom != 0;
+  res->infra = infra != 0;
   sw_rc rc = sw_cursor_str(&c, SW_EXEC_FRAME_MAX, "cause", &cause, err);
   if (!rc) rc = sw_cursor_str(&c, SW_EXEC_FRAME_MAX, "stderr_tail", &res->stderr_tail, err);
   if (!rc) rc = sw_cursor_str(&c, SW_EXEC_FRAME_MAX, "result_json", &res->result_json, err);

@@ -18,7 +18,7 @@ enum {
   SW_EXEC_MSG_RESULT = 5,    /* executor -> worker: an encoded sw_trial_result_t */
   SW_EXEC_MSG_STARTED = 6    /* executor -> worker: RUN received (an executor death before it: resubmit) */
 };
-#define SW_EXEC_PROTOCOL 1
+#define SW_EXEC_PROTOCOL 2 /* 2: results carry the infrastructure flag */
 #define SW_EXEC_FRAME_MAX ((uint32_t)1 << 30) /* 1 GiB: larger frames are a protocol error */
 
 /* Per-trial execution parameters (after defaults and config overrides). */

@@ -43,6 +43,37 @@ static void set_cause(sw_trial_result_t *res, const char *fmt, ...) {
   va_end(ap);
 }
 
+/* ---- descriptor hygiene ---- */
+
+/* Closes every descriptor from lo up (close_range(2) where the kernel has it, else each one listed in
+ * /proc/self/fd), so that nothing inherited from the MPI rank (its connection to the local MPI daemon,
+ * listening sockets) or left by the executor reaches a trial. */
+static void close_from(int lo) {
+#ifdef SYS_close_range
+  if (syscall(SYS_close_range, (unsigned)lo, ~0u, 0u) == 0) return;
+#endif
+  long max = sysconf(_SC_OPEN_MAX);
+  for (long fd = lo; fd < (max > 0 && max < 65536 ? max : 65536); fd++) close((int)fd);
+}
+
+/* Keeps only 0-2 and keep (the control socket), which is moved to keep_at first when it is elsewhere. */
+static int keep_only(int keep, int keep_at) {
+  if (keep < 3) return keep; /* never: 0-2 are open in the executor; do not close stdio by mistake */
+  if (keep != keep_at && dup2(keep, keep_at) == keep_at) keep = keep_at;
+  if (keep > 3) {
+    for (int fd = 3; fd < keep; fd++) close(fd);
+  }
+  close_from(keep + 1);
+  return keep;
+}
+
+/* Fault injection for tests (tests/mpi/faults.sh): SW_FAULT_FORK=1 in the executor's environment makes every
+ * fork of a trial child fail with EAGAIN, as under a process limit (RLIMIT_NPROC, a cgroup's pids.max). */
+static int fault_fork(void) {
+  const char *v = getenv("SW_FAULT_FORK");
+  return v && strcmp(v, "1") == 0;
+}
+
 /* ---- the child ---- */
 
 static void child_limits(rlim_t as_limit) {
@@ -104,11 +135,12 @@ static void child_main(const sw_workload_t *wl, sw_trial_cache_t *cache, const s
   setpgid(0, 0);
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() != parent) _exit(127);
-  if (ctl_fd >= 0) close(ctl_fd);
+  (void)ctl_fd; /* closed with every other descriptor below */
   int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
   if (null_fd >= 0) dup2(null_fd, 0);
   dup2(out_w, 1);
   dup2(out_w, 2);
+  res_w = keep_only(res_w, 3); /* the trial sees 0, 1, 2 and its result pipe (3), nothing else */
   child_signals();
   child_limits(as_limit);
   sw_trial_out_t out;
@@ -395,7 +427,7 @@ static sw_rc fork_and_watch(const sw_workload_t *wl, sw_trial_cache_t *cache, co
   w.started_ns = sw_now_ns();
   w.deadline_ns = p->timeout_s > 0 ? w.started_ns + (int64_t)(p->timeout_s * 1e9) : INT64_MAX;
   res->start_wall = sw_wall_s();
-  w.pid = fork();
+  w.pid = fault_fork() ? (errno = EAGAIN, -1) : fork();
   if (w.pid == 0) child_main(wl, cache, doc, out_p[1], res_p[1], ctl_fd, parent, as_limit);
   int fork_errno = errno;
   close(out_p[1]);
@@ -468,7 +500,8 @@ static sw_rc serve_run(sw_trial_cache_t *cache, int fd, const sw_buf_t *payload,
     memset(&res, 0, sizeof res);
     res.status = SW_TRIAL_FAILED;
     res.exit_status = -1;
-    set_cause(&res, "executor could not run the trial: %s", err->msg);
+    res.infra = 1; /* fork, pipe or memory of the executor: not the trial's fault */
+    set_cause(&res, "infrastructure: executor could not run the trial: %s", err->msg);
   }
   sw_buf_t out = SW_BUF_INIT;
   sw_exec_encode_result(&res, &out);
@@ -489,6 +522,7 @@ static void ignore_stop_signals(void) {
 sw_rc sw_executor_serve(int fd, sw_err_t *err) {
   sw_trial_cache_t cache = {0};
   ignore_stop_signals();
+  fd = keep_only(fd, fd); /* drop whatever the MPI rank left open (posix_spawn does not close it) */
   sw_buf_t hello = SW_BUF_INIT, payload = SW_BUF_INIT;
   sw_buf_put_u32(&hello, SW_EXEC_PROTOCOL);
   sw_buf_put_u32(&hello, (uint32_t)getpid());

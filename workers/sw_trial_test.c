@@ -3,7 +3,10 @@
  * stderr_text (written to stderr first), ignore_term (hang ignoring SIGTERM), value and samples (count of
  * 1 ms, 2 ms, ... samples; reported by ok/sleep, which both sleep sleep_ms first),
  * cache_key (prepare stores its creation time in the executor's cache; ok reports it), pid_file (the child
- * writes its pid there first, so a test can signal it), prepare_sleep_ms (prepare stalls the executor itself). */
+ * writes its pid there first, so a test can signal it), prepare_sleep_ms (prepare stalls the executor itself),
+ * action fds (reports open_fds, the descriptors the trial holds, and max_fd) and action grandchild (forks a
+ * process that writes its pid to pid_file and sleeps, then reports ok at once: it must not outlive the trial). */
+#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,6 +130,40 @@ static void write_pid_file(const char *path) {
   if (fclose(f) == 0) rename(tmp, path);
 }
 
+/* Counts the open descriptors in /proc/self/fd, not counting the one the listing itself uses. */
+static sw_rc action_fds(sw_trial_out_t *out, sw_err_t *err) {
+  DIR *d = opendir("/proc/self/fd");
+  if (!d) return sw_err_set(err, SW_ERR_IO, "test workload: cannot list /proc/self/fd");
+  int n = 0, max_fd = -1;
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    int fd = atoi(e->d_name);
+    if (fd == dirfd(d)) continue;
+    n++;
+    if (fd > max_fd) max_fd = fd;
+  }
+  closedir(d);
+  sw_trial_out_metric(out, "open_fds", (double)n, "count");
+  sw_trial_out_metric(out, "max_fd", (double)max_fd, "id");
+  return SW_OK;
+}
+
+/* Leaves a grandchild behind (it writes its pid to pid_file, then sleeps up to 60 s) and returns at once. */
+static sw_rc action_grandchild(const char *pid_file, sw_trial_out_t *out, sw_err_t *err) {
+  if (!pid_file) return sw_err_set(err, SW_ERR_INVALID, "test workload: action grandchild needs pid_file");
+  pid_t pid = fork();
+  if (pid < 0) return sw_err_set(err, SW_ERR_CHILD, "test workload: fork failed");
+  if (pid == 0) {
+    write_pid_file(pid_file);
+    sleep_ms_total(60000);
+    _exit(0);
+  }
+  for (int i = 0; i < 2000 && access(pid_file, F_OK) != 0; i++) sleep_ms_total(1);
+  sw_trial_out_metric(out, "grandchild_pid", (double)pid, "id");
+  return SW_OK;
+}
+
 sw_rc sw_trial_run_test(sw_trial_cache_t *cache, const sw_json_t *config, sw_trial_out_t *out, sw_err_t *err) {
   const char *action = NULL, *text = NULL, *pid_file = NULL;
   int64_t     sleep_ms = 0, exit_code = 1, oom_mb = 0;
@@ -140,6 +177,7 @@ sw_rc sw_trial_run_test(sw_trial_cache_t *cache, const sw_json_t *config, sw_tri
       (rc = sw_json_get_bool(config, "ignore_term", 0, &ignore_term, err)))
     return sw_err_prefix(err, "test workload");
   if ((rc = sw_json_get_str(config, "pid_file", NULL, &pid_file, err))) return sw_err_prefix(err, "test workload");
+  if (strcmp(action, "grandchild") == 0) return action_grandchild(pid_file, out, err);
   if (pid_file) write_pid_file(pid_file);
   if (text) {
     fputs(text, stderr);
@@ -157,6 +195,7 @@ sw_rc sw_trial_run_test(sw_trial_cache_t *cache, const sw_json_t *config, sw_tri
   }
   if (strcmp(action, "hang") == 0) hang_forever(ignore_term);
   if (strcmp(action, "oom") == 0) return allocate_until_failure(oom_mb, out, err);
-  return sw_err_set(err, SW_ERR_INVALID, "test workload: unknown action '%s' (expected ok|segv|abort|exit|hang|oom|sleep)",
+  if (strcmp(action, "fds") == 0) return action_fds(out, err);
+  return sw_err_set(err, SW_ERR_INVALID, "test workload: unknown action '%s' (expected ok|segv|abort|exit|hang|oom|sleep|fds|grandchild)",
                     action);
 }

@@ -76,6 +76,7 @@ static void s_to_proto(const sw_trial_result_t *res, uint64_t slot, uint32_t att
   out->signo = res->signo;
   out->exit_status = res->exit_status;
   out->out_of_memory = res->out_of_memory;
+  out->infra = res->infra;
   out->start_wall = res->start_wall;
   out->end_wall = res->end_wall;
   out->cause = s_dup(res->cause);
@@ -92,7 +93,8 @@ static void s_failed_proto(const char *cause, uint64_t slot, uint32_t attempt, c
   memset(&res, 0, sizeof res);
   res.status = SW_TRIAL_FAILED;
   res.exit_status = -1;
-  snprintf(res.cause, sizeof res.cause, "executor unavailable: %s", cause);
+  res.infra = 1;
+  snprintf(res.cause, sizeof res.cause, "infrastructure: executor unavailable: %s", cause);
   res.start_wall = res.end_wall = sw_wall_s();
   s_to_proto(&res, slot, attempt, host, out);
 }
@@ -228,10 +230,13 @@ static sw_worker_local_t *s_worker_new(const char *exe_path, sw_err_t *err) {
     sw_err_set(err, SW_ERR_NOMEM, "cannot allocate the worker state");
     return NULL;
   }
-  l->exe_path = exe_path;
+  /* Fault injection for tests (tests/mpi/blackhole.sh): SW_FAULT_EXECUTOR_PATH names the executor binary
+   * instead of this one, e.g. a path that does not exist, as when the binary is deleted during a sweep. */
+  const char *fault_path = getenv("SW_FAULT_EXECUTOR_PATH");
+  l->exe_path = fault_path && *fault_path ? fault_path : exe_path;
   gethostname(l->host, sizeof l->host - 1);
   sw_worker_rank_env_info(&l->info);
-  if (sw_executor_start(&l->ex, exe_path, NULL, &l->start_err) != SW_OK) l->ex = NULL;
+  if (sw_executor_start(&l->ex, l->exe_path, NULL, &l->start_err) != SW_OK) l->ex = NULL;
   return l;
 }
 

@@ -59,3 +59,12 @@ rank0_pid() {
 
 # A free-ish TCP port for the event endpoint (tests run one at a time: RESOURCE_LOCK mpi).
 event_port() { echo $(( 20000 + ($$ % 20000) )); }
+
+# Pid of MPI rank R among the children of an mpirun process.
+rank_pid() {
+  local mp="$1" r="$2" p
+  for p in $(pgrep -P "$mp"); do
+    if tr '\0' '\n' < "/proc/$p/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$r"; then echo "$p"; return 0; fi
+  done
+  return 1
+}

@@ -23,6 +23,7 @@ check "run status" "$(sql "$db" "select status from runs")" "done"
 check "run ranks" "$(sql "$db" "select n_ranks from runs")" 3
 check "metrics of ok trials" "$(sql "$db" "select count(distinct trial_id) from metrics")" 48
 grep -q "rank 0 CPU" "$WORK/run.out" || fail "no rank 0 CPU figure in the summary"
+grep -q "52 trials: 48 ok, 3 failed, 1 timeout, 0 interrupted" "$WORK/run.out" || fail "summary does not count the timeout apart"
 wait "$watch_pid" || fail "watch exited non-zero"
 grep -q "finished: done" "$WORK/watch.out" || { cat "$WORK/watch.out"; fail "watch did not see run_finished"; }
 grep -q "52/52 done (48 ok, 4 failed" "$WORK/watch.out" || fail "watch did not end with 52/52 done"
@@ -39,6 +40,7 @@ grep -q "40/40 done (40 ok" "$WORK/late_watch.out" || { cat "$WORK/late_watch.ou
 mpirun -np 3 "$SPARSWEEP" run "$EXAMPLES/test_crash.yaml" --db "$db" --events none > "$WORK/run2.out" 2>&1
 check "rows after resume" "$(sql "$db" "select count(*) from trials")" 52
 grep -q "52 skipped" "$WORK/run2.out" || fail "resume did not skip 52 trials"
+! grep -q "of one core" "$WORK/run2.out" || fail "a CPU share printed for a run of almost no wall time"
 # --rerun-failed: only the 4 failures run again, as attempt 2
 mpirun -np 3 "$SPARSWEEP" run "$EXAMPLES/test_crash.yaml" --db "$db" --events none --rerun-failed > "$WORK/run3.out" 2>&1
 check "rows after rerun-failed" "$(sql "$db" "select count(*) from trials")" 56

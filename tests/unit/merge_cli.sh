@@ -8,12 +8,15 @@ trap 'rm -rf "$d"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 q() { sqlite3 "$1" "$2"; }
 
+# The schema version schema.sql describes (its first line names it).
+schema_version=$(sed -n '1s/.*PRAGMA user_version = \([0-9]*\).*/\1/p' "$SW_SOURCE_DIR/results/schema.sql")
+[ -n "$schema_version" ] || fail "results/schema.sql does not name its user_version on line 1"
 # mk DB UUID HASH...: one run, one ok trial with one metric per hash.
 mk() {
   db=$1 uuid=$2
   shift 2
   sqlite3 "$db" < "$SW_SOURCE_DIR/results/schema.sql"
-  q "$db" "PRAGMA user_version = 2; PRAGMA application_id = 1398231888;
+  q "$db" "PRAGMA user_version = $schema_version; PRAGMA application_id = 1398231888;
            INSERT INTO runs(uuid, started_s, spec_name) VALUES('$uuid', 1000, 'job-$uuid');"
   for h in "$@"; do
     q "$db" "INSERT INTO trials(run_id, config_hash, config, status) VALUES(1, '$h', '{\"h\":\"$h\"}', 'ok');

@@ -298,6 +298,7 @@ typedef struct fake {
   const char      *drain_file;    /* created at submit number drain_at */
   int              drain_at;
   int              hold;          /* the current trial runs until interrupted */
+  int              infra_left;    /* the next this many results are infrastructure failures (cannot fork) */
 } fake_t;
 
 static sw_rc fake_submit(void *ctx, const sw_proto_trial_t *t, sw_err_t *err) {
@@ -344,7 +345,12 @@ static sw_rc fake_wait(void *ctx, int wait_ms, sw_proto_result_t *r, int *done, 
   r->start_wall = 1000.0;
   r->end_wall = 1000.5;
   int ok = strcmp(f->action, "ok") == 0 || (strcmp(f->action, "flaky") == 0 && f->flaky_seen++ > 0);
-  if (f->interrupt) {
+  if (f->infra_left > 0) {
+    f->infra_left--;
+    r->status = SW_PROTO_FAILED;
+    r->infra = 1;
+    r->cause = dup_str("infrastructure: executor could not run the trial: fork: Resource temporarily unavailable");
+  } else if (f->interrupt) {
     r->status = SW_PROTO_INTERRUPTED;
     r->cause = dup_str("interrupted by drain");
   } else if (ok) {
@@ -551,7 +557,7 @@ static void test_orch_drain_interrupts_after_grace(void **state) {
   assert_int_equal(fake.submits, 3);
   assert_int_equal(s.ok, 2);
   assert_int_equal(s.interrupted, 1);
-  assert_int_equal(s.not_run, k_trials - 3);
+  assert_int_equal(s.not_run, k_trials - 2); /* what the rerun below runs: the interrupted one included */
   assert_int_equal(count(fx->db, "SELECT count(*) FROM trials WHERE status='interrupted'"), 1);
   assert_int_equal(count(fx->db, "SELECT count(*) FROM runs WHERE status='drained'"), 1);
   /* the rerun completes the grid: the interrupted trial runs again, nothing is duplicated */
@@ -797,6 +803,83 @@ static void test_orch_marks_killed_run_aborted(void **state) {
                                  "IS NOT NULL"), 2);
 }
 
+/* Infrastructure failures are not attempts of the trial: the trial is requeued (same attempt number), the
+ * slot's streak counts them, and at --quarantine-after in a row the slot gets no more trials. */
+static void test_orch_infra_failures_requeue_then_quarantine(void **state) {
+  fixture_t *fx = *state;
+  sw_orch_opts_t o;
+  sw_orch_summary_t s;
+  sw_err_t err;
+  fake_t fake = {.infra_left = 2};
+  sw_orch_opts_default(&o);
+  assert_int_equal(run_orch(fx, &fake, &o, &s, &err), SW_OK);
+  assert_int_equal(s.exit_code, 0);
+  assert_int_equal(fake.submits, k_trials + 2); /* the first trial was handed out three times */
+  assert_int_equal(s.requeued, 2);
+  assert_int_equal(s.quarantined, 0);
+  assert_int_equal(s.ok, k_ok_trials);
+  assert_int_equal(s.failed, 2); /* flaky and segv: their own failures */
+  assert_int_equal(count(fx->db, "SELECT count(*) FROM trials"), k_trials); /* no row for the infra failures */
+  assert_int_equal(count(fx->db, "SELECT max(attempt) FROM trials"), 1);
+  assert_int_equal(count(fx->db, "SELECT count(*) FROM rank_events WHERE kind='infra_failure'"), 2);
+  /* a slot that never recovers: quarantined after 3, nothing recorded, exit 1, everything left for a rerun */
+  fake = (fake_t){.infra_left = 1000};
+  sw_orch_opts_default(&o);
+  o.resume = SW_ORCH_RESUME_NONE;
+  assert_int_equal(run_orch(fx, &fake, &o, &s, &err), SW_OK);
+  assert_int_equal(s.exit_code, 1);
+  assert_int_equal(fake.submits, 3);
+  assert_int_equal(s.quarantined, 1);
+  assert_true(s.all_quarantined);
+  assert_int_equal(s.not_run, k_trials);
+  assert_int_equal(count(fx->db, "SELECT count(*) FROM trials WHERE run_id = 2"), 0);
+  assert_int_equal(count(fx->db, "SELECT count(*) FROM runs WHERE run_id = 2 AND status='quarantined'"), 1);
+  assert_int_equal(count(fx->db, "SELECT count(*) FROM rank_events WHERE run_id = 2 AND kind='quarantined'"), 1);
+}
+
+/* One writer per database: a lock row naming a live process of this host refuses the run (exit 2, the
+ * message names it); a row whose process is gone is taken over. */
+static void test_orch_refuses_database_in_use(void **state) {
+  fixture_t *fx = *state;
+  sw_orch_opts_t o;
+  sw_orch_summary_t s;
+  sw_err_t err;
+  fake_t fake = {0};
+  sw_orch_opts_default(&o);
+  assert_int_equal(run_orch(fx, &fake, &o, &s, &err), SW_OK); /* creates the database */
+  assert_int_equal(count(fx->db, "SELECT count(*) FROM run_lock"), 0); /* released at the end */
+  char host[256] = "";
+  gethostname(host, sizeof host - 1);
+  pid_t gone = fork();
+  if (gone == 0) _exit(0);
+  waitpid(gone, NULL, 0); /* a pid whose process is certainly gone */
+  long long holders[2] = {(long long)getppid(), (long long)gone};
+  for (int i = 0; i < 2; i++) {
+    sqlite3 *h = NULL;
+    char sql[512];
+    assert_int_equal(sqlite3_open(fx->db, &h), SQLITE_OK);
+    snprintf(sql, sizeof sql, "INSERT OR REPLACE INTO run_lock VALUES(1, 1, '%s', %lld, NULL, 0, strftime('%%s','now'), "
+             "60)", host, holders[i]);
+    assert_int_equal(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(h);
+    fake = (fake_t){0};
+    sw_orch_opts_default(&o);
+    o.resume = SW_ORCH_RESUME_NONE;
+    sw_rc rc = run_orch(fx, &fake, &o, &s, &err);
+    if (i == 0) {
+      assert_int_not_equal(rc, SW_OK);
+      assert_int_equal(s.exit_code, 2);
+      assert_non_null(strstr(err.msg, "is in use by run 1"));
+      assert_int_equal(fake.submits, 0);
+      assert_int_equal(count(fx->db, "SELECT count(*) FROM runs"), 1);
+    } else {
+      assert_int_equal(rc, SW_OK);
+      assert_int_equal(fake.submits, k_trials);
+      assert_int_equal(count(fx->db, "SELECT count(*) FROM run_lock"), 0);
+    }
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_proto_result_round_trip),
@@ -810,6 +893,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_orch_retries_then_resume_modes, setup, teardown),
       cmocka_unit_test_setup_teardown(test_orch_snapshot_is_a_complete_copy, setup, teardown),
       cmocka_unit_test_setup_teardown(test_orch_circuit_breaker, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_orch_infra_failures_requeue_then_quarantine, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_orch_refuses_database_in_use, setup, teardown),
       cmocka_unit_test_setup_teardown(test_orch_drain_interrupts_after_grace, setup, teardown),
       cmocka_unit_test_setup_teardown(test_orch_unwritable_db_refused_before_any_trial, setup, teardown),
       cmocka_unit_test_setup_teardown(test_orch_dry_run_writes_nothing, setup, teardown),
@@ -820,6 +905,8 @@ int main(void) {
       cmocka_unit_test(test_proto_drain_signal_flag),
       /* after the signals above: a sweep drains only on signals that arrive while it runs */
       cmocka_unit_test_setup_teardown(test_orch_circuit_breaker, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_orch_infra_failures_requeue_then_quarantine, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_orch_refuses_database_in_use, setup, teardown),
   };
   return cmocka_run_group_tests_name("orchestrator", tests, NULL, NULL);
 }

@@ -197,7 +197,7 @@ static void test_schema_created(void **state) {
   assert_int_equal(sw_store_close(&st, &err), SW_OK); /* idempotent */
   sqlite3 *db = raw_open(f->path);
   char buf[64];
-  assert_int_equal(q_int(db, "PRAGMA user_version"), 2);
+  assert_int_equal(q_int(db, "PRAGMA user_version"), SW_STORE_SCHEMA_VERSION);
   assert_int_equal(q_int(db, "PRAGMA application_id"), 0x53575350);
   assert_string_equal(q_text(db, "PRAGMA journal_mode", buf, sizeof buf), "wal");
   assert_int_equal(q_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN "
@@ -398,6 +398,7 @@ static void create_then_alter(const char *path, const char *sql) {
 static void test_migrates_version_1(void **state) {
   fixture_t *f = *state;
   create_then_alter(f->path, "ALTER TABLE runs DROP COLUMN cpu_id; ALTER TABLE runs DROP COLUMN kernel_cflags;"
+                             "DROP TABLE run_lock; DROP TABLE rank_events;"
                              "INSERT INTO runs(uuid, started_s, spec_name, cflags) VALUES('old', 1000, 'v1', '-O2');"
                              "PRAGMA user_version = 1");
   sw_store_t     *st = NULL;
@@ -412,7 +413,7 @@ static void test_migrates_version_1(void **state) {
   assert_int_equal(sw_store_close(&st, &err), SW_OK);
   sqlite3 *db = raw_open(f->path);
   char     buf[128];
-  assert_int_equal(q_int(db, "PRAGMA user_version"), 2);
+  assert_int_equal(q_int(db, "PRAGMA user_version"), SW_STORE_SCHEMA_VERSION);
   assert_int_equal(q_int(db, "SELECT cpu_id IS NULL AND kernel_cflags IS NULL AND cflags = '-O2' AND spec_name = 'v1'"
                              " FROM runs WHERE uuid = 'old'"),
                    1);
@@ -910,6 +911,71 @@ static void test_status_names(void **state) {
   assert_string_equal(sw_store_status_name(SW_TRIAL_TIMEOUT), "timeout");
 }
 
+
+/* A version-2 file (the version-3 schema without the two tables step 2->3 adds) migrates on open. */
+static void test_migrates_version_2(void **state) {
+  fixture_t *f = *state;
+  sw_store_t *st = open_store(f->path, 8);
+  add_ok(st, begin_run(st, "v1"), "h1");
+  sw_err_t err;
+  assert_int_equal(sw_store_close(&st, &err), SW_OK);
+  sqlite3 *db = raw_open(f->path);
+  assert_int_equal(sqlite3_exec(db, "DROP TABLE run_lock; DROP TABLE rank_events; PRAGMA user_version = 2", NULL,
+                                NULL, NULL), SQLITE_OK);
+  sqlite3_close(db);
+  st = open_store(f->path, 8);
+  assert_int_equal(sw_store_close(&st, &err), SW_OK);
+  db = raw_open(f->path);
+  assert_int_equal(q_int(db, "PRAGMA user_version"), 3);
+  assert_int_equal(q_int(db, "SELECT count(*) FROM sqlite_master WHERE name IN ('run_lock','rank_events')"), 2);
+  assert_int_equal(q_int(db, "SELECT count(*) FROM trials"), 1); /* the version-1 results are kept */
+  sqlite3_close(db);
+}
+
+/* ctx points to the answer the test wants (1 = the holder still runs). */
+static int lock_alive_stub(const sw_store_lock_t *holder, void *ctx) {
+  (void)holder;
+  return *(const int *)ctx;
+}
+
+/* The run lock: free -> taken; a live holder refuses the next one and is named; a gone holder is replaced;
+ * heartbeat and release write the row. */
+static void test_run_lock(void **state) {
+  fixture_t *f = *state;
+  sw_store_t *st = open_store(f->path, 8);
+  sw_err_t err;
+  sw_store_lock_t a = {.host = "node-a", .pid = 111, .pid_start = "42", .stale_after_s = 60}, b = a, holder;
+  snprintf(b.host, sizeof b.host, "node-b");
+  b.pid = 222;
+  int got = -1, alive = 1;
+  assert_int_equal(sw_store_lock_acquire(st, &a, lock_alive_stub, &alive, &got, &holder, &err), SW_OK);
+  assert_int_equal(got, 1); /* no row: taken without asking */
+  assert_int_equal(sw_store_lock_acquire(st, &b, lock_alive_stub, &alive, &got, &holder, &err), SW_OK);
+  assert_int_equal(got, 0);
+  assert_string_equal(holder.host, "node-a");
+  assert_int_equal(holder.pid, 111);
+  assert_string_equal(holder.pid_start, "42");
+  assert_int_equal(sw_store_lock_heartbeat(st, 111, 5, &err), SW_OK);
+  assert_int_equal(sw_store_flush(st, &err), SW_OK);
+  alive = 0; /* holder gone: b takes over */
+  assert_int_equal(sw_store_lock_acquire(st, &b, lock_alive_stub, &alive, &got, &holder, &err), SW_OK);
+  assert_int_equal(got, 1);
+  assert_int_equal(holder.run_id, 5); /* the heartbeat had recorded a's run */
+  sqlite3 *db = raw_open(f->path);
+  assert_int_equal(q_int(db, "SELECT pid FROM run_lock"), 222);
+  sqlite3_close(db);
+  assert_int_equal(sw_store_lock_release(st, 111, &err), SW_OK); /* not the holder: nothing removed */
+  assert_int_equal(count_rows(f->path, "run_lock"), 1);
+  assert_int_equal(sw_store_lock_release(st, 222, &err), SW_OK);
+  assert_int_equal(count_rows(f->path, "run_lock"), 0);
+  sw_store_rank_event_t ev = {begin_run(st, "r"), 3, "node-c", "quarantined", "executor cannot start"};
+  assert_int_equal(sw_store_add_rank_event(st, &ev, &err), SW_OK);
+  ev.kind = "bogus";
+  assert_int_equal(sw_store_add_rank_event(st, &ev, &err), SW_ERR_DB); /* the CHECK constraint */
+  assert_int_equal(sw_store_close(&st, &err), SW_OK);
+  assert_int_equal(count_rows(f->path, "rank_events"), 1);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_schema_created, setup, teardown),
@@ -927,6 +993,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_killed_writer_loses_only_unflushed, setup, teardown),
       cmocka_unit_test_setup_teardown(test_disk_full_keeps_committed, setup, teardown),
       cmocka_unit_test_setup_teardown(test_fs_classify, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_migrates_version_2, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_run_lock, setup, teardown),
       cmocka_unit_test(test_fingerprint_and_env),
       cmocka_unit_test_setup_teardown(test_cpu_id_tells_generations_apart, setup, teardown),
       cmocka_unit_test(test_status_names),
