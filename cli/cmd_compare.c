@@ -15,17 +15,19 @@
 static void usage(FILE *f) {
   fprintf(f, "usage: sparsweep compare DB --baseline RUN[,RUN...] --candidate RUN[,RUN...] [--candidate-db DB2]\n"
              "         [--threshold 0.05] [--alpha 0.05] [--correction holm|bh|none] [--acc-tol 1e-3] [--where EXPR]\n"
-             "         [--paired] [--verbose]\n"
-             "  RUN: a run id, a run uuid prefix, or 'latest'; a comma-separated list pools the samples of its runs\n"
-             "  (at most %d) for the U test and the ratio CI.  With two or more baseline runs (recommended: a\n"
-             "  single run only measures within-run noise), each config and series gets a run-to-run noise floor,\n"
-             "  the largest ratio between the baseline runs' medians: a change must also exceed it; one that only\n"
-             "  the floor stops is shown as 'noisy (floor X%%)', a warning that does not fail the command.\n"
+             "         [--paired] [--min-runs N] [--verbose]\n"
+             "  RUN: a run id, a run uuid prefix, or 'latest'; a comma-separated list of runs (at most %d).\n"
+             "  The run is the unit of replication: with >= --min-runs runs per side (default %d, from the A/A\n"
+             "  calibration in results/REPORTS.md), each config and series is tested across runs (Student t on the\n"
+             "  logs of the run medians, Holm/BH across all of them); with fewer, the within-run interval is shown\n"
+             "  and the verdict is 'inconclusive: need >= N runs per side' (exit 0).  --min-runs 1 allows single\n"
+             "  runs (U test of the pooled repetitions; two or more baseline runs add a run-to-run noise floor and\n"
+             "  'noisy (floor X%%)' warnings): that test ignores run-to-run noise and raises false alarms.\n"
              "  --paired: compare each trial's interleaved per-repetition speedups dense_i/sparse_i instead of raw\n"
              "  latencies (drift of a shared machine between the two runs cancels).\n"
              "  exit 0: no significant regression; 1: a latency regression (adjusted p < alpha, ratio > 1 +\n"
              "  threshold and beyond the floor), an accuracy regression, or a changed deterministic count;\n"
-             "  2: bad usage or input.\n", SW_COMPARE_MAX_RUNS);
+             "  2: bad usage or input.\n", SW_COMPARE_MAX_RUNS, SW_COMPARE_MIN_RUNS);
 }
 
 typedef struct compare_args {
@@ -49,7 +51,11 @@ static int parse_args(int argc, char **argv, compare_args_t *a) {
     else if ((v = sw_cli_opt_value(argc, argv, &i, "--where", &bad))) a->where = v;
     else if ((v = sw_cli_opt_value(argc, argv, &i, "--threshold", &bad))) bad = !number(v, &a->o.threshold) || a->o.threshold < 0;
     else if ((v = sw_cli_opt_value(argc, argv, &i, "--alpha", &bad))) bad = !number(v, &a->o.alpha) || !(a->o.alpha > 0 && a->o.alpha < 1);
-    else if ((v = sw_cli_opt_value(argc, argv, &i, "--acc-tol", &bad))) bad = !number(v, &a->o.acc_rel_tol) || a->o.acc_rel_tol < 0;
+    else if ((v = sw_cli_opt_value(argc, argv, &i, "--min-runs", &bad))) {
+      double m = 0;
+      bad = !number(v, &m) || m < 1 || m > SW_COMPARE_MAX_RUNS || m != (double)(size_t)m;
+      a->o.min_runs = bad ? a->o.min_runs : (size_t)m;
+    } else if ((v = sw_cli_opt_value(argc, argv, &i, "--acc-tol", &bad))) bad = !number(v, &a->o.acc_rel_tol) || a->o.acc_rel_tol < 0;
     else if ((v = sw_cli_opt_value(argc, argv, &i, "--correction", &bad))) {
       sw_err_t err;
       if (sw_padjust_parse(v, &a->o.correction, &err) != SW_OK) {

@@ -167,7 +167,13 @@ typedef struct sw_compare_opts {
   int        paired;      /* 1: compare each trial's per-repetition speedups dense_i/sparse_i (interleaved pairs,
                              so machine drift between the two runs cancels) instead of raw latencies; a lower
                              candidate speedup is the regression */
+  size_t     min_runs;    /* runs per side needed for a latency verdict (default SW_COMPARE_MIN_RUNS); fewer:
+                             "inconclusive", never a regression.  1 allows the within-run test of single runs */
 } sw_compare_opts_t;
+
+/* Default runs per side for a latency verdict, from the A/A and planted-slowdown calibration in
+ * results/REPORTS.md (scripts/calibrate_compare.sh). */
+#define SW_COMPARE_MIN_RUNS 3
 
 /* Fills o with the defaults: 5 % regression threshold, alpha 0.05 with Holm correction, 95 % confidence,
  * accuracy relative tolerance 1e-3. */
@@ -185,6 +191,8 @@ typedef struct sw_compare_summary {
   size_t noisy;             /* significant and beyond the threshold but within the run-to-run noise floor of the
                                baseline runs (warning "noisy (floor X%)", never a verdict); 0 with one baseline run */
   size_t floor_above;       /* comparisons whose noise floor alone exceeds the threshold */
+  size_t inconclusive;      /* comparisons without a verdict because a side has fewer than min_runs runs */
+  int    run_level;         /* 1 when verdicts came from the run-level test (>= 2 runs per side) */
 } sw_compare_summary_t;
 
 /* Compares two loaded sets, trials matched by config hash.  Writes the report to out and warnings to warn.
