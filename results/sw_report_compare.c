@@ -485,9 +485,9 @@ static void header_lines(const cmp_ctx_t *c, const sw_rset_t *base, size_t nb, c
   sw_buf_printf(out, " vs candidate%s ", nc > 1 ? "s" : "");
   runs_text(cand, nc, out);
   sw_buf_puts(out, "\n");
-  if (nb > 1 || nc > 1)
-    sw_buf_printf(out, "samples pooled over the %zu baseline and the %zu candidate runs for the U test and the ratio CI\n",
-                  nb, nc);
+  if ((nb > 1 || nc > 1) && !c->sum->run_level)
+    sw_buf_printf(out, "samples pooled over the %zu baseline and the %zu candidate runs for the %s\n", nb, nc,
+                  c->o->min_runs <= 1 ? "U test and the ratio CI" : "within-run ratio CI");
   if (c->sum->run_level)
     sw_buf_printf(out, "run-level test: one value per run (its median%s), Student t on the logs across runs, %s across"
                        " comparisons\n", c->o->paired ? " per-repetition speedup" : "", correction_name(c->o->correction));

@@ -1,4 +1,5 @@
-/* workers/sw_slot: the host-wide measurement slot.  Checks exclusion with flock(LOCK_NB) from another process
+/* workers/sw_slot: the host-wide measurement slot, and the test workload's stream action that times inside it
+ * with its SW_TEST_SLOWDOWN knob (workers/sw_trial_test.c).  Checks exclusion with flock(LOCK_NB) from another process
  * (never by timing), the none mode, the per-package path and the error for a bad mode or an unusable
  * directory.  Every test uses its own SW_SLOT_DIR, so a sweep running on the machine does not interfere. */
 #include <errno.h>
@@ -129,12 +130,44 @@ static void test_bad_mode_and_bad_dir_are_errors(void **state) {
   sw_json_free(cfg);
 }
 
+/* The stream action: warmup + repetitions interleaved samples per series, the knob recorded (never timed
+ * here: a unit test does not judge speed), slot metrics present, a bad knob value is an error naming it. */
+static void test_stream_action_and_knob(void **state) {
+  (void)state;
+  sw_json_t *cfg = config_of("{\"action\":\"stream\",\"stream_kib\":16,\"repetitions\":5,\"warmup\":1}");
+  sw_err_t err;
+  for (int knob = 0; knob < 2; knob++) {
+    if (knob) setenv("SW_TEST_SLOWDOWN", "2.5", 1);
+    sw_trial_out_t out;
+    sw_trial_out_init(&out);
+    assert_int_equal(sw_trial_run_test(NULL, cfg, &out, &err), SW_OK);
+    assert_int_equal(out.n_samples, 10);
+    sw_buf_t b = SW_BUF_INIT;
+    sw_trial_out_json(&out, &b);
+    assert_non_null(strstr(sw_buf_str(&b), knob ? "{\"name\":\"slowdown_knob\",\"value\":2.5"
+                                                  : "{\"name\":\"slowdown_knob\",\"value\":1,"));
+    assert_non_null(strstr(sw_buf_str(&b), "\"slot_wait\""));
+    assert_non_null(strstr(sw_buf_str(&b), "\"series\":\"sparse\",\"rep\":4"));
+    sw_buf_free(&b);
+    sw_trial_out_free(&out);
+  }
+  setenv("SW_TEST_SLOWDOWN", "0.5", 1);
+  sw_trial_out_t out;
+  sw_trial_out_init(&out);
+  assert_int_equal(sw_trial_run_test(NULL, cfg, &out, &err), SW_ERR_INVALID);
+  assert_non_null(strstr(err.msg, "SW_TEST_SLOWDOWN='0.5'"));
+  sw_trial_out_free(&out);
+  unsetenv("SW_TEST_SLOWDOWN");
+  sw_json_free(cfg);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_node_slot_excludes_other_processes),
       cmocka_unit_test(test_none_takes_no_lock),
       cmocka_unit_test(test_socket_path_differs_per_package),
       cmocka_unit_test(test_bad_mode_and_bad_dir_are_errors),
+      cmocka_unit_test(test_stream_action_and_knob),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
