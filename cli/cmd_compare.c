@@ -14,7 +14,7 @@
 
 static void usage(FILE *f) {
   fprintf(f, "usage: sparsweep compare DB --baseline RUN[,RUN...] --candidate RUN[,RUN...] [--candidate-db DB2]\n"
-             "         [--threshold 0.05] [--alpha 0.05] [--correction holm|bh|none] [--acc-tol 1e-3] [--where EXPR]\n"
+             "         [--threshold 0.05] [--alpha 0.01] [--correction holm|bh|none] [--acc-tol 1e-3] [--where EXPR]\n"
              "         [--paired] [--min-runs N] [--verbose]\n"
              "  RUN: a run id, a run uuid prefix, or 'latest'; a comma-separated list of runs (at most %d).\n"
              "  The run is the unit of replication: with >= --min-runs runs per side (default %d, from the A/A\n"

@@ -159,7 +159,7 @@ int sw_metric_higher_is_better(const char *name);
 
 typedef struct sw_compare_opts {
   double     threshold;   /* practical threshold on |ratio - 1| (default 0.05) */
-  double     alpha;       /* significance after correction (default 0.05) */
+  double     alpha;       /* significance after correction (default 0.01) */
   sw_padjust correction;  /* default Holm */
   double     confidence;  /* ratio interval level (default 0.95) */
   double     acc_rel_tol; /* accuracy metrics without a standard error: relative tolerance (default 1e-3) */
@@ -175,7 +175,7 @@ typedef struct sw_compare_opts {
  * results/REPORTS.md (scripts/calibrate_compare.sh). */
 #define SW_COMPARE_MIN_RUNS 3
 
-/* Fills o with the defaults: 5 % regression threshold, alpha 0.05 with Holm correction, 95 % confidence,
+/* Fills o with the defaults: 5 % regression threshold, alpha 0.01 with Holm correction, 95 % confidence,
  * accuracy relative tolerance 1e-3. */
 void sw_compare_opts_default(sw_compare_opts_t *o);
 
