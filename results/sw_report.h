@@ -217,6 +217,16 @@ sw_rc sw_compare_sets(const sw_rset_t *base, const sw_rset_t *cand, const sw_com
 sw_rc sw_compare_runs(const sw_rset_t *base, size_t nb, const sw_rset_t *cand, size_t nc, const sw_compare_opts_t *o,
                       sw_buf_t *out, sw_buf_t *warn, sw_compare_summary_t *sum, sw_err_t *err);
 
+/* Compare along an axis inside one database (--baseline-where KEY=V --candidate-where KEY=V2): replaces each
+ * trial's config_hash in set by the SHA-256 of its config without key ("k=v" texts of every other key, in
+ * key order), so that sw_compare_runs matches trials that differ only in key.  SW_ERR_NOMEM on failure. */
+sw_rc sw_compare_rekey(sw_rset_t *set, const char *key, sw_err_t *err);
+
+/* Parses "KEY=VALUE" (KEY an identifier) into the filter "KEY = VALUE" (a number as is, anything else quoted)
+ * for sw_where_to_sql, ANDed with where when where is non-NULL; *key receives KEY (malloc'd).  SW_ERR_INVALID
+ * naming the text when it is not of that form or the value contains a quote. */
+sw_rc sw_axis_filter(const char *kv, const char *where, char **key, sw_buf_t *filter, sw_err_t *err);
+
 /* 1 when a metric (is_counter 0: unit flop/count/byte(s) or a "flops" name) or a counter (is_counter 1) is a
  * deterministic count compared exactly: FLOPs, SDE counters, instructions; never cycles, cache misses,
  * stalls, branch misses, times or rates. */

@@ -3,6 +3,7 @@
  * comparison, a practical threshold, a run-to-run noise floor when several baseline runs are given, "too few
  * samples" as a warning only, accuracy metrics against their own tolerance, deterministic counts compared
  * exactly), metric history across runs with change points, and export to CSV / JSON Lines. */
+#include <ctype.h>
 #include <math.h>
 #include <sqlite3.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include <time.h>
 
 #include "results/sw_report.h"
+#include "common/sw_hash.h"
 #include "results/sw_report_int.h"
 
 void sw_compare_opts_default(sw_compare_opts_t *o) {
@@ -589,6 +591,72 @@ sw_rc sw_compare_runs(const sw_rset_t *base, size_t nb, const sw_rset_t *cand, s
   free(c.lat);
   if (rc == SW_OK && (!sw_buf_ok(out) || !sw_buf_ok(warn))) rc = sw_err_set(err, SW_ERR_NOMEM, "compare: out of memory");
   return rc;
+}
+
+/* ------------------------------------------------------------------ compare along an axis */
+
+/* Two ok trials of one run with the same config apart from key would make the matching ambiguous. */
+static sw_rc rekey_unique(const sw_rset_t *set, const char *key, sw_err_t *err) {
+  size_t n;
+  const sw_rtrial_t **idx = index_by_hash(set, &n);
+  if (!idx) return sw_err_set(err, SW_ERR_NOMEM, "compare: out of memory");
+  sw_rc rc = SW_OK;
+  for (size_t i = 1; rc == SW_OK && i < n; i++)
+    if (strcmp(idx[i - 1]->config_hash, idx[i]->config_hash) == 0)
+      rc = sw_err_set(err, SW_ERR_INVALID, "run %lld: trials %lld and %lld differ only in '%s' or not at all: cannot match"
+                      " configs along it", (long long)set->run.run_id, (long long)idx[i - 1]->trial_id,
+                      (long long)idx[i]->trial_id, key);
+  free(idx);
+  return rc;
+}
+
+sw_rc sw_compare_rekey(sw_rset_t *set, const char *key, sw_err_t *err) {
+  sw_buf_t b = SW_BUF_INIT;
+  char v[512], hex[65];
+  for (size_t i = 0; i < set->n; i++) {
+    sw_rtrial_t *t = &set->trials[i];
+    sw_buf_reset(&b);
+    for (size_t k = 0; t->config && k < t->config->count; k++) {
+      if (strcmp(t->config->keys[k], key) == 0) continue;
+      sw_rtrial_config_text(t, t->config->keys[k], v, sizeof v);
+      sw_buf_printf(&b, "%s=%s\n", t->config->keys[k], v);
+    }
+    sw_sha256_hex(b.data ? b.data : "", b.len, hex);
+    char *nh = sw_buf_ok(&b) ? sw_report_strdup(hex) : NULL;
+    if (!nh) {
+      sw_buf_free(&b);
+      return sw_err_set(err, SW_ERR_NOMEM, "compare: out of memory");
+    }
+    free(t->config_hash);
+    t->config_hash = nh;
+  }
+  sw_buf_free(&b);
+  return rekey_unique(set, key, err);
+}
+
+static int is_identifier(const char *s, size_t n) {
+  if (n == 0 || !(isalpha((unsigned char)s[0]) || s[0] == '_')) return 0;
+  for (size_t i = 1; i < n; i++)
+    if (!(isalnum((unsigned char)s[i]) || s[i] == '_' || s[i] == '.')) return 0;
+  return 1;
+}
+
+sw_rc sw_axis_filter(const char *kv, const char *where, char **key, sw_buf_t *filter, sw_err_t *err) {
+  const char *eq = strchr(kv, '=');
+  *key = NULL;
+  if (!eq || !is_identifier(kv, (size_t)(eq - kv)) || !eq[1] || strchr(eq + 1, '\''))
+    return sw_err_set(err, SW_ERR_INVALID, "'%s': expected KEY=VALUE (KEY a config key, VALUE without quotes)", kv);
+  char *end = NULL;
+  (void)strtod(eq + 1, &end);
+  int number = end && *end == '\0';
+  *key = malloc((size_t)(eq - kv) + 1);
+  if (!*key) return sw_err_set(err, SW_ERR_NOMEM, "compare: out of memory");
+  memcpy(*key, kv, (size_t)(eq - kv));
+  (*key)[eq - kv] = '\0';
+  sw_buf_reset(filter);
+  if (where) sw_buf_printf(filter, "(%s) and ", where);
+  sw_buf_printf(filter, number ? "%s = %s" : "%s = '%s'", *key, eq + 1);
+  return sw_buf_ok(filter) ? SW_OK : sw_err_set(err, SW_ERR_NOMEM, "compare: out of memory");
 }
 
 /* ------------------------------------------------------------------ history */

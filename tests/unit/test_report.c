@@ -781,8 +781,9 @@ static void runs_db(const char *dir, const char *name, char *path, size_t cap, i
     add_run(db, run, run <= nb ? "basebase" : "candcand", "fp", (double)run);
     rng_t r = {500 + (uint64_t)run};
     for (int cfg = 0; cfg < N_METHODS * N_SPARS * N_BATCH; cfg++) {
-      char config[128], hash[16];
+      char config[160], hash[16];
       describe_cfg(cfg, config, sizeof config);
+      snprintf(config + strlen(config) - 1, 32, ",\"zslot\":%d}", cfg % 100); /* unique contents per method */
       snprintf(hash, sizeof hash, "cfg%03d", cfg);
       int id = run * 1000 + cfg + 1;
       add_trial(db, id, run, hash, config);
@@ -921,6 +922,67 @@ static void test_compare_run_level_too_few_runs(void **state) {
   assert_int_equal(cmd_compare(6, argv1), SW_EXIT_OK);
   char *argv2[] = {"compare", path, "--baseline", "1,2", "--candidate", "3,4", "--min-runs", "0", NULL};
   assert_int_equal(cmd_compare(8, argv2), SW_EXIT_USAGE);
+}
+
+/* Along an axis inside one database: cats trials (baseline) against teal trials (candidate) of the same 3 runs,
+ * matched on batch, sparsity and zslot.  Levels are 1 + cfg % 7 ms and teal's cfg is cats' + 100 (100 % 7 = 2), so
+ * every pair differs by >= 1/7: each of the 100 pairs is a regression (both series) where teal's level is the
+ * higher, an improvement otherwise, counted here from the levels alone. */
+static void test_compare_along_axis(void **state) {
+  const char *dir = *state;
+  char path[512];
+  runs_db(dir, "axis.db", path, sizeof path, 3, 0, 0, 1.0);
+  size_t slower = 0;
+  for (int cfg = 0; cfg < 100; cfg++) slower += (1 + (cfg + 100) % 7) > (1 + cfg % 7);
+  char *argv[] = {"compare", path, "--baseline", "1,2,3", "--baseline-where", "method=cats", "--candidate-where",
+                  "method=teal", NULL};
+  assert_int_equal(cmd_compare(8, argv), SW_EXIT_FAIL);
+  sw_rset_t b[3], c[3];
+  memset(b, 0, sizeof b);
+  memset(c, 0, sizeof c);
+  sw_buf_t fb = SW_BUF_INIT, fc = SW_BUF_INIT;
+  char *kb = NULL, *kc = NULL;
+  sw_err_t err;
+  assert_int_equal(sw_axis_filter("method=cats", NULL, &kb, &fb, &err), SW_OK);
+  assert_int_equal(sw_axis_filter("method=teal", "batch >= 1", &kc, &fc, &err), SW_OK);
+  assert_string_equal(kb, "method");
+  assert_string_equal(sw_buf_str(&fc), "(batch >= 1) and method = 'teal'");
+  sqlite3 *db = open_ro(path);
+  for (int i = 0; i < 3; i++) {
+    assert_int_equal(sw_rset_load(db, i + 1, sw_buf_str(&fb), &b[i], &err), SW_OK);
+    assert_int_equal(sw_rset_load(db, i + 1, sw_buf_str(&fc), &c[i], &err), SW_OK);
+    assert_int_equal(sw_compare_rekey(&b[i], kb, &err), SW_OK);
+    assert_int_equal(sw_compare_rekey(&c[i], kc, &err), SW_OK);
+  }
+  sqlite3_close(db);
+  sw_compare_opts_t o;
+  sw_compare_opts_default(&o);
+  sw_buf_t out = SW_BUF_INIT, warn = SW_BUF_INIT;
+  sw_compare_summary_t sum;
+  assert_int_equal(sw_compare_runs(b, 3, c, 3, &o, &out, &warn, &sum, &err), SW_OK);
+  assert_int_equal(sum.matched, 100);
+  assert_int_equal(sum.only_baseline, 0);
+  assert_int_equal(sum.regressions, 2 * slower);
+  assert_int_equal(sum.improvements, 2 * (100 - slower));
+  /* without zslot, two cats trials share every other key (sparsity 0.15 and 0.25 are both stored as "0.2"):
+   * ambiguous, an error naming both trials */
+  assert_int_equal(sw_compare_rekey(&b[0], "zslot", &err), SW_ERR_INVALID);
+  assert_non_null(strstr(err.msg, "differ only in 'zslot'"));
+  char *bad = NULL;
+  assert_int_equal(sw_axis_filter("method", NULL, &bad, &fb, &err), SW_ERR_INVALID);
+  assert_int_equal(sw_axis_filter("1x=2", NULL, &bad, &fb, &err), SW_ERR_INVALID);
+  assert_int_equal(sw_axis_filter("m='x'", NULL, &bad, &fb, &err), SW_ERR_INVALID);
+  assert_null(bad);
+  char *argv2[] = {"compare", path, "--baseline-where", "method=cats", NULL};
+  assert_int_equal(cmd_compare(4, argv2), SW_EXIT_USAGE);
+  free(kb);
+  free(kc);
+  sw_buf_free(&fb);
+  sw_buf_free(&fc);
+  sw_buf_free(&out);
+  sw_buf_free(&warn);
+  free_runs(b, 3);
+  free_runs(c, 3);
 }
 
 /* ------------------------------------------------------------------ history and export */
@@ -1125,6 +1187,7 @@ int main(void) {
       cmocka_unit_test(test_compare_run_level_aa_is_quiet),
       cmocka_unit_test(test_compare_run_level_finds_planted),
       cmocka_unit_test(test_compare_run_level_too_few_runs),
+      cmocka_unit_test(test_compare_along_axis),
       cmocka_unit_test(test_compare_two_baselines_unchanged),
       cmocka_unit_test(test_compare_accuracy_tolerance),
       cmocka_unit_test(test_history_marks_step),
