@@ -19,8 +19,8 @@ static void usage(FILE *f) {
              "       sparsweep compare DB --baseline-where KEY=V --candidate-where KEY=V2 [--baseline RUNS]\n"
              "         [--candidate RUNS] [...]\n"
              "  RUN: a run id, a run uuid prefix, or 'latest'; a comma-separated list of runs (at most %d).\n"
-             "  The run is the unit of replication: with >= --min-runs runs per side (default %d, from the A/A\n"
-             "  calibration in results/REPORTS.md), each config and series is tested across runs (Student t on the\n"
+             "  The run is the unit of replication: with >= --min-runs runs per side (default %d with --paired, %d\n"
+             "  for raw latency, from the A/A calibration in results/REPORTS.md), each config and series is tested across runs (Student t on the\n"
              "  logs of the run medians, Holm/BH across all of them); with fewer, the within-run interval is shown\n"
              "  and the verdict is 'inconclusive: need >= N runs per side' (exit 0).  --min-runs 1 allows single\n"
              "  runs (U test of the pooled repetitions; two or more baseline runs add a run-to-run noise floor and\n"
@@ -32,7 +32,8 @@ static void usage(FILE *f) {
              "  latencies (drift of a shared machine between the two runs cancels).\n"
              "  exit 0: no significant regression; 1: a latency regression (adjusted p < alpha, ratio > 1 +\n"
              "  threshold and beyond the floor), an accuracy regression, or a changed deterministic count;\n"
-             "  2: bad usage or input.\n", SW_COMPARE_MAX_RUNS, SW_COMPARE_MIN_RUNS);
+             "  2: bad usage or input.\n", SW_COMPARE_MAX_RUNS, SW_COMPARE_MIN_RUNS_PAIRED,
+          SW_COMPARE_MIN_RUNS_LATENCY);
 }
 
 typedef struct compare_args {

@@ -21,7 +21,7 @@ void sw_compare_opts_default(sw_compare_opts_t *o) {
   o->correction = SW_PADJUST_HOLM;
   o->confidence = 0.95;
   o->acc_rel_tol = 1e-3;
-  o->min_runs = SW_COMPARE_MIN_RUNS;
+  o->min_runs = 0; /* by mode: SW_COMPARE_MIN_RUNS_PAIRED or SW_COMPARE_MIN_RUNS_LATENCY */
 }
 
 /* "1.234 ms"-style text of a duration in seconds. */
@@ -545,6 +545,9 @@ sw_rc sw_compare_runs(const sw_rset_t *base, size_t nb, const sw_rset_t *cand, s
   if (nb < 1 || nc < 1 || nb > SW_COMPARE_MAX_RUNS || nc > SW_COMPARE_MAX_RUNS)
     return sw_err_set(err, SW_ERR_INVALID, "compare: need 1 to %d baseline and candidate runs (got %zu and %zu)",
                       SW_COMPARE_MAX_RUNS, nb, nc);
+  sw_compare_opts_t eff = *o;
+  if (eff.min_runs == 0) eff.min_runs = o->paired ? SW_COMPARE_MIN_RUNS_PAIRED : SW_COMPARE_MIN_RUNS_LATENCY;
+  o = &eff;
   cmp_ctx_t c;
   memset(&c, 0, sizeof c);
   c.o = o;

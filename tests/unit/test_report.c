@@ -822,7 +822,7 @@ static void test_compare_run_level_aa_is_quiet(void **state) {
   load_runs(path, 4, 3, c);
   sw_compare_opts_t o;
   sw_compare_opts_default(&o);
-  assert_int_equal(o.min_runs, SW_COMPARE_MIN_RUNS);
+  assert_int_equal(o.min_runs, 0); /* by mode */
   sw_buf_t out = SW_BUF_INIT, warn = SW_BUF_INIT;
   sw_compare_summary_t sum;
   sw_err_t err;
@@ -845,8 +845,8 @@ static void test_compare_run_level_aa_is_quiet(void **state) {
   sw_buf_free(&warn);
   free_runs(b, 3);
   free_runs(c, 3);
-  char *argv[] = {"compare", path, "--baseline", "1,2,3", "--candidate", "4,5,6", NULL};
-  assert_int_equal(cmd_compare(6, argv), SW_EXIT_OK);
+  char *argv[] = {"compare", path, "--baseline", "1,2,3", "--candidate", "4,5,6", "--min-runs", "3", NULL};
+  assert_int_equal(cmd_compare(8, argv), SW_EXIT_OK);
 }
 
 /* A 15% slowdown planted in 5 configurations' sparse series, 5 + 5 runs: exactly those are REGRESSION (raw
@@ -890,8 +890,8 @@ static void test_compare_run_level_finds_planted(void **state) {
   assert_int_equal(cmd_compare(7, argv), SW_EXIT_FAIL);
 }
 
-/* Too few runs: 2 + 2 with the default min_runs 3 gives no verdict even for the planted 15%, says how many runs
- * are needed, and exits 0; --min-runs 2 then tests across the 2 + 2 runs. */
+/* Too few runs: 2 + 2 with the default min_runs (5 for raw latency, 3 paired) gives no verdict even for the
+ * planted 15%, says how many runs are needed, and exits 0; --min-runs 0 is bad usage. */
 static void test_compare_run_level_too_few_runs(void **state) {
   const char *dir = *state;
   char path[512];
@@ -912,8 +912,14 @@ static void test_compare_run_level_too_few_runs(void **state) {
   assert_int_equal(sum.inconclusive, 600);
   assert_false(sum.run_level);
   /* the planted rows are shown (beyond the threshold) with the verdict, the others are not */
+  assert_int_equal(count_of(sw_buf_str(&out), "inconclusive: need >= 5 runs per side"), N_PLANTED);
+  assert_contains(sw_buf_str(&warn), "600 comparisons inconclusive: need >= 5 runs per side (have 2 baseline, 2");
+  o.paired = 1;
+  sw_buf_reset(&out);
+  sw_buf_reset(&warn);
+  assert_int_equal(sw_compare_runs(b, 2, c, 2, &o, &out, &warn, &sum, &err), SW_OK);
+  assert_int_equal(sum.inconclusive, 300);
   assert_int_equal(count_of(sw_buf_str(&out), "inconclusive: need >= 3 runs per side"), N_PLANTED);
-  assert_contains(sw_buf_str(&warn), "600 comparisons inconclusive: need >= 3 runs per side (have 2 baseline, 2");
   sw_buf_free(&out);
   sw_buf_free(&warn);
   free_runs(b, 2);
@@ -935,8 +941,8 @@ static void test_compare_along_axis(void **state) {
   size_t slower = 0;
   for (int cfg = 0; cfg < 100; cfg++) slower += (1 + (cfg + 100) % 7) > (1 + cfg % 7);
   char *argv[] = {"compare", path, "--baseline", "1,2,3", "--baseline-where", "method=cats", "--candidate-where",
-                  "method=teal", NULL};
-  assert_int_equal(cmd_compare(8, argv), SW_EXIT_FAIL);
+                  "method=teal", "--min-runs", "3", NULL};
+  assert_int_equal(cmd_compare(10, argv), SW_EXIT_FAIL);
   sw_rset_t b[3], c[3];
   memset(b, 0, sizeof b);
   memset(c, 0, sizeof c);
@@ -957,6 +963,7 @@ static void test_compare_along_axis(void **state) {
   sqlite3_close(db);
   sw_compare_opts_t o;
   sw_compare_opts_default(&o);
+  o.min_runs = 3;
   sw_buf_t out = SW_BUF_INIT, warn = SW_BUF_INIT;
   sw_compare_summary_t sum;
   assert_int_equal(sw_compare_runs(b, 3, c, 3, &o, &out, &warn, &sum, &err), SW_OK);
