@@ -7,7 +7,8 @@
  *
  * action = stream is a real timed loop for calibrating compare (scripts/calibrate_compare.sh): per repetition,
  * interleaved, "dense" sums a buffer of stream_kib KiB (default 4096) and "sparse" sums its first fraction
- * (default 0.5); warmup and repetitions as in measure:, inside the host's measurement slot (workers/sw_slot.h).
+ * (default 0.5); warmup and repetitions as in measure:, inside the host's measurement slot (workers/sw_slot.h),
+ * after sleeping sleep_ms (untimed, outside the slot).
  * Test-only knob: the environment variable SW_TEST_SLOWDOWN = F (>= 1, default 1) makes the "sparse" loop do F
  * times the work, a planted slowdown of the method that leaves the config and its hash unchanged; the run's
  * env records it (SW_* variables, results/SCHEMA.md) and the trial its metric slowdown_knob. */
@@ -242,7 +243,10 @@ sw_rc sw_trial_run_test(sw_trial_cache_t *cache, const sw_json_t *config, sw_tri
     if (sleep_ms > 0) sleep_ms_total(sleep_ms);
     return action_ok(cache, config, out, err);
   }
-  if (strcmp(action, "stream") == 0) return action_stream(config, out, err);
+  if (strcmp(action, "stream") == 0) { /* sleep_ms first too: untimed work outside the slot */
+    if (sleep_ms > 0) sleep_ms_total(sleep_ms);
+    return action_stream(config, out, err);
+  }
   if (strcmp(action, "segv") == 0) crash_segv();
   if (strcmp(action, "abort") == 0) abort();
   if (strcmp(action, "exit") == 0) {
