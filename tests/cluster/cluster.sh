@@ -17,7 +17,7 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 check() { [ "$2" = "$3" ] || fail "$1: got '$2', expected '$3'"; echo "ok: $1 = $3"; }
 sql() { sqlite3 -batch -noheader "$1" "$2"; }
 
-[ "$(id -u)" = 0 ] || skip "needs root to create network and UTS namespaces"
+[ "${EUID:-1}" = 0 ] || skip "needs root to create network and UTS namespaces"
 for tool in ip unshare mpirun sqlite3 timeout; do command -v "$tool" >/dev/null || skip "'$tool' not installed"; done
 
 N_HOSTS=3
