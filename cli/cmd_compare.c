@@ -14,22 +14,30 @@
 
 static void usage(FILE *f) {
   fprintf(f, "usage: sparsweep compare DB --baseline RUN[,RUN...] --candidate RUN[,RUN...] [--candidate-db DB2]\n"
-             "         [--threshold 0.05] [--alpha 0.05] [--correction holm|bh|none] [--acc-tol 1e-3] [--where EXPR]\n"
-             "         [--paired] [--verbose]\n"
-             "  RUN: a run id, a run uuid prefix, or 'latest'; a comma-separated list pools the samples of its runs\n"
-             "  (at most %d) for the U test and the ratio CI.  With two or more baseline runs (recommended: a\n"
-             "  single run only measures within-run noise), each config and series gets a run-to-run noise floor,\n"
-             "  the largest ratio between the baseline runs' medians: a change must also exceed it; one that only\n"
-             "  the floor stops is shown as 'noisy (floor X%%)', a warning that does not fail the command.\n"
+             "         [--threshold 0.05] [--alpha 0.01] [--correction holm|bh|none] [--acc-tol 1e-3] [--where EXPR]\n"
+             "         [--paired] [--min-runs N] [--verbose]\n"
+             "       sparsweep compare DB --baseline-where KEY=V --candidate-where KEY=V2 [--baseline RUNS]\n"
+             "         [--candidate RUNS] [...]\n"
+             "  RUN: a run id, a run uuid prefix, or 'latest'; a comma-separated list of runs (at most %d).\n"
+             "  The run is the unit of replication: with >= --min-runs runs per side (default %d with --paired, %d\n"
+             "  for raw latency, from the A/A calibration in results/REPORTS.md), each config and series is tested across runs (Student t on the\n"
+             "  logs of the run medians, Holm/BH across all of them); with fewer, the within-run interval is shown\n"
+             "  and the verdict is 'inconclusive: need >= N runs per side' (exit 0).  --min-runs 1 allows single\n"
+             "  runs (U test of the pooled repetitions; two or more baseline runs add a run-to-run noise floor and\n"
+             "  'noisy (floor X%%)' warnings): that test ignores run-to-run noise and raises false alarms.\n"
+             "  --baseline-where KEY=V --candidate-where KEY=V2: compare along one axis inside the database (kernel\n"
+             "  variants, ISA variants, thread counts of one sweep): baseline trials have KEY=V, candidate trials\n"
+             "  KEY=V2, matched when every other config key is equal; the runs default to 'latest' on both sides.\n"
              "  --paired: compare each trial's interleaved per-repetition speedups dense_i/sparse_i instead of raw\n"
              "  latencies (drift of a shared machine between the two runs cancels).\n"
              "  exit 0: no significant regression; 1: a latency regression (adjusted p < alpha, ratio > 1 +\n"
              "  threshold and beyond the floor), an accuracy regression, or a changed deterministic count;\n"
-             "  2: bad usage or input.\n", SW_COMPARE_MAX_RUNS);
+             "  2: bad usage or input.\n", SW_COMPARE_MAX_RUNS, SW_COMPARE_MIN_RUNS_PAIRED,
+          SW_COMPARE_MIN_RUNS_LATENCY);
 }
 
 typedef struct compare_args {
-  const char       *db, *db2, *base, *cand, *where;
+  const char       *db, *db2, *base, *cand, *where, *base_where, *cand_where;
   sw_compare_opts_t o;
 } compare_args_t;
 
@@ -47,9 +55,15 @@ static int parse_args(int argc, char **argv, compare_args_t *a) {
     else if ((v = sw_cli_opt_value(argc, argv, &i, "--candidate-db", &bad))) a->db2 = v;
     else if ((v = sw_cli_opt_value(argc, argv, &i, "--candidate", &bad))) a->cand = v;
     else if ((v = sw_cli_opt_value(argc, argv, &i, "--where", &bad))) a->where = v;
+    else if ((v = sw_cli_opt_value(argc, argv, &i, "--baseline-where", &bad))) a->base_where = v;
+    else if ((v = sw_cli_opt_value(argc, argv, &i, "--candidate-where", &bad))) a->cand_where = v;
     else if ((v = sw_cli_opt_value(argc, argv, &i, "--threshold", &bad))) bad = !number(v, &a->o.threshold) || a->o.threshold < 0;
     else if ((v = sw_cli_opt_value(argc, argv, &i, "--alpha", &bad))) bad = !number(v, &a->o.alpha) || !(a->o.alpha > 0 && a->o.alpha < 1);
-    else if ((v = sw_cli_opt_value(argc, argv, &i, "--acc-tol", &bad))) bad = !number(v, &a->o.acc_rel_tol) || a->o.acc_rel_tol < 0;
+    else if ((v = sw_cli_opt_value(argc, argv, &i, "--min-runs", &bad))) {
+      double m = 0;
+      bad = !number(v, &m) || m < 1 || m > SW_COMPARE_MAX_RUNS || m != (double)(size_t)m;
+      a->o.min_runs = bad ? a->o.min_runs : (size_t)m;
+    } else if ((v = sw_cli_opt_value(argc, argv, &i, "--acc-tol", &bad))) bad = !number(v, &a->o.acc_rel_tol) || a->o.acc_rel_tol < 0;
     else if ((v = sw_cli_opt_value(argc, argv, &i, "--correction", &bad))) {
       sw_err_t err;
       if (sw_padjust_parse(v, &a->o.correction, &err) != SW_OK) {
@@ -61,6 +75,14 @@ static int parse_args(int argc, char **argv, compare_args_t *a) {
     else if (argv[i][0] != '-' && !a->db) a->db = argv[i];
     else bad = 1;
     if (bad) fprintf(stderr, "sparsweep compare: bad or incomplete option '%s'\n", argv[i]);
+  }
+  if (!bad && (!a->base_where) != (!a->cand_where)) {
+    fprintf(stderr, "sparsweep compare: --baseline-where and --candidate-where go together\n");
+    return 0;
+  }
+  if (!bad && a->base_where) { /* along an axis: the same runs on both sides unless given */
+    if (!a->base) a->base = a->cand ? a->cand : "latest";
+    if (!a->cand) a->cand = a->base;
   }
   if (!bad && (!a->db || !a->base || !a->cand)) {
     fprintf(stderr, "sparsweep compare: DB, --baseline and --candidate are required\n");
@@ -98,6 +120,18 @@ static sw_rc load(const char *path, const char *list, const char *where, sw_rset
   return rc;
 }
 
+/* The filter of one side of an axis comparison (or the plain --where) and, for an axis, the re-keyed sets. */
+static sw_rc load_side(const char *path, const char *list, const char *where, const char *axis, sw_rset_t *sets,
+                       size_t *n, char **key, sw_err_t *err) {
+  sw_buf_t filter = SW_BUF_INIT;
+  *key = NULL;
+  sw_rc rc = axis ? sw_axis_filter(axis, where, key, &filter, err) : SW_OK;
+  if (rc == SW_OK) rc = load(path, list, axis ? sw_buf_str(&filter) : where, sets, n, err);
+  for (size_t i = 0; rc == SW_OK && axis && i < *n; i++) rc = sw_compare_rekey(&sets[i], *key, err);
+  sw_buf_free(&filter);
+  return rc;
+}
+
 static void free_sets(sw_rset_t *sets, size_t n) {
   for (size_t i = 0; i < n; i++) sw_rset_free(&sets[i]);
 }
@@ -120,8 +154,16 @@ int cmd_compare(int argc, char **argv) {
   size_t nb = 0, nc = 0;
   memset(base, 0, sizeof base);
   memset(cand, 0, sizeof cand);
-  sw_rc rc = load(a.db, a.base, a.where, base, &nb, &err);
-  if (rc == SW_OK) rc = load(a.db2 ? a.db2 : a.db, a.cand, a.where, cand, &nc, &err);
+  char *kb = NULL, *kc = NULL;
+  sw_rc rc = load_side(a.db, a.base, a.where, a.base_where, base, &nb, &kb, &err);
+  if (rc == SW_OK) rc = load_side(a.db2 ? a.db2 : a.db, a.cand, a.where, a.cand_where, cand, &nc, &kc, &err);
+  if (rc == SW_OK && kb && strcmp(kb, kc) != 0)
+    rc = sw_err_set(&err, SW_ERR_INVALID, "--baseline-where and --candidate-where name different keys ('%s', '%s')", kb,
+                    kc);
+  if (rc == SW_OK && kb) printf("along %s: baseline %s, candidate %s; trials matched on every other config key\n", kb,
+                                a.base_where, a.cand_where);
+  free(kb);
+  free(kc);
   if (rc != SW_OK) {
     fprintf(stderr, "sparsweep compare: %s\n", err.msg);
     free_sets(base, SW_COMPARE_MAX_RUNS);

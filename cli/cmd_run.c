@@ -11,6 +11,7 @@
 #include "kernels/sw_isa.h"
 #include "orchestrator/sw_events.h"
 #include "orchestrator/sw_orch.h"
+#include "orchestrator/sw_progress.h"
 #include "sw_build_info.h"
 #include "workers/sw_worker_rank.h"
 
@@ -34,6 +35,9 @@ static const char s_usage[] =
     "  --dry-run           show what would run and what is skipped; write nothing\n"
     "  --summary-json F    also write the run summary (counts, wall and rank 0 CPU seconds) to F as JSON\n"
     "  -v, --verbose       one line per finished trial\n"
+    "  --quiet             no progress line (by default: a line updated once per second on a terminal, else a\n"
+    "                      plain line every 10% of the trials or 60 s)\n"
+    "  --progress tty|plain  force the terminal line or the plain lines (under mpirun stderr is a pipe)\n"
     "SIGTERM/SIGUSR1 to rank 0 (mpirun forwards SIGUSR1 to all ranks) stop dispatching, let running trials\n"
     "finish (interrupting them after the grace), commit and exit 0.  A rank that has not answered 5 s after the\n"
     "grace has its trial recorded interrupted, and the job ends with MPI_Abort (exit 1).\n";
@@ -62,7 +66,24 @@ static int s_parse_double(const char *opt, const char *text, double *out, char *
 }
 
 /* Fills opts from argv; returns 0, or SW_EXIT_USAGE with the problem in why. */
-static int s_parse(int argc, char **argv, sw_orch_opts_t *o, const char **summary_path, char *why, size_t why_len) {
+/* How the progress is shown: -1 automatic (a terminal line when stderr is a terminal), 0 plain lines,
+ * 1 terminal line, 2 none (--quiet). */
+typedef struct run_cli {
+  const char *summary_path;
+  int         progress;
+} run_cli_t;
+
+static int s_parse_progress(const char *v, int *mode, char *why, size_t why_len) {
+  if (v && strcmp(v, "tty") == 0) *mode = 1;
+  else if (v && strcmp(v, "plain") == 0) *mode = 0;
+  else {
+    snprintf(why, why_len, "--progress: expected tty or plain");
+    return SW_EXIT_USAGE;
+  }
+  return 0;
+}
+
+static int s_parse(int argc, char **argv, sw_orch_opts_t *o, run_cli_t *cli, char *why, size_t why_len) {
   o->events_endpoint = SW_EVENTS_DEFAULT_ENDPOINT;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *next = i + 1 < argc ? argv[i + 1] : NULL;
@@ -79,7 +100,9 @@ static int s_parse(int argc, char **argv, sw_orch_opts_t *o, const char **summar
     else if (strcmp(a, "--batch") == 0) bad = s_parse_int(a, argv[++i], &o->batch_trials, why, why_len);
     else if (strcmp(a, "--drain-grace") == 0) bad = s_parse_double(a, argv[++i], &o->drain_grace_s, why, why_len);
     else if (strcmp(a, "--drain-file") == 0 && next) o->drain_file = argv[++i];
-    else if (strcmp(a, "--summary-json") == 0 && next) *summary_path = argv[++i];
+    else if (strcmp(a, "--summary-json") == 0 && next) cli->summary_path = argv[++i];
+    else if (strcmp(a, "--quiet") == 0) cli->progress = 2;
+    else if (strcmp(a, "--progress") == 0) bad = s_parse_progress(argv[++i], &cli->progress, why, why_len);
     else if (strcmp(a, "--snapshot") == 0 && next) o->snapshot_path = argv[++i];
     else if (strcmp(a, "--snapshot-every") == 0) bad = s_parse_double(a, argv[++i], &o->snapshot_every_s, why, why_len);
     else if (strcmp(a, "--events") == 0 && next) {
@@ -157,7 +180,9 @@ static void s_write_summary_json(const char *path, const sw_orch_summary_t *s) {
 }
 
 /* *abort_job = 1 when a worker rank did not answer by the drain deadline: MPI_Finalize would wait for it. */
-static int s_rank0(const sw_orch_opts_t *o, int world_size, const char *summary_path, int *abort_job) {
+static int s_rank0(const sw_orch_opts_t *opts, int world_size, const char *summary_path, int progress,
+                   int *abort_job) {
+  sw_orch_opts_t run_opts = *opts, *o = &run_opts;
   sw_err_t err;
   sw_orch_summary_t sum;
   sw_worker_local_t *local = NULL;
@@ -177,7 +202,9 @@ static int s_rank0(const sw_orch_opts_t *o, int world_size, const char *summary_
     backend = (sw_orch_local_t){NULL, sw_worker_local_submit, sw_worker_local_wait, sw_worker_local_interrupt,
                                 "", NULL};
   }
+  o->progress = progress == 2 || o->dry_run ? NULL : sw_progress_new(stderr, progress);
   sw_rc rc = sw_orch_run(o, world_size, world_size <= 1 ? &backend : NULL, &sum, &err);
+  sw_progress_free(o->progress);
   sw_worker_local_destroy(&local);
   if (rc != SW_OK) fprintf(stderr, "sparsweep run: %s\n", err.msg);
   s_print_summary(o, &sum);
@@ -198,14 +225,15 @@ int cmd_run(int argc, char **argv) {
   o.build = (sw_build_info_t){SW_VERSION, SW_GIT_COMMIT, SW_GIT_DIRTY, SW_COMPILER, SW_C_FLAGS, kernel_flags};
   o.argc = argc;
   o.argv = argv;
-  const char *summary_path = NULL;
+  run_cli_t cli = {NULL, -1};
   /* options are checked on every rank before MPI_Init (all exit 2 alike); only rank 0 says why */
   char why[512] = "";
-  int rc = s_parse(argc, argv, &o, &summary_path, why, sizeof why);
+  int rc = s_parse(argc, argv, &o, &cli, why, sizeof why);
+  const char *summary_path = cli.summary_path;
   if (rc && s_env_rank() == 0) fprintf(stderr, "sparsweep run: %s\n%s", why, s_usage);
   if (rc) return rc;
   int abort_job = 0;
-  if (!s_launched_by_mpi()) return s_rank0(&o, 1, summary_path, &abort_job);
+  if (!s_launched_by_mpi()) return s_rank0(&o, 1, summary_path, cli.progress, &abort_job);
   int rank = 0, size = 1;
   sw_err_t err;
   if (MPI_Init(&argc, &argv) != MPI_SUCCESS || sw_proto_init(&err) != SW_OK ||
@@ -214,7 +242,7 @@ int cmd_run(int argc, char **argv) {
     return SW_EXIT_FAIL;
   }
   if (rank == 0) {
-    rc = s_rank0(&o, size, summary_path, &abort_job);
+    rc = s_rank0(&o, size, summary_path, cli.progress, &abort_job);
     if (abort_job) { /* everything is committed and the summary printed; a frozen rank must not hold the job */
       fprintf(stderr, "sparsweep run: ending the job with MPI_Abort: a worker rank did not answer by the drain "
                       "deadline\n");

@@ -22,6 +22,7 @@
 #include "experiments/sw_grid.h"
 #include "orchestrator/sw_events.h"
 #include "orchestrator/sw_runlock.h"
+#include "orchestrator/sw_progress.h"
 #include "orchestrator/sw_stale.h"
 #include "orchestrator/sw_tally.h"
 #include "results/sw_store.h"
@@ -152,6 +153,7 @@ static int s_in_flight(const sw_orch_t *o) {
 static void s_publish(sw_orch_t *o, const char *topic, const char *members) {
   o->counts.running = s_in_flight(o);
   sw_events_publish(o->events, topic, &o->counts, members);
+  if (o->opts->progress) sw_progress_event(o->opts->progress, topic, &o->counts, members, sw_now_ns());
 }
 
 /* Sends STOP(exit_code) to every worker rank; errors are logged, not returned (best effort on exit). */

@@ -58,6 +58,7 @@ typedef struct sw_orch_opts {
   double          snapshot_every_s;/* period of snapshots during the run, s (0 = only at the end) */
   int             batch_trials;    /* store commit batch (0 = store default) */
   int             verbose;         /* 1: one line per finished trial on stderr */
+  struct sw_progress *progress;    /* NULL or the progress line fed every event (orchestrator/sw_progress.h) */
   sw_build_info_t build;           /* provenance of the binary */
   int             argc;            /* command line, recorded in the run */
   char          **argv;

@@ -159,7 +159,7 @@ int sw_metric_higher_is_better(const char *name);
 
 typedef struct sw_compare_opts {
   double     threshold;   /* practical threshold on |ratio - 1| (default 0.05) */
-  double     alpha;       /* significance after correction (default 0.05) */
+  double     alpha;       /* significance after correction (default 0.01) */
   sw_padjust correction;  /* default Holm */
   double     confidence;  /* ratio interval level (default 0.95) */
   double     acc_rel_tol; /* accuracy metrics without a standard error: relative tolerance (default 1e-3) */
@@ -167,9 +167,18 @@ typedef struct sw_compare_opts {
   int        paired;      /* 1: compare each trial's per-repetition speedups dense_i/sparse_i (interleaved pairs,
                              so machine drift between the two runs cancels) instead of raw latencies; a lower
                              candidate speedup is the regression */
+  size_t     min_runs;    /* runs per side needed for a latency verdict; 0 (default): SW_COMPARE_MIN_RUNS_PAIRED
+                             with paired, else SW_COMPARE_MIN_RUNS_LATENCY.  Fewer: "inconclusive", never a
+                             regression.  1 allows the within-run test of single runs */
 } sw_compare_opts_t;
 
-/* Fills o with the defaults: 5 % regression threshold, alpha 0.05 with Holm correction, 95 % confidence,
+/* Default runs per side for a verdict, from the A/A and planted-slowdown calibration on a shared 2-core VM with
+ * a memory-streaming neighbour (results/REPORTS.md, scripts/calibrate_compare.sh): the paired speedup gave no
+ * false alarm and found the planted 10% every time with 3 runs per side; raw latency needed 5 to find it. */
+#define SW_COMPARE_MIN_RUNS_PAIRED 3
+#define SW_COMPARE_MIN_RUNS_LATENCY 5
+
+/* Fills o with the defaults: 5 % regression threshold, alpha 0.01 with Holm correction, 95 % confidence,
  * accuracy relative tolerance 1e-3. */
 void sw_compare_opts_default(sw_compare_opts_t *o);
 
@@ -185,6 +194,8 @@ typedef struct sw_compare_summary {
   size_t noisy;             /* significant and beyond the threshold but within the run-to-run noise floor of the
                                baseline runs (warning "noisy (floor X%)", never a verdict); 0 with one baseline run */
   size_t floor_above;       /* comparisons whose noise floor alone exceeds the threshold */
+  size_t inconclusive;      /* comparisons without a verdict because a side has fewer than min_runs runs */
+  int    run_level;         /* 1 when verdicts came from the run-level test (>= 2 runs per side) */
 } sw_compare_summary_t;
 
 /* Compares two loaded sets, trials matched by config hash.  Writes the report to out and warnings to warn.
@@ -208,6 +219,16 @@ sw_rc sw_compare_sets(const sw_rset_t *base, const sw_rset_t *cand, const sw_com
  * configuration.  nb == nc == 1 is exactly sw_compare_sets (plus a hint on warn to use two baseline runs). */
 sw_rc sw_compare_runs(const sw_rset_t *base, size_t nb, const sw_rset_t *cand, size_t nc, const sw_compare_opts_t *o,
                       sw_buf_t *out, sw_buf_t *warn, sw_compare_summary_t *sum, sw_err_t *err);
+
+/* Compare along an axis inside one database (--baseline-where KEY=V --candidate-where KEY=V2): replaces each
+ * trial's config_hash in set by the SHA-256 of its config without key ("k=v" texts of every other key, in
+ * key order), so that sw_compare_runs matches trials that differ only in key.  SW_ERR_NOMEM on failure. */
+sw_rc sw_compare_rekey(sw_rset_t *set, const char *key, sw_err_t *err);
+
+/* Parses "KEY=VALUE" (KEY an identifier) into the filter "KEY = VALUE" (a number as is, anything else quoted)
+ * for sw_where_to_sql, ANDed with where when where is non-NULL; *key receives KEY (malloc'd).  SW_ERR_INVALID
+ * naming the text when it is not of that form or the value contains a quote. */
+sw_rc sw_axis_filter(const char *kv, const char *where, char **key, sw_buf_t *filter, sw_err_t *err);
 
 /* 1 when a metric (is_counter 0: unit flop/count/byte(s) or a "flops" name) or a counter (is_counter 1) is a
  * deterministic count compared exactly: FLOPs, SDE counters, instructions; never cycles, cache misses,

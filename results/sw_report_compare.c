@@ -3,6 +3,7 @@
  * comparison, a practical threshold, a run-to-run noise floor when several baseline runs are given, "too few
  * samples" as a warning only, accuracy metrics against their own tolerance, deterministic counts compared
  * exactly), metric history across runs with change points, and export to CSV / JSON Lines. */
+#include <ctype.h>
 #include <math.h>
 #include <sqlite3.h>
 #include <stdlib.h>
@@ -10,15 +11,17 @@
 #include <time.h>
 
 #include "results/sw_report.h"
+#include "common/sw_hash.h"
 #include "results/sw_report_int.h"
 
 void sw_compare_opts_default(sw_compare_opts_t *o) {
   memset(o, 0, sizeof *o);
   o->threshold = 0.05;
-  o->alpha = 0.05;
+  o->alpha = 0.01; /* from the A/A calibration in results/REPORTS.md: 0.05 gave 1.5-5% false alarms per compare */
   o->correction = SW_PADJUST_HOLM;
   o->confidence = 0.95;
   o->acc_rel_tol = 1e-3;
+  o->min_runs = 0; /* by mode: SW_COMPARE_MIN_RUNS_PAIRED or SW_COMPARE_MIN_RUNS_LATENCY */
 }
 
 /* "1.234 ms"-style text of a duration in seconds. */
@@ -73,7 +76,16 @@ typedef struct lat_cmp {
   double             floor;         /* run-to-run noise floor, max |log(m_i/m_j)| over baseline runs; NaN if < 2 */
   int                too_few;
   int                higher_better; /* 1 for paired speedups: a lower candidate value is the regression */
+  int                run_level;     /* 1: p and the interval come from the run-level test of the run medians */
+  int                inconclusive;  /* 1: a side has fewer than min_runs runs; within-run interval only */
 } lat_cmp_t;
+
+/* The per-run values of one (configuration, series) on both sides: a run's median (paired: its median
+ * per-repetition speedup), one per run that has the series. */
+typedef struct run_medians {
+  double b[SW_COMPARE_MAX_RUNS], c[SW_COMPARE_MAX_RUNS];
+  size_t nb, nc;
+} run_medians_t;
 
 typedef struct cmp_ctx {
   const sw_compare_opts_t *o;
@@ -88,9 +100,22 @@ typedef struct cmp_ctx {
 } cmp_ctx_t;
 
 /* One comparison of baseline values xb[nb] with candidate values xc[nc] (all > 0). */
+/* The run-level verdict input (>= 2 runs per side): pooled t test of the log run medians (results/sw_stats.h).
+ * Repetitions inside one process share its memory placement, frequency and neighbours, so they are not
+ * independent samples of what a rerun shows; the runs are. */
+static sw_rc run_level_test(cmp_ctx_t *c, lat_cmp_t *l, const run_medians_t *rm, sw_err_t *err) {
+  sw_rc rc = sw_run_ttest(rm->b, rm->nb, rm->c, rm->nc, c->o->confidence, &l->ratio, &l->p, err);
+  l->run_level = 1;
+  l->med_base = sw_median(rm->b, rm->nb);
+  l->med_cand = sw_median(rm->c, rm->nc);
+  return rc;
+}
+
+/* One comparison of baseline values xb[nb] with candidate values xc[nc] (all > 0), pooled over the runs; rm
+ * holds the same series' run medians, which decide when both sides have enough runs. */
 static sw_rc compare_values(cmp_ctx_t *c, const sw_rtrial_t *b, const sw_rtrial_t *t, const char *name,
                             const double *xb, size_t nb, const double *xc, size_t nc, int higher_better, double floor,
-                            sw_err_t *err) {
+                            const run_medians_t *rm, sw_err_t *err) {
   if (c->n_lat == c->cap_lat) {
     size_t ncap = c->cap_lat ? c->cap_lat * 2 : 64;
     lat_cmp_t *p = realloc(c->lat, ncap * sizeof *p);
@@ -114,12 +139,21 @@ static sw_rc compare_values(cmp_ctx_t *c, const sw_rtrial_t *b, const sw_rtrial_
     sw_buf_printf(c->warn, "warning: %s series %s not compared: %s\n", d, name, e2.msg);
     return SW_OK;
   }
-  sw_mwu_t u;
-  sw_rc rc = sw_mwu_test(xb, nb, xc, nc, &u, err);
+  size_t runs = rm->nb < rm->nc ? rm->nb : rm->nc;
+  sw_rc rc = SW_OK;
+  if (runs < c->o->min_runs) {
+    l->inconclusive = 1; /* the within-run interval above describes the runs; no test, not in the family */
+    l->p = NAN;
+  } else if (runs >= 2) {
+    rc = run_level_test(c, l, rm, err);
+  } else { /* --min-runs 1 with single runs: within-run U test of the pooled repetitions */
+    sw_mwu_t u;
+    rc = sw_mwu_test(xb, nb, xc, nc, &u, err);
+    l->p = u.p;
+    l->too_few = sw_mwu_min_p(nb, nc) >= c->o->alpha;
+    if (l->too_few) l->p = NAN; /* cannot ever be significant: not a test, not in the family */
+  }
   if (rc != SW_OK) return rc;
-  l->p = u.p;
-  l->too_few = sw_mwu_min_p(nb, nc) >= c->o->alpha;
-  if (l->too_few) l->p = NAN; /* cannot ever be significant: not a test, not in the family */
   c->n_lat++;
   return SW_OK;
 }
@@ -227,9 +261,10 @@ static double *series_values(const sw_rtrial_t *t, const char *name, int paired,
  * when no run has it); *floor = max |log(m_i / m_j)| = log(max m / min m) over the per-run medians m when at
  * least two runs contributed, else NaN.  Returns 0 on allocation failure. */
 static int pool_series(const sw_rtrial_t *const *ts, size_t n, const char *name, int paired, double **pool,
-                       size_t *len, double *floor) {
+                       size_t *len, double *floor, double *medians, size_t *runs_out) {
   double mmin = INFINITY, mmax = -INFINITY;
   size_t runs = 0;
+  *runs_out = 0;
   *pool = NULL;
   *len = 0;
   *floor = NAN;
@@ -251,9 +286,10 @@ static int pool_series(const sw_rtrial_t *const *ts, size_t n, const char *name,
     double m = sw_median(v, k);
     mmin = fmin(mmin, m);
     mmax = fmax(mmax, m);
-    runs++;
+    medians[runs++] = m;
     free(v);
   }
+  *runs_out = runs;
   if (runs >= 2 && mmin > 0) *floor = log(mmax / mmin);
   return 1;
 }
@@ -262,13 +298,14 @@ static int pool_series(const sw_rtrial_t *const *ts, size_t n, const char *name,
 static sw_rc compare_series(cmp_ctx_t *c, const cfg_runs_t *r, const char *name, int paired, sw_err_t *err) {
   double *xb, *xc, floor, unused;
   size_t nb, nc;
-  int ok = pool_series(r->bt, r->nb, name, paired, &xb, &nb, &floor);
-  ok = pool_series(r->ct, r->nc, name, paired, &xc, &nc, &unused) && ok;
+  run_medians_t rm;
+  int ok = pool_series(r->bt, r->nb, name, paired, &xb, &nb, &floor, rm.b, &rm.nb);
+  ok = pool_series(r->ct, r->nc, name, paired, &xc, &nc, &unused, rm.c, &rm.nc) && ok;
   sw_rc rc = ok ? SW_OK : sw_err_set(err, SW_ERR_NOMEM, "compare: out of memory");
   const sw_rtrial_t *t = NULL;
   for (size_t j = 0; j < r->nc && !t; j++) t = r->ct[j];
   if (rc == SW_OK && xb && xc && nb && nc)
-    rc = compare_values(c, r->bt[0], t, name, xb, nb, xc, nc, paired, floor, err);
+    rc = compare_values(c, r->bt[0], t, name, xb, nb, xc, nc, paired, floor, &rm, err);
   free(xb);
   free(xc);
   return rc;
@@ -350,13 +387,19 @@ static sw_rc verdicts(cmp_ctx_t *c, sw_buf_t *out, sw_err_t *err) {
     /* "worse" is the factor by which the candidate is slower: latency ratio, or the inverse speedup ratio. */
     double worse = l->higher_better ? 1 / l->ratio.value : l->ratio.value;
     int over = worse > 1 + c->o->threshold || worse < 1 / (1 + c->o->threshold);
-    /* Beyond the run-to-run noise floor too (NaN floor: one baseline run, the threshold alone decides). */
-    int big = over && !(fabs(log(worse)) <= l->floor);
+    /* Beyond the run-to-run noise floor too (NaN floor: one baseline run, the threshold alone decides); the
+     * run-level test already weighs the run-to-run spread, so the floor is not applied a second time. */
+    int big = over && (l->run_level || !(fabs(log(worse)) <= l->floor));
     int sig = !l->too_few && l->p_adj < c->o->alpha;
     char noisy[64];
     const char *v = "~";
     if (l->floor > log1p(c->o->threshold)) c->sum->floor_above++;
-    if (l->too_few) {
+    char inconclusive[64];
+    if (l->inconclusive) {
+      c->sum->inconclusive++;
+      snprintf(inconclusive, sizeof inconclusive, "inconclusive: need >= %zu runs per side", c->o->min_runs);
+      v = inconclusive;
+    } else if (l->too_few) {
       c->sum->too_few++;
       v = "too few samples";
     } else {
@@ -370,13 +413,16 @@ static sw_rc verdicts(cmp_ctx_t *c, sw_buf_t *out, sw_err_t *err) {
     }
     if (sig && big && worse > 1) c->sum->regressions++;
     if (sig && big && worse < 1) c->sum->improvements++;
-    if (c->o->verbose || (strcmp(v, "~") != 0 && !l->too_few)) latency_row(c, &g, l, v);
+    int shown = l->inconclusive ? over : strcmp(v, "~") != 0 && !l->too_few;
+    if (c->o->verbose || shown) latency_row(c, &g, l, v);
   }
   c->sum->geomean_ratio = sw_geomean(ratios, nr);
   if (rc == SW_OK && g.nrows) {
-    sw_buf_printf(out, "%s: candidate/baseline ratio of medians, %.0f%% CI; changes need p_adj < %g AND a change > %g%s\n",
-                  c->o->paired ? "paired speedup (dense_i/sparse_i)" : "latency", c->o->confidence * 100, c->o->alpha,
-                  c->o->threshold, with_floor ? " AND > floor" : "");
+    sw_buf_printf(out, "%s: candidate/baseline ratio of %s, %.0f%% CI; changes need p_adj < %g AND a change > %g%s\n",
+                  c->o->paired ? "paired speedup (dense_i/sparse_i)" : "latency",
+                  c->sum->run_level ? "the runs' geometric means of run medians (run-level t test)" : "medians",
+                  c->o->confidence * 100, c->o->alpha, c->o->threshold,
+                  with_floor && !c->sum->run_level ? " AND > floor" : "");
     sw_grid_render(&g, NULL, SW_FMT_TEXT, out);
     sw_buf_puts(out, "\n");
   }
@@ -418,7 +464,10 @@ static void summary_lines(const cmp_ctx_t *c, sw_buf_t *out) {
                   s->geomean_ratio);
   sw_buf_printf(out, "%zu regressions, %zu improvements, %zu accuracy regressions (%zu changes), %zu count changes\n",
                 s->regressions, s->improvements, s->accuracy_regressions, s->accuracy_changes, s->count_changes);
-  if (c->n_base_runs >= 2)
+  if (s->inconclusive)
+    sw_buf_printf(out, "%zu comparisons inconclusive: fewer than %zu runs on a side (within-run intervals shown, no"
+                       " verdict)\n", s->inconclusive, c->o->min_runs);
+  if (c->n_base_runs >= 2 && !s->run_level)
     sw_buf_printf(out, "run-to-run noise: %zu comparisons have a floor above the threshold; %zu changes within their floor"
                        " (noisy: a warning, not a verdict)\n", s->floor_above, s->noisy);
 }
@@ -438,10 +487,13 @@ static void header_lines(const cmp_ctx_t *c, const sw_rset_t *base, size_t nb, c
   sw_buf_printf(out, " vs candidate%s ", nc > 1 ? "s" : "");
   runs_text(cand, nc, out);
   sw_buf_puts(out, "\n");
-  if (nb > 1 || nc > 1)
-    sw_buf_printf(out, "samples pooled over the %zu baseline and the %zu candidate runs for the U test and the ratio CI\n",
-                  nb, nc);
-  if (c->n_base_runs >= 2)
+  if ((nb > 1 || nc > 1) && !c->sum->run_level)
+    sw_buf_printf(out, "samples pooled over the %zu baseline and the %zu candidate runs for the %s\n", nb, nc,
+                  c->o->min_runs <= 1 ? "U test and the ratio CI" : "within-run ratio CI");
+  if (c->sum->run_level)
+    sw_buf_printf(out, "run-level test: one value per run (its median%s), Student t on the logs across runs, %s across"
+                       " comparisons\n", c->o->paired ? " per-repetition speedup" : "", correction_name(c->o->correction));
+  else if (c->n_base_runs >= 2)
     sw_buf_puts(out, "floor: run-to-run noise, the largest ratio between the baseline runs' medians; a change must exceed"
                      " it and the threshold\n");
   sw_buf_puts(out, "\n");
@@ -493,12 +545,16 @@ sw_rc sw_compare_runs(const sw_rset_t *base, size_t nb, const sw_rset_t *cand, s
   if (nb < 1 || nc < 1 || nb > SW_COMPARE_MAX_RUNS || nc > SW_COMPARE_MAX_RUNS)
     return sw_err_set(err, SW_ERR_INVALID, "compare: need 1 to %d baseline and candidate runs (got %zu and %zu)",
                       SW_COMPARE_MAX_RUNS, nb, nc);
+  sw_compare_opts_t eff = *o;
+  if (eff.min_runs == 0) eff.min_runs = o->paired ? SW_COMPARE_MIN_RUNS_PAIRED : SW_COMPARE_MIN_RUNS_LATENCY;
+  o = &eff;
   cmp_ctx_t c;
   memset(&c, 0, sizeof c);
   c.o = o;
   c.sum = sum;
   c.warn = warn;
   c.n_base_runs = nb;
+  sum->run_level = (nb < nc ? nb : nc) >= 2 && (nb < nc ? nb : nc) >= o->min_runs;
   init_change_grid(&c.acc);
   init_change_grid(&c.counts);
   int warned = 0; /* one machine warning at most: base[0] against every other listed run */
@@ -524,6 +580,10 @@ sw_rc sw_compare_runs(const sw_rset_t *base, size_t nb, const sw_rset_t *cand, s
   if (rc == SW_OK && sum->noisy)
     sw_buf_printf(warn, "warning: %zu changes are significant and beyond the threshold but within the run-to-run noise"
                         " floor of the baseline runs: marked noisy, no verdict\n", sum->noisy);
+  if (rc == SW_OK && sum->inconclusive)
+    sw_buf_printf(warn, "warning: %zu comparisons inconclusive: need >= %zu runs per side (have %zu baseline, %zu"
+                        " candidate); rerun the sweep with --force to add runs, or see --min-runs\n",
+                  sum->inconclusive, o->min_runs, nb, nc);
   if (rc == SW_OK && nb == 1 && (sum->compared || sum->too_few))
     sw_buf_puts(warn, "hint: one baseline run measures only within-run noise; give two or more (--baseline 1,2) to"
                       " measure the run-to-run noise floor\n");
@@ -534,6 +594,72 @@ sw_rc sw_compare_runs(const sw_rset_t *base, size_t nb, const sw_rset_t *cand, s
   free(c.lat);
   if (rc == SW_OK && (!sw_buf_ok(out) || !sw_buf_ok(warn))) rc = sw_err_set(err, SW_ERR_NOMEM, "compare: out of memory");
   return rc;
+}
+
+/* ------------------------------------------------------------------ compare along an axis */
+
+/* Two ok trials of one run with the same config apart from key would make the matching ambiguous. */
+static sw_rc rekey_unique(const sw_rset_t *set, const char *key, sw_err_t *err) {
+  size_t n;
+  const sw_rtrial_t **idx = index_by_hash(set, &n);
+  if (!idx) return sw_err_set(err, SW_ERR_NOMEM, "compare: out of memory");
+  sw_rc rc = SW_OK;
+  for (size_t i = 1; rc == SW_OK && i < n; i++)
+    if (strcmp(idx[i - 1]->config_hash, idx[i]->config_hash) == 0)
+      rc = sw_err_set(err, SW_ERR_INVALID, "run %lld: trials %lld and %lld differ only in '%s' or not at all: cannot match"
+                      " configs along it", (long long)set->run.run_id, (long long)idx[i - 1]->trial_id,
+                      (long long)idx[i]->trial_id, key);
+  free(idx);
+  return rc;
+}
+
+sw_rc sw_compare_rekey(sw_rset_t *set, const char *key, sw_err_t *err) {
+  sw_buf_t b = SW_BUF_INIT;
+  char v[512], hex[65];
+  for (size_t i = 0; i < set->n; i++) {
+    sw_rtrial_t *t = &set->trials[i];
+    sw_buf_reset(&b);
+    for (size_t k = 0; t->config && k < t->config->count; k++) {
+      if (strcmp(t->config->keys[k], key) == 0) continue;
+      sw_rtrial_config_text(t, t->config->keys[k], v, sizeof v);
+      sw_buf_printf(&b, "%s=%s\n", t->config->keys[k], v);
+    }
+    sw_sha256_hex(b.data ? b.data : "", b.len, hex);
+    char *nh = sw_buf_ok(&b) ? sw_report_strdup(hex) : NULL;
+    if (!nh) {
+      sw_buf_free(&b);
+      return sw_err_set(err, SW_ERR_NOMEM, "compare: out of memory");
+    }
+    free(t->config_hash);
+    t->config_hash = nh;
+  }
+  sw_buf_free(&b);
+  return rekey_unique(set, key, err);
+}
+
+static int is_identifier(const char *s, size_t n) {
+  if (n == 0 || !(isalpha((unsigned char)s[0]) || s[0] == '_')) return 0;
+  for (size_t i = 1; i < n; i++)
+    if (!(isalnum((unsigned char)s[i]) || s[i] == '_' || s[i] == '.')) return 0;
+  return 1;
+}
+
+sw_rc sw_axis_filter(const char *kv, const char *where, char **key, sw_buf_t *filter, sw_err_t *err) {
+  const char *eq = strchr(kv, '=');
+  *key = NULL;
+  if (!eq || !is_identifier(kv, (size_t)(eq - kv)) || !eq[1] || strchr(eq + 1, '\''))
+    return sw_err_set(err, SW_ERR_INVALID, "'%s': expected KEY=VALUE (KEY a config key, VALUE without quotes)", kv);
+  char *end = NULL;
+  (void)strtod(eq + 1, &end);
+  int number = end && *end == '\0';
+  *key = malloc((size_t)(eq - kv) + 1);
+  if (!*key) return sw_err_set(err, SW_ERR_NOMEM, "compare: out of memory");
+  memcpy(*key, kv, (size_t)(eq - kv));
+  (*key)[eq - kv] = '\0';
+  sw_buf_reset(filter);
+  if (where) sw_buf_printf(filter, "(%s) and ", where);
+  sw_buf_printf(filter, number ? "%s = %s" : "%s = '%s'", *key, eq + 1);
+  return sw_buf_ok(filter) ? SW_OK : sw_err_set(err, SW_ERR_NOMEM, "compare: out of memory");
 }
 
 /* ------------------------------------------------------------------ history */

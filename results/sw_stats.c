@@ -457,3 +457,83 @@ sw_rc sw_change_points(const double *x, size_t n, double min_rel, int *step_at, 
   free(start);
   return SW_OK;
 }
+
+/* ------------------------------------------------------------------ Student t, run-level test */
+
+/* Continued fraction of the regularized incomplete beta function I_x(a, b), evaluated with the modified
+ * Lentz method (Press et al., Numerical Recipes, 3rd ed., §6.4, eq. 6.4.5; own implementation). */
+static double beta_cont_frac(double a, double b, double x) {
+  const double tiny = 1e-300;
+  double c = 1, d = 1 - (a + b) * x / (a + 1);
+  d = 1 / (fabs(d) < tiny ? tiny : d);
+  double h = d;
+  for (int m = 1; m <= 300; m++) {
+    for (int odd = 0; odd < 2; odd++) {
+      double num = odd ? -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1))
+                       : m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m));
+      d = 1 + num * d;
+      d = 1 / (fabs(d) < tiny ? tiny : d);
+      c = 1 + num / c;
+      if (fabs(c) < tiny) c = tiny;
+      h *= d * c;
+      if (odd && fabs(d * c - 1) < 1e-15) return h;
+    }
+  }
+  return h;
+}
+
+/* Regularized incomplete beta I_x(a, b) for a, b > 0, x in [0, 1]. */
+static double incomplete_beta(double a, double b, double x) {
+  if (x <= 0) return 0;
+  if (x >= 1) return 1;
+  double lbeta = lgamma(a + b) - lgamma(a) - lgamma(b);
+  double front = exp(lbeta + a * log(x) + b * log1p(-x));
+  if (x < (a + 1) / (a + b + 2)) return front * beta_cont_frac(a, b, x) / a;
+  return 1 - front * beta_cont_frac(b, a, 1 - x) / b;
+}
+
+double sw_t_p2(double t, double df) {
+  if (isnan(t) || !(df > 0)) return NAN;
+  if (isinf(t)) return 0;
+  return incomplete_beta(0.5 * df, 0.5, df / (df + t * t));
+}
+
+double sw_t_isf2(double p, double df) {
+  if (!(p > 0 && p < 1) || !(df > 0)) return NAN;
+  double lo = 0, hi = 1;
+  while (sw_t_p2(hi, df) > p && hi < 1e12) hi *= 2;
+  for (int i = 0; i < 200 && hi - lo > 1e-12 * hi; i++) {
+    double mid = 0.5 * (lo + hi);
+    if (sw_t_p2(mid, df) > p) lo = mid;
+    else hi = mid;
+  }
+  return 0.5 * (lo + hi);
+}
+
+sw_rc sw_run_ttest(const double *x, size_t nx, const double *y, size_t ny, double level, sw_estimate_t *ratio,
+                   double *p, sw_err_t *err) {
+  if (nx < 2 || ny < 2 || !(level > 0 && level < 1))
+    return sw_err_set(err, SW_ERR_INVALID, "run-level test: need >= 2 runs per side (got %zu and %zu)", nx, ny);
+  double sx = 0, sy = 0, qx = 0, qy = 0;
+  for (size_t i = 0; i < nx; i++) {
+    if (!(x[i] > 0)) return sw_err_set(err, SW_ERR_INVALID, "run-level test: values must be > 0");
+    sx += log(x[i]);
+  }
+  for (size_t i = 0; i < ny; i++) {
+    if (!(y[i] > 0)) return sw_err_set(err, SW_ERR_INVALID, "run-level test: values must be > 0");
+    sy += log(y[i]);
+  }
+  double mx = sx / (double)nx, my = sy / (double)ny;
+  for (size_t i = 0; i < nx; i++) qx += (log(x[i]) - mx) * (log(x[i]) - mx);
+  for (size_t i = 0; i < ny; i++) qy += (log(y[i]) - my) * (log(y[i]) - my);
+  double df = (double)(nx + ny - 2), diff = my - mx;
+  double se = sqrt((qx + qy) / df * (1.0 / (double)nx + 1.0 / (double)ny));
+  double q = sw_t_isf2(1 - level, df);
+  ratio->value = exp(diff);
+  ratio->confidence = level;
+  ratio->lo = exp(diff - q * se);
+  ratio->hi = exp(diff + q * se);
+  if (se > 0) *p = sw_t_p2(diff / se, df);
+  else *p = diff == 0 ? 1 : 0;
+  return SW_OK;
+}

@@ -88,6 +88,21 @@ void sw_sorted_copy(const double *x, size_t n, double *out);
 double sw_norm_sf(double z);
 double sw_norm_isf(double p);
 
+/* Student's t distribution with df > 0 degrees of freedom: the two-sided tail P(|T| > |t|) (through the
+ * regularized incomplete beta function, I_{df/(df+t^2)}(df/2, 1/2)), and its inverse: the t with
+ * P(|T| > t) = p, for p in (0, 1).  NaN on bad input. */
+double sw_t_p2(double t, double df);
+double sw_t_isf2(double p, double df);
+
+/* The run-level test of compare: x[nx] and y[ny] are one value per run (a run's median, or its median
+ * per-repetition speedup), all > 0, nx, ny >= 2.  Runs, not repetitions, are the independent samples (a rerun
+ * moves the whole run).  Two-sample Student t test with pooled variance on the logs (df = nx + ny - 2; a
+ * multiplicative change is a shift of the logs, and on one machine both sides share one run-to-run
+ * variance); *ratio = exp(mean log y - mean log x), the ratio of geometric means, with its t interval at
+ * level; *p the two-sided p-value (1 or 0 when every run has the same value).  SW_ERR_INVALID on bad input. */
+sw_rc sw_run_ttest(const double *x, size_t nx, const double *y, size_t ny, double level, sw_estimate_t *ratio,
+                   double *p, sw_err_t *err);
+
 /* Change-point detection on a history (values in commit order).  Optimal partitioning (Jackson et al.
  * 2005, "An algorithm for optimal partitioning of data on an interval") of an L1 piecewise-constant
  * fit, as in asv's step detection but without its per-point weights and AR(1) term: minimise

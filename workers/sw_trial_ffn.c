@@ -39,6 +39,7 @@
 #include "kernels/sw_ffn_sparse.h"
 #include "kernels/sw_flops.h"
 #include "kernels/sw_isa.h"
+#include "workers/sw_slot.h"
 #include "kernels/sw_policy.h"
 #include "kernels/sw_sde.h"
 #include "kernels/sw_teal.h"
@@ -458,7 +459,11 @@ sw_rc sw_trial_run_ffn(sw_trial_cache_t *cache, const sw_json_t *config, sw_tria
   sw_ffn_stats_t st;
   memset(&st, 0, sizeof st);
   if (rc == SW_OK) rc = ft_open_counters(&s, config, err);
-  if (rc == SW_OK) rc = ft_time(&s, out, &td, &tsp, &ratio, &st, err);
+  sw_slot_t slot; /* the timed phase only: setup and the error check above/below run in parallel */
+  if (rc == SW_OK && (rc = sw_slot_acquire(&slot, config, err)) == SW_OK) {
+    rc = ft_time(&s, out, &td, &tsp, &ratio, &st, err);
+    sw_slot_release(&slot, out);
+  }
   if (rc == SW_OK) {
     if (s.cnt_dense) sw_counters_write(s.cnt_dense, out, "dense");
     if (s.cnt_sparse) sw_counters_write(s.cnt_sparse, out, "sparse");

@@ -50,6 +50,7 @@
 #include "models/sw_method.h"
 #include "models/sw_tokenizer_gguf.h"
 #include "workers/sw_counters.h"
+#include "workers/sw_slot.h"
 #include "workers/sw_trial.h"
 
 #define TM_MAX_REPS 100
@@ -589,7 +590,11 @@ sw_rc sw_trial_run_model(sw_trial_cache_t *cache, const sw_json_t *config, sw_tr
     put_sparsity(out, &M, &m->model.cfg, 0.5 * (double)c.window);
     put_setup(out, d, &M, cached, calib_s);
     sw_method_reset_stats(&M);
-    rc = put_timing(out, config, &c, m, d, &M, err);
+    sw_slot_t slot; /* the timed decode only: loading, calibration and evaluation run in parallel */
+    if (!(rc = sw_slot_acquire(&slot, config, err))) {
+      rc = put_timing(out, config, &c, m, d, &M, err);
+      sw_slot_release(&slot, out);
+    }
   }
   sw_method_free(&M);
   return rc;

@@ -17,6 +17,7 @@
 #include "kernels/sw_predictor.h"
 #include "kernels/sw_sde.h"
 #include "workers/sw_counters.h"
+#include "workers/sw_slot.h"
 
 typedef enum moe_method {
   MOE_METHOD_TOPK = 0,
@@ -296,7 +297,10 @@ static sw_rc s_measure(const method_ctx_t *m, int n_units, sw_trial_out_t *out, 
   }
   sw_trial_out_metric(out, "rel_error", s_rel_error(ym, yd, in->n_tok, in->w->d_model), "ratio");
   s_stats_metrics(out, &st, m->mask, n_units);
+  sw_slot_t slot; /* only the timed pairs hold the host's measurement slot */
+  if ((rc = sw_slot_acquire(&slot, m->config, err))) goto out;
   s_time_pairs(m, &cn, yd, ym, td, tm, ratio, out);
+  sw_slot_release(&slot, out);
   s_timing_metrics(in, &st, td, tm, ratio, out);
 out:
   s_counters_close(&cn, rc ? NULL : out);

@@ -1,11 +1,19 @@
 /* The test-only workload ("workload":"test"): misbehaves on demand so the executor's crash isolation can be
- * tested.  Config: action = ok|segv|abort|exit|hang|oom|sleep, sleep_ms, exit_code, oom_mb (0 = no bound),
+ * tested.  Config: action = ok|segv|abort|exit|hang|oom|sleep|fds|grandchild|stream, sleep_ms, exit_code, oom_mb (0 = no bound),
  * stderr_text (written to stderr first), ignore_term (hang ignoring SIGTERM), value and samples (count of
  * 1 ms, 2 ms, ... samples; reported by ok/sleep, which both sleep sleep_ms first),
  * cache_key (prepare stores its creation time in the executor's cache; ok reports it), pid_file (the child
  * writes its pid there first, so a test can signal it), prepare_sleep_ms (prepare stalls the executor itself),
  * action fds (reports open_fds, the descriptors the trial holds, and max_fd) and action grandchild (forks a
- * process that writes its pid to pid_file and sleeps, then reports ok at once: it must not outlive the trial). */
+ * process that writes its pid to pid_file and sleeps, then reports ok at once: it must not outlive the trial).
+ *
+ * action = stream is a real timed loop for calibrating compare (scripts/calibrate_compare.sh): per repetition,
+ * interleaved, "dense" sums a buffer of stream_kib KiB (default 4096) and "sparse" sums its first fraction
+ * (default 0.5); warmup and repetitions as in measure:, inside the host's measurement slot (workers/sw_slot.h),
+ * after sleeping sleep_ms (untimed, outside the slot).
+ * Test-only knob: the environment variable SW_TEST_SLOWDOWN = F (>= 1, default 1) makes the "sparse" loop do F
+ * times the work, a planted slowdown of the method that leaves the config and its hash unchanged; the run's
+ * env records it (SW_* variables, results/SCHEMA.md) and the trial its metric slowdown_knob. */
 #include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
@@ -16,6 +24,7 @@
 #include <unistd.h>
 
 #include "common/sw_time.h"
+#include "workers/sw_slot.h"
 #include "workers/sw_trial.h"
 
 #define TEST_OOM_CHUNK ((size_t)16 << 20)
@@ -164,6 +173,91 @@ static sw_rc action_grandchild(const char *pid_file, sw_trial_out_t *out, sw_err
   return SW_OK;
 }
 
+/* SW_TEST_SLOWDOWN: 1 when unset; an error names the variable when it is not a number in [1, 100]. */
+static sw_rc slowdown_knob(double *factor, sw_err_t *err) {
+  const char *v = getenv("SW_TEST_SLOWDOWN");
+  char *end = NULL;
+  *factor = 1;
+  if (!v || !*v) return SW_OK;
+  *factor = strtod(v, &end);
+  if (*end != '\0' || !(*factor >= 1 && *factor <= 100))
+    return sw_err_set(err, SW_ERR_INVALID, "test workload: SW_TEST_SLOWDOWN='%s' is not a number in [1, 100]", v);
+  return SW_OK;
+}
+
+/* Sums n floats of buf, wrapping around len (so n may exceed len); seconds taken. */
+static double timed_sum(const float *buf, size_t len, size_t n, volatile float *sink) {
+  int64_t t0 = sw_now_ns();
+  float acc[8] = {0};
+  for (size_t done = 0; done < n;) {
+    size_t chunk = n - done < len ? n - done : len;
+    for (size_t i = 0; i + 8 <= chunk; i += 8)
+      for (int k = 0; k < 8; k++) acc[k] += buf[i + k];
+    done += chunk;
+  }
+  *sink = acc[0] + acc[1] + acc[2] + acc[3] + acc[4] + acc[5] + acc[6] + acc[7];
+  return (double)(sw_now_ns() - t0) * 1e-9;
+}
+
+typedef struct stream_cfg {
+  int64_t kib, warmup, reps;
+  double  fraction, slowdown;
+} stream_cfg_t;
+
+static sw_rc stream_parse(const sw_json_t *config, stream_cfg_t *c, sw_err_t *err) {
+  sw_rc rc;
+  if ((rc = sw_json_get_int(config, "stream_kib", 4096, &c->kib, err)) ||
+      (rc = sw_json_get_int(config, "warmup", 2, &c->warmup, err)) ||
+      (rc = sw_json_get_int(config, "repetitions", 7, &c->reps, err)) ||
+      (rc = sw_json_get_double(config, "fraction", 0.5, &c->fraction, err)))
+    return sw_err_prefix(err, "test workload");
+  if (c->kib < 1 || c->kib > (1 << 22) || c->reps < 1 || c->reps > 100000 || c->warmup < 0 || !(c->fraction > 0) ||
+      c->fraction > 1)
+    return sw_err_set(err, SW_ERR_RANGE, "test workload: stream_kib 1..4194304, repetitions 1..100000, fraction (0, 1]");
+  return slowdown_knob(&c->slowdown, err);
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+static void stream_samples(const stream_cfg_t *c, const float *buf, size_t len, sw_trial_out_t *out) {
+  volatile float sink = 0;
+  size_t n_sparse = (size_t)((double)len * c->fraction * c->slowdown);
+  double *ratio = malloc((size_t)c->reps * sizeof *ratio);
+  for (int64_t rep = -c->warmup; rep < c->reps; rep++) {
+    double td = timed_sum(buf, len, len, &sink), ts = timed_sum(buf, len, n_sparse, &sink);
+    if (rep < 0) continue;
+    sw_trial_out_sample(out, "dense", (int)rep, td);
+    sw_trial_out_sample(out, "sparse", (int)rep, ts);
+    if (ratio) ratio[rep] = td / ts;
+  }
+  if (ratio) {
+    qsort(ratio, (size_t)c->reps, sizeof *ratio, cmp_double);
+    sw_trial_out_metric(out, "speedup", ratio[c->reps / 2], "ratio");
+  }
+  free(ratio);
+}
+
+static sw_rc action_stream(const sw_json_t *config, sw_trial_out_t *out, sw_err_t *err) {
+  stream_cfg_t c;
+  sw_rc rc = stream_parse(config, &c, err);
+  if (rc) return rc;
+  size_t len = (size_t)c.kib * 1024 / sizeof(float);
+  float *buf = malloc(len * sizeof *buf);
+  if (!buf) return sw_err_set(err, SW_ERR_NOMEM, "test workload: cannot allocate %lld KiB", (long long)c.kib);
+  for (size_t i = 0; i < len; i++) buf[i] = (float)(i % 7);
+  sw_slot_t slot;
+  if (!(rc = sw_slot_acquire(&slot, config, err))) {
+    stream_samples(&c, buf, len, out);
+    sw_slot_release(&slot, out);
+  }
+  sw_trial_out_metric(out, "slowdown_knob", c.slowdown, "ratio");
+  free(buf);
+  return rc;
+}
+
 sw_rc sw_trial_run_test(sw_trial_cache_t *cache, const sw_json_t *config, sw_trial_out_t *out, sw_err_t *err) {
   const char *action = NULL, *text = NULL, *pid_file = NULL;
   int64_t     sleep_ms = 0, exit_code = 1, oom_mb = 0;
@@ -187,6 +281,10 @@ sw_rc sw_trial_run_test(sw_trial_cache_t *cache, const sw_json_t *config, sw_tri
     if (sleep_ms > 0) sleep_ms_total(sleep_ms);
     return action_ok(cache, config, out, err);
   }
+  if (strcmp(action, "stream") == 0) { /* sleep_ms first too: untimed work outside the slot */
+    if (sleep_ms > 0) sleep_ms_total(sleep_ms);
+    return action_stream(config, out, err);
+  }
   if (strcmp(action, "segv") == 0) crash_segv();
   if (strcmp(action, "abort") == 0) abort();
   if (strcmp(action, "exit") == 0) {
@@ -196,6 +294,7 @@ sw_rc sw_trial_run_test(sw_trial_cache_t *cache, const sw_json_t *config, sw_tri
   if (strcmp(action, "hang") == 0) hang_forever(ignore_term);
   if (strcmp(action, "oom") == 0) return allocate_until_failure(oom_mb, out, err);
   if (strcmp(action, "fds") == 0) return action_fds(out, err);
-  return sw_err_set(err, SW_ERR_INVALID, "test workload: unknown action '%s' (expected ok|segv|abort|exit|hang|oom|sleep|fds|grandchild)",
+  return sw_err_set(err, SW_ERR_INVALID, "test workload: unknown action '%s' "
+                    "(expected ok|segv|abort|exit|hang|oom|sleep|stream|fds|grandchild)",
                     action);
 }

@@ -249,6 +249,23 @@ static void test_grid_overrides_measure_default(void **state) {
   sw_trial_list_free(&l);
 }
 
+/* measure.exclusive: the default (node) is applied by the workers and not written into configs, so hashes of
+ * configs from before the key existed stay the same; an explicit value is recorded; a bad one names file:line. */
+static void test_measure_exclusive(void **state) {
+  (void)state;
+  sw_trial_list_t l;
+  plan_ok("name: x\nworkload: noop\n", &l);
+  assert_null(strstr(l.items[0].config_json, "exclusive"));
+  sw_trial_list_free(&l);
+  plan_ok("name: x\nworkload: noop\nmeasure:\n  exclusive: none\n", &l);
+  assert_non_null(strstr(l.items[0].config_json, "\"exclusive\":\"none\""));
+  sw_trial_list_free(&l);
+  sw_err_t err;
+  assert_int_equal(plan_text("name: x\nworkload: noop\nmeasure:\n  exclusive: rack\n", &l, &err), SW_ERR_INVALID);
+  assert_non_null(strstr(err.msg, "t.yaml:4"));
+  assert_non_null(strstr(err.msg, "node, socket or none"));
+}
+
 /* ---------------------------------------------------------------- canonical JSON and hashes */
 
 static void test_canonical_text_and_reference_hash(void **state) {
@@ -664,6 +681,7 @@ int main(void) {
       cmocka_unit_test(test_exclude_on_conditional_key),
       cmocka_unit_test(test_range),
       cmocka_unit_test(test_grid_overrides_measure_default),
+      cmocka_unit_test(test_measure_exclusive),
       cmocka_unit_test(test_canonical_text_and_reference_hash),
       cmocka_unit_test(test_canonical_numbers_and_strings),
       cmocka_unit_test(test_json_object_resorted),

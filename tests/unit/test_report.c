@@ -444,6 +444,7 @@ static void test_compare_planted_regression(void **state) {
   load_run(cand, &c);
   sw_compare_opts_t o;
   sw_compare_opts_default(&o);
+  o.min_runs = 1; /* single runs: the within-run test (the run-level tests are further below) */
   sw_buf_t out = SW_BUF_INIT, warn = SW_BUF_INIT;
   sw_compare_summary_t sum;
   sw_err_t err;
@@ -480,15 +481,15 @@ static void test_compare_planted_regression(void **state) {
   sw_rset_free(&b);
   sw_rset_free(&c);
   /* The command: exit 1 on the regression, 0 for a run against itself; BH finds the same. */
-  char *argv1[] = {"compare", base, "--baseline", "1", "--candidate", "1", "--candidate-db", cand, NULL};
-  assert_int_equal(cmd_compare(8, argv1), SW_EXIT_FAIL);
-  char *argv2[] = {"compare", base, "--baseline", "1", "--candidate", "1", "--candidate-db", base, NULL};
-  assert_int_equal(cmd_compare(8, argv2), SW_EXIT_OK);
+  char *argv1[] = {"compare", base, "--baseline", "1", "--candidate", "1", "--candidate-db", cand, "--min-runs", "1", NULL};
+  assert_int_equal(cmd_compare(10, argv1), SW_EXIT_FAIL);
+  char *argv2[] = {"compare", base, "--baseline", "1", "--candidate", "1", "--candidate-db", base, "--min-runs", "1", NULL};
+  assert_int_equal(cmd_compare(10, argv2), SW_EXIT_OK);
   char *argv3[] = {"compare", base, "--baseline", "1", "--candidate", "latest", "--candidate-db", cand,
-                   "--correction", "bh", NULL};
-  assert_int_equal(cmd_compare(10, argv3), SW_EXIT_FAIL);
-  char *argv4[] = {"compare", base, "--baseline", "1", NULL};
-  assert_int_equal(cmd_compare(4, argv4), SW_EXIT_USAGE);
+                   "--correction", "bh", "--min-runs", "1", NULL};
+  assert_int_equal(cmd_compare(12, argv3), SW_EXIT_FAIL);
+  char *argv4[] = {"compare", base, "--baseline", "1", "--min-runs", "1", NULL};
+  assert_int_equal(cmd_compare(6, argv4), SW_EXIT_USAGE);
 }
 
 static void test_compare_unchanged_noise_is_quiet(void **state) {
@@ -497,8 +498,8 @@ static void test_compare_unchanged_noise_is_quiet(void **state) {
   char base[512], cand[512];
   synthetic_run(dir, "base2.db", base, sizeof base, 1, 1.0, N_REPS, "fp", 1);
   synthetic_run(dir, "cand2.db", cand, sizeof cand, 3, 1.0, N_REPS, "fp", 1);
-  char *argv[] = {"compare", base, "--baseline", "1", "--candidate", "1", "--candidate-db", cand, NULL};
-  assert_int_equal(cmd_compare(8, argv), SW_EXIT_OK);
+  char *argv[] = {"compare", base, "--baseline", "1", "--candidate", "1", "--candidate-db", cand, "--min-runs", "1", NULL};
+  assert_int_equal(cmd_compare(10, argv), SW_EXIT_OK);
 }
 
 static void test_compare_too_few_and_counts(void **state) {
@@ -512,6 +513,7 @@ static void test_compare_too_few_and_counts(void **state) {
   load_run(cand, &c);
   sw_compare_opts_t o;
   sw_compare_opts_default(&o);
+  o.min_runs = 1; /* single runs: the within-run test (the run-level tests are further below) */
   sw_buf_t out = SW_BUF_INIT, warn = SW_BUF_INIT;
   sw_compare_summary_t sum;
   sw_err_t err;
@@ -564,6 +566,7 @@ static void test_compare_accuracy_tolerance(void **state) {
   load_run(cand, &c);
   sw_compare_opts_t o;
   sw_compare_opts_default(&o);
+  o.min_runs = 1; /* single runs: the within-run test (the run-level tests are further below) */
   sw_buf_t out = SW_BUF_INIT, warn = SW_BUF_INIT;
   sw_compare_summary_t sum;
   sw_err_t err;
@@ -579,8 +582,8 @@ static void test_compare_accuracy_tolerance(void **state) {
   sw_buf_free(&warn);
   sw_rset_free(&b);
   sw_rset_free(&c);
-  char *argv[] = {"compare", base, "--baseline", "1", "--candidate", "1", "--candidate-db", cand, NULL};
-  assert_int_equal(cmd_compare(8, argv), SW_EXIT_FAIL);
+  char *argv[] = {"compare", base, "--baseline", "1", "--candidate", "1", "--candidate-db", cand, "--min-runs", "1", NULL};
+  assert_int_equal(cmd_compare(10, argv), SW_EXIT_FAIL);
 }
 
 /* Machine drift between runs (+8% on every sample of the candidate, e.g. a busier shared node): raw latencies
@@ -595,6 +598,7 @@ static void test_compare_paired_resists_drift(void **state) {
   load_run(cand, &c);
   sw_compare_opts_t o;
   sw_compare_opts_default(&o);
+  o.min_runs = 1; /* single runs: the within-run test (the run-level tests are further below) */
   sw_buf_t out = SW_BUF_INIT, warn = SW_BUF_INIT;
   sw_compare_summary_t sum;
   sw_err_t err;
@@ -687,6 +691,7 @@ static void test_compare_noise_floor_two_baselines(void **state) {
   load_run_id(path, 3, &c);
   sw_compare_opts_t o;
   sw_compare_opts_default(&o);
+  o.min_runs = 1; /* single runs: the within-run test (the run-level tests are further below) */
   sw_buf_t out = SW_BUF_INIT, warn = SW_BUF_INIT;
   sw_compare_summary_t sum;
   sw_err_t err;
@@ -736,14 +741,14 @@ static void test_compare_noise_floor_two_baselines(void **state) {
   sw_rset_free(&b[1]);
   sw_rset_free(&c);
   /* The command: --baseline 1,2 fails on the planted slowdowns (noisy alone does not), --baseline 1 too. */
-  char *argv1[] = {"compare", path, "--baseline", "1,2", "--candidate", "3", NULL};
-  assert_int_equal(cmd_compare(6, argv1), SW_EXIT_FAIL);
-  char *argv2[] = {"compare", path, "--baseline", "1,2", "--candidate", "3", "--paired", NULL};
-  assert_int_equal(cmd_compare(7, argv2), SW_EXIT_FAIL);
-  char *argv3[] = {"compare", path, "--baseline", "1,1", "--candidate", "3", NULL};
-  assert_int_equal(cmd_compare(6, argv3), SW_EXIT_USAGE);
-  char *argv4[] = {"compare", path, "--baseline", "1,", "--candidate", "3", NULL};
-  assert_int_equal(cmd_compare(6, argv4), SW_EXIT_USAGE);
+  char *argv1[] = {"compare", path, "--baseline", "1,2", "--candidate", "3", "--min-runs", "1", NULL};
+  assert_int_equal(cmd_compare(8, argv1), SW_EXIT_FAIL);
+  char *argv2[] = {"compare", path, "--baseline", "1,2", "--candidate", "3", "--paired", "--min-runs", "1", NULL};
+  assert_int_equal(cmd_compare(9, argv2), SW_EXIT_FAIL);
+  char *argv3[] = {"compare", path, "--baseline", "1,1", "--candidate", "3", "--min-runs", "1", NULL};
+  assert_int_equal(cmd_compare(8, argv3), SW_EXIT_USAGE);
+  char *argv4[] = {"compare", path, "--baseline", "1,", "--candidate", "3", "--min-runs", "1", NULL};
+  assert_int_equal(cmd_compare(8, argv4), SW_EXIT_USAGE);
 }
 
 /* No planted change, the same drift as above: baseline 1,2 vs candidate 3 exits 0, raw and paired (noisy is
@@ -753,13 +758,238 @@ static void test_compare_two_baselines_unchanged(void **state) {
   char path[512];
   const double level[3] = {1.0, 1.08, 1.1025};
   multi_run_db(dir, "floor0.db", path, sizeof path, level, 1.0);
-  char *argv1[] = {"compare", path, "--baseline", "1,2", "--candidate", "3", NULL};
-  assert_int_equal(cmd_compare(6, argv1), SW_EXIT_OK);
-  char *argv2[] = {"compare", path, "--baseline", "1,2", "--candidate", "3", "--paired", NULL};
-  assert_int_equal(cmd_compare(7, argv2), SW_EXIT_OK);
+  char *argv1[] = {"compare", path, "--baseline", "1,2", "--candidate", "3", "--min-runs", "1", NULL};
+  assert_int_equal(cmd_compare(8, argv1), SW_EXIT_OK);
+  char *argv2[] = {"compare", path, "--baseline", "1,2", "--candidate", "3", "--paired", "--min-runs", "1", NULL};
+  assert_int_equal(cmd_compare(9, argv2), SW_EXIT_OK);
   /* The same data through one baseline run fails: the drift looks like a regression. */
-  char *argv3[] = {"compare", path, "--baseline", "1", "--candidate", "3", NULL};
-  assert_int_equal(cmd_compare(6, argv3), SW_EXIT_FAIL);
+  char *argv3[] = {"compare", path, "--baseline", "1", "--candidate", "3", "--min-runs", "1", NULL};
+  assert_int_equal(cmd_compare(8, argv3), SW_EXIT_FAIL);
+}
+
+/* ------------------------------------------------------------------ run-level verdicts */
+
+/* nb baseline runs (ids 1..nb) and nc candidate runs (nb+1..nb+nc) of the 300 configurations.  Every (run,
+ * configuration) gets its own level exp(0.01 N(0,1)) on both series (a process's memory placement), samples
+ * 0.3% lognormal noise around it; the candidate run drift_run (0: none) is 8% slower on every sample (a busy
+ * neighbour); the planted configurations' sparse series is scaled by slow in every candidate run. */
+static void runs_db(const char *dir, const char *name, char *path, size_t cap, int nb, int nc, int drift_run,
+                    double slow) {
+  sqlite3 *db = new_db(dir, name, path, cap);
+  double dv[N_REPS], sv[N_REPS];
+  for (int run = 1; run <= nb + nc; run++) {
+    add_run(db, run, run <= nb ? "basebase" : "candcand", "fp", (double)run);
+    rng_t r = {500 + (uint64_t)run};
+    for (int cfg = 0; cfg < N_METHODS * N_SPARS * N_BATCH; cfg++) {
+      char config[160], hash[16];
+      describe_cfg(cfg, config, sizeof config);
+      snprintf(config + strlen(config) - 1, 32, ",\"zslot\":%d}", cfg % 100); /* unique contents per method */
+      snprintf(hash, sizeof hash, "cfg%03d", cfg);
+      int id = run * 1000 + cfg + 1;
+      add_trial(db, id, run, hash, config);
+      double level = 1e-3 * (1 + cfg % 7) * exp(0.01 * rng_normal(&r)) * (run == drift_run ? 1.08 : 1);
+      double f = run > nb && is_planted(cfg) ? slow : 1;
+      for (int i = 0; i < N_REPS; i++) {
+        dv[i] = level * exp(0.003 * rng_normal(&r));
+        sv[i] = 0.5 * level * f * exp(0.003 * rng_normal(&r));
+      }
+      add_samples(db, id, "dense", dv, N_REPS);
+      add_samples(db, id, "sparse", sv, N_REPS);
+    }
+  }
+  close_db(db);
+}
+
+/* Loads runs first..first+n-1 into sets. */
+static void load_runs(const char *path, int first, int n, sw_rset_t *sets) {
+  for (int i = 0; i < n; i++) load_run_id(path, first + i, &sets[i]);
+}
+
+static void free_runs(sw_rset_t *sets, int n) {
+  for (int i = 0; i < n; i++) sw_rset_free(&sets[i]);
+}
+
+/* A/A with run-to-run spread and one candidate run 8% slower throughout: the within-run test of two single runs
+ * flags the drift on most configurations; the run-level test over 3 + 3 runs flags nothing, raw or paired. */
+static void test_compare_run_level_aa_is_quiet(void **state) {
+  const char *dir = *state;
+  char path[512];
+  runs_db(dir, "aa.db", path, sizeof path, 3, 3, 5, 1.0);
+  sw_rset_t b[3], c[3];
+  memset(b, 0, sizeof b);
+  memset(c, 0, sizeof c);
+  load_runs(path, 1, 3, b);
+  load_runs(path, 4, 3, c);
+  sw_compare_opts_t o;
+  sw_compare_opts_default(&o);
+  assert_int_equal(o.min_runs, 0); /* by mode */
+  sw_buf_t out = SW_BUF_INIT, warn = SW_BUF_INIT;
+  sw_compare_summary_t sum;
+  sw_err_t err;
+  o.min_runs = 1;
+  assert_int_equal(sw_compare_runs(&b[0], 1, &c[1], 1, &o, &out, &warn, &sum, &err), SW_OK); /* c[1] is run 5 */
+  assert_true(sum.regressions > 300);
+  o.min_runs = 3;
+  for (int paired = 0; paired < 2; paired++) {
+    o.paired = paired;
+    sw_buf_reset(&out);
+    assert_int_equal(sw_compare_runs(b, 3, c, 3, &o, &out, &warn, &sum, &err), SW_OK);
+    assert_true(sum.run_level);
+    assert_int_equal(sum.compared, paired ? 300 : 600);
+    assert_int_equal(sum.regressions, 0);
+    assert_int_equal(sum.improvements, 0);
+    assert_int_equal(sum.inconclusive, 0);
+    assert_contains(sw_buf_str(&out), "run-level test: one value per run");
+  }
+  sw_buf_free(&out);
+  sw_buf_free(&warn);
+  free_runs(b, 3);
+  free_runs(c, 3);
+  char *argv[] = {"compare", path, "--baseline", "1,2,3", "--candidate", "4,5,6", "--min-runs", "3", NULL};
+  assert_int_equal(cmd_compare(8, argv), SW_EXIT_OK);
+}
+
+/* A 15% slowdown planted in 5 configurations' sparse series, 5 + 5 runs: exactly those are REGRESSION (raw
+ * sparse latency and paired speedup), with a ratio interval around 1.15 (raw); exit 1. */
+static void test_compare_run_level_finds_planted(void **state) {
+  const char *dir = *state;
+  char path[512];
+  runs_db(dir, "planted.db", path, sizeof path, 5, 5, 0, 1.15);
+  sw_rset_t b[5], c[5];
+  memset(b, 0, sizeof b);
+  memset(c, 0, sizeof c);
+  load_runs(path, 1, 5, b);
+  load_runs(path, 6, 5, c);
+  sw_compare_opts_t o;
+  sw_compare_opts_default(&o);
+  sw_buf_t out = SW_BUF_INIT, warn = SW_BUF_INIT;
+  sw_compare_summary_t sum;
+  sw_err_t err;
+  for (int paired = 0; paired < 2; paired++) {
+    o.paired = paired;
+    sw_buf_reset(&out);
+    assert_int_equal(sw_compare_runs(b, 5, c, 5, &o, &out, &warn, &sum, &err), SW_OK);
+    assert_int_equal(sum.regressions, N_PLANTED);
+    assert_int_equal(sum.improvements, 0);
+    assert_int_equal(count_of(sw_buf_str(&out), "REGRESSION"), N_PLANTED);
+    for (int cfg = 0; cfg < N_METHODS * N_SPARS * N_BATCH && !paired; cfg++) {
+      if (!is_planted(cfg)) continue;
+      char line[512];
+      config_line(&b[0], cfg, sw_buf_str(&out), line, sizeof line);
+      const char *r = strstr(line, " 1.1");
+      if (!r) fail_msg("config %d: no ratio near 1.15: %s", cfg, line);
+      double ratio = strtod(r, NULL);
+      if (fabs(ratio - 1.15) > 0.02) fail_msg("config %d: ratio %.3f, want 1.15 +- 0.02", cfg, ratio);
+    }
+  }
+  sw_buf_free(&out);
+  sw_buf_free(&warn);
+  free_runs(b, 5);
+  free_runs(c, 5);
+  char *argv[] = {"compare", path, "--baseline", "1,2,3,4,5", "--candidate", "6,7,8,9,10", "--paired", NULL};
+  assert_int_equal(cmd_compare(7, argv), SW_EXIT_FAIL);
+}
+
+/* Too few runs: 2 + 2 with the default min_runs (5 for raw latency, 3 paired) gives no verdict even for the
+ * planted 15%, says how many runs are needed, and exits 0; --min-runs 0 is bad usage. */
+static void test_compare_run_level_too_few_runs(void **state) {
+  const char *dir = *state;
+  char path[512];
+  runs_db(dir, "few.db", path, sizeof path, 2, 2, 0, 1.15);
+  sw_rset_t b[2], c[2];
+  memset(b, 0, sizeof b);
+  memset(c, 0, sizeof c);
+  load_runs(path, 1, 2, b);
+  load_runs(path, 3, 2, c);
+  sw_compare_opts_t o;
+  sw_compare_opts_default(&o);
+  sw_buf_t out = SW_BUF_INIT, warn = SW_BUF_INIT;
+  sw_compare_summary_t sum;
+  sw_err_t err;
+  assert_int_equal(sw_compare_runs(b, 2, c, 2, &o, &out, &warn, &sum, &err), SW_OK);
+  assert_int_equal(sum.regressions, 0);
+  assert_int_equal(sum.compared, 0);
+  assert_int_equal(sum.inconclusive, 600);
+  assert_false(sum.run_level);
+  /* the planted rows are shown (beyond the threshold) with the verdict, the others are not */
+  assert_int_equal(count_of(sw_buf_str(&out), "inconclusive: need >= 5 runs per side"), N_PLANTED);
+  assert_contains(sw_buf_str(&warn), "600 comparisons inconclusive: need >= 5 runs per side (have 2 baseline, 2");
+  o.paired = 1;
+  sw_buf_reset(&out);
+  sw_buf_reset(&warn);
+  assert_int_equal(sw_compare_runs(b, 2, c, 2, &o, &out, &warn, &sum, &err), SW_OK);
+  assert_int_equal(sum.inconclusive, 300);
+  assert_int_equal(count_of(sw_buf_str(&out), "inconclusive: need >= 3 runs per side"), N_PLANTED);
+  sw_buf_free(&out);
+  sw_buf_free(&warn);
+  free_runs(b, 2);
+  free_runs(c, 2);
+  char *argv1[] = {"compare", path, "--baseline", "1,2", "--candidate", "3,4", NULL};
+  assert_int_equal(cmd_compare(6, argv1), SW_EXIT_OK);
+  char *argv2[] = {"compare", path, "--baseline", "1,2", "--candidate", "3,4", "--min-runs", "0", NULL};
+  assert_int_equal(cmd_compare(8, argv2), SW_EXIT_USAGE);
+}
+
+/* Along an axis inside one database: cats trials (baseline) against teal trials (candidate) of the same 3 runs,
+ * matched on batch, sparsity and zslot.  Levels are 1 + cfg % 7 ms and teal's cfg is cats' + 100 (100 % 7 = 2), so
+ * every pair differs by >= 1/7: each of the 100 pairs is a regression (both series) where teal's level is the
+ * higher, an improvement otherwise, counted here from the levels alone. */
+static void test_compare_along_axis(void **state) {
+  const char *dir = *state;
+  char path[512];
+  runs_db(dir, "axis.db", path, sizeof path, 3, 0, 0, 1.0);
+  size_t slower = 0;
+  for (int cfg = 0; cfg < 100; cfg++) slower += (1 + (cfg + 100) % 7) > (1 + cfg % 7);
+  char *argv[] = {"compare", path, "--baseline", "1,2,3", "--baseline-where", "method=cats", "--candidate-where",
+                  "method=teal", "--min-runs", "3", NULL};
+  assert_int_equal(cmd_compare(10, argv), SW_EXIT_FAIL);
+  sw_rset_t b[3], c[3];
+  memset(b, 0, sizeof b);
+  memset(c, 0, sizeof c);
+  sw_buf_t fb = SW_BUF_INIT, fc = SW_BUF_INIT;
+  char *kb = NULL, *kc = NULL;
+  sw_err_t err;
+  assert_int_equal(sw_axis_filter("method=cats", NULL, &kb, &fb, &err), SW_OK);
+  assert_int_equal(sw_axis_filter("method=teal", "batch >= 1", &kc, &fc, &err), SW_OK);
+  assert_string_equal(kb, "method");
+  assert_string_equal(sw_buf_str(&fc), "(batch >= 1) and method = 'teal'");
+  sqlite3 *db = open_ro(path);
+  for (int i = 0; i < 3; i++) {
+    assert_int_equal(sw_rset_load(db, i + 1, sw_buf_str(&fb), &b[i], &err), SW_OK);
+    assert_int_equal(sw_rset_load(db, i + 1, sw_buf_str(&fc), &c[i], &err), SW_OK);
+    assert_int_equal(sw_compare_rekey(&b[i], kb, &err), SW_OK);
+    assert_int_equal(sw_compare_rekey(&c[i], kc, &err), SW_OK);
+  }
+  sqlite3_close(db);
+  sw_compare_opts_t o;
+  sw_compare_opts_default(&o);
+  o.min_runs = 3;
+  sw_buf_t out = SW_BUF_INIT, warn = SW_BUF_INIT;
+  sw_compare_summary_t sum;
+  assert_int_equal(sw_compare_runs(b, 3, c, 3, &o, &out, &warn, &sum, &err), SW_OK);
+  assert_int_equal(sum.matched, 100);
+  assert_int_equal(sum.only_baseline, 0);
+  assert_int_equal(sum.regressions, 2 * slower);
+  assert_int_equal(sum.improvements, 2 * (100 - slower));
+  /* without zslot, two cats trials share every other key (sparsity 0.15 and 0.25 are both stored as "0.2"):
+   * ambiguous, an error naming both trials */
+  assert_int_equal(sw_compare_rekey(&b[0], "zslot", &err), SW_ERR_INVALID);
+  assert_non_null(strstr(err.msg, "differ only in 'zslot'"));
+  char *bad = NULL;
+  assert_int_equal(sw_axis_filter("method", NULL, &bad, &fb, &err), SW_ERR_INVALID);
+  assert_int_equal(sw_axis_filter("1x=2", NULL, &bad, &fb, &err), SW_ERR_INVALID);
+  assert_int_equal(sw_axis_filter("m='x'", NULL, &bad, &fb, &err), SW_ERR_INVALID);
+  assert_null(bad);
+  char *argv2[] = {"compare", path, "--baseline-where", "method=cats", NULL};
+  assert_int_equal(cmd_compare(4, argv2), SW_EXIT_USAGE);
+  free(kb);
+  free(kc);
+  sw_buf_free(&fb);
+  sw_buf_free(&fc);
+  sw_buf_free(&out);
+  sw_buf_free(&warn);
+  free_runs(b, 3);
+  free_runs(c, 3);
 }
 
 /* ------------------------------------------------------------------ history and export */
@@ -961,6 +1191,10 @@ int main(void) {
       cmocka_unit_test(test_compare_too_few_and_counts),
       cmocka_unit_test(test_compare_paired_resists_drift),
       cmocka_unit_test(test_compare_noise_floor_two_baselines),
+      cmocka_unit_test(test_compare_run_level_aa_is_quiet),
+      cmocka_unit_test(test_compare_run_level_finds_planted),
+      cmocka_unit_test(test_compare_run_level_too_few_runs),
+      cmocka_unit_test(test_compare_along_axis),
       cmocka_unit_test(test_compare_two_baselines_unchanged),
       cmocka_unit_test(test_compare_accuracy_tolerance),
       cmocka_unit_test(test_history_marks_step),

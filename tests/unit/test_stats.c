@@ -42,6 +42,44 @@ static double rng_normal(rng_t *r) {
   return sqrt(-2 * log(u1)) * cos(2 * M_PI * u2);
 }
 
+/* ------------------------------------------------------------------ Student t and the run-level test */
+
+/* Closed forms: df = 1 is the Cauchy distribution (p = 1 - 2 atan|t| / pi), df = 2 has p = 1 - |t|/sqrt(2+t^2);
+ * quantiles from printed t tables (t_0.975 = 12.7062 at df 1, 2.776445 at df 4, 2.228139 at df 10). */
+static void test_student_t_closed_forms(void **state) {
+  (void)state;
+  for (double t = 0; t < 50; t = t * 1.7 + 0.05) {
+    assert_close(sw_t_p2(t, 1), 1 - 2 * atan(t) / M_PI);
+    assert_close(sw_t_p2(-t, 2), 1 - t / sqrt(2 + t * t));
+  }
+  assert_true(fabs(sw_t_isf2(0.05, 1) - 12.7062047) < 1e-6);
+  assert_true(fabs(sw_t_isf2(0.05, 4) - 2.776445) < 1e-5);
+  assert_true(fabs(sw_t_isf2(0.05, 10) - 2.228139) < 1e-5);
+  assert_true(isnan(sw_t_p2(1, 0)) && isnan(sw_t_isf2(0, 3)));
+}
+
+/* Logs 0, 0.1, 0.2 against 0.2, 0.3, 0.4: difference 0.2, pooled variance 0.01, t = 0.2 / (0.1 sqrt(2/3)) =
+ * sqrt(6), df 4; two-sided p = 0.0704840 from the closed-form df-4 CDF (1/2 + 3/8 u (1 - t^2/(12 (1 + t^2/4))),
+ * u = t / sqrt(1 + t^2/4)), checked by numerical integration of the density. */
+static void test_run_ttest_hand_computed(void **state) {
+  (void)state;
+  const double x[] = {1, exp(0.1), exp(0.2)}, y[] = {exp(0.3), exp(0.2), exp(0.4)};
+  sw_estimate_t r;
+  double p;
+  sw_err_t err;
+  assert_int_equal(sw_run_ttest(x, 3, y, 3, 0.95, &r, &p, &err), SW_OK);
+  assert_close(r.value, exp(0.2));
+  assert_true(fabs(p - 0.0704840) < 1e-6);
+  const double se = 0.1 * sqrt(2.0 / 3.0);
+  assert_true(fabs(log(r.lo) - (0.2 - 2.776445 * se)) < 1e-5);
+  assert_true(fabs(log(r.hi) - (0.2 + 2.776445 * se)) < 1e-5);
+  /* identical runs: no variance, p 1 without a change; one run per side is refused */
+  const double same[] = {2, 2, 2};
+  assert_int_equal(sw_run_ttest(same, 3, same, 3, 0.95, &r, &p, &err), SW_OK);
+  assert_true(p == 1 && r.value == 1);
+  assert_int_equal(sw_run_ttest(x, 1, y, 3, 0.95, &r, &p, &err), SW_ERR_INVALID);
+}
+
 /* ------------------------------------------------------------------ Mann-Whitney U */
 
 static void test_mwu_hand_counted(void **state) {
@@ -323,7 +361,8 @@ int main(void) {
       cmocka_unit_test(test_mwu_null_cdf_sums),   cmocka_unit_test(test_p_adjust_holm_bh),
       cmocka_unit_test(test_median_ci_hand),      cmocka_unit_test(test_ratio_ci_reference),
       cmocka_unit_test(test_median_ci_coverage),  cmocka_unit_test(test_ratio_ci_coverage),
-      cmocka_unit_test(test_summaries),           cmocka_unit_test(test_change_points_planted),
+      cmocka_unit_test(test_summaries),           cmocka_unit_test(test_student_t_closed_forms),
+      cmocka_unit_test(test_run_ttest_hand_computed),           cmocka_unit_test(test_change_points_planted),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
