@@ -521,7 +521,9 @@ static sw_rc s_handle_result(sw_orch_t *o, s_slot_t *s, sw_proto_result_t *r, sw
                       s->rank, (unsigned long long)r->slot, r->attempt, s->busy ? "" : "nothing; last ", s->trial,
                       s->attempt);
   s->busy = 0;
-  if (r->infra && r->status != SW_PROTO_OK) return s_infra_failure(o, s, r, err);
+  /* with --quarantine-after 0 nothing would ever stop a black-hole rank: its failures are then recorded as
+   * the trials' own (the behaviour before failure classes) */
+  if (r->infra && r->status != SW_PROTO_OK && o->opts->quarantine_after > 0) return s_infra_failure(o, s, r, err);
   s->infra_streak = 0;
   if (o->n_held > 0) return s_hold(o, s, r, err); /* keep the order: behind the results already waiting */
   sw_rc rc = s_record(o, s, r, err);
