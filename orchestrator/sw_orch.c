@@ -122,13 +122,20 @@ static double s_cpu_seconds(void) {
          1e-6 * (double)ru.ru_stime.tv_usec;
 }
 
+/* Doubles the capacity of an array (*items, *cap elements of elem_size bytes; first_cap when empty). */
+static sw_rc s_grow(void **items, size_t *cap, size_t elem_size, size_t first_cap, const char *what, sw_err_t *err) {
+  size_t n = *cap ? 2 * *cap : first_cap;
+  void *grown = realloc(*items, n * elem_size);
+  if (!grown) return sw_err_set(err, SW_ERR_NOMEM, "cannot grow the %s to %zu entries", what, n);
+  *items = grown;
+  *cap = n;
+  return SW_OK;
+}
+
 static sw_rc s_queue_push(sw_orch_t *o, size_t trial, uint32_t attempt, sw_err_t *err) {
   if (o->q_len == o->q_cap) {
-    size_t cap = o->q_cap ? 2 * o->q_cap : 64;
-    s_job_t *q = realloc(o->queue, cap * sizeof *q);
-    if (!q) return sw_err_set(err, SW_ERR_NOMEM, "cannot grow the trial queue to %zu entries", cap);
-    o->queue = q;
-    o->q_cap = cap;
+    sw_rc rc = s_grow((void **)&o->queue, &o->q_cap, sizeof *o->queue, 64, "trial queue", err);
+    if (rc != SW_OK) return rc;
   }
   o->queue[o->q_len++] = (s_job_t){trial, attempt};
   return SW_OK;
@@ -492,11 +499,8 @@ static sw_rc s_db_still_locked(sw_orch_t *o, int64_t now, sw_err_t *err) {
 /* Keeps a finished result in memory while the database is locked (takes ownership of r's strings). */
 static sw_rc s_hold(sw_orch_t *o, s_slot_t *s, sw_proto_result_t *r, sw_err_t *err) {
   if (o->n_held == o->held_cap) {
-    size_t cap = o->held_cap ? 2 * o->held_cap : 16;
-    s_held_t *h = realloc(o->held, cap * sizeof *h);
-    if (!h) return sw_err_set(err, SW_ERR_NOMEM, "cannot hold %zu results for a locked database", cap);
-    o->held = h;
-    o->held_cap = cap;
+    sw_rc rc = s_grow((void **)&o->held, &o->held_cap, sizeof *o->held, 16, "results held for a locked database", err);
+    if (rc != SW_OK) return rc;
   }
   o->held[o->n_held].slot = (int)(s - o->slots);
   o->held[o->n_held++].res = *r;
@@ -519,7 +523,9 @@ static sw_rc s_handle_result(sw_orch_t *o, s_slot_t *s, sw_proto_result_t *r, sw
                       s->rank, (unsigned long long)r->slot, r->attempt, s->busy ? "" : "nothing; last ", s->trial,
                       s->attempt);
   s->busy = 0;
-  if (r->infra && r->status != SW_PROTO_OK) return s_infra_failure(o, s, r, err);
+  /* with --quarantine-after 0 nothing would ever stop a black-hole rank: its failures are then recorded as
+   * the trials' own (the behaviour before failure classes) */
+  if (r->infra && r->status != SW_PROTO_OK && o->opts->quarantine_after > 0) return s_infra_failure(o, s, r, err);
   s->infra_streak = 0;
   if (o->n_held > 0) return s_hold(o, s, r, err); /* keep the order: behind the results already waiting */
   sw_rc rc = s_record(o, s, r, err);

@@ -48,7 +48,8 @@ typedef struct sw_orch_opts {
   int             max_failures;    /* circuit breaker: stop dispatching after this many failed trials (0 = off) */
   int             retries;         /* retries after a failed/timeout attempt; -1 = the experiment's value */
   int             quarantine_after;/* infrastructure failures in a row (executor cannot start or fork, worker I/O
-                                      error) after which a rank gets no more trials (default 3; 0 = never) */
+                                      error) after which a rank gets no more trials (default 3; 0 = never, and
+                                      such failures are then recorded as failed attempts of their trials) */
   double          drain_grace_s;   /* after a drain request, seconds to let running trials finish before
                                       interrupting them (default 60; 0 = interrupt at once) */
   const char     *drain_file;      /* NULL or a path: its appearance requests a drain (batch-script trap) */

@@ -6,3 +6,4 @@ sw_unit_test(orchestrator ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_orchestrator.c L
 sw_unit_test(progress ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_progress.c LIBS sw_orchestrator TIMEOUT 30)
 sw_script_test(run_progress COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/mpi/progress.sh TIMEOUT 120 LABELS e2e)
 set_tests_properties(run_progress PROPERTIES SKIP_RETURN_CODE 77)
+sw_unit_test(watch ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_watch.c LIBS sw_cli TIMEOUT 60)

@@ -837,8 +837,8 @@ static void test_orch_infra_failures_requeue_then_quarantine(void **state) {
   assert_int_equal(count(fx->db, "SELECT count(*) FROM rank_events WHERE run_id = 2 AND kind='quarantined'"), 1);
 }
 
-/* One writer per database: a lock row naming a live process of this host refuses the run (exit 2, the
- * message names it); a row whose process is gone is taken over. */
+/* One writer per database: a lock row naming a live process of this host, or another host's row with a fresh
+ * heartbeat, refuses the run (exit 2, the message names it); a gone process or a stale heartbeat is taken over. */
 static void test_orch_refuses_database_in_use(void **state) {
   fixture_t *fx = *state;
   sw_orch_opts_t o;
@@ -853,25 +853,35 @@ static void test_orch_refuses_database_in_use(void **state) {
   pid_t gone = fork();
   if (gone == 0) _exit(0);
   waitpid(gone, NULL, 0); /* a pid whose process is certainly gone */
-  long long holders[2] = {(long long)getppid(), (long long)gone};
-  for (int i = 0; i < 2; i++) {
+  /* holder rows: a live process of this host, one that is gone, another host with a fresh heartbeat, and
+   * another host whose heartbeat is older than its 60 s stale-after time */
+  struct {
+    const char *host;
+    long long   pid;
+    int         heartbeat_age_s;
+    int         refused;
+  } holders[] = {{host, (long long)getppid(), 0, 1}, {host, (long long)gone, 0, 0},
+                 {"other-node.invalid", 12345, 0, 1}, {"other-node.invalid", 12345, 120, 0}};
+  for (size_t i = 0; i < sizeof holders / sizeof holders[0]; i++) {
     sqlite3 *h = NULL;
     char sql[512];
     assert_int_equal(sqlite3_open(fx->db, &h), SQLITE_OK);
-    snprintf(sql, sizeof sql, "INSERT OR REPLACE INTO run_lock VALUES(1, 1, '%s', %lld, NULL, 0, strftime('%%s','now'), "
-             "60)", host, holders[i]);
+    snprintf(sql, sizeof sql, "INSERT OR REPLACE INTO run_lock VALUES(1, 1, '%s', %lld, NULL, 0, "
+             "strftime('%%s','now') - %d, 60)", holders[i].host, holders[i].pid, holders[i].heartbeat_age_s);
     assert_int_equal(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(h);
     fake = (fake_t){0};
     sw_orch_opts_default(&o);
     o.resume = SW_ORCH_RESUME_NONE;
+    long long runs_before = count(fx->db, "SELECT count(*) FROM runs");
     sw_rc rc = run_orch(fx, &fake, &o, &s, &err);
-    if (i == 0) {
+    if (holders[i].refused) {
       assert_int_not_equal(rc, SW_OK);
       assert_int_equal(s.exit_code, 2);
       assert_non_null(strstr(err.msg, "is in use by run 1"));
+      assert_non_null(strstr(err.msg, holders[i].host));
       assert_int_equal(fake.submits, 0);
-      assert_int_equal(count(fx->db, "SELECT count(*) FROM runs"), 1);
+      assert_int_equal(count(fx->db, "SELECT count(*) FROM runs"), runs_before);
     } else {
       assert_int_equal(rc, SW_OK);
       assert_int_equal(fake.submits, k_trials);
