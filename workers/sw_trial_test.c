@@ -161,6 +161,7 @@ static sw_rc action_fds(sw_trial_out_t *out, sw_err_t *err) {
 /* Leaves a grandchild behind (it writes its pid to pid_file, then sleeps up to 60 s) and returns at once. */
 static sw_rc action_grandchild(const char *pid_file, sw_trial_out_t *out, sw_err_t *err) {
   if (!pid_file) return sw_err_set(err, SW_ERR_INVALID, "test workload: action grandchild needs pid_file");
+  unlink(pid_file); /* a file left by an earlier trial must not end the wait below before the grandchild wrote */
   pid_t pid = fork();
   if (pid < 0) return sw_err_set(err, SW_ERR_CHILD, "test workload: fork failed");
   if (pid == 0) {
