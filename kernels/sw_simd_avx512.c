@@ -30,112 +30,6 @@ SW_I5 __m512 sw_ld_bf16_tail(const void *row, int j, __mmask16 m) {
 /* byte address of element j, for prefetching */
 #define SW_AT(bf, row, j) ((const char *)(row) + (size_t)(j) * ((bf) ? 2u : 4u))
 
-SW_I5 void sw_dot4_body(float r[4], const void *const rows[4],
-                                                               const void *const pf[4], int bf, const float *x,
-                                                               int d) {
-  __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-  int    j = 0;
-  for (; j + 16 <= d; j += 16) {
-    if (!bf || (j & 16) == 0) {
-      SW_PF(SW_AT(bf, pf[0], j));
-      SW_PF(SW_AT(bf, pf[1], j));
-      SW_PF(SW_AT(bf, pf[2], j));
-      SW_PF(SW_AT(bf, pf[3], j));
-    }
-    __m512 xv = _mm512_loadu_ps(x + j);
-    a0 = _mm512_fmadd_ps(SW_LD(bf, rows[0], j), xv, a0);
-    a1 = _mm512_fmadd_ps(SW_LD(bf, rows[1], j), xv, a1);
-    a2 = _mm512_fmadd_ps(SW_LD(bf, rows[2], j), xv, a2);
-    a3 = _mm512_fmadd_ps(SW_LD(bf, rows[3], j), xv, a3);
-  }
-  if (j < d) {
-    __mmask16 m = (__mmask16)((1u << (d - j)) - 1u);
-    __m512    xv = _mm512_maskz_loadu_ps(m, x + j);
-    a0 = _mm512_fmadd_ps(SW_LDT(bf, rows[0], j, m), xv, a0);
-    a1 = _mm512_fmadd_ps(SW_LDT(bf, rows[1], j, m), xv, a1);
-    a2 = _mm512_fmadd_ps(SW_LDT(bf, rows[2], j, m), xv, a2);
-    a3 = _mm512_fmadd_ps(SW_LDT(bf, rows[3], j, m), xv, a3);
-  }
-  r[0] = _mm512_reduce_add_ps(a0);
-  r[1] = _mm512_reduce_add_ps(a1);
-  r[2] = _mm512_reduce_add_ps(a2);
-  r[3] = _mm512_reduce_add_ps(a3);
-}
-
-SW_I5 void sw_dot4x2_body(float ra[4], float rb[4], const void *const a[4],
-                                                                 const void *const b[4], const void *const pfa[4],
-                                                                 const void *const pfb[4], int bf, const float *x,
-                                                                 int d) {
-  __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
-  int    j = 0;
-  for (; j + 16 <= d; j += 16) {
-    if (!bf || (j & 16) == 0) {
-      for (int k = 0; k < 4; k++) {
-        SW_PF(SW_AT(bf, pfa[k], j));
-        SW_PF(SW_AT(bf, pfb[k], j));
-      }
-    }
-    __m512 xv = _mm512_loadu_ps(x + j);
-    a0 = _mm512_fmadd_ps(SW_LD(bf, a[0], j), xv, a0);
-    b0 = _mm512_fmadd_ps(SW_LD(bf, b[0], j), xv, b0);
-    a1 = _mm512_fmadd_ps(SW_LD(bf, a[1], j), xv, a1);
-    b1 = _mm512_fmadd_ps(SW_LD(bf, b[1], j), xv, b1);
-    a2 = _mm512_fmadd_ps(SW_LD(bf, a[2], j), xv, a2);
-    b2 = _mm512_fmadd_ps(SW_LD(bf, b[2], j), xv, b2);
-    a3 = _mm512_fmadd_ps(SW_LD(bf, a[3], j), xv, a3);
-    b3 = _mm512_fmadd_ps(SW_LD(bf, b[3], j), xv, b3);
-  }
-  if (j < d) {
-    __mmask16 m = (__mmask16)((1u << (d - j)) - 1u);
-    __m512    xv = _mm512_maskz_loadu_ps(m, x + j);
-    a0 = _mm512_fmadd_ps(SW_LDT(bf, a[0], j, m), xv, a0);
-    b0 = _mm512_fmadd_ps(SW_LDT(bf, b[0], j, m), xv, b0);
-    a1 = _mm512_fmadd_ps(SW_LDT(bf, a[1], j, m), xv, a1);
-    b1 = _mm512_fmadd_ps(SW_LDT(bf, b[1], j, m), xv, b1);
-    a2 = _mm512_fmadd_ps(SW_LDT(bf, a[2], j, m), xv, a2);
-    b2 = _mm512_fmadd_ps(SW_LDT(bf, b[2], j, m), xv, b2);
-    a3 = _mm512_fmadd_ps(SW_LDT(bf, a[3], j, m), xv, a3);
-    b3 = _mm512_fmadd_ps(SW_LDT(bf, b[3], j, m), xv, b3);
-  }
-  ra[0] = _mm512_reduce_add_ps(a0);
-  ra[1] = _mm512_reduce_add_ps(a1);
-  ra[2] = _mm512_reduce_add_ps(a2);
-  ra[3] = _mm512_reduce_add_ps(a3);
-  rb[0] = _mm512_reduce_add_ps(b0);
-  rb[1] = _mm512_reduce_add_ps(b1);
-  rb[2] = _mm512_reduce_add_ps(b2);
-  rb[3] = _mm512_reduce_add_ps(b3);
-}
-
-SW_I5 void sw_axpy4_body(float *y, const float c[4], const void *const rows[4],
-                                                                const void *const pf[4], int bf, int d) {
-  __m512 c0 = _mm512_set1_ps(c[0]), c1 = _mm512_set1_ps(c[1]), c2 = _mm512_set1_ps(c[2]), c3 = _mm512_set1_ps(c[3]);
-  int    j = 0;
-  for (; j + 16 <= d; j += 16) {
-    if (!bf || (j & 16) == 0) {
-      SW_PF(SW_AT(bf, pf[0], j));
-      SW_PF(SW_AT(bf, pf[1], j));
-      SW_PF(SW_AT(bf, pf[2], j));
-      SW_PF(SW_AT(bf, pf[3], j));
-    }
-    __m512 acc = _mm512_loadu_ps(y + j);
-    acc = _mm512_fmadd_ps(SW_LD(bf, rows[0], j), c0, acc);
-    acc = _mm512_fmadd_ps(SW_LD(bf, rows[1], j), c1, acc);
-    acc = _mm512_fmadd_ps(SW_LD(bf, rows[2], j), c2, acc);
-    acc = _mm512_fmadd_ps(SW_LD(bf, rows[3], j), c3, acc);
-    _mm512_storeu_ps(y + j, acc);
-  }
-  if (j < d) {
-    __mmask16 m = (__mmask16)((1u << (d - j)) - 1u);
-    __m512    acc = _mm512_maskz_loadu_ps(m, y + j);
-    acc = _mm512_fmadd_ps(SW_LDT(bf, rows[0], j, m), c0, acc);
-    acc = _mm512_fmadd_ps(SW_LDT(bf, rows[1], j, m), c1, acc);
-    acc = _mm512_fmadd_ps(SW_LDT(bf, rows[2], j, m), c2, acc);
-    acc = _mm512_fmadd_ps(SW_LDT(bf, rows[3], j, m), c3, acc);
-    _mm512_mask_storeu_ps(y + j, m, acc);
-  }
-}
-
 SW_I5 void sw_rows_dot_x4_body(float ra[4], float rb[4], const void *a,
                                                                       const void *b, const float *const x[4],
                                                                       const void *pfa, const void *pfb, int bf,
@@ -213,27 +107,6 @@ SW_I5 void sw_row_axpy_y4_body(float *const y[4], const float c[4],
 }
 
 
-SW_T5 static void sw5_dot4(float r[4], const void *const rows[4], const void *const pf[4], int bf, const float *x,
-                           int d) {
-  if (bf)
-    sw_dot4_body(r, rows, pf, 1, x, d);
-  else
-    sw_dot4_body(r, rows, pf, 0, x, d);
-}
-SW_T5 static void sw5_dot4x2(float ra[4], float rb[4], const void *const a[4], const void *const b[4],
-                             const void *const pfa[4], const void *const pfb[4], int bf, const float *x, int d) {
-  if (bf)
-    sw_dot4x2_body(ra, rb, a, b, pfa, pfb, 1, x, d);
-  else
-    sw_dot4x2_body(ra, rb, a, b, pfa, pfb, 0, x, d);
-}
-SW_T5 static void sw5_axpy4(float *y, const float c[4], const void *const rows[4], const void *const pf[4], int bf,
-                            int d) {
-  if (bf)
-    sw_axpy4_body(y, c, rows, pf, 1, d);
-  else
-    sw_axpy4_body(y, c, rows, pf, 0, d);
-}
 SW_T5 static void sw5_rows_dot_x4(float ra[4], float rb[4], const void *a, const void *b, const float *const x[4],
                                   const void *pfa, const void *pfb, int bf, int d) {
   if (bf)
@@ -373,6 +246,56 @@ SW_I5 void sw_tok_modes(float *acc, const float *x, const sw_ffn_weights_t *w, c
     sw_tok_body(acc, x, w, idx, n, gact, h, SW_TOK_GATE_UP, bf);
 }
 
+/* The 4-row primitives on the batch-1 kernel's dot and axpy passes (one prefetch per 64-byte line, masked tails). */
+SW_I5 void sw_rows4(const char *out[4], const void *const in[4]) {
+  for (int q = 0; q < 4; q++) out[q] = in[q];
+}
+SW_I5 void sw_dot4_body(float r[4], const void *const rows[4], const void *const pf[4], int bf, const float *x,
+                        int d) {
+  const char *a[4], *p[4];
+  __m512      ra[4], rb[4];
+  sw_rows4(a, rows), sw_rows4(p, pf);
+  sw_tok_dots(ra, rb, a, a, p, p, 0, bf, x, d);
+  for (int q = 0; q < 4; q++) r[q] = _mm512_reduce_add_ps(ra[q]);
+}
+SW_I5 void sw_dot4x2_body(float ra[4], float rb[4], const void *const a[4], const void *const b[4],
+                          const void *const pfa[4], const void *const pfb[4], int bf, const float *x, int d) {
+  const char *ca[4], *cb[4], *pa[4], *pb[4];
+  __m512      va[4], vb[4];
+  sw_rows4(ca, a), sw_rows4(cb, b), sw_rows4(pa, pfa), sw_rows4(pb, pfb);
+  sw_tok_dots(va, vb, ca, cb, pa, pb, 1, bf, x, d);
+  for (int q = 0; q < 4; q++) ra[q] = _mm512_reduce_add_ps(va[q]), rb[q] = _mm512_reduce_add_ps(vb[q]);
+}
+SW_I5 void sw_axpy4_body(float *y, const float c[4], const void *const rows[4], const void *const pf[4], int bf,
+                         int d) {
+  const char *r[4], *p[4];
+  __m512      cv[4];
+  sw_rows4(r, rows), sw_rows4(p, pf);
+  for (int q = 0; q < 4; q++) cv[q] = _mm512_set1_ps(c[q]);
+  sw_tok_axpy(y, cv, r, p, bf, d);
+}
+
+SW_T5 static void sw5_dot4(float r[4], const void *const rows[4], const void *const pf[4], int bf, const float *x,
+                           int d) {
+  if (bf)
+    sw_dot4_body(r, rows, pf, 1, x, d);
+  else
+    sw_dot4_body(r, rows, pf, 0, x, d);
+}
+SW_T5 static void sw5_dot4x2(float ra[4], float rb[4], const void *const a[4], const void *const b[4],
+                             const void *const pfa[4], const void *const pfb[4], int bf, const float *x, int d) {
+  if (bf)
+    sw_dot4x2_body(ra, rb, a, b, pfa, pfb, 1, x, d);
+  else
+    sw_dot4x2_body(ra, rb, a, b, pfa, pfb, 0, x, d);
+}
+SW_T5 static void sw5_axpy4(float *y, const float c[4], const void *const rows[4], const void *const pf[4], int bf,
+                            int d) {
+  if (bf)
+    sw_axpy4_body(y, c, rows, pf, 1, d);
+  else
+    sw_axpy4_body(y, c, rows, pf, 0, d);
+}
 /* The fast path for f32 or bf16 rows (gact is ignored for plain FFNs). */
 SW_T5 static void sw5_tok_run(float *acc, const float *x, const sw_ffn_weights_t *w, const int32_t *idx, int64_t n,
                               const float *gact, const float *h) {

@@ -49,6 +49,7 @@
 #include "models/sw_llama.h"
 #include "models/sw_method.h"
 #include "models/sw_tokenizer_gguf.h"
+#include "kernels/sw_isa.h"
 #include "workers/sw_counters.h"
 #include "workers/sw_slot.h"
 #include "workers/sw_trial.h"
@@ -57,7 +58,8 @@
 #define TM_MAX_DECODE 256
 
 typedef struct tm_cfg {
-  const char *model, *text, *method, *activation, *layers;
+  const char *model, *text, *method, *activation, *layers, *kernel_isa;
+  sw_isa_t    isa; /* SIMD variant of the sparse kernels (kernel_isa; auto: SPARSWEEP_KERNEL_ISA or the best) */
   double      sparsity, tau, act_param;
   int64_t     calib_tokens, eval_tokens, window, calib_offset, eval_offset;
   int64_t     experts, rank, epochs, seed, prompt_tokens, decode_tokens, reps, warmup, threads, ref_mb;
@@ -101,6 +103,7 @@ static sw_rc tm_parse(tm_cfg_t *c, const sw_json_t *j, sw_err_t *err) {
   TM_STR(method, "dense");
   TM_STR(activation, "silu");
   TM_STR(layers, "all");
+  TM_STR(kernel_isa, "auto");
   TM_DBL(sparsity, 0.5);
   TM_DBL(tau, 0.1);
   TM_DBL(act_param, 0.0);
@@ -122,6 +125,7 @@ static sw_rc tm_parse(tm_cfg_t *c, const sw_json_t *j, sw_err_t *err) {
 #undef TM_STR
 #undef TM_INT
 #undef TM_DBL
+  if (!rc && (rc = sw_isa_parse(c->kernel_isa, &c->isa, err))) sw_err_prefix(err, "model: kernel_isa");
   if (rc) return rc;
   if (c->window < 2 || c->window > 4096 || c->calib_tokens < c->window || c->eval_tokens < c->window ||
       c->calib_tokens > (1 << 20) || c->eval_tokens > (1 << 20))
@@ -554,6 +558,7 @@ static void put_setup(sw_trial_out_t *out, const tm_data_t *d, const sw_method_t
   sw_trial_out_metric(out, "calib_seconds", calib_s, "s");
   sw_trial_out_metric(out, "model_changed", M->cfg.act != SW_ACT_SILU, "bool");
   sw_trial_out_metric(out, "level", M->cfg.level, "fraction");
+  sw_trial_out_metric(out, "kernel_isa", (double)M->work.isa, sw_isa_name(M->work.isa)); /* level; name as unit */
 }
 
 sw_rc sw_trial_run_model(sw_trial_cache_t *cache, const sw_json_t *config, sw_trial_out_t *out, sw_err_t *err) {
@@ -570,6 +575,11 @@ sw_rc sw_trial_run_model(sw_trial_cache_t *cache, const sw_json_t *config, sw_tr
   int max_tok = (int)(c.window > c.prompt_tokens ? c.window : c.prompt_tokens);
   sw_method_t M;
   if ((rc = sw_method_init(&M, &m->model, &mc, max_tok, err))) return rc;
+  if ((rc = sw_ffn_work_set_isa(&M.work, c.isa, err))) {
+    sw_method_free(&M);
+    return sw_err_prefix(err, "model: kernel_isa");
+  }
+  if (M.has_moe_work) M.moe_work.isa = M.work.isa;
   int cached = 0;
   double calib_s = 0;
   rc = calibrate(&M, &c, m, d, x, &cached, &calib_s, err);

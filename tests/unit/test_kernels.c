@@ -1,7 +1,8 @@
 /* Unit tests for the FFN kernels: activations vs hand-computed values and float64 formulas, dense and sparse
  * FFN (f32 and bf16, gated and plain, odd sizes, batch 1..257, all-zero / all-active / random masks, 1 and
  * 2 threads) vs the float64 naive masked reference with outputs poisoned before every call, input-sparse GEMV,
- * and the FLOP/byte accounting. */
+ * and the FLOP/byte accounting.  Kernel tests run once per SIMD variant (portable, avx2, avx512;
+ * tests/unit/test_isa_variants.h): the variants this CPU lacks are reported skipped. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -13,6 +13,7 @@
 
 #include "common/sw_json.h"
 #include "kernels/sw_flops.h"
+#include "kernels/sw_isa.h"
 #include "workers/sw_trial.h"
 
 /* SmolLM2-135M's FFN shape (its GGUF header: 30 blocks, embedding 576, feed-forward 1536) and the timed
@@ -51,6 +52,9 @@ static sw_json_t *run(sw_trial_cache_t *cache, const char *cfg_text, sw_err_t *e
   sw_json_free(cfg);
   return res;
 }
+
+/* f32 sums in another order (4 vs 8 lanes, FMA or not) over 128-token windows: perplexity within 1e-4 */
+#define KT_PPL_VARIANT_RTOL 1e-4
 
 static double metric(const sw_json_t *res, const char *name) {
   const sw_json_t *ms = sw_json_get(res, "metrics");
@@ -138,6 +142,17 @@ static void test_model_workload(void **state) {
   assert_true(fabs(metric(rp, "kl") - metric(r5, "kl")) <= 1e-9 * metric(r5, "kl"));
   assert_true(fabs(metric(rp, "ppl_dense") - metric(r0, "ppl_dense")) <= 1e-9 * metric(r0, "ppl_dense"));
   sw_json_free(rp);
+  /* the portable kernel variant records itself and gives the same perplexity up to f32 summation order
+   * (KT_PPL_VARIANT_RTOL); a bad kernel_isa is an error naming the key */
+  sw_json_t *rv = run(&cache, config(",\"method\":\"cats\",\"sparsity\":0.5,\"kernel_isa\":\"portable\""), &err);
+  if (!rv) fail_msg("cats 0.5 portable: %s", err.msg);
+  assert_true(metric(rv, "kernel_isa") == (double)SW_ISA_PORTABLE);
+  const char *env = getenv(SW_ISA_ENV);
+  if (!env || !*env) assert_true(metric(r5, "kernel_isa") == (double)sw_isa_best());
+  assert_true(fabs(metric(rv, "ppl") - metric(r5, "ppl")) <= KT_PPL_VARIANT_RTOL * metric(r5, "ppl"));
+  sw_json_free(rv);
+  assert_null(run(&cache, config(",\"method\":\"cats\",\"kernel_isa\":\"mmx\""), &err));
+  assert_non_null(strstr(err.msg, "kernel_isa"));
   /* overlapping spans and unknown methods are errors with a message */
   assert_null(run(&cache, config(",\"method\":\"cats\",\"eval_offset\":0"), &err));
   assert_non_null(strstr(err.msg, "overlaps"));

@@ -16,6 +16,7 @@
 #include "kernels/sw_act.h"
 #include "kernels/sw_ffn_dense.h"
 #include "kernels/sw_moe.h"
+#include "tests/unit/test_isa_variants.h"
 
 /* float32 sgemm/sgemv over <= 64-term dot products vs float64 loops. */
 #define OUT_TOL_ABS 2e-5
@@ -113,9 +114,9 @@ static const shape_t k_shapes[] = {
 };
 
 /* Every clustering, batch 1..33: all experts = dense float64 FFN; random masks = masked reference; batched =
- * per-token. */
+ * per-token; in every SIMD variant the CPU runs (the gathered expert path uses the variant's row primitives). */
 static void test_moe_equals_reference(void **state) {
-  (void)state;
+  sw_isa_t isa = kt_variant(state);
   sw_err_t err;
   for (size_t si = 0; si < sizeof k_shapes / sizeof k_shapes[0]; si++) {
     const shape_t *s = &k_shapes[si];
@@ -137,6 +138,7 @@ static void test_moe_equals_reference(void **state) {
         sw_moe_work_t work;
         sw_mask_t mask;
         assert_int_equal(sw_moe_work_alloc(&work, &moe, NULL, T, &err), SW_OK);
+        work.isa = isa;
         assert_int_equal(sw_mask_alloc(&mask, s->E, T, &err), SW_OK);
         /* all experts */
         sw_mask_set_all(&mask, T);
@@ -548,7 +550,7 @@ static void test_trained_routers_route_well(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_moe_equals_reference),        cmocka_unit_test(test_oracle_scores_are_expert_norms),
+      KT_VARIANT(test_moe_equals_reference),              cmocka_unit_test(test_oracle_scores_are_expert_norms),
       cmocka_unit_test(test_dynk_max_extremes),           cmocka_unit_test(test_dynk_cum_properties),
       cmocka_unit_test(test_topk_and_score_rules),        cmocka_unit_test(test_accounting),
       cmocka_unit_test(test_bf16_source_weights),         cmocka_unit_test(test_rejects_mismatches),          cmocka_unit_test(test_kmeans_beats_random_partition),
