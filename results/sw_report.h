@@ -206,17 +206,20 @@ sw_rc sw_compare_sets(const sw_rset_t *base, const sw_rset_t *cand, const sw_com
 
 #define SW_COMPARE_MAX_RUNS 16
 
-/* sw_compare_sets over nb >= 1 baseline runs and nc >= 1 candidate runs (at most SW_COMPARE_MAX_RUNS each), in
- * the spirit of pyperf's several worker processes and asv's repeated runs: one run's repetitions only measure
- * within-run noise, and on a shared machine a configuration's level drifts between runs by more than that.
- * Configurations are those of base[0] (ok status) that at least one candidate run has.  The U test and the
- * ratio interval pool the samples of all baseline runs (and of all candidate runs) that have the series.
- * With nb >= 2, each (configuration, series) also gets a run-to-run noise floor: the largest |log(m_i / m_j)|
- * over the medians m of the baseline runs (--paired: medians of the per-repetition speedups); a change then
- * also needs |log ratio| > floor.  A change that is significant and beyond the threshold but within the floor
- * gets the verdict "noisy (floor X%)": a warning, counted in sum->noisy, never a regression.  Accuracy
- * metrics and deterministic counts are compared between base[0] and the first candidate run that has the
- * configuration.  nb == nc == 1 is exactly sw_compare_sets (plus a hint on warn to use two baseline runs). */
+/* sw_compare_sets over nb >= 1 baseline runs and nc >= 1 candidate runs (at most SW_COMPARE_MAX_RUNS each).
+ * The run is the unit of replication: one run's repetitions only measure within-run noise, and on a shared
+ * machine a configuration's level moves between runs by much more.  Configurations are those of base[0] (ok
+ * status) that at least one candidate run has.  Per (configuration, series), with k = min(runs with the
+ * series on each side) and m = o->min_runs (0: by mode, see SW_COMPARE_MIN_RUNS_*):
+ *   - k >= m and k >= 2: run-level test, sw_run_ttest of the runs' medians (--paired: of their median
+ *     per-repetition speedups); these p-values are corrected together (Holm/BH);
+ *   - k < m: the ratio of pooled medians with its within-run interval, verdict "inconclusive: need >= m runs
+ *     per side" (sum->inconclusive), never a regression, not in the correction;
+ *   - m == 1 and k == 1: the within-run Mann-Whitney U test of the pooled repetitions; with nb >= 2 also a
+ *     run-to-run noise floor (the largest |log(m_i / m_j)| over the baseline runs' medians) that a change
+ *     must exceed, else the verdict "noisy (floor X%)", a warning counted in sum->noisy.
+ * Accuracy metrics and deterministic counts are compared between base[0] and the first candidate run that
+ * has the configuration. */
 sw_rc sw_compare_runs(const sw_rset_t *base, size_t nb, const sw_rset_t *cand, size_t nc, const sw_compare_opts_t *o,
                       sw_buf_t *out, sw_buf_t *warn, sw_compare_summary_t *sum, sw_err_t *err);
 

@@ -9,5 +9,7 @@ bash scripts/setup.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$(nproc)"
 db="${SPARSWEEP_DB:-$here/results/default.db}"
-mpirun -np "${SPARSWEEP_NP:-3}" build/cli/sparsweep run experiments/examples/default.yaml --db "$db"
+progress=()  # under mpirun rank 0's stderr is a pipe: ask for the terminal line when ours is a terminal
+[ -t 2 ] && progress=(--progress tty)
+mpirun -np "${SPARSWEEP_NP:-3}" build/cli/sparsweep run experiments/examples/default.yaml --db "$db" "${progress[@]}"
 build/cli/sparsweep report "$db"

@@ -76,6 +76,7 @@ static void test_trial_threshold(void **state) {
   double e = kt_metric(res, "rel_error");
   assert_true(e > KT_REL_ERROR_SPARSE_MIN && e < KT_REL_ERROR_SPARSE_MAX);
   assert_true(kt_metric(res, "rel_error_dense") < KT_REL_ERROR_EXACT);
+  assert_true(kt_metric(res, "slot_mode") == 2.0); /* the timed pairs held the host's slot (workers/sw_slot.h) */
   const sw_json_t *samples = sw_json_get(res, "samples");
   assert_int_equal(samples->count, 6); /* 3 dense + 3 sparse */
   /* the kernels' SDE counters, read through PAPI around the 3 timed sparse calls */

@@ -117,6 +117,7 @@ static void test_model_workload(void **state) {
   assert_true(metric(r0, "eval_byte_end") > metric(r0, "eval_byte_start"));
   assert_true(metric(r0, "bits_per_byte") > 0.0);
   assert_true(metric(r0, "decode_s_dense") > 0.0);
+  assert_true(metric(r0, "slot_mode") == 2.0); /* the timed decode held the host's slot (workers/sw_slot.h) */
   const sw_json_t *cn = sw_json_get(r0, "counters"), *sm = sw_json_get(r0, "samples");
   assert_true(cn && cn->count > 0); /* default PAPI/SDE set: each event with a value or NULL + reason */
   assert_true(sm && sm->count == 4 * 2); /* decode/prefill x dense/sparse x 2 repetitions */

@@ -96,6 +96,7 @@ static void test_moe_methods_extremes(void **state) {
   assert_true(metric(&r, "flops_dense") == dense);
   assert_true(fabs(metric(&r, "flops") - (dense + router)) <= FLOPS_TOL_REL * metric(&r, "flops"));
   assert_true(metric(&r, "speedup") > 0);
+  assert_true(metric(&r, "slot_mode") == 2.0); /* the timed pairs held the host's slot (workers/sw_slot.h) */
   run_free(&r);
   /* top-2 of 8 */
   run_config(&r, "{\"method\":\"moe_topk\"," BASE ",\"k\":2,\"clustering\":\"random\"}");

@@ -805,6 +805,16 @@ static void load_runs(const char *path, int first, int n, sw_rset_t *sets) {
   for (int i = 0; i < n; i++) load_run_id(path, first + i, &sets[i]);
 }
 
+/* runs_db, then its baseline runs into b[nb] and its candidate runs into c[nc]. */
+static void runs_db_loaded(const char *dir, const char *name, char *path, size_t cap, int nb, int nc, int drift_run,
+                           double slow, sw_rset_t *b, sw_rset_t *c) {
+  runs_db(dir, name, path, cap, nb, nc, drift_run, slow);
+  memset(b, 0, (size_t)nb * sizeof *b);
+  memset(c, 0, (size_t)nc * sizeof *c);
+  load_runs(path, 1, nb, b);
+  load_runs(path, nb + 1, nc, c);
+}
+
 static void free_runs(sw_rset_t *sets, int n) {
   for (int i = 0; i < n; i++) sw_rset_free(&sets[i]);
 }
@@ -814,12 +824,8 @@ static void free_runs(sw_rset_t *sets, int n) {
 static void test_compare_run_level_aa_is_quiet(void **state) {
   const char *dir = *state;
   char path[512];
-  runs_db(dir, "aa.db", path, sizeof path, 3, 3, 5, 1.0);
   sw_rset_t b[3], c[3];
-  memset(b, 0, sizeof b);
-  memset(c, 0, sizeof c);
-  load_runs(path, 1, 3, b);
-  load_runs(path, 4, 3, c);
+  runs_db_loaded(dir, "aa.db", path, sizeof path, 3, 3, 5, 1.0, b, c);
   sw_compare_opts_t o;
   sw_compare_opts_default(&o);
   assert_int_equal(o.min_runs, 0); /* by mode */
@@ -854,12 +860,8 @@ static void test_compare_run_level_aa_is_quiet(void **state) {
 static void test_compare_run_level_finds_planted(void **state) {
   const char *dir = *state;
   char path[512];
-  runs_db(dir, "planted.db", path, sizeof path, 5, 5, 0, 1.15);
   sw_rset_t b[5], c[5];
-  memset(b, 0, sizeof b);
-  memset(c, 0, sizeof c);
-  load_runs(path, 1, 5, b);
-  load_runs(path, 6, 5, c);
+  runs_db_loaded(dir, "planted.db", path, sizeof path, 5, 5, 0, 1.15, b, c);
   sw_compare_opts_t o;
   sw_compare_opts_default(&o);
   sw_buf_t out = SW_BUF_INIT, warn = SW_BUF_INIT;
@@ -895,12 +897,8 @@ static void test_compare_run_level_finds_planted(void **state) {
 static void test_compare_run_level_too_few_runs(void **state) {
   const char *dir = *state;
   char path[512];
-  runs_db(dir, "few.db", path, sizeof path, 2, 2, 0, 1.15);
   sw_rset_t b[2], c[2];
-  memset(b, 0, sizeof b);
-  memset(c, 0, sizeof c);
-  load_runs(path, 1, 2, b);
-  load_runs(path, 3, 2, c);
+  runs_db_loaded(dir, "few.db", path, sizeof path, 2, 2, 0, 1.15, b, c);
   sw_compare_opts_t o;
   sw_compare_opts_default(&o);
   sw_buf_t out = SW_BUF_INIT, warn = SW_BUF_INIT;
