@@ -1,0 +1,3 @@
+# Weight-sparse formats and kernels (kernels/sw_wsparse*): cmocka tests against float64 naive references on
+# every SIMD variant the CPU supports (the others are reported skipped).
+sw_unit_test(wsparse ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_wsparse.c LIBS sw_kernels TIMEOUT 60)
