@@ -4,7 +4,9 @@
  *   CSR     row pointers + (uint16 column, float value) per non-zero: 6 bytes/nnz + 4 bytes/row.
  *   bitmap  one bit per element (row-major) + the non-zeros packed per row: 1/8 byte/element + 4 bytes/nnz.
  *   2:4     N:M with N=2, M=4: two values per group of 4 columns + 4 bits of positions: 2.125 bytes/element.
- *   CSC     CSR of Wᵀ (one list per input channel): the spMspV format, where inactive inputs skip their column.
+ *   CSC     CSR of Wᵀ (one list per input channel): the spMspV format, where inactive inputs skip their column;
+ *           blocked CSC splits the outputs into blocks of block_rows (one CSC each) so that the block of y the
+ *           scatter updates stays in L1 (4096 rows = 16 KiB).
  * Kernels: SpMV (batch 1, CSR/bitmap/2:4), spMspV (CSC x sparse activation vector, the DuoGPT case, arXiv
  * 2506.20194), SpMM (CSR x dense batch), SDDMM (rows of A . rows of B sampled at a CSR pattern).  Each kernel
  * fills an sw_ffn_stats_t (FLOPs executed and dense-equivalent, bytes of the sparse operand read) that
@@ -60,6 +62,15 @@ sw_rc sw_csc_from_dense(sw_csr_t *m, const float *w, int rows, int cols, size_t 
 sw_rc sw_bitmap_from_dense(sw_bitmap_t *m, const float *w, int rows, int cols, size_t ld, sw_err_t *err);
 /* Keeps the two largest |w| of every group of 4 columns (ties: lower column); cols must be a multiple of 8. */
 sw_rc sw_nm24_from_dense(sw_nm24_t *m, const float *w, int rows, int cols, size_t ld, sw_err_t *err);
+/* Blocked CSC: outputs [b·block_rows, (b+1)·block_rows) in blk[b], a CSC of those rows (blk[b].cols rows). */
+typedef struct sw_csc_blocked {
+  int       rows, cols, block_rows, n_blocks;
+  sw_csr_t *blk;
+  size_t    nnz;
+} sw_csc_blocked_t;
+sw_rc sw_csc_blocked_from_dense(sw_csc_blocked_t *m, const float *w, int rows, int cols, size_t ld, int block_rows,
+                                sw_err_t *err);
+void  sw_csc_blocked_free(sw_csc_blocked_t *m);
 void  sw_csr_free(sw_csr_t *m);
 void  sw_bitmap_free(sw_bitmap_t *m);
 void  sw_nm24_free(sw_nm24_t *m);
@@ -79,6 +90,10 @@ void sw_spmv_nm24(const sw_wsparse_ctx_t *ctx, float *y, const sw_nm24_t *w, con
  * only the active inputs' non-zeros are read.  act: indices of the non-zero (kept) inputs. */
 void sw_spmspv_csc(const sw_wsparse_ctx_t *ctx, float *y, const sw_csr_t *wt, const float *x, const int32_t *act,
                    int n_act, sw_ffn_stats_t *st);
+
+/* The same over a blocked CSC (y[0..w->rows)). */
+void sw_spmspv_csc_blocked(const sw_wsparse_ctx_t *ctx, float *y, const sw_csc_blocked_t *w, const float *x,
+                           const int32_t *act, int n_act, sw_ffn_stats_t *st);
 
 /* SpMM Y = X Wᵀ for n_tok tokens: x is n_tok x w->cols, y is n_tok x w->rows (row-major, token-major as the
  * FFN kernels).  scratch holds sw_spmm_scratch_floats(w, n_tok) floats (the token-minor copies of X and Y). */

@@ -143,6 +143,28 @@ sw_rc sw_nm24_from_dense(sw_nm24_t *m, const float *w, int rows, int cols, size_
   return SW_OK;
 }
 
+sw_rc sw_csc_blocked_from_dense(sw_csc_blocked_t *m, const float *w, int rows, int cols, size_t ld, int block_rows,
+                                sw_err_t *err) {
+  memset(m, 0, sizeof *m);
+  if (block_rows <= 0 || rows <= 0) return sw_err_set(err, SW_ERR_INVALID, "blocked CSC: block of %d rows", block_rows);
+  m->rows = rows, m->cols = cols, m->block_rows = block_rows, m->n_blocks = (rows + block_rows - 1) / block_rows;
+  m->blk = calloc((size_t)m->n_blocks, sizeof *m->blk);
+  if (!m->blk) return sw_err_set(err, SW_ERR_NOMEM, "blocked CSC: out of memory");
+  for (int b = 0; b < m->n_blocks; b++) {
+    int   r0 = b * block_rows, n = rows - r0 < block_rows ? rows - r0 : block_rows;
+    sw_rc rc = sw_csc_from_dense(&m->blk[b], w + (size_t)r0 * ld, n, cols, ld, err);
+    if (rc) return sw_csc_blocked_free(m), rc;
+    m->nnz += m->blk[b].nnz;
+  }
+  return SW_OK;
+}
+
+void sw_csc_blocked_free(sw_csc_blocked_t *m) {
+  for (int b = 0; b < m->n_blocks && m->blk; b++) sw_csr_free(&m->blk[b]);
+  free(m->blk);
+  memset(m, 0, sizeof *m);
+}
+
 void sw_csr_free(sw_csr_t *m) {
   free(m->row_ptr), free(m->col), free(m->val);
   memset(m, 0, sizeof *m);

@@ -175,6 +175,9 @@ static void test_spmspv_csc(void **state) {
   sw_csr_t     csc;
   assert_int_equal(sw_csc_from_dense(&csc, m.w, rows, cols, (size_t)cols, &err), SW_OK);
   assert_true(csc.rows == cols && csc.cols == rows && csc.nnz == m.nnz);
+  sw_csc_blocked_t blk;
+  assert_int_equal(sw_csc_blocked_from_dense(&blk, m.w, rows, cols, (size_t)cols, 16, &err), SW_OK);
+  assert_true(blk.n_blocks == 3 && blk.nnz == m.nnz);
   for (size_t q = 0; q < sizeof act_sp / sizeof act_sp[0]; q++) {
     uint64_t seed = 31 + q;
     float   *x = wt_vec(cols, 8 + q), y[45];
@@ -195,9 +198,15 @@ static void test_spmspv_csc(void **state) {
     wt_assert_close(y, ref, scale, rows);
     assert_true(st.flops == 2.0 * (double)nnz_read);
     assert_true(st.weight_bytes == 6.0 * (double)nnz_read + 8.0 * n_act);
+    for (int i = 0; i < rows; i++) y[i] = WT_POISON;
+    sw_spmspv_csc_blocked(&ctx, y, &blk, x, act, n_act, &st); /* blocks of 16, 16, 13 outputs */
+    wt_assert_close(y, ref, scale, rows);
+    assert_true(st.flops == 2.0 * (double)nnz_read && st.calls == 1);
+    assert_true(st.weight_bytes == 6.0 * (double)nnz_read + 3 * 8.0 * n_act);
     free(x);
   }
   sw_csr_free(&csc);
+  sw_csc_blocked_free(&blk);
   free(m.w);
 }
 
