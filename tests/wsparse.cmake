@@ -1,3 +1,5 @@
 # Weight-sparse formats and kernels (kernels/sw_wsparse*): cmocka tests against float64 naive references on
 # every SIMD variant the CPU supports (the others are reported skipped).
 sw_unit_test(wsparse ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_wsparse.c LIBS sw_kernels TIMEOUT 60)
+# Pruners (models/sw_prune): hand-computed masks, the OBS update against a float64 inverse, reconstruction error.
+sw_unit_test(prune ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_prune.c LIBS sw_models TIMEOUT 60)
