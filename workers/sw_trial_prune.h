@@ -1,0 +1,34 @@
+/* sw_trial_prune: weight pruning in the model workload (issue 15).  Config keys (defaults in parentheses):
+ *   weight_sparsity (0)              fraction of every linear layer's weights (q, k, v, o, gate, up, down) set to
+ *                                    zero; 0 = no pruning (unless prune_pattern is 2:4)
+ *   prune ("magnitude")              magnitude | wanda | sparsegpt (models/sw_prune.h)
+ *   prune_pattern ("unstructured")   unstructured | 2:4 (2:4 is 50 % whatever weight_sparsity says)
+ * The model is pruned in place in the trial's forked child (workers/sw_executor_serve.c forks one per trial),
+ * so the executor's cached dense model, its dense reference distributions and its calibration inputs stay
+ * dense; the pruners calibrate on the dense model's recorded inputs (one-shot), and the activation method
+ * then calibrates on inputs recorded again from the pruned model.  Metrics: weight_sparsity_achieved (zero
+ * fraction of the linear layers), prune_seconds. */
+#ifndef SW_TRIAL_PRUNE_H
+#define SW_TRIAL_PRUNE_H
+#include "common/sw_json.h"
+#include "models/sw_calib.h"
+#include "models/sw_prune.h"
+#include "workers/sw_trial.h"
+
+typedef struct sw_trial_prune {
+  int             on;
+  sw_prune_cfg_t  cfg;
+  double          achieved, seconds;
+  sw_calib_data_t x;        /* FFN/attention inputs recorded on the pruned model (when on) */
+  char            tag[128]; /* appended to the model hash in calibration cache keys: "+prune:wanda:2:4:0.5" */
+} sw_trial_prune_t;
+
+/* Reads the three keys; errors name the key and value. */
+sw_rc sw_trial_prune_parse(sw_trial_prune_t *p, const sw_json_t *config, sw_err_t *err);
+/* Prunes m in place from x_dense, then records p->x on the pruned model over the calibration tokens. */
+sw_rc sw_trial_prune_apply(sw_trial_prune_t *p, sw_llama_t *m, const sw_calib_data_t *x_dense, const int32_t *calib,
+                           size_t n_calib, int window, sw_err_t *err);
+void  sw_trial_prune_metrics(const sw_trial_prune_t *p, sw_trial_out_t *out);
+void  sw_trial_prune_free(sw_trial_prune_t *p);
+
+#endif
