@@ -3,3 +3,5 @@
 sw_unit_test(wsparse ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_wsparse.c LIBS sw_kernels TIMEOUT 60)
 # Pruners (models/sw_prune): hand-computed masks, the OBS update against a float64 inverse, reconstruction error.
 sw_unit_test(prune ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_prune.c LIBS sw_models TIMEOUT 60)
+# Weight-sparse FFN hook (models/sw_wffn) against a float64 SwiGLU on a synthetic pruned model.
+sw_unit_test(wffn ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_wffn.c LIBS sw_models TIMEOUT 60)
