@@ -50,6 +50,7 @@
 #include "models/sw_llama.h"
 #include "models/sw_method.h"
 #include "models/sw_tokenizer_gguf.h"
+#include "models/sw_wffn.h"
 #include "workers/sw_counters.h"
 #include "workers/sw_trial.h"
 #include "workers/sw_trial_prune.h"
@@ -450,7 +451,7 @@ static sw_rc timed_sequence(const sw_llama_t *m, sw_llama_state_t *st, const sw_
 /* Dense and method timed alternately per repetition (same trial, same machine state); PAPI/SDE counters of
  * the decode steps (config papi_events) as series decode_dense / decode_sparse. */
 static sw_rc put_timing(sw_trial_out_t *out, const sw_json_t *config, const tm_cfg_t *c, const tm_model_t *m,
-                        const tm_data_t *d, sw_method_t *M, sw_err_t *err) {
+                        const tm_data_t *d, sw_method_t *M, const sw_llama_ffn_t *timed, sw_err_t *err) {
   int np = (int)c->prompt_tokens, nd = (int)c->decode_tokens;
   sw_llama_state_t st;
   sw_rc rc = sw_llama_state_init(&st, &m->model, np, np + nd, err);
@@ -462,7 +463,7 @@ static sw_rc put_timing(sw_trial_out_t *out, const sw_json_t *config, const tm_c
   rc = sw_counters_open_config(&cnt[0], config, NULL, err);
   if (!rc) rc = sw_counters_open_config(&cnt[1], config, NULL, err);
   double dec[TM_MAX_DECODE], med[2][TM_MAX_REPS], pre[2][TM_MAX_REPS];
-  sw_llama_ffn_t hook = sw_method_hook(M);
+  sw_llama_ffn_t hook = timed ? *timed : sw_method_hook(M); /* timed: the weight-sparse FFN of a pruned model */
   for (int rep = -(int)c->warmup; !rc && rep < (int)c->reps; rep++) {
     for (int which = 0; !rc && which < 2; which++) {
       double p = 0;
@@ -548,7 +549,13 @@ sw_rc sw_trial_run_model(sw_trial_cache_t *cache, const sw_json_t *config, sw_tr
     put_setup(out, d, &M, cached, calib_s);
     sw_trial_prune_metrics(&P, out);
     sw_method_reset_stats(&M);
-    rc = put_timing(out, config, &c, m, d, &M, err);
+    sw_wffn_t W;
+    int use_w = sw_trial_prune_timed_sparse(&P, mc.kind == SW_METHOD_DENSE || mc.kind == SW_METHOD_TOPK);
+    rc = use_w ? sw_wffn_init(&W, &m->model, mc.level, err) : SW_OK;
+    sw_llama_ffn_t wh = use_w && !rc ? sw_wffn_hook(&W) : (sw_llama_ffn_t){0};
+    if (!rc) rc = put_timing(out, config, &c, m, d, &M, use_w ? &wh : NULL, err);
+    if (use_w && wh.ctx) sw_wffn_free(&W);
+    sw_trial_out_metric(out, "timing_weight_sparse", use_w, "bool");
   }
   sw_method_free(&M);
   sw_trial_prune_free(&P);

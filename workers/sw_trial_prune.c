@@ -34,6 +34,8 @@ sw_rc sw_trial_prune_apply(sw_trial_prune_t *p, sw_llama_t *m, const sw_calib_da
   return rc;
 }
 
+int sw_trial_prune_timed_sparse(const sw_trial_prune_t *p, int method_supported) { return p->on && method_supported; }
+
 void sw_trial_prune_metrics(const sw_trial_prune_t *p, sw_trial_out_t *out) {
   sw_trial_out_metric(out, "weight_sparsity", p->on ? (p->cfg.pattern == SW_PRUNE_NM24 ? 0.5 : p->cfg.sparsity) : 0.0,
                       "fraction");
