@@ -19,6 +19,7 @@
 #include "common/sw_time.h"
 #include "kernels/sw_gemv_sparse.h"
 #include "kernels/sw_wsparse.h"
+#include "models/sw_eval.h"
 
 int cmd_bench_weights(int argc, char **argv);
 
@@ -66,16 +67,6 @@ typedef struct bw_ctx {
 typedef struct bw_result {
   double ta, tb, ratio, bytes_a, bytes_b;
 } bw_result_t;
-
-static int bw_cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-static double bw_median(double *v, int n) {
-  qsort(v, (size_t)n, sizeof *v, bw_cmp_double);
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 static double bw_uniform(uint64_t *s) {
   *s = *s * 6364136223846793005ull + 1442695040888963407ull;
@@ -141,7 +132,8 @@ static bw_result_t bw_pairs(bw_ctx_t *c, bw_op_t a, bw_op_t b, int reps) {
     tb[i] = bw_call(c, b, &sb);
     r[i] = ta[i] / tb[i];
   }
-  bw_result_t res = {bw_median(ta, reps), bw_median(tb, reps), bw_median(r, reps), sa.weight_bytes, sb.weight_bytes};
+  bw_result_t res = {sw_eval_median(ta, (size_t)reps), sw_eval_median(tb, (size_t)reps),
+                     sw_eval_median(r, (size_t)reps), sa.weight_bytes, sb.weight_bytes};
   return res;
 }
 
@@ -335,8 +327,8 @@ static void bw_run_sddmm(const bw_opts_t *o, sw_wsparse_ctx_t *ws) {
         if (i < 0) continue;
         td[i] = (double)(t1 - t0) * 1e-9, tsp[i] = (double)(t2 - t1) * 1e-9, r[i] = td[i] / tsp[i];
       }
-      printf("%-6d %5.2f %9.3f %9.3f %7.2f %6.2f\n", ks[a], sp[b], 1e3 * bw_median(td, o->reps),
-             1e3 * bw_median(tsp, o->reps), bw_median(r, o->reps), 1.0 / (1.0 - sp[b]));
+      printf("%-6d %5.2f %9.3f %9.3f %7.2f %6.2f\n", ks[a], sp[b], 1e3 * sw_eval_median(td, o->reps),
+             1e3 * sw_eval_median(tsp, o->reps), sw_eval_median(r, o->reps), 1.0 / (1.0 - sp[b]));
       sw_csr_free(&pat);
     }
 done:
@@ -389,11 +381,13 @@ static int bw_parse(bw_opts_t *o, int argc, char **argv) {
 
 static void bw_usage(FILE *f) {
   fprintf(f,
-          "usage: sparsweep bench weights [--quick] [--shape llama7b|smollm2] [--ws 0.25,0.5,0.7,0.9] [--batch 1,16,64]\n"
-          "                               [--reps N] [--isa auto|portable|avx2|avx512] [--no-warm] [--no-sddmm]\n"
-          "  Weight-sparse kernels vs OpenBLAS dense (sgemv at batch 1, sgemm above) on 1 thread, interleaved pairs.\n"
+          "usage: sparsweep bench weights [--quick] [--shape llama7b|smollm2] [--ws 0.25,0.5,0.7,0.9]\n"
+          "                               [--batch 1,16,64] [--reps N] [--isa auto|portable|avx2|avx512]\n"
+          "                               [--no-warm] [--no-sddmm]\n"
+          "  Weight-sparse kernels vs OpenBLAS dense (sgemv at batch 1, sgemm above), 1 thread, interleaved pairs.\n"
           "  batch 1: csr / bitmap SpMV, 2:4 (at ws 0.5), act-only (dense W^T, inactive inputs skipped) and spmspv\n"
-          "  (blocked CSC x sparse input) at as = 0.5 and 0.8; batch > 1: CSR SpMM.  ideal = dense bytes / sparse bytes.\n"
+          "  (blocked CSC x sparse input) at as = 0.5 and 0.8; batch > 1: CSR SpMM.\n"
+          "  ideal = dense bytes / sparse bytes (indices included); /ideal = speedup / ideal.\n"
           "  --quick: ws 0.5,0.7,0.9, batch 1 and 16, cold only, as = 0.5, no SDDMM (about a minute).\n");
 }
 

@@ -15,7 +15,12 @@
 #include "models/sw_calib.h"
 #include "models/sw_llama.h"
 
-typedef enum sw_prune_method { SW_PRUNE_MAGNITUDE = 0, SW_PRUNE_WANDA, SW_PRUNE_SPARSEGPT, SW_PRUNE_COUNT } sw_prune_method_t;
+typedef enum sw_prune_method {
+  SW_PRUNE_MAGNITUDE = 0,
+  SW_PRUNE_WANDA,
+  SW_PRUNE_SPARSEGPT,
+  SW_PRUNE_COUNT
+} sw_prune_method_t;
 typedef enum sw_prune_pattern { SW_PRUNE_UNSTRUCTURED = 0, SW_PRUNE_NM24 } sw_prune_pattern_t;
 
 #define SW_PRUNE_BLOCK 128  /* SparseGPT column block (the paper's B) */

@@ -24,7 +24,8 @@ static float *pt_inputs(int n, int cols, uint64_t seed) {
   float *z = malloc((size_t)n * cols * sizeof(float)), *a = malloc((size_t)cols * cols * sizeof(float));
   float *x = calloc((size_t)n * cols, sizeof(float));
   for (size_t i = 0; i < (size_t)n * cols; i++) z[i] = pt_uniform(&seed);
-  for (size_t i = 0; i < (size_t)cols * cols; i++) a[i] = pt_uniform(&seed) + (i % (size_t)(cols + 1) == 0 ? 2.0f : 0.0f);
+  for (size_t i = 0; i < (size_t)cols * cols; i++) /* + 2 on the diagonal: well conditioned */
+    a[i] = pt_uniform(&seed) + (i % (size_t)(cols + 1) == 0 ? 2.0f : 0.0f);
   for (int r = 0; r < n; r++)
     for (int k = 0; k < cols; k++)
       for (int c = 0; c < cols; c++) x[(size_t)r * cols + c] += z[(size_t)r * cols + k] * a[(size_t)k * cols + c];
