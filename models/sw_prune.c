@@ -228,6 +228,19 @@ typedef struct prune_layer_buf {
   float *h_d, *h_f, *hid, *tmp; /* Gram matrices d x d and f x f, FFN hidden n x f (twice) */
 } prune_layer_buf_t;
 
+/* The calibration statistic of one input site into h (cols x cols): NULL for magnitude (none needed), only the
+ * diagonal ‖X_c‖² for Wanda, the full XᵀX for SparseGPT. */
+static const float *site_gram(float *h, const float *x, int n, int cols, const sw_prune_cfg_t *cfg) {
+  if (cfg->method == SW_PRUNE_MAGNITUDE) return NULL;
+  if (cfg->method == SW_PRUNE_SPARSEGPT) return sw_prune_gram(h, x, n, cols), h;
+  for (int c = 0; c < cols; c++) {
+    double acc = 0.0;
+    for (int t = 0; t < n; t++) acc += (double)x[(size_t)t * cols + c] * x[(size_t)t * cols + c];
+    h[(size_t)c * cols + c] = (float)acc;
+  }
+  return h;
+}
+
 static sw_rc prune_layer(sw_llama_t *m, const sw_calib_data_t *cd, int l, const sw_prune_cfg_t *cfg,
                          prune_layer_buf_t *b, sw_err_t *err) {
   const sw_llama_config_t *c = &m->cfg;
@@ -235,18 +248,19 @@ static sw_rc prune_layer(sw_llama_t *m, const sw_calib_data_t *cd, int l, const 
   const int                kv = c->n_head_kv * c->head_dim;
   const float             *xa = cd->a + (size_t)l * SW_LLAMA_SITES * n * d, *xf = cd->x + (size_t)l * n * d;
   float                   *wg = m->w.w_gate + (size_t)l * f * d, *wu = m->w.w_up + (size_t)l * f * d;
-  ffn_hidden(b->hid, b->tmp, xf, wg, wu, n, d, f); /* before gate/up are pruned: the dense model's h */
-  sw_prune_gram(b->h_d, xa, n, d);                 /* q/k/v input */
-  sw_rc rc = prune_linear(m->w.wq + (size_t)l * qd * d, qd, d, 0, b->h_d, cfg, err);
-  if (!rc) rc = prune_linear(m->w.wk + (size_t)l * kv * d, kv, d, 0, b->h_d, cfg, err);
-  if (!rc) rc = prune_linear(m->w.wv + (size_t)l * kv * d, kv, d, 0, b->h_d, cfg, err);
-  sw_prune_gram(b->h_d, xa + (size_t)n * d, n, qd); /* o_proj input (n_head*head_dim == d_model) */
-  if (!rc) rc = prune_linear(m->w.wo + (size_t)l * d * qd, d, qd, 0, b->h_d, cfg, err);
-  sw_prune_gram(b->h_d, xf, n, d);
-  if (!rc) rc = prune_linear(wg, f, d, 0, b->h_d, cfg, err);
-  if (!rc) rc = prune_linear(wu, f, d, 0, b->h_d, cfg, err);
-  sw_prune_gram(b->h_f, b->hid, n, f);
-  if (!rc) rc = prune_linear(m->w.w_down_t + (size_t)l * f * d, d, f, 1, b->h_f, cfg, err);
+  if (cfg->method != SW_PRUNE_MAGNITUDE) /* before gate/up are pruned: the dense model's h */
+    ffn_hidden(b->hid, b->tmp, xf, wg, wu, n, d, f);
+  const float *h = site_gram(b->h_d, xa, n, d, cfg); /* q/k/v input */
+  sw_rc        rc = prune_linear(m->w.wq + (size_t)l * qd * d, qd, d, 0, h, cfg, err);
+  if (!rc) rc = prune_linear(m->w.wk + (size_t)l * kv * d, kv, d, 0, h, cfg, err);
+  if (!rc) rc = prune_linear(m->w.wv + (size_t)l * kv * d, kv, d, 0, h, cfg, err);
+  h = site_gram(b->h_d, xa + (size_t)n * d, n, qd, cfg); /* o_proj input (n_head*head_dim == d_model) */
+  if (!rc) rc = prune_linear(m->w.wo + (size_t)l * d * qd, d, qd, 0, h, cfg, err);
+  h = site_gram(b->h_d, xf, n, d, cfg);
+  if (!rc) rc = prune_linear(wg, f, d, 0, h, cfg, err);
+  if (!rc) rc = prune_linear(wu, f, d, 0, h, cfg, err);
+  h = site_gram(b->h_f, b->hid, n, f, cfg);
+  if (!rc) rc = prune_linear(m->w.w_down_t + (size_t)l * f * d, d, f, 1, h, cfg, err);
   return rc;
 }
 

@@ -161,6 +161,42 @@ static void test_sparsegpt_beats_masks(void **state) {
   free(x), free(h), free(w), free(ws), free(wm), free(ww);
 }
 
+/* A 2-layer synthetic model: every linear (q, k, v, o, gate, up, down stored transposed) ends exactly half zero
+ * for each method, counted here over each array. */
+static void test_prune_model_every_linear(void **state) {
+  (void)state;
+  enum { NL = 2, D = 16, F = 32, KV = 8, NT = 40 };
+  for (int meth = 0; meth < SW_PRUNE_COUNT; meth++) {
+    sw_llama_t m;
+    memset(&m, 0, sizeof m);
+    m.cfg = (sw_llama_config_t){.n_layer = NL, .d_model = D, .d_ff = F, .n_head = 2, .n_head_kv = 1, .head_dim = 8};
+    size_t   sizes[7] = {NL * D * D, NL * KV * D, NL * KV * D, NL * D * D, NL * F * D, NL * F * D, NL * F * D};
+    float   *arr[7];
+    uint64_t s = 77;
+    for (int k = 0; k < 7; k++) {
+      arr[k] = malloc(sizes[k] * sizeof(float));
+      for (size_t i = 0; i < sizes[k]; i++) arr[k][i] = pt_uniform(&s);
+    }
+    m.w.wq = arr[0], m.w.wk = arr[1], m.w.wv = arr[2], m.w.wo = arr[3];
+    m.w.w_gate = arr[4], m.w.w_up = arr[5], m.w.w_down_t = arr[6];
+    sw_calib_data_t cd = {.n_layer = NL, .d_model = D, .n_tok = NT};
+    cd.x = pt_inputs(NL * NT, D, 1), cd.a = pt_inputs(NL * SW_LLAMA_SITES * NT, D, 2);
+    sw_prune_cfg_t cfg = {(sw_prune_method_t)meth, SW_PRUNE_UNSTRUCTURED, 0.5};
+    sw_err_t       err;
+    double         achieved = -1.0;
+    assert_int_equal(sw_prune_model(&m, &cd, &cfg, &achieved, &err), SW_OK);
+    assert_true(achieved == 0.5);
+    for (int k = 0; k < 7; k++) {
+      size_t zeros = 0;
+      for (size_t i = 0; i < sizes[k]; i++) zeros += arr[k][i] == 0.0f;
+      if (zeros != sizes[k] / 2) fail_msg("%s: array %d has %zu of %zu zeros", sw_prune_method_name(cfg.method), k,
+                                          zeros, sizes[k]);
+      free(arr[k]);
+    }
+    free(cd.x), free(cd.a);
+  }
+}
+
 static void test_bad_arguments(void **state) {
   (void)state;
   float              w[6] = {1, 2, 3, 4, 5, 6};
@@ -186,7 +222,8 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_magnitude_hand),       cmocka_unit_test(test_wanda_hand),
       cmocka_unit_test(test_24_every_method),      cmocka_unit_test(test_sparsegpt_single_weight_obs),
-      cmocka_unit_test(test_sparsegpt_beats_masks), cmocka_unit_test(test_bad_arguments),
+      cmocka_unit_test(test_sparsegpt_beats_masks), cmocka_unit_test(test_prune_model_every_linear),
+      cmocka_unit_test(test_bad_arguments),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
