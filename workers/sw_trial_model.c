@@ -522,9 +522,10 @@ sw_rc sw_trial_run_model(sw_trial_cache_t *cache, const sw_json_t *config, sw_tr
   if ((rc = method_cfg(&mc, &c, &m->model, err))) return rc;
   sw_trial_prune_t P; /* prunes in place: this runs in the trial's forked child */
   if ((rc = sw_trial_prune_parse(&P, config, err))) return rc;
-  if ((rc = sw_trial_prune_apply(&P, &m->model, x, d->calib, d->n_calib, (int)c.window, err)))
+  int record = mc.kind != SW_METHOD_DENSE; /* a method calibrates on the pruned model's own inputs */
+  if ((rc = sw_trial_prune_apply(&P, &m->model, x, d->calib, d->n_calib, (int)c.window, record, err)))
     return sw_trial_prune_free(&P), rc;
-  if (P.on) x = &P.x;
+  if (P.on && record) x = &P.x;
   int max_tok = (int)(c.window > c.prompt_tokens ? c.window : c.prompt_tokens);
   sw_method_t M;
   if ((rc = sw_method_init(&M, &m->model, &mc, max_tok, err))) return sw_trial_prune_free(&P), rc;

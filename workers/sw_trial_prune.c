@@ -25,12 +25,12 @@ sw_rc sw_trial_prune_parse(sw_trial_prune_t *p, const sw_json_t *config, sw_err_
 }
 
 sw_rc sw_trial_prune_apply(sw_trial_prune_t *p, sw_llama_t *m, const sw_calib_data_t *x_dense, const int32_t *calib,
-                           size_t n_calib, int window, sw_err_t *err) {
+                           size_t n_calib, int window, int record, sw_err_t *err) {
   if (!p->on) return SW_OK;
   int64_t t0 = sw_now_ns();
   sw_rc   rc = sw_prune_model(m, x_dense, &p->cfg, &p->achieved, err);
   p->seconds = (double)(sw_now_ns() - t0) * 1e-9;
-  if (!rc) rc = sw_calib_collect(&p->x, m, x_dense->act, x_dense->act_param, calib, n_calib, window, err);
+  if (!rc && record) rc = sw_calib_collect(&p->x, m, x_dense->act, x_dense->act_param, calib, n_calib, window, err);
   return rc;
 }
 

@@ -30,9 +30,10 @@ typedef struct sw_trial_prune {
 
 /* Reads the three keys; errors name the key and value. */
 sw_rc sw_trial_prune_parse(sw_trial_prune_t *p, const sw_json_t *config, sw_err_t *err);
-/* Prunes m in place from x_dense, then records p->x on the pruned model over the calibration tokens. */
+/* Prunes m in place from x_dense, then (when record) records p->x on the pruned model over the calibration
+ * tokens for the activation method's calibration. */
 sw_rc sw_trial_prune_apply(sw_trial_prune_t *p, sw_llama_t *m, const sw_calib_data_t *x_dense, const int32_t *calib,
-                           size_t n_calib, int window, sw_err_t *err);
+                           size_t n_calib, int window, int record, sw_err_t *err);
 /* 1 when the trial's timing should use the weight-sparse FFN (pruning on and the method supports it). */
 int   sw_trial_prune_timed_sparse(const sw_trial_prune_t *p, int method_supported);
 void  sw_trial_prune_metrics(const sw_trial_prune_t *p, sw_trial_out_t *out);
