@@ -81,6 +81,22 @@ static void wt_assert_close(const float *got, const double *want, const double *
   }
 }
 
+/* One SpMV check: input x, output y (poisoned), float64 reference and tolerance scale per output. */
+typedef struct wt_case {
+  float  *x, *y;
+  double *ref, *scale;
+} wt_case_t;
+
+static wt_case_t wt_case_make(const wt_mat_t *m, uint64_t seed) {
+  wt_case_t c = {wt_vec(m->cols, seed), malloc((size_t)m->rows * sizeof(float)),
+                 malloc((size_t)m->rows * sizeof(double)), malloc((size_t)m->rows * sizeof(double))};
+  wt_ref_gemv(m, c.x, c.ref, c.scale);
+  for (int i = 0; i < m->rows; i++) c.y[i] = WT_POISON;
+  return c;
+}
+
+static void wt_case_free(wt_case_t *c) { free(c->x), free(c->y), free(c->ref), free(c->scale); }
+
 /* Resolves the variant under test, or skips when the CPU cannot run it. */
 static void wt_ctx(sw_wsparse_ctx_t *ctx, sw_isa_t isa) {
   if (!sw_isa_supported(isa)) {
@@ -101,10 +117,8 @@ static void test_spmv_csr_bitmap(void **state) {
   const double sp[] = {0.0, 0.5, 0.7, 0.9, 1.0};
   for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
     for (size_t q = 0; q < sizeof sp / sizeof sp[0]; q++) {
-      wt_mat_t m = wt_random(shapes[s][0], shapes[s][1], sp[q], 11 + s * 7 + q);
-      float   *x = wt_vec(m.cols, 99 + s), *y = malloc((size_t)m.rows * sizeof(float));
-      double  *ref = malloc((size_t)m.rows * sizeof(double)), *scale = malloc((size_t)m.rows * sizeof(double));
-      wt_ref_gemv(&m, x, ref, scale);
+      wt_mat_t       m = wt_random(shapes[s][0], shapes[s][1], sp[q], 11 + s * 7 + q);
+      wt_case_t      c = wt_case_make(&m, 99 + s);
       sw_err_t       err;
       sw_csr_t       csr;
       sw_bitmap_t    bm;
@@ -112,17 +126,17 @@ static void test_spmv_csr_bitmap(void **state) {
       assert_int_equal(sw_csr_from_dense(&csr, m.w, m.rows, m.cols, (size_t)m.cols, &err), SW_OK);
       assert_int_equal(sw_bitmap_from_dense(&bm, m.w, m.rows, m.cols, (size_t)m.cols, &err), SW_OK);
       assert_int_equal(csr.nnz, m.nnz);
-      for (int i = 0; i < m.rows; i++) y[i] = WT_POISON;
-      sw_spmv_csr(&ctx, y, &csr, x, &st);
-      wt_assert_close(y, ref, scale, m.rows);
+      sw_spmv_csr(&ctx, c.y, &csr, c.x, &st);
+      wt_assert_close(c.y, c.ref, c.scale, m.rows);
       assert_true(st.flops == 2.0 * (double)m.nnz && st.flops_dense == 2.0 * m.rows * m.cols);
       assert_true(st.weight_bytes == 6.0 * (double)m.nnz + 4.0 * (m.rows + 1));
-      for (int i = 0; i < m.rows; i++) y[i] = WT_POISON;
-      sw_spmv_bitmap(&ctx, y, &bm, x, &st);
-      wt_assert_close(y, ref, scale, m.rows);
+      for (int i = 0; i < m.rows; i++) c.y[i] = WT_POISON;
+      sw_spmv_bitmap(&ctx, c.y, &bm, c.x, &st);
+      wt_assert_close(c.y, c.ref, c.scale, m.rows);
       assert_true(st.weight_bytes == 4.0 * (double)m.nnz + m.rows * ((m.cols + 7) / 8) + 4.0 * (m.rows + 1));
       sw_csr_free(&csr), sw_bitmap_free(&bm);
-      free(m.w), free(x), free(y), free(ref), free(scale);
+      wt_case_free(&c);
+      free(m.w);
     }
 }
 
@@ -131,20 +145,18 @@ static void test_spmv_nm24(void **state) {
   wt_ctx(&ctx, wt_isa(state));
   const int shapes[][2] = {{1, 8}, {5, 24}, {17, 64}, {40, 520}};
   for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
-    wt_mat_t m = wt_random_24(shapes[s][0], shapes[s][1], 5 + s);
-    float   *x = wt_vec(m.cols, 3 + s), *y = malloc((size_t)m.rows * sizeof(float));
-    double  *ref = malloc((size_t)m.rows * sizeof(double)), *scale = malloc((size_t)m.rows * sizeof(double));
-    wt_ref_gemv(&m, x, ref, scale);
+    wt_mat_t       m = wt_random_24(shapes[s][0], shapes[s][1], 5 + s);
+    wt_case_t      c = wt_case_make(&m, 3 + s);
     sw_err_t       err;
     sw_nm24_t      nm;
     sw_ffn_stats_t st;
     assert_int_equal(sw_nm24_from_dense(&nm, m.w, m.rows, m.cols, (size_t)m.cols, &err), SW_OK);
-    for (int i = 0; i < m.rows; i++) y[i] = WT_POISON;
-    sw_spmv_nm24(&ctx, y, &nm, x, &st);
-    wt_assert_close(y, ref, scale, m.rows);
+    sw_spmv_nm24(&ctx, c.y, &nm, c.x, &st);
+    wt_assert_close(c.y, c.ref, c.scale, m.rows);
     assert_true(st.weight_bytes == 2.125 * m.rows * m.cols && st.flops == 1.0 * m.rows * m.cols);
     sw_nm24_free(&nm);
-    free(m.w), free(x), free(y), free(ref), free(scale);
+    wt_case_free(&c);
+    free(m.w);
   }
 }
 
