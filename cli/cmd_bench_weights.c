@@ -388,7 +388,7 @@ static void bw_usage(FILE *f) {
           "  batch 1: csr / bitmap SpMV, 2:4 (at ws 0.5), act-only (dense W^T, inactive inputs skipped) and spmspv\n"
           "  (blocked CSC x sparse input) at as = 0.5 and 0.8; batch > 1: CSR SpMM.\n"
           "  ideal = dense bytes / sparse bytes (indices included); /ideal = speedup / ideal.\n"
-          "  --quick: ws 0.5,0.7,0.9, batch 1 and 16, cold only, as = 0.5, no SDDMM (about a minute).\n");
+          "  --quick: ws 0.5,0.7,0.9, batch 1 and 16, cold only, as = 0.5, no SDDMM.\n");
 }
 
 int cmd_bench_weights(int argc, char **argv) {
