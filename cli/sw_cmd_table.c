@@ -3,7 +3,7 @@
 #include "cli/sw_cli.h"
 
 const sw_cmd_t sw_cmd_table[] = {
-    {"bench", cmd_bench, "benchmarks that print same-run ratios: `bench kernels`, `bench orchestration`"},
+    {"bench", cmd_bench, "benchmarks that print same-run ratios: `bench kernels|moe|weights|orchestration`"},
     {"compare", cmd_compare, "compare two runs' latencies and counts; exit 1 on a significant regression"},
     {"executor", cmd_executor, "(internal) the per-rank trial executor process started by workers"},
     {"export", cmd_export, "export a results database to CSV or JSON Lines"},

@@ -16,6 +16,8 @@
  *   calib_offset (0), eval_offset (-1 = the first line start at or after the middle of the text), bytes
  *   experts (d_ff/32), rank (64), epochs (8), seed (1)
  *   prompt_tokens (32), decode_tokens (16), repetitions (7), warmup (1), threads (1: OpenBLAS threads)
+ *   weight_sparsity (0), prune ("magnitude"), prune_pattern ("unstructured"): weight pruning of the linear layers
+ *                                  before the method (workers/sw_trial_prune.h)
  *   ref_mb (2048)                  the dense reference distributions are kept in memory up to this size; beyond
  *                                  it every trial runs each window dense then with the method (paired mode)
  * Metrics: ppl, ppl_se, nll, nll_se, bits_per_byte, kl, kl_se (KL(dense ‖ method), nat/token), top1_agree,
@@ -50,9 +52,11 @@
 #include "models/sw_method.h"
 #include "models/sw_tokenizer_gguf.h"
 #include "kernels/sw_isa.h"
+#include "models/sw_wffn.h"
 #include "workers/sw_counters.h"
 #include "workers/sw_slot.h"
 #include "workers/sw_trial.h"
+#include "workers/sw_trial_prune.h"
 
 #define TM_MAX_REPS 100
 #define TM_MAX_DECODE 256
@@ -365,10 +369,11 @@ static sw_rc method_cfg(sw_method_cfg_t *mc, const tm_cfg_t *c, const sw_llama_t
 
 /* Calibrates from the disk cache when present, else from the recorded inputs (then saves). */
 static sw_rc calibrate(sw_method_t *M, const tm_cfg_t *c, const tm_model_t *m, const tm_data_t *d,
-                       const sw_calib_data_t *x, int *cached, double *seconds, sw_err_t *err) {
-  char key[8192], dir[2100];
+                       const sw_calib_data_t *x, const char *prune_tag, int *cached, double *seconds, sw_err_t *err) {
+  char key[8192], dir[2100], model_id[256];
   snprintf(dir, sizeof dir, "%s/calib", c->cache_dir);
-  sw_calib_key(key, sizeof key, M, m->model.sha256, d->span);
+  snprintf(model_id, sizeof model_id, "%s%s", m->model.sha256, prune_tag); /* a pruned model calibrates apart */
+  sw_calib_key(key, sizeof key, M, model_id, d->span);
   int64_t t0 = sw_now_ns();
   sw_err_t e2 = {0};
   *cached = sw_calib_load(M, dir, key, &e2) == SW_OK;
@@ -500,7 +505,7 @@ static sw_rc timed_sequence(const sw_llama_t *m, sw_llama_state_t *st, const sw_
 /* Dense and method timed alternately per repetition (same trial, same machine state); PAPI/SDE counters of
  * the decode steps (config papi_events) as series decode_dense / decode_sparse. */
 static sw_rc put_timing(sw_trial_out_t *out, const sw_json_t *config, const tm_cfg_t *c, const tm_model_t *m,
-                        const tm_data_t *d, sw_method_t *M, sw_err_t *err) {
+                        const tm_data_t *d, sw_method_t *M, const sw_llama_ffn_t *timed, sw_err_t *err) {
   int np = (int)c->prompt_tokens, nd = (int)c->decode_tokens;
   sw_llama_state_t st;
   sw_rc rc = sw_llama_state_init(&st, &m->model, np, np + nd, err);
@@ -515,7 +520,8 @@ static sw_rc put_timing(sw_trial_out_t *out, const sw_json_t *config, const tm_c
   /* every kernel call of both series is accounted (warm-up and prefill too: the counters are read around the
    * decode steps only, and SDE counters only count between start and stop) */
   tm_counted_ffn_t counted[2] = {{NULL, &m->model, &M->work, sde_on ? &sde : NULL}, {M, &m->model, NULL, sde_on ? &sde : NULL}};
-  sw_llama_ffn_t hooks[2] = {tm_counted_hook(&counted[0]), tm_counted_hook(&counted[1])};
+  sw_llama_ffn_t hooks[2] = {tm_counted_hook(&counted[0]), timed ? *timed : tm_counted_hook(&counted[1])};
+  /* timed: the weight-sparse FFN of a pruned model (its calls are not accounted into the SDE counters) */
   for (int rep = -(int)c->warmup; !rc && rep < (int)c->reps; rep++) {
     for (int which = 0; !rc && which < 2; which++) {
       double p = 0;
@@ -572,9 +578,15 @@ sw_rc sw_trial_run_model(sw_trial_cache_t *cache, const sw_json_t *config, sw_tr
   if ((rc = tm_prepare(cache, &c, &m, &d, &x, err))) return rc;
   sw_method_cfg_t mc;
   if ((rc = method_cfg(&mc, &c, &m->model, err))) return rc;
+  sw_trial_prune_t P; /* prunes in place: this runs in the trial's forked child */
+  if ((rc = sw_trial_prune_parse(&P, config, err))) return rc;
+  int record = mc.kind != SW_METHOD_DENSE; /* a method calibrates on the pruned model's own inputs */
+  if ((rc = sw_trial_prune_apply(&P, &m->model, x, d->calib, d->n_calib, (int)c.window, record, err)))
+    return sw_trial_prune_free(&P), rc;
+  if (P.on && record) x = &P.x;
   int max_tok = (int)(c.window > c.prompt_tokens ? c.window : c.prompt_tokens);
   sw_method_t M;
-  if ((rc = sw_method_init(&M, &m->model, &mc, max_tok, err))) return rc;
+  if ((rc = sw_method_init(&M, &m->model, &mc, max_tok, err))) return sw_trial_prune_free(&P), rc;
   if ((rc = sw_ffn_work_set_isa(&M.work, c.isa, err))) {
     sw_method_free(&M);
     return sw_err_prefix(err, "model: kernel_isa");
@@ -582,7 +594,7 @@ sw_rc sw_trial_run_model(sw_trial_cache_t *cache, const sw_json_t *config, sw_tr
   if (M.has_moe_work) M.moe_work.isa = M.work.isa;
   int cached = 0;
   double calib_s = 0;
-  rc = calibrate(&M, &c, m, d, x, &cached, &calib_s, err);
+  rc = calibrate(&M, &c, m, d, x, P.tag, &cached, &calib_s, err);
   sw_llama_state_t st;
   memset(&st, 0, sizeof st);
   if (!rc) rc = sw_llama_state_init(&st, &m->model, (int)c.window, (int)c.window, err);
@@ -599,13 +611,21 @@ sw_rc sw_trial_run_model(sw_trial_cache_t *cache, const sw_json_t *config, sw_tr
     sw_trial_out_metric(out, "eval_paired", d->paired, "bool");
     put_sparsity(out, &M, &m->model.cfg, 0.5 * (double)c.window);
     put_setup(out, d, &M, cached, calib_s);
+    sw_trial_prune_metrics(&P, out);
     sw_method_reset_stats(&M);
+    sw_wffn_t W;
+    int use_w = sw_trial_prune_timed_sparse(&P, mc.kind == SW_METHOD_DENSE || mc.kind == SW_METHOD_TOPK);
+    rc = use_w ? sw_wffn_init(&W, &m->model, mc.level, err) : SW_OK;
+    sw_llama_ffn_t wh = use_w && !rc ? sw_wffn_hook(&W) : (sw_llama_ffn_t){0};
     sw_slot_t slot; /* the timed decode only: loading, calibration and evaluation run in parallel */
-    if (!(rc = sw_slot_acquire(&slot, config, err))) {
-      rc = put_timing(out, config, &c, m, d, &M, err);
+    if (!rc && !(rc = sw_slot_acquire(&slot, config, err))) {
+      rc = put_timing(out, config, &c, m, d, &M, use_w ? &wh : NULL, err);
       sw_slot_release(&slot, out);
     }
+    if (use_w && wh.ctx) sw_wffn_free(&W);
+    sw_trial_out_metric(out, "timing_weight_sparse", use_w, "bool");
   }
   sw_method_free(&M);
+  sw_trial_prune_free(&P);
   return rc;
 }

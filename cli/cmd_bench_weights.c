@@ -1,0 +1,422 @@
+/* `sparsweep bench weights`: weight-sparse kernels (kernels/sw_wsparse.h) against OpenBLAS dense in the same run
+ * (sgemv at batch 1, sgemm above), on the up projection of the Llama-7B and SmolLM2-135M FFNs (d_ff x d_model),
+ * at weight sparsity ws x activation sparsity as x batch, cold and warm.  Dense and sparse calls are interleaved
+ * A B A B; the speedup is the median of per-pair ratios.  Cold = every call uses the next of several copies
+ * spanning > 128 MiB (4x the 32 MiB L3); warm = one copy.  ideal = dense bytes / sparse bytes read (index
+ * bytes included), so /ideal = 1 means the sparse kernel moves its bytes as fast as OpenBLAS moves the dense
+ * ones.  Random unstructured patterns (magnitude pruning of random weights is a random pattern).  Activation
+ * sparsity (random inputs set to zero) is used at batch 1 only: at batch 16 the union of 16 tokens' active
+ * inputs at as = 0.5 is 1 - 0.5^16 of them, so an input-sparse batch kernel would read every column.
+ * SDDMM rows: attention scores Q Kᵀ (seq x seq, head dim 64/128) at a random mask vs the dense sgemm. */
+#include <cblas.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/sw_cli.h"
+#include "common/sw_time.h"
+#include "kernels/sw_gemv_sparse.h"
+#include "kernels/sw_wsparse.h"
+#include "models/sw_eval.h"
+
+int cmd_bench_weights(int argc, char **argv);
+
+#define BW_COLD_BYTES ((size_t)128 << 20)
+#define BW_MAX_REPS 64
+#define BW_MAX_WS 8
+#define BW_MAX_BATCH 4
+#define BW_ACT_SETS 8 /* activation patterns rotated, so that no call re-reads the previous call's columns */
+#define BW_CSC_BLOCK 4096 /* 16 KiB of y per block: the scatter stays in the 32 KiB L1 */
+
+typedef struct bw_shape {
+  const char *name;
+  int         rows, cols; /* d_ff x d_model: y = W x */
+} bw_shape_t;
+
+static const bw_shape_t bw_shapes[] = {{"llama7b", 11008, 4096}, {"smollm2", 1536, 576}};
+
+typedef struct bw_opts {
+  int      quick, reps, warm, sddmm, shape_on[2];
+  int      batches[BW_MAX_BATCH], n_batches;
+  double   ws[BW_MAX_WS];
+  int      n_ws;
+  sw_isa_t isa;
+} bw_opts_t;
+
+typedef enum bw_op { BW_DENSE, BW_CSR, BW_BITMAP, BW_NM24, BW_ACT, BW_SPMSPV, BW_SPMM, BW_N_OPS } bw_op_t;
+
+static const char *const bw_op_names[BW_N_OPS] = {"dense", "csr", "bitmap", "2:4", "act-only", "spmspv", "spmm"};
+
+/* Rotated copies of one shape's operands at one weight sparsity, and the per-batch buffers. */
+typedef struct bw_ctx {
+  const bw_shape_t *sh;
+  sw_wsparse_ctx_t  ws;
+  float           **dense; /* rows x cols; read as Wᵀ (cols x rows) by the activation-only kernel */
+  sw_csr_t         *csr;
+  sw_csc_blocked_t *csc; /* blocks of BW_CSC_BLOCK outputs */
+  sw_bitmap_t      *bm;
+  sw_nm24_t        *nm;
+  int               n_dense, n_sparse, n_nm, warm, next[BW_N_OPS];
+  float            *x, *xs, *y, *scratch; /* xs: BW_ACT_SETS inputs with the inactive entries zero */
+  int32_t          *act;                  /* BW_ACT_SETS x cols active indices */
+  int               n_act[BW_ACT_SETS], n_tok, act_next;
+} bw_ctx_t;
+
+typedef struct bw_result {
+  double ta, tb, ratio, bytes_a, bytes_b;
+} bw_result_t;
+
+static double bw_uniform(uint64_t *s) {
+  *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+  return (double)(*s >> 11) / 9007199254740992.0;
+}
+
+/* Index of the copy op uses next (always 0 when warm). */
+static int bw_pick(bw_ctx_t *c, bw_op_t op, int n) {
+  if (c->warm || n <= 1) return 0;
+  int k = c->next[op];
+  c->next[op] = (k + 1) % n;
+  return k;
+}
+
+static void bw_dense_call(bw_ctx_t *c, const float *w, sw_ffn_stats_t *st) {
+  const int rows = c->sh->rows, cols = c->sh->cols;
+  if (c->n_tok == 1) cblas_sgemv(CblasRowMajor, CblasNoTrans, rows, cols, 1.0f, w, cols, c->x, 1, 0.0f, c->y, 1);
+  else
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, c->n_tok, rows, cols, 1.0f, c->x, cols, w, cols, 0.0f,
+                c->y, rows);
+  st->weight_bytes = 4.0 * rows * cols;
+}
+
+#define XS(c) ((c)->xs + (size_t)(c)->act_next * (c)->sh->cols)
+#define ACT(c) ((c)->act + (size_t)(c)->act_next * (c)->sh->cols)
+
+/* One timed call of op; st->weight_bytes gets the bytes of the weight it read. */
+static double bw_call(bw_ctx_t *c, bw_op_t op, sw_ffn_stats_t *st) {
+  memset(st, 0, sizeof *st);
+  int64_t t0 = sw_now_ns();
+  switch (op) {
+  case BW_DENSE: bw_dense_call(c, c->dense[bw_pick(c, op, c->n_dense)], st); break;
+  case BW_CSR: sw_spmv_csr(&c->ws, c->y, &c->csr[bw_pick(c, op, c->n_sparse)], c->x, st); break;
+  case BW_BITMAP: sw_spmv_bitmap(&c->ws, c->y, &c->bm[bw_pick(c, op, c->n_sparse)], c->x, st); break;
+  case BW_NM24: sw_spmv_nm24(&c->ws, c->y, &c->nm[bw_pick(c, op, c->n_nm)], c->x, st); break;
+  case BW_ACT:
+    sw_gemv_in_sparse_idx(c->y, c->dense[bw_pick(c, op, c->n_dense)], (size_t)c->sh->rows, SW_DTYPE_F32, XS(c),
+                          ACT(c), c->n_act[c->act_next], c->sh->rows);
+    st->weight_bytes = 4.0 * c->n_act[c->act_next] * c->sh->rows;
+    c->act_next = (c->act_next + 1) % BW_ACT_SETS;
+    break;
+  case BW_SPMSPV:
+    sw_spmspv_csc_blocked(&c->ws, c->y, &c->csc[bw_pick(c, op, c->n_sparse)], XS(c), ACT(c), c->n_act[c->act_next],
+                          st);
+    c->act_next = (c->act_next + 1) % BW_ACT_SETS;
+    break;
+  case BW_SPMM:
+    sw_spmm_csr(&c->ws, c->y, &c->csr[bw_pick(c, op, c->n_sparse)], c->x, c->n_tok, c->scratch, st);
+    break;
+  default: break;
+  }
+  return (double)(sw_now_ns() - t0) * 1e-9;
+}
+
+/* Interleaved A B pairs after one warm-up pair: medians of each side and of the per-pair ratios tA/tB. */
+static bw_result_t bw_pairs(bw_ctx_t *c, bw_op_t a, bw_op_t b, int reps) {
+  double         ta[BW_MAX_REPS], tb[BW_MAX_REPS], r[BW_MAX_REPS];
+  sw_ffn_stats_t sa, sb;
+  bw_call(c, a, &sa);
+  bw_call(c, b, &sb);
+  for (int i = 0; i < reps; i++) {
+    ta[i] = bw_call(c, a, &sa);
+    tb[i] = bw_call(c, b, &sb);
+    r[i] = ta[i] / tb[i];
+  }
+  bw_result_t res = {sw_eval_median(ta, (size_t)reps), sw_eval_median(tb, (size_t)reps),
+                     sw_eval_median(r, (size_t)reps), sa.weight_bytes, sb.weight_bytes};
+  return res;
+}
+
+static void bw_print_header(void) {
+  printf("%-8s %5s %-5s %-8s %5s %5s %9s %9s %7s %6s %6s %7s %7s\n", "shape", "batch", "cache", "kernel", "ws", "as",
+         "dense_ms", "sparse_ms", "speedup", "ideal", "/ideal", "GB/s", "dGB/s");
+}
+
+static double bw_print_row(const bw_ctx_t *c, const char *cache, bw_op_t op, double ws, double as, bw_result_t r) {
+  double ideal = r.bytes_a / r.bytes_b;
+  printf("%-8s %5d %-5s %-8s %5.2f %5.2f %9.3f %9.3f %7.2f %6.2f %6.2f %7.1f %7.1f\n", c->sh->name, c->n_tok, cache,
+         bw_op_names[op], ws, as, r.ta * 1e3, r.tb * 1e3, r.ratio, ideal, r.ratio / ideal, r.bytes_b / r.tb * 1e-9,
+         r.bytes_a / r.ta * 1e-9);
+  fflush(stdout);
+  return r.ratio;
+}
+
+static int bw_copies(const bw_ctx_t *c, double bytes) {
+  return c->warm ? 1 : (int)ceil((double)BW_COLD_BYTES / bytes);
+}
+
+static void bw_free_sparse(bw_ctx_t *c) {
+  for (int k = 0; k < c->n_sparse; k++)
+    sw_csr_free(&c->csr[k]), sw_csc_blocked_free(&c->csc[k]), sw_bitmap_free(&c->bm[k]);
+  free(c->csr), free(c->csc), free(c->bm);
+  c->csr = NULL, c->csc = NULL, c->bm = NULL, c->n_sparse = 0;
+}
+
+/* A random pattern keeping each weight with probability 1 - ws, converted to n copies of CSR, CSC, bitmap. */
+static int bw_build_sparse(bw_ctx_t *c, double ws) {
+  const int rows = c->sh->rows, cols = c->sh->cols;
+  size_t    n = (size_t)rows * cols;
+  float    *p = malloc(n * sizeof *p);
+  uint64_t  s = 991 + (uint64_t)(ws * 1000);
+  if (!p) return -1;
+  for (size_t i = 0; i < n; i++) p[i] = bw_uniform(&s) < ws ? 0.0f : c->dense[0][i];
+  sw_err_t err;
+  int      ncopy = bw_copies(c, 6.0 * (1.0 - ws) * (double)n);
+  c->csr = calloc((size_t)ncopy, sizeof *c->csr), c->csc = calloc((size_t)ncopy, sizeof *c->csc);
+  c->bm = calloc((size_t)ncopy, sizeof *c->bm);
+  int bad = !c->csr || !c->csc || !c->bm;
+  for (int k = 0; k < ncopy && !bad; k++, c->n_sparse = k)
+    bad = sw_csr_from_dense(&c->csr[k], p, rows, cols, (size_t)cols, &err) ||
+          sw_csc_blocked_from_dense(&c->csc[k], p, rows, cols, (size_t)cols, BW_CSC_BLOCK, &err) ||
+          sw_bitmap_from_dense(&c->bm[k], p, rows, cols, (size_t)cols, &err);
+  free(p);
+  if (bad) fprintf(stderr, "bench weights: %s\n", err.msg);
+  return bad ? -1 : 0;
+}
+
+static void bw_free_dense(bw_ctx_t *c) {
+  for (int k = 0; k < c->n_dense; k++) free(c->dense[k]);
+  for (int k = 0; k < c->n_nm; k++) sw_nm24_free(&c->nm[k]);
+  free(c->dense), free(c->nm);
+  c->dense = NULL, c->nm = NULL, c->n_dense = c->n_nm = 0;
+}
+
+/* Dense copies (same random values, Llama init scale 1/sqrt(cols)) and their 2:4 (magnitude) copies. */
+static int bw_build_dense(bw_ctx_t *c) {
+  const size_t n = (size_t)c->sh->rows * c->sh->cols;
+  int          nd = bw_copies(c, 4.0 * (double)n), nn = bw_copies(c, 2.125 * (double)n);
+  c->dense = calloc((size_t)nd, sizeof *c->dense), c->nm = calloc((size_t)nn, sizeof *c->nm);
+  if (!c->dense || !c->nm) return -1;
+  uint64_t s = 7;
+  float    scale = 1.0f / sqrtf((float)c->sh->cols);
+  for (int k = 0; k < nd; k++, c->n_dense = k) {
+    if (!(c->dense[k] = malloc(n * sizeof(float)))) return -1;
+    if (k) memcpy(c->dense[k], c->dense[0], n * sizeof(float));
+    else
+      for (size_t i = 0; i < n; i++) c->dense[0][i] = (float)(bw_uniform(&s) * 2.0 - 1.0) * scale;
+  }
+  sw_err_t err;
+  for (int k = 0; k < nn; k++, c->n_nm = k)
+    if (sw_nm24_from_dense(&c->nm[k], c->dense[0], c->sh->rows, c->sh->cols, (size_t)c->sh->cols, &err)) return -1;
+  return 0;
+}
+
+/* Inputs for n_tok tokens, and BW_ACT_SETS random sets of active inputs at activation sparsity as. */
+static int bw_setup_batch(bw_ctx_t *c, int n_tok, double as) {
+  const int rows = c->sh->rows, cols = c->sh->cols;
+  free(c->x), free(c->xs), free(c->y), free(c->scratch), free(c->act);
+  c->n_tok = n_tok;
+  c->x = malloc((size_t)n_tok * cols * sizeof(float)), c->xs = malloc((size_t)BW_ACT_SETS * cols * sizeof(float));
+  c->y = malloc((size_t)n_tok * rows * sizeof(float)), c->act = malloc((size_t)BW_ACT_SETS * cols * sizeof(int32_t));
+  c->scratch = malloc(((size_t)rows + cols) * (size_t)(n_tok + 7) * sizeof(float));
+  if (!c->x || !c->xs || !c->y || !c->act || !c->scratch) return -1;
+  uint64_t s = 3;
+  for (size_t i = 0; i < (size_t)n_tok * cols; i++) c->x[i] = (float)(bw_uniform(&s) * 2.0 - 1.0);
+  for (int a = 0; a < BW_ACT_SETS; a++) {
+    float   *xs = c->xs + (size_t)a * cols;
+    int32_t *act = c->act + (size_t)a * cols;
+    c->n_act[a] = 0;
+    for (int j = 0; j < cols; j++) {
+      int on = bw_uniform(&s) >= as;
+      xs[j] = on ? c->x[j] : 0.0f;
+      if (on) act[c->n_act[a]++] = j;
+    }
+  }
+  c->act_next = 0;
+  return 0;
+}
+
+/* Linear interpolation of the weight sparsity where the speedup first reaches 1 (NAN: never; ws[0]: at once). */
+static double bw_break_even(const double *ws, const double *ratio, int n) {
+  for (int i = 0; i < n; i++) {
+    if (ratio[i] < 1.0) continue;
+    if (i == 0) return ws[0];
+    return ws[i - 1] + (ws[i] - ws[i - 1]) * (1.0 - ratio[i - 1]) / (ratio[i] - ratio[i - 1]);
+  }
+  return NAN;
+}
+
+static void bw_print_break_even(const bw_ctx_t *c, const char *cache, const char *kernel, const double *ws,
+                                const double *ratio, int n) {
+  double be = bw_break_even(ws, ratio, n);
+  printf("# break-even %-8s batch %2d %-5s %-6s: ", c->sh->name, c->n_tok, cache, kernel);
+  if (isnan(be)) printf("slower than dense at every ws up to %.2f\n", ws[n - 1]);
+  else if (be == ws[0]) printf("<= %.2f (already faster at the lowest ws measured)\n", ws[0]);
+  else printf("ws = %.2f\n", be);
+}
+
+static const double bw_act_levels[] = {0.5, 0.8};
+
+/* Batch-1 rows at one ws: CSR, bitmap, and per activation sparsity activation-only and spMspV. */
+static int bw_rows_b1(bw_ctx_t *c, const bw_opts_t *o, const char *cache, double ws, double *r_csr,
+                      double *r_bm) {
+  if (bw_setup_batch(c, 1, 0.0)) return -1;
+  *r_csr = bw_print_row(c, cache, BW_CSR, ws, 0.0, bw_pairs(c, BW_DENSE, BW_CSR, o->reps));
+  *r_bm = bw_print_row(c, cache, BW_BITMAP, ws, 0.0, bw_pairs(c, BW_DENSE, BW_BITMAP, o->reps));
+  if (fabs(ws - 0.5) < 1e-9) bw_print_row(c, cache, BW_NM24, 0.5, 0.0, bw_pairs(c, BW_DENSE, BW_NM24, o->reps));
+  for (size_t a = 0; a < sizeof bw_act_levels / sizeof bw_act_levels[0]; a++) {
+    if (o->quick && a > 0) break;
+    if (bw_setup_batch(c, 1, bw_act_levels[a])) return -1;
+    bw_print_row(c, cache, BW_ACT, 0.0, bw_act_levels[a], bw_pairs(c, BW_DENSE, BW_ACT, o->reps));
+    bw_print_row(c, cache, BW_SPMSPV, ws, bw_act_levels[a], bw_pairs(c, BW_DENSE, BW_SPMSPV, o->reps));
+  }
+  return 0;
+}
+
+/* One shape in one cache mode: every ws, every batch; break-even per batch from the ws sweep. */
+static int bw_run_mode(bw_ctx_t *c, const bw_opts_t *o, int warm) {
+  const char *cache = warm ? "warm" : "cold";
+  double      r[BW_MAX_BATCH][BW_MAX_WS], r_bm[BW_MAX_WS];
+  c->warm = warm;
+  if (bw_build_dense(c)) return -1;
+  for (int w = 0; w < o->n_ws; w++) {
+    if (bw_build_sparse(c, o->ws[w])) return -1;
+    for (int b = 0; b < o->n_batches; b++) {
+      int nt = o->batches[b];
+      if (nt == 1 && bw_rows_b1(c, o, cache, o->ws[w], &r[b][w], &r_bm[w])) return -1;
+      if (nt > 1 && bw_setup_batch(c, nt, 0.0)) return -1;
+      if (nt > 1) r[b][w] = bw_print_row(c, cache, BW_SPMM, o->ws[w], 0.0, bw_pairs(c, BW_DENSE, BW_SPMM, o->reps));
+    }
+    bw_free_sparse(c);
+  }
+  bw_free_dense(c);
+  for (int b = 0; b < o->n_batches; b++) {
+    c->n_tok = o->batches[b];
+    bw_print_break_even(c, cache, c->n_tok == 1 ? "csr" : "spmm", o->ws, r[b], o->n_ws);
+    if (c->n_tok == 1) bw_print_break_even(c, cache, "bitmap", o->ws, r_bm, o->n_ws);
+  }
+  return 0;
+}
+
+/* SDDMM: scores of seq queries against seq keys (head dim k) at a random mask vs the dense sgemm Q Kᵀ (warm). */
+static void bw_run_sddmm(const bw_opts_t *o, sw_wsparse_ctx_t *ws) {
+  const int    seq = 1024, ks[] = {64, 128};
+  const double sp[] = {0.5, 0.7, 0.9};
+  float       *q = malloc((size_t)seq * 128 * sizeof(float)), *kk = malloc((size_t)seq * 128 * sizeof(float));
+  float       *dense = malloc((size_t)seq * seq * sizeof(float)), *mask = malloc((size_t)seq * seq * sizeof(float));
+  float       *out = malloc((size_t)seq * seq * sizeof(float));
+  uint64_t     s = 5;
+  if (!q || !kk || !dense || !mask || !out) goto done;
+  for (int i = 0; i < seq * 128; i++) q[i] = (float)bw_uniform(&s), kk[i] = (float)bw_uniform(&s);
+  printf("\n# SDDMM: %d x %d attention scores at a random mask vs dense sgemm Q K^T (warm, 1 thread)\n", seq, seq);
+  printf("%-6s %5s %9s %9s %7s %6s\n", "k", "sp", "dense_ms", "sddmm_ms", "speedup", "ideal");
+  for (size_t a = 0; a < sizeof ks / sizeof ks[0]; a++)
+    for (size_t b = 0; b < sizeof sp / sizeof sp[0]; b++) {
+      for (int i = 0; i < seq * seq; i++) mask[i] = bw_uniform(&s) < sp[b] ? 0.0f : 1.0f;
+      sw_csr_t pat;
+      sw_err_t err;
+      if (sw_csr_from_dense(&pat, mask, seq, seq, (size_t)seq, &err)) goto done;
+      double td[BW_MAX_REPS], tsp[BW_MAX_REPS], r[BW_MAX_REPS];
+      for (int i = -1; i < o->reps; i++) {
+        int64_t t0 = sw_now_ns();
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, seq, seq, ks[a], 1.0f, q, ks[a], kk, ks[a], 0.0f, dense,
+                    seq);
+        int64_t t1 = sw_now_ns();
+        sw_sddmm_csr(ws, out, &pat, q, kk, ks[a], NULL);
+        int64_t t2 = sw_now_ns();
+        if (i < 0) continue;
+        td[i] = (double)(t1 - t0) * 1e-9, tsp[i] = (double)(t2 - t1) * 1e-9, r[i] = td[i] / tsp[i];
+      }
+      printf("%-6d %5.2f %9.3f %9.3f %7.2f %6.2f\n", ks[a], sp[b], 1e3 * sw_eval_median(td, o->reps),
+             1e3 * sw_eval_median(tsp, o->reps), sw_eval_median(r, o->reps), 1.0 / (1.0 - sp[b]));
+      sw_csr_free(&pat);
+    }
+done:
+  free(q), free(kk), free(dense), free(mask), free(out);
+}
+
+static int bw_parse_list(const char *v, double *out, int max, double lo, double hi) {
+  int n = 0;
+  for (const char *p = v; *p && n < max;) {
+    char  *end;
+    double d = strtod(p, &end);
+    if (end == p || !(d >= lo && d <= hi)) return -1;
+    out[n++] = d;
+    p = *end == ',' ? end + 1 : end;
+    if (*end && *end != ',') return -1;
+  }
+  return n;
+}
+
+static int bw_parse(bw_opts_t *o, int argc, char **argv) {
+  *o = (bw_opts_t){.reps = 9, .warm = 1, .sddmm = 1, .shape_on = {1, 1}, .batches = {1, 16, 64}, .n_batches = 3,
+                   .ws = {0.25, 0.5, 0.7, 0.9}, .n_ws = 4, .isa = SW_ISA_AUTO};
+  sw_err_t err;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    double      tmp[BW_MAX_BATCH];
+    if (strcmp(a, "--quick") == 0) {
+      o->quick = 1, o->reps = 5, o->warm = 0, o->sddmm = 0, o->n_batches = 2;
+      o->ws[0] = 0.5, o->ws[1] = 0.7, o->ws[2] = 0.9, o->n_ws = 3;
+    } else if (strcmp(a, "--no-warm") == 0) o->warm = 0;
+    else if (strcmp(a, "--no-sddmm") == 0) o->sddmm = 0;
+    else if (!v) return -1;
+    else if (i++, strcmp(a, "--reps") == 0) {
+      o->reps = atoi(v);
+      if (o->reps < 1 || o->reps > BW_MAX_REPS) return -1;
+    } else if (strcmp(a, "--shape") == 0) {
+      for (int k = 0; k < 2; k++) o->shape_on[k] = strcmp(v, bw_shapes[k].name) == 0;
+      if (!o->shape_on[0] && !o->shape_on[1]) return -1;
+    } else if (strcmp(a, "--ws") == 0) {
+      if ((o->n_ws = bw_parse_list(v, o->ws, BW_MAX_WS, 0.0, 0.99)) < 1) return -1;
+    } else if (strcmp(a, "--batch") == 0) {
+      if ((o->n_batches = bw_parse_list(v, tmp, BW_MAX_BATCH, 1, 1024)) < 1) return -1;
+      for (int k = 0; k < o->n_batches; k++) o->batches[k] = (int)tmp[k];
+    } else if (strcmp(a, "--isa") == 0) {
+      if (sw_isa_parse(v, &o->isa, &err)) return -1;
+    } else return -1;
+  }
+  return 0;
+}
+
+static void bw_usage(FILE *f) {
+  fprintf(f,
+          "usage: sparsweep bench weights [--quick] [--shape llama7b|smollm2] [--ws 0.25,0.5,0.7,0.9]\n"
+          "                               [--batch 1,16,64] [--reps N] [--isa auto|portable|avx2|avx512]\n"
+          "                               [--no-warm] [--no-sddmm]\n"
+          "  Weight-sparse kernels vs OpenBLAS dense (sgemv at batch 1, sgemm above), 1 thread, interleaved pairs.\n"
+          "  batch 1: csr / bitmap SpMV, 2:4 (at ws 0.5), act-only (dense W^T, inactive inputs skipped) and spmspv\n"
+          "  (blocked CSC x sparse input) at as = 0.5 and 0.8; batch > 1: CSR SpMM.\n"
+          "  ideal = dense bytes / sparse bytes (indices included); /ideal = speedup / ideal.\n"
+          "  --quick: ws 0.5,0.7,0.9, batch 1 and 16, cold only, as = 0.5, no SDDMM.\n");
+}
+
+int cmd_bench_weights(int argc, char **argv) {
+  bw_opts_t o;
+  if (sw_cli_wants_help(argc, argv)) return bw_usage(stdout), SW_EXIT_OK;
+  if (bw_parse(&o, argc, argv)) return bw_usage(stderr), SW_EXIT_USAGE;
+  bw_ctx_t c;
+  memset(&c, 0, sizeof c);
+  sw_err_t err;
+  if (sw_wsparse_ctx_init(&c.ws, o.isa, &err)) {
+    fprintf(stderr, "sparsweep bench weights: %s\n", err.msg);
+    return SW_EXIT_USAGE;
+  }
+  openblas_set_num_threads(1);
+  printf("# sparsweep bench weights: kernels %s, OpenBLAS core %s, 1 thread, reps %d, cold span %zu MiB; shared "
+         "noisy VM, compare within this run only\n",
+         sw_isa_name(c.ws.isa), openblas_get_corename(), o.reps, BW_COLD_BYTES >> 20);
+  bw_print_header();
+  int rc = 0;
+  for (int k = 0; k < 2 && !rc; k++) {
+    if (!o.shape_on[k]) continue;
+    c.sh = &bw_shapes[k];
+    rc = bw_run_mode(&c, &o, 0);
+    if (!rc && o.warm && (double)c.sh->rows * c.sh->cols * 4.0 < BW_COLD_BYTES / 8) rc = bw_run_mode(&c, &o, 1);
+  }
+  if (!rc && o.sddmm) bw_run_sddmm(&o, &c.ws);
+  bw_free_sparse(&c), bw_free_dense(&c);
+  free(c.x), free(c.xs), free(c.y), free(c.scratch), free(c.act);
+  if (rc) fprintf(stderr, "sparsweep bench weights: out of memory or bad shape\n");
+  return rc ? SW_EXIT_FAIL : SW_EXIT_OK;
+}

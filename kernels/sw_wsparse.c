@@ -1,0 +1,331 @@
+/* sw_wsparse: the weight-sparse kernels of kernels/sw_wsparse.h, a portable body each and AVX2+FMA bodies
+ * (per-function target attributes, chosen by ctx->isa) for SpMV, SpMM and SDDMM.  spMspV is a scalar scatter on
+ * every ISA (AVX2 has no scatter), four loads issued before four stores (distinct rows within a column).
+ * Bitmap SpMV expands 8 packed values per bitmap byte with one vpermps through ctx->bitmap_lut and zeroes the
+ * unset lanes with vblendvps on the table entry's sign bit; 2:4 SpMV compresses x with vpermps through
+ * ctx->nm_lut instead, so the 8 kept values of 16 columns multiply 8 gathered inputs. */
+#include "kernels/sw_wsparse.h"
+
+#include <string.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define SW_WS_X86 1
+#else
+#define SW_WS_X86 0
+#endif
+
+#define SW_WS_AVX2 __attribute__((target("avx2,fma,popcnt")))
+
+static int s_use_avx2(const sw_wsparse_ctx_t *ctx) { return SW_WS_X86 && ctx->isa >= SW_ISA_AVX2; }
+
+static void s_stats(sw_ffn_stats_t *st, double flops, double flops_dense, double bytes, double bytes_dense,
+                    int n_tok) {
+  if (!st) return;
+  memset(st, 0, sizeof *st);
+  st->flops = flops, st->flops_dense = flops_dense;
+  st->weight_bytes = bytes, st->weight_bytes_dense = bytes_dense;
+  st->tokens = n_tok, st->calls = 1;
+}
+
+/* ---- portable bodies ---- */
+
+static float s_csr_row_dot(const sw_csr_t *w, int r, const float *x) {
+  const uint16_t *c = w->col;
+  const float    *v = w->val;
+  float           a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f; /* four chains: the FMA latency is not the bound */
+  uint32_t        k = w->row_ptr[r], end = w->row_ptr[r + 1];
+  for (; k + 4 <= end; k += 4) {
+    a0 += v[k] * x[c[k]], a1 += v[k + 1] * x[c[k + 1]];
+    a2 += v[k + 2] * x[c[k + 2]], a3 += v[k + 3] * x[c[k + 3]];
+  }
+  for (; k < end; k++) a0 += v[k] * x[c[k]];
+  return (a0 + a1) + (a2 + a3);
+}
+
+static void s_spmv_csr_portable(float *y, const sw_csr_t *w, const float *x) {
+  for (int r = 0; r < w->rows; r++) y[r] = s_csr_row_dot(w, r, x);
+}
+
+/* Σ over the set bits of bitmap byte m (columns c0..c0+7) of the packed values starting at *v. */
+static float s_bitmap_byte_dot(unsigned m, const float **v, const float *x, int c0, int cols) {
+  float acc = 0.0f;
+  for (int i = 0; i < 8 && c0 + i < cols; i++)
+    if (m >> i & 1) acc += *(*v)++ * x[c0 + i];
+  return acc;
+}
+
+static void s_spmv_bitmap_portable(float *y, const sw_bitmap_t *w, const float *x) {
+  for (int r = 0; r < w->rows; r++) {
+    const uint8_t *b = w->bits + (size_t)r * w->row_bytes;
+    const float   *v = w->val + w->row_off[r];
+    float          acc = 0.0f;
+    for (int j = 0; j < w->row_bytes; j++) acc += s_bitmap_byte_dot(b[j], &v, x, 8 * j, w->cols);
+    y[r] = acc;
+  }
+}
+
+/* Dot of one row's groups [g0, g1) with x. */
+static float s_nm24_groups_dot(const sw_nm24_t *w, int r, int g0, int g1, const float *x) {
+  const float   *v = w->val + (size_t)r * (w->cols / 2);
+  const uint8_t *meta = w->meta + (size_t)r * (w->cols / 8);
+  float          acc = 0.0f;
+  for (int g = g0; g < g1; g++) {
+    unsigned nib = (unsigned)meta[g / 2] >> (4 * (g & 1)) & 15u;
+    acc += v[2 * g] * x[4 * g + (int)(nib & 3u)] + v[2 * g + 1] * x[4 * g + (int)(nib >> 2)];
+  }
+  return acc;
+}
+
+static void s_spmv_nm24_portable(float *y, const sw_nm24_t *w, const float *x) {
+  for (int r = 0; r < w->rows; r++) y[r] = s_nm24_groups_dot(w, r, 0, w->cols / 4, x);
+}
+
+/* ---- AVX2 bodies ---- */
+#if SW_WS_X86
+static SW_WS_AVX2 float s_hsum256(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+/* x at 8 column indices: eight scalar loads inserted into a vector (measured faster than vgatherdps on Zen 3). */
+static inline SW_WS_AVX2 __m256 s_gather8(const float *x, const uint16_t *c) {
+  return _mm256_setr_ps(x[c[0]], x[c[1]], x[c[2]], x[c[3]], x[c[4]], x[c[5]], x[c[6]], x[c[7]]);
+}
+
+static SW_WS_AVX2 void s_spmv_csr_avx2(float *y, const sw_csr_t *w, const float *x) {
+  for (int r = 0; r < w->rows; r++) {
+    uint32_t k = w->row_ptr[r], end = w->row_ptr[r + 1];
+    __m256   a0 = _mm256_setzero_ps(), a1 = a0;
+    for (; k + 16 <= end; k += 16) {
+      a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w->val + k), s_gather8(x, w->col + k), a0);
+      a1 = _mm256_fmadd_ps(_mm256_loadu_ps(w->val + k + 8), s_gather8(x, w->col + k + 8), a1);
+    }
+    float acc = s_hsum256(_mm256_add_ps(a0, a1));
+    for (; k < end; k++) acc += w->val[k] * x[w->col[k]];
+    y[r] = acc;
+  }
+}
+
+/* The 8 lanes of bitmap byte m expanded from the packed values at v (unset lanes zero). */
+static inline SW_WS_AVX2 __m256 s_expand8(const sw_wsparse_ctx_t *ctx, unsigned m, const float *v) {
+  __m256i p = _mm256_loadu_si256((const __m256i *)ctx->bitmap_lut[m]);
+  return _mm256_blendv_ps(_mm256_permutevar8x32_ps(_mm256_loadu_ps(v), p), _mm256_setzero_ps(),
+                          _mm256_castsi256_ps(p));
+}
+
+static SW_WS_AVX2 void s_spmv_bitmap_avx2(const sw_wsparse_ctx_t *ctx, float *y, const sw_bitmap_t *w,
+                                          const float *x) {
+  const int full = w->cols / 8;
+  for (int r = 0; r < w->rows; r++) {
+    const uint8_t *b = w->bits + (size_t)r * w->row_bytes;
+    const float   *v = w->val + w->row_off[r];
+    __m256         a[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    int            j = 0;
+    for (; j + 4 <= full; j += 4) /* four accumulators: four FMA chains in flight */
+      for (int u = 0; u < 4; u++) {
+        unsigned m = b[j + u];
+        a[u] = _mm256_fmadd_ps(s_expand8(ctx, m, v), _mm256_loadu_ps(x + 8 * (j + u)), a[u]);
+        v += __builtin_popcount(m);
+      }
+    for (; j < full; j++) {
+      a[0] = _mm256_fmadd_ps(s_expand8(ctx, b[j], v), _mm256_loadu_ps(x + 8 * j), a[0]);
+      v += __builtin_popcount(b[j]);
+    }
+    float acc = s_hsum256(_mm256_add_ps(_mm256_add_ps(a[0], a[1]), _mm256_add_ps(a[2], a[3])));
+    if (j < w->row_bytes) acc += s_bitmap_byte_dot(b[j], &v, x, 8 * j, w->cols);
+    y[r] = acc;
+  }
+}
+
+static SW_WS_AVX2 void s_spmv_nm24_avx2(const sw_wsparse_ctx_t *ctx, float *y, const sw_nm24_t *w, const float *x) {
+  const int n16 = w->cols / 16;
+  for (int r = 0; r < w->rows; r++) {
+    const float   *v = w->val + (size_t)r * (w->cols / 2);
+    const uint8_t *meta = w->meta + (size_t)r * (w->cols / 8);
+    __m256         acc = _mm256_setzero_ps();
+    for (int q = 0; q < n16; q++) {
+      __m256i p0 = _mm256_loadu_si256((const __m256i *)ctx->nm_lut[meta[2 * q]]);
+      __m256i p1 = _mm256_loadu_si256((const __m256i *)ctx->nm_lut[meta[2 * q + 1]]);
+      __m256  c0 = _mm256_permutevar8x32_ps(_mm256_loadu_ps(x + 16 * q), p0);
+      __m256  c1 = _mm256_permutevar8x32_ps(_mm256_loadu_ps(x + 16 * q + 8), p1);
+      acc = _mm256_fmadd_ps(_mm256_loadu_ps(v + 8 * q), _mm256_blend_ps(c0, c1, 0xF0), acc);
+    }
+    y[r] = s_hsum256(acc) + s_nm24_groups_dot(w, r, 4 * n16, w->cols / 4, x);
+  }
+}
+#endif
+
+void sw_spmv_csr(const sw_wsparse_ctx_t *ctx, float *y, const sw_csr_t *w, const float *x, sw_ffn_stats_t *st) {
+#if SW_WS_X86
+  if (s_use_avx2(ctx)) s_spmv_csr_avx2(y, w, x);
+  else
+#endif
+    s_spmv_csr_portable(y, w, x);
+  s_stats(st, 2.0 * (double)w->nnz, 2.0 * w->rows * (double)w->cols, sw_csr_bytes(w),
+          4.0 * w->rows * (double)w->cols, 1);
+}
+
+void sw_spmv_bitmap(const sw_wsparse_ctx_t *ctx, float *y, const sw_bitmap_t *w, const float *x,
+                    sw_ffn_stats_t *st) {
+#if SW_WS_X86
+  if (s_use_avx2(ctx)) s_spmv_bitmap_avx2(ctx, y, w, x);
+  else
+#endif
+    s_spmv_bitmap_portable(y, w, x);
+  s_stats(st, 2.0 * (double)w->nnz, 2.0 * w->rows * (double)w->cols, sw_bitmap_bytes(w),
+          4.0 * w->rows * (double)w->cols, 1);
+}
+
+void sw_spmv_nm24(const sw_wsparse_ctx_t *ctx, float *y, const sw_nm24_t *w, const float *x, sw_ffn_stats_t *st) {
+#if SW_WS_X86
+  if (s_use_avx2(ctx)) s_spmv_nm24_avx2(ctx, y, w, x);
+  else
+#endif
+    s_spmv_nm24_portable(y, w, x);
+  s_stats(st, 1.0 * w->rows * (double)w->cols, 2.0 * w->rows * (double)w->cols, sw_nm24_bytes(w),
+          4.0 * w->rows * (double)w->cols, 1);
+}
+
+void sw_spmspv_csc(const sw_wsparse_ctx_t *ctx, float *y, const sw_csr_t *wt, const float *x, const int32_t *act,
+                   int n_act, sw_ffn_stats_t *st) {
+  (void)ctx;
+  memset(y, 0, (size_t)wt->cols * sizeof *y);
+  size_t read = 0;
+  for (int a = 0; a < n_act; a++) {
+    const int32_t   j = act[a];
+    const uint32_t  k0 = wt->row_ptr[j], k1 = wt->row_ptr[j + 1];
+    const float     xj = x[j];
+    const uint16_t *idx = wt->col;
+    const float    *val = wt->val;
+    uint32_t        k = k0;
+    for (; k + 4 <= k1; k += 4) { /* four loads before four stores: no store-to-load ordering stalls */
+      float t0 = y[idx[k]] + xj * val[k], t1 = y[idx[k + 1]] + xj * val[k + 1];
+      float t2 = y[idx[k + 2]] + xj * val[k + 2], t3 = y[idx[k + 3]] + xj * val[k + 3];
+      y[idx[k]] = t0, y[idx[k + 1]] = t1, y[idx[k + 2]] = t2, y[idx[k + 3]] = t3;
+    }
+    for (; k < k1; k++) y[idx[k]] += xj * val[k];
+    read += k1 - k0;
+  }
+  s_stats(st, 2.0 * (double)read, 2.0 * wt->rows * (double)wt->cols,
+          (double)read * (sizeof(float) + sizeof(uint16_t)) + 2.0 * n_act * sizeof(uint32_t),
+          4.0 * wt->rows * (double)wt->cols, 1);
+}
+
+void sw_spmspv_csc_blocked(const sw_wsparse_ctx_t *ctx, float *y, const sw_csc_blocked_t *w, const float *x,
+                           const int32_t *act, int n_act, sw_ffn_stats_t *st) {
+  sw_ffn_stats_t sum = {0}, one;
+  for (int b = 0; b < w->n_blocks; b++) {
+    sw_spmspv_csc(ctx, y + (size_t)b * w->block_rows, &w->blk[b], x, act, n_act, &one);
+    sw_ffn_stats_add(&sum, &one);
+  }
+  sum.calls = 1, sum.tokens = 1;
+  if (st) *st = sum;
+}
+
+/* ---- SpMM: token-minor copies (ld = n_tok rounded up to 8, zero padded) so a non-zero updates a run of tokens ---- */
+
+static int s_ld8(int n_tok) { return (n_tok + 7) / 8 * 8; }
+
+size_t sw_spmm_scratch_floats(const sw_csr_t *w, int n_tok) {
+  return ((size_t)w->cols + (size_t)w->rows) * (size_t)s_ld8(n_tok);
+}
+
+static void s_transpose_in(float *xt, const float *x, int n_tok, int cols, int ld) {
+  for (int c = 0; c < cols; c++) {
+    for (int t = 0; t < n_tok; t++) xt[(size_t)c * ld + t] = x[(size_t)t * cols + c];
+    for (int t = n_tok; t < ld; t++) xt[(size_t)c * ld + t] = 0.0f;
+  }
+}
+
+static void s_transpose_out(float *y, const float *yt, int n_tok, int rows, int ld) {
+  for (int t = 0; t < n_tok; t++)
+    for (int r = 0; r < rows; r++) y[(size_t)t * rows + r] = yt[(size_t)r * ld + t];
+}
+
+static void s_spmm_portable(float *yt, const sw_csr_t *w, const float *xt, int ld) {
+  for (int r = 0; r < w->rows; r++) {
+    float *acc = yt + (size_t)r * ld;
+    for (int t = 0; t < ld; t++) acc[t] = 0.0f;
+    for (uint32_t k = w->row_ptr[r]; k < w->row_ptr[r + 1]; k++) {
+      const float  v = w->val[k];
+      const float *xr = xt + (size_t)w->col[k] * ld;
+      for (int t = 0; t < ld; t++) acc[t] += v * xr[t];
+    }
+  }
+}
+
+#if SW_WS_X86
+/* One row, tokens [t0, t0 + 8·nacc): nacc accumulators kept in registers (nacc a constant after inlining). */
+static inline __attribute__((always_inline)) SW_WS_AVX2 void s_spmm_row_blk(float *out, const sw_csr_t *w, int r,
+                                                                           const float *xt, int ld, int t0,
+                                                                           int nacc) {
+  __m256 acc[4];
+  for (int a = 0; a < nacc; a++) acc[a] = _mm256_setzero_ps();
+  for (uint32_t k = w->row_ptr[r]; k < w->row_ptr[r + 1]; k++) {
+    const __m256 v = _mm256_broadcast_ss(w->val + k);
+    const float *xr = xt + (size_t)w->col[k] * ld + t0;
+    for (int a = 0; a < nacc; a++) acc[a] = _mm256_fmadd_ps(v, _mm256_loadu_ps(xr + 8 * a), acc[a]);
+  }
+  for (int a = 0; a < nacc; a++) _mm256_storeu_ps(out + t0 + 8 * a, acc[a]);
+}
+
+static SW_WS_AVX2 void s_spmm_avx2(float *yt, const sw_csr_t *w, const float *xt, int ld) {
+  for (int r = 0; r < w->rows; r++) {
+    float *out = yt + (size_t)r * ld;
+    int    t = 0;
+    for (; t + 32 <= ld; t += 32) s_spmm_row_blk(out, w, r, xt, ld, t, 4);
+    if (t + 16 <= ld) s_spmm_row_blk(out, w, r, xt, ld, t, 2), t += 16;
+    if (t < ld) s_spmm_row_blk(out, w, r, xt, ld, t, 1);
+  }
+}
+#endif
+
+void sw_spmm_csr(const sw_wsparse_ctx_t *ctx, float *y, const sw_csr_t *w, const float *x, int n_tok,
+                 float *scratch, sw_ffn_stats_t *st) {
+  const int ld = s_ld8(n_tok);
+  float    *xt = scratch, *yt = scratch + (size_t)w->cols * ld;
+  s_transpose_in(xt, x, n_tok, w->cols, ld);
+#if SW_WS_X86
+  if (s_use_avx2(ctx)) s_spmm_avx2(yt, w, xt, ld);
+  else
+#endif
+    s_spmm_portable(yt, w, xt, ld);
+  s_transpose_out(y, yt, n_tok, w->rows, ld);
+  s_stats(st, 2.0 * (double)w->nnz * n_tok, 2.0 * w->rows * (double)w->cols * n_tok, sw_csr_bytes(w),
+          4.0 * w->rows * (double)w->cols, n_tok);
+}
+
+/* ---- SDDMM ---- */
+
+static float s_dot_portable(const float *a, const float *b, int k) {
+  float acc = 0.0f;
+  for (int i = 0; i < k; i++) acc += a[i] * b[i];
+  return acc;
+}
+
+#if SW_WS_X86
+static SW_WS_AVX2 float s_dot_avx2(const float *a, const float *b, int k) {
+  __m256 acc = _mm256_setzero_ps();
+  int    i = 0;
+  for (; i + 8 <= k; i += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc);
+  float s = s_hsum256(acc);
+  for (; i < k; i++) s += a[i] * b[i];
+  return s;
+}
+#endif
+
+void sw_sddmm_csr(const sw_wsparse_ctx_t *ctx, float *out, const sw_csr_t *s, const float *a, const float *b, int k,
+                  sw_ffn_stats_t *st) {
+  float (*dot)(const float *, const float *, int) = s_dot_portable;
+#if SW_WS_X86
+  if (s_use_avx2(ctx)) dot = s_dot_avx2;
+#endif
+  for (int i = 0; i < s->rows; i++)
+    for (uint32_t p = s->row_ptr[i]; p < s->row_ptr[i + 1]; p++)
+      out[p] = s->val[p] * dot(a + (size_t)i * k, b + (size_t)s->col[p] * k, k);
+  s_stats(st, 2.0 * (double)s->nnz * k, 2.0 * s->rows * (double)s->cols * k, sw_csr_bytes(s) + 4.0 * (double)s->nnz,
+          4.0 * s->rows * (double)s->cols, s->rows);
+}

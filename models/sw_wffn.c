@@ -1,0 +1,88 @@
+/* sw_wffn: weight-sparse FFN hook (see models/sw_wffn.h). */
+#include "models/sw_wffn.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static sw_rc wffn_topk(sw_wffn_t *f, double s, sw_err_t *err) {
+  if (s <= 0.0) return sw_policy_init(&f->topk, SW_POLICY_DENSE, f->d_ff, 1, err);
+  sw_rc rc = sw_policy_init(&f->topk, SW_POLICY_TOPK, f->d_ff, 1, err);
+  if (!rc) rc = sw_mask_alloc(&f->mask, f->d_ff, 1, err);
+  if (!rc) rc = sw_ffn_work_alloc(&f->work, f->d_model, f->d_ff, 1, 1, err);
+  if (rc) return rc;
+  f->topk.target = s;
+  f->topk.k = (int)lround((1.0 - s) * f->d_ff);
+  f->topk.calibrated = 1;
+  return SW_OK;
+}
+
+sw_rc sw_wffn_init(sw_wffn_t *f, const sw_llama_t *m, double act_sparsity, sw_err_t *err) {
+  memset(f, 0, sizeof *f);
+  const int L = m->cfg.n_layer, d = m->cfg.d_model, ff = m->cfg.d_ff;
+  f->n_layer = L, f->d_model = d, f->d_ff = ff;
+  sw_rc rc = sw_wsparse_ctx_init(&f->ctx, SW_ISA_AUTO, err);
+  if (rc) return rc;
+  f->gate = calloc((size_t)L, sizeof *f->gate), f->up = calloc((size_t)L, sizeof *f->up);
+  f->down = calloc((size_t)L, sizeof *f->down);
+  f->g = malloc((size_t)ff * sizeof(float)), f->u = malloc((size_t)ff * sizeof(float));
+  f->h = malloc((size_t)ff * sizeof(float)), f->all = malloc((size_t)ff * sizeof(int32_t));
+  if (!f->gate || !f->up || !f->down || !f->g || !f->u || !f->h || !f->all)
+    return sw_wffn_free(f), sw_err_set(err, SW_ERR_NOMEM, "weight-sparse FFN: out of memory");
+  for (int i = 0; i < ff; i++) f->all[i] = i;
+  for (int l = 0; l < L && !rc; l++) {
+    size_t off = (size_t)l * ff * d;
+    rc = sw_csr_from_dense(&f->gate[l], m->w.w_gate + off, ff, d, (size_t)d, err);
+    if (!rc) rc = sw_csr_from_dense(&f->up[l], m->w.w_up + off, ff, d, (size_t)d, err);
+    if (!rc) rc = sw_csr_from_dense(&f->down[l], m->w.w_down_t + off, ff, d, (size_t)d, err);
+  }
+  if (!rc) rc = wffn_topk(f, act_sparsity, err);
+  if (rc) sw_wffn_free(f);
+  return rc;
+}
+
+void sw_wffn_free(sw_wffn_t *f) {
+  for (int l = 0; l < f->n_layer; l++) {
+    if (f->gate) sw_csr_free(&f->gate[l]);
+    if (f->up) sw_csr_free(&f->up[l]);
+    if (f->down) sw_csr_free(&f->down[l]);
+  }
+  free(f->gate), free(f->up), free(f->down), free(f->g), free(f->u), free(f->h), free(f->all);
+  sw_policy_free(&f->topk);
+  sw_mask_free(&f->mask);
+  if (f->work.f || f->work.i32) sw_ffn_work_free(&f->work);
+  memset(f, 0, sizeof *f);
+}
+
+/* One token: out (d_model) = W_down · (SiLU(W_gate x) ⊙ W_up x) over the selected neurons. */
+static sw_rc wffn_token(sw_wffn_t *f, int l, float *out, const float *x, sw_err_t *err) {
+  sw_ffn_stats_t st;
+  sw_spmv_csr(&f->ctx, f->g, &f->gate[l], x, &st);
+  sw_ffn_stats_add(&f->stats, &st);
+  sw_spmv_csr(&f->ctx, f->u, &f->up[l], x, &st);
+  sw_ffn_stats_add(&f->stats, &st);
+  for (int i = 0; i < f->d_ff; i++) f->h[i] = f->g[i] / (1.0f + expf(-f->g[i])) * f->u[i];
+  const int32_t *act = f->all;
+  int            n_act = f->d_ff;
+  if (f->topk.kind == SW_POLICY_TOPK) {
+    sw_rc rc = sw_policy_select(&f->mask, &f->topk, f->h, f->h, 0, &f->work, 1);
+    if (rc) return sw_err_set(err, rc, "weight-sparse FFN: top-k selection failed in layer %d", l);
+    act = f->mask.idx, n_act = (int)f->mask.off[1];
+  }
+  sw_spmspv_csc(&f->ctx, out, &f->down[l], f->h, act, n_act, &st);
+  sw_ffn_stats_add(&f->stats, &st);
+  return SW_OK;
+}
+
+static sw_rc wffn_forward(void *ctx, int layer, float *out, const float *x, int n_tok, sw_err_t *err) {
+  sw_wffn_t *f = ctx;
+  sw_rc      rc = SW_OK;
+  for (int t = 0; t < n_tok && !rc; t++)
+    rc = wffn_token(f, layer, out + (size_t)t * f->d_model, x + (size_t)t * f->d_model, err);
+  return rc;
+}
+
+sw_llama_ffn_t sw_wffn_hook(sw_wffn_t *f) {
+  sw_llama_ffn_t h = {wffn_forward, NULL, f};
+  return h;
+}

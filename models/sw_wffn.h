@@ -1,0 +1,30 @@
+/* sw_wffn: a Llama FFN hook (sw_llama_ffn_t) that runs each layer from weight-sparse formats
+ * (kernels/sw_wsparse.h): gate and up as CSR SpMV, down as spMspV over the active neurons (CSR of the stored
+ * transposed down matrix = CSC of W_down), per token.  With act_sparsity > 0 the active neurons are the oracle
+ * top-k by |h| (kernels/sw_policy.h), so weight and activation sparsity combine as in DuoGPT's spMspV
+ * (arXiv 2506.20194); with 0 every neuron is active (weight sparsity only).  Built from the model's current
+ * (pruned) weights; zeros are skipped, so a dense model gives the dense FFN. */
+#ifndef SW_WFFN_H
+#define SW_WFFN_H
+#include "kernels/sw_ffn.h"
+#include "kernels/sw_policy.h"
+#include "kernels/sw_wsparse.h"
+#include "models/sw_llama.h"
+
+typedef struct sw_wffn {
+  int               n_layer, d_model, d_ff;
+  sw_wsparse_ctx_t  ctx;
+  sw_csr_t         *gate, *up, *down; /* (n_layer) each; down = CSR of w_down_t (neuron-major) */
+  sw_policy_t       topk;             /* SW_POLICY_DENSE when act_sparsity == 0 */
+  sw_mask_t         mask;
+  sw_ffn_work_t     work;             /* top-k scratch */
+  float            *g, *u, *h;        /* (d_ff) each */
+  int32_t          *all;              /* 0..d_ff-1 */
+  sw_ffn_stats_t    stats;            /* accumulated over calls */
+} sw_wffn_t;
+
+sw_rc          sw_wffn_init(sw_wffn_t *f, const sw_llama_t *m, double act_sparsity, sw_err_t *err);
+void           sw_wffn_free(sw_wffn_t *f);
+sw_llama_ffn_t sw_wffn_hook(sw_wffn_t *f);
+
+#endif

@@ -1,0 +1,309 @@
+/* Unit tests for kernels/sw_wsparse (weight-sparse formats and kernels): every kernel against a float64 naive
+ * product over the same (pruned) dense matrix, on each SIMD variant the CPU supports (the others are reported
+ * skipped), with odd sizes that exercise every tail; 2:4 selection against hand-picked groups; FLOP and byte
+ * counts against counts made here; bad dimensions rejected. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/sw_wsparse.h"
+#include "tests/unit/sw_test_util.h"
+
+/* float sums of a few thousand products vs float64: relative to Σ|terms| */
+#define WT_RTOL 1e-5
+#define WT_POISON 12345.0f
+
+typedef struct wt_mat {
+  int    rows, cols;
+  float *w; /* rows x cols, ld = cols */
+  size_t nnz;
+} wt_mat_t;
+
+static uint64_t wt_next(uint64_t *s) {
+  *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+  return *s >> 11;
+}
+
+static float wt_uniform(uint64_t *s) { return (float)((double)wt_next(s) / 9007199254740992.0 * 2.0 - 1.0); }
+
+/* Random matrix with each element zero with probability `sparsity` (never an exact zero otherwise). */
+static wt_mat_t wt_random(int rows, int cols, double sparsity, uint64_t seed) {
+  wt_mat_t m = {rows, cols, malloc((size_t)rows * cols * sizeof(float)), 0};
+  for (size_t i = 0; i < (size_t)rows * cols; i++) {
+    int keep = (double)wt_next(&seed) / 9007199254740992.0 >= sparsity;
+    float v = wt_uniform(&seed);
+    m.w[i] = keep ? (v == 0.0f ? 0.5f : v) : 0.0f;
+    m.nnz += keep;
+  }
+  return m;
+}
+
+/* Random 2:4 matrix: in every group of 4 exactly two random positions hold values of magnitude >= 0.1. */
+static wt_mat_t wt_random_24(int rows, int cols, uint64_t seed) {
+  wt_mat_t m = {rows, cols, calloc((size_t)rows * cols, sizeof(float)), (size_t)rows * cols / 2};
+  static const int pairs[6][2] = {{0, 1}, {0, 2}, {0, 3}, {1, 2}, {1, 3}, {2, 3}};
+  for (size_t g = 0; g < (size_t)rows * cols / 4; g++) {
+    const int *p = pairs[wt_next(&seed) % 6];
+    for (int i = 0; i < 2; i++) {
+      float v = wt_uniform(&seed);
+      m.w[4 * g + (size_t)p[i]] = v < 0 ? v - 0.1f : v + 0.1f;
+    }
+  }
+  return m;
+}
+
+static float *wt_vec(int n, uint64_t seed) {
+  float *x = malloc((size_t)n * sizeof(float));
+  for (int i = 0; i < n; i++) x[i] = wt_uniform(&seed);
+  return x;
+}
+
+/* y = W x in float64; scale[r] = Σ|W_rc x_c| (tolerance scale). */
+static void wt_ref_gemv(const wt_mat_t *m, const float *x, double *y, double *scale) {
+  for (int r = 0; r < m->rows; r++) {
+    double acc = 0.0, s = 0.0;
+    for (int c = 0; c < m->cols; c++) {
+      double t = (double)m->w[(size_t)r * m->cols + c] * x[c];
+      acc += t, s += fabs(t);
+    }
+    y[r] = acc, scale[r] = s;
+  }
+}
+
+static void wt_assert_close(const float *got, const double *want, const double *scale, int n) {
+  for (int i = 0; i < n; i++) {
+    if (!sw_test_close(got[i], want[i], WT_RTOL * scale[i] + 1e-30, 0.0))
+      fail_msg("element %d: got %.9g, want %.9g (scale %.3g)", i, (double)got[i], want[i], scale[i]);
+  }
+}
+
+/* One SpMV check: input x, output y (poisoned), float64 reference and tolerance scale per output. */
+typedef struct wt_case {
+  float  *x, *y;
+  double *ref, *scale;
+} wt_case_t;
+
+static wt_case_t wt_case_make(const wt_mat_t *m, uint64_t seed) {
+  wt_case_t c = {wt_vec(m->cols, seed), malloc((size_t)m->rows * sizeof(float)),
+                 malloc((size_t)m->rows * sizeof(double)), malloc((size_t)m->rows * sizeof(double))};
+  wt_ref_gemv(m, c.x, c.ref, c.scale);
+  for (int i = 0; i < m->rows; i++) c.y[i] = WT_POISON;
+  return c;
+}
+
+static void wt_case_free(wt_case_t *c) { free(c->x), free(c->y), free(c->ref), free(c->scale); }
+
+/* Resolves the variant under test, or skips when the CPU cannot run it. */
+static void wt_ctx(sw_wsparse_ctx_t *ctx, sw_isa_t isa) {
+  if (!sw_isa_supported(isa)) {
+    print_message("[  SKIPPED ] %s: not supported by this CPU\n", sw_isa_name(isa));
+    skip();
+  }
+  sw_err_t err;
+  assert_int_equal(sw_wsparse_ctx_init(ctx, isa, &err), SW_OK);
+  assert_int_equal(ctx->isa, isa);
+}
+
+static sw_isa_t wt_isa(void **state) { return (sw_isa_t)(intptr_t)*state; }
+
+static void test_spmv_csr_bitmap(void **state) {
+  sw_wsparse_ctx_t ctx;
+  wt_ctx(&ctx, wt_isa(state));
+  const int shapes[][2] = {{1, 1}, {7, 37}, {33, 128}, {64, 515}};
+  const double sp[] = {0.0, 0.5, 0.7, 0.9, 1.0};
+  for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+    for (size_t q = 0; q < sizeof sp / sizeof sp[0]; q++) {
+      wt_mat_t       m = wt_random(shapes[s][0], shapes[s][1], sp[q], 11 + s * 7 + q);
+      wt_case_t      c = wt_case_make(&m, 99 + s);
+      sw_err_t       err;
+      sw_csr_t       csr;
+      sw_bitmap_t    bm;
+      sw_ffn_stats_t st;
+      assert_int_equal(sw_csr_from_dense(&csr, m.w, m.rows, m.cols, (size_t)m.cols, &err), SW_OK);
+      assert_int_equal(sw_bitmap_from_dense(&bm, m.w, m.rows, m.cols, (size_t)m.cols, &err), SW_OK);
+      assert_int_equal(csr.nnz, m.nnz);
+      sw_spmv_csr(&ctx, c.y, &csr, c.x, &st);
+      wt_assert_close(c.y, c.ref, c.scale, m.rows);
+      assert_true(st.flops == 2.0 * (double)m.nnz && st.flops_dense == 2.0 * m.rows * m.cols);
+      assert_true(st.weight_bytes == 6.0 * (double)m.nnz + 4.0 * (m.rows + 1));
+      for (int i = 0; i < m.rows; i++) c.y[i] = WT_POISON;
+      sw_spmv_bitmap(&ctx, c.y, &bm, c.x, &st);
+      wt_assert_close(c.y, c.ref, c.scale, m.rows);
+      assert_true(st.weight_bytes == 4.0 * (double)m.nnz + m.rows * ((m.cols + 7) / 8) + 4.0 * (m.rows + 1));
+      sw_csr_free(&csr), sw_bitmap_free(&bm);
+      wt_case_free(&c);
+      free(m.w);
+    }
+}
+
+static void test_spmv_nm24(void **state) {
+  sw_wsparse_ctx_t ctx;
+  wt_ctx(&ctx, wt_isa(state));
+  const int shapes[][2] = {{1, 8}, {5, 24}, {17, 64}, {40, 520}};
+  for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+    wt_mat_t       m = wt_random_24(shapes[s][0], shapes[s][1], 5 + s);
+    wt_case_t      c = wt_case_make(&m, 3 + s);
+    sw_err_t       err;
+    sw_nm24_t      nm;
+    sw_ffn_stats_t st;
+    assert_int_equal(sw_nm24_from_dense(&nm, m.w, m.rows, m.cols, (size_t)m.cols, &err), SW_OK);
+    sw_spmv_nm24(&ctx, c.y, &nm, c.x, &st);
+    wt_assert_close(c.y, c.ref, c.scale, m.rows);
+    assert_true(st.weight_bytes == 2.125 * m.rows * m.cols && st.flops == 1.0 * m.rows * m.cols);
+    sw_nm24_free(&nm);
+    wt_case_free(&c);
+    free(m.w);
+  }
+}
+
+/* Hand groups: the two largest magnitudes are kept, ties to the lower column. */
+static void test_nm24_selection(void **state) {
+  (void)state;
+  const float w[8] = {1.0f, -5.0f, 3.0f, 2.0f, /* keeps -5, 3 */ 2.0f, 2.0f, 2.0f, -0.5f /* keeps cols 4, 5 */};
+  const float x[8] = {1, 10, 100, 1000, 1, 10, 100, 1000};
+  sw_wsparse_ctx_t ctx;
+  sw_err_t         err;
+  sw_nm24_t        nm;
+  assert_int_equal(sw_wsparse_ctx_init(&ctx, SW_ISA_PORTABLE, &err), SW_OK);
+  assert_int_equal(sw_nm24_from_dense(&nm, w, 1, 8, 8, &err), SW_OK);
+  float y = 0.0f;
+  sw_spmv_nm24(&ctx, &y, &nm, x, NULL);
+  assert_float_equal(y, -5.0f * 10 + 3.0f * 100 + 2.0f * 1 + 2.0f * 10, 0.0f); /* 272 */
+  sw_nm24_free(&nm);
+  assert_int_equal(sw_nm24_from_dense(&nm, w, 1, 4, 4, &err), SW_ERR_INVALID);
+}
+
+static void test_spmspv_csc(void **state) {
+  sw_wsparse_ctx_t ctx;
+  wt_ctx(&ctx, wt_isa(state));
+  const int    rows = 45, cols = 130;
+  const double act_sp[] = {0.0, 0.5, 0.8, 1.0};
+  wt_mat_t     m = wt_random(rows, cols, 0.7, 21);
+  sw_err_t     err;
+  sw_csr_t     csc;
+  assert_int_equal(sw_csc_from_dense(&csc, m.w, rows, cols, (size_t)cols, &err), SW_OK);
+  assert_true(csc.rows == cols && csc.cols == rows && csc.nnz == m.nnz);
+  sw_csc_blocked_t blk;
+  assert_int_equal(sw_csc_blocked_from_dense(&blk, m.w, rows, cols, (size_t)cols, 16, &err), SW_OK);
+  assert_true(blk.n_blocks == 3 && blk.nnz == m.nnz);
+  for (size_t q = 0; q < sizeof act_sp / sizeof act_sp[0]; q++) {
+    uint64_t seed = 31 + q;
+    float   *x = wt_vec(cols, 8 + q), y[45];
+    int32_t  act[130];
+    int      n_act = 0;
+    size_t   nnz_read = 0;
+    for (int j = 0; j < cols; j++) {
+      if ((double)wt_next(&seed) / 9007199254740992.0 < act_sp[q]) x[j] = 0.0f; /* dense reference sees zeros */
+      else act[n_act++] = j;
+    }
+    for (int a = 0; a < n_act; a++)
+      for (int r = 0; r < rows; r++) nnz_read += m.w[(size_t)r * cols + act[a]] != 0.0f;
+    double ref[45], scale[45];
+    wt_ref_gemv(&m, x, ref, scale);
+    for (int i = 0; i < rows; i++) y[i] = WT_POISON;
+    sw_ffn_stats_t st;
+    sw_spmspv_csc(&ctx, y, &csc, x, act, n_act, &st);
+    wt_assert_close(y, ref, scale, rows);
+    assert_true(st.flops == 2.0 * (double)nnz_read);
+    assert_true(st.weight_bytes == 6.0 * (double)nnz_read + 8.0 * n_act);
+    for (int i = 0; i < rows; i++) y[i] = WT_POISON;
+    sw_spmspv_csc_blocked(&ctx, y, &blk, x, act, n_act, &st); /* blocks of 16, 16, 13 outputs */
+    wt_assert_close(y, ref, scale, rows);
+    assert_true(st.flops == 2.0 * (double)nnz_read && st.calls == 1);
+    assert_true(st.weight_bytes == 6.0 * (double)nnz_read + 3 * 8.0 * n_act);
+    free(x);
+  }
+  sw_csr_free(&csc);
+  sw_csc_blocked_free(&blk);
+  free(m.w);
+}
+
+static void test_spmm_csr(void **state) {
+  sw_wsparse_ctx_t ctx;
+  wt_ctx(&ctx, wt_isa(state));
+  const int rows = 29, cols = 70, toks[] = {1, 5, 8, 16, 37, 64};
+  wt_mat_t  m = wt_random(rows, cols, 0.6, 77);
+  sw_err_t  err;
+  sw_csr_t  csr;
+  assert_int_equal(sw_csr_from_dense(&csr, m.w, rows, cols, (size_t)cols, &err), SW_OK);
+  for (size_t q = 0; q < sizeof toks / sizeof toks[0]; q++) {
+    int     n = toks[q];
+    float  *x = wt_vec(n * cols, 40 + q), *y = malloc((size_t)n * rows * sizeof(float));
+    float  *scr = malloc(sw_spmm_scratch_floats(&csr, n) * sizeof(float));
+    double *ref = malloc((size_t)n * rows * sizeof(double)), *scale = malloc((size_t)n * rows * sizeof(double));
+    for (int t = 0; t < n; t++) wt_ref_gemv(&m, x + (size_t)t * cols, ref + (size_t)t * rows, scale + (size_t)t * rows);
+    for (int i = 0; i < n * rows; i++) y[i] = WT_POISON;
+    sw_ffn_stats_t st;
+    sw_spmm_csr(&ctx, y, &csr, x, n, scr, &st);
+    wt_assert_close(y, ref, scale, n * rows);
+    assert_true(st.flops == 2.0 * (double)m.nnz * n && st.tokens == n);
+    free(x), free(y), free(scr), free(ref), free(scale);
+  }
+  sw_csr_free(&csr);
+  free(m.w);
+}
+
+static void test_sddmm_csr(void **state) {
+  sw_wsparse_ctx_t ctx;
+  wt_ctx(&ctx, wt_isa(state));
+  const int ks[] = {1, 7, 64, 75};
+  const int rows = 19, cols = 23;
+  wt_mat_t  pat = wt_random(rows, cols, 0.8, 5);
+  sw_err_t  err;
+  sw_csr_t  s;
+  assert_int_equal(sw_csr_from_dense(&s, pat.w, rows, cols, (size_t)cols, &err), SW_OK);
+  for (size_t q = 0; q < sizeof ks / sizeof ks[0]; q++) {
+    int    k = ks[q];
+    float *a = wt_vec(rows * k, 1 + q), *b = wt_vec(cols * k, 2 + q);
+    float *out = malloc((s.nnz + 1) * sizeof(float));
+    for (size_t p = 0; p < s.nnz; p++) out[p] = WT_POISON;
+    sw_ffn_stats_t st;
+    sw_sddmm_csr(&ctx, out, &s, a, b, k, &st);
+    size_t p = 0;
+    for (int i = 0; i < rows; i++)
+      for (int j = 0; j < cols; j++) {
+        double sv = pat.w[(size_t)i * cols + j];
+        if (sv == 0.0) continue;
+        double acc = 0.0, sc = 0.0;
+        for (int e = 0; e < k; e++) {
+          double t = (double)a[(size_t)i * k + e] * b[(size_t)j * k + e];
+          acc += t, sc += fabs(t);
+        }
+        double want = sv * acc, wscale = fabs(sv) * sc;
+        wt_assert_close(&out[p++], &want, &wscale, 1);
+      }
+    assert_true(p == s.nnz && st.flops == 2.0 * (double)s.nnz * k);
+    free(a), free(b), free(out);
+  }
+  sw_csr_free(&s);
+  free(pat.w);
+}
+
+static void test_bad_dims(void **state) {
+  (void)state;
+  sw_err_t    err;
+  sw_csr_t    csr;
+  sw_bitmap_t bm;
+  float       w[1] = {1.0f};
+  assert_int_equal(sw_csr_from_dense(&csr, w, 1, SW_WSPARSE_MAX_DIM + 1, 1, &err), SW_ERR_INVALID);
+  assert_non_null(strstr(err.msg, "65537"));
+  assert_int_equal(sw_bitmap_from_dense(&bm, w, 0, 1, 1, &err), SW_ERR_INVALID);
+  assert_int_equal(sw_csc_from_dense(&csr, w, SW_WSPARSE_MAX_DIM + 1, 1, 1, &err), SW_ERR_INVALID);
+}
+
+/* One test per variant, named fn/variant. */
+#define WT_ISA_TEST(fn, isa) {#fn "/" #isa, fn, NULL, NULL, (void *)(intptr_t)SW_ISA_##isa}
+#define WT_ISA_TESTS(fn) WT_ISA_TEST(fn, PORTABLE), WT_ISA_TEST(fn, AVX2), WT_ISA_TEST(fn, AVX512)
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      WT_ISA_TESTS(test_spmv_csr_bitmap), WT_ISA_TESTS(test_spmv_nm24), WT_ISA_TESTS(test_spmspv_csc),
+      WT_ISA_TESTS(test_spmm_csr),        WT_ISA_TESTS(test_sddmm_csr), cmocka_unit_test(test_nm24_selection),
+      cmocka_unit_test(test_bad_dims),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
