@@ -104,7 +104,7 @@ static double bw_call(bw_ctx_t *c, bw_op_t op, sw_ffn_stats_t *st) {
   case BW_NM24: sw_spmv_nm24(&c->ws, c->y, &c->nm[bw_pick(c, op, c->n_nm)], c->x, st); break;
   case BW_ACT:
     sw_gemv_in_sparse_idx(c->y, c->dense[bw_pick(c, op, c->n_dense)], (size_t)c->sh->rows, SW_DTYPE_F32, XS(c),
-                          ACT(c), c->n_act[c->act_next], c->sh->rows);
+                          ACT(c), c->n_act[c->act_next], c->sh->rows, c->ws.isa);
     st->weight_bytes = 4.0 * c->n_act[c->act_next] * c->sh->rows;
     c->act_next = (c->act_next + 1) % BW_ACT_SETS;
     break;
