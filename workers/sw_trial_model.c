@@ -50,6 +50,7 @@
 #include "models/sw_tokenizer_gguf.h"
 #include "workers/sw_counters.h"
 #include "workers/sw_trial.h"
+#include "workers/sw_trial_model.h"
 
 #define TM_MAX_REPS 100
 #define TM_MAX_DECODE 256
@@ -542,4 +543,20 @@ sw_rc sw_trial_run_model(sw_trial_cache_t *cache, const sw_json_t *config, sw_tr
   }
   sw_method_free(&M);
   return rc;
+}
+
+sw_rc sw_trial_model_inputs(sw_trial_cache_t *cache, const sw_json_t *config, sw_trial_model_inputs_t *in,
+                            sw_err_t *err) {
+  tm_cfg_t c;
+  tm_model_t *m;
+  tm_data_t *d;
+  sw_calib_data_t *x;
+  sw_rc rc = tm_parse(&c, config, err);
+  if (!rc) rc = tm_prepare(cache, &c, &m, &d, &x, err);
+  if (rc) return rc;
+  sw_trial_model_inputs_t v = {&m->model, d->calib, d->eval, d->n_calib, d->n_eval, d->eval_bytes, d->calib_b0,
+                               d->calib_b1, d->eval_b0, d->eval_b1, d->paired ? NULL : &d->ref, d->dense,
+                               (int)c.window};
+  *in = v;
+  return SW_OK;
 }
