@@ -34,3 +34,5 @@ set_tests_properties(grad_reference_fixtures PROPERTIES TIMEOUT 300 LABELS unit 
 sw_unit_test(llama_grad ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_llama_grad.c LIBS sw_models TIMEOUT 180)
 set_tests_properties(llama_grad PROPERTIES FIXTURES_REQUIRED grad_ref
   ENVIRONMENT "SW_GRAD_REF_DIR=${SW_GRAD_REF_DIR};SW_MODEL_PATH=${SW_MODEL_FILE}")
+sw_unit_test(attrib ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_attrib.c LIBS sw_models TIMEOUT 60)
+set_tests_properties(attrib PROPERTIES FIXTURES_REQUIRED grad_ref ENVIRONMENT "SW_GRAD_REF_DIR=${SW_GRAD_REF_DIR}")
