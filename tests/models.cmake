@@ -36,3 +36,6 @@ set_tests_properties(llama_grad PROPERTIES FIXTURES_REQUIRED grad_ref
   ENVIRONMENT "SW_GRAD_REF_DIR=${SW_GRAD_REF_DIR};SW_MODEL_PATH=${SW_MODEL_FILE}")
 sw_unit_test(attrib ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_attrib.c LIBS sw_models TIMEOUT 60)
 set_tests_properties(attrib PROPERTIES FIXTURES_REQUIRED grad_ref ENVIRONMENT "SW_GRAD_REF_DIR=${SW_GRAD_REF_DIR}")
+sw_unit_test(modularity ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_modularity.c LIBS sw_workers TIMEOUT 300)
+set_tests_properties(modularity PROPERTIES ENVIRONMENT
+  "SW_MODEL_PATH=${SW_MODEL_FILE};SW_TEXT_PATH=${SW_CACHE_BASE}/text/austen.txt;SPARSWEEP_CACHE=${PROJECT_BINARY_DIR}/tests/model_trial_cache")

@@ -28,4 +28,16 @@ typedef struct sw_trial_model_inputs {
 sw_rc sw_trial_model_inputs(sw_trial_cache_t *cache, const sw_json_t *config, sw_trial_model_inputs_t *in,
                             sw_err_t *err);
 
+/* n tokens of text_path from byte b0 tokenised with the config's model (loaded or found in the cache). */
+typedef struct sw_trial_model_span {
+  const sw_llama_t *model;  /* borrowed from the cache */
+  int32_t          *ids;    /* (n) token ids (owned: free) */
+  uint32_t         *bytes;  /* (n) UTF-8 bytes per token (owned: free) */
+  size_t            b0, b1; /* byte span [b0, b1) */
+} sw_trial_model_span_t;
+
+/* Errors name the file (SW_ERR_IO when unreadable, SW_ERR_RANGE when it holds fewer than n tokens after b0). */
+sw_rc sw_trial_model_text_span(sw_trial_cache_t *cache, const sw_json_t *config, const char *text_path, size_t b0,
+                               size_t n, sw_trial_model_span_t *span, sw_err_t *err);
+
 #endif
