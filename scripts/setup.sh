@@ -42,5 +42,6 @@ fi
 if [ "$want_model" = 1 ]; then
   "$here/scripts/fetch_model.sh"
   "$here/scripts/fetch_text.sh"
+  "$here/scripts/fetch_modularity_texts.sh"
 fi
 echo "setup: ok"
