@@ -78,6 +78,14 @@ void sw_attrib_scores_add(sw_attrib_scores_t *dst, const sw_attrib_scores_t *src
   for (size_t i = 0; i < nh; i++) dst->head[i] += w * src->head[i];
 }
 
+double sw_attrib_mean_se(const double *v, int n, double *se) {
+  double m = 0, ss = 0;
+  for (int i = 0; i < n; i++) m += v[i] / n;
+  for (int i = 0; i < n; i++) ss += (v[i] - m) * (v[i] - m);
+  *se = n > 1 ? sqrt(ss / (n - 1) / n) : NAN;
+  return m;
+}
+
 sw_rc sw_attrib_window(const sw_llama_t *m, sw_llama_state_t *st, sw_llama_grad_t *g, const int32_t *tokens, int n_tok,
                        sw_attrib_scores_t *out, sw_err_t *err) {
   int32_t *labels = malloc((size_t)n_tok * sizeof *labels);

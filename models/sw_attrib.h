@@ -57,6 +57,10 @@ static inline double *sw_attrib_head(const sw_attrib_scores_t *s, sw_attrib_metr
   return s->head + ((size_t)m * s->n_layer + (size_t)l) * s->n_head;
 }
 
+/* Mean of v[0..n) and (into *se) its standard error, sample standard deviation / sqrt(n) (NaN for n < 2):
+ * how the attribution and modularity workloads summarise per-window and per-layer values. */
+double sw_attrib_mean_se(const double *v, int n, double *se);
+
 /* Scores of one window: a dense forward gives the greedy labels (label of position t = the dense argmax after
  * t; the last position is unlabelled), then the backward.  st must hold n_tok tokens. */
 sw_rc sw_attrib_window(const sw_llama_t *m, sw_llama_state_t *st, sw_llama_grad_t *g, const int32_t *tokens, int n_tok,

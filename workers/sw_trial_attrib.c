@@ -167,13 +167,6 @@ typedef struct ta_acc {
   int    n;
 } ta_acc_t;
 
-static double mean_se(const double *v, int n, double *se) {
-  double m = 0, ss = 0;
-  for (int i = 0; i < n; i++) m += v[i] / n;
-  for (int i = 0; i < n; i++) ss += (v[i] - m) * (v[i] - m);
-  *se = n > 1 ? sqrt(ss / (n - 1) / n) : NAN;
-  return m;
-}
 
 static sw_rc eval_masked(const sw_trial_model_inputs_t *in, const ta_cfg_t *c, const ta_scores_t *s,
                          sw_attrib_mask_t *k, ta_acc_t *acc, sw_err_t *err) {
@@ -206,7 +199,7 @@ static sw_rc eval_masked(const sw_trial_model_inputs_t *in, const ta_cfg_t *c, c
 
 static void put_results(sw_trial_out_t *out, const sw_trial_model_inputs_t *in, const ta_acc_t *a,
                         const sw_attrib_mask_t *k, const ta_scores_t *s) {
-  double nll_se, kl_se, nll = mean_se(a->nll, a->n, &nll_se), kl = mean_se(a->kl, a->n, &kl_se);
+  double nll_se, kl_se, nll = sw_attrib_mean_se(a->nll, a->n, &nll_se), kl = sw_attrib_mean_se(a->kl, a->n, &kl_se);
   sw_trial_out_metric(out, "ppl", exp(nll), "ppl");
   sw_trial_out_metric(out, "ppl_se", exp(nll) * nll_se, "ppl");
   sw_trial_out_metric(out, "nll", nll, "nat/token");

@@ -190,13 +190,6 @@ static double iou(const uint8_t *a, const uint8_t *b, int n) {
   return un ? (double)in / un : 0.0;
 }
 
-static double mean_se(const double *v, int n, double *se) {
-  double m = 0, ss = 0;
-  for (int i = 0; i < n; i++) m += v[i] / n;
-  for (int i = 0; i < n; i++) ss += (v[i] - m) * (v[i] - m);
-  *se = n > 1 ? sqrt(ss / (n - 1) / n) : NAN;
-  return m;
-}
 
 /* Top sets of both statistics (both halves summed), IoU matrices and split-half self-overlap. */
 static sw_rc overlap(mo_ctx_t *x, int k, sw_trial_out_t *out, sw_err_t *err) {
@@ -227,7 +220,7 @@ static sw_rc overlap(mo_ctx_t *x, int k, sw_trial_out_t *out, sw_err_t *err) {
             sw_trial_out_metric(out, name, v[l], "fraction");
           }
         }
-        double se, m = mean_se(v, x->L, &se);
+        double se, m = sw_attrib_mean_se(v, x->L, &se);
         snprintf(name, sizeof name, "iou_%s_%s_%s", stat_name[st], x->sub[a].name, x->sub[b].name);
         sw_trial_out_metric(out, name, m, "fraction");
         snprintf(name, sizeof name, "iou_%s_%s_%s_se", stat_name[st], x->sub[a].name, x->sub[b].name);
@@ -276,10 +269,10 @@ static sw_rc clustering(const mo_ctx_t *x, int E, uint64_t seed, sw_trial_out_t 
   }
   free(assign);
   if (rc) return rc;
-  double se, m = mean_se(km, x->L, &se);
+  double se, m = sw_attrib_mean_se(km, x->L, &se);
   sw_trial_out_metric(out, "cluster_spec", m, "fraction");
   sw_trial_out_metric(out, "cluster_spec_se", se, "fraction");
-  m = mean_se(rnd, x->L, &se);
+  m = sw_attrib_mean_se(rnd, x->L, &se);
   sw_trial_out_metric(out, "cluster_spec_random", m, "fraction");
   sw_trial_out_metric(out, "cluster_spec_random_se", se, "fraction");
   sw_trial_out_metric(out, "cluster_spec_uniform", 1.0 / x->S, "fraction");
@@ -308,7 +301,7 @@ static sw_rc put_delta(const mo_ctx_t *x, sw_llama_state_t *st, const sw_llama_f
   if (rc) return rc;
   for (int w = 0; w < x->n_test; w++) nll[w] -= x->dense[(size_t)b * x->n_test + w];
   char key[160];
-  double m = mean_se(nll, x->n_test, &se);
+  double m = sw_attrib_mean_se(nll, x->n_test, &se);
   snprintf(key, sizeof key, "%s_dnll", name);
   sw_trial_out_metric(out, key, m, "nat/token");
   snprintf(key, sizeof key, "%s_dnll_se", name);
@@ -357,7 +350,7 @@ static sw_rc ablation(mo_ctx_t *x, uint64_t seed, sw_trial_out_t *out, sw_err_t 
   char name[160];
   for (int s = 0; !rc && s < x->S; s++) {
     rc = test_nll(x, &st, NULL, s, x->dense + (size_t)s * x->n_test, err);
-    double se, m = mean_se(x->dense + (size_t)s * x->n_test, x->n_test, &se);
+    double se, m = sw_attrib_mean_se(x->dense + (size_t)s * x->n_test, x->n_test, &se);
     snprintf(name, sizeof name, "nll_dense_%s", x->sub[s].name);
     sw_trial_out_metric(out, name, m, "nat/token");
   }
