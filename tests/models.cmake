@@ -39,3 +39,6 @@ set_tests_properties(attrib PROPERTIES FIXTURES_REQUIRED grad_ref ENVIRONMENT "S
 sw_unit_test(modularity ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_modularity.c LIBS sw_workers TIMEOUT 300)
 set_tests_properties(modularity PROPERTIES ENVIRONMENT
   "SW_MODEL_PATH=${SW_MODEL_FILE};SW_TEXT_PATH=${SW_CACHE_BASE}/text/austen.txt;SPARSWEEP_CACHE=${PROJECT_BINARY_DIR}/tests/model_trial_cache")
+sw_unit_test(attrib_trial ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_attrib_trial.c LIBS sw_workers TIMEOUT 300)
+set_tests_properties(attrib_trial PROPERTIES ENVIRONMENT
+  "SW_MODEL_PATH=${SW_MODEL_FILE};SW_TEXT_PATH=${SW_CACHE_BASE}/text/austen.txt;SPARSWEEP_CACHE=${PROJECT_BINARY_DIR}/tests/model_trial_cache")
