@@ -72,14 +72,23 @@ static int read_ref(const char *file, grad_ref_t *r) {
   size_t off = 28, T = r->T;
   size_t need = off + 8 * T + 8 * (1 + T * r->vocab + (size_t)r->L * T * (r->dff + r->qd));
   assert_int_equal(len, need);
-  r->tokens = (int32_t *)(r->buf + off), off += 4 * T;
-  r->labels = (int32_t *)(r->buf + off), off += 4 * T;
+  /* the file packs i32 and f64 arrays without padding: copy each into its own (aligned) allocation */
+  size_t n_tok = 4 * T, n_lg = 8 * T * r->vocab, n_h = 8 * T * r->L * r->dff, n_a = 8 * T * r->L * r->qd;
+  r->tokens = malloc(n_tok), r->labels = malloc(n_tok);
+  r->logits = malloc(n_lg), r->g_h = malloc(n_h), r->g_att = malloc(n_a);
+  assert_true(r->tokens && r->labels && r->logits && r->g_h && r->g_att);
+  memcpy(r->tokens, r->buf + off, n_tok), off += n_tok;
+  memcpy(r->labels, r->buf + off, n_tok), off += n_tok;
   memcpy(&r->loss, r->buf + off, 8), off += 8;
-  r->logits = (double *)(r->buf + off), off += 8 * T * r->vocab;
-  r->g_h = (double *)(r->buf + off), off += 8 * T * r->L * r->dff;
-  r->g_att = (double *)(r->buf + off);
+  memcpy(r->logits, r->buf + off, n_lg), off += n_lg;
+  memcpy(r->g_h, r->buf + off, n_h), off += n_h;
+  memcpy(r->g_att, r->buf + off, n_a);
   free(path);
   return 1;
+}
+
+static void free_ref(grad_ref_t *r) {
+  free(r->tokens), free(r->labels), free(r->logits), free(r->g_h), free(r->g_att), free(r->buf);
 }
 
 /* ||a - b|| / ||b|| over n floats of layer l (rows of width w for T tokens, a strided by max_tok). */
@@ -134,7 +143,7 @@ static void test_tiny_vs_autograd(void **state) {
   assert_int_equal(m.cfg.n_head_kv * 2, m.cfg.n_head); /* the fixture exercises grouped-query attention */
   check_against_ref(&m, &r, SW_TOL_GRAD_TINY);
   sw_llama_free(&m);
-  free(r.buf);
+  free_ref(&r);
 }
 
 /* The saved-activation forward gives sw_llama_forward's logits. */
@@ -158,7 +167,7 @@ static void test_forward_matches_llama_forward(void **state) {
   sw_llama_grad_free(&g);
   sw_llama_state_free(&s);
   sw_llama_free(&m);
-  free(r.buf);
+  free_ref(&r);
 }
 
 /* ---- finite differences through sw_llama_forward */
@@ -264,7 +273,7 @@ static void test_finite_differences(void **state) {
   sw_llama_grad_free(&g);
   sw_llama_state_free(&s);
   sw_llama_free(&m);
-  free(r.buf);
+  free_ref(&r);
 }
 
 static void test_bad_input(void **state) {
@@ -319,7 +328,7 @@ static void test_smollm2_vs_autograd(void **state) {
   sw_llama_grad_free(&g);
   sw_llama_state_free(&s);
   sw_llama_free(&m);
-  free(r.buf);
+  free_ref(&r);
 }
 
 int main(void) {
