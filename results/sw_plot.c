@@ -469,8 +469,8 @@ static int heatmap_data(FILE *dat, const sw_rtrial_t *t, char names[][32], size_
 
 static void heatmap_plot(FILE *gp, const char *datpath, int layers, double rnd) {
   int cols = (int)ceil(sqrt((double)layers)), rows = (layers + cols - 1) / cols;
-  fprintf(gp, "set multiplot layout %d,%d title 'IoU of the top neuron sets between texts per layer (act; random "
-              "sets: %.3f)'\n", rows, cols, rnd);
+  fprintf(gp, "set multiplot layout %d,%d title 'IoU of the top neuron sets between texts per layer (activation "
+              "mass; white 0, dark blue 1; random sets %.3f)'\n", rows, cols, rnd);
   for (int l = 0; l < layers; l++) {
     fprintf(gp, "set title 'layer %d' font ',9'\nplot ", l);
     gp_quote(gp, datpath);
@@ -504,8 +504,13 @@ sw_rc sw_plot_overlap_heatmap(const sw_rset_t *set, const char *dir, const sw_pl
     }
     fprintf(gp, "set xrange [-0.5:%zu.5]\nset yrange [-0.5:%zu.5]\n", ns - 1, ns - 1);
     const sw_rmetric_t *rnd = sw_rtrial_metric(t, "iou_random");
-    for (int pass = 0; pass < 2; pass++) {
-      gp_terminal(gp, dir, "overlap_heatmap", pass ? "svg" : "png");
+    for (int pass = 0; pass < 2; pass++) { /* a larger canvas than gp_terminal's: one square per layer */
+      char out[4096];
+      path_of(dir, "overlap_heatmap", pass ? "svg" : "png", out, sizeof out);
+      fputs(pass ? "set terminal svg size 1600,1400 noenhanced\nset output " :
+                   "set terminal pngcairo size 1600,1400 noenhanced\nset output ", gp);
+      gp_quote(gp, out);
+      fputs("\n", gp);
       heatmap_plot(gp, datpath, layers, rnd->value);
     }
     fputs("unset output\n", gp);
