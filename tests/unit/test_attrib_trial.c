@@ -15,43 +15,13 @@
 
 #include "common/sw_json.h"
 #include "workers/sw_trial.h"
+#include "tests/unit/sw_test_trial.h"
 
 /* Masked FFN (sgemm) vs the dense kernel on the same weights: summation order only. */
 #define SW_TOL_KL_DENSE 1e-4
 
-static sw_rc run_cfg(sw_trial_cache_t *cache, const char *json, sw_json_t **doc, sw_err_t *err) {
-  sw_json_t *cfg = NULL;
-  sw_trial_out_t out;
-  assert_int_equal(sw_json_parse(json, strlen(json), &cfg, err), SW_OK);
-  sw_trial_out_init(&out);
-  sw_rc rc = sw_trial_run_attrib(cache, cfg, &out, err);
-  if (!rc) {
-    sw_buf_t b = SW_BUF_INIT;
-    sw_trial_out_json(&out, &b);
-    assert_int_equal(sw_json_parse(b.data, b.len, doc, err), SW_OK);
-    sw_buf_free(&b);
-  }
-  sw_trial_out_free(&out);
-  sw_json_free(cfg);
-  return rc;
-}
-
-static double metric(const sw_json_t *doc, const char *name) {
-  const sw_json_t *arr = sw_json_get(doc, "metrics");
-  for (size_t i = 0; i < arr->count; i++)
-    if (strcmp(sw_json_get(&arr->items[i], "name")->string, name) == 0) return sw_json_get(&arr->items[i], "value")->number;
-  fail_msg("metric %s missing", name);
-  return NAN;
-}
-
-static void expect_error(const char *json, const char *needle) {
-  sw_trial_cache_t cache = {0};
-  sw_json_t *doc = NULL;
-  sw_err_t err = {0};
-  assert_int_not_equal(run_cfg(&cache, json, &doc, &err), SW_OK);
-  if (!strstr(err.msg, needle)) fail_msg("'%s' not in '%s'", needle, err.msg);
-  sw_trial_cache_free(&cache);
-}
+static double metric(const sw_json_t *doc, const char *name) { return sw_test_trial_metric(doc, name); }
+static void expect_error(const char *json, const char *needle) { sw_test_trial_error(sw_trial_run_attrib, json, needle); }
 
 static void test_bad_settings(void **state) {
   (void)state;
@@ -73,14 +43,14 @@ static void test_ratio_one_is_dense(void **state) {
   sw_json_t *doc = NULL;
   sw_err_t err = {0};
   snprintf(json, sizeof json, fmt, model, text, "oracle", 1.0);
-  if (run_cfg(&cache, json, &doc, &err) != SW_OK) fail_msg("%s", err.msg);
+  if (sw_test_trial_run(sw_trial_run_attrib, &cache, json, &doc, &err) != SW_OK) fail_msg("%s", err.msg);
   assert_true(fabs(metric(doc, "kl")) < SW_TOL_KL_DENSE);
   assert_true(metric(doc, "top1_agree") == 1.0);
   assert_true(fabs(metric(doc, "ppl") / metric(doc, "ppl_dense") - 1) < 1e-3);
   assert_true(metric(doc, "sparsity_paper") == 0.0);
   sw_json_free(doc);
   snprintf(json, sizeof json, fmt, model, text, "calibrated", 0.5);
-  if (run_cfg(&cache, json, &doc, &err) != SW_OK) fail_msg("%s", err.msg);
+  if (sw_test_trial_run(sw_trial_run_attrib, &cache, json, &doc, &err) != SW_OK) fail_msg("%s", err.msg);
   /* 768 of 1536 neurons and round(4.5) = 5 of 9 heads per layer: (5/9)/3 + (2/3)·0.5 */
   assert_true(fabs(metric(doc, "sparsity_paper") - (5.0 / 27 + 1.0 / 3)) < 1e-12);
   assert_true(fabs(metric(doc, "achieved_sparsity") - 0.5) < 1e-12);

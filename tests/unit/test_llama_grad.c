@@ -146,6 +146,14 @@ static void test_tiny_vs_autograd(void **state) {
   free_ref(&r);
 }
 
+/* The tiny model's fixture, weights and a run state for one window of its tokens. */
+static void open_tiny(grad_ref_t *r, sw_llama_t *m, sw_llama_state_t *s) {
+  sw_err_t err = {0};
+  if (!read_ref("grad_tiny.bin", r)) fail_msg("fixture missing");
+  assert_true(load_tiny(m));
+  assert_int_equal(sw_llama_state_init(s, m, (int)r->T, (int)r->T, &err), SW_OK);
+}
+
 /* The saved-activation forward gives sw_llama_forward's logits. */
 static void test_forward_matches_llama_forward(void **state) {
   (void)state;
@@ -154,10 +162,8 @@ static void test_forward_matches_llama_forward(void **state) {
   sw_llama_state_t s;
   sw_llama_grad_t g;
   sw_err_t err = {0};
-  if (!read_ref("grad_tiny.bin", &r)) fail_msg("fixture missing");
-  assert_true(load_tiny(&m));
+  open_tiny(&r, &m, &s);
   int T = (int)r.T;
-  assert_int_equal(sw_llama_state_init(&s, &m, T, T, &err), SW_OK);
   assert_int_equal(sw_llama_forward(&m, &s, NULL, r.tokens, T, 2, &err), SW_OK);
   assert_int_equal(sw_llama_grad_init(&g, &m, T + 3, &err), SW_OK); /* max_tok > T: strided rows */
   assert_int_equal(sw_llama_grad_run(&m, &g, r.tokens, r.labels, T, &err), SW_OK);
@@ -246,10 +252,8 @@ static void test_finite_differences(void **state) {
   sw_llama_state_t s;
   sw_llama_grad_t g;
   sw_err_t err = {0};
-  if (!read_ref("grad_tiny.bin", &r)) fail_msg("fixture missing");
-  assert_true(load_tiny(&m));
+  open_tiny(&r, &m, &s);
   int T = (int)r.T, qd = m.cfg.n_head * m.cfg.head_dim;
-  assert_int_equal(sw_llama_state_init(&s, &m, T, T, &err), SW_OK);
   assert_int_equal(sw_llama_grad_init(&g, &m, T, &err), SW_OK);
   assert_int_equal(sw_llama_grad_run(&m, &g, r.tokens, r.labels, T, &err), SW_OK);
   fd_probe_t p = {.m = &m, .hbuf = malloc((size_t)T * m.cfg.d_ff * sizeof(float))};

@@ -15,39 +15,10 @@
 
 #include "common/sw_json.h"
 #include "workers/sw_trial.h"
+#include "tests/unit/sw_test_trial.h"
 
-static sw_rc run_cfg(const char *json, sw_trial_out_t *out, sw_json_t **metrics_doc, sw_err_t *err) {
-  sw_json_t *cfg = NULL;
-  sw_trial_cache_t cache = {0};
-  assert_int_equal(sw_json_parse(json, strlen(json), &cfg, err), SW_OK);
-  sw_trial_out_init(out);
-  sw_rc rc = sw_trial_run_modularity(&cache, cfg, out, err);
-  sw_json_free(cfg);
-  sw_trial_cache_free(&cache);
-  if (!rc && metrics_doc) {
-    sw_buf_t b = SW_BUF_INIT;
-    sw_trial_out_json(out, &b);
-    assert_int_equal(sw_json_parse(b.data, b.len, metrics_doc, err), SW_OK);
-    sw_buf_free(&b);
-  }
-  return rc;
-}
-
-static double metric(const sw_json_t *doc, const char *name) {
-  const sw_json_t *arr = sw_json_get(doc, "metrics");
-  for (size_t i = 0; i < arr->count; i++)
-    if (strcmp(sw_json_get(&arr->items[i], "name")->string, name) == 0) return sw_json_get(&arr->items[i], "value")->number;
-  fail_msg("metric %s missing", name);
-  return NAN;
-}
-
-static void expect_error(const char *json, const char *needle) {
-  sw_trial_out_t out;
-  sw_err_t err = {0};
-  assert_int_not_equal(run_cfg(json, &out, NULL, &err), SW_OK);
-  if (!strstr(err.msg, needle)) fail_msg("'%s' not in '%s'", needle, err.msg);
-  sw_trial_out_free(&out);
-}
+static double metric(const sw_json_t *doc, const char *name) { return sw_test_trial_metric(doc, name); }
+static void expect_error(const char *json, const char *needle) { sw_test_trial_error(sw_trial_run_modularity, json, needle); }
 
 static void test_bad_subsets(void **state) {
   (void)state;
@@ -67,10 +38,10 @@ static void test_identical_subsets(void **state) {
   snprintf(json, sizeof json,
            "{\"model\":\"%s\",\"subsets\":\"a=%s@0;b=%s@0;gpl=%s\",\"tokens\":64,\"window\":16,\"clusters\":16}", model,
            text, text, gpl);
-  sw_trial_out_t out;
+  sw_trial_cache_t cache = {0};
   sw_json_t *doc = NULL;
   sw_err_t err = {0};
-  if (run_cfg(json, &out, &doc, &err) != SW_OK) fail_msg("%s", err.msg);
+  if (sw_test_trial_run(sw_trial_run_modularity, &cache, json, &doc, &err) != SW_OK) fail_msg("%s", err.msg);
   /* means over 30 layers of exact 1s: equal to 1 up to the rounding of the sum */
   assert_true(fabs(metric(doc, "iou_act_a_b") - 1.0) < 1e-12 && fabs(metric(doc, "iou_act_a_b_se")) < 1e-12);
   assert_true(fabs(metric(doc, "iou_attr_a_b") - 1.0) < 1e-12);
@@ -89,7 +60,7 @@ static void test_identical_subsets(void **state) {
          "ablating gpl-specific neurons: dNLL on gpl %.3f, on a %.3f\n", metric(doc, "iou_act_a_gpl"), c,
          metric(doc, "cluster_spec_random"), metric(doc, "ablate_gpl_on_gpl_dnll"), metric(doc, "ablate_gpl_on_a_dnll"));
   sw_json_free(doc);
-  sw_trial_out_free(&out);
+  sw_trial_cache_free(&cache);
 }
 
 int main(void) {
