@@ -146,34 +146,42 @@ static void test_tiny_vs_autograd(void **state) {
   free_ref(&r);
 }
 
-/* The tiny model's fixture, weights and a run state for one window of its tokens. */
-static void open_tiny(grad_ref_t *r, sw_llama_t *m, sw_llama_state_t *s) {
+/* The tiny model's fixture, weights, a run state and a gradient context (max_tok = window + extra). */
+typedef struct tiny {
+  grad_ref_t       r;
+  sw_llama_t       m;
+  sw_llama_state_t s;
+  sw_llama_grad_t  g;
+} tiny_t;
+
+static void open_tiny(tiny_t *x, int extra) {
   sw_err_t err = {0};
-  if (!read_ref("grad_tiny.bin", r)) fail_msg("fixture missing");
-  assert_true(load_tiny(m));
-  assert_int_equal(sw_llama_state_init(s, m, (int)r->T, (int)r->T, &err), SW_OK);
+  if (!read_ref("grad_tiny.bin", &x->r)) fail_msg("fixture missing");
+  assert_true(load_tiny(&x->m));
+  assert_int_equal(sw_llama_state_init(&x->s, &x->m, (int)x->r.T, (int)x->r.T, &err), SW_OK);
+  assert_int_equal(sw_llama_grad_init(&x->g, &x->m, (int)x->r.T + extra, &err), SW_OK);
+  assert_int_equal(sw_llama_grad_run(&x->m, &x->g, x->r.tokens, x->r.labels, (int)x->r.T, &err), SW_OK);
+}
+
+static void close_tiny(tiny_t *x) {
+  sw_llama_grad_free(&x->g);
+  sw_llama_state_free(&x->s);
+  sw_llama_free(&x->m);
+  free_ref(&x->r);
 }
 
 /* The saved-activation forward gives sw_llama_forward's logits. */
 static void test_forward_matches_llama_forward(void **state) {
   (void)state;
-  grad_ref_t r;
-  sw_llama_t m;
-  sw_llama_state_t s;
-  sw_llama_grad_t g;
+  tiny_t x;
   sw_err_t err = {0};
-  open_tiny(&r, &m, &s);
-  int T = (int)r.T;
-  assert_int_equal(sw_llama_forward(&m, &s, NULL, r.tokens, T, 2, &err), SW_OK);
-  assert_int_equal(sw_llama_grad_init(&g, &m, T + 3, &err), SW_OK); /* max_tok > T: strided rows */
-  assert_int_equal(sw_llama_grad_run(&m, &g, r.tokens, r.labels, T, &err), SW_OK);
-  for (size_t i = 0; i < (size_t)T * m.cfg.vocab; i++)
-    assert_true(sw_test_close(g.logits[i], s.logits[i], SW_TOL_SELF_ABS, SW_TOL_SELF_REL));
-  check_against_ref(&m, &r, SW_TOL_GRAD_TINY); /* also with the larger max_tok */
-  sw_llama_grad_free(&g);
-  sw_llama_state_free(&s);
-  sw_llama_free(&m);
-  free_ref(&r);
+  open_tiny(&x, 3); /* max_tok > T: strided rows */
+  int T = (int)x.r.T;
+  assert_int_equal(sw_llama_forward(&x.m, &x.s, NULL, x.r.tokens, T, 2, &err), SW_OK);
+  for (size_t i = 0; i < (size_t)T * x.m.cfg.vocab; i++)
+    assert_true(sw_test_close(x.g.logits[i], x.s.logits[i], SW_TOL_SELF_ABS, SW_TOL_SELF_REL));
+  check_against_ref(&x.m, &x.r, SW_TOL_GRAD_TINY); /* also with the larger max_tok */
+  close_tiny(&x);
 }
 
 /* ---- finite differences through sw_llama_forward */
@@ -247,37 +255,29 @@ static int argmax_abs(const sw_llama_grad_t *g, const float *buf, int l, int T, 
 
 static void test_finite_differences(void **state) {
   (void)state;
-  grad_ref_t r;
-  sw_llama_t m;
-  sw_llama_state_t s;
-  sw_llama_grad_t g;
-  sw_err_t err = {0};
-  open_tiny(&r, &m, &s);
-  int T = (int)r.T, qd = m.cfg.n_head * m.cfg.head_dim;
-  assert_int_equal(sw_llama_grad_init(&g, &m, T, &err), SW_OK);
-  assert_int_equal(sw_llama_grad_run(&m, &g, r.tokens, r.labels, T, &err), SW_OK);
-  fd_probe_t p = {.m = &m, .hbuf = malloc((size_t)T * m.cfg.d_ff * sizeof(float))};
-  for (int l = 0; l < m.cfg.n_layer; l++)
+  tiny_t x;
+  open_tiny(&x, 0);
+  const sw_llama_grad_t *g = &x.g;
+  int T = (int)x.r.T, qd = x.m.cfg.n_head * x.m.cfg.head_dim;
+  fd_probe_t p = {.m = &x.m, .hbuf = malloc((size_t)T * x.m.cfg.d_ff * sizeof(float))};
+  for (int l = 0; l < x.m.cfg.n_layer; l++)
     for (int site = 0; site < 2; site++) {
-      float *buf = site ? g.g_att : g.g_h;
-      int w = site ? qd : m.cfg.d_ff;
-      p.layer = l, p.site = site, p.i = argmax_abs(&g, buf, l, T, w, &p.t);
-      double want = sw_llama_grad_row(&g, buf, l, p.t, w)[p.i];
+      float *buf = site ? g->g_att : g->g_h;
+      int w = site ? qd : x.m.cfg.d_ff;
+      p.layer = l, p.site = site, p.i = argmax_abs(g, buf, l, T, w, &p.t);
+      double want = sw_llama_grad_row(g, buf, l, p.t, w)[p.i];
       assert_true(fabs(want) >= 1e-3);
       p.delta = SW_FD_STEP;
-      double lp = loss_via_forward(&m, &s, &p, &r);
+      double lp = loss_via_forward(&x.m, &x.s, &p, &x.r);
       p.delta = -SW_FD_STEP;
-      double lm = loss_via_forward(&m, &s, &p, &r);
+      double lm = loss_via_forward(&x.m, &x.s, &p, &x.r);
       double fd = (lp - lm) / (2 * SW_FD_STEP);
       printf("layer %d %s (t %d, i %d): backward %.6g, finite difference %.6g\n", l, site ? "head out" : "h", p.t, p.i,
              want, fd);
       assert_true(sw_test_close(fd, want, SW_TOL_FD_ABS, SW_TOL_FD_REL));
     }
   free(p.hbuf);
-  sw_llama_grad_free(&g);
-  sw_llama_state_free(&s);
-  sw_llama_free(&m);
-  free_ref(&r);
+  close_tiny(&x);
 }
 
 static void test_bad_input(void **state) {
