@@ -32,6 +32,8 @@
 #include "workers/sw_trial.h"
 #include "workers/sw_trial_model.h"
 
+#define TA_MAX_WINDOWS 1024 /* evaluation windows per trial */
+
 typedef struct ta_cfg {
   const char        *metric_name, *protocol, *scope;
   double             ratio;
@@ -163,7 +165,7 @@ sw_rc sw_trial_prepare_attrib(sw_trial_cache_t *cache, const sw_json_t *config, 
 
 /* Per-window results combined: means over windows with standard errors across windows. */
 typedef struct ta_acc {
-  double nll[1024], kl[1024], top1, bits, bytes;
+  double nll[TA_MAX_WINDOWS], kl[TA_MAX_WINDOWS], top1, bits, bytes;
   int    n;
 } ta_acc_t;
 
@@ -173,7 +175,10 @@ static sw_rc eval_masked(const sw_trial_model_inputs_t *in, const ta_cfg_t *c, c
   sw_llama_state_t st;
   sw_rc rc = sw_llama_state_init(&st, in->model, in->window, in->window, err);
   sw_llama_ffn_t hook = sw_attrib_mask_hook(k);
-  int n = s->n_win < 1024 ? s->n_win : 1024;
+  int n = s->n_win;
+  if (!rc && n > TA_MAX_WINDOWS)
+    rc = sw_err_set(err, SW_ERR_RANGE, "attribution: %d evaluation windows, at most %d (raise window)", n,
+                    TA_MAX_WINDOWS);
   for (int w = 0; !rc && w < n; w++) {
     sw_attrib_mask_select(k, c->calibrated ? &s->calib : &s->win[w], c->metric, c->p_ffn, c->p_head);
     size_t off = (size_t)w * in->window;
