@@ -22,7 +22,7 @@
 
 static const char *const top_keys[] = {"name",    "description", "workload",   "settings", "measure",
                                        "timeout", "retries",     "max_trials", "grid"};
-static const char *const workloads[] = {"ffn", "model", "test", "noop"};
+static const char *const workloads[] = {"ffn", "model", "attribution", "modularity", "test", "noop"};
 static const char *const grid_keys[] = {"product", "zip", "when", "exclude"};
 static const char *const when_keys[] = {"if", "product", "zip", "when", "timeout", "retries"};
 
@@ -1064,7 +1064,7 @@ static sw_rc parse_header(exp_ctx_t *c, const sw_ynode_t *root) {
   sw_experiment_t *e = c->e;
   const sw_ynode_t *name = map_get(root, "name"), *wl = map_get(root, "workload");
   if (!name) return FAIL(c, root, "missing key 'name': expected e.g. name: my_sweep");
-  if (!wl) return FAIL(c, root, "missing key 'workload': expected one of ffn, model, test, noop");
+  if (!wl) return FAIL(c, root, "missing key 'workload': expected one of ffn, model, attribution, modularity, test, noop");
   sw_rc rc = get_text(c, name, "name", &e->name);
   if (rc == SW_OK && !name_ok(e->name))
     rc = FAIL(c, name, "expected a name of 1-64 letters, digits, '_', '-' or '.', got '%.64s'", e->name);
@@ -1074,7 +1074,7 @@ static sw_rc parse_header(exp_ctx_t *c, const sw_ynode_t *root) {
   while (i < NELEM(workloads) && strcmp(e->workload, workloads[i]) != 0) i++;
   char h[96];
   if (i == NELEM(workloads))
-    return FAIL(c, wl, "unknown workload '%.64s'%s; expected one of ffn, model, test, noop", e->workload,
+    return FAIL(c, wl, "unknown workload '%.64s'%s; expected one of ffn, model, attribution, modularity, test, noop", e->workload,
                 hint(h, sizeof h, e->workload, workloads, NELEM(workloads)));
   const sw_ynode_t *d = map_get(root, "description");
   e->description = NULL;

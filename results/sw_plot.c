@@ -405,10 +405,11 @@ sw_rc sw_plot_run(sw_rset_t *set, const char *dir, const sw_plot_opts_t *o, sw_b
   if (mkdir(dir, 0777) != 0 && errno != EEXIST)
     return sw_err_set(err, SW_ERR_IO, "cannot create plot directory %s: %s", dir, strerror(errno));
   typedef sw_rc (*fig_fn)(const sw_rset_t *, const char *, const sw_plot_opts_t *, sw_err_t *);
-  static const fig_fn figs[] = {sw_plot_accuracy_vs_flops, sw_plot_speedup_vs_sparsity, sw_plot_latency};
-  static const char *const names[] = {"accuracy_vs_flops", "speedup_vs_sparsity", "latency"};
+  static const fig_fn figs[] = {sw_plot_accuracy_vs_flops, sw_plot_speedup_vs_sparsity, sw_plot_latency,
+                                sw_plot_overlap_heatmap};
+  static const char *const names[] = {"accuracy_vs_flops", "speedup_vs_sparsity", "latency", "overlap_heatmap"};
   int drawn = 0;
-  for (int i = 0; i < 3; i++) {
+  for (int i = 0; i < 4; i++) {
     sw_err_t e;
     sw_err_clear(&e);
     sw_rc rc = figs[i](set, dir, o, &e);
@@ -424,4 +425,98 @@ sw_rc sw_plot_run(sw_rset_t *set, const char *dir, const sw_plot_opts_t *o, sw_b
     if (log) sw_buf_printf(log, "plot %s/%s.png and .svg written\n", dir, names[i]);
   }
   return drawn ? SW_OK : sw_err_set(err, SW_ERR_NOTFOUND, "no figure has data in run %lld", (long long)set->run.run_id);
+}
+
+/* ------------------------------------------------------------------ overlap heatmap (modularity workload) */
+
+#define SW_PLOT_MAX_SUBSETS 8
+
+/* Subset names from a trial's "subsets" setting ("name=path[@offset];..."); returns their count. */
+static size_t subset_names(const sw_rtrial_t *t, char names[][32]) {
+  const sw_json_t *v = t->config ? sw_json_get(t->config, "subsets") : NULL;
+  size_t n = 0;
+  for (const char *p = v && v->kind == SW_JSON_STRING ? v->string : NULL; p && *p && n < SW_PLOT_MAX_SUBSETS;) {
+    const char *eq = strchr(p, '='), *end = strchr(p, ';');
+    if (!eq || (end && eq > end) || eq - p >= 32) break;
+    snprintf(names[n++], 32, "%.*s", (int)(eq - p), p);
+    p = end ? end + 1 : NULL;
+  }
+  return n;
+}
+
+/* IoU of subsets a and b in layer l (1 on the diagonal); NaN when the metric is absent. */
+static double layer_iou(const sw_rtrial_t *t, char names[][32], int l, size_t a, size_t b) {
+  if (a == b) return 1.0;
+  char key[128];
+  snprintf(key, sizeof key, "iou_act_l%02d_%.31s_%.31s", l, names[a < b ? a : b], names[a < b ? b : a]);
+  const sw_rmetric_t *m = sw_rtrial_metric(t, key);
+  return m ? m->value : NAN;
+}
+
+/* One gnuplot index block per layer: rows "x y iou" scanned by y (blank line between scan lines). */
+static int heatmap_data(FILE *dat, const sw_rtrial_t *t, char names[][32], size_t ns) {
+  int layers = 0;
+  while (layers < 1000 && !isnan(layer_iou(t, names, layers, 0, 1))) {
+    for (size_t y = 0; y < ns; y++) {
+      for (size_t x = 0; x < ns; x++) fprintf(dat, "%zu\t%zu\t%.6g\n", x, y, layer_iou(t, names, layers, x, y));
+      fputs("\n", dat);
+    }
+    fputs("\n", dat);
+    layers++;
+  }
+  return layers;
+}
+
+static void heatmap_plot(FILE *gp, const char *datpath, int layers, double rnd) {
+  int cols = (int)ceil(sqrt((double)layers)), rows = (layers + cols - 1) / cols;
+  fprintf(gp, "set multiplot layout %d,%d title 'IoU of the top neuron sets between texts per layer (activation "
+              "mass; white 0, dark blue 1; random sets %.3f)'\n", rows, cols, rnd);
+  for (int l = 0; l < layers; l++) {
+    fprintf(gp, "set title 'layer %d' font ',9'\nplot ", l);
+    gp_quote(gp, datpath);
+    fprintf(gp, " index %d using 1:2:3 with image notitle\n", l);
+  }
+  fputs("unset multiplot\n", gp);
+}
+
+sw_rc sw_plot_overlap_heatmap(const sw_rset_t *set, const char *dir, const sw_plot_opts_t *o, sw_err_t *err) {
+  const sw_rtrial_t *t = NULL;
+  char names[SW_PLOT_MAX_SUBSETS][32];
+  size_t ns = 0;
+  for (size_t i = 0; i < set->n && !t; i++)
+    if (sw_rtrial_metric(&set->trials[i], "iou_random") && (ns = subset_names(&set->trials[i], names)) >= 2)
+      t = &set->trials[i];
+  if (!t) return sw_err_set(err, SW_ERR_NOTFOUND, "overlap_heatmap: no modularity trial (metric iou_random)");
+  FILE *dat = NULL, *gp = NULL;
+  sw_rc rc = open_out(dir, "overlap_heatmap", "dat", &dat, err);
+  if (rc == SW_OK) rc = open_out(dir, "overlap_heatmap", "gp", &gp, err);
+  int layers = rc == SW_OK ? heatmap_data(dat, t, names, ns) : 0;
+  if (rc == SW_OK && layers == 0) rc = sw_err_set(err, SW_ERR_NOTFOUND, "overlap_heatmap: no per-layer IoU metrics");
+  if (rc == SW_OK) {
+    char datpath[4096];
+    path_of(dir, "overlap_heatmap", "dat", datpath, sizeof datpath);
+    fputs("set cbrange [0:1]\nset palette defined (0 'white', 1 'dark-blue')\nset size ratio -1\n"
+          "set xtics rotate by -45 font ',6'\nset ytics font ',6'\nunset colorbox\n", gp);
+    for (int axis = 0; axis < 2; axis++) {
+      fprintf(gp, "set %ctics (", axis ? 'y' : 'x');
+      for (size_t i = 0; i < ns; i++) fprintf(gp, "%s'%s' %zu", i ? ", " : "", names[i], i);
+      fputs(")\n", gp);
+    }
+    fprintf(gp, "set xrange [-0.5:%zu.5]\nset yrange [-0.5:%zu.5]\n", ns - 1, ns - 1);
+    const sw_rmetric_t *rnd = sw_rtrial_metric(t, "iou_random");
+    for (int pass = 0; pass < 2; pass++) { /* a larger canvas than gp_terminal's: one square per layer */
+      char out[4096];
+      path_of(dir, "overlap_heatmap", pass ? "svg" : "png", out, sizeof out);
+      fputs(pass ? "set terminal svg size 1600,1400 noenhanced\nset output " :
+                   "set terminal pngcairo size 1600,1400 noenhanced\nset output ", gp);
+      gp_quote(gp, out);
+      fputs("\n", gp);
+      heatmap_plot(gp, datpath, layers, rnd->value);
+    }
+    fputs("unset output\n", gp);
+  }
+  if (dat && fclose(dat) != 0 && rc == SW_OK) rc = sw_err_set(err, SW_ERR_IO, "writing %s/overlap_heatmap.dat failed", dir);
+  if (gp && fclose(gp) != 0 && rc == SW_OK) rc = sw_err_set(err, SW_ERR_IO, "writing %s/overlap_heatmap.gp failed", dir);
+  if (rc == SW_OK) rc = run_gnuplot(o, dir, "overlap_heatmap", err);
+  return rc;
 }

@@ -6,7 +6,8 @@
  *   accuracy_vs_flops  accuracy metric against FLOPs, one line per method (the TEAL / D2DMoE figure)
  *   speedup_vs_sparsity  measured speedup against sparsity, one line per batch size (and other varying
  *                        axes), with the ideal 1/(1-s) curve
- *   latency            per-trial latency distributions (min, quartiles, median, max) per sample series */
+ *   latency            per-trial latency distributions (min, quartiles, median, max) per sample series
+ *   overlap_heatmap    modularity workload: per layer, the IoU matrix of the top neuron sets between texts */
 #ifndef SW_PLOT_H
 #define SW_PLOT_H
 #include <stddef.h>
@@ -36,5 +37,6 @@ sw_rc sw_plot_run(sw_rset_t *set, const char *dir, const sw_plot_opts_t *o, sw_b
 sw_rc sw_plot_accuracy_vs_flops(const sw_rset_t *set, const char *dir, const sw_plot_opts_t *o, sw_err_t *err);
 sw_rc sw_plot_speedup_vs_sparsity(const sw_rset_t *set, const char *dir, const sw_plot_opts_t *o, sw_err_t *err);
 sw_rc sw_plot_latency(const sw_rset_t *set, const char *dir, const sw_plot_opts_t *o, sw_err_t *err);
+sw_rc sw_plot_overlap_heatmap(const sw_rset_t *set, const char *dir, const sw_plot_opts_t *o, sw_err_t *err);
 
 #endif

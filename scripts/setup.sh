@@ -34,13 +34,14 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 # Python tools used only to generate and check test fixtures (independent reference implementations).
-PIP_PACKAGES=(gguf==0.19.0 tokenizers==0.23.3 numpy)
-if ! python3 -c "import gguf, tokenizers, numpy" 2>/dev/null; then
+PIP_PACKAGES=(gguf==0.19.0 tokenizers==0.23.3 numpy autograd==1.9.1)
+if ! python3 -c "import gguf, tokenizers, numpy, autograd" 2>/dev/null; then
   python3 -m pip install --quiet --disable-pip-version-check "${PIP_PACKAGES[@]}"
 fi
 
 if [ "$want_model" = 1 ]; then
   "$here/scripts/fetch_model.sh"
   "$here/scripts/fetch_text.sh"
+  "$here/scripts/fetch_modularity_texts.sh"
 fi
 echo "setup: ok"

@@ -23,3 +23,22 @@ get_filename_component(SW_CACHE_BASE ${SW_MODEL_FILE} DIRECTORY)
 get_filename_component(SW_CACHE_BASE ${SW_CACHE_BASE} DIRECTORY)
 set_tests_properties(model_trial PROPERTIES ENVIRONMENT
   "SW_MODEL_PATH=${SW_MODEL_FILE};SW_TEXT_PATH=${SW_CACHE_BASE}/text/austen.txt;SPARSWEEP_CACHE=${PROJECT_BINARY_DIR}/tests/model_trial_cache")
+
+# Backward pass (models/sw_llama_grad) against automatic differentiation (`autograd`) of a NumPy forward:
+# tests/reference/gen_grad_ref.py writes a random 2-layer GQA model and its reference, and the SmolLM2 reference.
+set(SW_GRAD_REF_DIR ${PROJECT_BINARY_DIR}/tests/grad_ref)
+file(MAKE_DIRECTORY ${SW_GRAD_REF_DIR})
+add_test(NAME grad_reference_fixtures
+  COMMAND sh -c "python3 '${CMAKE_CURRENT_SOURCE_DIR}/reference/gen_grad_ref.py' random '${SW_GRAD_REF_DIR}' && { test ! -f '${SW_MODEL_FILE}' || python3 '${CMAKE_CURRENT_SOURCE_DIR}/reference/gen_grad_ref.py' model '${SW_MODEL_FILE}' '${SW_GRAD_REF_DIR}'; }")
+set_tests_properties(grad_reference_fixtures PROPERTIES TIMEOUT 300 LABELS unit FIXTURES_SETUP grad_ref)
+sw_unit_test(llama_grad ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_llama_grad.c LIBS sw_models TIMEOUT 180)
+set_tests_properties(llama_grad PROPERTIES FIXTURES_REQUIRED grad_ref
+  ENVIRONMENT "SW_GRAD_REF_DIR=${SW_GRAD_REF_DIR};SW_MODEL_PATH=${SW_MODEL_FILE}")
+sw_unit_test(attrib ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_attrib.c LIBS sw_models TIMEOUT 60)
+set_tests_properties(attrib PROPERTIES FIXTURES_REQUIRED grad_ref ENVIRONMENT "SW_GRAD_REF_DIR=${SW_GRAD_REF_DIR}")
+sw_unit_test(modularity ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_modularity.c LIBS sw_workers TIMEOUT 300)
+set_tests_properties(modularity PROPERTIES ENVIRONMENT
+  "SW_MODEL_PATH=${SW_MODEL_FILE};SW_TEXT_PATH=${SW_CACHE_BASE}/text/austen.txt;SPARSWEEP_CACHE=${PROJECT_BINARY_DIR}/tests/model_trial_cache")
+sw_unit_test(attrib_trial ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_attrib_trial.c LIBS sw_workers TIMEOUT 300)
+set_tests_properties(attrib_trial PROPERTIES ENVIRONMENT
+  "SW_MODEL_PATH=${SW_MODEL_FILE};SW_TEXT_PATH=${SW_CACHE_BASE}/text/austen.txt;SPARSWEEP_CACHE=${PROJECT_BINARY_DIR}/tests/model_trial_cache")

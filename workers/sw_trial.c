@@ -134,9 +134,13 @@ static sw_rc run_noop(sw_trial_cache_t *cache, const sw_json_t *config, sw_trial
 }
 
 static const sw_workload_t sw_workloads[] = {
+    {"attribution", sw_trial_run_attrib, "a GGUF model with attribution-scored FFN neurons and heads deactivated",
+     sw_trial_prepare_attrib},
     {"ffn", sw_trial_run_ffn, "dense vs activation-sparse FFN on synthetic weights (kernels)", NULL},
     {"model", sw_trial_run_model, "a GGUF model's FFN layers / perplexity with a sparsity method",
      sw_trial_prepare_model},
+    {"modularity", sw_trial_run_modularity, "FFN neuron overlap, co-activation clusters and ablation across texts",
+     NULL},
     {"noop", run_noop, "does nothing (overhead benchmarks)", NULL},
     {"test", sw_trial_run_test, "test-only: ok|segv|abort|exit|hang|oom|sleep on demand", sw_trial_prepare_test},
 };

@@ -79,6 +79,12 @@ const sw_workload_t *sw_workload_find(const char *name);
 sw_rc sw_trial_run_test(sw_trial_cache_t *cache, const sw_json_t *config, sw_trial_out_t *out, sw_err_t *err);
 sw_rc sw_trial_run_ffn(sw_trial_cache_t *cache, const sw_json_t *config, sw_trial_out_t *out, sw_err_t *err);
 sw_rc sw_trial_run_model(sw_trial_cache_t *cache, const sw_json_t *config, sw_trial_out_t *out, sw_err_t *err);
+/* The attribution workload (workers/sw_trial_attrib.c) and its prepare: the model workload's inputs plus the
+ * attribution scores of every calibration and evaluation window. */
+sw_rc sw_trial_run_attrib(sw_trial_cache_t *cache, const sw_json_t *config, sw_trial_out_t *out, sw_err_t *err);
+sw_rc sw_trial_prepare_attrib(sw_trial_cache_t *cache, const sw_json_t *config, sw_err_t *err);
+/* The modularity workload (workers/sw_trial_modularity.c): neuron overlap, clustering and ablation across texts. */
+sw_rc sw_trial_run_modularity(sw_trial_cache_t *cache, const sw_json_t *config, sw_trial_out_t *out, sw_err_t *err);
 /* The test workload's prepare: with config "cache_key", stores its creation time under "test:<cache_key>". */
 sw_rc sw_trial_prepare_test(sw_trial_cache_t *cache, const sw_json_t *config, sw_err_t *err);
 /* The model workload's prepare: loads the GGUF model, tokenises the spans, computes the dense reference and

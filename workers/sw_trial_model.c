@@ -57,6 +57,7 @@
 #include "workers/sw_slot.h"
 #include "workers/sw_trial.h"
 #include "workers/sw_trial_prune.h"
+#include "workers/sw_trial_model.h"
 
 #define TM_MAX_REPS 100
 #define TM_MAX_DECODE 256
@@ -627,5 +628,45 @@ sw_rc sw_trial_run_model(sw_trial_cache_t *cache, const sw_json_t *config, sw_tr
   }
   sw_method_free(&M);
   sw_trial_prune_free(&P);
+  return rc;
+}
+
+sw_rc sw_trial_model_inputs(sw_trial_cache_t *cache, const sw_json_t *config, sw_trial_model_inputs_t *in,
+                            sw_err_t *err) {
+  tm_cfg_t c;
+  tm_model_t *m;
+  tm_data_t *d;
+  sw_calib_data_t *x;
+  sw_rc rc = tm_parse(&c, config, err);
+  if (!rc) rc = tm_prepare(cache, &c, &m, &d, &x, err);
+  if (rc) return rc;
+  sw_trial_model_inputs_t v = {&m->model, d->calib, d->eval, d->n_calib, d->n_eval, d->eval_bytes, d->calib_b0,
+                               d->calib_b1, d->eval_b0, d->eval_b1, d->paired ? NULL : &d->ref, d->dense,
+                               (int)c.window};
+  *in = v;
+  return SW_OK;
+}
+
+sw_rc sw_trial_model_text_span(sw_trial_cache_t *cache, const sw_json_t *config, const char *text_path, size_t b0,
+                               size_t n, sw_trial_model_span_t *span, sw_err_t *err) {
+  tm_cfg_t c;
+  char key[4096], *text = NULL;
+  size_t len = 0;
+  sw_rc rc = tm_parse(&c, config, err);
+  if (rc) return rc;
+  snprintf(key, sizeof key, "model:%s", c.model_path);
+  tm_model_t *m = sw_trial_cache_get(cache, key);
+  if (!m) {
+    if ((rc = load_model(&m, c.model_path, err))) return rc;
+    if ((rc = sw_trial_cache_put(cache, key, m, tm_model_destroy))) return sw_err_set(err, rc, "model: cache full");
+  }
+  if ((rc = read_text(text_path, &text, &len, err))) return rc;
+  memset(span, 0, sizeof *span);
+  span->model = &m->model;
+  span->b0 = b0;
+  if (b0 >= len) rc = sw_err_set(err, SW_ERR_RANGE, "model: byte offset %zu beyond the end (%zu bytes)", b0, len);
+  if (!rc) rc = tokenize_span(m->tok, text, len, b0, n, &span->ids, &span->bytes, &span->b1, err);
+  free(text);
+  if (rc) sw_err_prefix(err, "%s", text_path);
   return rc;
 }

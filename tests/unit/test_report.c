@@ -1157,6 +1157,40 @@ static void test_plots_png_svg(void **state) {
   assert_true(svg_well_formed("<?xml version=\"1.0\"?><!-- c --><svg a=\"1\"><g/><text>x</text></svg>"));
 }
 
+/* A modularity trial: the heatmap's data holds, per layer, the IoU matrix (1 on the diagonal, symmetric). */
+static void test_plot_overlap_heatmap(void **state) {
+  const char *dir = *state;
+  char path[512], plots[600], dat[700];
+  sqlite3 *db = new_db(dir, "heat.db", path, sizeof path);
+  add_run(db, 1, "abc", "fp", 1);
+  add_trial(db, 1, 1, "m1", "{\"subsets\":\"a=x.txt;bb=y.txt@5;c=z\",\"workload\":\"modularity\"}");
+  add_metric(db, 1, "iou_random", 0.05, "fraction");
+  static const char *const pairs[] = {"a_bb", "a_c", "bb_c"};
+  for (int l = 0; l < 2; l++)
+    for (int p = 0; p < 3; p++) {
+      char name[64];
+      snprintf(name, sizeof name, "iou_act_l%02d_%s", l, pairs[p]);
+      add_metric(db, 1, name, 0.1 * (l * 3 + p + 1), "fraction");
+    }
+  close_db(db);
+  snprintf(plots, sizeof plots, "%s/heat", dir);
+  char *argv[] = {"report", path, "--plot", plots, NULL};
+  assert_int_equal(cmd_report(4, argv), SW_EXIT_OK);
+  check_figure(plots, "overlap_heatmap");
+  snprintf(dat, sizeof dat, "%s/overlap_heatmap.dat", plots);
+  char *txt = sw_test_read_file(dat, NULL);
+  assert_non_null(txt);
+  /* layer 1 block: x y value rows; (x=2, y=1) is bb-c = 0.6, (x=0, y=2) is a-c = 0.5, diagonal 1 */
+  char *l1 = strstr(txt, "\n\n\n");
+  assert_non_null(l1);
+  assert_non_null(strstr(l1, "2\t1\t0.6\n"));
+  assert_non_null(strstr(l1, "0\t2\t0.5\n"));
+  assert_non_null(strstr(l1, "1\t1\t1\n"));
+  assert_non_null(strstr(txt, "1\t0\t0.1\n")); /* layer 0, a-bb */
+  assert_null(strstr(l1 + 3, "\n\n\n0\t0")); /* exactly two layers */
+  free(txt);
+}
+
 static void test_report_format_names(void **state) {
   (void)state;
   static const struct {
@@ -1198,6 +1232,7 @@ int main(void) {
       cmocka_unit_test(test_history_marks_step),
       cmocka_unit_test(test_export_csv_jsonl),
       cmocka_unit_test(test_plots_png_svg),
+      cmocka_unit_test(test_plot_overlap_heatmap),
   };
   return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);
 }
