@@ -23,3 +23,10 @@ get_filename_component(SW_CACHE_BASE ${SW_MODEL_FILE} DIRECTORY)
 get_filename_component(SW_CACHE_BASE ${SW_CACHE_BASE} DIRECTORY)
 set_tests_properties(model_trial PROPERTIES ENVIRONMENT
   "SW_MODEL_PATH=${SW_MODEL_FILE};SW_TEXT_PATH=${SW_CACHE_BASE}/text/austen.txt;SPARSWEEP_CACHE=${PROJECT_BINARY_DIR}/tests/model_trial_cache")
+# Quantised-weight kernels (kernels/sw_quant): float64 block-math references in the test, and products on random
+# and real model tensors against the `gguf` package (tests/reference/gen_quant_ref.py, run as a ctest fixture).
+add_test(NAME quant_reference_fixture
+  COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/reference/gen_quant_ref.py ${SW_MODEL_FILE} ${SW_MODEL_REF_DIR})
+set_tests_properties(quant_reference_fixture PROPERTIES TIMEOUT 120 LABELS unit FIXTURES_SETUP quant_ref)
+sw_unit_test(quant ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_quant.c LIBS sw_kernels TIMEOUT 60)
+set_tests_properties(quant PROPERTIES FIXTURES_REQUIRED quant_ref ENVIRONMENT "SW_QUANT_REF_DIR=${SW_MODEL_REF_DIR}")

@@ -1,0 +1,264 @@
+/* sw_quant: quantised-weight dot products and GEMV/GEMM (see sw_quant.h).  Block layouts (little-endian, as
+ * in the GGUF file, docs/models.md §2): Q8_0 {f16 d; i8 q[32]} value d*q; Q4_0 {f16 d; u8 q[16]} value
+ * d*(nibble-8); Q4_1 {f16 d; f16 m; u8 q[16]} value d*nibble+m; low nibbles are elements 0..15, high nibbles
+ * 16..31.  With a = d_a*qa: Q4_1 block dot = d*d_a*sum(nibble*qa) + m*s_a; Q4_0 = d*(d_a*sum(nibble*qa) - 8*s_a);
+ * Q8_0 = d*d_a*sum(q*qa), s_a = d_a*sum(qa). */
+#include "kernels/sw_quant.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "kernels/sw_pool.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+#define Q8_0_BYTES 34
+#define Q4_0_BYTES 18
+#define Q4_1_BYTES 20
+
+static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
+
+float sw_qf16_to_f32(uint16_t h) {
+  /* exponent/mantissa moved to f32 position and rescaled by 2^112 (exact for normals and subnormals) */
+  uint32_t mag = (uint32_t)(h & 0x7fff) << 13, sign = (uint32_t)(h & 0x8000) << 16;
+  float f;
+  if ((h & 0x7c00) == 0x7c00) {
+    uint32_t bits = sign | 0x7f800000u | mag;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+  }
+  memcpy(&f, &mag, sizeof f);
+  f *= 0x1p112f;
+  uint32_t bits;
+  memcpy(&bits, &f, sizeof bits);
+  bits |= sign;
+  memcpy(&f, &bits, sizeof f);
+  return f;
+}
+
+int sw_qtype_supported(uint32_t type) { return sw_qtype_block_bytes(type) != 0; }
+
+size_t sw_qtype_block_bytes(uint32_t type) {
+  switch (type) {
+    case SW_QTYPE_Q8_0: return Q8_0_BYTES;
+    case SW_QTYPE_Q4_0: return Q4_0_BYTES;
+    case SW_QTYPE_Q4_1: return Q4_1_BYTES;
+    default: return 0;
+  }
+}
+
+sw_rc sw_qmat_view(sw_qmat_t *m, uint32_t type, int rows, int cols, const void *data, const char *what,
+                   sw_err_t *err) {
+  if (!sw_qtype_supported(type))
+    return sw_err_set(err, SW_ERR_UNSUPPORTED, "quant: %s has type id %u, no quantised kernel (q8_0, q4_0, q4_1)",
+                      what ? what : "matrix", type);
+  if (rows < 1 || cols < SW_QBLOCK || cols % SW_QBLOCK)
+    return sw_err_set(err, SW_ERR_INVALID, "quant: %s is %d x %d, columns must be a positive multiple of 32",
+                      what ? what : "matrix", rows, cols);
+  m->type = type;
+  m->rows = rows;
+  m->cols = cols;
+  m->row_bytes = (size_t)(cols / SW_QBLOCK) * sw_qtype_block_bytes(type);
+  m->data = data;
+  return SW_OK;
+}
+
+void sw_q8a_quantize(sw_q8a_t *out, const float *x, int n) {
+  for (int b = 0; b < n / SW_QBLOCK; b++, x += SW_QBLOCK) {
+    float amax = 0;
+    for (int j = 0; j < SW_QBLOCK; j++) amax = fmaxf(amax, fabsf(x[j]));
+    float d = amax / 127.0f, id = amax > 0 ? 127.0f / amax : 0.0f;
+    int sum = 0;
+    for (int j = 0; j < SW_QBLOCK; j++) {
+      float v = roundf(x[j] * id);
+      int q = v > 127.0f ? 127 : v < -127.0f ? -127 : (int)v;
+      out[b].qs[j] = (int8_t)q;
+      sum += q;
+    }
+    out[b].d = d;
+    out[b].s = d * (float)sum;
+  }
+}
+
+/* ---- portable bodies ---- */
+
+static float dot_q4_1_portable(const uint8_t *w, const sw_q8a_t *a, int nb) {
+  float sum = 0;
+  for (int b = 0; b < nb; b++, w += Q4_1_BYTES) {
+    int si = 0;
+    for (int j = 0; j < 16; j++) si += (w[4 + j] & 15) * a[b].qs[j] + (w[4 + j] >> 4) * a[b].qs[j + 16];
+    sum += sw_qf16_to_f32(rd16(w)) * a[b].d * (float)si + sw_qf16_to_f32(rd16(w + 2)) * a[b].s;
+  }
+  return sum;
+}
+
+static float dot_q4_0_portable(const uint8_t *w, const sw_q8a_t *a, int nb) {
+  float sum = 0;
+  for (int b = 0; b < nb; b++, w += Q4_0_BYTES) {
+    int si = 0;
+    for (int j = 0; j < 16; j++) si += (w[2 + j] & 15) * a[b].qs[j] + (w[2 + j] >> 4) * a[b].qs[j + 16];
+    sum += sw_qf16_to_f32(rd16(w)) * (a[b].d * (float)si - 8.0f * a[b].s);
+  }
+  return sum;
+}
+
+static float dot_q8_0_portable(const uint8_t *w, const sw_q8a_t *a, int nb) {
+  float sum = 0;
+  for (int b = 0; b < nb; b++, w += Q8_0_BYTES) {
+    int si = 0;
+    for (int j = 0; j < SW_QBLOCK; j++) si += (int8_t)w[2 + j] * a[b].qs[j];
+    sum += sw_qf16_to_f32(rd16(w)) * a[b].d * (float)si;
+  }
+  return sum;
+}
+
+/* ---- AVX2 bodies (the AVX-512 variant runs these too; see sw_quant.h) ---- */
+#if defined(__x86_64__)
+#define SW_Q_AVX2 __attribute__((target("avx2,fma,f16c")))
+
+SW_Q_AVX2 static inline float hsum8(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+SW_Q_AVX2 static inline float f16c(const uint8_t *p) { return _cvtsh_ss(rd16(p)); }
+
+/* 16 bytes of nibbles -> 32 unsigned bytes (low nibbles first, then high), times 32 signed bytes, as 8 f32
+ * partial sums of the integer dot. */
+SW_Q_AVX2 static inline __m256 nibble_dot(const uint8_t *q, const int8_t *a) {
+  __m128i raw = _mm_loadu_si128((const __m128i *)q);
+  __m256i both = _mm256_set_m128i(_mm_srli_epi16(raw, 4), raw);
+  __m256i u = _mm256_and_si256(both, _mm256_set1_epi8(15));
+  __m256i p16 = _mm256_maddubs_epi16(u, _mm256_loadu_si256((const __m256i *)a));
+  return _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
+}
+
+SW_Q_AVX2 static float dot_q4_1_avx2(const uint8_t *w, const sw_q8a_t *a, int nb) {
+  __m256 acc = _mm256_setzero_ps();
+  float offs = 0;
+  for (int b = 0; b < nb; b++, w += Q4_1_BYTES) {
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(f16c(w) * a[b].d), nibble_dot(w + 4, a[b].qs), acc);
+    offs += f16c(w + 2) * a[b].s;
+  }
+  return hsum8(acc) + offs;
+}
+
+SW_Q_AVX2 static float dot_q4_0_avx2(const uint8_t *w, const sw_q8a_t *a, int nb) {
+  __m256 acc = _mm256_setzero_ps();
+  float offs = 0;
+  for (int b = 0; b < nb; b++, w += Q4_0_BYTES) {
+    float dw = f16c(w);
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(dw * a[b].d), nibble_dot(w + 2, a[b].qs), acc);
+    offs -= 8.0f * dw * a[b].s;
+  }
+  return hsum8(acc) + offs;
+}
+
+SW_Q_AVX2 static float dot_q8_0_avx2(const uint8_t *w, const sw_q8a_t *a, int nb) {
+  __m256 acc = _mm256_setzero_ps();
+  for (int b = 0; b < nb; b++, w += Q8_0_BYTES) {
+    __m256i q = _mm256_loadu_si256((const __m256i *)(w + 2));
+    __m256i x = _mm256_loadu_si256((const __m256i *)a[b].qs);
+    /* |q| (unsigned) times x with q's sign: the signed product through the unsigned x signed maddubs */
+    __m256i p16 = _mm256_maddubs_epi16(_mm256_sign_epi8(q, q), _mm256_sign_epi8(x, q));
+    __m256 p = _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(f16c(w) * a[b].d), p, acc);
+  }
+  return hsum8(acc);
+}
+#endif
+
+typedef float (*qdot_fn)(const uint8_t *w, const sw_q8a_t *a, int nb);
+
+static qdot_fn qdot_pick(sw_isa_t isa, uint32_t type) {
+#if defined(__x86_64__)
+  if (isa >= SW_ISA_AVX2) {
+    switch (type) {
+      case SW_QTYPE_Q4_1: return dot_q4_1_avx2;
+      case SW_QTYPE_Q4_0: return dot_q4_0_avx2;
+      case SW_QTYPE_Q8_0: return dot_q8_0_avx2;
+      default: return NULL;
+    }
+  }
+#else
+  (void)isa;
+#endif
+  switch (type) {
+    case SW_QTYPE_Q4_1: return dot_q4_1_portable;
+    case SW_QTYPE_Q4_0: return dot_q4_0_portable;
+    case SW_QTYPE_Q8_0: return dot_q8_0_portable;
+    default: return NULL;
+  }
+}
+
+float sw_qdot(sw_isa_t isa, uint32_t type, const void *row, const sw_q8a_t *a, int nb) {
+  qdot_fn f = qdot_pick(isa, type);
+  return f ? f((const uint8_t *)row, a, nb) : NAN;
+}
+
+double sw_q8a_error_bound(uint32_t type, const void *row, const sw_q8a_t *a, int nb) {
+  const uint8_t *w = row;
+  size_t bb = sw_qtype_block_bytes(type);
+  double bound = 0;
+  for (int b = 0; b < nb; b++, w += bb) {
+    double d = sw_qf16_to_f32(rd16(w)), m = type == SW_QTYPE_Q4_1 ? sw_qf16_to_f32(rd16(w + 2)) : 0, sabs = 0;
+    for (int j = 0; j < SW_QBLOCK; j++) {
+      double v;
+      if (type == SW_QTYPE_Q8_0) v = d * (int8_t)w[2 + j];
+      else {
+        const uint8_t *q = w + (type == SW_QTYPE_Q4_1 ? 4 : 2);
+        int nib = j < 16 ? q[j] & 15 : q[j - 16] >> 4;
+        v = type == SW_QTYPE_Q4_1 ? d * nib + m : d * (nib - 8);
+      }
+      sabs += fabs(v);
+    }
+    bound += sabs * a[b].d * 0.5;
+  }
+  return bound;
+}
+
+/* ---- GEMV / GEMM over rows, split across the pool ---- */
+
+#define QGEMM_ROW_TILE 16
+
+typedef struct qgemm_job {
+  qdot_fn          dot;
+  float           *y;
+  const sw_q8a_t  *xq;
+  const sw_qmat_t *W;
+  int              n_tok, accumulate;
+} qgemm_job_t;
+
+static void qgemm_rows(const qgemm_job_t *j, int r0, int r1) {
+  int nb = j->W->cols / SW_QBLOCK;
+  for (int t0 = r0; t0 < r1; t0 += QGEMM_ROW_TILE) {
+    int t1 = t0 + QGEMM_ROW_TILE < r1 ? t0 + QGEMM_ROW_TILE : r1;
+    for (int t = 0; t < j->n_tok; t++) { /* a tile of rows stays in L1 while every token passes over it */
+      const sw_q8a_t *a = j->xq + (size_t)t * nb;
+      float *y = j->y + (size_t)t * j->W->rows;
+      for (int r = t0; r < t1; r++) {
+        float v = j->dot(j->W->data + (size_t)r * j->W->row_bytes, a, nb);
+        y[r] = j->accumulate ? y[r] + v : v;
+      }
+    }
+  }
+}
+
+static void qgemm_thread(void *arg, int tid, int n_threads) {
+  const qgemm_job_t *j = arg;
+  int rows = j->W->rows, per = (rows + n_threads - 1) / n_threads;
+  per = (per + 7) / 8 * 8; /* whole cache lines of y per thread */
+  int r0 = tid * per, r1 = r0 + per < rows ? r0 + per : rows;
+  if (r0 < r1) qgemm_rows(j, r0, r1);
+}
+
+void sw_qgemm(const sw_qctx_t *ctx, float *y, const sw_q8a_t *xq, const sw_qmat_t *W, int n_tok, int accumulate) {
+  qgemm_job_t j = {qdot_pick(ctx->isa, W->type), y, xq, W, n_tok, accumulate};
+  if (!j.dot) return;
+  if (ctx->pool) sw_pool_run(ctx->pool, qgemm_thread, &j);
+  else qgemm_rows(&j, 0, W->rows);
+}
