@@ -129,19 +129,58 @@ SW_Q_AVX2 static inline float f16c(const uint8_t *p) { return _cvtsh_ss(rd16(p))
 
 /* 16 bytes of nibbles -> 32 unsigned bytes (low nibbles first, then high), times 32 signed bytes, as 8 f32
  * partial sums of the integer dot. */
-SW_Q_AVX2 static inline __m256 nibble_dot(const uint8_t *q, const int8_t *a) {
+/* 16 bytes of nibbles -> 32 unsigned bytes (low nibbles first, then high), times the 32 signed activation
+ * bytes x, as 8 f32 partial sums of the integer dot. */
+SW_Q_AVX2 static inline __m256 nibble_dot_x(const uint8_t *q, __m256i x) {
   __m128i raw = _mm_loadu_si128((const __m128i *)q);
-  __m256i both = _mm256_set_m128i(_mm_srli_epi16(raw, 4), raw);
-  __m256i u = _mm256_and_si256(both, _mm256_set1_epi8(15));
-  __m256i p16 = _mm256_maddubs_epi16(u, _mm256_loadu_si256((const __m256i *)a));
+  __m256i u = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), _mm256_set1_epi8(15));
+  return _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(u, x), _mm256_set1_epi16(1)));
+}
+
+/* Four rows (row_bytes apart) against one activation vector: four independent accumulator chains share each
+ * activation block load (the single-row loop is bound by the FMA latency of its one chain). */
+SW_Q_AVX2 static void dot4_q4_1_avx2(const uint8_t *w, size_t rb, const sw_q8a_t *a, int nb, float *out) {
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+  float o0 = 0, o1 = 0, o2 = 0, o3 = 0;
+  const uint8_t *w0 = w, *w1 = w + rb, *w2 = w + 2 * rb, *w3 = w + 3 * rb;
+  for (int b = 0; b < nb; b++, w0 += Q4_1_BYTES, w1 += Q4_1_BYTES, w2 += Q4_1_BYTES, w3 += Q4_1_BYTES) {
+    __m256i x = _mm256_loadu_si256((const __m256i *)a[b].qs);
+    float da = a[b].d, sa = a[b].s;
+    acc0 = _mm256_fmadd_ps(_mm256_set1_ps(f16c(w0) * da), nibble_dot_x(w0 + 4, x), acc0);
+    acc1 = _mm256_fmadd_ps(_mm256_set1_ps(f16c(w1) * da), nibble_dot_x(w1 + 4, x), acc1);
+    acc2 = _mm256_fmadd_ps(_mm256_set1_ps(f16c(w2) * da), nibble_dot_x(w2 + 4, x), acc2);
+    acc3 = _mm256_fmadd_ps(_mm256_set1_ps(f16c(w3) * da), nibble_dot_x(w3 + 4, x), acc3);
+    o0 += f16c(w0 + 2) * sa, o1 += f16c(w1 + 2) * sa, o2 += f16c(w2 + 2) * sa, o3 += f16c(w3 + 2) * sa;
+  }
+  out[0] = hsum8(acc0) + o0, out[1] = hsum8(acc1) + o1, out[2] = hsum8(acc2) + o2, out[3] = hsum8(acc3) + o3;
+}
+
+/* |q| (unsigned) times x with q's sign: the signed product through the unsigned x signed maddubs. */
+SW_Q_AVX2 static inline __m256 q8_dot_x(const uint8_t *q8, __m256i x) {
+  __m256i q = _mm256_loadu_si256((const __m256i *)q8);
+  __m256i p16 = _mm256_maddubs_epi16(_mm256_sign_epi8(q, q), _mm256_sign_epi8(x, q));
   return _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
+}
+
+SW_Q_AVX2 static void dot4_q8_0_avx2(const uint8_t *w, size_t rb, const sw_q8a_t *a, int nb, float *out) {
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+  const uint8_t *w0 = w, *w1 = w + rb, *w2 = w + 2 * rb, *w3 = w + 3 * rb;
+  for (int b = 0; b < nb; b++, w0 += Q8_0_BYTES, w1 += Q8_0_BYTES, w2 += Q8_0_BYTES, w3 += Q8_0_BYTES) {
+    __m256i x = _mm256_loadu_si256((const __m256i *)a[b].qs);
+    float da = a[b].d;
+    acc0 = _mm256_fmadd_ps(_mm256_set1_ps(f16c(w0) * da), q8_dot_x(w0 + 2, x), acc0);
+    acc1 = _mm256_fmadd_ps(_mm256_set1_ps(f16c(w1) * da), q8_dot_x(w1 + 2, x), acc1);
+    acc2 = _mm256_fmadd_ps(_mm256_set1_ps(f16c(w2) * da), q8_dot_x(w2 + 2, x), acc2);
+    acc3 = _mm256_fmadd_ps(_mm256_set1_ps(f16c(w3) * da), q8_dot_x(w3 + 2, x), acc3);
+  }
+  out[0] = hsum8(acc0), out[1] = hsum8(acc1), out[2] = hsum8(acc2), out[3] = hsum8(acc3);
 }
 
 SW_Q_AVX2 static float dot_q4_1_avx2(const uint8_t *w, const sw_q8a_t *a, int nb) {
   __m256 acc = _mm256_setzero_ps();
   float offs = 0;
   for (int b = 0; b < nb; b++, w += Q4_1_BYTES) {
-    acc = _mm256_fmadd_ps(_mm256_set1_ps(f16c(w) * a[b].d), nibble_dot(w + 4, a[b].qs), acc);
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(f16c(w) * a[b].d), nibble_dot_x(w + 4, _mm256_loadu_si256((const __m256i *)a[b].qs)), acc);
     offs += f16c(w + 2) * a[b].s;
   }
   return hsum8(acc) + offs;
@@ -152,7 +191,7 @@ SW_Q_AVX2 static float dot_q4_0_avx2(const uint8_t *w, const sw_q8a_t *a, int nb
   float offs = 0;
   for (int b = 0; b < nb; b++, w += Q4_0_BYTES) {
     float dw = f16c(w);
-    acc = _mm256_fmadd_ps(_mm256_set1_ps(dw * a[b].d), nibble_dot(w + 2, a[b].qs), acc);
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(dw * a[b].d), nibble_dot_x(w + 2, _mm256_loadu_si256((const __m256i *)a[b].qs)), acc);
     offs -= 8.0f * dw * a[b].s;
   }
   return hsum8(acc) + offs;
@@ -161,11 +200,7 @@ SW_Q_AVX2 static float dot_q4_0_avx2(const uint8_t *w, const sw_q8a_t *a, int nb
 SW_Q_AVX2 static float dot_q8_0_avx2(const uint8_t *w, const sw_q8a_t *a, int nb) {
   __m256 acc = _mm256_setzero_ps();
   for (int b = 0; b < nb; b++, w += Q8_0_BYTES) {
-    __m256i q = _mm256_loadu_si256((const __m256i *)(w + 2));
-    __m256i x = _mm256_loadu_si256((const __m256i *)a[b].qs);
-    /* |q| (unsigned) times x with q's sign: the signed product through the unsigned x signed maddubs */
-    __m256i p16 = _mm256_maddubs_epi16(_mm256_sign_epi8(q, q), _mm256_sign_epi8(x, q));
-    __m256 p = _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
+    __m256 p = q8_dot_x(w + 2, _mm256_loadu_si256((const __m256i *)a[b].qs));
     acc = _mm256_fmadd_ps(_mm256_set1_ps(f16c(w) * a[b].d), p, acc);
   }
   return hsum8(acc);
@@ -173,6 +208,18 @@ SW_Q_AVX2 static float dot_q8_0_avx2(const uint8_t *w, const sw_q8a_t *a, int nb
 #endif
 
 typedef float (*qdot_fn)(const uint8_t *w, const sw_q8a_t *a, int nb);
+typedef void (*qdot4_fn)(const uint8_t *w, size_t row_bytes, const sw_q8a_t *a, int nb, float *out);
+
+/* The four-row kernel of a type (NULL: rows go one by one). */
+static qdot4_fn qdot4_pick(sw_isa_t isa, uint32_t type) {
+#if defined(__x86_64__)
+  if (isa >= SW_ISA_AVX2 && type == SW_QTYPE_Q4_1) return dot4_q4_1_avx2;
+  if (isa >= SW_ISA_AVX2 && type == SW_QTYPE_Q8_0) return dot4_q8_0_avx2;
+#else
+  (void)isa, (void)type;
+#endif
+  return NULL;
+}
 
 static qdot_fn qdot_pick(sw_isa_t isa, uint32_t type) {
 #if defined(__x86_64__)
@@ -227,6 +274,7 @@ double sw_q8a_error_bound(uint32_t type, const void *row, const sw_q8a_t *a, int
 
 typedef struct qgemm_job {
   qdot_fn          dot;
+  qdot4_fn         dot4;
   float           *y;
   const sw_q8a_t  *xq;
   const sw_qmat_t *W;
@@ -240,7 +288,12 @@ static void qgemm_rows(const qgemm_job_t *j, int r0, int r1) {
     for (int t = 0; t < j->n_tok; t++) { /* a tile of rows stays in L1 while every token passes over it */
       const sw_q8a_t *a = j->xq + (size_t)t * nb;
       float *y = j->y + (size_t)t * j->W->rows;
-      for (int r = t0; r < t1; r++) {
+      int r = t0;
+      for (float v4[4]; j->dot4 && r + 4 <= t1; r += 4) {
+        j->dot4(j->W->data + (size_t)r * j->W->row_bytes, j->W->row_bytes, a, nb, v4);
+        for (int k = 0; k < 4; k++) y[r + k] = j->accumulate ? y[r + k] + v4[k] : v4[k];
+      }
+      for (; r < t1; r++) {
         float v = j->dot(j->W->data + (size_t)r * j->W->row_bytes, a, nb);
         y[r] = j->accumulate ? y[r] + v : v;
       }
@@ -257,7 +310,7 @@ static void qgemm_thread(void *arg, int tid, int n_threads) {
 }
 
 void sw_qgemm(const sw_qctx_t *ctx, float *y, const sw_q8a_t *xq, const sw_qmat_t *W, int n_tok, int accumulate) {
-  qgemm_job_t j = {qdot_pick(ctx->isa, W->type), y, xq, W, n_tok, accumulate};
+  qgemm_job_t j = {qdot_pick(ctx->isa, W->type), qdot4_pick(ctx->isa, W->type), y, xq, W, n_tok, accumulate};
   if (!j.dot) return;
   if (ctx->pool) sw_pool_run(ctx->pool, qgemm_thread, &j);
   else qgemm_rows(&j, 0, W->rows);

@@ -16,10 +16,16 @@
  *   calib_offset (0), eval_offset (-1 = the first line start at or after the middle of the text), bytes
  *   experts (d_ff/32), rank (64), epochs (8), seed (1)
  *   prompt_tokens (32), decode_tokens (16), repetitions (7), warmup (1), threads (1: OpenBLAS threads)
+ *   weights ("native")             native: projections, dense FFN and output on the file's quantised blocks with
+ *                                  8-bit activation blocks (models/sw_llama_native.c); f32: the dequantised
+ *                                  weights (the accuracy reference).  Quality, timing and the dense reference
+ *                                  use the same weights; a method's own FFN kernels still read the f32 copy.
  *   ref_mb (2048)                  the dense reference distributions are kept in memory up to this size; beyond
  *                                  it every trial runs each window dense then with the method (paired mode)
  * Metrics: ppl, ppl_se, nll, nll_se, bits_per_byte, kl, kl_se (KL(dense ‖ method), nat/token), top1_agree,
- * ppl_dense, ppl_dense_se, bits_per_byte_dense, ppl_ratio; achieved_sparsity (mean over the sparsified layers),
+ * ppl_dense, ppl_dense_se, bits_per_byte_dense, ppl_ratio (all against the dense model on the trial's weights);
+ * weights_native, and for weights: native (not paired) ppl_native_dense, kl_native_dense, top1_native_dense: the
+ * native dense model against the f32 dense model (the quantised-activation error); achieved_sparsity (mean over the sparsified layers),
  * sparsity_model_wide (all layers), sparsity_definition (methods.md §1 item: 1 intermediate neurons, 3 TEAL
  * size-weighted input channels of q/k/v/o/gate/up/down), sparsity_layer_NN; attn_flops_saved_per_token (TEAL); ffn_flops_per_token, ffn_flops_dense_per_token, ffn_select_flops_per_token,
  * ffn_flops_saved, model_flops_per_token, model_flops_dense_per_token, model_flops_saved (attention at the mean
@@ -55,7 +61,8 @@
 #define TM_MAX_DECODE 256
 
 typedef struct tm_cfg {
-  const char *model, *text, *method, *activation, *layers;
+  const char *model, *text, *method, *activation, *layers, *weights;
+  sw_llama_weights_kind_t weights_kind;
   double      sparsity, tau, act_param;
   int64_t     calib_tokens, eval_tokens, window, calib_offset, eval_offset;
   int64_t     experts, rank, epochs, seed, prompt_tokens, decode_tokens, reps, warmup, threads, ref_mb;
@@ -78,6 +85,8 @@ typedef struct tm_data {
   int             paired;              /* 1: no stored reference (too large); trials run dense per window */
   sw_eval_ref_t   ref;                 /* dense reference on the eval span (unless paired) */
   sw_eval_result_t dense;              /* dense quality on the eval span */
+  int             has_native;          /* native_dense is filled (weights: native, not paired) */
+  sw_eval_result_t native_dense;       /* native dense quality against the f32 dense reference */
 } tm_data_t;
 
 static void default_cache_dir(char *buf, size_t len) {
@@ -99,6 +108,7 @@ static sw_rc tm_parse(tm_cfg_t *c, const sw_json_t *j, sw_err_t *err) {
   TM_STR(method, "dense");
   TM_STR(activation, "silu");
   TM_STR(layers, "all");
+  TM_STR(weights, "native");
   TM_DBL(sparsity, 0.5);
   TM_DBL(tau, 0.1);
   TM_DBL(act_param, 0.0);
@@ -120,6 +130,7 @@ static sw_rc tm_parse(tm_cfg_t *c, const sw_json_t *j, sw_err_t *err) {
 #undef TM_STR
 #undef TM_INT
 #undef TM_DBL
+  if (!rc) rc = sw_llama_weights_parse(c->weights, &c->weights_kind, err);
   if (rc) return rc;
   if (c->window < 2 || c->window > 4096 || c->calib_tokens < c->window || c->eval_tokens < c->window ||
       c->calib_tokens > (1 << 20) || c->eval_tokens > (1 << 20))
@@ -262,10 +273,46 @@ static sw_rc make_spans(tm_data_t *d, const tm_cfg_t *c, const tm_model_t *m, sw
   return SW_OK;
 }
 
+/* A run state on the trial's weights (native: the quantised kernels on c->threads threads). */
+static sw_rc tm_state(sw_llama_state_t *st, const tm_cfg_t *c, const sw_llama_t *m, int max_tok, int n_ctx,
+                      sw_err_t *err) {
+  sw_rc rc = sw_llama_state_init(st, m, max_tok, n_ctx, err);
+  if (!rc && c->weights_kind == SW_LLAMA_WEIGHTS_NATIVE)
+    rc = sw_llama_state_native(st, m, (int)c->threads, SW_ISA_AUTO, err);
+  if (rc && st->x) sw_llama_state_free(st);
+  return rc;
+}
+
+/* The dense reference on the trial's weights.  weights: native runs the f32 dense model first, then the native
+ * one against it (native_dense: the quantised-activation error) and keeps the native distributions. */
+static sw_rc dense_reference(tm_data_t *d, const tm_cfg_t *c, const tm_model_t *m, sw_err_t *err) {
+  tm_cfg_t f32 = *c;
+  f32.weights_kind = SW_LLAMA_WEIGHTS_F32;
+  sw_llama_state_t st;
+  sw_rc rc = tm_state(&st, &f32, &m->model, (int)c->window, (int)c->window, err);
+  if (rc) return rc;
+  rc = sw_eval_run(&m->model, &st, NULL, d->eval, d->n_eval, d->eval_bytes, (int)c->window, NULL, &d->ref, &d->dense,
+                   err);
+  sw_llama_state_free(&st);
+  if (rc || c->weights_kind != SW_LLAMA_WEIGHTS_NATIVE) return rc;
+  sw_eval_ref_t native = {0};
+  if ((rc = tm_state(&st, c, &m->model, (int)c->window, (int)c->window, err))) return rc;
+  rc = sw_eval_run(&m->model, &st, NULL, d->eval, d->n_eval, d->eval_bytes, (int)c->window, &d->ref, &native,
+                   &d->native_dense, err);
+  sw_llama_state_free(&st);
+  if (rc) return rc;
+  sw_eval_ref_free(&d->ref);
+  d->ref = native;
+  d->dense = d->native_dense;
+  d->dense.kl_mean = 0, d->dense.kl_se = 0, d->dense.top1_agree = 1;
+  d->has_native = 1;
+  return SW_OK;
+}
+
 static void data_key(char *key, size_t len, const tm_cfg_t *c, const tm_model_t *m) {
-  snprintf(key, len, "model-data:%s:%s:%lld:%lld:%lld:%lld:%lld:%lld", m->model.sha256, c->text_path,
+  snprintf(key, len, "model-data:%s:%s:%lld:%lld:%lld:%lld:%lld:%lld:%s", m->model.sha256, c->text_path,
            (long long)c->calib_tokens, (long long)c->eval_tokens, (long long)c->window, (long long)c->calib_offset,
-           (long long)c->eval_offset, (long long)c->ref_mb);
+           (long long)c->eval_offset, (long long)c->ref_mb, sw_llama_weights_name(c->weights_kind));
 }
 
 static sw_rc parse_act(const tm_cfg_t *c, sw_act_t *act, sw_err_t *err) {
@@ -294,13 +341,7 @@ static sw_rc tm_prepare(sw_trial_cache_t *cache, const tm_cfg_t *c, tm_model_t *
     if (!d) return sw_err_set(err, SW_ERR_NOMEM, "model: out of memory");
     rc = make_spans(d, c, m, err);
     d->paired = sw_eval_ref_bytes(d->n_eval, (int)c->window, m->model.cfg.vocab) > ((size_t)c->ref_mb << 20);
-    sw_llama_state_t st;
-    if (!rc && !d->paired) rc = sw_llama_state_init(&st, &m->model, (int)c->window, (int)c->window, err);
-    if (!rc && !d->paired) {
-      rc = sw_eval_run(&m->model, &st, NULL, d->eval, d->n_eval, d->eval_bytes, (int)c->window, NULL, &d->ref,
-                       &d->dense, err);
-      sw_llama_state_free(&st);
-    }
+    if (!rc && !d->paired) rc = dense_reference(d, c, m, err);
     if (rc) {
       tm_data_destroy(d);
       return rc;
@@ -425,6 +466,15 @@ static void put_sparsity(sw_trial_out_t *out, const sw_method_t *M, const sw_lla
   sw_trial_out_metric(out, "model_flops_saved", 1.0 - model / model_dense, "fraction");
 }
 
+/* weights_native, and for weights: native the native dense model against the f32 dense model (when not paired). */
+static void put_native_dense(sw_trial_out_t *out, const tm_cfg_t *c, const tm_data_t *d) {
+  sw_trial_out_metric(out, "weights_native", c->weights_kind == SW_LLAMA_WEIGHTS_NATIVE, "bool");
+  if (!d->has_native) return;
+  sw_trial_out_metric(out, "ppl_native_dense", d->native_dense.ppl, "ppl");
+  sw_trial_out_metric(out, "kl_native_dense", d->native_dense.kl_mean, "nat/token");
+  sw_trial_out_metric(out, "top1_native_dense", d->native_dense.top1_agree, "fraction");
+}
+
 /* One timed sequence: prefill np tokens, then nd single-token decode steps counted by cnt (may be NULL). */
 static sw_rc timed_sequence(const sw_llama_t *m, sw_llama_state_t *st, const sw_llama_ffn_t *ffn, const int32_t *tok,
                             int np, int nd, sw_counters_t *cnt, double *prefill_s, double *decode_s, sw_err_t *err) {
@@ -449,7 +499,7 @@ static sw_rc put_timing(sw_trial_out_t *out, const sw_json_t *config, const tm_c
                         const tm_data_t *d, sw_method_t *M, sw_err_t *err) {
   int np = (int)c->prompt_tokens, nd = (int)c->decode_tokens;
   sw_llama_state_t st;
-  sw_rc rc = sw_llama_state_init(&st, &m->model, np, np + nd, err);
+  sw_rc rc = tm_state(&st, c, &m->model, np, np + nd, err);
   if (rc) return rc;
   sw_sde_t sde;
   sw_err_t ce;
@@ -523,7 +573,7 @@ sw_rc sw_trial_run_model(sw_trial_cache_t *cache, const sw_json_t *config, sw_tr
   rc = calibrate(&M, &c, m, d, x, &cached, &calib_s, err);
   sw_llama_state_t st;
   memset(&st, 0, sizeof st);
-  if (!rc) rc = sw_llama_state_init(&st, &m->model, (int)c.window, (int)c.window, err);
+  if (!rc) rc = tm_state(&st, &c, &m->model, (int)c.window, (int)c.window, err);
   sw_eval_result_t r;
   sw_llama_ffn_t hook = sw_method_hook(&M);
   sw_eval_result_t dense = d->dense;
@@ -537,6 +587,7 @@ sw_rc sw_trial_run_model(sw_trial_cache_t *cache, const sw_json_t *config, sw_tr
     sw_trial_out_metric(out, "eval_paired", d->paired, "bool");
     put_sparsity(out, &M, &m->model.cfg, 0.5 * (double)c.window);
     put_setup(out, d, &M, cached, calib_s);
+    put_native_dense(out, &c, d);
     sw_method_reset_stats(&M);
     rc = put_timing(out, config, &c, m, d, &M, err);
   }
