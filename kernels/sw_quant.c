@@ -137,12 +137,12 @@ SW_Q_AVX2 static inline __m256 nibble_dot_x(const uint8_t *q, __m256i x) {
   return _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(u, x), _mm256_set1_epi16(1)));
 }
 
-/* Four rows (row_bytes apart) against one activation vector: four independent accumulator chains share each
+/* Four rows (anywhere: strided or gathered) against one activation vector: four independent accumulator chains share each
  * activation block load (the single-row loop is bound by the FMA latency of its one chain). */
-SW_Q_AVX2 static void dot4_q4_1_avx2(const uint8_t *w, size_t rb, const sw_q8a_t *a, int nb, float *out) {
+SW_Q_AVX2 static void dot4_q4_1_avx2(const uint8_t *const *rows, const sw_q8a_t *a, int nb, float *out) {
   __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
   float o0 = 0, o1 = 0, o2 = 0, o3 = 0;
-  const uint8_t *w0 = w, *w1 = w + rb, *w2 = w + 2 * rb, *w3 = w + 3 * rb;
+  const uint8_t *w0 = rows[0], *w1 = rows[1], *w2 = rows[2], *w3 = rows[3];
   for (int b = 0; b < nb; b++, w0 += Q4_1_BYTES, w1 += Q4_1_BYTES, w2 += Q4_1_BYTES, w3 += Q4_1_BYTES) {
     __m256i x = _mm256_loadu_si256((const __m256i *)a[b].qs);
     float da = a[b].d, sa = a[b].s;
@@ -162,9 +162,9 @@ SW_Q_AVX2 static inline __m256 q8_dot_x(const uint8_t *q8, __m256i x) {
   return _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
 }
 
-SW_Q_AVX2 static void dot4_q8_0_avx2(const uint8_t *w, size_t rb, const sw_q8a_t *a, int nb, float *out) {
+SW_Q_AVX2 static void dot4_q8_0_avx2(const uint8_t *const *rows, const sw_q8a_t *a, int nb, float *out) {
   __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
-  const uint8_t *w0 = w, *w1 = w + rb, *w2 = w + 2 * rb, *w3 = w + 3 * rb;
+  const uint8_t *w0 = rows[0], *w1 = rows[1], *w2 = rows[2], *w3 = rows[3];
   for (int b = 0; b < nb; b++, w0 += Q8_0_BYTES, w1 += Q8_0_BYTES, w2 += Q8_0_BYTES, w3 += Q8_0_BYTES) {
     __m256i x = _mm256_loadu_si256((const __m256i *)a[b].qs);
     float da = a[b].d;
@@ -208,7 +208,7 @@ SW_Q_AVX2 static float dot_q8_0_avx2(const uint8_t *w, const sw_q8a_t *a, int nb
 #endif
 
 typedef float (*qdot_fn)(const uint8_t *w, const sw_q8a_t *a, int nb);
-typedef void (*qdot4_fn)(const uint8_t *w, size_t row_bytes, const sw_q8a_t *a, int nb, float *out);
+typedef void (*qdot4_fn)(const uint8_t *const *rows, const sw_q8a_t *a, int nb, float *out);
 
 /* The four-row kernel of a type (NULL: rows go one by one). */
 static qdot4_fn qdot4_pick(sw_isa_t isa, uint32_t type) {
@@ -290,7 +290,9 @@ static void qgemm_rows(const qgemm_job_t *j, int r0, int r1) {
       float *y = j->y + (size_t)t * j->W->rows;
       int r = t0;
       for (float v4[4]; j->dot4 && r + 4 <= t1; r += 4) {
-        j->dot4(j->W->data + (size_t)r * j->W->row_bytes, j->W->row_bytes, a, nb, v4);
+        const uint8_t *w0 = j->W->data + (size_t)r * j->W->row_bytes, *rows[4];
+        for (int k = 0; k < 4; k++) rows[k] = w0 + (size_t)k * j->W->row_bytes;
+        j->dot4(rows, a, nb, v4);
         for (int k = 0; k < 4; k++) y[r + k] = j->accumulate ? y[r + k] + v4[k] : v4[k];
       }
       for (; r < t1; r++) {
@@ -314,4 +316,76 @@ void sw_qgemm(const sw_qctx_t *ctx, float *y, const sw_q8a_t *xq, const sw_qmat_
   if (!j.dot) return;
   if (ctx->pool) sw_pool_run(ctx->pool, qgemm_thread, &j);
   else qgemm_rows(&j, 0, W->rows);
+}
+
+/* ---- gathered rows (sparse FFN on native weights) ---- */
+
+void sw_qdot_rows(sw_isa_t isa, const sw_qmat_t *W, const int32_t *idx, int n, const sw_q8a_t *a, float *out) {
+  qdot_fn dot = qdot_pick(isa, W->type);
+  qdot4_fn dot4 = qdot4_pick(isa, W->type);
+  int nb = W->cols / SW_QBLOCK, k = 0;
+  if (!dot) return;
+  for (const uint8_t *rows[4]; dot4 && k + 4 <= n; k += 4) {
+    for (int q = 0; q < 4; q++) rows[q] = W->data + (size_t)idx[k + q] * W->row_bytes;
+    dot4(rows, a, nb, out + k);
+  }
+  for (; k < n; k++) out[k] = dot(W->data + (size_t)idx[k] * W->row_bytes, a, nb);
+}
+
+static void axpy_q8_0_portable(float *y, const uint8_t *row, float coef, int nb) {
+  for (int b = 0; b < nb; b++, row += Q8_0_BYTES, y += SW_QBLOCK) {
+    float s = coef * sw_qf16_to_f32(rd16(row));
+    for (int j = 0; j < SW_QBLOCK; j++) y[j] += s * (float)(int8_t)row[2 + j];
+  }
+}
+
+#if defined(__x86_64__)
+SW_Q_AVX2 static void axpy_q8_0_avx2(float *y, const uint8_t *row, float coef, int nb) {
+  for (int b = 0; b < nb; b++, row += Q8_0_BYTES, y += SW_QBLOCK) {
+    __m256 s = _mm256_set1_ps(coef * f16c(row));
+    for (int q = 0; q < 4; q++) {
+      __m256 v = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(row + 2 + 8 * q))));
+      _mm256_storeu_ps(y + 8 * q, _mm256_fmadd_ps(s, v, _mm256_loadu_ps(y + 8 * q)));
+    }
+  }
+}
+#endif
+
+void sw_q8_axpy_rows(sw_isa_t isa, float *y, const sw_qmat_t *W, const int32_t *idx, const float *coef, int n) {
+  void (*axpy)(float *, const uint8_t *, float, int) = axpy_q8_0_portable;
+#if defined(__x86_64__)
+  if (isa >= SW_ISA_AVX2) axpy = axpy_q8_0_avx2;
+#else
+  (void)isa;
+#endif
+  if (W->type != SW_QTYPE_Q8_0) return;
+  for (int k = 0; k < n; k++) axpy(y, W->data + (size_t)idx[k] * W->row_bytes, coef[k], W->cols / SW_QBLOCK);
+}
+
+uint16_t sw_qf32_to_f16(float x) {
+  uint32_t b;
+  memcpy(&b, &x, sizeof b);
+  uint16_t sign = (uint16_t)((b >> 16) & 0x8000);
+  float a = fabsf(x);
+  if (!(a < 65520.0f)) return (uint16_t)(sign | (a != a ? 0x7e00 : 0x7c00)); /* overflow to inf; NaN */
+  if (a < 0x1p-14f) return (uint16_t)(sign | (uint16_t)lrintf(a * 0x1p24f)); /* subnormal (or zero) */
+  int e;
+  float m = frexpf(a, &e);                        /* a = m * 2^e, m in [0.5, 1) */
+  long q = lrintf(m * 2048.0f);                   /* 11 significant bits, round to nearest even */
+  if (q == 2048) q = 1024, e++;
+  return (uint16_t)(sign | (uint16_t)((e + 14) << 10) | (uint16_t)(q - 1024));
+}
+
+void sw_q8_0_quantize_row(uint8_t *dst, const float *x, int n) {
+  for (int b = 0; b < n / SW_QBLOCK; b++, x += SW_QBLOCK, dst += Q8_0_BYTES) {
+    float amax = 0;
+    for (int j = 0; j < SW_QBLOCK; j++) amax = fmaxf(amax, fabsf(x[j]));
+    uint16_t dh = sw_qf32_to_f16(amax / 127.0f);
+    float d = sw_qf16_to_f32(dh), id = d > 0 ? 1.0f / d : 0.0f;
+    dst[0] = (uint8_t)(dh & 0xff), dst[1] = (uint8_t)(dh >> 8);
+    for (int j = 0; j < SW_QBLOCK; j++) {
+      float v = roundf(x[j] * id);
+      dst[2 + j] = (uint8_t)(int8_t)(v > 127.0f ? 127 : v < -127.0f ? -127 : (int)v);
+    }
+  }
 }

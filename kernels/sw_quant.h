@@ -67,4 +67,14 @@ double sw_q8a_error_bound(uint32_t type, const void *row, const sw_q8a_t *a, int
  * context's pool.  Tokens are independent: a token's result does not depend on n_tok. */
 void sw_qgemm(const sw_qctx_t *ctx, float *y, const sw_q8a_t *xq, const sw_qmat_t *W, int n_tok, int accumulate);
 
+/* Gathered rows: out[k] = dot(row idx[k] of W, a) for k < n (the variant's four-row kernel where it has one). */
+void sw_qdot_rows(sw_isa_t isa, const sw_qmat_t *W, const int32_t *idx, int n, const sw_q8a_t *a, float *out);
+/* y (W->cols floats) += sum_k coef[k] * deq(row idx[k] of W), for a Q8_0 W (other types: no-op). */
+void sw_q8_axpy_rows(sw_isa_t isa, float *y, const sw_qmat_t *W, const int32_t *idx, const float *coef, int n);
+/* float to binary16 bits, round to nearest even (overflow to inf). */
+uint16_t sw_qf32_to_f16(float x);
+/* Quantises n floats (a multiple of 32) into n/32 Q8_0 blocks (34 bytes each: f16 scale max|x|/127, then
+ * round(x/scale) with the stored f16 scale). */
+void sw_q8_0_quantize_row(uint8_t *dst, const float *x, int n);
+
 #endif

@@ -259,12 +259,86 @@ static void test_vs_gguf_package(void **state) {
   free(buf);
 }
 
+/* f32 -> f16: every finite f16 value round-trips; halfway cases round to even; overflow gives inf. */
+static void test_f32_to_f16(void **state) {
+  (void)state;
+  for (uint32_t h = 0; h < 65536; h++) {
+    if ((h & 0x7c00) == 0x7c00 && (h & 0x3ff)) continue; /* NaN payloads */
+    assert_int_equal(sw_qf32_to_f16(sw_qf16_to_f32((uint16_t)h)), h);
+  }
+  assert_int_equal(sw_qf32_to_f16(1.0f + 0x1p-11f), 0x3c00);            /* halfway 1 / 1+2^-10: even is 1 */
+  assert_int_equal(sw_qf32_to_f16(1.0f + 3 * 0x1p-11f), 0x3c02);        /* halfway: even is 1+2^-9 */
+  assert_int_equal(sw_qf32_to_f16(70000.0f), 0x7c00);
+  assert_int_equal(sw_qf32_to_f16(-0x1p-25f * 3), 0x8002);              /* subnormal 1.5 ulp -> 2 (even) */
+}
+
+/* Q8_0 re-quantisation: |x - deq| <= scale/2 per element, scale the f16 of max|x|/127. */
+static void test_q8_0_quantize_row(void **state) {
+  (void)state;
+  uint64_t s = 21;
+  float x[96];
+  uint8_t q[3 * 34];
+  random_vec(x, 96, &s);
+  for (int j = 32; j < 64; j++) x[j] = 0;
+  sw_q8_0_quantize_row(q, x, 96);
+  for (int b = 0; b < 3; b++)
+    for (int j = 0; j < 32; j++) {
+      double d = f16_ref((uint16_t)(q[34 * b] | q[34 * b + 1] << 8));
+      assert_true(fabs(x[32 * b + j] - deq_ref(q, SW_QTYPE_Q8_0, b, j)) <= d * 0.5 * (1 + 1e-6) + 1e-30);
+    }
+}
+
+/* Gathered dots equal the single-row dot bit for bit; the Q8_0 row axpy matches float64. */
+static void check_gather_variant(sw_isa_t isa) {
+  uint64_t s = 77;
+  enum { ROWS = 23, COLS = 96, NB = COLS / SW_QBLOCK };
+  for (int t = 0; t < 3; t++) {
+    size_t rb = sw_qtype_block_bytes(k_types[t]) * NB;
+    uint8_t w[ROWS * 34 * NB];
+    for (int r = 0; r < ROWS; r++) random_row(w + rb * r, k_types[t], NB, &s);
+    sw_qmat_t W;
+    assert_int_equal(sw_qmat_view(&W, k_types[t], ROWS, COLS, w, "g", NULL), SW_OK);
+    float x[COLS], out[ROWS], coef[ROWS], y[COLS] = {0};
+    random_vec(x, COLS, &s);
+    sw_q8a_t a[NB];
+    sw_q8a_quantize(a, x, COLS);
+    int32_t idx[ROWS];
+    int n = 0;
+    for (int r = ROWS - 1; r >= 0; r -= 2) idx[n] = r, coef[n++] = (float)(r % 5) - 2.0f;
+    sw_qdot_rows(isa, &W, idx, n, a, out);
+    for (int k = 0; k < n; k++) assert_true(out[k] == sw_qdot(isa, k_types[t], w + rb * idx[k], a, NB));
+    if (k_types[t] != SW_QTYPE_Q8_0) continue;
+    sw_q8_axpy_rows(isa, y, &W, idx, coef, n);
+    for (int j = 0; j < COLS; j++) {
+      double want = 0, mag = 0;
+      for (int k = 0; k < n; k++) {
+        double v = coef[k] * deq_ref(w + rb * idx[k], SW_QTYPE_Q8_0, j / 32, j % 32);
+        want += v, mag += fabs(v);
+      }
+      assert_true(fabs(y[j] - want) <= SW_TOL_QDOT_ABS + SW_TOL_QDOT_REL * mag);
+    }
+  }
+}
+
+static void test_gather_portable(void **state) {
+  (void)state;
+  check_gather_variant(SW_ISA_PORTABLE);
+}
+
+static void test_gather_avx2(void **state) {
+  (void)state;
+  if (!sw_isa_supported(SW_ISA_AVX2)) skip();
+  check_gather_variant(SW_ISA_AVX2);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_f16_all_values),     cmocka_unit_test(test_q8a_rounding),
       cmocka_unit_test(test_dot_portable),       cmocka_unit_test(test_dot_avx2),
       cmocka_unit_test(test_dot_avx512),         cmocka_unit_test(test_gemm_threads_tokens),
       cmocka_unit_test(test_view_rejects),       cmocka_unit_test(test_vs_gguf_package),
+      cmocka_unit_test(test_f32_to_f16),         cmocka_unit_test(test_q8_0_quantize_row),
+      cmocka_unit_test(test_gather_portable),    cmocka_unit_test(test_gather_avx2),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
