@@ -16,6 +16,7 @@
 #include "models/sw_gguf.h"
 #include "models/sw_llama.h"
 #include "models/sw_method.h"
+#include "models/sw_method_native.h"
 #include "models/sw_tokenizer_gguf.h"
 
 int cmd_bench_model(int argc, char **argv);
@@ -130,7 +131,8 @@ static sw_rc bm_method(bm_row_t *r, const sw_llama_t *m, const sw_calib_data_t *
   mc.level = 0.5;
   if ((rc = sw_method_init(&r->M, m, &mc, max_tok, err))) return rc;
   r->has_method = 1;
-  return sw_calib_method(&r->M, cd, err);
+  rc = sw_calib_method(&r->M, cd, err);
+  return rc ? rc : sw_method_native(&r->M, SW_ISA_AUTO, err);
 }
 
 /* One llama-bench run (-r 1): prompt and decode tokens/s parsed from its CSV output; 0 on failure. */
@@ -239,9 +241,9 @@ static sw_rc bm_main(const bm_opts_t *o, sw_err_t *err) {
   bm_row_t rows[BM_ROWS] = {
       [BM_F32] = {.name = "sparsweep dense f32", .weights = SW_LLAMA_WEIGHTS_F32},
       [BM_NATIVE] = {.name = "sparsweep dense native", .weights = SW_LLAMA_WEIGHTS_NATIVE},
-      [BM_CATS] = {.name = "CATS 50% (native attn)", .weights = SW_LLAMA_WEIGHTS_NATIVE, .method = "cats"},
-      [BM_CHESS] = {.name = "CHESS 50% (native attn)", .weights = SW_LLAMA_WEIGHTS_NATIVE, .method = "chess"},
-      [BM_TEAL] = {.name = "TEAL 50% (native attn)", .weights = SW_LLAMA_WEIGHTS_NATIVE, .method = "teal"},
+      [BM_CATS] = {.name = "CATS 50% native", .weights = SW_LLAMA_WEIGHTS_NATIVE, .method = "cats"},
+      [BM_CHESS] = {.name = "CHESS 50% native", .weights = SW_LLAMA_WEIGHTS_NATIVE, .method = "chess"},
+      [BM_TEAL] = {.name = "TEAL 50% (f32 FFN)", .weights = SW_LLAMA_WEIGHTS_NATIVE, .method = "teal"},
       [BM_LLAMACPP] = {.name = "llama.cpp llama-bench"},
   };
   sw_rc rc = sw_gguf_open(o->model, &g, err);

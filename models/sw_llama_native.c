@@ -59,6 +59,24 @@ static size_t native_each(sw_llama_t *m, const sw_gguf_t *g, int copy) {
   return off;
 }
 
+/* Neuron-major Q8_0 down rows of every layer whose gate and up are native (sparse FFN on native weights). */
+static sw_rc native_down_t(sw_llama_t *m, sw_err_t *err) {
+  const sw_llama_config_t *c = &m->cfg;
+  size_t rb = (size_t)(c->d_model / SW_QBLOCK) * sw_qtype_block_bytes(SW_QTYPE_Q8_0), per = rb * (size_t)c->d_ff;
+  m->q.down_t = calloc((size_t)c->n_layer, sizeof *m->q.down_t);
+  if (!m->q.down_t || posix_memalign(&m->q.down_t_block, 64, per * (size_t)c->n_layer) != 0)
+    return sw_err_set(err, SW_ERR_NOMEM, "model: cannot allocate the native down rows");
+  for (int l = 0; l < c->n_layer; l++) {
+    if (!m->q.mats[(size_t)SW_LF_FFN_GATE * c->n_layer + l].data || !m->q.mats[(size_t)SW_LF_FFN_UP * c->n_layer + l].data)
+      continue;
+    uint8_t *dst = (uint8_t *)m->q.down_t_block + per * (size_t)l;
+    const float *src = m->w.w_down_t + (size_t)l * c->d_ff * c->d_model;
+    for (int i = 0; i < c->d_ff; i++) sw_q8_0_quantize_row(dst + rb * (size_t)i, src + (size_t)i * c->d_model, c->d_model);
+    (void)sw_qmat_view(&m->q.down_t[l], SW_QTYPE_Q8_0, c->d_ff, c->d_model, dst, "down_t", NULL);
+  }
+  return SW_OK;
+}
+
 sw_rc sw_llama_native_load(sw_llama_t *m, const sw_gguf_t *g, sw_err_t *err) {
   memset(&m->q, 0, sizeof m->q);
   size_t bytes = native_each(m, g, 0);
@@ -67,10 +85,12 @@ sw_rc sw_llama_native_load(sw_llama_t *m, const sw_gguf_t *g, sw_err_t *err) {
     return sw_err_set(err, SW_ERR_NOMEM, "model: cannot allocate %zu MiB of native weights", bytes >> 20);
   m->q.block_bytes = bytes;
   native_each(m, g, 1);
-  return SW_OK;
+  return m->cfg.d_model % SW_QBLOCK ? SW_OK : native_down_t(m, err);
 }
 
 void sw_llama_native_free(sw_llama_t *m) {
+  free(m->q.down_t);
+  free(m->q.down_t_block);
   free(m->q.mats);
   free(m->q.block);
   memset(&m->q, 0, sizeof m->q);

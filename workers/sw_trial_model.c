@@ -53,6 +53,7 @@
 #include "models/sw_gguf.h"
 #include "models/sw_llama.h"
 #include "models/sw_method.h"
+#include "models/sw_method_native.h"
 #include "models/sw_tokenizer_gguf.h"
 #include "workers/sw_counters.h"
 #include "workers/sw_trial.h"
@@ -571,6 +572,7 @@ sw_rc sw_trial_run_model(sw_trial_cache_t *cache, const sw_json_t *config, sw_tr
   int cached = 0;
   double calib_s = 0;
   rc = calibrate(&M, &c, m, d, x, &cached, &calib_s, err);
+  if (!rc && c.weights_kind == SW_LLAMA_WEIGHTS_NATIVE) rc = sw_method_native(&M, SW_ISA_AUTO, err);
   sw_llama_state_t st;
   memset(&st, 0, sizeof st);
   if (!rc) rc = tm_state(&st, &c, &m->model, (int)c.window, (int)c.window, err);

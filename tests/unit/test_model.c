@@ -18,6 +18,7 @@
 #include "models/sw_gguf.h"
 #include "models/sw_llama.h"
 #include "models/sw_method.h"
+#include "models/sw_method_native.h"
 #include "models/sw_types.h"
 #include "tests/unit/sw_test_gguf_build.h"
 #include "tests/unit/sw_test_util.h"
@@ -39,6 +40,8 @@
 /* weights: native top-1 compared only where the NumPy native logit margin exceeds the ~0.7 maximum logit change a
  * 1e-6 relative perturbation of the activations causes (measured with tests/reference/gen_model_ref.py). */
 #define SW_TOL_NATIVE_MARGIN 1.5
+/* Native sparse layer vs float64 of the same quantised math: f32 gate/up/SiLU/products, relative to Σ|terms|. */
+#define SW_TOL_NATIVE_LAYER_REL 1e-5
 
 #define REF_VERSION 1
 
@@ -346,6 +349,77 @@ static void test_native_decode_threads(void **state) {
   free(one), free(two), free(tok), free(ref);
 }
 
+/* float64 dot of a dequantised native row (sw_dequant on the raw blocks) with v. */
+static double row_dot64(const sw_qmat_t *W, int r, const double *v) {
+  float *row = malloc((size_t)W->cols * sizeof *row);
+  assert_int_equal(sw_dequant(row, W->data + (size_t)r * W->row_bytes, (size_t)W->cols, W->type, "row", NULL), SW_OK);
+  double s = 0;
+  for (int j = 0; j < W->cols; j++) s += (double)row[j] * v[j];
+  free(row);
+  return s;
+}
+
+/* A CATS layer on native weights (one token, threshold at the median |SiLU(gate)|): the selected set obeys the
+ * threshold (up to f32 rounding of the gate), and the output equals the float64 sum over that set of
+ * SiLU(gate_i)·up_i·down_i with the dequantised file rows (gate, up) and the dequantised neuron-major Q8_0
+ * down rows (each within one Q8_0 step of the f32 row), up to f32 rounding. */
+static void test_native_cats_layer_vs_float64(void **state) {
+  model_fixture_t *f = *state;
+  const sw_llama_config_t *c = &f->model.cfg;
+  int d = c->d_model, ff = c->d_ff, l = 3;
+  sw_method_cfg_t mc;
+  sw_method_cfg_defaults(&mc, c);
+  mc.kind = SW_METHOD_CATS;
+  mc.level = 0.5;
+  sw_method_t M;
+  sw_err_t err = {0};
+  assert_int_equal(sw_method_init(&M, &f->model, &mc, 4, &err), SW_OK);
+  assert_int_equal(sw_method_native(&M, SW_ISA_AUTO, &err), SW_OK);
+  sw_method_layer_t *L = &M.layers[l];
+  assert_int_equal(sw_policy_init(&L->policy, SW_POLICY_THRESHOLD, ff, 1, &err), SW_OK);
+  L->sparse = 1;
+  uint64_t s = 5;
+  float *x = malloc((size_t)d * sizeof *x), *out = malloc((size_t)d * sizeof *out);
+  for (int j = 0; j < d; j++) s = s * 6364136223846793005ull + 1442695040888963407ull, x[j] = (float)((s >> 40) % 2001) / 1000.0f - 1.0f;
+  sw_q8a_t *xq = malloc((size_t)(d / 32) * sizeof *xq);
+  sw_q8a_quantize(xq, x, d);
+  double *xd = malloc((size_t)d * sizeof *xd), *g = malloc((size_t)ff * sizeof *g), *act = malloc((size_t)ff * sizeof *act);
+  for (int j = 0; j < d; j++) xd[j] = (double)xq[j / 32].d * xq[j / 32].qs[j % 32];
+  const sw_qmat_t *G = &f->model.q.mats[(size_t)SW_LF_FFN_GATE * c->n_layer + l];
+  const sw_qmat_t *U = &f->model.q.mats[(size_t)SW_LF_FFN_UP * c->n_layer + l];
+  float *absact = malloc((size_t)ff * sizeof *absact);
+  for (int i = 0; i < ff; i++) g[i] = row_dot64(G, i, xd), act[i] = g[i] / (1.0 + exp(-g[i])), absact[i] = (float)fabs(act[i]);
+  assert_int_equal(sw_calib_abs_quantile(&L->policy.threshold, absact, (size_t)ff, 0.5, &err), SW_OK);
+  L->policy.calibrated = 1;
+  assert_true(sw_method_native_layer(&M, l, 1));
+  sw_llama_ffn_t hook = sw_method_hook(&M);
+  assert_int_equal(hook.forward(hook.ctx, l, out, x, 1, &err), SW_OK);
+  int n = (int)M.mask.off[1];
+  assert_true(n > ff / 3 && n < 2 * ff / 3);
+  double t = L->policy.threshold, *want = calloc((size_t)d, sizeof *want), *bound = calloc((size_t)d, sizeof *bound);
+  for (int k = 0; k < n; k++) {
+    int i = M.mask.idx[k];
+    assert_true(fabs(act[i]) > t - 1e-4);
+    double h = act[i] * row_dot64(U, i, xd);
+    float *down = malloc((size_t)d * sizeof *down);
+    const sw_qmat_t *D = &f->model.q.down_t[l];
+    assert_int_equal(sw_dequant(down, D->data + (size_t)i * D->row_bytes, (size_t)d, D->type, "down_t", NULL), SW_OK);
+    const float *down32 = f->model.w.w_down_t + ((size_t)l * ff + i) * d;
+    for (int j = 0; j < d; j++) {
+      double amax = 0; /* Q8_0 copy of the f32 row: within half a step of its block */
+      for (int q = j / 32 * 32; q < j / 32 * 32 + 32; q++) amax = fmax(amax, fabs(down32[q]));
+      assert_true(fabs(down[j] - down32[j]) <= amax / 127.0 * 0.5 * 1.002 + 1e-9);
+      want[j] += h * down[j];
+      bound[j] += SW_TOL_NATIVE_LAYER_REL * fabs(h * down[j]);
+    }
+    free(down);
+  }
+  for (int j = 0; j < d; j++)
+    if (fabs(out[j] - want[j]) > bound[j] + 1e-6) fail_msg("out[%d] %.7g, float64 %.7g (bound %.3g)", j, out[j], want[j], bound[j]);
+  sw_method_free(&M);
+  free(x), free(out), free(xq), free(xd), free(g), free(act), free(absact), free(want), free(bound);
+}
+
 /* Perplexity of one window against the NLL computed (float64) from the NumPy reference logits. */
 static void test_eval_nll_vs_numpy(void **state) {
   model_fixture_t *f = *state;
@@ -599,6 +673,7 @@ int main(void) {
       cmocka_unit_test(test_logits_vs_numpy),
       cmocka_unit_test(test_native_logits_vs_numpy),
       cmocka_unit_test(test_native_decode_threads),
+      cmocka_unit_test(test_native_cats_layer_vs_float64),
       cmocka_unit_test(test_eval_nll_vs_numpy),
       cmocka_unit_test(test_sparsity0_reproduces_dense),
       cmocka_unit_test(test_calib_cache_roundtrip),

@@ -75,6 +75,11 @@ static void test_model_workload(void **state) {
   const sw_json_t *cn = sw_json_get(r0, "counters"), *sm = sw_json_get(r0, "samples");
   assert_true(cn && cn->count > 0); /* default PAPI/SDE set: each event with a value or NULL + reason */
   assert_true(sm && sm->count == 4 * 2); /* decode/prefill x dense/sparse x 2 repetitions */
+  /* weights: native (default): a method at sparsity 0 runs the native dense FFN, identical to the reference */
+  sw_json_t *rn0 = run(&cache, config(",\"method\":\"cats\",\"sparsity\":0"), &err);
+  if (!rn0) fail_msg("cats 0 native: %s", err.msg);
+  assert_true(metric(rn0, "ppl") == metric(rn0, "ppl_dense") && metric(rn0, "weights_native") == 1.0);
+  sw_json_free(rn0);
   sw_json_t *r5 = run(&cache, config(",\"method\":\"cats\",\"sparsity\":0.5"), &err);
   if (!r5) fail_msg("cats 0.5: %s", err.msg);
   assert_true(metric(r5, "ppl") != metric(r5, "ppl_dense"));
