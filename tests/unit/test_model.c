@@ -420,6 +420,44 @@ static void test_native_cats_layer_vs_float64(void **state) {
   free(x), free(out), free(xq), free(xd), free(g), free(act), free(absact), free(want), free(bound);
 }
 
+/* TEAL on native weights with only the input threshold: the FFN of x equals, bit for bit, the native dense FFN
+ * (a dense method on native weights) of x with |x_j| <= t zeroed; and the recorded input sparsity is the
+ * zeroed fraction. */
+static void test_native_teal_layer(void **state) {
+  model_fixture_t *f = *state;
+  const sw_llama_config_t *c = &f->model.cfg;
+  int d = c->d_model, l = 7;
+  sw_method_cfg_t mc;
+  sw_method_cfg_defaults(&mc, c);
+  mc.kind = SW_METHOD_TEAL;
+  mc.level = 0.5;
+  sw_method_t T, D;
+  sw_err_t err = {0};
+  assert_int_equal(sw_method_init(&T, &f->model, &mc, 2, &err), SW_OK);
+  mc.kind = SW_METHOD_DENSE;
+  mc.level = 0;
+  assert_int_equal(sw_method_init(&D, &f->model, &mc, 2, &err), SW_OK);
+  assert_int_equal(sw_method_native(&T, SW_ISA_AUTO, &err), SW_OK);
+  assert_int_equal(sw_method_native(&D, SW_ISA_AUTO, &err), SW_OK);
+  T.layers[l].sparse = 1;
+  T.layers[l].teal_tx = 0.5f;
+  float x[2 * 576], xm[2 * 576], a[2 * 576], b[2 * 576];
+  assert_true(d <= 576);
+  int zeros = 0;
+  for (int j = 0; j < 2 * d; j++) {
+    x[j] = (float)sin(0.37 * j + 0.1) * 1.2f;
+    xm[j] = fabsf(x[j]) > 0.5f ? x[j] : 0.0f;
+    zeros += xm[j] == 0.0f;
+  }
+  sw_llama_ffn_t ht = sw_method_hook(&T), hd = sw_method_hook(&D);
+  assert_int_equal(ht.forward(ht.ctx, l, a, x, 2, &err), SW_OK);
+  assert_int_equal(hd.forward(hd.ctx, l, b, xm, 2, &err), SW_OK);
+  assert_memory_equal(a, b, 2 * (size_t)d * sizeof *a);
+  assert_true(sw_test_close(T.layers[l].teal_sx_sum, (double)zeros / d, 1e-12, 1e-12));
+  sw_method_free(&T);
+  sw_method_free(&D);
+}
+
 /* Perplexity of one window against the NLL computed (float64) from the NumPy reference logits. */
 static void test_eval_nll_vs_numpy(void **state) {
   model_fixture_t *f = *state;
@@ -674,6 +712,7 @@ int main(void) {
       cmocka_unit_test(test_native_logits_vs_numpy),
       cmocka_unit_test(test_native_decode_threads),
       cmocka_unit_test(test_native_cats_layer_vs_float64),
+      cmocka_unit_test(test_native_teal_layer),
       cmocka_unit_test(test_eval_nll_vs_numpy),
       cmocka_unit_test(test_sparsity0_reproduces_dense),
       cmocka_unit_test(test_calib_cache_roundtrip),
