@@ -84,7 +84,7 @@ static int bm_parse(int argc, char **argv, bm_opts_t *o) {
   *o = (bm_opts_t){model, text, lb, {1, 2}, 2, 5, 32, 32, 512, 512};
   for (int i = 1; i < argc; i++) {
     int bad = 0, e = 0;
-    const char *v;
+    const char *v, *opt = argv[i];
     if ((v = sw_cli_opt_value(argc, argv, &i, "--model", &bad))) o->model = v;
     else if ((v = sw_cli_opt_value(argc, argv, &i, "--text", &bad))) o->text = v;
     else if ((v = sw_cli_opt_value(argc, argv, &i, "--llama-bench", &bad))) o->llama_bench = v;
@@ -96,7 +96,7 @@ static int bm_parse(int argc, char **argv, bm_opts_t *o) {
     else if ((v = sw_cli_opt_value(argc, argv, &i, "--eval", &bad))) e = parse_int(v, 0, 1 << 16, &o->eval);
     else bad = 1;
     if (bad || e) {
-      fprintf(stderr, "sparsweep bench model: bad option or value '%s'\n", argv[i]);
+      fprintf(stderr, "sparsweep bench model: bad option or value: %s%s%s\n", opt, v ? " " : "", v ? v : "");
       return -1;
     }
   }
@@ -243,7 +243,7 @@ static sw_rc bm_main(const bm_opts_t *o, sw_err_t *err) {
       [BM_NATIVE] = {.name = "sparsweep dense native", .weights = SW_LLAMA_WEIGHTS_NATIVE},
       [BM_CATS] = {.name = "CATS 50% native", .weights = SW_LLAMA_WEIGHTS_NATIVE, .method = "cats"},
       [BM_CHESS] = {.name = "CHESS 50% native", .weights = SW_LLAMA_WEIGHTS_NATIVE, .method = "chess"},
-      [BM_TEAL] = {.name = "TEAL 50% (f32 FFN)", .weights = SW_LLAMA_WEIGHTS_NATIVE, .method = "teal"},
+      [BM_TEAL] = {.name = "TEAL 50% native", .weights = SW_LLAMA_WEIGHTS_NATIVE, .method = "teal"},
       [BM_LLAMACPP] = {.name = "llama.cpp llama-bench"},
   };
   sw_rc rc = sw_gguf_open(o->model, &g, err);

@@ -18,7 +18,7 @@ set_tests_properties(model_reference_fixtures PROPERTIES TIMEOUT 300 LABELS unit
 sw_unit_test(model ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_model.c LIBS sw_models TIMEOUT 120)
 set_tests_properties(model PROPERTIES FIXTURES_REQUIRED model_ref
   ENVIRONMENT "SW_MODEL_REF_DIR=${SW_MODEL_REF_DIR};SW_MODEL_PATH=${SW_MODEL_FILE};SW_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
-sw_unit_test(model_trial ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_model_trial.c LIBS sw_workers TIMEOUT 120)
+sw_unit_test(model_trial ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_model_trial.c LIBS sw_workers TIMEOUT 300)
 get_filename_component(SW_CACHE_BASE ${SW_MODEL_FILE} DIRECTORY)
 get_filename_component(SW_CACHE_BASE ${SW_CACHE_BASE} DIRECTORY)
 set_tests_properties(model_trial PROPERTIES ENVIRONMENT
@@ -30,3 +30,5 @@ add_test(NAME quant_reference_fixture
 set_tests_properties(quant_reference_fixture PROPERTIES TIMEOUT 120 LABELS unit FIXTURES_SETUP quant_ref)
 sw_unit_test(quant ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_quant.c LIBS sw_kernels TIMEOUT 60)
 set_tests_properties(quant PROPERTIES FIXTURES_REQUIRED quant_ref ENVIRONMENT "SW_QUANT_REF_DIR=${SW_MODEL_REF_DIR}")
+# `sparsweep bench model` argument handling only (the benchmark itself is never a timed test).
+sw_script_test(bench_model_usage COMMAND sh -c "(\"$SPARSWEEP\" bench model --bogus 2>/dev/null && exit 1 || test $? -eq 2) && (\"$SPARSWEEP\" bench model --threads 0 2>/dev/null && exit 1 || test $? -eq 2) && \"$SPARSWEEP\" bench model --help | grep -q llama-bench" TIMEOUT 30 LABELS e2e)
