@@ -1,5 +1,5 @@
-/* sw_llama: a Llama-family decoder (SmolLM2, Llama 2/3, ...) loaded from GGUF into f32, with a per-layer
- * pluggable FFN.  Config holds hyperparameters read from GGUF metadata, Weights the dequantised tensors
+/* sw_llama: a Llama-family decoder (SmolLM2, Llama 2/3, ...) loaded from GGUF into f32 (plus the file's own
+ * quantised projection blocks for weights: native, models/sw_llama_native.c), with a per-layer pluggable FFN.  Config holds hyperparameters read from GGUF metadata, Weights the dequantised tensors
  * (one allocation carved by a table; FFN weights neuron-major as the kernels want), RunState the activations
  * and the KV cache.  One size function (sw_llama_tensor_shape) drives both the allocation and the shape
  * check of every GGUF tensor.  Forward (docs/models.md §1): RMSNorm, adjacent-pair RoPE (GGUF's q/k row
