@@ -14,6 +14,7 @@
 #include "common/sw_hash.h"
 #include "kernels/sw_ffn_dense.h"
 #include "kernels/sw_flops.h"
+#include "models/sw_llama_native.h"
 
 /* Caps that keep a hostile file's metadata from requesting absurd allocations. */
 #define SW_LLAMA_MAX_DIM 65536
@@ -241,7 +242,8 @@ sw_rc sw_llama_load_gguf(sw_llama_t *m, const sw_gguf_t *g, sw_err_t *err) {
     return rc;
   }
   set_ffn_views(m);
-  return SW_OK;
+  if ((rc = sw_llama_native_load(m, g, err))) sw_llama_free(m);
+  return rc;
 }
 
 sw_rc sw_llama_load(sw_llama_t *m, const char *path, sw_err_t *err) {
@@ -260,6 +262,7 @@ sw_rc sw_llama_load(sw_llama_t *m, const char *path, sw_err_t *err) {
 }
 
 void sw_llama_free(sw_llama_t *m) {
+  sw_llama_native_free(m);
   free(m->w.block);
   free(m->w.ffn);
   memset(&m->w, 0, sizeof m->w);
@@ -302,6 +305,7 @@ void sw_llama_state_free(sw_llama_state_t *s) {
   free(s->v_cache);
   free(s->logits);
   if (s->work.f || s->work.i32 || s->work.pool) sw_ffn_work_free(&s->work);
+  sw_llama_state_native_free(s);
   memset(s, 0, sizeof *s);
 }
 
@@ -313,6 +317,17 @@ static void linear(float *y, const float *x, const float *w, int n_tok, int n_ou
     cblas_sgemv(CblasRowMajor, CblasNoTrans, n_out, n_in, 1.0f, w, n_in, x, 1, beta, y, 1);
   else
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n_tok, n_out, n_in, 1.0f, x, n_in, w, n_in, beta, y, n_out);
+}
+
+/* linear() on the state's weights: the native matrix of (fam, l) when the state runs native weights and the
+ * file's type has a kernel, else the f32 matrix w.  shared_input: x is the input of the previous native
+ * projection of this state (already quantised in s->xq). */
+static void project(const sw_llama_t *m, sw_llama_state_t *s, sw_llama_family_t fam, int l, float *y, const float *x,
+                    const float *w, int n_tok, int n_out, int n_in, float beta, int shared_input) {
+  const sw_qmat_t *q = sw_llama_native_mat(m, s, fam, l);
+  if (!q) linear(y, x, w, n_tok, n_out, n_in, beta);
+  else if (shared_input) sw_qgemm(&s->qctx, y, s->xq, q, n_tok, beta != 0.0f);
+  else sw_llama_native_project(s, q, y, x, n_tok, beta != 0.0f);
 }
 
 /* out = x / sqrt(mean(x²) + eps) ⊙ weight, per token. */
@@ -382,16 +397,17 @@ static void attention_block(const sw_llama_t *m, sw_llama_state_t *s, const sw_l
   if (hook && hook->attn_input) hook->attn_input(hook->ctx, l, SW_LLAMA_SITE_QKV, s->xb, n_tok, d);
   float *kc = s->k_cache + ((size_t)l * s->n_ctx + (size_t)s->pos) * kvd;
   float *vc = s->v_cache + ((size_t)l * s->n_ctx + (size_t)s->pos) * kvd;
-  linear(s->q, s->xb, m->w.wq + (size_t)l * qd * d, n_tok, qd, d, 0.0f);
-  linear(kc, s->xb, m->w.wk + (size_t)l * kvd * d, n_tok, kvd, d, 0.0f);
-  linear(vc, s->xb, m->w.wv + (size_t)l * kvd * d, n_tok, kvd, d, 0.0f);
+  int q_native = sw_llama_native_mat(m, s, SW_LF_ATTN_Q, l) != NULL;
+  project(m, s, SW_LF_ATTN_Q, l, s->q, s->xb, m->w.wq + (size_t)l * qd * d, n_tok, qd, d, 0.0f, 0);
+  project(m, s, SW_LF_ATTN_K, l, kc, s->xb, m->w.wk + (size_t)l * kvd * d, n_tok, kvd, d, 0.0f, q_native);
+  project(m, s, SW_LF_ATTN_V, l, vc, s->xb, m->w.wv + (size_t)l * kvd * d, n_tok, kvd, d, 0.0f, q_native);
   for (int t = 0; t < n_tok; t++) {
     rope(s->q + (size_t)t * qd, c->n_head, c->head_dim, c->rope_dim, c->rope_theta, s->pos + t);
     rope(kc + (size_t)t * kvd, c->n_head_kv, c->head_dim, c->rope_dim, c->rope_theta, s->pos + t);
   }
   attention(m, s, l, n_tok);
   if (hook && hook->attn_input) hook->attn_input(hook->ctx, l, SW_LLAMA_SITE_O, s->att, n_tok, qd);
-  linear(s->x, s->att, m->w.wo + (size_t)l * d * qd, n_tok, d, qd, 1.0f);
+  project(m, s, SW_LF_ATTN_OUT, l, s->x, s->att, m->w.wo + (size_t)l * d * qd, n_tok, d, qd, 1.0f, 0);
 }
 
 static sw_rc ffn_block(const sw_llama_t *m, sw_llama_state_t *s, const sw_llama_ffn_t *ffn, int l, int n_tok,
@@ -399,8 +415,10 @@ static sw_rc ffn_block(const sw_llama_t *m, sw_llama_state_t *s, const sw_llama_
   const sw_llama_config_t *c = &m->cfg;
   int d = c->d_model;
   rmsnorm(s->xb, s->x, m->w.ffn_norm + (size_t)l * d, n_tok, d, c->rms_eps);
-  sw_rc rc = ffn && ffn->forward ? ffn->forward(ffn->ctx, l, s->xb2, s->xb, n_tok, err)
-                                 : sw_ffn_dense_forward(s->xb2, s->xb, &m->w.ffn[l], NULL, &s->work, n_tok);
+  sw_rc rc = SW_OK;
+  if (ffn && ffn->forward) rc = ffn->forward(ffn->ctx, l, s->xb2, s->xb, n_tok, err);
+  else if (!sw_llama_native_ffn(m, s, l, s->xb2, s->xb, n_tok))
+    rc = sw_ffn_dense_forward(s->xb2, s->xb, &m->w.ffn[l], NULL, &s->work, n_tok);
   if (rc) return err && err->code ? rc : sw_err_set(err, rc, "model: FFN of layer %d failed", l);
   size_t n = (size_t)n_tok * d;
   for (size_t i = 0; i < n; i++) s->x[i] += s->xb2[i];
@@ -428,7 +446,7 @@ sw_rc sw_llama_forward(const sw_llama_t *m, sw_llama_state_t *s, const sw_llama_
   if (logits_mode == 0) return SW_OK;
   int first = logits_mode == 1 ? n_tok - 1 : 0, rows = n_tok - first;
   rmsnorm(s->xb, s->x + (size_t)first * d, m->w.output_norm, rows, d, c->rms_eps);
-  linear(s->logits, s->xb, m->w.output, rows, c->vocab, d, 0.0f);
+  project(m, s, SW_LF_OUTPUT, 0, s->logits, s->xb, m->w.output, rows, c->vocab, d, 0.0f, 0);
   return SW_OK;
 }
 

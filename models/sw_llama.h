@@ -1,5 +1,5 @@
-/* sw_llama: a Llama-family decoder (SmolLM2, Llama 2/3, ...) loaded from GGUF into f32, with a per-layer
- * pluggable FFN.  Config holds hyperparameters read from GGUF metadata, Weights the dequantised tensors
+/* sw_llama: a Llama-family decoder (SmolLM2, Llama 2/3, ...) loaded from GGUF into f32 (plus the file's own
+ * quantised projection blocks for weights: native, models/sw_llama_native.c), with a per-layer pluggable FFN.  Config holds hyperparameters read from GGUF metadata, Weights the dequantised tensors
  * (one allocation carved by a table; FFN weights neuron-major as the kernels want), RunState the activations
  * and the KV cache.  One size function (sw_llama_tensor_shape) drives both the allocation and the shape
  * check of every GGUF tensor.  Forward (docs/models.md §1): RMSNorm, adjacent-pair RoPE (GGUF's q/k row
@@ -12,6 +12,7 @@
 
 #include "common/sw_err.h"
 #include "kernels/sw_ffn.h"
+#include "kernels/sw_quant.h"
 #include "models/sw_gguf.h"
 
 typedef struct sw_llama_config {
@@ -64,9 +65,33 @@ typedef struct sw_llama_weights {
   size_t block_bytes; /* its size */
 } sw_llama_weights_t;
 
+/* The projection matrices as stored in the file (models/sw_llama_native.c): GGUF orientation (row r computes
+ * output r; ffn_down is (d_model, d_ff), not transposed), raw blocks copied once at load.  mats[fam * n_layer
+ * + layer] for the families Q, K, V, O, GATE, UP, DOWN; mats[SW_LF_OUTPUT * n_layer] is the output matrix
+ * (token_embd when tied).  A matrix whose type has no quantised kernel (kernels/sw_quant.h) has data == NULL
+ * and runs on its f32 copy. */
+typedef struct sw_llama_qweights {
+  sw_qmat_t *mats;
+  void      *block;       /* owned raw blocks */
+  size_t     block_bytes;
+  sw_qmat_t *down_t;      /* (n_layer) Q8_0 (d_ff, d_model): neuron i's down row, re-quantised along d_model from
+                             the f32 copy, for the sparse FFN; data NULL when gate/up have no native copy */
+  void      *down_t_block;
+  int        n_native;    /* matrices with a quantised kernel */
+  int        n_fallback;  /* matrices that stay f32 under weights: native */
+} sw_llama_qweights_t;
+
+/* Which weights a forward pass multiplies by: the f32 dequantisation (the accuracy reference) or the file's
+ * own quantised blocks with 8-bit activation blocks (the latency setting). */
+typedef enum sw_llama_weights_kind { SW_LLAMA_WEIGHTS_F32 = 0, SW_LLAMA_WEIGHTS_NATIVE = 1 } sw_llama_weights_kind_t;
+/* "f32" / "native"; parse gives SW_ERR_PARSE naming the value otherwise. */
+const char *sw_llama_weights_name(sw_llama_weights_kind_t k);
+sw_rc sw_llama_weights_parse(const char *text, sw_llama_weights_kind_t *out, sw_err_t *err);
+
 typedef struct sw_llama {
   sw_llama_config_t  cfg;
   sw_llama_weights_t w;
+  sw_llama_qweights_t q;
   char               sha256[65]; /* hex SHA-256 of the GGUF file ("" for memory images) */
   char               path[1024]; /* where it was loaded from */
 } sw_llama_t;
@@ -114,11 +139,21 @@ typedef struct sw_llama_state {
   float *v_cache;   /* (n_layer, n_ctx, kv_dim) */
   float *logits;    /* (max_tok, vocab) */
   sw_ffn_work_t work; /* dense FFN kernel scratch for max_tok tokens */
+  /* weights: native (sw_llama_state_native); all NULL/0 for f32 */
+  sw_llama_weights_kind_t weights;
+  sw_qctx_t qctx;     /* ISA variant and pool of the quantised kernels */
+  sw_q8a_t *xq;       /* (max_tok, max(d_model, n_head*head_dim, d_ff)/32) quantised activations */
+  float    *ffn_g;    /* (max_tok, d_ff) gate, then the activation product */
+  float    *ffn_u;    /* (max_tok, d_ff) up */
 } sw_llama_state_t;
 
 /* Allocates the run state for up to max_tok tokens per call and n_ctx cached positions. */
 sw_rc sw_llama_state_init(sw_llama_state_t *s, const sw_llama_t *m, int max_tok, int n_ctx, sw_err_t *err);
 void  sw_llama_state_free(sw_llama_state_t *s);
+/* Switches a state to weights: native: quantised projections, FFN and output (the dense FFN only: a hook
+ * still runs its own kernels), n_threads threads (a pool when > 1), ISA variant `isa` resolved once here
+ * (SW_ISA_AUTO: the best the CPU runs).  Errors: bad thread count, an ISA the CPU cannot run, no memory. */
+sw_rc sw_llama_state_native(sw_llama_state_t *s, const sw_llama_t *m, int n_threads, sw_isa_t isa, sw_err_t *err);
 /* Forgets the cached context (pos = 0). */
 void  sw_llama_state_reset(sw_llama_state_t *s);
 

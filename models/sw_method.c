@@ -12,6 +12,7 @@
 
 #include "kernels/sw_ffn_dense.h"
 #include "kernels/sw_ffn_sparse.h"
+#include "models/sw_method_native.h"
 #include "kernels/sw_flops.h"
 #include "kernels/sw_gemv_sparse.h"
 
@@ -126,6 +127,7 @@ void sw_method_free(sw_method_t *M) {
   free(M->layers);
   free(M->scratch);
   free(M->idx);
+  free(M->xq);
   if (M->mask.idx || M->mask.off) sw_mask_free(&M->mask);
   if (M->emask.idx || M->emask.off) sw_mask_free(&M->emask);
   if (M->work.f || M->work.i32) sw_ffn_work_free(&M->work);
@@ -240,7 +242,10 @@ static sw_rc method_forward(void *ctx, int l, float *out, const float *x, int n_
   M->nonce++;
   sw_rc rc;
   int E = L->has_moe ? L->moe.n_expert : 1;
-  if (!L->sparse || layer_keeps_all(M, L)) {
+  int dense = !L->sparse || layer_keeps_all(M, L);
+  if (sw_method_native_layer(M, l, !dense)) {
+    rc = sw_method_native_forward(M, l, out, x, n_tok, !dense, &st);
+  } else if (dense) {
     rc = sw_ffn_dense_forward(out, x, &L->w, &st, &M->work, n_tok);
   } else {
     switch (M->cfg.kind) {

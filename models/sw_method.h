@@ -94,6 +94,9 @@ typedef struct sw_method {
   float             *scratch; /* TEAL: (max_tok, 2*d_ff + d_model) */
   int32_t           *idx;     /* TEAL: (max(d_model, d_ff)) */
   uint64_t           nonce;   /* advances every call (random policy) */
+  int                native;  /* 1 after sw_method_native (models/sw_method_native.h) */
+  sw_isa_t           native_isa;
+  sw_q8a_t          *xq;      /* native: (max_tok, d_ff/32 + 1) quantised activation blocks */
 } sw_method_t;
 
 /* Creates an uncalibrated method for model m (kernels' scratch for max_tok tokens per call).

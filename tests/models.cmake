@@ -14,11 +14,11 @@ set(SW_MODEL_REF_DIR ${PROJECT_BINARY_DIR}/tests/reference_out)
 file(MAKE_DIRECTORY ${SW_MODEL_REF_DIR})
 add_test(NAME model_reference_fixtures
   COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/reference/gen_model_ref.py ${SW_MODEL_FILE} ${SW_MODEL_REF_DIR})
-set_tests_properties(model_reference_fixtures PROPERTIES TIMEOUT 120 LABELS unit FIXTURES_SETUP model_ref)
+set_tests_properties(model_reference_fixtures PROPERTIES TIMEOUT 300 LABELS unit FIXTURES_SETUP model_ref)
 sw_unit_test(model ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_model.c LIBS sw_models TIMEOUT 120)
 set_tests_properties(model PROPERTIES FIXTURES_REQUIRED model_ref
   ENVIRONMENT "SW_MODEL_REF_DIR=${SW_MODEL_REF_DIR};SW_MODEL_PATH=${SW_MODEL_FILE};SW_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
-sw_unit_test(model_trial ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_model_trial.c LIBS sw_workers TIMEOUT 120)
+sw_unit_test(model_trial ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_model_trial.c LIBS sw_workers TIMEOUT 300)
 get_filename_component(SW_CACHE_BASE ${SW_MODEL_FILE} DIRECTORY)
 get_filename_component(SW_CACHE_BASE ${SW_CACHE_BASE} DIRECTORY)
 set_tests_properties(model_trial PROPERTIES ENVIRONMENT
@@ -42,3 +42,12 @@ set_tests_properties(modularity PROPERTIES ENVIRONMENT
 sw_unit_test(attrib_trial ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_attrib_trial.c LIBS sw_workers TIMEOUT 300)
 set_tests_properties(attrib_trial PROPERTIES ENVIRONMENT
   "SW_MODEL_PATH=${SW_MODEL_FILE};SW_TEXT_PATH=${SW_CACHE_BASE}/text/austen.txt;SPARSWEEP_CACHE=${PROJECT_BINARY_DIR}/tests/model_trial_cache")
+# Quantised-weight kernels (kernels/sw_quant): float64 block-math references in the test, and products on random
+# and real model tensors against the `gguf` package (tests/reference/gen_quant_ref.py, run as a ctest fixture).
+add_test(NAME quant_reference_fixture
+  COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/reference/gen_quant_ref.py ${SW_MODEL_FILE} ${SW_MODEL_REF_DIR})
+set_tests_properties(quant_reference_fixture PROPERTIES TIMEOUT 120 LABELS unit FIXTURES_SETUP quant_ref)
+sw_unit_test(quant ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_quant.c LIBS sw_kernels TIMEOUT 60)
+set_tests_properties(quant PROPERTIES FIXTURES_REQUIRED quant_ref ENVIRONMENT "SW_QUANT_REF_DIR=${SW_MODEL_REF_DIR}")
+# `sparsweep bench model` argument handling only (the benchmark itself is never a timed test).
+sw_script_test(bench_model_usage COMMAND sh -c "(\"$SPARSWEEP\" bench model --bogus 2>/dev/null && exit 1 || test $? -eq 2) && (\"$SPARSWEEP\" bench model --threads 0 2>/dev/null && exit 1 || test $? -eq 2) && \"$SPARSWEEP\" bench model --help | grep -q llama-bench" TIMEOUT 30 LABELS e2e)

@@ -18,10 +18,16 @@
  *   prompt_tokens (32), decode_tokens (16), repetitions (7), warmup (1), threads (1: OpenBLAS threads)
  *   weight_sparsity (0), prune ("magnitude"), prune_pattern ("unstructured"): weight pruning of the linear layers
  *                                  before the method (workers/sw_trial_prune.h)
+ *   weights ("native")             native: projections, dense FFN and output on the file's quantised blocks with
+ *                                  8-bit activation blocks (models/sw_llama_native.c); f32: the dequantised
+ *                                  weights (the accuracy reference).  Quality, timing and the dense reference
+ *                                  use the same weights; a method's own FFN kernels still read the f32 copy.
  *   ref_mb (2048)                  the dense reference distributions are kept in memory up to this size; beyond
  *                                  it every trial runs each window dense then with the method (paired mode)
  * Metrics: ppl, ppl_se, nll, nll_se, bits_per_byte, kl, kl_se (KL(dense ‖ method), nat/token), top1_agree,
- * ppl_dense, ppl_dense_se, bits_per_byte_dense, ppl_ratio; achieved_sparsity (mean over the sparsified layers),
+ * ppl_dense, ppl_dense_se, bits_per_byte_dense, ppl_ratio (all against the dense model on the trial's weights);
+ * weights_native, and for weights: native (not paired) ppl_native_dense, kl_native_dense, top1_native_dense: the
+ * native dense model against the f32 dense model (the quantised-activation error); achieved_sparsity (mean over the sparsified layers),
  * sparsity_model_wide (all layers), sparsity_definition (methods.md §1 item: 1 intermediate neurons, 3 TEAL
  * size-weighted input channels of q/k/v/o/gate/up/down), sparsity_layer_NN; attn_flops_saved_per_token (TEAL); ffn_flops_per_token, ffn_flops_dense_per_token, ffn_select_flops_per_token,
  * ffn_flops_saved, model_flops_per_token, model_flops_dense_per_token, model_flops_saved (attention at the mean
@@ -49,7 +55,9 @@
 #include "models/sw_eval.h"
 #include "models/sw_gguf.h"
 #include "models/sw_llama.h"
+#include "models/sw_llama_native.h"
 #include "models/sw_method.h"
+#include "models/sw_method_native.h"
 #include "models/sw_tokenizer_gguf.h"
 #include "kernels/sw_isa.h"
 #include "models/sw_wffn.h"
@@ -63,8 +71,9 @@
 #define TM_MAX_DECODE 256
 
 typedef struct tm_cfg {
-  const char *model, *text, *method, *activation, *layers, *kernel_isa;
+  const char *model, *text, *method, *activation, *layers, *kernel_isa, *weights;
   sw_isa_t    isa; /* SIMD variant of the sparse kernels (kernel_isa; auto: SPARSWEEP_KERNEL_ISA or the best) */
+  sw_llama_weights_kind_t weights_kind;
   double      sparsity, tau, act_param;
   int64_t     calib_tokens, eval_tokens, window, calib_offset, eval_offset;
   int64_t     experts, rank, epochs, seed, prompt_tokens, decode_tokens, reps, warmup, threads, ref_mb;
@@ -87,6 +96,8 @@ typedef struct tm_data {
   int             paired;              /* 1: no stored reference (too large); trials run dense per window */
   sw_eval_ref_t   ref;                 /* dense reference on the eval span (unless paired) */
   sw_eval_result_t dense;              /* dense quality on the eval span */
+  int             has_native;          /* native_dense is filled (weights: native, not paired) */
+  sw_eval_result_t native_dense;       /* native dense quality against the f32 dense reference */
 } tm_data_t;
 
 static void default_cache_dir(char *buf, size_t len) {
@@ -109,6 +120,7 @@ static sw_rc tm_parse(tm_cfg_t *c, const sw_json_t *j, sw_err_t *err) {
   TM_STR(activation, "silu");
   TM_STR(layers, "all");
   TM_STR(kernel_isa, "auto");
+  TM_STR(weights, "native");
   TM_DBL(sparsity, 0.5);
   TM_DBL(tau, 0.1);
   TM_DBL(act_param, 0.0);
@@ -131,6 +143,7 @@ static sw_rc tm_parse(tm_cfg_t *c, const sw_json_t *j, sw_err_t *err) {
 #undef TM_INT
 #undef TM_DBL
   if (!rc && (rc = sw_isa_parse(c->kernel_isa, &c->isa, err))) sw_err_prefix(err, "model: kernel_isa");
+  if (!rc) rc = sw_llama_weights_parse(c->weights, &c->weights_kind, err);
   if (rc) return rc;
   if (c->window < 2 || c->window > 4096 || c->calib_tokens < c->window || c->eval_tokens < c->window ||
       c->calib_tokens > (1 << 20) || c->eval_tokens > (1 << 20))
@@ -273,10 +286,46 @@ static sw_rc make_spans(tm_data_t *d, const tm_cfg_t *c, const tm_model_t *m, sw
   return SW_OK;
 }
 
+/* A run state on the trial's weights (native: the quantised kernels on c->threads threads). */
+static sw_rc tm_state(sw_llama_state_t *st, const tm_cfg_t *c, const sw_llama_t *m, int max_tok, int n_ctx,
+                      sw_err_t *err) {
+  sw_rc rc = sw_llama_state_init(st, m, max_tok, n_ctx, err);
+  if (!rc && c->weights_kind == SW_LLAMA_WEIGHTS_NATIVE)
+    rc = sw_llama_state_native(st, m, (int)c->threads, SW_ISA_AUTO, err);
+  if (rc && st->x) sw_llama_state_free(st);
+  return rc;
+}
+
+/* The dense reference on the trial's weights.  weights: native runs the f32 dense model first, then the native
+ * one against it (native_dense: the quantised-activation error) and keeps the native distributions. */
+static sw_rc dense_reference(tm_data_t *d, const tm_cfg_t *c, const tm_model_t *m, sw_err_t *err) {
+  tm_cfg_t f32 = *c;
+  f32.weights_kind = SW_LLAMA_WEIGHTS_F32;
+  sw_llama_state_t st;
+  sw_rc rc = tm_state(&st, &f32, &m->model, (int)c->window, (int)c->window, err);
+  if (rc) return rc;
+  rc = sw_eval_run(&m->model, &st, NULL, d->eval, d->n_eval, d->eval_bytes, (int)c->window, NULL, &d->ref, &d->dense,
+                   err);
+  sw_llama_state_free(&st);
+  if (rc || c->weights_kind != SW_LLAMA_WEIGHTS_NATIVE) return rc;
+  sw_eval_ref_t native = {0};
+  if ((rc = tm_state(&st, c, &m->model, (int)c->window, (int)c->window, err))) return rc;
+  rc = sw_eval_run(&m->model, &st, NULL, d->eval, d->n_eval, d->eval_bytes, (int)c->window, &d->ref, &native,
+                   &d->native_dense, err);
+  sw_llama_state_free(&st);
+  if (rc) return rc;
+  sw_eval_ref_free(&d->ref);
+  d->ref = native;
+  d->dense = d->native_dense;
+  d->dense.kl_mean = 0, d->dense.kl_se = 0, d->dense.top1_agree = 1;
+  d->has_native = 1;
+  return SW_OK;
+}
+
 static void data_key(char *key, size_t len, const tm_cfg_t *c, const tm_model_t *m) {
-  snprintf(key, len, "model-data:%s:%s:%lld:%lld:%lld:%lld:%lld:%lld", m->model.sha256, c->text_path,
+  snprintf(key, len, "model-data:%s:%s:%lld:%lld:%lld:%lld:%lld:%lld:%s", m->model.sha256, c->text_path,
            (long long)c->calib_tokens, (long long)c->eval_tokens, (long long)c->window, (long long)c->calib_offset,
-           (long long)c->eval_offset, (long long)c->ref_mb);
+           (long long)c->eval_offset, (long long)c->ref_mb, sw_llama_weights_name(c->weights_kind));
 }
 
 static sw_rc parse_act(const tm_cfg_t *c, sw_act_t *act, sw_err_t *err) {
@@ -305,13 +354,7 @@ static sw_rc tm_prepare(sw_trial_cache_t *cache, const tm_cfg_t *c, tm_model_t *
     if (!d) return sw_err_set(err, SW_ERR_NOMEM, "model: out of memory");
     rc = make_spans(d, c, m, err);
     d->paired = sw_eval_ref_bytes(d->n_eval, (int)c->window, m->model.cfg.vocab) > ((size_t)c->ref_mb << 20);
-    sw_llama_state_t st;
-    if (!rc && !d->paired) rc = sw_llama_state_init(&st, &m->model, (int)c->window, (int)c->window, err);
-    if (!rc && !d->paired) {
-      rc = sw_eval_run(&m->model, &st, NULL, d->eval, d->n_eval, d->eval_bytes, (int)c->window, NULL, &d->ref,
-                       &d->dense, err);
-      sw_llama_state_free(&st);
-    }
+    if (!rc && !d->paired) rc = dense_reference(d, c, m, err);
     if (rc) {
       tm_data_destroy(d);
       return rc;
@@ -444,6 +487,7 @@ typedef struct tm_counted_ffn {
   sw_method_t      *method; /* NULL: dense series */
   const sw_llama_t *model;
   sw_ffn_work_t    *work;   /* dense series scratch */
+  sw_llama_state_t *state;  /* dense series: a state on native weights runs the native dense FFN */
   sw_sde_t         *sde;
 } tm_counted_ffn_t;
 
@@ -458,6 +502,24 @@ static sw_ffn_stats_t tm_stats_delta(const sw_ffn_stats_t *after, const sw_ffn_s
   return d;
 }
 
+/* The counts of one native dense FFN call of layer l (what sw_llama_native_ffn read and computed). */
+static sw_ffn_stats_t tm_native_dense_stats(const sw_llama_t *m, const sw_llama_state_t *s, int l, int n_tok) {
+  sw_ffn_stats_t st = {0};
+  int            d = m->cfg.d_model, f = m->cfg.d_ff;
+  st.flops = st.flops_dense = sw_flops_ffn_dense(d, f, 1, n_tok);
+  st.neurons_executed = st.neurons_total = (int64_t)n_tok * f;
+  st.tokens = n_tok;
+  st.calls = 1;
+  st.rows_read = f;
+  const sw_llama_family_t fam[3] = {SW_LF_FFN_GATE, SW_LF_FFN_UP, SW_LF_FFN_DOWN};
+  for (int i = 0; i < 3; i++) {
+    const sw_qmat_t *q = sw_llama_native_mat(m, s, fam[i], l);
+    st.weight_bytes += q ? (double)q->row_bytes * q->rows : 0.0;
+  }
+  st.weight_bytes_dense = st.weight_bytes;
+  return st;
+}
+
 static sw_rc tm_counted_forward(void *ctx, int l, float *out, const float *x, int n_tok, sw_err_t *err) {
   tm_counted_ffn_t *h = ctx;
   sw_ffn_stats_t    st = {0};
@@ -467,6 +529,9 @@ static sw_rc tm_counted_forward(void *ctx, int l, float *out, const float *x, in
     sw_llama_ffn_t inner = sw_method_hook(h->method);
     rc = inner.forward(inner.ctx, l, out, x, n_tok, err);
     st = tm_stats_delta(&h->method->layers[l].stats, &before);
+  } else if (h->state && sw_llama_native_ffn(h->model, h->state, l, out, x, n_tok)) {
+    st = tm_native_dense_stats(h->model, h->state, l, n_tok);
+    rc = SW_OK;
   } else {
     rc = sw_ffn_dense_forward(out, x, &h->model->w.ffn[l], &st, h->work, n_tok);
   }
@@ -483,6 +548,15 @@ static void tm_counted_attn_input(void *ctx, int l, int site, float *x, int n_to
 static sw_llama_ffn_t tm_counted_hook(tm_counted_ffn_t *h) {
   sw_llama_ffn_t hook = {.forward = tm_counted_forward, .attn_input = h->method ? tm_counted_attn_input : NULL, .ctx = h};
   return hook;
+}
+
+/* weights_native, and for weights: native the native dense model against the f32 dense model (when not paired). */
+static void put_native_dense(sw_trial_out_t *out, const tm_cfg_t *c, const tm_data_t *d) {
+  sw_trial_out_metric(out, "weights_native", c->weights_kind == SW_LLAMA_WEIGHTS_NATIVE, "bool");
+  if (!d->has_native) return;
+  sw_trial_out_metric(out, "ppl_native_dense", d->native_dense.ppl, "ppl");
+  sw_trial_out_metric(out, "kl_native_dense", d->native_dense.kl_mean, "nat/token");
+  sw_trial_out_metric(out, "top1_native_dense", d->native_dense.top1_agree, "fraction");
 }
 
 /* One timed sequence: prefill np tokens, then nd single-token decode steps counted by cnt (may be NULL). */
@@ -509,7 +583,7 @@ static sw_rc put_timing(sw_trial_out_t *out, const sw_json_t *config, const tm_c
                         const tm_data_t *d, sw_method_t *M, const sw_llama_ffn_t *timed, sw_err_t *err) {
   int np = (int)c->prompt_tokens, nd = (int)c->decode_tokens;
   sw_llama_state_t st;
-  sw_rc rc = sw_llama_state_init(&st, &m->model, np, np + nd, err);
+  sw_rc rc = tm_state(&st, c, &m->model, np, np + nd, err);
   if (rc) return rc;
   sw_sde_t sde;
   sw_err_t ce;
@@ -520,7 +594,8 @@ static sw_rc put_timing(sw_trial_out_t *out, const sw_json_t *config, const tm_c
   double dec[TM_MAX_DECODE], med[2][TM_MAX_REPS], pre[2][TM_MAX_REPS];
   /* every kernel call of both series is accounted (warm-up and prefill too: the counters are read around the
    * decode steps only, and SDE counters only count between start and stop) */
-  tm_counted_ffn_t counted[2] = {{NULL, &m->model, &M->work, sde_on ? &sde : NULL}, {M, &m->model, NULL, sde_on ? &sde : NULL}};
+  tm_counted_ffn_t counted[2] = {{NULL, &m->model, &M->work, &st, sde_on ? &sde : NULL},
+                                 {M, &m->model, NULL, NULL, sde_on ? &sde : NULL}};
   sw_llama_ffn_t hooks[2] = {tm_counted_hook(&counted[0]), timed ? *timed : tm_counted_hook(&counted[1])};
   /* timed: the weight-sparse FFN of a pruned model (its calls are not accounted into the SDE counters) */
   for (int rep = -(int)c->warmup; !rc && rep < (int)c->reps; rep++) {
@@ -581,6 +656,9 @@ sw_rc sw_trial_run_model(sw_trial_cache_t *cache, const sw_json_t *config, sw_tr
   if ((rc = method_cfg(&mc, &c, &m->model, err))) return rc;
   sw_trial_prune_t P; /* prunes in place: this runs in the trial's forked child */
   if ((rc = sw_trial_prune_parse(&P, config, err))) return rc;
+  if (P.on && c.weights_kind == SW_LLAMA_WEIGHTS_NATIVE) /* pruning edits the f32 weights, not the file's blocks */
+    return sw_trial_prune_free(&P), sw_err_set(err, SW_ERR_INVALID, "model: weight_sparsity > 0 needs weights: f32 "
+                                                                  "(pruning does not rewrite the quantised blocks)");
   int record = mc.kind != SW_METHOD_DENSE; /* a method calibrates on the pruned model's own inputs */
   if ((rc = sw_trial_prune_apply(&P, &m->model, x, d->calib, d->n_calib, (int)c.window, record, err)))
     return sw_trial_prune_free(&P), rc;
@@ -596,9 +674,10 @@ sw_rc sw_trial_run_model(sw_trial_cache_t *cache, const sw_json_t *config, sw_tr
   int cached = 0;
   double calib_s = 0;
   rc = calibrate(&M, &c, m, d, x, P.tag, &cached, &calib_s, err);
+  if (!rc && c.weights_kind == SW_LLAMA_WEIGHTS_NATIVE) rc = sw_method_native(&M, SW_ISA_AUTO, err);
   sw_llama_state_t st;
   memset(&st, 0, sizeof st);
-  if (!rc) rc = sw_llama_state_init(&st, &m->model, (int)c.window, (int)c.window, err);
+  if (!rc) rc = tm_state(&st, &c, &m->model, (int)c.window, (int)c.window, err);
   sw_eval_result_t r;
   sw_llama_ffn_t hook = sw_method_hook(&M);
   sw_eval_result_t dense = d->dense;
@@ -613,6 +692,7 @@ sw_rc sw_trial_run_model(sw_trial_cache_t *cache, const sw_json_t *config, sw_tr
     put_sparsity(out, &M, &m->model.cfg, 0.5 * (double)c.window);
     put_setup(out, d, &M, cached, calib_s);
     sw_trial_prune_metrics(&P, out);
+    put_native_dense(out, &c, d);
     sw_method_reset_stats(&M);
     sw_wffn_t W;
     int use_w = sw_trial_prune_timed_sparse(&P, mc.kind == SW_METHOD_DENSE || mc.kind == SW_METHOD_TOPK);

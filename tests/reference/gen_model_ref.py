@@ -4,7 +4,9 @@
                and on real tensors of the model, dequantised by the `gguf` package's own dequantiser;
   logits.bin   dense next-token logits of the model on several token sequences, from a float64 NumPy
                forward pass written from the formulas in docs/models.md §1 (weights read and dequantised
-               by `gguf`).
+               by `gguf`);
+  logits_native.bin  the same with every projection input rounded to 8-bit blocks of 32 first (scale
+               max|x|/127, round half away from zero), the math of weights: native (kernels/sw_quant.h).
 Both files start with a magic and a version (below); the C test rejects other versions with a HINT to rerun
 this script.  Usage: gen_model_ref.py MODEL.gguf OUT_DIR"""
 import hashlib
@@ -127,14 +129,25 @@ def rope(x, pos, theta):
     return out
 
 
-def forward(m, W, tokens):
+def quantize_act(x):
+    """Rows of x rounded to 8-bit blocks of 32: scale max|x|/127, q = round half away from zero (float32)."""
+    x32 = x.astype(np.float32).reshape(x.shape[0], -1, 32)
+    amax = np.abs(x32).max(axis=-1, keepdims=True)
+    inv = np.where(amax > 0, np.float32(127) / np.where(amax > 0, amax, 1), 0).astype(np.float32)
+    v = (x32 * inv).astype(np.float32)
+    q = np.clip(np.sign(v) * np.floor(np.abs(v) + np.float32(0.5)), -127, 127)
+    d = (amax / np.float32(127)).astype(np.float32)
+    return (q.astype(np.float64) * d.astype(np.float64)).reshape(x.shape)
+
+
+def forward(m, W, tokens, qa=lambda x: x):
     T = len(tokens)
     x = W["emb"][tokens]                                 # (T, d)
     pos = np.arange(T, dtype=np.float64)
     mask = np.triu(np.full((T, T), -np.inf), 1)
     for l in range(m.n_layer):
         L = W[l]
-        h = rmsnorm(x, L["attn_norm"], m.eps)
+        h = qa(rmsnorm(x, L["attn_norm"], m.eps))
         q = rope((h @ L["q"].T).reshape(T, m.n_head, m.hd), pos, m.theta)
         k = rope((h @ L["k"].T).reshape(T, m.n_kv, m.hd), pos, m.theta)
         v = (h @ L["v"].T).reshape(T, m.n_kv, m.hd)
@@ -146,11 +159,11 @@ def forward(m, W, tokens):
             p = np.exp(sc - sc.max(axis=1, keepdims=True))
             p /= p.sum(axis=1, keepdims=True)
             out[:, hh] = p @ vv
-        x = x + out.reshape(T, -1) @ L["o"].T
-        h = rmsnorm(x, L["ffn_norm"], m.eps)
+        x = x + qa(out.reshape(T, -1)) @ L["o"].T
+        h = qa(rmsnorm(x, L["ffn_norm"], m.eps))
         g = h @ L["gate"].T
-        x = x + ((g / (1.0 + np.exp(-g))) * (h @ L["up"].T)) @ L["down"].T
-    return rmsnorm(x, W["out_norm"], m.eps) @ W["out"].T
+        x = x + qa((g / (1.0 + np.exp(-g))) * (h @ L["up"].T)) @ L["down"].T
+    return qa(rmsnorm(x, W["out_norm"], m.eps)) @ W["out"].T
 
 
 def main():
@@ -166,11 +179,12 @@ def main():
         W[l] = {k: m.w(f"blk.{l}.{n}.weight") for k, n in names.items()}
     sha = hashlib.sha256(open(model_path, "rb").read()).hexdigest().encode()
     vocab = W["out"].shape[0]
-    with open(f"{out_dir}/logits.bin", "wb") as f:
-        f.write(LG_MAGIC + struct.pack("<I", VERSION) + sha + struct.pack("<II", vocab, len(SEQS)))
-        for seq in SEQS:
-            logits = forward(m, W, np.array(seq, dtype=np.int64)).astype(np.float32)
-            f.write(struct.pack("<I", len(seq)) + np.array(seq, dtype=np.int32).tobytes() + logits.tobytes())
+    for name, qa in (("logits", lambda x: x), ("logits_native", quantize_act)):
+        with open(f"{out_dir}/{name}.bin", "wb") as f:
+            f.write(LG_MAGIC + struct.pack("<I", VERSION) + sha + struct.pack("<II", vocab, len(SEQS)))
+            for seq in SEQS:
+                logits = forward(m, W, np.array(seq, dtype=np.int64), qa).astype(np.float32)
+                f.write(struct.pack("<I", len(seq)) + np.array(seq, dtype=np.int32).tobytes() + logits.tobytes())
     print(f"reference fixtures written to {out_dir} ({len(SEQS)} sequences, vocab {vocab})")
 
 

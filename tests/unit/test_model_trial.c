@@ -109,9 +109,11 @@ static void test_model_workload(void **state) {
   (void)state;
   sw_trial_cache_t cache = {0};
   sw_err_t err = {0};
-  sw_json_t *r0 = run(&cache, config(",\"method\":\"cats\",\"sparsity\":0"), &err);
+  /* weights: f32: a method at sparsity 0 is the dense model exactly */
+  sw_json_t *r0 = run(&cache, config(",\"method\":\"cats\",\"sparsity\":0,\"weights\":\"f32\""), &err);
   if (!r0) fail_msg("cats 0: %s", err.msg);
   assert_true(metric(r0, "ppl") == metric(r0, "ppl_dense"));
+  assert_true(metric(r0, "weights_native") == 0.0);
   assert_true(metric(r0, "achieved_sparsity") == 0.0);
   assert_true(metric(r0, "calib_byte_end") <= metric(r0, "eval_byte_start"));
   assert_true(metric(r0, "eval_byte_end") > metric(r0, "eval_byte_start"));
@@ -122,6 +124,11 @@ static void test_model_workload(void **state) {
   assert_true(cn && cn->count > 0); /* default PAPI/SDE set: each event with a value or NULL + reason */
   assert_true(sm && sm->count == 4 * 2); /* decode/prefill x dense/sparse x 2 repetitions */
   check_sde(r0, 0);
+  /* weights: native (default): a method at sparsity 0 runs the native dense FFN, identical to the reference */
+  sw_json_t *rn0 = run(&cache, config(",\"method\":\"cats\",\"sparsity\":0"), &err);
+  if (!rn0) fail_msg("cats 0 native: %s", err.msg);
+  assert_true(metric(rn0, "ppl") == metric(rn0, "ppl_dense") && metric(rn0, "weights_native") == 1.0);
+  sw_json_free(rn0);
   sw_json_t *r5 = run(&cache, config(",\"method\":\"cats\",\"sparsity\":0.5"), &err);
   if (!r5) fail_msg("cats 0.5: %s", err.msg);
   assert_true(metric(r5, "ppl") != metric(r5, "ppl_dense"));
@@ -130,6 +137,11 @@ static void test_model_workload(void **state) {
   assert_true(metric(r5, "sparsity_layer_00") > 0.2);
   assert_true(metric(r5, "sparsity_layer_10") == 0.0); /* outside layers 0-3: dense */
   check_sde(r5, 1);
+  /* default weights: native; its dense reference is the native dense model, measured against f32 dense */
+  assert_true(metric(r5, "weights_native") == 1.0);
+  assert_true(metric(r5, "ppl_dense") != metric(r0, "ppl_dense"));
+  assert_true(metric(r5, "kl_native_dense") > 0.0 && metric(r5, "top1_native_dense") < 1.0);
+  assert_true(metric(r5, "ppl_native_dense") == metric(r5, "ppl_dense"));
   /* the same trial again comes from the disk calibration cache */
   sw_json_t *r5b = run(&cache, config(",\"method\":\"cats\",\"sparsity\":0.5"), &err);
   if (!r5b) fail_msg("cats 0.5 again: %s", err.msg);
@@ -141,7 +153,7 @@ static void test_model_workload(void **state) {
   assert_true(metric(rp, "eval_paired") == 1.0 && metric(r5, "eval_paired") == 0.0);
   assert_true(fabs(metric(rp, "ppl") - metric(r5, "ppl")) <= 1e-9 * metric(r5, "ppl"));
   assert_true(fabs(metric(rp, "kl") - metric(r5, "kl")) <= 1e-9 * metric(r5, "kl"));
-  assert_true(fabs(metric(rp, "ppl_dense") - metric(r0, "ppl_dense")) <= 1e-9 * metric(r0, "ppl_dense"));
+  assert_true(fabs(metric(rp, "ppl_dense") - metric(r5, "ppl_dense")) <= 1e-9 * metric(r5, "ppl_dense"));
   sw_json_free(rp);
   /* the portable kernel variant records itself and gives the same perplexity up to f32 summation order
    * (KT_PPL_VARIANT_RTOL); a bad kernel_isa is an error naming the key */
@@ -159,6 +171,8 @@ static void test_model_workload(void **state) {
   assert_non_null(strstr(err.msg, "overlaps"));
   assert_null(run(&cache, config(",\"method\":\"nope\""), &err));
   assert_non_null(strstr(err.msg, "unknown method 'nope'"));
+  assert_null(run(&cache, config(",\"method\":\"cats\",\"weights\":\"q4\""), &err));
+  assert_non_null(strstr(err.msg, "weights 'q4'"));
   sw_json_free(r0);
   sw_json_free(r5);
   sw_json_free(r5b);
