@@ -718,6 +718,7 @@ sw_rc sw_trial_model_inputs(sw_trial_cache_t *cache, const sw_json_t *config, sw
   tm_data_t *d;
   sw_calib_data_t *x;
   sw_rc rc = tm_parse(&c, config, err);
+  c.weights_kind = SW_LLAMA_WEIGHTS_F32; /* these workloads run their own f32 forward: an f32 dense reference */
   if (!rc) rc = tm_prepare(cache, &c, &m, &d, &x, err);
   if (rc) return rc;
   sw_trial_model_inputs_t v = {&m->model, d->calib, d->eval, d->n_calib, d->n_eval, d->eval_bytes, d->calib_b0,
