@@ -24,7 +24,7 @@ typedef struct sw_trial_model_inputs {
 } sw_trial_model_inputs_t;
 
 /* Parses the model workload's keys of config (model, text, calib_tokens, eval_tokens, window, offsets,
- * ref_mb, ...), loads or finds the model, spans and dense reference in the cache, and fills in. */
+ * ref_mb, ...), loads or finds the model, spans and the f32 dense reference in the cache, and fills in. */
 sw_rc sw_trial_model_inputs(sw_trial_cache_t *cache, const sw_json_t *config, sw_trial_model_inputs_t *in,
                             sw_err_t *err);
 
