@@ -5,17 +5,20 @@
 # configuration has two ok rows.
 . "$(dirname "$0")/lib.sh"
 db="$WORK/one.db"
-mpirun -np 3 "$SPARSWEEP" run "$TESTS/sleep_trials.yaml" --db "$db" --events none --drain-file "$WORK/drain.now" \
+# 800 ms trials (16 s for the grid on 2 workers): run 1 must still be live when the --wait run starts, even
+# when mpirun starts slowly on a loaded machine; it ends by its drain file, not by running out of trials.
+sed 's/sleep_ms: 300/sleep_ms: 800/' "$TESTS/sleep_trials.yaml" > "$WORK/slow_trials.yaml"
+mpirun -np 3 "$SPARSWEEP" run "$WORK/slow_trials.yaml" --db "$db" --events none --drain-file "$WORK/drain.now" \
   > "$WORK/first.out" 2>&1 &
 mp=$!
 wait_rows "$db" 2
 rc=0
-mpirun -np 3 "$SPARSWEEP" run "$TESTS/sleep_trials.yaml" --db "$db" --events none > "$WORK/second.out" 2>&1 || rc=$?
+mpirun -np 3 "$SPARSWEEP" run "$WORK/slow_trials.yaml" --db "$db" --events none > "$WORK/second.out" 2>&1 || rc=$?
 check "second run refused" "$rc" 2
 grep -q "is in use by run 1 (rank 0 pid [0-9]* on host" "$WORK/second.out" || { cat "$WORK/second.out"; fail "refusal does not name run 1"; }
 check "runs after the refusal" "$(sql "$db" "select count(*) from runs")" 1
 # --wait: waits while run 1 is live, then (run 1 drained by its drain file) completes the grid
-mpirun -np 3 "$SPARSWEEP" run "$TESTS/sleep_trials.yaml" --db "$db" --events none --wait > "$WORK/third.out" 2>&1 &
+mpirun -np 3 "$SPARSWEEP" run "$WORK/slow_trials.yaml" --db "$db" --events none --wait > "$WORK/third.out" 2>&1 &
 mp3=$!
 for i in $(seq 1 300); do grep -q "waiting (--wait)" "$WORK/third.out" 2>/dev/null && break; sleep 0.1; done
 grep -q "waiting (--wait)" "$WORK/third.out" || fail "the --wait run did not wait"

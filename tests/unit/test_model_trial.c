@@ -124,12 +124,12 @@ static void test_model_workload(void **state) {
   assert_true(cn && cn->count > 0); /* default PAPI/SDE set: each event with a value or NULL + reason */
   assert_true(sm && sm->count == 4 * 2); /* decode/prefill x dense/sparse x 2 repetitions */
   check_sde(r0, 0);
-  /* weights: native (default): a method at sparsity 0 runs the native dense FFN, identical to the reference */
-  sw_json_t *rn0 = run(&cache, config(",\"method\":\"cats\",\"sparsity\":0"), &err);
+  /* weights: native: a method at sparsity 0 runs the native dense FFN, identical to the reference */
+  sw_json_t *rn0 = run(&cache, config(",\"weights\":\"native\",\"method\":\"cats\",\"sparsity\":0"), &err);
   if (!rn0) fail_msg("cats 0 native: %s", err.msg);
   assert_true(metric(rn0, "ppl") == metric(rn0, "ppl_dense") && metric(rn0, "weights_native") == 1.0);
   sw_json_free(rn0);
-  sw_json_t *r5 = run(&cache, config(",\"method\":\"cats\",\"sparsity\":0.5"), &err);
+  sw_json_t *r5 = run(&cache, config(",\"weights\":\"native\",\"method\":\"cats\",\"sparsity\":0.5"), &err);
   if (!r5) fail_msg("cats 0.5: %s", err.msg);
   assert_true(metric(r5, "ppl") != metric(r5, "ppl_dense"));
   assert_true(metric(r5, "kl") > 0.0);
@@ -137,18 +137,18 @@ static void test_model_workload(void **state) {
   assert_true(metric(r5, "sparsity_layer_00") > 0.2);
   assert_true(metric(r5, "sparsity_layer_10") == 0.0); /* outside layers 0-3: dense */
   check_sde(r5, 1);
-  /* default weights: native; its dense reference is the native dense model, measured against f32 dense */
+  /* weights: native; its dense reference is the native dense model, measured against f32 dense */
   assert_true(metric(r5, "weights_native") == 1.0);
   assert_true(metric(r5, "ppl_dense") != metric(r0, "ppl_dense"));
   assert_true(metric(r5, "kl_native_dense") > 0.0 && metric(r5, "top1_native_dense") < 1.0);
   assert_true(metric(r5, "ppl_native_dense") == metric(r5, "ppl_dense"));
   /* the same trial again comes from the disk calibration cache */
-  sw_json_t *r5b = run(&cache, config(",\"method\":\"cats\",\"sparsity\":0.5"), &err);
+  sw_json_t *r5b = run(&cache, config(",\"weights\":\"native\",\"method\":\"cats\",\"sparsity\":0.5"), &err);
   if (!r5b) fail_msg("cats 0.5 again: %s", err.msg);
   assert_true(metric(r5b, "calib_cached") == 1.0);
   assert_true(metric(r5b, "ppl") == metric(r5, "ppl"));
   /* paired mode (no stored dense reference) gives the same numbers */
-  sw_json_t *rp = run(&cache, config(",\"method\":\"cats\",\"sparsity\":0.5,\"ref_mb\":0"), &err);
+  sw_json_t *rp = run(&cache, config(",\"weights\":\"native\",\"method\":\"cats\",\"sparsity\":0.5,\"ref_mb\":0"), &err);
   if (!rp) fail_msg("cats 0.5 paired: %s", err.msg);
   assert_true(metric(rp, "eval_paired") == 1.0 && metric(r5, "eval_paired") == 0.0);
   assert_true(fabs(metric(rp, "ppl") - metric(r5, "ppl")) <= 1e-9 * metric(r5, "ppl"));
@@ -157,19 +157,19 @@ static void test_model_workload(void **state) {
   sw_json_free(rp);
   /* the portable kernel variant records itself and gives the same perplexity up to f32 summation order
    * (KT_PPL_VARIANT_RTOL); a bad kernel_isa is an error naming the key */
-  sw_json_t *rv = run(&cache, config(",\"method\":\"cats\",\"sparsity\":0.5,\"kernel_isa\":\"portable\""), &err);
+  sw_json_t *rv = run(&cache, config(",\"weights\":\"native\",\"method\":\"cats\",\"sparsity\":0.5,\"kernel_isa\":\"portable\""), &err);
   if (!rv) fail_msg("cats 0.5 portable: %s", err.msg);
   assert_true(metric(rv, "kernel_isa") == (double)SW_ISA_PORTABLE);
   const char *env = getenv(SW_ISA_ENV);
   if (!env || !*env) assert_true(metric(r5, "kernel_isa") == (double)sw_isa_best());
   assert_true(fabs(metric(rv, "ppl") - metric(r5, "ppl")) <= KT_PPL_VARIANT_RTOL * metric(r5, "ppl"));
   sw_json_free(rv);
-  assert_null(run(&cache, config(",\"method\":\"cats\",\"kernel_isa\":\"mmx\""), &err));
+  assert_null(run(&cache, config(",\"weights\":\"native\",\"method\":\"cats\",\"kernel_isa\":\"mmx\""), &err));
   assert_non_null(strstr(err.msg, "kernel_isa"));
   /* overlapping spans and unknown methods are errors with a message */
-  assert_null(run(&cache, config(",\"method\":\"cats\",\"eval_offset\":0"), &err));
+  assert_null(run(&cache, config(",\"weights\":\"native\",\"method\":\"cats\",\"eval_offset\":0"), &err));
   assert_non_null(strstr(err.msg, "overlaps"));
-  assert_null(run(&cache, config(",\"method\":\"nope\""), &err));
+  assert_null(run(&cache, config(",\"weights\":\"native\",\"method\":\"nope\""), &err));
   assert_non_null(strstr(err.msg, "unknown method 'nope'"));
   assert_null(run(&cache, config(",\"method\":\"cats\",\"weights\":\"q4\""), &err));
   assert_non_null(strstr(err.msg, "weights 'q4'"));
