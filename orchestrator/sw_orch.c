@@ -24,7 +24,6 @@
 #include "orchestrator/sw_runlock.h"
 #include "orchestrator/sw_progress.h"
 #include "orchestrator/sw_stale.h"
-#include "orchestrator/sw_tally.h"
 #include "results/sw_store.h"
 
 #define SW_ORCH_MAGIC 0x4f524348u          /* "ORCH" */
@@ -861,13 +860,15 @@ static void s_release_lock(sw_orch_t *o) {
   o->lock_held = 0;
 }
 
-/* The summary's counts as the database holds them after the last commit (sw_tally.h). */
+/* The summary's counts as the database holds them after the last commit (sw_store_tally_run). */
 static void s_tally(sw_orch_t *o) {
-  unsigned char *planned = calloc(o->trials.count ? o->trials.count : 1, 1);
-  sw_tally_t t;
+  const char **planned = calloc(o->trials.count ? o->trials.count : 1, sizeof *planned);
+  size_t n_planned = 0;
+  sw_store_tally_t t;
   sw_err_t e;
-  for (size_t i = 0; planned && i < o->trials.count; i++) planned[i] = o->first_attempt[i] != 0;
-  if (planned && sw_tally_run(o->store, o->sum->run_id, &o->trials, planned, &t, &e) == SW_OK) {
+  for (size_t i = 0; planned && i < o->trials.count; i++)
+    if (o->first_attempt[i] != 0) planned[n_planned++] = o->trials.items[i].hash;
+  if (planned && sw_store_tally_run(o->store, o->sum->run_id, planned, n_planned, &t, &e) == SW_OK) {
     o->sum->ok = t.ok;
     o->sum->failed = t.failed;
     o->sum->timeout = t.timeout;

@@ -79,8 +79,8 @@ typedef struct sw_orch_summary {
   int64_t attempts;     /* trial attempts recorded (>= ok + failed + interrupted when retrying) */
   int64_t not_run;      /* planned trials without a final result in this run: what a resume will run */
   int     counts_from_db; /* 1: ok..not_run were counted back from the database after the last commit
-                             (orchestrator/sw_tally.h); 0: this process's own counts (the database could not
-                             be read), which may include results a failed commit lost */
+                             (sw_store_tally_run in results/sw_store.h); 0: this process's own counts (the
+                             database could not be read), which may include results a failed commit lost */
   int64_t run_id;       /* runs.run_id, 0 for a dry run */
   double  wall_s;       /* wall time of the dispatch loop, s */
   double  cpu_s;        /* rank 0 user+system CPU time during the loop, s (getrusage, all threads) */

@@ -135,6 +135,21 @@ void sw_store_set_busy_timeout(sw_store_t *st, int ms);
  * path and file system.  NULL on local disks. */
 const char *sw_store_fs_warning(const sw_store_t *st);
 
+/* The run summary as the database holds it: after the last commit rank 0 counts, for run_id, each trial's
+ * last attempt by status, the attempts, and which of the planned config hashes (the trials this invocation
+ * had to run) have no final result, so a summary never claims results a failed commit lost.  SW_ERR_DB
+ * naming the database when a query fails (then *out is zeroed). */
+typedef struct sw_store_tally {
+  int64_t ok;          /* trials whose last attempt in the run is ok */
+  int64_t failed;      /* ... failed (crash, exit status, workload error, out of memory) */
+  int64_t timeout;     /* ... timeout */
+  int64_t interrupted; /* ... interrupted (a drain, or a rank that stopped answering) */
+  int64_t attempts;    /* trial rows of the run */
+  int64_t not_run;     /* planned trials without an ok/failed/timeout row in the run: a resume runs them */
+} sw_store_tally_t;
+sw_rc sw_store_tally_run(sw_store_t *st, int64_t run_id, const char *const *planned, size_t n_planned,
+                         sw_store_tally_t *out, sw_err_t *err);
+
 /* Path as given to sw_store_open (borrowed). */
 const char *sw_store_path(const sw_store_t *st);
 
