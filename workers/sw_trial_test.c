@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "common/sw_time.h"
+#include "models/sw_eval.h"
 #include "workers/sw_slot.h"
 #include "workers/sw_trial.h"
 
@@ -218,11 +219,6 @@ static sw_rc stream_parse(const sw_json_t *config, stream_cfg_t *c, sw_err_t *er
   return slowdown_knob(&c->slowdown, err);
 }
 
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
 static void stream_samples(const stream_cfg_t *c, const float *buf, size_t len, sw_trial_out_t *out) {
   volatile float sink = 0;
   size_t n_sparse = (size_t)((double)len * c->fraction * c->slowdown);
@@ -234,10 +230,7 @@ static void stream_samples(const stream_cfg_t *c, const float *buf, size_t len, 
     sw_trial_out_sample(out, "sparse", (int)rep, ts);
     if (ratio) ratio[rep] = td / ts;
   }
-  if (ratio) {
-    qsort(ratio, (size_t)c->reps, sizeof *ratio, cmp_double);
-    sw_trial_out_metric(out, "speedup", ratio[c->reps / 2], "ratio");
-  }
+  if (ratio) sw_trial_out_metric(out, "speedup", sw_eval_median(ratio, (size_t)c->reps), "ratio");
   free(ratio);
 }
 
