@@ -4,8 +4,8 @@
  * reported by `sparsweep run --summary-json`).  A benchmark that prints figures, not a pass/fail test. */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <spawn.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +15,7 @@
 #include "cli/sw_cli.h"
 #include "common/sw_buf.h"
 #include "common/sw_json.h"
+#include "results/sw_report.h"
 
 extern char **environ;
 
@@ -124,16 +125,14 @@ static int s_read_summary(const char *path, s_sweep_result_t *r) {
   return 0;
 }
 
+/* Mean trial wall time of the database (ended_s - started_s); -1 when it cannot be read. */
 static double s_child_mean(const char *db) {
-  sqlite3 *h = NULL;
-  sqlite3_stmt *st = NULL;
-  double mean = -1.0;
-  if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-      sqlite3_prepare_v2(h, "SELECT avg(ended_s - started_s) FROM trials", -1, &st, NULL) == SQLITE_OK &&
-      sqlite3_step(st) == SQLITE_ROW)
-    mean = sqlite3_column_double(st, 0);
-  sqlite3_finalize(st);
-  sqlite3_close(h);
+  sw_rdb_t *h = NULL;
+  sw_err_t  err;
+  double    mean = -1.0;
+  if (sw_report_open(db, &h, &err) != SW_OK || sw_report_mean_trial_seconds(h, &mean, &err) != SW_OK || isnan(mean))
+    mean = -1.0; /* unreadable, or no trials */
+  sw_report_close(h);
   return mean;
 }
 

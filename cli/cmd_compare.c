@@ -7,8 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sqlite3.h>
-
 #include "cli/sw_cli.h"
 #include "results/sw_report.h"
 
@@ -94,7 +92,7 @@ static int parse_args(int argc, char **argv, compare_args_t *a) {
 /* Opens a database and loads the runs of a comma-separated list (each resolved by sw_report_resolve_run) into
  * sets[0..*n); a run listed twice is an error. */
 static sw_rc load(const char *path, const char *list, const char *where, sw_rset_t *sets, size_t *n, sw_err_t *err) {
-  sqlite3 *db = NULL;
+  sw_rdb_t *db = NULL;
   *n = 0;
   sw_rc rc = sw_report_open(path, &db, err); /* its messages name the path already */
   if (rc != SW_OK) return rc;
@@ -116,7 +114,7 @@ static sw_rc load(const char *path, const char *list, const char *where, sw_rset
     p = comma ? comma + 1 : NULL;
   }
   if (rc != SW_OK) sw_err_prefix(err, "%s", path);
-  sqlite3_close(db);
+  sw_report_close(db);
   return rc;
 }
 

@@ -4,8 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sqlite3.h>
-
 #include "cli/sw_cli.h"
 #include "results/sw_report.h"
 
@@ -41,7 +39,7 @@ int cmd_export(int argc, char **argv) {
   }
   sw_err_t err;
   sw_err_clear(&err);
-  sqlite3 *db = NULL;
+  sw_rdb_t *db = NULL;
   int64_t run_id = 0;
   sw_rc rc = sw_report_open(db_path, &db, &err);
   if (rc == SW_OK && run) rc = sw_report_resolve_run(db, run, &run_id, &err);
@@ -50,7 +48,7 @@ int cmd_export(int argc, char **argv) {
     rc = sw_err_set(&err, SW_ERR_IO, "cannot write %s", out_path);
   if (rc == SW_OK) rc = sw_report_export(db, run_id, fmt, out, &err);
   if (out && out != stdout && fclose(out) != 0 && rc == SW_OK) rc = sw_err_set(&err, SW_ERR_IO, "writing %s failed", out_path);
-  sqlite3_close(db);
+  sw_report_close(db);
   if (rc != SW_OK) fprintf(stderr, "sparsweep export: %s\n", err.msg);
   return rc == SW_OK ? SW_EXIT_OK : rc == SW_ERR_NOMEM || rc == SW_ERR_IO ? SW_EXIT_FAIL : SW_EXIT_USAGE;
 }

@@ -4,8 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sqlite3.h>
-
 #include "cli/sw_cli.h"
 #include "results/sw_report.h"
 
@@ -41,11 +39,11 @@ int cmd_history(int argc, char **argv) {
   }
   sw_err_t err;
   sw_err_clear(&err);
-  sqlite3 *db = NULL;
+  sw_rdb_t *db = NULL;
   sw_buf_t out = SW_BUF_INIT;
   sw_rc rc = sw_report_open(db_path, &db, &err);
   if (rc == SW_OK) rc = sw_report_history(db, metric, where, min_rel, &out, &err);
-  sqlite3_close(db);
+  sw_report_close(db);
   fputs(sw_buf_str(&out), stdout);
   sw_buf_free(&out);
   if (rc != SW_OK) fprintf(stderr, "sparsweep history: %s\n", err.msg);

@@ -5,8 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sqlite3.h>
-
 #include "cli/sw_cli.h"
 #include "results/sw_plot.h"
 #include "results/sw_report.h"
@@ -92,7 +90,7 @@ static sw_rc do_pareto(sw_rset_t *set, const report_args_t *a, sw_buf_t *out, sw
   return sw_report_pareto(set, x, comma + 1, &a->o, out, err);
 }
 
-static sw_rc run_report(sqlite3 *db, report_args_t *a, sw_buf_t *out, sw_buf_t *notes, sw_err_t *err) {
+static sw_rc run_report(sw_rdb_t *db, report_args_t *a, sw_buf_t *out, sw_buf_t *notes, sw_err_t *err) {
   int64_t run_id;
   sw_rset_t set;
   memset(&set, 0, sizeof set);
@@ -125,11 +123,11 @@ int cmd_report(int argc, char **argv) {
   split_metrics(&a);
   sw_err_t err;
   sw_err_clear(&err);
-  sqlite3 *db = NULL;
+  sw_rdb_t *db = NULL;
   sw_buf_t out = SW_BUF_INIT, notes = SW_BUF_INIT;
   sw_rc rc = sw_report_open(a.db, &db, &err);
   if (rc == SW_OK) rc = run_report(db, &a, &out, &notes, &err);
-  sqlite3_close(db);
+  sw_report_close(db);
   fputs(sw_buf_str(&out), stdout);
   if (rc == SW_OK) fputs(sw_buf_str(&notes), stderr);
   else fprintf(stderr, "sparsweep report: %s\n", err.msg);

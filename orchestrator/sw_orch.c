@@ -6,7 +6,6 @@
 #include "orchestrator/sw_orch.h"
 
 #include <errno.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -686,31 +685,16 @@ static int s_breaker(sw_orch_t *o) {
   return 1;
 }
 
-/* Commits the batch, then writes a consistent copy of the database to opts->snapshot_path: VACUUM INTO a
- * temporary file next to it, then rename(), so readers of the snapshot never see a partial file
- * (orchestration.md §14: only rank 0 holds a connection, and only to the node-local file). */
+/* Commits the batch, then writes a consistent copy of the database to opts->snapshot_path (sw_store_snapshot:
+ * VACUUM INTO a temporary file, then rename, so readers of the snapshot never see a partial file). */
 static sw_rc s_snapshot(sw_orch_t *o, sw_err_t *err) {
   const char *path = o->opts->snapshot_path;
   if (!path || !o->store) return SW_OK;
-  sw_rc rc = sw_store_flush(o->store, err);
-  if (rc != SW_OK) return rc;
-  sw_buf_t tmp = SW_BUF_INIT;
-  sw_buf_printf(&tmp, "%s.tmp-%ld", path, (long)getpid());
-  char *sql = sqlite3_mprintf("VACUUM INTO %Q", sw_buf_str(&tmp));
-  char *msg = NULL;
-  unlink(sw_buf_str(&tmp));
-  if (!sql || sqlite3_exec(sw_store_handle(o->store), sql, NULL, NULL, &msg) != SQLITE_OK) {
-    rc = sw_err_set(err, SW_ERR_IO, "cannot write snapshot '%s': %s", sw_buf_str(&tmp), msg ? msg : "out of memory");
-  } else if (rename(sw_buf_str(&tmp), path) != 0) {
-    rc = sw_err_set(err, SW_ERR_IO, "cannot rename snapshot '%s' to '%s': %s", sw_buf_str(&tmp), path, strerror(errno));
-  } else {
+  sw_rc rc = sw_store_snapshot(o->store, path, err);
+  if (rc == SW_OK) {
     o->sum->snapshots++;
     sw_log(&o->log, SW_LOG_INFO, "snapshot of %s written to %s", o->opts->db_path, path);
   }
-  if (rc != SW_OK) unlink(sw_buf_str(&tmp));
-  sqlite3_free(msg);
-  sqlite3_free(sql);
-  sw_buf_free(&tmp);
   return rc;
 }
 

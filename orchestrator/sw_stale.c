@@ -1,11 +1,10 @@
 /* sw_stale: rank 0 stamps its host, pid and process start time into runs.env, and a later run on the same
- * database marks earlier 'running' runs whose stamped process is gone as 'aborted'.  Reads go through the
- * store's connection; the only write is sw_store_run_end, so the store stays the one writer. */
+ * database marks earlier 'running' runs whose stamped process is gone as 'aborted'.  The running runs come
+ * from sw_store_each_running_run and the only write is sw_store_run_end: no SQL here (results/ owns it). */
 #include "orchestrator/sw_stale.h"
 
 #include <errno.h>
 #include <signal.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,49 +105,34 @@ typedef struct s_stale_run {
   double  last_s; /* last trial's end, or the run's start */
 } s_stale_run_t;
 
-/* Collects the stale runs of host into *out (caller frees). */
-static sw_rc s_find_stale(sw_store_t *st, const char *host, s_stale_run_t **out, size_t *n, sw_err_t *err) {
-  static const char sql[] =
-      "SELECT r.run_id, r.env, COALESCE((SELECT MAX(t.ended_s) FROM trials t WHERE t.run_id = r.run_id), "
-      "r.started_s) FROM runs r WHERE r.status = 'running' AND r.imported_from IS NULL ORDER BY r.run_id";
-  sqlite3      *db = sw_store_handle(st);
-  sqlite3_stmt *q = NULL;
-  *out = NULL;
-  *n = 0;
-  if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK)
-    return sw_err_set(err, SW_ERR_IO, "cannot look for aborted runs in '%s': %s", sw_store_path(st),
-                      sqlite3_errmsg(db));
-  size_t cap = 0;
-  int    step;
-  while ((step = sqlite3_step(q)) == SQLITE_ROW) {
-    if (!s_run_is_stale((const char *)sqlite3_column_text(q, 1), host)) continue;
-    if (*n == cap) {
-      cap = cap ? 2 * cap : 4;
-      s_stale_run_t *grown = realloc(*out, cap * sizeof *grown);
-      if (!grown) {
-        sqlite3_finalize(q);
-        return sw_err_set(err, SW_ERR_NOMEM, "out of memory listing aborted runs");
-      }
-      *out = grown;
-    }
-    (*out)[(*n)++] = (s_stale_run_t){sqlite3_column_int64(q, 0), sqlite3_column_double(q, 2)};
+/* The stale runs of one host, collected during sw_store_each_running_run. */
+typedef struct s_stale_list {
+  const char    *host;
+  s_stale_run_t *runs; /* owned */
+  size_t         n, cap;
+} s_stale_list_t;
+
+static sw_rc s_collect_stale(void *ctx, int64_t run_id, const char *env, double last_s, sw_err_t *err) {
+  s_stale_list_t *l = ctx;
+  if (!s_run_is_stale(env, l->host)) return SW_OK;
+  if (l->n == l->cap) {
+    size_t         cap = l->cap ? 2 * l->cap : 4;
+    s_stale_run_t *grown = realloc(l->runs, cap * sizeof *grown);
+    if (!grown) return sw_err_set(err, SW_ERR_NOMEM, "out of memory listing aborted runs");
+    l->runs = grown, l->cap = cap;
   }
-  sw_rc rc = step == SQLITE_DONE ? SW_OK
-                                 : sw_err_set(err, SW_ERR_IO, "cannot look for aborted runs in '%s': %s",
-                                              sw_store_path(st), sqlite3_errmsg(db));
-  sqlite3_finalize(q);
-  return rc;
+  l->runs[l->n++] = (s_stale_run_t){run_id, last_s};
+  return SW_OK;
 }
 
 sw_rc sw_stale_abort_runs(sw_store_t *st, const char *host, int64_t *n_aborted, sw_err_t *err) {
-  s_stale_run_t *runs = NULL;
-  size_t         n = 0;
+  s_stale_list_t list = {host ? host : "", NULL, 0, 0};
   if (n_aborted) *n_aborted = 0;
-  sw_rc rc = s_find_stale(st, host ? host : "", &runs, &n, err);
-  for (size_t i = 0; rc == SW_OK && i < n; i++) {
-    rc = sw_store_run_end(st, runs[i].run_id, "aborted", runs[i].last_s, err);
+  sw_rc rc = sw_store_each_running_run(st, s_collect_stale, &list, err);
+  for (size_t i = 0; rc == SW_OK && i < list.n; i++) {
+    rc = sw_store_run_end(st, list.runs[i].run_id, "aborted", list.runs[i].last_s, err);
     if (rc == SW_OK && n_aborted) (*n_aborted)++;
   }
-  free(runs);
+  free(list.runs);
   return rc;
 }

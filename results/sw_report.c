@@ -15,7 +15,8 @@
 
 /* ------------------------------------------------------------------ opening */
 
-sw_rc sw_report_open(const char *path, sqlite3 **db, sw_err_t *err) {
+/* Opens path read-only and checks its application id and schema version; *db = the connection. */
+static sw_rc open_checked(const char *path, sqlite3 **db, sw_err_t *err) {
   *db = NULL;
   sqlite3 *h = NULL;
   if (sqlite3_open_v2(path, &h, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
@@ -47,6 +48,34 @@ sw_rc sw_report_open(const char *path, sqlite3 **db, sw_err_t *err) {
   return SW_ERR_DB;
 }
 
+sw_rc sw_report_open(const char *path, sw_rdb_t **db, sw_err_t *err) {
+  *db = calloc(1, sizeof **db);
+  if (!*db) return sw_err_set(err, SW_ERR_NOMEM, "%s: out of memory", path);
+  sw_rc rc = open_checked(path, &(*db)->db, err);
+  if (rc != SW_OK) {
+    free(*db);
+    *db = NULL;
+  }
+  return rc;
+}
+
+void sw_report_close(sw_rdb_t *db) {
+  if (!db) return;
+  sqlite3_close(db->db);
+  free(db);
+}
+
+sw_rc sw_report_mean_trial_seconds(sw_rdb_t *rdb, double *mean_s, sw_err_t *err) {
+  sqlite3_stmt *st = NULL;
+  *mean_s = NAN;
+  if (sqlite3_prepare_v2(rdb->db, "SELECT avg(ended_s - started_s) FROM trials", -1, &st, NULL) != SQLITE_OK)
+    return sw_report_db_error(rdb->db, err, "trials");
+  int step = sqlite3_step(st);
+  if (step == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) *mean_s = sqlite3_column_double(st, 0);
+  sqlite3_finalize(st);
+  return step == SQLITE_ROW ? SW_OK : sw_report_db_error(rdb->db, err, "trials");
+}
+
 sw_rc sw_report_db_error(sqlite3 *db, sw_err_t *err, const char *what) {
   return sw_err_set(err, SW_ERR_DB, "%s: %s", what, sqlite3_errmsg(db));
 }
@@ -68,7 +97,8 @@ static double col_double(sqlite3_stmt *st, int i) {
   return sqlite3_column_type(st, i) == SQLITE_NULL ? NAN : sqlite3_column_double(st, i);
 }
 
-sw_rc sw_report_resolve_run(sqlite3 *db, const char *spec, int64_t *run_id, sw_err_t *err) {
+sw_rc sw_report_resolve_run(sw_rdb_t *rdb, const char *spec, int64_t *run_id, sw_err_t *err) {
+  sqlite3 *db = rdb->db;
   sqlite3_stmt *st = NULL;
   const char *sql;
   char *end = NULL;
@@ -366,7 +396,8 @@ static sw_rc load_children(sqlite3 *db, int64_t run_id, sw_rset_t *set, int whic
   return rc;
 }
 
-sw_rc sw_rset_load(sqlite3 *db, int64_t run_id, const char *where, sw_rset_t *out, sw_err_t *err) {
+sw_rc sw_rset_load(sw_rdb_t *rdb, int64_t run_id, const char *where, sw_rset_t *out, sw_err_t *err) {
+  sqlite3 *db = rdb->db;
   memset(out, 0, sizeof *out);
   sw_rc rc = load_run(db, run_id, &out->run, err);
   if (rc == SW_OK) rc = load_trials(db, run_id, where, out, err);

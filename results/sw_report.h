@@ -14,17 +14,24 @@
 #include "common/sw_json.h"
 #include "results/sw_stats.h"
 
-struct sqlite3;
-
 /* ------------------------------------------------------------------ loading */
 
+/* A results database opened read-only for reports.  Opaque: SQLite stays inside results/ (its CMake target
+ * links it PRIVATE), so commands hold this handle and call the functions below. */
+typedef struct sw_rdb sw_rdb_t;
+
 /* Opens path read-only and checks it is a sparsweep database this build understands (application_id and
- * PRAGMA user_version <= SW_STORE_SCHEMA_VERSION); errors name the path. */
-sw_rc sw_report_open(const char *path, struct sqlite3 **db, sw_err_t *err);
+ * PRAGMA user_version <= SW_STORE_SCHEMA_VERSION); errors name the path.  Close with sw_report_close. */
+sw_rc sw_report_open(const char *path, sw_rdb_t **db, sw_err_t *err);
+/* Closes a handle from sw_report_open; NULL-safe. */
+void sw_report_close(sw_rdb_t *db);
+
+/* Mean wall time (ended_s - started_s, seconds) of every trial row of the database; NaN when it has none. */
+sw_rc sw_report_mean_trial_seconds(sw_rdb_t *db, double *mean_s, sw_err_t *err);
 
 /* Resolves a run: NULL or "latest" = the newest run that has trials; a number = runs.run_id; otherwise a
  * runs.uuid prefix (must be unique).  SW_ERR_NOTFOUND with a message when nothing matches. */
-sw_rc sw_report_resolve_run(struct sqlite3 *db, const char *spec, int64_t *run_id, sw_err_t *err);
+sw_rc sw_report_resolve_run(sw_rdb_t *db, const char *spec, int64_t *run_id, sw_err_t *err);
 
 /* Rewrites a user filter into SQL over trials aliased t: bare identifiers are config keys
  * (json_extract(t.config, '$.key')), except SQL keywords, function names (followed by '('), and the trial
@@ -82,7 +89,7 @@ typedef struct sw_rset {
 
 /* Loads the trials of run_id (with metrics, samples and counters), restricted by where (user syntax of
  * sw_where_to_sql; NULL = all).  out must be zeroed; free with sw_rset_free. */
-sw_rc sw_rset_load(struct sqlite3 *db, int64_t run_id, const char *where, sw_rset_t *out, sw_err_t *err);
+sw_rc sw_rset_load(sw_rdb_t *db, int64_t run_id, const char *where, sw_rset_t *out, sw_err_t *err);
 void  sw_rset_free(sw_rset_t *set);
 
 /* Lookups (NULL when absent). */
@@ -244,7 +251,7 @@ int sw_is_accuracy_metric(const char *name);
 
 /* A metric ("latency:<series>" = median of samples) across all runs, per config (restricted by where),
  * runs ordered by start time, with change points (sw_change_points, min_rel) marked. */
-sw_rc sw_report_history(struct sqlite3 *db, const char *metric, const char *where, double min_rel, sw_buf_t *out,
+sw_rc sw_report_history(sw_rdb_t *db, const char *metric, const char *where, double min_rel, sw_buf_t *out,
                         sw_err_t *err);
 
 typedef enum sw_export_format {
@@ -255,6 +262,6 @@ typedef enum sw_export_format {
 /* Writes every trial (run_id 0 = all runs) as one CSV row (run and trial columns, then config keys, then
  * metrics, then per-series n and median) or one JSON object per line (config, metrics, units, samples,
  * counters nested). */
-sw_rc sw_report_export(struct sqlite3 *db, int64_t run_id, sw_export_format fmt, FILE *out, sw_err_t *err);
+sw_rc sw_report_export(sw_rdb_t *db, int64_t run_id, sw_export_format fmt, FILE *out, sw_err_t *err);
 
 #endif

@@ -780,11 +780,11 @@ static sw_rc history_one(const sw_rset_t *sets, const hist_pt_t *pts, size_t n, 
   return rc;
 }
 
-sw_rc sw_report_history(sqlite3 *db, const char *metric, const char *where, double min_rel, sw_buf_t *out,
+sw_rc sw_report_history(sw_rdb_t *db, const char *metric, const char *where, double min_rel, sw_buf_t *out,
                         sw_err_t *err) {
   int64_t *ids;
   size_t nr, nsets = 0;
-  sw_rc rc = list_runs(db, &ids, &nr, err);
+  sw_rc rc = list_runs(db->db, &ids, &nr, err);
   sw_rset_t *sets = rc == SW_OK ? calloc(nr ? nr : 1, sizeof *sets) : NULL;
   if (rc == SW_OK && !sets) rc = sw_err_set(err, SW_ERR_NOMEM, "history: out of memory");
   for (size_t i = 0; rc == SW_OK && i < nr; i++, nsets++) rc = sw_rset_load(db, ids[i], where, &sets[i], err);
@@ -970,7 +970,7 @@ static void export_jsonl_trial(const sw_rrun_t *r, const sw_rtrial_t *t, sw_buf_
   sw_buf_puts(b, "]}\n");
 }
 
-sw_rc sw_report_export(sqlite3 *db, int64_t run_id, sw_export_format fmt, FILE *out, sw_err_t *err) {
+sw_rc sw_report_export(sw_rdb_t *db, int64_t run_id, sw_export_format fmt, FILE *out, sw_err_t *err) {
   int64_t *ids = NULL;
   size_t nr = 0, nsets = 0;
   sw_rc rc = SW_OK;
@@ -979,7 +979,7 @@ sw_rc sw_report_export(sqlite3 *db, int64_t run_id, sw_export_format fmt, FILE *
     if (ids) ids[nr++] = run_id;
     else rc = sw_err_set(err, SW_ERR_NOMEM, "export: out of memory");
   } else {
-    rc = list_runs(db, &ids, &nr, err);
+    rc = list_runs(db->db, &ids, &nr, err);
   }
   sw_rset_t *sets = rc == SW_OK ? calloc(nr ? nr : 1, sizeof *sets) : NULL;
   if (rc == SW_OK && !sets) rc = sw_err_set(err, SW_ERR_NOMEM, "export: out of memory");

@@ -10,6 +10,11 @@
 
 struct sqlite3;
 
+/* The handle behind sw_rdb_t: one read-only connection. */
+struct sw_rdb {
+  struct sqlite3 *db;
+};
+
 /* SW_ERR_DB with "what: sqlite3_errmsg(db)". */
 sw_rc sw_report_db_error(struct sqlite3 *db, sw_err_t *err, const char *what);
 /* strdup that tolerates NULL (returns NULL). */

@@ -12,7 +12,6 @@
 #include "common/sw_err.h"
 #include "common/sw_status.h"
 
-struct sqlite3;
 
 /* Schema version written to PRAGMA user_version; opening a file with a larger value fails. */
 #define SW_STORE_SCHEMA_VERSION 3
@@ -153,8 +152,17 @@ sw_rc sw_store_tally_run(sw_store_t *st, int64_t run_id, const char *const *plan
 /* Path as given to sw_store_open (borrowed). */
 const char *sw_store_path(const sw_store_t *st);
 
-/* The underlying connection, for read queries by reports (borrowed; do not close, do not write). */
-struct sqlite3 *sw_store_handle(sw_store_t *st);
+/* Commits the batch, then writes a consistent copy of the database to path: VACUUM INTO a temporary file
+ * "<path>.tmp-<pid>" beside it, then rename(), so readers of path never see a partial file.  SW_ERR_IO
+ * naming the file on failure (the temporary file is removed; rows already committed stay). */
+sw_rc sw_store_snapshot(sw_store_t *st, const char *path, sw_err_t *err);
+
+/* Called once per run still marked 'running' (not imported), in run_id order: env is the run's env JSON text
+ * (may be NULL), last_s its last trial's end (its start when it has no trial).  The callback must not write
+ * to the store (collect, then call sw_store_run_end after the iteration).  A non-SW_OK return stops it. */
+typedef sw_rc (*sw_store_run_fn)(void *ctx, int64_t run_id, const char *env, double last_s, sw_err_t *err);
+/* Iterates the running runs of st.  SW_ERR_IO naming the database on SQL errors. */
+sw_rc sw_store_each_running_run(sw_store_t *st, sw_store_run_fn fn, void *ctx, sw_err_t *err);
 
 /* Inserts a runs row (status "running") and commits it immediately, so a crash keeps the provenance.
  * *run_id receives runs.run_id. */

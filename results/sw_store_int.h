@@ -33,6 +33,8 @@ struct sw_store {
 #define SW_STORE_CHECK(st) assert((st) != NULL && (st)->magic == SW_STORE_MAGIC)
 #endif
 
+/* The underlying connection (borrowed; do not close).  For results/ and its tests only. */
+struct sqlite3 *sw_store_handle(sw_store_t *st);
 /* Sets err to SW_ERR_DB: "<what> '<path>': <sqlite3_errmsg>".  Returns SW_ERR_DB. */
 sw_rc sw_store_db_err(sw_store_t *st, sw_err_t *err, const char *what);
 /* Executes SQL without results; SW_ERR_DB naming what + path on failure. */

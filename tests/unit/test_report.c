@@ -133,8 +133,8 @@ static void add_samples(sqlite3 *db, int trial, const char *series, const double
   sqlite3_finalize(st);
 }
 
-static sqlite3 *open_ro(const char *path) {
-  sqlite3 *db = NULL;
+static sw_rdb_t *open_ro(const char *path) {
+  sw_rdb_t *db = NULL;
   sw_err_t err;
   if (sw_report_open(path, &db, &err) != SW_OK) fail_msg("%s", err.msg);
   return db;
@@ -191,15 +191,15 @@ static const char *const expected_small =
     "  trial 3 method=teal sparsity=0.5: too few repetitions (sparse: 3 < 6)\n";
 
 static void report_text(const char *path, const char *where, const sw_report_opts_t *o, sw_buf_t *out) {
-  sqlite3 *db = open_ro(path);
+  sw_rdb_t *rdb = open_ro(path);
   int64_t run;
   sw_err_t err;
   sw_rset_t set;
-  assert_int_equal(sw_report_resolve_run(db, NULL, &run, &err), SW_OK);
-  if (sw_rset_load(db, run, where, &set, &err) != SW_OK) fail_msg("%s", err.msg);
+  assert_int_equal(sw_report_resolve_run(rdb, NULL, &run, &err), SW_OK);
+  if (sw_rset_load(rdb, run, where, &set, &err) != SW_OK) fail_msg("%s", err.msg);
   if (sw_report_tables(&set, o, out, NULL, &err) != SW_OK) fail_msg("%s", err.msg);
   sw_rset_free(&set);
-  sqlite3_close(db);
+  sw_report_close(rdb);
 }
 
 static void test_report_small_exact(void **state) {
@@ -260,12 +260,12 @@ static void test_report_where_relative_trials(void **state) {
   assert_contains(sw_buf_str(&out), "VALID\n");
   sw_buf_free(&out);
   /* A filter that is not SQL is an input error, not a crash. */
-  sqlite3 *db = open_ro(path);
+  sw_rdb_t *rdb = open_ro(path);
   sw_rset_t set;
   sw_err_t err;
-  assert_int_equal(sw_rset_load(db, 1, "method = ; drop table runs", &set, &err), SW_ERR_PARSE);
-  assert_int_equal(sw_rset_load(db, 1, "method = = 'x'", &set, &err), SW_ERR_INVALID);
-  sqlite3_close(db);
+  assert_int_equal(sw_rset_load(rdb, 1, "method = ; drop table runs", &set, &err), SW_ERR_PARSE);
+  assert_int_equal(sw_rset_load(rdb, 1, "method = = 'x'", &set, &err), SW_ERR_INVALID);
+  sw_report_close(rdb);
   sw_buf_t sql = SW_BUF_INIT;
   assert_int_equal(sw_where_to_sql("status = 'ok' and abs(tau) < 1e-3", &sql, &err), SW_OK);
   assert_string_equal(sw_buf_str(&sql), "t.status = 'ok' and abs(json_extract(t.config, '$.\"tau\"')) < 1e-3");
@@ -346,10 +346,10 @@ static void test_report_pareto(void **state) {
     add_metric(db, i + 1, "ppl", p[i], NULL);
   }
   close_db(db);
-  db = open_ro(path);
+  sw_rdb_t *rdb = open_ro(path);
   sw_rset_t set;
   sw_err_t err;
-  assert_int_equal(sw_rset_load(db, 1, NULL, &set, &err), SW_OK);
+  assert_int_equal(sw_rset_load(rdb, 1, NULL, &set, &err), SW_OK);
   sw_report_opts_t o;
   sw_report_opts_default(&o);
   sw_buf_t out = SW_BUF_INIT;
@@ -364,7 +364,7 @@ static void test_report_pareto(void **state) {
   assert_string_equal(sw_buf_str(&out), want);
   sw_buf_free(&out);
   sw_rset_free(&set);
-  sqlite3_close(db);
+  sw_report_close(rdb);
 }
 
 /* ------------------------------------------------------------------ compare */
@@ -422,10 +422,10 @@ static void synthetic_run(const char *dir, const char *name, char *path, size_t 
 }
 
 static void load_run(const char *path, sw_rset_t *set) {
-  sqlite3 *db = open_ro(path);
+  sw_rdb_t *rdb = open_ro(path);
   sw_err_t err;
-  if (sw_rset_load(db, 1, NULL, set, &err) != SW_OK) fail_msg("%s", err.msg);
-  sqlite3_close(db);
+  if (sw_rset_load(rdb, 1, NULL, set, &err) != SW_OK) fail_msg("%s", err.msg);
+  sw_report_close(rdb);
 }
 
 static size_t count_of(const char *hay, const char *needle) {
@@ -654,10 +654,10 @@ static void multi_run_db(const char *dir, const char *name, char *path, size_t c
 }
 
 static void load_run_id(const char *path, int run, sw_rset_t *set) {
-  sqlite3 *db = open_ro(path);
+  sw_rdb_t *rdb = open_ro(path);
   sw_err_t err;
-  if (sw_rset_load(db, run, NULL, set, &err) != SW_OK) fail_msg("%s", err.msg);
-  sqlite3_close(db);
+  if (sw_rset_load(rdb, run, NULL, set, &err) != SW_OK) fail_msg("%s", err.msg);
+  sw_report_close(rdb);
 }
 
 /* The line of out that describes cfg (its first one), copied into line. */
@@ -951,14 +951,14 @@ static void test_compare_along_axis(void **state) {
   assert_int_equal(sw_axis_filter("method=teal", "batch >= 1", &kc, &fc, &err), SW_OK);
   assert_string_equal(kb, "method");
   assert_string_equal(sw_buf_str(&fc), "(batch >= 1) and method = 'teal'");
-  sqlite3 *db = open_ro(path);
+  sw_rdb_t *rdb = open_ro(path);
   for (int i = 0; i < 3; i++) {
-    assert_int_equal(sw_rset_load(db, i + 1, sw_buf_str(&fb), &b[i], &err), SW_OK);
-    assert_int_equal(sw_rset_load(db, i + 1, sw_buf_str(&fc), &c[i], &err), SW_OK);
+    assert_int_equal(sw_rset_load(rdb, i + 1, sw_buf_str(&fb), &b[i], &err), SW_OK);
+    assert_int_equal(sw_rset_load(rdb, i + 1, sw_buf_str(&fc), &c[i], &err), SW_OK);
     assert_int_equal(sw_compare_rekey(&b[i], kb, &err), SW_OK);
     assert_int_equal(sw_compare_rekey(&c[i], kc, &err), SW_OK);
   }
-  sqlite3_close(db);
+  sw_report_close(rdb);
   sw_compare_opts_t o;
   sw_compare_opts_default(&o);
   o.min_runs = 3;
@@ -1005,10 +1005,10 @@ static void test_history_marks_step(void **state) {
     add_metric(db, r + 1, "speedup", speed[r], "x");
   }
   close_db(db);
-  db = open_ro(path);
+  sw_rdb_t *rdb = open_ro(path);
   sw_buf_t out = SW_BUF_INIT;
   sw_err_t err;
-  assert_int_equal(sw_report_history(db, "speedup", NULL, 0.05, &out, &err), SW_OK);
+  assert_int_equal(sw_report_history(rdb, "speedup", NULL, 0.05, &out, &err), SW_OK);
   const char *text = sw_buf_str(&out);
   assert_contains(text, ": 8 runs, 1 step\n");
   assert_int_equal(count_of(text, "<- "), 1);
@@ -1016,23 +1016,54 @@ static void test_history_marks_step(void **state) {
   const char *line = strstr(text, "\n5    c400000");
   assert_non_null(line);
   assert_contains(line, "<- -15.0%");
-  assert_int_equal(sw_report_history(db, "nope", NULL, 0.05, &out, &err), SW_ERR_NOTFOUND);
+  assert_int_equal(sw_report_history(rdb, "nope", NULL, 0.05, &out, &err), SW_ERR_NOTFOUND);
   /* Run selection: latest by start time, id, unique uuid prefix; ambiguous and missing runs are errors. */
   int64_t run = 0;
-  assert_int_equal(sw_report_resolve_run(db, NULL, &run, &err), SW_OK);
+  assert_int_equal(sw_report_resolve_run(rdb, NULL, &run, &err), SW_OK);
   assert_int_equal(run, 8);
-  assert_int_equal(sw_report_resolve_run(db, "3", &run, &err), SW_OK);
+  assert_int_equal(sw_report_resolve_run(rdb, "3", &run, &err), SW_OK);
   assert_int_equal(run, 3);
-  assert_int_equal(sw_report_resolve_run(db, "uuid-5", &run, &err), SW_OK);
+  assert_int_equal(sw_report_resolve_run(rdb, "uuid-5", &run, &err), SW_OK);
   assert_int_equal(run, 5);
-  assert_int_equal(sw_report_resolve_run(db, "uuid-", &run, &err), SW_ERR_INVALID);
-  assert_int_equal(sw_report_resolve_run(db, "99", &run, &err), SW_ERR_NOTFOUND);
+  assert_int_equal(sw_report_resolve_run(rdb, "uuid-", &run, &err), SW_ERR_INVALID);
+  assert_int_equal(sw_report_resolve_run(rdb, "99", &run, &err), SW_ERR_NOTFOUND);
   char *argv1[] = {"history", path, NULL}; /* --metric is required */
   assert_int_equal(cmd_history(2, argv1), SW_EXIT_USAGE);
   char *argv2[] = {"history", path, "--metric", "speedup", "--where", "method = 'topk'", NULL};
   assert_int_equal(cmd_history(6, argv2), SW_EXIT_OK);
   sw_buf_free(&out);
-  sqlite3_close(db);
+  sw_report_close(rdb);
+}
+
+/* The benchmark's mean trial time goes through the opaque handle: (2 + 4 + 9) / 3 = 5 s, hand-computed; a
+ * database without trials gives NaN. */
+static void test_mean_trial_seconds(void **state) {
+  const char *dir = *state;
+  char path[512];
+  sqlite3 *db = new_db(dir, "mean.db", path, sizeof path);
+  add_run(db, 1, "abc", "fp", 1);
+  close_db(db);
+  sw_rdb_t *rdb = open_ro(path);
+  sw_err_t err;
+  double mean = 0;
+  assert_int_equal(sw_report_mean_trial_seconds(rdb, &mean, &err), SW_OK);
+  assert_true(isnan(mean));
+  sw_report_close(rdb);
+  db = new_db(dir, "mean.db", path, sizeof path);
+  add_run(db, 1, "abc", "fp", 1);
+  const double span[][2] = {{100, 102}, {200, 204}, {300, 309}};
+  for (int i = 0; i < 3; i++) {
+    char sql[256];
+    snprintf(sql, sizeof sql, "INSERT INTO trials(trial_id, run_id, config_hash, config, status, started_s, ended_s)"
+             " VALUES (%d, 1, 'h%d', '{}', 'ok', %g, %g)", i + 1, i, span[i][0], span[i][1]);
+    exec_sql(db, sql);
+  }
+  close_db(db);
+  rdb = open_ro(path);
+  assert_int_equal(sw_report_mean_trial_seconds(rdb, &mean, &err), SW_OK);
+  assert_true(fabs(mean - 5.0) < 1e-12);
+  sw_report_close(rdb);
+  sw_report_close(NULL); /* NULL-safe */
 }
 
 static void test_export_csv_jsonl(void **state) {
@@ -1231,6 +1262,7 @@ int main(void) {
       cmocka_unit_test(test_compare_accuracy_tolerance),
       cmocka_unit_test(test_history_marks_step),
       cmocka_unit_test(test_export_csv_jsonl),
+      cmocka_unit_test(test_mean_trial_seconds),
       cmocka_unit_test(test_plots_png_svg),
       cmocka_unit_test(test_plot_overlap_heatmap),
   };

@@ -25,6 +25,7 @@
 #include <sqlite3.h>
 
 #include "results/sw_store.h"
+#include "results/sw_store_int.h" /* sw_store_handle: the tests read the rows back with SQL */
 
 /* Values below are stored and read back as IEEE doubles: exact equality is expected. */
 #define TOL_EXACT 0.0
