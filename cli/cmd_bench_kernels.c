@@ -17,6 +17,7 @@
 
 #include "cli/sw_cli.h"
 #include "common/sw_time.h"
+#include "common/sw_stats.h"
 #include "kernels/sw_ffn.h"
 #include "kernels/sw_ffn_dense.h"
 #include "kernels/sw_ffn_sparse.h"
@@ -67,16 +68,6 @@ typedef struct bk_ctx {
 } bk_ctx_t;
 
 typedef enum bk_kind { BK_DENSE, BK_MASK, BK_POLICY } bk_kind_t;
-
-static int bk_cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-static double bk_median(double *v, int n) {
-  qsort(v, (size_t)n, sizeof *v, bk_cmp_double);
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 static const sw_ffn_weights_t *bk_weights(bk_ctx_t *c) {
   if (c->warm) return &c->copies[0];
@@ -137,7 +128,8 @@ static bk_result_t bk_pairs_x(bk_ctx_t *ca, bk_kind_t a, bk_ctx_t *cb, bk_kind_t
     bw = g > bw ? g : bw;
   }
   if (sink == 12345.678f) printf(" ");
-  bk_result_t res = {bk_median(ta, reps), bk_median(tb, reps), bk_median(r, reps), bytes, sp / reps, bytes_a, bw};
+  size_t      n = (size_t)reps;
+  bk_result_t res = {sw_median(ta, n), sw_median(tb, n), sw_median(r, n), bytes, sp / reps, bytes_a, bw};
   return res;
 }
 
@@ -203,7 +195,7 @@ static double bk_bandwidth(bk_ctx_t *c, sw_pool_t *pool, const sw_membw_t *how, 
   }
   if (sink == 12345.678f) printf(" ");
   *best_out = best;
-  return bk_median(v, n);
+  return sw_median(v, (size_t)n);
 }
 
 /* The anchor's read method: every strategy of the best SIMD variant, in BK_PICK_ROUNDS interleaved rounds on the
@@ -384,8 +376,8 @@ static double bk_thread_ratios(bk_ctx_t *c1, bk_ctx_t *c2, int reps, double *bw_
     rb[i] = b1 / b2;
   }
   if (sink == 12345.678f) printf(" ");
-  *bw_ratio = bk_median(rb, reps);
-  return bk_median(rs, reps);
+  *bw_ratio = sw_median(rb, (size_t)reps);
+  return sw_median(rs, (size_t)reps);
 }
 
 /* 2 threads (batch 1, s = 0.5 mask).  The sparse 2-thread/1-thread throughput is the median ratio of interleaved

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli/sw_cli.h"
+#include "common/sw_stats.h"
 #include "models/sw_calib.h"
 #include "models/sw_eval.h"
 #include "models/sw_gguf.h"
@@ -169,8 +170,8 @@ static int bm_llamacpp(const bm_opts_t *o, int threads, double *pre_tps, double 
 static void bm_print(const bm_row_t *rows, int have_llama, int reps, int threads) {
   double dec[BM_ROWS], pre[BM_ROWS];
   for (int i = 0; i < BM_ROWS; i++) {
-    dec[i] = sw_eval_median(rows[i].dec, (size_t)reps);
-    pre[i] = sw_eval_median(rows[i].pre, (size_t)reps);
+    dec[i] = sw_median(rows[i].dec, (size_t)reps);
+    pre[i] = sw_median(rows[i].pre, (size_t)reps);
   }
   printf("\nthreads %d (median of %d interleaved repetitions)\n", threads, reps);
   printf("%-28s %12s %12s %12s %12s %10s\n", "configuration", "decode tok/s", "vs native", "vs llama.cpp",
@@ -205,7 +206,7 @@ static sw_rc bm_run_threads(const bm_opts_t *o, const sw_llama_t *m, bm_row_t *r
       sw_llama_ffn_t hook = r->has_method ? sw_method_hook(&r->M) : (sw_llama_ffn_t){0};
       rc = sw_eval_time(m, &st[r->weights], r->has_method ? &hook : NULL, tok, o->prompt, o->decode, &p, dec, err);
       if (rc || rep < 0) continue;
-      r->dec[rep] = 1.0 / sw_eval_median(dec, (size_t)o->decode);
+      r->dec[rep] = 1.0 / sw_median(dec, (size_t)o->decode);
       r->pre[rep] = o->prompt / p;
     }
   }

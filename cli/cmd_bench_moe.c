@@ -11,6 +11,7 @@
 
 #include "cli/sw_cli.h"
 #include "common/sw_time.h"
+#include "common/sw_stats.h"
 #include "kernels/sw_ffn_dense.h"
 #include "kernels/sw_moe.h"
 
@@ -50,16 +51,6 @@ typedef struct bench_state {
   sw_moe_t            *moe;
   sw_moe_router_t      router;
 } bench_state_t;
-
-static int s_cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-
-static double s_median(double *v, int n) {
-  qsort(v, (size_t)n, sizeof *v, s_cmp_double);
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 static void s_usage(FILE *f) {
   fprintf(f, "usage: sparsweep bench moe [--shape llama7b|mistral7b|smollm2] [--batch 1,16,64] [--expert-size 128]\n"
@@ -175,7 +166,8 @@ static pair_result_t s_time_pairs(bench_state_t *st, const bench_opts_t *o, cons
     if (rep < 0) continue;
     td[rep] = 1e-9 * (double)(t1 - t0), tm[rep] = 1e-9 * (double)(t2 - t1), tr[rep] = td[rep] / tm[rep];
   }
-  res.dense_s = s_median(td, o->reps), res.moe_s = s_median(tm, o->reps), res.ratio = s_median(tr, o->reps);
+  size_t n = (size_t)o->reps;
+  res.dense_s = sw_median(td, n), res.moe_s = sw_median(tm, n), res.ratio = sw_median(tr, n);
 out:
   free(td), free(tm), free(tr);
   return res;

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "cli/sw_cli.h"
+#include "common/sw_stats.h"
 #include "common/sw_time.h"
 #include "kernels/sw_gemv_sparse.h"
 #include "kernels/sw_wsparse.h"
@@ -132,8 +133,8 @@ static bw_result_t bw_pairs(bw_ctx_t *c, bw_op_t a, bw_op_t b, int reps) {
     tb[i] = bw_call(c, b, &sb);
     r[i] = ta[i] / tb[i];
   }
-  bw_result_t res = {sw_eval_median(ta, (size_t)reps), sw_eval_median(tb, (size_t)reps),
-                     sw_eval_median(r, (size_t)reps), sa.weight_bytes, sb.weight_bytes};
+  bw_result_t res = {sw_median(ta, (size_t)reps), sw_median(tb, (size_t)reps),
+                     sw_median(r, (size_t)reps), sa.weight_bytes, sb.weight_bytes};
   return res;
 }
 
@@ -327,8 +328,8 @@ static void bw_run_sddmm(const bw_opts_t *o, sw_wsparse_ctx_t *ws) {
         if (i < 0) continue;
         td[i] = (double)(t1 - t0) * 1e-9, tsp[i] = (double)(t2 - t1) * 1e-9, r[i] = td[i] / tsp[i];
       }
-      printf("%-6d %5.2f %9.3f %9.3f %7.2f %6.2f\n", ks[a], sp[b], 1e3 * sw_eval_median(td, o->reps),
-             1e3 * sw_eval_median(tsp, o->reps), sw_eval_median(r, o->reps), 1.0 / (1.0 - sp[b]));
+      printf("%-6d %5.2f %9.3f %9.3f %7.2f %6.2f\n", ks[a], sp[b], 1e3 * sw_median(td, o->reps),
+             1e3 * sw_median(tsp, o->reps), sw_median(r, o->reps), 1.0 / (1.0 - sp[b]));
       sw_csr_free(&pat);
     }
 done:

@@ -66,7 +66,9 @@ sw_rc sw_policy_select(sw_mask_t *mask, const sw_policy_t *p, const float *gact,
 
 /* --- calibration primitives (exported for the model's attention inputs and for tests) --- */
 /* Threshold t with a fraction s of |v| at or below t: the order statistic of |v| (CATS, CHESS-style
- * per-layer quantile).  s = 0 gives a negative t (everything active).  *t receives it. */
+ * per-layer quantile).  s = 0 gives a negative t (everything active).  *t receives it.  Deliberately not
+ * sw_quantile (common/sw_stats.h): a threshold must be one of the values, so that exactly round(s n) of
+ * them fall at or below it; an interpolated quantile would not be. */
 sw_rc sw_calib_abs_quantile(float *t, const float *v, size_t n, double s, sw_err_t *err);
 /* TEAL: t = F⁻¹(0.5 + s/2) of the signed empirical distribution of v (assumes symmetry around 0). */
 sw_rc sw_calib_teal(float *t, const float *v, size_t n, double s, sw_err_t *err);

@@ -226,17 +226,3 @@ sw_rc sw_eval_time(const sw_llama_t *m, sw_llama_state_t *s, const sw_llama_ffn_
   return SW_OK;
 }
 
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-double sw_eval_median(const double *v, size_t n) {
-  double *c = malloc(n * sizeof *c);
-  if (!c) return NAN;
-  memcpy(c, v, n * sizeof *c);
-  qsort(c, n, sizeof *c, cmp_double);
-  double med = n % 2 ? c[n / 2] : 0.5 * (c[n / 2 - 1] + c[n / 2]);
-  free(c);
-  return med;
-}

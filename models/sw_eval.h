@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "common/sw_err.h"
+#include "common/sw_stats.h"
 #include "models/sw_llama.h"
 
 /* The dense model's next-token log-probabilities at every scored position of every window. */
@@ -64,7 +65,8 @@ size_t sw_eval_ref_bytes(size_t n_tokens, int window, int vocab);
 sw_rc sw_eval_time(const sw_llama_t *m, sw_llama_state_t *s, const sw_llama_ffn_t *ffn, const int32_t *tokens,
                    int n_prompt, int n_decode, double *prefill_s, double *decode_s, sw_err_t *err);
 
-/* Median of n values (sorts a copy; n >= 1). */
-double sw_eval_median(const double *v, size_t n);
+/* Kept only so that code written against the old name still builds: the project's one median is sw_median
+ * (common/sw_stats.h); use that. */
+static inline double sw_eval_median(const double *v, size_t n) { return sw_median(v, n); }
 
 #endif

@@ -280,13 +280,6 @@ sw_rc sw_plot_speedup_vs_sparsity(const sw_rset_t *set, const char *dir, const s
   return rc;
 }
 
-/* Quantile by linear interpolation between order statistics (Hyndman & Fan type 7). */
-static double quantile(const double *sorted, size_t n, double q) {
-  double h = (double)(n - 1) * q;
-  size_t lo = (size_t)floor(h);
-  return lo + 1 < n ? sorted[lo] + (h - (double)lo) * (sorted[lo + 1] - sorted[lo]) : sorted[n - 1];
-}
-
 /* Union of series names over the first max trials (at most 4, sorted). */
 static size_t series_names(const sw_rset_t *set, size_t max, const char **names) {
   size_t n = 0;
@@ -340,8 +333,9 @@ static sw_rc latency_data(const sw_rset_t *set, size_t max, const char **names, 
       sw_sorted_copy(sr->v, sr->n, tmp);
       group_text(&set->trials[i], keys, nk, label, sizeof label);
       double x = (double)i + ((double)s - (double)(ns - 1) / 2) * 0.8 / (double)ns;
-      fprintf(dat, "%.6g\t%.9g\t%.9g\t%.9g\t%.9g\t%.9g\t%s\n", x, tmp[0] * scale, quantile(tmp, sr->n, 0.25) * scale,
-              quantile(tmp, sr->n, 0.5) * scale, quantile(tmp, sr->n, 0.75) * scale, tmp[sr->n - 1] * scale,
+      fprintf(dat, "%.6g\t%.9g\t%.9g\t%.9g\t%.9g\t%.9g\t%s\n", x, tmp[0] * scale,
+              sw_quantile_sorted(tmp, sr->n, 0.25) * scale, sw_quantile_sorted(tmp, sr->n, 0.5) * scale,
+              sw_quantile_sorted(tmp, sr->n, 0.75) * scale, tmp[sr->n - 1] * scale,
               *label ? label : set->trials[i].config_hash);
     }
   }

@@ -12,7 +12,7 @@
 #include "common/sw_buf.h"
 #include "common/sw_err.h"
 #include "common/sw_json.h"
-#include "results/sw_stats.h"
+#include "common/sw_stats.h"
 
 /* ------------------------------------------------------------------ loading */
 

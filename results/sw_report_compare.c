@@ -100,7 +100,7 @@ typedef struct cmp_ctx {
 } cmp_ctx_t;
 
 /* One comparison of baseline values xb[nb] with candidate values xc[nc] (all > 0). */
-/* The run-level verdict input (>= 2 runs per side): pooled t test of the log run medians (results/sw_stats.h).
+/* The run-level verdict input (>= 2 runs per side): pooled t test of the log run medians (common/sw_stats.h).
  * Repetitions inside one process share its memory placement, frequency and neighbours, so they are not
  * independent samples of what a rerun shows; the runs are. */
 static sw_rc run_level_test(cmp_ctx_t *c, lat_cmp_t *l, const run_medians_t *rm, sw_err_t *err) {

@@ -1,6 +1,6 @@
-# Tests of the report layer (results/sw_stats, sw_report, sw_plot and the report/compare/history/export
+# Tests of the report layer (common/sw_stats, sw_report, sw_plot and the report/compare/history/export
 # commands).  test_stats is pure; test_report builds small databases with the store's schema.
-sw_unit_test(stats ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_stats.c LIBS sw_results TIMEOUT 60)
+sw_unit_test(stats ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_stats.c LIBS sw_common TIMEOUT 60)
 # test_report calls cmd_report/cmd_compare/cmd_export/cmd_history in-process (exit codes); their sources (and the
 # shared argument helpers) are compiled in directly so the test depends on sw_results only, not on every module
 # behind the sparsweep CLI.

@@ -34,6 +34,7 @@
 #include <string.h>
 
 #include "common/sw_time.h"
+#include "common/sw_stats.h"
 #include "kernels/sw_ffn.h"
 #include "kernels/sw_ffn_dense.h"
 #include "kernels/sw_ffn_sparse.h"
@@ -169,18 +170,6 @@ static void ft_fill_tokens(float *x, size_t n, uint64_t seed) {
   }
 }
 
-static int ft_cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-/* q-quantile (nearest rank) of v[n] (sorted in place). */
-static double ft_quantile(double *v, int n, double q) {
-  qsort(v, (size_t)n, sizeof *v, ft_cmp_double);
-  int k = (int)ceil(q * n) - 1;
-  return v[k < 0 ? 0 : (k >= n ? n - 1 : k)];
-}
-
 /* Everything one trial needs, freed by ft_state_free. */
 typedef struct ft_state {
   ft_cfg_t       cfg;
@@ -304,9 +293,9 @@ static sw_rc ft_time(ft_state_t *s, sw_trial_out_t *out, double *t_dense, double
     sw_trial_out_sample(out, "sparse", i, ts[i]);
   }
   if (rc == SW_OK) {
-    *t_dense = ft_quantile(td, reps, 0.5);
-    *t_sparse = ft_quantile(ts, reps, 0.5);
-    *ratio = ft_quantile(r, reps, 0.5);
+    *t_dense = sw_median(td, (size_t)reps);
+    *t_sparse = sw_median(ts, (size_t)reps);
+    *ratio = sw_median(r, (size_t)reps);
   } else {
     sw_err_set(err, rc, "ffn: kernel call failed (%s)", sw_err_name(rc));
   }
@@ -363,9 +352,9 @@ static void ft_write_metrics(ft_state_t *s, sw_trial_out_t *out, double td, doub
   sw_trial_out_metric(out, "sparsity_neuron", sp, "fraction");
   if (tok) {
     for (int t = 0; t < n; t++) tok[t] = sw_mask_token_sparsity(&s->mask, t);
-    sw_trial_out_metric(out, "sparsity_token_p10", ft_quantile(tok, n, 0.1), "fraction");
-    sw_trial_out_metric(out, "sparsity_token_p50", ft_quantile(tok, n, 0.5), "fraction");
-    sw_trial_out_metric(out, "sparsity_token_p90", ft_quantile(tok, n, 0.9), "fraction");
+    sw_trial_out_metric(out, "sparsity_token_p10", sw_quantile(tok, (size_t)n, 0.1), "fraction");
+    sw_trial_out_metric(out, "sparsity_token_p50", sw_quantile(tok, (size_t)n, 0.5), "fraction");
+    sw_trial_out_metric(out, "sparsity_token_p90", sw_quantile(tok, (size_t)n, 0.9), "fraction");
     free(tok);
   }
   sw_trial_out_metric(out, "flops", st->flops, "flop");

@@ -47,6 +47,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/sw_stats.h"
 #include "common/sw_time.h"
 #include "kernels/sw_ffn_dense.h"
 #include "kernels/sw_flops.h"
@@ -603,7 +604,7 @@ static sw_rc put_timing(sw_trial_out_t *out, const sw_json_t *config, const tm_c
       double p = 0;
       rc = timed_sequence(&m->model, &st, &hooks[which], d->eval, np, nd, rep < 0 ? NULL : cnt[which], &p, dec, err);
       if (rc || rep < 0) continue;
-      med[which][rep] = sw_eval_median(dec, (size_t)nd);
+      med[which][rep] = sw_median(dec, (size_t)nd);
       pre[which][rep] = p;
       sw_trial_out_sample(out, which ? "decode_sparse" : "decode_dense", rep, med[which][rep]);
       sw_trial_out_sample(out, which ? "prefill_sparse" : "prefill_dense", rep, p);
@@ -618,14 +619,14 @@ static sw_rc put_timing(sw_trial_out_t *out, const sw_json_t *config, const tm_c
   if (rc) return rc;
   double ratios[TM_MAX_REPS], pr[TM_MAX_REPS];
   for (int r = 0; r < c->reps; r++) ratios[r] = med[0][r] / med[1][r], pr[r] = pre[0][r] / pre[1][r];
-  double dd = sw_eval_median(med[0], (size_t)c->reps), ds = sw_eval_median(med[1], (size_t)c->reps);
-  double pd = sw_eval_median(pre[0], (size_t)c->reps), ps = sw_eval_median(pre[1], (size_t)c->reps);
+  double dd = sw_median(med[0], (size_t)c->reps), ds = sw_median(med[1], (size_t)c->reps);
+  double pd = sw_median(pre[0], (size_t)c->reps), ps = sw_median(pre[1], (size_t)c->reps);
   sw_trial_out_metric(out, "decode_s_dense", dd, "s/token");
   sw_trial_out_metric(out, "decode_s_sparse", ds, "s/token");
-  sw_trial_out_metric(out, "decode_speedup", sw_eval_median(ratios, (size_t)c->reps), "ratio");
+  sw_trial_out_metric(out, "decode_speedup", sw_median(ratios, (size_t)c->reps), "ratio");
   sw_trial_out_metric(out, "prefill_tok_s_dense", np / pd, "token/s");
   sw_trial_out_metric(out, "prefill_tok_s_sparse", np / ps, "token/s");
-  sw_trial_out_metric(out, "prefill_speedup", sw_eval_median(pr, (size_t)c->reps), "ratio");
+  sw_trial_out_metric(out, "prefill_speedup", sw_median(pr, (size_t)c->reps), "ratio");
   return SW_OK;
 }
 

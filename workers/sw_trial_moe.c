@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/sw_names.h"
+#include "common/sw_stats.h"
 #include "common/sw_time.h"
 #include "kernels/sw_act.h"
 #include "kernels/sw_ffn_dense.h"
@@ -103,19 +104,6 @@ static sw_rc s_read_keys(moe_keys_t *k, const sw_json_t *c, int d_ff, sw_err_t *
 
 /* ---------------------------------------------------------------- shared measurement */
 
-static int s_cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-
-static double s_quantile(double *v, int n, double q) {
-  if (n <= 0) return NAN;
-  qsort(v, (size_t)n, sizeof *v, s_cmp_double);
-  double pos = q * (n - 1);
-  int lo = (int)floor(pos), hi = lo + 1 < n ? lo + 1 : lo;
-  return v[lo] + (v[hi] - v[lo]) * (pos - lo);
-}
-
 /* Mean over tokens of ‖y − ref‖ / ‖ref‖ (tokens with a zero reference are skipped). */
 static double s_rel_error(const float *y, const float *ref, int n_tok, int d) {
   double sum = 0;
@@ -186,9 +174,9 @@ static void s_stats_metrics(sw_trial_out_t *out, const sw_ffn_stats_t *st, const
   static const char *const qn[3] = {"p10", "p50", "p90"};
   for (int i = 0; i < 3; i++) {
     snprintf(name, sizeof name, "%s_%s", unit_name, qn[i]);
-    sw_trial_out_metric(out, name, s_quantile(cnt, n, qs[i]), "count");
+    sw_trial_out_metric(out, name, sw_quantile(cnt, (size_t)n, qs[i]), "count");
     snprintf(name, sizeof name, "sparsity_token_%s", qn[i]);
-    sw_trial_out_metric(out, name, s_quantile(sp, n, qs[i]), "fraction");
+    sw_trial_out_metric(out, name, sw_quantile(sp, (size_t)n, qs[i]), "fraction");
   }
   free(cnt), free(sp);
 }
@@ -265,8 +253,9 @@ static void s_time_pairs(const method_ctx_t *m, moe_counters_t *cn, float *yd, f
 /* Medians of the timed pairs and the rates derived from them and the quality call's stats st. */
 static void s_timing_metrics(const sw_trial_moe_in_t *in, const sw_ffn_stats_t *st, double *td, double *tm,
                              double *ratio, sw_trial_out_t *out) {
-  double t_dense = s_quantile(td, in->reps, 0.5), t_method = s_quantile(tm, in->reps, 0.5);
-  sw_trial_out_metric(out, "speedup", s_quantile(ratio, in->reps, 0.5), "ratio");
+  size_t n = (size_t)in->reps;
+  double t_dense = sw_median(td, n), t_method = sw_median(tm, n);
+  sw_trial_out_metric(out, "speedup", sw_median(ratio, n), "ratio");
   sw_trial_out_metric(out, "time_dense", t_dense, "s");
   sw_trial_out_metric(out, "time_method", t_method, "s");
   /* ideal: dense FLOPs over executed FLOPs (1/(1-s) for neuron sparsity s, router cost included) */

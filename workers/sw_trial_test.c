@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/sw_stats.h"
 #include "common/sw_time.h"
 #include "models/sw_eval.h"
 #include "workers/sw_slot.h"
@@ -230,7 +231,7 @@ static void stream_samples(const stream_cfg_t *c, const float *buf, size_t len, 
     sw_trial_out_sample(out, "sparse", (int)rep, ts);
     if (ratio) ratio[rep] = td / ts;
   }
-  if (ratio) sw_trial_out_metric(out, "speedup", sw_eval_median(ratio, (size_t)c->reps), "ratio");
+  if (ratio) sw_trial_out_metric(out, "speedup", sw_median(ratio, (size_t)c->reps), "ratio");
   free(ratio);
 }
 

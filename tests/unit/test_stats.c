@@ -1,4 +1,4 @@
-/* Unit tests for results/sw_stats: Mann-Whitney U and p against hand counts and scipy 1.17.1
+/* Unit tests for common/sw_stats: Mann-Whitney U and p against hand counts and scipy 1.17.1
  * (scipy.stats.mannwhitneyu, an independent implementation; the numbers are written down here, scipy is
  * not needed at run time), Holm/BH on a p-value list adjusted by hand, order-statistic and ratio
  * intervals against hand values and a brute-force Python enumeration, interval coverage on synthetic
@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "results/sw_stats.h"
+#include "common/sw_stats.h"
 
 /* Tolerances: p-values and quantities computed in closed form agree to rounding error only. */
 #define TOL_ABS 1e-12
@@ -301,6 +301,31 @@ static void test_ratio_ci_coverage(void **state) {
 
 /* ------------------------------------------------------------------ summaries */
 
+/* The one median and quantile definition (common/sw_stats.h: Hyndman & Fan definition 7), on hand-computed
+ * values.  Input order must not matter and the input must stay unchanged. */
+static void test_median_quantile_definition(void **state) {
+  (void)state;
+  const double odd[] = {9, 1, 5};           /* sorted 1 5 9 */
+  const double even[] = {10, 1, 4, 3};      /* sorted 1 3 4 10: the mean of the middle two is 3.5 */
+  const double one[] = {7};
+  assert_true(sw_median(odd, 3) == 5.0);
+  assert_true(sw_median(even, 4) == 3.5);  /* not 3 (lower middle, nearest rank) nor 4 (upper middle) */
+  assert_true(sw_median(one, 1) == 7.0);
+  assert_true(isnan(sw_median(odd, 0)));
+  assert_true(even[0] == 10 && even[1] == 1 && even[2] == 4 && even[3] == 3);
+  /* h = (n - 1) q on 1 3 4 10: q = 0.25 -> h = 0.75 -> 1 + 0.75 * 2 = 2.5; q = 0.9 -> h = 2.7 -> 4 + 0.7 * 6 = 8.2;
+   * q = 0.1 -> h = 0.3 -> 1 + 0.3 * 2 = 1.6. */
+  assert_close(sw_quantile(even, 4, 0.25), 2.5);
+  assert_close(sw_quantile(even, 4, 0.9), 8.2);
+  assert_close(sw_quantile(even, 4, 0.1), 1.6);
+  assert_true(sw_quantile(even, 4, 0.5) == sw_median(even, 4));
+  assert_true(sw_quantile(even, 4, 0.0) == 1.0 && sw_quantile(even, 4, 1.0) == 10.0);
+  assert_true(sw_quantile(even, 4, -3.0) == 1.0 && sw_quantile(even, 4, 7.0) == 10.0); /* clamped */
+  assert_true(isnan(sw_quantile(even, 4, NAN)) && isnan(sw_quantile(even, 0, 0.5)));
+  const double sorted[] = {1, 3, 4, 10};
+  assert_close(sw_quantile_sorted(sorted, 4, 0.75), 5.5); /* h = 2.25 -> 4 + 0.25 * 6 */
+}
+
 static void test_summaries(void **state) {
   (void)state;
   const double x[] = {2, 4, 4, 4, 5, 5, 7, 9};
@@ -356,7 +381,7 @@ static void test_change_points_planted(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_mwu_hand_counted),    cmocka_unit_test(test_mwu_exact_scipy),
+      cmocka_unit_test(test_median_quantile_definition), cmocka_unit_test(test_mwu_hand_counted),    cmocka_unit_test(test_mwu_exact_scipy),
       cmocka_unit_test(test_mwu_normal_ties_scipy), cmocka_unit_test(test_mwu_rejects_bad_input),
       cmocka_unit_test(test_mwu_null_cdf_sums),   cmocka_unit_test(test_p_adjust_holm_bh),
       cmocka_unit_test(test_median_ci_hand),      cmocka_unit_test(test_ratio_ci_reference),

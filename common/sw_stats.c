@@ -1,8 +1,8 @@
-/* sw_stats: Mann-Whitney U, p-value adjustment, order-statistic intervals, ratio intervals, summaries
+/* sw_stats: median and quantiles (one definition, see sw_stats.h), Mann-Whitney U, p-value adjustment, order-statistic intervals, ratio intervals, summaries
  * and change-point detection (see sw_stats.h for the method behind each and its reference).
  * Everything is double precision; the exact U distribution is a probability recurrence, so it never
  * overflows (counts of arrangements would exceed 2^53 beyond about 55 samples). */
-#include "results/sw_stats.h"
+#include "common/sw_stats.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -24,10 +24,33 @@ void sw_sorted_copy(const double *x, size_t n, double *out) {
   qsort(out, n, sizeof *out, cmp_double);
 }
 
-/* Median of an already sorted array. */
+static double sorted_median(const double *s, size_t n);
+
+double sw_quantile_sorted(const double *sorted, size_t n, double q) {
+  if (n == 0 || isnan(q)) return NAN;
+  if (q == 0.5) return sorted_median(sorted, n); /* bit-identical to sw_median */
+  q = q < 0 ? 0 : q > 1 ? 1 : q;
+  double h = (double)(n - 1) * q;
+  size_t lo = (size_t)floor(h);
+  if (lo + 1 >= n) return sorted[n - 1];
+  return sorted[lo] + (h - (double)lo) * (sorted[lo + 1] - sorted[lo]);
+}
+
+/* Median of an already sorted array: sw_quantile_sorted at 0.5, written out so that an even count gives exactly
+ * the mean of the two middle values (h - floor h is exactly 0.5 there). */
 static double sorted_median(const double *s, size_t n) {
   if (n == 0) return NAN;
   return n % 2 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
+}
+
+double sw_quantile(const double *x, size_t n, double q) {
+  if (n == 0 || isnan(q)) return NAN;
+  double *s = malloc(n * sizeof *s);
+  if (!s) return NAN;
+  sw_sorted_copy(x, n, s);
+  double v = sw_quantile_sorted(s, n, q);
+  free(s);
+  return v;
 }
 
 double sw_median(const double *x, size_t n) {

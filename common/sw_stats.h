@@ -1,4 +1,6 @@
-/* sw_stats: the statistics behind `report`, `compare` and `history`: Mann-Whitney U (exact and normal
+/* sw_stats: the project's one statistics module, used by the runners (workers/), the benchmarks (cli/) and
+ * the reports (results/): median and quantiles with one definition (below), and the statistics behind
+ * `report`, `compare` and `history`: Mann-Whitney U (exact and normal
  * approximation), Holm and Benjamini-Hochberg adjustment, median with a distribution-free confidence
  * interval, a confidence interval for a ratio of medians, CV, geometric mean, and change-point
  * detection for a history.  Pure functions over double arrays; inputs are never modified (functions
@@ -79,8 +81,18 @@ double sw_stddev(const double *x, size_t n);
 double sw_cv(const double *x, size_t n);
 /* Geometric mean exp(mean(log x)); NaN when n == 0 or any value <= 0. */
 double sw_geomean(const double *x, size_t n);
-/* Median (copies and sorts); NaN when n == 0. */
+/* The project's one median and quantile definition (docs/measurement.md):
+ * the q-quantile of n values is the linear interpolation between order statistics at h = (n - 1) q
+ * (Hyndman & Fan 1996, "Sample quantiles in statistical packages", definition 7; R's and numpy's default):
+ * x_(floor h) + (h - floor h) (x_(floor h + 1) - x_(floor h)), 0-based.  At q = 0.5 it is the usual median:
+ * the middle value for odd n, the mean of the two middle values for even n, so the median of an even number of
+ * repetitions does not lean towards the faster or the slower half.  Both functions leave x unchanged. */
+/* Median; NaN when n == 0 (or when a scratch copy cannot be allocated). */
 double sw_median(const double *x, size_t n);
+/* q-quantile (q in [0, 1], clamped) of x; NaN when n == 0, q is NaN, or on allocation failure. */
+double sw_quantile(const double *x, size_t n, double q);
+/* The same on already sorted values (no copy). */
+double sw_quantile_sorted(const double *sorted, size_t n, double q);
 /* Sorts a copy of x into out (n doubles). */
 void sw_sorted_copy(const double *x, size_t n, double *out);
 
