@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #include "common/sw_err.h"
-#include "orchestrator/sw_proto.h"
+#include "proto/sw_proto.h"
 #include "orchestrator/sw_provenance.h"
 
 /* Trial execution on rank 0 itself (-np 1), implemented by workers/sw_worker_rank.c. */

@@ -9,7 +9,7 @@
 
 #include "common/sw_buf.h"
 #include "common/sw_err.h"
-#include "orchestrator/sw_proto.h"
+#include "proto/sw_proto.h"
 
 /* Appends a JSON object with this process's host and library facts to dst:
  * {"host":..,"openblas_config":..,"openblas_corename":..,"papi":<sw_counters_describe object or null>}.

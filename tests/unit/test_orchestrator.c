@@ -21,7 +21,7 @@
 #include "common/sw_json.h"
 #include "orchestrator/sw_events.h"
 #include "orchestrator/sw_orch.h"
-#include "orchestrator/sw_proto.h"
+#include "proto/sw_proto.h"
 #include "orchestrator/sw_stale.h"
 #include "results/sw_store_int.h" /* sw_store_handle: the test writes a trial row directly */
 

@@ -1,6 +1,6 @@
 /* sw_proto: encoding/decoding of rank-0 <-> worker messages, checked MPI send/receive helpers, polling
  * back-off and the drain-signal flag.  Layout of every message: u32 magic, u16 version, u16 kind, body. */
-#include "orchestrator/sw_proto.h"
+#include "proto/sw_proto.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -10,7 +10,7 @@
 
 #include "common/sw_cursor.h"
 
-/* The one piece of mutable file-scope state in the orchestrator: POSIX signal handlers get no user
+/* The one piece of mutable file-scope state of the MPI layer: POSIX signal handlers get no user
  * pointer, so the only async-signal-safe way to hand "SIGTERM arrived" to the polling loops is a
  * volatile sig_atomic_t.  It packs the number of drain signals received so far and the last signal
  * number as count * SW_PROTO_SIGNAL_BASE + signo.  Only s_on_drain_signal writes it (the other drain
