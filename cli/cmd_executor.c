@@ -29,7 +29,7 @@ static int parse_double(const char *s, double *out) {
   return end && end != s && *end == '\0';
 }
 
-static void print_outcome(const sw_trial_result_t *res) {
+static void print_outcome(const sw_outcome_t *res) {
   sw_buf_t b = SW_BUF_INIT;
   sw_buf_puts(&b, "{\"status\":");
   sw_buf_json_string(&b, sw_trial_status_name(res->status), strlen(sw_trial_status_name(res->status)));
@@ -49,7 +49,7 @@ static void print_outcome(const sw_trial_result_t *res) {
 
 static int run_one(const char *config, double timeout_s, const sw_executor_opts_t *opts) {
   sw_trial_cache_t cache = {0};
-  sw_trial_result_t res;
+  sw_outcome_t res;
   sw_err_t err;
   sw_rc rc = sw_trial_run_isolated(&cache, config, timeout_s, opts, &res, &err);
   sw_trial_cache_free(&cache);
@@ -59,7 +59,7 @@ static int run_one(const char *config, double timeout_s, const sw_executor_opts_
   }
   print_outcome(&res);
   int ok = res.status == SW_TRIAL_OK;
-  sw_trial_result_free(&res);
+  sw_outcome_free(&res);
   return ok ? SW_EXIT_OK : SW_EXIT_FAIL;
 }
 
@@ -73,7 +73,7 @@ static double cpu_seconds(void) {
 static int run_bench(long n) {
   sw_executor_t *ex = NULL;
   sw_err_t err;
-  sw_trial_result_t res;
+  sw_outcome_t res;
   if (sw_executor_start(&ex, NULL, NULL, &err) != SW_OK) {
     fprintf(stderr, "sparsweep executor: %s\n", err.msg);
     return SW_EXIT_FAIL;
@@ -87,11 +87,11 @@ static int run_bench(long n) {
     }
     if (sw_executor_run(ex, "{\"workload\":\"noop\"}", 10, &res, &err) != SW_OK || res.status != SW_TRIAL_OK) {
       fprintf(stderr, "sparsweep executor: no-op trial %ld failed: %s\n", i, res.status ? res.cause : err.msg);
-      sw_trial_result_free(&res);
+      sw_outcome_free(&res);
       sw_executor_stop(ex);
       return SW_EXIT_FAIL;
     }
-    sw_trial_result_free(&res);
+    sw_outcome_free(&res);
   }
   double wall = (double)(sw_now_ns() - t0) * 1e-9, cpu = cpu_seconds() - cpu0;
   printf("executor bench: %ld no-op trials in %.3f s: %.0f trials/s, %.1f us per trial (spawned executor, "

@@ -369,22 +369,18 @@ static int s_max_retries(const sw_orch_t *o, size_t trial) {
 /* Records one attempt; a result the store rejects as malformed is recorded as a failed trial instead. */
 static sw_rc s_record(sw_orch_t *o, const s_slot_t *s, sw_proto_result_t *r, sw_err_t *err) {
   const sw_trial_spec_t *t = &o->trials.items[r->slot];
-  sw_trial_record_t rec = {
-      .run_id = o->sum->run_id, .config_hash = t->hash, .config_json = t->config_json,
-      .status = (sw_trial_status)r->status, .attempt = (int)r->attempt, .rank = s->rank,
-      .host = r->host ? r->host : s->host, .started_s = r->start_wall, .ended_s = r->end_wall, .duration_s = -1.0,
-      .signal = r->signo, .exit_status = r->exit_status, .stderr_tail = r->stderr_tail,
-      .message = (r->cause && *r->cause) ? r->cause : NULL, .result_json = r->result_json};
+  sw_outcome_t          *out = &r->outcome;
+  sw_trial_record_t      rec = {.run_id = o->sum->run_id, .config_hash = t->hash, .config_json = t->config_json,
+                                .attempt = (int)r->attempt, .rank = s->rank, .host = r->host ? r->host : s->host,
+                                .duration_s = -1.0, .outcome = out};
   sw_err_t e;
   sw_rc rc = sw_store_add_trial(o->store, &rec, NULL, &e);
-  if (rc == SW_ERR_PARSE && r->status == SW_PROTO_OK) {
+  if (rc == SW_ERR_PARSE && out->status == SW_TRIAL_OK) {
     sw_log(&o->log, SW_LOG_WARN, "trial %.12s: malformed result recorded as failed: %s", t->hash, e.msg);
-    free(r->cause);
-    r->cause = s_strdup(e.msg);
-    r->status = SW_PROTO_FAILED;
-    rec.status = SW_TRIAL_FAILED;
-    rec.message = r->cause;
-    rec.result_json = NULL;
+    sw_outcome_set_cause(out, "%s", e.msg);
+    out->status = SW_TRIAL_FAILED;
+    free(out->result_json);
+    out->result_json = NULL;
     rc = sw_store_add_trial(o->store, &rec, NULL, &e);
   }
   if (rc != SW_OK) return sw_err_set(err, rc, "%s", e.msg);
@@ -394,39 +390,40 @@ static sw_rc s_record(sw_orch_t *o, const s_slot_t *s, sw_proto_result_t *r, sw_
 
 static void s_log_outcome(sw_orch_t *o, const s_slot_t *s, const sw_proto_result_t *r, int will_retry) {
   const sw_trial_spec_t *t = &o->trials.items[r->slot];
-  sw_log_level lvl = r->status == SW_PROTO_OK ? SW_LOG_DEBUG : SW_LOG_WARN;
+  const sw_outcome_t    *out = &r->outcome;
+  sw_log_level lvl = out->status == SW_TRIAL_OK ? SW_LOG_DEBUG : SW_LOG_WARN;
   if (o->opts->verbose && lvl == SW_LOG_DEBUG) lvl = SW_LOG_INFO;
   sw_log(&o->log, lvl, "trial %zu %.12s attempt %u on rank %d: %s%s%s%s", r->slot, t->hash, r->attempt, s->rank,
-         sw_proto_status_name(r->status), r->cause && *r->cause ? " (" : "", r->cause ? r->cause : "",
-         r->cause && *r->cause ? ")" : "");
+         sw_trial_status_name(out->status), *out->cause ? " (" : "", out->cause, *out->cause ? ")" : "");
   if (will_retry) sw_log(&o->log, SW_LOG_INFO, "trial %zu: retrying (attempt %u)", r->slot, r->attempt + 1);
 }
 
 /* Updates counters, retries and the breaker after an attempt was recorded, and publishes the event. */
 static sw_rc s_account(sw_orch_t *o, const s_slot_t *s, const sw_proto_result_t *r, sw_err_t *err) {
   const sw_trial_spec_t *t = &o->trials.items[r->slot];
-  int failed = r->status == SW_PROTO_FAILED || r->status == SW_PROTO_TIMEOUT;
+  const sw_outcome_t    *out = &r->outcome;
+  int failed = out->status == SW_TRIAL_FAILED || out->status == SW_TRIAL_TIMEOUT;
   int used = (int)(r->attempt - o->first_attempt[r->slot]);
   int will_retry = failed && !o->draining && used < s_max_retries(o, r->slot);
   sw_buf_t *b = &o->scratch;
   sw_buf_reset(b);
   sw_buf_printf(b, "\"index\":%zu,\"hash\":\"%s\",\"rank\":%d,\"attempt\":%u,\"status\":\"%s\",\"seconds\":", r->slot,
-                t->hash, s->rank, r->attempt, sw_proto_status_name(r->status));
-  sw_buf_json_double(b, r->end_wall - r->start_wall);
+                t->hash, s->rank, r->attempt, sw_trial_status_name(out->status));
+  sw_buf_json_double(b, out->end_wall - out->start_wall);
   sw_buf_printf(b, ",\"label\":%s", t->axes_json ? t->axes_json : "{}");
-  if (r->status == SW_PROTO_OK) {
+  if (out->status == SW_TRIAL_OK) {
     o->counts.ok++;
-    s_metrics_member(b, r->result_json);
+    s_metrics_member(b, out->result_json);
   } else {
     sw_buf_puts(b, ",\"cause\":");
-    sw_buf_json_string(b, r->cause ? r->cause : "", strlen(r->cause ? r->cause : ""));
+    sw_buf_json_string(b, out->cause, strlen(out->cause));
     sw_buf_printf(b, ",\"retry\":%s", will_retry ? "true" : "false");
-    if (r->status == SW_PROTO_INTERRUPTED) o->counts.interrupted++;
+    if (out->status == SW_TRIAL_INTERRUPTED) o->counts.interrupted++;
     else if (!will_retry) o->counts.failed++;
-    if (r->status == SW_PROTO_TIMEOUT && !will_retry) o->timeouts++;
+    if (out->status == SW_TRIAL_TIMEOUT && !will_retry) o->timeouts++;
   }
   s_log_outcome(o, s, r, will_retry);
-  s_publish(o, r->status == SW_PROTO_OK ? "trial_finished" : "trial_failed", sw_buf_str(b));
+  s_publish(o, out->status == SW_TRIAL_OK ? "trial_finished" : "trial_failed", sw_buf_str(b));
   if (will_retry) return s_queue_push_front(o, r->slot, r->attempt + 1, err);
   return SW_OK;
 }
@@ -463,7 +460,7 @@ static sw_rc s_quarantine(sw_orch_t *o, s_slot_t *s, const char *cause, sw_err_t
 /* An infrastructure failure: not recorded as an attempt of the trial, which goes back to the head of the queue
  * with the same attempt number; the rank's streak grows and quarantines it at opts.quarantine_after. */
 static sw_rc s_infra_failure(sw_orch_t *o, s_slot_t *s, const sw_proto_result_t *r, sw_err_t *err) {
-  const char *cause = r->cause ? r->cause : "";
+  const char *cause = r->outcome.cause;
   s->infra_streak++;
   o->sum->requeued++;
   sw_log(&o->log, SW_LOG_WARN, "trial %zu on rank %d: %s; requeued", (size_t)r->slot, s->rank, cause);
@@ -523,7 +520,8 @@ static sw_rc s_handle_result(sw_orch_t *o, s_slot_t *s, sw_proto_result_t *r, sw
   s->busy = 0;
   /* with --quarantine-after 0 nothing would ever stop a black-hole rank: its failures are then recorded as
    * the trials' own (the behaviour before failure classes) */
-  if (r->infra && r->status != SW_PROTO_OK && o->opts->quarantine_after > 0) return s_infra_failure(o, s, r, err);
+  if (r->outcome.infra && r->outcome.status != SW_TRIAL_OK && o->opts->quarantine_after > 0)
+    return s_infra_failure(o, s, r, err);
   s->infra_streak = 0;
   if (o->n_held > 0) return s_hold(o, s, r, err); /* keep the order: behind the results already waiting */
   sw_rc rc = s_record(o, s, r, err);
@@ -655,12 +653,12 @@ static sw_rc s_give_up_unresponsive(sw_orch_t *o, sw_err_t *err) {
   for (int i = 0; i < o->n_slots; i++) {
     s_slot_t *s = &o->slots[i];
     if (!s->busy) continue;
-    char cause[160];
-    snprintf(cause, sizeof cause, "interrupted: rank %d did not answer within %.0f s of the drain deadline (frozen or "
-             "lost); the job ends with MPI_Abort", s->rank, SW_ORCH_DRAIN_MARGIN_S);
-    sw_proto_result_t r = {.slot = s->trial, .attempt = s->attempt, .status = SW_PROTO_INTERRUPTED, .exit_status = -1,
-                           .start_wall = sw_wall_s(), .end_wall = sw_wall_s(), .cause = s_strdup(cause),
-                           .host = s_strdup(s->host)};
+    sw_proto_result_t r = {.slot = s->trial, .attempt = s->attempt, .host = s_strdup(s->host),
+                           .outcome = {.status = SW_TRIAL_INTERRUPTED, .exit_status = -1}};
+    r.outcome.start_wall = r.outcome.end_wall = sw_wall_s();
+    sw_outcome_set_cause(&r.outcome, "interrupted: rank %d did not answer within %.0f s of the drain deadline "
+                         "(frozen or lost); the job ends with MPI_Abort", s->rank, SW_ORCH_DRAIN_MARGIN_S);
+    const char *cause = r.outcome.cause;
     sw_log(&o->log, SW_LOG_ERROR, "%s", cause);
     s->lost = 1;
     o->sum->unresponsive++;

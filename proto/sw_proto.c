@@ -48,16 +48,6 @@ sw_rc sw_proto_mpi_error(sw_err_t *err, int mpi_rc, const char *call, const char
   return sw_err_set(err, SW_ERR_MPI, "%s failed at %s:%d: %s", call, file, line, text);
 }
 
-const char *sw_proto_status_name(int status) {
-  switch (status) {
-    case SW_PROTO_OK: return "ok";
-    case SW_PROTO_FAILED: return "failed";
-    case SW_PROTO_TIMEOUT: return "timeout";
-    case SW_PROTO_INTERRUPTED: return "interrupted";
-    default: return "unknown";
-  }
-}
-
 /* --- encoding --- */
 
 static void s_put_i32(sw_buf_t *b, int32_t v) { sw_buf_put_u32(b, (uint32_t)v); }
@@ -86,18 +76,8 @@ void sw_proto_encode_result(sw_buf_t *dst, const sw_proto_result_t *m) {
   s_put_header(dst, SW_PROTO_RESULT);
   sw_buf_put_u64(dst, m->slot);
   sw_buf_put_u32(dst, m->attempt);
-  s_put_i32(dst, m->status);
-  s_put_i32(dst, m->signo);
-  s_put_i32(dst, m->exit_status);
-  s_put_i32(dst, m->out_of_memory);
-  s_put_i32(dst, m->infra);
-  sw_buf_put_f64(dst, m->start_wall);
-  sw_buf_put_f64(dst, m->end_wall);
-  sw_buf_put_str(dst, m->cause);
-  sw_buf_put_str(dst, m->signal_name);
-  sw_buf_put_str(dst, m->stderr_tail);
-  sw_buf_put_str(dst, m->result_json);
   sw_buf_put_str(dst, m->host);
+  sw_outcome_encode(dst, &m->outcome);
 }
 
 void sw_proto_encode_stop(sw_buf_t *dst, int32_t exit_code) {
@@ -147,22 +127,8 @@ static sw_rc s_decode_trial(sw_cursor_t *c, sw_proto_trial_t *m, sw_err_t *err) 
 static sw_rc s_decode_result(sw_cursor_t *c, sw_proto_result_t *m, sw_err_t *err) {
   S_FIELD(sw_cursor_u64(c, &m->slot), "slot");
   S_FIELD(sw_cursor_u32(c, &m->attempt), "attempt");
-  S_FIELD(s_get_i32(c, &m->status), "status");
-  S_FIELD(s_get_i32(c, &m->signo), "signo");
-  S_FIELD(s_get_i32(c, &m->exit_status), "exit_status");
-  S_FIELD(s_get_i32(c, &m->out_of_memory), "out_of_memory");
-  S_FIELD(s_get_i32(c, &m->infra), "infra");
-  S_FIELD(sw_cursor_f64(c, &m->start_wall), "start_wall");
-  S_FIELD(sw_cursor_f64(c, &m->end_wall), "end_wall");
-  S_TRY(s_get_str(c, &m->cause, "cause", err));
-  S_TRY(s_get_str(c, &m->signal_name, "signal_name", err));
-  S_TRY(s_get_str(c, &m->stderr_tail, "stderr_tail", err));
-  S_TRY(s_get_str(c, &m->result_json, "result_json", err));
   S_TRY(s_get_str(c, &m->host, "host", err));
-  if (m->status < SW_PROTO_OK || m->status > SW_PROTO_INTERRUPTED)
-    return sw_err_set(err, SW_ERR_PARSE, "result status %d is not one of ok/failed/timeout/interrupted",
-                      (int)m->status);
-  return SW_OK;
+  return sw_outcome_decode(c, SW_PROTO_MAX_STRING, &m->outcome, err);
 }
 
 sw_rc sw_proto_decode(const void *bytes, size_t len, sw_proto_msg_t *out, sw_err_t *err) {
@@ -200,10 +166,7 @@ sw_rc sw_proto_decode(const void *bytes, size_t len, sw_proto_msg_t *out, sw_err
 
 void sw_proto_result_free(sw_proto_result_t *r) {
   if (!r) return;
-  free(r->cause);
-  free(r->signal_name);
-  free(r->stderr_tail);
-  free(r->result_json);
+  sw_outcome_free(&r->outcome);
   free(r->host);
   memset(r, 0, sizeof *r);
 }

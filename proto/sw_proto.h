@@ -13,9 +13,10 @@
 
 #include "common/sw_buf.h"
 #include "common/sw_err.h"
+#include "common/sw_outcome.h"
 
 #define SW_PROTO_MAGIC 0x31505753u /* "SWP1" little-endian */
-#define SW_PROTO_VERSION 2 /* 2: results carry the infrastructure flag */
+#define SW_PROTO_VERSION 3 /* 2: results carry the infrastructure flag; 3: results carry sw_outcome_encode */
 #define SW_PROTO_TAG 4711
 #define SW_PROTO_MAX_STRING (256u << 20) /* 256 MiB: bound on any one string field */
 
@@ -40,17 +41,6 @@ typedef enum sw_proto_kind {
   SW_PROTO_STOP = 5       /* 0 -> worker: no more trials; exit the loop with the given exit code */
 } sw_proto_kind;
 
-/* Trial outcome codes; the same numbers as workers/sw_executor.h sw_trial_status. */
-typedef enum sw_proto_status {
-  SW_PROTO_OK = 0,
-  SW_PROTO_FAILED = 1,
-  SW_PROTO_TIMEOUT = 2,
-  SW_PROTO_INTERRUPTED = 3
-} sw_proto_status;
-
-/* "ok", "failed", "timeout", "interrupted" ("unknown" for other values). */
-const char *sw_proto_status_name(int status);
-
 typedef struct sw_proto_hello {
   int32_t rank;       /* sender's rank in MPI_COMM_WORLD */
   char   *host;       /* owned: host name */
@@ -64,22 +54,15 @@ typedef struct sw_proto_trial {
   char    *config_json; /* owned: the trial's canonical config JSON */
 } sw_proto_trial_t;
 
+/* The RESULT message: which trial attempt, on which host, and its outcome (common/sw_outcome.h, the same type
+ * the executor produced and the store records; encoded with its one codec). */
 typedef struct sw_proto_result {
-  uint64_t slot;         /* as in the trial message */
-  uint32_t attempt;      /* as in the trial message */
-  int32_t  status;       /* sw_proto_status */
-  int32_t  signo;        /* terminating signal, 0 when none */
-  int32_t  exit_status;  /* exit status, -1 when the child did not exit normally */
-  int32_t  out_of_memory;/* 1 when classified as out of memory */
-  int32_t  infra;        /* 1: an infrastructure failure (executor cannot start or fork, worker I/O error), not
-                            the trial's own: rank 0 requeues the trial elsewhere and counts it against the rank */
-  double   start_wall;   /* seconds since the epoch */
-  double   end_wall;     /* seconds since the epoch */
-  char    *cause;        /* owned, "" when ok */
-  char    *signal_name;  /* owned, "" when signo == 0 */
-  char    *stderr_tail;  /* owned, may be "" */
-  char    *result_json;  /* owned, NULL when the trial produced no result */
-  char    *host;         /* owned: host that ran the trial */
+  uint64_t     slot;    /* as in the trial message */
+  uint32_t     attempt; /* as in the trial message */
+  char        *host;    /* owned: host that ran the trial */
+  sw_outcome_t outcome; /* owned strings; outcome.infra = 1: an infrastructure failure (executor cannot start or
+                           fork, worker I/O error), not the trial's own: rank 0 requeues the trial elsewhere and
+                           counts it against the rank */
 } sw_proto_result_t;
 
 /* A decoded message of any kind. */
@@ -107,7 +90,7 @@ void sw_proto_encode_empty(sw_buf_t *dst, sw_proto_kind kind);
 sw_rc sw_proto_decode(const void *bytes, size_t len, sw_proto_msg_t *out, sw_err_t *err);
 /* Frees the owned strings of a decoded message and zeroes it. */
 void sw_proto_msg_free(sw_proto_msg_t *m);
-/* Frees the five owned strings of a result (decoded, or filled by a worker or local backend) and zeroes it;
+/* Frees the owned strings of a result (decoded, or filled by a worker or local backend) and zeroes it;
  * NULL-safe. */
 void sw_proto_result_free(sw_proto_result_t *r);
 

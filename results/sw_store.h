@@ -10,6 +10,7 @@
 
 #include "common/sw_buf.h"
 #include "common/sw_err.h"
+#include "common/sw_outcome.h"
 #include "common/sw_status.h"
 
 
@@ -20,10 +21,7 @@
 
 /* Trial status (common/sw_status.h) is stored as text in trials.status. */
 
-/* "ok", "failed", ...; "unknown" for out-of-range values. */
-const char *sw_store_status_name(sw_trial_status s);
-/* Parses a status name; SW_ERR_INVALID (message names the text) when unknown. */
-sw_rc sw_store_status_parse(const char *name, sw_trial_status *out, sw_err_t *err);
+/* Status names (trials.status) are sw_trial_status_name / sw_trial_status_parse of common/sw_outcome.h. */
 
 /* Open options.  sw_store_opts_default() fills the defaults noted per field. */
 typedef struct sw_store_opts {
@@ -172,24 +170,22 @@ sw_rc sw_store_run_begin(sw_store_t *st, const sw_provenance_t *prov, int64_t *r
  * for run_id and commits. */
 sw_rc sw_store_run_end(sw_store_t *st, int64_t run_id, const char *status, double ended_s, sw_err_t *err);
 
-/* One finished trial as handed over by the orchestrator.  Strings borrowed for the call; NULL = SQL NULL. */
+/* One finished trial as handed over by the orchestrator: where and which attempt it ran, and its outcome (the
+ * one trial-outcome type, common/sw_outcome.h, as the executor produced it and the MPI message carried it).
+ * Borrowed for the call; NULL strings = SQL NULL. */
 typedef struct sw_trial_record {
-  int64_t         run_id;       /* from sw_store_run_begin */
-  const char     *config_hash;  /* canonical config SHA-256 hex (required) */
-  const char     *config_json;  /* canonical config JSON (required) */
-  sw_trial_status status;
-  int             attempt;      /* 1 for the first try, 2 for the first retry, ... */
-  int             rank;         /* MPI rank that ran it (0 with -np 1) */
-  const char     *host;         /* host name of that rank */
-  double          started_s;    /* wall time, s since the Unix epoch */
-  double          ended_s;      /* wall time, s since the Unix epoch */
-  double          duration_s;   /* monotonic duration, s; < 0 = ended_s - started_s */
-  int             signal;       /* terminating signal number, 0 = none */
-  int             exit_status;  /* child exit status, -1 = none (killed by a signal or never exited) */
-  const char     *stderr_tail;  /* last bytes of the child's stderr */
-  const char     *message;      /* error cause in words ("timeout after 30 s", runner error message) */
-  const char     *result_json;  /* worker result {"v":1,"metrics":[..],"samples":[..],"counters":[..]}; may be
-                                   NULL (failed trials); parsed with SQLite JSON1 into metrics/samples/counters */
+  int64_t             run_id;      /* from sw_store_run_begin */
+  const char         *config_hash; /* canonical config SHA-256 hex (required) */
+  const char         *config_json; /* canonical config JSON (required) */
+  int                 attempt;     /* 1 for the first try, 2 for the first retry, ... */
+  int                 rank;        /* MPI rank that ran it (0 with -np 1) */
+  const char         *host;        /* host name of that rank */
+  double              duration_s;  /* monotonic duration, s; < 0 = outcome->end_wall - outcome->start_wall */
+  const sw_outcome_t *outcome;     /* required: status, start/end wall times (started_s, ended_s), signal (0 =
+                                      none), exit status (-1 = none), stderr tail, cause (stored as message; "" =
+                                      NULL) and result_json {"v":1,"metrics":[..],"samples":[..],"counters":[..]}
+                                      (NULL for failed trials; parsed with SQLite JSON1 into metrics/samples/
+                                      counters) */
 } sw_trial_record_t;
 
 /* Records one trial and its result rows in the current batch (one SAVEPOINT: either the trial and all its

@@ -10,23 +10,6 @@
 #include "common/sw_time.h"
 #include "results/sw_store_int.h"
 
-static const char sw_status_names[SW_TRIAL_STATUS_COUNT][12] = {"ok", "failed", "timeout", "interrupted",
-                                                                   "skipped"};
-
-const char *sw_store_status_name(sw_trial_status s) {
-  return (unsigned)s < SW_TRIAL_STATUS_COUNT ? sw_status_names[s] : "unknown";
-}
-
-sw_rc sw_store_status_parse(const char *name, sw_trial_status *out, sw_err_t *err) {
-  for (int i = 0; i < SW_TRIAL_STATUS_COUNT; i++)
-    if (name && strcmp(name, sw_status_names[i]) == 0) {
-      *out = (sw_trial_status)i;
-      return SW_OK;
-    }
-  return sw_err_set(err, SW_ERR_INVALID, "unknown trial status '%s' (expected ok, failed, timeout, interrupted, skipped)",
-                    name ? name : "(null)");
-}
-
 /* ---- prepared statements ------------------------------------------------------------------------- */
 
 static const char sw_trial_insert_sql[] =
@@ -142,39 +125,33 @@ static void bind_text(sqlite3_stmt *s, int i, const char *v) {
   else sqlite3_bind_null(s, i);
 }
 
-static void signal_text(int sig, char out[32]) {
-  const char *abbrev = sig > 0 ? sigabbrev_np(sig) : NULL;
-  if (abbrev) snprintf(out, 32, "SIG%s", abbrev);
-  else snprintf(out, 32, "signal %d", sig);
-}
-
 static sw_rc insert_trial_row(sw_store_t *st, const sw_trial_record_t *t, sw_err_t *err) {
-  sqlite3_stmt *s = st->ins_trial;
-  char signame[32];
-  double duration = t->duration_s >= 0 ? t->duration_s : t->ended_s - t->started_s;
+  sqlite3_stmt       *s = st->ins_trial;
+  const sw_outcome_t *o = t->outcome;
+  char                signame[32];
+  double              duration = t->duration_s >= 0 ? t->duration_s : o->end_wall - o->start_wall;
   sqlite3_reset(s);
   sqlite3_bind_int64(s, 1, t->run_id);
   bind_text(s, 2, t->config_hash);
   bind_text(s, 3, t->config_json);
-  bind_text(s, 4, sw_store_status_name(t->status));
+  bind_text(s, 4, sw_trial_status_name(o->status));
   sqlite3_bind_int(s, 5, t->attempt);
   sqlite3_bind_int(s, 6, t->rank);
   bind_text(s, 7, t->host);
-  sqlite3_bind_double(s, 8, t->started_s);
-  sqlite3_bind_double(s, 9, t->ended_s);
+  sqlite3_bind_double(s, 8, o->start_wall);
+  sqlite3_bind_double(s, 9, o->end_wall);
   sqlite3_bind_double(s, 10, duration);
-  if (t->signal > 0) {
-    signal_text(t->signal, signame);
-    sqlite3_bind_int(s, 11, t->signal);
-    sqlite3_bind_text(s, 12, signame, -1, SQLITE_TRANSIENT);
+  if (o->signo > 0) {
+    sqlite3_bind_int(s, 11, o->signo);
+    sqlite3_bind_text(s, 12, sw_signal_name(o->signo, signame, sizeof signame), -1, SQLITE_TRANSIENT);
   } else {
     sqlite3_bind_null(s, 11);
     sqlite3_bind_null(s, 12);
   }
-  if (t->exit_status >= 0) sqlite3_bind_int(s, 13, t->exit_status);
+  if (o->exit_status >= 0) sqlite3_bind_int(s, 13, o->exit_status);
   else sqlite3_bind_null(s, 13);
-  bind_text(s, 14, t->stderr_tail);
-  bind_text(s, 15, t->message);
+  bind_text(s, 14, o->stderr_tail);
+  bind_text(s, 15, o->cause[0] ? o->cause : NULL);
   int rc = sqlite3_step(s);
   sqlite3_reset(s);
   sqlite3_clear_bindings(s);
@@ -186,7 +163,7 @@ static sw_rc insert_trial_row(sw_store_t *st, const sw_trial_record_t *t, sw_err
 static sw_rc check_result_json(sw_store_t *st, const sw_trial_record_t *t, sw_err_t *err) {
   sqlite3_stmt *s = st->chk_result;
   sqlite3_reset(s);
-  sqlite3_bind_text(s, 1, t->result_json, -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 1, t->outcome->result_json, -1, SQLITE_STATIC);
   sw_rc rc = SW_OK;
   if (sqlite3_step(s) != SQLITE_ROW) {
     rc = sw_err_set(err, SW_ERR_DB, "cannot check the result of trial %.16s in '%s': %s", t->config_hash, st->path,
@@ -211,7 +188,7 @@ static sw_rc ingest(sw_store_t *st, sqlite3_stmt *s, int64_t trial_id, const sw_
                     sw_err_t *err) {
   sqlite3_reset(s);
   sqlite3_bind_int64(s, 1, trial_id);
-  sqlite3_bind_text(s, 2, t->result_json, -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 2, t->outcome->result_json, -1, SQLITE_STATIC);
   int rc = sqlite3_step(s);
   int ext = sqlite3_extended_errcode(st->db);
   sw_rc out = SW_OK;
@@ -225,11 +202,11 @@ static sw_rc ingest(sw_store_t *st, sqlite3_stmt *s, int64_t trial_id, const sw_
 }
 
 static sw_rc insert_trial(sw_store_t *st, const sw_trial_record_t *t, int64_t *trial_id, sw_err_t *err) {
-  sw_rc rc = t->result_json ? check_result_json(st, t, err) : SW_OK;
+  sw_rc rc = t->outcome->result_json ? check_result_json(st, t, err) : SW_OK;
   if (rc == SW_OK) rc = insert_trial_row(st, t, err);
   if (rc != SW_OK) return rc;
   *trial_id = sqlite3_last_insert_rowid(st->db);
-  if (!t->result_json) return SW_OK;
+  if (!t->outcome->result_json) return SW_OK;
   rc = ingest(st, st->ins_metrics, *trial_id, t, "metrics", err);
   if (rc == SW_OK) rc = ingest(st, st->ins_samples, *trial_id, t, "samples", err);
   if (rc == SW_OK) rc = ingest(st, st->ins_counters, *trial_id, t, "counters", err);
@@ -238,10 +215,10 @@ static sw_rc insert_trial(sw_store_t *st, const sw_trial_record_t *t, int64_t *t
 
 sw_rc sw_store_add_trial(sw_store_t *st, const sw_trial_record_t *t, int64_t *trial_id, sw_err_t *err) {
   SW_STORE_CHECK(st);
-  if (!t->config_hash || !t->config_json)
-    return sw_err_set(err, SW_ERR_INVALID, "trial record needs config_hash and config_json");
-  if ((unsigned)t->status >= SW_TRIAL_STATUS_COUNT)
-    return sw_err_set(err, SW_ERR_INVALID, "trial %.16s: invalid status %d", t->config_hash, (int)t->status);
+  if (!t->config_hash || !t->config_json || !t->outcome)
+    return sw_err_set(err, SW_ERR_INVALID, "trial record needs config_hash, config_json and an outcome");
+  if ((unsigned)t->outcome->status >= SW_TRIAL_STATUS_COUNT)
+    return sw_err_set(err, SW_ERR_INVALID, "trial %.16s: invalid status %d", t->config_hash, (int)t->outcome->status);
   sw_rc rc = sw_store_batch_begin(st, err);
   if (rc == SW_OK) rc = sw_store_exec(st, "SAVEPOINT sw_trial", "cannot start a savepoint in", err);
   if (rc != SW_OK) return rc;
@@ -309,7 +286,7 @@ sw_rc sw_store_hashes_with_status(sw_store_t *st, unsigned status_mask, sw_hash_
                          -1, &s, NULL) != SQLITE_OK)
     return sw_store_db_err(st, err, "cannot read config hashes from");
   for (int i = 0; i < SW_TRIAL_STATUS_COUNT; i++)
-    if (status_mask & (1u << i)) sqlite3_bind_text(s, i + 1, sw_status_names[i], -1, SQLITE_STATIC);
+    if (status_mask & (1u << i)) sqlite3_bind_text(s, i + 1, sw_trial_status_name((sw_trial_status)i), -1, SQLITE_STATIC);
   size_t cap = 0;
   sw_rc rc = SW_OK;
   int step;

@@ -243,7 +243,7 @@ sw_rc sw_executor_submit(sw_executor_t *ex, const char *config_json, double time
 }
 
 /* The executor vanished or stopped answering under a trial: record it and forget the process. */
-static sw_rc executor_lost(sw_executor_t *ex, sw_trial_result_t *res, int unresponsive, sw_err_t *err) {
+static sw_rc executor_lost(sw_executor_t *ex, sw_outcome_t *res, int unresponsive, sw_err_t *err) {
   int st = 0;
   char how[96];
   double start = ex->busy_start_wall, timeout = ex->busy_timeout_s;
@@ -290,7 +290,7 @@ static sw_rc resubmit(sw_executor_t *ex, sw_err_t *err) {
   return rc;
 }
 
-sw_rc sw_executor_wait(sw_executor_t *ex, int wait_ms, sw_trial_result_t *res, sw_err_t *err) {
+sw_rc sw_executor_wait(sw_executor_t *ex, int wait_ms, sw_outcome_t *res, sw_err_t *err) {
   if (!ex->busy) return sw_err_set(err, SW_ERR_INVALID, "executor: no trial was submitted");
   int64_t caller_end = wait_ms < 0 ? INT64_MAX : sw_now_ns() + (int64_t)wait_ms * 1000000;
   for (;;) {
@@ -336,7 +336,7 @@ sw_rc sw_executor_wait(sw_executor_t *ex, int wait_ms, sw_trial_result_t *res, s
   }
 }
 
-sw_rc sw_executor_run(sw_executor_t *ex, const char *config_json, double timeout_s, sw_trial_result_t *res,
+sw_rc sw_executor_run(sw_executor_t *ex, const char *config_json, double timeout_s, sw_outcome_t *res,
                       sw_err_t *err) {
   sw_rc rc = sw_executor_submit(ex, config_json, timeout_s, err);
   while (!rc && (rc = sw_executor_wait(ex, -1, res, err)) == SW_ERR_TIMEOUT) {

@@ -11,36 +11,12 @@
 #include <sys/types.h>
 
 #include "common/sw_err.h"
+#include "common/sw_outcome.h"
 #include "common/sw_status.h"
 #include "workers/sw_trial.h"
 
-
-/* "ok", "failed", "timeout", "interrupted" (the strings stored in the results database). */
-const char *sw_trial_status_name(sw_trial_status status);
-/* "SIGSEGV" for 11 etc.; "SIG<n>" style text written into buf for unknown numbers.  Never NULL. */
-const char *sw_signal_name(int signo, char *buf, size_t buf_len);
-
-#define SW_TRIAL_CAUSE_MAX 512
-#define SW_TRIAL_STDERR_TAIL 4096 /* bytes of the child's stdout+stderr kept (the last ones) */
-
-typedef struct sw_trial_result {
-  sw_trial_status status;
-  char   cause[SW_TRIAL_CAUSE_MAX]; /* "" when OK; e.g. "killed by signal 11 (SIGSEGV)", "exited with status 3",
-                                       "timeout after 0.5 s (SIGTERM, exited within the 2 s grace period)",
-                                       "out of memory: ...", "workload error SW_ERR_INVALID: ..." */
-  int    signo;                     /* terminating signal of the child, 0 when none */
-  char   signal_name[16];           /* "SIGSEGV", "" when signo == 0 */
-  int    exit_status;               /* exit status when the child exited normally, -1 otherwise */
-  int    out_of_memory;             /* 1 when the failure was classified as out of memory */
-  int    infra;                     /* 1 when the executor, not the trial, failed (cannot fork, pipe, spawn):
-                                       the orchestrator requeues the trial and counts it against the rank */
-  char  *stderr_tail;               /* owned, NUL-terminated (never NULL after run): last <= 4 KiB of output */
-  char  *result_json;               /* owned: sw_trial_out_json() text when status == OK, else NULL */
-  double start_wall, end_wall;      /* wall-clock seconds since the epoch (sw_wall_s) around the child */
-} sw_trial_result_t;
-
-/* Releases the owned strings and zeroes the record (safe on a zeroed record). */
-void sw_trial_result_free(sw_trial_result_t *res);
+/* A trial attempt's outcome is sw_outcome_t (common/sw_outcome.h): the same type travels to rank 0 in the MPI
+ * message (proto/sw_proto.h) and into the store (results/sw_store.h). */
 
 typedef struct sw_executor sw_executor_t;
 
@@ -65,8 +41,8 @@ sw_rc sw_executor_start(sw_executor_t **ex, const char *exe_path, const sw_execu
  * or was interrupted.  Restarts the executor first if it died.  Returns SW_OK whenever *res describes the
  * trial (including failed/timeout trials, and a trial whose executor died under it: FAILED with cause
  * "executor died ..."); an error only when the executor cannot be (re)started or talked to.  res must be
- * zeroed or previously freed; the caller frees it with sw_trial_result_free(). */
-sw_rc sw_executor_run(sw_executor_t *ex, const char *config_json, double timeout_s, sw_trial_result_t *res,
+ * zeroed or previously freed; the caller frees it with sw_outcome_free(). */
+sw_rc sw_executor_run(sw_executor_t *ex, const char *config_json, double timeout_s, sw_outcome_t *res,
                       sw_err_t *err);
 
 /* Split form of sw_executor_run for a worker that must watch MPI while a trial runs:
@@ -76,7 +52,7 @@ sw_rc sw_executor_run(sw_executor_t *ex, const char *config_json, double timeout
  * next submit); interrupt asks the executor to stop the running trial (drain): the next wait reports
  * INTERRUPTED (or the trial's real outcome if it finished first). */
 sw_rc sw_executor_submit(sw_executor_t *ex, const char *config_json, double timeout_s, sw_err_t *err);
-sw_rc sw_executor_wait(sw_executor_t *ex, int wait_ms, sw_trial_result_t *res, sw_err_t *err);
+sw_rc sw_executor_wait(sw_executor_t *ex, int wait_ms, sw_outcome_t *res, sw_err_t *err);
 sw_rc sw_executor_interrupt(sw_executor_t *ex, sw_err_t *err);
 
 /* Process id of the current executor process (0 when none is running): for tests and logs. */
@@ -98,6 +74,6 @@ sw_rc sw_executor_serve(int fd, sw_err_t *err);
  * same isolation and classification as the executor.  For `sparsweep executor --trial JSON` and tests;
  * not for MPI processes. */
 sw_rc sw_trial_run_isolated(sw_trial_cache_t *cache, const char *config_json, double timeout_s,
-                            const sw_executor_opts_t *opts, sw_trial_result_t *res, sw_err_t *err);
+                            const sw_executor_opts_t *opts, sw_outcome_t *res, sw_err_t *err);
 
 #endif

@@ -1,5 +1,5 @@
-/* sw_executor_proto: frames over the worker <-> executor socket, result (de)serialisation, status and
- * signal names, and option defaults. */
+/* sw_executor_proto: frames over the worker <-> executor socket, the RESULT payload (the trial outcome's one
+ * codec, common/sw_outcome.h), and option defaults. */
 #include "workers/sw_executor_proto.h"
 
 #include <errno.h>
@@ -11,42 +11,6 @@
 #include <unistd.h>
 
 #include "common/sw_cursor.h"
-
-const char *sw_trial_status_name(sw_trial_status status) {
-  static const char *const names[] = {"ok", "failed", "timeout", "interrupted", "skipped"}; /* by value */
-  unsigned i = (unsigned)status;
-  return i < sizeof names / sizeof names[0] ? names[i] : "unknown";
-}
-
-typedef struct signal_name {
-  int         signo;
-  const char *name;
-} signal_name_t;
-
-static const signal_name_t sw_signal_names[] = {
-    {SIGHUP, "SIGHUP"},   {SIGINT, "SIGINT"},   {SIGQUIT, "SIGQUIT"}, {SIGILL, "SIGILL"},   {SIGTRAP, "SIGTRAP"},
-    {SIGABRT, "SIGABRT"}, {SIGBUS, "SIGBUS"},   {SIGFPE, "SIGFPE"},   {SIGKILL, "SIGKILL"}, {SIGUSR1, "SIGUSR1"},
-    {SIGSEGV, "SIGSEGV"}, {SIGUSR2, "SIGUSR2"}, {SIGPIPE, "SIGPIPE"}, {SIGALRM, "SIGALRM"}, {SIGTERM, "SIGTERM"},
-    {SIGCHLD, "SIGCHLD"}, {SIGCONT, "SIGCONT"}, {SIGSTOP, "SIGSTOP"}, {SIGXCPU, "SIGXCPU"}, {SIGXFSZ, "SIGXFSZ"},
-    {SIGSYS, "SIGSYS"},
-};
-
-const char *sw_signal_name(int signo, char *buf, size_t buf_len) {
-  for (size_t i = 0; i < sizeof sw_signal_names / sizeof sw_signal_names[0]; i++)
-    if (sw_signal_names[i].signo == signo) return sw_signal_names[i].name;
-  if (buf && buf_len) {
-    snprintf(buf, buf_len, "SIG%d", signo);
-    return buf;
-  }
-  return "SIG?";
-}
-
-void sw_trial_result_free(sw_trial_result_t *res) {
-  if (!res) return;
-  free(res->stderr_tail);
-  free(res->result_json);
-  memset(res, 0, sizeof *res);
-}
 
 void sw_exec_opts_defaults(const sw_executor_opts_t *in, sw_executor_opts_t *out) {
   memset(out, 0, sizeof *out);
@@ -131,46 +95,16 @@ sw_rc sw_exec_recv(int fd, uint32_t *type, sw_buf_t *payload, int *eof, sw_err_t
 
 /* ---- results ---- */
 
-void sw_exec_encode_result(const sw_trial_result_t *res, sw_buf_t *b) {
-  sw_buf_put_u32(b, (uint32_t)res->status);
-  sw_buf_put_u32(b, (uint32_t)res->signo);
-  sw_buf_put_u32(b, (uint32_t)res->exit_status);
-  sw_buf_put_u32(b, (uint32_t)res->out_of_memory);
-  sw_buf_put_u32(b, (uint32_t)res->infra);
-  sw_buf_put_f64(b, res->start_wall);
-  sw_buf_put_f64(b, res->end_wall);
-  sw_buf_put_str(b, res->cause);
-  sw_buf_put_str(b, res->stderr_tail ? res->stderr_tail : "");
-  sw_buf_put_str(b, res->result_json);
-}
+void sw_exec_encode_result(const sw_outcome_t *res, sw_buf_t *b) { sw_outcome_encode(b, res); }
 
-sw_rc sw_exec_decode_result(const void *payload, size_t len, sw_trial_result_t *res, sw_err_t *err) {
+sw_rc sw_exec_decode_result(const void *payload, size_t len, sw_outcome_t *res, sw_err_t *err) {
   sw_cursor_t c;
-  uint32_t status, signo, exit_status, oom, infra;
-  char *cause = NULL;
-  memset(res, 0, sizeof *res);
   sw_cursor_init(&c, payload, len);
-  if (sw_cursor_u32(&c, &status) || sw_cursor_u32(&c, &signo) || sw_cursor_u32(&c, &exit_status) ||
-      sw_cursor_u32(&c, &oom) || sw_cursor_u32(&c, &infra) || sw_cursor_f64(&c, &res->start_wall) || sw_cursor_f64(&c, &res->end_wall))
-    return sw_err_set(err, SW_ERR_TRUNCATED, "executor result: header cut short");
-  if (status > SW_TRIAL_INTERRUPTED) return sw_err_set(err, SW_ERR_PARSE, "executor result: bad status %u", status);
-  res->status = (sw_trial_status)status;
-  res->signo = (int)signo;
-  res->exit_status = (int)exit_status;
-  res->out_of_memory = oom != 0;
-  res->infra = infra != 0;
-  sw_rc rc = sw_cursor_str(&c, SW_EXEC_FRAME_MAX, "cause", &cause, err);
-  if (!rc) rc = sw_cursor_str(&c, SW_EXEC_FRAME_MAX, "stderr_tail", &res->stderr_tail, err);
-  if (!rc) rc = sw_cursor_str(&c, SW_EXEC_FRAME_MAX, "result_json", &res->result_json, err);
-  if (rc) sw_err_prefix(err, "executor result");
-  if (!rc && !res->stderr_tail && !(res->stderr_tail = strdup("")))
-    rc = sw_err_set(err, SW_ERR_NOMEM, "executor result: out of memory");
-  if (cause) snprintf(res->cause, sizeof res->cause, "%s", cause);
-  free(cause);
-  if (res->signo) {
-    char tmp[16];
-    snprintf(res->signal_name, sizeof res->signal_name, "%s", sw_signal_name(res->signo, tmp, sizeof tmp));
+  sw_rc rc = sw_outcome_decode(&c, SW_EXEC_FRAME_MAX, res, err);
+  if (rc == SW_OK && sw_cursor_remain(&c) != 0) {
+    rc = sw_err_set(err, SW_ERR_PARSE, "%zu trailing bytes", sw_cursor_remain(&c));
+    sw_outcome_free(res);
   }
-  if (rc) sw_trial_result_free(res);
+  if (rc) sw_err_prefix(err, "executor result");
   return rc;
 }

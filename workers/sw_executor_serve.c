@@ -34,15 +34,6 @@ typedef struct child_watch {
   int64_t  deadline_ns, kill_at_ns, started_ns, term_ns;
 } child_watch_t;
 
-/* Writes the (possibly truncated) cause text of a result. */
-static void set_cause(sw_trial_result_t *res, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void set_cause(sw_trial_result_t *res, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(res->cause, sizeof res->cause, fmt, ap);
-  va_end(ap);
-}
-
 /* ---- descriptor hygiene ---- */
 
 /* Closes every descriptor from lo up (close_range(2) where the kernel has it, else each one listed in
@@ -171,9 +162,9 @@ static rlim_t as_limit_for(uint64_t mem_limit) {
 
 static void tail_append(sw_buf_t *tail, const char *p, size_t n) {
   sw_buf_append(tail, p, n);
-  if (tail->len > 2 * SW_TRIAL_STDERR_TAIL) {
-    memmove(tail->data, tail->data + tail->len - SW_TRIAL_STDERR_TAIL, SW_TRIAL_STDERR_TAIL);
-    tail->len = SW_TRIAL_STDERR_TAIL;
+  if (tail->len > 2 * SW_OUTCOME_STDERR_TAIL) {
+    memmove(tail->data, tail->data + tail->len - SW_OUTCOME_STDERR_TAIL, SW_OUTCOME_STDERR_TAIL);
+    tail->len = SW_OUTCOME_STDERR_TAIL;
     tail->data[tail->len] = '\0';
   }
 }
@@ -301,27 +292,25 @@ static int mentions_oom(const char *text) {
 /* Signals a batch scheduler or a user sends to stop work (the executor never sends them except on timeout). */
 static int is_external_stop(int sig) { return sig == SIGTERM || sig == SIGINT || sig == SIGHUP; }
 
-static void classify_signal(const child_watch_t *w, sw_trial_result_t *res, const char *tail) {
+static void classify_signal(const child_watch_t *w, sw_outcome_t *res, const char *tail) {
   int sig = WTERMSIG(w->status);
-  char tmp[16];
-  res->signo = sig;
-  snprintf(res->signal_name, sizeof res->signal_name, "%s", sw_signal_name(sig, tmp, sizeof tmp));
+  sw_outcome_set_signal(res, sig);
   res->out_of_memory = sig == SIGKILL || mentions_oom(tail);
   if (sig == SIGKILL)
-    set_cause(res, "out of memory: killed by signal 9 (SIGKILL), as the kernel OOM killer does");
+    sw_outcome_set_cause(res, "out of memory: killed by signal 9 (SIGKILL), as the kernel OOM killer does");
   else
-    set_cause(res, "%skilled by signal %d (%s)", res->out_of_memory ? "out of memory: " : "",
+    sw_outcome_set_cause(res, "%skilled by signal %d (%s)", res->out_of_memory ? "out of memory: " : "",
              sig, res->signal_name);
 }
 
-static void classify_result(const child_watch_t *w, sw_trial_result_t *res) {
+static void classify_result(const child_watch_t *w, sw_outcome_t *res) {
   const char *r = sw_buf_str(&w->result);
   if (r[0] == 'O' && sw_buf_ok(&w->result)) {
     res->status = SW_TRIAL_OK;
     res->result_json = strdup(r + 1);
     if (!res->result_json) {
       res->status = SW_TRIAL_FAILED;
-      set_cause(res, "executor out of memory copying the result");
+      sw_outcome_set_cause(res, "executor out of memory copying the result");
     }
     return;
   }
@@ -329,15 +318,15 @@ static void classify_result(const child_watch_t *w, sw_trial_result_t *res) {
     int code = atoi(r + 1);
     const char *msg = strchr(r, '\n');
     res->out_of_memory = code == SW_ERR_NOMEM;
-    set_cause(res, "%sworkload error %s: %s", code == SW_ERR_NOMEM ? "out of memory: " : "",
+    sw_outcome_set_cause(res, "%sworkload error %s: %s", code == SW_ERR_NOMEM ? "out of memory: " : "",
              sw_err_name((sw_rc)code), msg ? msg + 1 : "");
     return;
   }
-  set_cause(res, "exited with status 0 without writing a result%s",
+  sw_outcome_set_cause(res, "exited with status 0 without writing a result%s",
            sw_buf_ok(&w->result) ? "" : " (result larger than 256 MiB, or the executor ran out of memory)");
 }
 
-static void classify(const child_watch_t *w, const sw_exec_params_t *p, sw_trial_result_t *res) {
+static void classify(const child_watch_t *w, const sw_exec_params_t *p, sw_outcome_t *res) {
   const char *tail = sw_buf_str(&w->tail);
   res->status = SW_TRIAL_FAILED;
   res->exit_status = WIFEXITED(w->status) ? WEXITSTATUS(w->status) : -1;
@@ -347,7 +336,7 @@ static void classify(const child_watch_t *w, const sw_exec_params_t *p, sw_trial
   if (w->timed_out) {
     res->status = SW_TRIAL_TIMEOUT;
     res->out_of_memory = 0;
-    set_cause(res, "timeout after %.3g s: %s", p->timeout_s,
+    sw_outcome_set_cause(res, "timeout after %.3g s: %s", p->timeout_s,
              w->kill_sent ? "SIGTERM ignored, killed with SIGKILL after the grace period"
                           : "SIGTERM sent, exited within the grace period");
     return;
@@ -355,32 +344,32 @@ static void classify(const child_watch_t *w, const sw_exec_params_t *p, sw_trial
   if (w->interrupted) {
     res->status = SW_TRIAL_INTERRUPTED;
     res->out_of_memory = 0;
-    set_cause(res, "interrupted: the worker asked to stop the trial (drain)");
+    sw_outcome_set_cause(res, "interrupted: the worker asked to stop the trial (drain)");
     return;
   }
   if (WIFSIGNALED(w->status) && is_external_stop(WTERMSIG(w->status))) {
     res->status = SW_TRIAL_INTERRUPTED;
-    set_cause(res, "interrupted: killed by signal %d (%s) sent from outside (batch scheduler or user)", res->signo,
+    sw_outcome_set_cause(res, "interrupted: killed by signal %d (%s) sent from outside (batch scheduler or user)", res->signo,
               res->signal_name);
     return;
   }
   if (WIFSIGNALED(w->status)) return;
   if (clean) return classify_result(w, res);
   res->out_of_memory = mentions_oom(tail);
-  set_cause(res, "%sexited with status %d", res->out_of_memory ? "out of memory: " : "",
+  sw_outcome_set_cause(res, "%sexited with status %d", res->out_of_memory ? "out of memory: " : "",
            res->exit_status);
 }
 
 /* ---- one trial ---- */
 
-static void fail_before_fork(sw_trial_result_t *res, sw_rc code, const char *what, const char *msg) {
+static void fail_before_fork(sw_outcome_t *res, sw_rc code, const char *what, const char *msg) {
   res->status = SW_TRIAL_FAILED;
   res->out_of_memory = code == SW_ERR_NOMEM;
-  set_cause(res, "%s%s: %s", code == SW_ERR_NOMEM ? "out of memory: " : "", what, msg);
+  sw_outcome_set_cause(res, "%s%s: %s", code == SW_ERR_NOMEM ? "out of memory: " : "", what, msg);
 }
 
 /* Parses the config and resolves the workload; on failure fills res and returns NULL. */
-static const sw_workload_t *resolve(const char *config, size_t len, sw_json_t **doc, sw_trial_result_t *res) {
+static const sw_workload_t *resolve(const char *config, size_t len, sw_json_t **doc, sw_outcome_t *res) {
   sw_err_t e;
   const char *name = NULL;
   if (sw_json_parse(config, len, doc, &e) != SW_OK) {
@@ -412,7 +401,7 @@ static void apply_overrides(const sw_json_t *doc, const sw_exec_params_t *in, sw
 }
 
 static sw_rc fork_and_watch(const sw_workload_t *wl, sw_trial_cache_t *cache, const sw_json_t *doc,
-                            const sw_exec_params_t *p, int ctl_fd, sw_trial_result_t *res, int *quit, sw_err_t *err) {
+                            const sw_exec_params_t *p, int ctl_fd, sw_outcome_t *res, int *quit, sw_err_t *err) {
   int out_p[2], res_p[2];
   if (pipe2(out_p, O_CLOEXEC) != 0) return sw_err_set(err, SW_ERR_IO, "pipe: %s", strerror(errno));
   if (pipe2(res_p, O_CLOEXEC) != 0) {
@@ -446,7 +435,7 @@ static sw_rc fork_and_watch(const sw_workload_t *wl, sw_trial_cache_t *cache, co
   if (w.pid_fd >= 0) close(w.pid_fd);
   classify(&w, p, res);
   *quit = w.quit;
-  res->stderr_tail = strdup(sw_buf_str(&w.tail) + (w.tail.len > SW_TRIAL_STDERR_TAIL ? w.tail.len - SW_TRIAL_STDERR_TAIL : 0));
+  res->stderr_tail = strdup(sw_buf_str(&w.tail) + (w.tail.len > SW_OUTCOME_STDERR_TAIL ? w.tail.len - SW_OUTCOME_STDERR_TAIL : 0));
   sw_buf_free(&w.tail);
   sw_buf_free(&w.result);
   if (!res->stderr_tail) return sw_err_set(err, SW_ERR_NOMEM, "executor: out of memory");
@@ -454,7 +443,7 @@ static sw_rc fork_and_watch(const sw_workload_t *wl, sw_trial_cache_t *cache, co
 }
 
 sw_rc sw_exec_trial(sw_trial_cache_t *cache, const char *config, size_t config_len, const sw_exec_params_t *params,
-                    int ctl_fd, sw_trial_result_t *res, int *quit, sw_err_t *err) {
+                    int ctl_fd, sw_outcome_t *res, int *quit, sw_err_t *err) {
   sw_json_t *doc = NULL;
   sw_exec_params_t p;
   memset(res, 0, sizeof *res);
@@ -477,7 +466,7 @@ sw_rc sw_exec_trial(sw_trial_cache_t *cache, const char *config, size_t config_l
   if (!res->end_wall) res->end_wall = sw_wall_s();
   if (!rc && !res->stderr_tail && !(res->stderr_tail = strdup("")))
     rc = sw_err_set(err, SW_ERR_NOMEM, "executor: out of memory");
-  if (rc) sw_trial_result_free(res);
+  if (rc) sw_outcome_free(res);
   return rc;
 }
 
@@ -494,21 +483,21 @@ static sw_rc serve_run(sw_trial_cache_t *cache, int fd, const sw_buf_t *payload,
   (void)sw_cursor_bytes(&c, config_len, &config); /* exactly the bytes remaining: cannot fail */
   sw_rc rc = sw_exec_send(fd, SW_EXEC_MSG_STARTED, NULL, 0, err);
   if (rc) return rc;
-  sw_trial_result_t res;
+  sw_outcome_t res;
   rc = sw_exec_trial(cache, (const char *)config, config_len, &p, fd, &res, quit, err);
   if (rc) {
     memset(&res, 0, sizeof res);
     res.status = SW_TRIAL_FAILED;
     res.exit_status = -1;
     res.infra = 1; /* fork, pipe or memory of the executor: not the trial's fault */
-    set_cause(&res, "infrastructure: executor could not run the trial: %s", err->msg);
+    sw_outcome_set_cause(&res, "infrastructure: executor could not run the trial: %s", err->msg);
   }
   sw_buf_t out = SW_BUF_INIT;
   sw_exec_encode_result(&res, &out);
   sw_rc src = sw_buf_ok(&out) ? sw_exec_send(fd, SW_EXEC_MSG_RESULT, out.data, out.len, err)
                               : sw_err_set(err, SW_ERR_NOMEM, "executor: out of memory encoding a result");
   sw_buf_free(&out);
-  sw_trial_result_free(&res);
+  sw_outcome_free(&res);
   return *quit ? SW_OK : src; /* after a quit or EOF the worker is gone: nobody to report to */
 }
 
@@ -543,7 +532,7 @@ sw_rc sw_executor_serve(int fd, sw_err_t *err) {
 }
 
 sw_rc sw_trial_run_isolated(sw_trial_cache_t *cache, const char *config_json, double timeout_s,
-                            const sw_executor_opts_t *opts, sw_trial_result_t *res, sw_err_t *err) {
+                            const sw_executor_opts_t *opts, sw_outcome_t *res, sw_err_t *err) {
   sw_executor_opts_t o;
   sw_exec_opts_defaults(opts, &o);
   sw_exec_params_t p = {timeout_s, o.grace_s, o.mem_limit_bytes};

@@ -66,35 +66,26 @@ void sw_worker_rank_env_info(sw_buf_t *dst) {
   sw_buf_puts(dst, "}");
 }
 
-/* Converts an executor result into a protocol result (strings copied; res is not freed). */
-static void s_to_proto(const sw_trial_result_t *res, uint64_t slot, uint32_t attempt, const char *host,
-                       sw_proto_result_t *out) {
+/* Wraps an executor outcome into a protocol result: the outcome's strings move into it (res is left empty). */
+static void s_to_proto(sw_outcome_t *res, uint64_t slot, uint32_t attempt, const char *host, sw_proto_result_t *out) {
   memset(out, 0, sizeof *out);
   out->slot = slot;
   out->attempt = attempt;
-  out->status = (int32_t)res->status;
-  out->signo = res->signo;
-  out->exit_status = res->exit_status;
-  out->out_of_memory = res->out_of_memory;
-  out->infra = res->infra;
-  out->start_wall = res->start_wall;
-  out->end_wall = res->end_wall;
-  out->cause = s_dup(res->cause);
-  out->signal_name = s_dup(res->signal_name);
-  out->stderr_tail = s_dup(res->stderr_tail);
-  out->result_json = res->result_json ? s_dup(res->result_json) : NULL;
   out->host = s_dup(host);
+  out->outcome = *res;
+  if (!out->outcome.stderr_tail) out->outcome.stderr_tail = s_dup(""); /* as a decoded message has it */
+  memset(res, 0, sizeof *res);
 }
 
 /* A failed result for a trial the executor could not run at all. */
 static void s_failed_proto(const char *cause, uint64_t slot, uint32_t attempt, const char *host,
                            sw_proto_result_t *out) {
-  sw_trial_result_t res;
+  sw_outcome_t res;
   memset(&res, 0, sizeof res);
   res.status = SW_TRIAL_FAILED;
   res.exit_status = -1;
   res.infra = 1;
-  snprintf(res.cause, sizeof res.cause, "infrastructure: executor unavailable: %s", cause);
+  sw_outcome_set_cause(&res, "infrastructure: executor unavailable: %s", cause);
   res.start_wall = res.end_wall = sw_wall_s();
   s_to_proto(&res, slot, attempt, host, out);
 }
@@ -149,7 +140,7 @@ sw_rc sw_worker_local_wait(void *ctx, int wait_ms, sw_proto_result_t *res, int *
     *done = 1;
     return SW_OK;
   }
-  sw_trial_result_t tr;
+  sw_outcome_t tr;
   memset(&tr, 0, sizeof tr);
   sw_err_t e;
   sw_rc rc = sw_executor_wait(l->ex, wait_ms, &tr, &e);
@@ -159,7 +150,7 @@ sw_rc sw_worker_local_wait(void *ctx, int wait_ms, sw_proto_result_t *res, int *
   } else {
     s_to_proto(&tr, l->slot, l->attempt, l->host, res);
   }
-  sw_trial_result_free(&tr);
+  sw_outcome_free(&tr);
   l->busy = 0;
   *done = 1;
   (void)err;

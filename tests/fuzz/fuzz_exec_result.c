@@ -8,8 +8,8 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  sw_trial_result_t res;
+  sw_outcome_t res;
   sw_err_t err;
-  if (sw_exec_decode_result(data, size, &res, &err) == SW_OK) sw_trial_result_free(&res);
+  if (sw_exec_decode_result(data, size, &res, &err) == SW_OK) sw_outcome_free(&res);
   return 0;
 }

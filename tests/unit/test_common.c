@@ -14,6 +14,7 @@
 #include "common/sw_hash.h"
 #include "common/sw_json.h"
 #include "common/sw_names.h"
+#include "common/sw_outcome.h"
 
 static void test_sha256_vectors(void **state) {
   (void)state;
@@ -207,13 +208,65 @@ static void test_names_lookup(void **state) {
   assert_string_equal(sw_names_at(names, 3, -1), "?");
 }
 
+/* The one trial-outcome codec: a round trip keeps every field bit for bit (signal_name is derived from signo),
+ * every proper prefix is refused, and a status outside the enum is a parse error. */
+static void test_outcome_codec(void **state) {
+  (void)state;
+  sw_outcome_t in = {.status = SW_TRIAL_TIMEOUT, .exit_status = -1, .out_of_memory = 1, .infra = 0,
+                     .start_wall = 1700000000.25, .end_wall = 1700000002.5, .stderr_tail = (char *)"tail\n",
+                     .result_json = NULL};
+  sw_outcome_set_signal(&in, 15);
+  sw_outcome_set_cause(&in, "timeout after %d s", 2);
+  sw_buf_t b = SW_BUF_INIT;
+  sw_outcome_encode(&b, &in);
+  assert_true(sw_buf_ok(&b));
+  sw_cursor_t c;
+  sw_cursor_init(&c, b.data, b.len);
+  sw_outcome_t out;
+  sw_err_t err;
+  assert_int_equal(sw_outcome_decode(&c, 1u << 20, &out, &err), SW_OK);
+  assert_int_equal(sw_cursor_remain(&c), 0);
+  assert_int_equal(out.status, SW_TRIAL_TIMEOUT);
+  assert_int_equal(out.signo, 15);
+  assert_string_equal(out.signal_name, "SIGTERM");
+  assert_int_equal(out.exit_status, -1);
+  assert_int_equal(out.out_of_memory, 1);
+  assert_int_equal(out.infra, 0);
+  assert_memory_equal(&out.start_wall, &in.start_wall, sizeof(double));
+  assert_memory_equal(&out.end_wall, &in.end_wall, sizeof(double));
+  assert_string_equal(out.cause, "timeout after 2 s");
+  assert_string_equal(out.stderr_tail, "tail\n");
+  assert_null(out.result_json); /* absent stays absent */
+  sw_outcome_free(&out);
+  for (size_t n = 0; n < b.len; n++) {
+    char *copy = malloc(n ? n : 1);
+    memcpy(copy, b.data, n);
+    sw_cursor_init(&c, copy, n);
+    assert_int_not_equal(sw_outcome_decode(&c, 1u << 20, &out, &err), SW_OK);
+    assert_null(out.stderr_tail);
+    free(copy);
+  }
+  b.data[0] = (char)SW_TRIAL_STATUS_COUNT; /* first byte of the little-endian status */
+  sw_cursor_init(&c, b.data, b.len);
+  assert_int_equal(sw_outcome_decode(&c, 1u << 20, &out, &err), SW_ERR_PARSE);
+  sw_buf_free(&b);
+  /* the one status-name table, both ways */
+  for (int i = 0; i < SW_TRIAL_STATUS_COUNT; i++) {
+    sw_trial_status s;
+    assert_int_equal(sw_trial_status_parse(sw_trial_status_name((sw_trial_status)i), &s, &err), SW_OK);
+    assert_int_equal(s, i);
+  }
+  assert_string_equal(sw_trial_status_name(SW_TRIAL_INTERRUPTED), "interrupted");
+  assert_string_equal(sw_trial_status_name((sw_trial_status)99), "unknown");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_sha256_vectors), cmocka_unit_test(test_sha256_streaming_equals_oneshot),
       cmocka_unit_test(test_cursor_bounds),  cmocka_unit_test(test_buf_json),
       cmocka_unit_test(test_err_prefix),     cmocka_unit_test(test_json_parse_document),
       cmocka_unit_test(test_json_rejects_malformed), cmocka_unit_test(test_names_lookup),
-      cmocka_unit_test(test_buf_put_cursor_roundtrip),
+      cmocka_unit_test(test_buf_put_cursor_roundtrip), cmocka_unit_test(test_outcome_codec),
   };
   return cmocka_run_group_tests_name("common", tests, NULL, NULL);
 }

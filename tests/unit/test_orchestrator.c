@@ -32,17 +32,16 @@ static sw_proto_result_t sample_result(void) {
   memset(&r, 0, sizeof r);
   r.slot = 0x1122334455ULL;
   r.attempt = 3;
-  r.status = SW_PROTO_TIMEOUT;
-  r.signo = 15;
-  r.exit_status = -1;
-  r.out_of_memory = 1;
-  r.start_wall = 1700000000.25;
-  r.end_wall = 1700000002.5;
-  r.cause = "timeout after 2 s";
-  r.signal_name = "SIGTERM";
-  r.stderr_tail = "";
-  r.result_json = NULL;
-  r.host = "node-7";
+  r.outcome.status = SW_TRIAL_TIMEOUT;
+  r.outcome.signo = 15;
+  r.outcome.exit_status = -1;
+  r.outcome.out_of_memory = 1;
+  r.outcome.start_wall = 1700000000.25;
+  r.outcome.end_wall = 1700000002.5;
+  snprintf(r.outcome.cause, sizeof r.outcome.cause, "timeout after 2 s");
+  r.outcome.stderr_tail = (char *)"";
+  r.outcome.result_json = NULL;
+  r.host = (char *)"node-7";
   return r;
 }
 
@@ -59,16 +58,16 @@ static void test_proto_result_round_trip(void **state) {
   const sw_proto_result_t *r = &m.u.result;
   assert_true(r->slot == in.slot);
   assert_int_equal(r->attempt, 3);
-  assert_int_equal(r->status, SW_PROTO_TIMEOUT);
-  assert_int_equal(r->signo, 15);
-  assert_int_equal(r->exit_status, -1);
-  assert_int_equal(r->out_of_memory, 1);
-  assert_memory_equal(&r->start_wall, &in.start_wall, sizeof(double));
-  assert_memory_equal(&r->end_wall, &in.end_wall, sizeof(double));
-  assert_string_equal(r->cause, "timeout after 2 s");
-  assert_string_equal(r->signal_name, "SIGTERM");
-  assert_string_equal(r->stderr_tail, ""); /* empty and absent stay distinct */
-  assert_null(r->result_json);
+  assert_int_equal(r->outcome.status, SW_TRIAL_TIMEOUT);
+  assert_int_equal(r->outcome.signo, 15);
+  assert_int_equal(r->outcome.exit_status, -1);
+  assert_int_equal(r->outcome.out_of_memory, 1);
+  assert_memory_equal(&r->outcome.start_wall, &in.outcome.start_wall, sizeof(double));
+  assert_memory_equal(&r->outcome.end_wall, &in.outcome.end_wall, sizeof(double));
+  assert_string_equal(r->outcome.cause, "timeout after 2 s");
+  assert_string_equal(r->outcome.signal_name, "SIGTERM"); /* derived from signo by the one decoder */
+  assert_string_equal(r->outcome.stderr_tail, ""); /* empty and absent stay distinct */
+  assert_null(r->outcome.result_json);
   assert_string_equal(r->host, "node-7");
   sw_proto_msg_free(&m);
   sw_buf_free(&b);
@@ -112,7 +111,7 @@ static void test_proto_other_kinds_round_trip(void **state) {
 static void test_proto_every_truncation_fails(void **state) {
   (void)state;
   sw_proto_result_t in = sample_result();
-  in.result_json = "{\"v\":1}";
+  in.outcome.result_json = (char *)"{\"v\":1}";
   sw_buf_t b = SW_BUF_INIT;
   sw_proto_encode_result(&b, &in);
   for (size_t n = 0; n < b.len; n++) {
@@ -153,7 +152,7 @@ static void test_proto_hostile_headers(void **state) {
   assert_non_null(strstr(err.msg, "trailing"));
   /* a result whose status is out of range, and a string longer than the message */
   sw_proto_result_t r = sample_result();
-  r.status = 9;
+  r.outcome.status = (sw_trial_status)9;
   sw_buf_reset(&b);
   sw_proto_encode_result(&b, &r);
   assert_int_equal(sw_proto_decode(b.data, b.len, &m, &err), SW_ERR_PARSE);
@@ -342,31 +341,30 @@ static sw_rc fake_wait(void *ctx, int wait_ms, sw_proto_result_t *r, int *done, 
   memset(r, 0, sizeof *r);
   r->slot = f->cur.slot;
   r->attempt = f->cur.attempt;
-  r->exit_status = -1;
-  r->start_wall = 1000.0;
-  r->end_wall = 1000.5;
+  sw_outcome_t *o = &r->outcome;
+  o->exit_status = -1;
+  o->start_wall = 1000.0;
+  o->end_wall = 1000.5;
   int ok = strcmp(f->action, "ok") == 0 || (strcmp(f->action, "flaky") == 0 && f->flaky_seen++ > 0);
   if (f->infra_left > 0) {
     f->infra_left--;
-    r->status = SW_PROTO_FAILED;
-    r->infra = 1;
-    r->cause = dup_str("infrastructure: executor could not run the trial: fork: Resource temporarily unavailable");
+    o->status = SW_TRIAL_FAILED;
+    o->infra = 1;
+    sw_outcome_set_cause(o, "infrastructure: executor could not run the trial: fork: Resource temporarily unavailable");
   } else if (f->interrupt) {
-    r->status = SW_PROTO_INTERRUPTED;
-    r->cause = dup_str("interrupted by drain");
+    o->status = SW_TRIAL_INTERRUPTED;
+    sw_outcome_set_cause(o, "interrupted by drain");
   } else if (ok) {
-    r->status = SW_PROTO_OK;
-    r->exit_status = 0;
-    r->cause = dup_str("");
-    r->result_json = dup_str("{\"v\":1,\"metrics\":[{\"name\":\"value\",\"value\":1.5,\"unit\":\"count\"}],"
+    o->status = SW_TRIAL_OK;
+    o->exit_status = 0;
+    o->result_json = dup_str("{\"v\":1,\"metrics\":[{\"name\":\"value\",\"value\":1.5,\"unit\":\"count\"}],"
                              "\"samples\":[{\"series\":\"t\",\"rep\":0,\"value\":0.001}],\"counters\":[]}");
   } else {
-    r->status = SW_PROTO_FAILED;
-    r->signo = 11;
-    r->cause = dup_str("killed by signal 11 (SIGSEGV)");
-    r->signal_name = dup_str("SIGSEGV");
+    o->status = SW_TRIAL_FAILED;
+    sw_outcome_set_signal(o, 11);
+    sw_outcome_set_cause(o, "killed by signal 11 (SIGSEGV)");
   }
-  r->stderr_tail = dup_str("");
+  o->stderr_tail = dup_str("");
   r->host = dup_str("fakehost");
   f->busy = 0;
   *done = 1;

@@ -163,20 +163,18 @@ static const char *const RESULT_JSON =
 
 static sw_rc add(sw_store_t *st, int64_t run, const char *hash, sw_trial_status status, const char *result,
                  sw_err_t *err) {
+  sw_outcome_t o = {.status = status, .start_wall = 1000.0, .end_wall = 1002.5,
+                    .exit_status = status == SW_TRIAL_OK ? 0 : -1, .result_json = (char *)result};
   sw_trial_record_t t;
   memset(&t, 0, sizeof t);
   t.run_id = run;
   t.config_hash = hash;
   t.config_json = "{\"workload\":\"test\"}";
-  t.status = status;
   t.attempt = 1;
   t.rank = 1;
   t.host = "h1";
-  t.started_s = 1000.0;
-  t.ended_s = 1002.5;
   t.duration_s = -1;
-  t.exit_status = status == SW_TRIAL_OK ? 0 : -1;
-  t.result_json = result;
+  t.outcome = &o;
   sw_err_clear(err);
   return sw_store_add_trial(st, &t, NULL, err);
 }
@@ -233,21 +231,17 @@ static void test_ingest_exact_rows(void **state) {
   sw_store_t *st = open_store(f->path, 8);
   int64_t run = begin_run(st, "ingest");
   add_ok(st, run, "aaaa");
+  sw_outcome_t o = {.status = SW_TRIAL_FAILED, .start_wall = 10.0, .end_wall = 11.0, .signo = SIGSEGV,
+                    .exit_status = -1, .stderr_tail = (char *)"Segmentation fault", .cause = "killed by signal 11"};
   sw_trial_record_t t;
   memset(&t, 0, sizeof t);
   t.run_id = run;
   t.config_hash = "bbbb";
   t.config_json = "{\"workload\":\"test\",\"crash\":\"segv\"}";
-  t.status = SW_TRIAL_FAILED;
   t.attempt = 2;
   t.rank = 2;
-  t.started_s = 10.0;
-  t.ended_s = 11.0;
   t.duration_s = EXP_FAIL_DURATION;
-  t.signal = SIGSEGV;
-  t.exit_status = -1;
-  t.stderr_tail = "Segmentation fault";
-  t.message = "killed by signal 11";
+  t.outcome = &o;
   sw_err_t err;
   int64_t id = 0;
   assert_int_equal(sw_store_add_trial(st, &t, &id, &err), SW_OK);
@@ -757,14 +751,13 @@ static void test_disk_full_keeps_committed(void **state) {
   assert_non_null(big);
   memset(big, 'x', big_len);
   big[big_len] = '\0';
+  sw_outcome_t o = {.status = SW_TRIAL_FAILED, .stderr_tail = big, .exit_status = 1};
   sw_trial_record_t t;
   memset(&t, 0, sizeof t);
   t.run_id = run;
   t.config_hash = "g0";
   t.config_json = "{}";
-  t.status = SW_TRIAL_FAILED;
-  t.stderr_tail = big;
-  t.exit_status = 1;
+  t.outcome = &o;
   sw_rc rc = SW_OK;
   for (int i = 0; i < 20 && rc == SW_OK; i++) rc = sw_store_add_trial(st, &t, NULL, &err);
   free(big);
@@ -877,6 +870,8 @@ static void test_fingerprint_and_env(void **state) {
   setenv("SW_UNRELATED_NOT", "1", 1);
   setenv("ZZ_IRRELEVANT", "1", 1);
   setenv("SPARSWEEP_KERNEL_ISA", "avx2", 1); /* read by the kernels: changes what is measured */
+  setenv("SPARSWEEP_CACHE", "/tmp/sw-cache", 1); /* where the model and text come from (docs/environment.md) */
+  setenv("SPARSWEEP_LOG", "debug", 1);
   sw_buf_t buf = SW_BUF_INIT;
   sw_store_env_json(&buf);
   assert_true(sw_buf_ok(&buf));
@@ -892,6 +887,11 @@ static void test_fingerprint_and_env(void **state) {
   assert_int_equal(q_int(db, sql), 1);
   snprintf(sql, sizeof sql, "SELECT json_extract(%s, '$.SPARSWEEP_KERNEL_ISA')", q);
   assert_string_equal(q_text(db, sql, got, sizeof got), "avx2");
+  snprintf(sql, sizeof sql, "SELECT json_extract(%s, '$.SPARSWEEP_CACHE') || ' ' || json_extract(%s, '$.SPARSWEEP_LOG')",
+           q, q);
+  assert_string_equal(q_text(db, sql, got, sizeof got), "/tmp/sw-cache debug");
+  unsetenv("SPARSWEEP_CACHE");
+  unsetenv("SPARSWEEP_LOG");
   sqlite3_free(q);
   sqlite3_close(db);
   sw_buf_free(&buf);
@@ -907,13 +907,13 @@ static void test_status_names(void **state) {
   sw_err_t err;
   for (int i = 0; i < SW_TRIAL_STATUS_COUNT; i++) {
     sw_trial_status s = SW_TRIAL_STATUS_COUNT;
-    assert_int_equal(sw_store_status_parse(sw_store_status_name((sw_trial_status)i), &s, &err), SW_OK);
+    assert_int_equal(sw_trial_status_parse(sw_trial_status_name((sw_trial_status)i), &s, &err), SW_OK);
     assert_int_equal(s, i);
   }
   sw_trial_status s;
-  assert_int_equal(sw_store_status_parse("done", &s, &err), SW_ERR_INVALID);
+  assert_int_equal(sw_trial_status_parse("done", &s, &err), SW_ERR_INVALID);
   assert_non_null(strstr(err.msg, "'done'"));
-  assert_string_equal(sw_store_status_name(SW_TRIAL_TIMEOUT), "timeout");
+  assert_string_equal(sw_trial_status_name(SW_TRIAL_TIMEOUT), "timeout");
 }
 
 

@@ -38,7 +38,7 @@ static sw_executor_t *start_self(double grace_s) {
   return ex;
 }
 
-static void run(sw_executor_t *ex, const char *config, double timeout_s, sw_trial_result_t *res) {
+static void run(sw_executor_t *ex, const char *config, double timeout_s, sw_outcome_t *res) {
   sw_err_t err;
   sw_rc rc = sw_executor_run(ex, config, timeout_s, res, &err);
   if (rc) fprintf(stderr, "executor run: %s\n", err.msg);
@@ -174,7 +174,7 @@ static void test_signal_and_status_names(void **state) {
 static void test_executor_ok_result(void **state) {
   (void)state;
   sw_executor_t *ex = start_self(0);
-  sw_trial_result_t res;
+  sw_outcome_t res;
   run(ex, "{\"workload\":\"test\",\"action\":\"ok\",\"value\":7,\"stderr_text\":\"hello from the child\\n\"}", 10, &res);
   assert_int_equal(res.status, SW_TRIAL_OK);
   assert_string_equal(res.cause, "");
@@ -193,11 +193,11 @@ static void test_executor_ok_result(void **state) {
   assert_int_equal(sw_json_get(c0, "value")->kind, SW_JSON_NULL);
   assert_true(strlen(sw_json_get(c0, "reason")->string) > 0);
   sw_json_free(doc);
-  sw_trial_result_free(&res);
+  sw_outcome_free(&res);
   run(ex, "{\"workload\":\"noop\"}", 0, &res);
   assert_int_equal(res.status, SW_TRIAL_OK);
   assert_true(result_metric(res.result_json, "noop") == 1.0);
-  sw_trial_result_free(&res);
+  sw_outcome_free(&res);
   assert_int_equal(sw_executor_starts(ex), 1);
   sw_executor_stop(ex);
 }
@@ -206,7 +206,7 @@ static void test_executor_ok_result(void **state) {
 static void test_executor_large_result(void **state) {
   (void)state;
   sw_executor_t *ex = start_self(0);
-  sw_trial_result_t res;
+  sw_outcome_t res;
   run(ex, "{\"workload\":\"test\",\"samples\":20000}", 30, &res);
   assert_int_equal(res.status, SW_TRIAL_OK);
   assert_true(strlen(res.result_json) > 20000 * 30);
@@ -218,14 +218,14 @@ static void test_executor_large_result(void **state) {
   assert_int_equal(sw_json_get(&samples->items[19999], "rep")->integer, 19999);
   assert_true(fabs(sw_json_get(&samples->items[19999], "value")->number - 20.0) < SAMPLE_TOL_ABS); /* 1 ms * 20000 */
   sw_json_free(doc);
-  sw_trial_result_free(&res);
+  sw_outcome_free(&res);
   sw_executor_stop(ex);
 }
 
 static void test_executor_segv_abort_exit(void **state) {
   (void)state;
   sw_executor_t *ex = start_self(0);
-  sw_trial_result_t res;
+  sw_outcome_t res;
   run(ex, "{\"workload\":\"test\",\"action\":\"segv\",\"stderr_text\":\"about to crash: segv\\n\"}", 10, &res);
   assert_int_equal(res.status, SW_TRIAL_FAILED);
   assert_int_equal(res.signo, SIGSEGV);
@@ -235,14 +235,14 @@ static void test_executor_segv_abort_exit(void **state) {
   assert_non_null(strstr(res.stderr_tail, "about to crash: segv"));
   assert_null(res.result_json);
   assert_false(res.out_of_memory);
-  sw_trial_result_free(&res);
+  sw_outcome_free(&res);
 
   run(ex, "{\"workload\":\"test\",\"action\":\"abort\",\"stderr_text\":\"aborting now\"}", 10, &res);
   assert_int_equal(res.status, SW_TRIAL_FAILED);
   assert_int_equal(res.signo, SIGABRT);
   assert_string_equal(res.signal_name, "SIGABRT");
   assert_non_null(strstr(res.stderr_tail, "aborting now"));
-  sw_trial_result_free(&res);
+  sw_outcome_free(&res);
 
   run(ex, "{\"workload\":\"test\",\"action\":\"exit\",\"exit_code\":3,\"stderr_text\":\"exiting 3\"}", 10, &res);
   assert_int_equal(res.status, SW_TRIAL_FAILED);
@@ -250,7 +250,7 @@ static void test_executor_segv_abort_exit(void **state) {
   assert_int_equal(res.signo, 0);
   assert_string_equal(res.cause, "exited with status 3");
   assert_non_null(strstr(res.stderr_tail, "exiting 3"));
-  sw_trial_result_free(&res);
+  sw_outcome_free(&res);
   assert_int_equal(sw_executor_starts(ex), 1); /* crashes never took the executor down */
   sw_executor_stop(ex);
 }
@@ -265,14 +265,14 @@ static void test_executor_stderr_tail_is_last_4k(void **state) {
   memset(config + off, 'a', n);
   snprintf(config + off + n, 200, "END-MARKER\"}");
   sw_executor_t *ex = start_self(0);
-  sw_trial_result_t res;
+  sw_outcome_t res;
   run(ex, config, 10, &res);
   assert_int_equal(res.status, SW_TRIAL_FAILED);
   size_t len = strlen(res.stderr_tail);
-  assert_int_equal(len, SW_TRIAL_STDERR_TAIL);
+  assert_int_equal(len, SW_OUTCOME_STDERR_TAIL);
   assert_string_equal(res.stderr_tail + len - 10, "END-MARKER");
   assert_int_equal(res.stderr_tail[0], 'a');
-  sw_trial_result_free(&res);
+  sw_outcome_free(&res);
   sw_executor_stop(ex);
   free(config);
 }
@@ -281,14 +281,14 @@ static void test_executor_timeout_term_then_kill(void **state) {
   (void)state;
   const double timeout = 0.5, grace = 1.0;
   sw_executor_t *ex = start_self(grace);
-  sw_trial_result_t res;
+  sw_outcome_t res;
   run(ex, "{\"workload\":\"test\",\"action\":\"hang\"}", timeout, &res);
   double took = res.end_wall - res.start_wall;
   assert_int_equal(res.status, SW_TRIAL_TIMEOUT);
   assert_int_equal(res.signo, SIGTERM); /* the default action of SIGTERM ended it, no KILL needed */
   assert_non_null(strstr(res.cause, "SIGTERM sent"));
   assert_true(took >= timeout && took < timeout + grace);
-  sw_trial_result_free(&res);
+  sw_outcome_free(&res);
 
   run(ex, "{\"workload\":\"test\",\"action\":\"hang\",\"ignore_term\":true}", timeout, &res);
   took = res.end_wall - res.start_wall;
@@ -297,72 +297,72 @@ static void test_executor_timeout_term_then_kill(void **state) {
   assert_false(res.out_of_memory);
   assert_non_null(strstr(res.cause, "SIGKILL after the grace period"));
   assert_true(took >= timeout + grace && took < timeout + grace + 2.0);
-  sw_trial_result_free(&res);
+  sw_outcome_free(&res);
 
   run(ex, "{\"workload\":\"test\",\"action\":\"sleep\",\"sleep_ms\":50}", 5, &res); /* below the timeout: ok */
   assert_int_equal(res.status, SW_TRIAL_OK);
   assert_true(res.end_wall - res.start_wall >= 0.05);
-  sw_trial_result_free(&res);
+  sw_outcome_free(&res);
   sw_executor_stop(ex);
 }
 
 static void test_executor_out_of_memory(void **state) {
   (void)state;
   sw_executor_t *ex = start_self(0);
-  sw_trial_result_t res;
+  sw_outcome_t res;
   /* 64 MiB of address space over the executor's; the workload would take 1 GiB if the cap did not hold. */
   run(ex, "{\"workload\":\"test\",\"action\":\"oom\",\"oom_mb\":1024,\"mem_limit_mb\":64}", 30, &res);
   assert_int_equal(res.status, SW_TRIAL_FAILED);
   assert_true(res.out_of_memory);
   assert_memory_equal(res.cause, "out of memory", 13);
   assert_null(res.result_json);
-  sw_trial_result_free(&res);
+  sw_outcome_free(&res);
   /* Within the cap the same workload succeeds and reports what it allocated. */
   run(ex, "{\"workload\":\"test\",\"action\":\"oom\",\"oom_mb\":32,\"mem_limit_mb\":512}", 30, &res);
   assert_int_equal(res.status, SW_TRIAL_OK);
   assert_true(result_metric(res.result_json, "allocated") == 32.0);
-  sw_trial_result_free(&res);
+  sw_outcome_free(&res);
   sw_executor_stop(ex);
 }
 
 static void test_executor_bad_configs(void **state) {
   (void)state;
   sw_executor_t *ex = start_self(0);
-  sw_trial_result_t res;
+  sw_outcome_t res;
   run(ex, "{not json", 5, &res);
   assert_int_equal(res.status, SW_TRIAL_FAILED);
   assert_non_null(strstr(res.cause, "invalid trial config"));
-  sw_trial_result_free(&res);
+  sw_outcome_free(&res);
   run(ex, "{\"workload\":\"warp-drive\"}", 5, &res);
   assert_int_equal(res.status, SW_TRIAL_FAILED);
   assert_string_equal(res.cause, "unknown workload: warp-drive");
-  sw_trial_result_free(&res);
+  sw_outcome_free(&res);
   run(ex, "{\"action\":\"ok\"}", 5, &res);
   assert_int_equal(res.status, SW_TRIAL_FAILED);
   assert_non_null(strstr(res.cause, "no \"workload\" key"));
-  sw_trial_result_free(&res);
+  sw_outcome_free(&res);
   run(ex, "{\"workload\":\"test\",\"action\":\"dance\"}", 5, &res); /* the workload itself returns an error */
   assert_int_equal(res.status, SW_TRIAL_FAILED);
   assert_int_equal(res.exit_status, 0);
   assert_non_null(strstr(res.cause, "SW_ERR_INVALID"));
   assert_non_null(strstr(res.cause, "unknown action 'dance'"));
-  sw_trial_result_free(&res);
+  sw_outcome_free(&res);
   sw_executor_stop(ex);
 }
 
 static void test_executor_restart_after_external_kill(void **state) {
   (void)state;
   sw_executor_t *ex = start_self(0);
-  sw_trial_result_t res;
+  sw_outcome_t res;
   run(ex, "{\"workload\":\"noop\"}", 5, &res);
   assert_int_equal(res.status, SW_TRIAL_OK);
-  sw_trial_result_free(&res);
+  sw_outcome_free(&res);
   pid_t first = sw_executor_pid(ex);
   assert_int_equal(kill(first, SIGKILL), 0);
   run(ex, "{\"workload\":\"test\",\"action\":\"ok\",\"value\":5}", 5, &res);
   assert_int_equal(res.status, SW_TRIAL_OK);
   assert_true(result_metric(res.result_json, "value") == 5.0);
-  sw_trial_result_free(&res);
+  sw_outcome_free(&res);
   assert_int_equal(sw_executor_starts(ex), 2);
   assert_true(sw_executor_pid(ex) != first && sw_executor_pid(ex) > 0);
   sw_executor_stop(ex);
@@ -371,7 +371,7 @@ static void test_executor_restart_after_external_kill(void **state) {
 static void test_executor_dies_during_trial(void **state) {
   (void)state;
   sw_executor_t *ex = start_self(0);
-  sw_trial_result_t res;
+  sw_outcome_t res;
   sw_err_t err;
   assert_int_equal(sw_executor_submit(ex, "{\"workload\":\"test\",\"action\":\"hang\"}", 0, &err), SW_OK);
   assert_int_equal(sw_executor_wait(ex, 100, &res, &err), SW_ERR_TIMEOUT); /* still running */
@@ -379,10 +379,10 @@ static void test_executor_dies_during_trial(void **state) {
   assert_int_equal(sw_executor_wait(ex, 5000, &res, &err), SW_OK);
   assert_int_equal(res.status, SW_TRIAL_FAILED);
   assert_non_null(strstr(res.cause, "executor died during the trial (killed by signal 9 (SIGKILL))"));
-  sw_trial_result_free(&res);
+  sw_outcome_free(&res);
   run(ex, "{\"workload\":\"noop\"}", 5, &res); /* restarted; the orphaned hang child died with its parent */
   assert_int_equal(res.status, SW_TRIAL_OK);
-  sw_trial_result_free(&res);
+  sw_outcome_free(&res);
   assert_int_equal(sw_executor_starts(ex), 2);
   sw_executor_stop(ex);
 }
@@ -390,7 +390,7 @@ static void test_executor_dies_during_trial(void **state) {
 static void test_executor_interrupt(void **state) {
   (void)state;
   sw_executor_t *ex = start_self(0);
-  sw_trial_result_t res;
+  sw_outcome_t res;
   sw_err_t err;
   assert_int_equal(sw_executor_submit(ex, "{\"workload\":\"test\",\"action\":\"hang\"}", 30, &err), SW_OK);
   assert_int_equal(sw_executor_submit(ex, "{\"workload\":\"noop\"}", 30, &err), SW_ERR_INVALID); /* one at a time */
@@ -400,10 +400,10 @@ static void test_executor_interrupt(void **state) {
   assert_int_equal(res.status, SW_TRIAL_INTERRUPTED);
   assert_non_null(strstr(res.cause, "interrupted"));
   assert_true(res.end_wall - res.start_wall < 10);
-  sw_trial_result_free(&res);
+  sw_outcome_free(&res);
   run(ex, "{\"workload\":\"noop\"}", 5, &res); /* the executor carries on */
   assert_int_equal(res.status, SW_TRIAL_OK);
-  sw_trial_result_free(&res);
+  sw_outcome_free(&res);
   assert_int_equal(sw_executor_starts(ex), 1);
   sw_executor_stop(ex);
 }
@@ -413,7 +413,7 @@ static void test_executor_interrupt(void **state) {
 static void test_executor_external_sigterm(void **state) {
   (void)state;
   sw_executor_t *ex = start_self(0);
-  sw_trial_result_t res;
+  sw_outcome_t res;
   sw_err_t err;
   char path[64], config[256];
   snprintf(path, sizeof path, "/tmp/sw_test_workers_%ld.pid", (long)getpid());
@@ -440,7 +440,7 @@ static void test_executor_external_sigterm(void **state) {
   assert_int_equal(res.status, SW_TRIAL_INTERRUPTED);
   assert_int_equal(res.signo, SIGTERM);
   assert_non_null(strstr(res.cause, "sent from outside"));
-  sw_trial_result_free(&res);
+  sw_outcome_free(&res);
   assert_int_equal(sw_executor_starts(ex), 1);
   sw_executor_stop(ex);
 }
@@ -453,16 +453,16 @@ static void test_executor_watchdog_on_stuck_prepare(void **state) {
   sw_err_t err;
   sw_executor_opts_t opts = {.grace_s = 0.2, .watchdog_slack_s = 0.3, .mem_limit_bytes = UINT64_MAX};
   assert_int_equal(sw_executor_start(&ex, NULL, &opts, &err), SW_OK);
-  sw_trial_result_t res;
+  sw_outcome_t res;
   run(ex, "{\"workload\":\"test\",\"prepare_sleep_ms\":60000}", 0.3, &res);
   assert_int_equal(res.status, SW_TRIAL_TIMEOUT);
   assert_non_null(strstr(res.cause, "executor stopped answering"));
   double took = res.end_wall - res.start_wall;
   assert_true(took >= 0.3 + 0.2 + 0.3 && took < 10);
-  sw_trial_result_free(&res);
+  sw_outcome_free(&res);
   run(ex, "{\"workload\":\"test\",\"prepare_sleep_ms\":10}", 5, &res);
   assert_int_equal(res.status, SW_TRIAL_OK);
-  sw_trial_result_free(&res);
+  sw_outcome_free(&res);
   assert_int_equal(sw_executor_starts(ex), 2);
   sw_executor_stop(ex);
 }
@@ -470,10 +470,10 @@ static void test_executor_watchdog_on_stuck_prepare(void **state) {
 static void test_executor_cache_survives_trials(void **state) {
   (void)state;
   sw_executor_t *ex = start_self(0);
-  sw_trial_result_t r1, r2, r3;
+  sw_outcome_t r1, r2, r3;
   run(ex, "{\"workload\":\"test\",\"cache_key\":\"model-a\"}", 5, &r1);
   run(ex, "{\"workload\":\"test\",\"action\":\"segv\"}", 5, &r2); /* a crash in between changes nothing */
-  sw_trial_result_free(&r2);
+  sw_outcome_free(&r2);
   run(ex, "{\"workload\":\"test\",\"cache_key\":\"model-a\"}", 5, &r2);
   run(ex, "{\"workload\":\"test\",\"cache_key\":\"model-b\"}", 5, &r3);
   assert_int_equal(r1.status, SW_TRIAL_OK);
@@ -486,9 +486,9 @@ static void test_executor_cache_survives_trials(void **state) {
   /* Created by the executor process itself (before the fork), not by a trial child. */
   assert_true(result_metric(r1.result_json, "cache_created_pid") == (double)sw_executor_pid(ex));
   assert_true(result_metric(r1.result_json, "pid") != result_metric(r2.result_json, "pid"));
-  sw_trial_result_free(&r1);
-  sw_trial_result_free(&r2);
-  sw_trial_result_free(&r3);
+  sw_outcome_free(&r1);
+  sw_outcome_free(&r2);
+  sw_outcome_free(&r3);
   sw_executor_stop(ex);
 }
 
@@ -522,9 +522,9 @@ static int count_children(pid_t pid) {
 static void test_executor_no_fd_or_child_leaks(void **state) {
   (void)state;
   sw_executor_t *ex = start_self(0.2);
-  sw_trial_result_t res;
+  sw_outcome_t res;
   run(ex, "{\"workload\":\"noop\"}", 5, &res);
-  sw_trial_result_free(&res);
+  sw_outcome_free(&res);
   pid_t pid = sw_executor_pid(ex);
   int fds_before = count_open_fds(pid);
   const char *configs[] = {"{\"workload\":\"test\",\"action\":\"segv\"}", "{\"workload\":\"test\",\"action\":\"abort\"}",
@@ -534,7 +534,7 @@ static void test_executor_no_fd_or_child_leaks(void **state) {
     for (size_t i = 0; i < sizeof configs / sizeof configs[0]; i++) {
       run(ex, configs[i], 0.2, &res);
       assert_int_equal(res.status, i == 6 ? SW_TRIAL_OK : (i == 3 ? SW_TRIAL_TIMEOUT : SW_TRIAL_FAILED));
-      sw_trial_result_free(&res);
+      sw_outcome_free(&res);
     }
   assert_int_equal(sw_executor_pid(ex), pid);
   assert_int_equal(count_open_fds(pid), fds_before);
@@ -559,20 +559,20 @@ static void test_executor_bad_binary(void **state) {
 static void test_run_isolated_without_executor(void **state) {
   (void)state;
   sw_trial_cache_t cache = {0};
-  sw_trial_result_t res;
+  sw_outcome_t res;
   sw_err_t err;
   sw_executor_opts_t opts = {.mem_limit_bytes = UINT64_MAX};
   assert_int_equal(sw_trial_run_isolated(&cache, "{\"workload\":\"test\",\"action\":\"abort\"}", 5, &opts, &res, &err),
                    SW_OK);
   assert_int_equal(res.status, SW_TRIAL_FAILED);
   assert_int_equal(res.signo, SIGABRT);
-  sw_trial_result_free(&res);
+  sw_outcome_free(&res);
   assert_int_equal(sw_trial_run_isolated(&cache, "{\"workload\":\"test\",\"cache_key\":\"k\"}", 5, &opts, &res, &err),
                    SW_OK);
   assert_int_equal(res.status, SW_TRIAL_OK);
   assert_true(result_metric(res.result_json, "cache_created_pid") == (double)getpid());
   assert_int_equal(cache.count, 1);
-  sw_trial_result_free(&res);
+  sw_outcome_free(&res);
   sw_trial_cache_free(&cache);
 }
 
@@ -584,14 +584,14 @@ static void test_sparsweep_binary_as_executor(void **state) {
   sw_executor_t *ex = NULL;
   sw_err_t err;
   assert_int_equal(sw_executor_start(&ex, bin, NULL, &err), SW_OK);
-  sw_trial_result_t res;
+  sw_outcome_t res;
   run(ex, "{\"workload\":\"test\",\"action\":\"segv\"}", 5, &res);
   assert_int_equal(res.signo, SIGSEGV);
-  sw_trial_result_free(&res);
+  sw_outcome_free(&res);
   run(ex, "{\"workload\":\"test\",\"value\":3}", 5, &res);
   assert_int_equal(res.status, SW_TRIAL_OK);
   assert_true(result_metric(res.result_json, "value") == 3.0);
-  sw_trial_result_free(&res);
+  sw_outcome_free(&res);
   sw_executor_stop(ex);
 }
 
