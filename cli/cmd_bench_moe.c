@@ -17,7 +17,7 @@
 
 int cmd_bench_moe(int argc, char **argv);
 
-#define BENCH_COLD_BYTES ((size_t)64 << 20) /* > the 32 MiB treated as out of cache (machine.md) */
+#define BENCH_COLD_BYTES ((size_t)64 << 20) /* > the 32 MiB treated as out of cache (docs/measurement.md, "The machines") */
 #define BENCH_MAX_BATCHES 8
 
 typedef struct bench_shape {

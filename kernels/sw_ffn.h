@@ -1,4 +1,4 @@
-/* sw_ffn: shared types of the FFN kernels (methods.md §1): weights in neuron-major layout, the per-token
+/* sw_ffn: shared types of the FFN kernels (docs/methods.md §1): weights in neuron-major layout, the per-token
  * active-set mask, per-call statistics (FLOPs, bytes, neurons/experts executed) and the scratch workspace.
  * Neuron i owns row i of W_gate and W_up (plain FFN: W1ᵀ) and row i of W_down (plain: W2), each d_model
  * long; FFN(x) = Σ_i h_i(x) · down_i with h_i = act(gate_i·x) · (up_i·x) (gated) or act(up_i·x + b1_i) (plain).

@@ -5,7 +5,7 @@
 #include "kernels/sw_ffn.h"
 
 #define SW_FFN_UNION_MIN_BLOCK 64   /* neurons per packed block in the batched path: about 1 MiB of packed */
-#define SW_FFN_UNION_MAX_BLOCK 512  /* rows (L2 size, machine.md), at least 64 and at most 512 neurons */
+#define SW_FFN_UNION_MAX_BLOCK 512  /* rows (L2 size, docs/measurement.md, "The machines"), at least 64 and at most 512 neurons */
 #define SW_FFN_UNION_DENSE_FRAC 0.8 /* f32: when the union covers this fraction of d_ff, skip packing and run
                                        the dense sgemm path with h masked */
 #define SW_FFN_GATHER_MAX_TOK 1 /* up to this many tokens, run the per-token gathered kernel */

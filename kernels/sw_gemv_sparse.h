@@ -1,4 +1,4 @@
-/* sw_gemv_sparse: input-sparse matrix-vector products (methods.md §1 item 2, TEAL §5.1): y = Σ_{j active} x_j·wt_j
+/* sw_gemv_sparse: input-sparse matrix-vector products (docs/methods.md §1 definition 2, §5.1): y = Σ_{j active} x_j·wt_j
  * where wt_j is row j of Wᵀ (the weight stored input-channel-major, as TEAL's kernel does), so only the rows
  * of active input channels are read.  Rows are processed 4 at a time with prefetch (no gather instructions), in
  * the SIMD variant isa (a level sw_isa_resolve returned; the workspace's sw_ffn_work_t.isa). */

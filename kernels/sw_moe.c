@@ -61,7 +61,7 @@ void sw_moe_free(sw_moe_t *moe) {
 }
 
 /* Large matrices: 2 MiB aligned with transparent huge pages (first touch of 4 KiB pages is slow on this VM,
- * machine.md) and fewer TLB misses while streaming; freed with free(). */
+ * docs/measurement.md, "The machines") and fewer TLB misses while streaming; freed with free(). */
 static float *s_big_floats(size_t n) {
   const size_t bytes = n * sizeof(float), huge = (size_t)2 << 20;
   if (bytes < 2 * huge) return malloc(bytes ? bytes : sizeof(float));

@@ -1,5 +1,5 @@
 /* sw_moe: the MoE view of an FFN (MoEfication, Zhang et al. 2022; D2DMoE, Szatkowski et al. 2024; LTE,
- * Zheng et al. 2024; methods.md §2, §3, §7).  Expert e is a group of d_ff/E neurons, its weights copied in
+ * Zheng et al. 2024; docs/methods.md §2, §3, §7).  Expert e is a group of d_ff/E neurons, its weights copied in
  * expert order (f32, neuron-major): E_e(x) = Σ_{i∈e} h_i(x) down_i, FFN(x) = Σ_e E_e(x) + b_down.  Routers
  * score experts (oracle norms, D2DMoE regression MLP, MoEfication-style classifier); selection rules turn the
  * scores into a per-token expert mask (static top-k, dynamic-k by max ratio or cumulative share, sigmoid > τ);

@@ -1,5 +1,5 @@
 /* sw_policy: the k policies that turn an FFN's intermediate activations into a per-token active-neuron mask
- * (methods.md §1, §4, §5, §8), and their per-layer calibration from activation samples.
+ * (docs/methods.md §1, §4, §5, §8), and their per-layer calibration from activation samples.
  * Usage per layer: sw_policy_init, sw_policy_calibrate(samples of that layer), then sw_policy_select per call. */
 
 /* The policies:

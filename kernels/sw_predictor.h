@@ -1,4 +1,4 @@
-/* sw_predictor: Deja Vu's low-rank MLP sparsity predictor (Liu et al., ICML 2023; methods.md §6.1): d_model →
+/* sw_predictor: Deja Vu's low-rank MLP sparsity predictor (Liu et al., ICML 2023; docs/methods.md §6.1): d_model →
  * r → d_ff with no non-linearity in between and a sigmoid output, trained with weighted BCE on which neurons
  * are active (|h_i| > label threshold; ReLU: h_i > 0), positives get weight 1-w and negatives w with
  * w = label density + 0.005 (DejaVu trainer_mlp.py).  At inference the predicted positives (probability >

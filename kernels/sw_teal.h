@@ -1,4 +1,4 @@
-/* sw_teal: TEAL-style FFN (Liu et al. 2024, methods.md §5.1): the inputs of every FFN matmul are thresholded,
+/* sw_teal: TEAL-style FFN (Liu et al. 2024, docs/methods.md §5.1): the inputs of every FFN matmul are thresholded,
  * x̃ = x·1[|x| > t_x] for gate and up, h̃ = h·1[|h| > t_h] for down, with t = F⁻¹(0.5 + s/2) calibrated per
  * tensor.  Input sparsity skips rows of Wᵀ, so gate and up are kept input-channel-major (d_model rows of d_ff,
  * as TEAL's kernel stores them) and the neuron-major down rows are already input-channel-major.  Tokens are

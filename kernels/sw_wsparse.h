@@ -1,4 +1,4 @@
-/* sw_wsparse: weight-sparse formats and kernels (issue 15), beside the activation-sparse ones in sw_ffn_sparse.
+/* sw_wsparse: weight-sparse formats and kernels (README.md, "Weight sparsity beside activation sparsity"), beside the activation-sparse ones in sw_ffn_sparse.
  * A weight W is d_out x d_in, row-major, y = W x.  Formats (all float values, 16-bit column indices, so a
  * dimension is at most 65536):
  *   CSR     row pointers + (uint16 column, float value) per non-zero: 6 bytes/nnz + 4 bytes/row.

@@ -2,7 +2,7 @@
  * method's activation) runs over the calibration tokens while a recorder keeps every layer's FFN input;
  * from those inputs each layer gets its method's parameters: CATS per-layer and CHESS per-channel thresholds,
  * CETT ε, TEAL thresholds, MoE expert clustering + routers (D2DMoE MSE on expert norms, MoEfication BCE),
- * Deja Vu predictors (methods.md §2-§8).  Results are cached on disk, keyed by model hash, calibration span
+ * Deja Vu predictors (docs/methods.md §2-§8).  Results are cached on disk, keyed by model hash, calibration span
  * and method parameters, and reused by later trials and runs. */
 #ifndef SW_CALIB_H
 #define SW_CALIB_H

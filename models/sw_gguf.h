@@ -3,7 +3,7 @@
  *   kv[kv_count]: string key, u32 value_type, value     (string = u64 len + bytes, no NUL)
  *   tensor_info[tensor_count]: string name, u32 n_dims, u64 ne[n_dims], u32 ggml_type, u64 offset
  *   padding to general.alignment (u32, power of two, default 32), then the tensor data.
- * Every count, length, size and offset is checked against the bytes remaining before use (style.md §7);
+ * Every count, length, size and offset is checked against the bytes remaining before use (common/sw_cursor.h);
  * any violation fails the whole parse with a message naming the field.  The parsed context borrows the
  * input buffer (a memory buffer, or the file mapping owned by the context for sw_gguf_open). */
 #ifndef SW_GGUF_H

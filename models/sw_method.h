@@ -4,7 +4,7 @@
  * optional activation replacement (SiLU -> ReLU, ReLU², FATReLU: a change of the model, no fine-tuning).
  * Layers outside the method's layer set run dense.  A layer whose calibrated method would keep every
  * neuron (level 0) runs the dense kernel itself, so sparsity 0 reproduces dense results bit for bit.
- * Per-layer counters accumulate (sw_ffn_stats_t); sparsity is reported as methods.md §1 definition 1
+ * Per-layer counters accumulate (sw_ffn_stats_t); sparsity is reported as docs/methods.md §1 definition 1
  * (fraction of the d_ff intermediate neurons not computed) for every method except TEAL, whose number is
  * definition 3 (input sparsity of q, k, v, o, gate, up, down weighted by matrix size; TEAL greedyopt.py).
  * TEAL's attention-input sparsity is simulated (inputs zeroed, projections still dense): it changes quality
@@ -38,7 +38,7 @@ typedef enum sw_method_kind {
 /* "dense", "topk", "cats", "chess", "cett", "random", "teal", "d2dmoe", "moefication", "dejavu". */
 const char *sw_method_name(sw_method_kind_t kind);
 sw_rc       sw_method_parse(const char *name, sw_method_kind_t *kind, sw_err_t *err);
-/* The sparsity definition (methods.md §1) a method's reported sparsity uses: 1 or 3 (TEAL, model-wide). */
+/* The sparsity definition (docs/methods.md §1) a method's reported sparsity uses: 1 or 3 (TEAL, model-wide). */
 int sw_method_sparsity_definition(sw_method_kind_t kind);
 
 #define SW_METHOD_MAX_LAYERS 1024

@@ -1,4 +1,4 @@
-/* sw_prune: weight pruning of linear layers (issue 15), calibrated on recorded layer inputs X (n x cols):
+/* sw_prune: weight pruning of linear layers (README.md, "Weight sparsity beside activation sparsity"; docs/methods.md §9), calibrated on recorded layer inputs X (n x cols):
  *   magnitude  drop the smallest |W| (per matrix for unstructured, per group of 4 for 2:4)
  *   wanda      drop the smallest |W_rc| · ‖X_c‖₂ per output row (Sun et al. 2023, arXiv 2306.11695)
  *   sparsegpt  OBS-style column-by-column pruning with error compensation (Frantar & Alistarh 2023,

@@ -72,7 +72,7 @@ static const pair_slot_t *pair_find(const sw_tokenizer_t *tok, int32_t left, int
 
 /* ---------------------------------------------------------------- GPT-2 byte map */
 
-/* GPT-2's byte-to-unicode map (models.md §2): printable bytes map to themselves, the other 68 bytes
+/* GPT-2's byte-to-unicode map (docs/models.md §2): printable bytes map to themselves, the other 68 bytes
  * to U+0100, U+0101, ... in increasing byte order. */
 static uint32_t byte_to_cp(unsigned b) {
   if ((b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF)) return b;
@@ -140,7 +140,7 @@ static int in_ranges(const sw_cp_range_t *r, size_t n, uint32_t cp) {
 }
 
 static int is_space_cp(uint32_t cp) {
-  /* llama.cpp's whitespace set (models.md §2). */
+  /* llama.cpp's whitespace set (docs/models.md §2). */
   return (cp >= 0x09 && cp <= 0x0D) || cp == 0x20 || cp == 0x85 || cp == 0xA0 || cp == 0x1680 ||
          (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x205F ||
          cp == 0x3000;

@@ -1,6 +1,6 @@
 /* sw_tokenizer: byte-level BPE (GPT-2 family) built from a vocabulary and merge list, as stored in GGUF
  * metadata (tokenizer.ggml.tokens / merges / token_type), with the pre-tokenizers "smollm" (each numeric
- * code point alone, then the GPT-2 split) and "gpt2".  Encoding matches llama.cpp's rules (models.md §2):
+ * code point alone, then the GPT-2 split) and "gpt2".  Encoding matches llama.cpp's rules (docs/models.md §2):
  * no BOS, no space prefix, no normalisation; merges by lowest rank, leftmost first.
  * Invalid UTF-8 bytes are kept as single-byte pieces, so decode(encode(x)) == x for any byte string whose
  * bytes all have a byte token (a vocabulary may lack 0xC0, 0xC1, 0xF5..0xFF: those become unk_id).

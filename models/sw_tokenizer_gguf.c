@@ -1,4 +1,4 @@
-/* sw_tokenizer_gguf: builds a tokenizer from a GGUF file's tokenizer.ggml.* metadata (models.md §2). */
+/* sw_tokenizer_gguf: builds a tokenizer from a GGUF file's tokenizer.ggml.* metadata (docs/models.md §2). */
 #include <stdlib.h>
 #include <string.h>
 

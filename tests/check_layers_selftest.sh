@@ -19,3 +19,12 @@ for want in "common/up.h:3: common/ includes workers/" "cli/off.c:1: includes no
   grep -qF "$want" "$t/out.txt" || { cat "$t/out.txt"; echo "FAIL: missing '$want'"; exit 1; }
 done
 echo "check_layers.sh: clean tree passes, 4 kinds of violation caught"
+# check_env_doc.sh: a variable read but not documented is named; documented, it passes.
+mkdir -p "$t/env/docs" "$t/env/workers"
+printf 'const char *v(void) { return getenv("SW_NEW_KNOB"); }\n' > "$t/env/workers/knob.c"
+printf '# Environment\n| `SPARSWEEP_LOG` | ... |\n' > "$t/env/docs/environment.md"
+if sh "$here/check_env_doc.sh" "$t/env" > "$t/out.txt"; then cat "$t/out.txt"; echo "FAIL: undocumented variable accepted"; exit 1; fi
+grep -q "SW_NEW_KNOB is read" "$t/out.txt" || { cat "$t/out.txt"; echo "FAIL: SW_NEW_KNOB not named"; exit 1; }
+printf '| `SW_NEW_KNOB` | ... |\n' >> "$t/env/docs/environment.md"
+sh "$here/check_env_doc.sh" "$t/env" > "$t/out.txt" || { cat "$t/out.txt"; echo "FAIL: documented variable refused"; exit 1; }
+echo "check_env_doc.sh: an undocumented variable is caught, a documented one passes"

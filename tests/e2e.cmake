@@ -9,7 +9,7 @@ endforeach()
 sw_script_test(mpi_bench_orch_smoke COMMAND $<TARGET_FILE:sparsweep> bench orchestration --trials 60
   --long-trials 2 --long-ms 200 TIMEOUT 120 LABELS e2e mpi)
 set_tests_properties(mpi_bench_orch_smoke PROPERTIES RESOURCE_LOCK mpi)
-# PAPI events of several components in one experiment (issue 8): exact SDE values next to perf_event ones.
+# PAPI events of several components in one experiment (README.md, "What a trial measures"): exact SDE values next to perf_event ones.
 sw_script_test(mpi_papi_mixed COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/mpi/papi_mixed.sh TIMEOUT 120 LABELS e2e mpi)
 set_tests_properties(mpi_papi_mixed PROPERTIES RESOURCE_LOCK mpi SKIP_RETURN_CODE 77)
 # Hostile inputs to plan, model inspect, run and merge (no MPI: runs in seconds).

@@ -13,7 +13,7 @@
  *   scope ("both")            both | ffn | heads: which units are deactivated
  * Metrics: ppl, ppl_se, nll, nll_se, bits_per_byte, kl, kl_se, top1_agree, ppl_dense, ppl_dense_se,
  * ppl_ratio; sparsity_paper ((1/3)·head + (2/3)·MLP sparsity, the paper's reported number),
- * activation_ratio_paper (1 − it), achieved_sparsity (FFN neurons, methods.md §1 definition 1), head_sparsity,
+ * activation_ratio_paper (1 − it), achieved_sparsity (FFN neurons, docs/methods.md §1 definition 1), head_sparsity,
  * sparsity_definition (1), ffn_flops_saved, model_flops_saved (analytic: skipped neurons, and q/o projections
  * and attention of skipped heads at the mean context window/2), grad_seconds_per_window and
  * forward_seconds_per_window (time of the backward pass relative to the forward), grad_mib_per_token,
@@ -228,7 +228,7 @@ static void put_results(sw_trial_out_t *out, const sw_trial_model_inputs_t *in, 
   sw_trial_out_metric(out, "activation_ratio_paper", 1.0 - (sh / 3.0 + 2.0 * sf / 3.0), "fraction");
   sw_trial_out_metric(out, "achieved_sparsity", sf, "fraction");
   sw_trial_out_metric(out, "head_sparsity", sh, "fraction");
-  sw_trial_out_metric(out, "sparsity_definition", 1, "methods.md §1 item");
+  sw_trial_out_metric(out, "sparsity_definition", 1, "code");
   sw_trial_out_metric(out, "ffn_flops_saved", sf, "fraction");
   sw_trial_out_metric(out, "model_flops_saved", saved / sw_llama_flops_per_token(c, ctx), "fraction");
   sw_trial_out_metric(out, "grad_seconds_per_window", s->grad_s, "s");

@@ -1,4 +1,4 @@
-/* sw_trial_prune: weight pruning in the model workload (issue 15).  Config keys (defaults in parentheses):
+/* sw_trial_prune: weight pruning in the model workload (README.md, "Weight sparsity beside activation sparsity").  Config keys (defaults in parentheses):
  *   weight_sparsity (0)              fraction of every linear layer's weights (q, k, v, o, gate, up, down) set to
  *                                    zero; 0 = no pruning (unless prune_pattern is 2:4)
  *   prune ("magnitude")              magnitude | wanda | sparsegpt (models/sw_prune.h)

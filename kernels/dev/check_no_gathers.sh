@@ -1,5 +1,5 @@
 #!/bin/sh
-# Lists AVX2/AVX-512 gather instructions in the compiled kernels (machine.md "Traps": gcc 12 -march=native turns
+# Lists AVX2/AVX-512 gather instructions in the compiled kernels (docs/measurement.md, "The machines": gcc 12 -march=native turns
 # one-row-at-a-time loops into vgather*, ~4x slower than contiguous rows).  Usage: check_no_gathers.sh BUILD_DIR
 # Exit 1 (and the function names) when any object of kernels/ contains a gather.
 set -eu

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 9, observation 1: a black-hole worker.  Rank 2's executor cannot fork (SW_FAULT_FORK=1, as under a
+# Robustness scenario: a black-hole worker.  Rank 2's executor cannot fork (SW_FAULT_FORK=1, as under a
 # process limit), so it fails each trial in microseconds and is always the first idle rank.  Its failures are
 # infrastructure failures: each trial goes back to the queue and runs on rank 1, rank 2 is quarantined after 3
 # in a row (recorded in rank_events), and every one of the 40 trials ends ok, none recorded failed.

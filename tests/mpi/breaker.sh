@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 9, observation 5: the circuit breaker with retries.  40 crashing trials, retries: 2, --max-failures 5:
+# Robustness scenario: the circuit breaker with retries.  40 crashing trials, retries: 2, --max-failures 5:
 # retries run next (not behind every first attempt), so the breaker trips after 5 distinct trials used their 3
 # attempts (at most 5 x 3, plus the 3 attempts of the trial the other worker is retrying); "not run" in the summary is exactly what the
 # resume then runs.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 9, observation 4: a busy database.  Another process (the sqlite3 shell) holds the write lock for 12 s
+# Robustness scenario: a busy database.  Another process (the sqlite3 shell) holds the write lock for 12 s
 # in the middle of a sweep: rank 0 keeps the finished results in memory, retries with back-off, records them
 # all when the lock is released, and the summary shows the time it waited; exit 0, run 'done', 40 ok rows.
 . "$(dirname "$0")/lib.sh"

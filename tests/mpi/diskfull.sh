@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 9, observation 6: summaries that are true.  The database's file system fills up in the middle of a
+# Robustness scenario: summaries that are true.  The database's file system fills up in the middle of a
 # sweep (a 2 MiB tmpfs, filled with dd): the commit fails and the sweep exits 1, and the summary printed and
 # written with --summary-json counts exactly the rows the database holds.  Needs root to mount a tmpfs:
 # reported skipped (exit 77) otherwise.

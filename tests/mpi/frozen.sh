@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 9, observation 7: a drain while a worker rank is frozen (SIGSTOP).  SIGTERM to rank 0 with
+# Robustness scenario: a drain while a worker rank is frozen (SIGSTOP).  SIGTERM to rank 0 with
 # --drain-grace 1: rank 0 commits what it has, records the frozen rank's trial 'interrupted' (rank event
 # 'unresponsive') and ends the job with MPI_Abort within grace + 5 s margin (+ start-up slack here), exit 1.
 . "$(dirname "$0")/lib.sh"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 9, observation 3: descriptor and process hygiene.  A trial under mpirun holds exactly 0-2 and its
+# Robustness scenario: descriptor and process hygiene.  A trial under mpirun holds exactly 0-2 and its
 # result pipe (none of the rank's MPI sockets), and a grandchild it leaves behind does not outlive the trial.
 . "$(dirname "$0")/lib.sh"
 db="$WORK/hyg.db"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 9, observation 8: hostile inputs to the small commands.  A FIFO given as the experiment or the model
+# Robustness scenario: hostile inputs to the small commands.  A FIFO given as the experiment or the model
 # is refused at once (exit 2, naming it) instead of blocking in open(); a UTF-8 byte-order mark is named as
 # such; `merge` that rejects its only input leaves no empty output file behind.
 . "$(dirname "$0")/lib.sh"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 9, observation 2: two runs on one database.  A second `run` while the first is live is refused
+# Robustness scenario: two runs on one database.  A second `run` while the first is live is refused
 # (exit 2, naming the other run) and writes nothing; with --wait it waits until the first ends (drained
 # here) and then completes the grid; two runs started at the same moment: exactly one runs, and no
 # configuration has two ok rows.

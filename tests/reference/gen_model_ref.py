@@ -20,7 +20,7 @@ from gguf.quants import dequantize
 
 DQ_MAGIC, LG_MAGIC, VERSION = b"SWDQ", b"SWLG", 1
 
-# Token sequences: models.md §2 test vectors plus a longer fixed pseudo-random one (seed 7).
+# Token sequences: docs/models.md §2 test vectors plus a longer fixed pseudo-random one (seed 7).
 SEQS = [
     [19556, 28, 392, 416, 722],               # "Hello, we can use"
     [504, 3575, 282, 4649, 314],              # "The capital of France is"

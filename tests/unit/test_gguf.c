@@ -2,7 +2,7 @@
  * file with exactly one field corrupted (bad magic, version, counts, string lengths, types, dims, offsets,
  * truncation, size overflow, duplicate keys/names, bad alignment), grouped with success variants.  Every
  * corruption must be rejected with a message naming the field; every success variant must parse and expose
- * the values written.  Also: the type-traits table against the GGUF spec (models.md §2). */
+ * the values written.  Also: the type-traits table against the GGUF spec (docs/models.md §2). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -269,7 +269,7 @@ static void test_every_truncation_rejected(void **state) {
   sw_buf_free(&b);
 }
 
-/* The type-traits table: sizes from the GGUF spec (models.md §2) and ggml's block structs. */
+/* The type-traits table: sizes from the GGUF spec (docs/models.md §2) and ggml's block structs. */
 static void test_type_traits(void **state) {
   (void)state;
   static const struct { uint32_t id; const char *name; size_t block, size; int dq; } expect[] = {

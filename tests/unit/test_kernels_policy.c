@@ -16,7 +16,7 @@
 #include "tests/unit/test_isa_variants.h"
 #include "tests/unit/test_kernels_common.h"
 
-#define KT_SPARSITY_TOL 0.01 /* ±1 point (issue 3) */
+#define KT_SPARSITY_TOL 0.01 /* ±1 point of sparsity */
 
 static double kt_laplace(uint64_t *s) {
   double u = kt_unif(s) - 0.5;

@@ -156,7 +156,7 @@ static int teardown_model(void **state) {
 static void test_config_smollm2(void **state) {
   model_fixture_t *f = *state;
   const sw_llama_config_t *c = &f->model.cfg;
-  /* HF config.json of SmolLM2-135M (models.md §1) */
+  /* HF config.json of SmolLM2-135M (docs/models.md §1) */
   assert_int_equal(c->n_layer, 30);
   assert_int_equal(c->d_model, 576);
   assert_int_equal(c->d_ff, 1536);
@@ -619,7 +619,7 @@ static void test_calib_cache_roundtrip(void **state) {
   sw_calib_data_free(&cd);
 }
 
-/* Layer lists, method names and the sparsity definition each method reports (methods.md §1). */
+/* Layer lists, method names and the sparsity definition each method reports (docs/methods.md §1). */
 static void test_method_config(void **state) {
   (void)state;
   sw_llama_config_t lc = {.n_layer = 30, .d_ff = 1536};

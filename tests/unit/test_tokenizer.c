@@ -1,6 +1,6 @@
 /* Tokenizer tests: (1) token ids for >1000 cases of real text (Jane Austen) equal those of an independent
  * implementation (Hugging Face tokenizers, tests/reference/gen_tokenizer_fixture.py); (2) the published
- * SmolLM vectors of models.md §2; (3) decode(encode(x)) == x, also for invalid UTF-8; (4) a hand-built
+ * SmolLM vectors of docs/models.md §2; (3) decode(encode(x)) == x, also for invalid UTF-8; (4) a hand-built
  * vocabulary whose merge order is worked out by hand; (5) malformed vocabularies are refused. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -110,7 +110,7 @@ static void test_matches_independent_reference(void **state) {
 
 static void test_published_vectors(void **state) {
   tok_fixture_t *fx = *state;
-  /* models.md §2 test vectors (a public project's self-check of the SmolLM vocabulary). */
+  /* docs/models.md §2 test vectors (a public project's self-check of the SmolLM vocabulary). */
   static const struct {
     const char *text;
     int64_t ids[12];
