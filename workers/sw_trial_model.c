@@ -461,7 +461,7 @@ static void put_sparsity(sw_trial_out_t *out, const sw_method_t *M, const sw_lla
   sw_method_summary(M, &s);
   sw_trial_out_metric(out, "achieved_sparsity", s.sparsity_sparse_layers, "fraction"); /* over sparsified layers */
   sw_trial_out_metric(out, "sparsity_model_wide", s.sparsity, "fraction");               /* over all layers */
-  sw_trial_out_metric(out, "sparsity_definition", sw_method_sparsity_definition(M->cfg.kind), "code");
+  sw_trial_out_metric(out, "sparsity_definition", sw_method_sparsity_definition(M->cfg.kind), "enum");
   for (int l = 0; l < M->n_layer; l++) {
     char name[64];
     snprintf(name, sizeof name, "sparsity_layer_%02d", l);
