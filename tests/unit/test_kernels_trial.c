@@ -99,6 +99,52 @@ static void test_trial_threshold(void **state) {
   sw_json_free(res);
 }
 
+/* Median of 4 values computed here, independently of common/sw_stats: sort, then the mean of the middle two. */
+static double kt_median4(double v[4]) {
+  for (int i = 1; i < 4; i++)
+    for (int j = i; j > 0 && v[j - 1] > v[j]; j--) {
+      double t = v[j];
+      v[j] = v[j - 1], v[j - 1] = t;
+    }
+  return 0.5 * (v[1] + v[2]);
+}
+
+/* With an even number of repetitions the stored speedup is the mean of the two middle per-pair ratios and
+ * time_dense / time_method the mean of the two middle samples, for the plain ffn path and its MoE path alike
+ * (one median definition, common/sw_stats.h; the ffn runner used to take the lower middle value). */
+static void kt_check_even_median(const char *cfg, const char *method_series) {
+  sw_json_t       *res = kt_run(cfg, SW_OK);
+  const sw_json_t *samples = sw_json_get(res, "samples");
+  double           dense[4] = {0}, method[4] = {0}, ratio[4];
+  int              seen = 0;
+  for (size_t i = 0; samples && i < samples->count; i++) {
+    const sw_json_t *smp = &samples->items[i];
+    int              rep = (int)sw_json_get(smp, "rep")->number;
+    const char      *series = sw_json_get(smp, "series")->string;
+    assert_true(rep >= 0 && rep < 4);
+    if (strcmp(series, "dense") == 0) dense[rep] = sw_json_get(smp, "value")->number, seen |= 1 << rep;
+    else if (strcmp(series, method_series) == 0) method[rep] = sw_json_get(smp, "value")->number, seen |= 16 << rep;
+  }
+  assert_int_equal(seen, 0xff); /* 4 dense and 4 method samples */
+  for (int i = 0; i < 4; i++) ratio[i] = dense[i] / method[i];
+  double want_speedup = kt_median4(ratio), want_dense = kt_median4(dense), want_method = kt_median4(method);
+  assert_true(fabs(kt_metric(res, "speedup") - want_speedup) <= 1e-12 * want_speedup);
+  assert_true(fabs(kt_metric(res, "time_dense") - want_dense) <= 1e-12 * want_dense);
+  assert_true(fabs(kt_metric(res, "time_method") - want_method) <= 1e-12 * want_method);
+  sw_json_free(res);
+}
+
+static void test_trial_even_repetitions_median(void **state) {
+  (void)state;
+  kt_check_even_median("{\"workload\":\"ffn\",\"d_model\":40,\"d_ff\":96,\"batch\":1,\"method\":\"threshold\","
+                       "\"sparsity\":0.5,\"repetitions\":4,\"warmup\":1,\"cache\":\"warm\",\"n_calib\":200}",
+                       "sparse");
+  kt_check_even_median("{\"workload\":\"ffn\",\"d_model\":40,\"d_ff\":128,\"batch\":1,\"method\":\"moe_topk\","
+                       "\"experts\":4,\"sparsity\":0.5,\"repetitions\":4,\"warmup\":1,\"n_calib\":200,"
+                       "\"router_epochs\":2}",
+                       "sparse");
+}
+
 static void test_trial_sparsity_zero_is_exact(void **state) {
   (void)state;
   sw_json_t *res = kt_run("{\"d_model\":24,\"d_ff\":50,\"batch\":5,\"method\":\"topk\",\"sparsity\":0,"
@@ -171,6 +217,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_trial_threshold),
       cmocka_unit_test(test_trial_sparsity_zero_is_exact),
+      cmocka_unit_test(test_trial_even_repetitions_median),
       cmocka_unit_test(test_trial_teal),
       cmocka_unit_test(test_trial_bad_config),
       KT_VARIANT(test_trial_kernel_isa),
