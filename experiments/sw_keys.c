@@ -278,7 +278,9 @@ static sw_rc value_of(const sw_keydef_t *k, const sw_json_t *config, sw_value_t 
   char why[800];
   if (v->kind != SW_VAL_LIST && !sw_keys_check_value(k, v, why, sizeof why)) return SW_OK;
   if (v->kind == SW_VAL_LIST) snprintf(why, sizeof why, "'%s' must be a single value here", k->name);
-  return sw_err_set(err, SW_ERR_RANGE, "%s", why);
+  int numeric = (v->kind == SW_VAL_INT || v->kind == SW_VAL_FLOAT) &&
+                (k->type == SW_KT_INT || k->type == SW_KT_NUM || k->type == SW_KT_INTS);
+  return sw_err_set(err, numeric ? SW_ERR_RANGE : SW_ERR_INVALID, "%s", why);
 }
 
 static sw_rc read_one(const sw_keytable_t *t, const sw_json_t *config, const char *name, sw_key_type want,

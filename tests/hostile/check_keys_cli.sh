@@ -4,7 +4,9 @@
 #     is refused by `plan` and by `run` with exit 2, "file:line:col: " and the message of its first line, and
 #     neither writes anything; the position is where the file's first line says the bad text is, found here
 #     independently of sparsweep (first occurrence after line 1);
-#  2. the trial hashes of the shipped experiment files equal those of tests/reference/config_hashes.txt,
+#  2. no runner reads its config around the tables: workers/sw_trial*.c and workers/sw_slot.c read keys only
+#     through experiments/sw_keys.h (sw_key_*, sw_keys_read, which refuse undeclared names);
+#  3. the trial hashes of the shipped experiment files equal those of tests/reference/config_hashes.txt,
 #     computed before the key tables existed, so their databases resume without re-running anything.
 set -u
 : "${SPARSWEEP:?SPARSWEEP must name the binary}" "${SW_SOURCE_DIR:?}"
@@ -37,6 +39,9 @@ for f in "$SW_SOURCE_DIR"/tests/hostile/keyfiles/*.yaml; do
   done
 done
 [ "$n_files" -ge 11 ] || { echo "FAIL: only $n_files key files"; fails=$((fails + 1)); }
+bypass=$(grep -n 'sw_json_get_\(int\|str\|double\|bool\)\|sw_json_get(config' "$SW_SOURCE_DIR"/workers/sw_trial*.c \
+  "$SW_SOURCE_DIR"/workers/sw_slot.c)
+[ -z "$bypass" ] || { echo "FAIL: runners read config keys around experiments/sw_keys.h:"; echo "$bypass"; fails=$((fails + 1)); }
 n_hashed=0
 while read -r file count digest; do
   case "$file" in '#'*|'') continue ;; esac
