@@ -341,27 +341,46 @@ static const char *type_name(sw_key_type t) {
   return (size_t)t < sizeof names / sizeof names[0] ? names[t] : "?";
 }
 
-static void print_row(FILE *to, const sw_keydef_t *k) {
-  char r[600];
-  if (k->type == SW_KT_ENUM) snprintf(r, sizeof r, "%s", k->allowed);
-  else if (k->type == SW_KT_INT || k->type == SW_KT_NUM || k->type == SW_KT_INTS) range_text(k, r, sizeof r);
-  else r[0] = '\0';
-  fprintf(to, "  %-16s %-9s %-16s %-22s %-11s %s%s\n", k->name, type_name(k->type), k->def ? k->def : "-", r,
-          k->unit && *k->unit ? k->unit : "-", k->help, k->identity ? "" : " [not identity]");
-}
-
-static void print_workload(FILE *to, const sw_workload_keys_t *w) {
-  fprintf(to, "workload %s%s\n  %-16s %-9s %-16s %-22s %-11s %s\n", w->workload,
-          w->open ? " (accepts any other key as a label)" : "", "key", "type", "default", "range/allowed", "unit",
-          "help");
-  for (size_t i = 0; i < SW_KEYS_MAX_TABLES && w->tables[i]; i++) {
-    const sw_keytable_t *t = sw_keytable(w->tables[i]);
-    for (size_t j = 0; j < t->n; j++)
-      if (sw_keys_lookup(w->workload, t->keys[j].name) == &t->keys[j]) print_row(to, &t->keys[j]);
+/* The range or the allowed words of k, for printing ("" for free text); words separated by sep. */
+static void domain_text(const sw_keydef_t *k, const char *sep, char *buf, size_t cap) {
+  buf[0] = '\0';
+  if (k->type == SW_KT_INT || k->type == SW_KT_NUM || k->type == SW_KT_INTS) range_text(k, buf, cap);
+  if (k->type != SW_KT_ENUM) return;
+  size_t used = 0;
+  for (const char *p = k->allowed; *p && used + 8 < cap; p++) {
+    int w = *p == '|' ? snprintf(buf + used, cap - used, "%s", sep) : snprintf(buf + used, cap - used, "%c", *p);
+    used += w > 0 ? (size_t)w : 0;
   }
 }
 
-sw_rc sw_keys_print(FILE *to, const char *workload, sw_err_t *err) {
+static void print_row(FILE *to, const sw_keydef_t *k, int markdown) {
+  char r[700];
+  const char *unit = k->unit && *k->unit ? k->unit : "-", *def = k->def ? k->def : "-";
+  domain_text(k, markdown ? ", " : "|", r, sizeof r);
+  if (markdown)
+    fprintf(to, "| `%s` | %s | %s | %s | %s | %s%s |\n", k->name, type_name(k->type), def, r, unit, k->help,
+            k->identity ? "" : " (not identity)");
+  else
+    fprintf(to, "  %-16s %-9s %-16s %-22s %-11s %s%s\n", k->name, type_name(k->type), def, r, unit, k->help,
+            k->identity ? "" : " [not identity]");
+}
+
+static void print_workload(FILE *to, const sw_workload_keys_t *w, int markdown) {
+  const char *open = w->open ? " (accepts any other key as a label)" : "";
+  if (markdown)
+    fprintf(to, "#### `%s`%s\n\n| key | type | default | range / allowed | unit | help |\n|---|---|---|---|---|---|\n",
+            w->workload, open);
+  else
+    fprintf(to, "workload %s%s\n  %-16s %-9s %-16s %-22s %-11s %s\n", w->workload, open, "key", "type", "default",
+            "range/allowed", "unit", "help");
+  for (size_t i = 0; i < SW_KEYS_MAX_TABLES && w->tables[i]; i++) {
+    const sw_keytable_t *t = sw_keytable(w->tables[i]);
+    for (size_t j = 0; j < t->n; j++)
+      if (sw_keys_lookup(w->workload, t->keys[j].name) == &t->keys[j]) print_row(to, &t->keys[j], markdown);
+  }
+}
+
+sw_rc sw_keys_print(FILE *to, const char *workload, int markdown, sw_err_t *err) {
   const char *const *names;
   size_t n = sw_keys_workloads(&names);
   if (workload && !workload_keys(workload)) {
@@ -372,7 +391,7 @@ sw_rc sw_keys_print(FILE *to, const char *workload, sw_err_t *err) {
   for (size_t i = 0; i < n; i++)
     if (!workload || !strcmp(workload, names[i])) {
       if (!workload && i) fputc('\n', to);
-      print_workload(to, workload_keys(names[i]));
+      print_workload(to, workload_keys(names[i]), markdown);
     }
   return SW_OK;
 }

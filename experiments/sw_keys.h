@@ -94,9 +94,9 @@ sw_rc sw_key_num(const sw_keytable_t *t, const sw_json_t *config, const char *na
 sw_rc sw_key_bool(const sw_keytable_t *t, const sw_json_t *config, const char *name, int *out, sw_err_t *err);
 sw_rc sw_key_str(const sw_keytable_t *t, const sw_json_t *config, const char *name, const char **out, sw_err_t *err);
 
-/* Prints the workload's keys (every workload when name is NULL) as a table.  SW_ERR_INVALID for an unknown
- * workload (with a did-you-mean in err). */
-sw_rc sw_keys_print(FILE *to, const char *workload, sw_err_t *err);
+/* Prints the workload's keys (every workload when name is NULL) as a text table, or as Markdown tables (the key
+ * reference of experiments/README.md).  SW_ERR_INVALID for an unknown workload (with a did-you-mean in err). */
+sw_rc sw_keys_print(FILE *to, const char *workload, int markdown, sw_err_t *err);
 
 /* The workloads in the order `sparsweep workloads` prints them: names[i] for i < count. */
 size_t sw_keys_workloads(const char *const **names);

@@ -52,7 +52,7 @@ static const sw_keydef_t ffn_keys[] = {
        "dense|topk|threshold|cats|chess|cett|random|teal|moe_topk|moe_dynk_max|moe_dynk_cum|moe_lte|predictor",
        "sparsity method (cats = threshold; MoE and predictor methods: workers/sw_trial_moe.c)"),
     KN("sparsity", "0.5", 0, 1, "fraction", "target sparsity s (MoE methods: fraction of experts skipped)"),
-    KN("tau", "0.1", 0, 1.5, "", "cett: target tail-truncation error; MoE dyn-k: tau of the routing rule"),
+    KN("tau", "0.1", 0, 1.5, "", "cett: target tail-truncation error; MoE dyn-k: tau (absent: 0.5, moe_dynk_cum 0.9)"),
     KE("timing", "full", "full|kernel", "full: selection timed too; kernel: mask computed once, only the kernel"),
     KI("n_calib", "64", 1, 1048576, "tokens", "calibration tokens (disjoint from the evaluation tokens)"),
     KI("seed", "1", 0, BIG, "", "seed of the weights and inputs"),

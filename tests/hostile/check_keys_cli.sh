@@ -6,7 +6,8 @@
 #     independently of sparsweep (first occurrence after line 1);
 #  2. no runner reads its config around the tables: workers/sw_trial*.c and workers/sw_slot.c read keys only
 #     through experiments/sw_keys.h (sw_key_*, sw_keys_read, which refuse undeclared names);
-#  3. the trial hashes of the shipped experiment files equal those of tests/reference/config_hashes.txt,
+#  3. experiments/README.md's key reference is exactly `sparsweep workloads --markdown`;
+#  4. the trial hashes of the shipped experiment files equal those of tests/reference/config_hashes.txt,
 #     computed before the key tables existed, so their databases resume without re-running anything.
 set -u
 : "${SPARSWEEP:?SPARSWEEP must name the binary}" "${SW_SOURCE_DIR:?}"
@@ -42,6 +43,16 @@ done
 bypass=$(grep -n 'sw_json_get_\(int\|str\|double\|bool\)\|sw_json_get(config' "$SW_SOURCE_DIR"/workers/sw_trial*.c \
   "$SW_SOURCE_DIR"/workers/sw_slot.c)
 [ -z "$bypass" ] || { echo "FAIL: runners read config keys around experiments/sw_keys.h:"; echo "$bypass"; fails=$((fails + 1)); }
+"$SPARSWEEP" workloads --markdown >want.md || { echo "FAIL: workloads --markdown"; fails=$((fails + 1)); }
+sed -n '/^<!-- keys:begin/,/^<!-- keys:end/p' "$SW_SOURCE_DIR/experiments/README.md" | sed '1d;$d' >got.md
+if ! cmp -s want.md got.md || [ ! -s want.md ]; then
+  echo "FAIL: experiments/README.md key reference differs from 'sparsweep workloads --markdown':"; diff got.md want.md | head -20
+  fails=$((fails + 1))
+fi
+rm -f want.md got.md
+"$SPARSWEEP" workloads fnn >/dev/null 2>err.txt; rc=$?
+{ [ "$rc" -eq 2 ] && grep -q "did you mean 'ffn'" err.txt; } || { echo "FAIL: workloads fnn: exit $rc"; fails=$((fails + 1)); }
+rm -f err.txt
 n_hashed=0
 while read -r file count digest; do
   case "$file" in '#'*|'') continue ;; esac
