@@ -226,7 +226,7 @@ static void put_results(sw_trial_out_t *out, const sw_trial_model_inputs_t *in, 
   sw_trial_out_metric(out, "activation_ratio_paper", 1.0 - (sh / 3.0 + 2.0 * sf / 3.0), "fraction");
   sw_trial_out_metric(out, "achieved_sparsity", sf, "fraction");
   sw_trial_out_metric(out, "head_sparsity", sh, "fraction");
-  sw_trial_out_metric(out, "sparsity_definition", 1, "methods.md §1 item");
+  sw_trial_out_metric(out, "sparsity_definition", 1, "definition");
   sw_trial_out_metric(out, "ffn_flops_saved", sf, "fraction");
   sw_trial_out_metric(out, "model_flops_saved", saved / sw_llama_flops_per_token(c, ctx), "fraction");
   sw_trial_out_metric(out, "grad_seconds_per_window", s->grad_s, "s");

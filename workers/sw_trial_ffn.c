@@ -21,7 +21,7 @@
  *   error_tokens (4)                tokens checked against the float64 dense reference */
 
 /* Metrics: speedup (median of per-pair dense/sparse ratios), time_dense, time_method (s, medians), ideal_speedup,
- * sparsity_target, sparsity_neuron (achieved mean) and sparsity_token_p10/_p50/_p90, flops, flops_dense,
+ * sparsity_target, achieved_sparsity (neurons, mean) and sparsity_token_p10/_p50/_p90, flops, flops_dense,
  * flops_select (flop per call, analytical), flop_ratio, weight_bytes, weight_bytes_dense (byte per call),
  * gbs_dense, gbs_method (GB/s), rel_error and rel_error_dense (mean ‖y − y_ref‖/‖y_ref‖ vs float64 dense),
  * threshold, k; teal adds sparsity_input (x̃ of gate/up), sparsity_model (parameter-weighted over the three
@@ -331,14 +331,14 @@ static void ft_write_metrics(ft_state_t *s, sw_trial_out_t *out, double td, doub
     sw_trial_out_metric(out, "sparsity_model", sp, "fraction");
     sw_trial_out_metric(out, "t_x", s->tp.t_x, "value");
     sw_trial_out_metric(out, "t_h", s->tp.t_h, "value");
-    sp = sh; /* sparsity_neuron below: the down input (intermediate) sparsity */
+    sp = sh; /* achieved_sparsity below: the down input (intermediate) sparsity */
   }
   sw_trial_out_metric(out, "speedup", ratio, "ratio");
   sw_trial_out_metric(out, "time_dense", td, "s");
   sw_trial_out_metric(out, "time_method", tsp, "s");
   sw_trial_out_metric(out, "ideal_speedup", ft_ideal(s, sp_ideal), "ratio");
   sw_trial_out_metric(out, "sparsity_target", c->sparsity, "fraction");
-  sw_trial_out_metric(out, "sparsity_neuron", sp, "fraction");
+  sw_trial_out_metric(out, "achieved_sparsity", sp, "fraction");
   if (tok) {
     for (int t = 0; t < n; t++) tok[t] = sw_mask_token_sparsity(&s->mask, t);
     sw_trial_out_metric(out, "sparsity_token_p10", ft_quantile(tok, n, 0.1), "fraction");

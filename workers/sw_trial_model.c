@@ -28,7 +28,7 @@
  * ppl_dense, ppl_dense_se, bits_per_byte_dense, ppl_ratio (all against the dense model on the trial's weights);
  * weights_native, and for weights: native (not paired) ppl_native_dense, kl_native_dense, top1_native_dense: the
  * native dense model against the f32 dense model (the quantised-activation error); achieved_sparsity (mean over the sparsified layers),
- * sparsity_model_wide (all layers), sparsity_definition (methods.md §1 item: 1 intermediate neurons, 3 TEAL
+ * sparsity_model_wide (all layers), sparsity_definition (unit "definition": 1 intermediate neurons, 3 TEAL
  * size-weighted input channels of q/k/v/o/gate/up/down), sparsity_layer_NN; attn_flops_saved_per_token (TEAL); ffn_flops_per_token, ffn_flops_dense_per_token, ffn_select_flops_per_token,
  * ffn_flops_saved, model_flops_per_token, model_flops_dense_per_token, model_flops_saved (attention at the mean
  * context window/2); decode_s_dense, decode_s_sparse (median s/token), decode_speedup (median of per-repetition
@@ -442,7 +442,7 @@ static void put_sparsity(sw_trial_out_t *out, const sw_method_t *M, const sw_lla
   sw_method_summary(M, &s);
   sw_trial_out_metric(out, "achieved_sparsity", s.sparsity_sparse_layers, "fraction"); /* over sparsified layers */
   sw_trial_out_metric(out, "sparsity_model_wide", s.sparsity, "fraction");               /* over all layers */
-  sw_trial_out_metric(out, "sparsity_definition", sw_method_sparsity_definition(M->cfg.kind), "methods.md §1 item");
+  sw_trial_out_metric(out, "sparsity_definition", sw_method_sparsity_definition(M->cfg.kind), "definition");
   for (int l = 0; l < M->n_layer; l++) {
     char name[64];
     snprintf(name, sizeof name, "sparsity_layer_%02d", l);

@@ -161,7 +161,7 @@ static void s_stats_metrics(sw_trial_out_t *out, const sw_ffn_stats_t *st, const
   sw_trial_out_metric(out, "flop_ratio", st->flops_dense > 0 ? st->flops / st->flops_dense : NAN, "ratio");
   sw_trial_out_metric(out, "weight_bytes", st->weight_bytes, "byte");
   sw_trial_out_metric(out, "weight_bytes_dense", st->weight_bytes_dense, "byte");
-  sw_trial_out_metric(out, "sparsity_neuron",
+  sw_trial_out_metric(out, "achieved_sparsity",
                       st->neurons_total ? 1.0 - (double)st->neurons_executed / (double)st->neurons_total : 0.0,
                       "fraction");
   if (st->experts_total)

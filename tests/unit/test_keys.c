@@ -4,6 +4,8 @@
  *    table cannot promise a word the runner refuses;
  *  - the runners' reader refuses an undeclared key, a wrong type and an out-of-range value, and applies the
  *    declared default;
+ *  - every metric the ffn (each method), test and noop runners emit is declared in common/sw_metrics.h with
+ *    its unit (the model, attribution and modularity runners are checked by their own tests' helpers);
  *  - the experiment check: an unknown key is refused at the key's file:line:col with a suggestion, the
  *    model workload narrows repetitions, the test workload widens it, noop accepts any key. */
 #include <setjmp.h>
@@ -26,6 +28,8 @@
 #include "models/sw_llama.h"
 #include "models/sw_method.h"
 #include "models/sw_prune.h"
+#include "common/sw_metrics.h"
+#include "workers/sw_trial.h"
 #include "workers/sw_trial_moe.h"
 
 static const char *const k_tables[] = {"measure", "label", "ffn", "moe", "model", "prune",
@@ -215,12 +219,53 @@ static void test_experiment_check(void **state) {
   assert_int_equal(check_text("name: a\nworkload: ffn\ngrid: {product: {batch: [[1, 0]]}}\n", &err), SW_ERR_INVALID);
 }
 
+/* Runs workload w on config json; every emitted metric must be declared. */
+static void run_declared(const char *w, const char *json) {
+  const sw_workload_t *wl = sw_workload_find(w);
+  assert_non_null(wl);
+  sw_json_t *cfg = json_of(json);
+  sw_trial_out_t out;
+  sw_trial_cache_t cache = {0};
+  sw_err_t err;
+  sw_trial_out_init(&out);
+  sw_rc rc = wl->run(&cache, cfg, &out, &err);
+  if (rc != SW_OK) fail_msg("%s %s: %s", w, json, err.msg);
+  assert_true(out.n_metrics > 0);
+  if (out.bad_metric[0]) fail_msg("%s %s: undeclared metric %s", w, json, out.bad_metric);
+  sw_trial_out_free(&out);
+  sw_trial_cache_free(&cache);
+  sw_json_free(cfg);
+}
+
+static void test_emitted_metrics_declared(void **state) {
+  (void)state;
+  static const char *const methods[] = {"dense", "topk", "threshold", "chess", "cett", "random", "teal",
+                                        "moe_topk", "moe_dynk_max", "moe_dynk_cum", "moe_lte", "predictor"};
+  char json[512];
+  for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
+    snprintf(json, sizeof json, "{\"workload\":\"ffn\",\"method\":\"%s\",\"d_model\":32,\"d_ff\":64,\"n_calib\":64,"
+             "\"repetitions\":2,\"warmup\":0,\"cache\":\"warm\",\"papi_events\":[],\"exclusive\":\"none\","
+             "\"router_epochs\":1}", methods[i]);
+    run_declared("ffn", json);
+  }
+  run_declared("test", "{\"workload\":\"test\",\"action\":\"ok\"}");
+  run_declared("test", "{\"workload\":\"test\",\"action\":\"fds\"}");
+  run_declared("test", "{\"workload\":\"test\",\"action\":\"stream\",\"stream_kib\":16,\"repetitions\":2,"
+                       "\"exclusive\":\"none\"}");
+  run_declared("noop", "{\"workload\":\"noop\"}");
+  assert_int_equal(sw_metric_ok("sed", "s"), 0);               /* undeclared */
+  assert_int_equal(sw_metric_ok("speedup", "s"), 0);           /* declared with another unit */
+  assert_int_equal(sw_metric_ok("sparsity_neuron", "fraction"), 0); /* legacy: read from old databases only */
+  assert_int_equal(sw_metric_ok("sparsity_layer_07", "fraction"), 1);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_rows_consistent),
       cmocka_unit_test(test_words_match_the_parsers),
       cmocka_unit_test(test_reader),
       cmocka_unit_test(test_experiment_check),
+      cmocka_unit_test(test_emitted_metrics_declared),
   };
   return cmocka_run_group_tests_name("keys", tests, NULL, NULL);
 }

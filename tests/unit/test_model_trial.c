@@ -42,6 +42,7 @@ static sw_json_t *run(sw_trial_cache_t *cache, const char *cfg_text, sw_err_t *e
   sw_trial_out_init(&out);
   sw_rc rc = sw_trial_prepare_model(cache, cfg, err);
   if (!rc) rc = sw_trial_run_model(cache, cfg, &out, err);
+  if (out.bad_metric[0]) fail_msg("undeclared metric %s (common/sw_metrics.h)", out.bad_metric);
   if (!rc) {
     sw_buf_t b = SW_BUF_INIT;
     sw_trial_out_json(&out, &b);
