@@ -7,7 +7,8 @@
 #  2. no runner reads its config around the tables: workers/sw_trial*.c and workers/sw_slot.c read keys only
 #     through experiments/sw_keys.h (sw_key_*, sw_keys_read, which refuse undeclared names);
 #  3. experiments/README.md's key reference is exactly `sparsweep workloads --markdown`;
-#  4. the trial hashes of the shipped experiment files equal those of tests/reference/config_hashes.txt,
+#  4. results/SCHEMA.md's metric reference is exactly `sparsweep report --explain --markdown`;
+#  5. the trial hashes of the shipped experiment files equal those of tests/reference/config_hashes.txt,
 #     computed before the key tables existed, so their databases resume without re-running anything.
 set -u
 : "${SPARSWEEP:?SPARSWEEP must name the binary}" "${SW_SOURCE_DIR:?}"
@@ -48,6 +49,13 @@ sed -n '/^<!-- keys:begin/,/^<!-- keys:end/p' "$SW_SOURCE_DIR/experiments/README
 if ! cmp -s want.md got.md || [ ! -s want.md ]; then
   echo "FAIL: experiments/README.md key reference differs from 'sparsweep workloads --markdown':"; diff got.md want.md | head -20
   fails=$((fails + 1))
+fi
+rm -f want.md got.md
+"$SPARSWEEP" report --explain --markdown >want.md || { echo "FAIL: report --explain --markdown"; fails=$((fails + 1)); }
+sed -n '/^<!-- metrics:begin/,/^<!-- metrics:end/p' "$SW_SOURCE_DIR/results/SCHEMA.md" | sed '1d;$d' >got.md
+if ! cmp -s want.md got.md || [ ! -s want.md ]; then
+  echo "FAIL: results/SCHEMA.md metric reference differs from 'sparsweep report --explain --markdown':"
+  diff got.md want.md | head -20; fails=$((fails + 1))
 fi
 rm -f want.md got.md
 "$SPARSWEEP" workloads fnn >/dev/null 2>err.txt; rc=$?
