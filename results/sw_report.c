@@ -490,8 +490,7 @@ void sw_report_stamp(sw_rtrial_t *t, const sw_validity_opts_t *o) {
   for (size_t i = 0; i < t->n_series; i++) stamp_series(t, &t->series[i], o);
   const sw_json_t *target = sw_json_get(t->config, "sparsity");
   const sw_rmetric_t *got = sw_rtrial_metric(t, "achieved_sparsity");
-  if (!got) got = sw_rtrial_metric(t, "sparsity_achieved");
-  if (!got) got = sw_rtrial_metric(t, "sparsity_neuron"); /* the ffn runner's achieved neuron sparsity */
+  if (!got) got = sw_rtrial_metric(t, "sparsity_neuron"); /* its older ffn name (common/sw_metrics.h: legacy) */
   if (target && target->kind == SW_JSON_NUMBER && got && !isnan(got->value) &&
       fabs(got->value - target->number) > o->max_sparsity_gap)
     add_reason(t, "achieved sparsity %.3f vs target %.3f (gap > %.2f)", got->value, target->number,
@@ -512,8 +511,7 @@ int sw_metric_higher_is_better(const char *name) {
 }
 
 int sw_is_accuracy_metric(const char *name) {
-  static const char *const acc[] = {"ppl", "perplexity", "kl", "agree", "error", "accuracy", "acc", "bpb",
-                                    "bits_per_byte", "loss"};
+  static const char *const acc[] = {"ppl", "kl", "agree", "error", "accuracy", "acc", "bits_per_byte", "loss"};
   return name_has(name, acc, sizeof acc / sizeof *acc) && !strstr(name, "_se");
 }
 
