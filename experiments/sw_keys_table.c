@@ -49,8 +49,9 @@ static const sw_keydef_t ffn_keys[] = {
     KE("activation", "silu", ACT_WORDS, "activation function (kernels/sw_act.h)"),
     KE("dtype", "f32", "f32|bf16", "weight type"),
     KE("method", "threshold",
-       "dense|topk|threshold|cats|chess|cett|random|teal|moe_topk|moe_dynk_max|moe_dynk_cum|moe_lte|predictor",
-       "sparsity method (cats = threshold; MoE and predictor methods: workers/sw_trial_moe.c)"),
+       "dense|topk|threshold|cats|chess|cett|random|teal|moe_topk|moe_dynk_max|d2dmoe|moe_dynk_cum|moe_lte|predictor|dejavu",
+       "sparsity method; aliases name one method (common/sw_methods.h: cats = threshold, d2dmoe = moe_dynk_max, "
+       "dejavu = predictor)"),
     KN("sparsity", "0.5", 0, 1, "fraction", "target sparsity s (MoE methods: fraction of experts skipped)"),
     KN("tau", "0.1", 0, 1.5, "", "cett: target tail-truncation error; MoE dyn-k: tau (absent: 0.5, moe_dynk_cum 0.9)"),
     KE("timing", "full", "full|kernel", "full: selection timed too; kernel: mask computed once, only the kernel"),
@@ -85,8 +86,9 @@ static const sw_keydef_t moe_keys[] = {
 static const sw_keydef_t model_keys[] = {
     KS("model", NULL, "GGUF file (default <cache>/models/SmolLM2-135M-Instruct.Q4_1.gguf)"),
     KS("text", NULL, "UTF-8 text file (default <cache>/text/austen.txt)"),
-    KE("method", "dense", "dense|topk|cats|threshold|chess|cett|random|teal|d2dmoe|moefication|dejavu",
-       "sparsity method in the FFN layers (threshold = cats)"),
+    KE("method", "dense",
+     "dense|topk|cats|threshold|chess|cett|random|teal|d2dmoe|moe_dynk_max|moefication|dejavu|predictor",
+     "sparsity method in the FFN layers; aliases name one method (common/sw_methods.h)"),
     KN("sparsity", "0.5", 0, 1, "fraction", "target sparsity s (moefication: fraction of experts skipped)"),
     KN("tau", "0.1", 0, 1.5, "", "cett: target CETT; d2dmoe: tau of dyn-k max"),
     KE("activation", "silu", "silu|relu|relu2|fatrelu|identity|gelu|gelu_erf|gelu_tanh",

@@ -18,6 +18,7 @@
 #include "kernels/sw_sde.h"
 #include "workers/sw_counters.h"
 #include "workers/sw_slot.h"
+#include "common/sw_methods.h"
 #include "experiments/sw_keys.h"
 
 typedef enum moe_method {
@@ -32,7 +33,10 @@ typedef enum moe_method {
 static const char *const k_method_names[MOE_METHOD_COUNT] = {"moe_topk", "moe_dynk_max", "moe_dynk_cum", "moe_lte",
                                                              "predictor"};
 
-static int s_method_find(const char *method) { return sw_names_find(k_method_names, MOE_METHOD_COUNT, method); }
+/* Any spelling of the vocabulary (common/sw_methods.h: d2dmoe = moe_dynk_max, dejavu = predictor). */
+static int s_method_find(const char *method) {
+  return sw_names_find(k_method_names, MOE_METHOD_COUNT, sw_method_spelling(method, k_method_names, MOE_METHOD_COUNT));
+}
 
 int sw_trial_moe_handles(const char *method) { return s_method_find(method) >= 0; }
 

@@ -28,6 +28,7 @@
 #include "models/sw_llama.h"
 #include "models/sw_method.h"
 #include "models/sw_prune.h"
+#include "common/sw_methods.h"
 #include "common/sw_metrics.h"
 #include "workers/sw_trial.h"
 #include "workers/sw_trial_moe.h"
@@ -240,7 +241,8 @@ static void run_declared(const char *w, const char *json) {
 static void test_emitted_metrics_declared(void **state) {
   (void)state;
   static const char *const methods[] = {"dense", "topk", "threshold", "chess", "cett", "random", "teal",
-                                        "moe_topk", "moe_dynk_max", "moe_dynk_cum", "moe_lte", "predictor"};
+                                        "moe_topk", "moe_dynk_max", "moe_dynk_cum", "moe_lte", "predictor",
+                                        "cats", "d2dmoe", "dejavu"}; /* the model workload's spellings too */
   char json[512];
   for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
     snprintf(json, sizeof json, "{\"workload\":\"ffn\",\"method\":\"%s\",\"d_model\":32,\"d_ff\":64,\"n_calib\":64,"
@@ -259,6 +261,27 @@ static void test_emitted_metrics_declared(void **state) {
   assert_int_equal(sw_metric_ok("sparsity_layer_07", "fraction"), 1);
 }
 
+static void vocabulary_word(const char *w) { assert_non_null(sw_method_canonical(w)); }
+
+/* One vocabulary: every method word of either workload names a method; the ffn and model spellings of one
+ * method share a canonical name; the model runner takes the ffn spellings. */
+static void test_method_vocabulary(void **state) {
+  (void)state;
+  each_word("ffn", "method", vocabulary_word);
+  each_word("model", "method", vocabulary_word);
+  static const char *const pairs[][2] = {{"threshold", "cats"}, {"moe_dynk_max", "d2dmoe"}, {"predictor", "dejavu"}};
+  for (size_t i = 0; i < 3; i++) {
+    assert_ptr_equal(sw_method_canonical(pairs[i][0]), sw_method_canonical(pairs[i][1]));
+    sw_method_kind_t a, b;
+    sw_err_t err;
+    assert_int_equal(sw_method_parse(pairs[i][0], &a, &err), SW_OK);
+    assert_int_equal(sw_method_parse(pairs[i][1], &b, &err), SW_OK);
+    assert_int_equal(a, b);
+  }
+  assert_null(sw_method_canonical("moe_dynk"));
+  assert_ptr_not_equal(sw_method_canonical("moe_topk"), sw_method_canonical("moefication")); /* routers differ */
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_rows_consistent),
@@ -266,6 +289,7 @@ int main(void) {
       cmocka_unit_test(test_reader),
       cmocka_unit_test(test_experiment_check),
       cmocka_unit_test(test_emitted_metrics_declared),
+      cmocka_unit_test(test_method_vocabulary),
   };
   return cmocka_run_group_tests_name("keys", tests, NULL, NULL);
 }
