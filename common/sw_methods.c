@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "common/sw_names.h"
+
 typedef struct method_row {
   const char *canonical, *aliases, *definition;
 } method_row_t;
@@ -11,22 +13,9 @@ typedef struct method_row {
 static const method_row_t rows[] = {SW_METHODS(SW_METHOD_ROW)};
 #undef SW_METHOD_ROW
 
-/* 1 when word is one of the '|'-separated aliases. */
-static int alias_of(const char *word, const char *aliases) {
-  size_t n = strlen(word);
-  for (const char *p = aliases; *p;) {
-    const char *bar = strchr(p, '|');
-    size_t len = bar ? (size_t)(bar - p) : strlen(p);
-    if (len == n && !strncmp(p, word, n)) return 1;
-    if (!bar) break;
-    p = bar + 1;
-  }
-  return 0;
-}
-
 static const method_row_t *row_of(const char *word) {
   for (size_t i = 0; word && i < sizeof rows / sizeof rows[0]; i++)
-    if (!strcmp(rows[i].canonical, word) || alias_of(word, rows[i].aliases)) return &rows[i];
+    if (!strcmp(rows[i].canonical, word) || sw_names_in_list(word, rows[i].aliases)) return &rows[i];
   return NULL;
 }
 

@@ -48,3 +48,16 @@ const char *sw_names_closest(const char *word, const char *const *names, size_t 
   }
   return best;
 }
+
+int sw_names_in_list(const char *word, const char *list) {
+  if (!word || !list) return 0;
+  size_t n = strlen(word);
+  for (const char *p = list; *p;) {
+    const char *bar = strchr(p, '|');
+    size_t len = bar ? (size_t)(bar - p) : strlen(p);
+    if (len == n && !strncmp(p, word, n)) return 1;
+    if (!bar) break;
+    p = bar + 1;
+  }
+  return 0;
+}

@@ -57,18 +57,6 @@ size_t sw_keys_workloads(const char *const **names) {
 
 /* ---------------------------------------------------------------- values */
 
-/* 1 when word is one of the '|'-separated words of list. */
-static int word_in(const char *word, const char *list) {
-  size_t n = strlen(word);
-  for (const char *p = list; p && *p;) {
-    const char *bar = strchr(p, '|');
-    size_t len = bar ? (size_t)(bar - p) : strlen(p);
-    if (len == n && !strncmp(p, word, n)) return 1;
-    p = bar ? bar + 1 : NULL;
-  }
-  return 0;
-}
-
 /* The word of list closest to word (for "did you mean"), into buf; "" when none is close. */
 static const char *closest_word(const char *word, const char *list, char *buf, size_t cap) {
   const char *words[64];
@@ -130,7 +118,7 @@ static int scalar_fits(const sw_keydef_t *k, const sw_value_t *v) {
       return v->kind == SW_VAL_FLOAT && in_range(k, v->f);
     case SW_KT_BOOL: return v->kind == SW_VAL_BOOL;
     case SW_KT_STR: return v->kind == SW_VAL_STR;
-    case SW_KT_ENUM: return v->kind == SW_VAL_STR && word_in(v->s, k->allowed);
+    case SW_KT_ENUM: return v->kind == SW_VAL_STR && sw_names_in_list(v->s, k->allowed);
     case SW_KT_STRS: return v->kind == SW_VAL_STR && v->s[0];
   }
   return 0;
