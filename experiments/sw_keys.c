@@ -325,7 +325,7 @@ sw_rc sw_key_str(const sw_keytable_t *t, const sw_json_t *config, const char *na
 /* ---------------------------------------------------------------- `sparsweep workloads` */
 
 static const char *type_name(sw_key_type t) {
-  static const char *const names[] = {"", "int", "number", "bool", "text", "word", "int|list", "word|list"};
+  static const char *const names[] = {"", "int", "number", "bool", "text", "word", "int/list", "word/list"};
   return (size_t)t < sizeof names / sizeof names[0] ? names[t] : "?";
 }
 
