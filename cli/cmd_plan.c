@@ -9,6 +9,7 @@
 #include "experiments/sw_canon.h"
 #include "experiments/sw_expfile.h"
 #include "experiments/sw_grid.h"
+#include "experiments/sw_keys.h"
 
 static void plan_usage(FILE *to) {
   fprintf(to,
@@ -89,6 +90,7 @@ int cmd_plan(int argc, char **argv) {
     return SW_EXIT_USAGE;
   }
   sw_rc rc = sw_expfile_load(path, &e, &err);
+  if (rc == SW_OK) rc = sw_keys_check_experiment(e, &err);
   if (rc == SW_OK) rc = sw_grid_expand(e, &trials, &err);
   if (rc != SW_OK) {
     fprintf(stderr, "sparsweep plan: %s\n", err.msg);

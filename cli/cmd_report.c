@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/sw_cli.h"
+#include "common/sw_metrics.h"
 #include "results/sw_plot.h"
 #include "results/sw_report.h"
 
@@ -15,7 +16,35 @@ static void usage(FILE *f) {
              "         [--plot DIR] [--min-reps N] [--max-cv X] [--max-sparsity-gap X]\n"
              "  RUN: run id, uuid prefix or 'latest' (default).  EXPR: SQL over config keys, e.g.\n"
              "  \"method = 'teal' and sparsity >= 0.5\".  Cells of INVALID trials are marked '!'.\n"
-             "  --pareto X,Y: '+name' maximises, '-name' minimises (default by name).\n");
+             "  --pareto X,Y: '+name' maximises, '-name' minimises (default by name).\n"
+             "       sparsweep report --explain [METRIC] [--markdown]\n"
+             "  Prints the unit, the workloads and the definition of METRIC (of every metric without one), from\n"
+             "  common/sw_metrics.h; --markdown prints the table of results/SCHEMA.md.\n");
+}
+
+/* `report --explain [METRIC] [--markdown]`: the declared metrics, no database needed. */
+static int explain(int argc, char **argv) {
+  const char *name = NULL;
+  int markdown = 0;
+  for (int i = 2; i < argc; i++) {
+    if (!strcmp(argv[i], "--markdown")) markdown = 1;
+    else if (argv[i][0] != '-' && !name) name = argv[i];
+    else return fprintf(stderr, "sparsweep report --explain: unexpected '%s'\n", argv[i]), SW_EXIT_USAGE;
+  }
+  const sw_metric_def_t *defs, *one = name ? sw_metric_find(name) : NULL;
+  size_t n = sw_metrics_all(&defs);
+  if (name && !one) {
+    fprintf(stderr, "sparsweep report --explain: metric '%s' is not declared (common/sw_metrics.h)\n", name);
+    return SW_EXIT_USAGE;
+  }
+  if (markdown) printf("| metric | unit | workloads | definition |\n|---|---|---|---|\n");
+  for (size_t i = 0; i < n; i++) {
+    const sw_metric_def_t *m = &defs[i];
+    if (one && m != one) continue;
+    if (markdown) printf("| `%s` | %s | %s | %s |\n", m->name, m->unit, m->workloads, m->definition);
+    else printf("%s [%s] (%s): %s\n", one ? name : m->name, m->unit, m->workloads, m->definition);
+  }
+  return fflush(stdout) ? SW_EXIT_FAIL : SW_EXIT_OK;
 }
 
 /* Value of "--name VALUE" / "--name=VALUE" at argv[*i] (advancing *i), or NULL when it is another option;
@@ -112,6 +141,7 @@ int cmd_report(int argc, char **argv) {
     usage(stdout);
     return SW_EXIT_OK;
   }
+  if (argc > 1 && !strcmp(argv[1], "--explain")) return explain(argc, argv);
   report_args_t a;
   memset(&a, 0, sizeof a);
   sw_report_opts_default(&a.o);

@@ -34,6 +34,7 @@ int cmd_plan(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_version(int argc, char **argv);
+int cmd_workloads(int argc, char **argv);
 int cmd_watch(int argc, char **argv);
 
 /* Returns 1 when argv[1..] contains -h or --help. */

@@ -15,5 +15,6 @@ const sw_cmd_t sw_cmd_table[] = {
     {"run", cmd_run, "run an experiment file (under mpirun: rank 0 orchestrates, others work)"},
     {"version", cmd_version, "print version and build information"},
     {"watch", cmd_watch, "live progress of a running sweep from its event stream"},
+    {"workloads", cmd_workloads, "the keys each workload accepts: type, default, range, unit, help"},
 };
 const int sw_cmd_count = (int)(sizeof sw_cmd_table / sizeof sw_cmd_table[0]);

@@ -13,7 +13,9 @@
 
 #include "common/sw_buf.h"
 #include "common/sw_hash.h"
+#include "common/sw_names.h"
 #include "experiments/sw_canon.h"
+#include "experiments/sw_keys.h"
 #include "experiments/sw_ytree.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
@@ -70,43 +72,9 @@ static const char *kind_name(const sw_ynode_t *n) {
   return n->kind == SW_YN_MAP ? "a mapping" : n->kind == SW_YN_SEQ ? "a list" : "a scalar";
 }
 
-/* Levenshtein distance of two short strings (capped at 64 bytes each). */
-static size_t edit_distance(const char *a, const char *b) {
-  size_t la = strnlen(a, 64), lb = strnlen(b, 64);
-  size_t row[65];
-  for (size_t j = 0; j <= lb; j++) row[j] = j;
-  for (size_t i = 1; i <= la; i++) {
-    size_t diag = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= lb; j++) {
-      size_t up = row[j];
-      size_t best = diag + (a[i - 1] != b[j - 1]);
-      if (up + 1 < best) best = up + 1;
-      if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
-      row[j] = best;
-      diag = up;
-    }
-  }
-  return row[lb];
-}
-
-/* The closest candidate within a small edit distance, or NULL. */
-static const char *closest(const char *word, const char *const *cands, size_t n) {
-  const char *best = NULL;
-  size_t best_d = (size_t)-1, limit = strlen(word) <= 4 ? 1 : 2;
-  for (size_t i = 0; i < n; i++) {
-    size_t d = edit_distance(word, cands[i]);
-    if (d <= limit && d < best_d) {
-      best = cands[i];
-      best_d = d;
-    }
-  }
-  return best;
-}
-
 /* " (did you mean 'x'?)" or "" into buf. */
 static const char *hint(char *buf, size_t cap, const char *word, const char *const *cands, size_t n) {
-  const char *best = closest(word, cands, n);
+  const char *best = sw_names_closest(word, cands, n);
   if (best)
     snprintf(buf, cap, " (did you mean '%s'?)", best);
   else
@@ -392,106 +360,32 @@ static int config_key_ok(const char *s) {
 
 /* ---------------------------------------------------------------- measurement keys */
 
-static int is_int_in(const sw_value_t *v, long long lo, long long hi) {
-  return v->kind == SW_VAL_INT && v->i >= lo && v->i <= hi;
-}
+/* The measurement keys are the rows of the shared "measure" table (experiments/sw_keys_table.c).  A value is
+ * checked against the row the workload uses (the model workload narrows repetitions), and the rows with a
+ * default have it recorded in every config so the hash covers it; kernel_isa and exclusive have none (absent
+ * means auto / node, applied by the runners), so files written before those keys existed kept their hashes. */
+static const sw_keydef_t *measure_find(const char *key) { return sw_keytable_find(sw_keytable("measure"), key); }
 
-static int papi_name_ok(const sw_value_t *v) {
-  if (v->kind != SW_VAL_STR || !v->s[0] || strlen(v->s) > 128) return 0;
-  for (const char *s = v->s; *s; s++)
-    if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || *s == '_' ||
-          *s == ':' || *s == '.' || *s == '-' || *s == '='))
-      return 0;
-  return 1;
-}
-
-static int ok_warmup(const sw_value_t *v) { return is_int_in(v, 0, 1000000); }
-static int ok_reps(const sw_value_t *v) { return is_int_in(v, 1, 1000000); }
-static int ok_threads(const sw_value_t *v) { return is_int_in(v, 1, 4096); }
-/* The SIMD variant of the kernels (kernels/sw_isa.h names; experiments/ does not link kernels/). */
-static int ok_isa(const sw_value_t *v) {
-  return v->kind == SW_VAL_STR &&
-         (!strcmp(v->s, "auto") || !strcmp(v->s, "portable") || !strcmp(v->s, "avx2") || !strcmp(v->s, "avx512"));
-}
-static int ok_cache(const sw_value_t *v) {
-  return v->kind == SW_VAL_STR && (!strcmp(v->s, "cold") || !strcmp(v->s, "warm"));
-}
-/* measure.exclusive (workers/sw_slot.h).  Its default, node, is applied by the workers and not recorded in
- * configs, so configs written before the key existed keep their hashes; an explicit value is recorded. */
-static int ok_exclusive(const sw_value_t *v) {
-  return v->kind == SW_VAL_STR && (!strcmp(v->s, "node") || !strcmp(v->s, "socket") || !strcmp(v->s, "none"));
-}
-static int ok_batch(const sw_value_t *v) {
-  if (v->kind != SW_VAL_LIST) return is_int_in(v, 1, 1 << 20);
-  if (v->count == 0) return 0;
-  for (size_t i = 0; i < v->count; i++)
-    if (!is_int_in(&v->items[i], 1, 1 << 20)) return 0;
-  return 1;
-}
-/* "default" (the default presets plus the kernels' SDE events), one event name, or a list of names. */
-static int ok_papi(const sw_value_t *v) {
-  if (v->kind != SW_VAL_LIST) return papi_name_ok(v);
-  for (size_t i = 0; i < v->count; i++)
-    if (!papi_name_ok(&v->items[i])) return 0;
-  return 1;
-}
-
-/* The measurement keys, one row each: name, validator, what the validator expects (for messages), and the
- * built-in default, recorded in every config so the hash covers it.  The defaults equal the ffn runner's own
- * (workers/sw_trial_ffn.c) so a config means the same with or without the key.  A string key without a default
- * (kernel_isa: absent means auto) is written only when given, so adding it kept existing trial hashes. */
-#define MEASURE_KEYS(X)                                                                                       \
-  X("warmup", ok_warmup, "an integer in [0, 1000000] (untimed repetitions)", SW_VAL_INT, 2, NULL)             \
-  X("repetitions", ok_reps, "an integer in [1, 1000000] (timed repetitions)", SW_VAL_INT, 7, NULL)            \
-  X("batch", ok_batch, "an integer in [1, 1048576] or a non-empty list of them (tokens per call)", SW_VAL_INT, \
-    1, NULL)                                                                                                  \
-  X("threads", ok_threads, "an integer in [1, 4096]", SW_VAL_INT, 1, NULL)                                    \
-  X("papi_events", ok_papi, "default, a PAPI event name or a list of them (e.g. [PAPI_TOT_CYC, PAPI_TOT_INS])", \
-    SW_VAL_STR, 0, "default")                                                                                 \
-  X("cache", ok_cache, "cold or warm", SW_VAL_STR, 0, "cold")                                               \
-  X("kernel_isa", ok_isa, "auto, portable, avx2 or avx512", SW_VAL_STR, 0, NULL)                          \
-  X("exclusive", ok_exclusive, "node, socket or none (how many timed phases may run at once per host)",       \
-    SW_VAL_NONE_RECORDED, 0, NULL)
-
-/* def_kind of a key whose default the runner applies without recording it in the config. */
-#define SW_VAL_NONE_RECORDED ((sw_value_kind)0)
-
-typedef struct measure_key {
-  const char   *key;
-  int           (*ok)(const sw_value_t *v);
-  const char   *expected;
-  sw_value_kind def_kind; /* default: an empty list for SW_VAL_LIST */
-  int64_t       def_int;  /* default when def_kind is SW_VAL_INT */
-  const char   *def_str;  /* default when def_kind is SW_VAL_STR */
-} measure_key_t;
-
-#define MEASURE_ROW(key, ok, expected, kind, i, str) {key, ok, expected, kind, i, str},
-#define MEASURE_NAME(key, ok, expected, kind, i, str) key,
-static const measure_key_t measure_keys[] = {MEASURE_KEYS(MEASURE_ROW)};
-static const char *const   measure_names[] = {MEASURE_KEYS(MEASURE_NAME)};
-#undef MEASURE_ROW
-#undef MEASURE_NAME
-
-static const measure_key_t *measure_find(const char *key) {
-  for (size_t i = 0; i < NELEM(measure_keys); i++)
-    if (!strcmp(measure_keys[i].key, key)) return &measure_keys[i];
-  return NULL;
-}
-
-/* Any value given to a measurement key (fixed or in the grid) must have the measurement type. */
+/* Any value given to a measurement key (fixed or in the grid) must fit the workload's row. */
 static sw_rc check_measure_value(exp_ctx_t *c, const char *key, const sw_value_t *v) {
-  const measure_key_t *m = measure_find(key);
-  if (!m || m->ok(v)) return SW_OK;
-  return fail_at(c, v->line, v->col, SW_ERR_INVALID, "expected %s for '%s'", m->expected, key);
+  const sw_keydef_t *m = measure_find(key);
+  if (!m) return SW_OK;
+  const sw_keydef_t *w = sw_keys_lookup(c->e->workload, key);
+  char why[800];
+  if (!sw_keys_check_value(w ? w : m, v, why, sizeof why)) return SW_OK;
+  return fail_at(c, v->line, v->col, SW_ERR_INVALID, "%s", why);
 }
 
 /* The built-in default of measurement key m (an owned copy). */
-static sw_rc measure_default(const measure_key_t *m, sw_value_t *v) {
+static sw_rc measure_default(const sw_keydef_t *m, sw_value_t *v) {
   memset(v, 0, sizeof *v);
-  v->kind = m->def_kind;
-  v->i = m->def_int;
-  if (m->def_str && !(v->s = strdup(m->def_str))) return SW_ERR_NOMEM;
-  return SW_OK;
+  if (m->type == SW_KT_INT || m->type == SW_KT_INTS) {
+    v->kind = SW_VAL_INT;
+    v->i = strtoll(m->def, NULL, 10);
+    return SW_OK;
+  }
+  v->kind = SW_VAL_STR;
+  return (v->s = strdup(m->def)) ? SW_OK : SW_ERR_NOMEM;
 }
 
 /* ---------------------------------------------------------------- key registry */
@@ -557,7 +451,7 @@ static sw_rc check_config_key(exp_ctx_t *c, const sw_ynode_t *k, const char *wha
 
 /* ---------------------------------------------------------------- settings and measure */
 
-static sw_rc add_fixed(exp_ctx_t *c, const char *key, sw_value_t *v) {
+static sw_rc add_fixed(exp_ctx_t *c, const char *key, sw_value_t *v, const sw_ynode_t *at) {
   sw_experiment_t *e = c->e;
   sw_kv_t *f = realloc(e->fixed, (e->n_fixed + 1) * sizeof *f);
   if (!f) return value_free(v), nomem(c);
@@ -566,6 +460,8 @@ static sw_rc add_fixed(exp_ctx_t *c, const char *key, sw_value_t *v) {
   if (!k) return value_free(v), nomem(c);
   e->fixed[e->n_fixed].key = k;
   e->fixed[e->n_fixed].val = *v;
+  e->fixed[e->n_fixed].key_line = at ? at->line : 0;
+  e->fixed[e->n_fixed].key_col = at ? at->col : 0;
   e->n_fixed++;
   memset(v, 0, sizeof *v);
   return SW_OK;
@@ -583,7 +479,7 @@ static sw_rc parse_settings(exp_ctx_t *c, const sw_ynode_t *n) {
       char what[96];
       snprintf(what, sizeof what, "'%s'", k->text);
       rc = to_value(c, n->kids[i + 1], what, &v);
-      if (rc == SW_OK) rc = add_fixed(c, k->text, &v);
+      if (rc == SW_OK) rc = add_fixed(c, k->text, &v, k);
       value_free(&v);
     }
     if (rc == SW_OK) rc = reg_add(c, c->e->fixed[c->e->n_fixed - 1].key, ORIG_SETTINGS, NULL, k);
@@ -592,7 +488,10 @@ static sw_rc parse_settings(exp_ctx_t *c, const sw_ynode_t *n) {
 }
 
 static sw_rc parse_measure(exp_ctx_t *c, const sw_ynode_t *n) {
-  sw_rc rc = check_map(c, n, "measure", measure_names, NELEM(measure_names));
+  const sw_keytable_t *mt = sw_keytable("measure");
+  const char *measure_names[16];
+  for (size_t i = 0; i < mt->n && i < NELEM(measure_names); i++) measure_names[i] = mt->keys[i].name;
+  sw_rc rc = check_map(c, n, "measure", measure_names, mt->n < NELEM(measure_names) ? mt->n : NELEM(measure_names));
   for (size_t i = 0; rc == SW_OK && i + 1 < n->n; i += 2) {
     const sw_ynode_t *k = n->kids[i];
     char what[96];
@@ -600,7 +499,7 @@ static sw_rc parse_measure(exp_ctx_t *c, const sw_ynode_t *n) {
     sw_value_t v;
     rc = to_value(c, n->kids[i + 1], what, &v);
     if (rc == SW_OK) rc = check_measure_value(c, k->text, &v);
-    if (rc == SW_OK) rc = add_fixed(c, k->text, &v);
+    if (rc == SW_OK) rc = add_fixed(c, k->text, &v, k);
     value_free(&v);
     if (rc == SW_OK) rc = reg_add(c, c->e->fixed[c->e->n_fixed - 1].key, ORIG_MEASURE, NULL, k);
   }
@@ -609,12 +508,12 @@ static sw_rc parse_measure(exp_ctx_t *c, const sw_ynode_t *n) {
 
 /* Adds the default of every measurement key that nothing defined. */
 static sw_rc fill_measure_defaults(exp_ctx_t *c) {
-  for (size_t i = 0; i < NELEM(measure_keys); i++) {
-    if (reg_find(c, measure_keys[i].key) || measure_keys[i].def_kind == SW_VAL_NONE_RECORDED) continue;
-    if (measure_keys[i].def_kind == SW_VAL_STR && !measure_keys[i].def_str) continue; /* no default */
+  const sw_keytable_t *mt = sw_keytable("measure");
+  for (size_t i = 0; i < mt->n; i++) {
+    if (reg_find(c, mt->keys[i].name) || !mt->keys[i].def) continue; /* given, or no recorded default */
     sw_value_t v;
-    if (measure_default(&measure_keys[i], &v) != SW_OK) return nomem(c);
-    sw_rc rc = add_fixed(c, measure_keys[i].key, &v);
+    if (measure_default(&mt->keys[i], &v) != SW_OK) return nomem(c);
+    sw_rc rc = add_fixed(c, mt->keys[i].name, &v, NULL);
     if (rc != SW_OK) return rc;
   }
   return SW_OK;
@@ -750,6 +649,7 @@ static sw_rc parse_product(exp_ctx_t *c, const sw_ynode_t *n, sw_grid_block_t *b
     if (rc != SW_OK) break;
     sw_kv_t *kv = &b->axes[b->n_axes];
     if (!(kv->key = strdup(k->text))) return nomem(c);
+    kv->key_line = k->line, kv->key_col = k->col;
     b->n_axes++;
     rc = parse_values(c, k, n->kids[i + 1], 1, &kv->val);
     if (rc == SW_OK) rc = reg_add(c, kv->key, o, b, k);
@@ -772,6 +672,7 @@ static sw_rc parse_zip_group(exp_ctx_t *c, const sw_ynode_t *n, sw_grid_block_t 
     if (rc != SW_OK) break;
     sw_kv_t *kv = &z->keys[z->n];
     if (!(kv->key = strdup(k->text))) return nomem(c);
+    kv->key_line = k->line, kv->key_col = k->col;
     z->n++;
     rc = parse_values(c, k, n->kids[i + 1], 0, &kv->val);
     if (rc == SW_OK && i == 0) z->length = kv->val.count;
@@ -998,7 +899,7 @@ typedef struct closest_str {
 static int value_closer(const sw_value_t *v, void *arg) {
   closest_str_t *c = arg;
   if (v->kind != SW_VAL_STR) return 0;
-  size_t d = edit_distance(c->word, v->s), limit = strlen(c->word) <= 4 ? 1 : 2;
+  size_t d = sw_names_distance(c->word, v->s), limit = strlen(c->word) <= 4 ? 1 : 2;
   if (d <= limit && d < c->best_d) {
     c->best = v->s;
     c->best_d = d;
@@ -1103,7 +1004,7 @@ static sw_rc parse_root(exp_ctx_t *c, const sw_ynode_t *root) {
   rc = parse_header(c, root);
   if (rc == SW_OK) rc = parse_policy(c, root);
   sw_value_t wl = {.kind = SW_VAL_STR, .s = rc == SW_OK ? strdup(c->e->workload) : NULL};
-  if (rc == SW_OK) rc = wl.s ? add_fixed(c, "workload", &wl) : nomem(c);
+  if (rc == SW_OK) rc = wl.s ? add_fixed(c, "workload", &wl, NULL) : nomem(c);
   const sw_ynode_t *s = map_get(root, "settings"), *m = map_get(root, "measure"), *g = map_get(root, "grid");
   if (rc == SW_OK && s) rc = parse_settings(c, s);
   if (rc == SW_OK && m) rc = parse_measure(c, m);

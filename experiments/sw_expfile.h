@@ -50,6 +50,7 @@ struct sw_value {
 typedef struct sw_kv {
   char      *key;  /* [a-z][a-z0-9_]*, owned */
   sw_value_t val;  /* owned */
+  int        key_line, key_col; /* 1-based position of the key in the file (0: not written there) */
 } sw_kv_t;
 
 /* Values matched by `if:` conditions and `exclude:` entries: key -> any of these values. */

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/sw_methods.h"
 #include "kernels/sw_ffn_dense.h"
 #include "kernels/sw_ffn_sparse.h"
 #include "models/sw_method_native.h"
@@ -28,15 +29,12 @@ const char *sw_method_name(sw_method_kind_t kind) {
 }
 
 sw_rc sw_method_parse(const char *name, sw_method_kind_t *kind, sw_err_t *err) {
-  for (int k = 0; name && k < SW_METHOD_COUNT; k++)
-    if (strcmp(name, method_names[k]) == 0) {
+  const char *spelling = sw_method_spelling(name, method_names, SW_METHOD_COUNT); /* any alias (common/sw_methods.h) */
+  for (int k = 0; spelling && k < SW_METHOD_COUNT; k++)
+    if (strcmp(spelling, method_names[k]) == 0) {
       *kind = (sw_method_kind_t)k;
       return SW_OK;
     }
-  if (name && strcmp(name, "threshold") == 0) {
-    *kind = SW_METHOD_CATS;
-    return SW_OK;
-  }
   return sw_err_set(err, SW_ERR_INVALID,
                     "unknown method '%s' (dense, topk, cats, chess, cett, random, teal, d2dmoe, moefication, dejavu)",
                     name ? name : "(null)");

@@ -19,6 +19,7 @@
 #include "common/sw_time.h"
 #include "experiments/sw_expfile.h"
 #include "experiments/sw_grid.h"
+#include "experiments/sw_keys.h"
 #include "orchestrator/sw_events.h"
 #include "orchestrator/sw_runlock.h"
 #include "orchestrator/sw_progress.h"
@@ -177,6 +178,8 @@ static void s_stop_workers(sw_orch_t *o, int world_size, int exit_code) {
 
 static sw_rc s_load(sw_orch_t *o, sw_err_t *err) {
   sw_rc rc = sw_expfile_load(o->opts->exp_path, &o->exp, err);
+  if (rc != SW_OK) return rc;
+  rc = sw_keys_check_experiment(o->exp, err); /* every key declared and in range before anything runs */
   if (rc != SW_OK) return rc;
   rc = sw_grid_expand(o->exp, &o->trials, err);
   if (rc != SW_OK) return rc;

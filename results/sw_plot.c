@@ -172,8 +172,8 @@ static const char *first_metric(const sw_rset_t *set, const char *const *names, 
 
 static const char *flops_metric(const sw_rset_t *set) {
   /* FLOPs relative to dense first: comparable across shapes and batch sizes (the TEAL / D2DMoE x axis). */
-  static const char *const prefs[] = {"flop_ratio", "ffn_flops", "flops_sparse", "flops", "flops_executed"};
-  const char *m = first_metric(set, prefs, 5);
+  static const char *const prefs[] = {"flop_ratio", "flops"}; /* names of common/sw_metrics.h */
+  const char *m = first_metric(set, prefs, 2);
   for (size_t i = 0; !m && i < set->n; i++)
     for (size_t k = 0; k < set->trials[i].n_metrics && !m; k++) {
       const sw_rmetric_t *x = &set->trials[i].metrics[k];
@@ -210,8 +210,8 @@ static sw_rc xy_figure(const char *dir, const char *name, const sw_plot_opts_t *
 }
 
 sw_rc sw_plot_accuracy_vs_flops(const sw_rset_t *set, const char *dir, const sw_plot_opts_t *o, sw_err_t *err) {
-  static const char *const acc[] = {"ppl", "perplexity", "kl", "rel_l2_error", "rel_error", "top1_agree"};
-  const char *ym = o->accuracy_metric ? o->accuracy_metric : first_metric(set, acc, 6);
+  static const char *const acc[] = {"ppl", "kl", "rel_error", "top1_agree"}; /* names of common/sw_metrics.h */
+  const char *ym = o->accuracy_metric ? o->accuracy_metric : first_metric(set, acc, 4);
   const char *xm = o->flops_metric ? o->flops_metric : flops_metric(set);
   if (!ym || !xm) return sw_err_set(err, SW_ERR_NOTFOUND, "accuracy_vs_flops: no %s metric", ym ? "FLOPs" : "accuracy");
   sw_axis_t *axes = NULL;
@@ -237,7 +237,7 @@ sw_rc sw_plot_accuracy_vs_flops(const sw_rset_t *set, const char *dir, const sw_
   char title[256];
   snprintf(title, sizeof title, "%s vs %s, one line per method and shape (run %lld)", ym, xm, (long long)set->run.run_id);
   /* Perplexity spans orders of magnitude between mild and aggressive sparsity: a log axis keeps both readable. */
-  const char *extra = strstr(ym, "ppl") || strstr(ym, "perplexity") ? "set logscale y\n" : NULL;
+  const char *extra = strstr(ym, "ppl") ? "set logscale y\n" : NULL;
   if (rc == SW_OK) rc = xy_figure(dir, "accuracy_vs_flops", o, pts, n, title, xm, ym, extra, err);
   free(pts);
   return rc;

@@ -18,7 +18,7 @@
 
 typedef struct sw_plot_opts {
   const char *gnuplot;            /* program to run (default "gnuplot", found through PATH) */
-  const char *accuracy_metric;    /* NULL: first present of ppl, perplexity, kl, rel_l2_error, rel_error, top1_agree */
+  const char *accuracy_metric;    /* NULL: first present of ppl, kl, rel_error, top1_agree */
   const char *flops_metric;       /* NULL: the first metric with unit "flop" or "flops" in its name, not a dense one */
   const char *speedup_metric;     /* NULL: "speedup" (or "decode_speedup") */
   size_t      max_latency_trials; /* at most this many trials in the latency figure (default 24) */

@@ -7,9 +7,11 @@
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 
+#include "common/sw_methods.h"
 #include "results/sw_report_int.h"
 #include "results/sw_store.h"
 
@@ -269,6 +271,19 @@ static sw_rc grow(void **arr, size_t *cap, size_t need, size_t elem) {
   return SW_OK;
 }
 
+/* Reports show one name per method (common/sw_methods.h): a config's alias (threshold, moe_dynk_max, predictor)
+ * is shown as its canonical name; the stored config keeps the spelling of its file. */
+static sw_rc canonical_method(sw_json_t *config, sw_err_t *err) {
+  sw_json_t *m = (sw_json_t *)(uintptr_t)sw_json_get(config, "method");
+  const char *c = m && m->kind == SW_JSON_STRING ? sw_method_canonical(m->string) : NULL;
+  if (!c || !strcmp(c, m->string)) return SW_OK;
+  char *copy = strdup(c);
+  if (!copy) return sw_err_set(err, SW_ERR_NOMEM, "loading trials: out of memory");
+  free(m->string);
+  m->string = copy;
+  return SW_OK;
+}
+
 static sw_rc load_trials(sqlite3 *db, int64_t run_id, const char *where, sw_rset_t *set, sw_err_t *err) {
   sw_buf_t sql = SW_BUF_INIT;
   sw_buf_puts(&sql, "SELECT t.trial_id, t.run_id, t.config_hash, t.config, t.status, t.attempt FROM trials t"
@@ -308,6 +323,7 @@ static sw_rc load_trials(sqlite3 *db, int64_t run_id, const char *where, sw_rset
     else rc = sw_json_parse(t->config_json, strlen(t->config_json), &t->config, err);
     if (rc == SW_OK && t->config->kind != SW_JSON_OBJECT)
       rc = sw_err_set(err, SW_ERR_PARSE, "trial %lld: config is not a JSON object", (long long)t->trial_id);
+    if (rc == SW_OK) rc = canonical_method(t->config, err);
   }
   if (rc == SW_OK && step != SQLITE_DONE) rc = sw_report_db_error(db, err, "reading trials");
   sqlite3_finalize(st);
@@ -521,8 +537,7 @@ void sw_report_stamp(sw_rtrial_t *t, const sw_validity_opts_t *o) {
   for (size_t i = 0; i < t->n_series; i++) stamp_series(t, &t->series[i], o);
   const sw_json_t *target = sw_json_get(t->config, "sparsity");
   const sw_rmetric_t *got = sw_rtrial_metric(t, "achieved_sparsity");
-  if (!got) got = sw_rtrial_metric(t, "sparsity_achieved");
-  if (!got) got = sw_rtrial_metric(t, "sparsity_neuron"); /* the ffn runner's achieved neuron sparsity */
+  if (!got) got = sw_rtrial_metric(t, "sparsity_neuron"); /* its older ffn name (common/sw_metrics.h: legacy) */
   if (target && target->kind == SW_JSON_NUMBER && got && !isnan(got->value) &&
       fabs(got->value - target->number) > o->max_sparsity_gap)
     add_reason(t, "achieved sparsity %.3f vs target %.3f (gap > %.2f)", got->value, target->number,
@@ -543,8 +558,7 @@ int sw_metric_higher_is_better(const char *name) {
 }
 
 int sw_is_accuracy_metric(const char *name) {
-  static const char *const acc[] = {"ppl", "perplexity", "kl", "agree", "error", "accuracy", "acc", "bpb",
-                                    "bits_per_byte", "loss"};
+  static const char *const acc[] = {"ppl", "kl", "agree", "error", "accuracy", "acc", "bits_per_byte", "loss"};
   return name_has(name, acc, sizeof acc / sizeof *acc) && !strstr(name, "_se");
 }
 

@@ -113,7 +113,7 @@ typedef struct sw_validity_opts {
 /* Fills o with the default validity rules: >= 6 repetitions, CV <= 0.10, samples >= 1 µs, sparsity gap 0.05. */
 void sw_validity_opts_default(sw_validity_opts_t *o);
 /* Sets t->valid and t->reasons from the rules above (and status != "ok").  The target sparsity is config
- * "sparsity"; the achieved one the metric "achieved_sparsity" (or "sparsity_achieved", "sparsity_neuron"). */
+ * "sparsity"; the achieved one the metric "achieved_sparsity" (or "sparsity_neuron" in older ffn databases). */
 void sw_report_stamp(sw_rtrial_t *t, const sw_validity_opts_t *o);
 
 /* ------------------------------------------------------------------ tables */

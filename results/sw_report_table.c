@@ -385,9 +385,9 @@ static void cell_text(const sw_cell_t *c, int invalid, sw_report_format fmt, cha
 
 static const char *const row_prefs[] = {"method", "policy", "kernel", "variant", "workload"};
 static const char *const col_prefs[] = {"sparsity", "tau", "target", "k", "top_k", "cett", "batch"};
-static const char *const metric_prefs[] = {"ppl", "perplexity", "kl", "kl_mean", "kl_div", "top1_agree", "top1_agreement",
-                                           "ffn_flops_saved", "flops_saved", "decode_speedup", "speedup",
-                                           "rel_l2_error", "rel_error"};
+/* metric names as declared in common/sw_metrics.h */
+static const char *const metric_prefs[] = {"ppl", "kl", "top1_agree", "ffn_flops_saved", "decode_speedup", "speedup",
+                                           "rel_error"};
 
 static const char *pick_axis(const sw_axis_t *ax, size_t n, const char *const *prefs, size_t np,
                              const char *avoid, int want_numeric) {

@@ -1,4 +1,5 @@
 /* sw_slot: host-wide measurement slots (see workers/sw_slot.h). */
+#include "experiments/sw_keys.h"
 #include "workers/sw_slot.h"
 
 #include <errno.h>
@@ -59,7 +60,8 @@ sw_rc sw_slot_acquire(sw_slot_t *slot, const sw_json_t *config, sw_err_t *err) {
   slot->fd = -1;
   slot->wait_s = 0;
   slot->mode = SW_SLOT_NODE;
-  sw_rc rc = sw_json_get_str(config, "exclusive", "node", &name, err);
+  name = "node"; /* declared without default: absent means node */
+  sw_rc rc = sw_key_str(sw_keytable("measure"), config, "exclusive", &name, err);
   if (rc == SW_OK) rc = sw_slot_mode_parse(name, &slot->mode, err);
   if (rc != SW_OK || slot->mode == SW_SLOT_NONE) return rc;
   char path[512];

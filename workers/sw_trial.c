@@ -2,6 +2,9 @@
  * counters into the result JSON ({"v":1,...}, see results/SCHEMA.md), and the table of workloads. */
 #include "workers/sw_trial.h"
 
+#include "common/sw_metrics.h"
+
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -74,6 +77,8 @@ static void put_str(sw_buf_t *b, const char *s) {
 
 void sw_trial_out_metric(sw_trial_out_t *out, const char *name, double value, const char *unit) {
   sw_buf_t *b = &out->metrics;
+  if (!out->bad_metric[0] && !sw_metric_ok(name, unit))
+    snprintf(out->bad_metric, sizeof out->bad_metric, "%s [%s]", name ? name : "(null)", unit ? unit : "(null)");
   if (out->n_metrics++) sw_buf_puts(b, ",");
   sw_buf_puts(b, "{\"name\":");
   put_str(b, name);

@@ -29,6 +29,7 @@
 #include "models/sw_attrib.h"
 #include "models/sw_eval.h"
 #include "models/sw_llama_grad.h"
+#include "experiments/sw_keys.h"
 #include "workers/sw_trial.h"
 #include "workers/sw_trial_model.h"
 
@@ -52,16 +53,13 @@ typedef struct ta_scores {
 
 static sw_rc ta_parse(ta_cfg_t *c, const sw_json_t *j, sw_err_t *err) {
   memset(c, 0, sizeof *c);
-  sw_rc rc = sw_json_get_str(j, "metric", "gxo", &c->metric_name, err);
-  if (!rc) rc = sw_json_get_str(j, "protocol", "oracle", &c->protocol, err);
-  if (!rc) rc = sw_json_get_str(j, "scope", "both", &c->scope, err);
-  if (!rc) rc = sw_json_get_double(j, "activation_ratio", 0.5, &c->ratio, err);
+  const sw_keytable_t *t = sw_keytable("attribution"); /* experiments/sw_keys_table.c */
+  sw_rc rc = sw_key_str(t, j, "metric", &c->metric_name, err);
+  if (!rc) rc = sw_key_str(t, j, "protocol", &c->protocol, err);
+  if (!rc) rc = sw_key_str(t, j, "scope", &c->scope, err);
+  if (!rc) rc = sw_key_num(t, j, "activation_ratio", &c->ratio, err);
   if (!rc) rc = sw_attrib_metric_parse(c->metric_name, &c->metric, err);
   if (rc) return rc;
-  if (!(c->ratio >= 0 && c->ratio <= 1))
-    return sw_err_set(err, SW_ERR_RANGE, "attribution: activation_ratio %g outside [0,1]", c->ratio);
-  if (strcmp(c->protocol, "oracle") != 0 && strcmp(c->protocol, "calibrated") != 0)
-    return sw_err_set(err, SW_ERR_INVALID, "attribution: protocol '%s' (oracle, calibrated)", c->protocol);
   c->calibrated = c->protocol[0] == 'c';
   int ffn = strcmp(c->scope, "both") == 0 || strcmp(c->scope, "ffn") == 0;
   int heads = strcmp(c->scope, "both") == 0 || strcmp(c->scope, "heads") == 0;
@@ -133,7 +131,7 @@ static sw_rc compute_scores(const sw_trial_model_inputs_t *in, ta_scores_t **out
 
 static void scores_key(char *key, size_t len, const sw_trial_model_inputs_t *in, const sw_json_t *config) {
   const char *text = NULL;
-  (void)sw_json_get_str(config, "text", "", &text, NULL);
+  (void)sw_key_str(sw_keytable("model"), config, "text", &text, NULL);
   snprintf(key, len, "attrib-scores:%s:%s:%zu:%zu:%zu:%zu:%d", in->model->sha256, text ? text : "", in->calib_b0,
            in->calib_b1, in->eval_b0, in->eval_b1, in->window);
 }
@@ -143,7 +141,7 @@ static sw_rc ta_prepare(sw_trial_cache_t *cache, const sw_json_t *config, sw_tri
                         ta_scores_t **scores, sw_err_t *err) {
   char key[4096];
   int64_t threads = 1;
-  sw_rc rc = sw_json_get_int(config, "threads", 1, &threads, err);
+  sw_rc rc = sw_key_int(sw_keytable("model"), config, "threads", &threads, err);
   if (rc) return rc;
   openblas_set_num_threads(threads >= 1 && threads <= 256 ? (int)threads : 1);
   if ((rc = sw_trial_model_inputs(cache, config, in, err))) return rc;
@@ -228,7 +226,7 @@ static void put_results(sw_trial_out_t *out, const sw_trial_model_inputs_t *in, 
   sw_trial_out_metric(out, "activation_ratio_paper", 1.0 - (sh / 3.0 + 2.0 * sf / 3.0), "fraction");
   sw_trial_out_metric(out, "achieved_sparsity", sf, "fraction");
   sw_trial_out_metric(out, "head_sparsity", sh, "fraction");
-  sw_trial_out_metric(out, "sparsity_definition", 1, "enum");
+  sw_trial_out_metric(out, "sparsity_definition", 1, "definition");
   sw_trial_out_metric(out, "ffn_flops_saved", sf, "fraction");
   sw_trial_out_metric(out, "model_flops_saved", saved / sw_llama_flops_per_token(c, ctx), "fraction");
   sw_trial_out_metric(out, "grad_seconds_per_window", s->grad_s, "s");

@@ -21,7 +21,7 @@
  *   error_tokens (4)                tokens checked against the float64 dense reference */
 
 /* Metrics: speedup (median of per-pair dense/sparse ratios), time_dense, time_method (s, medians), ideal_speedup,
- * sparsity_target, sparsity_neuron (achieved mean) and sparsity_token_p10/_p50/_p90, flops, flops_dense,
+ * sparsity_target, achieved_sparsity (neurons, mean) and sparsity_token_p10/_p50/_p90, flops, flops_dense,
  * flops_select (flop per call, analytical), flop_ratio, weight_bytes, weight_bytes_dense (byte per call),
  * gbs_dense, gbs_method (GB/s), rel_error and rel_error_dense (mean ‖y − y_ref‖/‖y_ref‖ vs float64 dense),
  * threshold, k; teal adds sparsity_input (x̃ of gate/up), sparsity_model (parameter-weighted over the three
@@ -29,6 +29,7 @@
  * Samples: "dense" and "sparse" (interleaved A B per repetition).  Counters: PAPI presets and
  * the kernels' SDE events (sde:::sparsweep::*) for each series. */
 #include <cblas.h>
+#include <stddef.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,8 +48,7 @@
 #include "workers/sw_counters.h"
 #include "workers/sw_trial.h"
 #include "workers/sw_trial_moe.h"
-
-#define FT_MAX_REPS 1000
+#include "experiments/sw_keys.h"
 
 typedef struct ft_cfg {
   int64_t     d_model, d_ff, gated, batch, seed, warmup, reps, threads, n_calib, cold_mib, error_tokens;
@@ -58,50 +58,28 @@ typedef struct ft_cfg {
   sw_isa_t    isa; /* requested SIMD variant (AUTO: SPARSWEEP_KERNEL_ISA or the best) */
 } ft_cfg_t;
 
+#define FT_KEY(key, field) {key, offsetof(ft_cfg_t, field)}
+/* The keys of the ffn table (experiments/sw_keys_table.c) and the fields they fill. */
+static const sw_keybind_t ft_keys[] = {
+    FT_KEY("d_model", d_model),   FT_KEY("d_ff", d_ff),           FT_KEY("gated", gated),
+    FT_KEY("batch", batch),       FT_KEY("seed", seed),           FT_KEY("warmup", warmup),
+    FT_KEY("threads", threads),   FT_KEY("n_calib", n_calib),     FT_KEY("cold_mib", cold_mib),
+    FT_KEY("error_tokens", error_tokens), FT_KEY("repetitions", reps), FT_KEY("sparsity", sparsity),
+    FT_KEY("tau", tau),           FT_KEY("activation", activation), FT_KEY("dtype", dtype),
+    FT_KEY("method", method),     FT_KEY("timing", timing),       FT_KEY("cache", cache),
+    FT_KEY("kernel_isa", kernel_isa),
+};
+#undef FT_KEY
+
 static sw_rc ft_parse(ft_cfg_t *c, const sw_json_t *j, sw_err_t *err) {
-  sw_rc rc = SW_OK;
   memset(c, 0, sizeof *c);
-#define FT_INT(key, def) \
-  if (rc == SW_OK) rc = sw_json_get_int(j, #key, def, &c->key, err)
-  FT_INT(d_model, 576);
-  FT_INT(d_ff, 1536);
-  FT_INT(gated, 1);
-  FT_INT(batch, 1);
-  FT_INT(seed, 1);
-  FT_INT(warmup, 2);
-  FT_INT(threads, 1);
-  FT_INT(n_calib, 64);
-  FT_INT(cold_mib, 256);
-  FT_INT(error_tokens, 4);
-#undef FT_INT
-  if (rc == SW_OK) rc = sw_json_get_int(j, "repetitions", 7, &c->reps, err);
-  if (rc == SW_OK) rc = sw_json_get_double(j, "sparsity", 0.5, &c->sparsity, err);
-  if (rc == SW_OK) rc = sw_json_get_double(j, "tau", 0.1, &c->tau, err);
-  if (rc == SW_OK) rc = sw_json_get_str(j, "activation", "silu", &c->activation, err);
-  if (rc == SW_OK) rc = sw_json_get_str(j, "dtype", "f32", &c->dtype, err);
-  if (rc == SW_OK) rc = sw_json_get_str(j, "method", "threshold", &c->method, err);
-  if (rc == SW_OK) rc = sw_json_get_str(j, "timing", "full", &c->timing, err);
-  if (rc == SW_OK) rc = sw_json_get_str(j, "cache", "cold", &c->cache, err);
-  if (rc == SW_OK) rc = sw_json_get_str(j, "kernel_isa", "auto", &c->kernel_isa, err);
-  if (rc != SW_OK) return rc;
+  c->kernel_isa = "auto"; /* declared without default: absent means SPARSWEEP_KERNEL_ISA or the best */
+  sw_rc rc = sw_keys_read(sw_keytable("ffn"), j, ft_keys, sizeof ft_keys / sizeof ft_keys[0], c, err);
+  if (rc != SW_OK) return sw_err_prefix(err, "ffn");
   if ((rc = sw_isa_parse(c->kernel_isa, &c->isa, err)) != SW_OK) return sw_err_prefix(err, "ffn: kernel_isa");
   int gated_name = 0;
   if ((rc = sw_act_parse(c->activation, &c->act, &gated_name, err)) != SW_OK) return rc;
   if (gated_name) c->gated = 1;
-  if (c->d_model < 1 || c->d_model > 65536 || c->d_ff < 1 || c->d_ff > 262144 || c->batch < 1 || c->batch > 4096)
-    return sw_err_set(err, SW_ERR_RANGE, "ffn: d_model %lld, d_ff %lld or batch %lld out of range",
-                      (long long)c->d_model, (long long)c->d_ff, (long long)c->batch);
-  if (c->reps < 1 || c->reps > FT_MAX_REPS || c->warmup < 0 || c->threads < 1 || c->threads > 64 || c->n_calib < 1)
-    return sw_err_set(err, SW_ERR_RANGE, "ffn: repetitions (1..%d), warmup, threads (1..64) or n_calib out of range",
-                      FT_MAX_REPS);
-  if (!(c->sparsity >= 0.0 && c->sparsity <= 1.0))
-    return sw_err_set(err, SW_ERR_RANGE, "ffn: sparsity %g outside [0, 1]", c->sparsity);
-  if (strcmp(c->dtype, "f32") != 0 && strcmp(c->dtype, "bf16") != 0)
-    return sw_err_set(err, SW_ERR_INVALID, "ffn: dtype '%s' (f32, bf16)", c->dtype);
-  if (strcmp(c->cache, "cold") != 0 && strcmp(c->cache, "warm") != 0)
-    return sw_err_set(err, SW_ERR_INVALID, "ffn: cache '%s' (cold, warm)", c->cache);
-  if (strcmp(c->timing, "full") != 0 && strcmp(c->timing, "kernel") != 0)
-    return sw_err_set(err, SW_ERR_INVALID, "ffn: timing '%s' (full, kernel)", c->timing);
   return SW_OK;
 }
 
@@ -342,14 +320,14 @@ static void ft_write_metrics(ft_state_t *s, sw_trial_out_t *out, double td, doub
     sw_trial_out_metric(out, "sparsity_model", sp, "fraction");
     sw_trial_out_metric(out, "t_x", s->tp.t_x, "value");
     sw_trial_out_metric(out, "t_h", s->tp.t_h, "value");
-    sp = sh; /* sparsity_neuron below: the down input (intermediate) sparsity */
+    sp = sh; /* achieved_sparsity below: the down input (intermediate) sparsity */
   }
   sw_trial_out_metric(out, "speedup", ratio, "ratio");
   sw_trial_out_metric(out, "time_dense", td, "s");
   sw_trial_out_metric(out, "time_method", tsp, "s");
   sw_trial_out_metric(out, "ideal_speedup", ft_ideal(s, sp_ideal), "ratio");
   sw_trial_out_metric(out, "sparsity_target", c->sparsity, "fraction");
-  sw_trial_out_metric(out, "sparsity_neuron", sp, "fraction");
+  sw_trial_out_metric(out, "achieved_sparsity", sp, "fraction");
   if (tok) {
     for (int t = 0; t < n; t++) tok[t] = sw_mask_token_sparsity(&s->mask, t);
     sw_trial_out_metric(out, "sparsity_token_p10", sw_quantile(tok, (size_t)n, 0.1), "fraction");

@@ -28,7 +28,7 @@
  * ppl_dense, ppl_dense_se, bits_per_byte_dense, ppl_ratio (all against the dense model on the trial's weights);
  * weights_native, and for weights: native (not paired) ppl_native_dense, kl_native_dense, top1_native_dense: the
  * native dense model against the f32 dense model (the quantised-activation error); achieved_sparsity (mean over the sparsified layers),
- * sparsity_model_wide (all layers), sparsity_definition (docs/methods.md §1 definition code: 1 intermediate neurons, 3 TEAL
+ * sparsity_model_wide (all layers), sparsity_definition (unit "definition": 1 intermediate neurons, 3 TEAL
  * size-weighted input channels of q/k/v/o/gate/up/down), sparsity_layer_NN; attn_flops_saved_per_token (TEAL); ffn_flops_per_token, ffn_flops_dense_per_token, ffn_select_flops_per_token,
  * ffn_flops_saved, model_flops_per_token, model_flops_dense_per_token, model_flops_saved (attention at the mean
  * context window/2); decode_s_dense, decode_s_sparse (median s/token), decode_speedup (median of per-repetition
@@ -41,6 +41,7 @@
  * once per executor (sw_trial_prepare_model) and kept in the trial cache; per-method calibration is cached on
  * disk under <cache>/calib keyed by model hash, calibration span and method parameters. */
 #include <cblas.h>
+#include <stddef.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,6 +68,7 @@
 #include "workers/sw_trial.h"
 #include "workers/sw_trial_prune.h"
 #include "workers/sw_trial_model.h"
+#include "experiments/sw_keys.h"
 
 #define TM_MAX_REPS 100
 #define TM_MAX_DECODE 256
@@ -106,43 +108,23 @@ static void default_cache_dir(char *buf, size_t len) {
   snprintf(buf, len, "%s", env && *env ? env : "cache");
 }
 
+#define TM_KEY(field) {#field, offsetof(tm_cfg_t, field)}
+/* The keys of the model table (experiments/sw_keys_table.c) and the fields they fill. */
+static const sw_keybind_t tm_keys[] = {
+    TM_KEY(model),        TM_KEY(text),          TM_KEY(method),       TM_KEY(activation),    TM_KEY(layers),
+    TM_KEY(kernel_isa),   TM_KEY(weights),       TM_KEY(sparsity),     TM_KEY(tau),           TM_KEY(act_param),
+    TM_KEY(calib_tokens), TM_KEY(eval_tokens),   TM_KEY(window),       TM_KEY(calib_offset),  TM_KEY(eval_offset),
+    TM_KEY(experts),      TM_KEY(rank),          TM_KEY(epochs),       TM_KEY(seed),          TM_KEY(prompt_tokens),
+    TM_KEY(decode_tokens), TM_KEY(warmup),       TM_KEY(threads),      TM_KEY(ref_mb),
+    {"repetitions", offsetof(tm_cfg_t, reps)},
+};
+#undef TM_KEY
+
 static sw_rc tm_parse(tm_cfg_t *c, const sw_json_t *j, sw_err_t *err) {
   memset(c, 0, sizeof *c);
-  sw_rc rc = SW_OK;
-#define TM_STR(key, def) \
-  if (!rc) rc = sw_json_get_str(j, #key, def, &c->key, err)
-#define TM_INT(key, def) \
-  if (!rc) rc = sw_json_get_int(j, #key, def, &c->key, err)
-#define TM_DBL(key, def) \
-  if (!rc) rc = sw_json_get_double(j, #key, def, &c->key, err)
-  TM_STR(model, NULL);
-  TM_STR(text, NULL);
-  TM_STR(method, "dense");
-  TM_STR(activation, "silu");
-  TM_STR(layers, "all");
-  TM_STR(kernel_isa, "auto");
-  TM_STR(weights, "f32"); /* native is opt-in until every method runs on the file's blocks */
-  TM_DBL(sparsity, 0.5);
-  TM_DBL(tau, 0.1);
-  TM_DBL(act_param, 0.0);
-  TM_INT(calib_tokens, 1024);
-  TM_INT(eval_tokens, 2048);
-  TM_INT(window, 128);
-  TM_INT(calib_offset, 0);
-  TM_INT(eval_offset, -1);
-  TM_INT(experts, 0);
-  TM_INT(rank, 64);
-  TM_INT(epochs, 8);
-  TM_INT(seed, 1);
-  TM_INT(prompt_tokens, 32);
-  TM_INT(decode_tokens, 16);
-  TM_INT(warmup, 1);
-  TM_INT(threads, 1);
-  TM_INT(ref_mb, 2048);
-  if (!rc) rc = sw_json_get_int(j, "repetitions", 7, &c->reps, err);
-#undef TM_STR
-#undef TM_INT
-#undef TM_DBL
+  c->kernel_isa = "auto"; /* declared without default: absent means SPARSWEEP_KERNEL_ISA or the best */
+  sw_rc rc = sw_keys_read(sw_keytable("model"), j, tm_keys, sizeof tm_keys / sizeof tm_keys[0], c, err);
+  if (rc) return sw_err_prefix(err, "model");
   if (!rc && (rc = sw_isa_parse(c->kernel_isa, &c->isa, err))) sw_err_prefix(err, "model: kernel_isa");
   if (!rc) rc = sw_llama_weights_parse(c->weights, &c->weights_kind, err);
   if (rc) return rc;
@@ -151,11 +133,11 @@ static sw_rc tm_parse(tm_cfg_t *c, const sw_json_t *j, sw_err_t *err) {
     return sw_err_set(err, SW_ERR_RANGE, "model: window %lld, calib_tokens %lld, eval_tokens %lld out of range "
                       "(each span needs at least one window)", (long long)c->window, (long long)c->calib_tokens,
                       (long long)c->eval_tokens);
-  if (c->threads < 1 || c->threads > 256) return sw_err_set(err, SW_ERR_RANGE, "model: threads %lld", (long long)c->threads);
-  if (c->reps < 1 || c->reps > TM_MAX_REPS || c->decode_tokens < 1 || c->decode_tokens > TM_MAX_DECODE ||
-      c->prompt_tokens < 1 || c->prompt_tokens + c->decode_tokens > c->eval_tokens || c->warmup < 0)
-    return sw_err_set(err, SW_ERR_RANGE, "model: repetitions 1..%d, decode_tokens 1..%d, prompt+decode <= eval_tokens",
-                      TM_MAX_REPS, TM_MAX_DECODE);
+  if (c->reps > TM_MAX_REPS || c->decode_tokens > TM_MAX_DECODE) /* array sizes below; the table's limits fit */
+    return sw_err_set(err, SW_ERR_RANGE, "model: repetitions > %d or decode_tokens > %d", TM_MAX_REPS, TM_MAX_DECODE);
+  if (c->prompt_tokens + c->decode_tokens > c->eval_tokens)
+    return sw_err_set(err, SW_ERR_RANGE, "model: prompt_tokens + decode_tokens %lld > eval_tokens %lld",
+                      (long long)(c->prompt_tokens + c->decode_tokens), (long long)c->eval_tokens);
   default_cache_dir(c->cache_dir, sizeof c->cache_dir);
   if (c->model) snprintf(c->model_path, sizeof c->model_path, "%s", c->model);
   else snprintf(c->model_path, sizeof c->model_path, "%s/models/SmolLM2-135M-Instruct.Q4_1.gguf", c->cache_dir);
@@ -461,7 +443,7 @@ static void put_sparsity(sw_trial_out_t *out, const sw_method_t *M, const sw_lla
   sw_method_summary(M, &s);
   sw_trial_out_metric(out, "achieved_sparsity", s.sparsity_sparse_layers, "fraction"); /* over sparsified layers */
   sw_trial_out_metric(out, "sparsity_model_wide", s.sparsity, "fraction");               /* over all layers */
-  sw_trial_out_metric(out, "sparsity_definition", sw_method_sparsity_definition(M->cfg.kind), "enum");
+  sw_trial_out_metric(out, "sparsity_definition", sw_method_sparsity_definition(M->cfg.kind), "definition");
   for (int l = 0; l < M->n_layer; l++) {
     char name[64];
     snprintf(name, sizeof name, "sparsity_layer_%02d", l);

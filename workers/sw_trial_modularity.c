@@ -31,6 +31,7 @@
 #include "models/sw_attrib.h"
 #include "models/sw_eval.h"
 #include "models/sw_llama_grad.h"
+#include "experiments/sw_keys.h"
 #include "workers/sw_trial.h"
 #include "workers/sw_trial_model.h"
 
@@ -103,14 +104,15 @@ static sw_rc parse_subsets(mo_ctx_t *x, const char *spec, sw_err_t *err) {
 
 static sw_rc mo_parse(mo_cfg_t *c, const sw_json_t *j, sw_err_t *err) {
   memset(c, 0, sizeof *c);
-  sw_rc rc = sw_json_get_str(j, "subsets", NULL, &c->subsets, err);
-  if (!rc) rc = sw_json_get_int(j, "tokens", 512, &c->tokens, err);
-  if (!rc) rc = sw_json_get_int(j, "window", 64, &c->window, err);
-  if (!rc) rc = sw_json_get_int(j, "clusters", 16, &c->clusters, err);
-  if (!rc) rc = sw_json_get_int(j, "stride", 4, &c->stride, err);
-  if (!rc) rc = sw_json_get_int(j, "seed", 1, &c->seed, err);
-  if (!rc) rc = sw_json_get_int(j, "threads", 1, &c->threads, err);
-  if (!rc) rc = sw_json_get_double(j, "top_frac", 0.1, &c->top_frac, err);
+  const sw_keytable_t *t = sw_keytable("modularity"); /* experiments/sw_keys_table.c */
+  sw_rc rc = sw_key_str(t, j, "subsets", &c->subsets, err);
+  if (!rc) rc = sw_key_int(t, j, "tokens", &c->tokens, err);
+  if (!rc) rc = sw_key_int(t, j, "window", &c->window, err);
+  if (!rc) rc = sw_key_int(t, j, "clusters", &c->clusters, err);
+  if (!rc) rc = sw_key_int(t, j, "stride", &c->stride, err);
+  if (!rc) rc = sw_key_int(t, j, "seed", &c->seed, err);
+  if (!rc) rc = sw_key_int(t, j, "threads", &c->threads, err);
+  if (!rc) rc = sw_key_num(t, j, "top_frac", &c->top_frac, err);
   if (rc) return rc;
   if (!c->subsets) return sw_err_set(err, SW_ERR_INVALID, "modularity: missing 'subsets' (name=path[@offset];...)");
   if (c->window < 4 || c->window > 1024 || c->tokens < 3 * c->window || c->tokens / c->window > MO_MAX_WINDOWS)

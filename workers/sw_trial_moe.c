@@ -19,6 +19,8 @@
 #include "kernels/sw_sde.h"
 #include "workers/sw_counters.h"
 #include "workers/sw_slot.h"
+#include "common/sw_methods.h"
+#include "experiments/sw_keys.h"
 
 typedef enum moe_method {
   MOE_METHOD_TOPK = 0,
@@ -32,7 +34,10 @@ typedef enum moe_method {
 static const char *const k_method_names[MOE_METHOD_COUNT] = {"moe_topk", "moe_dynk_max", "moe_dynk_cum", "moe_lte",
                                                              "predictor"};
 
-static int s_method_find(const char *method) { return sw_names_find(k_method_names, MOE_METHOD_COUNT, method); }
+/* Any spelling of the vocabulary (common/sw_methods.h: d2dmoe = moe_dynk_max, dejavu = predictor). */
+static int s_method_find(const char *method) {
+  return sw_names_find(k_method_names, MOE_METHOD_COUNT, sw_method_spelling(method, k_method_names, MOE_METHOD_COUNT));
+}
 
 int sw_trial_moe_handles(const char *method) { return s_method_find(method) >= 0; }
 
@@ -48,56 +53,52 @@ typedef struct moe_keys {
   double               lr;
 } moe_keys_t;
 
-static sw_rc s_get_int(const sw_json_t *c, const char *key, int64_t def, int64_t lo, int64_t hi, int64_t *v,
-                       sw_err_t *err) {
-  sw_rc rc = sw_json_get_int(c, key, def, v, err);
-  if (rc) return rc;
-  if (*v < lo || *v > hi) return sw_err_set(err, SW_ERR_RANGE, "'%s' = %lld outside [%lld, %lld]", key, (long long)*v, (long long)lo, (long long)hi);
-  return SW_OK;
-}
+/* Keys are read through the moe table (experiments/sw_keys_table.c): declared default and range. */
+#define MOE_KEYS sw_keytable("moe")
 
 static sw_rc s_read_selection(moe_keys_t *k, const sw_json_t *c, int d_ff, sw_err_t *err) {
-  int64_t e = 0, kk = 0;
-  sw_rc rc = s_get_int(c, "experts", d_ff % 32 == 0 ? d_ff / 32 : 0, 1, d_ff, &e, err);
+  int64_t e = d_ff % 32 == 0 ? d_ff / 32 : 0, kk = 0;
+  sw_rc rc = sw_key_int(MOE_KEYS, c, "experts", &e, err);
   if (rc) return rc;
-  if (e <= 0 || d_ff % e)
+  if (e <= 0 || e > d_ff || d_ff % e)
     return sw_err_set(err, SW_ERR_INVALID, "'experts' = %lld does not divide d_ff %d", (long long)e, d_ff);
   k->experts = (int)e;
   double s = -1;
-  if ((rc = sw_json_get_double(c, "sparsity", -1.0, &s, err))) return rc;
-  int64_t kdef = s >= 0 && s <= 1 ? (int64_t)lround((1.0 - s) * (double)e) : (e + 3) / 4;
-  if ((rc = s_get_int(c, "k", kdef, 0, e, &kk, err))) return rc;
+  if ((rc = sw_key_num(MOE_KEYS, c, "sparsity", &s, err))) return rc;
+  kk = s >= 0 && s <= 1 ? (int64_t)lround((1.0 - s) * (double)e) : (e + 3) / 4;
+  if ((rc = sw_key_int(MOE_KEYS, c, "k", &kk, err))) return rc;
+  if (kk > e) return sw_err_set(err, SW_ERR_RANGE, "'k' = %lld outside [0, %lld]", (long long)kk, (long long)e);
   k->k = (int)kk;
-  const double tau_def = k->method == MOE_METHOD_DYNK_CUM ? 0.9 : 0.5;
-  if ((rc = sw_json_get_double(c, "tau", tau_def, &k->tau, err))) return rc;
-  if (!(k->tau >= 0.0 && k->tau <= 1.5)) return sw_err_set(err, SW_ERR_RANGE, "'tau' = %g outside [0, 1.5]", k->tau);
-  const char *router = NULL, *clus = NULL;
-  if ((rc = sw_json_get_str(c, "router", k->method == MOE_METHOD_LTE ? "classifier" : "mlp", &router, err))) return rc;
+  k->tau = k->method == MOE_METHOD_DYNK_CUM ? 0.9 : 0.5;
+  if ((rc = sw_key_num(MOE_KEYS, c, "tau", &k->tau, err))) return rc;
+  const char *router = k->method == MOE_METHOD_LTE ? "classifier" : "mlp", *clus = NULL;
+  if ((rc = sw_key_str(MOE_KEYS, c, "router", &router, err))) return rc;
   if ((rc = sw_moe_router_parse(&k->router, router, err))) return rc;
-  if ((rc = sw_json_get_str(c, "clustering", "balanced_kmeans", &clus, err))) return rc;
+  if ((rc = sw_key_str(MOE_KEYS, c, "clustering", &clus, err))) return rc;
   return sw_partition_parse(&k->clustering, clus, err);
 }
 
 static sw_rc s_read_keys(moe_keys_t *k, const sw_json_t *c, int d_ff, sw_err_t *err) {
   memset(k, 0, sizeof *k);
   const char *method = NULL;
-  sw_rc rc = sw_json_get_str(c, "method", NULL, &method, err);
+  sw_rc rc = sw_key_str(sw_keytable("ffn"), c, "method", &method, err);
   if (rc) return rc;
   int m = s_method_find(method);
   if (m < 0) return sw_err_set(err, SW_ERR_INVALID, "method '%s' is not a MoE/predictor method", method ? method : "(none)");
   k->method = (moe_method_t)m;
-  if ((rc = s_get_int(c, "seed", 1, 0, INT64_MAX, &k->seed, err))) return rc;
-  if ((rc = s_get_int(c, "router_epochs", 20, 0, 100000, &k->epochs, err))) return rc;
-  if ((rc = s_get_int(c, "router_hidden", 128, 1, 65536, &k->hidden, err))) return rc;
-  if ((rc = s_get_int(c, "kmeans_iters", 30, 1, 10000, &k->kmeans_iters, err))) return rc;
-  if ((rc = s_get_int(c, "warmup", 2, 0, 1000000, &k->warmup, err))) return rc;
-  if ((rc = sw_json_get_double(c, "router_lr", 1e-3, &k->lr, err))) return rc;
+  if ((rc = sw_key_int(MOE_KEYS, c, "seed", &k->seed, err))) return rc;
+  if ((rc = sw_key_int(MOE_KEYS, c, "router_epochs", &k->epochs, err))) return rc;
+  if ((rc = sw_key_int(MOE_KEYS, c, "router_hidden", &k->hidden, err))) return rc;
+  if ((rc = sw_key_int(MOE_KEYS, c, "kmeans_iters", &k->kmeans_iters, err))) return rc;
+  if ((rc = sw_key_int(MOE_KEYS, c, "warmup", &k->warmup, err))) return rc;
+  if ((rc = sw_key_num(MOE_KEYS, c, "router_lr", &k->lr, err))) return rc;
   if (k->method != MOE_METHOD_PREDICTOR) return s_read_selection(k, c, d_ff, err);
   int64_t rank = 0, pk = 0;
-  if ((rc = s_get_int(c, "rank", 64, 1, 65536, &rank, err))) return rc;
-  if ((rc = s_get_int(c, "k", 0, 0, d_ff, &pk, err))) return rc;
-  if ((rc = sw_json_get_double(c, "threshold", 0.5, &k->threshold, err))) return rc;
-  if ((rc = sw_json_get_double(c, "label_thr", 0.0, &k->label_thr, err))) return rc;
+  if ((rc = sw_key_int(MOE_KEYS, c, "rank", &rank, err))) return rc;
+  if ((rc = sw_key_int(MOE_KEYS, c, "k", &pk, err))) return rc;
+  if (pk > d_ff) return sw_err_set(err, SW_ERR_RANGE, "'k' = %lld outside [0, %d]", (long long)pk, d_ff);
+  if ((rc = sw_key_num(MOE_KEYS, c, "threshold", &k->threshold, err))) return rc;
+  if ((rc = sw_key_num(MOE_KEYS, c, "label_thr", &k->label_thr, err))) return rc;
   k->rank = (int)rank, k->pred_k = (int)pk;
   return SW_OK;
 }
@@ -152,7 +153,7 @@ static void s_stats_metrics(sw_trial_out_t *out, const sw_ffn_stats_t *st, const
   sw_trial_out_metric(out, "flop_ratio", st->flops_dense > 0 ? st->flops / st->flops_dense : NAN, "ratio");
   sw_trial_out_metric(out, "weight_bytes", st->weight_bytes, "byte");
   sw_trial_out_metric(out, "weight_bytes_dense", st->weight_bytes_dense, "byte");
-  sw_trial_out_metric(out, "sparsity_neuron",
+  sw_trial_out_metric(out, "achieved_sparsity",
                       st->neurons_total ? 1.0 - (double)st->neurons_executed / (double)st->neurons_total : 0.0,
                       "fraction");
   if (st->experts_total)
@@ -394,9 +395,9 @@ static sw_rc s_run_predictor(const moe_keys_t *k, const sw_trial_moe_in_t *in, m
 
 /* The SIMD variant of config key kernel_isa (default auto: SPARSWEEP_KERNEL_ISA or the best) on the workspace. */
 static sw_rc s_set_isa(sw_ffn_work_t *work, const sw_json_t *config, sw_err_t *err) {
-  const char *name = NULL;
+  const char *name = "auto"; /* declared without default: absent means SPARSWEEP_KERNEL_ISA or the best */
   sw_isa_t    isa;
-  sw_rc       rc = sw_json_get_str(config, "kernel_isa", "auto", &name, err);
+  sw_rc       rc = sw_key_str(MOE_KEYS, config, "kernel_isa", &name, err);
   if (!rc) rc = sw_isa_parse(name, &isa, err);
   if (!rc) rc = sw_ffn_work_set_isa(work, isa, err);
   return rc ? sw_err_prefix(err, "kernel_isa") : rc;
@@ -431,16 +432,17 @@ sw_rc sw_trial_ffn_moe(const sw_json_t *config, const sw_trial_moe_in_t *in, sw_
 
 sw_rc sw_trial_run_ffn_moe(sw_trial_cache_t *cache, const sw_json_t *config, sw_trial_out_t *out, sw_err_t *err) {
   (void)cache;
-  int64_t d, f, seed, n_calib, batch, reps, threads;
+  int64_t d = 0, f = 0, seed = 0, n_calib = 0, batch = 0, reps = 0, threads = 0;
   const char *act_name = NULL;
   sw_rc rc;
-  if ((rc = s_get_int(config, "d_model", 576, 1, 65536, &d, err)) || (rc = s_get_int(config, "d_ff", 1536, 1, 1 << 20, &f, err)) ||
-      (rc = s_get_int(config, "seed", 1, 0, INT64_MAX, &seed, err)) ||
-      (rc = s_get_int(config, "n_calib", 1024, 1, 1 << 20, &n_calib, err)) ||
-      (rc = s_get_int(config, "batch", 1, 1, 4096, &batch, err)) ||
-      (rc = s_get_int(config, "repetitions", 7, 1, 1000000, &reps, err)) ||
-      (rc = s_get_int(config, "threads", 1, 1, 256, &threads, err)) ||
-      (rc = sw_json_get_str(config, "activation", "swiglu", &act_name, err)))
+  const sw_keytable_t *ffn = sw_keytable("ffn");
+  if ((rc = sw_key_int(ffn, config, "d_model", &d, err)) || (rc = sw_key_int(ffn, config, "d_ff", &f, err)) ||
+      (rc = sw_key_int(MOE_KEYS, config, "seed", &seed, err)) ||
+      (rc = sw_key_int(MOE_KEYS, config, "n_calib", &n_calib, err)) ||
+      (rc = sw_key_int(MOE_KEYS, config, "batch", &batch, err)) ||
+      (rc = sw_key_int(MOE_KEYS, config, "repetitions", &reps, err)) ||
+      (rc = sw_key_int(MOE_KEYS, config, "threads", &threads, err)) ||
+      (rc = sw_key_str(MOE_KEYS, config, "activation", &act_name, err)))
     return rc;
   sw_act_t act;
   int gated;

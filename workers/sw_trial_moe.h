@@ -38,7 +38,7 @@ typedef struct sw_trial_moe_in {
 
 /* Runs one MoE/predictor method.  Metrics (units in parentheses): speedup (ratio, median of per-pair
  * dense/method time ratios), time_dense, time_method (s, medians), flops, flops_dense, flops_select (flop,
- * per call; router/predictor included), flop_ratio, weight_bytes, weight_bytes_dense (byte), sparsity_neuron,
+ * per call; router/predictor included), flop_ratio, weight_bytes, weight_bytes_dense (byte), achieved_sparsity,
  * sparsity_expert (fraction, achieved), experts_per_token_mean/_p10/_p50/_p90 (count), sparsity_token_p10/
  * _p50/_p90 (fraction), rel_error (ratio: mean over tokens of ‖y−y_dense‖/‖y_dense‖), n_experts, expert_size,
  * k, tau, router_loss_first/_final, predictor_recall/_precision/_density, build_time, train_time (s),

@@ -5,13 +5,15 @@
 #include <string.h>
 
 #include "common/sw_time.h"
+#include "experiments/sw_keys.h"
 
 sw_rc sw_trial_prune_parse(sw_trial_prune_t *p, const sw_json_t *config, sw_err_t *err) {
   memset(p, 0, sizeof *p);
   const char *method = NULL, *pattern = NULL;
-  sw_rc       rc = sw_json_get_double(config, "weight_sparsity", 0.0, &p->cfg.sparsity, err);
-  if (!rc) rc = sw_json_get_str(config, "prune", "magnitude", &method, err);
-  if (!rc) rc = sw_json_get_str(config, "prune_pattern", "unstructured", &pattern, err);
+  const sw_keytable_t *t = sw_keytable("prune"); /* experiments/sw_keys_table.c */
+  sw_rc       rc = sw_key_num(t, config, "weight_sparsity", &p->cfg.sparsity, err);
+  if (!rc) rc = sw_key_str(t, config, "prune", &method, err);
+  if (!rc) rc = sw_key_str(t, config, "prune_pattern", &pattern, err);
   if (!rc) rc = sw_prune_method_parse(method, &p->cfg.method, err);
   if (!rc) rc = sw_prune_pattern_parse(pattern, &p->cfg.pattern, err);
   if (rc) return rc;

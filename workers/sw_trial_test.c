@@ -26,8 +26,11 @@
 #include "common/sw_stats.h"
 #include "common/sw_time.h"
 #include "models/sw_eval.h"
+#include "experiments/sw_keys.h"
 #include "workers/sw_slot.h"
 #include "workers/sw_trial.h"
+
+#define TEST_KEYS sw_keytable("test") /* experiments/sw_keys_table.c */
 
 #define TEST_OOM_CHUNK ((size_t)16 << 20)
 
@@ -38,7 +41,7 @@ typedef struct test_cache_value {
 
 static sw_rc cache_key_of(const sw_json_t *config, char *key, size_t key_len, int *has_key, sw_err_t *err) {
   const char *name = NULL;
-  sw_rc rc = sw_json_get_str(config, "cache_key", NULL, &name, err);
+  sw_rc rc = sw_key_str(TEST_KEYS, config, "cache_key", &name, err);
   if (rc) return rc;
   *has_key = name != NULL;
   if (name) snprintf(key, key_len, "test:%s", name);
@@ -55,7 +58,7 @@ sw_rc sw_trial_prepare_test(sw_trial_cache_t *cache, const sw_json_t *config, sw
   char key[256];
   int  has_key = 0;
   int64_t stall_ms = 0;
-  sw_rc rc = sw_json_get_int(config, "prepare_sleep_ms", 0, &stall_ms, err);
+  sw_rc rc = sw_key_int(TEST_KEYS, config, "prepare_sleep_ms", &stall_ms, err);
   if (rc) return rc;
   if (stall_ms > 0) sleep_ms_total(stall_ms);
   rc = cache_key_of(config, key, sizeof key, &has_key, err);
@@ -72,8 +75,8 @@ sw_rc sw_trial_prepare_test(sw_trial_cache_t *cache, const sw_json_t *config, sw
 static sw_rc action_ok(sw_trial_cache_t *cache, const sw_json_t *config, sw_trial_out_t *out, sw_err_t *err) {
   double value = 0;
   int64_t n_samples = 3;
-  sw_rc rc = sw_json_get_double(config, "value", 42.0, &value, err);
-  if (!rc) rc = sw_json_get_int(config, "samples", 3, &n_samples, err);
+  sw_rc rc = sw_key_num(TEST_KEYS, config, "value", &value, err);
+  if (!rc) rc = sw_key_int(TEST_KEYS, config, "samples", &n_samples, err);
   if (rc) return rc;
   if (n_samples < 0 || n_samples > 10000000) return sw_err_set(err, SW_ERR_RANGE, "test workload: samples out of range");
   sw_trial_out_metric(out, "value", value, "count");
@@ -209,14 +212,11 @@ typedef struct stream_cfg {
 
 static sw_rc stream_parse(const sw_json_t *config, stream_cfg_t *c, sw_err_t *err) {
   sw_rc rc;
-  if ((rc = sw_json_get_int(config, "stream_kib", 4096, &c->kib, err)) ||
-      (rc = sw_json_get_int(config, "warmup", 2, &c->warmup, err)) ||
-      (rc = sw_json_get_int(config, "repetitions", 7, &c->reps, err)) ||
-      (rc = sw_json_get_double(config, "fraction", 0.5, &c->fraction, err)))
+  if ((rc = sw_key_int(TEST_KEYS, config, "stream_kib", &c->kib, err)) ||
+      (rc = sw_key_int(TEST_KEYS, config, "warmup", &c->warmup, err)) ||
+      (rc = sw_key_int(TEST_KEYS, config, "repetitions", &c->reps, err)) ||
+      (rc = sw_key_num(TEST_KEYS, config, "fraction", &c->fraction, err)))
     return sw_err_prefix(err, "test workload");
-  if (c->kib < 1 || c->kib > (1 << 22) || c->reps < 1 || c->reps > 100000 || c->warmup < 0 || !(c->fraction > 0) ||
-      c->fraction > 1)
-    return sw_err_set(err, SW_ERR_RANGE, "test workload: stream_kib 1..4194304, repetitions 1..100000, fraction (0, 1]");
   return slowdown_knob(&c->slowdown, err);
 }
 
@@ -258,14 +258,14 @@ sw_rc sw_trial_run_test(sw_trial_cache_t *cache, const sw_json_t *config, sw_tri
   int64_t     sleep_ms = 0, exit_code = 1, oom_mb = 0;
   int         ignore_term = 0;
   sw_rc rc;
-  if ((rc = sw_json_get_str(config, "action", "ok", &action, err)) ||
-      (rc = sw_json_get_str(config, "stderr_text", NULL, &text, err)) ||
-      (rc = sw_json_get_int(config, "sleep_ms", 0, &sleep_ms, err)) ||
-      (rc = sw_json_get_int(config, "exit_code", 1, &exit_code, err)) ||
-      (rc = sw_json_get_int(config, "oom_mb", 0, &oom_mb, err)) ||
-      (rc = sw_json_get_bool(config, "ignore_term", 0, &ignore_term, err)))
+  if ((rc = sw_key_str(TEST_KEYS, config, "action", &action, err)) ||
+      (rc = sw_key_str(TEST_KEYS, config, "stderr_text", &text, err)) ||
+      (rc = sw_key_int(TEST_KEYS, config, "sleep_ms", &sleep_ms, err)) ||
+      (rc = sw_key_int(TEST_KEYS, config, "exit_code", &exit_code, err)) ||
+      (rc = sw_key_int(TEST_KEYS, config, "oom_mb", &oom_mb, err)) ||
+      (rc = sw_key_bool(TEST_KEYS, config, "ignore_term", &ignore_term, err)))
     return sw_err_prefix(err, "test workload");
-  if ((rc = sw_json_get_str(config, "pid_file", NULL, &pid_file, err))) return sw_err_prefix(err, "test workload");
+  if ((rc = sw_key_str(TEST_KEYS, config, "pid_file", &pid_file, err))) return sw_err_prefix(err, "test workload");
   if (strcmp(action, "grandchild") == 0) return action_grandchild(pid_file, out, err);
   if (pid_file) write_pid_file(pid_file);
   if (text) {

@@ -1,4 +1,5 @@
-/* libFuzzer target: experiment-file loading and grid expansion on arbitrary bytes.  Must never crash,
+/* libFuzzer target: experiment-file loading, the declared-key check (experiments/sw_keys.h) and grid
+ * expansion on arbitrary bytes.  Must never crash,
  * leak or hang; on success every trial must carry a 64-hex-digit hash and a JSON object config. */
 #include <stddef.h>
 #include <stdint.h>
@@ -7,6 +8,7 @@
 
 #include "experiments/sw_expfile.h"
 #include "experiments/sw_grid.h"
+#include "experiments/sw_keys.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -18,6 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (strncmp(err.msg, "fuzz.yaml", 9) != 0) abort(); /* every error names the file */
     return 0;
   }
+  if (sw_keys_check_experiment(e, &err) != SW_OK && strncmp(err.msg, "fuzz.yaml", 9) != 0) abort();
   /* Keep each input cheap: the fuzzer is after parser bugs, not big grids. */
   if (e->max_trials > 2000) e->max_trials = 2000;
   if (sw_grid_expand(e, &trials, &err) == SW_OK) {

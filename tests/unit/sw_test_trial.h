@@ -16,6 +16,7 @@ static inline sw_rc sw_test_trial_run(sw_trial_fn fn, sw_trial_cache_t *cache, c
   assert_int_equal(sw_json_parse(json, strlen(json), &cfg, err), SW_OK);
   sw_trial_out_init(&out);
   sw_rc rc = fn(cache, cfg, &out, err);
+  if (out.bad_metric[0]) fail_msg("undeclared metric %s (common/sw_metrics.h)", out.bad_metric);
   if (!rc) {
     sw_buf_t b = SW_BUF_INIT;
     sw_trial_out_json(&out, &b);

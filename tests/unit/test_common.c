@@ -206,6 +206,18 @@ static void test_names_lookup(void **state) {
   assert_string_equal(sw_names_at(names, 3, 1), "?");
   assert_string_equal(sw_names_at(names, 3, 3), "?");
   assert_string_equal(sw_names_at(names, 3, -1), "?");
+  /* did-you-mean: hand-computed Levenshtein distances */
+  assert_int_equal(sw_names_distance("sed", "seed"), 1);
+  assert_int_equal(sw_names_distance("orcale", "oracle"), 2);
+  assert_int_equal(sw_names_distance("kitten", "sitting"), 3);
+  assert_string_equal(sw_names_closest("gama", names, 3), "gamma");
+  assert_null(sw_names_closest("zzz", names, 3));
+  assert_null(sw_names_closest("alp", names, 3)); /* 2 edits from a 3-byte word: too far */
+  assert_int_equal(sw_names_in_list("b", "a|b|c"), 1);
+  assert_int_equal(sw_names_in_list("c", "a|b|c"), 1);
+  assert_int_equal(sw_names_in_list("a|b", "a|b|c"), 0);
+  assert_int_equal(sw_names_in_list("", "a|b"), 0);
+  assert_int_equal(sw_names_in_list("ab", "a|b"), 0);
 }
 
 /* The one trial-outcome codec: a round trip keeps every field bit for bit (signal_name is derived from signo),

@@ -42,6 +42,7 @@ static sw_json_t *run(sw_trial_cache_t *cache, const char *cfg_text, sw_err_t *e
   sw_trial_out_init(&out);
   sw_rc rc = sw_trial_prepare_model(cache, cfg, err);
   if (!rc) rc = sw_trial_run_model(cache, cfg, &out, err);
+  if (out.bad_metric[0]) fail_msg("undeclared metric %s (common/sw_metrics.h)", out.bad_metric);
   if (!rc) {
     sw_buf_t b = SW_BUF_INIT;
     sw_trial_out_json(&out, &b);
@@ -170,9 +171,9 @@ static void test_model_workload(void **state) {
   assert_null(run(&cache, config(",\"weights\":\"native\",\"method\":\"cats\",\"eval_offset\":0"), &err));
   assert_non_null(strstr(err.msg, "overlaps"));
   assert_null(run(&cache, config(",\"weights\":\"native\",\"method\":\"nope\""), &err));
-  assert_non_null(strstr(err.msg, "unknown method 'nope'"));
+  assert_non_null(strstr(err.msg, "'method' = 'nope' is not allowed")); /* experiments/sw_keys_table.c */
   assert_null(run(&cache, config(",\"method\":\"cats\",\"weights\":\"q4\""), &err));
-  assert_non_null(strstr(err.msg, "weights 'q4'"));
+  assert_non_null(strstr(err.msg, "'weights' = 'q4' is not allowed"));
   sw_json_free(r0);
   sw_json_free(r5);
   sw_json_free(r5b);

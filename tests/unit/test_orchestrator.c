@@ -285,8 +285,9 @@ static void test_events_absent_or_stuck_subscriber_never_blocks(void **state) {
 
 /* ------------------------------------------------------------------ scheduler with a scripted backend */
 
-/* Scripted backend: the trial's "action" decides the outcome: ok; flaky (fails on the first attempt of
- * an invocation, ok later); segv (always killed by signal 11).  Optionally creates a drain file at the
+/* Scripted backend: the trial's "action" decides the outcome: ok; sleep stands for a flaky trial (fails on
+ * the first attempt of an invocation, ok later; the file may only use actions the test workload declares,
+ * experiments/sw_keys_table.c); segv (always killed by signal 11).  Optionally creates a drain file at the
  * n-th submit, and keeps that trial running until interrupted. */
 typedef struct fake {
   int              busy;
@@ -345,7 +346,7 @@ static sw_rc fake_wait(void *ctx, int wait_ms, sw_proto_result_t *r, int *done, 
   o->exit_status = -1;
   o->start_wall = 1000.0;
   o->end_wall = 1000.5;
-  int ok = strcmp(f->action, "ok") == 0 || (strcmp(f->action, "flaky") == 0 && f->flaky_seen++ > 0);
+  int ok = strcmp(f->action, "ok") == 0 || (strcmp(f->action, "sleep") == 0 && f->flaky_seen++ > 0);
   if (f->infra_left > 0) {
     f->infra_left--;
     o->status = SW_TRIAL_FAILED;
@@ -384,10 +385,10 @@ typedef struct fixture {
   char drain[128];
 } fixture_t;
 
-/* 7 trials in expansion order: ok x5 (replica 0..4), flaky, segv. */
+/* 7 trials in expansion order: ok x5 (replica 0..4), sleep (the flaky one), segv. */
 static const char k_exp_yaml[] =
     "name: orch_unit\nworkload: test\nmeasure:\n  warmup: 0\n  repetitions: 1\ntimeout: 5\n"
-    "grid:\n  product:\n    action: [ok, flaky, segv]\n  when:\n    - if: {action: ok}\n      product:\n"
+    "grid:\n  product:\n    action: [ok, sleep, segv]\n  when:\n    - if: {action: ok}\n      product:\n"
     "        replica: {range: [0, 5]}\n";
 enum { k_trials = 7, k_ok_trials = 5 };
 
@@ -464,7 +465,7 @@ static void test_orch_retries_then_resume_modes(void **state) {
   assert_int_equal(count(fx->db, "SELECT count(*) FROM runs WHERE openblas_core='Zen' AND openblas_version="
                                  "'OpenBLAS test' AND papi_version='7.0.0.0' AND papi_presets='[\"PAPI_TOT_CYC\"]' "
                                  "AND mpi_version LIKE '%MPI%' AND spec_name='orch_unit' AND spec_text LIKE "
-                                 "'%flaky%' AND json_array_length(hosts)=1 AND length(machine_fingerprint)=16"),
+                                 "'%sleep%' AND json_array_length(hosts)=1 AND length(machine_fingerprint)=16"),
                    1);
   assert_int_equal(count(fx->db, "SELECT count(*) FROM runs WHERE kernel_cflags='-O3 -march=unit-test' AND "
                                  "(cpu_id LIKE 'x86 vendor=% family=%' OR cpu_id LIKE 'arm implementer=%' OR "

@@ -155,7 +155,7 @@ static void small_db(const char *dir, char *path, size_t cap) {
     add_metric(db, i + 1, "ppl", ppl[i], NULL);
     add_metric(db, i + 1, "ppl_se", se[i], NULL);
     add_metric(db, i + 1, "speedup", sp[i], "x");
-    add_metric(db, i + 1, "rel_l2_error", rel[i], NULL);
+    add_metric(db, i + 1, "rel_error", rel[i], NULL);
   }
   add_metric(db, 2, "achieved_sparsity", 0.8, "fraction");
   const double three[] = {1e-3, 1e-3, 1e-3};
@@ -180,7 +180,7 @@ static const char *const expected_small =
     "teal           1.5 !           3.9\n"
     "topk             1.8         4.5 !\n"
     "\n"
-    "rel_l2_error\n"
+    "rel_error\n"
     "method  sparsity=0.5  sparsity=0.9\n"
     "------  ------------  ------------\n"
     "teal          0.01 !          0.05\n"
@@ -228,12 +228,12 @@ static void test_report_small_exact(void **state) {
   /* LaTeX: booktabs rules, escaped underscores, $\pm$. */
   sw_buf_reset(&out);
   o.format = SW_FMT_LATEX;
-  o.metrics[0] = "rel_l2_error";
+  o.metrics[0] = "rel_error";
   o.metrics[1] = "ppl";
   o.n_metrics = 2;
   report_text(path, NULL, &o, &out);
   const char *tex = sw_buf_str(&out);
-  assert_contains(tex, "% rel_l2_error\n\\begin{tabular}{lrr}\n\\toprule\nmethod & sparsity=0.5 & sparsity=0.9 \\\\\n"
+  assert_contains(tex, "% rel_error\n\\begin{tabular}{lrr}\n\\toprule\nmethod & sparsity=0.5 & sparsity=0.9 \\\\\n"
                               "\\midrule\nteal & 0.01 ! & 0.05 \\\\\n");
   assert_contains(tex, "teal & 20.25 $\\pm$ 0.25 ! & 29 $\\pm$ 0.5 \\\\\n");
   sw_buf_free(&out);
@@ -1077,7 +1077,7 @@ static void test_export_csv_jsonl(void **state) {
   assert_non_null(csv);
   assert_contains(csv, "run_id,run_uuid,git_commit,machine,trial_id,config_hash,status,attempt,config.method,"
                               "config.sparsity,config.workload,metric.achieved_sparsity,metric.ppl,metric.ppl_se,"
-                              "metric.rel_l2_error,metric.speedup,samples.sparse.n,samples.sparse.median\n");
+                              "metric.rel_error,metric.speedup,samples.sparse.n,samples.sparse.median\n");
   assert_contains(csv, "\n1,uuid-1-0123456789abcdef,0123456789abcdef,fp1,2,h2,ok,1,topk,0.9,ffn,0.8,31.25,0.5,0.0625,4.5,,\n");
   assert_contains(csv, ",1.5,3,0.001\n");
   assert_int_equal(count_of(csv, "\n"), 5);
@@ -1167,7 +1167,7 @@ static void test_plots_png_svg(void **state) {
         snprintf(h, sizeof h, "t%d", ++id);
         add_trial(db, id, 1, h, cfg);
         add_metric(db, id, "speedup", 0.8 / (1 - sp), "x");
-        add_metric(db, id, "rel_l2_error", 0.05 * sp * (m + 1), NULL);
+        add_metric(db, id, "rel_error", 0.05 * sp * (m + 1), NULL);
         add_metric(db, id, "flops_sparse", 1e6 * (1 - sp), "flop");
         for (int i = 0; i < 8; i++) v[i] = 1e-3 * (1 + 0.05 * rng_normal(&r));
         add_samples(db, id, "dense", v, 8);

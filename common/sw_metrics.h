@@ -1,0 +1,161 @@
+/* sw_metrics: every metric a runner may emit, declared once: name (or a '*' pattern for per-layer / per-text
+ * names), unit, which workloads emit it, and a one-sentence definition.  Runners emit through
+ * sw_trial_out_metric (workers/sw_trial.c), which refuses an undeclared name or a unit other than the declared
+ * one (the trial then fails naming it); reports look units and definitions up here (`sparsweep report --explain
+ * METRIC`), and results/SCHEMA.md's metric list is checked against this table.
+ *
+ * Unit "*": the unit string carries the value's name (kernel_isa: portable, avx2 or avx512).
+ * Workloads "legacy": written by older versions only; reports still read it from old databases. */
+#ifndef SW_METRICS_H
+#define SW_METRICS_H
+#include <stddef.h>
+
+/* X(name, unit, workloads, definition) */
+#define SW_METRICS(X)                                                                                                 \
+  /* timing and speed */                                                                                             \
+  X("speedup", "ratio", "ffn test", "median over repetitions of the per-repetition ratio dense time / method time, dense and method interleaved") \
+  X("time_dense", "s", "ffn", "median time of one dense FFN call")                                                  \
+  X("time_method", "s", "ffn", "median time of one call of the method (selection included unless timing: kernel)") \
+  X("ideal_speedup", "ratio", "ffn", "speedup if time were proportional to the weight bytes read: 1/(1-s), or 3/(1+2(1-s)) when the gate is computed to select") \
+  X("gbs_dense", "GB/s", "ffn", "dense weight bytes per call divided by the median dense call time")                 \
+  X("gbs_method", "GB/s", "ffn", "method weight bytes per call divided by the median method call time")              \
+  X("decode_s_dense", "s/token", "model", "median over repetitions of the median dense decode step time")             \
+  X("decode_s_sparse", "s/token", "model", "median over repetitions of the median decode step time with the method")  \
+  X("decode_speedup", "ratio", "model", "median over repetitions of the ratio dense / method decode step time, interleaved") \
+  X("prefill_tok_s_dense", "token/s", "model", "prompt tokens per second of the dense prefill (median repetition)")   \
+  X("prefill_tok_s_sparse", "token/s", "model", "prompt tokens per second of the prefill with the method (median repetition)") \
+  X("prefill_speedup", "ratio", "model", "median over repetitions of the ratio dense / method prefill time")         \
+  X("slot_wait", "s", "ffn model test", "seconds the trial waited for the host's measurement slot before timing")    \
+  X("slot_mode", "enum", "ffn model test", "measurement slot used: 0 none, 1 socket, 2 node")                        \
+  X("threads", "count", "ffn", "threads of the timed calls")                                                          \
+  X("kernel_isa", "*", "ffn model", "SIMD variant of the kernels that ran: value 0 portable, 1 avx2, 2 avx512; the unit names it") \
+  X("n_weight_copies", "count", "ffn", "weight copies rotated through so that every call reads its weights from memory (1 when warm)") \
+  /* sparsity */                                                                                                     \
+  X("sparsity_target", "fraction", "ffn", "the target sparsity s of the config")                                     \
+  X("achieved_sparsity", "fraction", "ffn model attribution", "fraction of FFN intermediate neurons not computed, mean over tokens (model: over the sparsified layers)") \
+  X("sparsity_neuron", "fraction", "legacy", "older name of achieved_sparsity in ffn trials")                         \
+  X("sparsity_token_p*", "fraction", "ffn", "10th, 50th or 90th percentile over tokens of the per-token neuron sparsity") \
+  X("sparsity_input", "fraction", "ffn", "teal: fraction of zeroed input channels of gate and up")                    \
+  X("sparsity_model", "fraction", "ffn", "teal: parameter-weighted sparsity over the FFN matrices (input channels of gate/up, neurons of down)") \
+  X("sparsity_expert", "fraction", "ffn", "fraction of experts not run, over tokens")                                   \
+  X("sparsity_model_wide", "fraction", "model", "achieved sparsity averaged over all layers, dense layers counting 0")  \
+  X("sparsity_definition", "definition", "model attribution", "which sparsity achieved_sparsity measures: 1 FFN intermediate neurons, 3 TEAL's size-weighted input channels of q/k/v/o/gate/up/down") \
+  X("sparsity_layer_*", "fraction", "model", "achieved sparsity of one layer (layer number in the name)")               \
+  X("level", "fraction", "model", "the method's level: the target sparsity, or tau for cett and d2dmoe")              \
+  X("head_sparsity", "fraction", "attribution", "fraction of attention heads deactivated")                              \
+  X("sparsity_paper", "fraction", "attribution", "(1/3) head sparsity + (2/3) FFN neuron sparsity, the attribution paper's definition") \
+  X("activation_ratio_paper", "fraction", "attribution", "1 - sparsity_paper")                                      \
+  X("neurons_per_token_*", "count", "ffn", "predictor: neurons run per token, mean or 10th/50th/90th percentile")      \
+  X("experts_per_token_*", "count", "ffn", "MoE: experts run per token, mean or 10th/50th/90th percentile")           \
+  X("threshold", "value", "ffn", "the calibrated selection threshold of the method")                                   \
+  X("t_x", "value", "ffn", "teal: calibrated threshold on the FFN input")                                             \
+  X("t_h", "value", "ffn", "teal: calibrated threshold on the intermediate activations")                             \
+  X("k", "count", "ffn", "neurons (or experts) kept per token")                                                       \
+  X("tau", "ratio", "ffn", "MoE dyn-k: the tau of the routing rule that ran")                                        \
+  /* FLOPs and bytes */                                                                                               \
+  X("flops", "flop", "ffn", "analytical FLOPs of one method call, selection included")                               \
+  X("flops_dense", "flop", "ffn", "analytical FLOPs of one dense call")                                              \
+  X("flops_select", "flop", "ffn", "analytical FLOPs of the selection alone (gate, router or predictor)")             \
+  X("flop_ratio", "ratio", "ffn", "flops / flops_dense")                                                              \
+  X("weight_bytes", "byte", "ffn", "weight bytes one method call reads")                                             \
+  X("weight_bytes_dense", "byte", "ffn", "weight bytes one dense call reads")                                        \
+  X("ffn_flops_per_token", "flop", "model", "FFN FLOPs per token with the method, selection included")                \
+  X("ffn_flops_dense_per_token", "flop", "model", "FFN FLOPs per token of the dense model")                          \
+  X("ffn_select_flops_per_token", "flop", "model", "FLOPs per token of the method's selection")                      \
+  X("ffn_flops_saved", "fraction", "model attribution", "1 - FFN FLOPs with the method / dense FFN FLOPs")            \
+  X("attn_flops_saved_per_token", "flop", "model", "teal: attention projection FLOPs per token saved by zeroed inputs") \
+  X("model_flops_per_token", "flop", "model", "whole-model FLOPs per token with the method (attention at half the mean window)") \
+  X("model_flops_dense_per_token", "flop", "model", "whole-model FLOPs per token of the dense model")                 \
+  X("model_flops_saved", "fraction", "model attribution", "1 - model FLOPs with the method / dense model FLOPs")       \
+  /* accuracy */                                                                                                     \
+  X("rel_error", "ratio", "ffn", "mean over checked tokens of ||y - y_ref|| / ||y_ref||, y_ref the float64 dense output") \
+  X("rel_error_dense", "ratio", "ffn", "the same error of the f32 dense kernel (the floor)")                          \
+  X("ppl", "ppl", "model attribution", "perplexity on the evaluation span: exp of the mean next-token NLL")           \
+  X("ppl_se", "ppl", "model attribution", "standard error of ppl across evaluation windows")                         \
+  X("nll", "nat/token", "model attribution", "mean next-token negative log-likelihood")                              \
+  X("nll_se", "nat/token", "model attribution", "standard error of nll across evaluation windows")                   \
+  X("bits_per_byte", "bit/byte", "model attribution", "total NLL in bits divided by the evaluation span's UTF-8 bytes") \
+  X("kl", "nat/token", "model attribution", "mean KL(dense || method) of the next-token distributions, paired positions") \
+  X("kl_se", "nat/token", "model attribution", "standard error of kl over positions")                                \
+  X("top1_agree", "fraction", "model attribution", "fraction of positions where the method's top token is the dense model's") \
+  X("ppl_dense", "ppl", "model attribution", "perplexity of the dense model on the same span and weights")             \
+  X("ppl_dense_se", "ppl", "model attribution", "standard error of ppl_dense")                                        \
+  X("bits_per_byte_dense", "bit/byte", "model", "bits per byte of the dense model")                                  \
+  X("ppl_ratio", "ratio", "model attribution", "ppl / ppl_dense")                                                    \
+  X("ppl_native_dense", "ppl", "model", "weights native: perplexity of the native dense model")                       \
+  X("kl_native_dense", "nat/token", "model", "weights native: KL(f32 dense || native dense), the cost of 8-bit activation blocks") \
+  X("top1_native_dense", "fraction", "model", "weights native: top-1 agreement of native dense with f32 dense")         \
+  /* spans, calibration, bookkeeping */                                                                             \
+  X("eval_windows", "count", "model attribution", "evaluation windows scored")                                        \
+  X("eval_scored_tokens", "count", "model", "next-token predictions scored")                                          \
+  X("eval_seconds", "s", "model", "wall time of the quality evaluation")                                              \
+  X("eval_paired", "bool", "model", "1 when the dense reference did not fit ref_mb and each window ran dense then method") \
+  X("calib_byte_start", "byte", "model attribution", "start of the calibration span in the text file")               \
+  X("calib_byte_end", "byte", "model attribution", "end (exclusive) of the calibration span")                        \
+  X("eval_byte_start", "byte", "model attribution", "start of the evaluation span in the text file")                 \
+  X("eval_byte_end", "byte", "model attribution", "end (exclusive) of the evaluation span")                          \
+  X("calib_tokens", "count", "model", "tokens in the calibration span")                                               \
+  X("eval_tokens", "count", "model", "tokens in the evaluation span")                                                 \
+  X("calib_cached", "bool", "model", "1 when the method's calibration came from the on-disk cache")                   \
+  X("calib_seconds", "s", "model", "wall time of the method's calibration")                                          \
+  X("model_changed", "bool", "model", "1 when the activation function was replaced (not the model's own SiLU)")      \
+  X("weights_native", "bool", "model", "1 when the model ran on the GGUF file's quantised blocks")                   \
+  X("timing_weight_sparse", "bool", "model", "1 when the timed decode used the weight-sparse FFN kernels")            \
+  X("weight_sparsity", "fraction", "model", "the requested fraction of linear-layer weights pruned")                   \
+  X("weight_sparsity_achieved", "fraction", "model", "the fraction of linear-layer weights that are zero after pruning") \
+  X("prune_seconds", "s", "model", "wall time of the pruning")                                                        \
+  X("n_calib", "count", "ffn", "calibration tokens of the MoE/predictor methods")                                    \
+  X("calib_overlap", "bool", "ffn", "1 when calibration and evaluation tokens are the same")                         \
+  /* MoE and predictor */                                                                                             \
+  X("n_experts", "count", "ffn", "experts the FFN was split into")                                                    \
+  X("expert_size", "count", "ffn", "neurons per expert")                                                              \
+  X("build_time", "s", "ffn", "time to cluster neurons into experts")                                                 \
+  X("train_time", "s", "ffn", "time to train the router or predictor")                                                \
+  X("router_loss_first", "loss", "ffn", "router training loss after the first epoch")                                  \
+  X("router_loss_final", "loss", "ffn", "router training loss after the last epoch")                                  \
+  X("rank", "count", "ffn", "predictor rank")                                                                         \
+  X("predictor_recall", "fraction", "ffn", "fraction of truly active neurons the predictor selects")                  \
+  X("predictor_precision", "fraction", "ffn", "fraction of selected neurons that are truly active")                   \
+  X("predictor_density", "fraction", "ffn", "fraction of neurons the predictor selects")                              \
+  X("true_density", "fraction", "ffn", "fraction of neurons truly active (|h| above label_thr)")                      \
+  /* attribution */                                                                                                   \
+  X("grad_seconds_per_window", "s", "attribution", "mean time of one forward + backward pass over a window")          \
+  X("forward_seconds_per_window", "s", "attribution", "mean time of one forward pass over a window")                 \
+  X("grad_mib_per_token", "MiB", "attribution", "activation memory the backward pass keeps per token")               \
+  /* modularity (per text and per pair of texts; names carry the texts) */                                          \
+  X("iou_*", "fraction", "modularity", "IoU of two texts' top neuron sets (mean over layers, its standard error with _se, or one layer with _lNN)") \
+  X("iou_random", "fraction", "modularity", "expected IoU of two random sets of the same size")                      \
+  X("cluster_spec*", "fraction", "modularity", "specialisation of co-activation clusters (per layer with _lNN; random and uniform controls; _se standard error)") \
+  X("nll_dense_*", "nat/token", "modularity", "dense NLL on the named text's test windows")                          \
+  X("specific_neurons_*", "count", "modularity", "neurons per layer in the named text's top set and in no other's")  \
+  X("ablate_*", "nat/token", "modularity", "change of NLL on a text when another text's specific (or random) neurons are ablated; _se its standard error") \
+  X("subset_*_byte_*", "byte", "modularity", "start or end of a text's span in its file")                            \
+  /* test workload */                                                                                                 \
+  X("value", "count", "test", "the configured value")                                                                 \
+  X("pid", "id", "test", "process id of the trial")                                                                   \
+  X("cache_created_ns", "ns", "test", "creation time of the executor cache entry")                                   \
+  X("cache_created_pid", "id", "test", "process that created the cache entry")                                       \
+  X("allocated", "MiB", "test", "memory allocated before the allocation failed")                                    \
+  X("open_fds", "count", "test", "descriptors the trial holds")                                                       \
+  X("max_fd", "id", "test", "highest descriptor number the trial holds")                                             \
+  X("grandchild_pid", "id", "test", "process id of the grandchild left behind")                                       \
+  X("slowdown_knob", "ratio", "test", "the planted slowdown of the sparse loop (SW_TEST_SLOWDOWN)")                   \
+  X("noop", "count", "noop", "1: the trial ran")
+
+typedef struct sw_metric_def {
+  const char *name;       /* exact name, or a pattern with '*' */
+  const char *unit;
+  const char *workloads;  /* space-separated */
+  const char *definition; /* one sentence */
+} sw_metric_def_t;
+
+/* The declaration of a metric name (exact match first, then the first matching pattern), or NULL. */
+const sw_metric_def_t *sw_metric_find(const char *name);
+
+/* Every declaration: defs[i] for i < count. */
+size_t sw_metrics_all(const sw_metric_def_t **defs);
+
+/* 1 when name is declared with this unit (any unit for "*"), and not legacy-only. */
+int sw_metric_ok(const char *name, const char *unit);
+
+#endif
