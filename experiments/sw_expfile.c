@@ -421,6 +421,8 @@ static int ok_cache(const sw_value_t *v) {
 static int ok_exclusive(const sw_value_t *v) {
   return v->kind == SW_VAL_STR && (!strcmp(v->s, "node") || !strcmp(v->s, "socket") || !strcmp(v->s, "none"));
 }
+/* measure.quiet (workers/sw_slot.h): recorded only when given, like exclusive. */
+static int ok_bool(const sw_value_t *v) { return v->kind == SW_VAL_BOOL; }
 static int ok_batch(const sw_value_t *v) {
   if (v->kind != SW_VAL_LIST) return is_int_in(v, 1, 1 << 20);
   if (v->count == 0) return 0;
@@ -451,6 +453,8 @@ static int ok_papi(const sw_value_t *v) {
   X("cache", ok_cache, "cold or warm", SW_VAL_STR, 0, "cold")                                               \
   X("kernel_isa", ok_isa, "auto, portable, avx2 or avx512", SW_VAL_STR, 0, NULL)                          \
   X("exclusive", ok_exclusive, "node, socket or none (how many timed phases may run at once per host)",       \
+    SW_VAL_NONE_RECORDED, 0, NULL)                                                                            \
+  X("quiet", ok_bool, "true or false (untimed work pauses while another trial of the host times)",             \
     SW_VAL_NONE_RECORDED, 0, NULL)
 
 /* def_kind of a key whose default the runner applies without recording it in the config. */
