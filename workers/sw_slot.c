@@ -61,12 +61,12 @@ void sw_slot_path(sw_slot_mode mode, int package, char *dst, size_t cap) {
 typedef struct sw_slot_quiet_ctx {
   volatile sig_atomic_t active;    /* checks running in this process */
   volatile sig_atomic_t holding;   /* this process holds or is acquiring the slot: no check */
-  int                   fd;        /* the lock file (-1: checks off) */
+  char                  path[512]; /* the lock file, opened per check (a trial's descriptors stay its own) */
   int64_t               paused_ns; /* added to by the handler (atomically: any thread may take the signal) */
   struct sigaction      previous;  /* SIGVTALRM's action before sw_slot_quiet_begin */
 } sw_slot_quiet_ctx_t;
 
-static sw_slot_quiet_ctx_t sw_slot_quiet_ctx = {.fd = -1};
+static sw_slot_quiet_ctx_t sw_slot_quiet_ctx;
 
 static int64_t monotonic_ns(void) { /* async-signal-safe, unlike a wrapper that might log */
   struct timespec t;
@@ -78,12 +78,17 @@ static int64_t monotonic_ns(void) { /* async-signal-safe, unlike a wrapper that 
 static void quiet_check(int signo) {
   (void)signo;
   sw_slot_quiet_ctx_t *q = &sw_slot_quiet_ctx;
-  if (!q->active || q->holding || q->fd < 0) return;
+  if (!q->active || q->holding) return;
   int saved = errno;
-  int64_t t0 = monotonic_ns();
-  while (flock(q->fd, LOCK_SH) != 0 && errno == EINTR) {
+  int fd = open(q->path, O_RDONLY | O_CLOEXEC); /* open, flock and close are async-signal-safe */
+  if (fd < 0) {
+    errno = saved;
+    return;
   }
-  (void)flock(q->fd, LOCK_UN);
+  int64_t t0 = monotonic_ns();
+  while (flock(fd, LOCK_SH) != 0 && errno == EINTR) {
+  }
+  close(fd); /* drops the shared lock */
   __atomic_fetch_add(&q->paused_ns, monotonic_ns() - t0, __ATOMIC_RELAXED);
   errno = saved;
 }
@@ -113,16 +118,15 @@ sw_rc sw_slot_quiet_begin(const sw_json_t *config, sw_err_t *err) {
   sw_rc rc = slot_settings(config, &mode, &quiet, err);
   q->paused_ns = 0;
   if (rc != SW_OK || q->active || mode == SW_SLOT_NONE || !quiet) return rc;
-  char path[512];
-  sw_slot_path(mode, current_package(), path, sizeof path);
-  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
-  if (fd < 0) return sw_err_set(err, SW_ERR_IO, "measurement slot %s: %s", path, strerror(errno));
+  sw_slot_path(mode, current_package(), q->path, sizeof q->path);
+  int fd = open(q->path, O_RDWR | O_CREAT | O_CLOEXEC, 0666); /* exists and is usable before the checks start */
+  if (fd < 0) return sw_err_set(err, SW_ERR_IO, "measurement slot %s: %s", q->path, strerror(errno));
+  close(fd);
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = quiet_check;
   sa.sa_flags = SA_RESTART;
   sigemptyset(&sa.sa_mask);
-  q->fd = fd;
   q->holding = 0;
   q->active = 1;
   (void)sigaction(SIGVTALRM, &sa, &q->previous);
@@ -141,8 +145,6 @@ void sw_slot_quiet_end(sw_trial_out_t *out) {
     quiet_timer(0);
     q->active = 0;
     (void)sigaction(SIGVTALRM, &q->previous, NULL);
-    close(q->fd);
-    q->fd = -1;
   }
   if (out) {
     sw_trial_out_metric(out, "quiet_pause", sw_slot_quiet_paused_s(), "s");
