@@ -27,6 +27,8 @@
   X("prefill_speedup", "ratio", "model", "median over repetitions of the ratio dense / method prefill time")         \
   X("slot_wait", "s", "ffn model test", "seconds the trial waited for the host's measurement slot before timing")    \
   X("slot_mode", "enum", "ffn model test", "measurement slot used: 0 none, 1 socket, 2 node")                        \
+  X("quiet", "bool", "ffn model test attribution modularity noop", "1 when the trial's untimed work paused while another trial of the host held the measurement slot (measure.quiet, workers/sw_slot.h), 0 when that check was off") \
+  X("quiet_pause", "s", "ffn model test attribution modularity noop", "seconds the trial's untimed work spent paused while another trial of the host timed") \
   X("threads", "count", "ffn", "threads of the timed calls")                                                          \
   X("kernel_isa", "*", "ffn model", "SIMD variant of the kernels that ran: value 0 portable, 1 avx2, 2 avx512; the unit names it") \
   X("n_weight_copies", "count", "ffn", "weight copies rotated through so that every call reads its weights from memory (1 when warm)") \

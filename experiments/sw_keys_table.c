@@ -20,8 +20,8 @@
 #define ACT_WORDS "identity|relu|gelu|gelu_erf|gelu_tanh|silu|relu2|fatrelu|reglu|geglu|geglu_tanh|swiglu|relu2glu"
 
 /* Measurement keys, shared by every workload.  The defaults with a value are recorded in every trial's
- * config by experiments/sw_expfile.c (so the hash covers them); kernel_isa and exclusive have none and are
- * recorded only when written, which kept the hashes of files written before they existed. */
+ * config by experiments/sw_expfile.c (so the hash covers them); kernel_isa, exclusive and quiet have none
+ * and are recorded only when written, which kept the hashes of files written before they existed. */
 static const sw_keydef_t measure_keys[] = {
     KI("warmup", "2", 0, 1000000, "repetitions", "untimed repetitions before the timed ones"),
     KI("repetitions", "7", 1, 1000, "repetitions", "timed repetitions (dense and method interleaved)"),
@@ -33,6 +33,8 @@ static const sw_keydef_t measure_keys[] = {
     KE("kernel_isa", NULL, ISA_WORDS, "SIMD variant of the kernels (absent: SPARSWEEP_KERNEL_ISA or the best)"),
     {"exclusive", SW_KT_ENUM, NULL, 0, 0, 0, 0, "node|socket|none", "",
      "timed phases that may run at once per host (absent: node; workers/sw_slot.h)", 0},
+    {"quiet", SW_KT_BOOL, NULL, 0, 0, 0, 0, NULL, "",
+     "untimed work pauses while another trial of the host times (absent: true; workers/sw_slot.h)", 0},
 };
 
 /* Keys no runner reads: they only tell trials apart (replicas, named cases of one file). */

@@ -20,6 +20,7 @@
 
 #include "common/sw_cursor.h"
 #include "common/sw_time.h"
+#include "workers/sw_slot.h"
 #include "workers/sw_executor_proto.h"
 
 #define RESULT_MAX ((size_t)256 << 20) /* bytes of result JSON accepted from a child */
@@ -138,7 +139,9 @@ static void child_main(const sw_workload_t *wl, sw_trial_cache_t *cache, const s
   sw_err_t err;
   sw_trial_out_init(&out);
   sw_err_clear(&err);
-  sw_rc rc = wl->run(cache, config, &out, &err);
+  sw_rc rc = sw_slot_quiet_begin(config, &err); /* untimed work pauses while another trial of the host times */
+  if (rc == SW_OK) rc = wl->run(cache, config, &out, &err);
+  sw_slot_quiet_end(&out);
   if (rc != SW_OK && err.code == SW_OK) sw_err_set(&err, rc, "%s", sw_err_text(rc));
   child_write_result(res_w, rc, &out, &err);
   fflush(stdout);
@@ -456,7 +459,9 @@ sw_rc sw_exec_trial(sw_trial_cache_t *cache, const char *config, size_t config_l
     apply_overrides(doc, params, &p);
     sw_err_t e;
     sw_err_clear(&e);
-    sw_rc prc = wl->prepare ? wl->prepare(cache, doc, &e) : SW_OK;
+    sw_rc prc = wl->prepare ? sw_slot_quiet_begin(doc, &e) : SW_OK; /* prepare is untimed work too */
+    if (prc == SW_OK && wl->prepare) prc = wl->prepare(cache, doc, &e);
+    sw_slot_quiet_end(NULL);
     if (prc != SW_OK)
       fail_before_fork(res, prc, "prepare failed", e.msg);
     else

@@ -40,4 +40,27 @@ sw_rc sw_slot_acquire(sw_slot_t *slot, const sw_json_t *config, sw_err_t *err);
 /* Releases the slot (if held) and records slot_wait and slot_mode in out (out may be NULL). */
 void sw_slot_release(sw_slot_t *slot, sw_trial_out_t *out);
 
+/* ---- quiet host: untimed work pauses while another trial of the host times ----
+ * The slot alone keeps two timed phases apart, but the other workers' untimed work (loading, calibration, router
+ * training, perplexity evaluation) still runs beside a timed phase and competes for the memory bus and the shared
+ * cache; a single-shot sample such as a prefill then varies with whatever the neighbour is doing.  With config key
+ * "quiet" true (measure.quiet, the default; absent = true) a trial process checks the slot every
+ * SW_SLOT_QUIET_PERIOD_US of its own CPU time (ITIMER_VIRTUAL, so the check fires only while the process computes
+ * and never interrupts a blocking call): it takes the lock file shared and drops it at once, which blocks for as
+ * long as another process holds it exclusively for a timed phase.  While the process itself holds the slot the
+ * checks are off (no signal lands inside a timed loop, no self-deadlock).  The state lives in one process-wide
+ * context (a signal handler has no other way to reach it): sw_slot_quiet_ctx in workers/sw_slot.c.  Each trial
+ * records quiet_pause (s, time its untimed work spent paused) and quiet (0/1). */
+#define SW_SLOT_QUIET_PERIOD_US 20000
+
+/* Starts the checks for this process per config ("exclusive" none or "quiet" false: nothing to do).  A lock file
+ * that cannot be opened is an error naming its path. */
+sw_rc sw_slot_quiet_begin(const sw_json_t *config, sw_err_t *err);
+
+/* Stops the checks and records quiet_pause and quiet in out (out may be NULL). */
+void sw_slot_quiet_end(sw_trial_out_t *out);
+
+/* Seconds spent paused since sw_slot_quiet_begin (0 when the checks are off). */
+double sw_slot_quiet_paused_s(void);
+
 #endif

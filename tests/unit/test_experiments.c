@@ -264,6 +264,16 @@ static void test_measure_exclusive(void **state) {
   assert_int_equal(plan_text("name: x\nworkload: noop\nmeasure:\n  exclusive: rack\n", &l, &err), SW_ERR_INVALID);
   assert_non_null(strstr(err.msg, "t.yaml:4"));
   assert_non_null(strstr(err.msg, "node|socket|none"));
+  /* measure.quiet likewise: absent is not written (default true, applied by the workers), given is recorded */
+  plan_ok("name: x\nworkload: noop\n", &l);
+  assert_null(strstr(l.items[0].config_json, "quiet"));
+  sw_trial_list_free(&l);
+  plan_ok("name: x\nworkload: noop\nmeasure:\n  quiet: false\n", &l);
+  assert_non_null(strstr(l.items[0].config_json, "\"quiet\":false"));
+  sw_trial_list_free(&l);
+  assert_int_equal(plan_text("name: x\nworkload: noop\nmeasure:\n  quiet: often\n", &l, &err), SW_ERR_INVALID);
+  assert_non_null(strstr(err.msg, "t.yaml:4"));
+  assert_non_null(strstr(err.msg, "true or false"));
 }
 
 /* ---------------------------------------------------------------- canonical JSON and hashes */
