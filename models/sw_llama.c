@@ -183,10 +183,10 @@ static sw_rc check_tensor(const sw_llama_t *m, const sw_gguf_t *g, sw_llama_fami
 /* Dequantises a checked tensor into dst (transposing ffn_down to neuron-major rows). */
 static sw_rc load_tensor(const sw_gguf_tensor_t *t, sw_llama_family_t fam, float *dst, sw_err_t *err) {
   size_t n = (size_t)t->ne[0] * (size_t)t->ne[1];
-  if (fam != SW_LF_FFN_DOWN) return sw_dequant(dst, t->data, n, t->type, t->name, err);
+  if (fam != SW_LF_FFN_DOWN) return sw_dequant_bytes(dst, t->data, t->nbytes, n, t->type, t->name, err);
   float *tmp = malloc(n * sizeof *tmp);
   if (!tmp) return sw_err_set(err, SW_ERR_NOMEM, "model: out of memory transposing '%s'", t->name);
-  sw_rc rc = sw_dequant(tmp, t->data, n, t->type, t->name, err);
+  sw_rc rc = sw_dequant_bytes(tmp, t->data, t->nbytes, n, t->type, t->name, err);
   /* tmp row j (output j) holds ne[0] = d_ff inputs; dst row i (neuron i) holds ne[1] = d_model outputs */
   for (int64_t j = 0; !rc && j < t->ne[1]; j++)
     for (int64_t i = 0; i < t->ne[0]; i++) dst[i * t->ne[1] + j] = tmp[j * t->ne[0] + i];
