@@ -60,3 +60,6 @@ add_test(NAME kquant_reference_fixture
 set_tests_properties(kquant_reference_fixture PROPERTIES TIMEOUT 120 LABELS unit FIXTURES_SETUP kquant_ref)
 sw_unit_test(kquant ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_kquant.c LIBS sw_models TIMEOUT 60)
 set_tests_properties(kquant PROPERTIES FIXTURES_REQUIRED kquant_ref ENVIRONMENT "SW_KQUANT_REF_DIR=${SW_KQUANT_REF_DIR}")
+# RoPE scaling from the metadata (Llama 3.1 keys, rope_freqs.weight + linear) against NumPy (same fixture).
+sw_unit_test(rope_scaling ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_rope_scaling.c LIBS sw_models TIMEOUT 60)
+set_tests_properties(rope_scaling PROPERTIES FIXTURES_REQUIRED kquant_ref ENVIRONMENT "SW_KQUANT_REF_DIR=${SW_KQUANT_REF_DIR}")

@@ -12,6 +12,10 @@
                       f32 logits[T][vocab].
   kquant_model_iq.gguf  the same model with blk.1.attn_k.weight in iq4_nl (unsupported: must be refused naming
                       the tensor and the type).
+  rope_llama3.gguf / rope_freqs.gguf / rope_yarn.gguf  the same model with Llama 3.1 RoPE scaling keys, with a
+                      rope_freqs.weight tensor plus linear scaling, and with the unsupported type "yarn";
+  rope_ref.bin        b"SWRP", u32 version, u32 pairs, u32 T; f64 rates of rope_llama3 and of rope_freqs
+                      (NumPy, float64), i32 tok[T], f32 logits of rope_llama3 [T][vocab] with and without scaling.
 Usage: gen_kquant_ref.py OUT_DIR"""
 import os
 import struct
@@ -75,9 +79,11 @@ LAYER_TYPES = [
 D, FF, HEADS, KV, VOCAB = 256, 512, 4, 2, 320
 
 
-def write_model(path, seed, override=None):
+def write_model(path, seed, override=None, extra=None):
     rng = np.random.default_rng(seed)
     w = GGUFWriter(path, "llama")
+    if extra:
+        extra(w)
     w.add_block_count(len(LAYER_TYPES))
     w.add_context_length(256)
     w.add_embedding_length(D)
@@ -100,7 +106,7 @@ def write_model(path, seed, override=None):
     finish(w)
 
 
-def write_logits(model_path, out_path):
+def reference_logits(model_path):
     m = Model(GGUFReader(model_path))
     W = {"emb": m.w("token_embd.weight"), "out_norm": m.w("output_norm.weight")}
     W["out"] = W["emb"]
@@ -108,11 +114,76 @@ def write_logits(model_path, out_path):
              "ffn_norm": "ffn_norm", "gate": "ffn_gate", "up": "ffn_up", "down": "ffn_down"}
     for layer in range(m.n_layer):
         W[layer] = {k: m.w(f"blk.{layer}.{n}.weight") for k, n in names.items()}
-    tokens = np.random.default_rng(5).integers(0, VOCAB, size=9)
-    logits = forward(m, W, tokens).astype(np.float32)
+    tokens = np.random.default_rng(5).integers(0, VOCAB, size=24)
+    return tokens, forward(m, W, tokens).astype(np.float32)
+
+
+def write_logits(model_path, out_path):
+    tokens, logits = reference_logits(model_path)
     with open(out_path, "wb") as f:
         f.write(LG_MAGIC + struct.pack("<III", VERSION, len(tokens), VOCAB))
         f.write(tokens.astype("<i4").tobytes() + logits.astype("<f4").tobytes())
+
+
+# RoPE scaling: rope_dim 64, theta 10000; Llama 3.1's scheme with a short original context (32) so that most
+# pairs are rescaled within the test's 24 positions; a rope_freqs.weight tensor combined with linear scaling.
+ROPE = {"factor": 8.0, "low": 1.0, "high": 4.0, "orig": 32}
+ROPE_FREQS = np.random.default_rng(3).uniform(1.0, 8.0, size=32).astype(np.float32)
+ROPE_LINEAR = 2.0
+
+
+def llama3_rates(theta, dim, factor, low, high, orig):
+    """Llama 3.1's inv_freq in float64, written after the Hugging Face transformers formulation
+    (_compute_llama3_parameters): where-masks over the wavelengths."""
+    inv = theta ** (-np.arange(0, dim, 2, dtype=np.float64) / dim)
+    wavelen = 2 * np.pi / inv
+    low_wl, high_wl = orig / low, orig / high
+    scaled = np.where(wavelen > low_wl, inv / factor, inv)
+    smooth = (orig / wavelen - low) / (high - low)
+    smoothed = (1 - smooth) * scaled / factor + smooth * scaled
+    medium = ~(wavelen < high_wl) & ~(wavelen > low_wl)
+    return np.where(medium, smoothed, scaled)
+
+
+def rope_with_rates(rates):
+    def rope(x, pos, theta):
+        ang = pos[:, None] * rates[None, :]
+        c, s = np.cos(ang)[:, None, :], np.sin(ang)[:, None, :]
+        a, b = x[..., 0::2], x[..., 1::2]
+        out = np.empty_like(x)
+        out[..., 0::2] = a * c - b * s
+        out[..., 1::2] = a * s + b * c
+        return out
+    return rope
+
+
+def write_rope(out):
+    def llama3_keys(w):
+        w.add_string("llama.rope.scaling.type", "llama3")
+        w.add_float32("llama.rope.scaling.factor", ROPE["factor"])
+        w.add_float32("llama.rope.scaling.low_freq_factor", ROPE["low"])
+        w.add_float32("llama.rope.scaling.high_freq_factor", ROPE["high"])
+        w.add_uint32("llama.rope.scaling.original_context_length", ROPE["orig"])
+
+    def freqs_tensor(w):
+        w.add_string("llama.rope.scaling.type", "linear")
+        w.add_float32("llama.rope.scaling.factor", ROPE_LINEAR)
+        w.add_tensor("rope_freqs.weight", ROPE_FREQS)
+
+    write_model(f"{out}/rope_llama3.gguf", 21, extra=llama3_keys)
+    write_model(f"{out}/rope_freqs.gguf", 21, extra=freqs_tensor)
+    write_model(f"{out}/rope_yarn.gguf", 21, extra=lambda w: w.add_string("llama.rope.scaling.type", "yarn"))
+    import gen_model_ref
+    base = 10000.0 ** (-np.arange(0, 64, 2, dtype=np.float64) / 64)
+    r_llama3 = llama3_rates(10000.0, 64, ROPE["factor"], ROPE["low"], ROPE["high"], ROPE["orig"])
+    r_freqs = base / ROPE_LINEAR / ROPE_FREQS.astype(np.float64)
+    unscaled = reference_logits(f"{out}/rope_llama3.gguf")[1]
+    gen_model_ref.rope = rope_with_rates(r_llama3)
+    tokens, scaled = reference_logits(f"{out}/rope_llama3.gguf")
+    with open(f"{out}/rope_ref.bin", "wb") as f:
+        f.write(b"SWRP" + struct.pack("<III", VERSION, 32, len(tokens)))
+        f.write(r_llama3.astype("<f8").tobytes() + r_freqs.astype("<f8").tobytes())
+        f.write(tokens.astype("<i4").tobytes() + scaled.astype("<f4").tobytes() + unscaled.astype("<f4").tobytes())
 
 
 def main():
@@ -121,6 +192,7 @@ def main():
     write_model(f"{out}/kquant_model.gguf", 21)
     write_logits(f"{out}/kquant_model.gguf", f"{out}/kquant_logits.bin")
     write_model(f"{out}/kquant_model_iq.gguf", 21, {"blk.1.attn_k.weight": QT.IQ4_NL})
+    write_rope(out)
     print(f"k-quant reference files written to {out}")
 
 
