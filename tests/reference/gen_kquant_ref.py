@@ -145,18 +145,6 @@ def llama3_rates(theta, dim, factor, low, high, orig):
     return np.where(medium, smoothed, scaled)
 
 
-def rope_with_rates(rates):
-    def rope(x, pos, theta):
-        ang = pos[:, None] * rates[None, :]
-        c, s = np.cos(ang)[:, None, :], np.sin(ang)[:, None, :]
-        a, b = x[..., 0::2], x[..., 1::2]
-        out = np.empty_like(x)
-        out[..., 0::2] = a * c - b * s
-        out[..., 1::2] = a * s + b * c
-        return out
-    return rope
-
-
 def write_rope(out):
     def llama3_keys(w):
         w.add_string("llama.rope.scaling.type", "llama3")
@@ -178,7 +166,7 @@ def write_rope(out):
     r_llama3 = llama3_rates(10000.0, 64, ROPE["factor"], ROPE["low"], ROPE["high"], ROPE["orig"])
     r_freqs = base / ROPE_LINEAR / ROPE_FREQS.astype(np.float64)
     unscaled = reference_logits(f"{out}/rope_llama3.gguf")[1]
-    gen_model_ref.rope = rope_with_rates(r_llama3)
+    gen_model_ref.rope = lambda x, pos, theta: gen_model_ref.rope_rates(x, pos, r_llama3)
     tokens, scaled = reference_logits(f"{out}/rope_llama3.gguf")
     with open(f"{out}/rope_ref.bin", "wb") as f:
         f.write(b"SWRP" + struct.pack("<III", VERSION, 32, len(tokens)))

@@ -20,6 +20,7 @@ import gguf
 from tokenizers import Regex, Tokenizer, models, pre_tokenizers, trainers
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from gen_kquant_ref import finish  # noqa: E402  (writes a GGUFWriter's file)
 from gen_tokenizer_fixture import EXTRA_CASES  # noqa: E402  (shared hard cases)
 
 MAGIC, VERSION = b"SWTK", 1
@@ -100,13 +101,6 @@ def write_unsupported_gguf(path):
     w.add_tokenizer_model("rwkv")
     w.add_token_list(["a", "b"])
     finish(w)
-
-
-def finish(w):
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
 
 
 def write_cases(path, cases, encode):

@@ -5,6 +5,7 @@
  *     bit for bit (sw_types.c is built without FMA contraction, so the f32 operations are the same);
  *   - a tiny Llama whose matrices mix q4_k, q6_k, q5_0, q2_k, q3_k, q5_k and q5_1 (Q4_K_M-style) gives the
  *     logits of a float64 NumPy forward on the package's dequantised weights;
+ *     (also under weights: native, where these types have no kernel and every matrix stays f32);
  *   - the same file with an iq4_nl tensor is refused with an error naming the tensor and the type. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -142,6 +143,16 @@ static void test_mixed_type_model_logits(void **state) {
       fail_msg("logit %zu: sparsweep %.7g, NumPy %.7g", i, st.logits[i], ref[i]);
   }
   print_message("mixed-type model: max |logit - float64 reference| = %.3g over %u x %u\n", max_err, T, vocab);
+  sw_llama_state_free(&st);
+  /* weights: native has no kernel for these types: every matrix runs on its f32 copy, same logits */
+  assert_int_equal(m.q.n_native, 0);
+  assert_int_equal(m.q.n_fallback, 7 * m.cfg.n_layer + 1);
+  assert_int_equal(sw_llama_state_init(&st, &m, (int)T, (int)T, &err), SW_OK);
+  assert_int_equal(sw_llama_state_native(&st, &m, 1, SW_ISA_AUTO, &err), SW_OK);
+  assert_int_equal(sw_llama_forward(&m, &st, NULL, tok, (int)T, 2, &err), SW_OK);
+  for (size_t i = 0; i < (size_t)T * vocab; i++)
+    if (!sw_test_close(st.logits[i], ref[i], SW_TOL_KQ_LOGIT_ABS, SW_TOL_KQ_LOGIT_REL))
+      fail_msg("native state, logit %zu: sparsweep %.7g, NumPy %.7g", i, st.logits[i], ref[i]);
   sw_llama_state_free(&st);
   sw_llama_free(&m);
   free(ref);
