@@ -13,3 +13,4 @@ set_tests_properties(tokenizer_kinds_fixture PROPERTIES TIMEOUT 300 LABELS unit 
 sw_unit_test(tokenizer_kinds ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_tokenizer_kinds.c LIBS sw_models TIMEOUT 120)
 set_tests_properties(tokenizer_kinds PROPERTIES FIXTURES_REQUIRED tokenizer_kinds
   ENVIRONMENT "SW_TOKENIZER_KINDS_DIR=${SW_TOKENIZER_KINDS_DIR}")
+sw_fuzz_target(tokenizer ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_tokenizer.c sw_models)
