@@ -1,7 +1,8 @@
 /* sw_llama: loading a Llama-family GGUF into f32 and running the forward pass (docs/models.md §1).
  * Matrix products go through OpenBLAS (sgemm for prefill, sgemv for decode); the FFN goes through the
  * kernels library or a caller's per-layer hook.  RoPE rotates adjacent pairs (x[2i], x[2i+1]) by
- * pos·theta^(-2i/rope_dim): convert_hf_to_gguf permutes the q/k rows so that this equals HF's rotate-half. */
+ * pos·theta^(-2i/rope_dim) (rescaled by the file's RoPE scaling, sw_llama_rope_table): convert_hf_to_gguf
+ * permutes the q/k rows so that this equals HF's rotate-half. */
 #include "models/sw_llama.h"
 
 #include <cblas.h>
@@ -89,6 +90,35 @@ static sw_rc get_real(const sw_gguf_t *g, const char *arch, const char *suffix, 
   return SW_OK;
 }
 
+/* {arch}.rope.scaling.*: the scheme and its factors (models/README.md, "RoPE scaling"). */
+static sw_rc read_rope_scaling(sw_llama_config_t *c, const sw_gguf_t *g, const char *arch, sw_err_t *err) {
+  char key[160];
+  const char *type = "none";
+  snprintf(key, sizeof key, "%s.rope.scaling.type", arch);
+  sw_rc rc = sw_gguf_find_key(g, key) >= 0 ? sw_gguf_get_str(g, key, &type, NULL, err) : SW_OK;
+  if (rc) return rc;
+  if (strcmp(type, "none") == 0) {
+    c->rope_scaling = SW_ROPE_SCALING_NONE;
+    return SW_OK;
+  }
+  if (strcmp(type, "linear") == 0) {
+    c->rope_scaling = SW_ROPE_SCALING_LINEAR;
+    return get_real(g, arch, "rope.scaling.factor", 1.0, &c->rope_scale_factor, err);
+  }
+  if (strcmp(type, "llama3") != 0)
+    return sw_err_set(err, SW_ERR_UNSUPPORTED, "model: %s = '%s' is not supported (none, linear, llama3)", key, type);
+  c->rope_scaling = SW_ROPE_SCALING_LLAMA3; /* defaults: Llama 3.1's config.json rope_scaling */
+  if ((rc = get_real(g, arch, "rope.scaling.factor", 8.0, &c->rope_scale_factor, err)) ||
+      (rc = get_real(g, arch, "rope.scaling.low_freq_factor", 1.0, &c->rope_low_freq_factor, err)) ||
+      (rc = get_real(g, arch, "rope.scaling.high_freq_factor", 4.0, &c->rope_high_freq_factor, err)) ||
+      (rc = get_dim(g, arch, "rope.scaling.original_context_length", 8192, 1 << 24, &c->rope_orig_ctx, err)))
+    return rc;
+  if (!(c->rope_high_freq_factor > c->rope_low_freq_factor))
+    return sw_err_set(err, SW_ERR_RANGE, "model: %s.rope.scaling.high_freq_factor %g must exceed low_freq_factor %g", arch,
+                      c->rope_high_freq_factor, c->rope_low_freq_factor);
+  return SW_OK;
+}
+
 sw_rc sw_llama_config_read(sw_llama_config_t *c, const sw_gguf_t *g, sw_err_t *err) {
   memset(c, 0, sizeof *c);
   const char *arch = NULL;
@@ -110,7 +140,10 @@ sw_rc sw_llama_config_read(sw_llama_config_t *c, const sw_gguf_t *g, sw_err_t *e
                       c->d_model, c->n_head, c->n_head_kv);
   c->head_dim = c->d_model / c->n_head;
   if ((rc = get_dim(g, arch, "rope.dimension_count", c->head_dim, c->head_dim, &c->rope_dim, err))) return rc;
-  if (c->rope_dim % 2) return sw_err_set(err, SW_ERR_RANGE, "model: rope.dimension_count %d is odd", c->rope_dim);
+  if (c->rope_dim % 2 || c->rope_dim > SW_LLAMA_MAX_ROPE_DIM)
+    return sw_err_set(err, SW_ERR_RANGE, "model: rope.dimension_count %d is odd or above %d", c->rope_dim,
+                      SW_LLAMA_MAX_ROPE_DIM);
+  if ((rc = read_rope_scaling(c, g, arch, err))) return rc;
   const sw_gguf_tensor_t *emb = sw_gguf_find_tensor(g, "token_embd.weight");
   if (!emb) return sw_err_set(err, SW_ERR_NOTFOUND, "model: tensor 'token_embd.weight' is missing");
   if (emb->ne[1] < 1 || emb->ne[1] > SW_LLAMA_MAX_VOCAB)
@@ -119,6 +152,50 @@ sw_rc sw_llama_config_read(sw_llama_config_t *c, const sw_gguf_t *g, sw_err_t *e
   c->vocab = (int)emb->ne[1];
   c->tied_output = sw_gguf_find_tensor(g, "output.weight") == NULL;
   return SW_OK;
+}
+
+/* Llama 3.1's frequency-dependent scaling of one rate (Meta's llama-models reference, apply_scaling): long
+ * wavelengths are divided by the factor, short ones kept, those in between interpolated smoothly. */
+static double llama3_scaled_rate(const sw_llama_config_t *c, double rate) {
+  const double two_pi = 6.283185307179586;
+  double orig = c->rope_orig_ctx, lo = c->rope_low_freq_factor, hi = c->rope_high_freq_factor;
+  double wavelen = two_pi / rate;
+  if (wavelen < orig / hi) return rate;
+  if (wavelen > orig / lo) return rate / c->rope_scale_factor;
+  double smooth = (orig / wavelen - lo) / (hi - lo);
+  return (1.0 - smooth) * rate / c->rope_scale_factor + smooth * rate;
+}
+
+/* Divides the rates by the rope_freqs.weight factors. */
+static sw_rc apply_rope_freqs(const sw_gguf_tensor_t *t, int n, double *out, sw_err_t *err) {
+  float f[SW_LLAMA_MAX_ROPE_DIM / 2];
+  if (t->n_elements != n)
+    return sw_err_set(err, SW_ERR_PARSE, "model: tensor 'rope_freqs.weight' has %lld values, expected rope_dim/2 = %d",
+                      (long long)t->n_elements, n);
+  sw_rc rc = sw_dequant_bytes(f, t->data, t->nbytes, (size_t)n, t->type, t->name, err);
+  for (int i = 0; !rc && i < n; i++) {
+    if (!(f[i] > 0.0f) || !isfinite(f[i]))
+      return sw_err_set(err, SW_ERR_RANGE, "model: tensor 'rope_freqs.weight'[%d] = %g is not a positive factor", i,
+                        (double)f[i]);
+    out[i] /= f[i];
+  }
+  return rc;
+}
+
+sw_rc sw_llama_rope_table(const sw_llama_config_t *c, const sw_gguf_t *g, double *out, sw_err_t *err) {
+  int n = c->rope_dim / 2;
+  const sw_gguf_tensor_t *freqs = g ? sw_gguf_find_tensor(g, "rope_freqs.weight") : NULL;
+  for (int i = 0; i < n; i++) {
+    out[i] = pow((double)c->rope_theta, -2.0 * i / c->rope_dim);
+    if (c->rope_scaling == SW_ROPE_SCALING_LINEAR) out[i] /= c->rope_scale_factor;
+    else if (c->rope_scaling == SW_ROPE_SCALING_LLAMA3 && !freqs) out[i] = llama3_scaled_rate(c, out[i]);
+  }
+  return freqs ? apply_rope_freqs(freqs, n, out, err) : SW_OK;
+}
+
+double sw_llama_rope_rate(const sw_llama_t *m, int i) {
+  if (m->rope_inv_freq) return m->rope_inv_freq[i];
+  return pow((double)m->cfg.rope_theta, -2.0 * i / m->cfg.rope_dim);
 }
 
 static float **family_ptr(sw_llama_weights_t *w, sw_llama_family_t f) {
@@ -183,10 +260,10 @@ static sw_rc check_tensor(const sw_llama_t *m, const sw_gguf_t *g, sw_llama_fami
 /* Dequantises a checked tensor into dst (transposing ffn_down to neuron-major rows). */
 static sw_rc load_tensor(const sw_gguf_tensor_t *t, sw_llama_family_t fam, float *dst, sw_err_t *err) {
   size_t n = (size_t)t->ne[0] * (size_t)t->ne[1];
-  if (fam != SW_LF_FFN_DOWN) return sw_dequant(dst, t->data, n, t->type, t->name, err);
+  if (fam != SW_LF_FFN_DOWN) return sw_dequant_bytes(dst, t->data, t->nbytes, n, t->type, t->name, err);
   float *tmp = malloc(n * sizeof *tmp);
   if (!tmp) return sw_err_set(err, SW_ERR_NOMEM, "model: out of memory transposing '%s'", t->name);
-  sw_rc rc = sw_dequant(tmp, t->data, n, t->type, t->name, err);
+  sw_rc rc = sw_dequant_bytes(tmp, t->data, t->nbytes, n, t->type, t->name, err);
   /* tmp row j (output j) holds ne[0] = d_ff inputs; dst row i (neuron i) holds ne[1] = d_model outputs */
   for (int64_t j = 0; !rc && j < t->ne[1]; j++)
     for (int64_t i = 0; i < t->ne[0]; i++) dst[i * t->ne[1] + j] = tmp[j * t->ne[0] + i];
@@ -237,6 +314,9 @@ sw_rc sw_llama_load_gguf(sw_llama_t *m, const sw_gguf_t *g, sw_err_t *err) {
   if (!rc) rc = each_tensor(m, g, 0, err); /* every shape is validated before anything is allocated */
   if (!rc) rc = alloc_weights(m, err);
   if (!rc) rc = each_tensor(m, g, 1, err);
+  if (!rc && !(m->rope_inv_freq = malloc((size_t)(m->cfg.rope_dim / 2 + 1) * sizeof *m->rope_inv_freq)))
+    rc = sw_err_set(err, SW_ERR_NOMEM, "model: out of memory");
+  if (!rc) rc = sw_llama_rope_table(&m->cfg, g, m->rope_inv_freq, err);
   if (rc) {
     sw_llama_free(m);
     return rc;
@@ -266,6 +346,8 @@ void sw_llama_free(sw_llama_t *m) {
   free(m->w.block);
   free(m->w.ffn);
   memset(&m->w, 0, sizeof m->w);
+  free(m->rope_inv_freq);
+  m->rope_inv_freq = NULL;
 }
 
 sw_rc sw_llama_state_init(sw_llama_state_t *s, const sw_llama_t *m, int max_tok, int n_ctx, sw_err_t *err) {
@@ -342,10 +424,11 @@ static void rmsnorm(float *out, const float *x, const float *weight, int n_tok, 
   }
 }
 
-/* Adjacent-pair RoPE on n_heads heads of one token at position pos. */
-static void rope(float *v, int n_heads, int head_dim, int rope_dim, float theta, int pos) {
-  for (int i = 0; i < rope_dim / 2; i++) {
-    double ang = (double)pos * pow((double)theta, -2.0 * i / rope_dim);
+/* Adjacent-pair RoPE on n_heads heads of one token at position pos, at the model's rates (sw_llama_rope_rate). */
+static void rope(const sw_llama_t *m, float *v, int n_heads, int pos) {
+  int head_dim = m->cfg.head_dim;
+  for (int i = 0; i < m->cfg.rope_dim / 2; i++) {
+    double ang = (double)pos * sw_llama_rope_rate(m, i);
     float cs = (float)cos(ang), sn = (float)sin(ang);
     for (int h = 0; h < n_heads; h++) {
       float *p = v + (size_t)h * head_dim + 2 * i;
@@ -402,8 +485,8 @@ static void attention_block(const sw_llama_t *m, sw_llama_state_t *s, const sw_l
   project(m, s, SW_LF_ATTN_K, l, kc, s->xb, m->w.wk + (size_t)l * kvd * d, n_tok, kvd, d, 0.0f, q_native);
   project(m, s, SW_LF_ATTN_V, l, vc, s->xb, m->w.wv + (size_t)l * kvd * d, n_tok, kvd, d, 0.0f, q_native);
   for (int t = 0; t < n_tok; t++) {
-    rope(s->q + (size_t)t * qd, c->n_head, c->head_dim, c->rope_dim, c->rope_theta, s->pos + t);
-    rope(kc + (size_t)t * kvd, c->n_head_kv, c->head_dim, c->rope_dim, c->rope_theta, s->pos + t);
+    rope(m, s->q + (size_t)t * qd, c->n_head, s->pos + t);
+    rope(m, kc + (size_t)t * kvd, c->n_head_kv, s->pos + t);
   }
   attention(m, s, l, n_tok);
   if (hook && hook->attn_input) hook->attn_input(hook->ctx, l, SW_LLAMA_SITE_O, s->att, n_tok, qd);

@@ -28,7 +28,21 @@ typedef struct sw_llama_config {
   float rope_theta;  /* RoPE base ({arch}.rope.freq_base, default 10000) */
   float rms_eps;     /* RMSNorm epsilon ({arch}.attention.layer_norm_rms_epsilon) */
   int   tied_output; /* 1 when the file has no output.weight: logits use token_embd */
+  /* RoPE scaling ({arch}.rope.scaling.type; see sw_llama_rope_table).  The factors are 0 when unused. */
+  int   rope_scaling;          /* SW_ROPE_SCALING_* */
+  float rope_scale_factor;     /* {arch}.rope.scaling.factor (linear, llama3) */
+  float rope_low_freq_factor;  /* {arch}.rope.scaling.low_freq_factor (llama3, default 1) */
+  float rope_high_freq_factor; /* {arch}.rope.scaling.high_freq_factor (llama3, default 4) */
+  int   rope_orig_ctx;         /* {arch}.rope.scaling.original_context_length (llama3, default 8192) */
 } sw_llama_config_t;
+
+/* RoPE scaling schemes: none; linear (every frequency divided by the factor, i.e. positions interpolated);
+ * llama3 (Llama 3.1: wavelengths longer than orig_ctx/low_freq_factor divided by the factor, shorter than
+ * orig_ctx/high_freq_factor kept, interpolated in between).  A file may instead carry the per-pair divisors
+ * as the tensor rope_freqs.weight (llama.cpp's converter writes Llama 3.1 that way); they then replace the
+ * llama3 formula. */
+enum { SW_ROPE_SCALING_NONE = 0, SW_ROPE_SCALING_LINEAR = 1, SW_ROPE_SCALING_LLAMA3 = 2 };
+#define SW_LLAMA_MAX_ROPE_DIM 1024
 
 /* Weight families, in the order they are carved from the weight block. */
 typedef enum sw_llama_family {
@@ -92,6 +106,8 @@ typedef struct sw_llama {
   sw_llama_config_t  cfg;
   sw_llama_weights_t w;
   sw_llama_qweights_t q;
+  double            *rope_inv_freq; /* (rope_dim/2) rotation rate of pair i in radians per position, owned; NULL:
+                                       unscaled theta^(-2i/rope_dim) (see sw_llama_rope_rate) */
   char               sha256[65]; /* hex SHA-256 of the GGUF file ("" for memory images) */
   char               path[1024]; /* where it was loaded from */
 } sw_llama_t;
@@ -108,6 +124,12 @@ sw_rc sw_llama_config_read(sw_llama_config_t *cfg, const sw_gguf_t *g, sw_err_t 
 /* Loads a model from a parsed GGUF: validates every tensor's shape against the config (message names the
  * tensor), dequantises to f32 (message names tensor and type when unsupported).  Free with sw_llama_free. */
 sw_rc sw_llama_load_gguf(sw_llama_t *m, const sw_gguf_t *g, sw_err_t *err);
+/* The RoPE rate of each adjacent pair i < rope_dim/2 (angle = pos * out[i]): theta^(-2i/rope_dim), then the
+ * config's scaling, then division by the rope_freqs.weight factors when g has that tensor (rope_dim/2 positive
+ * values; a wrong count or value is an error naming the tensor). */
+sw_rc sw_llama_rope_table(const sw_llama_config_t *cfg, const sw_gguf_t *g, double *out, sw_err_t *err);
+/* Rate of pair i of a loaded model (its table, or the unscaled formula when it has none). */
+double sw_llama_rope_rate(const sw_llama_t *m, int i);
 /* Opens, hashes, parses and loads a GGUF file. */
 sw_rc sw_llama_load(sw_llama_t *m, const char *path, sw_err_t *err);
 void  sw_llama_free(sw_llama_t *m);

@@ -129,10 +129,12 @@ static void rmsnorm_bwd(float *out, const float *base, const float *x, const flo
   }
 }
 
-/* Rotates adjacent pairs of n_heads heads of one token by sign·pos·theta^(-2i/rope_dim) (sign -1 = inverse). */
-static void rope_rotate(float *v, int n_heads, const sw_llama_config_t *c, int pos, float sign) {
+/* Rotates adjacent pairs of n_heads heads of one token by sign·pos·rate_i (sign -1 = inverse), at the model's
+ * rates (sw_llama_rope_rate: theta^(-2i/rope_dim) with any RoPE scaling). */
+static void rope_rotate(float *v, int n_heads, const sw_llama_t *m, int pos, float sign) {
+  const sw_llama_config_t *c = &m->cfg;
   for (int i = 0; i < c->rope_dim / 2; i++) {
-    double ang = (double)pos * pow((double)c->rope_theta, -2.0 * i / c->rope_dim);
+    double ang = (double)pos * sw_llama_rope_rate(m, i);
     float cs = (float)cos(ang), sn = sign * (float)sin(ang);
     for (int h = 0; h < n_heads; h++) {
       float *p = v + (size_t)h * c->head_dim + 2 * i, a = p[0], b = p[1];
@@ -186,8 +188,8 @@ static void attention_block_fwd(const sw_llama_t *m, sw_llama_grad_t *g, const d
   mat_xwt(K, xn, w->wk + (size_t)l * z->kvd * z->d, z->T, z->kvd, z->d, 0.0f);
   mat_xwt(sw_llama_grad_row(g, g->v, l, 0, z->kvd), xn, w->wv + (size_t)l * z->kvd * z->d, z->T, z->kvd, z->d, 0.0f);
   for (int t = 0; t < z->T; t++) {
-    rope_rotate(Q + (size_t)t * z->qd, z->H, &m->cfg, t, 1.0f);
-    rope_rotate(K + (size_t)t * z->kvd, z->Hkv, &m->cfg, t, 1.0f);
+    rope_rotate(Q + (size_t)t * z->qd, z->H, m, t, 1.0f);
+    rope_rotate(K + (size_t)t * z->kvd, z->Hkv, m, t, 1.0f);
   }
   attention_fwd(g, z, l);
   float *Xm = sw_llama_grad_row(g, g->x_mid, l, 0, z->d);
@@ -303,8 +305,8 @@ static void attention_block_bwd(const sw_llama_t *m, sw_llama_grad_t *g, const d
          0.0f);
   attention_bwd(g, z, l);
   for (int t = 0; t < z->T; t++) {
-    rope_rotate(g->d_q + (size_t)t * z->qd, z->H, &m->cfg, t, -1.0f);
-    rope_rotate(g->d_k + (size_t)t * z->kvd, z->Hkv, &m->cfg, t, -1.0f);
+    rope_rotate(g->d_q + (size_t)t * z->qd, z->H, m, t, -1.0f);
+    rope_rotate(g->d_k + (size_t)t * z->kvd, z->Hkv, m, t, -1.0f);
   }
   mat_xw(g->d_norm, g->d_q, w->wq + (size_t)l * z->qd * z->d, z->T, z->qd, z->d, 0.0f);
   mat_xw(g->d_norm, g->d_k, w->wk + (size_t)l * z->kvd * z->d, z->T, z->kvd, z->d, 1.0f);

@@ -1,9 +1,13 @@
-/* sw_tokenizer: byte-level BPE.  Pipeline for encode: UTF-8 decode (keeping byte offsets) ->
- * pre-tokenize into pieces (smollm: \p{N} alone, then the GPT-2 split) -> each piece's bytes mapped
- * to their single-byte tokens -> BPE merges by rank with a heap over a linked list (O(n log n) per
- * piece, so a hostile 1 MB run of spaces costs no more than ordinary text). */
+/* sw_tokenizer: byte-level BPE and SentencePiece BPE.  Pipeline for encode: UTF-8 decode (keeping byte
+ * offsets) -> byte-level: pre-tokenize into pieces (smollm: \p{N} alone, then the GPT-2 split; llama-bpe: the
+ * Llama 3 split) -> each piece's bytes mapped to their single-byte tokens; SentencePiece: each text fragment
+ * with spaces escaped to U+2581 is one piece of UTF-8 characters -> merges with a heap over a linked list
+ * (O(n log n) per piece, so a hostile 1 MB run of spaces costs no more than ordinary text): byte-level by merge
+ * rank, SentencePiece by token score (a score's rank among the distinct scores). */
 #include "models/sw_tokenizer.h"
 
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,11 +37,18 @@ struct sw_tokenizer {
   size_t       pair_cap;
   int32_t      byte_token[256]; /* token id of each byte's GPT-2 mapped character, or -1 */
   int16_t      cp_byte[0x200];  /* inverse byte map: code point -> byte, or -1 (mapped cps are < 0x200) */
-  int          split_digits; /* 1 for the smollm pre-tokenizer */
+  int          pre;          /* PRE_* */
+  int          spm;          /* 1: SentencePiece BPE */
+  int          add_space_prefix; /* spm: U+2581 before each text fragment */
+  int32_t     *spm_rank;     /* spm: rank of each token's score (0 = highest), or -1 if it is no merge target */
+  char         byte_utf8[256][2]; /* UTF-8 of each byte's GPT-2 mapped character (code points < 0x200) */
+  uint8_t      byte_utf8_len[256];
   int32_t      unk_id;
   int32_t     *specials;     /* control / user-defined token ids, longest text first */
   size_t       n_specials;
 };
+
+enum { PRE_GPT2 = 0, PRE_SMOLLM = 1, PRE_LLAMA3 = 2 };
 
 static uint64_t fnv1a(const char *s, size_t n) {
   uint64_t h = 1469598103934665603ULL; /* FNV-1a 64-bit offset basis and prime (Fowler/Noll/Vo) */
@@ -171,8 +182,9 @@ typedef struct cpt {
 #define BPE_DEAD (-2) /* id of a symbol merged into its left neighbour */
 
 typedef struct bpe_sym {
-  int32_t id;         /* current token id */
-  int32_t prev, next; /* neighbours in the list, -1 at the ends */
+  int32_t  id;         /* current token id (SentencePiece: -1 for a character that is no token) */
+  int32_t  prev, next; /* neighbours in the list, -1 at the ends */
+  uint32_t off, len;   /* bytes of the piece it covers */
 } bpe_sym_t;
 
 typedef struct bpe_cand {
@@ -186,6 +198,7 @@ typedef struct bpe_work {
   bpe_cand_t *heap;   /* min-heap of candidate merges */
   size_t      n_heap;
   size_t      cap;    /* capacity of syms and heap (heap never exceeds 2*cap pushes live... sized 2*cap) */
+  const unsigned char *text; /* the piece's bytes (SentencePiece merges look up their concatenation) */
 } bpe_work_t;
 
 static int cand_less(const bpe_cand_t *a, const bpe_cand_t *b) {
@@ -219,11 +232,28 @@ static bpe_cand_t heap_pop(bpe_work_t *w) {
   return top;
 }
 
+/* The merge of two adjacent symbols: 1 with its rank and resulting token, or 0 when they do not merge. */
+static int bpe_pair(const sw_tokenizer_t *tok, const bpe_work_t *w, int32_t left, int32_t right, int32_t *rank,
+                    int32_t *result) {
+  const bpe_sym_t *l = &w->syms[left], *r = &w->syms[right];
+  if (tok->spm) {
+    int32_t id = sw_tokenizer_lookup(tok, (const char *)w->text + l->off, l->len + r->len);
+    if (id < 0 || tok->spm_rank[id] < 0) return 0;
+    *rank = tok->spm_rank[id];
+    *result = id;
+    return 1;
+  }
+  const pair_slot_t *m = pair_find(tok, l->id, r->id);
+  if (!m->key) return 0;
+  *rank = m->rank;
+  *result = m->result;
+  return 1;
+}
+
 static void bpe_try_pair(const sw_tokenizer_t *tok, bpe_work_t *w, int32_t left) {
-  int32_t right = w->syms[left].next;
-  if (left < 0 || right < 0) return;
-  const pair_slot_t *m = pair_find(tok, w->syms[left].id, w->syms[right].id);
-  if (m->key) heap_push(w, (bpe_cand_t){m->rank, left, right});
+  if (left < 0) return;
+  int32_t right = w->syms[left].next, rank, result;
+  if (right >= 0 && bpe_pair(tok, w, left, right, &rank, &result)) heap_push(w, (bpe_cand_t){rank, left, right});
 }
 
 static int bpe_reserve(bpe_work_t *w, size_t n) {
@@ -239,43 +269,108 @@ static int bpe_reserve(bpe_work_t *w, size_t n) {
   return 1;
 }
 
-/* Appends the BPE tokens of bytes text[0..n) to ids. */
-static sw_rc bpe_piece(const sw_tokenizer_t *tok, bpe_work_t *w, const unsigned char *text, size_t n, int32_t **ids,
-                       size_t *n_ids, size_t *cap_ids, sw_err_t *err) {
-  if (!bpe_reserve(w, n)) return sw_err_set(err, SW_ERR_NOMEM, "tokenizer: out of memory");
-  w->n_heap = 0;
-  for (size_t i = 0; i < n; i++) {
-    int32_t id = tok->byte_token[text[i]] >= 0 ? tok->byte_token[text[i]] : tok->unk_id;
-    if (id < 0) return sw_err_set(err, SW_ERR_NOTFOUND, "tokenizer: byte 0x%02x has no token and no unknown token", text[i]);
-    w->syms[i] = (bpe_sym_t){id, (int32_t)i - 1, i + 1 < n ? (int32_t)i + 1 : -1};
+static sw_rc push_raw(int32_t **ids, size_t *n_ids, size_t *cap_ids, int32_t id, sw_err_t *err) {
+  if (*n_ids == *cap_ids) {
+    size_t nc = *cap_ids ? *cap_ids * 2 : 64;
+    int32_t *grown = realloc(*ids, nc * sizeof *grown);
+    if (!grown) return sw_err_set(err, SW_ERR_NOMEM, "tokenizer: out of memory");
+    *ids = grown;
+    *cap_ids = nc;
   }
-  for (size_t i = 0; i + 1 < n; i++) bpe_try_pair(tok, w, (int32_t)i);
+  (*ids)[(*n_ids)++] = id;
+  return SW_OK;
+}
+
+/* The token of one byte when no longer symbol covers it: its byte token, else the unknown token. */
+static sw_rc byte_fallback(const sw_tokenizer_t *tok, unsigned char b, int32_t *id, sw_err_t *err) {
+  *id = tok->byte_token[b] >= 0 ? tok->byte_token[b] : tok->unk_id;
+  if (*id < 0) return sw_err_set(err, SW_ERR_NOTFOUND, "tokenizer: byte 0x%02x has no token and no unknown token", b);
+  return SW_OK;
+}
+
+/* Merges the n_syms linked symbols of w (set up by the caller) and appends their tokens to ids. */
+static sw_rc bpe_merge_emit(const sw_tokenizer_t *tok, bpe_work_t *w, size_t n_syms, int32_t **ids, size_t *n_ids,
+                            size_t *cap_ids, sw_err_t *err) {
+  w->n_heap = 0;
+  for (size_t i = 0; i + 1 < n_syms; i++) bpe_try_pair(tok, w, (int32_t)i);
   while (w->n_heap) {
     bpe_cand_t c = heap_pop(w);
     bpe_sym_t *l = &w->syms[c.left];
     if (l->id == BPE_DEAD || l->next != c.right) continue; /* stale: the left symbol was merged with something else */
-    const pair_slot_t *m = pair_find(tok, l->id, w->syms[c.right].id);
-    if (!m->key || m->rank != c.rank) continue;
-    l->id = m->result;
+    int32_t rank, result;
+    if (!bpe_pair(tok, w, c.left, c.right, &rank, &result) || rank != c.rank) continue;
+    l->id = result;
+    l->len += w->syms[c.right].len;
     int32_t after = w->syms[c.right].next;
     w->syms[c.right].id = BPE_DEAD;
     w->syms[c.right].next = -1;
     l->next = after;
     if (after >= 0) w->syms[after].prev = c.left;
-    if (l->prev >= 0) bpe_try_pair(tok, w, l->prev);
+    bpe_try_pair(tok, w, l->prev);
     bpe_try_pair(tok, w, c.left);
   }
-  for (int32_t i = n ? 0 : -1; i >= 0; i = w->syms[i].next) {
-    if (*n_ids == *cap_ids) {
-      size_t nc = *cap_ids ? *cap_ids * 2 : 64;
-      int32_t *grown = realloc(*ids, nc * sizeof *grown);
-      if (!grown) return sw_err_set(err, SW_ERR_NOMEM, "tokenizer: out of memory");
-      *ids = grown;
-      *cap_ids = nc;
+  sw_rc rc = SW_OK;
+  for (int32_t i = n_syms ? 0 : -1; i >= 0 && !rc; i = w->syms[i].next) {
+    const bpe_sym_t *sym = &w->syms[i];
+    if (sym->id >= 0) {
+      rc = push_raw(ids, n_ids, cap_ids, sym->id, err);
+      continue;
     }
-    (*ids)[(*n_ids)++] = w->syms[i].id;
+    for (uint32_t k = 0; !rc && k < sym->len; k++) { /* SentencePiece: a character that is no token */
+      int32_t b;
+      rc = byte_fallback(tok, w->text[sym->off + k], &b, err);
+      if (!rc) rc = push_raw(ids, n_ids, cap_ids, b, err);
+    }
   }
-  return SW_OK;
+  return rc;
+}
+
+/* The token whose byte-level text is exactly the mapped bytes text[0..n), or -1 (llama-bpe's ignore_merges). */
+static int32_t whole_piece_token(const sw_tokenizer_t *tok, const unsigned char *text, size_t n) {
+  char buf[256];
+  size_t len = 0;
+  if (n > sizeof buf / 2) return -1;
+  for (size_t i = 0; i < n; i++) {
+    memcpy(buf + len, tok->byte_utf8[text[i]], tok->byte_utf8_len[text[i]]);
+    len += tok->byte_utf8_len[text[i]];
+  }
+  return sw_tokenizer_lookup(tok, buf, len);
+}
+
+/* Appends the byte-level BPE tokens of bytes text[0..n) to ids. */
+static sw_rc bpe_piece(const sw_tokenizer_t *tok, bpe_work_t *w, const unsigned char *text, size_t n, int32_t **ids,
+                       size_t *n_ids, size_t *cap_ids, sw_err_t *err) {
+  if (tok->pre == PRE_LLAMA3) {
+    int32_t whole = whole_piece_token(tok, text, n);
+    if (whole >= 0) return push_raw(ids, n_ids, cap_ids, whole, err);
+  }
+  if (!bpe_reserve(w, n)) return sw_err_set(err, SW_ERR_NOMEM, "tokenizer: out of memory");
+  w->text = text;
+  for (size_t i = 0; i < n; i++) {
+    int32_t id;
+    sw_rc rc = byte_fallback(tok, text[i], &id, err);
+    if (rc) return rc;
+    w->syms[i] = (bpe_sym_t){id, (int32_t)i - 1, i + 1 < n ? (int32_t)i + 1 : -1, (uint32_t)i, 1};
+  }
+  return bpe_merge_emit(tok, w, n, ids, n_ids, cap_ids, err);
+}
+
+/* Appends the SentencePiece tokens of the escaped fragment text[0..n): one symbol per UTF-8 character. */
+static sw_rc spm_piece(const sw_tokenizer_t *tok, bpe_work_t *w, const unsigned char *text, size_t n, int32_t **ids,
+                       size_t *n_ids, size_t *cap_ids, sw_err_t *err) {
+  if (!bpe_reserve(w, n)) return sw_err_set(err, SW_ERR_NOMEM, "tokenizer: out of memory");
+  w->text = text;
+  size_t n_syms = 0;
+  for (size_t off = 0; off < n;) {
+    uint32_t cp;
+    size_t k = utf8_next(text + off, n - off, &cp);
+    int32_t id = sw_tokenizer_lookup(tok, (const char *)text + off, k);
+    w->syms[n_syms] = (bpe_sym_t){id, (int32_t)n_syms - 1, off + k < n ? (int32_t)n_syms + 1 : -1, (uint32_t)off,
+                                  (uint32_t)k};
+    n_syms++;
+    off += k;
+  }
+  return bpe_merge_emit(tok, w, n_syms, ids, n_ids, cap_ids, err);
 }
 
 /* ---------------------------------------------------------------- pre-tokenizer */
@@ -311,6 +406,48 @@ static size_t gpt2_match(const cpt_t *c, size_t pos, size_t n) {
   return run ? run : 1;
 }
 
+static int is_newline(uint32_t cp) { return cp == '\r' || cp == '\n'; }
+
+/* Llama 3's contractions, case-insensitive: 's 't 'm 'd (2 code points), 're 've 'll (3), else 0. */
+static size_t llama3_contraction(const cpt_t *c, size_t pos, size_t n) {
+  if (c[pos].cp != '\'' || pos + 1 >= n || c[pos + 1].cp >= 0x80) return 0;
+  uint32_t a = c[pos + 1].cp | 0x20;
+  if (a == 's' || a == 't' || a == 'm' || a == 'd') return 2;
+  if (pos + 2 >= n || c[pos + 2].cp >= 0x80) return 0;
+  uint32_t b = c[pos + 2].cp | 0x20;
+  return (a == 'r' && b == 'e') || (a == 'v' && b == 'e') || (a == 'l' && b == 'l') ? 3 : 0;
+}
+
+/* Length in code points of the Llama 3 (llama-bpe) regex match at c[pos] within c[0..n):
+ * (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+ */
+static size_t llama3_match(const cpt_t *c, size_t pos, size_t n) {
+  size_t k = llama3_contraction(c, pos, n), end;
+  if (k) return k;
+  int cls = c[pos].cls;
+  size_t start = pos + (cls != CLS_LETTER && cls != CLS_NUMBER && !is_newline(c[pos].cp) && pos + 1 < n &&
+                        c[pos + 1].cls == CLS_LETTER);
+  if (c[start].cls == CLS_LETTER) {
+    for (end = start; end < n && c[end].cls == CLS_LETTER; end++) {}
+    return end - pos;
+  }
+  if (cls == CLS_NUMBER) {
+    for (end = pos; end < n && end < pos + 3 && c[end].cls == CLS_NUMBER; end++) {}
+    return end - pos;
+  }
+  start = pos + (c[pos].cp == ' ' && pos + 1 < n && c[pos + 1].cls == CLS_OTHER);
+  if (c[start].cls == CLS_OTHER) {
+    for (end = start; end < n && c[end].cls == CLS_OTHER; end++) {}
+    while (end < n && is_newline(c[end].cp)) end++;
+    return end - pos;
+  }
+  size_t run = 0, last_nl = 0; /* whitespace: \s*[\r\n]+ ends at the run's last newline */
+  for (; pos + run < n && c[pos + run].cls == CLS_SPACE; run++)
+    if (is_newline(c[pos + run].cp)) last_nl = run + 1;
+  if (last_nl) return last_nl;
+  if (run > 1 && pos + run < n) return run - 1; /* \s+(?!\S): the last space goes to the following word */
+  return run ? run : 1;
+}
+
 typedef struct encode_state {
   const sw_tokenizer_t *tok;
   const unsigned char  *text;
@@ -318,12 +455,13 @@ typedef struct encode_state {
   int32_t              *ids;
   size_t                n_ids, cap_ids;
   sw_err_t             *err;
+  int                   fragment_start; /* SentencePiece: no text since the start or the last special token */
 } encode_state_t;
 
-/* Splits code points c[0..n) with the GPT-2 rule and runs BPE on each piece. */
+/* Splits code points c[0..n) with the GPT-2 rule (Llama 3's for llama-bpe) and runs BPE on each piece. */
 static sw_rc encode_gpt2_span(encode_state_t *st, const cpt_t *c, size_t n) {
   for (size_t pos = 0; pos < n;) {
-    size_t k = gpt2_match(c, pos, n);
+    size_t k = st->tok->pre == PRE_LLAMA3 ? llama3_match(c, pos, n) : gpt2_match(c, pos, n);
     size_t from = c[pos].off, to = c[pos + k - 1].off + c[pos + k - 1].len;
     sw_rc rc = bpe_piece(st->tok, &st->work, st->text + from, to - from, &st->ids, &st->n_ids, &st->cap_ids, st->err);
     if (rc) return rc;
@@ -332,9 +470,36 @@ static sw_rc encode_gpt2_span(encode_state_t *st, const cpt_t *c, size_t n) {
   return SW_OK;
 }
 
+/* SentencePiece: the fragment c[0..n) with each space escaped to U+2581 (and one U+2581 in front when
+ * add_space_prefix and the fragment starts the text or follows a special token), as one piece. */
+static sw_rc encode_spm_span(encode_state_t *st, const cpt_t *c, size_t n) {
+  if (n == 0) return SW_OK;
+  size_t from = c[0].off, to = c[n - 1].off + c[n - 1].len, len = 0;
+  unsigned char *buf = malloc(3 * (to - from) + 3);
+  if (!buf) return sw_err_set(st->err, SW_ERR_NOMEM, "tokenizer: out of memory");
+  static const unsigned char lower_one_eighth_block[3] = {0xE2, 0x96, 0x81}; /* U+2581 */
+  if (st->tok->add_space_prefix && st->fragment_start) {
+    memcpy(buf, lower_one_eighth_block, 3);
+    len = 3;
+  }
+  for (size_t i = from; i < to; i++) {
+    if (st->text[i] != ' ') {
+      buf[len++] = st->text[i];
+      continue;
+    }
+    memcpy(buf + len, lower_one_eighth_block, 3);
+    len += 3;
+  }
+  st->fragment_start = 0;
+  sw_rc rc = spm_piece(st->tok, &st->work, buf, len, &st->ids, &st->n_ids, &st->cap_ids, st->err);
+  free(buf);
+  return rc;
+}
+
 /* Pre-tokenizes c[0..n) (smollm: each \p{N} alone first) and encodes the pieces. */
 static sw_rc encode_span(encode_state_t *st, const cpt_t *c, size_t n) {
-  if (!st->tok->split_digits) return encode_gpt2_span(st, c, n);
+  if (st->tok->spm) return encode_spm_span(st, c, n);
+  if (st->tok->pre != PRE_SMOLLM) return encode_gpt2_span(st, c, n);
   size_t start = 0;
   for (size_t i = 0; i <= n; i++) {
     if (i < n && c[i].cls != CLS_NUMBER) continue;
@@ -357,21 +522,14 @@ static int32_t special_at(const sw_tokenizer_t *tok, const char *text, size_t le
 }
 
 static sw_rc push_id(encode_state_t *st, int32_t id) {
-  if (st->n_ids == st->cap_ids) {
-    size_t nc = st->cap_ids ? st->cap_ids * 2 : 64;
-    int32_t *grown = realloc(st->ids, nc * sizeof *grown);
-    if (!grown) return sw_err_set(st->err, SW_ERR_NOMEM, "tokenizer: out of memory");
-    st->ids = grown;
-    st->cap_ids = nc;
-  }
-  st->ids[st->n_ids++] = id;
-  return SW_OK;
+  st->fragment_start = 1;
+  return push_raw(&st->ids, &st->n_ids, &st->cap_ids, id, st->err);
 }
 
 sw_rc sw_tokenizer_encode(const sw_tokenizer_t *tok, const char *text, size_t len, int parse_special, int32_t **ids,
                           size_t *n_ids, sw_err_t *err) {
   if (len > UINT32_MAX) return sw_err_set(err, SW_ERR_RANGE, "tokenizer: input of %zu bytes is too large", len);
-  encode_state_t st = {tok, (const unsigned char *)text, {0}, NULL, 0, 0, err};
+  encode_state_t st = {tok, (const unsigned char *)text, {0}, NULL, 0, 0, err, 1};
   cpt_t *c = malloc((len ? len : 1) * sizeof *c);
   if (!c) return sw_err_set(err, SW_ERR_NOMEM, "tokenizer: out of memory");
   size_t n = 0, span_start = 0;
@@ -406,29 +564,57 @@ sw_rc sw_tokenizer_encode(const sw_tokenizer_t *tok, const char *text, size_t le
 
 /* ---------------------------------------------------------------- decode */
 
+/* Appends the bytes of one SentencePiece token: a <0xXX> byte token as its byte, U+2581 as a space (the
+ * first token's leading one dropped when the tokenizer adds a space prefix). */
+static void decode_spm_token(const sw_tokenizer_t *tok, int32_t id, int first, sw_buf_t *out) {
+  const char *s = tok->tokens[id];
+  size_t n = tok->token_lens[id];
+  unsigned hi, lo;
+  if (tok->token_types[id] == SW_TOKEN_BYTE && n == 6 && sscanf(s, "<0x%1x%1x>", &hi, &lo) == 2) {
+    char b = (char)(hi << 4 | lo);
+    sw_buf_append(out, &b, 1);
+    return;
+  }
+  for (size_t off = 0; off < n;) {
+    if (n - off >= 3 && memcmp(s + off, "\xE2\x96\x81", 3) == 0) {
+      if (!(first && off == 0 && tok->add_space_prefix)) sw_buf_append(out, " ", 1);
+      off += 3;
+    } else {
+      sw_buf_append(out, s + off, 1);
+      off++;
+    }
+  }
+}
+
+/* Appends the bytes of one byte-level token: each mapped character back to its byte. */
+static void decode_bpe_token(const sw_tokenizer_t *tok, int32_t id, sw_buf_t *out) {
+  const char *s = tok->tokens[id];
+  size_t n = tok->token_lens[id];
+  for (size_t off = 0; off < n;) {
+    uint32_t cp;
+    size_t k = utf8_next((const unsigned char *)s + off, n - off, &cp);
+    int byte = cp < 0x200 ? tok->cp_byte[cp] : -1;
+    if (byte >= 0) {
+      char ch = (char)byte;
+      sw_buf_append(out, &ch, 1);
+    } else {
+      sw_buf_append(out, s + off, k);
+    }
+    off += k;
+  }
+}
+
 sw_rc sw_tokenizer_decode(const sw_tokenizer_t *tok, const int32_t *ids, size_t n_ids, sw_buf_t *out, sw_err_t *err) {
   for (size_t i = 0; i < n_ids; i++) {
     if (ids[i] < 0 || (size_t)ids[i] >= tok->n_tokens)
       return sw_err_set(err, SW_ERR_RANGE, "tokenizer: token id %d out of range [0, %zu)", ids[i], tok->n_tokens);
-    const char *s = tok->tokens[ids[i]];
-    size_t n = tok->token_lens[ids[i]];
     int type = tok->token_types[ids[i]];
-    if (type == SW_TOKEN_CONTROL || type == SW_TOKEN_USER_DEFINED) {
-      sw_buf_append(out, s, n);
-      continue;
-    }
-    for (size_t off = 0; off < n;) {
-      uint32_t cp;
-      size_t k = utf8_next((const unsigned char *)s + off, n - off, &cp);
-      int byte = cp < 0x200 ? tok->cp_byte[cp] : -1;
-      if (byte >= 0) {
-        char ch = (char)byte;
-        sw_buf_append(out, &ch, 1);
-      } else {
-        sw_buf_append(out, s + off, k);
-      }
-      off += k;
-    }
+    if (type == SW_TOKEN_CONTROL || type == SW_TOKEN_USER_DEFINED)
+      sw_buf_append(out, tok->tokens[ids[i]], tok->token_lens[ids[i]]);
+    else if (tok->spm)
+      decode_spm_token(tok, ids[i], i == 0, out);
+    else
+      decode_bpe_token(tok, ids[i], out);
   }
   return sw_buf_ok(out) ? SW_OK : sw_err_set(err, SW_ERR_NOMEM, "tokenizer: out of memory");
 }
@@ -446,6 +632,7 @@ void sw_tokenizer_free(sw_tokenizer_t *tok) {
   free(tok->str_table);
   free(tok->pair_table);
   free(tok->specials);
+  free(tok->spm_rank);
   free(tok);
 }
 
@@ -526,10 +713,14 @@ static int special_longer_first(const void *a, const void *b, void *ctx) {
 static sw_rc tokenizer_index_bytes_and_specials(sw_tokenizer_t *tok, sw_err_t *err) {
   memset(tok->cp_byte, 0xFF, sizeof tok->cp_byte);
   for (unsigned b = 0; b < 256; b++) {
-    char s[4];
+    char s[8];
     uint32_t cp = byte_to_cp(b);
-    tok->byte_token[b] = sw_tokenizer_lookup(tok, s, utf8_put(s, cp));
+    tok->byte_utf8_len[b] = (uint8_t)utf8_put(tok->byte_utf8[b], cp);
     tok->cp_byte[cp] = (int16_t)b;
+    if (tok->spm) /* SentencePiece byte-fallback tokens are spelled <0xXX> */
+      tok->byte_token[b] = sw_tokenizer_lookup(tok, s, (size_t)snprintf(s, sizeof s, "<0x%02X>", b));
+    else
+      tok->byte_token[b] = sw_tokenizer_lookup(tok, tok->byte_utf8[b], tok->byte_utf8_len[b]);
   }
   tok->specials = malloc(tok->n_tokens * sizeof *tok->specials);
   if (!tok->specials) return sw_err_set(err, SW_ERR_NOMEM, "tokenizer: out of memory");
@@ -540,22 +731,63 @@ static sw_rc tokenizer_index_bytes_and_specials(sw_tokenizer_t *tok, sw_err_t *e
   return SW_OK;
 }
 
+/* Dense ranks of the scores of the tokens that can be merge results (0 = highest score): equal scores share a
+ * rank, so ties fall to the leftmost pair as in SentencePiece's BPE.  Control, unknown, byte and unused tokens
+ * get -1: SentencePiece never merges into them. */
+static int cmp_score_desc(const void *a, const void *b, void *ctx) {
+  const float *sc = ctx;
+  float x = sc[*(const int32_t *)a], y = sc[*(const int32_t *)b];
+  return x > y ? -1 : x < y ? 1 : 0;
+}
+
+static sw_rc spm_ranks(sw_tokenizer_t *tok, const float *scores, sw_err_t *err) {
+  int32_t *order = malloc(tok->n_tokens * sizeof *order);
+  tok->spm_rank = malloc(tok->n_tokens * sizeof *tok->spm_rank);
+  if (!order || !tok->spm_rank) {
+    free(order);
+    return sw_err_set(err, SW_ERR_NOMEM, "tokenizer: out of memory");
+  }
+  for (size_t i = 0; i < tok->n_tokens; i++) order[i] = (int32_t)i;
+  qsort_r(order, tok->n_tokens, sizeof *order, cmp_score_desc, (void *)scores);
+  int32_t rank = -1;
+  for (size_t i = 0; i < tok->n_tokens; i++) {
+    if (i == 0 || scores[order[i]] != scores[order[i - 1]]) rank++;
+    int t = tok->token_types[order[i]];
+    int mergeable = t != SW_TOKEN_CONTROL && t != SW_TOKEN_UNKNOWN && t != SW_TOKEN_BYTE && t != SW_TOKEN_UNUSED;
+    tok->spm_rank[order[i]] = mergeable && isfinite(scores[order[i]]) ? rank : -1;
+  }
+  free(order);
+  return SW_OK;
+}
+
+/* The pre-tokenizer id of a tokenizer.ggml.pre name (llama.cpp's spellings of the Llama 3 one included). */
+static sw_rc parse_pre(const char *pre, int *out, sw_err_t *err) {
+  if (strcmp(pre, "smollm") == 0) *out = PRE_SMOLLM;
+  else if (strcmp(pre, "gpt2") == 0 || strcmp(pre, "default") == 0) *out = PRE_GPT2;
+  else if (strcmp(pre, "llama-bpe") == 0 || strcmp(pre, "llama3") == 0 || strcmp(pre, "llama-v3") == 0) *out = PRE_LLAMA3;
+  else
+    return sw_err_set(err, SW_ERR_UNSUPPORTED,
+                      "tokenizer: pre-tokenizer '%s' is not supported (smollm, gpt2, default, llama-bpe)", pre);
+  return SW_OK;
+}
+
 sw_rc sw_tokenizer_create(sw_tokenizer_t **out, const sw_vocab_spec_t *spec, sw_err_t *err) {
   if (!spec->n_tokens || spec->n_tokens > INT32_MAX / 2)
     return sw_err_set(err, SW_ERR_INVALID, "tokenizer: vocabulary size %zu out of range", spec->n_tokens);
-  const char *pre = spec->pre ? spec->pre : "gpt2";
-  int split_digits;
-  if (strcmp(pre, "smollm") == 0) split_digits = 1;
-  else if (strcmp(pre, "gpt2") == 0 || strcmp(pre, "default") == 0) split_digits = 0;
-  else return sw_err_set(err, SW_ERR_UNSUPPORTED, "tokenizer: pre-tokenizer '%s' is not supported (smollm, gpt2)", pre);
+  int pre = PRE_GPT2;
+  sw_rc prc = spec->spm ? SW_OK : parse_pre(spec->pre ? spec->pre : "gpt2", &pre, err);
+  if (prc) return prc;
+  if (spec->spm && !spec->scores) return sw_err_set(err, SW_ERR_INVALID, "tokenizer: SentencePiece vocabulary without scores");
   if (spec->unk_id >= (int32_t)spec->n_tokens)
     return sw_err_set(err, SW_ERR_RANGE, "tokenizer: unknown-token id %d out of range", spec->unk_id);
   sw_tokenizer_t *tok = calloc(1, sizeof *tok);
   if (!tok) return sw_err_set(err, SW_ERR_NOMEM, "tokenizer: out of memory");
-  tok->split_digits = split_digits;
+  tok->pre = pre;
+  tok->spm = spec->spm;
+  tok->add_space_prefix = spec->add_space_prefix;
   tok->unk_id = spec->unk_id;
   sw_rc rc = tokenizer_copy_vocab(tok, spec, err);
-  if (!rc) rc = tokenizer_add_merges(tok, spec, err);
+  if (!rc) rc = spec->spm ? spm_ranks(tok, spec->scores, err) : tokenizer_add_merges(tok, spec, err);
   if (!rc) rc = tokenizer_index_bytes_and_specials(tok, err);
   if (rc) {
     sw_tokenizer_free(tok);

@@ -1,7 +1,12 @@
-/* sw_tokenizer: byte-level BPE (GPT-2 family) built from a vocabulary and merge list, as stored in GGUF
- * metadata (tokenizer.ggml.tokens / merges / token_type), with the pre-tokenizers "smollm" (each numeric
- * code point alone, then the GPT-2 split) and "gpt2".  Encoding matches llama.cpp's rules (docs/models.md §2):
- * no BOS, no space prefix, no normalisation; merges by lowest rank, leftmost first.
+/* sw_tokenizer: the two tokenizer families of Llama-family GGUF files (models/README.md, "Tokenizers"):
+ *  - byte-level BPE (tokenizer.ggml.model "gpt2") from a vocabulary and merge list, with the pre-tokenizers
+ *    "smollm" (each numeric code point alone, then the GPT-2 split), "gpt2" and "llama-bpe" (Llama 3's split:
+ *    case-insensitive contractions, digits in runs of at most 3, newlines kept apart; a piece that is itself a
+ *    token is emitted without merging).  No BOS, no space prefix, no normalisation; merges by lowest rank,
+ *    leftmost first (docs/models.md §2);
+ *  - SentencePiece BPE (tokenizer.ggml.model "llama") from a vocabulary with scores: spaces become U+2581,
+ *    one U+2581 is prefixed to the text (add_space_prefix), adjacent symbols merge into the highest-scoring
+ *    token (leftmost on ties), and a symbol that is no token falls back to its <0xXX> byte tokens.
  * Invalid UTF-8 bytes are kept as single-byte pieces, so decode(encode(x)) == x for any byte string whose
  * bytes all have a byte token (a vocabulary may lack 0xC0, 0xC1, 0xF5..0xFF: those become unk_id).
  * A built tokenizer is immutable: encode/decode may run from several threads at once. */
@@ -35,6 +40,9 @@ typedef struct sw_vocab_spec {
   const int32_t     *token_types; /* token_types[n_tokens] or NULL (all normal) */
   const char        *pre;         /* pre-tokenizer name: "smollm" or "gpt2" (NULL = "gpt2") */
   int32_t            unk_id;      /* id used when no byte token exists, or -1 */
+  int                spm;         /* 1: SentencePiece BPE (scores, no merges, pre ignored); 0: byte-level BPE */
+  const float       *scores;      /* spm: scores[n_tokens] (higher merges first) */
+  int                add_space_prefix; /* spm: prefix U+2581 to each text fragment */
 } sw_vocab_spec_t;
 
 /* Builds a tokenizer (copies everything it needs from spec).  Errors: a merge naming an unknown token or an

@@ -1,5 +1,6 @@
-/* sw_tokenizer_gguf: a tokenizer from GGUF metadata (tokenizer.ggml.model must be "gpt2"; pre-tokenizer
- * from tokenizer.ggml.pre; tokens, merges, token_type, unknown_token_id). */
+/* sw_tokenizer_gguf: a tokenizer from GGUF metadata (tokenizer.ggml.model "gpt2": byte-level BPE, pre-tokenizer
+ * from tokenizer.ggml.pre, merges; "llama": SentencePiece BPE with scores and add_space_prefix; both: tokens,
+ * token_type, unknown_token_id).  Any other model is SW_ERR_UNSUPPORTED naming it. */
 #ifndef SW_TOKENIZER_GGUF_H
 #define SW_TOKENIZER_GGUF_H
 #include "common/sw_err.h"

@@ -1,7 +1,8 @@
 /* sw_types: the tensor element types of GGUF/ggml (ids from ggml's enum ggml_type, never reused) and one
  * type-traits table giving each type's name, block size and block byte size, the only place sizes come
- * from.  Dequantisation to f32 exists for F32, F16, BF16, Q8_0, Q4_0, Q4_1 and Q6_K (block layouts:
- * ggml/src/ggml-common.h, described in docs/models.md §2); every other type is reported as unsupported. */
+ * from.  Dequantisation to f32 exists for F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K,
+ * Q5_K and Q6_K (block layouts: ggml/src/ggml-common.h, described in docs/models.md §2 and models/README.md);
+ * every other type (the IQ*, TQ*, MXFP4 families, Q8_1/Q8_K, integers) is reported as unsupported. */
 #ifndef SW_TYPES_H
 #define SW_TYPES_H
 #include <stddef.h>
@@ -72,6 +73,11 @@ size_t sw_type_row_bytes(uint32_t type, uint64_t n);
  * the type when the type has no dequantiser; SW_ERR_INVALID when n is not a whole number of blocks.
  * tensor_name is used only for the message (may be NULL). */
 sw_rc sw_dequant(float *y, const void *src, size_t n, uint32_t type, const char *tensor_name, sw_err_t *err);
+
+/* sw_dequant for a tensor whose data is src_bytes long: SW_ERR_INVALID naming the tensor when src_bytes is
+ * not exactly the size of n elements' blocks (a truncated or padded tensor is refused, never read past). */
+sw_rc sw_dequant_bytes(float *y, const void *src, size_t src_bytes, size_t n, uint32_t type, const char *tensor_name,
+                       sw_err_t *err);
 
 /* IEEE 754 binary16 bits to float (exact, including subnormals, inf and NaN). */
 float sw_f16_to_f32(uint16_t h);

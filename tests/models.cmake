@@ -51,3 +51,15 @@ sw_unit_test(quant ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_quant.c LIBS sw_kernels
 set_tests_properties(quant PROPERTIES FIXTURES_REQUIRED quant_ref ENVIRONMENT "SW_QUANT_REF_DIR=${SW_MODEL_REF_DIR}")
 # `sparsweep bench model` argument handling only (the benchmark itself is never a timed test).
 sw_script_test(bench_model_usage COMMAND sh -c "(\"$SPARSWEEP\" bench model --bogus 2>/dev/null && exit 1 || test $? -eq 2) && (\"$SPARSWEEP\" bench model --threads 0 2>/dev/null && exit 1 || test $? -eq 2) && \"$SPARSWEEP\" bench model --help | grep -q llama-bench" TIMEOUT 30 LABELS e2e)
+# Q5_0/Q5_1 and K-quant dequantisers and a mixed-type (Q4_K_M-style) model against files written by the `gguf`
+# package (tests/reference/gen_kquant_ref.py, run as a ctest fixture; needs no model file).
+set(SW_KQUANT_REF_DIR ${PROJECT_BINARY_DIR}/tests/kquant_ref)
+file(MAKE_DIRECTORY ${SW_KQUANT_REF_DIR})
+add_test(NAME kquant_reference_fixture
+  COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/reference/gen_kquant_ref.py ${SW_KQUANT_REF_DIR})
+set_tests_properties(kquant_reference_fixture PROPERTIES TIMEOUT 120 LABELS unit FIXTURES_SETUP kquant_ref)
+sw_unit_test(kquant ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_kquant.c LIBS sw_models TIMEOUT 60)
+set_tests_properties(kquant PROPERTIES FIXTURES_REQUIRED kquant_ref ENVIRONMENT "SW_KQUANT_REF_DIR=${SW_KQUANT_REF_DIR}")
+# RoPE scaling from the metadata (Llama 3.1 keys, rope_freqs.weight + linear) against NumPy (same fixture).
+sw_unit_test(rope_scaling ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_rope_scaling.c LIBS sw_models TIMEOUT 60)
+set_tests_properties(rope_scaling PROPERTIES FIXTURES_REQUIRED kquant_ref ENVIRONMENT "SW_KQUANT_REF_DIR=${SW_KQUANT_REF_DIR}")

@@ -119,7 +119,11 @@ def rmsnorm(x, w, eps):
 def rope(x, pos, theta):
     """x: (T, heads, hd); rotates adjacent pairs (2i, 2i+1) by pos * theta^(-2i/hd)."""
     hd = x.shape[-1]
-    inv = theta ** (-np.arange(0, hd, 2, dtype=np.float64) / hd)
+    return rope_rates(x, pos, theta ** (-np.arange(0, hd, 2, dtype=np.float64) / hd))
+
+
+def rope_rates(x, pos, inv):
+    """rope() at given per-pair rates inv (radians per position)."""
     ang = pos[:, None] * inv[None, :]
     c, s = np.cos(ang)[:, None, :], np.sin(ang)[:, None, :]
     a, b = x[..., 0::2], x[..., 1::2]

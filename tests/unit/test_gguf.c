@@ -274,8 +274,9 @@ static void test_type_traits(void **state) {
   (void)state;
   static const struct { uint32_t id; const char *name; size_t block, size; int dq; } expect[] = {
       {0, "f32", 1, 4, 1},     {1, "f16", 1, 2, 1},      {2, "q4_0", 32, 18, 1},  {3, "q4_1", 32, 20, 1},
-      {6, "q5_0", 32, 22, 0},  {7, "q5_1", 32, 24, 0},   {8, "q8_0", 32, 34, 1},  {12, "q4_k", 256, 144, 0},
-      {13, "q5_k", 256, 176, 0}, {14, "q6_k", 256, 210, 1}, {30, "bf16", 1, 2, 1},
+      {6, "q5_0", 32, 22, 1},  {7, "q5_1", 32, 24, 1},   {8, "q8_0", 32, 34, 1},  {12, "q4_k", 256, 144, 1},
+      {13, "q5_k", 256, 176, 1}, {10, "q2_k", 256, 84, 1}, {11, "q3_k", 256, 110, 1},
+      {15, "q8_k", 256, 292, 0}, {16, "iq2_xxs", 256, 66, 0}, {14, "q6_k", 256, 210, 1}, {30, "bf16", 1, 2, 1},
   };
   for (size_t i = 0; i < sizeof expect / sizeof expect[0]; i++) {
     const sw_type_traits_t *t = sw_type_traits_get(expect[i].id);
@@ -315,16 +316,23 @@ static void test_f16_hand_values(void **state) {
   assert_true(sw_bf16_bits_to_f32(0x3F80) == 1.0f);
 }
 
-/* Unsupported types are errors naming the tensor and the type. */
+/* Unsupported types are errors naming the tensor and the type; a byte size that does not match the block
+ * count is refused naming the tensor. */
 static void test_unsupported_type_message(void **state) {
   (void)state;
-  uint8_t block[22] = {0};
-  float y[32];
+  uint8_t block[84] = {0};
+  float y[256];
   sw_err_t err = {0};
-  assert_int_equal(sw_dequant(y, block, 32, SW_TYPE_Q5_0, "blk.3.ffn_up.weight", &err), SW_ERR_UNSUPPORTED);
+  assert_int_equal(sw_dequant(y, block, 256, SW_TYPE_IQ2_XXS, "blk.3.ffn_up.weight", &err), SW_ERR_UNSUPPORTED);
   assert_non_null(strstr(err.msg, "blk.3.ffn_up.weight"));
-  assert_non_null(strstr(err.msg, "q5_0"));
+  assert_non_null(strstr(err.msg, "iq2_xxs"));
+  assert_non_null(strstr(err.msg, "q5_k")); /* the list of supported types comes from the table */
   assert_int_equal(sw_dequant(y, block, 31, SW_TYPE_Q4_0, "x", &err), SW_ERR_INVALID);
+  /* one Q2_K block is 84 bytes: 83 or 85 bytes for 256 elements is refused, 84 accepted */
+  assert_int_equal(sw_dequant_bytes(y, block, 83, 256, SW_TYPE_Q2_K, "blk.0.attn_v.weight", &err), SW_ERR_INVALID);
+  assert_non_null(strstr(err.msg, "blk.0.attn_v.weight"));
+  assert_int_equal(sw_dequant_bytes(y, block, 85, 256, SW_TYPE_Q2_K, "t", &err), SW_ERR_INVALID);
+  assert_int_equal(sw_dequant_bytes(y, block, 84, 256, SW_TYPE_Q2_K, "t", &err), SW_OK);
 }
 
 int main(void) {
