@@ -53,12 +53,11 @@
 #include "kernels/sw_sde.h"
 #include "models/sw_calib.h"
 #include "models/sw_eval.h"
-#include "models/sw_gguf.h"
 #include "models/sw_llama.h"
 #include "models/sw_llama_native.h"
 #include "models/sw_method.h"
 #include "models/sw_method_native.h"
-#include "models/sw_tokenizer_gguf.h"
+#include "models/sw_tokenizer_hf.h"
 #include "kernels/sw_isa.h"
 #include "models/sw_wffn.h"
 #include "workers/sw_counters.h"
@@ -187,11 +186,8 @@ static void tm_calibx_destroy(void *v) {
 static sw_rc load_model(tm_model_t **out, const char *path, sw_err_t *err) {
   tm_model_t *m = calloc(1, sizeof *m);
   if (!m) return sw_err_set(err, SW_ERR_NOMEM, "model: out of memory");
-  sw_rc rc = sw_llama_load(&m->model, path, err);
-  sw_gguf_t *g = NULL;
-  if (!rc) rc = sw_gguf_open(path, &g, err);
-  if (!rc) rc = sw_tokenizer_from_gguf(g, &m->tok, err);
-  sw_gguf_close(g);
+  sw_rc rc = sw_llama_load(&m->model, path, err); /* a directory is a Hugging Face checkpoint (models/sw_hf.h) */
+  if (!rc) rc = sw_tokenizer_open(path, &m->tok, err);
   if (rc) {
     if (m->model.w.block) sw_llama_free(&m->model);
     free(m);
