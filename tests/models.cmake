@@ -51,3 +51,15 @@ sw_unit_test(quant ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_quant.c LIBS sw_kernels
 set_tests_properties(quant PROPERTIES FIXTURES_REQUIRED quant_ref ENVIRONMENT "SW_QUANT_REF_DIR=${SW_MODEL_REF_DIR}")
 # `sparsweep bench model` argument handling only (the benchmark itself is never a timed test).
 sw_script_test(bench_model_usage COMMAND sh -c "(\"$SPARSWEEP\" bench model --bogus 2>/dev/null && exit 1 || test $? -eq 2) && (\"$SPARSWEEP\" bench model --threads 0 2>/dev/null && exit 1 || test $? -eq 2) && \"$SPARSWEEP\" bench model --help | grep -q llama-bench" TIMEOUT 30 LABELS e2e)
+# Hugging Face checkpoints (models/sw_safetensors, sw_hf, sw_tokenizer_hf): corrupt-file table, tiny hand-made
+# checkpoints, and the SmolLM2 GGUF converted to HF directories by tests/reference/gguf_to_hf.py (`safetensors`,
+# `numpy`, `gguf`; exit 77 = SKIP when `safetensors` is missing), whose logits and ids must equal the GGUF's.
+sw_fuzz_target(safetensors ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_safetensors.c sw_models)
+set(SW_HF_REF_DIR ${PROJECT_BINARY_DIR}/tests/hf_ref)
+file(MAKE_DIRECTORY ${SW_HF_REF_DIR})
+add_test(NAME hf_reference_fixture COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/reference/gguf_to_hf.py
+  ${SW_MODEL_FILE} ${SW_HF_REF_DIR} ${SW_CACHE_BASE}/text/austen.txt)
+set_tests_properties(hf_reference_fixture PROPERTIES TIMEOUT 600 LABELS unit FIXTURES_SETUP hf_ref SKIP_RETURN_CODE 77)
+sw_unit_test(hf ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_hf.c LIBS sw_models TIMEOUT 300)
+set_tests_properties(hf PROPERTIES FIXTURES_REQUIRED hf_ref ENVIRONMENT
+  "SW_HF_REF_DIR=${SW_HF_REF_DIR};SW_MODEL_PATH=${SW_MODEL_FILE};SW_TEXT_PATH=${SW_CACHE_BASE}/text/austen.txt")
