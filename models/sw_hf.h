@@ -15,8 +15,10 @@ int sw_hf_is_dir(const char *path);
 /* Reads a parsed config.json into cfg (vocab from vocab_size; tied_output from tie_word_embeddings).
  * what names the file in messages. */
 sw_rc sw_hf_config_read(sw_llama_config_t *cfg, const sw_json_t *json, const char *what, sw_err_t *err);
-/* Loads dir/config.json and the shards.  m->sha256 is the SHA-256 of the provenance manifest (one line per
- * file: "<sha256>  <name>" for config.json then each shard in name order), m->path the directory. */
+/* Loads dir/config.json and the shards.  m->sha256 is the SHA-256 of the provenance manifest: one line per
+ * file, "<sha256>  <name>\n", for config.json then each shard in name order -- the output of
+ * `sha256sum config.json <shards>` in the directory, so `sha256sum config.json *.safetensors | sha256sum`
+ * reproduces it when every *.safetensors file is a shard.  m->path is the directory. */
 sw_rc sw_llama_load_hf(sw_llama_t *m, const char *dir, sw_err_t *err);
 /* sw_st_read_json (models/sw_safetensors.h) on dir/name. */
 sw_rc sw_hf_read_json(const char *dir, const char *name, size_t cap, sw_json_t **out, char *sha256, sw_err_t *err);

@@ -341,7 +341,6 @@ static sw_rc list_shards(const char *dir, name_list_t *l, sw_err_t *err) {
   }
   closedir(d);
   if (!rc && l->n == 0) rc = sw_err_set(err, SW_ERR_NOTFOUND, "%s: no *.safetensors file", dir);
-  if (!rc) qsort(l->v, l->n, sizeof *l->v, cmp_cstr);
   return rc;
 }
 
@@ -428,6 +427,7 @@ sw_rc sw_st_open_dir(const char *dir, sw_st_t **out, sw_err_t *err) {
   sw_json_t *index = NULL;
   sw_rc rc = read_index(dir, &index, &names, err);
   if (!rc && !index) rc = list_shards(dir, &names, err);
+  if (!rc) qsort(names.v, names.n, sizeof *names.v, cmp_cstr); /* shards in name order, index or not */
   sw_st_t *st = rc ? NULL : st_new(names.n);
   if (!rc && !st) rc = sw_err_set(err, SW_ERR_NOMEM, "out of memory");
   if (!rc) rc = open_shards(st, dir, &names, err);

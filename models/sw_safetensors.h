@@ -56,8 +56,8 @@ typedef struct sw_st {
  * SW_ERR_PARSE, SW_ERR_RANGE, SW_ERR_NOMEM with "safetensors: <what>" naming the tensor/field; *out NULL. */
 sw_rc sw_st_parse(const void *buf, size_t len, sw_st_t **out, sw_err_t *err);
 /* Opens the checkpoint shards of directory dir: the files named by model.safetensors.index.json's weight_map
- * when it exists (each of its tensors must be in the shard it names), else every "*.safetensors" file in dir
- * (sorted by name).  Each file is mapped, hashed (SHA-256) and parsed; a tensor name in two shards is an
+ * when it exists (each of its tensors must be in the shard it names), else every "*.safetensors" file in dir;
+ * shards[] is in file-name (strcmp) order.  Each file is mapped, hashed (SHA-256) and parsed; a tensor name in two shards is an
  * error.  Messages start with the offending file's path. */
 sw_rc sw_st_open_dir(const char *dir, sw_st_t **out, sw_err_t *err);
 void  sw_st_close(sw_st_t *st);

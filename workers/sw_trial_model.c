@@ -53,6 +53,7 @@
 #include "kernels/sw_sde.h"
 #include "models/sw_calib.h"
 #include "models/sw_eval.h"
+#include "models/sw_hf.h"
 #include "models/sw_llama.h"
 #include "models/sw_llama_native.h"
 #include "models/sw_method.h"
@@ -687,6 +688,8 @@ sw_rc sw_trial_run_model(sw_trial_cache_t *cache, const sw_json_t *config, sw_tr
     sw_trial_out_metric(out, "eval_paired", d->paired, "bool");
     put_sparsity(out, &M, &m->model.cfg, 0.5 * (double)c.window);
     put_setup(out, d, &M, cached, calib_s);
+    sw_trial_out_metric(out, "model_hf", sw_hf_is_dir(c.model_path), "bool"); /* provenance: models/sw_hf.h */
+    sw_trial_out_metric(out, "model_sha256", 0, m->model.sha256);              /* the digest as unit, like kernel_isa */
     sw_trial_prune_metrics(&P, out);
     put_native_dense(out, &c, d);
     sw_method_reset_stats(&M);

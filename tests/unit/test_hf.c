@@ -317,6 +317,27 @@ static void test_dir_errors(void **state) {
   for (size_t i = 0; i < sizeof dir_cases / sizeof *dir_cases; i++) run_dir_case(&dir_cases[i]);
 }
 
+/* The model hash of a checkpoint directory equals coreutils' `sha256sum config.json *.safetensors | sha256sum`. */
+static void expect_provenance_is_sha256sum(const char *dir) {
+  write_bytes(dir, "config.json", tiny_config, strlen(tiny_config));
+  sw_llama_t m;
+  sw_err_t err = {0};
+  if (sw_llama_load(&m, dir, &err)) fail_msg("%s", err.msg);
+  char cmd[600], want[65] = "";
+  snprintf(cmd, sizeof cmd, "cd '%s' && LC_ALL=C sha256sum config.json *.safetensors | sha256sum", dir);
+  FILE *p = popen(cmd, "r");
+  assert_non_null(p);
+  if (!fgets(want, sizeof want, p) || strlen(want) != 64) {
+    pclose(p);
+    sw_llama_free(&m);
+    printf("  SKIP: sha256sum not available\n");
+    skip();
+  }
+  pclose(p);
+  assert_string_equal(m.sha256, want);
+  sw_llama_free(&m);
+}
+
 /* Shards: a name in two files; an index naming the wrong shard or a missing one; no shard at all. */
 static void test_shard_errors(void **state) {
   (void)state;
@@ -336,6 +357,7 @@ static void test_shard_errors(void **state) {
   assert_int_equal(st->n_shards, 2);
   assert_int_equal(st->n_tensors, TINY_N);
   sw_st_close(st);
+  expect_provenance_is_sha256sum(g_tmp);
   const char *wrong = "{\"weight_map\":{\"model.norm.weight\":\"model-00002-of-00002.safetensors\","
                       "\"model.layers.0.mlp.up_proj.weight\":\"model-00002-of-00002.safetensors\"}}";
   write_bytes(g_tmp, "model.safetensors.index.json", wrong, strlen(wrong));
