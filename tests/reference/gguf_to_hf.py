@@ -19,16 +19,24 @@ import os
 import struct
 import sys
 
+SKIP = 77
+
+
+def skip(why):
+    """Exit 77 (ctest SKIP), first removing a previous run's f32/config.json so the C test skips too."""
+    if len(sys.argv) > 2 and os.path.exists(os.path.join(sys.argv[2], "f32", "config.json")):
+        os.remove(os.path.join(sys.argv[2], "f32", "config.json"))
+    print(f"gguf_to_hf: SKIP: {why}")
+    sys.exit(SKIP)
+
+
 try:
     import numpy as np
     from safetensors.numpy import save_file
     from gguf import GGUFReader
     from gguf.quants import dequantize
 except ImportError as e:  # the test is skipped, never passed
-    print(f"gguf_to_hf: SKIP: {e} (pip install safetensors; scripts/setup.sh pins it)")
-    sys.exit(77)
-
-SKIP = 77
+    skip(f"{e} (pip install safetensors; scripts/setup.sh pins it)")
 TOKEN_CONTROL, TOKEN_USER_DEFINED = 3, 4
 
 
@@ -215,8 +223,7 @@ def main():
         raise SystemExit(__doc__)
     model, out = sys.argv[1], sys.argv[2]
     if not os.path.exists(model):
-        print(f"gguf_to_hf: SKIP: model {model} not found (scripts/fetch_model.sh)")
-        sys.exit(SKIP)
+        skip(f"model {model} not found (scripts/fetch_model.sh)")
     reader = GGUFReader(model)
     arch = field(reader, "general.architecture")
     n_head = int(field(reader, f"{arch}.attention.head_count"))
