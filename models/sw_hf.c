@@ -200,8 +200,7 @@ sw_rc sw_hf_read_json(const char *dir, const char *name, size_t cap, sw_json_t *
   return sw_st_read_json(path, cap, out, sha256, err);
 }
 
-/* SHA-256 over "<config sha>  config.json\n" and "<shard sha>  <shard file name>\n" per shard. */
-static void hf_provenance(sw_llama_t *m, const char *config_sha, const sw_st_t *st) {
+void sw_hf_manifest_sha256(const char *config_sha, const sw_st_t *st, char out[65]) {
   sw_sha256_t h;
   sw_sha256_init(&h);
   char line[4200];
@@ -214,7 +213,7 @@ static void hf_provenance(sw_llama_t *m, const char *config_sha, const sw_st_t *
   }
   uint8_t d[32];
   sw_sha256_final(&h, d);
-  sw_digest_hex(d, m->sha256);
+  sw_digest_hex(d, out);
 }
 
 static sw_rc hf_check_vocab(const sw_llama_config_t *c, const sw_st_t *st, sw_err_t *err) {
@@ -241,7 +240,7 @@ sw_rc sw_llama_load_hf(sw_llama_t *m, const char *dir, sw_err_t *err) {
   if (!rc) rc = hf_each_tensor(m, st, dir, 1, err);
   if (!rc) {
     sw_llama_weights_ready(m);
-    hf_provenance(m, config_sha, st);
+    sw_hf_manifest_sha256(config_sha, st, m->sha256);
     snprintf(m->path, sizeof m->path, "%s", dir);
   } else {
     sw_llama_free(m);

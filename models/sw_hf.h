@@ -9,6 +9,7 @@
 #include "common/sw_err.h"
 #include "common/sw_json.h"
 #include "models/sw_llama.h"
+#include "models/sw_safetensors.h"
 
 /* 1 when path names a directory (an HF checkpoint), 0 otherwise (a GGUF file). */
 int sw_hf_is_dir(const char *path);
@@ -20,6 +21,8 @@ sw_rc sw_hf_config_read(sw_llama_config_t *cfg, const sw_json_t *json, const cha
  * `sha256sum config.json <shards>` in the directory, so `sha256sum config.json *.safetensors | sha256sum`
  * reproduces it when every *.safetensors file is a shard.  m->path is the directory. */
 sw_rc sw_llama_load_hf(sw_llama_t *m, const char *dir, sw_err_t *err);
+/* The manifest hash above from config.json's SHA-256 and the opened shards (models/sw_safetensors.h). */
+void sw_hf_manifest_sha256(const char *config_sha, const sw_st_t *st, char out[65]);
 /* sw_st_read_json (models/sw_safetensors.h) on dir/name. */
 sw_rc sw_hf_read_json(const char *dir, const char *name, size_t cap, sw_json_t **out, char *sha256, sw_err_t *err);
 
