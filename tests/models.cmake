@@ -60,6 +60,6 @@ file(MAKE_DIRECTORY ${SW_HF_REF_DIR})
 add_test(NAME hf_reference_fixture COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/reference/gguf_to_hf.py
   ${SW_MODEL_FILE} ${SW_HF_REF_DIR} ${SW_CACHE_BASE}/text/austen.txt)
 set_tests_properties(hf_reference_fixture PROPERTIES TIMEOUT 600 LABELS unit FIXTURES_SETUP hf_ref SKIP_RETURN_CODE 77)
-sw_unit_test(hf ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_hf.c LIBS sw_models TIMEOUT 300)
+sw_unit_test(hf ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_hf.c LIBS sw_workers TIMEOUT 400)
 set_tests_properties(hf PROPERTIES FIXTURES_REQUIRED hf_ref ENVIRONMENT
-  "SW_HF_REF_DIR=${SW_HF_REF_DIR};SW_MODEL_PATH=${SW_MODEL_FILE};SW_TEXT_PATH=${SW_CACHE_BASE}/text/austen.txt")
+  "SW_HF_REF_DIR=${SW_HF_REF_DIR};SW_MODEL_PATH=${SW_MODEL_FILE};SW_TEXT_PATH=${SW_CACHE_BASE}/text/austen.txt;SPARSWEEP_CACHE=${PROJECT_BINARY_DIR}/tests/model_trial_cache")

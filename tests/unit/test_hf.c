@@ -26,6 +26,7 @@
 #include "models/sw_safetensors.h"
 #include "models/sw_tokenizer_hf.h"
 #include "tests/unit/sw_test_util.h"
+#include "workers/sw_trial.h"
 
 /* ---- writing test files ---- */
 
@@ -571,13 +572,80 @@ static void test_tokenizer_ids(void **state) {
   sw_tokenizer_free(th);
 }
 
+/* ---- 4. the model workload on a checkpoint directory ---- */
+
+/* One model-workload trial (workers/sw_trial_model.c) on model path `model`; returns the result JSON. */
+static sw_json_t *run_trial(sw_trial_cache_t *cache, const char *model, const char *text) {
+  char cfg_text[4096];
+  snprintf(cfg_text, sizeof cfg_text,
+           "{\"workload\":\"model\",\"model\":\"%s\",\"text\":\"%s\",\"calib_tokens\":64,\"eval_tokens\":64,"
+           "\"window\":32,\"prompt_tokens\":8,\"decode_tokens\":2,\"repetitions\":1,\"warmup\":0,\"layers\":\"0-3\","
+           "\"method\":\"cats\",\"sparsity\":0.5,\"weights\":\"f32\"}", model, text);
+  sw_json_t *cfg = NULL, *res = NULL;
+  sw_err_t err = {0};
+  assert_int_equal(sw_json_parse(cfg_text, strlen(cfg_text), &cfg, &err), SW_OK);
+  sw_trial_out_t out;
+  sw_trial_out_init(&out);
+  sw_rc rc = sw_trial_prepare_model(cache, cfg, &err);
+  if (!rc) rc = sw_trial_run_model(cache, cfg, &out, &err);
+  if (rc) fail_msg("trial on %s: %s", model, err.msg);
+  sw_buf_t b = SW_BUF_INIT;
+  sw_trial_out_json(&out, &b);
+  assert_int_equal(sw_json_parse(b.data, b.len, &res, &err), SW_OK);
+  sw_buf_free(&b);
+  sw_trial_out_free(&out);
+  sw_json_free(cfg);
+  return res;
+}
+
+/* A metric entry by name (model_sha256 carries the digest as its unit). */
+static const sw_json_t *metric_item(const sw_json_t *res, const char *name) {
+  const sw_json_t *ms = sw_json_get(res, "metrics");
+  for (size_t i = 0; ms && i < ms->count; i++) {
+    const sw_json_t *n = sw_json_get(&ms->items[i], "name");
+    if (n && n->kind == SW_JSON_STRING && strcmp(n->string, name) == 0) return &ms->items[i];
+  }
+  fail_msg("metric '%s' missing", name);
+  return NULL;
+}
+
+static double metric_value(const sw_json_t *res, const char *name) {
+  return sw_json_get(metric_item(res, name), "value")->number;
+}
+
+/* `model: DIR` runs the workload (calibration, CATS at 0.5, evaluation) with the GGUF's exact numbers. */
+static void test_model_workload_on_dir(void **state) {
+  (void)state;
+  const char *dir = hf_ref_dir(), *gguf = gguf_path(), *text = getenv("SW_TEXT_PATH");
+  if (!dir || !gguf || !text || access(text, R_OK) != 0) {
+    printf("  SKIP: needs SW_HF_REF_DIR, SW_MODEL_PATH and SW_TEXT_PATH\n");
+    skip();
+  }
+  char f32[4096];
+  snprintf(f32, sizeof f32, "%s/f32", dir);
+  sw_trial_cache_t cache = {0};
+  sw_json_t *rg = run_trial(&cache, gguf, text), *rh = run_trial(&cache, f32, text);
+  static const char *const same[] = {"ppl", "ppl_dense", "kl", "achieved_sparsity", "eval_tokens"};
+  for (size_t i = 0; i < sizeof same / sizeof *same; i++) {
+    printf("  %-18s GGUF %.9g  HF %.9g\n", same[i], metric_value(rg, same[i]), metric_value(rh, same[i]));
+    assert_true(metric_value(rg, same[i]) == metric_value(rh, same[i]));
+  }
+  assert_true(metric_value(rg, "model_hf") == 0.0 && metric_value(rh, "model_hf") == 1.0);
+  const char *hash = sw_json_get(metric_item(rh, "model_sha256"), "unit")->string;
+  assert_int_equal(strlen(hash), 64);
+  assert_string_not_equal(hash, sw_json_get(metric_item(rg, "model_sha256"), "unit")->string);
+  sw_json_free(rg);
+  sw_json_free(rh);
+  sw_trial_cache_free(&cache);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_corrupt_table),    cmocka_unit_test(test_dtype_conversion),
       cmocka_unit_test(test_tiny_permutation), cmocka_unit_test(test_dir_errors),
       cmocka_unit_test(test_shard_errors),     cmocka_unit_test(test_tokenizer_json),
       cmocka_unit_test(test_gguf_equals_hf_f32), cmocka_unit_test(test_f16_bf16_shards),
-      cmocka_unit_test(test_tokenizer_ids),
+      cmocka_unit_test(test_tokenizer_ids),    cmocka_unit_test(test_model_workload_on_dir),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
