@@ -3,7 +3,9 @@
  * text, achieved sparsity, FLOPs, and decode latency + prefill throughput of dense and method measured in the
  * same trial (interleaved repetitions).
  * Config keys (flat JSON; defaults in parentheses):
- *   model (cache/models/SmolLM2-135M-Instruct.Q4_1.gguf under $SPARSWEEP_CACHE or ./cache)
+ *   model (cache/models/SmolLM2-135M-Instruct.Q4_1.gguf under $SPARSWEEP_CACHE or ./cache): a GGUF file, or a
+ *                                  Hugging Face checkpoint directory (config.json, *.safetensors, tokenizer.json;
+ *                                  models/sw_hf.h); weights: native then runs on f32 (no quantised blocks)
  *   text (cache/text/austen.txt)   any UTF-8 text file
  *   method ("dense")               dense | topk | cats (alias threshold) | chess | cett | random | teal | d2dmoe |
  *                                  moefication | dejavu
@@ -33,7 +35,9 @@
  * ffn_flops_saved, model_flops_per_token, model_flops_dense_per_token, model_flops_saved (attention at the mean
  * context window/2); decode_s_dense, decode_s_sparse (median s/token), decode_speedup (median of per-repetition
  * dense/method ratios), prefill_tok_s_dense/_sparse, prefill_speedup; calib/eval byte spans and token counts,
- * calib_cached, calib_seconds, model_changed (activation replaced), level, eval_windows, eval_scored_tokens.
+ * calib_cached, calib_seconds, model_changed (activation replaced), level, eval_windows, eval_scored_tokens;
+ * model_hf (1 when model is a checkpoint directory), model_sha256 (value 0, the digest as its unit: the GGUF
+ * file's SHA-256, or a directory's manifest hash over config.json and the shards, models/sw_hf.h).
  * Samples: decode_dense/decode_sparse (median per-token decode time per repetition) and prefill_dense/
  * prefill_sparse (prompt time), interleaved dense, method per repetition.  Counters (config papi_events, default
  * presets + the kernels' SDE events) over the timed decode steps: series decode_dense / decode_sparse.
