@@ -175,23 +175,18 @@ static sw_rc hf_load_tensor(const sw_st_t *st, const sw_llama_config_t *c, const
   return rc;
 }
 
-/* Visits every tensor the config needs: check only, or check and load into m's weight block. */
-static sw_rc hf_each_tensor(sw_llama_t *m, const sw_st_t *st, const char *dir, int load, sw_err_t *err) {
-  sw_rc rc = SW_OK;
-  for (int f = 0; !rc && f < SW_LF_COUNT; f++) {
-    sw_llama_family_t fam = (sw_llama_family_t)f;
-    if (fam == SW_LF_OUTPUT && m->cfg.tied_output) continue;
-    int64_t ne[2];
-    sw_llama_tensor_shape(&m->cfg, fam, ne);
-    size_t per = (size_t)ne[0] * (size_t)ne[1];
-    int layers = sw_llama_family_per_layer(fam) ? m->cfg.n_layer : 1;
-    for (int l = 0; !rc && l < layers; l++) {
-      const sw_st_tensor_t *t = NULL;
-      rc = hf_check_tensor(st, &m->cfg, fam, l, dir, &t, err);
-      if (!rc && load) rc = hf_load_tensor(st, &m->cfg, t, fam, *sw_llama_family_ptr(&m->w, fam) + per * (size_t)l, err);
-    }
-  }
-  return rc;
+typedef struct hf_visit {
+  const sw_llama_config_t *cfg;
+  const sw_st_t           *st;
+  const char              *dir;
+} hf_visit_t;
+
+/* sw_llama_tensor_fn for a checkpoint: check the tensor, then convert it when dst is set. */
+static sw_rc hf_tensor(void *ctx, sw_llama_family_t fam, int layer, float *dst, sw_err_t *err) {
+  const hf_visit_t *v = ctx;
+  const sw_st_tensor_t *t = NULL;
+  sw_rc rc = hf_check_tensor(v->st, v->cfg, fam, layer, v->dir, &t, err);
+  return !rc && dst ? hf_load_tensor(v->st, v->cfg, t, fam, dst, err) : rc;
 }
 
 sw_rc sw_hf_read_json(const char *dir, const char *name, size_t cap, sw_json_t **out, char *sha256, sw_err_t *err) {
@@ -235,9 +230,10 @@ sw_rc sw_llama_load_hf(sw_llama_t *m, const char *dir, sw_err_t *err) {
   sw_json_free(config);
   if (!rc) rc = sw_st_open_dir(dir, &st, err);
   if (!rc) rc = hf_check_vocab(&m->cfg, st, err);
-  if (!rc) rc = hf_each_tensor(m, st, dir, 0, err); /* every name, shape and dtype before any allocation */
+  hf_visit_t visit = {&m->cfg, st, dir};
+  if (!rc) rc = sw_llama_each_tensor(m, 0, hf_tensor, &visit, err); /* every name, shape, dtype before allocating */
   if (!rc) rc = sw_llama_weights_alloc(m, err);
-  if (!rc) rc = hf_each_tensor(m, st, dir, 1, err);
+  if (!rc) rc = sw_llama_each_tensor(m, 1, hf_tensor, &visit, err);
   if (!rc) {
     sw_llama_weights_ready(m);
     sw_hf_manifest_sha256(config_sha, st, m->sha256);

@@ -209,8 +209,7 @@ void sw_llama_weights_ready(sw_llama_t *m) {
   }
 }
 
-/* Visits every tensor the config needs: check only (dst NULL) or check and load. */
-static sw_rc each_tensor(sw_llama_t *m, const sw_gguf_t *g, int load, sw_err_t *err) {
+sw_rc sw_llama_each_tensor(sw_llama_t *m, int load, sw_llama_tensor_fn fn, void *ctx, sw_err_t *err) {
   sw_rc rc = SW_OK;
   for (int f = 0; !rc && f < SW_LF_COUNT; f++) {
     sw_llama_family_t fam = (sw_llama_family_t)f;
@@ -219,21 +218,32 @@ static sw_rc each_tensor(sw_llama_t *m, const sw_gguf_t *g, int load, sw_err_t *
     sw_llama_tensor_shape(&m->cfg, fam, ne);
     size_t per = (size_t)ne[0] * (size_t)ne[1];
     int layers = sw_llama_family_per_layer(fam) ? m->cfg.n_layer : 1;
-    for (int l = 0; !rc && l < layers; l++) {
-      const sw_gguf_tensor_t *t = NULL;
-      rc = check_tensor(m, g, fam, l, &t, err);
-      if (!rc && load) rc = load_tensor(t, fam, *sw_llama_family_ptr(&m->w, fam) + per * (size_t)l, err);
-    }
+    for (int l = 0; !rc && l < layers; l++)
+      rc = fn(ctx, fam, l, load ? *sw_llama_family_ptr(&m->w, fam) + per * (size_t)l : NULL, err);
   }
   return rc;
+}
+
+typedef struct gguf_visit {
+  const sw_llama_t *m;
+  const sw_gguf_t  *g;
+} gguf_visit_t;
+
+/* sw_llama_tensor_fn for a GGUF file: check the tensor, then dequantise it when dst is set. */
+static sw_rc gguf_tensor(void *ctx, sw_llama_family_t fam, int layer, float *dst, sw_err_t *err) {
+  const gguf_visit_t *v = ctx;
+  const sw_gguf_tensor_t *t = NULL;
+  sw_rc rc = check_tensor(v->m, v->g, fam, layer, &t, err);
+  return !rc && dst ? load_tensor(t, fam, dst, err) : rc;
 }
 
 sw_rc sw_llama_load_gguf(sw_llama_t *m, const sw_gguf_t *g, sw_err_t *err) {
   memset(m, 0, sizeof *m);
   sw_rc rc = sw_llama_config_read(&m->cfg, g, err);
-  if (!rc) rc = each_tensor(m, g, 0, err); /* every shape is validated before anything is allocated */
+  gguf_visit_t visit = {m, g};
+  if (!rc) rc = sw_llama_each_tensor(m, 0, gguf_tensor, &visit, err); /* every shape before any allocation */
   if (!rc) rc = sw_llama_weights_alloc(m, err);
-  if (!rc) rc = each_tensor(m, g, 1, err);
+  if (!rc) rc = sw_llama_each_tensor(m, 1, gguf_tensor, &visit, err);
   if (rc) {
     sw_llama_free(m);
     return rc;

@@ -118,6 +118,11 @@ float **sw_llama_family_ptr(sw_llama_weights_t *w, sw_llama_family_t fam);
  * model has no native (quantised) copies: weights: native runs on f32. */
 sw_rc sw_llama_weights_alloc(sw_llama_t *m, sw_err_t *err);
 void  sw_llama_weights_ready(sw_llama_t *m);
+/* One tensor of a loader: check it (dst NULL) or check it and write it to dst in GGUF orientation. */
+typedef sw_rc (*sw_llama_tensor_fn)(void *ctx, sw_llama_family_t fam, int layer, float *dst, sw_err_t *err);
+/* Calls fn for every tensor m->cfg needs (family order, then layers; output skipped when tied), dst NULL when
+ * load is 0, else the tensor's place in m's weight block.  Stops at the first error. */
+sw_rc sw_llama_each_tensor(sw_llama_t *m, int load, sw_llama_tensor_fn fn, void *ctx, sw_err_t *err);
 
 /* Reads the config from GGUF metadata (general.architecture selects the key prefix; llama-family only). */
 sw_rc sw_llama_config_read(sw_llama_config_t *cfg, const sw_gguf_t *g, sw_err_t *err);
