@@ -76,6 +76,7 @@ static int inspect_hf(const char *dir) {
     sw_json_free(config);
     return SW_EXIT_USAGE;
   }
+  sw_st_hash_shards(st);
   printf("checkpoint %s\n%s  config.json\n", dir, config_sha);
   for (size_t i = 0; i < st->n_shards; i++) printf("%s  %s (%zu bytes)\n", st->shards[i].sha256, st->shards[i].path,
                                                    st->shards[i].len);

@@ -236,6 +236,7 @@ sw_rc sw_llama_load_hf(sw_llama_t *m, const char *dir, sw_err_t *err) {
   if (!rc) rc = sw_llama_each_tensor(m, 1, hf_tensor, &visit, err);
   if (!rc) {
     sw_llama_weights_ready(m);
+    sw_st_hash_shards(st);
     sw_hf_manifest_sha256(config_sha, st, m->sha256);
     snprintf(m->path, sizeof m->path, "%s", dir);
   } else {

@@ -286,7 +286,6 @@ static sw_rc st_map_file(sw_st_shard_t *f, sw_err_t *err) {
     else f->map = p, f->buf = p, f->len = (size_t)sb.st_size;
   }
   close(fd);
-  if (!rc) sw_sha256_hex(f->buf, f->len, f->sha256);
   return rc;
 }
 
@@ -419,6 +418,10 @@ static sw_rc open_shards(sw_st_t *st, const char *dir, const name_list_t *l, sw_
   }
   if (!rc) rc = st_sort_unique(&b);
   return rc;
+}
+
+void sw_st_hash_shards(sw_st_t *st) {
+  for (size_t i = 0; i < st->n_shards; i++) sw_sha256_hex(st->shards[i].buf, st->shards[i].len, st->shards[i].sha256);
 }
 
 sw_rc sw_st_open_dir(const char *dir, sw_st_t **out, sw_err_t *err) {

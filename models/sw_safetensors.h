@@ -42,7 +42,7 @@ typedef struct sw_st_shard {
   const uint8_t *buf;      /* whole file */
   size_t         len;
   void          *map;      /* owned mapping, or NULL for a borrowed buffer */
-  char           sha256[65];
+  char           sha256[65]; /* "" until sw_st_hash_shards */
 } sw_st_shard_t;
 
 typedef struct sw_st {
@@ -57,9 +57,12 @@ typedef struct sw_st {
 sw_rc sw_st_parse(const void *buf, size_t len, sw_st_t **out, sw_err_t *err);
 /* Opens the checkpoint shards of directory dir: the files named by model.safetensors.index.json's weight_map
  * when it exists (each of its tensors must be in the shard it names), else every "*.safetensors" file in dir;
- * shards[] is in file-name (strcmp) order.  Each file is mapped, hashed (SHA-256) and parsed; a tensor name in two shards is an
+ * shards[] is in file-name (strcmp) order.  Each file is mapped and parsed (not hashed: sw_st_hash_shards);
+ * a tensor name in two shards is an
  * error.  Messages start with the offending file's path. */
 sw_rc sw_st_open_dir(const char *dir, sw_st_t **out, sw_err_t *err);
+/* Fills every shard's sha256 (reads every byte: seconds for a large checkpoint). */
+void  sw_st_hash_shards(sw_st_t *st);
 void  sw_st_close(sw_st_t *st);
 
 /* Tensor by exact name, or NULL. */
