@@ -52,16 +52,24 @@ static void write_bytes(const char *dir, const char *name, const void *buf, size
   fclose(f);
 }
 
-/* A safetensors image: u64 header length (header_len_field, or the real length when UINT64_MAX), header,
- * data_len bytes of data (byte i = i). */
-static void write_st(const char *dir, const char *name, const char *header, size_t data_len, uint64_t len_field) {
-  size_t hl = strlen(header), total = 8 + hl + data_len;
-  uint8_t *buf = malloc(total);
+/* A safetensors image in memory: u64 header length (len_field, or the real length when UINT64_MAX), header,
+ * data_len bytes of data (data, or byte i = i when NULL).  *total gets its size; caller frees. */
+static uint8_t *st_image(const char *header, const void *data, size_t data_len, uint64_t len_field, size_t *total) {
+  size_t hl = strlen(header);
+  uint8_t *buf = malloc(8 + hl + data_len);
   assert_non_null(buf);
   uint64_t n = len_field == UINT64_MAX ? hl : len_field;
   for (int i = 0; i < 8; i++) buf[i] = (uint8_t)(n >> (8 * i));
   memcpy(buf + 8, header, hl);
-  for (size_t i = 0; i < data_len; i++) buf[8 + hl + i] = (uint8_t)i;
+  for (size_t i = 0; i < data_len; i++) buf[8 + hl + i] = data ? ((const uint8_t *)data)[i] : (uint8_t)i;
+  *total = 8 + hl + data_len;
+  return buf;
+}
+
+static void write_st(const char *dir, const char *name, const char *header, const void *data, size_t data_len,
+                     uint64_t len_field) {
+  size_t total = 0;
+  uint8_t *buf = st_image(header, data, data_len, len_field, &total);
   write_bytes(dir, name, buf, total);
   free(buf);
 }
@@ -123,7 +131,7 @@ static const st_case_t st_cases[] = {
 
 static void run_st_case(const st_case_t *c) {
   make_tmp();
-  write_st(g_tmp, "model.safetensors", c->header, c->data_len, c->len_field);
+  write_st(g_tmp, "model.safetensors", c->header, NULL, c->data_len, c->len_field);
   char path[512];
   snprintf(path, sizeof path, "%s/model.safetensors", g_tmp);
   if (c->truncate) assert_int_equal(truncate(path, (off_t)c->truncate), 0);
@@ -156,15 +164,11 @@ static void test_dtype_conversion(void **state) {
   const char *h = "{\"h\":{\"dtype\":\"F16\",\"shape\":[3],\"data_offsets\":[0,6]},\"b\":{\"dtype\":\"BF16\","
                   "\"shape\":[2],\"data_offsets\":[6,10]},\"f\":{\"dtype\":\"F32\",\"shape\":[],\"data_offsets\":[10,14]},"
                   "\"i\":{\"dtype\":\"I64\",\"shape\":[1],\"data_offsets\":[14,22]}}";
-  size_t hl = strlen(h);
-  uint8_t *img = malloc(8 + hl + sizeof data);
-  assert_non_null(img);
-  for (int i = 0; i < 8; i++) img[i] = (uint8_t)((uint64_t)hl >> (8 * i));
-  memcpy(img + 8, h, hl);
-  memcpy(img + 8 + hl, data, sizeof data);
+  size_t total = 0;
+  uint8_t *img = st_image(h, data, sizeof data, UINT64_MAX, &total);
   sw_st_t *st = NULL;
   sw_err_t err = {0};
-  assert_int_equal(sw_st_parse(img, 8 + hl + sizeof data, &st, &err), SW_OK);
+  assert_int_equal(sw_st_parse(img, total, &st, &err), SW_OK);
   float out[3];
   assert_int_equal(sw_st_to_f32(st, sw_st_find(st, "h"), out, &err), SW_OK);
   assert_true(out[0] == 1.0f && out[1] == -2.0f && out[2] == 0x1p-24f);
@@ -228,14 +232,7 @@ static void write_tiny_shard(const char *dir, const char *name, size_t first, si
     off += n * 4;
   }
   strcat(header, "}");
-  size_t hl = strlen(header);
-  uint8_t *buf = malloc(8 + hl + off);
-  assert_non_null(buf);
-  for (int i = 0; i < 8; i++) buf[i] = (uint8_t)((uint64_t)hl >> (8 * i));
-  memcpy(buf + 8, header, hl);
-  memcpy(buf + 8 + hl, data, off);
-  write_bytes(dir, name, buf, 8 + hl + off);
-  free(buf);
+  write_st(dir, name, header, data, off, UINT64_MAX);
   free(data);
 }
 
