@@ -1,6 +1,7 @@
-/* `sparsweep model`: inspect a GGUF file (metadata and tensors), print the default model path, or tokenize
- * text with a model's tokenizer.  Subcommands:
- *   sparsweep model inspect FILE [--all]    metadata (arrays summarised; --all prints every element) + tensors
+/* `sparsweep model`: inspect a GGUF file (metadata and tensors) or a Hugging Face checkpoint directory (config,
+ * shards with their SHA-256, tensors, the model hash), print the default model path, or tokenize text with a
+ * model's tokenizer (a directory's tokenizer.json).  Subcommands:
+ *   sparsweep model inspect FILE|DIR [--all] metadata (arrays summarised; --all prints every element) + tensors
  *   sparsweep model path                     the default model path ($SPARSWEEP_CACHE or ./cache)
  *   sparsweep model tokenize [FILE] TEXT     token ids of TEXT, one line (FILE defaults to the default model) */
 #include <stdio.h>
@@ -9,13 +10,16 @@
 
 #include "cli/sw_cli.h"
 #include "models/sw_gguf.h"
+#include "models/sw_hf.h"
 #include "models/sw_llama.h"
-#include "models/sw_tokenizer_gguf.h"
+#include "models/sw_safetensors.h"
+#include "models/sw_tokenizer_hf.h"
 
 static void usage(FILE *f) {
-  fprintf(f, "usage: sparsweep model inspect FILE [--all]\n"
+  fprintf(f, "usage: sparsweep model inspect FILE|DIR [--all]\n"
              "       sparsweep model path\n"
-             "       sparsweep model tokenize [FILE] TEXT\n");
+             "       sparsweep model tokenize [FILE|DIR] TEXT\n"
+             "FILE is a GGUF file; DIR a Hugging Face checkpoint (config.json, *.safetensors, tokenizer.json)\n");
 }
 
 static void default_path(char *buf, size_t len) {
@@ -53,7 +57,50 @@ static void print_array(const sw_gguf_t *g, const sw_gguf_kv_t *kv, int all) {
   if (show < n) printf(" ...");
 }
 
+static void print_config(const sw_llama_config_t *cfg) {
+  printf("llama config: %d layers, d_model %d, d_ff %d, heads %d/%d (kv), head_dim %d, vocab %d, rope theta %g, "
+         "rms eps %g, %s output\n",
+         cfg->n_layer, cfg->d_model, cfg->d_ff, cfg->n_head, cfg->n_head_kv, cfg->head_dim, cfg->vocab,
+         cfg->rope_theta, cfg->rms_eps, cfg->tied_output ? "tied" : "separate");
+}
+
+/* A checkpoint directory: shards (with hashes), tensors, config, and the model hash trials record. */
+static int inspect_hf(const char *dir) {
+  sw_st_t *st = NULL;
+  sw_json_t *config = NULL;
+  sw_err_t err = {0};
+  char config_sha[65], hash[65];
+  if (sw_hf_read_json(dir, "config.json", (size_t)1 << 20, &config, config_sha, &err) ||
+      sw_st_open_dir(dir, &st, &err)) {
+    fprintf(stderr, "sparsweep model: %s\n", err.msg);
+    sw_json_free(config);
+    return SW_EXIT_USAGE;
+  }
+  sw_st_hash_shards(st);
+  printf("checkpoint %s\n%s  config.json\n", dir, config_sha);
+  for (size_t i = 0; i < st->n_shards; i++) printf("%s  %s (%zu bytes)\n", st->shards[i].sha256, st->shards[i].path,
+                                                   st->shards[i].len);
+  printf("\ntensors:\n");
+  for (size_t i = 0; i < st->n_tensors; i++) {
+    const sw_st_tensor_t *t = &st->tensors[i];
+    printf("  %-52s %-5s [", t->name, sw_st_dtype_name(t->dtype));
+    for (int d = 0; d < t->n_dims; d++) printf("%s%lld", d ? ", " : "", (long long)t->shape[d]);
+    printf("] %zu bytes, shard %zu\n", t->nbytes, t->shard + 1);
+  }
+  sw_hf_manifest_sha256(config_sha, st, hash);
+  printf("\nmodel sha256 (the trials' model_sha256) %s\n", hash);
+  sw_llama_config_t cfg;
+  char what[4200];
+  snprintf(what, sizeof what, "%s/config.json", dir);
+  if (sw_hf_config_read(&cfg, config, what, &err) == SW_OK) print_config(&cfg);
+  else printf("not loadable as a llama model: %s\n", err.msg);
+  sw_json_free(config);
+  sw_st_close(st);
+  return SW_EXIT_OK;
+}
+
 static int inspect(const char *path, int all) {
+  if (sw_hf_is_dir(path)) return inspect_hf(path);
   sw_gguf_t *g = NULL;
   sw_err_t err = {0};
   char why[1024];
@@ -88,10 +135,7 @@ static int inspect(const char *path, int all) {
   printf("\ntensor data: %zu bytes\n", total);
   sw_llama_config_t cfg;
   if (sw_llama_config_read(&cfg, g, &err) == SW_OK)
-    printf("llama config: %d layers, d_model %d, d_ff %d, heads %d/%d (kv), head_dim %d, vocab %d, rope theta %g, "
-           "rms eps %g, %s output\n",
-           cfg.n_layer, cfg.d_model, cfg.d_ff, cfg.n_head, cfg.n_head_kv, cfg.head_dim, cfg.vocab, cfg.rope_theta,
-           cfg.rms_eps, cfg.tied_output ? "tied" : "separate");
+    print_config(&cfg);
   else
     printf("not loadable as a llama model: %s\n", err.msg);
   sw_gguf_close(g);
@@ -100,19 +144,16 @@ static int inspect(const char *path, int all) {
 
 static int tokenize(const char *path, const char *text) {
   char why[1024];
-  if (sw_cli_check_input(path, 0, why, sizeof why) != 0) {
+  if (!sw_hf_is_dir(path) && sw_cli_check_input(path, 0, why, sizeof why) != 0) {
     fprintf(stderr, "sparsweep model: %s\n", why);
     return SW_EXIT_USAGE;
   }
-  sw_gguf_t *g = NULL;
   sw_tokenizer_t *tok = NULL;
   sw_err_t err = {0};
   int32_t *ids = NULL;
   size_t n = 0;
-  if (sw_gguf_open(path, &g, &err) || sw_tokenizer_from_gguf(g, &tok, &err) ||
-      sw_tokenizer_encode(tok, text, strlen(text), 0, &ids, &n, &err)) {
+  if (sw_tokenizer_open(path, &tok, &err) || sw_tokenizer_encode(tok, text, strlen(text), 0, &ids, &n, &err)) {
     fprintf(stderr, "sparsweep model: %s\n", err.msg);
-    sw_gguf_close(g);
     sw_tokenizer_free(tok);
     return SW_EXIT_USAGE;
   }
@@ -120,7 +161,6 @@ static int tokenize(const char *path, const char *text) {
   printf("\n");
   free(ids);
   sw_tokenizer_free(tok);
-  sw_gguf_close(g);
   return SW_EXIT_OK;
 }
 

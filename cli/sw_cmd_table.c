@@ -9,7 +9,7 @@ const sw_cmd_t sw_cmd_table[] = {
     {"export", cmd_export, "export a results database to CSV or JSON Lines"},
     {"history", cmd_history, "a metric across runs ordered by commit, with step changes marked"},
     {"merge", cmd_merge, "merge result databases (e.g. a job array) without duplicates"},
-    {"model", cmd_model, "inspect a GGUF model, tokenize text, or fetch the default model path"},
+    {"model", cmd_model, "inspect a GGUF model or HF checkpoint, tokenize text, or fetch the default model path"},
     {"plan", cmd_plan, "expand an experiment file and print its trials without running anything"},
     {"report", cmd_report, "paper-style tables, Pareto views and plots from a results database"},
     {"run", cmd_run, "run an experiment file (under mpirun: rank 0 orchestrates, others work)"},

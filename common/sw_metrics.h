@@ -101,6 +101,8 @@
   X("calib_cached", "bool", "model", "1 when the method's calibration came from the on-disk cache")                   \
   X("calib_seconds", "s", "model", "wall time of the method's calibration")                                          \
   X("model_changed", "bool", "model", "1 when the activation function was replaced (not the model's own SiLU)")      \
+  X("model_hf", "bool", "model", "1 when the model is a Hugging Face checkpoint directory, 0 for a GGUF file") \
+  X("model_sha256", "*", "model", "value 0; the unit is the hex SHA-256 of the GGUF file, or of `sha256sum config.json <shards>` run in a checkpoint directory") \
   X("weights_native", "bool", "model", "1 when the model ran on the GGUF file's quantised blocks")                   \
   X("timing_weight_sparse", "bool", "model", "1 when the timed decode used the weight-sparse FFN kernels")            \
   X("weight_sparsity", "fraction", "model", "the requested fraction of linear-layer weights pruned")                   \

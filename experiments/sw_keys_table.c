@@ -86,7 +86,7 @@ static const sw_keydef_t moe_keys[] = {
 
 /* workers/sw_trial_model.c (also read by the attribution and modularity workloads) */
 static const sw_keydef_t model_keys[] = {
-    KS("model", NULL, "GGUF file (default <cache>/models/SmolLM2-135M-Instruct.Q4_1.gguf)"),
+    KS("model", NULL, "GGUF file or Hugging Face checkpoint directory (default <cache>/models/SmolLM2-135M-Instruct.Q4_1.gguf)"),
     KS("text", NULL, "UTF-8 text file (default <cache>/text/austen.txt)"),
     KE("method", "dense",
      "dense|topk|cats|threshold|chess|cett|random|teal|d2dmoe|moe_dynk_max|moefication|dejavu|predictor",

@@ -15,12 +15,9 @@
 #include "common/sw_hash.h"
 #include "kernels/sw_ffn_dense.h"
 #include "kernels/sw_flops.h"
+#include "models/sw_hf.h"
 #include "models/sw_llama_native.h"
 
-/* Caps that keep a hostile file's metadata from requesting absurd allocations. */
-#define SW_LLAMA_MAX_DIM 65536
-#define SW_LLAMA_MAX_LAYERS 1024
-#define SW_LLAMA_MAX_VOCAB (1 << 22)
 #define SW_LLAMA_ALIGN_FLOATS 16 /* each family starts on a 64-byte boundary */
 
 static const char *const family_fmt[SW_LF_COUNT] = {
@@ -32,10 +29,10 @@ static const char *const family_fmt[SW_LF_COUNT] = {
     [SW_LF_FFN_UP] = "blk.%d.ffn_up.weight",        [SW_LF_FFN_DOWN] = "blk.%d.ffn_down.weight",
 };
 
-static int family_per_layer(sw_llama_family_t f) { return f >= SW_LF_ATTN_NORM; }
+int sw_llama_family_per_layer(sw_llama_family_t f) { return f >= SW_LF_ATTN_NORM; }
 
 void sw_llama_tensor_name(sw_llama_family_t fam, int layer, char *buf, size_t len) {
-  if (family_per_layer(fam))
+  if (sw_llama_family_per_layer(fam))
     snprintf(buf, len, family_fmt[fam], layer);
   else
     snprintf(buf, len, "%s", family_fmt[fam]);
@@ -60,7 +57,7 @@ size_t sw_llama_tensor_shape(const sw_llama_config_t *c, sw_llama_family_t fam, 
   }
   if (fam == SW_LF_OUTPUT && c->tied_output) return 0;
   size_t per = (size_t)ne[0] * (size_t)ne[1]; /* bounded by the config caps: no overflow */
-  return family_per_layer(fam) ? per * (size_t)c->n_layer : per;
+  return sw_llama_family_per_layer(fam) ? per * (size_t)c->n_layer : per;
 }
 
 static sw_rc get_dim(const sw_gguf_t *g, const char *arch, const char *suffix, int64_t def, int64_t max, int *out,
@@ -198,7 +195,7 @@ double sw_llama_rope_rate(const sw_llama_t *m, int i) {
   return pow((double)m->cfg.rope_theta, -2.0 * i / m->cfg.rope_dim);
 }
 
-static float **family_ptr(sw_llama_weights_t *w, sw_llama_family_t f) {
+float **sw_llama_family_ptr(sw_llama_weights_t *w, sw_llama_family_t f) {
   switch (f) {
     case SW_LF_TOKEN_EMBD: return &w->token_embd;
     case SW_LF_OUTPUT_NORM: return &w->output_norm;
@@ -221,7 +218,7 @@ static size_t round_up_floats(size_t n) {
 }
 
 /* One allocation for every family, carved in family order with the sizes from sw_llama_tensor_shape. */
-static sw_rc alloc_weights(sw_llama_t *m, sw_err_t *err) {
+sw_rc sw_llama_weights_alloc(sw_llama_t *m, sw_err_t *err) {
   size_t total = 0, off[SW_LF_COUNT];
   int64_t ne[2];
   for (int f = 0; f < SW_LF_COUNT; f++) {
@@ -233,7 +230,7 @@ static sw_rc alloc_weights(sw_llama_t *m, sw_err_t *err) {
     return sw_err_set(err, SW_ERR_NOMEM, "model: cannot allocate %zu MiB of f32 weights", total * 4 >> 20);
   m->w.block = block;
   m->w.block_bytes = total * sizeof(float);
-  for (int f = 0; f < SW_LF_COUNT; f++) *family_ptr(&m->w, (sw_llama_family_t)f) = (float *)block + off[f];
+  for (int f = 0; f < SW_LF_COUNT; f++) *sw_llama_family_ptr(&m->w, (sw_llama_family_t)f) = (float *)block + off[f];
   if (m->cfg.tied_output) m->w.output = m->w.token_embd;
   m->w.ffn = calloc((size_t)m->cfg.n_layer, sizeof *m->w.ffn);
   if (!m->w.ffn) return sw_err_set(err, SW_ERR_NOMEM, "model: out of memory");
@@ -271,7 +268,7 @@ static sw_rc load_tensor(const sw_gguf_tensor_t *t, sw_llama_family_t fam, float
   return rc;
 }
 
-static void set_ffn_views(sw_llama_t *m) {
+void sw_llama_weights_ready(sw_llama_t *m) {
   const sw_llama_config_t *c = &m->cfg;
   size_t per = (size_t)c->d_ff * (size_t)c->d_model;
   for (int l = 0; l < c->n_layer; l++) {
@@ -289,8 +286,7 @@ static void set_ffn_views(sw_llama_t *m) {
   }
 }
 
-/* Visits every tensor the config needs: check only (dst NULL) or check and load. */
-static sw_rc each_tensor(sw_llama_t *m, const sw_gguf_t *g, int load, sw_err_t *err) {
+sw_rc sw_llama_each_tensor(sw_llama_t *m, int load, sw_llama_tensor_fn fn, void *ctx, sw_err_t *err) {
   sw_rc rc = SW_OK;
   for (int f = 0; !rc && f < SW_LF_COUNT; f++) {
     sw_llama_family_t fam = (sw_llama_family_t)f;
@@ -298,22 +294,33 @@ static sw_rc each_tensor(sw_llama_t *m, const sw_gguf_t *g, int load, sw_err_t *
     int64_t ne[2];
     sw_llama_tensor_shape(&m->cfg, fam, ne);
     size_t per = (size_t)ne[0] * (size_t)ne[1];
-    int layers = family_per_layer(fam) ? m->cfg.n_layer : 1;
-    for (int l = 0; !rc && l < layers; l++) {
-      const sw_gguf_tensor_t *t = NULL;
-      rc = check_tensor(m, g, fam, l, &t, err);
-      if (!rc && load) rc = load_tensor(t, fam, *family_ptr(&m->w, fam) + per * (size_t)l, err);
-    }
+    int layers = sw_llama_family_per_layer(fam) ? m->cfg.n_layer : 1;
+    for (int l = 0; !rc && l < layers; l++)
+      rc = fn(ctx, fam, l, load ? *sw_llama_family_ptr(&m->w, fam) + per * (size_t)l : NULL, err);
   }
   return rc;
+}
+
+typedef struct gguf_visit {
+  const sw_llama_t *m;
+  const sw_gguf_t  *g;
+} gguf_visit_t;
+
+/* sw_llama_tensor_fn for a GGUF file: check the tensor, then dequantise it when dst is set. */
+static sw_rc gguf_tensor(void *ctx, sw_llama_family_t fam, int layer, float *dst, sw_err_t *err) {
+  const gguf_visit_t *v = ctx;
+  const sw_gguf_tensor_t *t = NULL;
+  sw_rc rc = check_tensor(v->m, v->g, fam, layer, &t, err);
+  return !rc && dst ? load_tensor(t, fam, dst, err) : rc;
 }
 
 sw_rc sw_llama_load_gguf(sw_llama_t *m, const sw_gguf_t *g, sw_err_t *err) {
   memset(m, 0, sizeof *m);
   sw_rc rc = sw_llama_config_read(&m->cfg, g, err);
-  if (!rc) rc = each_tensor(m, g, 0, err); /* every shape is validated before anything is allocated */
-  if (!rc) rc = alloc_weights(m, err);
-  if (!rc) rc = each_tensor(m, g, 1, err);
+  gguf_visit_t visit = {m, g};
+  if (!rc) rc = sw_llama_each_tensor(m, 0, gguf_tensor, &visit, err); /* every shape before any allocation */
+  if (!rc) rc = sw_llama_weights_alloc(m, err);
+  if (!rc) rc = sw_llama_each_tensor(m, 1, gguf_tensor, &visit, err);
   if (!rc && !(m->rope_inv_freq = malloc((size_t)(m->cfg.rope_dim / 2 + 1) * sizeof *m->rope_inv_freq)))
     rc = sw_err_set(err, SW_ERR_NOMEM, "model: out of memory");
   if (!rc) rc = sw_llama_rope_table(&m->cfg, g, m->rope_inv_freq, err);
@@ -321,12 +328,13 @@ sw_rc sw_llama_load_gguf(sw_llama_t *m, const sw_gguf_t *g, sw_err_t *err) {
     sw_llama_free(m);
     return rc;
   }
-  set_ffn_views(m);
+  sw_llama_weights_ready(m);
   if ((rc = sw_llama_native_load(m, g, err))) sw_llama_free(m);
   return rc;
 }
 
 sw_rc sw_llama_load(sw_llama_t *m, const char *path, sw_err_t *err) {
+  if (sw_hf_is_dir(path)) return sw_llama_load_hf(m, path, err);
   sw_gguf_t *g = NULL;
   sw_rc rc = sw_gguf_open(path, &g, err);
   if (rc) return rc;

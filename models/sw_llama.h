@@ -15,6 +15,11 @@
 #include "kernels/sw_quant.h"
 #include "models/sw_gguf.h"
 
+/* Caps that keep a hostile file's metadata from requesting absurd allocations (GGUF and config.json alike). */
+#define SW_LLAMA_MAX_DIM 65536
+#define SW_LLAMA_MAX_LAYERS 1024
+#define SW_LLAMA_MAX_VOCAB (1 << 22)
+
 typedef struct sw_llama_config {
   int   n_layer;     /* transformer blocks ({arch}.block_count) */
   int   d_model;     /* embedding width ({arch}.embedding_length) */
@@ -119,6 +124,22 @@ size_t sw_llama_tensor_shape(const sw_llama_config_t *cfg, sw_llama_family_t fam
 /* GGUF name of family fam in layer (layer ignored for global tensors) written into buf. */
 void sw_llama_tensor_name(sw_llama_family_t fam, int layer, char *buf, size_t len);
 
+/* 1 for the families with one tensor per layer. */
+int sw_llama_family_per_layer(sw_llama_family_t fam);
+/* Where family fam starts in the weights (all layers back to back, each sw_llama_tensor_shape elements). */
+float **sw_llama_family_ptr(sw_llama_weights_t *w, sw_llama_family_t fam);
+/* For loaders of other formats (models/sw_hf.c): allocates the f32 weight block for m->cfg (every family
+ * pointer set; output = token_embd when tied), then, once the caller has filled it in GGUF orientation (q/k
+ * rows in GGUF's RoPE order, ffn_down neuron-major), sw_llama_weights_ready sets the FFN kernel views.  The
+ * model has no native (quantised) copies: weights: native runs on f32. */
+sw_rc sw_llama_weights_alloc(sw_llama_t *m, sw_err_t *err);
+void  sw_llama_weights_ready(sw_llama_t *m);
+/* One tensor of a loader: check it (dst NULL) or check it and write it to dst in GGUF orientation. */
+typedef sw_rc (*sw_llama_tensor_fn)(void *ctx, sw_llama_family_t fam, int layer, float *dst, sw_err_t *err);
+/* Calls fn for every tensor m->cfg needs (family order, then layers; output skipped when tied), dst NULL when
+ * load is 0, else the tensor's place in m's weight block.  Stops at the first error. */
+sw_rc sw_llama_each_tensor(sw_llama_t *m, int load, sw_llama_tensor_fn fn, void *ctx, sw_err_t *err);
+
 /* Reads the config from GGUF metadata (general.architecture selects the key prefix; llama-family only). */
 sw_rc sw_llama_config_read(sw_llama_config_t *cfg, const sw_gguf_t *g, sw_err_t *err);
 /* Loads a model from a parsed GGUF: validates every tensor's shape against the config (message names the
@@ -130,7 +151,8 @@ sw_rc sw_llama_load_gguf(sw_llama_t *m, const sw_gguf_t *g, sw_err_t *err);
 sw_rc sw_llama_rope_table(const sw_llama_config_t *cfg, const sw_gguf_t *g, double *out, sw_err_t *err);
 /* Rate of pair i of a loaded model (its table, or the unscaled formula when it has none). */
 double sw_llama_rope_rate(const sw_llama_t *m, int i);
-/* Opens, hashes, parses and loads a GGUF file. */
+/* Opens, hashes, parses and loads a GGUF file, or a Hugging Face checkpoint when path is a directory
+ * (models/sw_hf.h: m->sha256 is then the hash of its provenance manifest). */
 sw_rc sw_llama_load(sw_llama_t *m, const char *path, sw_err_t *err);
 void  sw_llama_free(sw_llama_t *m);
 

@@ -34,8 +34,8 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 # Python tools used only to generate and check test fixtures (independent reference implementations).
-PIP_PACKAGES=(gguf==0.19.0 tokenizers==0.23.3 numpy autograd==1.9.1 sentencepiece==0.2.3)
-if ! python3 -c "import gguf, tokenizers, numpy, autograd" 2>/dev/null; then
+PIP_PACKAGES=(gguf==0.19.0 tokenizers==0.23.3 numpy autograd==1.9.1 sentencepiece==0.2.3 safetensors==0.8.0)
+if ! python3 -c "import gguf, tokenizers, numpy, autograd, sentencepiece, safetensors" 2>/dev/null; then
   python3 -m pip install --quiet --disable-pip-version-check "${PIP_PACKAGES[@]}"
 fi
 

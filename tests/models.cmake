@@ -63,3 +63,15 @@ set_tests_properties(kquant PROPERTIES FIXTURES_REQUIRED kquant_ref ENVIRONMENT 
 # RoPE scaling from the metadata (Llama 3.1 keys, rope_freqs.weight + linear) against NumPy (same fixture).
 sw_unit_test(rope_scaling ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_rope_scaling.c LIBS sw_models TIMEOUT 60)
 set_tests_properties(rope_scaling PROPERTIES FIXTURES_REQUIRED kquant_ref ENVIRONMENT "SW_KQUANT_REF_DIR=${SW_KQUANT_REF_DIR}")
+# Hugging Face checkpoints (models/sw_safetensors, sw_hf, sw_tokenizer_hf): corrupt-file table, tiny hand-made
+# checkpoints, and the SmolLM2 GGUF converted to HF directories by tests/reference/gguf_to_hf.py (`safetensors`,
+# `numpy`, `gguf`; exit 77 = SKIP when `safetensors` is missing), whose logits and ids must equal the GGUF's.
+sw_fuzz_target(safetensors ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_safetensors.c sw_models)
+set(SW_HF_REF_DIR ${PROJECT_BINARY_DIR}/tests/hf_ref)
+file(MAKE_DIRECTORY ${SW_HF_REF_DIR})
+add_test(NAME hf_reference_fixture COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/reference/gguf_to_hf.py
+  ${SW_MODEL_FILE} ${SW_HF_REF_DIR} ${SW_CACHE_BASE}/text/austen.txt)
+set_tests_properties(hf_reference_fixture PROPERTIES TIMEOUT 600 LABELS unit FIXTURES_SETUP hf_ref SKIP_RETURN_CODE 77)
+sw_unit_test(hf ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_hf.c LIBS sw_workers TIMEOUT 400)
+set_tests_properties(hf PROPERTIES FIXTURES_REQUIRED hf_ref ENVIRONMENT
+  "SW_HF_REF_DIR=${SW_HF_REF_DIR};SW_MODEL_PATH=${SW_MODEL_FILE};SW_TEXT_PATH=${SW_CACHE_BASE}/text/austen.txt;SPARSWEEP_CACHE=${PROJECT_BINARY_DIR}/tests/model_trial_cache")

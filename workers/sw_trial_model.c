@@ -3,7 +3,9 @@
  * text, achieved sparsity, FLOPs, and decode latency + prefill throughput of dense and method measured in the
  * same trial (interleaved repetitions).
  * Config keys (flat JSON; defaults in parentheses):
- *   model (cache/models/SmolLM2-135M-Instruct.Q4_1.gguf under $SPARSWEEP_CACHE or ./cache)
+ *   model (cache/models/SmolLM2-135M-Instruct.Q4_1.gguf under $SPARSWEEP_CACHE or ./cache): a GGUF file, or a
+ *                                  Hugging Face checkpoint directory (config.json, *.safetensors, tokenizer.json;
+ *                                  models/sw_hf.h); weights: native then runs on f32 (no quantised blocks)
  *   text (cache/text/austen.txt)   any UTF-8 text file
  *   method ("dense")               dense | topk | cats (alias threshold) | chess | cett | random | teal | d2dmoe |
  *                                  moefication | dejavu
@@ -33,7 +35,9 @@
  * ffn_flops_saved, model_flops_per_token, model_flops_dense_per_token, model_flops_saved (attention at the mean
  * context window/2); decode_s_dense, decode_s_sparse (median s/token), decode_speedup (median of per-repetition
  * dense/method ratios), prefill_tok_s_dense/_sparse, prefill_speedup; calib/eval byte spans and token counts,
- * calib_cached, calib_seconds, model_changed (activation replaced), level, eval_windows, eval_scored_tokens.
+ * calib_cached, calib_seconds, model_changed (activation replaced), level, eval_windows, eval_scored_tokens;
+ * model_hf (1 when model is a checkpoint directory), model_sha256 (value 0, the digest as its unit: the GGUF
+ * file's SHA-256, or a directory's manifest hash over config.json and the shards, models/sw_hf.h).
  * Samples: decode_dense/decode_sparse (median per-token decode time per repetition) and prefill_dense/
  * prefill_sparse (prompt time), interleaved dense, method per repetition.  Counters (config papi_events, default
  * presets + the kernels' SDE events) over the timed decode steps: series decode_dense / decode_sparse.
@@ -55,12 +59,12 @@
 #include "kernels/sw_sde.h"
 #include "models/sw_calib.h"
 #include "models/sw_eval.h"
-#include "models/sw_gguf.h"
+#include "models/sw_hf.h"
 #include "models/sw_llama.h"
 #include "models/sw_llama_native.h"
 #include "models/sw_method.h"
 #include "models/sw_method_native.h"
-#include "models/sw_tokenizer_gguf.h"
+#include "models/sw_tokenizer_hf.h"
 #include "kernels/sw_isa.h"
 #include "models/sw_wffn.h"
 #include "workers/sw_counters.h"
@@ -170,11 +174,8 @@ static void tm_calibx_destroy(void *v) {
 static sw_rc load_model(tm_model_t **out, const char *path, sw_err_t *err) {
   tm_model_t *m = calloc(1, sizeof *m);
   if (!m) return sw_err_set(err, SW_ERR_NOMEM, "model: out of memory");
-  sw_rc rc = sw_llama_load(&m->model, path, err);
-  sw_gguf_t *g = NULL;
-  if (!rc) rc = sw_gguf_open(path, &g, err);
-  if (!rc) rc = sw_tokenizer_from_gguf(g, &m->tok, err);
-  sw_gguf_close(g);
+  sw_rc rc = sw_llama_load(&m->model, path, err); /* a directory is a Hugging Face checkpoint (models/sw_hf.h) */
+  if (!rc) rc = sw_tokenizer_open(path, &m->tok, err);
   if (rc) {
     if (m->model.w.block) sw_llama_free(&m->model);
     free(m);
@@ -674,6 +675,8 @@ sw_rc sw_trial_run_model(sw_trial_cache_t *cache, const sw_json_t *config, sw_tr
     sw_trial_out_metric(out, "eval_paired", d->paired, "bool");
     put_sparsity(out, &M, &m->model.cfg, 0.5 * (double)c.window);
     put_setup(out, d, &M, cached, calib_s);
+    sw_trial_out_metric(out, "model_hf", sw_hf_is_dir(c.model_path), "bool"); /* provenance: models/sw_hf.h */
+    sw_trial_out_metric(out, "model_sha256", 0, m->model.sha256);              /* the digest as unit, like kernel_isa */
     sw_trial_prune_metrics(&P, out);
     put_native_dense(out, &c, d);
     sw_method_reset_stats(&M);
