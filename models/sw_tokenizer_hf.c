@@ -194,7 +194,7 @@ sw_rc sw_tokenizer_from_hf_json(const sw_json_t *json, const char *what, sw_toke
   if (!rc) rc = hf_read_merges(&v, sw_json_get(model, "merges"), what, err);
   if (!rc) {
     sw_vocab_spec_t spec = {v.tokens, v.token_lens, v.n_tokens, (const char *const *)v.merges, v.merge_lens,
-                            v.n_merges, v.types, pre, hf_unk_id(model, &v)};
+                            v.n_merges, v.types, pre, hf_unk_id(model, &v), 0, NULL, 0};
     if ((rc = sw_tokenizer_create(out, &spec, err))) sw_err_prefix(err, "%s", what);
   }
   hf_vocab_free(&v);
