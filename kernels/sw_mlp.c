@@ -330,6 +330,43 @@ sw_rc sw_mlp_grad(double *loss, float *grad, const sw_mlp_t *mlp, const float *x
   return SW_OK;
 }
 
+/* Best-epoch bookkeeping of sw_mlp_train (cfg->epoch_score). */
+typedef struct s_best {
+  float *params; /* copy of the best epoch's parameters (NULL without epoch_score) */
+  double score;
+  size_t epoch;
+} s_best_t;
+
+static void s_best_update(s_best_t *b, const sw_mlp_t *mlp, const sw_mlp_train_cfg_t *cfg, size_t ep) {
+  if (!b->params) {
+    b->epoch = ep;
+    return;
+  }
+  double sc = cfg->epoch_score(mlp, cfg->ctx);
+  if (ep > 0 && !(sc > b->score)) return;
+  b->score = sc;
+  b->epoch = ep;
+  memcpy(b->params, mlp->params, mlp->n_params * sizeof(float));
+}
+
+/* One epoch over order[] (shuffled first).  Returns the mean mini-batch loss. */
+static double s_epoch(sw_mlp_t *mlp, s_tape_t *tp, const sw_mlp_train_cfg_t *cfg, const float *x, const float *t,
+                      size_t *order, size_t n, size_t batch, sw_mlp_rng_t *rng, size_t *step) {
+  for (size_t i = n; i > 1; i--) { /* Fisher-Yates */
+    size_t j = sw_mlp_rng_below(rng, i), tmp = order[i - 1];
+    order[i - 1] = order[j], order[j] = tmp;
+  }
+  double sum = 0;
+  size_t batches = 0;
+  for (size_t off = 0; off < n; off += batch, batches++) {
+    size_t nb = n - off < batch ? n - off : batch;
+    s_gather(tp, mlp, x, t, order, off, nb);
+    if (cfg->batch_targets) cfg->batch_targets(tp->tb, nb, sw_mlp_n_out(mlp), cfg->ctx);
+    sum += s_train_batch(mlp, tp, cfg, nb, ++*step);
+  }
+  return sum / (double)batches;
+}
+
 sw_rc sw_mlp_train(sw_mlp_t *mlp, const float *x, const float *t, size_t n, const sw_mlp_train_cfg_t *cfg,
                    sw_mlp_train_stats_t *stats, sw_err_t *err) {
   if (n == 0 || cfg->batch == 0) return sw_err_set(err, SW_ERR_INVALID, "mlp: empty training set or batch size 0");
@@ -338,9 +375,14 @@ sw_rc sw_mlp_train(sw_mlp_t *mlp, const float *x, const float *t, size_t n, cons
   size_t batch = cfg->batch < n ? cfg->batch : n;
   s_tape_t tp;
   size_t *order = malloc(n * sizeof *order);
-  if (!order) return sw_err_set(err, SW_ERR_NOMEM, "mlp: cannot allocate %zu row indices", n);
+  s_best_t best = {NULL, NAN, 0};
+  if (cfg->epoch_score) best.params = malloc(mlp->n_params * sizeof(float));
+  if (!order || (cfg->epoch_score && !best.params)) {
+    free(order), free(best.params);
+    return sw_err_set(err, SW_ERR_NOMEM, "mlp: cannot allocate %zu row indices", n);
+  }
   if ((rc = s_tape_init(&tp, mlp, batch, err))) {
-    free(order);
+    free(order), free(best.params);
     return rc;
   }
   for (size_t i = 0; i < n; i++) order[i] = i;
@@ -348,24 +390,19 @@ sw_rc sw_mlp_train(sw_mlp_t *mlp, const float *x, const float *t, size_t n, cons
   size_t step = 0;
   double first = 0;
   for (size_t ep = 0; ep < cfg->epochs; ep++) {
-    for (size_t i = n; i > 1; i--) { /* Fisher-Yates */
-      size_t j = sw_mlp_rng_below(&rng, i), tmp = order[i - 1];
-      order[i - 1] = order[j], order[j] = tmp;
-    }
-    double ep_sum = 0;
-    size_t ep_batches = 0;
-    for (size_t off = 0; off < n; off += batch, ep_batches++) {
-      size_t nb = n - off < batch ? n - off : batch;
-      s_gather(&tp, mlp, x, t, order, off, nb);
-      ep_sum += s_train_batch(mlp, &tp, cfg, nb, ++step);
-    }
-    if (ep == 0) first = ep_sum / (double)ep_batches;
+    double loss = s_epoch(mlp, &tp, cfg, x, t, order, n, batch, &rng, &step);
+    if (ep == 0) first = loss;
+    s_best_update(&best, mlp, cfg, ep);
   }
+  if (best.params && cfg->epochs > 0) memcpy(mlp->params, best.params, mlp->n_params * sizeof(float));
+  free(best.params);
   free(tp.mem);
   free(order);
   if (stats) {
     stats->first_epoch_loss = first;
     stats->steps = step;
+    stats->best_epoch = best.epoch;
+    stats->best_score = cfg->epoch_score ? best.score : NAN;
     return sw_mlp_eval_loss(&stats->final_loss, mlp, x, t, n, cfg, err);
   }
   return SW_OK;
