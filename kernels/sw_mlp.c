@@ -271,17 +271,22 @@ static void s_tape_backward(s_tape_t *tp, const sw_mlp_t *mlp, size_t n) {
   }
 }
 
-static void s_adam_step(sw_mlp_t *mlp, s_tape_t *tp, const sw_mlp_train_cfg_t *cfg, size_t step) {
+void sw_mlp_adam_step(float *params, const float *grad, float *m, float *v, size_t n, const sw_mlp_train_cfg_t *cfg,
+                      size_t step) {
   const double bc1 = 1.0 - pow(cfg->beta1, (double)step), bc2 = 1.0 - pow(cfg->beta2, (double)step);
   const float b1 = (float)cfg->beta1, b2 = (float)cfg->beta2;
   const float step_size = (float)(cfg->lr / bc1), sq_bc2 = (float)sqrt(bc2), eps = (float)cfg->eps;
   const float decay = (float)(1.0 - cfg->lr * cfg->weight_decay);
-  for (size_t i = 0; i < mlp->n_params; i++) {
-    float g = tp->grad[i];
-    tp->m[i] = b1 * tp->m[i] + (1.0f - b1) * g;
-    tp->v[i] = b2 * tp->v[i] + (1.0f - b2) * g * g;
-    mlp->params[i] = mlp->params[i] * decay - step_size * tp->m[i] / (sqrtf(tp->v[i]) / sq_bc2 + eps);
+  for (size_t i = 0; i < n; i++) {
+    float g = grad[i];
+    m[i] = b1 * m[i] + (1.0f - b1) * g;
+    v[i] = b2 * v[i] + (1.0f - b2) * g * g;
+    params[i] = params[i] * decay - step_size * m[i] / (sqrtf(v[i]) / sq_bc2 + eps);
   }
+}
+
+static void s_adam_step(sw_mlp_t *mlp, s_tape_t *tp, const sw_mlp_train_cfg_t *cfg, size_t step) {
+  sw_mlp_adam_step(mlp->params, tp->grad, tp->m, tp->v, mlp->n_params, cfg, step);
 }
 
 /* Fills tb/xb with rows order[first .. first+n). */

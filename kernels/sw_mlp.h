@@ -100,6 +100,11 @@ typedef struct sw_mlp_train_cfg {
 /* Fills cfg with the training defaults (MSE loss, Adam with lr 1e-3, beta 0.9/0.999; see sw_mlp.c). */
 void sw_mlp_train_defaults(sw_mlp_train_cfg_t *cfg);
 
+/* One Adam(W) update of n parameters with gradient grad and moments m, v (zero before step 1); cfg gives lr,
+ * betas, eps and weight decay; step counts from 1.  For trainers with their own loss (kernels/sw_lte.c). */
+void sw_mlp_adam_step(float *params, const float *grad, float *m, float *v, size_t n, const sw_mlp_train_cfg_t *cfg,
+                      size_t step);
+
 /* Per-run statistics. */
 typedef struct sw_mlp_train_stats {
   double first_epoch_loss; /* mean loss over the first epoch's mini-batches (before most updates) */

@@ -14,6 +14,7 @@
 #include "kernels/sw_act.h"
 #include "kernels/sw_flops.h"
 #include "kernels/sw_gather.h"
+#include "kernels/sw_lte.h"
 #include "kernels/sw_moefy.h"
 
 /* Groups of at most this many tokens skip OpenBLAS (whose packing copies every weight panel, a cost that
@@ -128,6 +129,7 @@ static const char *const k_router_names[] = {
     [SW_MOE_ROUTER_GT] = "ground_truth",
     [SW_MOE_ROUTER_SIMILARITY] = "similarity",
     [SW_MOE_ROUTER_MOEFICATION] = "moefication",
+    [SW_MOE_ROUTER_LTE] = "lte",
 };
 static const char *const k_select_names[] = {
     [SW_MOE_SELECT_TOPK] = "topk",
@@ -141,7 +143,7 @@ static const char *const k_select_names[] = {
 sw_rc sw_moe_router_parse(sw_moe_router_kind_t *kind, const char *name, sw_err_t *err) {
   int i = sw_names_find(k_router_names, N_ROUTER_NAMES, name);
   if (i < 0)
-    return sw_err_set(err, SW_ERR_INVALID, "unknown router '%s' (oracle, mlp, classifier, ground_truth, similarity, moefication)", name ? name : "(null)");
+    return sw_err_set(err, SW_ERR_INVALID, "unknown router '%s' (oracle, mlp, classifier, ground_truth, similarity, moefication, lte)", name ? name : "(null)");
   *kind = (sw_moe_router_kind_t)i;
   return SW_OK;
 }
@@ -436,6 +438,36 @@ static sw_rc s_targets_raw(float *norms, float *mass, const sw_moe_t *moe, const
   return SW_OK;
 }
 
+sw_rc sw_moe_expert_gram(float *K, const sw_moe_t *moe, const float *x, int n_tok, sw_err_t *err) {
+  const int E = moe->n_expert, d = moe->d_model, chunk = 32;
+  sw_moe_work_t work;
+  float *Y = malloc((size_t)E * chunk * d * sizeof *Y);
+  sw_rc rc = Y ? sw_moe_work_alloc(&work, moe, NULL, chunk, err) : sw_err_set(err, SW_ERR_NOMEM, "moe: out of memory");
+  if (rc) {
+    free(Y);
+    return rc;
+  }
+  for (int t0 = 0; t0 < n_tok; t0 += chunk) {
+    int c = n_tok - t0 < chunk ? n_tok - t0 : chunk;
+    for (int e = 0; e < E; e++) { /* Y[e][t][d] */
+      s_expert_hidden(work.u, work.g, moe, e, x + (size_t)t0 * d, c);
+      s_expert_down(Y + (size_t)e * chunk * d, moe, e, work.u, c, 0.0f);
+    }
+    for (int t = 0; t < c; t++)
+      for (int e = 0; e < E; e++)
+        for (int f = e; f < E; f++) {
+          const float *a = Y + ((size_t)e * chunk + t) * d, *b = Y + ((size_t)f * chunk + t) * d;
+          double sum = 0;
+          for (int k = 0; k < d; k++) sum += (double)a[k] * b[k];
+          float *Kt = K + (size_t)(t0 + t) * E * E;
+          Kt[(size_t)e * E + f] = Kt[(size_t)f * E + e] = (float)sum;
+        }
+  }
+  sw_moe_work_free(&work);
+  free(Y);
+  return SW_OK;
+}
+
 sw_rc sw_moe_mass(float *mass, const sw_moe_t *moe, const float *x, int n_tok, int positive, sw_err_t *err) {
   return s_targets_raw(NULL, mass, moe, x, n_tok, positive, err);
 }
@@ -458,10 +490,13 @@ void sw_moe_router_defaults(sw_moe_router_cfg_t *cfg) {
   cfg->train.batch = 64;
   cfg->seed = 1;
   cfg->val_frac = 0.0;
+  cfg->lte_eta = 0.0;
+  cfg->lte_lambda = 0.5;
 }
 
 int sw_moe_router_trained(sw_moe_router_kind_t kind) {
-  return kind == SW_MOE_ROUTER_MLP || kind == SW_MOE_ROUTER_CLASSIFIER || kind == SW_MOE_ROUTER_MOEFICATION;
+  return kind == SW_MOE_ROUTER_MLP || kind == SW_MOE_ROUTER_CLASSIFIER || kind == SW_MOE_ROUTER_MOEFICATION ||
+         kind == SW_MOE_ROUTER_LTE;
 }
 
 int sw_moe_router_normalises(sw_moe_router_kind_t kind) {
@@ -536,13 +571,17 @@ sw_rc sw_moe_router_train(sw_moe_router_t *r, sw_moe_router_kind_t kind, const s
   memset(r, 0, sizeof *r);
   r->kind = kind, r->d_model = moe->d_model, r->n_expert = moe->n_expert;
   if (kind == SW_MOE_ROUTER_ORACLE || kind == SW_MOE_ROUTER_GT) return SW_OK;
-  if (kind < SW_MOE_ROUTER_ORACLE || kind > SW_MOE_ROUTER_MOEFICATION)
+  if (kind < SW_MOE_ROUTER_ORACLE || kind > SW_MOE_ROUTER_LTE)
     return sw_err_set(err, SW_ERR_INVALID, "moe: unknown router kind %d", (int)kind);
   if (n_tok <= 0 && kind != SW_MOE_ROUTER_SIMILARITY)
     return sw_err_set(err, SW_ERR_INVALID, "moe: router training needs tokens");
-  sw_rc rc = kind == SW_MOE_ROUTER_SIMILARITY || kind == SW_MOE_ROUTER_MOEFICATION
-                 ? s_train_moefication_kind(r, moe, x, n_tok, cfg, err)
-                 : s_train_mlp_kind(r, moe, x, n_tok, cfg, err);
+  sw_rc rc;
+  if (kind == SW_MOE_ROUTER_SIMILARITY || kind == SW_MOE_ROUTER_MOEFICATION)
+    rc = s_train_moefication_kind(r, moe, x, n_tok, cfg, err);
+  else if (kind == SW_MOE_ROUTER_LTE)
+    rc = sw_lte_train(r, moe, x, n_tok, cfg, err);
+  else
+    rc = s_train_mlp_kind(r, moe, x, n_tok, cfg, err);
   if (rc) {
     sw_moe_router_free(r);
     return rc;
@@ -695,7 +734,8 @@ sw_rc sw_moe_forward_routed(float *out, sw_mask_t *mask, const float *x, const s
                             sw_moe_work_t *work, int n_tok) {
   sw_rc rc = sw_moe_router_scores(work->scores, r, moe, x, n_tok, work);
   if (rc) return rc;
-  int norm = r->kind != SW_MOE_ROUTER_CLASSIFIER && r->kind != SW_MOE_ROUTER_MOEFICATION; /* sigmoid outputs */
+  int norm = r->kind != SW_MOE_ROUTER_CLASSIFIER && r->kind != SW_MOE_ROUTER_MOEFICATION &&
+             r->kind != SW_MOE_ROUTER_LTE; /* sigmoid outputs are thresholded as they are */
   if ((rc = sw_moe_select(mask, work->scores, sel, k, tau, norm, work, n_tok))) return rc;
   if ((rc = sw_moe_forward(out, x, moe, mask, stats, work, n_tok))) return rc;
   if (stats) {

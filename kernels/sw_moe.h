@@ -50,12 +50,17 @@ typedef enum sw_moe_router_kind {
                                    positive activation mass, computed exactly (gate/up of every expert run) */
   SW_MOE_ROUTER_SIMILARITY = 4, /* MoEfication's similarity selection (training-free): ĝ_e = −‖x̂ − c_e‖₂, x̂ = x/‖x‖₂,
                                    c_e = mean of the L2-normalised gate (gated) or up rows of the expert's neurons */
-  SW_MOE_ROUTER_MOEFICATION = 5 /* MoEfication's MLP selection: x̂ → Linear(d,E) initialised with the c_e → tanh →
+  SW_MOE_ROUTER_MOEFICATION = 5,/* MoEfication's MLP selection: x̂ → Linear(d,E) initialised with the c_e → tanh →
                                    Linear(E,E) initialised to the identity, no bias; BCE-with-logits on the positive
                                    mass divided by its maximum over the mini-batch (kernels/sw_moefy.h) */
+  SW_MOE_ROUTER_LTE        = 6  /* LTE: G_e(x) = sigmoid(x·W_g,e), one linear layer without bias, trained with the
+                                   efficiency + separability objective (kernels/sw_lte.h) */
 } sw_moe_router_kind_t;
 
-/* "oracle" | "mlp" | "classifier" | "ground_truth" | "similarity" | "moefication" */
+/* LTE's fixed selection threshold on the sigmoid scores (Zheng et al. 2024, arXiv 2402.06126, §3: τ = 0.5). */
+#define SW_MOE_LTE_TAU 0.5
+
+/* "oracle" | "mlp" | "classifier" | "ground_truth" | "similarity" | "moefication" | "lte" */
 sw_rc       sw_moe_router_parse(sw_moe_router_kind_t *kind, const char *name, sw_err_t *err);
 const char *sw_moe_router_name(sw_moe_router_kind_t kind);
 
@@ -76,6 +81,8 @@ typedef struct sw_moe_router_cfg {
   int                hidden;   /* MLP router width (D2DMoE: 128) */
   sw_mlp_train_cfg_t train;    /* loss is set by the router kind */
   uint64_t           seed;     /* weight initialisation */
+  double             lte_eta;    /* LTE: weight η of the efficiency loss (higher: sparser) */
+  double             lte_lambda; /* LTE: weight λ of the separability loss (paper: 0.5) */
   double             val_frac; /* trained routers: the last floor(n·val_frac) tokens are held out, the router is
                                   trained on the others and the epoch that scores best on them is kept (0: none;
                                   MoEfication: 0.1) */
@@ -92,6 +99,10 @@ sw_rc sw_moe_targets(float *norms, float *mass, const sw_moe_t *moe, const float
 /* Raw per-expert mass of n_tok tokens: mass[t*E+e] = Σ_{i∈e} max(h_i(x_t), 0) (positive = 1, MoEfication's
  * target and ground-truth score) or Σ_{i∈e} |h_i(x_t)| (positive = 0).  Float64 accumulation; allocates. */
 sw_rc sw_moe_mass(float *mass, const sw_moe_t *moe, const float *x, int n_tok, int positive, sw_err_t *err);
+
+/* K[t][E][E]: the Gram matrix of the expert outputs of each token, K_ef = E_e(x_t)·E_f(x_t) (float64 sums).
+ * Allocates a workspace. */
+sw_rc sw_moe_expert_gram(float *K, const sw_moe_t *moe, const float *x, int n_tok, sw_err_t *err);
 
 /* Creates a router; MLP and CLASSIFIER are trained on x[n_tok][d_model] (targets from sw_moe_targets).
  * stats may be NULL.  Free with sw_moe_router_free. */
