@@ -47,8 +47,9 @@ static double s_lte_batch(s_lte_t *st, const float *W, const size_t *rows, size_
   return sum / (double)n;
 }
 
-static sw_rc s_lte_alloc(s_lte_t *st, size_t batch, size_t n_val) {
-  size_t rows = batch > n_val ? batch : n_val, E = (size_t)st->E, d = (size_t)st->d;
+/* Scratch for up to `rows` tokens per s_lte_batch call (the whole training set for its loss). */
+static sw_rc s_lte_alloc(s_lte_t *st, size_t rows) {
+  size_t E = (size_t)st->E, d = (size_t)st->d;
   st->z = malloc(rows * E * sizeof(float));
   st->dz = malloc(rows * E * sizeof(float));
   st->xb = malloc(rows * d * sizeof(float));
@@ -70,8 +71,8 @@ static void s_lte_epochs(s_lte_t *st, sw_moe_router_t *r, size_t *order, int n_t
   float *W = r->mlp.layer[0].w;
   const size_t nW = (size_t)st->E * st->d, batch = cfg->train.batch < (size_t)n_train ? cfg->train.batch : (size_t)n_train;
   sw_mlp_rng_t rng = {cfg->train.seed};
-  size_t step = 0;
-  double best = INFINITY;
+  size_t step = 0, per_epoch = ((size_t)n_train + batch - 1) / batch;
+  double best = INFINITY, ramp = cfg->lte_sep_warmup * (double)(per_epoch * cfg->train.epochs);
   for (size_t ep = 0; ep < cfg->train.epochs; ep++) {
     for (size_t i = (size_t)n_train; i > 1; i--) {
       size_t j = sw_mlp_rng_below(&rng, i), t = order[i - 1];
@@ -79,11 +80,13 @@ static void s_lte_epochs(s_lte_t *st, sw_moe_router_t *r, size_t *order, int n_t
     }
     for (size_t off = 0; off < (size_t)n_train; off += batch) {
       size_t nb = (size_t)n_train - off < batch ? (size_t)n_train - off : batch;
+      st->lambda = (double)step < ramp ? 0.0 : cfg->lte_lambda; /* L_sep off during the warm-up */
       s_lte_batch(st, W, order + off, nb, 1);
       sw_mlp_adam_step(W, st->grad, st->m, st->v, nW, &cfg->train, ++step);
     }
+    st->lambda = cfg->lte_lambda; /* held-out loss: the full objective */
     double val = n_train < n_tok ? s_lte_batch(st, W, order + n_train, (size_t)(n_tok - n_train), 0) : 0.0;
-    if (ep == 0 || val < best) {
+    if (ep == 0 || val < best || n_train == n_tok) { /* no held-out tokens: the last epoch */
       best = val;
       memcpy(st->best, W, nW * sizeof(float));
       r->train.best_epoch = ep;
@@ -107,7 +110,7 @@ sw_rc sw_lte_train(sw_moe_router_t *r, const sw_moe_t *moe, const float *x, int 
   float *K = malloc((size_t)n_tok * E * E * sizeof *K);
   size_t *order = malloc((size_t)n_tok * sizeof *order);
   st.K = K;
-  rc = K && order && !s_lte_alloc(&st, cfg->train.batch, (size_t)(n_tok - n_train)) ? SW_OK
+  rc = K && order && !s_lte_alloc(&st, (size_t)n_tok) ? SW_OK
            : sw_err_set(err, SW_ERR_NOMEM, "lte: cannot allocate the training state for %d tokens", n_tok);
   if (!rc) rc = sw_moe_expert_gram(K, moe, x, n_tok, err);
   if (!rc) {

@@ -5,7 +5,11 @@
  * This suite trains the routers only (the model stays frozen, no stage-2 adaptation), so L_task is the layer's
  * own output error of the soft FFN relative to the dense one: ‖Σ_e (G_e − 1)·E_e(x)‖² / ‖Σ_e E_e(x)‖², computed
  * from the Gram matrix of the expert outputs (kernels/sw_moe.h, sw_moe_expert_gram).  A guard ε = 1e-6 keeps
- * L_sep finite at G_e = τ. */
+ * L_sep finite at G_e = τ.  L_sep is a barrier at τ: with the routers alone trained from a random start (scores
+ * near τ), it freezes the side of τ each score starts on and η then hardly changes the sparsity (measured in
+ * tests/unit/test_moefy.c).  So L_sep is off (λ = 0) for the first lte_sep_warmup of the steps (this suite's
+ * addition, default 0.5; 0 = the literal objective from the first step; a linear ramp of λ did not help: L_sep
+ * near τ outweighs η·L_eff already at λ = 0.01): η and the task loss pick the side, then L_sep separates. */
 #ifndef SW_LTE_H
 #define SW_LTE_H
 #include "common/sw_err.h"

@@ -492,6 +492,7 @@ void sw_moe_router_defaults(sw_moe_router_cfg_t *cfg) {
   cfg->val_frac = 0.0;
   cfg->lte_eta = 0.0;
   cfg->lte_lambda = 0.5;
+  cfg->lte_sep_warmup = 0.5;
 }
 
 int sw_moe_router_trained(sw_moe_router_kind_t kind) {

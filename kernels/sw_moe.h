@@ -83,6 +83,7 @@ typedef struct sw_moe_router_cfg {
   uint64_t           seed;     /* weight initialisation */
   double             lte_eta;    /* LTE: weight η of the efficiency loss (higher: sparser) */
   double             lte_lambda; /* LTE: weight λ of the separability loss (paper: 0.5) */
+  double             lte_sep_warmup; /* LTE: fraction of the first steps trained without L_sep (kernels/sw_lte.h) */
   double             val_frac; /* trained routers: the last floor(n·val_frac) tokens are held out, the router is
                                   trained on the others and the epoch that scores best on them is kept (0: none;
                                   MoEfication: 0.1) */
