@@ -6,9 +6,15 @@
  *   model (cache/models/SmolLM2-135M-Instruct.Q4_1.gguf under $SPARSWEEP_CACHE or ./cache)
  *   text (cache/text/austen.txt)   any UTF-8 text file
  *   method ("dense")               dense | topk | cats (alias threshold) | chess | cett | random | teal | d2dmoe |
- *                                  moefication | dejavu
- *   sparsity (0.5)                 target s for topk/cats/chess/random/teal/moefication (experts)/dejavu
- *   tau (0.1)                      cett: target CETT; d2dmoe: τ of dynk_max (run e iff ĝ_e >= τ·max ĝ)
+ *                                  moefication | lte | dejavu
+ *   sparsity (0.5)                 target s for topk/cats/chess/random/teal/dejavu; MoE methods with selection
+ *                                  topk: the fraction of experts skipped
+ *   tau (0.1)                      cett: target CETT; MoE dynk_max: run e iff ĝ_e >= τ·max ĝ; dynk_cum: share τ
+ *   MoE methods (models/README.md, "MoE methods on the model"): clustering (balanced_kmeans | coactivation |
+ *   random | contiguous), router (d2dmoe: mlp | oracle; moefication: moefication | similarity | ground_truth |
+ *   classifier; lte: lte), selection (d2dmoe: dynk_max | dynk_cum | topk; moefication: topk | dynk_max |
+ *   dynk_cum; lte: score), router_epochs / router_lr / router_batch (0 = the paper's: moefication 30 / 1e-2 /
+ *   512, others 10 / 1e-3 / 64), router_val_split (0.1), eta (lte: efficiency-loss weight, 0.5, in [0, 100])
  *   activation ("silu")            silu (the model's own) | relu | relu2 | fatrelu: a change of the model
  *   act_param (0)                  FATReLU threshold
  *   layers ("all")                 "all" or a list "0,2,5-9"; other layers run dense
@@ -29,7 +35,10 @@
  * weights_native, and for weights: native (not paired) ppl_native_dense, kl_native_dense, top1_native_dense: the
  * native dense model against the f32 dense model (the quantised-activation error); achieved_sparsity (mean over the sparsified layers),
  * sparsity_model_wide (all layers), sparsity_definition (methods.md §1 item: 1 intermediate neurons, 3 TEAL
- * size-weighted input channels of q/k/v/o/gate/up/down), sparsity_layer_NN; attn_flops_saved_per_token (TEAL); ffn_flops_per_token, ffn_flops_dense_per_token, ffn_select_flops_per_token,
+ * size-weighted input channels of q/k/v/o/gate/up/down, 4 MoE experts not executed), sparsity_layer_NN; MoE:
+ * moe_clustering / moe_router / moe_selection (name in the unit), moe_experts, router_epochs, router_lr,
+ * router_batch, router_val_split, router_recall / router_precision / router_density (+ _layer_NN),
+ * router_mass_captured, router_best_epoch (held-out calibration tokens); attn_flops_saved_per_token (TEAL); ffn_flops_per_token, ffn_flops_dense_per_token, ffn_select_flops_per_token,
  * ffn_flops_saved, model_flops_per_token, model_flops_dense_per_token, model_flops_saved (attention at the mean
  * context window/2); decode_s_dense, decode_s_sparse (median s/token), decode_speedup (median of per-repetition
  * dense/method ratios), prefill_tok_s_dense/_sparse, prefill_speedup; calib/eval byte spans and token counts,
