@@ -44,7 +44,7 @@ typedef struct moe_keys {
   sw_partition_t       clustering;
   int64_t              seed, epochs, hidden, kmeans_iters;
   int64_t              warmup; /* untimed dense/method pairs before timing (measure.warmup) */
-  double               lr;
+  double               lr, eta; /* eta: LTE's efficiency-loss weight (router lte) */
 } moe_keys_t;
 
 static sw_rc s_get_int(const sw_json_t *c, const char *key, int64_t def, int64_t lo, int64_t hi, int64_t *v,
@@ -71,7 +71,7 @@ static sw_rc s_read_selection(moe_keys_t *k, const sw_json_t *c, int d_ff, sw_er
   if ((rc = sw_json_get_double(c, "tau", tau_def, &k->tau, err))) return rc;
   if (!(k->tau >= 0.0 && k->tau <= 1.5)) return sw_err_set(err, SW_ERR_RANGE, "'tau' = %g outside [0, 1.5]", k->tau);
   const char *router = NULL, *clus = NULL;
-  if ((rc = sw_json_get_str(c, "router", k->method == MOE_METHOD_LTE ? "classifier" : "mlp", &router, err))) return rc;
+  if ((rc = sw_json_get_str(c, "router", k->method == MOE_METHOD_LTE ? "lte" : "mlp", &router, err))) return rc;
   if ((rc = sw_moe_router_parse(&k->router, router, err))) return rc;
   if ((rc = sw_json_get_str(c, "clustering", "balanced_kmeans", &clus, err))) return rc;
   return sw_partition_parse(&k->clustering, clus, err);
@@ -91,6 +91,8 @@ static sw_rc s_read_keys(moe_keys_t *k, const sw_json_t *c, int d_ff, sw_err_t *
   if ((rc = s_get_int(c, "kmeans_iters", 30, 1, 10000, &k->kmeans_iters, err))) return rc;
   if ((rc = s_get_int(c, "warmup", 2, 0, 1000000, &k->warmup, err))) return rc;
   if ((rc = sw_json_get_double(c, "router_lr", 1e-3, &k->lr, err))) return rc;
+  if ((rc = sw_json_get_double(c, "eta", 0.5, &k->eta, err))) return rc;
+  if (!(k->eta >= 0 && k->eta <= 100)) return sw_err_set(err, SW_ERR_RANGE, "'eta' = %g outside [0, 100]", k->eta);
   if (k->method != MOE_METHOD_PREDICTOR) return s_read_selection(k, c, d_ff, err);
   int64_t rank = 0, pk = 0;
   if ((rc = s_get_int(c, "rank", 64, 1, 65536, &rank, err))) return rc;
@@ -355,6 +357,7 @@ static sw_rc s_run_moe(const moe_keys_t *k, const sw_trial_moe_in_t *in, method_
   sw_moe_router_defaults(&rcfg);
   rcfg.hidden = (int)k->hidden, rcfg.train.epochs = (size_t)k->epochs, rcfg.train.lr = k->lr;
   rcfg.seed = rcfg.train.seed = (uint64_t)k->seed;
+  rcfg.lte_eta = k->eta;
   sw_mlp_train_stats_t ts = {NAN, NAN, 0, 0, NAN};
   if (!rc) rc = sw_moe_router_train(&router, k->router, &moe, in->x_calib, in->n_calib, &rcfg, &ts, err);
   int64_t t2 = sw_now_ns();

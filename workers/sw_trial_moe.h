@@ -12,7 +12,8 @@
  *   moe_topk      static top-k experts           (MoEfication; keys experts, k or sparsity, router, clustering)
  *   moe_dynk_max  run e iff ĝ_e >= τ·max ĝ       (D2DMoE; keys experts, tau, router, clustering)
  *   moe_dynk_cum  shortest prefix of shares >= τ (D2DMoE "dynk"; keys experts, tau, router, clustering)
- *   moe_lte       sigmoid score > τ (default 0.5) (LTE; router defaults to classifier)
+ *   moe_lte       sigmoid score > τ (default 0.5) (LTE; router defaults to lte, trained with eta (0.5), the weight
+ *                 of its efficiency loss: kernels/sw_lte.h)
  *   predictor     Deja Vu low-rank predictor, positives computed (keys rank, k (0 = probability > threshold),
  *                 threshold (0.5), label_thr (0))
  * Common optional keys: seed (1), router_epochs (20), router_hidden (128), router_lr (1e-3), kmeans_iters (30).
