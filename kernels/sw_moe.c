@@ -453,15 +453,9 @@ sw_rc sw_moe_expert_gram(float *K, const sw_moe_t *moe, const float *x, int n_to
       s_expert_hidden(work.u, work.g, moe, e, x + (size_t)t0 * d, c);
       s_expert_down(Y + (size_t)e * chunk * d, moe, e, work.u, c, 0.0f);
     }
-    for (int t = 0; t < c; t++)
-      for (int e = 0; e < E; e++)
-        for (int f = e; f < E; f++) {
-          const float *a = Y + ((size_t)e * chunk + t) * d, *b = Y + ((size_t)f * chunk + t) * d;
-          double sum = 0;
-          for (int k = 0; k < d; k++) sum += (double)a[k] * b[k];
-          float *Kt = K + (size_t)(t0 + t) * E * E;
-          Kt[(size_t)e * E + f] = Kt[(size_t)f * E + e] = (float)sum;
-        }
+    for (int t = 0; t < c; t++) /* K_t = Y_t Y_tᵀ, the rows of Y_t being token t of each expert (stride chunk·d) */
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, E, E, d, 1.0f, Y + (size_t)t * d, chunk * d,
+                  Y + (size_t)t * d, chunk * d, 0.0f, K + (size_t)(t0 + t) * E * E, E);
   }
   sw_moe_work_free(&work);
   free(Y);

@@ -101,7 +101,7 @@ sw_rc sw_moe_targets(float *norms, float *mass, const sw_moe_t *moe, const float
  * target and ground-truth score) or Σ_{i∈e} |h_i(x_t)| (positive = 0).  Float64 accumulation; allocates. */
 sw_rc sw_moe_mass(float *mass, const sw_moe_t *moe, const float *x, int n_tok, int positive, sw_err_t *err);
 
-/* K[t][E][E]: the Gram matrix of the expert outputs of each token, K_ef = E_e(x_t)·E_f(x_t) (float64 sums).
+/* K[t][E][E]: the Gram matrix of the expert outputs of each token, K_ef = E_e(x_t)·E_f(x_t) (one sgemm per token).
  * Allocates a workspace. */
 sw_rc sw_moe_expert_gram(float *K, const sw_moe_t *moe, const float *x, int n_tok, sw_err_t *err);
 

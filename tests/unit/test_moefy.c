@@ -208,6 +208,42 @@ static void ref_centre(double *c, const small_t *s, int e) {
   for (int k = 0; k < d; k++) c[k] /= cnt;
 }
 
+/* float64 E_e(x)[k] = Σ_{i∈e} SiLU(g_i·x)(u_i·x) down_i[k] from the ORIGINAL weights. */
+static void ref_expert_out(double *y, const small_t *s, const float *x, int e) {
+  const int d = s->w.d_model;
+  memset(y, 0, (size_t)d * sizeof *y);
+  for (int i = 0; i < s->w.d_ff; i++) {
+    if (s->moe.assign[i] != e) continue;
+    double g = 0, u = 0;
+    for (int k = 0; k < d; k++) g += (double)s->g[i * d + k] * x[k], u += (double)s->u[i * d + k] * x[k];
+    double h = g / (1.0 + exp(-g)) * u;
+    for (int k = 0; k < d; k++) y[k] += h * s->dn[i * d + k];
+  }
+}
+
+/* The Gram matrices of LTE's task loss: K_ef = E_e(x)·E_f(x) against float64 expert outputs (40 tokens, so the
+ * 32-token chunks of sw_moe_expert_gram are crossed). */
+static void test_expert_gram(void **state) {
+  (void)state;
+  small_t s;
+  small_init(&s, 40);
+  const int E = 8, d = 16;
+  float *K = malloc((size_t)s.n * E * E * sizeof *K);
+  sw_err_t err = {0};
+  assert_int_equal(sw_moe_expert_gram(K, &s.moe, s.x, s.n, &err), SW_OK);
+  double ye[16], yf[16];
+  for (int t = 0; t < s.n; t += 13)
+    for (int e = 0; e < E; e++)
+      for (int f = 0; f < E; f++) {
+        ref_expert_out(ye, &s, s.x + t * d, e), ref_expert_out(yf, &s, s.x + t * d, f);
+        double dot = 0;
+        for (int k = 0; k < d; k++) dot += ye[k] * yf[k];
+        assert_true(fabs(K[((size_t)t * E + e) * E + f] - dot) < 1e-4 * (1.0 + fabs(dot)));
+      }
+  free(K);
+  small_free(&s);
+}
+
 /* Untrained (0 epochs), MoEfication's router is Linear(centres) -> tanh -> Linear(identity). */
 static void test_moefication_router_init(void **state) {
   (void)state;
@@ -358,7 +394,7 @@ int main(void) {
       cmocka_unit_test(test_coact_swaps_repair_greedy), cmocka_unit_test(test_router_quality_constructed),
       cmocka_unit_test(test_lte_loss_by_hand),        cmocka_unit_test(test_moefication_router_init),
       cmocka_unit_test(test_similarity_and_trained_router), cmocka_unit_test(test_best_epoch_kept),
-      cmocka_unit_test(test_lte_eta_controls_sparsity),
+      cmocka_unit_test(test_lte_eta_controls_sparsity), cmocka_unit_test(test_expert_gram),
   };
   return cmocka_run_group_tests_name("moefy", tests, NULL, NULL);
 }
