@@ -51,6 +51,7 @@ int sw_method_is_moe(sw_method_kind_t kind) {
 }
 
 void sw_method_moe_defaults(sw_method_cfg_t *cfg) {
+  cfg->moe_defaults_for = cfg->kind;
   cfg->moe_split = SW_PARTITION_BALANCED_KMEANS;
   cfg->router_epochs = 0, cfg->router_lr = 0, cfg->router_batch = 0;
   cfg->router_val_frac = 0.1;
@@ -116,6 +117,7 @@ sw_rc sw_method_init(sw_method_t *M, const sw_llama_t *m, const sw_method_cfg_t 
   const sw_llama_config_t *c = &m->cfg;
   if (c->n_layer > SW_METHOD_MAX_LAYERS) return sw_err_set(err, SW_ERR_RANGE, "method: too many layers");
   M->cfg = *cfg;
+  if (sw_method_is_moe(cfg->kind) && cfg->moe_defaults_for != cfg->kind) sw_method_moe_defaults(&M->cfg);
   M->model = m;
   M->n_layer = c->n_layer;
   M->max_tok = max_tok;

@@ -65,11 +65,14 @@ typedef struct sw_method_cfg {
   double   router_lr;               /* 0 = paper default */
   int      router_batch;            /* 0 = paper default */
   double   router_val_frac;         /* held-out fraction of the calibration tokens (default 0.1) */
+  sw_method_kind_t moe_defaults_for; /* the kind whose MoE defaults the fields hold (sw_method_moe_defaults);
+                                        sw_method_init fills a MoE kind's defaults when it differs */
 } sw_method_cfg_t;
 
 /* 1 for the MoE methods (experts + router). */
 int sw_method_is_moe(sw_method_kind_t kind);
-/* Fills the MoE fields of cfg with kind's defaults (split, router, selection, router training). */
+/* Fills the MoE fields of cfg with cfg->kind's defaults (split, router, selection, router training); call it
+ * after setting kind and before changing a MoE field. */
 void sw_method_moe_defaults(sw_method_cfg_t *cfg);
 /* The router training a cfg asks for: its explicit values, else the router's paper defaults (MoEfication
  * MLPCenter: Adam lr 1e-2, batch 512, 30 epochs; D2DMoE: lr 1e-3, batch 64, 10 epochs; LTE: lr 1e-3, batch
