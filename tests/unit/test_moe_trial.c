@@ -175,11 +175,11 @@ static void test_rejects_bad_keys(void **state) {
   assert_int_equal(r.rc, SW_ERR_INVALID);
   assert_non_null(strstr(r.err.msg, "softmax"));
   run_free(&r);
-  run_config(&r, "{\"method\":\"moe_topk\",\"d_model\":40,\"d_ff\":96,\"experts\":7}");
+  run_config(&r, "{\"method\":\"moe_topk\",\"d_model\":40,\"d_ff\":96,\"experts\":7,\"cache\":\"warm\"}");
   assert_int_equal(r.rc, SW_ERR_INVALID);
   assert_non_null(strstr(r.err.msg, "experts"));
   run_free(&r);
-  run_config(&r, "{\"method\":\"moe_topk\",\"d_model\":40,\"d_ff\":96,\"experts\":8,\"k\":9}");
+  run_config(&r, "{\"method\":\"moe_topk\",\"d_model\":40,\"d_ff\":96,\"experts\":8,\"k\":9,\"cache\":\"warm\"}");
   assert_int_equal(r.rc, SW_ERR_RANGE);
   run_free(&r);
   assert_true(sw_trial_moe_handles("moe_dynk_cum"));
