@@ -21,7 +21,7 @@
   X("moefication", "", "MoEfication: experts from clustered neurons, a classifier router, top-k experts")           \
   X("moe_topk", "", "MoE conversion with a static top-k of experts per token (ffn workload)")                        \
   X("moe_dynk_cum", "", "MoE conversion running the smallest set of experts whose predicted share reaches tau")   \
-  X("moe_lte", "", "LTE: MoE conversion with a sigmoid router and a learned threshold")                             \
+  X("lte", "moe_lte", "LTE: MoE conversion with sigmoid expert scores trained with an efficiency + separability loss; experts scoring above 0.5 run") \
   X("dejavu", "predictor", "Deja Vu: a low-rank predictor of the active neurons, trained on calibration data")
 
 /* The canonical name of a method spelling, or NULL when word names no method. */

@@ -41,7 +41,7 @@
   X("sparsity_model", "fraction", "ffn", "teal: parameter-weighted sparsity over the FFN matrices (input channels of gate/up, neurons of down)") \
   X("sparsity_expert", "fraction", "ffn", "fraction of experts not run, over tokens")                                   \
   X("sparsity_model_wide", "fraction", "model", "achieved sparsity averaged over all layers, dense layers counting 0")  \
-  X("sparsity_definition", "definition", "model attribution", "which sparsity achieved_sparsity measures: 1 FFN intermediate neurons, 3 TEAL's size-weighted input channels of q/k/v/o/gate/up/down") \
+  X("sparsity_definition", "definition", "model attribution", "which sparsity achieved_sparsity measures: 1 FFN intermediate neurons, 3 TEAL's size-weighted input channels of q/k/v/o/gate/up/down, 4 (token, expert) pairs not executed (MoE methods)) \
   X("sparsity_layer_*", "fraction", "model", "achieved sparsity of one layer (layer number in the name)")               \
   X("level", "fraction", "model", "the method's level: the target sparsity, or tau for cett and d2dmoe")              \
   X("head_sparsity", "fraction", "attribution", "fraction of attention heads deactivated")                              \
@@ -101,6 +101,22 @@
   X("calib_cached", "bool", "model", "1 when the method's calibration came from the on-disk cache")                   \
   X("calib_seconds", "s", "model", "wall time of the method's calibration")                                          \
   X("model_changed", "bool", "model", "1 when the activation function was replaced (not the model's own SiLU)")      \
+  X("moe_clustering", "*", "model", "MoE methods: how neurons were grouped into experts: value 0 balanced_kmeans, 1 random, 2 contiguous, 3 coactivation; the unit names it") \
+  X("moe_router", "*", "model", "MoE methods: the router: value 0 oracle, 1 mlp, 2 classifier, 3 ground_truth, 4 similarity, 5 moefication, 6 lte; the unit names it") \
+  X("moe_selection", "*", "model", "MoE methods: the expert selection rule: value 0 topk, 1 dynk_max, 2 dynk_cum, 3 score; the unit names it") \
+  X("moe_experts", "count", "model", "MoE methods: experts per FFN layer") \
+  X("router_epochs", "count", "model", "MoE methods: router training epochs used (0 for an untrained router)") \
+  X("router_lr", "lr", "model", "MoE methods: router learning rate used (0 for an untrained router)") \
+  X("router_batch", "count", "model", "MoE methods: router training batch in tokens (0 for an untrained router)") \
+  X("router_val_split", "fraction", "model", "MoE methods: held-out fraction of the calibration tokens for router quality and best-epoch choice") \
+  X("router_recall", "fraction", "model", "MoE methods: |predicted and true experts| / |true experts| on held-out tokens, mean over sparsified layers (true: the same selection rule on the exact scores the router imitates)") \
+  X("router_precision", "fraction", "model", "MoE methods: |predicted and true experts| / |predicted experts| on held-out tokens, mean over sparsified layers") \
+  X("router_density", "fraction", "model", "MoE methods: predicted experts / experts on held-out tokens, mean over sparsified layers") \
+  X("router_recall_layer_*", "fraction", "model", "router_recall of one layer (layer number in the name)") \
+  X("router_precision_layer_*", "fraction", "model", "router_precision of one layer (layer number in the name)") \
+  X("router_density_layer_*", "fraction", "model", "router_density of one layer (layer number in the name)") \
+  X("router_mass_captured", "fraction", "model", "MoE methods: share of the positive activation mass held by the top 20 % of experts the router picks, held-out tokens") \
+  X("router_best_epoch", "epoch", "model", "MoE methods: mean over layers of the training epoch kept (best held-out score)") \
   X("model_hf", "bool", "model", "1 when the model is a Hugging Face checkpoint directory, 0 for a GGUF file") \
   X("model_sha256", "*", "model", "value 0; the unit is the hex SHA-256 of the GGUF file, or of `sha256sum config.json <shards>` run in a checkpoint directory") \
   X("weights_native", "bool", "model", "1 when the model ran on the GGUF file's quantised blocks")                   \

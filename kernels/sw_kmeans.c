@@ -16,13 +16,14 @@ static const char *const k_partition_names[] = {
     [SW_PARTITION_BALANCED_KMEANS] = "balanced_kmeans",
     [SW_PARTITION_RANDOM] = "random",
     [SW_PARTITION_CONTIGUOUS] = "contiguous",
+    [SW_PARTITION_COACTIVATION] = "coactivation",
 };
 #define N_PARTITION_NAMES (sizeof k_partition_names / sizeof k_partition_names[0])
 
 sw_rc sw_partition_parse(sw_partition_t *out, const char *name, sw_err_t *err) {
   int i = sw_names_find(k_partition_names, N_PARTITION_NAMES, name);
   if (i < 0)
-    return sw_err_set(err, SW_ERR_INVALID, "unknown clustering '%s' (balanced_kmeans, random, contiguous)",
+    return sw_err_set(err, SW_ERR_INVALID, "unknown clustering '%s' (balanced_kmeans, random, contiguous, coactivation)",
                       name ? name : "(null)");
   *out = (sw_partition_t)i;
   return SW_OK;
@@ -202,6 +203,9 @@ sw_rc sw_partition_make(int32_t *assign, sw_partition_t kind, const float *rows,
     for (size_t i = 0; i < n; i++) assign[i] = (int32_t)(i / size);
     return SW_OK;
   }
+  if (kind == SW_PARTITION_COACTIVATION)
+    return sw_err_set(err, SW_ERR_INVALID, "partition: the coactivation split needs activations (the model workload "
+                      "records them; the synthetic ffn workload offers balanced_kmeans, random, contiguous)");
   if (kind != SW_PARTITION_RANDOM) return sw_err_set(err, SW_ERR_INVALID, "partition: unknown kind %d", (int)kind);
   size_t *perm = malloc(n * sizeof *perm);
   if (!perm) return sw_err_set(err, SW_ERR_NOMEM, "partition: cannot allocate %zu indices", n);

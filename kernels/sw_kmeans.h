@@ -12,10 +12,12 @@
 typedef enum sw_partition {
   SW_PARTITION_BALANCED_KMEANS = 0,
   SW_PARTITION_RANDOM          = 1, /* seeded random permutation cut into E blocks */
-  SW_PARTITION_CONTIGUOUS      = 2  /* row i -> expert i / (n/E) (MoEfication's "random split") */
+  SW_PARTITION_CONTIGUOUS      = 2, /* row i -> expert i / (n/E) (MoEfication's "random split") */
+  SW_PARTITION_COACTIVATION    = 3  /* MoEfication's co-activation graph split: needs activations, so it is made by
+                                       sw_coact_partition (kernels/sw_moefy.h), not by sw_partition_make */
 } sw_partition_t;
 
-/* "balanced_kmeans" | "random" | "contiguous" -> enum; SW_ERR_INVALID on an unknown name. */
+/* "balanced_kmeans" | "random" | "contiguous" | "coactivation" -> enum; SW_ERR_INVALID on an unknown name. */
 sw_rc sw_partition_parse(sw_partition_t *out, const char *name, sw_err_t *err);
 const char *sw_partition_name(sw_partition_t p);
 

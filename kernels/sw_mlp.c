@@ -271,17 +271,22 @@ static void s_tape_backward(s_tape_t *tp, const sw_mlp_t *mlp, size_t n) {
   }
 }
 
-static void s_adam_step(sw_mlp_t *mlp, s_tape_t *tp, const sw_mlp_train_cfg_t *cfg, size_t step) {
+void sw_mlp_adam_step(float *params, const float *grad, float *m, float *v, size_t n, const sw_mlp_train_cfg_t *cfg,
+                      size_t step) {
   const double bc1 = 1.0 - pow(cfg->beta1, (double)step), bc2 = 1.0 - pow(cfg->beta2, (double)step);
   const float b1 = (float)cfg->beta1, b2 = (float)cfg->beta2;
   const float step_size = (float)(cfg->lr / bc1), sq_bc2 = (float)sqrt(bc2), eps = (float)cfg->eps;
   const float decay = (float)(1.0 - cfg->lr * cfg->weight_decay);
-  for (size_t i = 0; i < mlp->n_params; i++) {
-    float g = tp->grad[i];
-    tp->m[i] = b1 * tp->m[i] + (1.0f - b1) * g;
-    tp->v[i] = b2 * tp->v[i] + (1.0f - b2) * g * g;
-    mlp->params[i] = mlp->params[i] * decay - step_size * tp->m[i] / (sqrtf(tp->v[i]) / sq_bc2 + eps);
+  for (size_t i = 0; i < n; i++) {
+    float g = grad[i];
+    m[i] = b1 * m[i] + (1.0f - b1) * g;
+    v[i] = b2 * v[i] + (1.0f - b2) * g * g;
+    params[i] = params[i] * decay - step_size * m[i] / (sqrtf(v[i]) / sq_bc2 + eps);
   }
+}
+
+static void s_adam_step(sw_mlp_t *mlp, s_tape_t *tp, const sw_mlp_train_cfg_t *cfg, size_t step) {
+  sw_mlp_adam_step(mlp->params, tp->grad, tp->m, tp->v, mlp->n_params, cfg, step);
 }
 
 /* Fills tb/xb with rows order[first .. first+n). */
@@ -330,6 +335,43 @@ sw_rc sw_mlp_grad(double *loss, float *grad, const sw_mlp_t *mlp, const float *x
   return SW_OK;
 }
 
+/* Best-epoch bookkeeping of sw_mlp_train (cfg->epoch_score). */
+typedef struct s_best {
+  float *params; /* copy of the best epoch's parameters (NULL without epoch_score) */
+  double score;
+  size_t epoch;
+} s_best_t;
+
+static void s_best_update(s_best_t *b, const sw_mlp_t *mlp, const sw_mlp_train_cfg_t *cfg, size_t ep) {
+  if (!b->params) {
+    b->epoch = ep;
+    return;
+  }
+  double sc = cfg->epoch_score(mlp, cfg->ctx);
+  if (ep > 0 && !(sc > b->score)) return;
+  b->score = sc;
+  b->epoch = ep;
+  memcpy(b->params, mlp->params, mlp->n_params * sizeof(float));
+}
+
+/* One epoch over order[] (shuffled first).  Returns the mean mini-batch loss. */
+static double s_epoch(sw_mlp_t *mlp, s_tape_t *tp, const sw_mlp_train_cfg_t *cfg, const float *x, const float *t,
+                      size_t *order, size_t n, size_t batch, sw_mlp_rng_t *rng, size_t *step) {
+  for (size_t i = n; i > 1; i--) { /* Fisher-Yates */
+    size_t j = sw_mlp_rng_below(rng, i), tmp = order[i - 1];
+    order[i - 1] = order[j], order[j] = tmp;
+  }
+  double sum = 0;
+  size_t batches = 0;
+  for (size_t off = 0; off < n; off += batch, batches++) {
+    size_t nb = n - off < batch ? n - off : batch;
+    s_gather(tp, mlp, x, t, order, off, nb);
+    if (cfg->batch_targets) cfg->batch_targets(tp->tb, nb, sw_mlp_n_out(mlp), cfg->ctx);
+    sum += s_train_batch(mlp, tp, cfg, nb, ++*step);
+  }
+  return sum / (double)batches;
+}
+
 sw_rc sw_mlp_train(sw_mlp_t *mlp, const float *x, const float *t, size_t n, const sw_mlp_train_cfg_t *cfg,
                    sw_mlp_train_stats_t *stats, sw_err_t *err) {
   if (n == 0 || cfg->batch == 0) return sw_err_set(err, SW_ERR_INVALID, "mlp: empty training set or batch size 0");
@@ -338,9 +380,14 @@ sw_rc sw_mlp_train(sw_mlp_t *mlp, const float *x, const float *t, size_t n, cons
   size_t batch = cfg->batch < n ? cfg->batch : n;
   s_tape_t tp;
   size_t *order = malloc(n * sizeof *order);
-  if (!order) return sw_err_set(err, SW_ERR_NOMEM, "mlp: cannot allocate %zu row indices", n);
+  s_best_t best = {NULL, NAN, 0};
+  if (cfg->epoch_score) best.params = malloc(mlp->n_params * sizeof(float));
+  if (!order || (cfg->epoch_score && !best.params)) {
+    free(order), free(best.params);
+    return sw_err_set(err, SW_ERR_NOMEM, "mlp: cannot allocate %zu row indices", n);
+  }
   if ((rc = s_tape_init(&tp, mlp, batch, err))) {
-    free(order);
+    free(order), free(best.params);
     return rc;
   }
   for (size_t i = 0; i < n; i++) order[i] = i;
@@ -348,24 +395,19 @@ sw_rc sw_mlp_train(sw_mlp_t *mlp, const float *x, const float *t, size_t n, cons
   size_t step = 0;
   double first = 0;
   for (size_t ep = 0; ep < cfg->epochs; ep++) {
-    for (size_t i = n; i > 1; i--) { /* Fisher-Yates */
-      size_t j = sw_mlp_rng_below(&rng, i), tmp = order[i - 1];
-      order[i - 1] = order[j], order[j] = tmp;
-    }
-    double ep_sum = 0;
-    size_t ep_batches = 0;
-    for (size_t off = 0; off < n; off += batch, ep_batches++) {
-      size_t nb = n - off < batch ? n - off : batch;
-      s_gather(&tp, mlp, x, t, order, off, nb);
-      ep_sum += s_train_batch(mlp, &tp, cfg, nb, ++step);
-    }
-    if (ep == 0) first = ep_sum / (double)ep_batches;
+    double loss = s_epoch(mlp, &tp, cfg, x, t, order, n, batch, &rng, &step);
+    if (ep == 0) first = loss;
+    s_best_update(&best, mlp, cfg, ep);
   }
+  if (best.params && cfg->epochs > 0) memcpy(mlp->params, best.params, mlp->n_params * sizeof(float));
+  free(best.params);
   free(tp.mem);
   free(order);
   if (stats) {
     stats->first_epoch_loss = first;
     stats->steps = step;
+    stats->best_epoch = best.epoch;
+    stats->best_score = cfg->epoch_score ? best.score : NAN;
     return sw_mlp_eval_loss(&stats->final_loss, mlp, x, t, n, cfg, err);
   }
   return SW_OK;

@@ -88,16 +88,30 @@ typedef struct sw_mlp_train_cfg {
   double        pos_weight;   /* BCE: weight of positive targets (t=1 part) */
   double        neg_weight;   /* BCE: weight of negative targets (t=0 part) */
   uint64_t      seed;         /* shuffling */
+  /* Optional (NULL = unused).  batch_targets rewrites a gathered mini-batch's targets t[n][n_out] before the
+   * loss (MoEfication normalises its targets by the mini-batch maximum).  epoch_score is called after every
+   * epoch and returns a validation score (higher is better); training then ends with the parameters of the
+   * best-scoring epoch (MoEfication's best-epoch choice on its 10 % validation split). */
+  void        (*batch_targets)(float *t, size_t n, size_t n_out, void *ctx);
+  double      (*epoch_score)(const struct sw_mlp *mlp, void *ctx);
+  void         *ctx;
 } sw_mlp_train_cfg_t;
 
 /* Fills cfg with the training defaults (MSE loss, Adam with lr 1e-3, beta 0.9/0.999; see sw_mlp.c). */
 void sw_mlp_train_defaults(sw_mlp_train_cfg_t *cfg);
+
+/* One Adam(W) update of n parameters with gradient grad and moments m, v (zero before step 1); cfg gives lr,
+ * betas, eps and weight decay; step counts from 1.  For trainers with their own loss (kernels/sw_lte.c). */
+void sw_mlp_adam_step(float *params, const float *grad, float *m, float *v, size_t n, const sw_mlp_train_cfg_t *cfg,
+                      size_t step);
 
 /* Per-run statistics. */
 typedef struct sw_mlp_train_stats {
   double first_epoch_loss; /* mean loss over the first epoch's mini-batches (before most updates) */
   double final_loss;       /* loss of the trained model on the whole training set (sw_mlp_eval_loss) */
   size_t steps;            /* Adam steps taken */
+  size_t best_epoch;       /* 0-based epoch whose parameters were kept (the last one without epoch_score) */
+  double best_score;       /* its epoch_score (NAN without epoch_score) */
 } sw_mlp_train_stats_t;
 
 /* Trains mlp on x[n][n_in] -> t[n][n_out] with mini-batch Adam; rows are shuffled every epoch from

@@ -14,6 +14,8 @@
 #include "kernels/sw_act.h"
 #include "kernels/sw_flops.h"
 #include "kernels/sw_gather.h"
+#include "kernels/sw_lte.h"
+#include "kernels/sw_moefy.h"
 
 /* Groups of at most this many tokens skip OpenBLAS (whose packing copies every weight panel, a cost that
  * dominates when few tokens share an expert) and stream each group of 4 expert rows once from memory,
@@ -124,6 +126,10 @@ static const char *const k_router_names[] = {
     [SW_MOE_ROUTER_ORACLE] = "oracle",
     [SW_MOE_ROUTER_MLP] = "mlp",
     [SW_MOE_ROUTER_CLASSIFIER] = "classifier",
+    [SW_MOE_ROUTER_GT] = "ground_truth",
+    [SW_MOE_ROUTER_SIMILARITY] = "similarity",
+    [SW_MOE_ROUTER_MOEFICATION] = "moefication",
+    [SW_MOE_ROUTER_LTE] = "lte",
 };
 static const char *const k_select_names[] = {
     [SW_MOE_SELECT_TOPK] = "topk",
@@ -137,7 +143,7 @@ static const char *const k_select_names[] = {
 sw_rc sw_moe_router_parse(sw_moe_router_kind_t *kind, const char *name, sw_err_t *err) {
   int i = sw_names_find(k_router_names, N_ROUTER_NAMES, name);
   if (i < 0)
-    return sw_err_set(err, SW_ERR_INVALID, "unknown router '%s' (oracle, mlp, classifier)", name ? name : "(null)");
+    return sw_err_set(err, SW_ERR_INVALID, "unknown router '%s' (oracle, mlp, classifier, ground_truth, similarity, moefication, lte)", name ? name : "(null)");
   *kind = (sw_moe_router_kind_t)i;
   return SW_OK;
 }
@@ -169,7 +175,7 @@ sw_rc sw_moe_work_alloc(sw_moe_work_t *work, const sw_moe_t *moe, const sw_moe_r
   memset(work, 0, sizeof *work);
   if (max_tok <= 0) return sw_err_set(err, SW_ERR_INVALID, "moe: workspace for %d tokens", max_tok);
   const size_t T = (size_t)max_tok, E = (size_t)moe->n_expert, d = (size_t)moe->d_model, S = (size_t)moe->expert_size;
-  size_t mlp_n = (router && router->kind != SW_MOE_ROUTER_ORACLE) ? sw_mlp_work_floats(&router->mlp, T) : 0;
+  size_t mlp_n = (router && router->mlp.n_layer > 0) ? sw_mlp_work_floats(&router->mlp, T) : 0;
   size_t floats = T * E + mlp_n + 2 * T * d + 3 * T * S;
   size_t bytes = floats * sizeof(float) + E * sizeof(s_pair_t) + (E + 1 + T * E) * sizeof(int32_t) + E;
   work->mem = malloc(bytes);
@@ -390,8 +396,10 @@ sw_rc sw_moe_forward_per_token(float *out, const float *x, const sw_moe_t *moe, 
 
 /* ---------------------------------------------------------------- targets and routers */
 
-/* For a chunk of c <= max_tok tokens: norms[t][e] = ‖E_e(x_t)‖ and raw mass[t][e] = Σ_{i∈e}|h_i|. */
-static void s_expert_norms(float *norms, float *mass, const sw_moe_t *moe, const float *x, int c, sw_moe_work_t *work) {
+/* For a chunk of c <= max_tok tokens: norms[t][e] = ‖E_e(x_t)‖ and raw mass[t][e] = Σ_{i∈e}|h_i| (positive:
+ * Σ_{i∈e} max(h_i, 0)). */
+static void s_expert_norms(float *norms, float *mass, const sw_moe_t *moe, const float *x, int c, int positive,
+                           sw_moe_work_t *work) {
   const int E = moe->n_expert, S = moe->expert_size, d = moe->d_model;
   for (int e = 0; e < E; e++) {
     s_expert_hidden(work->u, work->g, moe, e, x, c);
@@ -404,14 +412,19 @@ static void s_expert_norms(float *norms, float *mass, const sw_moe_t *moe, const
       }
       if (mass) {
         double m = 0;
-        for (int j = 0; j < S; j++) m += fabs((double)work->u[(size_t)t * S + j]);
+        for (int j = 0; j < S; j++) {
+          double h = work->u[(size_t)t * S + j];
+          m += positive ? (h > 0 ? h : 0) : fabs(h);
+        }
         mass[(size_t)t * E + e] = (float)m;
       }
     }
   }
 }
 
-sw_rc sw_moe_targets(float *norms, float *mass, const sw_moe_t *moe, const float *x, int n_tok, sw_err_t *err) {
+/* Per-chunk targets of n_tok tokens (norms and/or raw mass, either may be NULL). */
+static sw_rc s_targets_raw(float *norms, float *mass, const sw_moe_t *moe, const float *x, int n_tok, int positive,
+                           sw_err_t *err) {
   sw_moe_work_t work;
   const int chunk = n_tok < 256 ? (n_tok > 0 ? n_tok : 1) : 256, E = moe->n_expert;
   sw_rc rc = sw_moe_work_alloc(&work, moe, NULL, chunk, err);
@@ -419,15 +432,49 @@ sw_rc sw_moe_targets(float *norms, float *mass, const sw_moe_t *moe, const float
   for (int t0 = 0; t0 < n_tok; t0 += chunk) {
     int c = n_tok - t0 < chunk ? n_tok - t0 : chunk;
     s_expert_norms(norms ? norms + (size_t)t0 * E : NULL, mass ? mass + (size_t)t0 * E : NULL, moe,
-                   x + (size_t)t0 * moe->d_model, c, &work);
+                   x + (size_t)t0 * moe->d_model, c, positive, &work);
   }
-  for (int t = 0; mass && t < n_tok; t++) {
+  sw_moe_work_free(&work);
+  return SW_OK;
+}
+
+sw_rc sw_moe_expert_gram(float *K, const sw_moe_t *moe, const float *x, int n_tok, sw_err_t *err) {
+  const int E = moe->n_expert, d = moe->d_model, chunk = 32;
+  sw_moe_work_t work;
+  float *Y = malloc((size_t)E * chunk * d * sizeof *Y);
+  sw_rc rc = Y ? sw_moe_work_alloc(&work, moe, NULL, chunk, err) : sw_err_set(err, SW_ERR_NOMEM, "moe: out of memory");
+  if (rc) {
+    free(Y);
+    return rc;
+  }
+  for (int t0 = 0; t0 < n_tok; t0 += chunk) {
+    int c = n_tok - t0 < chunk ? n_tok - t0 : chunk;
+    for (int e = 0; e < E; e++) { /* Y[e][t][d] */
+      s_expert_hidden(work.u, work.g, moe, e, x + (size_t)t0 * d, c);
+      s_expert_down(Y + (size_t)e * chunk * d, moe, e, work.u, c, 0.0f);
+    }
+    for (int t = 0; t < c; t++) /* K_t = Y_t Y_tᵀ, the rows of Y_t being token t of each expert (stride chunk·d) */
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, E, E, d, 1.0f, Y + (size_t)t * d, chunk * d,
+                  Y + (size_t)t * d, chunk * d, 0.0f, K + (size_t)(t0 + t) * E * E, E);
+  }
+  sw_moe_work_free(&work);
+  free(Y);
+  return SW_OK;
+}
+
+sw_rc sw_moe_mass(float *mass, const sw_moe_t *moe, const float *x, int n_tok, int positive, sw_err_t *err) {
+  return s_targets_raw(NULL, mass, moe, x, n_tok, positive, err);
+}
+
+sw_rc sw_moe_targets(float *norms, float *mass, const sw_moe_t *moe, const float *x, int n_tok, sw_err_t *err) {
+  const int E = moe->n_expert;
+  sw_rc rc = s_targets_raw(norms, mass, moe, x, n_tok, 0, err);
+  for (int t = 0; !rc && mass && t < n_tok; t++) {
     float mx = 0;
     for (int e = 0; e < E; e++) mx = fmaxf(mx, mass[(size_t)t * E + e]);
     for (int e = 0; e < E; e++) mass[(size_t)t * E + e] = mx > 0 ? mass[(size_t)t * E + e] / mx : 0.0f;
   }
-  sw_moe_work_free(&work);
-  return SW_OK;
+  return rc;
 }
 
 void sw_moe_router_defaults(sw_moe_router_cfg_t *cfg) {
@@ -436,53 +483,140 @@ void sw_moe_router_defaults(sw_moe_router_cfg_t *cfg) {
   cfg->train.epochs = 20;
   cfg->train.batch = 64;
   cfg->seed = 1;
+  cfg->val_frac = 0.0;
+  cfg->lte_eta = 0.0;
+  cfg->lte_lambda = 0.5;
+  cfg->lte_sep_warmup = 0.5;
+}
+
+int sw_moe_router_trained(sw_moe_router_kind_t kind) {
+  return kind == SW_MOE_ROUTER_MLP || kind == SW_MOE_ROUTER_CLASSIFIER || kind == SW_MOE_ROUTER_MOEFICATION ||
+         kind == SW_MOE_ROUTER_LTE;
+}
+
+int sw_moe_router_normalises(sw_moe_router_kind_t kind) {
+  return kind == SW_MOE_ROUTER_SIMILARITY || kind == SW_MOE_ROUTER_MOEFICATION;
+}
+
+int sw_moe_router_n_train(int n_tok, double val_frac) {
+  int held = val_frac > 0 ? (int)floor((double)n_tok * val_frac) : 0;
+  return held > 0 && held < n_tok ? n_tok - held : n_tok;
+}
+
+/* Validation of a regression/classifier router: minus its mean loss on the held-out tokens. */
+typedef struct s_val {
+  const float              *x, *t;
+  size_t                    n;
+  const sw_mlp_train_cfg_t *cfg;
+} s_val_t;
+
+static double s_val_score(const sw_mlp_t *mlp, void *ctx) {
+  const s_val_t *v = ctx;
+  double loss = 0;
+  sw_err_t e = {0};
+  if (sw_mlp_eval_loss(&loss, mlp, v->x, v->t, v->n, v->cfg, &e)) return -INFINITY;
+  return -loss;
+}
+
+/* D2DMoE regression router (MSE on ‖E_e(x)‖₂) or the older classifier (BCE on per-token-max mass). */
+static sw_rc s_train_mlp_kind(sw_moe_router_t *r, const sw_moe_t *moe, const float *x, int n_tok,
+                              const sw_moe_router_cfg_t *cfg, sw_err_t *err) {
+  const size_t E = (size_t)moe->n_expert, d = (size_t)moe->d_model;
+  sw_mlp_train_cfg_t tc = cfg->train;
+  const int mlp = r->kind == SW_MOE_ROUTER_MLP;
+  const size_t dims[3] = {d, mlp ? (size_t)cfg->hidden : E, E};
+  const sw_mlp_act_t acts[2] = {mlp ? SW_MLP_ACT_RELU : SW_MLP_ACT_TANH, mlp ? SW_MLP_ACT_ABS : SW_MLP_ACT_SIGMOID};
+  tc.loss = mlp ? SW_MLP_LOSS_MSE : SW_MLP_LOSS_BCE;
+  sw_rc rc = sw_mlp_init(&r->mlp, dims, acts, 2, 0, cfg->seed, err);
+  float *target = rc ? NULL : malloc((size_t)n_tok * E * sizeof(float));
+  if (!rc && !target) rc = sw_err_set(err, SW_ERR_NOMEM, "moe: cannot allocate router targets");
+  if (!rc) rc = sw_moe_targets(mlp ? target : NULL, mlp ? NULL : target, moe, x, n_tok, err);
+  const int n_train = sw_moe_router_n_train(n_tok, cfg->val_frac);
+  s_val_t val = {x + (size_t)n_train * d, target + (size_t)n_train * E, (size_t)(n_tok - n_train), &tc};
+  if (n_train < n_tok) tc.epoch_score = s_val_score, tc.ctx = &val;
+  if (!rc) rc = sw_mlp_train(&r->mlp, x, target, (size_t)n_train, &tc, &r->train, err);
+  free(target);
+  return rc;
+}
+
+/* MoEfication's routers: SIMILARITY (centres only), MOEFICATION (trained on normalised inputs). */
+static sw_rc s_train_moefication_kind(sw_moe_router_t *r, const sw_moe_t *moe, const float *x, int n_tok,
+                                      const sw_moe_router_cfg_t *cfg, sw_err_t *err) {
+  const size_t E = (size_t)moe->n_expert, d = (size_t)moe->d_model;
+  r->centres = malloc(E * d * sizeof(float));
+  if (!r->centres) return sw_err_set(err, SW_ERR_NOMEM, "moe: cannot allocate expert centres");
+  sw_moefy_centres(r->centres, moe);
+  if (r->kind == SW_MOE_ROUTER_SIMILARITY) return SW_OK;
+  const size_t dims[3] = {d, E, E};
+  const sw_mlp_act_t acts[2] = {SW_MLP_ACT_TANH, SW_MLP_ACT_SIGMOID};
+  sw_rc rc = sw_mlp_init(&r->mlp, dims, acts, 2, 0, cfg->seed, err);
+  if (rc) return rc;
+  float *xn = malloc((size_t)n_tok * d * sizeof(float)), *mass = malloc((size_t)n_tok * E * sizeof(float));
+  if (!xn || !mass) rc = sw_err_set(err, SW_ERR_NOMEM, "moe: cannot allocate router training data");
+  if (!rc) rc = sw_moe_mass(mass, moe, x, n_tok, 1, err);
+  if (!rc) sw_moefy_l2_rows(xn, x, (size_t)n_tok, d);
+  if (!rc) rc = sw_moefy_train(r, moe, xn, mass, n_tok, cfg, err);
+  free(xn);
+  free(mass);
+  return rc;
 }
 
 sw_rc sw_moe_router_train(sw_moe_router_t *r, sw_moe_router_kind_t kind, const sw_moe_t *moe, const float *x,
                           int n_tok, const sw_moe_router_cfg_t *cfg, sw_mlp_train_stats_t *stats, sw_err_t *err) {
   memset(r, 0, sizeof *r);
   r->kind = kind, r->d_model = moe->d_model, r->n_expert = moe->n_expert;
-  if (kind == SW_MOE_ROUTER_ORACLE) return SW_OK;
-  if (kind != SW_MOE_ROUTER_MLP && kind != SW_MOE_ROUTER_CLASSIFIER)
+  if (kind == SW_MOE_ROUTER_ORACLE || kind == SW_MOE_ROUTER_GT) return SW_OK;
+  if (kind < SW_MOE_ROUTER_ORACLE || kind > SW_MOE_ROUTER_LTE)
     return sw_err_set(err, SW_ERR_INVALID, "moe: unknown router kind %d", (int)kind);
-  if (n_tok <= 0) return sw_err_set(err, SW_ERR_INVALID, "moe: router training needs tokens");
-  const size_t E = (size_t)moe->n_expert, d = (size_t)moe->d_model;
-  sw_mlp_train_cfg_t tc = cfg->train;
+  if (n_tok <= 0 && kind != SW_MOE_ROUTER_SIMILARITY)
+    return sw_err_set(err, SW_ERR_INVALID, "moe: router training needs tokens");
   sw_rc rc;
-  if (kind == SW_MOE_ROUTER_MLP) { /* D2DMoE: Linear(d,128) ReLU Linear(128,E) abs, no bias, MSE */
-    const size_t dims[3] = {d, (size_t)cfg->hidden, E};
-    const sw_mlp_act_t acts[2] = {SW_MLP_ACT_RELU, SW_MLP_ACT_ABS};
-    rc = sw_mlp_init(&r->mlp, dims, acts, 2, 0, cfg->seed, err);
-    tc.loss = SW_MLP_LOSS_MSE;
-  } else { /* MoEfication MLPCenter shape: Linear(d,E) tanh Linear(E,E), no bias, BCE-with-logits */
-    const size_t dims[3] = {d, E, E};
-    const sw_mlp_act_t acts[2] = {SW_MLP_ACT_TANH, SW_MLP_ACT_SIGMOID};
-    rc = sw_mlp_init(&r->mlp, dims, acts, 2, 0, cfg->seed, err);
-    tc.loss = SW_MLP_LOSS_BCE;
-  }
-  if (rc) return rc;
-  float *target = malloc((size_t)n_tok * E * sizeof(float));
-  if (!target) {
+  if (kind == SW_MOE_ROUTER_SIMILARITY || kind == SW_MOE_ROUTER_MOEFICATION)
+    rc = s_train_moefication_kind(r, moe, x, n_tok, cfg, err);
+  else if (kind == SW_MOE_ROUTER_LTE)
+    rc = sw_lte_train(r, moe, x, n_tok, cfg, err);
+  else
+    rc = s_train_mlp_kind(r, moe, x, n_tok, cfg, err);
+  if (rc) {
     sw_moe_router_free(r);
-    return sw_err_set(err, SW_ERR_NOMEM, "moe: cannot allocate router targets");
+    return rc;
   }
-  rc = sw_moe_targets(kind == SW_MOE_ROUTER_MLP ? target : NULL, kind == SW_MOE_ROUTER_MLP ? NULL : target, moe, x,
-                      n_tok, err);
-  if (!rc) rc = sw_mlp_train(&r->mlp, x, target, (size_t)n_tok, &tc, stats, err);
-  free(target);
-  if (rc) sw_moe_router_free(r);
-  return rc;
+  if (stats) *stats = r->train;
+  return SW_OK;
 }
 
 void sw_moe_router_free(sw_moe_router_t *r) {
   if (!r) return;
   sw_mlp_free(&r->mlp);
+  free(r->centres);
   memset(r, 0, sizeof *r);
 }
 
 double sw_moe_router_flops(const sw_moe_router_t *r, const sw_moe_t *moe) {
-  if (r->kind == SW_MOE_ROUTER_ORACLE) return sw_flops_ffn_dense(moe->d_model, moe->d_ff, moe->gated, 1);
-  return sw_mlp_flops_per_row(&r->mlp);
+  const double d = moe->d_model, E = moe->n_expert;
+  switch (r->kind) {
+  case SW_MOE_ROUTER_ORACLE: return sw_flops_ffn_dense(moe->d_model, moe->d_ff, moe->gated, 1);
+  case SW_MOE_ROUTER_GT: return (moe->gated ? 4.0 : 2.0) * d * moe->d_ff + 2.0 * moe->d_ff;
+  case SW_MOE_ROUTER_SIMILARITY: return 3.0 * d + 2.0 * d * E + 3.0 * E; /* normalise, dot products, distances */
+  case SW_MOE_ROUTER_MOEFICATION: return 3.0 * d + sw_mlp_flops_per_row(&r->mlp);
+  default: return sw_mlp_flops_per_row(&r->mlp);
+  }
+}
+
+/* SIMILARITY: −‖x̂ − c_e‖₂ = −sqrt(1 − 2 x̂·c_e + ‖c_e‖²) for a unit x̂ (0 − ... for a zero row). */
+static void s_similarity_scores(float *scores, const sw_moe_router_t *r, const float *xn, int n_tok) {
+  const int E = r->n_expert, d = r->d_model;
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n_tok, E, d, 1.0f, xn, d, r->centres, d, 0.0f, scores, E);
+  for (int e = 0; e < E; e++) {
+    double cc = 0;
+    for (int k = 0; k < d; k++) cc += (double)r->centres[(size_t)e * d + k] * r->centres[(size_t)e * d + k];
+    for (int t = 0; t < n_tok; t++) {
+      double xx = 0;
+      for (int k = 0; k < d && xx == 0; k++) xx = xn[(size_t)t * d + k] != 0.0f;
+      double q = (xx ? 1.0 : 0.0) - 2.0 * scores[(size_t)t * E + e] + cc;
+      scores[(size_t)t * E + e] = (float)-sqrt(q > 0 ? q : 0);
+    }
+  }
 }
 
 sw_rc sw_moe_router_scores(float *scores, const sw_moe_router_t *r, const sw_moe_t *moe, const float *x, int n_tok,
@@ -491,8 +625,17 @@ sw_rc sw_moe_router_scores(float *scores, const sw_moe_router_t *r, const sw_moe
   if (rc) return rc;
   if (r->n_expert != moe->n_expert || r->d_model != moe->d_model) return SW_ERR_INVALID;
   if (n_tok == 0) return SW_OK;
-  if (r->kind == SW_MOE_ROUTER_ORACLE) {
-    s_expert_norms(scores, NULL, moe, x, n_tok, work);
+  if (r->kind == SW_MOE_ROUTER_ORACLE || r->kind == SW_MOE_ROUTER_GT) {
+    s_expert_norms(r->kind == SW_MOE_ROUTER_ORACLE ? scores : NULL, r->kind == SW_MOE_ROUTER_GT ? scores : NULL, moe, x,
+                   n_tok, 1, work);
+    return SW_OK;
+  }
+  if (sw_moe_router_normalises(r->kind)) { /* x̂ into xg (free until the experts run) */
+    sw_moefy_l2_rows(work->xg, x, (size_t)n_tok, (size_t)moe->d_model);
+    x = work->xg;
+  }
+  if (r->kind == SW_MOE_ROUTER_SIMILARITY) {
+    s_similarity_scores(scores, r, x, n_tok);
     return SW_OK;
   }
   if (work->mlp_ws_n < sw_mlp_work_floats(&r->mlp, (size_t)n_tok)) return SW_ERR_INVALID;
@@ -586,16 +729,19 @@ sw_rc sw_moe_forward_routed(float *out, sw_mask_t *mask, const float *x, const s
                             sw_moe_work_t *work, int n_tok) {
   sw_rc rc = sw_moe_router_scores(work->scores, r, moe, x, n_tok, work);
   if (rc) return rc;
-  int norm = r->kind != SW_MOE_ROUTER_CLASSIFIER;
+  int norm = r->kind != SW_MOE_ROUTER_CLASSIFIER && r->kind != SW_MOE_ROUTER_MOEFICATION &&
+             r->kind != SW_MOE_ROUTER_LTE; /* sigmoid outputs are thresholded as they are */
   if ((rc = sw_moe_select(mask, work->scores, sel, k, tau, norm, work, n_tok))) return rc;
   if ((rc = sw_moe_forward(out, x, moe, mask, stats, work, n_tok))) return rc;
   if (stats) {
     double f = sw_moe_router_flops(r, moe) * n_tok;
     stats->flops_select = f;
     stats->flops += f;
-    if (r->kind != SW_MOE_ROUTER_ORACLE) {
+    if (r->kind == SW_MOE_ROUTER_SIMILARITY) {
+      stats->weight_bytes += 4.0 * (double)r->n_expert * r->d_model;
+    } else if (r->kind != SW_MOE_ROUTER_ORACLE && r->kind != SW_MOE_ROUTER_GT) {
       stats->weight_bytes += 4.0 * (double)r->mlp.n_params;
-    } else { /* the oracle read every expert's rows */
+    } else { /* the oracle and the ground truth read every expert's rows */
       stats->weight_bytes = stats->weight_bytes_dense;
       stats->rows_read = moe->d_ff;
     }

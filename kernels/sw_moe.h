@@ -43,27 +43,53 @@ void  sw_moe_free(sw_moe_t *moe);
 typedef enum sw_moe_router_kind {
   SW_MOE_ROUTER_ORACLE     = 0, /* ĝ_e = ‖E_e(x)‖₂ computed exactly (all experts run: a quality upper bound) */
   SW_MOE_ROUTER_MLP        = 1, /* D2DMoE: d→128→E, ReLU, abs output, no bias, MSE on ‖E_e(x)‖₂, Adam */
-  SW_MOE_ROUTER_CLASSIFIER = 2  /* MoEfication-style: d→E logits, sigmoid, BCE on the expert's activation
-                                   mass Σ_{i∈e}|h_i| divided by the token's largest expert mass */
+  SW_MOE_ROUTER_CLASSIFIER = 2, /* MoEfication-shaped classifier of earlier versions: d→E→E (tanh), sigmoid, BCE
+                                   on Σ_{i∈e}|h_i| divided by the token's largest expert mass (not the paper's
+                                   target: kept for the synthetic workload's LTE-style rows) */
+  SW_MOE_ROUTER_GT         = 3, /* MoEfication's ground-truth selection: ĝ_e = Σ_{i∈e} max(h_i, 0), the expert's
+                                   positive activation mass, computed exactly (gate/up of every expert run) */
+  SW_MOE_ROUTER_SIMILARITY = 4, /* MoEfication's similarity selection (training-free): ĝ_e = −‖x̂ − c_e‖₂, x̂ = x/‖x‖₂,
+                                   c_e = mean of the L2-normalised gate (gated) or up rows of the expert's neurons */
+  SW_MOE_ROUTER_MOEFICATION = 5,/* MoEfication's MLP selection: x̂ → Linear(d,E) initialised with the c_e → tanh →
+                                   Linear(E,E) initialised to the identity, no bias; BCE-with-logits on the positive
+                                   mass divided by its maximum over the mini-batch (kernels/sw_moefy.h) */
+  SW_MOE_ROUTER_LTE        = 6  /* LTE: G_e(x) = sigmoid(x·W_g,e), one linear layer without bias, trained with the
+                                   efficiency + separability objective (kernels/sw_lte.h) */
 } sw_moe_router_kind_t;
 
-/* "oracle" | "mlp" | "classifier" */
+/* LTE's fixed selection threshold on the sigmoid scores (Zheng et al. 2024, arXiv 2402.06126, §3: τ = 0.5). */
+#define SW_MOE_LTE_TAU 0.5
+
+/* "oracle" | "mlp" | "classifier" | "ground_truth" | "similarity" | "moefication" | "lte" */
 sw_rc       sw_moe_router_parse(sw_moe_router_kind_t *kind, const char *name, sw_err_t *err);
 const char *sw_moe_router_name(sw_moe_router_kind_t kind);
 
 typedef struct sw_moe_router {
   sw_moe_router_kind_t kind;
   int                  d_model, n_expert;
-  sw_mlp_t             mlp; /* unused (zero) for ORACLE */
+  sw_mlp_t             mlp;       /* MLP, CLASSIFIER, MOEFICATION (zero otherwise) */
+  float               *centres;   /* SIMILARITY: [E][d_model] expert centres c_e (owned) */
+  sw_mlp_train_stats_t train;     /* of the last training (zero for untrained kinds) */
 } sw_moe_router_t;
 
+/* 1 when a router kind is trained (MLP, CLASSIFIER, MOEFICATION). */
+int sw_moe_router_trained(sw_moe_router_kind_t kind);
+/* 1 when a router's input is L2-normalised first (SIMILARITY, MOEFICATION). */
+int sw_moe_router_normalises(sw_moe_router_kind_t kind);
+
 typedef struct sw_moe_router_cfg {
-  int                hidden;  /* MLP router width (D2DMoE: 128) */
-  sw_mlp_train_cfg_t train;   /* loss is set by the router kind */
-  uint64_t           seed;    /* weight initialisation */
+  int                hidden;   /* MLP router width (D2DMoE: 128) */
+  sw_mlp_train_cfg_t train;    /* loss is set by the router kind */
+  uint64_t           seed;     /* weight initialisation */
+  double             lte_eta;    /* LTE: weight η of the efficiency loss (higher: sparser) */
+  double             lte_lambda; /* LTE: weight λ of the separability loss (paper: 0.5) */
+  double             lte_sep_warmup; /* LTE: fraction of the first steps trained without L_sep (kernels/sw_lte.h) */
+  double             val_frac; /* trained routers: the last floor(n·val_frac) tokens are held out, the router is
+                                  trained on the others and the epoch that scores best on them is kept (0: none;
+                                  MoEfication: 0.1) */
 } sw_moe_router_cfg_t;
 
-/* Defaults: hidden 128, Adam lr 1e-3, batch 64, 20 epochs. */
+/* Defaults: hidden 128, Adam lr 1e-3, batch 64, 20 epochs, no validation split. */
 void sw_moe_router_defaults(sw_moe_router_cfg_t *cfg);
 
 /* Training targets of n_tok tokens x[n_tok][d_model]: norms[t*E+e] = ‖E_e(x_t)‖₂ and mass[t*E+e] =
@@ -71,12 +97,23 @@ void sw_moe_router_defaults(sw_moe_router_cfg_t *cfg);
  * Float64 accumulation; allocates. */
 sw_rc sw_moe_targets(float *norms, float *mass, const sw_moe_t *moe, const float *x, int n_tok, sw_err_t *err);
 
+/* Raw per-expert mass of n_tok tokens: mass[t*E+e] = Σ_{i∈e} max(h_i(x_t), 0) (positive = 1, MoEfication's
+ * target and ground-truth score) or Σ_{i∈e} |h_i(x_t)| (positive = 0).  Float64 accumulation; allocates. */
+sw_rc sw_moe_mass(float *mass, const sw_moe_t *moe, const float *x, int n_tok, int positive, sw_err_t *err);
+
+/* K[t][E][E]: the Gram matrix of the expert outputs of each token, K_ef = E_e(x_t)·E_f(x_t) (one sgemm per token).
+ * Allocates a workspace. */
+sw_rc sw_moe_expert_gram(float *K, const sw_moe_t *moe, const float *x, int n_tok, sw_err_t *err);
+
 /* Creates a router; MLP and CLASSIFIER are trained on x[n_tok][d_model] (targets from sw_moe_targets).
  * stats may be NULL.  Free with sw_moe_router_free. */
 sw_rc sw_moe_router_train(sw_moe_router_t *r, sw_moe_router_kind_t kind, const sw_moe_t *moe, const float *x,
                           int n_tok, const sw_moe_router_cfg_t *cfg, sw_mlp_train_stats_t *stats, sw_err_t *err);
 void  sw_moe_router_free(sw_moe_router_t *r);
-/* Router FLOPs per token (ORACLE: the dense FFN's FLOPs, since it runs every expert to measure norms). */
+/* Tokens a router trains on out of n_tok under cfg's validation split (the rest, at the end, are held out). */
+int sw_moe_router_n_train(int n_tok, double val_frac);
+/* Router FLOPs per token (ORACLE: the dense FFN's FLOPs, since it runs every expert to measure norms; GT: the
+ * gate and up projections of every expert). */
 double sw_moe_router_flops(const sw_moe_router_t *r, const sw_moe_t *moe);
 
 /* ---- selection ---- */

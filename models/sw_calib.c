@@ -15,9 +15,11 @@
 #include "common/sw_hash.h"
 #include "kernels/sw_ffn_dense.h"
 #include "kernels/sw_kmeans.h"
+#include "kernels/sw_moefy.h"
 
 #define CALIB_MAGIC "SWCB"
-#define CALIB_VERSION 2u
+#define CALIB_VERSION 3u /* 3: MoE layers store their held-out router quality before the router parameters */
+#define CALIB_MOE_QUALITY 5 /* recall, precision, density, mass captured, best epoch */
 
 typedef struct recorder {
   const sw_llama_t *m;
@@ -179,32 +181,92 @@ static sw_rc method_workspaces(sw_method_t *M, const sw_method_layer_t *L, sw_er
   return rc;
 }
 
-/* Experts by balanced k-means on the gate rows, then a router trained on x (n tokens; epochs may be 0). */
-static sw_rc build_moe(sw_method_t *M, int l, const int32_t *assign_in, const float *x, int n, int epochs,
+/* The expert split of layer l (assign[d_ff]) from the method's clustering; coactivation uses x (n tokens). */
+static sw_rc moe_split(int32_t *assign, sw_method_t *M, int l, const float *x, int n, sw_err_t *err) {
+  sw_method_layer_t *L = &M->layers[l];
+  if (M->cfg.moe_split == SW_PARTITION_COACTIVATION) {
+    sw_coact_cfg_t cc;
+    sw_coact_defaults(&cc);
+    return sw_coact_partition(assign, &L->w, x, n, M->cfg.n_expert, &cc, err);
+  }
+  sw_kmeans_cfg_t kc;
+  sw_kmeans_defaults(&kc);
+  kc.seed = M->cfg.seed + (uint64_t)l;
+  return sw_moe_partition(assign, &L->w, M->cfg.moe_split, M->cfg.n_expert, &kc, M->cfg.seed + (uint64_t)l, err);
+}
+
+/* The exact scores a router imitates: MoEfication's routers the positive mass (its ground truth), the others
+ * the expert output norms (D2DMoE's oracle). */
+static sw_moe_router_kind_t truth_kind(sw_moe_router_kind_t k) {
+  int moefication = k == SW_MOE_ROUTER_GT || k == SW_MOE_ROUTER_SIMILARITY || k == SW_MOE_ROUTER_MOEFICATION ||
+                    k == SW_MOE_ROUTER_CLASSIFIER;
+  return moefication ? SW_MOE_ROUTER_GT : SW_MOE_ROUTER_ORACLE;
+}
+
+/* Expert masks of n tokens of x under router r and the method's rule (work sized for n tokens). */
+static sw_rc route_mask(sw_mask_t *mask, float *scores, const sw_method_t *M, const sw_moe_t *moe,
+                        const sw_moe_router_t *r, const float *x, int n, sw_moe_work_t *work) {
+  int E = moe->n_expert, k = (int)llround((1.0 - M->cfg.level) * E);
+  double tau = M->cfg.kind == SW_METHOD_LTE ? SW_MOE_LTE_TAU : M->cfg.level;
+  int norm = r->kind != SW_MOE_ROUTER_CLASSIFIER && r->kind != SW_MOE_ROUTER_MOEFICATION && r->kind != SW_MOE_ROUTER_LTE;
+  sw_rc rc = sw_moe_router_scores(scores, r, moe, x, n, work);
+  return rc ? rc : sw_moe_select(mask, scores, M->cfg.moe_select, k < 1 ? 1 : k, tau, norm, work, n);
+}
+
+/* Recall, precision and predicted density of layer l's router on its held-out tokens x[n] against the same rule
+ * on the exact scores; and the positive mass its top-20 % experts capture (MoEfication's validation metric). */
+static sw_rc router_quality(sw_method_t *M, int l, const float *x, int n, sw_err_t *err) {
+  sw_method_layer_t *L = &M->layers[l];
+  const int E = L->moe.n_expert;
+  sw_moe_router_t truth = {.kind = truth_kind(L->router.kind), .d_model = L->moe.d_model, .n_expert = E};
+  sw_moe_work_t work;
+  sw_mask_t pm = {0}, tm = {0};
+  float *sp = malloc((size_t)n * E * sizeof *sp), *st = malloc((size_t)n * E * sizeof *st);
+  sw_rc rc = sp && st ? sw_moe_work_alloc(&work, &L->moe, &L->router, n, err) : SW_ERR_NOMEM;
+  int has_work = rc == SW_OK;
+  if (!rc) rc = sw_mask_alloc(&pm, E, n, err);
+  if (!rc) rc = sw_mask_alloc(&tm, E, n, err);
+  if (!rc) rc = route_mask(&pm, sp, M, &L->moe, &L->router, x, n, &work);
+  if (!rc) rc = route_mask(&tm, st, M, &L->moe, &truth, x, n, &work);
+  sw_router_quality_t q;
+  if (!rc) rc = sw_router_quality(&q, &pm, &tm, E);
+  if (!rc) rc = sw_moe_mass(st, &L->moe, x, n, 1, err);
+  if (!rc) {
+    int k = (int)(E * 0.2);
+    L->rq_recall = q.recall, L->rq_precision = q.precision, L->rq_density = q.density;
+    L->rq_mass_captured = sw_moefy_mass_captured(sp, st, n, E, k > 0 ? k : 1);
+    L->rq_best_epoch = sw_moe_router_trained(L->router.kind) ? (double)L->router.train.best_epoch : NAN;
+  }
+  if (has_work) sw_moe_work_free(&work);
+  if (pm.idx || pm.off) sw_mask_free(&pm);
+  if (tm.idx || tm.off) sw_mask_free(&tm);
+  free(sp), free(st);
+  return rc ? sw_err_set(err, rc, "router quality of layer %d failed", l) : SW_OK;
+}
+
+/* Experts (the method's split) and a router trained on x (n tokens; epochs 0 = shaped only, for the cache);
+ * assign_in (may be NULL) restores a cached split.  Trained routers hold out the last router_val_frac of x,
+ * where every router's quality is then measured. */
+static sw_rc build_moe(sw_method_t *M, int l, const int32_t *assign_in, const float *x, int n, int train,
                        sw_err_t *err) {
   sw_method_layer_t *L = &M->layers[l];
-  int E = M->cfg.n_expert;
   int32_t *assign = malloc((size_t)L->w.d_ff * sizeof *assign);
   if (!assign) return sw_err_set(err, SW_ERR_NOMEM, "moe: out of memory");
   sw_rc rc = SW_OK;
-  if (assign_in) {
-    memcpy(assign, assign_in, (size_t)L->w.d_ff * sizeof *assign);
-  } else {
-    sw_kmeans_cfg_t kc;
-    sw_kmeans_defaults(&kc);
-    kc.seed = M->cfg.seed + (uint64_t)l;
-    rc = sw_moe_partition(assign, &L->w, SW_PARTITION_BALANCED_KMEANS, E, &kc, M->cfg.seed + (uint64_t)l, err);
-  }
-  if (!rc) rc = sw_moe_build(&L->moe, &L->w, assign, E, err);
+  if (assign_in) memcpy(assign, assign_in, (size_t)L->w.d_ff * sizeof *assign);
+  else rc = moe_split(assign, M, l, x, sw_moe_router_n_train(n, M->cfg.router_val_frac), err);
+  if (!rc) rc = sw_moe_build(&L->moe, &L->w, assign, M->cfg.n_expert, err);
   free(assign);
   if (rc) return rc;
   L->has_moe = 1;
   sw_moe_router_cfg_t rcfg;
-  sw_moe_router_defaults(&rcfg);
-  rcfg.train.epochs = (size_t)epochs;
-  rcfg.seed = M->cfg.seed + 1000u + (uint64_t)l;
-  sw_moe_router_kind_t kind = M->cfg.kind == SW_METHOD_D2DMOE ? SW_MOE_ROUTER_MLP : SW_MOE_ROUTER_CLASSIFIER;
-  rc = sw_moe_router_train(&L->router, kind, &L->moe, x, n, &rcfg, NULL, err);
+  sw_method_router_cfg(&rcfg, &M->cfg, l);
+  if (!train) rcfg.train.epochs = 0;
+  rc = sw_moe_router_train(&L->router, M->cfg.moe_router, &L->moe, x, n, &rcfg, NULL, err);
+  int n_train = sw_moe_router_n_train(n, M->cfg.router_val_frac);
+  L->rq_recall = L->rq_precision = L->rq_density = L->rq_mass_captured = L->rq_best_epoch = NAN;
+  if (!rc && train && n_train < n)
+    rc = router_quality(M, l, x + (size_t)n_train * L->w.d_model, n - n_train, err);
   return rc ? rc : method_workspaces(M, L, err);
 }
 
@@ -255,7 +317,8 @@ sw_rc sw_calib_method(sw_method_t *M, const sw_calib_data_t *cd, sw_err_t *err) 
         rc = calib_teal(M, l, x, cd->a + (size_t)l * SW_LLAMA_SITES * cd->n_tok * cd->d_model, cd->n_tok, err);
         break;
       case SW_METHOD_D2DMOE:
-      case SW_METHOD_MOEFICATION: rc = build_moe(M, l, NULL, x, cd->n_tok, M->cfg.train_epochs, err); break;
+      case SW_METHOD_MOEFICATION:
+      case SW_METHOD_LTE: rc = build_moe(M, l, NULL, x, cd->n_tok, 1, err); break;
       case SW_METHOD_DEJAVU: rc = build_pred(M, l, x, cd->n_tok, M->cfg.train_epochs, err); break;
       default: rc = calib_policy(M, l, x, cd->n_tok, err); break;
     }
@@ -275,6 +338,13 @@ void sw_calib_key(char *key, size_t len, const sw_method_t *M, const char *model
            "layers=%s|cett_tokens=%d",
            CALIB_VERSION, model_sha, span, sw_method_name(c->kind), c->level, sw_act_name(c->act), c->act_param,
            c->n_expert, c->pred_rank, c->train_epochs, (unsigned long long)c->seed, layers, SW_CALIB_CETT_TOKENS);
+  if (!sw_method_is_moe(c->kind)) return;
+  sw_moe_router_cfg_t rc;
+  sw_method_router_cfg(&rc, c, 0);
+  size_t used = strlen(key);
+  snprintf(key + used, len > used ? len - used : 0, "|split=%s|router=%s|select=%s|lr=%.9g|batch=%zu|router_epochs=%zu|val=%.9g",
+           sw_partition_name(c->moe_split), sw_moe_router_name(c->moe_router), sw_moe_select_name(c->moe_select),
+           rc.train.lr, rc.train.batch, rc.train.epochs, rc.val_frac);
 }
 
 static void cache_path(char *path, size_t len, const char *dir, const char *key) {
@@ -283,9 +353,21 @@ static void cache_path(char *path, size_t len, const char *dir, const char *key)
   snprintf(path, len, "%s/calib-%.32s.bin", dir, hex);
 }
 
-/* Per-layer floats and ints that describe the calibration. */
+/* An MoE layer's floats: its held-out router quality then the router parameters (allocated; NULL on failure). */
+static float *moe_blob(const sw_method_layer_t *L, size_t *nf) {
+  size_t np = L->router.mlp.n_params;
+  float *f = malloc((CALIB_MOE_QUALITY + np) * sizeof *f);
+  if (!f) return NULL;
+  f[0] = (float)L->rq_recall, f[1] = (float)L->rq_precision, f[2] = (float)L->rq_density;
+  f[3] = (float)L->rq_mass_captured, f[4] = (float)L->rq_best_epoch;
+  if (np) memcpy(f + CALIB_MOE_QUALITY, L->router.mlp.params, np * sizeof *f);
+  *nf = CALIB_MOE_QUALITY + np;
+  return f;
+}
+
+/* Per-layer floats and ints that describe the calibration (*owned: a buffer to free after writing). */
 static void layer_blobs(const sw_method_t *M, const sw_method_layer_t *L, const float **f, size_t *nf,
-                        float scalars[4], const int32_t **ints, size_t *ni, int32_t *assign_buf) {
+                        float scalars[4], const int32_t **ints, size_t *ni, int32_t *assign_buf, float **owned) {
   *f = NULL, *nf = 0, *ints = NULL, *ni = 0;
   int d_ff = L->w.d_ff;
   switch (M->cfg.kind) {
@@ -303,7 +385,9 @@ static void layer_blobs(const sw_method_t *M, const sw_method_layer_t *L, const 
       break;
     case SW_METHOD_D2DMOE:
     case SW_METHOD_MOEFICATION:
-      *f = L->router.mlp.params, *nf = L->router.mlp.n_params;
+    case SW_METHOD_LTE:
+      *f = *owned = moe_blob(L, nf);
+      if (!*owned) *nf = 0;
       for (int i = 0; i < d_ff; i++) assign_buf[i] = L->moe.assign[i];
       *ints = assign_buf, *ni = (size_t)d_ff;
       break;
@@ -331,9 +415,9 @@ sw_rc sw_calib_save(const sw_method_t *M, const char *dir, const char *key, sw_e
     const float *f;
     const int32_t *ints;
     size_t nf, ni;
-    float sc[4];
+    float sc[4], *owned = NULL;
     if (M->layers[l].sparse)
-      layer_blobs(M, &M->layers[l], &f, &nf, sc, &ints, &ni, assign);
+      layer_blobs(M, &M->layers[l], &f, &nf, sc, &ints, &ni, assign, &owned);
     else
       f = NULL, ints = NULL, nf = ni = 0;
     uint64_t a = nf, b = ni;
@@ -341,6 +425,7 @@ sw_rc sw_calib_save(const sw_method_t *M, const char *dir, const char *key, sw_e
     if (nf) fwrite(f, sizeof(float), nf, fp);
     fwrite(&b, 8, 1, fp);
     if (ni) fwrite(ints, sizeof(int32_t), ni, fp);
+    free(owned);
   }
   free(assign);
   int bad = ferror(fp) || !assign;
@@ -352,6 +437,27 @@ sw_rc sw_calib_save(const sw_method_t *M, const char *dir, const char *key, sw_e
 }
 
 static int rd(FILE *fp, void *p, size_t sz, size_t n) { return fread(p, sz, n, fp) == n; }
+
+/* Restores an MoE layer: the cached split, the router shaped without training, then its parameters and the
+ * held-out quality (moe_blob). */
+static sw_rc restore_moe(sw_method_t *M, int l, const float *f, size_t nf, const int32_t *ints, size_t ni,
+                         sw_err_t *err) {
+  sw_method_layer_t *L = &M->layers[l];
+  if (ni != (size_t)L->w.d_ff || nf < CALIB_MOE_QUALITY)
+    return sw_err_set(err, SW_ERR_PARSE, "calibration cache: layer %d assignment or router quality missing", l);
+  float *zero = calloc((size_t)L->w.d_model, sizeof *zero);
+  if (!zero) return sw_err_set(err, SW_ERR_NOMEM, "calibration cache: out of memory");
+  sw_rc rc = build_moe(M, l, ints, zero, 1, 0, err);
+  free(zero);
+  if (rc) return rc;
+  if (L->router.mlp.n_params != nf - CALIB_MOE_QUALITY)
+    return sw_err_set(err, SW_ERR_PARSE, "calibration cache: layer %d has %zu parameters, expected %zu", l,
+                      nf - CALIB_MOE_QUALITY, L->router.mlp.n_params);
+  if (L->router.mlp.n_params) memcpy(L->router.mlp.params, f + CALIB_MOE_QUALITY, L->router.mlp.n_params * sizeof *f);
+  L->rq_recall = f[0], L->rq_precision = f[1], L->rq_density = f[2], L->rq_mass_captured = f[3];
+  L->rq_best_epoch = f[4];
+  return SW_OK;
+}
 
 /* Restores one layer from its blobs. */
 static sw_rc restore_layer(sw_method_t *M, int l, const float *f, size_t nf, const int32_t *ints, size_t ni,
@@ -393,22 +499,18 @@ static sw_rc restore_layer(sw_method_t *M, int l, const float *f, size_t nf, con
       return teal_transpose(L, err);
     case SW_METHOD_D2DMOE:
     case SW_METHOD_MOEFICATION:
+    case SW_METHOD_LTE:
+      return restore_moe(M, l, f, nf, ints, ni, err);
     case SW_METHOD_DEJAVU:
       zero = calloc((size_t)L->w.d_model, sizeof *zero);
       if (!zero) return sw_err_set(err, SW_ERR_NOMEM, "calibration cache: out of memory");
-      if (M->cfg.kind == SW_METHOD_DEJAVU) {
-        rc = build_pred(M, l, zero, 1, 0, err);
-      } else {
-        if (ni != (size_t)d_ff) rc = sw_err_set(err, SW_ERR_PARSE, "calibration cache: layer %d assignment", l);
-        if (!rc) rc = build_moe(M, l, ints, zero, 1, 0, err);
-      }
+      rc = build_pred(M, l, zero, 1, 0, err);
       free(zero);
       if (rc) return rc;
-      sw_mlp_t *mlp = M->cfg.kind == SW_METHOD_DEJAVU ? &L->pred.mlp : &L->router.mlp;
-      if (mlp->n_params != nf)
+      if (L->pred.mlp.n_params != nf)
         return sw_err_set(err, SW_ERR_PARSE, "calibration cache: layer %d has %zu parameters, expected %zu", l, nf,
-                          mlp->n_params);
-      memcpy(mlp->params, f, nf * sizeof(float));
+                          L->pred.mlp.n_params);
+      memcpy(L->pred.mlp.params, f, nf * sizeof(float));
       return SW_OK;
     default: return SW_OK;
   }

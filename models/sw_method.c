@@ -21,7 +21,7 @@ static const char *const method_names[SW_METHOD_COUNT] = {
     [SW_METHOD_DENSE] = "dense", [SW_METHOD_TOPK] = "topk",     [SW_METHOD_CATS] = "cats",
     [SW_METHOD_CHESS] = "chess", [SW_METHOD_CETT] = "cett",     [SW_METHOD_RANDOM] = "random",
     [SW_METHOD_TEAL] = "teal",   [SW_METHOD_D2DMOE] = "d2dmoe", [SW_METHOD_MOEFICATION] = "moefication",
-    [SW_METHOD_DEJAVU] = "dejavu",
+    [SW_METHOD_DEJAVU] = "dejavu", [SW_METHOD_LTE] = "lte",
 };
 
 const char *sw_method_name(sw_method_kind_t kind) {
@@ -36,11 +36,41 @@ sw_rc sw_method_parse(const char *name, sw_method_kind_t *kind, sw_err_t *err) {
       return SW_OK;
     }
   return sw_err_set(err, SW_ERR_INVALID,
-                    "unknown method '%s' (dense, topk, cats, chess, cett, random, teal, d2dmoe, moefication, dejavu)",
+                    "unknown method '%s' (dense, topk, cats, chess, cett, random, teal, d2dmoe, moefication, dejavu, lte)",
                     name ? name : "(null)");
 }
 
-int sw_method_sparsity_definition(sw_method_kind_t kind) { return kind == SW_METHOD_TEAL ? 3 : 1; }
+int sw_method_sparsity_definition(sw_method_kind_t kind) {
+  return kind == SW_METHOD_TEAL ? 3 : sw_method_is_moe(kind) ? 4 : 1;
+}
+
+int sw_method_is_moe(sw_method_kind_t kind) {
+  return kind == SW_METHOD_D2DMOE || kind == SW_METHOD_MOEFICATION || kind == SW_METHOD_LTE;
+}
+
+void sw_method_moe_defaults(sw_method_cfg_t *cfg) {
+  cfg->moe_defaults_for = cfg->kind;
+  cfg->moe_split = SW_PARTITION_BALANCED_KMEANS;
+  cfg->router_epochs = 0, cfg->router_lr = 0, cfg->router_batch = 0;
+  cfg->router_val_frac = 0.1;
+  switch (cfg->kind) {
+    case SW_METHOD_MOEFICATION: cfg->moe_router = SW_MOE_ROUTER_MOEFICATION, cfg->moe_select = SW_MOE_SELECT_TOPK; break;
+    case SW_METHOD_LTE: cfg->moe_router = SW_MOE_ROUTER_LTE, cfg->moe_select = SW_MOE_SELECT_SCORE; break;
+    default: cfg->moe_router = SW_MOE_ROUTER_MLP, cfg->moe_select = SW_MOE_SELECT_DYNK_MAX; break;
+  }
+}
+
+void sw_method_router_cfg(sw_moe_router_cfg_t *rc, const sw_method_cfg_t *cfg, int layer) {
+  sw_moe_router_defaults(rc);
+  int moefication = cfg->moe_router == SW_MOE_ROUTER_MOEFICATION;
+  rc->train.lr = cfg->router_lr > 0 ? cfg->router_lr : moefication ? 1e-2 : 1e-3;
+  rc->train.batch = (size_t)(cfg->router_batch > 0 ? cfg->router_batch : moefication ? 512 : 64);
+  rc->train.epochs = (size_t)(cfg->router_epochs > 0 ? cfg->router_epochs : moefication ? 30 : 10);
+  rc->val_frac = cfg->router_val_frac;
+  rc->lte_eta = cfg->kind == SW_METHOD_LTE ? cfg->level : 0.0;
+  rc->seed = cfg->seed + 1000u + (uint64_t)layer;
+  rc->train.seed = rc->seed;
+}
 
 void sw_method_cfg_defaults(sw_method_cfg_t *cfg, const sw_llama_config_t *mc) {
   memset(cfg, 0, sizeof *cfg);
@@ -51,6 +81,7 @@ void sw_method_cfg_defaults(sw_method_cfg_t *cfg, const sw_llama_config_t *mc) {
   cfg->pred_rank = 64;
   cfg->train_epochs = 8;
   cfg->seed = 1;
+  sw_method_moe_defaults(cfg);
 }
 
 sw_rc sw_method_parse_layers(sw_method_cfg_t *cfg, const char *spec, int n_layer, sw_err_t *err) {
@@ -84,6 +115,7 @@ sw_rc sw_method_init(sw_method_t *M, const sw_llama_t *m, const sw_method_cfg_t 
   const sw_llama_config_t *c = &m->cfg;
   if (c->n_layer > SW_METHOD_MAX_LAYERS) return sw_err_set(err, SW_ERR_RANGE, "method: too many layers");
   M->cfg = *cfg;
+  if (sw_method_is_moe(cfg->kind) && cfg->moe_defaults_for != cfg->kind) sw_method_moe_defaults(&M->cfg);
   M->model = m;
   M->n_layer = c->n_layer;
   M->max_tok = max_tok;
@@ -213,6 +245,9 @@ static sw_rc teal_forward(sw_method_t *M, sw_method_layer_t *L, float *out, cons
 static int layer_keeps_all(const sw_method_t *M, const sw_method_layer_t *L) {
   const sw_policy_t *p = &L->policy;
   int f = L->w.d_ff;
+  if (sw_method_is_moe(M->cfg.kind)) /* top-k at 0 experts skipped, dynk_max at τ = 0: every expert runs */
+    return (M->cfg.moe_select == SW_MOE_SELECT_TOPK || M->cfg.moe_select == SW_MOE_SELECT_DYNK_MAX) &&
+           M->cfg.level <= 0.0;
   if (M->cfg.level <= 0.0) return 1; /* level 0: no neuron may be dropped (CETT 0 = no truncation error) */
   switch (M->cfg.kind) {
     case SW_METHOD_DENSE: return 1;
@@ -225,8 +260,6 @@ static int layer_keeps_all(const sw_method_t *M, const sw_method_layer_t *L) {
         if (p->chan_thr[i] >= 0.0f) return 0;
       return 1;
     case SW_METHOD_TEAL: return L->teal_tx < 0.0f && L->teal_th < 0.0f && L->teal_ta[0] < 0.0f && L->teal_ta[1] < 0.0f;
-    case SW_METHOD_D2DMOE: return M->cfg.level <= 0.0;
-    case SW_METHOD_MOEFICATION:
     case SW_METHOD_DEJAVU: return M->cfg.level <= 0.0;
     default: return 0;
   }
@@ -249,13 +282,12 @@ static sw_rc method_forward(void *ctx, int l, float *out, const float *x, int n_
     switch (M->cfg.kind) {
       case SW_METHOD_TEAL: rc = teal_forward(M, L, out, x, n_tok, &st); break;
       case SW_METHOD_D2DMOE:
-        rc = sw_moe_forward_routed(out, &M->emask, x, &L->moe, &L->router, SW_MOE_SELECT_DYNK_MAX, 0, M->cfg.level,
-                                   &st, &M->moe_work, n_tok);
-        break;
-      case SW_METHOD_MOEFICATION: {
+      case SW_METHOD_MOEFICATION:
+      case SW_METHOD_LTE: {
         int k = (int)llround((1.0 - M->cfg.level) * E);
-        rc = sw_moe_forward_routed(out, &M->emask, x, &L->moe, &L->router, SW_MOE_SELECT_TOPK, k < 1 ? 1 : k, 0.0,
-                                   &st, &M->moe_work, n_tok);
+        double tau = M->cfg.kind == SW_METHOD_LTE ? SW_MOE_LTE_TAU : M->cfg.level;
+        rc = sw_moe_forward_routed(out, &M->emask, x, &L->moe, &L->router, M->cfg.moe_select, k < 1 ? 1 : k, tau, &st,
+                                   &M->moe_work, n_tok);
         break;
       }
       case SW_METHOD_DEJAVU: {

@@ -32,13 +32,16 @@ typedef enum sw_method_kind {
   SW_METHOD_D2DMOE = 7,      /* experts + MLP regression router + dynk_max with τ = level */
   SW_METHOD_MOEFICATION = 8, /* experts + classifier router + static top-k at expert sparsity s */
   SW_METHOD_DEJAVU = 9,      /* low-rank predictor + top-k neurons at sparsity s */
+  SW_METHOD_LTE = 10,        /* experts + LTE sigmoid router (efficiency + separability loss), run e iff G_e > 0.5;
+                                level = η, the efficiency-loss weight */
   SW_METHOD_COUNT
 } sw_method_kind_t;
 
-/* "dense", "topk", "cats", "chess", "cett", "random", "teal", "d2dmoe", "moefication", "dejavu". */
+/* "dense", "topk", "cats", "chess", "cett", "random", "teal", "d2dmoe", "moefication", "dejavu", "lte". */
 const char *sw_method_name(sw_method_kind_t kind);
 sw_rc       sw_method_parse(const char *name, sw_method_kind_t *kind, sw_err_t *err);
-/* The sparsity definition (docs/methods.md §1) a method's reported sparsity uses: 1 or 3 (TEAL, model-wide). */
+/* The sparsity definition (docs/methods.md §1) a method's reported sparsity uses: 1, 3 (TEAL, model-wide) or 4
+ * (the MoE methods: fraction of (token, expert) pairs not executed). */
 int sw_method_sparsity_definition(sw_method_kind_t kind);
 
 #define SW_METHOD_MAX_LAYERS 1024
@@ -51,9 +54,30 @@ typedef struct sw_method_cfg {
   uint8_t  layers[SW_METHOD_MAX_LAYERS]; /* 1 = sparsify this layer (others run dense) */
   int      n_expert;    /* MoE: experts per layer (d_ff must be divisible); default d_ff/32 */
   int      pred_rank;   /* Deja Vu predictor rank; default 64 */
-  int      train_epochs;/* router/predictor epochs; default 8 */
+  int      train_epochs;/* predictor epochs; default 8 */
   uint64_t seed;        /* clustering, router and random-policy seed */
+  /* MoE methods (D2DMoE, MoEfication, LTE): expert split, router, selection rule and router training */
+  sw_partition_t       moe_split;   /* default balanced k-means on the gate rows */
+  sw_moe_router_kind_t moe_router;  /* D2DMoE: mlp; MoEfication: moefication; LTE: lte */
+  sw_moe_select_t      moe_select;  /* D2DMoE: dynk_max (level = τ); MoEfication: topk (level = experts skipped);
+                                       LTE: score (τ = 0.5, level = η) */
+  int      router_epochs;           /* 0 = the router's paper default (sw_method_router_defaults) */
+  double   router_lr;               /* 0 = paper default */
+  int      router_batch;            /* 0 = paper default */
+  double   router_val_frac;         /* held-out fraction of the calibration tokens (default 0.1) */
+  sw_method_kind_t moe_defaults_for; /* the kind whose MoE defaults the fields hold (sw_method_moe_defaults);
+                                        sw_method_init fills a MoE kind's defaults when it differs */
 } sw_method_cfg_t;
+
+/* 1 for the MoE methods (experts + router). */
+int sw_method_is_moe(sw_method_kind_t kind);
+/* Fills the MoE fields of cfg with cfg->kind's defaults (split, router, selection, router training); call it
+ * after setting kind and before changing a MoE field. */
+void sw_method_moe_defaults(sw_method_cfg_t *cfg);
+/* The router training a cfg asks for: its explicit values, else the router's paper defaults (MoEfication
+ * MLPCenter: Adam lr 1e-2, batch 512, 30 epochs; D2DMoE: lr 1e-3, batch 64, 10 epochs; LTE: lr 1e-3, batch
+ * 64, 10 epochs), the validation fraction and seed. */
+void sw_method_router_cfg(sw_moe_router_cfg_t *rc, const sw_method_cfg_t *cfg, int layer);
 
 /* Defaults for a model: dense, SiLU, all layers, n_expert d_ff/32, rank 64, 8 epochs, seed 1. */
 void sw_method_cfg_defaults(sw_method_cfg_t *cfg, const sw_llama_config_t *mc);
@@ -69,6 +93,8 @@ typedef struct sw_method_layer {
   int              has_moe;
   sw_moe_t         moe;     /* D2DMOE/MOEFICATION */
   sw_moe_router_t  router;
+  /* held-out router quality (the last router_val_frac of the calibration tokens), NAN when not measured */
+  double           rq_recall, rq_precision, rq_density, rq_mass_captured, rq_best_epoch;
   int              has_pred;
   sw_predictor_t   pred;    /* DEJAVU */
   float           *gate_t, *up_t; /* TEAL: (d_model, d_ff) transposed gate/up, input-channel-major (owned) */

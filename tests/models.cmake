@@ -23,6 +23,10 @@ get_filename_component(SW_CACHE_BASE ${SW_MODEL_FILE} DIRECTORY)
 get_filename_component(SW_CACHE_BASE ${SW_CACHE_BASE} DIRECTORY)
 set_tests_properties(model_trial PROPERTIES ENVIRONMENT
   "SW_MODEL_PATH=${SW_MODEL_FILE};SW_TEXT_PATH=${SW_CACHE_BASE}/text/austen.txt;SPARSWEEP_CACHE=${PROJECT_BINARY_DIR}/tests/model_trial_cache")
+# The MoE methods on the model (MoEfication, D2DMoE, LTE variants; about 25 s of CPU).
+sw_unit_test(model_moe ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_model_moe.c LIBS sw_workers TIMEOUT 300)
+set_tests_properties(model_moe PROPERTIES ENVIRONMENT
+  "SW_MODEL_PATH=${SW_MODEL_FILE};SW_TEXT_PATH=${SW_CACHE_BASE}/text/austen.txt;SPARSWEEP_CACHE=${PROJECT_BINARY_DIR}/tests/model_moe_cache")
 
 # Backward pass (models/sw_llama_grad) against automatic differentiation (`autograd`) of a NumPy forward:
 # tests/reference/gen_grad_ref.py writes a random 2-layer GQA model and its reference, and the SmolLM2 reference.

@@ -399,7 +399,8 @@ static sw_rc ft_open_counters(ft_state_t *s, const sw_json_t *config, sw_err_t *
 
 static sw_rc ft_run_moe(ft_state_t *s, const sw_json_t *config, sw_trial_out_t *out, sw_err_t *err) {
   const ft_cfg_t   *c = &s->cfg;
-  sw_trial_moe_in_t in = {&s->fw->w[0], s->xc, (int)c->n_calib, s->x, (int)c->batch, (int)c->reps, (int)c->threads};
+  sw_trial_moe_in_t in = {&s->fw->w[0], s->xc, (int)c->n_calib, s->x,      (int)c->batch,
+                          (int)c->reps, (int)c->threads, s->fw->w, s->fw->n}; /* cache: cold rotates the copies */
   return sw_trial_ffn_moe(config, &in, out, err);
 }
 

@@ -8,9 +8,15 @@
  *                                  models/sw_hf.h); weights: native then runs on f32 (no quantised blocks)
  *   text (cache/text/austen.txt)   any UTF-8 text file
  *   method ("dense")               dense | topk | cats (alias threshold) | chess | cett | random | teal | d2dmoe |
- *                                  moefication | dejavu
- *   sparsity (0.5)                 target s for topk/cats/chess/random/teal/moefication (experts)/dejavu
- *   tau (0.1)                      cett: target CETT; d2dmoe: τ of dynk_max (run e iff ĝ_e >= τ·max ĝ)
+ *                                  moefication | lte | dejavu
+ *   sparsity (0.5)                 target s for topk/cats/chess/random/teal/dejavu; MoE methods with selection
+ *                                  topk: the fraction of experts skipped
+ *   tau (0.1)                      cett: target CETT; MoE dynk_max: run e iff ĝ_e >= τ·max ĝ; dynk_cum: share τ
+ *   MoE methods (models/README.md, "MoE methods on the model"): clustering (balanced_kmeans | coactivation |
+ *   random | contiguous), router (d2dmoe: mlp | oracle; moefication: moefication | similarity | ground_truth |
+ *   classifier; lte: lte), selection (d2dmoe: dynk_max | dynk_cum | topk; moefication: topk | dynk_max |
+ *   dynk_cum; lte: score), router_epochs / router_lr / router_batch (0 = the paper's: moefication 30 / 1e-2 /
+ *   512, others 10 / 1e-3 / 64), router_val_split (0.1), eta (lte: efficiency-loss weight, 0.5, in [0, 100])
  *   activation ("silu")            silu (the model's own) | relu | relu2 | fatrelu: a change of the model
  *   act_param (0)                  FATReLU threshold
  *   layers ("all")                 "all" or a list "0,2,5-9"; other layers run dense
@@ -31,7 +37,10 @@
  * weights_native, and for weights: native (not paired) ppl_native_dense, kl_native_dense, top1_native_dense: the
  * native dense model against the f32 dense model (the quantised-activation error); achieved_sparsity (mean over the sparsified layers),
  * sparsity_model_wide (all layers), sparsity_definition (unit "definition": 1 intermediate neurons, 3 TEAL
- * size-weighted input channels of q/k/v/o/gate/up/down), sparsity_layer_NN; attn_flops_saved_per_token (TEAL); ffn_flops_per_token, ffn_flops_dense_per_token, ffn_select_flops_per_token,
+ * size-weighted input channels of q/k/v/o/gate/up/down, 4 MoE experts not executed), sparsity_layer_NN; MoE:
+ * moe_clustering / moe_router / moe_selection (name in the unit), moe_experts, router_epochs, router_lr,
+ * router_batch, router_val_split, router_recall / router_precision / router_density (+ _layer_NN),
+ * router_mass_captured, router_best_epoch (held-out calibration tokens); attn_flops_saved_per_token (TEAL); ffn_flops_per_token, ffn_flops_dense_per_token, ffn_select_flops_per_token,
  * ffn_flops_saved, model_flops_per_token, model_flops_dense_per_token, model_flops_saved (attention at the mean
  * context window/2); decode_s_dense, decode_s_sparse (median s/token), decode_speedup (median of per-repetition
  * dense/method ratios), prefill_tok_s_dense/_sparse, prefill_speedup; calib/eval byte spans and token counts,
@@ -47,6 +56,7 @@
 #include <cblas.h>
 #include <stddef.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +89,9 @@
 
 typedef struct tm_cfg {
   const char *model, *text, *method, *activation, *layers, *kernel_isa, *weights;
+  const char *router, *clustering, *selection; /* MoE methods; NULL = the method's default */
+  double      router_lr, router_val_split, eta;
+  int64_t     router_epochs, router_batch;
   sw_isa_t    isa; /* SIMD variant of the sparse kernels (kernel_isa; auto: SPARSWEEP_KERNEL_ISA or the best) */
   sw_llama_weights_kind_t weights_kind;
   double      sparsity, tau, act_param;
@@ -120,6 +133,8 @@ static const sw_keybind_t tm_keys[] = {
     TM_KEY(calib_tokens), TM_KEY(eval_tokens),   TM_KEY(window),       TM_KEY(calib_offset),  TM_KEY(eval_offset),
     TM_KEY(experts),      TM_KEY(rank),          TM_KEY(epochs),       TM_KEY(seed),          TM_KEY(prompt_tokens),
     TM_KEY(decode_tokens), TM_KEY(warmup),       TM_KEY(threads),      TM_KEY(ref_mb),
+    TM_KEY(router),       TM_KEY(clustering),    TM_KEY(selection),    TM_KEY(router_lr),     TM_KEY(router_val_split),
+    TM_KEY(eta),          TM_KEY(router_epochs), TM_KEY(router_batch),
     {"repetitions", offsetof(tm_cfg_t, reps)},
 };
 #undef TM_KEY
@@ -375,6 +390,30 @@ sw_rc sw_trial_prepare_model(sw_trial_cache_t *cache, const sw_json_t *config, s
   return tm_prepare(cache, &c, &m, &d, &x, err);
 }
 
+/* The MoE keys (router, clustering, selection, router training) over the method's defaults; the level is the
+ * experts skipped for top-k, τ for dynk_max / dynk_cum. */
+static sw_rc moe_cfg(sw_method_cfg_t *mc, const tm_cfg_t *c, sw_err_t *err) {
+  sw_method_moe_defaults(mc);
+  sw_rc rc = SW_OK;
+  if (c->router && (rc = sw_moe_router_parse(&mc->moe_router, c->router, err))) return sw_err_prefix(err, "model: router");
+  if (c->clustering && (rc = sw_partition_parse(&mc->moe_split, c->clustering, err)))
+    return sw_err_prefix(err, "model: clustering");
+  if (c->selection && (rc = sw_moe_select_parse(&mc->moe_select, c->selection, err)))
+    return sw_err_prefix(err, "model: selection");
+  if (mc->kind == SW_METHOD_LTE && (mc->moe_select != SW_MOE_SELECT_SCORE || mc->moe_router != SW_MOE_ROUTER_LTE))
+    return sw_err_set(err, SW_ERR_INVALID, "model: lte runs its own router with selection score (G > 0.5)");
+  if (mc->kind != SW_METHOD_LTE && (mc->moe_select == SW_MOE_SELECT_SCORE || mc->moe_router == SW_MOE_ROUTER_LTE))
+    return sw_err_set(err, SW_ERR_INVALID, "model: router lte / selection score belong to method lte");
+  mc->level = mc->kind == SW_METHOD_LTE ? c->eta : mc->moe_select == SW_MOE_SELECT_TOPK ? c->sparsity : c->tau;
+  if (c->router_epochs < 0 || c->router_epochs > 10000 || c->router_batch < 0 || c->router_batch > (1 << 20) ||
+      !(c->router_lr >= 0 && c->router_lr <= 10) || !(c->router_val_split >= 0 && c->router_val_split < 1))
+    return sw_err_set(err, SW_ERR_RANGE, "model: router_epochs 0..10000, router_batch 0..1048576, router_lr 0..10, "
+                      "router_val_split in [0, 1)");
+  mc->router_epochs = (int)c->router_epochs, mc->router_batch = (int)c->router_batch;
+  mc->router_lr = c->router_lr, mc->router_val_frac = c->router_val_split;
+  return SW_OK;
+}
+
 static sw_rc method_cfg(sw_method_cfg_t *mc, const tm_cfg_t *c, const sw_llama_t *m, sw_err_t *err) {
   sw_method_cfg_defaults(mc, &m->cfg);
   sw_rc rc = sw_method_parse(c->method, &mc->kind, err);
@@ -382,10 +421,12 @@ static sw_rc method_cfg(sw_method_cfg_t *mc, const tm_cfg_t *c, const sw_llama_t
   if (!rc) rc = sw_method_parse_layers(mc, c->layers, m->cfg.n_layer, err);
   if (rc) return rc;
   mc->act_param = (float)c->act_param;
-  mc->level = mc->kind == SW_METHOD_CETT || mc->kind == SW_METHOD_D2DMOE ? c->tau : c->sparsity;
+  mc->level = mc->kind == SW_METHOD_CETT ? c->tau : c->sparsity;
   if (mc->kind == SW_METHOD_DENSE) mc->level = 0;
-  if (!(mc->level >= 0 && mc->level <= 1) || (mc->kind == SW_METHOD_CETT && mc->level >= 1))
-    return sw_err_set(err, SW_ERR_RANGE, "model: method %s level %g outside [0,1]", c->method, mc->level);
+  if (sw_method_is_moe(mc->kind) && (rc = moe_cfg(mc, c, err))) return rc; /* MoE levels: sparsity, τ or η */
+  double hi = mc->kind == SW_METHOD_LTE ? 100.0 : 1.0;                     /* LTE's η is a loss weight */
+  if (!(mc->level >= 0 && mc->level <= hi) || (mc->kind == SW_METHOD_CETT && mc->level >= 1))
+    return sw_err_set(err, SW_ERR_RANGE, "model: method %s level %g outside [0,%g]", c->method, mc->level, hi);
   if (c->experts > 0) mc->n_expert = (int)c->experts;
   if (m->cfg.d_ff % mc->n_expert != 0)
     return sw_err_set(err, SW_ERR_RANGE, "model: experts %d does not divide d_ff %d", mc->n_expert, m->cfg.d_ff);
@@ -613,6 +654,52 @@ static sw_rc put_timing(sw_trial_out_t *out, const sw_json_t *config, const tm_c
   return SW_OK;
 }
 
+/* Mean of the finite values of one per-layer router-quality field over the sparsified layers (NAN if none). */
+static double router_mean(const sw_method_t *M, size_t field) {
+  double sum = 0;
+  int n = 0;
+  for (int l = 0; l < M->n_layer; l++) {
+    const double *v = (const double *)((const char *)&M->layers[l] + field);
+    if (M->layers[l].sparse && isfinite(*v)) sum += *v, n++;
+  }
+  return n ? sum / n : NAN;
+}
+
+/* MoE methods: what ran (split, router, selection; the name is the unit, as kernel_isa) and the router's
+ * held-out recall / precision / predicted density per layer and averaged, mass captured and best epoch. */
+static void put_router(sw_trial_out_t *out, const sw_method_t *M) {
+  if (!sw_method_is_moe(M->cfg.kind)) return;
+  const sw_method_cfg_t *c = &M->cfg;
+  sw_trial_out_metric(out, "moe_clustering", (double)c->moe_split, sw_partition_name(c->moe_split));
+  sw_trial_out_metric(out, "moe_router", (double)c->moe_router, sw_moe_router_name(c->moe_router));
+  sw_trial_out_metric(out, "moe_selection", (double)c->moe_select, sw_moe_select_name(c->moe_select));
+  sw_trial_out_metric(out, "moe_experts", (double)c->n_expert, "count");
+  sw_moe_router_cfg_t rc;
+  sw_method_router_cfg(&rc, c, 0);
+  int trained = sw_moe_router_trained(c->moe_router);
+  sw_trial_out_metric(out, "router_epochs", trained ? (double)rc.train.epochs : 0.0, "count");
+  sw_trial_out_metric(out, "router_lr", trained ? rc.train.lr : 0.0, "lr");
+  sw_trial_out_metric(out, "router_batch", trained ? (double)rc.train.batch : 0.0, "count");
+  sw_trial_out_metric(out, "router_val_split", rc.val_frac, "fraction");
+  static const struct { const char *name; size_t field; } q[] = {
+      {"router_recall", offsetof(sw_method_layer_t, rq_recall)},
+      {"router_precision", offsetof(sw_method_layer_t, rq_precision)},
+      {"router_density", offsetof(sw_method_layer_t, rq_density)},
+      {"router_mass_captured", offsetof(sw_method_layer_t, rq_mass_captured)},
+      {"router_best_epoch", offsetof(sw_method_layer_t, rq_best_epoch)},
+  };
+  for (size_t i = 0; i < sizeof q / sizeof q[0]; i++) {
+    double v = router_mean(M, q[i].field);
+    if (isfinite(v)) sw_trial_out_metric(out, q[i].name, v, i == 4 ? "epoch" : "fraction");
+    for (int l = 0; i < 3 && l < M->n_layer; l++) {
+      const double *lv = (const double *)((const char *)&M->layers[l] + q[i].field);
+      char name[64];
+      snprintf(name, sizeof name, "%s_layer_%02d", q[i].name, l);
+      if (M->layers[l].sparse && isfinite(*lv)) sw_trial_out_metric(out, name, *lv, "fraction");
+    }
+  }
+}
+
 static void put_setup(sw_trial_out_t *out, const tm_data_t *d, const sw_method_t *M, int cached, double calib_s) {
   sw_trial_out_metric(out, "calib_byte_start", (double)d->calib_b0, "byte");
   sw_trial_out_metric(out, "calib_byte_end", (double)d->calib_b1, "byte");
@@ -674,6 +761,7 @@ sw_rc sw_trial_run_model(sw_trial_cache_t *cache, const sw_json_t *config, sw_tr
     put_quality(out, &r, &dense);
     sw_trial_out_metric(out, "eval_paired", d->paired, "bool");
     put_sparsity(out, &M, &m->model.cfg, 0.5 * (double)c.window);
+    put_router(out, &M);
     put_setup(out, d, &M, cached, calib_s);
     sw_trial_out_metric(out, "model_hf", sw_hf_is_dir(c.model_path), "bool"); /* provenance: models/sw_hf.h */
     sw_trial_out_metric(out, "model_sha256", 0, m->model.sha256);              /* the digest as unit, like kernel_isa */

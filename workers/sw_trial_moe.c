@@ -50,7 +50,7 @@ typedef struct moe_keys {
   sw_partition_t       clustering;
   int64_t              seed, epochs, hidden, kmeans_iters;
   int64_t              warmup; /* untimed dense/method pairs before timing (measure.warmup) */
-  double               lr;
+  double               lr, eta; /* eta: LTE's efficiency-loss weight (router lte) */
 } moe_keys_t;
 
 /* Keys are read through the moe table (experiments/sw_keys_table.c): declared default and range. */
@@ -71,7 +71,7 @@ static sw_rc s_read_selection(moe_keys_t *k, const sw_json_t *c, int d_ff, sw_er
   k->k = (int)kk;
   k->tau = k->method == MOE_METHOD_DYNK_CUM ? 0.9 : 0.5;
   if ((rc = sw_key_num(MOE_KEYS, c, "tau", &k->tau, err))) return rc;
-  const char *router = k->method == MOE_METHOD_LTE ? "classifier" : "mlp", *clus = NULL;
+  const char *router = k->method == MOE_METHOD_LTE ? "lte" : "mlp", *clus = NULL;
   if ((rc = sw_key_str(MOE_KEYS, c, "router", &router, err))) return rc;
   if ((rc = sw_moe_router_parse(&k->router, router, err))) return rc;
   if ((rc = sw_key_str(MOE_KEYS, c, "clustering", &clus, err))) return rc;
@@ -92,6 +92,7 @@ static sw_rc s_read_keys(moe_keys_t *k, const sw_json_t *c, int d_ff, sw_err_t *
   if ((rc = sw_key_int(MOE_KEYS, c, "kmeans_iters", &k->kmeans_iters, err))) return rc;
   if ((rc = sw_key_int(MOE_KEYS, c, "warmup", &k->warmup, err))) return rc;
   if ((rc = sw_key_num(MOE_KEYS, c, "router_lr", &k->lr, err))) return rc;
+  if ((rc = sw_key_num(MOE_KEYS, c, "eta", &k->eta, err))) return rc;
   if (k->method != MOE_METHOD_PREDICTOR) return s_read_selection(k, c, d_ff, err);
   int64_t rank = 0, pk = 0;
   if ((rc = sw_key_int(MOE_KEYS, c, "rank", &rank, err))) return rc;
@@ -125,7 +126,7 @@ typedef struct method_ctx {
   const sw_json_t         *config; /* the trial config (papi_events) */
   const sw_trial_moe_in_t *in;
   const moe_keys_t        *keys;
-  const sw_moe_t          *moe;
+  const sw_moe_t          *moe;     /* [n_copies]: expert-ordered copy k is built from in->copies[k] */
   const sw_moe_router_t   *router;
   sw_moe_work_t           *mwork;
   const sw_predictor_t    *pred;
@@ -134,16 +135,24 @@ typedef struct method_ctx {
   sw_mask_t               *mask;
 } method_ctx_t;
 
-static sw_rc s_method_call(const method_ctx_t *m, float *y, sw_ffn_stats_t *st) {
+/* Number of weight copies the timed calls rotate over (1: warm). */
+static int s_n_copies(const sw_trial_moe_in_t *in) { return in->copies && in->n_copies > 1 ? in->n_copies : 1; }
+
+/* The dense weights of rotation step `call` (copy 0 = in->w for the quality call). */
+static const sw_ffn_weights_t *s_dense_w(const sw_trial_moe_in_t *in, int64_t call) {
+  return s_n_copies(in) > 1 ? &in->copies[call % in->n_copies] : in->w;
+}
+
+static sw_rc s_method_call(const method_ctx_t *m, float *y, sw_ffn_stats_t *st, int64_t call) {
   const sw_trial_moe_in_t *in = m->in;
   const moe_keys_t *k = m->keys;
   if (k->method == MOE_METHOD_PREDICTOR)
-    return sw_predictor_forward(y, m->mask, in->x, in->w, m->pred, k->threshold, k->pred_k, st, m->pwork, m->fwork,
-                                in->n_tok);
+    return sw_predictor_forward(y, m->mask, in->x, s_dense_w(in, call), m->pred, k->threshold, k->pred_k, st, m->pwork,
+                                m->fwork, in->n_tok);
   static const sw_moe_select_t sel_of[4] = {SW_MOE_SELECT_TOPK, SW_MOE_SELECT_DYNK_MAX, SW_MOE_SELECT_DYNK_CUM,
                                             SW_MOE_SELECT_SCORE};
-  return sw_moe_forward_routed(y, m->mask, in->x, m->moe, m->router, sel_of[k->method], k->k, k->tau, st, m->mwork,
-                               in->n_tok);
+  return sw_moe_forward_routed(y, m->mask, in->x, &m->moe[call % s_n_copies(in)], m->router, sel_of[k->method], k->k,
+                               k->tau, st, m->mwork, in->n_tok);
 }
 
 static void s_stats_metrics(sw_trial_out_t *out, const sw_ffn_stats_t *st, const sw_mask_t *mask, int n_units) {
@@ -216,18 +225,18 @@ static void s_counters_close(moe_counters_t *c, sw_trial_out_t *out) {
 
 /* One dense call then one method call, each inside its own counting window; seconds in t_dense/t_method. */
 static void s_timed_pair(const method_ctx_t *m, moe_counters_t *cn, float *yd, float *ym, double *t_dense,
-                         double *t_method) {
+                         double *t_method, int64_t call) {
   const sw_trial_moe_in_t *in = m->in;
   sw_ffn_stats_t sd, sm;
   s_counted(cn->dense, 1);
   int64_t t0 = sw_now_ns();
-  sw_ffn_dense_forward(yd, in->x, in->w, &sd, m->fwork, in->n_tok);
+  sw_ffn_dense_forward(yd, in->x, s_dense_w(in, call), &sd, m->fwork, in->n_tok);
   int64_t t1 = sw_now_ns();
   if (cn->sde_on) sw_sde_account(&cn->sde, &sd); /* inside the counting window, or the SDE delta is 0 */
   s_counted(cn->dense, 0);
   s_counted(cn->method, 1);
   int64_t t2 = sw_now_ns();
-  s_method_call(m, ym, &sm);
+  s_method_call(m, ym, &sm, call);
   int64_t t3 = sw_now_ns();
   if (cn->sde_on) sw_sde_account(&cn->sde, &sm);
   s_counted(cn->method, 0);
@@ -239,12 +248,13 @@ static void s_time_pairs(const method_ctx_t *m, moe_counters_t *cn, float *yd, f
                          double *ratio, sw_trial_out_t *out) {
   const sw_trial_moe_in_t *in = m->in;
   sw_ffn_stats_t st;
-  for (int64_t i = 0; i < m->keys->warmup; i++) {
-    sw_ffn_dense_forward(yd, in->x, in->w, NULL, m->fwork, in->n_tok);
-    s_method_call(m, ym, &st);
+  int64_t call = 1; /* copy 0 served the quality call */
+  for (int64_t i = 0; i < m->keys->warmup; i++, call++) {
+    sw_ffn_dense_forward(yd, in->x, s_dense_w(in, call), NULL, m->fwork, in->n_tok);
+    s_method_call(m, ym, &st, call);
   }
-  for (int rep = 0; rep < in->reps; rep++) {
-    s_timed_pair(m, cn, yd, ym, &td[rep], &tm[rep]);
+  for (int rep = 0; rep < in->reps; rep++, call++) {
+    s_timed_pair(m, cn, yd, ym, &td[rep], &tm[rep], call);
     ratio[rep] = tm[rep] > 0 ? td[rep] / tm[rep] : NAN;
     sw_trial_out_sample(out, "dense", rep, td[rep]);
     sw_trial_out_sample(out, "sparse", rep, tm[rep]);
@@ -264,6 +274,7 @@ static void s_timing_metrics(const sw_trial_moe_in_t *in, const sw_ffn_stats_t *
   sw_trial_out_metric(out, "gbs_dense", t_dense > 0 ? 1e-9 * st->weight_bytes_dense / t_dense : NAN, "GB/s");
   sw_trial_out_metric(out, "gbs_method", t_method > 0 ? 1e-9 * st->weight_bytes / t_method : NAN, "GB/s");
   sw_trial_out_metric(out, "threads", in->n_threads, "count");
+  sw_trial_out_metric(out, "n_weight_copies", s_n_copies(in), "count");
 }
 
 /* Quality call, then warm-up and reps interleaved dense/method pairs. */
@@ -281,7 +292,7 @@ static sw_rc s_measure(const method_ctx_t *m, int n_units, sw_trial_out_t *out, 
     goto out;
   }
   sw_ffn_stats_t st;
-  if ((rc = sw_ffn_dense_forward(yd, in->x, in->w, NULL, m->fwork, in->n_tok)) || (rc = s_method_call(m, ym, &st))) {
+  if ((rc = sw_ffn_dense_forward(yd, in->x, in->w, NULL, m->fwork, in->n_tok)) || (rc = s_method_call(m, ym, &st, 0))) {
     sw_err_set(err, rc, "moe trial: kernel call failed (shape or workspace mismatch)");
     goto out;
   }
@@ -300,9 +311,20 @@ out:
 
 /* ---------------------------------------------------------------- MoE and predictor setups */
 
+/* Expert-ordered copies 1.. of the rotation, built from the caller's weight copies with moe[0]'s partition. */
+static sw_rc s_moe_copies(sw_moe_t *moe, const sw_trial_moe_in_t *in, sw_err_t *err) {
+  for (int c = 1; c < s_n_copies(in); c++) {
+    sw_rc rc = sw_moe_build(&moe[c], &in->copies[c], moe[0].assign, moe[0].n_expert, err);
+    if (rc) return rc;
+  }
+  return SW_OK;
+}
+
 static sw_rc s_run_moe(const moe_keys_t *k, const sw_trial_moe_in_t *in, method_ctx_t *m, sw_trial_out_t *out,
                        sw_err_t *err) {
   const sw_ffn_weights_t *w = in->w;
+  sw_moe_t *moes = calloc((size_t)s_n_copies(in), sizeof *moes);
+  if (!moes) return sw_err_set(err, SW_ERR_NOMEM, "moe trial: cannot allocate %d expert copies", s_n_copies(in));
   sw_moe_t moe;
   sw_moe_router_t router;
   sw_moe_work_t mwork;
@@ -318,18 +340,21 @@ static sw_rc s_run_moe(const moe_keys_t *k, const sw_trial_moe_in_t *in, method_
   sw_rc rc = sw_moe_partition(assign, w, k->clustering, k->experts, &kc, (uint64_t)k->seed, err);
   if (!rc) rc = sw_moe_build(&moe, w, assign, k->experts, err);
   int64_t t1 = sw_now_ns();
+  moes[0] = moe;
+  if (!rc) rc = s_moe_copies(moes, in, err);
   sw_moe_router_cfg_t rcfg;
   sw_moe_router_defaults(&rcfg);
   rcfg.hidden = (int)k->hidden, rcfg.train.epochs = (size_t)k->epochs, rcfg.train.lr = k->lr;
   rcfg.seed = rcfg.train.seed = (uint64_t)k->seed;
-  sw_mlp_train_stats_t ts = {NAN, NAN, 0};
+  rcfg.lte_eta = k->eta;
+  sw_mlp_train_stats_t ts = {NAN, NAN, 0, 0, NAN};
   if (!rc) rc = sw_moe_router_train(&router, k->router, &moe, in->x_calib, in->n_calib, &rcfg, &ts, err);
   int64_t t2 = sw_now_ns();
   if (!rc) rc = sw_moe_work_alloc(&mwork, &moe, &router, in->n_tok, err);
   if (!rc) mwork.isa = m->fwork->isa; /* the trial's kernel_isa (sw_trial_ffn_moe) */
   if (!rc) rc = sw_mask_alloc(&mask, k->experts, in->n_tok, err);
   if (!rc) {
-    m->moe = &moe, m->router = &router, m->mwork = &mwork, m->mask = &mask;
+    m->moe = moes, m->router = &router, m->mwork = &mwork, m->mask = &mask;
     sw_trial_out_metric(out, "n_experts", k->experts, "count");
     sw_trial_out_metric(out, "expert_size", moe.expert_size, "count");
     sw_trial_out_metric(out, "k", k->method == MOE_METHOD_TOPK ? k->k : NAN, "count");
@@ -345,7 +370,8 @@ static sw_rc s_run_moe(const moe_keys_t *k, const sw_trial_moe_in_t *in, method_
   sw_mask_free(&mask);
   sw_moe_work_free(&mwork);
   sw_moe_router_free(&router);
-  sw_moe_free(&moe);
+  for (int c = 0; c < s_n_copies(in); c++) sw_moe_free(&moes[c]);
+  free(moes);
   free(assign);
   return rc;
 }
@@ -361,7 +387,7 @@ static sw_rc s_run_predictor(const moe_keys_t *k, const sw_trial_moe_in_t *in, m
   sw_predictor_defaults(&cfg);
   cfg.rank = k->rank, cfg.label_thr = k->label_thr, cfg.seed = cfg.train.seed = (uint64_t)k->seed;
   cfg.train.epochs = (size_t)k->epochs, cfg.train.lr = k->lr;
-  sw_mlp_train_stats_t ts = {NAN, NAN, 0};
+  sw_mlp_train_stats_t ts = {NAN, NAN, 0, 0, NAN};
   int64_t t0 = sw_now_ns();
   sw_rc rc = sw_predictor_train(&p, w, in->x_calib, in->n_calib, &cfg, &ts, err);
   int64_t t1 = sw_now_ns();
@@ -430,6 +456,33 @@ sw_rc sw_trial_ffn_moe(const sw_json_t *config, const sw_trial_moe_in_t *in, sw_
 
 /* ---------------------------------------------------------------- standalone runner */
 
+/* The standalone runner's cache rotation: "warm" one copy (w itself), "cold" identical copies spanning cold_mib
+ * MiB (the ffn runner's rule, workers/sw_trial_ffn.c).  *copies NULL when warm. */
+static sw_rc s_cold_copies(sw_ffn_weights_t **copies, int *n, const sw_ffn_weights_t *w, const sw_json_t *config,
+                           sw_err_t *err) {
+  const char *cache = NULL;
+  int64_t mib = 0;
+  sw_rc rc = sw_json_get_str(config, "cache", "cold", &cache, err);
+  if (!rc) rc = s_get_int(config, "cold_mib", 256, 1, 1 << 20, &mib, err);
+  if (rc) return rc;
+  if (strcmp(cache, "cold") != 0 && strcmp(cache, "warm") != 0)
+    return sw_err_set(err, SW_ERR_INVALID, "moe trial: cache '%s' (cold, warm)", cache);
+  *copies = NULL, *n = 1;
+  if (strcmp(cache, "warm") == 0) return SW_OK;
+  size_t one = w->ld_up * (size_t)w->d_ff * (w->dtype == SW_DTYPE_BF16 ? 2 : 4); /* the whole owned buffer */
+  int want = (int)ceil((double)mib * 1048576.0 / (double)(one ? one : 1));
+  if (want < 2) want = 2;
+  *copies = calloc((size_t)want, sizeof **copies);
+  if (!*copies) return sw_err_set(err, SW_ERR_NOMEM, "moe trial: cannot allocate %d weight copies", want);
+  for (int c = 0; c < want; c++) {
+    sw_ffn_weights_t *k = &(*copies)[c];
+    if ((rc = sw_ffn_weights_alloc(k, w->d_model, w->d_ff, w->gated, w->act, w->act_param, w->dtype, err))) return rc;
+    *n = c + 1;
+    memcpy(k->owned_buf, w->owned_buf, one);
+  }
+  return SW_OK;
+}
+
 sw_rc sw_trial_run_ffn_moe(sw_trial_cache_t *cache, const sw_json_t *config, sw_trial_out_t *out, sw_err_t *err) {
   (void)cache;
   int64_t d = 0, f = 0, seed = 0, n_calib = 0, batch = 0, reps = 0, threads = 0;
@@ -447,19 +500,23 @@ sw_rc sw_trial_run_ffn_moe(sw_trial_cache_t *cache, const sw_json_t *config, sw_
   sw_act_t act;
   int gated;
   if ((rc = sw_act_parse(act_name, &act, &gated, err))) return rc;
-  sw_ffn_weights_t w;
+  sw_ffn_weights_t w, *copies = NULL;
+  int n_copies = 1;
   if ((rc = sw_ffn_weights_alloc(&w, (int)d, (int)f, gated, act, 0.0f, SW_DTYPE_F32, err))) return rc;
   sw_ffn_weights_fill_random(&w, (uint64_t)seed);
   float *xc = malloc((size_t)(n_calib * d) * sizeof(float)), *x = malloc((size_t)(batch * d) * sizeof(float));
   if (!xc || !x) rc = sw_err_set(err, SW_ERR_NOMEM, "moe trial: cannot allocate inputs");
+  if (!rc) rc = s_cold_copies(&copies, &n_copies, &w, config, err);
   if (!rc) {
     sw_mlp_rng_t r = {(uint64_t)seed ^ 0x5eedull};
     for (int64_t i = 0; i < n_calib * d; i++) xc[i] = (float)sw_mlp_rng_normal(&r);
     for (int64_t i = 0; i < batch * d; i++) x[i] = (float)sw_mlp_rng_normal(&r);
     openblas_set_num_threads((int)threads);
-    sw_trial_moe_in_t in = {&w, xc, (int)n_calib, x, (int)batch, (int)reps, (int)threads};
+    sw_trial_moe_in_t in = {&w, xc, (int)n_calib, x, (int)batch, (int)reps, (int)threads, copies, n_copies};
     rc = sw_trial_ffn_moe(config, &in, out, err);
   }
+  for (int c = 0; copies && c < n_copies; c++) sw_ffn_weights_free(&copies[c]);
+  free(copies);
   free(xc), free(x);
   sw_ffn_weights_free(&w);
   return rc;

@@ -18,7 +18,7 @@ for f in "$SW_SOURCE_DIR"/tests/hostile/expfiles/*.yaml; do
   rm -f out.txt err.txt
   if [ -n "$(ls -A .)" ]; then echo "FAIL $f: plan wrote files: $(ls -A .)"; fails=$((fails + 1)); fi
 done
-for spec in "test_crash.yaml 52" "ffn_small.yaml 28" "noop.yaml 1000" "ffn_default.yaml 32" "default.yaml 24"; do
+for spec in "test_crash.yaml 52" "ffn_small.yaml 28" "noop.yaml 1000" "ffn_default.yaml 32" "default.yaml 25"; do
   set -- $spec
   "$SPARSWEEP" plan "$SW_SOURCE_DIR/experiments/examples/$1" >out.txt 2>err.txt
   rc=$?

@@ -37,6 +37,15 @@ static inline double sw_test_trial_metric(const sw_json_t *doc, const char *name
   return NAN;
 }
 
+/* The unit of metric `name` (labels such as the MoE router are stored as the unit; the test fails when absent). */
+static inline const char *sw_test_trial_unit(const sw_json_t *doc, const char *name) {
+  const sw_json_t *arr = sw_json_get(doc, "metrics");
+  for (size_t i = 0; i < arr->count; i++)
+    if (strcmp(sw_json_get(&arr->items[i], "name")->string, name) == 0) return sw_json_get(&arr->items[i], "unit")->string;
+  fail_msg("metric %s missing", name);
+  return "";
+}
+
 /* fn on json must fail with a message containing needle. */
 static inline void sw_test_trial_error(sw_trial_fn fn, const char *json, const char *needle) {
   sw_trial_cache_t cache = {0};

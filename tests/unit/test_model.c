@@ -522,11 +522,12 @@ static void test_sparsity0_reproduces_dense(void **state) {
   assert_int_equal(sw_eval_run(&f->model, &f->st, NULL, ev, EVAL_TOK, NULL, EVAL_WIN, NULL, &ref, &dense, &err),
                    SW_OK);
   for (int k = 0; k < SW_METHOD_COUNT; k++) {
-    for (int half = 0; half <= (k == SW_METHOD_CATS || k == SW_METHOD_TEAL); half++) {
+    for (int half = 0; half <= (k == SW_METHOD_CATS || k == SW_METHOD_TEAL || k == SW_METHOD_LTE); half++) {
+      if (k == SW_METHOD_LTE && !half) continue; /* LTE's level is η, a loss weight: η = 0 still skips experts */
       sw_method_cfg_t mc;
       sw_method_cfg_defaults(&mc, &f->model.cfg);
       mc.kind = (sw_method_kind_t)k;
-      mc.level = half ? 0.5 : 0.0;
+      mc.level = half ? (k == SW_METHOD_LTE ? 2.0 : 0.5) : 0.0;
       mc.train_epochs = 1;
       assert_int_equal(sw_method_parse_layers(&mc, "0,14-15,29", f->model.cfg.n_layer, &err), SW_OK);
       sw_method_t M;
@@ -640,7 +641,7 @@ static void test_method_config(void **state) {
   for (int i = 0; i < SW_METHOD_COUNT; i++) {
     assert_int_equal(sw_method_parse(sw_method_name((sw_method_kind_t)i), &k, &err), SW_OK);
     assert_int_equal(k, i);
-    assert_int_equal(sw_method_sparsity_definition(k), k == SW_METHOD_TEAL ? 3 : 1);
+    assert_int_equal(sw_method_sparsity_definition(k), k == SW_METHOD_TEAL ? 3 : sw_method_is_moe(k) ? 4 : 1);
   }
   assert_int_equal(sw_method_parse("threshold", &k, &err), SW_OK);
   assert_int_equal(k, SW_METHOD_CATS);

@@ -65,7 +65,9 @@ static double metric(const run_t *r, const char *name) {
   return NAN;
 }
 
-#define BASE "\"d_model\":40,\"d_ff\":96,\"batch\":9,\"n_calib\":128,\"repetitions\":2,\"router_epochs\":3,\"experts\":8"
+#define BASE                                                                                                          \
+  "\"d_model\":40,\"d_ff\":96,\"batch\":9,\"n_calib\":128,\"repetitions\":2,\"router_epochs\":3,\"experts\":8,"       \
+  "\"cache\":\"warm\""
 
 static void run_free(run_t *r) {
   sw_json_free(r->metrics);
@@ -80,6 +82,28 @@ static size_t counter_items(const run_t *r, const char *series, const char *name
     n += s && nm && strcmp(s->string, series) == 0 && strcmp(nm->string, name) == 0;
   }
   return n;
+}
+
+/* cache: cold rotates the timed calls over weight copies (here 1 MiB of them) and records how many; the quality
+ * call (copy 0) gives the same error as a warm run; warm reuses one copy. */
+static void test_moe_cache_rotation(void **state) {
+  (void)state;
+  run_t cold, warm;
+  run_config(&cold, "{\"method\":\"moe_topk\",\"d_model\":40,\"d_ff\":96,\"batch\":9,\"n_calib\":128,\"repetitions\":2,"
+                    "\"router_epochs\":3,\"experts\":8,\"k\":2,\"cache\":\"cold\",\"cold_mib\":1}");
+  run_config(&warm, "{\"method\":\"moe_topk\"," BASE ",\"k\":2}");
+  assert_int_equal(cold.rc, SW_OK);
+  assert_int_equal(warm.rc, SW_OK);
+  /* 40 x 96 gated f32 weights, rows padded to 48 floats: 3 * 48 * 96 * 4 bytes a copy, ceil(1 MiB / that) copies */
+  assert_true(metric(&cold, "n_weight_copies") == ceil(1048576.0 / (3.0 * 48 * 96 * 4)));
+  assert_true(metric(&warm, "n_weight_copies") == 1.0);
+  assert_true(metric(&cold, "rel_error") == metric(&warm, "rel_error"));
+  run_free(&cold);
+  run_free(&warm);
+  run_config(&cold, "{\"method\":\"moe_topk\",\"d_model\":40,\"d_ff\":96,\"experts\":8,\"cache\":\"lukewarm\"}");
+  assert_int_equal(cold.rc, SW_ERR_INVALID);
+  assert_non_null(strstr(cold.err.msg, "cache"));
+  run_free(&cold);
 }
 
 static void test_moe_methods_extremes(void **state) {
@@ -152,11 +176,11 @@ static void test_rejects_bad_keys(void **state) {
   assert_int_equal(r.rc, SW_ERR_INVALID);
   assert_non_null(strstr(r.err.msg, "softmax"));
   run_free(&r);
-  run_config(&r, "{\"method\":\"moe_topk\",\"d_model\":40,\"d_ff\":96,\"experts\":7}");
+  run_config(&r, "{\"method\":\"moe_topk\",\"d_model\":40,\"d_ff\":96,\"experts\":7,\"cache\":\"warm\"}");
   assert_int_equal(r.rc, SW_ERR_INVALID);
   assert_non_null(strstr(r.err.msg, "experts"));
   run_free(&r);
-  run_config(&r, "{\"method\":\"moe_topk\",\"d_model\":40,\"d_ff\":96,\"experts\":8,\"k\":9}");
+  run_config(&r, "{\"method\":\"moe_topk\",\"d_model\":40,\"d_ff\":96,\"experts\":8,\"k\":9,\"cache\":\"warm\"}");
   assert_int_equal(r.rc, SW_ERR_RANGE);
   run_free(&r);
   assert_true(sw_trial_moe_handles("moe_dynk_cum"));
@@ -195,7 +219,7 @@ static void test_measure_keys(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_moe_methods_extremes),
+      cmocka_unit_test(test_moe_methods_extremes), cmocka_unit_test(test_moe_cache_rotation),
       cmocka_unit_test(test_predictor_method),
       cmocka_unit_test(test_rejects_bad_keys),
       cmocka_unit_test(test_measure_keys),
