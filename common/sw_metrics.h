@@ -41,7 +41,7 @@
   X("sparsity_model", "fraction", "ffn", "teal: parameter-weighted sparsity over the FFN matrices (input channels of gate/up, neurons of down)") \
   X("sparsity_expert", "fraction", "ffn", "fraction of experts not run, over tokens")                                   \
   X("sparsity_model_wide", "fraction", "model", "achieved sparsity averaged over all layers, dense layers counting 0")  \
-  X("sparsity_definition", "definition", "model attribution", "which sparsity achieved_sparsity measures: 1 FFN intermediate neurons, 3 TEAL's size-weighted input channels of q/k/v/o/gate/up/down, 4 (token, expert) pairs not executed (MoE methods)) \
+  X("sparsity_definition", "definition", "model attribution", "which sparsity achieved_sparsity measures: 1 FFN intermediate neurons, 3 TEAL's size-weighted input channels of q/k/v/o/gate/up/down, 4 (token, expert) pairs not executed (MoE methods)") \
   X("sparsity_layer_*", "fraction", "model", "achieved sparsity of one layer (layer number in the name)")               \
   X("level", "fraction", "model", "the method's level: the target sparsity, or tau for cett and d2dmoe")              \
   X("head_sparsity", "fraction", "attribution", "fraction of attention heads deactivated")                              \
