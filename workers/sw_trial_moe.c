@@ -462,11 +462,9 @@ static sw_rc s_cold_copies(sw_ffn_weights_t **copies, int *n, const sw_ffn_weigh
                            sw_err_t *err) {
   const char *cache = NULL;
   int64_t mib = 0;
-  sw_rc rc = sw_json_get_str(config, "cache", "cold", &cache, err);
-  if (!rc) rc = s_get_int(config, "cold_mib", 256, 1, 1 << 20, &mib, err);
+  sw_rc rc = sw_key_str(sw_keytable("measure"), config, "cache", &cache, err);
+  if (!rc) rc = sw_key_int(sw_keytable("ffn"), config, "cold_mib", &mib, err); /* the ffn runner's row */
   if (rc) return rc;
-  if (strcmp(cache, "cold") != 0 && strcmp(cache, "warm") != 0)
-    return sw_err_set(err, SW_ERR_INVALID, "moe trial: cache '%s' (cold, warm)", cache);
   *copies = NULL, *n = 1;
   if (strcmp(cache, "warm") == 0) return SW_OK;
   size_t one = w->ld_up * (size_t)w->d_ff * (w->dtype == SW_DTYPE_BF16 ? 2 : 4); /* the whole owned buffer */
