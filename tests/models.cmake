@@ -51,3 +51,12 @@ sw_unit_test(quant ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_quant.c LIBS sw_kernels
 set_tests_properties(quant PROPERTIES FIXTURES_REQUIRED quant_ref ENVIRONMENT "SW_QUANT_REF_DIR=${SW_MODEL_REF_DIR}")
 # `sparsweep bench model` argument handling only (the benchmark itself is never a timed test).
 sw_script_test(bench_model_usage COMMAND sh -c "(\"$SPARSWEEP\" bench model --bogus 2>/dev/null && exit 1 || test $? -eq 2) && (\"$SPARSWEEP\" bench model --threads 0 2>/dev/null && exit 1 || test $? -eq 2) && \"$SPARSWEEP\" bench model --help | grep -q llama-bench" TIMEOUT 30 LABELS e2e)
+# Multiple-choice tasks (models/sw_mctask.h): parser table, cloze definition, statistics by hand, and choice scores on
+# SmolLM2 against tests/reference/gen_mctask_ref.py (float64 NumPy forward, Hugging Face token ids) as a fixture.
+add_test(NAME mctask_reference_fixture
+  COMMAND sh -c "test ! -f '${SW_MODEL_FILE}' || python3 '${CMAKE_CURRENT_SOURCE_DIR}/reference/gen_mctask_ref.py' '${SW_MODEL_FILE}' '${CMAKE_CURRENT_SOURCE_DIR}/reference/mctask_small.jsonl' '${SW_MODEL_REF_DIR}/mctask_ref.json'")
+set_tests_properties(mctask_reference_fixture PROPERTIES TIMEOUT 900 LABELS unit FIXTURES_SETUP mctask_ref)
+sw_unit_test(mctask ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_mctask.c LIBS sw_models TIMEOUT 120)
+set_tests_properties(mctask PROPERTIES FIXTURES_REQUIRED mctask_ref ENVIRONMENT
+  "SW_MODEL_PATH=${SW_MODEL_FILE};SW_MCTASK_REF=${SW_MODEL_REF_DIR}/mctask_ref.json;SW_MCTASK_FILE=${CMAKE_CURRENT_SOURCE_DIR}/reference/mctask_small.jsonl")
+sw_fuzz_target(mctask ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_mctask.c sw_models)
