@@ -3,6 +3,7 @@
  * u64 n_floats, floats, u64 n_ints, ints (little-endian host order; the key includes nothing host-specific
  * but the file is only read back on the machine that wrote it). */
 #include "models/sw_calib.h"
+#include "models/sw_teal_alloc.h"
 
 #include <errno.h>
 #include <math.h>
@@ -150,16 +151,16 @@ static sw_rc calib_teal(sw_method_t *M, int l, const float *x, const float *a, i
   sw_method_layer_t *L = &M->layers[l];
   int f = L->w.d_ff;
   size_t na = (size_t)n * L->w.d_model;
-  for (int site = 0; site < SW_LLAMA_SITES; site++) {
-    sw_rc rc = sw_calib_teal(&L->teal_ta[site], a + (size_t)site * na, na, M->cfg.level, err);
-    if (rc) return rc;
-  }
+  double lv[SW_TEAL_INPUTS]; /* per-input levels: uniform or greedy (models/sw_teal_alloc.h) */
   float *gact = malloc((size_t)n * f * sizeof(float)), *u = malloc((size_t)n * f * sizeof(float));
   sw_rc rc = gact && u ? SW_OK : sw_err_set(err, SW_ERR_NOMEM, "calibration: out of memory");
-  if (!rc) rc = sw_calib_teal(&L->teal_tx, x, (size_t)n * L->w.d_model, M->cfg.level, err);
   if (!rc) rc = layer_acts(gact, u, &L->w, x, n, err);
   for (size_t k = 0; !rc && k < (size_t)n * f; k++) gact[k] *= u[k];
-  if (!rc) rc = sw_calib_teal(&L->teal_th, gact, (size_t)n * f, M->cfg.level, err);
+  if (!rc) rc = sw_teal_alloc_levels(M, l, x, a, gact, n, lv, err);
+  for (int site = 0; !rc && site < SW_LLAMA_SITES; site++)
+    rc = sw_calib_teal(&L->teal_ta[site], a + (size_t)site * na, na, lv[SW_TEAL_IN_QKV + site], err);
+  if (!rc) rc = sw_calib_teal(&L->teal_tx, x, (size_t)n * L->w.d_model, lv[SW_TEAL_IN_FFN], err);
+  if (!rc) rc = sw_calib_teal(&L->teal_th, gact, (size_t)n * f, lv[SW_TEAL_IN_DOWN], err);
   if (!rc) rc = teal_transpose(L, err);
   free(gact);
   free(u);
@@ -275,6 +276,8 @@ void sw_calib_key(char *key, size_t len, const sw_method_t *M, const char *model
            "layers=%s|cett_tokens=%d",
            CALIB_VERSION, model_sha, span, sw_method_name(c->kind), c->level, sw_act_name(c->act), c->act_param,
            c->n_expert, c->pred_rank, c->train_epochs, (unsigned long long)c->seed, layers, SW_CALIB_CETT_TOKENS);
+  size_t used = strlen(key);
+  if (c->teal_greedy && used < len) snprintf(key + used, len - used, "|teal_alloc=greedy"); /* uniform keys unchanged */
 }
 
 static void cache_path(char *path, size_t len, const char *dir, const char *key) {

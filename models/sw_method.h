@@ -53,6 +53,7 @@ typedef struct sw_method_cfg {
   int      pred_rank;   /* Deja Vu predictor rank; default 64 */
   int      train_epochs;/* router/predictor epochs; default 8 */
   uint64_t seed;        /* clustering, router and random-policy seed */
+  int      teal_greedy; /* TEAL: 1 = greedy block-wise allocation (models/sw_teal_alloc.h), 0 = uniform */
 } sw_method_cfg_t;
 
 /* Defaults for a model: dense, SiLU, all layers, n_expert d_ff/32, rank 64, 8 epochs, seed 1. */

@@ -22,6 +22,7 @@
  *                                  8-bit activation blocks (models/sw_llama_native.c); f32: the dequantised
  *                                  weights (the accuracy reference).  Quality, timing and the dense reference
  *                                  use the same weights; a method's own FFN kernels still read the f32 copy.
+ *   teal_alloc ("uniform")         TEAL: uniform | greedy (TEAL's block-wise allocation, models/sw_teal_alloc.h)
  *   task, task_items, task_offset, task_bytes, task_choices, task_context_bytes, task_seed, task_ctx: a
  *                                  multiple-choice evaluation (workers/sw_trial_task.h; metrics task_*)
  *   ref_mb (2048)                  the dense reference distributions are kept in memory up to this size; beyond
@@ -60,6 +61,7 @@
 #include "models/sw_llama_native.h"
 #include "models/sw_method.h"
 #include "models/sw_method_native.h"
+#include "models/sw_teal_alloc.h"
 #include "models/sw_tokenizer_gguf.h"
 #include "kernels/sw_isa.h"
 #include "models/sw_wffn.h"
@@ -74,7 +76,7 @@
 #define TM_MAX_DECODE 256
 
 typedef struct tm_cfg {
-  const char *model, *text, *method, *activation, *layers, *kernel_isa, *weights;
+  const char *model, *text, *method, *activation, *layers, *kernel_isa, *weights, *teal_alloc;
   sw_isa_t    isa; /* SIMD variant of the sparse kernels (kernel_isa; auto: SPARSWEEP_KERNEL_ISA or the best) */
   sw_llama_weights_kind_t weights_kind;
   double      sparsity, tau, act_param;
@@ -124,6 +126,7 @@ static sw_rc tm_parse(tm_cfg_t *c, const sw_json_t *j, sw_err_t *err) {
   TM_STR(layers, "all");
   TM_STR(kernel_isa, "auto");
   TM_STR(weights, "f32"); /* native is opt-in until every method runs on the file's blocks */
+  TM_STR(teal_alloc, "uniform");
   TM_DBL(sparsity, 0.5);
   TM_DBL(tau, 0.1);
   TM_DBL(act_param, 0.0);
@@ -432,6 +435,9 @@ static sw_rc method_cfg(sw_method_cfg_t *mc, const tm_cfg_t *c, const sw_llama_t
   if (!rc) rc = parse_act(c, &mc->act, err);
   if (!rc) rc = sw_method_parse_layers(mc, c->layers, m->cfg.n_layer, err);
   if (rc) return rc;
+  if ((rc = sw_teal_alloc_parse(c->teal_alloc, &mc->teal_greedy, err))) return rc;
+  if (mc->teal_greedy && mc->kind != SW_METHOD_TEAL)
+    return sw_err_set(err, SW_ERR_INVALID, "model: teal_alloc: greedy applies to method teal only, not %s", c->method);
   mc->act_param = (float)c->act_param;
   mc->level = mc->kind == SW_METHOD_CETT || mc->kind == SW_METHOD_D2DMOE ? c->tau : c->sparsity;
   if (mc->kind == SW_METHOD_DENSE) mc->level = 0;
