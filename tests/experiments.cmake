@@ -3,3 +3,5 @@
 sw_unit_test(experiments ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_experiments.c LIBS sw_experiments TIMEOUT 60)
 sw_fuzz_target(expfile ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_expfile.c sw_experiments)
 sw_script_test(plan_cli COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/hostile/check_plan_cli.sh TIMEOUT 60 LABELS e2e)
+# Every paper experiment file (experiments/papers/) plans, and its report layout exists.
+sw_script_test(papers_plan COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/unit/papers_plan.sh TIMEOUT 60 LABELS e2e)

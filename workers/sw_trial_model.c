@@ -735,7 +735,8 @@ sw_rc sw_trial_run_model(sw_trial_cache_t *cache, const sw_json_t *config, sw_tr
     put_setup(out, d, &M, cached, calib_s);
     sw_trial_prune_metrics(&P, out);
     put_native_dense(out, &c, d);
-    if (task) rc = tm_task_run(task, config, &c, m, &hook, out, err);
+    int same_as_dense = mc.kind == SW_METHOD_DENSE && !P.on && mc.act == SW_ACT_SILU; /* reuse the dense scores */
+    if (task) rc = tm_task_run(task, config, &c, m, same_as_dense ? NULL : &hook, out, err);
     sw_method_reset_stats(&M);
     sw_wffn_t W;
     int use_w = sw_trial_prune_timed_sparse(&P, mc.kind == SW_METHOD_DENSE || mc.kind == SW_METHOD_TOPK);

@@ -130,8 +130,8 @@ static void put_paired(sw_trial_out_t *out, const sw_mc_paired_t *p, const char 
 
 sw_rc sw_trial_task_run(const sw_trial_task_t *t, const sw_llama_t *m, sw_llama_state_t *s, const sw_llama_ffn_t *ffn,
                         const sw_tokenizer_t *tok, sw_trial_out_t *out, sw_err_t *err) {
-  sw_mc_scores_t sc;
-  sw_rc rc = sw_mc_score(m, s, ffn, tok, &t->task, &sc, err);
+  sw_mc_scores_t sc = t->dense;
+  sw_rc rc = ffn ? sw_mc_score(m, s, ffn, tok, &t->task, &sc, err) : SW_OK;
   if (rc) return sw_err_prefix(err, "model: task");
   sw_mc_summary_t sm, sd;
   sw_mc_summarise(&t->task, &sc, &sm);
@@ -146,6 +146,6 @@ sw_rc sw_trial_task_run(const sw_trial_task_t *t, const sw_llama_t *m, sw_llama_
   sw_mc_pair(&t->task, &t->dense, &sc, 1, &p);
   put_paired(out, &p, "acc_norm");
   sw_trial_out_metric(out, "task_seconds", sc.seconds, "s");
-  sw_mc_scores_free(&sc);
+  if (ffn) sw_mc_scores_free(&sc);
   return SW_OK;
 }

@@ -42,7 +42,8 @@ typedef struct sw_trial_task_src {
 sw_rc sw_trial_task_prepare(sw_trial_cache_t *cache, const sw_trial_task_cfg_t *c, const sw_trial_task_src_t *src,
                             const sw_llama_t *m, sw_llama_state_t *s, const sw_tokenizer_t *tok,
                             sw_trial_task_t **out, sw_err_t *err);
-/* Scores the method (ffn) on the task's items and writes the task metrics (method, dense, paired). */
+/* Scores the method (ffn) on the task's items and writes the task metrics (method, dense, paired).  ffn NULL:
+ * the trial is the dense model itself, whose prepared scores are reused. */
 sw_rc sw_trial_task_run(const sw_trial_task_t *t, const sw_llama_t *m, sw_llama_state_t *s, const sw_llama_ffn_t *ffn,
                         const sw_tokenizer_t *tok, sw_trial_out_t *out, sw_err_t *err);
 
