@@ -60,3 +60,6 @@ sw_unit_test(mctask ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_mctask.c LIBS sw_model
 set_tests_properties(mctask PROPERTIES FIXTURES_REQUIRED mctask_ref ENVIRONMENT
   "SW_MODEL_PATH=${SW_MODEL_FILE};SW_MCTASK_REF=${SW_MODEL_REF_DIR}/mctask_ref.json;SW_MCTASK_FILE=${CMAKE_CURRENT_SOURCE_DIR}/reference/mctask_small.jsonl")
 sw_fuzz_target(mctask ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_mctask.c sw_models)
+# TEAL uniform / greedy allocation in the model's calibration (models/sw_teal_alloc.h), recounted in float64.
+sw_unit_test(teal_alloc ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_teal_alloc.c LIBS sw_models TIMEOUT 300)
+set_tests_properties(teal_alloc PROPERTIES ENVIRONMENT "SW_MODEL_PATH=${SW_MODEL_FILE}")
