@@ -102,16 +102,16 @@ static void put_identity(sw_trial_out_t *out, const sw_trial_task_t *t) {
   sw_trial_out_metric(out, "task_span_end", (double)t->span_b1, "byte");
 }
 
+/* task_acc<suffix>, task_acc<suffix>_se, task_acc_norm<suffix>, task_acc_norm<suffix>_se (the reports show a
+ * NAME_se companion as ± NAME). */
 static void put_summary(sw_trial_out_t *out, const sw_mc_summary_t *s, const char *suffix) {
-  char name[64];
-#define TT_PUT(metric, value)                                   \
-  snprintf(name, sizeof name, "task_%s%s", metric, suffix); \
-  sw_trial_out_metric(out, name, value, "fraction")
-  TT_PUT("acc", s->acc);
-  TT_PUT("acc_se", s->acc_se);
-  TT_PUT("acc_norm", s->acc_norm);
-  TT_PUT("acc_norm_se", s->acc_norm_se);
-#undef TT_PUT
+  const char  *base[4] = {"acc", "acc", "acc_norm", "acc_norm"};
+  const double values[4] = {s->acc, s->acc_se, s->acc_norm, s->acc_norm_se};
+  for (int i = 0; i < 4; i++) {
+    char name[64];
+    snprintf(name, sizeof name, "task_%s%s%s", base[i], suffix, i % 2 ? "_se" : "");
+    sw_trial_out_metric(out, name, values[i], "fraction");
+  }
 }
 
 static void put_paired(sw_trial_out_t *out, const sw_mc_paired_t *p, const char *which) {
