@@ -63,3 +63,7 @@ sw_fuzz_target(mctask ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_mctask.c sw_models)
 # TEAL uniform / greedy allocation in the model's calibration (models/sw_teal_alloc.h), recounted in float64.
 sw_unit_test(teal_alloc ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_teal_alloc.c LIBS sw_models TIMEOUT 300)
 set_tests_properties(teal_alloc PROPERTIES ENVIRONMENT "SW_MODEL_PATH=${SW_MODEL_FILE}")
+# The model workload's task evaluation in-process (workers/sw_trial_task.h): identity, paired metrics, errors.
+sw_unit_test(task_trial ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_task_trial.c LIBS sw_workers TIMEOUT 300)
+set_tests_properties(task_trial PROPERTIES ENVIRONMENT
+  "SW_MODEL_PATH=${SW_MODEL_FILE};SW_TEXT_PATH=${SW_CACHE_BASE}/text/austen.txt;SW_MCTASK_FILE=${CMAKE_CURRENT_SOURCE_DIR}/reference/mctask_small.jsonl;SPARSWEEP_CACHE=${PROJECT_BINARY_DIR}/tests/model_trial_cache")
