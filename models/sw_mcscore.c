@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/sw_time.h"
+#include "models/sw_attrib.h"
 #include "models/sw_mctask.h"
 
 void sw_mc_scores_free(sw_mc_scores_t *s) {
@@ -156,18 +157,9 @@ sw_rc sw_mc_score(const sw_llama_t *m, sw_llama_state_t *s, const sw_llama_ffn_t
   return rc;
 }
 
-/* Mean and standard error (sample sd / sqrt(n)) of n values. */
-static void mean_se(const double *v, size_t n, double *mean, double *se) {
-  double s = 0, ss = 0;
-  for (size_t i = 0; i < n; i++) s += v[i];
-  *mean = n ? s / (double)n : NAN;
-  for (size_t i = 0; i < n; i++) ss += (v[i] - *mean) * (v[i] - *mean);
-  *se = n > 1 ? sqrt(ss / (double)(n - 1) / (double)n) : NAN;
-}
-
 void sw_mc_summarise(const sw_mctask_t *t, const sw_mc_scores_t *s, sw_mc_summary_t *out) {
   size_t n = t->n_items;
-  double *a = malloc((n ? n : 1) * sizeof *a), *b = malloc((n ? n : 1) * sizeof *b), chance = 0;
+  double *a = calloc(n ? n : 1, sizeof *a), *b = calloc(n ? n : 1, sizeof *b), chance = 0;
   memset(out, 0, sizeof *out);
   out->n_items = n;
   if (!a || !b) {
@@ -180,8 +172,8 @@ void sw_mc_summarise(const sw_mctask_t *t, const sw_mc_scores_t *s, sw_mc_summar
     b[i] = s->pred_norm[i] == t->items[i].gold;
     chance += 1.0 / t->items[i].n_choices;
   }
-  mean_se(a, n, &out->acc, &out->acc_se);
-  mean_se(b, n, &out->acc_norm, &out->acc_norm_se);
+  out->acc = sw_attrib_mean_se(a, (int)n, &out->acc_se); /* sample sd / sqrt(n) */
+  out->acc_norm = sw_attrib_mean_se(b, (int)n, &out->acc_norm_se);
   out->chance = n ? chance / (double)n : NAN;
   free(a), free(b);
 }
@@ -198,7 +190,7 @@ double sw_mc_mcnemar_p(int64_t b, int64_t c) {
 void sw_mc_pair(const sw_mctask_t *t, const sw_mc_scores_t *dense, const sw_mc_scores_t *method, int norm,
                 sw_mc_paired_t *out) {
   size_t n = t->n_items;
-  double *d = malloc((n ? n : 1) * sizeof *d);
+  double *d = calloc(n ? n : 1, sizeof *d);
   memset(out, 0, sizeof *out);
   for (size_t i = 0; d && i < n; i++) {
     int gold = t->items[i].gold;
@@ -208,7 +200,7 @@ void sw_mc_pair(const sw_mctask_t *t, const sw_mc_scores_t *dense, const sw_mc_s
     out->only_method += cm && !cd;
     out->only_dense += cd && !cm;
   }
-  if (d) mean_se(d, n, &out->diff, &out->diff_se);
+  if (d) out->diff = sw_attrib_mean_se(d, (int)n, &out->diff_se);
   else out->diff = out->diff_se = NAN;
   free(d);
   out->mcnemar_p = sw_mc_mcnemar_p(out->only_method, out->only_dense);

@@ -15,19 +15,9 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gen_model_ref import Model, forward  # noqa: E402
+from gen_model_ref import Model, forward, load_weights  # noqa: E402
 from gen_tokenizer_fixture import build_reference  # noqa: E402
 from gguf import GGUFReader  # noqa: E402
-
-
-def load_weights(m):
-    W = {"emb": m.w("token_embd.weight"), "out_norm": m.w("output_norm.weight")}
-    W["out"] = m.w("output.weight") if "output.weight" in m.t else W["emb"]
-    names = {"attn_norm": "attn_norm", "q": "attn_q", "k": "attn_k", "v": "attn_v", "o": "attn_output",
-             "ffn_norm": "ffn_norm", "gate": "ffn_gate", "up": "ffn_up", "down": "ffn_down"}
-    for l in range(m.n_layer):
-        W[l] = {k: m.w(f"blk.{l}.{n}.weight") for k, n in names.items()}
-    return W
 
 
 def choice_ll(m, W, tk, context, choice):
