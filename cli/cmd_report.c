@@ -13,11 +13,13 @@
 static void usage(FILE *f) {
   fprintf(f, "usage: sparsweep report DB [--run RUN] [--rows AXIS] [--cols AXIS] [--metric NAME[,NAME...]]\n"
              "         [--format text|md|csv|latex] [--where EXPR] [--relative] [--trials] [--pareto X,Y]\n"
-             "         [--plot DIR] [--min-reps N] [--max-cv X] [--max-sparsity-gap X]\n"
+             "         [--plot DIR] [--min-reps N] [--max-cv X] [--max-sparsity-gap X] [--layout NAME]\n"
              "  RUN: run id, uuid prefix or 'latest' (default).  EXPR: SQL over config keys, e.g.\n"
              "  \"method = 'teal' and sparsity >= 0.5\".  Cells of INVALID trials are marked '!'.\n"
              "  --pareto X,Y: '+name' maximises, '-name' minimises (default by name).\n"
-             "       sparsweep report --explain [METRIC] [--markdown]\n"
+             "  --layout NAME: a paper's rows/columns/metrics (experiments/papers/, docs/papers.md):\n");
+  sw_report_layouts_list(f);
+  fprintf(f, "       sparsweep report --explain [METRIC] [--markdown]\n"
              "  Prints the unit, the workloads and the definition of METRIC (of every metric without one), from\n"
              "  common/sw_metrics.h; --markdown prints the table of results/SCHEMA.md.\n");
 }
@@ -52,6 +54,7 @@ static int explain(int argc, char **argv) {
 typedef struct report_args {
   const char      *db, *run, *where, *pareto, *plot;
   char            *metric_list; /* owned copy split in place */
+  const sw_report_layout_t *layout; /* --layout preset (explicit --rows/--cols/--metric win) */
   sw_report_opts_t o;
 } report_args_t;
 
@@ -72,6 +75,7 @@ static int parse_args(int argc, char **argv, report_args_t *a) {
     else if ((v = sw_cli_opt_value(argc, argv, &i, "--where", &bad))) a->where = v;
     else if ((v = sw_cli_opt_value(argc, argv, &i, "--pareto", &bad))) a->pareto = v;
     else if ((v = sw_cli_opt_value(argc, argv, &i, "--plot", &bad))) a->plot = v;
+    else if ((v = sw_cli_opt_value(argc, argv, &i, "--layout", &bad))) bad = !(a->layout = sw_report_layout_find(v));
     else if ((v = sw_cli_opt_value(argc, argv, &i, "--metric", &bad))) {
       free(a->metric_list);
       a->metric_list = strdup(v);
@@ -95,6 +99,11 @@ static int parse_args(int argc, char **argv, report_args_t *a) {
     if (bad) fprintf(stderr, "sparsweep report: bad or incomplete option '%s'\n", argv[i]);
   }
   if (!bad && !a->db) fprintf(stderr, "sparsweep report: missing DB\n");
+  if (!bad && a->layout) {
+    if (!a->o.rows) a->o.rows = a->layout->rows;
+    if (!a->o.cols) a->o.cols = a->layout->cols;
+    if (!a->metric_list) a->metric_list = strdup(a->layout->metrics);
+  }
   return !bad && a->db;
 }
 

@@ -4,6 +4,7 @@
 #ifndef SW_CLI_H
 #define SW_CLI_H
 #include <stddef.h>
+#include <stdio.h>
 
 enum {
   SW_EXIT_OK = 0,
@@ -47,5 +48,12 @@ const char *sw_cli_opt_value(int argc, char **argv, int *i, const char *name, in
  * (a FIFO would block open() for ever), or with text = 1 a file starting with a UTF-8 byte-order mark, gives -1
  * and a message naming the path in why; 0 otherwise (a missing file is left to the loader). */
 int sw_cli_check_input(const char *path, int text, char *why, size_t why_len);
+
+/* `report --layout NAME` presets (cli/sw_report_layouts.c): the rows, columns and metrics of a paper's table. */
+typedef struct sw_report_layout {
+  const char *name, *rows, *cols, *metrics, *help;
+} sw_report_layout_t;
+const sw_report_layout_t *sw_report_layout_find(const char *name); /* NULL when unknown */
+void sw_report_layouts_list(FILE *f);
 
 #endif

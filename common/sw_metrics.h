@@ -117,6 +117,30 @@
   X("router_density_layer_*", "fraction", "model", "router_density of one layer (layer number in the name)") \
   X("router_mass_captured", "fraction", "model", "MoE methods: share of the positive activation mass held by the top 20 % of experts the router picks, held-out tokens") \
   X("router_best_epoch", "epoch", "model", "MoE methods: mean over layers of the training epoch kept (best held-out score)") \
+  X("task_acc", "fraction", "model", "multiple-choice task: fraction of items whose gold choice has the highest summed log-probability, with the method") \
+  X("task_acc_se", "fraction", "model", "standard error of task_acc (binomial, over items)") \
+  X("task_acc_norm", "fraction", "model", "multiple-choice task: accuracy with each choice's log-probability divided by its length in bytes, with the method") \
+  X("task_acc_norm_se", "fraction", "model", "standard error of task_acc_norm") \
+  X("task_acc_dense", "fraction", "model", "task_acc of the dense model on the same items") \
+  X("task_acc_dense_se", "fraction", "model", "standard error of task_acc_dense") \
+  X("task_acc_norm_dense", "fraction", "model", "task_acc_norm of the dense model on the same items") \
+  X("task_acc_norm_dense_se", "fraction", "model", "standard error of task_acc_norm_dense") \
+  X("task_acc_diff", "fraction", "model", "task_acc - task_acc_dense, paired on the same items") \
+  X("task_acc_diff_se", "fraction", "model", "paired standard error of task_acc_diff") \
+  X("task_acc_mcnemar_p", "p-value", "model", "exact McNemar test of method vs dense correctness per item (acc)") \
+  X("task_acc_only_method", "count", "model", "items only the method gets right (acc)") \
+  X("task_acc_only_dense", "count", "model", "items only the dense model gets right (acc)") \
+  X("task_acc_norm_diff", "fraction", "model", "task_acc_norm - task_acc_norm_dense, paired on the same items") \
+  X("task_acc_norm_diff_se", "fraction", "model", "paired standard error of task_acc_norm_diff") \
+  X("task_acc_norm_mcnemar_p", "p-value", "model", "exact McNemar test of method vs dense correctness per item (acc_norm)") \
+  X("task_acc_norm_only_method", "count", "model", "items only the method gets right (acc_norm)") \
+  X("task_acc_norm_only_dense", "count", "model", "items only the dense model gets right (acc_norm)") \
+  X("task_chance", "fraction", "model", "mean over items of 1 / number of choices") \
+  X("task_items", "count", "model", "multiple-choice items scored") \
+  X("task_sha256", "*", "model", "value: the first 48 bits of the task file's SHA-256 (cloze: of its generated items); the unit is the full hex digest") \
+  X("task_span_start", "byte", "model", "cloze: start of the text span the items were built from (0 for a file)") \
+  X("task_span_end", "byte", "model", "cloze: end (exclusive) of that span (0 for a file)") \
+  X("task_seconds", "s", "model", "wall time of scoring the method on the task") \
   X("model_hf", "bool", "model", "1 when the model is a Hugging Face checkpoint directory, 0 for a GGUF file") \
   X("model_sha256", "*", "model", "value 0; the unit is the hex SHA-256 of the GGUF file, or of `sha256sum config.json <shards>` run in a checkpoint directory") \
   X("weights_native", "bool", "model", "1 when the model ran on the GGUF file's quantised blocks")                   \

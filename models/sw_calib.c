@@ -3,6 +3,7 @@
  * u64 n_floats, floats, u64 n_ints, ints (little-endian host order; the key includes nothing host-specific
  * but the file is only read back on the machine that wrote it). */
 #include "models/sw_calib.h"
+#include "models/sw_teal_alloc.h"
 
 #include <errno.h>
 #include <math.h>
@@ -152,16 +153,16 @@ static sw_rc calib_teal(sw_method_t *M, int l, const float *x, const float *a, i
   sw_method_layer_t *L = &M->layers[l];
   int f = L->w.d_ff;
   size_t na = (size_t)n * L->w.d_model;
-  for (int site = 0; site < SW_LLAMA_SITES; site++) {
-    sw_rc rc = sw_calib_teal(&L->teal_ta[site], a + (size_t)site * na, na, M->cfg.level, err);
-    if (rc) return rc;
-  }
+  double lv[SW_TEAL_INPUTS]; /* per-input levels: uniform or greedy (models/sw_teal_alloc.h) */
   float *gact = malloc((size_t)n * f * sizeof(float)), *u = malloc((size_t)n * f * sizeof(float));
   sw_rc rc = gact && u ? SW_OK : sw_err_set(err, SW_ERR_NOMEM, "calibration: out of memory");
-  if (!rc) rc = sw_calib_teal(&L->teal_tx, x, (size_t)n * L->w.d_model, M->cfg.level, err);
   if (!rc) rc = layer_acts(gact, u, &L->w, x, n, err);
   for (size_t k = 0; !rc && k < (size_t)n * f; k++) gact[k] *= u[k];
-  if (!rc) rc = sw_calib_teal(&L->teal_th, gact, (size_t)n * f, M->cfg.level, err);
+  if (!rc) rc = sw_teal_alloc_levels(M, l, x, a, gact, n, lv, err);
+  for (int site = 0; !rc && site < SW_LLAMA_SITES; site++)
+    rc = sw_calib_teal(&L->teal_ta[site], a + (size_t)site * na, na, lv[SW_TEAL_IN_QKV + site], err);
+  if (!rc) rc = sw_calib_teal(&L->teal_tx, x, (size_t)n * L->w.d_model, lv[SW_TEAL_IN_FFN], err);
+  if (!rc) rc = sw_calib_teal(&L->teal_th, gact, (size_t)n * f, lv[SW_TEAL_IN_DOWN], err);
   if (!rc) rc = teal_transpose(L, err);
   free(gact);
   free(u);
@@ -338,10 +339,12 @@ void sw_calib_key(char *key, size_t len, const sw_method_t *M, const char *model
            "layers=%s|cett_tokens=%d",
            CALIB_VERSION, model_sha, span, sw_method_name(c->kind), c->level, sw_act_name(c->act), c->act_param,
            c->n_expert, c->pred_rank, c->train_epochs, (unsigned long long)c->seed, layers, SW_CALIB_CETT_TOKENS);
+  size_t used = strlen(key);
+  if (c->teal_greedy && used < len) snprintf(key + used, len - used, "|teal_alloc=greedy"); /* uniform keys unchanged */
   if (!sw_method_is_moe(c->kind)) return;
   sw_moe_router_cfg_t rc;
   sw_method_router_cfg(&rc, c, 0);
-  size_t used = strlen(key);
+  used = strlen(key);
   snprintf(key + used, len > used ? len - used : 0, "|split=%s|router=%s|select=%s|lr=%.9g|batch=%zu|router_epochs=%zu|val=%.9g",
            sw_partition_name(c->moe_split), sw_moe_router_name(c->moe_router), sw_moe_select_name(c->moe_select),
            rc.train.lr, rc.train.batch, rc.train.epochs, rc.val_frac);

@@ -67,6 +67,7 @@ typedef struct sw_method_cfg {
   double   router_val_frac;         /* held-out fraction of the calibration tokens (default 0.1) */
   sw_method_kind_t moe_defaults_for; /* the kind whose MoE defaults the fields hold (sw_method_moe_defaults);
                                         sw_method_init fills a MoE kind's defaults when it differs */
+  int      teal_greedy; /* TEAL: 1 = greedy block-wise allocation (models/sw_teal_alloc.h), 0 = uniform */
 } sw_method_cfg_t;
 
 /* 1 for the MoE methods (experts + router). */

@@ -79,3 +79,19 @@ set_tests_properties(hf_reference_fixture PROPERTIES TIMEOUT 600 LABELS unit FIX
 sw_unit_test(hf ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_hf.c LIBS sw_workers TIMEOUT 400)
 set_tests_properties(hf PROPERTIES FIXTURES_REQUIRED hf_ref ENVIRONMENT
   "SW_HF_REF_DIR=${SW_HF_REF_DIR};SW_MODEL_PATH=${SW_MODEL_FILE};SW_TEXT_PATH=${SW_CACHE_BASE}/text/austen.txt;SPARSWEEP_CACHE=${PROJECT_BINARY_DIR}/tests/model_trial_cache")
+# Multiple-choice tasks (models/sw_mctask.h): parser table, cloze definition, statistics by hand, and choice scores on
+# SmolLM2 against tests/reference/gen_mctask_ref.py (float64 NumPy forward, Hugging Face token ids) as a fixture.
+add_test(NAME mctask_reference_fixture
+  COMMAND sh -c "test ! -f '${SW_MODEL_FILE}' || python3 '${CMAKE_CURRENT_SOURCE_DIR}/reference/gen_mctask_ref.py' '${SW_MODEL_FILE}' '${CMAKE_CURRENT_SOURCE_DIR}/reference/mctask_small.jsonl' '${SW_MODEL_REF_DIR}/mctask_ref.json'")
+set_tests_properties(mctask_reference_fixture PROPERTIES TIMEOUT 900 LABELS unit FIXTURES_SETUP mctask_ref)
+sw_unit_test(mctask ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_mctask.c LIBS sw_models TIMEOUT 120)
+set_tests_properties(mctask PROPERTIES FIXTURES_REQUIRED mctask_ref ENVIRONMENT
+  "SW_MODEL_PATH=${SW_MODEL_FILE};SW_MCTASK_REF=${SW_MODEL_REF_DIR}/mctask_ref.json;SW_MCTASK_FILE=${CMAKE_CURRENT_SOURCE_DIR}/reference/mctask_small.jsonl")
+sw_fuzz_target(mctask ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_mctask.c sw_models)
+# TEAL uniform / greedy allocation in the model's calibration (models/sw_teal_alloc.h), recounted in float64.
+sw_unit_test(teal_alloc ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_teal_alloc.c LIBS sw_models TIMEOUT 300)
+set_tests_properties(teal_alloc PROPERTIES ENVIRONMENT "SW_MODEL_PATH=${SW_MODEL_FILE}")
+# The model workload's task evaluation in-process (workers/sw_trial_task.h): identity, paired metrics, errors.
+sw_unit_test(task_trial ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_task_trial.c LIBS sw_workers TIMEOUT 300)
+set_tests_properties(task_trial PROPERTIES ENVIRONMENT
+  "SW_MODEL_PATH=${SW_MODEL_FILE};SW_TEXT_PATH=${SW_CACHE_BASE}/text/austen.txt;SW_MCTASK_FILE=${CMAKE_CURRENT_SOURCE_DIR}/reference/mctask_small.jsonl;SPARSWEEP_CACHE=${PROJECT_BINARY_DIR}/tests/model_trial_cache")

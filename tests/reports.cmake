@@ -7,4 +7,4 @@ sw_unit_test(stats ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_stats.c LIBS sw_common 
 sw_unit_test(report ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_report.c LIBS sw_results PkgConfig::SQLITE3 TIMEOUT 180)
 target_sources(test_report PRIVATE ${PROJECT_SOURCE_DIR}/cli/cmd_report.c ${PROJECT_SOURCE_DIR}/cli/cmd_compare.c
   ${PROJECT_SOURCE_DIR}/cli/cmd_export.c ${PROJECT_SOURCE_DIR}/cli/cmd_history.c
-  ${PROJECT_SOURCE_DIR}/cli/sw_cli_args.c)
+  ${PROJECT_SOURCE_DIR}/cli/sw_cli_args.c ${PROJECT_SOURCE_DIR}/cli/sw_report_layouts.c)

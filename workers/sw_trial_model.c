@@ -30,6 +30,9 @@
  *                                  8-bit activation blocks (models/sw_llama_native.c); f32: the dequantised
  *                                  weights (the accuracy reference).  Quality, timing and the dense reference
  *                                  use the same weights; a method's own FFN kernels still read the f32 copy.
+ *   teal_alloc ("uniform")         TEAL: uniform | greedy (TEAL's block-wise allocation, models/sw_teal_alloc.h)
+ *   task, task_items, task_offset, task_bytes, task_choices, task_context_bytes, task_seed, task_ctx: a
+ *                                  multiple-choice evaluation (workers/sw_trial_task.h; metrics task_*)
  *   ref_mb (2048)                  the dense reference distributions are kept in memory up to this size; beyond
  *                                  it every trial runs each window dense then with the method (paired mode)
  * Metrics: ppl, ppl_se, nll, nll_se, bits_per_byte, kl, kl_se (KL(dense ‖ method), nat/token), top1_agree,
@@ -75,12 +78,15 @@
 #include "models/sw_method.h"
 #include "models/sw_method_native.h"
 #include "models/sw_tokenizer_hf.h"
+#include "models/sw_teal_alloc.h"
+#include "models/sw_tokenizer_gguf.h"
 #include "kernels/sw_isa.h"
 #include "models/sw_wffn.h"
 #include "workers/sw_counters.h"
 #include "workers/sw_slot.h"
 #include "workers/sw_trial.h"
 #include "workers/sw_trial_prune.h"
+#include "workers/sw_trial_task.h"
 #include "workers/sw_trial_model.h"
 #include "experiments/sw_keys.h"
 
@@ -88,7 +94,7 @@
 #define TM_MAX_DECODE 256
 
 typedef struct tm_cfg {
-  const char *model, *text, *method, *activation, *layers, *kernel_isa, *weights;
+  const char *model, *text, *method, *activation, *layers, *kernel_isa, *weights, *teal_alloc;
   const char *router, *clustering, *selection; /* MoE methods; NULL = the method's default */
   double      router_lr, router_val_split, eta;
   int64_t     router_epochs, router_batch;
@@ -134,7 +140,7 @@ static const sw_keybind_t tm_keys[] = {
     TM_KEY(experts),      TM_KEY(rank),          TM_KEY(epochs),       TM_KEY(seed),          TM_KEY(prompt_tokens),
     TM_KEY(decode_tokens), TM_KEY(warmup),       TM_KEY(threads),      TM_KEY(ref_mb),
     TM_KEY(router),       TM_KEY(clustering),    TM_KEY(selection),    TM_KEY(router_lr),     TM_KEY(router_val_split),
-    TM_KEY(eta),          TM_KEY(router_epochs), TM_KEY(router_batch),
+    TM_KEY(eta),          TM_KEY(router_epochs), TM_KEY(router_batch),  TM_KEY(teal_alloc),
     {"repetitions", offsetof(tm_cfg_t, reps)},
 };
 #undef TM_KEY
@@ -379,6 +385,36 @@ static sw_rc tm_prepare(sw_trial_cache_t *cache, const tm_cfg_t *c, tm_model_t *
   return SW_OK;
 }
 
+/* The config's multiple-choice task and its dense scores on the trial's weights (workers/sw_trial_task.h);
+ * *t = NULL without one.  Sequences run in chunks of TM_TASK_CHUNK tokens (the logits of a chunk stay small). */
+#define TM_TASK_CHUNK 64
+static sw_rc tm_task(sw_trial_cache_t *cache, const sw_json_t *config, const tm_cfg_t *c, const tm_model_t *m,
+                     const tm_data_t *d, sw_trial_task_t **t, sw_err_t *err) {
+  sw_trial_task_cfg_t tc;
+  *t = NULL;
+  sw_rc rc = sw_trial_task_parse(&tc, config, err);
+  if (rc || !sw_trial_task_on(&tc)) return rc;
+  sw_trial_task_src_t src = {c->text_path, d->calib_b0, d->calib_b1, sw_llama_weights_name(c->weights_kind)};
+  sw_llama_state_t st;
+  if ((rc = tm_state(&st, c, &m->model, TM_TASK_CHUNK, (int)tc.ctx, err))) return rc;
+  rc = sw_trial_task_prepare(cache, &tc, &src, &m->model, &st, m->tok, t, err);
+  sw_llama_state_free(&st);
+  return rc;
+}
+
+/* The method on the task's items (same weights and chunking as its dense scores). */
+static sw_rc tm_task_run(const sw_trial_task_t *t, const sw_json_t *config, const tm_cfg_t *c, const tm_model_t *m,
+                         const sw_llama_ffn_t *hook, sw_trial_out_t *out, sw_err_t *err) {
+  sw_trial_task_cfg_t tc;
+  sw_llama_state_t    st;
+  sw_rc rc = sw_trial_task_parse(&tc, config, err);
+  if (!rc) rc = tm_state(&st, c, &m->model, TM_TASK_CHUNK, (int)tc.ctx, err);
+  if (rc) return rc;
+  rc = sw_trial_task_run(t, &m->model, &st, hook, m->tok, out, err);
+  sw_llama_state_free(&st);
+  return rc;
+}
+
 sw_rc sw_trial_prepare_model(sw_trial_cache_t *cache, const sw_json_t *config, sw_err_t *err) {
   tm_cfg_t c;
   sw_rc rc = tm_parse(&c, config, err);
@@ -387,7 +423,9 @@ sw_rc sw_trial_prepare_model(sw_trial_cache_t *cache, const sw_json_t *config, s
   sw_calib_data_t *x;
   if (rc) return rc;
   openblas_set_num_threads((int)c.threads);
-  return tm_prepare(cache, &c, &m, &d, &x, err);
+  sw_trial_task_t *t;
+  if (!(rc = tm_prepare(cache, &c, &m, &d, &x, err))) rc = tm_task(cache, config, &c, m, d, &t, err);
+  return rc;
 }
 
 /* The MoE keys (router, clustering, selection, router training) over the method's defaults; the level is the
@@ -420,6 +458,9 @@ static sw_rc method_cfg(sw_method_cfg_t *mc, const tm_cfg_t *c, const sw_llama_t
   if (!rc) rc = parse_act(c, &mc->act, err);
   if (!rc) rc = sw_method_parse_layers(mc, c->layers, m->cfg.n_layer, err);
   if (rc) return rc;
+  if ((rc = sw_teal_alloc_parse(c->teal_alloc, &mc->teal_greedy, err))) return rc;
+  if (mc->teal_greedy && mc->kind != SW_METHOD_TEAL)
+    return sw_err_set(err, SW_ERR_INVALID, "model: teal_alloc: greedy applies to method teal only, not %s", c->method);
   mc->act_param = (float)c->act_param;
   mc->level = mc->kind == SW_METHOD_CETT ? c->tau : c->sparsity;
   if (mc->kind == SW_METHOD_DENSE) mc->level = 0;
@@ -722,7 +763,8 @@ sw_rc sw_trial_run_model(sw_trial_cache_t *cache, const sw_json_t *config, sw_tr
   sw_rc rc = tm_parse(&c, config, err);
   if (rc) return rc;
   openblas_set_num_threads((int)c.threads); /* OpenBLAS threads (the sparse kernels run single-threaded) */
-  if ((rc = tm_prepare(cache, &c, &m, &d, &x, err))) return rc;
+  sw_trial_task_t *task;
+  if ((rc = tm_prepare(cache, &c, &m, &d, &x, err)) || (rc = tm_task(cache, config, &c, m, d, &task, err))) return rc;
   sw_method_cfg_t mc;
   if ((rc = method_cfg(&mc, &c, &m->model, err))) return rc;
   sw_trial_prune_t P; /* prunes in place: this runs in the trial's forked child */
@@ -767,10 +809,12 @@ sw_rc sw_trial_run_model(sw_trial_cache_t *cache, const sw_json_t *config, sw_tr
     sw_trial_out_metric(out, "model_sha256", 0, m->model.sha256);              /* the digest as unit, like kernel_isa */
     sw_trial_prune_metrics(&P, out);
     put_native_dense(out, &c, d);
+    int same_as_dense = mc.kind == SW_METHOD_DENSE && !P.on && mc.act == SW_ACT_SILU; /* reuse the dense scores */
+    if (task) rc = tm_task_run(task, config, &c, m, same_as_dense ? NULL : &hook, out, err);
     sw_method_reset_stats(&M);
     sw_wffn_t W;
     int use_w = sw_trial_prune_timed_sparse(&P, mc.kind == SW_METHOD_DENSE || mc.kind == SW_METHOD_TOPK);
-    rc = use_w ? sw_wffn_init(&W, &m->model, mc.level, err) : SW_OK;
+    if (!rc) rc = use_w ? sw_wffn_init(&W, &m->model, mc.level, err) : SW_OK;
     sw_llama_ffn_t wh = use_w && !rc ? sw_wffn_hook(&W) : (sw_llama_ffn_t){0};
     sw_slot_t slot; /* the timed decode only: loading, calibration and evaluation run in parallel */
     if (!rc && !(rc = sw_slot_acquire(&slot, config, err))) {

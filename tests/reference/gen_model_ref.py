@@ -170,17 +170,23 @@ def forward(m, W, tokens, qa=lambda x: x):
     return qa(rmsnorm(x, W["out_norm"], m.eps)) @ W["out"].T
 
 
-def main():
-    model_path, out_dir = sys.argv[1], sys.argv[2]
-    reader = GGUFReader(model_path)
-    write_dequant(f"{out_dir}/dequant.bin", dequant_cases(reader))
-    m = Model(reader)
+def load_weights(m):
+    """Every weight of the model as float64, keyed as forward() reads them."""
     W = {"emb": m.w("token_embd.weight"), "out_norm": m.w("output_norm.weight")}
     W["out"] = m.w("output.weight") if "output.weight" in m.t else W["emb"]
     names = {"attn_norm": "attn_norm", "q": "attn_q", "k": "attn_k", "v": "attn_v", "o": "attn_output",
              "ffn_norm": "ffn_norm", "gate": "ffn_gate", "up": "ffn_up", "down": "ffn_down"}
     for l in range(m.n_layer):
         W[l] = {k: m.w(f"blk.{l}.{n}.weight") for k, n in names.items()}
+    return W
+
+
+def main():
+    model_path, out_dir = sys.argv[1], sys.argv[2]
+    reader = GGUFReader(model_path)
+    write_dequant(f"{out_dir}/dequant.bin", dequant_cases(reader))
+    m = Model(reader)
+    W = load_weights(m)
     sha = hashlib.sha256(open(model_path, "rb").read()).hexdigest().encode()
     vocab = W["out"].shape[0]
     for name, qa in (("logits", lambda x: x), ("logits_native", quantize_act)):
