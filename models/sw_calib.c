@@ -15,6 +15,7 @@
 #include "common/sw_hash.h"
 #include "kernels/sw_ffn_dense.h"
 #include "kernels/sw_kmeans.h"
+#include "models/sw_calib_int.h"
 
 #define CALIB_MAGIC "SWCB"
 #define CALIB_VERSION 2u
@@ -55,11 +56,14 @@ sw_rc sw_calib_collect(sw_calib_data_t *cd, const sw_llama_t *m, sw_act_t act, f
   cd->act = act;
   cd->act_param = act_param;
   size_t per_layer = (size_t)cd->n_tok * (size_t)c->d_model;
+  cd->window = window;
+  cd->tokens = malloc((size_t)cd->n_tok * sizeof *cd->tokens);
+  if (cd->tokens) memcpy(cd->tokens, tokens, (size_t)cd->n_tok * sizeof *cd->tokens);
   cd->x = malloc((size_t)c->n_layer * per_layer * sizeof(float));
   cd->a = calloc((size_t)c->n_layer * SW_LLAMA_SITES * per_layer, sizeof(float));
   recorder_t r = {.m = m, .cd = cd};
   r.w = malloc((size_t)c->n_layer * sizeof *r.w);
-  if (!cd->x || !cd->a || !r.w) {
+  if (!cd->x || !cd->a || !r.w || !cd->tokens) {
     free(r.w);
     sw_calib_data_free(cd);
     return sw_err_set(err, SW_ERR_NOMEM, "calibration: cannot hold %d tokens of FFN inputs", cd->n_tok);
@@ -86,6 +90,7 @@ sw_rc sw_calib_collect(sw_calib_data_t *cd, const sw_llama_t *m, sw_act_t act, f
 }
 
 void sw_calib_data_free(sw_calib_data_t *cd) {
+  free(cd->tokens);
   free(cd->x);
   free(cd->a);
   memset(cd, 0, sizeof *cd);
@@ -103,7 +108,7 @@ static sw_policy_kind_t policy_of(sw_method_kind_t k) {
 }
 
 /* gact and u (n × d_ff each) of layer l's first n calibration tokens, in chunks. */
-static sw_rc layer_acts(float *gact, float *u, const sw_ffn_weights_t *w, const float *x, int n, sw_err_t *err) {
+sw_rc sw_calib_layer_acts(float *gact, float *u, const sw_ffn_weights_t *w, const float *x, int n, sw_err_t *err) {
   enum { CHUNK = 256 };
   sw_ffn_work_t work;
   sw_rc rc = sw_ffn_work_alloc(&work, w->d_model, w->d_ff, CHUNK, 1, err);
@@ -123,7 +128,7 @@ static sw_rc calib_policy(sw_method_t *M, int l, const float *x, int n, sw_err_t
   if (M->cfg.kind == SW_METHOD_CETT && n > SW_CALIB_CETT_TOKENS) n = SW_CALIB_CETT_TOKENS;
   float *gact = malloc((size_t)n * f * sizeof(float)), *u = malloc((size_t)n * f * sizeof(float));
   sw_rc rc = gact && u ? SW_OK : sw_err_set(err, SW_ERR_NOMEM, "calibration: out of memory");
-  if (!rc) rc = layer_acts(gact, u, &L->w, x, n, err);
+  if (!rc) rc = sw_calib_layer_acts(gact, u, &L->w, x, n, err);
   if (!rc) rc = sw_policy_init(&L->policy, policy_of(M->cfg.kind), f, M->cfg.seed + (uint64_t)l, err);
   if (!rc) rc = sw_policy_calibrate(&L->policy, &L->w, gact, u, n, M->cfg.level, err);
   free(gact);
@@ -132,7 +137,7 @@ static sw_rc calib_policy(sw_method_t *M, int l, const float *x, int n, sw_err_t
 }
 
 /* Transposed gate/up for TEAL's input-sparse GEMV. */
-static sw_rc teal_transpose(sw_method_layer_t *L, sw_err_t *err) {
+sw_rc sw_calib_teal_transpose(sw_method_layer_t *L, sw_err_t *err) {
   int d = L->w.d_model, f = L->w.d_ff;
   L->gate_t = malloc((size_t)d * f * sizeof(float));
   L->up_t = malloc((size_t)d * f * sizeof(float));
@@ -144,26 +149,6 @@ static sw_rc teal_transpose(sw_method_layer_t *L, sw_err_t *err) {
       L->up_t[(size_t)j * f + i] = u[(size_t)i * d + j];
     }
   return SW_OK;
-}
-
-static sw_rc calib_teal(sw_method_t *M, int l, const float *x, const float *a, int n, sw_err_t *err) {
-  sw_method_layer_t *L = &M->layers[l];
-  int f = L->w.d_ff;
-  size_t na = (size_t)n * L->w.d_model;
-  for (int site = 0; site < SW_LLAMA_SITES; site++) {
-    sw_rc rc = sw_calib_teal(&L->teal_ta[site], a + (size_t)site * na, na, M->cfg.level, err);
-    if (rc) return rc;
-  }
-  float *gact = malloc((size_t)n * f * sizeof(float)), *u = malloc((size_t)n * f * sizeof(float));
-  sw_rc rc = gact && u ? SW_OK : sw_err_set(err, SW_ERR_NOMEM, "calibration: out of memory");
-  if (!rc) rc = sw_calib_teal(&L->teal_tx, x, (size_t)n * L->w.d_model, M->cfg.level, err);
-  if (!rc) rc = layer_acts(gact, u, &L->w, x, n, err);
-  for (size_t k = 0; !rc && k < (size_t)n * f; k++) gact[k] *= u[k];
-  if (!rc) rc = sw_calib_teal(&L->teal_th, gact, (size_t)n * f, M->cfg.level, err);
-  if (!rc) rc = teal_transpose(L, err);
-  free(gact);
-  free(u);
-  return rc;
 }
 
 static sw_rc method_workspaces(sw_method_t *M, const sw_method_layer_t *L, sw_err_t *err) {
@@ -214,7 +199,7 @@ static sw_rc build_moe(sw_method_t *M, int l, const int32_t *assign_in, const fl
 static sw_rc label_threshold(double *thr, const sw_ffn_weights_t *w, const float *x, int n, double s, sw_err_t *err) {
   size_t k = (size_t)n * w->d_ff;
   float *g = malloc(k * sizeof *g), *u = malloc(k * sizeof *u);
-  sw_rc rc = g && u ? layer_acts(g, u, w, x, n, err) : sw_err_set(err, SW_ERR_NOMEM, "dejavu: out of memory");
+  sw_rc rc = g && u ? sw_calib_layer_acts(g, u, w, x, n, err) : sw_err_set(err, SW_ERR_NOMEM, "dejavu: out of memory");
   for (size_t i = 0; !rc && i < k; i++) g[i] *= u[i];
   float t = 0;
   if (!rc) rc = sw_calib_abs_quantile(&t, g, k, s, err);
@@ -251,9 +236,7 @@ sw_rc sw_calib_method(sw_method_t *M, const sw_calib_data_t *cd, sw_err_t *err) 
     const float *x = cd->x + (size_t)l * cd->n_tok * cd->d_model;
     sw_rc rc;
     switch (M->cfg.kind) {
-      case SW_METHOD_TEAL:
-        rc = calib_teal(M, l, x, cd->a + (size_t)l * SW_LLAMA_SITES * cd->n_tok * cd->d_model, cd->n_tok, err);
-        break;
+      case SW_METHOD_TEAL: continue; /* sequential, below */
       case SW_METHOD_D2DMOE:
       case SW_METHOD_MOEFICATION: rc = build_moe(M, l, NULL, x, cd->n_tok, M->cfg.train_epochs, err); break;
       case SW_METHOD_DEJAVU: rc = build_pred(M, l, x, cd->n_tok, M->cfg.train_epochs, err); break;
@@ -261,7 +244,7 @@ sw_rc sw_calib_method(sw_method_t *M, const sw_calib_data_t *cd, sw_err_t *err) 
     }
     if (rc) return sw_err_prefix(err, "calibrating %s layer %d", sw_method_name(M->cfg.kind), l);
   }
-  return SW_OK;
+  return M->cfg.kind == SW_METHOD_TEAL ? sw_calib_teal_sequential(M, cd, err) : SW_OK;
 }
 
 void sw_calib_key(char *key, size_t len, const sw_method_t *M, const char *model_sha, const char *span) {
@@ -275,6 +258,9 @@ void sw_calib_key(char *key, size_t len, const sw_method_t *M, const char *model
            "layers=%s|cett_tokens=%d",
            CALIB_VERSION, model_sha, span, sw_method_name(c->kind), c->level, sw_act_name(c->act), c->act_param,
            c->n_expert, c->pred_rank, c->train_epochs, (unsigned long long)c->seed, layers, SW_CALIB_CETT_TOKENS);
+  size_t used = strlen(key);
+  if (c->kind == SW_METHOD_TEAL && used < len) /* sequential (not v2's dense calibration) and the threshold rule */
+    snprintf(key + used, len - used, "|teal=sequential|teal_rule=%s", c->teal_signed_cdf ? "signed_cdf" : "abs_quantile");
 }
 
 static void cache_path(char *path, size_t len, const char *dir, const char *key) {
@@ -390,7 +376,7 @@ static sw_rc restore_layer(sw_method_t *M, int l, const float *f, size_t nf, con
     case SW_METHOD_TEAL:
       if (nf != 4) return sw_err_set(err, SW_ERR_PARSE, "calibration cache: layer %d has %zu values", l, nf);
       L->teal_tx = f[0], L->teal_th = f[1], L->teal_ta[0] = f[2], L->teal_ta[1] = f[3];
-      return teal_transpose(L, err);
+      return sw_calib_teal_transpose(L, err);
     case SW_METHOD_D2DMOE:
     case SW_METHOD_MOEFICATION:
     case SW_METHOD_DEJAVU:

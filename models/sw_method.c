@@ -322,6 +322,20 @@ double sw_method_layer_sparsity(const sw_method_t *M, int l) {
   return 0.0;
 }
 
+/* TEAL's per-site zeroed fractions averaged over the sparsified layers (NAN for other methods). */
+static void teal_site_means(const sw_method_t *M, double mean[4]) {
+  int n = 0;
+  for (int i = 0; i < 4; i++) mean[i] = 0.0;
+  for (int l = 0; M->cfg.kind == SW_METHOD_TEAL && l < M->n_layer; l++) {
+    if (!M->layers[l].sparse || M->layers[l].stats.tokens == 0) continue;
+    double fr[4];
+    teal_fractions(&M->layers[l], fr);
+    for (int i = 0; i < 4; i++) mean[i] += fr[i];
+    n++;
+  }
+  for (int i = 0; i < 4; i++) mean[i] = n ? mean[i] / n : NAN;
+}
+
 void sw_method_summary(const sw_method_t *M, sw_method_summary_t *sum) {
   memset(sum, 0, sizeof *sum);
   double sp = 0, sp_sparse = 0;
@@ -343,6 +357,7 @@ void sw_method_summary(const sw_method_t *M, sw_method_summary_t *sum) {
     }
     if (l == 0) sum->tokens = s->tokens;
   }
+  teal_site_means(M, sum->teal_site_sparsity);
   double tok = sum->tokens > 0 ? (double)sum->tokens : NAN;
   sum->sparsity = M->n_layer ? sp / M->n_layer : 0;
   sum->sparsity_sparse_layers = n_sparse ? sp_sparse / n_sparse : 0;

@@ -53,6 +53,8 @@ typedef struct sw_method_cfg {
   int      pred_rank;   /* Deja Vu predictor rank; default 64 */
   int      train_epochs;/* router/predictor epochs; default 8 */
   uint64_t seed;        /* clustering, router and random-policy seed */
+  int      teal_signed_cdf; /* TEAL threshold rule: 0 the s-quantile of |x| (P(|x| <= t) = s, the paper's aim),
+                               1 F⁻¹(0.5 + s/2) of the signed distribution (TEAL's code; assumes symmetry) */
 } sw_method_cfg_t;
 
 /* Defaults for a model: dense, SiLU, all layers, n_expert d_ff/32, rank 64, 8 epochs, seed 1. */
@@ -117,6 +119,8 @@ typedef struct sw_method_summary {
   double ffn_flops_dense_per_tok;
   double select_flops_per_tok;
   int64_t tokens;           /* tokens seen per layer */
+  double teal_site_sparsity[4]; /* TEAL: zeroed fraction of the q/k/v input, o_proj input, gate/up input and down
+                                   input, mean over the sparsified layers (NAN for other methods) */
 } sw_method_summary_t;
 
 void sw_method_summary(const sw_method_t *meth, sw_method_summary_t *sum);

@@ -22,6 +22,8 @@
  *                                  8-bit activation blocks (models/sw_llama_native.c); f32: the dequantised
  *                                  weights (the accuracy reference).  Quality, timing and the dense reference
  *                                  use the same weights; a method's own FFN kernels still read the f32 copy.
+ *   teal_threshold ("abs_quantile") TEAL's rule: abs_quantile (the s-quantile of |x|) | signed_cdf (F⁻¹(0.5 + s/2),
+ *                                  TEAL's code); thresholds are calibrated sequentially (models/sw_calib_teal.c)
  *   ref_mb (2048)                  the dense reference distributions are kept in memory up to this size; beyond
  *                                  it every trial runs each window dense then with the method (paired mode)
  * Metrics: ppl, ppl_se, nll, nll_se, bits_per_byte, kl, kl_se (KL(dense ‖ method), nat/token), top1_agree,
@@ -71,7 +73,7 @@
 #define TM_MAX_DECODE 256
 
 typedef struct tm_cfg {
-  const char *model, *text, *method, *activation, *layers, *kernel_isa, *weights;
+  const char *model, *text, *method, *activation, *layers, *kernel_isa, *weights, *teal_threshold;
   sw_isa_t    isa; /* SIMD variant of the sparse kernels (kernel_isa; auto: SPARSWEEP_KERNEL_ISA or the best) */
   sw_llama_weights_kind_t weights_kind;
   double      sparsity, tau, act_param;
@@ -121,6 +123,7 @@ static sw_rc tm_parse(tm_cfg_t *c, const sw_json_t *j, sw_err_t *err) {
   TM_STR(layers, "all");
   TM_STR(kernel_isa, "auto");
   TM_STR(weights, "f32"); /* native is opt-in until every method runs on the file's blocks */
+  TM_STR(teal_threshold, "abs_quantile");
   TM_DBL(sparsity, 0.5);
   TM_DBL(tau, 0.1);
   TM_DBL(act_param, 0.0);
@@ -408,6 +411,9 @@ static sw_rc method_cfg(sw_method_cfg_t *mc, const tm_cfg_t *c, const sw_llama_t
   mc->pred_rank = (int)c->rank;
   mc->train_epochs = (int)c->epochs;
   mc->seed = (uint64_t)c->seed;
+  mc->teal_signed_cdf = strcmp(c->teal_threshold, "signed_cdf") == 0;
+  if (!mc->teal_signed_cdf && strcmp(c->teal_threshold, "abs_quantile") != 0)
+    return sw_err_set(err, SW_ERR_INVALID, "model: teal_threshold '%s' (abs_quantile, signed_cdf)", c->teal_threshold);
   return SW_OK;
 }
 
@@ -461,6 +467,11 @@ static void put_sparsity(sw_trial_out_t *out, const sw_method_t *M, const sw_lla
   sw_trial_out_metric(out, "achieved_sparsity", s.sparsity_sparse_layers, "fraction"); /* over sparsified layers */
   sw_trial_out_metric(out, "sparsity_model_wide", s.sparsity, "fraction");               /* over all layers */
   sw_trial_out_metric(out, "sparsity_definition", sw_method_sparsity_definition(M->cfg.kind), "methods.md §1 item");
+  static const char *const teal_sites[4] = {"teal_sparsity_qkv_in", "teal_sparsity_o_in", "teal_sparsity_ffn_in",
+                                             "teal_sparsity_down_in"};
+  for (int i = 0; i < 4 && M->cfg.kind == SW_METHOD_TEAL; i++)
+    sw_trial_out_metric(out, teal_sites[i], s.teal_site_sparsity[i], "fraction");
+  if (M->cfg.kind == SW_METHOD_TEAL) sw_trial_out_metric(out, "teal_threshold_signed_cdf", M->cfg.teal_signed_cdf, "bool");
   for (int l = 0; l < M->n_layer; l++) {
     char name[64];
     snprintf(name, sizeof name, "sparsity_layer_%02d", l);
