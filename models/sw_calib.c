@@ -164,6 +164,16 @@ static sw_rc method_workspaces(sw_method_t *M, const sw_method_layer_t *L, sw_er
   return rc;
 }
 
+/* CHESS's selective attention sparsification (He et al. 2024): per layer, the s-quantile of |x| over the dense
+ * calibration inputs of q_proj (the normed block input) and of o_proj (the attention output). */
+static sw_rc calib_chess_attention(sw_method_layer_t *L, const sw_calib_data_t *cd, int l, double s, sw_err_t *err) {
+  size_t na = (size_t)cd->n_tok * cd->d_model;
+  const float *a = cd->a + (size_t)l * SW_LLAMA_SITES * na;
+  sw_rc rc = SW_OK;
+  for (int site = 0; !rc && site < SW_LLAMA_SITES; site++) rc = sw_calib_abs_quantile(&L->chess_ta[site], a + site * na, na, s, err);
+  return rc;
+}
+
 /* Experts by balanced k-means on the gate rows, then a router trained on x (n tokens; epochs may be 0). */
 static sw_rc build_moe(sw_method_t *M, int l, const int32_t *assign_in, const float *x, int n, int epochs,
                        sw_err_t *err) {
@@ -240,7 +250,10 @@ sw_rc sw_calib_method(sw_method_t *M, const sw_calib_data_t *cd, sw_err_t *err) 
       case SW_METHOD_D2DMOE:
       case SW_METHOD_MOEFICATION: rc = build_moe(M, l, NULL, x, cd->n_tok, M->cfg.train_epochs, err); break;
       case SW_METHOD_DEJAVU: rc = build_pred(M, l, x, cd->n_tok, M->cfg.train_epochs, err); break;
-      default: rc = calib_policy(M, l, x, cd->n_tok, err); break;
+      default:
+        rc = calib_policy(M, l, x, cd->n_tok, err);
+        if (!rc && M->cfg.kind == SW_METHOD_CHESS && M->cfg.chess_attention) rc = calib_chess_attention(L, cd, l, M->cfg.level, err);
+        break;
     }
     if (rc) return sw_err_prefix(err, "calibrating %s layer %d", sw_method_name(M->cfg.kind), l);
   }
@@ -259,6 +272,8 @@ void sw_calib_key(char *key, size_t len, const sw_method_t *M, const char *model
            CALIB_VERSION, model_sha, span, sw_method_name(c->kind), c->level, sw_act_name(c->act), c->act_param,
            c->n_expert, c->pred_rank, c->train_epochs, (unsigned long long)c->seed, layers, SW_CALIB_CETT_TOKENS);
   size_t used = strlen(key);
+  if (c->kind == SW_METHOD_CHESS && used < len) snprintf(key + used, len - used, "|chess_attention=%d", c->chess_attention);
+  used = strlen(key);
   if (c->kind == SW_METHOD_TEAL && used < len) /* sequential (not v2's dense calibration) and the threshold rule */
     snprintf(key + used, len - used, "|teal=sequential|teal_rule=%s", c->teal_signed_cdf ? "signed_cdf" : "abs_quantile");
 }
@@ -271,7 +286,7 @@ static void cache_path(char *path, size_t len, const char *dir, const char *key)
 
 /* Per-layer floats and ints that describe the calibration. */
 static void layer_blobs(const sw_method_t *M, const sw_method_layer_t *L, const float **f, size_t *nf,
-                        float scalars[4], const int32_t **ints, size_t *ni, int32_t *assign_buf) {
+                        float scalars[4], const int32_t **ints, size_t *ni, int32_t *assign_buf, float *chess_buf) {
   *f = NULL, *nf = 0, *ints = NULL, *ni = 0;
   int d_ff = L->w.d_ff;
   switch (M->cfg.kind) {
@@ -282,7 +297,11 @@ static void layer_blobs(const sw_method_t *M, const sw_method_layer_t *L, const 
       scalars[0] = L->policy.threshold, scalars[1] = (float)L->policy.k;
       *f = scalars, *nf = 2;
       break;
-    case SW_METHOD_CHESS: *f = L->policy.chan_thr, *nf = (size_t)d_ff; break;
+    case SW_METHOD_CHESS: /* d_ff channel thresholds, then the q_proj and o_proj input thresholds */
+      memcpy(chess_buf, L->policy.chan_thr, (size_t)d_ff * sizeof(float));
+      chess_buf[d_ff] = L->chess_ta[0], chess_buf[d_ff + 1] = L->chess_ta[1];
+      *f = chess_buf, *nf = (size_t)d_ff + 2;
+      break;
     case SW_METHOD_TEAL:
       scalars[0] = L->teal_tx, scalars[1] = L->teal_th, scalars[2] = L->teal_ta[0], scalars[3] = L->teal_ta[1];
       *f = scalars, *nf = 4;
@@ -313,13 +332,14 @@ sw_rc sw_calib_save(const sw_method_t *M, const char *dir, const char *key, sw_e
   fwrite(key, 1, klen, fp);
   fwrite(&nl, 4, 1, fp);
   int32_t *assign = malloc((size_t)M->model->cfg.d_ff * sizeof *assign);
-  for (int l = 0; assign && l < M->n_layer; l++) {
+  float *chess_buf = malloc(((size_t)M->model->cfg.d_ff + 2) * sizeof *chess_buf);
+  for (int l = 0; assign && chess_buf && l < M->n_layer; l++) {
     const float *f;
     const int32_t *ints;
     size_t nf, ni;
     float sc[4];
     if (M->layers[l].sparse)
-      layer_blobs(M, &M->layers[l], &f, &nf, sc, &ints, &ni, assign);
+      layer_blobs(M, &M->layers[l], &f, &nf, sc, &ints, &ni, assign, chess_buf);
     else
       f = NULL, ints = NULL, nf = ni = 0;
     uint64_t a = nf, b = ni;
@@ -328,8 +348,9 @@ sw_rc sw_calib_save(const sw_method_t *M, const char *dir, const char *key, sw_e
     fwrite(&b, 8, 1, fp);
     if (ni) fwrite(ints, sizeof(int32_t), ni, fp);
   }
+  int bad = ferror(fp) || !assign || !chess_buf;
   free(assign);
-  int bad = ferror(fp) || !assign;
+  free(chess_buf);
   if (fclose(fp) != 0 || bad || rename(tmp, path) != 0) {
     unlink(tmp);
     return sw_err_set(err, SW_ERR_IO, "calibration cache: cannot write %s", path);
@@ -352,7 +373,7 @@ static sw_rc restore_layer(sw_method_t *M, int l, const float *f, size_t nf, con
     case SW_METHOD_RANDOM:
     case SW_METHOD_CETT:
     case SW_METHOD_CHESS:
-      if (nf != (M->cfg.kind == SW_METHOD_CHESS ? (size_t)d_ff : 2))
+      if (nf != (M->cfg.kind == SW_METHOD_CHESS ? (size_t)d_ff + 2 : 2))
         return sw_err_set(err, SW_ERR_PARSE, "calibration cache: layer %d has %zu values", l, nf);
       rc = sw_policy_init(&L->policy, policy_of(M->cfg.kind), d_ff, M->cfg.seed + (uint64_t)l, err);
       if (rc) return rc;
@@ -360,6 +381,7 @@ static sw_rc restore_layer(sw_method_t *M, int l, const float *f, size_t nf, con
       L->policy.calibrated = 1;
       if (M->cfg.kind == SW_METHOD_CHESS) {
         memcpy(L->policy.chan_thr, f, (size_t)d_ff * sizeof(float));
+        L->chess_ta[0] = f[d_ff], L->chess_ta[1] = f[d_ff + 1];
       } else {
         L->policy.threshold = f[0];
         L->policy.k = (int)f[1];

@@ -118,6 +118,7 @@ sw_rc sw_llama_config_read(sw_llama_config_t *c, const sw_gguf_t *g, sw_err_t *e
                       (long long)emb->ne[1]);
   c->vocab = (int)emb->ne[1];
   c->tied_output = sw_gguf_find_tensor(g, "output.weight") == NULL;
+  c->act = SW_ACT_SILU; /* every architecture accepted above has a SwiGLU FFN */
   return SW_OK;
 }
 
@@ -203,7 +204,7 @@ static void set_ffn_views(sw_llama_t *m) {
     f->d_model = c->d_model;
     f->d_ff = c->d_ff;
     f->gated = 1;
-    f->act = SW_ACT_SILU;
+    f->act = c->act;
     f->dtype = SW_DTYPE_F32;
     f->gate = m->w.w_gate + per * (size_t)l;
     f->up = m->w.w_up + per * (size_t)l;

@@ -28,6 +28,8 @@ typedef struct sw_llama_config {
   float rope_theta;  /* RoPE base ({arch}.rope.freq_base, default 10000) */
   float rms_eps;     /* RMSNorm epsilon ({arch}.attention.layer_norm_rms_epsilon) */
   int   tied_output; /* 1 when the file has no output.weight: logits use token_embd */
+  sw_act_t act;      /* the FFN's activation, from the file's architecture (llama, mistral: SiLU, gated as
+                        SwiGLU): the dense reference every method is compared with */
 } sw_llama_config_t;
 
 /* Weight families, in the order they are carved from the weight block. */

@@ -7,8 +7,10 @@
  * Per-layer counters accumulate (sw_ffn_stats_t); sparsity is reported as methods.md §1 definition 1
  * (fraction of the d_ff intermediate neurons not computed) for every method except TEAL, whose number is
  * definition 3 (input sparsity of q, k, v, o, gate, up, down weighted by matrix size; TEAL greedyopt.py).
- * TEAL's attention-input sparsity is simulated (inputs zeroed, projections still dense): it changes quality
- * and the analytic FLOPs, not the measured time. */
+ * TEAL's and CHESS's attention-input sparsity is simulated (inputs zeroed, projections still dense): it changes
+ * quality and the analytic FLOPs, not the measured time.  CHESS with attention (He et al. 2024, selective
+ * attention sparsification) zeroes the q_proj input (a copy: k and v read the dense input, protecting the KV
+ * cache) and the o_proj input below per-layer thresholds quantile_s(|x|) from the dense calibration inputs. */
 #ifndef SW_METHOD_H
 #define SW_METHOD_H
 #include <stddef.h>
@@ -46,18 +48,20 @@ int sw_method_sparsity_definition(sw_method_kind_t kind);
 typedef struct sw_method_cfg {
   sw_method_kind_t kind;
   double   level;       /* sparsity s in [0,1]; CETT: target CETT in [0,1); D2DMoE: τ in [0,1] */
-  sw_act_t act;         /* FFN activation (SW_ACT_SILU = the model's own) */
+  sw_act_t act;         /* FFN activation (default: the model file's, sw_llama_config_t.act) */
   float    act_param;   /* FATReLU threshold */
   uint8_t  layers[SW_METHOD_MAX_LAYERS]; /* 1 = sparsify this layer (others run dense) */
   int      n_expert;    /* MoE: experts per layer (d_ff must be divisible); default d_ff/32 */
   int      pred_rank;   /* Deja Vu predictor rank; default 64 */
   int      train_epochs;/* router/predictor epochs; default 8 */
   uint64_t seed;        /* clustering, router and random-policy seed */
+  int      chess_attention; /* CHESS: 1 also thresholds the q_proj and o_proj inputs per layer ("CHESS w/"),
+                               0 the FFN channels only ("CHESS w/o"); k_proj/v_proj inputs always stay dense */
   int      teal_signed_cdf; /* TEAL threshold rule: 0 the s-quantile of |x| (P(|x| <= t) = s, the paper's aim),
                                1 F⁻¹(0.5 + s/2) of the signed distribution (TEAL's code; assumes symmetry) */
 } sw_method_cfg_t;
 
-/* Defaults for a model: dense, SiLU, all layers, n_expert d_ff/32, rank 64, 8 epochs, seed 1. */
+/* Defaults for a model: dense, SiLU, all layers, n_expert d_ff/32, rank 64, 8 epochs, seed 1, CHESS with attention. */
 void sw_method_cfg_defaults(sw_method_cfg_t *cfg, const sw_llama_config_t *mc);
 /* Parses a layer list "all" | "0,3,5-9" into cfg->layers for n_layer layers. */
 sw_rc sw_method_parse_layers(sw_method_cfg_t *cfg, const char *spec, int n_layer, sw_err_t *err);
@@ -68,6 +72,8 @@ typedef struct sw_method_layer {
   sw_policy_t      policy;  /* TOPK/CATS/CHESS/CETT/RANDOM */
   float            teal_tx, teal_th; /* TEAL thresholds on |x| (gate/up input) and |h| (down input); < 0 keeps all */
   float            teal_ta[SW_LLAMA_SITES]; /* TEAL thresholds on the q/k/v input and the o_proj input */
+  float            chess_ta[SW_LLAMA_SITES]; /* CHESS attention: per-layer quantile_s(|x|) of the q_proj input (site
+                                                QKV, applied to q's own copy) and of the o_proj input; < 0 keeps all */
   int              has_moe;
   sw_moe_t         moe;     /* D2DMOE/MOEFICATION */
   sw_moe_router_t  router;
@@ -76,8 +82,9 @@ typedef struct sw_method_layer {
   float           *gate_t, *up_t; /* TEAL: (d_model, d_ff) transposed gate/up, input-channel-major (owned) */
   sw_ffn_stats_t   stats;   /* accumulated over calls */
   double           teal_sx_sum, teal_sh_sum; /* TEAL: Σ over tokens of the zeroed fraction of x and of h */
-  double           teal_sa_sum[SW_LLAMA_SITES]; /* TEAL: Σ over tokens of the zeroed fraction at each attention site */
-  int64_t          teal_att_tokens;          /* TEAL: tokens seen by the attention hook */
+  double           teal_sa_sum[SW_LLAMA_SITES]; /* TEAL/CHESS: Σ over tokens of the zeroed fraction at each attention
+                                                   site (CHESS: site QKV is q_proj's input only) */
+  int64_t          teal_att_tokens;          /* TEAL/CHESS: tokens seen by the attention hook */
 } sw_method_layer_t;
 
 typedef struct sw_method {
@@ -115,9 +122,15 @@ typedef struct sw_method_summary {
   double sparsity;          /* model-wide, over sparsified and dense layers, in the method's definition */
   double sparsity_sparse_layers; /* mean over the layers the method sparsifies */
   double ffn_flops_per_tok; /* executed FFN FLOPs per token incl. selection/router/predictor */
-  double attn_flops_saved_per_tok; /* TEAL: attention projection FLOPs per token made unnecessary by zero inputs */
+  double attn_flops_saved_per_tok; /* TEAL, CHESS w/: attention projection FLOPs per token made unnecessary by zero
+                                      inputs */
+  double chess_attn_sparsity[SW_LLAMA_SITES]; /* CHESS w/: zeroed fraction of the q_proj and o_proj inputs, mean over
+                                                 the sparsified layers (NAN otherwise) */
   double ffn_flops_dense_per_tok;
   double select_flops_per_tok;
+  double ffn_weight_bytes_per_call;       /* FFN weight bytes read per call (a row once per call, kernels/sw_ffn.h),
+                                             mean over calls, summed over the layers: one forward call's FFN bytes */
+  double ffn_weight_bytes_dense_per_call; /* the same for the dense FFN */
   int64_t tokens;           /* tokens seen per layer */
   double teal_site_sparsity[4]; /* TEAL: zeroed fraction of the q/k/v input, o_proj input, gate/up input and down
                                    input, mean over the sparsified layers (NAN for other methods) */

@@ -9,7 +9,9 @@
  *                                  moefication | dejavu
  *   sparsity (0.5)                 target s for topk/cats/chess/random/teal/moefication (experts)/dejavu
  *   tau (0.1)                      cett: target CETT; d2dmoe: τ of dynk_max (run e iff ĝ_e >= τ·max ĝ)
- *   activation ("silu")            silu (the model's own) | relu | relu2 | fatrelu: a change of the model
+ *   activation ("model")           model: the file's own (SiLU for the llama family, recorded as activation_model);
+ *                                  silu | relu | relu2 | fatrelu replace it: a change of the model (model_changed),
+ *                                  compared with the unchanged file's dense model (dense_reference_activation)
  *   act_param (0)                  FATReLU threshold
  *   layers ("all")                 "all" or a list "0,2,5-9"; other layers run dense
  *   calib_tokens (1024), eval_tokens (2048), window (128)
@@ -24,6 +26,11 @@
  *                                  use the same weights; a method's own FFN kernels still read the f32 copy.
  *   teal_threshold ("abs_quantile") TEAL's rule: abs_quantile (the s-quantile of |x|) | signed_cdf (F⁻¹(0.5 + s/2),
  *                                  TEAL's code); thresholds are calibrated sequentially (models/sw_calib_teal.c)
+ *   chess_attention (1)            chess: 1 also thresholds the q_proj and o_proj inputs per layer (the paper's
+ *                                  "CHESS w/"), 0 the FFN channels only ("CHESS w/o")
+ *   cache ("cold")                 cold: the caches are flushed (workers/sw_flush.h) before the prefill and before every
+ *                                  timed decode step; warm: no flush, refused when the weights a decode step reads
+ *                                  exceed the last-level cache (or its size is unknown): that label would be false
  *   ref_mb (2048)                  the dense reference distributions are kept in memory up to this size; beyond
  *                                  it every trial runs each window dense then with the method (paired mode)
  * Metrics: ppl, ppl_se, nll, nll_se, bits_per_byte, kl, kl_se (KL(dense ‖ method), nat/token), top1_agree,
@@ -64,6 +71,7 @@
 #include "kernels/sw_isa.h"
 #include "models/sw_wffn.h"
 #include "workers/sw_counters.h"
+#include "workers/sw_flush.h"
 #include "workers/sw_slot.h"
 #include "workers/sw_trial.h"
 #include "workers/sw_trial_prune.h"
@@ -73,12 +81,12 @@
 #define TM_MAX_DECODE 256
 
 typedef struct tm_cfg {
-  const char *model, *text, *method, *activation, *layers, *kernel_isa, *weights, *teal_threshold;
+  const char *model, *text, *method, *activation, *layers, *kernel_isa, *weights, *teal_threshold, *cache;
   sw_isa_t    isa; /* SIMD variant of the sparse kernels (kernel_isa; auto: SPARSWEEP_KERNEL_ISA or the best) */
   sw_llama_weights_kind_t weights_kind;
   double      sparsity, tau, act_param;
   int64_t     calib_tokens, eval_tokens, window, calib_offset, eval_offset;
-  int64_t     experts, rank, epochs, seed, prompt_tokens, decode_tokens, reps, warmup, threads, ref_mb;
+  int64_t     experts, rank, epochs, seed, prompt_tokens, decode_tokens, reps, warmup, threads, ref_mb, chess_attention;
   char        model_path[2048], text_path[2048], cache_dir[1024];
 } tm_cfg_t;
 
@@ -119,11 +127,13 @@ static sw_rc tm_parse(tm_cfg_t *c, const sw_json_t *j, sw_err_t *err) {
   TM_STR(model, NULL);
   TM_STR(text, NULL);
   TM_STR(method, "dense");
-  TM_STR(activation, "silu");
+  TM_STR(activation, "model");
   TM_STR(layers, "all");
   TM_STR(kernel_isa, "auto");
   TM_STR(weights, "f32"); /* native is opt-in until every method runs on the file's blocks */
   TM_STR(teal_threshold, "abs_quantile");
+  TM_INT(chess_attention, 1);
+  TM_STR(cache, "cold");
   TM_DBL(sparsity, 0.5);
   TM_DBL(tau, 0.1);
   TM_DBL(act_param, 0.0);
@@ -148,6 +158,8 @@ static sw_rc tm_parse(tm_cfg_t *c, const sw_json_t *j, sw_err_t *err) {
   if (!rc && (rc = sw_isa_parse(c->kernel_isa, &c->isa, err))) sw_err_prefix(err, "model: kernel_isa");
   if (!rc) rc = sw_llama_weights_parse(c->weights, &c->weights_kind, err);
   if (rc) return rc;
+  if (strcmp(c->cache, "cold") != 0 && strcmp(c->cache, "warm") != 0)
+    return sw_err_set(err, SW_ERR_INVALID, "model: cache '%s' (cold, warm)", c->cache);
   if (c->window < 2 || c->window > 4096 || c->calib_tokens < c->window || c->eval_tokens < c->window ||
       c->calib_tokens > (1 << 20) || c->eval_tokens > (1 << 20))
     return sw_err_set(err, SW_ERR_RANGE, "model: window %lld, calib_tokens %lld, eval_tokens %lld out of range "
@@ -331,8 +343,14 @@ static void data_key(char *key, size_t len, const tm_cfg_t *c, const tm_model_t 
            (long long)c->eval_offset, (long long)c->ref_mb, sw_llama_weights_name(c->weights_kind));
 }
 
-static sw_rc parse_act(const tm_cfg_t *c, sw_act_t *act, sw_err_t *err) {
+/* The run's activation: "model" (the default) is the file's own (sw_llama_config_t.act); any other name replaces
+ * it, which changes the model (model_changed) while the dense reference stays the file's model. */
+static sw_rc parse_act(const tm_cfg_t *c, const sw_llama_t *m, sw_act_t *act, sw_err_t *err) {
   int gated = 0;
+  if (strcmp(c->activation, "model") == 0) {
+    *act = m->cfg.act;
+    return SW_OK;
+  }
   sw_rc rc = sw_act_parse(c->activation, act, &gated, err);
   if (!rc && gated) rc = sw_err_set(err, SW_ERR_INVALID, "model: activation '%s': give the plain name (silu, relu, "
                                     "relu2, fatrelu); the FFN stays gated", c->activation);
@@ -365,7 +383,7 @@ static sw_rc tm_prepare(sw_trial_cache_t *cache, const tm_cfg_t *c, tm_model_t *
     if ((rc = sw_trial_cache_put(cache, key, d, tm_data_destroy))) return sw_err_set(err, rc, "model: cache full");
   }
   sw_act_t act;
-  if ((rc = parse_act(c, &act, err))) return rc;
+  if ((rc = parse_act(c, &m->model, &act, err))) return rc;
   size_t kl = strlen(key);
   snprintf(key + kl, sizeof key - kl, ":calibx:%s:%.9g", sw_act_name(act), c->act_param);
   sw_calib_data_t *x = sw_trial_cache_get(cache, key);
@@ -397,7 +415,7 @@ sw_rc sw_trial_prepare_model(sw_trial_cache_t *cache, const sw_json_t *config, s
 static sw_rc method_cfg(sw_method_cfg_t *mc, const tm_cfg_t *c, const sw_llama_t *m, sw_err_t *err) {
   sw_method_cfg_defaults(mc, &m->cfg);
   sw_rc rc = sw_method_parse(c->method, &mc->kind, err);
-  if (!rc) rc = parse_act(c, &mc->act, err);
+  if (!rc) rc = parse_act(c, m, &mc->act, err);
   if (!rc) rc = sw_method_parse_layers(mc, c->layers, m->cfg.n_layer, err);
   if (rc) return rc;
   mc->act_param = (float)c->act_param;
@@ -412,6 +430,9 @@ static sw_rc method_cfg(sw_method_cfg_t *mc, const tm_cfg_t *c, const sw_llama_t
   mc->train_epochs = (int)c->epochs;
   mc->seed = (uint64_t)c->seed;
   mc->teal_signed_cdf = strcmp(c->teal_threshold, "signed_cdf") == 0;
+  mc->chess_attention = c->chess_attention != 0;
+  if (c->chess_attention != 0 && c->chess_attention != 1)
+    return sw_err_set(err, SW_ERR_RANGE, "model: chess_attention %lld (0 or 1)", (long long)c->chess_attention);
   if (!mc->teal_signed_cdf && strcmp(c->teal_threshold, "abs_quantile") != 0)
     return sw_err_set(err, SW_ERR_INVALID, "model: teal_threshold '%s' (abs_quantile, signed_cdf)", c->teal_threshold);
   return SW_OK;
@@ -472,6 +493,11 @@ static void put_sparsity(sw_trial_out_t *out, const sw_method_t *M, const sw_lla
   for (int i = 0; i < 4 && M->cfg.kind == SW_METHOD_TEAL; i++)
     sw_trial_out_metric(out, teal_sites[i], s.teal_site_sparsity[i], "fraction");
   if (M->cfg.kind == SW_METHOD_TEAL) sw_trial_out_metric(out, "teal_threshold_signed_cdf", M->cfg.teal_signed_cdf, "bool");
+  if (M->cfg.kind == SW_METHOD_CHESS) {
+    sw_trial_out_metric(out, "chess_attention", M->cfg.chess_attention, "bool");
+    sw_trial_out_metric(out, "chess_sparsity_q_in", M->cfg.chess_attention ? s.chess_attn_sparsity[0] : 0.0, "fraction");
+    sw_trial_out_metric(out, "chess_sparsity_o_in", M->cfg.chess_attention ? s.chess_attn_sparsity[1] : 0.0, "fraction");
+  }
   for (int l = 0; l < M->n_layer; l++) {
     char name[64];
     snprintf(name, sizeof name, "sparsity_layer_%02d", l);
@@ -483,6 +509,8 @@ static void put_sparsity(sw_trial_out_t *out, const sw_method_t *M, const sw_lla
   sw_trial_out_metric(out, "ffn_flops_per_token", s.ffn_flops_per_tok, "flop");
   sw_trial_out_metric(out, "ffn_flops_dense_per_token", s.ffn_flops_dense_per_tok, "flop");
   sw_trial_out_metric(out, "ffn_select_flops_per_token", s.select_flops_per_tok, "flop");
+  sw_trial_out_metric(out, "ffn_weight_bytes_per_call", s.ffn_weight_bytes_per_call, "byte");
+  sw_trial_out_metric(out, "ffn_weight_bytes_dense_per_call", s.ffn_weight_bytes_dense_per_call, "byte");
   sw_trial_out_metric(out, "ffn_flops_saved", 1.0 - s.ffn_flops_per_tok / s.ffn_flops_dense_per_tok, "fraction");
   double model = other - s.attn_flops_saved_per_tok + s.ffn_flops_per_tok;
   sw_trial_out_metric(out, "attn_flops_saved_per_token", s.attn_flops_saved_per_tok, "flop");
@@ -500,6 +528,8 @@ typedef struct tm_counted_ffn {
   sw_ffn_work_t    *work;   /* dense series scratch */
   sw_llama_state_t *state;  /* dense series: a state on native weights runs the native dense FFN */
   sw_sde_t         *sde;
+  double            decode_bytes;  /* FFN weight bytes of the single-token (decode) calls */
+  int64_t           decode_calls;
 } tm_counted_ffn_t;
 
 /* after - before, field by field (the counts of the calls in between). */
@@ -547,6 +577,7 @@ static sw_rc tm_counted_forward(void *ctx, int l, float *out, const float *x, in
     rc = sw_ffn_dense_forward(out, x, &h->model->w.ffn[l], &st, h->work, n_tok);
   }
   if (!rc && h->sde) sw_sde_account(h->sde, &st);
+  if (!rc && n_tok == 1) h->decode_bytes += st.weight_bytes, h->decode_calls++;
   return rc;
 }
 
@@ -556,8 +587,15 @@ static void tm_counted_attn_input(void *ctx, int l, int site, float *x, int n_to
   inner.attn_input(inner.ctx, l, site, x, n_tok, dim);
 }
 
+static void tm_counted_q_input(void *ctx, int l, float *x, int n_tok, int dim) {
+  tm_counted_ffn_t *h = ctx;
+  sw_llama_ffn_t    inner = sw_method_hook(h->method);
+  if (inner.q_input) inner.q_input(inner.ctx, l, x, n_tok, dim);
+}
+
 static sw_llama_ffn_t tm_counted_hook(tm_counted_ffn_t *h) {
-  sw_llama_ffn_t hook = {.forward = tm_counted_forward, .attn_input = h->method ? tm_counted_attn_input : NULL, .ctx = h};
+  sw_llama_ffn_t hook = {.forward = tm_counted_forward, .attn_input = h->method ? tm_counted_attn_input : NULL, .ctx = h,
+                         .q_input = h->method ? tm_counted_q_input : NULL};
   return hook;
 }
 
@@ -570,16 +608,40 @@ static void put_native_dense(sw_trial_out_t *out, const tm_cfg_t *c, const tm_da
   sw_trial_out_metric(out, "top1_native_dense", d->native_dense.top1_agree, "fraction");
 }
 
-/* One timed sequence: prefill np tokens, then nd single-token decode steps counted by cnt (may be NULL). */
+/* Bytes of weights one decode step reads: the f32 weight block, or the file's blocks plus the f32 rest. */
+static double tm_model_weight_bytes(const tm_cfg_t *c, const sw_llama_t *m) {
+  return c->weights_kind == SW_LLAMA_WEIGHTS_NATIVE ? (double)m->q.block_bytes : (double)m->w.block_bytes;
+}
+
+/* cache: warm claims the weights are in the cache when a decode step starts: refused when they cannot fit. */
+static sw_rc tm_check_cache(const tm_cfg_t *c, const sw_llama_t *m, sw_err_t *err) {
+  size_t llc = sw_flush_llc_bytes();
+  double bytes = tm_model_weight_bytes(c, m);
+  if (strcmp(c->cache, "warm") == 0 && (llc == 0 || bytes > (double)llc))
+    return sw_err_set(err, SW_ERR_INVALID, "model: cache: warm is refused: a decode step reads %.1f MB of weights and "
+                      "the last-level cache is %s%.1f MB (HINT: cache: cold, which flushes before every timed step)",
+                      bytes / 1e6, llc ? "" : "unknown, ", (double)llc / 1e6);
+  return SW_OK;
+}
+
+/* One timed sequence: prefill np tokens, then nd single-token decode steps counted by cnt (may be NULL); flush
+ * (NULL: warm) evicts the caches before the prefill and before every decode step, outside the timed regions. */
 static sw_rc timed_sequence(const sw_llama_t *m, sw_llama_state_t *st, const sw_llama_ffn_t *ffn, const int32_t *tok,
-                            int np, int nd, sw_counters_t *cnt, double *prefill_s, double *decode_s, sw_err_t *err) {
+                            int np, int nd, sw_counters_t *cnt, sw_flush_t *flush, double *prefill_s, double *decode_s,
+                            sw_err_t *err) {
   sw_err_t ce;
   sw_llama_state_reset(st);
+  if (flush) (void)sw_flush_run(flush);
   int64_t t0 = sw_now_ns();
   sw_rc rc = sw_llama_forward(m, st, ffn, tok, np, 1, err);
   *prefill_s = (double)(sw_now_ns() - t0) * 1e-9;
   if (cnt) (void)sw_counters_start(cnt, &ce);
   for (int i = 0; !rc && i < nd; i++) {
+    if (flush) { /* the counters would count the flush: pause them around it */
+      if (cnt) (void)sw_counters_stop(cnt, &ce);
+      (void)sw_flush_run(flush);
+      if (cnt) (void)sw_counters_start(cnt, &ce);
+    }
     int64_t t1 = sw_now_ns();
     rc = sw_llama_forward(m, st, ffn, &tok[np + i], 1, 1, err);
     decode_s[i] = (double)(sw_now_ns() - t1) * 1e-9;
@@ -600,19 +662,23 @@ static sw_rc put_timing(sw_trial_out_t *out, const sw_json_t *config, const tm_c
   sw_err_t ce;
   int sde_on = sw_sde_init(&sde, NULL, &ce) == SW_OK;
   sw_counters_t *cnt[2] = {NULL, NULL};
-  rc = sw_counters_open_config(&cnt[0], config, NULL, err);
+  sw_flush_t flush = {0};
+  int cold = strcmp(c->cache, "cold") == 0;
+  rc = cold ? sw_flush_init(&flush, err) : SW_OK;
+  if (!rc) rc = sw_counters_open_config(&cnt[0], config, NULL, err);
   if (!rc) rc = sw_counters_open_config(&cnt[1], config, NULL, err);
   double dec[TM_MAX_DECODE], med[2][TM_MAX_REPS], pre[2][TM_MAX_REPS];
   /* every kernel call of both series is accounted (warm-up and prefill too: the counters are read around the
    * decode steps only, and SDE counters only count between start and stop) */
-  tm_counted_ffn_t counted[2] = {{NULL, &m->model, &M->work, &st, sde_on ? &sde : NULL},
-                                 {M, &m->model, NULL, NULL, sde_on ? &sde : NULL}};
+  tm_counted_ffn_t counted[2] = {{NULL, &m->model, &M->work, &st, sde_on ? &sde : NULL, 0, 0},
+                                 {M, &m->model, NULL, NULL, sde_on ? &sde : NULL, 0, 0}};
   sw_llama_ffn_t hooks[2] = {tm_counted_hook(&counted[0]), timed ? *timed : tm_counted_hook(&counted[1])};
   /* timed: the weight-sparse FFN of a pruned model (its calls are not accounted into the SDE counters) */
   for (int rep = -(int)c->warmup; !rc && rep < (int)c->reps; rep++) {
     for (int which = 0; !rc && which < 2; which++) {
       double p = 0;
-      rc = timed_sequence(&m->model, &st, &hooks[which], d->eval, np, nd, rep < 0 ? NULL : cnt[which], &p, dec, err);
+      rc = timed_sequence(&m->model, &st, &hooks[which], d->eval, np, nd, rep < 0 ? NULL : cnt[which],
+                          cold ? &flush : NULL, &p, dec, err);
       if (rc || rep < 0) continue;
       med[which][rep] = sw_eval_median(dec, (size_t)nd);
       pre[which][rep] = p;
@@ -621,6 +687,14 @@ static sw_rc put_timing(sw_trial_out_t *out, const sw_json_t *config, const tm_c
     }
   }
   sw_llama_state_free(&st);
+  sw_trial_out_metric(out, "cache_flushed", cold, "bool");
+  for (int which = 0; which < 2 && !timed; which++) /* per decoded token, all layers' FFNs */
+    sw_trial_out_metric(out, which ? "decode_ffn_weight_bytes_sparse" : "decode_ffn_weight_bytes_dense",
+                        counted[which].decode_calls ? counted[which].decode_bytes * m->model.cfg.n_layer /
+                                                          (double)counted[which].decode_calls : 0.0, "byte");
+  sw_trial_out_metric(out, "llc_bytes", (double)sw_flush_llc_bytes(), "byte");
+  sw_trial_out_metric(out, "model_weight_bytes", tm_model_weight_bytes(c, &m->model), "byte");
+  if (cold) sw_flush_free(&flush);
   for (int which = 0; which < 2; which++) {
     if (cnt[which] && !rc) sw_counters_write(cnt[which], out, which ? "decode_sparse" : "decode_dense");
     if (cnt[which]) sw_counters_close(cnt[which]);
@@ -641,6 +715,10 @@ static sw_rc put_timing(sw_trial_out_t *out, const sw_json_t *config, const tm_c
 }
 
 static void put_setup(sw_trial_out_t *out, const tm_data_t *d, const sw_method_t *M, int cached, double calib_s) {
+  sw_act_t file_act = M->model->cfg.act; /* value = the sw_act_t code, unit = its name (as kernel_isa) */
+  sw_trial_out_metric(out, "activation_model", (double)file_act, sw_act_name(file_act));
+  sw_trial_out_metric(out, "activation_run", (double)M->cfg.act, sw_act_name(M->cfg.act));
+  sw_trial_out_metric(out, "dense_reference_activation", (double)file_act, sw_act_name(file_act));
   sw_trial_out_metric(out, "calib_byte_start", (double)d->calib_b0, "byte");
   sw_trial_out_metric(out, "calib_byte_end", (double)d->calib_b1, "byte");
   sw_trial_out_metric(out, "eval_byte_start", (double)d->eval_b0, "byte");
@@ -649,7 +727,7 @@ static void put_setup(sw_trial_out_t *out, const tm_data_t *d, const sw_method_t
   sw_trial_out_metric(out, "eval_tokens", (double)d->n_eval, "count");
   sw_trial_out_metric(out, "calib_cached", cached, "bool");
   sw_trial_out_metric(out, "calib_seconds", calib_s, "s");
-  sw_trial_out_metric(out, "model_changed", M->cfg.act != SW_ACT_SILU, "bool");
+  sw_trial_out_metric(out, "model_changed", M->cfg.act != file_act || M->cfg.act_param != 0.0f, "bool");
   sw_trial_out_metric(out, "level", M->cfg.level, "fraction");
   sw_trial_out_metric(out, "kernel_isa", (double)M->work.isa, sw_isa_name(M->work.isa)); /* level; name as unit */
 }
@@ -663,6 +741,7 @@ sw_rc sw_trial_run_model(sw_trial_cache_t *cache, const sw_json_t *config, sw_tr
   if (rc) return rc;
   openblas_set_num_threads((int)c.threads); /* OpenBLAS threads (the sparse kernels run single-threaded) */
   if ((rc = tm_prepare(cache, &c, &m, &d, &x, err))) return rc;
+  if ((rc = tm_check_cache(&c, &m->model, err))) return rc;
   sw_method_cfg_t mc;
   if ((rc = method_cfg(&mc, &c, &m->model, err))) return rc;
   sw_trial_prune_t P; /* prunes in place: this runs in the trial's forked child */

@@ -13,6 +13,7 @@
 
 #include "common/sw_json.h"
 #include "kernels/sw_flops.h"
+#include "kernels/sw_act.h"
 #include "kernels/sw_isa.h"
 #include "workers/sw_trial.h"
 
@@ -219,7 +220,62 @@ static void test_teal_sequential_heldout(void **state) {
   sw_trial_cache_free(&cache);
 }
 
+/* Labels read back from one trial per method this change touched (CHESS with and without attention, TEAL) and
+ * the cache label: cold flushes before every timed step (cache_flushed), warm is refused whenever the weights a
+ * decode step reads exceed the last-level cache this machine reports (always, for SmolLM2 in f32); the FFN
+ * weight bytes per call and per decoded token are recorded, fewer for a sparse method than for dense. */
+static void test_model_labels(void **state) {
+  (void)state;
+  sw_trial_cache_t cache = {0};
+  sw_err_t err = {0};
+  sw_json_t *cw = run(&cache, config(",\"method\":\"chess\",\"sparsity\":0.5"), &err);
+  if (!cw) fail_msg("chess: %s", err.msg);
+  assert_true(metric(cw, "chess_attention") == 1.0 && metric(cw, "cache_flushed") == 1.0);
+  assert_true(metric(cw, "sparsity_definition") == 1.0);
+  assert_true(metric(cw, "chess_sparsity_q_in") > 0.3 && metric(cw, "chess_sparsity_q_in") < 0.7);
+  assert_true(metric(cw, "chess_sparsity_o_in") > 0.3 && metric(cw, "chess_sparsity_o_in") < 0.7);
+  assert_true(metric(cw, "attn_flops_saved_per_token") > 0.0);
+  sw_json_t *co = run(&cache, config(",\"method\":\"chess\",\"sparsity\":0.5,\"chess_attention\":0"), &err);
+  if (!co) fail_msg("chess w/o: %s", err.msg);
+  assert_true(metric(co, "chess_attention") == 0.0 && metric(co, "chess_sparsity_q_in") == 0.0);
+  assert_true(metric(co, "attn_flops_saved_per_token") == 0.0);
+  assert_true(metric(co, "kl") < metric(cw, "kl")); /* the attention thresholds cost accuracy: they really ran */
+  assert_true(metric(co, "ffn_weight_bytes_per_call") > 0.0);
+  assert_true(metric(co, "decode_ffn_weight_bytes_sparse") < metric(co, "decode_ffn_weight_bytes_dense"));
+  sw_json_t *te = run(&cache, config(",\"method\":\"teal\",\"sparsity\":0.5,\"teal_threshold\":\"signed_cdf\""), &err);
+  if (!te) fail_msg("teal: %s", err.msg);
+  assert_true(metric(te, "sparsity_definition") == 3.0 && metric(te, "teal_threshold_signed_cdf") == 1.0);
+  assert_true(metric(te, "decode_ffn_weight_bytes_sparse") < metric(te, "decode_ffn_weight_bytes_dense"));
+  sw_json_t *wa = run(&cache, config(",\"method\":\"cats\",\"sparsity\":0.5,\"cache\":\"warm\""), &err);
+  double bytes = metric(co, "model_weight_bytes"), llc = metric(co, "llc_bytes");
+  if (llc == 0.0 || bytes > llc) {
+    assert_null(wa);
+    assert_non_null(strstr(err.msg, "cache: warm is refused"));
+  } else {
+    if (!wa) fail_msg("warm: %s", err.msg);
+    assert_true(metric(wa, "cache_flushed") == 0.0);
+  }
+  /* the activation comes from the file (llama architecture: SiLU, sw_act_t 4); replacing it is labelled, and the
+   * dense reference stays the file's model */
+  assert_true(metric(cw, "activation_model") == (double)SW_ACT_SILU && metric(cw, "activation_run") == (double)SW_ACT_SILU);
+  assert_true(metric(cw, "model_changed") == 0.0);
+  sw_json_t *re = run(&cache, config(",\"method\":\"cats\",\"sparsity\":0.5,\"activation\":\"relu\""), &err);
+  if (!re) fail_msg("relu: %s", err.msg);
+  assert_true(metric(re, "activation_run") == (double)SW_ACT_RELU && metric(re, "model_changed") == 1.0);
+  assert_true(metric(re, "dense_reference_activation") == (double)SW_ACT_SILU);
+  assert_true(metric(re, "ppl_dense") == metric(cw, "ppl_dense"));
+  sw_json_free(re);
+  assert_null(run(&cache, config(",\"method\":\"chess\",\"chess_attention\":2"), &err));
+  assert_non_null(strstr(err.msg, "chess_attention"));
+  sw_json_free(wa);
+  sw_json_free(te);
+  sw_json_free(co);
+  sw_json_free(cw);
+  sw_trial_cache_free(&cache);
+}
+
 int main(void) {
-  const struct CMUnitTest tests[] = {cmocka_unit_test(test_model_workload), cmocka_unit_test(test_teal_sequential_heldout)};
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_model_workload), cmocka_unit_test(test_teal_sequential_heldout),
+                                     cmocka_unit_test(test_model_labels)};
   return cmocka_run_group_tests_name("model_trial", tests, NULL, NULL);
 }
