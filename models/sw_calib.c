@@ -232,6 +232,7 @@ static sw_rc build_pred(sw_method_t *M, int l, const float *x, int n, int epochs
   pc.seed = M->cfg.seed + 2000u + (uint64_t)l;
   sw_rc rc = sw_predictor_train(&L->pred, &L->w, x, n, &pc, NULL, err);
   if (rc) return rc;
+  L->pred_label_thr = (float)pc.label_thr;
   L->has_pred = 1;
   return method_workspaces(M, L, err);
 }
@@ -273,6 +274,7 @@ void sw_calib_key(char *key, size_t len, const sw_method_t *M, const char *model
            c->n_expert, c->pred_rank, c->train_epochs, (unsigned long long)c->seed, layers, SW_CALIB_CETT_TOKENS);
   size_t used = strlen(key);
   if (c->kind == SW_METHOD_CHESS && used < len) snprintf(key + used, len - used, "|chess_attention=%d", c->chess_attention);
+  if (c->kind == SW_METHOD_DEJAVU && used < len) snprintf(key + used, len - used, "|label_thr_saved");
   used = strlen(key);
   if (c->kind == SW_METHOD_TEAL && used < len) /* sequential (not v2's dense calibration) and the threshold rule */
     snprintf(key + used, len - used, "|teal=sequential|teal_rule=%s", c->teal_signed_cdf ? "signed_cdf" : "abs_quantile");
@@ -312,7 +314,9 @@ static void layer_blobs(const sw_method_t *M, const sw_method_layer_t *L, const 
       for (int i = 0; i < d_ff; i++) assign_buf[i] = L->moe.assign[i];
       *ints = assign_buf, *ni = (size_t)d_ff;
       break;
-    case SW_METHOD_DEJAVU: *f = L->pred.mlp.params, *nf = L->pred.mlp.n_params; break;
+    case SW_METHOD_DEJAVU: *f = L->pred.mlp.params, *nf = L->pred.mlp.n_params; /* then the label threshold */
+      scalars[0] = L->pred_label_thr, *ints = (const int32_t *)scalars, *ni = 1;
+      break;
     default: break;
   }
 }
@@ -417,6 +421,10 @@ static sw_rc restore_layer(sw_method_t *M, int l, const float *f, size_t nf, con
         return sw_err_set(err, SW_ERR_PARSE, "calibration cache: layer %d has %zu parameters, expected %zu", l, nf,
                           mlp->n_params);
       memcpy(mlp->params, f, nf * sizeof(float));
+      if (M->cfg.kind == SW_METHOD_DEJAVU) { /* the label threshold's float bits, saved as the int blob */
+        if (ni != 1) return sw_err_set(err, SW_ERR_PARSE, "calibration cache: layer %d has no label threshold", l);
+        memcpy(&L->pred_label_thr, ints, sizeof(float));
+      }
       return SW_OK;
     default: return SW_OK;
   }

@@ -144,6 +144,7 @@ void sw_method_reset_stats(sw_method_t *M) {
     memset(&L->stats, 0, sizeof L->stats);
     L->teal_sx_sum = L->teal_sh_sum = L->teal_sa_sum[0] = L->teal_sa_sum[1] = 0;
     L->teal_att_tokens = 0;
+    L->pred_tp = L->pred_true = L->pred_pos = L->pred_tok = 0;
   }
 }
 
@@ -216,6 +217,33 @@ static sw_rc teal_forward(sw_method_t *M, sw_method_layer_t *L, float *out, cons
   return SW_OK;
 }
 
+/* Scores layer L's predictor on this call's inputs against the true labels |h_i| > pred_label_thr. */
+static sw_rc predictor_score(sw_method_t *M, sw_method_layer_t *L, const float *x, int n_tok, int k, sw_err_t *err) {
+  size_t n = (size_t)n_tok * L->w.d_ff;
+  float *labels = malloc(n * sizeof *labels);
+  double rec = NAN, prec = NAN, pd = NAN, td = NAN;
+  sw_rc rc = labels ? sw_predictor_labels(labels, &L->w, x, n_tok, L->pred_label_thr, err)
+                    : sw_err_set(err, SW_ERR_NOMEM, "dejavu: out of memory for labels");
+  if (!rc) rc = sw_predictor_eval(&rec, &prec, &pd, &td, &L->pred, x, labels, n_tok, 0.5, k, err);
+  free(labels);
+  if (rc) return rc;
+  double total = (double)n, truly = td * total;
+  L->pred_tp += truly > 0 ? rec * truly : 0.0;
+  L->pred_true += truly, L->pred_pos += pd * total, L->pred_tok += n_tok;
+  (void)M;
+  return SW_OK;
+}
+
+void sw_method_predictor_quality(const sw_method_t *M, int l, double *recall, double *precision, double *pred_density,
+                                 double *true_density) {
+  const sw_method_layer_t *L = &M->layers[l];
+  double n = L->pred_tok * L->w.d_ff;
+  *recall = L->pred_true > 0 ? L->pred_tp / L->pred_true : NAN;
+  *precision = L->pred_pos > 0 ? L->pred_tp / L->pred_pos : NAN;
+  *pred_density = n > 0 ? L->pred_pos / n : NAN;
+  *true_density = n > 0 ? L->pred_true / n : NAN;
+}
+
 /* 1 when the calibrated layer would keep every neuron: run the dense kernel instead (bitwise dense). */
 static int layer_keeps_all(const sw_method_t *M, const sw_method_layer_t *L) {
   const sw_policy_t *p = &L->policy;
@@ -267,6 +295,7 @@ static sw_rc method_forward(void *ctx, int l, float *out, const float *x, int n_
       }
       case SW_METHOD_DEJAVU: {
         int k = (int)llround((1.0 - M->cfg.level) * L->w.d_ff);
+        if (M->measure_predictor && (rc = predictor_score(M, L, x, n_tok, k < 1 ? 1 : k, err))) return rc;
         rc = sw_predictor_forward(out, &M->mask, x, &L->w, &L->pred, 0.5, k < 1 ? 1 : k, &st, &M->pred_work,
                                   &M->work, n_tok);
         break;

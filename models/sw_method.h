@@ -79,6 +79,10 @@ typedef struct sw_method_layer {
   sw_moe_router_t  router;
   int              has_pred;
   sw_predictor_t   pred;    /* DEJAVU */
+  float            pred_label_thr; /* DEJAVU: a neuron is truly active iff |h_i| > this (its calibration label) */
+  double           pred_tp, pred_true, pred_pos, pred_tok; /* DEJAVU quality (sw_method_t.measure_predictor):
+                                                               true positives, truly active and predicted active
+                                                               neurons, tokens, summed over calls */
   float           *gate_t, *up_t; /* TEAL: (d_model, d_ff) transposed gate/up, input-channel-major (owned) */
   sw_ffn_stats_t   stats;   /* accumulated over calls */
   double           teal_sx_sum, teal_sh_sum; /* TEAL: Σ over tokens of the zeroed fraction of x and of h */
@@ -103,6 +107,8 @@ typedef struct sw_method {
   float             *scratch; /* TEAL: (max_tok, 2*d_ff + d_model) */
   int32_t           *idx;     /* TEAL: (max(d_model, d_ff)) */
   uint64_t           nonce;   /* advances every call (random policy) */
+  int                measure_predictor; /* 1: every DEJAVU call also scores its predictor against the true labels
+                                           of its inputs (the dense FFN; costs a dense FFN per call) */
   int                native;  /* 1 after sw_method_native (models/sw_method_native.h) */
   sw_isa_t           native_isa;
   sw_q8a_t          *xq;      /* native: (max_tok, d_ff/32 + 1) quantised activation blocks */
@@ -137,6 +143,10 @@ typedef struct sw_method_summary {
 } sw_method_summary_t;
 
 void sw_method_summary(const sw_method_t *meth, sw_method_summary_t *sum);
+/* Deja Vu: layer l's predictor on the tokens seen while measure_predictor was on, since the last reset: recall
+ * TP/(TP+FN), precision TP/(TP+FP), predicted and true density (fractions of d_ff).  NAN without data. */
+void sw_method_predictor_quality(const sw_method_t *meth, int l, double *recall, double *precision, double *pred_density,
+                                 double *true_density);
 /* Sparsity of layer l since the last reset (definition as above). */
 double sw_method_layer_sparsity(const sw_method_t *meth, int l);
 

@@ -714,6 +714,27 @@ static sw_rc put_timing(sw_trial_out_t *out, const sw_json_t *config, const tm_c
   return SW_OK;
 }
 
+/* Deja Vu: the predictor's recall, precision, predicted and true density on the evaluation tokens, per layer
+ * (predictor_*_layer_NN) and averaged over the sparsified layers. */
+static void put_predictor(sw_trial_out_t *out, const sw_method_t *M) {
+  static const char *const names[4] = {"predictor_recall", "predictor_precision", "predictor_density", "true_density"};
+  double mean[4] = {0, 0, 0, 0};
+  int n = 0;
+  for (int l = 0; M->cfg.kind == SW_METHOD_DEJAVU && l < M->n_layer; l++) {
+    double v[4];
+    sw_method_predictor_quality(M, l, &v[0], &v[1], &v[2], &v[3]);
+    if (!M->layers[l].sparse || isnan(v[2])) continue;
+    for (int i = 0; i < 4; i++) {
+      char name[64];
+      snprintf(name, sizeof name, "%s_layer_%02d", names[i], l);
+      sw_trial_out_metric(out, name, v[i], "fraction");
+      mean[i] += v[i];
+    }
+    n++;
+  }
+  for (int i = 0; i < 4 && n > 0; i++) sw_trial_out_metric(out, names[i], mean[i] / n, "fraction");
+}
+
 static void put_setup(sw_trial_out_t *out, const tm_data_t *d, const sw_method_t *M, int cached, double calib_s) {
   sw_act_t file_act = M->model->cfg.act; /* value = the sw_act_t code, unit = its name (as kernel_isa) */
   sw_trial_out_metric(out, "activation_model", (double)file_act, sw_act_name(file_act));
@@ -771,13 +792,16 @@ sw_rc sw_trial_run_model(sw_trial_cache_t *cache, const sw_json_t *config, sw_tr
   sw_eval_result_t r;
   sw_llama_ffn_t hook = sw_method_hook(&M);
   sw_eval_result_t dense = d->dense;
+  M.measure_predictor = 1; /* held-out predictor quality during the evaluation only, not while timing */
   if (!rc && d->paired)
     rc = sw_eval_run_paired(&m->model, &st, &hook, d->eval, d->n_eval, d->eval_bytes, (int)c.window, &r, &dense, err);
   else if (!rc)
     rc = sw_eval_run(&m->model, &st, &hook, d->eval, d->n_eval, d->eval_bytes, (int)c.window, &d->ref, NULL, &r, err);
   if (st.x) sw_llama_state_free(&st);
+  M.measure_predictor = 0;
   if (!rc) {
     put_quality(out, &r, &dense);
+    put_predictor(out, &M);
     sw_trial_out_metric(out, "eval_paired", d->paired, "bool");
     put_sparsity(out, &M, &m->model.cfg, 0.5 * (double)c.window);
     put_setup(out, d, &M, cached, calib_s);

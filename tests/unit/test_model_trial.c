@@ -265,6 +265,16 @@ static void test_model_labels(void **state) {
   assert_true(metric(re, "dense_reference_activation") == (double)SW_ACT_SILU);
   assert_true(metric(re, "ppl_dense") == metric(cw, "ppl_dense"));
   sw_json_free(re);
+  /* Deja Vu: held-out predictor quality per layer and averaged; top-k at s = 0.5 predicts exactly 768 of 1536
+   * neurons per token, and TP = recall·true = precision·predicted ties the four numbers together */
+  sw_json_t *dv = run(&cache, config(",\"method\":\"dejavu\",\"sparsity\":0.5,\"epochs\":2"), &err);
+  if (!dv) fail_msg("dejavu: %s", err.msg);
+  double rec = metric(dv, "predictor_recall_layer_02"), prec = metric(dv, "predictor_precision_layer_02");
+  double pd = metric(dv, "predictor_density_layer_02"), td = metric(dv, "true_density_layer_02");
+  assert_true(fabs(pd - 768.0 / MT_D_FF) < 1e-9 && fabs(metric(dv, "predictor_density") - 768.0 / MT_D_FF) < 1e-9);
+  assert_true(rec > 0.0 && rec <= 1.0 && prec > 0.0 && prec <= 1.0 && td > 0.2 && td < 0.8);
+  assert_true(fabs(rec * td - prec * pd) < 1e-9);
+  sw_json_free(dv);
   assert_null(run(&cache, config(",\"method\":\"chess\",\"chess_attention\":2"), &err));
   assert_non_null(strstr(err.msg, "chess_attention"));
   sw_json_free(wa);
