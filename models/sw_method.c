@@ -139,6 +139,7 @@ void sw_method_free(sw_method_t *M) {
 }
 
 void sw_method_reset_stats(sw_method_t *M) {
+  memset(M->tok_hist, 0, sizeof M->tok_hist);
   for (int l = 0; l < M->n_layer; l++) {
     sw_method_layer_t *L = &M->layers[l];
     memset(&L->stats, 0, sizeof L->stats);
@@ -146,6 +147,12 @@ void sw_method_reset_stats(sw_method_t *M) {
     L->teal_att_tokens = 0;
     L->pred_tp = L->pred_true = L->pred_pos = L->pred_tok = 0;
   }
+}
+
+/* Counts one (token, layer) sparsity value (fraction skipped) in the per-token histogram. */
+static void hist_add(sw_method_t *M, double skipped) {
+  long b = lround(skipped * SW_METHOD_TOK_BINS);
+  M->tok_hist[b < 0 ? 0 : b > SW_METHOD_TOK_BINS ? SW_METHOD_TOK_BINS : b]++;
 }
 
 /* TEAL, one token at a time through the input-sparse kernels. */
@@ -165,6 +172,7 @@ static void teal_token(sw_method_t *M, sw_method_layer_t *L, float *out, const f
   st->neurons_executed += nh;
   L->teal_sx_sum += 1.0 - (double)nx / d;
   L->teal_sh_sum += 1.0 - (double)nh / f;
+  hist_add(M, 1.0 - (double)nh / f);
 }
 
 /* TEAL for a batch: mask x, dense acts, mask h, sgemm through the neuron-major down rows. */
@@ -196,6 +204,7 @@ static sw_rc teal_batch(sw_method_t *M, sw_method_layer_t *L, float *out, const 
     st->flops += 2.0 * nh * d;
     st->neurons_executed += nh;
     L->teal_sh_sum += 1.0 - (double)nh / f;
+    hist_add(M, 1.0 - (double)nh / f);
   }
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n_tok, d, f, 1.0f, h, f, (const float *)w->down, d, 0.0f,
               out, d);
@@ -267,6 +276,23 @@ static int layer_keeps_all(const sw_method_t *M, const sw_method_layer_t *L) {
   }
 }
 
+/* Per-token sparsity of the call just made, from the mask it left (TEAL records its own per token). */
+static void token_hist(sw_method_t *M, int n_tok) {
+  if (M->cfg.kind == SW_METHOD_TEAL) return;
+  const sw_mask_t *m = M->cfg.kind == SW_METHOD_D2DMOE || M->cfg.kind == SW_METHOD_MOEFICATION ? &M->emask : &M->mask;
+  for (int t = 0; t < n_tok && t < m->n_tok; t++) hist_add(M, 1.0 - (double)(m->off[t + 1] - m->off[t]) / m->n_units);
+}
+
+double sw_method_token_quantile(const sw_method_t *M, double q) {
+  int64_t n = 0, c = 0;
+  for (int b = 0; b <= SW_METHOD_TOK_BINS; b++) n += M->tok_hist[b];
+  if (n == 0) return NAN;
+  int64_t want = (int64_t)ceil(q * (double)n);
+  for (int b = 0; b <= SW_METHOD_TOK_BINS; b++)
+    if ((c += M->tok_hist[b]) >= (want > 0 ? want : 1)) return (double)b / SW_METHOD_TOK_BINS;
+  return 1.0;
+}
+
 static sw_rc method_forward(void *ctx, int l, float *out, const float *x, int n_tok, sw_err_t *err) {
   sw_method_t *M = ctx;
   sw_method_layer_t *L = &M->layers[l];
@@ -307,6 +333,7 @@ static sw_rc method_forward(void *ctx, int l, float *out, const float *x, int n_
   }
   if (rc) return sw_err_set(err, rc, "method %s: layer %d FFN kernel failed (%s)", sw_method_name(M->cfg.kind), l,
                             sw_err_text(rc));
+  if (!dense && !M->native) token_hist(M, n_tok);
   sw_ffn_stats_add(&L->stats, &st);
   return SW_OK;
 }

@@ -44,6 +44,7 @@ sw_rc       sw_method_parse(const char *name, sw_method_kind_t *kind, sw_err_t *
 int sw_method_sparsity_definition(sw_method_kind_t kind);
 
 #define SW_METHOD_MAX_LAYERS 1024
+#define SW_METHOD_TOK_BINS 1000
 
 typedef struct sw_method_cfg {
   sw_method_kind_t kind;
@@ -107,6 +108,8 @@ typedef struct sw_method {
   float             *scratch; /* TEAL: (max_tok, 2*d_ff + d_model) */
   int32_t           *idx;     /* TEAL: (max(d_model, d_ff)) */
   uint64_t           nonce;   /* advances every call (random policy) */
+  int64_t            tok_hist[SW_METHOD_TOK_BINS + 1]; /* per (token, sparsified layer) sparsity, bins of 1/1000:
+                                                          neurons (experts for MoE, down inputs for TEAL) skipped */
   int                measure_predictor; /* 1: every DEJAVU call also scores its predictor against the true labels
                                            of its inputs (the dense FFN; costs a dense FFN per call) */
   int                native;  /* 1 after sw_method_native (models/sw_method_native.h) */
@@ -147,6 +150,9 @@ void sw_method_summary(const sw_method_t *meth, sw_method_summary_t *sum);
  * TP/(TP+FN), precision TP/(TP+FP), predicted and true density (fractions of d_ff).  NAN without data. */
 void sw_method_predictor_quality(const sw_method_t *meth, int l, double *recall, double *precision, double *pred_density,
                                  double *true_density);
+/* The q-quantile (0..1) of the per-(token, sparsified layer) sparsity since the last reset, to 1/SW_METHOD_TOK_BINS;
+ * NAN when no sparsified call was seen (dense, or weights: native). */
+double sw_method_token_quantile(const sw_method_t *meth, double q);
 /* Sparsity of layer l since the last reset (definition as above). */
 double sw_method_layer_sparsity(const sw_method_t *meth, int l);
 

@@ -488,6 +488,10 @@ static void put_sparsity(sw_trial_out_t *out, const sw_method_t *M, const sw_lla
   sw_trial_out_metric(out, "achieved_sparsity", s.sparsity_sparse_layers, "fraction"); /* over sparsified layers */
   sw_trial_out_metric(out, "sparsity_model_wide", s.sparsity, "fraction");               /* over all layers */
   sw_trial_out_metric(out, "sparsity_definition", sw_method_sparsity_definition(M->cfg.kind), "methods.md §1 item");
+  /* per (token, sparsified layer): neurons skipped (MoE: experts, TEAL: down inputs), quantiles to 0.001 */
+  sw_trial_out_metric(out, "sparsity_token_p10", sw_method_token_quantile(M, 0.1), "fraction");
+  sw_trial_out_metric(out, "sparsity_token_p50", sw_method_token_quantile(M, 0.5), "fraction");
+  sw_trial_out_metric(out, "sparsity_token_p90", sw_method_token_quantile(M, 0.9), "fraction");
   static const char *const teal_sites[4] = {"teal_sparsity_qkv_in", "teal_sparsity_o_in", "teal_sparsity_ffn_in",
                                              "teal_sparsity_down_in"};
   for (int i = 0; i < 4 && M->cfg.kind == SW_METHOD_TEAL; i++)

@@ -241,6 +241,10 @@ static void test_model_labels(void **state) {
   assert_true(metric(co, "attn_flops_saved_per_token") == 0.0);
   assert_true(metric(co, "kl") < metric(cw, "kl")); /* the attention thresholds cost accuracy: they really ran */
   assert_true(metric(co, "ffn_weight_bytes_per_call") > 0.0);
+  /* per-token sparsity quantiles: CHESS's thresholds give each token its own count, spread around 0.5 */
+  assert_true(metric(co, "sparsity_token_p10") < metric(co, "sparsity_token_p50"));
+  assert_true(metric(co, "sparsity_token_p50") < metric(co, "sparsity_token_p90"));
+  assert_true(metric(co, "sparsity_token_p10") > 0.0 && metric(co, "sparsity_token_p90") < 1.0);
   assert_true(metric(co, "decode_ffn_weight_bytes_sparse") < metric(co, "decode_ffn_weight_bytes_dense"));
   sw_json_t *te = run(&cache, config(",\"method\":\"teal\",\"sparsity\":0.5,\"teal_threshold\":\"signed_cdf\""), &err);
   if (!te) fail_msg("teal: %s", err.msg);
@@ -274,6 +278,8 @@ static void test_model_labels(void **state) {
   assert_true(fabs(pd - 768.0 / MT_D_FF) < 1e-9 && fabs(metric(dv, "predictor_density") - 768.0 / MT_D_FF) < 1e-9);
   assert_true(rec > 0.0 && rec <= 1.0 && prec > 0.0 && prec <= 1.0 && td > 0.2 && td < 0.8);
   assert_true(fabs(rec * td - prec * pd) < 1e-9);
+  /* top-k: every token of every layer skips exactly 768 of 1536 neurons */
+  assert_true(metric(dv, "sparsity_token_p10") == 0.5 && metric(dv, "sparsity_token_p90") == 0.5);
   sw_json_free(dv);
   assert_null(run(&cache, config(",\"method\":\"chess\",\"chess_attention\":2"), &err));
   assert_non_null(strstr(err.msg, "chess_attention"));
