@@ -256,7 +256,7 @@ static sw_rc bm_main(const bm_opts_t *o, sw_err_t *err) {
   size_t need = (size_t)o->calib + (size_t)o->eval + (size_t)o->prompt + (size_t)o->decode;
   rc = bm_tokens(g, o->text, need, &tok, err);
   sw_calib_data_t cd = {0};
-  if (!rc) rc = sw_calib_collect(&cd, &m, SW_ACT_SILU, 0.0f, tok, (size_t)o->calib, BM_WINDOW, err);
+  if (!rc) rc = sw_calib_collect(&cd, &m, m.cfg.act, 0.0f, tok, (size_t)o->calib, BM_WINDOW, err);
   int max_tok = o->prompt > BM_WINDOW ? o->prompt : BM_WINDOW;
   for (int i = 0; !rc && i < BM_LLAMACPP; i++)
     if (rows[i].method) rc = bm_method(&rows[i], &m, &cd, max_tok, err);

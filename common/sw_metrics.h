@@ -36,7 +36,7 @@
   X("sparsity_target", "fraction", "ffn", "the target sparsity s of the config")                                     \
   X("achieved_sparsity", "fraction", "ffn model attribution", "fraction of FFN intermediate neurons not computed, mean over tokens (model: over the sparsified layers)") \
   X("sparsity_neuron", "fraction", "legacy", "older name of achieved_sparsity in ffn trials")                         \
-  X("sparsity_token_p*", "fraction", "ffn", "10th, 50th or 90th percentile over tokens of the per-token neuron sparsity") \
+  X("sparsity_token_p*", "fraction", "ffn model", "10th, 50th or 90th percentile over tokens of the per-token neuron sparsity") \
   X("sparsity_input", "fraction", "ffn", "teal: fraction of zeroed input channels of gate and up")                    \
   X("sparsity_model", "fraction", "ffn", "teal: parameter-weighted sparsity over the FFN matrices (input channels of gate/up, neurons of down)") \
   X("sparsity_expert", "fraction", "ffn", "fraction of experts not run, over tokens")                                   \
@@ -141,6 +141,26 @@
   X("task_span_start", "byte", "model", "cloze: start of the text span the items were built from (0 for a file)") \
   X("task_span_end", "byte", "model", "cloze: end (exclusive) of that span (0 for a file)") \
   X("task_seconds", "s", "model", "wall time of scoring the method on the task") \
+  X("predictor_*_layer_*", "fraction", "model", "dejavu: predictor_recall, _precision or _density of one layer on the evaluation tokens (layer number in the name)") \
+  X("true_density_layer_*", "fraction", "model", "dejavu: true_density of one layer") \
+  X("activation_model", "*", "model", "the activation the model file defines: value the sw_act_t code, unit its name (kernels/sw_act.h)") \
+  X("activation_run", "*", "model", "the activation the trial ran: value the sw_act_t code, unit its name") \
+  X("dense_reference_activation", "*", "model", "the activation of the dense model every quality number is compared with (the file's own)") \
+  X("cache_flushed", "bool", "model", "1 when the caches were flushed before the prefill and every timed decode step (cache: cold)") \
+  X("llc_bytes", "byte", "model", "last-level cache size the cache flush and the warm check used (0 when unknown)") \
+  X("model_weight_bytes", "byte", "model", "weight bytes one decode step reads (all projections, the FFNs and the output layer)") \
+  X("ffn_weight_bytes_per_call", "byte", "model", "FFN weight bytes one forward call reads with the method, summed over layers (each row counted once per call)") \
+  X("ffn_weight_bytes_dense_per_call", "byte", "model", "FFN weight bytes one dense forward call reads, summed over layers") \
+  X("decode_ffn_weight_bytes_dense", "byte", "model", "FFN weight bytes one dense decode step reads") \
+  X("decode_ffn_weight_bytes_sparse", "byte", "model", "FFN weight bytes one decode step reads with the method") \
+  X("chess_attention", "bool", "model", "chess: 1 when the q_proj and o_proj inputs were thresholded too (the paper's CHESS w/)") \
+  X("chess_sparsity_q_in", "fraction", "model", "chess: fraction of zeroed q_proj inputs (0 without chess_attention)") \
+  X("chess_sparsity_o_in", "fraction", "model", "chess: fraction of zeroed o_proj inputs (0 without chess_attention)") \
+  X("teal_threshold_signed_cdf", "bool", "model", "teal: 1 when thresholds follow F^-1(0.5 + s/2) of the signed values (teal_threshold: signed_cdf), 0 for the s-quantile of |x|") \
+  X("teal_sparsity_qkv_in", "fraction", "model", "teal: zeroed fraction of the q/k/v input, mean over layers") \
+  X("teal_sparsity_o_in", "fraction", "model", "teal: zeroed fraction of the o_proj input, mean over layers") \
+  X("teal_sparsity_ffn_in", "fraction", "model", "teal: zeroed fraction of the gate/up input, mean over layers") \
+  X("teal_sparsity_down_in", "fraction", "model", "teal: zeroed fraction of the down-projection input, mean over layers") \
   X("model_hf", "bool", "model", "1 when the model is a Hugging Face checkpoint directory, 0 for a GGUF file") \
   X("model_sha256", "*", "model", "value 0; the unit is the hex SHA-256 of the GGUF file, or of `sha256sum config.json <shards>` run in a checkpoint directory") \
   X("weights_native", "bool", "model", "1 when the model ran on the GGUF file's quantised blocks")                   \
@@ -158,10 +178,10 @@
   X("router_loss_first", "loss", "ffn", "router training loss after the first epoch")                                  \
   X("router_loss_final", "loss", "ffn", "router training loss after the last epoch")                                  \
   X("rank", "count", "ffn", "predictor rank")                                                                         \
-  X("predictor_recall", "fraction", "ffn", "fraction of truly active neurons the predictor selects")                  \
-  X("predictor_precision", "fraction", "ffn", "fraction of selected neurons that are truly active")                   \
-  X("predictor_density", "fraction", "ffn", "fraction of neurons the predictor selects")                              \
-  X("true_density", "fraction", "ffn", "fraction of neurons truly active (|h| above label_thr)")                      \
+  X("predictor_recall", "fraction", "ffn model", "fraction of truly active neurons the predictor selects")                  \
+  X("predictor_precision", "fraction", "ffn model", "fraction of selected neurons that are truly active")                   \
+  X("predictor_density", "fraction", "ffn model", "fraction of neurons the predictor selects")                              \
+  X("true_density", "fraction", "ffn model", "fraction of neurons truly active (|h| above label_thr)")                      \
   /* attribution */                                                                                                   \
   X("grad_seconds_per_window", "s", "attribution", "mean time of one forward + backward pass over a window")          \
   X("forward_seconds_per_window", "s", "attribution", "mean time of one forward pass over a window")                 \

@@ -61,6 +61,9 @@ static const sw_keydef_t ffn_keys[] = {
     KI("seed", "1", 0, BIG, "", "seed of the weights and inputs"),
     KI("cold_mib", "256", 1, 1048576, "MiB", "cache cold: the weight copies span this many MiB"),
     KI("error_tokens", "4", 0, 1048576, "tokens", "tokens checked against the float64 dense reference"),
+    KN("act_param", "0", 0, 1e6, "", "FATReLU's threshold (activation fatrelu only)"),
+    KE("teal_threshold", "abs_quantile", "abs_quantile|signed_cdf",
+       "teal: the s-quantile of |x|, or F^-1(0.5 + s/2) of the signed values (TEAL's code)"),
 };
 
 /* workers/sw_trial_moe.c: MoE conversion and the Deja Vu predictor inside the ffn workload. */
@@ -94,8 +97,9 @@ static const sw_keydef_t model_keys[] = {
      "sparsity method in the FFN layers; aliases name one method (common/sw_methods.h)"),
     KN("sparsity", "0.5", 0, 1, "fraction", "target sparsity s (moefication: fraction of experts skipped)"),
     KN("tau", "0.1", 0, 1.5, "", "cett: target CETT; d2dmoe: tau of dyn-k max"),
-    KE("activation", "silu", "silu|relu|relu2|fatrelu|identity|gelu|gelu_erf|gelu_tanh",
-       "replaces the model's activation (silu is its own); the FFN stays gated"),
+    KE("activation", "model", "model|silu|relu|relu2|fatrelu|identity|gelu|gelu_erf|gelu_tanh",
+       "model: the file's own activation; another name replaces it (a changed model, compared with the file's dense "
+       "model); the FFN stays gated"),
     KN("act_param", "0", -BIG, BIG, "", "FATReLU threshold"),
     KS("layers", "all", "\"all\" or a list of layers \"0,2,5-9\"; other layers run dense"),
     KE("weights", "f32", "f32|native", "f32: dequantised weights; native: the file's quantised blocks"),
@@ -119,6 +123,10 @@ static const sw_keydef_t model_keys[] = {
     {"router_val_split", SW_KT_NUM, "0.1", 0, 1, 0, 1, NULL, "fraction",
      "held-out fraction of the calibration tokens (router quality, best epoch)", 1},
     KN("eta", "0.5", 0, 100, "", "lte: weight of the efficiency loss (higher is sparser)"),
+    KE("teal_threshold", "abs_quantile", "abs_quantile|signed_cdf",
+       "teal: the s-quantile of |x|, or F^-1(0.5 + s/2) of the signed values (TEAL's code)"),
+    KI("chess_attention", "1", 0, 1, "", "chess: 1 also thresholds the q_proj and o_proj inputs per layer (the paper's), "
+                                         "0 the FFN channels only"),
     KE("teal_alloc", "uniform", "uniform|greedy",
        "teal: uniform sparsity per input, or greedy block-wise allocation (models/sw_teal_alloc.h)"),
     KS("task", "", "multiple-choice task: empty (none), cloze (built from the text) or a JSONL file (models/sw_mctask.h)"),

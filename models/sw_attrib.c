@@ -199,6 +199,6 @@ static void masked_heads(void *ctx, int layer, int site, float *x, int n_tok, in
 }
 
 sw_llama_ffn_t sw_attrib_mask_hook(sw_attrib_mask_t *k) {
-  sw_llama_ffn_t h = {masked_ffn, masked_heads, k};
+  sw_llama_ffn_t h = {masked_ffn, masked_heads, k, NULL};
   return h;
 }

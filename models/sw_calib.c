@@ -17,9 +17,11 @@
 #include "kernels/sw_ffn_dense.h"
 #include "kernels/sw_kmeans.h"
 #include "kernels/sw_moefy.h"
+#include "models/sw_calib_int.h"
 
 #define CALIB_MAGIC "SWCB"
-#define CALIB_VERSION 3u /* 3: MoE layers store their held-out router quality before the router parameters */
+#define CALIB_VERSION 4u /* 3: MoE layers store their held-out router quality before the router parameters;
+                                4: CHESS adds its attention thresholds, Deja Vu its label threshold */
 #define CALIB_MOE_QUALITY 5 /* recall, precision, density, mass captured, best epoch */
 
 typedef struct recorder {
@@ -58,11 +60,14 @@ sw_rc sw_calib_collect(sw_calib_data_t *cd, const sw_llama_t *m, sw_act_t act, f
   cd->act = act;
   cd->act_param = act_param;
   size_t per_layer = (size_t)cd->n_tok * (size_t)c->d_model;
+  cd->window = window;
+  cd->tokens = malloc((size_t)cd->n_tok * sizeof *cd->tokens);
+  if (cd->tokens) memcpy(cd->tokens, tokens, (size_t)cd->n_tok * sizeof *cd->tokens);
   cd->x = malloc((size_t)c->n_layer * per_layer * sizeof(float));
   cd->a = calloc((size_t)c->n_layer * SW_LLAMA_SITES * per_layer, sizeof(float));
   recorder_t r = {.m = m, .cd = cd};
   r.w = malloc((size_t)c->n_layer * sizeof *r.w);
-  if (!cd->x || !cd->a || !r.w) {
+  if (!cd->x || !cd->a || !r.w || !cd->tokens) {
     free(r.w);
     sw_calib_data_free(cd);
     return sw_err_set(err, SW_ERR_NOMEM, "calibration: cannot hold %d tokens of FFN inputs", cd->n_tok);
@@ -89,6 +94,7 @@ sw_rc sw_calib_collect(sw_calib_data_t *cd, const sw_llama_t *m, sw_act_t act, f
 }
 
 void sw_calib_data_free(sw_calib_data_t *cd) {
+  free(cd->tokens);
   free(cd->x);
   free(cd->a);
   memset(cd, 0, sizeof *cd);
@@ -106,7 +112,7 @@ static sw_policy_kind_t policy_of(sw_method_kind_t k) {
 }
 
 /* gact and u (n × d_ff each) of layer l's first n calibration tokens, in chunks. */
-static sw_rc layer_acts(float *gact, float *u, const sw_ffn_weights_t *w, const float *x, int n, sw_err_t *err) {
+sw_rc sw_calib_layer_acts(float *gact, float *u, const sw_ffn_weights_t *w, const float *x, int n, sw_err_t *err) {
   enum { CHUNK = 256 };
   sw_ffn_work_t work;
   sw_rc rc = sw_ffn_work_alloc(&work, w->d_model, w->d_ff, CHUNK, 1, err);
@@ -126,7 +132,7 @@ static sw_rc calib_policy(sw_method_t *M, int l, const float *x, int n, sw_err_t
   if (M->cfg.kind == SW_METHOD_CETT && n > SW_CALIB_CETT_TOKENS) n = SW_CALIB_CETT_TOKENS;
   float *gact = malloc((size_t)n * f * sizeof(float)), *u = malloc((size_t)n * f * sizeof(float));
   sw_rc rc = gact && u ? SW_OK : sw_err_set(err, SW_ERR_NOMEM, "calibration: out of memory");
-  if (!rc) rc = layer_acts(gact, u, &L->w, x, n, err);
+  if (!rc) rc = sw_calib_layer_acts(gact, u, &L->w, x, n, err);
   if (!rc) rc = sw_policy_init(&L->policy, policy_of(M->cfg.kind), f, M->cfg.seed + (uint64_t)l, err);
   if (!rc) rc = sw_policy_calibrate(&L->policy, &L->w, gact, u, n, M->cfg.level, err);
   free(gact);
@@ -135,7 +141,7 @@ static sw_rc calib_policy(sw_method_t *M, int l, const float *x, int n, sw_err_t
 }
 
 /* Transposed gate/up for TEAL's input-sparse GEMV. */
-static sw_rc teal_transpose(sw_method_layer_t *L, sw_err_t *err) {
+sw_rc sw_calib_teal_transpose(sw_method_layer_t *L, sw_err_t *err) {
   int d = L->w.d_model, f = L->w.d_ff;
   L->gate_t = malloc((size_t)d * f * sizeof(float));
   L->up_t = malloc((size_t)d * f * sizeof(float));
@@ -149,26 +155,6 @@ static sw_rc teal_transpose(sw_method_layer_t *L, sw_err_t *err) {
   return SW_OK;
 }
 
-static sw_rc calib_teal(sw_method_t *M, int l, const float *x, const float *a, int n, sw_err_t *err) {
-  sw_method_layer_t *L = &M->layers[l];
-  int f = L->w.d_ff;
-  size_t na = (size_t)n * L->w.d_model;
-  double lv[SW_TEAL_INPUTS]; /* per-input levels: uniform or greedy (models/sw_teal_alloc.h) */
-  float *gact = malloc((size_t)n * f * sizeof(float)), *u = malloc((size_t)n * f * sizeof(float));
-  sw_rc rc = gact && u ? SW_OK : sw_err_set(err, SW_ERR_NOMEM, "calibration: out of memory");
-  if (!rc) rc = layer_acts(gact, u, &L->w, x, n, err);
-  for (size_t k = 0; !rc && k < (size_t)n * f; k++) gact[k] *= u[k];
-  if (!rc) rc = sw_teal_alloc_levels(M, l, x, a, gact, n, lv, err);
-  for (int site = 0; !rc && site < SW_LLAMA_SITES; site++)
-    rc = sw_calib_teal(&L->teal_ta[site], a + (size_t)site * na, na, lv[SW_TEAL_IN_QKV + site], err);
-  if (!rc) rc = sw_calib_teal(&L->teal_tx, x, (size_t)n * L->w.d_model, lv[SW_TEAL_IN_FFN], err);
-  if (!rc) rc = sw_calib_teal(&L->teal_th, gact, (size_t)n * f, lv[SW_TEAL_IN_DOWN], err);
-  if (!rc) rc = teal_transpose(L, err);
-  free(gact);
-  free(u);
-  return rc;
-}
-
 static sw_rc method_workspaces(sw_method_t *M, const sw_method_layer_t *L, sw_err_t *err) {
   sw_rc rc = SW_OK;
   if (L->has_moe && !M->has_moe_work) {
@@ -179,6 +165,16 @@ static sw_rc method_workspaces(sw_method_t *M, const sw_method_layer_t *L, sw_er
     rc = sw_predictor_work_alloc(&M->pred_work, &L->pred, M->max_tok, err);
     M->has_pred_work = rc == SW_OK;
   }
+  return rc;
+}
+
+/* CHESS's selective attention sparsification (He et al. 2024): per layer, the s-quantile of |x| over the dense
+ * calibration inputs of q_proj (the normed block input) and of o_proj (the attention output). */
+static sw_rc calib_chess_attention(sw_method_layer_t *L, const sw_calib_data_t *cd, int l, double s, sw_err_t *err) {
+  size_t na = (size_t)cd->n_tok * cd->d_model;
+  const float *a = cd->a + (size_t)l * SW_LLAMA_SITES * na;
+  sw_rc rc = SW_OK;
+  for (int site = 0; !rc && site < SW_LLAMA_SITES; site++) rc = sw_calib_abs_quantile(&L->chess_ta[site], a + site * na, na, s, err);
   return rc;
 }
 
@@ -277,7 +273,7 @@ static sw_rc build_moe(sw_method_t *M, int l, const int32_t *assign_in, const fl
 static sw_rc label_threshold(double *thr, const sw_ffn_weights_t *w, const float *x, int n, double s, sw_err_t *err) {
   size_t k = (size_t)n * w->d_ff;
   float *g = malloc(k * sizeof *g), *u = malloc(k * sizeof *u);
-  sw_rc rc = g && u ? layer_acts(g, u, w, x, n, err) : sw_err_set(err, SW_ERR_NOMEM, "dejavu: out of memory");
+  sw_rc rc = g && u ? sw_calib_layer_acts(g, u, w, x, n, err) : sw_err_set(err, SW_ERR_NOMEM, "dejavu: out of memory");
   for (size_t i = 0; !rc && i < k; i++) g[i] *= u[i];
   float t = 0;
   if (!rc) rc = sw_calib_abs_quantile(&t, g, k, s, err);
@@ -300,6 +296,7 @@ static sw_rc build_pred(sw_method_t *M, int l, const float *x, int n, int epochs
   pc.seed = M->cfg.seed + 2000u + (uint64_t)l;
   sw_rc rc = sw_predictor_train(&L->pred, &L->w, x, n, &pc, NULL, err);
   if (rc) return rc;
+  L->pred_label_thr = (float)pc.label_thr;
   L->has_pred = 1;
   return method_workspaces(M, L, err);
 }
@@ -314,18 +311,19 @@ sw_rc sw_calib_method(sw_method_t *M, const sw_calib_data_t *cd, sw_err_t *err) 
     const float *x = cd->x + (size_t)l * cd->n_tok * cd->d_model;
     sw_rc rc;
     switch (M->cfg.kind) {
-      case SW_METHOD_TEAL:
-        rc = calib_teal(M, l, x, cd->a + (size_t)l * SW_LLAMA_SITES * cd->n_tok * cd->d_model, cd->n_tok, err);
-        break;
+      case SW_METHOD_TEAL: continue; /* sequential, below */
       case SW_METHOD_D2DMOE:
       case SW_METHOD_MOEFICATION:
       case SW_METHOD_LTE: rc = build_moe(M, l, NULL, x, cd->n_tok, 1, err); break;
       case SW_METHOD_DEJAVU: rc = build_pred(M, l, x, cd->n_tok, M->cfg.train_epochs, err); break;
-      default: rc = calib_policy(M, l, x, cd->n_tok, err); break;
+      default:
+        rc = calib_policy(M, l, x, cd->n_tok, err);
+        if (!rc && M->cfg.kind == SW_METHOD_CHESS && M->cfg.chess_attention) rc = calib_chess_attention(L, cd, l, M->cfg.level, err);
+        break;
     }
     if (rc) return sw_err_prefix(err, "calibrating %s layer %d", sw_method_name(M->cfg.kind), l);
   }
-  return SW_OK;
+  return M->cfg.kind == SW_METHOD_TEAL ? sw_calib_teal_sequential(M, cd, err) : SW_OK;
 }
 
 void sw_calib_key(char *key, size_t len, const sw_method_t *M, const char *model_sha, const char *span) {
@@ -348,6 +346,11 @@ void sw_calib_key(char *key, size_t len, const sw_method_t *M, const char *model
   snprintf(key + used, len > used ? len - used : 0, "|split=%s|router=%s|select=%s|lr=%.9g|batch=%zu|router_epochs=%zu|val=%.9g",
            sw_partition_name(c->moe_split), sw_moe_router_name(c->moe_router), sw_moe_select_name(c->moe_select),
            rc.train.lr, rc.train.batch, rc.train.epochs, rc.val_frac);
+  if (c->kind == SW_METHOD_CHESS && used < len) snprintf(key + used, len - used, "|chess_attention=%d", c->chess_attention);
+  if (c->kind == SW_METHOD_DEJAVU && used < len) snprintf(key + used, len - used, "|label_thr_saved");
+  used = strlen(key);
+  if (c->kind == SW_METHOD_TEAL && used < len) /* sequential (not v2's dense calibration) and the threshold rule */
+    snprintf(key + used, len - used, "|teal=sequential|teal_rule=%s", c->teal_signed_cdf ? "signed_cdf" : "abs_quantile");
 }
 
 static void cache_path(char *path, size_t len, const char *dir, const char *key) {
@@ -370,7 +373,8 @@ static float *moe_blob(const sw_method_layer_t *L, size_t *nf) {
 
 /* Per-layer floats and ints that describe the calibration (*owned: a buffer to free after writing). */
 static void layer_blobs(const sw_method_t *M, const sw_method_layer_t *L, const float **f, size_t *nf,
-                        float scalars[4], const int32_t **ints, size_t *ni, int32_t *assign_buf, float **owned) {
+                        float scalars[4], const int32_t **ints, size_t *ni, int32_t *assign_buf, float *chess_buf,
+                        float **owned) {
   *f = NULL, *nf = 0, *ints = NULL, *ni = 0;
   int d_ff = L->w.d_ff;
   switch (M->cfg.kind) {
@@ -381,7 +385,11 @@ static void layer_blobs(const sw_method_t *M, const sw_method_layer_t *L, const 
       scalars[0] = L->policy.threshold, scalars[1] = (float)L->policy.k;
       *f = scalars, *nf = 2;
       break;
-    case SW_METHOD_CHESS: *f = L->policy.chan_thr, *nf = (size_t)d_ff; break;
+    case SW_METHOD_CHESS: /* d_ff channel thresholds, then the q_proj and o_proj input thresholds */
+      memcpy(chess_buf, L->policy.chan_thr, (size_t)d_ff * sizeof(float));
+      chess_buf[d_ff] = L->chess_ta[0], chess_buf[d_ff + 1] = L->chess_ta[1];
+      *f = chess_buf, *nf = (size_t)d_ff + 2;
+      break;
     case SW_METHOD_TEAL:
       scalars[0] = L->teal_tx, scalars[1] = L->teal_th, scalars[2] = L->teal_ta[0], scalars[3] = L->teal_ta[1];
       *f = scalars, *nf = 4;
@@ -394,7 +402,9 @@ static void layer_blobs(const sw_method_t *M, const sw_method_layer_t *L, const 
       for (int i = 0; i < d_ff; i++) assign_buf[i] = L->moe.assign[i];
       *ints = assign_buf, *ni = (size_t)d_ff;
       break;
-    case SW_METHOD_DEJAVU: *f = L->pred.mlp.params, *nf = L->pred.mlp.n_params; break;
+    case SW_METHOD_DEJAVU: *f = L->pred.mlp.params, *nf = L->pred.mlp.n_params; /* then the label threshold */
+      scalars[0] = L->pred_label_thr, *ints = (const int32_t *)scalars, *ni = 1;
+      break;
     default: break;
   }
 }
@@ -414,13 +424,14 @@ sw_rc sw_calib_save(const sw_method_t *M, const char *dir, const char *key, sw_e
   fwrite(key, 1, klen, fp);
   fwrite(&nl, 4, 1, fp);
   int32_t *assign = malloc((size_t)M->model->cfg.d_ff * sizeof *assign);
-  for (int l = 0; assign && l < M->n_layer; l++) {
+  float *chess_buf = malloc(((size_t)M->model->cfg.d_ff + 2) * sizeof *chess_buf);
+  for (int l = 0; assign && chess_buf && l < M->n_layer; l++) {
     const float *f;
     const int32_t *ints;
     size_t nf, ni;
     float sc[4], *owned = NULL;
     if (M->layers[l].sparse)
-      layer_blobs(M, &M->layers[l], &f, &nf, sc, &ints, &ni, assign, &owned);
+      layer_blobs(M, &M->layers[l], &f, &nf, sc, &ints, &ni, assign, chess_buf, &owned);
     else
       f = NULL, ints = NULL, nf = ni = 0;
     uint64_t a = nf, b = ni;
@@ -430,8 +441,9 @@ sw_rc sw_calib_save(const sw_method_t *M, const char *dir, const char *key, sw_e
     if (ni) fwrite(ints, sizeof(int32_t), ni, fp);
     free(owned);
   }
+  int bad = ferror(fp) || !assign || !chess_buf;
   free(assign);
-  int bad = ferror(fp) || !assign;
+  free(chess_buf);
   if (fclose(fp) != 0 || bad || rename(tmp, path) != 0) {
     unlink(tmp);
     return sw_err_set(err, SW_ERR_IO, "calibration cache: cannot write %s", path);
@@ -475,7 +487,7 @@ static sw_rc restore_layer(sw_method_t *M, int l, const float *f, size_t nf, con
     case SW_METHOD_RANDOM:
     case SW_METHOD_CETT:
     case SW_METHOD_CHESS:
-      if (nf != (M->cfg.kind == SW_METHOD_CHESS ? (size_t)d_ff : 2))
+      if (nf != (M->cfg.kind == SW_METHOD_CHESS ? (size_t)d_ff + 2 : 2))
         return sw_err_set(err, SW_ERR_PARSE, "calibration cache: layer %d has %zu values", l, nf);
       rc = sw_policy_init(&L->policy, policy_of(M->cfg.kind), d_ff, M->cfg.seed + (uint64_t)l, err);
       if (rc) return rc;
@@ -483,6 +495,7 @@ static sw_rc restore_layer(sw_method_t *M, int l, const float *f, size_t nf, con
       L->policy.calibrated = 1;
       if (M->cfg.kind == SW_METHOD_CHESS) {
         memcpy(L->policy.chan_thr, f, (size_t)d_ff * sizeof(float));
+        L->chess_ta[0] = f[d_ff], L->chess_ta[1] = f[d_ff + 1];
       } else {
         L->policy.threshold = f[0];
         L->policy.k = (int)f[1];
@@ -499,7 +512,7 @@ static sw_rc restore_layer(sw_method_t *M, int l, const float *f, size_t nf, con
     case SW_METHOD_TEAL:
       if (nf != 4) return sw_err_set(err, SW_ERR_PARSE, "calibration cache: layer %d has %zu values", l, nf);
       L->teal_tx = f[0], L->teal_th = f[1], L->teal_ta[0] = f[2], L->teal_ta[1] = f[3];
-      return teal_transpose(L, err);
+      return sw_calib_teal_transpose(L, err);
     case SW_METHOD_D2DMOE:
     case SW_METHOD_MOEFICATION:
     case SW_METHOD_LTE:
@@ -514,6 +527,8 @@ static sw_rc restore_layer(sw_method_t *M, int l, const float *f, size_t nf, con
         return sw_err_set(err, SW_ERR_PARSE, "calibration cache: layer %d has %zu parameters, expected %zu", l, nf,
                           L->pred.mlp.n_params);
       memcpy(L->pred.mlp.params, f, nf * sizeof(float));
+      if (ni != 1) return sw_err_set(err, SW_ERR_PARSE, "calibration cache: layer %d has no label threshold", l);
+      memcpy(&L->pred_label_thr, ints, sizeof(float)); /* the label threshold's float bits, saved as the int blob */
       return SW_OK;
     default: return SW_OK;
   }

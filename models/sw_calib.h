@@ -23,6 +23,8 @@ typedef struct sw_calib_data {
   float   *x;          /* (n_layer, n_tok, d_model) FFN inputs (after ffn_norm) */
   float   *a;          /* (n_layer, SW_LLAMA_SITES, n_tok, d_model) attention projection inputs: the normed block
                           input (q/k/v) and the attention output (o_proj); n_head*head_dim == d_model */
+  int32_t *tokens;     /* (n_tok) the calibration tokens (owned copy), for sequential calibration */
+  int      window;     /* tokens per window (each window is an independent sequence) */
 } sw_calib_data_t;
 
 /* Runs the dense model (activation act) over tokens in windows of `window` and records every layer's FFN
@@ -31,7 +33,8 @@ sw_rc sw_calib_collect(sw_calib_data_t *cd, const sw_llama_t *m, sw_act_t act, f
                        size_t n_tokens, int window, sw_err_t *err);
 void  sw_calib_data_free(sw_calib_data_t *cd);
 
-/* Calibrates every sparsified layer of meth from cd (which must come from the same activation). */
+/* Calibrates every sparsified layer of meth from cd (which must come from the same activation).  TEAL is
+ * calibrated sequentially on cd's tokens (models/sw_calib_teal.c), every other method on cd's dense inputs. */
 sw_rc sw_calib_method(sw_method_t *meth, const sw_calib_data_t *cd, sw_err_t *err);
 
 /* The disk-cache key of a calibration: model hash, calibration span text and every method parameter. */

@@ -148,6 +148,7 @@ sw_rc sw_llama_config_read(sw_llama_config_t *c, const sw_gguf_t *g, sw_err_t *e
                       (long long)emb->ne[1]);
   c->vocab = (int)emb->ne[1];
   c->tied_output = sw_gguf_find_tensor(g, "output.weight") == NULL;
+  c->act = SW_ACT_SILU; /* every architecture accepted above has a SwiGLU FFN */
   return SW_OK;
 }
 
@@ -277,7 +278,7 @@ void sw_llama_weights_ready(sw_llama_t *m) {
     f->d_model = c->d_model;
     f->d_ff = c->d_ff;
     f->gated = 1;
-    f->act = SW_ACT_SILU;
+    f->act = c->act;
     f->dtype = SW_DTYPE_F32;
     f->gate = m->w.w_gate + per * (size_t)l;
     f->up = m->w.w_up + per * (size_t)l;
@@ -488,8 +489,14 @@ static void attention_block(const sw_llama_t *m, sw_llama_state_t *s, const sw_l
   if (hook && hook->attn_input) hook->attn_input(hook->ctx, l, SW_LLAMA_SITE_QKV, s->xb, n_tok, d);
   float *kc = s->k_cache + ((size_t)l * s->n_ctx + (size_t)s->pos) * kvd;
   float *vc = s->v_cache + ((size_t)l * s->n_ctx + (size_t)s->pos) * kvd;
-  int q_native = sw_llama_native_mat(m, s, SW_LF_ATTN_Q, l) != NULL;
-  project(m, s, SW_LF_ATTN_Q, l, s->q, s->xb, m->w.wq + (size_t)l * qd * d, n_tok, qd, d, 0.0f, 0);
+  const float *xq = s->xb; /* q_input: q reads its own copy (xb2 is free until the FFN) */
+  if (hook && hook->q_input) {
+    memcpy(s->xb2, s->xb, (size_t)n_tok * d * sizeof(float));
+    hook->q_input(hook->ctx, l, s->xb2, n_tok, d);
+    xq = s->xb2;
+  }
+  int q_native = xq == s->xb && sw_llama_native_mat(m, s, SW_LF_ATTN_Q, l) != NULL;
+  project(m, s, SW_LF_ATTN_Q, l, s->q, xq, m->w.wq + (size_t)l * qd * d, n_tok, qd, d, 0.0f, 0);
   project(m, s, SW_LF_ATTN_K, l, kc, s->xb, m->w.wk + (size_t)l * kvd * d, n_tok, kvd, d, 0.0f, q_native);
   project(m, s, SW_LF_ATTN_V, l, vc, s->xb, m->w.wv + (size_t)l * kvd * d, n_tok, kvd, d, 0.0f, q_native);
   for (int t = 0; t < n_tok; t++) {
@@ -516,6 +523,15 @@ static sw_rc ffn_block(const sw_llama_t *m, sw_llama_state_t *s, const sw_llama_
   return SW_OK;
 }
 
+sw_rc sw_llama_forward_layer(const sw_llama_t *m, sw_llama_state_t *s, const sw_llama_ffn_t *ffn, int l, int n_tok,
+                             sw_err_t *err) {
+  if (n_tok < 1 || n_tok > s->max_tok || s->pos + n_tok > s->n_ctx || l < 0 || l >= m->cfg.n_layer)
+    return sw_err_set(err, SW_ERR_RANGE, "model: layer %d, %d tokens at position %d exceed max_tok %d / n_ctx %d", l,
+                      n_tok, s->pos, s->max_tok, s->n_ctx);
+  attention_block(m, s, ffn, l, n_tok);
+  return ffn_block(m, s, ffn, l, n_tok, err);
+}
+
 sw_rc sw_llama_forward(const sw_llama_t *m, sw_llama_state_t *s, const sw_llama_ffn_t *ffn, const int32_t *tokens,
                        int n_tok, int logits_mode, sw_err_t *err) {
   const sw_llama_config_t *c = &m->cfg;
@@ -529,8 +545,7 @@ sw_rc sw_llama_forward(const sw_llama_t *m, sw_llama_state_t *s, const sw_llama_
     memcpy(s->x + (size_t)t * d, m->w.token_embd + (size_t)tokens[t] * d, (size_t)d * sizeof(float));
   }
   for (int l = 0; l < c->n_layer; l++) {
-    attention_block(m, s, ffn, l, n_tok);
-    sw_rc rc = ffn_block(m, s, ffn, l, n_tok, err);
+    sw_rc rc = sw_llama_forward_layer(m, s, ffn, l, n_tok, err);
     if (rc) return rc;
   }
   s->pos += n_tok;

@@ -39,6 +39,8 @@ typedef struct sw_llama_config {
   float rope_low_freq_factor;  /* {arch}.rope.scaling.low_freq_factor (llama3, default 1) */
   float rope_high_freq_factor; /* {arch}.rope.scaling.high_freq_factor (llama3, default 4) */
   int   rope_orig_ctx;         /* {arch}.rope.scaling.original_context_length (llama3, default 8192) */
+  sw_act_t act;      /* the FFN's activation, from the file's architecture (llama, mistral: SiLU, gated as
+                        SwiGLU): the dense reference every method is compared with */
 } sw_llama_config_t;
 
 /* RoPE scaling schemes: none; linear (every frequency divided by the factor, i.e. positions interpolated);
@@ -165,6 +167,9 @@ typedef struct sw_llama_ffn {
    * output entering o_proj; x is (n_tok, dim).  TEAL's input sparsity on attention uses it. */
   void (*attn_input)(void *ctx, int layer, int site, float *x, int n_tok, int dim);
   void *ctx;
+  /* Optional (NULL = none): may modify, in place, a copy of the normed block input that feeds q_proj only (k and
+   * v keep the input as attn_input left it); CHESS's attention sparsification uses it (models/sw_method.h). */
+  void (*q_input)(void *ctx, int layer, float *x, int n_tok, int dim);
 } sw_llama_ffn_t;
 
 enum { SW_LLAMA_SITE_QKV = 0, SW_LLAMA_SITE_O = 1, SW_LLAMA_SITES = 2 };
@@ -206,6 +211,12 @@ void  sw_llama_state_reset(sw_llama_state_t *s);
  * (s->logits row t).  SW_ERR_RANGE when the cache would overflow or a token id is out of range. */
 sw_rc sw_llama_forward(const sw_llama_t *m, sw_llama_state_t *s, const sw_llama_ffn_t *ffn, const int32_t *tokens,
                        int n_tok, int logits_mode, sw_err_t *err);
+
+/* Runs block l alone (attention and FFN, hooks as in sw_llama_forward) on the n_tok residual rows already in
+ * s->x at positions s->pos.., without advancing s->pos: layer-by-layer calibration (models/sw_calib_teal.c)
+ * runs every window through one block before the next.  SW_ERR_RANGE as sw_llama_forward. */
+sw_rc sw_llama_forward_layer(const sw_llama_t *m, sw_llama_state_t *s, const sw_llama_ffn_t *ffn, int l, int n_tok,
+                             sw_err_t *err);
 
 /* Dense FLOPs per token of the whole model at context length ctx (2 per multiply-add; attention scores
  * and weighted sums included; norms/softmax excluded) and of the FFNs only. */

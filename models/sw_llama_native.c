@@ -151,7 +151,7 @@ int sw_llama_native_ffn(const sw_llama_t *m, sw_llama_state_t *s, int l, float *
   sw_llama_native_project(s, gate, s->ffn_g, x, n_tok, 0);
   sw_qgemm(&s->qctx, s->ffn_u, s->xq, up, n_tok, 0); /* same quantised input as gate */
   size_t n = (size_t)n_tok * (size_t)m->cfg.d_ff;
-  sw_act_apply_gated(s->ffn_g, s->ffn_g, s->ffn_u, SW_ACT_SILU, 0.0f, n);
+  sw_act_apply_gated(s->ffn_g, s->ffn_g, s->ffn_u, m->cfg.act, 0.0f, n);
   sw_llama_native_project(s, down, out, s->ffn_g, n_tok, 0);
   return 1;
 }

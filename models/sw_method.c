@@ -75,13 +75,14 @@ void sw_method_router_cfg(sw_moe_router_cfg_t *rc, const sw_method_cfg_t *cfg, i
 void sw_method_cfg_defaults(sw_method_cfg_t *cfg, const sw_llama_config_t *mc) {
   memset(cfg, 0, sizeof *cfg);
   cfg->kind = SW_METHOD_DENSE;
-  cfg->act = SW_ACT_SILU;
+  cfg->act = mc->act; /* the model's own */
   for (int l = 0; l < mc->n_layer && l < SW_METHOD_MAX_LAYERS; l++) cfg->layers[l] = 1;
   cfg->n_expert = mc->d_ff % 32 == 0 ? mc->d_ff / 32 : 1;
   cfg->pred_rank = 64;
   cfg->train_epochs = 8;
   cfg->seed = 1;
   sw_method_moe_defaults(cfg);
+  cfg->chess_attention = 1; /* the paper's full CHESS */
 }
 
 sw_rc sw_method_parse_layers(sw_method_cfg_t *cfg, const char *spec, int n_layer, sw_err_t *err) {
@@ -132,6 +133,7 @@ sw_rc sw_method_init(sw_method_t *M, const sw_llama_t *m, const sw_method_cfg_t 
     M->layers[l].w.act_param = cfg->act_param;
     M->layers[l].teal_tx = M->layers[l].teal_th = -1.0f;
     M->layers[l].teal_ta[0] = M->layers[l].teal_ta[1] = -1.0f;
+    M->layers[l].chess_ta[0] = M->layers[l].chess_ta[1] = -1.0f;
   }
   sw_rc rc = sw_mask_alloc(&M->mask, c->d_ff, max_tok, err);
   if (!rc) rc = sw_mask_alloc(&M->emask, cfg->n_expert > 0 ? cfg->n_expert : 1, max_tok, err);
@@ -167,12 +169,20 @@ void sw_method_free(sw_method_t *M) {
 }
 
 void sw_method_reset_stats(sw_method_t *M) {
+  memset(M->tok_hist, 0, sizeof M->tok_hist);
   for (int l = 0; l < M->n_layer; l++) {
     sw_method_layer_t *L = &M->layers[l];
     memset(&L->stats, 0, sizeof L->stats);
     L->teal_sx_sum = L->teal_sh_sum = L->teal_sa_sum[0] = L->teal_sa_sum[1] = 0;
     L->teal_att_tokens = 0;
+    L->pred_tp = L->pred_true = L->pred_pos = L->pred_tok = 0;
   }
+}
+
+/* Counts one (token, layer) sparsity value (fraction skipped) in the per-token histogram. */
+static void hist_add(sw_method_t *M, double skipped) {
+  long b = lround(skipped * SW_METHOD_TOK_BINS);
+  M->tok_hist[b < 0 ? 0 : b > SW_METHOD_TOK_BINS ? SW_METHOD_TOK_BINS : b]++;
 }
 
 /* TEAL, one token at a time through the input-sparse kernels. */
@@ -188,9 +198,11 @@ static void teal_token(sw_method_t *M, sw_method_layer_t *L, float *out, const f
     if (fabsf(g[i]) > L->teal_th) M->idx[nh] = i, u[nh++] = g[i];
   sw_gemv_rows_axpy(out, w->down, (size_t)d, SW_DTYPE_F32, u, M->idx, nh, d, M->work.isa);
   st->flops += 2.0 * 2.0 * nx * f + f + 2.0 * nh * d;
+  st->weight_bytes = (2.0 * nx * f + (double)nh * d) * sizeof(float); /* the input rows read (one token) */
   st->neurons_executed += nh;
   L->teal_sx_sum += 1.0 - (double)nx / d;
   L->teal_sh_sum += 1.0 - (double)nh / f;
+  hist_add(M, 1.0 - (double)nh / f);
 }
 
 /* TEAL for a batch: mask x, dense acts, mask h, sgemm through the neuron-major down rows. */
@@ -222,9 +234,11 @@ static sw_rc teal_batch(sw_method_t *M, sw_method_layer_t *L, float *out, const 
     st->flops += 2.0 * nh * d;
     st->neurons_executed += nh;
     L->teal_sh_sum += 1.0 - (double)nh / f;
+    hist_add(M, 1.0 - (double)nh / f);
   }
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n_tok, d, f, 1.0f, h, f, (const float *)w->down, d, 0.0f,
               out, d);
+  st->weight_bytes = (double)sw_ffn_weights_bytes(w); /* masked inputs, dense sgemm: every row is read */
   return SW_OK;
 }
 
@@ -236,9 +250,37 @@ static sw_rc teal_forward(sw_method_t *M, sw_method_layer_t *L, float *out, cons
   st->calls = 1;
   st->neurons_total = (int64_t)n_tok * w->d_ff;
   st->flops_dense = sw_flops_ffn_dense(w->d_model, w->d_ff, 1, n_tok);
+  st->weight_bytes_dense = (double)sw_ffn_weights_bytes(w);
   if (n_tok > 1) return teal_batch(M, L, out, x, n_tok, st);
   teal_token(M, L, out, x, st);
   return SW_OK;
+}
+
+/* Scores layer L's predictor on this call's inputs against the true labels |h_i| > pred_label_thr. */
+static sw_rc predictor_score(sw_method_t *M, sw_method_layer_t *L, const float *x, int n_tok, int k, sw_err_t *err) {
+  size_t n = (size_t)n_tok * L->w.d_ff;
+  float *labels = malloc(n * sizeof *labels);
+  double rec = NAN, prec = NAN, pd = NAN, td = NAN;
+  sw_rc rc = labels ? sw_predictor_labels(labels, &L->w, x, n_tok, L->pred_label_thr, err)
+                    : sw_err_set(err, SW_ERR_NOMEM, "dejavu: out of memory for labels");
+  if (!rc) rc = sw_predictor_eval(&rec, &prec, &pd, &td, &L->pred, x, labels, n_tok, 0.5, k, err);
+  free(labels);
+  if (rc) return rc;
+  double total = (double)n, truly = td * total;
+  L->pred_tp += truly > 0 ? rec * truly : 0.0;
+  L->pred_true += truly, L->pred_pos += pd * total, L->pred_tok += n_tok;
+  (void)M;
+  return SW_OK;
+}
+
+void sw_method_predictor_quality(const sw_method_t *M, int l, double *recall, double *precision, double *pred_density,
+                                 double *true_density) {
+  const sw_method_layer_t *L = &M->layers[l];
+  double n = L->pred_tok * L->w.d_ff;
+  *recall = L->pred_true > 0 ? L->pred_tp / L->pred_true : NAN;
+  *precision = L->pred_pos > 0 ? L->pred_tp / L->pred_pos : NAN;
+  *pred_density = n > 0 ? L->pred_pos / n : NAN;
+  *true_density = n > 0 ? L->pred_true / n : NAN;
 }
 
 /* 1 when the calibrated layer would keep every neuron: run the dense kernel instead (bitwise dense). */
@@ -263,6 +305,23 @@ static int layer_keeps_all(const sw_method_t *M, const sw_method_layer_t *L) {
     case SW_METHOD_DEJAVU: return M->cfg.level <= 0.0;
     default: return 0;
   }
+}
+
+/* Per-token sparsity of the call just made, from the mask it left (TEAL records its own per token). */
+static void token_hist(sw_method_t *M, int n_tok) {
+  if (M->cfg.kind == SW_METHOD_TEAL) return;
+  const sw_mask_t *m = M->cfg.kind == SW_METHOD_D2DMOE || M->cfg.kind == SW_METHOD_MOEFICATION ? &M->emask : &M->mask;
+  for (int t = 0; t < n_tok && t < m->n_tok; t++) hist_add(M, 1.0 - (double)(m->off[t + 1] - m->off[t]) / m->n_units);
+}
+
+double sw_method_token_quantile(const sw_method_t *M, double q) {
+  int64_t n = 0, c = 0;
+  for (int b = 0; b <= SW_METHOD_TOK_BINS; b++) n += M->tok_hist[b];
+  if (n == 0) return NAN;
+  int64_t want = (int64_t)ceil(q * (double)n);
+  for (int b = 0; b <= SW_METHOD_TOK_BINS; b++)
+    if ((c += M->tok_hist[b]) >= (want > 0 ? want : 1)) return (double)b / SW_METHOD_TOK_BINS;
+  return 1.0;
 }
 
 static sw_rc method_forward(void *ctx, int l, float *out, const float *x, int n_tok, sw_err_t *err) {
@@ -292,6 +351,7 @@ static sw_rc method_forward(void *ctx, int l, float *out, const float *x, int n_
       }
       case SW_METHOD_DEJAVU: {
         int k = (int)llround((1.0 - M->cfg.level) * L->w.d_ff);
+        if (M->measure_predictor && (rc = predictor_score(M, L, x, n_tok, k < 1 ? 1 : k, err))) return rc;
         rc = sw_predictor_forward(out, &M->mask, x, &L->w, &L->pred, 0.5, k < 1 ? 1 : k, &st, &M->pred_work,
                                   &M->work, n_tok);
         break;
@@ -303,16 +363,13 @@ static sw_rc method_forward(void *ctx, int l, float *out, const float *x, int n_
   }
   if (rc) return sw_err_set(err, rc, "method %s: layer %d FFN kernel failed (%s)", sw_method_name(M->cfg.kind), l,
                             sw_err_text(rc));
+  if (!dense && !M->native) token_hist(M, n_tok);
   sw_ffn_stats_add(&L->stats, &st);
   return SW_OK;
 }
 
-/* TEAL on attention inputs: x̃ = x·1[|x| > t] in place (simulated: the projections stay dense). */
-static void method_attn_input(void *ctx, int l, int site, float *x, int n_tok, int dim) {
-  sw_method_t *M = ctx;
-  sw_method_layer_t *L = &M->layers[l];
-  if (M->cfg.kind != SW_METHOD_TEAL || !L->sparse || layer_keeps_all(M, L)) return;
-  float t = L->teal_ta[site];
+/* x̃ = x·1[|x| > t] in place for n_tok rows of dim, the zeroed fraction summed into L->teal_sa_sum[site]. */
+static void attn_threshold(sw_method_layer_t *L, int site, float t, float *x, int n_tok, int dim) {
   for (int tk = 0; tk < n_tok; tk++) {
     int zero = 0;
     float *v = x + (size_t)tk * dim;
@@ -323,8 +380,30 @@ static void method_attn_input(void *ctx, int l, int site, float *x, int n_tok, i
   if (site == SW_LLAMA_SITE_QKV) L->teal_att_tokens += n_tok;
 }
 
+static int chess_attn_on(const sw_method_t *M, const sw_method_layer_t *L) {
+  return M->cfg.kind == SW_METHOD_CHESS && M->cfg.chess_attention && L->sparse && M->cfg.level > 0.0;
+}
+
+/* TEAL on attention inputs (q/k/v shared input, o_proj input), CHESS w/ on the o_proj input (simulated: the
+ * projections stay dense). */
+static void method_attn_input(void *ctx, int l, int site, float *x, int n_tok, int dim) {
+  sw_method_t *M = ctx;
+  sw_method_layer_t *L = &M->layers[l];
+  if (chess_attn_on(M, L) && site == SW_LLAMA_SITE_O) attn_threshold(L, site, L->chess_ta[site], x, n_tok, dim);
+  if (M->cfg.kind != SW_METHOD_TEAL || !L->sparse || layer_keeps_all(M, L)) return;
+  attn_threshold(L, site, L->teal_ta[site], x, n_tok, dim);
+}
+
+/* CHESS w/: the q_proj input (its own copy; k and v keep the dense input). */
+static void method_q_input(void *ctx, int l, float *x, int n_tok, int dim) {
+  sw_method_t *M = ctx;
+  sw_method_layer_t *L = &M->layers[l];
+  if (chess_attn_on(M, L)) attn_threshold(L, SW_LLAMA_SITE_QKV, L->chess_ta[SW_LLAMA_SITE_QKV], x, n_tok, dim);
+}
+
 sw_llama_ffn_t sw_method_hook(sw_method_t *M) {
-  sw_llama_ffn_t h = {.forward = method_forward, .attn_input = method_attn_input, .ctx = M};
+  sw_llama_ffn_t h = {.forward = method_forward, .attn_input = method_attn_input, .ctx = M,
+                      .q_input = M->cfg.kind == SW_METHOD_CHESS && M->cfg.chess_attention ? method_q_input : NULL};
   return h;
 }
 
@@ -352,6 +431,33 @@ double sw_method_layer_sparsity(const sw_method_t *M, int l) {
   return 0.0;
 }
 
+/* TEAL's per-site zeroed fractions averaged over the sparsified layers (NAN for other methods). */
+static void teal_site_means(const sw_method_t *M, double mean[4]) {
+  int n = 0;
+  for (int i = 0; i < 4; i++) mean[i] = 0.0;
+  for (int l = 0; M->cfg.kind == SW_METHOD_TEAL && l < M->n_layer; l++) {
+    if (!M->layers[l].sparse || M->layers[l].stats.tokens == 0) continue;
+    double fr[4];
+    teal_fractions(&M->layers[l], fr);
+    for (int i = 0; i < 4; i++) mean[i] += fr[i];
+    n++;
+  }
+  for (int i = 0; i < 4; i++) mean[i] = n ? mean[i] / n : NAN;
+}
+
+/* CHESS w/: the q_proj and o_proj input zeroed fractions averaged over the sparsified layers (NAN otherwise). */
+static void chess_attn_means(const sw_method_t *M, double mean[SW_LLAMA_SITES]) {
+  int n = 0;
+  mean[0] = mean[1] = 0.0;
+  for (int l = 0; M->cfg.kind == SW_METHOD_CHESS && M->cfg.chess_attention && l < M->n_layer; l++) {
+    const sw_method_layer_t *L = &M->layers[l];
+    if (!L->sparse || L->teal_att_tokens == 0) continue;
+    for (int i = 0; i < SW_LLAMA_SITES; i++) mean[i] += L->teal_sa_sum[i] / (double)L->teal_att_tokens;
+    n++;
+  }
+  for (int i = 0; i < SW_LLAMA_SITES; i++) mean[i] = n ? mean[i] / n : NAN;
+}
+
 void sw_method_summary(const sw_method_t *M, sw_method_summary_t *sum) {
   memset(sum, 0, sizeof *sum);
   double sp = 0, sp_sparse = 0;
@@ -363,16 +469,24 @@ void sw_method_summary(const sw_method_t *M, sw_method_summary_t *sum) {
     sp += ls;
     if (M->layers[l].sparse) sp_sparse += ls, n_sparse++;
     sum->ffn_flops_per_tok += s->flops;
+    if (s->calls > 0) {
+      sum->ffn_weight_bytes_per_call += s->weight_bytes / (double)s->calls;
+      sum->ffn_weight_bytes_dense_per_call += s->weight_bytes_dense / (double)s->calls;
+    }
     sum->ffn_flops_dense_per_tok += s->flops_dense;
     sum->select_flops_per_tok += s->flops_select;
-    if (M->cfg.kind == SW_METHOD_TEAL && M->layers[l].sparse) {
+    int chess = M->cfg.kind == SW_METHOD_CHESS && M->cfg.chess_attention; /* site QKV feeds q only */
+    if ((M->cfg.kind == SW_METHOD_TEAL || chess) && M->layers[l].sparse) {
       const sw_llama_config_t *c = &M->model->cfg;
       double d = c->d_model, qd = (double)c->n_head * c->head_dim, kvd = (double)c->n_head_kv * c->head_dim, fr[4];
       teal_fractions(&M->layers[l], fr);
-      sum->attn_flops_saved_per_tok += (2.0 * d * (qd + 2 * kvd) * fr[0] + 2.0 * qd * d * fr[1]) * (double)s->tokens;
+      double qkv_out = chess ? qd : qd + 2 * kvd;
+      sum->attn_flops_saved_per_tok += (2.0 * d * qkv_out * fr[0] + 2.0 * qd * d * fr[1]) * (double)s->tokens;
     }
     if (l == 0) sum->tokens = s->tokens;
   }
+  teal_site_means(M, sum->teal_site_sparsity);
+  chess_attn_means(M, sum->chess_attn_sparsity);
   double tok = sum->tokens > 0 ? (double)sum->tokens : NAN;
   sum->sparsity = M->n_layer ? sp / M->n_layer : 0;
   sum->sparsity_sparse_layers = n_sparse ? sp_sparse / n_sparse : 0;

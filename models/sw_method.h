@@ -7,8 +7,10 @@
  * Per-layer counters accumulate (sw_ffn_stats_t); sparsity is reported as docs/methods.md §1 definition 1
  * (fraction of the d_ff intermediate neurons not computed) for every method except TEAL, whose number is
  * definition 3 (input sparsity of q, k, v, o, gate, up, down weighted by matrix size; TEAL greedyopt.py).
- * TEAL's attention-input sparsity is simulated (inputs zeroed, projections still dense): it changes quality
- * and the analytic FLOPs, not the measured time. */
+ * TEAL's and CHESS's attention-input sparsity is simulated (inputs zeroed, projections still dense): it changes
+ * quality and the analytic FLOPs, not the measured time.  CHESS with attention (He et al. 2024, selective
+ * attention sparsification) zeroes the q_proj input (a copy: k and v read the dense input, protecting the KV
+ * cache) and the o_proj input below per-layer thresholds quantile_s(|x|) from the dense calibration inputs. */
 #ifndef SW_METHOD_H
 #define SW_METHOD_H
 #include <stddef.h>
@@ -45,11 +47,12 @@ sw_rc       sw_method_parse(const char *name, sw_method_kind_t *kind, sw_err_t *
 int sw_method_sparsity_definition(sw_method_kind_t kind);
 
 #define SW_METHOD_MAX_LAYERS 1024
+#define SW_METHOD_TOK_BINS 1000
 
 typedef struct sw_method_cfg {
   sw_method_kind_t kind;
   double   level;       /* sparsity s in [0,1]; CETT: target CETT in [0,1); D2DMoE: τ in [0,1] */
-  sw_act_t act;         /* FFN activation (SW_ACT_SILU = the model's own) */
+  sw_act_t act;         /* FFN activation (default: the model file's, sw_llama_config_t.act) */
   float    act_param;   /* FATReLU threshold */
   uint8_t  layers[SW_METHOD_MAX_LAYERS]; /* 1 = sparsify this layer (others run dense) */
   int      n_expert;    /* MoE: experts per layer (d_ff must be divisible); default d_ff/32 */
@@ -68,6 +71,12 @@ typedef struct sw_method_cfg {
   sw_method_kind_t moe_defaults_for; /* the kind whose MoE defaults the fields hold (sw_method_moe_defaults);
                                         sw_method_init fills a MoE kind's defaults when it differs */
   int      teal_greedy; /* TEAL: 1 = greedy block-wise allocation (models/sw_teal_alloc.h), 0 = uniform */
+  int      chess_attention; /* CHESS: 1 also thresholds the q_proj and o_proj inputs per layer ("CHESS w/"),
+                               0 the FFN channels only ("CHESS w/o"); k_proj/v_proj inputs always stay dense */
+  int      teal_signed_cdf; /* TEAL threshold rule: 0 the s-quantile of |x| (P(|x| <= t) = s, the paper's aim),
+                               1 F⁻¹(0.5 + s/2) of the signed distribution (TEAL's code; assumes symmetry) */
+
+/* Defaults for a model: dense, SiLU, all layers, n_expert d_ff/32, rank 64, 8 epochs, seed 1, CHESS with attention. */
 } sw_method_cfg_t;
 
 /* 1 for the MoE methods (experts + router). */
@@ -91,6 +100,8 @@ typedef struct sw_method_layer {
   sw_policy_t      policy;  /* TOPK/CATS/CHESS/CETT/RANDOM */
   float            teal_tx, teal_th; /* TEAL thresholds on |x| (gate/up input) and |h| (down input); < 0 keeps all */
   float            teal_ta[SW_LLAMA_SITES]; /* TEAL thresholds on the q/k/v input and the o_proj input */
+  float            chess_ta[SW_LLAMA_SITES]; /* CHESS attention: per-layer quantile_s(|x|) of the q_proj input (site
+                                                QKV, applied to q's own copy) and of the o_proj input; < 0 keeps all */
   int              has_moe;
   sw_moe_t         moe;     /* D2DMOE/MOEFICATION */
   sw_moe_router_t  router;
@@ -98,11 +109,16 @@ typedef struct sw_method_layer {
   double           rq_recall, rq_precision, rq_density, rq_mass_captured, rq_best_epoch;
   int              has_pred;
   sw_predictor_t   pred;    /* DEJAVU */
+  float            pred_label_thr; /* DEJAVU: a neuron is truly active iff |h_i| > this (its calibration label) */
+  double           pred_tp, pred_true, pred_pos, pred_tok; /* DEJAVU quality (sw_method_t.measure_predictor):
+                                                               true positives, truly active and predicted active
+                                                               neurons, tokens, summed over calls */
   float           *gate_t, *up_t; /* TEAL: (d_model, d_ff) transposed gate/up, input-channel-major (owned) */
   sw_ffn_stats_t   stats;   /* accumulated over calls */
   double           teal_sx_sum, teal_sh_sum; /* TEAL: Σ over tokens of the zeroed fraction of x and of h */
-  double           teal_sa_sum[SW_LLAMA_SITES]; /* TEAL: Σ over tokens of the zeroed fraction at each attention site */
-  int64_t          teal_att_tokens;          /* TEAL: tokens seen by the attention hook */
+  double           teal_sa_sum[SW_LLAMA_SITES]; /* TEAL/CHESS: Σ over tokens of the zeroed fraction at each attention
+                                                   site (CHESS: site QKV is q_proj's input only) */
+  int64_t          teal_att_tokens;          /* TEAL/CHESS: tokens seen by the attention hook */
 } sw_method_layer_t;
 
 typedef struct sw_method {
@@ -121,6 +137,10 @@ typedef struct sw_method {
   float             *scratch; /* TEAL: (max_tok, 2*d_ff + d_model) */
   int32_t           *idx;     /* TEAL: (max(d_model, d_ff)) */
   uint64_t           nonce;   /* advances every call (random policy) */
+  int64_t            tok_hist[SW_METHOD_TOK_BINS + 1]; /* per (token, sparsified layer) sparsity, bins of 1/1000:
+                                                          neurons (experts for MoE, down inputs for TEAL) skipped */
+  int                measure_predictor; /* 1: every DEJAVU call also scores its predictor against the true labels
+                                           of its inputs (the dense FFN; costs a dense FFN per call) */
   int                native;  /* 1 after sw_method_native (models/sw_method_native.h) */
   sw_isa_t           native_isa;
   sw_q8a_t          *xq;      /* native: (max_tok, d_ff/32 + 1) quantised activation blocks */
@@ -140,13 +160,28 @@ typedef struct sw_method_summary {
   double sparsity;          /* model-wide, over sparsified and dense layers, in the method's definition */
   double sparsity_sparse_layers; /* mean over the layers the method sparsifies */
   double ffn_flops_per_tok; /* executed FFN FLOPs per token incl. selection/router/predictor */
-  double attn_flops_saved_per_tok; /* TEAL: attention projection FLOPs per token made unnecessary by zero inputs */
+  double attn_flops_saved_per_tok; /* TEAL, CHESS w/: attention projection FLOPs per token made unnecessary by zero
+                                      inputs */
+  double chess_attn_sparsity[SW_LLAMA_SITES]; /* CHESS w/: zeroed fraction of the q_proj and o_proj inputs, mean over
+                                                 the sparsified layers (NAN otherwise) */
   double ffn_flops_dense_per_tok;
   double select_flops_per_tok;
+  double ffn_weight_bytes_per_call;       /* FFN weight bytes read per call (a row once per call, kernels/sw_ffn.h),
+                                             mean over calls, summed over the layers: one forward call's FFN bytes */
+  double ffn_weight_bytes_dense_per_call; /* the same for the dense FFN */
   int64_t tokens;           /* tokens seen per layer */
+  double teal_site_sparsity[4]; /* TEAL: zeroed fraction of the q/k/v input, o_proj input, gate/up input and down
+                                   input, mean over the sparsified layers (NAN for other methods) */
 } sw_method_summary_t;
 
 void sw_method_summary(const sw_method_t *meth, sw_method_summary_t *sum);
+/* Deja Vu: layer l's predictor on the tokens seen while measure_predictor was on, since the last reset: recall
+ * TP/(TP+FN), precision TP/(TP+FP), predicted and true density (fractions of d_ff).  NAN without data. */
+void sw_method_predictor_quality(const sw_method_t *meth, int l, double *recall, double *precision, double *pred_density,
+                                 double *true_density);
+/* The q-quantile (0..1) of the per-(token, sparsified layer) sparsity since the last reset, to 1/SW_METHOD_TOK_BINS;
+ * NAN when no sparsified call was seen (dense, or weights: native). */
+double sw_method_token_quantile(const sw_method_t *meth, double q);
 /* Sparsity of layer l since the last reset (definition as above). */
 double sw_method_layer_sparsity(const sw_method_t *meth, int l);
 

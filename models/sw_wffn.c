@@ -83,6 +83,6 @@ static sw_rc wffn_forward(void *ctx, int layer, float *out, const float *x, int 
 }
 
 sw_llama_ffn_t sw_wffn_hook(sw_wffn_t *f) {
-  sw_llama_ffn_t h = {wffn_forward, NULL, f};
+  sw_llama_ffn_t h = {wffn_forward, NULL, f, NULL};
   return h;
 }

@@ -15,10 +15,10 @@ file(MAKE_DIRECTORY ${SW_MODEL_REF_DIR})
 add_test(NAME model_reference_fixtures
   COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/reference/gen_model_ref.py ${SW_MODEL_FILE} ${SW_MODEL_REF_DIR})
 set_tests_properties(model_reference_fixtures PROPERTIES TIMEOUT 300 LABELS unit FIXTURES_SETUP model_ref)
-sw_unit_test(model ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_model.c LIBS sw_models TIMEOUT 120)
+sw_unit_test(model ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_model.c LIBS sw_models TIMEOUT 240)
 set_tests_properties(model PROPERTIES FIXTURES_REQUIRED model_ref
   ENVIRONMENT "SW_MODEL_REF_DIR=${SW_MODEL_REF_DIR};SW_MODEL_PATH=${SW_MODEL_FILE};SW_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
-sw_unit_test(model_trial ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_model_trial.c LIBS sw_workers TIMEOUT 300)
+sw_unit_test(model_trial ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_model_trial.c LIBS sw_workers TIMEOUT 600)
 get_filename_component(SW_CACHE_BASE ${SW_MODEL_FILE} DIRECTORY)
 get_filename_component(SW_CACHE_BASE ${SW_CACHE_BASE} DIRECTORY)
 set_tests_properties(model_trial PROPERTIES ENVIRONMENT

@@ -18,7 +18,10 @@
  *   seed (1), warmup (2), repetitions (7), threads (1)
  *   cache ("cold")                  "cold": every call uses the next of several weight copies spanning
  *                                   cold_mib (256) MiB; "warm": one copy
- *   error_tokens (4)                tokens checked against the float64 dense reference */
+ *   error_tokens (4)                tokens checked against the float64 dense reference
+ *   act_param (0)                   FATReLU's threshold (activation fatrelu only; 0 makes it ReLU)
+ *   teal_threshold ("abs_quantile") teal: abs_quantile (s-quantile of |x|) | signed_cdf (F⁻¹(0.5 + s/2), TEAL's
+ *                                   code); t_h is read from the h of the sparsified x̃ (kernels/sw_teal.h) */
 
 /* Metrics: speedup (median of per-pair dense/sparse ratios), time_dense, time_method (s, medians), ideal_speedup,
  * sparsity_target, achieved_sparsity (neurons, mean) and sparsity_token_p10/_p50/_p90, flops, flops_dense,
@@ -52,8 +55,8 @@
 
 typedef struct ft_cfg {
   int64_t     d_model, d_ff, gated, batch, seed, warmup, reps, threads, n_calib, cold_mib, error_tokens;
-  double      sparsity, tau;
-  const char *activation, *dtype, *method, *timing, *cache, *kernel_isa;
+  double      sparsity, tau, act_param;
+  const char *activation, *dtype, *method, *timing, *cache, *kernel_isa, *teal_threshold;
   sw_act_t    act;
   sw_isa_t    isa; /* requested SIMD variant (AUTO: SPARSWEEP_KERNEL_ISA or the best) */
 } ft_cfg_t;
@@ -67,7 +70,7 @@ static const sw_keybind_t ft_keys[] = {
     FT_KEY("error_tokens", error_tokens), FT_KEY("repetitions", reps), FT_KEY("sparsity", sparsity),
     FT_KEY("tau", tau),           FT_KEY("activation", activation), FT_KEY("dtype", dtype),
     FT_KEY("method", method),     FT_KEY("timing", timing),       FT_KEY("cache", cache),
-    FT_KEY("kernel_isa", kernel_isa),
+    FT_KEY("kernel_isa", kernel_isa), FT_KEY("act_param", act_param), FT_KEY("teal_threshold", teal_threshold),
 };
 #undef FT_KEY
 
@@ -80,6 +83,9 @@ static sw_rc ft_parse(ft_cfg_t *c, const sw_json_t *j, sw_err_t *err) {
   int gated_name = 0;
   if ((rc = sw_act_parse(c->activation, &c->act, &gated_name, err)) != SW_OK) return rc;
   if (gated_name) c->gated = 1;
+  if (!(c->act_param >= 0.0 && c->act_param <= 1e6) || (c->act_param != 0.0 && c->act != SW_ACT_FATRELU))
+    return sw_err_set(err, SW_ERR_RANGE, "ffn: act_param %g: the FATReLU threshold, >= 0, only with activation "
+                      "fatrelu", c->act_param);
   return SW_OK;
 }
 
@@ -102,8 +108,8 @@ static sw_rc ft_weights_get(ft_weights_t **out, sw_trial_cache_t *cache, const f
   int        n = strcmp(c->cache, "warm") == 0 ? 1 : (int)ceil((double)c->cold_mib * 1048576.0 / one);
   if (n < 1) n = 1;
   char key[200];
-  snprintf(key, sizeof key, "ffn_weights:%lld:%lld:%lld:%d:%g:%s:%lld:%d", (long long)c->d_model,
-           (long long)c->d_ff, (long long)c->gated, (int)c->act, 0.0, c->dtype, (long long)c->seed, n);
+  snprintf(key, sizeof key, "ffn_weights:%lld:%lld:%lld:%d:%.9g:%s:%lld:%d", (long long)c->d_model,
+           (long long)c->d_ff, (long long)c->gated, (int)c->act, c->act_param, c->dtype, (long long)c->seed, n);
   ft_weights_t *fw = cache ? sw_trial_cache_get(cache, key) : NULL;
   if (fw) {
     *out = fw;
@@ -116,7 +122,8 @@ static sw_rc ft_weights_get(ft_weights_t **out, sw_trial_cache_t *cache, const f
     return sw_err_set(err, SW_ERR_NOMEM, "ffn: out of memory for weight copies");
   }
   for (int k = 0; k < n; k++) {
-    sw_rc rc = sw_ffn_weights_alloc(&fw->w[k], (int)c->d_model, (int)c->d_ff, (int)c->gated, c->act, 0.0f, dt, err);
+    sw_rc rc = sw_ffn_weights_alloc(&fw->w[k], (int)c->d_model, (int)c->d_ff, (int)c->gated, c->act,
+                                    (float)c->act_param, dt, err);
     if (rc != SW_OK) {
       ft_weights_destroy(fw);
       return rc;
@@ -212,10 +219,9 @@ static sw_rc ft_setup_teal(ft_state_t *s, sw_err_t *err) {
     sw_rc rc = sw_teal_weights_init(&s->tw[k], &s->fw->w[k], err);
     if (rc != SW_OK) return rc;
   }
-  /* h of the calibration tokens into s->u (u is not needed separately) */
-  sw_rc rc = sw_ffn_dense_acts(s->gact, NULL, s->u, s->xc, &s->fw->w[0], &s->work, (int)c->n_calib);
-  if (rc != SW_OK) return sw_err_set(err, rc, "ffn: dense activations for calibration failed");
-  return sw_teal_calibrate(&s->tp, s->xc, s->u, (int)c->n_calib, (int)c->d_model, (int)c->d_ff, c->sparsity, err);
+  /* t_h on the h computed from the sparsified x̃ (sequential, kernels/sw_teal.h) */
+  return sw_teal_calibrate(&s->tp, &s->fw->w[0], s->xc, (int)c->n_calib, c->sparsity,
+                           strcmp(c->teal_threshold, "signed_cdf") == 0, err);
 }
 
 static double ft_call(ft_state_t *s, int sparse, sw_ffn_stats_t *st, sw_rc *rc) {

@@ -17,7 +17,9 @@
  *   classifier; lte: lte), selection (d2dmoe: dynk_max | dynk_cum | topk; moefication: topk | dynk_max |
  *   dynk_cum; lte: score), router_epochs / router_lr / router_batch (0 = the paper's: moefication 30 / 1e-2 /
  *   512, others 10 / 1e-3 / 64), router_val_split (0.1), eta (lte: efficiency-loss weight, 0.5, in [0, 100])
- *   activation ("silu")            silu (the model's own) | relu | relu2 | fatrelu: a change of the model
+ *   activation ("model")           model: the file's own (SiLU for the llama family, recorded as activation_model);
+ *                                  silu | relu | relu2 | fatrelu replace it: a change of the model (model_changed),
+ *                                  compared with the unchanged file's dense model (dense_reference_activation)
  *   act_param (0)                  FATReLU threshold
  *   layers ("all")                 "all" or a list "0,2,5-9"; other layers run dense
  *   calib_tokens (1024), eval_tokens (2048), window (128)
@@ -33,6 +35,13 @@
  *   teal_alloc ("uniform")         TEAL: uniform | greedy (TEAL's block-wise allocation, models/sw_teal_alloc.h)
  *   task, task_items, task_offset, task_bytes, task_choices, task_context_bytes, task_seed, task_ctx: a
  *                                  multiple-choice evaluation (workers/sw_trial_task.h; metrics task_*)
+ *   teal_threshold ("abs_quantile") TEAL's rule: abs_quantile (the s-quantile of |x|) | signed_cdf (F⁻¹(0.5 + s/2),
+ *                                  TEAL's code); thresholds are calibrated sequentially (models/sw_calib_teal.c)
+ *   chess_attention (1)            chess: 1 also thresholds the q_proj and o_proj inputs per layer (the paper's
+ *                                  "CHESS w/"), 0 the FFN channels only ("CHESS w/o")
+ *   cache ("cold")                 cold: the caches are flushed (workers/sw_flush.h) before the prefill and before every
+ *                                  timed decode step; warm: no flush, refused when the weights a decode step reads
+ *                                  exceed the last-level cache (or its size is unknown): that label would be false
  *   ref_mb (2048)                  the dense reference distributions are kept in memory up to this size; beyond
  *                                  it every trial runs each window dense then with the method (paired mode)
  * Metrics: ppl, ppl_se, nll, nll_se, bits_per_byte, kl, kl_se (KL(dense ‖ method), nat/token), top1_agree,
@@ -83,6 +92,7 @@
 #include "kernels/sw_isa.h"
 #include "models/sw_wffn.h"
 #include "workers/sw_counters.h"
+#include "workers/sw_flush.h"
 #include "workers/sw_slot.h"
 #include "workers/sw_trial.h"
 #include "workers/sw_trial_prune.h"
@@ -94,7 +104,7 @@
 #define TM_MAX_DECODE 256
 
 typedef struct tm_cfg {
-  const char *model, *text, *method, *activation, *layers, *kernel_isa, *weights, *teal_alloc;
+  const char *model, *text, *method, *activation, *layers, *kernel_isa, *weights, *teal_alloc, *teal_threshold, *cache;
   const char *router, *clustering, *selection; /* MoE methods; NULL = the method's default */
   double      router_lr, router_val_split, eta;
   int64_t     router_epochs, router_batch;
@@ -102,7 +112,7 @@ typedef struct tm_cfg {
   sw_llama_weights_kind_t weights_kind;
   double      sparsity, tau, act_param;
   int64_t     calib_tokens, eval_tokens, window, calib_offset, eval_offset;
-  int64_t     experts, rank, epochs, seed, prompt_tokens, decode_tokens, reps, warmup, threads, ref_mb;
+  int64_t     experts, rank, epochs, seed, prompt_tokens, decode_tokens, reps, warmup, threads, ref_mb, chess_attention;
   char        model_path[2048], text_path[2048], cache_dir[1024];
 } tm_cfg_t;
 
@@ -140,7 +150,8 @@ static const sw_keybind_t tm_keys[] = {
     TM_KEY(experts),      TM_KEY(rank),          TM_KEY(epochs),       TM_KEY(seed),          TM_KEY(prompt_tokens),
     TM_KEY(decode_tokens), TM_KEY(warmup),       TM_KEY(threads),      TM_KEY(ref_mb),
     TM_KEY(router),       TM_KEY(clustering),    TM_KEY(selection),    TM_KEY(router_lr),     TM_KEY(router_val_split),
-    TM_KEY(eta),          TM_KEY(router_epochs), TM_KEY(router_batch),  TM_KEY(teal_alloc),
+    TM_KEY(eta),          TM_KEY(router_epochs), TM_KEY(router_batch),  TM_KEY(teal_alloc),    TM_KEY(teal_threshold),
+    TM_KEY(chess_attention), TM_KEY(cache),
     {"repetitions", offsetof(tm_cfg_t, reps)},
 };
 #undef TM_KEY
@@ -153,6 +164,8 @@ static sw_rc tm_parse(tm_cfg_t *c, const sw_json_t *j, sw_err_t *err) {
   if (!rc && (rc = sw_isa_parse(c->kernel_isa, &c->isa, err))) sw_err_prefix(err, "model: kernel_isa");
   if (!rc) rc = sw_llama_weights_parse(c->weights, &c->weights_kind, err);
   if (rc) return rc;
+  if (strcmp(c->cache, "cold") != 0 && strcmp(c->cache, "warm") != 0)
+    return sw_err_set(err, SW_ERR_INVALID, "model: cache '%s' (cold, warm)", c->cache);
   if (c->window < 2 || c->window > 4096 || c->calib_tokens < c->window || c->eval_tokens < c->window ||
       c->calib_tokens > (1 << 20) || c->eval_tokens > (1 << 20))
     return sw_err_set(err, SW_ERR_RANGE, "model: window %lld, calib_tokens %lld, eval_tokens %lld out of range "
@@ -333,8 +346,14 @@ static void data_key(char *key, size_t len, const tm_cfg_t *c, const tm_model_t 
            (long long)c->eval_offset, (long long)c->ref_mb, sw_llama_weights_name(c->weights_kind));
 }
 
-static sw_rc parse_act(const tm_cfg_t *c, sw_act_t *act, sw_err_t *err) {
+/* The run's activation: "model" (the default) is the file's own (sw_llama_config_t.act); any other name replaces
+ * it, which changes the model (model_changed) while the dense reference stays the file's model. */
+static sw_rc parse_act(const tm_cfg_t *c, const sw_llama_t *m, sw_act_t *act, sw_err_t *err) {
   int gated = 0;
+  if (strcmp(c->activation, "model") == 0) {
+    *act = m->cfg.act;
+    return SW_OK;
+  }
   sw_rc rc = sw_act_parse(c->activation, act, &gated, err);
   if (!rc && gated) rc = sw_err_set(err, SW_ERR_INVALID, "model: activation '%s': give the plain name (silu, relu, "
                                     "relu2, fatrelu); the FFN stays gated", c->activation);
@@ -367,7 +386,7 @@ static sw_rc tm_prepare(sw_trial_cache_t *cache, const tm_cfg_t *c, tm_model_t *
     if ((rc = sw_trial_cache_put(cache, key, d, tm_data_destroy))) return sw_err_set(err, rc, "model: cache full");
   }
   sw_act_t act;
-  if ((rc = parse_act(c, &act, err))) return rc;
+  if ((rc = parse_act(c, &m->model, &act, err))) return rc;
   size_t kl = strlen(key);
   snprintf(key + kl, sizeof key - kl, ":calibx:%s:%.9g", sw_act_name(act), c->act_param);
   sw_calib_data_t *x = sw_trial_cache_get(cache, key);
@@ -455,7 +474,7 @@ static sw_rc moe_cfg(sw_method_cfg_t *mc, const tm_cfg_t *c, sw_err_t *err) {
 static sw_rc method_cfg(sw_method_cfg_t *mc, const tm_cfg_t *c, const sw_llama_t *m, sw_err_t *err) {
   sw_method_cfg_defaults(mc, &m->cfg);
   sw_rc rc = sw_method_parse(c->method, &mc->kind, err);
-  if (!rc) rc = parse_act(c, &mc->act, err);
+  if (!rc) rc = parse_act(c, m, &mc->act, err);
   if (!rc) rc = sw_method_parse_layers(mc, c->layers, m->cfg.n_layer, err);
   if (rc) return rc;
   if ((rc = sw_teal_alloc_parse(c->teal_alloc, &mc->teal_greedy, err))) return rc;
@@ -474,6 +493,12 @@ static sw_rc method_cfg(sw_method_cfg_t *mc, const tm_cfg_t *c, const sw_llama_t
   mc->pred_rank = (int)c->rank;
   mc->train_epochs = (int)c->epochs;
   mc->seed = (uint64_t)c->seed;
+  mc->teal_signed_cdf = strcmp(c->teal_threshold, "signed_cdf") == 0;
+  mc->chess_attention = c->chess_attention != 0;
+  if (c->chess_attention != 0 && c->chess_attention != 1)
+    return sw_err_set(err, SW_ERR_RANGE, "model: chess_attention %lld (0 or 1)", (long long)c->chess_attention);
+  if (!mc->teal_signed_cdf && strcmp(c->teal_threshold, "abs_quantile") != 0)
+    return sw_err_set(err, SW_ERR_INVALID, "model: teal_threshold '%s' (abs_quantile, signed_cdf)", c->teal_threshold);
   return SW_OK;
 }
 
@@ -527,6 +552,20 @@ static void put_sparsity(sw_trial_out_t *out, const sw_method_t *M, const sw_lla
   sw_trial_out_metric(out, "achieved_sparsity", s.sparsity_sparse_layers, "fraction"); /* over sparsified layers */
   sw_trial_out_metric(out, "sparsity_model_wide", s.sparsity, "fraction");               /* over all layers */
   sw_trial_out_metric(out, "sparsity_definition", sw_method_sparsity_definition(M->cfg.kind), "definition");
+  /* per (token, sparsified layer): neurons skipped (MoE: experts, TEAL: down inputs), quantiles to 0.001 */
+  sw_trial_out_metric(out, "sparsity_token_p10", sw_method_token_quantile(M, 0.1), "fraction");
+  sw_trial_out_metric(out, "sparsity_token_p50", sw_method_token_quantile(M, 0.5), "fraction");
+  sw_trial_out_metric(out, "sparsity_token_p90", sw_method_token_quantile(M, 0.9), "fraction");
+  static const char *const teal_sites[4] = {"teal_sparsity_qkv_in", "teal_sparsity_o_in", "teal_sparsity_ffn_in",
+                                             "teal_sparsity_down_in"};
+  for (int i = 0; i < 4 && M->cfg.kind == SW_METHOD_TEAL; i++)
+    sw_trial_out_metric(out, teal_sites[i], s.teal_site_sparsity[i], "fraction");
+  if (M->cfg.kind == SW_METHOD_TEAL) sw_trial_out_metric(out, "teal_threshold_signed_cdf", M->cfg.teal_signed_cdf, "bool");
+  if (M->cfg.kind == SW_METHOD_CHESS) {
+    sw_trial_out_metric(out, "chess_attention", M->cfg.chess_attention, "bool");
+    sw_trial_out_metric(out, "chess_sparsity_q_in", M->cfg.chess_attention ? s.chess_attn_sparsity[0] : 0.0, "fraction");
+    sw_trial_out_metric(out, "chess_sparsity_o_in", M->cfg.chess_attention ? s.chess_attn_sparsity[1] : 0.0, "fraction");
+  }
   for (int l = 0; l < M->n_layer; l++) {
     char name[64];
     snprintf(name, sizeof name, "sparsity_layer_%02d", l);
@@ -538,6 +577,8 @@ static void put_sparsity(sw_trial_out_t *out, const sw_method_t *M, const sw_lla
   sw_trial_out_metric(out, "ffn_flops_per_token", s.ffn_flops_per_tok, "flop");
   sw_trial_out_metric(out, "ffn_flops_dense_per_token", s.ffn_flops_dense_per_tok, "flop");
   sw_trial_out_metric(out, "ffn_select_flops_per_token", s.select_flops_per_tok, "flop");
+  sw_trial_out_metric(out, "ffn_weight_bytes_per_call", s.ffn_weight_bytes_per_call, "byte");
+  sw_trial_out_metric(out, "ffn_weight_bytes_dense_per_call", s.ffn_weight_bytes_dense_per_call, "byte");
   sw_trial_out_metric(out, "ffn_flops_saved", 1.0 - s.ffn_flops_per_tok / s.ffn_flops_dense_per_tok, "fraction");
   double model = other - s.attn_flops_saved_per_tok + s.ffn_flops_per_tok;
   sw_trial_out_metric(out, "attn_flops_saved_per_token", s.attn_flops_saved_per_tok, "flop");
@@ -555,6 +596,8 @@ typedef struct tm_counted_ffn {
   sw_ffn_work_t    *work;   /* dense series scratch */
   sw_llama_state_t *state;  /* dense series: a state on native weights runs the native dense FFN */
   sw_sde_t         *sde;
+  double            decode_bytes;  /* FFN weight bytes of the single-token (decode) calls */
+  int64_t           decode_calls;
 } tm_counted_ffn_t;
 
 /* after - before, field by field (the counts of the calls in between). */
@@ -602,6 +645,7 @@ static sw_rc tm_counted_forward(void *ctx, int l, float *out, const float *x, in
     rc = sw_ffn_dense_forward(out, x, &h->model->w.ffn[l], &st, h->work, n_tok);
   }
   if (!rc && h->sde) sw_sde_account(h->sde, &st);
+  if (!rc && n_tok == 1) h->decode_bytes += st.weight_bytes, h->decode_calls++;
   return rc;
 }
 
@@ -611,8 +655,15 @@ static void tm_counted_attn_input(void *ctx, int l, int site, float *x, int n_to
   inner.attn_input(inner.ctx, l, site, x, n_tok, dim);
 }
 
+static void tm_counted_q_input(void *ctx, int l, float *x, int n_tok, int dim) {
+  tm_counted_ffn_t *h = ctx;
+  sw_llama_ffn_t    inner = sw_method_hook(h->method);
+  if (inner.q_input) inner.q_input(inner.ctx, l, x, n_tok, dim);
+}
+
 static sw_llama_ffn_t tm_counted_hook(tm_counted_ffn_t *h) {
-  sw_llama_ffn_t hook = {.forward = tm_counted_forward, .attn_input = h->method ? tm_counted_attn_input : NULL, .ctx = h};
+  sw_llama_ffn_t hook = {.forward = tm_counted_forward, .attn_input = h->method ? tm_counted_attn_input : NULL, .ctx = h,
+                         .q_input = h->method ? tm_counted_q_input : NULL};
   return hook;
 }
 
@@ -625,16 +676,40 @@ static void put_native_dense(sw_trial_out_t *out, const tm_cfg_t *c, const tm_da
   sw_trial_out_metric(out, "top1_native_dense", d->native_dense.top1_agree, "fraction");
 }
 
-/* One timed sequence: prefill np tokens, then nd single-token decode steps counted by cnt (may be NULL). */
+/* Bytes of weights one decode step reads: the f32 weight block, or the file's blocks plus the f32 rest. */
+static double tm_model_weight_bytes(const tm_cfg_t *c, const sw_llama_t *m) {
+  return c->weights_kind == SW_LLAMA_WEIGHTS_NATIVE ? (double)m->q.block_bytes : (double)m->w.block_bytes;
+}
+
+/* cache: warm claims the weights are in the cache when a decode step starts: refused when they cannot fit. */
+static sw_rc tm_check_cache(const tm_cfg_t *c, const sw_llama_t *m, sw_err_t *err) {
+  size_t llc = sw_flush_llc_bytes();
+  double bytes = tm_model_weight_bytes(c, m);
+  if (strcmp(c->cache, "warm") == 0 && (llc == 0 || bytes > (double)llc))
+    return sw_err_set(err, SW_ERR_INVALID, "model: cache: warm is refused: a decode step reads %.1f MB of weights and "
+                      "the last-level cache is %s%.1f MB (HINT: cache: cold, which flushes before every timed step)",
+                      bytes / 1e6, llc ? "" : "unknown, ", (double)llc / 1e6);
+  return SW_OK;
+}
+
+/* One timed sequence: prefill np tokens, then nd single-token decode steps counted by cnt (may be NULL); flush
+ * (NULL: warm) evicts the caches before the prefill and before every decode step, outside the timed regions. */
 static sw_rc timed_sequence(const sw_llama_t *m, sw_llama_state_t *st, const sw_llama_ffn_t *ffn, const int32_t *tok,
-                            int np, int nd, sw_counters_t *cnt, double *prefill_s, double *decode_s, sw_err_t *err) {
+                            int np, int nd, sw_counters_t *cnt, sw_flush_t *flush, double *prefill_s, double *decode_s,
+                            sw_err_t *err) {
   sw_err_t ce;
   sw_llama_state_reset(st);
+  if (flush) (void)sw_flush_run(flush);
   int64_t t0 = sw_now_ns();
   sw_rc rc = sw_llama_forward(m, st, ffn, tok, np, 1, err);
   *prefill_s = (double)(sw_now_ns() - t0) * 1e-9;
   if (cnt) (void)sw_counters_start(cnt, &ce);
   for (int i = 0; !rc && i < nd; i++) {
+    if (flush) { /* the counters would count the flush: pause them around it */
+      if (cnt) (void)sw_counters_stop(cnt, &ce);
+      (void)sw_flush_run(flush);
+      if (cnt) (void)sw_counters_start(cnt, &ce);
+    }
     int64_t t1 = sw_now_ns();
     rc = sw_llama_forward(m, st, ffn, &tok[np + i], 1, 1, err);
     decode_s[i] = (double)(sw_now_ns() - t1) * 1e-9;
@@ -655,19 +730,23 @@ static sw_rc put_timing(sw_trial_out_t *out, const sw_json_t *config, const tm_c
   sw_err_t ce;
   int sde_on = sw_sde_init(&sde, NULL, &ce) == SW_OK;
   sw_counters_t *cnt[2] = {NULL, NULL};
-  rc = sw_counters_open_config(&cnt[0], config, NULL, err);
+  sw_flush_t flush = {0};
+  int cold = strcmp(c->cache, "cold") == 0;
+  rc = cold ? sw_flush_init(&flush, err) : SW_OK;
+  if (!rc) rc = sw_counters_open_config(&cnt[0], config, NULL, err);
   if (!rc) rc = sw_counters_open_config(&cnt[1], config, NULL, err);
   double dec[TM_MAX_DECODE], med[2][TM_MAX_REPS], pre[2][TM_MAX_REPS];
   /* every kernel call of both series is accounted (warm-up and prefill too: the counters are read around the
    * decode steps only, and SDE counters only count between start and stop) */
-  tm_counted_ffn_t counted[2] = {{NULL, &m->model, &M->work, &st, sde_on ? &sde : NULL},
-                                 {M, &m->model, NULL, NULL, sde_on ? &sde : NULL}};
+  tm_counted_ffn_t counted[2] = {{NULL, &m->model, &M->work, &st, sde_on ? &sde : NULL, 0, 0},
+                                 {M, &m->model, NULL, NULL, sde_on ? &sde : NULL, 0, 0}};
   sw_llama_ffn_t hooks[2] = {tm_counted_hook(&counted[0]), timed ? *timed : tm_counted_hook(&counted[1])};
   /* timed: the weight-sparse FFN of a pruned model (its calls are not accounted into the SDE counters) */
   for (int rep = -(int)c->warmup; !rc && rep < (int)c->reps; rep++) {
     for (int which = 0; !rc && which < 2; which++) {
       double p = 0;
-      rc = timed_sequence(&m->model, &st, &hooks[which], d->eval, np, nd, rep < 0 ? NULL : cnt[which], &p, dec, err);
+      rc = timed_sequence(&m->model, &st, &hooks[which], d->eval, np, nd, rep < 0 ? NULL : cnt[which],
+                          cold ? &flush : NULL, &p, dec, err);
       if (rc || rep < 0) continue;
       med[which][rep] = sw_median(dec, (size_t)nd);
       pre[which][rep] = p;
@@ -676,6 +755,14 @@ static sw_rc put_timing(sw_trial_out_t *out, const sw_json_t *config, const tm_c
     }
   }
   sw_llama_state_free(&st);
+  sw_trial_out_metric(out, "cache_flushed", cold, "bool");
+  for (int which = 0; which < 2 && !timed; which++) /* per decoded token, all layers' FFNs */
+    sw_trial_out_metric(out, which ? "decode_ffn_weight_bytes_sparse" : "decode_ffn_weight_bytes_dense",
+                        counted[which].decode_calls ? counted[which].decode_bytes * m->model.cfg.n_layer /
+                                                          (double)counted[which].decode_calls : 0.0, "byte");
+  sw_trial_out_metric(out, "llc_bytes", (double)sw_flush_llc_bytes(), "byte");
+  sw_trial_out_metric(out, "model_weight_bytes", tm_model_weight_bytes(c, &m->model), "byte");
+  if (cold) sw_flush_free(&flush);
   for (int which = 0; which < 2; which++) {
     if (cnt[which] && !rc) sw_counters_write(cnt[which], out, which ? "decode_sparse" : "decode_dense");
     if (cnt[which]) sw_counters_close(cnt[which]);
@@ -741,7 +828,32 @@ static void put_router(sw_trial_out_t *out, const sw_method_t *M) {
   }
 }
 
+/* Deja Vu: the predictor's recall, precision, predicted and true density on the evaluation tokens, per layer
+ * (predictor_*_layer_NN) and averaged over the sparsified layers. */
+static void put_predictor(sw_trial_out_t *out, const sw_method_t *M) {
+  static const char *const names[4] = {"predictor_recall", "predictor_precision", "predictor_density", "true_density"};
+  double mean[4] = {0, 0, 0, 0};
+  int n = 0;
+  for (int l = 0; M->cfg.kind == SW_METHOD_DEJAVU && l < M->n_layer; l++) {
+    double v[4];
+    sw_method_predictor_quality(M, l, &v[0], &v[1], &v[2], &v[3]);
+    if (!M->layers[l].sparse || isnan(v[2])) continue;
+    for (int i = 0; i < 4; i++) {
+      char name[64];
+      snprintf(name, sizeof name, "%s_layer_%02d", names[i], l);
+      sw_trial_out_metric(out, name, v[i], "fraction");
+      mean[i] += v[i];
+    }
+    n++;
+  }
+  for (int i = 0; i < 4 && n > 0; i++) sw_trial_out_metric(out, names[i], mean[i] / n, "fraction");
+}
+
 static void put_setup(sw_trial_out_t *out, const tm_data_t *d, const sw_method_t *M, int cached, double calib_s) {
+  sw_act_t file_act = M->model->cfg.act; /* value = the sw_act_t code, unit = its name (as kernel_isa) */
+  sw_trial_out_metric(out, "activation_model", (double)file_act, sw_act_name(file_act));
+  sw_trial_out_metric(out, "activation_run", (double)M->cfg.act, sw_act_name(M->cfg.act));
+  sw_trial_out_metric(out, "dense_reference_activation", (double)file_act, sw_act_name(file_act));
   sw_trial_out_metric(out, "calib_byte_start", (double)d->calib_b0, "byte");
   sw_trial_out_metric(out, "calib_byte_end", (double)d->calib_b1, "byte");
   sw_trial_out_metric(out, "eval_byte_start", (double)d->eval_b0, "byte");
@@ -750,7 +862,7 @@ static void put_setup(sw_trial_out_t *out, const tm_data_t *d, const sw_method_t
   sw_trial_out_metric(out, "eval_tokens", (double)d->n_eval, "count");
   sw_trial_out_metric(out, "calib_cached", cached, "bool");
   sw_trial_out_metric(out, "calib_seconds", calib_s, "s");
-  sw_trial_out_metric(out, "model_changed", M->cfg.act != SW_ACT_SILU, "bool");
+  sw_trial_out_metric(out, "model_changed", M->cfg.act != file_act || M->cfg.act_param != 0.0f, "bool");
   sw_trial_out_metric(out, "level", M->cfg.level, "fraction");
   sw_trial_out_metric(out, "kernel_isa", (double)M->work.isa, sw_isa_name(M->work.isa)); /* level; name as unit */
 }
@@ -765,6 +877,7 @@ sw_rc sw_trial_run_model(sw_trial_cache_t *cache, const sw_json_t *config, sw_tr
   openblas_set_num_threads((int)c.threads); /* OpenBLAS threads (the sparse kernels run single-threaded) */
   sw_trial_task_t *task;
   if ((rc = tm_prepare(cache, &c, &m, &d, &x, err)) || (rc = tm_task(cache, config, &c, m, d, &task, err))) return rc;
+  if ((rc = tm_check_cache(&c, &m->model, err))) return rc;
   sw_method_cfg_t mc;
   if ((rc = method_cfg(&mc, &c, &m->model, err))) return rc;
   sw_trial_prune_t P; /* prunes in place: this runs in the trial's forked child */
@@ -794,13 +907,16 @@ sw_rc sw_trial_run_model(sw_trial_cache_t *cache, const sw_json_t *config, sw_tr
   sw_eval_result_t r;
   sw_llama_ffn_t hook = sw_method_hook(&M);
   sw_eval_result_t dense = d->dense;
+  M.measure_predictor = 1; /* held-out predictor quality during the evaluation only, not while timing */
   if (!rc && d->paired)
     rc = sw_eval_run_paired(&m->model, &st, &hook, d->eval, d->n_eval, d->eval_bytes, (int)c.window, &r, &dense, err);
   else if (!rc)
     rc = sw_eval_run(&m->model, &st, &hook, d->eval, d->n_eval, d->eval_bytes, (int)c.window, &d->ref, NULL, &r, err);
   if (st.x) sw_llama_state_free(&st);
+  M.measure_predictor = 0;
   if (!rc) {
     put_quality(out, &r, &dense);
+    put_predictor(out, &M);
     sw_trial_out_metric(out, "eval_paired", d->paired, "bool");
     put_sparsity(out, &M, &m->model.cfg, 0.5 * (double)c.window);
     put_router(out, &M);

@@ -182,7 +182,7 @@ static void test_hook_masks(void **state) {
   naive_t nv = {&m, 1, 17, 0, 3};
   k.ffn[1 * m.cfg.d_ff + 17] = 0;
   k.head[0 * m.cfg.n_head + 3] = 0;
-  sw_llama_ffn_t ref = {naive_ffn, naive_attn, &nv};
+  sw_llama_ffn_t ref = {naive_ffn, naive_attn, &nv, NULL};
   run_logits(&m, &hook, tok, T, got);
   run_logits(&m, &ref, tok, T, want);
   double diff = 0;

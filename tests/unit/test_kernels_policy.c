@@ -17,6 +17,11 @@
 #include "tests/unit/test_kernels_common.h"
 
 #define KT_SPARSITY_TOL 0.01 /* ±1 point of sparsity */
+/* TEAL: f32 kernel vs float64 h near t_h (relative); the exact order statistic (1/(200·96) per tie, a few ties);
+ * the signed-CDF rule on symmetric values (sampling error of a quantile of 19200 values, about 0.004 at 2σ) */
+#define KT_TEAL_REL 1e-4
+#define KT_TEAL_EXACT 5e-4
+#define KT_TEAL_SIGNED 0.02
 
 static double kt_laplace(uint64_t *s) {
   double u = kt_unif(s) - 0.5;
@@ -288,25 +293,63 @@ static void test_plain_ffn_policies(void **state) {
   kt_layer_free(&L);
 }
 
+/* Float64 h of one token from x̃ = x·1[|x| > t_x] (h[0..d_ff)). */
+static void kt_teal_h(double *h, const float *xt, const sw_ffn_weights_t *w, float t_x) {
+  for (int i = 0; i < w->d_ff; i++) {
+    double g = 0.0, u = 0.0;
+    for (int j = 0; j < w->d_model; j++) {
+      if (!(fabsf(xt[j]) > t_x)) continue;
+      if (w->gated) g += (double)sw_ffn_weight_at(w->gate, w->ld_gate, w->dtype, i, j) * xt[j];
+      u += (double)sw_ffn_weight_at(w->up, w->ld_up, w->dtype, i, j) * xt[j];
+    }
+    h[i] = w->gated ? sw_act_ref(w->act, g, 0) * u : sw_act_ref(w->act, u, 0);
+  }
+}
+
 /* Float64 TEAL reference: x̃ = x·1[|x| > t_x], h from x̃, h̃ = h·1[|h| > t_h], out = Σ h̃_i down_i. */
 static void kt_teal_reference(double *out, const float *x, const sw_ffn_weights_t *w, float t_x, float t_h, int n_tok) {
-  int d = w->d_model, f = w->d_ff;
+  int     d = w->d_model, f = w->d_ff;
+  double *h = malloc((size_t)f * sizeof *h);
   for (int t = 0; t < n_tok; t++) {
-    const float *xt = x + (size_t)t * d;
-    double      *o = out + (size_t)t * d;
+    double *o = out + (size_t)t * d;
     for (int j = 0; j < d; j++) o[j] = 0.0;
+    kt_teal_h(h, x + (size_t)t * d, w, t_x);
     for (int i = 0; i < f; i++) {
-      double g = 0.0, u = 0.0;
-      for (int j = 0; j < d; j++) {
-        if (!(fabsf(xt[j]) > t_x)) continue;
-        if (w->gated) g += (double)sw_ffn_weight_at(w->gate, w->ld_gate, w->dtype, i, j) * xt[j];
-        u += (double)sw_ffn_weight_at(w->up, w->ld_up, w->dtype, i, j) * xt[j];
-      }
-      double hv = w->gated ? sw_act_ref(w->act, g, 0) * u : sw_act_ref(w->act, u, 0);
-      if (!(fabs(hv) > t_h)) continue;
-      for (int j = 0; j < d; j++) o[j] += hv * sw_ffn_weight_at(w->down, w->ld_down, w->dtype, i, j);
+      if (!(fabs(h[i]) > t_h)) continue;
+      for (int j = 0; j < d; j++) o[j] += h[i] * sw_ffn_weight_at(w->down, w->ld_down, w->dtype, i, j);
     }
   }
+  free(h);
+}
+
+/* Counts, in float64 over n_tok tokens, the zeroed x and h values and the input rows any token needs (a value
+ * within rel of t_h counts as zeroed in *h_zero_lo's bound and as active in *rows_h_hi's). */
+typedef struct kt_teal_count {
+  int64_t x_zero, h_zero_lo, h_zero_hi, rows_x, rows_h_lo, rows_h_hi;
+} kt_teal_count_t;
+static kt_teal_count_t kt_teal_count(const float *x, const sw_ffn_weights_t *w, float t_x, float t_h, int n_tok,
+                                     double rel) {
+  int              d = w->d_model, f = w->d_ff;
+  kt_teal_count_t  c = {0};
+  double          *h = malloc((size_t)f * sizeof *h);
+  uint8_t         *rx = calloc((size_t)d, 1), *rlo = calloc((size_t)f, 1), *rhi = calloc((size_t)f, 1);
+  for (int t = 0; t < n_tok; t++) {
+    const float *xt = x + (size_t)t * d;
+    for (int j = 0; j < d; j++) {
+      int on = fabsf(xt[j]) > t_x;
+      c.x_zero += !on, rx[j] |= (uint8_t)on;
+    }
+    kt_teal_h(h, xt, w, t_x);
+    for (int i = 0; i < f; i++) {
+      double a = fabs(h[i]);
+      c.h_zero_lo += a < t_h * (1.0 - rel), c.h_zero_hi += a <= t_h * (1.0 + rel);
+      rlo[i] |= (uint8_t)(a > t_h * (1.0 + rel)), rhi[i] |= (uint8_t)(a >= t_h * (1.0 - rel));
+    }
+  }
+  for (int j = 0; j < d; j++) c.rows_x += rx[j];
+  for (int i = 0; i < f; i++) c.rows_h_lo += rlo[i], c.rows_h_hi += rhi[i];
+  free(h), free(rx), free(rlo), free(rhi);
+  return c;
 }
 
 static void test_teal_forward(void **state) {
@@ -319,8 +362,9 @@ static void test_teal_forward(void **state) {
     sw_teal_weights_t tw;
     sw_teal_policy_t  p;
     assert_int_equal(sw_teal_weights_init(&tw, &L.w, &err), SW_OK);
-    assert_int_equal(sw_teal_calibrate(&p, L.x, L.h, L.n_tok, 33, 70, 0.5, &err), SW_OK);
+    assert_int_equal(sw_teal_calibrate(&p, &L.w, L.x, L.n_tok, 0.5, 1, &err), SW_OK);
     assert_true(p.t_x > 0.0f && p.t_h > 0.0f);
+    p.t_h *= 1.001f; /* t_h is one of these tokens' h values: off it, summation order cannot flip a neuron */
     kt_poison(L.out, (size_t)6 * 33);
     sw_ffn_stats_t st;
     int64_t        nx = 0;
@@ -331,10 +375,46 @@ static void test_teal_forward(void **state) {
     for (int k = 0; k < 6 * 33; k++) want_nx += fabsf(L.x[k]) > p.t_x;
     assert_int_equal(nx, want_nx);
     assert_true(st.neurons_executed > 0 && st.neurons_executed < 6 * 70);
-    assert_true(st.weight_bytes < st.weight_bytes_dense * 6);
+    /* weight bytes per call: each input row of gate/up (70 floats) and down (33 floats) once if any token reads it */
+    kt_teal_count_t c = kt_teal_count(L.x, &L.w, p.t_x, p.t_h, L.n_tok, KT_TEAL_REL);
+    double in_mats = gated ? 2.0 : 1.0;
+    assert_true(st.weight_bytes >= 4.0 * (in_mats * c.rows_x * 70 + c.rows_h_lo * 33));
+    assert_true(st.weight_bytes <= 4.0 * (in_mats * c.rows_x * 70 + c.rows_h_hi * 33));
+    assert_true(st.weight_bytes <= st.weight_bytes_dense);
     sw_teal_weights_free(&tw);
     kt_layer_free(&L);
   }
+}
+
+/* TEAL's sequential calibration (kernels/sw_teal.h): t_x zeroes a fraction s of the calibration inputs and t_h
+ * a fraction s of the h computed from the sparsified x̃ (float64 count, values within KT_TEAL_REL of t_h
+ * counted both ways), at s = 0.5 and 0.8.  Rule abs_quantile: within KT_TEAL_EXACT (the order statistic's
+ * rounding, 1/(n·d_ff) each way); rule signed_cdf on these zero-mean symmetric values: within KT_TEAL_SIGNED.
+ * A t_h read from the dense h instead is off by more than KT_TEAL_SIGNED (checked: the test can fail). */
+static void test_teal_sequential_calibration(void **state) {
+  (void)state;
+  enum { D = 48, F = 96, N = 200 };
+  kt_layer_t L;
+  kt_layer_init(&L, D, F, 1, N, 77);
+  sw_err_t err;
+  static const double targets[2] = {0.5, 0.8};
+  for (int i = 0; i < 2; i++) {
+    for (int rule = 0; rule <= 1; rule++) {
+      sw_teal_policy_t p;
+      assert_int_equal(sw_teal_calibrate(&p, &L.w, L.x, N, targets[i], rule, &err), SW_OK);
+      kt_teal_count_t c = kt_teal_count(L.x, &L.w, p.t_x, p.t_h, N, KT_TEAL_REL);
+      double tol = rule ? KT_TEAL_SIGNED : KT_TEAL_EXACT;
+      assert_true(fabs((double)c.x_zero / (N * D) - targets[i]) <= tol);
+      assert_true((double)c.h_zero_lo / (N * F) >= targets[i] - tol);
+      assert_true((double)c.h_zero_hi / (N * F) <= targets[i] + tol);
+      if (rule) continue;
+      float t_dense; /* the previous calibration: t_h from the dense h */
+      assert_int_equal(sw_calib_abs_quantile(&t_dense, L.h, (size_t)N * F, targets[i], &err), SW_OK);
+      kt_teal_count_t cd = kt_teal_count(L.x, &L.w, p.t_x, t_dense, N, 0.0);
+      assert_true(fabs((double)cd.h_zero_lo / (N * F) - targets[i]) > KT_TEAL_SIGNED);
+    }
+  }
+  kt_layer_free(&L);
 }
 
 static void test_policy_names(void **state) {
@@ -355,7 +435,7 @@ int main(void) {
       cmocka_unit_test(test_threshold_policy_ffn_held_out), cmocka_unit_test(test_topk_and_random),
       KT_VARIANT(test_batch1_paths),
       cmocka_unit_test(test_cett_calibration), cmocka_unit_test(test_plain_ffn_policies),
-      cmocka_unit_test(test_policy_names), KT_VARIANT(test_teal_forward),
+      cmocka_unit_test(test_policy_names), KT_VARIANT(test_teal_forward), cmocka_unit_test(test_teal_sequential_calibration),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

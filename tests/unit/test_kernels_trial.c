@@ -212,6 +212,9 @@ static void test_trial_bad_config(void **state) {
   assert_null(kt_run("{\"sparsity\":1.5}", SW_ERR_RANGE));
   assert_null(kt_run("{\"d_model\":\"wide\"}", SW_ERR_INVALID));
   assert_null(kt_run("{\"kernel_isa\":\"sse9\"}", SW_ERR_INVALID)); /* a declared word (experiments/sw_keys_table.c) */
+  assert_null(kt_run("{\"activation\":\"relu\",\"act_param\":0.5}", SW_ERR_RANGE)); /* FATReLU's threshold only */
+  assert_null(kt_run("{\"activation\":\"fatrelu\",\"act_param\":-1}", SW_ERR_RANGE));
+  assert_null(kt_run("{\"method\":\"teal\",\"teal_threshold\":\"median\"}", SW_ERR_INVALID));
 }
 
 int main(void) {

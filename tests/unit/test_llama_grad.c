@@ -224,7 +224,7 @@ static void fd_attn(void *ctx, int layer, int site, float *x, int n_tok, int dim
 }
 
 static double loss_via_forward(const sw_llama_t *m, sw_llama_state_t *s, fd_probe_t *p, const grad_ref_t *r) {
-  sw_llama_ffn_t hook = {fd_ffn, fd_attn, p};
+  sw_llama_ffn_t hook = {fd_ffn, fd_attn, p, NULL};
   sw_err_t err = {0};
   sw_llama_state_reset(s);
   assert_int_equal(sw_llama_forward(m, s, &hook, r->tokens, (int)r->T, 2, &err), SW_OK);

@@ -563,6 +563,72 @@ static void test_sparsity0_reproduces_dense(void **state) {
   sw_calib_data_free(&cd);
 }
 
+/* CHESS's attention thresholds (models/sw_method.h) on a known distribution: layer l's q_proj input is N(0, σ_l²)
+ * and its o_proj input Laplace with scale b_l, so quantile_s(|x|) is σ_l·Φ⁻¹((1+s)/2) and b_l·ln(1/(1−s)).  With
+ * 256 tokens × 576 values per site the sample quantile is within CHESS_Q_TOL (relative, about 5 standard errors)
+ * of them; layers outside the method's set and CHESS without attention keep every input (threshold < 0). */
+#define CHESS_Q_TOL 0.015
+static double test_gauss(uint64_t *s) {
+  double u1, u2;
+  do {
+    *s = *s * 6364136223846793005ULL + 1442695040888963407ULL;
+    u1 = (double)(*s >> 11) / 9007199254740992.0;
+    *s = *s * 6364136223846793005ULL + 1442695040888963407ULL;
+    u2 = (double)(*s >> 11) / 9007199254740992.0;
+  } while (u1 <= 0.0);
+  return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
+}
+static void test_chess_attention_thresholds(void **state) {
+  model_fixture_t *f = *state;
+  const sw_llama_config_t *c = &f->model.cfg;
+  enum { NT = 256 };
+  size_t per = (size_t)NT * c->d_model;
+  sw_calib_data_t cd = {.n_layer = c->n_layer, .d_model = c->d_model, .n_tok = NT, .act = SW_ACT_SILU, .window = NT};
+  cd.x = malloc((size_t)c->n_layer * per * sizeof(float));
+  cd.a = malloc((size_t)c->n_layer * SW_LLAMA_SITES * per * sizeof(float));
+  assert_true(cd.x && cd.a);
+  uint64_t seed = 12345;
+  for (int l = 0; l < c->n_layer; l++) {
+    double sigma = 0.5 + 0.1 * l, b = 0.2 + 0.05 * l;
+    for (size_t k = 0; k < per; k++) {
+      cd.x[(size_t)l * per + k] = (float)test_gauss(&seed);
+      cd.a[((size_t)l * SW_LLAMA_SITES + 0) * per + k] = (float)(sigma * test_gauss(&seed));
+      seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+      double u = ((double)(seed >> 11) + 0.5) / 9007199254740992.0 - 0.5; /* Laplace by inverse CDF */
+      cd.a[((size_t)l * SW_LLAMA_SITES + 1) * per + k] = (float)(-b * (u < 0 ? -1.0 : 1.0) * log(1.0 - 2.0 * fabs(u)));
+    }
+  }
+  static const double levels[2] = {0.5, 0.8}, z[2] = {0.6744897501960817, 1.2815515655446004};
+  sw_err_t err = {0};
+  for (int i = 0; i < 2; i++) {
+    for (int attn = 0; attn <= 1; attn++) {
+      sw_method_cfg_t mc;
+      sw_method_cfg_defaults(&mc, c);
+      mc.kind = SW_METHOD_CHESS;
+      mc.level = levels[i];
+      mc.chess_attention = attn;
+      assert_int_equal(sw_method_parse_layers(&mc, "3,17", c->n_layer, &err), SW_OK);
+      sw_method_t M;
+      assert_int_equal(sw_method_init(&M, &f->model, &mc, 32, &err), SW_OK);
+      if (sw_calib_method(&M, &cd, &err)) fail_msg("chess: %s", err.msg);
+      for (int l = 0; l < c->n_layer; l++) {
+        const sw_method_layer_t *L = &M.layers[l];
+        if (!attn || (l != 3 && l != 17)) {
+          assert_true(L->chess_ta[0] < 0.0f && L->chess_ta[1] < 0.0f);
+          continue;
+        }
+        double want_q = (0.5 + 0.1 * l) * z[i], want_o = (0.2 + 0.05 * l) * log(1.0 / (1.0 - levels[i]));
+        if (fabs(L->chess_ta[0] / want_q - 1.0) > CHESS_Q_TOL || fabs(L->chess_ta[1] / want_o - 1.0) > CHESS_Q_TOL)
+          fail_msg("chess s=%g layer %d: q %.5f (want %.5f), o %.5f (want %.5f)", levels[i], l, L->chess_ta[0], want_q,
+                   L->chess_ta[1], want_o);
+      }
+      sw_method_free(&M);
+    }
+  }
+  free(cd.x);
+  free(cd.a);
+}
+
 /* A calibration saved to disk and loaded into a fresh method gives the same perplexity (thresholds and a
  * trained router round-trip). */
 static void test_calib_cache_roundtrip(void **state) {
@@ -717,6 +783,7 @@ int main(void) {
       cmocka_unit_test(test_eval_nll_vs_numpy),
       cmocka_unit_test(test_sparsity0_reproduces_dense),
       cmocka_unit_test(test_calib_cache_roundtrip),
+      cmocka_unit_test(test_chess_attention_thresholds),
   };
   int fails = cmocka_run_group_tests_name("model", plain, NULL, NULL);
   fails += cmocka_run_group_tests_name("model_smollm2", with_model, setup_model, teardown_model);

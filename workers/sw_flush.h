@@ -1,0 +1,23 @@
+/* sw_flush: evicting the CPU caches before a timed region, for workloads that cannot rotate weight copies
+ * (the model workload reads one model): the "cold" label then means what it says on every machine. */
+#ifndef SW_FLUSH_H
+#define SW_FLUSH_H
+#include <stddef.h>
+
+#include "common/sw_err.h"
+
+typedef struct sw_flush {
+  char  *buf;   /* owned */
+  size_t bytes; /* 4 × the last-level cache, at least 64 MiB (256 MiB when the size is unknown) */
+  size_t llc;   /* last-level cache bytes reported by the C library, 0 when unknown */
+} sw_flush_t;
+
+/* The last-level cache size (sysconf L3, else L2), 0 when the system does not report it. */
+size_t sw_flush_llc_bytes(void);
+sw_rc  sw_flush_init(sw_flush_t *f, sw_err_t *err);
+/* Writes one byte per 64-byte line of the whole buffer (dirty lines evict everything else); returns a value
+ * that depends on the buffer so the loop cannot be removed. */
+unsigned sw_flush_run(sw_flush_t *f);
+void     sw_flush_free(sw_flush_t *f);
+
+#endif
