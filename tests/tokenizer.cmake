@@ -11,6 +11,6 @@ add_test(NAME tokenizer_kinds_fixture
   COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/reference/gen_tokenizer_kinds_ref.py ${SW_TOKENIZER_TEXT}/text/austen.txt ${SW_TOKENIZER_KINDS_DIR})
 set_tests_properties(tokenizer_kinds_fixture PROPERTIES TIMEOUT 300 LABELS unit FIXTURES_SETUP tokenizer_kinds)
 sw_unit_test(tokenizer_kinds ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_tokenizer_kinds.c LIBS sw_models TIMEOUT 120)
-set_tests_properties(tokenizer_kinds PROPERTIES FIXTURES_REQUIRED tokenizer_kinds
-  ENVIRONMENT "SW_TOKENIZER_KINDS_DIR=${SW_TOKENIZER_KINDS_DIR}")
+set_tests_properties(tokenizer_kinds PROPERTIES FIXTURES_REQUIRED tokenizer_kinds)
+set_property(TEST tokenizer_kinds APPEND PROPERTY ENVIRONMENT "SW_TOKENIZER_KINDS_DIR=${SW_TOKENIZER_KINDS_DIR}")
 sw_fuzz_target(tokenizer ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_tokenizer.c sw_models)
