@@ -117,6 +117,8 @@ sw_rc sw_hf_config_read(sw_llama_config_t *c, const sw_json_t *j, const char *wh
     return sw_err_set(err, SW_ERR_RANGE, "%s: hidden_size %d / num_attention_heads %d / num_key_value_heads %d do not "
                       "divide", what, c->d_model, c->n_head, c->n_head_kv);
   c->head_dim = c->rope_dim = c->d_model / c->n_head;
+  c->act = SW_ACT_SILU; /* hidden_act silu, checked above: a SwiGLU FFN as in the GGUF path (models/sw_llama.c) */
+  c->rope_scaling = SW_ROPE_SCALING_NONE; /* rope_scaling is refused above */
   int head_dim = c->head_dim;
   if ((rc = hf_int(j, what, "head_dim", c->head_dim, SW_LLAMA_MAX_DIM, &head_dim, err))) return rc;
   if (head_dim != c->head_dim || c->head_dim % 2)

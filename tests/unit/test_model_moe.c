@@ -99,7 +99,7 @@ static void test_moe_keys_refused(void **state) {
   (void)state;
   sw_test_trial_error(sw_trial_run_model, config(",\"method\":\"moefication\",\"router\":\"lte\""), "lte");
   sw_test_trial_error(sw_trial_run_model, config(",\"method\":\"d2dmoe\",\"clustering\":\"spectral\""), "clustering");
-  sw_test_trial_error(sw_trial_run_model, config(",\"method\":\"lte\",\"eta\":500"), "lte level 500");
+  sw_test_trial_error(sw_trial_run_model, config(",\"method\":\"lte\",\"eta\":500"), "'eta' = 500");
 }
 
 int main(void) {
