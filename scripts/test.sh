@@ -2,6 +2,7 @@
 # Installs dependencies (scripts/setup.sh), builds with -Werror and runs every ctest.
 #   scripts/test.sh              plain build in build/, all tests
 #   scripts/test.sh --sanitize   ASan+UBSan build (clang) in build-asan/, tests labelled unit|fuzz-regress
+#                                except those labelled heavy (whole-model workload runs, tests/models.cmake)
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$here"
@@ -14,7 +15,7 @@ if [ "${1:-}" = "--sanitize" ]; then
   cmake --build build-asan -j"$jobs"
   # LeakSanitizer inside Open MPI's own allocations is noise; MPI tests run in the plain build.
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    ctest --test-dir build-asan --output-on-failure -L 'unit|fuzz-regress|fuzz' -j"$jobs"
+    ctest --test-dir build-asan --output-on-failure -L 'unit|fuzz-regress|fuzz' -LE heavy -j"$jobs"
 else
   cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSW_WERROR=ON >/dev/null
   cmake --build build -j"$jobs"

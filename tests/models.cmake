@@ -94,3 +94,8 @@ set_property(TEST teal_alloc APPEND PROPERTY ENVIRONMENT "SW_MODEL_PATH=${SW_MOD
 # The model workload's task evaluation in-process (workers/sw_trial_task.h): identity, paired metrics, errors.
 sw_unit_test(task_trial ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_task_trial.c LIBS sw_workers TIMEOUT 300)
 set_property(TEST task_trial APPEND PROPERTY ENVIRONMENT "SW_MODEL_PATH=${SW_MODEL_FILE};SW_TEXT_PATH=${SW_CACHE_BASE}/text/austen.txt;SW_MCTASK_FILE=${CMAKE_CURRENT_SOURCE_DIR}/reference/mctask_small.jsonl;SPARSWEEP_CACHE=${PROJECT_BINARY_DIR}/tests/model_trial_cache")
+
+# Whole-model workload tests that run many SmolLM2 forward passes: the plain build runs them; the sanitizer build
+# (scripts/test.sh --sanitize, CI) skips them (-LE heavy), as they take 8-10 minutes each there and exercise no
+# parser beyond what the unit, fuzz and fuzz-regress tests already run under ASan/UBSan.
+set_property(TEST model_trial model_moe hf task_trial teal_alloc APPEND PROPERTY LABELS heavy)
