@@ -15,8 +15,9 @@ typedef struct sw_flush {
 /* The last-level cache size (sysconf L3, else L2), 0 when the system does not report it. */
 size_t sw_flush_llc_bytes(void);
 sw_rc  sw_flush_init(sw_flush_t *f, sw_err_t *err);
-/* Writes one byte per 64-byte line of the whole buffer (dirty lines evict everything else); returns a value
- * that depends on the buffer so the loop cannot be removed. */
+/* Reads one byte per 64-byte line of the whole buffer, which evicts everything else.  Reads, not writes: dirty
+ * flush lines would be written back while the next timed region runs and add their memory traffic to it.
+ * Returns a value that depends on the buffer. */
 unsigned sw_flush_run(sw_flush_t *f);
 void     sw_flush_free(sw_flush_t *f);
 
