@@ -65,8 +65,4 @@ size_t sw_eval_ref_bytes(size_t n_tokens, int window, int vocab);
 sw_rc sw_eval_time(const sw_llama_t *m, sw_llama_state_t *s, const sw_llama_ffn_t *ffn, const int32_t *tokens,
                    int n_prompt, int n_decode, double *prefill_s, double *decode_s, sw_err_t *err);
 
-/* Kept only so that code written against the old name still builds: the project's one median is sw_median
- * (common/sw_stats.h); use that. */
-static inline double sw_eval_median(const double *v, size_t n) { return sw_median(v, n); }
-
 #endif
