@@ -9,7 +9,9 @@
                max|x|/127, round half away from zero), the math of weights: native (kernels/sw_quant.h).
 Both files start with a magic and a version (below); the C test rejects other versions with a HINT to rerun
 this script.  Usage: gen_model_ref.py MODEL.gguf OUT_DIR"""
+import contextlib
 import hashlib
+import os
 import struct
 import sys
 
@@ -76,8 +78,22 @@ def dequant_cases(reader):
     return cases
 
 
+@contextlib.contextmanager
+def atomic_open(path):
+    """Writes `path` through a temporary file renamed into place only when complete, so a generator killed by
+    the ctest timeout never leaves a truncated fixture behind."""
+    tmp = f"{path}.tmp.{os.getpid()}"
+    try:
+        with open(tmp, "wb") as f:
+            yield f
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
 def write_dequant(path, cases):
-    with open(path, "wb") as f:
+    with atomic_open(path) as f:
         f.write(DQ_MAGIC + struct.pack("<II", VERSION, len(cases)))
         for qt, raw, ref in cases:
             raw = np.ascontiguousarray(raw, dtype=np.uint8)
@@ -190,7 +206,7 @@ def main():
     sha = hashlib.sha256(open(model_path, "rb").read()).hexdigest().encode()
     vocab = W["out"].shape[0]
     for name, qa in (("logits", lambda x: x), ("logits_native", quantize_act)):
-        with open(f"{out_dir}/{name}.bin", "wb") as f:
+        with atomic_open(f"{out_dir}/{name}.bin") as f:
             f.write(LG_MAGIC + struct.pack("<I", VERSION) + sha + struct.pack("<II", vocab, len(SEQS)))
             for seq in SEQS:
                 logits = forward(m, W, np.array(seq, dtype=np.int64), qa).astype(np.float32)

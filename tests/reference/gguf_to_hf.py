@@ -12,6 +12,7 @@ tests/unit/test_hf.c:
                 with the tokenizer.json written here (when `tokenizers` is installed and TEXT is given)
 HF checkpoints store q_proj/k_proj rows in rotate-half order per head, GGUF in adjacent-pair order (llama.cpp's
 converter permutes them); here they are un-permuted: HF row h*hd + j*hd/2 + i = GGUF row h*hd + 2i + j.
+  STAMP         SHA-256 over this script, MODEL and TEXT, written last: a rerun with the same inputs writes nothing
 Exit code 77 (ctest SKIP) when `safetensors` is missing or MODEL does not exist.
 Usage: gguf_to_hf.py MODEL.gguf OUT_DIR [TEXT]"""
 import json
@@ -24,8 +25,9 @@ SKIP = 77
 
 def skip(why):
     """Exit 77 (ctest SKIP), first removing a previous run's f32/config.json so the C test skips too."""
-    if len(sys.argv) > 2 and os.path.exists(os.path.join(sys.argv[2], "f32", "config.json")):
-        os.remove(os.path.join(sys.argv[2], "f32", "config.json"))
+    for name in ("f32/config.json", "STAMP"):
+        if len(sys.argv) > 2 and os.path.exists(os.path.join(sys.argv[2], name)):
+            os.remove(os.path.join(sys.argv[2], name))
     print(f"gguf_to_hf: SKIP: {why}")
     sys.exit(SKIP)
 
@@ -218,20 +220,50 @@ def write_hf_ids(out, text_path):
         f.write(text.encode("utf-8"))
 
 
+def stamp_of(model, text):
+    """What the directories are made from: this script, the model file and the text (their SHA-256)."""
+    import hashlib
+    h = hashlib.sha256()
+    for path in (__file__, model, text):
+        if path and os.path.exists(path):
+            with open(path, "rb") as f:
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    h.update(chunk)
+    return h.hexdigest()
+
+
+def up_to_date(out, stamp):
+    """True when a previous run wrote every directory from the same inputs (the stamp is written last)."""
+    try:
+        with open(os.path.join(out, "STAMP")) as f:
+            return f.read().strip() == stamp
+    except OSError:
+        return False
+
+
 def main():
     if len(sys.argv) < 3:
         raise SystemExit(__doc__)
     model, out = sys.argv[1], sys.argv[2]
     if not os.path.exists(model):
         skip(f"model {model} not found (scripts/fetch_model.sh)")
+    text = sys.argv[3] if len(sys.argv) > 3 and os.path.exists(sys.argv[3]) else None
+    stamp = stamp_of(model, text)
+    if up_to_date(out, stamp):  # about 1.6 GB not rewritten on every ctest run
+        print(f"gguf_to_hf: {out} is up to date (STAMP {stamp[:12]})")
+        return
+    if os.path.exists(os.path.join(out, "STAMP")):
+        os.remove(os.path.join(out, "STAMP"))
     reader = GGUFReader(model)
     arch = field(reader, "general.architecture")
     n_head = int(field(reader, f"{arch}.attention.head_count"))
     n_head_kv = int(field(reader, f"{arch}.attention.head_count_kv") or n_head)
     weights = read_weights(reader, n_head, n_head_kv)
     write_variants(out, weights, config_from(reader, weights), tokenizer_from(reader))
-    if len(sys.argv) > 3 and os.path.exists(sys.argv[3]):
-        write_hf_ids(out, sys.argv[3])
+    if text:
+        write_hf_ids(out, text)
+    with open(os.path.join(out, "STAMP"), "w") as f:
+        f.write(stamp + "\n")
     print(f"gguf_to_hf: wrote {out}/{{f32,f16,f16_ref,bf16,bf16_ref}} ({len(weights)} tensors)")
 
 

@@ -67,13 +67,22 @@ static char *model_path(void) {
 
 /* Reads a reference fixture, failing the test with the regeneration hint when it is missing. */
 static uint8_t *read_fixture(const char *path, size_t *len) {
+  *len = 0;
   uint8_t *buf = (uint8_t *)sw_test_read_file(path, len);
   if (!buf) fail_msg("cannot read %s (HINT: run tests/reference/gen_model_ref.py MODEL %s)", path, "OUT_DIR");
   return buf;
 }
 
+/* Fails the test, naming the fixture, when `need` bytes from `pos` run past its end (a truncated file, e.g. left by
+ * a generator killed mid-write before tests/reference/gen_model_ref.py wrote atomically). */
+static void need_bytes(size_t len, size_t pos, size_t need, const char *path) {
+  if (pos > len || need > len - pos)
+    fail_msg("%s: truncated fixture (%zu bytes, need %zu at offset %zu; HINT: rerun tests/reference/gen_model_ref.py)",
+             path, len, need, pos);
+}
+
 static void check_magic(const uint8_t *buf, size_t len, const char *magic, const char *path) {
-  assert_true(len >= 8);
+  need_bytes(len, 0, 8, path);
   if (memcmp(buf, magic, 4) != 0) fail_msg("%s: bad magic (expected %s)", path, magic);
   uint32_t v;
   memcpy(&v, buf + 4, 4);
@@ -89,15 +98,17 @@ static void test_dequant_vs_gguf(void **state) {
   uint8_t *buf = read_fixture(path, &len);
   check_magic(buf, len, "SWDQ", path);
   uint32_t n_cases;
+  need_bytes(len, 8, 4, path);
   memcpy(&n_cases, buf + 8, 4);
   size_t pos = 12;
   int seen[SW_TYPE_COUNT] = {0};
   for (uint32_t c = 0; c < n_cases; c++) {
     uint32_t hdr[3];
+    need_bytes(len, pos, 12, path);
     memcpy(hdr, buf + pos, 12);
     pos += 12;
     uint32_t type = hdr[0], n = hdr[1], nbytes = hdr[2];
-    assert_true(pos + nbytes + 4ull * n <= len);
+    need_bytes(len, pos, nbytes + 4ull * n, path);
     assert_int_equal(sw_type_row_bytes(type, n), nbytes);
     float *got = malloc(n * sizeof *got), *ref = malloc(n * sizeof *ref);
     memcpy(ref, buf + pos + nbytes, 4ull * n);
@@ -174,6 +185,7 @@ static void test_logits_vs_numpy(void **state) {
   size_t len;
   uint8_t *buf = read_fixture(path, &len);
   check_magic(buf, len, "SWLG", path);
+  need_bytes(len, 0, 80, path);
   if (memcmp(buf + 8, f->model.sha256, 64) != 0) fail_msg("fixture was generated from another model file");
   uint32_t vocab, n_seq;
   memcpy(&vocab, buf + 72, 4);
@@ -183,8 +195,10 @@ static void test_logits_vs_numpy(void **state) {
   double max_err = 0;
   for (uint32_t s = 0; s < n_seq; s++) {
     uint32_t T;
+    need_bytes(len, pos, 4, path);
     memcpy(&T, buf + pos, 4);
     pos += 4;
+    need_bytes(len, pos, 4ull * T + 4ull * T * vocab, path);
     int32_t *tok = malloc(T * sizeof *tok);
     memcpy(tok, buf + pos, 4ull * T);
     pos += 4ull * T;
@@ -228,13 +242,16 @@ static void read_ref_file_seq(const char *file, uint32_t want, int32_t **tok, ui
   uint8_t *buf = read_fixture(path, &len);
   check_magic(buf, len, "SWLG", path);
   uint32_t n_seq;
+  need_bytes(len, 0, 80, path);
   memcpy(vocab, buf + 72, 4);
   memcpy(&n_seq, buf + 76, 4);
   assert_true(want < n_seq);
   size_t pos = 80;
   for (uint32_t s = 0; s <= want; s++) {
+    need_bytes(len, pos, 4, path);
     memcpy(T, buf + pos, 4);
     pos += 4;
+    need_bytes(len, pos, 4ull * *T + 4ull * *T * *vocab, path);
     if (s == want) {
       *tok = malloc(4ull * *T);
       memcpy(*tok, buf + pos, 4ull * *T);
