@@ -47,14 +47,14 @@ bypass=$(grep -n 'sw_json_get_\(int\|str\|double\|bool\)\|sw_json_get(config' "$
 "$SPARSWEEP" workloads --markdown >want.md || { echo "FAIL: workloads --markdown"; fails=$((fails + 1)); }
 sed -n '/^<!-- keys:begin/,/^<!-- keys:end/p' "$SW_SOURCE_DIR/experiments/README.md" | sed '1d;$d' >got.md
 if ! cmp -s want.md got.md || [ ! -s want.md ]; then
-  echo "FAIL: experiments/README.md key reference differs from 'sparsweep workloads --markdown':"; diff got.md want.md | head -20
+  echo "FAIL: experiments/README.md key reference differs from 'sparsweep workloads --markdown' (HINT: scripts/regen_docs.sh):"; diff got.md want.md | head -20
   fails=$((fails + 1))
 fi
 rm -f want.md got.md
 "$SPARSWEEP" report --explain --markdown >want.md || { echo "FAIL: report --explain --markdown"; fails=$((fails + 1)); }
 sed -n '/^<!-- metrics:begin/,/^<!-- metrics:end/p' "$SW_SOURCE_DIR/results/SCHEMA.md" | sed '1d;$d' >got.md
 if ! cmp -s want.md got.md || [ ! -s want.md ]; then
-  echo "FAIL: results/SCHEMA.md metric reference differs from 'sparsweep report --explain --markdown':"
+  echo "FAIL: results/SCHEMA.md metric reference differs from 'sparsweep report --explain --markdown' (HINT: scripts/regen_docs.sh):"
   diff got.md want.md | head -20; fails=$((fails + 1))
 fi
 rm -f want.md got.md
