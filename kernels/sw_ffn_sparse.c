@@ -50,6 +50,21 @@ static void sw_token_job_fn(void *arg, int tid, int n_threads) {
   if (k1 > k0) j->k->tok_run(acc, j->x, j->w, j->idx + k0, k1 - k0, j->gact, j->h);
 }
 
+/* Whether token t's set is every neuron of an f32 FFN computed from x alone: then the gathered kernel would
+ * read exactly the dense matrices, and OpenBLAS sgemv (the dense path) streams them faster than 4-row groups.
+ * Sets are strictly ascending (sw_mask_t), so n == d_ff means 0..d_ff-1. */
+static int sw_gather_is_full(const sw_ffn_weights_t *w, int64_t n, const float *gact, const float *h) {
+  return w->dtype == SW_DTYPE_F32 && n == w->d_ff && !gact && !h;
+}
+
+/* One token, every neuron, f32: the dense sgemv path (kernels/sw_ffn_dense.c) on the workspace's buffers. */
+static void sw_exec_full_tok(float *o, const float *xt, const sw_ffn_weights_t *w, sw_ffn_work_t *work) {
+  float *hb = sw_work_h(work);
+  sw_ffn_compute_acts(sw_work_gact(work), w->gated ? sw_work_u(work) : NULL, hb, xt, w, 1, work);
+  cblas_sgemv(CblasRowMajor, CblasTrans, w->d_ff, w->d_model, 1.0f, (const float *)w->down, (int)w->ld_down, hb, 1,
+              0.0f, o, 1);
+}
+
 static void sw_exec_gather(float *out, const float *x, const sw_ffn_weights_t *w, const sw_sel_t *sel,
                            const float *gact, const float *h, sw_ffn_work_t *work, int n_tok) {
   int              d = w->d_model, nt = work->pool ? work->n_threads : 1;
@@ -60,6 +75,10 @@ static void sw_exec_gather(float *out, const float *x, const sw_ffn_weights_t *w
     float         *o = out + (size_t)t * d;
     const float   *xt = x ? x + (size_t)t * d : NULL;
     const float   *gt = gact ? gact + (size_t)t * w->d_ff : NULL, *ht = h ? h + (size_t)t * w->d_ff : NULL;
+    if (xt && sw_gather_is_full(w, n, gt, ht)) {
+      sw_exec_full_tok(o, xt, w, work);
+      continue;
+    }
     if (nt == 1 || n < 8) {
       memset(o, 0, (size_t)d * sizeof *o);
       k->tok_run(o, xt, w, idx, n, gt, ht);

@@ -28,7 +28,11 @@ typedef struct sw_simd {
   /* y[k] += c[k] row, four distinct y */
   void (*row_axpy_y4)(float *const y[4], const float c[4], const void *row, const void *pf, int bf, int d);
   /* Batch-1 gathered FFN over the active neurons idx[0..n): acc += Σ h_i down_i, with h from gate/up rows, from
-   * gact (act(gate·x) given, gated only) or from h (given); f32 or bf16 weights. */
+   * gact (act(gate·x) given, gated only) or from h (given); f32 or bf16 weights.  Every variant runs the same
+   * algorithm: 4 neurons per step, their gate/up rows in one pass, then their down rows, with no software
+   * prefetch.  Prefetching every line of the next 4 neurons' rows (the earlier design) was slower than plain
+   * streams that the hardware prefetchers follow in most interleaved runs against OpenBLAS sgemv on Llama-7B rows
+   * (AVX2, Zen 3, s = 0.5/0.8/0.9; the numbers and the other schemes tried: docs/measurement.md). */
   void (*tok_run)(float *acc, const float *x, const sw_ffn_weights_t *w, const int32_t *idx, int64_t n,
                   const float *gact, const float *h);
   /* dst[i] = bf16 src[i] as f32 */

@@ -147,7 +147,8 @@ SW_I5 void sw_tok_pf(const char *r, int j, int bf) {
   if (!bf || (j & 16) == 0) _mm_prefetch(r + (size_t)j * (bf ? 2u : 4u), _MM_HINT_T1);
 }
 
-/* ra[q] = rows a[q] · x, and rb[q] = rows b[q] · x when two (4 or 8 streams), prefetching the same lines of pa/pb. */
+/* ra[q] = rows a[q] · x, and rb[q] = rows b[q] · x when two (4 or 8 streams), prefetching the same lines of pa/pb
+ * (NULL: no prefetch). */
 SW_I5 void sw_tok_dots(__m512 ra[4], __m512 rb[4], const char *const a[4], const char *const b[4],
                                   const char *const pa[4], const char *const pb[4], int two, int bf, const float *x,
                                   int d) {
@@ -157,10 +158,10 @@ SW_I5 void sw_tok_dots(__m512 ra[4], __m512 rb[4], const char *const a[4], const
   for (int j = 0; j < jt; j += 16) {
     __m512 xv = _mm512_loadu_ps(x + j);
     for (int q = 0; q < 4; q++) {
-      sw_tok_pf(pa[q], j, bf);
+      if (pa) sw_tok_pf(pa[q], j, bf);
       ra[q] = _mm512_fmadd_ps(sw_tok_ld(a[q], j, bf), xv, ra[q]);
       if (two) {
-        sw_tok_pf(pb[q], j, bf);
+        if (pb) sw_tok_pf(pb[q], j, bf);
         rb[q] = _mm512_fmadd_ps(sw_tok_ld(b[q], j, bf), xv, rb[q]);
       }
     }
@@ -174,7 +175,7 @@ SW_I5 void sw_tok_dots(__m512 ra[4], __m512 rb[4], const char *const a[4], const
   }
 }
 
-/* acc += Σ_q hv[q] · dn[q], prefetching the same lines of pd. */
+/* acc += Σ_q hv[q] · dn[q], prefetching the same lines of pd (NULL: no prefetch). */
 SW_I5 void sw_tok_axpy(float *acc, const __m512 hv[4], const char *const dn[4], const char *const pd[4],
                                   int bf, int d) {
   int       jt = d & ~15;
@@ -182,7 +183,7 @@ SW_I5 void sw_tok_axpy(float *acc, const __m512 hv[4], const char *const dn[4], 
   for (int j = 0; j < jt; j += 16) {
     __m512 y = _mm512_loadu_ps(acc + j);
     for (int q = 0; q < 4; q++) {
-      sw_tok_pf(pd[q], j, bf);
+      if (pd) sw_tok_pf(pd[q], j, bf);
       y = _mm512_fmadd_ps(sw_tok_ld(dn[q], j, bf), hv[q], y);
     }
     _mm512_storeu_ps(acc + j, y);
@@ -205,32 +206,30 @@ SW_I5 float sw_tok_h(const sw_ffn_weights_t *w, sw_tok_mode_t mode, __m512 a, __
 }
 
 /* Batch-1 fast path (f32 or bf16 rows), 4 active neurons per step: one pass over their gate and/or up rows (8
- * or 4 streams), then one axpy pass over their 4 down rows into acc.  Every 64-byte line loaded is matched by a
- * prefetch of the same line of the next group's rows, so the next 4 random rows are in flight while the
- * current ones stream (measured, f32: 87-91% of the same-run streaming read bandwidth vs 80-82% for the generic
- * primitives on Llama/Mistral-7B rows).  Tails of d use masked loads; no gather instructions. */
+ * or 4 streams), then one axpy pass over their 4 down rows into acc.  The same algorithm as the AVX2 and portable
+ * variants (kernels/sw_simd_vec.h): no software prefetch, the hardware prefetchers follow the row streams (why:
+ * sw_simd_t.tok_run, kernels/sw_simd.h).  Tails of d use masked loads; no gather instructions. */
 SW_I5 void sw_tok_body(float *acc, const float *x, const sw_ffn_weights_t *w, const int32_t *idx,
                                   int64_t n, const float *gact, const float *h, sw_tok_mode_t mode, int bf) {
   size_t      esz = bf ? 2u : 4u;
   const char *A = mode == SW_TOK_GATE_UP ? w->gate : w->up, *B = w->up, *D = w->down;
   size_t      la = (mode == SW_TOK_GATE_UP ? w->ld_gate : w->ld_up) * esz, lb = w->ld_up * esz, lw = w->ld_down * esz;
   for (int64_t k = 0; k < n; k += 4) {
-    const char *a[4], *b[4], *dn[4], *pa[4], *pb[4], *pd[4];
+    const char *a[4], *b[4], *dn[4];
     __m512      ra[4], rb[4], hv[4];
     for (int q = 0; q < 4; q++) {
-      int64_t c = k + q < n ? k + q : n - 1, nx = k + 4 + q < n ? k + 4 + q : n - 1;
+      int64_t c = k + q < n ? k + q : n - 1;
       a[q] = A + (size_t)idx[c] * la, b[q] = B + (size_t)idx[c] * lb, dn[q] = D + (size_t)idx[c] * lw;
-      pa[q] = A + (size_t)idx[nx] * la, pb[q] = B + (size_t)idx[nx] * lb, pd[q] = D + (size_t)idx[nx] * lw;
     }
     if (mode != SW_TOK_H)
-      sw_tok_dots(ra, rb, a, b, pa, pb, mode == SW_TOK_GATE_UP, bf, x, w->d_model);
+      sw_tok_dots(ra, rb, a, b, NULL, NULL, mode == SW_TOK_GATE_UP, bf, x, w->d_model);
     else
       for (int q = 0; q < 4; q++) ra[q] = rb[q] = _mm512_setzero_ps();
     for (int q = 0; q < 4; q++) {
       int64_t c = k + q < n ? k + q : n - 1;
       hv[q] = _mm512_set1_ps(k + q < n ? sw_tok_h(w, mode, ra[q], rb[q], idx[c], gact, h) : 0.0f);
     }
-    sw_tok_axpy(acc, hv, dn, pd, bf, w->d_model);
+    sw_tok_axpy(acc, hv, dn, NULL, bf, w->d_model);
   }
 }
 

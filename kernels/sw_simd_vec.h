@@ -1,7 +1,8 @@
 /* sw_simd_vec (internal to kernels/, included once by sw_simd_avx2.c and sw_simd_portable.c): the kernel bodies
  * written with GCC vector extensions and no ISA intrinsics, so the same text compiles to AVX2+FMA code under a
- * target attribute and to SSE2 / NEON code without one.  Rows are streamed one 64-byte line per step with a
- * prefetch of the same line of the next group's rows (kernels/sw_gather.h); d tails run in scalar code.
+ * target attribute and to SSE2 / NEON code without one.  The row primitives stream one 64-byte line per step with
+ * a prefetch of the same line of the next group's rows (kernels/sw_gather.h; the b_ bodies take NULL prefetch
+ * rows for none); the batch-1 kernel leaves prefetching to the hardware.  d tails run in scalar code.
  * The includer defines SW_V_LANES (floats per vector), SW_V_ATTR (the function attribute selecting the ISA,
  * empty for portable), SW_V_TABLE (the sw_simd_t table to define) and SW_V_ISA (its level). */
 #include <string.h>
@@ -15,9 +16,6 @@ typedef uint32_t sw_vu __attribute__((vector_size(4 * SW_V_LANES)));
 
 #define SW_VI static inline __attribute__((always_inline)) SW_V_ATTR
 #define SW_VF static SW_V_ATTR
-#ifndef SW_V_PF_GROUPS
-#define SW_V_PF_GROUPS 1 /* batch-1 kernel: prefetch the rows of the group this many groups of 4 neurons ahead */
-#endif
 #ifndef SW_V_PF_LOCALITY
 #define SW_V_PF_LOCALITY 2 /* __builtin_prefetch locality: 2 = into L2 (prefetcht1 on x86) */
 #endif
@@ -69,7 +67,7 @@ SW_VI void b_dot4(float r[4], const void *const rows[4], const void *const pf[4]
   sw_vf a[4] = {{0}, {0}, {0}, {0}};
   int   j = 0, L = v_line(bf);
   for (; j + L <= d; j += L) {
-    for (int q = 0; q < 4; q++) SW_V_PF(v_at(pf[q], j, bf));
+    for (int q = 0; q < 4 && pf; q++) SW_V_PF(v_at(pf[q], j, bf));
     for (int v = 0; v < L; v += SW_V_LANES) st_dot4(a, rows, bf, x, j + v);
   }
   for (; j + SW_V_LANES <= d; j += SW_V_LANES) st_dot4(a, rows, bf, x, j);
@@ -93,7 +91,7 @@ SW_VI void b_dot4x2(float ra[4], float rb[4], const void *const a[4], const void
   sw_vf va[4] = {{0}, {0}, {0}, {0}}, vb[4] = {{0}, {0}, {0}, {0}};
   int   j = 0, L = v_line(bf);
   for (; j + L <= d; j += L) {
-    for (int q = 0; q < 4; q++) {
+    for (int q = 0; q < 4 && pfa; q++) {
       SW_V_PF(v_at(pfa[q], j, bf));
       SW_V_PF(v_at(pfb[q], j, bf));
     }
@@ -120,7 +118,7 @@ SW_VI void b_axpy4(float *y, const float c[4], const void *const rows[4], const 
   sw_vf cv[4] = {v_set1(c[0]), v_set1(c[1]), v_set1(c[2]), v_set1(c[3])};
   int   j = 0, L = v_line(bf);
   for (; j + L <= d; j += L) {
-    for (int q = 0; q < 4; q++) SW_V_PF(v_at(pf[q], j, bf));
+    for (int q = 0; q < 4 && pf; q++) SW_V_PF(v_at(pf[q], j, bf));
     for (int v = 0; v < L; v += SW_V_LANES) st_axpy4(y, cv, rows, bf, j + v);
   }
   for (; j + SW_V_LANES <= d; j += SW_V_LANES) st_axpy4(y, cv, rows, bf, j);
@@ -210,49 +208,48 @@ SW_VF void v_row_axpy_y4(float *const y[4], const float c[4], const void *row, c
 
 /* ------------------------------------------------------------------ batch-1 gathered FFN */
 /* h of the 4 neurons cur[] from their rows (mode chosen by which of gact/h is given; see sw_simd_t.tok_run). */
-SW_VI void b_tok_h(float hv[4], const sw_ffn_weights_t *w, const int32_t cur[4], const int32_t nxt[4],
-                   const float *x, const float *gact, const float *h, int bf) {
+SW_VI void b_tok_h(float hv[4], const sw_ffn_weights_t *w, const int32_t cur[4], const float *x, const float *gact,
+                   const float *h, int bf) {
   size_t      esz = bf ? 2u : 4u;
   const char *U = w->up, *G = w->gate;
   size_t      lu = w->ld_up * esz, lg = w->ld_gate * esz;
-  const void *u[4], *upf[4], *g[4], *gpf[4];
+  const void *u[4], *g[4];
   float       uv[4], gv[4];
   if (h) {
     for (int q = 0; q < 4; q++) hv[q] = h[cur[q]];
     return;
   }
-  for (int q = 0; q < 4; q++) u[q] = U + cur[q] * lu, upf[q] = U + nxt[q] * lu;
+  for (int q = 0; q < 4; q++) u[q] = U + cur[q] * lu;
   if (w->gated && !gact) {
-    for (int q = 0; q < 4; q++) g[q] = G + cur[q] * lg, gpf[q] = G + nxt[q] * lg;
-    b_dot4x2(gv, uv, g, u, gpf, upf, bf, x, w->d_model);
+    for (int q = 0; q < 4; q++) g[q] = G + cur[q] * lg;
+    b_dot4x2(gv, uv, g, u, NULL, NULL, bf, x, w->d_model);
     for (int q = 0; q < 4; q++) hv[q] = sw_act_1(w->act, gv[q], w->act_param) * uv[q];
     return;
   }
-  b_dot4(uv, u, upf, bf, x, w->d_model);
+  b_dot4(uv, u, NULL, bf, x, w->d_model);
   for (int q = 0; q < 4; q++)
     hv[q] = w->gated ? gact[cur[q]] * uv[q]
                      : sw_act_1(w->act, uv[q] + (w->b_up ? w->b_up[cur[q]] : 0.0f), w->act_param);
 }
 
-/* 4 active neurons per step: one pass over their gate and/or up rows, then one axpy pass over their down rows;
- * every line read is matched by a prefetch of the same line of the next 4 neurons' rows. */
+/* 4 active neurons per step: one pass over their gate and/or up rows (8 or 4 streams), then one axpy pass over
+ * their down rows; no software prefetch (why: sw_simd_t.tok_run, kernels/sw_simd.h). */
 SW_VI void b_tok_run(float *acc, const float *x, const sw_ffn_weights_t *w, const int32_t *idx, int64_t n,
                      const float *gact, const float *h, int bf) {
   size_t      lw = w->ld_down * (bf ? 2u : 4u);
   const char *D = w->down;
   for (int64_t k = 0; k < n; k += 4) {
-    int32_t     cur[4], nxt[4];
-    const void *dn[4], *dpf[4];
+    int32_t     cur[4];
+    const void *dn[4];
     float       hv[4];
     for (int q = 0; q < 4; q++) {
       cur[q] = idx[k + q < n ? k + q : n - 1];
-      nxt[q] = idx[k + 4 * SW_V_PF_GROUPS + q < n ? k + 4 * SW_V_PF_GROUPS + q : n - 1];
-      dn[q] = D + cur[q] * lw, dpf[q] = D + nxt[q] * lw;
+      dn[q] = D + cur[q] * lw;
     }
-    b_tok_h(hv, w, cur, nxt, x, gact, h, bf);
+    b_tok_h(hv, w, cur, x, gact, h, bf);
     for (int q = 0; q < 4; q++)
       if (k + q >= n) hv[q] = 0.0f;
-    b_axpy4(acc, hv, dn, dpf, bf, w->d_model);
+    b_axpy4(acc, hv, dn, NULL, bf, w->d_model);
   }
 }
 SW_VF void v_tok_run(float *acc, const float *x, const sw_ffn_weights_t *w, const int32_t *idx, int64_t n,
