@@ -28,6 +28,11 @@ static void s_stats(sw_ffn_stats_t *st, double flops, double flops_dense, double
   st->tokens = n_tok, st->calls = 1;
 }
 
+/* The counts of one batch-1 product with a rows x cols weight. */
+static void s_stats_b1(sw_ffn_stats_t *st, double flops, int rows, int cols, double bytes) {
+  s_stats(st, flops, 2.0 * rows * (double)cols, bytes, 4.0 * rows * (double)cols, 1);
+}
+
 /* ---- portable bodies ---- */
 
 static float s_csr_row_dot(const sw_csr_t *w, int r, const float *x) {
@@ -268,8 +273,7 @@ void sw_spmv_csr(const sw_wsparse_ctx_t *ctx, float *y, const sw_csr_t *w, const
   else
 #endif
     s_spmv_csr_portable(y, w, x);
-  s_stats(st, 2.0 * (double)w->nnz, 2.0 * w->rows * (double)w->cols, sw_csr_bytes(w),
-          4.0 * w->rows * (double)w->cols, 1);
+  s_stats_b1(st, 2.0 * (double)w->nnz, w->rows, w->cols, sw_csr_bytes(w));
 }
 
 void sw_spmv_bitmap(const sw_wsparse_ctx_t *ctx, float *y, const sw_bitmap_t *w, const float *x,
@@ -279,8 +283,7 @@ void sw_spmv_bitmap(const sw_wsparse_ctx_t *ctx, float *y, const sw_bitmap_t *w,
   else
 #endif
     s_spmv_bitmap_portable(y, w, x);
-  s_stats(st, 2.0 * (double)w->nnz, 2.0 * w->rows * (double)w->cols, sw_bitmap_bytes(w),
-          4.0 * w->rows * (double)w->cols, 1);
+  s_stats_b1(st, 2.0 * (double)w->nnz, w->rows, w->cols, sw_bitmap_bytes(w));
 }
 
 void sw_spmv_nm24(const sw_wsparse_ctx_t *ctx, float *y, const sw_nm24_t *w, const float *x, sw_ffn_stats_t *st) {
@@ -289,8 +292,7 @@ void sw_spmv_nm24(const sw_wsparse_ctx_t *ctx, float *y, const sw_nm24_t *w, con
   else
 #endif
     s_spmv_nm24_portable(y, w, x);
-  s_stats(st, 1.0 * w->rows * (double)w->cols, 2.0 * w->rows * (double)w->cols, sw_nm24_bytes(w),
-          4.0 * w->rows * (double)w->cols, 1);
+  s_stats_b1(st, 1.0 * w->rows * (double)w->cols, w->rows, w->cols, sw_nm24_bytes(w));
 }
 
 void sw_spmv_blk8(const sw_wsparse_ctx_t *ctx, float *y, const sw_blk8_t *w, const float *x, sw_ffn_stats_t *st) {
@@ -299,8 +301,7 @@ void sw_spmv_blk8(const sw_wsparse_ctx_t *ctx, float *y, const sw_blk8_t *w, con
   else
 #endif
     s_spmv_blk8_portable(y, w, x);
-  s_stats(st, 16.0 * (double)w->n_blocks, 2.0 * w->rows * (double)w->cols, sw_blk8_bytes(w),
-          4.0 * w->rows * (double)w->cols, 1);
+  s_stats_b1(st, 16.0 * (double)w->n_blocks, w->rows, w->cols, sw_blk8_bytes(w));
 }
 
 void sw_spmspv_blk8(const sw_wsparse_ctx_t *ctx, float *y, const sw_blk8_t *w, const float *x, const int32_t *act,
@@ -313,9 +314,8 @@ void sw_spmspv_blk8(const sw_wsparse_ctx_t *ctx, float *y, const sw_blk8_t *w, c
     s_spmspv_blk8_portable(y, w, x, act, n_act);
   size_t read = 0;
   for (int a = 0; a < n_act; a++) read += w->ptr[act[a] + 1] - w->ptr[act[a]];
-  s_stats(st, 16.0 * (double)read, 2.0 * w->rows * (double)w->cols,
-          (double)read * (8 * sizeof(float) + sizeof(uint16_t)) + 2.0 * n_act * sizeof(uint32_t),
-          4.0 * w->rows * (double)w->cols, 1);
+  s_stats_b1(st, 16.0 * (double)read, w->rows, w->cols,
+             (double)read * (8 * sizeof(float) + sizeof(uint16_t)) + 2.0 * n_act * sizeof(uint32_t));
 }
 
 void sw_spmspv_csc(const sw_wsparse_ctx_t *ctx, float *y, const sw_csr_t *wt, const float *x, const int32_t *act,
@@ -341,9 +341,8 @@ void sw_spmspv_csc(const sw_wsparse_ctx_t *ctx, float *y, const sw_csr_t *wt, co
     for (; k < k1; k++) y[idx[k]] += xj * val[k];
     read += k1 - k0;
   }
-  s_stats(st, 2.0 * (double)read, 2.0 * wt->rows * (double)wt->cols,
-          (double)read * (sizeof(float) + sizeof(uint16_t)) + 2.0 * n_act * sizeof(uint32_t),
-          4.0 * wt->rows * (double)wt->cols, 1);
+  s_stats_b1(st, 2.0 * (double)read, wt->rows, wt->cols,
+             (double)read * (sizeof(float) + sizeof(uint16_t)) + 2.0 * n_act * sizeof(uint32_t));
 }
 
 void sw_spmspv_csc_blocked(const sw_wsparse_ctx_t *ctx, float *y, const sw_csc_blocked_t *w, const float *x,

@@ -177,6 +177,22 @@ static void test_nm24_selection(void **state) {
   assert_int_equal(sw_nm24_from_dense(&nm, w, 1, 4, 4, &err), SW_ERR_INVALID);
 }
 
+/* Zeroes each input with probability sp (the dense reference then sees the zeros); act gets the others. */
+static int wt_pick_active(float *x, int cols, double sp, uint64_t seed, int32_t *act) {
+  int n_act = 0;
+  for (int j = 0; j < cols; j++) {
+    if ((double)wt_next(&seed) / 9007199254740992.0 < sp) x[j] = 0.0f;
+    else act[n_act++] = j;
+  }
+  return n_act;
+}
+
+/* Float64 reference of m x into ref/scale, and y[0..rows) poisoned. */
+static void wt_ref_poison(const wt_mat_t *m, const float *x, double *ref, double *scale, float *y) {
+  wt_ref_gemv(m, x, ref, scale);
+  for (int i = 0; i < m->rows; i++) y[i] = WT_POISON;
+}
+
 static void test_spmspv_csc(void **state) {
   sw_wsparse_ctx_t ctx;
   wt_ctx(&ctx, wt_isa(state));
@@ -191,20 +207,14 @@ static void test_spmspv_csc(void **state) {
   assert_int_equal(sw_csc_blocked_from_dense(&blk, m.w, rows, cols, (size_t)cols, 16, &err), SW_OK);
   assert_true(blk.n_blocks == 3 && blk.nnz == m.nnz);
   for (size_t q = 0; q < sizeof act_sp / sizeof act_sp[0]; q++) {
-    uint64_t seed = 31 + q;
-    float   *x = wt_vec(cols, 8 + q), y[45];
-    int32_t  act[130];
-    int      n_act = 0;
-    size_t   nnz_read = 0;
-    for (int j = 0; j < cols; j++) {
-      if ((double)wt_next(&seed) / 9007199254740992.0 < act_sp[q]) x[j] = 0.0f; /* dense reference sees zeros */
-      else act[n_act++] = j;
-    }
+    float  *x = wt_vec(cols, 8 + q), y[45];
+    int32_t act[130];
+    int     n_act = wt_pick_active(x, cols, act_sp[q], 31 + q, act);
+    size_t  nnz_read = 0;
     for (int a = 0; a < n_act; a++)
       for (int r = 0; r < rows; r++) nnz_read += m.w[(size_t)r * cols + act[a]] != 0.0f;
     double ref[45], scale[45];
-    wt_ref_gemv(&m, x, ref, scale);
-    for (int i = 0; i < rows; i++) y[i] = WT_POISON;
+    wt_ref_poison(&m, x, ref, scale, y);
     sw_ffn_stats_t st;
     sw_spmspv_csc(&ctx, y, &csc, x, act, n_act, &st);
     wt_assert_close(y, ref, scale, rows);
@@ -290,15 +300,10 @@ static void test_spmspv_blk8(void **state) {
   assert_int_equal(sw_blk8_from_dense(&b, m.w, rows, cols, (size_t)cols, 1, &err), SW_OK);
   assert_true(b.n_outer == cols && b.col_major == 1 && b.n_blocks == wt_count_blk8(&m));
   for (size_t q = 0; q < sizeof act_sp / sizeof act_sp[0]; q++) {
-    uint64_t seed = 41 + q;
-    float   *x = wt_vec(cols, 9 + q), y[45];
-    int32_t  act[130];
-    int      n_act = 0;
-    size_t   blocks_read = 0;
-    for (int j = 0; j < cols; j++) {
-      if ((double)wt_next(&seed) / 9007199254740992.0 < act_sp[q]) x[j] = 0.0f;
-      else act[n_act++] = j;
-    }
+    float  *x = wt_vec(cols, 9 + q), y[45];
+    int32_t act[130];
+    int     n_act = wt_pick_active(x, cols, act_sp[q], 41 + q, act);
+    size_t  blocks_read = 0;
     for (int a = 0; a < n_act; a++)
       for (int g = 0; g < (rows + 7) / 8; g++) {
         int any = 0;
@@ -306,8 +311,7 @@ static void test_spmspv_blk8(void **state) {
         blocks_read += (size_t)any;
       }
     double ref[45], scale[45];
-    wt_ref_gemv(&m, x, ref, scale);
-    for (int i = 0; i < rows; i++) y[i] = WT_POISON;
+    wt_ref_poison(&m, x, ref, scale, y);
     sw_ffn_stats_t st;
     sw_spmspv_blk8(&ctx, y, &b, x, act, n_act, &st);
     wt_assert_close(y, ref, scale, rows);
