@@ -21,6 +21,7 @@
 #include "kernels/sw_gemv_sparse.h"
 #include "kernels/sw_wsparse.h"
 #include "models/sw_eval.h"
+#include "models/sw_llama.h"
 
 int cmd_bench_weights(int argc, char **argv);
 
@@ -39,7 +40,8 @@ typedef struct bw_shape {
 static const bw_shape_t bw_shapes[] = {{"llama7b", 11008, 4096}, {"smollm2", 1536, 576}};
 
 typedef struct bw_opts {
-  int      quick, reps, warm, sddmm, shape_on[2];
+  int         quick, reps, warm, sddmm, shape_on[2];
+  const char *model; /* --model: also report the weight energy 8x1-block pruning removes on this model */
   int      batches[BW_MAX_BATCH], n_batches;
   double   ws[BW_MAX_WS];
   int      n_ws;
@@ -409,6 +411,51 @@ done:
   free(q), free(kk), free(dense), free(mask), free(out);
 }
 
+static int bw_cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* Fraction of Σ w² that magnitude pruning at sparsity ws removes from w (rows x cols) when the unit pruned is
+ * u consecutive rows of one column (u = 1: unstructured; u = 8: the 8x1 blocks of sw_blk8_t, ranked by Σ w²). */
+static double bw_energy_removed(const float *w, int rows, int cols, int u, double ws) {
+  const size_t n = (size_t)(rows / u) * cols;
+  double      *e = malloc(n * sizeof *e), total = 0.0, removed = 0.0;
+  if (!e) return NAN;
+  for (size_t k = 0; k < n; k++) {
+    size_t g = k / (size_t)cols, col = k % (size_t)cols;
+    e[k] = 0.0;
+    for (int i = 0; i < u; i++) e[k] += (double)w[(g * u + i) * cols + col] * w[(g * u + i) * cols + col];
+    total += e[k];
+  }
+  qsort(e, n, sizeof *e, bw_cmp_double);
+  for (size_t k = 0; k < (size_t)(ws * (double)n); k++) removed += e[k];
+  free(e);
+  return removed / total;
+}
+
+/* The accuracy side of 8x1 blocks on a real model: weight energy removed from every layer's ffn_up (mean). */
+static int bw_run_block_energy(const bw_opts_t *o) {
+  sw_llama_t m;
+  sw_err_t   err;
+  memset(&m, 0, sizeof m);
+  if (sw_llama_load(&m, o->model, &err)) return fprintf(stderr, "sparsweep bench weights: %s\n", err.msg), -1;
+  const int    L = m.cfg.n_layer, rows = m.cfg.d_ff, cols = m.cfg.d_model;
+  const size_t per = (size_t)rows * cols;
+  printf("\n# %s: fraction of sum w^2 removed from ffn_up by magnitude pruning (mean of %d layers)\n", o->model, L);
+  printf("%5s %13s %13s\n", "ws", "unstructured", "8x1 blocks");
+  for (int k = 0; k < o->n_ws; k++) {
+    double u1 = 0.0, u8 = 0.0;
+    for (int l = 0; l < L; l++) {
+      u1 += bw_energy_removed(m.w.w_up + (size_t)l * per, rows, cols, 1, o->ws[k]) / L;
+      u8 += bw_energy_removed(m.w.w_up + (size_t)l * per, rows, cols, 8, o->ws[k]) / L;
+    }
+    printf("%5.2f %13.4f %13.4f\n", o->ws[k], u1, u8);
+  }
+  sw_llama_free(&m);
+  return 0;
+}
+
 static int bw_parse_list(const char *v, double *out, int max, double lo, double hi) {
   int n = 0;
   for (const char *p = v; *p && n < max;) {
@@ -440,12 +487,14 @@ static int bw_parse(bw_opts_t *o, int argc, char **argv) {
       if (o->reps < 1 || o->reps > BW_MAX_REPS) return -1;
     } else if (strcmp(a, "--shape") == 0) {
       for (int k = 0; k < 2; k++) o->shape_on[k] = strcmp(v, bw_shapes[k].name) == 0;
-      if (!o->shape_on[0] && !o->shape_on[1]) return -1;
+      if (!o->shape_on[0] && !o->shape_on[1] && strcmp(v, "none") != 0) return -1;
     } else if (strcmp(a, "--ws") == 0) {
       if ((o->n_ws = bw_parse_list(v, o->ws, BW_MAX_WS, 0.0, 0.99)) < 1) return -1;
     } else if (strcmp(a, "--batch") == 0) {
       if ((o->n_batches = bw_parse_list(v, tmp, BW_MAX_BATCH, 1, 1024)) < 1) return -1;
       for (int k = 0; k < o->n_batches; k++) o->batches[k] = (int)tmp[k];
+    } else if (strcmp(a, "--model") == 0) {
+      o->model = v;
     } else if (strcmp(a, "--isa") == 0) {
       if (sw_isa_parse(v, &o->isa, &err)) return -1;
     } else return -1;
@@ -455,15 +504,17 @@ static int bw_parse(bw_opts_t *o, int argc, char **argv) {
 
 static void bw_usage(FILE *f) {
   fprintf(f,
-          "usage: sparsweep bench weights [--quick] [--shape llama7b|smollm2] [--ws 0.25,0.5,0.7,0.9]\n"
+          "usage: sparsweep bench weights [--quick] [--shape llama7b|smollm2|none] [--ws 0.25,0.5,0.7,0.9]\n"
           "                               [--batch 1,16,64] [--reps N] [--isa auto|portable|avx2|avx512]\n"
-          "                               [--no-warm] [--no-sddmm]\n"
+          "                               [--no-warm] [--no-sddmm] [--model PATH]\n"
           "  Weight-sparse kernels vs OpenBLAS dense (sgemv at batch 1, sgemm above), 1 thread, interleaved pairs.\n"
           "  batch 1: csr / bitmap SpMV, blk8 (8x1 blocks, block-pruned pattern), 2:4 (at ws 0.5), act-only (dense\n"
           "  W^T, inactive inputs skipped), spmspv (blocked CSC x sparse input) and spmspv8 (column-major 8x1 blocks)\n"
           "  at as = 0.5 and 0.8, each spmspv also against act-only and the weight-only SpMV; batch > 1: CSR SpMM.\n"
           "  ideal = dense bytes / sparse bytes (indices included); /ideal = speedup / ideal.\n"
-          "  --quick: ws 0.5,0.7,0.9, batch 1 and 16, cold only, as = 0.5, no SDDMM.\n");
+          "  --quick: ws 0.5,0.7,0.9, batch 1 and 16, cold only, as = 0.5, no SDDMM.\n"
+          "  --model: also the weight energy (sum w^2) magnitude pruning removes from the model's ffn_up at each ws,\n"
+          "  unstructured vs 8x1 blocks (the accuracy cost of the blk8 format's pruning granularity).\n");
 }
 
 int cmd_bench_weights(int argc, char **argv) {
@@ -490,6 +541,7 @@ int cmd_bench_weights(int argc, char **argv) {
     if (!rc && o.warm && (double)c.sh->rows * c.sh->cols * 4.0 < BW_COLD_BYTES / 8) rc = bw_run_mode(&c, &o, 1);
   }
   if (!rc && o.sddmm) bw_run_sddmm(&o, &c.ws);
+  if (!rc && o.model && bw_run_block_energy(&o)) return SW_EXIT_FAIL;
   bw_free_sparse(&c), bw_free_dense(&c);
   free(c.x), free(c.xs), free(c.y), free(c.scratch), free(c.act);
   if (rc) fprintf(stderr, "sparsweep bench weights: out of memory or bad shape\n");
