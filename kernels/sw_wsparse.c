@@ -3,7 +3,9 @@
  * every ISA (AVX2 has no scatter), four loads issued before four stores (distinct rows within a column).
  * Bitmap SpMV expands 8 packed values per bitmap byte with one vpermps through ctx->bitmap_lut and zeroes the
  * unset lanes with vblendvps on the table entry's sign bit; 2:4 SpMV compresses x with vpermps through
- * ctx->nm_lut instead, so the 8 kept values of 16 columns multiply 8 gathered inputs. */
+ * ctx->nm_lut instead, so the 8 kept values of 16 columns multiply 8 gathered inputs.  8x1 blocks (sw_blk8_t)
+ * need no gather: SpMV broadcasts x[c] into one 8-wide FMA per block, spMspV adds x[j] times the block to 8
+ * consecutive outputs. */
 #include "kernels/sw_wsparse.h"
 
 #include <string.h>
@@ -136,7 +138,8 @@ static inline SW_WS_AVX2 __m256 s_gather8(const float *x, const uint16_t *c) {
 }
 
 /* Software prefetch distance in non-zeros (1 KiB of values): the streams restart at every row, so the hardware
- * prefetcher alone leaves the loads of a cold matrix exposed (measured: /ideal 0.55 -> 0.65 at ws 0.7). */
+ * prefetcher alone leaves the loads of a cold matrix exposed (a standalone Llama-7B ws 0.7 cold loop under load
+ * 13-15: median /ideal 0.60-0.67 with it, 0.53-0.59 without; within the spread of `sparsweep bench weights`). */
 #define SW_WS_PF_NNZ 256
 
 static SW_WS_AVX2 void s_spmv_csr_avx2(float *y, const sw_csr_t *w, const float *x) {

@@ -7,6 +7,7 @@
  *   CSC     CSR of Wᵀ (one list per input channel): the spMspV format, where inactive inputs skip their column;
  *           blocked CSC splits the outputs into blocks of block_rows (one CSC each) so that the block of y the
  *           scatter updates stays in L1 (4096 rows = 16 KiB).
+ *   blk8    8x1 column-vector blocks, row- or column-major (sw_blk8_t below): 34 bytes per block.
  * Kernels: SpMV (batch 1, CSR/bitmap/2:4), spMspV (CSC x sparse activation vector, the DuoGPT case, arXiv
  * 2506.20194), SpMM (CSR x dense batch), SDDMM (rows of A . rows of B sampled at a CSR pattern).  Each kernel
  * fills an sw_ffn_stats_t (FLOPs executed and dense-equivalent, bytes of the sparse operand read) that
