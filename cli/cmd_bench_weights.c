@@ -21,6 +21,7 @@
 #include "kernels/sw_gemv_sparse.h"
 #include "kernels/sw_wsparse.h"
 #include "models/sw_eval.h"
+#include "models/sw_llama.h"
 
 int cmd_bench_weights(int argc, char **argv);
 
@@ -39,16 +40,29 @@ typedef struct bw_shape {
 static const bw_shape_t bw_shapes[] = {{"llama7b", 11008, 4096}, {"smollm2", 1536, 576}};
 
 typedef struct bw_opts {
-  int      quick, reps, warm, sddmm, shape_on[2];
+  int         quick, reps, warm, sddmm, shape_on[2];
+  const char *model; /* --model: also report the weight energy 8x1-block pruning removes on this model */
   int      batches[BW_MAX_BATCH], n_batches;
   double   ws[BW_MAX_WS];
   int      n_ws;
   sw_isa_t isa;
 } bw_opts_t;
 
-typedef enum bw_op { BW_DENSE, BW_CSR, BW_BITMAP, BW_NM24, BW_ACT, BW_SPMSPV, BW_SPMM, BW_N_OPS } bw_op_t;
+typedef enum bw_op {
+  BW_DENSE,
+  BW_CSR,
+  BW_BITMAP,
+  BW_NM24,
+  BW_BLK8,
+  BW_ACT,
+  BW_SPMSPV,
+  BW_SPMSPV8,
+  BW_SPMM,
+  BW_N_OPS
+} bw_op_t;
 
-static const char *const bw_op_names[BW_N_OPS] = {"dense", "csr", "bitmap", "2:4", "act-only", "spmspv", "spmm"};
+static const char *const bw_op_names[BW_N_OPS] = {"dense",    "csr",    "bitmap",  "2:4", "blk8",
+                                                  "act-only", "spmspv", "spmspv8", "spmm"};
 
 /* Rotated copies of one shape's operands at one weight sparsity, and the per-batch buffers. */
 typedef struct bw_ctx {
@@ -58,6 +72,7 @@ typedef struct bw_ctx {
   sw_csr_t         *csr;
   sw_csc_blocked_t *csc; /* blocks of BW_CSC_BLOCK outputs */
   sw_bitmap_t      *bm;
+  sw_blk8_t        *b8r, *b8c; /* 8x1 blocks of a block-pruned pattern: row-major (SpMV), column-major (spMspV) */
   sw_nm24_t        *nm;
   int               n_dense, n_sparse, n_nm, warm, next[BW_N_OPS];
   float            *x, *xs, *y, *scratch; /* xs: BW_ACT_SETS inputs with the inactive entries zero */
@@ -103,6 +118,11 @@ static double bw_call(bw_ctx_t *c, bw_op_t op, sw_ffn_stats_t *st) {
   case BW_CSR: sw_spmv_csr(&c->ws, c->y, &c->csr[bw_pick(c, op, c->n_sparse)], c->x, st); break;
   case BW_BITMAP: sw_spmv_bitmap(&c->ws, c->y, &c->bm[bw_pick(c, op, c->n_sparse)], c->x, st); break;
   case BW_NM24: sw_spmv_nm24(&c->ws, c->y, &c->nm[bw_pick(c, op, c->n_nm)], c->x, st); break;
+  case BW_BLK8: sw_spmv_blk8(&c->ws, c->y, &c->b8r[bw_pick(c, op, c->n_sparse)], c->x, st); break;
+  case BW_SPMSPV8:
+    sw_spmspv_blk8(&c->ws, c->y, &c->b8c[bw_pick(c, op, c->n_sparse)], XS(c), ACT(c), c->n_act[c->act_next], st);
+    c->act_next = (c->act_next + 1) % BW_ACT_SETS;
+    break;
   case BW_ACT:
     sw_gemv_in_sparse_idx(c->y, c->dense[bw_pick(c, op, c->n_dense)], (size_t)c->sh->rows, SW_DTYPE_F32, XS(c),
                           ACT(c), c->n_act[c->act_next], c->sh->rows, c->ws.isa);
@@ -157,30 +177,62 @@ static int bw_copies(const bw_ctx_t *c, double bytes) {
 }
 
 static void bw_free_sparse(bw_ctx_t *c) {
-  for (int k = 0; k < c->n_sparse; k++)
+  for (int k = 0; k < c->n_sparse; k++) {
     sw_csr_free(&c->csr[k]), sw_csc_blocked_free(&c->csc[k]), sw_bitmap_free(&c->bm[k]);
-  free(c->csr), free(c->csc), free(c->bm);
-  c->csr = NULL, c->csc = NULL, c->bm = NULL, c->n_sparse = 0;
+    sw_blk8_free(&c->b8r[k]), sw_blk8_free(&c->b8c[k]);
+  }
+  free(c->csr), free(c->csc), free(c->bm), free(c->b8r), free(c->b8c);
+  c->csr = NULL, c->csc = NULL, c->bm = NULL, c->b8r = NULL, c->b8c = NULL, c->n_sparse = 0;
 }
 
-/* A random pattern keeping each weight with probability 1 - ws, converted to n copies of CSR, CSC, bitmap. */
+/* Fraction of the 8x1 blocks (8 rows of one column) of p with no non-zero. */
+static double bw_empty_blk8(const float *p, int rows, int cols) {
+  size_t empty = 0;
+  for (int g = 0; g + 8 <= rows; g += 8)
+    for (int col = 0; col < cols; col++) {
+      int any = 0;
+      for (int i = 0; i < 8; i++) any |= p[(size_t)(g + i) * cols + col] != 0.0f;
+      empty += !any;
+    }
+  return (double)empty / ((double)(rows / 8) * cols);
+}
+
+/* p = dense weights with each weight (blk8 = 0) or each 8x1 block (blk8 = 1) kept with probability 1 - ws. */
+static void bw_pattern(const bw_ctx_t *c, float *p, double ws, int blk8) {
+  const int rows = c->sh->rows, cols = c->sh->cols;
+  uint64_t  s = 991 + (uint64_t)(ws * 1000) + 7919u * (uint64_t)blk8;
+  for (int r = 0; r < rows; r += blk8 ? 8 : 1)
+    for (int col = 0; col < cols; col++) {
+      int keep = bw_uniform(&s) >= ws;
+      for (int i = 0; i < (blk8 ? 8 : 1) && r + i < rows; i++) {
+        size_t e = (size_t)(r + i) * cols + col;
+        p[e] = keep ? c->dense[0][e] : 0.0f;
+      }
+    }
+}
+
+/* Random patterns at ws: unstructured (n copies of CSR, CSC, bitmap) and 8x1-block (n copies row/column-major). */
 static int bw_build_sparse(bw_ctx_t *c, double ws) {
   const int rows = c->sh->rows, cols = c->sh->cols;
   size_t    n = (size_t)rows * cols;
-  float    *p = malloc(n * sizeof *p);
-  uint64_t  s = 991 + (uint64_t)(ws * 1000);
-  if (!p) return -1;
-  for (size_t i = 0; i < n; i++) p[i] = bw_uniform(&s) < ws ? 0.0f : c->dense[0][i];
+  float    *p = malloc(n * sizeof *p), *pb = malloc(n * sizeof *pb);
+  if (!p || !pb) return free(p), free(pb), -1;
+  bw_pattern(c, p, ws, 0), bw_pattern(c, pb, ws, 1);
+  printf("# %s ws %.2f: unstructured pattern leaves %.1f%% of its 8x1 blocks empty (blk8 rows use a block-pruned "
+         "pattern)\n", c->sh->name, ws, 100.0 * bw_empty_blk8(p, rows, cols));
   sw_err_t err;
   int      ncopy = bw_copies(c, 6.0 * (1.0 - ws) * (double)n);
   c->csr = calloc((size_t)ncopy, sizeof *c->csr), c->csc = calloc((size_t)ncopy, sizeof *c->csc);
   c->bm = calloc((size_t)ncopy, sizeof *c->bm);
-  int bad = !c->csr || !c->csc || !c->bm;
+  c->b8r = calloc((size_t)ncopy, sizeof *c->b8r), c->b8c = calloc((size_t)ncopy, sizeof *c->b8c);
+  int bad = !c->csr || !c->csc || !c->bm || !c->b8r || !c->b8c;
   for (int k = 0; k < ncopy && !bad; k++, c->n_sparse = k)
     bad = sw_csr_from_dense(&c->csr[k], p, rows, cols, (size_t)cols, &err) ||
           sw_csc_blocked_from_dense(&c->csc[k], p, rows, cols, (size_t)cols, BW_CSC_BLOCK, &err) ||
-          sw_bitmap_from_dense(&c->bm[k], p, rows, cols, (size_t)cols, &err);
-  free(p);
+          sw_bitmap_from_dense(&c->bm[k], p, rows, cols, (size_t)cols, &err) ||
+          sw_blk8_from_dense(&c->b8r[k], pb, rows, cols, (size_t)cols, 0, &err) ||
+          sw_blk8_from_dense(&c->b8c[k], pb, rows, cols, (size_t)cols, 1, &err);
+  free(p), free(pb);
   if (bad) fprintf(stderr, "bench weights: %s\n", err.msg);
   return bad ? -1 : 0;
 }
@@ -258,33 +310,54 @@ static void bw_print_break_even(const bw_ctx_t *c, const char *cache, const char
 
 static const double bw_act_levels[] = {0.5, 0.8};
 
-/* Batch-1 rows at one ws: CSR, bitmap, and per activation sparsity activation-only and spMspV. */
-static int bw_rows_b1(bw_ctx_t *c, const bw_opts_t *o, const char *cache, double ws, double *r_csr,
-                      double *r_bm) {
+/* Speedups over dense at batch 1 per ws, for the break-even lines. */
+typedef struct bw_b1_ratios {
+  double csr[BW_MAX_WS], bitmap[BW_MAX_WS], blk8[BW_MAX_WS];
+} bw_b1_ratios_t;
+
+/* The combined kernel against each single-sparsity kernel, interleaved in pairs (speedup = t_single / t_combined). */
+static void bw_print_direct(bw_ctx_t *c, const bw_opts_t *o, const char *cache, double ws, double as, bw_op_t comb,
+                            bw_op_t act_only, bw_op_t weight_only) {
+  double ra = bw_pairs(c, act_only, comb, o->reps).ratio, rw = bw_pairs(c, weight_only, comb, o->reps).ratio;
+  printf("# direct %-8s %-5s ws %.2f as %.2f: %s is %.2fx %s and %.2fx %s (same run, interleaved)\n", c->sh->name,
+         cache, ws, as, bw_op_names[comb], ra, bw_op_names[act_only], rw, bw_op_names[weight_only]);
+}
+
+/* Batch-1 rows at one ws (index w): CSR, bitmap, 8x1 blocks, and per activation sparsity activation-only and
+ * spMspV (unstructured CSC and 8x1 blocks), each spMspV also against its act-only and weight-only kernels. */
+static int bw_rows_b1(bw_ctx_t *c, const bw_opts_t *o, const char *cache, int w, bw_b1_ratios_t *r) {
+  const double ws = o->ws[w];
   if (bw_setup_batch(c, 1, 0.0)) return -1;
-  *r_csr = bw_print_row(c, cache, BW_CSR, ws, 0.0, bw_pairs(c, BW_DENSE, BW_CSR, o->reps));
-  *r_bm = bw_print_row(c, cache, BW_BITMAP, ws, 0.0, bw_pairs(c, BW_DENSE, BW_BITMAP, o->reps));
+  r->csr[w] = bw_print_row(c, cache, BW_CSR, ws, 0.0, bw_pairs(c, BW_DENSE, BW_CSR, o->reps));
+  r->bitmap[w] = bw_print_row(c, cache, BW_BITMAP, ws, 0.0, bw_pairs(c, BW_DENSE, BW_BITMAP, o->reps));
+  r->blk8[w] = bw_print_row(c, cache, BW_BLK8, ws, 0.0, bw_pairs(c, BW_DENSE, BW_BLK8, o->reps));
   if (fabs(ws - 0.5) < 1e-9) bw_print_row(c, cache, BW_NM24, 0.5, 0.0, bw_pairs(c, BW_DENSE, BW_NM24, o->reps));
   for (size_t a = 0; a < sizeof bw_act_levels / sizeof bw_act_levels[0]; a++) {
     if (o->quick && a > 0) break;
-    if (bw_setup_batch(c, 1, bw_act_levels[a])) return -1;
-    bw_print_row(c, cache, BW_ACT, 0.0, bw_act_levels[a], bw_pairs(c, BW_DENSE, BW_ACT, o->reps));
-    bw_print_row(c, cache, BW_SPMSPV, ws, bw_act_levels[a], bw_pairs(c, BW_DENSE, BW_SPMSPV, o->reps));
+    const double as = bw_act_levels[a];
+    if (bw_setup_batch(c, 1, as)) return -1;
+    bw_print_row(c, cache, BW_ACT, 0.0, as, bw_pairs(c, BW_DENSE, BW_ACT, o->reps));
+    bw_print_row(c, cache, BW_SPMSPV, ws, as, bw_pairs(c, BW_DENSE, BW_SPMSPV, o->reps));
+    bw_print_row(c, cache, BW_SPMSPV8, ws, as, bw_pairs(c, BW_DENSE, BW_SPMSPV8, o->reps));
+    bw_print_direct(c, o, cache, ws, as, BW_SPMSPV, BW_ACT, BW_CSR);
+    bw_print_direct(c, o, cache, ws, as, BW_SPMSPV8, BW_ACT, BW_BLK8);
   }
   return 0;
 }
 
 /* One shape in one cache mode: every ws, every batch; break-even per batch from the ws sweep. */
 static int bw_run_mode(bw_ctx_t *c, const bw_opts_t *o, int warm) {
-  const char *cache = warm ? "warm" : "cold";
-  double      r[BW_MAX_BATCH][BW_MAX_WS], r_bm[BW_MAX_WS];
+  const char    *cache = warm ? "warm" : "cold";
+  double         r[BW_MAX_BATCH][BW_MAX_WS];
+  bw_b1_ratios_t r1;
   c->warm = warm;
   if (bw_build_dense(c)) return -1;
   for (int w = 0; w < o->n_ws; w++) {
     if (bw_build_sparse(c, o->ws[w])) return -1;
     for (int b = 0; b < o->n_batches; b++) {
       int nt = o->batches[b];
-      if (nt == 1 && bw_rows_b1(c, o, cache, o->ws[w], &r[b][w], &r_bm[w])) return -1;
+      if (nt == 1 && bw_rows_b1(c, o, cache, w, &r1)) return -1;
+      if (nt == 1) r[b][w] = r1.csr[w];
       if (nt > 1 && bw_setup_batch(c, nt, 0.0)) return -1;
       if (nt > 1) r[b][w] = bw_print_row(c, cache, BW_SPMM, o->ws[w], 0.0, bw_pairs(c, BW_DENSE, BW_SPMM, o->reps));
     }
@@ -294,7 +367,9 @@ static int bw_run_mode(bw_ctx_t *c, const bw_opts_t *o, int warm) {
   for (int b = 0; b < o->n_batches; b++) {
     c->n_tok = o->batches[b];
     bw_print_break_even(c, cache, c->n_tok == 1 ? "csr" : "spmm", o->ws, r[b], o->n_ws);
-    if (c->n_tok == 1) bw_print_break_even(c, cache, "bitmap", o->ws, r_bm, o->n_ws);
+    if (c->n_tok > 1) continue;
+    bw_print_break_even(c, cache, "bitmap", o->ws, r1.bitmap, o->n_ws);
+    bw_print_break_even(c, cache, "blk8", o->ws, r1.blk8, o->n_ws);
   }
   return 0;
 }
@@ -336,6 +411,51 @@ done:
   free(q), free(kk), free(dense), free(mask), free(out);
 }
 
+static int bw_cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* Fraction of Σ w² that magnitude pruning at sparsity ws removes from w (rows x cols) when the unit pruned is
+ * u consecutive rows of one column (u = 1: unstructured; u = 8: the 8x1 blocks of sw_blk8_t, ranked by Σ w²). */
+static double bw_energy_removed(const float *w, int rows, int cols, int u, double ws) {
+  const size_t n = (size_t)(rows / u) * cols;
+  double      *e = malloc(n * sizeof *e), total = 0.0, removed = 0.0;
+  if (!e) return NAN;
+  for (size_t k = 0; k < n; k++) {
+    size_t g = k / (size_t)cols, col = k % (size_t)cols;
+    e[k] = 0.0;
+    for (int i = 0; i < u; i++) e[k] += (double)w[(g * u + i) * cols + col] * w[(g * u + i) * cols + col];
+    total += e[k];
+  }
+  qsort(e, n, sizeof *e, bw_cmp_double);
+  for (size_t k = 0; k < (size_t)(ws * (double)n); k++) removed += e[k];
+  free(e);
+  return removed / total;
+}
+
+/* The accuracy side of 8x1 blocks on a real model: weight energy removed from every layer's ffn_up (mean). */
+static int bw_run_block_energy(const bw_opts_t *o) {
+  sw_llama_t m;
+  sw_err_t   err;
+  memset(&m, 0, sizeof m);
+  if (sw_llama_load(&m, o->model, &err)) return fprintf(stderr, "sparsweep bench weights: %s\n", err.msg), -1;
+  const int    L = m.cfg.n_layer, rows = m.cfg.d_ff, cols = m.cfg.d_model;
+  const size_t per = (size_t)rows * cols;
+  printf("\n# %s: fraction of sum w^2 removed from ffn_up by magnitude pruning (mean of %d layers)\n", o->model, L);
+  printf("%5s %13s %13s\n", "ws", "unstructured", "8x1 blocks");
+  for (int k = 0; k < o->n_ws; k++) {
+    double u1 = 0.0, u8 = 0.0;
+    for (int l = 0; l < L; l++) {
+      u1 += bw_energy_removed(m.w.w_up + (size_t)l * per, rows, cols, 1, o->ws[k]) / L;
+      u8 += bw_energy_removed(m.w.w_up + (size_t)l * per, rows, cols, 8, o->ws[k]) / L;
+    }
+    printf("%5.2f %13.4f %13.4f\n", o->ws[k], u1, u8);
+  }
+  sw_llama_free(&m);
+  return 0;
+}
+
 static int bw_parse_list(const char *v, double *out, int max, double lo, double hi) {
   int n = 0;
   for (const char *p = v; *p && n < max;) {
@@ -367,12 +487,14 @@ static int bw_parse(bw_opts_t *o, int argc, char **argv) {
       if (o->reps < 1 || o->reps > BW_MAX_REPS) return -1;
     } else if (strcmp(a, "--shape") == 0) {
       for (int k = 0; k < 2; k++) o->shape_on[k] = strcmp(v, bw_shapes[k].name) == 0;
-      if (!o->shape_on[0] && !o->shape_on[1]) return -1;
+      if (!o->shape_on[0] && !o->shape_on[1] && strcmp(v, "none") != 0) return -1;
     } else if (strcmp(a, "--ws") == 0) {
       if ((o->n_ws = bw_parse_list(v, o->ws, BW_MAX_WS, 0.0, 0.99)) < 1) return -1;
     } else if (strcmp(a, "--batch") == 0) {
       if ((o->n_batches = bw_parse_list(v, tmp, BW_MAX_BATCH, 1, 1024)) < 1) return -1;
       for (int k = 0; k < o->n_batches; k++) o->batches[k] = (int)tmp[k];
+    } else if (strcmp(a, "--model") == 0) {
+      o->model = v;
     } else if (strcmp(a, "--isa") == 0) {
       if (sw_isa_parse(v, &o->isa, &err)) return -1;
     } else return -1;
@@ -382,14 +504,17 @@ static int bw_parse(bw_opts_t *o, int argc, char **argv) {
 
 static void bw_usage(FILE *f) {
   fprintf(f,
-          "usage: sparsweep bench weights [--quick] [--shape llama7b|smollm2] [--ws 0.25,0.5,0.7,0.9]\n"
+          "usage: sparsweep bench weights [--quick] [--shape llama7b|smollm2|none] [--ws 0.25,0.5,0.7,0.9]\n"
           "                               [--batch 1,16,64] [--reps N] [--isa auto|portable|avx2|avx512]\n"
-          "                               [--no-warm] [--no-sddmm]\n"
+          "                               [--no-warm] [--no-sddmm] [--model PATH]\n"
           "  Weight-sparse kernels vs OpenBLAS dense (sgemv at batch 1, sgemm above), 1 thread, interleaved pairs.\n"
-          "  batch 1: csr / bitmap SpMV, 2:4 (at ws 0.5), act-only (dense W^T, inactive inputs skipped) and spmspv\n"
-          "  (blocked CSC x sparse input) at as = 0.5 and 0.8; batch > 1: CSR SpMM.\n"
+          "  batch 1: csr / bitmap SpMV, blk8 (8x1 blocks, block-pruned pattern), 2:4 (at ws 0.5), act-only (dense\n"
+          "  W^T, inactive inputs skipped), spmspv (blocked CSC x sparse input) and spmspv8 (column-major 8x1 blocks)\n"
+          "  at as = 0.5 and 0.8, each spmspv also against act-only and the weight-only SpMV; batch > 1: CSR SpMM.\n"
           "  ideal = dense bytes / sparse bytes (indices included); /ideal = speedup / ideal.\n"
-          "  --quick: ws 0.5,0.7,0.9, batch 1 and 16, cold only, as = 0.5, no SDDMM.\n");
+          "  --quick: ws 0.5,0.7,0.9, batch 1 and 16, cold only, as = 0.5, no SDDMM.\n"
+          "  --model: also the weight energy (sum w^2) magnitude pruning removes from the model's ffn_up at each ws,\n"
+          "  unstructured vs 8x1 blocks (the accuracy cost of the blk8 format's pruning granularity).\n");
 }
 
 int cmd_bench_weights(int argc, char **argv) {
@@ -416,6 +541,7 @@ int cmd_bench_weights(int argc, char **argv) {
     if (!rc && o.warm && (double)c.sh->rows * c.sh->cols * 4.0 < BW_COLD_BYTES / 8) rc = bw_run_mode(&c, &o, 1);
   }
   if (!rc && o.sddmm) bw_run_sddmm(&o, &c.ws);
+  if (!rc && o.model && bw_run_block_energy(&o)) return SW_EXIT_FAIL;
   bw_free_sparse(&c), bw_free_dense(&c);
   free(c.x), free(c.xs), free(c.y), free(c.scratch), free(c.act);
   if (rc) fprintf(stderr, "sparsweep bench weights: out of memory or bad shape\n");

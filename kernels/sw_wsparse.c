@@ -3,7 +3,9 @@
  * every ISA (AVX2 has no scatter), four loads issued before four stores (distinct rows within a column).
  * Bitmap SpMV expands 8 packed values per bitmap byte with one vpermps through ctx->bitmap_lut and zeroes the
  * unset lanes with vblendvps on the table entry's sign bit; 2:4 SpMV compresses x with vpermps through
- * ctx->nm_lut instead, so the 8 kept values of 16 columns multiply 8 gathered inputs. */
+ * ctx->nm_lut instead, so the 8 kept values of 16 columns multiply 8 gathered inputs.  8x1 blocks (sw_blk8_t)
+ * need no gather: SpMV broadcasts x[c] into one 8-wide FMA per block, spMspV adds x[j] times the block to 8
+ * consecutive outputs. */
 #include "kernels/sw_wsparse.h"
 
 #include <string.h>
@@ -26,6 +28,11 @@ static void s_stats(sw_ffn_stats_t *st, double flops, double flops_dense, double
   st->flops = flops, st->flops_dense = flops_dense;
   st->weight_bytes = bytes, st->weight_bytes_dense = bytes_dense;
   st->tokens = n_tok, st->calls = 1;
+}
+
+/* The counts of one batch-1 product with a rows x cols weight. */
+static void s_stats_b1(sw_ffn_stats_t *st, double flops, int rows, int cols, double bytes) {
+  s_stats(st, flops, 2.0 * rows * (double)cols, bytes, 4.0 * rows * (double)cols, 1);
 }
 
 /* ---- portable bodies ---- */
@@ -81,6 +88,33 @@ static void s_spmv_nm24_portable(float *y, const sw_nm24_t *w, const float *x) {
   for (int r = 0; r < w->rows; r++) y[r] = s_nm24_groups_dot(w, r, 0, w->cols / 4, x);
 }
 
+/* Rows of row group g that exist (8, or fewer in the last group). */
+static int s_blk8_live(const sw_blk8_t *w, int g) { return w->rows - 8 * g < 8 ? w->rows - 8 * g : 8; }
+
+static void s_spmv_blk8_portable(float *y, const sw_blk8_t *w, const float *x) {
+  for (int g = 0; g < w->n_outer; g++) {
+    float acc[8] = {0};
+    for (uint32_t k = w->ptr[g]; k < w->ptr[g + 1]; k++) {
+      const float xc = x[w->idx[k]], *v = w->val + 8 * (size_t)k;
+      for (int i = 0; i < 8; i++) acc[i] += v[i] * xc;
+    }
+    memcpy(y + 8 * (size_t)g, acc, (size_t)s_blk8_live(w, g) * sizeof *y);
+  }
+}
+
+/* y rows of block k (row group idx[k]) += xj * its values; the last group's missing rows are skipped. */
+static void s_blk8_axpy_portable(float *y, const sw_blk8_t *w, uint32_t k, float xj) {
+  const int    g = w->idx[k], n = s_blk8_live(w, g);
+  const float *v = w->val + 8 * (size_t)k;
+  float       *out = y + 8 * (size_t)g;
+  for (int i = 0; i < n; i++) out[i] += xj * v[i];
+}
+
+static void s_spmspv_blk8_portable(float *y, const sw_blk8_t *w, const float *x, const int32_t *act, int n_act) {
+  for (int a = 0; a < n_act; a++)
+    for (uint32_t k = w->ptr[act[a]]; k < w->ptr[act[a] + 1]; k++) s_blk8_axpy_portable(y, w, k, x[act[a]]);
+}
+
 /* ---- AVX2 bodies ---- */
 #if SW_WS_X86
 static SW_WS_AVX2 float s_hsum256(__m256 v) {
@@ -90,16 +124,31 @@ static SW_WS_AVX2 float s_hsum256(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
-/* x at 8 column indices: eight scalar loads inserted into a vector (measured faster than vgatherdps on Zen 3). */
-static inline SW_WS_AVX2 __m256 s_gather8(const float *x, const uint16_t *c) {
-  return _mm256_setr_ps(x[c[0]], x[c[1]], x[c[2]], x[c[3]], x[c[4]], x[c[5]], x[c[6]], x[c[7]]);
+/* Four x values at c[0..3] inserted into one 128-bit lane (vinsertps from memory: a load and a shuffle each). */
+static inline SW_WS_AVX2 __m128 s_gather4(const float *x, const uint16_t *c) {
+  __m128 v = _mm_load_ss(x + c[0]);
+  v = _mm_insert_ps(v, _mm_load_ss(x + c[1]), 0x10);
+  v = _mm_insert_ps(v, _mm_load_ss(x + c[2]), 0x20);
+  return _mm_insert_ps(v, _mm_load_ss(x + c[3]), 0x30);
 }
+
+/* x at 8 column indices from scalar loads (measured faster than vgatherdps on Zen 3: 2.2 vs 1.3 G nnz/s). */
+static inline SW_WS_AVX2 __m256 s_gather8(const float *x, const uint16_t *c) {
+  return _mm256_insertf128_ps(_mm256_castps128_ps256(s_gather4(x, c)), s_gather4(x, c + 4), 1);
+}
+
+/* Software prefetch distance in non-zeros (1 KiB of values): the streams restart at every row, so the hardware
+ * prefetcher alone leaves the loads of a cold matrix exposed (a standalone Llama-7B ws 0.7 cold loop under load
+ * 13-15: median /ideal 0.60-0.67 with it, 0.53-0.59 without; within the spread of `sparsweep bench weights`). */
+#define SW_WS_PF_NNZ 256
 
 static SW_WS_AVX2 void s_spmv_csr_avx2(float *y, const sw_csr_t *w, const float *x) {
   for (int r = 0; r < w->rows; r++) {
     uint32_t k = w->row_ptr[r], end = w->row_ptr[r + 1];
     __m256   a0 = _mm256_setzero_ps(), a1 = a0;
     for (; k + 16 <= end; k += 16) {
+      _mm_prefetch((const char *)(w->val + k + SW_WS_PF_NNZ), _MM_HINT_T0);
+      _mm_prefetch((const char *)(w->col + k + SW_WS_PF_NNZ), _MM_HINT_T0);
       a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w->val + k), s_gather8(x, w->col + k), a0);
       a1 = _mm256_fmadd_ps(_mm256_loadu_ps(w->val + k + 8), s_gather8(x, w->col + k + 8), a1);
     }
@@ -116,6 +165,16 @@ static inline SW_WS_AVX2 __m256 s_expand8(const sw_wsparse_ctx_t *ctx, unsigned 
                           _mm256_castsi256_ps(p));
 }
 
+/* Four bitmap bytes (32 columns) from one 32-bit load: the four value offsets come from popcounts of the
+ * word's prefixes, so the four expansions are independent of each other (one offset add per 32 columns). */
+static inline SW_WS_AVX2 void s_bitmap_word(const sw_wsparse_ctx_t *ctx, uint32_t m, const float *v, const float *x,
+                                            __m256 a[4]) {
+  const int off[4] = {0, __builtin_popcount(m & 0xffu), __builtin_popcount(m & 0xffffu),
+                      __builtin_popcount(m & 0xffffffu)};
+  for (int u = 0; u < 4; u++)
+    a[u] = _mm256_fmadd_ps(s_expand8(ctx, m >> (8 * u) & 0xffu, v + off[u]), _mm256_loadu_ps(x + 8 * u), a[u]);
+}
+
 static SW_WS_AVX2 void s_spmv_bitmap_avx2(const sw_wsparse_ctx_t *ctx, float *y, const sw_bitmap_t *w,
                                           const float *x) {
   const int full = w->cols / 8;
@@ -124,12 +183,13 @@ static SW_WS_AVX2 void s_spmv_bitmap_avx2(const sw_wsparse_ctx_t *ctx, float *y,
     const float   *v = w->val + w->row_off[r];
     __m256         a[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
     int            j = 0;
-    for (; j + 4 <= full; j += 4) /* four accumulators: four FMA chains in flight */
-      for (int u = 0; u < 4; u++) {
-        unsigned m = b[j + u];
-        a[u] = _mm256_fmadd_ps(s_expand8(ctx, m, v), _mm256_loadu_ps(x + 8 * (j + u)), a[u]);
-        v += __builtin_popcount(m);
-      }
+    for (; j + 4 <= full; j += 4) {
+      uint32_t m;
+      memcpy(&m, b + j, sizeof m);
+      _mm_prefetch((const char *)(v + SW_WS_PF_NNZ), _MM_HINT_T0);
+      s_bitmap_word(ctx, m, v, x + 8 * j, a);
+      v += __builtin_popcount(m);
+    }
     for (; j < full; j++) {
       a[0] = _mm256_fmadd_ps(s_expand8(ctx, b[j], v), _mm256_loadu_ps(x + 8 * j), a[0]);
       v += __builtin_popcount(b[j]);
@@ -156,6 +216,58 @@ static SW_WS_AVX2 void s_spmv_nm24_avx2(const sw_wsparse_ctx_t *ctx, float *y, c
     y[r] = s_hsum256(acc) + s_nm24_groups_dot(w, r, 4 * n16, w->cols / 4, x);
   }
 }
+
+/* Prefetch distance of the 8x1-block SpMV in floats (32 KiB, about one row group ahead at 70% sparsity on a
+ * 4096-column matrix): under load 17-19 the median /ideal was 0.79-0.96 at 32 KiB against 0.63-0.68 at 1-8 KiB and
+ * without software prefetch (Llama-7B up projection, cold; spread between runs about 0.15). */
+#define SW_WS_PF_BLK8_FLOATS 8192
+
+/* Four 8x1 blocks per step, four accumulators; each block is one broadcast x load and one 8-wide FMA. */
+static SW_WS_AVX2 void s_spmv_blk8_avx2(float *y, const sw_blk8_t *w, const float *x) {
+  for (int g = 0; g < w->n_outer; g++) {
+    uint32_t       k = w->ptr[g], end = w->ptr[g + 1];
+    const uint16_t *c = w->idx;
+    const float    *v = w->val;
+    __m256          a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    for (; k + 4 <= end; k += 4) {
+      _mm_prefetch((const char *)(v + 8 * (size_t)k + SW_WS_PF_BLK8_FLOATS), _MM_HINT_T0);
+      _mm_prefetch((const char *)(v + 8 * (size_t)k + SW_WS_PF_BLK8_FLOATS + 16), _MM_HINT_T0);
+      a0 = _mm256_fmadd_ps(_mm256_loadu_ps(v + 8 * (size_t)k), _mm256_broadcast_ss(x + c[k]), a0);
+      a1 = _mm256_fmadd_ps(_mm256_loadu_ps(v + 8 * (size_t)k + 8), _mm256_broadcast_ss(x + c[k + 1]), a1);
+      a2 = _mm256_fmadd_ps(_mm256_loadu_ps(v + 8 * (size_t)k + 16), _mm256_broadcast_ss(x + c[k + 2]), a2);
+      a3 = _mm256_fmadd_ps(_mm256_loadu_ps(v + 8 * (size_t)k + 24), _mm256_broadcast_ss(x + c[k + 3]), a3);
+    }
+    for (; k < end; k++) a0 = _mm256_fmadd_ps(_mm256_loadu_ps(v + 8 * (size_t)k), _mm256_broadcast_ss(x + c[k]), a0);
+    __m256 acc = _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
+    if (s_blk8_live(w, g) == 8) _mm256_storeu_ps(y + 8 * (size_t)g, acc);
+    else {
+      float tmp[8];
+      _mm256_storeu_ps(tmp, acc);
+      memcpy(y + 8 * (size_t)g, tmp, (size_t)s_blk8_live(w, g) * sizeof *y);
+    }
+  }
+}
+
+/* Per active column: its blocks' 8-wide updates of y, while the next active column is prefetched line by line at
+ * the same offset (the columns read are not adjacent, so each one would restart the hardware prefetcher). */
+static SW_WS_AVX2 void s_spmspv_blk8_avx2(float *y, const sw_blk8_t *w, const float *x, const int32_t *act,
+                                          int n_act) {
+  const int full = w->rows / 8;
+  for (int a = 0; a < n_act; a++) {
+    const uint32_t k0 = w->ptr[act[a]], k1 = w->ptr[act[a] + 1];
+    const uint32_t n0 = a + 1 < n_act ? w->ptr[act[a + 1]] : k0; /* next column's first block */
+    const __m256   xj = _mm256_set1_ps(x[act[a]]);
+    for (uint32_t k = k0; k < k1; k++) {
+      const int g = w->idx[k];
+      _mm_prefetch((const char *)(w->val + 8 * (size_t)(n0 + k - k0)), _MM_HINT_T0);
+      if (((k - k0) & 31) == 0) _mm_prefetch((const char *)(w->idx + n0 + k - k0), _MM_HINT_T0);
+      if (g < full) {
+        float *out = y + 8 * (size_t)g;
+        _mm256_storeu_ps(out, _mm256_fmadd_ps(xj, _mm256_loadu_ps(w->val + 8 * (size_t)k), _mm256_loadu_ps(out)));
+      } else s_blk8_axpy_portable(y, w, k, x[act[a]]);
+    }
+  }
+}
 #endif
 
 void sw_spmv_csr(const sw_wsparse_ctx_t *ctx, float *y, const sw_csr_t *w, const float *x, sw_ffn_stats_t *st) {
@@ -164,8 +276,7 @@ void sw_spmv_csr(const sw_wsparse_ctx_t *ctx, float *y, const sw_csr_t *w, const
   else
 #endif
     s_spmv_csr_portable(y, w, x);
-  s_stats(st, 2.0 * (double)w->nnz, 2.0 * w->rows * (double)w->cols, sw_csr_bytes(w),
-          4.0 * w->rows * (double)w->cols, 1);
+  s_stats_b1(st, 2.0 * (double)w->nnz, w->rows, w->cols, sw_csr_bytes(w));
 }
 
 void sw_spmv_bitmap(const sw_wsparse_ctx_t *ctx, float *y, const sw_bitmap_t *w, const float *x,
@@ -175,8 +286,7 @@ void sw_spmv_bitmap(const sw_wsparse_ctx_t *ctx, float *y, const sw_bitmap_t *w,
   else
 #endif
     s_spmv_bitmap_portable(y, w, x);
-  s_stats(st, 2.0 * (double)w->nnz, 2.0 * w->rows * (double)w->cols, sw_bitmap_bytes(w),
-          4.0 * w->rows * (double)w->cols, 1);
+  s_stats_b1(st, 2.0 * (double)w->nnz, w->rows, w->cols, sw_bitmap_bytes(w));
 }
 
 void sw_spmv_nm24(const sw_wsparse_ctx_t *ctx, float *y, const sw_nm24_t *w, const float *x, sw_ffn_stats_t *st) {
@@ -185,8 +295,30 @@ void sw_spmv_nm24(const sw_wsparse_ctx_t *ctx, float *y, const sw_nm24_t *w, con
   else
 #endif
     s_spmv_nm24_portable(y, w, x);
-  s_stats(st, 1.0 * w->rows * (double)w->cols, 2.0 * w->rows * (double)w->cols, sw_nm24_bytes(w),
-          4.0 * w->rows * (double)w->cols, 1);
+  s_stats_b1(st, 1.0 * w->rows * (double)w->cols, w->rows, w->cols, sw_nm24_bytes(w));
+}
+
+void sw_spmv_blk8(const sw_wsparse_ctx_t *ctx, float *y, const sw_blk8_t *w, const float *x, sw_ffn_stats_t *st) {
+#if SW_WS_X86
+  if (s_use_avx2(ctx)) s_spmv_blk8_avx2(y, w, x);
+  else
+#endif
+    s_spmv_blk8_portable(y, w, x);
+  s_stats_b1(st, 16.0 * (double)w->n_blocks, w->rows, w->cols, sw_blk8_bytes(w));
+}
+
+void sw_spmspv_blk8(const sw_wsparse_ctx_t *ctx, float *y, const sw_blk8_t *w, const float *x, const int32_t *act,
+                    int n_act, sw_ffn_stats_t *st) {
+  memset(y, 0, (size_t)w->rows * sizeof *y);
+#if SW_WS_X86
+  if (s_use_avx2(ctx)) s_spmspv_blk8_avx2(y, w, x, act, n_act);
+  else
+#endif
+    s_spmspv_blk8_portable(y, w, x, act, n_act);
+  size_t read = 0;
+  for (int a = 0; a < n_act; a++) read += w->ptr[act[a] + 1] - w->ptr[act[a]];
+  s_stats_b1(st, 16.0 * (double)read, w->rows, w->cols,
+             (double)read * (8 * sizeof(float) + sizeof(uint16_t)) + 2.0 * n_act * sizeof(uint32_t));
 }
 
 void sw_spmspv_csc(const sw_wsparse_ctx_t *ctx, float *y, const sw_csr_t *wt, const float *x, const int32_t *act,
@@ -201,7 +333,10 @@ void sw_spmspv_csc(const sw_wsparse_ctx_t *ctx, float *y, const sw_csr_t *wt, co
     const uint16_t *idx = wt->col;
     const float    *val = wt->val;
     uint32_t        k = k0;
+    /* the next active column is not adjacent: fetch it line by line at the offset reached in this one */
+    const uint32_t n0 = a + 1 < n_act ? wt->row_ptr[act[a + 1]] : k0;
     for (; k + 4 <= k1; k += 4) { /* four loads before four stores: no store-to-load ordering stalls */
+      if (((k - k0) & 15) == 0) __builtin_prefetch(val + n0 + (k - k0)), __builtin_prefetch(idx + n0 + (k - k0));
       float t0 = y[idx[k]] + xj * val[k], t1 = y[idx[k + 1]] + xj * val[k + 1];
       float t2 = y[idx[k + 2]] + xj * val[k + 2], t3 = y[idx[k + 3]] + xj * val[k + 3];
       y[idx[k]] = t0, y[idx[k + 1]] = t1, y[idx[k + 2]] = t2, y[idx[k + 3]] = t3;
@@ -209,9 +344,8 @@ void sw_spmspv_csc(const sw_wsparse_ctx_t *ctx, float *y, const sw_csr_t *wt, co
     for (; k < k1; k++) y[idx[k]] += xj * val[k];
     read += k1 - k0;
   }
-  s_stats(st, 2.0 * (double)read, 2.0 * wt->rows * (double)wt->cols,
-          (double)read * (sizeof(float) + sizeof(uint16_t)) + 2.0 * n_act * sizeof(uint32_t),
-          4.0 * wt->rows * (double)wt->cols, 1);
+  s_stats_b1(st, 2.0 * (double)read, wt->rows, wt->cols,
+             (double)read * (sizeof(float) + sizeof(uint16_t)) + 2.0 * n_act * sizeof(uint32_t));
 }
 
 void sw_spmspv_csc_blocked(const sw_wsparse_ctx_t *ctx, float *y, const sw_csc_blocked_t *w, const float *x,

@@ -7,6 +7,7 @@
  *   CSC     CSR of Wᵀ (one list per input channel): the spMspV format, where inactive inputs skip their column;
  *           blocked CSC splits the outputs into blocks of block_rows (one CSC each) so that the block of y the
  *           scatter updates stays in L1 (4096 rows = 16 KiB).
+ *   blk8    8x1 column-vector blocks, row- or column-major (sw_blk8_t below): 34 bytes per block.
  * Kernels: SpMV (batch 1, CSR/bitmap/2:4), spMspV (CSC x sparse activation vector, the DuoGPT case, arXiv
  * 2506.20194), SpMM (CSR x dense batch), SDDMM (rows of A . rows of B sampled at a CSR pattern).  Each kernel
  * fills an sw_ffn_stats_t (FLOPs executed and dense-equivalent, bytes of the sparse operand read) that
@@ -71,6 +72,26 @@ typedef struct sw_csc_blocked {
 sw_rc sw_csc_blocked_from_dense(sw_csc_blocked_t *m, const float *w, int rows, int cols, size_t ld, int block_rows,
                                 sw_err_t *err);
 void  sw_csc_blocked_free(sw_csc_blocked_t *m);
+
+/* Column-vector blocks of 8 output rows x 1 input column (8x1; the unit a block pruner keeps or drops):
+ *   row-major (SpMV)    for each group of 8 rows, the kept blocks' columns;
+ *   column-major (spMspV) for each input column, the kept blocks' row groups,
+ * each index 16-bit with 8 float values beside it (rows past the last full group stored as zeros): 34 bytes
+ * per block + 4 bytes per outer index.  Batch 1 then needs no gather (one x broadcast feeds 8 rows) and the
+ * spMspV scatter becomes one 8-wide add per block.  A block is kept when any of its 8 weights is non-zero, so an
+ * unstructured pattern at sparsity s keeps 1 - s^8 of the blocks (explicit zeros): the format pays off only for
+ * weights pruned in 8x1 blocks, which constrains the pruner (coarser than unstructured, so more accuracy lost at
+ * the same sparsity). */
+typedef struct sw_blk8 {
+  int       rows, cols, col_major, n_outer; /* n_outer = ceil(rows / 8) groups (row-major) or cols (column-major) */
+  uint32_t *ptr;                            /* n_outer + 1 */
+  uint16_t *idx;                            /* n_blocks: column (row-major) or row group (column-major) */
+  float    *val;                            /* 8 * n_blocks, block k at val + 8k, row r0 + i in lane i */
+  size_t    n_blocks;
+} sw_blk8_t;
+sw_rc  sw_blk8_from_dense(sw_blk8_t *m, const float *w, int rows, int cols, size_t ld, int col_major, sw_err_t *err);
+void   sw_blk8_free(sw_blk8_t *m);
+double sw_blk8_bytes(const sw_blk8_t *m);
 void  sw_csr_free(sw_csr_t *m);
 void  sw_bitmap_free(sw_bitmap_t *m);
 void  sw_nm24_free(sw_nm24_t *m);
@@ -85,6 +106,13 @@ void sw_spmv_csr(const sw_wsparse_ctx_t *ctx, float *y, const sw_csr_t *w, const
 void sw_spmv_bitmap(const sw_wsparse_ctx_t *ctx, float *y, const sw_bitmap_t *w, const float *x,
                     sw_ffn_stats_t *st);
 void sw_spmv_nm24(const sw_wsparse_ctx_t *ctx, float *y, const sw_nm24_t *w, const float *x, sw_ffn_stats_t *st);
+
+/* SpMV over row-major 8x1 blocks (w->col_major == 0). */
+void sw_spmv_blk8(const sw_wsparse_ctx_t *ctx, float *y, const sw_blk8_t *w, const float *x, sw_ffn_stats_t *st);
+
+/* spMspV over column-major 8x1 blocks (w->col_major == 1): y[0..w->rows) = Σ_k x[act[k]] · column act[k]. */
+void sw_spmspv_blk8(const sw_wsparse_ctx_t *ctx, float *y, const sw_blk8_t *w, const float *x, const int32_t *act,
+                    int n_act, sw_ffn_stats_t *st);
 
 /* spMspV y[0..wt->cols) = Σ_{k < n_act} x[act[k]] · column act[k] of W, W given as CSC (wt = CSR of Wᵀ):
  * only the active inputs' non-zeros are read.  act: indices of the non-zero (kept) inputs. */

@@ -165,6 +165,59 @@ void sw_csc_blocked_free(sw_csc_blocked_t *m) {
   memset(m, 0, sizeof *m);
 }
 
+/* Whether block (row group g, column c) of w holds a non-zero; vals (may be NULL) receives its 8 values. */
+static int s_blk8_at(const float *w, int rows, size_t ld, int g, int c, float *vals) {
+  int any = 0;
+  for (int i = 0; i < 8; i++) {
+    float v = 8 * g + i < rows ? w[(size_t)(8 * g + i) * ld + (size_t)c] : 0.0f;
+    any |= v != 0.0f;
+    if (vals) vals[i] = v;
+  }
+  return any;
+}
+
+/* Outer index o and inner index i as (row group, column). */
+static void s_blk8_gc(int col_major, int o, int i, int *g, int *c) {
+  *g = col_major ? i : o, *c = col_major ? o : i;
+}
+
+sw_rc sw_blk8_from_dense(sw_blk8_t *m, const float *w, int rows, int cols, size_t ld, int col_major, sw_err_t *err) {
+  memset(m, 0, sizeof *m);
+  sw_rc rc = s_check_dims(rows, cols, err);
+  if (rc) return rc;
+  const int groups = (rows + 7) / 8, n_outer = col_major ? cols : groups, n_inner = col_major ? groups : cols;
+  size_t    nb = 0;
+  for (int g = 0; g < groups; g++)
+    for (int c = 0; c < cols; c++) nb += (size_t)s_blk8_at(w, rows, ld, g, c, NULL);
+  m->rows = rows, m->cols = cols, m->col_major = col_major, m->n_outer = n_outer, m->n_blocks = nb;
+  m->ptr = malloc(((size_t)n_outer + 1) * sizeof *m->ptr);
+  m->idx = malloc((nb + 1) * sizeof *m->idx);
+  m->val = malloc((nb + 1) * 8 * sizeof *m->val);
+  if (!m->ptr || !m->idx || !m->val) {
+    sw_blk8_free(m);
+    return sw_err_set(err, SW_ERR_NOMEM, "8x1 blocks: out of memory for %zu blocks", nb);
+  }
+  size_t k = 0;
+  for (int o = 0; o < n_outer; o++) {
+    m->ptr[o] = (uint32_t)k;
+    for (int i = 0, g, c; i < n_inner; i++) {
+      s_blk8_gc(col_major, o, i, &g, &c);
+      if (s_blk8_at(w, rows, ld, g, c, m->val + 8 * k)) m->idx[k++] = (uint16_t)i;
+    }
+  }
+  m->ptr[n_outer] = (uint32_t)k;
+  return SW_OK;
+}
+
+void sw_blk8_free(sw_blk8_t *m) {
+  free(m->ptr), free(m->idx), free(m->val);
+  memset(m, 0, sizeof *m);
+}
+
+double sw_blk8_bytes(const sw_blk8_t *m) {
+  return (double)m->n_blocks * (8 * sizeof(float) + sizeof(uint16_t)) + ((double)m->n_outer + 1) * sizeof(uint32_t);
+}
+
 void sw_csr_free(sw_csr_t *m) {
   free(m->row_ptr), free(m->col), free(m->val);
   memset(m, 0, sizeof *m);

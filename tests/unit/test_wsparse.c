@@ -177,6 +177,22 @@ static void test_nm24_selection(void **state) {
   assert_int_equal(sw_nm24_from_dense(&nm, w, 1, 4, 4, &err), SW_ERR_INVALID);
 }
 
+/* Zeroes each input with probability sp (the dense reference then sees the zeros); act gets the others. */
+static int wt_pick_active(float *x, int cols, double sp, uint64_t seed, int32_t *act) {
+  int n_act = 0;
+  for (int j = 0; j < cols; j++) {
+    if ((double)wt_next(&seed) / 9007199254740992.0 < sp) x[j] = 0.0f;
+    else act[n_act++] = j;
+  }
+  return n_act;
+}
+
+/* Float64 reference of m x into ref/scale, and y[0..rows) poisoned. */
+static void wt_ref_poison(const wt_mat_t *m, const float *x, double *ref, double *scale, float *y) {
+  wt_ref_gemv(m, x, ref, scale);
+  for (int i = 0; i < m->rows; i++) y[i] = WT_POISON;
+}
+
 static void test_spmspv_csc(void **state) {
   sw_wsparse_ctx_t ctx;
   wt_ctx(&ctx, wt_isa(state));
@@ -191,20 +207,14 @@ static void test_spmspv_csc(void **state) {
   assert_int_equal(sw_csc_blocked_from_dense(&blk, m.w, rows, cols, (size_t)cols, 16, &err), SW_OK);
   assert_true(blk.n_blocks == 3 && blk.nnz == m.nnz);
   for (size_t q = 0; q < sizeof act_sp / sizeof act_sp[0]; q++) {
-    uint64_t seed = 31 + q;
-    float   *x = wt_vec(cols, 8 + q), y[45];
-    int32_t  act[130];
-    int      n_act = 0;
-    size_t   nnz_read = 0;
-    for (int j = 0; j < cols; j++) {
-      if ((double)wt_next(&seed) / 9007199254740992.0 < act_sp[q]) x[j] = 0.0f; /* dense reference sees zeros */
-      else act[n_act++] = j;
-    }
+    float  *x = wt_vec(cols, 8 + q), y[45];
+    int32_t act[130];
+    int     n_act = wt_pick_active(x, cols, act_sp[q], 31 + q, act);
+    size_t  nnz_read = 0;
     for (int a = 0; a < n_act; a++)
       for (int r = 0; r < rows; r++) nnz_read += m.w[(size_t)r * cols + act[a]] != 0.0f;
     double ref[45], scale[45];
-    wt_ref_gemv(&m, x, ref, scale);
-    for (int i = 0; i < rows; i++) y[i] = WT_POISON;
+    wt_ref_poison(&m, x, ref, scale, y);
     sw_ffn_stats_t st;
     sw_spmspv_csc(&ctx, y, &csc, x, act, n_act, &st);
     wt_assert_close(y, ref, scale, rows);
@@ -219,6 +229,97 @@ static void test_spmspv_csc(void **state) {
   }
   sw_csr_free(&csc);
   sw_csc_blocked_free(&blk);
+  free(m.w);
+}
+
+/* Random matrix whose 8x1 blocks (rows 8g..8g+7 of one column) are all zero with probability `sparsity`. */
+static wt_mat_t wt_random_blk8(int rows, int cols, double sparsity, uint64_t seed) {
+  wt_mat_t m = wt_random(rows, cols, 0.0, seed);
+  m.nnz = 0;
+  for (int g = 0; g < (rows + 7) / 8; g++)
+    for (int c = 0; c < cols; c++) {
+      int drop = (double)wt_next(&seed) / 9007199254740992.0 < sparsity;
+      for (int r = 8 * g; r < rows && r < 8 * g + 8; r++) {
+        if (drop) m.w[(size_t)r * cols + c] = 0.0f;
+        m.nnz += !drop;
+      }
+    }
+  return m;
+}
+
+/* Blocks of w (row groups x columns) holding a non-zero, counted here. */
+static size_t wt_count_blk8(const wt_mat_t *m) {
+  size_t n = 0;
+  for (int g = 0; g < (m->rows + 7) / 8; g++)
+    for (int c = 0; c < m->cols; c++) {
+      int any = 0;
+      for (int r = 8 * g; r < m->rows && r < 8 * g + 8; r++) any |= m->w[(size_t)r * m->cols + c] != 0.0f;
+      n += (size_t)any;
+    }
+  return n;
+}
+
+/* 8x1 block SpMV on block-pruned and on unstructured matrices (explicit zeros), rows not a multiple of 8. */
+static void test_spmv_blk8(void **state) {
+  sw_wsparse_ctx_t ctx;
+  wt_ctx(&ctx, wt_isa(state));
+  const int    shapes[][2] = {{1, 1}, {7, 37}, {8, 9}, {45, 128}, {64, 515}};
+  const double sp[] = {0.0, 0.5, 0.7, 0.9, 1.0};
+  for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+    for (size_t q = 0; q < sizeof sp / sizeof sp[0]; q++)
+      for (int unstructured = 0; unstructured < 2; unstructured++) {
+        uint64_t       seed = 17 + s * 5 + q;
+        wt_mat_t       m = unstructured ? wt_random(shapes[s][0], shapes[s][1], sp[q], seed)
+                                        : wt_random_blk8(shapes[s][0], shapes[s][1], sp[q], seed);
+        wt_case_t      c = wt_case_make(&m, 7 + s);
+        sw_err_t       err;
+        sw_blk8_t      b;
+        sw_ffn_stats_t st;
+        size_t         nb = wt_count_blk8(&m);
+        assert_int_equal(sw_blk8_from_dense(&b, m.w, m.rows, m.cols, (size_t)m.cols, 0, &err), SW_OK);
+        assert_true(b.n_blocks == nb && b.n_outer == (m.rows + 7) / 8);
+        sw_spmv_blk8(&ctx, c.y, &b, c.x, &st);
+        wt_assert_close(c.y, c.ref, c.scale, m.rows);
+        assert_true(st.weight_bytes == 34.0 * (double)nb + 4.0 * ((m.rows + 7) / 8 + 1));
+        assert_true(st.flops == 16.0 * (double)nb && st.flops_dense == 2.0 * m.rows * m.cols);
+        sw_blk8_free(&b);
+        wt_case_free(&c);
+        free(m.w);
+      }
+}
+
+/* spMspV over column-major 8x1 blocks: only the active columns' blocks are read. */
+static void test_spmspv_blk8(void **state) {
+  sw_wsparse_ctx_t ctx;
+  wt_ctx(&ctx, wt_isa(state));
+  const int    rows = 45, cols = 130; /* 5 full row groups and one of 5 rows */
+  const double act_sp[] = {0.0, 0.5, 0.8, 1.0};
+  wt_mat_t     m = wt_random_blk8(rows, cols, 0.7, 23);
+  sw_err_t     err;
+  sw_blk8_t    b;
+  assert_int_equal(sw_blk8_from_dense(&b, m.w, rows, cols, (size_t)cols, 1, &err), SW_OK);
+  assert_true(b.n_outer == cols && b.col_major == 1 && b.n_blocks == wt_count_blk8(&m));
+  for (size_t q = 0; q < sizeof act_sp / sizeof act_sp[0]; q++) {
+    float  *x = wt_vec(cols, 9 + q), y[45];
+    int32_t act[130];
+    int     n_act = wt_pick_active(x, cols, act_sp[q], 41 + q, act);
+    size_t  blocks_read = 0;
+    for (int a = 0; a < n_act; a++)
+      for (int g = 0; g < (rows + 7) / 8; g++) {
+        int any = 0;
+        for (int r = 8 * g; r < rows && r < 8 * g + 8; r++) any |= m.w[(size_t)r * cols + act[a]] != 0.0f;
+        blocks_read += (size_t)any;
+      }
+    double ref[45], scale[45];
+    wt_ref_poison(&m, x, ref, scale, y);
+    sw_ffn_stats_t st;
+    sw_spmspv_blk8(&ctx, y, &b, x, act, n_act, &st);
+    wt_assert_close(y, ref, scale, rows);
+    assert_true(st.flops == 16.0 * (double)blocks_read);
+    assert_true(st.weight_bytes == 34.0 * (double)blocks_read + 8.0 * n_act);
+    free(x);
+  }
+  sw_blk8_free(&b);
   free(m.w);
 }
 
@@ -293,6 +394,8 @@ static void test_bad_dims(void **state) {
   assert_non_null(strstr(err.msg, "65537"));
   assert_int_equal(sw_bitmap_from_dense(&bm, w, 0, 1, 1, &err), SW_ERR_INVALID);
   assert_int_equal(sw_csc_from_dense(&csr, w, SW_WSPARSE_MAX_DIM + 1, 1, 1, &err), SW_ERR_INVALID);
+  sw_blk8_t b;
+  assert_int_equal(sw_blk8_from_dense(&b, w, 1, SW_WSPARSE_MAX_DIM + 1, 1, 1, &err), SW_ERR_INVALID);
 }
 
 /* One test per variant, named fn/variant. */
@@ -302,6 +405,7 @@ static void test_bad_dims(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       WT_ISA_TESTS(test_spmv_csr_bitmap), WT_ISA_TESTS(test_spmv_nm24), WT_ISA_TESTS(test_spmspv_csc),
+      WT_ISA_TESTS(test_spmv_blk8),       WT_ISA_TESTS(test_spmspv_blk8),
       WT_ISA_TESTS(test_spmm_csr),        WT_ISA_TESTS(test_sddmm_csr), cmocka_unit_test(test_nm24_selection),
       cmocka_unit_test(test_bad_dims),
   };
