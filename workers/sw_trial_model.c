@@ -64,7 +64,8 @@
  * presets + the kernels' SDE events) over the timed decode steps: series decode_dense / decode_sparse.
  * The model, the tokenised spans, the dense reference distributions and the calibration inputs are prepared
  * once per executor (sw_trial_prepare_model) and kept in the trial cache; per-method calibration is cached on
- * disk under <cache>/calib keyed by model hash, calibration span and method parameters. */
+ * disk under <cache>/calib keyed by model hash, calibration span and method parameters (the level only where the
+ * calibration reads it: a D2DMoE τ sweep trains its routers once, models/sw_calib.h sw_calib_uses_level). */
 #include <cblas.h>
 #include <stddef.h>
 #include <math.h>
@@ -513,6 +514,8 @@ static sw_rc calibrate(sw_method_t *M, const tm_cfg_t *c, const tm_model_t *m, c
   sw_err_t e2 = {0};
   *cached = sw_calib_load(M, dir, key, &e2) == SW_OK;
   sw_rc rc = SW_OK;
+  if (*cached && (rc = sw_calib_router_quality(M, x, err))) return rc; /* at this trial's level (a τ sweep shares
+                                                                          one cached router) */
   if (!*cached) {
     sw_method_t fresh;
     sw_method_cfg_t mc = M->cfg;
