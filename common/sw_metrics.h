@@ -25,6 +25,11 @@
   X("prefill_tok_s_dense", "token/s", "model", "prompt tokens per second of the dense prefill (median repetition)")   \
   X("prefill_tok_s_sparse", "token/s", "model", "prompt tokens per second of the prefill with the method (median repetition)") \
   X("prefill_speedup", "ratio", "model", "median over repetitions of the ratio dense / method prefill time")         \
+  X("prefill_median_of", "count", "model", "prefills of the prompt per repetition (each after the cold flush, from an empty state); the prefill sample is their median") \
+  X("prefill_cpu_fraction", "fraction", "model", "thread CPU time / wall time over the timed prefills of the measured repetitions (1: never off the core)") \
+  X("decode_cpu_fraction", "fraction", "model", "thread CPU time / wall time over the timed decode steps of the measured repetitions") \
+  X("prefill_preemptions", "count", "model", "involuntary context switches per timed prefill (mean over the measured repetitions)") \
+  X("decode_preemptions", "count", "model", "involuntary context switches per timed decode step (mean)") \
   X("slot_wait", "s", "ffn model test", "seconds the trial waited for the host's measurement slot before timing")    \
   X("slot_mode", "enum", "ffn model test", "measurement slot used: 0 none, 1 socket, 2 node")                        \
   X("quiet", "bool", "ffn model test attribution modularity noop", "1 when the trial's untimed work paused while another trial of the host held the measurement slot (measure.quiet, workers/sw_slot.h), 0 when that check was off") \

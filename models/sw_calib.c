@@ -20,9 +20,12 @@
 #include "models/sw_calib_int.h"
 
 #define CALIB_MAGIC "SWCB"
-#define CALIB_VERSION 4u /* 3: MoE layers store their held-out router quality before the router parameters;
-                                4: CHESS adds its attention thresholds, Deja Vu its label threshold */
-#define CALIB_MOE_QUALITY 5 /* recall, precision, density, mass captured, best epoch */
+#define CALIB_VERSION 5u /* 3: MoE layers store their held-out router quality before the router parameters;
+                                4: CHESS adds its attention thresholds, Deja Vu its label threshold;
+                                5: MoE layers store only the router's best epoch before its parameters (the
+                                   level-dependent quality is recomputed per trial), keys of level-free routers
+                                   carry no level */
+#define CALIB_MOE_HEAD 1 /* best epoch, then the router parameters */
 
 typedef struct recorder {
   const sw_llama_t *m;
@@ -241,6 +244,14 @@ static sw_rc router_quality(sw_method_t *M, int l, const float *x, int n, sw_err
   return rc ? sw_err_set(err, rc, "router quality of layer %d failed", l) : SW_OK;
 }
 
+/* Router quality of layer l on the held-out tail of its n calibration tokens x (the last router_val_frac, which
+ * training did not use) at the method's current level; nothing when nothing is held out. */
+static sw_rc held_out_quality(sw_method_t *M, int l, const float *x, int n, sw_err_t *err) {
+  int n_train = sw_moe_router_n_train(n, M->cfg.router_val_frac);
+  if (n_train >= n) return SW_OK;
+  return router_quality(M, l, x + (size_t)n_train * M->layers[l].w.d_model, n - n_train, err);
+}
+
 /* Experts (the method's split) and a router trained on x (n tokens; epochs 0 = shaped only, for the cache);
  * assign_in (may be NULL) restores a cached split.  Trained routers hold out the last router_val_frac of x,
  * where every router's quality is then measured. */
@@ -260,11 +271,23 @@ static sw_rc build_moe(sw_method_t *M, int l, const int32_t *assign_in, const fl
   sw_method_router_cfg(&rcfg, &M->cfg, l);
   if (!train) rcfg.train.epochs = 0;
   rc = sw_moe_router_train(&L->router, M->cfg.moe_router, &L->moe, x, n, &rcfg, NULL, err);
-  int n_train = sw_moe_router_n_train(n, M->cfg.router_val_frac);
   L->rq_recall = L->rq_precision = L->rq_density = L->rq_mass_captured = L->rq_best_epoch = NAN;
-  if (!rc && train && n_train < n)
-    rc = router_quality(M, l, x + (size_t)n_train * L->w.d_model, n - n_train, err);
+  if (!rc && train) rc = held_out_quality(M, l, x, n, err);
   return rc ? rc : method_workspaces(M, L, err);
+}
+
+sw_rc sw_calib_router_quality(sw_method_t *M, const sw_calib_data_t *cd, sw_err_t *err) {
+  if (!sw_method_is_moe(M->cfg.kind)) return SW_OK;
+  if (cd->n_layer != M->n_layer)
+    return sw_err_set(err, SW_ERR_INVALID, "router quality: calibration data of another model");
+  sw_rc rc = SW_OK;
+  for (int l = 0; !rc && l < M->n_layer; l++) {
+    if (!M->layers[l].sparse || !M->layers[l].has_moe) continue;
+    double best = M->layers[l].rq_best_epoch; /* from the training, kept */
+    rc = held_out_quality(M, l, cd->x + (size_t)l * cd->n_tok * cd->d_model, cd->n_tok, err);
+    M->layers[l].rq_best_epoch = best;
+  }
+  return rc;
 }
 
 /* Deja Vu labels a neuron active when |h_i| > label_thr.  SiLU never gives exact zeros, so the label threshold
@@ -326,16 +349,24 @@ sw_rc sw_calib_method(sw_method_t *M, const sw_calib_data_t *cd, sw_err_t *err) 
   return M->cfg.kind == SW_METHOD_TEAL ? sw_calib_teal_sequential(M, cd, err) : SW_OK;
 }
 
+int sw_calib_uses_level(const sw_method_cfg_t *c) {
+  /* D2DMoE's and MoEfication's clustering and router training never read the level (τ, the fraction of experts
+   * skipped): only the selection at run time does.  LTE's η weighs its training loss. */
+  return !sw_method_is_moe(c->kind) || c->kind == SW_METHOD_LTE;
+}
+
 void sw_calib_key(char *key, size_t len, const sw_method_t *M, const char *model_sha, const char *span) {
   const sw_method_cfg_t *c = &M->cfg;
   char layers[SW_METHOD_MAX_LAYERS + 1];
   int n = M->n_layer < SW_METHOD_MAX_LAYERS ? M->n_layer : SW_METHOD_MAX_LAYERS;
   for (int l = 0; l < n; l++) layers[l] = c->layers[l] ? '1' : '0';
   layers[n] = 0;
+  char level[40] = "any"; /* a router trained without the level serves every level (sw_calib.h) */
+  if (sw_calib_uses_level(c)) snprintf(level, sizeof level, "%.17g", c->level);
   snprintf(key, len,
-           "v%u|model=%s|span=%s|method=%s|level=%.17g|act=%s|act_param=%.9g|experts=%d|rank=%d|epochs=%d|seed=%llu|"
+           "v%u|model=%s|span=%s|method=%s|level=%s|act=%s|act_param=%.9g|experts=%d|rank=%d|epochs=%d|seed=%llu|"
            "layers=%s|cett_tokens=%d",
-           CALIB_VERSION, model_sha, span, sw_method_name(c->kind), c->level, sw_act_name(c->act), c->act_param,
+           CALIB_VERSION, model_sha, span, sw_method_name(c->kind), level, sw_act_name(c->act), c->act_param,
            c->n_expert, c->pred_rank, c->train_epochs, (unsigned long long)c->seed, layers, SW_CALIB_CETT_TOKENS);
   size_t used = strlen(key);
   if (c->teal_greedy && used < len) snprintf(key + used, len - used, "|teal_alloc=greedy"); /* uniform keys unchanged */
@@ -359,15 +390,15 @@ static void cache_path(char *path, size_t len, const char *dir, const char *key)
   snprintf(path, len, "%s/calib-%.32s.bin", dir, hex);
 }
 
-/* An MoE layer's floats: its held-out router quality then the router parameters (allocated; NULL on failure). */
+/* An MoE layer's floats: the router's best epoch then its parameters (allocated; NULL on failure).  The held-out
+ * quality depends on the level and is recomputed by sw_calib_router_quality. */
 static float *moe_blob(const sw_method_layer_t *L, size_t *nf) {
   size_t np = L->router.mlp.n_params;
-  float *f = malloc((CALIB_MOE_QUALITY + np) * sizeof *f);
+  float *f = malloc((CALIB_MOE_HEAD + np) * sizeof *f);
   if (!f) return NULL;
-  f[0] = (float)L->rq_recall, f[1] = (float)L->rq_precision, f[2] = (float)L->rq_density;
-  f[3] = (float)L->rq_mass_captured, f[4] = (float)L->rq_best_epoch;
-  if (np) memcpy(f + CALIB_MOE_QUALITY, L->router.mlp.params, np * sizeof *f);
-  *nf = CALIB_MOE_QUALITY + np;
+  f[0] = (float)L->rq_best_epoch;
+  if (np) memcpy(f + CALIB_MOE_HEAD, L->router.mlp.params, np * sizeof *f);
+  *nf = CALIB_MOE_HEAD + np;
   return f;
 }
 
@@ -453,24 +484,23 @@ sw_rc sw_calib_save(const sw_method_t *M, const char *dir, const char *key, sw_e
 
 static int rd(FILE *fp, void *p, size_t sz, size_t n) { return fread(p, sz, n, fp) == n; }
 
-/* Restores an MoE layer: the cached split, the router shaped without training, then its parameters and the
- * held-out quality (moe_blob). */
+/* Restores an MoE layer: the cached split, the router shaped without training, then its best epoch and
+ * parameters (moe_blob); the held-out quality stays NAN until sw_calib_router_quality. */
 static sw_rc restore_moe(sw_method_t *M, int l, const float *f, size_t nf, const int32_t *ints, size_t ni,
                          sw_err_t *err) {
   sw_method_layer_t *L = &M->layers[l];
-  if (ni != (size_t)L->w.d_ff || nf < CALIB_MOE_QUALITY)
-    return sw_err_set(err, SW_ERR_PARSE, "calibration cache: layer %d assignment or router quality missing", l);
+  if (ni != (size_t)L->w.d_ff || nf < CALIB_MOE_HEAD)
+    return sw_err_set(err, SW_ERR_PARSE, "calibration cache: layer %d assignment or router epoch missing", l);
   float *zero = calloc((size_t)L->w.d_model, sizeof *zero);
   if (!zero) return sw_err_set(err, SW_ERR_NOMEM, "calibration cache: out of memory");
   sw_rc rc = build_moe(M, l, ints, zero, 1, 0, err);
   free(zero);
   if (rc) return rc;
-  if (L->router.mlp.n_params != nf - CALIB_MOE_QUALITY)
+  if (L->router.mlp.n_params != nf - CALIB_MOE_HEAD)
     return sw_err_set(err, SW_ERR_PARSE, "calibration cache: layer %d has %zu parameters, expected %zu", l,
-                      nf - CALIB_MOE_QUALITY, L->router.mlp.n_params);
-  if (L->router.mlp.n_params) memcpy(L->router.mlp.params, f + CALIB_MOE_QUALITY, L->router.mlp.n_params * sizeof *f);
-  L->rq_recall = f[0], L->rq_precision = f[1], L->rq_density = f[2], L->rq_mass_captured = f[3];
-  L->rq_best_epoch = f[4];
+                      nf - CALIB_MOE_HEAD, L->router.mlp.n_params);
+  if (L->router.mlp.n_params) memcpy(L->router.mlp.params, f + CALIB_MOE_HEAD, L->router.mlp.n_params * sizeof *f);
+  L->rq_best_epoch = f[0];
   return SW_OK;
 }
 

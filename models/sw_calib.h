@@ -37,7 +37,17 @@ void  sw_calib_data_free(sw_calib_data_t *cd);
  * calibrated sequentially on cd's tokens (models/sw_calib_teal.c), every other method on cd's dense inputs. */
 sw_rc sw_calib_method(sw_method_t *meth, const sw_calib_data_t *cd, sw_err_t *err);
 
-/* The disk-cache key of a calibration: model hash, calibration span text and every method parameter. */
+/* Whether a method's calibration depends on its level: not for D2DMoE and MoEfication, whose expert split and
+ * router training never read it (only the run-time selection does), so one cached router serves every τ or
+ * fraction skipped; LTE's η and every threshold method's level are part of the calibration. */
+int sw_calib_uses_level(const sw_method_cfg_t *cfg);
+/* Held-out router quality (recall, precision, density, mass captured) of every sparsified MoE layer of meth at
+ * its own level, on the tail of cd's tokens the router training held out (sw_moe_router_n_train); the best
+ * epoch is kept.  Call after sw_calib_load, which restores routers without it.  No-op for other methods. */
+sw_rc sw_calib_router_quality(sw_method_t *meth, const sw_calib_data_t *cd, sw_err_t *err);
+
+/* The disk-cache key of a calibration: model hash, calibration span text and every method parameter that
+ * changes the calibration (the level only when sw_calib_uses_level). */
 void sw_calib_key(char *key, size_t len, const sw_method_t *meth, const char *model_sha, const char *span);
 /* Saves / loads a calibrated method under dir/calib-<sha256(key)>.bin (atomic rename on save).  Load
  * returns SW_ERR_NOTFOUND when there is no entry; any mismatch (version, key, shapes) is SW_ERR_PARSE. */

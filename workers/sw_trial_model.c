@@ -60,11 +60,14 @@
  * model_hf (1 when model is a checkpoint directory), model_sha256 (value 0, the digest as its unit: the GGUF
  * file's SHA-256, or a directory's manifest hash over config.json and the shards, models/sw_hf.h).
  * Samples: decode_dense/decode_sparse (median per-token decode time per repetition) and prefill_dense/
- * prefill_sparse (prompt time), interleaved dense, method per repetition.  Counters (config papi_events, default
+ * prefill_sparse (prompt time: the median of TM_PREFILL_MEDIAN_OF prefills per repetition; metrics
+ * prefill_median_of, prefill/decode_cpu_fraction, prefill/decode_preemptions), interleaved dense, method per
+ * repetition.  Counters (config papi_events, default
  * presets + the kernels' SDE events) over the timed decode steps: series decode_dense / decode_sparse.
  * The model, the tokenised spans, the dense reference distributions and the calibration inputs are prepared
  * once per executor (sw_trial_prepare_model) and kept in the trial cache; per-method calibration is cached on
- * disk under <cache>/calib keyed by model hash, calibration span and method parameters. */
+ * disk under <cache>/calib keyed by model hash, calibration span and method parameters (the level only where the
+ * calibration reads it: a D2DMoE τ sweep trains its routers once, models/sw_calib.h sw_calib_uses_level). */
 #include <cblas.h>
 #include <stddef.h>
 #include <math.h>
@@ -72,7 +75,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "common/sw_stats.h"
 #include "common/sw_time.h"
@@ -513,6 +518,8 @@ static sw_rc calibrate(sw_method_t *M, const tm_cfg_t *c, const tm_model_t *m, c
   sw_err_t e2 = {0};
   *cached = sw_calib_load(M, dir, key, &e2) == SW_OK;
   sw_rc rc = SW_OK;
+  if (*cached && (rc = sw_calib_router_quality(M, x, err))) return rc; /* at this trial's level (a τ sweep shares
+                                                                          one cached router) */
   if (!*cached) {
     sw_method_t fresh;
     sw_method_cfg_t mc = M->cfg;
@@ -692,17 +699,67 @@ static sw_rc tm_check_cache(const tm_cfg_t *c, const sw_llama_t *m, sw_err_t *er
   return SW_OK;
 }
 
-/* One timed sequence: prefill np tokens, then nd single-token decode steps counted by cnt (may be NULL); flush
- * (NULL: warm) evicts the caches before the prefill and before every decode step, outside the timed regions. */
+/* Prefills per repetition: the repetition's prefill sample is the median of this many prefills of the same prompt,
+ * each from an empty state after the cold flush, so one interruption of a single-shot sample (a timer tick, a
+ * neighbour's last slice before its quiet check pauses it) cannot move the series (docs/measurement.md). */
+#define TM_PREFILL_MEDIAN_OF 3
+
+/* Where a timed interval's wall time went: thread CPU time and involuntary context switches beside it. */
+typedef struct tm_timed_acc {
+  double  wall_s, cpu_s;
+  int64_t intervals, invol; /* timed intervals; involuntary context switches inside them */
+} tm_timed_acc_t;
+
+typedef struct tm_mark {
+  int64_t cpu_ns;
+  long    invol;
+} tm_mark_t;
+
+static tm_mark_t tm_mark_now(void) {
+  struct timespec ts;
+  struct rusage ru;
+  tm_mark_t m = {0, 0};
+  if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == 0) m.cpu_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+  if (getrusage(RUSAGE_THREAD, &ru) == 0) m.invol = ru.ru_nivcsw;
+  return m;
+}
+
+/* Adds one timed interval of wall_s that started after mark `from` (read outside the timed region). */
+static void tm_acc_add(tm_timed_acc_t *a, tm_mark_t from, double wall_s) {
+  tm_mark_t to = tm_mark_now();
+  a->wall_s += wall_s;
+  a->cpu_s += (double)(to.cpu_ns - from.cpu_ns) * 1e-9;
+  a->invol += to.invol - from.invol;
+  a->intervals++;
+}
+
+/* The prompt's timed prefill, TM_PREFILL_MEDIAN_OF times (flush, empty state, np tokens); *prefill_s is the median
+ * and the state ends holding the prompt for the decode steps. */
+static sw_rc timed_prefill(const sw_llama_t *m, sw_llama_state_t *st, const sw_llama_ffn_t *ffn, const int32_t *tok,
+                           int np, sw_flush_t *flush, tm_timed_acc_t *acc, double *prefill_s, sw_err_t *err) {
+  double t[TM_PREFILL_MEDIAN_OF];
+  sw_rc rc = SW_OK;
+  for (int j = 0; !rc && j < TM_PREFILL_MEDIAN_OF; j++) {
+    sw_llama_state_reset(st);
+    if (flush) (void)sw_flush_run(flush);
+    tm_mark_t mk = tm_mark_now();
+    int64_t t0 = sw_now_ns();
+    rc = sw_llama_forward(m, st, ffn, tok, np, 1, err);
+    t[j] = (double)(sw_now_ns() - t0) * 1e-9;
+    tm_acc_add(acc, mk, t[j]);
+  }
+  *prefill_s = sw_median(t, TM_PREFILL_MEDIAN_OF);
+  return rc;
+}
+
+/* One timed sequence: the timed prefill of np tokens, then nd single-token decode steps counted by cnt (may be
+ * NULL); flush (NULL: warm) evicts the caches before every prefill and decode step, outside the timed regions;
+ * acc[0] accounts the prefills, acc[1] the decode steps. */
 static sw_rc timed_sequence(const sw_llama_t *m, sw_llama_state_t *st, const sw_llama_ffn_t *ffn, const int32_t *tok,
-                            int np, int nd, sw_counters_t *cnt, sw_flush_t *flush, double *prefill_s, double *decode_s,
-                            sw_err_t *err) {
+                            int np, int nd, sw_counters_t *cnt, sw_flush_t *flush, tm_timed_acc_t acc[2],
+                            double *prefill_s, double *decode_s, sw_err_t *err) {
   sw_err_t ce;
-  sw_llama_state_reset(st);
-  if (flush) (void)sw_flush_run(flush);
-  int64_t t0 = sw_now_ns();
-  sw_rc rc = sw_llama_forward(m, st, ffn, tok, np, 1, err);
-  *prefill_s = (double)(sw_now_ns() - t0) * 1e-9;
+  sw_rc rc = timed_prefill(m, st, ffn, tok, np, flush, &acc[0], prefill_s, err);
   if (cnt) (void)sw_counters_start(cnt, &ce);
   for (int i = 0; !rc && i < nd; i++) {
     if (flush) { /* the counters would count the flush: pause them around it */
@@ -710,12 +767,27 @@ static sw_rc timed_sequence(const sw_llama_t *m, sw_llama_state_t *st, const sw_
       (void)sw_flush_run(flush);
       if (cnt) (void)sw_counters_start(cnt, &ce);
     }
+    tm_mark_t mk = tm_mark_now();
     int64_t t1 = sw_now_ns();
     rc = sw_llama_forward(m, st, ffn, &tok[np + i], 1, 1, err);
     decode_s[i] = (double)(sw_now_ns() - t1) * 1e-9;
+    tm_acc_add(&acc[1], mk, decode_s[i]);
   }
   if (cnt) (void)sw_counters_stop(cnt, &ce);
   return rc;
+}
+
+/* The timed regions' accounting of the measured repetitions (warm-up excluded): how the prefill sample was
+ * formed, and the share of the timed wall time the thread ran and how often it was preempted. */
+static void put_timed_acc(sw_trial_out_t *out, const tm_timed_acc_t acc[2]) {
+  sw_trial_out_metric(out, "prefill_median_of", TM_PREFILL_MEDIAN_OF, "count");
+  for (int i = 0; i < 2; i++) {
+    const tm_timed_acc_t *a = &acc[i];
+    sw_trial_out_metric(out, i ? "decode_cpu_fraction" : "prefill_cpu_fraction", a->wall_s > 0 ? a->cpu_s / a->wall_s : NAN,
+                        "fraction");
+    sw_trial_out_metric(out, i ? "decode_preemptions" : "prefill_preemptions",
+                        a->intervals ? (double)a->invol / (double)a->intervals : NAN, "count");
+  }
 }
 
 /* Dense and method timed alternately per repetition (same trial, same machine state); PAPI/SDE counters of
@@ -742,11 +814,12 @@ static sw_rc put_timing(sw_trial_out_t *out, const sw_json_t *config, const tm_c
                                  {M, &m->model, NULL, NULL, sde_on ? &sde : NULL, 0, 0}};
   sw_llama_ffn_t hooks[2] = {tm_counted_hook(&counted[0]), timed ? *timed : tm_counted_hook(&counted[1])};
   /* timed: the weight-sparse FFN of a pruned model (its calls are not accounted into the SDE counters) */
+  tm_timed_acc_t acc[2] = {{0}}, warm_acc[2] = {{0}}; /* prefill, decode; the warm-up's is not reported */
   for (int rep = -(int)c->warmup; !rc && rep < (int)c->reps; rep++) {
     for (int which = 0; !rc && which < 2; which++) {
       double p = 0;
       rc = timed_sequence(&m->model, &st, &hooks[which], d->eval, np, nd, rep < 0 ? NULL : cnt[which],
-                          cold ? &flush : NULL, &p, dec, err);
+                          cold ? &flush : NULL, rep < 0 ? warm_acc : acc, &p, dec, err);
       if (rc || rep < 0) continue;
       med[which][rep] = sw_median(dec, (size_t)nd);
       pre[which][rep] = p;
@@ -756,6 +829,7 @@ static sw_rc put_timing(sw_trial_out_t *out, const sw_json_t *config, const tm_c
   }
   sw_llama_state_free(&st);
   sw_trial_out_metric(out, "cache_flushed", cold, "bool");
+  put_timed_acc(out, acc);
   for (int which = 0; which < 2 && !timed; which++) /* per decoded token, all layers' FFNs */
     sw_trial_out_metric(out, which ? "decode_ffn_weight_bytes_sparse" : "decode_ffn_weight_bytes_dense",
                         counted[which].decode_calls ? counted[which].decode_bytes * m->model.cfg.n_layer /

@@ -703,6 +703,82 @@ static void test_calib_cache_roundtrip(void **state) {
   sw_calib_data_free(&cd);
 }
 
+/* Load from dir under M's key, else calibrate from cd and save: the model workload's rule
+ * (workers/sw_trial_model.c calibrate); *calibrations counts the fresh calibrations. */
+static void load_or_calibrate(sw_method_t *M, const sw_calib_data_t *cd, const char *dir, const char *sha,
+                              int *calibrations) {
+  char key[8192];
+  sw_err_t err = {0};
+  sw_calib_key(key, sizeof key, M, sha, "test-span");
+  if (sw_calib_load(M, dir, key, &err) == SW_OK) {
+    if (sw_calib_router_quality(M, cd, &err)) fail_msg("quality: %s", err.msg);
+    return;
+  }
+  if (sw_calib_method(M, cd, &err)) fail_msg("calibrate: %s", err.msg);
+  assert_int_equal(sw_calib_save(M, dir, key, &err), SW_OK);
+  ++*calibrations;
+}
+
+/* A D2DMoE τ sweep trains its routers once: two levels share one cache entry, and each level's held-out router
+ * quality equals that of a from-scratch calibration at that level (and differs between the levels).  LTE's η
+ * is part of its training, so its levels stay apart. */
+static void test_calib_cache_level_free_router(void **state) {
+  model_fixture_t *f = *state;
+  int32_t cal[CAL_TOK];
+  lcg_tokens(cal, CAL_TOK, 7, f->model.cfg.vocab);
+  sw_err_t err = {0};
+  sw_calib_data_t cd;
+  assert_int_equal(sw_calib_collect(&cd, &f->model, SW_ACT_SILU, 0, cal, CAL_TOK, 32, &err), SW_OK);
+  char dir[] = "/tmp/sw_calib_level_XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  static const double taus[2] = {0.1, 0.6};
+  double recall[2], density[2];
+  int calibrations = 0;
+  for (int i = 0; i < 2; i++) {
+    sw_method_cfg_t mc;
+    sw_method_cfg_defaults(&mc, &f->model.cfg);
+    mc.kind = SW_METHOD_D2DMOE;
+    mc.level = taus[i];
+    assert_int_equal(sw_method_parse_layers(&mc, "1,7", f->model.cfg.n_layer, &err), SW_OK);
+    sw_method_t A, B;
+    assert_int_equal(sw_method_init(&A, &f->model, &mc, 32, &err), SW_OK);
+    load_or_calibrate(&A, &cd, dir, f->model.sha256, &calibrations);
+    assert_int_equal(sw_method_init(&B, &f->model, &mc, 32, &err), SW_OK); /* the independent reference */
+    assert_int_equal(sw_calib_method(&B, &cd, &err), SW_OK);
+    for (int l = 1; l <= 7; l += 6) {
+      const sw_method_layer_t *a = &A.layers[l], *b = &B.layers[l];
+      assert_true(isfinite(b->rq_recall) && isfinite(b->rq_density));
+      assert_float_equal(a->rq_recall, b->rq_recall, 1e-12);
+      assert_float_equal(a->rq_precision, b->rq_precision, 1e-12);
+      assert_float_equal(a->rq_density, b->rq_density, 1e-12);
+      assert_float_equal(a->rq_mass_captured, b->rq_mass_captured, 1e-6);
+      assert_float_equal(a->rq_best_epoch, b->rq_best_epoch, 0);
+    }
+    recall[i] = A.layers[1].rq_recall, density[i] = A.layers[1].rq_density;
+    sw_method_free(&A);
+    sw_method_free(&B);
+  }
+  assert_int_equal(calibrations, 1);
+  assert_true(density[0] != density[1] || recall[0] != recall[1]); /* quality at each trial's own level */
+  char k1[8192], k2[8192];
+  for (int i = 0; i < 2; i++) {
+    sw_method_cfg_t mc;
+    sw_method_cfg_defaults(&mc, &f->model.cfg);
+    mc.kind = SW_METHOD_LTE;
+    mc.level = taus[i];
+    sw_method_t M;
+    assert_int_equal(sw_method_init(&M, &f->model, &mc, 32, &err), SW_OK);
+    sw_calib_key(i ? k2 : k1, sizeof k1, &M, f->model.sha256, "test-span");
+    sw_method_free(&M);
+  }
+  assert_string_not_equal(k1, k2);
+  char cmd[512];
+  snprintf(cmd, sizeof cmd, "rm -f %s/calib-*.bin", dir);
+  assert_int_equal(system(cmd), 0);
+  rmdir(dir);
+  sw_calib_data_free(&cd);
+}
+
 /* Layer lists, method names and the sparsity definition each method reports (docs/methods.md §1). */
 static void test_method_config(void **state) {
   (void)state;
@@ -800,6 +876,7 @@ int main(void) {
       cmocka_unit_test(test_eval_nll_vs_numpy),
       cmocka_unit_test(test_sparsity0_reproduces_dense),
       cmocka_unit_test(test_calib_cache_roundtrip),
+      cmocka_unit_test(test_calib_cache_level_free_router),
       cmocka_unit_test(test_chess_attention_thresholds),
   };
   int fails = cmocka_run_group_tests_name("model", plain, NULL, NULL);

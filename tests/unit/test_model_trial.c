@@ -125,6 +125,12 @@ static void test_model_workload(void **state) {
   const sw_json_t *cn = sw_json_get(r0, "counters"), *sm = sw_json_get(r0, "samples");
   assert_true(cn && cn->count > 0); /* default PAPI/SDE set: each event with a value or NULL + reason */
   assert_true(sm && sm->count == 4 * 2); /* decode/prefill x dense/sparse x 2 repetitions */
+  assert_true(metric(r0, "prefill_median_of") == 3.0); /* one sample per repetition, the median of 3 prefills */
+  for (int i = 0; i < 2; i++) { /* the timed regions' CPU share and preemptions were read (docs/measurement.md) */
+    double frac = metric(r0, i ? "decode_cpu_fraction" : "prefill_cpu_fraction");
+    assert_true(isfinite(frac) && frac > 0.0);
+    assert_true(metric(r0, i ? "decode_preemptions" : "prefill_preemptions") >= 0.0);
+  }
   check_sde(r0, 0);
   /* weights: native: a method at sparsity 0 runs the native dense FFN, identical to the reference */
   sw_json_t *rn0 = run(&cache, config(",\"weights\":\"native\",\"method\":\"cats\",\"sparsity\":0"), &err);
