@@ -140,6 +140,7 @@
   X("task_sha256", "*", "model", "value: the first 48 bits of the task file's SHA-256 (cloze: of its generated items); the unit is the full hex digest") \
   X("task_span_start", "byte", "model", "cloze: start of the text span the items were built from (0 for a file)") \
   X("task_span_end", "byte", "model", "cloze: end (exclusive) of that span (0 for a file)") \
+  X("task_bos", "id", "model", "the BOS token id prepended to every scored context and choice (the model's tokenizer expects one: GGUF tokenizer.ggml.add_bos_token, HF tokenizer_config.json / post-processor), or -1 for none") \
   X("task_seconds", "s", "model", "wall time of scoring the method on the task") \
   X("predictor_*_layer_*", "fraction", "model", "dejavu: predictor_recall, _precision or _density of one layer on the evaluation tokens (layer number in the name)") \
   X("true_density_layer_*", "fraction", "model", "dejavu: true_density of one layer") \
