@@ -99,3 +99,8 @@ set_property(TEST task_trial APPEND PROPERTY ENVIRONMENT "SW_MODEL_PATH=${SW_MOD
 # (scripts/test.sh --sanitize, CI) skips them (-LE heavy), as they take 8-10 minutes each there and exercise no
 # parser beyond what the unit, fuzz and fuzz-regress tests already run under ASan/UBSan.
 set_property(TEST model_trial model_moe hf task_trial teal_alloc APPEND PROPERTY LABELS heavy)
+# BOS token (models/sw_tokenizer.h sw_tokenizer_bos): GGUF and Hugging Face settings, and multiple-choice scores with a
+# BOS against a full-pass float64 reference on the tiny random Llama of the k-quant fixture.
+sw_unit_test(bos ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_bos.c LIBS sw_models TIMEOUT 60)
+set_tests_properties(bos PROPERTIES FIXTURES_REQUIRED kquant_ref)
+set_property(TEST bos APPEND PROPERTY ENVIRONMENT "SW_KQUANT_REF_DIR=${SW_KQUANT_REF_DIR}")
