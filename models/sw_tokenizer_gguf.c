@@ -64,17 +64,18 @@ static sw_rc gguf_model_kind(const sw_gguf_t *g, int *spm, sw_err_t *err) {
 }
 
 /* Whether the model expects a BOS token: tokenizer.ggml.add_bos_token, by default (absent) llama.cpp's choice for
- * the vocabulary (SentencePiece and Llama 3's llama-bpe: yes; other byte-level BPE: no); the id is
- * tokenizer.ggml.bos_token_id, required when a BOS is expected. */
+ * the vocabulary (SentencePiece and Llama 3's llama-bpe: yes when the file names tokenizer.ggml.bos_token_id;
+ * other byte-level BPE: no).  add_bos_token true without an id is an error naming the keys. */
 static sw_rc gguf_bos(const sw_gguf_t *g, sw_vocab_spec_t *spec, sw_err_t *err) {
   const char *pre = spec->pre ? spec->pre : "gpt2";
   int add = spec->spm || !strcmp(pre, "llama-bpe") || !strcmp(pre, "llama3") || !strcmp(pre, "llama-v3");
   int64_t id = -1;
   sw_rc rc = SW_OK;
-  if (sw_gguf_find_key(g, "tokenizer.ggml.add_bos_token") >= 0)
-    rc = sw_gguf_get_bool(g, "tokenizer.ggml.add_bos_token", &add, err);
-  if (!rc && add && sw_gguf_find_key(g, "tokenizer.ggml.bos_token_id") < 0)
-    return sw_err_set(err, SW_ERR_NOTFOUND, "gguf: the model expects a BOS token (tokenizer.ggml.add_bos_token) but "
+  int has_id = sw_gguf_find_key(g, "tokenizer.ggml.bos_token_id") >= 0;
+  if (sw_gguf_find_key(g, "tokenizer.ggml.add_bos_token") < 0) add = add && has_id; /* a default needs an id */
+  else rc = sw_gguf_get_bool(g, "tokenizer.ggml.add_bos_token", &add, err);
+  if (!rc && add && !has_id)
+    return sw_err_set(err, SW_ERR_NOTFOUND, "gguf: tokenizer.ggml.add_bos_token is true but "
                       "tokenizer.ggml.bos_token_id is missing");
   if (!rc && add) rc = sw_gguf_get_int(g, "tokenizer.ggml.bos_token_id", &id, err);
   if (!rc && add && (id < 0 || id >= (int64_t)spec->n_tokens))

@@ -59,7 +59,7 @@ set(SW_KQUANT_REF_DIR ${PROJECT_BINARY_DIR}/tests/kquant_ref)
 file(MAKE_DIRECTORY ${SW_KQUANT_REF_DIR})
 add_test(NAME kquant_reference_fixture
   COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/reference/gen_kquant_ref.py ${SW_KQUANT_REF_DIR})
-set_tests_properties(kquant_reference_fixture PROPERTIES TIMEOUT 120 LABELS unit FIXTURES_SETUP kquant_ref)
+set_tests_properties(kquant_reference_fixture PROPERTIES TIMEOUT 300 LABELS unit FIXTURES_SETUP kquant_ref)
 sw_unit_test(kquant ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_kquant.c LIBS sw_models TIMEOUT 60)
 set_tests_properties(kquant PROPERTIES FIXTURES_REQUIRED kquant_ref)
 set_property(TEST kquant APPEND PROPERTY ENVIRONMENT "SW_KQUANT_REF_DIR=${SW_KQUANT_REF_DIR}")

@@ -74,8 +74,9 @@ static void test_gguf_bos_keys(void **state) {
   assert_int_equal(gguf_bos("gpt2", 1, 2, &err), 2);          /* add_bos_token true */
   assert_int_equal(gguf_bos("llama-bpe", -1, 2, &err), 2);    /* Llama 3: yes by default */
   assert_int_equal(gguf_bos("llama-bpe", 0, 2, &err), -1);    /* ... unless the file says no */
+  assert_int_equal(gguf_bos("llama-bpe", -1, -1, &err), -1); /* a default without an id adds nothing */
   assert_int_equal(gguf_bos("gpt2", 1, -1, &err), -100 - SW_ERR_NOTFOUND);
-  assert_non_null(strstr(err.msg, "tokenizer.ggml.bos_token_id is missing"));
+  assert_non_null(strstr(err.msg, "tokenizer.ggml.add_bos_token is true but tokenizer.ggml.bos_token_id is missing"));
   assert_int_equal(gguf_bos("gpt2", 1, 7, &err), -100 - SW_ERR_RANGE);
   assert_non_null(strstr(err.msg, "tokenizer.ggml.bos_token_id 7"));
 }
