@@ -211,14 +211,14 @@ static const sw_json_t *hf_template_bos(const sw_json_t *post) {
  * template's.  A BOS that names no token is an error naming the file. */
 static sw_rc hf_bos(const sw_json_t *json, const sw_json_t *tok_config, const hf_vocab_t *v, const char *what,
                     sw_vocab_spec_t *spec, sw_err_t *err) {
-  const sw_json_t *text = hf_template_bos(sw_json_get(json, "post_processor"));
+  const sw_json_t *templ = hf_template_bos(sw_json_get(json, "post_processor")), *text = templ;
   const sw_json_t *flag = tok_config ? sw_json_get(tok_config, "add_bos_token") : NULL;
   const sw_json_t *named = tok_config ? sw_json_get(tok_config, "bos_token") : NULL;
   if (named && named->kind == SW_JSON_OBJECT) named = sw_json_get(named, "content");
   if (named && named->kind == SW_JSON_STRING) text = named;
   if (flag && flag->kind != SW_JSON_BOOL)
     return sw_err_set(err, SW_ERR_PARSE, "%s: tokenizer_config.json 'add_bos_token' must be true or false", what);
-  spec->add_bos = flag ? flag->boolean : hf_template_bos(sw_json_get(json, "post_processor")) != NULL;
+  spec->add_bos = flag ? flag->boolean : templ != NULL;
   if (!spec->add_bos) return SW_OK;
   if (!text) return sw_err_set(err, SW_ERR_NOTFOUND, "%s: add_bos_token is true but no bos_token is named", what);
   spec->bos_id = hf_find_token(v, text->string, text->string_len);
