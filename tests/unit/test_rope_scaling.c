@@ -105,36 +105,44 @@ static void test_rates_vs_numpy(void **state) {
   free(r.buf);
 }
 
+/* The logits of model m on the reference tokens equal `want` (NumPy) and differ from `unscaled` by far more than the
+ * tolerance (the scaling is no no-op on these positions). */
+static void check_logits(const sw_llama_t *m, const rope_ref_t *r, const uint8_t *want, const uint8_t *unscaled,
+                         const char *label) {
+  sw_llama_state_t st;
+  sw_err_t err = {0};
+  size_t n = (size_t)r->T * (size_t)m->cfg.vocab;
+  int32_t *tok = malloc(4ull * r->T);
+  memcpy(tok, r->tok, 4ull * r->T);
+  assert_int_equal(sw_llama_state_init(&st, m, (int)r->T, (int)r->T, &err), SW_OK);
+  assert_int_equal(sw_llama_forward(m, &st, NULL, tok, (int)r->T, 2, &err), SW_OK);
+  double max_err = 0, max_gap = 0;
+  for (size_t i = 0; i < n; i++) {
+    float w = ref_f32(want, i);
+    max_err = fmax(max_err, fabs(st.logits[i] - w));
+    max_gap = fmax(max_gap, fabs(w - ref_f32(unscaled, i)));
+    if (!sw_test_close(st.logits[i], w, SW_TOL_ROPE_LOGIT_ABS, SW_TOL_ROPE_LOGIT_REL))
+      fail_msg("%s logit %zu: sparsweep %.7g, NumPy %.7g", label, i, st.logits[i], w);
+  }
+  assert_true(max_gap > 100 * SW_TOL_ROPE_LOGIT_ABS);
+  print_message("%s RoPE scaling: max |logit - NumPy| = %.3g; unscaled logits differ by up to %.3g\n", label, max_err,
+                max_gap);
+  sw_llama_state_free(&st);
+  free(tok);
+}
+
 static void test_scaled_logits_vs_numpy(void **state) {
   (void)state;
   rope_ref_t r;
   read_ref(&r);
   sw_gguf_t *g = open_ref("rope_llama3.gguf");
   sw_llama_t m;
-  sw_llama_state_t st;
   sw_err_t err = {0};
   if (sw_llama_load_gguf(&m, g, &err)) fail_msg("%s", err.msg);
-  size_t n = (size_t)r.T * (size_t)m.cfg.vocab;
-  r.unscaled = r.scaled + 4 * n;
-  int32_t *tok = malloc(4ull * r.T);
-  memcpy(tok, r.tok, 4ull * r.T);
-  assert_int_equal(sw_llama_state_init(&st, &m, (int)r.T, (int)r.T, &err), SW_OK);
-  assert_int_equal(sw_llama_forward(&m, &st, NULL, tok, (int)r.T, 2, &err), SW_OK);
-  double max_err = 0, max_gap = 0;
-  for (size_t i = 0; i < n; i++) {
-    float want = ref_f32(r.scaled, i);
-    max_err = fmax(max_err, fabs(st.logits[i] - want));
-    max_gap = fmax(max_gap, fabs(st.logits[i] - ref_f32(r.unscaled, i)));
-    if (!sw_test_close(st.logits[i], want, SW_TOL_ROPE_LOGIT_ABS, SW_TOL_ROPE_LOGIT_REL))
-      fail_msg("logit %zu: sparsweep %.7g, NumPy %.7g", i, st.logits[i], want);
-  }
-  assert_true(max_gap > 100 * SW_TOL_ROPE_LOGIT_ABS);
-  print_message("llama3 RoPE scaling: max |logit - NumPy| = %.3g; unscaled logits differ by up to %.3g\n", max_err,
-                max_gap);
-  sw_llama_state_free(&st);
+  r.unscaled = r.scaled + 4 * (size_t)r.T * (size_t)m.cfg.vocab;
+  check_logits(&m, &r, r.scaled, r.unscaled, "llama3");
   sw_llama_free(&m);
   sw_gguf_close(g);
-  free(tok);
   free(r.buf);
 }
 
@@ -163,7 +171,6 @@ static void test_yarn_vs_numpy(void **state) {
   check_rates("rope_yarn.gguf", NULL, r.pairs, SW_ROPE_SCALING_YARN);
   sw_gguf_t *g = open_ref("rope_yarn.gguf");
   sw_llama_t m;
-  sw_llama_state_t st;
   sw_err_t err = {0};
   if (sw_llama_load_gguf(&m, g, &err)) fail_msg("%s", err.msg);
   const uint8_t *y = yarn_block(&r, (size_t)m.cfg.vocab), *logits = y + 8ull * r.pairs + 8;
@@ -172,26 +179,9 @@ static void test_yarn_vs_numpy(void **state) {
       fail_msg("yarn pair %u: rate %.17g, NumPy %.17g", i, sw_llama_rope_rate(&m, (int)i), ref_f64(y, i));
   double mscale = ref_f64(y + 8ull * r.pairs, 0);
   assert_true(sw_test_close(sw_llama_rope_attn_scale(&m), mscale, 0.0, 1e-6)); /* stored as f32 */
-  int32_t *tok = malloc(4ull * r.T);
-  memcpy(tok, r.tok, 4ull * r.T);
-  assert_int_equal(sw_llama_state_init(&st, &m, (int)r.T, (int)r.T, &err), SW_OK);
-  assert_int_equal(sw_llama_forward(&m, &st, NULL, tok, (int)r.T, 2, &err), SW_OK);
-  size_t n = (size_t)r.T * (size_t)m.cfg.vocab;
-  double max_err = 0, max_gap = 0;
-  for (size_t i = 0; i < n; i++) {
-    float want = ref_f32(logits, i);
-    max_err = fmax(max_err, fabs(st.logits[i] - want));
-    max_gap = fmax(max_gap, fabs(want - ref_f32(r.scaled + 4 * n, i))); /* against the unscaled model */
-    if (!sw_test_close(st.logits[i], want, SW_TOL_ROPE_LOGIT_ABS, SW_TOL_ROPE_LOGIT_REL))
-      fail_msg("yarn logit %zu: sparsweep %.7g, NumPy %.7g", i, st.logits[i], want);
-  }
-  assert_true(max_gap > 100 * SW_TOL_ROPE_LOGIT_ABS);
-  print_message("yarn RoPE scaling: max |logit - NumPy| = %.3g; unscaled logits differ by up to %.3g\n", max_err,
-                max_gap);
-  sw_llama_state_free(&st);
+  check_logits(&m, &r, logits, r.scaled + 4 * (size_t)r.T * (size_t)m.cfg.vocab, "yarn");
   sw_llama_free(&m);
   sw_gguf_close(g);
-  free(tok);
   free(r.buf);
 }
 
