@@ -34,6 +34,8 @@
   X("slot_mode", "enum", "ffn model test", "measurement slot used: 0 none, 1 socket, 2 node")                        \
   X("quiet", "bool", "ffn model test attribution modularity noop", "1 when the trial's untimed work paused while another trial of the host held the measurement slot (measure.quiet, workers/sw_slot.h), 0 when that check was off") \
   X("quiet_pause", "s", "ffn model test attribution modularity noop", "seconds the trial's untimed work spent paused while another trial of the host timed") \
+  X("cpu_s", "s", "ffn model test attribution modularity noop", "CPU seconds (user + system, all threads) of the trial's own process, without the executor's shared preparation (prepare_cpu_s): with duration_s, how much of a trial's wall time was its own work") \
+  X("prepare_cpu_s", "s", "ffn model test attribution modularity noop", "CPU seconds the executor spent preparing data shared by its trials (model, spans, dense reference, calibration inputs, task dense scores) just before this trial; 0 when its trial cache already held them") \
   X("threads", "count", "ffn", "threads of the timed calls")                                                          \
   X("kernel_isa", "*", "ffn model", "SIMD variant of the kernels that ran: value 0 portable, 1 avx2, 2 avx512; the unit names it") \
   X("n_weight_copies", "count", "ffn", "weight copies rotated through so that every call reads its weights from memory (1 when warm)") \
@@ -145,6 +147,7 @@
   X("task_sha256", "*", "model", "value: the first 48 bits of the task file's SHA-256 (cloze: of its generated items); the unit is the full hex digest") \
   X("task_span_start", "byte", "model", "cloze: start of the text span the items were built from (0 for a file)") \
   X("task_span_end", "byte", "model", "cloze: end (exclusive) of that span (0 for a file)") \
+  X("task_bos", "id", "model", "the BOS token id prepended to every scored context and choice (the model's tokenizer expects one: GGUF tokenizer.ggml.add_bos_token, HF tokenizer_config.json / post-processor), or -1 for none") \
   X("task_seconds", "s", "model", "wall time of scoring the method on the task") \
   X("predictor_*_layer_*", "fraction", "model", "dejavu: predictor_recall, _precision or _density of one layer on the evaluation tokens (layer number in the name)") \
   X("true_density_layer_*", "fraction", "model", "dejavu: true_density of one layer") \

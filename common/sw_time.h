@@ -1,5 +1,5 @@
 /* sw_time: clock helpers, header-only.  sw_now_ns is for intervals (CLOCK_MONOTONIC), sw_wall_s for
- * timestamps stored in the database (CLOCK_REALTIME). */
+ * timestamps stored in the database (CLOCK_REALTIME), sw_cpu_s for the process's CPU time. */
 #ifndef SW_TIME_H
 #define SW_TIME_H
 #include <stdint.h>
@@ -16,6 +16,13 @@ static inline int64_t sw_now_ns(void) {
 static inline double sw_wall_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* CPU seconds (user + system, all threads) this process has used: a forked child starts from zero. */
+static inline double sw_cpu_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 #endif

@@ -370,6 +370,13 @@ void sw_calib_key(char *key, size_t len, const sw_method_t *M, const char *model
            c->n_expert, c->pred_rank, c->train_epochs, (unsigned long long)c->seed, layers, SW_CALIB_CETT_TOKENS);
   size_t used = strlen(key);
   if (c->teal_greedy && used < len) snprintf(key + used, len - used, "|teal_alloc=greedy"); /* uniform keys unchanged */
+  /* The method-specific parts come before the MoE return: CHESS with and without attention thresholds must not
+   * share a cache file (they did while these lines sat after it). */
+  used = strlen(key);
+  if (c->kind == SW_METHOD_CHESS && used < len) snprintf(key + used, len - used, "|chess_attention=%d", c->chess_attention);
+  if (c->kind == SW_METHOD_DEJAVU && used < len) snprintf(key + used, len - used, "|label_thr_saved");
+  if (c->kind == SW_METHOD_TEAL && used < len) /* sequential (not v2's dense calibration) and the threshold rule */
+    snprintf(key + used, len - used, "|teal=sequential|teal_rule=%s", c->teal_signed_cdf ? "signed_cdf" : "abs_quantile");
   if (!sw_method_is_moe(c->kind)) return;
   sw_moe_router_cfg_t rc;
   sw_method_router_cfg(&rc, c, 0);
@@ -377,11 +384,6 @@ void sw_calib_key(char *key, size_t len, const sw_method_t *M, const char *model
   snprintf(key + used, len > used ? len - used : 0, "|split=%s|router=%s|select=%s|lr=%.9g|batch=%zu|router_epochs=%zu|val=%.9g",
            sw_partition_name(c->moe_split), sw_moe_router_name(c->moe_router), sw_moe_select_name(c->moe_select),
            rc.train.lr, rc.train.batch, rc.train.epochs, rc.val_frac);
-  if (c->kind == SW_METHOD_CHESS && used < len) snprintf(key + used, len - used, "|chess_attention=%d", c->chess_attention);
-  if (c->kind == SW_METHOD_DEJAVU && used < len) snprintf(key + used, len - used, "|label_thr_saved");
-  used = strlen(key);
-  if (c->kind == SW_METHOD_TEAL && used < len) /* sequential (not v2's dense calibration) and the threshold rule */
-    snprintf(key + used, len - used, "|teal=sequential|teal_rule=%s", c->teal_signed_cdf ? "signed_cdf" : "abs_quantile");
 }
 
 static void cache_path(char *path, size_t len, const char *dir, const char *key) {

@@ -71,7 +71,7 @@ static sw_rc hf_bool(const sw_json_t *j, const char *what, const char *key, int 
   return SW_OK;
 }
 
-/* model_type (or architectures[0]) must be llama-family; the forward has SiLU, no biases, no RoPE scaling. */
+/* model_type (or architectures[0]) must be llama-family; the forward has SiLU and no biases. */
 static sw_rc hf_check_supported(const sw_json_t *j, const char *what, sw_err_t *err) {
   const sw_json_t *mt = sw_json_get(j, "model_type"), *arch = sw_json_get(j, "architectures");
   const char *type = mt && mt->kind == SW_JSON_STRING ? mt->string : NULL;
@@ -86,15 +86,74 @@ static sw_rc hf_check_supported(const sw_json_t *j, const char *what, sw_err_t *
   if (rc) return sw_err_prefix(err, "%s", what);
   if (strcmp(act, "silu") != 0)
     return sw_err_set(err, SW_ERR_UNSUPPORTED, "%s: hidden_act '%.40s' is not supported (silu)", what, act);
-  const sw_json_t *scaling = sw_json_get(j, "rope_scaling");
-  if (scaling && scaling->kind != SW_JSON_NULL)
-    return sw_err_set(err, SW_ERR_UNSUPPORTED, "%s: rope_scaling is not supported for checkpoint directories", what);
   static const char *const bias_keys[] = {"attention_bias", "mlp_bias"};
   for (size_t i = 0; i < 2; i++) {
     int bias = 0;
     if ((rc = hf_bool(j, what, bias_keys[i], 0, &bias, err))) return rc;
     if (bias) return sw_err_set(err, SW_ERR_UNSUPPORTED, "%s: '%s' = true is not supported (no biases)", what, bias_keys[i]);
   }
+  return SW_OK;
+}
+
+/* rope_scaling's yarn fields (transformers' names): factor, original_max_position_embeddings (default
+ * max_position_embeddings), attention_factor (replaces the paper's 0.1 ln(factor) + 1 when given), beta_fast (32),
+ * beta_slow (1).  DeepSeek's mscale / mscale_all_dim variant and truncate: false are refused naming the key. */
+static sw_rc hf_rope_yarn(sw_llama_config_t *c, const sw_json_t *s, const char *what, sw_err_t *err) {
+  static const char *const refused[] = {"mscale", "mscale_all_dim"};
+  for (size_t i = 0; i < 2; i++)
+    if (sw_json_get(s, refused[i]))
+      return sw_err_set(err, SW_ERR_UNSUPPORTED, "%s: '%s' is not supported for yarn", what, refused[i]);
+  int truncate = 1;
+  float attn = 0;
+  sw_rc rc = hf_bool(s, what, "truncate", 1, &truncate, err);
+  if (!rc && !truncate) return sw_err_set(err, SW_ERR_UNSUPPORTED, "%s: 'truncate' = false is not supported", what);
+  c->rope_scaling = SW_ROPE_SCALING_YARN;
+  if (!rc) rc = hf_real(s, what, "factor", 1.0, &c->rope_scale_factor, err);
+  if (!rc) rc = hf_int(s, what, "original_max_position_embeddings", c->n_ctx_train, 1 << 24, &c->rope_orig_ctx, err);
+  if (!rc) rc = hf_real(s, what, "beta_fast", 32.0, &c->rope_beta_fast, err);
+  if (!rc) rc = hf_real(s, what, "beta_slow", 1.0, &c->rope_beta_slow, err);
+  if (!rc) rc = hf_real(s, what, "attention_factor", sw_llama_yarn_mscale(c->rope_scale_factor), &attn, err);
+  if (rc) return rc;
+  if (!(c->rope_beta_fast > c->rope_beta_slow) || !(c->rope_theta > 1.0f))
+    return sw_err_set(err, SW_ERR_RANGE, "%s: beta_fast %g must exceed beta_slow %g and rope_theta %g exceed 1", what,
+                      c->rope_beta_fast, c->rope_beta_slow, c->rope_theta);
+  c->rope_attn_scale = attn;
+  return SW_OK;
+}
+
+/* rope_scaling (null or absent: none) -> the config's scaling fields, as the GGUF path reads them
+ * (models/sw_llama.c): rope_type (or the older type) linear, llama3 or yarn; any other is refused naming it. */
+static sw_rc hf_rope_scaling(sw_llama_config_t *c, const sw_json_t *j, const char *file, sw_err_t *err) {
+  const sw_json_t *s = sw_json_get(j, "rope_scaling");
+  c->rope_scaling = SW_ROPE_SCALING_NONE;
+  c->rope_attn_scale = 1.0f;
+  if (!s || s->kind == SW_JSON_NULL) return SW_OK;
+  char what[4300];
+  snprintf(what, sizeof what, "%s: rope_scaling", file);
+  if (s->kind != SW_JSON_OBJECT) return sw_err_set(err, SW_ERR_PARSE, "%s is not an object", what);
+  const char *type = NULL;
+  sw_rc rc = sw_json_get_str(s, "rope_type", NULL, &type, err);
+  if (!rc && !type) rc = sw_json_get_str(s, "type", NULL, &type, err);
+  if (rc) return sw_err_prefix(err, "%s", what);
+  if (!type) return sw_err_set(err, SW_ERR_PARSE, "%s: 'rope_type' is missing", what);
+  if (strcmp(type, "default") == 0) return SW_OK;
+  if (strcmp(type, "linear") == 0) {
+    c->rope_scaling = SW_ROPE_SCALING_LINEAR;
+    return hf_real(s, what, "factor", 1.0, &c->rope_scale_factor, err);
+  }
+  if (strcmp(type, "yarn") == 0) return hf_rope_yarn(c, s, what, err);
+  if (strcmp(type, "llama3") != 0)
+    return sw_err_set(err, SW_ERR_UNSUPPORTED, "%s: rope_type '%.40s' is not supported (default, linear, llama3, yarn)",
+                      what, type);
+  c->rope_scaling = SW_ROPE_SCALING_LLAMA3; /* transformers requires every field; the defaults are Llama 3.1's */
+  if ((rc = hf_real(s, what, "factor", 8.0, &c->rope_scale_factor, err)) ||
+      (rc = hf_real(s, what, "low_freq_factor", 1.0, &c->rope_low_freq_factor, err)) ||
+      (rc = hf_real(s, what, "high_freq_factor", 4.0, &c->rope_high_freq_factor, err)) ||
+      (rc = hf_int(s, what, "original_max_position_embeddings", 8192, 1 << 24, &c->rope_orig_ctx, err)))
+    return rc;
+  if (!(c->rope_high_freq_factor > c->rope_low_freq_factor))
+    return sw_err_set(err, SW_ERR_RANGE, "%s: high_freq_factor %g must exceed low_freq_factor %g", what,
+                      c->rope_high_freq_factor, c->rope_low_freq_factor);
   return SW_OK;
 }
 
@@ -118,13 +177,12 @@ sw_rc sw_hf_config_read(sw_llama_config_t *c, const sw_json_t *j, const char *wh
                       "divide", what, c->d_model, c->n_head, c->n_head_kv);
   c->head_dim = c->rope_dim = c->d_model / c->n_head;
   c->act = SW_ACT_SILU; /* hidden_act silu, checked above: a SwiGLU FFN as in the GGUF path (models/sw_llama.c) */
-  c->rope_scaling = SW_ROPE_SCALING_NONE; /* rope_scaling is refused above */
   int head_dim = c->head_dim;
   if ((rc = hf_int(j, what, "head_dim", c->head_dim, SW_LLAMA_MAX_DIM, &head_dim, err))) return rc;
   if (head_dim != c->head_dim || c->head_dim % 2)
     return sw_err_set(err, SW_ERR_UNSUPPORTED, "%s: head_dim %d must be even and equal hidden_size / "
                       "num_attention_heads = %d", what, head_dim, c->head_dim);
-  return SW_OK;
+  return hf_rope_scaling(c, j, what, err);
 }
 
 /* Finds the tensor of (fam, layer) and checks dtype and HF shape ([out, in], or [n] for norms). */
@@ -236,6 +294,7 @@ sw_rc sw_llama_load_hf(sw_llama_t *m, const char *dir, sw_err_t *err) {
   if (!rc) rc = sw_llama_each_tensor(m, 0, hf_tensor, &visit, err); /* every name, shape, dtype before allocating */
   if (!rc) rc = sw_llama_weights_alloc(m, err);
   if (!rc) rc = sw_llama_each_tensor(m, 1, hf_tensor, &visit, err);
+  if (!rc) rc = sw_llama_rope_init(m, NULL, err);
   if (!rc) {
     sw_llama_weights_ready(m);
     sw_st_hash_shards(st);

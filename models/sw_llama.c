@@ -87,6 +87,38 @@ static sw_rc get_real(const sw_gguf_t *g, const char *arch, const char *suffix, 
   return SW_OK;
 }
 
+/* yarn's keys (llama.cpp's names): factor, original_context_length (default the trained context), attn_factor
+ * (multiplies the paper's sqrt(1/t), default 1, as ggml's rope does), yarn_beta_fast / yarn_beta_slow (32 / 1,
+ * the paper's alpha and beta for Llama).  Variants this forward does not implement are refused naming the key. */
+static sw_rc read_rope_yarn(sw_llama_config_t *c, const sw_gguf_t *g, const char *arch, sw_err_t *err) {
+  static const char *const refused[] = {"rope.scaling.yarn_log_multiplier", "rope.scaling.yarn_ext_factor",
+                                        "rope.scaling.yarn_attn_factor"};
+  char key[160];
+  for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
+    snprintf(key, sizeof key, "%s.%s", arch, refused[i]);
+    if (sw_gguf_find_key(g, key) >= 0)
+      return sw_err_set(err, SW_ERR_UNSUPPORTED, "model: %s is not supported (yarn takes factor, "
+                        "original_context_length, attn_factor, yarn_beta_fast, yarn_beta_slow)", key);
+  }
+  float attn = 1.0f;
+  c->rope_scaling = SW_ROPE_SCALING_YARN;
+  sw_rc rc;
+  if ((rc = get_real(g, arch, "rope.scaling.factor", 1.0, &c->rope_scale_factor, err)) ||
+      (rc = get_dim(g, arch, "rope.scaling.original_context_length", c->n_ctx_train, 1 << 24, &c->rope_orig_ctx,
+                    err)) ||
+      (rc = get_real(g, arch, "rope.scaling.attn_factor", 1.0, &attn, err)) ||
+      (rc = get_real(g, arch, "rope.scaling.yarn_beta_fast", 32.0, &c->rope_beta_fast, err)) ||
+      (rc = get_real(g, arch, "rope.scaling.yarn_beta_slow", 1.0, &c->rope_beta_slow, err)))
+    return rc;
+  if (!(c->rope_theta > 1.0f))
+    return sw_err_set(err, SW_ERR_RANGE, "model: %s.rope.freq_base %g must exceed 1 for yarn", arch, c->rope_theta);
+  if (!(c->rope_beta_fast > c->rope_beta_slow))
+    return sw_err_set(err, SW_ERR_RANGE, "model: %s.rope.scaling.yarn_beta_fast %g must exceed yarn_beta_slow %g", arch,
+                      c->rope_beta_fast, c->rope_beta_slow);
+  c->rope_attn_scale = (float)(attn * sw_llama_yarn_mscale(c->rope_scale_factor));
+  return SW_OK;
+}
+
 /* {arch}.rope.scaling.*: the scheme and its factors (models/README.md, "RoPE scaling"). */
 static sw_rc read_rope_scaling(sw_llama_config_t *c, const sw_gguf_t *g, const char *arch, sw_err_t *err) {
   char key[160];
@@ -94,6 +126,7 @@ static sw_rc read_rope_scaling(sw_llama_config_t *c, const sw_gguf_t *g, const c
   snprintf(key, sizeof key, "%s.rope.scaling.type", arch);
   sw_rc rc = sw_gguf_find_key(g, key) >= 0 ? sw_gguf_get_str(g, key, &type, NULL, err) : SW_OK;
   if (rc) return rc;
+  c->rope_attn_scale = 1.0f;
   if (strcmp(type, "none") == 0) {
     c->rope_scaling = SW_ROPE_SCALING_NONE;
     return SW_OK;
@@ -102,8 +135,10 @@ static sw_rc read_rope_scaling(sw_llama_config_t *c, const sw_gguf_t *g, const c
     c->rope_scaling = SW_ROPE_SCALING_LINEAR;
     return get_real(g, arch, "rope.scaling.factor", 1.0, &c->rope_scale_factor, err);
   }
+  if (strcmp(type, "yarn") == 0) return read_rope_yarn(c, g, arch, err);
   if (strcmp(type, "llama3") != 0)
-    return sw_err_set(err, SW_ERR_UNSUPPORTED, "model: %s = '%s' is not supported (none, linear, llama3)", key, type);
+    return sw_err_set(err, SW_ERR_UNSUPPORTED, "model: %s = '%s' is not supported (none, linear, llama3, yarn)", key,
+                      type);
   c->rope_scaling = SW_ROPE_SCALING_LLAMA3; /* defaults: Llama 3.1's config.json rope_scaling */
   if ((rc = get_real(g, arch, "rope.scaling.factor", 8.0, &c->rope_scale_factor, err)) ||
       (rc = get_real(g, arch, "rope.scaling.low_freq_factor", 1.0, &c->rope_low_freq_factor, err)) ||
@@ -164,6 +199,24 @@ static double llama3_scaled_rate(const sw_llama_config_t *c, double rate) {
   return (1.0 - smooth) * rate / c->rope_scale_factor + smooth * rate;
 }
 
+double sw_llama_yarn_mscale(double factor) { return factor <= 1.0 ? 1.0 : 0.1 * log(factor) + 1.0; }
+
+/* The pair index at which a pair turns `rotations` times over orig_ctx positions: orig_ctx * rate_i / 2pi = rot with
+ * rate_i = theta^(-2i/dim) gives i = dim * ln(orig_ctx / (2pi rot)) / (2 ln theta). */
+static double yarn_pair_at(const sw_llama_config_t *c, double rotations) {
+  const double two_pi = 6.283185307179586;
+  return c->rope_dim * log(c->rope_orig_ctx / (two_pi * rotations)) / (2.0 * log((double)c->rope_theta));
+}
+
+double sw_llama_yarn_rate(const sw_llama_config_t *c, int i) {
+  double rate = pow((double)c->rope_theta, -2.0 * i / c->rope_dim);
+  double lo = fmax(floor(yarn_pair_at(c, c->rope_beta_fast)), 0.0);
+  double hi = fmin(ceil(yarn_pair_at(c, c->rope_beta_slow)), c->rope_dim - 1.0);
+  if (hi <= lo) hi = lo + 0.001; /* the reference code's guard against a zero-width ramp */
+  double interp = fmin(fmax((i - lo) / (hi - lo), 0.0), 1.0); /* 1 - gamma(r) of eq. 17 */
+  return (1.0 - interp) * rate + interp * rate / c->rope_scale_factor; /* h(theta_d), eq. 18 */
+}
+
 /* Divides the rates by the rope_freqs.weight factors. */
 static sw_rc apply_rope_freqs(const sw_gguf_tensor_t *t, int n, double *out, sw_err_t *err) {
   float f[SW_LLAMA_MAX_ROPE_DIM / 2];
@@ -187,8 +240,19 @@ sw_rc sw_llama_rope_table(const sw_llama_config_t *c, const sw_gguf_t *g, double
     out[i] = pow((double)c->rope_theta, -2.0 * i / c->rope_dim);
     if (c->rope_scaling == SW_ROPE_SCALING_LINEAR) out[i] /= c->rope_scale_factor;
     else if (c->rope_scaling == SW_ROPE_SCALING_LLAMA3 && !freqs) out[i] = llama3_scaled_rate(c, out[i]);
+    else if (c->rope_scaling == SW_ROPE_SCALING_YARN) out[i] = sw_llama_yarn_rate(c, i);
   }
   return freqs ? apply_rope_freqs(freqs, n, out, err) : SW_OK;
+}
+
+sw_rc sw_llama_rope_init(sw_llama_t *m, const sw_gguf_t *g, sw_err_t *err) {
+  if (!(m->rope_inv_freq = malloc((size_t)(m->cfg.rope_dim / 2 + 1) * sizeof *m->rope_inv_freq)))
+    return sw_err_set(err, SW_ERR_NOMEM, "model: out of memory");
+  return sw_llama_rope_table(&m->cfg, g, m->rope_inv_freq, err);
+}
+
+double sw_llama_rope_attn_scale(const sw_llama_t *m) {
+  return m->cfg.rope_attn_scale > 0 ? (double)m->cfg.rope_attn_scale : 1.0;
 }
 
 double sw_llama_rope_rate(const sw_llama_t *m, int i) {
@@ -322,9 +386,7 @@ sw_rc sw_llama_load_gguf(sw_llama_t *m, const sw_gguf_t *g, sw_err_t *err) {
   if (!rc) rc = sw_llama_each_tensor(m, 0, gguf_tensor, &visit, err); /* every shape before any allocation */
   if (!rc) rc = sw_llama_weights_alloc(m, err);
   if (!rc) rc = sw_llama_each_tensor(m, 1, gguf_tensor, &visit, err);
-  if (!rc && !(m->rope_inv_freq = malloc((size_t)(m->cfg.rope_dim / 2 + 1) * sizeof *m->rope_inv_freq)))
-    rc = sw_err_set(err, SW_ERR_NOMEM, "model: out of memory");
-  if (!rc) rc = sw_llama_rope_table(&m->cfg, g, m->rope_inv_freq, err);
+  if (!rc) rc = sw_llama_rope_init(m, g, err);
   if (rc) {
     sw_llama_free(m);
     return rc;
@@ -433,12 +495,14 @@ static void rmsnorm(float *out, const float *x, const float *weight, int n_tok, 
   }
 }
 
-/* Adjacent-pair RoPE on n_heads heads of one token at position pos, at the model's rates (sw_llama_rope_rate). */
+/* Adjacent-pair RoPE on n_heads heads of one token at position pos, at the model's rates (sw_llama_rope_rate),
+ * the rotated components scaled by sw_llama_rope_attn_scale (YaRN's temperature; 1 otherwise). */
 static void rope(const sw_llama_t *m, float *v, int n_heads, int pos) {
   int head_dim = m->cfg.head_dim;
+  double mag = sw_llama_rope_attn_scale(m);
   for (int i = 0; i < m->cfg.rope_dim / 2; i++) {
     double ang = (double)pos * sw_llama_rope_rate(m, i);
-    float cs = (float)cos(ang), sn = (float)sin(ang);
+    float cs = (float)(mag * cos(ang)), sn = (float)(mag * sin(ang));
     for (int h = 0; h < n_heads; h++) {
       float *p = v + (size_t)h * head_dim + 2 * i;
       float a = p[0], b = p[1];

@@ -38,17 +38,23 @@ typedef struct sw_llama_config {
   float rope_scale_factor;     /* {arch}.rope.scaling.factor (linear, llama3) */
   float rope_low_freq_factor;  /* {arch}.rope.scaling.low_freq_factor (llama3, default 1) */
   float rope_high_freq_factor; /* {arch}.rope.scaling.high_freq_factor (llama3, default 4) */
-  int   rope_orig_ctx;         /* {arch}.rope.scaling.original_context_length (llama3, default 8192) */
+  int   rope_orig_ctx;         /* {arch}.rope.scaling.original_context_length (llama3: default 8192; yarn: default
+                                  the trained context) */
+  float rope_beta_fast;        /* yarn: {arch}.rope.scaling.yarn_beta_fast, rotations above which a pair is kept (32) */
+  float rope_beta_slow;        /* yarn: {arch}.rope.scaling.yarn_beta_slow, rotations below which it is interpolated (1) */
+  float rope_attn_scale;       /* magnitude factor of the rotated q/k components (yarn's sqrt(1/t); 1 otherwise, also
+                                  when 0 for configs written before it existed) */
   sw_act_t act;      /* the FFN's activation, from the file's architecture (llama, mistral: SiLU, gated as
                         SwiGLU): the dense reference every method is compared with */
 } sw_llama_config_t;
 
 /* RoPE scaling schemes: none; linear (every frequency divided by the factor, i.e. positions interpolated);
  * llama3 (Llama 3.1: wavelengths longer than orig_ctx/low_freq_factor divided by the factor, shorter than
- * orig_ctx/high_freq_factor kept, interpolated in between).  A file may instead carry the per-pair divisors
- * as the tensor rope_freqs.weight (llama.cpp's converter writes Llama 3.1 that way); they then replace the
- * llama3 formula. */
-enum { SW_ROPE_SCALING_NONE = 0, SW_ROPE_SCALING_LINEAR = 1, SW_ROPE_SCALING_LLAMA3 = 2 };
+ * orig_ctx/high_freq_factor kept, interpolated in between); yarn (Peng et al. 2023, "YaRN", arXiv 2309.00071:
+ * NTK-by-parts interpolation of the rates plus an attention temperature, see sw_llama_yarn_rate).  A file may
+ * instead carry the per-pair divisors as the tensor rope_freqs.weight (llama.cpp's converter writes Llama 3.1
+ * that way); they then replace the llama3 formula. */
+enum { SW_ROPE_SCALING_NONE = 0, SW_ROPE_SCALING_LINEAR = 1, SW_ROPE_SCALING_LLAMA3 = 2, SW_ROPE_SCALING_YARN = 3 };
 #define SW_LLAMA_MAX_ROPE_DIM 1024
 
 /* Weight families, in the order they are carved from the weight block. */
@@ -153,6 +159,18 @@ sw_rc sw_llama_load_gguf(sw_llama_t *m, const sw_gguf_t *g, sw_err_t *err);
 sw_rc sw_llama_rope_table(const sw_llama_config_t *cfg, const sw_gguf_t *g, double *out, sw_err_t *err);
 /* Rate of pair i of a loaded model (its table, or the unscaled formula when it has none). */
 double sw_llama_rope_rate(const sw_llama_t *m, int i);
+/* Magnitude factor RoPE applies to the rotated q/k components of m (cfg.rope_attn_scale, 1 when unset). */
+double sw_llama_rope_attn_scale(const sw_llama_t *m);
+/* YaRN's rate of pair i (Peng et al. 2023, arXiv 2309.00071, §3.2 eq. 17-18) for base rate theta^(-2i/rope_dim):
+ * r = orig_ctx / wavelength rotations; pairs with r above beta_fast keep their rate, pairs below beta_slow are
+ * divided by the factor, and between them the two are mixed by a ramp.  As in the paper's reference code (and
+ * Hugging Face transformers / llama.cpp, whose checkpoints assume it), the ramp is linear in the pair index
+ * between floor(i at r = beta_fast) and ceil(i at r = beta_slow), not linear in r. */
+double sw_llama_yarn_rate(const sw_llama_config_t *cfg, int i);
+/* YaRN's default attention factor sqrt(1/t) = 0.1 ln(factor) + 1 (arXiv 2309.00071 eq. 22; 1 for factor <= 1). */
+double sw_llama_yarn_mscale(double factor);
+/* Allocates m->rope_inv_freq and fills it (sw_llama_rope_table; g may be NULL for non-GGUF loaders). */
+sw_rc sw_llama_rope_init(sw_llama_t *m, const sw_gguf_t *g, sw_err_t *err);
 /* Opens, hashes, parses and loads a GGUF file, or a Hugging Face checkpoint when path is a directory
  * (models/sw_hf.h: m->sha256 is then the hash of its provenance manifest). */
 sw_rc sw_llama_load(sw_llama_t *m, const char *path, sw_err_t *err);

@@ -129,13 +129,15 @@ static void rmsnorm_bwd(float *out, const float *base, const float *x, const flo
   }
 }
 
-/* Rotates adjacent pairs of n_heads heads of one token by sign·pos·rate_i (sign -1 = inverse), at the model's
- * rates (sw_llama_rope_rate: theta^(-2i/rope_dim) with any RoPE scaling). */
+/* Rotates adjacent pairs of n_heads heads of one token by sign·pos·rate_i (sign -1 = inverse, the transpose), at
+ * the model's rates (sw_llama_rope_rate: theta^(-2i/rope_dim) with any RoPE scaling), scaled by the rotation's
+ * magnitude factor (sw_llama_rope_attn_scale), which the transpose keeps. */
 static void rope_rotate(float *v, int n_heads, const sw_llama_t *m, int pos, float sign) {
   const sw_llama_config_t *c = &m->cfg;
+  double mag = sw_llama_rope_attn_scale(m);
   for (int i = 0; i < c->rope_dim / 2; i++) {
     double ang = (double)pos * sw_llama_rope_rate(m, i);
-    float cs = (float)cos(ang), sn = sign * (float)sin(ang);
+    float cs = (float)(mag * cos(ang)), sn = sign * (float)(mag * sin(ang));
     for (int h = 0; h < n_heads; h++) {
       float *p = v + (size_t)h * c->head_dim + 2 * i, a = p[0], b = p[1];
       p[0] = a * cs - b * sn;

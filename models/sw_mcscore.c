@@ -47,7 +47,8 @@ static double token_logprob(const float *l, int n, int32_t token) {
   return (double)l[token] - mx - log(s);
 }
 
-/* The token ids of one item: the context alone and context + each choice. */
+/* The token ids of one item: the context alone and context + each choice, each after the BOS token when the model
+ * expects one (sw_tokenizer_bos). */
 typedef struct mc_seqs {
   int32_t *ctx;
   size_t   n_ctx;
@@ -64,12 +65,14 @@ static void seqs_free(mc_seqs_t *q, int n) {
 static sw_rc seqs_build(mc_seqs_t *q, const sw_tokenizer_t *tok, const sw_mc_item_t *it, sw_err_t *err) {
   memset(q, 0, sizeof *q);
   sw_rc rc = sw_tokenizer_encode(tok, it->context, it->context_len, 0, &q->ctx, &q->n_ctx, err);
+  if (!rc) rc = sw_tokenizer_prepend_bos(tok, &q->ctx, &q->n_ctx, err);
   char *joined = malloc(it->context_len + SW_MCTASK_MAX_TEXT + 1);
   if (!rc && !joined) rc = sw_err_set(err, SW_ERR_NOMEM, "task: out of memory");
   for (int c = 0; !rc && c < it->n_choices; c++) {
     memcpy(joined, it->context, it->context_len);
     memcpy(joined + it->context_len, it->choices[c], it->choice_lens[c]);
     rc = sw_tokenizer_encode(tok, joined, it->context_len + it->choice_lens[c], 0, &q->full[c], &q->n_full[c], err);
+    if (!rc) rc = sw_tokenizer_prepend_bos(tok, &q->full[c], &q->n_full[c], err);
     size_t p = 0;
     while (!rc && p < q->n_ctx && p < q->n_full[c] && q->ctx[p] == q->full[c][p]) p++;
     q->prefix[c] = p;

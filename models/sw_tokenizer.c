@@ -44,6 +44,7 @@ struct sw_tokenizer {
   char         byte_utf8[256][2]; /* UTF-8 of each byte's GPT-2 mapped character (code points < 0x200) */
   uint8_t      byte_utf8_len[256];
   int32_t      unk_id;
+  int32_t      bos_id;       /* prepended to scored sequences, or -1 (the model expects none) */
   int32_t     *specials;     /* control / user-defined token ids, longest text first */
   size_t       n_specials;
 };
@@ -780,12 +781,16 @@ sw_rc sw_tokenizer_create(sw_tokenizer_t **out, const sw_vocab_spec_t *spec, sw_
   if (spec->spm && !spec->scores) return sw_err_set(err, SW_ERR_INVALID, "tokenizer: SentencePiece vocabulary without scores");
   if (spec->unk_id >= (int32_t)spec->n_tokens)
     return sw_err_set(err, SW_ERR_RANGE, "tokenizer: unknown-token id %d out of range", spec->unk_id);
+  if (spec->add_bos && (spec->bos_id < 0 || spec->bos_id >= (int32_t)spec->n_tokens))
+    return sw_err_set(err, SW_ERR_RANGE, "tokenizer: BOS id %d out of range (vocabulary of %zu)", spec->bos_id,
+                      spec->n_tokens);
   sw_tokenizer_t *tok = calloc(1, sizeof *tok);
   if (!tok) return sw_err_set(err, SW_ERR_NOMEM, "tokenizer: out of memory");
   tok->pre = pre;
   tok->spm = spec->spm;
   tok->add_space_prefix = spec->add_space_prefix;
   tok->unk_id = spec->unk_id;
+  tok->bos_id = spec->add_bos ? spec->bos_id : -1;
   sw_rc rc = tokenizer_copy_vocab(tok, spec, err);
   if (!rc) rc = spec->spm ? spm_ranks(tok, spec->scores, err) : tokenizer_add_merges(tok, spec, err);
   if (!rc) rc = tokenizer_index_bytes_and_specials(tok, err);
@@ -794,5 +799,18 @@ sw_rc sw_tokenizer_create(sw_tokenizer_t **out, const sw_vocab_spec_t *spec, sw_
     return rc;
   }
   *out = tok;
+  return SW_OK;
+}
+
+int32_t sw_tokenizer_bos(const sw_tokenizer_t *tok) { return tok->bos_id; }
+
+sw_rc sw_tokenizer_prepend_bos(const sw_tokenizer_t *tok, int32_t **ids, size_t *n_ids, sw_err_t *err) {
+  if (tok->bos_id < 0) return SW_OK;
+  int32_t *grown = realloc(*ids, (*n_ids + 1) * sizeof *grown);
+  if (!grown) return sw_err_set(err, SW_ERR_NOMEM, "tokenizer: out of memory");
+  memmove(grown + 1, grown, *n_ids * sizeof *grown);
+  grown[0] = tok->bos_id;
+  *ids = grown;
+  (*n_ids)++;
   return SW_OK;
 }

@@ -2,13 +2,14 @@
  *  - byte-level BPE (tokenizer.ggml.model "gpt2") from a vocabulary and merge list, with the pre-tokenizers
  *    "smollm" (each numeric code point alone, then the GPT-2 split), "gpt2" and "llama-bpe" (Llama 3's split:
  *    case-insensitive contractions, digits in runs of at most 3, newlines kept apart; a piece that is itself a
- *    token is emitted without merging).  No BOS, no space prefix, no normalisation; merges by lowest rank,
+ *    token is emitted without merging).  No space prefix, no normalisation; merges by lowest rank,
  *    leftmost first (docs/models.md §2);
  *  - SentencePiece BPE (tokenizer.ggml.model "llama") from a vocabulary with scores: spaces become U+2581,
  *    one U+2581 is prefixed to the text (add_space_prefix), adjacent symbols merge into the highest-scoring
  *    token (leftmost on ties), and a symbol that is no token falls back to its <0xXX> byte tokens.
  * Invalid UTF-8 bytes are kept as single-byte pieces, so decode(encode(x)) == x for any byte string whose
  * bytes all have a byte token (a vocabulary may lack 0xC0, 0xC1, 0xF5..0xFF: those become unk_id).
+ * encode never adds a BOS token; the tokenizer only records whether the model expects one (sw_tokenizer_bos).
  * A built tokenizer is immutable: encode/decode may run from several threads at once. */
 #ifndef SW_TOKENIZER_H
 #define SW_TOKENIZER_H
@@ -43,6 +44,8 @@ typedef struct sw_vocab_spec {
   int                spm;         /* 1: SentencePiece BPE (scores, no merges, pre ignored); 0: byte-level BPE */
   const float       *scores;      /* spm: scores[n_tokens] (higher merges first) */
   int                add_space_prefix; /* spm: prefix U+2581 to each text fragment */
+  int                add_bos;     /* 1: the model expects bos_id before every sequence it scores */
+  int32_t            bos_id;      /* the BOS token (checked in range when add_bos) */
 } sw_vocab_spec_t;
 
 /* Builds a tokenizer (copies everything it needs from spec).  Errors: a merge naming an unknown token or an
@@ -58,6 +61,12 @@ sw_rc sw_tokenizer_encode(const sw_tokenizer_t *tok, const char *text, size_t le
 sw_rc sw_tokenizer_decode(const sw_tokenizer_t *tok, const int32_t *ids, size_t n_ids, sw_buf_t *out, sw_err_t *err);
 
 size_t sw_tokenizer_vocab_size(const sw_tokenizer_t *tok);
+/* The BOS id to prepend to every scored sequence when the model expects one (GGUF tokenizer.ggml.add_bos_token,
+ * Hugging Face tokenizer_config.json add_bos_token / tokenizer.json's post-processor), else -1.  encode never adds
+ * it: callers that score a sequence do (sw_tokenizer_prepend_bos). */
+int32_t sw_tokenizer_bos(const sw_tokenizer_t *tok);
+/* Prepends sw_tokenizer_bos(tok) to the malloc'd *ids (length *n_ids) when it is >= 0; a no-op otherwise. */
+sw_rc sw_tokenizer_prepend_bos(const sw_tokenizer_t *tok, int32_t **ids, size_t *n_ids, sw_err_t *err);
 /* Token id of an exact byte-level string, or -1. */
 int32_t sw_tokenizer_lookup(const sw_tokenizer_t *tok, const char *s, size_t len);
 

@@ -63,6 +63,29 @@ static sw_rc gguf_model_kind(const sw_gguf_t *g, int *spm, sw_err_t *err) {
   return SW_OK;
 }
 
+/* Whether the model expects a BOS token: tokenizer.ggml.add_bos_token, by default (absent) llama.cpp's choice for
+ * the vocabulary (SentencePiece and Llama 3's llama-bpe: yes when the file names tokenizer.ggml.bos_token_id;
+ * other byte-level BPE: no).  add_bos_token true without an id is an error naming the keys. */
+static sw_rc gguf_bos(const sw_gguf_t *g, sw_vocab_spec_t *spec, sw_err_t *err) {
+  const char *pre = spec->pre ? spec->pre : "gpt2";
+  int add = spec->spm || !strcmp(pre, "llama-bpe") || !strcmp(pre, "llama3") || !strcmp(pre, "llama-v3");
+  int64_t id = -1;
+  sw_rc rc = SW_OK;
+  int has_id = sw_gguf_find_key(g, "tokenizer.ggml.bos_token_id") >= 0;
+  if (sw_gguf_find_key(g, "tokenizer.ggml.add_bos_token") < 0) add = add && has_id; /* a default needs an id */
+  else rc = sw_gguf_get_bool(g, "tokenizer.ggml.add_bos_token", &add, err);
+  if (!rc && add && !has_id)
+    return sw_err_set(err, SW_ERR_NOTFOUND, "gguf: tokenizer.ggml.add_bos_token is true but "
+                      "tokenizer.ggml.bos_token_id is missing");
+  if (!rc && add) rc = sw_gguf_get_int(g, "tokenizer.ggml.bos_token_id", &id, err);
+  if (!rc && add && (id < 0 || id >= (int64_t)spec->n_tokens))
+    return sw_err_set(err, SW_ERR_RANGE, "gguf: tokenizer.ggml.bos_token_id %lld is outside the vocabulary of %zu",
+                      (long long)id, spec->n_tokens);
+  spec->add_bos = add;
+  spec->bos_id = (int32_t)id;
+  return rc;
+}
+
 /* Optional keys: the pre-tokenizer name, the unknown token and (SentencePiece) the space prefix flag. */
 static sw_rc gguf_options(const sw_gguf_t *g, sw_vocab_spec_t *spec, sw_err_t *err) {
   sw_rc rc = SW_OK;
@@ -76,7 +99,7 @@ static sw_rc gguf_options(const sw_gguf_t *g, sw_vocab_spec_t *spec, sw_err_t *e
     rc = sw_gguf_get_bool(g, "tokenizer.ggml.add_space_prefix", &prefix, err);
   spec->unk_id = unk >= 0 && unk < (int64_t)spec->n_tokens ? (int32_t)unk : -1;
   spec->add_space_prefix = prefix;
-  return rc;
+  return rc ? rc : gguf_bos(g, spec, err);
 }
 
 sw_rc sw_tokenizer_from_gguf(const sw_gguf_t *g, sw_tokenizer_t **out, sw_err_t *err) {

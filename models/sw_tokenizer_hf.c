@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "models/sw_gguf.h"
 #include "models/sw_hf.h"
@@ -174,16 +175,60 @@ static sw_rc hf_check_model(const sw_json_t *json, const sw_json_t *model, const
   return SW_OK;
 }
 
-static int32_t hf_unk_id(const sw_json_t *model, const hf_vocab_t *v) {
-  const sw_json_t *unk = sw_json_get(model, "unk_token");
-  if (!unk || unk->kind != SW_JSON_STRING) return -1;
+static int32_t hf_find_token(const hf_vocab_t *v, const char *text, size_t len) {
   for (size_t i = 0; i < v->n_tokens; i++)
-    if (v->token_lens[i] == unk->string_len && memcmp(v->tokens[i], unk->string, unk->string_len) == 0)
-      return (int32_t)i;
+    if (v->token_lens[i] == len && memcmp(v->tokens[i], text, len) == 0) return (int32_t)i;
   return -1;
 }
 
-sw_rc sw_tokenizer_from_hf_json(const sw_json_t *json, const char *what, sw_tokenizer_t **out, sw_err_t *err) {
+static int32_t hf_unk_id(const sw_json_t *model, const hf_vocab_t *v) {
+  const sw_json_t *unk = sw_json_get(model, "unk_token");
+  if (!unk || unk->kind != SW_JSON_STRING) return -1;
+  return hf_find_token(v, unk->string, unk->string_len);
+}
+
+/* The BOS the tokenizer.json post-processor puts first (a TemplateProcessing, alone or in a Sequence, whose
+ * `single` template starts with a SpecialToken, as Llama 2 and 3 ship), or NULL. */
+static const sw_json_t *hf_template_bos(const sw_json_t *post) {
+  if (!post || post->kind != SW_JSON_OBJECT) return NULL;
+  const sw_json_t *procs = sw_json_get(post, "processors");
+  if (strcmp(hf_type(post), "Sequence") == 0 && procs && procs->kind == SW_JSON_ARRAY) {
+    for (size_t i = 0; i < procs->count; i++) {
+      const sw_json_t *b = hf_template_bos(&procs->items[i]);
+      if (b) return b;
+    }
+    return NULL;
+  }
+  const sw_json_t *single = sw_json_get(post, "single");
+  if (strcmp(hf_type(post), "TemplateProcessing") != 0 || !single || single->kind != SW_JSON_ARRAY || !single->count)
+    return NULL;
+  const sw_json_t *id = sw_json_get(sw_json_get(&single->items[0], "SpecialToken"), "id");
+  return id && id->kind == SW_JSON_STRING ? id : NULL;
+}
+
+/* BOS from tokenizer_config.json (tok_config, may be NULL): add_bos_token decides when present, else the
+ * post-processor's template does; the token is bos_token (a string or an object with `content`) or the
+ * template's.  A BOS that names no token is an error naming the file. */
+static sw_rc hf_bos(const sw_json_t *json, const sw_json_t *tok_config, const hf_vocab_t *v, const char *what,
+                    sw_vocab_spec_t *spec, sw_err_t *err) {
+  const sw_json_t *templ = hf_template_bos(sw_json_get(json, "post_processor")), *text = templ;
+  const sw_json_t *flag = tok_config ? sw_json_get(tok_config, "add_bos_token") : NULL;
+  const sw_json_t *named = tok_config ? sw_json_get(tok_config, "bos_token") : NULL;
+  if (named && named->kind == SW_JSON_OBJECT) named = sw_json_get(named, "content");
+  if (named && named->kind == SW_JSON_STRING) text = named;
+  if (flag && flag->kind != SW_JSON_BOOL)
+    return sw_err_set(err, SW_ERR_PARSE, "%s: tokenizer_config.json 'add_bos_token' must be true or false", what);
+  spec->add_bos = flag ? flag->boolean : templ != NULL;
+  if (!spec->add_bos) return SW_OK;
+  if (!text) return sw_err_set(err, SW_ERR_NOTFOUND, "%s: add_bos_token is true but no bos_token is named", what);
+  spec->bos_id = hf_find_token(v, text->string, text->string_len);
+  if (spec->bos_id < 0)
+    return sw_err_set(err, SW_ERR_PARSE, "%s: BOS token '%.60s' is not in the vocabulary", what, text->string);
+  return SW_OK;
+}
+
+static sw_rc hf_build(const sw_json_t *json, const sw_json_t *tok_config, const char *what, sw_tokenizer_t **out,
+                      sw_err_t *err) {
   const sw_json_t *model = sw_json_get(json, "model"), *added = sw_json_get(json, "added_tokens");
   const char *pre = NULL;
   hf_vocab_t v = {0};
@@ -192,28 +237,43 @@ sw_rc sw_tokenizer_from_hf_json(const sw_json_t *json, const char *what, sw_toke
   if (!rc) rc = hf_read_vocab(&v, sw_json_get(model, "vocab"), added && added->kind == SW_JSON_ARRAY ? added : NULL,
                               what, err);
   if (!rc) rc = hf_read_merges(&v, sw_json_get(model, "merges"), what, err);
+  sw_vocab_spec_t spec = {v.tokens, v.token_lens, v.n_tokens, (const char *const *)v.merges, v.merge_lens,
+                          v.n_merges, v.types, pre, -1, 0, NULL, 0, 0, -1};
+  if (!rc) rc = hf_bos(json, tok_config, &v, what, &spec, err);
   if (!rc) {
-    sw_vocab_spec_t spec = {v.tokens, v.token_lens, v.n_tokens, (const char *const *)v.merges, v.merge_lens,
-                            v.n_merges, v.types, pre, hf_unk_id(model, &v), 0, NULL, 0};
+    spec.unk_id = hf_unk_id(model, &v);
     if ((rc = sw_tokenizer_create(out, &spec, err))) sw_err_prefix(err, "%s", what);
   }
   hf_vocab_free(&v);
   return rc;
 }
 
+sw_rc sw_tokenizer_from_hf_json(const sw_json_t *json, const char *what, sw_tokenizer_t **out, sw_err_t *err) {
+  return hf_build(json, NULL, what, out, err);
+}
+
+/* dir/tokenizer.json with dir/tokenizer_config.json when the checkpoint has one (its BOS settings). */
+static sw_rc hf_open_dir(const char *dir, sw_tokenizer_t **out, sw_err_t *err) {
+  sw_json_t *json = NULL, *tok_config = NULL;
+  char what[4200], cfg_path[4200];
+  snprintf(what, sizeof what, "%s/tokenizer.json", dir);
+  snprintf(cfg_path, sizeof cfg_path, "%s/tokenizer_config.json", dir);
+  struct stat sb;
+  sw_rc rc = sw_hf_read_json(dir, "tokenizer.json", SW_TOKENIZER_HF_MAX_FILE, &json, NULL, err);
+  if (!rc && stat(cfg_path, &sb) == 0)
+    rc = sw_hf_read_json(dir, "tokenizer_config.json", SW_TOKENIZER_HF_MAX_FILE, &tok_config, NULL, err);
+  if (!rc && tok_config && tok_config->kind != SW_JSON_OBJECT)
+    rc = sw_err_set(err, SW_ERR_PARSE, "%s: not a JSON object", cfg_path);
+  if (!rc) rc = hf_build(json, tok_config, what, out, err);
+  sw_json_free(json);
+  sw_json_free(tok_config);
+  return rc;
+}
+
 sw_rc sw_tokenizer_open(const char *path, sw_tokenizer_t **out, sw_err_t *err) {
-  sw_rc rc;
-  if (sw_hf_is_dir(path)) {
-    sw_json_t *json = NULL;
-    char what[4200];
-    snprintf(what, sizeof what, "%s/tokenizer.json", path);
-    rc = sw_hf_read_json(path, "tokenizer.json", SW_TOKENIZER_HF_MAX_FILE, &json, NULL, err);
-    if (!rc) rc = sw_tokenizer_from_hf_json(json, what, out, err);
-    sw_json_free(json);
-    return rc;
-  }
+  if (sw_hf_is_dir(path)) return hf_open_dir(path, out, err);
   sw_gguf_t *g = NULL;
-  rc = sw_gguf_open(path, &g, err);
+  sw_rc rc = sw_gguf_open(path, &g, err);
   if (!rc) rc = sw_tokenizer_from_gguf(g, out, err);
   sw_gguf_close(g);
   return rc;

@@ -59,7 +59,7 @@ set(SW_KQUANT_REF_DIR ${PROJECT_BINARY_DIR}/tests/kquant_ref)
 file(MAKE_DIRECTORY ${SW_KQUANT_REF_DIR})
 add_test(NAME kquant_reference_fixture
   COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/reference/gen_kquant_ref.py ${SW_KQUANT_REF_DIR})
-set_tests_properties(kquant_reference_fixture PROPERTIES TIMEOUT 120 LABELS unit FIXTURES_SETUP kquant_ref)
+set_tests_properties(kquant_reference_fixture PROPERTIES TIMEOUT 300 LABELS unit FIXTURES_SETUP kquant_ref)
 sw_unit_test(kquant ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_kquant.c LIBS sw_models TIMEOUT 60)
 set_tests_properties(kquant PROPERTIES FIXTURES_REQUIRED kquant_ref)
 set_property(TEST kquant APPEND PROPERTY ENVIRONMENT "SW_KQUANT_REF_DIR=${SW_KQUANT_REF_DIR}")
@@ -99,3 +99,8 @@ set_property(TEST task_trial APPEND PROPERTY ENVIRONMENT "SW_MODEL_PATH=${SW_MOD
 # (scripts/test.sh --sanitize, CI) skips them (-LE heavy), as they take 8-10 minutes each there and exercise no
 # parser beyond what the unit, fuzz and fuzz-regress tests already run under ASan/UBSan.
 set_property(TEST model_trial model_moe hf task_trial teal_alloc APPEND PROPERTY LABELS heavy)
+# BOS token (models/sw_tokenizer.h sw_tokenizer_bos): GGUF and Hugging Face settings, and multiple-choice scores with a
+# BOS against a full-pass float64 reference on the tiny random Llama of the k-quant fixture.
+sw_unit_test(bos ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_bos.c LIBS sw_models TIMEOUT 60)
+set_tests_properties(bos PROPERTIES FIXTURES_REQUIRED kquant_ref)
+set_property(TEST bos APPEND PROPERTY ENVIRONMENT "SW_KQUANT_REF_DIR=${SW_KQUANT_REF_DIR}")

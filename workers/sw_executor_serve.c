@@ -122,8 +122,15 @@ static void child_write_result(int fd, sw_rc rc, const sw_trial_out_t *out, cons
   sw_buf_free(&b);
 }
 
+/* The trial's CPU metrics: cpu_s, its own process's CPU time (the child starts from zero), and prepare_cpu_s, what
+ * the executor spent on its shared preparation just before (0 when the trial cache already held it). */
+static void put_cpu(sw_trial_out_t *out, double prepare_cpu_s) {
+  sw_trial_out_metric(out, "cpu_s", sw_cpu_s(), "s");
+  sw_trial_out_metric(out, "prepare_cpu_s", prepare_cpu_s, "s");
+}
+
 static void child_main(const sw_workload_t *wl, sw_trial_cache_t *cache, const sw_json_t *config, int out_w,
-                       int res_w, int ctl_fd, pid_t parent, rlim_t as_limit) {
+                       int res_w, int ctl_fd, pid_t parent, rlim_t as_limit, double prepare_cpu_s) {
   setpgid(0, 0);
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() != parent) _exit(127);
@@ -142,6 +149,7 @@ static void child_main(const sw_workload_t *wl, sw_trial_cache_t *cache, const s
   sw_rc rc = sw_slot_quiet_begin(config, &err); /* untimed work pauses while another trial of the host times */
   if (rc == SW_OK) rc = wl->run(cache, config, &out, &err);
   sw_slot_quiet_end(&out);
+  if (rc == SW_OK) put_cpu(&out, prepare_cpu_s);
   if (rc != SW_OK && err.code == SW_OK) sw_err_set(&err, rc, "%s", sw_err_text(rc));
   child_write_result(res_w, rc, &out, &err);
   fflush(stdout);
@@ -404,7 +412,8 @@ static void apply_overrides(const sw_json_t *doc, const sw_exec_params_t *in, sw
 }
 
 static sw_rc fork_and_watch(const sw_workload_t *wl, sw_trial_cache_t *cache, const sw_json_t *doc,
-                            const sw_exec_params_t *p, int ctl_fd, sw_outcome_t *res, int *quit, sw_err_t *err) {
+                            const sw_exec_params_t *p, double prepare_cpu_s, int ctl_fd, sw_outcome_t *res, int *quit,
+                            sw_err_t *err) {
   int out_p[2], res_p[2];
   if (pipe2(out_p, O_CLOEXEC) != 0) return sw_err_set(err, SW_ERR_IO, "pipe: %s", strerror(errno));
   if (pipe2(res_p, O_CLOEXEC) != 0) {
@@ -420,7 +429,7 @@ static sw_rc fork_and_watch(const sw_workload_t *wl, sw_trial_cache_t *cache, co
   w.deadline_ns = p->timeout_s > 0 ? w.started_ns + (int64_t)(p->timeout_s * 1e9) : INT64_MAX;
   res->start_wall = sw_wall_s();
   w.pid = fault_fork() ? (errno = EAGAIN, -1) : fork();
-  if (w.pid == 0) child_main(wl, cache, doc, out_p[1], res_p[1], ctl_fd, parent, as_limit);
+  if (w.pid == 0) child_main(wl, cache, doc, out_p[1], res_p[1], ctl_fd, parent, as_limit, prepare_cpu_s);
   int fork_errno = errno;
   close(out_p[1]);
   close(res_p[1]);
@@ -459,13 +468,14 @@ sw_rc sw_exec_trial(sw_trial_cache_t *cache, const char *config, size_t config_l
     apply_overrides(doc, params, &p);
     sw_err_t e;
     sw_err_clear(&e);
+    double cpu0 = sw_cpu_s();
     sw_rc prc = wl->prepare ? sw_slot_quiet_begin(doc, &e) : SW_OK; /* prepare is untimed work too */
     if (prc == SW_OK && wl->prepare) prc = wl->prepare(cache, doc, &e);
     sw_slot_quiet_end(NULL);
     if (prc != SW_OK)
       fail_before_fork(res, prc, "prepare failed", e.msg);
     else
-      rc = fork_and_watch(wl, cache, doc, &p, ctl_fd, res, quit, err);
+      rc = fork_and_watch(wl, cache, doc, &p, sw_cpu_s() - cpu0, ctl_fd, res, quit, err);
   }
   sw_json_free(doc);
   if (!res->end_wall) res->end_wall = sw_wall_s();

@@ -91,7 +91,7 @@ sw_rc sw_trial_task_prepare(sw_trial_cache_t *cache, const sw_trial_task_cfg_t *
 }
 
 /* The task's identity: items, SHA-256 (value: its first 48 bits; unit: the full hex digest), cloze span. */
-static void put_identity(sw_trial_out_t *out, const sw_trial_task_t *t) {
+static void put_identity(sw_trial_out_t *out, const sw_trial_task_t *t, const sw_tokenizer_t *tok) {
   char head[13];
   memcpy(head, t->task.sha256, 12);
   head[12] = '\0';
@@ -99,6 +99,7 @@ static void put_identity(sw_trial_out_t *out, const sw_trial_task_t *t) {
   sw_trial_out_metric(out, "task_sha256", (double)strtoull(head, NULL, 16), t->task.sha256);
   sw_trial_out_metric(out, "task_span_start", (double)t->span_b0, "byte");
   sw_trial_out_metric(out, "task_span_end", (double)t->span_b1, "byte");
+  sw_trial_out_metric(out, "task_bos", (double)sw_tokenizer_bos(tok), "id");
 }
 
 /* task_acc<suffix>, task_acc<suffix>_se, task_acc_norm<suffix>, task_acc_norm<suffix>_se (the reports show a
@@ -135,7 +136,7 @@ sw_rc sw_trial_task_run(const sw_trial_task_t *t, const sw_llama_t *m, sw_llama_
   sw_mc_summary_t sm, sd;
   sw_mc_summarise(&t->task, &sc, &sm);
   sw_mc_summarise(&t->task, &t->dense, &sd);
-  put_identity(out, t);
+  put_identity(out, t, tok);
   sw_trial_out_metric(out, "task_chance", sm.chance, "fraction");
   put_summary(out, &sm, "");
   put_summary(out, &sd, "_dense");

@@ -68,7 +68,7 @@ static sw_tokenizer_t *build_bpe(fuzz_tokenizers_t *c, const char *pre) {
     add_token(c, merged[i], SW_TOKEN_NORMAL, 0.0f);
     mlen[i] = strlen(merges[i]);
   }
-  sw_vocab_spec_t spec = {c->ptr, c->len, c->n, merges, mlen, 7, c->type, pre, -1, 0, NULL, 0};
+  sw_vocab_spec_t spec = {c->ptr, c->len, c->n, merges, mlen, 7, c->type, pre, -1, 0, NULL, 0, 0, -1};
   sw_tokenizer_t *tok = NULL;
   if (sw_tokenizer_create(&tok, &spec, NULL) != SW_OK) abort();
   return tok;
@@ -87,7 +87,7 @@ static sw_tokenizer_t *build_spm(fuzz_tokenizers_t *c) {
   }
   for (size_t i = 0; i < sizeof pieces / sizeof pieces[0]; i++)
     add_token(c, pieces[i], SW_TOKEN_NORMAL, i == 8 || i == 10 ? -3.0f : -(float)i); /* 8 and 10 tie */
-  sw_vocab_spec_t spec = {c->ptr, c->len, c->n, NULL, NULL, 0, c->type, NULL, 0, 1, c->score, 1};
+  sw_vocab_spec_t spec = {c->ptr, c->len, c->n, NULL, NULL, 0, c->type, NULL, 0, 1, c->score, 1, 0, -1};
   sw_tokenizer_t *tok = NULL;
   if (sw_tokenizer_create(&tok, &spec, NULL) != SW_OK) abort();
   return tok;

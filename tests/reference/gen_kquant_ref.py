@@ -12,10 +12,12 @@
                       f32 logits[T][vocab].
   kquant_model_iq.gguf  the same model with blk.1.attn_k.weight in iq4_nl (unsupported: must be refused naming
                       the tensor and the type).
-  rope_llama3.gguf / rope_freqs.gguf / rope_yarn.gguf  the same model with Llama 3.1 RoPE scaling keys, with a
-                      rope_freqs.weight tensor plus linear scaling, and with the unsupported type "yarn";
-  rope_ref.bin        b"SWRP", u32 version, u32 pairs, u32 T; f64 rates of rope_llama3 and of rope_freqs
-                      (NumPy, float64), i32 tok[T], f32 logits of rope_llama3 [T][vocab] with and without scaling.
+  rope_llama3.gguf / rope_freqs.gguf / rope_yarn.gguf / rope_longrope.gguf  the same model with Llama 3.1 RoPE
+                      scaling keys, with a rope_freqs.weight tensor plus linear scaling, with YaRN keys, and with the
+                      unsupported type "longrope";
+  rope_ref.bin        b"SWRP", u32 version (2), u32 pairs, u32 T; f64 rates of rope_llama3 and of rope_freqs
+                      (NumPy, float64), i32 tok[T], f32 logits of rope_llama3 [T][vocab] with and without scaling;
+                      then f64 rates of rope_yarn, f64 its attention factor, f32 logits of rope_yarn [T][vocab].
 Usage: gen_kquant_ref.py OUT_DIR"""
 import os
 import struct
@@ -30,6 +32,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from gen_model_ref import Model, forward  # noqa: E402  (the float64 forward, shared)
 
 LG_MAGIC, VERSION = b"SWKL", 1
+ROPE_VERSION = 2
 BLOCK = {QT.Q5_0: (32, 22), QT.Q5_1: (32, 24), QT.Q2_K: (256, 84), QT.Q3_K: (256, 110), QT.Q4_K: (256, 144),
          QT.Q5_K: (256, 176), QT.Q6_K: (256, 210), QT.IQ4_NL: (32, 18)}
 # Byte offsets of the f16 scale fields of each K-quant block and the range their values are drawn from,
@@ -145,6 +148,32 @@ def llama3_rates(theta, dim, factor, low, high, orig):
     return np.where(medium, smoothed, scaled)
 
 
+# YaRN: factor 4 over an original context of 256 (the model's), beta_fast 8 so the ramp starts after pair 5, and
+# an attn_factor of 0.9 on top of the paper's 0.1 ln(s) + 1.
+YARN = {"factor": 4.0, "orig": 256, "beta_fast": 8.0, "beta_slow": 1.0, "attn_factor": 0.9}
+
+
+def yarn_rates(theta, dim, factor, orig, beta_fast, beta_slow):
+    """YaRN's inv_freq in float64 (Peng et al. 2023, arXiv 2309.00071, NTK-by-parts), written after the Hugging Face
+    transformers formulation (_compute_yarn_parameters, truncate=True): a ramp linear in the pair index between
+    floor(dim at beta_fast rotations) and ceil(dim at beta_slow rotations)."""
+    def pair_at(rot):
+        return dim * np.log(orig / (rot * 2 * np.pi)) / (2 * np.log(theta))
+    low, high = max(np.floor(pair_at(beta_fast)), 0), min(np.ceil(pair_at(beta_slow)), dim - 1)
+    if low == high:
+        high += 0.001
+    pos_freqs = theta ** (np.arange(0, dim, 2, dtype=np.float64) / dim)
+    extrapolation, interpolation = 1.0 / pos_freqs, 1.0 / (factor * pos_freqs)
+    ramp = np.clip((np.arange(dim // 2, dtype=np.float64) - low) / (high - low), 0, 1)
+    keep = 1 - ramp
+    return interpolation * (1 - keep) + extrapolation * keep
+
+
+def yarn_attn_factor(factor, attn_factor):
+    """sqrt(1/t) = 0.1 ln(s) + 1 (YaRN eq. 22), times the GGUF attn_factor as ggml's rope applies it."""
+    return attn_factor * (0.1 * np.log(factor) + 1.0 if factor > 1 else 1.0)
+
+
 def write_rope(out):
     def llama3_keys(w):
         w.add_string("llama.rope.scaling.type", "llama3")
@@ -160,7 +189,16 @@ def write_rope(out):
 
     write_model(f"{out}/rope_llama3.gguf", 21, extra=llama3_keys)
     write_model(f"{out}/rope_freqs.gguf", 21, extra=freqs_tensor)
-    write_model(f"{out}/rope_yarn.gguf", 21, extra=lambda w: w.add_string("llama.rope.scaling.type", "yarn"))
+    def yarn_keys(w):
+        w.add_string("llama.rope.scaling.type", "yarn")
+        w.add_float32("llama.rope.scaling.factor", YARN["factor"])
+        w.add_uint32("llama.rope.scaling.original_context_length", YARN["orig"])
+        w.add_float32("llama.rope.scaling.yarn_beta_fast", YARN["beta_fast"])
+        w.add_float32("llama.rope.scaling.attn_factor", YARN["attn_factor"])
+
+    write_model(f"{out}/rope_yarn.gguf", 21, extra=yarn_keys)
+    write_model(f"{out}/rope_longrope.gguf", 21,
+                extra=lambda w: w.add_string("llama.rope.scaling.type", "longrope"))
     import gen_model_ref
     base = 10000.0 ** (-np.arange(0, 64, 2, dtype=np.float64) / 64)
     r_llama3 = llama3_rates(10000.0, 64, ROPE["factor"], ROPE["low"], ROPE["high"], ROPE["orig"])
@@ -168,10 +206,15 @@ def write_rope(out):
     unscaled = reference_logits(f"{out}/rope_llama3.gguf")[1]
     gen_model_ref.rope = lambda x, pos, theta: gen_model_ref.rope_rates(x, pos, r_llama3)
     tokens, scaled = reference_logits(f"{out}/rope_llama3.gguf")
+    r_yarn = yarn_rates(10000.0, 64, YARN["factor"], YARN["orig"], YARN["beta_fast"], YARN["beta_slow"])
+    m_yarn = yarn_attn_factor(YARN["factor"], np.float64(np.float32(YARN["attn_factor"])))
+    gen_model_ref.rope = lambda x, pos, theta: m_yarn * gen_model_ref.rope_rates(x, pos, r_yarn)
+    yarn_logits = reference_logits(f"{out}/rope_yarn.gguf")[1]
     with open(f"{out}/rope_ref.bin", "wb") as f:
-        f.write(b"SWRP" + struct.pack("<III", VERSION, 32, len(tokens)))
+        f.write(b"SWRP" + struct.pack("<III", ROPE_VERSION, 32, len(tokens)))
         f.write(r_llama3.astype("<f8").tobytes() + r_freqs.astype("<f8").tobytes())
         f.write(tokens.astype("<i4").tobytes() + scaled.astype("<f4").tobytes() + unscaled.astype("<f4").tobytes())
+        f.write(r_yarn.astype("<f8").tobytes() + struct.pack("<d", m_yarn) + yarn_logits.astype("<f4").tobytes())
 
 
 def main():

@@ -779,6 +779,34 @@ static void test_calib_cache_level_free_router(void **state) {
   sw_calib_data_free(&cd);
 }
 
+/* Calibrations that differ get different cache keys: CHESS with and without its attention thresholds, TEAL's two
+ * threshold rules (a shared key would load one variant's thresholds into the other). */
+static void calib_key_of(model_fixture_t *f, sw_method_kind_t kind, int chess_attention, int signed_cdf, char *key,
+                         size_t len) {
+  sw_method_cfg_t mc;
+  sw_err_t err = {0};
+  sw_method_cfg_defaults(&mc, &f->model.cfg);
+  mc.kind = kind;
+  mc.level = 0.5;
+  mc.chess_attention = chess_attention;
+  mc.teal_signed_cdf = signed_cdf;
+  sw_method_t M;
+  assert_int_equal(sw_method_init(&M, &f->model, &mc, 32, &err), SW_OK);
+  sw_calib_key(key, len, &M, f->model.sha256, "test-span");
+  sw_method_free(&M);
+}
+
+static void test_calib_key_separates_variants(void **state) {
+  model_fixture_t *f = *state;
+  char a[8192], b[8192];
+  calib_key_of(f, SW_METHOD_CHESS, 0, 0, a, sizeof a);
+  calib_key_of(f, SW_METHOD_CHESS, 1, 0, b, sizeof b);
+  assert_string_not_equal(a, b);
+  calib_key_of(f, SW_METHOD_TEAL, 1, 0, a, sizeof a);
+  calib_key_of(f, SW_METHOD_TEAL, 1, 1, b, sizeof b);
+  assert_string_not_equal(a, b);
+}
+
 /* Layer lists, method names and the sparsity definition each method reports (docs/methods.md §1). */
 static void test_method_config(void **state) {
   (void)state;
@@ -877,6 +905,7 @@ int main(void) {
       cmocka_unit_test(test_sparsity0_reproduces_dense),
       cmocka_unit_test(test_calib_cache_roundtrip),
       cmocka_unit_test(test_calib_cache_level_free_router),
+      cmocka_unit_test(test_calib_key_separates_variants),
       cmocka_unit_test(test_chess_attention_thresholds),
   };
   int fails = cmocka_run_group_tests_name("model", plain, NULL, NULL);

@@ -203,7 +203,7 @@ static void test_merge_order_by_hand(void **state) {
   size_t tlen[] = {1, 1, 1, 2, 2, 3};
   const char *merges[] = {"a b", "b c", "ab c"};
   size_t mlen[] = {3, 3, 4};
-  sw_vocab_spec_t spec = {tokens, tlen, 6, merges, mlen, 3, NULL, "gpt2", -1, 0, NULL, 0};
+  sw_vocab_spec_t spec = {tokens, tlen, 6, merges, mlen, 3, NULL, "gpt2", -1, 0, NULL, 0, 0, -1};
   sw_tokenizer_t *tok = NULL;
   sw_err_t err;
   assert_int_equal(sw_tokenizer_create(&tok, &spec, &err), SW_OK);
@@ -225,13 +225,13 @@ static void test_malformed_vocabularies(void **state) {
   size_t bmlen[] = {3};
   sw_tokenizer_t *tok = NULL;
   sw_err_t err;
-  sw_vocab_spec_t dup = {tokens, tlen, 3, NULL, NULL, 0, NULL, "gpt2", -1, 0, NULL, 0};
+  sw_vocab_spec_t dup = {tokens, tlen, 3, NULL, NULL, 0, NULL, "gpt2", -1, 0, NULL, 0, 0, -1};
   assert_int_equal(sw_tokenizer_create(&tok, &dup, &err), SW_ERR_PARSE);
   assert_non_null(strstr(err.msg, "duplicates"));
-  sw_vocab_spec_t missing = {tokens, tlen, 2, bad_merge, bmlen, 1, NULL, "gpt2", -1, 0, NULL, 0};
+  sw_vocab_spec_t missing = {tokens, tlen, 2, bad_merge, bmlen, 1, NULL, "gpt2", -1, 0, NULL, 0, 0, -1};
   assert_int_equal(sw_tokenizer_create(&tok, &missing, &err), SW_ERR_PARSE);
   assert_non_null(strstr(err.msg, "merge 0"));
-  sw_vocab_spec_t pre = {tokens, tlen, 2, NULL, NULL, 0, NULL, "qwen2", -1, 0, NULL, 0};
+  sw_vocab_spec_t pre = {tokens, tlen, 2, NULL, NULL, 0, NULL, "qwen2", -1, 0, NULL, 0, 0, -1};
   assert_int_equal(sw_tokenizer_create(&tok, &pre, &err), SW_ERR_UNSUPPORTED);
   assert_non_null(strstr(err.msg, "qwen2"));
   assert_null(tok);
