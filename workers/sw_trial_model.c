@@ -5,7 +5,7 @@
  * Config keys (flat JSON; defaults in parentheses):
  *   model (cache/models/SmolLM2-135M-Instruct.Q4_1.gguf under $SPARSWEEP_CACHE or ./cache): a GGUF file, or a
  *                                  Hugging Face checkpoint directory (config.json, *.safetensors, tokenizer.json;
- *                                  models/sw_hf.h); weights: native then runs on f32 (no quantised blocks)
+ *                                  models/sw_hf.h); weights: native is refused there (no quantised blocks)
  *   text (cache/text/austen.txt)   any UTF-8 text file
  *   method ("dense")               dense | topk | cats (alias threshold) | chess | cett | random | teal | d2dmoe |
  *                                  moefication | lte | dejavu | powerinfer
@@ -695,6 +695,15 @@ static double tm_model_weight_bytes(const tm_cfg_t *c, const sw_llama_t *m) {
   return c->weights_kind == SW_LLAMA_WEIGHTS_NATIVE ? (double)m->q.block_bytes : (double)m->w.block_bytes;
 }
 
+/* weights: native claims the file's quantised blocks run: refused when the model has none (a Hugging Face
+ * checkpoint directory, or a GGUF of f32/f16 tensors only), where every projection would silently run on f32. */
+static sw_rc tm_check_native(const tm_cfg_t *c, const sw_llama_t *m, sw_err_t *err) {
+  if (c->weights_kind != SW_LLAMA_WEIGHTS_NATIVE || m->q.block_bytes > 0) return SW_OK;
+  return sw_err_set(err, SW_ERR_INVALID, "model: weights: native is refused for %s: %s has no quantised blocks, so every "
+                    "projection would run on f32 (HINT: weights: f32, the same computation honestly labelled)",
+                    c->model_path, sw_hf_is_dir(c->model_path) ? "a Hugging Face checkpoint directory" : "the file");
+}
+
 /* cache: warm claims the weights are in the cache when a decode step starts: refused when they cannot fit. */
 static sw_rc tm_check_cache(const tm_cfg_t *c, const sw_llama_t *m, sw_err_t *err) {
   size_t llc = sw_flush_llc_bytes();
@@ -901,7 +910,7 @@ sw_rc sw_trial_run_model(sw_trial_cache_t *cache, const sw_json_t *config, sw_tr
   openblas_set_num_threads((int)c.threads); /* OpenBLAS threads (the sparse kernels run single-threaded) */
   sw_trial_task_t *task;
   if ((rc = tm_prepare(cache, &c, &m, &d, &x, err)) || (rc = tm_task(cache, config, &c, m, d, &task, err))) return rc;
-  if ((rc = tm_check_cache(&c, &m->model, err))) return rc;
+  if ((rc = tm_check_cache(&c, &m->model, err)) || (rc = tm_check_native(&c, &m->model, err))) return rc;
   sw_method_cfg_t mc;
   if ((rc = method_cfg(&mc, &c, &m->model, err))) return rc;
   sw_trial_prune_t P; /* prunes in place: this runs in the trial's forked child */
