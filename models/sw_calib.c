@@ -20,9 +20,11 @@
 #include "models/sw_calib_int.h"
 
 #define CALIB_MAGIC "SWCB"
-#define CALIB_VERSION 5u /* 3: MoE layers store their held-out router quality before the router parameters;
-                                4: CHESS adds its attention thresholds, Deja Vu its label threshold;
-                                5: the CHESS and predictor key parts are reached (4 returned before them) */
+#define CALIB_VERSION 4u /* 3: MoE layers store their held-out router quality before the router parameters;
+                                4: CHESS adds its attention thresholds, Deja Vu its label threshold.  The key's
+                                CHESS, TEAL and predictor parts (once unreachable after the MoE return) now
+                                change those methods' keys, so their older entries are not found; the file
+                                format and every other method's key are unchanged */
 #define CALIB_MOE_QUALITY 5 /* recall, precision, density, mass captured, best epoch */
 
 typedef struct recorder {
