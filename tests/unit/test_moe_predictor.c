@@ -64,6 +64,21 @@ static double ref_pre(const lowrank_t *m, const float *x, int i) {
   return s;
 }
 
+/* Checks token t's output y[D] against float64 Σ_{i in mask} relu(up_i·x) down_i; returns the largest |reference|. */
+static double check_masked_output(const lowrank_t *m, const sw_mask_t *mask, int t, const float *x, const float *y) {
+  double ref[D] = {0}, mx = 0;
+  for (int64_t q = mask->off[t]; q < mask->off[t + 1]; q++) {
+    int i = mask->idx[q];
+    double h = fmax(ref_pre(m, x, i), 0.0);
+    for (int k = 0; k < D; k++) ref[k] += h * m->down[i * D + k];
+  }
+  for (int k = 0; k < D; k++) {
+    assert_true(fabs(y[k] - ref[k]) <= OUT_TOL_ABS + OUT_TOL_REL * fabs(ref[k]));
+    mx = fmax(mx, fabs(ref[k]));
+  }
+  return mx;
+}
+
 static void test_labels_and_known_answer(void **state) {
   (void)state;
   enum { NTR = 2048, NTE = 256 };
@@ -141,16 +156,7 @@ static void test_positives_computed(void **state) {
         if (ks[c]) assert_int_equal(sw_mask_count(&mask, t), ks[c]);
         if (thr[c] == 0.0) assert_int_equal(sw_mask_count(&mask, t), F); /* sigmoid > 0 everywhere: dense */
         active += sw_mask_count(&mask, t);
-        double ref[D] = {0};
-        for (int64_t q = mask.off[t]; q < mask.off[t + 1]; q++) {
-          int i = mask.idx[q];
-          double h = fmax(ref_pre(&m, x + t * D, i), 0.0);
-          for (int k = 0; k < D; k++) ref[k] += h * m.down[i * D + k];
-        }
-        for (int k = 0; k < D; k++) {
-          assert_true(fabs(y[t * D + k] - ref[k]) <= OUT_TOL_ABS + OUT_TOL_REL * fabs(ref[k]));
-          mx = fmax(mx, fabs(ref[k]));
-        }
+        mx = fmax(mx, check_masked_output(&m, &mask, t, x + t * D, y + t * D));
       }
       assert_true(mx > REF_MAGNITUDE_MIN);
       assert_true(st.flops_select == T * sw_predictor_flops(&p));
@@ -293,17 +299,8 @@ static void test_forward_from_reads_x_pred(void **state) {
   double mx = 0;
   for (int t = 0; t < N; t++) {
     assert_int_equal(sw_mask_count(&mask, t), sw_mask_count(&want, t));
-    double ref[D] = {0};
-    for (int64_t q = want.off[t]; q < want.off[t + 1]; q++) {
-      assert_int_equal(mask.idx[q], want.idx[q]);
-      int i = want.idx[q];
-      double h = fmax(ref_pre(&m, x + t * D, i), 0.0);
-      for (int k = 0; k < D; k++) ref[k] += h * m.down[i * D + k];
-    }
-    for (int k = 0; k < D; k++) {
-      assert_true(fabs(y[t * D + k] - ref[k]) <= OUT_TOL_ABS + OUT_TOL_REL * fabs(ref[k]));
-      mx = fmax(mx, fabs(ref[k]));
-    }
+    for (int64_t q = want.off[t]; q < want.off[t + 1]; q++) assert_int_equal(mask.idx[q], want.idx[q]);
+    mx = fmax(mx, check_masked_output(&m, &want, t, x + t * D, y + t * D));
   }
   assert_true(mx > REF_MAGNITUDE_MIN);
   sw_mask_free(&mask), sw_mask_free(&want);
