@@ -310,5 +310,7 @@ static void test_model_labels(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_model_workload), cmocka_unit_test(test_teal_sequential_heldout),
                                      cmocka_unit_test(test_model_labels)};
+  const char *filter = getenv("SW_TEST_FILTER"); /* one test by name, e.g. SW_TEST_FILTER=test_model_labels */
+  if (filter && *filter) cmocka_set_test_filter(filter);
   return cmocka_run_group_tests_name("model_trial", tests, NULL, NULL);
 }
