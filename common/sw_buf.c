@@ -2,10 +2,13 @@
  * an allocation failure is sticky (sw_buf_ok() turns 0, later appends are dropped) instead of an error per call. */
 #include "common/sw_buf.h"
 
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "common/sw_cnum.h"
 
 static int sw_buf_reserve(sw_buf_t *b, size_t extra) {
   if (b->oom) return 0;
@@ -84,8 +87,9 @@ void sw_buf_json_double(sw_buf_t *b, double v) {
   char tmp[40];
   /* Shortest precision that round-trips, so the same value always prints the same text. */
   for (int prec = 1; prec <= 17; prec++) {
-    snprintf(tmp, sizeof tmp, "%.*g", prec, v);
-    if (strtod(tmp, NULL) == v) break;
+    size_t used;
+    int len = sw_cnum_format_g(tmp, sizeof tmp, prec, v); /* '.' whatever LC_NUMERIC says */
+    if (sw_cnum_parse(tmp, (size_t)len, &used) == v) break;
   }
   sw_buf_puts(b, tmp);
 }

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/sw_cnum.h"
+
 typedef struct json_parser {
   const char *text; /* input (not NUL-terminated) */
   size_t      len;  /* input bytes */
@@ -161,7 +163,8 @@ static sw_rc json_number(json_parser_t *p, sw_json_t *v) {
   memcpy(tmp, p->text + start, n);
   tmp[n] = '\0';
   v->kind = SW_JSON_NUMBER;
-  v->number = strtod(tmp, NULL);
+  size_t used;
+  v->number = sw_cnum_parse(tmp, n, &used); /* '.' whatever LC_NUMERIC says */
   if (integral) {
     errno = 0;
     long long i = strtoll(tmp, NULL, 10);

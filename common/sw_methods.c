@@ -6,10 +6,12 @@
 #include "common/sw_names.h"
 
 typedef struct method_row {
-  const char *canonical, *aliases, *definition;
+  const char *canonical, *aliases;
+  int         version;
+  const char *definition;
 } method_row_t;
 
-#define SW_METHOD_ROW(c, a, d) {c, a, d},
+#define SW_METHOD_ROW(c, a, v, d) {c, a, v, d},
 static const method_row_t rows[] = {SW_METHODS(SW_METHOD_ROW)};
 #undef SW_METHOD_ROW
 
@@ -22,6 +24,11 @@ static const method_row_t *row_of(const char *word) {
 const char *sw_method_canonical(const char *word) {
   const method_row_t *r = row_of(word);
   return r ? r->canonical : NULL;
+}
+
+int sw_method_version(const char *word) {
+  const method_row_t *r = row_of(word);
+  return r ? r->version : 0;
 }
 
 const char *sw_method_definition(const char *word) {

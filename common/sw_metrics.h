@@ -149,8 +149,13 @@
   X("task_span_end", "byte", "model", "cloze: end (exclusive) of that span (0 for a file)") \
   X("task_bos", "id", "model", "the BOS token id prepended to every scored context and choice (the model's tokenizer expects one: GGUF tokenizer.ggml.add_bos_token, HF tokenizer_config.json / post-processor), or -1 for none") \
   X("task_seconds", "s", "model", "wall time of scoring the method on the task") \
-  X("predictor_*_layer_*", "fraction", "model", "dejavu: predictor_recall, _precision or _density of one layer on the evaluation tokens (layer number in the name)") \
-  X("true_density_layer_*", "fraction", "model", "dejavu: true_density of one layer") \
+  X("predictor_*_layer_*", "fraction", "model", "dejavu, powerinfer: predictor_recall, _precision or _density of one layer on the evaluation tokens (layer number in the name)") \
+  X("true_density_layer_*", "fraction", "model", "dejavu, powerinfer: true_density of one layer") \
+  X("predictor_best_epoch", "epoch", "model", "dejavu, powerinfer: mean over layers of the training epoch kept (best held-out recall; NAN-free layers only, absent when restored from the calibration cache)") \
+  X("predictor_epochs_run", "epoch", "model", "dejavu, powerinfer: mean over layers of the epochs trained before early stopping ended training") \
+  X("predictor_lookahead", "bool", "model", "dejavu, powerinfer: 1 when layer l's predictor read layer l-1's FFN input (predictor_input: previous)") \
+  X("predictor_logit_threshold", "logit", "model", "powerinfer: a neuron ran iff its predicted logit was at least this") \
+  X("method_version", "count", "model", "definition version of the method (common/sw_methods.h); it enters the config hash when above 1") \
   X("activation_model", "*", "model", "the activation the model file defines: value the sw_act_t code, unit its name (kernels/sw_act.h)") \
   X("activation_run", "*", "model", "the activation the trial ran: value the sw_act_t code, unit its name") \
   X("dense_reference_activation", "*", "model", "the activation of the dense model every quality number is compared with (the file's own)") \

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "common/sw_buf.h"
+#include "common/sw_methods.h"
 #include "experiments/sw_canon.h"
 
 /* A growable list of points: vals[count * nk]. */
@@ -307,11 +308,37 @@ static sw_rc apply_excludes(grid_ctx_t *g, plist_t *l) {
 
 /* ---------------------------------------------------------------- trials */
 
+/* The definition version of the point's method (common/sw_methods.h); 1 without a method key or for a word that
+ * names no method (the runner refuses it). */
+static int point_method_version(const grid_ctx_t *g, const sw_value_t **p) {
+  for (size_t k = 0; k < g->nk; k++)
+    if (!strcmp(g->keys[k], "method") && p[k] && p[k]->kind == SW_VAL_STR) {
+      int v = sw_method_version(p[k]->s);
+      return v > 1 ? v : 1;
+    }
+  return 1;
+}
+
+/* The trial hash: SHA-256 of the canonical config, followed by "\nmethod_version=v" when the method's
+ * definition version v is above 1, so results of an older definition are not resumed as this trial's. */
+static void trial_hash(const grid_ctx_t *g, const sw_value_t **p, sw_buf_t *config, char hex[65]) {
+  int v = point_method_version(g, p);
+  if (v <= 1) {
+    sw_canon_hash(sw_buf_str(config), config->len, hex);
+    return;
+  }
+  size_t len = config->len;
+  sw_buf_printf(config, "\nmethod_version=%d", v);
+  sw_canon_hash(sw_buf_str(config), config->len, hex);
+  config->len = len;
+  config->data[len] = 0;
+}
+
 static sw_rc make_trial(grid_ctx_t *g, const sw_value_t **p, sw_trial_spec_t *t, const sw_value_t **scratch) {
   sw_buf_t b = SW_BUF_INIT;
   sw_rc rc = sw_canon_config_parts(g->keys, p, g->nk, &b, g->err);
   if (rc == SW_OK) {
-    sw_canon_hash(sw_buf_str(&b), b.len, t->hash);
+    trial_hash(g, p, &b, t->hash);
     t->config_json = sw_buf_take(&b);
     for (size_t k = 0; k < g->nk; k++) scratch[k] = g->is_grid[k] ? p[k] : NULL;
     rc = sw_canon_config_parts(g->keys, scratch, g->nk, &b, g->err);

@@ -342,16 +342,21 @@ typedef struct s_best {
   size_t epoch;
 } s_best_t;
 
-static void s_best_update(s_best_t *b, const sw_mlp_t *mlp, const sw_mlp_train_cfg_t *cfg, size_t ep) {
+/* Scores epoch ep; returns 1 when training should stop early: the score reached cfg->stop_score, or
+ * cfg->patience epochs passed without a better score (Deja Vu's recall-based early stopping). */
+static int s_best_update(s_best_t *b, const sw_mlp_t *mlp, const sw_mlp_train_cfg_t *cfg, size_t ep) {
   if (!b->params) {
     b->epoch = ep;
-    return;
+    return 0;
   }
   double sc = cfg->epoch_score(mlp, cfg->ctx);
-  if (ep > 0 && !(sc > b->score)) return;
-  b->score = sc;
-  b->epoch = ep;
-  memcpy(b->params, mlp->params, mlp->n_params * sizeof(float));
+  if (ep == 0 || sc > b->score) {
+    b->score = sc;
+    b->epoch = ep;
+    memcpy(b->params, mlp->params, mlp->n_params * sizeof(float));
+  }
+  if (cfg->stop_score > 0 && sc >= cfg->stop_score) return 1;
+  return cfg->patience > 0 && ep - b->epoch >= cfg->patience;
 }
 
 /* One epoch over order[] (shuffled first).  Returns the mean mini-batch loss. */
@@ -394,10 +399,12 @@ sw_rc sw_mlp_train(sw_mlp_t *mlp, const float *x, const float *t, size_t n, cons
   sw_mlp_rng_t rng = {cfg->seed};
   size_t step = 0;
   double first = 0;
+  size_t ran = 0;
   for (size_t ep = 0; ep < cfg->epochs; ep++) {
     double loss = s_epoch(mlp, &tp, cfg, x, t, order, n, batch, &rng, &step);
     if (ep == 0) first = loss;
-    s_best_update(&best, mlp, cfg, ep);
+    ran = ep + 1;
+    if (s_best_update(&best, mlp, cfg, ep)) break;
   }
   if (best.params && cfg->epochs > 0) memcpy(mlp->params, best.params, mlp->n_params * sizeof(float));
   free(best.params);
@@ -407,6 +414,7 @@ sw_rc sw_mlp_train(sw_mlp_t *mlp, const float *x, const float *t, size_t n, cons
     stats->first_epoch_loss = first;
     stats->steps = step;
     stats->best_epoch = best.epoch;
+    stats->epochs_run = ran;
     stats->best_score = cfg->epoch_score ? best.score : NAN;
     return sw_mlp_eval_loss(&stats->final_loss, mlp, x, t, n, cfg, err);
   }

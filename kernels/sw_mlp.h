@@ -93,6 +93,10 @@ typedef struct sw_mlp_train_cfg {
    * epoch and returns a validation score (higher is better); training then ends with the parameters of the
    * best-scoring epoch (MoEfication's best-epoch choice on its 10 % validation split). */
   void        (*batch_targets)(float *t, size_t n, size_t n_out, void *ctx);
+  /* Early stopping (with epoch_score; 0 = off): stop after an epoch scoring >= stop_score, or after patience
+   * epochs without a better score than the best so far (Deja Vu: recall 0.99, patience 5). */
+  double        stop_score;
+  size_t        patience;
   double      (*epoch_score)(const struct sw_mlp *mlp, void *ctx);
   void         *ctx;
 } sw_mlp_train_cfg_t;
@@ -112,6 +116,7 @@ typedef struct sw_mlp_train_stats {
   size_t steps;            /* Adam steps taken */
   size_t best_epoch;       /* 0-based epoch whose parameters were kept (the last one without epoch_score) */
   double best_score;       /* its epoch_score (NAN without epoch_score) */
+  size_t epochs_run;       /* epochs trained (fewer than cfg->epochs after an early stop) */
 } sw_mlp_train_stats_t;
 
 /* Trains mlp on x[n][n_in] -> t[n][n_out] with mini-batch Adam; rows are shuffled every epoch from

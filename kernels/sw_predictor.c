@@ -12,11 +12,22 @@
 
 void sw_predictor_defaults(sw_predictor_cfg_t *cfg) {
   cfg->rank = 64;
+  cfg->hidden_act = SW_MLP_ACT_NONE;
   cfg->label_thr = 0.0;
   sw_mlp_train_defaults(&cfg->train);
   cfg->train.epochs = 20;
   cfg->train.batch = 64;
+  cfg->val_frac = 0.0;
+  cfg->val_thr = 0.5;
   cfg->seed = 1;
+}
+
+void sw_predictor_dejavu_defaults(sw_predictor_cfg_t *cfg) {
+  sw_predictor_defaults(cfg);
+  cfg->train.weight_decay = 0.01; /* AdamW, Deja Vu trainer_mlp.py */
+  cfg->val_frac = 0.05;           /* 95/5 split */
+  cfg->train.stop_score = 0.99;   /* stop at held-out recall 0.99 ... */
+  cfg->train.patience = 5;        /* ... or after 5 epochs without a better one */
 }
 
 sw_rc sw_predictor_labels(float *labels, const sw_ffn_weights_t *w, const float *x, int n_tok, double thr,
@@ -43,14 +54,58 @@ sw_rc sw_predictor_labels(float *labels, const sw_ffn_weights_t *w, const float 
   return rc;
 }
 
+/* Held-out recall of the predictor being trained (sw_mlp_train_cfg_t.epoch_score). */
+typedef struct s_val {
+  const sw_predictor_t *p;
+  const float          *x, *labels;
+  int                   n;
+  double                thr;
+} s_val_t;
+
+static double s_val_recall(const sw_mlp_t *mlp, void *ctx) {
+  const s_val_t *v = ctx;
+  sw_predictor_t q = *v->p;
+  q.mlp = *mlp;
+  double recall = NAN;
+  sw_err_t e;
+  if (sw_predictor_eval(&recall, NULL, NULL, NULL, &q, v->x, v->labels, v->n, v->thr, 0, &e)) return NAN;
+  return recall;
+}
+
+/* Weighted BCE (Deja Vu's weights) on labels[n_tok][d_ff]; the last val_frac of the rows score every epoch. */
+static sw_rc s_fit(sw_predictor_t *p, const float *x, const float *labels, int n_tok, const sw_predictor_cfg_t *cfg,
+                   sw_mlp_train_stats_t *stats, sw_err_t *err) {
+  const size_t f = (size_t)p->d_ff, total = (size_t)n_tok * f;
+  double pos = 0;
+  for (size_t i = 0; i < total; i++) pos += labels[i];
+  double wgt = pos / (double)total + 0.005; /* DejaVu: w = label density + 0.005 */
+  sw_mlp_train_cfg_t tc = cfg->train;
+  tc.loss = SW_MLP_LOSS_BCE;
+  tc.pos_weight = 1.0 - wgt;
+  tc.neg_weight = wgt;
+  int n_val = (int)floor(cfg->val_frac * n_tok), n_train = n_tok - n_val;
+  if (cfg->val_frac <= 0 || n_val < 1 || n_train < 1) {
+    tc.epoch_score = NULL, tc.stop_score = 0, tc.patience = 0;
+    return sw_mlp_train(&p->mlp, x, labels, (size_t)n_tok, &tc, stats, err);
+  }
+  s_val_t v = {p, x + (size_t)n_train * (size_t)p->d_model, labels + (size_t)n_train * f, n_val, cfg->val_thr};
+  tc.epoch_score = s_val_recall, tc.ctx = &v;
+  return sw_mlp_train(&p->mlp, x, labels, (size_t)n_train, &tc, stats, err);
+}
+
 sw_rc sw_predictor_train(sw_predictor_t *p, const sw_ffn_weights_t *w, const float *x, int n_tok,
                          const sw_predictor_cfg_t *cfg, sw_mlp_train_stats_t *stats, sw_err_t *err) {
+  return sw_predictor_train_from(p, w, x, x, n_tok, cfg, stats, err);
+}
+
+sw_rc sw_predictor_train_from(sw_predictor_t *p, const sw_ffn_weights_t *w, const float *x, const float *x_pred,
+                              int n_tok, const sw_predictor_cfg_t *cfg, sw_mlp_train_stats_t *stats, sw_err_t *err) {
   memset(p, 0, sizeof *p);
   if (n_tok <= 0 || cfg->rank <= 0)
     return sw_err_set(err, SW_ERR_INVALID, "predictor: %d training tokens, rank %d", n_tok, cfg->rank);
   p->d_model = w->d_model, p->d_ff = w->d_ff, p->rank = cfg->rank;
   const size_t dims[3] = {(size_t)w->d_model, (size_t)cfg->rank, (size_t)w->d_ff};
-  const sw_mlp_act_t acts[2] = {SW_MLP_ACT_NONE, SW_MLP_ACT_SIGMOID};
+  const sw_mlp_act_t acts[2] = {cfg->hidden_act, SW_MLP_ACT_SIGMOID};
   sw_rc rc = sw_mlp_init(&p->mlp, dims, acts, 2, 0, cfg->seed, err);
   if (rc) return rc;
   const size_t total = (size_t)n_tok * (size_t)w->d_ff;
@@ -60,16 +115,7 @@ sw_rc sw_predictor_train(sw_predictor_t *p, const sw_ffn_weights_t *w, const flo
     return sw_err_set(err, SW_ERR_NOMEM, "predictor: cannot allocate %zu labels", total);
   }
   rc = sw_predictor_labels(labels, w, x, n_tok, cfg->label_thr, err);
-  if (rc == SW_OK) {
-    double pos = 0;
-    for (size_t i = 0; i < total; i++) pos += labels[i];
-    double wgt = pos / (double)total + 0.005; /* DejaVu: w = label density + 0.005 */
-    sw_mlp_train_cfg_t tc = cfg->train;
-    tc.loss = SW_MLP_LOSS_BCE;
-    tc.pos_weight = 1.0 - wgt;
-    tc.neg_weight = wgt;
-    rc = sw_mlp_train(&p->mlp, x, labels, (size_t)n_tok, &tc, stats, err);
-  }
+  if (rc == SW_OK) rc = s_fit(p, x_pred, labels, n_tok, cfg, stats, err);
   free(labels);
   if (rc) sw_predictor_free(p);
   return rc;
@@ -148,8 +194,14 @@ sw_rc sw_predictor_select(sw_mask_t *mask, const sw_predictor_t *p, const float 
 sw_rc sw_predictor_forward(float *out, sw_mask_t *mask, const float *x, const sw_ffn_weights_t *w,
                            const sw_predictor_t *p, double thr, int k, sw_ffn_stats_t *stats,
                            sw_predictor_work_t *pwork, sw_ffn_work_t *fwork, int n_tok) {
+  return sw_predictor_forward_from(out, mask, x, x, w, p, thr, k, stats, pwork, fwork, n_tok);
+}
+
+sw_rc sw_predictor_forward_from(float *out, sw_mask_t *mask, const float *x, const float *x_pred,
+                                const sw_ffn_weights_t *w, const sw_predictor_t *p, double thr, int k,
+                                sw_ffn_stats_t *stats, sw_predictor_work_t *pwork, sw_ffn_work_t *fwork, int n_tok) {
   if (p->d_model != w->d_model || p->d_ff != w->d_ff) return SW_ERR_INVALID;
-  sw_rc rc = sw_predictor_select(mask, p, x, thr, k, pwork, n_tok);
+  sw_rc rc = sw_predictor_select(mask, p, x_pred, thr, k, pwork, n_tok);
   if (rc || (rc = sw_ffn_sparse_forward(out, x, w, mask, stats, fwork, n_tok))) return rc;
   if (stats) {
     double f = sw_predictor_flops(p) * n_tok;

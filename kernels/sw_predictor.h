@@ -1,5 +1,6 @@
 /* sw_predictor: Deja Vu's low-rank MLP sparsity predictor (Liu et al., ICML 2023; docs/methods.md §6.1): d_model →
- * r → d_ff with no non-linearity in between and a sigmoid output, trained with weighted BCE on which neurons
+ * r → d_ff with no non-linearity in between and a sigmoid output (PowerInfer's predictor, Song et al. 2024, puts a
+ * ReLU between the two layers and thresholds the output logit: hidden_act = SW_MLP_ACT_RELU, k = 0), trained with weighted BCE on which neurons
  * are active (|h_i| > label threshold; ReLU: h_i > 0), positives get weight 1-w and negatives w with
  * w = label density + 0.005 (DejaVu trainer_mlp.py).  At inference the predicted positives (probability >
  * threshold, or the top-k by probability) are computed with the sparse FFN kernel; predictor FLOPs are
@@ -19,14 +20,24 @@ typedef struct sw_predictor {
 } sw_predictor_t;
 
 typedef struct sw_predictor_cfg {
-  int                rank;      /* r (Deja Vu: 1000 for OPT; choose ~d/4 for small models) */
+  int                rank;      /* r (Deja Vu: 1000 for OPT; choose ~d/4 for small models); PowerInfer: hidden size */
+  sw_mlp_act_t       hidden_act; /* between the two layers: NONE (Deja Vu) or RELU (PowerInfer) */
   double             label_thr; /* neuron active iff |h_i| > label_thr */
-  sw_mlp_train_cfg_t train;     /* loss/weights are set by sw_predictor_train */
+  sw_mlp_train_cfg_t train;     /* loss/weights are set by sw_predictor_train; train.patience and
+                                   train.stop_score stop on the held-out recall (needs val_frac > 0) */
+  double             val_frac;  /* the last val_frac of the tokens are held out: the recall at val_thr is scored
+                                   after every epoch and the best epoch kept (0: train on all, keep the last) */
+  double             val_thr;   /* probability threshold of the held-out recall (0.5 = logit 0) */
   uint64_t           seed;      /* weight initialisation */
 } sw_predictor_cfg_t;
 
-/* Defaults: rank 64, label_thr 0, Adam lr 1e-3 (Deja Vu uses AdamW 1e-3, wd 0.01), batch 64, 20 epochs. */
+/* Defaults: rank 64, no hidden activation, label_thr 0, Adam lr 1e-3, batch 64, 20 epochs, no validation (the
+ * ffn workload's predictor).  sw_predictor_dejavu_defaults gives Deja Vu's trainer. */
 void sw_predictor_defaults(sw_predictor_cfg_t *cfg);
+/* Deja Vu's trainer (sparse_predictor/trainer_mlp.py): AdamW lr 1e-3, weight decay 0.01, 20 epochs, a 5 % validation
+ * split, early stopping at held-out recall >= 0.99 or after 5 epochs without a better recall; batch 64 (Deja Vu:
+ * 1024 over 400k tokens; the model workload calibrates on ~1k tokens, where 1024 would be one step per epoch). */
+void sw_predictor_dejavu_defaults(sw_predictor_cfg_t *cfg);
 
 /* labels[t*d_ff+i] = 1 if |h_i(x_t)| > thr else 0 (h from the dense FFN).  Allocates temporaries. */
 sw_rc sw_predictor_labels(float *labels, const sw_ffn_weights_t *w, const float *x, int n_tok, double thr,
@@ -35,6 +46,10 @@ sw_rc sw_predictor_labels(float *labels, const sw_ffn_weights_t *w, const float 
 /* Computes labels from w and trains a predictor on x[n_tok][d_model].  stats may be NULL. */
 sw_rc sw_predictor_train(sw_predictor_t *p, const sw_ffn_weights_t *w, const float *x, int n_tok,
                          const sw_predictor_cfg_t *cfg, sw_mlp_train_stats_t *stats, sw_err_t *err);
+/* The same with the labels from the FFN on x and the predictor reading x_pred (n_tok rows of d_model): Deja Vu's
+ * lookahead predicts layer l's neurons from an earlier layer's input. */
+sw_rc sw_predictor_train_from(sw_predictor_t *p, const sw_ffn_weights_t *w, const float *x, const float *x_pred,
+                              int n_tok, const sw_predictor_cfg_t *cfg, sw_mlp_train_stats_t *stats, sw_err_t *err);
 void  sw_predictor_free(sw_predictor_t *p);
 /* FLOPs per token: 2·(d·r + r·d_ff). */
 double sw_predictor_flops(const sw_predictor_t *p);
@@ -66,6 +81,10 @@ sw_rc sw_predictor_select(sw_mask_t *mask, const sw_predictor_t *p, const float 
 sw_rc sw_predictor_forward(float *out, sw_mask_t *mask, const float *x, const sw_ffn_weights_t *w,
                            const sw_predictor_t *p, double thr, int k, sw_ffn_stats_t *stats,
                            sw_predictor_work_t *pwork, sw_ffn_work_t *fwork, int n_tok);
+/* The same with the predictor reading x_pred (lookahead) while the FFN computes on x. */
+sw_rc sw_predictor_forward_from(float *out, sw_mask_t *mask, const float *x, const float *x_pred,
+                                const sw_ffn_weights_t *w, const sw_predictor_t *p, double thr, int k,
+                                sw_ffn_stats_t *stats, sw_predictor_work_t *pwork, sw_ffn_work_t *fwork, int n_tok);
 
 /* Quality on labelled tokens: recall = TP/(TP+FN), precision = TP/(TP+FP), predicted and true density
  * (fractions of neurons).  Any output may be NULL.  Allocates. */

@@ -24,7 +24,8 @@
                                 4: CHESS adds its attention thresholds, Deja Vu its label threshold;
                                 5: MoE layers store only the router's best epoch before its parameters (the
                                    level-dependent quality is recomputed per trial), keys of level-free routers
-                                   carry no level */
+                                   carry no level.  The key's CHESS, TEAL and predictor parts (once unreachable
+                                   after the MoE return) also separate those methods' variants */
 #define CALIB_MOE_HEAD 1 /* best epoch, then the router parameters */
 
 typedef struct recorder {
@@ -306,20 +307,36 @@ static sw_rc label_threshold(double *thr, const sw_ffn_weights_t *w, const float
   return rc;
 }
 
-static sw_rc build_pred(sw_method_t *M, int l, const float *x, int n, int epochs, sw_err_t *err) {
+/* The trainer of a predictor method from the method's settings (Deja Vu's defaults, sw_method_cfg_defaults). */
+static void pred_cfg(sw_predictor_cfg_t *pc, const sw_method_cfg_t *c, int l, int epochs) {
+  sw_predictor_dejavu_defaults(pc);
+  pc->rank = c->pred_rank;
+  pc->hidden_act = c->kind == SW_METHOD_POWERINFER ? SW_MLP_ACT_RELU : SW_MLP_ACT_NONE;
+  pc->train.epochs = (size_t)epochs;
+  pc->train.lr = c->pred_lr, pc->train.weight_decay = c->pred_weight_decay, pc->train.batch = (size_t)c->pred_batch;
+  pc->train.patience = (size_t)c->pred_patience, pc->train.stop_score = c->pred_stop_recall;
+  pc->val_frac = c->pred_val_frac;
+  pc->val_thr = sw_method_predictor_prob_thr(c);
+  pc->seed = c->seed + 2000u + (uint64_t)l;
+  pc->train.seed = pc->seed;
+}
+
+/* A predictor for layer l: labels from the layer's FFN on x, the predictor reading x_pred (lookahead: the previous
+ * layer's inputs); epochs 0 shapes it only (restoring from the cache). */
+static sw_rc build_pred(sw_method_t *M, int l, const float *x, const float *x_pred, int n, int epochs, sw_err_t *err) {
   sw_method_layer_t *L = &M->layers[l];
   sw_predictor_cfg_t pc;
-  sw_predictor_defaults(&pc);
+  pred_cfg(&pc, &M->cfg, l, epochs);
   if (epochs > 0) {
     sw_rc rc = label_threshold(&pc.label_thr, &L->w, x, n, M->cfg.level, err);
     if (rc) return rc;
   }
-  pc.rank = M->cfg.pred_rank;
-  pc.train.epochs = (size_t)epochs;
-  pc.seed = M->cfg.seed + 2000u + (uint64_t)l;
-  sw_rc rc = sw_predictor_train(&L->pred, &L->w, x, n, &pc, NULL, err);
+  sw_mlp_train_stats_t ts = {0};
+  sw_rc rc = sw_predictor_train_from(&L->pred, &L->w, x, x_pred, n, &pc, &ts, err);
   if (rc) return rc;
   L->pred_label_thr = (float)pc.label_thr;
+  L->pred_best_epoch = epochs > 0 ? (double)ts.best_epoch : NAN;
+  L->pred_epochs_run = epochs > 0 ? (double)ts.epochs_run : NAN;
   L->has_pred = 1;
   return method_workspaces(M, L, err);
 }
@@ -338,7 +355,12 @@ sw_rc sw_calib_method(sw_method_t *M, const sw_calib_data_t *cd, sw_err_t *err) 
       case SW_METHOD_D2DMOE:
       case SW_METHOD_MOEFICATION:
       case SW_METHOD_LTE: rc = build_moe(M, l, NULL, x, cd->n_tok, 1, err); break;
-      case SW_METHOD_DEJAVU: rc = build_pred(M, l, x, cd->n_tok, M->cfg.train_epochs, err); break;
+      case SW_METHOD_DEJAVU:
+      case SW_METHOD_POWERINFER: {
+        const float *xp = M->cfg.pred_lookahead && l > 0 ? x - (size_t)cd->n_tok * cd->d_model : x;
+        rc = build_pred(M, l, x, xp, cd->n_tok, M->cfg.train_epochs, err);
+        break;
+      }
       default:
         rc = calib_policy(M, l, x, cd->n_tok, err);
         if (!rc && M->cfg.kind == SW_METHOD_CHESS && M->cfg.chess_attention) rc = calib_chess_attention(L, cd, l, M->cfg.level, err);
@@ -374,7 +396,13 @@ void sw_calib_key(char *key, size_t len, const sw_method_t *M, const char *model
    * share a cache file (they did while these lines sat after it). */
   used = strlen(key);
   if (c->kind == SW_METHOD_CHESS && used < len) snprintf(key + used, len - used, "|chess_attention=%d", c->chess_attention);
-  if (c->kind == SW_METHOD_DEJAVU && used < len) snprintf(key + used, len - used, "|label_thr_saved");
+  used = strlen(key);
+  if (sw_method_is_predictor(c->kind) && used < len) /* the trainer, the lookahead and PowerInfer's threshold */
+    snprintf(key + used, len - used, "|label_thr_saved|pred_lr=%.9g|pred_wd=%.9g|pred_batch=%d|pred_val=%.9g|"
+             "pred_stop=%.9g|pred_patience=%d|pred_input=%s|pred_logit_thr=%.9g", c->pred_lr, c->pred_weight_decay,
+             c->pred_batch, c->pred_val_frac, c->pred_stop_recall, c->pred_patience,
+             c->pred_lookahead ? "previous" : "current", c->pred_logit_thr);
+  used = strlen(key);
   if (c->kind == SW_METHOD_TEAL && used < len) /* sequential (not v2's dense calibration) and the threshold rule */
     snprintf(key + used, len - used, "|teal=sequential|teal_rule=%s", c->teal_signed_cdf ? "signed_cdf" : "abs_quantile");
   if (!sw_method_is_moe(c->kind)) return;
@@ -435,7 +463,8 @@ static void layer_blobs(const sw_method_t *M, const sw_method_layer_t *L, const 
       for (int i = 0; i < d_ff; i++) assign_buf[i] = L->moe.assign[i];
       *ints = assign_buf, *ni = (size_t)d_ff;
       break;
-    case SW_METHOD_DEJAVU: *f = L->pred.mlp.params, *nf = L->pred.mlp.n_params; /* then the label threshold */
+    case SW_METHOD_DEJAVU:
+    case SW_METHOD_POWERINFER: *f = L->pred.mlp.params, *nf = L->pred.mlp.n_params; /* then the label threshold */
       scalars[0] = L->pred_label_thr, *ints = (const int32_t *)scalars, *ni = 1;
       break;
     default: break;
@@ -550,9 +579,10 @@ static sw_rc restore_layer(sw_method_t *M, int l, const float *f, size_t nf, con
     case SW_METHOD_LTE:
       return restore_moe(M, l, f, nf, ints, ni, err);
     case SW_METHOD_DEJAVU:
+    case SW_METHOD_POWERINFER:
       zero = calloc((size_t)L->w.d_model, sizeof *zero);
       if (!zero) return sw_err_set(err, SW_ERR_NOMEM, "calibration cache: out of memory");
-      rc = build_pred(M, l, zero, 1, 0, err);
+      rc = build_pred(M, l, zero, zero, 1, 0, err);
       free(zero);
       if (rc) return rc;
       if (L->pred.mlp.n_params != nf)

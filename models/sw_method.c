@@ -21,7 +21,7 @@ static const char *const method_names[SW_METHOD_COUNT] = {
     [SW_METHOD_DENSE] = "dense", [SW_METHOD_TOPK] = "topk",     [SW_METHOD_CATS] = "cats",
     [SW_METHOD_CHESS] = "chess", [SW_METHOD_CETT] = "cett",     [SW_METHOD_RANDOM] = "random",
     [SW_METHOD_TEAL] = "teal",   [SW_METHOD_D2DMOE] = "d2dmoe", [SW_METHOD_MOEFICATION] = "moefication",
-    [SW_METHOD_DEJAVU] = "dejavu", [SW_METHOD_LTE] = "lte",
+    [SW_METHOD_DEJAVU] = "dejavu", [SW_METHOD_LTE] = "lte",     [SW_METHOD_POWERINFER] = "powerinfer",
 };
 
 const char *sw_method_name(sw_method_kind_t kind) {
@@ -36,12 +36,17 @@ sw_rc sw_method_parse(const char *name, sw_method_kind_t *kind, sw_err_t *err) {
       return SW_OK;
     }
   return sw_err_set(err, SW_ERR_INVALID,
-                    "unknown method '%s' (dense, topk, cats, chess, cett, random, teal, d2dmoe, moefication, dejavu, lte)",
+                    "unknown method '%s' (dense, topk, cats, chess, cett, random, teal, d2dmoe, moefication, dejavu, lte, "
+                    "powerinfer)",
                     name ? name : "(null)");
 }
 
 int sw_method_sparsity_definition(sw_method_kind_t kind) {
   return kind == SW_METHOD_TEAL ? 3 : sw_method_is_moe(kind) ? 4 : 1;
+}
+
+int sw_method_is_predictor(sw_method_kind_t kind) {
+  return kind == SW_METHOD_DEJAVU || kind == SW_METHOD_POWERINFER;
 }
 
 int sw_method_is_moe(sw_method_kind_t kind) {
@@ -79,7 +84,12 @@ void sw_method_cfg_defaults(sw_method_cfg_t *cfg, const sw_llama_config_t *mc) {
   for (int l = 0; l < mc->n_layer && l < SW_METHOD_MAX_LAYERS; l++) cfg->layers[l] = 1;
   cfg->n_expert = mc->d_ff % 32 == 0 ? mc->d_ff / 32 : 1;
   cfg->pred_rank = 64;
-  cfg->train_epochs = 8;
+  sw_predictor_cfg_t pc; /* Deja Vu's trainer */
+  sw_predictor_dejavu_defaults(&pc);
+  cfg->train_epochs = (int)pc.train.epochs;
+  cfg->pred_lr = pc.train.lr, cfg->pred_weight_decay = pc.train.weight_decay, cfg->pred_val_frac = pc.val_frac;
+  cfg->pred_stop_recall = pc.train.stop_score, cfg->pred_batch = (int)pc.train.batch;
+  cfg->pred_patience = (int)pc.train.patience;
   cfg->seed = 1;
   sw_method_moe_defaults(cfg);
   cfg->chess_attention = 1; /* the paper's full CHESS */
@@ -123,7 +133,8 @@ sw_rc sw_method_init(sw_method_t *M, const sw_llama_t *m, const sw_method_cfg_t 
   M->layers = calloc((size_t)c->n_layer, sizeof *M->layers);
   M->scratch = malloc((size_t)max_tok * (2 * (size_t)c->d_ff + (size_t)c->d_model) * sizeof(float));
   M->idx = malloc((size_t)(c->d_ff > c->d_model ? c->d_ff : c->d_model) * sizeof(int32_t));
-  if (!M->layers || !M->scratch || !M->idx) {
+  M->prev_x = malloc((size_t)max_tok * (size_t)c->d_model * sizeof(float));
+  if (!M->layers || !M->scratch || !M->idx || !M->prev_x) {
     sw_method_free(M);
     return sw_err_set(err, SW_ERR_NOMEM, "method: out of memory");
   }
@@ -159,6 +170,7 @@ void sw_method_free(sw_method_t *M) {
   free(M->layers);
   free(M->scratch);
   free(M->idx);
+  free(M->prev_x);
   free(M->xq);
   if (M->mask.idx || M->mask.off) sw_mask_free(&M->mask);
   if (M->emask.idx || M->emask.off) sw_mask_free(&M->emask);
@@ -256,20 +268,20 @@ static sw_rc teal_forward(sw_method_t *M, sw_method_layer_t *L, float *out, cons
   return SW_OK;
 }
 
-/* Scores layer L's predictor on this call's inputs against the true labels |h_i| > pred_label_thr. */
-static sw_rc predictor_score(sw_method_t *M, sw_method_layer_t *L, const float *x, int n_tok, int k, sw_err_t *err) {
+/* Scores layer L's predictor (reading x_pred) on this call's inputs x against the true labels |h_i| > pred_label_thr. */
+static sw_rc predictor_score(sw_method_layer_t *L, const float *x, const float *x_pred, int n_tok, double thr, int k,
+                             sw_err_t *err) {
   size_t n = (size_t)n_tok * L->w.d_ff;
   float *labels = malloc(n * sizeof *labels);
   double rec = NAN, prec = NAN, pd = NAN, td = NAN;
   sw_rc rc = labels ? sw_predictor_labels(labels, &L->w, x, n_tok, L->pred_label_thr, err)
                     : sw_err_set(err, SW_ERR_NOMEM, "dejavu: out of memory for labels");
-  if (!rc) rc = sw_predictor_eval(&rec, &prec, &pd, &td, &L->pred, x, labels, n_tok, 0.5, k, err);
+  if (!rc) rc = sw_predictor_eval(&rec, &prec, &pd, &td, &L->pred, x_pred, labels, n_tok, thr, k, err);
   free(labels);
   if (rc) return rc;
   double total = (double)n, truly = td * total;
   L->pred_tp += truly > 0 ? rec * truly : 0.0;
   L->pred_true += truly, L->pred_pos += pd * total, L->pred_tok += n_tok;
-  (void)M;
   return SW_OK;
 }
 
@@ -302,7 +314,8 @@ static int layer_keeps_all(const sw_method_t *M, const sw_method_layer_t *L) {
         if (p->chan_thr[i] >= 0.0f) return 0;
       return 1;
     case SW_METHOD_TEAL: return L->teal_tx < 0.0f && L->teal_th < 0.0f && L->teal_ta[0] < 0.0f && L->teal_ta[1] < 0.0f;
-    case SW_METHOD_DEJAVU: return M->cfg.level <= 0.0;
+    case SW_METHOD_DEJAVU:
+    case SW_METHOD_POWERINFER: return M->cfg.level <= 0.0;
     default: return 0;
   }
 }
@@ -322,6 +335,25 @@ double sw_method_token_quantile(const sw_method_t *M, double q) {
   for (int b = 0; b <= SW_METHOD_TOK_BINS; b++)
     if ((c += M->tok_hist[b]) >= (want > 0 ? want : 1)) return (double)b / SW_METHOD_TOK_BINS;
   return 1.0;
+}
+
+/* Deja Vu (top-k of the predicted probabilities, k = (1-s)·d_ff) or PowerInfer (logit >= pred_logit_thr), the
+ * predictor reading layer l-1's FFN input under lookahead (M->prev_x, kept by method_forward). */
+static sw_rc predictor_forward(sw_method_t *M, int l, float *out, const float *x, int n_tok, sw_ffn_stats_t *st,
+                               sw_err_t *err) {
+  sw_method_layer_t *L = &M->layers[l];
+  int k = 0;
+  double thr = sw_method_predictor_prob_thr(&M->cfg);
+  if (M->cfg.kind == SW_METHOD_DEJAVU) k = (int)llround((1.0 - M->cfg.level) * L->w.d_ff), k = k < 1 ? 1 : k;
+  const float *xp = M->cfg.pred_lookahead && l > 0 ? M->prev_x : x;
+  sw_rc rc = M->measure_predictor ? predictor_score(L, x, xp, n_tok, thr, k, err) : SW_OK;
+  if (!rc) rc = sw_predictor_forward_from(out, &M->mask, x, xp, &L->w, &L->pred, thr, k, st, &M->pred_work, &M->work,
+                                          n_tok);
+  return rc;
+}
+
+double sw_method_predictor_prob_thr(const sw_method_cfg_t *cfg) {
+  return cfg->kind == SW_METHOD_POWERINFER ? 1.0 / (1.0 + exp(-cfg->pred_logit_thr)) : 0.5;
 }
 
 static sw_rc method_forward(void *ctx, int l, float *out, const float *x, int n_tok, sw_err_t *err) {
@@ -349,13 +381,8 @@ static sw_rc method_forward(void *ctx, int l, float *out, const float *x, int n_
                                    &M->moe_work, n_tok);
         break;
       }
-      case SW_METHOD_DEJAVU: {
-        int k = (int)llround((1.0 - M->cfg.level) * L->w.d_ff);
-        if (M->measure_predictor && (rc = predictor_score(M, L, x, n_tok, k < 1 ? 1 : k, err))) return rc;
-        rc = sw_predictor_forward(out, &M->mask, x, &L->w, &L->pred, 0.5, k < 1 ? 1 : k, &st, &M->pred_work,
-                                  &M->work, n_tok);
-        break;
-      }
+      case SW_METHOD_DEJAVU:
+      case SW_METHOD_POWERINFER: rc = predictor_forward(M, l, out, x, n_tok, &st, err); break;
       default:
         rc = sw_ffn_policy_forward(out, &M->mask, x, &L->w, &L->policy, M->nonce, &st, &M->work, n_tok);
         break;
@@ -363,6 +390,8 @@ static sw_rc method_forward(void *ctx, int l, float *out, const float *x, int n_
   }
   if (rc) return sw_err_set(err, rc, "method %s: layer %d FFN kernel failed (%s)", sw_method_name(M->cfg.kind), l,
                             sw_err_text(rc));
+  if (M->cfg.pred_lookahead && n_tok <= M->max_tok) /* the next layer's predictor input */
+    memcpy(M->prev_x, x, (size_t)n_tok * (size_t)L->w.d_model * sizeof *x);
   if (!dense && !M->native) token_hist(M, n_tok);
   sw_ffn_stats_add(&L->stats, &st);
   return SW_OK;

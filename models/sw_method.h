@@ -36,10 +36,12 @@ typedef enum sw_method_kind {
   SW_METHOD_DEJAVU = 9,      /* low-rank predictor + top-k neurons at sparsity s */
   SW_METHOD_LTE = 10,        /* experts + LTE sigmoid router (efficiency + separability loss), run e iff G_e > 0.5;
                                 level = η, the efficiency-loss weight */
+  SW_METHOD_POWERINFER = 11, /* MLP predictor with ReLU (Song et al. 2024); neurons whose logit >= pred_logit_thr run;
+                                level s sets the label: active iff |h_i| > the s-quantile of |h| (calibration) */
   SW_METHOD_COUNT
 } sw_method_kind_t;
 
-/* "dense", "topk", "cats", "chess", "cett", "random", "teal", "d2dmoe", "moefication", "dejavu", "lte". */
+/* "dense", "topk", "cats", "chess", "cett", "random", "teal", "d2dmoe", "moefication", "dejavu", "lte", "powerinfer". */
 const char *sw_method_name(sw_method_kind_t kind);
 sw_rc       sw_method_parse(const char *name, sw_method_kind_t *kind, sw_err_t *err);
 /* The sparsity definition (docs/methods.md §1) a method's reported sparsity uses: 1, 3 (TEAL, model-wide) or 4
@@ -56,8 +58,14 @@ typedef struct sw_method_cfg {
   float    act_param;   /* FATReLU threshold */
   uint8_t  layers[SW_METHOD_MAX_LAYERS]; /* 1 = sparsify this layer (others run dense) */
   int      n_expert;    /* MoE: experts per layer (d_ff must be divisible); default d_ff/32 */
-  int      pred_rank;   /* Deja Vu predictor rank; default 64 */
-  int      train_epochs;/* predictor epochs; default 8 */
+  int      pred_rank;   /* Deja Vu predictor rank, PowerInfer hidden size; default 64 */
+  int      train_epochs;/* predictor epochs (at most: early stopping may end sooner); default 20 */
+  /* Predictor training (Deja Vu and PowerInfer; kernels/sw_predictor.h sw_predictor_dejavu_defaults) */
+  double   pred_lr, pred_weight_decay, pred_val_frac, pred_stop_recall;
+  int      pred_batch, pred_patience;
+  int      pred_lookahead;   /* 1: layer l's predictor reads layer l-1's FFN input (Deja Vu's lookahead; layer 0
+                                reads its own) */
+  double   pred_logit_thr;   /* PowerInfer: a neuron runs iff its predicted logit >= this (default 0) */
   uint64_t seed;        /* clustering, router and random-policy seed */
   /* MoE methods (D2DMoE, MoEfication, LTE): expert split, router, selection rule and router training */
   sw_partition_t       moe_split;   /* default balanced k-means on the gate rows */
@@ -76,11 +84,12 @@ typedef struct sw_method_cfg {
   int      teal_signed_cdf; /* TEAL threshold rule: 0 the s-quantile of |x| (P(|x| <= t) = s, the paper's aim),
                                1 F⁻¹(0.5 + s/2) of the signed distribution (TEAL's code; assumes symmetry) */
 
-/* Defaults for a model: dense, SiLU, all layers, n_expert d_ff/32, rank 64, 8 epochs, seed 1, CHESS with attention. */
 } sw_method_cfg_t;
 
 /* 1 for the MoE methods (experts + router). */
 int sw_method_is_moe(sw_method_kind_t kind);
+/* 1 for the predictor methods (Deja Vu, PowerInfer). */
+int sw_method_is_predictor(sw_method_kind_t kind);
 /* Fills the MoE fields of cfg with cfg->kind's defaults (split, router, selection, router training); call it
  * after setting kind and before changing a MoE field. */
 void sw_method_moe_defaults(sw_method_cfg_t *cfg);
@@ -89,7 +98,9 @@ void sw_method_moe_defaults(sw_method_cfg_t *cfg);
  * 64, 10 epochs), the validation fraction and seed. */
 void sw_method_router_cfg(sw_moe_router_cfg_t *rc, const sw_method_cfg_t *cfg, int layer);
 
-/* Defaults for a model: dense, SiLU, all layers, n_expert d_ff/32, rank 64, 8 epochs, seed 1. */
+/* Defaults for a model: dense, the model's activation, all layers, n_expert d_ff/32, rank 64, Deja Vu's predictor trainer
+ * (20 epochs at most, AdamW lr 1e-3, wd 0.01, batch 64, 5 % validation, stop at recall 0.99 or after 5 epochs
+ * without improvement), seed 1. */
 void sw_method_cfg_defaults(sw_method_cfg_t *cfg, const sw_llama_config_t *mc);
 /* Parses a layer list "all" | "0,3,5-9" into cfg->layers for n_layer layers. */
 sw_rc sw_method_parse_layers(sw_method_cfg_t *cfg, const char *spec, int n_layer, sw_err_t *err);
@@ -109,7 +120,8 @@ typedef struct sw_method_layer {
   double           rq_recall, rq_precision, rq_density, rq_mass_captured, rq_best_epoch;
   int              has_pred;
   sw_predictor_t   pred;    /* DEJAVU */
-  float            pred_label_thr; /* DEJAVU: a neuron is truly active iff |h_i| > this (its calibration label) */
+  float            pred_label_thr; /* DEJAVU/POWERINFER: a neuron is truly active iff |h_i| > this (its label) */
+  double           pred_best_epoch, pred_epochs_run; /* predictor training: kept epoch and epochs run (NAN: cached) */
   double           pred_tp, pred_true, pred_pos, pred_tok; /* DEJAVU quality (sw_method_t.measure_predictor):
                                                                true positives, truly active and predicted active
                                                                neurons, tokens, summed over calls */
@@ -134,6 +146,7 @@ typedef struct sw_method {
   int                has_moe_work;
   sw_predictor_work_t pred_work;
   int                has_pred_work;
+  float             *prev_x;  /* lookahead: the previous layer's FFN input of the current call (max_tok, d_model) */
   float             *scratch; /* TEAL: (max_tok, 2*d_ff + d_model) */
   int32_t           *idx;     /* TEAL: (max(d_model, d_ff)) */
   uint64_t           nonce;   /* advances every call (random policy) */
@@ -177,6 +190,9 @@ typedef struct sw_method_summary {
 void sw_method_summary(const sw_method_t *meth, sw_method_summary_t *sum);
 /* Deja Vu: layer l's predictor on the tokens seen while measure_predictor was on, since the last reset: recall
  * TP/(TP+FN), precision TP/(TP+FP), predicted and true density (fractions of d_ff).  NAN without data. */
+/* The probability threshold of a predictor method's selection: PowerInfer sigmoid(pred_logit_thr), Deja Vu 0.5 (its
+ * training/validation rule; its inference takes the top-k). */
+double sw_method_predictor_prob_thr(const sw_method_cfg_t *cfg);
 void sw_method_predictor_quality(const sw_method_t *meth, int l, double *recall, double *precision, double *pred_density,
                                  double *true_density);
 /* The q-quantile (0..1) of the per-(token, sparsified layer) sparsity since the last reset, to 1/SW_METHOD_TOK_BINS;

@@ -414,12 +414,19 @@ static int set_has_metric(const sw_rset_t *set, const char *name) {
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
 
-/* Auto metrics: the preferred names present (at most 5); else every metric name that is not a "_se"
- * companion (at most 4); else the sample series (as latencies).  Names are borrowed from the set. */
+/* The held-out quality of MoE routers and neuron predictors, shown beside quality whenever a set has it. */
+static const char *const selection_metrics[] = {"router_recall",    "router_precision",    "router_density",
+                                                "predictor_recall", "predictor_precision", "predictor_density"};
+
+/* Auto metrics: the preferred names present (at most 5) followed by the router/predictor recall, precision and
+ * density present; else every metric name that is not a "_se" companion (at most 4); else the sample series (as
+ * latencies).  Names are borrowed from the set. */
 static size_t pick_metrics(const sw_rset_t *set, const char **out) {
   size_t n = 0;
   for (size_t p = 0; p < sizeof metric_prefs / sizeof *metric_prefs && n < 5; p++)
     if (set_has_metric(set, metric_prefs[p])) out[n++] = metric_prefs[p];
+  for (size_t p = 0; n > 0 && p < sizeof selection_metrics / sizeof *selection_metrics; p++)
+    if (set_has_metric(set, selection_metrics[p])) out[n++] = selection_metrics[p];
   for (size_t i = 0; n == 0 && i < set->n; i++) /* first trial with metrics */
     for (size_t k = 0; k < set->trials[i].n_metrics && n < 4; k++) {
       const char *name = set->trials[i].metrics[k].name;

@@ -5,10 +5,10 @@
  * Config keys (flat JSON; defaults in parentheses):
  *   model (cache/models/SmolLM2-135M-Instruct.Q4_1.gguf under $SPARSWEEP_CACHE or ./cache): a GGUF file, or a
  *                                  Hugging Face checkpoint directory (config.json, *.safetensors, tokenizer.json;
- *                                  models/sw_hf.h); weights: native then runs on f32 (no quantised blocks)
+ *                                  models/sw_hf.h); weights: native is refused there (no quantised blocks)
  *   text (cache/text/austen.txt)   any UTF-8 text file
  *   method ("dense")               dense | topk | cats (alias threshold) | chess | cett | random | teal | d2dmoe |
- *                                  moefication | lte | dejavu
+ *                                  moefication | lte | dejavu | powerinfer
  *   sparsity (0.5)                 target s for topk/cats/chess/random/teal/dejavu; MoE methods with selection
  *                                  topk: the fraction of experts skipped
  *   tau (0.1)                      cett: target CETT; MoE dynk_max: run e iff ĝ_e >= τ·max ĝ; dynk_cum: share τ
@@ -24,7 +24,10 @@
  *   layers ("all")                 "all" or a list "0,2,5-9"; other layers run dense
  *   calib_tokens (1024), eval_tokens (2048), window (128)
  *   calib_offset (0), eval_offset (-1 = the first line start at or after the middle of the text), bytes
- *   experts (d_ff/32), rank (64), epochs (8), seed (1)
+ *   experts (d_ff/32), rank (64: dejavu rank, powerinfer hidden size), epochs (20, at most), seed (1)
+ *   predictor_input (current | previous: Deja Vu's lookahead), predictor_lr (1e-3), predictor_weight_decay (0.01),
+ *   predictor_batch (64), predictor_val_split (0.05), predictor_patience (5), predictor_stop_recall (0.99),
+ *   predictor_threshold (powerinfer logit, 0): dejavu / powerinfer training (Deja Vu's trainer)
  *   prompt_tokens (32), decode_tokens (16), repetitions (7), warmup (1), threads (1: OpenBLAS threads)
  *   weight_sparsity (0), prune ("magnitude"), prune_pattern ("unstructured"): weight pruning of the linear layers
  *                                  before the method (workers/sw_trial_prune.h)
@@ -79,6 +82,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "common/sw_methods.h"
 #include "common/sw_stats.h"
 #include "common/sw_time.h"
 #include "kernels/sw_ffn_dense.h"
@@ -112,6 +116,9 @@ typedef struct tm_cfg {
   const char *model, *text, *method, *activation, *layers, *kernel_isa, *weights, *teal_alloc, *teal_threshold, *cache;
   const char *router, *clustering, *selection; /* MoE methods; NULL = the method's default */
   double      router_lr, router_val_split, eta;
+  const char *predictor_input;
+  double      predictor_lr, predictor_weight_decay, predictor_val_split, predictor_stop_recall, predictor_threshold;
+  int64_t     predictor_batch, predictor_patience;
   int64_t     router_epochs, router_batch;
   sw_isa_t    isa; /* SIMD variant of the sparse kernels (kernel_isa; auto: SPARSWEEP_KERNEL_ISA or the best) */
   sw_llama_weights_kind_t weights_kind;
@@ -156,7 +163,9 @@ static const sw_keybind_t tm_keys[] = {
     TM_KEY(decode_tokens), TM_KEY(warmup),       TM_KEY(threads),      TM_KEY(ref_mb),
     TM_KEY(router),       TM_KEY(clustering),    TM_KEY(selection),    TM_KEY(router_lr),     TM_KEY(router_val_split),
     TM_KEY(eta),          TM_KEY(router_epochs), TM_KEY(router_batch),  TM_KEY(teal_alloc),    TM_KEY(teal_threshold),
-    TM_KEY(chess_attention), TM_KEY(cache),
+    TM_KEY(chess_attention), TM_KEY(cache),      TM_KEY(predictor_input), TM_KEY(predictor_lr),
+    TM_KEY(predictor_weight_decay), TM_KEY(predictor_val_split), TM_KEY(predictor_stop_recall),
+    TM_KEY(predictor_threshold), TM_KEY(predictor_batch), TM_KEY(predictor_patience),
     {"repetitions", offsetof(tm_cfg_t, reps)},
 };
 #undef TM_KEY
@@ -497,6 +506,11 @@ static sw_rc method_cfg(sw_method_cfg_t *mc, const tm_cfg_t *c, const sw_llama_t
     return sw_err_set(err, SW_ERR_RANGE, "model: experts %d does not divide d_ff %d", mc->n_expert, m->cfg.d_ff);
   mc->pred_rank = (int)c->rank;
   mc->train_epochs = (int)c->epochs;
+  mc->pred_lookahead = strcmp(c->predictor_input, "previous") == 0;
+  mc->pred_lr = c->predictor_lr, mc->pred_weight_decay = c->predictor_weight_decay;
+  mc->pred_val_frac = c->predictor_val_split, mc->pred_stop_recall = c->predictor_stop_recall;
+  mc->pred_logit_thr = c->predictor_threshold;
+  mc->pred_batch = (int)c->predictor_batch, mc->pred_patience = (int)c->predictor_patience;
   mc->seed = (uint64_t)c->seed;
   mc->teal_signed_cdf = strcmp(c->teal_threshold, "signed_cdf") == 0;
   mc->chess_attention = c->chess_attention != 0;
@@ -688,6 +702,15 @@ static double tm_model_weight_bytes(const tm_cfg_t *c, const sw_llama_t *m) {
   return c->weights_kind == SW_LLAMA_WEIGHTS_NATIVE ? (double)m->q.block_bytes : (double)m->w.block_bytes;
 }
 
+/* weights: native claims the file's quantised blocks run: refused when the model has none (a Hugging Face
+ * checkpoint directory, or a GGUF of f32/f16 tensors only), where every projection would silently run on f32. */
+static sw_rc tm_check_native(const tm_cfg_t *c, const sw_llama_t *m, sw_err_t *err) {
+  if (c->weights_kind != SW_LLAMA_WEIGHTS_NATIVE || m->q.block_bytes > 0) return SW_OK;
+  return sw_err_set(err, SW_ERR_INVALID, "model: weights: native is refused for %s: %s has no quantised blocks, so every "
+                    "projection would run on f32 (HINT: weights: f32, the same computation honestly labelled)",
+                    c->model_path, sw_hf_is_dir(c->model_path) ? "a Hugging Face checkpoint directory" : "the file");
+}
+
 /* cache: warm claims the weights are in the cache when a decode step starts: refused when they cannot fit. */
 static sw_rc tm_check_cache(const tm_cfg_t *c, const sw_llama_t *m, sw_err_t *err) {
   size_t llc = sw_flush_llc_bytes();
@@ -856,7 +879,8 @@ static sw_rc put_timing(sw_trial_out_t *out, const sw_json_t *config, const tm_c
   return SW_OK;
 }
 
-/* Mean of the finite values of one per-layer router-quality field over the sparsified layers (NAN if none). */
+/* Mean of the finite values of one per-layer double field (router quality, predictor training) over the sparsified
+ * layers (NAN if none). */
 static double router_mean(const sw_method_t *M, size_t field) {
   double sum = 0;
   int n = 0;
@@ -902,13 +926,14 @@ static void put_router(sw_trial_out_t *out, const sw_method_t *M) {
   }
 }
 
-/* Deja Vu: the predictor's recall, precision, predicted and true density on the evaluation tokens, per layer
- * (predictor_*_layer_NN) and averaged over the sparsified layers. */
+/* Deja Vu / PowerInfer: the predictor's recall, precision, predicted and true density on the evaluation tokens, per
+ * layer (predictor_*_layer_NN) and averaged over the sparsified layers; the training's kept epoch and epochs run. */
 static void put_predictor(sw_trial_out_t *out, const sw_method_t *M) {
   static const char *const names[4] = {"predictor_recall", "predictor_precision", "predictor_density", "true_density"};
   double mean[4] = {0, 0, 0, 0};
   int n = 0;
-  for (int l = 0; M->cfg.kind == SW_METHOD_DEJAVU && l < M->n_layer; l++) {
+  if (!sw_method_is_predictor(M->cfg.kind)) return;
+  for (int l = 0; l < M->n_layer; l++) {
     double v[4];
     sw_method_predictor_quality(M, l, &v[0], &v[1], &v[2], &v[3]);
     if (!M->layers[l].sparse || isnan(v[2])) continue;
@@ -921,6 +946,13 @@ static void put_predictor(sw_trial_out_t *out, const sw_method_t *M) {
     n++;
   }
   for (int i = 0; i < 4 && n > 0; i++) sw_trial_out_metric(out, names[i], mean[i] / n, "fraction");
+  double be = router_mean(M, offsetof(sw_method_layer_t, pred_best_epoch));
+  double er = router_mean(M, offsetof(sw_method_layer_t, pred_epochs_run));
+  if (isfinite(be)) sw_trial_out_metric(out, "predictor_best_epoch", be, "epoch");
+  if (isfinite(er)) sw_trial_out_metric(out, "predictor_epochs_run", er, "epoch");
+  sw_trial_out_metric(out, "predictor_lookahead", M->cfg.pred_lookahead, "bool");
+  if (M->cfg.kind == SW_METHOD_POWERINFER)
+    sw_trial_out_metric(out, "predictor_logit_threshold", M->cfg.pred_logit_thr, "logit");
 }
 
 static void put_setup(sw_trial_out_t *out, const tm_data_t *d, const sw_method_t *M, int cached, double calib_s) {
@@ -938,6 +970,7 @@ static void put_setup(sw_trial_out_t *out, const tm_data_t *d, const sw_method_t
   sw_trial_out_metric(out, "calib_seconds", calib_s, "s");
   sw_trial_out_metric(out, "model_changed", M->cfg.act != file_act || M->cfg.act_param != 0.0f, "bool");
   sw_trial_out_metric(out, "level", M->cfg.level, "fraction");
+  sw_trial_out_metric(out, "method_version", sw_method_version(sw_method_name(M->cfg.kind)), "count");
   sw_trial_out_metric(out, "kernel_isa", (double)M->work.isa, sw_isa_name(M->work.isa)); /* level; name as unit */
 }
 
@@ -951,7 +984,7 @@ sw_rc sw_trial_run_model(sw_trial_cache_t *cache, const sw_json_t *config, sw_tr
   openblas_set_num_threads((int)c.threads); /* OpenBLAS threads (the sparse kernels run single-threaded) */
   sw_trial_task_t *task;
   if ((rc = tm_prepare(cache, &c, &m, &d, &x, err)) || (rc = tm_task(cache, config, &c, m, d, &task, err))) return rc;
-  if ((rc = tm_check_cache(&c, &m->model, err))) return rc;
+  if ((rc = tm_check_cache(&c, &m->model, err)) || (rc = tm_check_native(&c, &m->model, err))) return rc;
   sw_method_cfg_t mc;
   if ((rc = method_cfg(&mc, &c, &m->model, err))) return rc;
   sw_trial_prune_t P; /* prunes in place: this runs in the trial's forked child */

@@ -347,7 +347,7 @@ static sw_rc s_run_moe(const moe_keys_t *k, const sw_trial_moe_in_t *in, method_
   rcfg.hidden = (int)k->hidden, rcfg.train.epochs = (size_t)k->epochs, rcfg.train.lr = k->lr;
   rcfg.seed = rcfg.train.seed = (uint64_t)k->seed;
   rcfg.lte_eta = k->eta;
-  sw_mlp_train_stats_t ts = {NAN, NAN, 0, 0, NAN};
+  sw_mlp_train_stats_t ts = {NAN, NAN, 0, 0, NAN, 0};
   if (!rc) rc = sw_moe_router_train(&router, k->router, &moe, in->x_calib, in->n_calib, &rcfg, &ts, err);
   int64_t t2 = sw_now_ns();
   if (!rc) rc = sw_moe_work_alloc(&mwork, &moe, &router, in->n_tok, err);
@@ -387,7 +387,7 @@ static sw_rc s_run_predictor(const moe_keys_t *k, const sw_trial_moe_in_t *in, m
   sw_predictor_defaults(&cfg);
   cfg.rank = k->rank, cfg.label_thr = k->label_thr, cfg.seed = cfg.train.seed = (uint64_t)k->seed;
   cfg.train.epochs = (size_t)k->epochs, cfg.train.lr = k->lr;
-  sw_mlp_train_stats_t ts = {NAN, NAN, 0, 0, NAN};
+  sw_mlp_train_stats_t ts = {NAN, NAN, 0, 0, NAN, 0};
   int64_t t0 = sw_now_ns();
   sw_rc rc = sw_predictor_train(&p, w, in->x_calib, in->n_calib, &cfg, &ts, err);
   int64_t t1 = sw_now_ns();

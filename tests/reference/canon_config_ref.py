@@ -7,6 +7,8 @@ usage: sparsweep plan --json FILE | canon_config_ref.py      (exit 0 when every 
 """
 import hashlib
 import json
+import os
+import re
 import sys
 
 EXACT_INT_LIMIT = 2 ** 53  # doubles below this that hold an integer print as that integer
@@ -40,11 +42,28 @@ def canonical(config):
     return "{" + ",".join(json.dumps(k, ensure_ascii=False) + ":" + value(config[k]) for k in keys) + "}"
 
 
+def method_versions():
+    """Definition version of every method spelling, read from the X-macro rows of common/sw_methods.h:
+    X("canonical", "alias|alias", version, "definition")."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "common", "sw_methods.h")
+    versions = {}
+    with open(path, encoding="utf-8") as f:
+        for m in re.finditer(r'X\("([a-z0-9_]+)", "([a-z0-9_|]*)", ([0-9]+),', f.read()):
+            for name in [m.group(1)] + [a for a in m.group(2).split("|") if a]:
+                versions[name] = int(m.group(3))
+    return versions
+
+
 def main():
     plan = json.load(sys.stdin)
+    versions = method_versions()
     bad = 0
     for t in plan["trials"]:
         text = canonical(t["config"])
+        method = t["config"].get("method")
+        version = versions.get(method, 1) if isinstance(method, str) else 1
+        if version > 1:  # experiments/README.md "Trial identity": a changed method definition changes the hash
+            text += "\nmethod_version=%d" % version
         digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
         if digest != t["hash"]:
             print("trial %d: reference %s != sparsweep %s for %s" % (t["index"], digest, t["hash"], text))

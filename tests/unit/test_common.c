@@ -5,10 +5,13 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <locale.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/sw_buf.h"
+#include "common/sw_cnum.h"
 #include "common/sw_cursor.h"
 #include "common/sw_err.h"
 #include "common/sw_hash.h"
@@ -43,6 +46,54 @@ static void test_sha256_streaming_equals_oneshot(void **state) {
   sw_sha256_final(&h, d);
   sw_digest_hex(d, streamed);
   assert_string_equal(one, streamed);
+}
+
+/* C-notation numbers: value and bytes used, never past n (hand-written cases). */
+static void test_cnum_parse_c_notation(void **state) {
+  (void)state;
+  size_t used;
+  assert_true(sw_cnum_parse("0.5", 3, &used) == 0.5 && used == 3);
+  assert_true(sw_cnum_parse("-1.25e-3", 8, &used) == -1.25e-3 && used == 8);
+  assert_true(sw_cnum_parse("12.5xyz", 7, &used) == 12.5 && used == 4);
+  assert_true(sw_cnum_parse("0.75", 2, &used) == 0.0 && used == 2); /* "0." of the first 2 bytes only */
+  sw_cnum_parse("x", 1, &used);
+  assert_int_equal(used, 0);
+  char big[80];
+  memset(big, '1', sizeof big);
+  sw_cnum_parse(big, sizeof big, &used); /* too long: nothing parsed */
+  assert_int_equal(used, 0);
+  char out[40];
+  assert_int_equal(sw_cnum_format_g(out, sizeof out, 3, 0.125), 5);
+  assert_string_equal(out, "0.125");
+}
+
+/* Under a comma-decimal LC_NUMERIC (if one is installed) JSON numbers still parse and print with '.'. */
+static void test_json_numbers_under_comma_locale(void **state) {
+  (void)state;
+  const char *const names[] = {"de_DE.UTF-8", "de_DE.utf8", "fr_FR.UTF-8", "fr_FR.utf8", "ru_RU.UTF-8", "de_DE"};
+  const char *got = NULL;
+  for (size_t i = 0; !got && i < sizeof names / sizeof names[0]; i++) got = setlocale(LC_NUMERIC, names[i]);
+  if (!got || strcmp(localeconv()->decimal_point, ",") != 0) {
+    setlocale(LC_NUMERIC, "C");
+    print_message("skipped: no comma-decimal locale installed (test_cnum_parse_c_notation covers the parser)\n");
+    skip();
+  }
+  assert_true(strtod("0.5", NULL) == 0.0); /* the locale really breaks plain strtod */
+  const char text[] = "{\"a\":0.5,\"b\":-1.25e-3,\"c\":3}";
+  sw_json_t *doc = NULL;
+  sw_err_t err;
+  assert_int_equal(sw_json_parse(text, sizeof text - 1, &doc, &err), SW_OK);
+  assert_true(sw_json_get(doc, "a")->number == 0.5);
+  assert_true(sw_json_get(doc, "b")->number == -1.25e-3);
+  assert_true(sw_json_get(doc, "c")->number == 3.0);
+  sw_json_free(doc);
+  sw_buf_t b = SW_BUF_INIT;
+  sw_buf_json_double(&b, 0.1);
+  sw_buf_puts(&b, " ");
+  sw_buf_json_double(&b, -2.5e-7);
+  setlocale(LC_NUMERIC, "C");
+  assert_string_equal(sw_buf_str(&b), "0.1 -2.5e-07");
+  sw_buf_free(&b);
 }
 
 static void test_cursor_bounds(void **state) {
@@ -276,6 +327,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_sha256_vectors), cmocka_unit_test(test_sha256_streaming_equals_oneshot),
       cmocka_unit_test(test_cursor_bounds),  cmocka_unit_test(test_buf_json),
+      cmocka_unit_test(test_cnum_parse_c_notation), cmocka_unit_test(test_json_numbers_under_comma_locale),
       cmocka_unit_test(test_err_prefix),     cmocka_unit_test(test_json_parse_document),
       cmocka_unit_test(test_json_rejects_malformed), cmocka_unit_test(test_names_lookup),
       cmocka_unit_test(test_buf_put_cursor_roundtrip), cmocka_unit_test(test_outcome_codec),

@@ -605,26 +605,37 @@ static void test_tokenizer_ids(void **state) {
 /* ---- 4. the model workload on a checkpoint directory ---- */
 
 /* One model-workload trial (workers/sw_trial_model.c) on model path `model`; returns the result JSON. */
-static sw_json_t *run_trial(sw_trial_cache_t *cache, const char *model, const char *text) {
+static sw_json_t *run_trial_weights(sw_trial_cache_t *cache, const char *model, const char *text, const char *weights,
+                                    sw_err_t *err) {
   char cfg_text[4096];
   snprintf(cfg_text, sizeof cfg_text,
            "{\"workload\":\"model\",\"model\":\"%s\",\"text\":\"%s\",\"calib_tokens\":64,\"eval_tokens\":64,"
            "\"window\":32,\"prompt_tokens\":8,\"decode_tokens\":2,\"repetitions\":1,\"warmup\":0,\"layers\":\"0-3\","
-           "\"method\":\"cats\",\"sparsity\":0.5,\"weights\":\"f32\"}", model, text);
+           "\"method\":\"cats\",\"sparsity\":0.5,\"weights\":\"%s\"}", model, text, weights);
   sw_json_t *cfg = NULL, *res = NULL;
-  sw_err_t err = {0};
-  assert_int_equal(sw_json_parse(cfg_text, strlen(cfg_text), &cfg, &err), SW_OK);
+  assert_int_equal(sw_json_parse(cfg_text, strlen(cfg_text), &cfg, err), SW_OK);
   sw_trial_out_t out;
   sw_trial_out_init(&out);
-  sw_rc rc = sw_trial_prepare_model(cache, cfg, &err);
-  if (!rc) rc = sw_trial_run_model(cache, cfg, &out, &err);
-  if (rc) fail_msg("trial on %s: %s", model, err.msg);
+  sw_rc rc = sw_trial_prepare_model(cache, cfg, err);
+  if (!rc) rc = sw_trial_run_model(cache, cfg, &out, err);
+  if (rc) {
+    sw_trial_out_free(&out);
+    sw_json_free(cfg);
+    return NULL;
+  }
   sw_buf_t b = SW_BUF_INIT;
   sw_trial_out_json(&out, &b);
-  assert_int_equal(sw_json_parse(b.data, b.len, &res, &err), SW_OK);
+  assert_int_equal(sw_json_parse(b.data, b.len, &res, err), SW_OK);
   sw_buf_free(&b);
   sw_trial_out_free(&out);
   sw_json_free(cfg);
+  return res;
+}
+
+static sw_json_t *run_trial(sw_trial_cache_t *cache, const char *model, const char *text) {
+  sw_err_t err = {0};
+  sw_json_t *res = run_trial_weights(cache, model, text, "f32", &err);
+  if (!res) fail_msg("trial on %s: %s", model, err.msg);
   return res;
 }
 
@@ -664,6 +675,11 @@ static void test_model_workload_on_dir(void **state) {
   const char *hash = sw_json_get(metric_item(rh, "model_sha256"), "unit")->string;
   assert_int_equal(strlen(hash), 64);
   assert_string_not_equal(hash, sw_json_get(metric_item(rg, "model_sha256"), "unit")->string);
+  /* weights: native on a directory (no quantised blocks) is refused, not run on f32 under the native label */
+  sw_err_t err = {0};
+  assert_null(run_trial_weights(&cache, f32, text, "native", &err));
+  assert_non_null(strstr(err.msg, "weights: native is refused"));
+  assert_non_null(strstr(err.msg, "Hugging Face checkpoint directory"));
   sw_json_free(rg);
   sw_json_free(rh);
   sw_trial_cache_free(&cache);

@@ -281,6 +281,12 @@ static void test_method_vocabulary(void **state) {
   }
   assert_null(sw_method_canonical("moe_dynk"));
   assert_ptr_not_equal(sw_method_canonical("moe_topk"), sw_method_canonical("moefication")); /* routers differ */
+  /* definition versions (enter the trial hash above 1): an alias has its method's, a non-method none */
+  assert_int_equal(sw_method_version("dejavu"), 2);
+  assert_int_equal(sw_method_version("predictor"), 2);
+  assert_int_equal(sw_method_version("cats"), 1);
+  assert_int_equal(sw_method_version("powerinfer"), 1);
+  assert_int_equal(sw_method_version("bogus"), 0);
 }
 
 int main(void) {

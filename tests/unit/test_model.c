@@ -658,13 +658,14 @@ static void test_calib_cache_roundtrip(void **state) {
   assert_int_equal(sw_calib_collect(&cd, &f->model, SW_ACT_SILU, 0, cal, CAL_TOK, 32, &err), SW_OK);
   char dir[] = "/tmp/sw_calib_test_XXXXXX";
   assert_non_null(mkdtemp(dir));
-  static const sw_method_kind_t kinds[] = {SW_METHOD_CHESS, SW_METHOD_D2DMOE};
-  for (size_t i = 0; i < 2; i++) {
+  static const sw_method_kind_t kinds[] = {SW_METHOD_CHESS, SW_METHOD_D2DMOE, SW_METHOD_POWERINFER};
+  for (size_t i = 0; i < 3; i++) {
     sw_method_cfg_t mc;
     sw_method_cfg_defaults(&mc, &f->model.cfg);
     mc.kind = kinds[i];
     mc.level = kinds[i] == SW_METHOD_D2DMOE ? 0.3 : 0.5;
     mc.train_epochs = 1;
+    mc.pred_lookahead = kinds[i] == SW_METHOD_POWERINFER; /* layer 7 reads layer 6's input, layer 1 layer 0's */
     assert_int_equal(sw_method_parse_layers(&mc, "1,7", f->model.cfg.n_layer, &err), SW_OK);
     sw_method_t A, B;
     assert_int_equal(sw_method_init(&A, &f->model, &mc, 32, &err), SW_OK);
@@ -679,6 +680,15 @@ static void test_calib_cache_roundtrip(void **state) {
     assert_int_equal(sw_eval_run(&f->model, &f->st, &ha, ev, EVAL_TOK, NULL, EVAL_WIN, NULL, NULL, &ra, &err), SW_OK);
     assert_int_equal(sw_eval_run(&f->model, &f->st, &hb, ev, EVAL_TOK, NULL, EVAL_WIN, NULL, NULL, &rb, &err), SW_OK);
     assert_true(ra.ppl == rb.ppl);
+    /* the settings that change a calibration change its key (CHESS's attention part, the predictor's input) */
+    sw_method_cfg_t other = mc;
+    other.chess_attention = !mc.chess_attention, other.pred_lookahead = !mc.pred_lookahead;
+    sw_method_t O;
+    char key2[8192];
+    assert_int_equal(sw_method_init(&O, &f->model, &other, 32, &err), SW_OK);
+    sw_calib_key(key2, sizeof key2, &O, f->model.sha256, "test-span");
+    if (kinds[i] != SW_METHOD_D2DMOE) assert_string_not_equal(key, key2);
+    sw_method_free(&O);
     /* another key is a miss */
     sw_method_t C;
     assert_int_equal(sw_method_init(&C, &f->model, &mc, 32, &err), SW_OK);
@@ -908,6 +918,8 @@ int main(void) {
       cmocka_unit_test(test_calib_key_separates_variants),
       cmocka_unit_test(test_chess_attention_thresholds),
   };
+  const char *filter = getenv("SW_TEST_FILTER"); /* one test by name, e.g. SW_TEST_FILTER=test_calib_cache_roundtrip */
+  if (filter && *filter) cmocka_set_test_filter(filter);
   int fails = cmocka_run_group_tests_name("model", plain, NULL, NULL);
   fails += cmocka_run_group_tests_name("model_smollm2", with_model, setup_model, teardown_model);
   return fails;

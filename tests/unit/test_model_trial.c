@@ -287,7 +287,23 @@ static void test_model_labels(void **state) {
   assert_true(fabs(rec * td - prec * pd) < 1e-9);
   /* top-k: every token of every layer skips exactly 768 of 1536 neurons */
   assert_true(metric(dv, "sparsity_token_p10") == 0.5 && metric(dv, "sparsity_token_p90") == 0.5);
+  assert_true(metric(dv, "method_version") == 2.0 && metric(dv, "predictor_lookahead") == 0.0);
+  assert_true(metric(dv, "predictor_epochs_run") >= 1.0 && metric(dv, "predictor_epochs_run") <= 2.0);
   sw_json_free(dv);
+  /* Deja Vu's lookahead: layer l's predictor reads layer l-1's input; still top-k (768 per token), labelled */
+  sw_json_t *la = run(&cache, config(",\"method\":\"dejavu\",\"sparsity\":0.5,\"epochs\":2,\"predictor_input\":\"previous\""),
+                      &err);
+  if (!la) fail_msg("dejavu lookahead: %s", err.msg);
+  assert_true(metric(la, "predictor_lookahead") == 1.0 && fabs(metric(la, "predictor_density") - 768.0 / MT_D_FF) < 1e-9);
+  sw_json_free(la);
+  /* PowerInfer: the neurons whose logit clears 0 run, so the achieved sparsity is 1 - the predicted density */
+  sw_json_t *pi = run(&cache, config(",\"method\":\"powerinfer\",\"sparsity\":0.5,\"epochs\":2"), &err);
+  if (!pi) fail_msg("powerinfer: %s", err.msg);
+  double ppd = metric(pi, "predictor_density");
+  assert_true(ppd > 0.0 && ppd < 1.0 && fabs(metric(pi, "achieved_sparsity") - (1.0 - ppd)) < 1e-9);
+  assert_true(metric(pi, "predictor_logit_threshold") == 0.0 && metric(pi, "method_version") == 1.0);
+  assert_true(metric(pi, "sparsity_definition") == 1.0);
+  sw_json_free(pi);
   assert_null(run(&cache, config(",\"method\":\"chess\",\"chess_attention\":2"), &err));
   assert_non_null(strstr(err.msg, "chess_attention"));
   sw_json_free(wa);
@@ -300,5 +316,7 @@ static void test_model_labels(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_model_workload), cmocka_unit_test(test_teal_sequential_heldout),
                                      cmocka_unit_test(test_model_labels)};
+  const char *filter = getenv("SW_TEST_FILTER"); /* one test by name, e.g. SW_TEST_FILTER=test_model_labels */
+  if (filter && *filter) cmocka_set_test_filter(filter);
   return cmocka_run_group_tests_name("model_trial", tests, NULL, NULL);
 }

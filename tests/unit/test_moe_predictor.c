@@ -2,7 +2,8 @@
  * on an FFN whose up projection has rank 8 (so activity is a rank-8 linear sign pattern, a known answer),
  * a rank-16 predictor reaches >= 95% recall and >= 90% precision on held-out tokens; the predicted positives
  * are computed exactly (output = float64 masked reference, poisoned outputs); top-k gives k neurons per token;
- * predictor FLOPs are charged to the call. */
+ * predictor FLOPs are charged to the call; PowerInfer's ReLU predictor and threshold on a hand-set case; Deja Vu's
+ * recall-based early stopping keeps the best held-out epoch; the lookahead forward selects from its own input. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -61,6 +62,21 @@ static double ref_pre(const lowrank_t *m, const float *x, int i) {
   double s = 0;
   for (int k = 0; k < D; k++) s += (double)m->up[i * D + k] * x[k];
   return s;
+}
+
+/* Checks token t's output y[D] against float64 Σ_{i in mask} relu(up_i·x) down_i; returns the largest |reference|. */
+static double check_masked_output(const lowrank_t *m, const sw_mask_t *mask, int t, const float *x, const float *y) {
+  double ref[D] = {0}, mx = 0;
+  for (int64_t q = mask->off[t]; q < mask->off[t + 1]; q++) {
+    int i = mask->idx[q];
+    double h = fmax(ref_pre(m, x, i), 0.0);
+    for (int k = 0; k < D; k++) ref[k] += h * m->down[i * D + k];
+  }
+  for (int k = 0; k < D; k++) {
+    assert_true(fabs(y[k] - ref[k]) <= OUT_TOL_ABS + OUT_TOL_REL * fabs(ref[k]));
+    mx = fmax(mx, fabs(ref[k]));
+  }
+  return mx;
 }
 
 static void test_labels_and_known_answer(void **state) {
@@ -140,16 +156,7 @@ static void test_positives_computed(void **state) {
         if (ks[c]) assert_int_equal(sw_mask_count(&mask, t), ks[c]);
         if (thr[c] == 0.0) assert_int_equal(sw_mask_count(&mask, t), F); /* sigmoid > 0 everywhere: dense */
         active += sw_mask_count(&mask, t);
-        double ref[D] = {0};
-        for (int64_t q = mask.off[t]; q < mask.off[t + 1]; q++) {
-          int i = mask.idx[q];
-          double h = fmax(ref_pre(&m, x + t * D, i), 0.0);
-          for (int k = 0; k < D; k++) ref[k] += h * m.down[i * D + k];
-        }
-        for (int k = 0; k < D; k++) {
-          assert_true(fabs(y[t * D + k] - ref[k]) <= OUT_TOL_ABS + OUT_TOL_REL * fabs(ref[k]));
-          mx = fmax(mx, fabs(ref[k]));
-        }
+        mx = fmax(mx, check_masked_output(&m, &mask, t, x + t * D, y + t * D));
       }
       assert_true(mx > REF_MAGNITUDE_MIN);
       assert_true(st.flops_select == T * sw_predictor_flops(&p));
@@ -162,10 +169,154 @@ static void test_positives_computed(void **state) {
   free(m.up), free(m.down);
 }
 
+/* PowerInfer's predictor on a hand-set case: logits = W2·ReLU(W1·x), a neuron runs iff its logit > the threshold.
+ * W1 rows: e0, -e0 (hidden = relu(x0), relu(-x0)); W2 rows: n0 (1, 0), n1 (0, 1), n2 (-1, 0), n3 (0.5, -2), the
+ * rest 0.  x0 = 2: hidden (2, 0), logits (2, 0, -2, 1) -> {0, 3}; threshold 1.5 -> {0}.  x0 = -1: hidden (0, 1),
+ * logits (0, 1, 0, -2) -> {1}.  Deja Vu's predictor (no ReLU) on the same weights: x0 = 2 gives hidden (2, -2),
+ * logits (2, -2, -2, 5) -> {0, 3}; x0 = -1 gives hidden (-1, 1), logits (-1, 1, 1, -2.5) -> {1, 2}. */
+static void hand_predictor(sw_predictor_t *p, const lowrank_t *m, sw_mlp_act_t hidden) {
+  sw_predictor_cfg_t cfg;
+  sw_predictor_defaults(&cfg);
+  cfg.rank = 2, cfg.hidden_act = hidden, cfg.train.epochs = 0; /* shaped only */
+  float x0[D] = {0};
+  sw_err_t err;
+  assert_int_equal(sw_predictor_train(p, &m->w, x0, 1, &cfg, NULL, &err), SW_OK);
+  sw_mlp_layer_t *l1 = &p->mlp.layer[0], *l2 = &p->mlp.layer[1];
+  assert_true(l1->n_in == D && l1->n_out == 2 && l2->n_in == 2 && l2->n_out == F && l1->act == hidden);
+  memset(p->mlp.params, 0, p->mlp.n_params * sizeof(float));
+  l1->w[0 * D + 0] = 1.0f, l1->w[1 * D + 0] = -1.0f;
+  l2->w[0 * 2 + 0] = 1.0f, l2->w[1 * 2 + 1] = 1.0f, l2->w[2 * 2 + 0] = -1.0f;
+  l2->w[3 * 2 + 0] = 0.5f, l2->w[3 * 2 + 1] = -2.0f;
+}
+
+/* The neurons selected for one token with first input x0 (other inputs random, weights 0) at a logit threshold. */
+static int selected(const sw_predictor_t *p, float x0, double logit_thr, int want[F]) {
+  sw_mlp_rng_t r = {12};
+  float x[D];
+  fill_normal(x, D, 1.0, &r);
+  x[0] = x0;
+  sw_predictor_work_t pw;
+  sw_mask_t mask;
+  sw_err_t err;
+  assert_int_equal(sw_predictor_work_alloc(&pw, p, 1, &err), SW_OK);
+  assert_int_equal(sw_mask_alloc(&mask, F, 1, &err), SW_OK);
+  assert_int_equal(sw_predictor_select(&mask, p, x, 1.0 / (1.0 + exp(-logit_thr)), 0, &pw, 1), SW_OK);
+  memset(want, 0, F * sizeof *want);
+  int n = (int)sw_mask_count(&mask, 0);
+  for (int q = 0; q < n; q++) want[mask.idx[q]] = 1;
+  sw_mask_free(&mask);
+  sw_predictor_work_free(&pw);
+  return n;
+}
+
+static void test_powerinfer_hand_checked(void **state) {
+  (void)state;
+  lowrank_t m;
+  lowrank_init(&m);
+  sw_predictor_t pi, dv;
+  hand_predictor(&pi, &m, SW_MLP_ACT_RELU);
+  hand_predictor(&dv, &m, SW_MLP_ACT_NONE);
+  int on[F];
+  assert_int_equal(selected(&pi, 2.0f, 0.0, on), 2);
+  assert_true(on[0] && on[3]);
+  assert_int_equal(selected(&pi, 2.0f, 1.5, on), 1);
+  assert_true(on[0]);
+  assert_int_equal(selected(&pi, -1.0f, 0.0, on), 1);
+  assert_true(on[1]);
+  assert_int_equal(selected(&dv, 2.0f, 0.0, on), 2);
+  assert_true(on[0] && on[3]);
+  assert_int_equal(selected(&dv, -1.0f, 0.0, on), 2); /* the ReLU is what drops neuron 2 */
+  assert_true(on[1] && on[2]);
+  assert_true(sw_predictor_flops(&pi) == 2.0 * (D * 2 + 2 * F));
+  sw_predictor_free(&pi);
+  sw_predictor_free(&dv);
+  free(m.up), free(m.down);
+}
+
+/* Deja Vu's early stopping: the kept parameters are those of the best held-out recall (recomputed here from the
+ * last val_frac of the tokens), and training ends patience epochs after it (or at the recall target). */
+static void test_early_stopping_on_recall(void **state) {
+  (void)state;
+  enum { N = 1024, EPOCHS = 60 };
+  lowrank_t m;
+  lowrank_init(&m);
+  sw_mlp_rng_t r = {13};
+  float *x = malloc(N * D * sizeof(float)), *lab = malloc(N * F * sizeof(float));
+  fill_normal(x, N * D, 1.0, &r);
+  sw_err_t err;
+  assert_int_equal(sw_predictor_labels(lab, &m.w, x, N, 0.0, &err), SW_OK);
+  sw_predictor_cfg_t cfg;
+  sw_predictor_dejavu_defaults(&cfg);
+  assert_true(cfg.val_frac == 0.05 && cfg.train.patience == 5 && cfg.train.stop_score == 0.99 &&
+              cfg.train.weight_decay == 0.01);
+  cfg.rank = 16, cfg.train.lr = 3e-2, cfg.train.epochs = EPOCHS, cfg.train.stop_score = 0, cfg.train.patience = 2;
+  cfg.val_frac = 0.25;
+  sw_predictor_t p;
+  sw_mlp_train_stats_t st;
+  assert_int_equal(sw_predictor_train(&p, &m.w, x, N, &cfg, &st, &err), SW_OK);
+  int n_val = N / 4, n_train = N - n_val;
+  double recall;
+  assert_int_equal(sw_predictor_eval(&recall, NULL, NULL, NULL, &p, x + n_train * D, lab + n_train * F, n_val, 0.5, 0,
+                                     &err), SW_OK);
+  print_message("early stop: %zu epochs run, best epoch %zu, held-out recall %.4f\n", st.epochs_run, st.best_epoch,
+                recall);
+  assert_true(fabs(recall - st.best_score) < 1e-12);
+  assert_true(st.epochs_run < EPOCHS && st.epochs_run == st.best_epoch + 1 + cfg.train.patience); /* a plateau */
+  sw_predictor_free(&p);
+  /* a reachable recall target ends training at the first epoch that meets it */
+  cfg.train.patience = 0, cfg.train.stop_score = 0.5;
+  assert_int_equal(sw_predictor_train(&p, &m.w, x, N, &cfg, &st, &err), SW_OK);
+  assert_true(st.best_score >= 0.5 && st.epochs_run == st.best_epoch + 1 && st.epochs_run < EPOCHS);
+  sw_predictor_free(&p);
+  free(x), free(lab), free(m.up), free(m.down);
+}
+
+/* Lookahead: sw_predictor_forward_from selects from x_pred and computes the FFN on x. */
+static void test_forward_from_reads_x_pred(void **state) {
+  (void)state;
+  lowrank_t m;
+  lowrank_init(&m);
+  enum { N = 16 };
+  sw_mlp_rng_t r = {14};
+  float x[N * D], xp[N * D], y[N * D];
+  fill_normal(x, N * D, 1.0, &r);
+  fill_normal(xp, N * D, 1.0, &r);
+  sw_predictor_cfg_t cfg;
+  sw_predictor_defaults(&cfg);
+  cfg.rank = 8, cfg.train.epochs = 2;
+  sw_predictor_t p;
+  sw_err_t err;
+  assert_int_equal(sw_predictor_train_from(&p, &m.w, x, xp, N, &cfg, NULL, &err), SW_OK);
+  sw_predictor_work_t pw;
+  sw_ffn_work_t fw;
+  sw_mask_t mask, want;
+  assert_int_equal(sw_predictor_work_alloc(&pw, &p, N, &err), SW_OK);
+  assert_int_equal(sw_ffn_work_alloc(&fw, D, F, N, 1, &err), SW_OK);
+  assert_int_equal(sw_mask_alloc(&mask, F, N, &err), SW_OK);
+  assert_int_equal(sw_mask_alloc(&want, F, N, &err), SW_OK);
+  assert_int_equal(sw_predictor_select(&want, &p, xp, 0.5, 20, &pw, N), SW_OK);
+  assert_int_equal(sw_predictor_forward_from(y, &mask, x, xp, &m.w, &p, 0.5, 20, NULL, &pw, &fw, N), SW_OK);
+  double mx = 0;
+  for (int t = 0; t < N; t++) {
+    assert_int_equal(sw_mask_count(&mask, t), sw_mask_count(&want, t));
+    for (int64_t q = want.off[t]; q < want.off[t + 1]; q++) assert_int_equal(mask.idx[q], want.idx[q]);
+    mx = fmax(mx, check_masked_output(&m, &want, t, x + t * D, y + t * D));
+  }
+  assert_true(mx > REF_MAGNITUDE_MIN);
+  sw_mask_free(&mask), sw_mask_free(&want);
+  sw_ffn_work_free(&fw);
+  sw_predictor_work_free(&pw);
+  sw_predictor_free(&p);
+  free(m.up), free(m.down);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_labels_and_known_answer),
       cmocka_unit_test(test_positives_computed),
+      cmocka_unit_test(test_powerinfer_hand_checked),
+      cmocka_unit_test(test_early_stopping_on_recall),
+      cmocka_unit_test(test_forward_from_reads_x_pred),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,6 +18,7 @@
 #include <zmq.h>
 
 #include "common/sw_buf.h"
+#include "common/sw_hash.h"
 #include "common/sw_json.h"
 #include "orchestrator/sw_events.h"
 #include "orchestrator/sw_orch.h"
@@ -307,7 +308,8 @@ static sw_rc fake_submit(void *ctx, const sw_proto_trial_t *t, sw_err_t *err) {
   assert_false(f->busy); /* one trial at a time per slot */
   sw_json_t *doc = NULL;
   assert_int_equal(sw_json_parse(t->config_json, strlen(t->config_json), &doc, err), SW_OK);
-  snprintf(f->action, sizeof f->action, "%s", sw_json_get(doc, "action")->string);
+  const sw_json_t *action = sw_json_get(doc, "action"); /* other workloads' trials (no action) succeed */
+  snprintf(f->action, sizeof f->action, "%s", action ? action->string : "ok");
   sw_json_free(doc);
   f->cur = *t;
   f->cur.config_json = NULL;
@@ -493,6 +495,60 @@ static void test_orch_retries_then_resume_modes(void **state) {
   assert_int_equal(fake.submits, k_trials);
   assert_int_equal(count(fx->db, "SELECT count(*) FROM trials"), k_trials + 2 + 1 + k_trials);
   assert_int_equal(count(fx->db, "SELECT count(*) FROM runs"), 4);
+}
+
+/* Rewrites every recorded trial's hash to the plain SHA-256 of its config: the hash a build before method versions
+ * (or with every method at version 1) gave it, i.e. a database recorded with the older method definitions. */
+static void rehash_as_version_1(const char *db) {
+  sqlite3 *h = NULL;
+  sqlite3_stmt *sel = NULL, *upd = NULL;
+  assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+  assert_int_equal(sqlite3_prepare_v2(h, "SELECT trial_id, config FROM trials", -1, &sel, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_prepare_v2(h, "UPDATE trials SET config_hash = ?1 WHERE trial_id = ?2", -1, &upd, NULL),
+                   SQLITE_OK);
+  while (sqlite3_step(sel) == SQLITE_ROW) {
+    const char *config = (const char *)sqlite3_column_text(sel, 1);
+    char hex[65];
+    sw_sha256_hex(config, strlen(config), hex);
+    sqlite3_bind_text(upd, 1, hex, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(upd, 2, sqlite3_column_int64(sel, 0));
+    assert_int_equal(sqlite3_step(upd), SQLITE_DONE);
+    sqlite3_reset(upd);
+  }
+  sqlite3_finalize(sel);
+  sqlite3_finalize(upd);
+  sqlite3_close(h);
+}
+
+/* common/sw_methods.h: a method whose definition version is above 1 (dejavu 2) hashes apart from its config, so a
+ * database recorded with the older definition reruns it, while a method at version 1 (cats) is resumed. */
+static void test_orch_method_version_reruns_changed_method(void **state) {
+  fixture_t *fx = *state;
+  FILE *f = fopen(fx->exp, "w");
+  assert_non_null(f);
+  fputs("name: method_version\nworkload: model\nmeasure:\n  warmup: 0\n  repetitions: 1\ntimeout: 5\n"
+        "grid:\n  product:\n    method: [cats, dejavu]\n", f);
+  fclose(f);
+  sw_orch_opts_t o;
+  sw_orch_summary_t s;
+  sw_err_t err;
+  fake_t fake = {0};
+  sw_orch_opts_default(&o);
+  assert_int_equal(run_orch(fx, &fake, &o, &s, &err), SW_OK);
+  assert_int_equal(fake.submits, 2);
+  /* recorded now: both resume */
+  fake = (fake_t){0};
+  assert_int_equal(run_orch(fx, &fake, &o, &s, &err), SW_OK);
+  assert_int_equal(fake.submits, 0);
+  assert_int_equal(s.skipped, 2);
+  /* recorded with the older definitions: cats (version 1) resumes, dejavu (version 2) reruns */
+  rehash_as_version_1(fx->db);
+  fake = (fake_t){0};
+  assert_int_equal(run_orch(fx, &fake, &o, &s, &err), SW_OK);
+  assert_int_equal(fake.submits, 1);
+  assert_int_equal(s.skipped, 1);
+  assert_int_equal(count(fx->db, "SELECT count(*) FROM trials WHERE config LIKE '%cats%'"), 1);
+  assert_int_equal(count(fx->db, "SELECT count(*) FROM trials WHERE config LIKE '%dejavu%'"), 2);
 }
 
 static void test_orch_snapshot_is_a_complete_copy(void **state) {
@@ -902,6 +958,7 @@ int main(void) {
       cmocka_unit_test(test_events_absent_or_stuck_subscriber_never_blocks),
       cmocka_unit_test_setup_teardown(test_orch_retries_then_resume_modes, setup, teardown),
       cmocka_unit_test_setup_teardown(test_orch_snapshot_is_a_complete_copy, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_orch_method_version_reruns_changed_method, setup, teardown),
       cmocka_unit_test_setup_teardown(test_orch_circuit_breaker, setup, teardown),
       cmocka_unit_test_setup_teardown(test_orch_infra_failures_requeue_then_quarantine, setup, teardown),
       cmocka_unit_test_setup_teardown(test_orch_refuses_database_in_use, setup, teardown),

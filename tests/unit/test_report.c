@@ -239,6 +239,46 @@ static void test_report_small_exact(void **state) {
   sw_buf_free(&out);
 }
 
+/* MoE and predictor trials: the default table shows the router's / predictor's held-out recall, precision and
+ * density beside quality, and the MoE paper layouts ask for them. */
+static void test_report_selection_quality_columns(void **state) {
+  const char *dir = *state;
+  char path[512];
+  sqlite3 *db = new_db(dir, "sel.db", path, sizeof path);
+  add_run(db, 1, "0123456789abcdef", "fp1", 1e9);
+  add_trial(db, 1, 1, "h1", "{\"method\":\"moefication\",\"sparsity\":0.5,\"workload\":\"model\"}");
+  add_trial(db, 2, 1, "h2", "{\"method\":\"dejavu\",\"sparsity\":0.5,\"workload\":\"model\"}");
+  add_trial(db, 3, 1, "h3", "{\"method\":\"dense\",\"sparsity\":0.5,\"workload\":\"model\"}");
+  for (int i = 1; i <= 3; i++) add_metric(db, i, "ppl", 20 + i, NULL);
+  add_metric(db, 1, "router_recall", 0.625, "fraction");
+  add_metric(db, 1, "router_precision", 0.375, "fraction");
+  add_metric(db, 1, "router_density", 0.25, "fraction");
+  add_metric(db, 2, "predictor_recall", 0.875, "fraction");
+  add_metric(db, 2, "predictor_precision", 0.125, "fraction");
+  add_metric(db, 2, "predictor_density", 0.5, "fraction");
+  close_db(db);
+  sw_report_opts_t o;
+  sw_report_opts_default(&o);
+  o.format = SW_FMT_CSV;
+  sw_buf_t out = SW_BUF_INIT;
+  report_text(path, NULL, &o, &out);
+  const char *csv = sw_buf_str(&out);
+  assert_contains(csv, "# ppl\nworkload,method=dejavu,method=dense,method=moefication\nmodel,22,23,21\n");
+  assert_contains(csv, "# router_recall [fraction]\nworkload,method=moefication\nmodel,0.625\n");
+  assert_contains(csv, "# router_precision [fraction]\nworkload,method=moefication\nmodel,0.375\n");
+  assert_contains(csv, "# router_density [fraction]\nworkload,method=moefication\nmodel,0.25\n");
+  assert_contains(csv, "# predictor_recall [fraction]\nworkload,method=dejavu\nmodel,0.875\n");
+  assert_contains(csv, "# predictor_precision [fraction]\nworkload,method=dejavu\nmodel,0.125\n");
+  assert_contains(csv, "# predictor_density [fraction]\nworkload,method=dejavu\nmodel,0.5\n");
+  sw_buf_free(&out);
+  const char *const moe_layouts[] = {"moefication", "d2dmoe"};
+  for (int i = 0; i < 2; i++) {
+    const sw_report_layout_t *l = sw_report_layout_find(moe_layouts[i]);
+    assert_non_null(l);
+    assert_non_null(strstr(l->metrics, "router_recall,router_precision,router_density"));
+  }
+}
+
 static void test_report_where_relative_trials(void **state) {
   const char *dir = *state;
   char path[512];
@@ -1245,6 +1285,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_report_format_names),
       cmocka_unit_test(test_report_small_exact),
+      cmocka_unit_test(test_report_selection_quality_columns),
       cmocka_unit_test(test_report_where_relative_trials),
       cmocka_unit_test(test_report_relative_to_dense),
       cmocka_unit_test(test_report_merged_knobs),
