@@ -124,31 +124,31 @@
   X("router_density_layer_*", "fraction", "model", "router_density of one layer (layer number in the name)") \
   X("router_mass_captured", "fraction", "model", "MoE methods: share of the positive activation mass held by the top 20 % of experts the router picks, held-out tokens") \
   X("router_best_epoch", "epoch", "model", "MoE methods: mean over layers of the training epoch kept (best held-out score)") \
-  X("task_acc", "fraction", "model", "multiple-choice task: fraction of items whose gold choice has the highest summed log-probability, with the method") \
-  X("task_acc_se", "fraction", "model", "standard error of task_acc (binomial, over items)") \
-  X("task_acc_norm", "fraction", "model", "multiple-choice task: accuracy with each choice's log-probability divided by its length in bytes, with the method") \
-  X("task_acc_norm_se", "fraction", "model", "standard error of task_acc_norm") \
-  X("task_acc_dense", "fraction", "model", "task_acc of the dense model on the same items") \
-  X("task_acc_dense_se", "fraction", "model", "standard error of task_acc_dense") \
-  X("task_acc_norm_dense", "fraction", "model", "task_acc_norm of the dense model on the same items") \
-  X("task_acc_norm_dense_se", "fraction", "model", "standard error of task_acc_norm_dense") \
-  X("task_acc_diff", "fraction", "model", "task_acc - task_acc_dense, paired on the same items") \
-  X("task_acc_diff_se", "fraction", "model", "paired standard error of task_acc_diff") \
-  X("task_acc_mcnemar_p", "p-value", "model", "exact McNemar test of method vs dense correctness per item (acc)") \
-  X("task_acc_only_method", "count", "model", "items only the method gets right (acc)") \
-  X("task_acc_only_dense", "count", "model", "items only the dense model gets right (acc)") \
-  X("task_acc_norm_diff", "fraction", "model", "task_acc_norm - task_acc_norm_dense, paired on the same items") \
-  X("task_acc_norm_diff_se", "fraction", "model", "paired standard error of task_acc_norm_diff") \
-  X("task_acc_norm_mcnemar_p", "p-value", "model", "exact McNemar test of method vs dense correctness per item (acc_norm)") \
-  X("task_acc_norm_only_method", "count", "model", "items only the method gets right (acc_norm)") \
-  X("task_acc_norm_only_dense", "count", "model", "items only the dense model gets right (acc_norm)") \
-  X("task_chance", "fraction", "model", "mean over items of 1 / number of choices") \
-  X("task_items", "count", "model", "multiple-choice items scored") \
-  X("task_sha256", "*", "model", "value: the first 48 bits of the task file's SHA-256 (cloze: of its generated items); the unit is the full hex digest") \
-  X("task_span_start", "byte", "model", "cloze: start of the text span the items were built from (0 for a file)") \
-  X("task_span_end", "byte", "model", "cloze: end (exclusive) of that span (0 for a file)") \
-  X("task_bos", "id", "model", "the BOS token id prepended to every scored context and choice (the model's tokenizer expects one: GGUF tokenizer.ggml.add_bos_token, HF tokenizer_config.json / post-processor), or -1 for none") \
-  X("task_seconds", "s", "model", "wall time of scoring the method on the task") \
+  X("task_acc", "fraction", "model attribution", "multiple-choice task: fraction of items whose gold choice has the highest summed log-probability, with the method") \
+  X("task_acc_se", "fraction", "model attribution", "standard error of task_acc (binomial, over items)") \
+  X("task_acc_norm", "fraction", "model attribution", "multiple-choice task: accuracy with each choice's log-probability divided by its length in bytes, with the method") \
+  X("task_acc_norm_se", "fraction", "model attribution", "standard error of task_acc_norm") \
+  X("task_acc_dense", "fraction", "model attribution", "task_acc of the dense model on the same items") \
+  X("task_acc_dense_se", "fraction", "model attribution", "standard error of task_acc_dense") \
+  X("task_acc_norm_dense", "fraction", "model attribution", "task_acc_norm of the dense model on the same items") \
+  X("task_acc_norm_dense_se", "fraction", "model attribution", "standard error of task_acc_norm_dense") \
+  X("task_acc_diff", "fraction", "model attribution", "task_acc - task_acc_dense, paired on the same items") \
+  X("task_acc_diff_se", "fraction", "model attribution", "paired standard error of task_acc_diff") \
+  X("task_acc_mcnemar_p", "p-value", "model attribution", "exact McNemar test of method vs dense correctness per item (acc)") \
+  X("task_acc_only_method", "count", "model attribution", "items only the method gets right (acc)") \
+  X("task_acc_only_dense", "count", "model attribution", "items only the dense model gets right (acc)") \
+  X("task_acc_norm_diff", "fraction", "model attribution", "task_acc_norm - task_acc_norm_dense, paired on the same items") \
+  X("task_acc_norm_diff_se", "fraction", "model attribution", "paired standard error of task_acc_norm_diff") \
+  X("task_acc_norm_mcnemar_p", "p-value", "model attribution", "exact McNemar test of method vs dense correctness per item (acc_norm)") \
+  X("task_acc_norm_only_method", "count", "model attribution", "items only the method gets right (acc_norm)") \
+  X("task_acc_norm_only_dense", "count", "model attribution", "items only the dense model gets right (acc_norm)") \
+  X("task_chance", "fraction", "model attribution", "mean over items of 1 / number of choices") \
+  X("task_items", "count", "model attribution", "multiple-choice items scored") \
+  X("task_sha256", "*", "model attribution", "value: the first 48 bits of the task file's SHA-256 (cloze: of its generated items); the unit is the full hex digest") \
+  X("task_span_start", "byte", "model attribution", "cloze: start of the text span the items were built from (0 for a file)") \
+  X("task_span_end", "byte", "model attribution", "cloze: end (exclusive) of that span (0 for a file)") \
+  X("task_bos", "id", "model attribution", "the BOS token id prepended to every scored context and choice (the model's tokenizer expects one: GGUF tokenizer.ggml.add_bos_token, HF tokenizer_config.json / post-processor), or -1 for none") \
+  X("task_seconds", "s", "model attribution", "wall time of scoring the method on the task") \
   X("predictor_*_layer_*", "fraction", "model", "dejavu, powerinfer: predictor_recall, _precision or _density of one layer on the evaluation tokens (layer number in the name)") \
   X("true_density_layer_*", "fraction", "model", "dejavu, powerinfer: true_density of one layer") \
   X("predictor_best_epoch", "epoch", "model", "dejavu, powerinfer: mean over layers of the training epoch kept (best held-out recall; NAN-free layers only, absent when restored from the calibration cache)") \
@@ -199,6 +199,7 @@
   X("grad_seconds_per_window", "s", "attribution", "mean time of one forward + backward pass over a window")          \
   X("forward_seconds_per_window", "s", "attribution", "mean time of one forward pass over a window")                 \
   X("grad_mib_per_token", "MiB", "attribution", "activation memory the backward pass keeps per token")               \
+  X("task_oracle_seconds_per_item", "s", "attribution", "oracle protocol: mean time of the forward + backward pass over one task item's context (once per executor)") \
   /* modularity (per text and per pair of texts; names carry the texts) */                                          \
   X("iou_*", "fraction", "modularity", "IoU of two texts' top neuron sets (mean over layers, its standard error with _se, or one layer with _lNN)") \
   X("iou_random", "fraction", "modularity", "expected IoU of two random sets of the same size")                      \

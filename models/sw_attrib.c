@@ -117,7 +117,9 @@ sw_rc sw_attrib_mask_init(sw_attrib_mask_t *k, const sw_llama_t *m, int max_tok,
   k->gate = malloc((size_t)max_tok * c->d_ff * sizeof(float));
   k->up = malloc((size_t)max_tok * c->d_ff * sizeof(float));
   k->order = malloc((size_t)(c->d_ff > c->n_head ? c->d_ff : c->n_head) * sizeof *k->order);
-  if (!k->ffn || !k->head || !k->gate || !k->up || !k->order) {
+  k->active = malloc((size_t)c->d_ff * sizeof *k->active);
+  k->packed = malloc(3 * (size_t)c->d_ff * c->d_model * sizeof *k->packed);
+  if (!k->ffn || !k->head || !k->gate || !k->up || !k->order || !k->active || !k->packed) {
     sw_attrib_mask_free(k);
     return sw_err_set(err, SW_ERR_NOMEM, "attribution: out of memory");
   }
@@ -132,6 +134,8 @@ void sw_attrib_mask_free(sw_attrib_mask_t *k) {
   free(k->gate);
   free(k->up);
   free(k->order);
+  free(k->active);
+  free(k->packed);
   memset(k, 0, sizeof *k);
 }
 
@@ -169,21 +173,36 @@ void sw_attrib_mask_sparsity(const sw_attrib_mask_t *k, double *ffn, double *hea
   *head = zero_fraction(k->head, (size_t)c->n_layer * c->n_head);
 }
 
-/* FFN of `layer` with the layer's neuron mask applied to h. */
+/* Copies the rows of the active neurons of a (d_ff, d) weight matrix into packed (n_active, d). */
+static void pack_rows(float *packed, const float *w, const int *active, int n_active, int d) {
+  for (int a = 0; a < n_active; a++) memcpy(packed + (size_t)a * d, w + (size_t)active[a] * d, (size_t)d * sizeof(float));
+}
+
+/* FFN of `layer` with the layer's neuron mask applied to h: only the active neurons are computed (their rows of
+ * gate, up and down packed), so a masked FFN costs about the active fraction of the dense one; with every neuron
+ * active the full matrices are used as they are. */
 static sw_rc masked_ffn(void *ctx, int layer, float *out, const float *x, int n_tok, sw_err_t *err) {
   sw_attrib_mask_t *k = ctx;
   const sw_ffn_weights_t *w = &k->model->w.ffn[layer];
-  int d = w->d_model, dff = w->d_ff;
+  int d = w->d_model, dff = w->d_ff, na = 0;
   if (n_tok > k->max_tok) return sw_err_set(err, SW_ERR_RANGE, "attribution: %d tokens > %d", n_tok, k->max_tok);
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n_tok, dff, d, 1.0f, x, d, w->gate, d, 0.0f, k->gate, dff);
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n_tok, dff, d, 1.0f, x, d, w->up, d, 0.0f, k->up, dff);
   const uint8_t *act = k->ffn + (size_t)layer * dff;
-  for (int t = 0; t < n_tok; t++)
-    for (int i = 0; i < dff; i++) {
-      float z = k->gate[(size_t)t * dff + i];
-      k->gate[(size_t)t * dff + i] = act[i] ? z / (1.0f + expf(-z)) * k->up[(size_t)t * dff + i] : 0.0f;
-    }
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n_tok, d, dff, 1.0f, k->gate, dff, w->down, d, 0.0f, out, d);
+  for (int i = 0; i < dff; i++)
+    if (act[i]) k->active[na++] = i;
+  const float *wg = w->gate, *wu = w->up, *wd = w->down;
+  if (na < dff) {
+    pack_rows(k->packed, w->gate, k->active, na, d), wg = k->packed;
+    pack_rows(k->packed + (size_t)na * d, w->up, k->active, na, d), wu = k->packed + (size_t)na * d;
+    pack_rows(k->packed + 2 * (size_t)na * d, w->down, k->active, na, d), wd = k->packed + 2 * (size_t)na * d;
+  }
+  if (na == 0) return memset(out, 0, (size_t)n_tok * d * sizeof(float)), SW_OK;
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n_tok, na, d, 1.0f, x, d, wg, d, 0.0f, k->gate, na);
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n_tok, na, d, 1.0f, x, d, wu, d, 0.0f, k->up, na);
+  for (size_t i = 0; i < (size_t)n_tok * na; i++) {
+    float z = k->gate[i];
+    k->gate[i] = z / (1.0f + expf(-z)) * k->up[i];
+  }
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n_tok, d, na, 1.0f, k->gate, na, wd, d, 0.0f, out, d);
   return SW_OK;
 }
 

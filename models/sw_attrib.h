@@ -67,8 +67,8 @@ sw_rc sw_attrib_window(const sw_llama_t *m, sw_llama_state_t *st, sw_llama_grad_
                        sw_attrib_scores_t *out, sw_err_t *err);
 
 /* Per-layer masks of FFN neurons and heads (1 = active) and the hook that applies them: the FFN computes
- * gate and up densely and zeroes the masked neurons of h (quality only: no time is saved); a masked head's
- * output is zeroed before o_proj. */
+ * gate, up and down of the active neurons only (their weight rows packed per call); a masked head's output is
+ * zeroed before o_proj (its projections are still computed). */
 typedef struct sw_attrib_rank {
   double score;
   int    index;
@@ -81,6 +81,8 @@ typedef struct sw_attrib_mask {
   uint8_t *head;  /* (n_layer, n_head) */
   float   *gate, *up; /* (max_tok, d_ff) scratch */
   sw_attrib_rank_t *order; /* (max(d_ff, n_head)) sorting scratch */
+  int      *active; /* (d_ff) indices of a layer's active neurons */
+  float    *packed; /* (3, d_ff, d_model) their gate, up and down rows */
 } sw_attrib_mask_t;
 
 sw_rc sw_attrib_mask_init(sw_attrib_mask_t *k, const sw_llama_t *m, int max_tok, sw_err_t *err);

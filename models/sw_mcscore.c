@@ -139,6 +139,12 @@ static int argmax_choice(const double *ll, const sw_mc_item_t *it, int norm) {
 
 sw_rc sw_mc_score(const sw_llama_t *m, sw_llama_state_t *s, const sw_llama_ffn_t *ffn, const sw_tokenizer_t *tok,
                   const sw_mctask_t *t, sw_mc_scores_t *out, sw_err_t *err) {
+  return sw_mc_score_each(m, s, ffn, NULL, NULL, tok, t, out, err);
+}
+
+sw_rc sw_mc_score_each(const sw_llama_t *m, sw_llama_state_t *s, const sw_llama_ffn_t *ffn, sw_mc_before_item_fn before,
+                       void *before_ctx, const sw_tokenizer_t *tok, const sw_mctask_t *t, sw_mc_scores_t *out,
+                       sw_err_t *err) {
   int64_t t0 = sw_now_ns();
   sw_rc rc = scores_alloc(out, t, err);
   float *last = malloc(2 * (size_t)m->cfg.vocab * sizeof *last);
@@ -148,6 +154,7 @@ sw_rc sw_mc_score(const sw_llama_t *m, sw_llama_state_t *s, const sw_llama_ffn_t
     mc_seqs_t q;
     rc = seqs_build(&q, tok, it, err);
     double *ll = out->ll + out->offset[i];
+    if (!rc && before) before(before_ctx, i);
     if (!rc) rc = score_item(m, s, ffn, &q, it->n_choices, last, ll, out->n_cont + out->offset[i], err);
     seqs_free(&q, it->n_choices);
     if (rc) sw_err_prefix(err, "%s: item %s", t->name, it->id);

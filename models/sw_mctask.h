@@ -79,6 +79,12 @@ typedef struct sw_mc_scores {
  * run once and each choice continues from its KV cache.  Errors name the item. */
 sw_rc sw_mc_score(const sw_llama_t *m, sw_llama_state_t *s, const sw_llama_ffn_t *ffn, const sw_tokenizer_t *tok,
                   const sw_mctask_t *t, sw_mc_scores_t *out, sw_err_t *err);
+/* sw_mc_score with before(before_ctx, i) called just before item i is run (e.g. to change what ffn does per
+ * item: the attribution workload's oracle masks, workers/sw_trial_attrib.c); before NULL = sw_mc_score. */
+typedef void (*sw_mc_before_item_fn)(void *ctx, size_t item);
+sw_rc sw_mc_score_each(const sw_llama_t *m, sw_llama_state_t *s, const sw_llama_ffn_t *ffn, sw_mc_before_item_fn before,
+                       void *before_ctx, const sw_tokenizer_t *tok, const sw_mctask_t *t, sw_mc_scores_t *out,
+                       sw_err_t *err);
 void  sw_mc_scores_free(sw_mc_scores_t *s);
 
 typedef struct sw_mc_summary {

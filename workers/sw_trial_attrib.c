@@ -32,6 +32,7 @@
 #include "experiments/sw_keys.h"
 #include "workers/sw_trial.h"
 #include "workers/sw_trial_model.h"
+#include "workers/sw_trial_task.h"
 
 #define TA_MAX_WINDOWS 1024 /* evaluation windows per trial */
 
@@ -153,12 +154,123 @@ static sw_rc ta_prepare(sw_trial_cache_t *cache, const sw_json_t *config, sw_tri
   return SW_OK;
 }
 
+/* ---------------------------------------------------------------- the multiple-choice task */
+
+#define TA_TASK_GRAD_MAX 128 /* oracle: an item's context is scored on its last (at most) this many tokens */
+
+/* Oracle scores of every task item, from the item's own context (the tokens the model reads before the choices;
+ * labels = the dense model's greedy outputs, sw_attrib_window), computed once per executor. */
+typedef struct ta_task_scores {
+  size_t              n;
+  sw_attrib_scores_t *item; /* (n) */
+  double              seconds_per_item;
+} ta_task_scores_t;
+
+static void ta_task_scores_destroy(void *v) {
+  ta_task_scores_t *s = v;
+  for (size_t i = 0; s->item && i < s->n; i++) sw_attrib_scores_free(&s->item[i]);
+  free(s->item);
+  free(s);
+}
+
+/* Scores of item i's context, on its last TA_TASK_GRAD_MAX tokens. */
+static sw_rc item_scores(const sw_trial_model_inputs_t *in, const sw_mc_item_t *it, sw_llama_state_t *st,
+                         sw_llama_grad_t *g, sw_attrib_scores_t *out, sw_err_t *err) {
+  int32_t *ids = NULL;
+  size_t n = 0;
+  sw_rc rc = sw_tokenizer_encode(in->tok, it->context, it->context_len, 0, &ids, &n, err);
+  size_t from = n > TA_TASK_GRAD_MAX ? n - TA_TASK_GRAD_MAX : 0;
+  if (!rc && n < 2) rc = sw_err_set(err, SW_ERR_INVALID, "attribution: task item %s: context under 2 tokens", it->id);
+  if (!rc) rc = sw_attrib_scores_init(out, &in->model->cfg, err);
+  if (!rc) rc = sw_attrib_window(in->model, st, g, ids + from, (int)(n - from), out, err);
+  free(ids);
+  return rc;
+}
+
+/* Forward + backward over every item's context (a state and a gradient context for TA_TASK_GRAD_MAX tokens). */
+static sw_rc score_items(const sw_trial_model_inputs_t *in, const sw_trial_task_t *t, ta_task_scores_t *s,
+                         sw_err_t *err) {
+  sw_llama_state_t st;
+  sw_llama_grad_t g;
+  sw_rc rc = sw_llama_state_init(&st, in->model, TA_TASK_GRAD_MAX, TA_TASK_GRAD_MAX, err);
+  if (rc) return rc;
+  if ((rc = sw_llama_grad_init(&g, in->model, TA_TASK_GRAD_MAX, err))) return sw_llama_state_free(&st), rc;
+  int64_t t0 = sw_now_ns();
+  for (size_t i = 0; !rc && i < s->n; i++) rc = item_scores(in, &t->task.items[i], &st, &g, &s->item[i], err);
+  s->seconds_per_item = s->n ? (double)(sw_now_ns() - t0) * 1e-9 / (double)s->n : 0.0;
+  sw_llama_grad_free(&g);
+  sw_llama_state_free(&st);
+  return rc;
+}
+
+static sw_rc compute_task_scores(const sw_trial_model_inputs_t *in, const sw_trial_task_t *t, ta_task_scores_t **out,
+                                 sw_err_t *err) {
+  ta_task_scores_t *s = calloc(1, sizeof *s);
+  sw_attrib_scores_t *item = s ? calloc(t->task.n_items ? t->task.n_items : 1, sizeof *item) : NULL;
+  if (!item) return free(s), sw_err_set(err, SW_ERR_NOMEM, "attribution: out of memory");
+  s->item = item, s->n = t->task.n_items;
+  sw_rc rc = score_items(in, t, s, err);
+  if (rc) return ta_task_scores_destroy(s), rc;
+  *out = s;
+  return SW_OK;
+}
+
+/* The config's task (NULL without one) and, for the oracle protocol, its per-item scores (cached with it). */
+static sw_rc ta_task_prepare(sw_trial_cache_t *cache, const sw_json_t *config, const ta_cfg_t *c,
+                             const sw_trial_model_inputs_t *in, sw_trial_task_t **t, ta_task_scores_t **ts,
+                             sw_err_t *err) {
+  char key[128];
+  *ts = NULL;
+  sw_rc rc = sw_trial_model_task(cache, config, t, err);
+  if (rc || !*t || c->calibrated) return rc;
+  snprintf(key, sizeof key, "attrib-task-scores:%p", (void *)*t); /* the task lives as long as the cache */
+  if ((*ts = sw_trial_cache_get(cache, key))) return SW_OK;
+  if ((rc = compute_task_scores(in, *t, ts, err))) return sw_err_prefix(err, "attribution: task oracle");
+  if ((rc = sw_trial_cache_put(cache, key, *ts, ta_task_scores_destroy)))
+    return sw_err_set(err, rc, "attribution: cache full");
+  return SW_OK;
+}
+
 sw_rc sw_trial_prepare_attrib(sw_trial_cache_t *cache, const sw_json_t *config, sw_err_t *err) {
   ta_cfg_t c;
   sw_trial_model_inputs_t in;
   ta_scores_t *s;
+  sw_trial_task_t *t;
+  ta_task_scores_t *ts;
   sw_rc rc = ta_parse(&c, config, err);
-  return rc ? rc : ta_prepare(cache, config, &in, &s, err);
+  if (!rc) rc = ta_prepare(cache, config, &in, &s, err);
+  return rc ? rc : ta_task_prepare(cache, config, &c, &in, &t, &ts, err);
+}
+
+typedef struct ta_oracle_item {
+  sw_attrib_mask_t       *mask;
+  const ta_task_scores_t *scores;
+  const ta_cfg_t         *cfg;
+} ta_oracle_item_t;
+
+/* sw_mc_before_item_fn: item i is masked with its own scores. */
+static void oracle_select(void *ctx, size_t i) {
+  ta_oracle_item_t *o = ctx;
+  sw_attrib_mask_select(o->mask, &o->scores->item[i], o->cfg->metric, o->cfg->p_ffn, o->cfg->p_head);
+}
+
+/* The task under the trial's masks: calibrated, one mask (the calibration mean) for every item; oracle, each
+ * item's own.  Writes the task_* metrics (method, dense, paired; workers/sw_trial_task.c). */
+static sw_rc ta_task_run(const sw_json_t *config, const sw_trial_model_inputs_t *in, const ta_cfg_t *c,
+                         const ta_scores_t *s, const sw_trial_task_t *t, const ta_task_scores_t *ts,
+                         sw_attrib_mask_t *k, sw_trial_out_t *out, sw_err_t *err) {
+  sw_trial_task_cfg_t tc;
+  sw_llama_state_t st;
+  sw_rc rc = sw_trial_task_parse(&tc, config, err);
+  if (!rc) rc = sw_llama_state_init(&st, in->model, k->max_tok, (int)tc.ctx, err);
+  if (rc) return rc;
+  sw_llama_ffn_t hook = sw_attrib_mask_hook(k);
+  ta_oracle_item_t o = {k, ts, c};
+  if (c->calibrated) sw_attrib_mask_select(k, &s->calib, c->metric, c->p_ffn, c->p_head);
+  rc = sw_trial_task_run_each(t, in->model, &st, &hook, ts ? oracle_select : NULL, &o, in->tok, out, err);
+  sw_llama_state_free(&st);
+  if (!rc && ts) sw_trial_out_metric(out, "task_oracle_seconds_per_item", ts->seconds_per_item, "s");
+  return rc;
 }
 
 /* Per-window results combined: means over windows with standard errors across windows. */
@@ -250,9 +362,13 @@ sw_rc sw_trial_run_attrib(sw_trial_cache_t *cache, const sw_json_t *config, sw_t
   sw_attrib_mask_t k;
   ta_acc_t *acc = calloc(1, sizeof *acc);
   rc = acc ? sw_attrib_mask_init(&k, in.model, in.window, err) : sw_err_set(err, SW_ERR_NOMEM, "attribution: oom");
+  sw_trial_task_t *task = NULL;
+  ta_task_scores_t *ts = NULL;
+  if (!rc) rc = ta_task_prepare(cache, config, &c, &in, &task, &ts, err);
   if (!rc) {
     rc = eval_masked(&in, &c, s, &k, acc, err);
     if (!rc) put_results(out, &in, acc, &k, s);
+    if (!rc && task) rc = ta_task_run(config, &in, &c, s, task, ts, &k, out, err);
     sw_attrib_mask_free(&k);
   }
   free(acc);

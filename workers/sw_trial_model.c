@@ -1064,9 +1064,20 @@ sw_rc sw_trial_model_inputs(sw_trial_cache_t *cache, const sw_json_t *config, sw
   if (rc) return rc;
   sw_trial_model_inputs_t v = {&m->model, d->calib, d->eval, d->n_calib, d->n_eval, d->eval_bytes, d->calib_b0,
                                d->calib_b1, d->eval_b0, d->eval_b1, d->paired ? NULL : &d->ref, d->dense,
-                               (int)c.window};
+                               (int)c.window, m->tok};
   *in = v;
   return SW_OK;
+}
+
+sw_rc sw_trial_model_task(sw_trial_cache_t *cache, const sw_json_t *config, sw_trial_task_t **task, sw_err_t *err) {
+  tm_cfg_t c;
+  tm_model_t *m;
+  tm_data_t *d;
+  sw_calib_data_t *x;
+  sw_rc rc = tm_parse(&c, config, err);
+  c.weights_kind = SW_LLAMA_WEIGHTS_F32; /* as sw_trial_model_inputs */
+  if (!rc) rc = tm_prepare(cache, &c, &m, &d, &x, err);
+  return rc ? rc : tm_task(cache, config, &c, m, d, task, err);
 }
 
 sw_rc sw_trial_model_text_span(sw_trial_cache_t *cache, const sw_json_t *config, const char *text_path, size_t b0,

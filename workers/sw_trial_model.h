@@ -9,7 +9,9 @@
 #include "common/sw_json.h"
 #include "models/sw_eval.h"
 #include "models/sw_llama.h"
+#include "models/sw_tokenizer.h"
 #include "workers/sw_trial.h"
+#include "workers/sw_trial_task.h"
 
 /* Borrowed views of executor-cache entries (valid as long as the cache). */
 typedef struct sw_trial_model_inputs {
@@ -21,12 +23,17 @@ typedef struct sw_trial_model_inputs {
   const sw_eval_ref_t *ref;                /* dense reference on the evaluation span; NULL in paired mode */
   sw_eval_result_t     dense;              /* dense quality on the evaluation span (zero in paired mode) */
   int                  window;             /* tokens per evaluation window */
+  const sw_tokenizer_t *tok;               /* the model's tokenizer */
 } sw_trial_model_inputs_t;
 
 /* Parses the model workload's keys of config (model, text, calib_tokens, eval_tokens, window, offsets,
  * ref_mb, ...), loads or finds the model, spans and the f32 dense reference in the cache, and fills in. */
 sw_rc sw_trial_model_inputs(sw_trial_cache_t *cache, const sw_json_t *config, sw_trial_model_inputs_t *in,
                             sw_err_t *err);
+
+/* The config's multiple-choice task (keys task*, workers/sw_trial_task.h) with its dense scores on the f32
+ * weights, prepared once per executor like the model workload's; *task = NULL when the config has none. */
+sw_rc sw_trial_model_task(sw_trial_cache_t *cache, const sw_json_t *config, sw_trial_task_t **task, sw_err_t *err);
 
 /* n tokens of text_path from byte b0 tokenised with the config's model (loaded or found in the cache). */
 typedef struct sw_trial_model_span {

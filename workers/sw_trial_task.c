@@ -130,8 +130,14 @@ static void put_paired(sw_trial_out_t *out, const sw_mc_paired_t *p, const char 
 
 sw_rc sw_trial_task_run(const sw_trial_task_t *t, const sw_llama_t *m, sw_llama_state_t *s, const sw_llama_ffn_t *ffn,
                         const sw_tokenizer_t *tok, sw_trial_out_t *out, sw_err_t *err) {
+  return sw_trial_task_run_each(t, m, s, ffn, NULL, NULL, tok, out, err);
+}
+
+sw_rc sw_trial_task_run_each(const sw_trial_task_t *t, const sw_llama_t *m, sw_llama_state_t *s,
+                             const sw_llama_ffn_t *ffn, sw_mc_before_item_fn before, void *before_ctx,
+                             const sw_tokenizer_t *tok, sw_trial_out_t *out, sw_err_t *err) {
   sw_mc_scores_t sc = t->dense;
-  sw_rc rc = ffn ? sw_mc_score(m, s, ffn, tok, &t->task, &sc, err) : SW_OK;
+  sw_rc rc = ffn ? sw_mc_score_each(m, s, ffn, before, before_ctx, tok, &t->task, &sc, err) : SW_OK;
   if (rc) return sw_err_prefix(err, "model: task");
   sw_mc_summary_t sm, sd;
   sw_mc_summarise(&t->task, &sc, &sm);

@@ -46,5 +46,9 @@ sw_rc sw_trial_task_prepare(sw_trial_cache_t *cache, const sw_trial_task_cfg_t *
  * the trial is the dense model itself, whose prepared scores are reused. */
 sw_rc sw_trial_task_run(const sw_trial_task_t *t, const sw_llama_t *m, sw_llama_state_t *s, const sw_llama_ffn_t *ffn,
                         const sw_tokenizer_t *tok, sw_trial_out_t *out, sw_err_t *err);
+/* The same with before(before_ctx, i) called before item i is scored (models/sw_mctask.h, sw_mc_score_each). */
+sw_rc sw_trial_task_run_each(const sw_trial_task_t *t, const sw_llama_t *m, sw_llama_state_t *s,
+                             const sw_llama_ffn_t *ffn, sw_mc_before_item_fn before, void *before_ctx,
+                             const sw_tokenizer_t *tok, sw_trial_out_t *out, sw_err_t *err);
 
 #endif

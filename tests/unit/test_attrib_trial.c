@@ -65,10 +65,42 @@ static void test_ratio_one_is_dense(void **state) {
   sw_trial_cache_free(&cache);
 }
 
+/* The built-in cloze task under both protocols: at ratio 1 nothing is masked, so the method's answers are the
+ * dense model's on every item (paired difference exactly 0); at ratio 0.3 the oracle (per-item masks from each
+ * item's own context) still scores every item and reports its cost. */
+static void test_task(void **state) {
+  (void)state;
+  const char *model = getenv("SW_MODEL_PATH"), *text = getenv("SW_TEXT_PATH");
+  if (!model || !text || access(model, R_OK) || access(text, R_OK)) skip();
+  sw_trial_cache_t cache = {0};
+  char json[4096];
+  const char *fmt = "{\"model\":\"%s\",\"text\":\"%s\",\"calib_tokens\":64,\"eval_tokens\":64,\"window\":32,"
+                    "\"metric\":\"gxo\",\"protocol\":\"%s\",\"activation_ratio\":%g,\"task\":\"cloze\","
+                    "\"task_items\":3,\"task_context_bytes\":96}";
+  const char *protocol[3] = {"oracle", "calibrated", "oracle"};
+  const double ratio[3] = {1.0, 1.0, 0.3};
+  for (int i = 0; i < 3; i++) {
+    sw_json_t *doc = NULL;
+    sw_err_t err = {0};
+    snprintf(json, sizeof json, fmt, model, text, protocol[i], ratio[i]);
+    if (sw_test_trial_run(sw_trial_run_attrib, &cache, json, &doc, &err) != SW_OK) fail_msg("%s", err.msg);
+    assert_true(metric(doc, "task_items") == 3);
+    assert_true(fabs(metric(doc, "task_acc") - metric(doc, "task_acc_dense") - metric(doc, "task_acc_diff")) < 1e-12);
+    if (ratio[i] == 1.0) {
+      assert_true(metric(doc, "task_acc_diff") == 0 && metric(doc, "task_acc_norm_diff") == 0);
+      assert_true(metric(doc, "task_acc_only_method") == 0 && metric(doc, "task_acc_only_dense") == 0);
+    }
+    if (protocol[i][0] == 'o') assert_true(metric(doc, "task_oracle_seconds_per_item") > 0);
+    sw_json_free(doc);
+  }
+  sw_trial_cache_free(&cache);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_bad_settings),
       cmocka_unit_test(test_ratio_one_is_dense),
+      cmocka_unit_test(test_task),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
