@@ -160,6 +160,7 @@ void sw_method_free(sw_method_t *M) {
   free(M->scratch);
   free(M->idx);
   free(M->xq);
+  free(M->native_tmp);
   if (M->mask.idx || M->mask.off) sw_mask_free(&M->mask);
   if (M->emask.idx || M->emask.off) sw_mask_free(&M->emask);
   if (M->work.f || M->work.i32) sw_ffn_work_free(&M->work);
@@ -307,9 +308,10 @@ static int layer_keeps_all(const sw_method_t *M, const sw_method_layer_t *L) {
   }
 }
 
-/* Per-token sparsity of the call just made, from the mask it left (TEAL records its own per token). */
-static void token_hist(sw_method_t *M, int n_tok) {
-  if (M->cfg.kind == SW_METHOD_TEAL) return;
+/* Per-token sparsity of the call just made, from the mask it left (TEAL on f32 records its own per token; on
+ * native weights it leaves its down neurons in M->mask). */
+static void token_hist(sw_method_t *M, int n_tok, int native) {
+  if (M->cfg.kind == SW_METHOD_TEAL && !native) return;
   const sw_mask_t *m = M->cfg.kind == SW_METHOD_D2DMOE || M->cfg.kind == SW_METHOD_MOEFICATION ? &M->emask : &M->mask;
   for (int t = 0; t < n_tok && t < m->n_tok; t++) hist_add(M, 1.0 - (double)(m->off[t + 1] - m->off[t]) / m->n_units);
 }
@@ -333,7 +335,12 @@ static sw_rc method_forward(void *ctx, int l, float *out, const float *x, int n_
   sw_rc rc;
   int E = L->has_moe ? L->moe.n_expert : 1;
   int dense = !L->sparse || layer_keeps_all(M, L);
-  if (sw_method_native_layer(M, l, !dense)) {
+  if (!dense && M->cfg.kind == SW_METHOD_DEJAVU && M->measure_predictor) {
+    int k = (int)llround((1.0 - M->cfg.level) * L->w.d_ff);
+    if ((rc = predictor_score(M, L, x, n_tok, k < 1 ? 1 : k, err))) return rc;
+  }
+  int native = sw_method_native_layer(M, l, !dense);
+  if (native) {
     rc = sw_method_native_forward(M, l, out, x, n_tok, !dense, &st);
   } else if (dense) {
     rc = sw_ffn_dense_forward(out, x, &L->w, &st, &M->work, n_tok);
@@ -351,7 +358,6 @@ static sw_rc method_forward(void *ctx, int l, float *out, const float *x, int n_
       }
       case SW_METHOD_DEJAVU: {
         int k = (int)llround((1.0 - M->cfg.level) * L->w.d_ff);
-        if (M->measure_predictor && (rc = predictor_score(M, L, x, n_tok, k < 1 ? 1 : k, err))) return rc;
         rc = sw_predictor_forward(out, &M->mask, x, &L->w, &L->pred, 0.5, k < 1 ? 1 : k, &st, &M->pred_work,
                                   &M->work, n_tok);
         break;
@@ -363,7 +369,7 @@ static sw_rc method_forward(void *ctx, int l, float *out, const float *x, int n_
   }
   if (rc) return sw_err_set(err, rc, "method %s: layer %d FFN kernel failed (%s)", sw_method_name(M->cfg.kind), l,
                             sw_err_text(rc));
-  if (!dense && !M->native) token_hist(M, n_tok);
+  if (!dense) token_hist(M, n_tok, native);
   sw_ffn_stats_add(&L->stats, &st);
   return SW_OK;
 }

@@ -142,8 +142,9 @@ typedef struct sw_method {
   int                measure_predictor; /* 1: every DEJAVU call also scores its predictor against the true labels
                                            of its inputs (the dense FFN; costs a dense FFN per call) */
   int                native;  /* 1 after sw_method_native (models/sw_method_native.h) */
-  sw_isa_t           native_isa;
+  sw_qctx_t          nctx;    /* native: ISA variant and the bound state's pool (borrowed, sw_method_native_bind) */
   sw_q8a_t          *xq;      /* native: (max_tok, d_ff/32 + 1) quantised activation blocks */
+  float             *native_tmp; /* native: (3 d_ff) one token's gathered gate/up/coefficients */
 } sw_method_t;
 
 /* Creates an uncalibrated method for model m (kernels' scratch for max_tok tokens per call).
@@ -180,7 +181,7 @@ void sw_method_summary(const sw_method_t *meth, sw_method_summary_t *sum);
 void sw_method_predictor_quality(const sw_method_t *meth, int l, double *recall, double *precision, double *pred_density,
                                  double *true_density);
 /* The q-quantile (0..1) of the per-(token, sparsified layer) sparsity since the last reset, to 1/SW_METHOD_TOK_BINS;
- * NAN when no sparsified call was seen (dense, or weights: native). */
+ * NAN when no sparsified call was seen (dense). */
 double sw_method_token_quantile(const sw_method_t *meth, double q);
 /* Sparsity of layer l since the last reset (definition as above). */
 double sw_method_layer_sparsity(const sw_method_t *meth, int l);
