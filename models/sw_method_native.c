@@ -207,7 +207,19 @@ static double teal_mask(float *dst, const float *v, float t, int n_tok, int n) {
   return zero_frac;
 }
 
-/* TEAL: masked input through the dense native gate/up, then the down rows of the kept |h| (see the header). */
+/* M->mask := per token the neurons with |h| > t (h: n_tok x f). */
+static void mask_above(sw_method_t *M, const float *h, float t, int n_tok, int f) {
+  M->mask.n_tok = n_tok;
+  for (int k = 0; k < n_tok; k++) {
+    int64_t n = M->mask.off[k];
+    for (int i = 0; i < f; i++)
+      if (fabsf(h[(size_t)k * f + i]) > t) M->mask.idx[n++] = i;
+    M->mask.off[k + 1] = n;
+  }
+}
+
+/* TEAL: masked input through the dense native gate/up, then the down rows of the kept |h| (see the header);
+ * with no h threshold (every h kept) the dense down on the file's blocks. */
 static void native_teal(sw_method_t *M, int l, float *out, const float *x, int n_tok, sw_ffn_stats_t *st) {
   sw_method_layer_t *L = &M->layers[l];
   int d = L->w.d_model, f = L->w.d_ff;
@@ -216,17 +228,17 @@ static void native_teal(sw_method_t *M, int l, float *out, const float *x, int n
   native_gate_up(M, l, g, u, xm, n_tok);
   sw_act_apply_gated(g, g, u, L->w.act, L->w.act_param, (size_t)n_tok * f);
   stats_begin(st, L, n_tok);
-  M->mask.n_tok = n_tok;
-  for (int t = 0; t < n_tok; t++) {
-    int64_t n = M->mask.off[t];
-    for (int i = 0; i < f; i++)
-      if (fabsf(g[(size_t)t * f + i]) > L->teal_th) M->mask.idx[n++] = i;
-    M->mask.off[t + 1] = n;
+  if (L->teal_th < 0.0f) {
+    quantize_rows(M, g, n_tok, f);
+    sw_qgemm(&M->nctx, out, M->xq, qmat(M, SW_LF_FFN_DOWN, l), n_tok, 0);
+    st->neurons_executed = st->neurons_total;
+    st->rows_read = f;
+  } else {
+    mask_above(M, g, L->teal_th, n_tok, f);
+    masked_tokens(M, l, out, g, n_tok, READ_GATE_UP, st);
   }
-  masked_tokens(M, l, out, g, n_tok, READ_GATE_UP, st);
-  double sh = (double)n_tok - (double)st->neurons_executed / f;
   L->teal_sx_sum += sx;
-  L->teal_sh_sum += sh;
+  L->teal_sh_sum += (double)n_tok - (double)st->neurons_executed / f;
   st->flops = 2.0 * 2.0 * (n_tok * d - sx * d) * f + (double)n_tok * f + 2.0 * (double)st->neurons_executed * d;
 }
 
