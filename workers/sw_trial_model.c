@@ -31,7 +31,8 @@
  *   weights ("f32")                native: projections, dense FFN and output on the file's quantised blocks with
  *                                  8-bit activation blocks (models/sw_llama_native.c); f32: the dequantised
  *                                  weights (the accuracy reference).  Quality, timing and the dense reference
- *                                  use the same weights; a method's own FFN kernels still read the f32 copy.
+ *                                  use the same weights; every method's FFN runs on the file's blocks too
+ *                                  (models/sw_method_native.c).
  *   teal_alloc ("uniform")         TEAL: uniform | greedy (TEAL's block-wise allocation, models/sw_teal_alloc.h)
  *   task, task_items, task_offset, task_bytes, task_choices, task_context_bytes, task_seed, task_ctx: a
  *                                  multiple-choice evaluation (workers/sw_trial_task.h; metrics task_*)
