@@ -12,7 +12,7 @@ void sw_method_native_bind(sw_method_t *M, const sw_llama_state_t *s);
 /* 1 when layer l runs natively: gate, up and down native, and for a sparse layer (sparse = 1, any method) the
  * neuron-major Q8_0 down rows built. */
 int sw_method_native_layer(const sw_method_t *M, int l, int sparse);
-/* The layer's FFN on native weights (dense when sparse == 0, else the gate-selected sparse FFN). */
+/* The layer's FFN on native weights (dense when sparse == 0, else the method's sparse FFN). */
 sw_rc sw_method_native_forward(sw_method_t *M, int l, float *out, const float *x, int n_tok, int sparse,
                                sw_ffn_stats_t *st);
 
