@@ -359,6 +359,17 @@ static double row_dot64(const sw_qmat_t *W, int r, const double *v) {
   return s;
 }
 
+/* An uncalibrated method of `kind` at level 0.5 on the model's native weights (layers run dense until set up). */
+static void native_method(sw_method_t *M, const model_fixture_t *f, sw_method_kind_t kind, int max_tok) {
+  sw_method_cfg_t mc;
+  sw_method_cfg_defaults(&mc, &f->model.cfg);
+  mc.kind = kind;
+  mc.level = 0.5;
+  sw_err_t err = {0};
+  assert_int_equal(sw_method_init(M, &f->model, &mc, max_tok, &err), SW_OK);
+  assert_int_equal(sw_method_native(M, SW_ISA_AUTO, &err), SW_OK);
+}
+
 /* One token through a native method layer against float64: h64[i] = SiLU(gate_i·x̂)·(up_i·x̂) for every neuron
  * (x̂ the quantised input, dequantised file rows), and the output must equal the sum over the neurons the method
  * left in M->mask of h64[i]·down_i (dequantised neuron-major Q8_0 rows) up to f32 rounding. */
@@ -403,14 +414,9 @@ static void test_native_cats_layer_vs_float64(void **state) {
   model_fixture_t *f = *state;
   const sw_llama_config_t *c = &f->model.cfg;
   int d = c->d_model, ff = c->d_ff, l = 3;
-  sw_method_cfg_t mc;
-  sw_method_cfg_defaults(&mc, c);
-  mc.kind = SW_METHOD_CATS;
-  mc.level = 0.5;
   sw_method_t M;
   sw_err_t err = {0};
-  assert_int_equal(sw_method_init(&M, &f->model, &mc, 4, &err), SW_OK);
-  assert_int_equal(sw_method_native(&M, SW_ISA_AUTO, &err), SW_OK);
+  native_method(&M, f, SW_METHOD_CATS, 4);
   sw_method_layer_t *L = &M.layers[l];
   assert_int_equal(sw_policy_init(&L->policy, SW_POLICY_THRESHOLD, ff, 1, &err), SW_OK);
   L->sparse = 1;
@@ -502,14 +508,9 @@ static void test_native_methods_vs_float64(void **state) {
   double *h64 = malloc((size_t)ff * sizeof *h64);
   for (int j = 0; j < d; j++) x[j] = (float)(sin(0.71 * j + 0.3) * (1.0 + 0.5 * cos(0.13 * j)));
   for (size_t m = 0; m < sizeof kinds / sizeof kinds[0]; m++) {
-    sw_method_cfg_t mc;
-    sw_method_cfg_defaults(&mc, c);
-    mc.kind = kinds[m];
-    mc.level = 0.5;
     sw_method_t M;
     sw_err_t err = {0};
-    assert_int_equal(sw_method_init(&M, &f->model, &mc, 2, &err), SW_OK);
-    assert_int_equal(sw_method_native(&M, SW_ISA_AUTO, &err), SW_OK);
+    native_method(&M, f, kinds[m], 2);
     sw_method_layer_t *L = &M.layers[l];
     L->sparse = 1;
     if (kinds[m] == SW_METHOD_TEAL) {
