@@ -133,5 +133,6 @@ static void test_moe_keys_refused(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_moe_variants), cmocka_unit_test(test_moe_keys_refused),
                                      cmocka_unit_test(test_routed_native)};
+  if (getenv("SW_TEST_FILTER")) cmocka_set_test_filter(getenv("SW_TEST_FILTER")); /* one test by name, by hand */
   return cmocka_run_group_tests_name("model_moe", tests, NULL, NULL);
 }
