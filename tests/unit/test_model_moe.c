@@ -102,7 +102,7 @@ static void test_moe_variants(void **state) {
 }
 
 /* The routed methods on native weights (experts and Deja Vu's neurons gathered from the file's blocks): a
- * static top-k skips exactly the requested fraction, FLOPs are saved, and the quality is measured against the
+ * static top-k skips exactly the requested fraction, FLOPs are counted as on f32, and the quality is measured against the
  * native dense model (KL finite, non-negative, and of the size of the f32 run's). */
 static void test_routed_native(void **state) {
   (void)state;
@@ -115,7 +115,8 @@ static void test_routed_native(void **state) {
                   M(f, "kl"));
     assert_true(M(n, "weights_native") == 1.0);
     assert_true(fabs(M(n, "achieved_sparsity") - 0.5) < 1e-9);
-    assert_true(M(n, "ffn_flops_saved") > 0.0 && M(n, "ffn_flops_saved") < 1.0);
+    /* FLOPs counted alike on both weights (the ground-truth router's own cost can exceed the saving) */
+    assert_true(fabs(M(n, "ffn_flops_saved") - M(f, "ffn_flops_saved")) < 0.05);
     assert_true(M(n, "kl") >= 0.0 && M(n, "kl") < 2.0 * M(f, "kl") + 0.05);
     sw_json_free(n);
     sw_json_free(f);
