@@ -194,6 +194,8 @@ static sw_rc bm_run_threads(const bm_opts_t *o, const sw_llama_t *m, bm_row_t *r
   sw_rc rc = sw_llama_state_init(&st[0], m, o->prompt, o->prompt + o->decode, err);
   if (!rc) rc = sw_llama_state_init(&st[1], m, o->prompt, o->prompt + o->decode, err);
   if (!rc) rc = sw_llama_state_native(&st[1], m, threads, SW_ISA_AUTO, err);
+  for (int i = 0; !rc && i < BM_ROWS; i++)
+    if (rows[i].has_method) sw_method_native_bind(&rows[i].M, &st[1]);
   double *dec = malloc((size_t)o->decode * sizeof *dec);
   for (int rep = -1; !rc && rep < o->reps; rep++) {
     for (int i = 0; !rc && i < BM_ROWS; i++) {
@@ -211,6 +213,8 @@ static sw_rc bm_run_threads(const bm_opts_t *o, const sw_llama_t *m, bm_row_t *r
     }
   }
   free(dec);
+  for (int i = 0; i < BM_ROWS; i++)
+    if (rows[i].has_method) sw_method_native_bind(&rows[i].M, NULL);
   sw_llama_state_free(&st[0]);
   sw_llama_state_free(&st[1]);
   if (!rc) bm_print(rows, have_llama, o->reps, threads);
@@ -224,12 +228,14 @@ static sw_rc bm_quality(const bm_opts_t *o, const sw_llama_t *m, bm_row_t *rows,
   for (int i = 0; !rc && i < BM_LLAMACPP; i++) {
     if (rows[i].weights == SW_LLAMA_WEIGHTS_NATIVE && st.weights != SW_LLAMA_WEIGHTS_NATIVE)
       rc = sw_llama_state_native(&st, m, 1, SW_ISA_AUTO, err);
+    if (rows[i].has_method) sw_method_native_bind(&rows[i].M, &st);
     sw_llama_ffn_t hook = rows[i].has_method ? sw_method_hook(&rows[i].M) : (sw_llama_ffn_t){0};
     sw_eval_result_t res;
     if (!rc)
       rc = sw_eval_run(m, &st, rows[i].has_method ? &hook : NULL, tok, (size_t)o->eval, NULL, BM_WINDOW, NULL, NULL,
                        &res, err);
     if (!rc) rows[i].ppl = res.ppl;
+    if (rows[i].has_method) sw_method_native_bind(&rows[i].M, NULL);
   }
   sw_llama_state_free(&st);
   return rc;

@@ -724,14 +724,20 @@ sw_rc sw_moe_select(sw_mask_t *mask, const float *scores, sw_moe_select_t sel, i
   return SW_OK;
 }
 
-sw_rc sw_moe_forward_routed(float *out, sw_mask_t *mask, const float *x, const sw_moe_t *moe,
-                            const sw_moe_router_t *r, sw_moe_select_t sel, int k, double tau, sw_ffn_stats_t *stats,
-                            sw_moe_work_t *work, int n_tok) {
+sw_rc sw_moe_route(sw_mask_t *mask, const float *x, const sw_moe_t *moe, const sw_moe_router_t *r, sw_moe_select_t sel,
+                   int k, double tau, sw_moe_work_t *work, int n_tok) {
   sw_rc rc = sw_moe_router_scores(work->scores, r, moe, x, n_tok, work);
   if (rc) return rc;
   int norm = r->kind != SW_MOE_ROUTER_CLASSIFIER && r->kind != SW_MOE_ROUTER_MOEFICATION &&
              r->kind != SW_MOE_ROUTER_LTE; /* sigmoid outputs are thresholded as they are */
-  if ((rc = sw_moe_select(mask, work->scores, sel, k, tau, norm, work, n_tok))) return rc;
+  return sw_moe_select(mask, work->scores, sel, k, tau, norm, work, n_tok);
+}
+
+sw_rc sw_moe_forward_routed(float *out, sw_mask_t *mask, const float *x, const sw_moe_t *moe,
+                            const sw_moe_router_t *r, sw_moe_select_t sel, int k, double tau, sw_ffn_stats_t *stats,
+                            sw_moe_work_t *work, int n_tok) {
+  sw_rc rc = sw_moe_route(mask, x, moe, r, sel, k, tau, work, n_tok);
+  if (rc) return rc;
   if ((rc = sw_moe_forward(out, x, moe, mask, stats, work, n_tok))) return rc;
   if (stats) {
     double f = sw_moe_router_flops(r, moe) * n_tok;

@@ -175,6 +175,9 @@ sw_rc sw_moe_forward(float *out, const float *x, const sw_moe_t *moe, const sw_m
 sw_rc sw_moe_forward_per_token(float *out, const float *x, const sw_moe_t *moe, const sw_mask_t *mask,
                                sw_ffn_stats_t *stats, sw_moe_work_t *work, int n_tok);
 
+/* Router scores and selection only (the first half of sw_moe_forward_routed): mask receives the experts. */
+sw_rc sw_moe_route(sw_mask_t *mask, const float *x, const sw_moe_t *moe, const sw_moe_router_t *r, sw_moe_select_t sel,
+                   int k, double tau, sw_moe_work_t *work, int n_tok);
 /* Router + selection + batched execution in one call; mask receives the selection; the router's FLOPs
  * and weight bytes are added to stats (flops_select). */
 sw_rc sw_moe_forward_routed(float *out, sw_mask_t *mask, const float *x, const sw_moe_t *moe,

@@ -351,15 +351,89 @@ SW_Q_AVX2 static void axpy_q8_0_avx2(float *y, const uint8_t *row, float coef, i
 }
 #endif
 
-void sw_q8_axpy_rows(sw_isa_t isa, float *y, const sw_qmat_t *W, const int32_t *idx, const float *coef, int n) {
-  void (*axpy)(float *, const uint8_t *, float, int) = axpy_q8_0_portable;
 #if defined(__x86_64__)
-  if (isa >= SW_ISA_AVX2) axpy = axpy_q8_0_avx2;
+/* Four rows at once: y is loaded and stored once per block for four rows' contributions. */
+SW_Q_AVX2 static void axpy4_q8_0_avx2(float *y, const uint8_t *const *rows, const float *coef, int nb) {
+  for (int b = 0; b < nb; b++, y += SW_QBLOCK) {
+    size_t o = (size_t)b * Q8_0_BYTES;
+    __m256 s[4];
+    for (int r = 0; r < 4; r++) s[r] = _mm256_set1_ps(coef[r] * f16c(rows[r] + o));
+    for (int q = 0; q < 4; q++) {
+      __m256 acc = _mm256_loadu_ps(y + 8 * q);
+      for (int r = 0; r < 4; r++) {
+        __m128i raw = _mm_loadl_epi64((const __m128i *)(rows[r] + o + 2 + 8 * q));
+        acc = _mm256_fmadd_ps(s[r], _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(raw)), acc);
+      }
+      _mm256_storeu_ps(y + 8 * q, acc);
+    }
+  }
+}
+#endif
+
+/* Blocks [b0, b1) of y += sum_k coef[k] * deq(row idx[k]) for a Q8_0 W. */
+static void q8_axpy_span(sw_isa_t isa, float *y, const sw_qmat_t *W, const int32_t *idx, const float *coef, int n,
+                         int b0, int b1) {
+  void (*axpy)(float *, const uint8_t *, float, int) = axpy_q8_0_portable;
+  size_t off = (size_t)b0 * Q8_0_BYTES;
+  int k = 0;
+  y += (size_t)b0 * SW_QBLOCK;
+#if defined(__x86_64__)
+  if (isa >= SW_ISA_AVX2) {
+    axpy = axpy_q8_0_avx2;
+    for (const uint8_t *rows[4]; k + 4 <= n; k += 4) {
+      for (int r = 0; r < 4; r++) rows[r] = W->data + (size_t)idx[k + r] * W->row_bytes + off;
+      axpy4_q8_0_avx2(y, rows, coef + k, b1 - b0);
+    }
+  }
 #else
   (void)isa;
 #endif
+  for (; k < n; k++) axpy(y, W->data + (size_t)idx[k] * W->row_bytes + off, coef[k], b1 - b0);
+}
+
+void sw_q8_axpy_rows(sw_isa_t isa, float *y, const sw_qmat_t *W, const int32_t *idx, const float *coef, int n) {
+  if (W->type == SW_QTYPE_Q8_0) q8_axpy_span(isa, y, W, idx, coef, n, 0, W->cols / SW_QBLOCK);
+}
+
+/* ---- gathered rows split across the pool ---- */
+
+typedef struct qrows_job {
+  sw_isa_t         isa;
+  const sw_qmat_t *W;
+  const int32_t   *idx;
+  int              n;
+  const sw_q8a_t  *a;   /* dots: the activation blocks */
+  const float     *coef; /* axpy: the coefficients */
+  float           *out;
+} qrows_job_t;
+
+/* Dots: thread tid takes a contiguous share of the selected rows (multiples of four). */
+static void qrows_dot_thread(void *arg, int tid, int n_threads) {
+  const qrows_job_t *j = arg;
+  int per = ((j->n + n_threads - 1) / n_threads + 3) / 4 * 4, k0 = tid * per, k1 = k0 + per < j->n ? k0 + per : j->n;
+  if (k0 < k1) sw_qdot_rows(j->isa, j->W, j->idx + k0, k1 - k0, j->a, j->out + k0);
+}
+
+/* Axpy: thread tid takes a contiguous share of the output blocks (every selected row, no reduction). */
+static void qrows_axpy_thread(void *arg, int tid, int n_threads) {
+  const qrows_job_t *j = arg;
+  int nb = j->W->cols / SW_QBLOCK, b0 = tid * nb / n_threads, b1 = (tid + 1) * nb / n_threads;
+  if (b0 < b1) q8_axpy_span(j->isa, j->out, j->W, j->idx, j->coef, j->n, b0, b1);
+}
+
+void sw_qdot_rows_ctx(const sw_qctx_t *ctx, const sw_qmat_t *W, const int32_t *idx, int n, const sw_q8a_t *a,
+                      float *out) {
+  qrows_job_t j = {ctx->isa, W, idx, n, a, NULL, out};
+  if (ctx->pool && n >= 16) sw_pool_run(ctx->pool, qrows_dot_thread, &j);
+  else sw_qdot_rows(ctx->isa, W, idx, n, a, out);
+}
+
+void sw_q8_axpy_rows_ctx(const sw_qctx_t *ctx, float *y, const sw_qmat_t *W, const int32_t *idx, const float *coef,
+                         int n) {
+  qrows_job_t j = {ctx->isa, W, idx, n, NULL, coef, y};
   if (W->type != SW_QTYPE_Q8_0) return;
-  for (int k = 0; k < n; k++) axpy(y, W->data + (size_t)idx[k] * W->row_bytes, coef[k], W->cols / SW_QBLOCK);
+  if (ctx->pool && n >= 16) sw_pool_run(ctx->pool, qrows_axpy_thread, &j);
+  else sw_q8_axpy_rows(ctx->isa, y, W, idx, coef, n);
 }
 
 uint16_t sw_qf32_to_f16(float x) {

@@ -71,6 +71,12 @@ void sw_qgemm(const sw_qctx_t *ctx, float *y, const sw_q8a_t *xq, const sw_qmat_
 void sw_qdot_rows(sw_isa_t isa, const sw_qmat_t *W, const int32_t *idx, int n, const sw_q8a_t *a, float *out);
 /* y (W->cols floats) += sum_k coef[k] * deq(row idx[k] of W), for a Q8_0 W (other types: no-op). */
 void sw_q8_axpy_rows(sw_isa_t isa, float *y, const sw_qmat_t *W, const int32_t *idx, const float *coef, int n);
+/* sw_qdot_rows and sw_q8_axpy_rows on the context's pool (rows split for the dots, output blocks for the axpy);
+ * the same values as the single-thread calls. */
+void sw_qdot_rows_ctx(const sw_qctx_t *ctx, const sw_qmat_t *W, const int32_t *idx, int n, const sw_q8a_t *a,
+                      float *out);
+void sw_q8_axpy_rows_ctx(const sw_qctx_t *ctx, float *y, const sw_qmat_t *W, const int32_t *idx, const float *coef,
+                         int n);
 /* float to binary16 bits, round to nearest even (overflow to inf). */
 uint16_t sw_qf32_to_f16(float x);
 /* Quantises n floats (a multiple of 32) into n/32 Q8_0 blocks (34 bytes each: f16 scale max|x|/127, then

@@ -16,6 +16,7 @@
 #include "kernels/sw_ffn_dense.h"
 #include "kernels/sw_flops.h"
 #include "models/sw_hf.h"
+#include "kernels/sw_attn.h"
 #include "models/sw_llama_native.h"
 
 #define SW_LLAMA_ALIGN_FLOATS 16 /* each family starts on a 64-byte boundary */
@@ -442,6 +443,7 @@ sw_rc sw_llama_state_init(sw_llama_state_t *s, const sw_llama_t *m, int max_tok,
     sw_llama_state_free(s);
     return sw_err_set(err, SW_ERR_NOMEM, "model state: out of memory (max_tok %d, n_ctx %d)", max_tok, n_ctx);
   }
+  s->qctx.isa = sw_isa_best(); /* attention's variant (sw_llama_state_native sets the requested one) */
   sw_rc rc = sw_ffn_work_alloc(&s->work, c->d_model, c->d_ff, max_tok, 1, err);
   if (rc) sw_llama_state_free(s);
   return rc;
@@ -512,36 +514,19 @@ static void rope(const sw_llama_t *m, float *v, int n_heads, int pos) {
   }
 }
 
-/* Causal GQA attention of n_tok new tokens of layer l over cache positions [0, pos+t]. */
+/* Causal GQA attention of n_tok new tokens of layer l over cache positions [0, pos+t] (kernels/sw_attn.h: the
+ * state's ISA variant, heads split across its pool). */
 static void attention(const sw_llama_t *m, sw_llama_state_t *s, int l, int n_tok) {
   const sw_llama_config_t *c = &m->cfg;
-  int hd = c->head_dim, qd = c->n_head * hd, kvd = c->n_head_kv * hd, group = c->n_head / c->n_head_kv;
-  const float *kc = s->k_cache + (size_t)l * s->n_ctx * kvd, *vc = s->v_cache + (size_t)l * s->n_ctx * kvd;
-  float scale = 1.0f / sqrtf((float)hd);
+  int hd = c->head_dim, qd = c->n_head * hd, kvd = c->n_head_kv * hd;
+  sw_attn_query_t a = {.k = s->k_cache + (size_t)l * s->n_ctx * kvd, .v = s->v_cache + (size_t)l * s->n_ctx * kvd,
+                       .stride = (size_t)kvd, .n_head = c->n_head, .group = c->n_head / c->n_head_kv, .hd = hd,
+                       .scale = 1.0f / sqrtf((float)hd)};
   for (int t = 0; t < n_tok; t++) {
-    int last = s->pos + t;
-    for (int h = 0; h < c->n_head; h++) {
-      const float *q = s->q + (size_t)t * qd + (size_t)h * hd;
-      int kvh = h / group;
-      float mx = -INFINITY;
-      for (int j = 0; j <= last; j++) {
-        const float *k = kc + (size_t)j * kvd + (size_t)kvh * hd;
-        float dot = 0;
-        for (int i = 0; i < hd; i++) dot += q[i] * k[i];
-        s->scores[j] = dot * scale;
-        if (s->scores[j] > mx) mx = s->scores[j];
-      }
-      double sum = 0;
-      for (int j = 0; j <= last; j++) sum += s->scores[j] = expf(s->scores[j] - mx);
-      float inv = (float)(1.0 / sum);
-      float *o = s->att + (size_t)t * qd + (size_t)h * hd;
-      memset(o, 0, (size_t)hd * sizeof *o);
-      for (int j = 0; j <= last; j++) {
-        const float *v = vc + (size_t)j * kvd + (size_t)kvh * hd;
-        float a = s->scores[j] * inv;
-        for (int i = 0; i < hd; i++) o[i] += a * v[i];
-      }
-    }
+    a.out = s->att + (size_t)t * qd;
+    a.q = s->q + (size_t)t * qd;
+    a.n_pos = s->pos + t + 1;
+    sw_attn_query(&s->qctx, &a);
   }
 }
 

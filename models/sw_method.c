@@ -172,6 +172,7 @@ void sw_method_free(sw_method_t *M) {
   free(M->idx);
   free(M->prev_x);
   free(M->xq);
+  free(M->native_tmp);
   if (M->mask.idx || M->mask.off) sw_mask_free(&M->mask);
   if (M->emask.idx || M->emask.off) sw_mask_free(&M->emask);
   if (M->work.f || M->work.i32) sw_ffn_work_free(&M->work);
@@ -320,9 +321,10 @@ static int layer_keeps_all(const sw_method_t *M, const sw_method_layer_t *L) {
   }
 }
 
-/* Per-token sparsity of the call just made, from the mask it left (TEAL records its own per token). */
-static void token_hist(sw_method_t *M, int n_tok) {
-  if (M->cfg.kind == SW_METHOD_TEAL) return;
+/* Per-token sparsity of the call just made, from the mask it left (TEAL on f32 records its own per token; on
+ * native weights it leaves its down neurons in M->mask). */
+static void token_hist(sw_method_t *M, int n_tok, int native) {
+  if (M->cfg.kind == SW_METHOD_TEAL && !native) return;
   const sw_mask_t *m = M->cfg.kind == SW_METHOD_D2DMOE || M->cfg.kind == SW_METHOD_MOEFICATION ? &M->emask : &M->mask;
   for (int t = 0; t < n_tok && t < m->n_tok; t++) hist_add(M, 1.0 - (double)(m->off[t + 1] - m->off[t]) / m->n_units);
 }
@@ -337,19 +339,35 @@ double sw_method_token_quantile(const sw_method_t *M, double q) {
   return 1.0;
 }
 
-/* Deja Vu (top-k of the predicted probabilities, k = (1-s)·d_ff) or PowerInfer (logit >= pred_logit_thr), the
- * predictor reading layer l-1's FFN input under lookahead (M->prev_x, kept by method_forward). */
-static sw_rc predictor_forward(sw_method_t *M, int l, float *out, const float *x, int n_tok, sw_ffn_stats_t *st,
-                               sw_err_t *err) {
+/* The predictor's selection rule for layer l: Deja Vu keeps the top k = (1-s)·d_ff predicted probabilities, PowerInfer
+ * every neuron whose logit reaches pred_logit_thr (k = 0); under lookahead the predictor reads layer l-1's FFN
+ * input (M->prev_x, kept by method_forward). */
+void sw_method_predictor_rule(const sw_method_t *M, int l, const float *x, const float **x_pred, double *thr, int *k) {
+  const sw_method_layer_t *L = &M->layers[l];
+  *k = 0;
+  if (M->cfg.kind == SW_METHOD_DEJAVU) *k = (int)llround((1.0 - M->cfg.level) * L->w.d_ff), *k = *k < 1 ? 1 : *k;
+  *thr = sw_method_predictor_prob_thr(&M->cfg);
+  *x_pred = M->cfg.pred_lookahead && l > 0 ? M->prev_x : x;
+}
+
+/* Held-out recall/precision/density of the predictor on this call's tokens (measure_predictor only). */
+static sw_rc predictor_measure(sw_method_t *M, int l, const float *x, int n_tok, sw_err_t *err) {
+  if (!M->measure_predictor) return SW_OK;
+  const float *xp;
+  double thr;
+  int k;
+  sw_method_predictor_rule(M, l, x, &xp, &thr, &k);
+  return predictor_score(&M->layers[l], x, xp, n_tok, thr, k, err);
+}
+
+/* Deja Vu or PowerInfer on f32 weights. */
+static sw_rc predictor_forward(sw_method_t *M, int l, float *out, const float *x, int n_tok, sw_ffn_stats_t *st) {
   sw_method_layer_t *L = &M->layers[l];
-  int k = 0;
-  double thr = sw_method_predictor_prob_thr(&M->cfg);
-  if (M->cfg.kind == SW_METHOD_DEJAVU) k = (int)llround((1.0 - M->cfg.level) * L->w.d_ff), k = k < 1 ? 1 : k;
-  const float *xp = M->cfg.pred_lookahead && l > 0 ? M->prev_x : x;
-  sw_rc rc = M->measure_predictor ? predictor_score(L, x, xp, n_tok, thr, k, err) : SW_OK;
-  if (!rc) rc = sw_predictor_forward_from(out, &M->mask, x, xp, &L->w, &L->pred, thr, k, st, &M->pred_work, &M->work,
-                                          n_tok);
-  return rc;
+  const float *xp;
+  double thr;
+  int k;
+  sw_method_predictor_rule(M, l, x, &xp, &thr, &k);
+  return sw_predictor_forward_from(out, &M->mask, x, xp, &L->w, &L->pred, thr, k, st, &M->pred_work, &M->work, n_tok);
 }
 
 double sw_method_predictor_prob_thr(const sw_method_cfg_t *cfg) {
@@ -365,7 +383,9 @@ static sw_rc method_forward(void *ctx, int l, float *out, const float *x, int n_
   sw_rc rc;
   int E = L->has_moe ? L->moe.n_expert : 1;
   int dense = !L->sparse || layer_keeps_all(M, L);
-  if (sw_method_native_layer(M, l, !dense)) {
+  if (!dense && sw_method_is_predictor(M->cfg.kind) && (rc = predictor_measure(M, l, x, n_tok, err))) return rc;
+  int native = sw_method_native_layer(M, l, !dense);
+  if (native) {
     rc = sw_method_native_forward(M, l, out, x, n_tok, !dense, &st);
   } else if (dense) {
     rc = sw_ffn_dense_forward(out, x, &L->w, &st, &M->work, n_tok);
@@ -382,7 +402,7 @@ static sw_rc method_forward(void *ctx, int l, float *out, const float *x, int n_
         break;
       }
       case SW_METHOD_DEJAVU:
-      case SW_METHOD_POWERINFER: rc = predictor_forward(M, l, out, x, n_tok, &st, err); break;
+      case SW_METHOD_POWERINFER: rc = predictor_forward(M, l, out, x, n_tok, &st); break;
       default:
         rc = sw_ffn_policy_forward(out, &M->mask, x, &L->w, &L->policy, M->nonce, &st, &M->work, n_tok);
         break;
@@ -392,7 +412,7 @@ static sw_rc method_forward(void *ctx, int l, float *out, const float *x, int n_
                             sw_err_text(rc));
   if (M->cfg.pred_lookahead && n_tok <= M->max_tok) /* the next layer's predictor input */
     memcpy(M->prev_x, x, (size_t)n_tok * (size_t)L->w.d_model * sizeof *x);
-  if (!dense && !M->native) token_hist(M, n_tok);
+  if (!dense) token_hist(M, n_tok, native);
   sw_ffn_stats_add(&L->stats, &st);
   return SW_OK;
 }

@@ -155,8 +155,9 @@ typedef struct sw_method {
   int                measure_predictor; /* 1: every DEJAVU call also scores its predictor against the true labels
                                            of its inputs (the dense FFN; costs a dense FFN per call) */
   int                native;  /* 1 after sw_method_native (models/sw_method_native.h) */
-  sw_isa_t           native_isa;
+  sw_qctx_t          nctx;    /* native: ISA variant and the bound state's pool (borrowed, sw_method_native_bind) */
   sw_q8a_t          *xq;      /* native: (max_tok, d_ff/32 + 1) quantised activation blocks */
+  float             *native_tmp; /* native: (3 d_ff) one token's gathered gate/up/coefficients */
 } sw_method_t;
 
 /* Creates an uncalibrated method for model m (kernels' scratch for max_tok tokens per call).
@@ -193,10 +194,13 @@ void sw_method_summary(const sw_method_t *meth, sw_method_summary_t *sum);
 /* The probability threshold of a predictor method's selection: PowerInfer sigmoid(pred_logit_thr), Deja Vu 0.5 (its
  * training/validation rule; its inference takes the top-k). */
 double sw_method_predictor_prob_thr(const sw_method_cfg_t *cfg);
+/* The predictor's input (*x_pred: x, or layer l-1's FFN input under lookahead), probability threshold and k (Deja
+ * Vu's top-k; 0 for PowerInfer's threshold) for layer l, the same on f32 and native weights. */
+void sw_method_predictor_rule(const sw_method_t *M, int l, const float *x, const float **x_pred, double *thr, int *k);
 void sw_method_predictor_quality(const sw_method_t *meth, int l, double *recall, double *precision, double *pred_density,
                                  double *true_density);
 /* The q-quantile (0..1) of the per-(token, sparsified layer) sparsity since the last reset, to 1/SW_METHOD_TOK_BINS;
- * NAN when no sparsified call was seen (dense, or weights: native). */
+ * NAN when no sparsified call was seen (dense). */
 double sw_method_token_quantile(const sw_method_t *meth, double q);
 /* Sparsity of layer l since the last reset (definition as above). */
 double sw_method_layer_sparsity(const sw_method_t *meth, int l);

@@ -17,10 +17,13 @@ if [ -x "$OUT/bin/llama-bench" ]; then
   echo "llama-bench already built: $OUT/bin/llama-bench"
   exit 0
 fi
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
+# The work directory persists until the build succeeds, so an interrupted build (minutes under load) resumes.
+WORK=$CACHE/llamacpp-work
+mkdir -p "$WORK"
 if [ $# -ge 1 ]; then
   SDIST=$1
+elif [ -f "$WORK/llama_cpp_python-$VERSION.tar.gz" ]; then
+  SDIST=$WORK/llama_cpp_python-$VERSION.tar.gz
 else
   # --no-binary: the sdist, not a wheel; pip prepares its metadata in an isolated environment (network).
   python3 -m pip download --quiet --no-deps --no-binary llama-cpp-python "llama-cpp-python==$VERSION" -d "$WORK"
@@ -30,8 +33,8 @@ echo "$SHA256  $SDIST" | sha256sum -c - >/dev/null || {
   echo "build_llamacpp.sh: SHA-256 of $SDIST does not match the pinned llama-cpp-python $VERSION" >&2
   exit 1
 }
-tar -xzf "$SDIST" -C "$WORK" "llama_cpp_python-$VERSION/vendor/llama.cpp"
 SRC=$WORK/llama_cpp_python-$VERSION/vendor/llama.cpp
+[ -f "$SRC/CMakeLists.txt" ] || tar -xzf "$SDIST" -C "$WORK" "llama_cpp_python-$VERSION/vendor/llama.cpp"
 # CPU backend only, no curl / server / examples / tests; GGML_NATIVE picks this machine's ISA (as a user would).
 cmake -S "$SRC" -B "$WORK/build" -DCMAKE_BUILD_TYPE=Release -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF \
   -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_TOOLS=ON -DGGML_NATIVE=ON -DGGML_OPENMP=ON \
@@ -46,4 +49,5 @@ cmake --build "$WORK/build" --target llama-bench -j "$JOBS" >"$WORK/build.log" 2
 mkdir -p "$OUT/bin"
 cp "$WORK/build/bin/llama-bench" "$OUT/bin/llama-bench.tmp"
 mv "$OUT/bin/llama-bench.tmp" "$OUT/bin/llama-bench"
+rm -rf "$WORK"
 echo "llama-cpp-python $VERSION (vendored llama.cpp) llama-bench built: $OUT/bin/llama-bench"

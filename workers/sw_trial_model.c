@@ -34,7 +34,8 @@
  *   weights ("f32")                native: projections, dense FFN and output on the file's quantised blocks with
  *                                  8-bit activation blocks (models/sw_llama_native.c); f32: the dequantised
  *                                  weights (the accuracy reference).  Quality, timing and the dense reference
- *                                  use the same weights; a method's own FFN kernels still read the f32 copy.
+ *                                  use the same weights; every method's FFN runs on the file's blocks too
+ *                                  (models/sw_method_native.c).
  *   teal_alloc ("uniform")         TEAL: uniform | greedy (TEAL's block-wise allocation, models/sw_teal_alloc.h)
  *   task, task_items, task_offset, task_bytes, task_choices, task_context_bytes, task_seed, task_ctx: a
  *                                  multiple-choice evaluation (workers/sw_trial_task.h; metrics task_*)
@@ -437,13 +438,16 @@ static sw_rc tm_task(sw_trial_cache_t *cache, const sw_json_t *config, const tm_
 
 /* The method on the task's items (same weights and chunking as its dense scores). */
 static sw_rc tm_task_run(const sw_trial_task_t *t, const sw_json_t *config, const tm_cfg_t *c, const tm_model_t *m,
-                         const sw_llama_ffn_t *hook, sw_trial_out_t *out, sw_err_t *err) {
+                         sw_method_t *M, sw_trial_out_t *out, sw_err_t *err) {
   sw_trial_task_cfg_t tc;
   sw_llama_state_t    st;
   sw_rc rc = sw_trial_task_parse(&tc, config, err);
   if (!rc) rc = tm_state(&st, c, &m->model, TM_TASK_CHUNK, (int)tc.ctx, err);
   if (rc) return rc;
-  rc = sw_trial_task_run(t, &m->model, &st, hook, m->tok, out, err);
+  sw_llama_ffn_t hook = M ? sw_method_hook(M) : (sw_llama_ffn_t){0};
+  if (M && M->native) sw_method_native_bind(M, &st);
+  rc = sw_trial_task_run(t, &m->model, &st, M ? &hook : NULL, m->tok, out, err);
+  if (M) sw_method_native_bind(M, NULL);
   sw_llama_state_free(&st);
   return rc;
 }
@@ -821,6 +825,7 @@ static sw_rc put_timing(sw_trial_out_t *out, const sw_json_t *config, const tm_c
   sw_llama_state_t st;
   sw_rc rc = tm_state(&st, c, &m->model, np, np + nd, err);
   if (rc) return rc;
+  if (M->native) sw_method_native_bind(M, &st);
   sw_sde_t sde;
   sw_err_t ce;
   int sde_on = sw_sde_init(&sde, NULL, &ce) == SW_OK;
@@ -850,6 +855,7 @@ static sw_rc put_timing(sw_trial_out_t *out, const sw_json_t *config, const tm_c
       sw_trial_out_sample(out, which ? "prefill_sparse" : "prefill_dense", rep, p);
     }
   }
+  sw_method_native_bind(M, NULL);
   sw_llama_state_free(&st);
   sw_trial_out_metric(out, "cache_flushed", cold, "bool");
   put_timed_acc(out, acc);
@@ -1011,6 +1017,7 @@ sw_rc sw_trial_run_model(sw_trial_cache_t *cache, const sw_json_t *config, sw_tr
   sw_llama_state_t st;
   memset(&st, 0, sizeof st);
   if (!rc) rc = tm_state(&st, &c, &m->model, (int)c.window, (int)c.window, err);
+  if (!rc && M.native) sw_method_native_bind(&M, &st);
   sw_eval_result_t r;
   sw_llama_ffn_t hook = sw_method_hook(&M);
   sw_eval_result_t dense = d->dense;
@@ -1019,6 +1026,7 @@ sw_rc sw_trial_run_model(sw_trial_cache_t *cache, const sw_json_t *config, sw_tr
     rc = sw_eval_run_paired(&m->model, &st, &hook, d->eval, d->n_eval, d->eval_bytes, (int)c.window, &r, &dense, err);
   else if (!rc)
     rc = sw_eval_run(&m->model, &st, &hook, d->eval, d->n_eval, d->eval_bytes, (int)c.window, &d->ref, NULL, &r, err);
+  sw_method_native_bind(&M, NULL); /* the state's pool goes with it */
   if (st.x) sw_llama_state_free(&st);
   M.measure_predictor = 0;
   if (!rc) {
@@ -1033,7 +1041,7 @@ sw_rc sw_trial_run_model(sw_trial_cache_t *cache, const sw_json_t *config, sw_tr
     sw_trial_prune_metrics(&P, out);
     put_native_dense(out, &c, d);
     int same_as_dense = mc.kind == SW_METHOD_DENSE && !P.on && mc.act == SW_ACT_SILU; /* reuse the dense scores */
-    if (task) rc = tm_task_run(task, config, &c, m, same_as_dense ? NULL : &hook, out, err);
+    if (task) rc = tm_task_run(task, config, &c, m, same_as_dense ? NULL : &M, out, err);
     sw_method_reset_stats(&M);
     sw_wffn_t W;
     int use_w = sw_trial_prune_timed_sparse(&P, mc.kind == SW_METHOD_DENSE || mc.kind == SW_METHOD_TOPK);

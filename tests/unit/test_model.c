@@ -376,6 +376,53 @@ static double row_dot64(const sw_qmat_t *W, int r, const double *v) {
   return s;
 }
 
+/* An uncalibrated method of `kind` at level 0.5 on the model's native weights (layers run dense until set up). */
+static void native_method(sw_method_t *M, const model_fixture_t *f, sw_method_kind_t kind, int max_tok) {
+  sw_method_cfg_t mc;
+  sw_method_cfg_defaults(&mc, &f->model.cfg);
+  mc.kind = kind;
+  mc.level = 0.5;
+  sw_err_t err = {0};
+  assert_int_equal(sw_method_init(M, &f->model, &mc, max_tok, &err), SW_OK);
+  assert_int_equal(sw_method_native(M, SW_ISA_AUTO, &err), SW_OK);
+}
+
+/* One token through a native method layer against float64: h64[i] = SiLU(gate_i·x̂)·(up_i·x̂) for every neuron
+ * (x̂ the quantised input, dequantised file rows), and the output must equal the sum over the neurons the method
+ * left in M->mask of h64[i]·down_i (dequantised neuron-major Q8_0 rows) up to f32 rounding. */
+static void check_native_selected(const model_fixture_t *f, const sw_method_t *M, int l, const float *x,
+                                  const float *out, double *h64) {
+  const sw_llama_config_t *c = &f->model.cfg;
+  int d = c->d_model, ff = c->d_ff;
+  sw_q8a_t *xq = malloc((size_t)(d / 32) * sizeof *xq);
+  double *xd = malloc((size_t)d * sizeof *xd), *want = calloc((size_t)d, sizeof *want);
+  double *bound = calloc((size_t)d, sizeof *bound);
+  float *down = malloc((size_t)d * sizeof *down);
+  sw_q8a_quantize(xq, x, d);
+  for (int j = 0; j < d; j++) xd[j] = (double)xq[j / 32].d * xq[j / 32].qs[j % 32];
+  const sw_qmat_t *G = &f->model.q.mats[(size_t)SW_LF_FFN_GATE * c->n_layer + l];
+  const sw_qmat_t *U = &f->model.q.mats[(size_t)SW_LF_FFN_UP * c->n_layer + l], *D = &f->model.q.down_t[l];
+  for (int i = 0; i < ff; i++) {
+    double g = row_dot64(G, i, xd);
+    h64[i] = g / (1.0 + exp(-g)) * row_dot64(U, i, xd);
+  }
+  for (int64_t k = 0; k < M->mask.off[1]; k++) {
+    int i = M->mask.idx[k];
+    assert_int_equal(sw_dequant(down, D->data + (size_t)i * D->row_bytes, (size_t)d, D->type, "down_t", NULL), SW_OK);
+    for (int j = 0; j < d; j++) want[j] += h64[i] * down[j], bound[j] += SW_TOL_NATIVE_LAYER_REL * fabs(h64[i] * down[j]);
+  }
+  for (int j = 0; j < d; j++)
+    if (fabs(out[j] - want[j]) > bound[j] + 1e-6) fail_msg("layer %d out[%d] %.7g, float64 %.7g", l, j, out[j], want[j]);
+  free(xq), free(xd), free(want), free(bound), free(down);
+}
+
+/* 1 when the mask of token 0 holds neuron i. */
+static int mask_has(const sw_mask_t *m, int i) {
+  for (int64_t k = 0; k < m->off[1]; k++)
+    if (m->idx[k] == i) return 1;
+  return 0;
+}
+
 /* A CATS layer on native weights (one token, threshold at the median |SiLU(gate)|): the selected set obeys the
  * threshold (up to f32 rounding of the gate), and the output equals the float64 sum over that set of
  * SiLU(gate_i)·up_i·down_i with the dequantised file rows (gate, up) and the dequantised neuron-major Q8_0
@@ -384,14 +431,9 @@ static void test_native_cats_layer_vs_float64(void **state) {
   model_fixture_t *f = *state;
   const sw_llama_config_t *c = &f->model.cfg;
   int d = c->d_model, ff = c->d_ff, l = 3;
-  sw_method_cfg_t mc;
-  sw_method_cfg_defaults(&mc, c);
-  mc.kind = SW_METHOD_CATS;
-  mc.level = 0.5;
   sw_method_t M;
   sw_err_t err = {0};
-  assert_int_equal(sw_method_init(&M, &f->model, &mc, 4, &err), SW_OK);
-  assert_int_equal(sw_method_native(&M, SW_ISA_AUTO, &err), SW_OK);
+  native_method(&M, f, SW_METHOD_CATS, 4);
   sw_method_layer_t *L = &M.layers[l];
   assert_int_equal(sw_policy_init(&L->policy, SW_POLICY_THRESHOLD, ff, 1, &err), SW_OK);
   L->sparse = 1;
@@ -400,12 +442,14 @@ static void test_native_cats_layer_vs_float64(void **state) {
   for (int j = 0; j < d; j++) s = s * 6364136223846793005ull + 1442695040888963407ull, x[j] = (float)((s >> 40) % 2001) / 1000.0f - 1.0f;
   sw_q8a_t *xq = malloc((size_t)(d / 32) * sizeof *xq);
   sw_q8a_quantize(xq, x, d);
-  double *xd = malloc((size_t)d * sizeof *xd), *g = malloc((size_t)ff * sizeof *g), *act = malloc((size_t)ff * sizeof *act);
+  double *xd = malloc((size_t)d * sizeof *xd), *act = malloc((size_t)ff * sizeof *act), *h64 = malloc((size_t)ff * sizeof *h64);
   for (int j = 0; j < d; j++) xd[j] = (double)xq[j / 32].d * xq[j / 32].qs[j % 32];
   const sw_qmat_t *G = &f->model.q.mats[(size_t)SW_LF_FFN_GATE * c->n_layer + l];
-  const sw_qmat_t *U = &f->model.q.mats[(size_t)SW_LF_FFN_UP * c->n_layer + l];
   float *absact = malloc((size_t)ff * sizeof *absact);
-  for (int i = 0; i < ff; i++) g[i] = row_dot64(G, i, xd), act[i] = g[i] / (1.0 + exp(-g[i])), absact[i] = (float)fabs(act[i]);
+  for (int i = 0; i < ff; i++) {
+    double g = row_dot64(G, i, xd);
+    act[i] = g / (1.0 + exp(-g)), absact[i] = (float)fabs(act[i]);
+  }
   assert_int_equal(sw_calib_abs_quantile(&L->policy.threshold, absact, (size_t)ff, 0.5, &err), SW_OK);
   L->policy.calibrated = 1;
   assert_true(sw_method_native_layer(&M, l, 1));
@@ -413,28 +457,22 @@ static void test_native_cats_layer_vs_float64(void **state) {
   assert_int_equal(hook.forward(hook.ctx, l, out, x, 1, &err), SW_OK);
   int n = (int)M.mask.off[1];
   assert_true(n > ff / 3 && n < 2 * ff / 3);
-  double t = L->policy.threshold, *want = calloc((size_t)d, sizeof *want), *bound = calloc((size_t)d, sizeof *bound);
-  for (int k = 0; k < n; k++) {
+  for (int k = 0; k < n; k++) assert_true(fabs(act[M.mask.idx[k]]) > L->policy.threshold - 1e-4);
+  check_native_selected(f, &M, l, x, out, h64);
+  const sw_qmat_t *D = &f->model.q.down_t[l];
+  float *down = malloc((size_t)d * sizeof *down);
+  for (int k = 0; k < n; k++) { /* the Q8_0 copy of an f32 down row: within half a step of its block */
     int i = M.mask.idx[k];
-    assert_true(fabs(act[i]) > t - 1e-4);
-    double h = act[i] * row_dot64(U, i, xd);
-    float *down = malloc((size_t)d * sizeof *down);
-    const sw_qmat_t *D = &f->model.q.down_t[l];
     assert_int_equal(sw_dequant(down, D->data + (size_t)i * D->row_bytes, (size_t)d, D->type, "down_t", NULL), SW_OK);
     const float *down32 = f->model.w.w_down_t + ((size_t)l * ff + i) * d;
     for (int j = 0; j < d; j++) {
-      double amax = 0; /* Q8_0 copy of the f32 row: within half a step of its block */
+      double amax = 0;
       for (int q = j / 32 * 32; q < j / 32 * 32 + 32; q++) amax = fmax(amax, fabs(down32[q]));
       assert_true(fabs(down[j] - down32[j]) <= amax / 127.0 * 0.5 * 1.002 + 1e-9);
-      want[j] += h * down[j];
-      bound[j] += SW_TOL_NATIVE_LAYER_REL * fabs(h * down[j]);
     }
-    free(down);
   }
-  for (int j = 0; j < d; j++)
-    if (fabs(out[j] - want[j]) > bound[j] + 1e-6) fail_msg("out[%d] %.7g, float64 %.7g (bound %.3g)", j, out[j], want[j], bound[j]);
   sw_method_free(&M);
-  free(x), free(out), free(xq), free(xd), free(g), free(act), free(absact), free(want), free(bound);
+  free(x), free(out), free(xq), free(xd), free(act), free(h64), free(absact), free(down);
 }
 
 /* TEAL on native weights with only the input threshold: the FFN of x equals, bit for bit, the native dense FFN
@@ -473,6 +511,53 @@ static void test_native_teal_layer(void **state) {
   assert_true(sw_test_close(T.layers[l].teal_sx_sum, (double)zeros / d, 1e-12, 1e-12));
   sw_method_free(&T);
   sw_method_free(&D);
+}
+
+/* Top-k, random and TEAL (input and h thresholds) on native weights, one token each: the output is the float64
+ * sum over the selected neurons, and the selection obeys the method: top-k keeps k neurons whose |h| is no
+ * smaller than any dropped one (up to the f32/float64 difference), random keeps k, TEAL keeps |h| > t_h. */
+static void test_native_methods_vs_float64(void **state) {
+  model_fixture_t *f = *state;
+  const sw_llama_config_t *c = &f->model.cfg;
+  int d = c->d_model, ff = c->d_ff, l = 5;
+  sw_method_kind_t kinds[] = {SW_METHOD_TOPK, SW_METHOD_RANDOM, SW_METHOD_TEAL};
+  float *x = malloc((size_t)d * sizeof *x), *out = malloc((size_t)d * sizeof *out);
+  double *h64 = malloc((size_t)ff * sizeof *h64);
+  for (int j = 0; j < d; j++) x[j] = (float)(sin(0.71 * j + 0.3) * (1.0 + 0.5 * cos(0.13 * j)));
+  for (size_t m = 0; m < sizeof kinds / sizeof kinds[0]; m++) {
+    sw_method_t M;
+    sw_err_t err = {0};
+    native_method(&M, f, kinds[m], 2);
+    sw_method_layer_t *L = &M.layers[l];
+    L->sparse = 1;
+    if (kinds[m] == SW_METHOD_TEAL) {
+      L->teal_tx = 0.0f; /* exact zeros only: x has none, so h is the dense one */
+      L->teal_th = 0.02f;
+    } else {
+      assert_int_equal(sw_policy_init(&L->policy, kinds[m] == SW_METHOD_TOPK ? SW_POLICY_TOPK : SW_POLICY_RANDOM, ff, 3, &err),
+                       SW_OK);
+      L->policy.k = ff / 2;
+      L->policy.calibrated = 1;
+    }
+    assert_true(sw_method_native_layer(&M, l, 1));
+    sw_llama_ffn_t hook = sw_method_hook(&M);
+    assert_int_equal(hook.forward(hook.ctx, l, out, x, 1, &err), SW_OK);
+    check_native_selected(f, &M, l, x, out, h64);
+    int n = (int)M.mask.off[1];
+    if (kinds[m] != SW_METHOD_TEAL) assert_int_equal(n, ff / 2);
+    double kept_min = INFINITY, dropped_max = 0;
+    for (int i = 0; i < ff; i++) {
+      if (mask_has(&M.mask, i)) kept_min = fmin(kept_min, fabs(h64[i]));
+      else dropped_max = fmax(dropped_max, fabs(h64[i]));
+    }
+    if (kinds[m] == SW_METHOD_TOPK) assert_true(kept_min >= dropped_max - 1e-4);
+    if (kinds[m] == SW_METHOD_TEAL) {
+      assert_true(n > 0 && n < ff);
+      assert_true(kept_min > 0.02 - 1e-4 && dropped_max <= 0.02 + 1e-4);
+    }
+    sw_method_free(&M);
+  }
+  free(x), free(out), free(h64);
 }
 
 /* Perplexity of one window against the NLL computed (float64) from the NumPy reference logits. */
@@ -911,6 +996,7 @@ int main(void) {
       cmocka_unit_test(test_native_decode_threads),
       cmocka_unit_test(test_native_cats_layer_vs_float64),
       cmocka_unit_test(test_native_teal_layer),
+      cmocka_unit_test(test_native_methods_vs_float64),
       cmocka_unit_test(test_eval_nll_vs_numpy),
       cmocka_unit_test(test_sparsity0_reproduces_dense),
       cmocka_unit_test(test_calib_cache_roundtrip),

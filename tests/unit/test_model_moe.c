@@ -19,23 +19,29 @@
 
 static char config_buf[4096];
 
-/* The test config (layers 0-1, short spans and timing) plus extra keys. */
-static const char *config(const char *extra) {
+/* The test config (layers 0-1, short spans and timing) on the given weights plus extra keys. */
+static const char *config_on(const char *weights, const char *extra) {
   const char *model = getenv("SW_MODEL_PATH"), *text = getenv("SW_TEXT_PATH");
   snprintf(config_buf, sizeof config_buf,
            "{\"workload\":\"model\",\"model\":\"%s\",\"text\":\"%s\",\"calib_tokens\":64,\"eval_tokens\":64,"
            "\"window\":32,\"prompt_tokens\":8,\"decode_tokens\":2,\"repetitions\":2,\"warmup\":0,\"layers\":\"0-1\","
-           "\"weights\":\"f32\"%s}",
-           model ? model : "cache/models/SmolLM2-135M-Instruct.Q4_1.gguf", text ? text : "cache/text/austen.txt", extra);
+           "\"weights\":\"%s\"%s}",
+           model ? model : "cache/models/SmolLM2-135M-Instruct.Q4_1.gguf", text ? text : "cache/text/austen.txt", weights,
+           extra);
   return config_buf;
 }
 
-static sw_json_t *run(sw_trial_cache_t *cache, const char *extra) {
+static const char *config(const char *extra) { return config_on("f32", extra); }
+
+static sw_json_t *run_on(sw_trial_cache_t *cache, const char *weights, const char *extra) {
   sw_json_t *doc = NULL;
   sw_err_t err = {0};
-  if (sw_test_trial_run(sw_trial_run_model, cache, config(extra), &doc, &err)) fail_msg("%s: %s", extra, err.msg);
+  if (sw_test_trial_run(sw_trial_run_model, cache, config_on(weights, extra), &doc, &err))
+    fail_msg("%s %s: %s", weights, extra, err.msg);
   return doc;
 }
+
+static sw_json_t *run(sw_trial_cache_t *cache, const char *extra) { return run_on(cache, "f32", extra); }
 
 #define M(doc, name) sw_test_trial_metric(doc, name)
 
@@ -95,6 +101,29 @@ static void test_moe_variants(void **state) {
   sw_trial_cache_free(&cache);
 }
 
+/* The routed methods on native weights (experts and Deja Vu's neurons gathered from the file's blocks): a
+ * static top-k skips exactly the requested fraction, FLOPs are counted as on f32, and the quality is measured against the
+ * native dense model (KL finite, non-negative, and of the size of the f32 run's). */
+static void test_routed_native(void **state) {
+  (void)state;
+  sw_trial_cache_t cache = {0};
+  const char *extra[] = {",\"method\":\"moefication\",\"router\":\"ground_truth\",\"sparsity\":0.5",
+                         ",\"method\":\"dejavu\",\"sparsity\":0.5"};
+  for (size_t i = 0; i < sizeof extra / sizeof extra[0]; i++) {
+    sw_json_t *n = run_on(&cache, "native", extra[i]), *f = run(&cache, extra[i]);
+    print_message("native %s: sparsity %.4f kl %.4f (f32 kl %.4f)\n", extra[i], M(n, "achieved_sparsity"), M(n, "kl"),
+                  M(f, "kl"));
+    assert_true(M(n, "weights_native") == 1.0);
+    assert_true(fabs(M(n, "achieved_sparsity") - 0.5) < 1e-9);
+    /* FLOPs counted alike on both weights (the ground-truth router's own cost can exceed the saving) */
+    assert_true(fabs(M(n, "ffn_flops_saved") - M(f, "ffn_flops_saved")) < 0.05);
+    assert_true(M(n, "kl") >= 0.0 && M(n, "kl") < 2.0 * M(f, "kl") + 0.05);
+    sw_json_free(n);
+    sw_json_free(f);
+  }
+  sw_trial_cache_free(&cache);
+}
+
 static void test_moe_keys_refused(void **state) {
   (void)state;
   sw_test_trial_error(sw_trial_run_model, config(",\"method\":\"moefication\",\"router\":\"lte\""), "lte");
@@ -103,6 +132,8 @@ static void test_moe_keys_refused(void **state) {
 }
 
 int main(void) {
-  const struct CMUnitTest tests[] = {cmocka_unit_test(test_moe_variants), cmocka_unit_test(test_moe_keys_refused)};
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_moe_variants), cmocka_unit_test(test_moe_keys_refused),
+                                     cmocka_unit_test(test_routed_native)};
+  if (getenv("SW_TEST_FILTER")) cmocka_set_test_filter(getenv("SW_TEST_FILTER")); /* one test by name, by hand */
   return cmocka_run_group_tests_name("model_moe", tests, NULL, NULL);
 }

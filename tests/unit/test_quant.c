@@ -320,6 +320,35 @@ static void check_gather_variant(sw_isa_t isa) {
   }
 }
 
+/* The pool-split gathered dots (rows shared out) and Q8_0 axpy (output blocks shared out) on two threads equal
+ * the single-thread calls bit for bit, on enough rows that the pool runs. */
+static void test_gather_pool(void **state) {
+  (void)state;
+  uint64_t s = 91;
+  enum { ROWS = 41, COLS = 160, NB = COLS / SW_QBLOCK };
+  size_t rb = sw_qtype_block_bytes(SW_QTYPE_Q8_0) * NB;
+  static uint8_t w[ROWS * 34 * NB];
+  for (int r = 0; r < ROWS; r++) random_row(w + rb * r, SW_QTYPE_Q8_0, NB, &s);
+  sw_qmat_t W;
+  assert_int_equal(sw_qmat_view(&W, SW_QTYPE_Q8_0, ROWS, COLS, w, "p", NULL), SW_OK);
+  float x[COLS], one[ROWS], two[ROWS], coef[ROWS], y1[COLS] = {0}, y2[COLS] = {0};
+  random_vec(x, COLS, &s);
+  sw_q8a_t a[NB];
+  sw_q8a_quantize(a, x, COLS);
+  int32_t idx[ROWS];
+  for (int k = 0; k < ROWS; k++) idx[k] = (k * 17) % ROWS, coef[k] = (float)(k % 7) - 3.0f;
+  sw_err_t err = {0};
+  sw_qctx_t solo = {sw_isa_best(), NULL}, duo = {sw_isa_best(), NULL};
+  assert_int_equal(sw_pool_create(&duo.pool, 2, &err), SW_OK);
+  sw_qdot_rows_ctx(&solo, &W, idx, ROWS, a, one);
+  sw_qdot_rows_ctx(&duo, &W, idx, ROWS, a, two);
+  assert_memory_equal(one, two, sizeof one);
+  sw_q8_axpy_rows_ctx(&solo, y1, &W, idx, coef, ROWS);
+  sw_q8_axpy_rows_ctx(&duo, y2, &W, idx, coef, ROWS);
+  assert_memory_equal(y1, y2, sizeof y1);
+  sw_pool_destroy(duo.pool);
+}
+
 static void test_gather_portable(void **state) {
   (void)state;
   check_gather_variant(SW_ISA_PORTABLE);
@@ -339,6 +368,7 @@ int main(void) {
       cmocka_unit_test(test_view_rejects),       cmocka_unit_test(test_vs_gguf_package),
       cmocka_unit_test(test_f32_to_f16),         cmocka_unit_test(test_q8_0_quantize_row),
       cmocka_unit_test(test_gather_portable),    cmocka_unit_test(test_gather_avx2),
+      cmocka_unit_test(test_gather_pool),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
