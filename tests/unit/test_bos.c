@@ -31,8 +31,9 @@
 #define SW_TOL_BOS_LL_ABS 1e-4
 
 /* A GGUF with only tokenizer keys: vocabulary a, b, <s>, no merges; model gpt2 with pre `pre`; add_bos_token
- * written when add >= 0, bos_token_id when bos >= 0. */
-static sw_gguf_t *tok_gguf(const char *pre, int add, int64_t bos) {
+ * written when add >= 0, bos_token_id when bos >= 0.  The parsed file points into *image (sw_gguf_parse does not
+ * copy it): free the image only after sw_gguf_close. */
+static sw_gguf_t *tok_gguf(sw_buf_t *image, const char *pre, int add, int64_t bos) {
   sw_buf_t b = {0};
   uint64_t n_kv = 5 + (add >= 0) + (bos >= 0);
   gb_header(&b, 3, 0, n_kv);
@@ -51,18 +52,20 @@ static sw_gguf_t *tok_gguf(const char *pre, int add, int64_t bos) {
   sw_gguf_t *g = NULL;
   sw_err_t err = {0};
   if (sw_gguf_parse(b.data, b.len, &g, &err)) fail_msg("%s", err.msg);
-  sw_buf_free(&b);
+  *image = b;
   return g;
 }
 
 /* BOS id of the tokenizer of tok_gguf(pre, add, bos), or the error code (message in err). */
 static int32_t gguf_bos(const char *pre, int add, int64_t bos, sw_err_t *err) {
-  sw_gguf_t *g = tok_gguf(pre, add, bos);
+  sw_buf_t image = {0};
+  sw_gguf_t *g = tok_gguf(&image, pre, add, bos);
   sw_tokenizer_t *tok = NULL;
   sw_rc rc = sw_tokenizer_from_gguf(g, &tok, err);
   int32_t id = rc ? -100 - (int32_t)rc : sw_tokenizer_bos(tok);
   sw_tokenizer_free(tok);
   sw_gguf_close(g);
+  sw_buf_free(&image);
   return id;
 }
 
