@@ -32,26 +32,37 @@ static void test_bad_settings(void **state) {
   expect_error("{\"scope\":\"mlp\"}", "'scope' = 'mlp' is not allowed");
 }
 
-static void test_ratio_one_is_dense(void **state) {
-  (void)state;
+/* Runs one attribution trial whose config is fmt (model, text, protocol, activation_ratio) over the test model;
+ * fails the test with the trial's message on error. */
+static sw_json_t *run_attrib(sw_trial_cache_t *cache, const char *fmt, const char *protocol, double ratio) {
+  char json[4096];
+  sw_json_t *doc = NULL;
+  sw_err_t err = {0};
+  snprintf(json, sizeof json, fmt, getenv("SW_MODEL_PATH"), getenv("SW_TEXT_PATH"), protocol, ratio);
+  if (sw_test_trial_run(sw_trial_run_attrib, cache, json, &doc, &err) != SW_OK) fail_msg("%s", err.msg);
+  return doc;
+}
+
+/* Skips the test when the model or the text is not there. */
+static void need_model(void) {
   const char *model = getenv("SW_MODEL_PATH"), *text = getenv("SW_TEXT_PATH");
   if (!model || !text || access(model, R_OK) || access(text, R_OK)) skip();
+}
+
+static void test_ratio_one_is_dense(void **state) {
+  (void)state;
+  need_model();
   sw_trial_cache_t cache = {0};
-  char json[4096];
   const char *fmt = "{\"model\":\"%s\",\"text\":\"%s\",\"calib_tokens\":64,\"eval_tokens\":64,\"window\":32,"
                     "\"prompt_tokens\":8,\"decode_tokens\":4,\"metric\":\"cor_gxo\",\"protocol\":\"%s\","
                     "\"activation_ratio\":%g}";
-  sw_json_t *doc = NULL;
-  sw_err_t err = {0};
-  snprintf(json, sizeof json, fmt, model, text, "oracle", 1.0);
-  if (sw_test_trial_run(sw_trial_run_attrib, &cache, json, &doc, &err) != SW_OK) fail_msg("%s", err.msg);
+  sw_json_t *doc = run_attrib(&cache, fmt, "oracle", 1.0);
   assert_true(fabs(metric(doc, "kl")) < SW_TOL_KL_DENSE);
   assert_true(metric(doc, "top1_agree") == 1.0);
   assert_true(fabs(metric(doc, "ppl") / metric(doc, "ppl_dense") - 1) < 1e-3);
   assert_true(metric(doc, "sparsity_paper") == 0.0);
   sw_json_free(doc);
-  snprintf(json, sizeof json, fmt, model, text, "calibrated", 0.5);
-  if (sw_test_trial_run(sw_trial_run_attrib, &cache, json, &doc, &err) != SW_OK) fail_msg("%s", err.msg);
+  doc = run_attrib(&cache, fmt, "calibrated", 0.5);
   /* 768 of 1536 neurons and round(4.5) = 5 of 9 heads per layer: (5/9)/3 + (2/3)·0.5 */
   assert_true(fabs(metric(doc, "sparsity_paper") - (5.0 / 27 + 1.0 / 3)) < 1e-12);
   assert_true(fabs(metric(doc, "achieved_sparsity") - 0.5) < 1e-12);
@@ -70,20 +81,15 @@ static void test_ratio_one_is_dense(void **state) {
  * item's own context) still scores every item and reports its cost. */
 static void test_task(void **state) {
   (void)state;
-  const char *model = getenv("SW_MODEL_PATH"), *text = getenv("SW_TEXT_PATH");
-  if (!model || !text || access(model, R_OK) || access(text, R_OK)) skip();
+  need_model();
   sw_trial_cache_t cache = {0};
-  char json[4096];
   const char *fmt = "{\"model\":\"%s\",\"text\":\"%s\",\"calib_tokens\":64,\"eval_tokens\":64,\"window\":32,"
                     "\"metric\":\"gxo\",\"protocol\":\"%s\",\"activation_ratio\":%g,\"task\":\"cloze\","
                     "\"task_items\":3,\"task_context_bytes\":96}";
   const char *protocol[3] = {"oracle", "calibrated", "oracle"};
   const double ratio[3] = {1.0, 1.0, 0.3};
   for (int i = 0; i < 3; i++) {
-    sw_json_t *doc = NULL;
-    sw_err_t err = {0};
-    snprintf(json, sizeof json, fmt, model, text, protocol[i], ratio[i]);
-    if (sw_test_trial_run(sw_trial_run_attrib, &cache, json, &doc, &err) != SW_OK) fail_msg("%s", err.msg);
+    sw_json_t *doc = run_attrib(&cache, fmt, protocol[i], ratio[i]);
     assert_true(metric(doc, "task_items") == 3);
     assert_true(fabs(metric(doc, "task_acc") - metric(doc, "task_acc_dense") - metric(doc, "task_acc_diff")) < 1e-12);
     if (ratio[i] == 1.0) {
