@@ -7,7 +7,8 @@
 
 #include "kernels/sw_simd.h"
 
-static const char *const sw_membw_names[SW_MEMBW_N_STRATEGIES] = {"plain", "unroll8", "pf1k", "pf4k", "pf16k"};
+static const char *const sw_membw_names[SW_MEMBW_N_STRATEGIES] = {"plain", "unroll8", "pf1k", "pf4k", "pf16k",
+                                                                           "streams8"};
 
 const char *sw_membw_strategy_name(sw_membw_strategy_t s) {
   return s >= 0 && s < SW_MEMBW_N_STRATEGIES ? sw_membw_names[s] : "?";

@@ -14,6 +14,8 @@ typedef enum sw_membw_strategy {
   SW_MEMBW_PF1K,      /* unrolled, software prefetch of every line 1 KiB ahead */
   SW_MEMBW_PF4K,      /* unrolled, prefetch 4 KiB ahead */
   SW_MEMBW_PF16K,     /* unrolled, prefetch 16 KiB ahead */
+  SW_MEMBW_STREAMS8,  /* 8 concurrent streams (the buffer cut in 8 parts, one line of each per step), the access
+                         pattern of the batch-1 gathered kernel's gate and up rows of 4 neurons */
   SW_MEMBW_N_STRATEGIES
 } sw_membw_strategy_t;
 
@@ -23,7 +25,7 @@ typedef struct sw_membw {
   sw_membw_strategy_t strategy;
 } sw_membw_t;
 
-/* "plain", "unroll8", "pf1k", "pf4k", "pf16k" ("?" out of range). */
+/* "plain", "unroll8", "pf1k", "pf4k", "pf16k", "streams8" ("?" out of range). */
 const char *sw_membw_strategy_name(sw_membw_strategy_t s);
 /* Reads bytes (multiple of 64 recommended) from buf and returns the sum of its floats so the reads cannot be
  * elided. */

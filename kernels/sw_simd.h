@@ -41,6 +41,10 @@ typedef struct sw_simd {
   float (*read)(const void *buf, size_t bytes, sw_membw_strategy_t strategy);
 } sw_simd_t;
 
+/* Streams of the multi-stream read strategy (1 for the others): each of the first `streams` equal parts of the
+ * buffer (whole 64-byte lines) is read one line per step, all parts in the same step; the rest is read plainly. */
+#define SW_MEMBW_MAX_STREAMS 8
+static inline int sw_membw_streams(sw_membw_strategy_t s) { return s == SW_MEMBW_STREAMS8 ? 8 : 1; }
 /* Prefetch distance in bytes of a read strategy (0: none); every strategy but plain uses 8 accumulators. */
 static inline size_t sw_membw_pf_bytes(sw_membw_strategy_t s) {
   return s == SW_MEMBW_PF1K ? 1024u : s == SW_MEMBW_PF4K ? 4096u : s == SW_MEMBW_PF16K ? 16384u : 0u;

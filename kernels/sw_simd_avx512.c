@@ -329,9 +329,23 @@ SW_I5 float sw5_read_body(const float *p, size_t n, int acc, size_t pf_bytes) {
   for (; i < n; i++) s += p[i];
   return s;
 }
+/* Sum of the first streams * part floats, the parts (multiples of 16 floats) read in lockstep, one line each. */
+SW_I5 float sw5_read_streams(const float *p, size_t part, int streams) {
+  __m512 a[SW_MEMBW_MAX_STREAMS];
+  for (int q = 0; q < SW_MEMBW_MAX_STREAMS; q++) a[q] = _mm512_setzero_ps();
+  for (size_t i = 0; i < part; i += 16)
+    for (int q = 0; q < streams; q++) a[q] = _mm512_add_ps(a[q], _mm512_loadu_ps(p + (size_t)q * part + i));
+  for (int q = 1; q < streams; q++) a[0] = _mm512_add_ps(a[0], a[q]);
+  return _mm512_reduce_add_ps(a[0]);
+}
 SW_T5 static float sw5_read(const void *buf, size_t bytes, sw_membw_strategy_t strategy) {
   const float *p = buf;
   size_t       n = bytes / sizeof(float);
+  int          k = sw_membw_streams(strategy);
+  if (k > 1) {
+    size_t part = n / (size_t)k / 16 * 16;
+    return sw5_read_streams(p, part, k) + sw5_read_body(p + part * (size_t)k, n - part * (size_t)k, 4, 0);
+  }
   return strategy == SW_MEMBW_PLAIN ? sw5_read_body(p, n, 4, 0) : sw5_read_body(p, n, 8, sw_membw_pf_bytes(strategy));
 }
 

@@ -283,9 +283,28 @@ SW_VI float b_read(const float *p, size_t n, int acc, size_t pf_bytes) {
   for (; i < n; i++) s += p[i];
   return s;
 }
+/* Sum of the first streams * part floats, the streams parts of `part` floats (a multiple of 16) read in lockstep,
+ * one 64-byte line of each per step. */
+SW_VI float b_read_streams(const float *p, size_t part, int streams) {
+  enum { line = 16 / SW_V_LANES }; /* vectors per 64-byte line */
+  sw_vf a[SW_MEMBW_MAX_STREAMS][line];
+  memset(a, 0, sizeof a);
+  for (size_t i = 0; i < part; i += 16)
+    for (int q = 0; q < streams; q++)
+      for (int v = 0; v < line; v++) a[q][v] += v_ldf(p + (size_t)q * part + i + (size_t)v * SW_V_LANES);
+  float s = 0.0f;
+  for (int q = 0; q < streams; q++)
+    for (int v = 0; v < line; v++) s += v_sum(a[q][v]);
+  return s;
+}
 SW_VF float v_read(const void *buf, size_t bytes, sw_membw_strategy_t strategy) {
   const float *p = buf;
   size_t       n = bytes / sizeof(float);
+  int          k = sw_membw_streams(strategy);
+  if (k > 1) {
+    size_t part = n / (size_t)k / 16 * 16;
+    return b_read_streams(p, part, k) + b_read(p + part * (size_t)k, n - part * (size_t)k, 4, 0);
+  }
   return strategy == SW_MEMBW_PLAIN ? b_read(p, n, 4, 0) : b_read(p, n, 8, sw_membw_pf_bytes(strategy));
 }
 
