@@ -85,22 +85,34 @@ sw_rc sw_calib_abs_quantile(float *t, const float *v, size_t n, double s, sw_err
   return SW_OK;
 }
 
-sw_rc sw_calib_teal(float *t, const float *v, size_t n, double s, sw_err_t *err) {
-  if (!(s >= 0.0 && s <= 1.0) || n == 0)
-    return sw_err_set(err, SW_ERR_RANGE, "teal threshold: need 0 <= s <= 1 (got %g) and samples (got %zu)", s, n);
-  if (s == 0.0) {
-    *t = -1.0f;
-    return SW_OK;
+/* The TEAL threshold of a sorted sample at sparsity s (s = 0: -1, everything active). */
+static float teal_threshold_sorted(const float *a, size_t n, double s) {
+  if (s == 0.0) return -1.0f;
+  size_t k = (size_t)ceil((0.5 + s / 2.0) * (double)n);
+  return fabsf(a[k > 0 ? (k > n ? n - 1 : k - 1) : 0]);
+}
+
+sw_rc sw_calib_teal_levels(float *t, const float *v, size_t n, const double *s, int n_levels, sw_err_t *err) {
+  int need_sort = 0;
+  for (int i = 0; i < n_levels; i++) {
+    if (!(s[i] >= 0.0 && s[i] <= 1.0) || n == 0)
+      return sw_err_set(err, SW_ERR_RANGE, "teal threshold: need 0 <= s <= 1 (got %g) and samples (got %zu)", s[i], n);
+    need_sort |= s[i] != 0.0;
   }
-  float *a = malloc(n * sizeof *a);
-  if (!a) return sw_err_set(err, SW_ERR_NOMEM, "teal threshold: out of memory for %zu samples", n);
-  memcpy(a, v, n * sizeof *a);
-  qsort(a, n, sizeof *a, sw_cmp_float);
-  double q = 0.5 + s / 2.0;
-  size_t k = (size_t)ceil(q * (double)n);
-  *t = fabsf(a[k > 0 ? (k > n ? n - 1 : k - 1) : 0]);
+  float *a = NULL;
+  if (need_sort) {
+    if (!(a = malloc(n * sizeof *a)))
+      return sw_err_set(err, SW_ERR_NOMEM, "teal threshold: out of memory for %zu samples", n);
+    memcpy(a, v, n * sizeof *a);
+    qsort(a, n, sizeof *a, sw_cmp_float);
+  }
+  for (int i = 0; i < n_levels; i++) t[i] = teal_threshold_sorted(a, n, s[i]);
   free(a);
   return SW_OK;
+}
+
+sw_rc sw_calib_teal(float *t, const float *v, size_t n, double s, sw_err_t *err) {
+  return sw_calib_teal_levels(t, v, n, &s, 1, err);
 }
 
 sw_rc sw_calib_chess(float *t_ch, const float *gact, const float *u, int n_tok, int d_ff, double s, sw_err_t *err) {

@@ -72,6 +72,8 @@ sw_rc sw_policy_select(sw_mask_t *mask, const sw_policy_t *p, const float *gact,
 sw_rc sw_calib_abs_quantile(float *t, const float *v, size_t n, double s, sw_err_t *err);
 /* TEAL: t = F⁻¹(0.5 + s/2) of the signed empirical distribution of v (assumes symmetry around 0). */
 sw_rc sw_calib_teal(float *t, const float *v, size_t n, double s, sw_err_t *err);
+/* The same at n_levels sparsities s[] into t[] from one sort of v (the greedy allocation's error curves). */
+sw_rc sw_calib_teal_levels(float *t, const float *v, size_t n, const double *s, int n_levels, sw_err_t *err);
 /* CHESS per-channel thresholds t_ch[d_ff] from gact and u (n_tok × d_ff each) at sparsity s. */
 sw_rc sw_calib_chess(float *t_ch, const float *gact, const float *u, int n_tok, int d_ff, double s, sw_err_t *err);
 /* CETT of one token at threshold eps (float64): ‖Σ_{i: |h_i|‖down_i‖ < eps} h_i down_i‖ / ‖Σ_i h_i down_i‖. */

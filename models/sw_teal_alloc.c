@@ -45,11 +45,12 @@ static sw_rc error_curve(const alloc_input_t *p, int n, double *curve, sw_err_t 
   float *y = malloc((size_t)ns * rows * sizeof *y);
   sw_rc rc = sub && d && y ? SW_OK : sw_err_set(err, SW_ERR_NOMEM, "teal_alloc: out of memory");
   for (int t = 0; !rc && t < ns; t++) memcpy(sub + (size_t)t * p->in, p->v + (size_t)(t * n / ns) * p->in, p->in * sizeof *sub);
-  double base = rc ? 0 : out_energy(p, sub, ns, y);
+  double base = rc ? 0 : out_energy(p, sub, ns, y), level[GRID];
+  float  th[GRID];
+  for (int g = 0; g < GRID; g++) level[g] = g * SW_TEAL_ALLOC_STEP;
+  if (!rc) rc = sw_calib_teal_levels(th, p->v, (size_t)n * p->in, level, GRID, err); /* one sort for the grid */
   for (int g = 0; !rc && g < GRID; g++) {
-    float th;
-    if ((rc = sw_calib_teal(&th, p->v, (size_t)n * p->in, g * SW_TEAL_ALLOC_STEP, err))) break;
-    for (size_t k = 0; k < (size_t)ns * p->in; k++) d[k] = fabsf(sub[k]) > th ? 0.0f : sub[k]; /* x - x̃ */
+    for (size_t k = 0; k < (size_t)ns * p->in; k++) d[k] = fabsf(sub[k]) > th[g] ? 0.0f : sub[k]; /* x - x̃ */
     curve[g] = base > 0 ? out_energy(p, d, ns, y) / base : 0.0;
   }
   free(sub), free(d), free(y);
@@ -90,7 +91,7 @@ static void layer_inputs(const sw_method_t *M, int l, const float *x, const floa
 sw_rc sw_teal_alloc_levels(const sw_method_t *M, int l, const float *x, const float *a, const float *h, int n,
                            double levels[SW_TEAL_INPUTS], sw_err_t *err) {
   for (int i = 0; i < SW_TEAL_INPUTS; i++) levels[i] = M->cfg.level;
-  if (!M->cfg.teal_greedy) return SW_OK;
+  if (!M->cfg.teal_greedy || M->cfg.level == 0.0) return SW_OK; /* at 0 the greedy loop takes no step */
   if (M->cfg.level > SW_TEAL_ALLOC_MAX)
     return sw_err_set(err, SW_ERR_RANGE, "teal_alloc greedy: level %g above %g", M->cfg.level, SW_TEAL_ALLOC_MAX);
   alloc_input_t in[SW_TEAL_INPUTS];

@@ -60,6 +60,26 @@ static void test_calib_quantiles_held_out(void **state) {
   free(held);
 }
 
+/* TEAL's rule t = |F⁻¹(0.5 + s/2)| by hand on 8 shuffled values (sorted: -3 -2 -1 0 1 2 3 4): s = 0.25 takes
+ * order statistic ceil(0.625·8) = 5, i.e. 1; s = 0.5 takes the 6th, 2; s = 1 the 8th, 4; s = 0 gives -1
+ * (everything active).  Several levels from one sort equal the one-level calls. */
+static void test_calib_teal_levels_by_hand(void **state) {
+  (void)state;
+  static const float  v[8] = {2, -1, 4, 0, -3, 1, 3, -2};
+  static const double s[4] = {0.25, 0.5, 1.0, 0.0};
+  static const float  want[4] = {1, 2, 4, -1};
+  float               t[4], one;
+  sw_err_t            err;
+  assert_int_equal(sw_calib_teal_levels(t, v, 8, s, 4, &err), SW_OK);
+  for (int i = 0; i < 4; i++) {
+    assert_true(t[i] == want[i]);
+    assert_int_equal(sw_calib_teal(&one, v, 8, s[i], &err), SW_OK);
+    assert_true(one == want[i]);
+  }
+  const double bad[2] = {0.5, 1.5};
+  assert_int_equal(sw_calib_teal_levels(t, v, 8, bad, 2, &err), SW_ERR_RANGE);
+}
+
 static void test_calib_chess_held_out(void **state) {
   (void)state;
   int      n_tok = 400, f = 100;
@@ -431,7 +451,8 @@ static void test_policy_names(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_calib_quantiles_held_out), cmocka_unit_test(test_calib_chess_held_out),
+      cmocka_unit_test(test_calib_quantiles_held_out), cmocka_unit_test(test_calib_teal_levels_by_hand),
+      cmocka_unit_test(test_calib_chess_held_out),
       cmocka_unit_test(test_threshold_policy_ffn_held_out), cmocka_unit_test(test_topk_and_random),
       KT_VARIANT(test_batch1_paths),
       cmocka_unit_test(test_cett_calibration), cmocka_unit_test(test_plain_ffn_policies),
