@@ -68,6 +68,38 @@ static int sw_cmp_float(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
+static float median_of_3(float a, float b, float c) {
+  if (a > b) { float t = a; a = b; b = t; }
+  return c < a ? a : c > b ? b : c;
+}
+
+/* The k-th smallest of a[0..n) (0-based; finite values), a partly reordered: quickselect with Hoare partitions
+ * around the median of three, O(n) expected; after 64 partitions the remaining range is sorted instead (bounds
+ * the worst case).  The value equals a[k] of the fully sorted array, so thresholds do not change. */
+static float sw_kth_smallest(float *a, size_t n, size_t k) {
+  ptrdiff_t lo = 0, hi = (ptrdiff_t)n - 1, kk = (ptrdiff_t)k;
+  for (int budget = 64; lo < hi; budget--) {
+    if (budget == 0) {
+      qsort(a + lo, (size_t)(hi - lo + 1), sizeof *a, sw_cmp_float);
+      break;
+    }
+    float     p = median_of_3(a[lo], a[lo + (hi - lo) / 2], a[hi]);
+    ptrdiff_t i = lo, j = hi;
+    while (i <= j) {
+      while (a[i] < p) i++;
+      while (a[j] > p) j--;
+      if (i <= j) {
+        float t = a[i];
+        a[i++] = a[j], a[j--] = t;
+      }
+    }
+    if (kk <= j) hi = j; /* a[lo..j] <= p <= a[i..hi], and every element between equals p */
+    else if (kk >= i) lo = i;
+    else break;
+  }
+  return a[kk];
+}
+
 sw_rc sw_calib_abs_quantile(float *t, const float *v, size_t n, double s, sw_err_t *err) {
   if (!(s >= 0.0 && s <= 1.0) || n == 0)
     return sw_err_set(err, SW_ERR_RANGE, "abs quantile: need 0 <= s <= 1 (got %g) and samples (got %zu)", s, n);
@@ -79,8 +111,7 @@ sw_rc sw_calib_abs_quantile(float *t, const float *v, size_t n, double s, sw_err
   float *a = malloc(n * sizeof *a);
   if (!a) return sw_err_set(err, SW_ERR_NOMEM, "abs quantile: out of memory for %zu samples", n);
   for (size_t i = 0; i < n; i++) a[i] = fabsf(v[i]);
-  qsort(a, n, sizeof *a, sw_cmp_float);
-  *t = a[k - 1];
+  *t = sw_kth_smallest(a, n, k - 1);
   free(a);
   return SW_OK;
 }

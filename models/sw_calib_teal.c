@@ -118,7 +118,22 @@ static sw_rc seq_layer(seq_ctx_t *r, sw_llama_state_t *st, float *resid, const s
   return rc ? rc : seq_block(r, st, resid, cd, l, 1, err);
 }
 
+/* Level 0: both threshold rules give -1 (keep everything) for every site whatever its inputs, so the block runs are
+ * skipped; only the layout the TEAL kernels read is prepared. */
+static sw_rc teal_keep_all(sw_method_t *M, sw_err_t *err) {
+  for (int l = 0; l < M->n_layer; l++) {
+    sw_method_layer_t *L = &M->layers[l];
+    if (!L->sparse) continue;
+    sw_rc rc = L->gate_t ? SW_OK : sw_calib_teal_transpose(L, err);
+    if (rc) return rc;
+    for (int site = 0; site < SW_LLAMA_SITES; site++) L->teal_ta[site] = -1.0f;
+    L->teal_tx = L->teal_th = -1.0f;
+  }
+  return SW_OK;
+}
+
 sw_rc sw_calib_teal_sequential(sw_method_t *M, const sw_calib_data_t *cd, sw_err_t *err) {
+  if (M->cfg.level == 0.0) return teal_keep_all(M, err);
   const sw_llama_t *m = M->model;
   int               d = m->cfg.d_model;
   if (!cd->tokens || cd->window < 1 || cd->n_tok < cd->window)

@@ -80,6 +80,40 @@ static void test_calib_teal_levels_by_hand(void **state) {
   assert_int_equal(sw_calib_teal_levels(t, v, 8, bad, 2, &err), SW_ERR_RANGE);
 }
 
+static int kt_cmp_float(const void *a, const void *b) {
+  float x = *(const float *)a, y = *(const float *)b;
+  return (x > y) - (x < y);
+}
+
+/* The abs-quantile threshold is exactly the order statistic a fully sorted |v| gives (the selection is not an
+ * approximation): random values with many ties (rounded to 1/8), lengths 1..9 at every s = k/n and 100000 at
+ * a few s, including an adversarial already-sorted and reversed input. */
+static void test_calib_abs_quantile_is_order_statistic(void **state) {
+  (void)state;
+  uint64_t s = 7;
+  size_t   big = 100000;
+  float   *v = malloc(big * sizeof *v), *ref = malloc(big * sizeof *ref);
+  sw_err_t err;
+  for (size_t n = 1; n <= big; n = n < 9 ? n + 1 : big) {
+    for (int shape = 0; shape < 3; shape++) {
+      for (size_t i = 0; i < n; i++) v[i] = roundf((float)kt_laplace(&s) * 8.0f) / 8.0f;
+      for (size_t i = 0; i < n; i++) ref[i] = fabsf(v[i]);
+      qsort(ref, n, sizeof *ref, kt_cmp_float);
+      if (shape > 0) /* sorted ascending or descending by |v| */
+        for (size_t i = 0; i < n; i++) v[i] = shape == 1 ? ref[i] : -ref[n - 1 - i];
+      size_t step = n < 10 ? 1 : n / 7;
+      for (size_t k = 1; k <= n; k += step) {
+        float t;
+        assert_int_equal(sw_calib_abs_quantile(&t, v, n, (double)k / (double)n, &err), SW_OK);
+        assert_true(t == ref[k - 1]);
+      }
+    }
+    if (n == big) break;
+  }
+  free(v);
+  free(ref);
+}
+
 static void test_calib_chess_held_out(void **state) {
   (void)state;
   int      n_tok = 400, f = 100;
@@ -452,6 +486,7 @@ static void test_policy_names(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_calib_quantiles_held_out), cmocka_unit_test(test_calib_teal_levels_by_hand),
+      cmocka_unit_test(test_calib_abs_quantile_is_order_statistic),
       cmocka_unit_test(test_calib_chess_held_out),
       cmocka_unit_test(test_threshold_policy_ffn_held_out), cmocka_unit_test(test_topk_and_random),
       KT_VARIANT(test_batch1_paths),
