@@ -152,14 +152,15 @@
   X("predictor_*_layer_*", "fraction", "model", "dejavu, powerinfer: predictor_recall, _precision or _density of one layer on the evaluation tokens (layer number in the name)") \
   X("true_density_layer_*", "fraction", "model", "dejavu, powerinfer: true_density of one layer") \
   X("predictor_best_epoch", "epoch", "model", "dejavu, powerinfer: mean over layers of the training epoch kept (best held-out recall; NAN-free layers only, absent when restored from the calibration cache)") \
-  X("predictor_epochs_run", "epoch", "model", "dejavu, powerinfer: mean over layers of the epochs trained before early stopping ended training") \
+  X("predictor_epochs_run", "epoch", "model", "dejavu, powerinfer: mean over layers of the epochs trained before early stopping ended training (absent when restored from the calibration cache)") \
   X("predictor_lookahead", "bool", "model", "dejavu, powerinfer: 1 when layer l's predictor read layer l-1's FFN input (predictor_input: previous)") \
   X("predictor_logit_threshold", "logit", "model", "powerinfer: a neuron ran iff its predicted logit was at least this") \
   X("method_version", "count", "model", "definition version of the method (common/sw_methods.h); it enters the config hash when above 1") \
   X("activation_model", "*", "model", "the activation the model file defines: value the sw_act_t code, unit its name (kernels/sw_act.h)") \
   X("activation_run", "*", "model", "the activation the trial ran: value the sw_act_t code, unit its name") \
   X("dense_reference_activation", "*", "model", "the activation of the dense model every quality number is compared with (the file's own)") \
-  X("cache_flushed", "bool", "model", "1 when the caches were flushed before the prefill and every timed decode step (cache: cold)") \
+  X("cache_flushed", "bool", "model", "1 when every timed prefill and decode step started with cold caches (cache: cold): flushed before it, or evicted by the previous step's own weight reads (cache_flush_bytes 0)") \
+  X("cache_flush_bytes", "byte", "model", "bytes read to flush the caches before each timed step; 0 when a step's weights (model_weight_bytes) exceed the flush buffer, so each step evicts the cache itself") \
   X("llc_bytes", "byte", "model", "last-level cache size the cache flush and the warm check used (0 when unknown)") \
   X("model_weight_bytes", "byte", "model", "weight bytes one decode step reads (all projections, the FFNs and the output layer)") \
   X("ffn_weight_bytes_per_call", "byte", "model", "FFN weight bytes one forward call reads with the method, summed over layers (each row counted once per call)") \
