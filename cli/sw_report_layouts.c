@@ -15,8 +15,8 @@ static const sw_report_layout_t layouts[] = {
      "CHESS (He et al. 2024): accuracy per task, activated-parameter fraction (1 - model_flops_saved), CPU speedup"},
     {"d2dmoe", "method", "tau", "task_acc,ppl,model_flops_saved,router_recall,router_precision,router_density",
      "D2DMoE (Szatkowski et al. 2024): score vs the fraction of base FLOPs over the tau sweep"},
-    {"moefication", "method", "sparsity", "task_acc,ppl,kl,router_recall,router_precision,router_density",
-     "MoEfication (Zhang et al. 2022): expert construction x router at 20% of experts kept"},
+    {"moefication", "clustering", "router", "task_acc,task_acc_diff,ppl,kl,router_recall,router_precision",
+     "MoEfication (Zhang et al. 2022): expert construction (rows) x router (columns) at 20% of experts kept"},
     {"relu2", "activation", "tau", "task_acc,ppl,achieved_sparsity",
      "ReLU^2 (Zhang et al. 2024): performance vs sparsity under CETT for each activation"},
 };

@@ -275,7 +275,7 @@ static void test_report_selection_quality_columns(void **state) {
   for (int i = 0; i < 2; i++) {
     const sw_report_layout_t *l = sw_report_layout_find(moe_layouts[i]);
     assert_non_null(l);
-    assert_non_null(strstr(l->metrics, "router_recall,router_precision,router_density"));
+    assert_non_null(strstr(l->metrics, "router_recall,router_precision"));
   }
 }
 
