@@ -13,9 +13,12 @@
 static void usage(FILE *f) {
   fprintf(f, "usage: sparsweep report DB [--run RUN] [--rows AXIS] [--cols AXIS] [--metric NAME[,NAME...]]\n"
              "         [--format text|md|csv|latex] [--where EXPR] [--relative] [--trials] [--pareto X,Y]\n"
-             "         [--plot DIR] [--min-reps N] [--max-cv X] [--max-sparsity-gap X] [--layout NAME]\n"
+             "         [--plot DIR] [--min-reps N] [--max-ci X] [--max-cv X] [--max-sparsity-gap X]\n"
+             "         [--layout NAME]\n"
              "  RUN: run id, uuid prefix or 'latest' (default).  EXPR: SQL over config keys, e.g.\n"
              "  \"method = 'teal' and sparsity >= 0.5\".  Cells of INVALID trials are marked '!'.\n"
+             "  --max-ci X: a median (or paired speedup) whose 95%% interval half-width exceeds X of it is INVALID\n"
+             "  (default 0.10); --max-cv X: also a CV above X (default 0: off).\n"
              "  --pareto X,Y: '+name' maximises, '-name' minimises (default by name).\n"
              "  --layout NAME: a paper's rows/columns/metrics (experiments/papers/, docs/papers.md):\n");
   sw_report_layouts_list(f);
@@ -88,8 +91,10 @@ static int parse_args(int argc, char **argv, report_args_t *a) {
     } else if ((v = sw_cli_opt_value(argc, argv, &i, "--min-reps", &bad))) {
       bad = !parse_number(v, &num) || num < 0;
       a->o.validity.min_reps = (size_t)num;
+    } else if ((v = sw_cli_opt_value(argc, argv, &i, "--max-ci", &bad))) {
+      bad = !parse_number(v, &a->o.validity.max_ci) || !(a->o.validity.max_ci > 0);
     } else if ((v = sw_cli_opt_value(argc, argv, &i, "--max-cv", &bad))) {
-      bad = !parse_number(v, &a->o.validity.max_cv);
+      bad = !parse_number(v, &a->o.validity.max_cv) || a->o.validity.max_cv < 0;
     } else if ((v = sw_cli_opt_value(argc, argv, &i, "--max-sparsity-gap", &bad))) {
       bad = !parse_number(v, &a->o.validity.max_sparsity_gap);
     } else if (strcmp(argv[i], "--relative") == 0) a->o.relative = 1;

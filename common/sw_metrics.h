@@ -26,6 +26,9 @@
   X("prefill_tok_s_sparse", "token/s", "model", "prompt tokens per second of the prefill with the method (median repetition)") \
   X("prefill_speedup", "ratio", "model", "median over repetitions of the ratio dense / method prefill time")         \
   X("prefill_median_of", "count", "model", "prefills of the prompt per repetition (each after the cold flush, from an empty state); the prefill sample is their median") \
+  X("timing_reps", "count", "model", "timed repetitions the adaptive rule ran (between repetitions and max_repetitions; docs/measurement.md)") \
+  X("timing_stop", "enum", "model", "why the timed repetitions stopped: 1 every median within ci_target, 2 max_repetitions reached, 3 timing_budget_s reached") \
+  X("timing_ci_*", "fraction", "model", "relative half-width of the 95% interval of a timed median after the last repetition: decode_dense, decode_sparse, prefill_dense, prefill_sparse, or the paired decode_speedup / prefill_speedup") \
   X("prefill_cpu_fraction", "fraction", "model", "thread CPU time / wall time over the timed prefills of the measured repetitions (1: never off the core)") \
   X("decode_cpu_fraction", "fraction", "model", "thread CPU time / wall time over the timed decode steps of the measured repetitions") \
   X("prefill_preemptions", "count", "model", "involuntary context switches per timed prefill (mean over the measured repetitions)") \

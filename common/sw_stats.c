@@ -323,6 +323,46 @@ sw_rc sw_median_ci(const double *x, size_t n, double level, sw_estimate_t *out, 
   return SW_OK;
 }
 
+double sw_median_ci_relhw(const double *x, size_t n, double level) {
+  sw_estimate_t e;
+  if (n == 0 || sw_median_ci(x, n, level, &e, NULL) != SW_OK || e.value == 0) return NAN;
+  return (e.hi - e.lo) / (2 * fabs(e.value)); /* NaN when the interval is */
+}
+
+/* Relative half-width of the median of the per-repetition ratios num_i / den_i. */
+static double ratio_relhw(const double *num, const double *den, size_t n, double level) {
+  double *r = malloc((n ? n : 1) * sizeof *r);
+  if (!r) return NAN;
+  int ok = 1;
+  for (size_t i = 0; i < n; i++) {
+    ok = ok && den[i] > 0;
+    r[i] = ok ? num[i] / den[i] : NAN;
+  }
+  double w = ok ? sw_median_ci_relhw(r, n, level) : NAN;
+  free(r);
+  return w;
+}
+
+double sw_reps_widths(const sw_reps_view_t *v, size_t n, double level, double *widths) {
+  double worst = -INFINITY;
+  for (size_t j = 0; j < v->n_series + v->n_pairs; j++) {
+    double w = j < v->n_series ? sw_median_ci_relhw(v->series[j], n, level)
+                               : ratio_relhw(v->series[v->pairs[j - v->n_series][0]],
+                                             v->series[v->pairs[j - v->n_series][1]], n, level);
+    if (widths) widths[j] = w;
+    worst = isnan(w) || isnan(worst) ? NAN : fmax(worst, w);
+  }
+  return worst;
+}
+
+sw_reps_verdict sw_reps_decide(const sw_reps_rule_t *r, const sw_reps_view_t *v, size_t n, double elapsed_s) {
+  if (n < r->min_reps) return SW_REPS_MORE;
+  if (sw_reps_widths(v, n, r->level, NULL) <= r->target) return SW_REPS_TARGET; /* NaN: not yet measurable */
+  if (n >= r->max_reps) return SW_REPS_MAX;
+  if (r->budget_s > 0 && n > 0 && elapsed_s + elapsed_s / (double)n > r->budget_s) return SW_REPS_BUDGET;
+  return SW_REPS_MORE;
+}
+
 /* Index k (1-based, 0 = none) of the Moses interval's lower end in the sorted nx*ny differences. */
 static sw_rc moses_cut(size_t nx, size_t ny, double level, size_t *k, double *conf, sw_err_t *err) {
   double tail = (1 - level) / 2;

@@ -62,6 +62,48 @@ typedef struct sw_estimate {
  * (Hollander & Wolfe §3.6; benchstat's QuantileCI).  Needs n >= 6 for a 95% interval. */
 sw_rc sw_median_ci(const double *x, size_t n, double level, sw_estimate_t *out, sw_err_t *err);
 
+/* Precision of a median as the reports judge it: the relative half-width (hi - lo) / (2 |median|) of the
+ * order-statistic interval of sw_median_ci at level.  NaN when n is too small for an interval (n < 6 at 95%), the
+ * median is 0, or a scratch copy cannot be allocated. */
+double sw_median_ci_relhw(const double *x, size_t n, double level);
+
+/* ---- adaptive repetitions (a sequential fixed-width interval rule, after Chow & Robbins 1965) ----
+ * A timed phase runs at least min_reps repetitions, then keeps adding one while the widest of the tracked
+ * medians' intervals (sw_median_ci_relhw) is above target, up to max_reps and within a time budget.  The rule
+ * looks only at interval widths, never at where the medians lie (docs/measurement.md, "Adaptive
+ * repetitions"). */
+typedef struct sw_reps_rule {
+  size_t min_reps; /* always run this many */
+  size_t max_reps; /* never more (>= min_reps) */
+  double target;   /* stop once every tracked relative half-width is <= target */
+  double level;    /* interval level (0.95) */
+  double budget_s; /* no repetition is added when the n done plus one more of their mean time exceed it; <= 0: none */
+} sw_reps_rule_t;
+
+typedef enum sw_reps_verdict {
+  SW_REPS_MORE = 0,   /* run another repetition */
+  SW_REPS_TARGET = 1, /* every tracked median is within the target */
+  SW_REPS_MAX = 2,    /* max_reps reached with a median still wider than the target */
+  SW_REPS_BUDGET = 3  /* one more repetition would exceed the time budget */
+} sw_reps_verdict;
+
+/* The medians a timed phase tracks after n repetitions: n_series series of n values each, and n_pairs
+ * per-repetition ratios series[pairs[j][0]][i] / series[pairs[j][1]][i] (a paired speedup). */
+typedef struct sw_reps_view {
+  const double *const *series;
+  size_t               n_series;
+  const size_t (*pairs)[2];
+  size_t               n_pairs;
+} sw_reps_view_t;
+
+/* The relative half-widths of every tracked median after n repetitions (series first, then pairs) into
+ * widths (n_series + n_pairs values; may be NULL) and their maximum as the result; NaN when any is NaN (too
+ * few repetitions, a ratio with a non-positive denominator, no memory). */
+double sw_reps_widths(const sw_reps_view_t *v, size_t n, double level, double *widths);
+
+/* What to do after n repetitions that took elapsed_s of wall time (warm-up excluded). */
+sw_reps_verdict sw_reps_decide(const sw_reps_rule_t *r, const sw_reps_view_t *v, size_t n, double elapsed_s);
+
 /* Ratio y/x of medians (candidate y over baseline x) with a confidence interval for it.  The interval is
  * the Hodges-Lehmann/Moses interval for a shift on the log scale: order statistics of the nx*ny pairwise
  * differences log y_j - log x_i, cut at the Mann-Whitney critical value (exact null when small, normal

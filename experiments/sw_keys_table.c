@@ -157,7 +157,16 @@ static const sw_keydef_t model_keys[] = {
     KI("seed", "1", 0, BIG, "", "seed of calibration, training and random selection"),
     KI("prompt_tokens", "32", 1, 1048576, "tokens", "prompt of the timed decode"),
     KI("decode_tokens", "16", 1, 256, "tokens", "timed decode steps"),
-    KI("repetitions", "7", 1, 100, "repetitions", "timed repetitions (dense and method interleaved)"),
+    KI("repetitions", "7", 1, 100, "repetitions",
+       "timed repetitions (dense and method interleaved); the least the adaptive rule runs"),
+    KI("max_repetitions", "0", 0, 100, "repetitions",
+       "adaptive repetitions: at most this many (0: 3 x repetitions, or repetitions when below 6; "
+       "= repetitions: fixed count; docs/measurement.md)"),
+    {"ci_target", SW_KT_NUM, "0.05", 0, 1, 1, 0, NULL, "fraction",
+     "adaptive repetitions stop once every timed median and paired speedup has a 95% interval half-width "
+     "<= this fraction of it", 1},
+    KN("timing_budget_s", "120", 0, BIG, "s",
+       "adaptive repetitions: none is added once the timed repetitions would exceed this wall time (0: no budget)"),
     KI("threads", "1", 1, 256, "threads", "OpenBLAS threads"),
     {"ref_mb", SW_KT_INT, "2048", 0, BIG, 0, 0, NULL, "MiB",
      "dense reference kept in memory up to this size, else each window runs dense then method", 0},

@@ -502,7 +502,9 @@ const sw_rmetric_t *sw_metric_se(const sw_rtrial_t *t, const char *metric) {
 
 void sw_validity_opts_default(sw_validity_opts_t *o) {
   o->min_reps = 6;
-  o->max_cv = 0.10;
+  o->max_ci = 0.10;
+  o->ci_level = 0.95;
+  o->max_cv = 0; /* off: docs/measurement.md, "Validity stamps" */
   o->min_sample_s = 1e-6;
   o->max_sparsity_gap = 0.05;
 }
@@ -521,20 +523,63 @@ static void add_reason(sw_rtrial_t *t, const char *fmt, ...) {
   t->valid = 0;
 }
 
+double *sw_series_ratios(const sw_rseries_t *dense, const sw_rseries_t *sparse) {
+  if (!dense || !sparse || dense->n != sparse->n || dense->n == 0) return NULL;
+  double *r = malloc(dense->n * sizeof *r);
+  for (size_t i = 0; r && i < dense->n; i++) {
+    if (!(sparse->v[i] > 0)) {
+      free(r);
+      return NULL;
+    }
+    r[i] = dense->v[i] / sparse->v[i];
+  }
+  return r;
+}
+
+const sw_rseries_t *sw_rtrial_dense_partner(const sw_rtrial_t *t, const char *sparse_name) {
+  size_t n = strlen(sparse_name);
+  if (n < 6 || n > 100 || strcmp(sparse_name + n - 6, "sparse") != 0) return NULL;
+  char dn[128];
+  snprintf(dn, sizeof dn, "%.*sdense", (int)(n - 6), sparse_name);
+  return sw_rtrial_series(t, dn);
+}
+
+/* The larger of two values where NaN means "none yet". */
+static double worst_of(double a, double b) { return isnan(a) ? b : isnan(b) ? a : fmax(a, b); }
+
 static void stamp_series(sw_rtrial_t *t, const sw_rseries_t *s, const sw_validity_opts_t *o) {
   if (s->n < o->min_reps) add_reason(t, "too few repetitions (%s: %zu < %zu)", s->name, s->n, o->min_reps);
-  double cv = sw_cv(s->v, s->n);
-  if (cv > o->max_cv) add_reason(t, "CV %.3f > %.2f (%s)", cv, o->max_cv, s->name);
+  double cv = sw_cv(s->v, s->n), hw = sw_median_ci_relhw(s->v, s->n, o->ci_level);
+  t->worst_ci = worst_of(t->worst_ci, hw);
+  t->worst_cv = worst_of(t->worst_cv, cv);
+  if (hw > o->max_ci)
+    add_reason(t, "median ±%.1f%% > %.0f%% (%s, n %zu, CV %.3f)", 100 * hw, 100 * o->max_ci, s->name, s->n, cv);
+  if (o->max_cv > 0 && cv > o->max_cv) add_reason(t, "CV %.3f > %.2f (%s)", cv, o->max_cv, s->name);
   double med = sw_median(s->v, s->n);
   if (med < o->min_sample_s)
     add_reason(t, "%s median %.3g s below the timer resolution bound %.3g s", s->name, med, o->min_sample_s);
 }
 
+/* The paired speedup of a "<p>sparse" series: the interval of the median of its per-repetition ratios. */
+static void stamp_pair(sw_rtrial_t *t, const sw_rseries_t *sparse, const sw_validity_opts_t *o) {
+  const sw_rseries_t *dense = sw_rtrial_dense_partner(t, sparse->name);
+  double *r = sw_series_ratios(dense, sparse);
+  if (!r) return;
+  double hw = sw_median_ci_relhw(r, sparse->n, o->ci_level);
+  t->worst_ci = worst_of(t->worst_ci, hw);
+  if (hw > o->max_ci)
+    add_reason(t, "speedup median ±%.1f%% > %.0f%% (%s / %s, n %zu)", 100 * hw, 100 * o->max_ci, dense->name,
+               sparse->name, sparse->n);
+  free(r);
+}
+
 void sw_report_stamp(sw_rtrial_t *t, const sw_validity_opts_t *o) {
   t->valid = 1;
   t->reasons[0] = '\0';
+  t->worst_ci = t->worst_cv = NAN;
   if (strcmp(t->status, "ok") != 0) add_reason(t, "status %s", t->status);
   for (size_t i = 0; i < t->n_series; i++) stamp_series(t, &t->series[i], o);
+  for (size_t i = 0; i < t->n_series; i++) stamp_pair(t, &t->series[i], o);
   const sw_json_t *target = sw_json_get(t->config, "sparsity");
   const sw_rmetric_t *got = sw_rtrial_metric(t, "achieved_sparsity");
   if (!got) got = sw_rtrial_metric(t, "sparsity_neuron"); /* its older ffn name (common/sw_metrics.h: legacy) */

@@ -70,6 +70,9 @@ typedef struct sw_rtrial {
   sw_rcounter_t *counters;
   size_t         n_counters;
   int            valid;        /* validity stamp (sw_report_stamp) */
+  double         worst_ci;     /* by the stamp: the widest relative median half-width of its series and paired
+                                  speedups, and the largest CV of its series (NaN without series) */
+  double         worst_cv;
   char           reasons[512]; /* "; "-separated reasons when invalid */
 } sw_rtrial_t;
 
@@ -104,17 +107,33 @@ void sw_rtrial_config_text(const sw_rtrial_t *t, const char *key, char *dst, siz
 
 typedef struct sw_validity_opts {
   size_t min_reps;          /* fewer samples in any series is INVALID (default 6: the least with a 95% median CI) */
-  double max_cv;            /* CV of any series above this is INVALID (default 0.10, pyperf's check) */
+  double max_ci;            /* the precision gate: a series' median, or a paired speedup's median of per-repetition
+                               ratios, whose ci_level order-statistic interval has a relative half-width
+                               (sw_median_ci_relhw) above this is INVALID (default 0.10) */
+  double ci_level;          /* level of those intervals (default 0.95) */
+  double max_cv;            /* optional extra gate: CV of any series above this is INVALID (pyperf's check); 0
+                               (default) = off, since one outlier among 7 drives the CV and not the median */
   double min_sample_s;      /* a median sample below this is under the timer's useful resolution (default 1e-6 s:
                                1000 x the 1 ns CLOCK_MONOTONIC resolution keeps quantisation below 0.1%) */
   double max_sparsity_gap;  /* |achieved - target| sparsity above this is INVALID (default 0.05) */
 } sw_validity_opts_t;
 
-/* Fills o with the default validity rules: >= 6 repetitions, CV <= 0.10, samples >= 1 µs, sparsity gap 0.05. */
+/* Fills o with the default validity rules: >= 6 repetitions, median interval half-width <= 10 % at 95 % (series
+ * and paired speedups), no CV gate, samples >= 1 µs, sparsity gap 0.05. */
 void sw_validity_opts_default(sw_validity_opts_t *o);
-/* Sets t->valid and t->reasons from the rules above (and status != "ok").  The target sparsity is config
- * "sparsity"; the achieved one the metric "achieved_sparsity" (or "sparsity_neuron" in older ffn databases). */
+/* Sets t->valid and t->reasons from the rules above (and status != "ok").  The paired speedups are the series
+ * "<p>sparse" that have a "<p>dense" of the same length (dense/sparse, decode_dense/decode_sparse, ...): their
+ * per-repetition ratios dense_i / sparse_i, as the runners compute the stored speedups.  The target sparsity is
+ * config "sparsity"; the achieved one the metric "achieved_sparsity" (or "sparsity_neuron" in older ffn
+ * databases). */
 void sw_report_stamp(sw_rtrial_t *t, const sw_validity_opts_t *o);
+
+/* The per-repetition ratios dense->v[i] / sparse->v[i] (malloc'd, dense->n values), or NULL when the series
+ * differ in length, are empty, a sparse value is not positive, or on allocation failure. */
+double *sw_series_ratios(const sw_rseries_t *dense, const sw_rseries_t *sparse);
+/* The series "<p>dense" paired with the series "<p>sparse" named sparse_name (NULL when the name does not end in
+ * "sparse" or the trial has no such dense series). */
+const sw_rseries_t *sw_rtrial_dense_partner(const sw_rtrial_t *t, const char *sparse_name);
 
 /* ------------------------------------------------------------------ tables */
 

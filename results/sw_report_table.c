@@ -304,18 +304,12 @@ static const sw_axis_t *axis_find(const sw_axis_t *axes, size_t n, const char *k
 static void paired_ratio_ci(const sw_rtrial_t *t, const char *metric, double confidence, sw_cell_t *c) {
   size_t n = strlen(metric);
   if (n < 7 || n > 100 || strcmp(metric + n - 7, "speedup") != 0 || !isnan(c->se)) return;
-  char dn[128], sn[128]; /* "speedup" -> dense/sparse, "decode_speedup" -> decode_dense/decode_sparse */
-  snprintf(dn, sizeof dn, "%.*sdense", (int)(n - 7), metric);
+  char sn[128]; /* "speedup" -> dense/sparse, "decode_speedup" -> decode_dense/decode_sparse */
   snprintf(sn, sizeof sn, "%.*ssparse", (int)(n - 7), metric);
-  const sw_rseries_t *dense = sw_rtrial_series(t, dn), *sparse = sw_rtrial_series(t, sn);
-  if (!dense || !sparse || dense->n != sparse->n || dense->n == 0) return;
-  double *r = malloc(dense->n * sizeof *r);
-  if (!r) return;
-  size_t k = 0;
-  for (size_t i = 0; i < dense->n; i++)
-    if (sparse->v[i] > 0) r[k++] = dense->v[i] / sparse->v[i];
+  const sw_rseries_t *sparse = sw_rtrial_series(t, sn);
+  double *r = sparse ? sw_series_ratios(sw_rtrial_dense_partner(t, sn), sparse) : NULL;
   sw_estimate_t e;
-  if (k == dense->n && sw_median_ci(r, k, confidence, &e, NULL) == SW_OK) {
+  if (r && sw_median_ci(r, sparse->n, confidence, &e, NULL) == SW_OK) {
     c->lo = e.lo;
     c->hi = e.hi;
   }
@@ -898,17 +892,25 @@ static void invalid_list(const sw_rset_t *set, const proj_t *p, sw_report_format
   }
 }
 
+/* The trials view's timing precision: the widest median half-width and the largest CV ("-" without series). */
+static void precision_text(const sw_rtrial_t *t, char *dst, size_t cap) {
+  if (isnan(t->worst_ci) && isnan(t->worst_cv)) snprintf(dst, cap, "-");
+  else snprintf(dst, cap, "±%.1f%% CV %.3f", 100 * t->worst_ci, t->worst_cv);
+}
+
 static void trials_view(const proj_t *p, sw_buf_t *out) {
   size_t nax = 0;
   const sw_axis_t *shown[34];
   for (size_t i = 0; i < p->n_axes && nax < 32; i++)
     if (p->axes[i].n > 1) shown[nax++] = &p->axes[i];
   sw_grid_t g;
-  sw_grid_init(&g, 1 + nax + p->n_metrics + 1);
+  size_t vcol = 1 + nax + p->n_metrics + 1;
+  sw_grid_init(&g, vcol + 1);
   sw_grid_header(&g, 0, "trial");
   for (size_t k = 0; k < nax; k++) sw_grid_header(&g, 1 + k, shown[k]->key);
   for (size_t m = 0; m < p->n_metrics; m++) sw_grid_header(&g, 1 + nax + m, p->metrics[m]);
-  sw_grid_header(&g, 1 + nax + p->n_metrics, "validity");
+  sw_grid_header(&g, vcol - 1, "timing precision");
+  sw_grid_header(&g, vcol, "validity");
   char text[600];
   for (size_t i = 0; i < p->set->n; i++) {
     const sw_rtrial_t *t = &p->set->trials[i];
@@ -925,8 +927,10 @@ static void trials_view(const proj_t *p, sw_buf_t *out) {
       cell_text(&c, 0, p->o->format, text, sizeof text);
       sw_grid_set(&g, r, 1 + nax + m, text);
     }
+    precision_text(t, text, sizeof text);
+    sw_grid_set(&g, r, vcol - 1, text);
     snprintf(text, sizeof text, "%s%s%s", t->valid ? "VALID" : "INVALID", t->valid ? "" : ": ", t->reasons);
-    sw_grid_set(&g, r, 1 + nax + p->n_metrics, text);
+    sw_grid_set(&g, r, vcol, text);
   }
   sw_grid_render(&g, p->o->format == SW_FMT_CSV ? NULL : "trials", p->o->format, out);
   sw_grid_free(&g);

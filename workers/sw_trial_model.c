@@ -29,6 +29,9 @@
  *   predictor_batch (64), predictor_val_split (0.05), predictor_patience (5), predictor_stop_recall (0.99),
  *   predictor_threshold (powerinfer logit, 0): dejavu / powerinfer training (Deja Vu's trainer)
  *   prompt_tokens (32), decode_tokens (16), repetitions (7), warmup (1), threads (1: OpenBLAS threads)
+ *   max_repetitions (0: 3 x repetitions), ci_target (0.05), timing_budget_s (120): adaptive repetitions: after
+ *                                  repetitions, one more while a timed median's 95 % interval is wider than
+ *                                  ci_target of it (common/sw_stats.h sw_reps_decide; docs/measurement.md)
  *   weight_sparsity (0), prune ("magnitude"), prune_pattern ("unstructured"): weight pruning of the linear layers
  *                                  before the method (workers/sw_trial_prune.h)
  *   weights ("f32")                native: projections, dense FFN and output on the file's quantised blocks with
@@ -66,8 +69,9 @@
  * Samples: decode_dense/decode_sparse (median per-token decode time per repetition) and prefill_dense/
  * prefill_sparse (prompt time: the median of TM_PREFILL_MEDIAN_OF prefills per repetition; metrics
  * prefill_median_of, prefill/decode_cpu_fraction, prefill/decode_preemptions), interleaved dense, method per
- * repetition.  Counters (config papi_events, default
- * presets + the kernels' SDE events) over the timed decode steps: series decode_dense / decode_sparse.
+ * repetition; timing_reps, timing_stop and timing_ci_* (the adaptive rule's outcome).  Counters (config
+ * papi_events, default presets + the kernels' SDE events) over the timed decode steps of the first `repetitions`
+ * repetitions (so their sums do not depend on the rule): series decode_dense / decode_sparse.
  * The model, the tokenised spans, the dense reference distributions and the calibration inputs are prepared
  * once per executor (sw_trial_prepare_model) and kept in the trial cache; per-method calibration is cached on
  * disk under <cache>/calib keyed by model hash, calibration span and method parameters (the level only where the
@@ -110,7 +114,8 @@
 #include "workers/sw_trial_model.h"
 #include "experiments/sw_keys.h"
 
-#define TM_MAX_REPS 100
+#define TM_MAX_REPS 100 /* array sizes of the timed phase; the model table caps repetitions and max_repetitions */
+#define TM_MIN_ADAPTIVE 6 /* fewer repetitions have no 95 % median interval to steer by: no adaptive default */
 #define TM_MAX_DECODE 256
 
 typedef struct tm_cfg {
@@ -126,6 +131,8 @@ typedef struct tm_cfg {
   double      sparsity, tau, act_param;
   int64_t     calib_tokens, eval_tokens, window, calib_offset, eval_offset;
   int64_t     experts, rank, epochs, seed, prompt_tokens, decode_tokens, reps, warmup, threads, ref_mb, chess_attention;
+  int64_t     max_repetitions;           /* adaptive repetitions (0 in a file: the default, resolved by tm_parse) */
+  double      ci_target, timing_budget_s;
   char        model_path[2048], text_path[2048], cache_dir[1024];
 } tm_cfg_t;
 
@@ -166,7 +173,8 @@ static const sw_keybind_t tm_keys[] = {
     TM_KEY(eta),          TM_KEY(router_epochs), TM_KEY(router_batch),  TM_KEY(teal_alloc),    TM_KEY(teal_threshold),
     TM_KEY(chess_attention), TM_KEY(cache),      TM_KEY(predictor_input), TM_KEY(predictor_lr),
     TM_KEY(predictor_weight_decay), TM_KEY(predictor_val_split), TM_KEY(predictor_stop_recall),
-    TM_KEY(predictor_threshold), TM_KEY(predictor_batch), TM_KEY(predictor_patience),
+    TM_KEY(predictor_threshold), TM_KEY(predictor_batch), TM_KEY(predictor_patience), TM_KEY(max_repetitions),
+    TM_KEY(ci_target),    TM_KEY(timing_budget_s),
     {"repetitions", offsetof(tm_cfg_t, reps)},
 };
 #undef TM_KEY
@@ -186,8 +194,13 @@ static sw_rc tm_parse(tm_cfg_t *c, const sw_json_t *j, sw_err_t *err) {
     return sw_err_set(err, SW_ERR_RANGE, "model: window %lld, calib_tokens %lld, eval_tokens %lld out of range "
                       "(each span needs at least one window)", (long long)c->window, (long long)c->calib_tokens,
                       (long long)c->eval_tokens);
-  if (c->reps > TM_MAX_REPS || c->decode_tokens > TM_MAX_DECODE) /* array sizes below; the table's limits fit */
-    return sw_err_set(err, SW_ERR_RANGE, "model: repetitions > %d or decode_tokens > %d", TM_MAX_REPS, TM_MAX_DECODE);
+  if (c->max_repetitions == 0) /* 3x: a noisy trial's timing costs at most three quiet ones' (docs/measurement.md) */
+    c->max_repetitions = c->reps < TM_MIN_ADAPTIVE ? c->reps : (c->reps * 3 < TM_MAX_REPS ? c->reps * 3 : TM_MAX_REPS);
+  if (c->max_repetitions > TM_MAX_REPS || c->decode_tokens > TM_MAX_DECODE) /* array sizes; the table's limits fit */
+    return sw_err_set(err, SW_ERR_RANGE, "model: max_repetitions > %d or decode_tokens > %d", TM_MAX_REPS, TM_MAX_DECODE);
+  if (c->max_repetitions < c->reps)
+    return sw_err_set(err, SW_ERR_RANGE, "model: max_repetitions %lld < repetitions %lld",
+                      (long long)c->max_repetitions, (long long)c->reps);
   if (c->prompt_tokens + c->decode_tokens > c->eval_tokens)
     return sw_err_set(err, SW_ERR_RANGE, "model: prompt_tokens + decode_tokens %lld > eval_tokens %lld",
                       (long long)(c->prompt_tokens + c->decode_tokens), (long long)c->eval_tokens);
@@ -817,8 +830,38 @@ static void put_timed_acc(sw_trial_out_t *out, const tm_timed_acc_t acc[2]) {
   }
 }
 
-/* Dense and method timed alternately per repetition (same trial, same machine state); PAPI/SDE counters of
- * the decode steps (config papi_events) as series decode_dense / decode_sparse. */
+/* The adaptive repetitions of one timed phase (sw_reps_decide): the rule from the config, the tracked medians
+ * (decode dense / sparse, prefill dense / sparse, and the paired decode and prefill speedups), the repetitions
+ * run and why they stopped. */
+typedef struct tm_reps {
+  sw_reps_rule_t  rule;
+  sw_reps_view_t  view;
+  int             n;
+  sw_reps_verdict stop;
+} tm_reps_t;
+
+static const size_t tm_pairs[2][2] = {{0, 1}, {2, 3}}; /* dense_i / sparse_i of decode, then of prefill */
+static const char *const tm_tracked_names[6] = {"timing_ci_decode_dense",   "timing_ci_decode_sparse",
+                                                "timing_ci_prefill_dense",  "timing_ci_prefill_sparse",
+                                                "timing_ci_decode_speedup", "timing_ci_prefill_speedup"};
+
+static sw_reps_rule_t tm_reps_rule(const tm_cfg_t *c) {
+  sw_reps_rule_t r = {(size_t)c->reps, (size_t)c->max_repetitions, c->ci_target, 0.95, c->timing_budget_s};
+  return r;
+}
+
+/* timing_reps, timing_stop and the final relative half-width of every tracked median (NaN below 6 repetitions). */
+static void put_reps(sw_trial_out_t *out, const tm_reps_t *R) {
+  double w[6];
+  (void)sw_reps_widths(&R->view, (size_t)R->n, R->rule.level, w);
+  sw_trial_out_metric(out, "timing_reps", R->n, "count");
+  sw_trial_out_metric(out, "timing_stop", R->stop, "enum");
+  for (int i = 0; i < 6; i++) sw_trial_out_metric(out, tm_tracked_names[i], w[i], "fraction");
+}
+
+/* Dense and method timed alternately per repetition (same trial, same machine state), at least repetitions and
+ * at most max_repetitions times (tm_reps_t); PAPI/SDE counters of the decode steps (config papi_events) as series
+ * decode_dense / decode_sparse. */
 static sw_rc put_timing(sw_trial_out_t *out, const sw_json_t *config, const tm_cfg_t *c, const tm_model_t *m,
                         const tm_data_t *d, sw_method_t *M, const sw_llama_ffn_t *timed, sw_err_t *err) {
   int np = (int)c->prompt_tokens, nd = (int)c->decode_tokens;
@@ -848,10 +891,18 @@ static sw_rc put_timing(sw_trial_out_t *out, const sw_json_t *config, const tm_c
   sw_llama_ffn_t hooks[2] = {tm_counted_hook(&counted[0]), timed ? *timed : tm_counted_hook(&counted[1])};
   /* timed: the weight-sparse FFN of a pruned model (its calls are not accounted into the SDE counters) */
   tm_timed_acc_t acc[2] = {{0}}, warm_acc[2] = {{0}}; /* prefill, decode; the warm-up's is not reported */
-  for (int rep = -(int)c->warmup; !rc && rep < (int)c->reps; rep++) {
+  const double *tracked[4] = {med[0], med[1], pre[0], pre[1]};
+  tm_reps_t R = {tm_reps_rule(c), {tracked, 4, tm_pairs, 2}, 0, SW_REPS_MORE};
+  int64_t t0 = 0;
+  for (int rep = -(int)c->warmup; !rc; rep++) {
+    if (rep == 0) t0 = sw_now_ns();
+    if (rep >= 0 && (R.stop = sw_reps_decide(&R.rule, &R.view, (size_t)rep, (double)(sw_now_ns() - t0) * 1e-9)))
+      break; /* decided between repetitions, outside every timed interval */
+    R.n = rep + 1;
     for (int which = 0; !rc && which < 2; which++) {
       double p = 0;
-      rc = timed_sequence(&m->model, &st, &hooks[which], d->eval, np, nd, rep < 0 ? NULL : cnt[which],
+      /* counters over the first `repetitions` only: their sums stay comparable whatever the rule added */
+      rc = timed_sequence(&m->model, &st, &hooks[which], d->eval, np, nd, rep < 0 || rep >= c->reps ? NULL : cnt[which],
                           cold && !self_evicting ? &flush : NULL, rep < 0 ? warm_acc : acc, &p, dec, err);
       if (rc || rep < 0) continue;
       med[which][rep] = sw_median(dec, (size_t)nd);
@@ -864,6 +915,7 @@ static sw_rc put_timing(sw_trial_out_t *out, const sw_json_t *config, const tm_c
   sw_llama_state_free(&st);
   sw_trial_out_metric(out, "cache_flushed", cold, "bool");
   put_timed_acc(out, acc);
+  if (!rc) put_reps(out, &R);
   for (int which = 0; which < 2 && !timed; which++) /* per decoded token, all layers' FFNs */
     sw_trial_out_metric(out, which ? "decode_ffn_weight_bytes_sparse" : "decode_ffn_weight_bytes_dense",
                         counted[which].decode_calls ? counted[which].decode_bytes * m->model.cfg.n_layer /
@@ -877,16 +929,17 @@ static sw_rc put_timing(sw_trial_out_t *out, const sw_json_t *config, const tm_c
   }
   if (sde_on) sw_sde_shutdown(&sde);
   if (rc) return rc;
+  size_t n = (size_t)R.n;
   double ratios[TM_MAX_REPS], pr[TM_MAX_REPS];
-  for (int r = 0; r < c->reps; r++) ratios[r] = med[0][r] / med[1][r], pr[r] = pre[0][r] / pre[1][r];
-  double dd = sw_median(med[0], (size_t)c->reps), ds = sw_median(med[1], (size_t)c->reps);
-  double pd = sw_median(pre[0], (size_t)c->reps), ps = sw_median(pre[1], (size_t)c->reps);
+  for (size_t r = 0; r < n; r++) ratios[r] = med[0][r] / med[1][r], pr[r] = pre[0][r] / pre[1][r];
+  double dd = sw_median(med[0], n), ds = sw_median(med[1], n);
+  double pd = sw_median(pre[0], n), ps = sw_median(pre[1], n);
   sw_trial_out_metric(out, "decode_s_dense", dd, "s/token");
   sw_trial_out_metric(out, "decode_s_sparse", ds, "s/token");
-  sw_trial_out_metric(out, "decode_speedup", sw_median(ratios, (size_t)c->reps), "ratio");
+  sw_trial_out_metric(out, "decode_speedup", sw_median(ratios, n), "ratio");
   sw_trial_out_metric(out, "prefill_tok_s_dense", np / pd, "token/s");
   sw_trial_out_metric(out, "prefill_tok_s_sparse", np / ps, "token/s");
-  sw_trial_out_metric(out, "prefill_speedup", sw_median(pr, (size_t)c->reps), "ratio");
+  sw_trial_out_metric(out, "prefill_speedup", sw_median(pr, n), "ratio");
   return SW_OK;
 }
 

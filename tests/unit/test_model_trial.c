@@ -319,9 +319,30 @@ static void test_model_labels(void **state) {
   sw_trial_cache_free(&cache);
 }
 
+/* The adaptive repetitions wired through the workload (no timing asserted): below 6 repetitions no median has a
+ * 95 % interval, so the rule cannot be satisfied and runs to max_repetitions; every repetition is a sample, the
+ * counters stay those of the first `repetitions` (2), and a maximum below the minimum is refused. */
+static void test_model_adaptive_repetitions(void **state) {
+  (void)state;
+  sw_trial_cache_t cache = {0};
+  sw_err_t err = {0};
+  sw_json_t *r = run(&cache, config(",\"method\":\"cats\",\"sparsity\":0.5,\"max_repetitions\":4"), &err);
+  if (!r) fail_msg("cats 0.5, max_repetitions 4: %s", err.msg);
+  assert_true(metric(r, "timing_reps") == 4.0);
+  assert_true(metric(r, "timing_stop") == 2.0); /* SW_REPS_MAX */
+  const sw_json_t *sm = sw_json_get(r, "samples");
+  assert_true(sm && sm->count == 4 * 4); /* decode/prefill x dense/sparse x 4 repetitions */
+  check_sde(r, 1);                       /* MT_TIMED_TOKENS: 2 repetitions' decode steps */
+  sw_json_free(r);
+  assert_null(run(&cache, config(",\"method\":\"cats\",\"sparsity\":0.5,\"max_repetitions\":1"), &err));
+  assert_non_null(strstr(err.msg, "max_repetitions 1 < repetitions 2"));
+  sw_trial_cache_free(&cache);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_model_workload), cmocka_unit_test(test_teal_sequential_heldout),
-                                     cmocka_unit_test(test_model_labels)};
+                                     cmocka_unit_test(test_model_labels),
+                                     cmocka_unit_test(test_model_adaptive_repetitions)};
   const char *filter = getenv("SW_TEST_FILTER"); /* one test by name, e.g. SW_TEST_FILTER=test_model_labels */
   if (filter && *filter) cmocka_set_test_filter(filter);
   return cmocka_run_group_tests_name("model_trial", tests, NULL, NULL);

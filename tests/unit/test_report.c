@@ -312,6 +312,68 @@ static void test_report_where_relative_trials(void **state) {
   sw_buf_free(&sql);
 }
 
+/* The precision gate (results/sw_report.c, docs/measurement.md "Validity stamps"), on the sequences of
+ * tests/unit/test_stats.c: tight series; one sparse outlier (+35 %) among 7, where [min, max] is the 95 % interval
+ * of the median (sorted .98 .99 1 1 1.01 1.02 1.35: ±18.5 %; ratios 1.5/1.35 .. 1.48/.98 around 1.5: ±13.3 %);
+ * the same plus two tight repetitions, where the interval [x_(2), x_(8)] drops it (±1.5 %) though its CV is
+ * still 0.112; and two series within ±8 % in opposite phase, whose per-repetition ratio 1.08/.92 or .92/1.08 is
+ * ±(1 - (.92/1.08)^2)/2 = 13.7 %.  A database of fixed-count trials without timing_* metrics (every database
+ * written before the gate) is stamped from its samples alone, and --max-cv 0.10 with the interval gate lifted
+ * gives the former CV stamp. */
+static void precision_db(const char *dir, char *path, size_t cap) {
+  sqlite3 *db = new_db(dir, "precision.db", path, cap);
+  add_run(db, 1, "0123456789abcdef", "fp1", 1e9);
+  add_trial(db, 1, 1, "h1", "{\"case\":\"tight\"}");
+  add_trial(db, 2, 1, "h2", "{\"case\":\"outlier7\"}");
+  add_trial(db, 3, 1, "h3", "{\"case\":\"outlier9\"}");
+  add_trial(db, 4, 1, "h4", "{\"case\":\"pair\"}");
+  const double tight_d[] = {1.49e-3, 1.50e-3, 1.51e-3, 1.49e-3, 1.50e-3, 1.51e-3, 1.49e-3};
+  const double tight_s[] = {0.99e-3, 1.00e-3, 1.01e-3, 0.99e-3, 1.00e-3, 1.01e-3, 0.99e-3};
+  const double de[] = {1.50e-3, 1.51e-3, 1.49e-3, 1.50e-3, 1.52e-3, 1.48e-3, 1.50e-3, 1.50e-3, 1.49e-3};
+  const double sp[] = {1.00e-3, 1.01e-3, 0.99e-3, 1.35e-3, 1.02e-3, 0.98e-3, 1.00e-3, 1.00e-3, 1.01e-3};
+  const double up[] = {1.08e-3, 0.92e-3, 1.08e-3, 0.92e-3, 1.08e-3, 0.92e-3, 1.08e-3};
+  const double down[] = {0.92e-3, 1.08e-3, 0.92e-3, 1.08e-3, 0.92e-3, 1.08e-3, 0.92e-3};
+  add_samples(db, 1, "dense", tight_d, 7);
+  add_samples(db, 1, "sparse", tight_s, 7);
+  add_samples(db, 2, "dense", de, 7);
+  add_samples(db, 2, "sparse", sp, 7);
+  add_samples(db, 3, "dense", de, 9);
+  add_samples(db, 3, "sparse", sp, 9);
+  add_samples(db, 4, "decode_dense", up, 7);
+  add_samples(db, 4, "decode_sparse", down, 7);
+  close_db(db);
+}
+
+static void test_report_precision_gate(void **state) {
+  const char *dir = *state;
+  char path[512];
+  precision_db(dir, path, sizeof path);
+  sw_report_opts_t o;
+  sw_report_opts_default(&o);
+  o.trials_view = 1;
+  o.format = SW_FMT_CSV;
+  sw_buf_t out = SW_BUF_INIT;
+  report_text(path, NULL, &o, &out);
+  const char *csv = sw_buf_str(&out); /* columns: trial, case, dense and sparse medians, precision, validity */
+  assert_contains(csv, "1,tight,0.0015,0.001,±1.0% CV 0.009,VALID\n"); /* sparse [.99, 1.01], CV 0.0090 */
+  assert_contains(csv, "2,outlier7,0.0015,0.001,±18.5% CV 0.127,\"INVALID: median ±18.5% > 10% (sparse, n 7, CV 0.127); "
+                       "speedup median ±13.3% > 10% (dense / sparse, n 7)\"\n");
+  assert_contains(csv, "3,outlier9,0.0015,0.001,±1.5% CV 0.112,VALID\n");
+  assert_contains(csv, "4,pair,,,±13.7% CV 0.087,\"INVALID: speedup median ±13.7% > 10% "
+                       "(decode_dense / decode_sparse, n 7)\"\n");
+  /* The former rule on the same data: CV gate 0.10, no interval gate. */
+  sw_buf_reset(&out);
+  o.validity.max_ci = INFINITY;
+  o.validity.max_cv = 0.10;
+  report_text(path, NULL, &o, &out);
+  csv = sw_buf_str(&out);
+  assert_contains(csv, "1,tight,0.0015,0.001,±1.0% CV 0.009,VALID\n");
+  assert_contains(csv, "2,outlier7,0.0015,0.001,±18.5% CV 0.127,INVALID: CV 0.127 > 0.10 (sparse)\n");
+  assert_contains(csv, "3,outlier9,0.0015,0.001,±1.5% CV 0.112,INVALID: CV 0.112 > 0.10 (sparse)\n");
+  assert_contains(csv, "4,pair,,,±13.7% CV 0.087,VALID\n");
+  sw_buf_free(&out);
+}
+
 static void test_report_relative_to_dense(void **state) {
   const char *dir = *state;
   char path[512];
@@ -1287,6 +1349,7 @@ int main(void) {
       cmocka_unit_test(test_report_small_exact),
       cmocka_unit_test(test_report_selection_quality_columns),
       cmocka_unit_test(test_report_where_relative_trials),
+      cmocka_unit_test(test_report_precision_gate),
       cmocka_unit_test(test_report_relative_to_dense),
       cmocka_unit_test(test_report_merged_knobs),
       cmocka_unit_test(test_report_pareto),

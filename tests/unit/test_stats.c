@@ -2,7 +2,9 @@
  * (scipy.stats.mannwhitneyu, an independent implementation; the numbers are written down here, scipy is
  * not needed at run time), Holm/BH on a p-value list adjusted by hand, order-statistic and ratio
  * intervals against hand values and a brute-force Python enumeration, interval coverage on synthetic
- * distributions with a fixed seed, and change points on planted steps. */
+ * distributions with a fixed seed, change points on planted steps, and the adaptive-repetition rule on hand-made
+ * sequences (tight data stops at the minimum, one outlier stops once the interval drops it, steady noise runs to
+ * the maximum, the paired ratio alone keeps it going, the time budget) and its coverage after optional stopping. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -276,6 +278,130 @@ static void test_median_ci_coverage(void **state) {
   if (cov < 0.95 || cov > 0.98) fail_msg("median CI coverage %.4f outside [0.95, 0.98]", cov);
 }
 
+/* The precision the reports gate on: (hi - lo) / (2 median) of the order-statistic interval.  n = 7 has l = 1 (1/128
+ * <= .025 < 8/128): the interval is [min, max]; n = 9 has l = 2 (10/512 <= .025): [x_(2), x_(8)]. */
+static void test_median_ci_relhw_hand(void **state) {
+  (void)state;
+  const double x7[] = {1.00, 1.01, 0.99, 1.35, 1.02, 0.98, 1.00}; /* sorted .98 .99 1 1 1.01 1.02 1.35 */
+  assert_close(sw_median_ci_relhw(x7, 7, 0.95), (1.35 - 0.98) / 2.0);
+  const double x9[] = {1.00, 1.01, 0.99, 1.35, 1.02, 0.98, 1.00, 1.00, 1.01}; /* x_(2) .99, median 1, x_(8) 1.02 */
+  assert_close(sw_median_ci_relhw(x9, 9, 0.95), (1.02 - 0.99) / 2.0);
+  assert_true(isnan(sw_median_ci_relhw(x9, 5, 0.95))); /* no 95% interval below 6 */
+  const double zero[] = {0, 0, 0, 0, 0, 0};
+  assert_true(isnan(sw_median_ci_relhw(zero, 6, 0.95)));
+}
+
+/* A synthetic timed phase: series 0 (dense) and 1 (sparse) plus their paired ratio, fed by gen(series, rep); each
+ * repetition "takes" one second.  Returns the repetitions run; *why the verdict, widths[3] the final widths. */
+typedef double (*rep_gen_t)(int series, size_t rep);
+
+static size_t run_phase(const sw_reps_rule_t *rule, rep_gen_t gen, sw_reps_verdict *why, double widths[3]) {
+  static double v[2][100];
+  const double *series[2] = {v[0], v[1]};
+  static const size_t pair[1][2] = {{0, 1}};
+  sw_reps_view_t view = {series, 2, pair, 1};
+  size_t n = 0;
+  while ((*why = sw_reps_decide(rule, &view, n, (double)n)) == SW_REPS_MORE) {
+    if (n >= 100) fail_msg("the rule asked for more than 100 repetitions");
+    v[0][n] = gen(0, n), v[1][n] = gen(1, n);
+    n++;
+  }
+  (void)sw_reps_widths(&view, n, rule->level, widths);
+  return n;
+}
+
+/* Within 1 % of 1.5 (dense) and 1.0 (sparse): width at 7 <= 0.01, so the minimum is enough. */
+static double gen_tight(int s, size_t i) { return (s ? 1.00 : 1.50) + 0.01 * (double)((int)(i % 3) - 1); }
+/* Tight, except one sparse repetition (index 3) 35 % slow: the data of test_median_ci_relhw_hand, then tight. */
+static double gen_outlier(int s, size_t i) {
+  static const double de[] = {1.50, 1.51, 1.49, 1.50, 1.52, 1.48, 1.50, 1.50, 1.49};
+  static const double sp[] = {1.00, 1.01, 0.99, 1.35, 1.02, 0.98, 1.00, 1.00, 1.01};
+  return i < 9 ? (s ? sp[i] : de[i]) : gen_tight(s, i);
+}
+/* ±20 % every other repetition: no median interval ever gets narrower than 20 %. */
+static double gen_noisy(int s, size_t i) { return (s ? 1.0 : 1.5) * (i % 2 ? 0.8 : 1.2); }
+/* Each series within ±5 % but in opposite phase, so the per-repetition ratio swings 1.105 / 0.905. */
+static double gen_pair_noise(int s, size_t i) { return (i % 2) == (size_t)s ? 1.05 : 0.95; }
+
+static void test_reps_rule_sequences(void **state) {
+  (void)state;
+  sw_reps_rule_t rule = {7, 21, 0.05, 0.95, 0};
+  sw_reps_verdict why;
+  double w[3];
+  assert_int_equal(run_phase(&rule, gen_tight, &why, w), 7);
+  assert_int_equal(why, SW_REPS_TARGET);
+  assert_close(w[0], 0.02 / 3.0); /* [1.49, 1.51] around 1.5 */
+  assert_close(w[1], 0.01);       /* [0.99, 1.01] around 1.0 */
+  /* One outlier: [min, max] at 7 and 8 repetitions holds it (width 0.185), 9 drop it: stop there. */
+  assert_int_equal(run_phase(&rule, gen_outlier, &why, w), 9);
+  assert_int_equal(why, SW_REPS_TARGET);
+  assert_close(w[0], (1.51 - 1.49) / 3.0);  /* dense sorted 1.48 1.49 1.49 1.5 1.5 1.5 1.5 1.51 1.52 */
+  assert_close(w[1], (1.02 - 0.99) / 2.0);
+  /* ratios 1.5 1.51/1.01 1.49/.99 1.5/1.35 1.52/1.02 1.48/.98 1.5 1.5 1.49/1.01: x_(2) = 1.49/1.01 (1.4752),
+   * x_(8) = 1.49/0.99 (1.5051), median 1.5 */
+  assert_close(w[2], (1.49 / 0.99 - 1.49 / 1.01) / 3.0);
+  /* Steadily noisy: to the maximum, still 0.2 wide. */
+  assert_int_equal(run_phase(&rule, gen_noisy, &why, w), 21);
+  assert_int_equal(why, SW_REPS_MAX);
+  assert_close(w[1], 0.2 / 1.2); /* 11 of 21 at 1.2: median 1.2, interval [0.8, 1.2] */
+  /* The paired ratio alone keeps it going: both series within a 0.06 target, their ratio not. */
+  rule.target = 0.06;
+  assert_int_equal(run_phase(&rule, gen_pair_noise, &why, w), 21);
+  assert_int_equal(why, SW_REPS_MAX);
+  assert_close(w[0], 0.1 / 2.1);           /* dense: 11 of 21 at 1.05 */
+  assert_close(w[1], 0.1 / 1.9);           /* sparse: 11 of 21 at 0.95 */
+  assert_close(w[2], (1.05 / 0.95 - 0.95 / 1.05) / (2 * 1.05 / 0.95));
+  /* Time budget of 10 s at 1 s per repetition: after 9, 9 + 1 is within; after 10, 10 + 1 is not. */
+  rule.target = 0.05;
+  rule.budget_s = 10;
+  assert_int_equal(run_phase(&rule, gen_noisy, &why, w), 10);
+  assert_int_equal(why, SW_REPS_BUDGET);
+  /* Fewer than 6 repetitions have no interval: max = min = 3 stops at 3 with the widths NaN. */
+  sw_reps_rule_t few = {3, 3, 0.05, 0.95, 0};
+  assert_int_equal(run_phase(&few, gen_tight, &why, w), 3);
+  assert_int_equal(why, SW_REPS_MAX);
+  assert_true(isnan(w[0]) && isnan(w[2]));
+}
+
+/* Optional stopping looks at widths only, so the final interval still covers the true median about as often as a
+ * fixed-n one: normal data with CV 0.06 (the rule adapts: mean n ~12.5) and true median 1, 1000 phases.  A
+ * simulation with numpy (4000 phases) gave coverage 0.954 and a mean of 12.5 repetitions. */
+static void test_reps_rule_coverage(void **state) {
+  (void)state;
+  rng_t r = {20261203};
+  sw_reps_rule_t rule = {7, 21, 0.05, 0.95, 0};
+  double x[21];
+  const double *series[1] = {x};
+  sw_reps_view_t view = {series, 1, NULL, 0};
+  int covered = 0, phases = 1000;
+  size_t total = 0;
+  for (int k = 0; k < phases; k++) {
+    size_t n = 0;
+    while (sw_reps_decide(&rule, &view, n, 0) == SW_REPS_MORE) x[n++] = 1 + 0.06 * rng_normal(&r);
+    sw_estimate_t e;
+    sw_err_t err;
+    assert_int_equal(sw_median_ci(x, n, 0.95, &e, &err), SW_OK);
+    covered += e.lo <= 1 && 1 <= e.hi;
+    total += n;
+  }
+  double cov = (double)covered / phases, mean_n = (double)total / phases;
+  if (cov < 0.93) fail_msg("coverage after adaptive stopping %.3f < 0.93", cov);
+  if (mean_n < 10 || mean_n > 15) fail_msg("mean repetitions %.2f outside [10, 15]", mean_n);
+}
+
+/* A ratio with a non-positive denominator has no width. */
+static void test_reps_widths_bad_ratio(void **state) {
+  (void)state;
+  const double a[] = {1, 1, 1, 1, 1, 1}, b[] = {1, 1, 0, 1, 1, 1};
+  const double *series[2] = {a, b};
+  static const size_t pair[1][2] = {{0, 1}};
+  sw_reps_view_t view = {series, 2, pair, 1};
+  double w[3];
+  assert_true(isnan(sw_reps_widths(&view, 6, 0.95, w)));
+  assert_close(w[0], 0);
+  assert_true(isnan(w[2]));
+}
+
 /* Coverage of the ratio interval: lognormal latencies (sigma 0.1) with a true ratio of 1.2, with the exact
  * (10 vs 10) and normal (30 vs 30) critical values; 1000 replications each, sd of the coverage 0.007. */
 static void test_ratio_ci_coverage(void **state) {
@@ -385,6 +511,8 @@ int main(void) {
       cmocka_unit_test(test_mwu_normal_ties_scipy), cmocka_unit_test(test_mwu_rejects_bad_input),
       cmocka_unit_test(test_mwu_null_cdf_sums),   cmocka_unit_test(test_p_adjust_holm_bh),
       cmocka_unit_test(test_median_ci_hand),      cmocka_unit_test(test_ratio_ci_reference),
+      cmocka_unit_test(test_median_ci_relhw_hand), cmocka_unit_test(test_reps_rule_sequences),
+      cmocka_unit_test(test_reps_rule_coverage),  cmocka_unit_test(test_reps_widths_bad_ratio),
       cmocka_unit_test(test_median_ci_coverage),  cmocka_unit_test(test_ratio_ci_coverage),
       cmocka_unit_test(test_summaries),           cmocka_unit_test(test_student_t_closed_forms),
       cmocka_unit_test(test_run_ttest_hand_computed),           cmocka_unit_test(test_change_points_planted),
