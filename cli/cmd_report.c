@@ -18,7 +18,7 @@ static void usage(FILE *f) {
              "  RUN: run id, uuid prefix or 'latest' (default).  EXPR: SQL over config keys, e.g.\n"
              "  \"method = 'teal' and sparsity >= 0.5\".  Cells of INVALID trials are marked '!'.\n"
              "  --max-ci X: a median (or paired speedup) whose 95%% interval half-width exceeds X of it is INVALID\n"
-             "  (default 0.10); --max-cv X: also a CV above X (default 0: off).\n"
+             "  (default 0.135); --max-cv X: also a CV above X (default 0: off).\n"
              "  --pareto X,Y: '+name' maximises, '-name' minimises (default by name).\n"
              "  --layout NAME: a paper's rows/columns/metrics (experiments/papers/, docs/papers.md):\n");
   sw_report_layouts_list(f);

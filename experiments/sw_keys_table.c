@@ -162,7 +162,7 @@ static const sw_keydef_t model_keys[] = {
     KI("max_repetitions", "0", 0, 100, "repetitions",
        "adaptive repetitions: at most this many (0: 3 x repetitions, or repetitions when below 6; "
        "= repetitions: fixed count; docs/measurement.md)"),
-    {"ci_target", SW_KT_NUM, "0.05", 0, 1, 1, 0, NULL, "fraction",
+    {"ci_target", SW_KT_NUM, "0.10", 0, 1, 1, 0, NULL, "fraction",
      "adaptive repetitions stop once every timed median and paired speedup has a 95% interval half-width "
      "<= this fraction of it", 1},
     KN("timing_budget_s", "120", 0, BIG, "s",

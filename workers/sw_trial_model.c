@@ -29,7 +29,7 @@
  *   predictor_batch (64), predictor_val_split (0.05), predictor_patience (5), predictor_stop_recall (0.99),
  *   predictor_threshold (powerinfer logit, 0): dejavu / powerinfer training (Deja Vu's trainer)
  *   prompt_tokens (32), decode_tokens (16), repetitions (7), warmup (1), threads (1: OpenBLAS threads)
- *   max_repetitions (0: 3 x repetitions), ci_target (0.05), timing_budget_s (120): adaptive repetitions: after
+ *   max_repetitions (0: 3 x repetitions), ci_target (0.10), timing_budget_s (120): adaptive repetitions: after
  *                                  repetitions, one more while a timed median's 95 % interval is wider than
  *                                  ci_target of it (common/sw_stats.h sw_reps_decide; docs/measurement.md)
  *   weight_sparsity (0), prune ("magnitude"), prune_pattern ("unstructured"): weight pruning of the linear layers
