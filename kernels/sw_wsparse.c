@@ -352,6 +352,13 @@ void sw_spmv_blk8(const sw_wsparse_ctx_t *ctx, float *y, const sw_blk8_t *w, con
   s_stats_b1(st, 16.0 * (double)w->n_blocks, w->rows, w->cols, sw_blk8_bytes(w));
 }
 
+/* Entries (non-zeros or blocks) of the active outer indices act[0..n_act) of a pointer array: what spMspV reads. */
+static size_t s_active_entries(const uint32_t *ptr, const int32_t *act, int n_act) {
+  size_t n = 0;
+  for (int a = 0; a < n_act; a++) n += ptr[act[a] + 1] - ptr[act[a]];
+  return n;
+}
+
 void sw_spmspv_blk8(const sw_wsparse_ctx_t *ctx, float *y, const sw_blk8_t *w, const float *x, const int32_t *act,
                     int n_act, sw_ffn_stats_t *st) {
   memset(y, 0, (size_t)w->rows * sizeof *y);
@@ -360,8 +367,7 @@ void sw_spmspv_blk8(const sw_wsparse_ctx_t *ctx, float *y, const sw_blk8_t *w, c
   else
 #endif
     s_spmspv_blk8_portable(y, w, x, act, n_act);
-  size_t read = 0;
-  for (int a = 0; a < n_act; a++) read += w->ptr[act[a] + 1] - w->ptr[act[a]];
+  const size_t read = s_active_entries(w->ptr, act, n_act);
   s_stats_b1(st, 16.0 * (double)read, w->rows, w->cols,
              (double)read * (8 * sizeof(float) + sizeof(uint16_t)) + 2.0 * n_act * sizeof(uint32_t));
 }
@@ -395,8 +401,7 @@ void sw_spmspv_csc(const sw_wsparse_ctx_t *ctx, float *y, const sw_csr_t *wt, co
   else
 #endif
     s_spmspv_csc_portable(y, wt, x, act, n_act);
-  size_t read = 0;
-  for (int a = 0; a < n_act; a++) read += wt->row_ptr[act[a] + 1] - wt->row_ptr[act[a]];
+  const size_t read = s_active_entries(wt->row_ptr, act, n_act);
   s_stats_b1(st, 2.0 * (double)read, wt->rows, wt->cols,
              (double)read * (sizeof(float) + sizeof(uint16_t)) + 2.0 * n_act * sizeof(uint32_t));
 }
