@@ -170,14 +170,15 @@ static inline SW_WS_AVX2 __m256 s_expand8(const sw_wsparse_ctx_t *ctx, unsigned 
                           _mm256_castsi256_ps(p));
 }
 
-/* Four bitmap bytes (32 columns) from one 32-bit load: the four value offsets come from popcounts of the
- * word's prefixes, so the four expansions are independent of each other (one offset add per 32 columns). */
-static inline SW_WS_AVX2 void s_bitmap_word(const sw_wsparse_ctx_t *ctx, uint32_t m, const float *v, const float *x,
-                                            __m256 a[4]) {
-  const int off[4] = {0, __builtin_popcount(m & 0xffu), __builtin_popcount(m & 0xffffu),
-                      __builtin_popcount(m & 0xffffffu)};
-  for (int u = 0; u < 4; u++)
-    a[u] = _mm256_fmadd_ps(s_expand8(ctx, m >> (8 * u) & 0xffu, v + off[u]), _mm256_loadu_ps(x + 8 * u), a[u]);
+/* Eight bitmap bytes (64 columns) from one 64-bit load: each byte's value offset is the popcount of the word's
+ * bits below it (a constant mask once unrolled, and popcnt), so the eight expansions are independent of each other. */
+static inline __attribute__((always_inline)) SW_WS_AVX2 void
+s_bitmap_word64(const sw_wsparse_ctx_t *ctx, uint64_t m, const float *v, const float *x, __m256 a[4]) {
+  for (int u = 0; u < 8; u++) {
+    const int off = (int)_mm_popcnt_u64(m & ((1ull << (8 * u)) - 1)); /* u = 0: no bits below */
+    a[u & 3] = _mm256_fmadd_ps(s_expand8(ctx, (unsigned)(m >> (8 * u)) & 0xffu, v + off), _mm256_loadu_ps(x + 8 * u),
+                               a[u & 3]);
+  }
 }
 
 static SW_WS_AVX2 void s_spmv_bitmap_avx2(const sw_wsparse_ctx_t *ctx, float *y, const sw_bitmap_t *w,
@@ -188,12 +189,12 @@ static SW_WS_AVX2 void s_spmv_bitmap_avx2(const sw_wsparse_ctx_t *ctx, float *y,
     const float   *v = w->val + w->row_off[r];
     __m256         a[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
     int            j = 0;
-    for (; j + 4 <= full; j += 4) {
-      uint32_t m;
+    for (; j + 8 <= full; j += 8) {
+      uint64_t m;
       memcpy(&m, b + j, sizeof m);
       _mm_prefetch((const char *)(v + SW_WS_PF_NNZ), _MM_HINT_T0);
-      s_bitmap_word(ctx, m, v, x + 8 * j, a);
-      v += __builtin_popcount(m);
+      s_bitmap_word64(ctx, m, v, x + 8 * j, a);
+      v += _mm_popcnt_u64(m);
     }
     for (; j < full; j++) {
       a[0] = _mm256_fmadd_ps(s_expand8(ctx, b[j], v), _mm256_loadu_ps(x + 8 * j), a[0]);
