@@ -1,6 +1,8 @@
 /* sw_wsparse: the weight-sparse kernels of kernels/sw_wsparse.h, a portable body each and AVX2+FMA bodies
- * (per-function target attributes, chosen by ctx->isa) for SpMV, SpMM and SDDMM.  spMspV is a scalar scatter on
- * every ISA (AVX2 has no scatter), four loads issued before four stores (distinct rows within a column).
+ * (per-function target attributes, chosen by ctx->isa) for SpMV, spMspV, SpMM and SDDMM.  spMspV is a scalar
+ * scatter on every ISA (AVX2 has no scatter), loads issued before stores (distinct rows within a column); the AVX2
+ * body fuses each update into one FMA with y from memory.  The portable bitmap body walks each byte's set bits
+ * through ctx->bitmap_pos (one step per non-zero, none per zero bit).
  * Bitmap SpMV expands 8 packed values per bitmap byte with one vpermps through ctx->bitmap_lut and zeroes the
  * unset lanes with vblendvps on the table entry's sign bit; 2:4 SpMV compresses x with vpermps through
  * ctx->nm_lut instead, so the 8 kept values of 16 columns multiply 8 gathered inputs.  8x1 blocks (sw_blk8_t)
@@ -54,21 +56,30 @@ static void s_spmv_csr_portable(float *y, const sw_csr_t *w, const float *x) {
   for (int r = 0; r < w->rows; r++) y[r] = s_csr_row_dot(w, r, x);
 }
 
-/* Σ over the set bits of bitmap byte m (columns c0..c0+7) of the packed values starting at *v. */
-static float s_bitmap_byte_dot(unsigned m, const float **v, const float *x, int c0, int cols) {
-  float acc = 0.0f;
-  for (int i = 0; i < 8 && c0 + i < cols; i++)
-    if (m >> i & 1) acc += *(*v)++ * x[c0 + i];
+/* Σ over the set bits of bitmap byte m (columns xc[0..8)) of the packed values at *v, which it advances: one
+ * step per non-zero through the byte's position table (bits past the last column are never set). */
+static float s_bitmap_byte_dot(const sw_wsparse_ctx_t *ctx, unsigned m, const float **v, const float *xc) {
+  const uint8_t *pos = ctx->bitmap_pos[m];
+  const float   *pv = *v;
+  const int      n = ctx->bitmap_cnt[m];
+  float          acc = 0.0f;
+  for (int t = 0; t < n; t++) acc += pv[t] * xc[pos[t]];
+  *v = pv + n;
   return acc;
 }
 
-static void s_spmv_bitmap_portable(float *y, const sw_bitmap_t *w, const float *x) {
+static void s_spmv_bitmap_portable(const sw_wsparse_ctx_t *ctx, float *y, const sw_bitmap_t *w, const float *x) {
   for (int r = 0; r < w->rows; r++) {
     const uint8_t *b = w->bits + (size_t)r * w->row_bytes;
     const float   *v = w->val + w->row_off[r];
-    float          acc = 0.0f;
-    for (int j = 0; j < w->row_bytes; j++) acc += s_bitmap_byte_dot(b[j], &v, x, 8 * j, w->cols);
-    y[r] = acc;
+    float          a0 = 0.0f, a1 = 0.0f; /* even and odd bytes: two addition chains */
+    int            j = 0;
+    for (; j + 2 <= w->row_bytes; j += 2) {
+      a0 += s_bitmap_byte_dot(ctx, b[j], &v, x + 8 * j);
+      a1 += s_bitmap_byte_dot(ctx, b[j + 1], &v, x + 8 * j + 8);
+    }
+    if (j < w->row_bytes) a0 += s_bitmap_byte_dot(ctx, b[j], &v, x + 8 * j);
+    y[r] = a0 + a1;
   }
 }
 
@@ -124,17 +135,11 @@ static SW_WS_AVX2 float s_hsum256(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
-/* Four x values at c[0..3] inserted into one 128-bit lane (vinsertps from memory: a load and a shuffle each). */
-static inline SW_WS_AVX2 __m128 s_gather4(const float *x, const uint16_t *c) {
-  __m128 v = _mm_load_ss(x + c[0]);
-  v = _mm_insert_ps(v, _mm_load_ss(x + c[1]), 0x10);
-  v = _mm_insert_ps(v, _mm_load_ss(x + c[2]), 0x20);
-  return _mm_insert_ps(v, _mm_load_ss(x + c[3]), 0x30);
-}
-
-/* x at 8 column indices from scalar loads (measured faster than vgatherdps on Zen 3: 2.2 vs 1.3 G nnz/s). */
+/* x at 8 column indices from scalar loads (measured faster than vgatherdps on Zen 3: 2.2 vs 1.3 G nnz/s).  The
+ * vector initialiser, unlike _mm_insert_ps of _mm_load_ss, lets GCC fold half the loads into vinsertps: 19
+ * instructions per 8 non-zeros instead of 23. */
 static inline SW_WS_AVX2 __m256 s_gather8(const float *x, const uint16_t *c) {
-  return _mm256_insertf128_ps(_mm256_castps128_ps256(s_gather4(x, c)), s_gather4(x, c + 4), 1);
+  return _mm256_setr_ps(x[c[0]], x[c[1]], x[c[2]], x[c[3]], x[c[4]], x[c[5]], x[c[6]], x[c[7]]);
 }
 
 /* Software prefetch distance in non-zeros (1 KiB of values): the streams restart at every row, so the hardware
@@ -165,14 +170,15 @@ static inline SW_WS_AVX2 __m256 s_expand8(const sw_wsparse_ctx_t *ctx, unsigned 
                           _mm256_castsi256_ps(p));
 }
 
-/* Four bitmap bytes (32 columns) from one 32-bit load: the four value offsets come from popcounts of the
- * word's prefixes, so the four expansions are independent of each other (one offset add per 32 columns). */
-static inline SW_WS_AVX2 void s_bitmap_word(const sw_wsparse_ctx_t *ctx, uint32_t m, const float *v, const float *x,
-                                            __m256 a[4]) {
-  const int off[4] = {0, __builtin_popcount(m & 0xffu), __builtin_popcount(m & 0xffffu),
-                      __builtin_popcount(m & 0xffffffu)};
-  for (int u = 0; u < 4; u++)
-    a[u] = _mm256_fmadd_ps(s_expand8(ctx, m >> (8 * u) & 0xffu, v + off[u]), _mm256_loadu_ps(x + 8 * u), a[u]);
+/* Eight bitmap bytes (64 columns) from one 64-bit load: each byte's value offset is the popcount of the word's
+ * bits below it (a constant mask once unrolled, and popcnt), so the eight expansions are independent of each other. */
+static inline __attribute__((always_inline)) SW_WS_AVX2 void
+s_bitmap_word64(const sw_wsparse_ctx_t *ctx, uint64_t m, const float *v, const float *x, __m256 a[4]) {
+  for (int u = 0; u < 8; u++) {
+    const int off = (int)_mm_popcnt_u64(m & ((1ull << (8 * u)) - 1)); /* u = 0: no bits below */
+    a[u & 3] = _mm256_fmadd_ps(s_expand8(ctx, (unsigned)(m >> (8 * u)) & 0xffu, v + off), _mm256_loadu_ps(x + 8 * u),
+                               a[u & 3]);
+  }
 }
 
 static SW_WS_AVX2 void s_spmv_bitmap_avx2(const sw_wsparse_ctx_t *ctx, float *y, const sw_bitmap_t *w,
@@ -183,19 +189,19 @@ static SW_WS_AVX2 void s_spmv_bitmap_avx2(const sw_wsparse_ctx_t *ctx, float *y,
     const float   *v = w->val + w->row_off[r];
     __m256         a[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
     int            j = 0;
-    for (; j + 4 <= full; j += 4) {
-      uint32_t m;
+    for (; j + 8 <= full; j += 8) {
+      uint64_t m;
       memcpy(&m, b + j, sizeof m);
       _mm_prefetch((const char *)(v + SW_WS_PF_NNZ), _MM_HINT_T0);
-      s_bitmap_word(ctx, m, v, x + 8 * j, a);
-      v += __builtin_popcount(m);
+      s_bitmap_word64(ctx, m, v, x + 8 * j, a);
+      v += _mm_popcnt_u64(m);
     }
     for (; j < full; j++) {
       a[0] = _mm256_fmadd_ps(s_expand8(ctx, b[j], v), _mm256_loadu_ps(x + 8 * j), a[0]);
       v += __builtin_popcount(b[j]);
     }
     float acc = s_hsum256(_mm256_add_ps(_mm256_add_ps(a[0], a[1]), _mm256_add_ps(a[2], a[3])));
-    if (j < w->row_bytes) acc += s_bitmap_byte_dot(b[j], &v, x, 8 * j, w->cols);
+    if (j < w->row_bytes) acc += s_bitmap_byte_dot(ctx, b[j], &v, x + 8 * j);
     y[r] = acc;
   }
 }
@@ -268,6 +274,46 @@ static SW_WS_AVX2 void s_spmspv_blk8_avx2(float *y, const sw_blk8_t *w, const fl
     }
   }
 }
+
+/* One non-zero of the scatter: y[idx] + xj * val as one FMA (no rounding between product and sum). */
+#define SW_WS_SCAT(i) __builtin_fmaf(xj, val[i], y[idx[i]])
+
+/* Eight non-zeros from i: eight loads before eight stores (the rows of one column are distinct, so no store
+ * feeds a load of the same step). */
+static inline __attribute__((always_inline)) SW_WS_AVX2 void s_scatter8(float *y, const uint16_t *idx, const float *val,
+                                                                       size_t i, float xj) {
+  const float t0 = SW_WS_SCAT(i), t1 = SW_WS_SCAT(i + 1), t2 = SW_WS_SCAT(i + 2), t3 = SW_WS_SCAT(i + 3);
+  const float t4 = SW_WS_SCAT(i + 4), t5 = SW_WS_SCAT(i + 5), t6 = SW_WS_SCAT(i + 6), t7 = SW_WS_SCAT(i + 7);
+  y[idx[i]] = t0, y[idx[i + 1]] = t1, y[idx[i + 2]] = t2, y[idx[i + 3]] = t3;
+  y[idx[i + 4]] = t4, y[idx[i + 5]] = t5, y[idx[i + 6]] = t6, y[idx[i + 7]] = t7;
+}
+
+/* y[idx[0..n)] += xj * val[0..n) for one column, 16 non-zeros per step with one index increment, so each
+ * non-zero costs an index load, a value load, an FMA with y from memory and a store (callgrind: about 5.3
+ * instructions per non-zero); the next active column (at nv, ni) is prefetched one line of each per step at the
+ * offset reached in this one (the index line twice: 16 indices are half a line). */
+static inline SW_WS_AVX2 void s_scatter_col_avx2(float *y, const uint16_t *idx, const float *val, size_t n, float xj,
+                                                 const float *nv, const uint16_t *ni) {
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    _mm_prefetch((const char *)(nv + i), _MM_HINT_T0);
+    _mm_prefetch((const char *)(ni + i), _MM_HINT_T0);
+    s_scatter8(y, idx, val, i, xj);
+    s_scatter8(y, idx, val, i + 8, xj);
+  }
+  for (; i < n; i++) y[idx[i]] = SW_WS_SCAT(i);
+}
+#undef SW_WS_SCAT
+
+/* spMspV over the active columns only: the weight bytes read are those of the active columns' non-zeros. */
+static SW_WS_AVX2 void s_spmspv_csc_avx2(float *y, const sw_csr_t *wt, const float *x, const int32_t *act,
+                                        int n_act) {
+  for (int a = 0; a < n_act; a++) {
+    const uint32_t k0 = wt->row_ptr[act[a]], k1 = wt->row_ptr[act[a] + 1];
+    const uint32_t n0 = a + 1 < n_act ? wt->row_ptr[act[a + 1]] : k0;
+    s_scatter_col_avx2(y, wt->col + k0, wt->val + k0, k1 - k0, x[act[a]], wt->val + n0, wt->col + n0);
+  }
+}
 #endif
 
 void sw_spmv_csr(const sw_wsparse_ctx_t *ctx, float *y, const sw_csr_t *w, const float *x, sw_ffn_stats_t *st) {
@@ -285,7 +331,7 @@ void sw_spmv_bitmap(const sw_wsparse_ctx_t *ctx, float *y, const sw_bitmap_t *w,
   if (s_use_avx2(ctx)) s_spmv_bitmap_avx2(ctx, y, w, x);
   else
 #endif
-    s_spmv_bitmap_portable(y, w, x);
+    s_spmv_bitmap_portable(ctx, y, w, x);
   s_stats_b1(st, 2.0 * (double)w->nnz, w->rows, w->cols, sw_bitmap_bytes(w));
 }
 
@@ -307,6 +353,13 @@ void sw_spmv_blk8(const sw_wsparse_ctx_t *ctx, float *y, const sw_blk8_t *w, con
   s_stats_b1(st, 16.0 * (double)w->n_blocks, w->rows, w->cols, sw_blk8_bytes(w));
 }
 
+/* Entries (non-zeros or blocks) of the active outer indices act[0..n_act) of a pointer array: what spMspV reads. */
+static size_t s_active_entries(const uint32_t *ptr, const int32_t *act, int n_act) {
+  size_t n = 0;
+  for (int a = 0; a < n_act; a++) n += ptr[act[a] + 1] - ptr[act[a]];
+  return n;
+}
+
 void sw_spmspv_blk8(const sw_wsparse_ctx_t *ctx, float *y, const sw_blk8_t *w, const float *x, const int32_t *act,
                     int n_act, sw_ffn_stats_t *st) {
   memset(y, 0, (size_t)w->rows * sizeof *y);
@@ -315,17 +368,13 @@ void sw_spmspv_blk8(const sw_wsparse_ctx_t *ctx, float *y, const sw_blk8_t *w, c
   else
 #endif
     s_spmspv_blk8_portable(y, w, x, act, n_act);
-  size_t read = 0;
-  for (int a = 0; a < n_act; a++) read += w->ptr[act[a] + 1] - w->ptr[act[a]];
+  const size_t read = s_active_entries(w->ptr, act, n_act);
   s_stats_b1(st, 16.0 * (double)read, w->rows, w->cols,
              (double)read * (8 * sizeof(float) + sizeof(uint16_t)) + 2.0 * n_act * sizeof(uint32_t));
 }
 
-void sw_spmspv_csc(const sw_wsparse_ctx_t *ctx, float *y, const sw_csr_t *wt, const float *x, const int32_t *act,
-                   int n_act, sw_ffn_stats_t *st) {
-  (void)ctx;
-  memset(y, 0, (size_t)wt->cols * sizeof *y);
-  size_t read = 0;
+/* The portable spMspV: a scalar scatter, four loads issued before four stores (distinct rows within a column). */
+static void s_spmspv_csc_portable(float *y, const sw_csr_t *wt, const float *x, const int32_t *act, int n_act) {
   for (int a = 0; a < n_act; a++) {
     const int32_t   j = act[a];
     const uint32_t  k0 = wt->row_ptr[j], k1 = wt->row_ptr[j + 1];
@@ -342,8 +391,18 @@ void sw_spmspv_csc(const sw_wsparse_ctx_t *ctx, float *y, const sw_csr_t *wt, co
       y[idx[k]] = t0, y[idx[k + 1]] = t1, y[idx[k + 2]] = t2, y[idx[k + 3]] = t3;
     }
     for (; k < k1; k++) y[idx[k]] += xj * val[k];
-    read += k1 - k0;
   }
+}
+
+void sw_spmspv_csc(const sw_wsparse_ctx_t *ctx, float *y, const sw_csr_t *wt, const float *x, const int32_t *act,
+                   int n_act, sw_ffn_stats_t *st) {
+  memset(y, 0, (size_t)wt->cols * sizeof *y);
+#if SW_WS_X86
+  if (s_use_avx2(ctx)) s_spmspv_csc_avx2(y, wt, x, act, n_act);
+  else
+#endif
+    s_spmspv_csc_portable(y, wt, x, act, n_act);
+  const size_t read = s_active_entries(wt->row_ptr, act, n_act);
   s_stats_b1(st, 2.0 * (double)read, wt->rows, wt->cols,
              (double)read * (sizeof(float) + sizeof(uint16_t)) + 2.0 * n_act * sizeof(uint32_t));
 }

@@ -29,6 +29,8 @@ typedef struct sw_wsparse_ctx {
   sw_isa_t isa;
   int32_t  bitmap_lut[256][8]; /* byte m -> lane i: index of bit i among m's set bits, or INT32_MIN when unset */
   int32_t  nm_lut[256][8];     /* 2:4 metadata byte -> positions (0..7) of the 4 kept columns, lanes 0-3 = 4-7 */
+  uint8_t  bitmap_pos[256][8]; /* byte m -> its set bits' positions in increasing order (the portable body) */
+  uint8_t  bitmap_cnt[256];    /* byte m -> number of set bits */
 } sw_wsparse_ctx_t;
 
 sw_rc sw_wsparse_ctx_init(sw_wsparse_ctx_t *ctx, sw_isa_t request, sw_err_t *err);

@@ -15,10 +15,14 @@ static sw_rc s_check_dims(int rows, int cols, sw_err_t *err) {
   return SW_OK;
 }
 
-static void s_fill_bitmap_lut(int32_t lut[256][8]) {
+static void s_fill_bitmap_lut(sw_wsparse_ctx_t *ctx) {
   for (int m = 0; m < 256; m++) {
     int rank = 0;
-    for (int i = 0; i < 8; i++) lut[m][i] = (m >> i) & 1 ? rank++ : INT32_MIN;
+    for (int i = 0; i < 8; i++) {
+      ctx->bitmap_lut[m][i] = (m >> i) & 1 ? rank : INT32_MIN;
+      if ((m >> i) & 1) ctx->bitmap_pos[m][rank++] = (uint8_t)i;
+    }
+    ctx->bitmap_cnt[m] = (uint8_t)rank;
   }
 }
 
@@ -33,7 +37,7 @@ sw_rc sw_wsparse_ctx_init(sw_wsparse_ctx_t *ctx, sw_isa_t request, sw_err_t *err
   memset(ctx, 0, sizeof *ctx);
   sw_rc rc = sw_isa_resolve(request, &ctx->isa, err);
   if (rc) return rc;
-  s_fill_bitmap_lut(ctx->bitmap_lut);
+  s_fill_bitmap_lut(ctx);
   s_fill_nm_lut(ctx->nm_lut);
   return SW_OK;
 }

@@ -140,6 +140,55 @@ static void test_spmv_csr_bitmap(void **state) {
     }
 }
 
+/* Random matrix at 0.7 sparsity with whole rows zero (every 3rd), whole columns zero (every 5th) and every 7th
+ * row dense: the per-byte tables see bytes 0x00 and 0xff, the scatter sees empty columns and full ones. */
+static wt_mat_t wt_structured(int rows, int cols, uint64_t seed) {
+  wt_mat_t m = wt_random(rows, cols, 0.7, seed);
+  m.nnz = 0;
+  for (int r = 0; r < rows; r++)
+    for (int c = 0; c < cols; c++) {
+      float *e = &m.w[(size_t)r * cols + c];
+      if (r % 7 == 6) *e = 0.25f + (float)((r + c) % 5);
+      if (r % 3 == 0 || c % 5 == 0) *e = 0.0f;
+      m.nnz += *e != 0.0f;
+    }
+  return m;
+}
+
+/* CSR and bitmap SpMV and the (blocked) CSC spMspV on matrices with empty rows, all-zero columns and dense rows,
+ * column counts around the 8-column byte and 32-column word boundaries of the bitmap bodies. */
+static void test_empty_rows_cols(void **state) {
+  sw_wsparse_ctx_t ctx;
+  wt_ctx(&ctx, wt_isa(state));
+  const int shapes[][2] = {{14, 8}, {21, 31}, {22, 33}, {35, 64}, {15, 71}};
+  for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+    wt_mat_t    m = wt_structured(shapes[s][0], shapes[s][1], 61 + s);
+    wt_case_t   c = wt_case_make(&m, 5 + s);
+    sw_err_t    err;
+    sw_csr_t    csr, csc;
+    sw_bitmap_t bm;
+    assert_int_equal(sw_csr_from_dense(&csr, m.w, m.rows, m.cols, (size_t)m.cols, &err), SW_OK);
+    assert_int_equal(sw_csc_from_dense(&csc, m.w, m.rows, m.cols, (size_t)m.cols, &err), SW_OK);
+    assert_int_equal(sw_bitmap_from_dense(&bm, m.w, m.rows, m.cols, (size_t)m.cols, &err), SW_OK);
+    assert_true(csr.nnz == m.nnz && csc.nnz == m.nnz && bm.nnz == m.nnz);
+    sw_spmv_csr(&ctx, c.y, &csr, c.x, NULL);
+    wt_assert_close(c.y, c.ref, c.scale, m.rows);
+    for (int i = 0; i < m.rows; i++) c.y[i] = WT_POISON;
+    sw_spmv_bitmap(&ctx, c.y, &bm, c.x, NULL);
+    wt_assert_close(c.y, c.ref, c.scale, m.rows);
+    int32_t *all = malloc((size_t)m.cols * sizeof *all); /* every input active: spMspV = SpMV */
+    for (int j = 0; j < m.cols; j++) all[j] = j;
+    for (int i = 0; i < m.rows; i++) c.y[i] = WT_POISON;
+    sw_spmspv_csc(&ctx, c.y, &csc, c.x, all, m.cols, NULL);
+    wt_assert_close(c.y, c.ref, c.scale, m.rows);
+    for (int r = 0; r < m.rows; r += 3) assert_true(c.y[r] == 0.0f); /* empty rows: exactly zero */
+    free(all);
+    sw_csr_free(&csr), sw_csr_free(&csc), sw_bitmap_free(&bm);
+    wt_case_free(&c);
+    free(m.w);
+  }
+}
+
 static void test_spmv_nm24(void **state) {
   sw_wsparse_ctx_t ctx;
   wt_ctx(&ctx, wt_isa(state));
@@ -404,7 +453,7 @@ static void test_bad_dims(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      WT_ISA_TESTS(test_spmv_csr_bitmap), WT_ISA_TESTS(test_spmv_nm24), WT_ISA_TESTS(test_spmspv_csc),
+      WT_ISA_TESTS(test_spmv_csr_bitmap), WT_ISA_TESTS(test_empty_rows_cols), WT_ISA_TESTS(test_spmv_nm24), WT_ISA_TESTS(test_spmspv_csc),
       WT_ISA_TESTS(test_spmv_blk8),       WT_ISA_TESTS(test_spmspv_blk8),
       WT_ISA_TESTS(test_spmm_csr),        WT_ISA_TESTS(test_sddmm_csr), cmocka_unit_test(test_nm24_selection),
       cmocka_unit_test(test_bad_dims),
