@@ -493,6 +493,23 @@ sw_rc sw_ffn_sparse_forward(float *out, const float *x, const sw_ffn_weights_t *
   return SW_OK;
 }
 
+sw_rc sw_ffn_subset_forward(float *out, const float *x, const sw_ffn_weights_t *w, const int32_t *active,
+                            int64_t n_active, sw_ffn_stats_t *stats, sw_ffn_work_t *work, int n_tok) {
+  if (sw_ffn_check(w, work, n_tok) != SW_OK || !active || n_active < 0 || n_active > w->d_ff) return SW_ERR_INVALID;
+  for (int64_t k = 0; k < n_active; k++)
+    if (active[k] < 0 || active[k] >= w->d_ff || (k > 0 && active[k] <= active[k - 1])) return SW_ERR_INVALID;
+  sw_sel_t sel = {NULL, NULL, active, n_active};
+  int64_t  rows = 0;
+  if (n_active > 0) {
+    sw_ffn_exec(out, x, w, &sel, NULL, NULL, work, n_tok, &rows);
+  } else {
+    for (int t = 0; t < n_tok; t++)
+      for (int j = 0; j < w->d_model; j++) out[(size_t)t * w->d_model + j] = w->b_down ? w->b_down[j] : 0.0f;
+  }
+  sw_fill_stats(stats, w, n_tok, n_active * n_tok, rows, w->gated ? 3 : 2, 0.0, 0.0);
+  return SW_OK;
+}
+
 sw_rc sw_ffn_sparse_down(float *out, const float *h, const sw_ffn_weights_t *w, const sw_mask_t *mask,
                          sw_ffn_stats_t *stats, sw_ffn_work_t *work, int n_tok) {
   if (sw_ffn_check(w, work, n_tok) != SW_OK || !mask || mask->n_tok != n_tok || mask->n_units != w->d_ff)

@@ -18,6 +18,13 @@
 sw_rc sw_ffn_sparse_forward(float *out, const float *x, const sw_ffn_weights_t *w, const sw_mask_t *mask,
                             sw_ffn_stats_t *stats, sw_ffn_work_t *work, int n_tok);
 
+/* The same FFN for n_tok tokens that share one active set: active[0..n_active) ascending neuron ids (a static
+ * or per-sequence mask; no per-token CSR mask to build).  The kernels are those of sw_ffn_sparse_forward: the
+ * rows are read in place (gathered at batch 1, token-sparse or packed in L2-sized blocks above), never copied
+ * whole.  SW_ERR_INVALID on shape/workspace mismatch or ids outside [0, d_ff). */
+sw_rc sw_ffn_subset_forward(float *out, const float *x, const sw_ffn_weights_t *w, const int32_t *active,
+                            int64_t n_active, sw_ffn_stats_t *stats, sw_ffn_work_t *work, int n_tok);
+
 /* Selection included: computes act(gate) densely (and up too when the policy needs h), selects the mask
  * with p into mask_out, then computes the rest only for active neurons (threshold/chess: up+down rows;
  * topk/cett: down rows).  The dense part is counted in stats->flops_select.  nonce: see sw_policy_select. */

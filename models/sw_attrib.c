@@ -1,7 +1,9 @@
 /* sw_attrib: attribution scores from the backward pass, per-layer bottom-p masks and their hook (sw_attrib.h). */
 #include "models/sw_attrib.h"
 
-#include <cblas.h>
+#include "kernels/sw_ffn_dense.h"
+#include "kernels/sw_ffn_sparse.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,14 +116,16 @@ sw_rc sw_attrib_mask_init(sw_attrib_mask_t *k, const sw_llama_t *m, int max_tok,
   k->max_tok = max_tok;
   k->ffn = malloc((size_t)c->n_layer * c->d_ff);
   k->head = malloc((size_t)c->n_layer * c->n_head);
-  k->gate = malloc((size_t)max_tok * c->d_ff * sizeof(float));
-  k->up = malloc((size_t)max_tok * c->d_ff * sizeof(float));
   k->order = malloc((size_t)(c->d_ff > c->n_head ? c->d_ff : c->n_head) * sizeof *k->order);
   k->active = malloc((size_t)c->d_ff * sizeof *k->active);
-  k->packed = malloc(3 * (size_t)c->d_ff * c->d_model * sizeof *k->packed);
-  if (!k->ffn || !k->head || !k->gate || !k->up || !k->order || !k->active || !k->packed) {
+  if (!k->ffn || !k->head || !k->order || !k->active) {
     sw_attrib_mask_free(k);
     return sw_err_set(err, SW_ERR_NOMEM, "attribution: out of memory");
+  }
+  sw_rc rc = sw_ffn_work_alloc(&k->work, c->d_model, c->d_ff, max_tok, 1, err);
+  if (rc) {
+    sw_attrib_mask_free(k);
+    return rc;
   }
   memset(k->ffn, 1, (size_t)c->n_layer * c->d_ff);
   memset(k->head, 1, (size_t)c->n_layer * c->n_head);
@@ -131,11 +135,9 @@ sw_rc sw_attrib_mask_init(sw_attrib_mask_t *k, const sw_llama_t *m, int max_tok,
 void sw_attrib_mask_free(sw_attrib_mask_t *k) {
   free(k->ffn);
   free(k->head);
-  free(k->gate);
-  free(k->up);
   free(k->order);
   free(k->active);
-  free(k->packed);
+  if (k->work.f || k->work.i32) sw_ffn_work_free(&k->work);
   memset(k, 0, sizeof *k);
 }
 
@@ -173,37 +175,21 @@ void sw_attrib_mask_sparsity(const sw_attrib_mask_t *k, double *ffn, double *hea
   *head = zero_fraction(k->head, (size_t)c->n_layer * c->n_head);
 }
 
-/* Copies the rows of the active neurons of a (d_ff, d) weight matrix into packed (n_active, d). */
-static void pack_rows(float *packed, const float *w, const int *active, int n_active, int d) {
-  for (int a = 0; a < n_active; a++) memcpy(packed + (size_t)a * d, w + (size_t)active[a] * d, (size_t)d * sizeof(float));
-}
-
-/* FFN of `layer` with the layer's neuron mask applied to h: only the active neurons are computed (their rows of
- * gate, up and down packed), so a masked FFN costs about the active fraction of the dense one; with every neuron
- * active the full matrices are used as they are. */
+/* FFN of `layer` with the layer's neuron mask applied to h: only the active neurons are computed, their gate, up
+ * and down rows read in place by the sparse kernels (kernels/sw_ffn_sparse.h, one active set for every token),
+ * so a masked FFN reads about the active fraction of the dense weights, also for the one-token calls of the
+ * task's continuations; with every neuron active the dense kernel runs. */
 static sw_rc masked_ffn(void *ctx, int layer, float *out, const float *x, int n_tok, sw_err_t *err) {
   sw_attrib_mask_t *k = ctx;
   const sw_ffn_weights_t *w = &k->model->w.ffn[layer];
-  int d = w->d_model, dff = w->d_ff, na = 0;
+  int dff = w->d_ff, na = 0;
   if (n_tok > k->max_tok) return sw_err_set(err, SW_ERR_RANGE, "attribution: %d tokens > %d", n_tok, k->max_tok);
   const uint8_t *act = k->ffn + (size_t)layer * dff;
   for (int i = 0; i < dff; i++)
     if (act[i]) k->active[na++] = i;
-  const float *wg = w->gate, *wu = w->up, *wd = w->down;
-  if (na < dff) {
-    pack_rows(k->packed, w->gate, k->active, na, d), wg = k->packed;
-    pack_rows(k->packed + (size_t)na * d, w->up, k->active, na, d), wu = k->packed + (size_t)na * d;
-    pack_rows(k->packed + 2 * (size_t)na * d, w->down, k->active, na, d), wd = k->packed + 2 * (size_t)na * d;
-  }
-  if (na == 0) return memset(out, 0, (size_t)n_tok * d * sizeof(float)), SW_OK;
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n_tok, na, d, 1.0f, x, d, wg, d, 0.0f, k->gate, na);
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n_tok, na, d, 1.0f, x, d, wu, d, 0.0f, k->up, na);
-  for (size_t i = 0; i < (size_t)n_tok * na; i++) {
-    float z = k->gate[i];
-    k->gate[i] = z / (1.0f + expf(-z)) * k->up[i];
-  }
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n_tok, d, na, 1.0f, k->gate, na, wd, d, 0.0f, out, d);
-  return SW_OK;
+  sw_rc rc = na == dff ? sw_ffn_dense_forward(out, x, w, NULL, &k->work, n_tok)
+                       : sw_ffn_subset_forward(out, x, w, k->active, na, NULL, &k->work, n_tok);
+  return rc ? sw_err_set(err, rc, "attribution: masked FFN of layer %d failed", layer) : SW_OK;
 }
 
 /* Zeroes the outputs of the layer's masked heads before o_proj. */

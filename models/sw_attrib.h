@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "common/sw_err.h"
+#include "kernels/sw_ffn.h"
 #include "models/sw_llama.h"
 #include "models/sw_llama_grad.h"
 
@@ -67,8 +68,8 @@ sw_rc sw_attrib_window(const sw_llama_t *m, sw_llama_state_t *st, sw_llama_grad_
                        sw_attrib_scores_t *out, sw_err_t *err);
 
 /* Per-layer masks of FFN neurons and heads (1 = active) and the hook that applies them: the FFN computes
- * gate, up and down of the active neurons only (their weight rows packed per call); a masked head's output is
- * zeroed before o_proj (its projections are still computed). */
+ * gate, up and down of the active neurons only (their weight rows read in place by the sparse kernels of
+ * kernels/sw_ffn_sparse.h); a masked head's output is zeroed before o_proj (its projections are still computed). */
 typedef struct sw_attrib_rank {
   double score;
   int    index;
@@ -79,10 +80,9 @@ typedef struct sw_attrib_mask {
   int      max_tok;
   uint8_t *ffn;   /* (n_layer, d_ff) */
   uint8_t *head;  /* (n_layer, n_head) */
-  float   *gate, *up; /* (max_tok, d_ff) scratch */
   sw_attrib_rank_t *order; /* (max(d_ff, n_head)) sorting scratch */
-  int      *active; /* (d_ff) indices of a layer's active neurons */
-  float    *packed; /* (3, d_ff, d_model) their gate, up and down rows */
+  int32_t  *active; /* (d_ff) ascending indices of a layer's active neurons */
+  sw_ffn_work_t work; /* the sparse kernels' scratch for max_tok tokens (one thread) */
 } sw_attrib_mask_t;
 
 sw_rc sw_attrib_mask_init(sw_attrib_mask_t *k, const sw_llama_t *m, int max_tok, sw_err_t *err);

@@ -83,24 +83,27 @@ static sw_rc seqs_build(mc_seqs_t *q, const sw_tokenizer_t *tok, const sw_mc_ite
   return rc;
 }
 
-/* Runs tokens full[from, n) from the state's position in chunks of max_tok, adding to *ll the log-probability of
- * every token at index >= first; prev (vocab floats) holds the logits that predict full[from] and is updated. */
+/* Adds to *ll the log-probability of every token full[t] with first <= t < n given full[0, t).  prev (vocab floats)
+ * holds the logits that predict full[from] (the context's last row, from the state's position - 1); the tokens
+ * full[from, n - 1) are run from the state's position in chunks of max_tok, each row predicting the next token.
+ * The last token is not run: its logits would predict nothing that is scored, so a one-token continuation
+ * costs no forward at all. */
 static sw_rc run_continuation(const sw_llama_t *m, sw_llama_state_t *s, const sw_llama_ffn_t *ffn, const int32_t *full,
-                              size_t from, size_t n, size_t first, float *prev, double *ll, sw_err_t *err) {
+                              size_t from, size_t n, size_t first, const float *prev, double *ll, sw_err_t *err) {
   int V = m->cfg.vocab;
-  for (size_t b = from; b < n; b += (size_t)s->max_tok) {
-    size_t k = n - b < (size_t)s->max_tok ? n - b : (size_t)s->max_tok;
+  if (from >= first) *ll += token_logprob(prev, V, full[from]);
+  for (size_t b = from; b + 1 < n; b += (size_t)s->max_tok) {
+    size_t k = n - 1 - b < (size_t)s->max_tok ? n - 1 - b : (size_t)s->max_tok;
     sw_rc rc = sw_llama_forward(m, s, ffn, full + b, (int)k, 2, err);
     if (rc) return rc;
-    for (size_t t = b; t < b + k; t++)
-      if (t >= first) *ll += token_logprob(t == b ? prev : s->logits + (t - 1 - b) * (size_t)V, V, full[t]);
-    memcpy(prev, s->logits + (k - 1) * (size_t)V, (size_t)V * sizeof *prev);
+    for (size_t t = b + 1; t <= b + k; t++)
+      if (t >= first) *ll += token_logprob(s->logits + (t - 1 - b) * (size_t)V, V, full[t]);
   }
   return SW_OK;
 }
 
 /* Runs the shared context once, then each choice from its KV cache; fills ll/n_cont of the item.  last holds
- * 2 * vocab floats: the context's last logits and the running row of a continuation. */
+ * vocab floats: the context's last logits. */
 static sw_rc score_item(const sw_llama_t *m, sw_llama_state_t *s, const sw_llama_ffn_t *ffn, const mc_seqs_t *q,
                         int n_choices, float *last, double *ll, int *n_cont, sw_err_t *err) {
   size_t P = q->prefix[0], longest = 0, V = (size_t)m->cfg.vocab;
@@ -119,9 +122,8 @@ static sw_rc score_item(const sw_llama_t *m, sw_llama_state_t *s, const sw_llama
   if (!rc) memcpy(last, s->logits, V * sizeof *last);
   for (int c = 0; !rc && c < n_choices; c++) {
     s->pos = (int)(P - drop); /* the shared context stays in the KV cache */
-    memcpy(last + V, last, V * sizeof *last);
     ll[c] = 0;
-    rc = run_continuation(m, s, ffn, q->full[c], P, q->n_full[c], q->prefix[c], last + V, &ll[c], err);
+    rc = run_continuation(m, s, ffn, q->full[c], P, q->n_full[c], q->prefix[c], last, &ll[c], err);
     n_cont[c] = (int)(q->n_full[c] - q->prefix[c]);
   }
   return rc;
@@ -147,7 +149,7 @@ sw_rc sw_mc_score_each(const sw_llama_t *m, sw_llama_state_t *s, const sw_llama_
                        sw_err_t *err) {
   int64_t t0 = sw_now_ns();
   sw_rc rc = scores_alloc(out, t, err);
-  float *last = malloc(2 * (size_t)m->cfg.vocab * sizeof *last);
+  float *last = malloc((size_t)m->cfg.vocab * sizeof *last);
   if (!rc && !last) rc = sw_err_set(err, SW_ERR_NOMEM, "task: out of memory");
   for (size_t i = 0; !rc && i < t->n_items; i++) {
     const sw_mc_item_t *it = &t->items[i];

@@ -76,7 +76,9 @@ typedef struct sw_mc_scores {
  * with each choice appended; the tokens after the longest common prefix of the two are the continuation
  * (the boundary token may merge context and choice bytes), scored given everything before them.  The state's
  * n_ctx bounds a sequence: longer ones lose tokens from the start of the context.  The shared context prefix is
- * run once and each choice continues from its KV cache.  Errors name the item. */
+ * run once and each choice continues from its KV cache, running its continuation tokens but the last (whose
+ * logits predict nothing scored; a one-token choice is scored from the context's logits alone).  Errors name the
+ * item. */
 sw_rc sw_mc_score(const sw_llama_t *m, sw_llama_state_t *s, const sw_llama_ffn_t *ffn, const sw_tokenizer_t *tok,
                   const sw_mctask_t *t, sw_mc_scores_t *out, sw_err_t *err);
 /* sw_mc_score with before(before_ctx, i) called just before item i is run (e.g. to change what ffn does per

@@ -39,6 +39,9 @@ set_property(TEST llama_grad APPEND PROPERTY ENVIRONMENT "SW_GRAD_REF_DIR=${SW_G
 sw_unit_test(attrib ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_attrib.c LIBS sw_models TIMEOUT 60)
 set_tests_properties(attrib PROPERTIES FIXTURES_REQUIRED grad_ref)
 set_property(TEST attrib APPEND PROPERTY ENVIRONMENT "SW_GRAD_REF_DIR=${SW_GRAD_REF_DIR}")
+# The attribution mask's FFN (sparse kernels, rows read in place) against a float64 FFN in the test, on SmolLM2.
+sw_unit_test(attrib_ffn ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_attrib_ffn.c LIBS sw_models TIMEOUT 300)
+set_property(TEST attrib_ffn APPEND PROPERTY ENVIRONMENT "SW_MODEL_PATH=${SW_MODEL_FILE}")
 sw_unit_test(modularity ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_modularity.c LIBS sw_workers TIMEOUT 300)
 set_property(TEST modularity APPEND PROPERTY ENVIRONMENT "SW_MODEL_PATH=${SW_MODEL_FILE};SW_TEXT_PATH=${SW_CACHE_BASE}/text/austen.txt;SPARSWEEP_CACHE=${PROJECT_BINARY_DIR}/tests/model_trial_cache")
 sw_unit_test(attrib_trial ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_attrib_trial.c LIBS sw_workers TIMEOUT 300)

@@ -17,7 +17,8 @@
 #include "models/sw_llama_grad.h"
 #include "tests/unit/sw_test_util.h"
 
-/* Hook vs sw_llama_forward: the masked FFN uses sgemm where the dense kernel may sum in another order. */
+/* Hook vs sw_llama_forward: with every unit active the hook runs the dense FFN kernel (the same sums); the bound
+ * allows the summation order of the sparse kernels (models/sw_attrib.c). */
 #define SW_TOL_HOOK_ABS 2e-5
 #define SW_TOL_HOOK_REL 1e-5
 /* Naive double-precision FFN reference vs the f32 hook. */
