@@ -12,7 +12,8 @@ typedef struct sw_flush {
   size_t llc;   /* last-level cache bytes reported by the C library, 0 when unknown */
 } sw_flush_t;
 
-/* The last-level cache size (sysconf L3, else L2), 0 when the system does not report it. */
+/* The last-level cache size one core can fill: the largest cache of cpu0 in sysfs (one instance), else sysconf
+ * L3, else L2; 0 when the system reports none. */
 size_t sw_flush_llc_bytes(void);
 sw_rc  sw_flush_init(sw_flush_t *f, sw_err_t *err);
 /* Reads one byte per 64-byte line of the whole buffer, which evicts everything else.  Reads, not writes: dirty
