@@ -195,7 +195,7 @@ static sw_rc masked_ffn(void *ctx, int layer, float *out, const float *x, int n_
 /* Zeroes the outputs of the layer's masked heads before o_proj. */
 static void masked_heads(void *ctx, int layer, int site, float *x, int n_tok, int dim) {
   sw_attrib_mask_t *k = ctx;
-  if (site != SW_LLAMA_SITE_O) return;
+  if (site != SW_LLAMA_SITE_O || !k->head) return; /* no head mask: every head kept (an FFN-only mask) */
   const sw_llama_config_t *c = &k->model->cfg;
   const uint8_t *act = k->head + (size_t)layer * c->n_head;
   for (int h = 0; h < c->n_head; h++)
