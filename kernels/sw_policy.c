@@ -116,11 +116,15 @@ sw_rc sw_calib_abs_quantile(float *t, const float *v, size_t n, double s, sw_err
   return SW_OK;
 }
 
+/* 0-based rank of TEAL's order statistic F⁻¹(0.5 + s/2) among n values. */
+static size_t teal_rank(size_t n, double s) {
+  size_t k = (size_t)ceil((0.5 + s / 2.0) * (double)n);
+  return k > 0 ? (k > n ? n - 1 : k - 1) : 0;
+}
+
 /* The TEAL threshold of a sorted sample at sparsity s (s = 0: -1, everything active). */
 static float teal_threshold_sorted(const float *a, size_t n, double s) {
-  if (s == 0.0) return -1.0f;
-  size_t k = (size_t)ceil((0.5 + s / 2.0) * (double)n);
-  return fabsf(a[k > 0 ? (k > n ? n - 1 : k - 1) : 0]);
+  return s == 0.0 ? -1.0f : fabsf(a[teal_rank(n, s)]);
 }
 
 sw_rc sw_calib_teal_levels(float *t, const float *v, size_t n, const double *s, int n_levels, sw_err_t *err) {
@@ -143,7 +147,13 @@ sw_rc sw_calib_teal_levels(float *t, const float *v, size_t n, const double *s, 
 }
 
 sw_rc sw_calib_teal(float *t, const float *v, size_t n, double s, sw_err_t *err) {
-  return sw_calib_teal_levels(t, v, n, &s, 1, err);
+  if (!(s > 0.0 && s <= 1.0) || n == 0) return sw_calib_teal_levels(t, v, n, &s, 1, err); /* s = 0 and errors */
+  float *a = malloc(n * sizeof *a);
+  if (!a) return sw_err_set(err, SW_ERR_NOMEM, "teal threshold: out of memory for %zu samples", n);
+  memcpy(a, v, n * sizeof *a);
+  *t = fabsf(sw_kth_smallest(a, n, teal_rank(n, s))); /* one level: the order statistic by selection, no sort */
+  free(a);
+  return SW_OK;
 }
 
 sw_rc sw_calib_chess(float *t_ch, const float *gact, const float *u, int n_tok, int d_ff, double s, sw_err_t *err) {
