@@ -30,6 +30,7 @@ typedef struct bm_opts {
   const char *model, *text, *llama_bench;
   int         threads[BM_MAX_THREADS], n_threads;
   int         reps, prompt, decode, calib, eval;
+  unsigned    rows; /* bit i: row i is measured (--rows) */
 } bm_opts_t;
 
 /* One row of the table: weights, method (NULL = dense), and its measurements per thread count. */
@@ -39,6 +40,7 @@ typedef struct bm_row {
   const char             *method;
   sw_method_t             M;
   int                     has_method;
+  int                     on; /* measured (--rows; llama.cpp also needs llama-bench) */
   double                  ppl;
   double                  dec[BM_MAX_REPS], pre[BM_MAX_REPS];
 } bm_row_t;
@@ -49,9 +51,11 @@ static int bm_usage(FILE *f, int rc) {
   fprintf(f,
           "usage: sparsweep bench model [--model FILE] [--text FILE] [--threads 1,2] [--reps N] [--prompt N]\n"
           "                             [--decode N] [--calib N] [--eval N] [--llama-bench PATH]\n"
+          "                             [--rows f32,native,cats,chess,teal,llama]\n"
           "Decode/prefill tokens/s of sparsweep dense (f32, native), CATS/CHESS/TEAL 50%% on native weights and\n"
           "llama.cpp's llama-bench (default cache/llamacpp/bin/llama-bench; build it with\n"
-          "scripts/build_llamacpp.sh), interleaved per repetition.  --eval 0 skips the perplexity column.\n");
+          "scripts/build_llamacpp.sh), interleaved per repetition.  --eval 0 skips the perplexity column;\n"
+          "--rows measures only the named rows (all by default), e.g. for a profiler.\n");
   return rc;
 }
 
@@ -68,6 +72,22 @@ static int parse_threads(const char *s, bm_opts_t *o) {
   return o->n_threads ? 0 : -1;
 }
 
+static const char *const k_row_keys[BM_ROWS] = {"f32", "native", "cats", "chess", "teal", "llama"};
+
+/* --rows: a comma-separated subset of k_row_keys, as a bit set. */
+static int parse_rows(const char *s, unsigned *out) {
+  *out = 0;
+  while (*s) {
+    size_t n = strcspn(s, ",");
+    int hit = 0;
+    for (int i = 0; i < BM_ROWS; i++)
+      if (strlen(k_row_keys[i]) == n && !strncmp(s, k_row_keys[i], n)) *out |= 1u << i, hit = 1;
+    if (!hit) return -1;
+    s += n + (s[n] == ',');
+  }
+  return *out ? 0 : -1;
+}
+
 static int parse_int(const char *v, int lo, int hi, int *out) {
   char *end;
   long x = strtol(v, &end, 10);
@@ -82,7 +102,7 @@ static int bm_parse(int argc, char **argv, bm_opts_t *o) {
   snprintf(model, sizeof model, "%s/models/SmolLM2-135M-Instruct.Q4_1.gguf", cache && *cache ? cache : "cache");
   snprintf(text, sizeof text, "%s/text/austen.txt", cache && *cache ? cache : "cache");
   snprintf(lb, sizeof lb, "%s/llamacpp/bin/llama-bench", cache && *cache ? cache : "cache");
-  *o = (bm_opts_t){model, text, lb, {1, 2}, 2, 5, 32, 32, 512, 512};
+  *o = (bm_opts_t){model, text, lb, {1, 2}, 2, 5, 32, 32, 512, 512, (1u << BM_ROWS) - 1};
   for (int i = 1; i < argc; i++) {
     int bad = 0, e = 0;
     const char *v, *opt = argv[i];
@@ -95,6 +115,7 @@ static int bm_parse(int argc, char **argv, bm_opts_t *o) {
     else if ((v = sw_cli_opt_value(argc, argv, &i, "--decode", &bad))) e = parse_int(v, 1, 512, &o->decode);
     else if ((v = sw_cli_opt_value(argc, argv, &i, "--calib", &bad))) e = parse_int(v, BM_WINDOW, 1 << 16, &o->calib);
     else if ((v = sw_cli_opt_value(argc, argv, &i, "--eval", &bad))) e = parse_int(v, 0, 1 << 16, &o->eval);
+    else if ((v = sw_cli_opt_value(argc, argv, &i, "--rows", &bad))) e = parse_rows(v, &o->rows);
     else bad = 1;
     if (bad || e) {
       fprintf(stderr, "sparsweep bench model: bad option or value: %s%s%s\n", opt, v ? " " : "", v ? v : "");
@@ -167,7 +188,8 @@ static int bm_llamacpp(const bm_opts_t *o, int threads, double *pre_tps, double 
   return pclose(p) == 0 && got == 3;
 }
 
-static void bm_print(const bm_row_t *rows, int have_llama, int reps, int threads) {
+static void bm_print(const bm_row_t *rows, int reps, int threads) {
+  int have_llama = rows[BM_LLAMACPP].on, have_native = rows[BM_NATIVE].on;
   double dec[BM_ROWS], pre[BM_ROWS];
   for (int i = 0; i < BM_ROWS; i++) {
     dec[i] = sw_median(rows[i].dec, (size_t)reps);
@@ -177,17 +199,18 @@ static void bm_print(const bm_row_t *rows, int have_llama, int reps, int threads
   printf("%-28s %12s %12s %12s %12s %10s\n", "configuration", "decode tok/s", "vs native", "vs llama.cpp",
          "prefill tok/s", "perplexity");
   for (int i = 0; i < BM_ROWS; i++) {
-    if (i == BM_LLAMACPP && !have_llama) continue;
-    char vl[32] = "-", ppl[32] = "-";
+    if (!rows[i].on) continue;
+    char vl[32] = "-", vn[32] = "-", ppl[32] = "-";
     if (have_llama) snprintf(vl, sizeof vl, "%.2fx", dec[i] / dec[BM_LLAMACPP]);
+    if (have_native) snprintf(vn, sizeof vn, "%.2fx", dec[i] / dec[BM_NATIVE]);
     if (rows[i].ppl > 0) snprintf(ppl, sizeof ppl, "%.2f", rows[i].ppl);
-    printf("%-28s %12.1f %11.2fx %12s %12.1f %10s\n", rows[i].name, dec[i], dec[i] / dec[BM_NATIVE], vl, pre[i], ppl);
+    printf("%-28s %12.1f %12s %12s %12.1f %10s\n", rows[i].name, dec[i], vn, vl, pre[i], ppl);
   }
 }
 
 /* Times every configuration once per repetition, in turn, at one thread count. */
 static sw_rc bm_run_threads(const bm_opts_t *o, const sw_llama_t *m, bm_row_t *rows, const int32_t *tok, int threads,
-                            int have_llama, sw_err_t *err) {
+                            sw_err_t *err) {
   sw_llama_state_t st[2];
   memset(st, 0, sizeof st);
   openblas_set_num_threads(threads);
@@ -201,8 +224,9 @@ static sw_rc bm_run_threads(const bm_opts_t *o, const sw_llama_t *m, bm_row_t *r
     for (int i = 0; !rc && i < BM_ROWS; i++) {
       bm_row_t *r = &rows[i];
       double p = 0, pt = 0, dt = 0;
+      if (!r->on) continue;
       if (i == BM_LLAMACPP) {
-        if (have_llama && rep >= 0 && bm_llamacpp(o, threads, &pt, &dt)) r->pre[rep] = pt, r->dec[rep] = dt;
+        if (rep >= 0 && bm_llamacpp(o, threads, &pt, &dt)) r->pre[rep] = pt, r->dec[rep] = dt;
         continue;
       }
       sw_llama_ffn_t hook = r->has_method ? sw_method_hook(&r->M) : (sw_llama_ffn_t){0};
@@ -217,7 +241,7 @@ static sw_rc bm_run_threads(const bm_opts_t *o, const sw_llama_t *m, bm_row_t *r
     if (rows[i].has_method) sw_method_native_bind(&rows[i].M, NULL);
   sw_llama_state_free(&st[0]);
   sw_llama_state_free(&st[1]);
-  if (!rc) bm_print(rows, have_llama, o->reps, threads);
+  if (!rc) bm_print(rows, o->reps, threads);
   return rc;
 }
 
@@ -226,6 +250,7 @@ static sw_rc bm_quality(const bm_opts_t *o, const sw_llama_t *m, bm_row_t *rows,
   sw_llama_state_t st;
   sw_rc rc = sw_llama_state_init(&st, m, BM_WINDOW, BM_WINDOW, err);
   for (int i = 0; !rc && i < BM_LLAMACPP; i++) {
+    if (!rows[i].on) continue;
     if (rows[i].weights == SW_LLAMA_WEIGHTS_NATIVE && st.weights != SW_LLAMA_WEIGHTS_NATIVE)
       rc = sw_llama_state_native(&st, m, 1, SW_ISA_AUTO, err);
     if (rows[i].has_method) sw_method_native_bind(&rows[i].M, &st);
@@ -262,17 +287,19 @@ static sw_rc bm_main(const bm_opts_t *o, sw_err_t *err) {
   size_t need = (size_t)o->calib + (size_t)o->eval + (size_t)o->prompt + (size_t)o->decode;
   rc = bm_tokens(g, o->text, need, &tok, err);
   sw_calib_data_t cd = {0};
-  if (!rc) rc = sw_calib_collect(&cd, &m, m.cfg.act, 0.0f, tok, (size_t)o->calib, BM_WINDOW, err);
+  unsigned method_rows = (1u << BM_CATS) | (1u << BM_CHESS) | (1u << BM_TEAL);
+  if (!rc && (o->rows & method_rows)) rc = sw_calib_collect(&cd, &m, m.cfg.act, 0.0f, tok, (size_t)o->calib, BM_WINDOW, err);
   int max_tok = o->prompt > BM_WINDOW ? o->prompt : BM_WINDOW;
-  for (int i = 0; !rc && i < BM_LLAMACPP; i++)
-    if (rows[i].method) rc = bm_method(&rows[i], &m, &cd, max_tok, err);
-  if (!rc && o->eval >= BM_WINDOW) rc = bm_quality(o, &m, rows, tok + o->calib, err);
   int have_llama = access(o->llama_bench, X_OK) == 0;
+  for (int i = 0; i < BM_ROWS; i++) rows[i].on = (o->rows >> i & 1u) && (i != BM_LLAMACPP || have_llama);
+  for (int i = 0; !rc && i < BM_LLAMACPP; i++)
+    if (rows[i].method && rows[i].on) rc = bm_method(&rows[i], &m, &cd, max_tok, err);
+  if (!rc && o->eval >= BM_WINDOW) rc = bm_quality(o, &m, rows, tok + o->calib, err);
   printf("model %s (%d native matrices, %d f32 fallback); ISA %s\n", o->model, m.q.n_native, m.q.n_fallback,
          sw_isa_name(sw_isa_best()));
   if (!have_llama) printf("llama.cpp not built: run scripts/build_llamacpp.sh (looked for %s)\n", o->llama_bench);
   const int32_t *timed = tok + o->calib + o->eval;
-  for (int t = 0; !rc && t < o->n_threads; t++) rc = bm_run_threads(o, &m, rows, timed, o->threads[t], have_llama, err);
+  for (int t = 0; !rc && t < o->n_threads; t++) rc = bm_run_threads(o, &m, rows, timed, o->threads[t], err);
   for (int i = 0; i < BM_ROWS; i++)
     if (rows[i].has_method) sw_method_free(&rows[i].M);
   sw_calib_data_free(&cd);

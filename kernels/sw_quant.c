@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "kernels/sw_pool.h"
+#include "kernels/sw_qpack.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -62,6 +63,7 @@ sw_rc sw_qmat_view(sw_qmat_t *m, uint32_t type, int rows, int cols, const void *
   m->cols = cols;
   m->row_bytes = (size_t)(cols / SW_QBLOCK) * sw_qtype_block_bytes(type);
   m->data = data;
+  m->packed = NULL;
   return SW_OK;
 }
 
@@ -314,6 +316,10 @@ static void qgemm_thread(void *arg, int tid, int n_threads) {
 void sw_qgemm(const sw_qctx_t *ctx, float *y, const sw_q8a_t *xq, const sw_qmat_t *W, int n_tok, int accumulate) {
   qgemm_job_t j = {qdot_pick(ctx->isa, W->type), qdot4_pick(ctx->isa, W->type), y, xq, W, n_tok, accumulate};
   if (!j.dot) return;
+  if (W->packed) {
+    sw_qpack_gemm(ctx, y, xq, W->packed, n_tok, accumulate);
+    return;
+  }
   if (ctx->pool) sw_pool_run(ctx->pool, qgemm_thread, &j);
   else qgemm_rows(&j, 0, W->rows);
 }

@@ -29,12 +29,15 @@ typedef struct sw_q8a {
   int8_t qs[SW_QBLOCK];
 } sw_q8a_t;
 
+struct sw_qpack;
 /* A row-major quantised matrix: rows of `cols` elements (a multiple of 32), row r at data + r * row_bytes. */
 typedef struct sw_qmat {
-  uint32_t       type;      /* SW_QTYPE_* */
-  int            rows, cols;
-  size_t         row_bytes; /* cols / 32 * block bytes */
-  const uint8_t *data;      /* borrowed */
+  uint32_t               type;      /* SW_QTYPE_* */
+  int                    rows, cols;
+  size_t                 row_bytes; /* cols / 32 * block bytes */
+  const uint8_t         *data;      /* borrowed */
+  const struct sw_qpack *packed;    /* borrowed row-interleaved copy (kernels/sw_qpack.h) or NULL: when set,
+                                       sw_qgemm runs on it; the gathered-row kernels always read data */
 } sw_qmat_t;
 
 struct sw_pool;
@@ -64,7 +67,7 @@ float sw_qdot(sw_isa_t isa, uint32_t type, const void *row, const sw_q8a_t *a, i
 double sw_q8a_error_bound(uint32_t type, const void *row, const sw_q8a_t *a, int nb);
 
 /* y (n_tok x W->rows) = xq (n_tok x W->cols, quantised) . W^T (+ y when accumulate), rows split across the
- * context's pool.  Tokens are independent: a token's result does not depend on n_tok. */
+ * context's pool (on W->packed when set).  Tokens are independent: a token's result does not depend on n_tok. */
 void sw_qgemm(const sw_qctx_t *ctx, float *y, const sw_q8a_t *xq, const sw_qmat_t *W, int n_tok, int accumulate);
 
 /* Gathered rows: out[k] = dot(row idx[k] of W, a) for k < n (the variant's four-row kernel where it has one). */

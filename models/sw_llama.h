@@ -104,6 +104,9 @@ typedef struct sw_llama_qweights {
   sw_qmat_t *down_t;      /* (n_layer) Q8_0 (d_ff, d_model): neuron i's down row, re-quantised along d_model from
                              the f32 copy, for the sparse FFN; data NULL when gate/up have no native copy */
   void      *down_t_block;
+  struct sw_qpack *packs; /* one per mats entry (row-interleaved copies for the dense GEMV, kernels/sw_qpack.h);
+                             mats[i].packed points here when mats[i].data is set */
+  void      *pack_block;  /* owned storage of every packed copy */
   int        n_native;    /* matrices with a quantised kernel */
   int        n_fallback;  /* matrices that stay f32 under weights: native */
 } sw_llama_qweights_t;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "kernels/sw_pool.h"
+#include "kernels/sw_qpack.h"
 #include "models/sw_llama.h"
 #include "models/sw_llama_native.h"
 
@@ -77,6 +78,26 @@ static sw_rc native_down_t(sw_llama_t *m, sw_err_t *err) {
   return SW_OK;
 }
 
+/* Row-interleaved copies of every native matrix (kernels/sw_qpack.h): the dense GEMV/GEMM of decode and prefill
+ * read them; the sparse methods' gathered rows keep reading the file's row-major blocks. */
+static sw_rc native_pack(sw_llama_t *m, sw_err_t *err) {
+  size_t n = (size_t)SW_LF_COUNT * (size_t)m->cfg.n_layer, bytes = 0;
+  for (size_t i = 0; i < n; i++)
+    if (m->q.mats[i].data) bytes += (sw_qpack_bytes(m->q.mats[i].type, m->q.mats[i].rows, m->q.mats[i].cols) + 63) / 64 * 64;
+  m->q.packs = calloc(n, sizeof *m->q.packs);
+  if (!m->q.packs || (bytes && posix_memalign(&m->q.pack_block, 64, bytes) != 0))
+    return sw_err_set(err, SW_ERR_NOMEM, "model: cannot allocate %zu MiB of packed native weights", bytes >> 20);
+  uint8_t *dst = m->q.pack_block;
+  for (size_t i = 0; i < n; i++) {
+    sw_qmat_t *q = &m->q.mats[i];
+    if (!q->data) continue;
+    sw_qpack_into(&m->q.packs[i], q, dst);
+    q->packed = &m->q.packs[i];
+    dst += (sw_qpack_bytes(q->type, q->rows, q->cols) + 63) / 64 * 64;
+  }
+  return SW_OK;
+}
+
 sw_rc sw_llama_native_load(sw_llama_t *m, const sw_gguf_t *g, sw_err_t *err) {
   memset(&m->q, 0, sizeof m->q);
   size_t bytes = native_each(m, g, 0);
@@ -85,12 +106,16 @@ sw_rc sw_llama_native_load(sw_llama_t *m, const sw_gguf_t *g, sw_err_t *err) {
     return sw_err_set(err, SW_ERR_NOMEM, "model: cannot allocate %zu MiB of native weights", bytes >> 20);
   m->q.block_bytes = bytes;
   native_each(m, g, 1);
+  sw_rc rc = native_pack(m, err);
+  if (rc) return rc;
   return m->cfg.d_model % SW_QBLOCK ? SW_OK : native_down_t(m, err);
 }
 
 void sw_llama_native_free(sw_llama_t *m) {
   free(m->q.down_t);
   free(m->q.down_t_block);
+  free(m->q.packs);
+  free(m->q.pack_block);
   free(m->q.mats);
   free(m->q.block);
   memset(&m->q, 0, sizeof m->q);

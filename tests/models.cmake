@@ -55,7 +55,7 @@ sw_unit_test(quant ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_quant.c LIBS sw_kernels
 set_tests_properties(quant PROPERTIES FIXTURES_REQUIRED quant_ref)
 set_property(TEST quant APPEND PROPERTY ENVIRONMENT "SW_QUANT_REF_DIR=${SW_MODEL_REF_DIR}")
 # `sparsweep bench model` argument handling only (the benchmark itself is never a timed test).
-sw_script_test(bench_model_usage COMMAND sh -c "(\"$SPARSWEEP\" bench model --bogus 2>/dev/null && exit 1 || test $? -eq 2) && (\"$SPARSWEEP\" bench model --threads 0 2>/dev/null && exit 1 || test $? -eq 2) && \"$SPARSWEEP\" bench model --help | grep -q llama-bench" TIMEOUT 30 LABELS e2e)
+sw_script_test(bench_model_usage COMMAND sh -c "(\"$SPARSWEEP\" bench model --bogus 2>/dev/null && exit 1 || test $? -eq 2) && (\"$SPARSWEEP\" bench model --threads 0 2>/dev/null && exit 1 || test $? -eq 2) && (\"$SPARSWEEP\" bench model --rows native,bogus 2>/dev/null && exit 1 || test $? -eq 2) && \"$SPARSWEEP\" bench model --help | grep -q llama-bench" TIMEOUT 30 LABELS e2e)
 # Q5_0/Q5_1 and K-quant dequantisers and a mixed-type (Q4_K_M-style) model against files written by the `gguf`
 # package (tests/reference/gen_kquant_ref.py, run as a ctest fixture; needs no model file).
 set(SW_KQUANT_REF_DIR ${PROJECT_BINARY_DIR}/tests/kquant_ref)

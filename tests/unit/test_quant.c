@@ -1,7 +1,8 @@
 /* Tests for kernels/sw_quant: the f16 conversion against an exact float64 formula for all 65536 values; the
  * activation quantiser's rounding; every dot-product variant (portable, AVX2, AVX-512; skipped when the CPU
  * lacks it) against a float64 reference of the dequantised block math written here from the block layouts;
- * the GEMM's threads, accumulation and token independence; and products on random and real model tensors
+ * the GEMM's threads, accumulation and token independence; the row-interleaved copy (kernels/sw_qpack.h) against
+ * the same float64 reference, with padded groups, token tiles and threads bit for bit; and products on random and real model tensors
  * against the `gguf` package's dequantiser (fixture from tests/reference/gen_quant_ref.py, SW_QUANT_REF_DIR). */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +15,7 @@
 #include <string.h>
 
 #include "kernels/sw_pool.h"
+#include "kernels/sw_qpack.h"
 #include "kernels/sw_quant.h"
 #include "tests/unit/sw_test_util.h"
 
@@ -360,6 +362,98 @@ static void test_gather_avx2(void **state) {
   check_gather_variant(SW_ISA_AVX2);
 }
 
+/* ---- the row-interleaved copy (kernels/sw_qpack.h) ---- */
+
+/* Packed GEMM of a variant against the float64 reference row by row, for row counts around the group size
+ * (padding), column counts from one block up, and a Q8_0 weight of -128 (|w| = 128 still fits pmaddubsw). */
+static void check_pack_variant(sw_isa_t isa) {
+  static const int rows_list[] = {1, 7, 8, 9, 45, 64}, cols_list[] = {32, 160, 576};
+  uint64_t s = 41 + (uint64_t)isa;
+  for (int t = 0; t < 3; t++)
+    for (size_t ri = 0; ri < sizeof rows_list / sizeof *rows_list; ri++)
+      for (size_t ci = 0; ci < sizeof cols_list / sizeof *cols_list; ci++) {
+        int rows = rows_list[ri], cols = cols_list[ci], nb = cols / SW_QBLOCK;
+        size_t rb = sw_qtype_block_bytes(k_types[t]) * (size_t)nb;
+        uint8_t *w = malloc(rb * (size_t)rows);
+        for (int r = 0; r < rows; r++) random_row(w + rb * r, k_types[t], nb, &s);
+        if (k_types[t] == SW_QTYPE_Q8_0) w[2] = 0x80, w[rb * (size_t)(rows - 1) + 5] = 0x80;
+        float *x = malloc(sizeof(float) * (size_t)cols), *y = malloc(sizeof(float) * (size_t)rows);
+        sw_q8a_t *a = malloc(sizeof *a * (size_t)nb);
+        random_vec(x, cols, &s);
+        sw_q8a_quantize(a, x, cols);
+        sw_qmat_t W;
+        sw_qpack_t P;
+        assert_int_equal(sw_qmat_view(&W, k_types[t], rows, cols, w, "p", NULL), SW_OK);
+        assert_int_equal(sw_qpack_build(&P, &W, "p", NULL), SW_OK);
+        assert_int_equal(P.groups, (rows + 7) / 8);
+        sw_qctx_t ctx = {isa, NULL};
+        sw_qpack_gemm(&ctx, y, a, &P, 1, 0);
+        for (int r = 0; r < rows; r++) {
+          double mag, want = dot_ref(w + rb * r, k_types[t], a, nb, &mag);
+          if (fabs(y[r] - want) > SW_TOL_QDOT_ABS + SW_TOL_QDOT_REL * mag)
+            fail_msg("%s type %u %dx%d row %d: got %.9g want %.9g", sw_isa_name(isa), k_types[t], rows, cols, r, y[r],
+                     want);
+        }
+        sw_qpack_free(&P);
+        free(w), free(x), free(y), free(a);
+      }
+}
+
+static void test_pack_portable(void **state) {
+  (void)state;
+  check_pack_variant(SW_ISA_PORTABLE);
+}
+
+static void test_pack_avx2(void **state) {
+  (void)state;
+  if (!sw_isa_supported(SW_ISA_AVX2)) skip();
+  check_pack_variant(SW_ISA_AVX2);
+}
+
+static void test_pack_avx512(void **state) {
+  (void)state;
+  if (!sw_isa_supported(SW_ISA_AVX512)) skip();
+  check_pack_variant(SW_ISA_AVX512);
+}
+
+/* A token's packed result does not depend on the batch (1 token vs tiles of 4 and a tail), the threads, or
+ * whether it runs through sw_qgemm with W.packed set; accumulate adds to y. */
+static void test_pack_tokens_threads(void **state) {
+  (void)state;
+  uint64_t s = 77;
+  enum { ROWS = 45, COLS = 160, NTOK = 9, NB = COLS / SW_QBLOCK };
+  for (int t = 0; t < 3; t++) {
+    size_t rb = sw_qtype_block_bytes(k_types[t]) * NB;
+    uint8_t *w = malloc(rb * ROWS);
+    for (int r = 0; r < ROWS; r++) random_row(w + rb * r, k_types[t], NB, &s);
+    float x[NTOK * COLS], y[NTOK * ROWS], one[ROWS], base[NTOK * ROWS];
+    random_vec(x, NTOK * COLS, &s);
+    sw_q8a_t a[NTOK * NB];
+    for (int k = 0; k < NTOK; k++) sw_q8a_quantize(a + k * NB, x + k * COLS, COLS);
+    sw_qmat_t W;
+    sw_qpack_t P;
+    assert_int_equal(sw_qmat_view(&W, k_types[t], ROWS, COLS, w, "p", NULL), SW_OK);
+    assert_int_equal(sw_qpack_build(&P, &W, "p", NULL), SW_OK);
+    W.packed = &P;
+    for (int i = 0; i < NTOK * ROWS; i++) base[i] = (float)(i % 7) - 3.0f;
+    for (int nt = 1; nt <= 3; nt++) {
+      sw_pool_t *pool = NULL;
+      if (nt > 1) assert_int_equal(sw_pool_create(&pool, nt, NULL), SW_OK);
+      sw_qctx_t ctx = {sw_isa_best(), pool};
+      memcpy(y, base, sizeof y);
+      sw_qgemm(&ctx, y, a, &W, NTOK, 1);
+      for (int k = 0; k < NTOK; k++) {
+        sw_qctx_t solo = {ctx.isa, NULL};
+        sw_qpack_gemm(&solo, one, a + k * NB, &P, 1, 0);
+        for (int r = 0; r < ROWS; r++) assert_true(y[k * ROWS + r] == base[k * ROWS + r] + one[r]);
+      }
+      sw_pool_destroy(pool);
+    }
+    sw_qpack_free(&P);
+    free(w);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_f16_all_values),     cmocka_unit_test(test_q8a_rounding),
@@ -368,7 +462,9 @@ int main(void) {
       cmocka_unit_test(test_view_rejects),       cmocka_unit_test(test_vs_gguf_package),
       cmocka_unit_test(test_f32_to_f16),         cmocka_unit_test(test_q8_0_quantize_row),
       cmocka_unit_test(test_gather_portable),    cmocka_unit_test(test_gather_avx2),
-      cmocka_unit_test(test_gather_pool),
+      cmocka_unit_test(test_gather_pool),        cmocka_unit_test(test_pack_portable),
+      cmocka_unit_test(test_pack_avx2),          cmocka_unit_test(test_pack_avx512),
+      cmocka_unit_test(test_pack_tokens_threads),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
