@@ -173,6 +173,7 @@ void sw_method_free(sw_method_t *M) {
   free(M->prev_x);
   free(M->xq);
   free(M->native_tmp);
+  free(M->xq_down);
   if (M->mask.idx || M->mask.off) sw_mask_free(&M->mask);
   if (M->emask.idx || M->emask.off) sw_mask_free(&M->emask);
   if (M->work.f || M->work.i32) sw_ffn_work_free(&M->work);

@@ -133,6 +133,14 @@ typedef struct sw_method_layer {
   int64_t          teal_att_tokens;          /* TEAL/CHESS: tokens seen by the attention hook */
 } sw_method_layer_t;
 
+/* How a native method multiplies its selected neurons by down: auto picks per call the cheaper of the two
+ * (sw_method_native.c, down_rows); tests force one to check it against its own float64 reference. */
+typedef enum sw_native_down {
+  SW_NATIVE_DOWN_AUTO = 0,
+  SW_NATIVE_DOWN_GATHERED, /* the selected rows of the neuron-major Q8_0 copy, f32 coefficients */
+  SW_NATIVE_DOWN_MASKED    /* the file's down blocks (packed dense GEMV) on h with the other neurons zeroed */
+} sw_native_down_t;
+
 typedef struct sw_method {
   sw_method_cfg_t    cfg;
   const sw_llama_t  *model;  /* borrowed */
@@ -158,6 +166,8 @@ typedef struct sw_method {
   sw_qctx_t          nctx;    /* native: ISA variant and the bound state's pool (borrowed, sw_method_native_bind) */
   sw_q8a_t          *xq;      /* native: (max_tok, d_ff/32 + 1) quantised activation blocks */
   float             *native_tmp; /* native: (3 d_ff) one token's gathered gate/up/coefficients */
+  sw_q8a_t          *xq_down;    /* native: (d_ff/32) one token's masked h, quantised for the dense down */
+  sw_native_down_t   native_down; /* native: how the selected neurons' down projection runs (default auto) */
 } sw_method_t;
 
 /* Creates an uncalibrated method for model m (kernels' scratch for max_tok tokens per call).

@@ -376,6 +376,32 @@ static double row_dot64(const sw_qmat_t *W, int r, const double *v) {
   return s;
 }
 
+/* The masked-dense down of the selected neurons in float64: want[j] = sum_i D[j][i] h[i] over the file's down
+ * row j (dequantised) and h = h64 on the selected neurons, 0 elsewhere; bound[j] adds the rounding of h to 8-bit
+ * blocks (half a step, amax/127/2 per block of 32 neurons, times |D[j][i]|) to the f32 tolerance. */
+static void masked_down64(const model_fixture_t *f, const sw_method_t *M, int l, const double *h64, double *want,
+                          double *bound) {
+  const sw_llama_config_t *c = &f->model.cfg;
+  const sw_qmat_t *D = &f->model.q.mats[(size_t)SW_LF_FFN_DOWN * c->n_layer + l];
+  int ff = c->d_ff;
+  double *h = calloc((size_t)ff, sizeof *h), *half_step = calloc((size_t)ff, sizeof *half_step);
+  float *row = malloc((size_t)ff * sizeof *row);
+  for (int64_t k = 0; k < M->mask.off[1]; k++) h[M->mask.idx[k]] = h64[M->mask.idx[k]];
+  for (int b = 0; b < ff / 32; b++) {
+    double amax = 0;
+    for (int i = 32 * b; i < 32 * b + 32; i++) amax = fmax(amax, fabs(h[i]));
+    for (int i = 32 * b; i < 32 * b + 32; i++) half_step[i] = amax / 127.0 * 0.5 * 1.001;
+  }
+  for (int j = 0; j < D->rows; j++) {
+    assert_int_equal(sw_dequant(row, D->data + (size_t)j * D->row_bytes, (size_t)ff, D->type, "down", NULL), SW_OK);
+    for (int i = 0; i < ff; i++) {
+      want[j] += row[i] * h[i];
+      bound[j] += fabs(row[i]) * (half_step[i] + SW_TOL_NATIVE_LAYER_REL * fabs(h[i]));
+    }
+  }
+  free(h), free(half_step), free(row);
+}
+
 /* An uncalibrated method of `kind` at level 0.5 on the model's native weights (layers run dense until set up). */
 static void native_method(sw_method_t *M, const model_fixture_t *f, sw_method_kind_t kind, int max_tok) {
   sw_method_cfg_t mc;
@@ -389,7 +415,8 @@ static void native_method(sw_method_t *M, const model_fixture_t *f, sw_method_ki
 
 /* One token through a native method layer against float64: h64[i] = SiLU(gate_i·x̂)·(up_i·x̂) for every neuron
  * (x̂ the quantised input, dequantised file rows), and the output must equal the sum over the neurons the method
- * left in M->mask of h64[i]·down_i (dequantised neuron-major Q8_0 rows) up to f32 rounding. */
+ * left in M->mask of h64[i]·down_i: with M->native_down GATHERED the dequantised neuron-major Q8_0 rows up to f32
+ * rounding, with MASKED the file's down rows (masked_down64). */
 static void check_native_selected(const model_fixture_t *f, const sw_method_t *M, int l, const float *x,
                                   const float *out, double *h64) {
   const sw_llama_config_t *c = &f->model.cfg;
@@ -406,11 +433,13 @@ static void check_native_selected(const model_fixture_t *f, const sw_method_t *M
     double g = row_dot64(G, i, xd);
     h64[i] = g / (1.0 + exp(-g)) * row_dot64(U, i, xd);
   }
-  for (int64_t k = 0; k < M->mask.off[1]; k++) {
+  assert_true(M->native_down != SW_NATIVE_DOWN_AUTO);
+  for (int64_t k = 0; M->native_down == SW_NATIVE_DOWN_GATHERED && k < M->mask.off[1]; k++) {
     int i = M->mask.idx[k];
     assert_int_equal(sw_dequant(down, D->data + (size_t)i * D->row_bytes, (size_t)d, D->type, "down_t", NULL), SW_OK);
     for (int j = 0; j < d; j++) want[j] += h64[i] * down[j], bound[j] += SW_TOL_NATIVE_LAYER_REL * fabs(h64[i] * down[j]);
   }
+  if (M->native_down == SW_NATIVE_DOWN_MASKED) masked_down64(f, M, l, h64, want, bound);
   for (int j = 0; j < d; j++)
     if (fabs(out[j] - want[j]) > bound[j] + 1e-6) fail_msg("layer %d out[%d] %.7g, float64 %.7g", l, j, out[j], want[j]);
   free(xq), free(xd), free(want), free(bound), free(down);
@@ -454,11 +483,15 @@ static void test_native_cats_layer_vs_float64(void **state) {
   L->policy.calibrated = 1;
   assert_true(sw_method_native_layer(&M, l, 1));
   sw_llama_ffn_t hook = sw_method_hook(&M);
-  assert_int_equal(hook.forward(hook.ctx, l, out, x, 1, &err), SW_OK);
-  int n = (int)M.mask.off[1];
-  assert_true(n > ff / 3 && n < 2 * ff / 3);
-  for (int k = 0; k < n; k++) assert_true(fabs(act[M.mask.idx[k]]) > L->policy.threshold - 1e-4);
-  check_native_selected(f, &M, l, x, out, h64);
+  int n = 0;
+  for (int mode = SW_NATIVE_DOWN_GATHERED; mode <= SW_NATIVE_DOWN_MASKED; mode++) {
+    M.native_down = (sw_native_down_t)mode;
+    assert_int_equal(hook.forward(hook.ctx, l, out, x, 1, &err), SW_OK);
+    n = (int)M.mask.off[1];
+    assert_true(n > ff / 3 && n < 2 * ff / 3);
+    for (int k = 0; k < n; k++) assert_true(fabs(act[M.mask.idx[k]]) > L->policy.threshold - 1e-4);
+    check_native_selected(f, &M, l, x, out, h64);
+  }
   const sw_qmat_t *D = &f->model.q.down_t[l];
   float *down = malloc((size_t)d * sizeof *down);
   for (int k = 0; k < n; k++) { /* the Q8_0 copy of an f32 down row: within half a step of its block */
@@ -473,6 +506,38 @@ static void test_native_cats_layer_vs_float64(void **state) {
   }
   sw_method_free(&M);
   free(x), free(out), free(xq), free(xd), free(act), free(h64), free(absact), free(down);
+}
+
+/* native_down auto: a top-k layer keeping half the neurons gives the masked-dense output bit for bit, one keeping
+ * 5 % gives the gathered one (the byte rule of models/sw_method_native.c puts the switch near a quarter). */
+static void test_native_down_auto(void **state) {
+  model_fixture_t *f = *state;
+  int d = f->model.cfg.d_model, ff = f->model.cfg.d_ff, l = 4;
+  float *x = malloc((size_t)d * sizeof *x), *got = malloc((size_t)d * sizeof *got), *ref = malloc((size_t)d * sizeof *ref);
+  for (int j = 0; j < d; j++) x[j] = (float)cos(0.29 * j + 0.7);
+  const int keep[2] = {ff / 2, ff / 20};
+  const sw_native_down_t expect[2] = {SW_NATIVE_DOWN_MASKED, SW_NATIVE_DOWN_GATHERED};
+  for (int c = 0; c < 2; c++) {
+    sw_method_t M;
+    sw_err_t err = {0};
+    native_method(&M, f, SW_METHOD_TOPK, 1);
+    sw_method_layer_t *L = &M.layers[l];
+    L->sparse = 1;
+    assert_int_equal(sw_policy_init(&L->policy, SW_POLICY_TOPK, ff, 3, &err), SW_OK);
+    L->policy.k = keep[c];
+    L->policy.calibrated = 1;
+    sw_llama_ffn_t hook = sw_method_hook(&M);
+    M.native_down = expect[c];
+    assert_int_equal(hook.forward(hook.ctx, l, ref, x, 1, &err), SW_OK);
+    M.native_down = expect[1 - c];
+    assert_int_equal(hook.forward(hook.ctx, l, got, x, 1, &err), SW_OK);
+    assert_true(memcmp(got, ref, (size_t)d * sizeof *got) != 0); /* the two kernels differ in rounding */
+    M.native_down = SW_NATIVE_DOWN_AUTO;
+    assert_int_equal(hook.forward(hook.ctx, l, got, x, 1, &err), SW_OK);
+    assert_memory_equal(got, ref, (size_t)d * sizeof *got);
+    sw_method_free(&M);
+  }
+  free(x), free(got), free(ref);
 }
 
 /* TEAL on native weights with only the input threshold: the FFN of x equals, bit for bit, the native dense FFN
@@ -541,8 +606,11 @@ static void test_native_methods_vs_float64(void **state) {
     }
     assert_true(sw_method_native_layer(&M, l, 1));
     sw_llama_ffn_t hook = sw_method_hook(&M);
-    assert_int_equal(hook.forward(hook.ctx, l, out, x, 1, &err), SW_OK);
-    check_native_selected(f, &M, l, x, out, h64);
+    for (int mode = SW_NATIVE_DOWN_GATHERED; mode <= SW_NATIVE_DOWN_MASKED; mode++) {
+      M.native_down = (sw_native_down_t)mode;
+      assert_int_equal(hook.forward(hook.ctx, l, out, x, 1, &err), SW_OK);
+      check_native_selected(f, &M, l, x, out, h64);
+    }
     int n = (int)M.mask.off[1];
     if (kinds[m] != SW_METHOD_TEAL) assert_int_equal(n, ff / 2);
     double kept_min = INFINITY, dropped_max = 0;
@@ -997,6 +1065,7 @@ int main(void) {
       cmocka_unit_test(test_native_cats_layer_vs_float64),
       cmocka_unit_test(test_native_teal_layer),
       cmocka_unit_test(test_native_methods_vs_float64),
+      cmocka_unit_test(test_native_down_auto),
       cmocka_unit_test(test_eval_nll_vs_numpy),
       cmocka_unit_test(test_sparsity0_reproduces_dense),
       cmocka_unit_test(test_calib_cache_roundtrip),

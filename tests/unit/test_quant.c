@@ -121,6 +121,32 @@ static void test_q8a_rounding(void **state) {
   assert_true(a[2].d == 0 && a[2].s == 0);
 }
 
+/* Every quantised value is roundf(x * (127 / amax)) exactly (half away from zero), including exact ties, on
+ * whichever body the CPU runs (the AVX2 one rounds by trunc-and-compare). */
+static void test_q8a_ties_exact(void **state) {
+  (void)state;
+  uint64_t s = 23;
+  float x[256];
+  random_vec(x, 256, &s);
+  const float ties[] = {127.0f, 2.5f, -2.5f, 0.5f, -0.5f, 1.5f, -1.5f, 126.5f, -126.5f, 0.0f, -0.0f, 3.4999998f};
+  for (int j = 0; j < 12; j++) x[j] = ties[j]; /* block 0: amax 127, so x * id = x */
+  for (int j = 32; j < 64; j++) x[j] = (float)(j - 48) * 0.25f; /* block 1: many ties after scaling */
+  sw_q8a_t a[8];
+  sw_q8a_quantize(a, x, 256);
+  for (int b = 0; b < 8; b++) {
+    float amax = 0;
+    for (int j = 0; j < 32; j++) amax = fmaxf(amax, fabsf(x[32 * b + j]));
+    float id = amax > 0 ? 127.0f / amax : 0.0f;
+    long sum = 0;
+    for (int j = 0; j < 32; j++) {
+      float want = roundf(x[32 * b + j] * id);
+      if (a[b].qs[j] != (int)want) fail_msg("block %d elem %d: %d want %.1f (x %.9g)", b, j, a[b].qs[j], want, x[32 * b + j]);
+      sum += a[b].qs[j];
+    }
+    assert_true(a[b].d == amax / 127.0f && a[b].s == a[b].d * (float)sum);
+  }
+}
+
 static void check_dot_variant(sw_isa_t isa) {
   uint64_t s = 5 + (uint64_t)isa;
   enum { NB = 48 };
@@ -308,7 +334,11 @@ static void check_gather_variant(sw_isa_t isa) {
     int n = 0;
     for (int r = ROWS - 1; r >= 0; r -= 2) idx[n] = r, coef[n++] = (float)(r % 5) - 2.0f;
     sw_qdot_rows(isa, &W, idx, n, a, out);
-    for (int k = 0; k < n; k++) assert_true(out[k] == sw_qdot(isa, k_types[t], w + rb * idx[k], a, NB));
+    for (int k = 0; k < n; k++) {
+      double mag, want = dot_ref(w + rb * idx[k], k_types[t], a, NB, &mag);
+      if (fabs(out[k] - want) > SW_TOL_QDOT_ABS + SW_TOL_QDOT_REL * mag)
+        fail_msg("%s type %u gathered row %d: got %.9g want %.9g", sw_isa_name(isa), k_types[t], idx[k], out[k], want);
+    }
     if (k_types[t] != SW_QTYPE_Q8_0) continue;
     sw_q8_axpy_rows(isa, y, &W, idx, coef, n);
     for (int j = 0; j < COLS; j++) {
@@ -348,6 +378,13 @@ static void test_gather_pool(void **state) {
   sw_q8_axpy_rows_ctx(&solo, y1, &W, idx, coef, ROWS);
   sw_q8_axpy_rows_ctx(&duo, y2, &W, idx, coef, ROWS);
   assert_memory_equal(y1, y2, sizeof y1);
+  static uint8_t w4[ROWS * 20 * NB]; /* Q4_1: the eight-row gathered kernel, shares split at multiples of 8 */
+  size_t rb4 = sw_qtype_block_bytes(SW_QTYPE_Q4_1) * NB;
+  for (int r = 0; r < ROWS; r++) random_row(w4 + rb4 * r, SW_QTYPE_Q4_1, NB, &s);
+  assert_int_equal(sw_qmat_view(&W, SW_QTYPE_Q4_1, ROWS, COLS, w4, "p4", NULL), SW_OK);
+  sw_qdot_rows_ctx(&solo, &W, idx, ROWS, a, one);
+  sw_qdot_rows_ctx(&duo, &W, idx, ROWS, a, two);
+  assert_memory_equal(one, two, sizeof one);
   sw_pool_destroy(duo.pool);
 }
 
@@ -457,6 +494,7 @@ static void test_pack_tokens_threads(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_f16_all_values),     cmocka_unit_test(test_q8a_rounding),
+      cmocka_unit_test(test_q8a_ties_exact),
       cmocka_unit_test(test_dot_portable),       cmocka_unit_test(test_dot_avx2),
       cmocka_unit_test(test_dot_avx512),         cmocka_unit_test(test_gemm_threads_tokens),
       cmocka_unit_test(test_view_rejects),       cmocka_unit_test(test_vs_gguf_package),
