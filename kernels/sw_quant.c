@@ -454,7 +454,7 @@ void sw_qdot_rows(sw_isa_t isa, const sw_qmat_t *W, const int32_t *idx, int n, c
   int nb = W->cols / SW_QBLOCK, k = 0;
   if (!dot) return;
   for (const uint8_t *rows[8]; dot8 && k + 8 <= n; k += 8) {
-    prefetch_rows(W->data, W->row_bytes, idx + k + 24, n - k - 24 < 8 ? n - k - 24 : 8, 0, W->row_bytes);
+    prefetch_rows(W->data, W->row_bytes, idx + k + 8, n - k - 8 < 8 ? n - k - 8 : 8, 0, W->row_bytes);
     for (int q = 0; q < 8; q++) rows[q] = W->data + (size_t)idx[k + q] * W->row_bytes;
     dot8(rows, a, nb, out + k);
   }
