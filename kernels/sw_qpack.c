@@ -173,10 +173,13 @@ SW_QP_INLINE void block_scales(uint32_t type, const uint8_t *blk, __m256 *d, __m
   else *m = _mm256_setzero_ps();
 }
 
-/* One token (decode): the accumulators stay in registers.  Same operations per token as group_tile_avx2. */
+/* One token (decode): the accumulators stay in registers.  Same operations per token as group_tile_avx2, except
+ * that an all-zero activation block (d = 0, e.g. 32 inputs zeroed by a threshold) is skipped: its terms are
+ * (d_w * 0) * sums and m * 0, which leave the accumulators unchanged for finite weights. */
 SW_QP_INLINE void group_one_avx2(uint32_t type, size_t bb, const uint8_t *g, const sw_q8a_t *a, int nb, float *out) {
   __m256 acc = _mm256_setzero_ps(), accm = acc, d, m;
   for (int b = 0; b < nb; b++, g += bb) {
+    if (a[b].d == 0.0f) continue;
     block_scales(type, g, &d, &m);
     block_step(type, g, d, m, a + b, &acc, &accm);
   }

@@ -453,8 +453,9 @@ static void test_pack_avx512(void **state) {
   check_pack_variant(SW_ISA_AVX512);
 }
 
-/* A token's packed result does not depend on the batch (1 token vs tiles of 4 and a tail), the threads, or
- * whether it runs through sw_qgemm with W.packed set; accumulate adds to y. */
+/* A token's packed result does not depend on the batch (1 token vs tiles of 4 and a tail; the one-token kernel
+ * skips all-zero activation blocks), the threads, or whether it runs through sw_qgemm with W.packed set;
+ * accumulate adds to y. */
 static void test_pack_tokens_threads(void **state) {
   (void)state;
   uint64_t s = 77;
@@ -465,6 +466,7 @@ static void test_pack_tokens_threads(void **state) {
     for (int r = 0; r < ROWS; r++) random_row(w + rb * r, k_types[t], NB, &s);
     float x[NTOK * COLS], y[NTOK * ROWS], one[ROWS], base[NTOK * ROWS];
     random_vec(x, NTOK * COLS, &s);
+    for (int j = 0; j < SW_QBLOCK; j++) x[2 * COLS + 32 + j] = 0.0f; /* an all-zero block: skipped by one token */
     sw_q8a_t a[NTOK * NB];
     for (int k = 0; k < NTOK; k++) sw_q8a_quantize(a + k * NB, x + k * COLS, COLS);
     sw_qmat_t W;
