@@ -25,6 +25,11 @@ static void plan_print_text(const sw_experiment_t *e, const sw_trial_list_t *tri
   printf("experiment %s (workload %s)\nfile %s  spec sha256 %s\nfixed %s\n", e->name, e->workload, e->path,
          e->spec_hash, sw_buf_str(&fixed));
   sw_buf_free(&fixed);
+  const sw_keydef_t *changed[8];
+  size_t n = sw_keys_changed_defaults(e->workload, changed, 8);
+  for (size_t i = 0; i < n && i < 8; i++) /* experiments/README.md, "Trial identity" */
+    printf("changed default %s: %s where the file does not write it (was %s; written %s keeps the former hash)\n",
+           changed[i]->name, changed[i]->def, changed[i]->legacy_def, changed[i]->legacy_def);
   printf("%7s  %-*s  %9s  %7s  %s\n", "index", SW_SHORT_HASH_LEN, "hash", "timeout_s", "retries", "grid point");
   for (size_t i = 0; i < trials->count; i++) {
     const sw_trial_spec_t *t = &trials->items[i];

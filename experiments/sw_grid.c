@@ -12,6 +12,17 @@
 #include "common/sw_buf.h"
 #include "common/sw_methods.h"
 #include "experiments/sw_canon.h"
+#include "experiments/sw_keys.h"
+
+#define GRID_MAX_CHANGED 8 /* keys of one workload whose default changed (sw_keydef_t.legacy_def) */
+
+/* A key of the workload whose default changed: its current default fills the trials that do not set it, and its
+ * legacy default is left out of the hashed text (experiments/sw_keys_table.c). */
+typedef struct changed_key {
+  const sw_keydef_t *row;
+  sw_value_t         def, legacy; /* strings borrowed from the row */
+  size_t             k;           /* index in grid_ctx.keys */
+} changed_key_t;
 
 /* A growable list of points: vals[count * nk]. */
 typedef struct plist {
@@ -31,6 +42,8 @@ typedef struct grid_ctx {
   size_t                *hits;    /* hits[i]: points whens[i] was applied to, over the whole expansion */
   size_t                 n_whens; /* entries in whens, hits, by_addr */
   struct when_ref       *by_addr; /* (block, index into whens) sorted by block address, for count_hit */
+  changed_key_t          changed[GRID_MAX_CHANGED];
+  size_t                 n_changed;
 } grid_ctx_t;
 
 static void plist_free(plist_t *l) {
@@ -142,21 +155,53 @@ static sw_rc check_when_hits(grid_ctx_t *g) {
   return SW_OK;
 }
 
+static int block_sets(const sw_grid_block_t *b, const char *key) {
+  for (size_t i = 0; i < b->n_axes; i++)
+    if (!strcmp(b->axes[i].key, key)) return 1;
+  for (size_t i = 0; i < b->n_zips; i++)
+    for (size_t j = 0; j < b->zips[i].n; j++)
+      if (!strcmp(b->zips[i].keys[j].key, key)) return 1;
+  for (size_t i = 0; i < b->n_when; i++)
+    if (block_sets(&b->when[i], key)) return 1;
+  return 0;
+}
+
+/* The workload's keys whose default changed (their index into keys is set by build_keys). */
+static sw_rc find_changed(grid_ctx_t *g) {
+  const sw_keydef_t *rows[GRID_MAX_CHANGED];
+  size_t n = sw_keys_changed_defaults(g->e->workload, rows, GRID_MAX_CHANGED);
+  if (n > GRID_MAX_CHANGED)
+    return sw_err_set(g->err, SW_ERR_INTERNAL, "grid: workload %s has %zu changed defaults, more than %d", g->e->workload,
+                      n, GRID_MAX_CHANGED);
+  for (size_t i = 0; i < n; i++) {
+    changed_key_t *c = &g->changed[i];
+    c->row = rows[i];
+    sw_keys_default_value(rows[i], rows[i]->def, &c->def);
+    sw_keys_default_value(rows[i], rows[i]->legacy_def, &c->legacy);
+  }
+  g->n_changed = n;
+  return SW_OK;
+}
+
+/* keys: every key fixed, set by the grid, or with a changed default; is_grid marks those the grid sets. */
 static sw_rc build_keys(grid_ctx_t *g) {
   const sw_experiment_t *e = g->e;
-  size_t total = e->n_fixed + block_key_count(&e->grid), n = 0;
+  sw_rc rc = find_changed(g);
+  if (rc != SW_OK) return rc;
+  size_t total = e->n_fixed + block_key_count(&e->grid) + g->n_changed, n = 0;
   g->keys = calloc(total ? total : 1, sizeof *g->keys);
   g->is_grid = calloc(total ? total : 1, 1);
   if (!g->keys || !g->is_grid) return sw_err_set(g->err, SW_ERR_NOMEM, "%s: out of memory", e->path);
   for (size_t i = 0; i < e->n_fixed; i++) g->keys[n++] = e->fixed[i].key;
   block_keys(&e->grid, g->keys, &n);
+  for (size_t i = 0; i < g->n_changed; i++) g->keys[n++] = g->changed[i].row->name;
   qsort(g->keys, n, sizeof *g->keys, key_cmp);
   size_t u = 0;
   for (size_t i = 0; i < n; i++)
     if (u == 0 || strcmp(g->keys[u - 1], g->keys[i]) != 0) g->keys[u++] = g->keys[i];
   g->nk = u;
-  for (size_t k = 0; k < u; k++) g->is_grid[k] = 1;
-  for (size_t i = 0; i < e->n_fixed; i++) g->is_grid[key_index(g, e->fixed[i].key)] = 0;
+  for (size_t k = 0; k < u; k++) g->is_grid[k] = (unsigned char)block_sets(&e->grid, g->keys[k]);
+  for (size_t i = 0; i < g->n_changed; i++) g->changed[i].k = key_index(g, g->changed[i].row->name);
   return SW_OK;
 }
 
@@ -319,29 +364,44 @@ static int point_method_version(const grid_ctx_t *g, const sw_value_t **p) {
   return 1;
 }
 
-/* The trial hash: SHA-256 of the canonical config, followed by "\nmethod_version=v" when the method's
- * definition version v is above 1, so results of an older definition are not resumed as this trial's. */
-static void trial_hash(const grid_ctx_t *g, const sw_value_t **p, sw_buf_t *config, char hex[65]) {
-  int v = point_method_version(g, p);
-  if (v <= 1) {
-    sw_canon_hash(sw_buf_str(config), config->len, hex);
-    return;
-  }
-  size_t len = config->len;
-  sw_buf_printf(config, "\nmethod_version=%d", v);
-  sw_canon_hash(sw_buf_str(config), config->len, hex);
-  config->len = len;
-  config->data[len] = 0;
+/* The trial hash: SHA-256 of the canonical text of hashed (the config without the keys that hold their legacy
+ * default), followed by "\nmethod_version=v" when the method's definition version v is above 1, so results of an
+ * older definition are not resumed as this trial's. */
+static sw_rc trial_hash(const grid_ctx_t *g, const sw_value_t **full, const sw_value_t **hashed, char hex[65]) {
+  sw_buf_t b = SW_BUF_INIT;
+  sw_rc rc = sw_canon_config_parts(g->keys, hashed, g->nk, &b, g->err);
+  int v = point_method_version(g, full);
+  if (rc == SW_OK && v > 1) sw_buf_printf(&b, "\nmethod_version=%d", v);
+  if (rc == SW_OK && !sw_buf_str(&b)) rc = sw_err_set(g->err, SW_ERR_NOMEM, "%s: out of memory", g->e->path);
+  if (rc == SW_OK) sw_canon_hash(sw_buf_str(&b), b.len, hex);
+  sw_buf_free(&b);
+  return rc;
 }
 
-static sw_rc make_trial(grid_ctx_t *g, const sw_value_t **p, sw_trial_spec_t *t, const sw_value_t **scratch) {
+/* Per-trial views of a point (nk pointers each): full (changed defaults filled in: what the runner reads),
+ * hashed (full without the keys at their legacy default) and axes (the keys the grid sets). */
+typedef struct trial_views {
+  const sw_value_t **full, **hashed, **axes;
+} trial_views_t;
+
+static void fill_views(const grid_ctx_t *g, const sw_value_t **p, trial_views_t *v) {
+  memcpy(v->full, p, g->nk * sizeof *p);
+  for (size_t i = 0; i < g->n_changed; i++)
+    if (!p[g->changed[i].k]) v->full[g->changed[i].k] = &g->changed[i].def;
+  memcpy(v->hashed, v->full, g->nk * sizeof *p);
+  for (size_t i = 0; i < g->n_changed; i++)
+    if (sw_value_equal(v->full[g->changed[i].k], &g->changed[i].legacy)) v->hashed[g->changed[i].k] = NULL;
+  for (size_t k = 0; k < g->nk; k++) v->axes[k] = g->is_grid[k] ? p[k] : NULL;
+}
+
+static sw_rc make_trial(grid_ctx_t *g, const sw_value_t **p, sw_trial_spec_t *t, trial_views_t *v) {
   sw_buf_t b = SW_BUF_INIT;
-  sw_rc rc = sw_canon_config_parts(g->keys, p, g->nk, &b, g->err);
+  fill_views(g, p, v);
+  sw_rc rc = sw_canon_config_parts(g->keys, v->full, g->nk, &b, g->err);
+  if (rc == SW_OK) rc = trial_hash(g, v->full, v->hashed, t->hash);
   if (rc == SW_OK) {
-    trial_hash(g, p, &b, t->hash);
     t->config_json = sw_buf_take(&b);
-    for (size_t k = 0; k < g->nk; k++) scratch[k] = g->is_grid[k] ? p[k] : NULL;
-    rc = sw_canon_config_parts(g->keys, scratch, g->nk, &b, g->err);
+    rc = sw_canon_config_parts(g->keys, v->axes, g->nk, &b, g->err);
   }
   if (rc == SW_OK) t->axes_json = sw_buf_take(&b);
   sw_buf_free(&b);
@@ -374,7 +434,8 @@ static sw_rc check_unique(grid_ctx_t *g, const sw_trial_list_t *list) {
 
 static sw_rc build_trials(grid_ctx_t *g, const plist_t *l, sw_trial_list_t *out) {
   out->items = calloc(l->count ? l->count : 1, sizeof *out->items);
-  const sw_value_t **scratch = calloc(g->nk ? g->nk : 1, sizeof *scratch);
+  const sw_value_t **scratch = calloc(3 * (g->nk ? g->nk : 1), sizeof *scratch);
+  trial_views_t views = {scratch, scratch + g->nk, scratch + 2 * g->nk};
   sw_rc rc = out->items && scratch ? SW_OK : sw_err_set(g->err, SW_ERR_NOMEM, "%s: out of memory", g->e->path);
   for (size_t i = 0; i < l->count && rc == SW_OK; i++) {
     sw_trial_spec_t *t = &out->items[i];
@@ -382,7 +443,7 @@ static sw_rc build_trials(grid_ctx_t *g, const plist_t *l, sw_trial_list_t *out)
     t->timeout_s = l->timeout[i];
     t->retries = l->retries[i];
     out->count++;
-    rc = make_trial(g, point(g, l, i), t, scratch);
+    rc = make_trial(g, point(g, l, i), t, &views);
   }
   free(scratch);
   if (rc == SW_OK) rc = check_unique(g, out);

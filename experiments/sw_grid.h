@@ -1,6 +1,8 @@
 /* sw_grid: expands an experiment's grid into an ordered list of trials.  Each trial is a flat config
- * (fixed settings + one grid point), its canonical JSON (experiments/sw_canon.h) and that JSON's
- * SHA-256: the trial's identity for resume and results.  Order: product axes in file order (first
+ * (fixed settings + one grid point + the current default of every key of the workload whose default changed,
+ * sw_keydef_t.legacy_def), its canonical JSON (experiments/sw_canon.h) and that JSON's SHA-256, with the keys
+ * holding their legacy default left out (and a method version suffix, experiments/README.md "Trial identity"):
+ * the trial's identity for resume and results.  Order: product axes in file order (first
  * slowest), then zip groups, then `when` sub-blocks; exclusions removed; indices 0..count-1. */
 #ifndef SW_GRID_H
 #define SW_GRID_H
@@ -14,7 +16,7 @@
 /* One expanded trial.  timeout_s/retries are run policy and are not part of config_json or hash. */
 typedef struct sw_trial_spec {
   size_t index;       /* 0-based position in the expansion order */
-  char   hash[65];    /* SHA-256 hex of config_json */
+  char   hash[65];    /* SHA-256 hex of config_json (without keys at their legacy default; method version) */
   char  *config_json; /* canonical flat JSON object of the whole config, owned */
   char  *axes_json;   /* canonical JSON of only the keys the grid set (a short label), owned */
   double timeout_s;   /* seconds, > 0 */

@@ -44,6 +44,21 @@ const sw_keydef_t *sw_keys_lookup(const char *workload, const char *name) {
   return NULL;
 }
 
+size_t sw_keys_changed_defaults(const char *workload, const sw_keydef_t **rows, size_t cap) {
+  const sw_workload_keys_t *w = workload_keys(workload);
+  size_t n = 0;
+  for (size_t i = 0; w && i < SW_KEYS_MAX_TABLES && w->tables[i]; i++) {
+    const sw_keytable_t *t = sw_keytable(w->tables[i]);
+    for (size_t j = 0; j < t->n; j++) {
+      const sw_keydef_t *k = &t->keys[j];
+      if (!k->legacy_def || sw_keys_lookup(workload, k->name) != k) continue; /* none, or another row decides */
+      if (n < cap) rows[n] = k;
+      n++;
+    }
+  }
+  return n;
+}
+
 int sw_keys_open(const char *workload) {
   const sw_workload_keys_t *w = workload_keys(workload);
   return w && w->open;
@@ -241,19 +256,21 @@ static sw_rc declared(const sw_keytable_t *t, const char *name, const sw_keydef_
                     name, t ? t->name : "(null)");
 }
 
+void sw_keys_default_value(const sw_keydef_t *k, const char *text, sw_value_t *v) {
+  memset(v, 0, sizeof *v); /* defaults are written as in a file */
+  if (k->type == SW_KT_BOOL) v->kind = SW_VAL_BOOL, v->b = !strcmp(text, "true");
+  else if (k->type == SW_KT_INT || k->type == SW_KT_INTS) v->kind = SW_VAL_INT, v->i = strtoll(text, NULL, 10);
+  else if (k->type == SW_KT_NUM) v->kind = SW_VAL_FLOAT, v->f = strtod(text, NULL);
+  else v->kind = SW_VAL_STR, v->s = (char *)text;
+}
+
 /* The config's value of k as an sw_value_t (scalars only), or the declared default; *given = 0 when neither. */
 static sw_rc value_of(const sw_keydef_t *k, const sw_json_t *config, sw_value_t *v, int *given, sw_err_t *err) {
   const sw_json_t *j = sw_json_get(config, k->name);
   memset(v, 0, sizeof *v);
   *given = 1;
   if (!j && !k->def) return *given = 0, SW_OK;
-  if (!j) { /* defaults are written as in a file */
-    if (k->type == SW_KT_BOOL) v->kind = SW_VAL_BOOL, v->b = !strcmp(k->def, "true");
-    else if (k->type == SW_KT_INT || k->type == SW_KT_INTS) v->kind = SW_VAL_INT, v->i = strtoll(k->def, NULL, 10);
-    else if (k->type == SW_KT_NUM) v->kind = SW_VAL_FLOAT, v->f = strtod(k->def, NULL);
-    else v->kind = SW_VAL_STR, v->s = (char *)k->def;
-    return SW_OK;
-  }
+  if (!j) return sw_keys_default_value(k, k->def, v), SW_OK;
   switch (j->kind) {
     case SW_JSON_BOOL: v->kind = SW_VAL_BOOL, v->b = j->boolean; break;
     case SW_JSON_NUMBER:
@@ -342,8 +359,10 @@ static void domain_text(const sw_keydef_t *k, const char *sep, char *buf, size_t
 }
 
 static void print_row(FILE *to, const sw_keydef_t *k, int markdown) {
-  char r[700];
-  const char *unit = k->unit && *k->unit ? k->unit : "-", *def = k->def ? k->def : "-";
+  char r[700], def[96];
+  const char *unit = k->unit && *k->unit ? k->unit : "-";
+  if (k->legacy_def) snprintf(def, sizeof def, "%s (was %s)", k->def, k->legacy_def);
+  else snprintf(def, sizeof def, "%s", k->def ? k->def : "-");
   domain_text(k, markdown ? ", " : "|", r, sizeof r);
   if (markdown)
     fprintf(to, "| `%s` | %s | %s | %s | %s | %s%s |\n", k->name, type_name(k->type), def, r, unit, k->help,

@@ -45,6 +45,10 @@ typedef struct sw_keydef {
   const char *help;     /* one line */
   int         identity; /* 1: changes what the trial measures; 0: scheduling or memory only (still hashed when
                            written, so databases resume) */
+  const char *legacy_def; /* NULL, or the default before def replaced it: the expander records def in every
+                             trial config that does not write the key, and the hash omits the key when it holds
+                             this value (experiments/sw_grid.c), so results of the former default keep their hash
+                             where a file now writes it */
 } sw_keydef_t;
 
 typedef struct sw_keytable {
@@ -61,6 +65,13 @@ const sw_keydef_t *sw_keytable_find(const sw_keytable_t *t, const char *name);
 
 /* The row deciding key name for a workload, or NULL (unknown key, or an unknown workload). */
 const sw_keydef_t *sw_keys_lookup(const char *workload, const char *name);
+
+/* The rows deciding the workload's keys that have a legacy default (legacy_def): up to cap of them into rows;
+ * returns how many there are. */
+size_t sw_keys_changed_defaults(const char *workload, const sw_keydef_t **rows, size_t cap);
+
+/* A default written as in a file (k->def, k->legacy_def) as a value of row k's type; strings are borrowed. */
+void sw_keys_default_value(const sw_keydef_t *k, const char *text, sw_value_t *v);
 
 /* 1 when the workload accepts any key (noop: it reads none, so keys only label trials). */
 int sw_keys_open(const char *workload);

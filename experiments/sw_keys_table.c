@@ -1,7 +1,11 @@
 /* sw_keys_table: the declared keys of every workload (experiments/sw_keys.h).  A runner reads a key only through
  * these rows (workers/sw_trial_*.c), `plan` checks files against them, `sparsweep workloads` prints them.  A
  * default here is the runner's default: change it and every trial that relies on it measures something else
- * under the same config hash (configs record only the keys a file writes, plus the measure defaults). */
+ * under the same config hash (configs record only the keys a file writes, plus the measure defaults).  To change
+ * a default, keep the former one as the row's legacy default (sw_keydef_t.legacy_def): the expander then records
+ * the new default in every trial config that does not write the key, and the config hash omits the key when it
+ * holds the legacy default, so trials recorded under the former default keep their hash only where a file now
+ * writes that value (experiments/sw_grid.c; experiments/README.md, "Trial identity"). */
 #include <stddef.h>
 
 #include "experiments/sw_keys.h"
@@ -10,10 +14,10 @@
 #define BIG 9007199254740992.0 /* 2^53: "no upper bound" for integers */
 
 /* Row builders: identity keys with a closed range; the few others are written out. */
-#define KI(n, d, lo, hi, unit, help) {n, SW_KT_INT, d, lo, hi, 0, 0, NULL, unit, help, 1}
-#define KN(n, d, lo, hi, unit, help) {n, SW_KT_NUM, d, lo, hi, 0, 0, NULL, unit, help, 1}
-#define KE(n, d, allowed, help) {n, SW_KT_ENUM, d, 0, 0, 0, 0, allowed, "", help, 1}
-#define KS(n, d, help) {n, SW_KT_STR, d, 0, 0, 0, 0, NULL, "", help, 1}
+#define KI(n, d, lo, hi, unit, help) {n, SW_KT_INT, d, lo, hi, 0, 0, NULL, unit, help, 1, NULL}
+#define KN(n, d, lo, hi, unit, help) {n, SW_KT_NUM, d, lo, hi, 0, 0, NULL, unit, help, 1, NULL}
+#define KE(n, d, allowed, help) {n, SW_KT_ENUM, d, 0, 0, 0, 0, allowed, "", help, 1, NULL}
+#define KS(n, d, help) {n, SW_KT_STR, d, 0, 0, 0, 0, NULL, "", help, 1, NULL}
 
 #define ISA_WORDS "auto|portable|avx2|avx512"
 /* kernels/sw_act.c: plain and gated (GLU) names */
@@ -25,16 +29,16 @@
 static const sw_keydef_t measure_keys[] = {
     KI("warmup", "2", 0, 1000000, "repetitions", "untimed repetitions before the timed ones"),
     KI("repetitions", "7", 1, 1000, "repetitions", "timed repetitions (dense and method interleaved)"),
-    {"batch", SW_KT_INTS, "1", 1, 4096, 0, 0, NULL, "tokens", "tokens per call (ffn workload)", 1},
+    {"batch", SW_KT_INTS, "1", 1, 4096, 0, 0, NULL, "tokens", "tokens per call (ffn workload)", 1, NULL},
     KI("threads", "1", 1, 64, "threads", "OpenBLAS / kernel threads of the timed calls"),
     {"papi_events", SW_KT_STRS, "default", 0, 0, 0, 0, NULL, "",
-     "default (PAPI presets + the kernels' SDE events), one PAPI event name or a list of them", 1},
+     "default (PAPI presets + the kernels' SDE events), one PAPI event name or a list of them", 1, NULL},
     KE("cache", "cold", "cold|warm", "cold: every call reads the next of several weight copies; warm: one copy"),
     KE("kernel_isa", NULL, ISA_WORDS, "SIMD variant of the kernels (absent: SPARSWEEP_KERNEL_ISA or the best)"),
     {"exclusive", SW_KT_ENUM, NULL, 0, 0, 0, 0, "node|socket|none", "",
-     "timed phases that may run at once per host (absent: node; workers/sw_slot.h)", 0},
+     "timed phases that may run at once per host (absent: node; workers/sw_slot.h)", 0, NULL},
     {"quiet", SW_KT_BOOL, NULL, 0, 0, 0, 0, NULL, "",
-     "untimed work pauses while another trial of the host times (absent: true; workers/sw_slot.h)", 0},
+     "untimed work pauses while another trial of the host times (absent: true; workers/sw_slot.h)", 0, NULL},
 };
 
 /* Keys no runner reads: they only tell trials apart (replicas, named cases of one file). */
@@ -102,7 +106,9 @@ static const sw_keydef_t model_keys[] = {
        "model); the FFN stays gated"),
     KN("act_param", "0", -BIG, BIG, "", "FATReLU threshold"),
     KS("layers", "all", "\"all\" or a list of layers \"0,2,5-9\"; other layers run dense"),
-    KE("weights", "f32", "f32|native", "f32: dequantised weights; native: the file's quantised blocks"),
+    /* the default was f32 until native decode was built (legacy default: see the header of this file) */
+    {"weights", SW_KT_ENUM, "native", 0, 0, 0, 0, "f32|native", "",
+     "native: the file's quantised blocks (latency); f32: dequantised weights (the accuracy reference)", 1, "f32"},
     KI("calib_tokens", "1024", 2, 1048576, "tokens", "calibration span (at least one window)"),
     KI("eval_tokens", "2048", 2, 1048576, "tokens", "evaluation span (at least one window)"),
     KI("window", "128", 2, 4096, "tokens", "evaluation window"),
@@ -121,7 +127,7 @@ static const sw_keydef_t model_keys[] = {
        "dejavu/powerinfer predictor batch (Deja Vu: 1024 on 400k tokens; 64 on the ~1k calibration tokens here)"),
     {"predictor_val_split", SW_KT_NUM, "0.05", 0, 1, 0, 1, NULL, "fraction",
      "dejavu/powerinfer: held-out fraction of the calibration tokens for best-epoch choice and early stopping "
-     "(Deja Vu: 0.05; 0: train on all, keep the last epoch)", 1},
+     "(Deja Vu: 0.05; 0: train on all, keep the last epoch)", 1, NULL},
     KI("predictor_patience", "5", 0, 100000, "epochs",
        "dejavu/powerinfer: stop after this many epochs without a better held-out recall (Deja Vu: 5; 0: off)"),
     KN("predictor_stop_recall", "0.99", 0, 1, "fraction",
@@ -138,7 +144,7 @@ static const sw_keydef_t model_keys[] = {
     KN("router_lr", "0", 0, 10, "", "router learning rate (0: the paper's, moefication 1e-2, others 1e-3)"),
     KI("router_batch", "0", 0, 1048576, "tokens", "router training batch (0: the paper's, moefication 512, others 64)"),
     {"router_val_split", SW_KT_NUM, "0.1", 0, 1, 0, 1, NULL, "fraction",
-     "held-out fraction of the calibration tokens (router quality, best epoch)", 1},
+     "held-out fraction of the calibration tokens (router quality, best epoch)", 1, NULL},
     KN("eta", "0.5", 0, 100, "", "lte: weight of the efficiency loss (higher is sparser)"),
     KE("teal_threshold", "abs_quantile", "abs_quantile|signed_cdf",
        "teal: the s-quantile of |x|, or F^-1(0.5 + s/2) of the signed values (TEAL's code)"),
@@ -164,18 +170,18 @@ static const sw_keydef_t model_keys[] = {
        "= repetitions: fixed count; docs/measurement.md)"),
     {"ci_target", SW_KT_NUM, "0.10", 0, 1, 1, 0, NULL, "fraction",
      "adaptive repetitions stop once every timed median and paired speedup has a 95% interval half-width "
-     "<= this fraction of it", 1},
+     "<= this fraction of it", 1, NULL},
     KN("timing_budget_s", "120", 0, BIG, "s",
        "adaptive repetitions: none is added once the timed repetitions would exceed this wall time (0: no budget)"),
     KI("threads", "1", 1, 256, "threads", "OpenBLAS threads"),
     {"ref_mb", SW_KT_INT, "2048", 0, BIG, 0, 0, NULL, "MiB",
-     "dense reference kept in memory up to this size, else each window runs dense then method", 0},
+     "dense reference kept in memory up to this size, else each window runs dense then method", 0, NULL},
 };
 
 /* workers/sw_trial_prune.c (model workload) */
 static const sw_keydef_t prune_keys[] = {
     {"weight_sparsity", SW_KT_NUM, "0", 0, 1, 0, 1, NULL, "fraction", "fraction of every linear layer's weights pruned",
-     1},
+     1, NULL},
     KE("prune", "magnitude", "magnitude|wanda|sparsegpt", "pruning criterion"),
     KE("prune_pattern", "unstructured", "unstructured|2:4", "unstructured, or 2 of every 4 weights (50 %)"),
 };
@@ -186,6 +192,7 @@ static const sw_keydef_t attribution_keys[] = {
     KE("protocol", "oracle", "oracle|calibrated", "oracle: each window's own scores; calibrated: calibration mean"),
     KE("scope", "both", "both|ffn|heads", "what is deactivated"),
     KN("activation_ratio", "0.5", 0, 1, "fraction", "fraction r of neurons / heads kept active"),
+    KE("weights", "f32", "f32", "f32 only: scores need gradients of the dequantised weights (models/sw_llama_grad.h)"),
 };
 
 /* workers/sw_trial_modularity.c */
@@ -196,8 +203,9 @@ static const sw_keydef_t modularity_keys[] = {
     KI("clusters", "16", 2, 1048576, "", "co-activation clusters"),
     KI("stride", "4", 1, 1048576, "", "window stride of the co-activation features"),
     KI("seed", "1", -BIG, BIG, "", "seed of clustering and random controls"),
-    {"top_frac", SW_KT_NUM, "0.1", 0, 1, 1, 1, NULL, "fraction", "fraction of neurons in a text's top set", 1},
+    {"top_frac", SW_KT_NUM, "0.1", 0, 1, 1, 1, NULL, "fraction", "fraction of neurons in a text's top set", 1, NULL},
     KI("threads", "1", 1, 256, "threads", "OpenBLAS threads"),
+    KE("weights", "f32", "f32", "f32 only: profiles and ablations run the dequantised weights"),
 };
 
 /* workers/sw_trial_test.c */
@@ -208,13 +216,13 @@ static const sw_keydef_t test_keys[] = {
     KI("sleep_ms", "0", 0, BIG, "ms", "ok/sleep/stream: sleep first"),
     KI("exit_code", "1", -BIG, BIG, "", "exit: the status"),
     KI("oom_mb", "0", 0, BIG, "MiB", "oom: allocation bound (0: none)"),
-    {"ignore_term", SW_KT_BOOL, "false", 0, 0, 0, 0, NULL, "", "hang: ignore SIGTERM", 1},
+    {"ignore_term", SW_KT_BOOL, "false", 0, 0, 0, 0, NULL, "", "hang: ignore SIGTERM", 1, NULL},
     KS("stderr_text", NULL, "written to stderr first"),
     KS("pid_file", NULL, "the child writes its pid there first (grandchild: required)"),
     KS("cache_key", NULL, "prepare stores its creation time under this key"),
     KI("prepare_sleep_ms", "0", 0, BIG, "ms", "prepare stalls the executor this long"),
     KI("stream_kib", "4096", 1, 4194304, "KiB", "stream: buffer summed by dense"),
-    {"fraction", SW_KT_NUM, "0.5", 0, 1, 1, 0, NULL, "fraction", "stream: part of the buffer summed by sparse", 1},
+    {"fraction", SW_KT_NUM, "0.5", 0, 1, 1, 0, NULL, "fraction", "stream: part of the buffer summed by sparse", 1, NULL},
     KI("repetitions", "7", 1, 100000, "repetitions", "timed repetitions"),
 };
 

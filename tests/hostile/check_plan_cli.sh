@@ -31,9 +31,10 @@ for spec in "test_crash.yaml 52" "ffn_small.yaml 28" "noop.yaml 1000" "ffn_defau
   fi
   rm -f out.txt err.txt out.json
 done
-# Every trial hash of the examples (and a file of awkward numbers and strings) must equal the SHA-256 of
+# Every trial hash of the examples and paper files (and a file of awkward numbers and strings) must equal the SHA-256 of
 # the canonical text computed by the independent Python reference.
-for f in "$SW_SOURCE_DIR"/experiments/examples/*.yaml "$SW_SOURCE_DIR/tests/hostile/canon_numbers.yaml"; do
+for f in "$SW_SOURCE_DIR"/experiments/examples/*.yaml "$SW_SOURCE_DIR"/experiments/papers/*.yaml \
+  "$SW_SOURCE_DIR/tests/hostile/canon_numbers.yaml"; do
   if ! "$SPARSWEEP" plan --json "$f" | python3 "$SW_SOURCE_DIR/tests/reference/canon_config_ref.py" >ref.txt; then
     echo "FAIL $f: canonical JSON differs from the Python reference"; cat ref.txt; fails=$((fails + 1))
   fi

@@ -42,6 +42,25 @@ def canonical(config):
     return "{" + ",".join(json.dumps(k, ensure_ascii=False) + ":" + value(config[k]) for k in keys) + "}"
 
 
+# experiments/README.md "Trial identity", changed defaults: (workload, key) -> the legacy default.  Every config of
+# that workload carries the key, and the hashed text leaves it out when it holds the legacy default.
+LEGACY_DEFAULTS = {("model", "weights"): "f32"}
+
+
+def hashed_config(config):
+    """The config as hashed: keys at their legacy default left out.  Raises when a changed-default key is missing
+    (the expander must record it in every config of the workload)."""
+    out = dict(config)
+    for (workload, key), legacy in LEGACY_DEFAULTS.items():
+        if config.get("workload") != workload:
+            continue
+        if key not in config:
+            raise ValueError("config of workload %s lacks the changed-default key %s: %r" % (workload, key, config))
+        if config[key] == legacy:
+            del out[key]
+    return out
+
+
 def method_versions():
     """Definition version of every method spelling, read from the X-macro rows of common/sw_methods.h:
     X("canonical", "alias|alias", version, "definition")."""
@@ -59,7 +78,12 @@ def main():
     versions = method_versions()
     bad = 0
     for t in plan["trials"]:
-        text = canonical(t["config"])
+        try:
+            text = canonical(hashed_config(t["config"]))
+        except ValueError as e:
+            print("trial %d: %s" % (t["index"], e))
+            bad += 1
+            continue
         method = t["config"].get("method")
         version = versions.get(method, 1) if isinstance(method, str) else 1
         if version > 1:  # experiments/README.md "Trial identity": a changed method definition changes the hash
