@@ -95,8 +95,13 @@
   X("bits_per_byte_dense", "bit/byte", "model", "bits per byte of the dense model")                                  \
   X("ppl_ratio", "ratio", "model attribution", "ppl / ppl_dense")                                                    \
   X("ppl_native_dense", "ppl", "model", "weights native: perplexity of the native dense model")                       \
+  X("ppl_native_dense_se", "ppl", "model", "standard error of ppl_native_dense")                                      \
+  X("ppl_f32_dense", "ppl", "model", "weights native: perplexity of the f32 dense model (the accuracy reference) on the same span") \
+  X("ppl_f32_dense_se", "ppl", "model", "standard error of ppl_f32_dense")                                            \
   X("kl_native_dense", "nat/token", "model", "weights native: KL(f32 dense || native dense), the cost of 8-bit activation blocks") \
   X("top1_native_dense", "fraction", "model", "weights native: top-1 agreement of native dense with f32 dense")         \
+  X("f32_ref_cpu_s", "s", "model", "weights native: CPU seconds of the f32 dense pass over the evaluation tokens (part of prepare_cpu_s; repeated on trials sharing it)") \
+  X("native_ref_cpu_s", "s", "model", "weights native: CPU seconds of the native dense pass over the evaluation tokens (as f32_ref_cpu_s)") \
   /* spans, calibration, bookkeeping */                                                                             \
   X("eval_windows", "count", "model attribution", "evaluation windows scored")                                        \
   X("eval_scored_tokens", "count", "model", "next-token predictions scored")                                          \

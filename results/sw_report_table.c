@@ -892,6 +892,45 @@ static void invalid_list(const sw_rset_t *set, const proj_t *p, sw_report_format
   }
 }
 
+/* ------------------------------------------------------------------ native vs f32 */
+
+#define NATIVE_NOTE_MAX 8 /* distinct native-vs-f32 results listed (one per model and evaluation span) */
+
+static double metric_or_nan(const sw_rtrial_t *t, const char *name) {
+  const sw_rmetric_t *m = sw_rtrial_metric(t, name);
+  return m ? m->value : NAN;
+}
+
+/* One line per distinct native-vs-f32 dense comparison the trials recorded (weights: native): the quantised
+ * model's own error, which the method columns (relative to the dense model on the same weights) do not show. */
+static void native_note(const sw_rset_t *set, sw_report_format fmt, sw_buf_t *out) {
+  double seen[NATIVE_NOTE_MAX][2];
+  size_t n_seen = 0;
+  const char *lead = fmt == SW_FMT_LATEX ? "% " : fmt == SW_FMT_MD ? "- " : "  ";
+  for (size_t i = 0; i < set->n && n_seen < NATIVE_NOTE_MAX; i++) {
+    const sw_rtrial_t *t = &set->trials[i];
+    double f32 = metric_or_nan(t, "ppl_f32_dense"), nat = metric_or_nan(t, "ppl_native_dense");
+    if (isnan(f32) || isnan(nat)) continue;
+    size_t k = 0;
+    while (k < n_seen && !(seen[k][0] == f32 && seen[k][1] == nat)) k++;
+    if (k < n_seen) continue;
+    seen[n_seen][0] = f32, seen[n_seen][1] = nat;
+    if (n_seen++ == 0)
+      sw_buf_puts(out, fmt == SW_FMT_LATEX ? "% weights native vs f32, dense model on the evaluation tokens:\n"
+                                           : "weights native vs f32, dense model on the evaluation tokens:\n");
+    char a[32], b[32], c[32], d[32], e[32], f[32];
+    sw_report_fmt_number(nat, a, sizeof a);
+    sw_report_fmt_number(metric_or_nan(t, "ppl_native_dense_se"), b, sizeof b);
+    sw_report_fmt_number(f32, c, sizeof c);
+    sw_report_fmt_number(metric_or_nan(t, "ppl_f32_dense_se"), d, sizeof d);
+    sw_report_fmt_number(metric_or_nan(t, "kl_native_dense"), e, sizeof e);
+    sw_report_fmt_number(metric_or_nan(t, "top1_native_dense"), f, sizeof f);
+    sw_buf_printf(out, "%sperplexity %s ± %s native, %s ± %s f32; KL(f32 || native) %s nat/token; top-1 agreement "
+                  "%s (trial %lld)\n", lead, a, b, c, d, e, f, (long long)t->trial_id);
+  }
+  if (n_seen) sw_buf_puts(out, "\n");
+}
+
 /* The trials view's timing precision: the widest median half-width and the largest CV ("-" without series). */
 static void precision_text(const sw_rtrial_t *t, char *dst, size_t cap) {
   if (isnan(t->worst_ci) && isnan(t->worst_cv)) snprintf(dst, cap, "-");
@@ -965,6 +1004,7 @@ sw_rc sw_report_tables(sw_rset_t *set, const sw_report_opts_t *o, sw_buf_t *out,
     }
     for (size_t gi = 0; groups && gi < ng; gi++) free(groups[gi]);
     free(groups);
+    if (o->format != SW_FMT_CSV) native_note(set, o->format, out);
     if (o->format != SW_FMT_CSV) invalid_list(set, &p, o->format, out);
   }
   proj_free(&p);

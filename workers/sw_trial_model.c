@@ -34,9 +34,10 @@
  *                                  ci_target of it (common/sw_stats.h sw_reps_decide; docs/measurement.md)
  *   weight_sparsity (0), prune ("magnitude"), prune_pattern ("unstructured"): weight pruning of the linear layers
  *                                  before the method (workers/sw_trial_prune.h)
- *   weights ("f32")                native: projections, dense FFN and output on the file's quantised blocks with
+ *   weights ("native"; was "f32")  native: projections, dense FFN and output on the file's quantised blocks with
  *                                  8-bit activation blocks (models/sw_llama_native.c); f32: the dequantised
- *                                  weights (the accuracy reference).  Quality, timing and the dense reference
+ *                                  weights (the accuracy reference; experiments/README.md "Trial identity" on
+ *                                  the changed default).  Quality, timing and the dense reference
  *                                  use the same weights; every method's FFN runs on the file's blocks too
  *                                  (models/sw_method_native.c).
  *   teal_alloc ("uniform")         TEAL: uniform | greedy (TEAL's block-wise allocation, models/sw_teal_alloc.h)
@@ -53,8 +54,9 @@
  *                                  it every trial runs each window dense then with the method (paired mode)
  * Metrics: ppl, ppl_se, nll, nll_se, bits_per_byte, kl, kl_se (KL(dense ‖ method), nat/token), top1_agree,
  * ppl_dense, ppl_dense_se, bits_per_byte_dense, ppl_ratio (all against the dense model on the trial's weights);
- * weights_native, and for weights: native (not paired) ppl_native_dense, kl_native_dense, top1_native_dense: the
- * native dense model against the f32 dense model (the quantised-activation error); achieved_sparsity (mean over the sparsified layers),
+ * weights_native, and for weights: native (not paired) ppl_native_dense(_se), ppl_f32_dense(_se), kl_native_dense,
+ * top1_native_dense: the native dense model against the f32 dense model (the quantised-activation error), and
+ * f32_ref_cpu_s / native_ref_cpu_s; achieved_sparsity (mean over the sparsified layers),
  * sparsity_model_wide (all layers), sparsity_definition (unit "definition": 1 intermediate neurons, 3 TEAL
  * size-weighted input channels of q/k/v/o/gate/up/down, 4 MoE experts not executed), sparsity_layer_NN; MoE:
  * moe_clustering / moe_router / moe_selection (name in the unit), moe_experts, router_epochs, router_lr,
@@ -152,8 +154,10 @@ typedef struct tm_data {
   int             paired;              /* 1: no stored reference (too large); trials run dense per window */
   sw_eval_ref_t   ref;                 /* dense reference on the eval span (unless paired) */
   sw_eval_result_t dense;              /* dense quality on the eval span */
-  int             has_native;          /* native_dense is filled (weights: native, not paired) */
+  int             has_native;          /* native_dense and f32_dense are filled (weights: native, not paired) */
   sw_eval_result_t native_dense;       /* native dense quality against the f32 dense reference */
+  sw_eval_result_t f32_dense;          /* the f32 dense model's own quality (the accuracy reference) */
+  double          f32_ref_cpu_s, native_ref_cpu_s; /* CPU seconds of the two dense passes (prepared once) */
 } tm_data_t;
 
 static void default_cache_dir(char *buf, size_t len) {
@@ -348,20 +352,25 @@ static sw_rc dense_reference(tm_data_t *d, const tm_cfg_t *c, const tm_model_t *
   tm_cfg_t f32 = *c;
   f32.weights_kind = SW_LLAMA_WEIGHTS_F32;
   sw_llama_state_t st;
+  double t0 = sw_cpu_s();
   sw_rc rc = tm_state(&st, &f32, &m->model, (int)c->window, (int)c->window, err);
   if (rc) return rc;
   rc = sw_eval_run(&m->model, &st, NULL, d->eval, d->n_eval, d->eval_bytes, (int)c->window, NULL, &d->ref, &d->dense,
                    err);
   sw_llama_state_free(&st);
+  d->f32_ref_cpu_s = sw_cpu_s() - t0;
   if (rc || c->weights_kind != SW_LLAMA_WEIGHTS_NATIVE) return rc;
   sw_eval_ref_t native = {0};
+  t0 = sw_cpu_s();
   if ((rc = tm_state(&st, c, &m->model, (int)c->window, (int)c->window, err))) return rc;
   rc = sw_eval_run(&m->model, &st, NULL, d->eval, d->n_eval, d->eval_bytes, (int)c->window, &d->ref, &native,
                    &d->native_dense, err);
   sw_llama_state_free(&st);
+  d->native_ref_cpu_s = sw_cpu_s() - t0;
   if (rc) return rc;
   sw_eval_ref_free(&d->ref);
   d->ref = native;
+  d->f32_dense = d->dense;
   d->dense = d->native_dense;
   d->dense.kl_mean = 0, d->dense.kl_se = 0, d->dense.top1_agree = 1;
   d->has_native = 1;
@@ -705,13 +714,20 @@ static sw_llama_ffn_t tm_counted_hook(tm_counted_ffn_t *h) {
   return hook;
 }
 
-/* weights_native, and for weights: native the native dense model against the f32 dense model (when not paired). */
+/* weights_native, and for weights: native the native dense model against the f32 dense model (when not paired):
+ * both perplexities, KL and top-1 agreement, and the CPU seconds of the two dense passes (the f32 one gives the
+ * reference distributions, so the comparison costs no extra pass). */
 static void put_native_dense(sw_trial_out_t *out, const tm_cfg_t *c, const tm_data_t *d) {
   sw_trial_out_metric(out, "weights_native", c->weights_kind == SW_LLAMA_WEIGHTS_NATIVE, "bool");
   if (!d->has_native) return;
   sw_trial_out_metric(out, "ppl_native_dense", d->native_dense.ppl, "ppl");
+  sw_trial_out_metric(out, "ppl_native_dense_se", d->native_dense.ppl_se, "ppl");
+  sw_trial_out_metric(out, "ppl_f32_dense", d->f32_dense.ppl, "ppl");
+  sw_trial_out_metric(out, "ppl_f32_dense_se", d->f32_dense.ppl_se, "ppl");
   sw_trial_out_metric(out, "kl_native_dense", d->native_dense.kl_mean, "nat/token");
   sw_trial_out_metric(out, "top1_native_dense", d->native_dense.top1_agree, "fraction");
+  sw_trial_out_metric(out, "f32_ref_cpu_s", d->f32_ref_cpu_s, "s");
+  sw_trial_out_metric(out, "native_ref_cpu_s", d->native_ref_cpu_s, "s");
 }
 
 /* Bytes of weights one decode step reads: the f32 weight block, or the file's blocks plus the f32 rest. */
@@ -723,7 +739,7 @@ static double tm_model_weight_bytes(const tm_cfg_t *c, const sw_llama_t *m) {
  * checkpoint directory, or a GGUF of f32/f16 tensors only), where every projection would silently run on f32. */
 static sw_rc tm_check_native(const tm_cfg_t *c, const sw_llama_t *m, sw_err_t *err) {
   if (c->weights_kind != SW_LLAMA_WEIGHTS_NATIVE || m->q.block_bytes > 0) return SW_OK;
-  return sw_err_set(err, SW_ERR_INVALID, "model: weights: native is refused for %s: %s has no quantised blocks, so every "
+  return sw_err_set(err, SW_ERR_INVALID, "model: weights: native (the default) is refused for %s: %s has no quantised blocks, so every "
                     "projection would run on f32 (HINT: weights: f32, the same computation honestly labelled)",
                     c->model_path, sw_hf_is_dir(c->model_path) ? "a Hugging Face checkpoint directory" : "the file");
 }
