@@ -1,6 +1,7 @@
 /* Unit tests for experiments/: grid expansion counts and order (product, zip, when, nested when,
  * exclusions, ranges), canonical JSON against hand-written text and a SHA-256 computed by Python's
- * hashlib, hash stability across key order, run policy kept out of the hash, the shipped examples, and a
+ * hashlib, a changed default (new identity when absent, the former one when its legacy value is written), hash
+ * stability across key order, run policy kept out of the hash, the shipped examples, and a
  * table of malformed/hostile files (each must fail with SW_ERR_PARSE/INVALID and "file:line:col"). */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -274,6 +275,71 @@ static void test_measure_exclusive(void **state) {
   assert_int_equal(plan_text("name: x\nworkload: noop\nmeasure:\n  quiet: often\n", &l, &err), SW_ERR_INVALID);
   assert_non_null(strstr(err.msg, "t.yaml:4"));
   assert_non_null(strstr(err.msg, "true or false"));
+}
+
+/* A key whose default changed (the model workload's weights: native, legacy default f32; experiments/README.md
+ * "Trial identity"): absent, the config records the new default and hashes as written; written native is the same
+ * trial; written f32 runs f32 (in the config) and keeps the hash the absent key had before the change.  Expected
+ * hashes: Python hashlib.sha256 of the hand-written canonical texts below (the f32 one without "weights", which is
+ * also what `sparsweep plan` gave `name: w / workload: model` at commit 0cf1002, before the change). */
+#define W_BASE "\"batch\":1,\"cache\":\"cold\",\"papi_events\":\"default\",\"repetitions\":7,\"threads\":1,\"warmup\":2,"
+static const char w_native_text[] = "{" W_BASE "\"weights\":\"native\",\"workload\":\"model\"}";
+static const char w_native_hash[] = "5c166bbd66deffc333a255603403ab6a965f9674a4b9e73d9916f0d7cab52d29";
+static const char w_f32_hash[] = "bc2fec84850b53e98e18c7a4ae7016db595ce7cd7595b2599d718b1487e2c235"; /* absent before */
+
+static void plan_one(const char *text, sw_trial_list_t *l) {
+  plan_ok(text, l);
+  assert_int_equal(l->count, 1);
+}
+
+static void test_changed_default_identity(void **state) {
+  (void)state;
+  sw_trial_list_t absent, native, f32;
+  plan_one("name: w\nworkload: model\n", &absent);
+  plan_one("name: w\nworkload: model\nsettings: {weights: native}\n", &native);
+  plan_one("name: w\nworkload: model\nsettings: {weights: f32}\n", &f32);
+  assert_string_equal(absent.items[0].config_json, w_native_text); /* what the runner reads: native */
+  assert_string_equal(absent.items[0].hash, w_native_hash);
+  assert_string_equal(absent.items[0].axes_json, "{}");
+  assert_string_equal(native.items[0].config_json, w_native_text); /* written or defaulted: one trial */
+  assert_string_equal(native.items[0].hash, w_native_hash);
+  assert_non_null(strstr(f32.items[0].config_json, "\"weights\":\"f32\""));
+  assert_string_equal(f32.items[0].hash, w_f32_hash);
+  assert_string_not_equal(f32.items[0].hash, absent.items[0].hash);
+  sw_trial_list_free(&absent);
+  sw_trial_list_free(&native);
+  sw_trial_list_free(&f32);
+  /* the method version suffix follows the text without the legacy key */
+  plan_one("name: w\nworkload: model\nsettings: {weights: f32, method: dejavu}\n", &f32);
+  assert_string_equal(f32.items[0].hash, "acdbf801c2adcf2881ed35bee71d81b45b87835a48508b14d2e87cc371e1fd30");
+  sw_trial_list_free(&f32);
+}
+
+/* The default fills only the trials that do not set the key, whichever block sets it; an axis over both values
+ * gives the two hashes above; other workloads (their own weights row, no legacy default) record nothing. */
+static void test_changed_default_in_grid(void **state) {
+  (void)state;
+  sw_trial_list_t l;
+  plan_ok("name: w\nworkload: model\ngrid:\n  product: {weights: [f32, native]}\n", &l);
+  assert_int_equal(l.count, 2);
+  assert_string_equal(l.items[0].hash, w_f32_hash);
+  assert_string_equal(l.items[0].axes_json, "{\"weights\":\"f32\"}");
+  assert_string_equal(l.items[1].hash, w_native_hash);
+  sw_trial_list_free(&l);
+  plan_ok("name: w\nworkload: model\ngrid:\n  product: {method: [dense, topk]}\n  when:\n"
+          "    - if: {method: topk}\n      product: {weights: [f32]}\n", &l);
+  assert_int_equal(l.count, 2);
+  assert_non_null(strstr(l.items[0].config_json, "\"weights\":\"native\""));
+  assert_string_equal(l.items[0].axes_json, "{\"method\":\"dense\"}");
+  assert_non_null(strstr(l.items[1].config_json, "\"weights\":\"f32\""));
+  assert_string_equal(l.items[1].axes_json, "{\"method\":\"topk\",\"weights\":\"f32\"}");
+  sw_trial_list_free(&l);
+  plan_ok("name: w\nworkload: attribution\n", &l);
+  assert_null(strstr(l.items[0].config_json, "weights"));
+  sw_trial_list_free(&l);
+  plan_ok("name: w\nworkload: ffn\n", &l);
+  assert_null(strstr(l.items[0].config_json, "weights"));
+  sw_trial_list_free(&l);
 }
 
 /* ---------------------------------------------------------------- canonical JSON and hashes */
@@ -692,6 +758,8 @@ int main(void) {
       cmocka_unit_test(test_range),
       cmocka_unit_test(test_grid_overrides_measure_default),
       cmocka_unit_test(test_measure_exclusive),
+      cmocka_unit_test(test_changed_default_identity),
+      cmocka_unit_test(test_changed_default_in_grid),
       cmocka_unit_test(test_canonical_text_and_reference_hash),
       cmocka_unit_test(test_canonical_numbers_and_strings),
       cmocka_unit_test(test_json_object_resorted),

@@ -69,11 +69,35 @@ static void test_rows_consistent(void **state) {
       if (k->type == SW_KT_ENUM) assert_true(k->allowed && *k->allowed);
       if (k->type == SW_KT_INT || k->type == SW_KT_NUM) assert_true(k->lo <= k->hi);
       for (size_t j = 0; j < i; j++) assert_string_not_equal(tab->keys[j].name, k->name);
+      if (k->legacy_def) { /* a changed default: the former one must still be a value of the row, and differ */
+        assert_non_null(k->def);
+        assert_string_not_equal(k->def, k->legacy_def);
+        sw_value_t v = {.kind = SW_VAL_STR, .s = (char *)(uintptr_t)k->legacy_def};
+        if (k->type != SW_KT_ENUM && k->type != SW_KT_STR) fail_msg("%s.%s: legacy default of a non-word key", tab->name, k->name);
+        if (sw_keys_check_value(k, &v, why, sizeof why)) fail_msg("%s.%s: legacy default: %s", tab->name, k->name, why);
+      }
       if (!k->def) continue;
       sw_value_t v = default_value(k);
       if (sw_keys_check_value(k, &v, why, sizeof why)) fail_msg("%s.%s: default %s: %s", tab->name, k->name, k->def, why);
     }
   }
+}
+
+/* The model workload's weights default changed to native (legacy f32); attribution and modularity, which run the
+ * dequantised weights whatever the key says, decide the key with their own f32-only rows and record nothing. */
+static void test_changed_defaults(void **state) {
+  (void)state;
+  const sw_keydef_t *rows[4];
+  assert_int_equal(sw_keys_changed_defaults("model", rows, 4), 1);
+  assert_string_equal(rows[0]->name, "weights");
+  assert_string_equal(rows[0]->def, "native");
+  assert_string_equal(rows[0]->legacy_def, "f32");
+  assert_int_equal(sw_keys_changed_defaults("model", rows, 0), 1); /* counts beyond cap */
+  const char *const others[] = {"attribution", "modularity", "ffn", "test", "noop", "nosuch"};
+  for (size_t i = 0; i < sizeof others / sizeof others[0]; i++)
+    assert_int_equal(sw_keys_changed_defaults(others[i], rows, 4), 0);
+  assert_string_equal(sw_keys_lookup("attribution", "weights")->allowed, "f32");
+  assert_string_equal(sw_keys_lookup("modularity", "weights")->allowed, "f32");
 }
 
 /* Calls check(word) for every word of row (table, key). */
@@ -217,6 +241,12 @@ static void test_experiment_check(void **state) {
   assert_int_equal(check_text("name: a\nworkload: test\nmeasure: {repetitions: 5000}\n", &err), SW_OK);
   assert_int_equal(check_text("name: a\nworkload: noop\nsettings: {anything: 1}\n", &err), SW_OK);
   assert_int_equal(check_text("name: a\nworkload: test\nsettings: {anything: 1}\n", &err), SW_ERR_INVALID);
+  /* attribution and modularity run f32 only: weights: native is refused before anything runs */
+  assert_int_equal(check_text("name: a\nworkload: attribution\nsettings: {weights: native}\n", &err), SW_ERR_INVALID);
+  assert_non_null(strstr(err.msg, "k.yaml:3:21:"));
+  assert_int_equal(check_text("name: a\nworkload: modularity\nsettings: {weights: native}\n", &err), SW_ERR_INVALID);
+  assert_int_equal(check_text("name: a\nworkload: attribution\nsettings: {weights: f32}\n", &err), SW_OK);
+  assert_int_equal(check_text("name: a\nworkload: model\nsettings: {weights: native}\n", &err), SW_OK);
   /* an axis value of a list-valued key is checked item by item */
   assert_int_equal(check_text("name: a\nworkload: ffn\ngrid: {product: {batch: [[1, 0]]}}\n", &err), SW_ERR_INVALID);
 }
@@ -293,6 +323,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_rows_consistent),
       cmocka_unit_test(test_words_match_the_parsers),
+      cmocka_unit_test(test_changed_defaults),
       cmocka_unit_test(test_reader),
       cmocka_unit_test(test_experiment_check),
       cmocka_unit_test(test_emitted_metrics_declared),
