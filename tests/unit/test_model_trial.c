@@ -1,6 +1,8 @@
 /* Tests for the "model" workload (workers/sw_trial_model.c) on the real SmolLM2 model and Austen text: metrics
  * are reported, calibration and evaluation spans are disjoint and recorded, sparsity 0 reproduces the dense
- * perplexity exactly, sparsity 0.5 does not, overlapping spans and bad keys are rejected with a message. */
+ * perplexity exactly, sparsity 0.5 does not, overlapping spans and bad keys are rejected with a message.  Every
+ * config names its weights except the one that checks the default (native, with the f32 dense model recorded
+ * beside it). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -132,10 +134,18 @@ static void test_model_workload(void **state) {
     assert_true(metric(r0, i ? "decode_preemptions" : "prefill_preemptions") >= 0.0);
   }
   check_sde(r0, 0);
-  /* weights: native: a method at sparsity 0 runs the native dense FFN, identical to the reference */
-  sw_json_t *rn0 = run(&cache, config(",\"weights\":\"native\",\"method\":\"cats\",\"sparsity\":0"), &err);
-  if (!rn0) fail_msg("cats 0 native: %s", err.msg);
+  /* weights absent: the default, native (experiments/sw_keys_table.c); a method at sparsity 0 runs the native dense
+   * FFN, identical to the reference.  The f32 dense model is its accuracy reference: its perplexity is the f32
+   * trial's dense perplexity exactly (the same pass), the native one differs, and both passes' CPU time is recorded */
+  sw_json_t *rn0 = run(&cache, config(",\"method\":\"cats\",\"sparsity\":0"), &err);
+  if (!rn0) fail_msg("cats 0 native (weights absent): %s", err.msg);
   assert_true(metric(rn0, "ppl") == metric(rn0, "ppl_dense") && metric(rn0, "weights_native") == 1.0);
+  assert_true(metric(rn0, "ppl_f32_dense") == metric(r0, "ppl_dense"));
+  assert_true(metric(rn0, "ppl_f32_dense_se") == metric(r0, "ppl_dense_se"));
+  assert_true(metric(rn0, "ppl_native_dense") == metric(rn0, "ppl_dense"));
+  assert_true(metric(rn0, "ppl_native_dense_se") == metric(rn0, "ppl_dense_se"));
+  assert_true(metric(rn0, "ppl_native_dense") != metric(rn0, "ppl_f32_dense"));
+  assert_true(metric(rn0, "f32_ref_cpu_s") > 0.0 && metric(rn0, "native_ref_cpu_s") > 0.0);
   sw_json_free(rn0);
   sw_json_t *r5 = run(&cache, config(",\"weights\":\"native\",\"method\":\"cats\",\"sparsity\":0.5"), &err);
   if (!r5) fail_msg("cats 0.5: %s", err.msg);
@@ -207,7 +217,7 @@ static void test_teal_sequential_heldout(void **state) {
     snprintf(cfg, sizeof cfg,
              "{\"workload\":\"model\",\"model\":\"%s\",\"text\":\"%s\",\"calib_tokens\":512,\"eval_tokens\":256,"
              "\"window\":128,\"prompt_tokens\":8,\"decode_tokens\":1,\"repetitions\":1,\"warmup\":0,"
-             "\"method\":\"teal\",\"sparsity\":%g}",
+             "\"weights\":\"f32\",\"method\":\"teal\",\"sparsity\":%g}",
              model ? model : "cache/models/SmolLM2-135M-Instruct.Q4_1.gguf", text ? text : "cache/text/austen.txt",
              targets[i]);
     sw_json_t *r = run(&cache, cfg, &err);
@@ -236,14 +246,14 @@ static void test_model_labels(void **state) {
   (void)state;
   sw_trial_cache_t cache = {0};
   sw_err_t err = {0};
-  sw_json_t *cw = run(&cache, config(",\"method\":\"chess\",\"sparsity\":0.5"), &err);
+  sw_json_t *cw = run(&cache, config(",\"weights\":\"f32\",\"method\":\"chess\",\"sparsity\":0.5"), &err);
   if (!cw) fail_msg("chess: %s", err.msg);
   assert_true(metric(cw, "chess_attention") == 1.0 && metric(cw, "cache_flushed") == 1.0);
   assert_true(metric(cw, "sparsity_definition") == 1.0);
   assert_true(metric(cw, "chess_sparsity_q_in") > 0.3 && metric(cw, "chess_sparsity_q_in") < 0.7);
   assert_true(metric(cw, "chess_sparsity_o_in") > 0.3 && metric(cw, "chess_sparsity_o_in") < 0.7);
   assert_true(metric(cw, "attn_flops_saved_per_token") > 0.0);
-  sw_json_t *co = run(&cache, config(",\"method\":\"chess\",\"sparsity\":0.5,\"chess_attention\":0"), &err);
+  sw_json_t *co = run(&cache, config(",\"weights\":\"f32\",\"method\":\"chess\",\"sparsity\":0.5,\"chess_attention\":0"), &err);
   if (!co) fail_msg("chess w/o: %s", err.msg);
   assert_true(metric(co, "chess_attention") == 0.0 && metric(co, "chess_sparsity_q_in") == 0.0);
   assert_true(metric(co, "attn_flops_saved_per_token") == 0.0);
@@ -254,11 +264,11 @@ static void test_model_labels(void **state) {
   assert_true(metric(co, "sparsity_token_p50") < metric(co, "sparsity_token_p90"));
   assert_true(metric(co, "sparsity_token_p10") > 0.0 && metric(co, "sparsity_token_p90") < 1.0);
   assert_true(metric(co, "decode_ffn_weight_bytes_sparse") < metric(co, "decode_ffn_weight_bytes_dense"));
-  sw_json_t *te = run(&cache, config(",\"method\":\"teal\",\"sparsity\":0.5,\"teal_threshold\":\"signed_cdf\""), &err);
+  sw_json_t *te = run(&cache, config(",\"weights\":\"f32\",\"method\":\"teal\",\"sparsity\":0.5,\"teal_threshold\":\"signed_cdf\""), &err);
   if (!te) fail_msg("teal: %s", err.msg);
   assert_true(metric(te, "sparsity_definition") == 3.0 && metric(te, "teal_threshold_signed_cdf") == 1.0);
   assert_true(metric(te, "decode_ffn_weight_bytes_sparse") < metric(te, "decode_ffn_weight_bytes_dense"));
-  sw_json_t *wa = run(&cache, config(",\"method\":\"cats\",\"sparsity\":0.5,\"cache\":\"warm\""), &err);
+  sw_json_t *wa = run(&cache, config(",\"weights\":\"f32\",\"method\":\"cats\",\"sparsity\":0.5,\"cache\":\"warm\""), &err);
   double bytes = metric(co, "model_weight_bytes"), llc = metric(co, "llc_bytes");
   /* cold: the flush (4 x LLC, at least 64 MiB, 256 MiB when the LLC is unknown: workers/sw_flush.c) runs unless
    * a step's own weight bytes reach its size; whichever case this machine gives, the record says which ran */
@@ -275,7 +285,7 @@ static void test_model_labels(void **state) {
    * dense reference stays the file's model */
   assert_true(metric(cw, "activation_model") == (double)SW_ACT_SILU && metric(cw, "activation_run") == (double)SW_ACT_SILU);
   assert_true(metric(cw, "model_changed") == 0.0);
-  sw_json_t *re = run(&cache, config(",\"method\":\"cats\",\"sparsity\":0.5,\"activation\":\"relu\""), &err);
+  sw_json_t *re = run(&cache, config(",\"weights\":\"f32\",\"method\":\"cats\",\"sparsity\":0.5,\"activation\":\"relu\""), &err);
   if (!re) fail_msg("relu: %s", err.msg);
   assert_true(metric(re, "activation_run") == (double)SW_ACT_RELU && metric(re, "model_changed") == 1.0);
   assert_true(metric(re, "dense_reference_activation") == (double)SW_ACT_SILU);
@@ -283,7 +293,7 @@ static void test_model_labels(void **state) {
   sw_json_free(re);
   /* Deja Vu: held-out predictor quality per layer and averaged; top-k at s = 0.5 predicts exactly 768 of 1536
    * neurons per token, and TP = recall·true = precision·predicted ties the four numbers together */
-  sw_json_t *dv = run(&cache, config(",\"method\":\"dejavu\",\"sparsity\":0.5,\"epochs\":2"), &err);
+  sw_json_t *dv = run(&cache, config(",\"weights\":\"f32\",\"method\":\"dejavu\",\"sparsity\":0.5,\"epochs\":2"), &err);
   if (!dv) fail_msg("dejavu: %s", err.msg);
   double rec = metric(dv, "predictor_recall_layer_02"), prec = metric(dv, "predictor_precision_layer_02");
   double pd = metric(dv, "predictor_density_layer_02"), td = metric(dv, "true_density_layer_02");
@@ -297,20 +307,20 @@ static void test_model_labels(void **state) {
     assert_true(metric(dv, "predictor_epochs_run") >= 1.0 && metric(dv, "predictor_epochs_run") <= 2.0);
   sw_json_free(dv);
   /* Deja Vu's lookahead: layer l's predictor reads layer l-1's input; still top-k (768 per token), labelled */
-  sw_json_t *la = run(&cache, config(",\"method\":\"dejavu\",\"sparsity\":0.5,\"epochs\":2,\"predictor_input\":\"previous\""),
+  sw_json_t *la = run(&cache, config(",\"weights\":\"f32\",\"method\":\"dejavu\",\"sparsity\":0.5,\"epochs\":2,\"predictor_input\":\"previous\""),
                       &err);
   if (!la) fail_msg("dejavu lookahead: %s", err.msg);
   assert_true(metric(la, "predictor_lookahead") == 1.0 && fabs(metric(la, "predictor_density") - 768.0 / MT_D_FF) < 1e-9);
   sw_json_free(la);
   /* PowerInfer: the neurons whose logit clears 0 run, so the achieved sparsity is 1 - the predicted density */
-  sw_json_t *pi = run(&cache, config(",\"method\":\"powerinfer\",\"sparsity\":0.5,\"epochs\":2"), &err);
+  sw_json_t *pi = run(&cache, config(",\"weights\":\"f32\",\"method\":\"powerinfer\",\"sparsity\":0.5,\"epochs\":2"), &err);
   if (!pi) fail_msg("powerinfer: %s", err.msg);
   double ppd = metric(pi, "predictor_density");
   assert_true(ppd > 0.0 && ppd < 1.0 && fabs(metric(pi, "achieved_sparsity") - (1.0 - ppd)) < 1e-9);
   assert_true(metric(pi, "predictor_logit_threshold") == 0.0 && metric(pi, "method_version") == 1.0);
   assert_true(metric(pi, "sparsity_definition") == 1.0);
   sw_json_free(pi);
-  assert_null(run(&cache, config(",\"method\":\"chess\",\"chess_attention\":2"), &err));
+  assert_null(run(&cache, config(",\"weights\":\"f32\",\"method\":\"chess\",\"chess_attention\":2"), &err));
   assert_non_null(strstr(err.msg, "chess_attention"));
   sw_json_free(wa);
   sw_json_free(te);
@@ -326,7 +336,7 @@ static void test_model_adaptive_repetitions(void **state) {
   (void)state;
   sw_trial_cache_t cache = {0};
   sw_err_t err = {0};
-  sw_json_t *r = run(&cache, config(",\"method\":\"cats\",\"sparsity\":0.5,\"max_repetitions\":4"), &err);
+  sw_json_t *r = run(&cache, config(",\"weights\":\"f32\",\"method\":\"cats\",\"sparsity\":0.5,\"max_repetitions\":4"), &err);
   if (!r) fail_msg("cats 0.5, max_repetitions 4: %s", err.msg);
   assert_true(metric(r, "timing_reps") == 4.0);
   assert_true(metric(r, "timing_stop") == 2.0); /* SW_REPS_MAX */
@@ -334,7 +344,7 @@ static void test_model_adaptive_repetitions(void **state) {
   assert_true(sm && sm->count == 4 * 4); /* decode/prefill x dense/sparse x 4 repetitions */
   check_sde(r, 1);                       /* MT_TIMED_TOKENS: 2 repetitions' decode steps */
   sw_json_free(r);
-  assert_null(run(&cache, config(",\"method\":\"cats\",\"sparsity\":0.5,\"max_repetitions\":1"), &err));
+  assert_null(run(&cache, config(",\"weights\":\"f32\",\"method\":\"cats\",\"sparsity\":0.5,\"max_repetitions\":1"), &err));
   assert_non_null(strstr(err.msg, "max_repetitions 1 < repetitions 2"));
   sw_trial_cache_free(&cache);
 }

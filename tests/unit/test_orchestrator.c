@@ -551,6 +551,75 @@ static void test_orch_method_version_reruns_changed_method(void **state) {
   assert_int_equal(count(fx->db, "SELECT count(*) FROM trials WHERE config LIKE '%dejavu%'"), 2);
 }
 
+static void write_exp(const fixture_t *fx, const char *text) {
+  FILE *f = fopen(fx->exp, "w");
+  assert_non_null(f);
+  fputs(text, f);
+  fclose(f);
+}
+
+/* Removes "weights":"f32" from every recorded config and checks that each hash is the plain SHA-256 of what remains:
+ * the rows a build from before the weights default changed wrote for a file without the key (it ran f32). */
+static void strip_weights_f32(const char *db) {
+  sqlite3 *h = NULL;
+  assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(h, "UPDATE trials SET config = replace(config, ',\"weights\":\"f32\"', '')", NULL,
+                                NULL, NULL), SQLITE_OK);
+  sqlite3_stmt *sel = NULL;
+  assert_int_equal(sqlite3_prepare_v2(h, "SELECT config, config_hash FROM trials", -1, &sel, NULL), SQLITE_OK);
+  int rows = 0;
+  while (sqlite3_step(sel) == SQLITE_ROW) {
+    const char *config = (const char *)sqlite3_column_text(sel, 0);
+    char hex[65];
+    assert_null(strstr(config, "weights"));
+    sw_sha256_hex(config, strlen(config), hex);
+    assert_string_equal(hex, (const char *)sqlite3_column_text(sel, 1));
+    rows++;
+  }
+  assert_true(rows > 0);
+  sqlite3_finalize(sel);
+  sqlite3_close(h);
+}
+
+/* The model workload's weights default changed from f32 to native (experiments/README.md "Trial identity"): a
+ * database recorded before (configs without weights, f32 results) resumes for a file that pins weights: f32, and
+ * none of it resumes for a file that does not write the key (native now); written and defaulted native are one. */
+static void test_orch_changed_default_resume(void **state) {
+  fixture_t *fx = *state;
+  static const char head[] = "name: weights\nworkload: model\nmeasure:\n  warmup: 0\n  repetitions: 1\ntimeout: 5\n"
+                             "grid:\n  product:\n    method: [cats, topk]\n";
+  char text[512];
+  sw_orch_opts_t o;
+  sw_orch_summary_t s;
+  sw_err_t err;
+  fake_t fake = {0};
+  sw_orch_opts_default(&o);
+  snprintf(text, sizeof text, "%ssettings: {weights: f32}\n", head);
+  write_exp(fx, text);
+  assert_int_equal(run_orch(fx, &fake, &o, &s, &err), SW_OK);
+  assert_int_equal(fake.submits, 2);
+  strip_weights_f32(fx->db); /* now an old database of the file without the key */
+  write_exp(fx, head);       /* not written: native, new trials */
+  fake = (fake_t){0};
+  assert_int_equal(run_orch(fx, &fake, &o, &s, &err), SW_OK);
+  assert_int_equal(fake.submits, 2);
+  assert_int_equal(s.skipped, 0);
+  assert_int_equal(count(fx->db, "SELECT count(*) FROM trials WHERE config LIKE '%\"weights\":\"native\"%'"), 2);
+  snprintf(text, sizeof text, "%ssettings: {weights: f32}\n", head); /* pinned f32: the old rows resume */
+  write_exp(fx, text);
+  fake = (fake_t){0};
+  assert_int_equal(run_orch(fx, &fake, &o, &s, &err), SW_OK);
+  assert_int_equal(fake.submits, 0);
+  assert_int_equal(s.skipped, 2);
+  snprintf(text, sizeof text, "%ssettings: {weights: native}\n", head); /* written native: the defaulted trials */
+  write_exp(fx, text);
+  fake = (fake_t){0};
+  assert_int_equal(run_orch(fx, &fake, &o, &s, &err), SW_OK);
+  assert_int_equal(fake.submits, 0);
+  assert_int_equal(s.skipped, 2);
+  assert_int_equal(count(fx->db, "SELECT count(*) FROM trials"), 4);
+}
+
 static void test_orch_snapshot_is_a_complete_copy(void **state) {
   fixture_t *fx = *state;
   sw_orch_opts_t o;
@@ -959,6 +1028,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_orch_retries_then_resume_modes, setup, teardown),
       cmocka_unit_test_setup_teardown(test_orch_snapshot_is_a_complete_copy, setup, teardown),
       cmocka_unit_test_setup_teardown(test_orch_method_version_reruns_changed_method, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_orch_changed_default_resume, setup, teardown),
       cmocka_unit_test_setup_teardown(test_orch_circuit_breaker, setup, teardown),
       cmocka_unit_test_setup_teardown(test_orch_infra_failures_requeue_then_quarantine, setup, teardown),
       cmocka_unit_test_setup_teardown(test_orch_refuses_database_in_use, setup, teardown),
