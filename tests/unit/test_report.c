@@ -279,6 +279,51 @@ static void test_report_selection_quality_columns(void **state) {
   }
 }
 
+/* weights: native trials: the native-vs-f32 dense comparison is printed once under the tables (all trials of a
+ * span share it: one line), with hand-chosen values, in text and Markdown; f32-only runs print nothing. */
+static void test_report_native_vs_f32_line(void **state) {
+  const char *dir = *state;
+  char path[512];
+  sqlite3 *db = new_db(dir, "native.db", path, sizeof path);
+  add_run(db, 1, "0123456789abcdef", "fp1", 1e9);
+  add_trial(db, 1, 1, "h1", "{\"method\":\"dense\",\"weights\":\"native\",\"workload\":\"model\"}");
+  add_trial(db, 2, 1, "h2", "{\"method\":\"cats\",\"weights\":\"native\",\"workload\":\"model\"}");
+  for (int i = 1; i <= 2; i++) {
+    add_metric(db, i, "ppl", 55 + i, "ppl");
+    add_metric(db, i, "ppl_native_dense", 56.5, "ppl");
+    add_metric(db, i, "ppl_native_dense_se", 4.25, "ppl");
+    add_metric(db, i, "ppl_f32_dense", 55.0, "ppl");
+    add_metric(db, i, "ppl_f32_dense_se", 4.5, "ppl");
+    add_metric(db, i, "kl_native_dense", 0.0125, "nat/token");
+    add_metric(db, i, "top1_native_dense", 0.96875, "fraction");
+  }
+  close_db(db);
+  sw_report_opts_t o;
+  sw_report_opts_default(&o);
+  o.n_metrics = 1;
+  o.metrics[0] = "ppl";
+  sw_buf_t out = SW_BUF_INIT;
+  report_text(path, NULL, &o, &out);
+  const char *line = "perplexity 56.5 ± 4.25 native, 55 ± 4.5 f32; KL(f32 || native) 0.0125 nat/token; top-1 "
+                     "agreement 0.96875 (trial 1)\n";
+  assert_contains(sw_buf_str(&out), "weights native vs f32, dense model on the evaluation tokens:\n  ");
+  assert_contains(sw_buf_str(&out), line);
+  assert_int_equal(count_of(sw_buf_str(&out), "KL(f32 || native)"), 1);
+  sw_buf_reset(&out);
+  o.format = SW_FMT_MD;
+  report_text(path, NULL, &o, &out);
+  assert_contains(sw_buf_str(&out), "- perplexity 56.5 ± 4.25 native");
+  sw_buf_reset(&out);
+  o.format = SW_FMT_TEXT;
+  report_text(path, "method = 'cats'", &o, &out); /* the line survives a --where (trial 2 carries it too) */
+  assert_contains(sw_buf_str(&out), "(trial 2)\n");
+  sw_buf_free(&out);
+  small_db(dir, path, sizeof path); /* no native trials: no line */
+  report_text(path, NULL, &o, &out);
+  assert_null(strstr(sw_buf_str(&out), "native vs f32"));
+  sw_buf_free(&out);
+}
+
 static void test_report_where_relative_trials(void **state) {
   const char *dir = *state;
   char path[512];
@@ -1346,6 +1391,7 @@ static void test_report_format_names(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_report_format_names),
+      cmocka_unit_test(test_report_native_vs_f32_line),
       cmocka_unit_test(test_report_small_exact),
       cmocka_unit_test(test_report_selection_quality_columns),
       cmocka_unit_test(test_report_where_relative_trials),
