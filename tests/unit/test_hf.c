@@ -604,14 +604,16 @@ static void test_tokenizer_ids(void **state) {
 
 /* ---- 4. the model workload on a checkpoint directory ---- */
 
-/* One model-workload trial (workers/sw_trial_model.c) on model path `model`; returns the result JSON. */
+/* One model-workload trial (workers/sw_trial_model.c) on model path `model` (weights NULL: the key not written);
+ * returns the result JSON. */
 static sw_json_t *run_trial_weights(sw_trial_cache_t *cache, const char *model, const char *text, const char *weights,
                                     sw_err_t *err) {
-  char cfg_text[4096];
+  char cfg_text[4096], w[64] = "";
+  if (weights) snprintf(w, sizeof w, ",\"weights\":\"%s\"", weights);
   snprintf(cfg_text, sizeof cfg_text,
            "{\"workload\":\"model\",\"model\":\"%s\",\"text\":\"%s\",\"calib_tokens\":64,\"eval_tokens\":64,"
            "\"window\":32,\"prompt_tokens\":8,\"decode_tokens\":2,\"repetitions\":1,\"warmup\":0,\"layers\":\"0-3\","
-           "\"method\":\"cats\",\"sparsity\":0.5,\"weights\":\"%s\"}", model, text, weights);
+           "\"method\":\"cats\",\"sparsity\":0.5%s}", model, text, w);
   sw_json_t *cfg = NULL, *res = NULL;
   assert_int_equal(sw_json_parse(cfg_text, strlen(cfg_text), &cfg, err), SW_OK);
   sw_trial_out_t out;
@@ -675,11 +677,15 @@ static void test_model_workload_on_dir(void **state) {
   const char *hash = sw_json_get(metric_item(rh, "model_sha256"), "unit")->string;
   assert_int_equal(strlen(hash), 64);
   assert_string_not_equal(hash, sw_json_get(metric_item(rg, "model_sha256"), "unit")->string);
-  /* weights: native on a directory (no quantised blocks) is refused, not run on f32 under the native label */
-  sw_err_t err = {0};
-  assert_null(run_trial_weights(&cache, f32, text, "native", &err));
-  assert_non_null(strstr(err.msg, "weights: native is refused"));
-  assert_non_null(strstr(err.msg, "Hugging Face checkpoint directory"));
+  /* weights: native on a directory (no quantised blocks) is refused, not run on f32 under the native label; so is
+   * a config that does not write weights (native is the default), with the hint to write f32 */
+  for (int written = 0; written < 2; written++) {
+    sw_err_t err = {0};
+    assert_null(run_trial_weights(&cache, f32, text, written ? "native" : NULL, &err));
+    assert_non_null(strstr(err.msg, "weights: native (the default) is refused"));
+    assert_non_null(strstr(err.msg, "Hugging Face checkpoint directory"));
+    assert_non_null(strstr(err.msg, "HINT: weights: f32"));
+  }
   sw_json_free(rg);
   sw_json_free(rh);
   sw_trial_cache_free(&cache);
