@@ -918,15 +918,10 @@ static void native_note(const sw_rset_t *set, sw_report_format fmt, sw_buf_t *ou
     if (n_seen++ == 0)
       sw_buf_puts(out, fmt == SW_FMT_LATEX ? "% weights native vs f32, dense model on the evaluation tokens:\n"
                                            : "weights native vs f32, dense model on the evaluation tokens:\n");
-    char a[32], b[32], c[32], d[32], e[32], f[32];
-    sw_report_fmt_number(nat, a, sizeof a);
-    sw_report_fmt_number(metric_or_nan(t, "ppl_native_dense_se"), b, sizeof b);
-    sw_report_fmt_number(f32, c, sizeof c);
-    sw_report_fmt_number(metric_or_nan(t, "ppl_f32_dense_se"), d, sizeof d);
-    sw_report_fmt_number(metric_or_nan(t, "kl_native_dense"), e, sizeof e);
-    sw_report_fmt_number(metric_or_nan(t, "top1_native_dense"), f, sizeof f);
-    sw_buf_printf(out, "%sperplexity %s ± %s native, %s ± %s f32; KL(f32 || native) %s nat/token; top-1 agreement "
-                  "%s (trial %lld)\n", lead, a, b, c, d, e, f, (long long)t->trial_id);
+    sw_buf_printf(out, "%sperplexity %.4g ± %.3g native, %.4g ± %.3g f32; KL(f32 || native) %.3g nat/token; top-1 "
+                  "agreement %.4g (trial %lld)\n", lead, nat, metric_or_nan(t, "ppl_native_dense_se"), f32,
+                  metric_or_nan(t, "ppl_f32_dense_se"), metric_or_nan(t, "kl_native_dense"),
+                  metric_or_nan(t, "top1_native_dense"), (long long)t->trial_id);
   }
   if (n_seen) sw_buf_puts(out, "\n");
 }

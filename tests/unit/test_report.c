@@ -305,7 +305,7 @@ static void test_report_native_vs_f32_line(void **state) {
   sw_buf_t out = SW_BUF_INIT;
   report_text(path, NULL, &o, &out);
   const char *line = "perplexity 56.5 ± 4.25 native, 55 ± 4.5 f32; KL(f32 || native) 0.0125 nat/token; top-1 "
-                     "agreement 0.96875 (trial 1)\n";
+                     "agreement 0.9688 (trial 1)\n";
   assert_contains(sw_buf_str(&out), "weights native vs f32, dense model on the evaluation tokens:\n  ");
   assert_contains(sw_buf_str(&out), line);
   assert_int_equal(count_of(sw_buf_str(&out), "KL(f32 || native)"), 1);
