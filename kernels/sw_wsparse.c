@@ -275,23 +275,25 @@ static SW_WS_AVX2 void s_spmv_blk8_avx2(float *y, const sw_blk8_t *w, const floa
 }
 
 /* Per active column: its blocks' 8-wide updates of y, while the next active column is prefetched line by line at
- * the same offset (the columns read are not adjacent, so each one would restart the hardware prefetcher). */
+ * the same offset (the columns read are not adjacent, so each one would restart the hardware prefetcher).  A
+ * column's blocks are in increasing row group, so only its last block can be the partial last group: that one
+ * goes to the portable update and the loop over the others has no branch (Llama-7B up projection at 70 x 50 %,
+ * cold, load average 3: 1.91-1.92 ms against 2.33-2.44 ms with a test for the partial group in every block). */
 static SW_WS_AVX2 void s_spmspv_blk8_avx2(float *y, const sw_blk8_t *w, const float *x, const int32_t *act,
                                           int n_act) {
   const int full = w->rows / 8;
   for (int a = 0; a < n_act; a++) {
     const uint32_t k0 = w->ptr[act[a]], k1 = w->ptr[act[a] + 1];
     const uint32_t n0 = a + 1 < n_act ? w->ptr[act[a + 1]] : k0; /* next column's first block */
+    const uint32_t kf = k1 > k0 && w->idx[k1 - 1] >= full ? k1 - 1 : k1;
     const __m256   xj = _mm256_set1_ps(x[act[a]]);
-    for (uint32_t k = k0; k < k1; k++) {
-      const int g = w->idx[k];
+    for (uint32_t k = k0; k < kf; k++) {
+      float *out = y + 8 * (size_t)w->idx[k];
       _mm_prefetch((const char *)(w->val + 8 * (size_t)(n0 + k - k0)), _MM_HINT_T0);
       if (((k - k0) & 31) == 0) _mm_prefetch((const char *)(w->idx + n0 + k - k0), _MM_HINT_T0);
-      if (g < full) {
-        float *out = y + 8 * (size_t)g;
-        _mm256_storeu_ps(out, _mm256_fmadd_ps(xj, _mm256_loadu_ps(w->val + 8 * (size_t)k), _mm256_loadu_ps(out)));
-      } else s_blk8_axpy_portable(y, w, k, x[act[a]]);
+      _mm256_storeu_ps(out, _mm256_fmadd_ps(xj, _mm256_loadu_ps(w->val + 8 * (size_t)k), _mm256_loadu_ps(out)));
     }
+    if (kf < k1) s_blk8_axpy_portable(y, w, kf, x[act[a]]);
   }
 }
 
