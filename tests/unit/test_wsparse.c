@@ -308,6 +308,20 @@ static size_t wt_count_blk8(const wt_mat_t *m) {
   return n;
 }
 
+/* Row-major 8x1 blocks of m (block count checked against a count made here) and their SpMV against the float64
+ * reference; st (may be NULL) receives the call's counts.  The caller frees the returned case. */
+static wt_case_t wt_blk8_spmv(const sw_wsparse_ctx_t *ctx, const wt_mat_t *m, uint64_t seed, sw_ffn_stats_t *st) {
+  wt_case_t c = wt_case_make(m, seed);
+  sw_err_t  err;
+  sw_blk8_t b;
+  assert_int_equal(sw_blk8_from_dense(&b, m->w, m->rows, m->cols, (size_t)m->cols, 0, &err), SW_OK);
+  assert_true(b.n_blocks == wt_count_blk8(m) && b.n_outer == (m->rows + 7) / 8);
+  sw_spmv_blk8(ctx, c.y, &b, c.x, st);
+  wt_assert_close(c.y, c.ref, c.scale, m->rows);
+  sw_blk8_free(&b);
+  return c;
+}
+
 /* 8x1 block SpMV on block-pruned and on unstructured matrices (explicit zeros), rows not a multiple of 8. */
 static void test_spmv_blk8(void **state) {
   sw_wsparse_ctx_t ctx;
@@ -320,18 +334,11 @@ static void test_spmv_blk8(void **state) {
         uint64_t       seed = 17 + s * 5 + q;
         wt_mat_t       m = unstructured ? wt_random(shapes[s][0], shapes[s][1], sp[q], seed)
                                         : wt_random_blk8(shapes[s][0], shapes[s][1], sp[q], seed);
-        wt_case_t      c = wt_case_make(&m, 7 + s);
-        sw_err_t       err;
-        sw_blk8_t      b;
         sw_ffn_stats_t st;
         size_t         nb = wt_count_blk8(&m);
-        assert_int_equal(sw_blk8_from_dense(&b, m.w, m.rows, m.cols, (size_t)m.cols, 0, &err), SW_OK);
-        assert_true(b.n_blocks == nb && b.n_outer == (m.rows + 7) / 8);
-        sw_spmv_blk8(&ctx, c.y, &b, c.x, &st);
-        wt_assert_close(c.y, c.ref, c.scale, m.rows);
+        wt_case_t      c = wt_blk8_spmv(&ctx, &m, 7 + s, &st);
         assert_true(st.weight_bytes == 34.0 * (double)nb + 4.0 * ((m.rows + 7) / 8 + 1));
         assert_true(st.flops == 16.0 * (double)nb && st.flops_dense == 2.0 * m.rows * m.cols);
-        sw_blk8_free(&b);
         wt_case_free(&c);
         free(m.w);
       }
@@ -355,15 +362,8 @@ static void test_spmv_blk8_groups(void **state) {
           if (r / 8 % 3 == 1) *e = 0.0f;
           if (r / 8 % 3 == 2) *e = 0.5f + (float)((r + c) % 3);
         }
-      wt_case_t c = wt_case_make(&m, 13 + s);
-      sw_err_t  err;
-      sw_blk8_t b;
-      assert_int_equal(sw_blk8_from_dense(&b, m.w, r_n, c_n, (size_t)c_n, 0, &err), SW_OK);
-      assert_true(b.n_blocks == wt_count_blk8(&m));
-      sw_spmv_blk8(&ctx, c.y, &b, c.x, NULL);
-      wt_assert_close(c.y, c.ref, c.scale, r_n);
+      wt_case_t c = wt_blk8_spmv(&ctx, &m, 13 + s, NULL);
       for (int r = 8; r < r_n && r < 16; r++) assert_true(c.y[r] == 0.0f); /* group 1 is empty: exactly zero */
-      sw_blk8_free(&b);
       wt_case_free(&c);
       free(m.w);
     }
