@@ -138,8 +138,9 @@ static SW_WS_AVX2 float s_hsum256(__m256 v) {
 /* x at 8 column indices from scalar loads (measured faster than vgatherdps on Zen 3: 2.2 vs 1.3 G nnz/s).  The
  * vector initialiser, unlike _mm_insert_ps of _mm_load_ss, lets GCC fold half the loads into vinsertps.  The
  * eight indices come from two 64-bit loads split by shifts rather than eight 16-bit loads: the kernel is bound by
- * loads issued, not by instructions (with the matrix in L2, 3.2 against 2.9 G non-zeros/s; cold, Llama-7B up
- * projection at ws 0.7, idle: /ideal 0.63-0.68 against 0.62-0.64). */
+ * loads issued, not by instructions (with the matrix in L2, 3.2 against 2.9 G non-zeros/s at 4.6 against 3.3
+ * instructions per non-zero under callgrind; cold, Llama-7B up projection at ws 0.7, idle: /ideal 0.63-0.68
+ * against 0.62-0.64). */
 static inline SW_WS_AVX2 __m256 s_gather8(const float *x, const uint16_t *c) {
   uint64_t lo, hi;
   memcpy(&lo, c, sizeof lo), memcpy(&hi, c + 4, sizeof hi);
