@@ -136,10 +136,16 @@ static SW_WS_AVX2 float s_hsum256(__m256 v) {
 }
 
 /* x at 8 column indices from scalar loads (measured faster than vgatherdps on Zen 3: 2.2 vs 1.3 G nnz/s).  The
- * vector initialiser, unlike _mm_insert_ps of _mm_load_ss, lets GCC fold half the loads into vinsertps: 19
- * instructions per 8 non-zeros instead of 23. */
+ * vector initialiser, unlike _mm_insert_ps of _mm_load_ss, lets GCC fold half the loads into vinsertps.  The
+ * eight indices come from two 64-bit loads split by shifts rather than eight 16-bit loads: the kernel is bound by
+ * loads issued, not by instructions (with the matrix in L2, 3.2 against 2.9 G non-zeros/s at 4.6 against 3.3
+ * instructions per non-zero under callgrind; cold, Llama-7B up projection at ws 0.7, idle: /ideal 0.63-0.68
+ * against 0.62-0.64). */
 static inline SW_WS_AVX2 __m256 s_gather8(const float *x, const uint16_t *c) {
-  return _mm256_setr_ps(x[c[0]], x[c[1]], x[c[2]], x[c[3]], x[c[4]], x[c[5]], x[c[6]], x[c[7]]);
+  uint64_t lo, hi;
+  memcpy(&lo, c, sizeof lo), memcpy(&hi, c + 4, sizeof hi);
+  return _mm256_setr_ps(x[lo & 0xffff], x[lo >> 16 & 0xffff], x[lo >> 32 & 0xffff], x[lo >> 48], x[hi & 0xffff],
+                        x[hi >> 16 & 0xffff], x[hi >> 32 & 0xffff], x[hi >> 48]);
 }
 
 /* Software prefetch distance in non-zeros (1 KiB of values): the streams restart at every row, so the hardware
@@ -223,55 +229,72 @@ static SW_WS_AVX2 void s_spmv_nm24_avx2(const sw_wsparse_ctx_t *ctx, float *y, c
   }
 }
 
-/* Prefetch distance of the 8x1-block SpMV in floats (32 KiB, about one row group ahead at 70% sparsity on a
- * 4096-column matrix): under load 17-19 the median /ideal was 0.79-0.96 at 32 KiB against 0.63-0.68 at 1-8 KiB and
- * without software prefetch (Llama-7B up projection, cold; spread between runs about 0.15). */
-#define SW_WS_PF_BLK8_FLOATS 8192
+/* Blocks [k, end) of one row group added to acc, one broadcast x load and one 8-wide FMA each. */
+static inline SW_WS_AVX2 __m256 s_blk8_run(const sw_blk8_t *w, uint32_t k, uint32_t end, const float *x, __m256 acc) {
+  for (; k < end; k++) acc = _mm256_fmadd_ps(_mm256_loadu_ps(w->val + 8 * (size_t)k), _mm256_broadcast_ss(x + w->idx[k]), acc);
+  return acc;
+}
 
-/* Four 8x1 blocks per step, four accumulators; each block is one broadcast x load and one 8-wide FMA. */
-static SW_WS_AVX2 void s_spmv_blk8_avx2(float *y, const sw_blk8_t *w, const float *x) {
-  for (int g = 0; g < w->n_outer; g++) {
-    uint32_t       k = w->ptr[g], end = w->ptr[g + 1];
-    const uint16_t *c = w->idx;
-    const float    *v = w->val;
-    __m256          a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-    for (; k + 4 <= end; k += 4) {
-      _mm_prefetch((const char *)(v + 8 * (size_t)k + SW_WS_PF_BLK8_FLOATS), _MM_HINT_T0);
-      _mm_prefetch((const char *)(v + 8 * (size_t)k + SW_WS_PF_BLK8_FLOATS + 16), _MM_HINT_T0);
-      a0 = _mm256_fmadd_ps(_mm256_loadu_ps(v + 8 * (size_t)k), _mm256_broadcast_ss(x + c[k]), a0);
-      a1 = _mm256_fmadd_ps(_mm256_loadu_ps(v + 8 * (size_t)k + 8), _mm256_broadcast_ss(x + c[k + 1]), a1);
-      a2 = _mm256_fmadd_ps(_mm256_loadu_ps(v + 8 * (size_t)k + 16), _mm256_broadcast_ss(x + c[k + 2]), a2);
-      a3 = _mm256_fmadd_ps(_mm256_loadu_ps(v + 8 * (size_t)k + 24), _mm256_broadcast_ss(x + c[k + 3]), a3);
-    }
-    for (; k < end; k++) a0 = _mm256_fmadd_ps(_mm256_loadu_ps(v + 8 * (size_t)k), _mm256_broadcast_ss(x + c[k]), a0);
-    __m256 acc = _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
-    if (s_blk8_live(w, g) == 8) _mm256_storeu_ps(y + 8 * (size_t)g, acc);
-    else {
-      float tmp[8];
-      _mm256_storeu_ps(tmp, acc);
-      memcpy(y + 8 * (size_t)g, tmp, (size_t)s_blk8_live(w, g) * sizeof *y);
-    }
+/* The rows of group g (8, or fewer in the last group) from acc. */
+static inline SW_WS_AVX2 void s_blk8_store(float *y, const sw_blk8_t *w, int g, __m256 acc) {
+  if (s_blk8_live(w, g) == 8) _mm256_storeu_ps(y + 8 * (size_t)g, acc);
+  else {
+    float tmp[8];
+    _mm256_storeu_ps(tmp, acc);
+    memcpy(y + 8 * (size_t)g, tmp, (size_t)s_blk8_live(w, g) * sizeof *y);
   }
 }
 
+/* Row groups g and g + 1 in flight: two blocks of each per step over their common length (four accumulators),
+ * then the longer one's remaining blocks.  Two sequential streams instead of one keep more cache misses
+ * outstanding on a cold matrix. */
+static inline SW_WS_AVX2 void s_blk8_pair_avx2(float *y, const sw_blk8_t *w, const float *x, int g) {
+  const uint32_t  k0 = w->ptr[g], k1 = w->ptr[g + 1], k2 = w->ptr[g + 2];
+  const uint32_t  n = k1 - k0 < k2 - k1 ? k1 - k0 : k2 - k1;
+  const float    *p = w->val + 8 * (size_t)k0, *q = w->val + 8 * (size_t)k1;
+  const uint16_t *cp = w->idx + k0, *cq = w->idx + k1;
+  __m256          a0 = _mm256_setzero_ps(), a1 = a0, b0 = a0, b1 = a0;
+  uint32_t        t = 0;
+  for (; t + 2 <= n; t += 2) {
+    a0 = _mm256_fmadd_ps(_mm256_loadu_ps(p + 8 * (size_t)t), _mm256_broadcast_ss(x + cp[t]), a0);
+    b0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + 8 * (size_t)t), _mm256_broadcast_ss(x + cq[t]), b0);
+    a1 = _mm256_fmadd_ps(_mm256_loadu_ps(p + 8 * (size_t)t + 8), _mm256_broadcast_ss(x + cp[t + 1]), a1);
+    b1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + 8 * (size_t)t + 8), _mm256_broadcast_ss(x + cq[t + 1]), b1);
+  }
+  s_blk8_store(y, w, g, s_blk8_run(w, k0 + t, k1, x, _mm256_add_ps(a0, a1)));
+  s_blk8_store(y, w, g + 1, s_blk8_run(w, k1 + t, k2, x, _mm256_add_ps(b0, b1)));
+}
+
+/* Pairs of row groups, then the odd last group alone.  No software prefetch: the two streams are sequential and
+ * the hardware prefetcher follows them (idle, Llama-7B up projection at ws 0.7, cold: /ideal 0.70-0.76 with 32
+ * KiB of prefetch ahead, 0.79-0.87 without, 0.87-0.99 with two groups in flight and 0.87-0.88 with four; README.md
+ * "Weight sparsity beside activation sparsity"). */
+static SW_WS_AVX2 void s_spmv_blk8_avx2(float *y, const sw_blk8_t *w, const float *x) {
+  int g = 0;
+  for (; g + 2 <= w->n_outer; g += 2) s_blk8_pair_avx2(y, w, x, g);
+  if (g < w->n_outer) s_blk8_store(y, w, g, s_blk8_run(w, w->ptr[g], w->ptr[g + 1], x, _mm256_setzero_ps()));
+}
+
 /* Per active column: its blocks' 8-wide updates of y, while the next active column is prefetched line by line at
- * the same offset (the columns read are not adjacent, so each one would restart the hardware prefetcher). */
+ * the same offset (the columns read are not adjacent, so each one would restart the hardware prefetcher).  A
+ * column's blocks are in increasing row group, so only its last block can be the partial last group: that one
+ * goes to the portable update and the loop over the others has no branch (Llama-7B up projection at 70 x 50 %,
+ * cold, load average 3: 1.91-1.92 ms against 2.33-2.44 ms with a test for the partial group in every block). */
 static SW_WS_AVX2 void s_spmspv_blk8_avx2(float *y, const sw_blk8_t *w, const float *x, const int32_t *act,
                                           int n_act) {
   const int full = w->rows / 8;
   for (int a = 0; a < n_act; a++) {
     const uint32_t k0 = w->ptr[act[a]], k1 = w->ptr[act[a] + 1];
     const uint32_t n0 = a + 1 < n_act ? w->ptr[act[a + 1]] : k0; /* next column's first block */
+    const uint32_t kf = k1 > k0 && w->idx[k1 - 1] >= full ? k1 - 1 : k1;
     const __m256   xj = _mm256_set1_ps(x[act[a]]);
-    for (uint32_t k = k0; k < k1; k++) {
-      const int g = w->idx[k];
+    for (uint32_t k = k0; k < kf; k++) {
+      float *out = y + 8 * (size_t)w->idx[k];
       _mm_prefetch((const char *)(w->val + 8 * (size_t)(n0 + k - k0)), _MM_HINT_T0);
       if (((k - k0) & 31) == 0) _mm_prefetch((const char *)(w->idx + n0 + k - k0), _MM_HINT_T0);
-      if (g < full) {
-        float *out = y + 8 * (size_t)g;
-        _mm256_storeu_ps(out, _mm256_fmadd_ps(xj, _mm256_loadu_ps(w->val + 8 * (size_t)k), _mm256_loadu_ps(out)));
-      } else s_blk8_axpy_portable(y, w, k, x[act[a]]);
+      _mm256_storeu_ps(out, _mm256_fmadd_ps(xj, _mm256_loadu_ps(w->val + 8 * (size_t)k), _mm256_loadu_ps(out)));
     }
+    if (kf < k1) s_blk8_axpy_portable(y, w, kf, x[act[a]]);
   }
 }
 

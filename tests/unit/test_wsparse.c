@@ -308,6 +308,20 @@ static size_t wt_count_blk8(const wt_mat_t *m) {
   return n;
 }
 
+/* Row-major 8x1 blocks of m (block count checked against a count made here) and their SpMV against the float64
+ * reference; st (may be NULL) receives the call's counts.  The caller frees the returned case. */
+static wt_case_t wt_blk8_spmv(const sw_wsparse_ctx_t *ctx, const wt_mat_t *m, uint64_t seed, sw_ffn_stats_t *st) {
+  wt_case_t c = wt_case_make(m, seed);
+  sw_err_t  err;
+  sw_blk8_t b;
+  assert_int_equal(sw_blk8_from_dense(&b, m->w, m->rows, m->cols, (size_t)m->cols, 0, &err), SW_OK);
+  assert_true(b.n_blocks == wt_count_blk8(m) && b.n_outer == (m->rows + 7) / 8);
+  sw_spmv_blk8(ctx, c.y, &b, c.x, st);
+  wt_assert_close(c.y, c.ref, c.scale, m->rows);
+  sw_blk8_free(&b);
+  return c;
+}
+
 /* 8x1 block SpMV on block-pruned and on unstructured matrices (explicit zeros), rows not a multiple of 8. */
 static void test_spmv_blk8(void **state) {
   sw_wsparse_ctx_t ctx;
@@ -320,21 +334,57 @@ static void test_spmv_blk8(void **state) {
         uint64_t       seed = 17 + s * 5 + q;
         wt_mat_t       m = unstructured ? wt_random(shapes[s][0], shapes[s][1], sp[q], seed)
                                         : wt_random_blk8(shapes[s][0], shapes[s][1], sp[q], seed);
-        wt_case_t      c = wt_case_make(&m, 7 + s);
-        sw_err_t       err;
-        sw_blk8_t      b;
         sw_ffn_stats_t st;
         size_t         nb = wt_count_blk8(&m);
-        assert_int_equal(sw_blk8_from_dense(&b, m.w, m.rows, m.cols, (size_t)m.cols, 0, &err), SW_OK);
-        assert_true(b.n_blocks == nb && b.n_outer == (m.rows + 7) / 8);
-        sw_spmv_blk8(&ctx, c.y, &b, c.x, &st);
-        wt_assert_close(c.y, c.ref, c.scale, m.rows);
+        wt_case_t      c = wt_blk8_spmv(&ctx, &m, 7 + s, &st);
         assert_true(st.weight_bytes == 34.0 * (double)nb + 4.0 * ((m.rows + 7) / 8 + 1));
         assert_true(st.flops == 16.0 * (double)nb && st.flops_dense == 2.0 * m.rows * m.cols);
-        sw_blk8_free(&b);
         wt_case_free(&c);
         free(m.w);
       }
+}
+
+/* Row groups of very different lengths for the AVX2 body, which runs groups in pairs over their common length and
+ * then each one's remaining blocks: every third group empty, every third dense (a block in every column), the
+ * others at 0.7; group counts odd and even, the last group partial inside a pair or alone, 1-3 columns (no paired
+ * step) and 33 (odd common lengths). */
+static void test_spmv_blk8_groups(void **state) {
+  sw_wsparse_ctx_t ctx;
+  wt_ctx(&ctx, wt_isa(state));
+  const int rows[] = {9, 16, 17, 24, 39, 40}, cols[] = {1, 2, 3, 33};
+  for (size_t s = 0; s < sizeof rows / sizeof rows[0]; s++)
+    for (size_t t = 0; t < sizeof cols / sizeof cols[0]; t++) {
+      const int r_n = rows[s], c_n = cols[t];
+      wt_mat_t  m = wt_random_blk8(r_n, c_n, 0.7, 71 + s * 4 + t);
+      for (int r = 0; r < r_n; r++)
+        for (int c = 0; c < c_n; c++) {
+          float *e = &m.w[(size_t)r * c_n + c];
+          if (r / 8 % 3 == 1) *e = 0.0f;
+          if (r / 8 % 3 == 2) *e = 0.5f + (float)((r + c) % 3);
+        }
+      wt_case_t c = wt_blk8_spmv(&ctx, &m, 13 + s, NULL);
+      for (int r = 8; r < r_n && r < 16; r++) assert_true(c.y[r] == 0.0f); /* group 1 is empty: exactly zero */
+      wt_case_free(&c);
+      free(m.w);
+    }
+}
+
+/* CSR SpMV with SW_WSPARSE_MAX_DIM columns, so the 16-bit column indices use their top bits (the AVX2 body splits
+ * four indices out of each 64-bit load). */
+static void test_spmv_csr_wide(void **state) {
+  sw_wsparse_ctx_t ctx;
+  wt_ctx(&ctx, wt_isa(state));
+  wt_mat_t  m = wt_random(3, SW_WSPARSE_MAX_DIM, 0.99, 83);
+  wt_case_t c = wt_case_make(&m, 19);
+  sw_err_t  err;
+  sw_csr_t  csr;
+  assert_int_equal(sw_csr_from_dense(&csr, m.w, m.rows, m.cols, (size_t)m.cols, &err), SW_OK);
+  assert_true(csr.col[csr.nnz - 1] > 65000); /* the last row's last column: near the top of the index range */
+  sw_spmv_csr(&ctx, c.y, &csr, c.x, NULL);
+  wt_assert_close(c.y, c.ref, c.scale, m.rows);
+  sw_csr_free(&csr);
+  wt_case_free(&c);
+  free(m.w);
 }
 
 /* spMspV over column-major 8x1 blocks: only the active columns' blocks are read. */
@@ -454,7 +504,8 @@ static void test_bad_dims(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       WT_ISA_TESTS(test_spmv_csr_bitmap), WT_ISA_TESTS(test_empty_rows_cols), WT_ISA_TESTS(test_spmv_nm24), WT_ISA_TESTS(test_spmspv_csc),
-      WT_ISA_TESTS(test_spmv_blk8),       WT_ISA_TESTS(test_spmspv_blk8),
+      WT_ISA_TESTS(test_spmv_blk8),       WT_ISA_TESTS(test_spmv_blk8_groups), WT_ISA_TESTS(test_spmv_csr_wide),
+      WT_ISA_TESTS(test_spmspv_blk8),
       WT_ISA_TESTS(test_spmm_csr),        WT_ISA_TESTS(test_sddmm_csr), cmocka_unit_test(test_nm24_selection),
       cmocka_unit_test(test_bad_dims),
   };
