@@ -80,10 +80,14 @@ static sw_rc native_down_t(sw_llama_t *m, sw_err_t *err) {
 
 /* Row-interleaved copies of every native matrix (kernels/sw_qpack.h): the dense GEMV/GEMM of decode and prefill
  * read them; the sparse methods' gathered rows keep reading the file's row-major blocks. */
+/* Bytes of a matrix's packed copy in the shared block (rounded to cache lines; 0 without native blocks). */
+static size_t pack_slot_bytes(const sw_qmat_t *q) {
+  return q->data ? (sw_qpack_bytes(q->type, q->rows, q->cols) + 63) / 64 * 64 : 0;
+}
+
 static sw_rc native_pack(sw_llama_t *m, sw_err_t *err) {
   size_t n = (size_t)SW_LF_COUNT * (size_t)m->cfg.n_layer, bytes = 0;
-  for (size_t i = 0; i < n; i++)
-    if (m->q.mats[i].data) bytes += (sw_qpack_bytes(m->q.mats[i].type, m->q.mats[i].rows, m->q.mats[i].cols) + 63) / 64 * 64;
+  for (size_t i = 0; i < n; i++) bytes += pack_slot_bytes(&m->q.mats[i]);
   m->q.packs = calloc(n, sizeof *m->q.packs);
   if (!m->q.packs || (bytes && posix_memalign(&m->q.pack_block, 64, bytes) != 0))
     return sw_err_set(err, SW_ERR_NOMEM, "model: cannot allocate %zu MiB of packed native weights", bytes >> 20);
@@ -93,7 +97,7 @@ static sw_rc native_pack(sw_llama_t *m, sw_err_t *err) {
     if (!q->data) continue;
     sw_qpack_into(&m->q.packs[i], q, dst);
     q->packed = &m->q.packs[i];
-    dst += (sw_qpack_bytes(q->type, q->rows, q->cols) + 63) / 64 * 64;
+    dst += pack_slot_bytes(q);
   }
   return SW_OK;
 }

@@ -87,6 +87,19 @@ static void random_vec(float *x, int n, uint64_t *s) {
   for (int i = 0; i < n; i++) x[i] = (float)(rng_unit(s) * 4.0 - 2.0);
 }
 
+/* A new rows x (nb blocks) random matrix of `type` (row r at r * row bytes); free() it. */
+static uint8_t *random_matrix(uint32_t type, int rows, int nb, uint64_t *s) {
+  size_t rb = sw_qtype_block_bytes(type) * (size_t)nb;
+  uint8_t *w = malloc(rb * (size_t)rows);
+  for (int r = 0; r < rows; r++) random_row(w + rb * r, type, nb, s);
+  return w;
+}
+
+/* Quantises n_tok rows of cols floats into n_tok * cols / 32 activation blocks. */
+static void quantize_tokens(sw_q8a_t *a, const float *x, int n_tok, int cols) {
+  for (int k = 0; k < n_tok; k++) sw_q8a_quantize(a + (size_t)k * (cols / SW_QBLOCK), x + (size_t)k * cols, cols);
+}
+
 static void test_f16_all_values(void **state) {
   (void)state;
   for (uint32_t h = 0; h < 65536; h++) {
@@ -191,12 +204,11 @@ static void test_gemm_threads_tokens(void **state) {
   enum { ROWS = 45, COLS = 160, NTOK = 5, NB = COLS / SW_QBLOCK };
   for (int t = 0; t < 3; t++) {
     size_t rb = sw_qtype_block_bytes(k_types[t]) * NB;
-    uint8_t *w = malloc(rb * ROWS);
-    for (int r = 0; r < ROWS; r++) random_row(w + rb * r, k_types[t], NB, &s);
+    uint8_t *w = random_matrix(k_types[t], ROWS, NB, &s);
     float x[NTOK * COLS], y[NTOK * ROWS], base[NTOK * ROWS];
     random_vec(x, NTOK * COLS, &s);
     sw_q8a_t a[NTOK * NB];
-    for (int k = 0; k < NTOK; k++) sw_q8a_quantize(a + k * NB, x + k * COLS, COLS);
+    quantize_tokens(a, x, NTOK, COLS);
     sw_qmat_t W;
     assert_int_equal(sw_qmat_view(&W, k_types[t], ROWS, COLS, w, "test", NULL), SW_OK);
     for (int i = 0; i < NTOK * ROWS; i++) base[i] = (float)(i % 7) - 3.0f;
@@ -411,8 +423,7 @@ static void check_pack_variant(sw_isa_t isa) {
       for (size_t ci = 0; ci < sizeof cols_list / sizeof *cols_list; ci++) {
         int rows = rows_list[ri], cols = cols_list[ci], nb = cols / SW_QBLOCK;
         size_t rb = sw_qtype_block_bytes(k_types[t]) * (size_t)nb;
-        uint8_t *w = malloc(rb * (size_t)rows);
-        for (int r = 0; r < rows; r++) random_row(w + rb * r, k_types[t], nb, &s);
+        uint8_t *w = random_matrix(k_types[t], rows, nb, &s);
         if (k_types[t] == SW_QTYPE_Q8_0) w[2] = 0x80, w[rb * (size_t)(rows - 1) + 5] = 0x80;
         float *x = malloc(sizeof(float) * (size_t)cols), *y = malloc(sizeof(float) * (size_t)rows);
         sw_q8a_t *a = malloc(sizeof *a * (size_t)nb);
@@ -461,14 +472,12 @@ static void test_pack_tokens_threads(void **state) {
   uint64_t s = 77;
   enum { ROWS = 45, COLS = 160, NTOK = 9, NB = COLS / SW_QBLOCK };
   for (int t = 0; t < 3; t++) {
-    size_t rb = sw_qtype_block_bytes(k_types[t]) * NB;
-    uint8_t *w = malloc(rb * ROWS);
-    for (int r = 0; r < ROWS; r++) random_row(w + rb * r, k_types[t], NB, &s);
+    uint8_t *w = random_matrix(k_types[t], ROWS, NB, &s);
     float x[NTOK * COLS], y[NTOK * ROWS], one[ROWS], base[NTOK * ROWS];
     random_vec(x, NTOK * COLS, &s);
     for (int j = 0; j < SW_QBLOCK; j++) x[2 * COLS + 32 + j] = 0.0f; /* an all-zero block: skipped by one token */
     sw_q8a_t a[NTOK * NB];
-    for (int k = 0; k < NTOK; k++) sw_q8a_quantize(a + k * NB, x + k * COLS, COLS);
+    quantize_tokens(a, x, NTOK, COLS);
     sw_qmat_t W;
     sw_qpack_t P;
     assert_int_equal(sw_qmat_view(&W, k_types[t], ROWS, COLS, w, "p", NULL), SW_OK);
