@@ -323,14 +323,83 @@ static void bw_print_direct(bw_ctx_t *c, const bw_opts_t *o, const char *cache, 
          cache, ws, as, bw_op_names[comb], ra, bw_op_names[act_only], rw, bw_op_names[weight_only]);
 }
 
+/* Rows [0, n) of copy 0 of a batch-1 format as a view (same arrays, fewer rows): the largest n whose bytes fit
+ * in budget.  The in-cache bound runs the kernel on it. */
+typedef union bw_view {
+  sw_csr_t    csr;
+  sw_bitmap_t bm;
+  sw_blk8_t   b8;
+} bw_view_t;
+
+static double bw_view_rows(bw_view_t *v, const bw_ctx_t *c, bw_op_t op, int n) {
+  switch (op) {
+  case BW_CSR: v->csr = c->csr[0], v->csr.rows = n, v->csr.nnz = c->csr[0].row_ptr[n]; return sw_csr_bytes(&v->csr);
+  case BW_BITMAP: v->bm = c->bm[0], v->bm.rows = n, v->bm.nnz = c->bm[0].row_off[n]; return sw_bitmap_bytes(&v->bm);
+  default:
+    v->b8 = c->b8r[0], v->b8.n_outer = n, v->b8.rows = 8 * n < c->b8r[0].rows ? 8 * n : c->b8r[0].rows;
+    v->b8.n_blocks = c->b8r[0].ptr[n];
+    return sw_blk8_bytes(&v->b8);
+  }
+}
+
+static double bw_view_fit(bw_view_t *v, const bw_ctx_t *c, bw_op_t op, double budget) {
+  const int outer = op == BW_BLK8 ? c->b8r[0].n_outer : c->sh->rows;
+  int       n = 1;
+  while (n < outer && bw_view_rows(v, c, op, n + 1) <= budget) n++;
+  return bw_view_rows(v, c, op, n);
+}
+
+static void bw_view_call(bw_ctx_t *c, bw_op_t op, const bw_view_t *v) {
+  if (op == BW_CSR) sw_spmv_csr(&c->ws, c->y, &v->csr, c->x, NULL);
+  else if (op == BW_BITMAP) sw_spmv_bitmap(&c->ws, c->y, &v->bm, c->x, NULL);
+  else sw_spmv_blk8(&c->ws, c->y, &v->b8, c->x, NULL);
+}
+
+#define BW_INCACHE_BYTES (128.0 * 1024) /* in L2 on every current x86 and Arm server core */
+#define BW_INCACHE_CALLS 64
+
+/* GB/s of its own bytes that op reaches on a slice of its matrix held in L2 (median of reps timings of
+ * BW_INCACHE_CALLS calls): the kernel's speed when memory costs nothing. */
+static double bw_incache_gbs(bw_ctx_t *c, bw_op_t op, int reps) {
+  bw_view_t    v;
+  const double bytes = bw_view_fit(&v, c, op, BW_INCACHE_BYTES);
+  double       t[BW_MAX_REPS];
+  bw_view_call(c, op, &v);
+  for (int i = 0; i < reps; i++) {
+    int64_t t0 = sw_now_ns();
+    for (int k = 0; k < BW_INCACHE_CALLS; k++) bw_view_call(c, op, &v);
+    t[i] = (double)(sw_now_ns() - t0) * 1e-9 / BW_INCACHE_CALLS;
+  }
+  return bytes / sw_median(t, (size_t)reps) * 1e-9;
+}
+
+/* Why a cold SpMV row stops below /ideal = 1: its kernel run in L2 against dense sgemv's GB/s from DRAM in the
+ * same run.  in-L2 GB/s / dense GB/s is the highest /ideal the kernel can reach on this core, however well its
+ * loads are hidden: below 1, the kernel is bound by its instructions (one x load per non-zero for CSR, a
+ * permutation per 8 columns for the bitmap), not by the bytes it reads. */
+static void bw_print_bound(bw_ctx_t *c, const bw_opts_t *o, double ws, bw_op_t op, bw_result_t cold) {
+  const double gbs = bw_incache_gbs(c, op, o->reps), dense = cold.bytes_a / cold.ta * 1e-9;
+  const double now = cold.ratio / (cold.bytes_a / cold.bytes_b);
+  printf("# bound %-8s ws %.2f %-6s: %.1f GB/s with its matrix in L2 = %.2f of dense sgemv's %.1f GB/s from DRAM "
+         "(cold /ideal %.2f): %s\n",
+         c->sh->name, ws, bw_op_names[op], gbs, gbs / dense, dense, now,
+         gbs / dense < 1.0 ? "instruction-bound, the cold /ideal cannot exceed the in-L2 ratio here"
+                           : "memory-bound, the cold /ideal is limited by how well its loads are hidden");
+}
+
 /* Batch-1 rows at one ws (index w): CSR, bitmap, 8x1 blocks, and per activation sparsity activation-only and
  * spMspV (unstructured CSC and 8x1 blocks), each spMspV also against its act-only and weight-only kernels. */
 static int bw_rows_b1(bw_ctx_t *c, const bw_opts_t *o, const char *cache, int w, bw_b1_ratios_t *r) {
   const double ws = o->ws[w];
   if (bw_setup_batch(c, 1, 0.0)) return -1;
-  r->csr[w] = bw_print_row(c, cache, BW_CSR, ws, 0.0, bw_pairs(c, BW_DENSE, BW_CSR, o->reps));
-  r->bitmap[w] = bw_print_row(c, cache, BW_BITMAP, ws, 0.0, bw_pairs(c, BW_DENSE, BW_BITMAP, o->reps));
-  r->blk8[w] = bw_print_row(c, cache, BW_BLK8, ws, 0.0, bw_pairs(c, BW_DENSE, BW_BLK8, o->reps));
+  const bw_op_t spmv[3] = {BW_CSR, BW_BITMAP, BW_BLK8};
+  double       *ratio[3] = {&r->csr[w], &r->bitmap[w], &r->blk8[w]};
+  bw_result_t   res[3];
+  for (int k = 0; k < 3; k++) {
+    res[k] = bw_pairs(c, BW_DENSE, spmv[k], o->reps);
+    *ratio[k] = bw_print_row(c, cache, spmv[k], ws, 0.0, res[k]);
+  }
+  for (int k = 0; k < 3 && !c->warm; k++) bw_print_bound(c, o, ws, spmv[k], res[k]);
   if (fabs(ws - 0.5) < 1e-9) bw_print_row(c, cache, BW_NM24, 0.5, 0.0, bw_pairs(c, BW_DENSE, BW_NM24, o->reps));
   for (size_t a = 0; a < sizeof bw_act_levels / sizeof bw_act_levels[0]; a++) {
     if (o->quick && a > 0) break;

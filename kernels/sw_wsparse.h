@@ -12,7 +12,7 @@
  * 2506.20194), SpMM (CSR x dense batch), SDDMM (rows of A . rows of B sampled at a CSR pattern).  Each kernel
  * fills an sw_ffn_stats_t (FLOPs executed and dense-equivalent, bytes of the sparse operand read) that
  * kernels/sw_sde.h exports as PAPI software-defined events.  The SIMD variant is chosen once in the context
- * (kernels/sw_isa.h); AVX-512 runs the AVX2 bodies (no AVX-512-specific body yet). */
+ * (kernels/sw_isa.h); AVX-512 has its own bitmap SpMV body (vexpandps) and runs the AVX2 bodies otherwise. */
 #ifndef SW_WSPARSE_H
 #define SW_WSPARSE_H
 #include <stddef.h>
@@ -39,7 +39,7 @@ typedef struct sw_csr {
   int       rows, cols;
   uint32_t *row_ptr; /* rows + 1 */
   uint16_t *col;     /* nnz */
-  float    *val;     /* nnz (+ 8 floats of padding) */
+  float    *val;     /* nnz (+ 16 floats of padding) */
   size_t    nnz;
 } sw_csr_t;
 
@@ -47,7 +47,7 @@ typedef struct sw_bitmap {
   int       rows, cols, row_bytes; /* row_bytes = ceil(cols / 8) */
   uint8_t  *bits;                  /* rows * row_bytes, bit c%8 of byte c/8 = column c kept */
   uint32_t *row_off;               /* rows + 1 offsets into val */
-  float    *val;                   /* nnz (+ 8 floats of padding: the SIMD body loads 8 at a time) */
+  float    *val;                   /* nnz (+ 16 floats of padding: the SIMD bodies load 8 or 16 at a time) */
   size_t    nnz;
 } sw_bitmap_t;
 

@@ -6,7 +6,7 @@
 
 #include "kernels/sw_wsparse.h"
 
-#define SW_WS_PAD 8 /* floats of zero padding after packed values (8-wide loads past the last non-zero) */
+#define SW_WS_PAD 16 /* floats of zero padding after packed values (16-wide loads past the last non-zero) */
 
 static sw_rc s_check_dims(int rows, int cols, sw_err_t *err) {
   if (rows <= 0 || cols <= 0 || rows > SW_WSPARSE_MAX_DIM || cols > SW_WSPARSE_MAX_DIM)

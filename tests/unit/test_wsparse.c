@@ -497,6 +497,33 @@ static void test_bad_dims(void **state) {
   assert_int_equal(sw_blk8_from_dense(&b, w, 1, SW_WSPARSE_MAX_DIM + 1, 1, 1, &err), SW_ERR_INVALID);
 }
 
+/* The AVX-512 bitmap body's indexing on any CPU, through plain-C intrinsics (tests/shim/sw_avx512_shim.h): column
+ * counts on both sides of its 16-column steps and 64-column words (tails of 1-15 columns, one and two bitmap
+ * bytes), empty and full rows, against the float64 reference.  On an AVX-512 CPU the real instructions run the
+ * same body in test_spmv_csr_bitmap/AVX512 and test_empty_rows_cols/AVX512. */
+void sw_spmv_bitmap_avx512_shim(float *y, const sw_bitmap_t *w, const float *x);
+
+static void test_bitmap_avx512_shim(void **state) {
+  (void)state;
+  const int    cols[] = {1, 7, 8, 9, 16, 17, 37, 63, 64, 65, 100, 128, 130, 200, 515};
+  const double sp[] = {0.0, 0.5, 0.7, 0.9, 1.0};
+  for (size_t s = 0; s < sizeof cols / sizeof cols[0]; s++)
+    for (size_t q = 0; q < sizeof sp / sizeof sp[0] + 1; q++) {
+      wt_mat_t    m = q < sizeof sp / sizeof sp[0] ? wt_random(9, cols[s], sp[q], 3 + 13 * s + q)
+                                                  : wt_structured(22, cols[s], 17 + s);
+      wt_case_t   c = wt_case_make(&m, 41 + s);
+      sw_err_t    err;
+      sw_bitmap_t bm;
+      assert_int_equal(sw_bitmap_from_dense(&bm, m.w, m.rows, m.cols, (size_t)m.cols, &err), SW_OK);
+      for (int i = 0; i < m.rows; i++) c.y[i] = WT_POISON;
+      sw_spmv_bitmap_avx512_shim(c.y, &bm, c.x);
+      wt_assert_close(c.y, c.ref, c.scale, m.rows);
+      sw_bitmap_free(&bm);
+      wt_case_free(&c);
+      free(m.w);
+    }
+}
+
 /* One test per variant, named fn/variant. */
 #define WT_ISA_TEST(fn, isa) {#fn "/" #isa, fn, NULL, NULL, (void *)(intptr_t)SW_ISA_##isa}
 #define WT_ISA_TESTS(fn) WT_ISA_TEST(fn, PORTABLE), WT_ISA_TEST(fn, AVX2), WT_ISA_TEST(fn, AVX512)
@@ -507,7 +534,7 @@ int main(void) {
       WT_ISA_TESTS(test_spmv_blk8),       WT_ISA_TESTS(test_spmv_blk8_groups), WT_ISA_TESTS(test_spmv_csr_wide),
       WT_ISA_TESTS(test_spmspv_blk8),
       WT_ISA_TESTS(test_spmm_csr),        WT_ISA_TESTS(test_sddmm_csr), cmocka_unit_test(test_nm24_selection),
-      cmocka_unit_test(test_bad_dims),
+      cmocka_unit_test(test_bad_dims),    cmocka_unit_test(test_bitmap_avx512_shim),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,61 @@
+/* sw_avx512_shim: plain-C definitions of the AVX-512 intrinsics kernels/sw_wsparse_avx512.c uses, written from
+ * their documented lane semantics, so that the AVX-512 body's indexing (value offsets, masks, tails) is tested on
+ * CPUs without AVX-512 (tests/unit/test_wsparse_shim.c).  A full load reads all 16 floats, as the instruction
+ * does (AddressSanitizer then sees any read past the format's padding); a masked load reads only its lanes. */
+#ifndef SW_AVX512_SHIM_H
+#define SW_AVX512_SHIM_H
+#include <math.h>
+#include <stdint.h>
+
+typedef struct {
+  float f[16];
+} __m512;
+typedef uint16_t __mmask16;
+
+static inline __m512 _mm512_setzero_ps(void) {
+  __m512 r = {{0}};
+  return r;
+}
+
+static inline __m512 _mm512_loadu_ps(const float *p) {
+  __m512 r;
+  for (int i = 0; i < 16; i++) r.f[i] = p[i];
+  return r;
+}
+
+static inline __m512 _mm512_maskz_loadu_ps(__mmask16 k, const float *p) {
+  __m512 r = {{0}};
+  for (int i = 0; i < 16; i++)
+    if (k >> i & 1) r.f[i] = p[i];
+  return r;
+}
+
+/* Lane i of the result: the next unused element of a (from lane 0 up) when bit i of k is set, 0 otherwise. */
+static inline __m512 _mm512_maskz_expand_ps(__mmask16 k, __m512 a) {
+  __m512 r = {{0}};
+  for (int i = 0, next = 0; i < 16; i++)
+    if (k >> i & 1) r.f[i] = a.f[next++];
+  return r;
+}
+
+static inline __m512 _mm512_fmadd_ps(__m512 a, __m512 b, __m512 c) {
+  __m512 r;
+  for (int i = 0; i < 16; i++) r.f[i] = fmaf(a.f[i], b.f[i], c.f[i]);
+  return r;
+}
+
+static inline __m512 _mm512_add_ps(__m512 a, __m512 b) {
+  __m512 r;
+  for (int i = 0; i < 16; i++) r.f[i] = a.f[i] + b.f[i];
+  return r;
+}
+
+static inline float _mm512_reduce_add_ps(__m512 a) {
+  float s = 0.0f;
+  for (int i = 0; i < 16; i++) s += a.f[i];
+  return s;
+}
+
+static inline long long _mm_popcnt_u64(uint64_t x) { return __builtin_popcountll(x); }
+
+#endif
