@@ -17,6 +17,18 @@ static sw_rc wffn_topk(sw_wffn_t *f, double s, sw_err_t *err) {
   return SW_OK;
 }
 
+/* Grows g, u, h and the SpMM scratch to n_tok tokens (-1: out of memory, the old buffers kept). */
+static int wffn_reserve(sw_wffn_t *f, int n_tok) {
+  if (n_tok <= f->cap_tok) return 0;
+  const size_t n = (size_t)n_tok * f->d_ff, ld = ((size_t)n_tok + 7) / 8 * 8;
+  float *g = malloc(n * sizeof *g), *u = malloc(n * sizeof *u), *h = malloc(n * sizeof *h);
+  float *sc = malloc(((size_t)f->d_model + (size_t)f->d_ff) * ld * sizeof *sc); /* sw_spmm_scratch_floats */
+  if (!g || !u || !h || !sc) return free(g), free(u), free(h), free(sc), -1;
+  free(f->g), free(f->u), free(f->h), free(f->scratch);
+  f->g = g, f->u = u, f->h = h, f->scratch = sc, f->cap_tok = n_tok;
+  return 0;
+}
+
 sw_rc sw_wffn_init(sw_wffn_t *f, const sw_llama_t *m, double act_sparsity, sw_err_t *err) {
   memset(f, 0, sizeof *f);
   const int L = m->cfg.n_layer, d = m->cfg.d_model, ff = m->cfg.d_ff;
@@ -25,9 +37,9 @@ sw_rc sw_wffn_init(sw_wffn_t *f, const sw_llama_t *m, double act_sparsity, sw_er
   if (rc) return rc;
   f->gate = calloc((size_t)L, sizeof *f->gate), f->up = calloc((size_t)L, sizeof *f->up);
   f->down = calloc((size_t)L, sizeof *f->down);
-  f->g = malloc((size_t)ff * sizeof(float)), f->u = malloc((size_t)ff * sizeof(float));
-  f->h = malloc((size_t)ff * sizeof(float)), f->all = malloc((size_t)ff * sizeof(int32_t));
-  if (!f->gate || !f->up || !f->down || !f->g || !f->u || !f->h || !f->all)
+  f->all = malloc((size_t)ff * sizeof(int32_t));
+  if (act_sparsity <= 0.0) f->down_rows = calloc((size_t)L, sizeof *f->down_rows);
+  if (!f->gate || !f->up || !f->down || !f->all || (act_sparsity <= 0.0 && !f->down_rows) || wffn_reserve(f, 1))
     return sw_wffn_free(f), sw_err_set(err, SW_ERR_NOMEM, "weight-sparse FFN: out of memory");
   for (int i = 0; i < ff; i++) f->all[i] = i;
   for (int l = 0; l < L && !rc; l++) {
@@ -35,6 +47,7 @@ sw_rc sw_wffn_init(sw_wffn_t *f, const sw_llama_t *m, double act_sparsity, sw_er
     rc = sw_csr_from_dense(&f->gate[l], m->w.w_gate + off, ff, d, (size_t)d, err);
     if (!rc) rc = sw_csr_from_dense(&f->up[l], m->w.w_up + off, ff, d, (size_t)d, err);
     if (!rc) rc = sw_csr_from_dense(&f->down[l], m->w.w_down_t + off, ff, d, (size_t)d, err);
+    if (!rc && f->down_rows) rc = sw_csc_from_dense(&f->down_rows[l], m->w.w_down_t + off, ff, d, (size_t)d, err);
   }
   if (!rc) rc = wffn_topk(f, act_sparsity, err);
   if (rc) sw_wffn_free(f);
@@ -46,12 +59,35 @@ void sw_wffn_free(sw_wffn_t *f) {
     if (f->gate) sw_csr_free(&f->gate[l]);
     if (f->up) sw_csr_free(&f->up[l]);
     if (f->down) sw_csr_free(&f->down[l]);
+    if (f->down_rows) sw_csr_free(&f->down_rows[l]);
   }
-  free(f->gate), free(f->up), free(f->down), free(f->g), free(f->u), free(f->h), free(f->all);
+  free(f->gate), free(f->up), free(f->down), free(f->down_rows), free(f->g), free(f->u), free(f->h), free(f->all);
+  free(f->scratch);
   sw_policy_free(&f->topk);
   sw_mask_free(&f->mask);
   if (f->work.f || f->work.i32) sw_ffn_work_free(&f->work);
   memset(f, 0, sizeof *f);
+}
+
+/* h[i] = SiLU(g[i]) · u[i] for n values. */
+static void wffn_swiglu(float *h, const float *g, const float *u, size_t n) {
+  for (size_t i = 0; i < n; i++) h[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+}
+
+/* Token t's down projection from its h row (g, u, h hold n tokens): every neuron, or its top-k by |h|. */
+static sw_rc wffn_down_token(sw_wffn_t *f, int l, float *out, int t, sw_err_t *err) {
+  float         *h = f->h + (size_t)t * f->d_ff;
+  const int32_t *act = f->all;
+  int            n_act = f->d_ff;
+  sw_ffn_stats_t st;
+  if (f->topk.kind == SW_POLICY_TOPK) {
+    sw_rc rc = sw_policy_select(&f->mask, &f->topk, h, h, 0, &f->work, 1);
+    if (rc) return sw_err_set(err, rc, "weight-sparse FFN: top-k selection failed in layer %d", l);
+    act = f->mask.idx, n_act = (int)f->mask.off[1];
+  }
+  sw_spmspv_csc(&f->ctx, out, &f->down[l], h, act, n_act, &st);
+  sw_ffn_stats_add(&f->stats, &st);
+  return SW_OK;
 }
 
 /* One token: out (d_model) = W_down · (SiLU(W_gate x) ⊙ W_up x) over the selected neurons. */
@@ -61,25 +97,34 @@ static sw_rc wffn_token(sw_wffn_t *f, int l, float *out, const float *x, sw_err_
   sw_ffn_stats_add(&f->stats, &st);
   sw_spmv_csr(&f->ctx, f->u, &f->up[l], x, &st);
   sw_ffn_stats_add(&f->stats, &st);
-  for (int i = 0; i < f->d_ff; i++) f->h[i] = f->g[i] / (1.0f + expf(-f->g[i])) * f->u[i];
-  const int32_t *act = f->all;
-  int            n_act = f->d_ff;
-  if (f->topk.kind == SW_POLICY_TOPK) {
-    sw_rc rc = sw_policy_select(&f->mask, &f->topk, f->h, f->h, 0, &f->work, 1);
-    if (rc) return sw_err_set(err, rc, "weight-sparse FFN: top-k selection failed in layer %d", l);
-    act = f->mask.idx, n_act = (int)f->mask.off[1];
-  }
-  sw_spmspv_csc(&f->ctx, out, &f->down[l], f->h, act, n_act, &st);
+  wffn_swiglu(f->h, f->g, f->u, (size_t)f->d_ff);
+  return wffn_down_token(f, l, out, 0, err);
+}
+
+/* n_tok tokens: gate and up as SpMM (one read of each weight for the batch), down as SpMM when every neuron is
+ * active, else per token over its top-k. */
+static sw_rc wffn_batch(sw_wffn_t *f, int l, float *out, const float *x, int n_tok, sw_err_t *err) {
+  if (wffn_reserve(f, n_tok))
+    return sw_err_set(err, SW_ERR_NOMEM, "weight-sparse FFN: out of memory for %d tokens", n_tok);
+  sw_ffn_stats_t st;
+  sw_spmm_csr(&f->ctx, f->g, &f->gate[l], x, n_tok, f->scratch, &st);
   sw_ffn_stats_add(&f->stats, &st);
-  return SW_OK;
+  sw_spmm_csr(&f->ctx, f->u, &f->up[l], x, n_tok, f->scratch, &st);
+  sw_ffn_stats_add(&f->stats, &st);
+  wffn_swiglu(f->h, f->g, f->u, (size_t)n_tok * f->d_ff);
+  if (f->down_rows) {
+    sw_spmm_csr(&f->ctx, out, &f->down_rows[l], f->h, n_tok, f->scratch, &st);
+    sw_ffn_stats_add(&f->stats, &st);
+    return SW_OK;
+  }
+  sw_rc rc = SW_OK;
+  for (int t = 0; t < n_tok && !rc; t++) rc = wffn_down_token(f, l, out + (size_t)t * f->d_model, t, err);
+  return rc;
 }
 
 static sw_rc wffn_forward(void *ctx, int layer, float *out, const float *x, int n_tok, sw_err_t *err) {
   sw_wffn_t *f = ctx;
-  sw_rc      rc = SW_OK;
-  for (int t = 0; t < n_tok && !rc; t++)
-    rc = wffn_token(f, layer, out + (size_t)t * f->d_model, x + (size_t)t * f->d_model, err);
-  return rc;
+  return n_tok == 1 ? wffn_token(f, layer, out, x, err) : wffn_batch(f, layer, out, x, n_tok, err);
 }
 
 sw_llama_ffn_t sw_wffn_hook(sw_wffn_t *f) {

@@ -3,7 +3,9 @@
  * transposed down matrix = CSC of W_down), per token.  With act_sparsity > 0 the active neurons are the oracle
  * top-k by |h| (kernels/sw_policy.h), so weight and activation sparsity combine as in DuoGPT's spMspV
  * (arXiv 2506.20194); with 0 every neuron is active (weight sparsity only).  Built from the model's current
- * (pruned) weights; zeros are skipped, so a dense model gives the dense FFN. */
+ * (pruned) weights; zeros are skipped, so a dense model gives the dense FFN.  Several tokens at once (prefill)
+ * share each weight read: gate and up run as CSR SpMM (sw_spmm_csr), and down too (a CSR of W_down) when every
+ * neuron is active; with top-k the selection is per token, so down stays a per-token spMspV. */
 #ifndef SW_WFFN_H
 #define SW_WFFN_H
 #include "kernels/sw_ffn.h"
@@ -15,10 +17,13 @@ typedef struct sw_wffn {
   int               n_layer, d_model, d_ff;
   sw_wsparse_ctx_t  ctx;
   sw_csr_t         *gate, *up, *down; /* (n_layer) each; down = CSR of w_down_t (neuron-major) */
+  sw_csr_t         *down_rows;        /* (n_layer) CSR of W_down (output-major) for SpMM; NULL with top-k */
   sw_policy_t       topk;             /* SW_POLICY_DENSE when act_sparsity == 0 */
   sw_mask_t         mask;
   sw_ffn_work_t     work;             /* top-k scratch */
-  float            *g, *u, *h;        /* (d_ff) each */
+  float            *g, *u, *h;        /* (cap_tok, d_ff) each */
+  float            *scratch;          /* SpMM's token-minor copies (sw_spmm_scratch_floats) for cap_tok tokens */
+  int               cap_tok;          /* tokens the buffers hold */
   int32_t          *all;              /* 0..d_ff-1 */
   sw_ffn_stats_t    stats;            /* accumulated over calls */
 } sw_wffn_t;

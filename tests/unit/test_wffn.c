@@ -1,6 +1,7 @@
 /* Unit test for models/sw_wffn (the weight-sparse FFN hook): a 2-layer synthetic model with pruned weights,
  * every token's FFN output against a float64 naive SwiGLU (all neurons, and the float64 top-k of |h| at
- * activation sparsity 0.5), and the FLOP count of the executed non-zeros. */
+ * activation sparsity 0.5), one token at a time (SpMV) and in batches of 3 and 19 tokens (SpMM: a partial
+ * 8-token tile, and 16 + 8), and the number of kernel calls each path makes. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,7 +14,7 @@
 #include "models/sw_wffn.h"
 #include "tests/unit/sw_test_util.h"
 
-enum { L = 2, D = 24, F = 40, T = 3 };
+enum { L = 2, D = 24, F = 40, T = 19 };
 
 static float uni(uint64_t *s) {
   *s = *s * 6364136223846793005ull + 1442695040888963407ull;
@@ -50,6 +51,21 @@ static void ref_ffn(const sw_llama_t *m, int l, const float *x, int k, double *o
   }
 }
 
+/* Layer l's FFN of n tokens of x in one hook call, against the float64 reference token by token. */
+static void check_call(sw_llama_ffn_t *hook, const sw_llama_t *m, int l, const float *x, int n, int k) {
+  float    out[T * D];
+  sw_err_t err;
+  for (int i = 0; i < T * D; i++) out[i] = 12345.0f;
+  assert_int_equal(hook->forward(hook->ctx, l, out, x, n, &err), SW_OK);
+  for (int t = 0; t < n; t++) {
+    double want[D];
+    ref_ffn(m, l, x + t * D, k, want);
+    for (int o = 0; o < D; o++)
+      if (!sw_test_close(out[t * D + o], want[o], 1e-4, 1e-4))
+        fail_msg("layer %d, %d tokens, token %d out %d: %.7g, want %.7g", l, n, t, o, (double)out[t * D + o], want[o]);
+  }
+}
+
 static void run_case(double act_s, int k) {
   sw_llama_t m;
   memset(&m, 0, sizeof m);
@@ -59,24 +75,22 @@ static void run_case(double act_s, int k) {
   float   *wd = malloc(sizeof(float) * L * F * D);
   fill(wg, (size_t)L * F * D, &s), fill(wu, (size_t)L * F * D, &s), fill(wd, (size_t)L * F * D, &s);
   m.w.w_gate = wg, m.w.w_up = wu, m.w.w_down_t = wd;
-  float x[T * D], out[T * D];
+  float x[T * D];
   for (int i = 0; i < T * D; i++) x[i] = 2.0f * uni(&s);
   sw_wffn_t f;
   sw_err_t  err;
   assert_int_equal(sw_wffn_init(&f, &m, act_s, &err), SW_OK);
   sw_llama_ffn_t hook = sw_wffn_hook(&f);
-  for (int l = 0; l < L; l++) {
-    for (int i = 0; i < T * D; i++) out[i] = 12345.0f;
-    assert_int_equal(hook.forward(hook.ctx, l, out, x, T, &err), SW_OK);
-    for (int t = 0; t < T; t++) {
-      double want[D];
-      ref_ffn(&m, l, x + t * D, k, want);
-      for (int o = 0; o < D; o++)
-        if (!sw_test_close(out[t * D + o], want[o], 1e-4, 1e-4))
-          fail_msg("layer %d token %d out %d: %.7g, want %.7g", l, t, o, (double)out[t * D + o], want[o]);
+  const int      batches[] = {1, 3, T};
+  int64_t        calls = 0;
+  for (int l = 0; l < L; l++)
+    for (size_t b = 0; b < sizeof batches / sizeof batches[0]; b++) {
+      const int n = batches[b];
+      check_call(&hook, &m, l, x, n, k);
+      /* one token: gate, up, down; a batch: gate and up once, down once (all neurons) or per token (top-k) */
+      calls += n == 1 ? 3 : 2 + (act_s > 0.0 ? n : 1);
+      assert_int_equal(f.stats.calls, calls);
     }
-  }
-  assert_int_equal(f.stats.calls, 3 * L * T);
   sw_wffn_free(&f);
   free(wg), free(wu), free(wd);
 }
