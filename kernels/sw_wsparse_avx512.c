@@ -8,8 +8,7 @@
 
 #include <string.h>
 
-#if defined(SW_AVX512_SHIM)
-#include "tests/shim/sw_avx512_shim.h"
+#if defined(SW_AVX512_SHIM) /* the intrinsics are defined by the including file, tests/shim/sw_wsparse_avx512_shim.c */
 #define SW_WS_AVX512
 #define SW_WS_AVX512_ON 1
 #elif defined(__x86_64__)
