@@ -589,6 +589,8 @@ static void bw_usage(FILE *f) {
           "  W^T, inactive inputs skipped), spmspv (blocked CSC x sparse input) and spmspv8 (column-major 8x1 blocks)\n"
           "  at as = 0.5 and 0.8, each spmspv also against act-only and the weight-only SpMV; batch > 1: CSR SpMM.\n"
           "  ideal = dense bytes / sparse bytes (indices included); /ideal = speedup / ideal.\n"
+          "  cold batch 1: a '# bound' line per SpMV kernel, its GB/s on a slice of its matrix in L2 over cold\n"
+          "  sgemv's (interleaved): below 1 the kernel is instruction-bound and its cold /ideal stays near it.\n"
           "  --quick: ws 0.5,0.7,0.9, batch 1 and 16, cold only, as = 0.5, no SDDMM.\n"
           "  --model: also the weight energy (sum w^2) magnitude pruning removes from the model's ffn_up at each ws,\n"
           "  unstructured vs 8x1 blocks (the accuracy cost of the blk8 format's pruning granularity).\n");
