@@ -38,8 +38,8 @@ sw_rc sw_wffn_init(sw_wffn_t *f, const sw_llama_t *m, double act_sparsity, sw_er
   f->gate = calloc((size_t)L, sizeof *f->gate), f->up = calloc((size_t)L, sizeof *f->up);
   f->down = calloc((size_t)L, sizeof *f->down);
   f->all = malloc((size_t)ff * sizeof(int32_t));
-  if (act_sparsity <= 0.0) f->down_rows = calloc((size_t)L, sizeof *f->down_rows);
-  if (!f->gate || !f->up || !f->down || !f->all || (act_sparsity <= 0.0 && !f->down_rows) || wffn_reserve(f, 1))
+  f->down_rows = calloc((size_t)L, sizeof *f->down_rows);
+  if (!f->gate || !f->up || !f->down || !f->down_rows || !f->all || wffn_reserve(f, 1))
     return sw_wffn_free(f), sw_err_set(err, SW_ERR_NOMEM, "weight-sparse FFN: out of memory");
   for (int i = 0; i < ff; i++) f->all[i] = i;
   for (int l = 0; l < L && !rc; l++) {
@@ -47,7 +47,7 @@ sw_rc sw_wffn_init(sw_wffn_t *f, const sw_llama_t *m, double act_sparsity, sw_er
     rc = sw_csr_from_dense(&f->gate[l], m->w.w_gate + off, ff, d, (size_t)d, err);
     if (!rc) rc = sw_csr_from_dense(&f->up[l], m->w.w_up + off, ff, d, (size_t)d, err);
     if (!rc) rc = sw_csr_from_dense(&f->down[l], m->w.w_down_t + off, ff, d, (size_t)d, err);
-    if (!rc && f->down_rows) rc = sw_csc_from_dense(&f->down_rows[l], m->w.w_down_t + off, ff, d, (size_t)d, err);
+    if (!rc) rc = sw_csc_from_dense(&f->down_rows[l], m->w.w_down_t + off, ff, d, (size_t)d, err);
   }
   if (!rc) rc = wffn_topk(f, act_sparsity, err);
   if (rc) sw_wffn_free(f);
@@ -74,23 +74,27 @@ static void wffn_swiglu(float *h, const float *g, const float *u, size_t n) {
   for (size_t i = 0; i < n; i++) h[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
 }
 
-/* Token t's down projection from its h row (g, u, h hold n tokens): every neuron, or its top-k by |h|. */
-static sw_rc wffn_down_token(sw_wffn_t *f, int l, float *out, int t, sw_err_t *err) {
-  float         *h = f->h + (size_t)t * f->d_ff;
-  const int32_t *act = f->all;
-  int            n_act = f->d_ff;
-  sw_ffn_stats_t st;
-  if (f->topk.kind == SW_POLICY_TOPK) {
-    sw_rc rc = sw_policy_select(&f->mask, &f->topk, h, h, 0, &f->work, 1);
-    if (rc) return sw_err_set(err, rc, "weight-sparse FFN: top-k selection failed in layer %d", l);
-    act = f->mask.idx, n_act = (int)f->mask.off[1];
-  }
-  sw_spmspv_csc(&f->ctx, out, &f->down[l], h, act, n_act, &st);
-  sw_ffn_stats_add(&f->stats, &st);
+/* Token t's h row (g, u, h hold n tokens) reduced to its active neurons: with top-k, the others set to zero;
+ * act / n_act receive the active indices (every neuron without top-k). */
+static sw_rc wffn_select(sw_wffn_t *f, int l, int t, const int32_t **act, int *n_act, sw_err_t *err) {
+  float *h = f->h + (size_t)t * f->d_ff;
+  *act = f->all, *n_act = f->d_ff;
+  if (f->topk.kind != SW_POLICY_TOPK) return SW_OK;
+  sw_rc rc = sw_policy_select(&f->mask, &f->topk, h, h, 0, &f->work, 1);
+  if (rc) return sw_err_set(err, rc, "weight-sparse FFN: top-k selection failed in layer %d", l);
+  *act = f->mask.idx, *n_act = (int)f->mask.off[1];
   return SW_OK;
 }
 
-/* One token: out (d_model) = W_down · (SiLU(W_gate x) ⊙ W_up x) over the selected neurons. */
+/* h of token t with every neuron outside act[0..n_act) set to zero (act in any order). */
+static void wffn_zero_inactive(sw_wffn_t *f, int t, const int32_t *act, int n_act) {
+  float *h = f->h + (size_t)t * f->d_ff, *keep = f->g + (size_t)t * f->d_ff; /* g of token t is spent */
+  for (int k = 0; k < n_act; k++) keep[act[k]] = h[act[k]];
+  memset(h, 0, (size_t)f->d_ff * sizeof *h);
+  for (int k = 0; k < n_act; k++) h[act[k]] = keep[act[k]];
+}
+
+/* One token: out (d_model) = W_down · (SiLU(W_gate x) ⊙ W_up x) over the selected neurons, as spMspV over them. */
 static sw_rc wffn_token(sw_wffn_t *f, int l, float *out, const float *x, sw_err_t *err) {
   sw_ffn_stats_t st;
   sw_spmv_csr(&f->ctx, f->g, &f->gate[l], x, &st);
@@ -98,11 +102,18 @@ static sw_rc wffn_token(sw_wffn_t *f, int l, float *out, const float *x, sw_err_
   sw_spmv_csr(&f->ctx, f->u, &f->up[l], x, &st);
   sw_ffn_stats_add(&f->stats, &st);
   wffn_swiglu(f->h, f->g, f->u, (size_t)f->d_ff);
-  return wffn_down_token(f, l, out, 0, err);
+  const int32_t *act;
+  int            n_act;
+  sw_rc          rc = wffn_select(f, l, 0, &act, &n_act, err);
+  if (rc) return rc;
+  sw_spmspv_csc(&f->ctx, out, &f->down[l], f->h, act, n_act, &st);
+  sw_ffn_stats_add(&f->stats, &st);
+  return SW_OK;
 }
 
-/* n_tok tokens: gate and up as SpMM (one read of each weight for the batch), down as SpMM when every neuron is
- * active, else per token over its top-k. */
+/* n_tok tokens: gate, up and down as SpMM, one read of each weight for the whole batch.  With top-k, each token's
+ * inactive neurons are zeroed in h first: the union of the tokens' selections covers nearly every neuron
+ * (1 - s^n_tok of them), so per-token spMspV would read nearly all of W_down once per token instead of once. */
 static sw_rc wffn_batch(sw_wffn_t *f, int l, float *out, const float *x, int n_tok, sw_err_t *err) {
   if (wffn_reserve(f, n_tok))
     return sw_err_set(err, SW_ERR_NOMEM, "weight-sparse FFN: out of memory for %d tokens", n_tok);
@@ -112,14 +123,16 @@ static sw_rc wffn_batch(sw_wffn_t *f, int l, float *out, const float *x, int n_t
   sw_spmm_csr(&f->ctx, f->u, &f->up[l], x, n_tok, f->scratch, &st);
   sw_ffn_stats_add(&f->stats, &st);
   wffn_swiglu(f->h, f->g, f->u, (size_t)n_tok * f->d_ff);
-  if (f->down_rows) {
-    sw_spmm_csr(&f->ctx, out, &f->down_rows[l], f->h, n_tok, f->scratch, &st);
-    sw_ffn_stats_add(&f->stats, &st);
-    return SW_OK;
+  for (int t = 0; t < n_tok && f->topk.kind == SW_POLICY_TOPK; t++) {
+    const int32_t *act;
+    int            n_act;
+    sw_rc          rc = wffn_select(f, l, t, &act, &n_act, err);
+    if (rc) return rc;
+    wffn_zero_inactive(f, t, act, n_act);
   }
-  sw_rc rc = SW_OK;
-  for (int t = 0; t < n_tok && !rc; t++) rc = wffn_down_token(f, l, out + (size_t)t * f->d_model, t, err);
-  return rc;
+  sw_spmm_csr(&f->ctx, out, &f->down_rows[l], f->h, n_tok, f->scratch, &st);
+  sw_ffn_stats_add(&f->stats, &st);
+  return SW_OK;
 }
 
 static sw_rc wffn_forward(void *ctx, int layer, float *out, const float *x, int n_tok, sw_err_t *err) {

@@ -4,8 +4,8 @@
  * top-k by |h| (kernels/sw_policy.h), so weight and activation sparsity combine as in DuoGPT's spMspV
  * (arXiv 2506.20194); with 0 every neuron is active (weight sparsity only).  Built from the model's current
  * (pruned) weights; zeros are skipped, so a dense model gives the dense FFN.  Several tokens at once (prefill)
- * share each weight read: gate and up run as CSR SpMM (sw_spmm_csr), and down too (a CSR of W_down) when every
- * neuron is active; with top-k the selection is per token, so down stays a per-token spMspV. */
+ * share each weight read: gate, up and down (a CSR of W_down) run as CSR SpMM (sw_spmm_csr), with each token's
+ * unselected neurons zeroed in h under top-k. */
 #ifndef SW_WFFN_H
 #define SW_WFFN_H
 #include "kernels/sw_ffn.h"
@@ -17,7 +17,7 @@ typedef struct sw_wffn {
   int               n_layer, d_model, d_ff;
   sw_wsparse_ctx_t  ctx;
   sw_csr_t         *gate, *up, *down; /* (n_layer) each; down = CSR of w_down_t (neuron-major) */
-  sw_csr_t         *down_rows;        /* (n_layer) CSR of W_down (output-major) for SpMM; NULL with top-k */
+  sw_csr_t         *down_rows;        /* (n_layer) CSR of W_down (output-major), for SpMM */
   sw_policy_t       topk;             /* SW_POLICY_DENSE when act_sparsity == 0 */
   sw_mask_t         mask;
   sw_ffn_work_t     work;             /* top-k scratch */
