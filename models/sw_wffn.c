@@ -20,9 +20,10 @@ static sw_rc wffn_topk(sw_wffn_t *f, double s, sw_err_t *err) {
 /* Grows g, u, h and the SpMM scratch to n_tok tokens (-1: out of memory, the old buffers kept). */
 static int wffn_reserve(sw_wffn_t *f, int n_tok) {
   if (n_tok <= f->cap_tok) return 0;
-  const size_t n = (size_t)n_tok * f->d_ff, ld = ((size_t)n_tok + 7) / 8 * 8;
+  const sw_csr_t shape = {.rows = f->d_ff, .cols = f->d_model}; /* gate/up; down_rows is its transpose: same size */
+  const size_t   n = (size_t)n_tok * f->d_ff;
   float *g = malloc(n * sizeof *g), *u = malloc(n * sizeof *u), *h = malloc(n * sizeof *h);
-  float *sc = malloc(((size_t)f->d_model + (size_t)f->d_ff) * ld * sizeof *sc); /* sw_spmm_scratch_floats */
+  float *sc = malloc(sw_spmm_scratch_floats(&shape, n_tok) * sizeof *sc);
   if (!g || !u || !h || !sc) return free(g), free(u), free(h), free(sc), -1;
   free(f->g), free(f->u), free(f->h), free(f->scratch);
   f->g = g, f->u = u, f->h = h, f->scratch = sc, f->cap_tok = n_tok;

@@ -17,6 +17,7 @@
 #include "kernels/sw_pool.h"
 #include "kernels/sw_qpack.h"
 #include "kernels/sw_quant.h"
+#include "tests/unit/sw_test_isa.h"
 #include "tests/unit/sw_test_util.h"
 
 /* Integer dot + f32 scale per block vs float64 of the same quantised math: f32 rounding of the block scale
@@ -179,21 +180,18 @@ static void check_dot_variant(sw_isa_t isa) {
     }
 }
 
-static void test_dot_portable(void **state) {
-  (void)state;
-  check_dot_variant(SW_ISA_PORTABLE);
-}
+static void test_dot(void **state) { check_dot_variant(sw_test_isa(state)); }
 
-static void test_dot_avx2(void **state) {
-  (void)state;
-  if (!sw_isa_supported(SW_ISA_AVX2)) skip();
-  check_dot_variant(SW_ISA_AVX2);
-}
-
-static void test_dot_avx512(void **state) {
-  (void)state;
-  if (!sw_isa_supported(SW_ISA_AVX512)) skip();
-  check_dot_variant(SW_ISA_AVX512);
+/* y = base + W a for ntok tokens through sw_qgemm's accumulate mode, best variant, on a pool of nt threads (none
+ * for 1); the context returned holds the pool, which the caller destroys. */
+static sw_qctx_t gemm_accumulated(float *y, const float *base, size_t n, const sw_q8a_t *a, const sw_qmat_t *W,
+                                  int ntok, int nt) {
+  sw_pool_t *pool = NULL;
+  if (nt > 1) assert_int_equal(sw_pool_create(&pool, nt, NULL), SW_OK);
+  sw_qctx_t ctx = {sw_isa_best(), pool};
+  memcpy(y, base, n * sizeof *y);
+  sw_qgemm(&ctx, y, a, W, ntok, 1);
+  return ctx;
 }
 
 /* Threads (1, 2, 3), accumulate, and a token's result independent of the batch it runs in: every value must
@@ -213,18 +211,14 @@ static void test_gemm_threads_tokens(void **state) {
     assert_int_equal(sw_qmat_view(&W, k_types[t], ROWS, COLS, w, "test", NULL), SW_OK);
     for (int i = 0; i < NTOK * ROWS; i++) base[i] = (float)(i % 7) - 3.0f;
     for (int nt = 1; nt <= 3; nt++) {
-      sw_pool_t *pool = NULL;
-      if (nt > 1) assert_int_equal(sw_pool_create(&pool, nt, NULL), SW_OK);
-      sw_qctx_t ctx = {sw_isa_best(), pool};
-      memcpy(y, base, sizeof y);
-      sw_qgemm(&ctx, y, a, &W, NTOK, 1);
+      sw_qctx_t ctx = gemm_accumulated(y, base, NTOK * ROWS, a, &W, NTOK, nt);
       for (int k = 0; k < NTOK; k++)
         for (int r = 0; r < ROWS; r++)
           assert_true(y[k * ROWS + r] == base[k * ROWS + r] + sw_qdot(ctx.isa, k_types[t], w + rb * r, a + k * NB, NB));
       float one[ROWS];
       sw_qgemm(&ctx, one, a + 3 * NB, &W, 1, 0);
       for (int r = 0; r < ROWS; r++) assert_true(one[r] == sw_qdot(ctx.isa, k_types[t], w + rb * r, a + 3 * NB, NB));
-      sw_pool_destroy(pool);
+      sw_pool_destroy(ctx.pool);
     }
     free(w);
   }
@@ -400,16 +394,7 @@ static void test_gather_pool(void **state) {
   sw_pool_destroy(duo.pool);
 }
 
-static void test_gather_portable(void **state) {
-  (void)state;
-  check_gather_variant(SW_ISA_PORTABLE);
-}
-
-static void test_gather_avx2(void **state) {
-  (void)state;
-  if (!sw_isa_supported(SW_ISA_AVX2)) skip();
-  check_gather_variant(SW_ISA_AVX2);
-}
+static void test_gather(void **state) { check_gather_variant(sw_test_isa(state)); }
 
 /* ---- the row-interleaved copy (kernels/sw_qpack.h) ---- */
 
@@ -447,22 +432,7 @@ static void check_pack_variant(sw_isa_t isa) {
       }
 }
 
-static void test_pack_portable(void **state) {
-  (void)state;
-  check_pack_variant(SW_ISA_PORTABLE);
-}
-
-static void test_pack_avx2(void **state) {
-  (void)state;
-  if (!sw_isa_supported(SW_ISA_AVX2)) skip();
-  check_pack_variant(SW_ISA_AVX2);
-}
-
-static void test_pack_avx512(void **state) {
-  (void)state;
-  if (!sw_isa_supported(SW_ISA_AVX512)) skip();
-  check_pack_variant(SW_ISA_AVX512);
-}
+static void test_pack(void **state) { check_pack_variant(sw_test_isa(state)); }
 
 /* A token's packed result does not depend on the batch (1 token vs tiles of 4 and a tail; the one-token kernel
  * skips all-zero activation blocks), the threads, or whether it runs through sw_qgemm with W.packed set;
@@ -485,17 +455,13 @@ static void test_pack_tokens_threads(void **state) {
     W.packed = &P;
     for (int i = 0; i < NTOK * ROWS; i++) base[i] = (float)(i % 7) - 3.0f;
     for (int nt = 1; nt <= 3; nt++) {
-      sw_pool_t *pool = NULL;
-      if (nt > 1) assert_int_equal(sw_pool_create(&pool, nt, NULL), SW_OK);
-      sw_qctx_t ctx = {sw_isa_best(), pool};
-      memcpy(y, base, sizeof y);
-      sw_qgemm(&ctx, y, a, &W, NTOK, 1);
+      sw_qctx_t ctx = gemm_accumulated(y, base, NTOK * ROWS, a, &W, NTOK, nt);
       for (int k = 0; k < NTOK; k++) {
         sw_qctx_t solo = {ctx.isa, NULL};
         sw_qpack_gemm(&solo, one, a + k * NB, &P, 1, 0);
         for (int r = 0; r < ROWS; r++) assert_true(y[k * ROWS + r] == base[k * ROWS + r] + one[r]);
       }
-      sw_pool_destroy(pool);
+      sw_pool_destroy(ctx.pool);
     }
     sw_qpack_free(&P);
     free(w);
@@ -506,13 +472,11 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_f16_all_values),     cmocka_unit_test(test_q8a_rounding),
       cmocka_unit_test(test_q8a_ties_exact),
-      cmocka_unit_test(test_dot_portable),       cmocka_unit_test(test_dot_avx2),
-      cmocka_unit_test(test_dot_avx512),         cmocka_unit_test(test_gemm_threads_tokens),
+      SW_TEST_ISAS(test_dot),                    cmocka_unit_test(test_gemm_threads_tokens),
       cmocka_unit_test(test_view_rejects),       cmocka_unit_test(test_vs_gguf_package),
       cmocka_unit_test(test_f32_to_f16),         cmocka_unit_test(test_q8_0_quantize_row),
-      cmocka_unit_test(test_gather_portable),    cmocka_unit_test(test_gather_avx2),
-      cmocka_unit_test(test_gather_pool),        cmocka_unit_test(test_pack_portable),
-      cmocka_unit_test(test_pack_avx2),          cmocka_unit_test(test_pack_avx512),
+      SW_TEST_ISAS(test_gather),                 cmocka_unit_test(test_gather_pool),
+      SW_TEST_ISAS(test_pack),
       cmocka_unit_test(test_pack_tokens_threads),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

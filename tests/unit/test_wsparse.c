@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "kernels/sw_wsparse.h"
+#include "tests/unit/sw_test_isa.h"
 #include "tests/unit/sw_test_util.h"
 
 /* float sums of a few thousand products vs float64: relative to Σ|terms| */
@@ -97,22 +98,17 @@ static wt_case_t wt_case_make(const wt_mat_t *m, uint64_t seed) {
 
 static void wt_case_free(wt_case_t *c) { free(c->x), free(c->y), free(c->ref), free(c->scale); }
 
-/* Resolves the variant under test, or skips when the CPU cannot run it. */
-static void wt_ctx(sw_wsparse_ctx_t *ctx, sw_isa_t isa) {
-  if (!sw_isa_supported(isa)) {
-    print_message("[  SKIPPED ] %s: not supported by this CPU\n", sw_isa_name(isa));
-    skip();
-  }
-  sw_err_t err;
+/* The context of the variant under test (skipped when the CPU cannot run it). */
+static void wt_ctx(sw_wsparse_ctx_t *ctx, void **state) {
+  const sw_isa_t isa = sw_test_isa(state);
+  sw_err_t       err;
   assert_int_equal(sw_wsparse_ctx_init(ctx, isa, &err), SW_OK);
   assert_int_equal(ctx->isa, isa);
 }
 
-static sw_isa_t wt_isa(void **state) { return (sw_isa_t)(intptr_t)*state; }
-
 static void test_spmv_csr_bitmap(void **state) {
   sw_wsparse_ctx_t ctx;
-  wt_ctx(&ctx, wt_isa(state));
+  wt_ctx(&ctx, state);
   const int shapes[][2] = {{1, 1}, {7, 37}, {33, 128}, {64, 515}};
   const double sp[] = {0.0, 0.5, 0.7, 0.9, 1.0};
   for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
@@ -159,7 +155,7 @@ static wt_mat_t wt_structured(int rows, int cols, uint64_t seed) {
  * column counts around the 8-column byte and 32-column word boundaries of the bitmap bodies. */
 static void test_empty_rows_cols(void **state) {
   sw_wsparse_ctx_t ctx;
-  wt_ctx(&ctx, wt_isa(state));
+  wt_ctx(&ctx, state);
   const int shapes[][2] = {{14, 8}, {21, 31}, {22, 33}, {35, 64}, {15, 71}};
   for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
     wt_mat_t    m = wt_structured(shapes[s][0], shapes[s][1], 61 + s);
@@ -191,7 +187,7 @@ static void test_empty_rows_cols(void **state) {
 
 static void test_spmv_nm24(void **state) {
   sw_wsparse_ctx_t ctx;
-  wt_ctx(&ctx, wt_isa(state));
+  wt_ctx(&ctx, state);
   const int shapes[][2] = {{1, 8}, {5, 24}, {17, 64}, {40, 520}};
   for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
     wt_mat_t       m = wt_random_24(shapes[s][0], shapes[s][1], 5 + s);
@@ -244,7 +240,7 @@ static void wt_ref_poison(const wt_mat_t *m, const float *x, double *ref, double
 
 static void test_spmspv_csc(void **state) {
   sw_wsparse_ctx_t ctx;
-  wt_ctx(&ctx, wt_isa(state));
+  wt_ctx(&ctx, state);
   const int    rows = 45, cols = 130;
   const double act_sp[] = {0.0, 0.5, 0.8, 1.0};
   wt_mat_t     m = wt_random(rows, cols, 0.7, 21);
@@ -325,7 +321,7 @@ static wt_case_t wt_blk8_spmv(const sw_wsparse_ctx_t *ctx, const wt_mat_t *m, ui
 /* 8x1 block SpMV on block-pruned and on unstructured matrices (explicit zeros), rows not a multiple of 8. */
 static void test_spmv_blk8(void **state) {
   sw_wsparse_ctx_t ctx;
-  wt_ctx(&ctx, wt_isa(state));
+  wt_ctx(&ctx, state);
   const int    shapes[][2] = {{1, 1}, {7, 37}, {8, 9}, {45, 128}, {64, 515}};
   const double sp[] = {0.0, 0.5, 0.7, 0.9, 1.0};
   for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
@@ -350,7 +346,7 @@ static void test_spmv_blk8(void **state) {
  * step) and 33 (odd common lengths). */
 static void test_spmv_blk8_groups(void **state) {
   sw_wsparse_ctx_t ctx;
-  wt_ctx(&ctx, wt_isa(state));
+  wt_ctx(&ctx, state);
   const int rows[] = {9, 16, 17, 24, 39, 40}, cols[] = {1, 2, 3, 33};
   for (size_t s = 0; s < sizeof rows / sizeof rows[0]; s++)
     for (size_t t = 0; t < sizeof cols / sizeof cols[0]; t++) {
@@ -373,7 +369,7 @@ static void test_spmv_blk8_groups(void **state) {
  * four indices out of each 64-bit load). */
 static void test_spmv_csr_wide(void **state) {
   sw_wsparse_ctx_t ctx;
-  wt_ctx(&ctx, wt_isa(state));
+  wt_ctx(&ctx, state);
   wt_mat_t  m = wt_random(3, SW_WSPARSE_MAX_DIM, 0.99, 83);
   wt_case_t c = wt_case_make(&m, 19);
   sw_err_t  err;
@@ -390,7 +386,7 @@ static void test_spmv_csr_wide(void **state) {
 /* spMspV over column-major 8x1 blocks: only the active columns' blocks are read. */
 static void test_spmspv_blk8(void **state) {
   sw_wsparse_ctx_t ctx;
-  wt_ctx(&ctx, wt_isa(state));
+  wt_ctx(&ctx, state);
   const int    rows = 45, cols = 130; /* 5 full row groups and one of 5 rows */
   const double act_sp[] = {0.0, 0.5, 0.8, 1.0};
   wt_mat_t     m = wt_random_blk8(rows, cols, 0.7, 23);
@@ -424,7 +420,7 @@ static void test_spmspv_blk8(void **state) {
 
 static void test_spmm_csr(void **state) {
   sw_wsparse_ctx_t ctx;
-  wt_ctx(&ctx, wt_isa(state));
+  wt_ctx(&ctx, state);
   const int rows = 29, cols = 70, toks[] = {1, 5, 8, 16, 37, 64};
   wt_mat_t  m = wt_random(rows, cols, 0.6, 77);
   sw_err_t  err;
@@ -449,7 +445,7 @@ static void test_spmm_csr(void **state) {
 
 static void test_sddmm_csr(void **state) {
   sw_wsparse_ctx_t ctx;
-  wt_ctx(&ctx, wt_isa(state));
+  wt_ctx(&ctx, state);
   const int ks[] = {1, 7, 64, 75};
   const int rows = 19, cols = 23;
   wt_mat_t  pat = wt_random(rows, cols, 0.8, 5);
@@ -524,16 +520,12 @@ static void test_bitmap_avx512_shim(void **state) {
     }
 }
 
-/* One test per variant, named fn/variant. */
-#define WT_ISA_TEST(fn, isa) {#fn "/" #isa, fn, NULL, NULL, (void *)(intptr_t)SW_ISA_##isa}
-#define WT_ISA_TESTS(fn) WT_ISA_TEST(fn, PORTABLE), WT_ISA_TEST(fn, AVX2), WT_ISA_TEST(fn, AVX512)
-
 int main(void) {
   const struct CMUnitTest tests[] = {
-      WT_ISA_TESTS(test_spmv_csr_bitmap), WT_ISA_TESTS(test_empty_rows_cols), WT_ISA_TESTS(test_spmv_nm24), WT_ISA_TESTS(test_spmspv_csc),
-      WT_ISA_TESTS(test_spmv_blk8),       WT_ISA_TESTS(test_spmv_blk8_groups), WT_ISA_TESTS(test_spmv_csr_wide),
-      WT_ISA_TESTS(test_spmspv_blk8),
-      WT_ISA_TESTS(test_spmm_csr),        WT_ISA_TESTS(test_sddmm_csr), cmocka_unit_test(test_nm24_selection),
+      SW_TEST_ISAS(test_spmv_csr_bitmap), SW_TEST_ISAS(test_empty_rows_cols), SW_TEST_ISAS(test_spmv_nm24), SW_TEST_ISAS(test_spmspv_csc),
+      SW_TEST_ISAS(test_spmv_blk8),       SW_TEST_ISAS(test_spmv_blk8_groups), SW_TEST_ISAS(test_spmv_csr_wide),
+      SW_TEST_ISAS(test_spmspv_blk8),
+      SW_TEST_ISAS(test_spmm_csr),        SW_TEST_ISAS(test_sddmm_csr), cmocka_unit_test(test_nm24_selection),
       cmocka_unit_test(test_bad_dims),    cmocka_unit_test(test_bitmap_avx512_shim),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
