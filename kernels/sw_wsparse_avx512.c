@@ -20,9 +20,21 @@
 #endif
 
 #if SW_WS_AVX512_ON
+/* An empty asm on the loaded values keeps the load a separate instruction: GCC otherwise folds it into vexpandps
+ * as its memory operand.  The memory forms of expand/compress are the slow ones on some cores (compress to memory
+ * is microcoded on AMD Zen 4); the register form is a short shuffle everywhere.  Not timed here (no AVX-512 on the
+ * development VMs); the AVX2 body keeps vpermps's load separate for a measured reason (kernels/sw_wsparse.c). */
+#if defined(SW_AVX512_SHIM)
+#define SW_WS_KEEP_IN_REG(v) ((void)0)
+#else
+#define SW_WS_KEEP_IN_REG(v) __asm__("" : "+v"(v))
+#endif
+
 /* 16 columns: the packed values at v expanded into the set lanes of k (zero elsewhere), times x, added to acc. */
 static inline SW_WS_AVX512 __m512 s_bitmap16(unsigned k, const float *v, __m512 x, __m512 acc) {
-  return _mm512_fmadd_ps(_mm512_maskz_expand_ps((__mmask16)k, _mm512_loadu_ps(v)), x, acc);
+  __m512 d = _mm512_loadu_ps(v);
+  SW_WS_KEEP_IN_REG(d);
+  return _mm512_fmadd_ps(_mm512_maskz_expand_ps((__mmask16)k, d), x, acc);
 }
 
 /* Columns [c0, cols) of one row (fewer than 64), 16 at a time; x is read under a mask, never past cols, and the
