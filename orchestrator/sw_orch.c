@@ -734,6 +734,16 @@ static sw_rc s_idle(sw_orch_t *o, sw_proto_backoff_t *bo, sw_err_t *err) {
   return rc;
 }
 
+/* Trials already counted as recorded but lost with a batch SQLite rolled back after a failed write (of a trial,
+ * the lock's heartbeat or a rank event) end the sweep: the database cannot be trusted to take the next ones. */
+static sw_rc s_check_lost(const sw_orch_t *o, sw_err_t *err) {
+  size_t lost = o->store ? sw_store_lost_trials(o->store) : 0;
+  if (lost == 0) return SW_OK;
+  return sw_err_set(err, SW_ERR_DB, "%zu recorded trials are not in results database '%s': SQLite rolled their batch "
+                    "back after a failed write (the warning above says which); the same command run again after "
+                    "fixing the cause runs them", lost, o->opts->db_path);
+}
+
 static sw_rc s_loop(sw_orch_t *o, sw_err_t *err) {
   sw_proto_backoff_t bo;
   sw_proto_backoff_init(&bo, SW_ORCH_POLL_MIN_NS, SW_ORCH_POLL_MAX_NS);
@@ -744,6 +754,7 @@ static sw_rc s_loop(sw_orch_t *o, sw_err_t *err) {
     sw_rc rc = stop_dispatch ? s_interrupt_overdue(o, err) : paused ? SW_OK : s_dispatch_idle(o, err);
     if (rc == SW_OK) rc = s_give_up_unresponsive(o, err);
     if (rc == SW_OK) rc = s_record_held(o, err);
+    if (rc == SW_OK) rc = s_check_lost(o, err);
     if (rc != SW_OK) return rc;
     if (s_in_flight(o) == 0 && o->n_held == 0 && (stop_dispatch || s_queue_size(o) == 0)) return SW_OK;
     int got = 0;

@@ -96,7 +96,7 @@ static sw_rc run_gnuplot(const sw_plot_opts_t *o, const char *dir, const char *n
 
 /* "k=v k2=v2" over the given keys that the trial sets (empty string when none). */
 static void group_text(const sw_rtrial_t *t, const char *const *keys, size_t nk, char *dst, size_t cap) {
-  char v[256];
+  char v[SW_CONFIG_TEXT_CAP];
   dst[0] = '\0';
   for (size_t k = 0; k < nk; k++) { /* keys a trial does not set ("-") are left out */
     sw_rtrial_config_text(t, keys[k], v, sizeof v);

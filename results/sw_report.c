@@ -455,35 +455,36 @@ void sw_report_fmt_number(double v, char *dst, size_t cap) {
   }
 }
 
-static void json_scalar_text(const sw_json_t *v, char *dst, size_t cap) {
+static void json_scalar_buf(const sw_json_t *v, sw_buf_t *b) {
+  char num[40];
   switch (v->kind) {
-  case SW_JSON_NULL: snprintf(dst, cap, "null"); break;
-  case SW_JSON_BOOL: snprintf(dst, cap, "%s", v->boolean ? "true" : "false"); break;
+  case SW_JSON_NULL: sw_buf_puts(b, "null"); break;
+  case SW_JSON_BOOL: sw_buf_puts(b, v->boolean ? "true" : "false"); break;
   case SW_JSON_NUMBER:
-    if (v->is_integer) snprintf(dst, cap, "%lld", (long long)v->integer);
-    else sw_report_fmt_number(v->number, dst, cap);
+    if (v->is_integer) sw_buf_printf(b, "%lld", (long long)v->integer);
+    else sw_report_fmt_number(v->number, num, sizeof num), sw_buf_puts(b, num);
     break;
-  case SW_JSON_STRING: snprintf(dst, cap, "%s", v->string); break;
-  default: snprintf(dst, cap, "%s", v->kind == SW_JSON_ARRAY ? "[...]" : "{...}"); break;
+  case SW_JSON_STRING: sw_buf_puts(b, v->string); break;
+  default: sw_buf_puts(b, v->kind == SW_JSON_ARRAY ? "[...]" : "{...}"); break;
   }
 }
 
-void sw_rtrial_config_text(const sw_rtrial_t *t, const char *key, char *dst, size_t cap) {
+void sw_rtrial_config_buf(const sw_rtrial_t *t, const char *key, sw_buf_t *b) {
   const sw_json_t *v = sw_json_get(t->config, key);
-  if (!v) {
-    snprintf(dst, cap, "-");
-    return;
-  }
-  if (v->kind != SW_JSON_ARRAY) {
-    json_scalar_text(v, dst, cap);
-    return;
-  }
-  dst[0] = '\0';
-  for (size_t i = 0; i < v->count; i++) {
-    char item[64];
-    json_scalar_text(&v->items[i], item, sizeof item);
-    sw_report_appendf(dst, cap, "%s%s", i ? "," : "", item);
-  }
+  if (!v) sw_buf_puts(b, "-");
+  else if (v->kind != SW_JSON_ARRAY) json_scalar_buf(v, b);
+  else
+    for (size_t i = 0; i < v->count; i++) {
+      if (i) sw_buf_puts(b, ",");
+      json_scalar_buf(&v->items[i], b);
+    }
+}
+
+void sw_rtrial_config_text(const sw_rtrial_t *t, const char *key, char *dst, size_t cap) {
+  sw_buf_t b = SW_BUF_INIT;
+  sw_rtrial_config_buf(t, key, &b);
+  snprintf(dst, cap, "%s", sw_buf_ok(&b) ? sw_buf_str(&b) : "");
+  sw_buf_free(&b);
 }
 
 const sw_rmetric_t *sw_metric_se(const sw_rtrial_t *t, const char *metric) {
@@ -598,21 +599,61 @@ static int name_has(const char *name, const char *const *parts, size_t n) {
   return 0;
 }
 
+/* The model-quality metrics of common/sw_metrics.h, each by its exact name: its direction (+1 higher is better)
+ * and whether `compare` tests it as accuracy (against the standard errors or the tolerance).  Exact names, not
+ * substrings: task_acc_only_dense ("items only the dense model gets right") is a count where higher is worse,
+ * and task_acc_mcnemar_p is a p-value; both contain "acc".  tests/unit/test_report.c checks that every name
+ * here is declared in the registry. */
+typedef struct quality_metric {
+  const char *name;
+  int         dir;      /* +1 higher is better, -1 lower */
+  int         accuracy; /* 1: compared as accuracy */
+} quality_metric_t;
+
+static const quality_metric_t k_quality[] = {
+    {"ppl", -1, 1},          {"ppl_dense", -1, 1},           {"ppl_ratio", -1, 1},
+    {"ppl_native_dense", -1, 1}, {"ppl_f32_dense", -1, 1},   {"bits_per_byte", -1, 1},
+    {"bits_per_byte_dense", -1, 1}, {"kl", -1, 1},           {"kl_native_dense", -1, 1},
+    {"rel_error", -1, 1},    {"rel_error_dense", -1, 1},     {"top1_agree", +1, 1},
+    {"top1_native_dense", +1, 1}, {"task_acc", +1, 1},       {"task_acc_norm", +1, 1},
+    {"task_acc_dense", +1, 1}, {"task_acc_norm_dense", +1, 1}, {"task_acc_diff", +1, 1},
+    {"task_acc_norm_diff", +1, 1}, {"router_loss_first", -1, 0}, {"router_loss_final", -1, 0},
+    {"nll", -1, 0},          {"task_acc_only_method", +1, 0}, {"task_acc_norm_only_method", +1, 0},
+    {"task_acc_only_dense", -1, 0}, {"task_acc_norm_only_dense", -1, 0},
+};
+
+static const quality_metric_t *quality_metric(const char *name) {
+  for (size_t i = 0; i < sizeof k_quality / sizeof *k_quality; i++)
+    if (strcmp(name, k_quality[i].name) == 0) return &k_quality[i];
+  return NULL;
+}
+
+size_t sw_quality_metric_names(const char **names, size_t cap) {
+  size_t n = sizeof k_quality / sizeof *k_quality;
+  for (size_t i = 0; i < n && i < cap; i++) names[i] = k_quality[i].name;
+  return n;
+}
+
 int sw_metric_higher_is_better(const char *name) {
-  static const char *const up[] = {"speedup", "agree", "accuracy", "saved", "acc", "throughput", "tok_per_s"};
+  static const char *const up[] = {"speedup", "agree", "accuracy", "saved", "throughput", "tok_per_s", "tok_s_",
+                                   "recall", "precision"};
+  const quality_metric_t *q = quality_metric(name);
+  if (q) return q->dir > 0;
   return name_has(name, up, sizeof up / sizeof *up);
 }
 
 int sw_is_accuracy_metric(const char *name) {
-  static const char *const acc[] = {"ppl", "kl", "agree", "error", "accuracy", "acc", "bits_per_byte", "loss"};
-  return name_has(name, acc, sizeof acc / sizeof *acc) && !strstr(name, "_se");
+  const quality_metric_t *q = quality_metric(name);
+  return q && q->accuracy;
 }
 
 int sw_is_exact_count(const char *name, const char *unit, int is_counter) {
   static const char *const noisy[] = {"CYC", "cyc", "_DCM", "_ICM", "_TCM", "L1_", "L2_", "L3_", "STL", "MSP",
-                                      "cache", "stall", "miss", "time", "latency"};
+                                      "cache", "stall", "miss", "time", "latency", "preemptions", "timing_"};
   if (name_has(name, noisy, sizeof noisy / sizeof *noisy)) return 0;
-  if (is_counter) return 1; /* SDE counts (FLOPs, neurons, bytes) and instruction counts */
+  /* counters: only the software-defined ones (FLOPs, neurons, bytes) are deterministic; hardware and kernel
+   * counts (instructions, branches, page faults, task clock) move from run to run */
+  if (is_counter) return strncmp(name, "sde:::", 6) == 0;
   if (!unit) return 0;
   if (strstr(unit, "/s")) return 0; /* rates are timings */
   return strcmp(unit, "flop") == 0 || strcmp(unit, "count") == 0 || strcmp(unit, "byte") == 0 ||

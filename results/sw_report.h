@@ -100,8 +100,13 @@ const sw_rmetric_t *sw_rtrial_metric(const sw_rtrial_t *t, const char *name);
 const sw_rseries_t *sw_rtrial_series(const sw_rtrial_t *t, const char *name);
 /* The standard error companion of a metric: "<name>_se", or for "<x>_mean" also "<x>_se"; NULL when none. */
 const sw_rmetric_t *sw_metric_se(const sw_rtrial_t *t, const char *metric);
-/* Display text of a config value ("0.5", "teal", "true"); "-" when the key is absent. */
+/* Text of a config value ("0.5", "teal", "true", array items joined by ","); "-" when the key is absent.
+ * _buf appends the whole text (exports and config identities); _text truncates it to cap - 1 bytes. */
+void sw_rtrial_config_buf(const sw_rtrial_t *t, const char *key, sw_buf_t *b);
 void sw_rtrial_config_text(const sw_rtrial_t *t, const char *key, char *dst, size_t cap);
+/* The one size of every fixed buffer that holds a config value in the reports: values are told apart (as axis
+ * values, table rows, columns and groups) by their first SW_CONFIG_TEXT_CAP - 1 bytes, the same everywhere. */
+#define SW_CONFIG_TEXT_CAP 4096
 
 /* ------------------------------------------------------------------ validity */
 
@@ -172,14 +177,16 @@ void sw_report_opts_default(sw_report_opts_t *o);
  * Notes (axes chosen, hidden axes) go to notes when not NULL. */
 sw_rc sw_report_tables(sw_rset_t *set, const sw_report_opts_t *o, sw_buf_t *out, sw_buf_t *notes, sw_err_t *err);
 
-/* Pareto view: every trial with metrics x and y (prefix '+' = maximise, '-' = minimise; bare names are
- * minimised unless they look like higher-is-better: speedup, agree, accuracy, saved, acc), and '*' on the
- * configurations no other trial dominates. */
+/* Pareto view: every trial with metrics x and y (prefix '+' = maximise, '-' = minimise; bare names take the
+ * direction of sw_metric_higher_is_better), and '*' on the configurations no other trial dominates. */
 sw_rc sw_report_pareto(sw_rset_t *set, const char *x, const char *y, const sw_report_opts_t *o, sw_buf_t *out,
                        sw_err_t *err);
 
-/* 1 when a metric name is higher-is-better by the heuristic above. */
+/* 1 when a metric is higher-is-better: the declared direction of a model-quality metric (accuracy, agreement,
+ * task counts), else by name: speedups, savings, throughputs, token rates, recall and precision. */
 int sw_metric_higher_is_better(const char *name);
+/* The names of the model-quality metrics with a declared direction: names[i] for i < min(return, cap). */
+size_t sw_quality_metric_names(const char **names, size_t cap);
 
 /* ------------------------------------------------------------------ compare */
 
@@ -260,10 +267,11 @@ sw_rc sw_compare_rekey(sw_rset_t *set, const char *key, sw_err_t *err);
 sw_rc sw_axis_filter(const char *kv, const char *where, char **key, sw_buf_t *filter, sw_err_t *err);
 
 /* 1 when a metric (is_counter 0: unit flop/count/byte(s) or a "flops" name) or a counter (is_counter 1) is a
- * deterministic count compared exactly: FLOPs, SDE counters, instructions; never cycles, cache misses,
- * stalls, branch misses, times or rates. */
+ * deterministic count compared exactly: FLOPs, byte and neuron counts, SDE counters; never hardware or kernel
+ * counters, cycles, cache misses, stalls, times, rates, preemptions or the adaptive repetition count. */
 int sw_is_exact_count(const char *name, const char *unit, int is_counter);
-/* 1 when a metric is an accuracy metric (perplexity, KL, agreement, error, accuracy). */
+/* 1 when a metric is compared as accuracy: perplexity, bits per byte, KL, error, top-1 agreement, task
+ * accuracy and its paired difference; by exact name. */
 int sw_is_accuracy_metric(const char *name);
 
 /* ------------------------------------------------------------------ history and export */

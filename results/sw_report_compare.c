@@ -190,25 +190,35 @@ static void add_change_row(sw_grid_t *g, const char *desc, const char *what, dou
   sw_grid_set(g, r, 4, verdict);
 }
 
-static void compare_accuracy(cmp_ctx_t *c, const sw_rtrial_t *b, const sw_rtrial_t *t, const sw_rmetric_t *mb,
-                             const sw_rmetric_t *mc, const char *desc) {
-  const sw_rmetric_t *sb = sw_metric_se(b, mb->name), *sc = sw_metric_se(t, mb->name);
-  double tol = c->o->acc_rel_tol * fabs(mb->value);
-  if (sb && sc && !isnan(sb->value) && !isnan(sc->value))
-    tol = 2 * sqrt(sb->value * sb->value + sc->value * sc->value); /* ~95% band for a difference */
-  double d = mc->value - mb->value;
-  if (isnan(d) || fabs(d) <= tol) return;
-  int worse = sw_metric_higher_is_better(mb->name) ? d < 0 : d > 0;
+static void add_accuracy_change(cmp_ctx_t *c, const char *desc, const char *name, double vb, double vc, int worse) {
   c->sum->accuracy_changes++;
   c->sum->accuracy_regressions += (size_t)worse;
-  add_change_row(&c->acc, desc, mb->name, mb->value, mc->value, worse ? "WORSE" : "better");
+  add_change_row(&c->acc, desc, name, vb, vc, worse ? "WORSE" : "better");
+}
+
+/* mc NULL: the candidate lacks the metric.  Non-finite values are stored as NULL and read as NaN: a value that
+ * becomes NaN or goes missing (a diverged perplexity) is a regression, one that appears is a change. */
+static void compare_accuracy(cmp_ctx_t *c, const sw_rtrial_t *b, const sw_rtrial_t *t, const sw_rmetric_t *mb,
+                             const sw_rmetric_t *mc, const char *desc) {
+  const double vb = mb->value, vc = mc ? mc->value : NAN;
+  if (isnan(vb) || isnan(vc)) {
+    if (isnan(vb) != isnan(vc)) add_accuracy_change(c, desc, mb->name, vb, vc, isnan(vc));
+    return;
+  }
+  const sw_rmetric_t *sb = sw_metric_se(b, mb->name), *sc = sw_metric_se(t, mb->name);
+  double tol = c->o->acc_rel_tol * fabs(vb);
+  if (sb && sc && !isnan(sb->value) && !isnan(sc->value))
+    tol = 2 * sqrt(sb->value * sb->value + sc->value * sc->value); /* ~95% band for a difference */
+  double d = vc - vb;
+  if (fabs(d) <= tol) return;
+  add_accuracy_change(c, desc, mb->name, vb, vc, sw_metric_higher_is_better(mb->name) ? d < 0 : d > 0);
 }
 
 static void compare_counts(cmp_ctx_t *c, const sw_rtrial_t *b, const sw_rtrial_t *t, const char *desc) {
   for (size_t k = 0; k < b->n_metrics; k++) {
     const sw_rmetric_t *mb = &b->metrics[k], *mc = sw_rtrial_metric(t, mb->name);
-    if (!mc) continue;
     if (sw_is_accuracy_metric(mb->name)) compare_accuracy(c, b, t, mb, mc, desc);
+    else if (!mc) continue;
     else if (sw_is_exact_count(mb->name, mb->unit, 0) && !(mb->value == mc->value) &&
              !(isnan(mb->value) && isnan(mc->value))) {
       c->sum->count_changes++;
@@ -499,6 +509,21 @@ static void header_lines(const cmp_ctx_t *c, const sw_rset_t *base, size_t nb, c
   sw_buf_puts(out, "\n");
 }
 
+/* Distinct configurations with an ok trial in some candidate run and none in base[0] (the indexes are sorted). */
+static size_t count_only_candidate(const sw_rtrial_t **bidx0, size_t bn0, const sw_rtrial_t **const *cidx,
+                                   const size_t *cn, size_t nc) {
+  size_t n = 0;
+  for (size_t j = 0; j < nc; j++)
+    for (size_t i = 0; i < cn[j]; i++) {
+      const sw_rtrial_t *t = cidx[j][i];
+      if ((i > 0 && cmp_trial_hash(&cidx[j][i - 1], &cidx[j][i]) == 0) || find_hash(bidx0, bn0, t)) continue;
+      int seen = 0;
+      for (size_t k = 0; k < j && !seen; k++) seen = find_hash(cidx[k], cn[k], t) != NULL;
+      n += !seen;
+    }
+  return n;
+}
+
 /* Every (config, series) of base[0] against the candidate runs; fills c->lat and the change grids. */
 static sw_rc match_configs(cmp_ctx_t *c, const sw_rset_t *base, size_t nb, const sw_rset_t *cand, size_t nc,
                            sw_err_t *err) {
@@ -526,7 +551,7 @@ static sw_rc match_configs(cmp_ctx_t *c, const sw_rset_t *base, size_t nb, const
     c->sum->matched++;
     rc = compare_config(c, &r, err);
   }
-  if (rc == SW_OK) c->sum->only_candidate = cn[0] >= c->sum->matched ? cn[0] - c->sum->matched : 0;
+  if (rc == SW_OK) c->sum->only_candidate = count_only_candidate(bidx[0], bn[0], cidx, cn, nc);
   for (size_t i = 0; i < SW_COMPARE_MAX_RUNS; i++) {
     free(bidx[i]);
     free(cidx[i]);
@@ -615,14 +640,15 @@ static sw_rc rekey_unique(const sw_rset_t *set, const char *key, sw_err_t *err) 
 
 sw_rc sw_compare_rekey(sw_rset_t *set, const char *key, sw_err_t *err) {
   sw_buf_t b = SW_BUF_INIT;
-  char v[512], hex[65];
+  char hex[65];
   for (size_t i = 0; i < set->n; i++) {
     sw_rtrial_t *t = &set->trials[i];
     sw_buf_reset(&b);
     for (size_t k = 0; t->config && k < t->config->count; k++) {
       if (strcmp(t->config->keys[k], key) == 0) continue;
-      sw_rtrial_config_text(t, t->config->keys[k], v, sizeof v);
-      sw_buf_printf(&b, "%s=%s\n", t->config->keys[k], v);
+      sw_buf_printf(&b, "%s=", t->config->keys[k]);
+      sw_rtrial_config_buf(t, t->config->keys[k], &b);
+      sw_buf_puts(&b, "\n");
     }
     sw_sha256_hex(b.data ? b.data : "", b.len, hex);
     char *nh = sw_buf_ok(&b) ? sw_report_strdup(hex) : NULL;
@@ -884,7 +910,7 @@ static void export_csv(const sw_rset_t *sets, size_t ns, const name_list_t *keys
   for (size_t i = 0; i < mets->n; i++) fprintf(f, ",metric.%s", mets->v[i]);
   for (size_t i = 0; i < ser->n; i++) fprintf(f, ",samples.%s.n,samples.%s.median", ser->v[i], ser->v[i]);
   fputc('\n', f);
-  char text[512];
+  sw_buf_t text = SW_BUF_INIT;
   for (size_t s = 0; s < ns; s++)
     for (size_t k = 0; k < sets[s].n; k++) {
       const sw_rrun_t *r = &sets[s].run;
@@ -895,8 +921,9 @@ static void export_csv(const sw_rset_t *sets, size_t ns, const name_list_t *keys
       for (size_t i = 0; i < keys->n; i++) {
         fputc(',', f);
         if (!sw_json_get(t->config, keys->v[i])) continue;
-        sw_rtrial_config_text(t, keys->v[i], text, sizeof text);
-        csv_out(f, text);
+        sw_buf_reset(&text);
+        sw_rtrial_config_buf(t, keys->v[i], &text);
+        csv_out(f, sw_buf_ok(&text) ? sw_buf_str(&text) : "");
       }
       for (size_t i = 0; i < mets->n; i++) {
         const sw_rmetric_t *m = sw_rtrial_metric(t, mets->v[i]);
@@ -911,6 +938,7 @@ static void export_csv(const sw_rset_t *sets, size_t ns, const name_list_t *keys
       }
       fputc('\n', f);
     }
+  sw_buf_free(&text);
 }
 
 static void json_str(sw_buf_t *b, const char *s) {

@@ -272,7 +272,7 @@ sw_rc sw_axes_collect(const sw_rset_t *set, sw_axis_t **axes, size_t *n, sw_err_
       }
     }
   }
-  char text[256];
+  char text[SW_CONFIG_TEXT_CAP];
   for (size_t j = 0; ok && j < count; j++) { /* values */
     for (size_t i = 0; ok && i < set->n; i++) {
       sw_rtrial_config_text(&set->trials[i], ax[j].key, text, sizeof text);
@@ -480,7 +480,7 @@ typedef struct proj {
 /* Text "k1=v1, k2=v2" of the split axes of trial t (empty when none). */
 static void split_key(const proj_t *p, const sw_rtrial_t *t, char *dst, size_t cap) {
   dst[0] = '\0';
-  char v[256];
+  char v[SW_CONFIG_TEXT_CAP];
   for (size_t i = 0; i < p->n_split; i++) {
     sw_rtrial_config_text(t, p->split[i]->key, v, sizeof v);
     sw_report_appendf(dst, cap, "%s%s=%s", i ? ", " : "", p->split[i]->key, v);
@@ -489,7 +489,7 @@ static void split_key(const proj_t *p, const sw_rtrial_t *t, char *dst, size_t c
 
 /* Column text of a trial: the single column axis' value, or "k=v ..." of the merged knobs it sets ("-": none). */
 static void col_text(const proj_t *p, const sw_rtrial_t *t, char *dst, size_t cap) {
-  char v[256];
+  char v[SW_CONFIG_TEXT_CAP];
   dst[0] = '\0';
   if (p->n_cols == 1) {
     sw_rtrial_config_text(t, p->cols[0]->key, dst, cap);
@@ -524,7 +524,7 @@ static int col_cmp(const proj_t *p, const char *a, const char *b) {
 
 /* Collects the distinct column texts of the set into p->colv, ordered by col_cmp. */
 static int build_columns(proj_t *p) {
-  char text[512];
+  char text[SW_CONFIG_TEXT_CAP];
   p->colv = calloc(p->set->n ? p->set->n : 1, sizeof *p->colv);
   if (!p->colv) return 0;
   for (size_t i = 0; p->n_cols && i < p->set->n; i++) {
@@ -550,7 +550,7 @@ static const sw_rtrial_t *trial_at(const proj_t *p, size_t r, size_t c) {
 /* Row, column and group index of every trial, computed once (groups: the sorted split keys). */
 static int index_trials(proj_t *p, char **groups, size_t ng) {
   size_t n = p->set->n;
-  char text[512];
+  char text[SW_CONFIG_TEXT_CAP];
   p->t_row = calloc(n ? n : 1, sizeof *p->t_row);
   p->t_col = calloc(n ? n : 1, sizeof *p->t_col);
   p->t_grp = calloc(n ? n : 1, sizeof *p->t_grp);
@@ -616,7 +616,7 @@ static const sw_rtrial_t *dense_ref(const proj_t *p, size_t r, size_t c) {
 
 /* Row label: the row value, then the attributes it fixes ("moe_topk experts=48"). */
 static void row_label(const proj_t *p, size_t r, char *dst, size_t cap) {
-  char v[256];
+  char v[SW_CONFIG_TEXT_CAP];
   snprintf(dst, cap, "%s", p->row->values[r]);
   const sw_rtrial_t *t = NULL;
   for (size_t c = 0; !t && c < (p->n_cols ? p->n_colv : 1); c++) t = trial_at(p, r, c);
@@ -723,7 +723,7 @@ static int metric_block(const proj_t *p, const char *metric, const char *key, in
 
 /* Orders two trials by their split axes' value order (numeric axes numerically). */
 static int split_cmp(const proj_t *p, const sw_rtrial_t *a, const sw_rtrial_t *b) {
-  char va[256], vb[256];
+  char va[SW_CONFIG_TEXT_CAP], vb[SW_CONFIG_TEXT_CAP];
   for (size_t i = 0; i < p->n_split; i++) {
     sw_rtrial_config_text(a, p->split[i]->key, va, sizeof va);
     sw_rtrial_config_text(b, p->split[i]->key, vb, sizeof vb);
@@ -737,7 +737,7 @@ static int split_cmp(const proj_t *p, const sw_rtrial_t *a, const sw_rtrial_t *b
 static char **split_groups(const proj_t *p, size_t *n) {
   char **keys = calloc(p->set->n ? p->set->n : 1, sizeof *keys);
   const sw_rtrial_t **rep = calloc(p->set->n ? p->set->n : 1, sizeof *rep);
-  char k[512];
+  char k[SW_CONFIG_TEXT_CAP];
   *n = 0;
   for (size_t i = 0; keys && rep && i < p->set->n; i++) {
     const sw_rtrial_t *t = &p->set->trials[i];
@@ -800,7 +800,7 @@ static sw_rc choose_columns(proj_t *p, const char *ck, sw_err_t *err) {
 /* 1 when axis a takes one value for each value of the row axis (e.g. "experts" only set for MoE methods). */
 static int fixed_by_row(const proj_t *p, const sw_axis_t *a) {
   size_t *first = malloc(p->row->n * sizeof *first); /* per row value: the axis value index seen first */
-  char rv[256], av[256];
+  char rv[SW_CONFIG_TEXT_CAP], av[SW_CONFIG_TEXT_CAP];
   int fixed = first != NULL;
   for (size_t r = 0; fixed && r < p->row->n; r++) first[r] = (size_t)-1;
   for (size_t i = 0; fixed && i < p->set->n; i++) {
@@ -870,7 +870,7 @@ static void run_header(const sw_rset_t *set, sw_report_format fmt, sw_buf_t *out
 
 static void invalid_list(const sw_rset_t *set, const proj_t *p, sw_report_format fmt, sw_buf_t *out) {
   int first = 1;
-  char v[256];
+  char v[SW_CONFIG_TEXT_CAP];
   for (size_t i = 0; i < set->n; i++) {
     const sw_rtrial_t *t = &set->trials[i];
     if (t->valid) continue;

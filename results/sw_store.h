@@ -204,6 +204,11 @@ sw_rc sw_store_tick(sw_store_t *st, sw_err_t *err);
 /* Number of trials buffered and not yet committed. */
 size_t sw_store_pending(const sw_store_t *st);
 
+/* Trials that were recorded in a batch and then lost because SQLite rolled the batch back after a failed write
+ * (any write: a trial, the run lock's heartbeat, a rank event).  They are not in the database; a caller that
+ * counted them as done must stop and have them re-run (sparsweep run --resume). */
+size_t sw_store_lost_trials(const sw_store_t *st);
+
 /* A sorted set of config hashes (strings owned by the set). */
 typedef struct sw_hash_set {
   char  **items; /* items[count], sorted by strcmp, unique */

@@ -18,6 +18,7 @@ struct sw_store {
   char           *fs_warning; /* owned; NULL on local disks */
   int             in_txn;     /* 1 while a batch transaction is open */
   size_t          pending;    /* trials recorded in the open batch */
+  size_t          lost;       /* trials recorded in batches SQLite rolled back after a failed statement */
   int64_t         batch_t0;   /* sw_now_ns() when the open batch began */
   sqlite3_stmt   *ins_trial;    /* INSERT INTO trials */
   sqlite3_stmt   *ins_metrics;  /* INSERT INTO metrics SELECT .. json_each */
@@ -41,6 +42,10 @@ sw_rc sw_store_db_err(sw_store_t *st, sw_err_t *err, const char *what);
 sw_rc sw_store_exec(sw_store_t *st, const char *sql, const char *what, sw_err_t *err);
 /* Opens the batch write transaction (BEGIN IMMEDIATE) unless one is open. */
 sw_rc sw_store_batch_begin(sw_store_t *st, sw_err_t *err);
+/* After any failed statement inside the batch: when SQLite has rolled the whole transaction back (SQLITE_FULL,
+ * IOERR, NOMEM, INTERRUPT), the batch's trials are gone; adds them to st->lost, says how many in err and forgets
+ * the batch, so that the next write opens a new one. */
+void sw_store_note_lost_batch(sw_store_t *st, sw_err_t *err);
 /* Prepares the insert statements used by sw_store_add_trial. */
 sw_rc sw_store_prepare_inserts(sw_store_t *st, sw_err_t *err);
 /* Finalizes them (NULL-safe). */

@@ -98,6 +98,7 @@ static sw_rc s_batch_write(sw_store_t *st, const char *sql, int64_t a, int64_t b
   sqlite3_bind_double(q, 3, now);
   rc = sqlite3_step(q) == SQLITE_DONE ? SW_OK : sw_store_db_err(st, err, what);
   sqlite3_finalize(q);
+  if (rc != SW_OK) sw_store_note_lost_batch(st, err);
   return rc;
 }
 
@@ -130,5 +131,6 @@ sw_rc sw_store_add_rank_event(sw_store_t *st, const sw_store_rank_event_t *ev, s
   if (ev->message) sqlite3_bind_text(q, 6, ev->message, -1, SQLITE_TRANSIENT);
   rc = sqlite3_step(q) == SQLITE_DONE ? SW_OK : sw_store_db_err(st, err, "cannot record a rank event in");
   sqlite3_finalize(q);
+  if (rc != SW_OK) sw_store_note_lost_batch(st, err);
   return rc;
 }

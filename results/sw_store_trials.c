@@ -62,9 +62,7 @@ void sw_store_finalize_inserts(sw_store_t *st) {
 
 /* ---- batches ------------------------------------------------------------------------------------- */
 
-/* After a failed statement: SQLite may have rolled back the whole transaction (SQLITE_FULL, IOERR, NOMEM,
- * BUSY do this).  Then the batch is gone; say so and forget it. */
-static void note_lost_batch(sw_store_t *st, sw_err_t *err) {
+void sw_store_note_lost_batch(sw_store_t *st, sw_err_t *err) {
   if (!st->in_txn || !sqlite3_get_autocommit(st->db)) return;
   if (err && err->code != SW_OK && st->pending > 0) {
     char more[96];
@@ -73,11 +71,18 @@ static void note_lost_batch(sw_store_t *st, sw_err_t *err) {
     size_t len = strlen(err->msg);
     snprintf(err->msg + len, sizeof err->msg - len, "%s", more);
   }
+  st->lost += st->pending;
   st->in_txn = 0;
   st->pending = 0;
 }
 
+size_t sw_store_lost_trials(const sw_store_t *st) {
+  SW_STORE_CHECK(st);
+  return st->lost;
+}
+
 sw_rc sw_store_batch_begin(sw_store_t *st, sw_err_t *err) {
+  sw_store_note_lost_batch(st, NULL); /* a batch rolled back behind the store's back is not continued */
   if (st->in_txn) return SW_OK;
   sw_rc rc = sw_store_exec(st, "BEGIN IMMEDIATE", "cannot start a write transaction in", err);
   if (rc != SW_OK) return rc;
@@ -102,7 +107,7 @@ sw_rc sw_store_flush(sw_store_t *st, sw_err_t *err) {
   sw_err_set(err, SW_ERR_DB, "cannot commit %zu trials to results database '%s': %s", st->pending, st->path,
              sqlite3_errmsg(st->db));
   if (!sqlite3_get_autocommit(st->db)) sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-  note_lost_batch(st, err);
+  sw_store_note_lost_batch(st, err);
   return SW_ERR_DB;
 }
 
@@ -226,12 +231,12 @@ sw_rc sw_store_add_trial(sw_store_t *st, const sw_trial_record_t *t, int64_t *tr
   rc = insert_trial(st, t, &id, err);
   if (rc != SW_OK) {
     if (!sqlite3_get_autocommit(st->db)) sqlite3_exec(st->db, "ROLLBACK TO sw_trial; RELEASE sw_trial", NULL, NULL, NULL);
-    note_lost_batch(st, err);
+    sw_store_note_lost_batch(st, err);
     return rc;
   }
   rc = sw_store_exec(st, "RELEASE sw_trial", "cannot release a savepoint in", err);
   if (rc != SW_OK) {
-    note_lost_batch(st, err);
+    sw_store_note_lost_batch(st, err);
     return rc;
   }
   st->pending++;

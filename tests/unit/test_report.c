@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "cli/sw_cli.h"
+#include "common/sw_metrics.h"
 #include "results/sw_plot.h"
 #include "results/sw_report.h"
 #include "results/sw_store.h"
@@ -733,6 +734,81 @@ static void test_compare_accuracy_tolerance(void **state) {
   assert_int_equal(cmd_compare(10, argv), SW_EXIT_FAIL);
 }
 
+/* One trial per side with the metric classes compare must tell apart (values from the helper's reproducers):
+ * a perplexity that became non-finite (stored NULL) and a KL the candidate lacks are accuracy regressions; a
+ * count where higher is worse, a p-value, preemptions, the adaptive repetition count and a hardware counter
+ * are not verdicts; a deterministic count and an SDE counter that changed are. */
+static void metric_class_db(const char *dir, const char *name, char *path, size_t cap, int cand) {
+  sqlite3 *db = new_db(dir, name, path, cap);
+  add_run(db, 1, cand ? "cand" : "base", "fp", 1 + cand);
+  add_trial(db, 1, 1, "mc0", "{\"method\":\"m0\"}");
+  if (cand) exec_sql(db, "INSERT INTO metrics VALUES (1, 'ppl', NULL, 'ppl')");
+  else add_metric(db, 1, "ppl", 10, "ppl"), add_metric(db, 1, "kl", 0.01, "nat/token");
+  add_metric(db, 1, "task_acc_only_dense", cand ? 40 : 10, "count");
+  add_metric(db, 1, "task_acc_mcnemar_p", cand ? 0.001 : 0.9, "p-value");
+  add_metric(db, 1, "decode_preemptions", cand ? 131.5 : 117.25, "count");
+  add_metric(db, 1, "timing_reps", cand ? 12 : 9, "count");
+  add_metric(db, 1, "eval_tokens", cand ? 101 : 100, "count");
+  exec_sql(db, cand ? "INSERT INTO counters VALUES (1, 'sparse', 'PAPI_TOT_INS', 1010, NULL)"
+                    : "INSERT INTO counters VALUES (1, 'sparse', 'PAPI_TOT_INS', 1000, NULL)");
+  exec_sql(db, cand ? "INSERT INTO counters VALUES (1, 'sparse', 'sde:::sparsweep::flops', 4097, NULL)"
+                    : "INSERT INTO counters VALUES (1, 'sparse', 'sde:::sparsweep::flops', 4096, NULL)");
+  close_db(db);
+}
+
+static void test_compare_metric_classes(void **state) {
+  const char *dir = *state;
+  char base[512], cand[512];
+  metric_class_db(dir, "mc_b.db", base, sizeof base, 0);
+  metric_class_db(dir, "mc_c.db", cand, sizeof cand, 1);
+  sw_rset_t b, c;
+  load_run(base, &b);
+  load_run(cand, &c);
+  sw_compare_opts_t o;
+  sw_compare_opts_default(&o);
+  o.min_runs = 1;
+  sw_buf_t out = SW_BUF_INIT, warn = SW_BUF_INIT;
+  sw_compare_summary_t sum;
+  sw_err_t err;
+  assert_int_equal(sw_compare_sets(&b, &c, &o, &out, &warn, &sum, &err), SW_OK);
+  const char *text = sw_buf_str(&out);
+  assert_int_equal(sum.accuracy_changes, 2);
+  assert_int_equal(sum.accuracy_regressions, 2);
+  assert_contains(text, "ppl        10       null    WORSE\n");
+  assert_contains(text, "kl      0.01       null    WORSE\n");
+  assert_int_equal(sum.count_changes, 3);
+  assert_contains(text, "task_acc_only_dense");
+  assert_contains(text, "eval_tokens");
+  assert_contains(text, "sparse:sde:::sparsweep::flops");
+  assert_null(strstr(text, "mcnemar"));
+  assert_null(strstr(text, "preemptions"));
+  assert_null(strstr(text, "timing_reps"));
+  assert_null(strstr(text, "PAPI_TOT_INS"));
+  sw_buf_free(&out);
+  sw_buf_free(&warn);
+  sw_rset_free(&b);
+  sw_rset_free(&c);
+  /* directions: declared for the quality metrics, by name for speeds and rates */
+  assert_false(sw_metric_higher_is_better("task_acc_only_dense"));
+  assert_true(sw_metric_higher_is_better("task_acc_only_method"));
+  assert_true(sw_metric_higher_is_better("task_acc"));
+  assert_false(sw_metric_higher_is_better("ppl"));
+  assert_true(sw_metric_higher_is_better("top1_agree"));
+  assert_true(sw_metric_higher_is_better("decode_speedup"));
+  assert_true(sw_metric_higher_is_better("prefill_tok_s_dense"));
+  assert_false(sw_metric_higher_is_better("decode_s_sparse"));
+  assert_false(sw_is_accuracy_metric("task_acc_mcnemar_p"));
+  assert_false(sw_is_accuracy_metric("ppl_se"));
+  /* every quality metric named there is declared, by its exact name, in common/sw_metrics.h */
+  const char *names[64];
+  size_t n = sw_quality_metric_names(names, 64);
+  assert_true(n > 0 && n <= 64);
+  for (size_t i = 0; i < n; i++) {
+    const sw_metric_def_t *d = sw_metric_find(names[i]);
+    if (!d || strcmp(d->name, names[i]) != 0) fail_msg("quality metric %s is not declared in sw_metrics.h", names[i]);
+  }
+}
+
 /* Machine drift between runs (+8% on every sample of the candidate, e.g. a busier shared node): raw latencies
  * flag most configurations, the paired per-repetition speedups flag exactly the planted sparse slowdowns. */
 static void test_compare_paired_resists_drift(void **state) {
@@ -1243,6 +1319,93 @@ static void test_export_csv_jsonl(void **state) {
   assert_int_equal(cmd_export(4, argv3), SW_EXIT_USAGE);
 }
 
+/* Config values longer than any fixed buffer: a 300-byte method name is still a table row (before, the axes
+ * kept 255 bytes and the row lookup 511, so no trial found its row and the report printed no table); the CSV
+ * export writes a 5000-byte value whole.  Also the "only candidate" count over several candidate runs. */
+static void test_long_config_values(void **state) {
+  const char *dir = *state;
+  char path[512], out_path[600];
+  char *pad = malloc(5001), *cfg = malloc(6000);
+  assert_non_null(pad);
+  assert_non_null(cfg);
+  memset(pad, 'x', 5000);
+  pad[5000] = '\0';
+  sqlite3 *db = new_db(dir, "long.db", path, sizeof path);
+  add_run(db, 1, "0123456789abcdef", "fp1", 1);
+  for (int i = 0; i < 4; i++) {
+    char h[8];
+    snprintf(h, sizeof h, "L%d", i);
+    snprintf(cfg, 6000, "{\"method\":\"%c%.300s\",\"sparsity\":%s,\"note\":\"%s\"}", "AB"[i / 2], pad,
+             i % 2 ? "0.5" : "0.7", pad);
+    sqlite3_stmt *q = NULL; /* add_trial's SQL text holds 1 KiB: bind the long config instead */
+    assert_int_equal(sqlite3_prepare_v2(db, "INSERT INTO trials(trial_id, run_id, config_hash, config, status)"
+                                            " VALUES (?1, 1, ?2, ?3, 'ok')", -1, &q, NULL), SQLITE_OK);
+    sqlite3_bind_int(q, 1, i + 1);
+    sqlite3_bind_text(q, 2, h, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 3, cfg, -1, SQLITE_STATIC);
+    assert_int_equal(sqlite3_step(q), SQLITE_DONE);
+    sqlite3_finalize(q);
+    add_metric(db, i + 1, "ppl", 10 + i, "ppl");
+  }
+  close_db(db);
+  sw_report_opts_t o;
+  sw_report_opts_default(&o);
+  o.n_metrics = 1;
+  o.metrics[0] = "ppl";
+  o.format = SW_FMT_CSV;
+  sw_buf_t out = SW_BUF_INIT;
+  report_text(path, NULL, &o, &out);
+  char want[400];
+  snprintf(want, sizeof want, "\nA%.300s,11,10\n", pad); /* ppl 10 + i: i = 0 at sparsity 0.7, 1 at 0.5 */
+  assert_contains(sw_buf_str(&out), want);
+  snprintf(want, sizeof want, "\nB%.300s,13,12\n", pad);
+  assert_contains(sw_buf_str(&out), want);
+  sw_buf_free(&out);
+  snprintf(out_path, sizeof out_path, "%s/long.csv", dir);
+  char *argv[] = {"export", path, "--format", "csv", "--out", out_path, NULL};
+  assert_int_equal(cmd_export(6, argv), SW_EXIT_OK);
+  char *csv = sw_test_read_file(out_path, NULL);
+  assert_non_null(csv);
+  snprintf(cfg, 6000, ",%s,", pad);
+  assert_non_null(strstr(csv, cfg));
+  free(csv);
+  free(pad);
+  free(cfg);
+}
+
+static void test_compare_only_candidate_count(void **state) {
+  const char *dir = *state;
+  char path[512];
+  sqlite3 *db = new_db(dir, "onlycand.db", path, sizeof path);
+  add_run(db, 1, "base", "fp", 1), add_run(db, 2, "cand", "fp", 2), add_run(db, 3, "cand", "fp", 3);
+  add_trial(db, 1, 1, "h1", "{\"method\":\"teal\"}");
+  add_trial(db, 2, 2, "h2", "{\"method\":\"cats\"}"); /* only in a candidate run */
+  add_trial(db, 3, 3, "h1", "{\"method\":\"teal\"}");
+  add_trial(db, 4, 3, "h2", "{\"method\":\"cats\"}"); /* the same configuration again: counted once */
+  close_db(db);
+  sw_rdb_t *rdb = open_ro(path);
+  sw_rset_t b, c[2];
+  sw_err_t err;
+  assert_int_equal(sw_rset_load(rdb, 1, NULL, &b, &err), SW_OK);
+  assert_int_equal(sw_rset_load(rdb, 2, NULL, &c[0], &err), SW_OK);
+  assert_int_equal(sw_rset_load(rdb, 3, NULL, &c[1], &err), SW_OK);
+  sw_report_close(rdb);
+  sw_compare_opts_t o;
+  sw_compare_opts_default(&o);
+  o.min_runs = 1;
+  sw_buf_t out = SW_BUF_INIT, warn = SW_BUF_INIT;
+  sw_compare_summary_t sum;
+  assert_int_equal(sw_compare_runs(&b, 1, c, 2, &o, &out, &warn, &sum, &err), SW_OK);
+  assert_int_equal(sum.matched, 1);
+  assert_int_equal(sum.only_baseline, 0);
+  assert_int_equal(sum.only_candidate, 1);
+  sw_buf_free(&out);
+  sw_buf_free(&warn);
+  sw_rset_free(&b);
+  sw_rset_free(&c[0]);
+  sw_rset_free(&c[1]);
+}
+
 /* ------------------------------------------------------------------ plots */
 
 /* Minimal XML well-formedness: declarations, comments and CDATA skipped, every start tag closed in order,
@@ -1409,9 +1572,12 @@ int main(void) {
       cmocka_unit_test(test_compare_run_level_too_few_runs),
       cmocka_unit_test(test_compare_along_axis),
       cmocka_unit_test(test_compare_two_baselines_unchanged),
+      cmocka_unit_test(test_compare_metric_classes),
       cmocka_unit_test(test_compare_accuracy_tolerance),
       cmocka_unit_test(test_history_marks_step),
       cmocka_unit_test(test_export_csv_jsonl),
+      cmocka_unit_test(test_long_config_values),
+      cmocka_unit_test(test_compare_only_candidate_count),
       cmocka_unit_test(test_mean_trial_seconds),
       cmocka_unit_test(test_plots_png_svg),
       cmocka_unit_test(test_plot_overlap_heatmap),

@@ -771,6 +771,49 @@ static void test_disk_full_keeps_committed(void **state) {
   assert_int_equal(sw_store_close(&st, &err), SW_OK);
 }
 
+/* A statement SQLite aborts inside the batch rolls back the whole transaction (as SQLITE_FULL or IOERR do); an
+ * interrupt from the progress handler makes any write fail that way on demand. */
+static int interrupt_now(void *ctx) {
+  (void)ctx;
+  return 1;
+}
+
+typedef enum { FAIL_RANK_EVENT, FAIL_HEARTBEAT } failing_write_t;
+
+static sw_rc failing_write(sw_store_t *st, int64_t run, failing_write_t which, sw_err_t *err) {
+  sqlite3 *db = sw_store_handle(st);
+  sqlite3_progress_handler(db, 1, interrupt_now, NULL);
+  sw_store_rank_event_t ev = {run, 1, "node1", "infra_failure", "planted"};
+  sw_rc rc = which == FAIL_RANK_EVENT ? sw_store_add_rank_event(st, &ev, err)
+                                      : sw_store_lock_heartbeat(st, 111, run, err);
+  sqlite3_progress_handler(db, 0, NULL, NULL);
+  return rc;
+}
+
+/* Trials recorded in a batch that a failed rank-event or heartbeat write rolled back are reported lost (in the
+ * error and in sw_store_lost_trials), and the next trial goes into a new batch that commits: before, the store
+ * kept believing in its vanished batch, said nothing of the 3 trials, and later blamed a commit for 4. */
+static void check_lost_batch(fixture_t *f, failing_write_t which) {
+  sw_store_t *st = open_store(f->path, 100);
+  sw_err_t err;
+  int64_t run = begin_run(st, "lost");
+  add_ok(st, run, "l0"), add_ok(st, run, "l1"), add_ok(st, run, "l2");
+  assert_int_equal(sw_store_pending(st), 3);
+  assert_int_not_equal(failing_write(st, run, which, &err), SW_OK);
+  assert_non_null(strstr(err.msg, "3 uncommitted trials"));
+  assert_int_equal(sw_store_lost_trials(st), 3);
+  assert_int_equal(sw_store_pending(st), 0);
+  add_ok(st, run, "l3");
+  assert_int_equal(sw_store_pending(st), 1);
+  assert_int_equal(sw_store_flush(st, &err), SW_OK);
+  assert_int_equal(sw_store_lost_trials(st), 3);
+  assert_int_equal(sw_store_close(&st, &err), SW_OK);
+  assert_int_equal(count_rows(f->path, "trials"), 1);
+}
+
+static void test_lost_batch_rank_event(void **state) { check_lost_batch(*state, FAIL_RANK_EVENT); }
+static void test_lost_batch_heartbeat(void **state) { check_lost_batch(*state, FAIL_HEARTBEAT); }
+
 /* ---- provenance helpers -------------------------------------------------------------------------- */
 
 static void test_fs_classify(void **state) {
@@ -997,6 +1040,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_exclusive_locking, setup, teardown),
       cmocka_unit_test_setup_teardown(test_killed_writer_loses_only_unflushed, setup, teardown),
       cmocka_unit_test_setup_teardown(test_disk_full_keeps_committed, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_lost_batch_rank_event, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_lost_batch_heartbeat, setup, teardown),
       cmocka_unit_test_setup_teardown(test_fs_classify, setup, teardown),
       cmocka_unit_test_setup_teardown(test_migrates_version_2, setup, teardown),
       cmocka_unit_test_setup_teardown(test_run_lock, setup, teardown),
