@@ -244,6 +244,8 @@ static sw_rc json_container(json_parser_t *p, sw_json_t *v, int depth, int is_ob
       size_t klen;
       sw_rc rc = json_string(p, &v->keys[v->count - 1], &klen);
       if (rc) return rc;
+      /* keys are looked up as C strings: "a\u0000b" would silently be "a" */
+      if (strlen(v->keys[v->count - 1]) != klen) return json_fail(p, "object key contains \\u0000");
       json_skip_ws(p);
       if (json_peek(p) != ':') return json_fail(p, "expected ':'");
       p->pos++;

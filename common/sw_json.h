@@ -26,11 +26,11 @@ struct sw_json {
   double       number;     /* SW_JSON_NUMBER */
   int          is_integer; /* SW_JSON_NUMBER written without fraction/exponent and fits int64 */
   int64_t      integer;    /* SW_JSON_NUMBER when is_integer */
-  char        *string;     /* SW_JSON_STRING: NUL-terminated UTF-8 (may contain no NUL) */
+  char        *string;     /* SW_JSON_STRING: NUL-terminated UTF-8; \u0000 decodes to a NUL inside (string_len) */
   size_t       string_len; /* bytes in string */
   size_t       count;      /* ARRAY/OBJECT: number of items */
   sw_json_t   *items;      /* ARRAY/OBJECT: items[count] */
-  char       **keys;       /* OBJECT: keys[count], NUL-terminated */
+  char       **keys;       /* OBJECT: keys[count], NUL-terminated (a key with \u0000 is a parse error) */
 };
 
 /* Parses exactly one JSON value (surrounding whitespace allowed; duplicate keys in an object are an error).  On error returns SW_ERR_PARSE with

@@ -159,12 +159,39 @@ static int looks_nonfinite(const char *s) {
          !strcmp(s, ".NaN") || !strcmp(s, ".NAN");
 }
 
+/* A scalar with an explicit !!int, !!float or !!bool tag: quoted or not, its text must be of that type. */
+static sw_rc tagged_scalar(exp_ctx_t *c, const sw_ynode_t *n, const char *what, sw_value_t *out) {
+  static const char *const names[] = {"", "!!int", "!!float", "!!bool"};
+  const char *t = n->text;
+  if (n->tag == SW_YTAG_BOOL && bool_word(t, &out->b)) {
+    out->kind = SW_VAL_BOOL;
+    return SW_OK;
+  }
+  if (n->tag == SW_YTAG_INT && looks_int(t)) {
+    errno = 0;
+    out->i = strtoll(t, NULL, 10);
+    if (errno == ERANGE) return FAIL(c, n, "integer %s for %s does not fit in 64 bits", t, what);
+    out->kind = SW_VAL_INT;
+    return SW_OK;
+  }
+  if (n->tag == SW_YTAG_FLOAT && (looks_int(t) || looks_float(t)) && !looks_nonfinite(t)) {
+    errno = 0;
+    out->f = strtod(t, NULL);
+    if (!isfinite(out->f) || (errno == ERANGE && out->f == 0.0))
+      return FAIL(c, n, "number %s for %s is out of range", t, what);
+    out->kind = SW_VAL_FLOAT;
+    return SW_OK;
+  }
+  return FAIL(c, n, "%s is tagged %s but '%s' is not of that type", what, names[n->tag], t);
+}
+
 /* Resolves a scalar node to a typed value (YAML 1.2 core schema, minus null and non-finite numbers). */
 static sw_rc to_scalar(exp_ctx_t *c, const sw_ynode_t *n, const char *what, sw_value_t *out) {
   memset(out, 0, sizeof *out);
   out->line = n->line;
   out->col = n->col;
   if (n->kind != SW_YN_SCALAR) return FAIL(c, n, "expected a scalar for %s, got %s", what, kind_name(n));
+  if (n->tag != SW_YTAG_NONE) return tagged_scalar(c, n, what, out);
   if (n->plain) {
     if (is_null_word(n->text)) return FAIL(c, n, "expected a value for %s, got null (nothing)", what);
     if (looks_nonfinite(n->text)) return FAIL(c, n, "expected a finite number for %s, got '%s'", what, n->text);
@@ -182,8 +209,10 @@ static sw_rc to_scalar(exp_ctx_t *c, const sw_ynode_t *n, const char *what, sw_v
       return SW_OK;
     }
     if (looks_float(n->text)) {
+      errno = 0;
       double v = strtod(n->text, NULL);
-      if (!isfinite(v)) return FAIL(c, n, "number %s for %s is out of range", n->text, what);
+      if (!isfinite(v) || (errno == ERANGE && v == 0.0)) /* overflow, or an underflow to 0 */
+        return FAIL(c, n, "number %s for %s is out of range", n->text, what);
       out->kind = SW_VAL_FLOAT;
       out->f = v;
       return SW_OK;

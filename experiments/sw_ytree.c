@@ -136,9 +136,12 @@ static sw_rc yanchor_add(ybuild_t *b, const yaml_char_t *anchor, sw_ynode_t *nod
   return SW_OK;
 }
 
-/* Tags: only the core-schema ones; !!str forces a string, other core tags keep type resolution. */
-static sw_rc ycheck_tag(ybuild_t *b, const yaml_char_t *tag, const yaml_mark_t *m, int scalar, int *force_str) {
+/* Tags: only the core-schema ones; !!str forces a string, !!int, !!float and !!bool demand that type (checked
+ * when the value is read, experiments/sw_expfile.c), !!seq and !!map only restate a collection. */
+static sw_rc ycheck_tag(ybuild_t *b, const yaml_char_t *tag, const yaml_mark_t *m, int scalar, int *force_str,
+                        sw_ytag *type) {
   *force_str = 0;
+  *type = SW_YTAG_NONE;
   if (!tag || strcmp((const char *)tag, "!") == 0) {
     *force_str = tag != NULL;
     return SW_OK;
@@ -149,11 +152,15 @@ static sw_rc ycheck_tag(ybuild_t *b, const yaml_char_t *tag, const yaml_mark_t *
     return SW_OK;
   }
   static const char *const ok_scalar[] = {"int", "float", "bool"};
+  static const sw_ytag scalar_type[] = {SW_YTAG_INT, SW_YTAG_FLOAT, SW_YTAG_BOOL};
   static const char *const ok_coll[] = {"seq", "map"};
   if (strncmp(s, TAG_PREFIX, strlen(TAG_PREFIX)) == 0) {
     const char *suffix = s + strlen(TAG_PREFIX);
     for (size_t i = 0; i < (scalar ? 3u : 2u); i++)
-      if (strcmp(suffix, scalar ? ok_scalar[i] : ok_coll[i]) == 0) return SW_OK;
+      if (strcmp(suffix, scalar ? ok_scalar[i] : ok_coll[i]) == 0) {
+        if (scalar) *type = scalar_type[i];
+        return SW_OK;
+      }
   }
   char msg[SW_EXP_MAX_KEY * 4];
   snprintf(msg, sizeof msg, "unsupported YAML tag '%.100s' (only !!str, !!int, !!float, !!bool, !!seq, !!map)", s);
@@ -170,7 +177,8 @@ static sw_rc yon_scalar(ybuild_t *b, const yaml_event_t *ev) {
   }
   if (memchr(ev->data.scalar.value, 0, len)) return yfail(b, m, "scalar contains a NUL character");
   int force_str;
-  sw_rc rc = ycheck_tag(b, ev->data.scalar.tag, m, 1, &force_str);
+  sw_ytag type;
+  sw_rc rc = ycheck_tag(b, ev->data.scalar.tag, m, 1, &force_str, &type);
   if (rc == SW_OK) rc = ybudget(b, 1, m);
   if (rc != SW_OK) return rc;
   sw_ynode_t *n = ynode_new(b, SW_YN_SCALAR, m);
@@ -178,7 +186,8 @@ static sw_rc yon_scalar(ybuild_t *b, const yaml_event_t *ev) {
   memcpy(n->text, ev->data.scalar.value, len);
   n->text[len] = '\0';
   n->len = len;
-  n->plain = !force_str && ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+  n->plain = !force_str && type == SW_YTAG_NONE && ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+  n->tag = type;
   rc = yanchor_add(b, ev->data.scalar.anchor, n);
   if (rc == SW_OK) rc = yattach(b, n, m);
   if (rc == SW_OK && b->depth > 0) b->stack[b->depth - 1]->weight += 1;
@@ -195,7 +204,8 @@ static sw_rc yon_start(ybuild_t *b, const yaml_event_t *ev, sw_ynode_kind kind) 
     return yfail(b, m, msg);
   }
   int force_str;
-  sw_rc rc = ycheck_tag(b, tag, m, 0, &force_str);
+  sw_ytag type;
+  sw_rc rc = ycheck_tag(b, tag, m, 0, &force_str, &type);
   if (rc == SW_OK) rc = ybudget(b, 1, m);
   if (rc != SW_OK) return rc;
   sw_ynode_t *n = ynode_new(b, kind, m);

@@ -9,12 +9,16 @@
 
 typedef enum sw_ynode_kind { SW_YN_SCALAR = 1, SW_YN_SEQ = 2, SW_YN_MAP = 3 } sw_ynode_kind;
 
+/* The type a scalar's explicit core tag demands (!!str is SW_YTAG_NONE with plain = 0: a string). */
+typedef enum { SW_YTAG_NONE, SW_YTAG_INT, SW_YTAG_FLOAT, SW_YTAG_BOOL } sw_ytag;
+
 typedef struct sw_ynode sw_ynode_t;
 struct sw_ynode {
   sw_ynode_kind kind;
   char         *text;   /* SCALAR: NUL-terminated bytes (no embedded NUL), owned */
   size_t        len;    /* SCALAR: bytes in text */
   int           plain;  /* SCALAR: 1 for a plain (unquoted, untagged) scalar, subject to type resolution */
+  sw_ytag       tag;    /* SCALAR: the core type an explicit !!int, !!float or !!bool tag requires, else NONE */
   sw_ynode_t  **kids;   /* SEQ: items; MAP: key, value, key, value, ... (borrowed: the tree owns nodes) */
   size_t        n;      /* entries in kids */
   size_t        cap;    /* allocated entries in kids */

@@ -738,6 +738,8 @@ static sw_rc tokenizer_index_bytes_and_specials(sw_tokenizer_t *tok, sw_err_t *e
 static int cmp_score_desc(const void *a, const void *b, void *ctx) {
   const float *sc = ctx;
   float x = sc[*(const int32_t *)a], y = sc[*(const int32_t *)b];
+  if (isnan(x) || isnan(y)) return isnan(x) - isnan(y); /* NaN last: a NaN compared as "equal" to every score
+                                                         * would leave qsort's order of the others undefined */
   return x > y ? -1 : x < y ? 1 : 0;
 }
 

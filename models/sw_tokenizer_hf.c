@@ -42,6 +42,9 @@ static int64_t hf_max_id(const sw_json_t *vocab, const sw_json_t *added) {
   return max;
 }
 
+/* 1 when a JSON string holds a NUL (\u0000): token texts are C strings in the tokenizer. */
+static int hf_has_nul(const sw_json_t *s) { return strlen(s->string) != s->string_len; }
+
 /* Places token `text` at id; a second, different token at the same id is an error. */
 static sw_rc hf_put_token(hf_vocab_t *v, int64_t id, const char *text, size_t len, int32_t type, const char *what,
                           sw_err_t *err) {
@@ -62,6 +65,10 @@ static sw_rc hf_read_vocab(hf_vocab_t *v, const sw_json_t *vocab, const sw_json_
   int64_t max = hf_max_id(vocab, added);
   if (max < 0 || max >= (int64_t)(INT32_MAX / 2))
     return sw_err_set(err, SW_ERR_RANGE, "%s: model.vocab is empty or its ids are out of range", what);
+  const size_t given = vocab->count + (added ? added->count : 0);
+  if ((uint64_t)max >= given) /* before allocating: one large id in a small file must not cost gigabytes */
+    return sw_err_set(err, SW_ERR_PARSE, "%s: token id %lld but only %zu tokens (ids must be 0..N-1)", what,
+                      (long long)max, given);
   v->n_tokens = (size_t)max + 1;
   v->tokens = calloc(v->n_tokens, sizeof *v->tokens);
   v->token_lens = calloc(v->n_tokens, sizeof *v->token_lens);
@@ -80,6 +87,7 @@ static sw_rc hf_read_vocab(hf_vocab_t *v, const sw_json_t *vocab, const sw_json_
     const sw_json_t *special = sw_json_get(a, "special");
     if (!id || id->kind != SW_JSON_NUMBER || !id->is_integer || !content || content->kind != SW_JSON_STRING)
       return sw_err_set(err, SW_ERR_PARSE, "%s: added_tokens[%zu] needs an integer 'id' and a string 'content'", what, i);
+    if (hf_has_nul(content)) return sw_err_set(err, SW_ERR_PARSE, "%s: added_tokens[%zu] contains \\u0000", what, i);
     int32_t type = special && special->kind == SW_JSON_BOOL && special->boolean ? SW_TOKEN_CONTROL : SW_TOKEN_USER_DEFINED;
     rc = hf_put_token(v, id->integer, content->string, content->string_len, type, what, err);
   }
@@ -91,17 +99,17 @@ static sw_rc hf_read_vocab(hf_vocab_t *v, const sw_json_t *vocab, const sw_json_
 
 /* A merge as "left right": a string as written, or a [left, right] pair joined by one space. */
 static sw_rc hf_merge_text(const sw_json_t *m, size_t r, const char *what, char **out, size_t *len, sw_err_t *err) {
-  if (m->kind == SW_JSON_STRING) {
-    *out = strdup(m->string);
-    *len = m->string_len;
-  } else if (m->kind == SW_JSON_ARRAY && m->count == 2 && m->items[0].kind == SW_JSON_STRING &&
-             m->items[1].kind == SW_JSON_STRING) {
-    *len = m->items[0].string_len + 1 + m->items[1].string_len;
-    if ((*out = malloc(*len + 1))) snprintf(*out, *len + 1, "%s %s", m->items[0].string, m->items[1].string);
-  } else {
+  const int pair = m->kind == SW_JSON_ARRAY && m->count == 2 && m->items[0].kind == SW_JSON_STRING &&
+                   m->items[1].kind == SW_JSON_STRING;
+  if (m->kind != SW_JSON_STRING && !pair)
     return sw_err_set(err, SW_ERR_PARSE, "%s: model.merges[%zu] is neither \"a b\" nor [\"a\", \"b\"]", what, r);
-  }
-  return *out ? SW_OK : sw_err_set(err, SW_ERR_NOMEM, "%s: out of memory", what);
+  if (pair ? hf_has_nul(&m->items[0]) || hf_has_nul(&m->items[1]) : hf_has_nul(m))
+    return sw_err_set(err, SW_ERR_PARSE, "%s: model.merges[%zu] contains \\u0000", what, r);
+  *len = pair ? m->items[0].string_len + 1 + m->items[1].string_len : m->string_len;
+  if (!(*out = malloc(*len + 1))) return sw_err_set(err, SW_ERR_NOMEM, "%s: out of memory", what);
+  if (pair) snprintf(*out, *len + 1, "%s %s", m->items[0].string, m->items[1].string);
+  else memcpy(*out, m->string, *len + 1);
+  return SW_OK;
 }
 
 static sw_rc hf_read_merges(hf_vocab_t *v, const sw_json_t *merges, const char *what, sw_err_t *err) {

@@ -361,7 +361,8 @@ static void test_canonical_numbers_and_strings(void **state) {
   (void)state;
   sw_trial_list_t l;
   plan_ok("name: c\nworkload: noop\nsettings:\n  f1: 0.1\n  f2: 1.0\n  f3: 1e-7\n  f4: -0.0\n  f5: 2.5e10\n"
-          "  i1: 9007199254740993\n  i2: -42\n  s1: \"a\\\"b\\\\c\\u00e9\\t\"\n  s2: '007'\n  s3: yes\n  b1: False\n",
+          "  i1: 9007199254740993\n  i2: -42\n  s1: \"a\\\"b\\\\c\\u00e9\\t\"\n  s2: '007'\n  s3: yes\n  b1: False\n"
+          "  t1: !!int \"5\"\n  t2: !!float '2.5'\n  t3: !!bool \"true\"\n  t4: !!str 12\n",
           &l);
   const char *j = l.items[0].config_json;
   assert_non_null(strstr(j, "\"f1\":0.1,"));
@@ -375,6 +376,10 @@ static void test_canonical_numbers_and_strings(void **state) {
   assert_non_null(strstr(j, "\"s2\":\"007\","));   /* quoted: a string */
   assert_non_null(strstr(j, "\"s3\":\"yes\","));   /* YAML 1.2: yes is a string, not a bool */
   assert_non_null(strstr(j, "\"b1\":false,"));
+  assert_non_null(strstr(j, "\"t1\":5,"));       /* !!int "5": the tag decides, not the quotes */
+  assert_non_null(strstr(j, "\"t2\":2.5,"));
+  assert_non_null(strstr(j, "\"t3\":true,"));
+  assert_non_null(strstr(j, "\"t4\":\"12\","));   /* !!str */
   /* The canonical text is valid JSON, and canonicalising its parse gives the same bytes. */
   sw_json_t *v = NULL;
   sw_err_t err;
@@ -557,6 +562,14 @@ static const bad_case_t bad_cases[] = {
      "cannot be nested"},
     {"null value", "name: a\nworkload: ffn\nsettings: {k: ~}\n", SW_ERR_INVALID, "t.yaml:3:15:", "null"},
     {"non-finite number", "name: a\nworkload: ffn\nsettings: {k: .nan}\n", SW_ERR_INVALID, "t.yaml:3:15:", "finite"},
+    {"float underflow", "name: a\nworkload: ffn\nsettings: {k: 1e-400}\n", SW_ERR_INVALID, "t.yaml:3:15:",
+     "out of range"},
+    {"!!int on a word", "name: a\nworkload: ffn\nsettings: {k: !!int topk}\n", SW_ERR_INVALID, "t.yaml:3:15:",
+     "tagged !!int but 'topk'"},
+    {"!!bool on a number", "name: a\nworkload: ffn\nsettings: {k: !!bool 0.5}\n", SW_ERR_INVALID, "t.yaml:3:15:",
+     "tagged !!bool"},
+    {"!!float on a word", "name: a\nworkload: ffn\nsettings: {k: !!float \"x1\"}\n", SW_ERR_INVALID, "t.yaml:3:15:",
+     "tagged !!float"},
     {"integer overflow", "name: a\nworkload: ffn\nsettings: {k: 99999999999999999999}\n", SW_ERR_INVALID,
      "t.yaml:3:15:", "64 bits"},
     {"bad key syntax", "name: a\nworkload: ffn\nsettings: {Bad-Key: 1}\n", SW_ERR_INVALID, "t.yaml:3:12:",

@@ -409,7 +409,14 @@ static void test_tokenizer_json(void **state) {
       {"\"add_prefix_space\":false", "\"add_prefix_space\":true", "add_prefix_space = true"},
       {"\"type\":\"ByteLevel\"", "\"type\":\"Metaspace\"", "pre_tokenizer 'Metaspace' is not supported"},
       {"\"a b\"", "\"a q\"", "t.json: tokenizer: merge 0 ('a q') names a token missing"},
-      {"\"<s>\":5", "\"<s>\":7", "t.json: token id 6 is missing"},
+      {"\"<s>\":5", "\"<s>\":7", "t.json: token id 7 but only 7 tokens"},
+      {"\"<s>\":5}", "\"<s>\":5,\"zz\":7}", "t.json: token id 6 is missing"},
+      /* one large id in a tiny file: refused before allocating ~1e9 entries (took 4.2 GB before) */
+      {"\"<s>\":5", "\"<s>\":1073741822", "token id 1073741822 but only 7 tokens"},
+      /* a NUL inside a merge or an added token: the copy used to stop at it and the merge was read past it */
+      {"\"a b\"", "\"a\\u0000xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx b\"", "model.merges[0] contains \\u0000"},
+      {"[\"ab\",\"c\"]", "[\"ab\",\"c\\u0000\"]", "model.merges[1] contains \\u0000"},
+      {"\"content\":\"<s>\"", "\"content\":\"<\\u0000s>\"", "added_tokens[0] contains \\u0000"},
       {"\"id\":5", "\"id\":-1", "has id -1 outside"},
   };
   for (size_t i = 0; i < sizeof refusals / sizeof *refusals; i++) {
@@ -423,6 +430,13 @@ static void test_tokenizer_json(void **state) {
     if (!strstr(err.msg, refusals[i].want)) fail_msg("refusal %zu: \"%s\" lacks \"%s\"", i, err.msg, refusals[i].want);
     sw_json_free(j);
   }
+  /* a vocab key with \u0000 would be looked up as its prefix ("a"): the JSON parser refuses such keys */
+  char *at = strstr(json, "\"ab\":");
+  assert_non_null(at);
+  char edited[65536];
+  snprintf(edited, sizeof edited, "%.*s\"a\\u0000b\"%s", (int)(at - json), json, at + 4);
+  assert_int_equal(sw_json_parse(edited, strlen(edited), &j, &err), SW_ERR_PARSE);
+  assert_non_null(strstr(err.msg, "object key contains \\u0000"));
   free(json);
 }
 

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -237,6 +238,40 @@ static void test_malformed_vocabularies(void **state) {
   assert_null(tok);
 }
 
+/* SentencePiece "abc" with ab (score 2) and bc (score 1): ab merges first, giving "ab c".  A NaN score on an
+ * unrelated token must not change that: before, NaN compared as equal to every score and left qsort's order
+ * of the finite scores undefined ("a bc" came out). */
+static void encode_spm_abc(float zz_score, int32_t out[4], size_t *n) {
+  static const char *const toks[] = {"a", "b", "c", "bc", "zz", "ab"};
+  static const size_t lens[] = {1, 1, 1, 2, 2, 2};
+  static const int32_t types[] = {1, 1, 1, 1, 1, 1};
+  const float scores[] = {0, 0, 0, 1, zz_score, 2};
+  sw_vocab_spec_t spec = {.tokens = toks, .token_lens = lens, .n_tokens = 6, .token_types = types, .unk_id = -1,
+                          .spm = 1, .scores = scores, .bos_id = -1};
+  sw_tokenizer_t *tok = NULL;
+  sw_err_t err;
+  if (sw_tokenizer_create(&tok, &spec, &err)) fail_msg("%s", err.msg);
+  int32_t *ids = NULL;
+  assert_int_equal(sw_tokenizer_encode(tok, "abc", 3, 0, &ids, n, &err), SW_OK);
+  assert_true(*n <= 4);
+  memcpy(out, ids, *n * sizeof *ids);
+  free(ids);
+  sw_tokenizer_free(tok);
+}
+
+static void test_spm_nan_score_keeps_order(void **state) {
+  (void)state;
+  int32_t a[4], b[4];
+  size_t na = 0, nb = 0;
+  encode_spm_abc(-5.0f, a, &na);
+  assert_int_equal(na, 2);
+  assert_int_equal(a[0], 5); /* ab */
+  assert_int_equal(a[1], 2); /* c */
+  encode_spm_abc(NAN, b, &nb);
+  assert_int_equal(nb, 2);
+  assert_memory_equal(a, b, sizeof a[0] * 2);
+}
+
 int main(void) {
   const struct CMUnitTest model_tests[] = {
       cmocka_unit_test(test_matches_independent_reference),
@@ -247,6 +282,7 @@ int main(void) {
   const struct CMUnitTest toy_tests[] = {
       cmocka_unit_test(test_merge_order_by_hand),
       cmocka_unit_test(test_malformed_vocabularies),
+      cmocka_unit_test(test_spm_nan_score_keeps_order),
   };
   int failed = cmocka_run_group_tests_name("tokenizer_toy", toy_tests, NULL, NULL);
   failed += cmocka_run_group_tests_name("tokenizer_smollm2", model_tests, setup_model, teardown_model);
