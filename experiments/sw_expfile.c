@@ -535,7 +535,9 @@ static sw_rc parse_measure(exp_ctx_t *c, const sw_ynode_t *n) {
   return rc;
 }
 
-/* Adds the default of every measurement key that nothing defined. */
+/* Adds the default of every measurement key that nothing defined to the fixed settings.  A measurement key the
+ * grid sets (perhaps only in a when block) gets its default per trial, in each trial that does not set it
+ * (experiments/sw_grid.c, find_measure_fills). */
 static sw_rc fill_measure_defaults(exp_ctx_t *c) {
   const sw_keytable_t *mt = sw_keytable("measure");
   for (size_t i = 0; i < mt->n; i++) {

@@ -14,7 +14,8 @@
 #include "experiments/sw_canon.h"
 #include "experiments/sw_keys.h"
 
-#define GRID_MAX_CHANGED 8 /* keys of one workload whose default changed (sw_keydef_t.legacy_def) */
+#define GRID_MAX_CHANGED 8  /* keys of one workload whose default changed (sw_keydef_t.legacy_def) */
+#define GRID_MAX_MEASURE 16 /* rows of the measurement table (sw_keytable("measure")) */
 
 /* A key of the workload whose default changed: its current default fills the trials that do not set it, and its
  * legacy default is left out of the hashed text (experiments/sw_keys_table.c). */
@@ -23,6 +24,13 @@ typedef struct changed_key {
   sw_value_t         def, legacy; /* strings borrowed from the row */
   size_t             k;           /* index in grid_ctx.keys */
 } changed_key_t;
+
+/* A measurement key with a default that the grid sets (so not every point need have it): its default fills the
+ * trials that do not set it, as experiments/sw_expfile.c fills a measurement key the file never sets. */
+typedef struct measure_fill {
+  sw_value_t def; /* the measurement row's default; strings borrowed from the row */
+  size_t     k;   /* index in grid_ctx.keys */
+} measure_fill_t;
 
 /* A growable list of points: vals[count * nk]. */
 typedef struct plist {
@@ -44,6 +52,8 @@ typedef struct grid_ctx {
   struct when_ref       *by_addr; /* (block, index into whens) sorted by block address, for count_hit */
   changed_key_t          changed[GRID_MAX_CHANGED];
   size_t                 n_changed;
+  measure_fill_t         measure_fills[GRID_MAX_MEASURE];
+  size_t                 n_measure_fills;
 } grid_ctx_t;
 
 static void plist_free(plist_t *l) {
@@ -183,6 +193,22 @@ static sw_rc find_changed(grid_ctx_t *g) {
   return SW_OK;
 }
 
+/* The measurement keys with a default that the grid sets (set by build_keys; the fixed ones are in every point). */
+static sw_rc find_measure_fills(grid_ctx_t *g) {
+  const sw_keytable_t *mt = sw_keytable("measure");
+  g->n_measure_fills = 0;
+  for (size_t i = 0; i < mt->n; i++) {
+    size_t k = key_index(g, mt->keys[i].name);
+    if (!mt->keys[i].def || k == SIZE_MAX || !g->is_grid[k]) continue;
+    if (g->n_measure_fills == GRID_MAX_MEASURE)
+      return sw_err_set(g->err, SW_ERR_INTERNAL, "grid: more than %d measurement keys", GRID_MAX_MEASURE);
+    measure_fill_t *f = &g->measure_fills[g->n_measure_fills++];
+    sw_keys_default_value(&mt->keys[i], mt->keys[i].def, &f->def);
+    f->k = k;
+  }
+  return SW_OK;
+}
+
 /* keys: every key fixed, set by the grid, or with a changed default; is_grid marks those the grid sets. */
 static sw_rc build_keys(grid_ctx_t *g) {
   const sw_experiment_t *e = g->e;
@@ -202,7 +228,7 @@ static sw_rc build_keys(grid_ctx_t *g) {
   g->nk = u;
   for (size_t k = 0; k < u; k++) g->is_grid[k] = (unsigned char)block_sets(&e->grid, g->keys[k]);
   for (size_t i = 0; i < g->n_changed; i++) g->changed[i].k = key_index(g, g->changed[i].row->name);
-  return SW_OK;
+  return find_measure_fills(g);
 }
 
 /* ---------------------------------------------------------------- expansion */
@@ -378,16 +404,24 @@ static sw_rc trial_hash(const grid_ctx_t *g, const sw_value_t **full, const sw_v
   return rc;
 }
 
-/* Per-trial views of a point (nk pointers each): full (changed defaults filled in: what the runner reads),
+/* Per-trial views of a point (nk pointers each): full (changed defaults and the measurement defaults of keys the
+ * point does not set filled in: what the runner reads),
  * hashed (full without the keys at their legacy default) and axes (the keys the grid sets). */
 typedef struct trial_views {
   const sw_value_t **full, **hashed, **axes;
 } trial_views_t;
 
-static void fill_views(const grid_ctx_t *g, const sw_value_t **p, trial_views_t *v) {
-  memcpy(v->full, p, g->nk * sizeof *p);
+/* full = p with the default of every changed-default key and grid-set measurement key that p does not set. */
+static void fill_defaults(const grid_ctx_t *g, const sw_value_t **p, const sw_value_t **full) {
+  memcpy(full, p, g->nk * sizeof *p);
   for (size_t i = 0; i < g->n_changed; i++)
-    if (!p[g->changed[i].k]) v->full[g->changed[i].k] = &g->changed[i].def;
+    if (!p[g->changed[i].k]) full[g->changed[i].k] = &g->changed[i].def;
+  for (size_t i = 0; i < g->n_measure_fills; i++)
+    if (!p[g->measure_fills[i].k]) full[g->measure_fills[i].k] = &g->measure_fills[i].def;
+}
+
+static void fill_views(const grid_ctx_t *g, const sw_value_t **p, trial_views_t *v) {
+  fill_defaults(g, p, v->full);
   memcpy(v->hashed, v->full, g->nk * sizeof *p);
   for (size_t i = 0; i < g->n_changed; i++)
     if (sw_value_equal(v->full[g->changed[i].k], &g->changed[i].legacy)) v->hashed[g->changed[i].k] = NULL;

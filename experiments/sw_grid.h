@@ -1,6 +1,7 @@
 /* sw_grid: expands an experiment's grid into an ordered list of trials.  Each trial is a flat config
  * (fixed settings + one grid point + the current default of every key of the workload whose default changed,
- * sw_keydef_t.legacy_def), its canonical JSON (experiments/sw_canon.h) and that JSON's SHA-256, with the keys
+ * sw_keydef_t.legacy_def, and of every measurement key the grid sets for other points but not this one), its
+ * canonical JSON (experiments/sw_canon.h) and that JSON's SHA-256, with the keys
  * holding their legacy default left out (and a method version suffix, experiments/README.md "Trial identity"):
  * the trial's identity for resume and results.  Order: product axes in file order (first
  * slowest), then zip groups, then `when` sub-blocks; exclusions removed; indices 0..count-1. */

@@ -189,36 +189,36 @@ static sw_rc s_load(sw_orch_t *o, sw_err_t *err) {
   return SW_OK;
 }
 
-static unsigned s_skip_mask(sw_orch_resume resume) {
-  switch (resume) {
-    case SW_ORCH_RESUME_OK: return 1u << SW_TRIAL_OK;
+static int s_max_retries(const sw_orch_t *o, size_t trial) {
+  return o->retries >= 0 ? o->retries : o->trials.items[trial].retries;
+}
+
+/* Whether the resume policy skips a configuration with this history (NULL: never recorded). */
+static int s_skip(const sw_orch_t *o, size_t trial, const sw_attempt_summary_t *a) {
+  if (!a) return 0;
+  switch (o->opts->resume) {
     case SW_ORCH_RESUME_NONE: return 0;
-    default: return (1u << SW_TRIAL_OK) | (1u << SW_TRIAL_FAILED) | (1u << SW_TRIAL_TIMEOUT);
+    case SW_ORCH_RESUME_OK: return a->latest == SW_TRIAL_OK;
+    default: return sw_attempt_is_final(a, s_max_retries(o, trial));
   }
 }
 
-/* Builds the queue: trials not skipped by the resume policy, with attempt numbers continuing from the DB. */
+/* Builds the queue: trials not skipped by the resume policy (decided on each configuration's latest attempt,
+ * so an interrupted attempt or a failure with retries left runs again), with attempt numbers continuing from
+ * the DB. */
 static sw_rc s_plan(sw_orch_t *o, sw_err_t *err) {
-  sw_hash_set_t skip = {0}, seen = {0};
-  unsigned mask = s_skip_mask(o->opts->resume);
-  sw_rc rc = SW_OK;
-  if (o->store) {
-    if (mask) rc = sw_store_hashes_with_status(o->store, mask, &skip, err);
-    if (rc == SW_OK) rc = sw_store_hashes_with_status(o->store, (1u << SW_TRIAL_STATUS_COUNT) - 1u, &seen, err);
-  }
+  sw_attempt_index_t ix = {0};
+  sw_rc rc = o->store ? sw_store_attempt_index(o->store, 0, &ix, err) : SW_OK;
   for (size_t i = 0; rc == SW_OK && i < o->trials.count; i++) {
-    const sw_trial_spec_t *t = &o->trials.items[i];
-    if (sw_hash_set_contains(&skip, t->hash)) {
+    const sw_attempt_summary_t *a = sw_attempt_find(&ix, o->trials.items[i].hash);
+    if (s_skip(o, i, a)) {
       o->counts.skipped++;
       continue;
     }
-    int max_attempt = 0;
-    if (sw_hash_set_contains(&seen, t->hash)) rc = sw_store_max_attempt(o->store, t->hash, &max_attempt, err);
-    o->first_attempt[i] = (uint32_t)max_attempt + 1;
-    if (rc == SW_OK) rc = s_queue_push(o, i, o->first_attempt[i], err);
+    o->first_attempt[i] = (uint32_t)(a ? a->max_attempt : 0) + 1;
+    rc = s_queue_push(o, i, o->first_attempt[i], err);
   }
-  sw_hash_set_free(&skip);
-  sw_hash_set_free(&seen);
+  sw_attempt_index_free(&ix);
   return rc;
 }
 
@@ -365,9 +365,6 @@ static void s_metrics_member(sw_buf_t *b, const char *result_json) {
   sw_buf_puts(b, "}");
 }
 
-static int s_max_retries(const sw_orch_t *o, size_t trial) {
-  return o->retries >= 0 ? o->retries : o->trials.items[trial].retries;
-}
 
 /* Records one attempt; a result the store rejects as malformed is recorded as a failed trial instead. */
 static sw_rc s_record(sw_orch_t *o, const s_slot_t *s, sw_proto_result_t *r, sw_err_t *err) {
@@ -856,6 +853,23 @@ static void s_release_lock(sw_orch_t *o) {
   o->lock_held = 0;
 }
 
+/* Planned trials without a final result in this run (sw_attempt_is_final over this run's attempts: an
+ * interrupted last attempt, or a failure whose retries the sweep never ran, counts): what a rerun runs.
+ * Fallback when the index cannot be read: the planned trials without an ok/failed/timeout row. */
+static int64_t s_count_resumable(const sw_orch_t *o, int64_t fallback) {
+  sw_attempt_index_t ix;
+  sw_err_t e;
+  if (sw_store_attempt_index(o->store, o->sum->run_id, &ix, &e) != SW_OK) return fallback;
+  int64_t n = 0;
+  for (size_t i = 0; i < o->trials.count; i++) {
+    if (o->first_attempt[i] == 0) continue; /* skipped by the resume policy */
+    const sw_attempt_summary_t *a = sw_attempt_find(&ix, o->trials.items[i].hash);
+    n += !a || !sw_attempt_is_final(a, s_max_retries(o, i));
+  }
+  sw_attempt_index_free(&ix);
+  return n;
+}
+
 /* The summary's counts as the database holds them after the last commit (sw_store_tally_run). */
 static void s_tally(sw_orch_t *o) {
   const char **planned = calloc(o->trials.count ? o->trials.count : 1, sizeof *planned);
@@ -870,7 +884,7 @@ static void s_tally(sw_orch_t *o) {
     o->sum->timeout = t.timeout;
     o->sum->interrupted = t.interrupted;
     o->sum->attempts = t.attempts;
-    o->sum->not_run = t.not_run;
+    o->sum->not_run = s_count_resumable(o, t.not_run);
     o->sum->counts_from_db = 1;
   } else {
     sw_log(&o->log, SW_LOG_WARN, "summary from this process's counts: %s", planned ? e.msg : "out of memory");

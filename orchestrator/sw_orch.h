@@ -77,7 +77,7 @@ typedef struct sw_orch_summary {
   int64_t timeout;      /* trials that timed out on their last attempt */
   int64_t interrupted;  /* trials interrupted by a drain or an unresponsive rank */
   int64_t attempts;     /* trial attempts recorded (>= ok + failed + interrupted when retrying) */
-  int64_t not_run;      /* planned trials without a final result in this run: what a resume will run */
+  int64_t not_run;      /* trials without a final result (sw_attempt_is_final): what a resume will run */
   int     counts_from_db; /* 1: ok..not_run were counted back from the database after the last commit
                              (sw_store_tally_run in results/sw_store.h); 0: this process's own counts (the
                              database could not be read), which may include results a failed commit lost */

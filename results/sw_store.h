@@ -224,6 +224,30 @@ void sw_hash_set_free(sw_hash_set_t *set);
  * included).  out must be empty/zeroed; caller frees with sw_hash_set_free. */
 sw_rc sw_store_ok_hashes(sw_store_t *st, sw_hash_set_t *out, sw_err_t *err);
 
+/* Each configuration's attempt history, for resume decisions: its latest attempt (highest attempt number) and
+ * the run of failed/timeout attempts that ends there (an ok, interrupted or skipped attempt ends a run). */
+typedef struct sw_attempt_summary {
+  char           *hash;
+  int             max_attempt;       /* highest attempt number recorded */
+  sw_trial_status latest;            /* status of that attempt */
+  int             trailing_failures; /* consecutive failed/timeout attempts ending with the latest */
+} sw_attempt_summary_t;
+
+typedef struct sw_attempt_index {
+  sw_attempt_summary_t *items; /* sorted by hash (strcmp) */
+  size_t                count;
+} sw_attempt_index_t;
+
+/* run_id 0: every run's rows; else that run's only. */
+sw_rc sw_store_attempt_index(sw_store_t *st, int64_t run_id, sw_attempt_index_t *out, sw_err_t *err);
+/* The configuration's summary, or NULL when it has no recorded attempt. */
+const sw_attempt_summary_t *sw_attempt_find(const sw_attempt_index_t *ix, const char *hash);
+void                        sw_attempt_index_free(sw_attempt_index_t *ix);
+/* 1 when the configuration has a final result for a sweep allowing `retries` retries per trial: its latest
+ * attempt is ok, or it is failed/timeout at the end of retries + 1 consecutive failures.  An interrupted
+ * latest attempt, or a failure whose retries a killed or drained sweep never ran, is not final. */
+int sw_attempt_is_final(const sw_attempt_summary_t *a, int retries);
+
 /* Like sw_store_ok_hashes for any set of statuses: status_mask has bit (1u << status) per wanted status. */
 sw_rc sw_store_hashes_with_status(sw_store_t *st, unsigned status_mask, sw_hash_set_t *out, sw_err_t *err);
 

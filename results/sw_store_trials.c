@@ -303,6 +303,79 @@ sw_rc sw_store_hashes_with_status(sw_store_t *st, unsigned status_mask, sw_hash_
   return rc;
 }
 
+/* Appends a summary for hash (the first of its rows). */
+static sw_attempt_summary_t *attempt_push(sw_attempt_index_t *ix, size_t *cap, const char *hash) {
+  if (ix->count == *cap) {
+    size_t ncap = *cap ? 2 * *cap : 256;
+    sw_attempt_summary_t *items = realloc(ix->items, ncap * sizeof *items);
+    if (!items) return NULL;
+    ix->items = items;
+    *cap = ncap;
+  }
+  sw_attempt_summary_t *a = &ix->items[ix->count];
+  memset(a, 0, sizeof *a);
+  if (!(a->hash = strdup(hash))) return NULL;
+  ix->count++;
+  return a;
+}
+
+/* One row, in attempt order within its configuration. */
+static void attempt_add(sw_attempt_summary_t *a, int attempt, sw_trial_status status) {
+  a->max_attempt = attempt;
+  a->latest = status;
+  a->trailing_failures = status == SW_TRIAL_FAILED || status == SW_TRIAL_TIMEOUT ? a->trailing_failures + 1 : 0;
+}
+
+sw_rc sw_store_attempt_index(sw_store_t *st, int64_t run_id, sw_attempt_index_t *out, sw_err_t *err) {
+  SW_STORE_CHECK(st);
+  memset(out, 0, sizeof *out);
+  sqlite3_stmt *s = NULL;
+  /* BINARY collation (memcmp): the order strcmp gives, for sw_attempt_find's bsearch */
+  if (sqlite3_prepare_v2(st->db, "SELECT config_hash, attempt, status FROM trials WHERE ?1 = 0 OR run_id = ?1"
+                                 " ORDER BY 1, 2, trial_id", -1, &s, NULL) != SQLITE_OK)
+    return sw_store_db_err(st, err, "cannot read trial attempts from");
+  sqlite3_bind_int64(s, 1, run_id);
+  size_t cap = 0;
+  sw_rc rc = SW_OK;
+  int step;
+  sw_attempt_summary_t *cur = NULL;
+  while (rc == SW_OK && (step = sqlite3_step(s)) == SQLITE_ROW) {
+    const char *hash = (const char *)sqlite3_column_text(s, 0), *name = (const char *)sqlite3_column_text(s, 2);
+    sw_trial_status status;
+    if (!hash || !name || sw_trial_status_parse(name, &status, err) != SW_OK) {
+      rc = sw_err_set(err, SW_ERR_DB, "results database '%s': a trial row without a valid hash or status", st->path);
+      break;
+    }
+    if (!cur || strcmp(cur->hash, hash) != 0) cur = attempt_push(out, &cap, hash);
+    if (!cur) rc = sw_err_set(err, SW_ERR_NOMEM, "out of memory reading trial attempts");
+    else attempt_add(cur, sqlite3_column_int(s, 1), status);
+  }
+  if (rc == SW_OK && step != SQLITE_DONE) rc = sw_store_db_err(st, err, "cannot read trial attempts from");
+  sqlite3_finalize(s);
+  if (rc != SW_OK) sw_attempt_index_free(out);
+  return rc;
+}
+
+static int cmp_attempt_hash(const void *key, const void *item) {
+  return strcmp((const char *)key, ((const sw_attempt_summary_t *)item)->hash);
+}
+
+const sw_attempt_summary_t *sw_attempt_find(const sw_attempt_index_t *ix, const char *hash) {
+  return ix->count ? bsearch(hash, ix->items, ix->count, sizeof *ix->items, cmp_attempt_hash) : NULL;
+}
+
+void sw_attempt_index_free(sw_attempt_index_t *ix) {
+  for (size_t i = 0; i < ix->count; i++) free(ix->items[i].hash);
+  free(ix->items);
+  ix->items = NULL;
+  ix->count = 0;
+}
+
+int sw_attempt_is_final(const sw_attempt_summary_t *a, int retries) {
+  if (a->latest == SW_TRIAL_OK) return 1;
+  return (a->latest == SW_TRIAL_FAILED || a->latest == SW_TRIAL_TIMEOUT) && a->trailing_failures > retries;
+}
+
 sw_rc sw_store_ok_hashes(sw_store_t *st, sw_hash_set_t *out, sw_err_t *err) {
   return sw_store_hashes_with_status(st, 1u << SW_TRIAL_OK, out, err);
 }

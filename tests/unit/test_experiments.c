@@ -250,6 +250,26 @@ static void test_grid_overrides_measure_default(void **state) {
   sw_trial_list_free(&l);
 }
 
+/* A measurement key set only in a when block: the trials the block does not match still record its default, with
+ * the config and hash they have in the same file without the block. */
+static void test_when_measure_key_keeps_default(void **state) {
+  (void)state;
+  sw_trial_list_t plain, when;
+  plan_ok("name: w\nworkload: ffn\ngrid:\n  product: {method: [cats, topk]}\n", &plain);
+  plan_ok("name: w\nworkload: ffn\ngrid:\n  product: {method: [cats, topk]}\n  when:\n"
+          "    - if: {method: cats}\n      product: {warmup: [5]}\n", &when);
+  assert_int_equal(plain.count, 2);
+  assert_int_equal(when.count, 2);
+  assert_string_equal(when.items[0].axes_json, "{\"method\":\"cats\",\"warmup\":5}");
+  assert_non_null(strstr(when.items[0].config_json, "\"warmup\":5"));
+  assert_string_equal(when.items[1].axes_json, "{\"method\":\"topk\"}");
+  assert_non_null(strstr(when.items[1].config_json, "\"warmup\":2"));
+  assert_string_equal(when.items[1].config_json, plain.items[1].config_json);
+  assert_string_equal(when.items[1].hash, plain.items[1].hash);
+  sw_trial_list_free(&plain);
+  sw_trial_list_free(&when);
+}
+
 /* measure.exclusive: the default (node) is applied by the workers and not written into configs, so hashes of
  * configs from before the key existed stay the same; an explicit value is recorded; a bad one names file:line. */
 static void test_measure_exclusive(void **state) {
@@ -770,6 +790,7 @@ int main(void) {
       cmocka_unit_test(test_exclude_on_conditional_key),
       cmocka_unit_test(test_range),
       cmocka_unit_test(test_grid_overrides_measure_default),
+      cmocka_unit_test(test_when_measure_key_keeps_default),
       cmocka_unit_test(test_measure_exclusive),
       cmocka_unit_test(test_changed_default_identity),
       cmocka_unit_test(test_changed_default_in_grid),

@@ -696,6 +696,40 @@ static void test_orch_drain_interrupts_after_grace(void **state) {
   assert_int_equal(count(fx->db, "SELECT count(*) FROM trials WHERE status='ok'"), k_ok_trials);
 }
 
+/* A drain that interrupts a retry: the flaky trial failed on attempt 1 and its retry (attempt 2) was
+ * interrupted.  Its latest attempt decides: the rerun runs it again (before, its earlier failed row made the
+ * resume skip it for good, and the summary counted it as done). */
+static void test_orch_resume_runs_an_interrupted_retry(void **state) {
+  fixture_t *fx = *state;
+  sw_orch_opts_t o;
+  sw_orch_summary_t s;
+  sw_err_t err;
+  fake_t fake = {0};
+  fake.drain_file = fx->drain;
+  fake.drain_at = 7; /* submits: ok x5, flaky attempt 1 (fails), flaky attempt 2 (held, then interrupted) */
+  sw_orch_opts_default(&o);
+  o.retries = 1;
+  o.drain_file = fx->drain;
+  o.drain_grace_s = 0.05;
+  assert_int_equal(run_orch(fx, &fake, &o, &s, &err), SW_OK);
+  assert_true(s.drained);
+  assert_int_equal(fake.submits, 7);
+  assert_int_equal(count(fx->db, "SELECT count(*) FROM trials WHERE config LIKE '%sleep%' AND status='failed'"), 1);
+  assert_int_equal(count(fx->db, "SELECT count(*) FROM trials WHERE config LIKE '%sleep%' AND status='interrupted'"
+                                 " AND attempt = 2"), 1);
+  assert_int_equal(s.not_run, 2); /* flaky (interrupted retry) and segv (never dispatched) */
+  unlink(fx->drain);
+  fake = (fake_t){0};
+  sw_orch_opts_default(&o);
+  o.retries = 1;
+  assert_int_equal(run_orch(fx, &fake, &o, &s, &err), SW_OK);
+  assert_int_equal(s.skipped, k_ok_trials);
+  assert_int_equal(fake.submits, 4); /* flaky: fails, then ok; segv: fails twice */
+  assert_int_equal(count(fx->db, "SELECT count(*) FROM trials WHERE config LIKE '%sleep%' AND status='ok'"), 1);
+  assert_int_equal(count(fx->db, "SELECT max(attempt) FROM trials WHERE config LIKE '%sleep%'"), 4);
+  assert_int_equal(s.not_run, 0);
+}
+
 static void test_orch_unwritable_db_refused_before_any_trial(void **state) {
   fixture_t *fx = *state;
   sw_orch_opts_t o;
@@ -1033,6 +1067,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_orch_infra_failures_requeue_then_quarantine, setup, teardown),
       cmocka_unit_test_setup_teardown(test_orch_refuses_database_in_use, setup, teardown),
       cmocka_unit_test_setup_teardown(test_orch_drain_interrupts_after_grace, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_orch_resume_runs_an_interrupted_retry, setup, teardown),
       cmocka_unit_test_setup_teardown(test_orch_unwritable_db_refused_before_any_trial, setup, teardown),
       cmocka_unit_test_setup_teardown(test_orch_dry_run_writes_nothing, setup, teardown),
       cmocka_unit_test(test_stale_owner_gone),

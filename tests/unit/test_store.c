@@ -161,8 +161,16 @@ static const char *const RESULT_JSON =
     "\"counters\":[{\"series\":\"sparse\",\"name\":\"PAPI_TOT_CYC\",\"value\":null,"
     "\"reason\":\"no hardware counters\"},{\"series\":\"sparse\",\"name\":\"sde:::sw::flops\",\"value\":4096}]}";
 
+static sw_rc add_attempt(sw_store_t *st, int64_t run, const char *hash, int attempt, sw_trial_status status,
+                         const char *result, sw_err_t *err);
+
 static sw_rc add(sw_store_t *st, int64_t run, const char *hash, sw_trial_status status, const char *result,
                  sw_err_t *err) {
+  return add_attempt(st, run, hash, 1, status, result, err);
+}
+
+static sw_rc add_attempt(sw_store_t *st, int64_t run, const char *hash, int attempt, sw_trial_status status,
+                         const char *result, sw_err_t *err) {
   sw_outcome_t o = {.status = status, .start_wall = 1000.0, .end_wall = 1002.5,
                     .exit_status = status == SW_TRIAL_OK ? 0 : -1, .result_json = (char *)result};
   sw_trial_record_t t;
@@ -170,7 +178,7 @@ static sw_rc add(sw_store_t *st, int64_t run, const char *hash, sw_trial_status 
   t.run_id = run;
   t.config_hash = hash;
   t.config_json = "{\"workload\":\"test\"}";
-  t.attempt = 1;
+  t.attempt = attempt;
   t.rank = 1;
   t.host = "h1";
   t.duration_s = -1;
@@ -814,6 +822,48 @@ static void check_lost_batch(fixture_t *f, failing_write_t which) {
 static void test_lost_batch_rank_event(void **state) { check_lost_batch(*state, FAIL_RANK_EVENT); }
 static void test_lost_batch_heartbeat(void **state) { check_lost_batch(*state, FAIL_HEARTBEAT); }
 
+/* The attempt index behind resume: each configuration's latest attempt and its trailing failures (rows added
+ * out of attempt order on purpose), and which histories are final for a given number of retries. */
+static void test_attempt_index(void **state) {
+  fixture_t *f = *state;
+  sw_store_t *st = open_store(f->path, 1);
+  sw_err_t err;
+  int64_t r1 = begin_run(st, "a"), r2 = begin_run(st, "b");
+  static const struct {
+    const char *hash;
+    int attempt;
+    sw_trial_status status;
+  } rows[] = {{"ok", 1, SW_TRIAL_FAILED},          {"ok", 2, SW_TRIAL_OK},
+              {"retry_left", 1, SW_TRIAL_TIMEOUT}, {"interrupted", 2, SW_TRIAL_INTERRUPTED},
+              {"interrupted", 1, SW_TRIAL_FAILED}, {"spent", 3, SW_TRIAL_FAILED},
+              {"spent", 1, SW_TRIAL_INTERRUPTED},  {"spent", 2, SW_TRIAL_TIMEOUT}};
+  for (size_t i = 0; i < sizeof rows / sizeof *rows; i++)
+    assert_int_equal(add_attempt(st, strcmp(rows[i].hash, "spent") ? r1 : r2, rows[i].hash, rows[i].attempt,
+                                 rows[i].status, rows[i].status == SW_TRIAL_OK ? RESULT_JSON : NULL, &err), SW_OK);
+  sw_attempt_index_t ix;
+  assert_int_equal(sw_store_attempt_index(st, 0, &ix, &err), SW_OK);
+  assert_int_equal(ix.count, 4);
+  const sw_attempt_summary_t *ok = sw_attempt_find(&ix, "ok"), *left = sw_attempt_find(&ix, "retry_left");
+  const sw_attempt_summary_t *intr = sw_attempt_find(&ix, "interrupted"), *spent = sw_attempt_find(&ix, "spent");
+  assert_non_null(ok), assert_non_null(left), assert_non_null(intr), assert_non_null(spent);
+  assert_null(sw_attempt_find(&ix, "never"));
+  assert_int_equal(ok->max_attempt, 2), assert_int_equal(ok->latest, SW_TRIAL_OK);
+  assert_int_equal(intr->latest, SW_TRIAL_INTERRUPTED), assert_int_equal(intr->trailing_failures, 0);
+  assert_int_equal(spent->max_attempt, 3), assert_int_equal(spent->trailing_failures, 2); /* the interrupt ends a run */
+  assert_true(sw_attempt_is_final(ok, 0));
+  assert_true(sw_attempt_is_final(left, 0));  /* no retries: its one timeout is its result */
+  assert_false(sw_attempt_is_final(left, 1)); /* a retry it never got */
+  assert_false(sw_attempt_is_final(intr, 5));
+  assert_true(sw_attempt_is_final(spent, 1));
+  assert_false(sw_attempt_is_final(spent, 2));
+  sw_attempt_index_free(&ix);
+  assert_int_equal(sw_store_attempt_index(st, r2, &ix, &err), SW_OK); /* one run's rows only */
+  assert_int_equal(ix.count, 1);
+  assert_string_equal(ix.items[0].hash, "spent");
+  sw_attempt_index_free(&ix);
+  assert_int_equal(sw_store_close(&st, &err), SW_OK);
+}
+
 /* ---- provenance helpers -------------------------------------------------------------------------- */
 
 static void test_fs_classify(void **state) {
@@ -1041,6 +1091,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_killed_writer_loses_only_unflushed, setup, teardown),
       cmocka_unit_test_setup_teardown(test_disk_full_keeps_committed, setup, teardown),
       cmocka_unit_test_setup_teardown(test_lost_batch_rank_event, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_attempt_index, setup, teardown),
       cmocka_unit_test_setup_teardown(test_lost_batch_heartbeat, setup, teardown),
       cmocka_unit_test_setup_teardown(test_fs_classify, setup, teardown),
       cmocka_unit_test_setup_teardown(test_migrates_version_2, setup, teardown),
