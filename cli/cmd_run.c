@@ -30,6 +30,8 @@ static const char s_usage[] =
     "  --events EP|none    live events endpoint (default " SW_EVENTS_DEFAULT_ENDPOINT ", best effort)\n"
     "  --drain-file F      drain (as on SIGTERM/SIGUSR1) when file F appears\n"
     "  --drain-grace S     seconds running trials may finish after a drain request (default 60)\n"
+    "  --rank-silence S    give up on a busy worker rank not heard from for S seconds (frozen or lost): its\n"
+    "                      trial is requeued and the job ends with MPI_Abort (default 60; 0 = never)\n"
     "  --batch N           commit every N trials (default: the store's)\n"
     "  --snapshot F        write a consistent copy of the database to F (e.g. shared storage) at the end,\n"
     "                      after a drain request and every --snapshot-every S seconds (VACUUM INTO + rename)\n"
@@ -101,6 +103,8 @@ static int s_parse(int argc, char **argv, sw_orch_opts_t *o, run_cli_t *cli, cha
     else if (strcmp(a, "--max-failures") == 0) bad = s_parse_int(a, argv[++i], &o->max_failures, why, why_len);
     else if (strcmp(a, "--batch") == 0) bad = s_parse_int(a, argv[++i], &o->batch_trials, why, why_len);
     else if (strcmp(a, "--drain-grace") == 0) bad = s_parse_double(a, argv[++i], &o->drain_grace_s, why, why_len);
+    else if (strcmp(a, "--rank-silence") == 0)
+      bad = s_parse_double(a, argv[++i], &o->rank_silence_s, why, why_len);
     else if (strcmp(a, "--drain-file") == 0 && next) o->drain_file = argv[++i];
     else if (strcmp(a, "--summary-json") == 0 && next) cli->summary_path = argv[++i];
     else if (strcmp(a, "--quiet") == 0) cli->progress = 2;

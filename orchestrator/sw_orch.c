@@ -55,7 +55,8 @@ typedef struct s_slot {
   int      interrupted;  /* INTERRUPT already sent for the running trial */
   int      infra_streak; /* infrastructure failures in a row (reset by any trial outcome) */
   int      quarantined;  /* 1: no more dispatch to this slot (infra_streak reached opts.quarantine_after) */
-  int      lost;         /* 1: did not answer by the drain deadline; its trial was recorded interrupted */
+  int      lost;         /* 1: given up (silent past opts.rank_silence_s, or no answer by the drain deadline) */
+  int64_t  heard_ns;     /* sw_now_ns() of the last dispatch to, or message from, this rank */
   char    *host;         /* owned host name */
   char    *info_json;    /* owned worker library facts (hello) */
 } s_slot_t;
@@ -327,6 +328,7 @@ static sw_rc s_dispatch(sw_orch_t *o, s_slot_t *s, sw_err_t *err) {
   s->trial = job.trial;
   s->attempt = job.attempt;
   s->interrupted = 0;
+  s->heard_ns = sw_now_ns();
   sw_buf_reset(&o->scratch);
   sw_buf_printf(&o->scratch, "\"index\":%zu,\"hash\":\"%s\",\"rank\":%d,\"attempt\":%u,\"label\":%s", job.trial,
                 t->hash, s->rank, job.attempt, t->axes_json ? t->axes_json : "{}");
@@ -566,10 +568,14 @@ static sw_rc s_poll(sw_orch_t *o, int *got, sw_err_t *err) {
   sw_proto_msg_t m;
   rc = sw_proto_try_recv(MPI_ANY_SOURCE, &m, got, err);
   if (rc != SW_OK || !*got) return rc;
-  if (m.kind == SW_PROTO_RESULT && m.source >= 1 && m.source <= o->n_slots && o->slots[m.source - 1].lost)
-    sw_log(&o->log, SW_LOG_WARN, "ignoring a late result of rank %d (already recorded interrupted)", m.source);
-  else if (m.kind == SW_PROTO_RESULT && m.source >= 1 && m.source <= o->n_slots)
-    rc = s_handle_result(o, &o->slots[m.source - 1], &m.u.result, err);
+  s_slot_t *from = m.source >= 1 && m.source <= o->n_slots ? &o->slots[m.source - 1] : NULL;
+  if (from && !from->lost) from->heard_ns = sw_now_ns();
+  if (m.kind == SW_PROTO_RESULT && from && !from->lost)
+    rc = s_handle_result(o, from, &m.u.result, err);
+  else if (m.kind == SW_PROTO_RESULT && from)
+    sw_log(&o->log, SW_LOG_WARN, "ignoring a late result of rank %d (already given up)", m.source);
+  else if (m.kind == SW_PROTO_ALIVE && from)
+    sw_log(&o->log, SW_LOG_DEBUG, "rank %d alive", m.source);
   else
     sw_log(&o->log, SW_LOG_WARN, "ignoring unexpected message kind %d from rank %d", (int)m.kind, m.source);
   sw_proto_msg_free(&m);
@@ -639,6 +645,33 @@ static int s_all_quarantined(sw_orch_t *o) {
            s_queue_size(o));
   o->sum->all_quarantined = 1;
   return 1;
+}
+
+/* Gives up on busy worker ranks silent for opts.rank_silence_s (no ALIVE, no result): a frozen process or a
+ * hung node would otherwise hold the sweep forever.  Like an infrastructure failure, the trial goes back to the
+ * head of the queue with its attempt number (no row); the rank is quarantined and marked lost (a late message
+ * of it is ignored), and the summary asks the caller to end the job with MPI_Abort (the rank would hold
+ * MPI_Finalize).  MPI mode only; during a drain s_give_up_unresponsive decides instead. */
+static sw_rc s_give_up_silent(sw_orch_t *o, sw_err_t *err) {
+  if (o->local || o->draining || o->opts->rank_silence_s <= 0) return SW_OK;
+  const int64_t now = sw_now_ns(), limit = (int64_t)(o->opts->rank_silence_s * 1e9);
+  for (int i = 0; i < o->n_slots; i++) {
+    s_slot_t *s = &o->slots[i];
+    if (!s->busy || s->lost || now - s->heard_ns < limit) continue;
+    char cause[200];
+    snprintf(cause, sizeof cause, "rank %d (%s) silent for %.0f s while running trial %zu (frozen or lost); its "
+             "trial is requeued and the job ends with MPI_Abort", s->rank, s->host ? s->host : "?",
+             1e-9 * (double)(now - s->heard_ns), s->trial);
+    sw_log(&o->log, SW_LOG_ERROR, "%s", cause);
+    s->busy = 0;
+    s->lost = 1;
+    o->sum->unresponsive++;
+    s_rank_event(o, s, "unresponsive", cause);
+    s->quarantined = 1; /* no more dispatch; s_all_quarantined stops the sweep when no rank is left */
+    sw_rc rc = s_queue_push_front(o, s->trial, s->attempt, err);
+    if (rc != SW_OK) return rc;
+  }
+  return SW_OK;
 }
 
 /* The drain deadline: grace + SW_ORCH_DRAIN_MARGIN_S after the drain request (margin only, after a second
@@ -750,6 +783,7 @@ static sw_rc s_loop(sw_orch_t *o, sw_err_t *err) {
     int paused = o->n_held >= SW_ORCH_BACKLOG_MAX; /* the database is locked: hold no more than this */
     sw_rc rc = stop_dispatch ? s_interrupt_overdue(o, err) : paused ? SW_OK : s_dispatch_idle(o, err);
     if (rc == SW_OK) rc = s_give_up_unresponsive(o, err);
+    if (rc == SW_OK) rc = s_give_up_silent(o, err);
     if (rc == SW_OK) rc = s_record_held(o, err);
     if (rc == SW_OK) rc = s_check_lost(o, err);
     if (rc != SW_OK) return rc;
@@ -769,6 +803,7 @@ void sw_orch_opts_default(sw_orch_opts_t *opts) {
   opts->resume = SW_ORCH_RESUME_FINAL;
   opts->retries = -1;
   opts->drain_grace_s = 60.0;
+  opts->rank_silence_s = 60.0;
   opts->quarantine_after = 3;
   opts->build = (sw_build_info_t){"unknown", "unknown", -1, "unknown", "", ""};
 }

@@ -52,6 +52,10 @@ typedef struct sw_orch_opts {
                                       such failures are then recorded as failed attempts of their trials) */
   double          drain_grace_s;   /* after a drain request, seconds to let running trials finish before
                                       interrupting them (default 60; 0 = interrupt at once) */
+  double          rank_silence_s;  /* a busy worker rank not heard from this long (it says ALIVE every
+                                      SW_PROTO_ALIVE_PERIOD_S) is given up: frozen (SIGSTOP, a hung node) or
+                                      gone; its trial is requeued, the rank gets nothing more and the job ends
+                                      with MPI_Abort (default 60; 0 = never) */
   const char     *drain_file;      /* NULL or a path: its appearance requests a drain (batch-script trap) */
   const char     *snapshot_path;   /* NULL or a path (e.g. on shared storage): a consistent copy of the
                                       database is written there (VACUUM INTO a temporary file, then rename)

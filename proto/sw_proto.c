@@ -150,7 +150,8 @@ sw_rc sw_proto_decode(const void *bytes, size_t len, sw_proto_msg_t *out, sw_err
     case SW_PROTO_HELLO: rc = s_decode_hello(&c, &out->u.hello, err); break;
     case SW_PROTO_TRIAL: rc = s_decode_trial(&c, &out->u.trial, err); break;
     case SW_PROTO_RESULT: rc = s_decode_result(&c, &out->u.result, err); break;
-    case SW_PROTO_INTERRUPT: rc = SW_OK; break;
+    case SW_PROTO_INTERRUPT:
+    case SW_PROTO_ALIVE: rc = SW_OK; break;
     case SW_PROTO_STOP:
       rc = s_get_i32(&c, &out->u.stop_exit_code) == SW_OK
                ? SW_OK

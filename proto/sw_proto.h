@@ -16,7 +16,9 @@
 #include "common/sw_outcome.h"
 
 #define SW_PROTO_MAGIC 0x31505753u /* "SWP1" little-endian */
-#define SW_PROTO_VERSION 3 /* 2: results carry the infrastructure flag; 3: results carry sw_outcome_encode */
+#define SW_PROTO_VERSION 4 /* 2: results carry the infrastructure flag; 3: results carry sw_outcome_encode;
+                              4: ALIVE while a trial runs */
+#define SW_PROTO_ALIVE_PERIOD_S 5.0 /* a busy worker says ALIVE this often */
 #define SW_PROTO_TAG 4711
 #define SW_PROTO_MAX_STRING (256u << 20) /* 256 MiB: bound on any one string field */
 
@@ -38,7 +40,8 @@ typedef enum sw_proto_kind {
   SW_PROTO_TRIAL = 2,     /* 0 -> worker: run this trial */
   SW_PROTO_RESULT = 3,    /* worker -> 0: outcome of the trial it was given */
   SW_PROTO_INTERRUPT = 4, /* 0 -> worker: stop the running trial now (drain grace expired) */
-  SW_PROTO_STOP = 5       /* 0 -> worker: no more trials; exit the loop with the given exit code */
+  SW_PROTO_STOP = 5,      /* 0 -> worker: no more trials; exit the loop with the given exit code */
+  SW_PROTO_ALIVE = 6      /* worker -> 0: still running its trial (every SW_PROTO_ALIVE_PERIOD_S) */
 } sw_proto_kind;
 
 typedef struct sw_proto_hello {
@@ -82,7 +85,7 @@ void sw_proto_encode_hello(sw_buf_t *dst, const sw_proto_hello_t *m);
 void sw_proto_encode_trial(sw_buf_t *dst, const sw_proto_trial_t *m);
 void sw_proto_encode_result(sw_buf_t *dst, const sw_proto_result_t *m);
 void sw_proto_encode_stop(sw_buf_t *dst, int32_t exit_code);
-/* A message without a body (SW_PROTO_INTERRUPT). */
+/* A message without a body (SW_PROTO_INTERRUPT, SW_PROTO_ALIVE). */
 void sw_proto_encode_empty(sw_buf_t *dst, sw_proto_kind kind);
 
 /* Decodes one message of len bytes into *out (zeroed first).  SW_ERR_PARSE / SW_ERR_TRUNCATED with a

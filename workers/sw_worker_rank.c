@@ -175,16 +175,32 @@ static sw_rc s_send_result(sw_proto_result_t *r, sw_err_t *err) {
   return rc;
 }
 
+/* Tells rank 0 this rank still runs its trial, at most every SW_PROTO_ALIVE_PERIOD_S: rank 0 gives up on a rank
+ * it has not heard from for --rank-silence seconds (a frozen or vanished process, orchestrator/sw_orch.c). */
+static sw_rc s_alive(int64_t *next_ns, sw_err_t *err) {
+  int64_t now = sw_now_ns();
+  if (now < *next_ns) return SW_OK;
+  *next_ns = now + (int64_t)(SW_PROTO_ALIVE_PERIOD_S * 1e9);
+  sw_buf_t b = SW_BUF_INIT;
+  sw_proto_encode_empty(&b, SW_PROTO_ALIVE);
+  sw_rc rc = sw_proto_send(&b, 0, err);
+  sw_buf_free(&b);
+  return rc;
+}
+
 /* Runs one trial on the executor, watching for INTERRUPT/STOP from rank 0 between poll() slices.
  * *stop is set (with *exit_code) when STOP arrived meanwhile: the trial is interrupted, its result sent. */
 static sw_rc s_run_trial(sw_worker_local_t *l, const sw_proto_trial_t *t, int *stop, int *exit_code, sw_err_t *err) {
   sw_proto_result_t r;
   int done = 0;
+  int64_t next_alive = sw_now_ns() + (int64_t)(SW_PROTO_ALIVE_PERIOD_S * 1e9);
   sw_rc rc = sw_worker_local_submit(l, t, err);
   while (rc == SW_OK) {
     memset(&r, 0, sizeof r);
     rc = sw_worker_local_wait(l, SW_WORKER_WAIT_MS, &r, &done, err);
     if (rc != SW_OK || done) break;
+    if (!*stop) rc = s_alive(&next_alive, err);
+    if (rc != SW_OK) break;
     sw_proto_msg_t m;
     int got = 0;
     rc = sw_proto_try_recv(0, &m, &got, err);
