@@ -1,7 +1,7 @@
 # End-to-end tests of `sparsweep run` under mpirun (tests/mpi/*.sh; they count rows with the sqlite3 CLI).
 # RESOURCE_LOCK mpi: they oversubscribe the machine's cores and must not run concurrently.
 # A script that cannot inject its fault here (no tmpfs mount, ...) exits 77 and is reported skipped.
-foreach(t sweep kill9 drain unwritable np1 cache blackhole onewriter hygiene frozen silent busy breaker diskfull)
+foreach(t sweep kill9 drain drain_prepare unwritable np1 cache blackhole onewriter hygiene frozen silent busy breaker diskfull)
   sw_script_test(mpi_${t} COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/mpi/${t}.sh TIMEOUT 120 LABELS e2e mpi)
   set_tests_properties(mpi_${t} PROPERTIES RESOURCE_LOCK mpi SKIP_RETURN_CODE 77)
 endforeach()

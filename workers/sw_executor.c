@@ -31,6 +31,8 @@ struct sw_executor {
   int                starts;
   int                busy;   /* a trial was submitted and its result not yet collected */
   int                started;   /* the executor acknowledged the RUN (SW_EXEC_MSG_STARTED) */
+  int                forked;    /* its prepare step is done and the trial child runs (SW_EXEC_MSG_FORKED) */
+  int64_t            interrupt_ns; /* sw_now_ns() of an interrupt of the busy trial, 0 when none */
   int                resubmits; /* times the busy trial was re-sent after an executor death before STARTED */
   char              *config;    /* the busy trial's config (owned), kept for a resubmission */
   double             busy_timeout_s;
@@ -235,6 +237,8 @@ sw_rc sw_executor_submit(sw_executor_t *ex, const char *config_json, double time
   }
   ex->busy = 1;
   ex->started = 0;
+  ex->forked = 0;
+  ex->interrupt_ns = 0;
   ex->resubmits = 0;
   ex->busy_timeout_s = timeout_s;
   ex->busy_since_ns = sw_now_ns();
@@ -254,19 +258,30 @@ static sw_rc executor_lost(sw_executor_t *ex, sw_outcome_t *res, int unresponsiv
   res->start_wall = start;
   res->end_wall = sw_wall_s();
   res->status = unresponsive ? SW_TRIAL_TIMEOUT : SW_TRIAL_FAILED;
-  if (unresponsive)
+  if (unresponsive && !ex->forked)
+    snprintf(res->cause, sizeof res->cause, "timeout: the workload's prepare step did not end within %.3g s "
+             "(timeout + grace + watchdog slack); the executor was killed", timeout + ex->opts.grace_s +
+             ex->opts.watchdog_slack_s);
+  else if (unresponsive)
     snprintf(res->cause, sizeof res->cause,
-             "timeout after %.3g s: the executor stopped answering (prepare step stuck?) and was killed", timeout);
+             "timeout after %.3g s: the executor stopped answering and was killed", timeout);
   else
     snprintf(res->cause, sizeof res->cause, "executor died during the trial (%s); it will be restarted", how);
   res->stderr_tail = strdup("");
   return res->stderr_tail ? SW_OK : sw_err_set(err, SW_ERR_NOMEM, "executor: out of memory");
 }
 
-/* Milliseconds to poll: the caller's deadline or the watchdog's, whichever is first (*watchdog = 1). */
+/* An interrupt during the prepare step: the executor reads its socket only once the trial child runs, so
+ * after this long without FORKED it is killed instead (with its trial cache; the drain ends the sweep anyway). */
+#define SW_EXEC_PREPARE_INTERRUPT_NS 1000000000LL
+
+/* Milliseconds to poll: the caller's deadline, the watchdog's (*watchdog = 1) or that of an interrupt that
+ * arrived during the prepare step, whichever is first. */
 static int wait_budget_ms(const sw_executor_t *ex, int64_t caller_end_ns, int *watchdog) {
   int64_t now = sw_now_ns(), end = caller_end_ns;
   *watchdog = 0;
+  if (ex->interrupt_ns && !ex->forked && ex->interrupt_ns + SW_EXEC_PREPARE_INTERRUPT_NS < end)
+    end = ex->interrupt_ns + SW_EXEC_PREPARE_INTERRUPT_NS;
   if (ex->busy_timeout_s > 0) {
     double limit = ex->busy_timeout_s + ex->opts.grace_s + ex->opts.watchdog_slack_s;
     int64_t dog = ex->busy_since_ns + (int64_t)(limit * 1e9);
@@ -290,10 +305,28 @@ static sw_rc resubmit(sw_executor_t *ex, sw_err_t *err) {
   return rc;
 }
 
+/* The trial interrupted while its prepare step still ran: the executor is killed, the trial recorded interrupted. */
+static sw_rc interrupted_in_prepare(sw_executor_t *ex, sw_outcome_t *res, sw_err_t *err) {
+  const double start = ex->busy_start_wall;
+  drop_executor(ex, NULL);
+  clear_busy(ex);
+  memset(res, 0, sizeof *res);
+  res->status = SW_TRIAL_INTERRUPTED;
+  res->exit_status = -1;
+  res->start_wall = start;
+  res->end_wall = sw_wall_s();
+  sw_outcome_set_cause(res, "interrupted during the workload's prepare step (the executor was stopped and will be "
+                       "restarted)");
+  res->stderr_tail = strdup("");
+  return res->stderr_tail ? SW_OK : sw_err_set(err, SW_ERR_NOMEM, "executor: out of memory");
+}
+
 sw_rc sw_executor_wait(sw_executor_t *ex, int wait_ms, sw_outcome_t *res, sw_err_t *err) {
   if (!ex->busy) return sw_err_set(err, SW_ERR_INVALID, "executor: no trial was submitted");
   int64_t caller_end = wait_ms < 0 ? INT64_MAX : sw_now_ns() + (int64_t)wait_ms * 1000000;
   for (;;) {
+    if (ex->interrupt_ns && !ex->forked && sw_now_ns() >= ex->interrupt_ns + SW_EXEC_PREPARE_INTERRUPT_NS)
+      return interrupted_in_prepare(ex, res, err);
     int watchdog = 0, budget = wait_budget_ms(ex, caller_end, &watchdog);
     struct pollfd pf = {ex->fd, POLLIN, 0};
     int r;
@@ -309,6 +342,7 @@ sw_rc sw_executor_wait(sw_executor_t *ex, int wait_ms, sw_outcome_t *res, sw_err
       clear_busy(ex);
       return executor_lost(ex, res, 1, err);
     }
+    if (r == 0 && sw_now_ns() < caller_end) continue; /* the interrupt deadline: checked at the top */
     if (r == 0) return SW_ERR_TIMEOUT; /* still running: not an error, err untouched */
     uint32_t type = 0;
     int eof = 0;
@@ -316,6 +350,12 @@ sw_rc sw_executor_wait(sw_executor_t *ex, int wait_ms, sw_outcome_t *res, sw_err
     sw_rc rc = sw_exec_recv(ex->fd, &type, &payload, &eof, err);
     if (!rc && !eof && type == SW_EXEC_MSG_STARTED) {
       ex->started = 1;
+      sw_buf_free(&payload);
+      continue;
+    }
+    if (!rc && !eof && type == SW_EXEC_MSG_FORKED) { /* prepare done: the watchdog now times the trial */
+      ex->forked = 1;
+      ex->busy_since_ns = sw_now_ns();
       sw_buf_free(&payload);
       continue;
     }
@@ -346,6 +386,7 @@ sw_rc sw_executor_run(sw_executor_t *ex, const char *config_json, double timeout
 
 sw_rc sw_executor_interrupt(sw_executor_t *ex, sw_err_t *err) {
   if (!ex->busy || ex->fd < 0) return SW_OK;
+  if (!ex->interrupt_ns) ex->interrupt_ns = sw_now_ns();
   return sw_exec_send(ex->fd, SW_EXEC_MSG_INTERRUPT, NULL, 0, err);
 }
 

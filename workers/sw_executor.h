@@ -27,8 +27,9 @@ typedef struct sw_executor_opts {
   uint64_t mem_limit_bytes;  /* RLIMIT_AS headroom over the executor's own address space for each child;
                                 default 80% of physical RAM; UINT64_MAX = no limit */
   double   start_timeout_s;  /* how long to wait for a freshly spawned executor's hello; default 60 s */
-  double   watchdog_slack_s; /* a trial's result overdue by timeout + grace + this means the executor itself is
-                                stuck (e.g. in a workload's prepare step): it is killed, the trial recorded as
+  double   watchdog_slack_s; /* the workload's prepare step (untimed work a trial shares with the next ones:
+                                loading, calibration) and then the trial each get timeout + grace + this; past
+                                either, the executor itself is stuck: it is killed, the trial recorded as
                                 TIMEOUT and the executor restarted; default 30 s */
 } sw_executor_opts_t;
 

@@ -16,9 +16,11 @@ enum {
   SW_EXEC_MSG_INTERRUPT = 3, /* worker -> executor: stop the running trial (drain) */
   SW_EXEC_MSG_QUIT = 4,      /* worker -> executor: exit */
   SW_EXEC_MSG_RESULT = 5,    /* executor -> worker: an encoded sw_outcome_t */
-  SW_EXEC_MSG_STARTED = 6    /* executor -> worker: RUN received (an executor death before it: resubmit) */
+  SW_EXEC_MSG_STARTED = 6,   /* executor -> worker: RUN received (an executor death before it: resubmit) */
+  SW_EXEC_MSG_FORKED = 7     /* executor -> worker: the workload's prepare step is done, the trial child runs */
 };
-#define SW_EXEC_PROTOCOL 3 /* 2: results carry the infrastructure flag; 3: the payload is sw_outcome_encode */
+#define SW_EXEC_PROTOCOL 4 /* 2: results carry the infrastructure flag; 3: the payload is sw_outcome_encode;
+                              4: FORKED separates the prepare step from the trial */
 #define SW_EXEC_FRAME_MAX ((uint32_t)1 << 30) /* 1 GiB: larger frames are a protocol error */
 
 /* Per-trial execution parameters (after defaults and config overrides). */

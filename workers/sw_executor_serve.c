@@ -439,6 +439,8 @@ static sw_rc fork_and_watch(const sw_workload_t *wl, sw_trial_cache_t *cache, co
     return sw_err_set(err, SW_ERR_CHILD, "fork: %s", strerror(fork_errno));
   }
   setpgid(w.pid, w.pid);
+  sw_err_t lost;
+  if (ctl_fd >= 0) sw_exec_send(ctl_fd, SW_EXEC_MSG_FORKED, NULL, 0, &lost); /* a gone worker: watch_child sees EOF */
 #ifdef SYS_pidfd_open
   w.pid_fd = (int)syscall(SYS_pidfd_open, w.pid, 0);
 #endif

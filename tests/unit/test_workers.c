@@ -22,6 +22,7 @@
 
 /* Sample values are sums of binary fractions written with %.17g: only JSON round-off separates them. */
 #define SAMPLE_TOL_ABS 1e-12
+#include "common/sw_time.h"
 #include "workers/sw_executor.h"
 #include "workers/sw_trial.h"
 
@@ -456,11 +457,55 @@ static void test_executor_watchdog_on_stuck_prepare(void **state) {
   sw_outcome_t res;
   run(ex, "{\"workload\":\"test\",\"prepare_sleep_ms\":60000}", 0.3, &res);
   assert_int_equal(res.status, SW_TRIAL_TIMEOUT);
-  assert_non_null(strstr(res.cause, "executor stopped answering"));
+  assert_non_null(strstr(res.cause, "prepare step did not end within 0.8 s"));
   double took = res.end_wall - res.start_wall;
   assert_true(took >= 0.3 + 0.2 + 0.3 && took < 10);
   sw_outcome_free(&res);
   run(ex, "{\"workload\":\"test\",\"prepare_sleep_ms\":10}", 5, &res);
+  assert_int_equal(res.status, SW_TRIAL_OK);
+  sw_outcome_free(&res);
+  assert_int_equal(sw_executor_starts(ex), 2);
+  sw_executor_stop(ex);
+}
+
+/* The prepare step and the trial each get timeout + grace + slack (0.8 s here): a prepare of 0.6 s followed by
+ * a trial of 0.4 s (inside its 0.5 s timeout) is ok, although the two together exceed 0.8 s.  Before, the
+ * watchdog counted from the submit and killed the executor (and its trial cache) at 0.8 s. */
+static void test_executor_watchdog_times_prepare_and_trial_apart(void **state) {
+  (void)state;
+  sw_executor_t *ex = NULL;
+  sw_err_t err;
+  sw_executor_opts_t opts = {.grace_s = 0.1, .watchdog_slack_s = 0.2, .mem_limit_bytes = UINT64_MAX};
+  assert_int_equal(sw_executor_start(&ex, NULL, &opts, &err), SW_OK);
+  sw_outcome_t res;
+  const double t0 = sw_wall_s();
+  run(ex, "{\"workload\":\"test\",\"prepare_sleep_ms\":600,\"action\":\"sleep\",\"sleep_ms\":400}", 0.5, &res);
+  if (res.status != SW_TRIAL_OK) fail_msg("status %d: %s", (int)res.status, res.cause);
+  assert_true(sw_wall_s() - t0 >= 0.95); /* both ran: past the 0.8 s the old watchdog allowed in all */
+  sw_outcome_free(&res);
+  assert_int_equal(sw_executor_starts(ex), 1);
+  sw_executor_stop(ex);
+}
+
+/* A drain's interrupt while the workload prepares (the executor does not read its socket then): the trial is
+ * interrupted within about a second, not when the prepare step ends (20 s here) or the watchdog fires. */
+static void test_executor_interrupt_during_prepare(void **state) {
+  (void)state;
+  sw_executor_t *ex = start_self(0);
+  sw_err_t err;
+  sw_outcome_t res;
+  assert_int_equal(sw_executor_submit(ex, "{\"workload\":\"test\",\"prepare_sleep_ms\":20000}", 60, &err), SW_OK);
+  assert_int_equal(sw_executor_wait(ex, 300, &res, &err), SW_ERR_TIMEOUT);
+  const double t0 = sw_wall_s();
+  assert_int_equal(sw_executor_interrupt(ex, &err), SW_OK);
+  sw_rc rc;
+  while ((rc = sw_executor_wait(ex, 100, &res, &err)) == SW_ERR_TIMEOUT) assert_true(sw_wall_s() - t0 < 5);
+  assert_int_equal(rc, SW_OK);
+  assert_int_equal(res.status, SW_TRIAL_INTERRUPTED);
+  assert_non_null(strstr(res.cause, "prepare step"));
+  assert_true(sw_wall_s() - t0 < 3);
+  sw_outcome_free(&res);
+  run(ex, "{\"workload\":\"test\"}", 5, &res); /* a fresh executor takes the next trial */
   assert_int_equal(res.status, SW_TRIAL_OK);
   sw_outcome_free(&res);
   assert_int_equal(sw_executor_starts(ex), 2);
@@ -621,6 +666,8 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_executor_interrupt),
       cmocka_unit_test(test_executor_external_sigterm),
       cmocka_unit_test(test_executor_watchdog_on_stuck_prepare),
+      cmocka_unit_test(test_executor_watchdog_times_prepare_and_trial_apart),
+      cmocka_unit_test(test_executor_interrupt_during_prepare),
       cmocka_unit_test(test_executor_cache_survives_trials),
       cmocka_unit_test(test_executor_no_fd_or_child_leaks),
       cmocka_unit_test(test_executor_bad_binary),
