@@ -6,6 +6,7 @@
  * f32 dequantisers bit for bit (tests/unit/test_kquant.c). */
 #include "models/sw_types.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -305,5 +306,10 @@ sw_rc sw_dequant_bytes(float *y, const void *src, size_t src_bytes, size_t n, ui
     return sw_err_set(err, SW_ERR_INVALID,
                       "tensor '%s': %zu bytes of %s data, but %zu elements in blocks of %zu take %zu bytes",
                       tensor_name ? tensor_name : "(unnamed)", src_bytes, t->name, n, t->block_size, need);
-  return sw_dequant(y, src, n, type, tensor_name, err);
+  sw_rc rc = sw_dequant(y, src, n, type, tensor_name, err);
+  for (size_t i = 0; rc == SW_OK && i < n; i++) /* an inf or NaN scale or value: corrupt, not a weight */
+    if (!isfinite(y[i]))
+      return sw_err_set(err, SW_ERR_PARSE, "tensor '%s': element %zu is %g, not a finite number (corrupt file?)",
+                        tensor_name ? tensor_name : "(unnamed)", i, (double)y[i]);
+  return rc;
 }

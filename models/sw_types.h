@@ -75,7 +75,9 @@ size_t sw_type_row_bytes(uint32_t type, uint64_t n);
 sw_rc sw_dequant(float *y, const void *src, size_t n, uint32_t type, const char *tensor_name, sw_err_t *err);
 
 /* sw_dequant for a tensor whose data is src_bytes long: SW_ERR_INVALID naming the tensor when src_bytes is
- * not exactly the size of n elements' blocks (a truncated or padded tensor is refused, never read past). */
+ * not exactly the size of n elements' blocks (a truncated or padded tensor is refused, never read past), and
+ * SW_ERR_PARSE naming the tensor and the element when a value comes out inf or NaN (a corrupt scale or value:
+ * loaded, it would only show up as a NaN perplexity much later). */
 sw_rc sw_dequant_bytes(float *y, const void *src, size_t src_bytes, size_t n, uint32_t type, const char *tensor_name,
                        sw_err_t *err);
 

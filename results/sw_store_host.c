@@ -149,29 +149,48 @@ static int env_relevant(const char *entry) {
   return 0;
 }
 
-static int cmp_str(const void *a, const void *b) {
-  return strcmp(*(const char *const *)a, *(const char *const *)b);
+/* An environ entry and its place in environ. */
+typedef struct env_entry {
+  const char *text;
+  size_t      at;
+} env_entry_t;
+
+static size_t env_name_len(const char *e) {
+  const char *eq = strchr(e, '=');
+  return eq ? (size_t)(eq - e) : strlen(e);
 }
 
+/* By name, and entries of one name by their place in environ. */
+static int cmp_env(const void *a, const void *b) {
+  const env_entry_t *x = a, *y = b;
+  size_t lx = env_name_len(x->text), ly = env_name_len(y->text);
+  int c = memcmp(x->text, y->text, lx < ly ? lx : ly);
+  if (c || lx != ly) return c ? c : (lx > ly) - (lx < ly);
+  return (x->at > y->at) - (x->at < y->at);
+}
+
+/* The relevant variables as one JSON object, sorted by name.  environ as execve may leave it: an entry without
+ * '=' is skipped, and of a name given twice the first is kept, the value getenv returns. */
 void sw_store_env_json(sw_buf_t *dst) {
   size_t n = 0, k = 0;
   for (char **e = environ; e && *e; e++) n += env_relevant(*e);
-  const char **list = malloc((n ? n : 1) * sizeof *list);
+  env_entry_t *list = malloc((n ? n : 1) * sizeof *list);
   if (!list) {
     dst->oom = 1;
     return;
   }
-  for (char **e = environ; e && *e && k < n; e++)
-    if (env_relevant(*e)) list[k++] = *e;
-  qsort(list, k, sizeof *list, cmp_str);
+  for (size_t i = 0; environ && environ[i] && k < n; i++)
+    if (env_relevant(environ[i]) && strchr(environ[i], '=')) list[k++] = (env_entry_t){environ[i], i};
+  qsort(list, k, sizeof *list, cmp_env);
   sw_buf_puts(dst, "{");
-  for (size_t i = 0; i < k; i++) {
-    const char *eq = strchr(list[i], '=');
-    if (!eq) continue;
-    if (i) sw_buf_puts(dst, ",");
-    sw_buf_json_string(dst, list[i], (size_t)(eq - list[i]));
+  for (size_t i = 0, written = 0; i < k; i++) {
+    const char *e = list[i].text;
+    const size_t len = env_name_len(e);
+    if (i && len == env_name_len(list[i - 1].text) && memcmp(list[i - 1].text, e, len) == 0) continue;
+    if (written++) sw_buf_puts(dst, ",");
+    sw_buf_json_string(dst, e, len);
     sw_buf_puts(dst, ":");
-    sw_buf_json_string(dst, eq + 1, strlen(eq + 1));
+    sw_buf_json_string(dst, e + len + 1, strlen(e + len + 1));
   }
   sw_buf_puts(dst, "}");
   free(list);

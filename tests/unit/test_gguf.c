@@ -333,6 +333,15 @@ static void test_unsupported_type_message(void **state) {
   assert_non_null(strstr(err.msg, "blk.0.attn_v.weight"));
   assert_int_equal(sw_dequant_bytes(y, block, 85, 256, SW_TYPE_Q2_K, "t", &err), SW_ERR_INVALID);
   assert_int_equal(sw_dequant_bytes(y, block, 84, 256, SW_TYPE_Q2_K, "t", &err), SW_OK);
+  /* a Q8_0 block (f16 scale, 32 int8 values) whose scale is f16 +inf (0x7c00): every weight would be +-inf or NaN
+   * (0 * inf); the load is refused naming the tensor and the first element, a finite scale loads */
+  uint8_t q8[34] = {0x00, 0x7c, 1, 2, 3};
+  assert_int_equal(sw_dequant_bytes(y, q8, 34, 32, SW_TYPE_Q8_0, "blk.1.ffn_gate.weight", &err), SW_ERR_PARSE);
+  assert_non_null(strstr(err.msg, "'blk.1.ffn_gate.weight': element 0 is"));
+  assert_non_null(strstr(err.msg, "not a finite number"));
+  q8[1] = 0x3c; /* 1.0 */
+  assert_int_equal(sw_dequant_bytes(y, q8, 34, 32, SW_TYPE_Q8_0, "t", &err), SW_OK);
+  assert_true(y[0] == 1.0f && y[2] == 3.0f && y[31] == 0.0f);
 }
 
 int main(void) {

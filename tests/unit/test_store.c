@@ -989,6 +989,17 @@ static void test_fingerprint_and_env(void **state) {
   sqlite3_close(db);
   sw_buf_free(&buf);
 
+  /* environ as execve may leave it: an entry without '=' first, a name twice (the first one wins, as getenv) */
+  extern char **environ;
+  char **saved = environ;
+  char *odd[] = {"OMP_BROKEN", "PAPI_X=y", "OMP_NUM_THREADS=2", "OMP_NUM_THREADS=1", NULL};
+  environ = odd;
+  sw_buf_reset(&buf);
+  sw_store_env_json(&buf);
+  environ = saved;
+  assert_string_equal(sw_buf_str(&buf), "{\"OMP_NUM_THREADS\":\"2\",\"PAPI_X\":\"y\"}");
+  sw_buf_free(&buf);
+
   sw_host_info_t h;
   sw_host_info_read(&h);
   assert_true(h.cores >= 1);
