@@ -48,6 +48,7 @@ typedef struct exp_ctx {
   sw_experiment_t *e;    /* experiment being filled */
   key_reg_t       *regs; /* every definition of a config key, in parse order */
   size_t           n_regs, cap_regs; /* used / allocated regs */
+  size_t           n_keys;           /* distinct keys among regs (a key may be set by several when blocks) */
   size_t           n_match_values; /* values in all if: and exclude: entries so far (bounded) */
 } exp_ctx_t;
 
@@ -251,12 +252,18 @@ static sw_rc to_value(exp_ctx_t *c, const sw_ynode_t *n, const char *what, sw_va
   return SW_OK;
 }
 
+/* Exact: 2^53 + 1 does not equal 2^53.0 (converting the integer to a double would round it onto it). */
+static int int_equals_float(int64_t i, double f) {
+  if (!(f >= -9223372036854775808.0 && f < 9223372036854775808.0) || f != floor(f)) return 0;
+  return (int64_t)f == i;
+}
+
 int sw_value_equal(const sw_value_t *a, const sw_value_t *b) {
   int an = a->kind == SW_VAL_INT || a->kind == SW_VAL_FLOAT, bn = b->kind == SW_VAL_INT || b->kind == SW_VAL_FLOAT;
   if (an && bn) {
     if (a->kind == SW_VAL_INT && b->kind == SW_VAL_INT) return a->i == b->i;
-    double x = a->kind == SW_VAL_INT ? (double)a->i : a->f, y = b->kind == SW_VAL_INT ? (double)b->i : b->f;
-    return x == y;
+    if (a->kind == SW_VAL_FLOAT && b->kind == SW_VAL_FLOAT) return a->f == b->f;
+    return int_equals_float(a->kind == SW_VAL_INT ? a->i : b->i, a->kind == SW_VAL_FLOAT ? a->f : b->f);
   }
   if (a->kind != b->kind) return 0;
   switch (a->kind) {
@@ -438,13 +445,17 @@ static const char *origin_name(key_origin o) {
 /* Records a definition of key, refusing a second definition unless both are in different when blocks
  * (which may apply to disjoint trials; sw_grid checks the overlap). */
 static sw_rc reg_add(exp_ctx_t *c, const char *key, key_origin o, const sw_grid_block_t *block, const sw_ynode_t *at) {
+  int known = 0;
   for (size_t i = 0; i < c->n_regs; i++) {
     const key_reg_t *r = &c->regs[i];
     if (strcmp(r->key, key) != 0) continue;
+    known = 1;
     if (o == ORIG_WHEN && r->origin == ORIG_WHEN && r->block != block) continue;
     return FAIL(c, at, "key '%s' is already %s at line %d, column %d; a key is defined once (fixed, or by the grid)",
                 key, origin_name(r->origin), r->line, r->col);
   }
+  if (!known && c->n_keys >= SW_EXP_MAX_KEYS)
+    return FAIL(c, at, "more than %d distinct config keys", SW_EXP_MAX_KEYS);
   if (c->n_regs == c->cap_regs) {
     size_t cap = c->cap_regs ? c->cap_regs * 2 : 32;
     key_reg_t *r = realloc(c->regs, cap * sizeof *r);
@@ -452,8 +463,10 @@ static sw_rc reg_add(exp_ctx_t *c, const char *key, key_origin o, const sw_grid_
     c->regs = r;
     c->cap_regs = cap;
   }
-  if (c->n_regs >= SW_EXP_MAX_KEYS * 4) return FAIL(c, at, "too many config keys (limit %d)", SW_EXP_MAX_KEYS);
+  if (c->n_regs >= SW_EXP_MAX_KEYS * 4)
+    return FAIL(c, at, "more than %d definitions of config keys (when blocks included)", SW_EXP_MAX_KEYS * 4);
   c->regs[c->n_regs++] = (key_reg_t){key, o, block, at->line, at->col};
+  c->n_keys += !known;
   return SW_OK;
 }
 

@@ -666,6 +666,8 @@ static const bad_case_t bad_cases[] = {
     {"huge scalar", NULL, SW_ERR_PARSE, "t.yaml:3:15:", "longer than the limit"},
     {"file over 1 MiB", NULL, SW_ERR_PARSE, "t.yaml:1:1:", "larger than the limit"},
     {"too many exclusion values", NULL, SW_ERR_INVALID, "t.yaml:7:11:", "more than 4096 values"},
+    /* settings k0..k512 on line 3: the 513th distinct key (column 5 of line 516) is one too many */
+    {"too many keys", NULL, SW_ERR_INVALID, "t.yaml:516:3:", "more than 512 distinct config keys"},
 };
 
 /* Texts too large or too repetitive to write inline. */
@@ -690,6 +692,9 @@ static char *generate(const char *what, size_t *len) {
     sw_buf_puts(&b, "name: a\nworkload: ffn\nsettings: {k: ");
     for (int i = 0; i < SW_EXP_MAX_SCALAR + 1; i++) sw_buf_puts(&b, "x");
     sw_buf_puts(&b, "}\n");
+  } else if (!strcmp(what, "too many keys")) {
+    sw_buf_puts(&b, "name: a\nworkload: ffn\nsettings:\n");
+    for (int i = 0; i <= SW_EXP_MAX_KEYS; i++) sw_buf_printf(&b, "  k%d: 1\n", i);
   } else if (!strcmp(what, "too many exclusion values")) {
     sw_buf_puts(&b, "name: a\nworkload: ffn\ngrid:\n  product:\n    a: {range: [0, 5000]}\n  exclude:\n    - {a: [0");
     for (int i = 1; i <= SW_EXP_MAX_MATCH_VALUES; i++) sw_buf_printf(&b, ", %d", i);
@@ -775,6 +780,15 @@ static void test_value_matching(void **state) {
   assert_true(sw_value_matches(&two, &list));
   assert_false(sw_value_matches(&s, &list));
   assert_true(sw_value_matches(&list, &list)); /* a list value matches an equal list */
+  /* integers against floats exactly: 2^53 + 1 is not 2^53.0 (through a double it would be) */
+  sw_value_t big = {.kind = SW_VAL_INT, .i = 9007199254740993LL}, bigf = {.kind = SW_VAL_FLOAT, .f = 9007199254740992.0};
+  sw_value_t big0 = {.kind = SW_VAL_INT, .i = 9007199254740992LL}, half = {.kind = SW_VAL_FLOAT, .f = 1.5};
+  sw_value_t huge = {.kind = SW_VAL_FLOAT, .f = 1e300};
+  assert_false(sw_value_equal(&big, &bigf));
+  assert_false(sw_value_equal(&bigf, &big));
+  assert_true(sw_value_equal(&big0, &bigf));
+  assert_false(sw_value_equal(&one, &half));
+  assert_false(sw_value_equal(&big, &huge));
 }
 
 int main(void) {
