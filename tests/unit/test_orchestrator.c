@@ -665,18 +665,26 @@ static void test_orch_circuit_breaker(void **state) {
   assert_int_equal(count(fx->db, "SELECT count(*) FROM runs WHERE status='tripped'"), 1);
 }
 
+/* A sweep the fake drains at its drain_at-th submit (the drain file appears and that trial runs until it is
+ * interrupted after a 0.05 s grace), with `retries` retries (-1: the experiment's). */
+static sw_rc run_drained(fixture_t *fx, fake_t *fake, int drain_at, int retries, sw_orch_summary_t *s,
+                         sw_err_t *err) {
+  sw_orch_opts_t o;
+  *fake = (fake_t){.drain_file = fx->drain, .drain_at = drain_at};
+  sw_orch_opts_default(&o);
+  o.retries = retries;
+  o.drain_file = fx->drain;
+  o.drain_grace_s = 0.05;
+  return run_orch(fx, fake, &o, s, err);
+}
+
 static void test_orch_drain_interrupts_after_grace(void **state) {
   fixture_t *fx = *state;
   sw_orch_opts_t o;
   sw_orch_summary_t s;
   sw_err_t err;
-  fake_t fake = {0};
-  fake.drain_file = fx->drain;
-  fake.drain_at = 3;
-  sw_orch_opts_default(&o);
-  o.drain_file = fx->drain;
-  o.drain_grace_s = 0.05;
-  assert_int_equal(run_orch(fx, &fake, &o, &s, &err), SW_OK);
+  fake_t fake;
+  assert_int_equal(run_drained(fx, &fake, 3, -1, &s, &err), SW_OK);
   assert_int_equal(s.exit_code, 0);
   assert_true(s.drained && s.drain_signal == 0);
   assert_int_equal(fake.submits, 3);
@@ -704,14 +712,9 @@ static void test_orch_resume_runs_an_interrupted_retry(void **state) {
   sw_orch_opts_t o;
   sw_orch_summary_t s;
   sw_err_t err;
-  fake_t fake = {0};
-  fake.drain_file = fx->drain;
-  fake.drain_at = 7; /* submits: ok x5, flaky attempt 1 (fails), flaky attempt 2 (held, then interrupted) */
-  sw_orch_opts_default(&o);
-  o.retries = 1;
-  o.drain_file = fx->drain;
-  o.drain_grace_s = 0.05;
-  assert_int_equal(run_orch(fx, &fake, &o, &s, &err), SW_OK);
+  fake_t fake;
+  /* submits: ok x5, flaky attempt 1 (fails), flaky attempt 2 (held, then interrupted) */
+  assert_int_equal(run_drained(fx, &fake, 7, 1, &s, &err), SW_OK);
   assert_true(s.drained);
   assert_int_equal(fake.submits, 7);
   assert_int_equal(count(fx->db, "SELECT count(*) FROM trials WHERE config LIKE '%sleep%' AND status='failed'"), 1);
