@@ -131,16 +131,25 @@ static void s_apply_act(float *y, const float *z, sw_mlp_act_t act, size_t count
   for (size_t i = 0; i < count; i++) y[i] = s_act(act, z[i]);
 }
 
-void sw_mlp_forward(float *y, const sw_mlp_t *mlp, const float *x, size_t n, float *work) {
+static void s_forward(float *y, const sw_mlp_t *mlp, const float *x, size_t n, float *work, int last_act) {
   const size_t half = n * s_max_width(mlp);
   const float *a = x;
   for (size_t l = 0; l < mlp->n_layer; l++) {
     const sw_mlp_layer_t *L = &mlp->layer[l];
-    float *z = (l + 1 == mlp->n_layer) ? y : work + (l % 2) * half;
+    const int last = l + 1 == mlp->n_layer;
+    float *z = last ? y : work + (l % 2) * half;
     s_layer_linear(z, L, a, n);
-    s_apply_act(z, z, L->act, n * L->n_out);
+    if (!last || last_act) s_apply_act(z, z, L->act, n * L->n_out);
     a = z;
   }
+}
+
+void sw_mlp_forward(float *y, const sw_mlp_t *mlp, const float *x, size_t n, float *work) {
+  s_forward(y, mlp, x, n, work, 1);
+}
+
+void sw_mlp_forward_logits(float *y, const sw_mlp_t *mlp, const float *x, size_t n, float *work) {
+  s_forward(y, mlp, x, n, work, 0);
 }
 
 /* ---------------------------------------------------------------- losses */

@@ -76,6 +76,9 @@ size_t sw_mlp_work_floats(const sw_mlp_t *mlp, size_t n);
 /* Inference: y[n][n_out] = mlp(x[n][n_in]).  work has sw_mlp_work_floats(mlp, n) floats.  No allocation.
  * n == 1 uses sgemv (sgemm at N=1 is several times slower on OpenBLAS). */
 void sw_mlp_forward(float *y, const sw_mlp_t *mlp, const float *x, size_t n, float *work);
+/* sw_mlp_forward without the last layer's activation: its pre-activation (a sigmoid output's logit).  A float
+ * sigmoid rounds to exactly 1 above a logit of about 16.6, so a threshold on a logit is applied here. */
+void sw_mlp_forward_logits(float *y, const sw_mlp_t *mlp, const float *x, size_t n, float *work);
 
 /* Training configuration (defaults from sw_mlp_train_defaults: Adam lr 1e-3, betas 0.9/0.999, eps 1e-8). */
 typedef struct sw_mlp_train_cfg {

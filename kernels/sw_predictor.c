@@ -18,7 +18,7 @@ void sw_predictor_defaults(sw_predictor_cfg_t *cfg) {
   cfg->train.epochs = 20;
   cfg->train.batch = 64;
   cfg->val_frac = 0.0;
-  cfg->val_thr = 0.5;
+  cfg->val_logit_thr = 0.0;
   cfg->seed = 1;
 }
 
@@ -59,7 +59,7 @@ typedef struct s_val {
   const sw_predictor_t *p;
   const float          *x, *labels;
   int                   n;
-  double                thr;
+  double                logit_thr;
 } s_val_t;
 
 static double s_val_recall(const sw_mlp_t *mlp, void *ctx) {
@@ -68,7 +68,7 @@ static double s_val_recall(const sw_mlp_t *mlp, void *ctx) {
   q.mlp = *mlp;
   double recall = NAN;
   sw_err_t e;
-  if (sw_predictor_eval(&recall, NULL, NULL, NULL, &q, v->x, v->labels, v->n, v->thr, 0, &e)) return NAN;
+  if (sw_predictor_eval(&recall, NULL, NULL, NULL, &q, v->x, v->labels, v->n, v->logit_thr, 0, &e)) return NAN;
   return recall;
 }
 
@@ -88,7 +88,7 @@ static sw_rc s_fit(sw_predictor_t *p, const float *x, const float *labels, int n
     tc.epoch_score = NULL, tc.stop_score = 0, tc.patience = 0;
     return sw_mlp_train(&p->mlp, x, labels, (size_t)n_tok, &tc, stats, err);
   }
-  s_val_t v = {p, x + (size_t)n_train * (size_t)p->d_model, labels + (size_t)n_train * f, n_val, cfg->val_thr};
+  s_val_t v = {p, x + (size_t)n_train * (size_t)p->d_model, labels + (size_t)n_train * f, n_val, cfg->val_logit_thr};
   tc.epoch_score = s_val_recall, tc.ctx = &v;
   return sw_mlp_train(&p->mlp, x, labels, (size_t)n_train, &tc, stats, err);
 }
@@ -161,13 +161,19 @@ static int s_pair_desc(const void *a, const void *b) {
   return p->i < q->i ? -1 : (p->i > q->i);
 }
 
-/* flag[t*d_ff+i] from probabilities: top-k (k > 0) or prob > thr. */
-static void s_flags(uint8_t *flag, const float *prob, int d_ff, double thr, int k, s_pair_t *pr, int n_tok) {
+double sw_predictor_logit_of_prob(double p) {
+  if (!(p > 0.0)) return -INFINITY;
+  if (p >= 1.0) return INFINITY;
+  return log(p) - log1p(-p);
+}
+
+/* flag[t*d_ff+i] from the predictor's logits: top-k (k > 0) or logit > logit_thr. */
+static void s_flags(uint8_t *flag, const float *logit, int d_ff, double logit_thr, int k, s_pair_t *pr, int n_tok) {
   for (int t = 0; t < n_tok; t++) {
-    const float *pt = prob + (size_t)t * d_ff;
+    const float *pt = logit + (size_t)t * d_ff;
     uint8_t *ft = flag + (size_t)t * d_ff;
     if (k <= 0) {
-      for (int i = 0; i < d_ff; i++) ft[i] = pt[i] > thr;
+      for (int i = 0; i < d_ff; i++) ft[i] = pt[i] > logit_thr;
       continue;
     }
     memset(ft, 0, (size_t)d_ff);
@@ -177,7 +183,7 @@ static void s_flags(uint8_t *flag, const float *prob, int d_ff, double thr, int 
   }
 }
 
-sw_rc sw_predictor_select(sw_mask_t *mask, const sw_predictor_t *p, const float *x, double thr, int k,
+sw_rc sw_predictor_select(sw_mask_t *mask, const sw_predictor_t *p, const float *x, double logit_thr, int k,
                           sw_predictor_work_t *work, int n_tok) {
   if (n_tok < 0 || n_tok > work->max_tok || n_tok > mask->max_tok || mask->n_units != p->d_ff || work->d_ff != p->d_ff)
     return SW_ERR_INVALID;
@@ -185,23 +191,23 @@ sw_rc sw_predictor_select(sw_mask_t *mask, const sw_predictor_t *p, const float 
     sw_mask_set_none(mask, 0);
     return SW_OK;
   }
-  sw_mlp_forward(work->prob, &p->mlp, x, (size_t)n_tok, work->mlp_ws);
-  s_flags(work->flag, work->prob, p->d_ff, thr, k, work->pairs, n_tok);
+  sw_mlp_forward_logits(work->prob, &p->mlp, x, (size_t)n_tok, work->mlp_ws);
+  s_flags(work->flag, work->prob, p->d_ff, logit_thr, k, work->pairs, n_tok);
   sw_mask_from_flags(mask, work->flag, n_tok);
   return SW_OK;
 }
 
 sw_rc sw_predictor_forward(float *out, sw_mask_t *mask, const float *x, const sw_ffn_weights_t *w,
-                           const sw_predictor_t *p, double thr, int k, sw_ffn_stats_t *stats,
+                           const sw_predictor_t *p, double logit_thr, int k, sw_ffn_stats_t *stats,
                            sw_predictor_work_t *pwork, sw_ffn_work_t *fwork, int n_tok) {
-  return sw_predictor_forward_from(out, mask, x, x, w, p, thr, k, stats, pwork, fwork, n_tok);
+  return sw_predictor_forward_from(out, mask, x, x, w, p, logit_thr, k, stats, pwork, fwork, n_tok);
 }
 
 sw_rc sw_predictor_forward_from(float *out, sw_mask_t *mask, const float *x, const float *x_pred,
-                                const sw_ffn_weights_t *w, const sw_predictor_t *p, double thr, int k,
+                                const sw_ffn_weights_t *w, const sw_predictor_t *p, double logit_thr, int k,
                                 sw_ffn_stats_t *stats, sw_predictor_work_t *pwork, sw_ffn_work_t *fwork, int n_tok) {
   if (p->d_model != w->d_model || p->d_ff != w->d_ff) return SW_ERR_INVALID;
-  sw_rc rc = sw_predictor_select(mask, p, x_pred, thr, k, pwork, n_tok);
+  sw_rc rc = sw_predictor_select(mask, p, x_pred, logit_thr, k, pwork, n_tok);
   if (rc || (rc = sw_ffn_sparse_forward(out, x, w, mask, stats, fwork, n_tok))) return rc;
   if (stats) {
     double f = sw_predictor_flops(p) * n_tok;
@@ -213,8 +219,8 @@ sw_rc sw_predictor_forward_from(float *out, sw_mask_t *mask, const float *x, con
 }
 
 sw_rc sw_predictor_eval(double *recall, double *precision, double *pred_density, double *true_density,
-                        const sw_predictor_t *p, const float *x, const float *labels, int n_tok, double thr, int k,
-                        sw_err_t *err) {
+                        const sw_predictor_t *p, const float *x, const float *labels, int n_tok, double logit_thr,
+                        int k, sw_err_t *err) {
   const int chunk = 128;
   sw_predictor_work_t work;
   sw_rc rc = sw_predictor_work_alloc(&work, p, chunk, err);
@@ -223,8 +229,8 @@ sw_rc sw_predictor_eval(double *recall, double *precision, double *pred_density,
   const size_t f = (size_t)p->d_ff;
   for (int t0 = 0; t0 < n_tok; t0 += chunk) {
     int c = n_tok - t0 < chunk ? n_tok - t0 : chunk;
-    sw_mlp_forward(work.prob, &p->mlp, x + (size_t)t0 * (size_t)p->d_model, (size_t)c, work.mlp_ws);
-    s_flags(work.flag, work.prob, p->d_ff, thr, k, work.pairs, c);
+    sw_mlp_forward_logits(work.prob, &p->mlp, x + (size_t)t0 * (size_t)p->d_model, (size_t)c, work.mlp_ws);
+    s_flags(work.flag, work.prob, p->d_ff, logit_thr, k, work.pairs, c);
     for (size_t i = 0; i < (size_t)c * f; i++) {
       int y = labels[(size_t)t0 * f + i] > 0.5f, yhat = work.flag[i];
       tp += y && yhat, fp += !y && yhat, fn += y && !yhat, pos += y;

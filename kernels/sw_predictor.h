@@ -25,9 +25,9 @@ typedef struct sw_predictor_cfg {
   double             label_thr; /* neuron active iff |h_i| > label_thr */
   sw_mlp_train_cfg_t train;     /* loss/weights are set by sw_predictor_train; train.patience and
                                    train.stop_score stop on the held-out recall (needs val_frac > 0) */
-  double             val_frac;  /* the last val_frac of the tokens are held out: the recall at val_thr is scored
+  double             val_frac;  /* the last val_frac of the tokens are held out: the recall at val_logit_thr is scored
                                    after every epoch and the best epoch kept (0: train on all, keep the last) */
-  double             val_thr;   /* probability threshold of the held-out recall (0.5 = logit 0) */
+  double             val_logit_thr; /* logit threshold of the held-out recall (0: probability 0.5) */
   uint64_t           seed;      /* weight initialisation */
 } sw_predictor_cfg_t;
 
@@ -70,26 +70,30 @@ sw_rc sw_predictor_work_alloc(sw_predictor_work_t *work, const sw_predictor_t *p
 /* Releases the workspace and zeroes it; safe on a zeroed or already freed workspace. */
 void  sw_predictor_work_free(sw_predictor_work_t *work);
 
+/* The logit of a probability threshold p (exact in double; p <= 0: -inf, every neuron; p >= 1: +inf, none). */
+double sw_predictor_logit_of_prob(double p);
+
 /* Neuron mask of n_tok tokens (mask->n_units == d_ff): k > 0 selects the k most probable neurons per token
- * (Deja Vu inference), k == 0 those with probability > thr (0.5 = logit > 0, Deja Vu training / PowerInfer).
- * No allocation. */
-sw_rc sw_predictor_select(sw_mask_t *mask, const sw_predictor_t *p, const float *x, double thr, int k,
+ * (Deja Vu inference), k == 0 those whose predicted logit is above logit_thr (0 = probability 0.5, Deja Vu
+ * training; PowerInfer's threshold).  Decided on the logits, never on float probabilities, which round to 1
+ * above a logit of about 16.6.  No allocation. */
+sw_rc sw_predictor_select(sw_mask_t *mask, const sw_predictor_t *p, const float *x, double logit_thr, int k,
                           sw_predictor_work_t *work, int n_tok);
 
 /* Predict, then compute the predicted positives with sw_ffn_sparse_forward; stats gets the sparse kernel's
  * counters plus the predictor's FLOPs and weight bytes (flops_select). */
 sw_rc sw_predictor_forward(float *out, sw_mask_t *mask, const float *x, const sw_ffn_weights_t *w,
-                           const sw_predictor_t *p, double thr, int k, sw_ffn_stats_t *stats,
+                           const sw_predictor_t *p, double logit_thr, int k, sw_ffn_stats_t *stats,
                            sw_predictor_work_t *pwork, sw_ffn_work_t *fwork, int n_tok);
 /* The same with the predictor reading x_pred (lookahead) while the FFN computes on x. */
 sw_rc sw_predictor_forward_from(float *out, sw_mask_t *mask, const float *x, const float *x_pred,
-                                const sw_ffn_weights_t *w, const sw_predictor_t *p, double thr, int k,
+                                const sw_ffn_weights_t *w, const sw_predictor_t *p, double logit_thr, int k,
                                 sw_ffn_stats_t *stats, sw_predictor_work_t *pwork, sw_ffn_work_t *fwork, int n_tok);
 
 /* Quality on labelled tokens: recall = TP/(TP+FN), precision = TP/(TP+FP), predicted and true density
  * (fractions of neurons).  Any output may be NULL.  Allocates. */
 sw_rc sw_predictor_eval(double *recall, double *precision, double *pred_density, double *true_density,
-                        const sw_predictor_t *p, const float *x, const float *labels, int n_tok, double thr, int k,
-                        sw_err_t *err);
+                        const sw_predictor_t *p, const float *x, const float *labels, int n_tok, double logit_thr,
+                        int k, sw_err_t *err);
 
 #endif

@@ -316,7 +316,7 @@ static void pred_cfg(sw_predictor_cfg_t *pc, const sw_method_cfg_t *c, int l, in
   pc->train.lr = c->pred_lr, pc->train.weight_decay = c->pred_weight_decay, pc->train.batch = (size_t)c->pred_batch;
   pc->train.patience = (size_t)c->pred_patience, pc->train.stop_score = c->pred_stop_recall;
   pc->val_frac = c->pred_val_frac;
-  pc->val_thr = sw_method_predictor_prob_thr(c);
+  pc->val_logit_thr = sw_method_predictor_logit_thr(c);
   pc->seed = c->seed + 2000u + (uint64_t)l;
   pc->train.seed = pc->seed;
 }

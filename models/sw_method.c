@@ -347,7 +347,7 @@ void sw_method_predictor_rule(const sw_method_t *M, int l, const float *x, const
   const sw_method_layer_t *L = &M->layers[l];
   *k = 0;
   if (M->cfg.kind == SW_METHOD_DEJAVU) *k = (int)llround((1.0 - M->cfg.level) * L->w.d_ff), *k = *k < 1 ? 1 : *k;
-  *thr = sw_method_predictor_prob_thr(&M->cfg);
+  *thr = sw_method_predictor_logit_thr(&M->cfg);
   *x_pred = M->cfg.pred_lookahead && l > 0 ? M->prev_x : x;
 }
 
@@ -371,8 +371,8 @@ static sw_rc predictor_forward(sw_method_t *M, int l, float *out, const float *x
   return sw_predictor_forward_from(out, &M->mask, x, xp, &L->w, &L->pred, thr, k, st, &M->pred_work, &M->work, n_tok);
 }
 
-double sw_method_predictor_prob_thr(const sw_method_cfg_t *cfg) {
-  return cfg->kind == SW_METHOD_POWERINFER ? 1.0 / (1.0 + exp(-cfg->pred_logit_thr)) : 0.5;
+double sw_method_predictor_logit_thr(const sw_method_cfg_t *cfg) {
+  return cfg->kind == SW_METHOD_POWERINFER ? cfg->pred_logit_thr : 0.0;
 }
 
 static sw_rc method_forward(void *ctx, int l, float *out, const float *x, int n_tok, sw_err_t *err) {

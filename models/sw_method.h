@@ -201,10 +201,10 @@ typedef struct sw_method_summary {
 void sw_method_summary(const sw_method_t *meth, sw_method_summary_t *sum);
 /* Deja Vu: layer l's predictor on the tokens seen while measure_predictor was on, since the last reset: recall
  * TP/(TP+FN), precision TP/(TP+FP), predicted and true density (fractions of d_ff).  NAN without data. */
-/* The probability threshold of a predictor method's selection: PowerInfer sigmoid(pred_logit_thr), Deja Vu 0.5 (its
+/* The logit threshold of a predictor method's selection: PowerInfer pred_logit_thr, Deja Vu 0 (probability 0.5: its
  * training/validation rule; its inference takes the top-k). */
-double sw_method_predictor_prob_thr(const sw_method_cfg_t *cfg);
-/* The predictor's input (*x_pred: x, or layer l-1's FFN input under lookahead), probability threshold and k (Deja
+double sw_method_predictor_logit_thr(const sw_method_cfg_t *cfg);
+/* The predictor's input (*x_pred: x, or layer l-1's FFN input under lookahead), logit threshold and k (Deja
  * Vu's top-k; 0 for PowerInfer's threshold) for layer l, the same on f32 and native weights. */
 void sw_method_predictor_rule(const sw_method_t *M, int l, const float *x, const float **x_pred, double *thr, int *k);
 void sw_method_predictor_quality(const sw_method_t *meth, int l, double *recall, double *precision, double *pred_density,

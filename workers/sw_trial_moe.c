@@ -147,7 +147,8 @@ static sw_rc s_method_call(const method_ctx_t *m, float *y, sw_ffn_stats_t *st, 
   const sw_trial_moe_in_t *in = m->in;
   const moe_keys_t *k = m->keys;
   if (k->method == MOE_METHOD_PREDICTOR)
-    return sw_predictor_forward(y, m->mask, in->x, s_dense_w(in, call), m->pred, k->threshold, k->pred_k, st, m->pwork,
+    return sw_predictor_forward(y, m->mask, in->x, s_dense_w(in, call), m->pred,
+                                sw_predictor_logit_of_prob(k->threshold), k->pred_k, st, m->pwork,
                                 m->fwork, in->n_tok);
   static const sw_moe_select_t sel_of[4] = {SW_MOE_SELECT_TOPK, SW_MOE_SELECT_DYNK_MAX, SW_MOE_SELECT_DYNK_CUM,
                                             SW_MOE_SELECT_SCORE};
@@ -199,12 +200,14 @@ typedef struct moe_counters {
   sw_counters_t *dense, *method; /* NULL when no event is requested */
 } moe_counters_t;
 
-static sw_rc s_counters_open(moe_counters_t *c, const sw_json_t *config, sw_err_t *err) {
+static sw_rc s_counters_open(moe_counters_t *c, const sw_json_t *config, int n_threads, sw_err_t *err) {
   sw_err_t e;
   memset(c, 0, sizeof *c);
   c->sde_on = sw_sde_init(&c->sde, NULL, &e) == SW_OK;
   sw_rc rc = sw_counters_open_config(&c->dense, config, NULL, err);
   if (!rc) rc = sw_counters_open_config(&c->method, config, NULL, err);
+  sw_counters_set_threads(c->dense, n_threads); /* both series run on n_threads */
+  sw_counters_set_threads(c->method, n_threads);
   return rc;
 }
 
@@ -285,7 +288,7 @@ static sw_rc s_measure(const method_ctx_t *m, int n_units, sw_trial_out_t *out, 
   double *ratio = malloc((size_t)in->reps * sizeof(double)), *td = malloc((size_t)in->reps * sizeof(double));
   double *tm = malloc((size_t)in->reps * sizeof(double));
   moe_counters_t cn;
-  sw_rc rc = s_counters_open(&cn, m->config, err);
+  sw_rc rc = s_counters_open(&cn, m->config, in->n_threads, err);
   if (rc) goto out;
   if (!yd || !ym || !ratio || !td || !tm) {
     rc = sw_err_set(err, SW_ERR_NOMEM, "moe trial: cannot allocate output buffers");
@@ -396,7 +399,8 @@ static sw_rc s_run_predictor(const moe_keys_t *k, const sw_trial_moe_in_t *in, m
   double recall = NAN, precision = NAN, pd = NAN, td = NAN;
   if (!rc) rc = sw_predictor_labels(labels, w, in->x, in->n_tok, k->label_thr, err);
   if (!rc)
-    rc = sw_predictor_eval(&recall, &precision, &pd, &td, &p, in->x, labels, in->n_tok, k->threshold, k->pred_k, err);
+    rc = sw_predictor_eval(&recall, &precision, &pd, &td, &p, in->x, labels, in->n_tok,
+                           sw_predictor_logit_of_prob(k->threshold), k->pred_k, err);
   if (!rc) rc = sw_predictor_work_alloc(&pw, &p, in->n_tok, err);
   if (!rc) rc = sw_mask_alloc(&mask, w->d_ff, in->n_tok, err);
   if (!rc) {

@@ -109,7 +109,7 @@ static void test_labels_and_known_answer(void **state) {
   sw_mlp_train_stats_t st;
   assert_int_equal(sw_predictor_train(&p, &m.w, xtr, NTR, &cfg, &st, &err), SW_OK);
   double recall, precision, pd, td;
-  assert_int_equal(sw_predictor_eval(&recall, &precision, &pd, &td, &p, xte, lte, NTE, 0.5, 0, &err), SW_OK);
+  assert_int_equal(sw_predictor_eval(&recall, &precision, &pd, &td, &p, xte, lte, NTE, 0.0, 0, &err), SW_OK);
   print_message("predictor held-out recall %.4f precision %.4f density %.3f (true %.3f), BCE %.4f -> %.4f\n", recall,
                 precision, pd, td, st.first_epoch_loss, st.final_loss);
   assert_true(recall >= RECALL_MIN && precision >= PRECISION_MIN);
@@ -142,7 +142,7 @@ static void test_positives_computed(void **state) {
   assert_int_equal(sw_ffn_work_alloc(&fw, D, F, N, 1, &err), SW_OK);
   assert_int_equal(sw_mask_alloc(&mask, F, N, &err), SW_OK);
   const int ks[3] = {0, 10, 0};
-  const double thr[3] = {0.5, 0.5, 0.0};
+  const double thr[3] = {0.0, 0.0, -INFINITY}; /* logit thresholds */
   const int toks[2] = {1, N};
   for (int c = 0; c < 3; c++)
     for (int ti = 0; ti < 2; ti++) {
@@ -154,7 +154,7 @@ static void test_positives_computed(void **state) {
       double mx = 0;
       for (int t = 0; t < T; t++) {
         if (ks[c]) assert_int_equal(sw_mask_count(&mask, t), ks[c]);
-        if (thr[c] == 0.0) assert_int_equal(sw_mask_count(&mask, t), F); /* sigmoid > 0 everywhere: dense */
+        if (isinf(thr[c])) assert_int_equal(sw_mask_count(&mask, t), F); /* every logit > -inf: dense */
         active += sw_mask_count(&mask, t);
         mx = fmax(mx, check_masked_output(&m, &mask, t, x + t * D, y + t * D));
       }
@@ -200,7 +200,7 @@ static int selected(const sw_predictor_t *p, float x0, double logit_thr, int wan
   sw_err_t err;
   assert_int_equal(sw_predictor_work_alloc(&pw, p, 1, &err), SW_OK);
   assert_int_equal(sw_mask_alloc(&mask, F, 1, &err), SW_OK);
-  assert_int_equal(sw_predictor_select(&mask, p, x, 1.0 / (1.0 + exp(-logit_thr)), 0, &pw, 1), SW_OK);
+  assert_int_equal(sw_predictor_select(&mask, p, x, logit_thr, 0, &pw, 1), SW_OK);
   memset(want, 0, F * sizeof *want);
   int n = (int)sw_mask_count(&mask, 0);
   for (int q = 0; q < n; q++) want[mask.idx[q]] = 1;
@@ -228,6 +228,14 @@ static void test_powerinfer_hand_checked(void **state) {
   assert_int_equal(selected(&dv, -1.0f, 0.0, on), 2); /* the ReLU is what drops neuron 2 */
   assert_true(on[1] && on[2]);
   assert_true(sw_predictor_flops(&pi) == 2.0 * (D * 2 + 2 * F));
+  /* thresholds where a float sigmoid cannot tell logits apart: x0 = 17.5 gives neuron 0 the logit 17.5 and
+   * neuron 3 the logit 8.75 (the ReLU drops the other hidden unit); sigmoidf(17.5) rounds to 1, as does the
+   * sigmoid of 18, so a threshold on probabilities kept neuron 0 at 18 */
+  assert_int_equal(selected(&pi, 17.5f, 18.0, on), 0);
+  assert_int_equal(selected(&pi, 17.5f, 17.0, on), 1);
+  assert_true(on[0]);
+  assert_int_equal(selected(&pi, 1e-8f, 0.0, on), 2); /* logits 1e-8 and 5e-9 are above 0: sigmoidf gives 0.5 */
+  assert_true(on[0] && on[3]);
   sw_predictor_free(&pi);
   sw_predictor_free(&dv);
   free(m.up), free(m.down);
@@ -256,7 +264,7 @@ static void test_early_stopping_on_recall(void **state) {
   assert_int_equal(sw_predictor_train(&p, &m.w, x, N, &cfg, &st, &err), SW_OK);
   int n_val = N / 4, n_train = N - n_val;
   double recall;
-  assert_int_equal(sw_predictor_eval(&recall, NULL, NULL, NULL, &p, x + n_train * D, lab + n_train * F, n_val, 0.5, 0,
+  assert_int_equal(sw_predictor_eval(&recall, NULL, NULL, NULL, &p, x + n_train * D, lab + n_train * F, n_val, 0.0, 0,
                                      &err), SW_OK);
   print_message("early stop: %zu epochs run, best epoch %zu, held-out recall %.4f\n", st.epochs_run, st.best_epoch,
                 recall);
@@ -294,8 +302,8 @@ static void test_forward_from_reads_x_pred(void **state) {
   assert_int_equal(sw_ffn_work_alloc(&fw, D, F, N, 1, &err), SW_OK);
   assert_int_equal(sw_mask_alloc(&mask, F, N, &err), SW_OK);
   assert_int_equal(sw_mask_alloc(&want, F, N, &err), SW_OK);
-  assert_int_equal(sw_predictor_select(&want, &p, xp, 0.5, 20, &pw, N), SW_OK);
-  assert_int_equal(sw_predictor_forward_from(y, &mask, x, xp, &m.w, &p, 0.5, 20, NULL, &pw, &fw, N), SW_OK);
+  assert_int_equal(sw_predictor_select(&want, &p, xp, 0.0, 20, &pw, N), SW_OK);
+  assert_int_equal(sw_predictor_forward_from(y, &mask, x, xp, &m.w, &p, 0.0, 20, NULL, &pw, &fw, N), SW_OK);
   double mx = 0;
   for (int t = 0; t < N; t++) {
     assert_int_equal(sw_mask_count(&mask, t), sw_mask_count(&want, t));
