@@ -173,7 +173,8 @@ static sw_rc native_policy(sw_method_t *M, int l, float *out, const float *x, in
   else if (!random) sw_act_apply(g, g, L->w.act, L->w.act_param, (size_t)n_tok * f);
   sw_rc rc = sw_policy_select(&M->mask, &L->policy, random ? NULL : g, needs_h ? u : NULL, M->nonce, &M->work, n_tok);
   if (rc) return rc;
-  st->flops_select = random ? 0 : sw_flops_linear(d, f, n_tok) * (needs_h ? 2 : 1);
+  /* the gated product act(gate)·up of every neuron is computed to select too (as the f32 policy path counts) */
+  st->flops_select = random ? 0 : sw_flops_linear(d, f, n_tok) * (needs_h ? 2 : 1) + (needs_h ? (double)n_tok * f : 0);
   st->flops = st->flops_select;
   masked_tokens(M, l, out, needs_h ? u : g, n_tok, random ? READ_GATHERED : needs_h ? READ_GATE_UP : READ_GATE, st);
   return SW_OK;

@@ -1023,9 +1023,10 @@ sw_rc sw_report_export(sw_rdb_t *db, int64_t run_id, sw_export_format fmt, FILE 
     }
   if (rc == SW_OK && !ok) rc = sw_err_set(err, SW_ERR_NOMEM, "export: out of memory");
   if (rc == SW_OK) {
-    qsort(keys.v, keys.n, sizeof *keys.v, cmp_name);
-    qsort(mets.v, mets.n, sizeof *mets.v, cmp_name);
-    qsort(ser.v, ser.n, sizeof *ser.v, cmp_name);
+    /* qsort's array must not be NULL even for 0 elements (a run without metrics or samples) */
+    if (keys.n) qsort(keys.v, keys.n, sizeof *keys.v, cmp_name);
+    if (mets.n) qsort(mets.v, mets.n, sizeof *mets.v, cmp_name);
+    if (ser.n) qsort(ser.v, ser.n, sizeof *ser.v, cmp_name);
     if (fmt == SW_EXPORT_CSV) export_csv(sets, nsets, &keys, &mets, &ser, out);
     sw_buf_t b = SW_BUF_INIT;
     for (size_t s = 0; fmt == SW_EXPORT_JSONL && s < nsets; s++)

@@ -38,6 +38,7 @@ struct sw_counters {
   counter_set_t   sets[SW_COUNTERS_MAX];
   size_t          n, n_sets, n_active;
   int             running; /* between sw_counters_start and sw_counters_stop */
+  int             threads; /* threads the measured series runs (sw_counters_set_threads; 0 = not said, one) */
 };
 
 /* Cycles, instructions, FP operations, last-level cache misses (hardware presets: need a PMU), then two perf
@@ -200,6 +201,13 @@ sw_rc sw_counters_open_config(sw_counters_t **c, const sw_json_t *config, const 
 
 size_t sw_counters_active(const sw_counters_t *c) { return c ? c->n_active : 0; }
 
+void sw_counters_set_threads(sw_counters_t *c, int n_threads) {
+  if (c) c->threads = n_threads;
+}
+
+/* 1 for a software-defined event (the kernels' own counts, whatever thread made them). */
+static int is_sde(const counter_event_t *e) { return strncmp(e->name, "sde:::", 6) == 0; }
+
 sw_rc sw_counters_start(sw_counters_t *c, sw_err_t *err) {
   if (c->running) return sw_err_set(err, SW_ERR_INVALID, "counters: start while already running");
   c->running = 1;
@@ -232,7 +240,7 @@ static void stop_set(sw_counters_t *c, int s) {
     if (e->set != s) continue;
     /* PAPI SDE accepts names nobody registered (placeholders) and reads them as -1; real counters are
      * monotonically increasing, so a negative delta can only mean "not registered in this process". */
-    if (values[e->slot] < 0 && strncmp(e->name, "sde:::", 6) == 0) e->unregistered = 1;
+    if (values[e->slot] < 0 && is_sde(e)) e->unregistered = 1;
     e->sum += values[e->slot];
     e->measured = 1;
   }
@@ -258,6 +266,8 @@ static const char *missing_reason(const sw_counters_t *c, const counter_event_t 
              "for that library)", e->name);
   else if (!e->measured)
     snprintf(buf, cap, "%s: not measured (no start/stop around the region)", e->name);
+  else if (c->threads > 1 && !is_sde(e)) /* perf_event counts the thread that started the event set */
+    snprintf(buf, cap, "%s: PAPI counted the calling thread only; the series ran %d threads", e->name, c->threads);
   else
     return NULL;
   return buf;

@@ -38,6 +38,11 @@ sw_rc sw_counters_start(sw_counters_t *c, sw_err_t *err);
 sw_rc sw_counters_stop(sw_counters_t *c, sw_err_t *err);
 /* Writes one counter item per event for series (value or NULL + reason) and resets the sums. */
 void sw_counters_write(sw_counters_t *c, sw_trial_out_t *out, const char *series);
+/* The series runs n_threads threads (kernel pool, OpenBLAS).  PAPI's event sets count the thread that started
+ * them (PAPI_INHERIT would only follow threads created later; the pools exist before), so with n_threads > 1
+ * every non-SDE event (presets, perf_event natives) is written as NULL with the reason "PAPI counted the calling
+ * thread only; the series ran N threads".  SDE events keep their values: the kernels count their own work. */
+void sw_counters_set_threads(sw_counters_t *c, int n_threads);
 /* Number of events that are actually being counted. */
 size_t sw_counters_active(const sw_counters_t *c);
 void   sw_counters_close(sw_counters_t *c);

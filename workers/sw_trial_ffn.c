@@ -400,6 +400,8 @@ static sw_rc ft_open_counters(ft_state_t *s, const sw_json_t *config, sw_err_t *
   s->sde_on = sw_sde_init(&s->sde, NULL, &e) == SW_OK;
   sw_rc rc = sw_counters_open_config(&s->cnt_dense, config, NULL, err);
   if (rc == SW_OK) rc = sw_counters_open_config(&s->cnt_sparse, config, NULL, err);
+  sw_counters_set_threads(s->cnt_dense, (int)s->cfg.threads); /* both series run on the kernels' pool */
+  sw_counters_set_threads(s->cnt_sparse, (int)s->cfg.threads);
   return rc;
 }
 

@@ -635,9 +635,11 @@ static void put_sparsity(sw_trial_out_t *out, const sw_method_t *M, const sw_lla
 }
 
 /* The FFN hook of one timed series with every kernel call accounted into the SDE counters (sde NULL: none):
- * the method's hook (its per-layer stats give the call's counts), or, for the dense series, the dense kernel on
- * the model's own weights, which is what sw_llama_forward runs without a hook. */
+ * the weight-sparse FFN of a pruned model (its kernels' stats), the method's hook (its per-layer stats give the
+ * call's counts), or, for the dense series, the dense kernel on the model's own weights, which is what
+ * sw_llama_forward runs without a hook. */
 typedef struct tm_counted_ffn {
+  sw_wffn_t        *wffn;   /* non-NULL: sparse series timed through the weight-sparse FFN (models/sw_wffn.h) */
   sw_method_t      *method; /* NULL: dense series */
   const sw_llama_t *model;
   sw_ffn_work_t    *work;   /* dense series scratch */
@@ -676,11 +678,30 @@ static sw_ffn_stats_t tm_native_dense_stats(const sw_llama_t *m, const sw_llama_
   return st;
 }
 
+/* One weight-sparse FFN call of layer l, its counts *st as one FFN call: the kernels' FLOPs and weight bytes (gate,
+ * up and down are three kernel calls) plus the SwiGLU product of every neuron, every token's neurons (k of them
+ * under top-k), and the dense FFN's FLOPs as the dense series counts them. */
+static sw_rc tm_wffn_forward(sw_wffn_t *W, int l, float *out, const float *x, int n_tok, sw_ffn_stats_t *st,
+                             sw_err_t *err) {
+  sw_ffn_stats_t before = W->stats;
+  sw_llama_ffn_t inner = sw_wffn_hook(W);
+  sw_rc rc = inner.forward(inner.ctx, l, out, x, n_tok, err);
+  *st = tm_stats_delta(&W->stats, &before);
+  st->neurons_total = (int64_t)n_tok * W->d_ff;
+  st->neurons_executed = (int64_t)n_tok * (W->topk.kind == SW_POLICY_TOPK ? W->topk.k : W->d_ff);
+  st->flops += (double)st->neurons_total; /* wffn_swiglu: g * u on every neuron, as sw_flops_ffn_neurons counts */
+  st->flops_dense = sw_flops_ffn_dense(W->d_model, W->d_ff, 1, n_tok);
+  st->tokens = n_tok, st->calls = 1;
+  return rc;
+}
+
 static sw_rc tm_counted_forward(void *ctx, int l, float *out, const float *x, int n_tok, sw_err_t *err) {
   tm_counted_ffn_t *h = ctx;
   sw_ffn_stats_t    st = {0};
   sw_rc             rc;
-  if (h->method) {
+  if (h->wffn) {
+    rc = tm_wffn_forward(h->wffn, l, out, x, n_tok, &st, err);
+  } else if (h->method) {
     sw_ffn_stats_t before = h->method->layers[l].stats;
     sw_llama_ffn_t inner = sw_method_hook(h->method);
     rc = inner.forward(inner.ctx, l, out, x, n_tok, err);
@@ -709,8 +730,9 @@ static void tm_counted_q_input(void *ctx, int l, float *x, int n_tok, int dim) {
 }
 
 static sw_llama_ffn_t tm_counted_hook(tm_counted_ffn_t *h) {
-  sw_llama_ffn_t hook = {.forward = tm_counted_forward, .attn_input = h->method ? tm_counted_attn_input : NULL, .ctx = h,
-                         .q_input = h->method ? tm_counted_q_input : NULL};
+  int            m = h->method && !h->wffn; /* the weight-sparse FFN has no attention hooks (sw_wffn_hook) */
+  sw_llama_ffn_t hook = {.forward = tm_counted_forward, .attn_input = m ? tm_counted_attn_input : NULL, .ctx = h,
+                         .q_input = m ? tm_counted_q_input : NULL};
   return hook;
 }
 
@@ -877,9 +899,9 @@ static void put_reps(sw_trial_out_t *out, const tm_reps_t *R) {
 
 /* Dense and method timed alternately per repetition (same trial, same machine state), at least repetitions and
  * at most max_repetitions times (tm_reps_t); PAPI/SDE counters of the decode steps (config papi_events) as series
- * decode_dense / decode_sparse. */
+ * decode_dense / decode_sparse.  wffn (NULL: the method) times the sparse series of a pruned model. */
 static sw_rc put_timing(sw_trial_out_t *out, const sw_json_t *config, const tm_cfg_t *c, const tm_model_t *m,
-                        const tm_data_t *d, sw_method_t *M, const sw_llama_ffn_t *timed, sw_err_t *err) {
+                        const tm_data_t *d, sw_method_t *M, sw_wffn_t *wffn, sw_err_t *err) {
   int np = (int)c->prompt_tokens, nd = (int)c->decode_tokens;
   sw_llama_state_t st;
   sw_rc rc = tm_state(&st, c, &m->model, np, np + nd, err);
@@ -899,13 +921,13 @@ static sw_rc put_timing(sw_trial_out_t *out, const sw_json_t *config, const tm_c
   sw_trial_out_metric(out, "cache_flush_bytes", cold && !self_evicting ? (double)flush.bytes : 0.0, "byte");
   if (!rc) rc = sw_counters_open_config(&cnt[0], config, NULL, err);
   if (!rc) rc = sw_counters_open_config(&cnt[1], config, NULL, err);
+  for (int which = 0; which < 2; which++) sw_counters_set_threads(cnt[which], (int)c->threads); /* OpenBLAS, pool */
   double dec[TM_MAX_DECODE], med[2][TM_MAX_REPS], pre[2][TM_MAX_REPS];
   /* every kernel call of both series is accounted (warm-up and prefill too: the counters are read around the
    * decode steps only, and SDE counters only count between start and stop) */
-  tm_counted_ffn_t counted[2] = {{NULL, &m->model, &M->work, &st, sde_on ? &sde : NULL, 0, 0},
-                                 {M, &m->model, NULL, NULL, sde_on ? &sde : NULL, 0, 0}};
-  sw_llama_ffn_t hooks[2] = {tm_counted_hook(&counted[0]), timed ? *timed : tm_counted_hook(&counted[1])};
-  /* timed: the weight-sparse FFN of a pruned model (its calls are not accounted into the SDE counters) */
+  tm_counted_ffn_t counted[2] = {{NULL, NULL, &m->model, &M->work, &st, sde_on ? &sde : NULL, 0, 0},
+                                 {wffn, M, &m->model, NULL, NULL, sde_on ? &sde : NULL, 0, 0}};
+  sw_llama_ffn_t hooks[2] = {tm_counted_hook(&counted[0]), tm_counted_hook(&counted[1])};
   tm_timed_acc_t acc[2] = {{0}}, warm_acc[2] = {{0}}; /* prefill, decode; the warm-up's is not reported */
   const double *tracked[4] = {med[0], med[1], pre[0], pre[1]};
   tm_reps_t R = {tm_reps_rule(c), {tracked, 4, tm_pairs, 2}, 0, SW_REPS_MORE};
@@ -932,7 +954,7 @@ static sw_rc put_timing(sw_trial_out_t *out, const sw_json_t *config, const tm_c
   sw_trial_out_metric(out, "cache_flushed", cold, "bool");
   put_timed_acc(out, acc);
   if (!rc) put_reps(out, &R);
-  for (int which = 0; which < 2 && !timed; which++) /* per decoded token, all layers' FFNs */
+  for (int which = 0; which < 2; which++) /* per decoded token, all layers' FFNs */
     sw_trial_out_metric(out, which ? "decode_ffn_weight_bytes_sparse" : "decode_ffn_weight_bytes_dense",
                         counted[which].decode_calls ? counted[which].decode_bytes * m->model.cfg.n_layer /
                                                           (double)counted[which].decode_calls : 0.0, "byte");
@@ -1120,13 +1142,13 @@ sw_rc sw_trial_run_model(sw_trial_cache_t *cache, const sw_json_t *config, sw_tr
     sw_wffn_t W;
     int use_w = sw_trial_prune_timed_sparse(&P, mc.kind == SW_METHOD_DENSE || mc.kind == SW_METHOD_TOPK);
     if (!rc) rc = use_w ? sw_wffn_init(&W, &m->model, mc.level, err) : SW_OK;
-    sw_llama_ffn_t wh = use_w && !rc ? sw_wffn_hook(&W) : (sw_llama_ffn_t){0};
+    int w_live = use_w && !rc; /* sw_wffn_init frees what it built when it fails */
     sw_slot_t slot; /* the timed decode only: loading, calibration and evaluation run in parallel */
     if (!rc && !(rc = sw_slot_acquire(&slot, config, err))) {
-      rc = put_timing(out, config, &c, m, d, &M, use_w ? &wh : NULL, err);
+      rc = put_timing(out, config, &c, m, d, &M, use_w ? &W : NULL, err);
       sw_slot_release(&slot, out);
     }
-    if (use_w && wh.ctx) sw_wffn_free(&W);
+    if (w_live) sw_wffn_free(&W);
     sw_trial_out_metric(out, "timing_weight_sparse", use_w, "bool");
   }
   sw_method_free(&M);

@@ -188,15 +188,17 @@ static void ct_release(int es) {
   PAPI_destroy_eventset(&es);
 }
 
-/* Opens names[n], runs one region of `calls` SDE accountings of flops_per_call FLOPs (with busy_event's
- * component occupied when not NULL) and returns the written values; *cpu_ns = the region's thread CPU time. */
-static sw_json_t *ct_measure(const char *const *names, size_t n, const char *busy_event, int calls,
-                             double flops_per_call, long long *cpu_ns) {
+/* Opens names[n] for a series said to run `threads` threads (0: not said), runs one region of `calls` SDE
+ * accountings of flops_per_call FLOPs (with busy_event's component occupied when not NULL) and returns the
+ * written values; *cpu_ns = the region's thread CPU time. */
+static sw_json_t *ct_measure_threads(const char *const *names, size_t n, int threads, const char *busy_event,
+                                     int calls, double flops_per_call, long long *cpu_ns) {
   sw_sde_t       sde;
   sw_err_t       err;
   sw_counters_t *c = NULL;
   assert_int_equal(sw_sde_init(&sde, CT_SDE_LIBRARY, &err), SW_OK);
   assert_int_equal(sw_counters_open(&c, names, n, &err), SW_OK);
+  sw_counters_set_threads(c, threads);
   int busy = busy_event ? ct_occupy(busy_event) : PAPI_NULL;
   assert_int_equal(sw_counters_start(c, &err), SW_OK);
   *cpu_ns = ct_region(&sde, calls, flops_per_call);
@@ -206,6 +208,32 @@ static sw_json_t *ct_measure(const char *const *names, size_t n, const char *bus
   sw_counters_close(c);
   sw_sde_shutdown(&sde);
   return doc;
+}
+
+static sw_json_t *ct_measure(const char *const *names, size_t n, const char *busy_event, int calls,
+                             double flops_per_call, long long *cpu_ns) {
+  return ct_measure_threads(names, n, 0, busy_event, calls, flops_per_call, cpu_ns);
+}
+
+/* A series on more than one thread: PAPI counts the thread that started the event sets, so every non-SDE event
+ * is NULL with that reason (a reason it already had, such as a disabled component, wins); the SDE events, the
+ * kernels' own counts, keep their values.  One thread changes nothing. */
+static void test_counters_threads_null_non_sde(void **state) {
+  (void)state;
+  ct_perf_case_t k = ct_perf_case();
+  const char *names[] = {"perf::TASK-CLOCK", "sde:::" CT_SDE_LIBRARY "::calls", "PAPI_TOT_CYC", "perf::PAGE-FAULTS"};
+  const char *why = "PAPI counted the calling thread only; the series ran 2 threads";
+  long long   cpu_ns = 0;
+  sw_json_t  *doc = ct_measure_threads(names, 4, 2, NULL, 4, 8.0, &cpu_ns);
+  assert_true(ct_value(doc, "sde:::" CT_SDE_LIBRARY "::calls") == 4.0);
+  ct_assert_null(doc, "perf::TASK-CLOCK", k == CT_PERF_DISABLED ? "perf::TASK-CLOCK: " : why);
+  ct_assert_null(doc, "perf::PAGE-FAULTS", k == CT_PERF_DISABLED ? "perf::PAGE-FAULTS: " : why);
+  ct_assert_null(doc, "PAPI_TOT_CYC", k == CT_PERF_HARDWARE ? why : "PAPI_TOT_CYC: ");
+  sw_json_free(doc);
+  doc = ct_measure_threads(names, 4, 1, NULL, 4, 8.0, &cpu_ns);
+  assert_true(ct_value(doc, "sde:::" CT_SDE_LIBRARY "::calls") == 4.0);
+  ct_check_task_clock(doc, k, cpu_ns);
+  sw_json_free(doc);
 }
 
 /* An unknown native event, a disabled or absent component's event and a hardware preset requested with the
@@ -338,6 +366,7 @@ int main(void) {
       cmocka_unit_test(test_counters_perf_start_failure_keeps_sde),
       cmocka_unit_test(test_counters_sde_start_failure_keeps_perf),
       cmocka_unit_test(test_counters_null_with_reason),
+      cmocka_unit_test(test_counters_threads_null_non_sde),
       cmocka_unit_test(test_counters_available_presets_count),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

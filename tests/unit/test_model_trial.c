@@ -349,10 +349,51 @@ static void test_model_adaptive_repetitions(void **state) {
   sw_trial_cache_free(&cache);
 }
 
+/* Counter `name` of series in res (borrowed), or a failed test. */
+static const sw_json_t *counter_item(const sw_json_t *res, const char *series, const char *name) {
+  const sw_json_t *cs = sw_json_get(res, "counters");
+  for (size_t i = 0; cs && i < cs->count; i++) {
+    const sw_json_t *c = &cs->items[i];
+    if (!strcmp(sw_json_get(c, "series")->string, series) && !strcmp(sw_json_get(c, "name")->string, name)) return c;
+  }
+  fail_msg("%s %s missing", series, name);
+  return NULL;
+}
+
+/* A pruned model (weights 50 % zero) with method dense: its sparse series is timed through the weight-sparse FFN
+ * kernels (models/sw_wffn.h), whose calls are in the SDE counters like any other series' (one call per layer
+ * and token, every neuron executed, fewer FLOPs and weight bytes than dense).  threads 2: PAPI counts the
+ * calling thread only, so perf::TASK-CLOCK is NULL with that reason in both series; the SDE counters stay. */
+static void test_model_weight_sparse_counters(void **state) {
+  (void)state;
+  sw_trial_cache_t cache = {0}; /* its own cache: the trial prunes the cached model in place (no fork here) */
+  sw_err_t err = {0};
+  sw_json_t *r = run(&cache, config(",\"weights\":\"f32\",\"method\":\"dense\",\"weight_sparsity\":0.5,\"threads\":2"), &err);
+  if (!r) fail_msg("dense, weight_sparsity 0.5: %s", err.msg);
+  assert_true(metric(r, "timing_weight_sparse") == 1.0);
+  check_sde(r, 1);
+  double neurons = sde_value(r, "decode_sparse", "neurons_total");
+  assert_true(sde_value(r, "decode_sparse", "neurons_executed") == neurons);
+  double bytes = sde_value(r, "decode_sparse", "weight_bytes");
+  assert_true(bytes > 0 && bytes < sde_value(r, "decode_dense", "weight_bytes"));
+  double per_token = bytes / MT_TIMED_TOKENS; /* every layer's FFN of one decoded token, as the metric counts it */
+  assert_true(fabs(metric(r, "decode_ffn_weight_bytes_sparse") - per_token) <= 1e-9 * per_token);
+  for (int s = 0; s < 2; s++) {
+    const sw_json_t *c = counter_item(r, s ? "decode_sparse" : "decode_dense", "perf::TASK-CLOCK");
+    const sw_json_t *why = sw_json_get(c, "reason");
+    assert_int_equal(sw_json_get(c, "value")->kind, SW_JSON_NULL);
+    print_message("perf::TASK-CLOCK with 2 threads: %s\n", why->string);
+    assert_true(strstr(why->string, "the series ran 2 threads") || strstr(why->string, "not available"));
+  }
+  sw_json_free(r);
+  sw_trial_cache_free(&cache);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_model_workload), cmocka_unit_test(test_teal_sequential_heldout),
                                      cmocka_unit_test(test_model_labels),
-                                     cmocka_unit_test(test_model_adaptive_repetitions)};
+                                     cmocka_unit_test(test_model_adaptive_repetitions),
+                                     cmocka_unit_test(test_model_weight_sparse_counters)};
   const char *filter = getenv("SW_TEST_FILTER"); /* one test by name, e.g. SW_TEST_FILTER=test_model_labels */
   if (filter && *filter) cmocka_set_test_filter(filter);
   return cmocka_run_group_tests_name("model_trial", tests, NULL, NULL);
