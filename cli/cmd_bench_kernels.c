@@ -478,6 +478,53 @@ static int bk_run_shape(const bk_shape_t *sh, const bk_opts_t *o) {
   return rc == 0 ? a1.errors + a2.errors : rc;
 }
 
+/* --shape NAME: only that shape; an unknown name is an error naming it. */
+static int bk_parse_shape(bk_opts_t *o, const char *name) {
+  int found = 0;
+  for (int k = 0; k < 3; k++) {
+    o->shape_on[k] = strcmp(name, bk_shapes[k].name) == 0;
+    found |= o->shape_on[k];
+  }
+  if (!found) fprintf(stderr, "bench kernels: unknown shape '%s' (llama7b, mistral7b, smollm2)\n", name);
+  return found ? 0 : -1;
+}
+
+/* Options given explicitly, which --quick leaves alone whatever the order. */
+enum { BK_GIVEN_REPS = 1, BK_GIVEN_SHAPE = 2, BK_GIVEN_BATCH = 4 };
+
+/* One option at argv[*i] (advancing *i past its value); 0, or -1 when unknown, incomplete or out of range. */
+static int bk_parse_one(bk_opts_t *o, int argc, char **argv, int *i, unsigned *given) {
+  const char *a = argv[*i], *v;
+  int bad = 0;
+  sw_err_t err;
+  if (strcmp(a, "--quick") == 0) return o->quick = 1, 0;
+  if (strcmp(a, "--mask-only") == 0) return o->mask_only = 1, 0;
+  if (strcmp(a, "--no-bf16") == 0) return o->bf16 = 0, 0;
+  if (strcmp(a, "--no-threads") == 0) return o->threads2 = 0, 0;
+  if (strcmp(a, "--no-warm") == 0) return o->warm = 0, 0;
+  if ((v = sw_cli_opt_value(argc, argv, i, "--reps", &bad)))
+    return *given |= BK_GIVEN_REPS, sw_cli_parse_int(v, 1, BK_MAX_REPS, &o->reps);
+  if ((v = sw_cli_opt_value(argc, argv, i, "--shape", &bad))) return *given |= BK_GIVEN_SHAPE, bk_parse_shape(o, v);
+  if ((v = sw_cli_opt_value(argc, argv, i, "--batch", &bad))) {
+    *given |= BK_GIVEN_BATCH;
+    o->n_batches = 1;
+    return sw_cli_parse_int(v, 1, 4096, &o->batches[0]);
+  }
+  if ((v = sw_cli_opt_value(argc, argv, i, "--isa", &bad))) {
+    if (sw_isa_parse(v, &o->isa, &err) == SW_OK) return 0;
+    fprintf(stderr, "bench kernels: --isa: %s\n", err.msg);
+  }
+  return -1;
+}
+
+/* --quick: reps 5, cold only, llama7b and smollm2 at batch 1 and 16; explicit --reps/--shape/--batch are kept. */
+static void bk_apply_quick(bk_opts_t *o, unsigned given) {
+  o->warm = 0;
+  if (!(given & BK_GIVEN_REPS)) o->reps = 5;
+  if (!(given & BK_GIVEN_SHAPE)) o->shape_on[1] = 0;
+  if (!(given & BK_GIVEN_BATCH)) o->n_batches = 2;
+}
+
 static int bk_parse(bk_opts_t *o, int argc, char **argv) {
   memset(o, 0, sizeof *o);
   o->reps = 7, o->bf16 = 1, o->threads2 = 1, o->warm = 1, o->isa = SW_ISA_AUTO;
@@ -485,43 +532,15 @@ static int bk_parse(bk_opts_t *o, int argc, char **argv) {
   int bl[] = {1, 16, 64};
   memcpy(o->batches, bl, sizeof bl);
   o->n_batches = 3;
+  unsigned given = 0;
   for (int i = 1; i < argc; i++) {
-    if (strcmp(argv[i], "--quick") == 0) {
-      o->quick = 1, o->reps = 5, o->warm = 0, o->shape_on[1] = 0;
-      o->n_batches = 2;
-    } else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc) {
-      o->reps = atoi(argv[++i]);
-      if (o->reps < 1 || o->reps > BK_MAX_REPS) return -1;
-    } else if (strcmp(argv[i], "--shape") == 0 && i + 1 < argc) {
-      const char *n = argv[++i];
-      int         found = 0;
-      for (int k = 0; k < 3; k++) {
-        o->shape_on[k] = strcmp(n, bk_shapes[k].name) == 0;
-        found |= o->shape_on[k];
-      }
-      if (!found) return -1;
-    } else if (strcmp(argv[i], "--batch") == 0 && i + 1 < argc) {
-      o->batches[0] = atoi(argv[++i]);
-      o->n_batches = 1;
-      if (o->batches[0] < 1 || o->batches[0] > 4096) return -1;
-    } else if (strcmp(argv[i], "--mask-only") == 0) {
-      o->mask_only = 1;
-    } else if (strcmp(argv[i], "--no-bf16") == 0) {
-      o->bf16 = 0;
-    } else if (strcmp(argv[i], "--no-threads") == 0) {
-      o->threads2 = 0;
-    } else if (strcmp(argv[i], "--no-warm") == 0) {
-      o->warm = 0;
-    } else if (strcmp(argv[i], "--isa") == 0 && i + 1 < argc) {
-      sw_err_t err;
-      if (sw_isa_parse(argv[++i], &o->isa, &err) != SW_OK) {
-        fprintf(stderr, "bench kernels: --isa: %s\n", err.msg);
-        return -1;
-      }
-    } else {
+    const char *opt = argv[i];
+    if (bk_parse_one(o, argc, argv, &i, &given) != 0) {
+      fprintf(stderr, "bench kernels: bad or incomplete option '%s'\n", opt);
       return -1;
     }
   }
+  if (o->quick) bk_apply_quick(o, given);
   return 0;
 }
 
@@ -538,7 +557,8 @@ int cmd_bench_kernels(int argc, char **argv) {
             "  (selection included, ideal 3/(1+2(1-s))); topk = oracle on full h (ideal 3/(2+(1-s))).\n"
             "  cett: the s column is the CETT target tau (0.05, 0.1, 0.2), s_ach the resulting sparsity.\n"
             "  bf16 rows compare bf16 weights with the f32 OpenBLAS dense baseline (ideal 2, resp. 2/(1-s)).\n"
-            "  --quick: llama7b and smollm2, batch 1 and 16, fewer rows (about 30 s).\n"
+            "  --quick: llama7b and smollm2, batch 1 and 16, reps 5, cold only, fewer rows (about 30 s); an\n"
+            "  explicit --shape, --batch or --reps keeps its value, in any order.\n"
             "  --mask-only: only the mask rows (no selection policies), e.g. with --shape llama7b --batch 1.\n"
             "  --isa: SIMD variant of the sparse kernels (default auto: $SPARSWEEP_KERNEL_ISA, else the best this\n"
             "  CPU runs); batch-1 mask rows are repeated as mask@VARIANT in every other variant the CPU runs.\n"

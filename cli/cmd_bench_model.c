@@ -54,22 +54,19 @@ static int bm_usage(FILE *f, int rc) {
           "                             [--rows f32,native,cats,chess,teal,llama]\n"
           "Decode/prefill tokens/s of sparsweep dense (f32, native), CATS/CHESS/TEAL 50%% on native weights and\n"
           "llama.cpp's llama-bench (default cache/llamacpp/bin/llama-bench; build it with\n"
-          "scripts/build_llamacpp.sh), interleaved per repetition.  --eval 0 skips the perplexity column;\n"
-          "--rows measures only the named rows (all by default), e.g. for a profiler.\n");
+          "scripts/build_llamacpp.sh), interleaved per repetition.  --eval 0 skips the perplexity column (else at\n"
+          "least %d tokens, one window); --threads takes at most %d counts; --rows measures only the named rows\n"
+          "(all by default), e.g. for a profiler.\n", BM_WINDOW, BM_MAX_THREADS);
   return rc;
 }
 
+/* --threads 1,2: at most BM_MAX_THREADS counts in 1..64. */
 static int parse_threads(const char *s, bm_opts_t *o) {
-  o->n_threads = 0;
-  while (*s && o->n_threads < BM_MAX_THREADS) {
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (end == s || v < 1 || v > 64) return -1;
-    o->threads[o->n_threads++] = (int)v;
-    s = *end == ',' ? end + 1 : end;
-    if (*end && *end != ',') return -1;
-  }
-  return o->n_threads ? 0 : -1;
+  int n = sw_cli_parse_int_list(s, 1, 64, o->threads, BM_MAX_THREADS);
+  if (n == SW_CLI_LIST_TOO_LONG)
+    fprintf(stderr, "sparsweep bench model: --threads takes at most %d thread counts\n", BM_MAX_THREADS);
+  o->n_threads = n > 0 ? n : 0;
+  return n > 0 ? 0 : -1;
 }
 
 static const char *const k_row_keys[BM_ROWS] = {"f32", "native", "cats", "chess", "teal", "llama"};
@@ -89,11 +86,16 @@ static int parse_rows(const char *s, unsigned *out) {
 }
 
 static int parse_int(const char *v, int lo, int hi, int *out) {
-  char *end;
-  long x = strtol(v, &end, 10);
-  if (!*v || *end || x < lo || x > hi) return -1;
-  *out = (int)x;
-  return 0;
+  return sw_cli_parse_int(v, lo, hi, out);
+}
+
+/* --eval N: 0 skips perplexity; otherwise at least one BM_WINDOW-token window. */
+static int parse_eval(const char *v, int *out) {
+  if (parse_int(v, 0, 1 << 16, out) != 0) return -1;
+  if (*out == 0 || *out >= BM_WINDOW) return 0;
+  fprintf(stderr, "sparsweep bench model: --eval %d is shorter than one %d-token perplexity window (0 skips it)\n",
+          *out, BM_WINDOW);
+  return -1;
 }
 
 static int bm_parse(int argc, char **argv, bm_opts_t *o) {
@@ -114,7 +116,7 @@ static int bm_parse(int argc, char **argv, bm_opts_t *o) {
     else if ((v = sw_cli_opt_value(argc, argv, &i, "--prompt", &bad))) e = parse_int(v, 1, 512, &o->prompt);
     else if ((v = sw_cli_opt_value(argc, argv, &i, "--decode", &bad))) e = parse_int(v, 1, 512, &o->decode);
     else if ((v = sw_cli_opt_value(argc, argv, &i, "--calib", &bad))) e = parse_int(v, BM_WINDOW, 1 << 16, &o->calib);
-    else if ((v = sw_cli_opt_value(argc, argv, &i, "--eval", &bad))) e = parse_int(v, 0, 1 << 16, &o->eval);
+    else if ((v = sw_cli_opt_value(argc, argv, &i, "--eval", &bad))) e = parse_eval(v, &o->eval);
     else if ((v = sw_cli_opt_value(argc, argv, &i, "--rows", &bad))) e = parse_rows(v, &o->rows);
     else bad = 1;
     if (bad || e) {
@@ -220,6 +222,7 @@ static sw_rc bm_run_threads(const bm_opts_t *o, const sw_llama_t *m, bm_row_t *r
   for (int i = 0; !rc && i < BM_ROWS; i++)
     if (rows[i].has_method) sw_method_native_bind(&rows[i].M, &st[1]);
   double *dec = malloc((size_t)o->decode * sizeof *dec);
+  if (!rc && !dec) rc = sw_err_set(err, SW_ERR_NOMEM, "out of memory (%d decode timings)", o->decode);
   for (int rep = -1; !rc && rep < o->reps; rep++) {
     for (int i = 0; !rc && i < BM_ROWS; i++) {
       bm_row_t *r = &rows[i];

@@ -57,31 +57,40 @@ static void s_usage(FILE *f) {
              "                          [--frac 0.25] [--reps 7] [--threads 1] [--no-breakeven] [--warm]\n");
 }
 
+/* --batch 1,16,64: at most BENCH_MAX_BATCHES sizes in 1..4096. */
+static int s_parse_batches(bench_opts_t *o, const char *v) {
+  int n = sw_cli_parse_int_list(v, 1, 4096, o->batches, BENCH_MAX_BATCHES);
+  if (n == SW_CLI_LIST_TOO_LONG)
+    fprintf(stderr, "sparsweep bench moe: --batch takes at most %d sizes\n", BENCH_MAX_BATCHES);
+  o->n_batches = n > 0 ? n : 0;
+  return n > 0 ? 0 : -1;
+}
+
+/* One option at argv[*i] (advancing *i past its value); 0, or -1 when unknown, incomplete or out of range. */
+static int s_parse_one(bench_opts_t *o, int argc, char **argv, int *i) {
+  const char *v;
+  int bad = 0;
+  if (strcmp(argv[*i], "--no-breakeven") == 0) return o->breakeven = 0, 0;
+  if (strcmp(argv[*i], "--warm") == 0) return o->warm = 1, 0;
+  if ((v = sw_cli_opt_value(argc, argv, i, "--shape", &bad))) return o->shape = v, 0;
+  if ((v = sw_cli_opt_value(argc, argv, i, "--expert-size", &bad))) return sw_cli_parse_int(v, 1, 1 << 20, &o->expert_size);
+  if ((v = sw_cli_opt_value(argc, argv, i, "--frac", &bad)))
+    return sw_cli_parse_double(v, 0, 1, &o->frac) != 0 || !(o->frac > 0) ? -1 : 0;
+  if ((v = sw_cli_opt_value(argc, argv, i, "--reps", &bad))) return sw_cli_parse_int(v, 1, 1 << 20, &o->reps);
+  if ((v = sw_cli_opt_value(argc, argv, i, "--threads", &bad))) return sw_cli_parse_int(v, 1, 1024, &o->threads);
+  if ((v = sw_cli_opt_value(argc, argv, i, "--batch", &bad))) return s_parse_batches(o, v);
+  return -1;
+}
+
 static int s_parse(bench_opts_t *o, int argc, char **argv) {
   *o = (bench_opts_t){NULL, {1, 16, 64}, 3, 128, 0.25, 7, 1, 1, 0};
   for (int i = 1; i < argc; i++) {
-    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-    if (strcmp(a, "--no-breakeven") == 0) o->breakeven = 0;
-    else if (strcmp(a, "--warm") == 0) o->warm = 1;
-    else if (!v) return -1;
-    else if (strcmp(a, "--shape") == 0) o->shape = v, i++;
-    else if (strcmp(a, "--expert-size") == 0) o->expert_size = atoi(v), i++;
-    else if (strcmp(a, "--frac") == 0) o->frac = atof(v), i++;
-    else if (strcmp(a, "--reps") == 0) o->reps = atoi(v), i++;
-    else if (strcmp(a, "--threads") == 0) o->threads = atoi(v), i++;
-    else if (strcmp(a, "--batch") == 0) {
-      o->n_batches = 0;
-      for (const char *s = v; *s && o->n_batches < BENCH_MAX_BATCHES;) {
-        char *end;
-        long b = strtol(s, &end, 10);
-        if (end == s || b <= 0 || b > 4096) return -1;
-        o->batches[o->n_batches++] = (int)b;
-        s = *end == ',' ? end + 1 : end;
-      }
-      i++;
-    } else return -1;
+    const char *opt = argv[i];
+    if (s_parse_one(o, argc, argv, &i) != 0) {
+      fprintf(stderr, "sparsweep bench moe: bad or incomplete option '%s'\n", opt);
+      return -1;
+    }
   }
-  if (o->expert_size <= 0 || o->reps < 1 || o->threads < 1 || !(o->frac > 0 && o->frac <= 1)) return -1;
   return 0;
 }
 
@@ -196,15 +205,19 @@ static double s_break_even(bench_state_t *st, const bench_opts_t *o, const float
 
 static int s_bench_batch(bench_state_t *st, const bench_opts_t *o, int n_tok) {
   const int d = st->shape->d_model, E = st->E;
-  sw_err_t err;
-  sw_ffn_work_t fw;
-  sw_moe_work_t mw;
-  sw_mask_t mask;
+  sw_err_t err = {0};
+  sw_ffn_work_t fw = {0};
+  sw_moe_work_t mw = {0};
+  sw_mask_t mask = {0};
   float *x = malloc((size_t)n_tok * d * sizeof(float)), *out = malloc((size_t)n_tok * d * sizeof(float));
-  if (!x || !out || sw_ffn_work_alloc(&fw, d, st->shape->d_ff, n_tok, 1, &err) ||
-      sw_moe_work_alloc(&mw, &st->moe[0], &st->router, n_tok, &err) || sw_mask_alloc(&mask, E, n_tok, &err)) {
+  sw_rc rc = x && out ? SW_OK : sw_err_set(&err, SW_ERR_NOMEM, "out of memory (batch %d)", n_tok);
+  if (!rc) rc = sw_ffn_work_alloc(&fw, d, st->shape->d_ff, n_tok, 1, &err);
+  if (!rc) rc = sw_moe_work_alloc(&mw, &st->moe[0], &st->router, n_tok, &err);
+  if (!rc) rc = sw_mask_alloc(&mask, E, n_tok, &err);
+  if (rc) {
     fprintf(stderr, "sparsweep bench moe: %s\n", err.msg);
     free(x), free(out);
+    sw_mask_free(&mask), sw_moe_work_free(&mw), sw_ffn_work_free(&fw);
     return SW_EXIT_FAIL;
   }
   sw_mlp_rng_t r = {5};

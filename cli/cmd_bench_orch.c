@@ -178,13 +178,11 @@ static int s_parse(int argc, char **argv, s_bench_opts_t *o) {
                : strcmp(argv[i], "--long-ms") == 0     ? &o->long_ms
                : strcmp(argv[i], "--np") == 0          ? &o->np
                                                        : NULL;
-    char *end = NULL;
-    long v = dst && i + 1 < argc ? strtol(argv[++i], &end, 10) : -1;
-    if (!dst || !end || *end || v < 0 || v > 10000000) {
-      fprintf(stderr, "sparsweep bench orchestration: bad option '%s'\n%s", argv[i], s_usage);
+    const char *opt = argv[i], *v = dst ? sw_cli_next_value(argc, argv, &i) : NULL;
+    if (!v || sw_cli_parse_int(v, 0, 10000000, dst) != 0) {
+      fprintf(stderr, "sparsweep bench orchestration: bad or incomplete option '%s'\n%s", opt, s_usage);
       return -1;
     }
-    *dst = (int)v;
   }
   if (o->np < 2 || o->trials < 1) {
     fprintf(stderr, "sparsweep bench orchestration: need --np >= 2 and --trials >= 1\n");

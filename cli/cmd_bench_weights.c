@@ -533,49 +533,83 @@ static int bw_run_block_energy(const bw_opts_t *o) {
   return 0;
 }
 
+/* --ws 0.5,0.7: at most max fractions in [lo, hi]; the count, or -1 (a message names the limit when too long). */
 static int bw_parse_list(const char *v, double *out, int max, double lo, double hi) {
   int n = 0;
-  for (const char *p = v; *p && n < max;) {
-    char  *end;
-    double d = strtod(p, &end);
-    if (end == p || !(d >= lo && d <= hi)) return -1;
-    out[n++] = d;
-    p = *end == ',' ? end + 1 : end;
-    if (*end && *end != ',') return -1;
+  for (const char *p = v; p; n++) {
+    const char *comma = strchr(p, ',');
+    size_t len = comma ? (size_t)(comma - p) : strlen(p);
+    char item[64];
+    if (n == max) return fprintf(stderr, "sparsweep bench weights: --ws takes at most %d values\n", max), -1;
+    if (len == 0 || len >= sizeof item) return -1;
+    memcpy(item, p, len);
+    item[len] = '\0';
+    if (sw_cli_parse_double(item, lo, hi, &out[n]) != 0) return -1;
+    p = comma ? comma + 1 : NULL;
   }
   return n;
+}
+
+/* --batch 1,16: at most BW_MAX_BATCH whole sizes in 1..1024. */
+static int bw_parse_batches(bw_opts_t *o, const char *v) {
+  int n = sw_cli_parse_int_list(v, 1, 1024, o->batches, BW_MAX_BATCH);
+  if (n == SW_CLI_LIST_TOO_LONG) fprintf(stderr, "sparsweep bench weights: --batch takes at most %d sizes\n", BW_MAX_BATCH);
+  if (n < 1) return -1;
+  o->n_batches = n;
+  return 0;
+}
+
+static int bw_parse_shape(bw_opts_t *o, const char *v) {
+  for (int k = 0; k < 2; k++) o->shape_on[k] = strcmp(v, bw_shapes[k].name) == 0;
+  if (o->shape_on[0] || o->shape_on[1] || strcmp(v, "none") == 0) return 0;
+  fprintf(stderr, "sparsweep bench weights: unknown shape '%s' (llama7b, smollm2, none)\n", v);
+  return -1;
+}
+
+/* Options given explicitly, which --quick leaves alone whatever the order. */
+enum { BW_GIVEN_REPS = 1, BW_GIVEN_BATCH = 2, BW_GIVEN_WS = 4 };
+
+/* One option at argv[*i] (advancing *i past its value); 0, or -1 when unknown, incomplete or out of range. */
+static int bw_parse_one(bw_opts_t *o, int argc, char **argv, int *i, unsigned *given) {
+  const char *a = argv[*i], *v;
+  int bad = 0;
+  sw_err_t err;
+  if (strcmp(a, "--quick") == 0) return o->quick = 1, 0;
+  if (strcmp(a, "--no-warm") == 0) return o->warm = 0, 0;
+  if (strcmp(a, "--no-sddmm") == 0) return o->sddmm = 0, 0;
+  if ((v = sw_cli_opt_value(argc, argv, i, "--reps", &bad)))
+    return *given |= BW_GIVEN_REPS, sw_cli_parse_int(v, 1, BW_MAX_REPS, &o->reps);
+  if ((v = sw_cli_opt_value(argc, argv, i, "--shape", &bad))) return bw_parse_shape(o, v);
+  if ((v = sw_cli_opt_value(argc, argv, i, "--ws", &bad))) {
+    *given |= BW_GIVEN_WS;
+    return (o->n_ws = bw_parse_list(v, o->ws, BW_MAX_WS, 0.0, 0.99)) < 1 ? -1 : 0;
+  }
+  if ((v = sw_cli_opt_value(argc, argv, i, "--batch", &bad))) return *given |= BW_GIVEN_BATCH, bw_parse_batches(o, v);
+  if ((v = sw_cli_opt_value(argc, argv, i, "--model", &bad))) return o->model = v, 0;
+  if ((v = sw_cli_opt_value(argc, argv, i, "--isa", &bad))) return sw_isa_parse(v, &o->isa, &err) ? -1 : 0;
+  return -1;
+}
+
+/* --quick: fewer repetitions, ws values and batch sizes, cold only, no SDDMM; only where not given. */
+static void bw_apply_quick(bw_opts_t *o, unsigned given) {
+  o->warm = 0, o->sddmm = 0;
+  if (!(given & BW_GIVEN_REPS)) o->reps = 5;
+  if (!(given & BW_GIVEN_BATCH)) o->n_batches = 2;
+  if (!(given & BW_GIVEN_WS)) o->ws[0] = 0.5, o->ws[1] = 0.7, o->ws[2] = 0.9, o->n_ws = 3;
 }
 
 static int bw_parse(bw_opts_t *o, int argc, char **argv) {
   *o = (bw_opts_t){.reps = 9, .warm = 1, .sddmm = 1, .shape_on = {1, 1}, .batches = {1, 16, 64}, .n_batches = 3,
                    .ws = {0.25, 0.5, 0.7, 0.9}, .n_ws = 4, .isa = SW_ISA_AUTO};
-  sw_err_t err;
+  unsigned given = 0;
   for (int i = 1; i < argc; i++) {
-    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-    double      tmp[BW_MAX_BATCH];
-    if (strcmp(a, "--quick") == 0) {
-      o->quick = 1, o->reps = 5, o->warm = 0, o->sddmm = 0, o->n_batches = 2;
-      o->ws[0] = 0.5, o->ws[1] = 0.7, o->ws[2] = 0.9, o->n_ws = 3;
-    } else if (strcmp(a, "--no-warm") == 0) o->warm = 0;
-    else if (strcmp(a, "--no-sddmm") == 0) o->sddmm = 0;
-    else if (!v) return -1;
-    else if (i++, strcmp(a, "--reps") == 0) {
-      o->reps = atoi(v);
-      if (o->reps < 1 || o->reps > BW_MAX_REPS) return -1;
-    } else if (strcmp(a, "--shape") == 0) {
-      for (int k = 0; k < 2; k++) o->shape_on[k] = strcmp(v, bw_shapes[k].name) == 0;
-      if (!o->shape_on[0] && !o->shape_on[1] && strcmp(v, "none") != 0) return -1;
-    } else if (strcmp(a, "--ws") == 0) {
-      if ((o->n_ws = bw_parse_list(v, o->ws, BW_MAX_WS, 0.0, 0.99)) < 1) return -1;
-    } else if (strcmp(a, "--batch") == 0) {
-      if ((o->n_batches = bw_parse_list(v, tmp, BW_MAX_BATCH, 1, 1024)) < 1) return -1;
-      for (int k = 0; k < o->n_batches; k++) o->batches[k] = (int)tmp[k];
-    } else if (strcmp(a, "--model") == 0) {
-      o->model = v;
-    } else if (strcmp(a, "--isa") == 0) {
-      if (sw_isa_parse(v, &o->isa, &err)) return -1;
-    } else return -1;
+    const char *opt = argv[i];
+    if (bw_parse_one(o, argc, argv, &i, &given) != 0) {
+      fprintf(stderr, "sparsweep bench weights: bad or incomplete option '%s'\n", opt);
+      return -1;
+    }
   }
+  if (o->quick) bw_apply_quick(o, given);
   return 0;
 }
 
@@ -591,9 +625,11 @@ static void bw_usage(FILE *f) {
           "  ideal = dense bytes / sparse bytes (indices included); /ideal = speedup / ideal.\n"
           "  cold batch 1: a '# bound' line per SpMV kernel, its GB/s on a slice of its matrix in L2 over cold\n"
           "  sgemv's (interleaved): below 1 the kernel is instruction-bound and its cold /ideal stays near it.\n"
-          "  --quick: ws 0.5,0.7,0.9, batch 1 and 16, cold only, as = 0.5, no SDDMM.\n"
+          "  --quick: ws 0.5,0.7,0.9, batch 1 and 16, cold only, as = 0.5, no SDDMM, reps 5 (options given explicitly\n"
+          "  keep their values, in any order).  --batch takes at most %d sizes, --ws at most %d values.\n"
           "  --model: also the weight energy (sum w^2) magnitude pruning removes from the model's ffn_up at each ws,\n"
-          "  unstructured vs 8x1 blocks (the accuracy cost of the blk8 format's pruning granularity).\n");
+          "  unstructured vs 8x1 blocks (the accuracy cost of the blk8 format's pruning granularity).\n",
+          BW_MAX_BATCH, BW_MAX_WS);
 }
 
 int cmd_bench_weights(int argc, char **argv) {

@@ -3,6 +3,7 @@
  * and series, Holm/BH across all of them, a practical threshold and, with two or more baseline runs, their
  * run-to-run noise floor; exit 1 when a significant regression (or an accuracy regression, or a change in a
  * deterministic count) is found, for CI. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,10 +40,9 @@ typedef struct compare_args {
   sw_compare_opts_t o;
 } compare_args_t;
 
-static int number(const char *s, double *out) {
-  char *end;
-  *out = strtod(s, &end);
-  return *s && *end == '\0';
+/* A finite number in [min, max] into *out; 1 when valid. */
+static int number(const char *s, double min, double max, double *out) {
+  return sw_cli_parse_double(s, min, max, out) == 0;
 }
 
 static int parse_args(int argc, char **argv, compare_args_t *a) {
@@ -55,13 +55,13 @@ static int parse_args(int argc, char **argv, compare_args_t *a) {
     else if ((v = sw_cli_opt_value(argc, argv, &i, "--where", &bad))) a->where = v;
     else if ((v = sw_cli_opt_value(argc, argv, &i, "--baseline-where", &bad))) a->base_where = v;
     else if ((v = sw_cli_opt_value(argc, argv, &i, "--candidate-where", &bad))) a->cand_where = v;
-    else if ((v = sw_cli_opt_value(argc, argv, &i, "--threshold", &bad))) bad = !number(v, &a->o.threshold) || a->o.threshold < 0;
-    else if ((v = sw_cli_opt_value(argc, argv, &i, "--alpha", &bad))) bad = !number(v, &a->o.alpha) || !(a->o.alpha > 0 && a->o.alpha < 1);
+    else if ((v = sw_cli_opt_value(argc, argv, &i, "--threshold", &bad))) bad = !number(v, 0, HUGE_VAL, &a->o.threshold);
+    else if ((v = sw_cli_opt_value(argc, argv, &i, "--alpha", &bad))) bad = !number(v, 0, 1, &a->o.alpha) || !(a->o.alpha > 0 && a->o.alpha < 1);
     else if ((v = sw_cli_opt_value(argc, argv, &i, "--min-runs", &bad))) {
-      double m = 0;
-      bad = !number(v, &m) || m < 1 || m > SW_COMPARE_MAX_RUNS || m != (double)(size_t)m;
+      int m = 0;
+      bad = sw_cli_parse_int(v, 1, SW_COMPARE_MAX_RUNS, &m) != 0;
       a->o.min_runs = bad ? a->o.min_runs : (size_t)m;
-    } else if ((v = sw_cli_opt_value(argc, argv, &i, "--acc-tol", &bad))) bad = !number(v, &a->o.acc_rel_tol) || a->o.acc_rel_tol < 0;
+    } else if ((v = sw_cli_opt_value(argc, argv, &i, "--acc-tol", &bad))) bad = !number(v, 0, HUGE_VAL, &a->o.acc_rel_tol);
     else if ((v = sw_cli_opt_value(argc, argv, &i, "--correction", &bad))) {
       sw_err_t err;
       if (sw_padjust_parse(v, &a->o.correction, &err) != SW_OK) {

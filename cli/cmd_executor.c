@@ -2,6 +2,9 @@
  * `--fd N` (a socket inherited from the rank); for debugging, `--trial JSON` runs one trial with the same
  * crash isolation and prints its outcome as one JSON line; `--bench N` prints the per-trial overhead of the
  * isolation path (spawned executor, socket, fork per trial) over N no-op trials. */
+#include <limits.h>
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,13 +23,9 @@ static void usage(FILE *out) {
           "  --fd N      serve trial requests on inherited socket N (started by worker ranks, not by hand)\n"
           "  --trial     run one trial config (e.g. '{\"workload\":\"test\",\"action\":\"segv\"}') in a child\n"
           "              process and print {\"status\",\"cause\",\"signal\",\"exit_status\",\"stderr_tail\",\"result\"}\n"
-          "  --bench N   N no-op trials through a spawned executor: trials/s, overhead per trial, caller CPU\n");
-}
-
-static int parse_double(const char *s, double *out) {
-  char *end = NULL;
-  *out = strtod(s, &end);
-  return end && end != s && *end == '\0';
+          "  --bench N   N no-op trials through a spawned executor: trials/s, overhead per trial, caller CPU\n"
+          "  --mem-limit-mb MB  address-space headroom of the trial's child in MiB (fractions allowed, at least 1;\n"
+          "              default 80%% of physical RAM)\n");
 }
 
 static void print_outcome(const sw_outcome_t *res) {
@@ -101,51 +100,65 @@ static int run_bench(long n) {
   return SW_EXIT_OK;
 }
 
+/* What the command line asks for: exactly one of fd >= 0, trial, bench > 0. */
+typedef struct executor_args {
+  const char        *trial;
+  double             timeout_s;
+  long               bench;
+  int                fd;
+  sw_executor_opts_t opts;
+} executor_args_t;
+
+/* --mem-limit-mb MB (fractions allowed) in bytes: at least 1 MiB, and no more than fits in 64 bits. */
+static int parse_mem_limit(const char *v, uint64_t *bytes) {
+  double mb = 0;
+  if (sw_cli_parse_double(v, 0, HUGE_VAL, &mb) != 0) return -1;
+  if (mb < 1.0 || mb > (double)(UINT64_MAX >> 20)) {
+    fprintf(stderr, "sparsweep executor: --mem-limit-mb %s: at least 1 MiB and at most %llu MiB\n", v,
+            (unsigned long long)(UINT64_MAX >> 20));
+    return -1;
+  }
+  *bytes = (uint64_t)(mb * 1048576.0);
+  return 0;
+}
+
+/* One option at argv[*i] (advancing *i past its value); 0, or -1 when unknown, incomplete or out of range. */
+static int parse_one(int argc, char **argv, int *i, executor_args_t *a) {
+  const char *v;
+  int bad = 0;
+  if ((v = sw_cli_opt_value(argc, argv, i, "--fd", &bad))) return sw_cli_parse_int(v, 0, INT_MAX, &a->fd);
+  if ((v = sw_cli_opt_value(argc, argv, i, "--bench", &bad))) return sw_cli_parse_long(v, 1, LONG_MAX, &a->bench);
+  if ((v = sw_cli_opt_value(argc, argv, i, "--trial", &bad))) return a->trial = v, 0;
+  if ((v = sw_cli_opt_value(argc, argv, i, "--timeout", &bad)))
+    return sw_cli_parse_double(v, 0, HUGE_VAL, &a->timeout_s);
+  if ((v = sw_cli_opt_value(argc, argv, i, "--grace", &bad)))
+    return sw_cli_parse_double(v, 0, HUGE_VAL, &a->opts.grace_s) != 0 || !(a->opts.grace_s > 0) ? -1 : 0;
+  if ((v = sw_cli_opt_value(argc, argv, i, "--mem-limit-mb", &bad))) return parse_mem_limit(v, &a->opts.mem_limit_bytes);
+  return -1;
+}
+
 int cmd_executor(int argc, char **argv) {
-  const char *trial = NULL;
-  double timeout_s = 0, value = 0;
-  long bench = 0;
-  int fd = -1;
-  sw_executor_opts_t opts = {0};
+  executor_args_t a = {.fd = -1};
   if (sw_cli_wants_help(argc, argv)) {
     usage(stdout);
     return SW_EXIT_OK;
   }
-  for (int i = 1; i < argc; i += 2) { /* every option takes one value */
-    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-    int ok = v != NULL;
-    if (strcmp(a, "--fd") == 0 && ok) {
-      fd = atoi(v);
-      ok = fd >= 0;
-    } else if (strcmp(a, "--bench") == 0 && ok) {
-      bench = atol(v);
-      ok = bench > 0;
-    } else if (strcmp(a, "--trial") == 0 && ok) {
-      trial = v;
-    } else if (strcmp(a, "--timeout") == 0 && ok) {
-      ok = parse_double(v, &timeout_s) && timeout_s >= 0;
-    } else if (strcmp(a, "--grace") == 0 && ok) {
-      ok = parse_double(v, &opts.grace_s) && opts.grace_s > 0;
-    } else if (strcmp(a, "--mem-limit-mb") == 0 && ok) {
-      ok = parse_double(v, &value) && value > 0;
-      opts.mem_limit_bytes = (uint64_t)value << 20;
-    } else {
-      ok = 0;
-    }
-    if (!ok) {
-      fprintf(stderr, "sparsweep executor: bad or incomplete option '%s'\n", a);
+  for (int i = 1; i < argc; i++) {
+    const char *opt = argv[i];
+    if (parse_one(argc, argv, &i, &a) != 0) {
+      fprintf(stderr, "sparsweep executor: bad or incomplete option '%s'\n", opt);
       usage(stderr);
       return SW_EXIT_USAGE;
     }
   }
-  if ((fd >= 0) + (trial != NULL) + (bench > 0) != 1) {
+  if ((a.fd >= 0) + (a.trial != NULL) + (a.bench > 0) != 1) {
     usage(stderr);
     return SW_EXIT_USAGE;
   }
-  if (trial) return run_one(trial, timeout_s, &opts);
-  if (bench) return run_bench(bench);
+  if (a.trial) return run_one(a.trial, a.timeout_s, &a.opts);
+  if (a.bench) return run_bench(a.bench);
   sw_err_t err;
-  if (sw_executor_serve(fd, &err) != SW_OK) {
+  if (sw_executor_serve(a.fd, &err) != SW_OK) {
     fprintf(stderr, "sparsweep executor: %s\n", err.msg);
     return SW_EXIT_FAIL;
   }

@@ -1,5 +1,6 @@
 /* `sparsweep history DB --metric NAME`: one metric across every run of a database, per configuration,
  * runs in start order (labelled by commit), with step changes found by change-point detection. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,12 +24,10 @@ int cmd_history(int argc, char **argv) {
   int bad = 0;
   for (int i = 1; i < argc && !bad; i++) {
     const char *v;
-    char *end;
     if ((v = sw_cli_opt_value(argc, argv, &i, "--metric", &bad))) metric = v;
     else if ((v = sw_cli_opt_value(argc, argv, &i, "--where", &bad))) where = v;
     else if ((v = sw_cli_opt_value(argc, argv, &i, "--min-change", &bad))) {
-      min_rel = strtod(v, &end);
-      bad = !*v || *end || min_rel < 0;
+      bad = sw_cli_parse_double(v, 0, HUGE_VAL, &min_rel) != 0;
     } else if (argv[i][0] != '-' && !db_path) db_path = argv[i];
     else bad = 1;
     if (bad) fprintf(stderr, "sparsweep history: bad or incomplete option '%s'\n", argv[i]);

@@ -1,6 +1,8 @@
 /* `sparsweep report DB`: paper-style tables of one run (default: the latest), rows and columns chosen from
  * the config axes that vary, cells = the main metrics with their uncertainty and validity; --pareto for
  * the non-dominated configurations, --plot DIR for PNG/SVG figures through gnuplot. */
+#include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,9 +20,12 @@ static void usage(FILE *f) {
              "  RUN: run id, uuid prefix or 'latest' (default).  EXPR: SQL over config keys, e.g.\n"
              "  \"method = 'teal' and sparsity >= 0.5\".  Cells of INVALID trials are marked '!'.\n"
              "  --max-ci X: a median (or paired speedup) whose 95%% interval half-width exceeds X of it is INVALID\n"
-             "  (default 0.135); --max-cv X: also a CV above X (default 0: off).\n"
+             "  (default 0.135); --max-cv X: also a CV above X (default 0: off); --max-sparsity-gap X: also an\n"
+             "  achieved sparsity further than X >= 0 from its target (default 0.05); --min-reps N: also a series\n"
+             "  of fewer than N samples (a whole number, default 6).  --metric takes at most %d names.\n"
              "  --pareto X,Y: '+name' maximises, '-name' minimises (default by name).\n"
-             "  --layout NAME: a paper's rows/columns/metrics (experiments/papers/, docs/papers.md):\n");
+             "  --layout NAME: a paper's rows/columns/metrics (experiments/papers/, docs/papers.md):\n",
+          SW_REPORT_MAX_METRICS);
   sw_report_layouts_list(f);
   fprintf(f, "       sparsweep report --explain [METRIC] [--markdown]\n"
              "  Prints the unit, the workloads and the definition of METRIC (of every metric without one), from\n"
@@ -61,17 +66,15 @@ typedef struct report_args {
   sw_report_opts_t o;
 } report_args_t;
 
-static int parse_number(const char *s, double *out) {
-  char *end;
-  *out = strtod(s, &end);
-  return *s && *end == '\0';
+/* A finite number >= min into *out; 1 when valid. */
+static int parse_number(const char *s, double min, double *out) {
+  return sw_cli_parse_double(s, min, HUGE_VAL, out) == 0;
 }
 
 static int parse_args(int argc, char **argv, report_args_t *a) {
   int bad = 0;
   for (int i = 1; i < argc && !bad; i++) {
     const char *v;
-    double num;
     if ((v = sw_cli_opt_value(argc, argv, &i, "--run", &bad))) a->run = v;
     else if ((v = sw_cli_opt_value(argc, argv, &i, "--rows", &bad))) a->o.rows = v;
     else if ((v = sw_cli_opt_value(argc, argv, &i, "--cols", &bad))) a->o.cols = v;
@@ -89,14 +92,15 @@ static int parse_args(int argc, char **argv, report_args_t *a) {
         return 0;
       }
     } else if ((v = sw_cli_opt_value(argc, argv, &i, "--min-reps", &bad))) {
-      bad = !parse_number(v, &num) || num < 0;
-      a->o.validity.min_reps = (size_t)num;
+      long reps = 0;
+      bad = sw_cli_parse_long(v, 0, LONG_MAX, &reps) != 0;
+      if (!bad) a->o.validity.min_reps = (size_t)reps;
     } else if ((v = sw_cli_opt_value(argc, argv, &i, "--max-ci", &bad))) {
-      bad = !parse_number(v, &a->o.validity.max_ci) || !(a->o.validity.max_ci > 0);
+      bad = !parse_number(v, 0, &a->o.validity.max_ci) || !(a->o.validity.max_ci > 0);
     } else if ((v = sw_cli_opt_value(argc, argv, &i, "--max-cv", &bad))) {
-      bad = !parse_number(v, &a->o.validity.max_cv) || a->o.validity.max_cv < 0;
+      bad = !parse_number(v, 0, &a->o.validity.max_cv);
     } else if ((v = sw_cli_opt_value(argc, argv, &i, "--max-sparsity-gap", &bad))) {
-      bad = !parse_number(v, &a->o.validity.max_sparsity_gap);
+      bad = !parse_number(v, 0, &a->o.validity.max_sparsity_gap);
     } else if (strcmp(argv[i], "--relative") == 0) a->o.relative = 1;
     else if (strcmp(argv[i], "--trials") == 0) a->o.trials_view = 1;
     else if (argv[i][0] != '-' && !a->db) a->db = argv[i];
@@ -112,10 +116,17 @@ static int parse_args(int argc, char **argv, report_args_t *a) {
   return !bad && a->db;
 }
 
-static void split_metrics(report_args_t *a) {
-  for (char *tok = a->metric_list ? strtok(a->metric_list, ",") : NULL; tok && a->o.n_metrics < SW_REPORT_MAX_METRICS;
-       tok = strtok(NULL, ","))
+/* --metric A,B: at most SW_REPORT_MAX_METRICS names; 0, or -1 with a message naming the limit. */
+static int split_metrics(report_args_t *a) {
+  char *save = NULL;
+  for (char *tok = a->metric_list ? strtok_r(a->metric_list, ",", &save) : NULL; tok; tok = strtok_r(NULL, ",", &save)) {
+    if (a->o.n_metrics == SW_REPORT_MAX_METRICS) {
+      fprintf(stderr, "sparsweep report: --metric takes at most %d metrics\n", SW_REPORT_MAX_METRICS);
+      return -1;
+    }
     a->o.metrics[a->o.n_metrics++] = tok;
+  }
+  return 0;
 }
 
 static int exit_for(sw_rc rc) {
@@ -159,12 +170,11 @@ int cmd_report(int argc, char **argv) {
   report_args_t a;
   memset(&a, 0, sizeof a);
   sw_report_opts_default(&a.o);
-  if (!parse_args(argc, argv, &a)) {
+  if (!parse_args(argc, argv, &a) || split_metrics(&a) != 0) {
     usage(stderr);
     free(a.metric_list);
     return SW_EXIT_USAGE;
   }
-  split_metrics(&a);
   sw_err_t err;
   sw_err_clear(&err);
   sw_rdb_t *db = NULL;

@@ -2,6 +2,7 @@
  * ranks >= 1 work (workers/sw_worker_rank.h); started without a launcher (or with -np 1) the single process
  * runs every trial through its own executor.  Options are parsed on every rank before MPI_Init, and every
  * rank exits with the status rank 0 decided. */
+#include <math.h>
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,28 +49,29 @@ static const char s_usage[] =
 
 /* Parses a non-negative integer option value; 0 on success, else -1 with the reason in why. */
 static int s_parse_int(const char *opt, const char *text, int *out, char *why, size_t why_len) {
-  char *end = NULL;
-  long v = text ? strtol(text, &end, 10) : -1;
-  if (!text || !*text || *end || v < 0 || v > 1000000000L) {
-    snprintf(why, why_len, "%s needs a non-negative integer, got '%s'", opt, text ? text : "");
-    return -1;
-  }
-  *out = (int)v;
-  return 0;
+  if (sw_cli_parse_int(text, 0, 1000000000, out) == 0) return 0;
+  snprintf(why, why_len, "%s needs a non-negative integer, got '%s'", opt, text);
+  return -1;
 }
 
 static int s_parse_double(const char *opt, const char *text, double *out, char *why, size_t why_len) {
-  char *end = NULL;
-  double v = text ? strtod(text, &end) : -1;
-  if (!text || !*text || *end || !(v >= 0)) {
-    snprintf(why, why_len, "%s needs a non-negative number, got '%s'", opt, text ? text : "");
-    return -1;
-  }
-  *out = v;
-  return 0;
+  if (sw_cli_parse_double(text, 0, HUGE_VAL, out) == 0) return 0;
+  snprintf(why, why_len, "%s needs a finite non-negative number, got '%s'", opt, text);
+  return -1;
 }
 
-/* Fills opts from argv; returns 0, or SW_EXIT_USAGE with the problem in why. */
+/* The value of option `name` at argv[*i] (sw_cli_opt_value); a missing value, or one starting with "--", sets
+ * *bad and says why naming the option. */
+static const char *s_value(int argc, char **argv, int *i, const char *name, int *bad, char *why, size_t why_len) {
+  int missing = 0;
+  const char *v = sw_cli_opt_value(argc, argv, i, name, &missing);
+  if (missing) {
+    *bad = 1;
+    snprintf(why, why_len, "%s needs a value (write %s=VALUE for a value starting with '--')", name, name);
+  }
+  return v;
+}
+
 /* How the progress is shown: -1 automatic (a terminal line when stderr is a terminal), 0 plain lines,
  * 1 terminal line, 2 none (--quiet). */
 typedef struct run_cli {
@@ -87,40 +89,63 @@ static int s_parse_progress(const char *v, int *mode, char *why, size_t why_len)
   return 0;
 }
 
+/* Options with a value; 1 when argv[*i] was one (*bad set when its value is missing or wrong). */
+static int s_parse_valued(int argc, char **argv, int *i, sw_orch_opts_t *o, run_cli_t *cli, int *bad, char *why,
+                          size_t why_len) {
+  const char *v;
+  if ((v = s_value(argc, argv, i, "--db", bad, why, why_len))) o->db_path = v;
+  else if ((v = s_value(argc, argv, i, "--quarantine-after", bad, why, why_len)))
+    *bad = s_parse_int("--quarantine-after", v, &o->quarantine_after, why, why_len);
+  else if ((v = s_value(argc, argv, i, "--retries", bad, why, why_len)))
+    *bad = s_parse_int("--retries", v, &o->retries, why, why_len);
+  else if ((v = s_value(argc, argv, i, "--max-failures", bad, why, why_len)))
+    *bad = s_parse_int("--max-failures", v, &o->max_failures, why, why_len);
+  else if ((v = s_value(argc, argv, i, "--batch", bad, why, why_len)))
+    *bad = s_parse_int("--batch", v, &o->batch_trials, why, why_len);
+  else if ((v = s_value(argc, argv, i, "--drain-grace", bad, why, why_len)))
+    *bad = s_parse_double("--drain-grace", v, &o->drain_grace_s, why, why_len);
+  else if ((v = s_value(argc, argv, i, "--rank-silence", bad, why, why_len)))
+    *bad = s_parse_double("--rank-silence", v, &o->rank_silence_s, why, why_len);
+  else if ((v = s_value(argc, argv, i, "--drain-file", bad, why, why_len))) o->drain_file = v;
+  else if ((v = s_value(argc, argv, i, "--summary-json", bad, why, why_len))) cli->summary_path = v;
+  else if ((v = s_value(argc, argv, i, "--progress", bad, why, why_len)))
+    *bad = s_parse_progress(v, &cli->progress, why, why_len);
+  else if ((v = s_value(argc, argv, i, "--snapshot-every", bad, why, why_len)))
+    *bad = s_parse_double("--snapshot-every", v, &o->snapshot_every_s, why, why_len);
+  else if ((v = s_value(argc, argv, i, "--snapshot", bad, why, why_len))) o->snapshot_path = v;
+  else if ((v = s_value(argc, argv, i, "--events", bad, why, why_len))) {
+    o->events_endpoint = strcmp(v, "none") == 0 ? NULL : v;
+    o->events_required = o->events_endpoint != NULL;
+  }
+  return v != NULL || *bad;
+}
+
+/* Options without a value; 1 when argv[i] was one. */
+static int s_parse_flag(const char *a, sw_orch_opts_t *o, run_cli_t *cli) {
+  if (strcmp(a, "--force") == 0) o->resume = SW_ORCH_RESUME_NONE;
+  else if (strcmp(a, "--rerun-failed") == 0) o->resume = o->resume == SW_ORCH_RESUME_NONE ? o->resume : SW_ORCH_RESUME_OK;
+  else if (strcmp(a, "--dry-run") == 0) o->dry_run = 1;
+  else if (strcmp(a, "--wait") == 0) o->wait_for_db = 1;
+  else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) o->verbose = 1;
+  else if (strcmp(a, "--quiet") == 0) cli->progress = 2;
+  else return 0;
+  return 1;
+}
+
+/* Fills opts from argv; returns 0, or SW_EXIT_USAGE with the problem in why. */
 static int s_parse(int argc, char **argv, sw_orch_opts_t *o, run_cli_t *cli, char *why, size_t why_len) {
   o->events_endpoint = SW_EVENTS_DEFAULT_ENDPOINT;
   for (int i = 1; i < argc; i++) {
-    const char *a = argv[i], *next = i + 1 < argc ? argv[i + 1] : NULL;
+    const char *a = argv[i];
     int bad = 0;
-    if (strcmp(a, "--db") == 0 && next) o->db_path = argv[++i];
-    else if (strcmp(a, "--force") == 0) o->resume = SW_ORCH_RESUME_NONE;
-    else if (strcmp(a, "--rerun-failed") == 0) o->resume = o->resume == SW_ORCH_RESUME_NONE ? o->resume : SW_ORCH_RESUME_OK;
-    else if (strcmp(a, "--dry-run") == 0) o->dry_run = 1;
-    else if (strcmp(a, "--wait") == 0) o->wait_for_db = 1;
-    else if (strcmp(a, "--quarantine-after") == 0) bad = s_parse_int(a, argv[++i], &o->quarantine_after, why, why_len);
-    else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) o->verbose = 1;
-    else if (strcmp(a, "--retries") == 0) bad = s_parse_int(a, argv[++i], &o->retries, why, why_len);
-    else if (strcmp(a, "--max-failures") == 0) bad = s_parse_int(a, argv[++i], &o->max_failures, why, why_len);
-    else if (strcmp(a, "--batch") == 0) bad = s_parse_int(a, argv[++i], &o->batch_trials, why, why_len);
-    else if (strcmp(a, "--drain-grace") == 0) bad = s_parse_double(a, argv[++i], &o->drain_grace_s, why, why_len);
-    else if (strcmp(a, "--rank-silence") == 0)
-      bad = s_parse_double(a, argv[++i], &o->rank_silence_s, why, why_len);
-    else if (strcmp(a, "--drain-file") == 0 && next) o->drain_file = argv[++i];
-    else if (strcmp(a, "--summary-json") == 0 && next) cli->summary_path = argv[++i];
-    else if (strcmp(a, "--quiet") == 0) cli->progress = 2;
-    else if (strcmp(a, "--progress") == 0) bad = s_parse_progress(argv[++i], &cli->progress, why, why_len);
-    else if (strcmp(a, "--snapshot") == 0 && next) o->snapshot_path = argv[++i];
-    else if (strcmp(a, "--snapshot-every") == 0) bad = s_parse_double(a, argv[++i], &o->snapshot_every_s, why, why_len);
-    else if (strcmp(a, "--events") == 0 && next) {
-      o->events_endpoint = strcmp(next, "none") == 0 ? NULL : next;
-      o->events_required = o->events_endpoint != NULL;
-      i++;
+    if (s_parse_flag(a, o, cli)) continue;
+    if (s_parse_valued(argc, argv, &i, o, cli, &bad, why, why_len)) {
+      if (bad) return SW_EXIT_USAGE;
     } else if (a[0] != '-' && !o->exp_path) o->exp_path = a;
     else {
       snprintf(why, why_len, "unknown or incomplete option '%s'", a);
       return SW_EXIT_USAGE;
     }
-    if (bad) return SW_EXIT_USAGE;
   }
   if (!o->exp_path || !o->db_path) {
     snprintf(why, why_len, "%s", o->exp_path ? "--db DB is required" : "an experiment FILE is required");

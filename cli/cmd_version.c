@@ -12,6 +12,10 @@ int cmd_version(int argc, char **argv) {
     printf("usage: sparsweep version\n");
     return SW_EXIT_OK;
   }
+  if (argc > 1) {
+    fprintf(stderr, "sparsweep version: unexpected argument '%s'\nusage: sparsweep version\n", argv[1]);
+    return SW_EXIT_USAGE;
+  }
   printf("sparsweep %s\ncommit %s%s\ncompiler %s\nflags %s\nkernel flags %s; %s\n", SW_VERSION, SW_GIT_COMMIT,
          SW_GIT_DIRTY ? " (dirty)" : "", SW_COMPILER, SW_C_FLAGS, SW_KERNEL_C_FLAGS, sw_isa_variant_flags());
   return SW_EXIT_OK;

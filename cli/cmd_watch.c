@@ -216,10 +216,10 @@ int cmd_watch(int argc, char **argv) {
   double timeout_s = 0;
   int plain = 0;
   for (int i = 1; i < argc; i++) {
-    if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc) {
-      char *end;
-      timeout_s = strtod(argv[++i], &end);
-      if (*end || !(timeout_s >= 0)) {
+    const char *v;
+    int bad = 0;
+    if ((v = sw_cli_opt_value(argc, argv, &i, "--timeout", &bad)) || bad) {
+      if (bad || sw_cli_parse_double(v, 0, HUGE_VAL, &timeout_s) != 0) {
         fprintf(stderr, "sparsweep watch: --timeout needs a number of seconds\n%s", s_usage);
         return SW_EXIT_USAGE;
       }

@@ -242,6 +242,24 @@ static void test_report_small_exact(void **state) {
 
 /* MoE and predictor trials: the default table shows the router's / predictor's held-out recall, precision and
  * density beside quality, and the MoE paper layouts ask for them. */
+/* The validity options take a whole number / a finite gap >= 0; a longer --metric list than the report holds is
+ * refused (each was accepted before: nan became 2^63 repetitions, 15.9 became 15, -1 and nan passed). */
+static void test_report_cli_strict_values(void **state) {
+  const char *dir = *state;
+  char path[512];
+  small_db(dir, path, sizeof path);
+  const char *cases[][2] = {{"--min-reps", "nan"}, {"--min-reps", "15.9"}, {"--max-sparsity-gap", "-1"},
+                            {"--max-sparsity-gap", "nan"}, {"--max-cv", "inf"},
+                            {"--metric", "speedup,speedup,speedup,speedup,speedup,speedup,speedup,speedup,speedup,"
+                                         "speedup,speedup,speedup,speedup,speedup,speedup,speedup,speedup"}};
+  for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+    char *argv[] = {"report", path, (char *)cases[k][0], (char *)cases[k][1], NULL};
+    if (cmd_report(4, argv) != SW_EXIT_USAGE) fail_msg("report %s %s: not refused", cases[k][0], cases[k][1]);
+  }
+  char *ok[] = {"report", path, "--min-reps", "3", "--max-sparsity-gap", "0.1", NULL};
+  assert_int_equal(cmd_report(6, ok), SW_EXIT_OK);
+}
+
 static void test_report_selection_quality_columns(void **state) {
   const char *dir = *state;
   char path[512];
@@ -638,6 +656,14 @@ static void test_compare_planted_regression(void **state) {
   assert_int_equal(cmd_compare(12, argv3), SW_EXIT_FAIL);
   char *argv4[] = {"compare", base, "--baseline", "1", "--min-runs", "1", NULL};
   assert_int_equal(cmd_compare(6, argv4), SW_EXIT_USAGE);
+  /* A NaN threshold or tolerance would switch detection off (every comparison with NaN is false): refused. */
+  char *argv5[] = {"compare", base, "--baseline", "1", "--candidate", "1", "--candidate-db", cand, "--min-runs", "1",
+                   "--threshold", "nan", NULL};
+  assert_int_equal(cmd_compare(12, argv5), SW_EXIT_USAGE);
+  argv5[10] = "--acc-tol";
+  assert_int_equal(cmd_compare(12, argv5), SW_EXIT_USAGE);
+  argv5[10] = "--min-runs", argv5[11] = "1.5";
+  assert_int_equal(cmd_compare(12, argv5), SW_EXIT_USAGE);
 }
 
 static void test_compare_unchanged_noise_is_quiet(void **state) {
@@ -1556,6 +1582,7 @@ int main(void) {
       cmocka_unit_test(test_report_format_names),
       cmocka_unit_test(test_report_native_vs_f32_line),
       cmocka_unit_test(test_report_small_exact),
+      cmocka_unit_test(test_report_cli_strict_values),
       cmocka_unit_test(test_report_selection_quality_columns),
       cmocka_unit_test(test_report_where_relative_trials),
       cmocka_unit_test(test_report_precision_gate),
