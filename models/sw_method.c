@@ -326,7 +326,8 @@ static int layer_keeps_all(const sw_method_t *M, const sw_method_layer_t *L) {
  * native weights it leaves its down neurons in M->mask). */
 static void token_hist(sw_method_t *M, int n_tok, int native) {
   if (M->cfg.kind == SW_METHOD_TEAL && !native) return;
-  const sw_mask_t *m = M->cfg.kind == SW_METHOD_D2DMOE || M->cfg.kind == SW_METHOD_MOEFICATION ? &M->emask : &M->mask;
+  /* every MoE method routes into emask: its per-token sparsity is over experts (definition 4), for LTE too */
+  const sw_mask_t *m = sw_method_is_moe(M->cfg.kind) ? &M->emask : &M->mask;
   for (int t = 0; t < n_tok && t < m->n_tok; t++) hist_add(M, 1.0 - (double)(m->off[t + 1] - m->off[t]) / m->n_units);
 }
 

@@ -72,6 +72,10 @@ static void check_case(sw_trial_cache_t *cache, const moe_case_t *mc) {
     assert_true(fabs(s - (1.0 - mc->density)) < 1e-6);
   }
   assert_true(M(r, "ffn_flops_saved") < 1.0 && M(r, "kl") >= 0.0);
+  /* per-token expert sparsity percentiles, ordered and in [0, 1], for every MoE method */
+  double p10 = M(r, "sparsity_token_p10"), p50 = M(r, "sparsity_token_p50"), p90 = M(r, "sparsity_token_p90");
+  if (!(p10 >= 0 && p10 <= p50 && p50 <= p90 && p90 <= 1))
+    fail_msg("%s: token sparsity p10 %g p50 %g p90 %g", mc->extra, p10, p50, p90);
   sw_json_free(r);
 }
 
