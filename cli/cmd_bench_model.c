@@ -5,6 +5,7 @@
  * the table gives medians over repetitions and ratios to sparsweep's native dense and to llama.cpp.  The
  * methods are calibrated on the first --calib tokens of the text; perplexity on the next --eval tokens. */
 #include <cblas.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -190,23 +191,40 @@ static int bm_llamacpp(const bm_opts_t *o, int threads, double *pre_tps, double 
   return pclose(p) == 0 && got == 3;
 }
 
+/* Median of the repetitions that succeeded (a failed llama-bench run is NaN); NaN when none did. */
+static double bm_median_ok(const double *x, int n) {
+  double ok[BM_MAX_REPS];
+  int k = 0;
+  for (int i = 0; i < n && k < BM_MAX_REPS; i++)
+    if (isfinite(x[i])) ok[k++] = x[i];
+  return sw_median(ok, (size_t)k);
+}
+
+/* "%.1f" of v, or "-" when it is not a number. */
+static void bm_fmt(char *dst, size_t cap, const char *fmt, double v) {
+  if (isfinite(v)) snprintf(dst, cap, fmt, v);
+  else snprintf(dst, cap, "-");
+}
+
 static void bm_print(const bm_row_t *rows, int reps, int threads) {
   int have_llama = rows[BM_LLAMACPP].on, have_native = rows[BM_NATIVE].on;
   double dec[BM_ROWS], pre[BM_ROWS];
   for (int i = 0; i < BM_ROWS; i++) {
-    dec[i] = sw_median(rows[i].dec, (size_t)reps);
-    pre[i] = sw_median(rows[i].pre, (size_t)reps);
+    dec[i] = bm_median_ok(rows[i].dec, reps);
+    pre[i] = bm_median_ok(rows[i].pre, reps);
   }
   printf("\nthreads %d (median of %d interleaved repetitions)\n", threads, reps);
   printf("%-28s %12s %12s %12s %12s %10s\n", "configuration", "decode tok/s", "vs native", "vs llama.cpp",
          "prefill tok/s", "perplexity");
   for (int i = 0; i < BM_ROWS; i++) {
     if (!rows[i].on) continue;
-    char vl[32] = "-", vn[32] = "-", ppl[32] = "-";
-    if (have_llama) snprintf(vl, sizeof vl, "%.2fx", dec[i] / dec[BM_LLAMACPP]);
-    if (have_native) snprintf(vn, sizeof vn, "%.2fx", dec[i] / dec[BM_NATIVE]);
+    char vl[32] = "-", vn[32] = "-", ppl[32] = "-", d[32], pf[32];
+    if (have_llama) bm_fmt(vl, sizeof vl, "%.2fx", dec[i] / dec[BM_LLAMACPP]);
+    if (have_native) bm_fmt(vn, sizeof vn, "%.2fx", dec[i] / dec[BM_NATIVE]);
     if (rows[i].ppl > 0) snprintf(ppl, sizeof ppl, "%.2f", rows[i].ppl);
-    printf("%-28s %12.1f %12s %12s %12.1f %10s\n", rows[i].name, dec[i], vn, vl, pre[i], ppl);
+    bm_fmt(d, sizeof d, "%.1f", dec[i]);
+    bm_fmt(pf, sizeof pf, "%.1f", pre[i]);
+    printf("%-28s %12s %12s %12s %12s %10s\n", rows[i].name, d, vn, vl, pf, ppl);
   }
 }
 
@@ -229,7 +247,8 @@ static sw_rc bm_run_threads(const bm_opts_t *o, const sw_llama_t *m, bm_row_t *r
       double p = 0, pt = 0, dt = 0;
       if (!r->on) continue;
       if (i == BM_LLAMACPP) {
-        if (rep >= 0 && bm_llamacpp(o, threads, &pt, &dt)) r->pre[rep] = pt, r->dec[rep] = dt;
+        if (rep >= 0 && !bm_llamacpp(o, threads, &pt, &dt)) pt = dt = NAN; /* failed: no figure, not a stale one */
+        if (rep >= 0) r->pre[rep] = pt, r->dec[rep] = dt;
         continue;
       }
       sw_llama_ffn_t hook = r->has_method ? sw_method_hook(&r->M) : (sw_llama_ffn_t){0};

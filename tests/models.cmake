@@ -56,6 +56,10 @@ set_tests_properties(quant PROPERTIES FIXTURES_REQUIRED quant_ref)
 set_property(TEST quant APPEND PROPERTY ENVIRONMENT "SW_QUANT_REF_DIR=${SW_MODEL_REF_DIR}")
 # `sparsweep bench model` argument handling only (the benchmark itself is never a timed test).
 sw_script_test(bench_model_usage COMMAND sh -c "(\"$SPARSWEEP\" bench model --bogus 2>/dev/null && exit 1 || test $? -eq 2) && (\"$SPARSWEEP\" bench model --threads 0 2>/dev/null && exit 1 || test $? -eq 2) && (\"$SPARSWEEP\" bench model --rows native,bogus 2>/dev/null && exit 1 || test $? -eq 2) && \"$SPARSWEEP\" bench model --help | grep -q llama-bench" TIMEOUT 30 LABELS e2e)
+# A llama-bench run that fails at one thread count leaves "-" in that table, not stale figures.
+sw_script_test(bench_model_llamacpp COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/bench_model_llamacpp.sh $<TARGET_FILE:sparsweep>
+  ${SW_MODEL_FILE} ${SW_CACHE_BASE}/text/austen.txt TIMEOUT 120 LABELS e2e)
+set_tests_properties(bench_model_llamacpp PROPERTIES SKIP_RETURN_CODE 77)
 # Q5_0/Q5_1 and K-quant dequantisers and a mixed-type (Q4_K_M-style) model against files written by the `gguf`
 # package (tests/reference/gen_kquant_ref.py, run as a ctest fixture; needs no model file).
 set(SW_KQUANT_REF_DIR ${PROJECT_BINARY_DIR}/tests/kquant_ref)
