@@ -46,6 +46,7 @@ typedef struct bw_opts {
   double   ws[BW_MAX_WS];
   int      n_ws;
   sw_isa_t isa;
+  int      prefetch_nnz; /* --prefetch: the CSR/bitmap SpMV prefetch distance (kernels/sw_wsparse.h) */
 } bw_opts_t;
 
 typedef enum bw_op {
@@ -587,6 +588,8 @@ static int bw_parse_one(bw_opts_t *o, int argc, char **argv, int *i, unsigned *g
   if ((v = sw_cli_opt_value(argc, argv, i, "--batch", &bad))) return *given |= BW_GIVEN_BATCH, bw_parse_batches(o, v);
   if ((v = sw_cli_opt_value(argc, argv, i, "--model", &bad))) return o->model = v, 0;
   if ((v = sw_cli_opt_value(argc, argv, i, "--isa", &bad))) return sw_isa_parse(v, &o->isa, &err) ? -1 : 0;
+  if ((v = sw_cli_opt_value(argc, argv, i, "--prefetch", &bad)))
+    return sw_cli_parse_int(v, 0, (int)SW_WS_PREFETCH_NNZ_MAX, &o->prefetch_nnz);
   return -1;
 }
 
@@ -600,7 +603,8 @@ static void bw_apply_quick(bw_opts_t *o, unsigned given) {
 
 static int bw_parse(bw_opts_t *o, int argc, char **argv) {
   *o = (bw_opts_t){.reps = 9, .warm = 1, .sddmm = 1, .shape_on = {1, 1}, .batches = {1, 16, 64}, .n_batches = 3,
-                   .ws = {0.25, 0.5, 0.7, 0.9}, .n_ws = 4, .isa = SW_ISA_AUTO};
+                   .ws = {0.25, 0.5, 0.7, 0.9}, .n_ws = 4, .isa = SW_ISA_AUTO,
+                   .prefetch_nnz = SW_WS_PREFETCH_NNZ_DEFAULT};
   unsigned given = 0;
   for (int i = 1; i < argc; i++) {
     const char *opt = argv[i];
@@ -617,7 +621,7 @@ static void bw_usage(FILE *f) {
   fprintf(f,
           "usage: sparsweep bench weights [--quick] [--shape llama7b|smollm2|none] [--ws 0.25,0.5,0.7,0.9]\n"
           "                               [--batch 1,16,64] [--reps N] [--isa auto|portable|avx2|avx512]\n"
-          "                               [--no-warm] [--no-sddmm] [--model PATH]\n"
+          "                               [--no-warm] [--no-sddmm] [--model PATH] [--prefetch NNZ]\n"
           "  Weight-sparse kernels vs OpenBLAS dense (sgemv at batch 1, sgemm above), 1 thread, interleaved pairs.\n"
           "  batch 1: csr / bitmap SpMV, blk8 (8x1 blocks, block-pruned pattern), 2:4 (at ws 0.5), act-only (dense\n"
           "  W^T, inactive inputs skipped), spmspv (blocked CSC x sparse input) and spmspv8 (column-major 8x1 blocks)\n"
@@ -628,8 +632,16 @@ static void bw_usage(FILE *f) {
           "  --quick: ws 0.5,0.7,0.9, batch 1 and 16, cold only, as = 0.5, no SDDMM, reps 5 (options given explicitly\n"
           "  keep their values, in any order).  --batch takes at most %d sizes, --ws at most %d values.\n"
           "  --model: also the weight energy (sum w^2) magnitude pruning removes from the model's ffn_up at each ws,\n"
-          "  unstructured vs 8x1 blocks (the accuracy cost of the blk8 format's pruning granularity).\n",
-          BW_MAX_BATCH, BW_MAX_WS);
+          "  unstructured vs 8x1 blocks (the accuracy cost of the blk8 format's pruning granularity).\n"
+          "  --prefetch: how far ahead, in non-zeros, the CSR and bitmap SpMV bodies prefetch their values (default\n"
+          "  %d, 0 = no software prefetch, at most %u): the best distance depends on the node's memory latency.\n",
+          BW_MAX_BATCH, BW_MAX_WS, SW_WS_PREFETCH_NNZ_DEFAULT, SW_WS_PREFETCH_NNZ_MAX);
+}
+
+/* The AVX-512 bitmap body the context runs, for the header ("" below AVX-512). */
+static const char *bw_bitmap_body(const sw_wsparse_ctx_t *ws) {
+  if (ws->isa < SW_ISA_AVX512) return "";
+  return ws->bitmap_permute ? " (bitmap: permute)" : " (bitmap: expand)";
 }
 
 int cmd_bench_weights(int argc, char **argv) {
@@ -644,9 +656,11 @@ int cmd_bench_weights(int argc, char **argv) {
     return SW_EXIT_USAGE;
   }
   openblas_set_num_threads(1);
-  printf("# sparsweep bench weights: kernels %s, OpenBLAS core %s, 1 thread, reps %d, cold span %zu MiB; shared "
-         "noisy VM, compare within this run only\n",
-         sw_isa_name(c.ws.isa), openblas_get_corename(), o.reps, BW_COLD_BYTES >> 20);
+  c.ws.prefetch_nnz = (size_t)o.prefetch_nnz;
+  printf("# sparsweep bench weights: kernels %s%s, prefetch %zu nnz, OpenBLAS core %s, 1 thread, reps %d, cold span "
+         "%zu MiB; shared noisy VM, compare within this run only\n",
+         sw_isa_name(c.ws.isa), bw_bitmap_body(&c.ws), c.ws.prefetch_nnz, openblas_get_corename(), o.reps,
+         BW_COLD_BYTES >> 20);
   bw_print_header();
   int rc = 0;
   for (int k = 0; k < 2 && !rc; k++) {

@@ -150,18 +150,14 @@ static inline SW_WS_AVX2 __m256 s_gather8(const float *x, const uint16_t *c) {
                         x[hi >> 16 & 0xffff], x[hi >> 32 & 0xffff], x[hi >> 48]);
 }
 
-/* Software prefetch distance in non-zeros (1 KiB of values): the streams restart at every row, so the hardware
- * prefetcher alone leaves the loads of a cold matrix exposed (a standalone Llama-7B ws 0.7 cold loop under load
- * 13-15: median /ideal 0.60-0.67 with it, 0.53-0.59 without; within the spread of `sparsweep bench weights`). */
-#define SW_WS_PF_NNZ 256
-
-static SW_WS_AVX2 void s_spmv_csr_avx2(float *y, const sw_csr_t *w, const float *x) {
+/* pf: the software prefetch distance in non-zeros (ctx->prefetch_nnz, kernels/sw_wsparse.h). */
+static SW_WS_AVX2 void s_spmv_csr_avx2(float *y, const sw_csr_t *w, const float *x, size_t pf) {
   for (int r = 0; r < w->rows; r++) {
     uint32_t k = w->row_ptr[r], end = w->row_ptr[r + 1];
     __m256   a0 = _mm256_setzero_ps(), a1 = a0;
     for (; k + 16 <= end; k += 16) {
-      _mm_prefetch((const char *)(w->val + k + SW_WS_PF_NNZ), _MM_HINT_T0);
-      _mm_prefetch((const char *)(w->col + k + SW_WS_PF_NNZ), _MM_HINT_T0);
+      _mm_prefetch((const char *)(w->val + k + pf), _MM_HINT_T0);
+      _mm_prefetch((const char *)(w->col + k + pf), _MM_HINT_T0);
       a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w->val + k), s_gather8(x, w->col + k), a0);
       a1 = _mm256_fmadd_ps(_mm256_loadu_ps(w->val + k + 8), s_gather8(x, w->col + k + 8), a1);
     }
@@ -205,7 +201,7 @@ static SW_WS_AVX2 void s_spmv_bitmap_avx2(const sw_wsparse_ctx_t *ctx, float *y,
     for (; j + 8 <= full; j += 8) {
       uint64_t m;
       memcpy(&m, b + j, sizeof m);
-      _mm_prefetch((const char *)(v + SW_WS_PF_NNZ), _MM_HINT_T0);
+      _mm_prefetch((const char *)(v + ctx->prefetch_nnz), _MM_HINT_T0);
       s_bitmap_word64(ctx, m, v, x + 8 * j, a);
       v += _mm_popcnt_u64(m);
     }
@@ -349,7 +345,7 @@ static SW_WS_AVX2 void s_spmspv_csc_avx2(float *y, const sw_csr_t *wt, const flo
 
 void sw_spmv_csr(const sw_wsparse_ctx_t *ctx, float *y, const sw_csr_t *w, const float *x, sw_ffn_stats_t *st) {
 #if SW_WS_X86
-  if (s_use_avx2(ctx)) s_spmv_csr_avx2(y, w, x);
+  if (s_use_avx2(ctx)) s_spmv_csr_avx2(y, w, x, ctx->prefetch_nnz);
   else
 #endif
     s_spmv_csr_portable(y, w, x);
@@ -359,7 +355,8 @@ void sw_spmv_csr(const sw_wsparse_ctx_t *ctx, float *y, const sw_csr_t *w, const
 void sw_spmv_bitmap(const sw_wsparse_ctx_t *ctx, float *y, const sw_bitmap_t *w, const float *x,
                     sw_ffn_stats_t *st) {
 #if SW_WS_X86
-  if (ctx->isa >= SW_ISA_AVX512) sw_spmv_bitmap_avx512(y, w, x);
+  if (ctx->isa >= SW_ISA_AVX512 && ctx->bitmap_permute) sw_spmv_bitmap_avx512_permute(y, w, x, ctx->prefetch_nnz);
+  else if (ctx->isa >= SW_ISA_AVX512) sw_spmv_bitmap_avx512(y, w, x, ctx->prefetch_nnz);
   else if (s_use_avx2(ctx)) s_spmv_bitmap_avx2(ctx, y, w, x);
   else
 #endif

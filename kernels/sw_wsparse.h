@@ -15,6 +15,7 @@
  * (kernels/sw_isa.h); AVX-512 has its own bitmap SpMV body (vexpandps) and runs the AVX2 bodies otherwise. */
 #ifndef SW_WSPARSE_H
 #define SW_WSPARSE_H
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,12 +28,23 @@
 /* The resolved variant and the permutation tables of the bitmap and 2:4 bodies (immutable after init). */
 typedef struct sw_wsparse_ctx {
   sw_isa_t isa;
+  bool     bitmap_permute; /* AVX-512 bitmap body: vpopcntd + vpermps rather than vexpandps (kernels/sw_wsparse_avx512.c) */
+  size_t   prefetch_nnz;   /* software prefetch distance of the CSR and bitmap SpMV bodies, in non-zeros (0: none) */
   int32_t  bitmap_lut[256][8]; /* byte m -> lane i: index of bit i among m's set bits, or INT32_MIN when unset */
   int32_t  nm_lut[256][8];     /* 2:4 metadata byte -> positions (0..7) of the 4 kept columns, lanes 0-3 = 4-7 */
   uint8_t  bitmap_pos[256][8]; /* byte m -> its set bits' positions in increasing order (the portable body) */
   uint8_t  bitmap_cnt[256];    /* byte m -> number of set bits */
 } sw_wsparse_ctx_t;
 
+/* The default prefetch distance: 2048 non-zeros, 8 KiB of values (and 4 KiB of CSR column indices) ahead.  The
+ * value streams of consecutive rows are adjacent, so the distance runs across row ends.  Cold Llama-7B up
+ * projection at ws 0.7, AMD Zen 5, same-run /ideal, two runs each (`sparsweep bench weights --prefetch`): CSR
+ * 0.77-0.78 at 512, 0.91 at 1024, 0.96-0.97 at 2048, 0.93-0.95 at 4096 (0.67-0.69 at 256); the bitmap 0.69-0.77,
+ * 0.83-0.86, 0.83-0.87, 0.83.  Its old value, 256, was chosen on Zen 3 against no prefetch at all. */
+#define SW_WS_PREFETCH_NNZ_DEFAULT 2048
+#define SW_WS_PREFETCH_NNZ_MAX     (1u << 20)
+
+/* Resolves the variant (sw_isa_resolve), picks the AVX-512 bitmap body, sets prefetch_nnz to the default. */
 sw_rc sw_wsparse_ctx_init(sw_wsparse_ctx_t *ctx, sw_isa_t request, sw_err_t *err);
 
 typedef struct sw_csr {

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "kernels/sw_wsparse.h"
+#include "kernels/sw_wsparse_avx512.h"
 
 #define SW_WS_PAD 16 /* floats of zero padding after packed values (16-wide loads past the last non-zero) */
 
@@ -37,6 +38,8 @@ sw_rc sw_wsparse_ctx_init(sw_wsparse_ctx_t *ctx, sw_isa_t request, sw_err_t *err
   memset(ctx, 0, sizeof *ctx);
   sw_rc rc = sw_isa_resolve(request, &ctx->isa, err);
   if (rc) return rc;
+  ctx->bitmap_permute = ctx->isa >= SW_ISA_AVX512 && sw_bitmap_avx512_permute_supported();
+  ctx->prefetch_nnz = SW_WS_PREFETCH_NNZ_DEFAULT;
   s_fill_bitmap_lut(ctx);
   s_fill_nm_lut(ctx->nm_lut);
   return SW_OK;

@@ -8,6 +8,6 @@ sw_unit_test(prune ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_prune.c LIBS sw_models 
 # Weight-sparse FFN hook (models/sw_wffn) against a float64 SwiGLU on a synthetic pruned model.
 sw_unit_test(wffn ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_wffn.c LIBS sw_models TIMEOUT 60)
 # `sparsweep bench weights` argument handling only (the benchmark itself is never a timed test).
-sw_script_test(bench_weights_usage COMMAND sh -c "\"$SPARSWEEP\" bench weights --ws 1.5 2>/dev/null && exit 1 || test $? -eq 2 && \"$SPARSWEEP\" bench weights --bogus 2>/dev/null && exit 1 || test $? -eq 2 && \"$SPARSWEEP\" bench weights --help | grep -q quick" TIMEOUT 30 LABELS e2e)
+sw_script_test(bench_weights_usage COMMAND sh -c "\"$SPARSWEEP\" bench weights --ws 1.5 2>/dev/null && exit 1 || test $? -eq 2 && \"$SPARSWEEP\" bench weights --bogus 2>/dev/null && exit 1 || test $? -eq 2 && \"$SPARSWEEP\" bench weights --prefetch -1 2>/dev/null && exit 1 || test $? -eq 2 && \"$SPARSWEEP\" bench weights --prefetch 2000000 2>/dev/null && exit 1 || test $? -eq 2 && \"$SPARSWEEP\" bench weights --help | grep -q prefetch" TIMEOUT 30 LABELS e2e)
 # The model workload's pruning keys (workers/sw_trial_prune).
 sw_unit_test(trial_prune ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_trial_prune.c LIBS sw_workers TIMEOUT 60)

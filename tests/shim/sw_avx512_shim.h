@@ -10,6 +10,9 @@
 typedef struct {
   float f[16];
 } __m512;
+typedef struct {
+  int32_t i[16];
+} __m512i;
 typedef uint16_t __mmask16;
 
 static inline __m512 _mm512_setzero_ps(void) {
@@ -38,6 +41,39 @@ static inline __m512 _mm512_maskz_expand_ps(__mmask16 k, __m512 a) {
   return r;
 }
 
+static inline __m512i _mm512_setr_epi32(int e0, int e1, int e2, int e3, int e4, int e5, int e6, int e7, int e8,
+                                        int e9, int e10, int e11, int e12, int e13, int e14, int e15) {
+  __m512i r = {{e0, e1, e2, e3, e4, e5, e6, e7, e8, e9, e10, e11, e12, e13, e14, e15}};
+  return r;
+}
+
+static inline __m512i _mm512_set1_epi32(int a) {
+  __m512i r;
+  for (int i = 0; i < 16; i++) r.i[i] = a;
+  return r;
+}
+
+static inline __m512i _mm512_and_si512(__m512i a, __m512i b) {
+  __m512i r;
+  for (int i = 0; i < 16; i++) r.i[i] = a.i[i] & b.i[i];
+  return r;
+}
+
+/* Lane i: the number of set bits of lane i of a. */
+static inline __m512i _mm512_popcnt_epi32(__m512i a) {
+  __m512i r;
+  for (int i = 0; i < 16; i++) r.i[i] = __builtin_popcount((uint32_t)a.i[i]);
+  return r;
+}
+
+/* Lane i of the result: lane (idx lane i mod 16) of a when bit i of k is set, 0 otherwise. */
+static inline __m512 _mm512_maskz_permutexvar_ps(__mmask16 k, __m512i idx, __m512 a) {
+  __m512 r = {{0}};
+  for (int i = 0; i < 16; i++)
+    if (k >> i & 1) r.f[i] = a.f[idx.i[i] & 15];
+  return r;
+}
+
 static inline __m512 _mm512_fmadd_ps(__m512 a, __m512 b, __m512 c) {
   __m512 r;
   for (int i = 0; i < 16; i++) r.f[i] = fmaf(a.f[i], b.f[i], c.f[i]);
@@ -55,6 +91,10 @@ static inline float _mm512_reduce_add_ps(__m512 a) {
   for (int i = 0; i < 16; i++) s += a.f[i];
   return s;
 }
+
+/* A prefetch has no effect on results (and never faults). */
+#define _MM_HINT_T0 3
+static inline void _mm_prefetch(const char *p, int hint) { (void)p, (void)hint; }
 
 static inline long long _mm_popcnt_u64(uint64_t x) { return __builtin_popcountll(x); }
 

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "kernels/sw_wsparse.h"
+#include "kernels/sw_wsparse_avx512.h"
 #include "tests/unit/sw_test_isa.h"
 #include "tests/unit/sw_test_util.h"
 
@@ -493,14 +494,15 @@ static void test_bad_dims(void **state) {
   assert_int_equal(sw_blk8_from_dense(&b, w, 1, SW_WSPARSE_MAX_DIM + 1, 1, 1, &err), SW_ERR_INVALID);
 }
 
-/* The AVX-512 bitmap body's indexing on any CPU, through plain-C intrinsics (tests/shim/sw_avx512_shim.h): column
- * counts on both sides of its 16-column steps and 64-column words (tails of 1-15 columns, one and two bitmap
- * bytes), empty and full rows, against the float64 reference.  On an AVX-512 CPU the real instructions run the
- * same body in test_spmv_csr_bitmap/AVX512 and test_empty_rows_cols/AVX512. */
-void sw_spmv_bitmap_avx512_shim(float *y, const sw_bitmap_t *w, const float *x);
+/* The AVX-512 bitmap bodies (expand and permute, kernels/sw_wsparse_avx512.c) against the float64 reference:
+ * column counts on both sides of their 16-column steps and 64-column words (tails of 1-15 columns, one and two
+ * bitmap bytes), empty and full rows.  The shim builds run them on plain-C intrinsics (tests/shim/
+ * sw_avx512_shim.h) on every CPU; the real instructions run where the CPU has them (skipped otherwise, named). */
+typedef void (*bitmap_body_fn)(float *y, const sw_bitmap_t *w, const float *x, size_t pf);
+void sw_spmv_bitmap_avx512_shim(float *y, const sw_bitmap_t *w, const float *x, size_t pf);
+void sw_spmv_bitmap_avx512_permute_shim(float *y, const sw_bitmap_t *w, const float *x, size_t pf);
 
-static void test_bitmap_avx512_shim(void **state) {
-  (void)state;
+static void s_check_bitmap_body(bitmap_body_fn body) {
   const int    cols[] = {1, 7, 8, 9, 16, 17, 37, 63, 64, 65, 100, 128, 130, 200, 515};
   const double sp[] = {0.0, 0.5, 0.7, 0.9, 1.0};
   for (size_t s = 0; s < sizeof cols / sizeof cols[0]; s++)
@@ -512,12 +514,42 @@ static void test_bitmap_avx512_shim(void **state) {
       sw_bitmap_t bm;
       assert_int_equal(sw_bitmap_from_dense(&bm, m.w, m.rows, m.cols, (size_t)m.cols, &err), SW_OK);
       for (int i = 0; i < m.rows; i++) c.y[i] = WT_POISON;
-      sw_spmv_bitmap_avx512_shim(c.y, &bm, c.x);
+      body(c.y, &bm, c.x, SW_WS_PREFETCH_NNZ_DEFAULT);
       wt_assert_close(c.y, c.ref, c.scale, m.rows);
       sw_bitmap_free(&bm);
       wt_case_free(&c);
       free(m.w);
     }
+}
+
+static void test_bitmap_avx512_shim(void **state) {
+  (void)state;
+  s_check_bitmap_body(sw_spmv_bitmap_avx512_shim);
+  s_check_bitmap_body(sw_spmv_bitmap_avx512_permute_shim);
+}
+
+static void test_bitmap_avx512_expand(void **state) {
+  (void)state;
+  if (!sw_isa_supported(SW_ISA_AVX512)) skip();
+  s_check_bitmap_body(sw_spmv_bitmap_avx512);
+}
+
+static void test_bitmap_avx512_permute(void **state) {
+  (void)state;
+  if (!sw_bitmap_avx512_permute_supported()) skip();
+  s_check_bitmap_body(sw_spmv_bitmap_avx512_permute);
+}
+
+/* The context picks the permute body exactly when the variant is AVX-512 and the CPU has vpopcntd. */
+static void test_bitmap_body_choice(void **state) {
+  (void)state;
+  for (int isa = SW_ISA_PORTABLE; isa < SW_ISA_COUNT; isa++) {
+    sw_wsparse_ctx_t ctx;
+    sw_err_t         err;
+    if (!sw_isa_supported((sw_isa_t)isa)) continue;
+    assert_int_equal(sw_wsparse_ctx_init(&ctx, (sw_isa_t)isa, &err), SW_OK);
+    assert_int_equal(ctx.bitmap_permute, isa >= SW_ISA_AVX512 && sw_bitmap_avx512_permute_supported());
+  }
 }
 
 int main(void) {
@@ -527,6 +559,8 @@ int main(void) {
       SW_TEST_ISAS(test_spmspv_blk8),
       SW_TEST_ISAS(test_spmm_csr),        SW_TEST_ISAS(test_sddmm_csr), cmocka_unit_test(test_nm24_selection),
       cmocka_unit_test(test_bad_dims),    cmocka_unit_test(test_bitmap_avx512_shim),
+      cmocka_unit_test(test_bitmap_avx512_expand), cmocka_unit_test(test_bitmap_avx512_permute),
+      cmocka_unit_test(test_bitmap_body_choice),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
