@@ -59,6 +59,12 @@ static inline __m512i _mm512_and_si512(__m512i a, __m512i b) {
   return r;
 }
 
+static inline __m512i _mm512_slli_epi32(__m512i a, unsigned n) {
+  __m512i r;
+  for (int i = 0; i < 16; i++) r.i[i] = n > 31 ? 0 : (int32_t)((uint32_t)a.i[i] << n);
+  return r;
+}
+
 /* Lane i: the number of set bits of lane i of a. */
 static inline __m512i _mm512_popcnt_epi32(__m512i a) {
   __m512i r;
