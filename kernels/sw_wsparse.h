@@ -38,9 +38,10 @@ typedef struct sw_wsparse_ctx {
 
 /* The default prefetch distance: 2048 non-zeros, 8 KiB of values (and 4 KiB of CSR column indices) ahead.  The
  * value streams of consecutive rows are adjacent, so the distance runs across row ends.  Cold Llama-7B up
- * projection at ws 0.7, AMD Zen 5, same-run /ideal, two runs each (`sparsweep bench weights --prefetch`): CSR
- * 0.77-0.78 at 512, 0.91 at 1024, 0.96-0.97 at 2048, 0.93-0.95 at 4096 (0.67-0.69 at 256); the bitmap 0.69-0.77,
- * 0.83-0.86, 0.83-0.87, 0.83.  Its old value, 256, was chosen on Zen 3 against no prefetch at all. */
+ * projection at ws 0.7 on AMD Zen 5, same-run /ideal (`sparsweep bench weights --prefetch`), two runs per
+ * distance: CSR 0.77-0.78 at 512, 0.91 at 1024, 0.96-0.97 at 2048, 0.93-0.95 at 4096; the bitmap 0.69-0.77,
+ * 0.83-0.86, 0.83-0.87, 0.83.  Three more runs each: CSR 0.48-0.80 with no prefetch, 0.72-0.77 at 256 (the
+ * previous default, chosen on Zen 3 against no prefetch at all), 0.90-1.00 at 2048.  Not measured since on Zen 3. */
 #define SW_WS_PREFETCH_NNZ_DEFAULT 2048
 #define SW_WS_PREFETCH_NNZ_MAX     (1u << 20)
 
