@@ -69,7 +69,7 @@ sw_rc sw_isa_resolve(sw_isa_t request, sw_isa_t *out, sw_err_t *err) {
 const char *sw_isa_variant_flags(void) {
 #if defined(__x86_64__)
   return "variants portable, avx2 (target avx2,fma; -ffp-contract=fast), avx512 (target "
-         "avx512f,avx512bw,avx512vl,avx512dq)";
+         "avx512f,avx512bw,avx512vl,avx512dq; the bitmap SpMV's permute body +avx512vpopcntdq where the CPU has it)";
 #else
   return "variant portable";
 #endif

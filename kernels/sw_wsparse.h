@@ -12,7 +12,8 @@
  * 2506.20194), SpMM (CSR x dense batch), SDDMM (rows of A . rows of B sampled at a CSR pattern).  Each kernel
  * fills an sw_ffn_stats_t (FLOPs executed and dense-equivalent, bytes of the sparse operand read) that
  * kernels/sw_sde.h exports as PAPI software-defined events.  The SIMD variant is chosen once in the context
- * (kernels/sw_isa.h); AVX-512 has its own bitmap SpMV body (vexpandps) and runs the AVX2 bodies otherwise. */
+ * (kernels/sw_isa.h); AVX-512 has its own bitmap SpMV bodies (a vpopcntd-indexed vpermps where the CPU has
+ * AVX512_VPOPCNTDQ, vexpandps otherwise: kernels/sw_wsparse_avx512.c) and runs the AVX2 bodies otherwise. */
 #ifndef SW_WSPARSE_H
 #define SW_WSPARSE_H
 #include <stdbool.h>
