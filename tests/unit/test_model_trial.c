@@ -383,7 +383,9 @@ static void test_model_weight_sparse_counters(void **state) {
     const sw_json_t *why = sw_json_get(c, "reason");
     assert_int_equal(sw_json_get(c, "value")->kind, SW_JSON_NULL);
     print_message("perf::TASK-CLOCK with 2 threads: %s\n", why->string);
-    assert_true(strstr(why->string, "the series ran 2 threads") || strstr(why->string, "not available"));
+    /* Where the event exists, the thread count is the reason; where it does not (perf_event disabled: "not
+     * available on this machine"; the name unknown to PAPI: "no such event on this machine"), its absence is. */
+    assert_true(strstr(why->string, "the series ran 2 threads") || strstr(why->string, "on this machine"));
   }
   sw_json_free(r);
   sw_trial_cache_free(&cache);
