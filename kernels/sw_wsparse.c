@@ -355,7 +355,7 @@ void sw_spmv_csr(const sw_wsparse_ctx_t *ctx, float *y, const sw_csr_t *w, const
 void sw_spmv_bitmap(const sw_wsparse_ctx_t *ctx, float *y, const sw_bitmap_t *w, const float *x,
                     sw_ffn_stats_t *st) {
 #if SW_WS_X86
-  if (ctx->isa >= SW_ISA_AVX512 && ctx->bitmap_permute) sw_spmv_bitmap_avx512_permute(y, w, x, ctx->prefetch_nnz);
+  if (ctx->bitmap_permute) sw_spmv_bitmap_avx512_permute(y, w, x, ctx->prefetch_nnz); /* implies AVX-512 */
   else if (ctx->isa >= SW_ISA_AVX512) sw_spmv_bitmap_avx512(y, w, x, ctx->prefetch_nnz);
   else if (s_use_avx2(ctx)) s_spmv_bitmap_avx2(ctx, y, w, x);
   else

@@ -1,6 +1,7 @@
 /* sw_wffn: a Llama FFN hook (sw_llama_ffn_t) that runs each layer from weight-sparse formats
- * (kernels/sw_wsparse.h): gate and up as CSR SpMV, down as spMspV over the active neurons (CSR of the stored
- * transposed down matrix = CSC of W_down) under top-k or as CSR SpMV of W_down with every neuron active, per token.  With act_sparsity > 0 the active neurons are the oracle
+ * (kernels/sw_wsparse.h), per token: gate and up as CSR SpMV; down as spMspV over the active neurons (CSR of
+ * the stored transposed down matrix = CSC of W_down) under top-k, or as CSR SpMV of W_down with every neuron
+ * active.  With act_sparsity > 0 the active neurons are the oracle
  * top-k by |h| (kernels/sw_policy.h), so weight and activation sparsity combine as in DuoGPT's spMspV
  * (arXiv 2506.20194); with 0 every neuron is active (weight sparsity only).  Built from the model's current
  * (pruned) weights; zeros are skipped, so a dense model gives the dense FFN.  Several tokens at once (prefill)

@@ -528,16 +528,23 @@ static void test_bitmap_avx512_shim(void **state) {
   s_check_bitmap_body(sw_spmv_bitmap_avx512_permute_shim);
 }
 
+/* Runs body on the cases above, or reports the test skipped by name when this CPU lacks what it needs. */
+static void s_check_real_body(bitmap_body_fn body, bool supported, const char *needs) {
+  if (!supported) {
+    print_message("[  SKIPPED ] %s: not supported by this CPU\n", needs);
+    skip();
+  }
+  s_check_bitmap_body(body);
+}
+
 static void test_bitmap_avx512_expand(void **state) {
   (void)state;
-  if (!sw_isa_supported(SW_ISA_AVX512)) skip();
-  s_check_bitmap_body(sw_spmv_bitmap_avx512);
+  s_check_real_body(sw_spmv_bitmap_avx512, sw_isa_supported(SW_ISA_AVX512), "avx512");
 }
 
 static void test_bitmap_avx512_permute(void **state) {
   (void)state;
-  if (!sw_bitmap_avx512_permute_supported()) skip();
-  s_check_bitmap_body(sw_spmv_bitmap_avx512_permute);
+  s_check_real_body(sw_spmv_bitmap_avx512_permute, sw_bitmap_avx512_permute_supported(), "avx512vpopcntdq");
 }
 
 /* The context picks the permute body exactly when the variant is AVX-512 and the CPU has vpopcntd. */
